@@ -1,0 +1,141 @@
+"""NIfTI I/O, atomic writes and input validation.
+
+Every file the package writes goes through `atomic_output`: it is written under a temporary name
+in the same folder and renamed into place only when complete, so a failed job never leaves a
+half-written file that looks finished. Every volume the package reads goes through `load_volume`
+or `load_case`, which turn unreadable files, NaNs, empty masks and shape mismatches into an
+`InputError` that names the file and says what to do.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """Bad input: the message names the file and the fix."""
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds.
+
+    The temporary name keeps the final suffixes (e.g. `.nii.gz`) so writers that infer the
+    format from the name still work.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes) or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name.split('.')[0]}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@dataclass
+class Volume:
+    """An image array with the affine and header it came with (nibabel)."""
+
+    data: np.ndarray
+    affine: np.ndarray
+    header: object = None
+    path: str | None = None
+
+
+def load_volume(path: str | os.PathLike, *, kind: str = "image", dtype=np.float32) -> Volume:
+    """Read a 3D NIfTI volume; raise InputError naming the file if it is unusable."""
+    import nibabel as nib
+
+    path = str(path)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: file not found. Check the path (or the dataset root in the config).")
+    try:
+        img = nib.load(path)
+        data = np.asarray(img.dataobj)
+    except Exception as exc:  # nibabel raises many types for corrupt files
+        raise InputError(
+            f"{path}: cannot be read as NIfTI ({type(exc).__name__}: {exc}). "
+            "Re-download or re-export the file; it may be truncated or not a NIfTI image."
+        ) from exc
+    data = np.squeeze(data)
+    if data.ndim != 3:
+        raise InputError(f"{path}: expected a 3D {kind}, got shape {data.shape}. Pass a single 3D volume.")
+    data = data.astype(dtype, copy=False)
+    if np.issubdtype(data.dtype, np.floating) and not np.all(np.isfinite(data)):
+        raise InputError(
+            f"{path}: the {kind} contains NaN or infinite values. Fix or re-export it "
+            "(e.g. replace NaNs by 0 outside the brain) before running patch2loc."
+        )
+    return Volume(data=data, affine=np.asarray(img.affine, dtype=np.float64), header=img.header, path=path)
+
+
+def save_volume(data: np.ndarray, path: str | os.PathLike, *, like: Volume | None = None,
+                affine: np.ndarray | None = None) -> Path:
+    """Write `data` as NIfTI atomically, with the affine and header of `like` when given."""
+    import nibabel as nib
+
+    if like is not None:
+        affine = like.affine
+    if affine is None:
+        affine = np.eye(4)
+    header = None
+    if like is not None and like.header is not None:
+        header = like.header.copy()
+        header.set_data_dtype(data.dtype)
+    img = nib.Nifti1Image(np.asarray(data), affine, header)
+    if header is not None:
+        # The data type and scaling of the template do not apply to the new data.
+        img.header.set_slope_inter(None, None)
+    with atomic_output(path) as tmp:
+        nib.save(img, str(tmp))
+    return Path(path)
+
+
+@dataclass
+class Case:
+    """One subject after preprocessing: image, brain mask and (optional) lesion mask."""
+
+    image: Volume
+    mask: np.ndarray
+    seg: np.ndarray | None = None
+
+
+def load_case(image: str | os.PathLike, mask: str | os.PathLike,
+              seg: str | os.PathLike | None = None) -> Case:
+    """Load image + brain mask (+ lesion mask), checking that they belong together."""
+    img = load_volume(image, kind="image")
+    msk = load_volume(mask, kind="brain mask")
+    if msk.data.shape != img.data.shape:
+        raise InputError(
+            f"{mask}: brain mask shape {msk.data.shape} differs from image {image} shape "
+            f"{img.data.shape}. Use the mask produced for this image (same preprocessing)."
+        )
+    if not np.allclose(msk.affine, img.affine, atol=1e-3):
+        raise InputError(
+            f"{mask}: brain mask orientation/affine differs from image {image}. "
+            "Resample the mask onto the image grid (or use the mask from the same preprocessing)."
+        )
+    brain = msk.data > 0
+    if not brain.any():
+        raise InputError(f"{mask}: the brain mask is empty. Re-run skull stripping for this subject.")
+    lesion = None
+    if seg is not None:
+        s = load_volume(seg, kind="lesion mask")
+        if s.data.shape != img.data.shape:
+            raise InputError(
+                f"{seg}: lesion mask shape {s.data.shape} differs from image {image} shape "
+                f"{img.data.shape}. Use the segmentation preprocessed together with this image."
+            )
+        lesion = s.data > 0
+    return Case(image=img, mask=brain, seg=lesion)
