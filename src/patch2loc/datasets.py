@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from patch2loc.io import InputError
+
 # dataset -> modalities it is used with in the paper
 MODALITIES = {
     "IXI": ("T1", "T2"),
@@ -73,3 +77,99 @@ def raw_paths(dataset: str, raw_root: str | Path, subject: str, modality: str) -
     else:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MODALITIES)}")
     return RawScan(dataset, modality, subject, image, seg, mask)
+
+
+# --------------------------------------------------------------------------------------------
+# Subject discovery, presence checks and label binarisation
+# --------------------------------------------------------------------------------------------
+
+# Datasets that cannot be downloaded by the workflow (registration / data-use agreement): the user
+# drops them in by hand, and a missing file stops the run with these instructions.
+MANUAL_DOWNLOAD = {
+    "BraTS21": (
+        "BraTS21 needs a (free) Synapse registration, so the workflow cannot download it.\n"
+        "  1. Register at https://www.synapse.org/#!Synapse:syn25829067 (RSNA-ASNR-MICCAI BraTS 2021)\n"
+        "     and download the training data (RSNA_ASNR_MICCAI_BraTS2021_TrainingData_16July2021.tar).\n"
+        "  2. Unpack it so that every subject is a folder directly under {root}:\n"
+        "       {root}/BraTS2021_00000/BraTS2021_00000_t2.nii.gz\n"
+        "       {root}/BraTS2021_00000/BraTS2021_00000_seg.nii.gz\n"
+        "  (the scans are already skull-stripped and in SRI24 space; keep skull_strip: none)."
+    ),
+    "ATLAS_v2": (
+        "ATLAS v2.0 is released under a data-use agreement, so the workflow cannot download it.\n"
+        "  1. Fill in the form at https://fcon_1000.projects.nitrc.org/indi/retro/atlas.html and\n"
+        "     download ATLAS_R2.0_encrypted.tar.gz; decrypt it with the key and the openssl command\n"
+        "     you receive by e-mail.\n"
+        "  2. Unpack it under {root} so that the training scans are at\n"
+        "       {root}/ATLAS_2/Training/R001/sub-r001s001/ses-1/anat/"
+        "sub-r001s001_ses-1_space-MNI152NLin2009aSym_T1w.nii.gz\n"
+        "     with the lesion mask ..._label-L_desc-T1lesion_mask.nii.gz beside it."
+    ),
+}
+DOWNLOAD_HINT = (
+    "{dataset} can be downloaded by the workflow (rule `download_{dataset}`, URLs in "
+    "config/datasets.yaml); run it, or put the files under {root} as listed there."
+)
+
+
+def list_subjects(dataset: str, raw_root: str | Path, modality: str | None = None) -> list[str]:
+    """Subjects present in the raw layout of `dataset` (sorted), for `modality` if given.
+
+    A subject counts as present when its image file for `modality` (default: the dataset's first
+    modality) exists at the path `raw_paths` gives; this is what the preprocessing rule will read.
+    """
+    if dataset not in MODALITIES:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MODALITIES)}")
+    modality = modality or MODALITIES[dataset][0]
+    root = Path(raw_root) / dataset
+    if dataset == "IXI":
+        candidates = [p.name[: -len(f"-{modality}.nii.gz")]
+                      for p in (root / f"IXI-{modality}").glob(f"IXI*-{modality}.nii.gz")]
+    elif dataset in ("BraTS21", "MSLUB"):
+        candidates = [p.name for p in root.glob("*") if p.is_dir()]
+    elif dataset == "ATLAS_v2":
+        candidates = [p.name for p in (root / "ATLAS_2" / "Training").glob("R*/sub-r*") if p.is_dir()]
+    else:  # WMH: <site>/<id>
+        candidates = [f"{p.parent.name}_{p.name}" for p in root.glob("*/*") if p.is_dir()]
+    return sorted(s for s in candidates if raw_paths(dataset, raw_root, s, modality).image.exists())
+
+
+def check_raw(dataset: str, raw_root: str | Path, subjects: list[str], modality: str | None = None,
+              *, need_mask: bool = False) -> None:
+    """Raise InputError listing missing raw files of `subjects`, with how to obtain them.
+
+    Meant to be called when the workflow builds its DAG, so that even a dry run stops with the
+    manual-download instructions for BraTS21 / ATLAS v2. `need_mask` also requires the provided
+    brain mask (skull_strip: provided).
+    """
+    modality = modality or MODALITIES[dataset][0]
+    missing: list[Path] = []
+    for subject in subjects:
+        scan = raw_paths(dataset, raw_root, subject, modality)
+        wanted = [scan.image] + ([scan.seg] if scan.seg is not None else [])
+        if need_mask and scan.mask is not None:
+            wanted.append(scan.mask)
+        missing += [p for p in wanted if not p.exists()]
+    if not missing:
+        return
+    root = Path(raw_root) / dataset
+    how = MANUAL_DOWNLOAD.get(dataset, DOWNLOAD_HINT).format(dataset=dataset, root=root)
+    shown = "\n".join(f"    {p}" for p in missing[:5])
+    more = f"\n    ... and {len(missing) - 5} more" if len(missing) > 5 else ""
+    raise InputError(
+        f"{dataset}: {len(missing)} raw file(s) missing under {root}, e.g.\n{shown}{more}\n{how}"
+    )
+
+
+def binarize_seg(dataset: str, array: np.ndarray, *, wmh_other_pathology: bool = True) -> np.ndarray:
+    """Lesion mask as bool: every label > 0 is lesion (METHOD.md).
+
+    BraTS labels 1 (necrotic core), 2 (oedema) and 4 (enhancing tumour) together make the whole
+    tumour, which is what the paper and Behrendt et al. evaluate. WMH label 2 marks "other
+    pathology" (e.g. infarcts), which is abnormal tissue too, so it counts as lesion by default
+    (the paper's "> 0"); pass `wmh_other_pathology=False` to keep only label 1, the challenge's WMH.
+    """
+    array = np.asarray(array)
+    if dataset == "WMH" and not wmh_other_pathology:
+        return np.rint(array) == 1
+    return array > 0

@@ -1,0 +1,30 @@
+# Patch2Loc: raw scans -> preprocessing -> Nyul landmarks -> training per (modality, fold)
+# -> heatmaps and metrics per dataset -> Table 1, Table 2, figures, HTML report.
+#
+#   snakemake --cores 8 --use-conda                         # the paper (config/config.yaml)
+#   snakemake --cores 2 --configfile config/demo.yaml       # the embedded synthetic demo
+#   snakemake table1                                        # one named target
+#   snakemake --profile profiles/slurm                      # the same DAG on a SLURM cluster
+
+# The paper's config unless --configfile names another (not merged with it: a config that drops
+# a dataset must not get it back from the default).
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/preprocess.smk"
+include: "rules/normalize.smk"
+include: "rules/train.smk"
+include: "rules/heatmaps.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        rules.report.output,
+        [f"{OUT}/qc/{d}_{m}.html" for d, m, _ in sorted({(d, m, 0) for d, m, s in all_scans()})],
+    default_target: True

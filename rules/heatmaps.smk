@@ -1,0 +1,62 @@
+# Dense heatmaps per (method, modality, fold, dataset). Healthy IXI test volumes give the
+# unsupervised threshold; each lesion set gives per-volume metrics and patch statistics.
+# Dense maps are not all kept: `evaluate.keep_heatmaps` says how many NIfTI heatmaps to keep.
+
+
+def model_input(wc):
+    return [model_checkpoint(wc.modality, wc.fold[len("fold"):])] if wc.method == "Patch2Loc" else []
+
+
+def gpu_for(wc):
+    return 1 if wc.method == "Patch2Loc" else 0
+
+
+rule score_healthy:
+    input:
+        unpack(lambda wc: scan_files("IXI", wc.modality, ixi_subjects("test", wc.modality))),
+        model=model_input,
+    output:
+        threshold=f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/IXI/threshold.json",
+        metrics=f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/IXI/metrics.csv",
+        heatmaps=directory(f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/IXI/heatmaps"),
+    params:
+        heatmap=config["heatmap"],
+        evaluate=config["evaluate"],
+    threads: config["heatmap"]["threads"]
+    resources:
+        gpu=gpu_for,
+        runtime=240,
+        mem_mb=16000,
+    log:
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_IXI.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/score_dataset.py"
+
+
+rule score_lesions:
+    input:
+        unpack(lambda wc: scan_files(wc.dataset, wc.modality, lesion_subjects(wc.dataset))),
+        model=model_input,
+        threshold=f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/IXI/threshold.json",
+    output:
+        metrics=f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/{{dataset}}/metrics.csv",
+        patches=f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/{{dataset}}/patches.csv.gz",
+        heatmaps=directory(f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/{{dataset}}/heatmaps"),
+    wildcard_constraints:
+        dataset="|".join(LESION_DATASETS),
+    params:
+        heatmap=config["heatmap"],
+        evaluate=config["evaluate"],
+    threads: config["heatmap"]["threads"]
+    resources:
+        gpu=gpu_for,
+        runtime=720,
+        mem_mb=16000,
+    log:
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/score_dataset.py"

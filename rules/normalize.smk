@@ -1,0 +1,44 @@
+# Nyul histogram standardisation: landmarks fitted once per modality on IXI subjects of the
+# train/val pool (never on IXI test subjects or lesion sets), then applied to every scan,
+# followed by division by the in-brain 98th percentile.
+
+
+def landmark_inputs(wc):
+    pool = _unique(ixi_subjects("train", wc.modality) + ixi_subjects("val", wc.modality))
+    return {
+        "images": [preprocessed("IXI", wc.modality, s, "image.nii.gz") for s in pool],
+        "masks": [preprocessed("IXI", wc.modality, s, "mask.nii.gz") for s in pool],
+    }
+
+
+rule fit_landmarks:
+    input:
+        unpack(landmark_inputs),
+    output:
+        landmarks=f"{OUT}/landmarks/{{modality}}.npy",
+    resources:
+        runtime=60,
+        mem_mb=32000,
+    log:
+        f"{LOGS}/landmarks/{{modality}}.log",
+    conda:
+        "../envs/preprocess.yaml"
+    script:
+        "../workflow/scripts/fit_landmarks.py"
+
+
+rule normalize_scan:
+    input:
+        image=f"{PRE_DIR}/image.nii.gz",
+        mask=f"{PRE_DIR}/mask.nii.gz",
+        landmarks=f"{OUT}/landmarks/{{modality}}.npy",
+    output:
+        image=f"{OUT}/normalized/{{dataset}}/{{modality}}/{{subject}}/image.nii.gz",
+    params:
+        percentile=config["normalize"]["percentile"],
+    log:
+        f"{LOGS}/normalize/{{dataset}}_{{modality}}_{{subject}}.log",
+    conda:
+        "../envs/preprocess.yaml"
+    script:
+        "../workflow/scripts/normalize_scan.py"

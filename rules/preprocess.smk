@@ -1,0 +1,64 @@
+# One job per scan: resample, skull strip, register to the atlas, crop, N4, crop/pad (SimpleITK).
+# Healthy IXI scans have no lesion mask; the lesion sets carry theirs through every step.
+
+PRE_DIR = f"{OUT}/preprocessed/{{dataset}}/{{modality}}/{{subject}}"
+
+
+def preprocess_params(wc):
+    return {**config["preprocess"], "skull_strip": config["datasets"][wc.dataset]["skull_strip"]}
+
+
+rule preprocess_healthy_scan:
+    input:
+        raw=raw_inputs,
+        atlas_image=config["atlas"]["image"],
+        atlas_mask=config["atlas"]["mask"],
+    output:
+        image=f"{PRE_DIR}/image.nii.gz",
+        mask=f"{PRE_DIR}/mask.nii.gz",
+        qc=f"{PRE_DIR}/qc.json",
+        png=f"{PRE_DIR}/qc.png",
+    wildcard_constraints:
+        dataset="IXI",
+    params:
+        raw_root=RAW,
+        preprocess=preprocess_params,
+    resources:
+        runtime=30,
+        mem_mb=8000,
+    log:
+        f"{LOGS}/preprocess/{{dataset}}_{{modality}}_{{subject}}.log",
+    conda:
+        "../envs/preprocess.yaml"
+    script:
+        "../workflow/scripts/preprocess_scan.py"
+
+
+use rule preprocess_healthy_scan as preprocess_lesion_scan with:
+    output:
+        image=f"{PRE_DIR}/image.nii.gz",
+        mask=f"{PRE_DIR}/mask.nii.gz",
+        seg=f"{PRE_DIR}/seg.nii.gz",
+        qc=f"{PRE_DIR}/qc.json",
+        png=f"{PRE_DIR}/qc.png",
+    wildcard_constraints:
+        dataset="|".join(LESION_DATASETS),
+
+
+def qc_inputs(wc):
+    subjects = subjects_of(wc.dataset, wc.modality)
+    return [preprocessed(wc.dataset, wc.modality, s, "qc.json") for s in subjects]
+
+
+rule qc_overview:
+    input:
+        qc=qc_inputs,
+    output:
+        table=f"{OUT}/qc/{{dataset}}_{{modality}}.csv",
+        html=f"{OUT}/qc/{{dataset}}_{{modality}}.html",
+    log:
+        f"{LOGS}/qc/{{dataset}}_{{modality}}.log",
+    conda:
+        "../envs/preprocess.yaml"
+    script:
+        "../workflow/scripts/qc_overview.py"

@@ -1,0 +1,37 @@
+# One model per (modality, fold), trained on the fold's IXI training subjects and selected on
+# its validation subjects.
+
+
+def train_inputs(wc):
+    train = scan_files("IXI", wc.modality, ixi_subjects("train", wc.modality, wc.fold))
+    val = scan_files("IXI", wc.modality, ixi_subjects("val", wc.modality, wc.fold))
+    return {
+        "train_images": train["images"],
+        "train_masks": train["masks"],
+        "val_images": val["images"],
+        "val_masks": val["masks"],
+    }
+
+
+rule train_model:
+    input:
+        unpack(train_inputs),
+    output:
+        best=f"{OUT}/models/{{modality}}/fold{{fold}}/best.pt",
+        last=f"{OUT}/models/{{modality}}/fold{{fold}}/last.pt",
+        loss=f"{OUT}/models/{{modality}}/fold{{fold}}/loss.csv",
+    wildcard_constraints:
+        fold=r"\d+",
+    params:
+        train=config["train"],
+    threads: config["train"]["threads"]
+    resources:
+        gpu=1,
+        runtime=600,
+        mem_mb=48000,
+    log:
+        f"{LOGS}/train/{{modality}}_fold{{fold}}.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/train_model.py"

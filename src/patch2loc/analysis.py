@@ -1,0 +1,183 @@
+"""Patch-level analysis of the heatmaps (paper §5.2, Fig. 2, 3, 6 and Table 2).
+
+Each axial slice is cut into a grid of non-overlapping P x P patches. A patch is described by
+its centre voxel, so the heatmap values read at that voxel are exactly the model's output for
+that patch (the dense heatmap scores every voxel as a patch centre). Patches are then called
+normal (< 10 % lesion), abnormal (> 90 % lesion) or mixed (10-90 %), and on the mixed ones the
+Spearman correlation of the lesion fraction with log-error, log-variance and score is computed.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from patch2loc.io import InputError
+
+NORMAL_BELOW = 0.10
+ABNORMAL_ABOVE = 0.90
+SCORE_COLUMNS = ("log_error", "log_variance", "score")
+
+
+def _check_shape(name: str, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.shape != shape:
+        raise InputError(
+            f"patch_statistics: {name} has shape {arr.shape}, expected {shape} like log_error. "
+            "Pass maps of the same scan and preprocessing (dense heatmap, not a resampled copy)."
+        )
+    return arr
+
+
+def _patch_means(vol: np.ndarray, patch_size: int, n_rows: int, n_cols: int) -> np.ndarray:
+    """Mean of each grid patch per slice -> [n_rows, n_cols, Z]; pixels past the border count as 0."""
+    x, y, z = vol.shape
+    h, w = n_rows * patch_size, n_cols * patch_size
+    padded = np.zeros((max(h, x), max(w, y), z), dtype=np.float64)
+    padded[:x, :y] = vol
+    blocks = padded[:h, :w].reshape(n_rows, patch_size, n_cols, patch_size, z)
+    return blocks.mean(axis=(1, 3))
+
+
+def patch_statistics(log_error: np.ndarray, log_variance: np.ndarray, score: np.ndarray,
+                     seg: np.ndarray | None, brain_mask: np.ndarray, patch_size: int, *,
+                     mean: np.ndarray | None = None, logvar: np.ndarray | None = None,
+                     meta: dict[str, Any]) -> pd.DataFrame:
+    """One row per non-overlapping patch whose centre voxel is inside the brain.
+
+    All maps are [X, Y, Z] from the dense (not median-filtered) heatmap. The grid starts at pixel
+    0 of each axis; patch (i, j) covers rows i*P .. i*P+P-1 and is centred at row i*P + P//2 (the
+    architecture's centring rule). A last partial patch at the border is zero padded, as the model
+    saw it, and kept only if its centre lies inside the slice. `seg=None` (healthy scans) gives
+    lesion_fraction 0. `mean`/`logvar` are the model's [X, Y, Z, 2] outputs (percent coordinates,
+    log-variances); when given, mu_x, mu_y, s_x, s_y and the true target_x, target_y are added.
+    `meta` (dataset, modality, fold, subject) is repeated on every row.
+    """
+    if not isinstance(meta, dict):
+        raise TypeError("meta must be a dict such as {'dataset': ..., 'modality': ..., 'fold': ..., 'subject': ...}")
+    log_error = np.asarray(log_error)
+    if log_error.ndim != 3:
+        raise InputError(f"patch_statistics: log_error must be a 3D [X, Y, Z] map, got shape {log_error.shape}.")
+    shape = log_error.shape
+    log_variance = _check_shape("log_variance", log_variance, shape)
+    score = _check_shape("score", score, shape)
+    brain = _check_shape("brain_mask", brain_mask, shape) > 0
+    lesion = np.zeros(shape, bool) if seg is None else _check_shape("seg", seg, shape) > 0
+    if (mean is None) != (logvar is None):
+        raise InputError("patch_statistics: pass both mean and logvar (or neither).")
+    if mean is not None:
+        mean = _check_shape("mean", mean, shape + (2,))
+        logvar = _check_shape("logvar", logvar, shape + (2,))
+    p = int(patch_size)
+    if p < 1:
+        raise InputError(f"patch_statistics: patch_size must be >= 1, got {patch_size}.")
+
+    x_size, y_size, _ = shape
+    half = p // 2
+    n_rows = math.ceil((x_size - half) / p) if x_size > half else 0
+    n_cols = math.ceil((y_size - half) / p) if y_size > half else 0
+    rows = np.arange(n_rows) * p + half  # centre row of each grid patch (< X by construction)
+    cols = np.arange(n_cols) * p + half
+
+    lesion_frac = _patch_means(lesion, p, n_rows, n_cols)
+    brain_frac = _patch_means(brain, p, n_rows, n_cols)
+    # Index [i, j, z] of every grid patch whose centre voxel is in the brain.
+    ii, jj, zz = np.nonzero(brain[np.ix_(rows, cols)])
+    r, c = rows[ii], cols[jj]
+
+    data: dict[str, Any] = {key: value for key, value in meta.items()}
+    data.update({
+        "z": zz, "x": r, "y": c,
+        "lesion_fraction": lesion_frac[ii, jj, zz],
+        "brain_fraction": brain_frac[ii, jj, zz],
+        "log_error": log_error[r, c, zz].astype(np.float64),
+        "log_variance": log_variance[r, c, zz].astype(np.float64),
+        "score": score[r, c, zz].astype(np.float64),
+    })
+    if mean is not None:
+        data.update({
+            "mu_x": mean[r, c, zz, 0].astype(np.float64), "mu_y": mean[r, c, zz, 1].astype(np.float64),
+            "s_x": logvar[r, c, zz, 0].astype(np.float64), "s_y": logvar[r, c, zz, 1].astype(np.float64),
+            "target_x": 100.0 * r / x_size, "target_y": 100.0 * c / y_size,
+        })
+    return pd.DataFrame(data, index=pd.RangeIndex(len(zz)))
+
+
+def classify(lesion_fraction: float | np.ndarray | pd.Series) -> str | np.ndarray:
+    """'normal' (< 10 % lesion), 'abnormal' (> 90 %) or 'mixed' (10-90 %, both ends included).
+
+    A scalar gives a string; an array or Series gives an array of strings.
+    """
+    frac = np.asarray(lesion_fraction, dtype=np.float64)
+    labels = np.where(frac < NORMAL_BELOW, "normal", np.where(frac > ABNORMAL_ABOVE, "abnormal", "mixed"))
+    return str(labels) if labels.ndim == 0 else labels
+
+
+def _fold_groups(patches: pd.DataFrame) -> list[str]:
+    keys = ["dataset"]
+    if "modality" in patches.columns:
+        keys.append("modality")
+    return keys
+
+
+def spearman_per_fold(patches: pd.DataFrame) -> pd.DataFrame:
+    """Spearman rho of lesion fraction vs each of log_error, log_variance, score on mixed patches.
+
+    One row per (dataset, [modality,] fold, metric) with rho and the number of mixed patches n.
+    A missing fold (NaN) is one group. rho is NaN when fewer than 3 mixed patches exist or an
+    input is constant.
+    """
+    missing = {"dataset", "lesion_fraction", *SCORE_COLUMNS} - set(patches.columns)
+    if missing:
+        raise InputError(f"patch table lacks columns {sorted(missing)}; build it with analysis.patch_statistics.")
+    patches = patches.assign(mixed_=classify(patches["lesion_fraction"]) == "mixed")
+    if "fold" not in patches.columns:
+        patches["fold"] = np.nan
+    keys = _fold_groups(patches) + ["fold"]
+    out = []
+    for key, group in patches.groupby(keys, dropna=False, sort=True):
+        part = group[group["mixed_"]]
+        for metric in SCORE_COLUMNS:
+            rho = np.nan
+            if len(part) >= 3:
+                with warnings.catch_warnings():  # constant input: rho is NaN, said in the docstring
+                    warnings.simplefilter("ignore")
+                    rho = float(spearmanr(part["lesion_fraction"], part[metric]).statistic)
+            out.append({**dict(zip(keys, key)), "metric": metric, "rho": rho, "n": len(part)})
+    return pd.DataFrame(out, columns=keys + ["metric", "rho", "n"])
+
+
+def spearman_table(patches: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
+    """Spearman rho per dataset: per fold, then mean +- std over folds (std with `ddof`).
+
+    Columns: dataset, [modality,] metric, rho_mean, rho_std (NaN with one fold), n_folds,
+    n_patches (mixed patches over all folds). rho is a fraction in [-1, 1].
+    """
+    per_fold = spearman_per_fold(patches)
+    keys = [k for k in ("dataset", "modality") if k in per_fold.columns] + ["metric"]
+    agg = per_fold.groupby(keys, sort=False).agg(
+        rho_mean=("rho", "mean"), rho_std=("rho", lambda v: v.std(ddof=ddof) if v.notna().sum() > ddof else np.nan),
+        n_folds=("rho", "size"), n_patches=("n", "sum"))
+    return agg.reset_index()
+
+
+def location_with_both(patches: pd.DataFrame) -> tuple[int, int, int]:
+    """The grid location (z, x, y) with the most normal AND abnormal patches across subjects.
+
+    Picks the location for the Fig. 2 ellipse plot: maximises min(#normal, #abnormal), ties
+    broken by the total count.
+    """
+    if patches.empty:
+        raise InputError("location_with_both: the patch table is empty; no location to pick.")
+    cls = classify(patches["lesion_fraction"])
+    counts = pd.DataFrame({"z": patches["z"], "x": patches["x"], "y": patches["y"],
+                           "normal": cls == "normal", "abnormal": cls == "abnormal"})
+    counts = counts.groupby(["z", "x", "y"]).sum()
+    counts["both"] = counts[["normal", "abnormal"]].min(axis=1)
+    counts["total"] = counts["normal"] + counts["abnormal"]
+    best = counts.sort_values(["both", "total"], ascending=False).index[0]
+    return int(best[0]), int(best[1]), int(best[2])

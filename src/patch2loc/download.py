@@ -1,0 +1,153 @@
+"""Downloads that survive interruptions, with checksums, and archive extraction.
+
+`fetch` writes to `<dest>.part` and resumes it with an HTTP Range request; a server that ignores
+Range (answers 200 instead of 206) makes it start the file again from zero, never append a second
+copy. The first complete download records its sha256 in a tab-separated checksum db
+(`name<TAB>sha256<TAB>url`); later runs verify against it, so a silently changed or corrupted file
+is caught. `extract` unpacks tar/zip archives and writes a completion marker last, so an
+interrupted extraction is redone instead of trusted.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from patch2loc.io import InputError, atomic_output
+
+CHUNK = 1 << 20
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in chunks (the IXI tarballs are several GB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_checksums(db: str | os.PathLike) -> dict[str, str]:
+    """name -> sha256 from the checksum db (empty if it does not exist yet)."""
+    db = Path(db)
+    if not db.exists():
+        return {}
+    out = {}
+    for n, line in enumerate(db.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) < 2 or len(parts[1]) != 64:
+            raise InputError(f"{db}: line {n} is not 'name<TAB>sha256[<TAB>url]'. Fix or delete the line.")
+        out[parts[0]] = parts[1]
+    return out
+
+
+def _record_checksum(db: Path, name: str, digest: str, url: str) -> None:
+    """Add one line to the db (rewritten atomically so a crash cannot truncate it)."""
+    old = db.read_text() if db.exists() else "# name\tsha256\turl\n"
+    if old and not old.endswith("\n"):
+        old += "\n"
+    with atomic_output(db) as tmp:
+        tmp.write_text(old + f"{name}\t{digest}\t{url}\n")
+
+
+def _key(dest: Path, db: Path) -> str:
+    """The db key of a file: its path relative to the db's folder when possible."""
+    try:
+        return str(dest.resolve().relative_to(db.resolve().parent))
+    except ValueError:
+        return str(dest.resolve())
+
+
+def _verify(dest: Path, db: Path, url: str) -> Path:
+    """Check `dest` against the db, or record its checksum if the db does not know it."""
+    key = _key(dest, db)
+    digest = sha256sum(dest)
+    known = read_checksums(db).get(key)
+    if known is None:
+        _record_checksum(db, key, digest, url)
+    elif known != digest:
+        raise InputError(
+            f"{dest}: sha256 {digest} does not match {known} recorded in {db}. The file is corrupt "
+            f"or changed on the server: delete {dest} and download it again (and delete its line in "
+            f"{db} if the server's file legitimately changed)."
+        )
+    return dest
+
+
+def fetch(url: str, dest: str | os.PathLike, checksum_db: str | os.PathLike, *,
+          timeout: float = 60.0) -> Path:
+    """Download `url` to `dest` (resuming `dest.part`), then verify/record its sha256.
+
+    An existing `dest` is not downloaded again, only verified. Works for http(s):// and file://.
+    """
+    dest, db = Path(dest), Path(checksum_db)
+    if dest.exists():
+        return _verify(dest, db, url)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status = getattr(response, "status", None) or response.getcode()
+            # 206 = the server honoured Range; anything else is the whole file from byte 0.
+            mode = "ab" if have and status == 206 else "wb"
+            with open(part, mode) as out:
+                shutil.copyfileobj(response, out, CHUNK)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # range not satisfiable: .part is already complete
+            pass
+        else:
+            raise InputError(f"{url}: download failed (HTTP {exc.code} {exc.reason}). Check the URL in "
+                             "config/datasets.yaml or download the file by hand to " f"{dest}.") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise InputError(f"{url}: download failed ({exc}). Re-run to resume from {part}, or download "
+                         f"the file by hand to {dest}.") from exc
+    os.replace(part, dest)
+    return _verify(dest, db, url)
+
+
+def _marker(archive: Path, dest: Path) -> Path:
+    return dest / f".extracted-{archive.name}"
+
+
+def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Unpack a tar(.gz/.bz2/.xz) or zip archive into `dest`; return the completion marker.
+
+    The marker `dest/.extracted-<archive name>` is written after the last member, so its presence
+    means a complete extraction (and a second call does nothing). Members that would land outside
+    `dest` (absolute paths, `..`, links pointing out) are refused.
+    """
+    archive, dest = Path(archive), Path(dest)
+    marker = _marker(archive, dest)
+    if marker.exists():
+        return marker
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for name in zf.namelist():
+                    if not (root / name).resolve().is_relative_to(root):
+                        raise InputError(f"{archive}: member {name!r} would be written outside {dest}; "
+                                         "refusing to extract. Check where the archive came from.")
+                zf.extractall(dest)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                tf.extractall(dest, filter="data")  # refuses absolute paths, '..' and outside links
+        else:
+            raise InputError(f"{archive}: not a tar or zip archive (or truncated). Delete it and download "
+                             "it again.")
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"{archive}: extraction failed ({type(exc).__name__}: {exc}); the archive is "
+                         "probably truncated. Delete it and download it again.") from exc
+    with atomic_output(marker) as tmp:
+        tmp.write_text(f"{archive.name}\n")
+    return marker

@@ -1,0 +1,106 @@
+"""One self-contained HTML report: every table inline and every figure embedded as base64.
+
+A section is (heading, items); an item is (caption, content) where content is a DataFrame, a
+.csv path (rendered as a table), a .png path (embedded image) or None (the caption alone is a
+paragraph of text). Nothing is linked, so the single file can be mailed or archived as is.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from patch2loc.io import InputError, atomic_output
+
+Item = tuple[str, "pd.DataFrame | str | os.PathLike | None"]
+Section = tuple[str, Sequence[Item]]
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
+       color: #222; line-height: 1.4; padding: 0 1em; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; white-space: nowrap; }
+th { background: #f2f2f2; } tr:nth-child(even) td { background: #fafafa; }
+figure { margin: 1em 0 2em 0; } figcaption { font-size: 0.9em; color: #444; margin-top: 0.3em; }
+img { max-width: 100%; border: 1px solid #eee; }
+.meta td:first-child { font-weight: bold; }
+.scroll { overflow-x: auto; }
+"""
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config -> {'a.b': 'value'} for a two-column summary table."""
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        elif isinstance(value, (list, tuple)):
+            flat[name] = ", ".join(map(str, value))
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def _table_html(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{'' if pd.isna(v) else html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in df.itertuples(index=False))
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _item_html(caption: str, content: Any) -> str:
+    cap = html.escape(caption)
+    if content is None:
+        return f"<p>{cap}</p>"
+    if isinstance(content, pd.DataFrame):
+        return f"<figure>{_table_html(content)}<figcaption>{cap}</figcaption></figure>"
+    path = Path(content)
+    if not path.exists():
+        raise InputError(f"{path}: report item {caption!r} not found. Run the step that makes it first.")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        try:
+            df = pd.read_csv(path, keep_default_na=False)
+        except Exception as exc:  # unreadable csv: name the file
+            raise InputError(f"{path}: cannot be read as csv ({exc}); re-run the step that writes it.") from exc
+        return f"<figure>{_table_html(df)}<figcaption>{cap}</figcaption></figure>"
+    if suffix == ".png":
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return (f'<figure><img alt="{cap}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{cap}</figcaption></figure>")
+    raise InputError(f"{path}: report items must be .csv tables or .png figures (got {suffix!r}).")
+
+
+def build_report(out_html: str | os.PathLike, title: str, sections: Sequence[Section], *,
+                 run_name: str = "", config: dict[str, Any] | None = None,
+                 date: str | None = None) -> Path:
+    """Write the report to `out_html` atomically and return its path.
+
+    The header gives the run name, the date (default: now, local time) and the config as a
+    flattened key/value table.
+    """
+    date = date or _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    meta = {"run": run_name, "date": date}
+    parts.append('<table class="meta">' + "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in meta.items() if v) + "</table>")
+    if config:
+        flat = pd.DataFrame(list(_flatten(config).items()), columns=["setting", "value"])
+        parts.append("<details open><summary>configuration</summary>" + _table_html(flat) + "</details>")
+    for heading, items in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        parts.extend(_item_html(caption, content) for caption, content in items)
+    doc = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+           f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n"
+           + "\n".join(parts) + "\n</body></html>\n")
+    with atomic_output(out_html) as tmp:
+        tmp.write_text(doc, encoding="utf-8")
+    return Path(out_html)

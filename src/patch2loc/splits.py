@@ -1,0 +1,127 @@
+"""Subject lists and folds, built from the authors' split lists with the leakage removed.
+
+The reference csv (`dataset, subject_id, split, fold`) has, per fold, IXI subjects that are both
+in that fold's train (or val) list and in the held-out IXI test list. A subject that is scored as
+a healthy test volume must not have been seen in training or model selection, so those subjects
+stay in test and are dropped from the fold's train/val lists. A few subjects are also in both the
+train and the val list of the same fold; model selection must not use training subjects, so they
+stay in train and are dropped from val. Every removal is written to `removed.csv`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from patch2loc.datasets import LESION_DATASETS
+from patch2loc.io import InputError, atomic_output
+
+# names used in the authors' lists -> names used here
+DATASET_ALIASES = {"Brats21": "BraTS21", "ATLAS": "ATLAS_v2", "ATLASv2": "ATLAS_v2"}
+
+
+def _read_reference(reference_csv: str | os.PathLike) -> pd.DataFrame:
+    ref = pd.read_csv(reference_csv)
+    need = {"dataset", "subject_id", "split"}
+    if not need <= set(ref.columns):
+        raise InputError(f"{reference_csv}: needs columns {sorted(need)} (and 'fold' for IXI), "
+                         f"found {list(ref.columns)}. Use the reference splits csv.")
+    ref = ref.copy()
+    ref["dataset"] = ref["dataset"].replace(DATASET_ALIASES)
+    if "fold" not in ref:
+        ref["fold"] = pd.NA
+    ref["fold"] = ref["fold"].astype("Int64")
+    return ref.drop_duplicates(["dataset", "subject_id", "split", "fold"])
+
+
+def build_splits(reference_csv: str | os.PathLike, t2_available_csv: str | os.PathLike,
+                 out_dir: str | os.PathLike) -> pd.DataFrame:
+    """Write `IXI.csv`, one csv per lesion dataset and `removed.csv` under `out_dir`.
+
+    IXI.csv: subject_id, split (train/val/test), fold (empty for test), has_t2.
+    <dataset>.csv: subject_id, split (test).
+    removed.csv: subject_id, fold, dropped_from, reason.
+    Returns the removal table (also printed as a per-fold summary).
+    """
+    out_dir = Path(out_dir)
+    ref = _read_reference(reference_csv)
+    t2 = set(pd.read_csv(t2_available_csv)["subject_id"])
+
+    ixi = ref[ref["dataset"] == "IXI"]
+    test = set(ixi.loc[ixi["split"] == "test", "subject_id"])
+    keep, removed = [], []
+    for fold in sorted(ixi["fold"].dropna().unique()):
+        rows = ixi[ixi["fold"] == fold]
+        train = set(rows.loc[rows["split"] == "train", "subject_id"])
+        for split in ("train", "val"):
+            for sid in sorted(rows.loc[rows["split"] == split, "subject_id"]):
+                if sid in test:
+                    removed.append((sid, fold, split, "in IXI test list"))
+                elif split == "val" and sid in train:
+                    removed.append((sid, fold, split, "also in this fold's train list"))
+                else:
+                    keep.append((sid, split, fold))
+    keep += [(sid, "test", pd.NA) for sid in sorted(test)]
+    table = pd.DataFrame(keep, columns=["subject_id", "split", "fold"])
+    table["fold"] = table["fold"].astype("Int64")
+    table["has_t2"] = table["subject_id"].isin(t2)
+    removed_df = pd.DataFrame(removed, columns=["subject_id", "fold", "dropped_from", "reason"])
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_output(out_dir / "IXI.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_output(out_dir / "removed.csv") as tmp:
+        removed_df.to_csv(tmp, index=False)
+    for dataset in LESION_DATASETS:
+        rows = ref[ref["dataset"] == dataset]
+        with atomic_output(out_dir / f"{dataset}.csv") as tmp:
+            rows[["subject_id", "split"]].sort_values("subject_id").to_csv(tmp, index=False)
+    print(summarize_removed(removed_df))
+    return removed_df
+
+
+def summarize_removed(removed: pd.DataFrame) -> str:
+    """One line per fold: how many subjects were dropped from train and from val, and why."""
+    lines = []
+    for fold, rows in removed.groupby("fold"):
+        parts = [f"{len(r)} from {split} ({reason})"
+                 for (split, reason), r in rows.groupby(["dropped_from", "reason"])]
+        lines.append(f"fold {fold}: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def load_subjects(splits_dir: str | os.PathLike, dataset: str, split: str = "test",
+                  fold: int | None = None, modality: str | None = None) -> list[str]:
+    """Subject ids of one list: e.g. ("IXI", "train", fold=0, modality="T2").
+
+    For IXI, `fold` is required for train/val, and modality T2 keeps only subjects with a T2 scan.
+    """
+    path = Path(splits_dir) / f"{dataset}.csv"
+    if not path.exists():
+        raise InputError(f"{path}: split list not found. Generate it with "
+                         "`python -m patch2loc.splits` or point splits_dir at the folder holding it.")
+    table = pd.read_csv(path, dtype={"subject_id": str})
+    rows = table[table["split"] == split]
+    if dataset == "IXI":
+        if split != "test":
+            if fold is None:
+                raise ValueError("IXI train/val lists need a fold")
+            rows = rows[rows["fold"] == fold]
+        if modality == "T2":
+            rows = rows[rows["has_t2"].astype(str).str.lower() == "true"]
+    return sorted(rows["subject_id"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python -m patch2loc.splits REFERENCE_CSV T2_AVAILABLE_CSV OUT_DIR"""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3:
+        raise SystemExit("usage: python -m patch2loc.splits REFERENCE_CSV T2_AVAILABLE_CSV OUT_DIR")
+    build_splits(*args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+"""Table 1 and Table 2 of the paper: our numbers aggregated over folds, published numbers beside.
+
+Aggregation follows Behrendt et al.'s protocol: per fold, the mean over test volumes; then the
+mean +- standard deviation of those fold means. The paper does not say which standard deviation;
+we use the sample standard deviation over folds (ddof=1) by default and take `ddof` as an
+argument. A method without folds (the Thresh baseline, fold empty) has one "fold": its std is
+empty, as in the paper. Values in metrics.csv are fractions; tables show percent, "59.50 ± 1.45".
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from patch2loc.analysis import SCORE_COLUMNS, spearman_table
+from patch2loc.io import InputError, atomic_output
+
+METRICS_COLUMNS = ("method", "modality", "fold", "dataset", "subject", "region", "auprc", "auroc",
+                   "best_dice", "best_threshold", "dice_unsup", "unsup_threshold", "lesion_voxels")
+PUBLISHED1_COLUMNS = ("method", "dataset", "dice_mean", "dice_std", "auprc_mean", "auprc_std")
+DATASET_ORDER = ("BraTS21", "MSLUB", "ATLAS_v2", "WMH")
+METRIC_LABELS = {"log_error": "Log-error", "log_variance": "Log-variance", "score": "Score"}
+THIS_RUN, PUBLISHED = "this run", "published"
+
+
+def read_csvs(paths: Iterable[str | os.PathLike], required: Iterable[str] = METRICS_COLUMNS) -> pd.DataFrame:
+    """Concatenate csv files (e.g. every metrics.csv of a run), checking each has `required` columns."""
+    frames = []
+    for path in paths:
+        if not os.path.exists(path):
+            raise InputError(f"{path}: file not found. Run the step that writes it first.")
+        try:
+            df = pd.read_csv(path)
+        except Exception as exc:  # pandas raises several types for broken csv files
+            raise InputError(f"{path}: cannot be read as csv ({exc}). Delete it and re-run the step that writes it.") from exc
+        missing = set(required) - set(df.columns)
+        if missing:
+            raise InputError(f"{path}: missing columns {sorted(missing)}. Re-run the step that writes it "
+                             "with this version of patch2loc.")
+        frames.append(df)
+    if not frames:
+        raise InputError("read_csvs: no csv files given; check the workflow's input list.")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = set(columns) - set(df.columns)
+    if missing:
+        raise InputError(f"{what} lacks columns {sorted(missing)}; build it from the workflow's metrics.csv files.")
+
+
+def aggregate_folds(metrics: pd.DataFrame, columns: Iterable[str], *, ddof: int = 1) -> pd.DataFrame:
+    """Mean over volumes per fold, then mean and std over folds, for each metric column.
+
+    Returns one row per (method, dataset, modality, region, metric) with mean, std (fractions;
+    std NaN with fewer than ddof+1 folds), n_folds and n_volumes (volumes with a finite value,
+    summed over folds). NaN values (e.g. AUPRC of a volume without lesion) are skipped.
+    """
+    columns = list(columns)
+    _require(metrics, ("method", "dataset", "modality", "region", "fold", *columns), "metrics table")
+    keys = ["method", "dataset", "modality", "region"]
+    per_fold = metrics.groupby(keys + ["fold"], dropna=False, sort=False)[columns]
+    means = per_fold.mean().reset_index()
+    counts = per_fold.count().reset_index()
+    rows = []
+    for key, group in means.groupby(keys, dropna=False, sort=False):
+        count = counts.loc[group.index]
+        for col in columns:
+            vals = group[col].dropna()
+            rows.append({**dict(zip(keys, key)), "metric": col,
+                         "mean": vals.mean() if len(vals) else np.nan,
+                         "std": vals.std(ddof=ddof) if len(vals) > ddof else np.nan,
+                         "n_folds": len(vals), "n_volumes": int(count[col].sum())})
+    return pd.DataFrame(rows, columns=keys + ["metric", "mean", "std", "n_folds", "n_volumes"])
+
+
+def format_mean_std(mean: float, std: float, *, scale: float = 100.0, decimals: int = 2) -> str:
+    """'59.50 ± 1.45' (values times `scale`); just the mean when std is missing; '' when no mean."""
+    if mean is None or pd.isna(mean):
+        return ""
+    text = f"{mean * scale:.{decimals}f}"
+    if std is not None and not pd.isna(std):
+        text += f" ± {std * scale:.{decimals}f}"
+    return text
+
+
+def _dataset_order(names: Iterable[str]) -> list[str]:
+    names = set(names)
+    return [d for d in DATASET_ORDER if d in names] + sorted(names - set(DATASET_ORDER))
+
+
+def _read_published(path: str | os.PathLike, required: Iterable[str]) -> pd.DataFrame:
+    return read_csvs([path], required=required)
+
+
+def table1(metrics: pd.DataFrame, published_csv: str | os.PathLike | None = None, *,
+           ddof: int = 1) -> pd.DataFrame:
+    """Table 1: best Dice and AUPRC per dataset, percent, mean ± std over folds.
+
+    One row per (method, region) of this run, and every published method (source 'published')
+    with our rows placed right after the published row of the same method. Columns: method,
+    source, region, then '<dataset> Dice', '<dataset> AUPRC' per dataset.
+    """
+    agg = aggregate_folds(metrics, ["best_dice", "auprc"], ddof=ddof)
+    published = None if published_csv is None else _read_published(published_csv, PUBLISHED1_COLUMNS)
+    names = set(agg["dataset"]) | (set(published["dataset"]) if published is not None else set())
+    datasets = _dataset_order(names)
+    columns = ["method", "source", "region"] + [f"{d} {m}" for d in datasets for m in ("Dice", "AUPRC")]
+
+    ours: dict[str, list[dict]] = {}
+    for (method, region), group in agg.groupby(["method", "region"], sort=False):
+        row = {"method": method, "source": THIS_RUN, "region": region}
+        for rec in group.itertuples():
+            label = "Dice" if rec.metric == "best_dice" else "AUPRC"
+            row[f"{rec.dataset} {label}"] = format_mean_std(rec.mean, rec.std)
+        ours.setdefault(method, []).append(row)
+
+    rows: list[dict] = []
+    if published is not None:
+        for method, group in published.groupby("method", sort=False):
+            row = {"method": method, "source": PUBLISHED, "region": ""}
+            for rec in group.itertuples():
+                row[f"{rec.dataset} Dice"] = format_mean_std(rec.dice_mean, rec.dice_std, scale=1.0)
+                row[f"{rec.dataset} AUPRC"] = format_mean_std(rec.auprc_mean, rec.auprc_std, scale=1.0)
+            rows.append(row)
+            rows.extend(ours.pop(method, []))
+    for remaining in ours.values():
+        rows.extend(remaining)
+    return pd.DataFrame(rows, columns=columns).fillna("")
+
+
+def table1_supplementary(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
+    """AUROC, Dice at the unsupervised threshold (and the threshold), per dataset and method.
+
+    Long format, one row per (dataset, method, region): the region says which voxels were
+    scored ('brain' = inside the brain mask, 'volume' = all voxels as in the authors' code).
+    Percent except the threshold, which is in score units.
+    """
+    agg = aggregate_folds(metrics, ["auroc", "dice_unsup", "best_dice", "unsup_threshold"], ddof=ddof)
+    rows = []
+    for (dataset, method, region), group in agg.groupby(["dataset", "method", "region"], sort=False):
+        by = group.set_index("metric")
+        rows.append({
+            "dataset": dataset, "modality": by["modality"].iloc[0], "method": method, "region": region,
+            "AUROC": format_mean_std(by.at["auroc", "mean"], by.at["auroc", "std"]),
+            "Dice (unsup. thr.)": format_mean_std(by.at["dice_unsup", "mean"], by.at["dice_unsup", "std"]),
+            "Dice (best thr.)": format_mean_std(by.at["best_dice", "mean"], by.at["best_dice", "std"]),
+            "unsup. threshold": format_mean_std(by.at["unsup_threshold", "mean"], by.at["unsup_threshold", "std"],
+                                                scale=1.0),
+            "folds": int(by.at["auroc", "n_folds"]), "volumes": int(by.at["auroc", "n_volumes"]),
+        })
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    order = {d: i for i, d in enumerate(_dataset_order(out["dataset"]))}
+    return out.sort_values(["dataset", "method", "region"], key=lambda s: s.map(order) if s.name == "dataset" else s,
+                           kind="stable").reset_index(drop=True)
+
+
+def table2(patches_or_spearman: pd.DataFrame, published_csv: str | os.PathLike | None = None, *,
+           ddof: int = 1) -> pd.DataFrame:
+    """Table 2: Spearman rho (percent) of lesion fraction with log-error, log-variance, score.
+
+    Takes the patch table (analysis.patch_statistics rows) or its analysis.spearman_table. Rows:
+    each metric, published then this run, and a row with the number of mixed patches; columns:
+    metric, source, then one per dataset (datasets without mixed patches, e.g. IXI, are left out).
+    """
+    spear = patches_or_spearman
+    if "rho_mean" not in spear.columns:
+        spear = spearman_table(spear, ddof=ddof)
+    spear = spear[spear["n_patches"] > 0]
+    label = spear["dataset"].astype(str)
+    if "modality" in spear.columns:  # a dataset used with two models gets one column per modality
+        multi = spear.groupby("dataset")["modality"].transform("nunique") > 1
+        label = label.where(~multi, label + " " + spear["modality"].astype(str))
+    spear = spear.assign(column=label)
+    published = None if published_csv is None else _read_published(published_csv, ["metric"])
+    names = set(spear["column"]) | (set(published.columns) - {"metric"} if published is not None else set())
+    datasets = _dataset_order(names)
+
+    rows = []
+    for metric in SCORE_COLUMNS:
+        if published is not None and metric in set(published["metric"]):
+            pub = published.set_index("metric").loc[metric]
+            rows.append({"metric": METRIC_LABELS[metric], "source": PUBLISHED,
+                         **{d: format_mean_std(pub[d], np.nan, scale=1.0, decimals=0)
+                            for d in datasets if d in pub.index}})
+        ours = spear[spear["metric"] == metric]
+        rows.append({"metric": METRIC_LABELS[metric], "source": THIS_RUN,
+                     **{r.column: format_mean_std(r.rho_mean, r.rho_std) for r in ours.itertuples()}})
+    counts = spear[spear["metric"] == SCORE_COLUMNS[0]]
+    rows.append({"metric": "mixed patches (n)", "source": THIS_RUN,
+                 **{r.column: str(int(r.n_patches)) for r in counts.itertuples()}})
+    return pd.DataFrame(rows, columns=["metric", "source"] + datasets).fillna("")
+
+
+def _cell(value) -> str:
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (no dependency on `tabulate`)."""
+    def line(cells):
+        return "| " + " | ".join(_cell(c).replace("|", "\\|") for c in cells) + " |"
+    lines = [line(df.columns), "|" + "|".join("---" for _ in df.columns) + "|"]
+    lines += [line(row) for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _latex_escape(text: str) -> str:
+    text = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    return text.replace("±", r"$\pm$")
+
+
+def to_latex(df: pd.DataFrame, caption: str | None = None) -> str:
+    """A plain LaTeX table (tabular with \\hline rules; no extra packages)."""
+    spec = "l" * len(df.columns)
+    out = [r"\begin{table}[t]", r"\centering"]
+    if caption:
+        out.append(r"\caption{" + _latex_escape(caption) + "}")
+    out += [r"\begin{tabular}{" + spec + "}", r"\hline",
+            " & ".join(_latex_escape(str(c)) for c in df.columns) + r" \\", r"\hline"]
+    out += [" & ".join(_latex_escape(_cell(c)) for c in row) + r" \\" for row in df.itertuples(index=False)]
+    out += [r"\hline", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(out) + "\n"
+
+
+def write_table(df: pd.DataFrame, stem: str | os.PathLike, *, caption: str | None = None) -> list[Path]:
+    """Write stem.csv, stem.md and stem.tex, each atomically; return the three paths."""
+    stem = Path(stem)
+    paths = [stem.with_name(stem.name + ext) for ext in (".csv", ".md", ".tex")]
+    with atomic_output(paths[0]) as tmp:
+        df.to_csv(tmp, index=False)
+    md = to_markdown(df)
+    if caption:
+        md = f"{caption}\n\n{md}"
+    with atomic_output(paths[1]) as tmp:
+        tmp.write_text(md, encoding="utf-8")
+    with atomic_output(paths[2]) as tmp:
+        tmp.write_text(to_latex(df, caption), encoding="utf-8")
+    return paths

@@ -1,0 +1,100 @@
+"""Every figure function runs on tiny inputs and writes a PNG; degenerate inputs do not crash."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from patch2loc.figures import ellipse_figure, heatmap_panel, kde_figure, loss_curves, pick_slice
+from patch2loc.io import InputError
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_png(path) -> bool:
+    data = path.read_bytes()
+    return len(data) > 1000 and data[:8] == PNG_MAGIC
+
+
+def _patches(n_normal, n_abnormal, seed=0, dataset="BraTS21"):
+    rng = np.random.default_rng(seed)
+    frac = np.r_[np.zeros(n_normal), np.ones(n_abnormal), [0.5]]
+    le = np.r_[rng.normal(0, 1, n_normal), rng.normal(4, 1, n_abnormal), [2.0]]
+    lv = np.r_[rng.normal(1, 0.5, n_normal), rng.normal(3, 0.7, n_abnormal), [2.0]]
+    n = len(frac)
+    return pd.DataFrame({
+        "dataset": dataset, "fold": 0, "lesion_fraction": frac, "log_error": le, "log_variance": lv,
+        "score": le + lv, "target_x": 40.0, "target_y": 60.0,
+        "mu_x": 40 + rng.normal(0, 1, n) * (1 + 5 * frac), "mu_y": 60 + rng.normal(0, 1, n) * (1 + 5 * frac),
+        "s_x": lv, "s_y": lv + 0.3, "z": 50, "x": 77, "y": 115,
+    })
+
+
+@pytest.mark.parametrize("n_normal,n_abnormal", [(40, 30), (40, 2), (5, 0)])
+def test_kde_figure_writes_png_even_with_few_points(tmp_path, n_normal, n_abnormal):
+    out = tmp_path / "kde.png"
+    kde_figure(_patches(n_normal, n_abnormal), "BraTS21", out)
+    assert _is_png(out)
+
+
+def test_kde_figure_identical_values_and_unknown_dataset(tmp_path):
+    p = _patches(6, 6)
+    p.loc[p["lesion_fraction"] == 1, ["log_error", "log_variance", "score"]] = 3.0  # singular KDE
+    kde_figure(p, "BraTS21", tmp_path / "kde.png", max_points=4)
+    assert _is_png(tmp_path / "kde.png")
+    with pytest.raises(InputError, match="WMH"):
+        kde_figure(p, "WMH", tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_heatmap_panel_with_and_without_segmentation(tmp_path):
+    yy, xx = np.mgrid[:32, :28]
+    image = np.exp(-((xx - 14) ** 2 + (yy - 16) ** 2) / 120.0)
+    score = 12 * image
+    seg = (xx - 10) ** 2 + (yy - 12) ** 2 < 16
+    out = tmp_path / "panel.png"
+    heatmap_panel([("BraTS21 s1 z=40", image, score, seg), ("IXI healthy", image, score / 3, None)], out)
+    assert _is_png(out)
+    heatmap_panel([("single", image, score, np.zeros_like(seg))], tmp_path / "one.png")
+    assert _is_png(tmp_path / "one.png")
+    with pytest.raises(InputError, match="shapes"):
+        heatmap_panel([("bad", image, score[:, :5], None)], tmp_path / "bad.png")
+
+
+def test_pick_slice():
+    seg = np.zeros((4, 4, 10), bool)
+    seg[:, :, 3] = True
+    seg[0, 0, 7] = True
+    assert pick_slice(seg) == 3
+    mask = np.zeros((4, 4, 10), bool)
+    mask[1:3, 1:3, 2:9] = True
+    assert pick_slice(np.zeros_like(seg), mask) == 5
+    assert pick_slice(None, mask) == 5
+    with pytest.raises(InputError):
+        pick_slice(None)
+
+
+def test_ellipse_figure(tmp_path):
+    out = tmp_path / "ellipses.png"
+    ellipse_figure(_patches(10, 8), out)
+    assert _is_png(out)
+    ellipse_figure(_patches(3, 0), tmp_path / "only_normal.png")
+    assert _is_png(tmp_path / "only_normal.png")
+    with pytest.raises(InputError, match="mean= and logvar="):
+        ellipse_figure(_patches(3, 3).drop(columns=["mu_x"]), tmp_path / "x.png")
+
+
+def test_loss_curves(tmp_path):
+    paths = {}
+    for label in ("T1 fold0", "T2 fold0"):
+        steps = np.arange(0, 200, 10)
+        df = pd.DataFrame({"step": steps, "train_loss": 5 * np.exp(-steps / 50) + 1,
+                           "val_loss": np.where(steps % 50 == 0, 5 * np.exp(-steps / 60) + 1.2, np.nan),
+                           "val_error": np.where(steps % 50 == 0, 20 * np.exp(-steps / 80) + 3, np.nan),
+                           "centre_error": np.where(steps % 50 == 0, 25.0, np.nan)})
+        paths[label] = tmp_path / f"{label}.csv"
+        df.to_csv(paths[label], index=False)
+    out = tmp_path / "loss.png"
+    loss_curves(paths, out)
+    assert _is_png(out)
+    pd.DataFrame({"step": [1]}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(InputError, match="bad.csv"):
+        loss_curves({"bad": tmp_path / "bad.csv"}, tmp_path / "bad.png")

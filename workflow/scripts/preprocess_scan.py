@@ -1,0 +1,19 @@
+"""Rules preprocess_*_scan: the SimpleITK chain on one raw scan."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, snakemake.scriptdir)
+from _common import setup
+
+setup(snakemake)
+
+from patch2loc.datasets import raw_paths
+from patch2loc.preprocess import PreprocessConfig, preprocess_scan
+from patch2loc.qc import qc_png
+
+wc, out = snakemake.wildcards, snakemake.output
+scan = raw_paths(wc.dataset, snakemake.params.raw_root, wc.subject, wc.modality)
+cfg = PreprocessConfig.from_config(snakemake.params.preprocess)
+qc = preprocess_scan(scan, snakemake.input.atlas_image, snakemake.input.atlas_mask, Path(out.image).parent, cfg)
+qc_png(out.image, out.mask, out.png)
+print(qc)

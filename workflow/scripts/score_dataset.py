@@ -1,0 +1,40 @@
+"""Rules score_healthy and score_lesions: heatmaps of one dataset -> threshold or metrics."""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, snakemake.scriptdir)
+from _common import setup
+
+setup(snakemake, threads=snakemake.threads)
+
+from patch2loc.evaluate import Scan, ScoringConfig, score_healthy, score_lesions, write_csv, write_json
+
+wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
+cfg = ScoringConfig.from_workflow(snakemake.params.heatmap, snakemake.params.evaluate)
+segs = inp.segs if len(inp.segs) else [None] * len(inp.images)
+# The subject id is the folder name: .../normalized/{dataset}/{modality}/{subject}/image.nii.gz
+scans = [Scan(Path(i).parent.name, i, m, s) for i, m, s in zip(inp.images, inp.masks, segs)]
+dataset = getattr(wc, "dataset", "IXI")
+meta = {"method": wc.method, "modality": wc.modality,
+        "fold": wc.fold[len("fold"):] if wc.fold.startswith("fold") else "", "dataset": dataset}
+
+model = None
+if wc.method == "Patch2Loc":
+    import torch
+    from patch2loc.model import load_model
+
+    cfg.device = "cuda" if torch.cuda.is_available() else "cpu"
+    model, _ = load_model(inp.model[0], cfg.device)
+
+Path(out.heatmaps).mkdir(parents=True, exist_ok=True)
+if dataset == "IXI":
+    threshold, rows = score_healthy(wc.method, scans, cfg, meta, out.heatmaps, model)
+    write_csv(rows, out.metrics)
+    write_json({"threshold": threshold, "quantile": cfg.unsupervised_quantile,
+                "volumes": len(scans), **meta}, out.threshold)
+else:
+    threshold = json.loads(Path(inp.threshold).read_text())["threshold"]
+    metrics, patches = score_lesions(wc.method, scans, cfg, meta, threshold, out.heatmaps, model)
+    write_csv(metrics, out.metrics)
+    write_csv(patches, out.patches)
