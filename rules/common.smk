@@ -1,8 +1,11 @@
 # Config validation, subject lists, paths and input functions shared by every stage.
 import csv
+import functools
+import re
 import sys
 from pathlib import Path
 
+import yaml
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -12,7 +15,8 @@ validate(config, "../config/schema.yaml")
 # The package's light modules (dataset layouts) are needed to build the DAG; the heavy ones run
 # inside the rules' scripts. Importing from src/ works with or without `pip install -e .`.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from patch2loc.datasets import LESION_DATASETS, MODALITIES  # noqa: E402
+from patch2loc.datasets import LESION_DATASETS, MODALITIES, check_raw, raw_paths  # noqa: E402
+from patch2loc.io import InputError  # noqa: E402
 
 RUN = config["run_name"]
 OUT = f"results/{RUN}"
@@ -133,16 +137,117 @@ def scan_files(dataset, modality, subjects):
     }
 
 
-# ---------------------------------------------------------------- provenance
-rule run_info:
-    output:
-        config=f"{OUT}/config.resolved.yaml",
-        versions=f"{OUT}/versions.txt",
-    params:
-        config=config,
-    log:
-        f"{LOGS}/run_info.log",
-    conda:
-        "../envs/analysis.yaml"
-    script:
-        "../workflow/scripts/run_info.py"
+# ---------------------------------------------------------------- preprocess inputs
+def preprocess_params(wc):
+    return {**config["preprocess"], "skull_strip": config["datasets"][wc.dataset]["skull_strip"]}
+
+
+def qc_inputs(wc):
+    subjects = subjects_of(wc.dataset, wc.modality)
+    return [preprocessed(wc.dataset, wc.modality, s, "qc.json") for s in subjects]
+
+
+# ---------------------------------------------------------------- normalize inputs
+def landmark_inputs(wc):
+    pool = _unique(ixi_subjects("train", wc.modality) + ixi_subjects("val", wc.modality))
+    return {
+        "images": [preprocessed("IXI", wc.modality, s, "image.nii.gz") for s in pool],
+        "masks": [preprocessed("IXI", wc.modality, s, "mask.nii.gz") for s in pool],
+    }
+
+
+# ---------------------------------------------------------------- train inputs
+def train_inputs(wc):
+    train = scan_files("IXI", wc.modality, ixi_subjects("train", wc.modality, wc.fold))
+    val = scan_files("IXI", wc.modality, ixi_subjects("val", wc.modality, wc.fold))
+    return {
+        "train_images": train["images"],
+        "train_masks": train["masks"],
+        "val_images": val["images"],
+        "val_masks": val["masks"],
+    }
+
+
+# ---------------------------------------------------------------- heatmaps inputs
+def model_input(wc):
+    return [model_checkpoint(wc.modality, wc.fold[len("fold"):])] if wc.method == "Patch2Loc" else []
+
+
+def gpu_for(wc):
+    return 1 if wc.method == "Patch2Loc" else 0
+
+
+# ---------------------------------------------------------------- evaluate inputs
+def all_metrics():
+    return [f"{score_dir(*c)}/metrics.csv" for c in evaluated_combinations()]
+
+
+def all_patches(method="Patch2Loc"):
+    return [f"{score_dir(*c)}/patches.csv.gz" for c in evaluated_combinations() if c[0] == method]
+
+
+# ---------------------------------------------------------------- report inputs
+def all_heatmap_dirs():
+    """Heatmaps of the first fold's model: lesion sets (Fig. 4) and healthy IXI test (Fig. 5)."""
+    first = f"fold{FOLDS[0]}"
+    dirs = [f"{score_dir('Patch2Loc', MODALITIES[d][0], first, d)}/heatmaps" for d in LESION_SETS]
+    dirs += [f"{score_dir('Patch2Loc', m, first, 'IXI')}/heatmaps" for m in MODEL_MODALITIES]
+    return dirs
+
+# ---------------------------------------------------------------- raw data inputs
+MANUAL_DATASETS = ("BraTS21", "ATLAS_v2")  # owners require a registration: dropped in by hand
+CHECKSUMS = f"{RAW}/checksums.tsv"
+SOURCES = yaml.safe_load((Path(workflow.basedir) / "config" / "datasets.yaml").read_text())
+
+
+def _downloads():
+    """dest (relative to raw_root) -> {url, sha256, extract_to} for every configured file."""
+    files = {}
+    for dataset in [*DATASETS, "SRI24"]:
+        entry = SOURCES.get(dataset, {})
+        for f in entry.get("files", []):
+            files[f["dest"]] = f
+        for subject in lesion_subjects(dataset) if "file_template" in entry else []:
+            for f in entry["file_template"]:
+                files[f["dest"].format(subject=subject)] = {
+                    **f, "url": f["url"].format(subject=subject), "dest": f["dest"].format(subject=subject)
+                }
+    return files
+
+
+DOWNLOADS = _downloads()
+# extraction marker (relative to raw_root) -> archive (relative to raw_root)
+EXTRACTS = {
+    f"{f['extract_to']}/.extracted-{Path(dest).name}": dest
+    for dest, f in DOWNLOADS.items()
+    if f.get("extract_to")
+}
+
+
+def _one_of(names):
+    return "|".join(re.escape(n) for n in names)
+
+
+@functools.cache
+def _check_manual(dataset):
+    """Stop (dry runs too) with the owners' instructions while a manual dataset is missing."""
+    try:
+        check_raw(dataset, RAW, lesion_subjects(dataset))
+    except InputError as err:
+        raise WorkflowError(str(err)) from None
+
+
+def raw_inputs(wc):
+    """What a scan's preprocessing waits for: the demo's synthesis, a download, or the file itself."""
+    if config["source"] == "demo":
+        return f"{RAW}/{wc.dataset}/.complete"
+    if wc.dataset in MANUAL_DATASETS:
+        _check_manual(wc.dataset)
+        scan = raw_paths(wc.dataset, RAW, wc.subject, wc.modality)
+        return [str(scan.image), str(scan.seg)]
+    if wc.dataset == "IXI":
+        return f"{RAW}/IXI/IXI-{wc.modality}/.extracted-IXI-{wc.modality}.tar"
+    if wc.dataset == "WMH":
+        return f"{RAW}/WMH/.arranged"
+    scan = raw_paths(wc.dataset, RAW, wc.subject, wc.modality)  # MSLUB: per-file downloads
+    return [str(scan.image), str(scan.seg)]

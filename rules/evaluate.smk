@@ -1,27 +1,9 @@
 # Aggregation of per-volume metrics and patch statistics into the paper's tables.
 
 
-def all_metrics():
-    return [f"{score_dir(*c)}/metrics.csv" for c in evaluated_combinations()]
-
-
-def all_patches(method="Patch2Loc"):
-    return [f"{score_dir(*c)}/patches.csv.gz" for c in evaluated_combinations() if c[0] == method]
-
-
-def all_thresholds():
-    return [
-        f"{score_dir(method, modality, fold, 'IXI')}/threshold.json"
-        for method in ("Patch2Loc", "Thresh")
-        for modality in MODEL_MODALITIES
-        for fold in method_folds(method)
-    ]
-
-
 rule table1:
     input:
         metrics=all_metrics(),
-        thresholds=all_thresholds(),
         published="config/published/paper_table1.csv",
     output:
         per_volume=f"{OUT}/tables/per_volume_metrics.csv",

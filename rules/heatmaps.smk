@@ -3,14 +3,6 @@
 # Dense maps are not all kept: `evaluate.keep_heatmaps` says how many NIfTI heatmaps to keep.
 
 
-def model_input(wc):
-    return [model_checkpoint(wc.modality, wc.fold[len("fold"):])] if wc.method == "Patch2Loc" else []
-
-
-def gpu_for(wc):
-    return 1 if wc.method == "Patch2Loc" else 0
-
-
 rule score_healthy:
     input:
         unpack(lambda wc: scan_files("IXI", wc.modality, ixi_subjects("test", wc.modality))),

@@ -3,14 +3,6 @@
 # followed by division by the in-brain 98th percentile.
 
 
-def landmark_inputs(wc):
-    pool = _unique(ixi_subjects("train", wc.modality) + ixi_subjects("val", wc.modality))
-    return {
-        "images": [preprocessed("IXI", wc.modality, s, "image.nii.gz") for s in pool],
-        "masks": [preprocessed("IXI", wc.modality, s, "mask.nii.gz") for s in pool],
-    }
-
-
 rule fit_landmarks:
     input:
         unpack(landmark_inputs),

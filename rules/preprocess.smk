@@ -4,10 +4,6 @@
 PRE_DIR = f"{OUT}/preprocessed/{{dataset}}/{{modality}}/{{subject}}"
 
 
-def preprocess_params(wc):
-    return {**config["preprocess"], "skull_strip": config["datasets"][wc.dataset]["skull_strip"]}
-
-
 rule preprocess_healthy_scan:
     input:
         raw=raw_inputs,
@@ -21,7 +17,6 @@ rule preprocess_healthy_scan:
     wildcard_constraints:
         dataset="IXI",
     params:
-        raw_root=RAW,
         preprocess=preprocess_params,
     resources:
         runtime=30,
@@ -43,11 +38,6 @@ use rule preprocess_healthy_scan as preprocess_lesion_scan with:
         png=f"{PRE_DIR}/qc.png",
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
-
-
-def qc_inputs(wc):
-    subjects = subjects_of(wc.dataset, wc.modality)
-    return [preprocessed(wc.dataset, wc.modality, s, "qc.json") for s in subjects]
 
 
 rule qc_overview:

@@ -1,10 +1,19 @@
 # Figures (KDEs, heatmap panels, Gaussian ellipses, loss curves) and one self-contained HTML report.
 
 
-def all_heatmap_dirs():
-    dirs = [f"{score_dir(*c)}/heatmaps" for c in evaluated_combinations() if c[0] == "Patch2Loc"]
-    dirs += [f"{score_dir('Patch2Loc', m, f'fold{FOLDS[0]}', 'IXI')}/heatmaps" for m in MODEL_MODALITIES]
-    return dirs
+# Provenance: the resolved config and package versions beside the results.
+rule run_info:
+    output:
+        config=f"{OUT}/config.resolved.yaml",
+        versions=f"{OUT}/versions.txt",
+    params:
+        config=config,
+    log:
+        f"{LOGS}/run_info.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/run_info.py"
 
 
 rule figures:
@@ -16,7 +25,8 @@ rule figures:
         done=f"{OUT}/figures/figures.json",
     params:
         figure_subjects=config["report"]["figure_subjects"],
-        out_dir=f"{OUT}/figures",
+        out_dir=lambda wc, output: Path(output.done).parent,
+        run_root=lambda wc, output: Path(output.done).parents[1],
     log:
         f"{LOGS}/figures.log",
     conda:

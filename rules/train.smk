@@ -2,17 +2,6 @@
 # its validation subjects.
 
 
-def train_inputs(wc):
-    train = scan_files("IXI", wc.modality, ixi_subjects("train", wc.modality, wc.fold))
-    val = scan_files("IXI", wc.modality, ixi_subjects("val", wc.modality, wc.fold))
-    return {
-        "train_images": train["images"],
-        "train_masks": train["masks"],
-        "val_images": val["images"],
-        "val_masks": val["masks"],
-    }
-
-
 rule train_model:
     input:
         unpack(train_inputs),

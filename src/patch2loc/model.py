@@ -15,6 +15,12 @@ from torchvision.models import resnet18
 FEATURE_DIM = 512
 HEAD_WIDTHS = (512, 512, 128, 64, 32)  # input width, then the four hidden Linear+BN+ReLU outputs
 PATCH_FRACTION = 0.125  # patch side as a fraction of the slice side (24 of 192)
+# Output-bias initialisation (the paper leaves initialisation to PyTorch's defaults): the mean
+# head starts at the centre of the 0-100 % range and the log-variance head at the log-variance
+# of a uniform position on it (100^2 / 12). The architecture and the loss are unchanged; training
+# no longer spends its first hundreds of steps moving the outputs from 0 to the target range.
+INITIAL_MEAN = 50.0
+INITIAL_LOGVAR = math.log(100.0**2 / 12.0)
 
 
 def patch_size_for(slice_size: int, fraction: float = PATCH_FRACTION) -> int:
@@ -64,6 +70,8 @@ class Patch2LocNet(nn.Module):
         self.encoder = resnet18_encoder()
         self.mean_head = _head()
         self.logvar_head = _head()
+        nn.init.constant_(self.mean_head[-1].bias, INITIAL_MEAN)
+        nn.init.constant_(self.logvar_head[-1].bias, INITIAL_LOGVAR)
 
     def forward(self, patches: torch.Tensor, slice_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feature = self.encoder(patches)

@@ -12,7 +12,7 @@ from patch2loc.preprocess import PreprocessConfig, preprocess_scan
 from patch2loc.qc import qc_png
 
 wc, out = snakemake.wildcards, snakemake.output
-scan = raw_paths(wc.dataset, snakemake.params.raw_root, wc.subject, wc.modality)
+scan = raw_paths(wc.dataset, snakemake.config["raw_root"], wc.subject, wc.modality)
 cfg = PreprocessConfig.from_config(snakemake.params.preprocess)
 qc = preprocess_scan(scan, snakemake.input.atlas_image, snakemake.input.atlas_mask, Path(out.image).parent, cfg)
 qc_png(out.image, out.mask, out.png)

@@ -1,0 +1,28 @@
+"""Rule report: one self-contained HTML page with every table and figure."""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, snakemake.scriptdir)
+from _common import setup
+
+setup(snakemake)
+
+import yaml
+from patch2loc.report import build_report
+
+inp = snakemake.input
+csv_of = lambda files: next(f for f in files if f.endswith(".csv"))  # noqa: E731
+caption_of = lambda files: Path(next(f for f in files if f.endswith(".md"))).read_text().split("\n\n")[0]  # noqa: E731
+sections = [
+    ("Table 1", [(caption_of(inp.table1), csv_of(inp.table1)),
+                 (caption_of(inp.supplementary), csv_of(inp.supplementary))]),
+    ("Table 2", [(caption_of(inp.table2), csv_of(inp.table2))]),
+]
+manifest = json.loads(Path(inp.figures).read_text())
+figure_dir = Path(inp.figures).parent
+for section in dict.fromkeys(f["section"] for f in manifest):
+    sections.append((section, [(f["caption"], figure_dir / f["file"]) for f in manifest if f["section"] == section]))
+sections.append(("Provenance", [("Package versions: " + Path(inp.versions).read_text().replace("\n", "; "), None)]))
+build_report(snakemake.output.html, f"Patch2Loc results: {snakemake.params.run_name}", sections,
+             run_name=snakemake.params.run_name, config=yaml.safe_load(Path(inp.config).read_text()))
