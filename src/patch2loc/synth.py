@@ -264,7 +264,7 @@ def _tumour(tpl: Template, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     hetero = 0.12 * _smooth_noise(rng, tpl.shape, sigma_vox=1.0)
     csf = np.zeros(tpl.shape, np.float32)
     gm = np.zeros(tpl.shape, np.float32)
-    for label, (c, g) in {"necrosis": (0.75, 0.25), "enhancing": (0.15, 0.85), "oedema": (0.45, 0.55)}.items():
+    for label, (c, g) in {"necrosis": (0.6, 0.4), "enhancing": (0.0, 0.8), "oedema": (0.2, 0.8)}.items():
         sel = labels == BRATS_LABELS[label]
         csf[sel] = c + hetero[sel]
         gm[sel] = g - hetero[sel]
