@@ -156,3 +156,57 @@ def test_train_bad_list_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "t.csv" in err and "image" in err
     assert not (tmp_path / "run").exists()
+
+
+def _finished_run(tmp_path):
+    """A run folder as the workflow leaves it: resolved config, atlas, T1 landmarks."""
+    import yaml
+
+    from patch2loc.normalize import fit_landmarks
+    from patch2loc.preprocess import PreprocessConfig, preprocess_scan
+    from patch2loc.synth import demo_subject_ids, make_atlas, synthesize_scan
+
+    atlas_image, atlas_mask = make_atlas(tmp_path / "atlas.nii.gz", tmp_path / "atlas_mask.nii.gz", spacing=6.0)
+    cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [32, 32, 20], "n4_iterations": [5],
+                          "n4_tolerance": 1e-3},
+           "normalize": {"percentile": 98.0}, "atlas": {"image": str(atlas_image), "mask": str(atlas_mask)}}
+    run = tmp_path / "results" / "r"
+    run.mkdir(parents=True)
+    (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
+    scans = [synthesize_scan("IXI", "T1", s, tmp_path / "raw", seed=i, spacing=4.0)
+             for i, s in enumerate(demo_subject_ids("IXI", 3))]
+    pcfg = PreprocessConfig.from_config(cfg["preprocess"], skull_strip="provided")
+    for scan in scans[:2]:
+        preprocess_scan(scan, atlas_image, atlas_mask, tmp_path / "pre" / scan.subject, pcfg)
+    fit_landmarks([tmp_path / "pre" / s.subject / "image.nii.gz" for s in scans[:2]],
+                  [tmp_path / "pre" / s.subject / "mask.nii.gz" for s in scans[:2]], run / "landmarks" / "T1.npy")
+    return run, scans[2]
+
+
+def test_predict_from_a_raw_scan_goes_through_the_runs_chain(tmp_path):
+    from patch2loc.io import load_volume
+
+    run, new = _finished_run(tmp_path)
+    torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4}, tmp_path / "m.pt")
+    out = tmp_path / "new" / "heat.nii.gz"
+    rc = cli.main(["predict", "--checkpoint", str(tmp_path / "m.pt"), "--image", str(new.image), "--mask",
+               str(new.mask), "--from-run", str(run), "--modality", "T1", "--out", str(out),
+               "--device", "cpu", "--quiet"])
+    assert rc == 0
+    heat = load_volume(out)
+    prepared = tmp_path / "new" / "heat_preprocessed"
+    norm, mask = load_volume(prepared / "normalized.nii.gz"), load_volume(prepared / "mask.nii.gz").data > 0
+    assert heat.data.shape == norm.data.shape == (32, 32, 20)  # the run's grid, not the raw scan's
+    assert np.allclose(heat.affine, norm.affine)
+    assert np.all(heat.data[~mask] == 0) and np.isfinite(heat.data).all() and np.any(heat.data[mask] != 0)
+    # Nyul + 98th-percentile scaling of the run: the in-brain 98th percentile is 1.
+    assert np.percentile(norm.data[mask], 98) == pytest.approx(1.0, abs=0.05)
+
+
+def test_predict_from_an_unfinished_run_names_the_missing_file(tmp_path, capsys):
+    run = tmp_path / "results" / "r"
+    run.mkdir(parents=True)
+    out = tmp_path / "heat.nii.gz"
+    rc = cli.main(["predict", "--checkpoint", "x.pt", "--image", "raw.nii.gz", "--from-run", str(run),
+               "--modality", "T2", "--out", str(out), "--quiet"])
+    assert rc == 2 and "config.resolved.yaml" in capsys.readouterr().err and not out.exists()

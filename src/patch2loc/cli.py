@@ -74,6 +74,38 @@ def _check_trained_shape(ckpt: dict, shape: tuple, image: str) -> None:
                       f"pixels but the model uses {patch}; check the preprocessing.", stacklevel=2)
 
 
+def preprocess_new_scan(image: str, mask: str | None, modality: str, run_dir: str, out: str) -> tuple[str, str]:
+    """Put a raw native-space scan through a finished run's chain (same atlas, settings and Nyul
+    landmarks as its training data). Writes `<out stem>_preprocessed/` beside `out`, returns the
+    normalised image and its brain mask (atlas space)."""
+    import yaml
+
+    from .datasets import RawScan
+    from .normalize import normalize_scan
+    from .preprocess import PreprocessConfig, preprocess_scan
+
+    run = Path(run_dir)
+    resolved, landmarks = run / "config.resolved.yaml", run / "landmarks" / f"{modality}.npy"
+    for needed in (resolved, landmarks):
+        if not needed.exists():
+            raise InputError(f"{needed}: not found. --from-run needs a run folder (results/<run_name>) "
+                             "whose workflow has finished preprocessing and normalisation.")
+    cfg = yaml.safe_load(resolved.read_text())
+    workdir = run.resolve().parents[1]  # results/<run> lives in the workflow's working directory
+
+    def located(path: str) -> Path:
+        return Path(path) if Path(path).is_absolute() else workdir / path
+
+    out_dir = Path(out).with_name(Path(out).name.split(".")[0] + "_preprocessed")
+    scan = RawScan("new", modality, out_dir.name, Path(image), None, Path(mask) if mask else None)
+    pcfg = PreprocessConfig.from_config(cfg["preprocess"], skull_strip="provided" if mask else "hdbet")
+    preprocess_scan(scan, located(cfg["atlas"]["image"]), located(cfg["atlas"]["mask"]), out_dir, pcfg)
+    normalized = out_dir / "normalized.nii.gz"
+    normalize_scan(out_dir / "image.nii.gz", out_dir / "mask.nii.gz", landmarks, normalized,
+                   percentile=cfg["normalize"]["percentile"])
+    return str(normalized), str(out_dir / "mask.nii.gz")
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -81,6 +113,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .io import load_case, save_volume
     from .model import load_model
 
+    if args.from_run:
+        if not args.modality:
+            raise InputError(f"{args.image}: --from-run needs --modality T1 or T2 (the landmarks to use).")
+        args.image, args.mask = preprocess_new_scan(args.image, args.mask, args.modality, args.from_run, args.out)
+    elif not args.mask:
+        raise InputError(f"{args.image}: --mask is required for a preprocessed image (or pass --from-run).")
     case = load_case(args.image, args.mask)  # before the model: input errors come first and fast
     device = resolve_device(args.device)
     model, ckpt = load_model(args.checkpoint, device)
@@ -171,8 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Score every voxel of a preprocessed scan; writes the (median-"
                                    "filtered, masked) anomaly score as NIfTI with the input's affine.")
     p.add_argument("--checkpoint", required=True, help="best.pt or last.pt from patch2loc train")
-    p.add_argument("--image", required=True, help="preprocessed image (NIfTI)")
-    p.add_argument("--mask", required=True, help="brain mask of the image (NIfTI)")
+    p.add_argument("--image", required=True, help="preprocessed image (NIfTI); a raw scan with --from-run")
+    p.add_argument("--mask", help="brain mask of the image (NIfTI); with --from-run the raw scan's "
+                                  "brain mask (omit it to skull-strip with HD-BET)")
+    p.add_argument("--from-run", metavar="RUN_DIR",
+                   help="preprocess a raw native-space scan first, exactly like the run's data "
+                        "(results/<run>: its atlas, settings and Nyul landmarks); the heatmap is in atlas space")
+    p.add_argument("--modality", choices=("T1", "T2"), help="with --from-run: which landmarks to use")
     p.add_argument("--out", required=True, help="output heatmap (.nii.gz)")
     p.add_argument("--png", help="optional overview figure (.png)")
     p.add_argument("--stride", type=_positive_int, default=1, help="in-plane stride; >1 is upsampled bilinearly")
