@@ -91,6 +91,8 @@ def score_healthy(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
                   model=None) -> tuple[float, pd.DataFrame]:
     """Unsupervised threshold (quantile of pooled in-brain scores of healthy volumes) and, per
     volume, the fraction of brain voxels above it (the false-positive rate on normal brains)."""
+    from .metrics import unsupervised_threshold
+
     in_brain = []
     for i, scan in enumerate(scans):
         case = load_case(scan.image, scan.mask)
@@ -99,7 +101,7 @@ def score_healthy(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
         if _keep(i, cfg):
             save_volume(vol.score, Path(heatmap_dir) / f"{scan.subject}.nii.gz", like=case.image)
         print(f"[{i + 1}/{len(scans)}] {scan.subject}", flush=True)
-    threshold = float(np.quantile(np.concatenate(in_brain), cfg.unsupervised_quantile))
+    threshold = unsupervised_threshold(in_brain, None, cfg.unsupervised_quantile)  # already in-brain
     rows = [
         {**meta, "subject": s.subject, "region": "brain", "unsup_threshold": threshold,
          "fpr_unsup": float(np.mean(v > threshold)), "score_median": float(np.median(v)),
