@@ -1,0 +1,54 @@
+"""Effect of the reduced-precision encoder (bf16 on CPU, bf16/fp16 on GPU) on a finished run.
+
+Scores every lesion volume of a run twice with the same model, fp32 (`amp=none`) and the given
+precision, and prints the largest score difference in the brain and the change of AUPRC and
+best Dice per dataset. Usage (after `make demo`):
+
+    python benchmarks/precision_effect.py results/demo --fold 0 [--amp bf16] [--stride 2]
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from patch2loc.datasets import LESION_DATASETS, MODALITIES
+from patch2loc.heatmap import postprocess, score_volume
+from patch2loc.io import load_case
+from patch2loc.metrics import evaluate_volume
+from patch2loc.model import load_model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--fold", type=int, default=0)
+    ap.add_argument("--amp", default="bf16", choices=("bf16", "fp16"))
+    ap.add_argument("--stride", type=int, default=1)
+    args = ap.parse_args()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    for dataset in LESION_DATASETS:
+        modality = MODALITIES[dataset][0]
+        model, _ = load_model(args.run / "models" / modality / f"fold{args.fold}" / "best.pt", device)
+        diffs, rows = [], []
+        for image in sorted((args.run / "normalized" / dataset / modality).glob("*/image.nii.gz")):
+            pre = args.run / "preprocessed" / dataset / modality / image.parent.name
+            case = load_case(image, pre / "mask.nii.gz", pre / "seg.nii.gz")
+            scores = {}
+            for amp in ("none", args.amp):
+                res = score_volume(model, case.image.data, case.mask, stride=args.stride, device=device, amp=amp)
+                scores[amp] = postprocess(res.score, case.mask)
+            diffs.append(float(np.abs(scores["none"] - scores[args.amp])[case.mask].max()))
+            rows.append([evaluate_volume(scores[a], case.seg, case.mask)[k] for a in ("none", args.amp)
+                         for k in ("auprc", "best_dice")])
+        if not rows:
+            continue
+        r = np.nanmean(np.array(rows), axis=0)
+        print(f"{dataset} ({len(rows)} volumes): max |score diff| {max(diffs):.4f}; "
+              f"AUPRC fp32 {r[0]:.4f} vs {args.amp} {r[2]:.4f}; best Dice fp32 {r[1]:.4f} vs {args.amp} {r[3]:.4f}")
+
+
+if __name__ == "__main__":
+    main()
