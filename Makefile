@@ -14,8 +14,10 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# Without a GPU the "GPU" jobs (training, heatmaps) run on the CPU with one thread each, so as many
+# may run side by side as there are cores (the default profile's gpu=1 is for one real GPU).
 demo: $(BIN)/.installed
-	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --resources gpu=1
+	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --resources gpu=$(CORES)
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q

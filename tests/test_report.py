@@ -47,3 +47,19 @@ def test_missing_figure_names_the_file_and_writes_nothing(tmp_path):
         build_report(out, "t", [("Figures", [("gone", tmp_path / "missing.png")])])
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_escapes_text_keeps_order_and_links_nothing(tmp_path):
+    (tmp_path / "fig.png").write_bytes(PNG)
+    out = build_report(
+        tmp_path / "out" / "report.html", "Patch2Loc <demo>",
+        [("Tables", [("Dice & AUPRC", pd.DataFrame({"a<b": ["x & y"]}))]),
+         ("Figures", [("KDE", tmp_path / "fig.png")])],
+        run_name="demo", config={"datasets": ["BraTS21", "WMH"]}, date="2026-01-01 12:00",
+    )
+    html = out.read_text()
+    assert "Patch2Loc &lt;demo&gt;" in html and "Dice &amp; AUPRC" in html
+    assert "<th>a&lt;b</th>" in html and "<td>x &amp; y</td>" in html
+    assert "BraTS21, WMH" in html and "2026-01-01 12:00" in html  # list config value, given date
+    assert html.index("<h2>Tables</h2>") < html.index("Dice &amp;") < html.index("<h2>Figures</h2>")
+    assert "<link" not in html and "<script" not in html

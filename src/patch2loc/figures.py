@@ -63,27 +63,28 @@ def _classes(patches: pd.DataFrame) -> np.ndarray:
 
 
 def _range(values: Iterable[np.ndarray]) -> tuple[float, float]:
-    """Plot range covering the 0.5-99.5 percentiles of all classes, with a margin."""
-    pooled = np.concatenate([v for v in values if len(v)] or [np.zeros(1)])
-    lo, hi = np.percentile(pooled, [0.5, 99.5])
+    """Plot range covering the 0.5-99.5 percentiles of every class (a small class must not be
+    cut off by a large one), with a margin."""
+    bounds = [np.percentile(v, [0.5, 99.5]) for v in values if len(v)] or [np.zeros(2)]
+    lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
     pad = 0.1 * (hi - lo) if hi > lo else 1.0
     return float(lo - pad), float(hi + pad)
 
 
-def _kde_1d(ax, values: np.ndarray, grid: np.ndarray, colour: str, label: str) -> None:
+def _kde_1d(ax, values: np.ndarray, grid: np.ndarray, colour: str) -> None:
     """Gaussian KDE, or a density histogram when the KDE is impossible (< 3 or identical points)."""
     from scipy.stats import gaussian_kde
 
     if len(values) >= 3 and np.ptp(values) > 0:
         try:
             density = gaussian_kde(values)(grid)
-            ax.plot(grid, density, color=colour, label=label, lw=1.6)
+            ax.plot(grid, density, color=colour, lw=1.6)
             ax.fill_between(grid, density, color=colour, alpha=0.2)
             return
         except np.linalg.LinAlgError:
             pass
     ax.hist(values, bins=max(1, min(10, len(values))), range=(grid[0], grid[-1]), density=True,
-            histtype="step", color=colour, lw=1.6, label=label + " (histogram)")
+            histtype="step", color=colour, lw=1.6, ls="--")  # dashed: histogram, too few points
 
 
 def _kde_2d(ax, x: np.ndarray, y: np.ndarray, xlim, ylim, colour: str) -> bool:
@@ -125,7 +126,7 @@ def kde_figure(patches: pd.DataFrame, dataset: str, out_png: str | os.PathLike, 
     counts = {c: int((cls == c).sum()) for c in picks}
 
     with matplotlib.rc_context(STYLE):
-        fig = _new_figure(15, 3.8)
+        fig = _new_figure(15, 4.2)
         axes = fig.subplots(1, 4)
         ranges = {}
         for ax, col in zip(axes[:3], ("log_error", "log_variance", "score")):
@@ -134,24 +135,30 @@ def kde_figure(patches: pd.DataFrame, dataset: str, out_png: str | os.PathLike, 
             grid = np.linspace(*ranges[col], 256)
             for c, v in vals.items():
                 if len(v):
-                    _kde_1d(ax, v, grid, COLOURS[c], f"{CLASS_LABELS[c]}, n={counts[c]}")
+                    _kde_1d(ax, v, grid, COLOURS[c])
             ax.set_xlabel(AXIS_LABELS[col])
             ax.set_ylabel("density")
-            ax.legend(loc="upper right", frameon=False)
         ax = axes[3]
-        handles = []
         for c, idx in picks.items():
             if len(idx):
                 x = sel["log_error"].to_numpy(np.float64)[idx]
                 y = sel["log_variance"].to_numpy(np.float64)[idx]
-                as_kde = _kde_2d(ax, x, y, ranges["log_error"], ranges["log_variance"], COLOURS[c])
-                handles.append(Patch(color=COLOURS[c], alpha=0.5,
-                                     label=CLASS_LABELS[c] + ("" if as_kde else " (points)")))
+                if not _kde_2d(ax, x, y, ranges["log_error"], ranges["log_variance"], COLOURS[c]):
+                    ax.text(0.98, 0.02 + 0.06 * (c == "abnormal"), f"{c}: points (too few for a KDE)",
+                            transform=ax.transAxes, ha="right", fontsize=7, color=COLOURS[c])
+        ax.set_title("joint density")
+        axes[0].set_title("log-error")
+        axes[1].set_title("log-variance")
+        axes[2].set_title("score")
         ax.set_xlim(ranges["log_error"])
         ax.set_ylim(ranges["log_variance"])
         ax.set_xlabel(AXIS_LABELS["log_error"])
         ax.set_ylabel(AXIS_LABELS["log_variance"])
-        ax.legend(handles=handles, loc="upper right", frameon=False)
+        handles = [Line2D([], [], color=COLOURS[c], lw=2, label=f"{CLASS_LABELS[c]}, n = {counts[c]}")
+                   for c in picks if counts[c]]
+        if max(counts.values()) > max_points:
+            handles.append(Line2D([], [], ls="", label=f"(KDEs from at most {max_points} random patches per class)"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=max(1, len(handles)), frameon=False)
         for ax in axes:
             missing = [c for c in picks if counts[c] == 0]
             if missing:
@@ -213,7 +220,7 @@ def heatmap_panel(rows: Sequence[HeatmapRow], out_png: str | os.PathLike, *,
         for ax, name in zip(axes[0], ("MRI slice", "Patch2Loc score", "ground truth (outline)")):
             ax.set_title(name)
         fig.colorbar(heat, ax=axes[:, 1].tolist(), label=f"score (fixed scale [{vmin:g}, {vmax:g}])",
-                     shrink=0.9 if len(rows) > 1 else 0.8, extend="both")
+                     shrink=0.7 if len(rows) > 1 else 0.9, aspect=15 * min(len(rows), 3), extend="both")
         _save(fig, out_png)
 
 
@@ -246,7 +253,7 @@ def ellipse_figure(patches: pd.DataFrame, out_png: str | os.PathLike, *, max_per
                                      facecolor=COLOURS[c], edgecolor=COLOURS[c], alpha=0.15, lw=0.8))
             sub = patches.iloc[shown]
             ax.scatter(sub["mu_x"], sub["mu_y"], s=8, color=COLOURS[c], zorder=3)
-            ax.scatter(targets[:, 0], targets[:, 1], marker="*", s=220, color="gold", edgecolor="black",
+            ax.scatter(targets[:, 0], targets[:, 1], marker="*", s=150, color="gold", edgecolor="black",
                        zorder=4)
             count = f"{len(shown)} of {len(idx)} shown" if len(idx) > len(shown) else f"n = {len(idx)}"
             ax.set_title(f"{CLASS_LABELS[c]}, {count}")
@@ -292,27 +299,33 @@ def loss_curves(loss_csvs: dict[str, str | os.PathLike], out_png: str | os.PathL
             raise InputError(f"{path}: missing columns {sorted(missing)}; it is not a patch2loc loss.csv.")
         curves[label] = df
     with matplotlib.rc_context(STYLE):
-        fig = _new_figure(11, 4)
+        fig = _new_figure(12, 4)
         ax_loss, ax_err = fig.subplots(1, 2)
         colours = matplotlib.colormaps["tab10"]
+        model_handles = []
         for i, (label, df) in enumerate(curves.items()):
             colour = colours(i % 10)
             tr = df[["step", "train_loss"]].dropna()
             va = df[["step", "val_loss"]].dropna()
-            ax_loss.plot(tr["step"], tr["train_loss"], color=colour, lw=1.0, alpha=0.8, label=f"{label} train")
-            ax_loss.plot(va["step"], va["val_loss"], color=colour, lw=1.6, ls="--", marker=".",
-                         label=f"{label} validation")
+            ax_loss.plot(tr["step"], tr["train_loss"], color=colour, lw=0.8, alpha=0.7)
+            ax_loss.plot(va["step"], va["val_loss"], color=colour, lw=1.6, ls="--")
             err = df[["step", "val_error", "centre_error"]].dropna()
-            ax_err.plot(err["step"], err["val_error"], color=colour, lw=1.6, marker=".", label=f"{label} model")
-            ax_err.plot(err["step"], err["centre_error"], color=colour, lw=1.0, ls=":",
-                        label=f"{label} predict-the-centre baseline")
+            ax_err.plot(err["step"], err["val_error"], color=colour, lw=1.6)
+            ax_err.plot(err["step"], err["centre_error"], color=colour, lw=1.0, ls=":")
+            model_handles.append(Line2D([], [], color=colour, lw=2, label=label))
         ax_loss.set_xlabel("training step")
         ax_loss.set_ylabel("β-NLL loss")
         ax_loss.set_title("loss")
+        ax_loss.legend(handles=[Line2D([], [], color="0.3", lw=0.8, label="train"),
+                                Line2D([], [], color="0.3", lw=1.6, ls="--", label="validation")],
+                       frameon=False, loc="upper right")
         ax_err.set_xlabel("training step")
         ax_err.set_ylabel("mean location error (% of slice)")
         ax_err.set_title("validation location error")
+        ax_err.legend(handles=[Line2D([], [], color="0.3", lw=1.6, label="model"),
+                               Line2D([], [], color="0.3", lw=1.0, ls=":", label="predict-the-centre baseline")],
+                      frameon=False, loc="upper right")
         for ax in (ax_loss, ax_err):
-            ax.legend(frameon=False, fontsize=7)
             ax.grid(alpha=0.3)
+        fig.legend(handles=model_handles, loc="outside right upper", frameon=False, title="model")
         _save(fig, out_png)
