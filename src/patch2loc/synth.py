@@ -92,7 +92,7 @@ class Template:
     spacing: float
     affine: np.ndarray  # voxel -> MNI world (mm)
     t1: np.ndarray  # MNI152 T1 template, zero outside the brain
-    brain: np.ndarray  # bool brain mask (template > 0.2, as nilearn's load_mni152_brain_mask)
+    brain: np.ndarray  # bool brain mask (nilearn's load_mni152_brain_mask: template > 0.2 at 1 mm)
     gm: np.ndarray  # tissue fractions in [0, 1]; csf + gm + wm = 1 inside the brain
     wm: np.ndarray
     csf: np.ndarray
@@ -138,12 +138,15 @@ def load_template(spacing: float = 2.0) -> Template:
         raise ValueError(f"spacing must be between 0.5 and 8 mm, got {spacing}")
     t1_img = nds.load_mni152_template(resolution=1)
     affine = np.array(t1_img.affine, dtype=np.float64)
-    t1 = _resample_to_spacing(np.asarray(t1_img.dataobj), spacing)
+    t1_1mm = np.asarray(t1_img.dataobj)
+    t1 = _resample_to_spacing(t1_1mm, spacing)
+    # nilearn's brain mask (template > 0.2) at 1 mm, resampled as a volume fraction: thresholding
+    # the smoothed template instead would inflate the brain on coarse grids.
+    brain = _resample_to_spacing((t1_1mm > 0.2).astype(np.float32), spacing) >= 0.5
     gm = _resample_to_spacing(np.asarray(nds.load_mni152_gm_template(resolution=1).dataobj), spacing)
     wm = _resample_to_spacing(np.asarray(nds.load_mni152_wm_template(resolution=1).dataobj), spacing)
     affine[:3, :3] *= spacing
 
-    brain = t1 > 0.2
     gm = np.where(brain, np.clip(gm, 0.0, 1.0), 0.0)
     wm = np.where(brain, np.clip(wm, 0.0, 1.0), 0.0)
     over = np.maximum(gm + wm, 1.0)  # probabilities may sum above 1 after resampling
@@ -279,10 +282,10 @@ def _ms(tpl: Template, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     labels = np.zeros(tpl.shape, np.uint8)
     csf = np.zeros(tpl.shape, np.float32)
     gm = np.zeros(tpl.shape, np.float32)
-    for _ in range(int(rng.integers(5, 11))):
+    for _ in range(int(rng.integers(6, 13))):
         centre = _pick(rng, periventricular if rng.random() < 0.75 else deep_wm, world)
         rot = _random_rotation(rng, 90.0)
-        semi = rng.uniform(1.5, 5.0, 3)
+        semi = rng.uniform(2.0, 5.0, 3)  # semi-axes: 4-10 mm diameters
         semi = np.maximum(semi, 0.6 * tpl.spacing)  # stay visible on coarse grids
         rel = np.einsum("ij,jxyz->ixyz", rot.T.astype(np.float32), world - centre[:, None, None, None])
         sel = (((rel / semi[:, None, None, None].astype(np.float32)) ** 2).sum(0) <= 1.0) & tpl.brain
@@ -303,7 +306,7 @@ def _stroke(tpl: Template, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     rel = world - apex[:, None, None, None]
     dist = np.sqrt((rel**2).sum(0)) + 1e-6
     cos_angle = np.einsum("i,ixyz->xyz", direction, rel) / dist
-    half_angle = np.deg2rad(rng.uniform(12.0, 28.0))
+    half_angle = np.deg2rad(rng.uniform(15.0, 32.0))
     wobble = _smooth_noise(rng, tpl.shape, sigma_vox=max(1.0, 6.0 / tpl.spacing))
     angle = np.arccos(np.clip(cos_angle, -1, 1)) * (1.0 + 0.2 * wobble)
     reach = rng.uniform(35.0, 90.0)  # short reach: subcortical only; long: up to the cortex
@@ -362,6 +365,7 @@ class Rendered:
     brain: np.ndarray  # bool brain mask (the skull-strip stand-in)
     seg: np.ndarray | None  # uint8 lesion labels (None without lesion)
     affine: np.ndarray  # voxel -> world (mm), axis-aligned scanner grid
+    pose: np.ndarray  # 4x4 world -> world: where the template brain was moved to (before deformation)
 
 
 def _tissue_image(tpl: Template, means: dict[str, float], texture: np.ndarray, skull: bool,
@@ -400,8 +404,8 @@ def render_scan(dataset: str, modality: str, seed: int, spacing: float = 2.0, *,
                 lesion: bool = True, noise: bool = True, skull: bool | None = None) -> Rendered:
     """Render one synthetic scan in native space (no file written).
 
-    `seed` fixes the subject: the same seed gives the same anatomy, pose and lesion; T1 and T2
-    with one seed are the same brain (different pose, bias and noise). `lesion=False` renders the
+    `seed` fixes the subject: the same (seed, modality) gives identical arrays; T1 and T2 with
+    one seed are the same brain and lesion (with their own pose, contrast, bias and noise). `lesion=False` renders the
     same subject healthy; `noise=False` leaves out the Rician noise (for tests). `skull` defaults
     to a skull/scalp shell except for BraTS21, which comes skull-stripped like the real data.
     """
@@ -435,10 +439,10 @@ def render_scan(dataset: str, modality: str, seed: int, spacing: float = 2.0, *,
     idx = np.indices(shape, dtype=np.float32)
     coords = np.einsum("ij,jxyz->ixyz", to_template[:3, :3].astype(np.float32), idx)
     coords += to_template[:3, 3].astype(np.float32)[:, None, None, None]
+    del idx
     # Anatomical deformation, defined on the template grid (the same brain in T1 and T2).
     displacement = _coarse_field(anatomy, tpl.shape, spacing, n_fields=3) * (DEFORMATION_STD_MM / spacing)
     coords += np.stack([ndimage.map_coordinates(u, coords, order=1, mode="nearest") for u in displacement])
-    del idx
 
     image = ndimage.map_coordinates(image_t, coords, order=1, mode="constant", cval=0.0)
     brain = ndimage.map_coordinates(tpl.brain.astype(np.uint8), coords, order=0, mode="constant", cval=0) > 0
@@ -456,7 +460,7 @@ def render_scan(dataset: str, modality: str, seed: int, spacing: float = 2.0, *,
         image = np.sqrt(real**2 + imag**2)
     if stripped:
         image = np.where(brain, image, 0.0)
-    return Rendered(image.astype(np.float32), brain, seg, native_affine)
+    return Rendered(image.astype(np.float32), brain, seg, native_affine, pose)
 
 
 def synthesize_scan(dataset: str, modality: str, subject: str, raw_root: str | Path, seed: int,
@@ -468,7 +472,9 @@ def synthesize_scan(dataset: str, modality: str, subject: str, raw_root: str | P
     """
     paths = raw_paths(dataset, raw_root, subject, modality)
     scan = render_scan(dataset, modality, seed, spacing, lesion=lesion, noise=noise)
-    save_volume(scan.image, paths.image, affine=scan.affine)
+    # Stored as int16, like most raw scanner exports (and half the size of float32).
+    save_volume(np.clip(np.rint(scan.image), 0, np.iinfo(np.int16).max).astype(np.int16), paths.image,
+                affine=scan.affine)
     if paths.mask is not None:
         save_volume(scan.brain.astype(np.uint8), paths.mask, affine=scan.affine)
     if paths.seg is not None:
