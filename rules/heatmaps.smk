@@ -3,14 +3,19 @@
 # Dense maps are not all kept: `evaluate.keep_heatmaps` says how many NIfTI heatmaps to keep.
 
 
+# Output folders, spelled once by common.smk's score_dir() (wildcards left open).
+HEALTHY_DIR = score_dir("{method}", "{modality}", "{fold}", "IXI")
+LESION_DIR = score_dir("{method}", "{modality}", "{fold}", "{dataset}")
+
+
 rule score_healthy:
     input:
         unpack(lambda wc: scan_files("IXI", wc.modality, ixi_subjects("test", wc.modality))),
         model=model_input,
     output:
-        threshold=f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/IXI/threshold.json",
-        metrics=f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/IXI/metrics.csv",
-        heatmaps=directory(f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/IXI/heatmaps"),
+        threshold=f"{HEALTHY_DIR}/threshold.json",
+        metrics=f"{HEALTHY_DIR}/metrics.csv",
+        heatmaps=directory(f"{HEALTHY_DIR}/heatmaps"),
     params:
         heatmap=config["heatmap"],
         evaluate=config["evaluate"],
@@ -31,11 +36,11 @@ rule score_lesions:
     input:
         unpack(lambda wc: scan_files(wc.dataset, wc.modality, lesion_subjects(wc.dataset))),
         model=model_input,
-        threshold=f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/IXI/threshold.json",
+        threshold=f"{HEALTHY_DIR}/threshold.json",
     output:
-        metrics=f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/{{dataset}}/metrics.csv",
-        patches=f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/{{dataset}}/patches.csv.gz",
-        heatmaps=directory(f"{OUT}/scores/{{method}}/{{modality}}/{{fold}}/{{dataset}}/heatmaps"),
+        metrics=f"{LESION_DIR}/metrics.csv",
+        patches=f"{LESION_DIR}/patches.csv.gz",
+        heatmaps=directory(f"{LESION_DIR}/heatmaps"),
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
     params:

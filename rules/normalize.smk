@@ -25,7 +25,7 @@ rule normalize_scan:
         mask=f"{PRE_DIR}/mask.nii.gz",
         landmarks=f"{OUT}/landmarks/{{modality}}.npy",
     output:
-        image=f"{OUT}/normalized/{{dataset}}/{{modality}}/{{subject}}/image.nii.gz",
+        image=normalized("{dataset}", "{modality}", "{subject}"),
     params:
         percentile=config["normalize"]["percentile"],
     log:

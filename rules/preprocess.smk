@@ -1,7 +1,8 @@
 # One job per scan: resample, skull strip, register to the atlas, crop, N4, crop/pad (SimpleITK).
 # Healthy IXI scans have no lesion mask; the lesion sets carry theirs through every step.
 
-PRE_DIR = f"{OUT}/preprocessed/{{dataset}}/{{modality}}/{{subject}}"
+# The per-scan folder, spelled once by common.smk's preprocessed() (wildcards left open).
+PRE_DIR = preprocessed("{dataset}", "{modality}", "{subject}", "").rstrip("/")
 
 
 rule preprocess_healthy_scan:
