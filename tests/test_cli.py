@@ -74,14 +74,20 @@ def test_predict_raw_and_stride(case, tmp_path):
     np.testing.assert_allclose(np.asarray(nib.load(out).dataobj), expect.score, atol=1e-5)
 
 
-def test_predict_warns_on_other_training_shape(case, tmp_path):
-    ckpt = torch.load(case.ckpt, weights_only=False)
+def test_predict_refuses_other_training_shape_unless_allowed(case, tmp_path, capsys):
+    ckpt = torch.load(case.ckpt, weights_only=True)
     ckpt["config"]["volume_shape"] = [32, 32, 8]
     torch.save(ckpt, tmp_path / "other.pt")
-    args = _predict_args(case, tmp_path / "h.nii.gz")
+    out = tmp_path / "h.nii.gz"
+    args = _predict_args(case, out)
     args[args.index("--checkpoint") + 1] = str(tmp_path / "other.pt")
-    with pytest.warns(UserWarning, match="training volumes"):
-        assert cli.main(args) == 0
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "(32, 32, 8)" in err[0] and "--allow-mismatch" in err[0]
+    assert not out.exists()
+    with pytest.warns(UserWarning, match="trained on volumes of shape"):
+        assert cli.main(args + ["--allow-mismatch"]) == 0
+    assert out.exists()
 
 
 def test_predict_errors_exit_2_and_write_nothing(case, tmp_path, capsys):

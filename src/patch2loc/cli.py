@@ -1,8 +1,9 @@
 """Command line: `patch2loc train` and `patch2loc predict`.
 
-Bad input (unreadable or mismatched files, empty masks, NaNs, unusable checkpoints) prints one
-line naming the file to stderr and exits with status 2; outputs are written atomically, so a
-failed run leaves no output file behind.
+Bad input (unreadable or mismatched files, empty masks, NaNs, unusable checkpoints, bad flags)
+prints one line naming the file (or flag) and the fix to stderr and exits with status 2; outputs
+are checked against the inputs before any compute and written atomically, so a failed run leaves
+no output behind and never touches an input. Ctrl-C prints one line and exits with 130.
 """
 from __future__ import annotations
 
@@ -10,30 +11,38 @@ import argparse
 import csv
 import json
 import sys
-import warnings
 from pathlib import Path
 
-from .io import InputError
+from .errors import InputError
 
 EXIT_INPUT_ERROR = 2
-COLOUR_RANGE = (0.0, 12.0)  # the paper's fixed colour scale for heatmaps
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells and Snakemake expect after Ctrl-C
 
 
 def read_pairs(path: str | Path) -> list[tuple[str, str]]:
     """(image, mask) paths from a csv with the columns `image,mask` (paths as written)."""
     path = Path(path)
     try:
-        with open(path, newline="") as f:
+        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name
+        with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             fields = reader.fieldnames or []
             if "image" not in fields or "mask" not in fields:
                 raise InputError(f"{path}: needs the columns 'image' and 'mask' (found {fields}). "
                                  "Write one row per subject: image,mask.")
-            pairs = [(row["image"], row["mask"]) for row in reader]
+            pairs = []
+            for row_number, row in enumerate(reader, start=2):  # line 1 is the header
+                empty = [c for c in ("image", "mask") if not (row.get(c) or "").strip()]
+                if empty:
+                    raise InputError(f"{path}: row {row_number} has an empty '{empty[0]}' cell. Fill in "
+                                     "the path (or delete the row).")
+                pairs.append((row["image"].strip(), row["mask"].strip()))
     except FileNotFoundError:
         raise InputError(f"{path}: file not found. Check the path of the subject list.") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder. Pass a csv file with the columns image,mask.") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text csv. Pass a csv with the columns image,mask.") from None
+        raise InputError(f"{path}: not a UTF-8 text csv. Pass a csv with the columns image,mask.") from None
     if not pairs:
         raise InputError(f"{path}: no subjects listed. Add at least one row image,mask.")
     return pairs
@@ -44,134 +53,27 @@ def read_pairs(path: str | Path) -> list[tuple[str, str]]:
 def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
+    from .devices import check_device
+    from .outputs import check_output
     from .train import TrainConfig, train_from_files  # imported here so --help works without it
 
+    if args.device is not None:
+        check_device(args.device)
     train_pairs, val_pairs = read_pairs(args.train_list), read_pairs(args.val_list)
+    inputs = {"--train-list": args.train_list, "--val-list": args.val_list}
+    for i, (image, mask) in enumerate([*train_pairs, *val_pairs]):
+        inputs.update({f"image {i + 1}": image, f"mask {i + 1}": mask})
+    check_output(args.out, "--out", inputs=inputs, folder=True)
+    for name in ("best.pt", "last.pt", "loss.csv"):  # the files train writes into --out
+        check_output(Path(args.out) / name, "--out", inputs=inputs)
     given = {"steps": args.steps, "patches_per_step": args.patches, "lr": args.lr, "seed": args.seed,
              "device": args.device, "amp": args.amp, "val_every": args.val_every,
-             "num_threads": args.num_threads}
+             "num_threads": args.num_threads, "modality": args.modality}
     known = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in given.items() if v is not None and k in known})
     summary = train_from_files(train_pairs, val_pairs, cfg, args.out, progress=not args.quiet)
     print(json.dumps(summary, indent=2, default=str))
     return 0
-
-
-# --------------------------------------------------------------------------- predict
-
-def _check_trained_shape(ckpt: dict, shape: tuple, image: str) -> None:
-    """Warn when the image grid differs from the one the model was trained on."""
-    from .model import patch_size_for
-
-    expected = (ckpt.get("config") or {}).get("volume_shape") or ckpt.get("volume_shape")
-    if expected is not None and tuple(int(s) for s in expected) != tuple(shape):
-        warnings.warn(f"{image}: shape {tuple(shape)} differs from the training volumes "
-                      f"{tuple(expected)}; positions are percentages, but scores are only "
-                      "comparable on the same preprocessing grid.", stacklevel=2)
-    patch = int(ckpt.get("patch_size", 0))
-    if patch and patch != patch_size_for(shape[0]):
-        warnings.warn(f"{image}: slice side {shape[0]} would give a patch of {patch_size_for(shape[0])} "
-                      f"pixels but the model uses {patch}; check the preprocessing.", stacklevel=2)
-
-
-def preprocess_new_scan(image: str, mask: str | None, modality: str, run_dir: str, out: str) -> tuple[str, str]:
-    """Put a raw native-space scan through a finished run's chain (same atlas, settings and Nyul
-    landmarks as its training data). Writes `<out stem>_preprocessed/` beside `out`, returns the
-    normalised image and its brain mask (atlas space)."""
-    import yaml
-
-    from .datasets import RawScan
-    from .normalize import normalize_scan
-    from .preprocess import PreprocessConfig, preprocess_scan
-
-    run = Path(run_dir)
-    resolved, landmarks = run / "config.resolved.yaml", run / "landmarks" / f"{modality}.npy"
-    for needed in (resolved, landmarks):
-        if not needed.exists():
-            raise InputError(f"{needed}: not found. --from-run needs a run folder (results/<run_name>) "
-                             "whose workflow has finished preprocessing and normalisation.")
-    cfg = yaml.safe_load(resolved.read_text())
-    workdir = run.resolve().parents[1]  # results/<run> lives in the workflow's working directory
-
-    def located(path: str) -> Path:
-        return Path(path) if Path(path).is_absolute() else workdir / path
-
-    out_dir = Path(out).with_name(Path(out).name.split(".")[0] + "_preprocessed")
-    scan = RawScan("new", modality, out_dir.name, Path(image), None, Path(mask) if mask else None)
-    pcfg = PreprocessConfig.from_config(cfg["preprocess"], skull_strip="provided" if mask else "hdbet")
-    preprocess_scan(scan, located(cfg["atlas"]["image"]), located(cfg["atlas"]["mask"]), out_dir, pcfg)
-    normalized = out_dir / "normalized.nii.gz"
-    normalize_scan(out_dir / "image.nii.gz", out_dir / "mask.nii.gz", landmarks, normalized,
-                   percentile=cfg["normalize"]["percentile"])
-    return str(normalized), str(out_dir / "mask.nii.gz")
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .heatmap import postprocess, resolve_device, score_volume
-    from .io import load_case, save_volume
-    from .model import load_model
-
-    if args.from_run:
-        if not args.modality:
-            raise InputError(f"{args.image}: --from-run needs --modality T1 or T2 (the landmarks to use).")
-        args.image, args.mask = preprocess_new_scan(args.image, args.mask, args.modality, args.from_run, args.out)
-    elif not args.mask:
-        raise InputError(f"{args.image}: --mask is required for a preprocessed image (or pass --from-run).")
-    case = load_case(args.image, args.mask)  # before the model: input errors come first and fast
-    device = resolve_device(args.device)
-    model, ckpt = load_model(args.checkpoint, device)
-    _check_trained_shape(ckpt, case.image.data.shape, args.image)
-    res = score_volume(model, case.image.data, case.mask, stride=args.stride, batch_size=args.batch_size,
-                       device=device, amp=args.amp, region=args.region, margin=args.median_size // 2,
-                       progress=not args.quiet)
-    score = res.score if args.no_postprocess else postprocess(res.score, case.mask, args.median_size)
-    score = score.astype(np.float32)
-    if args.png:
-        overview_png(case.image.data, score, case.mask, args.png, title=Path(args.image).name)
-    save_volume(score, args.out, like=case.image)
-    if not args.quiet:
-        print(f"{args.out}: {res.n_patches} patches in {res.seconds:.1f} s", file=sys.stderr)
-    return 0
-
-
-def overview_png(image, score, mask, path: str | Path, n_slices: int = 4, title: str = "") -> Path:
-    """A few axial slices through the brain: image | heatmap on [0, 12] | overlay."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from .io import atomic_output
-
-    zs = np.flatnonzero(mask.any(axis=(0, 1)))
-    lo, hi = (zs[0], zs[-1]) if zs.size else (0, image.shape[2] - 1)
-    slices = np.unique(np.linspace(lo, hi, n_slices + 2)[1:-1].round().astype(int))
-    fig, axes = plt.subplots(len(slices), 3, figsize=(9, 3 * len(slices)), squeeze=False)
-    vmin, vmax = COLOUR_RANGE
-    for row, z in zip(axes, slices):
-        img, hm = image[:, :, z].T, score[:, :, z].T  # x to the right, y up
-        row[0].imshow(img, cmap="gray", origin="lower")
-        im = row[1].imshow(hm, cmap="jet", vmin=vmin, vmax=vmax, origin="lower")
-        fig.colorbar(im, ax=row[1], fraction=0.046, pad=0.04)
-        row[2].imshow(img, cmap="gray", origin="lower")
-        row[2].imshow(np.ma.masked_where(~mask[:, :, z].T, hm), cmap="jet", vmin=vmin, vmax=vmax,
-                      alpha=0.5, origin="lower")
-        row[0].set_ylabel(f"z = {z}")
-        for ax in row:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    for ax, name in zip(axes[0], ("image", "score", "overlay")):
-        ax.set_title(name)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
-    return Path(path)
 
 
 # --------------------------------------------------------------------------- parser
@@ -183,8 +85,27 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (flag, problem, where to look), exit 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _at_least_2(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be >= 2 (the heads use BatchNorm), got {value}")
+    return value
+
+
+DEVICE_HELP = "auto (a CUDA GPU when usable, else cpu), cpu, cuda or cuda:N"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="patch2loc", description=(
+    from .predict import cmd_predict
+
+    parser = OneLineParser(prog="patch2loc", description=(
         "Patch2Loc: unsupervised brain-lesion detection by predicting where a patch comes from."))
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -195,10 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val-list", required=True, help="csv with columns image,mask (validation subjects)")
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--steps", type=_positive_int, help="training steps (default 15000)")
-    t.add_argument("--patches", type=_positive_int, help="patches per step (default 8096)")
+    t.add_argument("--patches", type=_at_least_2, help="patches per step, >= 2 (default 8096)")
     t.add_argument("--lr", type=float, help="Adam learning rate (default 1e-2)")
     t.add_argument("--seed", type=int, help="random seed (default 3141)")
-    t.add_argument("--device", help="cuda, cpu or auto (default auto)")
+    t.add_argument("--device", help=DEVICE_HELP + " (default auto)")
+    t.add_argument("--modality", help="modality of the scans (e.g. T1, T2): recorded in the checkpoints, "
+                                     "so that predict refuses scans of another modality")
     t.add_argument("--amp", choices=("none", "bf16", "fp16"), help="mixed precision (default none)")
     t.add_argument("--val-every", type=_positive_int, help="steps between validations (default 500)")
     t.add_argument("--num-threads", type=_positive_int, help="torch CPU threads")
@@ -215,12 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-run", metavar="RUN_DIR",
                    help="preprocess a raw native-space scan first, exactly like the run's data "
                         "(results/<run>: its atlas, settings and Nyul landmarks); the heatmap is in atlas space")
-    p.add_argument("--modality", choices=("T1", "T2"), help="with --from-run: which landmarks to use")
+    p.add_argument("--modality", choices=("T1", "T2"),
+                   help="modality of the scan; with --from-run also which landmarks to use. A checkpoint "
+                        "trained on another modality is refused (see --allow-mismatch)")
+    p.add_argument("--allow-mismatch", action="store_true",
+                   help="only warn when the checkpoint was trained on another modality or volume grid")
     p.add_argument("--out", required=True, help="output heatmap (.nii.gz)")
     p.add_argument("--png", help="optional overview figure (.png)")
     p.add_argument("--stride", type=_positive_int, default=1, help="in-plane stride; >1 is upsampled bilinearly")
     p.add_argument("--batch-size", type=_positive_int, default=8192, help="patches per forward pass")
-    p.add_argument("--device", default="auto", help="cuda, cpu or auto")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "none"),
                    help="encoder precision (auto: bf16/fp16 on GPU, bf16 on CPUs with native bf16)")
     p.add_argument("--region", default="dilated", choices=("dilated", "mask", "all"),
@@ -239,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"patch2loc {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        after = {"train": f"rerun the same command to resume from {getattr(args, 'out', '')}/last.pt "
+                          "(the last validation step)",
+                 "predict": "no output was written"}.get(args.command, "")
+        print(f"patch2loc {args.command}: interrupted (Ctrl-C); {after}.", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -8,39 +8,14 @@ or `load_case`, which turn unreadable files, NaNs, empty masks and shape mismatc
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
-
-class InputError(ValueError):
-    """Bad input: the message names the file and the fix."""
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds.
-
-    The temporary name keeps the final suffixes (e.g. `.nii.gz`) so writers that infer the
-    format from the name still work.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name.split('.')[0]}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+from .errors import InputError
+from .outputs import atomic_output  # noqa: F401  (re-exported: io.atomic_output)
 
 
 @dataclass
@@ -129,6 +104,10 @@ def load_case(image: str | os.PathLike, mask: str | os.PathLike,
     brain = msk.data > 0
     if not brain.any():
         raise InputError(f"{mask}: the brain mask is empty. Re-run skull stripping for this subject.")
+    inside = img.data[brain]
+    if inside.min() == inside.max():  # e.g. an all-zero image: nothing to score, metrics meaningless
+        raise InputError(f"{image}: the image is constant ({inside.min():g}) inside the brain mask {mask}. "
+                         "Check that you passed the right image (and that it was not zeroed by a bad export).")
     lesion = None
     if seg is not None:
         s = load_volume(seg, kind="lesion mask")

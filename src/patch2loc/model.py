@@ -80,18 +80,19 @@ class Patch2LocNet(nn.Module):
 
 
 def load_model(checkpoint: str, device: str | torch.device = "cpu") -> tuple[Patch2LocNet, dict]:
-    """Rebuild the network from a training checkpoint; returns (model in eval mode, checkpoint dict)."""
+    """Rebuild the network from a training checkpoint; returns (model in eval mode, checkpoint dict).
+
+    The file is read with `checkpoint.read_checkpoint` (no code from it runs) on the CPU, then moved
+    to `device`, so a device problem is never reported as a bad checkpoint."""
+    from .checkpoint import read_checkpoint
     from .io import InputError
 
+    ckpt = read_checkpoint(checkpoint)
     try:
-        ckpt = torch.load(checkpoint, map_location=device, weights_only=False)
         model = Patch2LocNet(patch_size=int(ckpt["patch_size"]))
         model.load_state_dict(ckpt["model"])
-    except FileNotFoundError as exc:
-        raise InputError(f"{checkpoint}: checkpoint not found. Train a model first (patch2loc train).") from exc
-    except Exception as exc:
-        raise InputError(
-            f"{checkpoint}: not a usable Patch2Loc checkpoint ({type(exc).__name__}: {exc}). "
-            "Pass a best.pt or last.pt written by patch2loc train."
-        ) from exc
+    except (RuntimeError, TypeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0][:160]
+        raise InputError(f"{checkpoint}: not a usable Patch2Loc checkpoint (weights do not fit the network: "
+                         f"{first}). Pass a best.pt or last.pt written by patch2loc train.") from None
     return model.to(device).eval(), ckpt

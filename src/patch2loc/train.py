@@ -23,15 +23,18 @@ import numpy as np
 import torch
 
 from . import __version__
+from .checkpoint import numpy_rng_from_plain, numpy_rng_to_plain, read_checkpoint, save_checkpoint
+from .devices import DEVICE_NAMES, resolve_device  # noqa: F401  (checks the name; re-exported for benchmarks)
 from .io import InputError, atomic_output, load_case
 from .loss import beta_nll
 from .model import Patch2LocNet, patch_size_for
+from .outputs import remove_stale_temps
 from .sampling import PatchSampler
 
 CSV_COLUMNS = ("step", "train_loss", "val_loss", "val_error", "centre_error")
 # Settings that change what is trained; resuming with a different value is refused.
 _RESUME_MUST_MATCH = ("patches_per_step", "lr", "beta", "min_brain_fraction", "val_batches", "seed",
-                      "amp", "patch_size", "volume_shape")
+                      "amp", "patch_size", "volume_shape", "modality")
 
 
 @dataclass
@@ -51,12 +54,16 @@ class TrainConfig:
     num_threads: int | None = None  # torch CPU threads; None leaves torch's default
     patch_size: int | None = None  # None = patch_size_for(slice side), 24 for 192
     channels_last: bool = False  # NHWC convolutions (can be faster on GPUs with AMP)
+    modality: str | None = None  # recorded in the checkpoints; predict refuses another modality
 
     def __post_init__(self) -> None:
+        if not DEVICE_NAMES.fullmatch(str(self.device)):
+            raise InputError(f"device {self.device!r} (--device, train.device): use auto, cpu, cuda or cuda:N.")
         if self.amp not in ("none", "bf16", "fp16"):
             raise InputError(f"TrainConfig.amp={self.amp!r}: use 'none', 'bf16' or 'fp16'.")
         if self.patches_per_step < 2:
-            raise InputError("TrainConfig.patches_per_step must be >= 2 (the heads use BatchNorm).")
+            raise InputError(f"patches per step (--patches, train.patches_per_step) must be >= 2, got "
+                             f"{self.patches_per_step}: the heads use BatchNorm, which needs 2 or more.")
         if self.steps < 1 or self.val_every < 1 or self.val_batches < 1:
             raise InputError("TrainConfig: steps, val_every and val_batches must be >= 1.")
 
@@ -70,12 +77,6 @@ class TrainConfig:
         return cls(**d)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def autocast_context(device: torch.device, amp: str):
     """Mixed precision context for the forward pass (nothing for amp='none')."""
     if amp == "none":
@@ -87,7 +88,7 @@ def autocast_context(device: torch.device, amp: str):
 def versions() -> dict:
     import torchvision
 
-    return {"patch2loc": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
+    return {"patch2loc": __version__, "torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
             "numpy": np.__version__, "python": platform.python_version(),
             "cuda": torch.version.cuda, "platform": sys.platform}
 
@@ -95,7 +96,7 @@ def versions() -> dict:
 def rng_state(generator: torch.Generator) -> dict:
     return {"torch_cpu": torch.get_rng_state(),
             "torch_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": np.random.get_state(), "python": random.getstate(),
+            "numpy": numpy_rng_to_plain(np.random.get_state()), "python": random.getstate(),
             "sampler": generator.get_state()}
 
 
@@ -103,14 +104,9 @@ def set_rng_state(state: dict, generator: torch.Generator) -> None:
     torch.set_rng_state(state["torch_cpu"])
     if state["torch_cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["torch_cuda"])
-    np.random.set_state(state["numpy"])
+    np.random.set_state(numpy_rng_from_plain(state["numpy"]))
     random.setstate(state["python"])
     generator.set_state(state["sampler"])
-
-
-def save_checkpoint(path: Path, ckpt: dict) -> None:
-    with atomic_output(path) as tmp:
-        torch.save(ckpt, tmp)
 
 
 def write_loss_csv(path: Path, rows: list[dict]) -> None:
@@ -174,9 +170,11 @@ def train(train_images: np.ndarray, train_masks: np.ndarray, val_images: np.ndar
     if train_images.shape[1:] != val_images.shape[1:]:
         raise InputError(f"train volumes {train_images.shape[1:]} and val volumes {val_images.shape[1:]} "
                          "differ in shape; preprocess both to the same grid (crop/pad).")
+    device = resolve_device(cfg.device)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    device = resolve_device(cfg.device)
+    for path in (last_path, best_path, csv_path):
+        remove_stale_temps(path)  # left by a writer killed mid-write (SIGKILL, power loss)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed batch and patch shapes: let cuDNN pick kernels
     patch_size = cfg.patch_size or patch_size_for(train_images.shape[1])
@@ -207,8 +205,10 @@ def train(train_images: np.ndarray, train_masks: np.ndarray, val_images: np.ndar
     step, best_val_loss, rows = 0, math.inf, []
     if last_path.exists():
         # RNG states must stay CPU tensors; load_state_dict moves weights and Adam state to the device.
-        ckpt = torch.load(last_path, map_location="cpu", weights_only=False)
-        changed = [k for k in _RESUME_MUST_MATCH if ckpt["config"].get(k) != config[k]]
+        ckpt = read_checkpoint(last_path, "resume state", fix=f"Delete {last_path} to start over (or restore it).")
+        # (checkpoints from before the modality was recorded lack the key: not a difference)
+        changed = [k for k in _RESUME_MUST_MATCH if ckpt["config"].get(k, config[k] if k == "modality" else None)
+                   != config[k]]
         if changed or ckpt["subjects"] != subjects:
             what = changed or ["subjects"]
             raise InputError(f"{last_path}: written by a run with different {what}. Delete {out_dir} "
@@ -224,6 +224,7 @@ def train(train_images: np.ndarray, train_masks: np.ndarray, val_images: np.ndar
     def checkpoint() -> dict:
         ckpt = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "patch_size": patch_size, "step": step, "config": config, "versions": versions(),
+                "modality": cfg.modality,
                 "subjects": subjects, "best_val_loss": best_val_loss,
                 "optimizer": optimizer.state_dict(), "rng": rng_state(gen)}
         if scaler.is_enabled():
@@ -286,8 +287,9 @@ def _load_stack(pairs: list[tuple[str | Path, str | Path]], shape: tuple | None,
         if shape is None:
             shape = case.image.data.shape
         if case.image.data.shape != shape:
-            raise InputError(f"{image_path}: shape {case.image.data.shape} differs from the other training "
-                             f"volumes {shape}. Crop/pad every volume to one shape (preprocessing).")
+            other = "other training volumes" if role == "training" else "training volumes"
+            raise InputError(f"{image_path}: {role} volume of shape {case.image.data.shape} differs from the "
+                             f"{other} {shape}. Crop/pad every volume to one shape (preprocessing).")
         if images is None:  # allocate once: the stacks can be several GB
             images = np.empty((len(pairs), *shape), np.float32)
             masks = np.empty((len(pairs), *shape), bool)

@@ -21,6 +21,7 @@ cfg = TrainConfig(
     seed=p["seed"],
     amp=p["amp"],
     num_threads=snakemake.threads,
+    modality=snakemake.wildcards.modality,  # recorded in the checkpoints; predict checks it
 )
 inp = snakemake.input
 summary = train_from_files(

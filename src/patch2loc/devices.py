@@ -1,0 +1,48 @@
+"""Device names given by the user (`--device`, `train.device`): checked before any work.
+
+Accepted: `auto` (a CUDA GPU when one is usable, else the CPU), `cpu`, `cuda`, `cuda:N`.
+A CUDA name on a machine without a usable GPU is an error that says what is missing, never a
+fall-back and never a message about something else (such as the checkpoint).
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from .errors import InputError
+
+DEVICE_NAMES = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_device(name: str, flag: str = "--device") -> str:
+    """Return `name` if it is a usable device here; InputError (one line) otherwise."""
+    name = str(name).strip()
+    if not DEVICE_NAMES.fullmatch(name):
+        raise InputError(f"{flag} {name!r}: unknown device. Use auto, cpu, cuda or cuda:N (N = GPU index).")
+    if name.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            if torch.version.cuda is None:
+                why = f"this PyTorch ({torch.__version__}) is a CPU-only build"
+            else:
+                hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+                why = (f"PyTorch (built for CUDA {torch.version.cuda}) finds no usable GPU: no NVIDIA driver"
+                       + (f", or CUDA_VISIBLE_DEVICES={hidden!r} hides the GPUs" if hidden is not None else ""))
+            raise InputError(f"{flag} {name}: no CUDA GPU available; {why}. Use {flag} cpu (or auto).")
+        index = int(name.split(":")[1]) if ":" in name else 0
+        count = torch.cuda.device_count()
+        if index >= count:
+            raise InputError(f"{flag} {name}: this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{count - 1}). "
+                             "Pick one of those.")
+    return name
+
+
+def resolve_device(name: str):
+    """A checked device name -> torch.device (`auto` -> cuda when usable, else cpu)."""
+    import torch
+
+    name = check_device(name, "device")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
