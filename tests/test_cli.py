@@ -15,6 +15,8 @@ from patch2loc import cli
 from patch2loc.heatmap import postprocess, score_volume
 from patch2loc.model import Patch2LocNet
 
+from safety_helpers import finished_run as _finished_run
+
 SHAPE = (16, 16, 4)  # patch_size_for(16) = 2; the model uses 2 to avoid the patch-size warning
 
 
@@ -162,31 +164,6 @@ def test_train_bad_list_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "t.csv" in err and "image" in err
     assert not (tmp_path / "run").exists()
-
-
-def _finished_run(tmp_path):
-    """A run folder as the workflow leaves it: resolved config, atlas, T1 landmarks."""
-    import yaml
-
-    from patch2loc.normalize import fit_landmarks
-    from patch2loc.preprocess import PreprocessConfig, preprocess_scan
-    from patch2loc.synth import demo_subject_ids, make_atlas, synthesize_scan
-
-    atlas_image, atlas_mask = make_atlas(tmp_path / "atlas.nii.gz", tmp_path / "atlas_mask.nii.gz", spacing=6.0)
-    cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [32, 32, 20], "n4_iterations": [5],
-                          "n4_tolerance": 1e-3},
-           "normalize": {"percentile": 98.0}, "atlas": {"image": str(atlas_image), "mask": str(atlas_mask)}}
-    run = tmp_path / "results" / "r"
-    run.mkdir(parents=True)
-    (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
-    scans = [synthesize_scan("IXI", "T1", s, tmp_path / "raw", seed=i, spacing=4.0)
-             for i, s in enumerate(demo_subject_ids("IXI", 3))]
-    pcfg = PreprocessConfig.from_config(cfg["preprocess"], skull_strip="provided")
-    for scan in scans[:2]:
-        preprocess_scan(scan, atlas_image, atlas_mask, tmp_path / "pre" / scan.subject, pcfg)
-    fit_landmarks([tmp_path / "pre" / s.subject / "image.nii.gz" for s in scans[:2]],
-                  [tmp_path / "pre" / s.subject / "mask.nii.gz" for s in scans[:2]], run / "landmarks" / "T1.npy")
-    return run, scans[2]
 
 
 def test_predict_from_a_raw_scan_goes_through_the_runs_chain(tmp_path):

@@ -188,14 +188,14 @@ def check_output(path: str | os.PathLike, flag: str, suffixes: Iterable[str] = (
     file (for a folder), an unwritable folder, or the same file as one of `inputs` ({flag: path})."""
     path = Path(path)
     suffixes = tuple(suffixes)
-    if suffixes and not path.name.lower().endswith(suffixes):
-        raise InputError(f"{path}: {flag} must end in {' or '.join(suffixes)}. Choose a name such as "
-                         f"{path.name.split('.')[0] or 'out'}{suffixes[0]}.")
     if folder and path.exists() and not path.is_dir():
         raise InputError(f"{path}: {flag} is an existing file, not a folder. Choose another {flag}.")
     if not folder and path.is_dir():
         raise InputError(f"{path}: {flag} is an existing folder. Give a file name, e.g. {path / 'out'}"
                          f"{suffixes[0] if suffixes else ''}.")
+    if suffixes and not path.name.lower().endswith(suffixes):
+        raise InputError(f"{path}: {flag} must end in {' or '.join(suffixes)}. Choose a name such as "
+                         f"{path.name.split('.')[0] or 'out'}{suffixes[0]}.")
     for in_flag, in_path in (inputs or {}).items():
         if in_path is None:
             continue

@@ -1,0 +1,95 @@
+"""Shared by the input-safety tests: run the CLI and check that a refusal changed nothing."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+
+from patch2loc import cli
+from patch2loc.model import Patch2LocNet
+
+SHAPE = (16, 16, 4)  # patch_size_for(16) = 2
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes | None, int]]:
+    """Every file and folder under `folder` (hidden ones too): content and mode."""
+    state = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            p = Path(root) / name
+            rel = str(p.relative_to(folder))
+            if p.is_symlink():
+                state[rel] = (os.readlink(p).encode(), 0)
+            elif p.is_dir():
+                state[rel] = (None, p.stat().st_mode)
+            else:
+                state[rel] = (p.read_bytes(), p.stat().st_mode)
+    return state
+
+
+def refused(argv: list[str], needle: str, watched: Path, capsys, status: int = 2) -> str:
+    """Run the CLI; assert the exit status, one stderr line containing `needle` (no traceback),
+    and that nothing under `watched` was created, changed or removed. Returns the line."""
+    before = snapshot(watched)
+    capsys.readouterr()
+    rc = cli.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == status, (rc, err)
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0] and needle in err[0], err
+    after = snapshot(watched)
+    assert sorted(after) == sorted(before), set(after) ^ set(before)
+    assert after == before  # inputs byte-identical, same modes
+    return err[0]
+
+
+def make_case(folder: Path, modality: str | None = "T1") -> dict[str, Path]:
+    """A preprocessed-looking image + brain mask and a tiny checkpoint that records its modality."""
+    rng = np.random.default_rng(0)
+    affine = np.diag([1.5, 1.0, 2.0, 1.0])
+    image = rng.normal(1.0, 0.3, SHAPE).astype(np.float32)
+    mask = np.zeros(SHAPE, np.uint8)
+    mask[4:12, 3:13, :] = 1
+    folder.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(image, affine), folder / "image.nii.gz")
+    nib.save(nib.Nifti1Image(mask, affine), folder / "mask.nii.gz")
+    torch.manual_seed(0)
+    torch.save({"model": Patch2LocNet(2).eval().state_dict(), "patch_size": 2, "modality": modality,
+                "config": {"volume_shape": list(SHAPE), "modality": modality}}, folder / "model.pt")
+    return {"image": folder / "image.nii.gz", "mask": folder / "mask.nii.gz", "ckpt": folder / "model.pt",
+            "affine": affine}
+
+
+def predict_argv(c: dict, out: Path, *extra: str, image: Path | None = None, mask: Path | None = None,
+                 ckpt: Path | None = None) -> list[str]:
+    return ["predict", "--checkpoint", str(ckpt or c["ckpt"]), "--image", str(image or c["image"]),
+            "--mask", str(mask or c["mask"]), "--out", str(out), "--device", "cpu", "--amp", "none",
+            "--quiet", *extra]
+
+
+def finished_run(tmp_path):
+    """A run folder as the workflow leaves it: resolved config, atlas, T1 landmarks."""
+    import yaml
+
+    from patch2loc.normalize import fit_landmarks
+    from patch2loc.preprocess import PreprocessConfig, preprocess_scan
+    from patch2loc.synth import demo_subject_ids, make_atlas, synthesize_scan
+
+    atlas_image, atlas_mask = make_atlas(tmp_path / "atlas.nii.gz", tmp_path / "atlas_mask.nii.gz", spacing=6.0)
+    cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [32, 32, 20], "n4_iterations": [5],
+                          "n4_tolerance": 1e-3},
+           "normalize": {"percentile": 98.0}, "atlas": {"image": str(atlas_image), "mask": str(atlas_mask)}}
+    run = tmp_path / "results" / "r"
+    run.mkdir(parents=True)
+    (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
+    scans = [synthesize_scan("IXI", "T1", s, tmp_path / "raw", seed=i, spacing=4.0)
+             for i, s in enumerate(demo_subject_ids("IXI", 3))]
+    pcfg = PreprocessConfig.from_config(cfg["preprocess"], skull_strip="provided")
+    for scan in scans[:2]:
+        preprocess_scan(scan, atlas_image, atlas_mask, tmp_path / "pre" / scan.subject, pcfg)
+    fit_landmarks([tmp_path / "pre" / s.subject / "image.nii.gz" for s in scans[:2]],
+                  [tmp_path / "pre" / s.subject / "mask.nii.gz" for s in scans[:2]], run / "landmarks" / "T1.npy")
+    return run, scans[2]

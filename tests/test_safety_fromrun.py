@@ -1,0 +1,138 @@
+"""Issue 9, `predict --from-run`: per-output folders never collide, checks before preprocessing,
+copied run folders and a missing HD-BET get advice that fits."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safety_helpers import finished_run, make_case, refused
+
+from patch2loc import cli
+from patch2loc.model import Patch2LocNet
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory):
+    """A finished run, a new raw scan and a matching T1 checkpoint (built once: ~30 s)."""
+    base = tmp_path_factory.mktemp("fromrun")
+    run, scan = finished_run(base)
+    torch.manual_seed(0)
+    torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "modality": "T1",
+                "config": {"volume_shape": [32, 32, 20]}}, base / "m.pt")
+    return base, run, scan
+
+
+def _argv(run, scan, ckpt, out, *extra, mask=True):
+    return ["predict", "--checkpoint", str(ckpt), "--image", str(scan.image),
+            *(["--mask", str(scan.mask)] if mask else []), "--from-run", str(run), "--modality", "T1",
+            "--out", str(out), "--device", "cpu", "--amp", "none", "--quiet", *extra]
+
+
+def _no_compute(*args, **kwargs):
+    raise AssertionError("preprocessing started before the checks")
+
+
+# ---------------------------------------------------------------- case 3: folders never collide
+
+@pytest.mark.slow
+def test_outputs_with_dots_in_their_names_keep_their_own_folders(real_run, capsys):
+    base, run, scan = real_run
+    outs = base / "outs"
+    assert cli.main(_argv(run, scan, base / "m.pt", outs / "sub.01.nii.gz")) == 0
+    first = {p.name: p.read_bytes() for p in (outs / "sub.01_preprocessed").iterdir()}
+    first_heat = (outs / "sub.01.nii.gz").read_bytes()
+    assert cli.main(_argv(run, scan, base / "m.pt", outs / "sub.02.nii.gz")) == 0
+    assert sorted(p.name for p in outs.iterdir()) == ["sub.01.nii.gz", "sub.01_preprocessed",
+                                                        "sub.02.nii.gz", "sub.02_preprocessed"]
+    assert {p.name: p.read_bytes() for p in (outs / "sub.01_preprocessed").iterdir()} == first
+    assert (outs / "sub.01.nii.gz").read_bytes() == first_heat
+    assert {"image.nii.gz", "mask.nii.gz", "normalized.nii.gz", "qc.json", "predict.json"} == set(first)
+    # sub.01.nii would share sub.01_preprocessed/ with sub.01.nii.gz: refused, nothing touched
+    refused(_argv(run, scan, base / "m.pt", outs / "sub.01.nii"), "belongs to the heatmap sub.01.nii.gz",
+            base, capsys)
+
+
+def test_a_folder_patch2loc_did_not_make_is_never_replaced(real_run, tmp_path, capsys, monkeypatch):
+    base, run, scan = real_run
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
+    (tmp_path / "mine_preprocessed").mkdir()
+    (tmp_path / "mine_preprocessed" / "notes.txt").write_text("my own work")
+    refused(_argv(run, scan, base / "m.pt", tmp_path / "mine.nii.gz"), "something other than patch2loc",
+            tmp_path, capsys)
+
+
+# ---------------------------------------------------------------- case 4: bad checkpoint, before preprocessing
+
+def test_bad_checkpoint_fails_before_preprocessing(real_run, tmp_path, capsys, monkeypatch):
+    base, run, scan = real_run
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
+    (tmp_path / "bad.pt").write_bytes(b"\x80\x04garbage")
+    refused(_argv(run, scan, tmp_path / "bad.pt", tmp_path / "h.nii.gz"), "bad.pt: cannot be read", tmp_path,
+            capsys)
+
+
+def test_t2_landmarks_with_a_t1_model(real_run, tmp_path, capsys, monkeypatch):
+    base, run, scan = real_run
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
+    shutil.copy(run / "landmarks" / "T1.npy", run / "landmarks" / "T2.npy")
+    argv = _argv(run, scan, base / "m.pt", tmp_path / "h.nii.gz")
+    argv[argv.index("--modality") + 1] = "T2"
+    try:
+        refused(argv, "trained on T1 scans, not T2", tmp_path, capsys)
+    finally:
+        (run / "landmarks" / "T2.npy").unlink()
+
+
+# ---------------------------------------------------------------- case 8: copied runs, HD-BET
+
+def _fake_run(workdir, atlas: str):
+    """A run folder whose config names the atlas relative to the workflow folder (as the workflow does)."""
+    run = workdir / "results" / "r"
+    (run / "landmarks").mkdir(parents=True)
+    np.save(run / "landmarks" / "T1.npy", np.linspace(0, 100, 11))
+    cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [16, 16, 4]}, "normalize": {"percentile": 98},
+           "atlas": {"image": atlas, "mask": None}}
+    (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
+    return run
+
+
+def test_copied_run_folder_gets_advice_about_its_atlas(tmp_path, capsys, monkeypatch):
+    c = make_case(tmp_path / "in")
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
+    run = _fake_run(tmp_path / "wf", "data/atlas/T1_brain.nii.gz")
+    copy = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(run, copy)
+    argv = ["predict", "--checkpoint", str(c["ckpt"]), "--image", str(c["image"]), "--mask", str(c["mask"]),
+            "--from-run", str(copy), "--modality", "T1", "--out", str(tmp_path / "o" / "h.nii.gz"),
+            "--device", "cpu", "--quiet"]
+    line = refused(argv, "atlas.image", tmp_path, capsys)
+    assert f"copy that file to {copy / 'atlas' / 'T1_brain.nii.gz'}" in line
+    # following the advice gets past the atlas (the next check, the checkpoint, speaks)
+    (copy / "atlas").mkdir()
+    (copy / "atlas" / "T1_brain.nii.gz").write_bytes(b"atlas")
+    (tmp_path / "in" / "bad.pt").write_bytes(b"garbage")
+    argv[argv.index("--checkpoint") + 1] = str(tmp_path / "in" / "bad.pt")
+    refused(argv, "bad.pt: cannot be read", tmp_path, capsys)
+
+
+def test_demo_like_run_copied_with_its_atlas_inside_is_found(tmp_path):
+    from patch2loc.predict.runchain import RunChain
+
+    run = _fake_run(tmp_path / "wf", "results/r/atlas/T1_brain.nii.gz")
+    (run / "atlas").mkdir()
+    (run / "atlas" / "T1_brain.nii.gz").write_bytes(b"atlas")
+    copy = tmp_path / "elsewhere" / "demo_copy"
+    shutil.copytree(run, copy)
+    assert RunChain.open(copy, "T1").atlas_image == copy / "atlas" / "T1_brain.nii.gz"
+
+
+def test_missing_hdbet_suggests_mask(real_run, tmp_path, capsys, monkeypatch):
+    base, run, scan = real_run
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
+    line = refused(_argv(run, scan, base / "m.pt", tmp_path / "h.nii.gz", mask=False), "HD-BET", tmp_path,
+                   capsys)
+    assert "--mask" in line and str(scan.image) in line
