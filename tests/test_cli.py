@@ -65,7 +65,8 @@ def test_predict_end_to_end(case, tmp_path):
     np.testing.assert_allclose(np.asarray(img.dataobj), expect, atol=1e-5)
     assert (np.asarray(img.dataobj)[~case.mask] == 0).all()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name for p in out.parent.iterdir()) == ["heat.nii.gz", "heat.png"]  # no temp files
+    assert sorted(p.name for p in out.parent.iterdir()) == ["heat.nii.gz", "heat.png", "heat_components.csv",
+                                                             "heat_summary.json"]  # no temp files
 
 
 def test_predict_raw_and_stride(case, tmp_path):

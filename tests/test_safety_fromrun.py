@@ -45,11 +45,12 @@ def test_outputs_with_dots_in_their_names_keep_their_own_folders(real_run, capsy
     first = {p.name: p.read_bytes() for p in (outs / "sub.01_preprocessed").iterdir()}
     first_heat = (outs / "sub.01.nii.gz").read_bytes()
     assert cli.main(_argv(run, scan, base / "m.pt", outs / "sub.02.nii.gz")) == 0
-    assert sorted(p.name for p in outs.iterdir()) == ["sub.01.nii.gz", "sub.01_preprocessed",
-                                                        "sub.02.nii.gz", "sub.02_preprocessed"]
+    per_scan = ["{}.nii.gz", "{}_components.csv", "{}_native.nii.gz", "{}_preprocessed", "{}_summary.json"]
+    assert sorted(p.name for p in outs.iterdir()) == sorted(n.format(s) for s in ("sub.01", "sub.02")
+                                                            for n in per_scan)
     assert {p.name: p.read_bytes() for p in (outs / "sub.01_preprocessed").iterdir()} == first
     assert (outs / "sub.01.nii.gz").read_bytes() == first_heat
-    assert {"image.nii.gz", "mask.nii.gz", "normalized.nii.gz", "qc.json", "predict.json"} == set(first)
+    assert {"image.nii.gz", "mask.nii.gz", "normalized.nii.gz", "qc.json", "transform.tfm", "predict.json"} == set(first)
     # sub.01.nii would share sub.01_preprocessed/ with sub.01.nii.gz: refused, nothing touched
     refused(_argv(run, scan, base / "m.pt", outs / "sub.01.nii"), "belongs to the heatmap sub.01.nii.gz",
             base, capsys)

@@ -68,7 +68,6 @@ def test_checkpoint_whose_pickle_creates_a_file_is_refused(c, tmp_path, capsys):
 # ---------------------------------------------------------------- case 4: failures before compute
 
 @pytest.mark.parametrize("name,needle", [("heat.png", "must end in .nii.gz"), ("model.pt", "must end in"),
-                                         ("existing_dir", "existing folder"),
                                          ("dir.nii.gz", "existing folder"), ("afile/heat.nii.gz", "not a folder")])
 def test_odd_out_fails_before_compute(c, tmp_path, capsys, monkeypatch, name, needle):
     (tmp_path / "out" / "existing_dir").mkdir(parents=True)
@@ -178,6 +177,7 @@ def test_outputs_get_the_users_file_mode(c, tmp_path, umask):
         assert cli.main(predict_argv(c, out / "h.nii.gz", "--png", str(out / "h.png"))) == 0
     finally:
         os.umask(old)
-    for name in ("h.nii.gz", "h.png"):
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["h.nii.gz", "h.png", "h_components.csv", "h_summary.json"]
+    for name in names:
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o666 & ~umask, name
-    assert sorted(p.name for p in out.iterdir()) == ["h.nii.gz", "h.png"]

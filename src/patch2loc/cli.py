@@ -128,23 +128,41 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("predict", help="anomaly heatmap of one scan",
-                       description="Score every voxel of a preprocessed scan; writes the (median-"
-                                   "filtered, masked) anomaly score as NIfTI with the input's affine.")
-    p.add_argument("--checkpoint", required=True, help="best.pt or last.pt from patch2loc train")
-    p.add_argument("--image", required=True, help="preprocessed image (NIfTI); a raw scan with --from-run")
-    p.add_argument("--mask", help="brain mask of the image (NIfTI); with --from-run the raw scan's "
+    p = sub.add_parser("predict", help="anomaly heatmaps, lesion masks and summaries of scans",
+                       description="Score every voxel of one or more scans: the (median-filtered, masked) "
+                                   "anomaly score as NIfTI, a lesion mask at a threshold with a component "
+                                   "summary (JSON/CSV) and, with --from-run, the same on the scan's own grid.")
+    p.add_argument("--image", required=True, action="append",
+                   help="a scan (NIfTI; with --from-run a raw scan or a DICOM series folder), a folder of "
+                        "scans, or a csv with columns image[,mask[,seg]]; repeat for more")
+    p.add_argument("--mask", help="brain mask of a single --image (NIfTI); with --from-run the raw scan's "
                                   "brain mask (omit it to skull-strip with HD-BET)")
+    p.add_argument("--seg", help="ground-truth lesion mask of a single scan, on the scan's own grid: the "
+                                 "summary then holds AUPRC, best Dice and Dice at the threshold")
+    p.add_argument("--checkpoint", action="append",
+                   help="best.pt from patch2loc train; repeat to ensemble (default with --from-run: every "
+                        "fold's best.pt of the modality)")
+    p.add_argument("--folds", type=int, nargs="+", help="with --from-run: only these folds' models")
     p.add_argument("--from-run", metavar="RUN_DIR",
-                   help="preprocess a raw native-space scan first, exactly like the run's data "
-                        "(results/<run>: its atlas, settings and Nyul landmarks); the heatmap is in atlas space")
+                   help="preprocess raw native-space scans first, exactly like the run's data "
+                        "(results/<run>: its atlas, settings and Nyul landmarks); outputs in atlas space "
+                        "and on the scan's own grid")
     p.add_argument("--modality", choices=("T1", "T2"),
-                   help="modality of the scan; with --from-run also which landmarks to use. A checkpoint "
-                        "trained on another modality is refused (see --allow-mismatch)")
+                   help="modality of the scans; with --from-run also which landmarks and models to use. A "
+                        "checkpoint trained on another modality is refused (see --allow-mismatch)")
     p.add_argument("--allow-mismatch", action="store_true",
-                   help="only warn when the checkpoint was trained on another modality or volume grid")
-    p.add_argument("--out", required=True, help="output heatmap (.nii.gz)")
-    p.add_argument("--png", help="optional overview figure (.png)")
+                   help="only warn when a checkpoint was trained on another modality or volume grid")
+    p.add_argument("--skull-strip", default="auto", choices=("auto", "mask", "hdbet"),
+                   help="with --from-run: mask = the given brain masks, hdbet = HD-BET, auto = the mask "
+                        "when given, else HD-BET")
+    p.add_argument("--threshold", type=float,
+                   help="lesion-mask threshold on the score (default: the run's unsupervised threshold, "
+                        "the healthy-IXI 98th percentile, averaged over the folds used)")
+    p.add_argument("--out", required=True,
+                   help="output heatmap (.nii.gz) of a single scan, or a folder (one set of outputs per scan)")
+    p.add_argument("--png", help="overview figure (.png) of a single scan (in an --out folder: <id>.png)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with an --out folder: redo scans whose outputs exist (default: skip them)")
     p.add_argument("--stride", type=_positive_int, default=1, help="in-plane stride; >1 is upsampled bilinearly")
     p.add_argument("--batch-size", type=_positive_int, default=8192, help="patches per forward pass")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
@@ -172,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         after = {"train": f"rerun the same command to resume from {getattr(args, 'out', '')}/last.pt "
                           "(the last validation step)",
-                 "predict": "no output was written"}.get(args.command, "")
+                 "predict": "the scan in progress was not written (finished scans were)"}.get(args.command, "")
         print(f"patch2loc {args.command}: interrupted (Ctrl-C); {after}.", file=sys.stderr)
         return EXIT_INTERRUPTED
 

@@ -350,7 +350,8 @@ def n4_correct(image: sitk.Image, mask: sitk.Image, iterations=(200, 200, 200, 2
 def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
                     atlas_mask: str | os.PathLike | None, out_dir: str | os.PathLike,
                     cfg: PreprocessConfig = PreprocessConfig()) -> dict:
-    """Run the chain on one scan; write out_dir/{image,mask[,seg]}.nii.gz and qc.json.
+    """Run the chain on one scan; write out_dir/{image,mask[,seg]}.nii.gz, qc.json and transform.tfm
+    (the atlas -> native affine, for mapping results back onto the scan).
 
     Returns the QC record (also in qc.json). Nothing is left in out_dir if any step fails.
     """
@@ -424,6 +425,10 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
             written.append(save_volume(seg_np, out_dir / "seg.nii.gz", affine=affine))
         with atomic_output(out_dir / "qc.json") as tmp:
             tmp.write_text(json.dumps(qc, indent=1))
+        written.append(out_dir / "qc.json")
+        # atlas -> native affine; predict maps heatmaps back onto the native scan with its inverse
+        with atomic_output(out_dir / "transform.tfm") as tmp:
+            sitk.WriteTransform(transform, str(tmp))
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)

@@ -1,9 +1,11 @@
-"""`patch2loc predict`: one scan -> anomaly heatmap (+ overview PNG).
+"""`patch2loc predict`: scans -> anomaly heatmaps, lesion masks and summaries.
 
-Order matters for safety: every check that needs no compute runs first (device, output paths
-against the inputs, the run's files, HD-BET, the checkpoint and its modality and grid), then the
-compute, and all outputs (heatmap, PNG, preprocessed folder) are committed together at the end:
-a failure or Ctrl-C at any point leaves nothing behind and never touches an input.
+Order matters for safety: every check that needs no compute runs first (device, the scans and
+every output path against every input, the run's files, HD-BET, the checkpoints and their
+modality), then the models are loaded once and the scans are scored one by one. Each scan's
+outputs are committed together (scan.py); a failure or Ctrl-C leaves nothing of that scan and
+never touches an input. With several scans, one bad scan is reported (one line) and the others go
+on; the exit status is then the number of failed scans (at most 100).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 from ..errors import InputError
 
 NIFTI = (".nii.gz", ".nii")
-OWNER_FILE = "predict.json"  # in <out>_preprocessed/: which heatmap the folder belongs to
+MAX_EXIT = 100
 
 
 def check_checkpoint_fits(ckpt: dict, checkpoint: str, modality: str | None, shape: tuple | None,
@@ -40,93 +42,156 @@ def check_checkpoint_fits(ckpt: dict, checkpoint: str, modality: str | None, sha
     warnings.warn(text, stacklevel=2)
 
 
-def _check_patch_size(ckpt: dict, shape: tuple, image: str) -> None:
-    from ..model import patch_size_for
+def _check_owner(folder: Path, heatmap: Path) -> None:
+    """Reuse S_preprocessed/ only for the same heatmap; never replace a folder we did not make."""
+    from .scan import OWNER_FILE
 
-    patch = int(ckpt.get("patch_size", 0))
-    if patch and patch != patch_size_for(shape[0]):
-        warnings.warn(f"{image}: slice side {shape[0]} would give a patch of {patch_size_for(shape[0])} "
-                      f"pixels but the model uses {patch}; check the preprocessing.", stacklevel=2)
-
-
-def _check_owner(folder: Path, out: Path) -> None:
-    """Reuse <out>_preprocessed/ only for the same heatmap; never replace a folder we did not make."""
     if not folder.exists():
         return
-    owner = folder / OWNER_FILE
     try:
-        made_for = json.loads(owner.read_text(encoding="utf-8")).get("heatmap")
+        made_for = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8")).get("heatmap")
     except (OSError, ValueError, AttributeError):
         made_for = None
-    if made_for != out.name:
+    if made_for != heatmap.name:
         whose = f"the heatmap {made_for}" if made_for else "something other than patch2loc predict"
-        raise InputError(f"{folder}: this folder belongs to {whose}; predicting {out.name} would overwrite "
+        raise InputError(f"{folder}: this folder belongs to {whose}; predicting {heatmap.name} would overwrite "
                          "it. Choose another --out name or folder.")
 
 
+def _check_summary_owner(job) -> None:
+    """x.nii and x.nii.gz share the stem x: never let one replace the other's outputs."""
+    summary = job.outputs()["summary"]
+    try:
+        made_for = json.loads(summary.read_text(encoding="utf-8"))["outputs"]["heatmap"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no summary yet (or not ours: check_output already refused folders)
+    if Path(made_for).name != job.heatmap.name:
+        raise InputError(f"{summary}: belongs to the heatmap {Path(made_for).name}; predicting {job.heatmap.name} "
+                         "would overwrite it. Choose another --out name.")
+
+
+def _jobs(args, scans, from_run: bool, lesions: bool):
+    from .scan import Job
+
+    out = Path(args.out)
+    # A folder: several scans, or an existing folder / a name without a suffix that is not named
+    # like a NIfTI. Otherwise one file (check_output then insists on .nii.gz / .nii).
+    nifti_name = out.name.lower().endswith(NIFTI)
+    if len(scans) == 1 and (nifti_name or (out.suffix and not out.is_dir())):
+        suffix = next((s for s in NIFTI if out.name.lower().endswith(s)), "")
+        stem = out.with_name(out.name[: len(out.name) - len(suffix)] if suffix else out.name)
+        return [Job(scans[0], out, stem, Path(args.png) if args.png else None, from_run, lesions)], False
+    if out.name.lower().endswith(NIFTI):
+        raise InputError(f"{out}: --image names {len(scans)} scans, so --out must be a folder (not a .nii.gz).")
+    if args.png:
+        raise InputError(f"{args.png}: --png names one file; with an --out folder every scan gets <id>.png there.")
+    return [Job(s, out / f"{s.id}.nii.gz", out / s.id, out / f"{s.id}.png", from_run, lesions) for s in scans], True
+
+
+def _check_paths(jobs, scans, checkpoints, chain, args) -> None:
+    """Every output against every input, before any compute."""
+    from ..outputs import check_distinct, check_output
+
+    inputs: dict[str, Path | None] = {f"--checkpoint {i + 1}": c for i, c in enumerate(checkpoints)}
+    inputs.update({f"--image {text}": Path(text) for text in args.image if Path(text).is_file()})  # csv lists
+    for s in scans:
+        inputs.update({f"--image {s.id}": s.image, f"--mask of {s.id}": s.mask, f"--seg of {s.id}": s.seg})
+    if chain is not None:
+        inputs.update(chain.inputs())
+    if len(jobs) > 1 or jobs[0].heatmap != Path(args.out):
+        check_output(args.out, "--out", (), inputs, folder=True)
+    every: dict[str, Path] = {}
+    for job in jobs:
+        for name, path in job.outputs().items():
+            if name == "preprocessed":
+                check_output(path, f"the preprocessed folder of {job.heatmap.name}", (), inputs, folder=True)
+                _check_owner(path, job.heatmap)
+            else:
+                flag = {"heatmap": "--out", "png": "--png"}.get(name, f"--out ({name})")
+                suffixes = {"heatmap": NIFTI, "png": (".png",)}.get(name, ())
+                check_output(path, flag, suffixes, inputs)
+            every[f"{job.scan.id} {name}"] = path
+        _check_summary_owner(job)
+    check_distinct(every)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
-    import numpy as np
+    from tqdm.auto import tqdm
 
     from ..devices import check_device, resolve_device
-    from ..heatmap import postprocess, score_volume
-    from ..io import load_case, save_volume
     from ..model import load_model
-    from ..outputs import OutputSet, check_distinct, check_output
-    from .overview import overview_png
-    from .runchain import RunChain, preprocessed_folder, require_hdbet
+    from .ensemble import Member, ensemble_threshold, fold_checkpoints, fold_threshold
+    from .inputs import expand
+    from .runchain import RunChain, require_hdbet
+    from .scan import Context, run_scan
 
     check_device(args.device)
-    out, png = Path(args.out), Path(args.png) if args.png else None
     if args.from_run and not args.modality:
-        raise InputError(f"{args.image}: --from-run needs --modality T1 or T2 (the landmarks to use).")
-    if not args.from_run and not args.mask:
-        raise InputError(f"{args.image}: --mask is required for a preprocessed image (or pass --from-run).")
-
+        raise InputError(f"{args.image[0]}: --from-run needs --modality T1 or T2 (the landmarks to use).")
     chain = RunChain.open(args.from_run, args.modality) if args.from_run else None
-    inputs = {"--image": args.image, "--mask": args.mask, "--checkpoint": args.checkpoint,
-              **(chain.inputs() if chain else {})}
-    check_output(out, "--out", NIFTI, inputs)
-    if png is not None:
-        check_output(png, "--png", (".png",), inputs)
-    prepared = preprocessed_folder(out) if chain else None
-    check_distinct({"--out": out, "--png": png, "the preprocessed folder": prepared})
-    if prepared is not None:
-        check_output(prepared, f"the preprocessed folder of --out {out.name}", (), inputs, folder=True)
-        _check_owner(prepared, out)
-        if not args.mask:
-            require_hdbet(args.image)
-    for flag in ("--image", "--mask"):
-        path = inputs[flag]
-        if path is not None and not Path(path).is_file():
-            raise InputError(f"{path}: {flag} file not found. Check the path.")
+    if args.checkpoint:
+        checkpoints = [Path(c) for c in args.checkpoint]
+    elif chain is not None:
+        checkpoints = fold_checkpoints(chain.run, args.modality, args.folds)
+    else:
+        raise InputError(f"{args.image[0]}: pass --checkpoint (or --from-run to use the run's fold models).")
+    scans = expand(args.image, args.mask, args.seg)
+    if chain is None and args.skull_strip == "hdbet":
+        raise InputError("--skull-strip hdbet: only raw scans are skull-stripped; add --from-run.")
+    unmasked = [s for s in scans if s.mask is None]
+    if chain is not None and unmasked and args.skull_strip == "mask":
+        raise InputError(f"{unmasked[0].image}: --skull-strip mask but no brain mask for this scan. Pass --mask "
+                         "(or a csv column mask), or use --skull-strip hdbet.")
+    if chain is not None and (args.skull_strip == "hdbet" or unmasked):
+        require_hdbet(unmasked[0].image if unmasked else scans[0].image)
+    lesions = args.threshold is not None or chain is not None
+    jobs, batch = _jobs(args, scans, chain is not None, lesions)
 
+    # Thresholds: the user's, else the run's (the folds' unsupervised thresholds, averaged).
     device = resolve_device(args.device)
-    model, ckpt = load_model(args.checkpoint, device)  # before any compute: a bad model fails fast
-    check_checkpoint_fits(ckpt, args.checkpoint, args.modality, None, args.allow_mismatch)
+    members = []
+    _check_paths(jobs, scans, checkpoints, chain, args)
+    for c in checkpoints:
+        model, ckpt = load_model(str(c), device)  # before any compute: a bad model fails fast
+        check_checkpoint_fits(ckpt, str(c), args.modality, None, args.allow_mismatch)
+        members.append(Member(c, model, ckpt, fold_threshold(chain.run if chain else None, args.modality, c)))
+    threshold, source = args.threshold, "--threshold"
+    if threshold is None:
+        threshold = ensemble_threshold(members)
+        source = "run (mean of the folds' healthy-IXI quantile thresholds)" if threshold is not None else "none"
+    for job in jobs:
+        job.lesions = threshold is not None
+    ctx = Context(members=members, chain=chain, threshold=threshold, threshold_source=source,
+                  score_kwargs=dict(stride=args.stride, batch_size=args.batch_size, device=device, amp=args.amp,
+                                    region=args.region, margin=args.median_size // 2,
+                                    progress=not args.quiet and not batch),
+                  median_size=args.median_size, postprocess=not args.no_postprocess, skull_strip=args.skull_strip,
+                  allow_mismatch=args.allow_mismatch, checkpoints=[str(c) for c in checkpoints])
 
-    with OutputSet() as outs:
-        image, mask = args.image, args.mask
-        if chain is not None:
-            staged = outs.folder(prepared)
-            image, mask = chain.prepare(args.image, args.mask, staged, prepared.name)
-        case = load_case(image, mask)
-        shown_image = str(prepared / Path(image).name) if chain else args.image
-        check_checkpoint_fits(ckpt, args.checkpoint, None, case.image.data.shape, args.allow_mismatch)
-        _check_patch_size(ckpt, case.image.data.shape, shown_image)
-        res = score_volume(model, case.image.data, case.mask, stride=args.stride, batch_size=args.batch_size,
-                           device=device, amp=args.amp, region=args.region, margin=args.median_size // 2,
-                           progress=not args.quiet)
-        score = res.score if args.no_postprocess else postprocess(res.score, case.mask, args.median_size)
-        score = score.astype(np.float32)
-        save_volume(score, outs.file(out), like=case.image)
-        if png is not None:
-            overview_png(case.image.data, score, case.mask, outs.file(png), title=Path(args.image).name)
-        if chain is not None:
-            (staged / OWNER_FILE).write_text(json.dumps(
-                {"heatmap": out.name, "image": str(Path(args.image).resolve()),
-                 "mask": str(Path(args.mask).resolve()) if args.mask else None,
-                 "checkpoint": str(Path(args.checkpoint).resolve()), "run": str(chain.run.resolve()),
-                 "modality": args.modality}, indent=1), encoding="utf-8")
-    if not args.quiet:
-        print(f"{out}: {res.n_patches} patches in {res.seconds:.1f} s", file=sys.stderr)
-    return 0
+    failed, done, skipped = 0, 0, 0
+    for job in tqdm(jobs, desc="scans", unit="scan", disable=args.quiet or not batch):
+        if job.done() and not args.overwrite and batch:
+            skipped += 1
+            continue
+        try:
+            record = run_scan(job, ctx)
+            done += 1
+        except InputError as exc:
+            if not batch:
+                raise
+            failed += 1
+            print(f"patch2loc predict: error: {exc}", file=sys.stderr)
+            continue
+        except Exception as exc:  # one scan's unexpected failure must not stop the others
+            if not batch:
+                raise
+            failed += 1
+            detail = (str(exc).strip().splitlines() or [""])[0][:200]
+            print(f"patch2loc predict: error: {job.scan.image}: {type(exc).__name__}: {detail}", file=sys.stderr)
+            continue
+        if not args.quiet and not batch:
+            print(f"{job.heatmap}: {record['patches']} patches in {record['seconds']:.1f} s", file=sys.stderr)
+    if batch and not args.quiet:
+        print(f"patch2loc predict: {done} scored, {skipped} skipped (outputs exist; --overwrite to redo), "
+              f"{failed} failed", file=sys.stderr)
+    return min(failed, MAX_EXIT)

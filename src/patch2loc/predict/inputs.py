@@ -1,0 +1,140 @@
+"""Which scans one `predict` call scores: files, folders, csv lists and DICOM series.
+
+Each `--image` may be a NIfTI file, a folder of NIfTI files, a folder holding one DICOM series,
+or a csv with the columns `image[,mask[,seg]]` (paths relative to the csv's folder or absolute).
+Every scan gets an id (file name without .nii/.nii.gz, or the DICOM folder's name) that names
+its outputs; ids must be unique.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+
+NIFTI = (".nii.gz", ".nii")
+
+
+@dataclass
+class ScanInput:
+    id: str
+    image: Path  # a NIfTI file or a DICOM series folder
+    mask: Path | None = None
+    seg: Path | None = None
+
+    @property
+    def is_dicom(self) -> bool:
+        return self.image.is_dir()
+
+
+def scan_id(path: Path) -> str:
+    name = path.name
+    for suffix in NIFTI:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _is_nifti(path: Path) -> bool:
+    return path.is_file() and path.name.lower().endswith(NIFTI)
+
+
+def dicom_series(folder: Path) -> list[str]:
+    """Series ids of the DICOM files directly in `folder` (empty when there are none)."""
+    import SimpleITK as sitk
+
+    return list(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)) or [])
+
+
+def _from_folder(folder: Path) -> list[ScanInput]:
+    niftis = sorted(p for p in folder.iterdir() if _is_nifti(p) and not p.name.startswith("."))
+    if niftis:
+        return [ScanInput(scan_id(p), p) for p in niftis]
+    series = dicom_series(folder)
+    if len(series) == 1:
+        return [ScanInput(folder.name, folder)]
+    if len(series) > 1:
+        raise InputError(f"{folder}: holds {len(series)} DICOM series. Put each series in a folder of its own.")
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and dicom_series(p))
+    if subfolders:  # a folder of DICOM series folders
+        return [ScanInput(p.name, p) for p in subfolders]
+    raise InputError(f"{folder}: no NIfTI files (.nii, .nii.gz) and no DICOM series in it. Check the folder.")
+
+
+def _from_csv(path: Path) -> list[ScanInput]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            if "image" not in (reader.fieldnames or []):
+                raise InputError(f"{path}: needs a column 'image' (and optionally 'mask', 'seg'); found "
+                                 f"{reader.fieldnames}.")
+            rows = list(enumerate(reader, start=2))
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 text csv. Pass a csv with the columns image[,mask[,seg]].") from None
+
+    def located(text: str | None) -> Path | None:
+        text = (text or "").strip()
+        if not text:
+            return None
+        p = Path(text)
+        return p if p.is_absolute() else path.parent / p
+
+    scans = []
+    for row_number, row in rows:
+        image = located(row.get("image"))
+        if image is None:
+            raise InputError(f"{path}: row {row_number} has an empty 'image' cell. Fill it in or delete the row.")
+        scans.append(ScanInput(scan_id(image), image, located(row.get("mask")), located(row.get("seg"))))
+    if not scans:
+        raise InputError(f"{path}: no scans listed. Add rows image[,mask[,seg]].")
+    return scans
+
+
+def expand(images: list[str], mask: str | None, seg: str | None) -> list[ScanInput]:
+    """The scans named by the `--image` arguments; `--mask`/`--seg` apply to a single scan."""
+    scans: list[ScanInput] = []
+    for text in images:
+        p = Path(text)
+        if p.is_dir():
+            scans += _from_folder(p)
+        elif p.name.lower().endswith(".csv") and p.is_file():
+            scans += _from_csv(p)
+        elif p.is_file():
+            scans.append(ScanInput(scan_id(p), p))
+        else:
+            raise InputError(f"{p}: --image not found. Check the path.")
+    if (mask or seg) and len(scans) != 1:
+        raise InputError(f"{mask or seg}: --mask and --seg belong to one scan, but --image names {len(scans)}. "
+                         "For several scans list image,mask,seg in a csv.")
+    if scans and mask:
+        scans[0].mask = Path(mask)
+    if scans and seg:
+        scans[0].seg = Path(seg)
+    seen: dict[str, Path] = {}
+    for s in scans:
+        if s.id in seen:
+            raise InputError(f"{s.image}: has the same name ({s.id}) as {seen[s.id]}, so their outputs would "
+                             "collide. Rename one, or score them in separate calls.")
+        seen[s.id] = s.image
+    return scans
+
+
+def dicom_to_nifti(folder: Path, out: Path) -> Path:
+    """Read the one DICOM series in `folder` with SimpleITK and write it as NIfTI at `out`."""
+    import SimpleITK as sitk
+
+    series = dicom_series(folder)
+    if len(series) != 1:
+        raise InputError(f"{folder}: expected one DICOM series, found {len(series)}. One series per folder.")
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0]))
+    try:
+        image = reader.Execute()
+    except RuntimeError as exc:
+        raise InputError(f"{folder}: the DICOM series cannot be read ({str(exc).strip()[-160:]}). "
+                         "Re-export the series.") from None
+    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError(f"{folder}: the DICOM series is not one 3D scalar volume. Export a single 3D series.")
+    sitk.WriteImage(image, str(out))
+    return out

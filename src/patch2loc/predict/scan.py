@@ -1,0 +1,157 @@
+"""One scan through predict: (DICOM ->) chain -> ensemble score -> native space -> lesions -> summary.
+
+Everything a scan produces is staged in one `OutputSet` and appears together when the scan is
+done; a failure leaves nothing of that scan. Output names, for the stem S of a scan:
+S.nii.gz (heatmap on the model's grid; atlas space with --from-run), S_lesions.nii.gz (lesion
+mask there), S_native.nii.gz and S_native_lesions.nii.gz (on the input scan's own grid, --from-run
+only), S_summary.json and S_components.csv (components of the native lesion mask when there is
+one), S_preprocessed/ (--from-run: the chain's files), S.png (overview).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .inputs import ScanInput
+
+OWNER_FILE = "predict.json"  # in S_preprocessed/: which heatmap the folder belongs to
+
+
+@dataclass
+class Job:
+    scan: ScanInput
+    heatmap: Path  # S.nii.gz (or the exact --out of a single scan)
+    stem: Path
+    png: Path | None
+    from_run: bool
+    lesions: bool  # a threshold is known
+
+    def outputs(self) -> dict[str, Path]:
+        s = str(self.stem)
+        paths = {"heatmap": self.heatmap, "summary": Path(s + "_summary.json"),
+                 "components": Path(s + "_components.csv")}
+        if self.lesions:
+            paths["lesions"] = Path(s + "_lesions.nii.gz")
+        if self.from_run:
+            paths["preprocessed"] = Path(s + "_preprocessed")
+            paths["native"] = Path(s + "_native.nii.gz")
+            if self.lesions:
+                paths["native_lesions"] = Path(s + "_native_lesions.nii.gz")
+        if self.png is not None:
+            paths["png"] = self.png
+        return paths
+
+    def done(self) -> bool:
+        """The summary is written last-but-committed-together: its presence means a finished scan."""
+        return all(p.exists() for p in self.outputs().values())
+
+
+@dataclass
+class Context:
+    members: list  # ensemble.Member
+    chain: object | None  # runchain.RunChain
+    threshold: float | None
+    threshold_source: str
+    score_kwargs: dict
+    median_size: int
+    postprocess: bool
+    skull_strip: str  # auto | mask | hdbet
+    allow_mismatch: bool
+    checkpoints: list[str] = field(default_factory=list)
+
+
+def _seg_metrics(seg_path: Path, score, brain, affine, threshold) -> dict:
+    from ..io import load_volume
+    from ..metrics import evaluate_volume
+
+    seg = load_volume(seg_path, kind="lesion mask")
+    if seg.data.shape != score.shape or not np.allclose(seg.affine, affine, atol=1e-3):
+        raise InputError(f"{seg_path}: --seg grid {seg.data.shape} differs from the scan's {score.shape} (or its "
+                         "affine does). Give the ground truth on the input scan's own grid.")
+    labels = seg.data > 0
+    m = evaluate_volume(score, labels, brain, region="brain", threshold=threshold)
+    return {"auprc": m["auprc"], "best_dice": m["best_dice"], "best_threshold": m["best_threshold"],
+            "dice_at_threshold": m["dice_at_threshold"], "lesion_voxels": m["lesion_voxels"]}
+
+
+def run_scan(job: Job, ctx: Context) -> dict:
+    from ..heatmap import postprocess
+    from ..io import load_case, load_volume, save_volume
+    from ..outputs import OutputSet
+    from .command import check_checkpoint_fits
+    from .ensemble import ensemble_score
+    from .inputs import dicom_to_nifti
+    from .lesions import components, components_csv, summary_json
+    from .native import check_same_geometry, to_native
+    from .overview import overview_png
+
+    paths, scan = job.outputs(), job.scan
+    with OutputSet() as outs:
+        native_path = scan.image
+        if ctx.chain is not None:
+            staged = outs.folder(paths["preprocessed"])
+            if scan.is_dicom:
+                native_path = dicom_to_nifti(scan.image, staged / "native.nii.gz")
+            mask = None if ctx.skull_strip == "hdbet" else scan.mask
+            image, brain_path = ctx.chain.prepare(native_path, mask, staged, paths["preprocessed"].name)
+        else:
+            if scan.is_dicom:
+                raise InputError(f"{scan.image}: a DICOM series is a raw scan; score it with --from-run.")
+            if scan.mask is None:
+                raise InputError(f"{scan.image}: no brain mask for this preprocessed image. Pass --mask (or a "
+                                 "csv column mask), or use --from-run for raw scans.")
+            image, brain_path = scan.image, scan.mask
+        case = load_case(image, brain_path)
+        for member in ctx.members:
+            check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape,
+                                  ctx.allow_mismatch)
+        raw, n_patches, seconds = ensemble_score(ctx.members, case.image.data, case.mask, ctx.score_kwargs)
+        score = postprocess(raw, case.mask, ctx.median_size) if ctx.postprocess else raw
+        score = score.astype(np.float32)
+        save_volume(score, outs.file(paths["heatmap"]), like=case.image)
+        thr = ctx.threshold
+        if thr is not None:
+            save_volume(((score > thr) & case.mask).astype(np.uint8), outs.file(paths["lesions"]), like=case.image)
+
+        # The summary describes the scan in its own space when we have it (native), else the model grid.
+        summary_score, summary_brain, summary_affine, space = score, case.mask, case.image.affine, "model grid"
+        if ctx.chain is not None:
+            native = load_volume(native_path)  # its affine and header go onto the native outputs
+            check_same_geometry(native_path, native.affine)
+            transform = staged / "transform.tfm"
+            brain = to_native(case.mask.astype(np.float32), case.image.affine, transform, native_path, nearest=True) > 0.5
+            native_score = to_native(score, case.image.affine, transform, native_path)
+            native_score[~brain] = 0.0  # outside the brain: the background value, as on the atlas grid
+            save_volume(native_score.astype(np.float32), outs.file(paths["native"]), like=native)
+            if thr is not None:
+                save_volume(((native_score > thr) & brain).astype(np.uint8), outs.file(paths["native_lesions"]),
+                            like=native)
+            summary_score, summary_brain, summary_affine, space = native_score, brain, native.affine, "native"
+        rows = [] if thr is None else components((summary_score > thr) & summary_brain, summary_score,
+                                                 summary_affine)
+        metrics = None
+        if scan.seg is not None:
+            metrics = _seg_metrics(scan.seg, summary_score, summary_brain, summary_affine, thr)
+        record = {
+            "scan": scan.id, "image": str(scan.image), "mask": None if scan.mask is None else str(scan.mask),
+            "checkpoints": ctx.checkpoints, "ensemble": "mean of the folds' raw scores, then median filter + mask",
+            "threshold": thr, "threshold_source": ctx.threshold_source, "summary_space": space,
+            "lesion_volume_ml": float(sum(r["volume_ml"] for r in rows)), "n_components": len(rows),
+            "components": rows, "seg_metrics": metrics, "patches": n_patches, "seconds": round(seconds, 2),
+            "outputs": {k: str(v) for k, v in paths.items()},
+        }
+        outs.file(paths["summary"]).write_text(summary_json(record), encoding="utf-8")
+        outs.file(paths["components"]).write_text(components_csv(rows), encoding="utf-8")
+        if job.png is not None:
+            overview_png(case.image.data, score, case.mask, outs.file(job.png), title=scan.id)
+        if ctx.chain is not None:
+            (staged / OWNER_FILE).write_text(json.dumps(
+                {"heatmap": paths["heatmap"].name, "image": str(Path(scan.image).resolve()),
+                 "mask": str(Path(scan.mask).resolve()) if scan.mask else None,
+                 "checkpoints": ctx.checkpoints, "run": str(ctx.chain.run.resolve()),
+                 "modality": ctx.chain.modality}, indent=1), encoding="utf-8")
+    return record
