@@ -224,3 +224,16 @@ def test_dicom_series_gives_the_same_heatmap_as_the_nifti(raw_run, tmp_path):
     a, b = np.asarray(nib.load(out).dataobj), np.asarray(nib.load(d_out).dataobj)
     np.testing.assert_allclose(b, a, atol=1e-4)
     assert (tmp_path / "dicom_preprocessed" / "native.nii.gz").exists()
+
+
+def test_skull_strip_choices(tmp_path, capsys):
+    from patch2loc.predict.inputs import ScanInput
+    from patch2loc.predict.scan import skull_strip_of
+
+    with_mask, without = ScanInput("a", tmp_path / "a.nii.gz", tmp_path / "m.nii.gz"), ScanInput("b", tmp_path / "b")
+    assert [skull_strip_of(with_mask, c) for c in ("auto", "mask", "hdbet", "none")] == [
+        "provided", "provided", "hdbet", "none"]
+    assert skull_strip_of(without, "auto") == "hdbet"
+    c = make_case(tmp_path / "in")
+    assert cli.main(predict_argv(c, tmp_path / "h.nii.gz", "--skull-strip", "none")) == 2
+    assert "add --from-run" in capsys.readouterr().err

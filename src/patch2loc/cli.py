@@ -152,9 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "checkpoint trained on another modality is refused (see --allow-mismatch)")
     p.add_argument("--allow-mismatch", action="store_true",
                    help="only warn when a checkpoint was trained on another modality or volume grid")
-    p.add_argument("--skull-strip", default="auto", choices=("auto", "mask", "hdbet"),
-                   help="with --from-run: mask = the given brain masks, hdbet = HD-BET, auto = the mask "
-                        "when given, else HD-BET")
+    p.add_argument("--skull-strip", default="auto", choices=("auto", "mask", "hdbet", "none"),
+                   help="with --from-run, as the workflow's skull_strip: mask = the given brain masks "
+                        "(provided), hdbet = HD-BET, none = already stripped (brain = voxels > 0); "
+                        "auto = the mask when given, else HD-BET")
     p.add_argument("--threshold", type=float,
                    help="lesion-mask threshold on the score (default: the run's unsupervised threshold, "
                         "the healthy-IXI 98th percentile, averaged over the folds used)")

@@ -123,7 +123,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .ensemble import Member, ensemble_threshold, fold_checkpoints, fold_threshold
     from .inputs import expand
     from .runchain import RunChain, require_hdbet
-    from .scan import Context, run_scan
+    from .scan import Context, run_scan, skull_strip_of
 
     check_device(args.device)
     if args.from_run and not args.modality:
@@ -136,14 +136,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         raise InputError(f"{args.image[0]}: pass --checkpoint (or --from-run to use the run's fold models).")
     scans = expand(args.image, args.mask, args.seg)
-    if chain is None and args.skull_strip == "hdbet":
-        raise InputError("--skull-strip hdbet: only raw scans are skull-stripped; add --from-run.")
+    if chain is None and args.skull_strip in ("hdbet", "none"):
+        raise InputError(f"--skull-strip {args.skull_strip}: only raw scans are skull-stripped; add --from-run.")
     unmasked = [s for s in scans if s.mask is None]
     if chain is not None and unmasked and args.skull_strip == "mask":
         raise InputError(f"{unmasked[0].image}: --skull-strip mask but no brain mask for this scan. Pass --mask "
-                         "(or a csv column mask), or use --skull-strip hdbet.")
-    if chain is not None and (args.skull_strip == "hdbet" or unmasked):
-        require_hdbet(unmasked[0].image if unmasked else scans[0].image)
+                         "(or a csv column mask), or use --skull-strip hdbet or none.")
+    needs_hdbet = [s for s in scans if skull_strip_of(s, args.skull_strip) == "hdbet"]
+    if chain is not None and needs_hdbet:
+        require_hdbet(needs_hdbet[0].image)
     lesions = args.threshold is not None or chain is not None
     jobs, batch = _jobs(args, scans, chain is not None, lesions)
 

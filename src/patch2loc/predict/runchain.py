@@ -50,14 +50,18 @@ class RunChain:
         return {"the run's config": self.run / "config.resolved.yaml", "the run's landmarks": self.landmarks,
                 "the run's atlas": self.atlas_image, "the run's atlas mask": self.atlas_mask}
 
-    def prepare(self, image: str | Path, mask: str | Path | None, out_dir: Path, subject: str) -> tuple[Path, Path]:
-        """Preprocess + normalise into out_dir; returns (normalized image, brain mask), atlas space."""
+    def prepare(self, image: str | Path, mask: str | Path | None, out_dir: Path, subject: str,
+                skull_strip: str | None = None) -> tuple[Path, Path]:
+        """Preprocess + normalise into out_dir; returns (normalized image, brain mask), atlas space.
+        skull_strip: provided (the mask), hdbet, none (already stripped: brain = image > 0);
+        default: provided when a mask is given, else hdbet."""
         from ..datasets import RawScan
         from ..normalize import normalize_scan
         from ..preprocess import PreprocessConfig, preprocess_scan
 
         scan = RawScan("new", self.modality, subject, Path(image), None, Path(mask) if mask else None)
-        pcfg = PreprocessConfig.from_config(self.config["preprocess"], skull_strip="provided" if mask else "hdbet")
+        skull_strip = skull_strip or ("provided" if mask else "hdbet")
+        pcfg = PreprocessConfig.from_config(self.config["preprocess"], skull_strip=skull_strip)
         preprocess_scan(scan, self.atlas_image, self.atlas_mask, out_dir, pcfg)
         normalized = out_dir / "normalized.nii.gz"
         normalize_scan(out_dir / "image.nii.gz", out_dir / "mask.nii.gz", self.landmarks, normalized,

@@ -59,9 +59,16 @@ class Context:
     score_kwargs: dict
     median_size: int
     postprocess: bool
-    skull_strip: str  # auto | mask | hdbet
+    skull_strip: str  # auto | mask | hdbet | none
     allow_mismatch: bool
     checkpoints: list[str] = field(default_factory=list)
+
+
+def skull_strip_of(scan: ScanInput, choice: str) -> str:
+    """--skull-strip (auto | mask | hdbet | none) -> the chain's setting for this scan."""
+    if choice == "auto":
+        return "provided" if scan.mask is not None else "hdbet"
+    return {"mask": "provided"}.get(choice, choice)
 
 
 def _seg_metrics(seg_path: Path, score, brain, affine, threshold) -> dict:
@@ -96,8 +103,9 @@ def run_scan(job: Job, ctx: Context) -> dict:
             staged = outs.folder(paths["preprocessed"])
             if scan.is_dicom:
                 native_path = dicom_to_nifti(scan.image, staged / "native.nii.gz")
-            mask = None if ctx.skull_strip == "hdbet" else scan.mask
-            image, brain_path = ctx.chain.prepare(native_path, mask, staged, paths["preprocessed"].name)
+            strip = skull_strip_of(scan, ctx.skull_strip)
+            image, brain_path = ctx.chain.prepare(native_path, scan.mask if strip == "provided" else None, staged,
+                                                  paths["preprocessed"].name, strip)
         else:
             if scan.is_dicom:
                 raise InputError(f"{scan.image}: a DICOM series is a raw scan; score it with --from-run.")
