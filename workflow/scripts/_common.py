@@ -53,7 +53,7 @@ def require_cuda(snakemake) -> None:
     build = f"a CUDA {torch.version.cuda} build" if torch.version.cuda else "a CPU-only build"
     message = (
         f"rule {snakemake.rule}: config device.require_cuda is true but torch {torch.__version__} in the env "
-        f"{sys.prefix} ({build}) sees no GPU (CUDA_VISIBLE_DEVICES="
+        f"{sys.prefix} (with --use-conda: the env of envs/torch.yaml; {build}) sees no GPU (CUDA_VISIBLE_DEVICES="
         f"{os.environ.get('CUDA_VISIBLE_DEVICES', '(unset)')}). If the env was built on a machine "
         "without a GPU driver, conda picked the CPU build of pytorch: remove it and build it again with "
         "CONDA_OVERRIDE_CUDA set (e.g. CONDA_OVERRIDE_CUDA=12.4 snakemake --use-conda "
