@@ -56,7 +56,7 @@ def runs(tmp_path_factory) -> list[Path]:
     out = []
     for name in ("first", "second"):
         workdir = _copy_workflow(tmp_path_factory.mktemp(name))
-        res = snakemake(workdir, "--configfile", "config/tiny.yaml", "table1", timeout=1500)
+        res = snakemake(workdir, "table1", "--configfile", "config/tiny.yaml", timeout=1500)
         assert res.returncode == 0, res.stderr[-5000:]
         out.append(workdir)
     return out
@@ -96,7 +96,7 @@ def test_sharded_scoring_equals_unsharded(runs):
     shutil.rmtree(second / "results" / "tiny" / "scores")
     shutil.rmtree(second / "results" / "tiny" / "tables")
     config = _variant(second, "tiny_sharded", evaluate={"shard_size": 2})
-    res = snakemake(second, "--configfile", config, "table1", timeout=900)
+    res = snakemake(second, "table1", "--configfile", config, timeout=900)
     assert res.returncode == 0, res.stderr[-5000:]
     assert "merge_score_shards" in res.stdout + res.stderr
     shard_logs = list((second / "results" / "tiny" / "logs" / "scores").glob("Patch2Loc_T2_fold0_MSLUB_*.log"))
@@ -113,7 +113,7 @@ def test_sharded_scoring_equals_unsharded(runs):
 def test_killed_training_resumes_with_the_same_weights(runs):
     first, second = runs
     target = f"{MODEL}/best.pt"
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/tiny.yaml", target]
+    cmd = [sys.executable, "-m", "snakemake", target, "--cores", "2", "--configfile", "config/tiny.yaml"]
     proc = subprocess.Popen([*cmd, "--forcerun", "train_model"], cwd=first, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint = first / STATE / "last.pt"
@@ -139,8 +139,8 @@ def test_cuda_required_and_absent_fails_at_once(runs):
     first = runs[0]
     config = _variant(first, "tiny_cuda", device={"require_cuda": True})
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-    res = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", config,
-                          "--forcerun", "train_model", f"{MODEL}/best.pt"],
+    res = subprocess.run([sys.executable, "-m", "snakemake", f"{MODEL}/best.pt", "--cores", "2",
+                          "--configfile", config, "--forcerun", "train_model"],
                          cwd=first, capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode != 0
     log = (first / "results" / "tiny" / "logs" / "train" / "T1_fold0.log").read_text()
