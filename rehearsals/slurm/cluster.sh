@@ -87,6 +87,10 @@ start() {
         echo "slurmctld already up ($CONF)"
     else
         write_config
+        # Job steps (srun inside a job) look for the default path; link it unless one exists.
+        if [[ ! -e /etc/slurm/slurm.conf ]]; then
+            mkdir -p /etc/slurm && ln -s "$CONF" /etc/slurm/slurm.conf && echo "link /etc/slurm/slurm.conf" >> "$PIDS"
+        fi
         slurmctld -f "$CONF"
         for _ in $(seq 30); do alive "$(pid_of "$STATE/slurmctld.pid")" && break; sleep 0.5; done
         echo "slurmctld $(pid_of "$STATE/slurmctld.pid")" >> "$PIDS"
@@ -116,6 +120,9 @@ stop() {
             fi
         done < "$PIDS"
     done
+    if grep -q "^link /etc/slurm/slurm.conf$" "$PIDS" && [[ -L /etc/slurm/slurm.conf ]]; then
+        rm /etc/slurm/slurm.conf && echo "removed the link /etc/slurm/slurm.conf"
+    fi
     rm -f "$PIDS"
 }
 
