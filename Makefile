@@ -25,4 +25,14 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
 
-.PHONY: install demo test lint
+# The demo DAG through profiles/slurm on a one-node SLURM cluster started on this machine (root;
+# installs slurm-wlm and munge with apt if missing), compared with a local run. Not in CI.
+# rehearsals/slurm/README.md says what it does and what it showed.
+rehearse-slurm: $(BIN)/.installed
+	rehearsals/slurm/run.sh
+
+# A training job cancelled with scancel midway, retried by Snakemake, resumed from its checkpoint.
+rehearse-resume: $(BIN)/.installed
+	rehearsals/slurm/resume.sh
+
+.PHONY: install demo test lint rehearse-slurm rehearse-resume
