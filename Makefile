@@ -31,8 +31,4 @@ lint: $(BIN)/.installed
 rehearse-slurm: $(BIN)/.installed
 	rehearsals/slurm/run.sh
 
-# A training job cancelled with scancel midway, retried by Snakemake, resumed from its checkpoint.
-rehearse-resume: $(BIN)/.installed
-	rehearsals/slurm/resume.sh
-
-.PHONY: install demo test lint rehearse-slurm rehearse-resume
+.PHONY: install demo test lint rehearse-slurm

@@ -96,7 +96,7 @@ start() {
         echo "slurmctld $(pid_of "$STATE/slurmctld.pid")" >> "$PIDS"
     fi
     if ! alive "$(pid_of "$STATE/slurmd.pid")"; then
-        slurmd -f "$CONF"
+        nice -n 10 slurmd -f "$CONF"  # jobs inherit the nice value: the machine is shared
         for _ in $(seq 30); do alive "$(pid_of "$STATE/slurmd.pid")" && break; sleep 0.5; done
         echo "slurmd $(pid_of "$STATE/slurmd.pid")" >> "$PIDS"
     fi

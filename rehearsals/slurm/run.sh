@@ -5,8 +5,11 @@
 #   1. cluster.sh start (idempotent; installs slurm-wlm + munge with apt if missing)
 #   2. overlay profile = profiles/slurm with the site placeholders filled in (overlay.py)
 #   3. the demo config under two run names: demo_local (local run) and demo_slurm (cluster run)
-#   4. both runs; a watcher logs the running SLURM jobs every 2 s (squeue.log)
-#   5. compare results/demo_slurm/tables/table1.csv with results/demo_local/tables/table1.csv
+#   4. both runs side by side; a watcher logs the running SLURM jobs every 2 s (squeue.log); the
+#      cluster run's training T1 fold 0 is cancelled with scancel after its first checkpoint
+#      (cancel_training.sh) and Snakemake's retry must resume it
+#   5. summarize.py: GPU jobs at once, the resume, and the cluster run's table1.csv against the
+#      local run's, plus the resumed model's weights against the local (uninterrupted) one's
 #   6. the daemons this rehearsal started are stopped (by PID), unless KEEP_CLUSTER=1
 # Everything it writes lies under results/rehearsal-slurm/ (+ the two runs' results/ folders).
 # Set SKIP_LOCAL=1 to reuse an existing results/demo_local/ from the same code.
@@ -22,8 +25,10 @@ export SLURM_CONF=${P2L_SLURM_STATE:-/var/tmp/patch2loc-slurm}/slurm.conf
 started_here=0
 if [[ ! -s ${SLURM_CONF%/*}/started.pids ]]; then started_here=1; fi
 WATCH_PID=""
+CANCEL_PID=""
 cleanup() {
     [[ -n $WATCH_PID ]] && kill "$WATCH_PID" 2>/dev/null || true
+    [[ -n $CANCEL_PID ]] && kill "$CANCEL_PID" 2>/dev/null || true
     if [[ $started_here == 1 && ${KEEP_CLUSTER:-0} != 1 ]]; then rehearsals/slurm/cluster.sh stop; fi
 }
 trap cleanup EXIT
@@ -36,6 +41,9 @@ rehearsals/slurm/cluster.sh start | tee "$OUT/cluster.txt"
 # Running jobs every 2 s: time, then "jobid:partition:comment" per job (the comment names the rule).
 ( while true; do echo "$(date +%T) $(squeue -h -t R -o '%i:%P:%k' | tr '\n' ' ')"; sleep 2; done ) > "$OUT/squeue.log" &
 WATCH_PID=$!
+rm -rf results/demo_slurm/resume
+rehearsals/slurm/cancel_training.sh results/demo_slurm "$OUT/scancel.txt" > /dev/null &
+CANCEL_PID=$!
 
 start=$(date +%s)
 if [[ ${SKIP_LOCAL:-0} != 1 ]]; then

@@ -29,7 +29,30 @@ for log in sorted((cluster / "logs").glob("**/*.log")):
         seen[str(log.relative_to(cluster))] = m.group(1)
 print(f"GPU job logs with CUDA_VISIBLE_DEVICES set by SLURM: {len(seen)} (values {sorted(set(seen.values()))})")
 
-# 3. Tables: cluster run against local run.
+# 3. The training cancelled with scancel: the retry's log, and its weights against the local run's.
+cancel = out / "scancel.txt"
+print(cancel.read_text().strip() if cancel.exists() else "no training was cancelled (scancel.txt missing)")
+train_log = (cluster / "logs" / "train" / "T1_fold0.log").read_text()
+resumed = re.search(r"resuming from step \d+", train_log)
+print(f"retry of train_model T1 fold0: {resumed.group(0) if resumed else 'did NOT resume'}")
+ok &= bool(resumed) and cancel.exists()
+try:
+    import torch
+
+    def weights(path):
+        return torch.load(path, map_location="cpu", weights_only=False)["model"]
+
+    for name in ("last.pt", "best.pt"):
+        a, b = weights(cluster / "models" / "T1" / "fold0" / name), weights(local / "models" / "T1" / "fold0" / name)
+        same = a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        print(f"T1 fold0 {name}: resumed cluster training vs uninterrupted local: "
+              + ("identical weights" if same else "weights DIFFER"))
+        ok &= same
+except FileNotFoundError as err:
+    print(f"weights: {err}")
+    ok = False
+
+# 4. Tables: cluster run against local run.
 for name in ("table1.csv", "per_volume_metrics.csv"):
     a, b = local / "tables" / name, cluster / "tables" / name
     if not (a.exists() and b.exists()):
