@@ -25,4 +25,10 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
 
-.PHONY: install demo test lint
+# The demo DAG through profiles/slurm on a one-node SLURM cluster started on this machine (root;
+# installs slurm-wlm and munge with apt if missing), compared with a local run. Not in CI.
+# rehearsals/slurm/README.md says what it does and what it showed.
+rehearse-slurm: $(BIN)/.installed
+	rehearsals/slurm/run.sh
+
+.PHONY: install demo test lint rehearse-slurm

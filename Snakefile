@@ -23,6 +23,25 @@ include: "rules/evaluate.smk"
 include: "rules/report.smk"
 
 
+# Jobs that run in this Snakemake process even under a cluster executor: downloads need the
+# internet (compute nodes often have none); the others read a few small files or stream shards
+# and would wait longer in a queue than they run. table2 and figures read every patch row and
+# stay cluster jobs (with memory declared).
+if config["source"] == "real":
+
+    localrules:
+        download,
+
+
+localrules:
+    merge_score_shards,
+    table1,
+    compute_table,
+    qc_overview,
+    run_info,
+    report,
+
+
 rule all:
     input:
         rules.report.output,

@@ -1,6 +1,7 @@
 # Config validation, subject lists, paths and input functions shared by every stage.
 import csv
 import functools
+import math
 import re
 import sys
 from pathlib import Path
@@ -173,8 +174,33 @@ def model_input(wc):
     return [model_checkpoint(wc.modality, wc.fold[len("fold"):])] if wc.method == "Patch2Loc" else []
 
 
-def gpu_for(wc):
-    return 1 if wc.method == "Patch2Loc" else 0
+# Device policy: GPU rules stop at once when CUDA is required and absent (paper: yes; demo: no).
+REQUIRE_CUDA = bool(config.get("device", {}).get("require_cuda", False))
+
+
+def shard_size(dataset):
+    """Volumes per scoring job of a lesion set (`evaluate.shard_size`; null: the whole set)."""
+    size = config["evaluate"].get("shard_size")
+    return size or max(1, len(lesion_subjects(dataset)))
+
+
+def n_shards(dataset):
+    return -(-len(lesion_subjects(dataset)) // shard_size(dataset))
+
+
+def shard_subjects(dataset, shard):
+    size = shard_size(dataset)
+    return lesion_subjects(dataset)[shard * size : (shard + 1) * size]
+
+
+def shard_runtime(dataset, minutes_per_volume):
+    """A shard's time limit (minutes): its volumes at paper scale, at least 30."""
+    return max(30, math.ceil(minutes_per_volume * len(shard_subjects(dataset, 0))))
+
+
+def shard_files(wc, name):
+    base = score_dir(wc.method, wc.modality, wc.fold, wc.dataset)
+    return [f"{base}/shards/{k}/{name}" for k in range(n_shards(wc.dataset))]
 
 
 # ---------------------------------------------------------------- evaluate inputs
@@ -184,6 +210,20 @@ def all_metrics():
 
 def all_patches(method="Patch2Loc"):
     return [f"{score_dir(*c)}/patches.csv.gz" for c in evaluated_combinations() if c[0] == method]
+
+
+def all_benchmarks():
+    """Benchmark files of the training and scoring jobs (Snakemake's `benchmark:`), one per job.
+
+    Patch2Loc heatmaps of healthy volumes are named by method; Thresh rows share the folder of
+    their rule family and are told apart by the file name (Thresh_...)."""
+    bench = f"{OUT}/benchmarks"
+    files = [f"{bench}/train_model/{m}_fold{k}.tsv" for m in MODEL_MODALITIES for k in FOLDS]
+    files += [f"{bench}/score_healthy/{method}_{m}_{fold}.tsv"
+              for method in ("Patch2Loc", "Thresh") for m in MODEL_MODALITIES for fold in method_folds(method)]
+    files += [f"{bench}/score_lesions/{method}_{modality}_{fold}_{d}_{k}.tsv"
+              for method, modality, fold, d in evaluated_combinations() for k in range(n_shards(d))]
+    return files
 
 
 # ---------------------------------------------------------------- report inputs

@@ -1,4 +1,5 @@
-# Aggregation of per-volume metrics and patch statistics into the paper's tables.
+# Aggregation of per-volume metrics and patch statistics into the paper's tables, and of the
+# benchmark files into compute time per stage.
 
 
 rule table1:
@@ -9,6 +10,8 @@ rule table1:
         per_volume=f"{OUT}/tables/per_volume_metrics.csv",
         table=multiext(f"{OUT}/tables/table1", ".csv", ".md", ".tex"),
         supplementary=multiext(f"{OUT}/tables/table1_supplementary", ".csv", ".md", ".tex"),
+    resources:
+        mem_mb=2000,  # one row per volume
     log:
         f"{LOGS}/table1.log",
     conda:
@@ -24,9 +27,29 @@ rule table2:
     output:
         table=multiext(f"{OUT}/tables/table2", ".csv", ".md", ".tex"),
         per_fold=f"{OUT}/tables/table2_per_fold.csv",
+    resources:
+        mem_mb=8000,  # one patches.csv.gz at a time (BraTS21 at paper scale: ~2 M rows)
+        runtime=60,
     log:
         f"{LOGS}/table2.log",
     conda:
         "../envs/analysis.yaml"
     script:
         "../workflow/scripts/make_table2.py"
+
+
+rule compute_table:
+    input:
+        benchmarks=all_benchmarks(),
+    output:
+        table=f"{OUT}/tables/compute.csv",
+    params:
+        gpu_rules=["train_model", "score_healthy", "score_lesions"],  # rules that declare gpu=1
+    resources:
+        mem_mb=1000,
+    log:
+        f"{LOGS}/compute_table.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/make_compute_table.py"

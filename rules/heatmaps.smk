@@ -1,11 +1,18 @@
 # Dense heatmaps per (method, modality, fold, dataset). Healthy IXI test volumes give the
 # unsupervised threshold; each lesion set gives per-volume metrics and patch statistics.
 # Dense maps are not all kept: `evaluate.keep_heatmaps` says how many NIfTI heatmaps to keep.
+#
+# Lesion sets are scored in shards of `evaluate.shard_size` volumes (null: one shard), one job
+# each, merged by the cheap merge_score_shards: a failure costs one shard and many GPUs can work
+# on one dataset at once. Each volume is scored on its own, so the merged files equal unsharded
+# scoring. Patch2Loc rules ask for a GPU; the Thresh baseline (`*_thresh`) runs on one CPU.
 
 
 # Output folders, spelled once by common.smk's score_dir() (wildcards left open).
 HEALTHY_DIR = score_dir("{method}", "{modality}", "{fold}", "IXI")
 LESION_DIR = score_dir("{method}", "{modality}", "{fold}", "{dataset}")
+SHARD_DIR = f"{LESION_DIR}/shards/{{shard}}"
+BENCH = f"{OUT}/benchmarks"
 
 
 rule score_healthy:
@@ -16,14 +23,19 @@ rule score_healthy:
         threshold=f"{HEALTHY_DIR}/threshold.json",
         metrics=f"{HEALTHY_DIR}/metrics.csv",
         heatmaps=directory(f"{HEALTHY_DIR}/heatmaps"),
+    wildcard_constraints:
+        method="Patch2Loc",
     params:
         heatmap=config["heatmap"],
         evaluate=config["evaluate"],
+        require_cuda=REQUIRE_CUDA,
     threads: config["heatmap"]["threads"]
     resources:
-        gpu=gpu_for,
-        runtime=240,
+        gpu=1,
+        runtime=240,  # minutes, paper scale (157 volumes at stride 1)
         mem_mb=16000,
+    benchmark:
+        f"{BENCH}/score_healthy/{{method}}_{{modality}}_{{fold}}.tsv"
     log:
         f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_IXI.log",
     conda:
@@ -32,28 +44,86 @@ rule score_healthy:
         "../workflow/scripts/score_dataset.py"
 
 
+use rule score_healthy as score_healthy_thresh with:
+    wildcard_constraints:
+        method="Thresh",
+    threads: 1
+    resources:
+        gpu=0,
+        runtime=60,
+        mem_mb=16000,
+    benchmark:
+        f"{BENCH}/score_healthy/{{method}}_{{modality}}_{{fold}}.tsv"
+    log:
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_IXI.log",
+
+
 rule score_lesions:
     input:
-        unpack(lambda wc: scan_files(wc.dataset, wc.modality, lesion_subjects(wc.dataset))),
+        unpack(lambda wc: scan_files(wc.dataset, wc.modality, shard_subjects(wc.dataset, int(wc.shard)))),
         model=model_input,
         threshold=f"{HEALTHY_DIR}/threshold.json",
+    output:
+        metrics=temp(f"{SHARD_DIR}/metrics.csv"),
+        patches=temp(f"{SHARD_DIR}/patches.csv.gz"),
+        heatmaps=temp(directory(f"{SHARD_DIR}/heatmaps")),
+    wildcard_constraints:
+        dataset="|".join(LESION_DATASETS),
+        method="Patch2Loc",
+        shard=r"\d+",
+    params:
+        heatmap=config["heatmap"],
+        evaluate=config["evaluate"],
+        require_cuda=REQUIRE_CUDA,
+        first_index=lambda wc: int(wc.shard) * shard_size(wc.dataset),
+    threads: config["heatmap"]["threads"]
+    resources:
+        gpu=1,
+        runtime=lambda wc: shard_runtime(wc.dataset, 0.6),  # BraTS21 unsharded: 1,251 volumes, 12.5 h
+        mem_mb=16000,
+    benchmark:
+        f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"
+    log:
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/score_dataset.py"
+
+
+use rule score_lesions as score_lesions_thresh with:
+    wildcard_constraints:
+        dataset="|".join(LESION_DATASETS),
+        method="Thresh",
+        shard=r"\d+",
+    threads: 1
+    resources:
+        gpu=0,
+        runtime=lambda wc: shard_runtime(wc.dataset, 0.1),
+        mem_mb=16000,
+    benchmark:
+        f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"
+    log:
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.log",
+
+
+rule merge_score_shards:
+    input:
+        metrics=lambda wc: shard_files(wc, "metrics.csv"),
+        patches=lambda wc: shard_files(wc, "patches.csv.gz"),
+        heatmaps=lambda wc: shard_files(wc, "heatmaps"),
     output:
         metrics=f"{LESION_DIR}/metrics.csv",
         patches=f"{LESION_DIR}/patches.csv.gz",
         heatmaps=directory(f"{LESION_DIR}/heatmaps"),
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
-    params:
-        heatmap=config["heatmap"],
-        evaluate=config["evaluate"],
-    threads: config["heatmap"]["threads"]
     resources:
-        gpu=gpu_for,
-        runtime=720,
-        mem_mb=16000,
+        runtime=30,
+        mem_mb=1000,  # streams the shards line by line
     log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}.log",
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_merge.log",
     conda:
-        "../envs/torch.yaml"
+        "../envs/analysis.yaml"
     script:
-        "../workflow/scripts/score_dataset.py"
+        "../workflow/scripts/merge_score_shards.py"

@@ -23,6 +23,8 @@ rule figures:
         losses=expand(f"{OUT}/models/{{modality}}/fold{{fold}}/loss.csv", modality=MODEL_MODALITIES, fold=FOLDS),
     output:
         done=f"{OUT}/figures/figures.json",
+    resources:
+        mem_mb=16000,  # KDEs pool every patch row of a dataset over the folds
     params:
         figure_subjects=config["report"]["figure_subjects"],
         out_dir=lambda wc, output: Path(output.done).parent,
@@ -40,6 +42,7 @@ rule report:
         table1=rules.table1.output.table,
         supplementary=rules.table1.output.supplementary,
         table2=rules.table2.output.table,
+        compute=rules.compute_table.output.table,
         figures=rules.figures.output.done,
         config=rules.run_info.output.config,
         versions=rules.run_info.output.versions,

@@ -157,7 +157,12 @@ def spearman_table(patches: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
     Columns: dataset, [modality,] metric, rho_mean, rho_std (NaN with one fold), n_folds,
     n_patches (mixed patches over all folds). rho is a fraction in [-1, 1].
     """
-    per_fold = spearman_per_fold(patches)
+    return summarise_spearman(spearman_per_fold(patches), ddof=ddof)
+
+
+def summarise_spearman(per_fold: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
+    """spearman_table from spearman_per_fold rows, which may come from one patch file at a time
+    (each file is one (dataset, modality, fold)), so no step needs every patch in memory."""
     keys = [k for k in ("dataset", "modality") if k in per_fold.columns] + ["metric"]
     agg = per_fold.groupby(keys, sort=False).agg(
         rho_mean=("rho", "mean"), rho_std=("rho", lambda v: v.std(ddof=ddof) if v.notna().sum() > ddof else np.nan),

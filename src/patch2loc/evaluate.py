@@ -84,6 +84,7 @@ def score_case(method: str, image: np.ndarray, mask: np.ndarray, cfg: ScoringCon
 
 
 def _keep(i: int, cfg: ScoringConfig) -> bool:
+    """Whether the i-th volume of the dataset (0-based, counted over all shards) keeps its heatmap."""
     return cfg.keep_heatmaps < 0 or i < cfg.keep_heatmaps
 
 
@@ -112,8 +113,9 @@ def score_healthy(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
 
 
 def score_lesions(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict, threshold: float,
-                  heatmap_dir: str | Path, model=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-volume metrics and non-overlapping patch statistics of a lesion dataset."""
+                  heatmap_dir: str | Path, model=None, first_index: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-volume metrics and non-overlapping patch statistics of a lesion dataset, or of one
+    shard of it whose first volume is the dataset's `first_index`-th (for `keep_heatmaps`)."""
     from .analysis import patch_statistics
     from .metrics import evaluate_volume
     from .model import patch_size_for
@@ -135,7 +137,7 @@ def score_lesions(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
             patch_size, mean=vol.raw.get("mean"), logvar=vol.raw.get("logvar"),
             meta={**meta, "subject": scan.subject},
         ))
-        if _keep(i, cfg):
+        if _keep(first_index + i, cfg):
             save_volume(vol.score, Path(heatmap_dir) / f"{scan.subject}.nii.gz", like=case.image)
         print(f"[{i + 1}/{len(scans)}] {scan.subject}: AUPRC {m['auprc']:.3f}, best Dice {m['best_dice']:.3f}",
               flush=True)

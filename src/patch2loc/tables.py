@@ -26,14 +26,19 @@ METRIC_LABELS = {"log_error": "Log-error", "log_variance": "Log-variance", "scor
 THIS_RUN, PUBLISHED = "this run", "published"
 
 
-def read_csvs(paths: Iterable[str | os.PathLike], required: Iterable[str] = METRICS_COLUMNS) -> pd.DataFrame:
-    """Concatenate csv files (e.g. every metrics.csv of a run), checking each has `required` columns."""
+def read_csvs(paths: Iterable[str | os.PathLike], required: Iterable[str] = METRICS_COLUMNS,
+              usecols: Iterable[str] | None = None) -> pd.DataFrame:
+    """Concatenate csv files (e.g. every metrics.csv of a run), checking each has `required` columns.
+
+    `usecols` reads only those columns (those a file lacks are skipped), to spare memory.
+    """
     frames = []
+    keep = None if usecols is None else set(usecols) | set(required)
     for path in paths:
         if not os.path.exists(path):
             raise InputError(f"{path}: file not found. Run the step that writes it first.")
         try:
-            df = pd.read_csv(path)
+            df = pd.read_csv(path, usecols=None if keep is None else keep.__contains__)
         except Exception as exc:  # pandas raises several types for broken csv files
             raise InputError(f"{path}: cannot be read as csv ({exc}). Delete it and re-run the step that writes it.") from exc
         missing = set(required) - set(df.columns)

@@ -1,17 +1,65 @@
-"""Shared start-up of the workflow's script adapters: package path, log file, threads."""
+"""Shared start-up of the workflow's script adapters: package path, log file, threads, device."""
+import os
 import sys
 from pathlib import Path
 
 
 def setup(snakemake, threads: int | None = None):
-    """Make `patch2loc` importable from src/, send stdout/stderr to the rule's log, cap threads."""
+    """Make `patch2loc` importable from src/, send stdout/stderr to the rule's log, and hold
+    SimpleITK and torch to the rule's threads (default: snakemake.threads).
+
+    Without the cap SimpleITK (registration, N4, resampling) uses every core of the node whatever
+    the rule asked SLURM for, and torch one thread per core.
+    """
     src = Path(snakemake.scriptdir).resolve().parents[1] / "src"
     sys.path.insert(0, str(src))
     if snakemake.log:
         Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
         log = open(snakemake.log[0], "w", buffering=1)
         sys.stdout = sys.stderr = log
-    if threads:
+    threads = threads or getattr(snakemake, "threads", None) or 1
+    # Libraries that read these at import time (OpenMP, BLAS) see them too.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"):
+        os.environ[var] = str(threads)
+    _cap_threads(threads)
+    print(f"threads: {threads}; CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '(unset)')}",
+          flush=True)
+
+
+def _cap_threads(threads: int) -> None:
+    try:
+        import SimpleITK as sitk
+
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+    except ImportError:  # the torch-only env has no SimpleITK
+        pass
+    try:
         import torch
 
         torch.set_num_threads(threads)
+    except ImportError:  # the preprocess and analysis envs have no torch
+        pass
+
+
+def require_cuda(snakemake) -> None:
+    """Device policy (config `device.require_cuda`): stop at once, exit 2, when CUDA is required
+    and this env's torch cannot use it, instead of training on the CPU until the time limit."""
+    if not snakemake.params.get("require_cuda", False):
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    build = f"a CUDA {torch.version.cuda} build" if torch.version.cuda else "a CPU-only build"
+    message = (
+        f"rule {snakemake.rule}: config device.require_cuda is true but torch {torch.__version__} in the env "
+        f"{sys.prefix} (with --use-conda: the env of envs/torch.yaml; {build}) sees no GPU (CUDA_VISIBLE_DEVICES="
+        f"{os.environ.get('CUDA_VISIBLE_DEVICES', '(unset)')}). If the env was built on a machine "
+        "without a GPU driver, conda picked the CPU build of pytorch: remove it and build it again with "
+        "CONDA_OVERRIDE_CUDA set (e.g. CONDA_OVERRIDE_CUDA=12.4 snakemake --use-conda "
+        "--conda-create-envs-only), or run on a GPU node; set device.require_cuda: false to run on the CPU."
+    )
+    print(message, file=sys.stderr, flush=True)
+    if sys.stderr is not sys.__stderr__:  # also on the job's own stderr, not only in the log
+        print(message, file=sys.__stderr__, flush=True)
+    sys.exit(2)

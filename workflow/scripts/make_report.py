@@ -23,6 +23,9 @@ manifest = json.loads(Path(inp.figures).read_text())
 figure_dir = Path(inp.figures).parent
 for section in dict.fromkeys(f["section"] for f in manifest):
     sections.append((section, [(f["caption"], figure_dir / f["file"]) for f in manifest if f["section"] == section]))
+sections.append(("Compute", [("Jobs, wall-clock hours and GPU-hours per stage (Snakemake benchmark files; "
+                               "GPU-hours count the jobs that ask for a GPU, also when it ran on a CPU).",
+                               inp.compute)]))
 sections.append(("Provenance", [("Package versions: " + Path(inp.versions).read_text().replace("\n", "; "), None)]))
 build_report(snakemake.output.html, f"Patch2Loc results: {snakemake.params.run_name}", sections,
              run_name=snakemake.params.run_name, config=yaml.safe_load(Path(inp.config).read_text()))

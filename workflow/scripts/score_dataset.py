@@ -1,12 +1,15 @@
-"""Rules score_healthy and score_lesions: heatmaps of one dataset -> threshold or metrics."""
+"""Rules score_healthy* and score_lesions*: heatmaps of one dataset (or one shard of a lesion
+dataset) -> threshold or metrics and patch statistics."""
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, snakemake.scriptdir)
-from _common import setup
+from _common import require_cuda, setup
 
 setup(snakemake, threads=snakemake.threads)
+if snakemake.wildcards.method == "Patch2Loc":
+    require_cuda(snakemake)
 
 from patch2loc.evaluate import Scan, ScoringConfig, score_healthy, score_lesions, write_csv, write_json
 
@@ -35,6 +38,7 @@ if dataset == "IXI":
                 "volumes": len(scans), **meta}, out.threshold)
 else:
     threshold = json.loads(Path(inp.threshold).read_text())["threshold"]
-    metrics, patches = score_lesions(wc.method, scans, cfg, meta, threshold, out.heatmaps, model)
+    metrics, patches = score_lesions(wc.method, scans, cfg, meta, threshold, out.heatmaps, model,
+                                     first_index=snakemake.params.first_index)
     write_csv(metrics, out.metrics)
     write_csv(patches, out.patches)

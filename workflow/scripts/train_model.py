@@ -1,12 +1,21 @@
-"""Rule train_model: train one Patch2Loc model on a fold's IXI subjects."""
+"""Rule train_model: train one Patch2Loc model on a fold's IXI training subjects.
+
+Training runs in params.state_dir, which is not a declared output: Snakemake deletes the outputs
+of a killed or timed-out job but not that folder, so the retried job resumes from its last.pt.
+The finished files are then moved into the declared outputs and the folder is removed.
+"""
+import os
+import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, snakemake.scriptdir)
-from _common import setup
+from _common import require_cuda, setup
 
 setup(snakemake, threads=snakemake.threads)
+require_cuda(snakemake)
 
+import torch
 from patch2loc.train import TrainConfig, train_from_files
 
 p = dict(snakemake.params.train)
@@ -23,11 +32,23 @@ cfg = TrainConfig(
     num_threads=snakemake.threads,
     modality=snakemake.wildcards.modality,  # recorded in the checkpoints; predict checks it
 )
-inp = snakemake.input
+inp, out = snakemake.input, snakemake.output
+state = Path(snakemake.params.state_dir)
+if (state / "last.pt").exists():
+    step = torch.load(state / "last.pt", map_location="cpu", weights_only=False)["step"]
+    print(f"resuming from step {step} ({state / 'last.pt'})", flush=True)
+else:
+    print(f"starting at step 0 (no checkpoint in {state})", flush=True)
 summary = train_from_files(
     list(zip(inp.train_images, inp.train_masks)),
     list(zip(inp.val_images, inp.val_masks)),
     cfg,
-    Path(snakemake.output.best).parent,
+    state,
 )
 print(summary)
+for name in ("best", "last", "loss"):
+    target = Path(out[name])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src = state / target.name
+    os.replace(src, target) if src.stat().st_dev == target.parent.stat().st_dev else shutil.move(src, target)
+shutil.rmtree(state)

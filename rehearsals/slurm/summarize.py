@@ -1,0 +1,69 @@
+"""What the rehearsal showed: GPU jobs side by side, the devices SLURM gave them, and whether the
+cluster run's tables equal the local run's. Exit 1 if a check fails.
+
+    python rehearsals/slurm/summarize.py results/rehearsal-slurm results/demo_local results/demo_slurm
+"""
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+out, local, cluster = map(Path, sys.argv[1:4])
+ok = True
+
+# 1. GPU jobs running at the same time (squeue.log: "HH:MM:SS id:partition:comment ...").
+best, best_line = 0, ""
+for line in (out / "squeue.log").read_text().splitlines():
+    gpu_jobs = [job for job in line.split()[1:] if job.split(":")[1:2] == ["gpu"]]
+    if len(gpu_jobs) > best:
+        best, best_line = len(gpu_jobs), line
+print(f"most GPU jobs running at once: {best}" + (f"  ({best_line})" if best else ""))
+ok &= best >= 2
+
+# 2. CUDA_VISIBLE_DEVICES as the GPU jobs saw it (first line of each log).
+seen = {}
+for log in sorted((cluster / "logs").glob("**/*.log")):
+    m = re.search(r"CUDA_VISIBLE_DEVICES=(\S+)", log.read_text()[:300])
+    if m and m.group(1) != "(unset)":
+        seen[str(log.relative_to(cluster))] = m.group(1)
+print(f"GPU job logs with CUDA_VISIBLE_DEVICES set by SLURM: {len(seen)} (values {sorted(set(seen.values()))})")
+
+# 3. The training cancelled with scancel: the retry's log, and its weights against the local run's.
+cancel = out / "scancel.txt"
+print(cancel.read_text().strip() if cancel.exists() else "no training was cancelled (scancel.txt missing)")
+train_log = (cluster / "logs" / "train" / "T1_fold0.log").read_text()
+resumed = re.search(r"resuming from step \d+", train_log)
+print(f"retry of train_model T1 fold0: {resumed.group(0) if resumed else 'did NOT resume'}")
+ok &= bool(resumed) and cancel.exists()
+try:
+    import torch
+
+    def weights(path):
+        return torch.load(path, map_location="cpu", weights_only=False)["model"]
+
+    for name in ("last.pt", "best.pt"):
+        a, b = weights(cluster / "models" / "T1" / "fold0" / name), weights(local / "models" / "T1" / "fold0" / name)
+        same = a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        print(f"T1 fold0 {name}: resumed cluster training vs uninterrupted local: "
+              + ("identical weights" if same else "weights DIFFER"))
+        ok &= same
+except FileNotFoundError as err:
+    print(f"weights: {err}")
+    ok = False
+
+# 4. Tables: cluster run against local run.
+for name in ("table1.csv", "per_volume_metrics.csv"):
+    a, b = local / "tables" / name, cluster / "tables" / name
+    if not (a.exists() and b.exists()):
+        print(f"{name}: missing ({a if not a.exists() else b})")
+        ok = False
+        continue
+    da, db = pd.read_csv(a, dtype=str, keep_default_na=False), pd.read_csv(b, dtype=str, keep_default_na=False)
+    if a.read_bytes() == b.read_bytes():
+        print(f"{name}: identical ({len(da)} rows)")
+        continue
+    ok = False
+    diff = (da != db) if da.shape == db.shape else None
+    print(f"{name}: DIFFERS" + ("" if diff is None else f" in {int(diff.values.sum())} cells"))
+sys.exit(0 if ok else 1)

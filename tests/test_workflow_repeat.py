@@ -1,0 +1,149 @@
+"""The tiny workflow run twice, then changed: identical outputs run after run (determinism),
+sharded scoring equal to unsharded, a killed training resumed by the retry with the same final
+weights, and the device policy failing fast. Two tiny runs up to Table 1 take about 2-4 minutes
+on 2 cores."""
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import yaml
+
+from test_workflow import COPIED, REPO, _tiny_config, snakemake
+
+pytestmark = pytest.mark.slow
+MODEL = "results/tiny/models/T1/fold0"
+STATE = "results/tiny/resume/models/T1/fold0"
+
+
+def _copy_workflow(dest: Path) -> Path:
+    for name in COPIED:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    _tiny_config(dest)
+    # Three MSLUB volumes, so that shards of 2 split the set unevenly.
+    from patch2loc.synth import demo_subject_ids
+
+    (dest / "splits" / "tiny" / "MSLUB.csv").write_text(
+        "subject_id,split\n" + "".join(f"{s},test\n" for s in demo_subject_ids("MSLUB", 3)))
+    return dest
+
+
+def _variant(workdir: Path, name: str, **sections) -> str:
+    """config/{name}.yaml: the tiny config with some sections updated."""
+    cfg = yaml.safe_load((workdir / "config" / "tiny.yaml").read_text())
+    for section, values in sections.items():
+        cfg.setdefault(section, {}).update(values)
+    (workdir / "config" / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
+    return f"config/{name}.yaml"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> list[Path]:
+    """Two independent runs of the tiny workflow up to Table 1, from scratch."""
+    out = []
+    for name in ("first", "second"):
+        workdir = _copy_workflow(tmp_path_factory.mktemp(name))
+        res = snakemake(workdir, "table1", "--configfile", "config/tiny.yaml", timeout=1500)
+        assert res.returncode == 0, res.stderr[-5000:]
+        out.append(workdir)
+    return out
+
+
+def _arrays(root: Path, pattern: str) -> dict[str, np.ndarray]:
+    return {str(p.relative_to(root)): np.asarray(nib.load(p).dataobj) for p in sorted(root.glob(pattern))}
+
+
+def _weights(path: Path) -> dict:
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=False)["model"]
+
+
+def _same_weights(a: Path, b: Path) -> bool:
+    wa, wb = _weights(a), _weights(b)
+    return wa.keys() == wb.keys() and all(bool((wa[k] == wb[k]).all()) for k in wa)
+
+
+def test_two_runs_give_identical_volumes_models_and_metrics(runs):
+    a, b = (r / "results" / "tiny" for r in runs)
+    for pattern in ("preprocessed/**/*.nii.gz", "normalized/**/*.nii.gz"):
+        va, vb = _arrays(a, pattern), _arrays(b, pattern)
+        assert va.keys() == vb.keys() and va
+        differ = [k for k in va if not np.array_equal(va[k], vb[k])]
+        assert not differ, f"{len(differ)} of {len(va)} volumes differ, e.g. {differ[:3]}"
+    for modality in ("T1", "T2"):
+        assert np.array_equal(np.load(a / "landmarks" / f"{modality}.npy"), np.load(b / "landmarks" / f"{modality}.npy"))
+        for name in ("best.pt", "last.pt"):
+            assert _same_weights(a / "models" / modality / "fold0" / name, b / "models" / modality / "fold0" / name)
+    assert (a / "tables" / "per_volume_metrics.csv").read_text() == (b / "tables" / "per_volume_metrics.csv").read_text()
+
+
+def test_sharded_scoring_equals_unsharded(runs):
+    first, second = runs
+    shutil.rmtree(second / "results" / "tiny" / "scores")
+    shutil.rmtree(second / "results" / "tiny" / "tables")
+    config = _variant(second, "tiny_sharded", evaluate={"shard_size": 2})
+    res = snakemake(second, "table1", "--configfile", config, timeout=900)
+    assert res.returncode == 0, res.stderr[-5000:]
+    assert "merge_score_shards" in res.stdout + res.stderr
+    shard_logs = list((second / "results" / "tiny" / "logs" / "scores").glob("Patch2Loc_T2_fold0_MSLUB_*.log"))
+    assert len([p for p in shard_logs if not p.name.endswith("_merge.log")]) == 2  # 3 volumes, shards of 2
+    for method, modality, fold in (("Patch2Loc", "T2", "fold0"), ("Thresh", "T2", "all")):
+        a, b = (r / "results" / "tiny" / "scores" / method / modality / fold / "MSLUB" for r in runs)
+        assert (a / "metrics.csv").read_text() == (b / "metrics.csv").read_text()
+        assert gzip.open(a / "patches.csv.gz", "rt").read() == gzip.open(b / "patches.csv.gz", "rt").read()
+        assert sorted(p.name for p in (a / "heatmaps").iterdir()) == sorted(p.name for p in (b / "heatmaps").iterdir())
+    ta, tb = (r / "results" / "tiny" / "tables" / "per_volume_metrics.csv" for r in runs)
+    assert ta.read_text() == tb.read_text()
+
+
+def test_killed_training_resumes_with_the_same_weights(runs):
+    first, second = runs
+    target = f"{MODEL}/best.pt"
+    cmd = [sys.executable, "-m", "snakemake", target, "--cores", "2", "--configfile", "config/tiny.yaml"]
+    proc = subprocess.Popen([*cmd, "--forcerun", "train_model"], cwd=first, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = first / STATE / "last.pt"
+    deadline = time.monotonic() + 600
+    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)  # the job and Snakemake, as a scheduler's kill would
+    proc.wait()
+    assert checkpoint.exists(), "training ended before its first checkpoint; the test needs a slower schedule"
+    assert not (first / MODEL / "best.pt").exists()
+
+    res = subprocess.run(cmd, cwd=first, capture_output=True, text=True, timeout=900)  # the retry
+    assert res.returncode == 0, res.stderr[-5000:]
+    log = (first / "results" / "tiny" / "logs" / "train" / "T1_fold0.log").read_text()
+    assert "resuming from step 10" in log
+    assert not (first / STATE).exists()  # the working folder is gone once the outputs are in place
+    for name in ("best.pt", "last.pt"):
+        assert _same_weights(first / MODEL / name, second / MODEL / name)
+    assert (first / MODEL / "loss.csv").read_text() == (second / MODEL / "loss.csv").read_text()
+
+
+def test_cuda_required_and_absent_fails_at_once(runs):
+    first = runs[0]
+    config = _variant(first, "tiny_cuda", device={"require_cuda": True})
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    res = subprocess.run([sys.executable, "-m", "snakemake", f"{MODEL}/best.pt", "--cores", "2",
+                          "--configfile", config, "--forcerun", "train_model"],
+                         cwd=first, capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode != 0
+    log = (first / "results" / "tiny" / "logs" / "train" / "T1_fold0.log").read_text()
+    assert "device.require_cuda" in log and "CONDA_OVERRIDE_CUDA" in log and sys.prefix in log  # names the env
+    assert "starting at step" not in log and "resuming" not in log  # stopped before loading any data
+    assert not (first / MODEL / "best.pt").exists()

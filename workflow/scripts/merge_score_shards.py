@@ -1,0 +1,14 @@
+"""Rule merge_score_shards: one dataset's metrics, patch statistics and heatmaps from its shards."""
+import sys
+
+sys.path.insert(0, snakemake.scriptdir)
+from _common import setup
+
+setup(snakemake)
+
+from patch2loc.shards import merge_csv, merge_dirs
+
+inp, out = snakemake.input, snakemake.output
+print(f"metrics: {merge_csv(inp.metrics, out.metrics)} volumes from {len(inp.metrics)} shard(s)")
+print(f"patches: {merge_csv(inp.patches, out.patches)} rows")
+print(f"heatmaps: {merge_dirs(inp.heatmaps, out.heatmaps)} kept")
