@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -35,7 +32,7 @@ import SimpleITK as sitk
 from patch2loc.datasets import RawScan, binarize_seg
 from patch2loc.io import InputError, atomic_output, save_volume
 
-SKULL_STRIP = ("none", "provided", "hdbet")
+SKULL_STRIP = ("none", "provided", "hdbet", "robex")
 
 
 @dataclass(frozen=True)
@@ -43,7 +40,7 @@ class PreprocessConfig:
     """Every knob of the chain; defaults are the paper's (1 mm, 192 x 192 x 100)."""
 
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    skull_strip: str = "provided"  # none (already stripped: mask = image > 0) | provided | hdbet
+    skull_strip: str = "provided"  # none (already stripped: mask = image > 0) | provided | hdbet | robex
     target_shape: tuple[int, int, int] = (192, 192, 100)
     # affine registration: Mattes mutual information, 3 resolution levels
     # Shrink factors and smoothing sigmas are those of 1 mm voxels: at spacing s the factor is
@@ -59,7 +56,7 @@ class PreprocessConfig:
     n4_tolerance: float = 5e-4
     n4_shrink: int = 4  # lowered automatically for small images (see _n4_shrink)
     # HD-BET (v2 command line; {input} {output} {device} are filled in)
-    hdbet_command: str = "hd-bet -i {input} -o {output} -device {device} --save_bet_mask"
+    hdbet_command: str = "hd-bet -i {input} -o {output} -device {device} --save_bet_mask --no_bet_image"
     hdbet_device: str = "cuda"
     wmh_other_pathology: bool = True  # WMH label 2 counts as lesion (datasets.binarize_seg)
     seed: int = 3141
@@ -245,46 +242,44 @@ def write_atlas_files(template: str | os.PathLike, out_image: str | os.PathLike,
 
 # --------------------------------------------------------------------------- the steps
 
-def skull_strip(image: sitk.Image, scan: RawScan, cfg: PreprocessConfig, native: sitk.Image
-                ) -> tuple[sitk.Image, sitk.Image]:
-    """Brain mask (uint8) on `image`'s grid, and the mask on the native grid (for warping)."""
+def skull_strip(image: sitk.Image, scan: RawScan, cfg: PreprocessConfig, native: sitk.Image,
+                brain_mask: str | os.PathLike | None = None) -> tuple[sitk.Image, sitk.Image]:
+    """Brain mask (uint8) on `image`'s grid, and the mask on the native grid (for warping).
+
+    `brain_mask`: a mask already made for this scan on its native grid (the workflow's skull-strip
+    rules write one for hdbet and robex); otherwise hdbet/robex run here, on the native scan.
+    """
     if cfg.skull_strip == "none":
         mask = sitk.Cast(image > 0, sitk.sitkUInt8)
         return mask, sitk.Cast(native > 0, sitk.sitkUInt8)
-    if cfg.skull_strip == "provided":
+    if brain_mask is None and cfg.skull_strip == "provided":
         if scan.mask is None:
             raise InputError(f"{scan.dataset}: no brain mask is provided for {scan.subject}; use "
-                             "skull_strip: hdbet (or none for already-stripped scans).")
-        native_mask = read_image(scan.mask, "brain mask")
-        _check_same_grid(native, native_mask, scan.image, scan.mask, "brain mask")
-        native_mask = sitk.Cast(native_mask > 0, sitk.sitkUInt8)
-        return _on_grid(native_mask, image), native_mask
-    mask = run_hdbet(image, cfg)
-    return mask, mask  # HD-BET ran on the resampled grid; warp from there
+                             "skull_strip: robex or hdbet (or none for already-stripped scans).")
+        brain_mask = scan.mask
+    if brain_mask is None:  # hdbet / robex outside the workflow (e.g. patch2loc predict)
+        from patch2loc.skullstrip import strip
+
+        options = {"device": cfg.hdbet_device} if cfg.skull_strip == "hdbet" else {"seed": cfg.seed}
+        with tempfile.TemporaryDirectory(prefix="skullstrip-") as tmp:
+            made = strip(cfg.skull_strip, scan.image, Path(tmp) / "brainmask.nii.gz", **options)
+            native_mask = read_image(made, "brain mask")
+    else:
+        native_mask = read_image(brain_mask, "brain mask")
+    _check_same_grid(native, native_mask, scan.image, brain_mask or "skull-strip output", "brain mask")
+    native_mask = sitk.Cast(native_mask > 0, sitk.sitkUInt8)
+    return _on_grid(native_mask, image), native_mask
 
 
 def run_hdbet(image: sitk.Image, cfg: PreprocessConfig) -> sitk.Image:
-    """Brain mask from the `hd-bet` executable (https://github.com/MIC-DKFZ/HD-BET)."""
-    exe = shlex.split(cfg.hdbet_command)[0]
-    if shutil.which(exe) is None:
-        raise InputError(
-            f"skull_strip: hdbet needs the `{exe}` executable, which is not on PATH. Install HD-BET "
-            "(pip install hd-bet, or see https://github.com/MIC-DKFZ/HD-BET) in the environment that "
-            "runs the workflow, or set skull_strip: provided (with a brain mask beside each scan) "
-            "for this dataset in the config.")
+    """Brain mask from HD-BET on an in-memory image (kept for callers of the old API)."""
+    from patch2loc.skullstrip import run_hdbet as hdbet_file
+
     with tempfile.TemporaryDirectory(prefix="hdbet-") as tmp:
-        src, out = Path(tmp) / "input.nii.gz", Path(tmp) / "output.nii.gz"
+        src = Path(tmp) / "input.nii.gz"
         sitk.WriteImage(image, str(src))
-        cmd = cfg.hdbet_command.format(input=shlex.quote(str(src)), output=shlex.quote(str(out)),
-                                       device=cfg.hdbet_device)
-        proc = subprocess.run(shlex.split(cmd), capture_output=True, text=True)
-        candidates = [Path(tmp) / n for n in ("output_bet.nii.gz", "output_bet_mask.nii.gz",
-                                             "output_mask.nii.gz")]  # v2 / v1 names
-        found = [p for p in candidates if p.exists()]
-        if proc.returncode != 0 or not found:
-            raise InputError(f"HD-BET failed ({cmd}; exit {proc.returncode}):\n{proc.stderr[-2000:]}\n"
-                             "Check the HD-BET installation and hdbet_command / hdbet_device.")
-        return _on_grid(sitk.Cast(sitk.ReadImage(str(found[0])) > 0, sitk.sitkUInt8), image)
+        out = hdbet_file(src, Path(tmp) / "mask.nii.gz", device=cfg.hdbet_device, command=cfg.hdbet_command)
+        return _on_grid(sitk.Cast(sitk.ReadImage(str(out)) > 0, sitk.sitkUInt8), image)
 
 
 def _on_grid(mask: sitk.Image, grid: sitk.Image) -> sitk.Image:
@@ -349,8 +344,11 @@ def n4_correct(image: sitk.Image, mask: sitk.Image, iterations=(200, 200, 200, 2
 
 def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
                     atlas_mask: str | os.PathLike | None, out_dir: str | os.PathLike,
-                    cfg: PreprocessConfig = PreprocessConfig()) -> dict:
+                    cfg: PreprocessConfig = PreprocessConfig(),
+                    brain_mask: str | os.PathLike | None = None) -> dict:
     """Run the chain on one scan; write out_dir/{image,mask[,seg]}.nii.gz and qc.json.
+
+    `brain_mask`: a skull-strip mask made beforehand on the scan's native grid (see skull_strip).
 
     Returns the QC record (also in qc.json). Nothing is left in out_dir if any step fails.
     """
@@ -368,7 +366,7 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
         native_seg.CopyInformation(native)
 
     resampled = resample_to_spacing(native, cfg.spacing)
-    mask, warp_mask = skull_strip(resampled, scan, cfg, native)
+    mask, warp_mask = skull_strip(resampled, scan, cfg, native, brain_mask)
     if not sitk.GetArrayViewFromImage(mask).any():
         raise InputError(f"{scan.mask or scan.image}: the brain mask is empty; check the skull strip.")
     t_strip = time.perf_counter()
