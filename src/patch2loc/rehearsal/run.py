@@ -18,7 +18,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +62,9 @@ def rehearse(configfile: str | Path, *, plan: Plan = Plan(), cores: int = 2, tar
         key, value = item.split("=", 1)
         config[key] = yaml.safe_load(value)
     out = workdir / "results" / config["run_name"]
+    # Datasets set to `provided` get the masks a user would add (MSLUB ships its own).
+    plan = replace(plan, user_masks=tuple(d for d, v in config["datasets"].items()
+                                          if v["skull_strip"] == "provided" and d != "MSLUB"))
     t0 = time.perf_counter()
     fixtures, subjects = prepare({**config, "splits_dir": str(workdir / config["splits_dir"]),
                                   "raw_root": str(workdir / config["raw_root"])}, plan)
