@@ -41,8 +41,9 @@ class _Nyul:
     """The fitted standard scale, and the two operations we need, for either library version."""
 
     def __init__(self, standard_scale: np.ndarray, percentiles: np.ndarray) -> None:
-        self.standard_scale = np.asarray(standard_scale, dtype=np.float64)
-        self.percentiles = np.asarray(percentiles, dtype=np.float64)
+        # float32, as 4.x stores them: both versions then hold bit-identical landmarks
+        self.standard_scale = np.asarray(standard_scale, dtype=np.float32).astype(np.float64)
+        self.percentiles = np.asarray(percentiles, dtype=np.float32).astype(np.float64)
 
     @classmethod
     def fit(cls, images: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> "_Nyul":
