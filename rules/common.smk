@@ -151,8 +151,9 @@ def qc_inputs(wc):
 def landmark_inputs(wc):
     pool = _unique(ixi_subjects("train", wc.modality) + ixi_subjects("val", wc.modality))
     return {
-        "images": [preprocessed("IXI", wc.modality, s, "image.nii.gz") for s in pool],
-        "masks": [preprocessed("IXI", wc.modality, s, "mask.nii.gz") for s in pool],
+        # the uncropped atlas-box volumes: Nyul sees the whole brain, crop/pad comes last
+        "images": [preprocessed("IXI", wc.modality, s, "uncropped.nii.gz") for s in pool],
+        "masks": [preprocessed("IXI", wc.modality, s, "uncropped_mask.nii.gz") for s in pool],
     }
 
 

@@ -14,6 +14,8 @@ rule preprocess_healthy_scan:
     output:
         image=f"{PRE_DIR}/image.nii.gz",
         mask=f"{PRE_DIR}/mask.nii.gz",
+        uncropped=f"{PRE_DIR}/uncropped.nii.gz",  # before crop/pad: what Nyul normalises
+        uncropped_mask=f"{PRE_DIR}/uncropped_mask.nii.gz",
         qc=f"{PRE_DIR}/qc.json",
         png=f"{PRE_DIR}/qc.png",
     wildcard_constraints:
@@ -36,6 +38,8 @@ use rule preprocess_healthy_scan as preprocess_lesion_scan with:
         image=f"{PRE_DIR}/image.nii.gz",
         mask=f"{PRE_DIR}/mask.nii.gz",
         seg=f"{PRE_DIR}/seg.nii.gz",
+        uncropped=f"{PRE_DIR}/uncropped.nii.gz",
+        uncropped_mask=f"{PRE_DIR}/uncropped_mask.nii.gz",
         qc=f"{PRE_DIR}/qc.json",
         png=f"{PRE_DIR}/qc.png",
     wildcard_constraints:

@@ -110,3 +110,26 @@ def test_landmarks_follow_the_nyul_definition_on_any_library_version(tmp_path):
     image, mask = load_volume(images[1]).data, load_volume(masks[1]).data > 0
     mapped = nyul_transform(image, mask, nyul)
     np.testing.assert_allclose(np.percentile(mapped[mask], percentiles), table[0], rtol=1e-4, atol=1e-3)
+
+
+def test_crop_pad_comes_last(tmp_path):
+    """With target_shape the scan is normalised on the whole brain and cropped afterwards: the
+    result is the crop of the uncropped normalisation, not a normalisation of the crop."""
+    from patch2loc.preprocess import crop_or_pad
+
+    images, masks = _fixed_population(tmp_path)
+    fit_landmarks(images, masks, tmp_path / "lm.npy")
+    full = normalize_scan(images[0], masks[0], tmp_path / "lm.npy", tmp_path / "full.nii.gz")
+    target = (20, 22, 10)  # cuts 8 of the 18 axial slices, brain included
+    last = normalize_scan(images[0], masks[0], tmp_path / "lm.npy", tmp_path / "last.nii.gz",
+                          target_shape=target)
+    want, offset = crop_or_pad(load_volume(full).data, target)
+    got = load_volume(last)
+    np.testing.assert_array_equal(got.data, want)
+    np.testing.assert_allclose(got.affine[:3, 3], load_volume(full).affine[:3, :3] @ offset + load_volume(full).affine[:3, 3])
+    # cropping first would change the values: the percentile of a partial brain differs
+    crop_img, _ = crop_or_pad(load_volume(images[0]).data, target)
+    crop_msk, _ = crop_or_pad(load_volume(masks[0]).data, target)
+    first = _write(tmp_path, "cropped", crop_img, crop_msk > 0)
+    early = load_volume(normalize_scan(*first, tmp_path / "lm.npy", tmp_path / "first.nii.gz")).data
+    assert not np.allclose(early, want, rtol=1e-3)

@@ -16,7 +16,7 @@ from patch2loc.rehearsal.fixtures import Plan, build_all
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "profiles"]
 SMALL = Plan(ixi_train=3, ixi_val=1, ixi_test=1,
-             lesion_subjects={"BraTS21": 1, "MSLUB": 1, "ATLAS_v2": 1, "WMH": 2},
+             lesion_subjects={"BraTS21": 1, "MSLUB": 1, "ATLAS_v2": 1, "WMH": 3},
              render_spacing=4.0, voxel_scale=3.0)
 
 

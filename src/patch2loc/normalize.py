@@ -153,8 +153,13 @@ def nyul_transform(image: np.ndarray, mask: np.ndarray, nyul: _Nyul) -> np.ndarr
 
 def normalize_scan(image_path: str | os.PathLike, mask_path: str | os.PathLike,
                    landmarks_path: str | os.PathLike, out_path: str | os.PathLike,
-                   percentile: float = 98.0) -> Path:
-    """Nyul-standardise one scan, zero outside the brain, divide by its in-brain percentile."""
+                   percentile: float = 98.0, target_shape: Sequence[int] | None = None) -> Path:
+    """Nyul-standardise one scan, zero outside the brain, divide by its in-brain percentile, and
+    (with `target_shape`) crop/pad last, as the paper's chain does: the landmarks and the
+    percentile then describe the whole brain, not what is left of it after the crop.
+
+    `target_shape` None keeps the input grid (for a scan that is already cropped).
+    """
     case = load_case(image_path, mask_path)
     nyul = load_landmarks(landmarks_path)
     data = nyul_transform(case.image.data, case.mask, nyul) * case.mask
@@ -162,4 +167,10 @@ def normalize_scan(image_path: str | os.PathLike, mask_path: str | os.PathLike,
     if not scale > 0:
         raise InputError(f"{image_path}: the {percentile}th in-brain percentile after Nyul mapping is "
                          f"{scale:g}; the image or its mask {mask_path} is wrong (check its QC).")
-    return save_volume((data / scale).astype(np.float32), out_path, like=case.image)
+    data = (data / scale).astype(np.float32)
+    if target_shape is None:
+        return save_volume(data, out_path, like=case.image)
+    from patch2loc.preprocess import crop_or_pad, shift_affine
+
+    cropped, offset = crop_or_pad(data, tuple(int(n) for n in target_shape))
+    return save_volume(cropped, out_path, affine=shift_affine(case.image.affine, offset))

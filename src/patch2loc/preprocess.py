@@ -318,6 +318,22 @@ def register_affine(fixed: sitk.Image, moving: sitk.Image, cfg: PreprocessConfig
     return transform, qc
 
 
+def affine_summary(transform: sitk.Transform) -> dict:
+    """Rotation angle (degrees) and stretches of the registration's linear part (polar
+    decomposition). Heads lie upright in every scanner, so a rotation near 90 degrees or a stretch
+    far from 1 means a wrong orientation header or a failed registration (QC flags both)."""
+    t = transform
+    while isinstance(t, sitk.CompositeTransform) or t.GetName() == "CompositeTransform":
+        t = sitk.CompositeTransform(t).GetNthTransform(0)
+    matrix = np.asarray(sitk.AffineTransform(t).GetMatrix(), dtype=float).reshape(3, 3)
+    u, stretch, vt = np.linalg.svd(matrix)
+    rotation = u @ vt
+    angle = float(np.degrees(np.arccos(np.clip((np.trace(rotation) - 1.0) / 2.0, -1.0, 1.0))))
+    return {"registration_rotation_deg": angle,
+            "registration_stretch_min": float(stretch.min()), "registration_stretch_max": float(stretch.max()),
+            "registration_reflects": bool(np.linalg.det(matrix) < 0)}
+
+
 def _n4_shrink(size: tuple[int, ...], requested: int) -> int:
     """Shrink factor that keeps >= 32 voxels per axis (a 3 mm demo volume is not shrunk)."""
     return int(max(1, min(requested, min(size) // 32)))
@@ -350,6 +366,8 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
 
     `brain_mask`: a skull-strip mask made beforehand on the scan's native grid (see skull_strip).
 
+    Also writes uncropped{,_mask}.nii.gz (the atlas box before the crop/pad), which the Nyul
+    normalisation uses so that crop/pad is the chain's last step.
     Returns the QC record (also in qc.json). Nothing is left in out_dir if any step fails.
     """
     t0 = time.perf_counter()
@@ -402,6 +420,7 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
         "registration_metric": reg_qc["metric"],
         "registration_iterations": reg_qc["iterations"],
         "registration_stop": reg_qc["stop"],
+        **affine_summary(transform),
         "atlas_mask_dice": float(2 * (brain & atlas_np).sum() / max(1, brain.sum() + atlas_np.sum())),
         "brain_volume_ml": float(brain.sum() * voxel_ml),
         "brain_lost_to_crop_ml": float(to_numpy(mask_a).sum() * voxel_ml - brain.sum() * voxel_ml),
@@ -416,6 +435,12 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
 
     written: list[Path] = []
     try:
+        # The atlas-box volume before the crop/pad: Nyul and the percentile division are computed
+        # on the whole brain and the crop/pad comes last (normalize.normalize_scan).
+        full_mask = to_numpy(mask_a).astype(np.uint8)
+        written.append(save_volume(to_numpy(image_a).astype(np.float32) * full_mask,
+                                   out_dir / "uncropped.nii.gz", affine=ras_affine(atlas.brain)))
+        written.append(save_volume(full_mask, out_dir / "uncropped_mask.nii.gz", affine=ras_affine(atlas.brain)))
         written.append(save_volume(image_np, out_dir / "image.nii.gz", affine=affine))
         written.append(save_volume(mask_np, out_dir / "mask.nii.gz", affine=affine))
         if seg_np is not None:
