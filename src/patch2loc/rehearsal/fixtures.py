@@ -47,7 +47,7 @@ class Plan:
     ixi_train: int = 3
     ixi_val: int = 1
     ixi_test: int = 1
-    lesion_subjects: dict = field(default_factory=lambda: {"BraTS21": 2, "MSLUB": 2, "ATLAS_v2": 2, "WMH": 2})
+    lesion_subjects: dict = field(default_factory=lambda: {"BraTS21": 2, "MSLUB": 2, "ATLAS_v2": 2, "WMH": 3})
     render_spacing: float = 2.0  # mm, the synthesiser's grid
     voxel_scale: float = 2.0  # real voxel sizes times this (capped at 3 mm)
     seed: int = 11
