@@ -35,8 +35,9 @@ def _small_config(workdir: Path) -> str:
     return "config/rehearsal_ci.yaml"
 
 
+@pytest.mark.slow
 def test_each_dataset_layout_is_read_from_its_fixture(tmp_path):
-    plan = Plan(**{**SMALL.__dict__, "user_masks": ("IXI", "WMH")})
+    plan = Plan(**{**SMALL.__dict__, "user_masks": ("IXI", "WMH"), "render_spacing": 6.0})
     subjects = build_all(tmp_path / "fx", tmp_path / "raw", plan)
     served, raw = tmp_path / "fx" / "served", tmp_path / "raw"
     # Unpack the served archives the way the extract / arrange rules do.
