@@ -21,15 +21,16 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, fields
-from functools import lru_cache
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
+from patch2loc.atlas import Atlas, load_atlas, write_atlas_files  # noqa: F401 (re-exported)
 from patch2loc.datasets import RawScan, binarize_seg
+from patch2loc.imaging import (_check_same_grid, crop_or_pad, from_numpy, ras_affine,  # noqa: F401
+                               read_image, resample_to_spacing, shift_affine, to_numpy)
 from patch2loc.io import InputError, atomic_output, save_volume
 
 SKULL_STRIP = ("none", "provided", "hdbet", "robex")
@@ -76,168 +77,6 @@ class PreprocessConfig:
             if key in values:
                 values[key] = tuple(values[key])
         return cls(**values)
-
-
-# ---------------------------------------------------------------------------------- reading
-
-def read_image(path: str | os.PathLike, kind: str = "image") -> sitk.Image:
-    """Read a 3D scalar image as float32; InputError naming the file when unusable."""
-    path = str(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: {kind} not found. Check the raw data layout (patch2loc.datasets).")
-    data = None
-    try:
-        img = sitk.ReadImage(path)
-        if path.endswith((".nii", ".nii.gz")):
-            # ITK zero-fills a truncated .nii.gz without complaint; nibabel raises. Take the voxels
-            # from nibabel (same storage order) and the geometry from ITK.
-            data = np.asarray(nib.load(path).dataobj, dtype=np.float32)
-    except Exception as exc:  # RuntimeError (ITK), OSError/EOFError/zlib.error/... (nibabel)
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-        raise InputError(f"{path}: cannot be read as an image ({detail}). "
-                         "Re-download or re-export it; it may be truncated.") from exc
-    if img.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(f"{path}: {kind} has {img.GetNumberOfComponentsPerPixel()} components per "
-                         "voxel; pass a single-channel 3D volume.")
-    if img.GetDimension() == 4 and img.GetSize()[3] == 1:
-        img = img[:, :, :, 0]
-    if img.GetDimension() != 3:
-        raise InputError(f"{path}: expected a 3D {kind}, got size {img.GetSize()}. Pass one 3D volume.")
-    img = sitk.Cast(img, sitk.sitkFloat32)
-    if data is not None:
-        data = np.squeeze(data)
-        if data.shape != img.GetSize():
-            raise InputError(f"{path}: voxel array {data.shape} does not match header size "
-                             f"{img.GetSize()}. Re-export the file as a plain 3D NIfTI.")
-        img = from_numpy(data, img)
-    if not np.isfinite(sitk.GetArrayViewFromImage(img)).all():
-        raise InputError(f"{path}: {kind} contains NaN or infinite values. Fix or re-export it.")
-    return img
-
-
-def _check_same_grid(ref: sitk.Image, other: sitk.Image, ref_path, other_path, kind: str) -> None:
-    """A mask must lie on its image's voxel grid (same size and physical placement)."""
-    same = (ref.GetSize() == other.GetSize()
-            and np.allclose(ref.GetSpacing(), other.GetSpacing(), rtol=1e-3)
-            and np.allclose(ref.GetOrigin(), other.GetOrigin(), atol=1e-2 * max(ref.GetSpacing()))
-            and np.allclose(ref.GetDirection(), other.GetDirection(), atol=1e-3))
-    if not same:
-        raise InputError(
-            f"{other_path}: {kind} grid (size {other.GetSize()}, spacing "
-            f"{np.round(other.GetSpacing(), 3).tolist()}) does not match image {ref_path} (size "
-            f"{ref.GetSize()}, spacing {np.round(ref.GetSpacing(), 3).tolist()}). Use the {kind} "
-            "that belongs to this scan, or resample it onto the image grid first.")
-
-
-# ----------------------------------------------------------------------------- geometry
-
-def ras_affine(img: sitk.Image) -> np.ndarray:
-    """4x4 voxel -> RAS world affine of a SimpleITK image (ITK works in LPS)."""
-    direction = np.asarray(img.GetDirection()).reshape(3, 3)
-    affine = np.eye(4)
-    affine[:3, :3] = direction @ np.diag(img.GetSpacing())
-    affine[:3, 3] = img.GetOrigin()
-    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ affine
-
-
-def to_numpy(img: sitk.Image) -> np.ndarray:
-    """SimpleITK [z, y, x] array -> the package's [X, Y, Z] order."""
-    return np.ascontiguousarray(sitk.GetArrayFromImage(img).transpose(2, 1, 0))
-
-
-def from_numpy(array: np.ndarray, like: sitk.Image) -> sitk.Image:
-    img = sitk.GetImageFromArray(np.ascontiguousarray(np.asarray(array).transpose(2, 1, 0)))
-    img.CopyInformation(like)
-    return img
-
-
-def resample_to_spacing(img: sitk.Image, spacing, interpolator=sitk.sitkLinear) -> sitk.Image:
-    """Same field of view, voxels of `spacing` mm."""
-    old_size, old_spacing = np.array(img.GetSize()), np.array(img.GetSpacing())
-    new_size = np.maximum(1, np.round(old_size * old_spacing / np.asarray(spacing))).astype(int)
-    return sitk.Resample(img, [int(s) for s in new_size], sitk.Transform(), interpolator,
-                         img.GetOrigin(), [float(s) for s in spacing], img.GetDirection(), 0.0,
-                         img.GetPixelID())
-
-
-def crop_or_pad(array: np.ndarray, target: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Centred crop/zero-pad to `target`; also return the voxel offset of the new index 0."""
-    out = np.zeros(target, dtype=array.dtype)
-    src, dst, offset = [], [], []
-    for n, t in zip(array.shape, target):
-        if n >= t:
-            start = (n - t) // 2
-            src.append(slice(start, start + t)), dst.append(slice(0, t)), offset.append(start)
-        else:
-            before = (t - n) // 2
-            src.append(slice(0, n)), dst.append(slice(before, before + n)), offset.append(-before)
-    out[tuple(dst)] = array[tuple(src)]
-    return out, np.asarray(offset, dtype=float)
-
-
-def shift_affine(affine: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """Affine of a grid whose voxel 0 is voxel `offset` of the old grid."""
-    shift = np.eye(4)
-    shift[:3, 3] = offset
-    return affine @ shift
-
-
-# -------------------------------------------------------------------------------- atlas
-
-@dataclass
-class Atlas:
-    """The atlas brain on the output grid (cfg.spacing, cut to its brain bounding box)."""
-
-    brain: sitk.Image  # template * mask (float32): the registration target
-    mask: sitk.Image  # uint8
-    bbox: tuple[int, ...] = field(default=())  # (x0, y0, z0, x1, y1, z1) on the resampled atlas
-
-
-@lru_cache(maxsize=4)
-def _load_atlas_cached(atlas_image: str, atlas_mask: str | None, spacing: tuple) -> Atlas:
-    image = read_image(atlas_image, "atlas image")
-    if atlas_mask is not None and os.path.exists(atlas_mask):
-        mask = read_image(atlas_mask, "atlas brain mask")
-        _check_same_grid(image, mask, atlas_image, atlas_mask, "atlas brain mask")
-    elif atlas_mask is not None:
-        raise InputError(f"{atlas_mask}: atlas brain mask not found. Make it (e.g. T1_brain > 0) or "
-                         "leave the mask out to derive it from the skull-stripped template.")
-    else:
-        mask = image  # a skull-stripped template: brain = non-zero voxels
-    mask = sitk.Cast(mask > 0, sitk.sitkUInt8)
-    if not np.allclose(image.GetSpacing(), spacing, rtol=1e-3):
-        image = resample_to_spacing(image, spacing, sitk.sitkLinear)
-        mask = resample_to_spacing(mask, spacing, sitk.sitkNearestNeighbor)
-    m = sitk.GetArrayViewFromImage(mask)
-    if not m.any():
-        raise InputError(f"{atlas_mask or atlas_image}: the atlas brain mask is empty.")
-    zyx = np.argwhere(m)
-    lo, hi = zyx.min(0)[::-1], zyx.max(0)[::-1] + 1  # x, y, z
-    size = [int(h - l) for l, h in zip(lo, hi)]
-    index = [int(v) for v in lo]
-    image = sitk.RegionOfInterest(image, size, index)
-    mask = sitk.RegionOfInterest(mask, size, index)
-    brain = sitk.Mask(sitk.Cast(image, sitk.sitkFloat32), mask)
-    return Atlas(brain=brain, mask=mask, bbox=tuple(index) + tuple(int(v) for v in hi))
-
-
-def load_atlas(atlas_image: str | os.PathLike, atlas_mask: str | os.PathLike | None,
-               spacing: tuple[float, float, float]) -> Atlas:
-    """Atlas brain + mask resampled to `spacing` and cut to the brain's bounding box (cached)."""
-    return _load_atlas_cached(str(atlas_image), None if atlas_mask is None else str(atlas_mask),
-                              tuple(float(s) for s in spacing))
-
-
-def write_atlas_files(template: str | os.PathLike, out_image: str | os.PathLike,
-                      out_mask: str | os.PathLike) -> None:
-    """Copy a skull-stripped template (e.g. SRI24 templates/T1_brain.nii) to `out_image` and
-    write its brain mask (template > 0) to `out_mask`, both as NIfTI with the template's affine."""
-    img = read_image(template, "atlas template")
-    data = to_numpy(img)
-    if not (data > 0).any():
-        raise InputError(f"{template}: the template is empty; re-download the atlas.")
-    save_volume(data.astype(np.float32), out_image, affine=ras_affine(img))
-    save_volume((data > 0).astype(np.uint8), out_mask, affine=ras_affine(img))
 
 
 # --------------------------------------------------------------------------- the steps
