@@ -1,12 +1,18 @@
-# Two entry points for a fresh clone (Python 3.11, nothing installed):
-#   make demo   installs into .venv and runs the synthetic demo end to end
-#   make test   installs into .venv and runs the tests
-PYTHON ?= python3
+# Entry points for a fresh clone (Python 3.11, 3.12 or 3.13, nothing installed):
+#   make demo            installs into .venv and runs the synthetic demo end to end
+#   make test            installs into .venv and runs the tests
+#   make rehearse-real   the paper path offline: real-layout fixtures served on 127.0.0.1
+# The interpreter: PYTHON=... if given, else the first of python3.11, python3.12, python3.13,
+# python3 that is 3.11-3.13 (Snakemake 9 needs >= 3.11; 3.11 is the most tested).
+SUPPORTED := 3.11 3.12 3.13
+PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3.13 python3,$(shell \
+	$(p) -c 'import sys; print("$(p)" if "%d.%d" % sys.version_info[:2] in "$(SUPPORTED)".split() else "")' 2>/dev/null)))
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
 $(BIN)/.installed: pyproject.toml
+	@test -n "$(PYTHON)" || { echo "No Python 3.11, 3.12 or 3.13 found (python3.11, python3.12, python3.13, python3). Install one, e.g. 'apt-get install python3.11 python3.11-venv' or 'pyenv install 3.11', or pass PYTHON=/path/to/python3.x." >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[demo,workflow,test]"
@@ -31,4 +37,9 @@ lint: $(BIN)/.installed
 rehearse-slurm: $(BIN)/.installed
 	rehearsals/slurm/run.sh
 
-.PHONY: install demo test lint rehearse-slurm
+# Fixtures -> loopback server -> download, extract, ROBEX, registration, N4, Nyul, training,
+# Table 1, report (config/rehearsal.yaml); summary in results/rehearsal/rehearsal.json.
+rehearse-real: $(BIN)/.installed
+	PYTHONPATH=src nice -n 10 $(BIN)/python -m patch2loc.rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
+
+.PHONY: install demo test lint rehearse-slurm rehearse-real

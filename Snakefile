@@ -15,6 +15,7 @@ if not workflow.config_settings.configfiles:
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/skullstrip.smk"
 include: "rules/preprocess.smk"
 include: "rules/normalize.smk"
 include: "rules/train.smk"

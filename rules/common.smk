@@ -152,8 +152,9 @@ def qc_inputs(wc):
 def landmark_inputs(wc):
     pool = _unique(ixi_subjects("train", wc.modality) + ixi_subjects("val", wc.modality))
     return {
-        "images": [preprocessed("IXI", wc.modality, s, "image.nii.gz") for s in pool],
-        "masks": [preprocessed("IXI", wc.modality, s, "mask.nii.gz") for s in pool],
+        # the uncropped atlas-box volumes: Nyul sees the whole brain, crop/pad comes last
+        "images": [preprocessed("IXI", wc.modality, s, "uncropped.nii.gz") for s in pool],
+        "masks": [preprocessed("IXI", wc.modality, s, "uncropped_mask.nii.gz") for s in pool],
     }
 
 
@@ -237,7 +238,9 @@ def all_heatmap_dirs():
 # ---------------------------------------------------------------- raw data inputs
 MANUAL_DATASETS = ("BraTS21", "ATLAS_v2")  # owners require a registration: dropped in by hand
 CHECKSUMS = f"{RAW}/checksums.tsv"
-SOURCES = yaml.safe_load((Path(workflow.basedir) / "config" / "datasets.yaml").read_text())
+# Download sources: config/datasets.yaml unless the config's `sources` names another file (the
+# offline rehearsal points it at a loopback server).
+SOURCES = yaml.safe_load(Path(config.get("sources") or Path(workflow.basedir) / "config" / "datasets.yaml").read_text())
 
 
 def _downloads():
@@ -290,4 +293,22 @@ def raw_inputs(wc):
     if wc.dataset == "WMH":
         return f"{RAW}/WMH/.arranged"
     scan = raw_paths(wc.dataset, RAW, wc.subject, wc.modality)  # MSLUB: per-file downloads
-    return [str(scan.image), str(scan.seg)]
+    return [str(scan.image), str(scan.seg), str(scan.mask)]  # its brain mask is downloaded too
+
+
+# ---------------------------------------------------------------- skull strip inputs (rules/skullstrip.smk)
+from patch2loc.skullstrip import hdbet_weights_file  # noqa: E402
+
+HDBET = {"device": "cuda", "home": "data/hdbet", **config.get("hdbet", {})}
+HDBET_WEIGHTS = str(hdbet_weights_file(HDBET["home"]))
+
+
+def strip_mask(tool, dataset="{dataset}", modality="{modality}", subject="{subject}"):
+    """Brain mask written by a skull-strip rule (native grid of the raw scan)."""
+    return f"{OUT}/skullstrip/{tool}/{dataset}/{modality}/{subject}/brainmask.nii.gz"
+
+
+def brain_mask_input(wc):
+    """The skull-strip rule's mask for datasets stripped by a tool; nothing otherwise."""
+    tool = config["datasets"][wc.dataset]["skull_strip"]
+    return strip_mask(tool, wc.dataset, wc.modality, wc.subject) if tool in ("hdbet", "robex") else []

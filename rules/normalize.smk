@@ -1,6 +1,7 @@
 # Nyul histogram standardisation: landmarks fitted once per modality on IXI subjects of the
 # train/val pool (never on IXI test subjects or lesion sets), then applied to every scan,
-# followed by division by the in-brain 98th percentile.
+# followed by division by the in-brain 98th percentile; both on the uncropped atlas-box volume,
+# and the crop/pad to target_shape comes last (as in the paper and METHOD.md).
 
 
 rule fit_landmarks:
@@ -21,13 +22,14 @@ rule fit_landmarks:
 
 rule normalize_scan:
     input:
-        image=f"{PRE_DIR}/image.nii.gz",
-        mask=f"{PRE_DIR}/mask.nii.gz",
+        image=f"{PRE_DIR}/uncropped.nii.gz",
+        mask=f"{PRE_DIR}/uncropped_mask.nii.gz",
         landmarks=f"{OUT}/landmarks/{{modality}}.npy",
     output:
         image=normalized("{dataset}", "{modality}", "{subject}"),
     params:
         percentile=config["normalize"]["percentile"],
+        target_shape=config["preprocess"]["target_shape"],
     log:
         f"{LOGS}/normalize/{{dataset}}_{{modality}}_{{subject}}.log",
     conda:

@@ -1,4 +1,4 @@
-# One job per scan: resample, skull strip, register to the atlas, crop, N4, crop/pad (SimpleITK).
+# One job per scan: resample, skull strip (or take the skull-strip rule's mask), register to the atlas, crop, N4, crop/pad (SimpleITK).
 # Healthy IXI scans have no lesion mask; the lesion sets carry theirs through every step.
 
 # The per-scan folder, spelled once by common.smk's preprocessed() (wildcards left open).
@@ -8,11 +8,14 @@ PRE_DIR = preprocessed("{dataset}", "{modality}", "{subject}", "").rstrip("/")
 rule preprocess_healthy_scan:
     input:
         raw=raw_inputs,
+        brain_mask=brain_mask_input,  # rules/skullstrip.smk (hdbet, robex); none otherwise
         atlas_image=config["atlas"]["image"],
         atlas_mask=config["atlas"]["mask"],
     output:
         image=f"{PRE_DIR}/image.nii.gz",
         mask=f"{PRE_DIR}/mask.nii.gz",
+        uncropped=f"{PRE_DIR}/uncropped.nii.gz",  # before crop/pad: what Nyul normalises
+        uncropped_mask=f"{PRE_DIR}/uncropped_mask.nii.gz",
         qc=f"{PRE_DIR}/qc.json",
         png=f"{PRE_DIR}/qc.png",
     wildcard_constraints:
@@ -35,6 +38,8 @@ use rule preprocess_healthy_scan as preprocess_lesion_scan with:
         image=f"{PRE_DIR}/image.nii.gz",
         mask=f"{PRE_DIR}/mask.nii.gz",
         seg=f"{PRE_DIR}/seg.nii.gz",
+        uncropped=f"{PRE_DIR}/uncropped.nii.gz",
+        uncropped_mask=f"{PRE_DIR}/uncropped_mask.nii.gz",
         qc=f"{PRE_DIR}/qc.json",
         png=f"{PRE_DIR}/qc.png",
     wildcard_constraints:

@@ -80,3 +80,56 @@ def test_bad_inputs_raise_and_write_nothing(tmp_path):
         normalize_scan(*a, tmp_path / "bad.npy", tmp_path / "n.nii.gz")
     assert not (tmp_path / "n.nii.gz").exists()
     assert not list(tmp_path.glob(".*"))  # no temporary leftovers
+
+
+# Landmarks of three fixed brains, computed once with intensity-normalization 3.0.1 (Python 3.11)
+# and 4.0.0 (Python 3.12.1 and 3.13.0): identical to 6 decimals across versions (2026-11-22).
+def _fixed_population(tmp_path):
+    rng = np.random.default_rng(2026)
+    pairs = [_write(tmp_path, f"b{i}", *_brain(rng, g, o, gm))
+             for i, (g, o, gm) in enumerate([(800, 50, 1.0), (1500, 0, 1.2), (300, 20, 0.8)])]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def test_landmarks_follow_the_nyul_definition_on_any_library_version(tmp_path):
+    """Standard scale = mean over images of the landmark percentiles (1, 10..90, 99) mapped
+    linearly from [p1, p99] onto [1, 100], whichever intensity-normalization is installed."""
+    images, masks = _fixed_population(tmp_path)
+    table = fit_landmarks(images, masks, tmp_path / "lm.npy")
+    percentiles = np.array([1.0, *range(10, 91, 10), 99.0])
+    expected = np.zeros(len(percentiles))
+    for image, mask in zip(images, masks):
+        values = load_volume(image).data[load_volume(mask).data > 0]
+        marks = np.percentile(values, percentiles)
+        expected += 1.0 + 99.0 * (marks - marks[0]) / (marks[-1] - marks[0])
+    expected /= len(images)
+    np.testing.assert_allclose(table[1], percentiles)
+    np.testing.assert_allclose(table[0], expected, rtol=1e-6)
+    # and the transform puts each image's landmarks onto that scale
+    nyul = load_landmarks(tmp_path / "lm.npy")
+    image, mask = load_volume(images[1]).data, load_volume(masks[1]).data > 0
+    mapped = nyul_transform(image, mask, nyul)
+    np.testing.assert_allclose(np.percentile(mapped[mask], percentiles), table[0], rtol=1e-4, atol=1e-3)
+
+
+def test_crop_pad_comes_last(tmp_path):
+    """With target_shape the scan is normalised on the whole brain and cropped afterwards: the
+    result is the crop of the uncropped normalisation, not a normalisation of the crop."""
+    from patch2loc.preprocess import crop_or_pad
+
+    images, masks = _fixed_population(tmp_path)
+    fit_landmarks(images, masks, tmp_path / "lm.npy")
+    full = normalize_scan(images[0], masks[0], tmp_path / "lm.npy", tmp_path / "full.nii.gz")
+    target = (20, 22, 10)  # cuts 8 of the 18 axial slices, brain included
+    last = normalize_scan(images[0], masks[0], tmp_path / "lm.npy", tmp_path / "last.nii.gz",
+                          target_shape=target)
+    want, offset = crop_or_pad(load_volume(full).data, target)
+    got = load_volume(last)
+    np.testing.assert_array_equal(got.data, want)
+    np.testing.assert_allclose(got.affine[:3, 3], load_volume(full).affine[:3, :3] @ offset + load_volume(full).affine[:3, 3])
+    # cropping first would change the values: the percentile of a partial brain differs
+    crop_img, _ = crop_or_pad(load_volume(images[0]).data, target)
+    crop_msk, _ = crop_or_pad(load_volume(masks[0]).data, target)
+    first = _write(tmp_path, "cropped", crop_img, crop_msk > 0)
+    early = load_volume(normalize_scan(*first, tmp_path / "lm.npy", tmp_path / "first.nii.gz")).data
+    assert not np.allclose(early, want, rtol=1e-3)

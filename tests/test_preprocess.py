@@ -216,7 +216,7 @@ def test_bad_input_stops_cleanly(tmp_path, atlas, problem, monkeypatch):
     else:
         monkeypatch.setenv("PATH", str(tmp_path))
         cfg = PreprocessConfig(**{**CFG.__dict__, "skull_strip": "hdbet"})
-        match = "hd-bet.*not on PATH.*skull_strip: provided"
+        match = "hd-bet.*not on PATH.*skull_strip: robex.*or provided"
     out = tmp_path / "out"
     with pytest.raises(InputError, match=match) as err:
         preprocess_scan(RawScan("MSLUB", "T2", "p", image, seg, mask), atlas[0], atlas[1], out, cfg)

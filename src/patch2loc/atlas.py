@@ -1,0 +1,72 @@
+"""The registration target: the atlas brain on the output grid, and the SRI24 atlas files.
+
+Split out of preprocess.py (which re-exports every name).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import SimpleITK as sitk
+
+from patch2loc.imaging import _check_same_grid, ras_affine, read_image, resample_to_spacing, to_numpy
+from patch2loc.io import InputError, save_volume
+
+# -------------------------------------------------------------------------------- atlas
+
+@dataclass
+class Atlas:
+    """The atlas brain on the output grid (cfg.spacing, cut to its brain bounding box)."""
+
+    brain: sitk.Image  # template * mask (float32): the registration target
+    mask: sitk.Image  # uint8
+    bbox: tuple[int, ...] = field(default=())  # (x0, y0, z0, x1, y1, z1) on the resampled atlas
+
+
+@lru_cache(maxsize=4)
+def _load_atlas_cached(atlas_image: str, atlas_mask: str | None, spacing: tuple) -> Atlas:
+    image = read_image(atlas_image, "atlas image")
+    if atlas_mask is not None and os.path.exists(atlas_mask):
+        mask = read_image(atlas_mask, "atlas brain mask")
+        _check_same_grid(image, mask, atlas_image, atlas_mask, "atlas brain mask")
+    elif atlas_mask is not None:
+        raise InputError(f"{atlas_mask}: atlas brain mask not found. Make it (e.g. T1_brain > 0) or "
+                         "leave the mask out to derive it from the skull-stripped template.")
+    else:
+        mask = image  # a skull-stripped template: brain = non-zero voxels
+    mask = sitk.Cast(mask > 0, sitk.sitkUInt8)
+    if not np.allclose(image.GetSpacing(), spacing, rtol=1e-3):
+        image = resample_to_spacing(image, spacing, sitk.sitkLinear)
+        mask = resample_to_spacing(mask, spacing, sitk.sitkNearestNeighbor)
+    m = sitk.GetArrayViewFromImage(mask)
+    if not m.any():
+        raise InputError(f"{atlas_mask or atlas_image}: the atlas brain mask is empty.")
+    zyx = np.argwhere(m)
+    lo, hi = zyx.min(0)[::-1], zyx.max(0)[::-1] + 1  # x, y, z
+    size = [int(h - l) for l, h in zip(lo, hi)]
+    index = [int(v) for v in lo]
+    image = sitk.RegionOfInterest(image, size, index)
+    mask = sitk.RegionOfInterest(mask, size, index)
+    brain = sitk.Mask(sitk.Cast(image, sitk.sitkFloat32), mask)
+    return Atlas(brain=brain, mask=mask, bbox=tuple(index) + tuple(int(v) for v in hi))
+
+
+def load_atlas(atlas_image: str | os.PathLike, atlas_mask: str | os.PathLike | None,
+               spacing: tuple[float, float, float]) -> Atlas:
+    """Atlas brain + mask resampled to `spacing` and cut to the brain's bounding box (cached)."""
+    return _load_atlas_cached(str(atlas_image), None if atlas_mask is None else str(atlas_mask),
+                              tuple(float(s) for s in spacing))
+
+
+def write_atlas_files(template: str | os.PathLike, out_image: str | os.PathLike,
+                      out_mask: str | os.PathLike) -> None:
+    """Copy a skull-stripped template (e.g. SRI24 templates/T1_brain.nii) to `out_image` and
+    write its brain mask (template > 0) to `out_mask`, both as NIfTI with the template's affine."""
+    img = read_image(template, "atlas template")
+    data = to_numpy(img)
+    if not (data > 0).any():
+        raise InputError(f"{template}: the template is empty; re-download the atlas.")
+    save_volume(data.astype(np.float32), out_image, affine=ras_affine(img))
+    save_volume((data > 0).astype(np.uint8), out_mask, affine=ras_affine(img))

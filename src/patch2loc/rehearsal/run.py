@@ -1,0 +1,111 @@
+"""The offline rehearsal of the paper path: fixtures -> loopback server -> the real workflow.
+
+    python -m patch2loc.rehearsal.run --configfile config/rehearsal.yaml --cores 2   (make rehearse-real)
+
+1. writes the raw fixtures (patch2loc.rehearsal.fixtures) under results/<run>/fixtures and the
+   manual datasets (BraTS21, ATLAS v2) under the config's raw_root, once;
+2. serves them on 127.0.0.1 (bounded server) with two faults: the first transfer of
+   IXI/IXI-T2.tar breaks off half-way (the download rule's retry resumes it) and the first
+   transfer of SRI24/sri24_spm8.zip is corrupted (caught by its pinned sha256, fetched again);
+3. runs Snakemake with `source: real` and `sources:` pointing at the served files, so the real
+   download, extract, arrange, skull-strip, preprocessing, Nyul, training and scoring rules run;
+4. writes results/<run>/rehearsal.json: requests per served file, QC rows flagged, timings.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from patch2loc.rehearsal.fixtures import Plan, build_all, sources
+from patch2loc.rehearsal.server import FileServer
+
+INTERRUPT = ("IXI/IXI-T2.tar",)
+CORRUPT = ("SRI24/sri24_spm8.zip",)
+
+
+def prepare(config: dict, plan: Plan) -> tuple[Path, dict]:
+    """Build the fixtures once (a marker file records the plan); return (fixtures dir, subjects)."""
+    fixtures = Path(config["splits_dir"]).parent
+    marker = fixtures / "fixtures.json"
+    if marker.exists() and json.loads(marker.read_text()).get("plan") == asdict(plan):
+        return fixtures, json.loads(marker.read_text())["subjects"]
+    subjects = build_all(fixtures, Path(config["raw_root"]), plan)
+    marker.write_text(json.dumps({"plan": asdict(plan), "subjects": subjects}, indent=1))
+    return fixtures, subjects
+
+
+def qc_flags(out: Path) -> list[dict]:
+    """Every QC row flagged as an outlier, over all QC tables of the run."""
+    flagged = []
+    for table in sorted((out / "qc").glob("*.csv")):
+        df = pd.read_csv(table)
+        for _, row in df[df["outlier"]].iterrows():
+            flagged.append({"dataset": row["dataset"], "modality": row["modality"],
+                            "subject": row["subject"], "reason": row["outlier_reason"]})
+    return flagged
+
+
+def rehearse(configfile: str | Path, *, plan: Plan = Plan(), cores: int = 2, targets=(),
+             extra_config=(), workdir: str | Path = ".", lifetime: float = 3600.0) -> dict:
+    """Run the rehearsal in `workdir` (a checkout); return the summary (also written as JSON)."""
+    workdir = Path(workdir).resolve()
+    config = yaml.safe_load((workdir / configfile).read_text())
+    for item in extra_config:  # the same key=value overrides Snakemake gets (top-level keys only)
+        key, value = item.split("=", 1)
+        config[key] = yaml.safe_load(value)
+    out = workdir / "results" / config["run_name"]
+    # Datasets set to `provided` get the masks a user would add (MSLUB ships its own).
+    plan = replace(plan, user_masks=tuple(d for d, v in config["datasets"].items()
+                                          if v["skull_strip"] == "provided" and d != "MSLUB"))
+    t0 = time.perf_counter()
+    fixtures, subjects = prepare({**config, "splits_dir": str(workdir / config["splits_dir"]),
+                                  "raw_root": str(workdir / config["raw_root"])}, plan)
+    t_fixtures = time.perf_counter() - t0
+    served = fixtures / "served"
+    with FileServer(served, interrupt=INTERRUPT, corrupt=CORRUPT, lifetime=lifetime) as server:
+        source_file = fixtures / "sources.yaml"
+        source_file.write_text(yaml.safe_dump(sources(served, f"http://127.0.0.1:{server.port}", subjects)))
+        # targets first: --config takes every word after it
+        cmd = [sys.executable, "-m", "snakemake", *targets, "--cores", str(cores),
+               "--resources", f"gpu={cores}", "--configfile", str(configfile),
+               "--rerun-triggers", "mtime", "--config", f"sources={source_file}", *extra_config]
+        proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+        requests = dict(server.requests)
+    summary = {
+        "returncode": proc.returncode,
+        "seconds": {"fixtures": round(t_fixtures, 1), "total": round(time.perf_counter() - t0, 1)},
+        "requests": requests,
+        "interrupted": list(INTERRUPT), "corrupted": list(CORRUPT),
+        "qc_flagged": qc_flags(out) if proc.returncode == 0 else None,
+        "subjects": subjects,
+        "command": " ".join(cmd),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rehearsal.json").write_text(json.dumps(summary, indent=1))
+    (out / "rehearsal_snakemake.log").write_text(proc.stdout + proc.stderr)
+    return summary
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--configfile", default="config/rehearsal.yaml")
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("targets", nargs="*", help="Snakemake targets (default: the config's all)")
+    args = ap.parse_args(argv)
+    summary = rehearse(args.configfile, cores=args.cores, targets=args.targets)
+    print(json.dumps({k: summary[k] for k in ("returncode", "seconds", "requests", "qc_flagged")}, indent=1))
+    if summary["returncode"] != 0:
+        print("snakemake failed; see results/<run>/rehearsal_snakemake.log", file=sys.stderr)
+    return 0 if summary["returncode"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
