@@ -58,7 +58,8 @@ def build_run(work: Path, n_healthy: int, steps: int) -> Path:
     pairs = []
     for i, s in enumerate(subjects):
         scan = synthesize_scan("IXI", "T2", s, work / "raw", seed=i, spacing=2.0)
-        preprocess_scan(scan, atlas, atlas_mask, work / "pre" / s, pcfg)
+        if not (work / "pre" / s / "qc.json").exists():  # a rerun reuses finished scans
+            preprocess_scan(scan, atlas, atlas_mask, work / "pre" / s, pcfg)
     n_fit = n_healthy - 4  # 2 validation, 2 for the threshold
     fit_landmarks([work / "pre" / s / "image.nii.gz" for s in subjects[:n_fit]],
                   [work / "pre" / s / "mask.nii.gz" for s in subjects[:n_fit]], run / "landmarks" / "T2.npy")
@@ -68,7 +69,7 @@ def build_run(work: Path, n_healthy: int, steps: int) -> Path:
         pairs.append((work / "norm" / s / "image.nii.gz", work / "pre" / s / "mask.nii.gz"))
     model_dir = run / "models" / "T2" / "fold0"
     tcfg = TrainConfig(steps=steps, patches_per_step=256, val_every=100, val_batches=2, device="cpu",
-                       modality="T2", num_threads=2)
+                       modality="T2", num_threads=1)  # 1 thread: robust on a busy machine
     train_from_files(pairs[:n_fit], pairs[n_fit:n_fit + 2], tcfg, model_dir, progress=False)
     model, _ = load_model(str(model_dir / "best.pt"))
     scores, masks = [], []
