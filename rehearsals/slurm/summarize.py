@@ -52,7 +52,27 @@ except FileNotFoundError as err:
     print(f"weights: {err}")
     ok = False
 
-# 4. Tables: cluster run against local run.
+# 4. Every preprocessed and normalised volume, the landmarks and the models: cluster vs local.
+import nibabel as nib
+import numpy as np
+
+for pattern in ("preprocessed/**/*.nii.gz", "normalized/**/*.nii.gz"):
+    names = sorted(str(p.relative_to(local)) for p in local.glob(pattern))
+    differ = [n for n in names if not (cluster / n).exists()
+              or not np.array_equal(np.asarray(nib.load(local / n).dataobj), np.asarray(nib.load(cluster / n).dataobj))]
+    print(f"{pattern}: {len(names) - len(differ)} of {len(names)} identical" + (f", e.g. {differ[:2]} differ" if differ else ""))
+    ok &= bool(names) and not differ
+for path in sorted(local.glob("landmarks/*.npy")):
+    same = np.array_equal(np.load(path), np.load(cluster / path.relative_to(local)))
+    print(f"{path.relative_to(local)}: {'identical' if same else 'DIFFERS'}")
+    ok &= same
+for path in sorted(local.glob("models/*/fold*/best.pt")):
+    a, b = weights(path), weights(cluster / path.relative_to(local))
+    same = all(torch.equal(a[k], b[k]) for k in a)
+    print(f"{path.relative_to(local)}: {'identical weights' if same else 'weights DIFFER'}")
+    ok &= same
+
+# 5. Tables: cluster run against local run.
 for name in ("table1.csv", "per_volume_metrics.csv"):
     a, b = local / "tables" / name, cluster / "tables" / name
     if not (a.exists() and b.exists()):
