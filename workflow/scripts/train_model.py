@@ -20,6 +20,7 @@ cfg = TrainConfig(
     val_batches=p["val_batches"],
     seed=p["seed"],
     amp=p["amp"],
+    checkpoint_every=p.get("checkpoint_every"),
     num_threads=snakemake.threads,
 )
 inp = snakemake.input
