@@ -251,3 +251,18 @@ def raw_inputs(wc):
         return f"{RAW}/WMH/.arranged"
     scan = raw_paths(wc.dataset, RAW, wc.subject, wc.modality)  # MSLUB: per-file downloads
     return [str(scan.image), str(scan.seg)]
+
+
+# ---------------------------------------------------------------- Snakemake's report
+FIGURES = f"{OUT}/figures"
+
+
+def heatmap_figures():
+    """heatmaps_{dataset}_{modality}.png for every heatmap folder the panels are drawn from."""
+    return [f"{FIGURES}/heatmaps_{Path(d).parent.name}_{Path(d).parents[2].name}.png" for d in all_heatmap_dirs()]
+
+
+def report_csv(files, **kwargs):
+    """Mark only the .csv of a multiext (csv, md, tex) group for Snakemake's report: the .md and
+    .tex hold the same table."""
+    return [report(f, **kwargs) if f.endswith(".csv") else f for f in files]
