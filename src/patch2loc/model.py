@@ -75,6 +75,8 @@ class TrimmedConv2d(nn.Conv2d):
             return super().forward(x)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         (r0, r1), (c0, c1) = _used_taps(x.shape[-2], kh, sh, ph), _used_taps(x.shape[-1], kw, sw, pw)
+        if r0 > r1 or c0 > c1:  # every tap on padding (padding >= kernel): leave it to nn.Conv2d
+            return super().forward(x)
         out_h = (x.shape[-2] + 2 * ph - kh) // sh + 1
         out_w = (x.shape[-1] + 2 * pw - kw) // sw + 1
         if out_h == out_w == 1:
@@ -98,7 +100,7 @@ class TrimmedConv2d(nn.Conv2d):
 
 def _trim_convolutions(module: nn.Module) -> None:
     """Swap every nn.Conv2d below `module` for a TrimmedConv2d sharing its parameters."""
-    for name, child in module.named_children():
+    for child in module.children():
         if type(child) is nn.Conv2d:
             child.__class__ = TrimmedConv2d  # same attributes and parameters, only forward differs
         else:
