@@ -24,6 +24,8 @@ install: $(BIN)/.installed
 # may run side by side as there are cores (the default profile's gpu=1 is for one real GPU).
 demo: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --resources gpu=$(CORES)
+	$(BIN)/snakemake --cores 1 --configfile config/demo.yaml --report results/demo/snakemake_report.zip
+	-$(BIN)/python -m patch2loc.demo_summary results/demo  # the README's demo table and the demo's checks
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q

@@ -13,6 +13,10 @@ if not workflow.config_settings.configfiles:
     configfile: "config/config.yaml"
 
 
+# Snakemake's own report (snakemake --report report.zip after a run): this page introduces it.
+report: "workflow/report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/skullstrip.smk"

@@ -15,6 +15,14 @@ GPU, paper sizes:                python benchmarks/bench_train.py --device cuda 
                                      --shape 192 192 100 --patches 8096 --steps 50 --variants none,bf16,bf16-cl
 Prints steps/s, patches/s, ratio b/a and peak memory (GPU: max allocated; CPU: process max RSS,
 which only grows, so it is the peak so far).
+
+--before-after (issue 13) times the training step of before this change (plain nn.Conv2d, Adam
+without fused) against now (TrimmedConv2d, fused Adam), same sampler, in alternating rounds so
+that load from other processes on a shared machine hits both alike; prints both and the ratio.
+Add --compile to time torch.compile of the current step as well (compile seconds printed).
+  Demo shapes:   python benchmarks/bench_train.py --before-after --shape 64 64 40 --patches 256
+  Paper shapes:  python benchmarks/bench_train.py --before-after --shape 192 192 100 --patches 8096 \
+                     --subjects 8 --steps 2 --warmup 1 --rounds 2
 """
 from __future__ import annotations
 
@@ -25,7 +33,7 @@ import time
 import numpy as np
 import torch
 
-from patch2loc.model import Patch2LocNet, patch_size_for
+from patch2loc.model import Patch2LocNet, TrimmedConv2d, patch_size_for
 from patch2loc.sampling import PatchSampler
 from patch2loc.train import TrainConfig, resolve_device, train_step
 
@@ -101,6 +109,52 @@ def new_model(patch_size: int, device: torch.device, cfg: TrainConfig, channels_
     return model.train(), optimizer, scaler
 
 
+def as_before(model: Patch2LocNet) -> Patch2LocNet:
+    """The network as it was before issue 13: every TrimmedConv2d back to a plain nn.Conv2d."""
+    for m in model.modules():
+        if isinstance(m, TrimmedConv2d):
+            m.__class__ = torch.nn.Conv2d
+    return model
+
+
+def before_after(images, masks, p: int, args, device: torch.device) -> None:
+    """Steps/s before vs after, alternating rounds of args.steps steps each."""
+    sampler = PatchSampler(images, masks, p, 0.2, device)
+    cfg = TrainConfig(patches_per_step=args.patches, amp="none")
+    setups = {}
+    for name in ("before", "after") + (("after+compile",) if args.compile else ()):
+        torch.manual_seed(0)
+        model = Patch2LocNet(p).to(device).train()
+        if name == "before":
+            as_before(model)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=name != "before")
+        scaler = torch.amp.GradScaler(device.type, enabled=False)
+        step_fn = train_step
+        if name == "after+compile":
+            model = torch.compile(model)
+        gen = torch.Generator(device).manual_seed(0)
+
+        def run_step(model=model, optimizer=optimizer, scaler=scaler, gen=gen, step_fn=step_fn):
+            step_fn(model, optimizer, scaler, *sampler.sample(args.patches, gen), cfg)
+
+        t0 = time.perf_counter()
+        for _ in range(args.warmup):
+            run_step()
+        print(f"{name:14s} warm-up ({args.warmup} steps incl. any compile): {time.perf_counter() - t0:.1f} s",
+              flush=True)
+        setups[name] = run_step
+    seconds = {name: 0.0 for name in setups}
+    for r in range(args.rounds):
+        for name, run_step in setups.items():
+            seconds[name] += timed(run_step, args.steps, 0, device)
+    n = args.steps * args.rounds
+    rate = {name: n / sec for name, sec in seconds.items()}
+    print(f"training steps/s at patch {p}, {args.patches} patches/step, {torch.get_num_threads()} thread(s), "
+          f"{n} steps each in {args.rounds} alternating rounds:")
+    for name, r in rate.items():
+        print(f"  {name:14s}: {r:8.3f} steps/s {r * args.patches:9.0f} patches/s  ratio to before {r / rate['before']:5.2f}x")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", type=int, default=8)
@@ -111,6 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--variants", default="none", help="comma list of none|bf16|fp16, optional -cl suffix")
     ap.add_argument("--authors-keep-all", action="store_true")
+    ap.add_argument("--before-after", action="store_true", help="before vs after issue 13's step changes only")
+    ap.add_argument("--rounds", type=int, default=3, help="--before-after: alternating timing rounds")
+    ap.add_argument("--compile", action="store_true", help="--before-after: also time torch.compile")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads (default: 1 on the CPU, where the test machine is shared)")
     args = ap.parse_args(argv)
@@ -128,6 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     images, masks = synthetic_volumes(args.subjects, shape)
     print(f"data: {time.perf_counter() - t0:.1f} s")
+    if args.before_after:
+        before_after(images, masks, p, args, device)
+        return
 
     # (a) authors: host sampling + copy each step, fp32
     cfg = TrainConfig(patches_per_step=args.patches, amp="none")

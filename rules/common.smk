@@ -312,3 +312,18 @@ def brain_mask_input(wc):
     """The skull-strip rule's mask for datasets stripped by a tool; nothing otherwise."""
     tool = config["datasets"][wc.dataset]["skull_strip"]
     return strip_mask(tool, wc.dataset, wc.modality, wc.subject) if tool in ("hdbet", "robex") else []
+
+
+# ---------------------------------------------------------------- Snakemake's report
+FIGURES = f"{OUT}/figures"
+
+
+def heatmap_figures():
+    """heatmaps_{dataset}_{modality}.png for every heatmap folder the panels are drawn from."""
+    return [f"{FIGURES}/heatmaps_{Path(d).parent.name}_{Path(d).parents[2].name}.png" for d in all_heatmap_dirs()]
+
+
+def report_csv(files, **kwargs):
+    """Mark only the .csv of a multiext (csv, md, tex) group for Snakemake's report: the .md and
+    .tex hold the same table."""
+    return [report(f, **kwargs) if f.endswith(".csv") else f for f in files]

@@ -7,9 +7,13 @@ rule table1:
         metrics=all_metrics(),
         published="config/published/paper_table1.csv",
     output:
-        per_volume=f"{OUT}/tables/per_volume_metrics.csv",
-        table=multiext(f"{OUT}/tables/table1", ".csv", ".md", ".tex"),
-        supplementary=multiext(f"{OUT}/tables/table1_supplementary", ".csv", ".md", ".tex"),
+        per_volume=report(f"{OUT}/tables/per_volume_metrics.csv", caption="../workflow/report/per_volume.rst",
+                          category="1 Tables", subcategory="per volume"),
+        table=report_csv(multiext(f"{OUT}/tables/table1", ".csv", ".md", ".tex"),
+                         caption="../workflow/report/table1.rst", category="1 Tables", subcategory="Table 1"),
+        supplementary=report_csv(multiext(f"{OUT}/tables/table1_supplementary", ".csv", ".md", ".tex"),
+                                 caption="../workflow/report/table1_supplementary.rst", category="1 Tables",
+                                 subcategory="Table 1"),
     resources:
         mem_mb=2000,  # one row per volume
     log:
@@ -25,7 +29,8 @@ rule table2:
         patches=all_patches(),
         published="config/published/paper_table2.csv",
     output:
-        table=multiext(f"{OUT}/tables/table2", ".csv", ".md", ".tex"),
+        table=report_csv(multiext(f"{OUT}/tables/table2", ".csv", ".md", ".tex"),
+                         caption="../workflow/report/table2.rst", category="1 Tables", subcategory="Table 2"),
         per_fold=f"{OUT}/tables/table2_per_fold.csv",
     resources:
         mem_mb=8000,  # one patches.csv.gz at a time (BraTS21 at paper scale: ~2 M rows)

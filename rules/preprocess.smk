@@ -50,7 +50,8 @@ rule qc_overview:
     input:
         qc=qc_inputs,
     output:
-        table=f"{OUT}/qc/{{dataset}}_{{modality}}.csv",
+        table=report(f"{OUT}/qc/{{dataset}}_{{modality}}.csv", caption="../workflow/report/qc.rst",
+                     category="5 Preprocessing QC"),
         html=f"{OUT}/qc/{{dataset}}_{{modality}}.html",
     log:
         f"{LOGS}/qc/{{dataset}}_{{modality}}.log",

@@ -1,4 +1,6 @@
 # Figures (KDEs, heatmap panels, Gaussian ellipses, loss curves) and one self-contained HTML report.
+# Tables and figures are also marked with report() for Snakemake's own report
+# (snakemake --report report.zip; captions in workflow/report/).
 
 
 # Provenance: the resolved config and package versions beside the results.
@@ -16,18 +18,28 @@ rule run_info:
         "../workflow/scripts/run_info.py"
 
 
+# Every PNG is a declared output marked for Snakemake's report (snakemake --report report.zip);
+# a figure that cannot be drawn (e.g. no abnormal patch) is a small PNG saying why.
 rule figures:
     input:
         patches=all_patches(),
         heatmaps=all_heatmap_dirs(),
         losses=expand(f"{OUT}/models/{{modality}}/fold{{fold}}/loss.csv", modality=MODEL_MODALITIES, fold=FOLDS),
     output:
-        done=f"{OUT}/figures/figures.json",
+        loss=report(f"{FIGURES}/loss_curves.png", caption="../workflow/report/loss_curves.rst",
+                    category="4 Training"),
+        heatmaps=report(heatmap_figures(), caption="../workflow/report/heatmaps.rst",
+                        category="2 Heatmaps"),
+        kde=report(expand(f"{FIGURES}/kde_{{dataset}}.png", dataset=LESION_SETS),
+                   caption="../workflow/report/kde.rst", category="3 Patch analysis", subcategory="densities"),
+        ellipses=report(expand(f"{FIGURES}/ellipses_{{dataset}}.png", dataset=LESION_SETS),
+                        caption="../workflow/report/ellipses.rst", category="3 Patch analysis",
+                        subcategory="predicted Gaussians"),
+        done=f"{FIGURES}/figures.json",
     resources:
         mem_mb=16000,  # KDEs pool every patch row of a dataset over the folds
     params:
         figure_subjects=config["report"]["figure_subjects"],
-        out_dir=lambda wc, output: Path(output.done).parent,
         run_root=lambda wc, output: Path(output.done).parents[1],
     log:
         f"{LOGS}/figures.log",

@@ -98,3 +98,11 @@ def test_loss_curves(tmp_path):
     pd.DataFrame({"step": [1]}).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(InputError, match="bad.csv"):
         loss_curves({"bad": tmp_path / "bad.csv"}, tmp_path / "bad.png")
+
+
+def test_not_drawn_writes_a_png_naming_the_reason(tmp_path):
+    from patch2loc.figures import not_drawn
+
+    out = tmp_path / "x.png"
+    not_drawn("ellipses_WMH.png", "no location with both normal and abnormal patches", out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 1000

@@ -86,3 +86,46 @@ def test_sinusoidal_encoding_formula():
 def test_patch_size_for():
     assert patch_size_for(192) == 24
     assert patch_size_for(32) == 4
+
+
+def test_trimmed_convolution_equals_conv2d_forward_and_backward():
+    """TrimmedConv2d skips taps that only see padding; outputs and gradients must not change."""
+    from patch2loc.model import TrimmedConv2d
+
+    torch.manual_seed(0)
+    trimmed_somewhere = False
+    for size in (1, 2, 3, 5, 8):
+        for kernel, stride, pad in [(3, 1, 1), (3, 2, 1), (3, 2, 3), (1, 2, 0), (5, 1, 2), (3, 1, 0)]:
+            if size + 2 * pad < kernel:
+                continue
+            ref = nn.Conv2d(4, 6, kernel, stride, pad, bias=False).double()
+            new = TrimmedConv2d(4, 6, kernel, stride, pad, bias=False).double()
+            new.load_state_dict(ref.state_dict())
+            x = torch.randn(3, 4, size, size, dtype=torch.float64)
+            out_ref, out_new = ref(x), new(x)
+            assert out_ref.shape == out_new.shape, (size, kernel, stride, pad)
+            torch.testing.assert_close(out_new, out_ref)
+            g = torch.randn_like(out_ref)
+            out_ref.backward(g)
+            out_new.backward(g)
+            torch.testing.assert_close(new.weight.grad, ref.weight.grad)
+            trimmed_somewhere |= bool((ref.weight.grad == 0).any())
+    assert trimmed_somewhere  # some cases really had taps on padding only
+
+
+def test_encoder_uses_trimmed_convolutions_with_the_same_state_dict():
+    from patch2loc.model import TrimmedConv2d
+
+    model = Patch2LocNet(8)
+    convs = [m for m in model.encoder.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(isinstance(m, TrimmedConv2d) for m in convs)
+    # A model built from plain torchvision layers loads the same state_dict and gives the same output.
+    from torchvision.models import resnet18
+
+    plain = resnet18(weights=None)
+    plain.conv1 = nn.Conv2d(1, 64, kernel_size=3, stride=2, padding=3, bias=False)
+    plain.fc = nn.Identity()
+    plain.load_state_dict(model.encoder.state_dict())
+    model.eval(), plain.eval()
+    x = torch.randn(4, 1, 8, 8)
+    torch.testing.assert_close(model.encoder(x), plain(x), rtol=1e-4, atol=1e-5)

@@ -155,3 +155,41 @@ def test_mixed_precision_and_config_checks(tmp_path):
         TrainConfig(amp="fp8")
     with pytest.raises(InputError, match="unknown key"):
         TrainConfig.from_dict({"steps": 3, "learning_rate": 0.1})
+
+
+def test_checkpoint_every_writes_last_less_often_and_still_resumes_identically(reference_run, tmp_path,
+                                                                               monkeypatch):
+    """checkpoint_every=4 (val_every=2): last.pt at step 4 and at the end only; a run killed at
+    step 6 of 8 resumes from step 4 and ends like an uninterrupted one."""
+    saved = []
+    real_save = train_mod.save_checkpoint
+
+    def recording_save(path, ckpt):
+        saved.append((path.name, ckpt["step"]))
+        real_save(path, ckpt)
+
+    monkeypatch.setattr(train_mod, "save_checkpoint", recording_save)
+    full = tmp_path / "full"
+    _run(full, steps=8, checkpoint_every=4)
+    assert [s for name, s in saved if name == "last.pt"] == [4, 8]
+
+    real_evaluate = train_mod.evaluate
+    calls = {"n": 0}
+
+    def crashing_evaluate(*args, **kwargs):  # dies at the third validation (step 6)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "evaluate", crashing_evaluate)
+    part = tmp_path / "part"
+    with pytest.raises(KeyboardInterrupt):
+        _run(part, steps=8, checkpoint_every=4)
+    assert torch.load(part / "last.pt", weights_only=False)["step"] == 4
+    monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
+    _run(part, steps=8, checkpoint_every=4)
+    _assert_same_weights(_weights(full / "last.pt"), _weights(part / "last.pt"))
+    assert _csv(full / "loss.csv") == _csv(part / "loss.csv")
+    with pytest.raises(InputError, match="checkpoint_every"):
+        _cfg(checkpoint_every=3)

@@ -5,6 +5,7 @@ import csv
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -163,3 +164,12 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
             assert all(0.0 <= v <= 100.0 for v in values), (dataset, metric, values)  # finite, in percent
     assert (out / "report.html").stat().st_size > 10_000
     assert (out / "config.resolved.yaml").exists() and (out / "versions.txt").exists()
+    # Snakemake's own report holds Table 1 and the figures marked with report().
+    res = snakemake(workdir, "--configfile", "config/tiny.yaml", "--report", "report.zip", timeout=600)
+    assert res.returncode == 0, res.stderr[-5000:]
+    with zipfile.ZipFile(workdir / "report.zip") as zf:
+        names = [Path(n).name for n in zf.namelist()]
+    assert "table1.csv" in names and "table2.csv" in names
+    declared = {p.name for p in (out / "figures").glob("*.png")}
+    assert {"loss_curves.png", "kde_MSLUB.png", "heatmaps_MSLUB_T2.png"} <= declared
+    assert declared <= set(names)  # every figure the rule writes is in the report

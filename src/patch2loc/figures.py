@@ -329,3 +329,14 @@ def loss_curves(loss_csvs: dict[str, str | os.PathLike], out_png: str | os.PathL
             ax.grid(alpha=0.3)
         fig.legend(handles=model_handles, loc="outside right upper", frameon=False, title="model")
         _save(fig, out_png)
+
+
+def not_drawn(title: str, reason: str, out_png: str | os.PathLike) -> None:
+    """A small PNG saying why a figure could not be drawn (e.g. no abnormal patch in a dataset),
+    so that every figure the workflow declares exists and the report says what is missing."""
+    fig = _new_figure(5, 1.6)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(title)
+    _note(ax, f"not drawn: {reason}")
+    _save(fig, out_png)

@@ -29,6 +29,7 @@ cfg = TrainConfig(
     val_batches=p["val_batches"],
     seed=p["seed"],
     amp=p["amp"],
+    checkpoint_every=p.get("checkpoint_every"),
     num_threads=snakemake.threads,
     modality=snakemake.wildcards.modality,  # recorded in the checkpoints; predict checks it
 )

@@ -1,0 +1,49 @@
+"""The README's demo table and the demo's checks come from a run's files (patch2loc.demo_summary)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from patch2loc import demo_summary
+from patch2loc.tables import METRICS_COLUMNS
+
+
+def _run(tmp_path, ours_auprc: float, val_error: float):
+    rows = []
+    for d in ("BraTS21", "MSLUB", "ATLAS_v2", "WMH"):
+        for s in range(2):
+            rows.append(dict(method="Thresh", modality="T2", fold="", dataset=d, subject=f"s{s}", auprc=0.1,
+                             best_dice=0.2))
+            for fold, shift in ((0, -0.01), (1, 0.01)):
+                rows.append(dict(method="Patch2Loc", modality="T2", fold=fold, dataset=d, subject=f"s{s}",
+                                 auprc=ours_auprc + shift, best_dice=0.3 + shift))
+    metrics = pd.DataFrame(rows).reindex(columns=METRICS_COLUMNS)
+    metrics["region"] = "brain"
+    (tmp_path / "tables").mkdir()
+    metrics.to_csv(tmp_path / "tables" / "per_volume_metrics.csv", index=False)
+    for fold in (0, 1):
+        d = tmp_path / "models" / "T2" / f"fold{fold}"
+        d.mkdir(parents=True)
+        pd.DataFrame({"step": [100, 200], "train_loss": [1, 1], "val_loss": [1, 1],
+                      "val_error": [20.0, val_error], "centre_error": [30.0, 30.0]}).to_csv(d / "loss.csv", index=False)
+    return tmp_path
+
+
+def test_table_and_passing_checks(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
+    assert demo_summary.main([str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "| Thresh | 20.00 / 10.00 |" in out
+    assert "| Patch2Loc | 30.00 ± 1.41 / 25.00 ± 1.41 |" in out
+    assert out.count("PASS") == 5 and "FAIL" not in out  # 2 models + 3 AUPRC sets
+
+
+def test_failing_checks_exit_1(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.15, val_error=12.0)  # ratio 1.5 < 2; 12/30 = 0.4 > 0.35
+    assert demo_summary.main([str(run)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("FAIL") == 5
+
+
+def test_missing_run_exits_2(tmp_path, capsys):
+    assert demo_summary.main([str(tmp_path / "nothing")]) == 2
+    assert "per_volume_metrics.csv" in capsys.readouterr().err
