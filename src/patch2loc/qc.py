@@ -74,6 +74,8 @@ def qc_png(image: str | os.PathLike | np.ndarray, mask: str | os.PathLike | np.n
 def robust_z(values: pd.Series) -> pd.Series:
     """0.6745 * (x - median) / MAD; 0 where the MAD is 0 (all equal)."""
     v = pd.to_numeric(values, errors="coerce")
+    if v.isna().all():  # e.g. qc.json files written before the column existed
+        return pd.Series(0.0, index=v.index)
     mad = float(np.nanmedian(np.abs(v - np.nanmedian(v))))
     mad = max(mad, MIN_RELATIVE_MAD * abs(float(np.nanmedian(v))))
     if not mad > 0:
