@@ -152,7 +152,8 @@ def before_after(images, masks, p: int, args, device: torch.device) -> None:
     print(f"training steps/s at patch {p}, {args.patches} patches/step, {torch.get_num_threads()} thread(s), "
           f"{n} steps each in {args.rounds} alternating rounds:")
     for name, r in rate.items():
-        print(f"  {name:14s}: {r:8.3f} steps/s {r * args.patches:9.0f} patches/s  ratio to before {r / rate['before']:5.2f}x")
+        print(f"  {name:14s}: {r:8.3f} steps/s ({1 / r:8.2f} s/step) {r * args.patches:9.0f} patches/s  "
+              f"ratio to before {r / rate['before']:5.2f}x")
 
 
 def main(argv: list[str] | None = None) -> None:
