@@ -47,3 +47,25 @@ def test_failing_checks_exit_1(tmp_path, capsys):
 def test_missing_run_exits_2(tmp_path, capsys):
     assert demo_summary.main([str(tmp_path / "nothing")]) == 2
     assert "per_volume_metrics.csv" in capsys.readouterr().err
+
+
+def test_readme_block_is_replaced_and_nothing_else(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro ±\n<!-- demo-table:start -->\nold numbers\n<!-- demo-table:end -->\noutro\n",
+                      encoding="utf-8")
+    for _ in range(2):  # a second run gives the same file
+        assert demo_summary.main([str(run), "--markdown-only", "--readme", str(readme)]) == 0
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("intro ±\n<!-- demo-table:start -->\n| | BraTS21 |")
+    assert text.endswith("<!-- demo-table:end -->\noutro\n") and "old numbers" not in text
+    assert "| Patch2Loc | 30.00 ± 1.41 / 25.00 ± 1.41 |" in text
+
+
+def test_readme_without_markers_is_refused_unchanged(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n", encoding="utf-8")
+    assert demo_summary.main([str(run), "--readme", str(readme)]) == 2
+    assert readme.read_text(encoding="utf-8") == "no markers here\n"
+    assert "demo-table:start" in capsys.readouterr().err

@@ -1,12 +1,13 @@
 """The demo's results as the README shows them, computed from a finished run (never typed by hand).
 
-    python -m patch2loc.demo_summary results/demo [--markdown-only]
+    python -m patch2loc.demo_summary results/demo [--markdown-only] [--readme README.md]
 
 Prints (1) the README's demo table: best Dice / AUPRC in % per lesion set, Thresh and Patch2Loc
 (mean ± sample std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks
 (issue 13): every model's final validation location error <= 0.35 x the error of always
 predicting the mean position (`models/*/fold*/loss.csv`), and Patch2Loc's AUPRC (mean over folds)
 >= 2 x Thresh's on MSLUB, ATLAS_v2 and WMH. Exit status 1 when a check fails, 2 on bad input.
+With `--readme`, the table also replaces the block between the README's demo-table markers.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from patch2loc.tables import DATASET_ORDER, aggregate_folds, format_mean_std, re
 LOCATION_RATIO = 0.35  # final val location error / mean-position error must be at most this
 AUPRC_RATIO = 2.0  # Patch2Loc AUPRC / Thresh AUPRC must be at least this on the small-lesion sets
 AUPRC_SETS = ("MSLUB", "ATLAS_v2", "WMH")
+README_MARKERS = ("<!-- demo-table:start -->", "<!-- demo-table:end -->")
 
 
 def demo_table(run_dir: str | Path) -> tuple[str, pd.DataFrame]:
@@ -74,14 +76,29 @@ def auprc_checks(agg: pd.DataFrame) -> list[tuple[str, bool, str]]:
     return checks
 
 
+def write_readme_table(readme: str | Path, table: str) -> None:
+    """Replace the block between README_MARKERS with `table`; nothing else in the file changes."""
+    readme = Path(readme)
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    start, end = README_MARKERS
+    if start not in text or end not in text:
+        raise InputError(f"{readme}: no {start} ... {end} block; put the markers around the demo table.")
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    readme.write_text(f"{head}{start}\n{table}\n{end}{tail}", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", help="a finished run, e.g. results/demo")
     ap.add_argument("--markdown-only", action="store_true", help="print the table only")
+    ap.add_argument("--readme", help="also write the table between this README's demo-table markers")
     args = ap.parse_args(argv)
     try:
         table, agg = demo_table(args.run_dir)
         checks = [] if args.markdown_only else location_checks(args.run_dir) + auprc_checks(agg)
+        if args.readme:
+            write_readme_table(args.readme, table)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
