@@ -185,6 +185,13 @@ def test_predict_from_a_raw_scan_goes_through_the_runs_chain(tmp_path):
     assert np.all(heat.data[~mask] == 0) and np.isfinite(heat.data).all() and np.any(heat.data[mask] != 0)
     # Nyul + 98th-percentile scaling of the run: the in-brain 98th percentile is 1.
     assert np.percentile(norm.data[mask], 98) == pytest.approx(1.0, abs=0.05)
+    # The same order as the workflow's normalize_scan rule: Nyul on the uncropped volume, crop last.
+    from patch2loc.normalize import normalize_scan
+
+    expected = normalize_scan(prepared / "uncropped.nii.gz", prepared / "uncropped_mask.nii.gz",
+                              run / "landmarks" / "T1.npy", tmp_path / "expected.nii.gz",
+                              target_shape=(32, 32, 20))
+    assert np.array_equal(load_volume(expected).data, norm.data)
 
 
 def test_predict_from_an_unfinished_run_names_the_missing_file(tmp_path, capsys):

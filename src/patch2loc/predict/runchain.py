@@ -64,8 +64,11 @@ class RunChain:
         pcfg = PreprocessConfig.from_config(self.config["preprocess"], skull_strip=skull_strip)
         preprocess_scan(scan, self.atlas_image, self.atlas_mask, out_dir, pcfg)
         normalized = out_dir / "normalized.nii.gz"
-        normalize_scan(out_dir / "image.nii.gz", out_dir / "mask.nii.gz", self.landmarks, normalized,
-                       percentile=self.config["normalize"]["percentile"])
+        # As the workflow's normalize_scan rule: Nyul and the percentile on the uncropped atlas-box
+        # volume, crop/pad last (the same crop as mask.nii.gz, so the two share a grid).
+        normalize_scan(out_dir / "uncropped.nii.gz", out_dir / "uncropped_mask.nii.gz", self.landmarks,
+                       normalized, percentile=self.config["normalize"]["percentile"],
+                       target_shape=self.config["preprocess"]["target_shape"])
         return normalized, out_dir / "mask.nii.gz"
 
 
