@@ -25,7 +25,7 @@ def test_robex_on_the_real_itk_head_matches_its_shipped_mask(tmp_path):
     got, ref = nib.load(str(out)), nib.load(str(ITK_MASK))
     assert got.shape == ref.shape and np.allclose(got.affine, ref.affine, atol=1e-3)
     score = dice(np.asarray(got.dataobj), np.asarray(ref.dataobj))
-    assert score >= 0.9, score  # measured 0.952 (docs/notes/issue11.md)
+    assert score >= 0.9, score  # measured 0.952 (docs/real-data.md)
 
 
 def _fake_hdbet(bin_dir: Path, record: Path) -> None:
