@@ -31,7 +31,7 @@ def test_report_embeds_every_table_and_figure(tmp_path):
          ("Provenance", [("torch: 2.x", None)])],
         run_name="test", config={"train": {"steps": 15000}, "folds": [0, 1]},
     )
-    html = out.read_text()
+    html = out.read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 2
     assert base64.b64encode(PNG).decode() in html
     assert "59.50 ± 1.45" in html and "Thresh" in html and "<td>40</td>" in html
@@ -57,7 +57,7 @@ def test_report_escapes_text_keeps_order_and_links_nothing(tmp_path):
          ("Figures", [("KDE", tmp_path / "fig.png")])],
         run_name="demo", config={"datasets": ["BraTS21", "WMH"]}, date="2026-01-01 12:00",
     )
-    html = out.read_text()
+    html = out.read_text(encoding="utf-8")
     assert "Patch2Loc &lt;demo&gt;" in html and "Dice &amp; AUPRC" in html
     assert "<th>a&lt;b</th>" in html and "<td>x &amp; y</td>" in html
     assert "BraTS21, WMH" in html and "2026-01-01 12:00" in html  # list config value, given date

@@ -50,7 +50,8 @@ def test_outputs_with_dots_in_their_names_keep_their_own_folders(real_run, capsy
                                                             for n in per_scan)
     assert {p.name: p.read_bytes() for p in (outs / "sub.01_preprocessed").iterdir()} == first
     assert (outs / "sub.01.nii.gz").read_bytes() == first_heat
-    assert {"image.nii.gz", "mask.nii.gz", "normalized.nii.gz", "qc.json", "transform.tfm", "predict.json"} == set(first)
+    assert {"image.nii.gz", "mask.nii.gz", "uncropped.nii.gz", "uncropped_mask.nii.gz", "normalized.nii.gz",
+            "qc.json", "transform.tfm", "predict.json"} == set(first)
     # sub.01.nii would share sub.01_preprocessed/ with sub.01.nii.gz: refused, nothing touched
     refused(_argv(run, scan, base / "m.pt", outs / "sub.01.nii"), "belongs to the heatmap sub.01.nii.gz",
             base, capsys)

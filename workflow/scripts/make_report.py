@@ -13,19 +13,19 @@ from patch2loc.report import build_report
 
 inp = snakemake.input
 csv_of = lambda files: next(f for f in files if f.endswith(".csv"))  # noqa: E731
-caption_of = lambda files: Path(next(f for f in files if f.endswith(".md"))).read_text().split("\n\n")[0]  # noqa: E731
+caption_of = lambda files: Path(next(f for f in files if f.endswith(".md"))).read_text(encoding="utf-8").split("\n\n")[0]  # noqa: E731
 sections = [
     ("Table 1", [(caption_of(inp.table1), csv_of(inp.table1)),
                  (caption_of(inp.supplementary), csv_of(inp.supplementary))]),
     ("Table 2", [(caption_of(inp.table2), csv_of(inp.table2))]),
 ]
-manifest = json.loads(Path(inp.figures).read_text())
+manifest = json.loads(Path(inp.figures).read_text(encoding="utf-8"))
 figure_dir = Path(inp.figures).parent
 for section in dict.fromkeys(f["section"] for f in manifest):
     sections.append((section, [(f["caption"], figure_dir / f["file"]) for f in manifest if f["section"] == section]))
 sections.append(("Compute", [("Jobs, wall-clock hours and GPU-hours per stage (Snakemake benchmark files; "
                                "GPU-hours count the jobs that ask for a GPU, also when it ran on a CPU).",
                                inp.compute)]))
-sections.append(("Provenance", [("Package versions: " + Path(inp.versions).read_text().replace("\n", "; "), None)]))
+sections.append(("Provenance", [("Package versions: " + Path(inp.versions).read_text(encoding="utf-8").replace("\n", "; "), None)]))
 build_report(snakemake.output.html, f"Patch2Loc results: {snakemake.params.run_name}", sections,
-             run_name=snakemake.params.run_name, config=yaml.safe_load(Path(inp.config).read_text()))
+             run_name=snakemake.params.run_name, config=yaml.safe_load(Path(inp.config).read_text(encoding="utf-8")))
