@@ -47,3 +47,13 @@ def test_heatmap_folders_are_merged_and_clashes_refused(tmp_path):
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["s1.nii.gz", "s2.nii.gz", "s3.nii.gz"]
     with pytest.raises(InputError, match="another shard"):
         merge_dirs([tmp_path / "h0"], tmp_path / "all")
+
+
+def test_snakemake_timestamps_of_the_shards_are_not_linked(tmp_path):
+    """A hard-linked .snakemake_timestamp would be touched with the merged folder's own and make the
+    shard look newer than the merge (Snakemake then fails the merge job): the demo hit this."""
+    (tmp_path / "h0").mkdir()
+    (tmp_path / "h0" / "s1.nii.gz").write_text("s1")
+    (tmp_path / "h0" / ".snakemake_timestamp").write_text("")
+    assert merge_dirs([tmp_path / "h0"], tmp_path / "all") == 1
+    assert [p.name for p in (tmp_path / "all").iterdir()] == ["s1.nii.gz"]

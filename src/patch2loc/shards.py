@@ -62,6 +62,10 @@ def merge_dirs(parts: Iterable[str | os.PathLike], out_dir: str | os.PathLike) -
     count = 0
     for part in map(Path, parts):
         for src in sorted(part.iterdir()):
+            if src.name.startswith("."):
+                # Snakemake's .snakemake_timestamp of the shard's directory() output: hard-linked,
+                # touching the merged folder's own timestamp would make the shard look newer.
+                continue
             dest = out_dir / src.name
             if dest.exists():
                 raise InputError(f"{src}: {dest} already came from another shard; subject ids must be unique.")
