@@ -25,7 +25,8 @@ from .outputs import atomic_output
 # Checkpoints written before this module held their numpy RNG state as a uint32 array
 # (_reconstruct only makes an ndarray of an allowed dtype class; it calls nothing else) and
 # torch's version as a TorchVersion (a str subclass).
-LEGACY_GLOBALS = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, np.dtypes.UInt32DType,
+_multiarray = getattr(np, "_core", None) or np.core  # numpy 2 renamed numpy.core to numpy._core
+LEGACY_GLOBALS = [_multiarray.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32)),
                   torch.torch_version.TorchVersion]
 
 
