@@ -24,16 +24,20 @@ REAL_STAGES = [s for s in STAGES if s not in ("make_demo_atlas", "synthesize_dem
 ]
 
 
-@pytest.fixture()
-def workdir(tmp_path: Path) -> Path:
-    """A copy of the workflow, so runs never touch the checkout's results/."""
+def copy_workflow(dest: Path) -> Path:
+    """A copy of the workflow in `dest`, so runs never touch the checkout's results/."""
     for name in COPIED:
         src = REPO / name
         if src.is_dir():
-            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(src, tmp_path / name)
-    return tmp_path
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Path:
+    return copy_workflow(tmp_path)
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
-from test_workflow import COPIED, REPO, _tiny_config, snakemake
+from test_workflow import _tiny_config, copy_workflow, snakemake
 
 pytestmark = pytest.mark.slow
 MODEL = "results/tiny/models/T1/fold0"
@@ -26,12 +26,7 @@ STATE = "results/tiny/resume/models/T1/fold0"
 
 
 def _copy_workflow(dest: Path) -> Path:
-    for name in COPIED:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
+    copy_workflow(dest)
     _tiny_config(dest)
     # Three MSLUB volumes, so that shards of 2 split the set unevenly.
     from patch2loc.synth import demo_subject_ids
