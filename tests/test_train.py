@@ -69,18 +69,24 @@ def test_same_seed_gives_identical_runs(reference_run, tmp_path):
     assert any(not torch.equal(a[k], b[k]) for k in a)
 
 
-def test_resume_after_interrupt_is_bit_identical(reference_run, tmp_path, monkeypatch):
-    ref, _ = reference_run
+def _crash_at_third_validation(monkeypatch):
+    """Make training die with Ctrl-C at its third validation (step 6); returns the real evaluate."""
     real_evaluate = train_mod.evaluate
     calls = {"n": 0}
 
-    def crashing_evaluate(*args, **kwargs):  # dies at the third validation (step 6)
+    def crashing_evaluate(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
         return real_evaluate(*args, **kwargs)
 
     monkeypatch.setattr(train_mod, "evaluate", crashing_evaluate)
+    return real_evaluate
+
+
+def test_resume_after_interrupt_is_bit_identical(reference_run, tmp_path, monkeypatch):
+    ref, _ = reference_run
+    real_evaluate = _crash_at_third_validation(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path)
     assert torch.load(tmp_path / "last.pt", weights_only=False)["step"] == 4
@@ -173,16 +179,7 @@ def test_checkpoint_every_writes_last_less_often_and_still_resumes_identically(r
     _run(full, steps=8, checkpoint_every=4)
     assert [s for name, s in saved if name == "last.pt"] == [4, 8]
 
-    real_evaluate = train_mod.evaluate
-    calls = {"n": 0}
-
-    def crashing_evaluate(*args, **kwargs):  # dies at the third validation (step 6)
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_evaluate(*args, **kwargs)
-
-    monkeypatch.setattr(train_mod, "evaluate", crashing_evaluate)
+    real_evaluate = _crash_at_third_validation(monkeypatch)
     part = tmp_path / "part"
     with pytest.raises(KeyboardInterrupt):
         _run(part, steps=8, checkpoint_every=4)
