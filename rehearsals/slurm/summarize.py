@@ -40,7 +40,7 @@ try:
     import torch
 
     def weights(path):
-        return torch.load(path, map_location="cpu", weights_only=False)["model"]
+        return torch.load(path, map_location="cpu", weights_only=True)["model"]
 
     for name in ("last.pt", "best.pt"):
         a, b = weights(cluster / "models" / "T1" / "fold0" / name), weights(local / "models" / "T1" / "fold0" / name)

@@ -15,7 +15,7 @@ from _common import require_cuda, setup
 setup(snakemake, threads=snakemake.threads)
 require_cuda(snakemake)
 
-import torch
+from patch2loc.checkpoint import read_checkpoint
 from patch2loc.train import TrainConfig, train_from_files
 
 p = dict(snakemake.params.train)
@@ -36,7 +36,7 @@ cfg = TrainConfig(
 inp, out = snakemake.input, snakemake.output
 state = Path(snakemake.params.state_dir)
 if (state / "last.pt").exists():
-    step = torch.load(state / "last.pt", map_location="cpu", weights_only=False)["step"]
+    step = read_checkpoint(state / "last.pt", "resume state")["step"]  # never unpickles code
     print(f"resuming from step {step} ({state / 'last.pt'})", flush=True)
 else:
     print(f"starting at step 0 (no checkpoint in {state})", flush=True)
