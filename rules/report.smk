@@ -37,7 +37,7 @@ rule figures:
                         subcategory="predicted Gaussians"),
         done=f"{FIGURES}/figures.json",
     resources:
-        mem_mb=16000,  # KDEs pool every patch row of a dataset over the folds
+        mem_mb=4000,  # patch tables are read in chunks (patch_stream): bounded whatever the dataset size
     params:
         figure_subjects=config["report"]["figure_subjects"],
         run_root=lambda wc, output: Path(output.done).parents[1],

@@ -170,19 +170,28 @@ def summarise_spearman(per_fold: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame
     return agg.reset_index()
 
 
-def location_with_both(patches: pd.DataFrame) -> tuple[int, int, int]:
-    """The grid location (z, x, y) with the most normal AND abnormal patches across subjects.
-
-    Picks the location for the Fig. 2 ellipse plot: maximises min(#normal, #abnormal), ties
-    broken by the total count.
-    """
-    if patches.empty:
-        raise InputError("location_with_both: the patch table is empty; no location to pick.")
+def location_counts(patches: pd.DataFrame) -> pd.DataFrame:
+    """Normal and abnormal patches per grid location (z, x, y); tables of several chunks add up."""
     cls = classify(patches["lesion_fraction"])
     counts = pd.DataFrame({"z": patches["z"], "x": patches["x"], "y": patches["y"],
                            "normal": cls == "normal", "abnormal": cls == "abnormal"})
-    counts = counts.groupby(["z", "x", "y"]).sum()
-    counts["both"] = counts[["normal", "abnormal"]].min(axis=1)
-    counts["total"] = counts["normal"] + counts["abnormal"]
-    best = counts.sort_values(["both", "total"], ascending=False).index[0]
+    return counts.groupby(["z", "x", "y"]).sum()
+
+
+def best_location(counts: pd.DataFrame) -> tuple[int, int, int]:
+    """The location of `location_counts` that maximises min(#normal, #abnormal), ties broken by
+    the total count, then by the lowest (z, x, y)."""
+    both = counts[["normal", "abnormal"]].min(axis=1)
+    ranked = pd.DataFrame({"both": both, "total": counts["normal"] + counts["abnormal"]}).sort_index()
+    best = ranked.sort_values(["both", "total"], ascending=False, kind="stable").index[0]
     return int(best[0]), int(best[1]), int(best[2])
+
+
+def location_with_both(patches: pd.DataFrame) -> tuple[int, int, int]:
+    """The grid location (z, x, y) with the most normal AND abnormal patches across subjects.
+
+    Picks the location for the Fig. 2 ellipse plot (`best_location`).
+    """
+    if patches.empty:
+        raise InputError("location_with_both: the patch table is empty; no location to pick.")
+    return best_location(location_counts(patches))

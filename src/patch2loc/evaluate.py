@@ -10,14 +10,13 @@ Methods:
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .io import atomic_output, load_case, save_volume
+from .io import load_case, save_volume
 
 METHODS = ("Patch2Loc", "Thresh")
 
@@ -142,13 +141,3 @@ def score_lesions(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
         print(f"[{i + 1}/{len(scans)}] {scan.subject}: AUPRC {m['auprc']:.3f}, best Dice {m['best_dice']:.3f}",
               flush=True)
     return pd.DataFrame(metric_rows), pd.concat(patch_tables, ignore_index=True)
-
-
-def write_csv(df: pd.DataFrame, path: str | Path) -> None:
-    with atomic_output(path) as tmp:
-        df.to_csv(tmp, index=False)
-
-
-def write_json(obj: dict, path: str | Path) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2))

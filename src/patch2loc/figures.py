@@ -107,12 +107,14 @@ def _kde_2d(ax, x: np.ndarray, y: np.ndarray, xlim, ylim, colour: str) -> bool:
 
 
 def kde_figure(patches: pd.DataFrame, dataset: str, out_png: str | os.PathLike, *,
-               fold: int | None = None, max_points: int = 10000, seed: int = 0) -> None:
+               fold: int | None = None, max_points: int = 10000, seed: int = 0,
+               counts: dict[str, int] | None = None) -> None:
     """Fig. 3 / 6 for one dataset: 1D KDEs of log-error, log-variance, score and the 2D KDE.
 
     Normal (< 10 % lesion) vs abnormal (> 90 %) patches, all folds pooled unless `fold` is given.
-    At most `max_points` random patches per class enter each KDE (the legend gives the full n);
-    a class with fewer than 3 points is drawn as a histogram / scatter, an empty one is noted.
+    At most `max_points` random patches per class enter each KDE (the legend gives the full n:
+    `counts` when `patches` is already a sample, see `patch_stream.sample_classes`); a class with
+    fewer than 3 points is drawn as a histogram / scatter, an empty one is noted.
     """
     sel = patches[patches["dataset"] == dataset] if "dataset" in patches.columns else patches.iloc[:0]
     if fold is not None:
@@ -123,7 +125,7 @@ def kde_figure(patches: pd.DataFrame, dataset: str, out_png: str | os.PathLike, 
     cls = _classes(sel)
     rng = np.random.default_rng(seed)
     picks = {c: rng.permutation(np.flatnonzero(cls == c))[:max_points] for c in ("normal", "abnormal")}
-    counts = {c: int((cls == c).sum()) for c in picks}
+    counts = {c: int((cls == c).sum()) for c in picks} if counts is None else {c: int(counts[c]) for c in picks}
 
     with matplotlib.rc_context(STYLE):
         fig = _new_figure(15, 4.2)

@@ -8,6 +8,7 @@ or `load_case`, which turn unreadable files, NaNs, empty masks and shape mismatc
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,3 +119,14 @@ def load_case(image: str | os.PathLike, mask: str | os.PathLike,
             )
         lesion = s.data > 0
     return Case(image=img, mask=brain, seg=lesion)
+
+
+def write_csv(df, path: str | os.PathLike) -> None:
+    """A pandas table as csv (no index), atomically."""
+    with atomic_output(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def write_json(obj: dict, path: str | os.PathLike) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2))

@@ -7,7 +7,7 @@ from _common import setup
 setup(snakemake)
 
 from patch2loc.compute import compute_per_stage
-from patch2loc.evaluate import write_csv
+from patch2loc.io import write_csv
 
 table = compute_per_stage(snakemake.input.benchmarks, snakemake.params.gpu_rules)
 write_csv(table, snakemake.output.table)

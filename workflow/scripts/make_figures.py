@@ -13,13 +13,12 @@ from _common import setup
 
 setup(snakemake)
 
-import pandas as pd
-from patch2loc import figures
-from patch2loc.analysis import location_with_both
+from patch2loc import figures, patch_stream
 from patch2loc.io import atomic_output, load_volume
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params
 made = []  # {section, file, caption} of the figures actually drawn
+KDE_POINTS = 10000  # random patches per class in each KDE (the legend gives the full count)
 
 
 def add(section, path, caption, draw):
@@ -38,32 +37,27 @@ def between(path, prefix):
     return Path(path).name[len(prefix):-len(".png")]
 
 
-# Patch statistics of every fold, one dataset at a time (the figures pool the folds).
-patches = pd.concat([pd.read_csv(p) for p in inp.patches], ignore_index=True)
+# Patch statistics of every fold, one dataset at a time (the figures pool the folds), read in
+# chunks: a random sample per class for the KDEs and one location's rows for the ellipses.
 for png in out.kde:
     dataset = between(png, "kde_")
-    group = patches[patches["dataset"] == dataset]
+
+    def draw_kde(path, d=dataset):
+        sample, counts = patch_stream.sample_classes(inp.patches, d, max_points=KDE_POINTS)
+        figures.kde_figure(sample, d, path, max_points=KDE_POINTS, counts=counts)
+
     add("Patch analysis", png,
         f"{dataset}: densities of log-error, log-variance and score of normal (<10% lesion) and "
-        "abnormal (>90%) non-overlapping patches, all folds pooled (paper Fig. 3/6).",
-        lambda p, g=group, d=dataset: figures.kde_figure(g, d, p))
-
-
-def draw_ellipses(path, group):
-    fold0 = group[group["fold"] == group["fold"].min()]
-    z, x, y = location_with_both(fold0)
-    here = fold0[(fold0["z"] == z) & (fold0["x"] == x) & (fold0["y"] == y)]
-    figures.ellipse_figure(here, path)
-    return z, x, y
+        "abnormal (>90%) non-overlapping patches, all folds pooled (paper Fig. 3/6).", draw_kde)
 
 
 for png in out.ellipses:
     dataset = between(png, "ellipses_")
-    group = patches[patches["dataset"] == dataset]
     add("Patch analysis", png,
         f"{dataset}: predicted Gaussians (1-sigma ellipses) of the patches at one location (slice, "
         "centre) that has both normal and abnormal patches, across subjects; the star is the true "
-        "location (paper Fig. 2).", lambda p, g=group: draw_ellipses(p, g))
+        "location (paper Fig. 2).",
+        lambda p, d=dataset: figures.ellipse_figure(patch_stream.rows_at_best_location(inp.patches, d)[0], p))
 
 # Heatmap panels: the first kept heatmaps of the first fold of each dataset (paper Fig. 4/5).
 # Layout: .../scores/Patch2Loc/{modality}/fold{k}/{dataset}/heatmaps/{subject}.nii.gz; the image

@@ -13,7 +13,7 @@ setup(snakemake)
 
 import pandas as pd
 from patch2loc.analysis import SCORE_COLUMNS, spearman_per_fold, summarise_spearman
-from patch2loc.evaluate import write_csv
+from patch2loc.io import write_csv
 from patch2loc.tables import read_csvs, table2, write_table
 
 COLUMNS = ("dataset", "modality", "fold", "lesion_fraction", *SCORE_COLUMNS)

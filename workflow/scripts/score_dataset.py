@@ -11,7 +11,8 @@ setup(snakemake, threads=snakemake.threads)
 if snakemake.wildcards.method == "Patch2Loc":
     require_cuda(snakemake)
 
-from patch2loc.evaluate import Scan, ScoringConfig, score_healthy, score_lesions, write_csv, write_json
+from patch2loc.evaluate import Scan, ScoringConfig, score_healthy, score_lesions
+from patch2loc.io import write_csv, write_json
 
 wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
 cfg = ScoringConfig.from_workflow(snakemake.params.heatmap, snakemake.params.evaluate)
