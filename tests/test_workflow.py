@@ -121,6 +121,20 @@ def test_schema_violation_is_rejected_with_its_name(workdir, override, named):
     assert named in text and "validat" in text.lower()
 
 
+def test_patch_size_below_two_is_rejected(workdir):
+    """train.patch_size (null = 1/8 of the slice) must be an integer >= 2, read from a config file
+    (a nested --config value would arrive as a string and fail on its type instead)."""
+    cfg = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
+    for size, ok in ((1, False), (12, True)):
+        cfg["train"]["patch_size"] = size
+        (workdir / "config" / "patch.yaml").write_text(yaml.safe_dump(cfg))
+        res = snakemake(workdir, "-n", "--configfile", "config/patch.yaml")
+        text = res.stderr + res.stdout
+        assert (res.returncode == 0) == ok, text[-3000:]
+        if not ok:
+            assert "patch_size" in text and "minimum" in text.lower()
+
+
 def _tiny_config(workdir: Path) -> Path:
     """Seconds-scale sizes: 6 IXI-like subjects, 1 per lesion set, 1 fold, 20 training steps."""
     sys.path.insert(0, str(REPO / "src"))
@@ -145,7 +159,8 @@ def _tiny_config(workdir: Path) -> Path:
     cfg["atlas"] = {"image": "results/tiny/atlas/T1_brain.nii.gz", "mask": "results/tiny/atlas/brain_mask.nii.gz"}
     cfg["demo"]["spacing"] = 4.0
     cfg["preprocess"].update(spacing=[6.0, 6.0, 6.0], target_shape=[32, 32, 20], n4_iterations=[10])
-    cfg["train"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1)
+    # patch_size 6, not the default 1/8 of 32 = 4: the key must reach the model and the heatmaps
+    cfg["train"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1, patch_size=6)
     cfg["heatmap"].update(batch_size=2048, threads=1)
     cfg["report"]["figure_subjects"] = 1
     path = workdir / "config" / "tiny.yaml"
@@ -167,6 +182,8 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
             values = [float(cell.split("±")[0]) for cell in ours[f"{dataset} {metric}"]]
             assert all(0.0 <= v <= 100.0 for v in values), (dataset, metric, values)  # finite, in percent
     assert (out / "report.html").stat().st_size > 10_000
+    from patch2loc.checkpoint import read_checkpoint
+    assert read_checkpoint(out / "models" / "T2" / "fold0" / "best.pt")["patch_size"] == 6  # train.patch_size
     assert (out / "config.resolved.yaml").exists() and (out / "versions.txt").exists()
     # Snakemake's own report holds Table 1 and the figures marked with report().
     res = snakemake(workdir, "--configfile", "config/tiny.yaml", "--report", "report.zip", timeout=600)

@@ -30,6 +30,7 @@ cfg = TrainConfig(
     seed=p["seed"],
     amp=p["amp"],
     checkpoint_every=p.get("checkpoint_every"),
+    patch_size=p.get("patch_size"),
     num_threads=snakemake.threads,
     modality=snakemake.wildcards.modality,  # recorded in the checkpoints; predict checks it
 )
