@@ -34,7 +34,7 @@ def _anisotropic(src: Path, dst: Path, nearest: bool) -> None:
     sitk.WriteImage(out, str(dst))
 
 
-def build_run(work: Path, n_healthy: int, steps: int) -> Path:
+def build_run(work: Path, n_healthy: int, steps: int, patch_size: int | None, median_size: int) -> Path:
     import yaml
 
     from patch2loc.heatmap import postprocess, score_volume
@@ -69,14 +69,14 @@ def build_run(work: Path, n_healthy: int, steps: int) -> Path:
         pairs.append((work / "norm" / s / "image.nii.gz", work / "pre" / s / "mask.nii.gz"))
     model_dir = run / "models" / "T2" / "fold0"
     tcfg = TrainConfig(steps=steps, patches_per_step=256, val_every=100, val_batches=2, device="cpu",
-                       modality="T2", num_threads=1)  # 1 thread: robust on a busy machine
+                       modality="T2", num_threads=1, patch_size=patch_size)  # 1 thread: robust on a busy machine
     train_from_files(pairs[:n_fit], pairs[n_fit:n_fit + 2], tcfg, model_dir, progress=False)
     model, _ = load_model(str(model_dir / "best.pt"))
     scores, masks = [], []
     for image, mask in pairs[n_fit + 2:]:
         case = load_case(image, mask)
         res = score_volume(model, case.image.data, case.mask, stride=2, device="cpu", amp="none")
-        scores.append(postprocess(res.score, case.mask, 7))
+        scores.append(postprocess(res.score, case.mask, median_size))
         masks.append(case.mask)
     threshold = unsupervised_threshold(scores, masks, 0.98)
     tdir = run / "scores" / "Patch2Loc" / "T2" / "fold0" / "IXI"
@@ -90,6 +90,8 @@ def main() -> int:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--healthy", type=int, default=10)
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--patch-size", type=int, default=None, help="train.patch_size (default: 1/8 of the slice)")
+    parser.add_argument("--median-size", type=int, default=7, help="heatmap.median_size, for the threshold and predict")
     args = parser.parse_args()
     import nibabel as nib
 
@@ -98,7 +100,7 @@ def main() -> int:
 
     work = args.work
     t0 = time.perf_counter()
-    run = build_run(work, args.healthy, args.steps)
+    run = build_run(work, args.healthy, args.steps, args.patch_size, args.median_size)
     t_run = time.perf_counter() - t0
     scans = work / "scans"
     scans.mkdir(parents=True, exist_ok=True)
@@ -113,7 +115,7 @@ def main() -> int:
     out = work / "out"
     cmd = [sys.executable, "-m", "patch2loc.cli", "predict", "--image", str(scans), "--from-run", str(run),
            "--modality", "T2", "--skull-strip", "none", "--out", str(out), "--device", "cpu", "--stride", "2",
-           "--quiet"]
+           "--median-size", str(args.median_size), "--quiet"]
     t1 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     t_predict = time.perf_counter() - t1

@@ -81,7 +81,8 @@ def finished_run(tmp_path):
     atlas_image, atlas_mask = make_atlas(tmp_path / "atlas.nii.gz", tmp_path / "atlas_mask.nii.gz", spacing=6.0)
     cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [32, 32, 20], "n4_iterations": [5],
                           "n4_tolerance": 1e-3},
-           "normalize": {"percentile": 98.0}, "atlas": {"image": str(atlas_image), "mask": str(atlas_mask)}}
+           "normalize": {"percentile": 98.0}, "atlas": {"image": str(atlas_image), "mask": str(atlas_mask)},
+           "heatmap": {"median_size": 3}}  # predict --from-run filters as the run did
     run = tmp_path / "results" / "r"
     run.mkdir(parents=True)
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))

@@ -159,6 +159,7 @@ def test_native_outputs_lie_on_the_scans_grid(raw_run):
     summary = json.loads((base / "out" / "new_summary.json").read_text())
     assert summary["threshold"] == pytest.approx(4.5) and summary["summary_space"] == "native"
     assert len(summary["checkpoints"]) == 2  # every fold's best.pt
+    assert summary["median_size"] == 3  # the run's heatmap.median_size, not the stand-alone default 7
 
 
 @pytest.mark.slow

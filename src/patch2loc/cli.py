@@ -172,7 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", default="dilated", choices=("dilated", "mask", "all"),
                    help="centres to score (dilated: brain + median_size//2, same result as all)")
     p.add_argument("--no-postprocess", action="store_true", help="write the raw score (no median, no mask)")
-    p.add_argument("--median-size", type=_positive_int, default=7, help="3D median filter side (default 7)")
+    p.add_argument("--median-size", type=_positive_int, default=None,
+                   help="3D median filter side (default: the run's heatmap.median_size with --from-run, "
+                        "since its threshold was taken after that filter; else 7)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_predict)
     return parser

@@ -129,6 +129,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.from_run and not args.modality:
         raise InputError(f"{args.image[0]}: --from-run needs --modality T1 or T2 (the landmarks to use).")
     chain = RunChain.open(args.from_run, args.modality) if args.from_run else None
+    if args.median_size is None:  # the run's own filter: its healthy threshold was taken after it
+        args.median_size = int((chain.config.get("heatmap") or {}).get("median_size", 7)) if chain else 7
     if args.checkpoint:
         checkpoints = [Path(c) for c in args.checkpoint]
     elif chain is not None:

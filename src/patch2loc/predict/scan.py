@@ -147,7 +147,8 @@ def run_scan(job: Job, ctx: Context) -> dict:
         record = {
             "scan": scan.id, "image": str(scan.image), "mask": None if scan.mask is None else str(scan.mask),
             "checkpoints": ctx.checkpoints, "ensemble": "mean of the folds' raw scores, then median filter + mask",
-            "threshold": thr, "threshold_source": ctx.threshold_source, "summary_space": space,
+            "threshold": thr, "threshold_source": ctx.threshold_source, "median_size": ctx.median_size,
+            "summary_space": space,
             "lesion_volume_ml": float(sum(r["volume_ml"] for r in rows)), "n_components": len(rows),
             "components": rows, "seg_metrics": metrics, "patches": n_patches, "seconds": round(seconds, 2),
             "outputs": {k: str(v) for k, v in paths.items()},
