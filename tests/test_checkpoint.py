@@ -81,3 +81,20 @@ def test_unusable_files_are_one_line(tmp_path, content, needle):
     with pytest.raises(InputError, match=needle) as err:
         read_checkpoint(path)
     assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_equal_checkpoints_are_equal_bytes_whatever_the_file_name(tmp_path):
+    """Two runs with identical weights must give byte-identical files (torch.save given a path
+    names the archive after it, and the atomic write's temporary name is random)."""
+    from patch2loc.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    ckpt = {"model": Patch2LocNet(8).state_dict(), "patch_size": 8, "step": 3}
+    (tmp_path / "a").mkdir()
+    save_checkpoint(tmp_path / "a" / "best.pt", ckpt)
+    save_checkpoint(tmp_path / "other.pt", ckpt)
+    assert (tmp_path / "a" / "best.pt").read_bytes() == (tmp_path / "other.pt").read_bytes()
+    ckpt["step"] = 4  # the comparison can fail
+    save_checkpoint(tmp_path / "third.pt", ckpt)
+    assert (tmp_path / "third.pt").read_bytes() != (tmp_path / "other.pt").read_bytes()
+    assert read_checkpoint(tmp_path / "other.pt")["step"] == 3

@@ -46,9 +46,13 @@ def numpy_rng_from_plain(state) -> tuple:
 
 
 def save_checkpoint(path: str | os.PathLike, ckpt: dict) -> None:
-    """torch.save atomically (temporary name, then rename) with the user's file mode."""
-    with atomic_output(path) as tmp:
-        torch.save(ckpt, tmp)
+    """torch.save atomically (temporary name, then rename) with the user's file mode.
+
+    Saved through a file object: given a path, torch names the archive's root folder after it, so
+    the random temporary name made identical weights differ byte for byte from run to run.
+    """
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(ckpt, fh)
 
 
 def _refused_globals(message: str) -> str:
