@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from patch2loc.checkpoint import (numpy_rng_from_plain, numpy_rng_to_plain, read_checkpoint)
+from patch2loc.checkpoint import numpy_rng_from_plain, numpy_rng_to_plain, read_checkpoint, save_checkpoint
 from patch2loc.errors import InputError
 from patch2loc.model import Patch2LocNet, load_model
 from patch2loc.train import TrainConfig, train
@@ -86,8 +86,6 @@ def test_unusable_files_are_one_line(tmp_path, content, needle):
 def test_equal_checkpoints_are_equal_bytes_whatever_the_file_name(tmp_path):
     """Two runs with identical weights must give byte-identical files (torch.save given a path
     names the archive after it, and the atomic write's temporary name is random)."""
-    from patch2loc.checkpoint import save_checkpoint
-
     torch.manual_seed(0)
     ckpt = {"model": Patch2LocNet(8).state_dict(), "patch_size": 8, "step": 3}
     (tmp_path / "a").mkdir()
