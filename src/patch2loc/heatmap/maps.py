@@ -1,26 +1,6 @@
-"""Dense anomaly heatmaps: run Patch2Loc with every voxel (or a strided grid) as a patch centre.
-
-Conventions (docs/architecture.md): a volume is `[X, Y, Z]`, an axial slice `vol[:, :, z]` has
-shape `(H, W) = (X, Y)`; the patch centred at `(r, c)` covers rows `r - P//2 ... r - P//2 + P - 1`
-(zero padding outside the slice); targets are `Y = 100 * (r / H, c / W)`, slice position
-`A = 100 * z / D`. The image is multiplied by the brain mask before scoring.
-
-How the fast path works:
-- the masked volume is zero padded once and kept on the device as `[Z, H+P-1, W+P-1]`; an
-  `unfold` view of it is `[Z, H, W, P, P]` without copying anything, so a batch of patches is one
-  gather of exactly the needed centres (no per-pixel index tensors);
-- only the centres of the evaluated region are run (by default the brain mask dilated by
-  `margin`, which is all the 7^3 median filter of `postprocess` ever reads for in-brain voxels);
-- the encoder runs in bf16/fp16 (autocast) with channels_last; the two small heads run in fp32,
-  because a bf16 output has a spacing of 0.5 between 64 and 128 percent, which would dominate
-  `log_error` for well-located patches;
-- everything (volume, centre list, outputs) stays on the device, so the only host/device
-  traffic is one upload of the volume and one download of the maps: there is no per-batch
-  transfer to overlap, and pinned memory would not change anything.
-"""
+"""Whole-volume heatmaps: evaluation region, dense or strided scoring, given centres, reference, median filter."""
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -28,12 +8,10 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .io import InputError
-from .model import Patch2LocNet, sinusoidal_encoding
+from ..model import Patch2LocNet
+from .engine import PatchSource, _check_inputs, _prepare_model, _run, resolve_amp, resolve_device, score_terms
 
-EPS = 1e-10  # inside the log of the squared error, as in the authors' code
 REGIONS = ("all", "mask", "dilated")
-AMP_CHOICES = ("auto", "bf16", "fp16", "none")
 
 
 @dataclass
@@ -54,152 +32,6 @@ class HeatmapResult:
     n_patches: int = 0  # patches run through the network
     seconds: float = 0.0
 
-
-# --------------------------------------------------------------------------- device and precision
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """`None` -> cuda when available, else cpu."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def cpu_supports_bf16() -> bool:
-    """True when oneDNN has native bf16 kernels on this CPU (AVX512-BF16 / AMX).
-
-    Without them bf16 is emulated and slower than fp32, so "auto" falls back to fp32.
-    """
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:  # private op: absent or renamed in some builds
-        return False
-
-
-def resolve_amp(amp: str | None, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype for the encoder, or None for fp32.
-
-    "auto": bf16 on CUDA when supported, else fp16; bf16 on a CPU with native bf16 kernels
-    (measured 2-3x faster than fp32 on a 2-core AVX512-BF16 EPYC), else fp32.
-    """
-    amp = "none" if amp is None else str(amp).lower()
-    if amp in ("none", "fp32", "off"):
-        return None
-    if amp == "bf16":
-        return torch.bfloat16
-    if amp == "fp16":
-        return torch.float16
-    if amp != "auto":
-        raise ValueError(f"amp must be one of {AMP_CHOICES}, got {amp!r}")
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and cpu_supports_bf16():
-        return torch.bfloat16
-    return None
-
-
-# --------------------------------------------------------------------------- patches and forward
-
-class PatchSource:
-    """The masked, zero-padded volume on the device, and a gather of patches at given centres."""
-
-    def __init__(self, volume: np.ndarray, brain_mask: np.ndarray, patch_size: int, device: torch.device):
-        X, Y, Z = volume.shape
-        P = int(patch_size)
-        self.shape, self.patch_size, self.device = (X, Y, Z), P, device
-        img = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))
-        img = img * torch.from_numpy(np.ascontiguousarray(brain_mask, dtype=bool))
-        before, after = P // 2, P - 1 - P // 2
-        padded = torch.zeros(Z, X + P - 1, Y + P - 1, dtype=torch.float32)
-        padded[:, before:before + X, before:before + Y] = img.permute(2, 0, 1)
-        self.padded = padded.to(device)
-        # windows[z, r, c] is the P x P patch centred at (r, c) of slice z: a view, no copy.
-        self.windows = self.padded.unfold(1, P, 1).unfold(2, P, 1)
-
-    def gather(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Patches `[N, 1, P, P]` centred at voxels (x, y, z) (long tensors on the device)."""
-        return self.windows[z, x, y].unsqueeze(1)
-
-    def targets(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(Y [N, 2], A [N]) in percent."""
-        X, Y, Z = self.shape
-        target = torch.stack((x.float() * (100.0 / X), y.float() * (100.0 / Y)), dim=1)
-        return target, z.float() * (100.0 / Z)
-
-
-def forward(model: Patch2LocNet, patches: torch.Tensor, slice_pos: torch.Tensor,
-            amp_dtype: torch.dtype | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Patch2LocNet.forward with the encoder under autocast and the heads in fp32."""
-    with torch.autocast(patches.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        feature = model.encoder(patches)
-    feature = feature.float() + sinusoidal_encoding(slice_pos, feature.shape[1])
-    return model.mean_head(feature), model.logvar_head(feature)
-
-
-def score_terms(mean: torch.Tensor, logvar: torch.Tensor, target: torch.Tensor):
-    """(log_error, log_variance, score), each [N] float32."""
-    log_error = torch.log(((target - mean.float()) ** 2).sum(dim=1) + EPS)
-    log_variance = 0.5 * logvar.float().sum(dim=1)
-    return log_error, log_variance, log_error + log_variance
-
-
-def _prepare_model(model: Patch2LocNet, device: torch.device, amp_dtype) -> Patch2LocNet:
-    """Eval mode on the device; channels_last when the encoder runs in reduced precision
-    (measured 1.2-3x faster on CPU; cuDNN prefers NHWC for fp16/bf16 convolutions)."""
-    model = model.to(device).eval()
-    if amp_dtype is not None:
-        model.encoder.to(memory_format=torch.channels_last)
-    return model
-
-
-def _check_inputs(volume: np.ndarray, brain_mask: np.ndarray, model: Patch2LocNet) -> None:
-    if volume.ndim != 3:
-        raise InputError(f"image: expected a 3D volume [X, Y, Z], got shape {volume.shape}.")
-    if brain_mask.shape != volume.shape:
-        raise InputError(
-            f"brain mask shape {brain_mask.shape} differs from image shape {volume.shape}. "
-            "Use the mask produced with this image.")
-    if not np.isfinite(volume).all():
-        raise InputError("image contains NaN or infinite values. Fix the image before scoring.")
-    if not isinstance(model, Patch2LocNet):
-        raise TypeError(f"model must be a Patch2LocNet, got {type(model).__name__}")
-
-
-@torch.inference_mode()
-def _run(model: Patch2LocNet, source: PatchSource, flat: torch.Tensor, *, batch_size: int,
-         amp_dtype, want_predictions: bool, progress: bool) -> dict[str, torch.Tensor]:
-    """Run the centres given as flat indices into [X, Y, Z]; returns per-centre device tensors."""
-    X, Y, Z = source.shape
-    n = flat.numel()
-    dev = source.device
-    out = {k: torch.empty(n, device=dev) for k in ("log_error", "log_variance", "score")}
-    if want_predictions:
-        out["mean"] = torch.empty(n, 2, device=dev)
-        out["logvar"] = torch.empty(n, 2, device=dev)
-    channels_last = amp_dtype is not None
-    starts = range(0, n, batch_size)
-    if progress:
-        from tqdm import tqdm
-        starts = tqdm(starts, total=math.ceil(n / batch_size), unit="batch", desc="patches")
-    for s in starts:
-        idx = flat[s:s + batch_size]
-        x, rest = idx // (Y * Z), idx % (Y * Z)
-        y, z = rest // Z, rest % Z
-        patches = source.gather(x, y, z)
-        if channels_last:
-            patches = patches.contiguous(memory_format=torch.channels_last)
-        target, slice_pos = source.targets(x, y, z)
-        mean, logvar = forward(model, patches, slice_pos, amp_dtype)
-        le, lv, sc = score_terms(mean, logvar, target)
-        out["log_error"][s:s + batch_size] = le
-        out["log_variance"][s:s + batch_size] = lv
-        out["score"][s:s + batch_size] = sc
-        if want_predictions:
-            out["mean"][s:s + batch_size] = mean.float()
-            out["logvar"][s:s + batch_size] = logvar.float()
-    return out
-
-
-# --------------------------------------------------------------------------- public API
 
 def evaluation_region(brain_mask: np.ndarray, region: str = "dilated", margin: int = 3) -> np.ndarray:
     """Boolean [X, Y, Z] of the centres to score.
@@ -224,7 +56,7 @@ def score_volume(model: Patch2LocNet, volume: np.ndarray, brain_mask: np.ndarray
                  batch_size: int = 8192, device: str | torch.device | None = None, amp: str = "auto",
                  region: str = "dilated", margin: int = 3, background: float = 0.0,
                  return_predictions: bool = False, progress: bool = False) -> HeatmapResult:
-    """Anomaly heatmap of one volume (see the module docstring and docs/architecture.md).
+    """Anomaly heatmap of one volume (see the package docstring and docs/architecture.md).
 
     stride > 1: centres on the in-plane grid `(i*stride, j*stride, z)` (every slice), upsampled
     to full resolution by bilinear interpolation in-plane (clamped beyond the last grid row and

@@ -1,0 +1,44 @@
+"""Synthetic demo data: T1/T2 subjects and four lesion sets made from nilearn's MNI152.
+
+No dataset can be downloaded on the build machines, so the demo fakes them. Everything starts
+from the MNI152 (ICBM 2009a) T1 template and its grey/white-matter probability maps, which ship
+inside the nilearn wheel. A subject is rendered in three steps:
+
+1. Template space (the MNI grid at `spacing` mm): tissue fractions (CSF, GM, WM, plus a thin
+   skull/scalp shell outside the brain) times per-scan tissue means, with an anatomical texture.
+   Lesions are drawn here as their own tissue mixtures (e.g. oedema = half GM, half CSF), so
+   their intensity always lies inside the range of normal tissue: thresholding alone cannot
+   find them. Their labels are drawn on the same grid, so image and mask line up exactly.
+2. Native space: a random pose (rotation, translation, scaling) and a smooth random
+   deformation, applied by one resampling (linear for the image, nearest for masks) onto an
+   axis-aligned scanner grid. The NIfTI affine is that grid's, so the posed brain sits at its
+   physical place in world coordinates and registration to the atlas has real work to do.
+3. Scanner: a smooth multiplicative bias field and Rician noise.
+
+The demo's atlas (`make_atlas`) is the skull-stripped MNI152 T1 at the same spacing; it stands in
+for SRI24's `T1_brain`. Random streams are split by purpose (anatomy, lesion, scan), so the T1 and
+T2 of one subject share anatomy, and a subject rendered without its lesion differs from the
+lesioned one only where the lesion is.
+
+Modules: `subjects` (demo ids, per-subject seeds), `template` (MNI152 grid, tissue and distance
+maps, the atlas), `fields` (smooth random fields, rotations), `lesions` (the four lesion makers,
+`draw_lesions`), `render` (steps 1-3 and writing scans in the datasets' raw layouts).
+"""
+from __future__ import annotations
+
+from .fields import CONTROL_SPACING_MM
+from .lesions import BRATS_LABELS, LesionMap, draw_lesions
+from .render import (BIAS_MAX, CONTRAST_JITTER, CONTRASTS, DEFORMATION_STD_MM, FOV_PAD_MM, GAIN_RANGE,
+                     MAX_ROTATION_DEG, MAX_SCALING, MAX_TRANSLATION_MM, NOISE_STD, SHELL_MM, TEXTURE_STD,
+                     TISSUE_MEANS, TISSUES, Rendered, render_scan, synthesize_dataset, synthesize_scan)
+from .subjects import demo_subject_ids, subject_seed
+from .template import Template, load_template, make_atlas
+
+__all__ = [
+    "BIAS_MAX", "BRATS_LABELS", "CONTRAST_JITTER", "CONTRASTS", "CONTROL_SPACING_MM", "DEFORMATION_STD_MM",
+    "FOV_PAD_MM", "GAIN_RANGE", "MAX_ROTATION_DEG", "MAX_SCALING", "MAX_TRANSLATION_MM", "NOISE_STD",
+    "SHELL_MM", "TEXTURE_STD", "TISSUE_MEANS", "TISSUES",
+    "LesionMap", "Rendered", "Template",
+    "demo_subject_ids", "draw_lesions", "load_template", "make_atlas", "render_scan", "subject_seed",
+    "synthesize_dataset", "synthesize_scan",
+]

@@ -1,0 +1,181 @@
+"""Rendering: tissue image, pose, deformation, bias and noise in native space; writing demo datasets."""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from ..datasets import LESION_DATASETS, MODALITIES, RawScan, raw_paths
+from ..io import save_volume
+from .fields import _coarse_field, _random_rotation, _smooth_noise
+from .lesions import LesionMap, draw_lesions
+from .subjects import subject_seed
+from .template import Template, load_template
+
+CONTRASTS = ("T1", "T2")
+TISSUES = ("csf", "gm", "wm", "skull", "scalp")
+
+# Tissue means as a fraction of the scan's gain (T1: WM > GM > CSF; T2: CSF > GM > WM).
+# The skull is dark in both; scalp fat is bright in T1 and intermediate in T2.
+TISSUE_MEANS = {
+    "T1": {"csf": 0.25, "gm": 0.60, "wm": 0.90, "skull": 0.08, "scalp": 0.80},
+    "T2": {"csf": 1.00, "gm": 0.55, "wm": 0.40, "skull": 0.06, "scalp": 0.45},
+}
+CONTRAST_JITTER = 0.06  # per-scan relative jitter of each tissue mean (keeps the order)
+GAIN_RANGE = (400.0, 1500.0)  # arbitrary scanner units, as in raw scans
+TEXTURE_STD = 0.04  # multiplicative anatomical texture
+NOISE_STD = 0.025  # Rician noise sigma, fraction of the brightest tissue mean
+BIAS_MAX = 0.18  # bias field within exp(+-BIAS_MAX) (about +-20%)
+MAX_ROTATION_DEG = 10.0
+MAX_TRANSLATION_MM = 10.0
+MAX_SCALING = 0.05
+DEFORMATION_STD_MM = 2.0  # std of the smooth displacement at its control points
+FOV_PAD_MM = 12.0  # native field of view = template grid + this margin on every side
+SHELL_MM = (2.0, 7.0, 12.0)  # outside the brain: extra-axial CSF up to 2 mm, skull to 7, scalp to 12
+
+
+@dataclass
+class Rendered:
+    """A synthetic scan in native space."""
+
+    image: np.ndarray  # float32
+    brain: np.ndarray  # bool brain mask (the skull-strip stand-in)
+    seg: np.ndarray | None  # uint8 lesion labels (None without lesion)
+    affine: np.ndarray  # voxel -> world (mm), axis-aligned scanner grid
+    pose: np.ndarray  # 4x4 world -> world: where the template brain was moved to (before deformation)
+
+
+def _tissue_image(tpl: Template, means: dict[str, float], texture: np.ndarray, skull: bool,
+                  lesions: LesionMap | None) -> np.ndarray:
+    """Template-space image: tissue fractions times means, times texture."""
+    csf, gm, wm = tpl.csf, tpl.gm, tpl.wm
+    if lesions is not None:
+        hit = lesions.labels > 0
+        csf = np.where(hit, lesions.composition[0], csf)
+        gm = np.where(hit, lesions.composition[1], gm)
+        wm = np.where(hit, lesions.composition[2], wm)
+    image = means["csf"] * csf + means["gm"] * gm + means["wm"] * wm
+    if skull:
+        d = tpl.outside_mm
+        shell = np.zeros(tpl.shape, np.float32)
+        shell[(d > 0) & (d <= SHELL_MM[0])] = means["csf"]
+        shell[(d > SHELL_MM[0]) & (d <= SHELL_MM[1])] = means["skull"]
+        shell[(d > SHELL_MM[1]) & (d <= SHELL_MM[2])] = means["scalp"]
+        image = image + shell
+    return (image * texture).astype(np.float32)
+
+
+def _pose_matrix(tpl: Template, rng: np.random.Generator) -> np.ndarray:
+    """World -> world 4x4 pose of the subject: rotation and scaling about the brain centre, shift."""
+    world = tpl.world()
+    centre = np.array([(world[i][tpl.brain]).mean() for i in range(3)])
+    linear = _random_rotation(rng, MAX_ROTATION_DEG) @ np.diag(rng.uniform(1 - MAX_SCALING, 1 + MAX_SCALING, 3))
+    shift = rng.uniform(-MAX_TRANSLATION_MM, MAX_TRANSLATION_MM, 3)
+    pose = np.eye(4)
+    pose[:3, :3] = linear
+    pose[:3, 3] = centre + shift - linear @ centre
+    return pose
+
+
+def render_scan(dataset: str, modality: str, seed: int, spacing: float = 2.0, *,
+                lesion: bool = True, noise: bool = True, skull: bool | None = None) -> Rendered:
+    """Render one synthetic scan in native space (no file written).
+
+    `seed` fixes the subject: the same (seed, modality) gives identical arrays; T1 and T2 with
+    one seed are the same brain and lesion (with their own pose, contrast, bias and noise). `lesion=False` renders the
+    same subject healthy; `noise=False` leaves out the Rician noise (for tests). `skull` defaults
+    to a skull/scalp shell except for BraTS21, which comes skull-stripped like the real data.
+    """
+    if dataset not in MODALITIES:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MODALITIES)}")
+    if modality not in CONTRASTS:
+        raise ValueError(f"unknown modality {modality!r}; the demo makes {CONTRASTS}")
+    stripped = dataset == "BraTS21"
+    skull = (not stripped) if skull is None else skull
+    tpl = load_template(spacing)
+    anatomy = np.random.default_rng([seed, 1])
+    scan = np.random.default_rng([seed, 3, zlib.crc32(modality.encode())])
+
+    # Scan contrast: per-tissue jitter, then an overall gain (arbitrary units).
+    means = {k: v * (1.0 + scan.uniform(-CONTRAST_JITTER, CONTRAST_JITTER)) for k, v in TISSUE_MEANS[modality].items()}
+    gain = scan.uniform(*GAIN_RANGE)
+    means = {k: v * gain for k, v in means.items()}
+
+    texture = 1.0 + TEXTURE_STD * _smooth_noise(anatomy, tpl.shape, sigma_vox=1.0)
+    lesions = draw_lesions(dataset, spacing, seed) if (lesion and dataset in LESION_DATASETS) else None
+    image_t = _tissue_image(tpl, means, texture, skull, lesions)
+
+    # Native grid: axis-aligned, the template's field of view plus a margin.
+    pad = int(np.ceil(FOV_PAD_MM / spacing))
+    shape = tuple(n + 2 * pad for n in tpl.shape)
+    native_affine = np.array(tpl.affine, dtype=np.float64)
+    native_affine[:3, 3] -= spacing * pad
+    pose = _pose_matrix(tpl, scan)
+    # native voxel -> world -> (undo pose) template world -> template voxel
+    to_template = np.linalg.inv(np.array(tpl.affine)) @ np.linalg.inv(pose) @ native_affine
+    idx = np.indices(shape, dtype=np.float32)
+    coords = np.einsum("ij,jxyz->ixyz", to_template[:3, :3].astype(np.float32), idx)
+    coords += to_template[:3, 3].astype(np.float32)[:, None, None, None]
+    del idx
+    # Anatomical deformation, defined on the template grid (the same brain in T1 and T2).
+    displacement = _coarse_field(anatomy, tpl.shape, spacing, n_fields=3) * (DEFORMATION_STD_MM / spacing)
+    coords += np.stack([ndimage.map_coordinates(u, coords, order=1, mode="nearest") for u in displacement])
+
+    image = ndimage.map_coordinates(image_t, coords, order=1, mode="constant", cval=0.0)
+    brain = ndimage.map_coordinates(tpl.brain.astype(np.uint8), coords, order=0, mode="constant", cval=0) > 0
+    seg = None
+    if lesions is not None:
+        seg = ndimage.map_coordinates(lesions.labels, coords, order=0, mode="constant", cval=0).astype(np.uint8)
+    del coords
+
+    bias = np.exp(scan.uniform(0.3, 1.0) * BIAS_MAX * np.tanh(_coarse_field(scan, shape, spacing)[0]))
+    image *= bias
+    if noise:
+        sigma = NOISE_STD * max(means["wm"], means["csf"])
+        real = image + sigma * scan.standard_normal(shape, dtype=np.float32)
+        imag = sigma * scan.standard_normal(shape, dtype=np.float32)
+        image = np.sqrt(real**2 + imag**2)
+    if stripped:
+        image = np.where(brain, image, 0.0)
+    return Rendered(image.astype(np.float32), brain, seg, native_affine, pose)
+
+
+def synthesize_scan(dataset: str, modality: str, subject: str, raw_root: str | Path, seed: int,
+                    spacing: float = 2.0, *, lesion: bool = True, noise: bool = True) -> RawScan:
+    """Render one subject and write it to its dataset's raw layout under `raw_root`.
+
+    Writes the image, the brain mask where the layout has one (BraTS21 has none: its image is
+    zero outside the brain) and, for lesion datasets, the lesion labels. Returns the paths.
+    """
+    paths = raw_paths(dataset, raw_root, subject, modality)
+    scan = render_scan(dataset, modality, seed, spacing, lesion=lesion, noise=noise)
+    # Stored as int16, like most raw scanner exports (and half the size of float32).
+    save_volume(np.clip(np.rint(scan.image), 0, np.iinfo(np.int16).max).astype(np.int16), paths.image,
+                affine=scan.affine)
+    if paths.mask is not None:
+        save_volume(scan.brain.astype(np.uint8), paths.mask, affine=scan.affine)
+    if paths.seg is not None:
+        seg = scan.seg if scan.seg is not None else np.zeros(scan.image.shape, np.uint8)
+        save_volume(seg, paths.seg, affine=scan.affine)
+    return paths
+
+
+def synthesize_dataset(dataset: str, subjects: list[str], raw_root: str | Path, seed: int,
+                       spacing: float = 2.0, modalities: tuple[str, ...] | list[str] | None = None) -> list[RawScan]:
+    """Write every subject of a demo dataset (IXI: T1 and T2; lesion sets: their modality).
+
+    Each subject's seed comes from (seed, dataset, subject), so the modalities of one subject
+    share anatomy and adding subjects leaves the existing ones unchanged.
+    """
+    if dataset not in MODALITIES:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MODALITIES)}")
+    modalities = tuple(modalities) if modalities is not None else MODALITIES[dataset]
+    scans = []
+    for subject in subjects:
+        s = subject_seed(seed, dataset, subject)
+        for modality in modalities:
+            scans.append(synthesize_scan(dataset, modality, subject, raw_root, s, spacing))
+    return scans
