@@ -70,6 +70,14 @@ def test_dry_run_demo_lists_every_stage(workdir):
     assert not missing, f"stages missing from the demo DAG: {missing}\n{res.stdout[-3000:]}"
 
 
+def test_long_demo_overlay_writes_only_under_its_own_run(workdir):
+    # config/demo_long.yaml is applied on top of demo.yaml; it must not touch the short demo's results
+    res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml", "config/demo_long.yaml")
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert "results/demo_long/models/T2/fold0/best.pt" in res.stdout
+    assert "results/demo/" not in res.stdout
+
+
 def _placeholder_manual_data(workdir: Path, n: int) -> Path:
     """Empty files where BraTS21 and ATLAS v2 must be dropped in by hand."""
     sys.path.insert(0, str(REPO / "src"))
