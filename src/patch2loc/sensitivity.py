@@ -62,18 +62,18 @@ def sphere_sensitivity(scorers: dict[str, Scorer], volume: np.ndarray, mask: np.
     healthy = {name: np.full(volume.shape, np.nan, np.float32) for name in scorers}
     for name, score_at in scorers.items():
         healthy[name][mask] = score_at(volume, brain)
+    ranked = {name: np.sort(h[mask]) for name, h in healthy.items()}
     rows = []
     for radius in radii:
         for level in levels:
             value = float(low + level * (high - low))
             for name, score_at in scorers.items():
-                ref = np.sort(healthy[name][mask])
                 change, pct, size = [], [], []
                 for centre in centres:
                     painted, ball = paint_sphere(volume, mask, centre, radius, value)
                     scores = score_at(painted, np.argwhere(ball).astype(np.int64))
                     change.append(float(np.mean(scores - healthy[name][ball])))
-                    pct.append(np.searchsorted(ref, float(np.mean(scores))) / len(ref))
+                    pct.append(np.searchsorted(ranked[name], float(np.mean(scores))) / len(ranked[name]))
                     size.append(int(ball.sum()))
                 rows.append({"method": name, "radius_vox": radius, "level": level, "voxels": float(np.mean(size)),
                              "score_change": float(np.mean(change)), "percentile": float(np.mean(pct)),
