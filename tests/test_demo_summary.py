@@ -62,6 +62,18 @@ def test_readme_block_is_replaced_and_nothing_else(tmp_path, capsys):
     assert "| Patch2Loc | 30.00 ± 1.41 / 25.00 ± 1.41 |" in text
 
 
+def test_a_named_block_is_replaced_and_the_default_one_kept(tmp_path):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
+    readme = tmp_path / "README.md"
+    original = ("<!-- demo-table:start -->\nshort demo\n<!-- demo-table:end -->\n"
+                "<!-- demo-long-table:start -->\nold\n<!-- demo-long-table:end -->\n")
+    readme.write_text(original, encoding="utf-8")
+    assert demo_summary.main([str(run), "--markdown-only", "--readme", str(readme), "--block", "demo-long-table"]) == 0
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("<!-- demo-table:start -->\nshort demo\n<!-- demo-table:end -->\n")
+    assert "<!-- demo-long-table:start -->\n| | BraTS21 |" in text and "\nold\n" not in text
+
+
 def test_readme_without_markers_is_refused_unchanged(tmp_path, capsys):
     run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
     readme = tmp_path / "README.md"

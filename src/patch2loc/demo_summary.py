@@ -23,7 +23,11 @@ from patch2loc.tables import DATASET_ORDER, aggregate_folds, format_mean_std, re
 LOCATION_RATIO = 0.35  # final val location error / mean-position error must be at most this
 AUPRC_RATIO = 2.0  # Patch2Loc AUPRC / Thresh AUPRC must be at least this on the small-lesion sets
 AUPRC_SETS = ("MSLUB", "ATLAS_v2", "WMH")
-README_MARKERS = ("<!-- demo-table:start -->", "<!-- demo-table:end -->")
+
+
+def readme_markers(block: str = "demo-table") -> tuple[str, str]:
+    """The comment pair around a README block (e.g. demo-table, demo-long-table)."""
+    return f"<!-- {block}:start -->", f"<!-- {block}:end -->"
 
 
 def demo_table(run_dir: str | Path) -> tuple[str, pd.DataFrame]:
@@ -76,11 +80,11 @@ def auprc_checks(agg: pd.DataFrame) -> list[tuple[str, bool, str]]:
     return checks
 
 
-def write_readme_table(readme: str | Path, table: str) -> None:
-    """Replace the block between README_MARKERS with `table`; nothing else in the file changes."""
+def write_readme_table(readme: str | Path, table: str, block: str = "demo-table") -> None:
+    """Replace the block between the markers of `block` with `table`; nothing else in the file changes."""
     readme = Path(readme)
     text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-    start, end = README_MARKERS
+    start, end = readme_markers(block)
     if start not in text or end not in text:
         raise InputError(f"{readme}: no {start} ... {end} block; put the markers around the demo table.")
     head, rest = text.split(start, 1)
@@ -92,13 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", help="a finished run, e.g. results/demo")
     ap.add_argument("--markdown-only", action="store_true", help="print the table only")
-    ap.add_argument("--readme", help="also write the table between this README's demo-table markers")
+    ap.add_argument("--readme", help="also write the table between this README's block markers")
+    ap.add_argument("--block", default="demo-table",
+                    help="the README block to replace: <!-- BLOCK:start --> ... <!-- BLOCK:end --> (default: demo-table)")
     args = ap.parse_args(argv)
     try:
         table, agg = demo_table(args.run_dir)
         checks = [] if args.markdown_only else location_checks(args.run_dir) + auprc_checks(agg)
         if args.readme:
-            write_readme_table(args.readme, table)
+            write_readme_table(args.readme, table, args.block)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
