@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from patch2loc.model import Patch2LocNet
-from patch2loc.sensitivity import main, paint_sphere, pick_centres, sphere_sensitivity
+from patch2loc.sensitivity import intensity_at, main, paint_sphere, pick_centres, sphere_sensitivity
 
 SHAPE = (24, 24, 15)
 
@@ -18,10 +18,6 @@ def _brain():
     mask = np.zeros(SHAPE, bool)
     mask[2:22, 2:22, 1:14] = True
     return volume, mask
-
-
-def _thresh(vol, centres):
-    return vol[tuple(centres.T)].astype(np.float32)
 
 
 def test_paint_sphere_changes_only_the_ball_inside_the_brain():
@@ -38,7 +34,7 @@ def test_paint_sphere_changes_only_the_ball_inside_the_brain():
 def test_thresholding_sees_bright_spheres_and_not_background_level_ones():
     volume, mask = _brain()
     centres = pick_centres(mask, 3, seed=0)
-    table = sphere_sensitivity({"Thresh": _thresh}, volume, mask, centres, radii=[1.5], levels=[0.0, 3.0])
+    table = sphere_sensitivity({"Thresh": intensity_at}, volume, mask, centres, radii=[1.5], levels=[0.0, 3.0])
     low, high = table.set_index("level").percentile.loc[[0.0, 3.0]]
     assert abs(low - 0.30) < 0.05  # painted at the 30th intensity percentile
     assert high > 0.999

@@ -67,30 +67,35 @@ def sphere_sensitivity(scorers: dict[str, Scorer], volume: np.ndarray, mask: np.
     for radius in radii:
         for level in levels:
             value = float(low + level * (high - low))
-            for name, score_at in scorers.items():
-                change, pct, size = [], [], []
-                for centre in centres:
-                    painted, ball = paint_sphere(volume, mask, centre, radius, value)
-                    scores = score_at(painted, np.argwhere(ball).astype(np.int64))
-                    change.append(float(np.mean(scores - healthy[name][ball])))
-                    pct.append(np.searchsorted(ranked[name], float(np.mean(scores))) / len(ranked[name]))
-                    size.append(int(ball.sum()))
+            change = {name: [] for name in scorers}
+            pct = {name: [] for name in scorers}
+            size = []
+            for centre in centres:
+                painted, ball = paint_sphere(volume, mask, centre, radius, value)
+                inside = np.argwhere(ball).astype(np.int64)
+                size.append(int(ball.sum()))
+                for name, score_at in scorers.items():
+                    scores = score_at(painted, inside)
+                    change[name].append(float(np.mean(scores - healthy[name][ball])))
+                    pct[name].append(np.searchsorted(ranked[name], float(np.mean(scores))) / len(ranked[name]))
+            for name in scorers:
                 rows.append({"method": name, "radius_vox": radius, "level": level, "voxels": float(np.mean(size)),
-                             "score_change": float(np.mean(change)), "percentile": float(np.mean(pct)),
-                             "percentile_min": float(np.min(pct)), "percentile_max": float(np.max(pct))})
+                             "score_change": float(np.mean(change[name])), "percentile": float(np.mean(pct[name])),
+                             "percentile_min": float(np.min(pct[name])), "percentile_max": float(np.max(pct[name]))})
     return pd.DataFrame(rows)
+
+
+def intensity_at(volume: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Thresh's score: the intensity itself."""
+    return volume[tuple(centres.T)].astype(np.float32)
 
 
 def patch2loc_scorer(checkpoint: str | Path, mask: np.ndarray, device: str | None = None) -> Scorer:
     """Raw Patch2Loc score (no median filter) at given centres, from a checkpoint (weights only)."""
-    from .checkpoint import read_checkpoint
     from .heatmap import predict_at
-    from .model import Patch2LocNet
+    from .model import load_model
 
-    ckpt = read_checkpoint(checkpoint, "checkpoint")
-    model = Patch2LocNet(int(ckpt["patch_size"]))
-    model.load_state_dict(ckpt["model"])
-    model.eval()
+    model, _ = load_model(str(checkpoint))
     return lambda volume, centres: predict_at(model, volume, mask, centres, device=device, amp="none")["score"]
 
 
@@ -120,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         check_output(out, "--out", (".csv",), {"--image": a.image, "--mask": a.mask, "--checkpoint": a.checkpoint})
         case = load_case(a.image, a.mask)
         mask = case.mask
-        scorers = {"Patch2Loc": patch2loc_scorer(a.checkpoint, mask),
-                   "Thresh": lambda vol, centres: vol[tuple(centres.T)].astype(np.float32)}
+        scorers = {"Patch2Loc": patch2loc_scorer(a.checkpoint, mask), "Thresh": intensity_at}
         try:
             centres = pick_centres(mask, a.spheres, a.seed)
         except ValueError as err:
