@@ -25,14 +25,14 @@ install: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --resources gpu=$(CORES)
 	$(BIN)/snakemake --cores 1 --configfile config/demo.yaml --report results/demo/snakemake_report.zip
-	-$(BIN)/python -m patch2loc.demo_summary results/demo  # the README's demo table and the demo's checks
+	-$(BIN)/python -m patch2loc.evaluation.demo_summary results/demo  # the README's demo table and the demo's checks
 
 # The same demo with 6,000 training steps per model instead of 900 (about half an hour on 2 cores).
 LONG = --configfile config/demo.yaml config/demo_long.yaml
 demo-long: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES) $(LONG) --resources gpu=$(CORES)
 	$(BIN)/snakemake --cores 1 $(LONG) --report results/demo_long/snakemake_report.zip
-	-$(BIN)/python -m patch2loc.demo_summary results/demo_long  # the README's demo-long table: add --readme README.md --block demo-long-table
+	-$(BIN)/python -m patch2loc.evaluation.demo_summary results/demo_long  # the README's demo-long table: add --readme README.md --block demo-long-table
 
 # UTF-8 mode: once seen here, a library loaded during the suite left the test process in an ASCII
 # C locale and a later test's text read failed; the tests' own reads and writes name utf-8 as well.

@@ -1,4 +1,4 @@
-"""Dense-heatmap speed: the authors' inference scheme (a) against patch2loc.heatmap (b).
+"""Dense-heatmap speed: the authors' inference scheme (a) against patch2loc.methods.patch2loc.heatmap (b).
 
 One process, the same weights (random init, or --checkpoint) and the same volume (a synthetic
 brain-shaped ellipsoid of --shape, default 192 192 100, or --image/--mask):
@@ -34,9 +34,9 @@ import time
 import numpy as np
 import torch
 
-from patch2loc import heatmap as H
-from patch2loc.metrics import evaluate_volume
-from patch2loc.model import Patch2LocNet, load_model, patch_size_for
+from patch2loc.methods.patch2loc import heatmap as H
+from patch2loc.evaluation.metrics import evaluate_volume
+from patch2loc.methods.patch2loc.model import Patch2LocNet, load_model, patch_size_for
 
 
 # --------------------------------------------------------------------------- measurement helpers

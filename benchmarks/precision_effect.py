@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from patch2loc.datasets import LESION_DATASETS, MODALITIES
-from patch2loc.heatmap import postprocess, score_volume
+from patch2loc.data.layouts import LESION_DATASETS, MODALITIES
+from patch2loc.methods.patch2loc.heatmap import postprocess, score_volume
 from patch2loc.io import load_case
-from patch2loc.metrics import evaluate_volume
-from patch2loc.model import load_model
+from patch2loc.evaluation.metrics import evaluate_volume
+from patch2loc.methods.patch2loc.model import load_model
 
 
 def main() -> None:

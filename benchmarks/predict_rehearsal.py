@@ -37,14 +37,14 @@ def _anisotropic(src: Path, dst: Path, nearest: bool) -> None:
 def build_run(work: Path, n_healthy: int, steps: int, patch_size: int | None, median_size: int) -> Path:
     import yaml
 
-    from patch2loc.heatmap import postprocess, score_volume
+    from patch2loc.methods.patch2loc.heatmap import postprocess, score_volume
     from patch2loc.io import load_case
-    from patch2loc.metrics import unsupervised_threshold
-    from patch2loc.model import load_model
-    from patch2loc.normalize import fit_landmarks, normalize_scan
-    from patch2loc.preprocess import PreprocessConfig, preprocess_scan
+    from patch2loc.evaluation.metrics import unsupervised_threshold
+    from patch2loc.methods.patch2loc.model import load_model
+    from patch2loc.preprocessing.normalize import fit_landmarks, normalize_scan
+    from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan
     from patch2loc.synth import demo_subject_ids, make_atlas, synthesize_scan
-    from patch2loc.train import TrainConfig, train_from_files
+    from patch2loc.methods.patch2loc.train import TrainConfig, train_from_files
 
     run = work / "results" / "rehearsal"
     atlas, atlas_mask = make_atlas(work / "atlas" / "T1_brain.nii.gz", work / "atlas" / "brain_mask.nii.gz")
@@ -95,7 +95,7 @@ def main() -> int:
     args = parser.parse_args()
     import nibabel as nib
 
-    from patch2loc.metrics import evaluate_volume
+    from patch2loc.evaluation.metrics import evaluate_volume
     from patch2loc.synth import demo_subject_ids, synthesize_scan
 
     work = args.work

@@ -22,7 +22,7 @@ import time
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from patch2loc.train import TrainConfig, train
+from patch2loc.methods.patch2loc.train import TrainConfig, train
 
 SHAPE = (32, 32, 16)
 

@@ -16,7 +16,7 @@ validate(config, "../config/schema.yaml")
 # The package's light modules (dataset layouts) are needed to build the DAG; the heavy ones run
 # inside the rules' scripts. Importing from src/ works with or without `pip install -e .`.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from patch2loc.datasets import LESION_DATASETS, MODALITIES, check_raw, raw_paths  # noqa: E402
+from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, check_raw, raw_paths  # noqa: E402
 from patch2loc.io import InputError  # noqa: E402
 
 RUN = config["run_name"]
@@ -297,7 +297,7 @@ def raw_inputs(wc):
 
 
 # ---------------------------------------------------------------- skull strip inputs (rules/skullstrip.smk)
-from patch2loc.skullstrip import hdbet_weights_file  # noqa: E402
+from patch2loc.preprocessing.skullstrip import hdbet_weights_file  # noqa: E402
 
 HDBET = {"device": "cuda", "home": "data/hdbet", **config.get("hdbet", {})}
 HDBET_WEIGHTS = str(hdbet_weights_file(HDBET["home"]))

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from patch2loc import cli
-from patch2loc.model import Patch2LocNet
+from patch2loc.methods.patch2loc.model import Patch2LocNet
 
 SHAPE = (16, 16, 4)  # patch_size_for(16) = 2
 
@@ -74,8 +74,8 @@ def finished_run(tmp_path):
     """A run folder as the workflow leaves it: resolved config, atlas, T1 landmarks."""
     import yaml
 
-    from patch2loc.normalize import fit_landmarks
-    from patch2loc.preprocess import PreprocessConfig, preprocess_scan
+    from patch2loc.preprocessing.normalize import fit_landmarks
+    from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan
     from patch2loc.synth import demo_subject_ids, make_atlas, synthesize_scan
 
     atlas_image, atlas_mask = make_atlas(tmp_path / "atlas.nii.gz", tmp_path / "atlas_mask.nii.gz", spacing=6.0)

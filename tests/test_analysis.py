@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from patch2loc.analysis import classify, location_with_both, patch_statistics, spearman_per_fold, spearman_table
+from patch2loc.evaluation.patch_statistics import classify, location_with_both, patch_statistics, spearman_per_fold, spearman_table
 from patch2loc.io import InputError
 
 META = {"dataset": "BraTS21", "modality": "T2", "fold": 0, "subject": "s1"}

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from patch2loc import cli
-from patch2loc.heatmap import postprocess, score_volume
-from patch2loc.model import Patch2LocNet
+from patch2loc.methods.patch2loc.heatmap import postprocess, score_volume
+from patch2loc.methods.patch2loc.model import Patch2LocNet
 
 from safety_helpers import finished_run as _finished_run
 
@@ -122,7 +122,7 @@ def test_predict_errors_exit_2_and_write_nothing(case, tmp_path, capsys):
 
 
 def test_train_reads_lists_and_calls_train(monkeypatch, tmp_path):
-    # stand-in for patch2loc.train: checks what the CLI passes, independent of training itself
+    # stand-in for patch2loc.methods.patch2loc.train: checks what the CLI passes, independent of training itself
     from dataclasses import dataclass
 
     @dataclass
@@ -142,9 +142,9 @@ def test_train_reads_lists_and_calls_train(monkeypatch, tmp_path):
         calls.update(train=train_pairs, val=val_pairs, cfg=cfg, out=out_dir)
         return {"best_step": 1}
 
-    fake = types.ModuleType("patch2loc.train")
+    fake = types.ModuleType("patch2loc.methods.patch2loc.train")
     fake.TrainConfig, fake.train_from_files = TrainConfig, train_from_files
-    monkeypatch.setitem(sys.modules, "patch2loc.train", fake)
+    monkeypatch.setitem(sys.modules, "patch2loc.methods.patch2loc.train", fake)
     (tmp_path / "t.csv").write_text("subject,image,mask\ns1,a.nii.gz,am.nii.gz\ns2,b.nii.gz,bm.nii.gz\n")
     (tmp_path / "v.csv").write_text("image,mask\nc.nii.gz,cm.nii.gz\n")
     rc = cli.main(["train", "--train-list", str(tmp_path / "t.csv"), "--val-list", str(tmp_path / "v.csv"),
@@ -186,7 +186,7 @@ def test_predict_from_a_raw_scan_goes_through_the_runs_chain(tmp_path):
     # Nyul + 98th-percentile scaling of the run: the in-brain 98th percentile is 1.
     assert np.percentile(norm.data[mask], 98) == pytest.approx(1.0, abs=0.05)
     # The same order as the workflow's normalize_scan rule: Nyul on the uncropped volume, crop last.
-    from patch2loc.normalize import normalize_scan
+    from patch2loc.preprocessing.normalize import normalize_scan
 
     expected = normalize_scan(prepared / "uncropped.nii.gz", prepared / "uncropped_mask.nii.gz",
                               run / "landmarks" / "T1.npy", tmp_path / "expected.nii.gz",

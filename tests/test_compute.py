@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from patch2loc.compute import compute_per_stage
+from patch2loc.evaluation.compute import compute_per_stage
 from patch2loc.io import InputError
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from patch2loc.datasets import (MODALITIES, binarize_seg, check_raw, list_subjects, raw_paths)
+from patch2loc.data.layouts import (MODALITIES, binarize_seg, check_raw, list_subjects, raw_paths)
 from patch2loc.io import InputError
 
 SUBJECTS = {

@@ -1,10 +1,10 @@
-"""The README's demo table and the demo's checks come from a run's files (patch2loc.demo_summary)."""
+"""The README's demo table and the demo's checks come from a run's files (patch2loc.evaluation.demo_summary)."""
 from __future__ import annotations
 
 import pandas as pd
 
-from patch2loc import demo_summary
-from patch2loc.tables import METRICS_COLUMNS
+from patch2loc.evaluation import demo_summary
+from patch2loc.evaluation.tables import METRICS_COLUMNS
 
 
 def _run(tmp_path, ours_auprc: float, val_error: float):

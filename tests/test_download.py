@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from patch2loc.download import extract, fetch, read_checksums
+from patch2loc.data.download import extract, fetch, read_checksums
 from patch2loc.io import InputError
 
 PAYLOAD = bytes(range(256)) * 400  # 100 kB, not a repetition of the first bytes at any offset < 256

@@ -166,7 +166,7 @@ def test_rule_env_covers_its_script_imports(rule):
 def test_the_check_sees_a_missing_package(tmp_path):
     """The analysis itself: a script importing torch through patch2loc needs pytorch."""
     script = tmp_path / "s.py"
-    script.write_text("import json\nfrom patch2loc.train import TrainConfig\n", encoding="utf-8")
+    script.write_text("import json\nfrom patch2loc.methods.patch2loc.train import TrainConfig\n", encoding="utf-8")
     needed = third_party_imports(script)
     assert {"torch", "numpy"} <= needed and "json" not in needed and "patch2loc" not in needed
     optional = tmp_path / "o.py"

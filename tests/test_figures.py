@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from patch2loc.figures import ellipse_figure, heatmap_panel, kde_figure, loss_curves, pick_slice
+from patch2loc.evaluation.figures import ellipse_figure, heatmap_panel, kde_figure, loss_curves, pick_slice
 from patch2loc.io import InputError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -101,7 +101,7 @@ def test_loss_curves(tmp_path):
 
 
 def test_not_drawn_writes_a_png_naming_the_reason(tmp_path):
-    from patch2loc.figures import not_drawn
+    from patch2loc.evaluation.figures import not_drawn
 
     out = tmp_path / "x.png"
     not_drawn("ellipses_WMH.png", "no location with both normal and abnormal patches", out)

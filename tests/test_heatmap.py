@@ -6,9 +6,9 @@ import pytest
 import torch
 from scipy import ndimage
 
-from patch2loc import heatmap as H
+from patch2loc.methods.patch2loc import heatmap as H
 from patch2loc.io import InputError
-from patch2loc.model import Patch2LocNet
+from patch2loc.methods.patch2loc.model import Patch2LocNet
 
 
 def _model(patch: int = 4, seed: int = 0, centre: float = 0.0) -> Patch2LocNet:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from patch2loc.loss import beta_nll
+from patch2loc.methods.patch2loc.loss import beta_nll
 
 
 def _inputs(seed: int = 0):

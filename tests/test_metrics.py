@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from patch2loc import metrics as M
+from patch2loc.evaluation import metrics as M
 
 
 def _tied_data(seed: int, n: int = 400):

@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from patch2loc.model import Patch2LocNet, patch_size_for, sinusoidal_encoding
+from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for, sinusoidal_encoding
 
 
 def _conv(c_in: int, c_out: int, k: int) -> int:
@@ -90,7 +90,7 @@ def test_patch_size_for():
 
 def test_trimmed_convolution_equals_conv2d_forward_and_backward():
     """TrimmedConv2d skips taps that only see padding; outputs and gradients must not change."""
-    from patch2loc.model import TrimmedConv2d
+    from patch2loc.methods.patch2loc.model import TrimmedConv2d
 
     torch.manual_seed(0)
     trimmed_somewhere = False
@@ -114,7 +114,7 @@ def test_trimmed_convolution_equals_conv2d_forward_and_backward():
 
 
 def test_encoder_uses_trimmed_convolutions_with_the_same_state_dict():
-    from patch2loc.model import TrimmedConv2d
+    from patch2loc.methods.patch2loc.model import TrimmedConv2d
 
     model = Patch2LocNet(8)
     convs = [m for m in model.encoder.modules() if isinstance(m, nn.Conv2d)]

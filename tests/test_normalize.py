@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from patch2loc.io import InputError, load_volume, save_volume
-from patch2loc.normalize import (fit_landmarks, load_landmarks, normalize_scan, nyul_transform)
+from patch2loc.preprocessing.normalize import (fit_landmarks, load_landmarks, normalize_scan, nyul_transform)
 
 SHAPE = (20, 22, 18)
 
@@ -115,7 +115,7 @@ def test_landmarks_follow_the_nyul_definition_on_any_library_version(tmp_path):
 def test_crop_pad_comes_last(tmp_path):
     """With target_shape the scan is normalised on the whole brain and cropped afterwards: the
     result is the crop of the uncropped normalisation, not a normalisation of the crop."""
-    from patch2loc.preprocess import crop_or_pad
+    from patch2loc.preprocessing.pipeline import crop_or_pad
 
     images, masks = _fixed_population(tmp_path)
     fit_landmarks(images, masks, tmp_path / "lm.npy")

@@ -11,7 +11,7 @@ import torch
 from safety_helpers import SHAPE, finished_run, make_case, predict_argv
 
 from patch2loc import cli
-from patch2loc.model import Patch2LocNet
+from patch2loc.methods.patch2loc.model import Patch2LocNet
 from patch2loc.predict.lesions import components
 
 

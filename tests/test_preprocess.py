@@ -14,9 +14,9 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
-from patch2loc.datasets import RawScan
+from patch2loc.data.layouts import RawScan
 from patch2loc.io import InputError
-from patch2loc.preprocess import (PreprocessConfig, crop_or_pad, load_atlas, n4_correct,
+from patch2loc.preprocessing.pipeline import (PreprocessConfig, crop_or_pad, load_atlas, n4_correct,
                                   preprocess_scan, ras_affine, register_affine,
                                   resample_to_spacing, to_numpy)
 
@@ -226,7 +226,7 @@ def test_bad_input_stops_cleanly(tmp_path, atlas, problem, monkeypatch):
 
 
 def test_qc_flags_outliers_and_writes_page(tmp_path):
-    from patch2loc.qc import qc_overview, qc_png, qc_table
+    from patch2loc.preprocessing.qc import qc_overview, qc_png, qc_table
 
     records = []
     for i, volume in enumerate([1200, 1210, 1190, 1205, 1195, 1202, 600]):  # the last one failed

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from patch2loc.qc import qc_table
+from patch2loc.preprocessing.qc import qc_table
 
 
 def _record(tmp_path, subject, *, metric=-1.1, dice=0.94, volume=1400.0, rotation=8.0,

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from patch2loc.datasets import LESION_DATASETS, MODALITIES, list_subjects, raw_paths
-from patch2loc.download import extract, read_checksums, sha256sum
+from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, list_subjects, raw_paths
+from patch2loc.data.download import extract, read_checksums, sha256sum
 from patch2loc.rehearsal.fixtures import Plan, build_all
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 
-import patch2loc.download as download
-from patch2loc.download import fetch, read_checksums
+import patch2loc.data.download as download
+from patch2loc.data.download import fetch, read_checksums
 from patch2loc.io import InputError
 from patch2loc.rehearsal.server import FileServer
 

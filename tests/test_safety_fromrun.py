@@ -11,7 +11,7 @@ import yaml
 from safety_helpers import finished_run, make_case, refused
 
 from patch2loc import cli
-from patch2loc.model import Patch2LocNet
+from patch2loc.methods.patch2loc.model import Patch2LocNet
 
 
 @pytest.fixture(scope="module")

@@ -73,12 +73,12 @@ def test_odd_out_fails_before_compute(c, tmp_path, capsys, monkeypatch, name, ne
     (tmp_path / "out" / "existing_dir").mkdir(parents=True)
     (tmp_path / "out" / "dir.nii.gz").mkdir()
     (tmp_path / "out" / "afile").write_text("x")
-    monkeypatch.setattr("patch2loc.heatmap.score_volume", _no_compute)
+    monkeypatch.setattr("patch2loc.methods.patch2loc.heatmap.score_volume", _no_compute)
     refused(predict_argv(c, tmp_path / "out" / name), needle, tmp_path, capsys)
 
 
 def test_png_with_another_suffix_fails_before_compute(c, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("patch2loc.heatmap.score_volume", _no_compute)
+    monkeypatch.setattr("patch2loc.methods.patch2loc.heatmap.score_volume", _no_compute)
     refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", "--png", str(tmp_path / "out" / "h.nii")),
             "--png must end in .png", tmp_path, capsys)
 
@@ -88,7 +88,7 @@ def test_read_only_out_folder_fails_before_compute(c, tmp_path, capsys, monkeypa
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    monkeypatch.setattr("patch2loc.heatmap.score_volume", _no_compute)
+    monkeypatch.setattr("patch2loc.methods.patch2loc.heatmap.score_volume", _no_compute)
     try:
         refused(predict_argv(c, ro / "h.nii.gz"), "not writable", tmp_path, capsys)
     finally:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from safety_helpers import refused
 
-import patch2loc.train as train_mod
+import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc import cli
 from patch2loc.io import save_volume
 from patch2loc.outputs import TEMP_MARK

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from patch2loc.io import InputError
-from patch2loc.shards import merge_csv, merge_dirs
+from patch2loc.evaluation.shards import merge_csv, merge_dirs
 
 
 def _table(n: int, seed: int) -> pd.DataFrame:

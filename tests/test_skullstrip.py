@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from patch2loc.io import InputError
-from patch2loc.skullstrip import dice, hdbet_weights_file, run_hdbet, run_robex
+from patch2loc.preprocessing.skullstrip import dice, hdbet_weights_file, run_hdbet, run_robex
 
 ITK_DATA = Path("/usr/share/doc/insighttoolkit5-examples/examples/Data")
 ITK_HEAD = ITK_DATA / "KmeansTest_T1UCharRaw.nii.gz"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from patch2loc.io import InputError
-from patch2loc.splits import build_splits, load_subjects
+from patch2loc.data.splits import build_splits, load_subjects
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = Path("/work/shared/reference")

@@ -9,7 +9,7 @@ from sklearn.metrics import average_precision_score
 pytest.importorskip("nilearn")
 
 from patch2loc import synth  # noqa: E402
-from patch2loc.datasets import LESION_DATASETS, MODALITIES, raw_paths  # noqa: E402
+from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, raw_paths  # noqa: E402
 from patch2loc.io import load_volume  # noqa: E402
 
 SPACING = 4.0  # coarse voxels keep most tests at about a second

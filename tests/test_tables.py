@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from patch2loc.io import InputError
-from patch2loc.tables import (aggregate_folds, format_mean_std, read_csvs, table1, table1_supplementary,
+from patch2loc.evaluation.tables import (aggregate_folds, format_mean_std, read_csvs, table1, table1_supplementary,
                               table2, write_table)
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "config" / "published"

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-import patch2loc.train as train_mod
+import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc.io import InputError, save_volume
-from patch2loc.model import load_model
-from patch2loc.train import TrainConfig, train, train_from_files
+from patch2loc.methods.patch2loc.model import load_model
+from patch2loc.methods.patch2loc.train import TrainConfig, train, train_from_files
 
 SHAPE = (32, 32, 8)
 

@@ -81,7 +81,7 @@ def test_long_demo_overlay_writes_only_under_its_own_run(workdir):
 def _placeholder_manual_data(workdir: Path, n: int) -> Path:
     """Empty files where BraTS21 and ATLAS v2 must be dropped in by hand."""
     sys.path.insert(0, str(REPO / "src"))
-    from patch2loc.datasets import raw_paths
+    from patch2loc.data.layouts import raw_paths
 
     raw = workdir / "data" / "raw"
     for dataset in ("BraTS21", "ATLAS_v2"):

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import InputError
-from .outputs import atomic_output
+from patch2loc.errors import InputError
+from patch2loc.outputs import atomic_output
 
 # Checkpoints written before this module held their numpy RNG state as a uint32 array
 # (_reconstruct only makes an ndarray of an allowed dtype class; it calls nothing else) and

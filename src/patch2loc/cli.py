@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import InputError
+from patch2loc.errors import InputError
 
 EXIT_INPUT_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells and Snakemake expect after Ctrl-C
@@ -53,9 +53,9 @@ def read_pairs(path: str | Path) -> list[tuple[str, str]]:
 def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
-    from .devices import check_device
-    from .outputs import check_output
-    from .train import TrainConfig, train_from_files  # imported here so --help works without it
+    from patch2loc.devices import check_device
+    from patch2loc.outputs import check_output
+    from patch2loc.methods.patch2loc.train import TrainConfig, train_from_files  # imported here so --help works without it
 
     if args.device is not None:
         check_device(args.device)
@@ -103,7 +103,7 @@ DEVICE_HELP = "auto (a CUDA GPU when usable, else cpu), cpu, cuda or cuda:N"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .predict import cmd_predict
+    from patch2loc.predict import cmd_predict
 
     parser = OneLineParser(prog="patch2loc", description=(
         "Patch2Loc: unsupervised brain-lesion detection by predicting where a patch comes from."))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 
-from .errors import InputError
+from patch2loc.errors import InputError
 
 DEVICE_NAMES = re.compile(r"auto|cpu|cuda(:\d+)?")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .outputs import atomic_output  # noqa: F401  (re-exported: io.atomic_output)
+from patch2loc.errors import InputError
+from patch2loc.outputs import atomic_output  # noqa: F401  (re-exported: io.atomic_output)
 
 
 @dataclass

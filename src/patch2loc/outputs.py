@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .errors import InputError
+from patch2loc.errors import InputError
 
 TEMP_MARK = ".p2l-tmp-"  # in every temporary name: `.{final name}.p2l-tmp-{random}{suffixes}`
 _umask_lock = threading.Lock()

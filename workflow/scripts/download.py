@@ -6,7 +6,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.download import fetch
+from patch2loc.data.download import fetch
 
 p = snakemake.params
 print(fetch(p.url, snakemake.output[0], p.checksums, expected=p.sha256))

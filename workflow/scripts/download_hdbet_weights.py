@@ -7,8 +7,8 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.download import extract, fetch
-from patch2loc.skullstrip import HDBET_RELEASE
+from patch2loc.data.download import extract, fetch
+from patch2loc.preprocessing.skullstrip import HDBET_RELEASE
 
 p = snakemake.params
 params_dir = Path(p.home) / "hd-bet_params"

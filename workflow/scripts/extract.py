@@ -6,7 +6,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.download import extract
+from patch2loc.data.download import extract
 
 marker = extract(snakemake.input.archive, snakemake.params.dest)
 assert str(marker) == str(snakemake.output.marker), (marker, snakemake.output.marker)

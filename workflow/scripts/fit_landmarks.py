@@ -6,7 +6,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.normalize import fit_landmarks
+from patch2loc.preprocessing.normalize import fit_landmarks
 
 fit_landmarks(snakemake.input.images, snakemake.input.masks, snakemake.output.landmarks)
 print(f"fitted on {len(snakemake.input.images)} scans")

@@ -6,7 +6,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.compute import compute_per_stage
+from patch2loc.evaluation.compute import compute_per_stage
 from patch2loc.io import write_csv
 
 table = compute_per_stage(snakemake.input.benchmarks, snakemake.params.gpu_rules)

@@ -13,7 +13,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc import figures, patch_stream
+from patch2loc.evaluation import figures, patch_stream
 from patch2loc.io import atomic_output, load_volume
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params

@@ -9,7 +9,7 @@ from _common import setup
 setup(snakemake)
 
 import yaml
-from patch2loc.report import build_report
+from patch2loc.evaluation.report import build_report
 
 inp = snakemake.input
 csv_of = lambda files: next(f for f in files if f.endswith(".csv"))  # noqa: E731

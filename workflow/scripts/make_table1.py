@@ -7,7 +7,7 @@ from _common import setup
 setup(snakemake)
 
 from patch2loc.io import write_csv
-from patch2loc.tables import read_csvs, table1, table1_supplementary, write_table
+from patch2loc.evaluation.tables import read_csvs, table1, table1_supplementary, write_table
 
 out = snakemake.output
 metrics = read_csvs(snakemake.input.metrics)

@@ -12,9 +12,9 @@ from _common import setup
 setup(snakemake)
 
 import pandas as pd
-from patch2loc.analysis import SCORE_COLUMNS, spearman_per_fold, summarise_spearman
+from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_per_fold, summarise_spearman
 from patch2loc.io import write_csv
-from patch2loc.tables import read_csvs, table2, write_table
+from patch2loc.evaluation.tables import read_csvs, table2, write_table
 
 COLUMNS = ("dataset", "modality", "fold", "lesion_fraction", *SCORE_COLUMNS)
 per_fold = pd.concat(

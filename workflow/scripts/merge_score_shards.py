@@ -6,7 +6,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.shards import merge_csv, merge_dirs
+from patch2loc.evaluation.shards import merge_csv, merge_dirs
 
 inp, out = snakemake.input, snakemake.output
 print(f"metrics: {merge_csv(inp.metrics, out.metrics)} volumes from {len(inp.metrics)} shard(s)")

@@ -6,7 +6,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.normalize import normalize_scan
+from patch2loc.preprocessing.normalize import normalize_scan
 
 i = snakemake.input
 normalize_scan(i.image, i.mask, i.landmarks, snakemake.output.image, percentile=snakemake.params.percentile,

@@ -6,6 +6,6 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.preprocess import write_atlas_files
+from patch2loc.preprocessing.pipeline import write_atlas_files
 
 write_atlas_files(snakemake.params.template, snakemake.output.image, snakemake.output.mask)

@@ -7,9 +7,9 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.datasets import raw_paths
-from patch2loc.preprocess import PreprocessConfig, preprocess_scan
-from patch2loc.qc import qc_png
+from patch2loc.data.layouts import raw_paths
+from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan
+from patch2loc.preprocessing.qc import qc_png
 
 wc, out = snakemake.wildcards, snakemake.output
 scan = raw_paths(wc.dataset, snakemake.config["raw_root"], wc.subject, wc.modality)

@@ -8,7 +8,7 @@ from _common import setup
 setup(snakemake)
 
 from patch2loc.io import atomic_output
-from patch2loc.qc import qc_overview, qc_table
+from patch2loc.preprocessing.qc import qc_overview, qc_table
 
 table = qc_table(snakemake.input.qc)
 with atomic_output(snakemake.output.table) as tmp:

@@ -11,7 +11,7 @@ setup(snakemake, threads=snakemake.threads)
 if snakemake.wildcards.method == "Patch2Loc":
     require_cuda(snakemake)
 
-from patch2loc.evaluate import Scan, ScoringConfig, score_healthy, score_lesions
+from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_healthy, score_lesions
 from patch2loc.io import write_csv, write_json
 
 wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
@@ -26,7 +26,7 @@ meta = {"method": wc.method, "modality": wc.modality,
 model = None
 if wc.method == "Patch2Loc":
     import torch
-    from patch2loc.model import load_model
+    from patch2loc.methods.patch2loc.model import load_model
 
     cfg.device = "cuda" if torch.cuda.is_available() else "cpu"
     model, _ = load_model(inp.model[0], cfg.device)

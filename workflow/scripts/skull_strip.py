@@ -6,8 +6,8 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.datasets import raw_paths
-from patch2loc.skullstrip import strip
+from patch2loc.data.layouts import raw_paths
+from patch2loc.preprocessing.skullstrip import strip
 
 wc = snakemake.wildcards
 scan = raw_paths(wc.dataset, snakemake.config["raw_root"], wc.subject, wc.modality)

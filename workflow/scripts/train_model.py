@@ -16,7 +16,7 @@ setup(snakemake, threads=snakemake.threads)
 require_cuda(snakemake)
 
 from patch2loc.checkpoint import read_checkpoint
-from patch2loc.train import TrainConfig, train_from_files
+from patch2loc.methods.patch2loc.train import TrainConfig, train_from_files
 
 p = dict(snakemake.params.train)
 cfg = TrainConfig(

@@ -15,7 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from ..errors import InputError
+from patch2loc.errors import InputError
 
 NIFTI = (".nii.gz", ".nii")
 MAX_EXIT = 100
@@ -24,7 +24,7 @@ MAX_EXIT = 100
 def check_checkpoint_fits(ckpt: dict, checkpoint: str, modality: str | None, shape: tuple | None,
                           allow_mismatch: bool) -> None:
     """A model trained on another modality or grid: error, or a warning with --allow-mismatch."""
-    from ..checkpoint import checkpoint_grid, checkpoint_modality
+    from patch2loc.checkpoint import checkpoint_grid, checkpoint_modality
 
     problems = []
     trained = checkpoint_modality(ckpt)
@@ -44,7 +44,7 @@ def check_checkpoint_fits(ckpt: dict, checkpoint: str, modality: str | None, sha
 
 def _check_owner(folder: Path, heatmap: Path) -> None:
     """Reuse S_preprocessed/ only for the same heatmap; never replace a folder we did not make."""
-    from .scan import OWNER_FILE
+    from patch2loc.predict.scan import OWNER_FILE
 
     if not folder.exists():
         return
@@ -71,7 +71,7 @@ def _check_summary_owner(job) -> None:
 
 
 def _jobs(args, scans, from_run: bool, lesions: bool):
-    from .scan import Job
+    from patch2loc.predict.scan import Job
 
     out = Path(args.out)
     # A folder: several scans, or an existing folder / a name without a suffix that is not named
@@ -90,7 +90,7 @@ def _jobs(args, scans, from_run: bool, lesions: bool):
 
 def _check_paths(jobs, scans, checkpoints, chain, args) -> None:
     """Every output against every input, before any compute."""
-    from ..outputs import check_distinct, check_output
+    from patch2loc.outputs import check_distinct, check_output
 
     inputs: dict[str, Path | None] = {f"--checkpoint {i + 1}": c for i, c in enumerate(checkpoints)}
     inputs.update({f"--image {text}": Path(text) for text in args.image if Path(text).is_file()})  # csv lists
@@ -118,12 +118,12 @@ def _check_paths(jobs, scans, checkpoints, chain, args) -> None:
 def cmd_predict(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from ..devices import check_device, resolve_device
-    from ..model import load_model
-    from .ensemble import Member, ensemble_threshold, fold_checkpoints, fold_threshold
-    from .inputs import expand
-    from .runchain import RunChain, require_hdbet
-    from .scan import Context, run_scan, skull_strip_of
+    from patch2loc.devices import check_device, resolve_device
+    from patch2loc.methods.patch2loc.model import load_model
+    from patch2loc.predict.ensemble import Member, ensemble_threshold, fold_checkpoints, fold_threshold
+    from patch2loc.predict.inputs import expand
+    from patch2loc.predict.runchain import RunChain, require_hdbet
+    from patch2loc.predict.scan import Context, run_scan, skull_strip_of
 
     check_device(args.device)
     if args.from_run and not args.modality:

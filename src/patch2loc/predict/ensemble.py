@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from patch2loc.errors import InputError
 
 
 @dataclass
@@ -66,7 +66,7 @@ def ensemble_threshold(members: list[Member]) -> float | None:
 
 def ensemble_score(members: list[Member], image: np.ndarray, mask: np.ndarray, score_kwargs: dict):
     """Mean raw score of the members (see the module doc); returns (score, n_patches, seconds)."""
-    from ..heatmap import score_volume
+    from patch2loc.methods.patch2loc.heatmap import score_volume
 
     total, patches, seconds = None, 0, 0.0
     for member in members:

@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from patch2loc.errors import InputError
 
 NIFTI = (".nii.gz", ".nii")
 

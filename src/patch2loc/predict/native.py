@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from patch2loc.errors import InputError
 
 LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 

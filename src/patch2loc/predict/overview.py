@@ -14,7 +14,7 @@ def overview_png(image, score, mask, path: str | Path, n_slices: int = 4, title:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ..outputs import atomic_output
+    from patch2loc.outputs import atomic_output
 
     zs = np.flatnonzero(mask.any(axis=(0, 1)))
     lo, hi = (zs[0], zs[-1]) if zs.size else (0, image.shape[2] - 1)

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from patch2loc.errors import InputError
 
 NEEDS = "--from-run needs a run folder (results/<run_name>) whose workflow has finished preprocessing and normalisation"
 
@@ -55,9 +55,9 @@ class RunChain:
         """Preprocess + normalise into out_dir; returns (normalized image, brain mask), atlas space.
         skull_strip: provided (the mask), hdbet, none (already stripped: brain = image > 0);
         default: provided when a mask is given, else hdbet."""
-        from ..datasets import RawScan
-        from ..normalize import normalize_scan
-        from ..preprocess import PreprocessConfig, preprocess_scan
+        from patch2loc.data.layouts import RawScan
+        from patch2loc.preprocessing.normalize import normalize_scan
+        from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan
 
         scan = RawScan("new", self.modality, subject, Path(image), None, Path(mask) if mask else None)
         skull_strip = skull_strip or ("provided" if mask else "hdbet")
@@ -99,7 +99,7 @@ def _locate(run: Path, resolved: Path, key: str, path: str) -> Path:
 
 def require_hdbet(image: str | Path) -> None:
     """Without --mask the scan is skull-stripped with HD-BET: check it is installed up front."""
-    from ..preprocess import PreprocessConfig
+    from patch2loc.preprocessing.pipeline import PreprocessConfig
 
     exe = shlex.split(PreprocessConfig().hdbet_command)[0]
     if shutil.which(exe) is None:

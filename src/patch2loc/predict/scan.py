@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from .inputs import ScanInput
+from patch2loc.errors import InputError
+from patch2loc.predict.inputs import ScanInput
 
 OWNER_FILE = "predict.json"  # in S_preprocessed/: which heatmap the folder belongs to
 
@@ -72,8 +72,8 @@ def skull_strip_of(scan: ScanInput, choice: str) -> str:
 
 
 def _seg_metrics(seg_path: Path, score, brain, affine, threshold) -> dict:
-    from ..io import load_volume
-    from ..metrics import evaluate_volume
+    from patch2loc.io import load_volume
+    from patch2loc.evaluation.metrics import evaluate_volume
 
     seg = load_volume(seg_path, kind="lesion mask")
     if seg.data.shape != score.shape or not np.allclose(seg.affine, affine, atol=1e-3):
@@ -86,15 +86,15 @@ def _seg_metrics(seg_path: Path, score, brain, affine, threshold) -> dict:
 
 
 def run_scan(job: Job, ctx: Context) -> dict:
-    from ..heatmap import postprocess
-    from ..io import load_case, load_volume, save_volume
-    from ..outputs import OutputSet
-    from .command import check_checkpoint_fits
-    from .ensemble import ensemble_score
-    from .inputs import dicom_to_nifti
-    from .lesions import components, components_csv, summary_json
-    from .native import check_same_geometry, to_native
-    from .overview import overview_png
+    from patch2loc.methods.patch2loc.heatmap import postprocess
+    from patch2loc.io import load_case, load_volume, save_volume
+    from patch2loc.outputs import OutputSet
+    from patch2loc.predict.command import check_checkpoint_fits
+    from patch2loc.predict.ensemble import ensemble_score
+    from patch2loc.predict.inputs import dicom_to_nifti
+    from patch2loc.predict.lesions import components, components_csv, summary_json
+    from patch2loc.predict.native import check_same_geometry, to_native
+    from patch2loc.predict.overview import overview_png
 
     paths, scan = job.outputs(), job.scan
     with OutputSet() as outs:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.datasets import MASK_NAMES, raw_paths
+from patch2loc.data.layouts import MASK_NAMES, raw_paths
 from patch2loc.rehearsal.geometry import Grid, make_grid, resample, rotation_x, save
 from patch2loc.synth import load_template, render_scan, subject_seed
 

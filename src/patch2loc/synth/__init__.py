@@ -26,13 +26,13 @@ maps, the atlas), `fields` (smooth random fields, rotations), `lesions` (the fou
 """
 from __future__ import annotations
 
-from .fields import CONTROL_SPACING_MM
-from .lesions import BRATS_LABELS, LesionMap, draw_lesions
-from .render import (BIAS_MAX, CONTRAST_JITTER, CONTRASTS, DEFORMATION_STD_MM, FOV_PAD_MM, GAIN_RANGE,
+from patch2loc.synth.fields import CONTROL_SPACING_MM
+from patch2loc.synth.lesions import BRATS_LABELS, LesionMap, draw_lesions
+from patch2loc.synth.render import (BIAS_MAX, CONTRAST_JITTER, CONTRASTS, DEFORMATION_STD_MM, FOV_PAD_MM, GAIN_RANGE,
                      MAX_ROTATION_DEG, MAX_SCALING, MAX_TRANSLATION_MM, NOISE_STD, SHELL_MM, TEXTURE_STD,
                      TISSUE_MEANS, TISSUES, Rendered, render_scan, synthesize_dataset, synthesize_scan)
-from .subjects import demo_subject_ids, subject_seed
-from .template import Template, load_template, make_atlas
+from patch2loc.synth.subjects import demo_subject_ids, subject_seed
+from patch2loc.synth.template import Template, load_template, make_atlas
 
 __all__ = [
     "BIAS_MAX", "BRATS_LABELS", "CONTRAST_JITTER", "CONTRASTS", "CONTROL_SPACING_MM", "DEFORMATION_STD_MM",

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fields import _random_rotation, _smooth_noise
-from .template import Template, load_template
+from patch2loc.synth.fields import _random_rotation, _smooth_noise
+from patch2loc.synth.template import Template, load_template
 
 BRATS_LABELS = {"necrosis": 1, "oedema": 2, "enhancing": 4}
 

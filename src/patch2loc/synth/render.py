@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ..datasets import LESION_DATASETS, MODALITIES, RawScan, raw_paths
-from ..io import save_volume
-from .fields import _coarse_field, _random_rotation, _smooth_noise
-from .lesions import LesionMap, draw_lesions
-from .subjects import subject_seed
-from .template import Template, load_template
+from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, RawScan, raw_paths
+from patch2loc.io import save_volume
+from patch2loc.synth.fields import _coarse_field, _random_rotation, _smooth_noise
+from patch2loc.synth.lesions import LesionMap, draw_lesions
+from patch2loc.synth.subjects import subject_seed
+from patch2loc.synth.template import Template, load_template
 
 CONTRASTS = ("T1", "T2")
 TISSUES = ("csf", "gm", "wm", "skull", "scalp")

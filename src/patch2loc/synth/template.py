@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ..io import save_volume
+from patch2loc.io import save_volume
 
 
 @dataclass(frozen=True)

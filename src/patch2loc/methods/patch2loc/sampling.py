@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .io import InputError
+from patch2loc.io import InputError
 
 
 def _subject(x: np.ndarray | torch.Tensor, s: int) -> torch.Tensor:

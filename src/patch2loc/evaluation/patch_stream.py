@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from .analysis import best_location, classify, location_counts
-from .io import InputError
+from patch2loc.evaluation.patch_statistics import best_location, classify, location_counts
+from patch2loc.io import InputError
 
 CHUNK_ROWS = 200_000
 CLASSES = ("normal", "abnormal")

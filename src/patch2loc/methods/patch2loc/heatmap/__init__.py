@@ -24,9 +24,9 @@ and `maps` (`HeatmapResult`, `evaluation_region`, `score_volume`, `predict_at`, 
 """
 from __future__ import annotations
 
-from .engine import (AMP_CHOICES, EPS, PatchSource, cpu_supports_bf16, forward, resolve_amp, resolve_device,
+from patch2loc.methods.patch2loc.heatmap.engine import (AMP_CHOICES, EPS, PatchSource, cpu_supports_bf16, forward, resolve_amp, resolve_device,
                      score_terms)
-from .maps import (REGIONS, HeatmapResult, evaluation_region, postprocess, predict_at, reference_score_volume,
+from patch2loc.methods.patch2loc.heatmap.maps import (REGIONS, HeatmapResult, evaluation_region, postprocess, predict_at, reference_score_volume,
                    score_volume)
 
 __all__ = [

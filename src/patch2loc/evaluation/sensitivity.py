@@ -6,7 +6,7 @@ and with Thresh (the intensity itself), and reports where the sphere's mean scor
 the healthy volume's own in-brain scores (percentile 0.5: invisible; near 1: flagged). This
 separates "the lesions are too small for this model" from "the pipeline loses them".
 
-    python -m patch2loc.sensitivity --checkpoint results/demo/models/T2/fold0/best.pt \\
+    python -m patch2loc.evaluation.sensitivity --checkpoint results/demo/models/T2/fold0/best.pt \\
         --image results/demo/normalized/IXI/T2/<subject>/image.nii.gz \\
         --mask results/demo/preprocessed/IXI/T2/<subject>/mask.nii.gz --out sensitivity.csv
 """
@@ -92,8 +92,8 @@ def intensity_at(volume: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 def patch2loc_scorer(checkpoint: str | Path, mask: np.ndarray, device: str | None = None) -> Scorer:
     """Raw Patch2Loc score (no median filter) at given centres, from a checkpoint (weights only)."""
-    from .heatmap import predict_at
-    from .model import load_model
+    from patch2loc.methods.patch2loc.heatmap import predict_at
+    from patch2loc.methods.patch2loc.model import load_model
 
     model, _ = load_model(str(checkpoint))
     return lambda volume, centres: predict_at(model, volume, mask, centres, device=device, amp="none")["score"]
@@ -113,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     import torch
 
-    from .errors import InputError
-    from .io import load_case
-    from .outputs import atomic_output, check_output
+    from patch2loc.errors import InputError
+    from patch2loc.io import load_case
+    from patch2loc.outputs import atomic_output, check_output
 
     torch.set_num_threads(a.threads)
     try:

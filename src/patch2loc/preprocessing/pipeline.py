@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from patch2loc.atlas import Atlas, load_atlas, write_atlas_files  # noqa: F401 (re-exported)
-from patch2loc.datasets import RawScan, binarize_seg
-from patch2loc.imaging import (_check_same_grid, crop_or_pad, from_numpy, ras_affine,  # noqa: F401
+from patch2loc.preprocessing.atlas import Atlas, load_atlas, write_atlas_files  # noqa: F401 (re-exported)
+from patch2loc.data.layouts import RawScan, binarize_seg
+from patch2loc.preprocessing.imaging import (_check_same_grid, crop_or_pad, from_numpy, ras_affine,  # noqa: F401
                                read_image, resample_to_spacing, shift_affine, to_numpy)
 from patch2loc.io import InputError, atomic_output, save_volume
 
@@ -97,7 +97,7 @@ def skull_strip(image: sitk.Image, scan: RawScan, cfg: PreprocessConfig, native:
                              "skull_strip: robex or hdbet (or none for already-stripped scans).")
         brain_mask = scan.mask
     if brain_mask is None:  # hdbet / robex outside the workflow (e.g. patch2loc predict)
-        from patch2loc.skullstrip import strip
+        from patch2loc.preprocessing.skullstrip import strip
 
         options = {"device": cfg.hdbet_device} if cfg.skull_strip == "hdbet" else {"seed": cfg.seed}
         with tempfile.TemporaryDirectory(prefix="skullstrip-") as tmp:
@@ -112,7 +112,7 @@ def skull_strip(image: sitk.Image, scan: RawScan, cfg: PreprocessConfig, native:
 
 def run_hdbet(image: sitk.Image, cfg: PreprocessConfig) -> sitk.Image:
     """Brain mask from HD-BET on an in-memory image (kept for callers of the old API)."""
-    from patch2loc.skullstrip import run_hdbet as hdbet_file
+    from patch2loc.preprocessing.skullstrip import run_hdbet as hdbet_file
 
     with tempfile.TemporaryDirectory(prefix="hdbet-") as tmp:
         src = Path(tmp) / "input.nii.gz"

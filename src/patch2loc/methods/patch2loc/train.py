@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
-from .checkpoint import numpy_rng_from_plain, numpy_rng_to_plain, read_checkpoint, save_checkpoint
-from .devices import DEVICE_NAMES, resolve_device  # noqa: F401  (checks the name; re-exported for benchmarks)
-from .io import InputError, atomic_output, load_case
-from .loss import beta_nll
-from .model import Patch2LocNet, patch_size_for
-from .outputs import remove_stale_temps
-from .sampling import PatchSampler
+from patch2loc import __version__
+from patch2loc.checkpoint import numpy_rng_from_plain, numpy_rng_to_plain, read_checkpoint, save_checkpoint
+from patch2loc.devices import DEVICE_NAMES, resolve_device  # noqa: F401  (checks the name; re-exported for benchmarks)
+from patch2loc.io import InputError, atomic_output, load_case
+from patch2loc.methods.patch2loc.loss import beta_nll
+from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
+from patch2loc.outputs import remove_stale_temps
+from patch2loc.methods.patch2loc.sampling import PatchSampler
 
 CSV_COLUMNS = ("step", "train_loss", "val_loss", "val_error", "centre_error")
 # Settings that change what is trained; resuming with a different value is refused.

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from ..model import Patch2LocNet
-from .engine import PatchSource, _check_inputs, _prepare_model, _run, resolve_amp, resolve_device, score_terms
+from patch2loc.methods.patch2loc.model import Patch2LocNet
+from patch2loc.methods.patch2loc.heatmap.engine import PatchSource, _check_inputs, _prepare_model, _run, resolve_amp, resolve_device, score_terms
 
 REGIONS = ("all", "mask", "dilated")
 

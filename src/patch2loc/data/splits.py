@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from patch2loc.datasets import LESION_DATASETS
+from patch2loc.data.layouts import LESION_DATASETS
 from patch2loc.io import InputError, atomic_output
 
 # names used in the authors' lists -> names used here
@@ -100,7 +100,7 @@ def load_subjects(splits_dir: str | os.PathLike, dataset: str, split: str = "tes
     path = Path(splits_dir) / f"{dataset}.csv"
     if not path.exists():
         raise InputError(f"{path}: split list not found. Generate it with "
-                         "`python -m patch2loc.splits` or point splits_dir at the folder holding it.")
+                         "`python -m patch2loc.data.splits` or point splits_dir at the folder holding it.")
     table = pd.read_csv(path, dtype={"subject_id": str})
     rows = table[table["split"] == split]
     if dataset == "IXI":
@@ -114,12 +114,12 @@ def load_subjects(splits_dir: str | os.PathLike, dataset: str, split: str = "tes
 
 
 def main(argv: list[str] | None = None) -> None:
-    """python -m patch2loc.splits REFERENCE_CSV T2_AVAILABLE_CSV OUT_DIR"""
+    """python -m patch2loc.data.splits REFERENCE_CSV T2_AVAILABLE_CSV OUT_DIR"""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 3:
-        raise SystemExit("usage: python -m patch2loc.splits REFERENCE_CSV T2_AVAILABLE_CSV OUT_DIR")
+        raise SystemExit("usage: python -m patch2loc.data.splits REFERENCE_CSV T2_AVAILABLE_CSV OUT_DIR")
     build_splits(*args)
 
 

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, Patch
 
-from patch2loc.analysis import classify
+from patch2loc.evaluation.patch_statistics import classify
 from patch2loc.io import InputError, atomic_output
 
 STYLE = {

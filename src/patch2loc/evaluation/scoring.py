@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import load_case, save_volume
+from patch2loc.io import load_case, save_volume
 
 METHODS = ("Patch2Loc", "Thresh")
 
@@ -63,7 +63,7 @@ class ScoredVolume:
 
 def score_case(method: str, image: np.ndarray, mask: np.ndarray, cfg: ScoringConfig, model=None) -> ScoredVolume:
     """The post-processed anomaly map of one volume (and the raw maps it came from)."""
-    from .heatmap import postprocess, score_volume
+    from patch2loc.methods.patch2loc.heatmap import postprocess, score_volume
 
     if method == "Patch2Loc":
         res = score_volume(
@@ -91,7 +91,7 @@ def score_healthy(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
                   model=None) -> tuple[float, pd.DataFrame]:
     """Unsupervised threshold (quantile of pooled in-brain scores of healthy volumes) and, per
     volume, the fraction of brain voxels above it (the false-positive rate on normal brains)."""
-    from .metrics import unsupervised_threshold
+    from patch2loc.evaluation.metrics import unsupervised_threshold
 
     in_brain = []
     for i, scan in enumerate(scans):
@@ -115,9 +115,9 @@ def score_lesions(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
                   heatmap_dir: str | Path, model=None, first_index: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-volume metrics and non-overlapping patch statistics of a lesion dataset, or of one
     shard of it whose first volume is the dataset's `first_index`-th (for `keep_heatmaps`)."""
-    from .analysis import patch_statistics
-    from .metrics import evaluate_volume
-    from .model import patch_size_for
+    from patch2loc.evaluation.patch_statistics import patch_statistics
+    from patch2loc.evaluation.metrics import evaluate_volume
+    from patch2loc.methods.patch2loc.model import patch_size_for
 
     metric_rows, patch_tables = [], []
     for i, scan in enumerate(scans):

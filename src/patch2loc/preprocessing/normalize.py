@@ -170,7 +170,7 @@ def normalize_scan(image_path: str | os.PathLike, mask_path: str | os.PathLike,
     data = (data / scale).astype(np.float32)
     if target_shape is None:
         return save_volume(data, out_path, like=case.image)
-    from patch2loc.imaging import crop_or_pad, shift_affine
+    from patch2loc.preprocessing.imaging import crop_or_pad, shift_affine
 
     cropped, offset = crop_or_pad(data, tuple(int(n) for n in target_shape))
     return save_volume(cropped, out_path, affine=shift_affine(case.image.affine, offset))

@@ -15,7 +15,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from patch2loc.analysis import SCORE_COLUMNS, spearman_table
+from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_table
 from patch2loc.io import InputError, atomic_output
 
 METRICS_COLUMNS = ("method", "modality", "fold", "dataset", "subject", "region", "auprc", "auroc",

@@ -143,8 +143,8 @@ def load_model(checkpoint: str, device: str | torch.device = "cpu") -> tuple[Pat
 
     The file is read with `checkpoint.read_checkpoint` (no code from it runs) on the CPU, then moved
     to `device`, so a device problem is never reported as a bad checkpoint."""
-    from .checkpoint import read_checkpoint
-    from .io import InputError
+    from patch2loc.checkpoint import read_checkpoint
+    from patch2loc.io import InputError
 
     ckpt = read_checkpoint(checkpoint)
     try:

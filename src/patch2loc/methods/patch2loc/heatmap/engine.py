@@ -6,8 +6,8 @@ import math
 import numpy as np
 import torch
 
-from ..io import InputError
-from ..model import Patch2LocNet, sinusoidal_encoding
+from patch2loc.io import InputError
+from patch2loc.methods.patch2loc.model import Patch2LocNet, sinusoidal_encoding
 
 EPS = 1e-10  # inside the log of the squared error, as in the authors' code
 AMP_CHOICES = ("auto", "bf16", "fp16", "none")

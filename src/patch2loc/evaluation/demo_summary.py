@@ -1,6 +1,6 @@
 """The demo's results as the README shows them, computed from a finished run (never typed by hand).
 
-    python -m patch2loc.demo_summary results/demo [--markdown-only] [--readme README.md]
+    python -m patch2loc.evaluation.demo_summary results/demo [--markdown-only] [--readme README.md]
 
 Prints (1) the README's demo table: best Dice / AUPRC in % per lesion set, Thresh and Patch2Loc
 (mean ± sample std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks
@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from patch2loc.io import InputError
-from patch2loc.tables import DATASET_ORDER, aggregate_folds, format_mean_std, read_csvs
+from patch2loc.evaluation.tables import DATASET_ORDER, aggregate_folds, format_mean_std, read_csvs
 
 LOCATION_RATIO = 0.35  # final val location error / mean-position error must be at most this
 AUPRC_RATIO = 2.0  # Patch2Loc AUPRC / Thresh AUPRC must be at least this on the small-lesion sets

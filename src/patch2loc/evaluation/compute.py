@@ -13,7 +13,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from .io import InputError
+from patch2loc.io import InputError
 
 
 def read_benchmark(path: str | os.PathLike) -> float:

@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 import SimpleITK as sitk
 
-from patch2loc.imaging import _check_same_grid, ras_affine, read_image, resample_to_spacing, to_numpy
+from patch2loc.preprocessing.imaging import _check_same_grid, ras_affine, read_image, resample_to_spacing, to_numpy
 from patch2loc.io import InputError, save_volume
 
 # -------------------------------------------------------------------------------- atlas

@@ -18,7 +18,7 @@ def read_image(path: str | os.PathLike, kind: str = "image") -> sitk.Image:
     """Read a 3D scalar image as float32; InputError naming the file when unusable."""
     path = str(path)
     if not os.path.exists(path):
-        raise InputError(f"{path}: {kind} not found. Check the raw data layout (patch2loc.datasets).")
+        raise InputError(f"{path}: {kind} not found. Check the raw data layout (patch2loc.data.layouts).")
     data = None
     try:
         img = sitk.ReadImage(path)

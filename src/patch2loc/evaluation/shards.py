@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Iterable
 
-from .io import InputError, atomic_output
+from patch2loc.io import InputError, atomic_output
 
 
 def _open_text(path: Path, mode: str):

@@ -1,0 +1,1 @@
+"""Evaluation: scoring datasets into metrics, tables, figures and the report."""
