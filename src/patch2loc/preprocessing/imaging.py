@@ -11,6 +11,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from patch2loc.io import InputError
+from patch2loc.preprocessing.grid import require_same_grid
 
 # ---------------------------------------------------------------------------------- reading
 
@@ -50,17 +51,9 @@ def read_image(path: str | os.PathLike, kind: str = "image") -> sitk.Image:
 
 
 def _check_same_grid(ref: sitk.Image, other: sitk.Image, ref_path, other_path, kind: str) -> None:
-    """A mask must lie on its image's voxel grid (same size and physical placement)."""
-    same = (ref.GetSize() == other.GetSize()
-            and np.allclose(ref.GetSpacing(), other.GetSpacing(), rtol=1e-3)
-            and np.allclose(ref.GetOrigin(), other.GetOrigin(), atol=1e-2 * max(ref.GetSpacing()))
-            and np.allclose(ref.GetDirection(), other.GetDirection(), atol=1e-3))
-    if not same:
-        raise InputError(
-            f"{other_path}: {kind} grid (size {other.GetSize()}, spacing "
-            f"{np.round(other.GetSpacing(), 3).tolist()}) does not match image {ref_path} (size "
-            f"{ref.GetSize()}, spacing {np.round(ref.GetSpacing(), 3).tolist()}). Use the {kind} "
-            "that belongs to this scan, or resample it onto the image grid first.")
+    """A mask must lie on its image's voxel grid (same size and physical placement): the strict
+    check of preprocessing.grid (which also resamples masks a fraction of a voxel off)."""
+    require_same_grid(ref, other, ref_path, other_path, kind)
 
 
 # ----------------------------------------------------------------------------- geometry

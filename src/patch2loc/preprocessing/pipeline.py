@@ -29,6 +29,7 @@ import SimpleITK as sitk
 
 from patch2loc.preprocessing.atlas import Atlas, load_atlas, write_atlas_files  # noqa: F401 (re-exported)
 from patch2loc.data.layouts import RawScan, binarize_seg
+from patch2loc.preprocessing.grid import onto_image_grid
 from patch2loc.preprocessing.imaging import (_check_same_grid, crop_or_pad, from_numpy, ras_affine,  # noqa: F401
                                read_image, resample_to_spacing, shift_affine, to_numpy)
 from patch2loc.io import InputError, atomic_output, save_volume
@@ -82,11 +83,14 @@ class PreprocessConfig:
 # --------------------------------------------------------------------------- the steps
 
 def skull_strip(image: sitk.Image, scan: RawScan, cfg: PreprocessConfig, native: sitk.Image,
-                brain_mask: str | os.PathLike | None = None) -> tuple[sitk.Image, sitk.Image]:
+                brain_mask: str | os.PathLike | None = None, notes: list | None = None
+                ) -> tuple[sitk.Image, sitk.Image]:
     """Brain mask (uint8) on `image`'s grid, and the mask on the native grid (for warping).
 
     `brain_mask`: a mask already made for this scan on its native grid (the workflow's skull-strip
     rules write one for hdbet and robex); otherwise hdbet/robex run here, on the native scan.
+    A mask a fraction of a voxel off the native grid is moved onto it (grid.onto_image_grid); the
+    record of the move is appended to `notes`.
     """
     if cfg.skull_strip == "none":
         mask = sitk.Cast(image > 0, sitk.sitkUInt8)
@@ -105,7 +109,10 @@ def skull_strip(image: sitk.Image, scan: RawScan, cfg: PreprocessConfig, native:
             native_mask = read_image(made, "brain mask")
     else:
         native_mask = read_image(brain_mask, "brain mask")
-    _check_same_grid(native, native_mask, scan.image, brain_mask or "skull-strip output", "brain mask")
+    native_mask, moved = onto_image_grid(native, native_mask, scan.image, brain_mask or "skull-strip output",
+                                         "brain mask")
+    if moved and notes is not None:
+        notes.append(moved)
     native_mask = sitk.Cast(native_mask > 0, sitk.sitkUInt8)
     return _on_grid(native_mask, image), native_mask
 
@@ -214,17 +221,20 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
     out_dir = Path(out_dir)
     atlas = load_atlas(atlas_image, atlas_mask, cfg.spacing)
     native = sitk.Clamp(read_image(scan.image, "image"), lowerBound=0.0)  # magnitude: no negatives
-    native_seg = None
+    native_seg, grid_notes = None, []
     if scan.seg is not None:
-        native_seg = read_image(scan.seg, "lesion mask")
-        _check_same_grid(native, native_seg, scan.image, scan.seg, "lesion mask")
+        # Metrics are computed against this mask on the image grid: a ground truth a fraction of a
+        # voxel off is moved onto it (nearest neighbour), anything else stops.
+        native_seg, moved = onto_image_grid(native, read_image(scan.seg, "lesion mask"), scan.image, scan.seg,
+                                            "lesion mask")
+        grid_notes += [moved] if moved else []
         lesion = binarize_seg(scan.dataset, sitk.GetArrayViewFromImage(native_seg),
                               wmh_other_pathology=cfg.wmh_other_pathology)
         native_seg = sitk.GetImageFromArray(lesion.astype(np.uint8))
         native_seg.CopyInformation(native)
 
     resampled = resample_to_spacing(native, cfg.spacing)
-    mask, warp_mask = skull_strip(resampled, scan, cfg, native, brain_mask)
+    mask, warp_mask = skull_strip(resampled, scan, cfg, native, brain_mask, grid_notes)
     if not sitk.GetArrayViewFromImage(mask).any():
         raise InputError(f"{scan.mask or scan.image}: the brain mask is empty; check the skull strip.")
     t_strip = time.perf_counter()
@@ -257,6 +267,9 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
     qc = {
         "dataset": scan.dataset, "modality": scan.modality, "subject": scan.subject,
         "source": str(scan.image),
+        "native_spacing": [float(v) for v in native.GetSpacing()],  # QC flags unusual voxel sizes
+        "native_shape": list(native.GetSize()),
+        "grid_resampled": grid_notes,  # masks moved onto the image grid (a fraction of a voxel off)
         "registration_metric": reg_qc["metric"],
         "registration_iterations": reg_qc["iterations"],
         "registration_stop": reg_qc["stop"],

@@ -10,6 +10,11 @@ other scans look like (a median of two scans says nothing): an overlap below MIN
 registration whose linear part rotates by more than MAX_ROTATION_DEG, stretches outside
 STRETCH_RANGE or reflects. Heads lie upright in every scanner and brains differ in size by far less
 than that, so such a transform means a wrong orientation header or a failed registration.
+
+A scan acquired unlike the rest of its dataset is flagged too (`native_spacing`): its largest or
+smallest native voxel side differs from the table's median by more than SPACING_RATIO (IXI014-HH-1236's
+T2 has 4.98 mm slices where the other IXI T2 scans have 1.2 mm). Masks that had to be moved onto
+their image's grid are listed (`grid_resampled`), not flagged: that is how some datasets ship.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.io import atomic_output, load_case
+from patch2loc.preprocessing.grid import describe
 
 OUTLIER_Z = 3.5
 OUTLIER_COLUMNS = ("brain_volume_ml", "registration_metric", "atlas_mask_dice")
@@ -31,6 +37,7 @@ MIN_RELATIVE_MAD = 0.05
 MIN_ATLAS_DICE = 0.7  # registered brain mask vs atlas brain mask; well-registered scans: > 0.85
 MAX_ROTATION_DEG = 30.0
 STRETCH_RANGE = (0.8, 1.25)
+SPACING_RATIO = 1.5  # native voxel side vs the table's median (largest and smallest side)
 
 
 def _mid_slices(volume: np.ndarray, centre: Sequence[int]) -> list[np.ndarray]:
@@ -94,6 +101,11 @@ def qc_table(qc_jsons: Sequence[str | os.PathLike]) -> pd.DataFrame:
                                           "registration_stretch_max", "registration_reflects")}
         for p, v in (record.get("intensity_percentiles") or {}).items():
             row[f"p{p}"] = v
+        spacing = record.get("native_spacing")
+        row["native_spacing"] = " x ".join(f"{v:.3g}" for v in spacing) if spacing else None
+        row["native_spacing_min"] = min(spacing) if spacing else None
+        row["native_spacing_max"] = max(spacing) if spacing else None
+        row["grid_resampled"] = "; ".join(describe(r) for r in record.get("grid_resampled") or [])
         row["seconds"] = (record.get("seconds") or {}).get("total")
         row["qc_json"] = str(path)
         rows.append(row)
@@ -115,9 +127,21 @@ def qc_table(qc_jsons: Sequence[str | os.PathLike]) -> pd.DataFrame:
                | (num("registration_stretch_max") > STRETCH_RANGE[1])
                | table["registration_reflects"].fillna(False).astype(bool))
         reasons = reasons.where(~odd, reasons + "registration_affine ")
+    if "native_spacing_max" in table and not table.empty:
+        reasons = reasons.where(~_unusual_spacing(table), reasons + "native_spacing ")
     table["outlier"] = reasons.str.len() > 0
     table["outlier_reason"] = reasons.str.strip()
     return table
+
+
+def _unusual_spacing(table: pd.DataFrame) -> pd.Series:
+    """Rows whose largest or smallest native voxel side is SPACING_RATIO off the table's median."""
+    odd = pd.Series(False, index=table.index)
+    for column in ("native_spacing_max", "native_spacing_min"):
+        v = pd.to_numeric(table[column], errors="coerce")
+        ratio = v / np.nanmedian(v) if v.notna().any() else v
+        odd |= (ratio > SPACING_RATIO) | (ratio < 1.0 / SPACING_RATIO)
+    return odd
 
 
 def qc_overview(dataset: str, pngs: Sequence[str | os.PathLike], table: pd.DataFrame,
@@ -145,7 +169,8 @@ img{{width:360px}}</style></head><body>
 <h1>Preprocessing QC: {html.escape(dataset)}</h1>
 <p>{len(table)} scans; {n_out} flagged as outliers (robust z-score &gt; {OUTLIER_Z} on
 {", ".join(OUTLIER_COLUMNS)}; or atlas_mask_dice &lt; {MIN_ATLAS_DICE}; or a registration rotating more
-than {MAX_ROTATION_DEG:g} degrees, stretching outside {STRETCH_RANGE} or reflecting). Red outline = brain mask; flagged scans are framed in red.</p>
+than {MAX_ROTATION_DEG:g} degrees, stretching outside {STRETCH_RANGE} or reflecting; or native voxel sides
+{SPACING_RATIO:g}x off the median). Red outline = brain mask; flagged scans are framed in red.</p>
 {rows_html}
 <h2>Mid-slices</h2>
 {''.join(figures)}
