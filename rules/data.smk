@@ -74,8 +74,11 @@ else:
             "../workflow/scripts/extract.py"
 
     rule arrange_wmh:
-        # The challenge archive nests sites differently (Amsterdam/GE3T/<id>); bring every
-        # subject folder (the one holding wmh.nii.gz) to WMH/<site>/<id>.
+        # The Dataverse bundle may come cut off at the server's zip limit (MANIFEST.TXT lists what
+        # it left out): those files are fetched one by one first (sources: WMH listing/access).
+        # Then every subject folder of training/ (and test/ with datasets.WMH.test_set) moves to
+        # WMH/<site>/<id> (the challenge nests GE3T as Amsterdam/GE3T/<id>); nothing moves until
+        # all are complete.
         input:
             marker=f"{RAW}/WMH/_archive/.extracted-dataverse_files.zip",
         output:
@@ -83,6 +86,15 @@ else:
         params:
             archive=lambda wc, input: Path(input.marker).parent,
             root=lambda wc, output: Path(output.marker).parent,
+            splits=["training", "test"] if config["datasets"].get("WMH", {}).get("test_set") else ["training"],
+            listing=SOURCES.get("WMH", {}).get("listing"),
+            access=SOURCES.get("WMH", {}).get("access"),
+            page=SOURCES.get("WMH", {}).get("page"),
+            checksums=CHECKSUMS,
+        retries: 2
+        resources:
+            downloads=1,
+            runtime=240,
         log:
             f"{LOGS}/data/arrange_wmh.log",
         conda:

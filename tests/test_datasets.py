@@ -69,3 +69,33 @@ def test_binarize_seg():
     assert binarize_seg("WMH", wmh).tolist() == [False, True, True, True]
     assert binarize_seg("WMH", wmh, wmh_other_pathology=False).tolist() == [False, True, False, True]
     assert binarize_seg("MSLUB", np.array([0.0, 0.4])).tolist() == [False, True]
+
+
+def _touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+
+
+def test_mslub_official_archive_and_mirror_layouts(tmp_path):
+    root = tmp_path / "MSLUB"
+    # The official archive: patientXX/patientXX_*.nii.gz with raw/ inside, no coregistered/.
+    for name in ("T2W", "consensus_gt", "brainmask"):
+        _touch(root / "patient03" / f"patient03_{name}.nii.gz")
+    _touch(root / "patient03" / "raw" / "patient03_T2W.nii.gz")
+    # The mirror the workflow downloads: coregistered/patientXX/, one patient with prefixed names.
+    for name in ("T2W", "consensus_gt", "brainmask"):
+        _touch(root / "coregistered" / "patient01" / f"{name}.nii.gz")
+    _touch(root / "coregistered" / "patient05" / "T2W.nii.gz")
+    _touch(root / "coregistered" / "patient05" / "patient05_consensus_gt.nii.gz")
+    _touch(root / "coregistered" / "patient05" / "patient05_brainmask.nii.gz")
+    assert list_subjects("MSLUB", tmp_path, "T2") == ["patient01", "patient03", "patient05"]
+    official = raw_paths("MSLUB", tmp_path, "patient03", "T2")
+    assert official.image == root / "patient03" / "patient03_T2W.nii.gz"
+    assert (official.seg.name, official.mask.name) == ("patient03_consensus_gt.nii.gz", "patient03_brainmask.nii.gz")
+    mirror = raw_paths("MSLUB", tmp_path, "patient01", "T2")
+    assert mirror.image == root / "coregistered" / "patient01" / "T2W.nii.gz"
+    prefixed = raw_paths("MSLUB", tmp_path, "patient05", "T2")
+    assert (prefixed.image.name, prefixed.seg.name) == ("T2W.nii.gz", "patient05_consensus_gt.nii.gz")
+    check_raw("MSLUB", tmp_path, ["patient01", "patient03", "patient05"], "T2", need_mask=True)
+    # Nothing there yet: the mirror's paths, which the download rule fills.
+    assert raw_paths("MSLUB", tmp_path, "patient09", "T2").mask == root / "coregistered" / "patient09" / "brainmask.nii.gz"

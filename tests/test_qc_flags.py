@@ -7,9 +7,9 @@ from patch2loc.preprocessing.qc import qc_table
 
 
 def _record(tmp_path, subject, *, metric=-1.1, dice=0.94, volume=1400.0, rotation=8.0,
-            stretch=(0.95, 1.04), reflects=False):
+            stretch=(0.95, 1.04), reflects=False, **extra):
     path = tmp_path / f"{subject}.json"
-    path.write_text(json.dumps({
+    path.write_text(json.dumps({**extra,
         "dataset": "WMH", "modality": "T1", "subject": subject, "registration_metric": metric,
         "atlas_mask_dice": dice, "brain_volume_ml": volume, "registration_rotation_deg": rotation,
         "registration_stretch_min": stretch[0], "registration_stretch_max": stretch[1],
@@ -45,3 +45,18 @@ def test_rotation_reflection_and_low_overlap_are_flagged(tmp_path):
              _record(tmp_path, "mirrored", reflects=True), _record(tmp_path, "off", dice=0.5)]
     table = qc_table(paths).set_index("subject")
     assert table["outlier"].to_dict() == {"ok": False, "tilted": True, "mirrored": True, "off": True}
+
+
+def test_a_scan_with_unusual_voxel_sizes_is_flagged(tmp_path):
+    """IXI014-HH-1236's T2: 0.90 x 0.90 x 4.98 mm among IXI T2 scans of 0.94 x 0.94 x 1.2 mm."""
+    usual = [(0.9375, 0.9375, 1.2), (0.9375, 0.9375, 1.2), (0.94, 0.94, 1.25), (0.9, 0.9, 1.2)]
+    paths = [_record(tmp_path, f"IXI{i}", native_spacing=list(s)) for i, s in enumerate(usual)]
+    paths.append(_record(tmp_path, "IXI014-HH-1236", native_spacing=[0.8984, 0.8984, 4.9765]))
+    table = qc_table(paths)
+    assert table["outlier"].tolist() == [False] * 4 + [True]
+    assert table["outlier_reason"].iloc[-1] == "native_spacing"
+    assert table["native_spacing"].iloc[-1] == "0.898 x 0.898 x 4.98"
+    # WMH's three sites (3 mm slices, 0.96-1.2 mm in-plane) are one dataset's usual spread.
+    sites = [(0.958, 0.958, 3.0), (1.0, 1.0, 3.0), (1.2, 0.977, 3.0)]
+    table = qc_table([_record(tmp_path, f"w{i}", native_spacing=list(s)) for i, s in enumerate(sites)])
+    assert not table["outlier"].any()

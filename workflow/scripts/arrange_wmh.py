@@ -1,4 +1,4 @@
-"""Rule arrange_wmh: move each WMH subject folder to WMH/<site>/<id>."""
+"""Rule arrange_wmh: fetch what the Dataverse bundle left out, then move each subject to WMH/<site>/<id>."""
 import sys
 from pathlib import Path
 
@@ -7,15 +7,14 @@ from _common import setup
 
 setup(snakemake)
 
-archive, root = Path(snakemake.params.archive), Path(snakemake.params.root)
-moved = 0
-for seg in sorted(archive.rglob("wmh.nii.gz")):
-    subject_dir = seg.parent
-    target = root / subject_dir.parent.name / subject_dir.name
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        subject_dir.rename(target)
-        moved += 1
-if moved == 0 and not any(root.glob("*/*/wmh.nii.gz")):
-    raise RuntimeError(f"{archive}: no wmh.nii.gz found; see config/datasets.yaml (WMH, manual) for the layout.")
-Path(snakemake.output.marker).write_text(f"{moved} subjects arranged\n")
+from patch2loc.data.dataverse import complete_bundle
+from patch2loc.data.wmh import arrange
+from patch2loc.io import atomic_output
+
+p = snakemake.params
+splits = tuple(p.splits)
+complete_bundle(p.archive, needed=splits, checksum_db=p.checksums, listing=p.listing, access=p.access, page=p.page)
+moved = arrange(p.archive, p.root, splits)
+with atomic_output(snakemake.output.marker) as tmp:
+    tmp.write_text(f"{moved} subjects arranged from {', '.join(splits)}\n")
+print(f"{moved} subjects arranged from {', '.join(splits)}")

@@ -10,7 +10,8 @@ interrupted extraction is redone instead of trusted.
 Several download jobs may run at once and share one checksum db: every read-modify-write of the
 db happens under an exclusive lock (`fcntl.flock` on `<db>.lock`), so no entry is lost.
 A checksum pinned in config/datasets.yaml (`expected`) is checked before anything is recorded:
-a corrupted transfer is deleted and never enters the db.
+a corrupted transfer is deleted and never enters the db. It is a sha256 in hex, or `<algorithm>:<hex>`
+for what a server publishes instead (`md5:...` on Zenodo records and in Dataverse file listings).
 """
 from __future__ import annotations
 
@@ -31,13 +32,20 @@ from patch2loc.io import InputError, atomic_output
 CHUNK = 1 << 20
 
 
-def sha256sum(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in chunks (the IXI tarballs are several GB)."""
-    h = hashlib.sha256()
+def sha256sum(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file (sha256 unless another hashlib algorithm is named), read in chunks (the
+    IXI tarballs are several GB)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _pinned(expected: str) -> tuple[str, str]:
+    """('sha256', hex) from 'hex', or (algorithm, hex) from 'algorithm:hex' (md5, sha1, SHA-256...)."""
+    algorithm, _, value = expected.rpartition(":")
+    return (algorithm.lower().replace("-", "") or "sha256"), value.lower()
 
 
 def read_checksums(db: str | os.PathLike) -> dict[str, str]:
@@ -86,16 +94,20 @@ def _key(dest: Path, db: Path) -> str:
         return str(dest.resolve())
 
 
-def _verify(dest: Path, db: Path, url: str, expected: str | None = None) -> Path:
+def _verify(dest: Path, db: Path, url: str, expected: str | None = None,
+            pinned_by: str = "config/datasets.yaml") -> Path:
     """Check `dest` against the pinned value and the db; record its checksum if the db lacks it."""
     key = _key(dest, db)
     digest = sha256sum(dest)
-    if expected and digest != expected.lower():
-        dest.unlink()  # a corrupt file must not be mistaken for a finished download
-        raise InputError(
-            f"{url}: sha256 {digest} differs from the value pinned in config/datasets.yaml "
-            f"({expected}); the corrupted download was removed, run again (or update the pinned "
-            "value if the source legitimately changed).")
+    if expected:
+        algorithm, value = _pinned(expected)
+        got = digest if algorithm == "sha256" else sha256sum(dest, algorithm)
+        if got != value:
+            dest.unlink()  # a corrupt file must not be mistaken for a finished download
+            raise InputError(
+                f"{url}: {algorithm} {got} differs from the value pinned in {pinned_by} ({value}); the "
+                "corrupted download was removed, run again (or update the pinned value if the source "
+                "legitimately changed).")
     with _locked(db):
         known = read_checksums(db).get(key)
         if known is None:
@@ -110,15 +122,16 @@ def _verify(dest: Path, db: Path, url: str, expected: str | None = None) -> Path
 
 
 def fetch(url: str, dest: str | os.PathLike, checksum_db: str | os.PathLike, *,
-          timeout: float = 60.0, expected: str | None = None) -> Path:
+          timeout: float = 60.0, expected: str | None = None, pinned_by: str = "config/datasets.yaml") -> Path:
     """Download `url` to `dest` (resuming `dest.part`), then verify/record its sha256.
 
     An existing `dest` is not downloaded again, only verified. Works for http(s):// and file://.
-    `expected`: a pinned sha256; a mismatch deletes the download and raises InputError.
+    `expected`: a pinned sha256 (or `md5:<hex>` etc.), from `pinned_by`; a mismatch deletes the
+    download and raises InputError.
     """
     dest, db = Path(dest), Path(checksum_db)
     if dest.exists():
-        return _verify(dest, db, url, expected)
+        return _verify(dest, db, url, expected, pinned_by)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -148,7 +161,7 @@ def fetch(url: str, dest: str | os.PathLike, checksum_db: str | os.PathLike, *,
         raise InputError(f"{url}: download failed or was interrupted ({type(exc).__name__}: {exc}). Re-run "
                          f"to resume from {part}, or download the file by hand to {dest}.") from exc
     os.replace(part, dest)
-    return _verify(dest, db, url, expected)
+    return _verify(dest, db, url, expected, pinned_by)
 
 
 def _marker(archive: Path, dest: Path) -> Path:

@@ -7,9 +7,13 @@ drop-in for BraTS21 and ATLAS v2). The demo synthesiser writes its fake datasets
 With `skull_strip: provided` the brain mask is read from the file `raw_paths(...).mask` names,
 which differs per dataset (MASK_NAMES below; only MSLUB ships one, the others are yours to add).
 
-MSLUB: the lesion ground truth (consensus_gt) is on the FLAIR grid, and only the `coregistered/`
+MSLUB: the lesion ground truth (consensus_gt) is on the FLAIR grid, and only the co-registered
 images (bias-corrected, registered to FLAIR) share that grid; the `raw/` images keep their own
-grid. We read `coregistered/` (T2W, brainmask, consensus_gt: one grid, nothing to resample).
+grid. Two layouts of the same files are read: the official archive's
+`patientXX/patientXX_{T2W,brainmask,consensus_gt}.nii.gz` (with `patientXX/raw/`), and the public
+mirror's `coregistered/patientXX/{T2W,brainmask,consensus_gt}.nii.gz` that the workflow downloads
+(some of its commits keep the `patientXX_` prefix). The brain masks sit half a voxel off the
+ground truth's grid in 29 of 30 patients; preprocessing.grid moves them onto the image grid.
 """
 from __future__ import annotations
 
@@ -58,11 +62,8 @@ def raw_paths(dataset: str, raw_root: str | Path, subject: str, modality: str) -
         seg = d / f"{subject}_seg.nii.gz"
         mask = None
     elif dataset == "MSLUB":
-        # coregistered/patient01/{T2W,brainmask,consensus_gt}.nii.gz: all on the FLAIR grid
-        d = root / "coregistered" / subject
-        image = d / f"{modality}W.nii.gz"
-        seg = d / "consensus_gt.nii.gz"
-        mask = d / "brainmask.nii.gz"
+        # patient01/patient01_T2W.nii.gz (official) or coregistered/patient01/T2W.nii.gz (mirror)
+        image, seg, mask = _mslub_paths(root, subject, modality)
     elif dataset == "ATLAS_v2":
         # ATLAS_2/Training/R001/sub-r001s001/ses-1/anat/sub-r001s001_ses-1_space-MNI152NLin2009aSym_T1w.nii.gz
         site = "R" + subject.split("-r")[1][:3]
@@ -81,6 +82,23 @@ def raw_paths(dataset: str, raw_root: str | Path, subject: str, modality: str) -
     else:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MODALITIES)}")
     return RawScan(dataset, modality, subject, image, seg, mask)
+
+
+def _mslub_paths(root: Path, subject: str, modality: str) -> tuple[Path, Path, Path]:
+    """Image, ground truth and brain mask of an MSLUB patient: the official archive's layout when
+    its image is there, else the mirror's coregistered/ (plain names, or prefixed where only those
+    exist)."""
+    names = (f"{modality}W", "consensus_gt", "brainmask")
+    official = root / subject
+    if (official / f"{subject}_{names[0]}.nii.gz").exists():
+        return tuple(official / f"{subject}_{name}.nii.gz" for name in names)
+    mirror = root / "coregistered" / subject
+
+    def pick(name: str) -> Path:
+        plain, prefixed = mirror / f"{name}.nii.gz", mirror / f"{subject}_{name}.nii.gz"
+        return prefixed if prefixed.exists() and not plain.exists() else plain
+
+    return tuple(pick(name) for name in names)
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,7 +138,8 @@ DOWNLOAD_HINT = (
 MASK_NAMES = {
     "IXI": "IXI-<modality>/<subject>-<modality>_brainmask.nii.gz (IXI ships none: add your own)",
     "BraTS21": "none needed: already skull-stripped, the mask is image > 0 (skull_strip: none)",
-    "MSLUB": "coregistered/<subject>/brainmask.nii.gz (shipped with the dataset)",
+    "MSLUB": "<subject>/<subject>_brainmask.nii.gz (official archive) or coregistered/<subject>/brainmask.nii.gz "
+             "(the mirror the workflow downloads); shipped with the dataset",
     "ATLAS_v2": "ATLAS_2/Training/<site>/<subject>/ses-1/anat/<subject>_ses-1_space-MNI152NLin2009aSym"
                 "_brainmask.nii.gz (ATLAS ships none: add your own)",
     "WMH": "<site>/<id>/pre/brainmask.nii.gz (WMH ships none: add your own)",
@@ -142,13 +161,13 @@ def list_subjects(dataset: str, raw_root: str | Path, modality: str | None = Non
                       for p in (root / f"IXI-{modality}").glob(f"IXI*-{modality}.nii.gz")]
     elif dataset == "BraTS21":
         candidates = [p.name for p in root.glob("*") if p.is_dir()]
-    elif dataset == "MSLUB":
-        candidates = [p.name for p in (root / "coregistered").glob("*") if p.is_dir()]
+    elif dataset == "MSLUB":  # official patientXX/ folders and the mirror's coregistered/patientXX/
+        candidates = [p.name for p in [*root.glob("patient*"), *(root / "coregistered").glob("*")] if p.is_dir()]
     elif dataset == "ATLAS_v2":
         candidates = [p.name for p in (root / "ATLAS_2" / "Training").glob("R*/sub-r*") if p.is_dir()]
     else:  # WMH: <site>/<id>
         candidates = [f"{p.parent.name}_{p.name}" for p in root.glob("*/*") if p.is_dir()]
-    return sorted(s for s in candidates if raw_paths(dataset, raw_root, s, modality).image.exists())
+    return sorted(s for s in set(candidates) if raw_paths(dataset, raw_root, s, modality).image.exists())
 
 
 def check_raw(dataset: str, raw_root: str | Path, subjects: list[str], modality: str | None = None,
