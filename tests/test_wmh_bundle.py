@@ -123,3 +123,12 @@ def test_the_test_set_is_arranged_when_asked_for(bundle):
                         listing=server.url("files.json"), access=server.url("datafile/{id}"))
     assert arrange(archive, archive.parent, ("training", "test")) == 3
     assert (archive.parent / "GE1T5" / "137" / "pre" / "FLAIR.nii.gz").read_bytes() == b"t-flair"
+
+
+def test_a_subject_whose_reference_mask_was_left_out_is_not_skipped(bundle):
+    archive, _ = bundle
+    (archive / "training/Amsterdam/GE3T/100/pre/FLAIR.nii.gz").write_bytes(b"arrived")
+    (archive / "training/Utrecht/0/wmh.nii.gz").unlink()  # its subject folder has no wmh.nii.gz now
+    with pytest.raises(InputError, match=r"\(training/Utrecht/0/wmh.nii.gz\).*nothing was arranged"):
+        arrange(archive, archive.parent)
+    assert not list(archive.parent.glob("*/*/pre"))

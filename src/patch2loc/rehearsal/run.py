@@ -4,8 +4,9 @@
 
 1. writes the raw fixtures (patch2loc.rehearsal.fixtures) under results/<run>/fixtures and the
    manual datasets (BraTS21, ATLAS v2) under the config's raw_root, once;
-2. serves them on 127.0.0.1 (bounded server) with two faults: the first transfer of
-   IXI/IXI-T2.tar breaks off half-way (the download rule's retry resumes it) and the first
+2. serves them on 127.0.0.1 (bounded server) with three faults: the first transfers of
+   IXI/IXI-T2.tar and of the first file the WMH bundle left out (fetched through the per-file
+   API by arrange_wmh) break off half-way (the rules' retries resume them), and the first
    transfer of SRI24/sri24_spm8.zip is corrupted (caught by its pinned sha256, fetched again);
 3. runs Snakemake with `source: real` and `sources:` pointing at the served files, so the real
    download, extract, arrange, skull-strip, preprocessing, Nyul, training and scoring rules run;
@@ -70,7 +71,8 @@ def rehearse(configfile: str | Path, *, plan: Plan = Plan(), cores: int = 2, tar
                                   "raw_root": str(workdir / config["raw_root"])}, plan)
     t_fixtures = time.perf_counter() - t0
     served = fixtures / "served"
-    with FileServer(served, interrupt=INTERRUPT, corrupt=CORRUPT, lifetime=lifetime) as server:
+    interrupt = INTERRUPT + tuple(subjects["wmh_left_out"][:1])
+    with FileServer(served, interrupt=interrupt, corrupt=CORRUPT, lifetime=lifetime) as server:
         source_file = fixtures / "sources.yaml"
         source_file.write_text(yaml.safe_dump(sources(served, f"http://127.0.0.1:{server.port}", subjects)))
         # targets first: --config takes every word after it
@@ -83,7 +85,7 @@ def rehearse(configfile: str | Path, *, plan: Plan = Plan(), cores: int = 2, tar
         "returncode": proc.returncode,
         "seconds": {"fixtures": round(t_fixtures, 1), "total": round(time.perf_counter() - t0, 1)},
         "requests": requests,
-        "interrupted": list(INTERRUPT), "corrupted": list(CORRUPT),
+        "interrupted": list(interrupt), "corrupted": list(CORRUPT),
         "qc_flagged": qc_flags(out) if proc.returncode == 0 else None,
         "subjects": subjects,
         "command": " ".join(cmd),
