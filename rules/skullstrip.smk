@@ -29,6 +29,7 @@ rule download_hdbet_weights:
     params:
         url=SOURCES["HD-BET"]["url"],
         sha256=SOURCES["HD-BET"].get("sha256"),
+        md5=SOURCES["HD-BET"].get("md5"),
         home=lambda wc, output: Path(output.weights).parents[3],
     retries: 2
     resources:

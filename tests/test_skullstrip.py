@@ -73,3 +73,21 @@ def test_hdbet_missing_executable_says_what_to_do(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="hd-bet.*not on PATH.*robex"):
         run_hdbet(tmp_path / "s.nii.gz", tmp_path / "m.nii.gz")
     assert not (tmp_path / "m.nii.gz").exists()
+
+
+def test_hdbet_env_pins_a_combination_that_loads_the_weights():
+    """envs/hdbet.yaml: exact pins; torch >= 2.6 (weights_only=True by default) needs nnunetv2 >=
+    2.5.2 (which loads its checkpoints with weights_only=False), and nnunetv2 >= 2.6.3 excludes
+    torch 2.9 (docs/real-data.md: `pip install --dry-run` of these pins resolved together)."""
+    import yaml
+
+    env = yaml.safe_load((Path(__file__).resolve().parents[1] / "envs" / "hdbet.yaml").read_text())
+    deps = env["dependencies"]
+    pip = next(d["pip"] for d in deps if isinstance(d, dict))
+    pins = dict(d.split("=", 1) for d in deps if isinstance(d, str) and "=" in d and ">" not in d)
+    pins.update(d.split("==") for d in pip)
+    version = lambda name: tuple(int(v) for v in pins[name].split("."))  # noqa: E731
+    assert version("hd-bet") == (2, 0, 1)
+    assert version("pytorch") >= (2, 6) and version("pytorch")[:2] != (2, 9)
+    assert version("nnunetv2") >= (2, 6, 3)  # >= 2.5.2 for the weights, 2.6.3+ know about torch 2.9
+    assert version("torchvision")[:2] == {(2, 8): (0, 23)}[version("pytorch")[:2]]

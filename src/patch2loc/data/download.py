@@ -121,6 +121,13 @@ def _verify(dest: Path, db: Path, url: str, expected: str | None = None,
     return dest
 
 
+def verify_file(path: str | os.PathLike, checksum_db: str | os.PathLike, source: str,
+                expected: str | None = None) -> Path:
+    """Record a file's sha256 in the db the first time, verify it every later time (e.g. a file
+    unpacked from a downloaded archive, which a later job reads directly)."""
+    return _verify(Path(path), Path(checksum_db), source, expected)
+
+
 def fetch(url: str, dest: str | os.PathLike, checksum_db: str | os.PathLike, *,
           timeout: float = 60.0, expected: str | None = None, pinned_by: str = "config/datasets.yaml") -> Path:
     """Download `url` to `dest` (resuming `dest.part`), then verify/record its sha256.
