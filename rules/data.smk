@@ -88,7 +88,7 @@ else:
             root=lambda wc, output: Path(output.marker).parent,
             splits=["training", "test"] if config["datasets"].get("WMH", {}).get("test_set") else ["training"],
             listing=SOURCES.get("WMH", {}).get("listing"),
-            access=SOURCES.get("WMH", {}).get("access"),
+            access=lambda wc: SOURCES.get("WMH", {}).get("access"),  # a callable: its {id} is not a wildcard
             page=SOURCES.get("WMH", {}).get("page"),
             checksums=CHECKSUMS,
         retries: 2
