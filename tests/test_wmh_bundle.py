@@ -132,3 +132,12 @@ def test_a_subject_whose_reference_mask_was_left_out_is_not_skipped(bundle):
     with pytest.raises(InputError, match=r"\(training/Utrecht/0/wmh.nii.gz\).*nothing was arranged"):
         arrange(archive, archive.parent)
     assert not list(archive.parent.glob("*/*/pre"))
+
+
+def test_files_put_in_place_by_hand_are_not_fetched_again(bundle):
+    archive, served = bundle
+    for path in LEFT_OUT:
+        (archive / path).write_bytes(FILES[path])
+    with FileServer(served) as server:
+        assert _complete(archive, server) == []
+        assert dict(server.requests) == {"files.json": 1}
