@@ -103,3 +103,34 @@ def test_prediction_without_threshold_starts_at_the_scans_98th_percentile(tmp_pa
     data = page_data(out.read_text(encoding="utf-8"))
     assert data["threshold"] == pytest.approx(np.percentile(score[brain], 98), abs=1e-4)
     assert np.array_equal(decode(data["seg"]).get_fdata() > 0, seg)
+
+
+# ---------------------------------------------------------------- patch2loc predict --html
+
+def test_predict_html_holds_the_scored_scan_its_threshold_and_seg(tmp_path):
+    from safety_helpers import SHAPE, make_case, predict_argv
+
+    from patch2loc import cli
+
+    c = make_case(tmp_path / "in")
+    seg = np.zeros(SHAPE, np.uint8)
+    seg[6:9, 6:9, 1:3] = 1
+    nib.save(nib.Nifti1Image(seg, c["affine"]), tmp_path / "in" / "seg.nii.gz")
+    out, page = tmp_path / "o" / "s.nii.gz", tmp_path / "o" / "s.html"
+    assert cli.main(predict_argv(c, out, "--threshold", "4.5", "--seg", str(tmp_path / "in" / "seg.nii.gz"),
+                                 "--html", str(page))) == 0
+    data = page_data(page.read_text(encoding="utf-8"))
+    heat = nib.load(out)
+    shown = decode(data["score"])
+    assert data["threshold"] == 4.5 and np.allclose(shown.affine, heat.affine)
+    assert np.abs(shown.get_fdata() - heat.get_fdata()).max() <= SCORE_STEP / 2 + 1e-6
+    assert np.array_equal(decode(data["seg"]).get_fdata(), seg)
+    assert json.loads((tmp_path / "o" / "s_summary.json").read_text())["outputs"]["html"] == str(page)
+
+
+def test_predict_html_refuses_a_folder_out_and_a_wrong_suffix(tmp_path, capsys):
+    from safety_helpers import make_case, predict_argv, refused
+
+    c = make_case(tmp_path / "in")
+    refused(predict_argv(c, tmp_path / "out_folder", "--html", str(tmp_path / "v.html")), "--html", tmp_path, capsys)
+    refused(predict_argv(c, tmp_path / "s.nii.gz", "--html", str(tmp_path / "v.png")), "--html", tmp_path, capsys)

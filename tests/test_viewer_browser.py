@@ -145,7 +145,7 @@ def test_clicking_the_lesion_reads_out_its_voxel_and_score(browser, tmp_path):
         assert lesion[x, y, z], (view, where, "the voxel under the click is in the lesion (NIfTI index order)")
         assert where["score"] == pytest.approx(score[x, y, z], abs=0.006), (view, where)
         text = browser.evaluate("document.getElementById('readout').textContent")
-        assert f"voxel ({x}, {y}, {z})" in text and f"score {score[x, y, z]:.2f}" in text
+        assert f"voxel ({x}, {y}, {z})" in text and f"score {where['score']:.2f}" in text
         assert "inside the ground truth" in text
         img = views(browser)
     assert browser.errors == []

@@ -27,4 +27,4 @@ for heatmap in sorted(Path(inp.heatmaps).glob("*.nii.gz")):
     page = viewer_from_files(out / f"{subject}.html", images[subject], heatmap, threshold=threshold,
                              seg=segs.get(subject), title=f"{wc.dataset} {subject}",
                              meta=f"{wc.method} {wc.modality} {wc.fold}", method=wc.method, library=library)
-    print(f"{page}: {page.stat().st_size / 1e6:.1f} MB")
+    print(f"{page}: {page.stat().st_size / 1e3:.0f} kB")

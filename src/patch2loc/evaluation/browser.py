@@ -52,6 +52,7 @@ class Chromium:
         self._buffer = b""
         self._next_id = 0
         self._session: str | None = None
+        self._target: str | None = None
         self._profile = tempfile.mkdtemp(prefix="patch2loc-chromium-")
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
@@ -116,7 +117,9 @@ class Chromium:
     def open(self, url: str | Path, timeout: float | None = None) -> None:
         """Open `url` (a path becomes a file:// URL) in a fresh page and wait for its load event."""
         url = Path(url).resolve().as_uri() if isinstance(url, Path) else url
-        target = self.send("Target.createTarget", {"url": "about:blank"}, browser=True)["targetId"]
+        if self._target:  # one page at a time
+            self.send("Target.closeTarget", {"targetId": self._target}, browser=True)
+        target = self._target = self.send("Target.createTarget", {"url": "about:blank"}, browser=True)["targetId"]
         self._session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True},
                                   browser=True)["sessionId"]
         for domain in ("Runtime", "Log", "Page"):

@@ -7,6 +7,7 @@ to the run folder, where report.html is written.
 """
 from __future__ import annotations
 
+import html
 import io
 import os
 from contextlib import redirect_stderr, redirect_stdout
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from patch2loc.evaluation.report import Item, sortable_table, status_list
+from patch2loc.evaluation.report import Html, Item, sortable_table, status_list
 from patch2loc.evaluation.tables import DATASET_ORDER
 from patch2loc.io import InputError
 
@@ -70,7 +71,7 @@ def per_volume_items(per_volume_csv: str | os.PathLike, run_dir: str | os.PathLi
                       "sort (AUPRC: the worst volume first); 'open' shows the scan, the score with a threshold "
                       "slider and the ground-truth outline. Volumes without a kept heatmap have no viewer "
                       "(evaluate.keep_heatmaps).",
-                      sortable_table(table, {"viewer": links})))
+                      Html(f"<h3>{html.escape(dataset)}</h3>" + sortable_table(table, {"viewer": links}))))
     return items
 
 

@@ -51,7 +51,7 @@ button { background: #333; color: #eee; border: 1px solid #555; border-radius: 3
   const shown = document.getElementById("threshold-value");
   const fmt = (v) => Number(v).toFixed(2);
   const nv = new niivue.Niivue({
-    backColor: [0, 0, 0, 1], crosshairColor: [0.25, 1, 0.25, 1], crosshairWidth: 0.3, crosshairGap: 8,
+    backColor: [0, 0, 0, 1], crosshairColor: [0.25, 1, 0.25, 1], crosshairGap: 6,
     isColorbar: true, show3Dcrosshair: false, logLevel: "error",
     multiplanarShowRender: niivue.SHOW_RENDER.NEVER, dragAndDropEnabled: false,
   });
@@ -75,6 +75,17 @@ button { background: #333; color: #eee; border: 1px solid #555; border-radius: 3
     nv.setDrawingEnabled(false);
   }
   nv.setSliceType(nv.sliceTypeMultiplanar);
+  // The crosshair's width is in world units: keep it about 1.5 screen pixels wide for any voxel
+  // and window size (NiiVue rebuilds its crosshair only when it moves, hence the reset).
+  const fitCrosshair = () => {
+    const tile = nv.screenSlices[0];
+    if (!tile) return;
+    Object.assign(nv.opts, { crosshairWidthUnit: "mm", crosshairWidth: 1.5 * Math.abs(tile.fovMM[0]) / tile.leftTopWidthHeight[2] });
+    nv.crosshairs3D = null;
+    nv.drawScene();
+  };
+  fitCrosshair();
+  window.addEventListener("resize", () => setTimeout(fitCrosshair, 50));
   document.getElementById("legend").innerHTML =
     `score on [${P.range[0]}, ${P.range[1]}] (${P.colormap})` + (P.seg ? ', <span class="key"></span> ground truth' : "");
   Object.assign(slider, { min: P.range[0], max: P.range[1], step: P.step, value: P.threshold });
@@ -104,6 +115,7 @@ button { background: #333; color: #eee; border: 1px solid #555; border-radius: 3
     state.location = { voxel: v, score: s.value };
   };
   nv.createOnLocationChange();  // the readout of the starting position
+  state.readyMs = performance.now();  // since the navigation started
   state.ready = true;
 })().catch((err) => {
   document.getElementById("status").textContent = "The viewer could not start: " + err;
