@@ -7,9 +7,11 @@ and the brain mask) and the lesions as ground truth. Per grid it prints the page
 inlined (`predict --html`) and beside the page (a run's viewers share one copy), the seconds
 Python takes to write the page, and the seconds headless Chromium (WebGL on SwiftShader, no GPU)
 takes from the start of navigation to the viewer being ready: median of --repeats loads of the
-file:// page. --screenshot saves the paper-grid viewer after a click on a lesion.
+file:// page. --screenshot saves the paper-grid viewer after a click on a lesion; with --page, a
+screenshot of that viewer instead (e.g. one of a finished run), and no benchmark.
 
     python benchmarks/bench_viewer.py [--repeats 3] [--screenshot docs/viewer.png]
+    python benchmarks/bench_viewer.py --screenshot docs/viewer.png --page results/demo/viewers/.../x.html --click 200 300
 """
 from __future__ import annotations
 
@@ -61,13 +63,34 @@ def load_seconds(browser: Chromium, page: Path) -> float:
     return browser.evaluate("window.p2lViewer.readyMs") / 1000
 
 
+def screenshot(browser: Chromium, page: Path, png: Path, clicks: list[tuple[float, float]]) -> None:
+    """`page` after clicks at page pixels (each moves the crosshair there)."""
+    browser.open(page)
+    browser.wait_for("window.p2lViewer && window.p2lViewer.ready", timeout=300)
+    for x, y in clicks:
+        browser.click(x, y)
+        time.sleep(0.3)
+    time.sleep(0.5)
+    png.write_bytes(browser.screenshot())
+    print(f"screenshot: {png}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--screenshot", type=Path, help="PNG of the paper-grid viewer")
+    ap.add_argument("--screenshot", type=Path, help="PNG of the paper-grid viewer (or of --page)")
+    ap.add_argument("--page", type=Path, help="with --screenshot: the viewer to take instead; no benchmark")
+    ap.add_argument("--click", type=float, nargs=2, action="append", metavar=("X", "Y"),
+                    help="where to click before the screenshot, repeatable (page pixels of a 1280x720 "
+                         "window; default: two clicks that put the crosshair on a synthetic lesion)")
     args = ap.parse_args()
+    args.click = args.click or [(603, 338), (200, 292)]
     if not find_chromium():
         raise SystemExit("no chromium on PATH (Debian: apt-get install chromium)")
+    if args.page:
+        with Chromium(width=1280, height=720) as browser:
+            screenshot(browser, args.page, args.screenshot, args.click)
+        return
     print(f"{platform.processor() or platform.machine()}, {platform.system()}; {args.repeats} loads per page")
     results = {}
     with tempfile.TemporaryDirectory() as tmp, Chromium(width=1280, height=720) as browser:
@@ -85,12 +108,7 @@ def main() -> None:
             results[name] = dict(inline_mb=inline.stat().st_size / 1e6, beside_mb=beside.stat().st_size / 1e6,
                                  write_s=write_s, **{f"load_{k}_s": v for k, v in loads.items()})
             if args.screenshot and shape == GRIDS["paper 192x192x100"]:
-                browser.open(inline)
-                browser.wait_for("window.p2lViewer && window.p2lViewer.ready", timeout=300)
-                browser.click(300, 300)
-                time.sleep(0.5)
-                args.screenshot.write_bytes(browser.screenshot())
-                print(f"screenshot: {args.screenshot}")
+                screenshot(browser, inline, args.screenshot, args.click)
         print(f"library {LIBRARY_NAME}: {library.stat().st_size / 1e6:.2f} MB (once per run's viewers folder)")
     print(f"{'grid':<20}{'inline MB':>10}{'beside MB':>10}{'write s':>9}{'load inline s':>15}{'load beside s':>15}")
     for name, r in results.items():
