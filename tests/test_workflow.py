@@ -171,6 +171,7 @@ def _tiny_config(workdir: Path) -> Path:
     # patch_size 6, not the default 1/8 of 32 = 4: the key must reach the model and the heatmaps
     cfg["train"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1, patch_size=6)
     cfg["heatmap"].update(batch_size=2048, threads=1)
+    cfg["evaluate"]["keep_heatmaps"] = 2  # not the demo's -1: the shard test counts kept heatmaps across shards
     cfg["report"]["figure_subjects"] = 1
     path = workdir / "config" / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
