@@ -103,7 +103,6 @@ button { background: #333; color: #eee; border: 1px solid #555; border-radius: 3
   };
   slider.addEventListener("input", () => setThreshold(slider.value));
   document.getElementById("reset").addEventListener("click", () => { slider.value = P.threshold; setThreshold(P.threshold); });
-  state.setThreshold = (value) => { slider.value = value; setThreshold(value); };
   const readout = document.getElementById("readout");
   // NiiVue's voxel indices are those of its RAS-reoriented copy: the file's own come from that
   // voxel's centre in world space and the inverse of the NIfTI affine.
