@@ -235,6 +235,28 @@ def all_heatmap_dirs():
     dirs += [f"{score_dir('Patch2Loc', m, first, 'IXI')}/heatmaps" for m in MODEL_MODALITIES]
     return dirs
 
+# ---------------------------------------------------------------- heatmap viewers (rules/report.smk)
+VIEWERS = f"{OUT}/viewers"
+
+
+def viewer_combinations():
+    """(method, modality, fold, dataset) of every heatmap folder: the lesion sets of each
+    evaluated model and the healthy IXI test volumes its threshold comes from."""
+    combos = set(evaluated_combinations())
+    return sorted(combos | {(m, mod, f, "IXI") for m, mod, f, _ in combos})
+
+
+def viewer_dirs():
+    return [f"{VIEWERS}/{m}/{mod}/{f}/{d}" for m, mod, f, d in viewer_combinations()]
+
+
+def kept_subjects(dataset, modality):
+    """The volumes whose heatmaps scoring keeps: the first `evaluate.keep_heatmaps` (-1: all)."""
+    subjects = ixi_subjects("test", modality) if dataset == "IXI" else lesion_subjects(dataset)
+    keep = config["evaluate"]["keep_heatmaps"]
+    return subjects if keep < 0 else subjects[:keep]
+
+
 # ---------------------------------------------------------------- raw data inputs
 MANUAL_DATASETS = ("BraTS21", "ATLAS_v2")  # owners require a registration: dropped in by hand
 CHECKSUMS = f"{RAW}/checksums.tsv"

@@ -1,4 +1,4 @@
-# Figures (KDEs, heatmap panels, Gaussian ellipses, loss curves) and one self-contained HTML report.
+# Figures (KDEs, heatmap panels, Gaussian ellipses, loss curves), heatmap viewers and one HTML report.
 # Tables and figures are also marked with report() for Snakemake's own report
 # (snakemake --report report.zip; captions in workflow/report/).
 
@@ -49,8 +49,46 @@ rule figures:
         "../workflow/scripts/make_figures.py"
 
 
+# ---------------------------------------------------------------- heatmap viewers
+# One standalone HTML viewer (NiiVue) per kept heatmap: scan, score overlay with a threshold
+# slider starting at the run's unsupervised threshold, ground-truth outline. The pages load
+# NiiVue from one copy at viewers/niivue.umd.js and open from file:// (no server). Paths:
+# VIEWERS, viewer_dirs() and kept_subjects() in common.smk.
+rule viewer_library:
+    output:
+        f"{VIEWERS}/niivue.umd.js",
+    log:
+        f"{LOGS}/viewers/library.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/copy_viewer_library.py"
+
+
+rule viewers:
+    input:
+        # images, masks, segs (none for IXI) of the kept volumes
+        unpack(lambda wc: scan_files(wc.dataset, wc.modality, kept_subjects(wc.dataset, wc.modality))),
+        heatmaps=f"{LESION_DIR}/heatmaps",
+        threshold=f"{HEALTHY_DIR}/threshold.json",
+    output:
+        directory(f"{VIEWERS}/{{method}}/{{modality}}/{{fold}}/{{dataset}}"),
+    resources:
+        mem_mb=2000,  # one volume at a time
+    log:
+        f"{LOGS}/viewers/{{method}}_{{modality}}_{{fold}}_{{dataset}}.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/make_viewers.py"
+
+
 rule report:
     input:
+        per_volume=rules.table1.output.per_volume,
+        viewers=viewer_dirs(),
+        library=rules.viewer_library.output,
+        losses=expand(f"{OUT}/models/{{modality}}/fold{{fold}}/loss.csv", modality=MODEL_MODALITIES, fold=FOLDS),
         table1=rules.table1.output.table,
         supplementary=rules.table1.output.supplementary,
         table2=rules.table2.output.table,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -170,6 +171,7 @@ def _tiny_config(workdir: Path) -> Path:
     # patch_size 6, not the default 1/8 of 32 = 4: the key must reach the model and the heatmaps
     cfg["train"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1, patch_size=6)
     cfg["heatmap"].update(batch_size=2048, threads=1)
+    cfg["evaluate"]["keep_heatmaps"] = 2  # not the demo's -1: the shard test counts kept heatmaps across shards
     cfg["report"]["figure_subjects"] = 1
     path = workdir / "config" / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -193,6 +195,16 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     from patch2loc.checkpoint import read_checkpoint
     assert read_checkpoint(out / "models" / "T2" / "fold0" / "best.pt")["patch_size"] == 6  # train.patch_size
     assert (out / "config.resolved.yaml").exists() and (out / "versions.txt").exists()
+    # Heatmap viewers: the report links one per kept heatmap, and one opens from file:// in Chromium.
+    links = re.findall(r'href="(viewers/[^"]+\.html)"', (out / "report.html").read_text(encoding="utf-8"))
+    assert len(links) >= 8 and all((out / link).is_file() for link in links), links  # 4 lesion sets x 2 methods
+    assert (out / "viewers" / "niivue.umd.js").is_file()
+    from patch2loc.evaluation.browser import Chromium, find_chromium
+    if find_chromium():
+        with Chromium() as browser:
+            browser.open(out / links[0])
+            browser.wait_for("window.p2lViewer && window.p2lViewer.ready", timeout=60)
+            assert browser.errors == []
     # Snakemake's own report holds Table 1 and the figures marked with report().
     res = snakemake(workdir, "--configfile", "config/tiny.yaml", "--report", "report.zip", timeout=600)
     assert res.returncode == 0, res.stderr[-5000:]

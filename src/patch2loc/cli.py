@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True,
                    help="output heatmap (.nii.gz) of a single scan, or a folder (one set of outputs per scan)")
     p.add_argument("--png", help="overview figure (.png) of a single scan (in an --out folder: <id>.png)")
+    p.add_argument("--html", help="interactive viewer (.html, opens offline in a browser) of a single scan: "
+                                  "scan, score overlay with a threshold slider, --seg outline")
     p.add_argument("--overwrite", action="store_true",
                    help="with an --out folder: redo scans whose outputs exist (default: skip them)")
     p.add_argument("--stride", type=_positive_int, default=1, help="in-plane stride; >1 is upsampled bilinearly")

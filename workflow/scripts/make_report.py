@@ -1,4 +1,5 @@
-"""Rule report: one self-contained HTML page with every table and figure."""
+"""Rule report: one HTML page with the demo's checks, every table and figure, and links to the
+heatmap viewers (beside it under viewers/)."""
 import json
 import sys
 from pathlib import Path
@@ -10,15 +11,20 @@ setup(snakemake)
 
 import yaml
 from patch2loc.evaluation.report import build_report
+from patch2loc.evaluation.report_sections import demo_check_items, healthy_items, per_volume_items
 
 inp = snakemake.input
+run_dir = Path(snakemake.output.html).parent
 csv_of = lambda files: next(f for f in files if f.endswith(".csv"))  # noqa: E731
 caption_of = lambda files: Path(next(f for f in files if f.endswith(".md"))).read_text(encoding="utf-8").split("\n\n")[0]  # noqa: E731
 sections = [
+    ("The demo's checks", demo_check_items(run_dir)),
     ("Table 1", [(caption_of(inp.table1), csv_of(inp.table1)),
                  (caption_of(inp.supplementary), csv_of(inp.supplementary))]),
     ("Table 2", [(caption_of(inp.table2), csv_of(inp.table2))]),
+    ("Per-volume results and heatmap viewers", per_volume_items(inp.per_volume, run_dir) + healthy_items(run_dir)),
 ]
+# Whatever figures the figures rule drew, in its order and sections.
 manifest = json.loads(Path(inp.figures).read_text(encoding="utf-8"))
 figure_dir = Path(inp.figures).parent
 for section in dict.fromkeys(f["section"] for f in manifest):

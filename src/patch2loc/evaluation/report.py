@@ -1,18 +1,22 @@
 """One self-contained HTML report: every table inline and every figure embedded as base64.
 
 A section is (heading, items); an item is (caption, content) where content is a DataFrame, a
-.csv path (rendered as a table), a .png path (embedded image) or None (the caption alone is a
-paragraph of text). Nothing is linked, so the single file can be mailed or archived as is.
+.csv path (rendered as a table), a .png path (embedded image), `Html` (a block built by
+`sortable_table` or `status_list`) or None (the caption alone is a paragraph of text). Tables
+and figures are in the file; the only links are to the run's heatmap viewers (relative, beside
+the report). A sortable table brings a few lines of JavaScript: a click on a header sorts by it.
 """
 from __future__ import annotations
 
 import base64
 import datetime as _dt
 import html
+import numbers
 import os
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from patch2loc.io import InputError, atomic_output
@@ -31,7 +35,62 @@ figure { margin: 1em 0 2em 0; } figcaption { font-size: 0.9em; color: #444; marg
 img { max-width: 100%; border: 1px solid #eee; }
 .meta td:first-child { font-weight: bold; }
 .scroll { overflow-x: auto; }
+table.sortable th { cursor: pointer; user-select: none; }
+table.sortable th[data-dir=asc]::after { content: " \\25B2"; } table.sortable th[data-dir=desc]::after { content: " \\25BC"; }
+ul.status { list-style: none; padding-left: 0; } ul.status li { margin: 0.2em 0; }
+.pass b { color: #1a7f37; } .fail b { color: #c62828; }
 """
+
+# Sorts a table.sortable by the clicked column: numbers by data-v, text otherwise; empty cells last.
+SORT_SCRIPT = """<script>
+document.querySelectorAll("table.sortable").forEach((table) => {
+  table.querySelectorAll("th").forEach((th, col) => th.addEventListener("click", () => {
+    const up = th.dataset.dir !== "asc";
+    table.querySelectorAll("th").forEach((h) => delete h.dataset.dir);
+    th.dataset.dir = up ? "asc" : "desc";
+    const key = (row) => { const c = row.cells[col]; return c.dataset.v !== undefined ? Number(c.dataset.v) : c.textContent; };
+    const rows = Array.from(table.tBodies[0].rows);
+    rows.sort((a, b) => {
+      const x = key(a), y = key(b);
+      if (x === "" || y === "") return (x === "") - (y === "");
+      const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+      return up ? order : -order;
+    });
+    table.tBodies[0].append(...rows);
+  }));
+});
+</script>"""
+
+
+class Html(str):
+    """A block of HTML built by this module (already escaped): put into the page as it is."""
+
+
+def sortable_table(df: pd.DataFrame, links: dict[str, Sequence[str | None]] | None = None) -> Html:
+    """A table sorted by a click on a column header. Numeric cells sort by value (NaN: empty,
+    sorted last); `links` maps a column to one href per row (None: the cell stays text)."""
+    links = links or {}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    rows = []
+    for i, row in enumerate(df.itertuples(index=False)):
+        cells = []
+        for col, value in zip(df.columns, row):
+            number = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+            text = "" if pd.isna(value) else (f"{value:.2f}" if isinstance(value, float) else str(value))
+            attr = f' data-v="{value}"' if number and not pd.isna(value) else ""
+            href = links.get(col, [None] * len(df))[i]
+            body = f'<a href="{html.escape(href)}">{html.escape(text)}</a>' if href else html.escape(text)
+            cells.append(f"<td{attr}>{body}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return Html(f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
+                f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def status_list(checks: Sequence[tuple[bool, str]]) -> Html:
+    """PASS / FAIL lines, coloured."""
+    items = "".join(f'<li class="{"pass" if ok else "fail"}"><b>{"PASS" if ok else "FAIL"}</b> {html.escape(text)}</li>'
+                    for ok, text in checks)
+    return Html(f'<ul class="status">{items}</ul>')
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -60,6 +119,8 @@ def _item_html(caption: str, content: Any) -> str:
     cap = html.escape(caption)
     if content is None:
         return f"<p>{cap}</p>"
+    if isinstance(content, Html):
+        return f"<figure>{content}<figcaption>{cap}</figcaption></figure>"
     if isinstance(content, pd.DataFrame):
         return f"<figure>{_table_html(content)}<figcaption>{cap}</figcaption></figure>"
     path = Path(content)
@@ -98,6 +159,8 @@ def build_report(out_html: str | os.PathLike, title: str, sections: Sequence[Sec
     for heading, items in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         parts.extend(_item_html(caption, content) for caption, content in items)
+    if any('class="sortable"' in part for part in parts):
+        parts.append(SORT_SCRIPT)
     doc = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n"
            + "\n".join(parts) + "\n</body></html>\n")

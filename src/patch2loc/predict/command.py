@@ -80,11 +80,14 @@ def _jobs(args, scans, from_run: bool, lesions: bool):
     if len(scans) == 1 and (nifti_name or (out.suffix and not out.is_dir())):
         suffix = next((s for s in NIFTI if out.name.lower().endswith(s)), "")
         stem = out.with_name(out.name[: len(out.name) - len(suffix)] if suffix else out.name)
-        return [Job(scans[0], out, stem, Path(args.png) if args.png else None, from_run, lesions)], False
+        return [Job(scans[0], out, stem, Path(args.png) if args.png else None, from_run, lesions,
+                    Path(args.html) if args.html else None)], False
     if out.name.lower().endswith(NIFTI):
         raise InputError(f"{out}: --image names {len(scans)} scans, so --out must be a folder (not a .nii.gz).")
     if args.png:
         raise InputError(f"{args.png}: --png names one file; with an --out folder every scan gets <id>.png there.")
+    if args.html:
+        raise InputError(f"{args.html}: --html is for a single scan (an --out .nii.gz), not an --out folder.")
     return [Job(s, out / f"{s.id}.nii.gz", out / s.id, out / f"{s.id}.png", from_run, lesions) for s in scans], True
 
 
@@ -107,8 +110,8 @@ def _check_paths(jobs, scans, checkpoints, chain, args) -> None:
                 check_output(path, f"the preprocessed folder of {job.heatmap.name}", (), inputs, folder=True)
                 _check_owner(path, job.heatmap)
             else:
-                flag = {"heatmap": "--out", "png": "--png"}.get(name, f"--out ({name})")
-                suffixes = {"heatmap": NIFTI, "png": (".png",)}.get(name, ())
+                flag = {"heatmap": "--out", "png": "--png", "html": "--html"}.get(name, f"--out ({name})")
+                suffixes = {"heatmap": NIFTI, "png": (".png",), "html": (".html",)}.get(name, ())
                 check_output(path, flag, suffixes, inputs)
             every[f"{job.scan.id} {name}"] = path
         _check_summary_owner(job)

@@ -29,6 +29,7 @@ class Job:
     png: Path | None
     from_run: bool
     lesions: bool  # a threshold is known
+    html: Path | None = None  # --html: the interactive viewer
 
     def outputs(self) -> dict[str, Path]:
         s = str(self.stem)
@@ -43,6 +44,8 @@ class Job:
                 paths["native_lesions"] = Path(s + "_native_lesions.nii.gz")
         if self.png is not None:
             paths["png"] = self.png
+        if self.html is not None:
+            paths["html"] = self.html
         return paths
 
     def done(self) -> bool:
@@ -127,6 +130,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
 
         # The summary describes the scan in its own space when we have it (native), else the model grid.
         summary_score, summary_brain, summary_affine, space = score, case.mask, case.image.affine, "model grid"
+        summary_image = case.image.data
         if ctx.chain is not None:
             native = load_volume(native_path)  # its affine and header go onto the native outputs
             check_same_geometry(native_path, native.affine)
@@ -139,6 +143,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
                 save_volume(((native_score > thr) & brain).astype(np.uint8), outs.file(paths["native_lesions"]),
                             like=native)
             summary_score, summary_brain, summary_affine, space = native_score, brain, native.affine, "native"
+            summary_image = native.data
         rows = [] if thr is None else components((summary_score > thr) & summary_brain, summary_score,
                                                  summary_affine)
         metrics = None
@@ -157,6 +162,10 @@ def run_scan(job: Job, ctx: Context) -> dict:
         outs.file(paths["components"]).write_text(components_csv(rows), encoding="utf-8")
         if job.png is not None:
             overview_png(case.image.data, score, case.mask, outs.file(job.png), title=scan.id)
+        if job.html is not None:  # in the summary's space, where --seg lies
+            from patch2loc.evaluation.viewer import prediction_viewer
+            prediction_viewer(outs.file(job.html), summary_image, summary_score, summary_affine, thr,
+                              brain=summary_brain, seg=scan.seg, title=f"{scan.id} ({space})")
         if ctx.chain is not None:
             (staged / OWNER_FILE).write_text(json.dumps(
                 {"heatmap": paths["heatmap"].name, "image": str(Path(scan.image).resolve()),
