@@ -94,7 +94,7 @@ def _fake_run(workdir, atlas: str):
     """A run folder whose config names the atlas relative to the workflow folder (as the workflow does)."""
     run = workdir / "results" / "r"
     (run / "landmarks").mkdir(parents=True)
-    np.save(run / "landmarks" / "T1.npy", np.linspace(0, 100, 11))
+    np.save(run / "landmarks" / "T1.npy", np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
     cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [16, 16, 4]}, "normalize": {"percentile": 98},
            "atlas": {"image": atlas, "mask": None}}
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))

@@ -4,48 +4,91 @@ Split out of preprocess.py (which re-exports every name), so that the chain read
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
+from patch2loc.claims import check_orthogonal, image_claims, is_nifti, quiet_nibabel
+from patch2loc.intensities import clip_outliers, warn_full_mask, warn_int16_wrap
 from patch2loc.io import InputError
 
 # ---------------------------------------------------------------------------------- reading
 
-def read_image(path: str | os.PathLike, kind: str = "image") -> sitk.Image:
-    """Read a 3D scalar image as float32; InputError naming the file when unusable."""
-    path = str(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: {kind} not found. Check the raw data layout (patch2loc.data.layouts).")
-    data = None
+@contextlib.contextmanager
+def quiet_itk():
+    """ITK prints its warnings (header repairs, GDCM notes) straight to stderr; the checks in
+    claims.py and the DICOM reader report what matters in one line instead."""
+    shown = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
     try:
-        img = sitk.ReadImage(path)
-        if path.endswith((".nii", ".nii.gz")):
-            # ITK zero-fills a truncated .nii.gz without complaint; nibabel raises. Take the voxels
-            # from nibabel (same storage order) and the geometry from ITK.
-            data = np.asarray(nib.load(path).dataobj, dtype=np.float32)
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(shown)
+
+
+def _voxels(path: str, reader: sitk.ImageFileReader, stored: list) -> np.ndarray:
+    """The voxel array [X, Y, Z, ...] in the file's own type (NIfTI: from nibabel, because ITK
+    zero-fills a truncated .nii.gz without complaint and nibabel raises)."""
+    if is_nifti(path):
+        with quiet_nibabel():
+            nii = nib.load(path)
+            data = np.asarray(nii.dataobj)
+        slope, inter = nii.header.get_slope_inter()
+        stored.append(nii.get_data_dtype() if slope in (None, 1.0) and not inter else None)
+        return data
+    with quiet_itk():
+        return sitk.GetArrayFromImage(reader.Execute()).T
+
+
+def read_image(path: str | os.PathLike, kind: str = "image") -> sitk.Image:
+    """Read a 3D scalar image as float32; InputError naming the file when unusable.
+
+    What the file claims is checked before any voxel is read (claims.py: size limit, voxel sizes,
+    a degenerate or sheared affine). NaN/inf are refused; for kind "image" extreme outliers are
+    clipped with one warning and an int16 scan that wrapped around is reported (intensities.py).
+    """
+    path = str(path)
+    claims = image_claims(path, kind, "Check the raw data layout (patch2loc.data.layouts).")
+    check_orthogonal(claims, path, kind)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(path)
+    stored: list = []
+    try:
+        with quiet_itk():
+            reader.ReadImageInformation()
+        ndim, size = reader.GetDimension(), reader.GetSize()
+        if reader.GetNumberOfComponents() != 1:
+            raise InputError(f"{path}: {kind} has {reader.GetNumberOfComponents()} components per "
+                             "voxel; pass a single-channel 3D volume.")
+        if ndim != 3 and not (ndim == 4 and size[3] == 1):
+            raise InputError(f"{path}: expected a 3D {kind}, got size {size}. Pass one 3D volume.")
+        data = np.squeeze(_voxels(path, reader, stored))
+    except InputError:
+        raise
     except Exception as exc:  # RuntimeError (ITK), OSError/EOFError/zlib.error/... (nibabel)
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
         raise InputError(f"{path}: cannot be read as an image ({detail}). "
                          "Re-download or re-export it; it may be truncated.") from exc
-    if img.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(f"{path}: {kind} has {img.GetNumberOfComponentsPerPixel()} components per "
-                         "voxel; pass a single-channel 3D volume.")
-    if img.GetDimension() == 4 and img.GetSize()[3] == 1:
-        img = img[:, :, :, 0]
-    if img.GetDimension() != 3:
-        raise InputError(f"{path}: expected a 3D {kind}, got size {img.GetSize()}. Pass one 3D volume.")
-    img = sitk.Cast(img, sitk.sitkFloat32)
-    if data is not None:
-        data = np.squeeze(data)
-        if data.shape != img.GetSize():
-            raise InputError(f"{path}: voxel array {data.shape} does not match header size "
-                             f"{img.GetSize()}. Re-export the file as a plain 3D NIfTI.")
-        img = from_numpy(data, img)
-    if not np.isfinite(sitk.GetArrayViewFromImage(img)).all():
+    if data.shape != tuple(size[:3]):
+        raise InputError(f"{path}: voxel array {data.shape} does not match header size "
+                         f"{tuple(size[:3])}. Re-export the file as a plain 3D NIfTI.")
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
         raise InputError(f"{path}: {kind} contains NaN or infinite values. Fix or re-export it.")
+    if kind == "image":
+        warn_int16_wrap(data, stored[0] if stored else np.float32, path, kind)
+        data = clip_outliers(data, path, kind)
+    elif kind == "brain mask":
+        warn_full_mask(data > 0, path, kind)
+    data = data.astype(np.float32, copy=False)
+    if not np.isfinite(data).all():  # float64 values beyond the float32 range
+        raise InputError(f"{path}: {kind} values exceed the float32 range. Rescale and re-export it.")
+    img = sitk.GetImageFromArray(np.ascontiguousarray(data.transpose(2, 1, 0)))
+    img.SetSpacing(reader.GetSpacing()[:3])
+    img.SetOrigin(reader.GetOrigin()[:3])
+    img.SetDirection(np.asarray(reader.GetDirection()).reshape(ndim, ndim)[:3, :3].ravel().tolist())
     return img
 
 
