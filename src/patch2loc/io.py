@@ -48,8 +48,9 @@ def load_volume(path: str | os.PathLike, *, kind: str = "image", dtype=np.float3
             img = nib.load(path)
             data = np.asarray(img.dataobj)
     except Exception as exc:  # nibabel raises many types for corrupt files
+        detail = " ".join(str(exc).split())[:200]  # one line: nibabel's texts can hold newlines
         raise InputError(
-            f"{path}: cannot be read as NIfTI ({type(exc).__name__}: {exc}). "
+            f"{path}: cannot be read as NIfTI ({type(exc).__name__}: {detail}). "
             "Re-download or re-export the file; it may be truncated or not a NIfTI image."
         ) from exc
     data = np.squeeze(data)
