@@ -161,7 +161,8 @@ def run_scan(job: Job, ctx: Context) -> dict:
             check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape,
                                   ctx.allow_mismatch)
         raw, n_patches, seconds = ensemble_score(ctx.members, case.image.data, case.mask, ctx.score_kwargs)
-        score = postprocess(raw, case.mask, ctx.median_size) if ctx.postprocess else raw
+        with np.errstate(invalid="ignore", over="ignore"):  # an overflow is reported by finite_heatmap
+            score = postprocess(raw, case.mask, ctx.median_size) if ctx.postprocess else raw
         score = finite_heatmap(score.astype(np.float32), case.mask, scan, "heatmap")
         save_volume(score, outs.file(paths["heatmap"]), like=case.image)
         thr = ctx.threshold
