@@ -67,3 +67,30 @@ def fake_run(workdir: Path) -> Path:
            "atlas": {"image": "results/r/atlas/T1_brain.nii.gz", "mask": None}, "heatmap": {"median_size": 3}}
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
     return run
+
+
+def write_dicom_series(img, folder: Path, extra_tags: dict | None = None) -> list[Path]:
+    """`img` (SimpleITK, 3D) as one DICOM file per axial slice in `folder`, int16, with the tags
+    GDCM needs to order the slices and place the series (position, orientation, spacing)."""
+    import SimpleITK as sitk
+
+    img = sitk.Cast(img, sitk.sitkInt16)
+    folder.mkdir(parents=True, exist_ok=True)
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    d = img.GetDirection()
+    tags = {"0008|0060": "MR", "0020|000d": "1.2.826.0.1.3680043.2.1125.1", "0020|000e": "1.2.826.0.1.3680043.2.1125.2",
+            "0020|0037": "\\".join(f"{v:.10f}" for v in (d[0], d[3], d[6], d[1], d[4], d[7])),
+            "0028|0030": f"{img.GetSpacing()[1]:.10f}\\{img.GetSpacing()[0]:.10f}",
+            "0018|0050": f"{img.GetSpacing()[2]:.10f}", **(extra_tags or {})}
+    files = []
+    for z in range(img.GetDepth()):
+        sl = img[:, :, z]
+        for tag, value in tags.items():
+            sl.SetMetaData(tag, value)
+        sl.SetMetaData("0020|0032", "\\".join(f"{v:.10f}" for v in img.TransformIndexToPhysicalPoint((0, 0, z))))
+        sl.SetMetaData("0020|0013", str(z + 1))
+        files.append(folder / f"{z:03d}.dcm")
+        writer.SetFileName(str(files[-1]))
+        writer.Execute(sl)
+    return files

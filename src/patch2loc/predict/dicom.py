@@ -83,8 +83,8 @@ def check_series(folder: Path, files: list[str]) -> None:
                              f"{expected}. {FIX}")
 
 
-def dicom_to_nifti(folder: Path, out: Path) -> Path:
-    """Check the one DICOM series in `folder` (check_series) and write it as NIfTI at `out`."""
+def series_files(folder: Path) -> list[str]:
+    """The slice files of the one DICOM series in `folder`, checked (check_series)."""
     import SimpleITK as sitk
 
     from patch2loc.preprocessing.imaging import quiet_itk
@@ -95,8 +95,17 @@ def dicom_to_nifti(folder: Path, out: Path) -> Path:
     with quiet_itk():
         files = list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0]))
     check_series(folder, files)
+    return files
+
+
+def dicom_to_nifti(folder: Path, out: Path) -> Path:
+    """Read the one DICOM series in `folder` (checked: series_files) and write it as NIfTI at `out`."""
+    import SimpleITK as sitk
+
+    from patch2loc.preprocessing.imaging import quiet_itk
+
     reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(files)
+    reader.SetFileNames(series_files(folder))
     try:
         with quiet_itk():
             image = reader.Execute()

@@ -75,12 +75,15 @@ def preflight(scan: ScanInput, from_run: bool) -> None:
     """What the scan's files claim, checked before any compute (claims.py): regular files, sizes
     within PATCH2LOC_MAX_IMAGE_MB, voxel sizes > 0, a usable affine; for a raw scan also one
     geometry for nibabel and ITK (the native outputs must not mix two); --seg on the scan's grid.
-    A DICOM series is checked when it is converted (dicom.py)."""
+    A DICOM series: complete and evenly spaced (dicom.py); its --seg is checked once converted."""
     from patch2loc.claims import check_orthogonal, image_claims
+    from patch2loc.predict.dicom import series_files
     from patch2loc.predict.native import check_same_geometry
 
     image = None
-    if not scan.is_dicom:
+    if scan.is_dicom and from_run:
+        series_files(scan.image)
+    elif not scan.is_dicom:
         image = image_claims(scan.image, "image")
         if from_run:
             check_orthogonal(image, scan.image)
