@@ -94,3 +94,17 @@ def write_dicom_series(img, folder: Path, extra_tags: dict | None = None) -> lis
         writer.SetFileName(str(files[-1]))
         writer.Execute(sl)
     return files
+
+
+def run_with_model(base: Path):
+    """safety_helpers.finished_run plus a T1 checkpoint for its grid at base/m.pt (about 30 s)."""
+    import torch
+    from safety_helpers import finished_run
+
+    from patch2loc.methods.patch2loc.model import Patch2LocNet
+
+    run, scan = finished_run(base)
+    torch.manual_seed(0)
+    torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "modality": "T1",
+                "config": {"volume_shape": [32, 32, 20]}}, base / "m.pt")
+    return base, run, scan

@@ -14,8 +14,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from hostile_helpers import cli_in_child
-from safety_helpers import SHAPE, finished_run, make_case, predict_argv, refused
+from hostile_helpers import cli_in_child, run_with_model
+from safety_helpers import SHAPE, make_case, predict_argv, refused
 
 from patch2loc import cli
 from patch2loc.intensities import OUTLIER_FACTOR, clip_outliers
@@ -106,12 +106,7 @@ def test_a_checkpoint_that_overflows_gives_exit_2_and_no_heatmap(c, tmp_path, ca
 
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory):
-    base = tmp_path_factory.mktemp("hot_raw")
-    run, scan = finished_run(base)
-    torch.manual_seed(0)
-    torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "modality": "T1",
-                "config": {"volume_shape": [32, 32, 20]}}, base / "m.pt")
-    return base, run, scan
+    return run_with_model(tmp_path_factory.mktemp("hot_raw"))
 
 
 def _raw_argv(base, run, image, mask, out):

@@ -6,23 +6,17 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 import yaml
-from safety_helpers import finished_run, make_case, refused
+from hostile_helpers import run_with_model
+from safety_helpers import make_case, refused
 
 from patch2loc import cli
-from patch2loc.methods.patch2loc.model import Patch2LocNet
 
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
     """A finished run, a new raw scan and a matching T1 checkpoint (built once: ~30 s)."""
-    base = tmp_path_factory.mktemp("fromrun")
-    run, scan = finished_run(base)
-    torch.manual_seed(0)
-    torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "modality": "T1",
-                "config": {"volume_shape": [32, 32, 20]}}, base / "m.pt")
-    return base, run, scan
+    return run_with_model(tmp_path_factory.mktemp("fromrun"))
 
 
 def _argv(run, scan, ckpt, out, *extra, mask=True):
