@@ -1,9 +1,10 @@
 """What an image file claims (size, voxel type, voxel sizes, placement), checked before it is read.
 
-Readers call `image_claims` first. It opens only the header (for a `.nii.gz` the first 540
-decompressed bytes), without nibabel's silent repairs (nibabel sets a zero voxel size to 1 mm
-and a negative one to its absolute value; ITK has its own repairs, so the two could place the
-scan differently), and refuses in one line:
+Readers call `nifti_claims` first (other formats: `imaging.image_claims`, through ITK's header
+reader, kept there so that this module needs no SimpleITK). It reads only the header (of a
+`.nii.gz`, the first 540 decompressed bytes) and without nibabel's silent repairs (nibabel sets a
+zero voxel size to 1 mm and a negative one to its absolute value; ITK has repairs of its own, so
+the two could place one scan differently), and refuses in one line:
 - a path that is not a regular file (a FIFO would block the reader forever; a folder is named);
 - a header that is not NIfTI-1/2, impossible dimensions or an unknown voxel type;
 - more voxels than `PATCH2LOC_MAX_IMAGE_MB` allows (`limits.py`), before any voxel is read;
@@ -99,9 +100,9 @@ def _read_header(path: Path, what: str):
     raise InputError(f"{cannot}: no NIfTI-1/2 header at its start. Re-export it as NIfTI (.nii.gz).")
 
 
-def nifti_claims(path, what: str = "image") -> Claims:
+def nifti_claims(path, what: str = "image", fix: str = "Check the path.") -> Claims:
     """The header's claims about a NIfTI file, checked (see the module doc)."""
-    path = Path(path)
+    path = regular_file(path, what, fix)
     header = _read_header(path, what)
     dim = [int(d) for d in header["dim"]]
     if not 1 <= dim[0] <= 7 or any(d < 1 for d in dim[1:dim[0] + 1]):
@@ -132,36 +133,6 @@ def nifti_claims(path, what: str = "image") -> Claims:
                          f"{np.round(sizes, 4).tolist()} mm, or two axes along one line); it cannot place the scan. "
                          "Fix the header (sform and qform) with the scan's true geometry.")
     return Claims(shape, dtype, affine, zooms)
-
-
-def _sitk_claims(path: Path, what: str) -> Claims:
-    import SimpleITK as sitk
-
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError as exc:
-        detail = (str(exc).strip().splitlines() or ["unknown format"])[-1][:160]
-        raise InputError(f"{path}: cannot be read as an image ({detail}). Re-export it as NIfTI (.nii.gz).") from None
-    shape = tuple(reader.GetSize())
-    item = sitk.Image([1] * reader.GetDimension(), reader.GetPixelID()).GetSizeOfPixelComponent()
-    check_image_size(path, shape, item * reader.GetNumberOfComponents(), "its header")
-    spacing = tuple(float(s) for s in reader.GetSpacing())[:3]
-    if not all(math.isfinite(s) and s > 0 for s in spacing):
-        raise InputError(f"{path}: the {what}'s voxel size is {' x '.join(f'{s:g}' for s in spacing)} mm; zero, "
-                         "negative or non-finite voxel sizes are refused. Fix the header.")
-    n = min(3, reader.GetDimension())
-    lps = np.eye(4)  # ITK geometry is LPS; nibabel's affines are RAS
-    lps[:n, :n] = np.asarray(reader.GetDirection()).reshape(reader.GetDimension(), -1)[:n, :n] * spacing[:n]
-    lps[:n, 3] = reader.GetOrigin()[:n]
-    return Claims(shape, np.dtype(np.float32), np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps, spacing)
-
-
-def image_claims(path, what: str = "image", fix: str = "Check the path.") -> Claims:
-    """Checked claims of any image file (NIfTI through its header, other formats through ITK)."""
-    path = regular_file(path, what, fix)
-    return nifti_claims(path, what) if is_nifti(path) else _sitk_claims(path, what)
 
 
 def check_orthogonal(claims: Claims, path, what: str = "image") -> None:

@@ -37,12 +37,11 @@ def load_volume(path: str | os.PathLike, *, kind: str = "image", dtype=np.float3
     outliers are clipped with one warning (`intensities.py`)."""
     import nibabel as nib
 
-    from patch2loc.claims import nifti_claims, quiet_nibabel, regular_file
+    from patch2loc.claims import nifti_claims, quiet_nibabel
     from patch2loc.intensities import clip_outliers, warn_int16_wrap
 
     path = str(path)
-    regular_file(path, kind, "Check the path (or the dataset root in the config).")
-    claims = nifti_claims(path, kind)
+    claims = nifti_claims(path, kind, "Check the path (or the dataset root in the config).")
     try:
         with quiet_nibabel():
             img = nib.load(path)

@@ -76,7 +76,7 @@ def preflight(scan: ScanInput, from_run: bool) -> None:
     within PATCH2LOC_MAX_IMAGE_MB, voxel sizes > 0, a usable affine; for a raw scan also one
     geometry for nibabel and ITK (the native outputs must not mix two); --seg on the scan's grid.
     A DICOM series: complete and evenly spaced (dicom.py); its --seg is checked once converted."""
-    from patch2loc.claims import check_orthogonal, image_claims
+    from patch2loc.claims import check_orthogonal, nifti_claims
     from patch2loc.predict.dicom import series_files
     from patch2loc.predict.native import check_same_geometry
 
@@ -84,21 +84,21 @@ def preflight(scan: ScanInput, from_run: bool) -> None:
     if scan.is_dicom and from_run:
         series_files(scan.image)
     elif not scan.is_dicom:
-        image = image_claims(scan.image, "image")
+        image = nifti_claims(scan.image, "image")
         if from_run:
             check_orthogonal(image, scan.image)
             check_same_geometry(scan.image, image.affine)
     if scan.mask is not None:
-        image_claims(scan.mask, "brain mask")
+        nifti_claims(scan.mask, "brain mask")
     if scan.seg is not None and image is not None:
         check_seg_grid(scan.seg, scan.image, image)
 
 
 def check_seg_grid(seg_path: Path, image_path: Path, image) -> None:
     """--seg must lie on the input scan's own grid (where the summary's metrics are computed)."""
-    from patch2loc.claims import image_claims
+    from patch2loc.claims import nifti_claims
 
-    seg = image_claims(seg_path, "lesion mask (--seg)")
+    seg = nifti_claims(seg_path, "lesion mask (--seg)")
     if seg.shape[:3] != image.shape[:3] or not np.allclose(seg.affine, image.affine, atol=1e-3):
         raise InputError(f"{seg_path}: --seg grid {seg.shape[:3]} differs from the scan's {image.shape[:3]} (or its "
                          f"affine does) of {image_path}. Give the ground truth on the input scan's own grid.")
@@ -128,7 +128,7 @@ def finite_heatmap(score: np.ndarray, brain: np.ndarray, scan: ScanInput, what: 
 
 
 def run_scan(job: Job, ctx: Context) -> dict:
-    from patch2loc.claims import image_claims
+    from patch2loc.claims import nifti_claims
     from patch2loc.io import header_volume, load_case, save_volume
     from patch2loc.methods.patch2loc.heatmap import postprocess
     from patch2loc.outputs import OutputSet
@@ -148,7 +148,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
             if scan.is_dicom:
                 native_path = dicom_to_nifti(scan.image, staged / "native.nii.gz")
                 if scan.seg is not None:
-                    check_seg_grid(scan.seg, scan.image, image_claims(native_path))
+                    check_seg_grid(scan.seg, scan.image, nifti_claims(native_path))
             strip = skull_strip_of(scan, ctx.skull_strip)
             image, brain_path = ctx.chain.prepare(native_path, scan.mask if strip == "provided" else None, staged,
                                                   paths["preprocessed"].name, strip)

@@ -5,17 +5,49 @@ Split out of preprocess.py (which re-exports every name), so that the chain read
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 
 import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
-from patch2loc.claims import check_orthogonal, image_claims, is_nifti, quiet_nibabel
+from patch2loc.claims import Claims, check_orthogonal, is_nifti, nifti_claims, quiet_nibabel, regular_file
 from patch2loc.intensities import clip_outliers, warn_full_mask, warn_int16_wrap
 from patch2loc.io import InputError
+from patch2loc.limits import check_image_size
 
 # ---------------------------------------------------------------------------------- reading
+
+def _sitk_claims(path: str, what: str) -> Claims:
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        detail = (str(exc).strip().splitlines() or ["unknown format"])[-1][:160]
+        raise InputError(f"{path}: cannot be read as an image ({detail}). Re-export it as NIfTI (.nii.gz).") from None
+    shape = tuple(reader.GetSize())
+    item = sitk.Image([1] * reader.GetDimension(), reader.GetPixelID()).GetSizeOfPixelComponent()
+    check_image_size(path, shape, item * reader.GetNumberOfComponents(), "its header")
+    spacing = tuple(float(s) for s in reader.GetSpacing())[:3]
+    if not all(math.isfinite(s) and s > 0 for s in spacing):
+        raise InputError(f"{path}: the {what}'s voxel size is {' x '.join(f'{s:g}' for s in spacing)} mm; zero, "
+                         "negative or non-finite voxel sizes are refused. Fix the header.")
+    n = min(3, reader.GetDimension())
+    lps = np.eye(4)  # ITK geometry is LPS; nibabel's affines are RAS
+    lps[:n, :n] = np.asarray(reader.GetDirection()).reshape(reader.GetDimension(), -1)[:n, :n] * spacing[:n]
+    lps[:n, 3] = reader.GetOrigin()[:n]
+    return Claims(shape, np.dtype(np.float32), np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps, spacing)
+
+
+def image_claims(path, what: str = "image", fix: str = "Check the path.") -> Claims:
+    """Checked claims of any image file (NIfTI through its header, claims.py; other formats
+    through ITK's header reader): size within PATCH2LOC_MAX_IMAGE_MB, voxel sizes > 0."""
+    if is_nifti(path):
+        return nifti_claims(path, what, fix)
+    return _sitk_claims(str(regular_file(path, what, fix)), what)
+
 
 @contextlib.contextmanager
 def quiet_itk():

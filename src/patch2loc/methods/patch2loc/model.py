@@ -6,6 +6,7 @@ sharing) predict the mean and the log-variance of the patch centre's 2D position
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -138,11 +139,17 @@ class Patch2LocNet(nn.Module):
         return self.mean_head(feature), self.logvar_head(feature)
 
 
-def weights_problem(weights: dict, patch_size: int) -> str | None:
-    """How `weights` do not fit Patch2LocNet(patch_size) (None when every tensor fits): the
-    network is built on the meta device (no memory) and compared name by name, shape by shape."""
+@functools.lru_cache(maxsize=4)
+def _expected_weights(patch_size: int) -> dict:
+    """The network's tensors (names, shapes, dtypes), built on the meta device: no memory, no init."""
     with torch.device("meta"):
-        expected = Patch2LocNet(patch_size).state_dict()
+        return Patch2LocNet(patch_size).state_dict()
+
+
+def weights_problem(weights: dict, patch_size: int) -> str | None:
+    """How `weights` do not fit Patch2LocNet(patch_size) (None when every tensor fits), compared
+    name by name, shape by shape, before the network is built."""
+    expected = _expected_weights(patch_size)
     missing = [k for k in expected if k not in weights]
     extra = [k for k in weights if k not in expected]
     if missing or extra:
