@@ -11,7 +11,7 @@ refused with one line before any of it is built.
 Before torch.load, the zip archive's central directory is read (`check_archive`): the sizes its
 members declare (uncompressed) are bounded (PATCH2LOC_MAX_CHECKPOINT_MB, limits.py), so a small
 file whose member inflates to gigabytes is refused before anything is inflated. After it, the
-fields are checked (`check_fields`): patch_size a whole number in [1, MAX_PATCH] and within the
+fields are checked (`field_problem`): patch_size a whole number in [1, MAX_PATCH] and within the
 recorded training grid, the weights a dict of tensors, modality and config of the right types.
 `model.load_model` then compares every tensor's shape with the network's before building it.
 """
@@ -93,7 +93,7 @@ def check_archive(path: Path, what: str, fix: str) -> None:
                              f"under 1 MB); nothing was loaded. {fix}")
 
 
-def _field_problem(ckpt: dict) -> str | None:
+def field_problem(ckpt: dict) -> str | None:
     """What is wrong with the fields predict and train read (None when they are usable)."""
     weights = ckpt["model"]
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
@@ -146,7 +146,7 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
                          f"{detail}). {fix}") from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict) or "patch_size" not in ckpt:
         raise InputError(f"{path}: not a Patch2Loc {what} (no 'model' weights and 'patch_size'). {fix}")
-    problem = _field_problem(ckpt)
+    problem = field_problem(ckpt)
     if problem:
         raise InputError(f"{path}: not a usable Patch2Loc {what}: {problem}. {fix}")
     return ckpt
