@@ -8,6 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from hostile_helpers import write_dicom_series
 from safety_helpers import SHAPE, finished_run, make_case, predict_argv
 
 from patch2loc import cli
@@ -198,27 +199,8 @@ def test_dicom_series_gives_the_same_heatmap_as_the_nifti(raw_run, tmp_path):
     import SimpleITK as sitk
 
     base, run, scan, out = raw_run
-    img = sitk.ReadImage(str(scan.image))
-    img = sitk.Cast(img, sitk.sitkInt16)
     dicom = tmp_path / "series"
-    dicom.mkdir()
-    writer = sitk.ImageFileWriter()
-    writer.KeepOriginalImageUIDOn()
-    direction = img.GetDirection()
-    tags = [("0008|0060", "MR"), ("0020|000d", "1.2.826.0.1.3680043.2.1125.1"),
-            ("0020|000e", "1.2.826.0.1.3680043.2.1125.2"),
-            ("0020|0037", "\\".join(f"{v:.10f}" for v in (direction[0], direction[3], direction[6],
-                                                           direction[1], direction[4], direction[7])))]
-    for z in range(img.GetDepth()):
-        sl = img[:, :, z]
-        for tag, value in tags:
-            sl.SetMetaData(tag, value)
-        sl.SetMetaData("0020|0032", "\\".join(f"{v:.10f}" for v in img.TransformIndexToPhysicalPoint((0, 0, z))))
-        sl.SetMetaData("0020|0013", str(z))
-        sl.SetMetaData("0028|0030", f"{img.GetSpacing()[1]:.10f}\\{img.GetSpacing()[0]:.10f}")
-        sl.SetMetaData("0018|0050", f"{img.GetSpacing()[2]:.10f}")
-        writer.SetFileName(str(dicom / f"{z:03d}.dcm"))
-        writer.Execute(sl)
+    write_dicom_series(sitk.ReadImage(str(scan.image)), dicom)
     d_out = tmp_path / "dicom.nii.gz"
     assert cli.main(["predict", "--image", str(dicom), "--mask", str(scan.mask), "--from-run", str(run),
                      "--modality", "T1", "--out", str(d_out), "--device", "cpu", "--amp", "none", "--quiet"]) == 0

@@ -6,23 +6,17 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 import yaml
-from safety_helpers import finished_run, make_case, refused
+from hostile_helpers import run_with_model
+from safety_helpers import make_case, refused
 
 from patch2loc import cli
-from patch2loc.methods.patch2loc.model import Patch2LocNet
 
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
     """A finished run, a new raw scan and a matching T1 checkpoint (built once: ~30 s)."""
-    base = tmp_path_factory.mktemp("fromrun")
-    run, scan = finished_run(base)
-    torch.manual_seed(0)
-    torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "modality": "T1",
-                "config": {"volume_shape": [32, 32, 20]}}, base / "m.pt")
-    return base, run, scan
+    return run_with_model(tmp_path_factory.mktemp("fromrun"))
 
 
 def _argv(run, scan, ckpt, out, *extra, mask=True):
@@ -94,7 +88,7 @@ def _fake_run(workdir, atlas: str):
     """A run folder whose config names the atlas relative to the workflow folder (as the workflow does)."""
     run = workdir / "results" / "r"
     (run / "landmarks").mkdir(parents=True)
-    np.save(run / "landmarks" / "T1.npy", np.linspace(0, 100, 11))
+    np.save(run / "landmarks" / "T1.npy", np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
     cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [16, 16, 4]}, "normalize": {"percentile": 98},
            "atlas": {"image": atlas, "mask": None}}
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))

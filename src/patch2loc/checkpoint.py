@@ -7,20 +7,35 @@ types it accepts are numpy's uint32 array and torch's version string (`LEGACY_GL
 checkpoints written before this module held; new checkpoints store the numpy RNG state as a
 tensor and plain numbers (`numpy_rng_to_plain`) and versions as plain strings. Anything else (a crafted `__reduce__`, an arbitrary class) is
 refused with one line before any of it is built.
+
+Before torch.load, the zip archive's central directory is read (`check_archive`): the sizes its
+members declare (uncompressed) are bounded (PATCH2LOC_MAX_CHECKPOINT_MB, limits.py), so a small
+file whose member inflates to gigabytes is refused before anything is inflated. After it, the
+fields are checked (`field_problem`): patch_size a whole number in [1, MAX_PATCH] and within the
+recorded training grid, the weights a dict of tensors, modality and config of the right types.
+`model.load_model` then compares every tensor's shape with the network's before building it.
 """
 from __future__ import annotations
 
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from patch2loc.claims import regular_file
 from patch2loc.errors import InputError
+from patch2loc.limits import MB, check_checkpoint_size
 from patch2loc.outputs import atomic_output
+
+MAX_PATCH = 128  # patch side in pixels: the paper's is 24 (192-pixel slices); 128 fits 1024-pixel slices
+MAX_MEMBERS = 100_000  # zip members (a last.pt has about 500)
+MAX_PICKLE = 8 * MB  # the pickle that describes the tensors (about 50 kB in a last.pt)
+MAX_GRID = 4096  # voxels along one axis of the recorded training grid
 
 # Checkpoints written before this module held their numpy RNG state as a uint32 array
 # (_reconstruct only makes an ndarray of an allowed dtype class; it calls nothing else) and
@@ -59,16 +74,61 @@ def _refused_globals(message: str) -> str:
     return ", ".join(dict.fromkeys(re.findall(r"GLOBAL ([\w.]+)", message)))
 
 
+def check_archive(path: Path, what: str, fix: str) -> None:
+    """The archive's own directory, read before torch.load: a torch.save zip file whose members
+    declare at most PATCH2LOC_MAX_CHECKPOINT_MB in all (nothing is inflated to find out)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise InputError(f"{path}: cannot be read as a {what} (truncated, or not a torch.save zip archive; nothing "
+                         f"from it was run). {fix}") from None
+    if len(members) > MAX_MEMBERS:
+        raise InputError(f"{path}: the {what}'s archive lists {len(members):,} members (a checkpoint has about 500); "
+                         f"nothing was loaded. {fix}")
+    check_checkpoint_size(path, sum(m.file_size for m in members), what)
+    for m in members:
+        if m.filename.endswith("data.pkl") and m.file_size > MAX_PICKLE:
+            raise InputError(f"{path}: the {what}'s pickle declares {m.file_size / MB:,.0f} MB (a checkpoint's is "
+                             f"under 1 MB); nothing was loaded. {fix}")
+
+
+def field_problem(ckpt: dict) -> str | None:
+    """What is wrong with the fields predict and train read (None when they are usable)."""
+    weights = ckpt["model"]
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
+        return "'model' is not a dict of named tensors"
+    patch = ckpt["patch_size"]
+    if type(patch) is not int or not 1 <= patch <= MAX_PATCH:
+        return f"patch_size is {str(patch)[:40]!r}; it must be a whole number from 1 to {MAX_PATCH}"
+    config = ckpt.get("config")
+    if config is not None and not isinstance(config, dict):
+        return f"'config' is a {type(config).__name__}, not a dict"
+    for where, value in (("modality", ckpt.get("modality")), ("config.modality", (config or {}).get("modality"))):
+        if value is not None and not (isinstance(value, str) and len(value) <= 64):
+            return f"{where} is {str(value)[:40]!r}, not a modality name"
+    for where, shape in (("volume_shape", ckpt.get("volume_shape")), ("config.volume_shape", (config or {}).get("volume_shape"))):
+        if shape is None:
+            continue
+        if not (isinstance(shape, (list, tuple)) and len(shape) == 3
+                and all(type(n) is int and 1 <= n <= MAX_GRID for n in shape)):
+            return f"{where} is {str(shape)[:40]!r}; it must be 3 whole numbers from 1 to {MAX_GRID}"
+        if patch > min(shape[:2]):
+            return f"patch_size {patch} is larger than the slices of its training grid {list(shape)}"
+    return None
+
+
 def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
                     fix: str = "Pass a best.pt or last.pt written by patch2loc train.") -> dict:
     """Load a checkpoint dict on the CPU without running code from it; InputError (one line)
-    naming the file when it is missing, unreadable, or holds anything beyond the allow-list."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: {what} not found{' (it is a folder)' if path.is_dir() else ''}. "
-                         "Train a model first (patch2loc train) or check the path.")
+    naming the file when it is missing, unreadable, larger than it may be (check_archive), holds
+    anything beyond the allow-list, or has fields a Patch2Loc checkpoint never has."""
+    path = regular_file(path, what, "Train a model first (patch2loc train) or check the path.")
+    check_archive(path, what, fix)
     try:
-        with torch.serialization.safe_globals(LEGACY_GLOBALS):
+        with torch.serialization.safe_globals(LEGACY_GLOBALS), warnings.catch_warnings():
+            # torch notes any pickle protocol but 2; not a problem for what the allow-list builds
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
@@ -86,6 +146,9 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
                          f"{detail}). {fix}") from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict) or "patch_size" not in ckpt:
         raise InputError(f"{path}: not a Patch2Loc {what} (no 'model' weights and 'patch_size'). {fix}")
+    problem = field_problem(ckpt)
+    if problem:
+        raise InputError(f"{path}: not a usable Patch2Loc {what}: {problem}. {fix}")
     return ckpt
 
 

@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from patch2loc.errors import InputError
@@ -182,7 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings on the command line: one line each (Python adds the source line of the call)."""
+    return f"patch2loc: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed as one line

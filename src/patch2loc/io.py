@@ -30,30 +30,57 @@ class Volume:
 
 
 def load_volume(path: str | os.PathLike, *, kind: str = "image", dtype=np.float32) -> Volume:
-    """Read a 3D NIfTI volume; raise InputError naming the file if it is unusable."""
+    """Read a 3D NIfTI volume; raise InputError naming the file if it is unusable.
+
+    What the header claims (size against PATCH2LOC_MAX_IMAGE_MB, voxel sizes, affine) is checked
+    before any voxel is read (`claims.py`). NaN/inf are refused; for kind "image", extreme
+    outliers are clipped with one warning (`intensities.py`)."""
     import nibabel as nib
 
+    from patch2loc.claims import nifti_claims, quiet_nibabel
+    from patch2loc.intensities import clip_outliers, warn_int16_wrap
+
     path = str(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: file not found. Check the path (or the dataset root in the config).")
+    claims = nifti_claims(path, kind, "Check the path (or the dataset root in the config).")
     try:
-        img = nib.load(path)
-        data = np.asarray(img.dataobj)
+        with quiet_nibabel():
+            img = nib.load(path)
+            data = np.asarray(img.dataobj)
     except Exception as exc:  # nibabel raises many types for corrupt files
+        detail = " ".join(str(exc).split())[:200]  # one line: nibabel's texts can hold newlines
         raise InputError(
-            f"{path}: cannot be read as NIfTI ({type(exc).__name__}: {exc}). "
+            f"{path}: cannot be read as NIfTI ({type(exc).__name__}: {detail}). "
             "Re-download or re-export the file; it may be truncated or not a NIfTI image."
         ) from exc
     data = np.squeeze(data)
     if data.ndim != 3:
         raise InputError(f"{path}: expected a 3D {kind}, got shape {data.shape}. Pass a single 3D volume.")
-    data = data.astype(dtype, copy=False)
     if np.issubdtype(data.dtype, np.floating) and not np.all(np.isfinite(data)):
         raise InputError(
             f"{path}: the {kind} contains NaN or infinite values. Fix or re-export it "
             "(e.g. replace NaNs by 0 outside the brain) before running patch2loc."
         )
+    if kind == "image":
+        slope, inter = img.header.get_slope_inter()
+        warn_int16_wrap(data, claims.dtype if slope in (None, 1.0) and not inter else np.float32, path, kind)
+        data = clip_outliers(data, path, kind)
+    data = data.astype(dtype, copy=False)
+    if np.issubdtype(data.dtype, np.floating) and not np.all(np.isfinite(data)):  # float64 beyond float32
+        raise InputError(f"{path}: the {kind}'s values exceed the float32 range. Rescale and re-export it.")
     return Volume(data=data, affine=np.asarray(img.affine, dtype=np.float64), header=img.header, path=path)
+
+
+def header_volume(path: str | os.PathLike) -> Volume:
+    """A Volume with the file's affine and header but no voxels (to write outputs `like` it)."""
+    import nibabel as nib
+
+    from patch2loc.claims import nifti_claims, quiet_nibabel
+
+    nifti_claims(path)
+    with quiet_nibabel():
+        img = nib.load(str(path))
+    return Volume(data=np.empty(0, np.float32), affine=np.asarray(img.affine, np.float64), header=img.header,
+                  path=str(path))
 
 
 def save_volume(data: np.ndarray, path: str | os.PathLike, *, like: Volume | None = None,
@@ -90,6 +117,8 @@ class Case:
 def load_case(image: str | os.PathLike, mask: str | os.PathLike,
               seg: str | os.PathLike | None = None) -> Case:
     """Load image + brain mask (+ lesion mask), checking that they belong together."""
+    from patch2loc.intensities import warn_full_mask
+
     img = load_volume(image, kind="image")
     msk = load_volume(mask, kind="brain mask")
     if msk.data.shape != img.data.shape:
@@ -105,6 +134,7 @@ def load_case(image: str | os.PathLike, mask: str | os.PathLike,
     brain = msk.data > 0
     if not brain.any():
         raise InputError(f"{mask}: the brain mask is empty. Re-run skull stripping for this subject.")
+    warn_full_mask(brain, mask)
     inside = img.data[brain]
     if inside.min() == inside.max():  # e.g. an all-zero image: nothing to score, metrics meaningless
         raise InputError(f"{image}: the image is constant ({inside.min():g}) inside the brain mask {mask}. "

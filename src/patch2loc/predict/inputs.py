@@ -11,7 +11,9 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from patch2loc.claims import regular_file
 from patch2loc.errors import InputError
+from patch2loc.predict.dicom import dicom_series
 
 NIFTI = (".nii.gz", ".nii")
 
@@ -38,13 +40,6 @@ def scan_id(path: Path) -> str:
 
 def _is_nifti(path: Path) -> bool:
     return path.is_file() and path.name.lower().endswith(NIFTI)
-
-
-def dicom_series(folder: Path) -> list[str]:
-    """Series ids of the DICOM files directly in `folder` (empty when there are none)."""
-    import SimpleITK as sitk
-
-    return list(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)) or [])
 
 
 def _from_folder(folder: Path) -> list[ScanInput]:
@@ -100,10 +95,8 @@ def expand(images: list[str], mask: str | None, seg: str | None) -> list[ScanInp
             scans += _from_folder(p)
         elif p.name.lower().endswith(".csv") and p.is_file():
             scans += _from_csv(p)
-        elif p.is_file():
-            scans.append(ScanInput(scan_id(p), p))
-        else:
-            raise InputError(f"{p}: --image not found. Check the path.")
+        else:  # a regular file; a FIFO, socket or device is named as such, never opened
+            scans.append(ScanInput(scan_id(p), regular_file(p, "--image")))
     if (mask or seg) and len(scans) != 1:
         raise InputError(f"{mask or seg}: --mask and --seg belong to one scan, but --image names {len(scans)}. "
                          "For several scans list image,mask,seg in a csv.")
@@ -118,23 +111,3 @@ def expand(images: list[str], mask: str | None, seg: str | None) -> list[ScanInp
                              "collide. Rename one, or score them in separate calls.")
         seen[s.id] = s.image
     return scans
-
-
-def dicom_to_nifti(folder: Path, out: Path) -> Path:
-    """Read the one DICOM series in `folder` with SimpleITK and write it as NIfTI at `out`."""
-    import SimpleITK as sitk
-
-    series = dicom_series(folder)
-    if len(series) != 1:
-        raise InputError(f"{folder}: expected one DICOM series, found {len(series)}. One series per folder.")
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0]))
-    try:
-        image = reader.Execute()
-    except RuntimeError as exc:
-        raise InputError(f"{folder}: the DICOM series cannot be read ({str(exc).strip()[-160:]}). "
-                         "Re-export the series.") from None
-    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(f"{folder}: the DICOM series is not one 3D scalar volume. Export a single 3D series.")
-    sitk.WriteImage(image, str(out))
-    return out

@@ -7,7 +7,6 @@ LPS world coordinates, nibabel in RAS: `sitk_image` converts the nibabel affine.
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +71,31 @@ def native_reference(native: str | Path):
     return sitk.ReadImage(str(native))
 
 
+def itk_affine(native: str | Path) -> np.ndarray:
+    """The RAS affine ITK gives a file, from its header alone (no voxels read)."""
+    import SimpleITK as sitk
+
+    from patch2loc.preprocessing.imaging import quiet_itk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(native))
+    with quiet_itk():
+        reader.ReadImageInformation()
+    n = reader.GetDimension()
+    lps = np.eye(4)
+    lps[:3, :3] = np.asarray(reader.GetDirection()).reshape(n, n)[:3, :3] * np.asarray(reader.GetSpacing()[:3])
+    lps[:3, 3] = reader.GetOrigin()[:3]
+    return LPS_FROM_RAS @ lps
+
+
 def check_same_geometry(native: str | Path, nib_affine: np.ndarray) -> None:
-    """nibabel and SimpleITK must agree on where the scan is (they can differ when a NIfTI's qform
-    and sform disagree); warn, since the native outputs then carry nibabel's affine."""
-    ref_affine = ras_affine_of(native_reference(native))
+    """nibabel and SimpleITK must agree on where the scan is: the chain (ITK) maps the heatmap
+    back onto the grid ITK reads, and the native outputs carry the header nibabel reads. They
+    differ when a NIfTI's qform and sform disagree, or when ITK repairs what nibabel accepts;
+    the outputs would then mix two geometries, so the scan is refused before any compute."""
+    ref_affine = itk_affine(native)
     if not np.allclose(ref_affine, nib_affine, atol=1e-3):
-        warnings.warn(f"{native}: SimpleITK and nibabel read different affines (qform vs sform?); the "
-                      "native-space outputs follow SimpleITK's geometry but carry nibabel's affine.",
-                      stacklevel=2)
+        shift = float(np.abs(ref_affine - nib_affine).max())
+        raise InputError(f"{native}: nibabel and ITK read different geometries from its header (qform and sform "
+                         f"disagree; the affines differ by up to {shift:.3g}), so the native-space outputs would mix "
+                         "the two. Make them agree (nibabel: img.set_qform(img.get_sform())) or re-export the scan.")

@@ -2,16 +2,24 @@
 
 The run folder (results/<run>) supplies the resolved config (atlas, preprocessing settings) and
 the Nyul landmarks of the modality. Everything is located and checked before any compute, so a
-missing file is one line, not a failure after minutes of registration.
+missing or bad file is one line, not a failure after minutes of registration: the landmarks
+(`check_landmarks`: a small [2, L] array of finite numbers, increasing standard scale; its .npy
+header is read before the array, so it cannot claim gigabytes) and the config values the chain
+uses (`check_chain_config`: voxel spacing > 0, a target grid within PATCH2LOC_MAX_IMAGE_MB).
 """
 from __future__ import annotations
 
+import math
 import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from patch2loc.claims import regular_file
 from patch2loc.errors import InputError
+from patch2loc.limits import check_image_size
 
 NEEDS = "--from-run needs a run folder (results/<run_name>) whose workflow has finished preprocessing and normalisation"
 
@@ -31,9 +39,8 @@ class RunChain:
 
         run = Path(run_dir)
         resolved, landmarks = run / "config.resolved.yaml", run / "landmarks" / f"{modality}.npy"
-        for needed in (resolved, landmarks):
-            if not needed.is_file():
-                raise InputError(f"{needed}: not found. {NEEDS}.")
+        for needed, what in ((resolved, "the run's config"), (landmarks, f"the run's {modality} landmarks")):
+            regular_file(needed, what, f"{NEEDS}.")
         try:
             cfg = yaml.safe_load(resolved.read_text(encoding="utf-8"))
             missing = [k for k in ("preprocess", "normalize", "atlas") if k not in cfg]
@@ -41,6 +48,8 @@ class RunChain:
             cfg, missing = None, ["(unreadable)"]
         if missing:
             raise InputError(f"{resolved}: not a patch2loc resolved config (missing {missing}). {NEEDS}.")
+        check_chain_config(cfg, resolved)
+        check_landmarks(landmarks)
         atlas_mask = cfg["atlas"].get("mask")
         return cls(run, modality, cfg, landmarks, _locate(run, resolved, "atlas.image", cfg["atlas"]["image"]),
                    None if atlas_mask is None else _locate(run, resolved, "atlas.mask", atlas_mask))
@@ -70,6 +79,45 @@ class RunChain:
                        normalized, percentile=self.config["normalize"]["percentile"],
                        target_shape=self.config["preprocess"]["target_shape"])
         return normalized, out_dir / "mask.nii.gz"
+
+
+MAX_LANDMARKS = 1000  # Nyul uses 11 (percentiles 1, 10, ..., 90, 99)
+REFIT = "Re-run the workflow's fit_landmarks rule for this run (or restore the file)."
+
+
+def check_landmarks(path: Path) -> None:
+    """The run's Nyul landmarks: .npy [2, L], 2 <= L <= MAX_LANDMARKS, finite, increasing scale."""
+    try:
+        with open(path, "rb") as f:  # the header first: its shape bounds what np.load allocates
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+        if len(shape) != 2 or shape[0] != 2 or not 2 <= shape[1] <= MAX_LANDMARKS or dtype.kind not in "fiu":
+            raise ValueError(f"a {dtype} array of shape {shape}, not [2, L] numbers")
+        table = np.load(path, allow_pickle=False).astype(np.float64)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"{path}: not a landmarks file ({str(exc)[:120]}). {REFIT}") from None
+    if not np.isfinite(table).all() or not np.all(np.diff(table[0]) > 0):
+        raise InputError(f"{path}: the landmarks are not finite and increasing ({np.round(table[0], 3).tolist()[:12]}). "
+                         f"{REFIT}")
+
+
+def check_chain_config(cfg: dict, resolved: Path) -> None:
+    """The values of the run's config that size or scale the chain's arrays."""
+    pre = cfg.get("preprocess") or {}
+    try:
+        spacing = [float(v) for v in pre.get("spacing", (1.0, 1.0, 1.0))]
+        shape = [int(v) for v in pre["target_shape"]]
+        percentile = float((cfg.get("normalize") or {}).get("percentile", 98.0))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{resolved}: preprocess.spacing/target_shape or normalize.percentile unreadable "
+                         f"({type(exc).__name__}: {exc}). {NEEDS}.") from None
+    if len(spacing) != 3 or not all(math.isfinite(v) and v > 0 for v in spacing):
+        raise InputError(f"{resolved}: preprocess.spacing {spacing} must be 3 voxel sizes > 0 (mm). {NEEDS}.")
+    if len(shape) != 3 or min(shape) < 1 or not 0 < percentile <= 100:
+        raise InputError(f"{resolved}: preprocess.target_shape {shape} or normalize.percentile {percentile} is "
+                         f"invalid. {NEEDS}.")
+    check_image_size(resolved, shape, 4, "preprocess.target_shape")
 
 
 def _locate(run: Path, resolved: Path, key: str, path: str) -> Path:

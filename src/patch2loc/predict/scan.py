@@ -74,38 +74,84 @@ def skull_strip_of(scan: ScanInput, choice: str) -> str:
     return {"mask": "provided"}.get(choice, choice)
 
 
-def _seg_metrics(seg_path: Path, score, brain, affine, threshold) -> dict:
-    from patch2loc.io import load_volume
-    from patch2loc.evaluation.metrics import evaluate_volume
+def preflight(scan: ScanInput, from_run: bool) -> None:
+    """What the scan's files claim, checked before any compute (claims.py): regular files, sizes
+    within PATCH2LOC_MAX_IMAGE_MB, voxel sizes > 0, a usable affine; for a raw scan also one
+    geometry for nibabel and ITK (the native outputs must not mix two); --seg on the scan's grid.
+    A DICOM series: complete and evenly spaced (dicom.py); its --seg is checked once converted."""
+    from patch2loc.claims import check_orthogonal, nifti_claims
+    from patch2loc.predict.dicom import series_files
+    from patch2loc.predict.native import check_same_geometry
 
-    seg = load_volume(seg_path, kind="lesion mask")
-    if seg.data.shape != score.shape or not np.allclose(seg.affine, affine, atol=1e-3):
-        raise InputError(f"{seg_path}: --seg grid {seg.data.shape} differs from the scan's {score.shape} (or its "
-                         "affine does). Give the ground truth on the input scan's own grid.")
-    labels = seg.data > 0
+    image = None
+    if scan.is_dicom and from_run:
+        series_files(scan.image)
+    elif not scan.is_dicom:
+        image = nifti_claims(scan.image, "image")
+        if from_run:
+            check_orthogonal(image, scan.image)
+            check_same_geometry(scan.image, image.affine)
+    if scan.mask is not None:
+        nifti_claims(scan.mask, "brain mask")
+    if scan.seg is not None and image is not None:
+        check_seg_grid(scan.seg, scan.image, image)
+
+
+def check_seg_grid(seg_path: Path, image_path: Path, image) -> None:
+    """--seg must lie on the input scan's own grid (where the summary's metrics are computed)."""
+    from patch2loc.claims import nifti_claims
+
+    seg = nifti_claims(seg_path, "lesion mask (--seg)")
+    if seg.shape[:3] != image.shape[:3] or not np.allclose(seg.affine, image.affine, atol=1e-3):
+        raise InputError(f"{seg_path}: --seg grid {seg.shape[:3]} differs from the scan's {image.shape[:3]} (or its "
+                         f"affine does) of {image_path}. Give the ground truth on the input scan's own grid.")
+
+
+def _seg_metrics(seg_path: Path, score, brain, threshold) -> dict:
+    from patch2loc.evaluation.metrics import evaluate_volume
+    from patch2loc.io import load_volume
+
+    labels = load_volume(seg_path, kind="lesion mask").data > 0  # its grid was checked by preflight
     m = evaluate_volume(score, labels, brain, region="brain", threshold=threshold)
     return {"auprc": m["auprc"], "best_dice": m["best_dice"], "best_threshold": m["best_threshold"],
             "dice_at_threshold": m["dice_at_threshold"], "lesion_voxels": m["lesion_voxels"]}
 
 
+def finite_heatmap(score: np.ndarray, brain: np.ndarray, scan: ScanInput, what: str) -> np.ndarray:
+    """A heatmap is committed only when it is finite inside the brain (outside it is background:
+    0). A NaN or inf there would silently become a wrong lesion mask and volume."""
+    bad = ~np.isfinite(score)
+    inside = int(np.count_nonzero(bad & brain))
+    if inside:
+        raise InputError(f"{scan.image}: the {what} has {inside} non-finite value(s) inside the brain (the model's "
+                         "output overflowed: extreme intensities or a corrupt checkpoint); nothing was written. "
+                         "Check the scan's intensities and the checkpoint.")
+    score[bad] = 0.0
+    return score
+
+
 def run_scan(job: Job, ctx: Context) -> dict:
+    from patch2loc.claims import nifti_claims
+    from patch2loc.io import header_volume, load_case, save_volume
     from patch2loc.methods.patch2loc.heatmap import postprocess
-    from patch2loc.io import load_case, load_volume, save_volume
     from patch2loc.outputs import OutputSet
     from patch2loc.predict.command import check_checkpoint_fits
     from patch2loc.predict.ensemble import ensemble_score
-    from patch2loc.predict.inputs import dicom_to_nifti
+    from patch2loc.predict.dicom import dicom_to_nifti
     from patch2loc.predict.lesions import components, components_csv, summary_json
-    from patch2loc.predict.native import check_same_geometry, to_native
+    from patch2loc.predict.native import to_native
     from patch2loc.predict.overview import overview_png
 
     paths, scan = job.outputs(), job.scan
+    preflight(scan, ctx.chain is not None)
     with OutputSet() as outs:
         native_path = scan.image
         if ctx.chain is not None:
             staged = outs.folder(paths["preprocessed"])
             if scan.is_dicom:
                 native_path = dicom_to_nifti(scan.image, staged / "native.nii.gz")
+                if scan.seg is not None:
+                    check_seg_grid(scan.seg, scan.image, nifti_claims(native_path))
             strip = skull_strip_of(scan, ctx.skull_strip)
             image, brain_path = ctx.chain.prepare(native_path, scan.mask if strip == "provided" else None, staged,
                                                   paths["preprocessed"].name, strip)
@@ -121,8 +167,9 @@ def run_scan(job: Job, ctx: Context) -> dict:
             check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape,
                                   ctx.allow_mismatch)
         raw, n_patches, seconds = ensemble_score(ctx.members, case.image.data, case.mask, ctx.score_kwargs)
-        score = postprocess(raw, case.mask, ctx.median_size) if ctx.postprocess else raw
-        score = score.astype(np.float32)
+        with np.errstate(invalid="ignore", over="ignore"):  # an overflow is reported by finite_heatmap
+            score = postprocess(raw, case.mask, ctx.median_size) if ctx.postprocess else raw
+        score = finite_heatmap(score.astype(np.float32), case.mask, scan, "heatmap")
         save_volume(score, outs.file(paths["heatmap"]), like=case.image)
         thr = ctx.threshold
         if thr is not None:
@@ -132,11 +179,11 @@ def run_scan(job: Job, ctx: Context) -> dict:
         summary_score, summary_brain, summary_affine, space = score, case.mask, case.image.affine, "model grid"
         summary_image = case.image.data
         if ctx.chain is not None:
-            native = load_volume(native_path)  # its affine and header go onto the native outputs
-            check_same_geometry(native_path, native.affine)
+            native = header_volume(native_path)  # its affine and header go onto the native outputs
             transform = staged / "transform.tfm"
             brain = to_native(case.mask.astype(np.float32), case.image.affine, transform, native_path, nearest=True) > 0.5
-            native_score = to_native(score, case.image.affine, transform, native_path)
+            native_score = finite_heatmap(to_native(score, case.image.affine, transform, native_path), brain, scan,
+                                          "native-space heatmap")
             native_score[~brain] = 0.0  # outside the brain: the background value, as on the atlas grid
             save_volume(native_score.astype(np.float32), outs.file(paths["native"]), like=native)
             if thr is not None:
@@ -148,7 +195,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
                                                  summary_affine)
         metrics = None
         if scan.seg is not None:
-            metrics = _seg_metrics(scan.seg, summary_score, summary_brain, summary_affine, thr)
+            metrics = _seg_metrics(scan.seg, summary_score, summary_brain, thr)
         record = {
             "scan": scan.id, "image": str(scan.image), "mask": None if scan.mask is None else str(scan.mask),
             "checkpoints": ctx.checkpoints, "ensemble": "mean of the folds' raw scores, then median filter + mask",

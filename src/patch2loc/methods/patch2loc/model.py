@@ -6,6 +6,7 @@ sharing) predict the mean and the log-variance of the patch centre's 2D position
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -138,20 +139,49 @@ class Patch2LocNet(nn.Module):
         return self.mean_head(feature), self.logvar_head(feature)
 
 
+@functools.lru_cache(maxsize=4)
+def _expected_weights(patch_size: int) -> dict:
+    """The network's tensors (names, shapes, dtypes), built on the meta device: no memory, no init."""
+    with torch.device("meta"):
+        return Patch2LocNet(patch_size).state_dict()
+
+
+def weights_problem(weights: dict, patch_size: int) -> str | None:
+    """How `weights` do not fit Patch2LocNet(patch_size) (None when every tensor fits), compared
+    name by name, shape by shape, before the network is built."""
+    expected = _expected_weights(patch_size)
+    missing = [k for k in expected if k not in weights]
+    extra = [k for k in weights if k not in expected]
+    if missing or extra:
+        names = ", ".join((missing or extra)[:3])
+        return f"{len(missing)} tensor(s) missing, {len(extra)} unexpected (e.g. {names})"
+    for name, want in expected.items():
+        got = weights[name]
+        if tuple(got.shape) != tuple(want.shape):
+            return f"{name} has shape {list(got.shape)}, the network's is {list(want.shape)}"
+        if got.dtype.is_floating_point != want.dtype.is_floating_point or got.is_complex():
+            return f"{name} holds {got.dtype}, the network's holds {want.dtype}"
+        # a float64 sum is finite exactly when every float32/16 value is (and is cheaper than isfinite)
+        if got.dtype.is_floating_point and not bool(torch.isfinite(got.sum(dtype=torch.float64))):
+            return f"{name} holds NaN or infinite weights"
+    return None
+
+
 def load_model(checkpoint: str, device: str | torch.device = "cpu") -> tuple[Patch2LocNet, dict]:
     """Rebuild the network from a training checkpoint; returns (model in eval mode, checkpoint dict).
 
-    The file is read with `checkpoint.read_checkpoint` (no code from it runs) on the CPU, then moved
-    to `device`, so a device problem is never reported as a bad checkpoint."""
+    The file is read with `checkpoint.read_checkpoint` (no code from it runs; sizes and fields
+    checked) on the CPU, every tensor is compared with the network's (`weights_problem`) before
+    the network is built, and the model is then moved to `device`, so a device problem is never
+    reported as a bad checkpoint."""
     from patch2loc.checkpoint import read_checkpoint
     from patch2loc.io import InputError
 
     ckpt = read_checkpoint(checkpoint)
-    try:
-        model = Patch2LocNet(patch_size=int(ckpt["patch_size"]))
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, TypeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0][:160]
+    problem = weights_problem(ckpt["model"], ckpt["patch_size"])
+    if problem:
         raise InputError(f"{checkpoint}: not a usable Patch2Loc checkpoint (weights do not fit the network: "
-                         f"{first}). Pass a best.pt or last.pt written by patch2loc train.") from None
+                         f"{problem}). Pass a best.pt or last.pt written by patch2loc train.")
+    model = Patch2LocNet(patch_size=ckpt["patch_size"])
+    model.load_state_dict(ckpt["model"])
     return model.to(device).eval(), ckpt

@@ -1,0 +1,118 @@
+"""DICOM series: one complete, evenly spaced series per folder, or a one-line refusal.
+
+GDCM (SimpleITK's series reader) silently leaves out a file it cannot parse, such as a truncated
+or malformed slice, and ITK then stacks the remaining slices at their *average* spacing: a series
+of 107 slices of 2.0 mm with one bad slice became 106 slices of 2.019 mm, with every slice after
+the gap misplaced. We refuse rather than warn: nothing in the outputs would show the shift (the
+native heatmap, lesion volumes in mL and centroids would all be quietly wrong), and the fix,
+re-exporting the series, is quick. Checked from the slice headers, before any voxel is read:
+- every regular file in the folder (hidden files and DICOMDIR aside) is a readable slice of the series;
+- all slices have the same size and orientation, and their positions along the slice normal are
+  distinct and evenly spaced (within 1 % of the spacing, at least 0.01 mm);
+- the number of slices equals ImagesInAcquisition (0020,1002) when the series records it;
+- rows x columns x slices is within PATCH2LOC_MAX_IMAGE_MB.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from patch2loc.errors import InputError
+from patch2loc.limits import check_image_size
+
+SPACING_TOLERANCE = 0.01  # relative, of the median slice spacing
+IGNORED = {"DICOMDIR"}
+FIX = "Re-export the complete series into a folder of its own."
+
+
+def dicom_series(folder: Path) -> list[str]:
+    """Series ids of the DICOM files directly in `folder` (empty when there are none)."""
+    import SimpleITK as sitk
+
+    from patch2loc.preprocessing.imaging import quiet_itk
+
+    with quiet_itk():
+        return list(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)) or [])
+
+
+def _slice_header(path: str):
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(path)
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        raise InputError(f"{path}: not a readable DICOM slice (truncated or malformed). {FIX}") from None
+    return reader
+
+
+def check_series(folder: Path, files: list[str]) -> None:
+    """Refuse an incomplete or irregular series (see the module doc)."""
+    import SimpleITK as sitk
+
+    listed = {Path(f).name for f in files}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and not p.name.startswith(".") and p.name not in IGNORED and p.name not in listed:
+            raise InputError(f"{p}: this file in the DICOM folder is not a readable slice of its series (truncated, "
+                             f"malformed or foreign); the series would be read without it. {FIX}")
+    headers = [_slice_header(f) for f in files]
+    first = headers[0]
+    sizes = {tuple(h.GetSize()[:2]) for h in headers}
+    directions = np.array([h.GetDirection() for h in headers])
+    if len(sizes) > 1 or np.abs(directions - directions[0]).max() > 1e-4:
+        raise InputError(f"{folder}: the DICOM slices differ in size {sorted(sizes)} or orientation. {FIX}")
+    item = sitk.Image([1, 1, 1], first.GetPixelID()).GetSizeOfPixelComponent()
+    check_image_size(folder, (*first.GetSize()[:2], len(files)), item, "the DICOM series")
+    normal = directions[0].reshape(3, 3)[:, 2]
+    positions = np.sort([float(np.dot(h.GetOrigin(), normal)) for h in headers])
+    if len(positions) > 1:
+        gaps = np.diff(positions)
+        step = float(np.median(gaps))
+        if step <= 0 or np.abs(gaps - step).max() > max(SPACING_TOLERANCE * step, 0.01):
+            raise InputError(f"{folder}: the DICOM slices are not evenly spaced (gaps from {gaps.min():.3g} to "
+                             f"{gaps.max():.3g} mm): a slice is missing or repeated. {FIX}")
+    if first.HasMetaDataKey("0020|1002"):
+        try:
+            expected = int(first.GetMetaData("0020|1002").strip())
+        except ValueError:
+            expected = len(files)
+        if expected != len(files):
+            raise InputError(f"{folder}: the series has {len(files)} slices but records ImagesInAcquisition = "
+                             f"{expected}. {FIX}")
+
+
+def series_files(folder: Path) -> list[str]:
+    """The slice files of the one DICOM series in `folder`, checked (check_series)."""
+    import SimpleITK as sitk
+
+    from patch2loc.preprocessing.imaging import quiet_itk
+
+    series = dicom_series(folder)
+    if len(series) != 1:
+        raise InputError(f"{folder}: expected one DICOM series, found {len(series)}. One series per folder.")
+    with quiet_itk():
+        files = list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0]))
+    check_series(folder, files)
+    return files
+
+
+def dicom_to_nifti(folder: Path, out: Path) -> Path:
+    """Read the one DICOM series in `folder` (checked: series_files) and write it as NIfTI at `out`."""
+    import SimpleITK as sitk
+
+    from patch2loc.preprocessing.imaging import quiet_itk
+
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(series_files(folder))
+    try:
+        with quiet_itk():
+            image = reader.Execute()
+    except RuntimeError as exc:
+        raise InputError(f"{folder}: the DICOM series cannot be read ({str(exc).strip()[-160:]}). "
+                         "Re-export the series.") from None
+    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError(f"{folder}: the DICOM series is not one 3D scalar volume. Export a single 3D series.")
+    sitk.WriteImage(image, str(out))
+    return out

@@ -1,0 +1,110 @@
+"""Shared by the hostile-input tests: hostile files, and the CLI in a child process with its peak memory."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+import patch2loc
+
+SRC = str(Path(patch2loc.__file__).resolve().parents[1])
+# The CLI runs in a grandchild: the wrapper's RUSAGE_CHILDREN then holds the CLI's peak memory
+# only (the test process's own RUSAGE_CHILDREN is the maximum over every child it ever had).
+_WRAPPER = ("import json, resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True, "
+            "timeout=300); print(json.dumps({'rc': p.returncode, 'err': p.stderr, "
+            "'peak_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))")
+
+
+def cli_in_child(argv: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[int, list[str], float]:
+    """Run `patch2loc <argv>` in a child process; returns (exit code, stderr lines, peak RSS in MB)."""
+    environ = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
+    done = subprocess.run([sys.executable, "-c", _WRAPPER, sys.executable, "-m", "patch2loc.cli", *argv],
+                          capture_output=True, text=True, env=environ, cwd=cwd, timeout=400)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["rc"], result["err"].strip().splitlines(), result["peak_kb"] / 1024  # Linux: ru_maxrss in kB
+
+
+def nifti_header(shape, dtype=np.float32, zooms=(1.0, 1.0, 1.0), affine=None) -> bytes:
+    """The 352 bytes that start a .nii file (header + empty extension flag) claiming `shape`."""
+    import nibabel as nib
+
+    header = nib.Nifti1Header()
+    header.set_data_shape(shape)
+    header.set_data_dtype(dtype)
+    header.set_zooms(tuple(zooms)[:len(shape)])
+    if affine is not None:
+        header.set_sform(affine, code=1)
+        header.set_qform(affine, code=1)
+    header["vox_offset"] = 352
+    return header.binaryblock + b"\0" * 4
+
+
+def write_nii_gz(path: Path, head: bytes, body_zeros: int = 0) -> Path:
+    """A .nii.gz of `head` and `body_zeros` zero bytes (a bomb when the header claims far more)."""
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        f.write(head)
+        chunk = bytes(1 << 20)
+        for start in range(0, body_zeros, len(chunk)):
+            f.write(chunk[: min(len(chunk), body_zeros - start)])
+    return path
+
+
+def fake_run(workdir: Path) -> Path:
+    """A run folder that passes RunChain.open (config, T1 landmarks, an atlas file) but whose
+    atlas is not an image: any test that gets as far as preprocessing fails loudly."""
+    run = workdir / "results" / "r"
+    (run / "landmarks").mkdir(parents=True)
+    np.save(run / "landmarks" / "T1.npy", np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
+    (run / "atlas").mkdir()
+    (run / "atlas" / "T1_brain.nii.gz").write_bytes(b"not an atlas: preprocessing must not start")
+    cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [16, 16, 4]}, "normalize": {"percentile": 98},
+           "atlas": {"image": "results/r/atlas/T1_brain.nii.gz", "mask": None}, "heatmap": {"median_size": 3}}
+    (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
+    return run
+
+
+def write_dicom_series(img, folder: Path, extra_tags: dict | None = None) -> list[Path]:
+    """`img` (SimpleITK, 3D) as one DICOM file per axial slice in `folder`, int16, with the tags
+    GDCM needs to order the slices and place the series (position, orientation, spacing)."""
+    import SimpleITK as sitk
+
+    img = sitk.Cast(img, sitk.sitkInt16)
+    folder.mkdir(parents=True, exist_ok=True)
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    d = img.GetDirection()
+    tags = {"0008|0060": "MR", "0020|000d": "1.2.826.0.1.3680043.2.1125.1", "0020|000e": "1.2.826.0.1.3680043.2.1125.2",
+            "0020|0037": "\\".join(f"{v:.10f}" for v in (d[0], d[3], d[6], d[1], d[4], d[7])),
+            "0028|0030": f"{img.GetSpacing()[1]:.10f}\\{img.GetSpacing()[0]:.10f}",
+            "0018|0050": f"{img.GetSpacing()[2]:.10f}", **(extra_tags or {})}
+    files = []
+    for z in range(img.GetDepth()):
+        sl = img[:, :, z]
+        for tag, value in tags.items():
+            sl.SetMetaData(tag, value)
+        sl.SetMetaData("0020|0032", "\\".join(f"{v:.10f}" for v in img.TransformIndexToPhysicalPoint((0, 0, z))))
+        sl.SetMetaData("0020|0013", str(z + 1))
+        files.append(folder / f"{z:03d}.dcm")
+        writer.SetFileName(str(files[-1]))
+        writer.Execute(sl)
+    return files
+
+
+def run_with_model(base: Path):
+    """safety_helpers.finished_run plus a T1 checkpoint for its grid at base/m.pt (about 30 s)."""
+    import torch
+    from safety_helpers import finished_run
+
+    from patch2loc.methods.patch2loc.model import Patch2LocNet
+
+    run, scan = finished_run(base)
+    torch.manual_seed(0)
+    torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "modality": "T1",
+                "config": {"volume_shape": [32, 32, 20]}}, base / "m.pt")
+    return base, run, scan
