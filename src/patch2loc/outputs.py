@@ -6,14 +6,19 @@
 - `atomic_output` (one file) and `OutputSet` (several files and folders committed together) write
   under a temporary name in the destination folder and rename into place only on success, with
   the user's normal file mode (0666/0777 minus the umask; `mkstemp` alone would give 0600).
-- Temporary names carry `TEMP_MARK`, so a writer killed with SIGKILL leaves a file that the next
-  write of the same output (or `remove_stale_temps`) recognises and removes.
+- Temporary names carry `TEMP_MARK` and their owner (host, process id, process start time), so a
+  writer killed with SIGKILL leaves a file that the next write of the same output (or
+  `remove_stale_temps`) recognises and removes, while the staging files of a run that is still
+  alive (a second predict on the same --out, started seconds later) are never touched.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 import shutil
+import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -21,7 +26,8 @@ from typing import Iterable, Iterator
 
 from patch2loc.errors import InputError
 
-TEMP_MARK = ".p2l-tmp-"  # in every temporary name: `.{final name}.p2l-tmp-{random}{suffixes}`
+TEMP_MARK = ".p2l-tmp-"  # in every temporary name: `.{name}.p2l-tmp-{host}-{pid}-{start}-{random}{suffixes}`
+_OWNER = re.compile(r"([0-9a-f]{8})-(\d+)-(\d+)-")  # what follows TEMP_MARK in a name with an owner
 _umask_lock = threading.Lock()
 
 
@@ -41,17 +47,59 @@ def folder_mode() -> int:
     return 0o777 & ~_umask()
 
 
+def _host_tag() -> str:
+    return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _start_time(pid: int) -> int:
+    """When process `pid` started (clock ticks since boot, Linux); 0 where unknown. With the pid it
+    names one process: a pid reused by a later process has another start time."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])  # field 22; the name in (...) may hold spaces
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def _temp_prefix(path: Path) -> str:
     return f".{path.name}{TEMP_MARK}"
 
 
+def _owned_prefix(path: Path) -> str:
+    pid = os.getpid()
+    return f"{_temp_prefix(path)}{_host_tag()}-{pid}-{_start_time(pid)}-"
+
+
+def owner_alive(name: str) -> bool:
+    """Whether the process that made the temporary file `name` may still be writing it. Names
+    without an owner (older versions) count as dead; another host's process cannot be checked
+    and counts as alive."""
+    owner = _OWNER.match(name.split(TEMP_MARK, 1)[-1])
+    if owner is None:
+        return False
+    host, pid, start = owner.group(1), int(owner.group(2)), int(owner.group(3))
+    if host != _host_tag():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        pass
+    return not (start and _start_time(pid) and _start_time(pid) != start)  # else: the pid was reused
+
+
 def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
-    """Remove temporary files/folders a killed writer of `path` left beside it; returns them."""
+    """Remove temporary files/folders a killed writer of `path` left beside it; returns them.
+    Those of a live process (another run writing the same output right now) are left alone."""
     path = Path(path)
     if not path.parent.is_dir():
         return []
     removed = []
-    for stale in path.parent.glob(f"{_temp_prefix(path)}*"):
+    prefix = _temp_prefix(path)
+    for stale in path.parent.iterdir():  # not glob: a name may hold [ ] * ?
+        if not stale.name.startswith(prefix) or owner_alive(stale.name):
+            continue
         if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
         else:
@@ -64,10 +112,10 @@ def _new_temp(path: Path, folder: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
     if folder:
-        return Path(tempfile.mkdtemp(prefix=_temp_prefix(path), dir=path.parent))
+        return Path(tempfile.mkdtemp(prefix=_owned_prefix(path), dir=path.parent))
     # The temporary name keeps the final suffixes (e.g. `.nii.gz`): writers infer the format from it.
     suffix = "".join(path.suffixes[-2:]) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_owned_prefix(path), suffix=suffix, dir=path.parent)
     os.close(fd)
     return Path(tmp)
 
@@ -84,7 +132,7 @@ def _put_in_place(tmp: Path, path: Path) -> None:
         os.chmod(tmp, folder_mode())
         if path.is_dir() and not path.is_symlink():
             # A folder cannot be renamed over a non-empty one: move the old one aside first.
-            old = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), dir=path.parent))
+            old = Path(tempfile.mkdtemp(prefix=_owned_prefix(path), dir=path.parent))
             os.replace(path, old / "old")
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
@@ -183,9 +231,12 @@ def check_writable_folder(folder: str | os.PathLike, flag: str, what: str) -> No
 
 
 def check_output(path: str | os.PathLike, flag: str, suffixes: Iterable[str] = (),
-                 inputs: dict[str, str | os.PathLike | None] | None = None, folder: bool = False) -> None:
+                 inputs: dict[str, str | os.PathLike | None] | None = None, folder: bool = False,
+                 replaced_whole: bool = True) -> None:
     """Refuse an output path before any compute: wrong suffix, an existing folder (for a file) or
-    file (for a folder), an unwritable folder, or the same file as one of `inputs` ({flag: path})."""
+    file (for a folder), an unwritable folder, or the same file as one of `inputs` ({flag: path}).
+    A folder that is `replaced_whole` must not contain an input either; one that only receives
+    outputs (each checked on its own) may: `--out` may be the folder the scans are in."""
     path = Path(path)
     suffixes = tuple(suffixes)
     if folder and path.exists() and not path.is_dir():
@@ -202,7 +253,7 @@ def check_output(path: str | os.PathLike, flag: str, suffixes: Iterable[str] = (
         if same_file(path, in_path):
             raise InputError(f"{path}: {flag} is the same file as {in_flag} {in_path}; it would be "
                              f"overwritten. Choose another {flag} path.")
-        if folder and Path(os.path.realpath(in_path)).is_relative_to(os.path.realpath(path)):
+        if folder and replaced_whole and Path(os.path.realpath(in_path)).is_relative_to(os.path.realpath(path)):
             raise InputError(f"{path}: the output folder {flag} contains {in_flag} {in_path}, which it "
                              f"would overwrite. Choose another {flag} path.")
     check_writable_folder(path if folder else path.parent, flag, str(path))
@@ -215,3 +266,35 @@ def check_distinct(outputs: dict[str, str | os.PathLike | None]) -> None:
         for flag_b, b in named[i + 1:]:
             if same_file(a, b):
                 raise InputError(f"{a}: {flag_a} and {flag_b} name the same file. Give them different paths.")
+
+
+def printable(path: str | os.PathLike) -> str:
+    """A path as text that can always be printed (undecodable bytes as \\xNN)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_utf8_path(path: str | os.PathLike, what: str) -> None:
+    """SimpleITK aborts the whole process (SIGABRT) on a path that is not valid UTF-8: refuse it."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{printable(path)}: {what} is not valid UTF-8, which the image library "
+                         "(SimpleITK) cannot open. Rename the file or folder (or pick another path).") from None
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (flock on the folder itself: no lock file is left), or
+    refuse at once when another process holds it. Released when the process ends, however."""
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"{folder}: another {what} is writing into this folder right now. Wait for it "
+                             "to finish, or choose another --out.") from None
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

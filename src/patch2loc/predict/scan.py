@@ -29,6 +29,7 @@ class Job:
     png: Path | None
     from_run: bool
     lesions: bool  # a threshold is known
+    state: dict | None = None  # inputs' checksums + settings (runstate.py), recorded in the summary
 
     def outputs(self) -> dict[str, Path]:
         s = str(self.stem)
@@ -151,7 +152,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
             "summary_space": space,
             "lesion_volume_ml": float(sum(r["volume_ml"] for r in rows)), "n_components": len(rows),
             "components": rows, "seg_metrics": metrics, "patches": n_patches, "seconds": round(seconds, 2),
-            "outputs": {k: str(v) for k, v in paths.items()},
+            "outputs": {k: str(v) for k, v in paths.items()}, "run_state": job.state,
         }
         outs.file(paths["summary"]).write_text(summary_json(record), encoding="utf-8")
         outs.file(paths["components"]).write_text(components_csv(rows), encoding="utf-8")
