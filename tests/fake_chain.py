@@ -32,9 +32,15 @@ def fake_run(workdir: Path) -> Path:
 def fake_prepare(self, image, mask, out_dir, subject, skull_strip=None):
     import SimpleITK as sitk
 
+    import nibabel as nib
+
     out_dir = Path(out_dir)
     shutil.copy(image, out_dir / "normalized.nii.gz")
-    shutil.copy(mask, out_dir / "mask.nii.gz")
+    if mask is None:  # --skull-strip none: the brain is where the scan is above 0
+        img = nib.load(image)
+        nib.save(nib.Nifti1Image((np.asarray(img.dataobj) > 0).astype(np.uint8), img.affine), out_dir / "mask.nii.gz")
+    else:
+        shutil.copy(mask, out_dir / "mask.nii.gz")
     sitk.WriteTransform(sitk.AffineTransform(3), str(out_dir / "transform.tfm"))
     return out_dir / "normalized.nii.gz", out_dir / "mask.nii.gz"
 
