@@ -64,7 +64,8 @@ def check_output(path: str | os.PathLike, flag: str, suffixes: Iterable[str] = (
         if in_path is None:
             continue
         if same_file(path, in_path):
-            raise InputError(f"{path}: {flag} is the same file as {in_flag} {in_path}; it would be "
+            other = "" if os.path.abspath(path) == os.path.abspath(in_path) else f" {in_path}"  # (once is enough)
+            raise InputError(f"{path}: {flag} is the same file as {in_flag}{other}; it would be "
                              f"overwritten. Choose another {flag} path.")
         if folder and replaced_whole and Path(os.path.realpath(in_path)).is_relative_to(os.path.realpath(path)):
             raise InputError(f"{path}: the output folder {flag} contains {in_flag} {in_path}, which it "

@@ -70,7 +70,7 @@ def read_loss_csv(path: Path, up_to_step: int, fix: str = "") -> list[dict]:
 
 
 def _fits(ckpt: dict, last_path: Path, out_dir: Path, config: dict, subjects: dict) -> None:
-    start_over = f"Delete {last_path} (or move it away) to start over, or use another --out."
+    start_over = "Delete it (or move it away) to start over, or use another --out."
     wrong = [k for k, kind in _NEEDED.items() if not isinstance(ckpt.get(k), kind)]
     if wrong:
         raise InputError(f"{last_path}: not a resume state written by patch2loc train (missing or wrong: "
@@ -88,7 +88,7 @@ def restore(last_path: Path, csv_path: Path, config: dict, subjects: dict, model
     """Load last.pt into the model, optimizer, scaler and random generators; returns
     (step, best validation loss, loss rows up to that step)."""
     out_dir = last_path.parent
-    ckpt = read_checkpoint(last_path, "resume state", fix=f"Delete {last_path} to start over (or restore it).")
+    ckpt = read_checkpoint(last_path, "resume state", fix="Delete it to start over (or restore it).")
     _fits(ckpt, last_path, out_dir, config, subjects)
     try:
         # RNG states must stay CPU tensors; load_state_dict moves weights and Adam state to the device.
