@@ -95,7 +95,8 @@ def _check_paths(jobs, scans, checkpoints, chain, args) -> None:
     from patch2loc.outputs import check_distinct, check_output
 
     inputs: dict[str, Path | None] = {f"--checkpoint {i + 1}": c for i, c in enumerate(checkpoints)}
-    inputs.update({f"--image {text}": Path(text) for text in args.image if Path(text).is_file()})  # csv lists
+    given = [Path(text) for text in args.image if Path(text).is_file()]  # files and csv lists (the path is said once)
+    inputs.update({"--image" if len(given) == 1 else f"--image #{i + 1}": p for i, p in enumerate(given)})
     for s in scans:
         inputs.update({f"--image {s.id}": s.image, f"--mask of {s.id}": s.mask, f"--seg of {s.id}": s.seg})
     if chain is not None:
