@@ -151,8 +151,9 @@ def test_train_reads_lists_and_calls_train(monkeypatch, tmp_path):
                    "--out", str(tmp_path / "run"), "--steps", "7", "--patches", "64", "--lr", "0.001",
                    "--quiet"])
     assert rc == 0
-    assert calls["train"] == [("a.nii.gz", "am.nii.gz"), ("b.nii.gz", "bm.nii.gz")]
-    assert calls["val"] == [("c.nii.gz", "cm.nii.gz")]
+    at = lambda *names: tuple(str(tmp_path / n) for n in names)  # noqa: E731  (relative to the csv's folder)
+    assert calls["train"] == [at("a.nii.gz", "am.nii.gz"), at("b.nii.gz", "bm.nii.gz")]
+    assert calls["val"] == [at("c.nii.gz", "cm.nii.gz")]
     assert calls["cfg"] == TrainConfig(steps=7, patches_per_step=64, lr=0.001)  # the rest: defaults
     assert calls["out"] == str(tmp_path / "run")
 

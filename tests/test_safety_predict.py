@@ -104,8 +104,7 @@ def test_png_failure_leaves_neither_png_nor_heatmap(c, tmp_path, capsys, monkeyp
     monkeypatch.setattr(overview, "overview_png", broken_png)
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(OSError, match="disk full"):
-        cli.main(predict_argv(c, out / "h.nii.gz", "--png", str(out / "h.png")))
+    refused(predict_argv(c, out / "h.nii.gz", "--png", str(out / "h.png")), "disk full", tmp_path, capsys)
     assert list(out.iterdir()) == []  # committed together: no heatmap without its PNG, no temp files
 
 

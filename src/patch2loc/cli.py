@@ -1,27 +1,51 @@
 """Command line: `patch2loc train` and `patch2loc predict`.
 
-Bad input (unreadable or mismatched files, empty masks, NaNs, unusable checkpoints, bad flags)
-prints one line naming the file (or flag) and the fix to stderr and exits with status 2; outputs
-are checked against the inputs before any compute and written atomically, so a failed run leaves
-no output behind and never touches an input. Ctrl-C prints one line and exits with 130.
+Bad input (unreadable or mismatched files, empty masks, NaNs, unusable checkpoints, flag values
+out of range) prints one line naming the file (or flag) and the fix to stderr and exits with
+status 2, and so does running out of memory or disk; outputs are checked against the inputs before
+any compute and written atomically, so a failed run leaves no output behind and never touches an
+input. Ctrl-C prints one line and exits with 130, SIGTERM (timeout, kill, SLURM) likewise with
+143. Anything else is a bug: one line saying so (PATCH2LOC_DEBUG=1 shows the traceback), exit 1.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import math
+import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
-from patch2loc.errors import InputError
+from patch2loc.errors import InputError, Terminated, resource_problem
 
 EXIT_INPUT_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells and Snakemake expect after Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_BUG = 1
+# Sane absolute limits of the flags (a value past them only costs time and memory).
+MAX_STRIDE, MAX_MEDIAN, MAX_BATCH = 16, 15, 65536
+
+
+def _located(csv_path: Path, text: str, row_number: int, column: str) -> str:
+    """A csv cell's path: absolute, or relative to the csv's folder (as in predict's csv lists)."""
+    given = Path(text)
+    if given.is_absolute():
+        return text
+    here = csv_path.parent / given
+    if not here.exists() and given.exists():  # written for the old rule: relative to the working folder
+        raise InputError(f"{csv_path}: row {row_number}, {column} {text}: relative paths in the list are "
+                         f"relative to the csv's folder ({csv_path.parent}), and it is not there. Write it "
+                         f"relative to that folder, or absolute ({given.resolve()}).")
+    return str(here)
 
 
 def read_pairs(path: str | Path) -> list[tuple[str, str]]:
-    """(image, mask) paths from a csv with the columns `image,mask` (paths as written)."""
+    """(image, mask) paths from a csv with the columns `image,mask`; relative paths are relative to
+    the csv's folder."""
     path = Path(path)
     try:
         # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name
@@ -37,7 +61,7 @@ def read_pairs(path: str | Path) -> list[tuple[str, str]]:
                 if empty:
                     raise InputError(f"{path}: row {row_number} has an empty '{empty[0]}' cell. Fill in "
                                      "the path (or delete the row).")
-                pairs.append((row["image"].strip(), row["mask"].strip()))
+                pairs.append(tuple(_located(path, row[c].strip(), row_number, c) for c in ("image", "mask")))
     except FileNotFoundError:
         raise InputError(f"{path}: file not found. Check the path of the subject list.") from None
     except IsADirectoryError:
@@ -64,7 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     inputs = {"--train-list": args.train_list, "--val-list": args.val_list}
     for i, (image, mask) in enumerate([*train_pairs, *val_pairs]):
         inputs.update({f"image {i + 1}": image, f"mask {i + 1}": mask})
-    check_output(args.out, "--out", inputs=inputs, folder=True)
+    check_output(args.out, "--out", inputs=inputs, folder=True, replaced_whole=False)
     for name in ("best.pt", "last.pt", "loss.csv"):  # the files train writes into --out
         check_output(Path(args.out) / name, "--out", inputs=inputs)
     given = {"steps": args.steps, "patches_per_step": args.patches, "lr": args.lr, "seed": args.seed,
@@ -79,11 +103,33 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- parser
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _int_in(low: int, high: int, why: str = ""):
+    """argparse type: an integer in [low, high]; `why` explains the bound in the message."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            bound = f">= {low}" if value < low else f"<= {high}"
+            raise argparse.ArgumentTypeError(f"must be {bound}{why}, got {value}")
+        return value
+    return parse
+
+
+def _finite_float(positive: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if not math.isfinite(value) or (positive and value <= 0):
+            raise argparse.ArgumentTypeError(f"must be a finite number{' > 0' if positive else ''}, got {text}")
+        return value
+    return parse
+
+
+_positive_int = _int_in(1, 10**9)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -93,11 +139,7 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _at_least_2(text: str) -> int:
-    value = int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be >= 2 (the heads use BatchNorm), got {value}")
-    return value
+_at_least_2 = _int_in(2, 2**20, " (the heads use BatchNorm, which needs 2)")
 
 
 DEVICE_HELP = "auto (a CUDA GPU when usable, else cpu), cpu, cuda or cuda:N"
@@ -113,19 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model on normal scans",
                        description="Train Patch2Loc; writes best.pt, last.pt and loss.csv to --out "
                                    "(and resumes from last.pt when it exists).")
-    t.add_argument("--train-list", required=True, help="csv with columns image,mask (training subjects)")
-    t.add_argument("--val-list", required=True, help="csv with columns image,mask (validation subjects)")
+    t.add_argument("--train-list", required=True, help="csv with columns image,mask (training subjects); "
+                                                         "relative paths are relative to the csv's folder")
+    t.add_argument("--val-list", required=True, help="csv with columns image,mask (validation subjects), "
+                                                     "paths as in --train-list")
     t.add_argument("--out", required=True, help="output folder")
-    t.add_argument("--steps", type=_positive_int, help="training steps (default 15000)")
-    t.add_argument("--patches", type=_at_least_2, help="patches per step, >= 2 (default 8096)")
-    t.add_argument("--lr", type=float, help="Adam learning rate (default 1e-2)")
-    t.add_argument("--seed", type=int, help="random seed (default 3141)")
+    t.add_argument("--steps", type=_int_in(1, 10**8), help="training steps (default 15000)")
+    t.add_argument("--patches", type=_at_least_2, help="patches per step, 2 to 1048576 (default 8096)")
+    t.add_argument("--lr", type=_finite_float(positive=True), help="Adam learning rate (default 1e-2)")
+    t.add_argument("--seed", type=_int_in(0, 2**63 - 2), help="random seed (default 3141)")
     t.add_argument("--device", help=DEVICE_HELP + " (default auto)")
     t.add_argument("--modality", help="modality of the scans (e.g. T1, T2): recorded in the checkpoints, "
                                      "so that predict refuses scans of another modality")
     t.add_argument("--amp", choices=("none", "bf16", "fp16"), help="mixed precision (default none)")
     t.add_argument("--val-every", type=_positive_int, help="steps between validations (default 500)")
-    t.add_argument("--num-threads", type=_positive_int, help="torch CPU threads")
+    t.add_argument("--num-threads", type=_int_in(1, 1024), help="torch CPU threads")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
@@ -143,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", action="append",
                    help="best.pt from patch2loc train; repeat to ensemble (default with --from-run: every "
                         "fold's best.pt of the modality)")
-    p.add_argument("--folds", type=int, nargs="+", help="with --from-run: only these folds' models")
+    p.add_argument("--folds", type=_int_in(0, 99), nargs="+", help="with --from-run: only these folds' models")
     p.add_argument("--from-run", metavar="RUN_DIR",
                    help="preprocess raw native-space scans first, exactly like the run's data "
                         "(results/<run>: its atlas, settings and Nyul landmarks); outputs in atlas space "
@@ -157,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --from-run, as the workflow's skull_strip: mask = the given brain masks "
                         "(provided), hdbet = HD-BET, none = already stripped (brain = voxels > 0); "
                         "auto = the mask when given, else HD-BET")
-    p.add_argument("--threshold", type=float,
+    p.add_argument("--threshold", type=_finite_float(),
                    help="lesion-mask threshold on the score (default: the run's unsupervised threshold, "
                         "the healthy-IXI 98th percentile, averaged over the folds used)")
     p.add_argument("--out", required=True,
@@ -167,17 +211,20 @@ def build_parser() -> argparse.ArgumentParser:
                                   "scan, score overlay with a threshold slider, --seg outline")
     p.add_argument("--overwrite", action="store_true",
                    help="with an --out folder: redo scans whose outputs exist (default: skip them)")
-    p.add_argument("--stride", type=_positive_int, default=1, help="in-plane stride; >1 is upsampled bilinearly")
-    p.add_argument("--batch-size", type=_positive_int, default=8192, help="patches per forward pass")
+    p.add_argument("--stride", type=_int_in(1, MAX_STRIDE), default=1,
+                   help=f"in-plane stride, 1 to {MAX_STRIDE} and below the slice size; >1 is upsampled bilinearly")
+    p.add_argument("--batch-size", type=_int_in(1, MAX_BATCH), default=8192,
+                   help=f"patches per forward pass, 1 to {MAX_BATCH}")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "none"),
                    help="encoder precision (auto: bf16/fp16 on GPU, bf16 on CPUs with native bf16)")
     p.add_argument("--region", default="dilated", choices=("dilated", "mask", "all"),
                    help="centres to score (dilated: brain + median_size//2, same result as all)")
     p.add_argument("--no-postprocess", action="store_true", help="write the raw score (no median, no mask)")
-    p.add_argument("--median-size", type=_positive_int, default=None,
-                   help="3D median filter side (default: the run's heatmap.median_size with --from-run, "
-                        "since its threshold was taken after that filter; else 7)")
+    p.add_argument("--median-size", type=_int_in(1, MAX_MEDIAN, " (the cost grows with its cube)"), default=None,
+                   help=f"3D median filter side, 1 to {MAX_MEDIAN} and at most the slice size (default: the "
+                        "run's heatmap.median_size with --from-run, since its threshold was taken after that "
+                        "filter; else 7)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_predict)
     return parser
@@ -188,23 +235,46 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"patch2loc: warning: {message}\n"
 
 
+def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed as one line
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT_ERROR
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    say = f"patch2loc {args.command}"
     try:
         return args.func(args)
     except InputError as exc:
-        print(f"patch2loc {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{say}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated): the staged outputs are gone
         after = {"train": f"rerun the same command to resume from {getattr(args, 'out', '')}/last.pt "
                           "(the last validation step)",
                  "predict": "the scan in progress was not written (finished scans were)"}.get(args.command, "")
-        print(f"patch2loc {args.command}: interrupted (Ctrl-C); {after}.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+        print(f"{say}: {how}; {after}.", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    except Exception as exc:  # out of memory or disk: one line; anything else is a bug
+        line = resource_problem(exc, str(getattr(args, "out", "")))
+        if line is not None:
+            print(f"{say}: error: {line}", file=sys.stderr)
+            return EXIT_INPUT_ERROR
+        if os.environ.get("PATCH2LOC_DEBUG"):
+            raise
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        print(f"{say}: error: unexpected {type(exc).__name__}: {detail} (a bug in patch2loc: rerun with "
+              "PATCH2LOC_DEBUG=1 for the traceback and report it).", file=sys.stderr)
+        return EXIT_BUG
+    finally:
+        if in_main_thread and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

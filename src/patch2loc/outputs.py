@@ -1,159 +1,20 @@
-"""Output safety: outputs never replace inputs, are checked before any compute, and appear whole.
+"""Output safety: outputs never replace inputs and are checked before any compute.
 
-- `check_outputs` refuses, before anything is computed, an output that is one of the inputs
-  (same path, a symlink to it or a hard link of it), an output with the wrong suffix, an output
-  that is an existing folder, and an output whose folder cannot be written.
-- `atomic_output` (one file) and `OutputSet` (several files and folders committed together) write
-  under a temporary name in the destination folder and rename into place only on success, with
-  the user's normal file mode (0666/0777 minus the umask; `mkstemp` alone would give 0600).
-- Temporary names carry `TEMP_MARK`, so a writer killed with SIGKILL leaves a file that the next
-  write of the same output (or `remove_stale_temps`) recognises and removes.
+`check_output` refuses, before anything is computed, an output that is one of the inputs (same
+path, a symlink to it or a hard link of it), an output with the wrong suffix, an output that is an
+existing folder, and an output whose folder cannot be written; `check_utf8_path` a path SimpleITK
+cannot open. Writing itself (staged, atomic, owned temporaries) is `staging.py`, re-exported here.
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
-import threading
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from patch2loc.errors import InputError
+from patch2loc.staging import (TEMP_MARK, OutputSet, _host_tag, atomic_output, file_mode,  # noqa: F401
+                               folder_lock, folder_mode, owner_alive, remove_stale_temps)
 
-TEMP_MARK = ".p2l-tmp-"  # in every temporary name: `.{final name}.p2l-tmp-{random}{suffixes}`
-_umask_lock = threading.Lock()
-
-
-def _umask() -> int:
-    with _umask_lock:  # os.umask can only be read by setting it
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
-
-
-def file_mode() -> int:
-    """The mode a plain `open(path, "w")` would give a new file."""
-    return 0o666 & ~_umask()
-
-
-def folder_mode() -> int:
-    return 0o777 & ~_umask()
-
-
-def _temp_prefix(path: Path) -> str:
-    return f".{path.name}{TEMP_MARK}"
-
-
-def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
-    """Remove temporary files/folders a killed writer of `path` left beside it; returns them."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        return []
-    removed = []
-    for stale in path.parent.glob(f"{_temp_prefix(path)}*"):
-        if stale.is_dir() and not stale.is_symlink():
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            stale.unlink(missing_ok=True)
-        removed.append(stale)
-    return removed
-
-
-def _new_temp(path: Path, folder: bool) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(path)
-    if folder:
-        return Path(tempfile.mkdtemp(prefix=_temp_prefix(path), dir=path.parent))
-    # The temporary name keeps the final suffixes (e.g. `.nii.gz`): writers infer the format from it.
-    suffix = "".join(path.suffixes[-2:]) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=suffix, dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
-def _discard(tmp: Path) -> None:
-    if tmp.is_dir() and not tmp.is_symlink():
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        tmp.unlink(missing_ok=True)
-
-
-def _put_in_place(tmp: Path, path: Path) -> None:
-    if tmp.is_dir():
-        os.chmod(tmp, folder_mode())
-        if path.is_dir() and not path.is_symlink():
-            # A folder cannot be renamed over a non-empty one: move the old one aside first.
-            old = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), dir=path.parent))
-            os.replace(path, old / "old")
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-            return
-    else:
-        os.chmod(tmp, file_mode())
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."""
-    path = Path(path)
-    tmp = _new_temp(path, folder=False)
-    try:
-        yield tmp
-        _put_in_place(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-class OutputSet:
-    """Several outputs that appear together or not at all.
-
-        with OutputSet() as outs:
-            tmp_dir = outs.folder(final_dir)   # fill it
-            tmp_file = outs.file(final_file)   # write it
-        # all renamed into place here; on any exception (Ctrl-C included) all removed
-    """
-
-    def __init__(self) -> None:
-        self._staged: list[tuple[Path, Path]] = []
-
-    def file(self, path: str | os.PathLike) -> Path:
-        return self._stage(Path(path), folder=False)
-
-    def folder(self, path: str | os.PathLike) -> Path:
-        return self._stage(Path(path), folder=True)
-
-    def _stage(self, path: Path, folder: bool) -> Path:
-        tmp = _new_temp(path, folder)
-        self._staged.append((tmp, path))
-        return tmp
-
-    def commit(self) -> None:
-        for tmp, path in self._staged:
-            _put_in_place(tmp, path)
-        self._staged.clear()
-
-    def discard(self) -> None:
-        for tmp, _ in self._staged:
-            _discard(tmp)
-        self._staged.clear()
-
-    def __enter__(self) -> "OutputSet":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            try:
-                self.commit()
-            finally:
-                self.discard()
-        else:
-            self.discard()
-
-
-# --------------------------------------------------------------------------- checks before compute
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """True when `a` and `b` name one file: equal resolved paths, symlinks or hard links."""
@@ -183,9 +44,12 @@ def check_writable_folder(folder: str | os.PathLike, flag: str, what: str) -> No
 
 
 def check_output(path: str | os.PathLike, flag: str, suffixes: Iterable[str] = (),
-                 inputs: dict[str, str | os.PathLike | None] | None = None, folder: bool = False) -> None:
+                 inputs: dict[str, str | os.PathLike | None] | None = None, folder: bool = False,
+                 replaced_whole: bool = True) -> None:
     """Refuse an output path before any compute: wrong suffix, an existing folder (for a file) or
-    file (for a folder), an unwritable folder, or the same file as one of `inputs` ({flag: path})."""
+    file (for a folder), an unwritable folder, or the same file as one of `inputs` ({flag: path}).
+    A folder that is `replaced_whole` must not contain an input either; one that only receives
+    outputs (each checked on its own) may: `--out` may be the folder the scans are in."""
     path = Path(path)
     suffixes = tuple(suffixes)
     if folder and path.exists() and not path.is_dir():
@@ -200,9 +64,10 @@ def check_output(path: str | os.PathLike, flag: str, suffixes: Iterable[str] = (
         if in_path is None:
             continue
         if same_file(path, in_path):
-            raise InputError(f"{path}: {flag} is the same file as {in_flag} {in_path}; it would be "
+            other = "" if os.path.abspath(path) == os.path.abspath(in_path) else f" {in_path}"  # (once is enough)
+            raise InputError(f"{path}: {flag} is the same file as {in_flag}{other}; it would be "
                              f"overwritten. Choose another {flag} path.")
-        if folder and Path(os.path.realpath(in_path)).is_relative_to(os.path.realpath(path)):
+        if folder and replaced_whole and Path(os.path.realpath(in_path)).is_relative_to(os.path.realpath(path)):
             raise InputError(f"{path}: the output folder {flag} contains {in_flag} {in_path}, which it "
                              f"would overwrite. Choose another {flag} path.")
     check_writable_folder(path if folder else path.parent, flag, str(path))
@@ -215,3 +80,19 @@ def check_distinct(outputs: dict[str, str | os.PathLike | None]) -> None:
         for flag_b, b in named[i + 1:]:
             if same_file(a, b):
                 raise InputError(f"{a}: {flag_a} and {flag_b} name the same file. Give them different paths.")
+
+
+def printable(path: str | os.PathLike) -> str:
+    """A path as text that can always be printed (undecodable bytes as \\xNN)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_utf8_path(path: str | os.PathLike, what: str) -> None:
+    """SimpleITK aborts the whole process (SIGABRT) on a path that is not valid UTF-8: refuse it."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{printable(path)}: {what} is not valid UTF-8, which the image library "
+                         "(SimpleITK) cannot open. Rename the file or folder (or pick another path).") from None
+
+

@@ -2,10 +2,12 @@
 
 Order matters for safety: every check that needs no compute runs first (device, the scans and
 every output path against every input, the run's files, HD-BET, the checkpoints and their
-modality), then the models are loaded once and the scans are scored one by one. Each scan's
-outputs are committed together (scan.py); a failure or Ctrl-C leaves nothing of that scan and
-never touches an input. With several scans, one bad scan is reported (one line) and the others go
-on; the exit status is then the number of failed scans (at most 100).
+modality), then the models are loaded once and the scans are scored one by one, each after its
+own checks (preflight.py). Each scan's outputs are committed together (scan.py); a failure,
+Ctrl-C or SIGTERM leaves nothing of that scan and never touches an input. With several scans, one
+bad scan is reported (one line) and the others go on; the exit status is then the number of failed
+scans (at most 100). A folder run skips a scan only when its outputs were made from the same
+inputs with the same settings (runstate.py).
 """
 from __future__ import annotations
 
@@ -96,13 +98,14 @@ def _check_paths(jobs, scans, checkpoints, chain, args) -> None:
     from patch2loc.outputs import check_distinct, check_output
 
     inputs: dict[str, Path | None] = {f"--checkpoint {i + 1}": c for i, c in enumerate(checkpoints)}
-    inputs.update({f"--image {text}": Path(text) for text in args.image if Path(text).is_file()})  # csv lists
+    given = [Path(text) for text in args.image if Path(text).is_file()]  # files and csv lists (the path is said once)
+    inputs.update({"--image" if len(given) == 1 else f"--image #{i + 1}": p for i, p in enumerate(given)})
     for s in scans:
         inputs.update({f"--image {s.id}": s.image, f"--mask of {s.id}": s.mask, f"--seg of {s.id}": s.seg})
     if chain is not None:
         inputs.update(chain.inputs())
-    if len(jobs) > 1 or jobs[0].heatmap != Path(args.out):
-        check_output(args.out, "--out", (), inputs, folder=True)
+    if len(jobs) > 1 or jobs[0].heatmap != Path(args.out):  # a folder that receives outputs, never replaced
+        check_output(args.out, "--out", (), inputs, folder=True, replaced_whole=False)
     every: dict[str, Path] = {}
     for job in jobs:
         for name, path in job.outputs().items():
@@ -118,6 +121,32 @@ def _check_paths(jobs, scans, checkpoints, chain, args) -> None:
     check_distinct(every)
 
 
+def _scan_checks(job, ctx, args) -> None:
+    """The checks of one scan that need no compute (preflight.py), in the order they can fail."""
+    from patch2loc.predict.preflight import (check_claims, check_flags_fit, check_paths_utf8, check_raw_scan,
+                                             model_grid)
+    from patch2loc.predict.scan import skull_strip_of
+
+    scan = job.scan
+    if ctx.chain is not None or scan.is_dicom:  # SimpleITK opens these paths
+        check_paths_utf8({"--image": scan.image, "--mask": scan.mask, "--seg": scan.seg,
+                          **{f"--out ({name})": path for name, path in job.outputs().items()}})
+    check_claims(scan, ctx.chain is not None)  # headers only: before anything reads the voxels
+    check_flags_fit(model_grid(scan.image, ctx.chain), args.stride, args.median_size, scan.image)
+    if ctx.chain is not None and not scan.is_dicom:
+        strip = skull_strip_of(scan, ctx.skull_strip)
+        check_raw_scan(scan.image, scan.mask if strip == "provided" else None)
+
+
+def _failure_line(job, exc: Exception) -> str | None:
+    """One line for a scan that failed; None for a bug (re-raised where one scan is scored)."""
+    from patch2loc.errors import resource_problem
+
+    if isinstance(exc, InputError):
+        return str(exc)
+    return resource_problem(exc, str(job.scan.image), writing=f"the outputs of {job.heatmap}")
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
@@ -126,9 +155,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from patch2loc.predict.ensemble import Member, ensemble_threshold, fold_checkpoints, fold_threshold
     from patch2loc.predict.inputs import expand
     from patch2loc.predict.runchain import RunChain, require_hdbet
+    from patch2loc.predict.runstate import call_settings, is_current, remove_stale, scan_state
     from patch2loc.predict.scan import Context, run_scan, skull_strip_of
 
     check_device(args.device)
+    if args.from_run:
+        from patch2loc.outputs import check_utf8_path
+
+        check_utf8_path(args.out, "--out")
+        check_utf8_path(args.from_run, "--from-run")
     if args.from_run and not args.modality:
         raise InputError(f"{args.image[0]}: --from-run needs --modality T1 or T2 (the landmarks to use).")
     chain = RunChain.open(args.from_run, args.modality) if args.from_run else None
@@ -167,6 +202,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         source = "run (mean of the folds' healthy-IXI quantile thresholds)" if threshold is not None else "none"
     for job in jobs:
         job.lesions = threshold is not None
+    settings = call_settings(args, checkpoints, chain, threshold, source)
     ctx = Context(members=members, chain=chain, threshold=threshold, threshold_source=source,
                   score_kwargs=dict(stride=args.stride, batch_size=args.batch_size, device=device, amp=args.amp,
                                     region=args.region, margin=args.median_size // 2,
@@ -176,28 +212,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     failed, done, skipped = 0, 0, 0
     for job in tqdm(jobs, desc="scans", unit="scan", disable=args.quiet or not batch):
-        if job.done() and not args.overwrite and batch:
-            skipped += 1
-            continue
+        current = False
         try:
+            job.state = scan_state(job.scan, settings, skull_strip_of(job.scan, args.skull_strip) if chain else None)
+            current = is_current(job, job.state)
+            if current and batch and not args.overwrite:
+                skipped += 1
+                continue
+            _scan_checks(job, ctx, args)
             record = run_scan(job, ctx)
             done += 1
-        except InputError as exc:
+        except Exception as exc:  # one scan's failure must not stop the others
+            line = _failure_line(job, exc)
             if not batch:
-                raise
+                if line is None or isinstance(exc, InputError):
+                    raise
+                raise InputError(line) from None
             failed += 1
-            print(f"patch2loc predict: error: {exc}", file=sys.stderr)
-            continue
-        except Exception as exc:  # one scan's unexpected failure must not stop the others
-            if not batch:
-                raise
-            failed += 1
-            detail = (str(exc).strip().splitlines() or [""])[0][:200]
-            print(f"patch2loc predict: error: {job.scan.image}: {type(exc).__name__}: {detail}", file=sys.stderr)
+            if line is None:
+                detail = (str(exc).strip().splitlines() or [""])[0][:200]
+                line = f"{job.scan.image}: unexpected {type(exc).__name__}: {detail}"
+            if not current and remove_stale(job):  # outputs of other inputs/settings: never "done" again
+                line = f"{line.rstrip('.')} (its earlier outputs, made from other inputs or settings, were removed)."
+            print(f"patch2loc predict: error: {line}", file=sys.stderr)
             continue
         if not args.quiet and not batch:
             print(f"{job.heatmap}: {record['patches']} patches in {record['seconds']:.1f} s", file=sys.stderr)
     if batch and not args.quiet:
-        print(f"patch2loc predict: {done} scored, {skipped} skipped (outputs exist; --overwrite to redo), "
-              f"{failed} failed", file=sys.stderr)
+        print(f"patch2loc predict: {done} scored, {skipped} skipped (done before with the same inputs and "
+              f"settings; --overwrite to redo), {failed} failed", file=sys.stderr)
     return min(failed, MAX_EXIT)

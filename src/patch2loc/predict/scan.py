@@ -30,6 +30,7 @@ class Job:
     from_run: bool
     lesions: bool  # a threshold is known
     html: Path | None = None  # --html: the interactive viewer
+    state: dict | None = None  # inputs' checksums + settings (runstate.py), recorded in the summary
 
     def outputs(self) -> dict[str, Path]:
         s = str(self.stem)
@@ -74,44 +75,11 @@ def skull_strip_of(scan: ScanInput, choice: str) -> str:
     return {"mask": "provided"}.get(choice, choice)
 
 
-def preflight(scan: ScanInput, from_run: bool) -> None:
-    """What the scan's files claim, checked before any compute (claims.py): regular files, sizes
-    within PATCH2LOC_MAX_IMAGE_MB, voxel sizes > 0, a usable affine; for a raw scan also one
-    geometry for nibabel and ITK (the native outputs must not mix two); --seg on the scan's grid.
-    A DICOM series: complete and evenly spaced (dicom.py); its --seg is checked once converted."""
-    from patch2loc.claims import check_orthogonal, nifti_claims
-    from patch2loc.predict.dicom import series_files
-    from patch2loc.predict.native import check_same_geometry
-
-    image = None
-    if scan.is_dicom and from_run:
-        series_files(scan.image)
-    elif not scan.is_dicom:
-        image = nifti_claims(scan.image, "image")
-        if from_run:
-            check_orthogonal(image, scan.image)
-            check_same_geometry(scan.image, image.affine)
-    if scan.mask is not None:
-        nifti_claims(scan.mask, "brain mask")
-    if scan.seg is not None and image is not None:
-        check_seg_grid(scan.seg, scan.image, image)
-
-
-def check_seg_grid(seg_path: Path, image_path: Path, image) -> None:
-    """--seg must lie on the input scan's own grid (where the summary's metrics are computed)."""
-    from patch2loc.claims import nifti_claims
-
-    seg = nifti_claims(seg_path, "lesion mask (--seg)")
-    if seg.shape[:3] != image.shape[:3] or not np.allclose(seg.affine, image.affine, atol=1e-3):
-        raise InputError(f"{seg_path}: --seg grid {seg.shape[:3]} differs from the scan's {image.shape[:3]} (or its "
-                         f"affine does) of {image_path}. Give the ground truth on the input scan's own grid.")
-
-
 def _seg_metrics(seg_path: Path, score, brain, threshold) -> dict:
     from patch2loc.evaluation.metrics import evaluate_volume
     from patch2loc.io import load_volume
 
-    labels = load_volume(seg_path, kind="lesion mask").data > 0  # its grid was checked by preflight
+    labels = load_volume(seg_path, kind="lesion mask").data > 0  # its grid was checked by preflight.check_claims
     m = evaluate_volume(score, labels, brain, region="brain", threshold=threshold)
     return {"auprc": m["auprc"], "best_dice": m["best_dice"], "best_threshold": m["best_threshold"],
             "dice_at_threshold": m["dice_at_threshold"], "lesion_voxels": m["lesion_voxels"]}
@@ -136,6 +104,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
     from patch2loc.methods.patch2loc.heatmap import postprocess
     from patch2loc.outputs import OutputSet
     from patch2loc.predict.command import check_checkpoint_fits
+    from patch2loc.predict.preflight import check_seg_grid
     from patch2loc.predict.ensemble import ensemble_score
     from patch2loc.predict.dicom import dicom_to_nifti
     from patch2loc.predict.lesions import components, components_csv, summary_json
@@ -143,7 +112,6 @@ def run_scan(job: Job, ctx: Context) -> dict:
     from patch2loc.predict.overview import overview_png
 
     paths, scan = job.outputs(), job.scan
-    preflight(scan, ctx.chain is not None)
     with OutputSet() as outs:
         native_path = scan.image
         if ctx.chain is not None:
@@ -203,7 +171,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
             "summary_space": space,
             "lesion_volume_ml": float(sum(r["volume_ml"] for r in rows)), "n_components": len(rows),
             "components": rows, "seg_metrics": metrics, "patches": n_patches, "seconds": round(seconds, 2),
-            "outputs": {k: str(v) for k, v in paths.items()},
+            "outputs": {k: str(v) for k, v in paths.items()}, "run_state": job.state,
         }
         outs.file(paths["summary"]).write_text(summary_json(record), encoding="utf-8")
         outs.file(paths["components"]).write_text(components_csv(rows), encoding="utf-8")

@@ -5,11 +5,12 @@ One step = one slice per training subject, `patches_per_step` valid patches from
 a fixed validation set (drawn once from the validation subjects with its own seed, so validation
 never touches the training random stream), `loss.csv` gets a row, `best.pt` is replaced when the
 validation loss improves and `last.pt` is written. If `out_dir/last.pt` exists, training resumes
-from it; on the CPU the resumed run ends with bit-identical weights to an uninterrupted one.
+from it (resume.py); on the CPU the resumed run ends with bit-identical weights to an uninterrupted
+one. One run at a time per folder (a lock on it); at each validation the checkpoints are written
+before loss.csv, so a failed write (disk full) never leaves a loss curve ahead of its checkpoint.
 """
 from __future__ import annotations
 
-import csv
 import math
 import platform
 import random
@@ -23,18 +24,15 @@ import numpy as np
 import torch
 
 from patch2loc import __version__
-from patch2loc.checkpoint import numpy_rng_from_plain, numpy_rng_to_plain, read_checkpoint, save_checkpoint
+from patch2loc.checkpoint import save_checkpoint
 from patch2loc.devices import DEVICE_NAMES, resolve_device  # noqa: F401  (checks the name; re-exported for benchmarks)
-from patch2loc.io import InputError, atomic_output, load_case
+from patch2loc.errors import resource_problem
+from patch2loc.io import InputError, load_case
 from patch2loc.methods.patch2loc.loss import beta_nll
 from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
-from patch2loc.outputs import remove_stale_temps
+from patch2loc.methods.patch2loc.resume import CSV_COLUMNS, restore, rng_state, write_loss_csv  # noqa: F401
 from patch2loc.methods.patch2loc.sampling import PatchSampler
-
-CSV_COLUMNS = ("step", "train_loss", "val_loss", "val_error", "centre_error")
-# Settings that change what is trained; resuming with a different value is refused.
-_RESUME_MUST_MATCH = ("patches_per_step", "lr", "beta", "min_brain_fraction", "val_batches", "seed",
-                      "amp", "patch_size", "volume_shape", "modality")
+from patch2loc.outputs import folder_lock, remove_stale_temps
 
 
 @dataclass
@@ -99,36 +97,18 @@ def versions() -> dict:
             "cuda": torch.version.cuda, "platform": sys.platform}
 
 
-def rng_state(generator: torch.Generator) -> dict:
-    return {"torch_cpu": torch.get_rng_state(),
-            "torch_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": numpy_rng_to_plain(np.random.get_state()), "python": random.getstate(),
-            "sampler": generator.get_state()}
-
-
-def set_rng_state(state: dict, generator: torch.Generator) -> None:
-    torch.set_rng_state(state["torch_cpu"])
-    if state["torch_cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["torch_cuda"])
-    np.random.set_state(numpy_rng_from_plain(state["numpy"]))
-    random.setstate(state["python"])
-    generator.set_state(state["sampler"])
-
-
-def write_loss_csv(path: Path, rows: list[dict]) -> None:
-    with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def read_loss_csv(path: Path, up_to_step: int) -> list[dict]:
-    """Rows of an existing loss curve up to a step (rows past a checkpoint are dropped on resume)."""
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        rows = [{k: (int(v) if k == "step" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
-    return [r for r in rows if r["step"] <= up_to_step]
+def _written(path: Path, write, resume_from: Path) -> None:
+    """Run `write` (of `path`); a full disk or a write error becomes one line that says what is
+    kept (temporary files are removed by the writers) and how to go on."""
+    try:
+        write()
+    except (OSError, RuntimeError) as exc:
+        line = resource_problem(exc, str(path))
+        if line is None:
+            raise
+        kept = f"{resume_from} (the last complete checkpoint) is kept: rerun the same command to resume" \
+            if resume_from.exists() else "no checkpoint was written yet: rerun the same command to start over"
+        raise InputError(f"{line.rstrip('.')}; {kept}.") from None
 
 
 def train_step(model: Patch2LocNet, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
@@ -168,14 +148,28 @@ def train(train_images: np.ndarray, train_masks: np.ndarray, val_images: np.ndar
     """Train on stacked volumes [S, X, Y, Z] (+ bool brain masks); write last.pt, best.pt, loss.csv.
 
     Returns a summary: final step, best step and validation loss, last row of the loss curve, paths.
+    The folder is locked while training (a second run on it is refused); a folder this call made
+    is removed again when the run fails before writing anything into it.
     """
-    from tqdm.auto import tqdm
-
     out_dir = Path(out_dir)
-    last_path, best_path, csv_path = out_dir / "last.pt", out_dir / "best.pt", out_dir / "loss.csv"
     if train_images.shape[1:] != val_images.shape[1:]:
         raise InputError(f"train volumes {train_images.shape[1:]} and val volumes {val_images.shape[1:]} "
                          "differ in shape; preprocess both to the same grid (crop/pad).")
+    made = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with folder_lock(out_dir, "patch2loc train"):
+            return _train(train_images, train_masks, val_images, val_masks, cfg, out_dir, subjects, progress)
+    finally:
+        if made and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+
+
+def _train(train_images, train_masks, val_images, val_masks, cfg: TrainConfig, out_dir: Path,
+           subjects: dict | None, progress: bool) -> dict:
+    from tqdm.auto import tqdm
+
+    last_path, best_path, csv_path = out_dir / "last.pt", out_dir / "best.pt", out_dir / "loss.csv"
     device = resolve_device(cfg.device)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
@@ -211,28 +205,13 @@ def train(train_images: np.ndarray, train_masks: np.ndarray, val_images: np.ndar
 
     step, best_val_loss, rows = 0, math.inf, []
     if last_path.exists():
-        # RNG states must stay CPU tensors; load_state_dict moves weights and Adam state to the device.
-        ckpt = read_checkpoint(last_path, "resume state", fix=f"Delete {last_path} to start over (or restore it).")
-        # (checkpoints from before the modality was recorded lack the key: not a difference)
-        changed = [k for k in _RESUME_MUST_MATCH if ckpt["config"].get(k, config[k] if k == "modality" else None)
-                   != config[k]]
-        if changed or ckpt["subjects"] != subjects:
-            what = changed or ["subjects"]
-            raise InputError(f"{last_path}: written by a run with different {what}. Delete {out_dir} "
-                             "to start over, or use another output folder.")
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if "grad_scaler" in ckpt:
-            scaler.load_state_dict(ckpt["grad_scaler"])
-        set_rng_state(ckpt["rng"], gen)
-        step, best_val_loss = ckpt["step"], ckpt["best_val_loss"]
-        rows = read_loss_csv(csv_path, step)
+        step, best_val_loss, rows = restore(last_path, csv_path, config, subjects, model, optimizer, scaler, gen)
 
     def checkpoint() -> dict:
         ckpt = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "patch_size": patch_size, "step": step, "config": config, "versions": versions(),
                 "modality": cfg.modality,
-                "subjects": subjects, "best_val_loss": best_val_loss,
+                "subjects": subjects, "best_val_loss": best_val_loss, "loss_rows": list(rows),
                 "optimizer": optimizer.state_dict(), "rng": rng_state(gen)}
         if scaler.is_enabled():
             ckpt["grad_scaler"] = scaler.state_dict()
@@ -259,12 +238,13 @@ def train(train_images: np.ndarray, train_masks: np.ndarray, val_images: np.ndar
             rows.append(row)
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_loss=f"{row['val_loss']:.3f}",
                             val_err=f"{row['val_error']:.2f}%")
-            write_loss_csv(csv_path, rows)
+            # Checkpoints first: loss.csv is never ahead of what was saved (last.pt holds the rows).
             if row["val_loss"] < best_val_loss:
                 best_val_loss = row["val_loss"]
-                save_checkpoint(best_path, checkpoint())
+                _written(best_path, lambda: save_checkpoint(best_path, checkpoint()), last_path)
             if step == cfg.steps or step % (cfg.checkpoint_every or cfg.val_every) == 0:
-                save_checkpoint(last_path, checkpoint())
+                _written(last_path, lambda: save_checkpoint(last_path, checkpoint()), last_path)
+            _written(csv_path, lambda: write_loss_csv(csv_path, rows), last_path)
         elif progress and step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()

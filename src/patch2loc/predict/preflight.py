@@ -1,0 +1,105 @@
+"""Per-scan checks that come before any of the scan's compute (each a one-line InputError).
+
+- What the scan's files claim (claims.py), from their headers: see check_claims.
+- Paths SimpleITK will open (with --from-run, or a DICOM series) must be valid UTF-8: SimpleITK
+  aborts the whole process (SIGABRT) on any other, which would kill a folder batch and leave its
+  0700 staging folder behind.
+- --stride and --median-size must fit the grid the model scores (the run's target shape with
+  --from-run, else the image header's shape): a stride of half a slice or more scores one column
+  per slice, and a median filter wider than the slice filters padding.
+- A raw scan (--from-run) that is constant everywhere, or whose brain mask is empty, has nothing to
+  register: refused here instead of failing inside the registration with a C++ traceback.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from patch2loc.errors import InputError
+from patch2loc.outputs import check_utf8_path, printable
+
+
+def check_paths_utf8(paths: dict[str, Path | None]) -> None:
+    for what, path in paths.items():
+        if path is not None:
+            check_utf8_path(path, what)
+
+
+def model_grid(scan_image: Path, chain) -> tuple[int, ...] | None:
+    """The shape the model scores for this scan; None when the header cannot tell (the scan's
+    own reading then reports the problem)."""
+    if chain is not None:
+        shape = (chain.config.get("preprocess") or {}).get("target_shape")
+        return tuple(int(s) for s in shape) if shape else None
+    try:
+        import nibabel as nib
+
+        return tuple(int(s) for s in nib.load(str(scan_image)).shape[:3])
+    except Exception:  # unreadable: load_case names the file with its own message
+        return None
+
+
+def check_flags_fit(shape: tuple[int, ...] | None, stride: int, median_size: int, what: Path) -> None:
+    if shape is None or len(shape) < 2:
+        return
+    side = min(shape[0], shape[1])
+    if stride > 1 and 2 * stride >= side:
+        raise InputError(f"--stride {stride}: {printable(what)} is scored on a {shape[0]} x {shape[1]} slice grid; "
+                         f"the stride must be below half the slice side ({(side - 1) // 2} at most). Use a "
+                         "smaller --stride (1 scores every voxel).")
+    if median_size > side:
+        raise InputError(f"--median-size {median_size}: {printable(what)} is scored on a {shape[0]} x {shape[1]} "
+                         f"slice grid; the filter must not be wider than the slice ({side} at most). Use a "
+                         "smaller --median-size.")
+
+
+def check_raw_scan(image: Path, mask: Path | None) -> None:
+    """A raw NIfTI scan about to be registered: not constant, and its brain mask not empty."""
+    import numpy as np
+
+    from patch2loc.io import load_volume
+
+    data = load_volume(image).data
+    low, high = float(data.min()), float(data.max())
+    del data
+    if low == high:
+        raise InputError(f"{printable(image)}: the raw scan is constant ({low:g} everywhere), so there is nothing "
+                         "to register to the atlas. Check that you passed the right file (a bad export can "
+                         "zero a scan).")
+    if mask is not None and not np.any(load_volume(mask, kind="brain mask").data > 0):
+        raise InputError(f"{printable(mask)}: the brain mask is empty. Pass this scan's brain mask, or use "
+                         "--skull-strip hdbet.")
+
+
+def check_claims(scan, from_run: bool) -> None:
+    """What the scan's files claim, checked before any compute (claims.py): regular files, sizes
+    within PATCH2LOC_MAX_IMAGE_MB, voxel sizes > 0, a usable affine; for a raw scan also one
+    geometry for nibabel and ITK (the native outputs must not mix two); --seg on the scan's grid.
+    A DICOM series: complete and evenly spaced (dicom.py); its --seg is checked once converted."""
+    from patch2loc.claims import check_orthogonal, nifti_claims
+    from patch2loc.predict.dicom import series_files
+    from patch2loc.predict.native import check_same_geometry
+
+    image = None
+    if scan.is_dicom and from_run:
+        series_files(scan.image)
+    elif not scan.is_dicom:
+        image = nifti_claims(scan.image, "image")
+        if from_run:
+            check_orthogonal(image, scan.image)
+            check_same_geometry(scan.image, image.affine)
+    if scan.mask is not None:
+        nifti_claims(scan.mask, "brain mask")
+    if scan.seg is not None and image is not None:
+        check_seg_grid(scan.seg, scan.image, image)
+
+
+def check_seg_grid(seg_path: Path, image_path: Path, image) -> None:
+    """--seg must lie on the input scan's own grid (where the summary's metrics are computed)."""
+    import numpy as np
+
+    from patch2loc.claims import nifti_claims
+
+    seg = nifti_claims(seg_path, "lesion mask (--seg)")
+    if seg.shape[:3] != image.shape[:3] or not np.allclose(seg.affine, image.affine, atol=1e-3):
+        raise InputError(f"{seg_path}: --seg grid {seg.shape[:3]} differs from the scan's {image.shape[:3]} (or its "
+                         f"affine does) of {image_path}. Give the ground truth on the input scan's own grid.")

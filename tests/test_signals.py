@@ -1,0 +1,104 @@
+"""Issue 20, SIGTERM (what `timeout`, `kill` and SLURM send): handled like Ctrl-C.
+
+One line, exit 143 (128 + 15), and nothing partial left: the staged outputs of the scan in
+progress are removed (predict), the last complete checkpoint is kept for a resume (train).
+Each child process below signals when it is mid-run (outputs staged, or training between two
+validations) and the test then sends it a real SIGTERM.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from safety_helpers import make_case, predict_argv
+
+from patch2loc import cli
+from patch2loc.outputs import TEMP_MARK
+
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+PAUSE = """
+import sys, time
+import {module} as target
+from patch2loc import cli
+real = target.{name}
+calls = []
+def paused(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == {at}:
+        print("paused", flush=True)
+        time.sleep(60)
+    return real(*args, **kwargs)
+target.{name} = paused
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _run_and_terminate(argv, module, name, at=1, watch=None):
+    """Run the CLI in a child that pauses in `module.name` (its `at`-th call); SIGTERM it there.
+    Returns the exit status, the stderr lines and the temporary files in `watch` at the pause."""
+    code = PAUSE.format(module=module, name=name, at=at)
+    proc = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV)
+    try:
+        assert proc.stdout.readline().strip() == "paused", proc.stderr.read()
+        staged = sorted(p.name for p in watch.iterdir() if TEMP_MARK in p.name) if watch else []
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    return proc.returncode, err.strip().splitlines(), staged
+
+
+@pytest.fixture()
+def c(tmp_path):
+    return make_case(tmp_path / "in")
+
+
+def test_sigterm_during_predict_leaves_nothing(c, tmp_path):
+    out = tmp_path / "out"
+    # paused while the components table is written: the other outputs are staged, none committed
+    rc, err, staged = _run_and_terminate(predict_argv(c, out / "h.nii.gz", "--threshold", "3", "--png",
+                                                      str(out / "h.png")), "patch2loc.predict.lesions",
+                                         "components_csv", watch=out)
+    assert rc == 143, err
+    assert len(staged) == 4, staged  # heatmap, lesion mask, summary, components: staged at the signal
+    assert len(err) == 1 and "terminated (SIGTERM)" in err[0] and "Traceback" not in err[0], err
+    assert not out.exists() or list(out.iterdir()) == []  # no heatmap, no temp file
+
+
+def test_sigterm_in_process_restores_the_handler(c, tmp_path, capsys, monkeypatch):
+    import patch2loc.predict.lesions as lesions
+
+    real = lesions.components_csv
+
+    def terminate(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lesions, "components_csv", terminate)
+    before = signal.getsignal(signal.SIGTERM)
+    capsys.readouterr()
+    assert cli.main(predict_argv(c, tmp_path / "out" / "h.nii.gz")) == 143
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "terminated (SIGTERM)" in err[0], err
+    assert not (tmp_path / "out").exists()
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_sigterm_during_training_keeps_the_last_checkpoint_and_resumes(c, tmp_path):
+    (tmp_path / "in" / "l.csv").write_text("image,mask\nimage.nii.gz,mask.nii.gz\n")
+    run = tmp_path / "run"
+    argv = ["train", "--train-list", str(tmp_path / "in" / "l.csv"), "--val-list", str(tmp_path / "in" / "l.csv"),
+            "--out", str(run), "--steps", "3", "--patches", "8", "--val-every", "1", "--device", "cpu",
+            "--num-threads", "1", "--quiet"]
+    # paused in the second validation: step 1's checkpoints are written, step 2's are not
+    rc, err, _ = _run_and_terminate(argv, "patch2loc.methods.patch2loc.train", "evaluate", at=2)
+    assert rc == 143, err
+    assert len(err) == 1 and "terminated (SIGTERM)" in err[0] and "resume" in err[0], err
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt", "loss.csv"]
+    assert not any(TEMP_MARK in p.name for p in run.iterdir())
+    assert cli.main(argv) == 0  # resumes from step 1
+    assert [r.split(",")[0] for r in (run / "loss.csv").read_text().splitlines()] == ["step", "1", "2", "3"]
