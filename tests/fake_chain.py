@@ -20,7 +20,8 @@ from safety_helpers import SHAPE
 def fake_run(workdir: Path) -> Path:
     run = workdir / "results" / "r"
     (run / "landmarks").mkdir(parents=True)
-    np.save(run / "landmarks" / "T1.npy", np.linspace(0, 100, 11))
+    # [2, L]: the fitted landmarks and the increasing standard scale (what fit_landmarks saves)
+    np.save(run / "landmarks" / "T1.npy", np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
     (run / "atlas").mkdir()
     (run / "atlas" / "atlas.nii.gz").write_bytes(b"placeholder: fake_prepare never reads it")
     cfg = {"preprocess": {"spacing": [1.0, 1.0, 1.0], "target_shape": list(SHAPE)}, "normalize": {"percentile": 98},
