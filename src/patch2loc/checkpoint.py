@@ -60,9 +60,11 @@ def _refused_globals(message: str) -> str:
 
 
 def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
-                    fix: str = "Pass a best.pt or last.pt written by patch2loc train.") -> dict:
+                    fix: str = "Pass a best.pt or last.pt written by patch2loc train.",
+                    method: str | None = "Patch2Loc") -> dict:
     """Load a checkpoint dict on the CPU without running code from it; InputError (one line)
-    naming the file when it is missing, unreadable, or holds anything beyond the allow-list."""
+    naming the file when it is missing, unreadable, holds anything beyond the allow-list, or was
+    written by another method than `method` (None: any method)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: {what} not found{' (it is a folder)' if path.is_dir() else ''}. "
@@ -84,9 +86,20 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
         detail = str(exc).strip().splitlines()[0].split(". ")[0][:120] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot be read as a {what} (truncated or not written by torch.save: "
                          f"{detail}). {fix}") from None
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict) or "patch_size" not in ckpt:
-        raise InputError(f"{path}: not a Patch2Loc {what} (no 'model' weights and 'patch_size'). {fix}")
+    found = checkpoint_method(ckpt) if isinstance(ckpt, dict) else None
+    if method is not None and found not in (None, method):
+        raise InputError(f"{path}: a {found} {what}, not a {method} one. {fix}")
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict) or (
+            found == "Patch2Loc" and "patch_size" not in ckpt):
+        needs = "'model' weights and 'patch_size'" if found in (None, "Patch2Loc") else "'model' weights"
+        raise InputError(f"{path}: not a {method or found or 'patch2loc'} {what} (no {needs}). {fix}")
     return ckpt
+
+
+def checkpoint_method(ckpt: dict) -> str:
+    """The method that wrote a checkpoint (files from before methods were recorded: Patch2Loc)."""
+    method = ckpt.get("method", "Patch2Loc")
+    return method if isinstance(method, str) else "unknown"
 
 
 def checkpoint_modality(ckpt: dict) -> str | None:
