@@ -120,8 +120,12 @@ def model_dir(method, modality="{modality}", fold="{fold}", root="models"):
     """A trained method's folder of one (modality, fold): models/{modality}/fold{k} for Patch2Loc
     (the layout predict --from-run reads), models/{method}/{modality}/fold{k} for the others;
     root="resume/models" gives the training's working folder."""
-    sub = METHODS[method].models
-    return f"{OUT}/{root}/{sub + '/' if sub else ''}{modality}/fold{fold}"
+    return str(Path(OUT, root, METHODS[method].models, modality, f"fold{fold}"))  # "" parts drop out
+
+
+def train_log(method):
+    """logs/train/[{method}/]{modality}_fold{k}.log, the models' layout."""
+    return str(Path(LOGS, "train", METHODS[method].models, "{modality}_fold{fold}.log"))
 
 
 def model_checkpoint(modality, fold, method="Patch2Loc"):
@@ -198,6 +202,15 @@ def model_input(wc):
 
 # Device policy: GPU rules stop at once when CUDA is required and absent (paper: yes; demo: no).
 REQUIRE_CUDA = bool(config.get("device", {}).get("require_cuda", False))
+
+
+def method_gpu(wc):
+    """Scoring jobs of methods with a network ask for a GPU; the others (Thresh) do not."""
+    return 1 if METHODS[wc.method].gpu else 0
+
+
+def method_threads(wc):
+    return config["heatmap"]["threads"] if METHODS[wc.method].gpu else 1
 
 
 def shard_size(dataset):

@@ -16,14 +16,6 @@ SHARD_DIR = f"{LESION_DIR}/shards/{{shard}}"
 BENCH = f"{OUT}/benchmarks"
 
 
-def _gpu(wc):
-    return 1 if METHODS[wc.method].gpu else 0
-
-
-def _threads(wc):
-    return config["heatmap"]["threads"] if METHODS[wc.method].gpu else 1
-
-
 SCORING_PARAMS = dict(
     heatmap=config["heatmap"],
     evaluate=config["evaluate"],
@@ -43,9 +35,9 @@ rule score_healthy:
         heatmaps=directory(f"{HEALTHY_DIR}/heatmaps"),
     params:
         **SCORING_PARAMS,
-    threads: _threads
+    threads: method_threads
     resources:
-        gpu=_gpu,
+        gpu=method_gpu,
         runtime=lambda wc: max(30, math.ceil(2 * METHODS[wc.method].score_minutes * len(ixi_subjects("test", wc.modality)))),
         mem_mb=16000,
     benchmark:
@@ -73,9 +65,9 @@ rule score_lesions:
     params:
         **SCORING_PARAMS,
         first_index=lambda wc: int(wc.shard) * shard_size(wc.dataset),
-    threads: _threads
+    threads: method_threads
     resources:
-        gpu=_gpu,
+        gpu=method_gpu,
         # BraTS21 unsharded with Patch2Loc: 1,251 volumes, 12.5 h
         runtime=lambda wc: shard_runtime(wc.dataset, METHODS[wc.method].score_minutes),
         mem_mb=16000,

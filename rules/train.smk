@@ -33,7 +33,7 @@ for _method in TRAINED_METHODS:
         benchmark:
             f"{OUT}/benchmarks/{_method.train_rule}/{_method.name}_{{modality}}_fold{{fold}}.tsv"
         log:
-            f"{LOGS}/train/{_method.models + '/' if _method.models else ''}{{modality}}_fold{{fold}}.log",
+            train_log(_method.name),
         conda:
             "../envs/torch.yaml"
         script:

@@ -30,9 +30,9 @@ METRIC_LABELS = {"log_error": "Log-error", "log_variance": "Log-variance", "scor
 THIS_RUN, PUBLISHED = "this harness", "published"
 PUBLISHED_NOTE = ("Rows 'this harness': every method run by this pipeline under one protocol (same "
                   "preprocessing, splits, brain masks, post-processing and metric code). Rows 'published': "
-                  "the paper's table, computed by another harness on other test subsets (e.g. BraTS21: 1,151 "
-                  "test volumes there, 1,251 here; MSLUB: 20 there, 29 here) and other preprocessing: "
-                  "not directly comparable with the rows above them.")
+                  "the paper's table, computed by another harness on other test subsets (BraTS21: 1,151 test "
+                  "volumes there; MSLUB: 20; ours are the lists in splits/) and other preprocessing: not "
+                  "directly comparable with the rows above them.")
 
 
 def read_csvs(paths: Iterable[str | os.PathLike], required: Iterable[str] = METRICS_COLUMNS,
