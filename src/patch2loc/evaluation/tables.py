@@ -110,7 +110,7 @@ def _read_published(path: str | os.PathLike, required: Iterable[str]) -> pd.Data
     return read_csvs([path], required=required)
 
 
-def _method_order(names: Iterable[str]) -> list[str]:
+def method_order(names: Iterable[str]) -> list[str]:
     """The registry's order (Patch2Loc, DAE, Thresh), then any other name alphabetically."""
     from patch2loc.methods import METHODS
 
@@ -133,7 +133,7 @@ def table1(metrics: pd.DataFrame, published_csv: str | os.PathLike | None = None
     columns = ["method", "source", "region"] + [f"{d} {m}" for d in datasets for m in ("Dice", "AUPRC")]
 
     rows: list[dict] = []
-    for method in _method_order(agg["method"]):
+    for method in method_order(agg["method"]):
         for region, group in agg[agg["method"] == method].groupby("region", sort=False):
             row = {"method": method, "source": THIS_RUN, "region": region}
             for rec in group.itertuples():
@@ -174,7 +174,7 @@ def table1_supplementary(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFram
     if out.empty:
         return out
     order = {"dataset": {d: i for i, d in enumerate(_dataset_order(out["dataset"]))},
-             "method": {m: i for i, m in enumerate(_method_order(out["method"]))}}
+             "method": {m: i for i, m in enumerate(method_order(out["method"]))}}
     return out.sort_values(["dataset", "method", "region"], key=lambda s: s.map(order[s.name]) if s.name in order else s,
                            kind="stable").reset_index(drop=True)
 
@@ -205,7 +205,7 @@ def table2(patches_or_spearman: pd.DataFrame, published_csv: str | os.PathLike |
     datasets = _dataset_order(names)
 
     rows = []
-    for method in _method_order(spear["method"]):
+    for method in method_order(spear["method"]):
         ours = spear[spear["method"] == method]
         for metric in [m for m in SCORE_COLUMNS if m in set(ours["metric"])]:
             rows.append({"method": method, "metric": METRIC_LABELS[metric], "source": THIS_RUN,
