@@ -50,37 +50,35 @@ def method_of(path):
 
 patches = {m: [p for p in inp.patches if method_of(p) == m] for m in params.methods}
 
+def per_dataset(pngs, prefix, section, caption, draw):
+    """add() every figure named {prefix}{dataset}.png: caption(dataset), draw(path, dataset)."""
+    for png in pngs:
+        dataset = between(png, prefix)
+        add(section, png, caption(dataset), lambda path, d=dataset: draw(path, d))
+
+
+def draw_kde(path, dataset):
+    sample, counts = patch_stream.sample_classes(patches["Patch2Loc"], dataset, max_points=KDE_POINTS)
+    figures.kde_figure(sample, dataset, path, max_points=KDE_POINTS, counts=counts)
+
+
+def draw_method_kde(path, dataset):
+    samples = {m: patch_stream.sample_classes(files, dataset, max_points=KDE_POINTS) for m, files in patches.items()}
+    figures.method_kde_figure(samples, dataset, path, max_points=KDE_POINTS)
+
+
 # Patch statistics of every fold, one dataset at a time (the figures pool the folds), read in
 # chunks: a random sample per class for the KDEs and one location's rows for the ellipses.
-for png in out.kde:
-    dataset = between(png, "kde_")
-
-    def draw_kde(path, d=dataset):
-        sample, counts = patch_stream.sample_classes(patches["Patch2Loc"], d, max_points=KDE_POINTS)
-        figures.kde_figure(sample, d, path, max_points=KDE_POINTS, counts=counts)
-
-    add("Patch analysis", png,
-        f"{dataset}: densities of Patch2Loc's log-error, log-variance and score of normal (<10% lesion) and "
-        "abnormal (>90%) non-overlapping patches, all folds pooled (paper Fig. 3/6).", draw_kde)
-
-for png in out.kde_methods:
-    dataset = between(png, "kde_methods_")
-
-    def draw_method_kde(path, d=dataset):
-        samples = {m: patch_stream.sample_classes(files, d, max_points=KDE_POINTS) for m, files in patches.items()}
-        figures.method_kde_figure(samples, d, path, max_points=KDE_POINTS)
-
-    add("Method comparison", png,
-        f"{dataset}: density of each method's raw score at the centres of normal (<10% lesion) and abnormal "
-        "(>90%) non-overlapping patches, all folds pooled; each method on its own axis.", draw_method_kde)
-
-for png in out.ellipses:
-    dataset = between(png, "ellipses_")
-    add("Patch analysis", png,
-        f"{dataset}: predicted Gaussians (1-sigma ellipses) of the patches at one location (slice, "
-        "centre) that has both normal and abnormal patches, across subjects; the star is the true "
-        "location (paper Fig. 2).",
-        lambda p, d=dataset: figures.ellipse_figure(patch_stream.rows_at_best_location(patches["Patch2Loc"], d)[0], p))
+per_dataset(out.kde, "kde_", "Patch analysis", lambda d: (
+    f"{d}: densities of Patch2Loc's log-error, log-variance and score of normal (<10% lesion) and "
+    "abnormal (>90%) non-overlapping patches, all folds pooled (paper Fig. 3/6)."), draw_kde)
+per_dataset(out.kde_methods, "kde_methods_", "Method comparison", lambda d: (
+    f"{d}: density of each method's raw score at the centres of normal (<10% lesion) and abnormal "
+    "(>90%) non-overlapping patches, all folds pooled; each method on its own axis."), draw_method_kde)
+per_dataset(out.ellipses, "ellipses_", "Patch analysis", lambda d: (
+    f"{d}: predicted Gaussians (1-sigma ellipses) of the patches at one location (slice, centre) that "
+    "has both normal and abnormal patches, across subjects; the star is the true location (paper Fig. 2)."),
+    lambda p, d: figures.ellipse_figure(patch_stream.rows_at_best_location(patches["Patch2Loc"], d)[0], p))
 
 
 def slice_of(dataset, modality, subject):
@@ -91,16 +89,28 @@ def slice_of(dataset, modality, subject):
     return image, seg, figures.pick_slice(seg, image > 0)
 
 
+def kept_subjects(*dirs):
+    """Subjects with a kept heatmap in any of these folders, sorted, at most figure_subjects."""
+    return sorted({hm.name[: -len(".nii.gz")] for d in dirs for hm in d.glob("*.nii.gz")})[: params.figure_subjects]
+
+
+def panel_rows(dataset, modality, heatmaps, label):
+    """Per kept subject: (label, image slice, {name: heatmap slice}, seg slice) at the slice with the
+    most lesion voxels; `heatmaps` maps a name to a heatmaps/ folder."""
+    rows = []
+    for subject in kept_subjects(*heatmaps.values()):
+        image, seg, z = slice_of(dataset, modality, subject)
+        maps = {name: load_volume(d / f"{subject}.nii.gz").data[:, :, z] for name, d in heatmaps.items()
+                if (d / f"{subject}.nii.gz").exists()}
+        rows.append((label(subject, z), image[:, :, z], maps, None if seg is None else seg[:, :, z]))
+    return rows
+
+
 def heatmap_rows(heatmap_dir):
     """Paper Fig. 4/5: the first kept heatmaps of the first fold of a dataset."""
     dataset, modality = heatmap_dir.parent.name, heatmap_dir.parents[2].name
-    rows = []
-    for hm in sorted(heatmap_dir.glob("*.nii.gz"))[: params.figure_subjects]:
-        subject = hm.name[: -len(".nii.gz")]
-        image, seg, z = slice_of(dataset, modality, subject)
-        rows.append((f"{dataset} {subject} (slice {z})", image[:, :, z], load_volume(hm).data[:, :, z],
-                     None if seg is None else seg[:, :, z]))
-    return rows
+    rows = panel_rows(dataset, modality, {"score": heatmap_dir}, lambda s, z: f"{dataset} {s} (slice {z})")
+    return [(label, image, maps["score"], seg) for label, image, maps, seg in rows]
 
 
 heatmap_dirs = {f"heatmaps_{Path(d).parent.name}_{Path(d).parents[2].name}.png": Path(d) for d in inp.heatmaps}
@@ -115,34 +125,26 @@ for png in out.heatmaps:
 # Method panels: the same subjects and slices with every method's kept heatmap (first fold), each
 # on its own scale, from the median of its healthy IXI test scores to its unsupervised threshold.
 healthy = pd.concat([pd.read_csv(p) for p in inp.healthy], ignore_index=True)
-scales = {m: (float(g["score_median"].mean()), float(g["unsup_threshold"].mean()))
-          for m, g in healthy.groupby("method")}
-method_dirs = {}
+scales = {key: (float(g["score_median"].mean()), float(g["unsup_threshold"].mean()))
+          for key, g in healthy.groupby(["method", "modality"])}
+method_dirs = {}  # lesion set -> {method: heatmaps/ of its first fold}
 for d in map(Path, inp.method_heatmaps):
-    method_dirs.setdefault(d.parent.name, {})[method_of(d / "x")] = d
+    if d.parent.name != "IXI":
+        method_dirs.setdefault(d.parent.name, {})[method_of(d / "x")] = d
 
 
-def method_rows(dataset):
+def draw_methods(path, dataset):
     dirs = method_dirs[dataset]
-    subjects = sorted({hm.name[: -len(".nii.gz")] for d in dirs.values() for hm in d.glob("*.nii.gz")})
-    rows = []
-    for subject in subjects[: params.figure_subjects]:
-        modality = next(iter(dirs.values())).parents[2].name
-        image, seg, z = slice_of(dataset, modality, subject)
-        maps = {m: load_volume(d / f"{subject}.nii.gz").data[:, :, z] for m, d in dirs.items()
-                if (d / f"{subject}.nii.gz").exists()}
-        rows.append((f"{subject} (slice {z})", image[:, :, z], maps, None if seg is None else seg[:, :, z]))
-    return rows
+    modality = next(iter(dirs.values())).parents[2].name
+    rows = panel_rows(dataset, modality, dirs, lambda s, z: f"{s} (slice {z})")
+    methods = [m for m in params.methods if m in dirs]
+    figures.method_panel(rows, methods, {m: scales[(m, modality)] for m in methods}, path)
 
 
-for png in out.methods:
-    dataset = between(png, "methods_")
-    add("Method comparison", png,
-        f"{dataset}: the same slices scored by every method (first fold), then the ground-truth outline. "
-        "Each map is on its own scale, from the median of the method's in-brain scores on the healthy IXI "
-        "test volumes (dark) to its unsupervised threshold (bright: flagged).",
-        lambda p, d=dataset: figures.method_panel(method_rows(d), [m for m in params.methods if m in method_dirs[d]],
-                                                  scales, p))
+per_dataset(out.methods, "methods_", "Method comparison", lambda d: (
+    f"{d}: the same slices scored by every method (first fold), then the ground-truth outline. Each map "
+    "is on its own scale, from the median of the method's in-brain scores on the healthy IXI test volumes "
+    "(dark) to its unsupervised threshold (bright: flagged)."), draw_methods)
 
 for png in out.loss:
     method = between(png, "loss_curves_")

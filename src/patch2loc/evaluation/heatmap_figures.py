@@ -30,6 +30,31 @@ def pick_slice(seg: np.ndarray | None, brain_mask: np.ndarray | None = None) -> 
     return int((slices[0] + slices[-1]) // 2)
 
 
+MethodRow = tuple[str, np.ndarray, dict, "np.ndarray | None"]
+
+
+def _check_rows(figure: str, rows: Sequence[MethodRow]) -> None:
+    """Every row is (title, image2d, {name: map2d}, seg2d or None), all of one 2D shape."""
+    if not rows:
+        raise InputError(f"{figure}: no rows to draw; pass at least one (title, image, map(s), seg).")
+    for title, image, maps, seg in rows:
+        shapes = {np.shape(image)} | {np.shape(m) for m in maps.values()}
+        shapes |= {np.shape(seg)} if seg is not None else set()
+        if len(shapes) != 1 or np.ndim(image) != 2:
+            raise InputError(f"{figure}: row {title!r} has 2D arrays of different shapes {sorted(shapes)}; "
+                             "pass one axial slice of the image, every map and the seg (same z).")
+
+
+def _outline(ax, image, seg) -> None:
+    """The slice in grey with the ground-truth lesion outline (or a note that there is none)."""
+    ax.imshow(image, cmap="gray", origin="lower")
+    if seg is not None and np.any(seg):
+        ax.contour(np.asarray(seg > 0, np.float64).T, levels=[0.5], colors=[SEG_COLOUR], linewidths=1.2)
+    else:
+        ax.text(0.5, 0.04, "no lesion" if seg is not None else "healthy (no segmentation)",
+                transform=ax.transAxes, ha="center", va="bottom", color="white", fontsize=8)
+
+
 HeatmapRow = tuple[str, np.ndarray, np.ndarray, "np.ndarray | None"]
 
 
@@ -37,13 +62,7 @@ def heatmap_panel(rows: Sequence[HeatmapRow], out_png: str | os.PathLike, *,
                   vmin: float = SCORE_RANGE[0], vmax: float = SCORE_RANGE[1]) -> None:
     """Fig. 4 / 5: per row (title, image2d, score2d, seg2d or None) the slice, the heatmap on a
     fixed colour scale (default [0, 12], one colour bar) and the ground-truth outline."""
-    if not rows:
-        raise InputError("heatmap_panel: no rows to draw; pass at least one (title, image, score, seg).")
-    for title, image, score, seg in rows:
-        shapes = {np.shape(image), np.shape(score)} | ({np.shape(seg)} if seg is not None else set())
-        if len(shapes) != 1 or np.ndim(image) != 2:
-            raise InputError(f"heatmap_panel: row {title!r} has 2D arrays of different shapes {sorted(shapes)}; "
-                             "pass one axial slice of the image, score and seg (same z).")
+    _check_rows("heatmap_panel", [(title, image, {"score": score}, seg) for title, image, score, seg in rows])
     with matplotlib.rc_context(STYLE):
         fig = new_figure(8.6, 2.7 * len(rows) + 0.3)
         axes = np.atleast_2d(fig.subplots(len(rows), 3))
@@ -53,12 +72,7 @@ def heatmap_panel(rows: Sequence[HeatmapRow], out_png: str | os.PathLike, *,
             ax_img, ax_heat, ax_gt = axes[r]
             ax_img.imshow(image, cmap="gray", origin="lower")
             heat = ax_heat.imshow(score, cmap=HEATMAP_CMAP, vmin=vmin, vmax=vmax, origin="lower")
-            ax_gt.imshow(image, cmap="gray", origin="lower")
-            if seg is not None and np.any(seg):
-                ax_gt.contour(np.asarray(seg > 0, np.float64).T, levels=[0.5], colors=[SEG_COLOUR], linewidths=1.2)
-            else:
-                ax_gt.text(0.5, 0.04, "no lesion" if seg is not None else "healthy (no segmentation)",
-                           transform=ax_gt.transAxes, ha="center", va="bottom", color="white", fontsize=8)
+            _outline(ax_gt, image, seg)
             for ax in (ax_img, ax_heat, ax_gt):
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -70,35 +84,12 @@ def heatmap_panel(rows: Sequence[HeatmapRow], out_png: str | os.PathLike, *,
         save(fig, out_png)
 
 
-MethodRow = tuple[str, np.ndarray, dict, "np.ndarray | None"]
-
-
-def _check_rows(rows: Sequence[MethodRow], methods: Sequence[str]) -> None:
-    if not rows:
-        raise InputError("method_panel: no rows to draw; pass at least one (title, image, {method: score}, seg).")
-    for title, image, maps, seg in rows:
-        shapes = {np.shape(image)} | {np.shape(maps[m]) for m in methods if m in maps}
-        shapes |= {np.shape(seg)} if seg is not None else set()
-        if len(shapes) != 1 or np.ndim(image) != 2:
-            raise InputError(f"method_panel: row {title!r} has 2D arrays of different shapes {sorted(shapes)}; "
-                             "pass one axial slice of the image, every map and the seg (same z).")
-
-
-def _outline(ax, image, seg) -> None:
-    ax.imshow(image, cmap="gray", origin="lower")
-    if seg is not None and np.any(seg):
-        ax.contour(np.asarray(seg > 0, np.float64).T, levels=[0.5], colors=[SEG_COLOUR], linewidths=1.2)
-    else:
-        ax.text(0.5, 0.04, "no lesion" if seg is not None else "healthy (no segmentation)",
-                transform=ax.transAxes, ha="center", va="bottom", color="white", fontsize=8)
-
-
 def method_panel(rows: Sequence[MethodRow], methods: Sequence[str], scales: dict[str, tuple[float, float]],
                  out_png: str | os.PathLike) -> None:
     """Per row (title, image2d, {method: map2d}, seg2d or None): the slice, each method's map on
     its scale `scales[method]` = (low, high) (one colour bar per method), the ground-truth outline.
     A method without a map for a row is a blank panel saying so."""
-    _check_rows(rows, methods)
+    _check_rows("method_panel", rows)
     columns = ["MRI slice", *methods, "ground truth (outline)"]
     with matplotlib.rc_context(STYLE):
         fig = new_figure(2.5 * len(columns) + 0.6, 2.6 * len(rows) + 0.6)

@@ -23,6 +23,7 @@ import random
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import fields
 from pathlib import Path
 from typing import Protocol
 
@@ -31,7 +32,7 @@ import torch
 
 from patch2loc import __version__
 from patch2loc.checkpoint import numpy_rng_from_plain, numpy_rng_to_plain, read_checkpoint, save_checkpoint
-from patch2loc.devices import resolve_device
+from patch2loc.devices import DEVICE_NAMES, resolve_device
 from patch2loc.io import InputError, atomic_output
 from patch2loc.outputs import remove_stale_temps
 
@@ -206,11 +207,35 @@ def run_training(task: TrainingTask, out_dir: str | Path, *, steps: int, val_eve
             "paths": {"last": str(last_path), "best": str(best_path), "loss_csv": str(csv_path)}}
 
 
-def check_loop_settings(steps: int, val_every: int, val_batches: int, checkpoint_every: int | None,
-                        what: str) -> None:
-    """The loop settings every method has, checked the same way (one line naming the key)."""
-    if steps < 1 or val_every < 1 or val_batches < 1:
+def check_settings(cfg, what: str, device_key: str) -> None:
+    """The settings every trained method's config has (device, amp, steps, val_every,
+    val_batches, checkpoint_every), checked alike: one line naming the key."""
+    if not DEVICE_NAMES.fullmatch(str(cfg.device)):
+        raise InputError(f"device {cfg.device!r} ({device_key}): use auto, cpu, cuda or cuda:N.")
+    if cfg.amp not in ("none", "bf16", "fp16"):
+        raise InputError(f"{what}.amp={cfg.amp!r}: use 'none', 'bf16' or 'fp16'.")
+    if cfg.steps < 1 or cfg.val_every < 1 or cfg.val_batches < 1:
         raise InputError(f"{what}: steps, val_every and val_batches must be >= 1.")
-    if checkpoint_every is not None and (checkpoint_every < 1 or checkpoint_every % val_every):
-        raise InputError(f"{what}.checkpoint_every={checkpoint_every} must be a positive multiple of "
-                         f"val_every={val_every} (last.pt holds the loss curve up to a validation step).")
+    if cfg.checkpoint_every is not None and (cfg.checkpoint_every < 1 or cfg.checkpoint_every % cfg.val_every):
+        raise InputError(f"{what}.checkpoint_every={cfg.checkpoint_every} must be a positive multiple of "
+                         f"val_every={cfg.val_every} (last.pt holds the loss curve up to a validation step).")
+
+
+def config_from_dict(cls, d: dict, what: str):
+    """A config dataclass from a dict (e.g. a YAML block), refusing unknown keys with their names."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise InputError(f"{what}: unknown key(s) {unknown}; known keys are {sorted(known)}.")
+    return cls(**d)
+
+
+def workflow_trainer(config_cls, train_pairs):
+    """A method's `train_from_files` as the workflow calls it: its config block (with `threads`)
+    plus the modality -> `config_cls`, then `train_pairs(train, val, cfg, out_dir, progress)`."""
+    def train_from_files(train, val, settings: dict, out_dir, *, modality: str, threads: int, progress: bool = True):
+        block = {k: v for k, v in settings.items() if k != "threads"}
+        cfg = config_from_dict(config_cls, {**block, "num_threads": threads, "modality": modality},
+                               f"{config_cls.__name__} (workflow config)")
+        return train_pairs(train, val, cfg, out_dir, progress)
+    return train_from_files

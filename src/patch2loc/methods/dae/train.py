@@ -11,18 +11,17 @@ and best model by validation loss are the shared harness's (`methods.harness`).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from patch2loc.devices import DEVICE_NAMES
 from patch2loc.io import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.noise import coarse_noise, noise_cells
-from patch2loc.methods.harness import (autocast_context, check_loop_settings, prepare_device, run_training,
-                                       seed_everything)
+from patch2loc.methods.harness import (autocast_context, check_settings, config_from_dict, prepare_device,
+                                       run_training, seed_everything)
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
@@ -54,22 +53,14 @@ class DAEConfig:
     checkpoint_every: int | None = None
 
     def __post_init__(self) -> None:
-        if not DEVICE_NAMES.fullmatch(str(self.device)):
-            raise InputError(f"device {self.device!r} (dae.device): use auto, cpu, cuda or cuda:N.")
-        if self.amp not in ("none", "bf16", "fp16"):
-            raise InputError(f"DAEConfig.amp={self.amp!r}: use 'none', 'bf16' or 'fp16'.")
+        check_settings(self, "DAEConfig", "dae.device")
         if self.batch_size < 1 or self.width < 1 or self.depth < 1 or self.noise_cell_mm <= 0:
             raise InputError("DAEConfig: batch_size, width, depth and noise_cell_mm must be positive.")
-        check_loop_settings(self.steps, self.val_every, self.val_batches, self.checkpoint_every, "DAEConfig")
 
     @classmethod
     def from_dict(cls, d: dict) -> "DAEConfig":
         """Build from a dict (e.g. the workflow's `dae` block), refusing unknown keys by name."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InputError(f"DAE config: unknown key(s) {unknown}; known keys are {sorted(known)}.")
-        return cls(**d)
+        return config_from_dict(cls, d, "DAE config")
 
 
 def brain_slices(images: np.ndarray, masks: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,21 +1,12 @@
 """Patch2Loc as the workflow calls a method (see `patch2loc.methods`): train, load, score."""
 from __future__ import annotations
 
-from patch2loc.methods.patch2loc.model import load_model
+from patch2loc.methods.harness import workflow_trainer
+from patch2loc.methods.patch2loc import train as p2l_train
+from patch2loc.methods.patch2loc.model import load_model as load
 
-
-def train_from_files(train_pairs, val_pairs, settings: dict, out_dir, *, modality: str, threads: int,
-                     progress: bool = True) -> dict:
-    """Train on a fold's (image, mask) pairs with the workflow's `train` block."""
-    from patch2loc.methods.patch2loc.train import TrainConfig, train_from_files as train_pairs_
-
-    cfg = TrainConfig.from_dict({**{k: v for k, v in settings.items() if k != "threads"},
-                                 "num_threads": threads, "modality": modality})
-    return train_pairs_(train_pairs, val_pairs, cfg, out_dir, progress)
-
-
-def load(checkpoint, device):
-    return load_model(checkpoint, device)
+train_from_files = workflow_trainer(p2l_train.TrainConfig, p2l_train.train_from_files)  # the `train:` block
+__all__ = ["load", "score", "train_from_files"]
 
 
 def score(model, image, mask, cfg) -> dict:

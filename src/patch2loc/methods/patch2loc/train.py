@@ -8,15 +8,16 @@ best model by validation loss and the loss curve are the harness's.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from patch2loc.devices import DEVICE_NAMES, resolve_device  # noqa: F401  (checks the name; re-exported for benchmarks)
+from patch2loc.devices import resolve_device  # noqa: F401  (re-exported for benchmarks)
 from patch2loc.io import InputError
-from patch2loc.methods.harness import autocast_context, check_loop_settings, prepare_device, run_training, seed_everything
+from patch2loc.methods.harness import (autocast_context, check_settings, config_from_dict, prepare_device,
+                                       run_training, seed_everything)
 from patch2loc.methods.patch2loc.loss import beta_nll
 from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
 from patch2loc.methods.patch2loc.sampling import PatchSampler
@@ -51,23 +52,15 @@ class TrainConfig:
     checkpoint_every: int | None = None
 
     def __post_init__(self) -> None:
-        if not DEVICE_NAMES.fullmatch(str(self.device)):
-            raise InputError(f"device {self.device!r} (--device, train.device): use auto, cpu, cuda or cuda:N.")
-        if self.amp not in ("none", "bf16", "fp16"):
-            raise InputError(f"TrainConfig.amp={self.amp!r}: use 'none', 'bf16' or 'fp16'.")
+        check_settings(self, "TrainConfig", "--device, train.device")
         if self.patches_per_step < 2:
             raise InputError(f"patches per step (--patches, train.patches_per_step) must be >= 2, got "
                              f"{self.patches_per_step}: the heads use BatchNorm, which needs 2 or more.")
-        check_loop_settings(self.steps, self.val_every, self.val_batches, self.checkpoint_every, "TrainConfig")
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         """Build from a dict (e.g. a YAML section), refusing unknown keys with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InputError(f"training config: unknown key(s) {unknown}; known keys are {sorted(known)}.")
-        return cls(**d)
+        return config_from_dict(cls, d, "training config")
 
 
 def train_step(model: Patch2LocNet, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
