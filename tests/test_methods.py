@@ -54,3 +54,32 @@ def test_every_method_scores_through_the_shared_post_processing():
     assert dae.score.shape == image.shape and np.all(dae.score[~mask] == 0)
     np.testing.assert_array_equal(dae.score, postprocess(dae.raw["score"], mask, 3))
     assert set(dae.raw) == {"score"}
+
+
+def test_a_dataset_scored_with_any_method_keeps_heatmaps_and_thresholds(tmp_path):
+    from patch2loc.evaluation.scoring import Scan, score_healthy, score_lesions
+    from patch2loc.io import save_volume
+    from patch2loc.methods.dae.model import DenoisingUNet
+
+    rng = np.random.default_rng(1)
+    scans = []
+    for i in range(3):
+        image = rng.random((16, 16, 6)).astype(np.float32)
+        mask = np.zeros(image.shape, np.uint8)
+        mask[2:14, 2:14, 1:5] = 1
+        seg = np.zeros(image.shape, np.uint8)
+        seg[5:9, 5:9, 2:4] = 1
+        paths = [save_volume(a, tmp_path / f"s{i}" / n) for a, n in
+                 ((image, "image.nii.gz"), (mask, "mask.nii.gz"), (seg, "seg.nii.gz"))]
+        scans.append(Scan(f"s{i}", *map(str, paths)))
+    cfg = ScoringConfig(median_size=3, keep_heatmaps=2, device="cpu", patch_size=4)
+    for method, model in (("Thresh", None), ("DAE", DenoisingUNet(width=4).eval())):
+        meta = {"method": method, "modality": "T2", "fold": "", "dataset": "IXI"}
+        threshold, rows = score_healthy(method, scans, cfg, meta, tmp_path / method / "IXI", model)
+        assert np.isfinite(threshold) and len(rows) == 3 and rows["fpr_unsup"].between(0, 1).all()
+        assert sorted(p.name for p in (tmp_path / method / "IXI").iterdir()) == ["s0.nii.gz", "s1.nii.gz"]
+        metrics, patches = score_lesions(method, scans[1:], cfg, {**meta, "dataset": "BraTS21"}, threshold,
+                                         tmp_path / method / "BraTS21", model, first_index=1)
+        assert metrics["subject"].tolist() == ["s1", "s2"] and metrics["auprc"].between(0, 1).all()
+        assert sorted(p.name for p in (tmp_path / method / "BraTS21").iterdir()) == ["s1.nii.gz"]  # i=1 < 2 kept
+        assert patches["score"].notna().all() and patches["log_error"].isna().all()  # no log-error: NaN

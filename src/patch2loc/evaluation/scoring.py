@@ -68,6 +68,11 @@ def score_case(method: str, image: np.ndarray, mask: np.ndarray, cfg: ScoringCon
     return ScoredVolume(postprocess(raw["score"], mask, cfg.median_size), raw)
 
 
+def _keep(i: int, cfg: ScoringConfig) -> bool:
+    """Whether the i-th volume of the dataset (0-based, counted over all shards) keeps its heatmap."""
+    return cfg.keep_heatmaps < 0 or i < cfg.keep_heatmaps
+
+
 def score_healthy(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict, heatmap_dir: str | Path,
                   model=None) -> tuple[float, pd.DataFrame]:
     """Unsupervised threshold (quantile of pooled in-brain scores of healthy volumes) and, per
