@@ -130,6 +130,8 @@ def test_method_panel_side_by_side(tmp_path):
     assert _is_png(out)
     with pytest.raises(InputError, match="s3"):
         method_panel([("s3", image, {"DAE": image[:, :5]}, None)], ["DAE"], scales, tmp_path / "bad.png")
+    with pytest.raises(InputError, match="no method"):
+        method_panel([("s4", image, maps, seg)], [], scales, tmp_path / "bad.png")
     assert not (tmp_path / "bad.png").exists()
 
 

@@ -44,7 +44,7 @@ def between(path, prefix):
 
 
 def method_of(path):
-    """.../scores/{method}/{modality}/{fold}/{dataset}/<file or heatmaps> -> method."""
+    """.../scores/{method}/{modality}/{fold}/{dataset}/{patches.csv.gz or heatmaps} -> method."""
     return Path(path).parents[3].name
 
 
@@ -130,7 +130,7 @@ scales = {key: (float(g["score_median"].mean()), float(g["unsup_threshold"].mean
 method_dirs = {}  # lesion set -> {method: heatmaps/ of its first fold}
 for d in map(Path, inp.method_heatmaps):
     if d.parent.name != "IXI":
-        method_dirs.setdefault(d.parent.name, {})[method_of(d / "x")] = d
+        method_dirs.setdefault(d.parent.name, {})[method_of(d)] = d
 
 
 def draw_methods(path, dataset):

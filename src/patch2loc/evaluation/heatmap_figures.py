@@ -90,6 +90,8 @@ def method_panel(rows: Sequence[MethodRow], methods: Sequence[str], scales: dict
     its scale `scales[method]` = (low, high) (one colour bar per method), the ground-truth outline.
     A method without a map for a row is a blank panel saying so."""
     _check_rows("method_panel", rows)
+    if not methods:
+        raise InputError("method_panel: no method to show; pass the methods whose maps the rows hold.")
     columns = ["MRI slice", *methods, "ground truth (outline)"]
     with matplotlib.rc_context(STYLE):
         fig = new_figure(2.5 * len(columns) + 0.6, 2.6 * len(rows) + 0.6)
@@ -116,5 +118,5 @@ def method_panel(rows: Sequence[MethodRow], methods: Sequence[str], scales: dict
             if method in images:
                 lo, hi = scales[method]
                 fig.colorbar(images[method], ax=axes[:, c].tolist(), location="bottom", shrink=0.9, extend="both",
-                             label=f"{lo:.3g} (healthy median) to {hi:.3g} (threshold)")
+                             label=f"{lo:.3g} (healthy median)\nto {hi:.3g} (threshold)")
         save(fig, out_png)
