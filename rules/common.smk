@@ -203,14 +203,11 @@ def model_input(wc):
 # Device policy: GPU rules stop at once when CUDA is required and absent (paper: yes; demo: no).
 REQUIRE_CUDA = bool(config.get("device", {}).get("require_cuda", False))
 
-
-def method_gpu(wc):
-    """Scoring jobs of methods with a network ask for a GPU; the others (Thresh) do not."""
-    return 1 if METHODS[wc.method].gpu else 0
-
-
-def method_threads(wc):
-    return config["heatmap"]["threads"] if METHODS[wc.method].gpu else 1
+# Scoring rules come in two: methods with a network ask for a GPU (score_healthy, score_lesions),
+# the others (Thresh) run on one CPU (score_healthy_cpu, score_lesions_cpu), so that a cluster
+# profile can send each to its partition.
+GPU_METHODS = "|".join(m.name for m in METHODS.values() if m.gpu) or "(?!)"
+CPU_METHODS = "|".join(m.name for m in METHODS.values() if not m.gpu) or "(?!)"
 
 
 def shard_size(dataset):

@@ -6,7 +6,8 @@
 # Lesion sets are scored in shards of `evaluate.shard_size` volumes (null: one shard), one job
 # each, merged by the cheap merge_score_shards: a failure costs one shard and many GPUs can work
 # on one dataset at once. Each volume is scored on its own, so the merged files equal unsharded
-# scoring. Methods with a network (Patch2Loc, DAE) ask for a GPU; Thresh runs on one CPU.
+# scoring. Methods with a network (Patch2Loc, DAE) ask for a GPU; the others (Thresh) run on one
+# CPU, in the `*_cpu` copies of the two scoring rules.
 
 
 # Output folders, spelled once by common.smk's score_dir() (wildcards left open).
@@ -21,7 +22,6 @@ SCORING_PARAMS = dict(
     evaluate=config["evaluate"],
     patch_size=config["train"].get("patch_size"),  # one patch-statistics grid for every method
     require_cuda=REQUIRE_CUDA,
-    gpu=lambda wc: METHODS[wc.method].gpu,
 )
 
 
@@ -33,11 +33,13 @@ rule score_healthy:
         threshold=f"{HEALTHY_DIR}/threshold.json",
         metrics=f"{HEALTHY_DIR}/metrics.csv",
         heatmaps=directory(f"{HEALTHY_DIR}/heatmaps"),
+    wildcard_constraints:
+        method=GPU_METHODS,
     params:
         **SCORING_PARAMS,
-    threads: method_threads
+    threads: config["heatmap"]["threads"]
     resources:
-        gpu=method_gpu,
+        gpu=1,
         runtime=lambda wc: max(30, math.ceil(2 * METHODS[wc.method].score_minutes * len(ixi_subjects("test", wc.modality)))),
         mem_mb=16000,
     benchmark:
@@ -48,6 +50,20 @@ rule score_healthy:
         "../envs/torch.yaml"
     script:
         "../workflow/scripts/score_dataset.py"
+
+
+use rule score_healthy as score_healthy_cpu with:
+    wildcard_constraints:
+        method=CPU_METHODS,
+    threads: 1
+    resources:
+        gpu=0,
+        runtime=60,
+        mem_mb=16000,
+    benchmark:
+        f"{BENCH}/score_healthy/{{method}}_{{modality}}_{{fold}}.tsv"
+    log:
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_IXI.log",
 
 
 rule score_lesions:
@@ -61,13 +77,14 @@ rule score_lesions:
         heatmaps=temp(directory(f"{SHARD_DIR}/heatmaps")),
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
+        method=GPU_METHODS,
         shard=r"\d+",
     params:
         **SCORING_PARAMS,
         first_index=lambda wc: int(wc.shard) * shard_size(wc.dataset),
-    threads: method_threads
+    threads: config["heatmap"]["threads"]
     resources:
-        gpu=method_gpu,
+        gpu=1,
         # BraTS21 unsharded with Patch2Loc: 1,251 volumes, 12.5 h
         runtime=lambda wc: shard_runtime(wc.dataset, METHODS[wc.method].score_minutes),
         mem_mb=16000,
@@ -79,6 +96,22 @@ rule score_lesions:
         "../envs/torch.yaml"
     script:
         "../workflow/scripts/score_dataset.py"
+
+
+use rule score_lesions as score_lesions_cpu with:
+    wildcard_constraints:
+        dataset="|".join(LESION_DATASETS),
+        method=CPU_METHODS,
+        shard=r"\d+",
+    threads: 1
+    resources:
+        gpu=0,
+        runtime=lambda wc: shard_runtime(wc.dataset, METHODS[wc.method].score_minutes),
+        mem_mb=16000,
+    benchmark:
+        f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"
+    log:
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.log",
 
 
 rule merge_score_shards:

@@ -130,9 +130,17 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
         assert all("gpu=1" in j["resources"] for j in trainings), trainings[0]
     dae = [j for j in jobs if j["rule"] == "train_dae"][0]
     assert "models/DAE/" in dae["output"] and "benchmarks/train_dae/DAE_" in dae["benchmark"]
-    scoring = [j for j in jobs if j["rule"] == "score_lesions"]
+    scoring = [j for j in jobs if j["rule"].startswith("score_lesions")]
     assert {j["wildcards"].split(",")[0] for j in scoring} == {"method=Patch2Loc", "method=DAE", "method=Thresh"}
-    assert all(("gpu=0" in j["resources"]) == ("method=Thresh" in j["wildcards"]) for j in scoring)
+    for job in scoring:  # Thresh in the CPU copy of the rule, without a GPU; the networks with one
+        cpu = "method=Thresh" in job["wildcards"]
+        assert job["rule"] == ("score_lesions_cpu" if cpu else "score_lesions")
+        assert ("gpu=0" if cpu else "gpu=1") in job["resources"]
+    # Every rule whose jobs ask for a GPU goes to the GPU partition of the SLURM profile.
+    profile = yaml.safe_load((workdir / "profiles" / "slurm" / "config.yaml").read_text())["set-resources"]
+    gpu_rules = {j["rule"] for j in jobs if "gpu=1" in j.get("resources", "")}
+    assert gpu_rules >= {"train_model", "train_dae", "score_healthy", "score_lesions"}
+    assert all(profile.get(r, {}).get("slurm_partition") == "YOUR_GPU_PARTITION" for r in gpu_rules), gpu_rules
 
 
 def test_table1_target_runs_only_what_table1_needs(workdir):

@@ -1,5 +1,5 @@
-"""Rules score_healthy and score_lesions: anomaly maps of one dataset (or one shard of a lesion
-dataset) with one method -> threshold, or metrics and patch statistics."""
+"""Rules score_healthy[_cpu] and score_lesions[_cpu]: anomaly maps of one dataset (or one shard of
+a lesion dataset) with one method -> threshold, or metrics and patch statistics."""
 import json
 import sys
 from pathlib import Path
@@ -8,12 +8,13 @@ sys.path.insert(0, snakemake.scriptdir)
 from _common import require_cuda, setup
 
 setup(snakemake, threads=snakemake.threads)
-if snakemake.params.gpu:
+from patch2loc.methods import get, implementation
+
+if get(snakemake.wildcards.method).gpu:
     require_cuda(snakemake)
 
 from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_healthy, score_lesions
 from patch2loc.io import write_csv, write_json
-from patch2loc.methods import get, implementation
 
 wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
 cfg = ScoringConfig.from_workflow(snakemake.params.heatmap, snakemake.params.evaluate, snakemake.params.patch_size)
