@@ -18,6 +18,7 @@ validate(config, "../config/schema.yaml")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, check_raw, raw_paths  # noqa: E402
 from patch2loc.io import InputError  # noqa: E402
+from patch2loc.methods import METHODS  # noqa: E402  (the registry: one line per method)
 
 RUN = config["run_name"]
 OUT = f"results/{RUN}"
@@ -28,12 +29,23 @@ DATASETS = list(config["datasets"])
 LESION_SETS = [d for d in DATASETS if d in LESION_DATASETS]
 # One model per modality; a modality is trained only if a lesion set needs it.
 MODEL_MODALITIES = sorted({MODALITIES[d][0] for d in LESION_SETS}) or ["T1", "T2"]
+# The methods this run scores: config `methods` (names of the registry patch2loc.methods), by
+# default every method whose settings block the config has (or that needs none).
+RUN_METHODS = list(config.get("methods") or [m.name for m in METHODS.values() if m.config in (None, *config)])
+for _name in RUN_METHODS:
+    if _name not in METHODS:
+        raise WorkflowError(f"config `methods`: unknown method {_name!r}; known: {list(METHODS)} "
+                            "(src/patch2loc/methods/__init__.py; README, 'Adding a method').")
+    if METHODS[_name].config and METHODS[_name].config not in config:
+        raise WorkflowError(f"config `methods` lists {_name}, whose settings block "
+                            f"`{METHODS[_name].config}:` the config lacks (config/config.yaml has one).")
+TRAINED_METHODS = [METHODS[m] for m in RUN_METHODS if METHODS[m].trains]
 
 wildcard_constraints:
     dataset="|".join(MODALITIES),
     modality="T1|T2",
-    fold=r"fold\d+|all",  # scores/: fold{k} for Patch2Loc, all for the fold-free Thresh
-    method="Patch2Loc|Thresh",
+    fold=r"fold\d+|all",  # scores/: fold{k} for trained methods, all for fold-free ones (Thresh)
+    method="|".join(METHODS),
     subject=r"[^/]+",
 
 
@@ -104,24 +116,36 @@ def normalized(dataset, modality, subject):
     return f"{OUT}/normalized/{dataset}/{modality}/{subject}/image.nii.gz"
 
 
-def model_checkpoint(modality, fold):
-    return f"{OUT}/models/{modality}/fold{fold}/best.pt"
+def model_dir(method, modality="{modality}", fold="{fold}", root="models"):
+    """A trained method's folder of one (modality, fold): models/{modality}/fold{k} for Patch2Loc
+    (the layout predict --from-run reads), models/{method}/{modality}/fold{k} for the others;
+    root="resume/models" gives the training's working folder."""
+    return str(Path(OUT, root, METHODS[method].models, modality, f"fold{fold}"))  # "" parts drop out
+
+
+def train_log(method):
+    """logs/train/[{method}/]{modality}_fold{k}.log, the models' layout."""
+    return str(Path(LOGS, "train", METHODS[method].models, "{modality}_fold{fold}.log"))
+
+
+def model_checkpoint(modality, fold, method="Patch2Loc"):
+    return f"{model_dir(method, modality, fold)}/best.pt"
 
 
 def score_dir(method, modality, fold, dataset):
-    """fold is 'fold{k}' for Patch2Loc and 'all' for the fold-free Thresh baseline."""
+    """fold is 'fold{k}' for trained methods and 'all' for fold-free ones (Thresh)."""
     return f"{OUT}/scores/{method}/{modality}/{fold}/{dataset}"
 
 
 def method_folds(method):
-    return [f"fold{k}" for k in FOLDS] if method == "Patch2Loc" else ["all"]
+    return [f"fold{k}" for k in FOLDS] if METHODS[method].trains else ["all"]
 
 
 def evaluated_combinations():
     """(method, modality, fold, dataset) for every lesion-set evaluation of the run."""
     return [
         (method, MODALITIES[d][0], fold, d)
-        for method in ("Patch2Loc", "Thresh")
+        for method in RUN_METHODS
         for d in LESION_SETS
         for fold in method_folds(method)
     ]
@@ -172,11 +196,18 @@ def train_inputs(wc):
 
 # ---------------------------------------------------------------- heatmaps inputs
 def model_input(wc):
-    return [model_checkpoint(wc.modality, wc.fold[len("fold"):])] if wc.method == "Patch2Loc" else []
+    trained = METHODS[wc.method].trains
+    return [model_checkpoint(wc.modality, wc.fold[len("fold"):], wc.method)] if trained else []
 
 
 # Device policy: GPU rules stop at once when CUDA is required and absent (paper: yes; demo: no).
 REQUIRE_CUDA = bool(config.get("device", {}).get("require_cuda", False))
+
+# Scoring rules come in two: methods with a network ask for a GPU (score_healthy, score_lesions),
+# the others (Thresh) run on one CPU (score_healthy_cpu, score_lesions_cpu), so that a cluster
+# profile can send each to its partition.
+GPU_METHODS = "|".join(m.name for m in METHODS.values() if m.gpu) or "(?!)"
+CPU_METHODS = "|".join(m.name for m in METHODS.values() if not m.gpu) or "(?!)"
 
 
 def shard_size(dataset):
@@ -209,31 +240,44 @@ def all_metrics():
     return [f"{score_dir(*c)}/metrics.csv" for c in evaluated_combinations()]
 
 
-def all_patches(method="Patch2Loc"):
-    return [f"{score_dir(*c)}/patches.csv.gz" for c in evaluated_combinations() if c[0] == method]
+def all_patches(method=None):
+    """patches.csv.gz of every lesion-set evaluation (of one method, when given)."""
+    return [f"{score_dir(*c)}/patches.csv.gz" for c in evaluated_combinations() if method in (None, c[0])]
 
 
 def all_benchmarks():
-    """Benchmark files of the training and scoring jobs (Snakemake's `benchmark:`), one per job.
-
-    Patch2Loc heatmaps of healthy volumes are named by method; Thresh rows share the folder of
-    their rule family and are told apart by the file name (Thresh_...)."""
+    """Benchmark files of the training and scoring jobs (Snakemake's `benchmark:`), one per job,
+    in a folder per rule, each named after its method first ({method}_...)."""
     bench = f"{OUT}/benchmarks"
-    files = [f"{bench}/train_model/{m}_fold{k}.tsv" for m in MODEL_MODALITIES for k in FOLDS]
+    files = [f"{bench}/{m.train_rule}/{m.name}_{modality}_fold{k}.tsv"
+             for m in TRAINED_METHODS for modality in MODEL_MODALITIES for k in FOLDS]
     files += [f"{bench}/score_healthy/{method}_{m}_{fold}.tsv"
-              for method in ("Patch2Loc", "Thresh") for m in MODEL_MODALITIES for fold in method_folds(method)]
+              for method in RUN_METHODS for m in MODEL_MODALITIES for fold in method_folds(method)]
     files += [f"{bench}/score_lesions/{method}_{modality}_{fold}_{d}_{k}.tsv"
               for method, modality, fold, d in evaluated_combinations() for k in range(n_shards(d))]
     return files
 
 
 # ---------------------------------------------------------------- report inputs
-def all_heatmap_dirs():
-    """Heatmaps of the first fold's model: lesion sets (Fig. 4) and healthy IXI test (Fig. 5)."""
-    first = f"fold{FOLDS[0]}"
-    dirs = [f"{score_dir('Patch2Loc', MODALITIES[d][0], first, d)}/heatmaps" for d in LESION_SETS]
-    dirs += [f"{score_dir('Patch2Loc', m, first, 'IXI')}/heatmaps" for m in MODEL_MODALITIES]
+def all_heatmap_dirs(method="Patch2Loc"):
+    """Heatmaps of a method's first fold (Thresh: 'all'): lesion sets (Fig. 4) and healthy IXI
+    test (Fig. 5)."""
+    if method not in RUN_METHODS:
+        return []
+    first = method_folds(method)[0]
+    dirs = [f"{score_dir(method, MODALITIES[d][0], first, d)}/heatmaps" for d in LESION_SETS]
+    dirs += [f"{score_dir(method, m, first, 'IXI')}/heatmaps" for m in MODEL_MODALITIES]
     return dirs
+
+
+def healthy_metrics():
+    """Each method's healthy IXI test metrics (first fold): the colour scale of its panels."""
+    return [f"{score_dir(m, mod, method_folds(m)[0], 'IXI')}/metrics.csv" for m in RUN_METHODS for mod in MODEL_MODALITIES]
+
+
+def loss_curves():
+    """loss.csv of every trained model of the run."""
+    return [f"{model_dir(m.name, mod, k)}/loss.csv" for m in TRAINED_METHODS for mod in MODEL_MODALITIES for k in FOLDS]
 
 # ---------------------------------------------------------------- heatmap viewers (rules/report.smk)
 VIEWERS = f"{OUT}/viewers"

@@ -1,5 +1,6 @@
-# Aggregation of per-volume metrics and patch statistics into the paper's tables, and of the
-# benchmark files into compute time per stage.
+# Aggregation of per-volume metrics and patch statistics into the paper's tables (every method of
+# the run: rows "this harness" above the published ones), and of the benchmark files into
+# compute time per stage and method.
 
 
 rule table1:
@@ -49,7 +50,7 @@ rule compute_table:
     output:
         table=f"{OUT}/tables/compute.csv",
     params:
-        gpu_rules=["train_model", "score_healthy", "score_lesions"],  # rules that declare gpu=1
+        gpu_methods=[m for m in RUN_METHODS if METHODS[m].gpu],  # their training and scoring jobs ask for gpu=1
     resources:
         mem_mb=1000,
     log:

@@ -1,11 +1,13 @@
-# Dense heatmaps per (method, modality, fold, dataset). Healthy IXI test volumes give the
-# unsupervised threshold; each lesion set gives per-volume metrics and patch statistics.
-# Dense maps are not all kept: `evaluate.keep_heatmaps` says how many NIfTI heatmaps to keep.
+# Anomaly maps per (method, modality, fold, dataset), the same rules for every method of the
+# registry (patch2loc.methods): healthy IXI test volumes give the unsupervised threshold; each
+# lesion set gives per-volume metrics and patch statistics. Dense maps are not all kept:
+# `evaluate.keep_heatmaps` says how many NIfTI heatmaps to keep.
 #
 # Lesion sets are scored in shards of `evaluate.shard_size` volumes (null: one shard), one job
 # each, merged by the cheap merge_score_shards: a failure costs one shard and many GPUs can work
 # on one dataset at once. Each volume is scored on its own, so the merged files equal unsharded
-# scoring. Patch2Loc rules ask for a GPU; the Thresh baseline (`*_thresh`) runs on one CPU.
+# scoring. Methods with a network (Patch2Loc, DAE) ask for a GPU; the others (Thresh) run on one
+# CPU, in the `*_cpu` copies of the two scoring rules.
 
 
 # Output folders, spelled once by common.smk's score_dir() (wildcards left open).
@@ -13,6 +15,14 @@ HEALTHY_DIR = score_dir("{method}", "{modality}", "{fold}", "IXI")
 LESION_DIR = score_dir("{method}", "{modality}", "{fold}", "{dataset}")
 SHARD_DIR = f"{LESION_DIR}/shards/{{shard}}"
 BENCH = f"{OUT}/benchmarks"
+
+
+SCORING_PARAMS = dict(
+    heatmap=config["heatmap"],
+    evaluate=config["evaluate"],
+    patch_size=config["train"].get("patch_size"),  # one patch-statistics grid for every method
+    require_cuda=REQUIRE_CUDA,
+)
 
 
 rule score_healthy:
@@ -24,15 +34,13 @@ rule score_healthy:
         metrics=f"{HEALTHY_DIR}/metrics.csv",
         heatmaps=directory(f"{HEALTHY_DIR}/heatmaps"),
     wildcard_constraints:
-        method="Patch2Loc",
+        method=GPU_METHODS,
     params:
-        heatmap=config["heatmap"],
-        evaluate=config["evaluate"],
-        require_cuda=REQUIRE_CUDA,
+        **SCORING_PARAMS,
     threads: config["heatmap"]["threads"]
     resources:
         gpu=1,
-        runtime=240,  # minutes, paper scale (157 volumes at stride 1)
+        runtime=lambda wc: max(30, math.ceil(2 * METHODS[wc.method].score_minutes * len(ixi_subjects("test", wc.modality)))),
         mem_mb=16000,
     benchmark:
         f"{BENCH}/score_healthy/{{method}}_{{modality}}_{{fold}}.tsv"
@@ -44,9 +52,9 @@ rule score_healthy:
         "../workflow/scripts/score_dataset.py"
 
 
-use rule score_healthy as score_healthy_thresh with:
+use rule score_healthy as score_healthy_cpu with:
     wildcard_constraints:
-        method="Thresh",
+        method=CPU_METHODS,
     threads: 1
     resources:
         gpu=0,
@@ -69,17 +77,16 @@ rule score_lesions:
         heatmaps=temp(directory(f"{SHARD_DIR}/heatmaps")),
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
-        method="Patch2Loc",
+        method=GPU_METHODS,
         shard=r"\d+",
     params:
-        heatmap=config["heatmap"],
-        evaluate=config["evaluate"],
-        require_cuda=REQUIRE_CUDA,
+        **SCORING_PARAMS,
         first_index=lambda wc: int(wc.shard) * shard_size(wc.dataset),
     threads: config["heatmap"]["threads"]
     resources:
         gpu=1,
-        runtime=lambda wc: shard_runtime(wc.dataset, 0.6),  # BraTS21 unsharded: 1,251 volumes, 12.5 h
+        # BraTS21 unsharded with Patch2Loc: 1,251 volumes, 12.5 h
+        runtime=lambda wc: shard_runtime(wc.dataset, METHODS[wc.method].score_minutes),
         mem_mb=16000,
     benchmark:
         f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"
@@ -91,15 +98,15 @@ rule score_lesions:
         "../workflow/scripts/score_dataset.py"
 
 
-use rule score_lesions as score_lesions_thresh with:
+use rule score_lesions as score_lesions_cpu with:
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
-        method="Thresh",
+        method=CPU_METHODS,
         shard=r"\d+",
     threads: 1
     resources:
         gpu=0,
-        runtime=lambda wc: shard_runtime(wc.dataset, 0.1),
+        runtime=lambda wc: shard_runtime(wc.dataset, METHODS[wc.method].score_minutes),
         mem_mb=16000,
     benchmark:
         f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"

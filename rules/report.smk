@@ -19,20 +19,30 @@ rule run_info:
 
 
 # Every PNG is a declared output marked for Snakemake's report (snakemake --report report.zip);
-# a figure that cannot be drawn (e.g. no abnormal patch) is a small PNG saying why.
+# a figure that cannot be drawn (e.g. no abnormal patch) is a small PNG saying why. Patch2Loc's
+# own figures (KDEs of its two terms, ellipses, heatmap panels) come from its first fold; the
+# method comparisons (side-by-side panels, score densities) and loss curves cover every method.
 rule figures:
     input:
         patches=all_patches(),
         heatmaps=all_heatmap_dirs(),
-        losses=expand(f"{OUT}/models/{{modality}}/fold{{fold}}/loss.csv", modality=MODEL_MODALITIES, fold=FOLDS),
+        method_heatmaps=[d for m in RUN_METHODS for d in all_heatmap_dirs(m)],
+        healthy=healthy_metrics(),
+        losses=loss_curves(),
     output:
-        loss=report(f"{FIGURES}/loss_curves.png", caption="../workflow/report/loss_curves.rst",
-                    category="4 Training"),
+        loss=report(expand(f"{FIGURES}/loss_curves_{{method}}.png", method=[m.name for m in TRAINED_METHODS]),
+                    caption="../workflow/report/loss_curves.rst", category="4 Training"),
         heatmaps=report(heatmap_figures(), caption="../workflow/report/heatmaps.rst",
                         category="2 Heatmaps"),
-        kde=report(expand(f"{FIGURES}/kde_{{dataset}}.png", dataset=LESION_SETS),
+        methods=report(expand(f"{FIGURES}/methods_{{dataset}}.png", dataset=LESION_SETS),
+                       caption="../workflow/report/methods.rst", category="2 Heatmaps", subcategory="methods"),
+        kde=report(expand(f"{FIGURES}/kde_{{dataset}}.png", dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
                    caption="../workflow/report/kde.rst", category="3 Patch analysis", subcategory="densities"),
-        ellipses=report(expand(f"{FIGURES}/ellipses_{{dataset}}.png", dataset=LESION_SETS),
+        kde_methods=report(expand(f"{FIGURES}/kde_methods_{{dataset}}.png", dataset=LESION_SETS),
+                           caption="../workflow/report/kde_methods.rst", category="3 Patch analysis",
+                           subcategory="densities"),
+        ellipses=report(expand(f"{FIGURES}/ellipses_{{dataset}}.png",
+                               dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
                         caption="../workflow/report/ellipses.rst", category="3 Patch analysis",
                         subcategory="predicted Gaussians"),
         done=f"{FIGURES}/figures.json",
@@ -40,6 +50,7 @@ rule figures:
         mem_mb=4000,  # patch tables are read in chunks (patch_stream): bounded whatever the dataset size
     params:
         figure_subjects=config["report"]["figure_subjects"],
+        methods=RUN_METHODS,
         run_root=lambda wc, output: Path(output.done).parents[1],
     log:
         f"{LOGS}/figures.log",

@@ -1,36 +1,40 @@
-# One model per (modality, fold), trained on the fold's IXI training subjects and selected on
-# its validation subjects.
+# One model per (trained method, modality, fold), trained on the fold's IXI training subjects and
+# selected on its validation subjects: one rule per trained method of the registry
+# (patch2loc.methods: train_model for Patch2Loc, train_dae for the DAE), settings from the
+# method's config block, the same inputs for every method.
 #
 # Resume: Snakemake deletes the declared outputs of a failed or timed-out job, so training writes
-# its checkpoints into a working folder that is *not* an output (TRAIN_STATE); a retried job
-# (`retries:` in profiles/slurm, or a rerun) continues from its last.pt there. When training
+# its checkpoints into a working folder that is *not* an output (resume/models/...); a retried
+# job (`retries:` in profiles/slurm, or a rerun) continues from its last.pt there. When training
 # ends, the files are moved into the declared outputs and the working folder is removed.
-TRAIN_STATE = f"{OUT}/resume/models/{{modality}}/fold{{fold}}"
+for _method in TRAINED_METHODS:
 
-
-rule train_model:
-    input:
-        unpack(train_inputs),
-    output:
-        best=f"{OUT}/models/{{modality}}/fold{{fold}}/best.pt",
-        last=f"{OUT}/models/{{modality}}/fold{{fold}}/last.pt",
-        loss=f"{OUT}/models/{{modality}}/fold{{fold}}/loss.csv",
-    wildcard_constraints:
-        fold=r"\d+",
-    params:
-        train=config["train"],
-        require_cuda=REQUIRE_CUDA,
-        state_dir=lambda wc: TRAIN_STATE.format(modality=wc.modality, fold=wc.fold),
-    threads: config["train"]["threads"]
-    resources:
-        gpu=1,
-        runtime=600,  # minutes, paper scale (15,000 steps of 8,096 patches on one GPU)
-        mem_mb=48000,
-    benchmark:
-        f"{OUT}/benchmarks/train_model/{{modality}}_fold{{fold}}.tsv"
-    log:
-        f"{LOGS}/train/{{modality}}_fold{{fold}}.log",
-    conda:
-        "../envs/torch.yaml"
-    script:
-        "../workflow/scripts/train_model.py"
+    rule:
+        name:
+            _method.train_rule
+        input:
+            unpack(train_inputs),
+        output:
+            best=f"{model_dir(_method.name)}/best.pt",
+            last=f"{model_dir(_method.name)}/last.pt",
+            loss=f"{model_dir(_method.name)}/loss.csv",
+        wildcard_constraints:
+            fold=r"\d+",
+        params:
+            method=_method.name,
+            settings=config[_method.config],
+            require_cuda=REQUIRE_CUDA,
+            state_dir=lambda wc, m=_method.name: model_dir(m, wc.modality, wc.fold, root="resume/models"),
+        threads: config[_method.config]["threads"]
+        resources:
+            gpu=1 if _method.gpu else 0,
+            runtime=_method.train_minutes,  # minutes, paper scale on one GPU
+            mem_mb=48000,
+        benchmark:
+            f"{OUT}/benchmarks/{_method.train_rule}/{_method.name}_{{modality}}_fold{{fold}}.tsv"
+        log:
+            train_log(_method.name),
+        conda:
+            "../envs/torch.yaml"
+        script:
+            "../workflow/scripts/train_model.py"

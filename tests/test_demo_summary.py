@@ -7,15 +7,19 @@ from patch2loc.evaluation import demo_summary
 from patch2loc.evaluation.tables import METRICS_COLUMNS
 
 
-def _run(tmp_path, ours_auprc: float, val_error: float):
+def _run(tmp_path, ours_auprc: float, val_error: float, dae: bool = False, brats_auprc: float | None = None):
     rows = []
     for d in ("BraTS21", "MSLUB", "ATLAS_v2", "WMH"):
         for s in range(2):
             rows.append(dict(method="Thresh", modality="T2", fold="", dataset=d, subject=f"s{s}", auprc=0.1,
                              best_dice=0.2))
             for fold, shift in ((0, -0.01), (1, 0.01)):
+                auprc = brats_auprc if d == "BraTS21" and brats_auprc is not None else ours_auprc
                 rows.append(dict(method="Patch2Loc", modality="T2", fold=fold, dataset=d, subject=f"s{s}",
-                                 auprc=ours_auprc + shift, best_dice=0.3 + shift))
+                                 auprc=auprc + shift, best_dice=0.3 + shift))
+                if dae:
+                    rows.append(dict(method="DAE", modality="T2", fold=fold, dataset=d, subject=f"s{s}",
+                                     auprc=0.3, best_dice=0.4))
     metrics = pd.DataFrame(rows).reindex(columns=METRICS_COLUMNS)
     metrics["region"] = "brain"
     (tmp_path / "tables").mkdir()
@@ -34,14 +38,41 @@ def test_table_and_passing_checks(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| Thresh | 20.00 / 10.00 |" in out
     assert "| Patch2Loc | 30.00 ± 1.41 / 25.00 ± 1.41 |" in out
-    assert out.count("PASS") == 5 and "FAIL" not in out  # 2 models + 3 AUPRC sets
+    assert out.count("PASS") == 6 and "FAIL" not in out  # 2 models + 4 AUPRC sets
 
 
 def test_failing_checks_exit_1(tmp_path, capsys):
     run = _run(tmp_path, ours_auprc=0.15, val_error=12.0)  # ratio 1.5 < 2; 12/30 = 0.4 > 0.35
     assert demo_summary.main([str(run)]) == 1
     out = capsys.readouterr().out
-    assert out.count("FAIL") == 5
+    assert out.count("FAIL") == 4 and out.count("PASS") == 2  # BraTS21 and MSLUB need only > 1x
+    assert "PASS  AUPRC MSLUB" in out and "FAIL  AUPRC WMH" in out
+
+
+def test_quick_demo_needs_more_than_thresh_on_brats(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0, brats_auprc=0.1)  # equal to Thresh: not above it
+    assert demo_summary.main([str(run)]) == 1
+    assert "FAIL  AUPRC BraTS21" in capsys.readouterr().out
+
+
+def test_long_checks_need_2x_everywhere_and_the_dae(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.15, val_error=9.0)
+    assert demo_summary.main([str(run)]) == 1  # 1.5x: passes BraTS21/MSLUB, fails ATLAS_v2/WMH
+    capsys.readouterr()
+    assert demo_summary.main([str(run), "--checks", "long"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("FAIL  AUPRC") == 4 and "FAIL  DAE rows" in out
+
+
+def test_long_checks_pass_with_the_dae_and_compare_it(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0, dae=True)
+    assert demo_summary.main([str(run), "--checks", "long"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS  DAE rows" in out and "| DAE | 40.00 ± 0.00 / 30.00 ± 0.00 |" in out
+    assert "INFO  DAE WMH: AUPRC 30.00 % = 3.00 x Thresh, 1.20 x Patch2Loc" in out
+    rows = [line.split(" |")[0] for line in out.splitlines() if line.startswith("| ") and "BraTS21" not in line
+            and "---" not in line]
+    assert rows == ["| Patch2Loc", "| DAE", "| Thresh"]  # the registry's order
 
 
 def test_missing_run_exits_2(tmp_path, capsys):

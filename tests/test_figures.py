@@ -106,3 +106,43 @@ def test_not_drawn_writes_a_png_naming_the_reason(tmp_path):
     out = tmp_path / "x.png"
     not_drawn("ellipses_WMH.png", "no location with both normal and abnormal patches", out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 1000
+
+
+def test_loss_curves_of_a_dae(tmp_path):
+    steps = np.arange(10, 110, 10)
+    pd.DataFrame({"step": steps, "train_loss": 1 / steps, "val_loss": 1.1 / steps,
+                  "val_recon_error": 0.5 / np.sqrt(steps)}).to_csv(tmp_path / "dae.csv", index=False)
+    loss_curves({"T2 fold0": tmp_path / "dae.csv"}, tmp_path / "dae.png")
+    assert _is_png(tmp_path / "dae.png")
+
+
+def test_method_panel_side_by_side(tmp_path):
+    from patch2loc.evaluation.figures import method_panel
+
+    yy, xx = np.mgrid[:32, :28]
+    image = np.exp(-((xx - 14) ** 2 + (yy - 16) ** 2) / 120.0)
+    seg = (xx - 10) ** 2 + (yy - 12) ** 2 < 16
+    maps = {"Patch2Loc": 12 * image, "DAE": 0.3 * image, "Thresh": image}
+    scales = {"Patch2Loc": (2.0, 9.0), "DAE": (0.01, 0.2), "Thresh": (0.4, 1.0)}
+    out = tmp_path / "methods.png"
+    method_panel([("s1 (slice 3)", image, maps, seg), ("s2", image, {"Thresh": image}, None)],
+                 ["Patch2Loc", "DAE", "Thresh"], scales, out)
+    assert _is_png(out)
+    with pytest.raises(InputError, match="s3"):
+        method_panel([("s3", image, {"DAE": image[:, :5]}, None)], ["DAE"], scales, tmp_path / "bad.png")
+    with pytest.raises(InputError, match="no method"):
+        method_panel([("s4", image, maps, seg)], [], scales, tmp_path / "bad.png")
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_method_kde_figure(tmp_path):
+    from patch2loc.evaluation.figures import method_kde_figure
+
+    p = _patches(30, 20)
+    samples = {"Patch2Loc": (p, {"normal": 30, "abnormal": 20}),
+               "DAE": (p.assign(score=p["lesion_fraction"] + 0.1), {"normal": 30, "abnormal": 20}),
+               "Thresh": (p.iloc[:30], {"normal": 30, "abnormal": 0})}
+    method_kde_figure(samples, "BraTS21", tmp_path / "kde_methods.png")
+    assert _is_png(tmp_path / "kde_methods.png")
+    with pytest.raises(InputError, match="WMH"):
+        method_kde_figure({}, "WMH", tmp_path / "none.png")

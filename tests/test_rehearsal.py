@@ -119,7 +119,7 @@ def test_small_rehearsal_reaches_table1(tmp_path):
         assert name.startswith("WMH/_archive/") or (out / "raw" / name).read_bytes() == (served / name).read_bytes()
     assert (out / "skullstrip" / "robex" / "ATLAS_v2" / "T1").is_dir()
     table = pd.read_csv(out / "tables" / "table1.csv", dtype=str, keep_default_na=False)
-    ours = table[table["source"] == "this run"]
+    ours = table[table["source"] == "this harness"]
     for dataset in LESION_DATASETS:
         assert all(0.0 <= float(c.split("±")[0]) <= 100.0 for c in ours[f"{dataset} AUPRC"])
     # Flagged: the deliberately misregistered WMH scan and IXI014-HH-1236's 4.98 mm T2, nothing else.

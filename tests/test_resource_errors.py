@@ -15,6 +15,7 @@ import torch
 from fake_chain import fake_prepare, fake_run, from_run_argv
 from safety_helpers import SHAPE, make_case, predict_argv, refused
 
+import patch2loc.methods.harness as harness_mod
 import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc import cli
 from patch2loc.outputs import TEMP_MARK
@@ -114,7 +115,7 @@ def _train(lists, run, *extra):
 
 def test_disk_full_while_training_keeps_the_last_checkpoint_and_a_whole_loss_csv(lists, tmp_path, capsys,
                                                                                  monkeypatch):
-    real = train_mod.save_checkpoint
+    real = harness_mod.save_checkpoint
     calls = {"n": 0}
 
     def fills_up(path, ckpt):  # torch's writer reports a full disk like this
@@ -123,7 +124,7 @@ def test_disk_full_while_training_keeps_the_last_checkpoint_and_a_whole_loss_csv
             raise RuntimeError("[enforce fail at inline_container.cc:671] . unexpected pos 201152 vs 201048")
         real(path, ckpt)
 
-    monkeypatch.setattr(train_mod, "save_checkpoint", fills_up)
+    monkeypatch.setattr(harness_mod, "save_checkpoint", fills_up)
     run = tmp_path / "run"
     capsys.readouterr()
     assert cli.main(_train(lists, run)) == 2
@@ -134,7 +135,7 @@ def test_disk_full_while_training_keeps_the_last_checkpoint_and_a_whole_loss_csv
     last = torch.load(run / "last.pt", weights_only=True)
     rows = (run / "loss.csv").read_text().splitlines()
     assert last["step"] == 1 and len(rows) == 2 and rows[1].startswith("1,")  # not ahead of last.pt
-    monkeypatch.setattr(train_mod, "save_checkpoint", real)
+    monkeypatch.setattr(harness_mod, "save_checkpoint", real)
     assert cli.main(_train(lists, run)) == 0  # resumes
     assert [r.split(",")[0] for r in (run / "loss.csv").read_text().splitlines()] == ["step", "1", "2"]
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from patch2loc.io import InputError
-from patch2loc.evaluation.tables import (aggregate_folds, format_mean_std, read_csvs, table1, table1_supplementary,
-                              table2, write_table)
+from patch2loc.evaluation.tables import (PUBLISHED_NOTE, aggregate_folds, format_mean_std, read_csvs, table1,
+                                        table1_supplementary, table2, write_table)
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "config" / "published"
 
@@ -54,22 +54,26 @@ def test_format_mean_std():
     assert format_mean_std(37, np.nan, scale=1, decimals=0) == "37"
 
 
-def test_table1_with_published_rows_beside(metrics):
-    t = table1(metrics, PUBLISHED / "paper_table1.csv")
+def test_table1_harness_rows_above_the_published(metrics):
+    rows = metrics.assign(method="DAE")[metrics["method"] == "Patch2Loc"]
+    t = table1(pd.concat([metrics, rows]), PUBLISHED / "paper_table1.csv")
     assert list(t.columns[:3]) == ["method", "source", "region"]
     assert list(t.columns[3:7]) == ["BraTS21 Dice", "BraTS21 AUPRC", "MSLUB Dice", "MSLUB AUPRC"]
-    assert len(t) == 12 + 2
-    ours = t[(t["source"] == "this run") & (t["method"] == "Patch2Loc")].iloc[0]
+    assert len(t) == 3 + 12
+    # Every method this harness ran first, in the registry's order, then the published rows.
+    assert t["source"].tolist() == ["this harness"] * 3 + ["published"] * 12
+    assert t["method"].tolist()[:3] == ["Patch2Loc", "DAE", "Thresh"]
+    ours = t[(t["source"] == "this harness") & (t["method"] == "Patch2Loc")].iloc[0]
     assert ours["BraTS21 Dice"] == "60.00 ± 20.00" and ours["region"] == "brain"
     assert ours["WMH Dice"] == ""  # not evaluated in this run
-    thresh = t[(t["source"] == "this run") & (t["method"] == "Thresh")].iloc[0]
+    assert t[(t["source"] == "this harness") & (t["method"] == "DAE")].iloc[0]["BraTS21 Dice"] == "60.00 ± 20.00"
+    thresh = t[(t["source"] == "this harness") & (t["method"] == "Thresh")].iloc[0]
     assert thresh["BraTS21 Dice"] == "25.00" and thresh["WMH AUPRC"] == "5.00"
     pub = t[(t["source"] == "published") & (t["method"] == "Patch2Loc")].iloc[0]
     assert pub["BraTS21 Dice"] == "59.50 ± 1.45" and pub["WMH AUPRC"] == "10.10 ± 1.70"
+    assert t[(t["source"] == "published") & (t["method"] == "DAE")].iloc[0]["BraTS21 AUPRC"] == "49.38 ± 4.18"
     assert t[(t["source"] == "published") & (t["method"] == "Thresh")].iloc[0]["MSLUB Dice"] == "7.65"
-    # Our row follows the published row of the same method.
-    idx = t.index[t["method"] == "Patch2Loc"].tolist()
-    assert t.loc[idx, "source"].tolist() == ["published", "this run"] and idx[1] == idx[0] + 1
+    assert "other test subsets" in PUBLISHED_NOTE and "preprocessing" in PUBLISHED_NOTE
 
 
 def test_table1_without_published_and_two_regions(metrics):
@@ -78,7 +82,7 @@ def test_table1_without_published_and_two_regions(metrics):
     p2l = t[t["method"] == "Patch2Loc"].set_index("region")
     assert p2l.loc["brain", "BraTS21 Dice"] == "60.00 ± 20.00"
     assert p2l.loc["volume", "BraTS21 Dice"] == "30.00 ± 10.00"
-    assert set(t["source"]) == {"this run"}
+    assert set(t["source"]) == {"this harness"}
 
 
 def test_table1_supplementary(metrics):
@@ -92,25 +96,35 @@ def test_table1_supplementary(metrics):
 
 def test_table2_from_spearman_and_published():
     spear = pd.DataFrame({
-        "dataset": ["BraTS21"] * 3 + ["IXI"] * 3, "modality": ["T2"] * 3 + ["T1"] * 3,
-        "metric": ["log_error", "log_variance", "score"] * 2,
-        "rho_mean": [0.3, 0.25, 0.41, np.nan, np.nan, np.nan], "rho_std": [0.01, 0.02, 0.03] + [np.nan] * 3,
-        "n_folds": [5] * 6, "n_patches": [1000] * 3 + [0] * 3,
+        "method": ["Patch2Loc"] * 6 + ["DAE"],
+        "dataset": ["BraTS21"] * 3 + ["IXI"] * 3 + ["BraTS21"], "modality": ["T2"] * 3 + ["T1"] * 3 + ["T2"],
+        "metric": ["log_error", "log_variance", "score"] * 2 + ["score"],
+        "rho_mean": [0.3, 0.25, 0.41, np.nan, np.nan, np.nan, 0.2],
+        "rho_std": [0.01, 0.02, 0.03] + [np.nan] * 3 + [0.05],
+        "n_folds": [5] * 7, "n_patches": [1000] * 3 + [0] * 3 + [1000],
     })
     t = table2(spear, PUBLISHED / "paper_table2.csv")
-    assert list(t.columns) == ["metric", "source", "BraTS21", "MSLUB", "ATLAS_v2", "WMH"]  # IXI dropped
-    score = t[t["metric"] == "Score"].set_index("source")
+    assert list(t.columns) == ["method", "metric", "source", "BraTS21", "MSLUB", "ATLAS_v2", "WMH"]  # IXI dropped
+    assert t["source"].tolist() == ["this harness"] * 4 + ["published"] * 3 + ["this harness"]
+    assert t["method"].tolist()[:4] == ["Patch2Loc"] * 3 + ["DAE"]
+    score = t[(t["metric"] == "Score") & (t["method"] == "Patch2Loc")].set_index("source")
     assert score.loc["published", "BraTS21"] == "40" and score.loc["published", "WMH"] == "13"
-    assert score.loc["this run", "BraTS21"] == "41.00 ± 3.00" and score.loc["this run", "MSLUB"] == ""
+    assert score.loc["this harness", "BraTS21"] == "41.00 ± 3.00" and score.loc["this harness", "MSLUB"] == ""
+    assert t[t["method"] == "DAE"].iloc[0]["BraTS21"] == "20.00 ± 5.00"
     assert t.iloc[-1]["metric"] == "mixed patches (n)" and t.iloc[-1]["BraTS21"] == "1000"
 
 
-def test_table2_from_patches_computes_spearman():
+def test_table2_from_patches_computes_spearman_per_method():
     frac = np.linspace(0.1, 0.9, 9)
-    patches = pd.DataFrame({"dataset": "WMH", "modality": "T1", "fold": 0, "lesion_fraction": frac,
-                            "log_error": frac, "log_variance": -frac, "score": frac ** 2})
-    t = table2(patches).set_index("metric")
-    assert t.loc["Log-error", "WMH"] == "100.00" and t.loc["Log-variance", "WMH"] == "-100.00"
+    patches = pd.DataFrame({"method": "Patch2Loc", "dataset": "WMH", "modality": "T1", "fold": 0,
+                            "lesion_fraction": frac, "log_error": frac, "log_variance": -frac, "score": frac ** 2})
+    # The DAE has a score only: no log-error or log-variance rows for it.
+    dae = patches.assign(method="DAE", log_error=np.nan, log_variance=np.nan, score=-frac)
+    t = table2(pd.concat([patches, dae])).set_index(["method", "metric"])
+    assert t.loc[("Patch2Loc", "Log-error"), "WMH"] == "100.00"
+    assert t.loc[("Patch2Loc", "Log-variance"), "WMH"] == "-100.00"
+    assert t.loc[("DAE", "Score"), "WMH"] == "-100.00"
+    assert ("DAE", "Log-error") not in t.index
 
 
 def test_write_table_three_formats(tmp_path, metrics):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import patch2loc.methods.harness as harness_mod
 import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc.io import InputError, save_volume
 from patch2loc.methods.patch2loc.model import load_model
@@ -168,13 +169,13 @@ def test_checkpoint_every_writes_last_less_often_and_still_resumes_identically(r
     """checkpoint_every=4 (val_every=2): last.pt at step 4 and at the end only; a run killed at
     step 6 of 8 resumes from step 4 and ends like an uninterrupted one."""
     saved = []
-    real_save = train_mod.save_checkpoint
+    real_save = harness_mod.save_checkpoint
 
     def recording_save(path, ckpt):
         saved.append((path.name, ckpt["step"]))
         real_save(path, ckpt)
 
-    monkeypatch.setattr(train_mod, "save_checkpoint", recording_save)
+    monkeypatch.setattr(harness_mod, "save_checkpoint", recording_save)
     full = tmp_path / "full"
     _run(full, steps=8, checkpoint_every=4)
     assert [s for name, s in saved if name == "last.pt"] == [4, 8]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "profiles"]
 STAGES = [
     "make_demo_atlas", "synthesize_demo", "preprocess_healthy_scan", "preprocess_lesion_scan",
-    "fit_landmarks", "normalize_scan", "train_model", "score_healthy", "score_lesions",
+    "fit_landmarks", "normalize_scan", "train_model", "train_dae", "score_healthy", "score_lesions",
     "table1", "table2", "figures", "report", "run_info",
 ]
 REAL_STAGES = [s for s in STAGES if s not in ("make_demo_atlas", "synthesize_demo")] + [
@@ -106,6 +107,66 @@ def test_dry_run_paper_lists_every_stage(workdir):
         assert archive in res.stdout
 
 
+def _dry_run_jobs(stdout: str) -> list[dict]:
+    """Each job of a dry run's listing: {'rule', 'wildcards', 'resources'} (text after the key)."""
+    jobs = []
+    for line in stdout.splitlines():
+        if line.startswith("rule ") and line.rstrip().endswith(":"):
+            jobs.append({"rule": line[len("rule "):-1]})
+        elif jobs and line.startswith("    ") and ": " in line:
+            key, _, value = line.strip().partition(": ")
+            jobs[-1][key] = value
+    return jobs
+
+
+def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdir):
+    _placeholder_manual_data(workdir, 3)
+    res = snakemake(workdir, "-n", "--config", "max_subjects=3")
+    assert res.returncode == 0, res.stderr + res.stdout
+    jobs = _dry_run_jobs(res.stdout)
+    for rule in ("train_model", "train_dae"):
+        trainings = [j for j in jobs if j["rule"] == rule]
+        assert sorted(j["wildcards"] for j in trainings) == sorted(
+            f"modality={m}, fold={k}" for m in ("T1", "T2") for k in range(5))
+        assert all("gpu=1" in j["resources"] for j in trainings), trainings[0]
+    dae = [j for j in jobs if j["rule"] == "train_dae"][0]
+    assert "models/DAE/" in dae["output"] and "benchmarks/train_dae/DAE_" in dae["benchmark"]
+    scoring = [j for j in jobs if j["rule"].startswith("score_lesions")]
+    assert {j["wildcards"].split(",")[0] for j in scoring} == {"method=Patch2Loc", "method=DAE", "method=Thresh"}
+    for job in scoring:  # Thresh in the CPU copy of the rule, without a GPU; the networks with one
+        cpu = "method=Thresh" in job["wildcards"]
+        assert job["rule"] == ("score_lesions_cpu" if cpu else "score_lesions")
+        assert ("gpu=0" if cpu else "gpu=1") in job["resources"]
+    # Every training or scoring rule whose jobs ask for a GPU goes to the SLURM profile's GPU partition.
+    profile = yaml.safe_load((workdir / "profiles" / "slurm" / "config.yaml").read_text())["set-resources"]
+    gpu_rules = {j["rule"] for j in jobs if "gpu=1" in j.get("resources", "") and j["rule"].startswith(("train", "score"))}
+    assert gpu_rules == {"train_model", "train_dae", "score_healthy", "score_lesions"}
+    assert all(profile.get(r, {}).get("slurm_partition") == "YOUR_GPU_PARTITION" for r in gpu_rules), gpu_rules
+
+
+def test_table1_target_runs_only_what_table1_needs(workdir):
+    res = snakemake(workdir, "-n", "table1", "--configfile", "config/demo.yaml")
+    assert res.returncode == 0, res.stderr + res.stdout
+    rules = jobs_listed(res.stdout)
+    assert {"train_model", "train_dae", "score_lesions", "table1"} <= rules
+    assert not rules & {"table2", "figures", "report", "compute_table", "run_info", "qc_overview"}, rules
+
+
+def test_unknown_or_unconfigured_method_is_refused_with_its_name(workdir):
+    res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml", "--config", "methods=[Patch2Loc,VAE]")
+    assert res.returncode != 0 and "VAE" in res.stderr + res.stdout
+    cfg = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
+    del cfg["dae"]
+    (workdir / "config" / "nodae.yaml").write_text(yaml.safe_dump(cfg))
+    res = snakemake(workdir, "-n", "--configfile", "config/nodae.yaml")
+    assert res.returncode != 0 and "`dae:`" in res.stderr + res.stdout
+    cfg.pop("methods")  # without `methods`: every method whose block the config has
+    (workdir / "config" / "nodae.yaml").write_text(yaml.safe_dump(cfg))
+    res = snakemake(workdir, "-n", "--configfile", "config/nodae.yaml")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "train_dae" not in jobs_listed(res.stdout) and "train_model" in jobs_listed(res.stdout)
+
+
 def test_dry_run_paper_without_brats_stops_with_instructions(workdir):
     res = snakemake(workdir, "-n", "--config", "max_subjects=3")
     assert res.returncode != 0
@@ -170,6 +231,7 @@ def _tiny_config(workdir: Path) -> Path:
     cfg["preprocess"].update(spacing=[6.0, 6.0, 6.0], target_shape=[32, 32, 20], n4_iterations=[10])
     # patch_size 6, not the default 1/8 of 32 = 4: the key must reach the model and the heatmaps
     cfg["train"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1, patch_size=6)
+    cfg["dae"].update(steps=20, batch_size=4, width=4, val_every=10, val_batches=1, threads=1)
     cfg["heatmap"].update(batch_size=2048, threads=1)
     cfg["evaluate"]["keep_heatmaps"] = 2  # not the demo's -1: the shard test counts kept heatmaps across shards
     cfg["report"]["figure_subjects"] = 1
@@ -185,8 +247,9 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     assert res.returncode == 0, res.stderr[-5000:]
     out = workdir / "results" / "tiny"
     table = pd.read_csv(out / "tables" / "table1.csv", dtype=str, keep_default_na=False)
-    ours = table[table["source"] == "this run"]
-    assert set(ours["method"]) == {"Patch2Loc", "Thresh"}
+    ours = table[table["source"] == "this harness"]
+    assert ours["method"].tolist() == ["Patch2Loc", "DAE", "Thresh"]  # above the published rows
+    assert table["source"].tolist() == ["this harness"] * 3 + ["published"] * (len(table) - 3)
     for dataset in ("BraTS21", "MSLUB", "ATLAS_v2", "WMH"):
         for metric in ("Dice", "AUPRC"):
             values = [float(cell.split("±")[0]) for cell in ours[f"{dataset} {metric}"]]
@@ -194,6 +257,10 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     assert (out / "report.html").stat().st_size > 10_000
     from patch2loc.checkpoint import read_checkpoint
     assert read_checkpoint(out / "models" / "T2" / "fold0" / "best.pt")["patch_size"] == 6  # train.patch_size
+    dae = read_checkpoint(out / "models" / "DAE" / "T2" / "fold0" / "best.pt", method="DAE")
+    assert dae["modality"] == "T2" and dae["config"]["volume_shape"] == [32, 32, 20] and dae["config"]["width"] == 4
+    compute = pd.read_csv(out / "tables" / "compute.csv", keep_default_na=False).set_index(["stage", "method"])
+    assert compute.loc[("train_dae", "DAE"), "jobs"] == 2 and compute.loc[("score_lesions", "Thresh"), "gpu_hours"] == 0
     assert (out / "config.resolved.yaml").exists() and (out / "versions.txt").exists()
     # Heatmap viewers: the report links one per kept heatmap, and one opens from file:// in Chromium.
     links = re.findall(r'href="(viewers/[^"]+\.html)"', (out / "report.html").read_text(encoding="utf-8"))
@@ -212,5 +279,8 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
         names = [Path(n).name for n in zf.namelist()]
     assert "table1.csv" in names and "table2.csv" in names
     declared = {p.name for p in (out / "figures").glob("*.png")}
-    assert {"loss_curves.png", "kde_MSLUB.png", "heatmaps_MSLUB_T2.png"} <= declared
+    assert {"loss_curves_Patch2Loc.png", "loss_curves_DAE.png", "kde_MSLUB.png", "heatmaps_MSLUB_T2.png",
+            "methods_MSLUB.png", "kde_methods_MSLUB.png"} <= declared
+    listed = {f["file"] for f in json.loads((out / "figures" / "figures.json").read_text(encoding="utf-8"))}
+    assert {"methods_BraTS21.png", "kde_methods_WMH.png", "loss_curves_DAE.png"} <= listed  # drawn, not "not drawn"
     assert declared <= set(names)  # every figure the rule writes is in the report

@@ -23,6 +23,12 @@ from test_workflow import _tiny_config, copy_workflow, snakemake
 pytestmark = pytest.mark.slow
 MODEL = "results/tiny/models/T1/fold0"
 STATE = "results/tiny/resume/models/T1/fold0"
+# (rule, model folder, working folder, log) of each trained method's T1 fold-0 training
+TRAININGS = {
+    "Patch2Loc": ("train_model", MODEL, STATE, "results/tiny/logs/train/T1_fold0.log"),
+    "DAE": ("train_dae", "results/tiny/models/DAE/T1/fold0", "results/tiny/resume/models/DAE/T1/fold0",
+            "results/tiny/logs/train/DAE/T1_fold0.log"),
+}
 
 
 def _copy_workflow(dest: Path) -> Path:
@@ -82,8 +88,9 @@ def test_two_runs_give_identical_volumes_models_and_metrics(runs):
     for modality in ("T1", "T2"):
         assert np.array_equal(np.load(a / "landmarks" / f"{modality}.npy"), np.load(b / "landmarks" / f"{modality}.npy"))
         for name in ("best.pt", "last.pt"):
-            ca, cb = (r / "models" / modality / "fold0" / name for r in (a, b))
-            assert ca.read_bytes() == cb.read_bytes()  # the files, not only the weights
+            for models in ("models", "models/DAE"):
+                ca, cb = (r / models / modality / "fold0" / name for r in (a, b))
+                assert ca.read_bytes() == cb.read_bytes()  # the files, not only the weights
     assert (a / "tables" / "per_volume_metrics.csv").read_text(encoding="utf-8") == (b / "tables" / "per_volume_metrics.csv").read_text(encoding="utf-8")
 
 
@@ -97,7 +104,7 @@ def test_sharded_scoring_equals_unsharded(runs):
     assert "merge_score_shards" in res.stdout + res.stderr
     shard_logs = list((second / "results" / "tiny" / "logs" / "scores").glob("Patch2Loc_T2_fold0_MSLUB_*.log"))
     assert len([p for p in shard_logs if not p.name.endswith("_merge.log")]) == 2  # 3 volumes, shards of 2
-    for method, modality, fold in (("Patch2Loc", "T2", "fold0"), ("Thresh", "T2", "all")):
+    for method, modality, fold in (("Patch2Loc", "T2", "fold0"), ("DAE", "T2", "fold0"), ("Thresh", "T2", "all")):
         a, b = (r / "results" / "tiny" / "scores" / method / modality / fold / "MSLUB" for r in runs)
         assert (a / "metrics.csv").read_text(encoding="utf-8") == (b / "metrics.csv").read_text(encoding="utf-8")
         assert gzip.open(a / "patches.csv.gz", "rt").read() == gzip.open(b / "patches.csv.gz", "rt").read()
@@ -107,7 +114,7 @@ def test_sharded_scoring_equals_unsharded(runs):
 
 
 def _training_process(snakemake_proc: subprocess.Popen):
-    """The train_model job's script process among Snakemake's descendants, or None."""
+    """The training job's script process among Snakemake's descendants, or None."""
     import psutil
 
     try:
@@ -116,21 +123,23 @@ def _training_process(snakemake_proc: subprocess.Popen):
         return None
     for child in children:
         try:
-            if any("train_model" in part for part in child.cmdline()):
+            if any("train_model" in part for part in child.cmdline()):  # the script of every training rule
                 return child
         except psutil.NoSuchProcess:
             continue
     return None
 
 
-def test_killed_training_resumes_with_the_same_weights(runs):
+@pytest.mark.parametrize("method", sorted(TRAININGS))
+def test_killed_training_resumes_with_the_same_weights(runs, method):
     """The training job is SIGKILLed after its first checkpoint (as a scheduler kills a job at its
     time limit or on scancel); Snakemake's own retry (--retries 1, as in profiles/slurm) must
     resume it, and the model must equal the uninterrupted run's."""
+    rule, model, state, log_path = TRAININGS[method]
     first, second = runs
-    checkpoint = first / STATE / "last.pt"
-    cmd = [sys.executable, "-m", "snakemake", f"{MODEL}/best.pt", "--cores", "2", "--configfile",
-           "config/tiny.yaml", "--retries", "1", "--forcerun", "train_model"]
+    checkpoint = first / state / "last.pt"
+    cmd = [sys.executable, "-m", "snakemake", f"{model}/best.pt", "--cores", "2", "--configfile",
+           "config/tiny.yaml", "--retries", "1", "--forcerun", rule]
     proc = subprocess.Popen(cmd, cwd=first, start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     job, deadline = None, time.monotonic() + 600
@@ -150,12 +159,12 @@ def test_killed_training_resumes_with_the_same_weights(runs):
     assert killed, "training ended before its first checkpoint; the test needs a slower schedule"
     assert proc.returncode == 0, out[-5000:]
     assert "Trying to restart job" in out or "retry" in out.lower(), out[-3000:]
-    log = (first / "results" / "tiny" / "logs" / "train" / "T1_fold0.log").read_text(encoding="utf-8")
+    log = (first / log_path).read_text(encoding="utf-8")
     assert "resuming from step 10" in log
-    assert not (first / STATE).exists()  # the working folder is gone once the outputs are in place
+    assert not (first / state).exists()  # the working folder is gone once the outputs are in place
     for name in ("best.pt", "last.pt"):
-        assert _same_weights(first / MODEL / name, second / MODEL / name)
-    assert (first / MODEL / "loss.csv").read_text(encoding="utf-8") == (second / MODEL / "loss.csv").read_text(encoding="utf-8")
+        assert _same_weights(first / model / name, second / model / name)
+    assert (first / model / "loss.csv").read_text(encoding="utf-8") == (second / model / "loss.csv").read_text(encoding="utf-8")
 
 
 def test_cuda_required_and_absent_fails_at_once(runs):

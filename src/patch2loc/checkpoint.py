@@ -93,13 +93,14 @@ def check_archive(path: Path, what: str, fix: str) -> None:
                              f"under 1 MB); nothing was loaded. {fix}")
 
 
-def field_problem(ckpt: dict) -> str | None:
-    """What is wrong with the fields predict and train read (None when they are usable)."""
+def field_problem(ckpt: dict, method: str = "Patch2Loc") -> str | None:
+    """What is wrong with the fields predict and train read (None when they are usable); patch_size
+    is Patch2Loc's own field."""
     weights = ckpt["model"]
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
         return "'model' is not a dict of named tensors"
-    patch = ckpt["patch_size"]
-    if type(patch) is not int or not 1 <= patch <= MAX_PATCH:
+    patch = ckpt.get("patch_size")
+    if (method == "Patch2Loc" or patch is not None) and (type(patch) is not int or not 1 <= patch <= MAX_PATCH):
         return f"patch_size is {str(patch)[:40]!r}; it must be a whole number from 1 to {MAX_PATCH}"
     config = ckpt.get("config")
     if config is not None and not isinstance(config, dict):
@@ -113,16 +114,18 @@ def field_problem(ckpt: dict) -> str | None:
         if not (isinstance(shape, (list, tuple)) and len(shape) == 3
                 and all(type(n) is int and 1 <= n <= MAX_GRID for n in shape)):
             return f"{where} is {str(shape)[:40]!r}; it must be 3 whole numbers from 1 to {MAX_GRID}"
-        if patch > min(shape[:2]):
+        if patch is not None and patch > min(shape[:2]):
             return f"patch_size {patch} is larger than the slices of its training grid {list(shape)}"
     return None
 
 
 def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
-                    fix: str = "Pass a best.pt or last.pt written by patch2loc train.") -> dict:
+                    fix: str = "Pass a best.pt or last.pt written by patch2loc train.",
+                    method: str | None = "Patch2Loc") -> dict:
     """Load a checkpoint dict on the CPU without running code from it; InputError (one line)
     naming the file when it is missing, unreadable, larger than it may be (check_archive), holds
-    anything beyond the allow-list, or has fields a Patch2Loc checkpoint never has."""
+    anything beyond the allow-list, has fields its method's checkpoints never have, or was written
+    by another method than `method` (None: any method)."""
     path = regular_file(path, what, "Train a model first (patch2loc train) or check the path.")
     check_archive(path, what, fix)
     try:
@@ -144,12 +147,23 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
         detail = str(exc).strip().splitlines()[0].split(". ")[0][:120] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot be read as a {what} (truncated or not written by torch.save: "
                          f"{detail}). {fix}") from None
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict) or "patch_size" not in ckpt:
-        raise InputError(f"{path}: not a Patch2Loc {what} (no 'model' weights and 'patch_size'). {fix}")
-    problem = field_problem(ckpt)
+    found = checkpoint_method(ckpt) if isinstance(ckpt, dict) else None
+    if method is not None and found not in (None, method):
+        raise InputError(f"{path}: a {found} {what}, not a {method} one. {fix}")
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict) or (
+            found == "Patch2Loc" and "patch_size" not in ckpt):
+        needs = "'model' weights and 'patch_size'" if found in (None, "Patch2Loc") else "'model' weights"
+        raise InputError(f"{path}: not a {method or found or 'patch2loc'} {what} (no {needs}). {fix}")
+    problem = field_problem(ckpt, found)
     if problem:
-        raise InputError(f"{path}: not a usable Patch2Loc {what}: {problem}. {fix}")
+        raise InputError(f"{path}: not a usable {found} {what}: {problem}. {fix}")
     return ckpt
+
+
+def checkpoint_method(ckpt: dict) -> str:
+    """The method that wrote a checkpoint (files from before methods were recorded: Patch2Loc)."""
+    method = ckpt.get("method", "Patch2Loc")
+    return method if isinstance(method, str) else "unknown"
 
 
 def checkpoint_modality(ckpt: dict) -> str | None:

@@ -1,4 +1,4 @@
-"""Rule compute_table: jobs, wall-clock hours and GPU-hours per stage from the benchmark files."""
+"""Rule compute_table: jobs, wall-clock hours and GPU-hours per stage and method from the benchmark files."""
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)
@@ -9,6 +9,6 @@ setup(snakemake)
 from patch2loc.evaluation.compute import compute_per_stage
 from patch2loc.io import write_csv
 
-table = compute_per_stage(snakemake.input.benchmarks, snakemake.params.gpu_rules)
+table = compute_per_stage(snakemake.input.benchmarks, snakemake.params.gpu_methods)
 write_csv(table, snakemake.output.table)
 print(table.to_string(index=False))

@@ -1,8 +1,11 @@
-"""Rule figures: KDEs, heatmap panels, Gaussian ellipses, loss curves; figures.json lists them.
+"""Rule figures: KDEs, heatmap panels, method panels, Gaussian ellipses, loss curves; figures.json
+lists them.
 
-The rule's outputs name every PNG (datasets and modalities are read back from the file names),
-so what is drawn is exactly what the rule declares. A figure that cannot be drawn (e.g. no
-abnormal patch) becomes a small PNG saying why, and is left out of figures.json.
+The rule's outputs name every PNG (methods, datasets and modalities are read back from the file
+names), so what is drawn is exactly what the rule declares. A figure that cannot be drawn (e.g.
+no abnormal patch) becomes a small PNG saying why, and is left out of figures.json.
+Layout read here: .../scores/{method}/{modality}/{fold}/{dataset}/{patches.csv.gz,heatmaps/},
+.../normalized/{dataset}/{modality}/{subject}/image.nii.gz, .../preprocessed/.../seg.nii.gz.
 """
 import json
 import sys
@@ -13,10 +16,13 @@ from _common import setup
 
 setup(snakemake)
 
+import pandas as pd
 from patch2loc.evaluation import figures, patch_stream
 from patch2loc.io import atomic_output, load_volume
+from patch2loc.methods import METHODS
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params
+run_root = Path(params.run_root)
 made = []  # {section, file, caption} of the figures actually drawn
 KDE_POINTS = 10000  # random patches per class in each KDE (the legend gives the full count)
 
@@ -37,50 +43,77 @@ def between(path, prefix):
     return Path(path).name[len(prefix):-len(".png")]
 
 
+def method_of(path):
+    """.../scores/{method}/{modality}/{fold}/{dataset}/{patches.csv.gz or heatmaps} -> method."""
+    return Path(path).parents[3].name
+
+
+patches = {m: [p for p in inp.patches if method_of(p) == m] for m in params.methods}
+
+def per_dataset(pngs, prefix, section, caption, draw):
+    """add() every figure named {prefix}{dataset}.png: caption(dataset), draw(path, dataset)."""
+    for png in pngs:
+        dataset = between(png, prefix)
+        add(section, png, caption(dataset), lambda path, d=dataset: draw(path, d))
+
+
+def draw_kde(path, dataset):
+    sample, counts = patch_stream.sample_classes(patches["Patch2Loc"], dataset, max_points=KDE_POINTS)
+    figures.kde_figure(sample, dataset, path, max_points=KDE_POINTS, counts=counts)
+
+
+def draw_method_kde(path, dataset):
+    samples = {m: patch_stream.sample_classes(files, dataset, max_points=KDE_POINTS) for m, files in patches.items()}
+    figures.method_kde_figure(samples, dataset, path, max_points=KDE_POINTS)
+
+
 # Patch statistics of every fold, one dataset at a time (the figures pool the folds), read in
 # chunks: a random sample per class for the KDEs and one location's rows for the ellipses.
-for png in out.kde:
-    dataset = between(png, "kde_")
-
-    def draw_kde(path, d=dataset):
-        sample, counts = patch_stream.sample_classes(inp.patches, d, max_points=KDE_POINTS)
-        figures.kde_figure(sample, d, path, max_points=KDE_POINTS, counts=counts)
-
-    add("Patch analysis", png,
-        f"{dataset}: densities of log-error, log-variance and score of normal (<10% lesion) and "
-        "abnormal (>90%) non-overlapping patches, all folds pooled (paper Fig. 3/6).", draw_kde)
-
-
-for png in out.ellipses:
-    dataset = between(png, "ellipses_")
-    add("Patch analysis", png,
-        f"{dataset}: predicted Gaussians (1-sigma ellipses) of the patches at one location (slice, "
-        "centre) that has both normal and abnormal patches, across subjects; the star is the true "
-        "location (paper Fig. 2).",
-        lambda p, d=dataset: figures.ellipse_figure(patch_stream.rows_at_best_location(inp.patches, d)[0], p))
-
-# Heatmap panels: the first kept heatmaps of the first fold of each dataset (paper Fig. 4/5).
-# Layout: .../scores/Patch2Loc/{modality}/fold{k}/{dataset}/heatmaps/{subject}.nii.gz; the image
-# is .../normalized/{dataset}/{modality}/{subject}/image.nii.gz, the lesion mask .../preprocessed/.../seg.nii.gz.
-run_root = Path(params.run_root)
-heatmap_dirs = {f"heatmaps_{Path(d).parent.name}_{Path(d).parents[2].name}.png": Path(d) for d in inp.heatmaps}
+per_dataset(out.kde, "kde_", "Patch analysis", lambda d: (
+    f"{d}: densities of Patch2Loc's log-error, log-variance and score of normal (<10% lesion) and "
+    "abnormal (>90%) non-overlapping patches, all folds pooled (paper Fig. 3/6)."), draw_kde)
+per_dataset(out.kde_methods, "kde_methods_", "Method comparison", lambda d: (
+    f"{d}: density of each method's raw score at the centres of normal (<10% lesion) and abnormal "
+    "(>90%) non-overlapping patches, all folds pooled; each method on its own axis."), draw_method_kde)
+per_dataset(out.ellipses, "ellipses_", "Patch analysis", lambda d: (
+    f"{d}: predicted Gaussians (1-sigma ellipses) of the patches at one location (slice, centre) that "
+    "has both normal and abnormal patches, across subjects; the star is the true location (paper Fig. 2)."),
+    lambda p, d: figures.ellipse_figure(patch_stream.rows_at_best_location(patches["Patch2Loc"], d)[0], p))
 
 
-def heatmap_rows(heatmap_dir):
-    dataset, modality = heatmap_dir.parent.name, heatmap_dir.parents[2].name
+def slice_of(dataset, modality, subject):
+    """(image, seg or None, z): the normalised scan and the axial slice with the most lesion."""
+    image = load_volume(run_root / "normalized" / dataset / modality / subject / "image.nii.gz").data
+    seg_path = run_root / "preprocessed" / dataset / modality / subject / "seg.nii.gz"
+    seg = load_volume(seg_path).data > 0 if seg_path.exists() else None
+    return image, seg, figures.pick_slice(seg, image > 0)
+
+
+def kept_subjects(*dirs):
+    """Subjects with a kept heatmap in any of these folders, sorted, at most figure_subjects."""
+    return sorted({hm.name[: -len(".nii.gz")] for d in dirs for hm in d.glob("*.nii.gz")})[: params.figure_subjects]
+
+
+def panel_rows(dataset, modality, heatmaps, label):
+    """Per kept subject: (label, image slice, {name: heatmap slice}, seg slice) at the slice with the
+    most lesion voxels; `heatmaps` maps a name to a heatmaps/ folder."""
     rows = []
-    for hm in sorted(heatmap_dir.glob("*.nii.gz"))[: params.figure_subjects]:
-        subject = hm.name[: -len(".nii.gz")]
-        image = load_volume(run_root / "normalized" / dataset / modality / subject / "image.nii.gz").data
-        score = load_volume(hm).data
-        seg_path = run_root / "preprocessed" / dataset / modality / subject / "seg.nii.gz"
-        seg = load_volume(seg_path).data > 0 if seg_path.exists() else None
-        z = figures.pick_slice(seg, image > 0)  # the slice with the most lesion voxels
-        rows.append((f"{dataset} {subject} (slice {z})", image[:, :, z], score[:, :, z],
-                     None if seg is None else seg[:, :, z]))
+    for subject in kept_subjects(*heatmaps.values()):
+        image, seg, z = slice_of(dataset, modality, subject)
+        maps = {name: load_volume(d / f"{subject}.nii.gz").data[:, :, z] for name, d in heatmaps.items()
+                if (d / f"{subject}.nii.gz").exists()}
+        rows.append((label(subject, z), image[:, :, z], maps, None if seg is None else seg[:, :, z]))
     return rows
 
 
+def heatmap_rows(heatmap_dir):
+    """Paper Fig. 4/5: the first kept heatmaps of the first fold of a dataset."""
+    dataset, modality = heatmap_dir.parent.name, heatmap_dir.parents[2].name
+    rows = panel_rows(dataset, modality, {"score": heatmap_dir}, lambda s, z: f"{dataset} {s} (slice {z})")
+    return [(label, image, maps["score"], seg) for label, image, maps, seg in rows]
+
+
+heatmap_dirs = {f"heatmaps_{Path(d).parent.name}_{Path(d).parents[2].name}.png": Path(d) for d in inp.heatmaps}
 for png in out.heatmaps:
     heatmap_dir = heatmap_dirs[Path(png).name]
     dataset, fold, modality = heatmap_dir.parent.name, heatmap_dir.parents[1].name, heatmap_dir.parents[2].name
@@ -89,9 +122,37 @@ for png in out.heatmaps:
         f"{dataset} ({modality}, {fold}): slice, Patch2Loc score on the fixed [0, 12] scale, "
         f"ground-truth outline; {kind}.", lambda p, d=heatmap_dir: figures.heatmap_panel(heatmap_rows(d), p))
 
-curves = {f"{Path(p).parents[1].name} {Path(p).parent.name}": p for p in inp.losses}
-add("Training", out.loss, "Training and validation loss (beta-NLL) and validation location "
-    "error per model.", lambda p: figures.loss_curves(curves, p))
+# Method panels: the same subjects and slices with every method's kept heatmap (first fold), each
+# on its own scale, from the median of its healthy IXI test scores to its unsupervised threshold.
+healthy = pd.concat([pd.read_csv(p) for p in inp.healthy], ignore_index=True)
+scales = {key: (float(g["score_median"].mean()), float(g["unsup_threshold"].mean()))
+          for key, g in healthy.groupby(["method", "modality"])}
+method_dirs = {}  # lesion set -> {method: heatmaps/ of its first fold}
+for d in map(Path, inp.method_heatmaps):
+    if d.parent.name != "IXI":
+        method_dirs.setdefault(d.parent.name, {})[method_of(d)] = d
+
+
+def draw_methods(path, dataset):
+    dirs = method_dirs[dataset]
+    modality = next(iter(dirs.values())).parents[2].name
+    rows = panel_rows(dataset, modality, dirs, lambda s, z: f"{s} (slice {z})")
+    methods = [m for m in params.methods if m in dirs]
+    figures.method_panel(rows, methods, {m: scales[(m, modality)] for m in methods}, path)
+
+
+per_dataset(out.methods, "methods_", "Method comparison", lambda d: (
+    f"{d}: the same slices scored by every method (first fold), then the ground-truth outline. Each map "
+    "is on its own scale, from the median of the method's in-brain scores on the healthy IXI test volumes "
+    "(dark) to its unsupervised threshold (bright: flagged)."), draw_methods)
+
+for png in out.loss:
+    method = between(png, "loss_curves_")
+    folder = METHODS[method].models or "models"  # models/[DAE/]{modality}/fold{k}/loss.csv
+    curves = {f"{Path(p).parents[1].name} {Path(p).parent.name}": p for p in inp.losses
+              if Path(p).parents[2].name == folder}
+    add("Training", png, f"{method}: training and validation loss and the validation error per model "
+        "(modality, fold).", lambda p, c=curves: figures.loss_curves(c, p))
 
 with atomic_output(out.done) as tmp:
     tmp.write_text(json.dumps(made, indent=1))

@@ -1,8 +1,9 @@
-"""Rule table2: Spearman correlation of lesion fraction with the Patch2Loc outputs.
+"""Rule table2: Spearman correlation of lesion fraction with each method's outputs (Patch2Loc:
+log-error, log-variance, score; the other methods: their score).
 
-Each patches.csv.gz is one (dataset, modality, fold): the per-fold correlations are computed one
-file at a time, reading only the columns they need, so memory holds one file, not every patch of
-the run (about 20 M rows at paper scale).
+Each patches.csv.gz is one (method, dataset, modality, fold): the per-fold correlations are
+computed one file at a time, reading only the columns they need, so memory holds one file, not
+every patch of the run (about 20 M rows per method at paper scale).
 """
 import sys
 
@@ -13,19 +14,19 @@ setup(snakemake)
 
 import pandas as pd
 from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_per_fold, summarise_spearman
+from patch2loc.evaluation.tables import PUBLISHED_NOTE, read_csvs, table2, write_table
 from patch2loc.io import write_csv
-from patch2loc.evaluation.tables import read_csvs, table2, write_table
 
-COLUMNS = ("dataset", "modality", "fold", "lesion_fraction", *SCORE_COLUMNS)
+COLUMNS = ("method", "dataset", "modality", "fold", "lesion_fraction", *SCORE_COLUMNS)
 per_fold = pd.concat(
     [spearman_per_fold(read_csvs([path], required=("dataset", "fold", "lesion_fraction"), usecols=COLUMNS))
      for path in snakemake.input.patches],
     ignore_index=True,
 )
-per_fold = per_fold.sort_values(["dataset", "modality", "fold"], kind="stable").reset_index(drop=True)
+per_fold = per_fold.sort_values(["method", "dataset", "modality", "fold"], kind="stable").reset_index(drop=True)
 write_csv(per_fold, snakemake.output.per_fold)
 write_table(
     table2(summarise_spearman(per_fold), snakemake.input.published), snakemake.output.table[0][: -len(".csv")],
-    caption="Table 2: Spearman correlation (%) of a patch's lesion fraction with log-error, "
-    "log-variance and score, patches with 10-90% lesion, mean ± std over folds.",
+    caption="Table 2: Spearman correlation (%) of a patch's lesion fraction with each method's outputs, "
+    f"patches with 10-90% lesion, mean ± std over folds. {PUBLISHED_NOTE}",
 )

@@ -1,5 +1,5 @@
-"""Rules score_healthy* and score_lesions*: heatmaps of one dataset (or one shard of a lesion
-dataset) -> threshold or metrics and patch statistics."""
+"""Rules score_healthy[_cpu] and score_lesions[_cpu]: anomaly maps of one dataset (or one shard of
+a lesion dataset) with one method -> threshold, or metrics and patch statistics."""
 import json
 import sys
 from pathlib import Path
@@ -8,14 +8,16 @@ sys.path.insert(0, snakemake.scriptdir)
 from _common import require_cuda, setup
 
 setup(snakemake, threads=snakemake.threads)
-if snakemake.wildcards.method == "Patch2Loc":
+from patch2loc.methods import get, implementation
+
+if get(snakemake.wildcards.method).gpu:
     require_cuda(snakemake)
 
 from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_healthy, score_lesions
 from patch2loc.io import write_csv, write_json
 
 wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
-cfg = ScoringConfig.from_workflow(snakemake.params.heatmap, snakemake.params.evaluate)
+cfg = ScoringConfig.from_workflow(snakemake.params.heatmap, snakemake.params.evaluate, snakemake.params.patch_size)
 segs = inp.segs if len(inp.segs) else [None] * len(inp.images)
 # The subject id is the folder name: .../normalized/{dataset}/{modality}/{subject}/image.nii.gz
 scans = [Scan(Path(i).parent.name, i, m, s) for i, m, s in zip(inp.images, inp.masks, segs)]
@@ -24,12 +26,11 @@ meta = {"method": wc.method, "modality": wc.modality,
         "fold": wc.fold[len("fold"):] if wc.fold.startswith("fold") else "", "dataset": dataset}
 
 model = None
-if wc.method == "Patch2Loc":
+if get(wc.method).trains:
     import torch
-    from patch2loc.methods.patch2loc.model import load_model
 
     cfg.device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, _ = load_model(inp.model[0], cfg.device)
+    model, _ = implementation(wc.method).load(inp.model[0], cfg.device)
 
 Path(out.heatmaps).mkdir(parents=True, exist_ok=True)
 if dataset == "IXI":

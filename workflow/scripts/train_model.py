@@ -1,4 +1,5 @@
-"""Rule train_model: train one Patch2Loc model on a fold's IXI training subjects.
+"""Training rules (train_model for Patch2Loc, train_dae, ...: one per trained method of
+`patch2loc.methods`): train one model of a method on a fold's IXI training subjects.
 
 Training runs in params.state_dir, which is not a declared output: Snakemake deletes the outputs
 of a killed or timed-out job but not that folder, so the retried job resumes from its last.pt.
@@ -16,36 +17,23 @@ setup(snakemake, threads=snakemake.threads)
 require_cuda(snakemake)
 
 from patch2loc.checkpoint import read_checkpoint
-from patch2loc.methods.patch2loc.train import TrainConfig, train_from_files
+from patch2loc.methods import implementation
 
-p = dict(snakemake.params.train)
-cfg = TrainConfig(
-    steps=p["steps"],
-    patches_per_step=p["patches_per_step"],
-    lr=p["lr"],
-    beta=p["beta"],
-    min_brain_fraction=p["min_brain_fraction"],
-    val_every=p["val_every"],
-    val_batches=p["val_batches"],
-    seed=p["seed"],
-    amp=p["amp"],
-    checkpoint_every=p.get("checkpoint_every"),
-    patch_size=p.get("patch_size"),
-    num_threads=snakemake.threads,
-    modality=snakemake.wildcards.modality,  # recorded in the checkpoints; predict checks it
-)
+method = snakemake.params.method
 inp, out = snakemake.input, snakemake.output
 state = Path(snakemake.params.state_dir)
 if (state / "last.pt").exists():
-    step = read_checkpoint(state / "last.pt", "resume state")["step"]  # never unpickles code
+    step = read_checkpoint(state / "last.pt", "resume state", method=method)["step"]  # never unpickles code
     print(f"resuming from step {step} ({state / 'last.pt'})", flush=True)
 else:
     print(f"starting at step 0 (no checkpoint in {state})", flush=True)
-summary = train_from_files(
+summary = implementation(method).train_from_files(
     list(zip(inp.train_images, inp.train_masks)),
     list(zip(inp.val_images, inp.val_masks)),
-    cfg,
+    dict(snakemake.params.settings),
     state,
+    modality=snakemake.wildcards.modality,  # recorded in the checkpoints; predict checks it
+    threads=snakemake.threads,
 )
 print(summary)
 for name in ("best", "last", "loss"):

@@ -118,18 +118,16 @@ def classify(lesion_fraction: float | np.ndarray | pd.Series) -> str | np.ndarra
 
 
 def _fold_groups(patches: pd.DataFrame) -> list[str]:
-    keys = ["dataset"]
-    if "modality" in patches.columns:
-        keys.append("modality")
-    return keys
+    return [k for k in ("method", "dataset", "modality") if k in patches.columns]
 
 
 def spearman_per_fold(patches: pd.DataFrame) -> pd.DataFrame:
     """Spearman rho of lesion fraction vs each of log_error, log_variance, score on mixed patches.
 
-    One row per (dataset, [modality,] fold, metric) with rho and the number of mixed patches n.
-    A missing fold (NaN) is one group. rho is NaN when fewer than 3 mixed patches exist or an
-    input is constant.
+    One row per ([method,] dataset, [modality,] fold, metric) with rho and the number of mixed
+    patches n. A missing fold (NaN) is one group. rho is NaN when fewer than 3 mixed patches exist
+    or an input is constant. A map a method does not have (all NaN: log-error and log-variance of
+    the DAE and Thresh) gives no row.
     """
     missing = {"dataset", "lesion_fraction", *SCORE_COLUMNS} - set(patches.columns)
     if missing:
@@ -142,6 +140,8 @@ def spearman_per_fold(patches: pd.DataFrame) -> pd.DataFrame:
     for key, group in patches.groupby(keys, dropna=False, sort=True):
         part = group[group["mixed_"]]
         for metric in SCORE_COLUMNS:
+            if group[metric].isna().all():
+                continue
             rho = np.nan
             if len(part) >= 3:
                 with warnings.catch_warnings():  # constant input: rho is NaN, said in the docstring
@@ -163,7 +163,7 @@ def spearman_table(patches: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
 def summarise_spearman(per_fold: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
     """spearman_table from spearman_per_fold rows, which may come from one patch file at a time
     (each file is one (dataset, modality, fold)), so no step needs every patch in memory."""
-    keys = [k for k in ("dataset", "modality") if k in per_fold.columns] + ["metric"]
+    keys = [k for k in ("method", "dataset", "modality") if k in per_fold.columns] + ["metric"]
     agg = per_fold.groupby(keys, sort=False).agg(
         rho_mean=("rho", "mean"), rho_std=("rho", lambda v: v.std(ddof=ddof) if v.notna().sum() > ddof else np.nan),
         n_folds=("rho", "size"), n_patches=("n", "sum"))

@@ -1,12 +1,11 @@
-"""Score one dataset with one method: dense heatmaps -> per-volume metrics + patch statistics.
+"""Score one dataset with one method: anomaly maps -> per-volume metrics + patch statistics.
 
-Used by the workflow's scoring rules. The dense maps of a volume live only while it is scored:
-per-volume metrics and non-overlapping patch statistics are collected on the way, and only the
-first `keep_heatmaps` heatmaps are written to disk (for figures and for the user to look at).
-
-Methods:
-- "Patch2Loc": the model's score (log-error + log-variance), median filtered and masked.
-- "Thresh" (Meissen et al. 2022a): the normalised intensity itself, post-processed the same way.
+Used by the workflow's scoring rules, the same way for every method of `patch2loc.methods`: the
+method turns a normalised volume into a raw anomaly map (Patch2Loc: log-error + log-variance;
+DAE: |x - reconstruction|; Thresh: the intensity), then the shared post-processing (median
+filter, brain mask), threshold and metrics apply. The maps of a volume live only while it is
+scored: per-volume metrics and non-overlapping patch statistics are collected on the way, and
+only the first `keep_heatmaps` heatmaps are written to disk (for figures and for the user).
 """
 from __future__ import annotations
 
@@ -17,8 +16,6 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.io import load_case, save_volume
-
-METHODS = ("Patch2Loc", "Thresh")
 
 
 @dataclass
@@ -34,14 +31,15 @@ class ScoringConfig:
     unsupervised_quantile: float = 0.98
     keep_heatmaps: int = 2  # -1 keeps every heatmap
     device: str | None = None
+    patch_size: int | None = None  # patch-statistics grid (None: 1/8 of the slice side; Patch2Loc: its own)
 
     @classmethod
-    def from_workflow(cls, heatmap: dict, evaluate: dict) -> "ScoringConfig":
+    def from_workflow(cls, heatmap: dict, evaluate: dict, patch_size: int | None = None) -> "ScoringConfig":
         return cls(
             stride=heatmap["stride"], batch_size=heatmap["batch_size"], amp=heatmap["amp"],
             heatmap_region=heatmap["region"], median_size=heatmap["median_size"],
             region=evaluate["region"], unsupervised_quantile=evaluate["unsupervised_quantile"],
-            keep_heatmaps=evaluate["keep_heatmaps"],
+            keep_heatmaps=evaluate["keep_heatmaps"], patch_size=patch_size,
         )
 
 
@@ -55,31 +53,19 @@ class Scan:
 
 @dataclass
 class ScoredVolume:
-    """One volume's maps: the post-processed score, and the raw dense maps for patch statistics."""
+    """One volume's maps: the post-processed score, and the raw maps for patch statistics."""
 
     score: np.ndarray
-    raw: dict = field(default_factory=dict)  # log_error, log_variance, score, mean, logvar
+    raw: dict = field(default_factory=dict)  # score [+ log_error, log_variance, mean, logvar]
 
 
 def score_case(method: str, image: np.ndarray, mask: np.ndarray, cfg: ScoringConfig, model=None) -> ScoredVolume:
     """The post-processed anomaly map of one volume (and the raw maps it came from)."""
-    from patch2loc.methods.patch2loc.heatmap import postprocess, score_volume
+    from patch2loc.methods import implementation
+    from patch2loc.methods.patch2loc.heatmap import postprocess
 
-    if method == "Patch2Loc":
-        res = score_volume(
-            model, image, mask, stride=cfg.stride, batch_size=cfg.batch_size, device=cfg.device,
-            amp=cfg.amp, region=cfg.heatmap_region, margin=cfg.median_size // 2,
-            return_predictions=True,
-        )
-        raw = {"log_error": res.log_error, "log_variance": res.log_variance, "score": res.score,
-               "mean": res.mean, "logvar": res.logvar}
-        return ScoredVolume(postprocess(res.score, mask, cfg.median_size), raw)
-    if method == "Thresh":
-        intensity = (image * mask).astype(np.float32)
-        nan = np.full_like(intensity, np.nan)
-        raw = {"log_error": nan, "log_variance": nan, "score": intensity}
-        return ScoredVolume(postprocess(intensity, mask, cfg.median_size), raw)
-    raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    raw = implementation(method).score(model, image, mask, cfg)
+    return ScoredVolume(postprocess(raw["score"], mask, cfg.median_size), raw)
 
 
 def _keep(i: int, cfg: ScoringConfig) -> bool:
@@ -130,9 +116,10 @@ def score_lesions(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
             "dice_unsup": m["dice_at_threshold"], "unsup_threshold": threshold,
             "lesion_voxels": m["lesion_voxels"],
         })
-        patch_size = model.patch_size if model is not None else patch_size_for(case.image.data.shape[0])
+        patch_size = getattr(model, "patch_size", None) or cfg.patch_size or patch_size_for(case.image.data.shape[0])
+        nan = np.full(case.mask.shape, np.nan, np.float32)  # the maps a method does not have
         patch_tables.append(patch_statistics(
-            vol.raw["log_error"], vol.raw["log_variance"], vol.raw["score"], case.seg, case.mask,
+            vol.raw.get("log_error", nan), vol.raw.get("log_variance", nan), vol.raw["score"], case.seg, case.mask,
             patch_size, mean=vol.raw.get("mean"), logvar=vol.raw.get("logvar"),
             meta={**meta, "subject": scan.subject},
         ))

@@ -1,5 +1,9 @@
 """Table 1 and Table 2 of the paper: our numbers aggregated over folds, published numbers beside.
 
+Every method this harness ran (Patch2Loc, DAE, Thresh, ...) has rows with source "this harness",
+above the published rows (source "published"), which another harness computed on other test
+subsets and preprocessing (`PUBLISHED_NOTE`, in every caption).
+
 Aggregation follows Behrendt et al.'s protocol: per fold, the mean over test volumes; then the
 mean +- standard deviation of those fold means. The paper does not say which standard deviation;
 we use the sample standard deviation over folds (ddof=1) by default and take `ddof` as an
@@ -23,7 +27,12 @@ METRICS_COLUMNS = ("method", "modality", "fold", "dataset", "subject", "region",
 PUBLISHED1_COLUMNS = ("method", "dataset", "dice_mean", "dice_std", "auprc_mean", "auprc_std")
 DATASET_ORDER = ("BraTS21", "MSLUB", "ATLAS_v2", "WMH")
 METRIC_LABELS = {"log_error": "Log-error", "log_variance": "Log-variance", "score": "Score"}
-THIS_RUN, PUBLISHED = "this run", "published"
+THIS_RUN, PUBLISHED = "this harness", "published"
+PUBLISHED_NOTE = ("Rows 'this harness': every method run by this pipeline under one protocol (same "
+                  "preprocessing, splits, brain masks, post-processing and metric code). Rows 'published': "
+                  "the paper's table, computed by another harness on other test subsets (BraTS21: 1,151 test "
+                  "volumes there; MSLUB: 20; ours are the lists in splits/) and other preprocessing: not "
+                  "directly comparable with the rows above them.")
 
 
 def read_csvs(paths: Iterable[str | os.PathLike], required: Iterable[str] = METRICS_COLUMNS,
@@ -101,12 +110,20 @@ def _read_published(path: str | os.PathLike, required: Iterable[str]) -> pd.Data
     return read_csvs([path], required=required)
 
 
+def method_order(names: Iterable[str]) -> list[str]:
+    """The registry's order (Patch2Loc, DAE, Thresh), then any other name alphabetically."""
+    from patch2loc.methods import METHODS
+
+    names = set(names)
+    return [m for m in METHODS if m in names] + sorted(names - set(METHODS))
+
+
 def table1(metrics: pd.DataFrame, published_csv: str | os.PathLike | None = None, *,
            ddof: int = 1) -> pd.DataFrame:
     """Table 1: best Dice and AUPRC per dataset, percent, mean ± std over folds.
 
-    One row per (method, region) of this run, and every published method (source 'published')
-    with our rows placed right after the published row of the same method. Columns: method,
+    First one row per (method, region) this harness ran (source 'this harness', methods in the
+    registry's order), then every published method (source 'published'). Columns: method,
     source, region, then '<dataset> Dice', '<dataset> AUPRC' per dataset.
     """
     agg = aggregate_folds(metrics, ["best_dice", "auprc"], ddof=ddof)
@@ -115,15 +132,14 @@ def table1(metrics: pd.DataFrame, published_csv: str | os.PathLike | None = None
     datasets = _dataset_order(names)
     columns = ["method", "source", "region"] + [f"{d} {m}" for d in datasets for m in ("Dice", "AUPRC")]
 
-    ours: dict[str, list[dict]] = {}
-    for (method, region), group in agg.groupby(["method", "region"], sort=False):
-        row = {"method": method, "source": THIS_RUN, "region": region}
-        for rec in group.itertuples():
-            label = "Dice" if rec.metric == "best_dice" else "AUPRC"
-            row[f"{rec.dataset} {label}"] = format_mean_std(rec.mean, rec.std)
-        ours.setdefault(method, []).append(row)
-
     rows: list[dict] = []
+    for method in method_order(agg["method"]):
+        for region, group in agg[agg["method"] == method].groupby("region", sort=False):
+            row = {"method": method, "source": THIS_RUN, "region": region}
+            for rec in group.itertuples():
+                label = "Dice" if rec.metric == "best_dice" else "AUPRC"
+                row[f"{rec.dataset} {label}"] = format_mean_std(rec.mean, rec.std)
+            rows.append(row)
     if published is not None:
         for method, group in published.groupby("method", sort=False):
             row = {"method": method, "source": PUBLISHED, "region": ""}
@@ -131,9 +147,6 @@ def table1(metrics: pd.DataFrame, published_csv: str | os.PathLike | None = None
                 row[f"{rec.dataset} Dice"] = format_mean_std(rec.dice_mean, rec.dice_std, scale=1.0)
                 row[f"{rec.dataset} AUPRC"] = format_mean_std(rec.auprc_mean, rec.auprc_std, scale=1.0)
             rows.append(row)
-            rows.extend(ours.pop(method, []))
-    for remaining in ours.values():
-        rows.extend(remaining)
     return pd.DataFrame(rows, columns=columns).fillna("")
 
 
@@ -160,23 +173,28 @@ def table1_supplementary(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFram
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    order = {d: i for i, d in enumerate(_dataset_order(out["dataset"]))}
-    return out.sort_values(["dataset", "method", "region"], key=lambda s: s.map(order) if s.name == "dataset" else s,
+    order = {"dataset": {d: i for i, d in enumerate(_dataset_order(out["dataset"]))},
+             "method": {m: i for i, m in enumerate(method_order(out["method"]))}}
+    return out.sort_values(["dataset", "method", "region"], key=lambda s: s.map(order[s.name]) if s.name in order else s,
                            kind="stable").reset_index(drop=True)
 
 
 def table2(patches_or_spearman: pd.DataFrame, published_csv: str | os.PathLike | None = None, *,
            ddof: int = 1) -> pd.DataFrame:
-    """Table 2: Spearman rho (percent) of lesion fraction with log-error, log-variance, score.
+    """Table 2: Spearman rho (percent) of a patch's lesion fraction with each method's outputs.
 
-    Takes the patch table (analysis.patch_statistics rows) or its analysis.spearman_table. Rows:
-    each metric, published then this run, and a row with the number of mixed patches; columns:
-    metric, source, then one per dataset (datasets without mixed patches, e.g. IXI, are left out).
+    Takes the patch table (patch_statistics rows) or its spearman_table. Rows 'this harness':
+    per method (registry order) each output it has (Patch2Loc: log-error, log-variance, score;
+    the others: their score), then the published rows (the paper's Patch2Loc), then the number
+    of mixed patches. Columns: method, metric, source, then one per dataset (datasets without
+    mixed patches, e.g. IXI, are left out).
     """
     spear = patches_or_spearman
     if "rho_mean" not in spear.columns:
         spear = spearman_table(spear, ddof=ddof)
     spear = spear[spear["n_patches"] > 0]
+    if "method" not in spear.columns:
+        spear = spear.assign(method="Patch2Loc")
     label = spear["dataset"].astype(str)
     if "modality" in spear.columns:  # a dataset used with two models gets one column per modality
         multi = spear.groupby("dataset")["modality"].transform("nunique") > 1
@@ -187,19 +205,22 @@ def table2(patches_or_spearman: pd.DataFrame, published_csv: str | os.PathLike |
     datasets = _dataset_order(names)
 
     rows = []
-    for metric in SCORE_COLUMNS:
-        if published is not None and metric in set(published["metric"]):
-            pub = published.set_index("metric").loc[metric]
-            rows.append({"metric": METRIC_LABELS[metric], "source": PUBLISHED,
-                         **{d: format_mean_std(pub[d], np.nan, scale=1.0, decimals=0)
-                            for d in datasets if d in pub.index}})
-        ours = spear[spear["metric"] == metric]
-        rows.append({"metric": METRIC_LABELS[metric], "source": THIS_RUN,
-                     **{r.column: format_mean_std(r.rho_mean, r.rho_std) for r in ours.itertuples()}})
-    counts = spear[spear["metric"] == SCORE_COLUMNS[0]]
-    rows.append({"metric": "mixed patches (n)", "source": THIS_RUN,
+    for method in method_order(spear["method"]):
+        ours = spear[spear["method"] == method]
+        for metric in [m for m in SCORE_COLUMNS if m in set(ours["metric"])]:
+            rows.append({"method": method, "metric": METRIC_LABELS[metric], "source": THIS_RUN,
+                         **{r.column: format_mean_std(r.rho_mean, r.rho_std)
+                            for r in ours[ours["metric"] == metric].itertuples()}})
+    if published is not None:
+        for pub in published.to_dict("records"):
+            if pub["metric"] in METRIC_LABELS:
+                rows.append({"method": "Patch2Loc", "metric": METRIC_LABELS[pub["metric"]], "source": PUBLISHED,
+                             **{d: format_mean_std(pub[d], np.nan, scale=1.0, decimals=0)
+                                for d in datasets if d in pub}})
+    counts = spear[spear["metric"] == "score"].drop_duplicates("column")
+    rows.append({"method": "", "metric": "mixed patches (n)", "source": THIS_RUN,
                  **{r.column: str(int(r.n_patches)) for r in counts.itertuples()}})
-    return pd.DataFrame(rows, columns=["metric", "source"] + datasets).fillna("")
+    return pd.DataFrame(rows, columns=["method", "metric", "source"] + datasets).fillna("")
 
 
 def _cell(value) -> str:

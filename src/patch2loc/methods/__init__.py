@@ -1,1 +1,61 @@
-"""Anomaly-detection methods: each trains per (modality, fold), or not at all, and scores a normalised volume."""
+"""Anomaly-detection methods and their registry: one line per method.
+
+A method is "train per (modality, fold), or nothing; then score a normalised volume (and its
+brain mask) into an anomaly map". Everything else is shared by all methods: splits,
+preprocessing, post-processing (median filter, brain mask), the unsupervised threshold, metrics,
+tables, figures. The module a registry line names provides
+
+    score(model, image, mask, cfg) -> {"score": [X, Y, Z] raw map, ...}   every method
+    load(checkpoint, device) -> (model, checkpoint dict)                  trained methods
+    train_from_files(train_pairs, val_pairs, settings, out_dir, *, modality, threads, progress)
+                                                                          trained methods
+
+where `cfg` is `evaluation.scoring.ScoringConfig`, `settings` the method's block of the workflow
+config, and training writes best.pt, last.pt and loss.csv into out_dir (resuming from its
+last.pt), e.g. through the shared harness `methods.harness`. Extra maps (Patch2Loc's log_error,
+log_variance, mean, logvar) feed the patch statistics. This module imports nothing heavy: the
+workflow reads it to build its DAG. Adding a method: README, "Adding a method".
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str  # as in config `methods:`, tables and results/{run}/scores/{name}/
+    module: str  # the module with score() [+ load(), train_from_files()]
+    config: str | None = None  # its settings block in the workflow config (None: no settings)
+    train_rule: str | None = None  # the rule that trains it per (modality, fold); None: not trained
+    models: str = ""  # its folder under results/{run}/models/ ("": models/{modality}/fold{k} itself)
+    gpu: bool = False  # its training and scoring jobs ask for a GPU (gpu=1)
+    train_minutes: int = 0  # time limit of one training job at paper scale (cluster)
+    score_minutes: float = 0.1  # minutes per volume at paper scale (time limits of scoring shards)
+
+    @property
+    def trains(self) -> bool:
+        return self.train_rule is not None
+
+
+REGISTRY = (
+    # Patch2Loc keeps the model folder and rule name that predict --from-run, profiles and docs use.
+    Method("Patch2Loc", "patch2loc.methods.patch2loc.method", "train", "train_model", "", True, 600, 0.6),
+    Method("DAE", "patch2loc.methods.dae.method", "dae", "train_dae", "DAE", True, 300, 0.05),
+    Method("Thresh", "patch2loc.methods.thresh", score_minutes=0.1),
+)
+METHODS = {m.name: m for m in REGISTRY}
+
+
+def get(name: str) -> Method:
+    from patch2loc.errors import InputError
+
+    if name not in METHODS:
+        raise InputError(f"unknown method {name!r} (config `methods`); known: {', '.join(METHODS)}.")
+    return METHODS[name]
+
+
+def implementation(name: str) -> ModuleType:
+    """The module that trains, loads and scores `name` (imported on first use)."""
+    return importlib.import_module(get(name).module)

@@ -1,11 +1,12 @@
-"""Resume state of `train`: what last.pt must hold, how it is restored, and the loss curve file.
+"""Resume state of the training harness: what last.pt must hold, how it is restored, the loss curve.
 
 `last.pt` is untrusted input like any checkpoint (another tool's file, a truncated copy, one from
-another run): it is read with `read_checkpoint` (no code runs), then every key the resume needs is
-checked before anything is restored, so a foreign file is one line naming it, not a KeyError.
-The loss curve rows up to the checkpoint's step are stored in last.pt itself (`loss_rows`), so
-`loss.csv` is only a view of them: a damaged or stale loss.csv never blocks a resume. Checkpoints
-written before `loss_rows` existed take their rows from loss.csv, which must then be readable.
+another run or method): it is read with `read_checkpoint` (no code runs), then every key the resume
+needs is checked before anything is restored, so a foreign file is one line naming it, not a
+KeyError. The loss curve rows up to the checkpoint's step are stored in last.pt itself
+(`loss_rows`), so `loss.csv` is only a view of them: a damaged or stale loss.csv never blocks a
+resume. Checkpoints written before `loss_rows` existed take their rows from loss.csv, which must
+then be readable.
 """
 from __future__ import annotations
 
@@ -18,14 +19,11 @@ import torch
 
 from patch2loc.checkpoint import numpy_rng_from_plain, numpy_rng_to_plain, read_checkpoint
 from patch2loc.errors import InputError
-from patch2loc.outputs import atomic_output
+from patch2loc.staging import atomic_output
 
-CSV_COLUMNS = ("step", "train_loss", "val_loss", "val_error", "centre_error")
-# Settings that change what is trained; resuming with a different value is refused.
-RESUME_MUST_MATCH = ("patches_per_step", "lr", "beta", "min_brain_fraction", "val_batches", "seed",
-                     "amp", "patch_size", "volume_shape", "modality")
 _NEEDED = {"model": dict, "optimizer": dict, "rng": dict, "config": dict, "subjects": dict, "step": int,
            "best_val_loss": (int, float)}
+_START_OVER = "Delete it (or move it away) to start over, or use another --out."
 
 
 def rng_state(generator: torch.Generator) -> dict:
@@ -44,71 +42,70 @@ def set_rng_state(state: dict, generator: torch.Generator) -> None:
     generator.set_state(state["sampler"])
 
 
-def write_loss_csv(path: Path, rows: list[dict]) -> None:
-    with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+def write_loss_csv(path: Path, rows: list[dict], columns: tuple[str, ...]) -> None:
+    with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
 
 
-def _row(raw: dict) -> dict:
-    return {k: (int(raw[k]) if k == "step" else float(raw[k])) for k in CSV_COLUMNS}
+def _row(raw: dict, columns: tuple[str, ...]) -> dict:
+    return {k: (int(raw[k]) if k == "step" else float(raw[k])) for k in columns}
 
 
-def read_loss_csv(path: Path, up_to_step: int, fix: str = "") -> list[dict]:
+def read_loss_csv(path: Path, up_to_step: int, columns: tuple[str, ...], fix: str = "") -> list[dict]:
     """Rows of an existing loss curve up to a step (rows past a checkpoint are dropped on resume);
     InputError naming the file when it is not a loss curve."""
     if not path.exists():
         return []
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            rows = [_row(r) for r in csv.DictReader(f)]
+            rows = [_row(r, columns) for r in csv.DictReader(f)]
     except (ValueError, TypeError, KeyError, csv.Error, UnicodeDecodeError, OSError) as exc:
         detail = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: not a loss curve written by patch2loc train ({detail}). {fix}".strip()) from None
     return [r for r in rows if r["step"] <= up_to_step]
 
 
-def _fits(ckpt: dict, last_path: Path, out_dir: Path, config: dict, subjects: dict) -> None:
-    start_over = "Delete it (or move it away) to start over, or use another --out."
+def _check_fits(ckpt: dict, last_path: Path, config: dict, must_match: tuple[str, ...], subjects: dict) -> None:
     wrong = [k for k, kind in _NEEDED.items() if not isinstance(ckpt.get(k), kind)]
     if wrong:
         raise InputError(f"{last_path}: not a resume state written by patch2loc train (missing or wrong: "
-                         f"{', '.join(wrong)}). {start_over}")
+                         f"{', '.join(wrong)}). {_START_OVER}")
     # (checkpoints from before the modality was recorded lack the key: not a difference)
-    changed = [k for k in RESUME_MUST_MATCH
+    changed = [k for k in must_match
                if ckpt["config"].get(k, config[k] if k == "modality" else None) != config[k]]
     if changed or ckpt["subjects"] != subjects:
-        raise InputError(f"{last_path}: written by a run with different {changed or ['subjects']}. Delete {out_dir} "
-                         "to start over, or use another output folder.")
+        raise InputError(f"{last_path}: written by a run with different {changed or ['subjects']}. Delete "
+                         f"{last_path.parent} to start over, or use another output folder.")
 
 
-def restore(last_path: Path, csv_path: Path, config: dict, subjects: dict, model, optimizer, scaler,
-            generator: torch.Generator) -> tuple[int, float, list[dict]]:
-    """Load last.pt into the model, optimizer, scaler and random generators; returns
+def restore(task, last_path: Path, csv_path: Path, config: dict, must_match: tuple[str, ...],
+            subjects: dict) -> tuple[int, float, list[dict]]:
+    """Load last.pt into the task's model, optimiser, extra state and random generators; returns
     (step, best validation loss, loss rows up to that step)."""
-    out_dir = last_path.parent
-    ckpt = read_checkpoint(last_path, "resume state", fix="Delete it to start over (or restore it).")
-    _fits(ckpt, last_path, out_dir, config, subjects)
+    ckpt = read_checkpoint(last_path, "resume state", fix="Delete it to start over (or restore it).",
+                           method=task.method)
+    _check_fits(ckpt, last_path, config, must_match, subjects)
     try:
-        # RNG states must stay CPU tensors; load_state_dict moves weights and Adam state to the device.
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if "grad_scaler" in ckpt:
-            scaler.load_state_dict(ckpt["grad_scaler"])
-        set_rng_state(ckpt["rng"], generator)
+        # RNG states stay CPU tensors; load_state_dict moves weights and optimiser state to the device.
+        task.model.load_state_dict(ckpt["model"])
+        task.optimizer.load_state_dict(ckpt["optimizer"])
+        task.load_extra_state(ckpt)
+        set_rng_state(ckpt["rng"], task.generator)
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:100]
         raise InputError(f"{last_path}: its weights, optimizer or random state do not fit this model "
-                         f"({detail}). Delete it to start over, or use another --out.") from None
+                         f"({detail}). {_START_OVER}") from None
     step = ckpt["step"]
     rows = ckpt.get("loss_rows")
     if isinstance(rows, list):
         try:
-            rows = [_row(r) for r in rows]
+            rows = [_row(r, task.columns) for r in rows]
         except (ValueError, TypeError, KeyError):
             rows = None
     if not isinstance(rows, list):  # written before last.pt held the rows: loss.csv must be readable
-        rows = read_loss_csv(csv_path, step, fix=f"Resuming from {last_path} (step {step}) needs it: restore it, "
-                                                 f"or delete {out_dir} to start over.")
+        rows = read_loss_csv(csv_path, step, task.columns,
+                             fix=f"Resuming from {last_path} (step {step}) needs it: restore it, "
+                                 f"or delete {last_path.parent} to start over.")
     return step, float(ckpt["best_val_loss"]), [r for r in rows if r["step"] <= step]

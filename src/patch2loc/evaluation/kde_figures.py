@@ -1,0 +1,158 @@
+"""Densities of patch scores, normal vs abnormal patches (paper Fig. 3 / 6, and per method).
+
+- `kde_figure`: Patch2Loc's log-error, log-variance and score (1D KDEs) and the 2D KDE of
+  (log-error, log-variance), for one dataset.
+- `method_kde_figure`: the score of every method of the run side by side (Patch2Loc, DAE,
+  Thresh): how far each one pushes abnormal patches above normal ones.
+"""
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from patch2loc.evaluation.figure_style import (CLASS_LABELS, COLOURS, STYLE, classes, new_figure, save,
+                                               value_range)
+from patch2loc.io import InputError
+
+AXIS_LABELS = {"log_error": "log-error  log(‖Y − μ‖² + ε)", "log_variance": "log-variance  (s₁ + s₂)/2",
+               "score": "score (log-error + log-variance)"}
+
+
+def _kde_1d(ax, values: np.ndarray, grid: np.ndarray, colour: str) -> None:
+    """Gaussian KDE, or a density histogram when the KDE is impossible (< 3 or identical points)."""
+    from scipy.stats import gaussian_kde
+
+    if len(values) >= 3 and np.ptp(values) > 0:
+        try:
+            density = gaussian_kde(values)(grid)
+            ax.plot(grid, density, color=colour, lw=1.6)
+            ax.fill_between(grid, density, color=colour, alpha=0.2)
+            return
+        except np.linalg.LinAlgError:
+            pass
+    ax.hist(values, bins=max(1, min(10, len(values))), range=(grid[0], grid[-1]), density=True,
+            histtype="step", color=colour, lw=1.6, ls="--")  # dashed: histogram, too few points
+
+
+def _kde_2d(ax, x: np.ndarray, y: np.ndarray, xlim, ylim, colour: str) -> bool:
+    """Filled 2D KDE contours; scatter when the KDE is impossible. Returns True if drawn as KDE."""
+    from scipy.stats import gaussian_kde
+
+    if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+        try:
+            kde = gaussian_kde(np.vstack([x, y]))
+            gx, gy = np.meshgrid(np.linspace(*xlim, 80), np.linspace(*ylim, 80))
+            dens = kde(np.vstack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
+            levels = dens.max() * np.array([0.05, 0.2, 0.4, 0.6, 0.8, 1.0])
+            ax.contourf(gx, gy, dens, levels=levels, colors=[colour], alpha=0.15)
+            ax.contour(gx, gy, dens, levels=levels[:-1], colors=[colour], linewidths=0.9)
+            return True
+        except np.linalg.LinAlgError:
+            pass
+    ax.scatter(x, y, s=12, color=colour)
+    return False
+
+
+def kde_figure(patches: pd.DataFrame, dataset: str, out_png: str | os.PathLike, *,
+               fold: int | None = None, max_points: int = 10000, seed: int = 0,
+               counts: dict[str, int] | None = None) -> None:
+    """Fig. 3 / 6 for one dataset: 1D KDEs of log-error, log-variance, score and the 2D KDE.
+
+    Normal (< 10 % lesion) vs abnormal (> 90 %) patches, all folds pooled unless `fold` is given.
+    At most `max_points` random patches per class enter each KDE (the legend gives the full n:
+    `counts` when `patches` is already a sample, see `patch_stream.sample_classes`); a class with
+    fewer than 3 points is drawn as a histogram / scatter, an empty one is noted.
+    """
+    sel = patches[patches["dataset"] == dataset] if "dataset" in patches.columns else patches.iloc[:0]
+    if fold is not None:
+        sel = sel[sel["fold"] == fold]
+    if sel.empty:
+        raise InputError(f"kde_figure: no patches for dataset {dataset!r}"
+                         + (f" fold {fold}" if fold is not None else "") + "; check the patches.csv inputs.")
+    cls = classes(sel)
+    rng = np.random.default_rng(seed)
+    picks = {c: rng.permutation(np.flatnonzero(cls == c))[:max_points] for c in ("normal", "abnormal")}
+    counts = {c: int((cls == c).sum()) for c in picks} if counts is None else {c: int(counts[c]) for c in picks}
+
+    with matplotlib.rc_context(STYLE):
+        fig = new_figure(15, 4.2)
+        axes = fig.subplots(1, 4)
+        ranges = {}
+        for ax, col in zip(axes[:3], ("log_error", "log_variance", "score")):
+            vals = {c: sel[col].to_numpy(np.float64)[idx] for c, idx in picks.items()}
+            ranges[col] = value_range(vals.values())
+            grid = np.linspace(*ranges[col], 256)
+            for c, v in vals.items():
+                if len(v):
+                    _kde_1d(ax, v, grid, COLOURS[c])
+            ax.set_xlabel(AXIS_LABELS[col])
+            ax.set_ylabel("density")
+        ax = axes[3]
+        for c, idx in picks.items():
+            if len(idx):
+                x = sel["log_error"].to_numpy(np.float64)[idx]
+                y = sel["log_variance"].to_numpy(np.float64)[idx]
+                if not _kde_2d(ax, x, y, ranges["log_error"], ranges["log_variance"], COLOURS[c]):
+                    ax.text(0.98, 0.02 + 0.06 * (c == "abnormal"), f"{c}: points (too few for a KDE)",
+                            transform=ax.transAxes, ha="right", fontsize=7, color=COLOURS[c])
+        ax.set_title("joint density")
+        axes[0].set_title("log-error")
+        axes[1].set_title("log-variance")
+        axes[2].set_title("score")
+        ax.set_xlim(ranges["log_error"])
+        ax.set_ylim(ranges["log_variance"])
+        ax.set_xlabel(AXIS_LABELS["log_error"])
+        ax.set_ylabel(AXIS_LABELS["log_variance"])
+        handles = [Line2D([], [], color=COLOURS[c], lw=2, label=f"{CLASS_LABELS[c]}, n = {counts[c]}")
+                   for c in picks if counts[c]]
+        if max(counts.values()) > max_points:
+            handles.append(Line2D([], [], ls="", label=f"(KDEs from at most {max_points} random patches per class)"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=max(1, len(handles)), frameon=False)
+        for ax in axes:
+            missing = [c for c in picks if counts[c] == 0]
+            if missing:
+                ax.text(0.02, 0.98, "no " + " / ".join(missing) + " patches", transform=ax.transAxes,
+                        va="top", fontsize=8, color="0.3")
+        title = f"{dataset}: normal vs abnormal patches"
+        if fold is not None:
+            title += f" (fold {fold})"
+        fig.suptitle(title)
+        save(fig, out_png)
+
+
+def method_kde_figure(samples: dict[str, tuple[pd.DataFrame, dict[str, int]]], dataset: str,
+                      out_png: str | os.PathLike, *, max_points: int = 10000) -> None:
+    """One panel per method: the 1D KDE of its raw score at the centres of normal and abnormal
+    non-overlapping patches of `dataset` (`samples`: method -> (sampled rows, class counts), as
+    `patch_stream.sample_classes` gives them). Each method on its own axis: the scores have
+    different units; what compares is how well the two densities separate."""
+    if not samples:
+        raise InputError(f"method_kde_figure: no method's patches for {dataset!r}; check the patches.csv inputs.")
+    with matplotlib.rc_context(STYLE):
+        fig = new_figure(4.2 * len(samples), 3.6)
+        axes = np.atleast_1d(fig.subplots(1, len(samples)))
+        for ax, (method, (sel, counts)) in zip(axes, samples.items()):
+            cls = classes(sel)
+            vals = {c: sel["score"].to_numpy(np.float64)[cls == c] for c in ("normal", "abnormal")}
+            vals = {c: v[np.isfinite(v)][:max_points] for c, v in vals.items()}
+            grid = np.linspace(*value_range(vals.values()), 256)
+            for c, v in vals.items():
+                if len(v):
+                    _kde_1d(ax, v, grid, COLOURS[c])
+            ax.set_title(method)
+            ax.set_xlabel(f"{method} score (raw, at patch centres)")
+            ax.set_ylabel("density")
+            missing = [c for c in vals if counts.get(c, 0) == 0]
+            if missing:
+                ax.text(0.02, 0.98, "no " + " / ".join(missing) + " patches", transform=ax.transAxes,
+                        va="top", fontsize=8, color="0.3")
+        first = next(iter(samples.values()))[1]
+        handles = [Line2D([], [], color=COLOURS[c], lw=2, label=f"{CLASS_LABELS[c]}, n = {first.get(c, 0)}")
+                   for c in ("normal", "abnormal")]
+        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+        fig.suptitle(f"{dataset}: score of normal vs abnormal patches, per method")
+        save(fig, out_png)

@@ -1,0 +1,161 @@
+"""DAE training: reconstruct clean axial slices of normal brains from coarse-noise-corrupted ones.
+
+One step = `batch_size` axial slices drawn uniformly (with replacement) among the training
+volumes' slices that hold brain, coarse noise added inside the brain mask, L2 loss between the
+reconstruction and the clean slice inside the mask (mean over all pixels, as the reference),
+gradient norm clipped to `grad_clip`, one Adam step (amsgrad, weight decay) at a learning rate on
+a half-cosine from `lr` to 0 over the run. Validation: a fixed set of slices of the validation
+subjects with fixed noise, drawn once with a generator of its own. The loop, checkpoints, resume
+and best model by validation loss are the shared harness's (`methods.harness`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from patch2loc.io import InputError
+from patch2loc.methods.dae.model import DenoisingUNet
+from patch2loc.methods.dae.noise import coarse_noise, noise_cells
+from patch2loc.methods.harness import (autocast_context, check_settings, config_from_dict, prepare_device,
+                                       run_training, seed_everything)
+from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+
+COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
+# Settings that change what is trained; resuming with a different value is refused.
+RESUME_MUST_MATCH = ("batch_size", "lr", "weight_decay", "grad_clip", "width", "depth", "noise_std", "noise_cells",
+                     "val_batches", "seed", "amp", "steps", "volume_shape", "modality")
+
+
+@dataclass
+class DAEConfig:
+    """DAE settings; defaults are the reference's where it has one (see docs/dae.md)."""
+
+    steps: int = 67200  # the reference: 2,100 epochs of 32 batches
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    grad_clip: float = 0.5
+    width: int = 64  # channels at the top level of the UNet (64, 128, 256, 512 below)
+    depth: int = 4
+    noise_std: float = 0.2
+    noise_cell_mm: float = 15.9  # distance between noise-grid nodes (the reference: 16 nodes on 240 mm)
+    val_every: int = 500
+    val_batches: int = 4  # validation set = val_batches x batch_size fixed slices
+    seed: int = 3141
+    amp: str = "none"  # none (fp32) | bf16 | fp16
+    device: str = "auto"
+    num_threads: int | None = None
+    modality: str | None = None
+    checkpoint_every: int | None = None
+
+    def __post_init__(self) -> None:
+        check_settings(self, "DAEConfig", "dae.device")
+        if self.batch_size < 1 or self.width < 1 or self.depth < 1 or self.noise_cell_mm <= 0:
+            raise InputError("DAEConfig: batch_size, width, depth and noise_cell_mm must be positive.")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DAEConfig":
+        """Build from a dict (e.g. the workflow's `dae` block), refusing unknown keys by name."""
+        return config_from_dict(cls, d, "DAE config")
+
+
+def brain_slices(images: np.ndarray, masks: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The axial slices [N, 1, X, Y] (image times mask) and masks of [S, X, Y, Z] stacks that hold
+    brain, in (subject, slice) order: one copy, on the device."""
+    keep = masks.any(axis=(1, 2))  # [S, Z]
+    order = (0, 3, 1, 2)
+    slices = np.ascontiguousarray(images.transpose(order)[keep])
+    fg = np.ascontiguousarray(masks.transpose(order)[keep])
+    if not len(slices):
+        raise InputError("DAE training: no axial slice holds brain; check the brain masks.")
+    fg_t = torch.from_numpy(fg).unsqueeze(1).to(device)
+    return torch.from_numpy(slices).unsqueeze(1).to(device) * fg_t, fg_t
+
+
+def denoising_loss(reconstruction: torch.Tensor, clean: torch.Tensor, foreground: torch.Tensor) -> torch.Tensor:
+    """Squared error inside the foreground, averaged over every pixel (the reference's loss)."""
+    return ((reconstruction.float() - clean) ** 2 * foreground).mean()
+
+
+class DAETask:
+    """The harness's view of DAE training (`methods.harness.TrainingTask`)."""
+
+    method = "DAE"
+    columns = COLUMNS
+
+    def __init__(self, data: TrainingData, cfg: DAEConfig, cells: tuple[int, int], device: torch.device):
+        self.cfg, self.cells, self.device = cfg, cells, device
+        self.slices, self.foreground = brain_slices(data.train_images, data.train_masks, device)
+        val_slices, val_fg = brain_slices(data.val_images, data.val_masks, device)
+        val_gen = torch.Generator(device).manual_seed(cfg.seed + 1)  # never touches the training stream
+        self.val_set = []
+        for _ in range(cfg.val_batches):
+            idx = torch.randint(len(val_slices), (cfg.batch_size,), generator=val_gen, device=device)
+            clean, fg = val_slices[idx], val_fg[idx]
+            self.val_set.append((clean, fg, clean + coarse_noise(fg, cells, cfg.noise_std, val_gen)))
+        self.generator = torch.Generator(device).manual_seed(cfg.seed)
+        self.model = DenoisingUNet(cfg.width, cfg.depth).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, amsgrad=True,
+                                          weight_decay=cfg.weight_decay)
+
+    def train_step(self, step: int) -> torch.Tensor:
+        cfg = self.cfg
+        for group in self.optimizer.param_groups:  # a function of the step: nothing to save for resume
+            group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
+        idx = torch.randint(len(self.slices), (cfg.batch_size,), generator=self.generator, device=self.device)
+        clean, fg = self.slices[idx], self.foreground[idx]
+        noisy = clean + coarse_noise(fg, self.cells, cfg.noise_std, self.generator)
+        with autocast_context(self.device, cfg.amp):
+            reconstruction = self.model(noisy)
+        loss = denoising_loss(reconstruction, clean, fg)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        return loss.detach()
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Validation loss (noisy input, as in training) and the mean |x - reconstruction| inside
+        the brain of the clean slices: the anomaly score's level on normal tissue."""
+        self.model.eval()
+        loss, error, brain = 0.0, 0.0, 0.0
+        for clean, fg, noisy in self.val_set:
+            with autocast_context(self.device, self.cfg.amp):
+                loss += denoising_loss(self.model(noisy), clean, fg).item()
+                error += ((self.model(clean).float() - clean).abs() * fg).sum().item()
+            brain += fg.sum().item()
+        return {"val_loss": loss / len(self.val_set), "val_recon_error": error / max(brain, 1.0)}
+
+    def extra_state(self) -> dict:
+        return {}
+
+    def load_extra_state(self, ckpt: dict) -> None:
+        pass
+
+
+def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: bool = True) -> dict:
+    """Train a DAE on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`."""
+    shape = data.train_images.shape[1:]
+    if data.val_images.shape[1:] != shape:
+        raise InputError(f"train volumes {shape} and val volumes {data.val_images.shape[1:]} differ in shape; "
+                         "preprocess both to the same grid (crop/pad).")
+    device = prepare_device(cfg.device, cfg.num_threads)
+    cells = (noise_cells(shape[0], data.spacing[0], cfg.noise_cell_mm),
+             noise_cells(shape[1], data.spacing[1], cfg.noise_cell_mm))
+    # The grid, the voxel size and the noise grid are recorded (predict checks the grid).
+    config = {**asdict(cfg), "volume_shape": list(shape), "spacing": list(data.spacing), "noise_cells": list(cells)}
+    seed_everything(cfg.seed)  # first, so the initial weights are a function of cfg.seed
+    task = DAETask(data, cfg, cells, device)
+    return run_training(task, out_dir, steps=cfg.steps, val_every=cfg.val_every,
+                        checkpoint_every=cfg.checkpoint_every, config=config, must_match=RESUME_MUST_MATCH,
+                        subjects=data.subjects, modality=cfg.modality, device=device, progress=progress)
+
+
+def train_from_files(train_pairs: Pairs, val_pairs: Pairs, cfg: DAEConfig, out_dir: str | Path,
+                     progress: bool = True) -> dict:
+    return train(load_training_data(train_pairs, val_pairs), cfg, out_dir, progress)

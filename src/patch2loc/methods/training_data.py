@@ -1,0 +1,65 @@
+"""Training data of every trained method: (image, brain mask) NIfTI pairs stacked into arrays.
+
+The training and validation lists of a (modality, fold) are the same for every method, so every
+method sees exactly the same normalised volumes; the subject ids go into the checkpoints.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from patch2loc.io import InputError, load_case
+
+Pairs = list[tuple[str | Path, str | Path]]
+
+
+@dataclass
+class TrainingData:
+    train_images: np.ndarray  # [S, X, Y, Z] float32
+    train_masks: np.ndarray  # [S, X, Y, Z] bool
+    val_images: np.ndarray
+    val_masks: np.ndarray
+    subjects: dict  # {"train": [...], "val": [...]}
+    spacing: tuple[float, float, float]  # voxel size (mm) of the training volumes
+
+
+def subject_ids(paths: list[str | Path]) -> list[str]:
+    """File stems (name without .nii/.nii.gz), or the parent folders' names when stems repeat or
+    are the pipeline's generic `image` (its layout is .../{subject}/image.nii.gz)."""
+    paths = [Path(p) for p in paths]
+    stems = [p.name.removesuffix(".gz").removesuffix(".nii") for p in paths]
+    if len(set(stems)) < len(stems) or "image" in stems:
+        stems = [p.parent.name for p in paths]
+    return stems
+
+
+def load_stack(pairs: Pairs, shape: tuple | None, role: str):
+    """(images, masks, shape, spacing) of (image, mask) pairs that must all have one shape."""
+    if not pairs:
+        raise InputError(f"no {role} subjects given; pass at least one (image, mask) pair.")
+    images, masks, spacing = None, None, None
+    for i, (image_path, mask_path) in enumerate(pairs):
+        case = load_case(image_path, mask_path)
+        if shape is None:
+            shape = case.image.data.shape
+        if case.image.data.shape != shape:
+            other = "other training volumes" if role == "training" else "training volumes"
+            raise InputError(f"{image_path}: {role} volume of shape {case.image.data.shape} differs from the "
+                             f"{other} {shape}. Crop/pad every volume to one shape (preprocessing).")
+        if images is None:  # allocate once: the stacks can be several GB
+            images = np.empty((len(pairs), *shape), np.float32)
+            masks = np.empty((len(pairs), *shape), bool)
+            spacing = tuple(float(s) for s in np.linalg.norm(case.image.affine[:3, :3], axis=0))
+        images[i], masks[i] = case.image.data, case.mask
+    return images, masks, shape, spacing
+
+
+def load_training_data(train_pairs: Pairs, val_pairs: Pairs) -> TrainingData:
+    """Load both lists with `io.load_case` (one-line errors naming the file); ids from the paths."""
+    train_images, train_masks, shape, spacing = load_stack(train_pairs, None, "training")
+    val_images, val_masks, _, _ = load_stack(val_pairs, shape, "validation")
+    ids = subject_ids([p[0] for p in [*train_pairs, *val_pairs]])  # one naming rule for both lists
+    subjects = {"train": ids[:len(train_pairs)], "val": ids[len(train_pairs):]}
+    return TrainingData(train_images, train_masks, val_images, val_masks, subjects, spacing)
