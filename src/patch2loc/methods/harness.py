@@ -109,7 +109,7 @@ def run_training(task: TrainingTask, out_dir: str | Path, *, steps: int, val_eve
     made = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with folder_lock(out_dir, f"patch2loc train ({task.method})"):
+        with folder_lock(out_dir, "patch2loc train"):
             return _run(task, out_dir, steps, val_every, checkpoint_every, config, must_match, subjects, modality,
                         device, progress)
     finally:
