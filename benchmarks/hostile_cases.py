@@ -238,7 +238,9 @@ def _truncated_resume(k):
 
 def _other_shape_val(k):
     nifti(inp(k, "v.nii.gz"), np.random.default_rng(1).random((24, 24, 4)).astype(np.float32))
-    nifti(inp(k, "vm.nii.gz"), np.ones((24, 24, 4), np.uint8))
+    mask = np.zeros((24, 24, 4), np.uint8)
+    mask[4:20, 4:20] = 1  # a brain-like mask: an all-ones one would add its own (right) warning line
+    nifti(inp(k, "vm.nii.gz"), mask)
     inp(k, "val.csv").write_text("image,mask\nv.nii.gz,vm.nii.gz\n")
 
 
