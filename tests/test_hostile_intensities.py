@@ -148,6 +148,24 @@ def test_int16_scan_that_wrapped_around_is_reported(c, tmp_path):
         read_image(tmp_path / "in" / "wrapped.nii.gz")
 
 
+def test_a_scan_read_twice_warns_once():
+    import warnings
+
+    from patch2loc.intensities import warn_full_mask
+
+    def read(path):  # as load_volume calls it: the warning is attributed to read's caller
+        warn_full_mask(np.ones((4, 4, 2), bool), path)
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")  # what pytest sets: the test must see the CLI's own filter
+        cli.one_line_warnings()
+        read("twice_read_mask.nii.gz")  # the preflight's read
+        read("twice_read_mask.nii.gz")  # the chain's, from another line
+        read("another_mask.nii.gz")
+    assert [str(w.message).split(":")[0] for w in seen] == ["twice_read_mask.nii.gz", "another_mask.nii.gz"]
+    assert cli._one_line_warning(seen[0].message, seen[0].category, "f.py", 1).count("\n") == 1
+
+
 @pytest.mark.slow  # a child process: what a user sees on stderr
 def test_warnings_are_one_line_and_a_normal_run_prints_nothing(c, tmp_path):
     rc, err, _ = cli_in_child(predict_argv(c, tmp_path / "out" / "a.nii.gz"))

@@ -21,6 +21,12 @@ import warnings
 
 import numpy as np
 
+
+class ScanWarning(UserWarning):
+    """A warning about a scan's values. The CLI shows each text once (`once`): a raw scan is read
+    by the preflight and again by the chain, and one warning line is enough."""
+
+
 OUTLIER_PERCENTILE = 99.9
 OUTLIER_FACTOR = 10.0
 INT16_WRAP = 30000  # a wrapped int16 scan reaches both ends of the range (-32768 ... 32767)
@@ -45,7 +51,7 @@ def clip_outliers(data: np.ndarray, path, kind: str = "image") -> np.ndarray:
     warnings.warn(f"{path}: {hot} voxel(s) of the {kind} reach |{peak:.3g}|, beyond {OUTLIER_FACTOR:g} x its "
                   f"{OUTLIER_PERCENTILE:g}th percentile of |intensity|; clipped to +-{limit:.4g} (extreme "
                   "outliers would overflow the chain). Check the scan's export if this is unexpected.",
-                  stacklevel=3)
+                  ScanWarning, stacklevel=3)
     return np.clip(data, -limit, limit, out=data if data.flags.writeable else None)
 
 
@@ -58,11 +64,11 @@ def warn_int16_wrap(data: np.ndarray, dtype: np.dtype, path, kind: str = "image"
     if low <= -INT16_WRAP and high >= INT16_WRAP:
         warnings.warn(f"{path}: the {kind} is stored as int16 and its values reach both ends of the range "
                       f"({low:g} ... {high:g}): intensities above 32767 have probably wrapped around to negative "
-                      "numbers on export. Re-export it as float32 or uint16.", stacklevel=3)
+                      "numbers on export. Re-export it as float32 or uint16.", ScanWarning, stacklevel=3)
 
 
 def warn_full_mask(mask: np.ndarray, path, kind: str = "brain mask") -> None:
     """A brain mask that covers every voxel of the volume is almost never a brain mask."""
     if mask.size and bool(np.all(mask)):
         warnings.warn(f"{path}: the {kind} covers every voxel of the volume (nothing is outside the brain); check "
-                      "that it is the scan's brain mask and not an image or an all-ones placeholder.", stacklevel=3)
+                      "that it is the scan's brain mask and not an image or an all-ones placeholder.", ScanWarning, stacklevel=3)
