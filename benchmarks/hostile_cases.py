@@ -157,7 +157,6 @@ def _(k):
     res = k.run(raw(k))
     k.succeeded(res, raw_outputs(k))
     if res.rc == 0:
-        k.shared["from_run_seconds"] = res.seconds
         k.shared["from_run_ml"] = json.loads((k.dir / "out" / "h_summary.json").read_text())["lesion_volume_ml"]
 
 

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -33,11 +34,41 @@ def _summary(k, stem="h") -> dict:
     return json.loads((k.dir / "out" / f"{stem}_summary.json").read_text())
 
 
+COMPUTE_HOOK = """
+import os
+mark = os.environ.get("P2L_BATTERY_COMPUTE_MARK")
+if mark:  # the battery's witness: record when the scan's compute starts (no timing guesswork)
+    import patch2loc.methods.patch2loc.heatmap as heatmap
+    import patch2loc.predict.runchain as runchain
+
+    def _marked(name, f):
+        def call(*args, **kwargs):
+            with open(mark, "a") as out:
+                out.write(name + "\\n")
+            return f(*args, **kwargs)
+        return call
+
+    runchain.RunChain.prepare = _marked("registration", runchain.RunChain.prepare)
+    heatmap.score_volume = _marked("scoring", heatmap.score_volume)
+"""
+
+
+def run_witnessed(k, argv):
+    """k.run with a sitecustomize that writes a line to k.dir/computed when the registration or
+    the scoring starts; `_fast` then knows whether a refusal came before the compute."""
+    hook = k.dir / "hook"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(COMPUTE_HOOK)
+    return k.run(argv, env={"PYTHONPATH": os.pathsep.join([str(hook), REPO_ENV["PYTHONPATH"]]),
+                            "P2L_BATTERY_COMPUTE_MARK": str(k.dir / "computed")})
+
+
 def _fast(k, res, what: str) -> None:
-    """A refusal that needs no compute must come well before a clean run's compute is done."""
-    clean = k.shared.get("from_run_seconds")
-    if clean and res.seconds > 0.6 * clean:
-        k.find("MEDIUM", f"{what} refused only after the compute ({res.seconds:.0f} s vs {clean:.0f} s clean)")
+    """A refusal that needs no compute must come before the scan's compute starts."""
+    mark = k.dir / "computed"
+    if mark.exists():
+        started = ", ".join(dict.fromkeys(mark.read_text().split()))
+        k.find("MEDIUM", f"{what} refused only after the compute had started ({started})")
 
 
 # --------------------------------------------------------------------------- HIGH
@@ -287,7 +318,7 @@ def _(k):
 
 @case("20:9", "seg_missing")
 def _(k):
-    res = k.run(raw(k, "--seg", k.dir / "in" / "nope.nii.gz"))
+    res = run_witnessed(k, raw(k, "--seg", k.dir / "in" / "nope.nii.gz"))
     k.refused(res, "nope.nii.gz")
     _fast(k, res, "a missing --seg")
 
@@ -295,7 +326,7 @@ def _(k):
 @case("20:9", "seg_other_grid")
 def _(k):
     nifti(k.dir / "in" / "seg.nii.gz", np.zeros((10, 10, 10), np.uint8))
-    res = k.run(raw(k, "--seg", k.dir / "in" / "seg.nii.gz"))
+    res = run_witnessed(k, raw(k, "--seg", k.dir / "in" / "seg.nii.gz"))
     k.refused(res, "seg.nii.gz")
     _fast(k, res, "--seg on another grid")
 
@@ -305,6 +336,6 @@ def _(k):
     copy = k.dir / "in" / "run"
     shutil.copytree(k.fix["run"], copy)
     np.save(copy / "landmarks" / "T1.npy", np.array([5.0, np.nan, 1.0]))
-    res = k.run(raw(k, run=copy))
+    res = run_witnessed(k, raw(k, run=copy))
     k.refused(res, "T1.npy")
     _fast(k, res, "bad landmarks")

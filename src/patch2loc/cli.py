@@ -235,22 +235,13 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"patch2loc: warning: {message}\n"
 
 
-def one_line_warnings() -> None:
-    """Warnings as the command line shows them: one line each, a scan's warning once (a raw scan
-    is read by the preflight and again by the chain)."""
-    from patch2loc.intensities import ScanWarning
-
-    warnings.formatwarning = _one_line_warning
-    warnings.filterwarnings("once", category=ScanWarning)
-
-
 def _on_sigterm(signum, frame):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
     raise Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
-    one_line_warnings()
+    warnings.formatwarning = _one_line_warning
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed as one line

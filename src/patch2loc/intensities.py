@@ -23,8 +23,19 @@ import numpy as np
 
 
 class ScanWarning(UserWarning):
-    """A warning about a scan's values. The CLI shows each text once (`once`): a raw scan is read
-    by the preflight and again by the chain, and one warning line is enough."""
+    """A warning about a scan's values."""
+
+
+_said: set[str] = set()
+
+
+def _warn(text: str) -> None:
+    """Each text once per process: a raw scan is read by predict's preflight and again by the
+    chain, and one line is enough. (A "once" filter set by the CLI did not hold in a real run:
+    the battery still saw two lines.)"""
+    if text not in _said:
+        _said.add(text)
+        warnings.warn(text, ScanWarning, stacklevel=4)
 
 
 OUTLIER_PERCENTILE = 99.9
@@ -48,10 +59,9 @@ def clip_outliers(data: np.ndarray, path, kind: str = "image") -> np.ndarray:
     if hot == 0:
         return data
     peak = float(magnitude.max())
-    warnings.warn(f"{path}: {hot} voxel(s) of the {kind} reach |{peak:.3g}|, beyond {OUTLIER_FACTOR:g} x its "
+    _warn(f"{path}: {hot} voxel(s) of the {kind} reach |{peak:.3g}|, beyond {OUTLIER_FACTOR:g} x its "
                   f"{OUTLIER_PERCENTILE:g}th percentile of |intensity|; clipped to +-{limit:.4g} (extreme "
-                  "outliers would overflow the chain). Check the scan's export if this is unexpected.",
-                  ScanWarning, stacklevel=3)
+                  "outliers would overflow the chain). Check the scan's export if this is unexpected.")
     return np.clip(data, -limit, limit, out=data if data.flags.writeable else None)
 
 
@@ -62,13 +72,13 @@ def warn_int16_wrap(data: np.ndarray, dtype: np.dtype, path, kind: str = "image"
         return
     low, high = float(data.min()), float(data.max())
     if low <= -INT16_WRAP and high >= INT16_WRAP:
-        warnings.warn(f"{path}: the {kind} is stored as int16 and its values reach both ends of the range "
+        _warn(f"{path}: the {kind} is stored as int16 and its values reach both ends of the range "
                       f"({low:g} ... {high:g}): intensities above 32767 have probably wrapped around to negative "
-                      "numbers on export. Re-export it as float32 or uint16.", ScanWarning, stacklevel=3)
+                      "numbers on export. Re-export it as float32 or uint16.")
 
 
 def warn_full_mask(mask: np.ndarray, path, kind: str = "brain mask") -> None:
     """A brain mask that covers every voxel of the volume is almost never a brain mask."""
     if mask.size and bool(np.all(mask)):
-        warnings.warn(f"{path}: the {kind} covers every voxel of the volume (nothing is outside the brain); check "
-                      "that it is the scan's brain mask and not an image or an all-ones placeholder.", ScanWarning, stacklevel=3)
+        _warn(f"{path}: the {kind} covers every voxel of the volume (nothing is outside the brain); check "
+                      "that it is the scan's brain mask and not an image or an all-ones placeholder.")
