@@ -18,12 +18,14 @@ validate(config, "../config/schema.yaml")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, check_raw, raw_paths  # noqa: E402
 from patch2loc.io import InputError  # noqa: E402
+from patch2loc.layout import RunLayout  # noqa: E402  (every path under results/{run})
 from patch2loc.methods import METHODS  # noqa: E402  (the registry: one line per method)
 
 RUN = config["run_name"]
 OUT = f"results/{RUN}"
+LAYOUT = RunLayout(OUT)
 RAW = config["raw_root"]
-LOGS = f"{OUT}/logs"
+LOGS = LAYOUT.logs
 FOLDS = [int(f) for f in config["folds"]]
 DATASETS = list(config["datasets"])
 LESION_SETS = [d for d in DATASETS if d in LESION_DATASETS]
@@ -107,20 +109,11 @@ def all_scans():
     return scans
 
 
-# ---------------------------------------------------------------- paths
-def preprocessed(dataset, modality, subject, name):
-    return f"{OUT}/preprocessed/{dataset}/{modality}/{subject}/{name}"
-
-
-def normalized(dataset, modality, subject):
-    return f"{OUT}/normalized/{dataset}/{modality}/{subject}/image.nii.gz"
-
-
-def model_dir(method, modality="{modality}", fold="{fold}", root="models"):
-    """A trained method's folder of one (modality, fold): models/{modality}/fold{k} for Patch2Loc
-    (the layout predict --from-run reads), models/{method}/{modality}/fold{k} for the others;
-    root="resume/models" gives the training's working folder."""
-    return str(Path(OUT, root, METHODS[method].models, modality, f"fold{fold}"))  # "" parts drop out
+# ---------------------------------------------------------------- paths (patch2loc.layout)
+preprocessed = LAYOUT.preprocessed
+normalized = LAYOUT.normalized
+model_dir = LAYOUT.model_dir
+score_dir = LAYOUT.score_dir
 
 
 def train_log(method):
@@ -129,12 +122,7 @@ def train_log(method):
 
 
 def model_checkpoint(modality, fold, method="Patch2Loc"):
-    return f"{model_dir(method, modality, fold)}/best.pt"
-
-
-def score_dir(method, modality, fold, dataset):
-    """fold is 'fold{k}' for trained methods and 'all' for fold-free ones (Thresh)."""
-    return f"{OUT}/scores/{method}/{modality}/{fold}/{dataset}"
+    return LAYOUT.checkpoint(modality, fold, method)
 
 
 def method_folds(method):
@@ -248,7 +236,7 @@ def all_patches(method=None):
 def all_benchmarks():
     """Benchmark files of the training and scoring jobs (Snakemake's `benchmark:`), one per job,
     in a folder per rule, each named after its method first ({method}_...)."""
-    bench = f"{OUT}/benchmarks"
+    bench = LAYOUT.benchmarks
     files = [f"{bench}/{m.train_rule}/{m.name}_{modality}_fold{k}.tsv"
              for m in TRAINED_METHODS for modality in MODEL_MODALITIES for k in FOLDS]
     files += [f"{bench}/score_healthy/{method}_{m}_{fold}.tsv"
@@ -280,7 +268,7 @@ def loss_curves():
     return [f"{model_dir(m.name, mod, k)}/loss.csv" for m in TRAINED_METHODS for mod in MODEL_MODALITIES for k in FOLDS]
 
 # ---------------------------------------------------------------- heatmap viewers (rules/report.smk)
-VIEWERS = f"{OUT}/viewers"
+VIEWERS = LAYOUT.viewers
 
 
 def viewer_combinations():
@@ -371,7 +359,7 @@ HDBET_WEIGHTS = str(hdbet_weights_file(HDBET["home"]))
 
 def strip_mask(tool, dataset="{dataset}", modality="{modality}", subject="{subject}"):
     """Brain mask written by a skull-strip rule (native grid of the raw scan)."""
-    return f"{OUT}/skullstrip/{tool}/{dataset}/{modality}/{subject}/brainmask.nii.gz"
+    return LAYOUT.path("skullstrip", tool, dataset, modality, subject, "brainmask.nii.gz")
 
 
 def brain_mask_input(wc):
@@ -381,7 +369,7 @@ def brain_mask_input(wc):
 
 
 # ---------------------------------------------------------------- Snakemake's report
-FIGURES = f"{OUT}/figures"
+FIGURES = LAYOUT.figures
 
 
 def heatmap_figures():

@@ -8,11 +8,11 @@ rule table1:
         metrics=all_metrics(),
         published="config/published/paper_table1.csv",
     output:
-        per_volume=report(f"{OUT}/tables/per_volume_metrics.csv", caption="../workflow/report/per_volume.rst",
+        per_volume=report(f"{LAYOUT.tables}/per_volume_metrics.csv", caption="../workflow/report/per_volume.rst",
                           category="1 Tables", subcategory="per volume"),
-        table=report_csv(multiext(f"{OUT}/tables/table1", ".csv", ".md", ".tex"),
+        table=report_csv(multiext(f"{LAYOUT.tables}/table1", ".csv", ".md", ".tex"),
                          caption="../workflow/report/table1.rst", category="1 Tables", subcategory="Table 1"),
-        supplementary=report_csv(multiext(f"{OUT}/tables/table1_supplementary", ".csv", ".md", ".tex"),
+        supplementary=report_csv(multiext(f"{LAYOUT.tables}/table1_supplementary", ".csv", ".md", ".tex"),
                                  caption="../workflow/report/table1_supplementary.rst", category="1 Tables",
                                  subcategory="Table 1"),
     resources:
@@ -30,9 +30,9 @@ rule table2:
         patches=all_patches(),
         published="config/published/paper_table2.csv",
     output:
-        table=report_csv(multiext(f"{OUT}/tables/table2", ".csv", ".md", ".tex"),
+        table=report_csv(multiext(f"{LAYOUT.tables}/table2", ".csv", ".md", ".tex"),
                          caption="../workflow/report/table2.rst", category="1 Tables", subcategory="Table 2"),
-        per_fold=f"{OUT}/tables/table2_per_fold.csv",
+        per_fold=f"{LAYOUT.tables}/table2_per_fold.csv",
     resources:
         mem_mb=8000,  # one patches.csv.gz at a time (BraTS21 at paper scale: ~2 M rows)
         runtime=60,
@@ -48,7 +48,7 @@ rule compute_table:
     input:
         benchmarks=all_benchmarks(),
     output:
-        table=f"{OUT}/tables/compute.csv",
+        table=f"{LAYOUT.tables}/compute.csv",
     params:
         gpu_methods=[m for m in RUN_METHODS if METHODS[m].gpu],  # their training and scoring jobs ask for gpu=1
     resources:

@@ -14,7 +14,7 @@
 HEALTHY_DIR = score_dir("{method}", "{modality}", "{fold}", "IXI")
 LESION_DIR = score_dir("{method}", "{modality}", "{fold}", "{dataset}")
 SHARD_DIR = f"{LESION_DIR}/shards/{{shard}}"
-BENCH = f"{OUT}/benchmarks"
+BENCH = LAYOUT.benchmarks
 
 
 SCORING_PARAMS = dict(
@@ -30,7 +30,7 @@ rule score_healthy:
         unpack(lambda wc: scan_files("IXI", wc.modality, ixi_subjects("test", wc.modality))),
         model=model_input,
     output:
-        threshold=f"{HEALTHY_DIR}/threshold.json",
+        threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
         metrics=f"{HEALTHY_DIR}/metrics.csv",
         heatmaps=directory(f"{HEALTHY_DIR}/heatmaps"),
     wildcard_constraints:
@@ -70,7 +70,7 @@ rule score_lesions:
     input:
         unpack(lambda wc: scan_files(wc.dataset, wc.modality, shard_subjects(wc.dataset, int(wc.shard)))),
         model=model_input,
-        threshold=f"{HEALTHY_DIR}/threshold.json",
+        threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
     output:
         metrics=temp(f"{SHARD_DIR}/metrics.csv"),
         patches=temp(f"{SHARD_DIR}/patches.csv.gz"),

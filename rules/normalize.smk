@@ -8,7 +8,7 @@ rule fit_landmarks:
     input:
         unpack(landmark_inputs),
     output:
-        landmarks=f"{OUT}/landmarks/{{modality}}.npy",
+        landmarks=LAYOUT.landmarks(),
     resources:
         runtime=60,
         mem_mb=32000,
@@ -24,7 +24,7 @@ rule normalize_scan:
     input:
         image=f"{PRE_DIR}/uncropped.nii.gz",
         mask=f"{PRE_DIR}/uncropped_mask.nii.gz",
-        landmarks=f"{OUT}/landmarks/{{modality}}.npy",
+        landmarks=LAYOUT.landmarks(),
     output:
         image=normalized("{dataset}", "{modality}", "{subject}"),
     params:

@@ -50,9 +50,9 @@ rule qc_overview:
     input:
         qc=qc_inputs,
     output:
-        table=report(f"{OUT}/qc/{{dataset}}_{{modality}}.csv", caption="../workflow/report/qc.rst",
+        table=report(f"{LAYOUT.qc}/{{dataset}}_{{modality}}.csv", caption="../workflow/report/qc.rst",
                      category="5 Preprocessing QC"),
-        html=f"{OUT}/qc/{{dataset}}_{{modality}}.html",
+        html=f"{LAYOUT.qc}/{{dataset}}_{{modality}}.html",
     log:
         f"{LOGS}/qc/{{dataset}}_{{modality}}.log",
     conda:

@@ -6,8 +6,8 @@
 # Provenance: the resolved config and package versions beside the results.
 rule run_info:
     output:
-        config=f"{OUT}/config.resolved.yaml",
-        versions=f"{OUT}/versions.txt",
+        config=LAYOUT.config,
+        versions=LAYOUT.versions,
     params:
         config=config,
     log:
@@ -81,7 +81,7 @@ rule viewers:
         # images, masks, segs (none for IXI) of the kept volumes
         unpack(lambda wc: scan_files(wc.dataset, wc.modality, kept_subjects(wc.dataset, wc.modality))),
         heatmaps=f"{LESION_DIR}/heatmaps",
-        threshold=f"{HEALTHY_DIR}/threshold.json",
+        threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
     output:
         directory(f"{VIEWERS}/{{method}}/{{modality}}/{{fold}}/{{dataset}}"),
     resources:
@@ -99,7 +99,7 @@ rule report:
         per_volume=rules.table1.output.per_volume,
         viewers=viewer_dirs(),
         library=rules.viewer_library.output,
-        losses=expand(f"{OUT}/models/{{modality}}/fold{{fold}}/loss.csv", modality=MODEL_MODALITIES, fold=FOLDS),
+        losses=[f"{model_dir('Patch2Loc', m, k)}/loss.csv" for m in MODEL_MODALITIES for k in FOLDS],
         table1=rules.table1.output.table,
         supplementary=rules.table1.output.supplementary,
         table2=rules.table2.output.table,
@@ -108,7 +108,7 @@ rule report:
         config=rules.run_info.output.config,
         versions=rules.run_info.output.versions,
     output:
-        html=f"{OUT}/report.html",
+        html=LAYOUT.report,
     params:
         run_name=RUN,
     log:

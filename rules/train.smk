@@ -31,7 +31,7 @@ for _method in TRAINED_METHODS:
             runtime=_method.train_minutes,  # minutes, paper scale on one GPU
             mem_mb=48000,
         benchmark:
-            f"{OUT}/benchmarks/{_method.train_rule}/{_method.name}_{{modality}}_fold{{fold}}.tsv"
+            f"{LAYOUT.benchmarks}/{_method.train_rule}/{_method.name}_{{modality}}_fold{{fold}}.tsv"
         log:
             train_log(_method.name),
         conda:

@@ -1,4 +1,4 @@
-"""Command line: `patch2loc train` and `patch2loc predict`.
+"""Command line: `patch2loc train`, `patch2loc predict` and `patch2loc export`.
 
 Bad input (unreadable or mismatched files, empty masks, NaNs, unusable checkpoints, flag values
 out of range) prints one line naming the file (or flag) and the fix to stderr and exits with
@@ -146,6 +146,7 @@ DEVICE_HELP = "auto (a CUDA GPU when usable, else cpu), cpu, cuda or cuda:N"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from patch2loc.bundle.export import cmd_export
     from patch2loc.predict import cmd_predict
 
     parser = OneLineParser(prog="patch2loc", description=(
@@ -173,6 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
+    e = sub.add_parser("export", help="a finished run's model as a self-contained bundle (.zip or folder)",
+                       description="Write everything `patch2loc predict --model` needs (every fold's weights and "
+                                   "threshold, the Nyul landmarks, the atlas, the preprocessing, normalisation and "
+                                   "heatmap settings, a manifest with the sha256 of every member) to --out.")
+    e.add_argument("run", metavar="RUN_DIR", help="the run folder (results/<run_name>)")
+    e.add_argument("--modality", required=True, choices=("T1", "T2"), help="the model to export")
+    e.add_argument("--out", required=True, help="the bundle: a .zip file, or else a new folder")
+    e.add_argument("--method", default="Patch2Loc", choices=("Patch2Loc",),
+                   help="the method whose models are exported (predict applies Patch2Loc)")
+    e.add_argument("--folds", type=_int_in(0, 99), nargs="+", help="only these folds (default: the run's folds)")
+    e.add_argument("--quiet", action="store_true", help="no message")
+    e.set_defaults(func=cmd_export)
+
     p = sub.add_parser("predict", help="anomaly heatmaps, lesion masks and summaries of scans",
                        description="Score every voxel of one or more scans: the (median-filtered, masked) "
                                    "anomaly score as NIfTI, a lesion mask at a threshold with a component "
@@ -187,11 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", action="append",
                    help="best.pt from patch2loc train; repeat to ensemble (default with --from-run: every "
                         "fold's best.pt of the modality)")
-    p.add_argument("--folds", type=_int_in(0, 99), nargs="+", help="with --from-run: only these folds' models")
+    p.add_argument("--folds", type=_int_in(0, 99), nargs="+", help="with --from-run or --model: only these folds' models")
     p.add_argument("--from-run", metavar="RUN_DIR",
                    help="preprocess raw native-space scans first, exactly like the run's data "
                         "(results/<run>: its atlas, settings and Nyul landmarks); outputs in atlas space "
                         "and on the scan's own grid")
+    p.add_argument("--model", metavar="BUNDLE",
+                   help="a model bundle from patch2loc export (.zip or folder): like --from-run, with everything "
+                        "the run would give carried in the bundle (raw scans, outputs in atlas and native space)")
     p.add_argument("--modality", choices=("T1", "T2"),
                    help="modality of the scans; with --from-run also which landmarks and models to use. A "
                         "checkpoint trained on another modality is refused (see --allow-mismatch)")

@@ -1,7 +1,8 @@
-"""`--from-run`: put a raw native-space scan through a finished run's own chain.
+"""`--from-run` and `--model`: put a raw native-space scan through a finished run's own chain.
 
-The run folder (results/<run>) supplies the resolved config (atlas, preprocessing settings) and
-the Nyul landmarks of the modality. Everything is located and checked before any compute, so a
+The run folder (results/<run>, paths from patch2loc.layout) supplies the resolved config
+(preprocessing settings), the atlas it recorded and the Nyul landmarks of the modality; a bundle
+(--model) carries the same files. Everything is located and checked before any compute, so a
 missing or bad file is one line, not a failure after minutes of registration: the landmarks
 (`check_landmarks`: a small [2, L] array of finite numbers, increasing standard scale; its .npy
 header is read before the array, so it cannot claim gigabytes) and the config values the chain
@@ -19,6 +20,7 @@ import numpy as np
 
 from patch2loc.claims import regular_file
 from patch2loc.errors import InputError
+from patch2loc.layout import RunLayout
 from patch2loc.limits import check_image_size
 
 NEEDS = "--from-run needs a run folder (results/<run_name>) whose workflow has finished preprocessing and normalisation"
@@ -26,38 +28,54 @@ NEEDS = "--from-run needs a run folder (results/<run_name>) whose workflow has f
 
 @dataclass
 class RunChain:
-    run: Path
+    run: Path  # the run folder, or the bundle (--model)
     modality: str
-    config: dict
+    config: dict  # preprocess, normalize, heatmap (the run's resolved config, or the bundle's settings)
     landmarks: Path
     atlas_image: Path
     atlas_mask: Path | None
+    given: dict[str, Path]  # what the user's flags name (outputs must never replace them)
+    recorded: dict[str, Path]  # files whose checksums say which chain made a scan's outputs
 
     @classmethod
     def open(cls, run_dir: str | Path, modality: str) -> "RunChain":
+        """A run folder's chain; every path from patch2loc.layout (the run records its own atlas)."""
         import yaml
 
         run = Path(run_dir)
-        resolved, landmarks = run / "config.resolved.yaml", run / "landmarks" / f"{modality}.npy"
+        layout = RunLayout(run)
+        resolved, landmarks = Path(layout.config), Path(layout.landmarks(modality))
+        atlas, atlas_mask = Path(layout.atlas_image), Path(layout.atlas_mask)
         for needed, what in ((resolved, "the run's config"), (landmarks, f"the run's {modality} landmarks")):
             regular_file(needed, what, f"{NEEDS}.")
+        regular_file(atlas, "the run's recorded atlas", f"Run the workflow's record_atlas rule (snakemake {atlas}), "
+                     "or copy the atlas the run used there.")
         try:
             cfg = yaml.safe_load(resolved.read_text(encoding="utf-8"))
-            missing = [k for k in ("preprocess", "normalize", "atlas") if k not in cfg]
+            missing = [k for k in ("preprocess", "normalize") if k not in cfg]
         except Exception:  # unreadable YAML or not a mapping
             cfg, missing = None, ["(unreadable)"]
         if missing:
             raise InputError(f"{resolved}: not a patch2loc resolved config (missing {missing}). {NEEDS}.")
         check_chain_config(cfg, resolved)
         check_landmarks(landmarks)
-        atlas_mask = cfg["atlas"].get("mask")
-        return cls(run, modality, cfg, landmarks, _locate(run, resolved, "atlas.image", cfg["atlas"]["image"]),
-                   None if atlas_mask is None else _locate(run, resolved, "atlas.mask", atlas_mask))
+        files = {"the run's config": resolved, "the run's landmarks": landmarks, "the run's atlas": atlas,
+                 "the run's atlas mask": atlas_mask if atlas_mask.is_file() else None}
+        return cls(run, modality, cfg, landmarks, atlas, files["the run's atlas mask"], files, files)
+
+    @classmethod
+    def from_bundle(cls, bundle) -> "RunChain":
+        """A bundle's chain (bundle.reader.open_bundle has checked every member)."""
+        from patch2loc.bundle import members as M
+
+        mask = bundle.member(M.ATLAS_MASK)
+        return cls(bundle.source, bundle.settings["modality"], bundle.settings, bundle.member(M.LANDMARKS),
+                   bundle.member(M.ATLAS_IMAGE), mask if mask.is_file() else None, {"--model": bundle.source},
+                   {"the bundle's manifest": bundle.member(M.MANIFEST)})
 
     def inputs(self) -> dict[str, Path | None]:
-        """Files this chain reads (outputs must never replace them)."""
-        return {"the run's config": self.run / "config.resolved.yaml", "the run's landmarks": self.landmarks,
-                "the run's atlas": self.atlas_image, "the run's atlas mask": self.atlas_mask}
+        """Files this chain reads that the user named (outputs must never replace them)."""
+        return dict(self.given)
 
     def prepare(self, image: str | Path, mask: str | Path | None, out_dir: Path, subject: str,
                 skull_strip: str | None = None) -> tuple[Path, Path]:
@@ -120,31 +138,6 @@ def check_chain_config(cfg: dict, resolved: Path) -> None:
     check_image_size(resolved, shape, 4, "preprocess.target_shape")
 
 
-def _locate(run: Path, resolved: Path, key: str, path: str) -> Path:
-    """Find a file the run's config names relative to the workflow folder it ran in.
-
-    Tried in order: an absolute path; the workflow folder (results/<run> lives in it, so two
-    levels up); inside the run folder itself (a copied run that carries its atlas, e.g. the
-    demo's results/demo/atlas/); <run>/atlas/<file name>.
-    """
-    given = Path(path)
-    if given.is_absolute():
-        candidates = [given]
-    else:
-        workdir = run.resolve().parents[1]
-        candidates = [workdir / given]
-        parts = given.parts
-        if len(parts) > 2 and parts[0] == "results":
-            candidates.append(run / Path(*parts[2:]))
-        candidates.append(run / "atlas" / given.name)
-    for candidate in dict.fromkeys(candidates):
-        if candidate.is_file():
-            return candidate
-    raise InputError(f"{run}: the run's {key} ({path} in {resolved.name}) is not at "
-                     f"{' nor '.join(str(c) for c in dict.fromkeys(candidates))}. If you copied the run "
-                     f"folder, copy that file to {run / 'atlas' / given.name}.")
-
-
 def require_hdbet(image: str | Path) -> None:
     """Without --mask the scan is skull-stripped with HD-BET: check it is installed up front."""
     from patch2loc.preprocessing.pipeline import PreprocessConfig
@@ -153,15 +146,3 @@ def require_hdbet(image: str | Path) -> None:
     if shutil.which(exe) is None:
         raise InputError(f"{image}: no --mask given and HD-BET (`{exe}`) is not installed, so the scan cannot "
                          "be skull-stripped. Pass the scan's brain mask with --mask, or pip install hd-bet.")
-
-
-def preprocessed_folder(out: str | Path) -> Path:
-    """`<out without .nii.gz/.nii>_preprocessed/` beside the heatmap (only the NIfTI suffix is cut,
-    so `sub.01.nii.gz` and `sub.02.nii.gz` get different folders)."""
-    out = Path(out)
-    name = out.name
-    for suffix in (".nii.gz", ".nii"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return out.with_name(name + "_preprocessed")
