@@ -176,6 +176,17 @@ def _folds(bundle: Path, settings: dict, listed: set[str]) -> list[tuple[int, st
     return out
 
 
+def _member_check(bundle: Path, folder: Path, check, *args) -> None:
+    """A reader's check of one member, its message naming the bundle (not an unpacked copy)."""
+    from patch2loc.predict.runchain import REFIT
+
+    try:
+        check(*args)
+    except InputError as exc:
+        text = str(exc).replace(f"{folder}{os.sep}", f"{bundle}:").replace(REFIT, M.FIX)
+        raise InputError(text) from None
+
+
 def open_bundle(path: str | Path) -> Bundle:
     """The checked bundle at `path` (a .zip or a folder); close() removes a zip's extracted copy."""
     from patch2loc.claims import nifti_claims, regular_file
@@ -199,10 +210,10 @@ def open_bundle(path: str | Path) -> Bundle:
                              f"{str(settings.get('modality'))[:10]!r}: predict applies Patch2Loc bundles of T1 or T2 "
                              "scans.")
         check_chain_config(settings, Path(f"{bundle}:{M.SETTINGS}"))
-        check_landmarks(folder / M.LANDMARKS)
-        nifti_claims(folder / M.ATLAS_IMAGE, "the bundle's atlas")
+        _member_check(bundle, folder, check_landmarks, folder / M.LANDMARKS)
+        _member_check(bundle, folder, nifti_claims, folder / M.ATLAS_IMAGE, "the bundle's atlas")
         if M.ATLAS_MASK in listed:
-            nifti_claims(folder / M.ATLAS_MASK, "the bundle's atlas mask")
+            _member_check(bundle, folder, nifti_claims, folder / M.ATLAS_MASK, "the bundle's atlas mask")
         folds = [Fold(k, folder / name, thr, name) for k, name, thr in _folds(bundle, settings, listed)]
     except BaseException:
         if tmp is not None:
