@@ -50,8 +50,8 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         rules.report.output,
         rules.bundles.input,
         [f"{LAYOUT.qc}/{d}_{m}.html" for d, m, _ in sorted({(d, m, 0) for d, m, s in all_scans()})],
-    default_target: True

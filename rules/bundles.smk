@@ -29,13 +29,13 @@ rule export_bundle:
         thresholds=lambda wc: [LAYOUT.threshold("Patch2Loc", wc.modality, f"fold{k}") for k in FOLDS],
     output:
         LAYOUT.bundle(),
-    params:
-        run_root=lambda wc, input: Path(input.config).parent,
-        folds=FOLDS,
     log:
         f"{LOGS}/bundles/{{modality}}.log",
     conda:
         "../envs/torch.yaml"
+    params:
+        run_root=lambda wc, input: Path(input.config).parent,
+        folds=FOLDS,
     script:
         "../workflow/scripts/export_bundle.py"
 

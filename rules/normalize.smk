@@ -9,13 +9,13 @@ rule fit_landmarks:
         unpack(landmark_inputs),
     output:
         landmarks=LAYOUT.landmarks(),
-    resources:
-        runtime=60,
-        mem_mb=32000,
     log:
         f"{LOGS}/landmarks/{{modality}}.log",
     conda:
         "../envs/preprocess.yaml"
+    resources:
+        runtime=60,
+        mem_mb=32000,
     script:
         "../workflow/scripts/fit_landmarks.py"
 
@@ -27,12 +27,12 @@ rule normalize_scan:
         landmarks=LAYOUT.landmarks(),
     output:
         image=normalized("{dataset}", "{modality}", "{subject}"),
-    params:
-        percentile=config["normalize"]["percentile"],
-        target_shape=config["preprocess"]["target_shape"],
     log:
         f"{LOGS}/normalize/{{dataset}}_{{modality}}_{{subject}}.log",
     conda:
         "../envs/preprocess.yaml"
+    params:
+        percentile=config["normalize"]["percentile"],
+        target_shape=config["preprocess"]["target_shape"],
     script:
         "../workflow/scripts/normalize_scan.py"

@@ -8,12 +8,12 @@ rule run_info:
     output:
         config=LAYOUT.config,
         versions=LAYOUT.versions,
-    params:
-        config=config,
     log:
         f"{LOGS}/run_info.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        config=config,
     script:
         "../workflow/scripts/run_info.py"
 
@@ -30,32 +30,47 @@ rule figures:
         healthy=healthy_metrics(),
         losses=loss_curves(),
     output:
-        loss=report(expand(f"{FIGURES}/loss_curves_{{method}}.png", method=[m.name for m in TRAINED_METHODS]),
-                    caption="../workflow/report/loss_curves.rst", category="4 Training"),
-        heatmaps=report(heatmap_figures(), caption="../workflow/report/heatmaps.rst",
-                        category="2 Heatmaps"),
-        methods=report(expand(f"{FIGURES}/methods_{{dataset}}.png", dataset=LESION_SETS),
-                       caption="../workflow/report/methods.rst", category="2 Heatmaps", subcategory="methods"),
-        kde=report(expand(f"{FIGURES}/kde_{{dataset}}.png", dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
-                   caption="../workflow/report/kde.rst", category="3 Patch analysis", subcategory="densities"),
-        kde_methods=report(expand(f"{FIGURES}/kde_methods_{{dataset}}.png", dataset=LESION_SETS),
-                           caption="../workflow/report/kde_methods.rst", category="3 Patch analysis",
-                           subcategory="densities"),
-        ellipses=report(expand(f"{FIGURES}/ellipses_{{dataset}}.png",
-                               dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
-                        caption="../workflow/report/ellipses.rst", category="3 Patch analysis",
-                        subcategory="predicted Gaussians"),
+        loss=report(
+            expand(f"{FIGURES}/loss_curves_{{method}}.png", method=[m.name for m in TRAINED_METHODS]),
+            caption="../workflow/report/loss_curves.rst",
+            category="4 Training",
+        ),
+        heatmaps=report(heatmap_figures(), caption="../workflow/report/heatmaps.rst", category="2 Heatmaps"),
+        methods=report(
+            expand(f"{FIGURES}/methods_{{dataset}}.png", dataset=LESION_SETS),
+            caption="../workflow/report/methods.rst",
+            category="2 Heatmaps",
+            subcategory="methods",
+        ),
+        kde=report(
+            expand(f"{FIGURES}/kde_{{dataset}}.png", dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
+            caption="../workflow/report/kde.rst",
+            category="3 Patch analysis",
+            subcategory="densities",
+        ),
+        kde_methods=report(
+            expand(f"{FIGURES}/kde_methods_{{dataset}}.png", dataset=LESION_SETS),
+            caption="../workflow/report/kde_methods.rst",
+            category="3 Patch analysis",
+            subcategory="densities",
+        ),
+        ellipses=report(
+            expand(f"{FIGURES}/ellipses_{{dataset}}.png", dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
+            caption="../workflow/report/ellipses.rst",
+            category="3 Patch analysis",
+            subcategory="predicted Gaussians",
+        ),
         done=f"{FIGURES}/figures.json",
+    log:
+        f"{LOGS}/figures.log",
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=4000,  # patch tables are read in chunks (patch_stream): bounded whatever the dataset size
     params:
         figure_subjects=config["report"]["figure_subjects"],
         methods=RUN_METHODS,
         run_root=lambda wc, output: Path(output.done).parents[1],
-    log:
-        f"{LOGS}/figures.log",
-    conda:
-        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/make_figures.py"
 
@@ -84,12 +99,12 @@ rule viewers:
         threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
     output:
         directory(f"{VIEWERS}/{{method}}/{{modality}}/{{fold}}/{{dataset}}"),
-    resources:
-        mem_mb=2000,  # one volume at a time
     log:
         f"{LOGS}/viewers/{{method}}_{{modality}}_{{fold}}_{{dataset}}.log",
     conda:
         "../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,  # one volume at a time
     script:
         "../workflow/scripts/make_viewers.py"
 
@@ -109,11 +124,11 @@ rule report:
         versions=rules.run_info.output.versions,
     output:
         html=LAYOUT.report,
-    params:
-        run_name=RUN,
     log:
         f"{LOGS}/report.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        run_name=RUN,
     script:
         "../workflow/scripts/make_report.py"
