@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.figures import HEATMAP_CMAP, SCORE_RANGE
+from patch2loc.evaluation.figure_style import HEATMAP_CMAP, SCORE_RANGE
 from patch2loc.evaluation.viewer_page import PAGE
 from patch2loc.outputs import atomic_output
 

@@ -14,34 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 
 from patch2loc.errors import InputError
 
 NIFTI = (".nii.gz", ".nii")
 MAX_EXIT = 100
-
-
-def check_checkpoint_fits(ckpt: dict, checkpoint: str, modality: str | None, shape: tuple | None,
-                          allow_mismatch: bool) -> None:
-    """A model trained on another modality or grid: error, or a warning with --allow-mismatch."""
-    from patch2loc.checkpoint import checkpoint_grid, checkpoint_modality
-
-    problems = []
-    trained = checkpoint_modality(ckpt)
-    if modality and trained and trained != modality:
-        problems.append(f"it was trained on {trained} scans, not {modality}")
-    grid = checkpoint_grid(ckpt)
-    if shape is not None and grid is not None and grid != tuple(shape):
-        problems.append(f"it was trained on volumes of shape {grid}, the image has {tuple(shape)} "
-                        "(scores are only comparable on the same preprocessing grid)")
-    if not problems:
-        return
-    text = f"{checkpoint}: {'; '.join(problems)}."
-    if not allow_mismatch:
-        raise InputError(f"{text} Use a checkpoint for this modality and grid, or pass --allow-mismatch.")
-    warnings.warn(text, stacklevel=2)
 
 
 def _check_owner(folder: Path, heatmap: Path) -> None:
@@ -185,6 +163,7 @@ def _predict(args: argparse.Namespace, bundle) -> int:
     from patch2loc.devices import check_device, resolve_device
     from patch2loc.methods.patch2loc.model import load_model
     from patch2loc.predict.ensemble import Member, ensemble_threshold
+    from patch2loc.predict.preflight import check_checkpoint_fits
     from patch2loc.predict.inputs import expand
     from patch2loc.predict.runchain import RunChain, require_hdbet
     from patch2loc.predict.runstate import call_settings, is_current, remove_stale, scan_state

@@ -140,9 +140,9 @@ def check_chain_config(cfg: dict, resolved: Path) -> None:
 
 def require_hdbet(image: str | Path) -> None:
     """Without --mask the scan is skull-stripped with HD-BET: check it is installed up front."""
-    from patch2loc.preprocessing.pipeline import PreprocessConfig
+    from patch2loc.preprocessing.skullstrip import HDBET_COMMAND
 
-    exe = shlex.split(PreprocessConfig().hdbet_command)[0]
+    exe = shlex.split(HDBET_COMMAND)[0]
     if shutil.which(exe) is None:
         raise InputError(f"{image}: no --mask given and HD-BET (`{exe}`) is not installed, so the scan cannot "
                          "be skull-stripped. Pass the scan's brain mask with --mask, or pip install hd-bet.")
