@@ -17,7 +17,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pytest
 import torch

@@ -260,8 +260,10 @@ def _tiny_grid() -> sitk.Image:
 def test_config_from_workflow_block():
     cfg = PreprocessConfig.from_config(
         {"spacing": [3.0, 3.0, 3.0], "target_shape": [64, 64, 40], "n4_iterations": [50, 50],
-         "n4_tolerance": 0.001, "unrelated_key": 1}, skull_strip="none")
+         "n4_tolerance": 0.001}, skull_strip="none")
     assert cfg.spacing == (3.0, 3.0, 3.0) and cfg.target_shape == (64, 64, 40)
+    with pytest.raises(InputError, match=r"unknown key\(s\) \['n4_iteration'\]"):  # a misspelt key is never dropped
+        PreprocessConfig.from_config({"n4_iteration": [5]})
     assert cfg.n4_iterations == (50, 50) and cfg.skull_strip == "none"
     assert PreprocessConfig().n4_iterations == (200, 200, 200, 200)
     with pytest.raises(ValueError, match="skull_strip"):

@@ -10,7 +10,6 @@ input. Ctrl-C prints one line and exits with 130, SIGTERM (timeout, kill, SLURM)
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -30,56 +29,19 @@ EXIT_BUG = 1
 MAX_STRIDE, MAX_MEDIAN, MAX_BATCH = 16, 15, 65536
 
 
-def _located(csv_path: Path, text: str, row_number: int, column: str) -> str:
-    """A csv cell's path: absolute, or relative to the csv's folder (as in predict's csv lists)."""
-    given = Path(text)
-    if given.is_absolute():
-        return text
-    here = csv_path.parent / given
-    if not here.exists() and given.exists():  # written for the old rule: relative to the working folder
-        raise InputError(f"{csv_path}: row {row_number}, {column} {text}: relative paths in the list are "
-                         f"relative to the csv's folder ({csv_path.parent}), and it is not there. Write it "
-                         f"relative to that folder, or absolute ({given.resolve()}).")
-    return str(here)
-
-
 def read_pairs(path: str | Path) -> list[tuple[str, str]]:
-    """(image, mask) paths from a csv with the columns `image,mask`; relative paths are relative to
-    the csv's folder."""
-    path = Path(path)
-    try:
-        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            fields = reader.fieldnames or []
-            if "image" not in fields or "mask" not in fields:
-                raise InputError(f"{path}: needs the columns 'image' and 'mask' (found {fields}). "
-                                 "Write one row per subject: image,mask.")
-            pairs = []
-            for row_number, row in enumerate(reader, start=2):  # line 1 is the header
-                empty = [c for c in ("image", "mask") if not (row.get(c) or "").strip()]
-                if empty:
-                    raise InputError(f"{path}: row {row_number} has an empty '{empty[0]}' cell. Fill in "
-                                     "the path (or delete the row).")
-                pairs.append(tuple(_located(path, row[c].strip(), row_number, c) for c in ("image", "mask")))
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found. Check the path of the subject list.") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder. Pass a csv file with the columns image,mask.") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text csv. Pass a csv with the columns image,mask.") from None
-    if not pairs:
-        raise InputError(f"{path}: no subjects listed. Add at least one row image,mask.")
-    return pairs
+    """(image, mask) paths from a csv with the columns `image,mask` (scanlist.read_scan_list)."""
+    from patch2loc.scanlist import read_scan_list
+
+    return [(str(row["image"]), str(row["mask"])) for row in read_scan_list(path, ("image", "mask"))]
 
 
 # --------------------------------------------------------------------------- train
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dataclasses import fields
-
     from patch2loc.devices import check_device
     from patch2loc.outputs import check_output
+    from patch2loc.settings import config_from_dict
     from patch2loc.methods.patch2loc.train import TrainConfig, train_from_files  # imported here so --help works without it
 
     if args.device is not None:
@@ -94,8 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     given = {"steps": args.steps, "patches_per_step": args.patches, "lr": args.lr, "seed": args.seed,
              "device": args.device, "amp": args.amp, "val_every": args.val_every,
              "num_threads": args.num_threads, "modality": args.modality}
-    known = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in given.items() if v is not None and k in known})
+    cfg = config_from_dict(TrainConfig, {k: v for k, v in given.items() if v is not None}, "patch2loc train")
     summary = train_from_files(train_pairs, val_pairs, cfg, args.out, progress=not args.quiet)
     print(json.dumps(summary, indent=2, default=str))
     return 0

@@ -21,7 +21,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -69,13 +69,12 @@ class PreprocessConfig:
 
     @classmethod
     def from_config(cls, preprocess: dict, **overrides) -> "PreprocessConfig":
-        """Build from the workflow config's `preprocess:` block (+ e.g. skull_strip=...)."""
-        names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in {**preprocess, **overrides}.items() if k in names}
-        for key in ("spacing", "target_shape", "reg_shrink", "reg_smoothing", "n4_iterations"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+        """Build from the workflow config's `preprocess:` block (+ e.g. skull_strip=...); an
+        unknown key is an error (settings.config_from_dict)."""
+        from patch2loc.settings import config_from_dict
+
+        return config_from_dict(cls, {**preprocess, **overrides}, "preprocess settings",
+                                ("spacing", "target_shape", "reg_shrink", "reg_smoothing", "n4_iterations"))
 
 
 # --------------------------------------------------------------------------- the steps
