@@ -19,7 +19,7 @@ COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "
 STAGES = [
     "make_demo_atlas", "synthesize_demo", "preprocess_healthy_scan", "preprocess_lesion_scan",
     "fit_landmarks", "normalize_scan", "train_model", "train_dae", "score_healthy", "score_lesions",
-    "table1", "table2", "figures", "report", "run_info",
+    "table1", "table2", "figures", "report", "run_info", "record_atlas", "export_bundle",
 ]
 REAL_STAGES = [s for s in STAGES if s not in ("make_demo_atlas", "synthesize_demo")] + [
     "download", "extract", "prepare_sri24_atlas", "skull_strip_hdbet", "download_hdbet_weights",
