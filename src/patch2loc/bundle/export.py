@@ -42,7 +42,7 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
 
     from patch2loc.checkpoint import read_checkpoint
     from patch2loc.claims import nifti_claims, regular_file
-    from patch2loc.predict.runchain import check_chain_config, check_landmarks
+    from patch2loc.chainfiles import check_chain_config, check_landmarks
 
     if method != "Patch2Loc":
         raise InputError(f"--method {method}: predict applies Patch2Loc models only, so only Patch2Loc is exported "

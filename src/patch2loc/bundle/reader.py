@@ -178,7 +178,7 @@ def _folds(bundle: Path, settings: dict, listed: set[str]) -> list[tuple[int, st
 
 def _member_check(bundle: Path, folder: Path, check, *args) -> None:
     """A reader's check of one member, its message naming the bundle (not an unpacked copy)."""
-    from patch2loc.predict.runchain import REFIT
+    from patch2loc.chainfiles import REFIT
 
     try:
         check(*args)
@@ -190,7 +190,7 @@ def _member_check(bundle: Path, folder: Path, check, *args) -> None:
 def open_bundle(path: str | Path) -> Bundle:
     """The checked bundle at `path` (a .zip or a folder); close() removes a zip's extracted copy."""
     from patch2loc.claims import nifti_claims, regular_file
-    from patch2loc.predict.runchain import check_chain_config, check_landmarks
+    from patch2loc.chainfiles import check_chain_config, check_landmarks
 
     bundle = Path(path)
     if bundle.is_dir():
