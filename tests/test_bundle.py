@@ -46,7 +46,9 @@ def make_run(base: Path, c: dict) -> Path:
     shutil.copy(c["mask"], layout.atlas_mask)
     for k, thr in THRESHOLDS.items():
         Path(layout.model_dir("Patch2Loc", "T1", k)).mkdir(parents=True)
-        shutil.copy(c["ckpt"], layout.checkpoint("T1", k))
+        ckpt = torch.load(c["ckpt"], weights_only=True)  # + what only resuming needs: not exported
+        torch.save({**ckpt, "optimizer": {"state": {0: {"exp_avg": torch.ones(3)}}}, "loss_rows": [[1, 2.0]]},
+                   layout.checkpoint("T1", k))
         Path(layout.threshold("Patch2Loc", "T1", f"fold{k}")).parent.mkdir(parents=True)
         Path(layout.threshold("Patch2Loc", "T1", f"fold{k}")).write_text(json.dumps({"threshold": thr}))
     return Path(layout.root)
@@ -84,7 +86,10 @@ def test_export_holds_every_member_listed_with_its_sha256(case, tmp_path):
         for name, entry in manifest["members"].items():
             data = zf.read(name)
             assert (hashlib.sha256(data).hexdigest(), len(data)) == (entry["sha256"], entry["size"])
-        assert zf.read("folds/fold1.pt") == Path(RunLayout(run).checkpoint("T1", 1)).read_bytes()
+        weights = torch.load(io.BytesIO(zf.read("folds/fold1.pt")), weights_only=True)
+    trained = torch.load(RunLayout(run).checkpoint("T1", 1), weights_only=True)
+    assert "optimizer" in trained and weights.keys() == trained.keys() - {"optimizer", "loss_rows"}
+    assert all(torch.equal(weights["model"][k], v) for k, v in trained["model"].items())
     assert (manifest["method"], manifest["modality"]) == ("Patch2Loc", "T1")
     assert [(f["fold"], f["threshold"]) for f in settings["folds"]] == list(THRESHOLDS.items())
     assert settings["heatmap"] == {"median_size": 3, "stride": 1, "region": "dilated"}

@@ -9,7 +9,7 @@ scan through the run's chain and score it, and nothing else:
     landmarks.npy          the modality's Nyul landmarks ([2, L] numbers)
     atlas/image.nii.gz     the registration atlas and its brain mask
     atlas/mask.nii.gz
-    folds/fold{k}.pt       each selected fold's best.pt, byte for byte
+    folds/fold{k}.pt       each selected fold's best.pt, without the optimizer and RNG state
     versions.txt           the package versions of the run that trained it
 
 A bundle is untrusted input (members.py): only these names, no links, no path that leaves the

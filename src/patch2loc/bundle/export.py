@@ -2,7 +2,8 @@
 
 Everything comes from the run through `patch2loc.layout`: its resolved config (preprocessing,
 normalisation and heatmap settings), the modality's landmarks, the atlas the run recorded, each
-selected fold's best.pt and unsupervised threshold. The members are checked as predict will check
+selected fold's best.pt (its weights and fields, without the optimizer and RNG state that only
+resuming needs) and unsupervised threshold. The members are checked as predict will check
 them (landmarks, chain settings, weights without running code) before anything is written; the
 zip (or folder) appears at --out only when complete. Member dates are fixed, so exporting the same
 run twice gives the same bytes.
@@ -21,6 +22,9 @@ from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
 
 HEATMAP_KEYS = ("median_size", "stride", "region")
+# What only resuming a training needs: left out of the bundle's weights (a best.pt of about 140 MB
+# becomes its 45 MB of weights; the network and its outputs are the same).
+TRAINING_STATE = ("optimizer", "rng", "loss_rows")
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: reproducible archives
 NEEDS = "patch2loc export needs a run folder (results/<run_name>) whose workflow has trained and scored the models"
 
@@ -36,8 +40,9 @@ def _threshold(path: Path) -> float:
                          "score_healthy rule.") from None
 
 
-def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> tuple[dict, dict[str, Path]]:
-    """(settings.json, {member name: source file}) of the bundle, every source checked."""
+def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> tuple[dict, dict[str, Path | dict]]:
+    """(settings.json, {member name: source file, or a checkpoint dict}) of the bundle, every source
+    checked."""
     import yaml
 
     from patch2loc.checkpoint import read_checkpoint
@@ -75,7 +80,7 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
         trained_on = ckpt.get("modality") or (ckpt.get("config") or {}).get("modality")
         if trained_on not in (None, modality):
             raise InputError(f"{trained[k]}: trained on {trained_on}, not {modality}. Check the run folder.")
-        sources[M.weights_name(k)] = trained[k]
+        sources[M.weights_name(k)] = {key: v for key, v in ckpt.items() if key not in TRAINING_STATE}
         fold_list.append({"fold": k, "weights": M.weights_name(k),
                           "threshold": _threshold(Path(layout.threshold(method, modality, f"fold{k}")))})
     if Path(layout.versions).is_file():
@@ -98,10 +103,15 @@ def _created() -> dict:
             "numpy": numpy.__version__}
 
 
-def _stage(folder: Path, settings: dict, sources: dict[str, Path]) -> None:
+def _stage(folder: Path, settings: dict, sources: dict[str, Path | dict]) -> None:
+    from patch2loc.checkpoint import save_checkpoint
+
     for name, src in sources.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, folder / name)
+        if isinstance(src, dict):
+            save_checkpoint(folder / name, src)
+        else:
+            shutil.copyfile(src, folder / name)
     (folder / M.SETTINGS).write_text(json.dumps(settings, indent=1, sort_keys=True), encoding="utf-8")
     manifest = M.make_manifest(folder, [*sources, M.SETTINGS], settings["method"], settings["modality"], _created())
     (folder / M.MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
