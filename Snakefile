@@ -24,7 +24,7 @@ include: "rules/preprocess.smk"
 include: "rules/normalize.smk"
 include: "rules/train.smk"
 include: "rules/heatmaps.smk"
-include: "rules/evaluate.smk"
+include: "rules/tables.smk"
 include: "rules/report.smk"
 include: "rules/bundles.smk"
 
