@@ -176,6 +176,17 @@ def _folds(bundle: Path, settings: dict, listed: set[str]) -> list[tuple[int, st
     return out
 
 
+def _preprocess_settings(bundle: Path, preprocess: dict) -> None:
+    """The preprocessing settings make a PreprocessConfig (no unknown key, values of the right kind)."""
+    from patch2loc.preprocessing.pipeline import PreprocessConfig
+
+    try:
+        PreprocessConfig.from_config(preprocess, skull_strip="provided")
+    except (InputError, TypeError, ValueError) as exc:
+        raise InputError(f"{bundle}: {M.SETTINGS}: the preprocessing settings are not usable "
+                         f"({str(exc)[:160]}); {M.REFUSED}. {M.FIX}") from None
+
+
 def _member_check(bundle: Path, folder: Path, check, *args) -> None:
     """A reader's check of one member, its message naming the bundle (not an unpacked copy)."""
     from patch2loc.chainfiles import REFIT
@@ -210,6 +221,7 @@ def open_bundle(path: str | Path) -> Bundle:
                              f"{str(settings.get('modality'))[:10]!r}: predict applies Patch2Loc bundles of T1 or T2 "
                              "scans.")
         check_chain_config(settings, Path(f"{bundle}:{M.SETTINGS}"))
+        _preprocess_settings(bundle, settings["preprocess"])
         _member_check(bundle, folder, check_landmarks, folder / M.LANDMARKS)
         _member_check(bundle, folder, nifti_claims, folder / M.ATLAS_IMAGE, "the bundle's atlas")
         if M.ATLAS_MASK in listed:
