@@ -54,16 +54,26 @@ def make_run(base: Path, c: dict) -> Path:
     return Path(layout.root)
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The case, its run and the run's bundle, made once (the checkpoints are a full ResNet-18)."""
+    base = tmp_path_factory.mktemp("bundle")
+    c = make_case(base / "in")
+    run = make_run(base / "wf", c)
+    assert cli.main(["export", str(run), "--modality", "T1", "--out", str(base / "t1.zip"), "--quiet"]) == 0
+    return c, run, base / "t1.zip"
+
+
 @pytest.fixture()
-def case(tmp_path, monkeypatch):
-    """(case files, run, bundle.zip); the temporary folder is inside tmp_path, so `refused`
-    sees a bundle's unpacked copy if one were left behind."""
+def case(built, tmp_path, monkeypatch):
+    """(case files, run, a copy of the bundle in tmp_path); the temporary folder is inside tmp_path,
+    so `refused` sees a bundle's unpacked copy if one were left behind."""
+    c, run, bundle = built
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", fake_prepare)
-    c = make_case(tmp_path / "in")
-    run = make_run(tmp_path / "wf", c)
-    assert cli.main(["export", str(run), "--modality", "T1", "--out", str(tmp_path / "b" / "t1.zip"), "--quiet"]) == 0
+    (tmp_path / "b").mkdir()
+    shutil.copy(bundle, tmp_path / "b" / "t1.zip")
     return c, run, tmp_path / "b" / "t1.zip"
 
 
@@ -100,6 +110,7 @@ def test_export_holds_every_member_listed_with_its_sha256(case, tmp_path):
 
 def test_export_refuses_a_run_without_thresholds_and_an_existing_out(case, tmp_path, capsys):
     c, run, bundle = case
+    run = Path(shutil.copytree(run, tmp_path / "wf" / "r"))  # the module's run stays whole
     Path(RunLayout(run).threshold("Patch2Loc", "T1", "fold1")).unlink()
     refused(["export", str(run), "--modality", "T1", "--out", str(tmp_path / "new.zip")], "score_healthy", tmp_path,
             capsys)
