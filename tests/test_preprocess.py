@@ -157,6 +157,7 @@ def test_n4_reduces_known_bias(atlas):
     assert np.median(out[wm]) / np.median(out[brain & (image == 0.55)]) == pytest.approx(1 / 0.55, rel=0.1)
 
 
+@pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
 def test_whole_chain_keeps_lesion_aligned(tmp_path, atlas):
     true = random_affine(np.random.default_rng(3))
     image, mask, seg = native_scan(tmp_path, true, lesion=True,
