@@ -45,7 +45,7 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     checked."""
     import yaml
 
-    from patch2loc.checkpoint import read_checkpoint
+    from patch2loc.checkpoint import checkpoint_modality, read_checkpoint
     from patch2loc.claims import nifti_claims, regular_file
     from patch2loc.chainfiles import check_chain_config, check_landmarks
 
@@ -77,7 +77,7 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     fold_list = []
     for k in wanted:
         ckpt = read_checkpoint(trained[k], method=method)
-        trained_on = ckpt.get("modality") or (ckpt.get("config") or {}).get("modality")
+        trained_on = checkpoint_modality(ckpt)
         if trained_on not in (None, modality):
             raise InputError(f"{trained[k]}: trained on {trained_on}, not {modality}. Check the run folder.")
         sources[M.weights_name(k)] = {key: v for key, v in ckpt.items() if key not in TRAINING_STATE}
