@@ -1,6 +1,6 @@
 # Entry points for a fresh clone (Python 3.11, 3.12 or 3.13, nothing installed):
 #   make demo            installs into .venv and runs the synthetic demo end to end
-#   make test            installs into .venv and runs the tests
+#   make test            installs into .venv and runs the tests (make test-fast: the unit tests only)
 #   make rehearse-real   the paper path offline: real-layout fixtures served on 127.0.0.1
 # The interpreter: PYTHON=... if given, else the first of python3.11, python3.12, python3.13,
 # python3 that is 3.11-3.13 (Snakemake 9 needs >= 3.11; 3.11 is the most tested).
@@ -42,6 +42,14 @@ demo-long: $(BIN)/.installed
 test: $(BIN)/.installed
 	PYTHONUTF8=1 $(BIN)/python -m pytest -q
 
+# The unit tests only (the end-to-end ones are marked slow): under 3 minutes on 2 cores.
+test-fast: $(BIN)/.installed
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not slow"
+
+# The rules as snakefmt writes them (line length in pyproject.toml); `snakefmt Snakefile rules/` fixes them.
+format-check: $(BIN)/.installed
+	$(BIN)/snakefmt --check Snakefile rules/
+
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
 
@@ -56,4 +64,4 @@ rehearse-slurm: $(BIN)/.installed
 rehearse-real: $(BIN)/.installed
 	PYTHONPATH=src nice -n 10 $(BIN)/python -m patch2loc.rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
 
-.PHONY: install demo demo-long test lint rehearse-slurm rehearse-real
+.PHONY: install demo demo-long test test-fast format-check lint rehearse-slurm rehearse-real

@@ -24,8 +24,9 @@ include: "rules/preprocess.smk"
 include: "rules/normalize.smk"
 include: "rules/train.smk"
 include: "rules/heatmaps.smk"
-include: "rules/evaluate.smk"
+include: "rules/tables.smk"
 include: "rules/report.smk"
+include: "rules/bundles.smk"
 
 
 # Jobs that run in this Snakemake process even under a cluster executor: downloads need the
@@ -45,10 +46,12 @@ localrules:
     qc_overview,
     run_info,
     report,
+    record_atlas,
 
 
 rule all:
+    default_target: True
     input:
         rules.report.output,
-        [f"{OUT}/qc/{d}_{m}.html" for d, m, _ in sorted({(d, m, 0) for d, m, s in all_scans()})],
-    default_target: True
+        rules.bundles.input,
+        [f"{LAYOUT.qc}/{d}_{m}.html" for d, m, _ in sorted({(d, m, 0) for d, m, s in all_scans()})],

@@ -18,12 +18,14 @@ validate(config, "../config/schema.yaml")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, check_raw, raw_paths  # noqa: E402
 from patch2loc.io import InputError  # noqa: E402
+from patch2loc.layout import RunLayout  # noqa: E402  (every path under results/{run})
 from patch2loc.methods import METHODS  # noqa: E402  (the registry: one line per method)
 
 RUN = config["run_name"]
 OUT = f"results/{RUN}"
+LAYOUT = RunLayout(OUT)
 RAW = config["raw_root"]
-LOGS = f"{OUT}/logs"
+LOGS = LAYOUT.logs
 FOLDS = [int(f) for f in config["folds"]]
 DATASETS = list(config["datasets"])
 LESION_SETS = [d for d in DATASETS if d in LESION_DATASETS]
@@ -34,12 +36,17 @@ MODEL_MODALITIES = sorted({MODALITIES[d][0] for d in LESION_SETS}) or ["T1", "T2
 RUN_METHODS = list(config.get("methods") or [m.name for m in METHODS.values() if m.config in (None, *config)])
 for _name in RUN_METHODS:
     if _name not in METHODS:
-        raise WorkflowError(f"config `methods`: unknown method {_name!r}; known: {list(METHODS)} "
-                            "(src/patch2loc/methods/__init__.py; README, 'Adding a method').")
+        raise WorkflowError(
+            f"config `methods`: unknown method {_name!r}; known: {list(METHODS)} "
+            "(src/patch2loc/methods/__init__.py; README, 'Adding a method')."
+        )
     if METHODS[_name].config and METHODS[_name].config not in config:
-        raise WorkflowError(f"config `methods` lists {_name}, whose settings block "
-                            f"`{METHODS[_name].config}:` the config lacks (config/config.yaml has one).")
+        raise WorkflowError(
+            f"config `methods` lists {_name}, whose settings block "
+            f"`{METHODS[_name].config}:` the config lacks (config/config.yaml has one)."
+        )
 TRAINED_METHODS = [METHODS[m] for m in RUN_METHODS if METHODS[m].trains]
+
 
 wildcard_constraints:
     dataset="|".join(MODALITIES),
@@ -89,11 +96,7 @@ def lesion_subjects(dataset):
 def subjects_of(dataset, modality):
     """Every scan of a dataset that the run uses (IXI: train/val pool and test)."""
     if dataset == "IXI":
-        return _unique(
-            ixi_subjects("train", modality)
-            + ixi_subjects("val", modality)
-            + ixi_subjects("test", modality)
-        )
+        return _unique(ixi_subjects("train", modality) + ixi_subjects("val", modality) + ixi_subjects("test", modality))
     return lesion_subjects(dataset)
 
 
@@ -107,20 +110,11 @@ def all_scans():
     return scans
 
 
-# ---------------------------------------------------------------- paths
-def preprocessed(dataset, modality, subject, name):
-    return f"{OUT}/preprocessed/{dataset}/{modality}/{subject}/{name}"
-
-
-def normalized(dataset, modality, subject):
-    return f"{OUT}/normalized/{dataset}/{modality}/{subject}/image.nii.gz"
-
-
-def model_dir(method, modality="{modality}", fold="{fold}", root="models"):
-    """A trained method's folder of one (modality, fold): models/{modality}/fold{k} for Patch2Loc
-    (the layout predict --from-run reads), models/{method}/{modality}/fold{k} for the others;
-    root="resume/models" gives the training's working folder."""
-    return str(Path(OUT, root, METHODS[method].models, modality, f"fold{fold}"))  # "" parts drop out
+# ---------------------------------------------------------------- paths (patch2loc.layout)
+preprocessed = LAYOUT.preprocessed
+normalized = LAYOUT.normalized
+model_dir = LAYOUT.model_dir
+score_dir = LAYOUT.score_dir
 
 
 def train_log(method):
@@ -129,12 +123,7 @@ def train_log(method):
 
 
 def model_checkpoint(modality, fold, method="Patch2Loc"):
-    return f"{model_dir(method, modality, fold)}/best.pt"
-
-
-def score_dir(method, modality, fold, dataset):
-    """fold is 'fold{k}' for trained methods and 'all' for fold-free ones (Thresh)."""
-    return f"{OUT}/scores/{method}/{modality}/{fold}/{dataset}"
+    return LAYOUT.checkpoint(modality, fold, method)
 
 
 def method_folds(method):
@@ -156,9 +145,7 @@ def scan_files(dataset, modality, subjects):
     return {
         "images": [normalized(dataset, modality, s) for s in subjects],
         "masks": [preprocessed(dataset, modality, s, "mask.nii.gz") for s in subjects],
-        "segs": [preprocessed(dataset, modality, s, "seg.nii.gz") for s in subjects]
-        if dataset != "IXI"
-        else [],
+        "segs": [preprocessed(dataset, modality, s, "seg.nii.gz") for s in subjects] if dataset != "IXI" else [],
     }
 
 
@@ -197,7 +184,7 @@ def train_inputs(wc):
 # ---------------------------------------------------------------- heatmaps inputs
 def model_input(wc):
     trained = METHODS[wc.method].trains
-    return [model_checkpoint(wc.modality, wc.fold[len("fold"):], wc.method)] if trained else []
+    return [model_checkpoint(wc.modality, wc.fold[len("fold") :], wc.method)] if trained else []
 
 
 # Device policy: GPU rules stop at once when CUDA is required and absent (paper: yes; demo: no).
@@ -248,13 +235,24 @@ def all_patches(method=None):
 def all_benchmarks():
     """Benchmark files of the training and scoring jobs (Snakemake's `benchmark:`), one per job,
     in a folder per rule, each named after its method first ({method}_...)."""
-    bench = f"{OUT}/benchmarks"
-    files = [f"{bench}/{m.train_rule}/{m.name}_{modality}_fold{k}.tsv"
-             for m in TRAINED_METHODS for modality in MODEL_MODALITIES for k in FOLDS]
-    files += [f"{bench}/score_healthy/{method}_{m}_{fold}.tsv"
-              for method in RUN_METHODS for m in MODEL_MODALITIES for fold in method_folds(method)]
-    files += [f"{bench}/score_lesions/{method}_{modality}_{fold}_{d}_{k}.tsv"
-              for method, modality, fold, d in evaluated_combinations() for k in range(n_shards(d))]
+    bench = LAYOUT.benchmarks
+    files = [
+        f"{bench}/{m.train_rule}/{m.name}_{modality}_fold{k}.tsv"
+        for m in TRAINED_METHODS
+        for modality in MODEL_MODALITIES
+        for k in FOLDS
+    ]
+    files += [
+        f"{bench}/score_healthy/{method}_{m}_{fold}.tsv"
+        for method in RUN_METHODS
+        for m in MODEL_MODALITIES
+        for fold in method_folds(method)
+    ]
+    files += [
+        f"{bench}/score_lesions/{method}_{modality}_{fold}_{d}_{k}.tsv"
+        for method, modality, fold, d in evaluated_combinations()
+        for k in range(n_shards(d))
+    ]
     return files
 
 
@@ -272,15 +270,18 @@ def all_heatmap_dirs(method="Patch2Loc"):
 
 def healthy_metrics():
     """Each method's healthy IXI test metrics (first fold): the colour scale of its panels."""
-    return [f"{score_dir(m, mod, method_folds(m)[0], 'IXI')}/metrics.csv" for m in RUN_METHODS for mod in MODEL_MODALITIES]
+    return [
+        f"{score_dir(m, mod, method_folds(m)[0], 'IXI')}/metrics.csv" for m in RUN_METHODS for mod in MODEL_MODALITIES
+    ]
 
 
 def loss_curves():
     """loss.csv of every trained model of the run."""
     return [f"{model_dir(m.name, mod, k)}/loss.csv" for m in TRAINED_METHODS for mod in MODEL_MODALITIES for k in FOLDS]
 
+
 # ---------------------------------------------------------------- heatmap viewers (rules/report.smk)
-VIEWERS = f"{OUT}/viewers"
+VIEWERS = LAYOUT.viewers
 
 
 def viewer_combinations():
@@ -319,7 +320,9 @@ def _downloads():
         for subject in lesion_subjects(dataset) if "file_template" in entry else []:
             for f in entry["file_template"]:
                 files[f["dest"].format(subject=subject)] = {
-                    **f, "url": f["url"].format(subject=subject), "dest": f["dest"].format(subject=subject)
+                    **f,
+                    "url": f["url"].format(subject=subject),
+                    "dest": f["dest"].format(subject=subject),
                 }
     return files
 
@@ -327,9 +330,7 @@ def _downloads():
 DOWNLOADS = _downloads()
 # extraction marker (relative to raw_root) -> archive (relative to raw_root)
 EXTRACTS = {
-    f"{f['extract_to']}/.extracted-{Path(dest).name}": dest
-    for dest, f in DOWNLOADS.items()
-    if f.get("extract_to")
+    f"{f['extract_to']}/.extracted-{Path(dest).name}": dest for dest, f in DOWNLOADS.items() if f.get("extract_to")
 }
 
 
@@ -371,7 +372,7 @@ HDBET_WEIGHTS = str(hdbet_weights_file(HDBET["home"]))
 
 def strip_mask(tool, dataset="{dataset}", modality="{modality}", subject="{subject}"):
     """Brain mask written by a skull-strip rule (native grid of the raw scan)."""
-    return f"{OUT}/skullstrip/{tool}/{dataset}/{modality}/{subject}/brainmask.nii.gz"
+    return LAYOUT.path("skullstrip", tool, dataset, modality, subject, "brainmask.nii.gz")
 
 
 def brain_mask_input(wc):
@@ -381,7 +382,7 @@ def brain_mask_input(wc):
 
 
 # ---------------------------------------------------------------- Snakemake's report
-FIGURES = f"{OUT}/figures"
+FIGURES = LAYOUT.figures
 
 
 def heatmap_figures():

@@ -9,18 +9,22 @@ if config["source"] == "demo":
         output:
             image=config["atlas"]["image"],
             mask=config["atlas"]["mask"],
-        params:
-            spacing=config["preprocess"]["spacing"][0],
         log:
             f"{LOGS}/data/demo_atlas.log",
         conda:
             "../envs/preprocess.yaml"
+        params:
+            spacing=config["preprocess"]["spacing"][0],
         script:
             "../workflow/scripts/make_demo_atlas.py"
 
     rule synthesize_demo:
         output:
             marker=f"{RAW}/{{dataset}}/.complete",
+        log:
+            f"{LOGS}/data/synthesize_{{dataset}}.log",
+        conda:
+            "../envs/preprocess.yaml"
         params:
             dataset=lambda wc: wc.dataset,
             subjects=lambda wc: subjects_of(wc.dataset, MODALITIES[wc.dataset][0]),
@@ -28,10 +32,6 @@ if config["source"] == "demo":
             raw_root=lambda wc, output: Path(output.marker).parents[1],
             seed=config.get("demo", {}).get("seed", 0),
             spacing=config.get("demo", {}).get("spacing", 2.0),
-        log:
-            f"{LOGS}/data/synthesize_{{dataset}}.log",
-        conda:
-            "../envs/preprocess.yaml"
         script:
             "../workflow/scripts/synthesize_demo.py"
 
@@ -40,20 +40,20 @@ else:
     rule download:
         output:
             f"{RAW}/{{dest}}",
+        log:
+            f"{LOGS}/data/download_{{dest}}.log",
         wildcard_constraints:
             dest=_one_of(DOWNLOADS),
+        retries: 2
+        conda:
+            "../envs/preprocess.yaml"
+        resources:
+            downloads=1,
+            runtime=240,
         params:
             url=lambda wc: DOWNLOADS[wc.dest]["url"],
             sha256=lambda wc: DOWNLOADS[wc.dest].get("sha256"),
             checksums=CHECKSUMS,
-        retries: 2
-        resources:
-            downloads=1,
-            runtime=240,
-        log:
-            f"{LOGS}/data/download_{{dest}}.log",
-        conda:
-            "../envs/preprocess.yaml"
         script:
             "../workflow/scripts/download.py"
 
@@ -62,14 +62,14 @@ else:
             archive=lambda wc: f"{RAW}/{EXTRACTS[wc.marker]}",
         output:
             marker=f"{RAW}/{{marker}}",
-        wildcard_constraints:
-            marker=_one_of(EXTRACTS),
-        params:
-            dest=lambda wc: f"{RAW}/{Path(wc.marker).parent}",
         log:
             f"{LOGS}/data/extract_{{marker}}.log",
+        wildcard_constraints:
+            marker=_one_of(EXTRACTS),
         conda:
             "../envs/preprocess.yaml"
+        params:
+            dest=lambda wc: f"{RAW}/{Path(wc.marker).parent}",
         script:
             "../workflow/scripts/extract.py"
 
@@ -83,6 +83,14 @@ else:
             marker=f"{RAW}/WMH/_archive/.extracted-dataverse_files.zip",
         output:
             marker=f"{RAW}/WMH/.arranged",
+        log:
+            f"{LOGS}/data/arrange_wmh.log",
+        retries: 2
+        conda:
+            "../envs/preprocess.yaml"
+        resources:
+            downloads=1,
+            runtime=240,
         params:
             archive=lambda wc, input: Path(input.marker).parent,
             root=lambda wc, output: Path(output.marker).parent,
@@ -91,14 +99,6 @@ else:
             access=lambda wc: SOURCES.get("WMH", {}).get("access"),  # a callable: its {id} is not a wildcard
             page=SOURCES.get("WMH", {}).get("page"),
             checksums=CHECKSUMS,
-        retries: 2
-        resources:
-            downloads=1,
-            runtime=240,
-        log:
-            f"{LOGS}/data/arrange_wmh.log",
-        conda:
-            "../envs/preprocess.yaml"
         script:
             "../workflow/scripts/arrange_wmh.py"
 
@@ -108,11 +108,11 @@ else:
         output:
             image=config["atlas"]["image"],
             mask=config["atlas"]["mask"],
-        params:
-            template=f"{RAW}/SRI24/sri24_spm8/templates/T1_brain.nii",
         log:
             f"{LOGS}/data/sri24_atlas.log",
         conda:
             "../envs/preprocess.yaml"
+        params:
+            template=f"{RAW}/SRI24/sri24_spm8/templates/T1_brain.nii",
         script:
             "../workflow/scripts/prepare_atlas.py"

@@ -14,7 +14,7 @@
 HEALTHY_DIR = score_dir("{method}", "{modality}", "{fold}", "IXI")
 LESION_DIR = score_dir("{method}", "{modality}", "{fold}", "{dataset}")
 SHARD_DIR = f"{LESION_DIR}/shards/{{shard}}"
-BENCH = f"{OUT}/benchmarks"
+BENCH = LAYOUT.benchmarks
 
 
 SCORING_PARAMS = dict(
@@ -30,29 +30,35 @@ rule score_healthy:
         unpack(lambda wc: scan_files("IXI", wc.modality, ixi_subjects("test", wc.modality))),
         model=model_input,
     output:
-        threshold=f"{HEALTHY_DIR}/threshold.json",
+        threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
         metrics=f"{HEALTHY_DIR}/metrics.csv",
         heatmaps=directory(f"{HEALTHY_DIR}/heatmaps"),
+    log:
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_IXI.log",
+    benchmark:
+        f"{BENCH}/score_healthy/{{method}}_{{modality}}_{{fold}}.tsv"
     wildcard_constraints:
         method=GPU_METHODS,
-    params:
-        **SCORING_PARAMS,
+    conda:
+        "../envs/torch.yaml"
     threads: config["heatmap"]["threads"]
     resources:
         gpu=1,
-        runtime=lambda wc: max(30, math.ceil(2 * METHODS[wc.method].score_minutes * len(ixi_subjects("test", wc.modality)))),
+        runtime=lambda wc: max(
+            30, math.ceil(2 * METHODS[wc.method].score_minutes * len(ixi_subjects("test", wc.modality)))
+        ),
         mem_mb=16000,
-    benchmark:
-        f"{BENCH}/score_healthy/{{method}}_{{modality}}_{{fold}}.tsv"
-    log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_IXI.log",
-    conda:
-        "../envs/torch.yaml"
+    params:
+        **SCORING_PARAMS,
     script:
         "../workflow/scripts/score_dataset.py"
 
 
 use rule score_healthy as score_healthy_cpu with:
+    log:
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_IXI.log",
+    benchmark:
+        f"{BENCH}/score_healthy/{{method}}_{{modality}}_{{fold}}.tsv"
     wildcard_constraints:
         method=CPU_METHODS,
     threads: 1
@@ -60,45 +66,45 @@ use rule score_healthy as score_healthy_cpu with:
         gpu=0,
         runtime=60,
         mem_mb=16000,
-    benchmark:
-        f"{BENCH}/score_healthy/{{method}}_{{modality}}_{{fold}}.tsv"
-    log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_IXI.log",
 
 
 rule score_lesions:
     input:
         unpack(lambda wc: scan_files(wc.dataset, wc.modality, shard_subjects(wc.dataset, int(wc.shard)))),
         model=model_input,
-        threshold=f"{HEALTHY_DIR}/threshold.json",
+        threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
     output:
         metrics=temp(f"{SHARD_DIR}/metrics.csv"),
         patches=temp(f"{SHARD_DIR}/patches.csv.gz"),
         heatmaps=temp(directory(f"{SHARD_DIR}/heatmaps")),
+    log:
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.log",
+    benchmark:
+        f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
         method=GPU_METHODS,
         shard=r"\d+",
-    params:
-        **SCORING_PARAMS,
-        first_index=lambda wc: int(wc.shard) * shard_size(wc.dataset),
+    conda:
+        "../envs/torch.yaml"
     threads: config["heatmap"]["threads"]
     resources:
         gpu=1,
         # BraTS21 unsharded with Patch2Loc: 1,251 volumes, 12.5 h
         runtime=lambda wc: shard_runtime(wc.dataset, METHODS[wc.method].score_minutes),
         mem_mb=16000,
-    benchmark:
-        f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"
-    log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.log",
-    conda:
-        "../envs/torch.yaml"
+    params:
+        **SCORING_PARAMS,
+        first_index=lambda wc: int(wc.shard) * shard_size(wc.dataset),
     script:
         "../workflow/scripts/score_dataset.py"
 
 
 use rule score_lesions as score_lesions_cpu with:
+    log:
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.log",
+    benchmark:
+        f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
         method=CPU_METHODS,
@@ -108,10 +114,6 @@ use rule score_lesions as score_lesions_cpu with:
         gpu=0,
         runtime=lambda wc: shard_runtime(wc.dataset, METHODS[wc.method].score_minutes),
         mem_mb=16000,
-    benchmark:
-        f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"
-    log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.log",
 
 
 rule merge_score_shards:
@@ -123,14 +125,14 @@ rule merge_score_shards:
         metrics=f"{LESION_DIR}/metrics.csv",
         patches=f"{LESION_DIR}/patches.csv.gz",
         heatmaps=directory(f"{LESION_DIR}/heatmaps"),
+    log:
+        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_merge.log",
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
+    conda:
+        "../envs/analysis.yaml"
     resources:
         runtime=30,
         mem_mb=1000,  # streams the shards line by line
-    log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_merge.log",
-    conda:
-        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/merge_score_shards.py"

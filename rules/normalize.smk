@@ -8,14 +8,14 @@ rule fit_landmarks:
     input:
         unpack(landmark_inputs),
     output:
-        landmarks=f"{OUT}/landmarks/{{modality}}.npy",
-    resources:
-        runtime=60,
-        mem_mb=32000,
+        landmarks=LAYOUT.landmarks(),
     log:
         f"{LOGS}/landmarks/{{modality}}.log",
     conda:
         "../envs/preprocess.yaml"
+    resources:
+        runtime=60,
+        mem_mb=32000,
     script:
         "../workflow/scripts/fit_landmarks.py"
 
@@ -24,15 +24,15 @@ rule normalize_scan:
     input:
         image=f"{PRE_DIR}/uncropped.nii.gz",
         mask=f"{PRE_DIR}/uncropped_mask.nii.gz",
-        landmarks=f"{OUT}/landmarks/{{modality}}.npy",
+        landmarks=LAYOUT.landmarks(),
     output:
         image=normalized("{dataset}", "{modality}", "{subject}"),
-    params:
-        percentile=config["normalize"]["percentile"],
-        target_shape=config["preprocess"]["target_shape"],
     log:
         f"{LOGS}/normalize/{{dataset}}_{{modality}}_{{subject}}.log",
     conda:
         "../envs/preprocess.yaml"
+    params:
+        percentile=config["normalize"]["percentile"],
+        target_shape=config["preprocess"]["target_shape"],
     script:
         "../workflow/scripts/normalize_scan.py"

@@ -18,17 +18,17 @@ rule preprocess_healthy_scan:
         uncropped_mask=f"{PRE_DIR}/uncropped_mask.nii.gz",
         qc=f"{PRE_DIR}/qc.json",
         png=f"{PRE_DIR}/qc.png",
+    log:
+        f"{LOGS}/preprocess/{{dataset}}_{{modality}}_{{subject}}.log",
     wildcard_constraints:
         dataset="IXI",
-    params:
-        preprocess=preprocess_params,
+    conda:
+        "../envs/preprocess.yaml"
     resources:
         runtime=30,
         mem_mb=8000,
-    log:
-        f"{LOGS}/preprocess/{{dataset}}_{{modality}}_{{subject}}.log",
-    conda:
-        "../envs/preprocess.yaml"
+    params:
+        preprocess=preprocess_params,
     script:
         "../workflow/scripts/preprocess_scan.py"
 
@@ -50,9 +50,12 @@ rule qc_overview:
     input:
         qc=qc_inputs,
     output:
-        table=report(f"{OUT}/qc/{{dataset}}_{{modality}}.csv", caption="../workflow/report/qc.rst",
-                     category="5 Preprocessing QC"),
-        html=f"{OUT}/qc/{{dataset}}_{{modality}}.html",
+        table=report(
+            f"{LAYOUT.qc}/{{dataset}}_{{modality}}.csv",
+            caption="../workflow/report/qc.rst",
+            category="5 Preprocessing QC",
+        ),
+        html=f"{LAYOUT.qc}/{{dataset}}_{{modality}}.html",
     log:
         f"{LOGS}/qc/{{dataset}}_{{modality}}.log",
     conda:

@@ -6,14 +6,14 @@
 # Provenance: the resolved config and package versions beside the results.
 rule run_info:
     output:
-        config=f"{OUT}/config.resolved.yaml",
-        versions=f"{OUT}/versions.txt",
-    params:
-        config=config,
+        config=LAYOUT.config,
+        versions=LAYOUT.versions,
     log:
         f"{LOGS}/run_info.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        config=config,
     script:
         "../workflow/scripts/run_info.py"
 
@@ -30,32 +30,47 @@ rule figures:
         healthy=healthy_metrics(),
         losses=loss_curves(),
     output:
-        loss=report(expand(f"{FIGURES}/loss_curves_{{method}}.png", method=[m.name for m in TRAINED_METHODS]),
-                    caption="../workflow/report/loss_curves.rst", category="4 Training"),
-        heatmaps=report(heatmap_figures(), caption="../workflow/report/heatmaps.rst",
-                        category="2 Heatmaps"),
-        methods=report(expand(f"{FIGURES}/methods_{{dataset}}.png", dataset=LESION_SETS),
-                       caption="../workflow/report/methods.rst", category="2 Heatmaps", subcategory="methods"),
-        kde=report(expand(f"{FIGURES}/kde_{{dataset}}.png", dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
-                   caption="../workflow/report/kde.rst", category="3 Patch analysis", subcategory="densities"),
-        kde_methods=report(expand(f"{FIGURES}/kde_methods_{{dataset}}.png", dataset=LESION_SETS),
-                           caption="../workflow/report/kde_methods.rst", category="3 Patch analysis",
-                           subcategory="densities"),
-        ellipses=report(expand(f"{FIGURES}/ellipses_{{dataset}}.png",
-                               dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
-                        caption="../workflow/report/ellipses.rst", category="3 Patch analysis",
-                        subcategory="predicted Gaussians"),
+        loss=report(
+            expand(f"{FIGURES}/loss_curves_{{method}}.png", method=[m.name for m in TRAINED_METHODS]),
+            caption="../workflow/report/loss_curves.rst",
+            category="4 Training",
+        ),
+        heatmaps=report(heatmap_figures(), caption="../workflow/report/heatmaps.rst", category="2 Heatmaps"),
+        methods=report(
+            expand(f"{FIGURES}/methods_{{dataset}}.png", dataset=LESION_SETS),
+            caption="../workflow/report/methods.rst",
+            category="2 Heatmaps",
+            subcategory="methods",
+        ),
+        kde=report(
+            expand(f"{FIGURES}/kde_{{dataset}}.png", dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
+            caption="../workflow/report/kde.rst",
+            category="3 Patch analysis",
+            subcategory="densities",
+        ),
+        kde_methods=report(
+            expand(f"{FIGURES}/kde_methods_{{dataset}}.png", dataset=LESION_SETS),
+            caption="../workflow/report/kde_methods.rst",
+            category="3 Patch analysis",
+            subcategory="densities",
+        ),
+        ellipses=report(
+            expand(f"{FIGURES}/ellipses_{{dataset}}.png", dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
+            caption="../workflow/report/ellipses.rst",
+            category="3 Patch analysis",
+            subcategory="predicted Gaussians",
+        ),
         done=f"{FIGURES}/figures.json",
+    log:
+        f"{LOGS}/figures.log",
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=4000,  # patch tables are read in chunks (patch_stream): bounded whatever the dataset size
     params:
         figure_subjects=config["report"]["figure_subjects"],
         methods=RUN_METHODS,
         run_root=lambda wc, output: Path(output.done).parents[1],
-    log:
-        f"{LOGS}/figures.log",
-    conda:
-        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/make_figures.py"
 
@@ -81,15 +96,15 @@ rule viewers:
         # images, masks, segs (none for IXI) of the kept volumes
         unpack(lambda wc: scan_files(wc.dataset, wc.modality, kept_subjects(wc.dataset, wc.modality))),
         heatmaps=f"{LESION_DIR}/heatmaps",
-        threshold=f"{HEALTHY_DIR}/threshold.json",
+        threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
     output:
         directory(f"{VIEWERS}/{{method}}/{{modality}}/{{fold}}/{{dataset}}"),
-    resources:
-        mem_mb=2000,  # one volume at a time
     log:
         f"{LOGS}/viewers/{{method}}_{{modality}}_{{fold}}_{{dataset}}.log",
     conda:
         "../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,  # one volume at a time
     script:
         "../workflow/scripts/make_viewers.py"
 
@@ -99,7 +114,7 @@ rule report:
         per_volume=rules.table1.output.per_volume,
         viewers=viewer_dirs(),
         library=rules.viewer_library.output,
-        losses=expand(f"{OUT}/models/{{modality}}/fold{{fold}}/loss.csv", modality=MODEL_MODALITIES, fold=FOLDS),
+        losses=[f"{model_dir('Patch2Loc', m, k)}/loss.csv" for m in MODEL_MODALITIES for k in FOLDS],
         table1=rules.table1.output.table,
         supplementary=rules.table1.output.supplementary,
         table2=rules.table2.output.table,
@@ -108,12 +123,12 @@ rule report:
         config=rules.run_info.output.config,
         versions=rules.run_info.output.versions,
     output:
-        html=f"{OUT}/report.html",
-    params:
-        run_name=RUN,
+        html=LAYOUT.report,
     log:
         f"{LOGS}/report.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        run_name=RUN,
     script:
         "../workflow/scripts/make_report.py"

@@ -9,16 +9,16 @@ rule skull_strip_robex:
         raw=raw_inputs,
     output:
         mask=strip_mask("robex"),
-    params:
-        tool="robex",
-        options={"seed": 0},
-    resources:
-        runtime=30,
-        mem_mb=4000,
     log:
         f"{LOGS}/skullstrip/robex_{{dataset}}_{{modality}}_{{subject}}.log",
     conda:
         "../envs/preprocess.yaml"
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    params:
+        tool="robex",
+        options={"seed": 0},
     script:
         "../workflow/scripts/skull_strip.py"
 
@@ -26,19 +26,19 @@ rule skull_strip_robex:
 rule download_hdbet_weights:
     output:
         weights=HDBET_WEIGHTS,
+    log:
+        f"{LOGS}/skullstrip/download_hdbet_weights.log",
+    retries: 2
+    conda:
+        "../envs/preprocess.yaml"
+    resources:
+        downloads=1,
+        runtime=60,
     params:
         url=SOURCES["HD-BET"]["url"],
         sha256=SOURCES["HD-BET"].get("sha256"),
         md5=SOURCES["HD-BET"].get("md5"),
         home=lambda wc, output: Path(output.weights).parents[3],
-    retries: 2
-    resources:
-        downloads=1,
-        runtime=60,
-    log:
-        f"{LOGS}/skullstrip/download_hdbet_weights.log",
-    conda:
-        "../envs/preprocess.yaml"
     script:
         "../workflow/scripts/download_hdbet_weights.py"
 
@@ -49,16 +49,16 @@ rule skull_strip_hdbet:
         weights=HDBET_WEIGHTS,
     output:
         mask=strip_mask("hdbet"),
-    params:
-        tool="hdbet",
-        options={"device": HDBET["device"], "home": HDBET["home"]},
-    resources:
-        gpu=1 if str(HDBET["device"]).startswith("cuda") else 0,
-        runtime=30,
-        mem_mb=16000,
     log:
         f"{LOGS}/skullstrip/hdbet_{{dataset}}_{{modality}}_{{subject}}.log",
     conda:
         "../envs/hdbet.yaml"
+    resources:
+        gpu=1 if str(HDBET["device"]).startswith("cuda") else 0,
+        runtime=30,
+        mem_mb=16000,
+    params:
+        tool="hdbet",
+        options={"device": HDBET["device"], "home": HDBET["home"]},
     script:
         "../workflow/scripts/skull_strip.py"

@@ -18,23 +18,23 @@ for _method in TRAINED_METHODS:
             best=f"{model_dir(_method.name)}/best.pt",
             last=f"{model_dir(_method.name)}/last.pt",
             loss=f"{model_dir(_method.name)}/loss.csv",
+        log:
+            train_log(_method.name),
+        benchmark:
+            f"{LAYOUT.benchmarks}/{_method.train_rule}/{_method.name}_{{modality}}_fold{{fold}}.tsv"
         wildcard_constraints:
             fold=r"\d+",
-        params:
-            method=_method.name,
-            settings=config[_method.config],
-            require_cuda=REQUIRE_CUDA,
-            state_dir=lambda wc, m=_method.name: model_dir(m, wc.modality, wc.fold, root="resume/models"),
+        conda:
+            "../envs/torch.yaml"
         threads: config[_method.config]["threads"]
         resources:
             gpu=1 if _method.gpu else 0,
             runtime=_method.train_minutes,  # minutes, paper scale on one GPU
             mem_mb=48000,
-        benchmark:
-            f"{OUT}/benchmarks/{_method.train_rule}/{_method.name}_{{modality}}_fold{{fold}}.tsv"
-        log:
-            train_log(_method.name),
-        conda:
-            "../envs/torch.yaml"
+        params:
+            method=_method.name,
+            settings=config[_method.config],
+            require_cuda=REQUIRE_CUDA,
+            state_dir=lambda wc, m=_method.name: model_dir(m, wc.modality, wc.fold, root="resume/models"),
         script:
             "../workflow/scripts/train_model.py"

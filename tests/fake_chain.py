@@ -23,9 +23,9 @@ def fake_run(workdir: Path) -> Path:
     # [2, L]: the fitted landmarks and the increasing standard scale (what fit_landmarks saves)
     np.save(run / "landmarks" / "T1.npy", np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
     (run / "atlas").mkdir()
-    (run / "atlas" / "atlas.nii.gz").write_bytes(b"placeholder: fake_prepare never reads it")
+    (run / "atlas" / "image.nii.gz").write_bytes(b"placeholder: fake_prepare never reads it")  # layout.atlas_image
     cfg = {"preprocess": {"spacing": [1.0, 1.0, 1.0], "target_shape": list(SHAPE)}, "normalize": {"percentile": 98},
-           "atlas": {"image": "results/r/atlas/atlas.nii.gz", "mask": None}, "heatmap": {"median_size": 3}}
+           "heatmap": {"median_size": 3}}
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
     return run
 

@@ -62,9 +62,9 @@ def fake_run(workdir: Path) -> Path:
     (run / "landmarks").mkdir(parents=True)
     np.save(run / "landmarks" / "T1.npy", np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
     (run / "atlas").mkdir()
-    (run / "atlas" / "T1_brain.nii.gz").write_bytes(b"not an atlas: preprocessing must not start")
+    (run / "atlas" / "image.nii.gz").write_bytes(b"not an atlas: preprocessing must not start")  # layout.atlas_image
     cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [16, 16, 4]}, "normalize": {"percentile": 98},
-           "atlas": {"image": "results/r/atlas/T1_brain.nii.gz", "mask": None}, "heatmap": {"median_size": 3}}
+           "heatmap": {"median_size": 3}}
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
     return run
 

@@ -78,13 +78,15 @@ def finished_run(tmp_path):
     from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan
     from patch2loc.synth import demo_subject_ids, make_atlas, synthesize_scan
 
-    atlas_image, atlas_mask = make_atlas(tmp_path / "atlas.nii.gz", tmp_path / "atlas_mask.nii.gz", spacing=6.0)
+    from patch2loc.layout import RunLayout
+
+    run = tmp_path / "results" / "r"
+    layout = RunLayout(run)  # the run records its atlas (rule record_atlas)
+    atlas_image, atlas_mask = make_atlas(layout.atlas_image, layout.atlas_mask, spacing=6.0)
     cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [32, 32, 20], "n4_iterations": [5],
                           "n4_tolerance": 1e-3},
-           "normalize": {"percentile": 98.0}, "atlas": {"image": str(atlas_image), "mask": str(atlas_mask)},
+           "normalize": {"percentile": 98.0}, "atlas": {"image": "data/atlas.nii.gz", "mask": "data/mask.nii.gz"},
            "heatmap": {"median_size": 3}}  # predict --from-run filters as the run did
-    run = tmp_path / "results" / "r"
-    run.mkdir(parents=True)
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
     scans = [synthesize_scan("IXI", "T1", s, tmp_path / "raw", seed=i, spacing=4.0)
              for i, s in enumerate(demo_subject_ids("IXI", 3))]

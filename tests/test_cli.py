@@ -168,6 +168,7 @@ def test_train_bad_list_exits_2(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
 def test_predict_from_a_raw_scan_goes_through_the_runs_chain(tmp_path):
     from patch2loc.io import load_volume
 

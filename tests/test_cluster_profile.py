@@ -55,11 +55,13 @@ def _overlap(workdir: Path) -> float:
     return min(a1, b1) - max(a0, b0)
 
 
+@pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
 def test_local_runs_hold_one_gpu_job_at_a_time(two_gpu_jobs):
     _run(two_gpu_jobs, "--cores", "2")  # profiles/default is applied automatically
     assert _overlap(two_gpu_jobs) <= 0
 
 
+@pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
 def test_slurm_profile_queues_every_gpu_job_at_once(two_gpu_jobs):
     pytest.importorskip("snakemake_executor_plugin_cluster_generic")
     submit = "bash -c 'nohup bash \"$0\" >/dev/null 2>&1 & echo $!'"

@@ -53,6 +53,7 @@ sys.exit(cli.main(sys.argv[2:]))
 """
 
 
+@pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
 def test_a_folder_batch_with_a_non_utf8_scan_goes_on(c, tmp_path):
     """Run in a child process: if the check ever went missing, SimpleITK would abort it (and not
     the test session)."""

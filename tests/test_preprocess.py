@@ -157,6 +157,7 @@ def test_n4_reduces_known_bias(atlas):
     assert np.median(out[wm]) / np.median(out[brain & (image == 0.55)]) == pytest.approx(1 / 0.55, rel=0.1)
 
 
+@pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
 def test_whole_chain_keeps_lesion_aligned(tmp_path, atlas):
     true = random_affine(np.random.default_rng(3))
     image, mask, seg = native_scan(tmp_path, true, lesion=True,
@@ -260,8 +261,10 @@ def _tiny_grid() -> sitk.Image:
 def test_config_from_workflow_block():
     cfg = PreprocessConfig.from_config(
         {"spacing": [3.0, 3.0, 3.0], "target_shape": [64, 64, 40], "n4_iterations": [50, 50],
-         "n4_tolerance": 0.001, "unrelated_key": 1}, skull_strip="none")
+         "n4_tolerance": 0.001}, skull_strip="none")
     assert cfg.spacing == (3.0, 3.0, 3.0) and cfg.target_shape == (64, 64, 40)
+    with pytest.raises(InputError, match=r"unknown key\(s\) \['n4_iteration'\]"):  # a misspelt key is never dropped
+        PreprocessConfig.from_config({"n4_iteration": [5]})
     assert cfg.n4_iterations == (50, 50) and cfg.skull_strip == "none"
     assert PreprocessConfig().n4_iterations == (200, 200, 200, 200)
     with pytest.raises(ValueError, match="skull_strip"):

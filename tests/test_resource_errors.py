@@ -61,6 +61,7 @@ def test_disk_full_while_predicting_is_one_line_and_leaves_nothing(c, tmp_path, 
     assert "Errno" not in line and "Free space" in line
 
 
+@pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
 @pytest.mark.skipif(os.geteuid() != 0 or not sys.platform.startswith("linux"), reason="mounting a tmpfs needs root")
 def test_disk_full_on_a_real_tiny_filesystem(c, tmp_path):
     disk = tmp_path / "disk"

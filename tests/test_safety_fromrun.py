@@ -1,5 +1,5 @@
 """Issue 9, `predict --from-run`: per-output folders never collide, checks before preprocessing,
-copied run folders and a missing HD-BET get advice that fits."""
+a copied run carries its atlas, a missing HD-BET get advice that fits."""
 from __future__ import annotations
 
 import shutil
@@ -84,45 +84,48 @@ def test_t2_landmarks_with_a_t1_model(real_run, tmp_path, capsys, monkeypatch):
 
 # ---------------------------------------------------------------- case 8: copied runs, HD-BET
 
-def _fake_run(workdir, atlas: str):
-    """A run folder whose config names the atlas relative to the workflow folder (as the workflow does)."""
+def _fake_run(workdir):
+    """A run folder with its config and landmarks, but no recorded atlas yet."""
     run = workdir / "results" / "r"
     (run / "landmarks").mkdir(parents=True)
     np.save(run / "landmarks" / "T1.npy", np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
     cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [16, 16, 4]}, "normalize": {"percentile": 98},
-           "atlas": {"image": atlas, "mask": None}}
+           "atlas": {"image": "data/atlas/T1_brain.nii.gz", "mask": "data/atlas/brain_mask.nii.gz"}}
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
     return run
 
 
-def test_copied_run_folder_gets_advice_about_its_atlas(tmp_path, capsys, monkeypatch):
+def test_run_without_its_recorded_atlas_names_the_rule_that_records_it(tmp_path, capsys, monkeypatch):
+    from patch2loc.layout import RunLayout
+
     c = make_case(tmp_path / "in")
     monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
-    run = _fake_run(tmp_path / "wf", "data/atlas/T1_brain.nii.gz")
-    copy = tmp_path / "elsewhere" / "copy"
-    shutil.copytree(run, copy)
+    run = _fake_run(tmp_path / "wf")
     argv = ["predict", "--checkpoint", str(c["ckpt"]), "--image", str(c["image"]), "--mask", str(c["mask"]),
-            "--from-run", str(copy), "--modality", "T1", "--out", str(tmp_path / "o" / "h.nii.gz"),
+            "--from-run", str(run), "--modality", "T1", "--out", str(tmp_path / "o" / "h.nii.gz"),
             "--device", "cpu", "--quiet"]
-    line = refused(argv, "atlas.image", tmp_path, capsys)
-    assert f"copy that file to {copy / 'atlas' / 'T1_brain.nii.gz'}" in line
+    line = refused(argv, "record_atlas", tmp_path, capsys)
+    assert RunLayout(run).atlas_image in line  # never a guess among other places (the config's path is not tried)
     # following the advice gets past the atlas (the next check, the checkpoint, speaks)
-    (copy / "atlas").mkdir()
-    (copy / "atlas" / "T1_brain.nii.gz").write_bytes(b"atlas")
+    (run / "atlas").mkdir()
+    (run / "atlas" / "image.nii.gz").write_bytes(b"atlas")
     (tmp_path / "in" / "bad.pt").write_bytes(b"garbage")
     argv[argv.index("--checkpoint") + 1] = str(tmp_path / "in" / "bad.pt")
     refused(argv, "bad.pt: cannot be read", tmp_path, capsys)
 
 
-def test_demo_like_run_copied_with_its_atlas_inside_is_found(tmp_path):
+def test_a_copied_run_carries_its_atlas(tmp_path):
     from patch2loc.predict.runchain import RunChain
 
-    run = _fake_run(tmp_path / "wf", "results/r/atlas/T1_brain.nii.gz")
+    run = _fake_run(tmp_path / "wf")
     (run / "atlas").mkdir()
-    (run / "atlas" / "T1_brain.nii.gz").write_bytes(b"atlas")
+    (run / "atlas" / "image.nii.gz").write_bytes(b"atlas")
+    (run / "atlas" / "mask.nii.gz").write_bytes(b"mask")
     copy = tmp_path / "elsewhere" / "demo_copy"
     shutil.copytree(run, copy)
-    assert RunChain.open(copy, "T1").atlas_image == copy / "atlas" / "T1_brain.nii.gz"
+    shutil.rmtree(run)
+    chain = RunChain.open(copy, "T1")
+    assert (chain.atlas_image, chain.atlas_mask) == (copy / "atlas" / "image.nii.gz", copy / "atlas" / "mask.nii.gz")
 
 
 def test_missing_hdbet_suggests_mask(real_run, tmp_path, capsys, monkeypatch):

@@ -57,6 +57,7 @@ def c(tmp_path):
     return make_case(tmp_path / "in")
 
 
+@pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
 def test_sigterm_during_predict_leaves_nothing(c, tmp_path):
     out = tmp_path / "out"
     # paused while the components table is written: the other outputs are staged, none committed
@@ -88,6 +89,7 @@ def test_sigterm_in_process_restores_the_handler(c, tmp_path, capsys, monkeypatc
     assert signal.getsignal(signal.SIGTERM) == before
 
 
+@pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
 def test_sigterm_during_training_keeps_the_last_checkpoint_and_resumes(c, tmp_path):
     (tmp_path / "in" / "l.csv").write_text("image,mask\nimage.nii.gz,mask.nii.gz\n")
     run = tmp_path / "run"

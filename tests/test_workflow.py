@@ -19,7 +19,7 @@ COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "
 STAGES = [
     "make_demo_atlas", "synthesize_demo", "preprocess_healthy_scan", "preprocess_lesion_scan",
     "fit_landmarks", "normalize_scan", "train_model", "train_dae", "score_healthy", "score_lesions",
-    "table1", "table2", "figures", "report", "run_info",
+    "table1", "table2", "figures", "report", "run_info", "record_atlas", "export_bundle",
 ]
 REAL_STAGES = [s for s in STAGES if s not in ("make_demo_atlas", "synthesize_demo")] + [
     "download", "extract", "prepare_sri24_atlas", "skull_strip_hdbet", "download_hdbet_weights",
@@ -179,6 +179,14 @@ def test_lint_is_clean(workdir):
     assert res.returncode == 0, res.stdout + res.stderr
 
 
+def test_rules_are_formatted_by_snakefmt():
+    snakefmt = shutil.which("snakefmt", path=str(Path(sys.executable).parent)) or shutil.which("snakefmt")
+    if snakefmt is None:
+        pytest.skip("snakefmt is not installed (pip install -e .[test])")
+    res = subprocess.run([snakefmt, "--check", "Snakefile", "rules/"], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr  # `snakefmt Snakefile rules/` formats them
+
+
 @pytest.mark.parametrize("override, named", [
     ("bogus_key=1", "bogus_key"),
     ("folds=[7]", "folds"),
@@ -284,3 +292,36 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     listed = {f["file"] for f in json.loads((out / "figures" / "figures.json").read_text(encoding="utf-8"))}
     assert {"methods_BraTS21.png", "kde_methods_WMH.png", "loss_curves_DAE.png"} <= listed  # drawn, not "not drawn"
     assert declared <= set(names)  # every figure the rule writes is in the report
+    _bundle_travels(workdir, out)
+
+
+def _bundle_travels(workdir: Path, out: Path) -> None:
+    """The run's T2 bundle (part of `all`), moved elsewhere with the run folder deleted, gives
+    predict outputs byte-identical to --from-run on the same raw scan."""
+    from patch2loc.data.layouts import raw_paths
+    from patch2loc.synth import demo_subject_ids
+
+    assert {p.name for p in (out / "bundles").iterdir()} == {"T1.zip", "T2.zip"}
+    subject = demo_subject_ids("IXI", 6)[5]  # an IXI test scan: never trained on
+    scan = raw_paths("IXI", out / "raw", subject, "T2")
+    away = workdir.parent / "laptop"
+    away.mkdir()
+    for path in (scan.image, scan.mask):
+        shutil.copy(path, away / path.name)
+    shutil.copy(out / "bundles" / "T2.zip", away / "t2_model.zip")
+    common = ["--image", str(away / scan.image.name), "--mask", str(away / scan.mask.name), "--device", "cpu",
+              "--amp", "none", "--quiet"]
+    predict = [sys.executable, "-m", "patch2loc.cli", "predict"]
+    res = subprocess.run([*predict, "--from-run", str(out), "--modality", "T2", "--out",
+                          str(away / "run" / "s.nii.gz"), *common], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    shutil.rmtree(workdir / "results")
+    res = subprocess.run([*predict, "--model", str(away / "t2_model.zip"), "--out", str(away / "bundle" / "s.nii.gz"),
+                          *common], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    compared = ["s.nii.gz", "s_lesions.nii.gz", "s_native.nii.gz", "s_native_lesions.nii.gz", "s_components.csv"]
+    compared += [f"s_preprocessed/{p.name}" for p in (away / "run" / "s_preprocessed").glob("*.nii.gz")]
+    for name in compared:
+        assert (away / "bundle" / name).read_bytes() == (away / "run" / name).read_bytes(), name
+    summaries = [json.loads((away / d / "s_summary.json").read_text()) for d in ("run", "bundle")]
+    assert summaries[0]["threshold"] == summaries[1]["threshold"] is not None

@@ -1,4 +1,4 @@
-"""Command line: `patch2loc train` and `patch2loc predict`.
+"""Command line: `patch2loc train`, `patch2loc predict` and `patch2loc export`.
 
 Bad input (unreadable or mismatched files, empty masks, NaNs, unusable checkpoints, flag values
 out of range) prints one line naming the file (or flag) and the fix to stderr and exits with
@@ -10,7 +10,6 @@ input. Ctrl-C prints one line and exits with 130, SIGTERM (timeout, kill, SLURM)
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -30,56 +29,19 @@ EXIT_BUG = 1
 MAX_STRIDE, MAX_MEDIAN, MAX_BATCH = 16, 15, 65536
 
 
-def _located(csv_path: Path, text: str, row_number: int, column: str) -> str:
-    """A csv cell's path: absolute, or relative to the csv's folder (as in predict's csv lists)."""
-    given = Path(text)
-    if given.is_absolute():
-        return text
-    here = csv_path.parent / given
-    if not here.exists() and given.exists():  # written for the old rule: relative to the working folder
-        raise InputError(f"{csv_path}: row {row_number}, {column} {text}: relative paths in the list are "
-                         f"relative to the csv's folder ({csv_path.parent}), and it is not there. Write it "
-                         f"relative to that folder, or absolute ({given.resolve()}).")
-    return str(here)
-
-
 def read_pairs(path: str | Path) -> list[tuple[str, str]]:
-    """(image, mask) paths from a csv with the columns `image,mask`; relative paths are relative to
-    the csv's folder."""
-    path = Path(path)
-    try:
-        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            fields = reader.fieldnames or []
-            if "image" not in fields or "mask" not in fields:
-                raise InputError(f"{path}: needs the columns 'image' and 'mask' (found {fields}). "
-                                 "Write one row per subject: image,mask.")
-            pairs = []
-            for row_number, row in enumerate(reader, start=2):  # line 1 is the header
-                empty = [c for c in ("image", "mask") if not (row.get(c) or "").strip()]
-                if empty:
-                    raise InputError(f"{path}: row {row_number} has an empty '{empty[0]}' cell. Fill in "
-                                     "the path (or delete the row).")
-                pairs.append(tuple(_located(path, row[c].strip(), row_number, c) for c in ("image", "mask")))
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found. Check the path of the subject list.") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder. Pass a csv file with the columns image,mask.") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text csv. Pass a csv with the columns image,mask.") from None
-    if not pairs:
-        raise InputError(f"{path}: no subjects listed. Add at least one row image,mask.")
-    return pairs
+    """(image, mask) paths from a csv with the columns `image,mask` (scanlist.read_scan_list)."""
+    from patch2loc.scanlist import read_scan_list
+
+    return [(str(row["image"]), str(row["mask"])) for row in read_scan_list(path, ("image", "mask"))]
 
 
 # --------------------------------------------------------------------------- train
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dataclasses import fields
-
     from patch2loc.devices import check_device
     from patch2loc.outputs import check_output
+    from patch2loc.settings import config_from_dict
     from patch2loc.methods.patch2loc.train import TrainConfig, train_from_files  # imported here so --help works without it
 
     if args.device is not None:
@@ -94,8 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     given = {"steps": args.steps, "patches_per_step": args.patches, "lr": args.lr, "seed": args.seed,
              "device": args.device, "amp": args.amp, "val_every": args.val_every,
              "num_threads": args.num_threads, "modality": args.modality}
-    known = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in given.items() if v is not None and k in known})
+    cfg = config_from_dict(TrainConfig, {k: v for k, v in given.items() if v is not None}, "patch2loc train")
     summary = train_from_files(train_pairs, val_pairs, cfg, args.out, progress=not args.quiet)
     print(json.dumps(summary, indent=2, default=str))
     return 0
@@ -146,6 +107,7 @@ DEVICE_HELP = "auto (a CUDA GPU when usable, else cpu), cpu, cuda or cuda:N"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from patch2loc.bundle.export import cmd_export
     from patch2loc.predict import cmd_predict
 
     parser = OneLineParser(prog="patch2loc", description=(
@@ -173,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
+    e = sub.add_parser("export", help="a finished run's model as a self-contained bundle (.zip or folder)",
+                       description="Write everything `patch2loc predict --model` needs (every fold's weights and "
+                                   "threshold, the Nyul landmarks, the atlas, the preprocessing, normalisation and "
+                                   "heatmap settings, a manifest with the sha256 of every member) to --out.")
+    e.add_argument("run", metavar="RUN_DIR", help="the run folder (results/<run_name>)")
+    e.add_argument("--modality", required=True, choices=("T1", "T2"), help="the model to export")
+    e.add_argument("--out", required=True, help="the bundle: a .zip file, or else a new folder")
+    e.add_argument("--method", default="Patch2Loc", choices=("Patch2Loc",),
+                   help="the method whose models are exported (predict applies Patch2Loc)")
+    e.add_argument("--folds", type=_int_in(0, 99), nargs="+", help="only these folds (default: the run's folds)")
+    e.add_argument("--quiet", action="store_true", help="no message")
+    e.set_defaults(func=cmd_export)
+
     p = sub.add_parser("predict", help="anomaly heatmaps, lesion masks and summaries of scans",
                        description="Score every voxel of one or more scans: the (median-filtered, masked) "
                                    "anomaly score as NIfTI, a lesion mask at a threshold with a component "
@@ -187,11 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", action="append",
                    help="best.pt from patch2loc train; repeat to ensemble (default with --from-run: every "
                         "fold's best.pt of the modality)")
-    p.add_argument("--folds", type=_int_in(0, 99), nargs="+", help="with --from-run: only these folds' models")
+    p.add_argument("--folds", type=_int_in(0, 99), nargs="+", help="with --from-run or --model: only these folds' models")
     p.add_argument("--from-run", metavar="RUN_DIR",
                    help="preprocess raw native-space scans first, exactly like the run's data "
                         "(results/<run>: its atlas, settings and Nyul landmarks); outputs in atlas space "
                         "and on the scan's own grid")
+    p.add_argument("--model", metavar="BUNDLE",
+                   help="a model bundle from patch2loc export (.zip or folder): like --from-run, with everything "
+                        "the run would give carried in the bundle (raw scans, outputs in atlas and native space)")
     p.add_argument("--modality", choices=("T1", "T2"),
                    help="modality of the scans; with --from-run also which landmarks and models to use. A "
                         "checkpoint trained on another modality is refused (see --allow-mismatch)")

@@ -38,11 +38,14 @@ def check_device(name: str, flag: str = "--device") -> str:
     return name
 
 
-def resolve_device(name: str):
-    """A checked device name -> torch.device (`auto` -> cuda when usable, else cpu)."""
+def resolve_device(name):
+    """The one device resolver: a device name (None: auto), checked, -> torch.device (`auto` ->
+    cuda when usable, else cpu); a torch.device passes through."""
     import torch
 
-    name = check_device(name, "device")
+    if isinstance(name, torch.device):
+        return name
+    name = check_device("auto" if name is None else name, "device")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)

@@ -19,10 +19,11 @@ setup(snakemake)
 import pandas as pd
 from patch2loc.evaluation import figures, patch_stream
 from patch2loc.io import atomic_output, load_volume
+from patch2loc.layout import RunLayout
 from patch2loc.methods import METHODS
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params
-run_root = Path(params.run_root)
+layout = RunLayout(params.run_root)  # the run's paths (patch2loc.layout)
 made = []  # {section, file, caption} of the figures actually drawn
 KDE_POINTS = 10000  # random patches per class in each KDE (the legend gives the full count)
 
@@ -36,6 +37,16 @@ def add(section, path, caption, draw):
         figures.not_drawn(path.name, str(err), path)
         return
     made.append({"section": section, "file": path.name, "caption": caption})
+
+
+# One caption source for both reports: the text of Snakemake's report (workflow/report/{kind}.rst,
+# the captions the rule's report() marks name) is also the home-made report's, after the figure's
+# own subject (dataset, modality, fold).
+CAPTIONS = Path(snakemake.scriptdir).parent / "report"
+
+
+def caption(kind, subject):
+    return f"{subject}: " + " ".join((CAPTIONS / f"{kind}.rst").read_text(encoding="utf-8").split())
 
 
 def between(path, prefix):
@@ -69,22 +80,16 @@ def draw_method_kde(path, dataset):
 
 # Patch statistics of every fold, one dataset at a time (the figures pool the folds), read in
 # chunks: a random sample per class for the KDEs and one location's rows for the ellipses.
-per_dataset(out.kde, "kde_", "Patch analysis", lambda d: (
-    f"{d}: densities of Patch2Loc's log-error, log-variance and score of normal (<10% lesion) and "
-    "abnormal (>90%) non-overlapping patches, all folds pooled (paper Fig. 3/6)."), draw_kde)
-per_dataset(out.kde_methods, "kde_methods_", "Method comparison", lambda d: (
-    f"{d}: density of each method's raw score at the centres of normal (<10% lesion) and abnormal "
-    "(>90%) non-overlapping patches, all folds pooled; each method on its own axis."), draw_method_kde)
-per_dataset(out.ellipses, "ellipses_", "Patch analysis", lambda d: (
-    f"{d}: predicted Gaussians (1-sigma ellipses) of the patches at one location (slice, centre) that "
-    "has both normal and abnormal patches, across subjects; the star is the true location (paper Fig. 2)."),
+per_dataset(out.kde, "kde_", "Patch analysis", lambda d: caption("kde", d), draw_kde)
+per_dataset(out.kde_methods, "kde_methods_", "Method comparison", lambda d: caption("kde_methods", d), draw_method_kde)
+per_dataset(out.ellipses, "ellipses_", "Patch analysis", lambda d: caption("ellipses", d),
     lambda p, d: figures.ellipse_figure(patch_stream.rows_at_best_location(patches["Patch2Loc"], d)[0], p))
 
 
 def slice_of(dataset, modality, subject):
     """(image, seg or None, z): the normalised scan and the axial slice with the most lesion."""
-    image = load_volume(run_root / "normalized" / dataset / modality / subject / "image.nii.gz").data
-    seg_path = run_root / "preprocessed" / dataset / modality / subject / "seg.nii.gz"
+    image = load_volume(layout.normalized(dataset, modality, subject)).data
+    seg_path = Path(layout.preprocessed(dataset, modality, subject, "seg.nii.gz"))
     seg = load_volume(seg_path).data > 0 if seg_path.exists() else None
     return image, seg, figures.pick_slice(seg, image > 0)
 
@@ -117,10 +122,8 @@ heatmap_dirs = {f"heatmaps_{Path(d).parent.name}_{Path(d).parents[2].name}.png":
 for png in out.heatmaps:
     heatmap_dir = heatmap_dirs[Path(png).name]
     dataset, fold, modality = heatmap_dir.parent.name, heatmap_dir.parents[1].name, heatmap_dir.parents[2].name
-    kind = "healthy IXI test subjects (paper Fig. 5)" if dataset == "IXI" else "paper Fig. 4"
-    add("Heatmaps", png,
-        f"{dataset} ({modality}, {fold}): slice, Patch2Loc score on the fixed [0, 12] scale, "
-        f"ground-truth outline; {kind}.", lambda p, d=heatmap_dir: figures.heatmap_panel(heatmap_rows(d), p))
+    add("Heatmaps", png, caption("heatmaps", f"{dataset} ({modality}, {fold})"),
+        lambda p, d=heatmap_dir: figures.heatmap_panel(heatmap_rows(d), p))
 
 # Method panels: the same subjects and slices with every method's kept heatmap (first fold), each
 # on its own scale, from the median of its healthy IXI test scores to its unsupervised threshold.
@@ -141,18 +144,14 @@ def draw_methods(path, dataset):
     figures.method_panel(rows, methods, {m: scales[(m, modality)] for m in methods}, path)
 
 
-per_dataset(out.methods, "methods_", "Method comparison", lambda d: (
-    f"{d}: the same slices scored by every method (first fold), then the ground-truth outline. Each map "
-    "is on its own scale, from the median of the method's in-brain scores on the healthy IXI test volumes "
-    "(dark) to its unsupervised threshold (bright: flagged)."), draw_methods)
+per_dataset(out.methods, "methods_", "Method comparison", lambda d: caption("methods", d), draw_methods)
 
 for png in out.loss:
     method = between(png, "loss_curves_")
     folder = METHODS[method].models or "models"  # models/[DAE/]{modality}/fold{k}/loss.csv
     curves = {f"{Path(p).parents[1].name} {Path(p).parent.name}": p for p in inp.losses
               if Path(p).parents[2].name == folder}
-    add("Training", png, f"{method}: training and validation loss and the validation error per model "
-        "(modality, fold).", lambda p, c=curves: figures.loss_curves(c, p))
+    add("Training", png, caption("loss_curves", method), lambda p, c=curves: figures.loss_curves(c, p))
 
 with atomic_output(out.done) as tmp:
     tmp.write_text(json.dumps(made, indent=1))

@@ -25,7 +25,6 @@ import random
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import fields
 from pathlib import Path
 from typing import Protocol
 
@@ -35,6 +34,7 @@ import torch
 from patch2loc import __version__
 from patch2loc.checkpoint import save_checkpoint
 from patch2loc.devices import DEVICE_NAMES, resolve_device
+from patch2loc.settings import config_from_dict  # noqa: F401  (the methods' configs use it from here)
 from patch2loc.errors import InputError, resource_problem
 from patch2loc.methods.resume import restore, rng_state, write_loss_csv
 from patch2loc.staging import folder_lock, remove_stale_temps
@@ -195,15 +195,6 @@ def check_settings(cfg, what: str, device_key: str) -> None:
     if cfg.checkpoint_every is not None and (cfg.checkpoint_every < 1 or cfg.checkpoint_every % cfg.val_every):
         raise InputError(f"{what}.checkpoint_every={cfg.checkpoint_every} must be a positive multiple of "
                          f"val_every={cfg.val_every} (last.pt holds the loss curve up to a validation step).")
-
-
-def config_from_dict(cls, d: dict, what: str):
-    """A config dataclass from a dict (e.g. a YAML block), refusing unknown keys with their names."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise InputError(f"{what}: unknown key(s) {unknown}; known keys are {sorted(known)}.")
-    return cls(**d)
 
 
 def workflow_trainer(config_cls, train_pairs):

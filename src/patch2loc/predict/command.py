@@ -14,34 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 
 from patch2loc.errors import InputError
 
 NIFTI = (".nii.gz", ".nii")
 MAX_EXIT = 100
-
-
-def check_checkpoint_fits(ckpt: dict, checkpoint: str, modality: str | None, shape: tuple | None,
-                          allow_mismatch: bool) -> None:
-    """A model trained on another modality or grid: error, or a warning with --allow-mismatch."""
-    from patch2loc.checkpoint import checkpoint_grid, checkpoint_modality
-
-    problems = []
-    trained = checkpoint_modality(ckpt)
-    if modality and trained and trained != modality:
-        problems.append(f"it was trained on {trained} scans, not {modality}")
-    grid = checkpoint_grid(ckpt)
-    if shape is not None and grid is not None and grid != tuple(shape):
-        problems.append(f"it was trained on volumes of shape {grid}, the image has {tuple(shape)} "
-                        "(scores are only comparable on the same preprocessing grid)")
-    if not problems:
-        return
-    text = f"{checkpoint}: {'; '.join(problems)}."
-    if not allow_mismatch:
-        raise InputError(f"{text} Use a checkpoint for this modality and grid, or pass --allow-mismatch.")
-    warnings.warn(text, stacklevel=2)
 
 
 def _check_owner(folder: Path, heatmap: Path) -> None:
@@ -148,36 +126,73 @@ def _failure_line(job, exc: Exception) -> str | None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """--model: the bundle is checked and (a zip) unpacked into a private folder, removed at the end."""
+    if args.model is None:
+        return _predict(args, None)
+    from patch2loc.bundle.reader import open_bundle
+    from patch2loc.outputs import check_utf8_path
+
+    if args.from_run or args.checkpoint:
+        raise InputError(f"{args.model}: --model carries the run's chain and models; drop "
+                         f"{'--from-run' if args.from_run else '--checkpoint'}.")
+    check_utf8_path(args.model, "--model")
+    with open_bundle(args.model) as bundle:
+        return _predict(args, bundle)
+
+
+def _models(args, chain, bundle) -> tuple[list[Path], list[str], list[float | None]]:
+    """(checkpoint files, their names for messages and summaries, each one's run threshold)."""
+    from patch2loc.predict.ensemble import bundle_folds, fold_checkpoints, fold_threshold
+
+    if bundle is not None:
+        folds = bundle_folds(bundle, args.folds)
+        return [f.weights for f in folds], [f"{bundle.source}:{f.name}" for f in folds], [f.threshold for f in folds]
+    if args.checkpoint:
+        checkpoints = [Path(c) for c in args.checkpoint]
+    elif chain is not None:
+        checkpoints = fold_checkpoints(chain.run, args.modality, args.folds)
+    else:
+        raise InputError(f"{args.image[0]}: pass --checkpoint (or --from-run or --model to use a run's fold models).")
+    run = chain.run if chain is not None else None
+    return checkpoints, [str(c) for c in checkpoints], [fold_threshold(run, args.modality, c) for c in checkpoints]
+
+
+def _predict(args: argparse.Namespace, bundle) -> int:
     from tqdm.auto import tqdm
 
     from patch2loc.devices import check_device, resolve_device
     from patch2loc.methods.patch2loc.model import load_model
-    from patch2loc.predict.ensemble import Member, ensemble_threshold, fold_checkpoints, fold_threshold
+    from patch2loc.predict.ensemble import Member, ensemble_threshold
+    from patch2loc.predict.preflight import check_checkpoint_fits
     from patch2loc.predict.inputs import expand
     from patch2loc.predict.runchain import RunChain, require_hdbet
     from patch2loc.predict.runstate import call_settings, is_current, remove_stale, scan_state
     from patch2loc.predict.scan import Context, run_scan, skull_strip_of
 
     check_device(args.device)
-    if args.from_run:
+    if args.from_run or bundle is not None:
         from patch2loc.outputs import check_utf8_path
 
         check_utf8_path(args.out, "--out")
+    if args.from_run:
         check_utf8_path(args.from_run, "--from-run")
     if args.from_run and not args.modality:
         raise InputError(f"{args.image[0]}: --from-run needs --modality T1 or T2 (the landmarks to use).")
-    chain = RunChain.open(args.from_run, args.modality) if args.from_run else None
+    if bundle is not None:
+        if args.modality not in (None, bundle.settings["modality"]):
+            raise InputError(f"{args.model}: a {bundle.settings['modality']} model bundle, but --modality "
+                             f"{args.modality}. Use the bundle of that modality, or drop --modality.")
+        args.modality = bundle.settings["modality"]
+        chain = RunChain.from_bundle(bundle)
+    else:
+        chain = RunChain.open(args.from_run, args.modality) if args.from_run else None
     if args.median_size is None:  # the run's own filter: its healthy threshold was taken after it
         args.median_size = int((chain.config.get("heatmap") or {}).get("median_size", 7)) if chain else 7
-    if args.checkpoint:
-        checkpoints = [Path(c) for c in args.checkpoint]
-    elif chain is not None:
-        checkpoints = fold_checkpoints(chain.run, args.modality, args.folds)
-    else:
-        raise InputError(f"{args.image[0]}: pass --checkpoint (or --from-run to use the run's fold models).")
+    checkpoints, names, thresholds = _models(args, chain, bundle)
     scans = expand(args.image, args.mask, args.seg)
     if chain is None and args.skull_strip in ("hdbet", "none"):
-        raise InputError(f"--skull-strip {args.skull_strip}: only raw scans are skull-stripped; add --from-run.")
+        raise InputError(f"--skull-strip {args.skull_strip}: only raw scans are skull-stripped; add --from-run "
+                         "(or --model).")
     unmasked = [s for s in scans if s.mask is None]
     if chain is not None and unmasked and args.skull_strip == "mask":
         raise InputError(f"{unmasked[0].image}: --skull-strip mask but no brain mask for this scan. Pass --mask "
@@ -192,10 +207,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     members = []
     _check_paths(jobs, scans, checkpoints, chain, args)
-    for c in checkpoints:
-        model, ckpt = load_model(str(c), device)  # before any compute: a bad model fails fast
-        check_checkpoint_fits(ckpt, str(c), args.modality, None, args.allow_mismatch)
-        members.append(Member(c, model, ckpt, fold_threshold(chain.run if chain else None, args.modality, c)))
+    for c, name, fold_thr in zip(checkpoints, names, thresholds):
+        try:
+            model, ckpt = load_model(str(c), device)  # before any compute: a bad model fails fast
+        except InputError as exc:  # a bundle's member: named by the bundle, not its unpacked copy
+            raise InputError(str(exc).replace(str(c), name)) from None
+        check_checkpoint_fits(ckpt, name, args.modality, None, args.allow_mismatch)
+        members.append(Member(Path(name), model, ckpt, fold_thr))
     threshold, source = args.threshold, "--threshold"
     if threshold is None:
         threshold = ensemble_threshold(members)
@@ -208,7 +226,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                     region=args.region, margin=args.median_size // 2,
                                     progress=not args.quiet and not batch),
                   median_size=args.median_size, postprocess=not args.no_postprocess, skull_strip=args.skull_strip,
-                  allow_mismatch=args.allow_mismatch, checkpoints=[str(c) for c in checkpoints])
+                  allow_mismatch=args.allow_mismatch, checkpoints=names)
 
     failed, done, skipped = 0, 0, 0
     for job in tqdm(jobs, desc="scans", unit="scan", disable=args.quiet or not batch):

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from patch2loc.errors import InputError
+from patch2loc.layout import RunLayout
 
 
 @dataclass
@@ -30,10 +31,9 @@ class Member:
 
 
 def fold_checkpoints(run: Path, modality: str, folds: list[int] | None) -> list[Path]:
-    """`run/models/<modality>/fold<k>/best.pt` for every fold (or the requested ones)."""
+    """The run's best.pt of every fold (or the requested ones), where patch2loc.layout puts them."""
+    found = RunLayout(run).fold_checkpoints(modality)
     root = run / "models" / modality
-    found = {int(m.group(1)): p for p in sorted(root.glob("fold*/best.pt"))
-             if (m := re.fullmatch(r"fold(\d+)", p.parent.name))}
     if folds:
         missing = [k for k in folds if k not in found]
         if missing:
@@ -49,7 +49,7 @@ def fold_threshold(run: Path | None, modality: str | None, checkpoint: Path) -> 
     """The unsupervised threshold the workflow computed for this checkpoint's fold, if any."""
     if run is None or not re.fullmatch(r"fold\d+", checkpoint.parent.name):
         return None
-    path = run / "scores" / "Patch2Loc" / str(modality) / checkpoint.parent.name / "IXI" / "threshold.json"
+    path = Path(RunLayout(run).threshold("Patch2Loc", str(modality), checkpoint.parent.name))
     if not path.is_file():
         return None
     try:
@@ -57,6 +57,18 @@ def fold_threshold(run: Path | None, modality: str | None, checkpoint: Path) -> 
     except (ValueError, KeyError, TypeError):
         raise InputError(f"{path}: not a threshold file (needs {{\"threshold\": number}}). Re-run the "
                          "workflow's score_healthy rule, or pass --threshold.") from None
+
+
+def bundle_folds(bundle, folds: list[int] | None) -> list:
+    """The bundle's folds (bundle.reader.Fold), or the requested ones."""
+    if not folds:
+        return bundle.folds
+    have = {f.fold: f for f in bundle.folds}
+    missing = [k for k in folds if k not in have]
+    if missing:
+        raise InputError(f"{bundle.source}: the bundle has no fold(s) {missing} (it holds folds {sorted(have)}). "
+                         "Pass folds it holds (--folds), or none.")
+    return [have[k] for k in folds]
 
 
 def ensemble_threshold(members: list[Member]) -> float | None:

@@ -7,13 +7,13 @@ its outputs; ids must be unique.
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 from patch2loc.claims import regular_file
 from patch2loc.errors import InputError
 from patch2loc.predict.dicom import dicom_series
+from patch2loc.scanlist import read_scan_list
 
 NIFTI = (".nii.gz", ".nii")
 
@@ -58,32 +58,8 @@ def _from_folder(folder: Path) -> list[ScanInput]:
 
 
 def _from_csv(path: Path) -> list[ScanInput]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            if "image" not in (reader.fieldnames or []):
-                raise InputError(f"{path}: needs a column 'image' (and optionally 'mask', 'seg'); found "
-                                 f"{reader.fieldnames}.")
-            rows = list(enumerate(reader, start=2))
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text csv. Pass a csv with the columns image[,mask[,seg]].") from None
-
-    def located(text: str | None) -> Path | None:
-        text = (text or "").strip()
-        if not text:
-            return None
-        p = Path(text)
-        return p if p.is_absolute() else path.parent / p
-
-    scans = []
-    for row_number, row in rows:
-        image = located(row.get("image"))
-        if image is None:
-            raise InputError(f"{path}: row {row_number} has an empty 'image' cell. Fill it in or delete the row.")
-        scans.append(ScanInput(scan_id(image), image, located(row.get("mask")), located(row.get("seg"))))
-    if not scans:
-        raise InputError(f"{path}: no scans listed. Add rows image[,mask[,seg]].")
-    return scans
+    rows = read_scan_list(path, ("image",), ("mask", "seg"))
+    return [ScanInput(scan_id(r["image"]), r["image"], r["mask"], r["seg"]) for r in rows]
 
 
 def expand(images: list[str], mask: str | None, seg: str | None) -> list[ScanInput]:

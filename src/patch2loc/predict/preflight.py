@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from patch2loc.errors import InputError
@@ -103,3 +104,24 @@ def check_seg_grid(seg_path: Path, image_path: Path, image) -> None:
     if seg.shape[:3] != image.shape[:3] or not np.allclose(seg.affine, image.affine, atol=1e-3):
         raise InputError(f"{seg_path}: --seg grid {seg.shape[:3]} differs from the scan's {image.shape[:3]} (or its "
                          f"affine does) of {image_path}. Give the ground truth on the input scan's own grid.")
+
+
+def check_checkpoint_fits(ckpt: dict, checkpoint: str, modality: str | None, shape: tuple | None,
+                          allow_mismatch: bool) -> None:
+    """A model trained on another modality or grid: error, or a warning with --allow-mismatch."""
+    from patch2loc.checkpoint import checkpoint_grid, checkpoint_modality
+
+    problems = []
+    trained = checkpoint_modality(ckpt)
+    if modality and trained and trained != modality:
+        problems.append(f"it was trained on {trained} scans, not {modality}")
+    grid = checkpoint_grid(ckpt)
+    if shape is not None and grid is not None and grid != tuple(shape):
+        problems.append(f"it was trained on volumes of shape {grid}, the image has {tuple(shape)} "
+                        "(scores are only comparable on the same preprocessing grid)")
+    if not problems:
+        return
+    text = f"{checkpoint}: {'; '.join(problems)}."
+    if not allow_mismatch:
+        raise InputError(f"{text} Use a checkpoint for this modality and grid, or pass --allow-mismatch.")
+    warnings.warn(text, stacklevel=2)

@@ -57,7 +57,7 @@ def call_settings(args, checkpoints: list[Path], chain, threshold: float | None,
                 "region": args.region, "postprocess": not args.no_postprocess, "amp": args.amp,
                 "modality": args.modality}
     if chain is not None:
-        settings["from_run"] = {name: sha256_of(path) for name, path in chain.inputs().items()}
+        settings["from_run"] = {name: sha256_of(path) for name, path in chain.recorded.items()}
     return settings
 
 

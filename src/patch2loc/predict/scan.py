@@ -103,8 +103,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
     from patch2loc.io import header_volume, load_case, save_volume
     from patch2loc.methods.patch2loc.heatmap import postprocess
     from patch2loc.outputs import OutputSet
-    from patch2loc.predict.command import check_checkpoint_fits
-    from patch2loc.predict.preflight import check_seg_grid
+    from patch2loc.predict.preflight import check_checkpoint_fits, check_seg_grid
     from patch2loc.predict.ensemble import ensemble_score
     from patch2loc.predict.dicom import dicom_to_nifti
     from patch2loc.predict.lesions import components, components_csv, summary_json

@@ -21,7 +21,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +57,7 @@ class PreprocessConfig:
     n4_iterations: tuple[int, ...] = (200, 200, 200, 200)
     n4_tolerance: float = 5e-4
     n4_shrink: int = 4  # lowered automatically for small images (see _n4_shrink)
-    # HD-BET (v2 command line; {input} {output} {device} are filled in)
-    hdbet_command: str = "hd-bet -i {input} -o {output} -device {device} --save_bet_mask --no_bet_image"
-    hdbet_device: str = "cuda"
+    hdbet_device: str = "cuda"  # HD-BET outside the workflow (predict); its command: skullstrip.HDBET_COMMAND
     wmh_other_pathology: bool = True  # WMH label 2 counts as lesion (datasets.binarize_seg)
     seed: int = 3141
 
@@ -71,13 +69,12 @@ class PreprocessConfig:
 
     @classmethod
     def from_config(cls, preprocess: dict, **overrides) -> "PreprocessConfig":
-        """Build from the workflow config's `preprocess:` block (+ e.g. skull_strip=...)."""
-        names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in {**preprocess, **overrides}.items() if k in names}
-        for key in ("spacing", "target_shape", "reg_shrink", "reg_smoothing", "n4_iterations"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+        """Build from the workflow config's `preprocess:` block (+ e.g. skull_strip=...); an
+        unknown key is an error (settings.config_from_dict)."""
+        from patch2loc.settings import config_from_dict
+
+        return config_from_dict(cls, {**preprocess, **overrides}, "preprocess settings",
+                                ("spacing", "target_shape", "reg_shrink", "reg_smoothing", "n4_iterations"))
 
 
 # --------------------------------------------------------------------------- the steps
@@ -115,17 +112,6 @@ def skull_strip(image: sitk.Image, scan: RawScan, cfg: PreprocessConfig, native:
         notes.append(moved)
     native_mask = sitk.Cast(native_mask > 0, sitk.sitkUInt8)
     return _on_grid(native_mask, image), native_mask
-
-
-def run_hdbet(image: sitk.Image, cfg: PreprocessConfig) -> sitk.Image:
-    """Brain mask from HD-BET on an in-memory image (kept for callers of the old API)."""
-    from patch2loc.preprocessing.skullstrip import run_hdbet as hdbet_file
-
-    with tempfile.TemporaryDirectory(prefix="hdbet-") as tmp:
-        src = Path(tmp) / "input.nii.gz"
-        sitk.WriteImage(image, str(src))
-        out = hdbet_file(src, Path(tmp) / "mask.nii.gz", device=cfg.hdbet_device, command=cfg.hdbet_command)
-        return _on_grid(sitk.Cast(sitk.ReadImage(str(out)) > 0, sitk.sitkUInt8), image)
 
 
 def _on_grid(mask: sitk.Image, grid: sitk.Image) -> sitk.Image:

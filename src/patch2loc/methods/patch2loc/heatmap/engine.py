@@ -6,6 +6,7 @@ import math
 import numpy as np
 import torch
 
+from patch2loc.devices import resolve_device  # noqa: F401  (the one device resolver; maps and __init__ use it)
 from patch2loc.io import InputError
 from patch2loc.methods.patch2loc.model import Patch2LocNet, sinusoidal_encoding
 
@@ -14,13 +15,6 @@ AMP_CHOICES = ("auto", "bf16", "fp16", "none")
 
 
 # --------------------------------------------------------------------------- device and precision
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """`None` -> cuda when available, else cpu."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
 
 def cpu_supports_bf16() -> bool:
     """True when oneDNN has native bf16 kernels on this CPU (AVX512-BF16 / AMX).

@@ -1,0 +1,160 @@
+"""`patch2loc export RUN --modality T2 --out t2_model.zip`: a finished run's model as a bundle.
+
+Everything comes from the run through `patch2loc.layout`: its resolved config (preprocessing,
+normalisation and heatmap settings), the modality's landmarks, the atlas the run recorded, each
+selected fold's best.pt (its weights and fields, without the optimizer and RNG state that only
+resuming needs) and unsupervised threshold. The members are checked as predict will check
+them (landmarks, chain settings, weights without running code) before anything is written; the
+zip (or folder) appears at --out only when complete. Member dates are fixed, so exporting the same
+run twice gives the same bytes.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from patch2loc.bundle import members as M
+from patch2loc.errors import InputError
+from patch2loc.layout import RunLayout
+
+HEATMAP_KEYS = ("median_size", "stride", "region")
+# What only resuming a training needs: left out of the bundle's weights (a best.pt of about 140 MB
+# becomes its 45 MB of weights; the network and its outputs are the same).
+TRAINING_STATE = ("optimizer", "rng", "loss_rows")
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: reproducible archives
+NEEDS = "patch2loc export needs a run folder (results/<run_name>) whose workflow has trained and scored the models"
+
+
+def _threshold(path: Path) -> float:
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["threshold"])
+    except FileNotFoundError:
+        raise InputError(f"{path}: no unsupervised threshold for this fold. Run the workflow's score_healthy rule "
+                         f"for it first ({NEEDS}).") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"{path}: not a threshold file (needs {{\"threshold\": number}}). Re-run the workflow's "
+                         "score_healthy rule.") from None
+
+
+def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> tuple[dict, dict[str, Path | dict]]:
+    """(settings.json, {member name: source file, or a checkpoint dict}) of the bundle, every source
+    checked."""
+    import yaml
+
+    from patch2loc.checkpoint import checkpoint_modality, read_checkpoint
+    from patch2loc.claims import nifti_claims, regular_file
+    from patch2loc.chainfiles import check_chain_config, check_landmarks
+
+    if method != "Patch2Loc":
+        raise InputError(f"--method {method}: predict applies Patch2Loc models only, so only Patch2Loc is exported "
+                         "(the DAE's and Thresh's results stay in the run's tables).")
+    layout = RunLayout(run)
+    resolved = regular_file(layout.config, "the run's config", f"{NEEDS}.")
+    try:
+        cfg = yaml.safe_load(resolved.read_text(encoding="utf-8"))
+        ok = all(isinstance(cfg.get(k), dict) for k in ("preprocess", "normalize", "heatmap"))
+    except Exception:  # unreadable YAML or not a mapping
+        ok = False
+    if not ok:
+        raise InputError(f"{resolved}: not a patch2loc resolved config (preprocess, normalize, heatmap). {NEEDS}.")
+    check_chain_config(cfg, resolved)
+    sources = {M.LANDMARKS: regular_file(layout.landmarks(modality), f"the run's {modality} landmarks", f"{NEEDS}.")}
+    check_landmarks(sources[M.LANDMARKS])
+    for name, path in ((M.ATLAS_IMAGE, layout.atlas_image), (M.ATLAS_MASK, layout.atlas_mask)):
+        sources[name] = regular_file(path, "the run's recorded atlas", "Run the workflow's record_atlas rule "
+                                     f"(snakemake {path}).")
+        nifti_claims(path, "the run's recorded atlas")
+    trained = layout.fold_checkpoints(modality, method)
+    wanted = folds or [int(k) for k in cfg.get("folds", sorted(trained))]
+    missing = [k for k in wanted if k not in trained]
+    if missing or not wanted:
+        raise InputError(f"{run}: no {method} {modality} best.pt for fold(s) {missing or wanted} (found "
+                         f"{sorted(trained)}). Train them first, or pass --folds.")
+    fold_list = []
+    for k in wanted:
+        ckpt = read_checkpoint(trained[k], method=method)
+        trained_on = checkpoint_modality(ckpt)
+        if trained_on not in (None, modality):
+            raise InputError(f"{trained[k]}: trained on {trained_on}, not {modality}. Check the run folder.")
+        sources[M.weights_name(k)] = {key: v for key, v in ckpt.items() if key not in TRAINING_STATE}
+        fold_list.append({"fold": k, "weights": M.weights_name(k),
+                          "threshold": _threshold(Path(layout.threshold(method, modality, f"fold{k}")))})
+    if Path(layout.versions).is_file():
+        sources[M.VERSIONS] = Path(layout.versions)
+    settings = {"method": method, "modality": modality, "run_name": cfg.get("run_name", run.name),
+                "preprocess": cfg["preprocess"], "normalize": cfg["normalize"],
+                "heatmap": {k: cfg["heatmap"][k] for k in HEATMAP_KEYS if k in cfg["heatmap"]},
+                "landmarks": M.LANDMARKS, "atlas": {"image": M.ATLAS_IMAGE, "mask": M.ATLAS_MASK},
+                "folds": fold_list}
+    return settings, sources
+
+
+def _created() -> dict:
+    import numpy
+    import torch
+
+    from patch2loc import __version__
+
+    return {"patch2loc": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": numpy.__version__}
+
+
+def _stage(folder: Path, settings: dict, sources: dict[str, Path | dict]) -> None:
+    from patch2loc.checkpoint import save_checkpoint
+
+    for name, src in sources.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(src, dict):
+            save_checkpoint(folder / name, src)
+        else:
+            shutil.copyfile(src, folder / name)
+    (folder / M.SETTINGS).write_text(json.dumps(settings, indent=1, sort_keys=True), encoding="utf-8")
+    manifest = M.make_manifest(folder, [*sources, M.SETTINGS], settings["method"], settings["modality"], _created())
+    (folder / M.MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+
+
+def _zip(folder: Path, dest: Path) -> None:
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    with zipfile.ZipFile(dest, "w") as archive:
+        for name in [M.MANIFEST, *(n for n in names if n != M.MANIFEST)]:
+            info = zipfile.ZipInfo(name, FIXED_DATE)
+            info.external_attr = 0o644 << 16
+            # weights (a zip) and NIfTI (gzip) are compressed already
+            info.compress_type = zipfile.ZIP_STORED if name.endswith((".pt", ".gz")) else zipfile.ZIP_DEFLATED
+            with archive.open(info, "w") as out, open(folder / name, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+
+
+def export_bundle(run: str | Path, modality: str, out: str | Path, method: str = "Patch2Loc",
+                  folds: list[int] | None = None) -> Path:
+    """Write the bundle of `run`'s `modality` model to `out` (a .zip, else a folder); returns out."""
+    from patch2loc.outputs import OutputSet, check_output
+
+    run, out = Path(run), Path(out)
+    as_zip = out.name.lower().endswith(".zip")
+    if out.exists():
+        raise InputError(f"{out}: --out exists; a bundle never replaces a file or folder. Choose another --out.")
+    check_output(out, "--out", (".zip",) if as_zip else (), {"RUN": run}, folder=not as_zip)
+    if not as_zip and Path(out).resolve().is_relative_to(run.resolve()):
+        raise InputError(f"{out}: --out is inside the run folder {run}. Choose a folder outside it.")
+    settings, sources = collect(run, modality, method, folds)
+    with OutputSet() as outs:  # --out appears complete, or not at all (Ctrl-C included)
+        if as_zip:
+            staged_zip = outs.file(out)  # makes out's folder when missing
+            with tempfile.TemporaryDirectory(prefix=".bundle-", dir=out.parent) as d:
+                _stage(Path(d), settings, sources)
+                _zip(Path(d), staged_zip)
+        else:
+            _stage(outs.folder(out), settings, sources)
+    return out
+
+
+def cmd_export(args) -> int:
+    out = export_bundle(args.run, args.modality, args.out, args.method, args.folds)
+    if not args.quiet:
+        print(f"{out}: {args.method} {args.modality} bundle of {args.run}", flush=True)
+    return 0

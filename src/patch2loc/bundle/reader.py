@@ -1,0 +1,234 @@
+"""Open a bundle for predict: check everything, then hand out verified files.
+
+A zip is checked from its central directory first (names, links, duplicates, declared sizes, the
+manifest), then each member is copied into a private temporary folder while its bytes are counted
+and hashed: a member that inflates past its declared size, or whose sha256 differs from the
+manifest, stops the copy. A folder is checked the same way in place (links refused). Only then
+are settings.json, the landmarks, the atlas headers and the fold list read and checked; the
+weights are read later by predict through `read_checkpoint` (no code from the file runs).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from patch2loc.bundle import members as M
+from patch2loc.errors import InputError
+
+
+@dataclass
+class Fold:
+    fold: int
+    weights: Path
+    threshold: float | None
+    name: str  # the member name, for messages and summaries
+
+
+@dataclass
+class Bundle:
+    source: Path  # what the user gave (a .zip or a folder)
+    folder: Path  # the verified members
+    settings: dict
+    folds: list[Fold]
+    _tmp: str | None = field(default=None, repr=False)
+
+    def member(self, name: str) -> Path:
+        return self.folder / name
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _zip_members(bundle: Path, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    infos = archive.infolist()
+    if len(infos) > M.MAX_MEMBERS:
+        raise InputError(f"{bundle}: the archive lists {len(infos):,} members (a bundle has a few); {M.REFUSED}. {M.FIX}")
+    found: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        name = info.filename
+        if M.escapes(name):
+            M.check_name(bundle, name)  # names the escape
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise InputError(f"{bundle}: refused: the member {name!r} is a symbolic link; {M.REFUSED}. {M.FIX}")
+        if name in found or name.rstrip("/") in {n.rstrip("/") for n in found}:
+            raise InputError(f"{bundle}: refused: the member {name!r} appears twice; {M.REFUSED}. {M.FIX}")
+        if info.is_dir() and name in M.FOLDERS:
+            continue
+        M.check_name(bundle, name)
+        found[name] = info
+    return found
+
+
+def _copy_member(bundle: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: dict, dest: Path) -> None:
+    """Inflate one member into dest, never past its declared size, and compare its sha256."""
+    if info.file_size != entry["size"]:
+        raise M.changed(bundle, info.filename)
+    digest, size = hashlib.sha256(), 0
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with archive.open(info) as src, open(dest, "xb") as out:
+        while block := src.read(1 << 20):
+            size += len(block)
+            if size > entry["size"]:
+                raise M.changed(bundle, info.filename)
+            digest.update(block)
+            out.write(block)
+    if size != entry["size"] or digest.hexdigest() != entry["sha256"]:
+        raise M.changed(bundle, info.filename)
+
+
+def _from_zip(bundle: Path) -> tuple[Path, str]:
+    tmp = tempfile.mkdtemp(prefix="patch2loc-bundle-")  # 0700: nobody else reads or swaps the members
+    try:
+        with zipfile.ZipFile(bundle) as archive:
+            found = _zip_members(bundle, archive)
+            if M.MANIFEST not in found:
+                raise InputError(f"{bundle}: no {M.MANIFEST} in the archive, so nothing in it can be checked; "
+                                 f"{M.REFUSED}. {M.FIX}")
+            M.check_size(bundle, M.MANIFEST, found[M.MANIFEST].file_size)
+            listed = M.parse_manifest(bundle, archive.read(M.MANIFEST))
+            M.compare(bundle, listed, set(found))
+            for name, entry in listed.items():
+                _copy_member(bundle, archive, found[name], entry, Path(tmp) / name)
+            (Path(tmp) / M.MANIFEST).write_bytes(archive.read(M.MANIFEST))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(f"{bundle}: cannot be read as a bundle archive ({type(exc).__name__}: "
+                         f"{str(exc)[:80]}); {M.REFUSED}. {M.FIX}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Path(tmp), tmp
+
+
+def _from_folder(bundle: Path) -> None:
+    present = set()
+    for root, dirs, files in os.walk(bundle):
+        for name in [*dirs, *files]:
+            path = Path(root, name)
+            rel = path.relative_to(bundle).as_posix()
+            if path.is_symlink():
+                raise InputError(f"{bundle}: refused: {rel} is a symbolic link; {M.REFUSED}. {M.FIX}")
+            if name in files:
+                M.check_name(bundle, rel)
+                if not path.is_file():
+                    raise InputError(f"{bundle}: refused: {rel} is not a regular file; {M.REFUSED}. {M.FIX}")
+                present.add(rel)
+            elif rel + "/" not in M.FOLDERS:
+                raise InputError(f"{bundle}: refused: the folder {rel}/ is not part of a bundle; {M.REFUSED}. {M.FIX}")
+    manifest = bundle / M.MANIFEST
+    if M.MANIFEST not in present:
+        raise InputError(f"{bundle}: no {M.MANIFEST} in the folder, so nothing in it can be checked; {M.REFUSED}. "
+                         f"{M.FIX}")
+    M.check_size(bundle, M.MANIFEST, manifest.stat().st_size)
+    listed = M.parse_manifest(bundle, manifest.read_bytes())
+    M.compare(bundle, listed, present)
+    for name, entry in listed.items():
+        M.check_size(bundle, name, (bundle / name).stat().st_size)
+        if M.sha256_file(bundle / name) != (entry["sha256"], entry["size"]):
+            raise M.changed(bundle, name)
+
+
+def _settings(bundle: Path, folder: Path) -> dict:
+    try:
+        settings = json.loads((folder / M.SETTINGS).read_text(encoding="utf-8"))
+        ok = isinstance(settings, dict) and all(isinstance(settings.get(k), dict) for k in ("preprocess", "normalize",
+                                                                                          "heatmap"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        ok = False
+    if not ok:
+        raise InputError(f"{bundle}: {M.SETTINGS} is not a bundle's settings (preprocess, normalize, heatmap); "
+                         f"{M.REFUSED}. {M.FIX}")
+    return settings
+
+
+def _folds(bundle: Path, settings: dict, listed: set[str]) -> list[tuple[int, str, float | None]]:
+    folds = settings.get("folds")
+    try:
+        out = []
+        for f in folds:
+            k, name, thr = f["fold"], f["weights"], f.get("threshold")
+            if type(k) is not int or name != M.weights_name(k) or name not in listed:
+                raise ValueError(name)
+            if thr is not None and not (isinstance(thr, (int, float)) and math.isfinite(thr)):
+                raise ValueError(thr)
+            out.append((k, name, None if thr is None else float(thr)))
+    except (TypeError, KeyError, ValueError):
+        out = []
+    if not out or len({k for k, _, _ in out}) != len(out):
+        raise InputError(f"{bundle}: {M.SETTINGS} lists no usable folds (each: fold, weights folds/fold<k>.pt in the "
+                         f"bundle, threshold a number or null); {M.REFUSED}. {M.FIX}")
+    return out
+
+
+def _preprocess_settings(bundle: Path, preprocess: dict) -> None:
+    """The preprocessing settings make a PreprocessConfig (no unknown key, values of the right kind)."""
+    from patch2loc.preprocessing.pipeline import PreprocessConfig
+
+    try:
+        PreprocessConfig.from_config(preprocess, skull_strip="provided")
+    except (InputError, TypeError, ValueError) as exc:
+        raise InputError(f"{bundle}: {M.SETTINGS}: the preprocessing settings are not usable "
+                         f"({str(exc)[:160]}); {M.REFUSED}. {M.FIX}") from None
+
+
+def _member_check(bundle: Path, folder: Path, check, *args) -> None:
+    """A reader's check of one member, its message naming the bundle (not an unpacked copy)."""
+    from patch2loc.chainfiles import REFIT
+
+    try:
+        check(*args)
+    except InputError as exc:
+        text = str(exc).replace(f"{folder}{os.sep}", f"{bundle}:").replace(REFIT, M.FIX)
+        raise InputError(text) from None
+
+
+def open_bundle(path: str | Path) -> Bundle:
+    """The checked bundle at `path` (a .zip or a folder); close() removes a zip's extracted copy."""
+    from patch2loc.claims import nifti_claims, regular_file
+    from patch2loc.chainfiles import check_chain_config, check_landmarks
+
+    bundle = Path(path)
+    if bundle.is_dir():
+        _from_folder(bundle)
+        folder, tmp = bundle, None
+    else:
+        regular_file(bundle, "model bundle (--model)", "Pass the .zip (or folder) written by patch2loc export.")
+        folder, tmp = _from_zip(bundle)
+    try:
+        listed = set(json.loads((folder / M.MANIFEST).read_text(encoding="utf-8"))["members"])
+        for needed in (M.SETTINGS, M.LANDMARKS, M.ATLAS_IMAGE):
+            if needed not in listed:
+                raise InputError(f"{bundle}: the bundle has no {needed}; {M.REFUSED}. {M.FIX}")
+        settings = _settings(bundle, folder)
+        if settings.get("method") != "Patch2Loc" or settings.get("modality") not in ("T1", "T2"):
+            raise InputError(f"{bundle}: a bundle of method {str(settings.get('method'))[:40]!r}, modality "
+                             f"{str(settings.get('modality'))[:10]!r}: predict applies Patch2Loc bundles of T1 or T2 "
+                             "scans.")
+        check_chain_config(settings, Path(f"{bundle}:{M.SETTINGS}"))
+        _preprocess_settings(bundle, settings["preprocess"])
+        _member_check(bundle, folder, check_landmarks, folder / M.LANDMARKS)
+        _member_check(bundle, folder, nifti_claims, folder / M.ATLAS_IMAGE, "the bundle's atlas")
+        if M.ATLAS_MASK in listed:
+            _member_check(bundle, folder, nifti_claims, folder / M.ATLAS_MASK, "the bundle's atlas mask")
+        folds = [Fold(k, folder / name, thr, name) for k, name, thr in _folds(bundle, settings, listed)]
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Bundle(bundle, folder, settings, folds, tmp)

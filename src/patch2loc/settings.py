@@ -1,0 +1,16 @@
+"""Config blocks -> dataclasses, the one way: unknown keys are an error that names them (a
+misspelt key is never dropped silently), lists become tuples where the dataclass wants tuples."""
+from __future__ import annotations
+
+from dataclasses import fields
+
+from patch2loc.errors import InputError
+
+
+def config_from_dict(cls, d: dict, what: str, tuples: tuple[str, ...] = ()):
+    """`cls(**d)`, refusing keys `cls` does not have; the keys in `tuples` are turned into tuples."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise InputError(f"{what}: unknown key(s) {unknown}; known keys are {sorted(known)}.")
+    return cls(**{k: tuple(v) if k in tuples and v is not None else v for k, v in d.items()})
