@@ -144,8 +144,9 @@ def test_int16_scan_that_wrapped_around_is_reported(c, tmp_path):
     nib.save(nib.Nifti1Image(wrapped, img.affine), tmp_path / "in" / "wrapped.nii.gz")
     with pytest.warns(UserWarning, match="int16 .* wrapped around"):
         assert cli.main(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=tmp_path / "in" / "wrapped.nii.gz")) == 0
+    nib.save(nib.Nifti1Image(wrapped, img.affine), tmp_path / "in" / "wrapped_raw.nii.gz")  # (each file warns once)
     with pytest.warns(UserWarning, match="wrapped around"):  # the raw chain's reader too
-        read_image(tmp_path / "in" / "wrapped.nii.gz")
+        read_image(tmp_path / "in" / "wrapped_raw.nii.gz")
 
 
 def test_a_scan_read_twice_warns_once():
