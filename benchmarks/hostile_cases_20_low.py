@@ -155,7 +155,9 @@ def _(k):
 @case("20:L", "int16_wrapped_raw_scan")
 def _(k):
     data, affine = raw_image(k)
-    wrapped = (data.astype(np.int32) * 40).astype(np.int16)  # overflow: bright tissue turns negative
+    scaled = data.astype(np.int32) * (40000 // max(int(data.max()), 1))  # the brightest tissue near 40,000
+    wrapped = scaled.astype(np.int16)  # overflow: bright tissue turns negative (from -32768 up)
+    assert wrapped.min() < 0, "the case must wrap"
     nifti(k.dir / "in" / "wrapped.nii.gz", wrapped, affine)
     res = k.run(raw(k, image=k.dir / "in" / "wrapped.nii.gz"))
     if res.rc == 0 and not any("int16" in line or "negative" in line or "wrap" in line for line in res.err):
