@@ -66,7 +66,7 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     check_landmarks(sources[M.LANDMARKS])
     for name, path in ((M.ATLAS_IMAGE, layout.atlas_image), (M.ATLAS_MASK, layout.atlas_mask)):
         sources[name] = regular_file(path, "the run's recorded atlas", "Run the workflow's record_atlas rule "
-                                     f"(snakemake {path}).")
+                                     "(with this file as the snakemake target).")
         nifti_claims(path, "the run's recorded atlas")
     trained = layout.fold_checkpoints(modality, method)
     wanted = folds or [int(k) for k in cfg.get("folds", sorted(trained))]

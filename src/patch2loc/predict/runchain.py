@@ -41,8 +41,8 @@ class RunChain:
         atlas, atlas_mask = Path(layout.atlas_image), Path(layout.atlas_mask)
         for needed, what in ((resolved, "the run's config"), (landmarks, f"the run's {modality} landmarks")):
             regular_file(needed, what, f"{NEEDS}.")
-        regular_file(atlas, "the run's recorded atlas", f"Run the workflow's record_atlas rule (snakemake {atlas}), "
-                     "or copy the atlas the run used there.")
+        regular_file(atlas, "the run's recorded atlas", "Run the workflow's record_atlas rule (with this file as "
+                     "the snakemake target), or copy the atlas the run used there.")
         try:
             cfg = yaml.safe_load(resolved.read_text(encoding="utf-8"))
             missing = [k for k in ("preprocess", "normalize") if k not in cfg]
