@@ -23,11 +23,12 @@ TEMP = ".p2l-tmp-"
 
 
 def _clipped_or_refused(k, res, outputs):
-    """Outliers: a refusal (exit 2, one line) or finite outputs (clipping) are both clean."""
+    """Outliers: a refusal (exit 2, one line) or finite outputs (clipping, with its one warning
+    line) are both clean."""
     if res.rc == 2:
         k.refused(res)
     else:
-        k.succeeded(res, outputs)
+        k.succeeded(res, outputs, lines=1)
 
 
 def _summary(k, stem="h") -> dict:
