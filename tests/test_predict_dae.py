@@ -108,15 +108,20 @@ def test_dae_checkpoints_give_the_mean_anomaly_map_post_processed(case, tmp_path
     ignored = ["--stride", "7", "--region", "all", "--batch-size", "1", "--amp", "bf16"]
     assert cli.main(argv(c, tmp_path / "flags" / "h.nii.gz", *one, *ignored)) == 0
     assert (tmp_path / "flags" / "h.nii.gz").read_bytes() == (tmp_path / "one" / "h.nii.gz").read_bytes()
+    states = [json.loads((tmp_path / d / "h_summary.json").read_text())["run_state"] for d in ("one", "flags")]
+    assert states[0]["fingerprint"] == states[1]["fingerprint"]  # so a folder run does not redo its scans
+    assert states[0]["settings"]["stride"] is None
 
 
 def test_a_checkpoint_of_the_other_method_or_thresh_is_refused(case, tmp_path, capsys):
     c, run, _ = case
     dae = RunLayout(run).checkpoint("T1", 0, "DAE")
     out = tmp_path / "o" / "h.nii.gz"
-    refused(argv(c, out, "--method", "DAE", "--checkpoint", str(c["ckpt"])), "a Patch2Loc checkpoint, not a DAE one",
-            tmp_path, capsys)
-    refused(argv(c, out, "--checkpoint", dae), "a DAE checkpoint, not a Patch2Loc one", tmp_path, capsys)
+    line = refused(argv(c, out, "--method", "DAE", "--checkpoint", str(c["ckpt"])),
+                   "a Patch2Loc checkpoint, not a DAE one", tmp_path, capsys)
+    assert line.endswith("pass --method Patch2Loc.")
+    line = refused(argv(c, out, "--checkpoint", dae), "a DAE checkpoint, not a Patch2Loc one", tmp_path, capsys)
+    assert str(dae) in line and line.endswith("pass --method DAE.")
     refused(argv(c, out, "--method", "Thresh", "--checkpoint", dae), "--method Thresh: Thresh is not a trained method",
             tmp_path, capsys)
     assert not (tmp_path / "o").exists()
@@ -134,6 +139,8 @@ def test_dae_bundle_gives_the_outputs_of_from_run_with_the_dae_folds(case, tmp_p
     weights = read_checkpoint(tmp_path / "x" / "folds" / "fold1.pt", method="DAE")
     assert "optimizer" not in weights and "loss_rows" not in weights  # what only resuming needs
     assert cli.main(argv(c, tmp_path / "m" / "x.nii.gz", "--model", str(bundle))) == 0
+    assert cli.main(argv(c, tmp_path / "md" / "x.nii.gz", "--model", str(bundle), "--method", "DAE")) == 0
+    assert (tmp_path / "md" / "x.nii.gz").read_bytes() == (tmp_path / "m" / "x.nii.gz").read_bytes()
     assert cli.main(argv(c, tmp_path / "r" / "x.nii.gz", "--from-run", str(run), "--modality", "T1",
                          "--method", "DAE")) == 0
     for name in ("x.nii.gz", "x_lesions.nii.gz", "x_native.nii.gz", "x_native_lesions.nii.gz", "x_components.csv"):
@@ -162,21 +169,33 @@ def test_method_contradicting_the_bundle_and_thresh_exports_are_refused(case, tm
             "Train the run's DAE T1 models first", tmp_path, capsys)
 
 
+def _folder_bundle(run: Path, folder: Path, name: str, data: bytes, **manifest_fields) -> Path:
+    """The run's DAE bundle as a folder, one member replaced and its manifest entry rehashed (the
+    content itself must then be caught)."""
+    import hashlib
+
+    assert cli.main(["export", str(run), "--modality", "T1", "--method", "DAE", "--out", str(folder), "--quiet"]) == 0
+    (folder / name).write_bytes(data)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["members"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    (folder / "manifest.json").write_text(json.dumps({**manifest, **manifest_fields}))
+    return folder
+
+
 @pytest.mark.parametrize("method,needle", [("Thresh", "a bundle of method 'Thresh'"),
                                            ("Patch2Loc", "manifest.json says DAE T1, settings.json Patch2Loc T1")])
 def test_a_bundle_whose_method_is_not_a_trained_one_or_disagrees_is_refused(case, tmp_path, capsys, method, needle):
-    """settings.json rewritten and its manifest entry rehashed: the method itself is checked."""
-    import hashlib
-
     c, run, bundle = case
-    folder = tmp_path / "folder"
-    assert cli.main(["export", str(run), "--modality", "T1", "--method", "DAE", "--out", str(folder), "--quiet"]) == 0
-    settings = json.loads((folder / "settings.json").read_text())
+    settings = json.loads(zipfile.ZipFile(bundle).read("settings.json"))
     data = json.dumps({**settings, "method": method}).encode()
-    (folder / "settings.json").write_bytes(data)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["members"]["settings.json"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-    if method == "Thresh":
-        manifest["method"] = "Thresh"
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    folder = _folder_bundle(run, tmp_path / "folder", "settings.json", data,
+                            **({"method": "Thresh"} if method == "Thresh" else {}))
     refused(argv(c, tmp_path / "o.nii.gz", "--model", str(folder)), needle, tmp_path, capsys)
+
+
+def test_a_dae_bundle_holding_patch2loc_weights_is_refused(case, tmp_path, capsys):
+    c, run, bundle = case
+    folder = _folder_bundle(run, tmp_path / "folder", "folds/fold0.pt", c["ckpt"].read_bytes())
+    line = refused(argv(c, tmp_path / "o.nii.gz", "--model", str(folder)), "a Patch2Loc checkpoint, not a DAE one",
+                   tmp_path, capsys)
+    assert line.startswith(f"patch2loc predict: error: {folder}:folds/fold0.pt: ") and "--method" not in line

@@ -176,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "and on the scan's own grid")
     p.add_argument("--model", metavar="BUNDLE",
                    help="a model bundle from patch2loc export (.zip or folder): like --from-run, with everything "
-                        "the run would give carried in the bundle (raw scans, outputs in atlas and native space)")
+                        "the run would give carried in the bundle (raw scans, outputs in atlas and native space), "
+                        "scored with the bundle's method")
     p.add_argument("--modality", choices=("T1", "T2"),
                    help="modality of the scans; with --from-run also which landmarks and models to use. A "
                         "checkpoint trained on another modality is refused (see --allow-mismatch)")

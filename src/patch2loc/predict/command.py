@@ -191,7 +191,8 @@ def _predict(args: argparse.Namespace, bundle) -> int:
     # Thresholds: the user's, else the run's (the folds' unsupervised thresholds, averaged).
     device = resolve_device(args.device)
     _check_paths(jobs, scans, checkpoints, chain, args)
-    members = load_members(method, checkpoints, names, thresholds, device, args.modality, args.allow_mismatch)
+    members = load_members(method, checkpoints, names, thresholds, device, args.modality, args.allow_mismatch,
+                           from_bundle=bundle is not None)
     threshold, source = args.threshold, "--threshold"
     if threshold is None:
         threshold = ensemble_threshold(members)

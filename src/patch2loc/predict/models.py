@@ -50,10 +50,10 @@ def fold_models(args, chain, bundle, method: str) -> tuple[list[Path], list[str]
 
 
 def load_members(method: str, checkpoints: list[Path], names: list[str], thresholds: list[float | None], device,
-                 modality: str | None, allow_mismatch: bool) -> list:
+                 modality: str | None, allow_mismatch: bool, from_bundle: bool = False) -> list:
     """Every model loaded (before any compute: a bad or wrong-method checkpoint fails fast) and
     checked against --modality."""
-    from patch2loc.methods import implementation
+    from patch2loc.methods import TRAINED, implementation
     from patch2loc.predict.ensemble import Member
     from patch2loc.predict.preflight import check_checkpoint_fits
 
@@ -63,7 +63,12 @@ def load_members(method: str, checkpoints: list[Path], names: list[str], thresho
         try:
             model, ckpt = load(str(c), device)
         except InputError as exc:  # a bundle's member: named by the bundle, not its unpacked copy
-            raise InputError(str(exc).replace(str(c), name)) from None
+            text = str(exc).replace(str(c), name)
+            # read_checkpoint's "a DAE checkpoint, not a Patch2Loc one": say how to apply it instead
+            other = next((m for m in TRAINED if f"a {m} checkpoint, not a {method} one" in text), None)
+            if other is not None and not from_bundle:  # a bundle's method is its settings', not a flag
+                text += f" To apply this {other} checkpoint, pass --method {other}."
+            raise InputError(text) from None
         check_checkpoint_fits(ckpt, name, modality, None, allow_mismatch)
         members.append(Member(Path(name), model, ckpt, fold_thr))
     return members
