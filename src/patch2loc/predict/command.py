@@ -2,12 +2,12 @@
 
 Order matters for safety: every check that needs no compute runs first (device, the method, the
 scans and every output path against every input, the run's files, HD-BET, the checkpoints, their
-method and modality: models.py), then the models are loaded once and the scans are scored one by one, each after its
-own checks (preflight.py). Each scan's outputs are committed together (scan.py); a failure,
-Ctrl-C or SIGTERM leaves nothing of that scan and never touches an input. With several scans, one
-bad scan is reported (one line) and the others go on; the exit status is then the number of failed
-scans (at most 100). A folder run skips a scan only when its outputs were made from the same
-inputs with the same settings (runstate.py).
+method and modality: models.py), then the models are loaded once and the scans are scored one
+by one, each after its own checks (preflight.py). Each scan's outputs are committed together
+(scan.py); a failure, Ctrl-C or SIGTERM leaves nothing of that scan and never touches an input.
+With several scans, one bad scan is reported (one line) and the others go on; the exit status is
+then the number of failed scans (at most 100). A folder run skips a scan only when its outputs
+were made from the same inputs with the same settings (runstate.py).
 """
 from __future__ import annotations
 
