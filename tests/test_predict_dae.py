@@ -159,6 +159,8 @@ def test_method_contradicting_the_bundle_and_thresh_exports_are_refused(case, tm
     c, run, bundle = case
     refused(argv(c, tmp_path / "o.nii.gz", "--model", str(bundle), "--method", "Patch2Loc"),
             "a DAE model bundle, but --method Patch2Loc", tmp_path, capsys)
+    refused(argv(c, tmp_path / "o.nii.gz", "--model", str(bundle), "--method", "Thresh"),
+            "--method Thresh: Thresh is not a trained method", tmp_path, capsys)
     refused(["export", str(run), "--modality", "T1", "--method", "Thresh", "--out", str(tmp_path / "t.zip")],
             "no model to export", tmp_path, capsys)
     bare = Path(shutil.copytree(run, tmp_path / "wf" / "r"))

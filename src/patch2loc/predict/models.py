@@ -21,6 +21,7 @@ def resolve_method(args, bundle) -> str:
     """--method, or the bundle's method (a --method that contradicts it is refused)."""
     from patch2loc.methods import require_trained
 
+    method = require_trained(args.method or "Patch2Loc", "--method", "apply").name
     if bundle is not None:
         own = bundle.settings["method"]
         if args.method not in (None, own):
@@ -28,7 +29,7 @@ def resolve_method(args, bundle) -> str:
                              f"bundle's method is used), or pass a {args.method} bundle (patch2loc export --method "
                              f"{args.method}).")
         return own
-    return require_trained(args.method or "Patch2Loc", "--method", "apply").name
+    return method
 
 
 def fold_models(args, chain, bundle, method: str) -> tuple[list[Path], list[str], list[float | None]]:
