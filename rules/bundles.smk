@@ -1,7 +1,9 @@
 # The run's own copy of its registration atlas (predict --from-run and the bundles read it from
-# there, patch2loc.layout), and one model bundle per modality (patch2loc export): every fold's
-# weights and threshold, the landmarks, the atlas and the settings, so that a model trained here
-# is applied elsewhere with `patch2loc predict --model results/{run}/bundles/T2.zip`.
+# there, patch2loc.layout), and one model bundle per (trained method, modality) (patch2loc
+# export): every fold's weights and threshold, the landmarks, the atlas and the settings, so that
+# a model trained here is applied elsewhere with `patch2loc predict --model
+# results/{run}/bundles/T2.zip` (Patch2Loc) or `.../bundles/DAE/T2.zip` (the DAE: the models'
+# folder names, patch2loc.layout).
 
 
 rule record_atlas:
@@ -19,27 +21,33 @@ rule record_atlas:
         "../workflow/scripts/record_atlas.py"
 
 
-rule export_bundle:
-    input:
-        config=LAYOUT.config,
-        versions=LAYOUT.versions,
-        landmarks=LAYOUT.landmarks(),
-        atlas=rules.record_atlas.output,
-        models=lambda wc: [model_checkpoint(wc.modality, k) for k in FOLDS],
-        thresholds=lambda wc: [LAYOUT.threshold("Patch2Loc", wc.modality, f"fold{k}") for k in FOLDS],
-    output:
-        LAYOUT.bundle(),
-    log:
-        f"{LOGS}/bundles/{{modality}}.log",
-    conda:
-        "../envs/torch.yaml"
-    params:
-        run_root=lambda wc, input: Path(input.config).parent,
-        folds=FOLDS,
-    script:
-        "../workflow/scripts/export_bundle.py"
+# One export rule per trained method of the run: export_bundle (Patch2Loc), export_bundle_DAE.
+for _method in TRAINED_METHODS:
+
+    rule:
+        name:
+            "_".join(filter(None, ("export_bundle", _method.models)))
+        input:
+            config=LAYOUT.config,
+            versions=LAYOUT.versions,
+            landmarks=LAYOUT.landmarks(),
+            atlas=rules.record_atlas.output,
+            models=lambda wc, m=_method.name: [model_checkpoint(wc.modality, k, m) for k in FOLDS],
+            thresholds=lambda wc, m=_method.name: [LAYOUT.threshold(m, wc.modality, f"fold{k}") for k in FOLDS],
+        output:
+            LAYOUT.bundle("{modality}", _method.name),
+        log:
+            str(Path(LOGS, "bundles", _method.models, "{modality}.log")),
+        conda:
+            "../envs/torch.yaml"
+        params:
+            run_root=lambda wc, input: Path(input.config).parent,
+            folds=FOLDS,
+            method=_method.name,
+        script:
+            "../workflow/scripts/export_bundle.py"
 
 
 rule bundles:
     input:
-        [LAYOUT.bundle(m) for m in MODEL_MODALITIES] if "Patch2Loc" in RUN_METHODS else [],
+        [LAYOUT.bundle(mod, m.name) for m in TRAINED_METHODS for mod in MODEL_MODALITIES],

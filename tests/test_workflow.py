@@ -296,12 +296,14 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
 
 
 def _bundle_travels(workdir: Path, out: Path) -> None:
-    """The run's T2 bundle (part of `all`), moved elsewhere with the run folder deleted, gives
-    predict outputs byte-identical to --from-run on the same raw scan."""
+    """The run's T2 bundles (part of `all`), moved elsewhere with the run folder deleted, give
+    predict outputs byte-identical to --from-run on the same raw scan: Patch2Loc's, and the DAE's
+    with --method DAE."""
     from patch2loc.data.layouts import raw_paths
     from patch2loc.synth import demo_subject_ids
 
-    assert {p.name for p in (out / "bundles").iterdir()} == {"T1.zip", "T2.zip"}
+    assert {p.name for p in (out / "bundles").iterdir()} == {"T1.zip", "T2.zip", "DAE"}
+    assert {p.name for p in (out / "bundles" / "DAE").iterdir()} == {"T1.zip", "T2.zip"}
     subject = demo_subject_ids("IXI", 6)[5]  # an IXI test scan: never trained on
     scan = raw_paths("IXI", out / "raw", subject, "T2")
     away = workdir.parent / "laptop"
@@ -309,19 +311,28 @@ def _bundle_travels(workdir: Path, out: Path) -> None:
     for path in (scan.image, scan.mask):
         shutil.copy(path, away / path.name)
     shutil.copy(out / "bundles" / "T2.zip", away / "t2_model.zip")
+    shutil.copy(out / "bundles" / "DAE" / "T2.zip", away / "t2_dae.zip")
     common = ["--image", str(away / scan.image.name), "--mask", str(away / scan.mask.name), "--device", "cpu",
               "--amp", "none", "--quiet"]
     predict = [sys.executable, "-m", "patch2loc.cli", "predict"]
-    res = subprocess.run([*predict, "--from-run", str(out), "--modality", "T2", "--out",
-                          str(away / "run" / "s.nii.gz"), *common], capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-3000:]
+    for method in ("Patch2Loc", "DAE"):
+        res = subprocess.run([*predict, "--from-run", str(out), "--modality", "T2", "--method", method, "--out",
+                              str(away / f"run_{method}" / "s.nii.gz"), *common], capture_output=True, text=True,
+                             timeout=600)
+        assert res.returncode == 0, res.stderr[-3000:]
     shutil.rmtree(workdir / "results")
-    res = subprocess.run([*predict, "--model", str(away / "t2_model.zip"), "--out", str(away / "bundle" / "s.nii.gz"),
-                          *common], capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-3000:]
-    compared = ["s.nii.gz", "s_lesions.nii.gz", "s_native.nii.gz", "s_native_lesions.nii.gz", "s_components.csv"]
-    compared += [f"s_preprocessed/{p.name}" for p in (away / "run" / "s_preprocessed").glob("*.nii.gz")]
-    for name in compared:
-        assert (away / "bundle" / name).read_bytes() == (away / "run" / name).read_bytes(), name
-    summaries = [json.loads((away / d / "s_summary.json").read_text()) for d in ("run", "bundle")]
-    assert summaries[0]["threshold"] == summaries[1]["threshold"] is not None
+    for method, bundle in (("Patch2Loc", "t2_model.zip"), ("DAE", "t2_dae.zip")):
+        res = subprocess.run([*predict, "--model", str(away / bundle), "--out",
+                              str(away / f"bundle_{method}" / "s.nii.gz"), *common], capture_output=True, text=True,
+                             timeout=600)
+        assert res.returncode == 0, res.stderr[-3000:]
+        run, moved = away / f"run_{method}", away / f"bundle_{method}"
+        compared = ["s.nii.gz", "s_lesions.nii.gz", "s_native.nii.gz", "s_native_lesions.nii.gz", "s_components.csv"]
+        compared += [f"s_preprocessed/{p.name}" for p in (run / "s_preprocessed").glob("*.nii.gz")]
+        for name in compared:
+            assert (moved / name).read_bytes() == (run / name).read_bytes(), (method, name)
+        summaries = [json.loads((d / "s_summary.json").read_text()) for d in (run, moved)]
+        assert summaries[0]["threshold"] == summaries[1]["threshold"] is not None
+        assert summaries[0]["method"] == summaries[1]["method"] == method
+    heatmaps = [(away / f"bundle_{m}" / "s.nii.gz").read_bytes() for m in ("Patch2Loc", "DAE")]
+    assert heatmaps[0] != heatmaps[1]  # two methods, two maps

@@ -104,10 +104,12 @@ _at_least_2 = _int_in(2, 2**20, " (the heads use BatchNorm, which needs 2)")
 
 
 DEVICE_HELP = "auto (a CUDA GPU when usable, else cpu), cpu, cuda or cuda:N"
+PATCH2LOC_ONLY = "Patch2Loc only: ignored with --method DAE, which reconstructs whole slices in fp32"
 
 
 def build_parser() -> argparse.ArgumentParser:
     from patch2loc.bundle.export import cmd_export
+    from patch2loc.methods import METHODS
     from patch2loc.predict import cmd_predict
 
     parser = OneLineParser(prog="patch2loc", description=(
@@ -142,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", metavar="RUN_DIR", help="the run folder (results/<run_name>)")
     e.add_argument("--modality", required=True, choices=("T1", "T2"), help="the model to export")
     e.add_argument("--out", required=True, help="the bundle: a .zip file, or else a new folder")
-    e.add_argument("--method", default="Patch2Loc", choices=("Patch2Loc",),
-                   help="the method whose models are exported (predict applies Patch2Loc)")
+    e.add_argument("--method", default="Patch2Loc", choices=list(METHODS),
+                   help="the trained method whose models (and thresholds) are exported: Patch2Loc (default) or "
+                        "DAE; Thresh needs no model and is refused")
     e.add_argument("--folds", type=_int_in(0, 99), nargs="+", help="only these folds (default: the run's folds)")
     e.add_argument("--quiet", action="store_true", help="no message")
     e.set_defaults(func=cmd_export)
@@ -159,9 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
                                   "brain mask (omit it to skull-strip with HD-BET)")
     p.add_argument("--seg", help="ground-truth lesion mask of a single scan, on the scan's own grid: the "
                                  "summary then holds AUPRC, best Dice and Dice at the threshold")
+    p.add_argument("--method", choices=list(METHODS),
+                   help="the method whose models score the scans: Patch2Loc (default) or DAE (the workflow's "
+                        "denoising autoencoder; its checkpoints, run folds and thresholds). With --model the "
+                        "bundle's own method (a different --method is refused). Thresh needs no model: refused")
     p.add_argument("--checkpoint", action="append",
-                   help="best.pt from patch2loc train; repeat to ensemble (default with --from-run: every "
-                        "fold's best.pt of the modality)")
+                   help="best.pt from patch2loc train (or the workflow's DAE training, with --method DAE); repeat "
+                        "to ensemble (default with --from-run: every fold's best.pt of the modality and method)")
     p.add_argument("--folds", type=_int_in(0, 99), nargs="+", help="with --from-run or --model: only these folds' models")
     p.add_argument("--from-run", metavar="RUN_DIR",
                    help="preprocess raw native-space scans first, exactly like the run's data "
@@ -169,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "and on the scan's own grid")
     p.add_argument("--model", metavar="BUNDLE",
                    help="a model bundle from patch2loc export (.zip or folder): like --from-run, with everything "
-                        "the run would give carried in the bundle (raw scans, outputs in atlas and native space)")
+                        "the run would give carried in the bundle (raw scans, outputs in atlas and native space), "
+                        "scored with the bundle's method")
     p.add_argument("--modality", choices=("T1", "T2"),
                    help="modality of the scans; with --from-run also which landmarks and models to use. A "
                         "checkpoint trained on another modality is refused (see --allow-mismatch)")
@@ -190,14 +198,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="with an --out folder: redo scans whose outputs exist (default: skip them)")
     p.add_argument("--stride", type=_int_in(1, MAX_STRIDE), default=1,
-                   help=f"in-plane stride, 1 to {MAX_STRIDE} and below the slice size; >1 is upsampled bilinearly")
+                   help=f"in-plane stride, 1 to {MAX_STRIDE} and below the slice size; >1 is upsampled bilinearly "
+                        f"({PATCH2LOC_ONLY})")
     p.add_argument("--batch-size", type=_int_in(1, MAX_BATCH), default=8192,
-                   help=f"patches per forward pass, 1 to {MAX_BATCH}")
+                   help=f"patches per forward pass, 1 to {MAX_BATCH} ({PATCH2LOC_ONLY})")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "none"),
-                   help="encoder precision (auto: bf16/fp16 on GPU, bf16 on CPUs with native bf16)")
+                   help="encoder precision (auto: bf16/fp16 on GPU, bf16 on CPUs with native bf16; "
+                        f"{PATCH2LOC_ONLY})")
     p.add_argument("--region", default="dilated", choices=("dilated", "mask", "all"),
-                   help="centres to score (dilated: brain + median_size//2, same result as all)")
+                   help=f"centres to score (dilated: brain + median_size//2, same result as all; {PATCH2LOC_ONLY})")
     p.add_argument("--no-postprocess", action="store_true", help="write the raw score (no median, no mask)")
     p.add_argument("--median-size", type=_int_in(1, MAX_MEDIAN, " (the cost grows with its cube)"), default=None,
                    help=f"3D median filter side, 1 to {MAX_MEDIAN} and at most the slice size (default: the "

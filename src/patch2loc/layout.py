@@ -11,7 +11,7 @@ returned as strings so that Snakemake patterns with open wildcards ("{modality}"
     models/[{method}/]{modality}/fold{k}/  best.pt, last.pt, loss.csv (Patch2Loc: no method part)
     scores/{method}/{modality}/{fold}/{dataset}/   fold: fold{k}, or "all" for fold-free methods;
                                            IXI/threshold.json is the unsupervised threshold
-    bundles/{modality}.zip                 the exported model (patch2loc export)
+    bundles/[{method}/]{modality}.zip      the exported models (patch2loc export; Patch2Loc: no method part)
 
 This module imports only the method registry (itself light): the workflow reads it to build the DAG.
 """
@@ -85,8 +85,9 @@ class RunLayout:
         return str(Path(self.score_dir(method, modality, fold, "IXI"), "threshold.json"))
 
     # ------------------------------------------------------------ outputs of the last stages
-    def bundle(self, modality: str = "{modality}") -> str:
-        return self.path("bundles", f"{modality}.zip")
+    def bundle(self, modality: str = "{modality}", method: str = "Patch2Loc") -> str:
+        """The exported model of a trained method, in its models folder's name (Patch2Loc: none)."""
+        return self.path("bundles", METHODS[method].models, f"{modality}.zip")
 
     @property
     def figures(self) -> str:

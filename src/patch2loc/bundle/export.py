@@ -1,12 +1,13 @@
-"""`patch2loc export RUN --modality T2 --out t2_model.zip`: a finished run's model as a bundle.
+"""`patch2loc export RUN --modality T2 [--method DAE] --out t2_model.zip`: a run's model as a bundle.
 
 Everything comes from the run through `patch2loc.layout`: its resolved config (preprocessing,
 normalisation and heatmap settings), the modality's landmarks, the atlas the run recorded, each
-selected fold's best.pt (its weights and fields, without the optimizer and RNG state that only
-resuming needs) and unsupervised threshold. The members are checked as predict will check
-them (landmarks, chain settings, weights without running code) before anything is written; the
-zip (or folder) appears at --out only when complete. Member dates are fixed, so exporting the same
-run twice gives the same bytes.
+selected fold's best.pt of the method (Patch2Loc by default, or the DAE: any trained method of
+the registry; its weights and fields, without the optimizer and RNG state that only resuming
+needs) and the method's unsupervised threshold of that fold. The members are checked as predict
+will check them (landmarks, chain settings, weights without running code) before anything is
+written; the zip (or folder) appears at --out only when complete. Member dates are fixed, so
+exporting the same run twice gives the same bytes.
 """
 from __future__ import annotations
 
@@ -49,9 +50,9 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     from patch2loc.claims import nifti_claims, regular_file
     from patch2loc.chainfiles import check_chain_config, check_landmarks
 
-    if method != "Patch2Loc":
-        raise InputError(f"--method {method}: predict applies Patch2Loc models only, so only Patch2Loc is exported "
-                         "(the DAE's and Thresh's results stay in the run's tables).")
+    from patch2loc.methods import require_trained
+
+    require_trained(method, "--method", "export")
     layout = RunLayout(run)
     resolved = regular_file(layout.config, "the run's config", f"{NEEDS}.")
     try:

@@ -198,6 +198,20 @@ def _member_check(bundle: Path, folder: Path, check, *args) -> None:
         raise InputError(text) from None
 
 
+def _method_and_modality(bundle: Path, settings: dict, manifest: dict) -> None:
+    """A trained method's bundle of T1 or T2 scans, the manifest and the settings agreeing."""
+    from patch2loc.methods import TRAINED
+
+    method, modality = settings.get("method"), settings.get("modality")
+    if method not in TRAINED or modality not in ("T1", "T2"):
+        raise InputError(f"{bundle}: a bundle of method {str(method)[:40]!r}, modality {str(modality)[:10]!r}: "
+                         f"predict applies bundles of {' or '.join(TRAINED)} models of T1 or T2 scans.")
+    if (manifest.get("method"), manifest.get("modality")) != (method, modality):
+        said = f"{str(manifest.get('method'))[:40]} {str(manifest.get('modality'))[:10]}"
+        raise InputError(f"{bundle}: {M.MANIFEST} says {said}, {M.SETTINGS} {method} {modality}; {M.REFUSED}. "
+                         f"{M.FIX}")
+
+
 def open_bundle(path: str | Path) -> Bundle:
     """The checked bundle at `path` (a .zip or a folder); close() removes a zip's extracted copy."""
     from patch2loc.claims import nifti_claims, regular_file
@@ -211,15 +225,13 @@ def open_bundle(path: str | Path) -> Bundle:
         regular_file(bundle, "model bundle (--model)", "Pass the .zip (or folder) written by patch2loc export.")
         folder, tmp = _from_zip(bundle)
     try:
-        listed = set(json.loads((folder / M.MANIFEST).read_text(encoding="utf-8"))["members"])
+        manifest = json.loads((folder / M.MANIFEST).read_text(encoding="utf-8"))
+        listed = set(manifest["members"])
         for needed in (M.SETTINGS, M.LANDMARKS, M.ATLAS_IMAGE):
             if needed not in listed:
                 raise InputError(f"{bundle}: the bundle has no {needed}; {M.REFUSED}. {M.FIX}")
         settings = _settings(bundle, folder)
-        if settings.get("method") != "Patch2Loc" or settings.get("modality") not in ("T1", "T2"):
-            raise InputError(f"{bundle}: a bundle of method {str(settings.get('method'))[:40]!r}, modality "
-                             f"{str(settings.get('modality'))[:10]!r}: predict applies Patch2Loc bundles of T1 or T2 "
-                             "scans.")
+        _method_and_modality(bundle, settings, manifest)
         check_chain_config(settings, Path(f"{bundle}:{M.SETTINGS}"))
         _preprocess_settings(bundle, settings["preprocess"])
         _member_check(bundle, folder, check_landmarks, folder / M.LANDMARKS)

@@ -46,6 +46,7 @@ REGISTRY = (
     Method("Thresh", "patch2loc.methods.thresh", score_minutes=0.1),
 )
 METHODS = {m.name: m for m in REGISTRY}
+TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict applies and export bundles
 
 
 def get(name: str) -> Method:
@@ -54,6 +55,17 @@ def get(name: str) -> Method:
     if name not in METHODS:
         raise InputError(f"unknown method {name!r} (config `methods`); known: {', '.join(METHODS)}.")
     return METHODS[name]
+
+
+def require_trained(name: str, flag: str, action: str) -> Method:
+    """`name` as a method with models (predict, export); one line otherwise, naming `flag`."""
+    from patch2loc.errors import InputError
+
+    method = get(name)
+    if not method.trains:
+        raise InputError(f"{flag} {name}: {name} is not a trained method (it needs no model), so there is no model "
+                         f"to {action}. Use {' or '.join(TRAINED)}.")
+    return method
 
 
 def implementation(name: str) -> ModuleType:

@@ -1,13 +1,13 @@
 """`patch2loc predict`: scans -> anomaly heatmaps, lesion masks and summaries.
 
-Order matters for safety: every check that needs no compute runs first (device, the scans and
-every output path against every input, the run's files, HD-BET, the checkpoints and their
-modality), then the models are loaded once and the scans are scored one by one, each after its
-own checks (preflight.py). Each scan's outputs are committed together (scan.py); a failure,
-Ctrl-C or SIGTERM leaves nothing of that scan and never touches an input. With several scans, one
-bad scan is reported (one line) and the others go on; the exit status is then the number of failed
-scans (at most 100). A folder run skips a scan only when its outputs were made from the same
-inputs with the same settings (runstate.py).
+Order matters for safety: every check that needs no compute runs first (device, the method, the
+scans and every output path against every input, the run's files, HD-BET, the checkpoints, their
+method and modality: models.py), then the models are loaded once and the scans are scored one
+by one, each after its own checks (preflight.py). Each scan's outputs are committed together
+(scan.py); a failure, Ctrl-C or SIGTERM leaves nothing of that scan and never touches an input.
+With several scans, one bad scan is reported (one line) and the others go on; the exit status is
+then the number of failed scans (at most 100). A folder run skips a scan only when its outputs
+were made from the same inputs with the same settings (runstate.py).
 """
 from __future__ import annotations
 
@@ -110,7 +110,8 @@ def _scan_checks(job, ctx, args) -> None:
         check_paths_utf8({"--image": scan.image, "--mask": scan.mask, "--seg": scan.seg,
                           **{f"--out ({name})": path for name, path in job.outputs().items()}})
     check_claims(scan, ctx.chain is not None)  # headers only: before anything reads the voxels
-    check_flags_fit(model_grid(scan.image, ctx.chain), args.stride, args.median_size, scan.image)
+    stride = args.stride if ctx.method == "Patch2Loc" else 1  # the other methods ignore --stride (models.py)
+    check_flags_fit(model_grid(scan.image, ctx.chain), stride, args.median_size, scan.image)
     if ctx.chain is not None and not scan.is_dicom:
         strip = skull_strip_of(scan, ctx.skull_strip)
         check_raw_scan(scan.image, scan.mask if strip == "provided" else None)
@@ -140,31 +141,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return _predict(args, bundle)
 
 
-def _models(args, chain, bundle) -> tuple[list[Path], list[str], list[float | None]]:
-    """(checkpoint files, their names for messages and summaries, each one's run threshold)."""
-    from patch2loc.predict.ensemble import bundle_folds, fold_checkpoints, fold_threshold
-
-    if bundle is not None:
-        folds = bundle_folds(bundle, args.folds)
-        return [f.weights for f in folds], [f"{bundle.source}:{f.name}" for f in folds], [f.threshold for f in folds]
-    if args.checkpoint:
-        checkpoints = [Path(c) for c in args.checkpoint]
-    elif chain is not None:
-        checkpoints = fold_checkpoints(chain.run, args.modality, args.folds)
-    else:
-        raise InputError(f"{args.image[0]}: pass --checkpoint (or --from-run or --model to use a run's fold models).")
-    run = chain.run if chain is not None else None
-    return checkpoints, [str(c) for c in checkpoints], [fold_threshold(run, args.modality, c) for c in checkpoints]
-
-
 def _predict(args: argparse.Namespace, bundle) -> int:
     from tqdm.auto import tqdm
 
     from patch2loc.devices import check_device, resolve_device
-    from patch2loc.methods.patch2loc.model import load_model
-    from patch2loc.predict.ensemble import Member, ensemble_threshold
-    from patch2loc.predict.preflight import check_checkpoint_fits
+    from patch2loc.predict.ensemble import ensemble_threshold
     from patch2loc.predict.inputs import expand
+    from patch2loc.predict.models import fold_models, load_members, resolve_method, score_settings
     from patch2loc.predict.runchain import RunChain, require_hdbet
     from patch2loc.predict.runstate import call_settings, is_current, remove_stale, scan_state
     from patch2loc.predict.scan import Context, run_scan, skull_strip_of
@@ -183,12 +166,14 @@ def _predict(args: argparse.Namespace, bundle) -> int:
             raise InputError(f"{args.model}: a {bundle.settings['modality']} model bundle, but --modality "
                              f"{args.modality}. Use the bundle of that modality, or drop --modality.")
         args.modality = bundle.settings["modality"]
+    method = resolve_method(args, bundle)
+    if bundle is not None:
         chain = RunChain.from_bundle(bundle)
     else:
         chain = RunChain.open(args.from_run, args.modality) if args.from_run else None
     if args.median_size is None:  # the run's own filter: its healthy threshold was taken after it
         args.median_size = int((chain.config.get("heatmap") or {}).get("median_size", 7)) if chain else 7
-    checkpoints, names, thresholds = _models(args, chain, bundle)
+    checkpoints, names, thresholds = fold_models(args, chain, bundle, method)
     scans = expand(args.image, args.mask, args.seg)
     if chain is None and args.skull_strip in ("hdbet", "none"):
         raise InputError(f"--skull-strip {args.skull_strip}: only raw scans are skull-stripped; add --from-run "
@@ -205,28 +190,20 @@ def _predict(args: argparse.Namespace, bundle) -> int:
 
     # Thresholds: the user's, else the run's (the folds' unsupervised thresholds, averaged).
     device = resolve_device(args.device)
-    members = []
     _check_paths(jobs, scans, checkpoints, chain, args)
-    for c, name, fold_thr in zip(checkpoints, names, thresholds):
-        try:
-            model, ckpt = load_model(str(c), device)  # before any compute: a bad model fails fast
-        except InputError as exc:  # a bundle's member: named by the bundle, not its unpacked copy
-            raise InputError(str(exc).replace(str(c), name)) from None
-        check_checkpoint_fits(ckpt, name, args.modality, None, args.allow_mismatch)
-        members.append(Member(Path(name), model, ckpt, fold_thr))
+    members = load_members(method, checkpoints, names, thresholds, device, args.modality, args.allow_mismatch,
+                           from_bundle=bundle is not None)
     threshold, source = args.threshold, "--threshold"
     if threshold is None:
         threshold = ensemble_threshold(members)
         source = "run (mean of the folds' healthy-IXI quantile thresholds)" if threshold is not None else "none"
     for job in jobs:
         job.lesions = threshold is not None
-    settings = call_settings(args, checkpoints, chain, threshold, source)
+    settings = call_settings(args, checkpoints, chain, threshold, source, method)
     ctx = Context(members=members, chain=chain, threshold=threshold, threshold_source=source,
-                  score_kwargs=dict(stride=args.stride, batch_size=args.batch_size, device=device, amp=args.amp,
-                                    region=args.region, margin=args.median_size // 2,
-                                    progress=not args.quiet and not batch),
+                  score_kwargs=score_settings(method, args, device, progress=not args.quiet and not batch),
                   median_size=args.median_size, postprocess=not args.no_postprocess, skull_strip=args.skull_strip,
-                  allow_mismatch=args.allow_mismatch, checkpoints=names)
+                  allow_mismatch=args.allow_mismatch, checkpoints=names, method=method)
 
     failed, done, skipped = 0, 0, 0
     for job in tqdm(jobs, desc="scans", unit="scan", disable=args.quiet or not batch):
@@ -255,7 +232,8 @@ def _predict(args: argparse.Namespace, bundle) -> int:
             print(f"patch2loc predict: error: {line}", file=sys.stderr)
             continue
         if not args.quiet and not batch:
-            print(f"{job.heatmap}: {record['patches']} patches in {record['seconds']:.1f} s", file=sys.stderr)
+            what = f"{record['patches']} patches" if record["patches"] is not None else f"{method} score"
+            print(f"{job.heatmap}: {what} in {record['seconds']:.1f} s", file=sys.stderr)
     if batch and not args.quiet:
         print(f"patch2loc predict: {done} scored, {skipped} skipped (done before with the same inputs and "
               f"settings; --overwrite to redo), {failed} failed", file=sys.stderr)

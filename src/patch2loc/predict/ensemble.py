@@ -1,18 +1,20 @@
-"""Fold ensemble: every fold's model of a run, scores averaged, thresholds averaged.
+"""Fold ensemble: every fold's model of one method of a run, scores averaged, thresholds averaged.
 
-How scores are combined: the raw score maps (log error + log variance, before the median filter)
+How scores are combined, the same for every method (Patch2Loc, the DAE): the raw score maps
+(before the median filter: Patch2Loc's log error + log variance, the DAE's reconstruction error)
 of the folds are averaged voxel by voxel, and the average is post-processed once. The folds'
 scores are on one scale (the same loss, the same preprocessing), so the mean is an ensemble
 model's score; the median filter and mask then act on it exactly as on one model's, and an
 ensemble of identical checkpoints gives exactly the single checkpoint's heatmap. The run's
-unsupervised threshold is per fold (98th percentile of healthy IXI test scores); the ensemble
-uses the mean of the folds' thresholds, an approximation of the ensemble's own percentile (not
-recomputed here: that needs the healthy scans).
+unsupervised threshold is per method and fold (98th percentile of healthy IXI test scores); the
+ensemble uses the mean of the folds' thresholds, an approximation of the ensemble's own
+percentile (not recomputed here: that needs the healthy scans).
 """
 from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +32,12 @@ class Member:
     threshold: float | None  # the fold's unsupervised threshold, when the run computed it
 
 
-def fold_checkpoints(run: Path, modality: str, folds: list[int] | None) -> list[Path]:
-    """The run's best.pt of every fold (or the requested ones), where patch2loc.layout puts them."""
-    found = RunLayout(run).fold_checkpoints(modality)
-    root = run / "models" / modality
+def fold_checkpoints(run: Path, modality: str, folds: list[int] | None, method: str = "Patch2Loc") -> list[Path]:
+    """The run's best.pt of the method's every fold (or the requested ones), where patch2loc.layout
+    puts them."""
+    layout = RunLayout(run)
+    found = layout.fold_checkpoints(modality, method)
+    root = Path(layout.model_dir(method, modality, 0)).parent
     if folds:
         missing = [k for k in folds if k not in found]
         if missing:
@@ -41,15 +45,18 @@ def fold_checkpoints(run: Path, modality: str, folds: list[int] | None) -> list[
                              "Pass folds the run trained (--folds).")
         found = {k: found[k] for k in folds}
     if not found:
-        raise InputError(f"{root}: no fold*/best.pt. Train the run's {modality} models first, or pass --checkpoint.")
+        raise InputError(f"{root}: no fold*/best.pt. Train the run's {method} {modality} models first, or pass "
+                         "--checkpoint.")
     return [found[k] for k in sorted(found)]
 
 
-def fold_threshold(run: Path | None, modality: str | None, checkpoint: Path) -> float | None:
-    """The unsupervised threshold the workflow computed for this checkpoint's fold, if any."""
+def fold_threshold(run: Path | None, modality: str | None, checkpoint: Path,
+                   method: str = "Patch2Loc") -> float | None:
+    """The unsupervised threshold the workflow computed for the method's model of this checkpoint's
+    fold, if any."""
     if run is None or not re.fullmatch(r"fold\d+", checkpoint.parent.name):
         return None
-    path = Path(RunLayout(run).threshold("Patch2Loc", str(modality), checkpoint.parent.name))
+    path = Path(RunLayout(run).threshold(method, str(modality), checkpoint.parent.name))
     if not path.is_file():
         return None
     try:
@@ -76,14 +83,30 @@ def ensemble_threshold(members: list[Member]) -> float | None:
     return float(np.mean(values)) if values and len(values) == len(members) else None
 
 
-def ensemble_score(members: list[Member], image: np.ndarray, mask: np.ndarray, score_kwargs: dict):
-    """Mean raw score of the members (see the module doc); returns (score, n_patches, seconds)."""
-    from patch2loc.methods.patch2loc.heatmap import score_volume
+def member_score(method: str, model, image: np.ndarray, mask: np.ndarray, score_kwargs: dict):
+    """One model's raw map: (score, patches scored or None, seconds). Patch2Loc through its dense
+    scorer (predict's progress bar, stride and patch batches: predict.models.score_settings), any
+    other method through its registry module's score(model, image, mask, cfg)."""
+    if method == "Patch2Loc":
+        from patch2loc.methods.patch2loc.heatmap import score_volume
 
+        res = score_volume(model, image, mask, **score_kwargs)
+        return res.score, res.n_patches, res.seconds
+    from patch2loc.methods import implementation
+
+    start = time.perf_counter()
+    raw = implementation(method).score(model, image, mask, score_kwargs["cfg"])["score"]
+    return raw, None, time.perf_counter() - start
+
+
+def ensemble_score(members: list[Member], image: np.ndarray, mask: np.ndarray, score_kwargs: dict,
+                   method: str = "Patch2Loc"):
+    """Mean raw score of the members (see the module doc); returns (score, n_patches, seconds),
+    n_patches None for a method that scores no patches."""
     total, patches, seconds = None, 0, 0.0
     for member in members:
-        res = score_volume(member.model, image, mask, **score_kwargs)
-        total = res.score.astype(np.float64) if total is None else total + res.score
-        patches += res.n_patches
-        seconds += res.seconds
+        score, n, s = member_score(method, member.model, image, mask, score_kwargs)
+        total = score.astype(np.float64) if total is None else total + score
+        patches = None if n is None or patches is None else patches + n
+        seconds += s
     return (total / len(members)).astype(np.float32), patches, seconds

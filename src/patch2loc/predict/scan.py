@@ -66,6 +66,7 @@ class Context:
     skull_strip: str  # auto | mask | hdbet | none
     allow_mismatch: bool
     checkpoints: list[str] = field(default_factory=list)
+    method: str = "Patch2Loc"  # the members' method (predict.models.resolve_method)
 
 
 def skull_strip_of(scan: ScanInput, choice: str) -> str:
@@ -133,7 +134,8 @@ def run_scan(job: Job, ctx: Context) -> dict:
         for member in ctx.members:
             check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape,
                                   ctx.allow_mismatch)
-        raw, n_patches, seconds = ensemble_score(ctx.members, case.image.data, case.mask, ctx.score_kwargs)
+        raw, n_patches, seconds = ensemble_score(ctx.members, case.image.data, case.mask, ctx.score_kwargs,
+                                                 ctx.method)
         with np.errstate(invalid="ignore", over="ignore"):  # an overflow is reported by finite_heatmap
             score = postprocess(raw, case.mask, ctx.median_size) if ctx.postprocess else raw
         score = finite_heatmap(score.astype(np.float32), case.mask, scan, "heatmap")
@@ -165,7 +167,8 @@ def run_scan(job: Job, ctx: Context) -> dict:
             metrics = _seg_metrics(scan.seg, summary_score, summary_brain, thr)
         record = {
             "scan": scan.id, "image": str(scan.image), "mask": None if scan.mask is None else str(scan.mask),
-            "checkpoints": ctx.checkpoints, "ensemble": "mean of the folds' raw scores, then median filter + mask",
+            "method": ctx.method, "checkpoints": ctx.checkpoints,
+            "ensemble": "mean of the folds' raw scores, then median filter + mask",
             "threshold": thr, "threshold_source": ctx.threshold_source, "median_size": ctx.median_size,
             "summary_space": space,
             "lesion_volume_ml": float(sum(r["volume_ml"] for r in rows)), "n_components": len(rows),
