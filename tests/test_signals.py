@@ -104,3 +104,58 @@ def test_sigterm_during_training_keeps_the_last_checkpoint_and_resumes(c, tmp_pa
     assert not any(TEMP_MARK in p.name for p in run.iterdir())
     assert cli.main(argv) == 0  # resumes from step 1
     assert [r.split(",")[0] for r in (run / "loss.csv").read_text().splitlines()] == ["step", "1", "2", "3"]
+
+
+def test_sigterm_while_a_checkpoint_is_written_is_sigterm_not_a_write_error(tmp_path, monkeypatch):
+    """torch's C++ writer turns an interrupt raised in its Python write callback into a RuntimeError
+    ("unexpected pos"); the battery saw `patch2loc train` then report a failed write (exit 2) for
+    a SIGTERM. The interrupt must come through as itself, and nothing half-written stays."""
+    import builtins
+
+    import torch
+
+    from patch2loc import checkpoint
+    from patch2loc.errors import Terminated
+
+    real_open, calls = builtins.open, []
+
+    class Interrupted:  # a file whose third write is where SIGTERM arrives
+        def __init__(self, fh):
+            self.fh = fh
+
+        def write(self, data):
+            calls.append(len(data))
+            if len(calls) == 3:
+                raise Terminated()
+            return self.fh.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    monkeypatch.setattr(checkpoint, "open", lambda p, mode="r": Interrupted(real_open(p, mode)), raising=False)
+    target = tmp_path / "last.pt"
+    with pytest.raises(Terminated):
+        checkpoint.save_checkpoint(target, {"model": {"w": torch.ones(50_000)}, "step": 1})
+    assert len(calls) == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_checkpoint_write_is_still_a_write_error(tmp_path, monkeypatch):
+    """The same RuntimeError without an interrupt behind it stays what it is."""
+    import torch
+
+    from patch2loc import checkpoint
+
+    def broken(obj, fh):
+        raise RuntimeError("[enforce fail at inline_container.cc:671] . unexpected pos 46 vs 0")
+
+    monkeypatch.setattr(torch, "save", broken)
+    with pytest.raises(RuntimeError, match="unexpected pos"):
+        checkpoint.save_checkpoint(tmp_path / "last.pt", {"step": 1})
+    assert list(tmp_path.iterdir()) == []

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from patch2loc.claims import regular_file
-from patch2loc.errors import InputError
+from patch2loc.errors import InputError, interruption
 from patch2loc.limits import MB, check_checkpoint_size
 from patch2loc.outputs import atomic_output
 
@@ -66,8 +66,14 @@ def save_checkpoint(path: str | os.PathLike, ckpt: dict) -> None:
     Saved through a file object: given a path, torch names the archive's root folder after it, so
     the random temporary name made identical weights differ byte for byte from run to run.
     """
-    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
-        torch.save(ckpt, fh)
+    try:
+        with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+            torch.save(ckpt, fh)
+    except RuntimeError as exc:  # a SIGTERM or Ctrl-C mid-write is that, not a write error
+        interrupt = interruption(exc)
+        if interrupt is None:
+            raise
+        raise interrupt from None
 
 
 def _refused_globals(message: str) -> str:

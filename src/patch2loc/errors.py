@@ -19,6 +19,19 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM arrived; handled like Ctrl-C (cleanup runs), reported with exit 143."""
 
 
+def interruption(exc: BaseException | None) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM an exception stands for, if any. torch's C++ checkpoint writer turns an
+    interrupt raised inside its Python write callback into a RuntimeError ("unexpected pos"),
+    keeping the interrupt only as the error's context: without this it read as a failed write."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 # Texts by which torch and its C++ writer report what the operating system refused.
 _OUT_OF_MEMORY = ("can't allocate memory", "out of memory", "DefaultCPUAllocator", "CUDA out of memory",
                   "Cannot allocate memory")
