@@ -103,6 +103,7 @@ def _scan_checks(job, ctx, args) -> None:
     """The checks of one scan that need no compute (preflight.py), in the order they can fail."""
     from patch2loc.predict.preflight import (check_claims, check_flags_fit, check_paths_utf8, check_raw_scan,
                                              model_grid)
+    from patch2loc.predict.models import method_flags
     from patch2loc.predict.scan import skull_strip_of
 
     scan = job.scan
@@ -110,7 +111,7 @@ def _scan_checks(job, ctx, args) -> None:
         check_paths_utf8({"--image": scan.image, "--mask": scan.mask, "--seg": scan.seg,
                           **{f"--out ({name})": path for name, path in job.outputs().items()}})
     check_claims(scan, ctx.chain is not None)  # headers only: before anything reads the voxels
-    stride = args.stride if ctx.method == "Patch2Loc" else 1  # the other methods ignore --stride (models.py)
+    stride = method_flags(ctx.method, args)["stride"] or 1  # a method that ignores --stride scores every pixel
     check_flags_fit(model_grid(scan.image, ctx.chain), stride, args.median_size, scan.image)
     if ctx.chain is not None and not scan.is_dicom:
         strip = skull_strip_of(scan, ctx.skull_strip)

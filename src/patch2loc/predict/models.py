@@ -17,6 +17,14 @@ from patch2loc.errors import InputError
 PATCH2LOC_ONLY = ("stride", "region", "amp")  # call settings that only Patch2Loc's scoring reads
 
 
+def method_flags(method: str, args) -> dict:
+    """Patch2Loc's scoring flags as this call applies them; None for a method that ignores them
+    (the one place that says so: scoring, the recorded call settings and the preflight use it)."""
+    if method == "Patch2Loc":
+        return {flag: getattr(args, flag) for flag in PATCH2LOC_ONLY}
+    return dict.fromkeys(PATCH2LOC_ONLY)
+
+
 def resolve_method(args, bundle) -> str:
     """--method, or the bundle's method (a --method that contradicts it is refused)."""
     from patch2loc.methods import require_trained
@@ -78,7 +86,7 @@ def load_members(method: str, checkpoints: list[Path], names: list[str], thresho
 def score_settings(method: str, args, device, progress: bool) -> dict:
     """What ensemble.member_score passes to the method's scorer."""
     if method == "Patch2Loc":
-        return dict(stride=args.stride, batch_size=args.batch_size, device=device, amp=args.amp, region=args.region,
+        return dict(**method_flags(method, args), batch_size=args.batch_size, device=device,
                     margin=args.median_size // 2, progress=progress)
     from patch2loc.evaluation.scoring import ScoringConfig
 

@@ -54,14 +54,11 @@ def call_settings(args, checkpoints: list[Path], chain, threshold: float | None,
                   method: str = "Patch2Loc") -> dict:
     """Everything of the call that changes a scan's outputs (device and batch size do not; nor do
     Patch2Loc's scoring flags for a method that ignores them: predict.models)."""
-    from patch2loc.predict.models import PATCH2LOC_ONLY
+    from patch2loc.predict.models import method_flags
 
     settings = {"checkpoints": [sha256_file(c) for c in checkpoints], "threshold": threshold,
-                "threshold_source": source, "stride": args.stride, "median_size": args.median_size,
-                "region": args.region, "postprocess": not args.no_postprocess, "amp": args.amp,
-                "modality": args.modality}
-    if method != "Patch2Loc":
-        settings.update(dict.fromkeys(PATCH2LOC_ONLY))
+                "threshold_source": source, **method_flags(method, args), "median_size": args.median_size,
+                "postprocess": not args.no_postprocess, "modality": args.modality}
     if chain is not None:
         settings["from_run"] = {name: sha256_of(path) for name, path in chain.recorded.items()}
     return settings

@@ -72,7 +72,7 @@ class PatchSampler:
         # Minimum number of brain pixels, as an integer so the test is exact.
         self.min_count = max(0, math.ceil(min_brain_fraction * p * p - 1e-9))
 
-        lo, hi = p // 2, p - 1 - p // 2
+        lo = p // 2  # left/top padding; the right/bottom gets p - 1 - lo
         # Slices stored [S, Z, H + P - 1, W + P - 1]: one slice is contiguous and already padded.
         self.padded = torch.zeros(n_subj, d, h + p - 1, w + p - 1, dtype=torch.float32, device=self.device)
         self.valid = torch.zeros(n_subj, d, h, w, dtype=torch.bool, device=self.device)

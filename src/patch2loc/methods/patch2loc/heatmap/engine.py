@@ -60,7 +60,7 @@ class PatchSource:
         self.shape, self.patch_size, self.device = (X, Y, Z), P, device
         img = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))
         img = img * torch.from_numpy(np.ascontiguousarray(brain_mask, dtype=bool))
-        before, after = P // 2, P - 1 - P // 2
+        before = P // 2  # top/left padding; bottom/right gets P - 1 - before
         padded = torch.zeros(Z, X + P - 1, Y + P - 1, dtype=torch.float32)
         padded[:, before:before + X, before:before + Y] = img.permute(2, 0, 1)
         self.padded = padded.to(device)
