@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from patch2loc.claims import regular_file
-from patch2loc.errors import InputError, interruption
+from patch2loc.errors import InputError, WrongMethod, interruption
 from patch2loc.limits import MB, check_checkpoint_size
 from patch2loc.outputs import atomic_output
 
@@ -155,7 +155,7 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
                          f"{detail}). {fix}") from None
     found = checkpoint_method(ckpt) if isinstance(ckpt, dict) else None
     if method is not None and found not in (None, method):
-        raise InputError(f"{path}: a {found} {what}, not a {method} one. {fix}")
+        raise WrongMethod(f"{path}: a {found} {what}, not a {method} one. {fix}", found)
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict) or (
             found == "Patch2Loc" and "patch_size" not in ckpt):
         needs = "'model' weights and 'patch_size'" if found in (None, "Patch2Loc") else "'model' weights"

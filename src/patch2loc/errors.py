@@ -15,6 +15,14 @@ class InputError(ValueError):
     """Bad input: the message names the file and the fix (the CLI prints it as one line, exit 2)."""
 
 
+class WrongMethod(InputError):
+    """A checkpoint of another method than the one asked for; `found` names it (predict suggests it)."""
+
+    def __init__(self, message: str, found: str):
+        super().__init__(message)
+        self.found = found
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived; handled like Ctrl-C (cleanup runs), reported with exit 143."""
 

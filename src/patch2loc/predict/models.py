@@ -73,9 +73,8 @@ def load_members(method: str, checkpoints: list[Path], names: list[str], thresho
             model, ckpt = load(str(c), device)
         except InputError as exc:  # a bundle's member: named by the bundle, not its unpacked copy
             text = str(exc).replace(str(c), name)
-            # read_checkpoint's "a DAE checkpoint, not a Patch2Loc one": say how to apply it instead
-            other = next((m for m in TRAINED if f"a {m} checkpoint, not a {method} one" in text), None)
-            if other is not None and not from_bundle:  # a bundle's method is its settings', not a flag
+            other = getattr(exc, "found", None)  # WrongMethod: say how to apply that checkpoint instead
+            if other in TRAINED and not from_bundle:  # a bundle's method is its settings', not a flag
                 text += f" To apply this {other} checkpoint, pass --method {other}."
             raise InputError(text) from None
         check_checkpoint_fits(ckpt, name, modality, None, allow_mismatch)
