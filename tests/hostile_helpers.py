@@ -1,11 +1,13 @@
 """Shared by the hostile-input tests: hostile files, and the CLI in a child process with its peak memory."""
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,30 @@ def cli_in_child(argv: list[str], env: dict | None = None, cwd: Path | None = No
                           capture_output=True, text=True, env=environ, cwd=cwd, timeout=400)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return result["rc"], result["err"].strip().splitlines(), result["peak_kb"] / 1024  # Linux: ru_maxrss in kB
+
+
+# A refused file may cost what a good one costs, not more. The ceiling is the peak of the same
+# command on a tiny good input plus a margin, not a fixed number: ru_maxrss counts the resident
+# pages of torch's CUDA libraries, 0.8-1.1 GB for the same command from one run to the next (a
+# fixed 1 GB failed CI on 2026-11-24). The bombs claim 2.75 GB and more (one read: 4.1 GB).
+MARGIN_MB = 512
+
+
+@functools.lru_cache(maxsize=1)
+def good_input_peak_mb() -> float:
+    """Peak memory (MB) of `patch2loc predict` scoring safety_helpers' tiny good case."""
+    from safety_helpers import make_case, predict_argv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        case = make_case(Path(tmp) / "in")
+        rc, err, peak_mb = cli_in_child(predict_argv(case, Path(tmp) / "out" / "h.nii.gz"))
+    assert rc == 0, err
+    return peak_mb
+
+
+def assert_nothing_allocated(peak_mb: float) -> None:
+    ceiling = good_input_peak_mb() + MARGIN_MB
+    assert peak_mb < ceiling, f"peak memory {peak_mb:.0f} MB, above {ceiling:.0f} MB (a good tiny input's + {MARGIN_MB})"
 
 
 def nifti_header(shape, dtype=np.float32, zooms=(1.0, 1.0, 1.0), affine=None) -> bytes:

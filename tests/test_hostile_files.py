@@ -2,7 +2,7 @@
 
 Decompression bombs (an image header or a checkpoint archive that claims gigabytes) are refused
 before anything of that size is allocated: the CLI runs in a child process and its peak memory
-(ru_maxrss) stays below 1 GB. Zero, negative or non-finite voxel sizes, degenerate, sheared or
+(ru_maxrss) stays below a tiny good input's plus a margin (hostile_helpers.MARGIN_MB). Zero, negative or non-finite voxel sizes, degenerate, sheared or
 ambiguous (qform vs sform) affines, truncated files and FIFOs are refused in one line. Each case
 asserts exit 2, one stderr line without traceback, and that the test folder is unchanged.
 """
@@ -21,13 +21,12 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from hostile_helpers import cli_in_child, fake_run, nifti_header, write_nii_gz
+from hostile_helpers import assert_nothing_allocated, cli_in_child, fake_run, nifti_header, write_nii_gz
 from safety_helpers import SHAPE, make_case, predict_argv, refused, snapshot
 
 from patch2loc.claims import nifti_claims
 from patch2loc.errors import InputError
 
-GB = 1024  # MB
 BOMB_SHAPE = (1200, 1200, 600)  # int32: 3.2 GB claimed
 
 
@@ -47,7 +46,7 @@ def _assert_refused_in_child(argv, needle, watched, env=None):
     assert rc == 2, (rc, err)
     assert len(err) == 1 and "Traceback" not in err[0] and needle in err[0], err
     assert snapshot(watched) == before  # nothing created, changed or removed
-    assert peak_mb < GB, f"peak memory {peak_mb:.0f} MB"
+    assert_nothing_allocated(peak_mb)
     return err[0]
 
 
@@ -61,6 +60,18 @@ def test_nifti_bomb_is_refused_from_its_header(c, tmp_path, body_mb):
     line = _assert_refused_in_child(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=bomb),
                                     "PATCH2LOC_MAX_IMAGE_MB", tmp_path)
     assert str(bomb) in line and "1200 x 1200 x 600" in line
+
+
+@pytest.mark.slow  # allocates about 4 GB for a moment
+def test_the_memory_ceiling_catches_a_bomb_that_is_read(c, tmp_path):
+    """The check above can fail: with the size limit lifted, the same bomb is read (64 MB of its
+    3.2 GB are there) and its peak is far above the ceiling the refusals are held to."""
+    bomb = write_nii_gz(tmp_path / "in" / "bomb.nii.gz", nifti_header(BOMB_SHAPE, np.int32), 64 << 20)
+    rc, err, peak_mb = cli_in_child(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=bomb),
+                                    {"PATCH2LOC_MAX_IMAGE_MB": "100000"})
+    assert rc == 2 and "PATCH2LOC_MAX_IMAGE_MB" not in err[-1], err  # read, then found short
+    with pytest.raises(AssertionError, match="peak memory"):
+        assert_nothing_allocated(peak_mb)
 
 
 @pytest.mark.slow

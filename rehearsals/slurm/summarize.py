@@ -13,13 +13,16 @@ out, local, cluster = map(Path, sys.argv[1:4])
 ok = True
 
 # 1. GPU jobs running at the same time (squeue.log: "HH:MM:SS id:partition:comment ...").
-best, best_line = 0, ""
+best, best_line, gpu_rules = 0, "", set()
 for line in (out / "squeue.log").read_text().splitlines():
     gpu_jobs = [job for job in line.split()[1:] if job.split(":")[1:2] == ["gpu"]]
+    # The executor's comment reads "rule_{name}_wildcards_{values}" (or "rule_{name}").
+    gpu_rules.update(m.group(1) for job in gpu_jobs if (m := re.match(r"rule_(.+?)(?:_wildcards|$)", job.split(":", 2)[-1])))
     if len(gpu_jobs) > best:
         best, best_line = len(gpu_jobs), line
 print(f"most GPU jobs running at once: {best}" + (f"  ({best_line})" if best else ""))
 ok &= best >= 2
+print(f"jobs seen on the gpu partition (by the comment Snakemake gives them): {', '.join(sorted(gpu_rules)) or 'none'}")
 
 # 2. CUDA_VISIBLE_DEVICES as the GPU jobs saw it (first line of each log).
 seen = {}
@@ -66,14 +69,15 @@ for path in sorted(local.glob("landmarks/*.npy")):
     same = np.array_equal(np.load(path), np.load(cluster / path.relative_to(local)))
     print(f"{path.relative_to(local)}: {'identical' if same else 'DIFFERS'}")
     ok &= same
-for path in sorted(local.glob("models/*/fold*/best.pt")):
+# Patch2Loc's models/{modality}/ and the other trained methods' models/{method}/{modality}/.
+for path in sorted(local.glob("models/**/fold*/best.pt")):
     a, b = weights(path), weights(cluster / path.relative_to(local))
     same = all(torch.equal(a[k], b[k]) for k in a)
     print(f"{path.relative_to(local)}: {'identical weights' if same else 'weights DIFFER'}")
     ok &= same
 
 # 5. Tables: cluster run against local run.
-for name in ("table1.csv", "per_volume_metrics.csv"):
+for name in ("table1.csv", "table2.csv", "per_volume_metrics.csv"):
     a, b = local / "tables" / name, cluster / "tables" / name
     if not (a.exists() and b.exists()):
         print(f"{name}: missing ({a if not a.exists() else b})")
