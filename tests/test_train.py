@@ -191,3 +191,37 @@ def test_checkpoint_every_writes_last_less_often_and_still_resumes_identically(r
     assert _csv(full / "loss.csv") == _csv(part / "loss.csv")
     with pytest.raises(InputError, match="checkpoint_every"):
         _cfg(checkpoint_every=3)
+
+
+def test_learning_rate_schedules():
+    """constant: the paper's rate at every step; warm-up: linear up to lr; cosine: from lr to 0."""
+    from patch2loc.methods.harness import scheduled_lr
+
+    assert [scheduled_lr(0.01, s, 10) for s in (0, 5, 9)] == [0.01, 0.01, 0.01]
+    assert [scheduled_lr(0.01, s, 10, "constant", 4) for s in (0, 1, 3, 4)] == pytest.approx([0.0025, 0.005, 0.01, 0.01])
+    cosine = [scheduled_lr(0.01, s, 10, "cosine", 2) for s in range(10)]
+    assert cosine[:3] == pytest.approx([0.005, 0.01, 0.01]) and cosine[-1] < 0.0005
+    assert all(a >= b for a, b in zip(cosine[2:], cosine[3:]))  # decays monotonically after the warm-up
+    with pytest.raises(InputError, match="lr_schedule"):
+        _cfg(lr_schedule="step")
+    with pytest.raises(InputError, match="warmup_steps"):
+        _cfg(warmup_steps=6)
+
+
+def test_cosine_schedule_trains_otherwise_and_resumes_bit_identically(reference_run, tmp_path, monkeypatch):
+    """The schedule changes the run (so it is applied), a killed cosine run resumes to the same
+    weights, and it cannot be resumed towards another number of steps (the schedule's end)."""
+    ref, _ = reference_run
+    whole = tmp_path / "whole"
+    _run(whole, lr_schedule="cosine", warmup_steps=2)
+    a, b = _weights(ref / "last.pt"), _weights(whole / "last.pt")
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+    real_evaluate = _crash_at_third_validation(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "resumed", lr_schedule="cosine", warmup_steps=2)
+    monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
+    with pytest.raises(InputError, match="steps"):
+        _run(tmp_path / "resumed", lr_schedule="cosine", warmup_steps=2, steps=8)
+    _run(tmp_path / "resumed", lr_schedule="cosine", warmup_steps=2)
+    _assert_same_weights(_weights(whole / "last.pt"), _weights(tmp_path / "resumed" / "last.pt"))

@@ -88,6 +88,25 @@ def autocast_context(device: torch.device, amp: str):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_lr(base: float, step: int, steps: int, schedule: str = "constant", warmup: int = 0) -> float:
+    """The learning rate of update `step` (0-based): a linear warm-up over the first `warmup`
+    updates, then `base` (constant) or a half-cosine from `base` to 0 at `steps` (cosine). A pure
+    function of the step, so a resumed run needs no scheduler state."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    if schedule == "constant":
+        return base
+    return base * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 def versions() -> dict:
     import torchvision
 

@@ -72,9 +72,9 @@ def _check_fits(ckpt: dict, last_path: Path, config: dict, must_match: tuple[str
     if wrong:
         raise InputError(f"{last_path}: not a resume state written by patch2loc train (missing or wrong: "
                          f"{', '.join(wrong)}). {_START_OVER}")
-    # (checkpoints from before the modality was recorded lack the key: not a difference)
-    changed = [k for k in must_match
-               if ckpt["config"].get(k, config[k] if k == "modality" else None) != config[k]]
+    # Keys that older checkpoints lack: their value then (the modality was not recorded: no difference).
+    before = {"modality": config.get("modality"), "lr_schedule": "constant", "warmup_steps": 0}
+    changed = [k for k in must_match if ckpt["config"].get(k, before.get(k)) != config[k]]
     if changed or ckpt["subjects"] != subjects:
         raise InputError(f"{last_path}: written by a run with different {changed or ['subjects']}. Delete "
                          f"{last_path.parent} to start over, or use another output folder.")

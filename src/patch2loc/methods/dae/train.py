@@ -10,7 +10,6 @@ and best model by validation loss are the shared harness's (`methods.harness`).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import torch
 from patch2loc.io import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.noise import coarse_noise, noise_cells
-from patch2loc.methods.harness import (autocast_context, check_settings, config_from_dict, prepare_device,
+from patch2loc.methods.harness import (autocast_context, check_settings, config_from_dict, prepare_device, scheduled_lr, set_lr,
                                        run_training, seed_everything)
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
@@ -104,8 +103,7 @@ class DAETask:
 
     def train_step(self, step: int) -> torch.Tensor:
         cfg = self.cfg
-        for group in self.optimizer.param_groups:  # a function of the step: nothing to save for resume
-            group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
+        set_lr(self.optimizer, scheduled_lr(cfg.lr, step, cfg.steps, "cosine"))  # nothing to save for resume
         idx = torch.randint(len(self.slices), (cfg.batch_size,), generator=self.generator, device=self.device)
         clean, fg = self.slices[idx], self.foreground[idx]
         noisy = clean + coarse_noise(fg, self.cells, cfg.noise_std, self.generator)

@@ -16,8 +16,8 @@ import torch
 
 from patch2loc.devices import resolve_device  # noqa: F401  (re-exported for benchmarks)
 from patch2loc.io import InputError
-from patch2loc.methods.harness import (autocast_context, check_settings, config_from_dict, prepare_device,
-                                       run_training, seed_everything)
+from patch2loc.methods.harness import (LR_SCHEDULES, autocast_context, check_settings, config_from_dict,
+                                       prepare_device, run_training, scheduled_lr, seed_everything, set_lr)
 from patch2loc.methods.patch2loc.loss import beta_nll
 from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
 from patch2loc.methods.patch2loc.sampling import PatchSampler
@@ -25,8 +25,8 @@ from patch2loc.methods.training_data import Pairs, TrainingData, load_training_d
 
 CSV_COLUMNS = ("step", "train_loss", "val_loss", "val_error", "centre_error")
 # Settings that change what is trained; resuming with a different value is refused.
-_RESUME_MUST_MATCH = ("patches_per_step", "lr", "beta", "min_brain_fraction", "val_batches", "seed",
-                      "amp", "patch_size", "volume_shape", "modality")
+_RESUME_MUST_MATCH = ("patches_per_step", "lr", "lr_schedule", "warmup_steps", "beta", "min_brain_fraction",
+                      "val_batches", "seed", "amp", "patch_size", "volume_shape", "modality")
 
 
 @dataclass
@@ -36,6 +36,10 @@ class TrainConfig:
     steps: int = 15000
     patches_per_step: int = 8096
     lr: float = 1e-2
+    # "constant" as the paper; "cosine": a half-cosine from lr to 0 at `steps` (short demo runs:
+    # the last updates are small, so the final model does not hinge on the noise of the last ones).
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0  # linear warm-up from lr / warmup_steps to lr over these first updates
     beta: float = 0.5
     min_brain_fraction: float = 0.2
     val_every: int = 500
@@ -53,6 +57,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_settings(self, "TrainConfig", "--device, train.device")
+        if self.lr_schedule not in LR_SCHEDULES or not 0 <= self.warmup_steps < self.steps:
+            raise InputError(f"train.lr_schedule={self.lr_schedule!r}, warmup_steps={self.warmup_steps}: use one of "
+                             f"{', '.join(LR_SCHEDULES)} and 0 <= warmup_steps < steps ({self.steps}).")
         if self.patches_per_step < 2:
             raise InputError(f"patches per step (--patches, train.patches_per_step) must be >= 2, got "
                              f"{self.patches_per_step}: the heads use BatchNorm, which needs 2 or more.")
@@ -117,6 +124,9 @@ class Patch2LocTask:
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
 
     def train_step(self, step: int) -> torch.Tensor:
+        cfg = self.cfg
+        if cfg.lr_schedule != "constant" or cfg.warmup_steps:  # constant: the paper's, untouched
+            set_lr(self.optimizer, scheduled_lr(cfg.lr, step, cfg.steps, cfg.lr_schedule, cfg.warmup_steps))
         patches, target, slice_pos = self.sampler.sample(self.cfg.patches_per_step, self.generator)
         return train_step(self.model, self.optimizer, self.scaler, patches.contiguous(memory_format=self.memory_format),
                           target, slice_pos, self.cfg)
@@ -151,8 +161,10 @@ def train(train_images: np.ndarray, train_masks: np.ndarray, val_images: np.ndar
     seed_everything(cfg.seed)  # first, so the initial weights are a function of cfg.seed
     data = TrainingData(train_images, train_masks, val_images, val_masks, subjects, (1.0, 1.0, 1.0))
     task = Patch2LocTask(data, cfg, patch_size, device)
+    # A schedule that ends at `steps` cannot be resumed towards another end.
+    must_match = _RESUME_MUST_MATCH + (("steps",) if cfg.lr_schedule != "constant" else ())
     summary = run_training(task, out_dir, steps=cfg.steps, val_every=cfg.val_every,
-                           checkpoint_every=cfg.checkpoint_every, config=config, must_match=_RESUME_MUST_MATCH,
+                           checkpoint_every=cfg.checkpoint_every, config=config, must_match=must_match,
                            subjects=subjects, modality=cfg.modality, device=device, progress=progress)
     return {**summary, "patch_size": patch_size}
 

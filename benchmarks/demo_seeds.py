@@ -1,0 +1,208 @@
+"""Seed and kernel study of a demo's Patch2Loc evidence: does every demo check hold for every seed,
+both training precisions and other CPU kernels? (issue 31)
+
+    python benchmarks/demo_seeds.py results/demo --configfile config/demo.yaml \
+        --seeds 1 2 3 4 5 --amp none bf16 --kernels default --out results/seed_study/demo
+    python benchmarks/demo_seeds.py results/demo --configfile config/demo.yaml \
+        --seeds 3141 --kernels avx2 threads2 --out results/seed_study/demo
+
+Takes a finished demo run (its normalised volumes, masks, lesion masks and splits) and, per
+variant (seed x training precision x kernel) and modality, trains Patch2Loc with the config's
+`train:` block (seed and amp replaced), scores that modality's lesion sets with the config's
+`heatmap:` settings through the workflow's own scoring code, and prints per variant the location
+ratio of each model (final validation error / mean-position error) and Patch2Loc's AUPRC over
+Thresh's per lesion set, PASS/FAIL by the demo's own checks (`demo_summary`, --checks demo|long),
+then min / median / max. Thresh needs no training: its maps are the same for every variant.
+
+Kernels stand in for another CPU family on one machine: `default` (what PyTorch picks here),
+`avx2` (oneDNN limited to AVX2 by ONEDNN_MAX_CPU_ISA, MKL by MKL_ENABLE_INSTRUCTIONS),
+`avx512` (ONEDNN_MAX_CPU_ISA=AVX512_CORE: no bf16/AMX kernels), `threads2` (two threads instead of
+the config's). Each task runs in its own process (the variables are read when torch loads), two at
+a time by default; a task whose result.json exists with the same settings is not run again, so an
+interrupted study resumes. `--set train.lr_schedule=cosine` changes a config key for every variant.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+KERNELS = {
+    "default": {},
+    "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "avx512": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE", "MKL_ENABLE_INSTRUCTIONS": "AVX512"},
+    "threads2": {},
+}
+DATASETS = {"T1": ("ATLAS_v2", "WMH"), "T2": ("BraTS21", "MSLUB")}
+
+
+def load_config(paths: list[str], sets: list[str]) -> dict:
+    """The configfiles merged as Snakemake merges them (later keys win, dicts merged), then --set."""
+    def merge(base: dict, over: dict) -> dict:
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+
+    config: dict = {}
+    for path in paths:
+        config = merge(config, yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    for item in sets:
+        key, value = item.split("=", 1)
+        *parents, leaf = key.split(".")
+        node = config
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = yaml.safe_load(value)
+    return config
+
+
+def _scans(run: str, config: dict, dataset: str, modality: str, split: str = "test", fold: int | None = None):
+    from patch2loc.data.splits import load_subjects
+    from patch2loc.layout import RunLayout
+
+    lay = RunLayout(run)
+    subjects = load_subjects(config["splits_dir"], dataset, split, fold, modality)
+    seg = (lambda s: lay.preprocessed(dataset, modality, s, "seg.nii.gz")) if dataset != "IXI" else (lambda s: None)
+    return [(s, lay.normalized(dataset, modality, s), lay.preprocessed(dataset, modality, s, "mask.nii.gz"), seg(s))
+            for s in subjects]
+
+
+def _auprcs(run: str, config: dict, modality: str, method: str, model) -> dict:
+    """Per lesion set of the modality: mean AUPRC over its test volumes, the workflow's scoring."""
+    from patch2loc.evaluation.metrics import evaluate_volume
+    from patch2loc.evaluation.scoring import ScoringConfig, score_case
+    from patch2loc.io import load_case
+
+    cfg = ScoringConfig.from_workflow(config["heatmap"], config["evaluate"], config["train"].get("patch_size"))
+    cfg.device = "cpu"
+    out = {}
+    for dataset in DATASETS[modality]:
+        values = []
+        for _, image, mask, seg in _scans(run, config, dataset, modality):
+            case = load_case(image, mask, seg)
+            vol = score_case(method, case.image.data, case.mask, cfg, model)
+            values.append(evaluate_volume(vol.score, case.seg, case.mask, region=cfg.region)["auprc"])
+        out[dataset] = statistics.fmean(values)
+    return out
+
+
+def run_task(run: str, config: dict, modality: str, out_dir: Path, threads: int) -> dict:
+    """Train one Patch2Loc model (or reuse a finished one in out_dir) and score its lesion sets."""
+    import pandas as pd
+
+    from patch2loc.methods import implementation
+
+    fold = config["folds"][0]
+    pairs = {split: [(img, mask) for _, img, mask, _ in _scans(run, config, "IXI", modality, split, fold)]
+             for split in ("train", "val")}
+    method = implementation("Patch2Loc")
+    method.train_from_files(pairs["train"], pairs["val"], dict(config["train"]), out_dir, modality=modality,
+                            threads=threads, progress=False)
+    model, _ = method.load(out_dir / "best.pt", "cpu")
+    last = pd.read_csv(out_dir / "loss.csv").iloc[-1]
+    return {"location_ratio": float(last["val_error"] / last["centre_error"]),
+            "auprc": _auprcs(run, config, modality, "Patch2Loc", model)}
+
+
+def thresh_auprcs(run: str, config: dict) -> dict:
+    return {d: v for m in DATASETS for d, v in _auprcs(run, config, m, "Thresh", None).items()}
+
+
+def _child(args) -> int:
+    """One task in this process (the kernel variables were set by the parent)."""
+    config = json.loads(Path(args.task_config).read_text(encoding="utf-8"))
+    out = Path(args.task_out)
+    result = run_task(args.run_dir, config, args.modality, out, config["train"]["threads"])
+    (out / "result.json").write_text(json.dumps({"settings": config["train"], **result}, indent=1), encoding="utf-8")
+    return 0
+
+
+def _launch(run: str, config: dict, seed: int, amp: str, kernel: str, modality: str, out: Path) -> dict:
+    train = {**config["train"], "seed": seed, "amp": amp}
+    if kernel == "threads2":
+        train["threads"] = 2
+    task_config = {**config, "train": train}
+    folder = out / f"seed{seed}_{amp}_{kernel}" / modality
+    result = folder / "result.json"
+    if result.exists() and json.loads(result.read_text(encoding="utf-8"))["settings"] == train:
+        return json.loads(result.read_text(encoding="utf-8"))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "task.json").write_text(json.dumps(task_config), encoding="utf-8")
+    env = {**os.environ, **KERNELS[kernel], "OMP_NUM_THREADS": str(train["threads"])}
+    cmd = [sys.executable, __file__, run, "--task-config", str(folder / "task.json"), "--task-out", str(folder),
+           "--modality", modality]
+    with open(folder / "log.txt", "w", encoding="utf-8") as log:
+        subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+    return json.loads(result.read_text(encoding="utf-8"))
+
+
+def summarize(rows: list[dict], thresh: dict, checks: str) -> list[str]:
+    from patch2loc.evaluation.demo_summary import AUPRC_CHECKS, LOCATION_RATIO
+
+    sets = list(AUPRC_CHECKS[checks])
+    lines = ["| seed | amp | kernel | loc T1 | loc T2 | " + " | ".join(f"{d} /Thresh" for d in sets) + " | checks |",
+             "| --- " * (6 + len(sets)) + "|"]
+    columns: dict[str, list[float]] = {k: [] for k in ["loc T1", "loc T2", *sets]}
+    for r in rows:
+        values = {"loc T1": r["T1"]["location_ratio"], "loc T2": r["T2"]["location_ratio"]}
+        values.update({d: r[m]["auprc"][d] / thresh[d] for m in DATASETS for d in DATASETS[m]})
+        ok = values["loc T1"] <= LOCATION_RATIO and values["loc T2"] <= LOCATION_RATIO
+        for d, (minimum, strict) in AUPRC_CHECKS[checks].items():
+            ok &= values[d] > minimum if strict else values[d] >= minimum
+        for k, v in values.items():
+            columns[k].append(v)
+        lines.append(f"| {r['seed']} | {r['amp']} | {r['kernel']} | " + " | ".join(f"{values[k]:.2f}" for k in columns)
+                     + f" | {'PASS' if ok else 'FAIL'} |")
+    for name, f in (("min", min), ("median", statistics.median), ("max", max)):
+        lines.append(f"| {name} | | | " + " | ".join(f"{f(v):.2f}" for v in columns.values()) + " | |")
+    passed = sum(line.endswith("| PASS |") for line in lines)
+    lines.append(f"\n{passed} of {len(rows)} variants pass every check ({checks}); "
+                 f"Thresh AUPRC: " + ", ".join(f"{d} {100 * v:.2f} %" for d, v in thresh.items()))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir", help="a finished demo run (results/demo, results/demo_long)")
+    ap.add_argument("--configfile", nargs="+", default=["config/demo.yaml"], help="as given to snakemake")
+    ap.add_argument("--set", action="append", default=[], help="KEY.SUB=VALUE override (YAML value)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[3141])
+    ap.add_argument("--amp", nargs="+", default=["none"], choices=["none", "bf16"])
+    ap.add_argument("--kernels", nargs="+", default=["default"], choices=sorted(KERNELS))
+    ap.add_argument("--checks", default="demo", choices=["demo", "long"])
+    ap.add_argument("--jobs", type=int, default=2, help="tasks side by side")
+    ap.add_argument("--out", default="results/seed_study/demo")
+    ap.add_argument("--task-config", help=argparse.SUPPRESS)
+    ap.add_argument("--task-out", help=argparse.SUPPRESS)
+    ap.add_argument("--modality", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.task_config:
+        return _child(args)
+
+    config = load_config(args.configfile, args.set)
+    out = Path(args.out)
+    variants = list(itertools.product(args.seeds, args.amp, args.kernels))
+    with ThreadPoolExecutor(args.jobs) as pool:
+        thresh_future = pool.submit(thresh_auprcs, args.run_dir, config)
+        futures = {(v, m): pool.submit(_launch, args.run_dir, config, *v, m, out) for v in variants for m in DATASETS}
+        rows = [{"seed": s, "amp": a, "kernel": k, **{m: futures[((s, a, k), m)].result() for m in DATASETS}}
+                for s, a, k in variants]
+        thresh = thresh_future.result()
+    lines = summarize(rows, thresh, args.checks)
+    print("\n".join(lines))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
