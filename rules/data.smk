@@ -32,6 +32,7 @@ if config["source"] == "demo":
             raw_root=lambda wc, output: Path(output.marker).parents[1],
             seed=config.get("demo", {}).get("seed", 0),
             spacing=config.get("demo", {}).get("spacing", 2.0),
+            lesion_model=config.get("demo", {}).get("lesion_model", "anatomical"),
         script:
             "../workflow/scripts/synthesize_demo.py"
 

@@ -173,3 +173,37 @@ def test_bad_arguments_raise():
         synth.render_scan("IXI", "FLAIR", seed=0)
     with pytest.raises(ValueError):
         synth.render_scan("OASIS", "T1", seed=0)
+
+
+@pytest.mark.parametrize("dataset, pushes", [("BraTS21", True), ("ATLAS_v2", False)])
+def test_anatomical_lesions_move_the_brain_around_them(dataset, pushes):
+    """The anatomical model keeps the intensity model's labels and mixtures and adds a displacement:
+    a tumour pushes the tissue around it away (the healthy tissue seen at a voxel comes from nearer
+    the tumour), a stroke pulls it in; nothing moves outside the brain, and the rendered image
+    changes beyond the lesion (the intensity model's changes stay within two voxels of it)."""
+    plain = synth.draw_lesions(dataset, DEMO_SPACING, 5)
+    moved = synth.draw_lesions(dataset, DEMO_SPACING, 5, model="anatomical")
+    assert plain.displacement is None and moved.displacement is not None
+    np.testing.assert_array_equal(plain.labels, moved.labels)
+    np.testing.assert_array_equal(plain.composition, moved.composition)
+    tpl = synth.load_template(DEMO_SPACING)
+    assert not moved.displacement[:, ~tpl.brain].any()
+    lesion = plain.labels > 0
+    world = tpl.world()
+    centre = np.array([world[i][lesion].mean() for i in range(3)])
+    ring = ndimage.binary_dilation(lesion, iterations=3) & ~lesion & (tpl.depth_mm > 15.0)
+    outward = np.einsum("ixyz,ixyz->xyz", moved.displacement, world - centre[:, None, None, None])[ring]
+    assert (np.mean(outward < 0) if pushes else np.mean(outward > 0)) > 0.9
+
+    modality = MODALITIES[dataset][0]
+    sick = synth.render_scan(dataset, modality, seed=5, spacing=DEMO_SPACING, noise=False, lesion_model="anatomical")
+    healthy = synth.render_scan(dataset, modality, seed=5, spacing=DEMO_SPACING, noise=False, lesion=False)
+    near = ndimage.binary_dilation(sick.seg > 0, structure=np.ones((3, 3, 3)), iterations=2)
+    assert ((sick.image != healthy.image) & ~near & sick.brain).sum() > 0.05 * (sick.seg > 0).sum()
+
+
+def test_mass_effect_only_for_tumours_and_strokes():
+    for dataset in ("MSLUB", "WMH"):
+        assert synth.draw_lesions(dataset, DEMO_SPACING, 5, model="anatomical").displacement is None
+    with pytest.raises(ValueError, match="lesion model"):
+        synth.draw_lesions("BraTS21", DEMO_SPACING, 5, model="mass")

@@ -1,4 +1,10 @@
-"""Lesions, drawn in template space as (labels, tissue composition): tumour, MS, stroke, WMH."""
+"""Lesions, drawn in template space as (labels, tissue composition): tumour, MS, stroke, WMH.
+
+With the anatomical lesion model (`draw_lesions(..., model="anatomical")`) a lesion also moves the
+brain around it, as real ones do (docs/dae-gap.md has the references): a tumour pushes the
+surrounding tissue away (mass effect), a chronic stroke pulls it in (tissue loss, with ex-vacuo
+widening of the ventricle beside it). MS and WMH lesions have no appreciable mass effect.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,6 +24,38 @@ class LesionMap:
     labels: np.ndarray  # uint8, 0 = no lesion
     # per-voxel composition (csf, gm, wm) fractions for the lesion voxels, [3, X, Y, Z]
     composition: np.ndarray
+    # anatomical model only: where each voxel's healthy tissue comes from, as an offset in template
+    # voxels [3, X, Y, Z] (the diseased brain at x shows the healthy brain at x + displacement)
+    displacement: np.ndarray | None = None
+
+
+LESION_MODELS = ("intensity", "anatomical")
+DECAY_MM = 20.0  # the displacement fades with distance from the lesion's border over this length
+SURFACE_MM = 10.0  # and vanishes at the brain's surface: the skull does not move
+
+
+def radial_displacement(tpl: Template, centre: np.ndarray, radius: float, share: float) -> np.ndarray:
+    """A radial field about `centre` (world mm) in template voxels: share > 0 pushes tissue away (a
+    tumour displacing `share` of a sphere of `radius`), share < 0 pulls it in (lost tissue). A voxel
+    at distance d shows the healthy tissue from distance (d^3 - share R^3 w(d))^(1/3), with
+    w = exp(-(d - R)+ / DECAY_MM) * min(1, depth / SURFACE_MM)."""
+    rel = tpl.world() - centre.astype(np.float32)[:, None, None, None]
+    d = np.sqrt((rel**2).sum(0)) + 1e-6
+    w = np.exp(-np.maximum(d - radius, 0.0) / DECAY_MM) * np.clip(tpl.depth_mm / SURFACE_MM, 0.0, 1.0)
+    source = np.cbrt(np.maximum(d**3 - share * radius**3 * w, 0.0))
+    offset_mm = np.where(w > 0, source / d - 1.0, 0.0) * rel  # exactly 0 where nothing moves (cbrt(d^3) != d)
+    to_voxels = np.linalg.inv(np.array(tpl.affine)[:3, :3]).astype(np.float32)
+    return np.einsum("ij,jxyz->ixyz", to_voxels, offset_mm).astype(np.float32)
+
+
+def _mass_effect(tpl: Template, lesion: np.ndarray, rng: np.random.Generator, pushes: bool) -> np.ndarray:
+    """The displacement of a tumour (pushes: share 0.5-0.9 of its core's volume displaces tissue) or
+    of a chronic infarct (share 0.3-0.6 of its volume is lost tissue), centred on the lesion's centroid."""
+    world = tpl.world()
+    centre = np.array([world[i][lesion].mean() for i in range(3)], dtype=np.float32)
+    radius = float(np.cbrt(3.0 * lesion.sum() * tpl.spacing**3 / (4.0 * np.pi)))
+    share = rng.uniform(0.5, 0.9) if pushes else -rng.uniform(0.3, 0.6)
+    return radial_displacement(tpl, centre, radius, share)
 
 
 def _mixture(csf: float | np.ndarray, gm: float | np.ndarray) -> tuple:
@@ -135,8 +173,22 @@ def _wmh(tpl: Template, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
 _LESION_MAKERS = {"BraTS21": _tumour, "MSLUB": _ms, "ATLAS_v2": _stroke, "WMH": _wmh}
 
 
-def draw_lesions(dataset: str, spacing: float, seed: int) -> LesionMap:
-    """The lesion labels and compositions of a `dataset` subject, on the template grid."""
+_MASS_EFFECT = {"BraTS21": True, "ATLAS_v2": False}  # tumours push, strokes pull; MS and WMH: none
+
+
+def draw_lesions(dataset: str, spacing: float, seed: int, model: str = "intensity") -> LesionMap:
+    """The lesion labels and compositions of a `dataset` subject, on the template grid; with
+    model="anatomical", also the displacement of the tissue around a tumour or stroke (the labels
+    and compositions are the same as the intensity model's: its random draws come after theirs)."""
+    if model not in LESION_MODELS:
+        raise ValueError(f"lesion model must be one of {LESION_MODELS}, got {model!r}")
     tpl = load_template(spacing)
-    labels, comp = _LESION_MAKERS[dataset](tpl, np.random.default_rng([seed, 2]))
-    return LesionMap(labels, comp)
+    rng = np.random.default_rng([seed, 2])
+    labels, comp = _LESION_MAKERS[dataset](tpl, rng)
+    displacement = None
+    if model == "anatomical" and dataset in _MASS_EFFECT and labels.any():
+        # a tumour's radius is its core's (necrosis and enhancing rim), a stroke's its whole volume's
+        core = np.isin(labels, (BRATS_LABELS["necrosis"], BRATS_LABELS["enhancing"])) if dataset == "BraTS21" \
+            else labels > 0
+        displacement = _mass_effect(tpl, core, rng, _MASS_EFFECT[dataset])
+    return LesionMap(labels, comp, displacement)

@@ -52,6 +52,9 @@ def _tissue_image(tpl: Template, means: dict[str, float], texture: np.ndarray, s
                   lesions: LesionMap | None) -> np.ndarray:
     """Template-space image: tissue fractions times means, times texture."""
     csf, gm, wm = tpl.csf, tpl.gm, tpl.wm
+    if lesions is not None and lesions.displacement is not None:  # the brain moved by the lesion
+        coords = np.indices(tpl.shape, dtype=np.float32) + lesions.displacement
+        csf, gm, wm = (ndimage.map_coordinates(t, coords, order=1, mode="nearest") for t in (csf, gm, wm))
     if lesions is not None:
         hit = lesions.labels > 0
         csf = np.where(hit, lesions.composition[0], csf)
@@ -81,13 +84,16 @@ def _pose_matrix(tpl: Template, rng: np.random.Generator) -> np.ndarray:
 
 
 def render_scan(dataset: str, modality: str, seed: int, spacing: float = 2.0, *,
-                lesion: bool = True, noise: bool = True, skull: bool | None = None) -> Rendered:
+                lesion: bool = True, noise: bool = True, skull: bool | None = None,
+                lesion_model: str = "intensity") -> Rendered:
     """Render one synthetic scan in native space (no file written).
 
     `seed` fixes the subject: the same (seed, modality) gives identical arrays; T1 and T2 with
     one seed are the same brain and lesion (with their own pose, contrast, bias and noise). `lesion=False` renders the
     same subject healthy; `noise=False` leaves out the Rician noise (for tests). `skull` defaults
     to a skull/scalp shell except for BraTS21, which comes skull-stripped like the real data.
+    `lesion_model`: "intensity" (lesions change the tissue they fill) or "anatomical" (tumours and
+    strokes also move the brain around them; `lesions.draw_lesions`).
     """
     if dataset not in MODALITIES:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MODALITIES)}")
@@ -105,7 +111,7 @@ def render_scan(dataset: str, modality: str, seed: int, spacing: float = 2.0, *,
     means = {k: v * gain for k, v in means.items()}
 
     texture = 1.0 + TEXTURE_STD * _smooth_noise(anatomy, tpl.shape, sigma_vox=1.0)
-    lesions = draw_lesions(dataset, spacing, seed) if (lesion and dataset in LESION_DATASETS) else None
+    lesions = draw_lesions(dataset, spacing, seed, lesion_model) if (lesion and dataset in LESION_DATASETS) else None
     image_t = _tissue_image(tpl, means, texture, skull, lesions)
 
     # Native grid: axis-aligned, the template's field of view plus a margin.
@@ -144,14 +150,15 @@ def render_scan(dataset: str, modality: str, seed: int, spacing: float = 2.0, *,
 
 
 def synthesize_scan(dataset: str, modality: str, subject: str, raw_root: str | Path, seed: int,
-                    spacing: float = 2.0, *, lesion: bool = True, noise: bool = True) -> RawScan:
+                    spacing: float = 2.0, *, lesion: bool = True, noise: bool = True,
+                    lesion_model: str = "intensity") -> RawScan:
     """Render one subject and write it to its dataset's raw layout under `raw_root`.
 
     Writes the image, the brain mask where the layout has one (BraTS21 has none: its image is
     zero outside the brain) and, for lesion datasets, the lesion labels. Returns the paths.
     """
     paths = raw_paths(dataset, raw_root, subject, modality)
-    scan = render_scan(dataset, modality, seed, spacing, lesion=lesion, noise=noise)
+    scan = render_scan(dataset, modality, seed, spacing, lesion=lesion, noise=noise, lesion_model=lesion_model)
     # Stored as int16, like most raw scanner exports (and half the size of float32).
     save_volume(np.clip(np.rint(scan.image), 0, np.iinfo(np.int16).max).astype(np.int16), paths.image,
                 affine=scan.affine)
@@ -164,7 +171,8 @@ def synthesize_scan(dataset: str, modality: str, subject: str, raw_root: str | P
 
 
 def synthesize_dataset(dataset: str, subjects: list[str], raw_root: str | Path, seed: int,
-                       spacing: float = 2.0, modalities: tuple[str, ...] | list[str] | None = None) -> list[RawScan]:
+                       spacing: float = 2.0, modalities: tuple[str, ...] | list[str] | None = None,
+                       lesion_model: str = "intensity") -> list[RawScan]:
     """Write every subject of a demo dataset (IXI: T1 and T2; lesion sets: their modality).
 
     Each subject's seed comes from (seed, dataset, subject), so the modalities of one subject
@@ -177,5 +185,5 @@ def synthesize_dataset(dataset: str, subjects: list[str], raw_root: str | Path, 
     for subject in subjects:
         s = subject_seed(seed, dataset, subject)
         for modality in modalities:
-            scans.append(synthesize_scan(dataset, modality, subject, raw_root, s, spacing))
+            scans.append(synthesize_scan(dataset, modality, subject, raw_root, s, spacing, lesion_model=lesion_model))
     return scans
