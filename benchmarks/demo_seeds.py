@@ -16,7 +16,8 @@ then min / median / max. Thresh needs no training: its maps are the same for eve
 
 Kernels stand in for another CPU family on one machine: `default` (what PyTorch picks here),
 `avx2` (oneDNN limited to AVX2 by ONEDNN_MAX_CPU_ISA, MKL by MKL_ENABLE_INSTRUCTIONS),
-`avx512` (ONEDNN_MAX_CPU_ISA=AVX512_CORE: no bf16/AMX kernels), `threads2` (two threads instead of
+`avx512` (ONEDNN_MAX_CPU_ISA=AVX512_CORE: no bf16/AMX kernels), `zen4` (what an AVX512-BF16 AMD
+EPYC gets: oneDNN without AMX, MKL's AVX2 path), `threads2` (two threads instead of
 the config's). Each task runs in its own process (the variables are read when torch loads), two at
 a time by default; a task whose result.json exists with the same settings is not run again, so an
 interrupted study resumes. `--set train.lr_schedule=cosine` changes a config key for every variant.
@@ -39,6 +40,8 @@ KERNELS = {
     "default": {},
     "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
     "avx512": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE", "MKL_ENABLE_INSTRUCTIONS": "AVX512"},
+    # What an AVX512-BF16 AMD EPYC (Zen 4) gets: oneDNN's avx512_core_bf16 kernels (no AMX), MKL's AVX2 path.
+    "zen4": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
     "threads2": {},
 }
 DATASETS = {"T1": ("ATLAS_v2", "WMH"), "T2": ("BraTS21", "MSLUB")}
