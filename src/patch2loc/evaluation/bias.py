@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import pandas as pd
 
-from patch2loc.evaluation.demographics import SITES, UNKNOWN, subject_groups
-from patch2loc.evaluation.tables import aggregate_folds, format_mean_std, method_order
 from patch2loc.errors import InputError
+from patch2loc.evaluation.demographics import SITES, UNKNOWN, age_bands, subject_groups
+from patch2loc.evaluation.tables import aggregate_folds, format_mean_std, method_order
 
 GROUPINGS = {"all": "all", "site": "site", "sex": "sex", "age_band": "age"}
 
 
-def _group_order(grouping: str, names) -> list[str]:
+def _group_order(grouping: str, names, age_edges) -> list[str]:
+    first = {"site": list(SITES), "sex": ["F", "M"], "age_band": age_bands(age_edges)}.get(grouping, [])
     names = set(names)
-    first = {"site": list(SITES), "sex": ["F", "M"]}.get(grouping)
-    if first is None:  # age bands: '<40' < '40-59' < '>=60' by their first number
-        def key(name):
-            digits = "".join(ch if ch.isdigit() else " " for ch in name).split()
-            return (name == UNKNOWN, int(digits[0]) if digits else 0, name.startswith(">"))
-        return sorted(names, key=key)
-    return [g for g in first if g in names] + sorted(names - set(first) - {UNKNOWN}) + \
-        ([UNKNOWN] if UNKNOWN in names else [])
+    rest = sorted(names - set(first) - {UNKNOWN}) + ([UNKNOWN] if UNKNOWN in names else [])
+    return [g for g in first if g in names] + rest
 
 
 def bias_table(healthy: pd.DataFrame, demographics: pd.DataFrame, age_edges, *, ddof: int = 1) -> pd.DataFrame:
@@ -43,7 +38,7 @@ def bias_table(healthy: pd.DataFrame, demographics: pd.DataFrame, age_edges, *, 
     rows = []
     for grouping, label in GROUPINGS.items():
         agg = aggregate_folds(data.assign(dataset=data[grouping]), ["fpr_unsup"], ddof=ddof)
-        for group in _group_order(grouping, agg["dataset"]):
+        for group in _group_order(grouping, agg["dataset"], age_edges):
             row = {"grouping": label, "group": group}
             for rec in agg[agg["dataset"] == group].itertuples():
                 volumes = rec.n_volumes // max(rec.n_folds, 1)  # volumes per fold

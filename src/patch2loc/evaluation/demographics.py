@@ -3,13 +3,14 @@
 IXI publishes one spreadsheet, IXI.xls (Excel 97-2003), whose first sheet has the columns
 IXI_ID, SEX_ID (1 = male, 2 = female), HEIGHT, WEIGHT, ETHNIC_ID, MARITAL_ID, OCCUPATION_ID,
 QUALIFICATION_ID, DOB, DATE_AVAILABLE, STUDY_DATE, AGE (years, with decimals). The reader takes
-that file as IXI serves it (.xls, read by pandas with xlrd) or a csv with the same columns (a
-spreadsheet program's export; the demo writes one). Only IXI_ID, SEX_ID and AGE are used. A
-subject listed twice with different sex or age, or not listed, is in the group "unknown".
+that file as IXI serves it (.xls, read by pandas with the calamine engine: pandas 3 deprecates its
+xlrd engine) or a csv with the same columns (a spreadsheet program's export; the demo writes one).
+Only IXI_ID, SEX_ID and AGE are used. A subject listed twice with different sex or age, or not
+listed, is in the group "unknown" for what is not known.
 
-The site is the middle of the subject id: IXI002-Guys-0828 was scanned at Guy's Hospital (Philips
-1.5 T), IXI012-HH-1211 at Hammersmith Hospital (Philips 3 T), IXI025-IOP-0659 at the Institute of
-Psychiatry (GE 1.5 T).
+The site is the middle of the subject id (IXI002-Guys-0828, IXI014-HH-1236): Guy's Hospital
+(Philips 1.5 T), Hammersmith Hospital (HH, Philips 3 T) or the Institute of Psychiatry (IOP, GE
+1.5 T), as IXI's page describes them.
 """
 from __future__ import annotations
 
@@ -46,12 +47,12 @@ def _read_table(path: Path) -> pd.DataFrame:
                          f"({', '.join(COLUMNS)}).")
     try:
         if suffix == ".xls":
-            return pd.read_excel(path, sheet_name=0, engine="xlrd")
+            return pd.read_excel(path, sheet_name=0, engine="calamine")
         return pd.read_csv(path)
     except ImportError as err:
-        raise InputError(f"{path}: reading .xls needs the package xlrd ({err}); pip install xlrd, or "
-                         "export the sheet as IXI.csv with the same columns.") from err
-    except Exception as err:  # xlrd and pandas raise several types for a broken file
+        raise InputError(f"{path}: reading .xls needs the package python-calamine ({err}); pip install "
+                         "python-calamine, or export the sheet as IXI.csv with the same columns.") from err
+    except Exception as err:  # calamine and pandas raise several types for a broken file
         raise InputError(f"{path}: cannot be read as IXI's demographics spreadsheet ({err}). Delete it "
                          "and download IXI.xls again (config/datasets.yaml, IXI).") from err
 
@@ -82,17 +83,17 @@ def read_ixi_demographics(path: str | os.PathLike) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["ixi_id", "sex", "age"])
 
 
+def age_bands(edges) -> list[str]:
+    """Band names, youngest first: ['<40', '40-59', '>=60'] for edges (40, 60)."""
+    edges = list(edges)
+    return [f"<{edges[0]:g}", *[f"{lo:g}-{hi - 1:g}" for lo, hi in zip(edges, edges[1:])], f">={edges[-1]:g}"]
+
+
 def age_band(age: float, edges) -> str:
-    """'<40', '40-59', '>=60' for edges (40, 60); 'unknown' for NaN."""
+    """The band of an age (years) among `age_bands(edges)`; 'unknown' for NaN."""
     if age is None or pd.isna(age):
         return UNKNOWN
-    edges = list(edges)
-    if not edges or age < edges[0]:
-        return f"<{edges[0]}" if edges else "all"
-    for lo, hi in zip(edges, edges[1:]):
-        if lo <= age < hi:
-            return f"{lo}-{hi - 1}"
-    return f">={edges[-1]}"
+    return age_bands(edges)[int(np.searchsorted(list(edges), age, side="right"))]
 
 
 def subject_groups(subjects, demographics: pd.DataFrame, age_edges) -> pd.DataFrame:
