@@ -272,9 +272,12 @@ def all_healthy_metrics():
 
 
 # IXI's demographics (the bias table): IXI.xls is downloaded beside the scans (config/datasets.yaml);
-# the demo's synthesizer writes IXI.csv with the same columns when it writes the IXI scans.
-IXI_DEMOGRAPHICS = f"{RAW}/IXI/IXI.csv" if config["source"] == "demo" else f"{RAW}/IXI/IXI.xls"
-DEMOGRAPHICS_INPUT = f"{RAW}/IXI/.complete" if config["source"] == "demo" else IXI_DEMOGRAPHICS
+# the demo's synthesizer writes IXI.csv with the same columns beside its IXI marker.
+DEMOGRAPHICS_INPUT = f"{RAW}/IXI/.complete" if config["source"] == "demo" else f"{RAW}/IXI/IXI.xls"
+
+
+def demographics_file(wc, input):
+    return str(Path(input.demographics).with_name("IXI.csv")) if config["source"] == "demo" else input.demographics
 
 
 # ---------------------------------------------------------------- report inputs

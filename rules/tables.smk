@@ -93,6 +93,8 @@ rule table3:
         ),
     log:
         f"{LOGS}/table3.log",
+    benchmark:
+        f"{LAYOUT.benchmarks}/table3/table3.tsv"
     conda:
         "../envs/analysis.yaml"
     resources:
@@ -117,12 +119,14 @@ rule bias:
         ),
     log:
         f"{LOGS}/bias.log",
+    benchmark:
+        f"{LAYOUT.benchmarks}/bias/bias.tsv"
     conda:
         "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
-        demographics=IXI_DEMOGRAPHICS,
+        demographics=demographics_file,
         age_edges=config["evaluate"].get("bias", {}).get("age_edges", [40, 60]),
         quantile=config["evaluate"]["unsupervised_quantile"],
     script:

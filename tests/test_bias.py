@@ -61,7 +61,8 @@ def test_a_bad_file_is_one_line_naming_it(tmp_path, name, text, word):
 
 
 def test_sites_and_age_bands():
-    assert parse_subject("IXI002-Guys-0828") == (2, "Guys") and parse_subject("IXI900-Demo-1000") == (None, "unknown")
+    assert parse_subject("IXI002-Guys-0828") == (2, "Guys") and parse_subject("IXI900-Demo-1000") == (900, "unknown")
+    assert parse_subject("sub-01") == (None, "unknown")
     assert [age_band(a, [40, 60]) for a in (20.5, 40.0, 59.99, 60, float("nan"))] == \
         ["<40", "40-59", "40-59", ">=60", "unknown"]
 

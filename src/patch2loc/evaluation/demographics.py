@@ -33,11 +33,12 @@ _ID = re.compile(r"IXI(\d{3})-([A-Za-z]+)-\d{4}")
 
 
 def parse_subject(subject: str) -> tuple[int | None, str]:
-    """'IXI002-Guys-0828' -> (2, 'Guys'); (None, 'unknown') for an id not shaped like IXI's."""
+    """'IXI002-Guys-0828' -> (2, 'Guys'); the site 'unknown' when it is not one of IXI's three,
+    (None, 'unknown') for an id not shaped like IXI's."""
     match = _ID.fullmatch(str(subject))
-    if not match or match.group(2) not in SITES:
+    if not match:
         return None, UNKNOWN
-    return int(match.group(1)), match.group(2)
+    return int(match.group(1)), match.group(2) if match.group(2) in SITES else UNKNOWN
 
 
 def _read_table(path: Path) -> pd.DataFrame:

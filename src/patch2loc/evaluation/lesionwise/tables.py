@@ -70,7 +70,7 @@ def recall_by_size(per_fold: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
         row = {"dataset": dataset, "modality": group["modality"].iloc[0], "method": method}
         for size_bin, cell in group.groupby("size_bin", observed=False):
             recall = cell["recall"].dropna()
-            n = int(round(cell["lesions"].mean())) if len(cell) else 0
+            n = int(cell["lesions"].max()) if len(cell) else 0  # every fold scores the same lesions
             text = format_mean_std(recall.mean(), recall.std(ddof=ddof) if len(recall) > ddof else np.nan, decimals=1)
             row[size_bin] = f"{text} ({n})" if n else "(0)"
         rows.append(row)
