@@ -88,8 +88,8 @@ rule table3:
         figures=report(
             expand(f"{FIGURES}/recall_size_{{dataset}}.png", dataset=LESION_SETS),
             caption="../workflow/report/recall_size.rst",
-            category="3 Patch analysis",
-            subcategory="lesion size",
+            category="1 Tables",
+            subcategory="Table 3",
         ),
     log:
         f"{LOGS}/table3.log",
