@@ -11,8 +11,9 @@ setup(snakemake)
 from patch2loc.evaluation.lesionwise import tables as T
 from patch2loc.evaluation.lesionwise.figures import recall_size_figure
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, VOLUME_COLUMNS, LesionRule
+from patch2loc.evaluation.figure_style import not_drawn
 from patch2loc.evaluation.tables import read_csvs, write_table
-from patch2loc.io import write_csv
+from patch2loc.io import InputError, write_csv
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params
 rule = LesionRule.from_config(params.lesionwise)
@@ -38,5 +39,8 @@ write_table(T.auprc_by_load(metrics), stem(out.load),
             "per fold the mean over the group's volumes, then mean ± std over folds.")
 for png in out.figures:
     dataset = Path(png).name[len("recall_size_"):-len(".png")]
-    recall_size_figure(per_fold, dataset, png)
+    try:
+        recall_size_figure(per_fold, dataset, png)
+    except InputError as err:  # e.g. a set without a counted lesion: a PNG that says so
+        not_drawn(Path(png).name, str(err), png)
 print(f"{len(metrics)} volume rows, {len(lesions)} lesions, {len(out.figures)} figures")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.lesionwise.rule import LesionRule
+from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, LesionRule
 from patch2loc.io import load_case, save_volume
 
 
@@ -107,7 +107,6 @@ def score_lesions(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
     """Per-volume metrics, one row per ground-truth lesion (size, found at the threshold) and
     non-overlapping patch statistics of a lesion dataset, or of one shard of it whose first
     volume is the dataset's `first_index`-th (for `keep_heatmaps`)."""
-    from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS
     from patch2loc.evaluation.lesionwise.volume import lesion_metrics
     from patch2loc.evaluation.patch_statistics import patch_statistics
     from patch2loc.evaluation.metrics import evaluate_volume
