@@ -256,6 +256,30 @@ def all_benchmarks():
     return files
 
 
+def all_lesions():
+    """lesions.csv (one row per ground-truth lesion) of every lesion-set evaluation."""
+    return [f"{score_dir(*c)}/lesions.csv" for c in evaluated_combinations()]
+
+
+def all_healthy_metrics():
+    """The healthy IXI test metrics of every method, modality and fold (the bias table)."""
+    return [
+        f"{score_dir(m, mod, fold, 'IXI')}/metrics.csv"
+        for m in RUN_METHODS
+        for mod in MODEL_MODALITIES
+        for fold in method_folds(m)
+    ]
+
+
+# IXI's demographics (the bias table): IXI.xls is downloaded beside the scans (config/datasets.yaml);
+# the demo's synthesizer writes IXI.csv with the same columns beside its IXI marker.
+DEMOGRAPHICS_INPUT = f"{RAW}/IXI/.complete" if config["source"] == "demo" else f"{RAW}/IXI/IXI.xls"
+
+
+def demographics_file(wc, input):
+    return str(Path(input.demographics).with_name("IXI.csv")) if config["source"] == "demo" else input.demographics
+
+
 # ---------------------------------------------------------------- report inputs
 def all_heatmap_dirs(method="Patch2Loc"):
     """Heatmaps of a method's first fold (Thresh: 'all'): lesion sets (Fig. 4) and healthy IXI

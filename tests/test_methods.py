@@ -78,8 +78,10 @@ def test_a_dataset_scored_with_any_method_keeps_heatmaps_and_thresholds(tmp_path
         threshold, rows = score_healthy(method, scans, cfg, meta, tmp_path / method / "IXI", model)
         assert np.isfinite(threshold) and len(rows) == 3 and rows["fpr_unsup"].between(0, 1).all()
         assert sorted(p.name for p in (tmp_path / method / "IXI").iterdir()) == ["s0.nii.gz", "s1.nii.gz"]
-        metrics, patches = score_lesions(method, scans[1:], cfg, {**meta, "dataset": "BraTS21"}, threshold,
-                                         tmp_path / method / "BraTS21", model, first_index=1)
+        metrics, lesions, patches = score_lesions(method, scans[1:], cfg, {**meta, "dataset": "BraTS21"},
+                                                  threshold, tmp_path / method / "BraTS21", model, first_index=1)
+        assert lesions["subject"].tolist() == ["s1", "s2"] and lesions["voxels"].tolist() == [32, 32]
+        assert (metrics["lesions"] == 1).all() and metrics["lesion_recall"].isin([0, 1]).all()
         assert metrics["subject"].tolist() == ["s1", "s2"] and metrics["auprc"].between(0, 1).all()
         assert sorted(p.name for p in (tmp_path / method / "BraTS21").iterdir()) == ["s1.nii.gz"]  # i=1 < 2 kept
         assert patches["score"].notna().all() and patches["log_error"].isna().all()  # no log-error: NaN

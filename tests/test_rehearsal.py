@@ -95,7 +95,7 @@ def test_small_rehearsal_reaches_table1(tmp_path):
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp_path / name)
     configfile = _small_config(tmp_path)
     summary = rehearse(configfile, plan=SMALL, cores=2, workdir=tmp_path, lifetime=1200,
-                       targets=["table1", "results/rehearsal_ci/qc/WMH_T1.csv",
+                       targets=["table1", "bias", "results/rehearsal_ci/qc/WMH_T1.csv",
                                 "results/rehearsal_ci/qc/IXI_T1.csv", "results/rehearsal_ci/qc/IXI_T2.csv",
                                 "results/rehearsal_ci/qc/MSLUB_T2.csv"])
     log = (tmp_path / "results" / "rehearsal_ci" / "rehearsal_snakemake.log").read_text()
@@ -104,6 +104,7 @@ def test_small_rehearsal_reaches_table1(tmp_path):
     requests, left_out = summary["requests"], summary["subjects"]["wmh_left_out"]
     assert requests["IXI/IXI-T2.tar"] == 2 and requests["SRI24/sri24_spm8.zip"] == 2
     assert requests["IXI/IXI-T1.tar"] == 1 and requests["WMH/dataverse_files.zip"] == 1
+    assert requests["IXI/IXI.xls"] == 1  # the demographics, in Excel 97-2003 format as IXI serves it
     assert [requests[name] for name in left_out] == [2, 1]  # the WMH bundle's left-out files, per file
     assert log.count("Error in rule download") == 2  # each fault failed one attempt, the retry passed
     assert log.count("Error in rule arrange_wmh") == 1
@@ -118,6 +119,9 @@ def test_small_rehearsal_reaches_table1(tmp_path):
     for name in expected:
         assert name.startswith("WMH/_archive/") or (out / "raw" / name).read_bytes() == (served / name).read_bytes()
     assert (out / "skullstrip" / "robex" / "ATLAS_v2" / "T1").is_dir()
+    bias = pd.read_csv(out / "tables" / "bias.csv", keep_default_na=False)  # the test subject: IXI014-HH-1236
+    assert bias.loc[bias["grouping"] == "site", "group"].tolist() == ["HH"]
+    assert bias.loc[bias["grouping"] == "sex", "group"].isin(["F", "M"]).all()
     table = pd.read_csv(out / "tables" / "table1.csv", dtype=str, keep_default_na=False)
     ours = table[table["source"] == "this harness"]
     for dataset in LESION_DATASETS:

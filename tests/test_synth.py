@@ -1,6 +1,8 @@
 """Tests of the synthetic demo data (patch2loc.synth), at the demo's 2 mm spacing."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -26,7 +28,8 @@ def test_demo_ids_are_deterministic_unique_and_parse():
             paths = raw_paths(dataset, "/raw", subject, MODALITIES[dataset][0])
             key = subject.replace("_", "/") if dataset == "WMH" else subject  # WMH: <site>/<id>/
             assert key in str(paths.image) and paths.image.parts[:3] == ("/", "raw", dataset)
-    assert synth.demo_subject_ids("IXI", 1) == ["IXI900-Demo-1000"]
+    assert synth.demo_subject_ids("IXI", 4) == ["IXI900-Guys-1000", "IXI901-HH-1001", "IXI902-IOP-1002",
+                                                "IXI903-Guys-1003"]  # IXI's sites, in turn
     atlas = raw_paths("ATLAS_v2", "/raw", synth.demo_subject_ids("ATLAS_v2", 1)[0], "T1")
     assert "/R099/" in str(atlas.image)
     wmh = raw_paths("WMH", "/raw", synth.demo_subject_ids("WMH", 1)[0], "T1")
@@ -35,6 +38,23 @@ def test_demo_ids_are_deterministic_unique_and_parse():
         synth.demo_subject_ids("IXI", 101)
     with pytest.raises(ValueError):
         synth.demo_subject_ids("OASIS", 1)
+
+
+def test_demo_ixi_sites_keep_each_brain_and_demographics_have_ixis_columns(tmp_path):
+    from patch2loc.evaluation.demographics import COLUMNS, read_ixi_demographics
+
+    # the seed of a demo IXI id is that of its name before sites were added: the brains stay the same
+    assert synth.subject_seed(7, "IXI", "IXI912-Guys-1012") == zlib.crc32(b"7/IXI/IXI912-Demo-1012")
+    assert synth.subject_seed(7, "IXI", "IXI101-Guys-1100") == zlib.crc32(b"7/IXI/IXI101-Guys-1100")  # not a demo id
+    ids = synth.demo_subject_ids("IXI", 6)
+    table = synth.ixi_demographics(ids, seed=7)
+    assert tuple(table.columns) == COLUMNS and table["IXI_ID"].tolist() == list(range(900, 906))
+    assert table["SEX_ID"].isin([1, 2]).all() and table["AGE"].between(20, 86).all()
+    assert table.equals(synth.ixi_demographics(ids, seed=7))  # deterministic
+    path = synth.write_ixi_demographics_csv(ids, 7, tmp_path / "IXI.csv")
+    read = read_ixi_demographics(path)
+    assert read["ixi_id"].tolist() == list(range(900, 906)) and set(read["sex"]) <= {"M", "F"}
+    assert read["age"].tolist() == table["AGE"].tolist()
 
 
 def test_render_is_deterministic_and_subjects_differ():

@@ -19,7 +19,7 @@ COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "
 STAGES = [
     "make_demo_atlas", "synthesize_demo", "preprocess_healthy_scan", "preprocess_lesion_scan",
     "fit_landmarks", "normalize_scan", "train_model", "train_dae", "score_healthy", "score_lesions",
-    "table1", "table2", "figures", "report", "run_info", "record_atlas", "export_bundle",
+    "table1", "table2", "table3", "bias", "figures", "report", "run_info", "record_atlas", "export_bundle",
 ]
 REAL_STAGES = [s for s in STAGES if s not in ("make_demo_atlas", "synthesize_demo")] + [
     "download", "extract", "prepare_sri24_atlas", "skull_strip_hdbet", "download_hdbet_weights",
@@ -263,6 +263,15 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
             values = [float(cell.split("±")[0]) for cell in ours[f"{dataset} {metric}"]]
             assert all(0.0 <= v <= 100.0 for v in values), (dataset, metric, values)  # finite, in percent
     assert (out / "report.html").stat().st_size > 10_000
+    # Table 3 and the bias table: every method, every lesion set; the test subjects' IXI sites.
+    table3 = pd.read_csv(out / "tables" / "table3.csv")
+    assert sorted(table3.groupby("method").size().items()) == [("DAE", 4), ("Patch2Loc", 4), ("Thresh", 4)]
+    bias = pd.read_csv(out / "tables" / "bias.csv", keep_default_na=False)
+    assert set(bias.loc[bias["grouping"] == "site", "group"]) == {"HH", "IOP"}  # IXI904-HH-1004, IXI905-IOP-1005
+    assert {f"{m} {mod}" for m in ("Patch2Loc", "DAE", "Thresh") for mod in ("T1", "T2")} == set(bias.columns[2:])
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Table 3: the challenges&#x27; metrics" in page and "Bias: false positives" in page
+    assert all(f"{d}: Lesion-wise recall against lesion volume" in page for d in ("BraTS21", "MSLUB", "ATLAS_v2", "WMH"))
     from patch2loc.checkpoint import read_checkpoint
     assert read_checkpoint(out / "models" / "T2" / "fold0" / "best.pt")["patch_size"] == 6  # train.patch_size
     dae = read_checkpoint(out / "models" / "DAE" / "T2" / "fold0" / "best.pt", method="DAE")
@@ -285,7 +294,7 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     assert res.returncode == 0, res.stderr[-5000:]
     with zipfile.ZipFile(workdir / "report.zip") as zf:
         names = [Path(n).name for n in zf.namelist()]
-    assert "table1.csv" in names and "table2.csv" in names
+    assert {"table1.csv", "table2.csv", "table3.csv", "table3_size.csv", "bias.csv"} <= set(names)
     declared = {p.name for p in (out / "figures").glob("*.png")}
     assert {"loss_curves_Patch2Loc.png", "loss_curves_DAE.png", "kde_MSLUB.png", "heatmaps_MSLUB_T2.png",
             "methods_MSLUB.png", "kde_methods_MSLUB.png"} <= declared

@@ -17,11 +17,18 @@ inp = snakemake.input
 run_dir = Path(snakemake.output.html).parent
 csv_of = lambda files: next(f for f in files if f.endswith(".csv"))  # noqa: E731
 caption_of = lambda files: Path(next(f for f in files if f.endswith(".md"))).read_text(encoding="utf-8").split("\n\n")[0]  # noqa: E731
+# A figure's caption: the text of Snakemake's report (workflow/report/{kind}.rst).
+rst_caption = lambda kind: " ".join((Path(snakemake.scriptdir).parent / "report" / f"{kind}.rst").read_text(encoding="utf-8").split())  # noqa: E731
 sections = [
     ("The demo's checks", demo_check_items(run_dir)),
     ("Table 1", [(caption_of(inp.table1), csv_of(inp.table1)),
                  (caption_of(inp.supplementary), csv_of(inp.supplementary))]),
     ("Table 2", [(caption_of(inp.table2), csv_of(inp.table2))]),
+    ("Table 3: the challenges' metrics at the unsupervised threshold",
+     [(caption_of(inp.table3), csv_of(inp.table3)), (caption_of(inp.table3_size), csv_of(inp.table3_size))]
+     + [(f"{Path(png).stem[len('recall_size_'):]}: {rst_caption('recall_size')}", png) for png in inp.recall_size]
+     + [(caption_of(inp.table3_load), csv_of(inp.table3_load))]),
+    ("Bias: false positives on healthy brains by site, sex and age", [(caption_of(inp.bias), csv_of(inp.bias))]),
     ("Per-volume results and heatmap viewers", per_volume_items(inp.per_volume, run_dir) + healthy_items(run_dir)),
 ]
 # Whatever figures the figures rule drew, in its order and sections.

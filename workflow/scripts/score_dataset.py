@@ -1,5 +1,5 @@
 """Rules score_healthy[_cpu] and score_lesions[_cpu]: anomaly maps of one dataset (or one shard of
-a lesion dataset) with one method -> threshold, or metrics and patch statistics."""
+a lesion dataset) with one method -> threshold, or metrics, lesions and patch statistics."""
 import json
 import sys
 from pathlib import Path
@@ -40,7 +40,8 @@ if dataset == "IXI":
                 "volumes": len(scans), **meta}, out.threshold)
 else:
     threshold = json.loads(Path(inp.threshold).read_text())["threshold"]
-    metrics, patches = score_lesions(wc.method, scans, cfg, meta, threshold, out.heatmaps, model,
-                                     first_index=snakemake.params.first_index)
+    metrics, lesions, patches = score_lesions(wc.method, scans, cfg, meta, threshold, out.heatmaps, model,
+                                              first_index=snakemake.params.first_index)
     write_csv(metrics, out.metrics)
+    write_csv(lesions, out.lesions)
     write_csv(patches, out.patches)

@@ -4,8 +4,9 @@ Used by the workflow's scoring rules, the same way for every method of `patch2lo
 method turns a normalised volume into a raw anomaly map (Patch2Loc: log-error + log-variance;
 DAE: |x - reconstruction|; Thresh: the intensity), then the shared post-processing (median
 filter, brain mask), threshold and metrics apply. The maps of a volume live only while it is
-scored: per-volume metrics and non-overlapping patch statistics are collected on the way, and
-only the first `keep_heatmaps` heatmaps are written to disk (for figures and for the user).
+scored: per-volume metrics (voxel-wise, and lesion-wise at the unsupervised threshold), one row
+per ground-truth lesion and non-overlapping patch statistics are collected on the way, and only
+the first `keep_heatmaps` heatmaps are written to disk (for figures and for the user).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, LesionRule
 from patch2loc.io import load_case, save_volume
 
 
@@ -32,6 +34,7 @@ class ScoringConfig:
     keep_heatmaps: int = 2  # -1 keeps every heatmap
     device: str | None = None
     patch_size: int | None = None  # patch-statistics grid (None: 1/8 of the slice side; Patch2Loc: its own)
+    lesion_rule: LesionRule = field(default_factory=LesionRule)  # evaluate.lesionwise
 
     @classmethod
     def from_workflow(cls, heatmap: dict, evaluate: dict, patch_size: int | None = None) -> "ScoringConfig":
@@ -40,6 +43,7 @@ class ScoringConfig:
             heatmap_region=heatmap["region"], median_size=heatmap["median_size"],
             region=evaluate["region"], unsupervised_quantile=evaluate["unsupervised_quantile"],
             keep_heatmaps=evaluate["keep_heatmaps"], patch_size=patch_size,
+            lesion_rule=LesionRule.from_config(evaluate.get("lesionwise")),
         )
 
 
@@ -98,24 +102,32 @@ def score_healthy(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
 
 
 def score_lesions(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict, threshold: float,
-                  heatmap_dir: str | Path, model=None, first_index: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-volume metrics and non-overlapping patch statistics of a lesion dataset, or of one
-    shard of it whose first volume is the dataset's `first_index`-th (for `keep_heatmaps`)."""
+                  heatmap_dir: str | Path, model=None, first_index: int = 0
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per-volume metrics, one row per ground-truth lesion (size, found at the threshold) and
+    non-overlapping patch statistics of a lesion dataset, or of one shard of it whose first
+    volume is the dataset's `first_index`-th (for `keep_heatmaps`)."""
+    from patch2loc.evaluation.lesionwise.volume import lesion_metrics
     from patch2loc.evaluation.patch_statistics import patch_statistics
     from patch2loc.evaluation.metrics import evaluate_volume
     from patch2loc.methods.patch2loc.model import patch_size_for
 
-    metric_rows, patch_tables = [], []
+    metric_rows, lesion_rows, patch_tables = [], [], []
     for i, scan in enumerate(scans):
         case = load_case(scan.image, scan.mask, scan.seg)
         vol = score_case(method, case.image.data, case.mask, cfg, model)
         m = evaluate_volume(vol.score, case.seg, case.mask, region=cfg.region, threshold=threshold)
+        # Lesion-wise, at the same threshold and in the same region as dice_unsup.
+        region = case.mask if cfg.region == "brain" else np.ones(case.mask.shape, bool)
+        lesionwise, lesions = lesion_metrics((vol.score >= threshold) & region, case.seg & region,
+                                             np.linalg.norm(case.image.affine[:3, :3], axis=0), cfg.lesion_rule)
         metric_rows.append({
             **meta, "subject": scan.subject, "region": cfg.region, "auprc": m["auprc"],
             "auroc": m["auroc"], "best_dice": m["best_dice"], "best_threshold": m["best_threshold"],
             "dice_unsup": m["dice_at_threshold"], "unsup_threshold": threshold,
-            "lesion_voxels": m["lesion_voxels"],
+            "lesion_voxels": m["lesion_voxels"], **lesionwise,
         })
+        lesion_rows += [{**meta, "subject": scan.subject, **row} for row in lesions]
         patch_size = getattr(model, "patch_size", None) or cfg.patch_size or patch_size_for(case.image.data.shape[0])
         nan = np.full(case.mask.shape, np.nan, np.float32)  # the maps a method does not have
         patch_tables.append(patch_statistics(
@@ -127,4 +139,5 @@ def score_lesions(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
             save_volume(vol.score, Path(heatmap_dir) / f"{scan.subject}.nii.gz", like=case.image)
         print(f"[{i + 1}/{len(scans)}] {scan.subject}: AUPRC {m['auprc']:.3f}, best Dice {m['best_dice']:.3f}",
               flush=True)
-    return pd.DataFrame(metric_rows), pd.concat(patch_tables, ignore_index=True)
+    lesion_table = pd.DataFrame(lesion_rows, columns=[*meta, *LESION_COLUMNS])
+    return pd.DataFrame(metric_rows), lesion_table, pd.concat(patch_tables, ignore_index=True)

@@ -101,7 +101,7 @@ def format_mean_std(mean: float, std: float, *, scale: float = 100.0, decimals: 
     return text
 
 
-def _dataset_order(names: Iterable[str]) -> list[str]:
+def dataset_order(names: Iterable[str]) -> list[str]:
     names = set(names)
     return [d for d in DATASET_ORDER if d in names] + sorted(names - set(DATASET_ORDER))
 
@@ -129,7 +129,7 @@ def table1(metrics: pd.DataFrame, published_csv: str | os.PathLike | None = None
     agg = aggregate_folds(metrics, ["best_dice", "auprc"], ddof=ddof)
     published = None if published_csv is None else _read_published(published_csv, PUBLISHED1_COLUMNS)
     names = set(agg["dataset"]) | (set(published["dataset"]) if published is not None else set())
-    datasets = _dataset_order(names)
+    datasets = dataset_order(names)
     columns = ["method", "source", "region"] + [f"{d} {m}" for d in datasets for m in ("Dice", "AUPRC")]
 
     rows: list[dict] = []
@@ -173,7 +173,7 @@ def table1_supplementary(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFram
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    order = {"dataset": {d: i for i, d in enumerate(_dataset_order(out["dataset"]))},
+    order = {"dataset": {d: i for i, d in enumerate(dataset_order(out["dataset"]))},
              "method": {m: i for i, m in enumerate(method_order(out["method"]))}}
     return out.sort_values(["dataset", "method", "region"], key=lambda s: s.map(order[s.name]) if s.name in order else s,
                            kind="stable").reset_index(drop=True)
@@ -202,7 +202,7 @@ def table2(patches_or_spearman: pd.DataFrame, published_csv: str | os.PathLike |
     spear = spear.assign(column=label)
     published = None if published_csv is None else _read_published(published_csv, ["metric"])
     names = set(spear["column"]) | (set(published.columns) - {"metric"} if published is not None else set())
-    datasets = _dataset_order(names)
+    datasets = dataset_order(names)
 
     rows = []
     for method in method_order(spear["method"]):

@@ -10,6 +10,7 @@ the ground truth's grid, WMH's 3 mm slices; the other datasets' voxel sizes are 
 
     served/   what the loopback server offers at the URLs of the sources file:
               IXI/IXI-T1.tar, IXI/IXI-T2.tar (flat IXI###-Site-####-T1.nii.gz members),
+              IXI/IXI.xls (demographics, patch2loc.rehearsal.demographics),
               MSLUB/{raw,coregistered}/patientXX/... (the mirror's layout, per file),
               WMH/dataverse_files.zip (cut off at the zip limit; MANIFEST.TXT), WMH/api/files.json
               (the dataset's file listing), WMH/api/access/datafile/<id> (per-file access),
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from patch2loc.data.layouts import MASK_NAMES, raw_paths
+from patch2loc.rehearsal.demographics import build_ixi_demographics
 from patch2loc.rehearsal.geometry import make_grid, resample, save
 from patch2loc.rehearsal.mslub import build_mslub
 from patch2loc.rehearsal.scans import Plan, centre, render, vox, write
@@ -135,6 +137,7 @@ def build_all(out: Path, raw_root: Path, plan: Plan = Plan()) -> dict:
               "ATLAS_v2": [f"sub-r{1 + i:03d}s{1 + i:03d}" for i in range(n["ATLAS_v2"])],
               "WMH": wmh_ids(n["WMH"])}
     build_ixi(served, ixi, plan)
+    build_ixi_demographics(served, ixi, plan.seed)
     build_brats(raw_root, lesion["BraTS21"], plan)
     build_mslub(served, raw_root, lesion["MSLUB"], plan)
     build_atlas_v2(raw_root, lesion["ATLAS_v2"], plan)
@@ -152,7 +155,8 @@ def sources(served: Path, base_url: str, lesion: dict[str, list[str]]) -> dict:
         return {**f, "extract_to": extract_to} if extract_to else f
 
     return {
-        "IXI": {"files": [entry("IXI/IXI-T1.tar", "IXI/IXI-T1"), entry("IXI/IXI-T2.tar", "IXI/IXI-T2")]},
+        "IXI": {"files": [entry("IXI/IXI-T1.tar", "IXI/IXI-T1"), entry("IXI/IXI-T2.tar", "IXI/IXI-T2"),
+                          entry("IXI/IXI.xls")]},
         "MSLUB": {"file_template": [
             {"url": f"{base_url}/MSLUB/coregistered/{{subject}}/{name}",
              "dest": f"MSLUB/coregistered/{{subject}}/{name}", "sha256": None}

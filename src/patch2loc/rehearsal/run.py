@@ -36,7 +36,8 @@ def prepare(config: dict, plan: Plan) -> tuple[Path, dict]:
     """Build the fixtures once (a marker file records the plan); return (fixtures dir, subjects)."""
     fixtures = Path(config["splits_dir"]).parent
     marker = fixtures / "fixtures.json"
-    if marker.exists() and json.loads(marker.read_text()).get("plan") == asdict(plan):
+    served_xls = fixtures / "served" / "IXI" / "IXI.xls"  # fixtures made before it was served are rebuilt
+    if marker.exists() and json.loads(marker.read_text()).get("plan") == asdict(plan) and served_xls.exists():
         return fixtures, json.loads(marker.read_text())["subjects"]
     subjects = build_all(fixtures, Path(config["raw_root"]), plan)
     marker.write_text(json.dumps({"plan": asdict(plan), "subjects": subjects}, indent=1))

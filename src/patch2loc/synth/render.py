@@ -12,7 +12,7 @@ from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, RawScan, raw_pat
 from patch2loc.io import save_volume
 from patch2loc.synth.fields import _coarse_field, _random_rotation, _smooth_noise
 from patch2loc.synth.lesions import LesionMap, draw_lesions
-from patch2loc.synth.subjects import subject_seed
+from patch2loc.synth.subjects import subject_seed, write_ixi_demographics_csv
 from patch2loc.synth.template import Template, load_template
 
 CONTRASTS = ("T1", "T2")
@@ -173,7 +173,8 @@ def synthesize_scan(dataset: str, modality: str, subject: str, raw_root: str | P
 def synthesize_dataset(dataset: str, subjects: list[str], raw_root: str | Path, seed: int,
                        spacing: float = 2.0, modalities: tuple[str, ...] | list[str] | None = None,
                        lesion_model: str = "intensity") -> list[RawScan]:
-    """Write every subject of a demo dataset (IXI: T1 and T2; lesion sets: their modality).
+    """Write every subject of a demo dataset (IXI: T1 and T2, and IXI.csv, its demographics in
+    IXI.xls's columns; lesion sets: their modality).
 
     Each subject's seed comes from (seed, dataset, subject), so the modalities of one subject
     share anatomy and adding subjects leaves the existing ones unchanged.
@@ -186,4 +187,6 @@ def synthesize_dataset(dataset: str, subjects: list[str], raw_root: str | Path, 
         s = subject_seed(seed, dataset, subject)
         for modality in modalities:
             scans.append(synthesize_scan(dataset, modality, subject, raw_root, s, spacing, lesion_model=lesion_model))
+    if dataset == "IXI":  # sites are in the ids; sexes and ages in IXI.xls's columns, as a csv
+        write_ixi_demographics_csv(subjects, seed, Path(raw_root) / "IXI" / "IXI.csv")
     return scans

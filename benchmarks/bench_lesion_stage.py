@@ -1,0 +1,89 @@
+"""What the lesion-wise stage adds to a run: seconds per scoring job and in all, beside the jobs.
+
+Reads a finished run with every heatmap kept (the demo: evaluate.keep_heatmaps -1) and times, in
+this process, what the scoring jobs now do on top of scoring: `lesion_metrics` of each lesion-set
+volume at its unsupervised threshold, and once per job the import of MONAI (in a fresh Python
+that has imported what a scoring job of that method imports before, CPU seconds; median of 3). The new rules' own seconds come
+from their benchmark files (table3, bias). Printed beside them: each scoring job's own seconds
+(its benchmark file, the same run), and the share of a whole `make demo` (--demo-seconds: a
+measured wall-clock time of make demo; the added seconds are summed as if nothing ran in parallel,
+an upper bound on 2 cores).
+
+    python benchmarks/bench_lesion_stage.py results/demo --demo-seconds 819
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from patch2loc.evaluation.compute import read_benchmark
+from patch2loc.evaluation.lesionwise.rule import LesionRule
+from patch2loc.evaluation.lesionwise.volume import lesion_metrics
+from patch2loc.io import load_case, load_volume
+from patch2loc.layout import RunLayout
+
+# What a scoring job has imported when it first calls lesion_metrics, then MONAI: its CPU seconds.
+IMPORT = """import resource, torch
+from patch2loc.methods import implementation
+from patch2loc.methods.patch2loc.heatmap import postprocess
+from patch2loc.evaluation import metrics, patch_statistics, scoring
+implementation({method!r})
+cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+t = cpu()
+import monai.metrics
+print(cpu() - t)"""
+
+
+def import_seconds(method: str, repeats: int = 3) -> float:
+    code = IMPORT.format(method=method)
+    return statistics.median(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                  check=True).stdout.split()[-1]) for _ in range(repeats))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--demo-seconds", type=float, default=None, help="a measured make demo wall-clock time")
+    args = ap.parse_args(argv)
+    layout, rule = RunLayout(args.run), LesionRule()
+    monai = {}
+    rows = []
+    for metrics_csv in sorted(args.run.glob("scores/*/*/*/*/metrics.csv")):
+        dataset, fold, modality, method = (metrics_csv.parents[i].name for i in range(4))
+        if dataset == "IXI":
+            continue
+        seconds = 0.0
+        for rec in pd.read_csv(metrics_csv, dtype={"subject": str}).itertuples():
+            case = load_case(layout.normalized(dataset, modality, rec.subject),
+                             layout.preprocessed(dataset, modality, rec.subject, "mask.nii.gz"),
+                             layout.preprocessed(dataset, modality, rec.subject, "seg.nii.gz"))
+            score = load_volume(metrics_csv.parent / "heatmaps" / f"{rec.subject}.nii.gz").data
+            t0 = time.perf_counter()
+            lesion_metrics((score >= rec.unsup_threshold) & case.mask, case.seg & case.mask,
+                           np.linalg.norm(case.image.affine[:3, :3], axis=0), rule)
+            seconds += time.perf_counter() - t0
+        job = f"{method}_{modality}_{fold}_{dataset}"
+        bench = args.run / "benchmarks" / "score_lesions" / f"{job}_0.tsv"
+        monai.setdefault(method, import_seconds(method))
+        rows.append({"job": job, "volumes": rec.Index + 1, "lesionwise_s": round(seconds, 3),
+                     "monai_import_s": round(monai[method], 2), "job_s": read_benchmark(bench) if bench.exists() else np.nan})
+    table = pd.DataFrame(rows)
+    table["added_share"] = ((table["lesionwise_s"] + table["monai_import_s"]) / table["job_s"]).round(3)
+    print(table.to_string(index=False))
+    rules = {name: read_benchmark(p) for name in ("table3", "bias")
+             if (p := args.run / "benchmarks" / name / f"{name}.tsv").exists()}
+    added = table["lesionwise_s"].sum() + table["monai_import_s"].sum() + sum(rules.values())
+    print(f"rules: {rules}; added in all: {added:.1f} s (scoring jobs' own: {table['job_s'].sum():.1f} s)")
+    if args.demo_seconds:
+        print(f"share of make demo ({args.demo_seconds:.0f} s): {100 * added / args.demo_seconds:.1f} %")
+
+
+if __name__ == "__main__":
+    main()
