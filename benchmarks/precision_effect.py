@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES
-from patch2loc.methods.patch2loc.heatmap import postprocess, score_volume
+from patch2loc.methods.patch2loc.heatmap import score_volume
+from patch2loc.scoring import postprocess
 from patch2loc.io import load_case
 from patch2loc.evaluation.metrics import evaluate_volume
 from patch2loc.methods.patch2loc.model import load_model

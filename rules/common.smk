@@ -11,15 +11,21 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-validate(config, "../config/schema.yaml")
-
 # The package's light modules (dataset layouts) are needed to build the DAG; the heavy ones run
 # inside the rules' scripts. Importing from src/ works with or without `pip install -e .`.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, check_raw, raw_paths  # noqa: E402
 from patch2loc.io import InputError  # noqa: E402
+from patch2loc.settings import upgrade_config  # noqa: E402
+
+try:  # renamed keys (train: -> patch2loc:, ...) are read under their new names, with a warning
+    for _line in upgrade_config(config):
+        print(_line, file=sys.stderr)
+except InputError as err:
+    raise WorkflowError(str(err)) from None
+validate(config, "../config/schema.yaml")
 from patch2loc.layout import RunLayout  # noqa: E402  (every path under results/{run})
-from patch2loc.methods import METHODS  # noqa: E402  (the registry: one line per method)
+from patch2loc.methods import DEFAULT_METHOD, METHODS  # noqa: E402  (the registry: one line per method)
 
 RUN = config["run_name"]
 OUT = f"results/{RUN}"
@@ -46,6 +52,11 @@ for _name in RUN_METHODS:
             f"`{METHODS[_name].config}:` the config lacks (config/config.yaml has one)."
         )
 TRAINED_METHODS = [METHODS[m] for m in RUN_METHODS if METHODS[m].trains]
+# The run's methods that predict positions (registry): their patch statistics give the KDE and
+# ellipse figures, and the patch side their block sets is every method's patch-statistics grid
+# (null: 1/8 of the slice side).
+POSITION_METHODS = [m for m in RUN_METHODS if METHODS[m].predicts_positions]
+PATCH_GRID = next((config[METHODS[m].config].get("patch_size") for m in POSITION_METHODS), None)
 
 
 wildcard_constraints:
@@ -122,7 +133,7 @@ def train_log(method):
     return str(Path(LOGS, "train", METHODS[method].models, "{modality}_fold{fold}.log"))
 
 
-def model_checkpoint(modality, fold, method="Patch2Loc"):
+def model_checkpoint(modality, fold, method):
     return LAYOUT.checkpoint(modality, fold, method)
 
 
@@ -257,9 +268,9 @@ def all_benchmarks():
 
 
 # ---------------------------------------------------------------- report inputs
-def all_heatmap_dirs(method="Patch2Loc"):
+def all_heatmap_dirs(method=DEFAULT_METHOD):
     """Heatmaps of a method's first fold (Thresh: 'all'): lesion sets (Fig. 4) and healthy IXI
-    test (Fig. 5)."""
+    test (Fig. 5); by default the paper's method's (the registry's first)."""
     if method not in RUN_METHODS:
         return []
     first = method_folds(method)[0]

@@ -20,7 +20,7 @@ BENCH = LAYOUT.benchmarks
 SCORING_PARAMS = dict(
     heatmap=config["heatmap"],
     evaluate=config["evaluate"],
-    patch_size=config["train"].get("patch_size"),  # one patch-statistics grid for every method
+    patch_size=PATCH_GRID,  # one patch-statistics grid for every method
     require_cuda=REQUIRE_CUDA,
 )
 

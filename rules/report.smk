@@ -19,9 +19,10 @@ rule run_info:
 
 
 # Every PNG is a declared output marked for Snakemake's report (snakemake --report report.zip);
-# a figure that cannot be drawn (e.g. no abnormal patch) is a small PNG saying why. Patch2Loc's
-# own figures (KDEs of its two terms, ellipses, heatmap panels) come from its first fold; the
-# method comparisons (side-by-side panels, score densities) and loss curves cover every method.
+# a figure that cannot be drawn (e.g. no abnormal patch) is a small PNG saying why. The figures of
+# the method that predicts positions (KDEs of its two terms, ellipses) and the paper's heatmap
+# panels (the registry's first method) come from their first fold; the method comparisons
+# (side-by-side panels, score densities) and loss curves cover every method.
 rule figures:
     input:
         patches=all_patches(),
@@ -43,7 +44,7 @@ rule figures:
             subcategory="methods",
         ),
         kde=report(
-            expand(f"{FIGURES}/kde_{{dataset}}.png", dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
+            expand(f"{FIGURES}/kde_{{dataset}}.png", dataset=LESION_SETS if POSITION_METHODS else []),
             caption="../workflow/report/kde.rst",
             category="3 Patch analysis",
             subcategory="densities",
@@ -55,7 +56,7 @@ rule figures:
             subcategory="densities",
         ),
         ellipses=report(
-            expand(f"{FIGURES}/ellipses_{{dataset}}.png", dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
+            expand(f"{FIGURES}/ellipses_{{dataset}}.png", dataset=LESION_SETS if POSITION_METHODS else []),
             caption="../workflow/report/ellipses.rst",
             category="3 Patch analysis",
             subcategory="predicted Gaussians",
@@ -70,6 +71,7 @@ rule figures:
     params:
         figure_subjects=config["report"]["figure_subjects"],
         methods=RUN_METHODS,
+        position_method=POSITION_METHODS[0] if POSITION_METHODS else None,
         run_root=lambda wc, output: Path(output.done).parents[1],
     script:
         "../workflow/scripts/make_figures.py"
@@ -114,7 +116,7 @@ rule report:
         per_volume=rules.table1.output.per_volume,
         viewers=viewer_dirs(),
         library=rules.viewer_library.output,
-        losses=[f"{model_dir('Patch2Loc', m, k)}/loss.csv" for m in MODEL_MODALITIES for k in FOLDS],
+        losses=loss_curves(),
         table1=rules.table1.output.table,
         supplementary=rules.table1.output.supplementary,
         table2=rules.table2.output.table,

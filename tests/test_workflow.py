@@ -204,7 +204,7 @@ def test_patch_size_below_two_is_rejected(workdir):
     (a nested --config value would arrive as a string and fail on its type instead)."""
     cfg = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
     for size, ok in ((1, False), (12, True)):
-        cfg["train"]["patch_size"] = size
+        cfg["patch2loc"]["patch_size"] = size
         (workdir / "config" / "patch.yaml").write_text(yaml.safe_dump(cfg))
         res = snakemake(workdir, "-n", "--configfile", "config/patch.yaml")
         text = res.stderr + res.stdout
@@ -238,7 +238,7 @@ def _tiny_config(workdir: Path) -> Path:
     cfg["demo"]["spacing"] = 4.0
     cfg["preprocess"].update(spacing=[6.0, 6.0, 6.0], target_shape=[32, 32, 20], n4_iterations=[10])
     # patch_size 6, not the default 1/8 of 32 = 4: the key must reach the model and the heatmaps
-    cfg["train"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1, patch_size=6)
+    cfg["patch2loc"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1, patch_size=6)
     cfg["dae"].update(steps=20, batch_size=4, width=4, val_every=10, val_batches=1, threads=1)
     cfg["heatmap"].update(batch_size=2048, threads=1)
     cfg["evaluate"]["keep_heatmaps"] = 2  # not the demo's -1: the shard test counts kept heatmaps across shards

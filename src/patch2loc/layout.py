@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from patch2loc.methods import METHODS
+from patch2loc.methods import DEFAULT_METHOD, METHODS
 
 
 class RunLayout:
@@ -67,10 +67,10 @@ class RunLayout:
         training's working folder."""
         return self.path(root, METHODS[method].models, modality, f"fold{fold}")
 
-    def checkpoint(self, modality: str, fold, method: str = "Patch2Loc") -> str:
+    def checkpoint(self, modality: str, fold, method: str = DEFAULT_METHOD) -> str:
         return str(Path(self.model_dir(method, modality, fold), "best.pt"))
 
-    def fold_checkpoints(self, modality: str, method: str = "Patch2Loc") -> dict[int, Path]:
+    def fold_checkpoints(self, modality: str, method: str = DEFAULT_METHOD) -> dict[int, Path]:
         """{fold: best.pt} of every fold the run trained (on disk now)."""
         root = Path(self.root, "models", METHODS[method].models, modality)
         return {int(m.group(1)): p for p in sorted(root.glob("fold*/best.pt"))
@@ -85,7 +85,7 @@ class RunLayout:
         return str(Path(self.score_dir(method, modality, fold, "IXI"), "threshold.json"))
 
     # ------------------------------------------------------------ outputs of the last stages
-    def bundle(self, modality: str = "{modality}", method: str = "Patch2Loc") -> str:
+    def bundle(self, modality: str = "{modality}", method: str = DEFAULT_METHOD) -> str:
         """The exported model of a trained method, in its models folder's name (Patch2Loc: none)."""
         return self.path("bundles", METHODS[method].models, f"{modality}.zip")
 

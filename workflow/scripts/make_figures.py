@@ -69,7 +69,7 @@ def per_dataset(pngs, prefix, section, caption, draw):
 
 
 def draw_kde(path, dataset):
-    sample, counts = patch_stream.sample_classes(patches["Patch2Loc"], dataset, max_points=KDE_POINTS)
+    sample, counts = patch_stream.sample_classes(patches[params.position_method], dataset, max_points=KDE_POINTS)
     figures.kde_figure(sample, dataset, path, max_points=KDE_POINTS, counts=counts)
 
 
@@ -83,7 +83,7 @@ def draw_method_kde(path, dataset):
 per_dataset(out.kde, "kde_", "Patch analysis", lambda d: caption("kde", d), draw_kde)
 per_dataset(out.kde_methods, "kde_methods_", "Method comparison", lambda d: caption("kde_methods", d), draw_method_kde)
 per_dataset(out.ellipses, "ellipses_", "Patch analysis", lambda d: caption("ellipses", d),
-    lambda p, d: figures.ellipse_figure(patch_stream.rows_at_best_location(patches["Patch2Loc"], d)[0], p))
+    lambda p, d: figures.ellipse_figure(patch_stream.rows_at_best_location(patches[params.position_method], d)[0], p))
 
 
 def slice_of(dataset, modality, subject):

@@ -217,11 +217,12 @@ def check_settings(cfg, what: str, device_key: str) -> None:
 
 
 def workflow_trainer(config_cls, train_pairs):
-    """A method's `train_from_files` as the workflow calls it: its config block (with `threads`)
-    plus the modality -> `config_cls`, then `train_pairs(train, val, cfg, out_dir, progress)`."""
+    """A method's `train_from_files` as the workflow and `patch2loc train --method` call it: its
+    config block (with `threads`) plus the modality -> `config_cls`, then
+    `train_pairs(train, val, cfg, out_dir, progress)`."""
     def train_from_files(train, val, settings: dict, out_dir, *, modality: str, threads: int, progress: bool = True):
         block = {k: v for k, v in settings.items() if k != "threads"}
         cfg = config_from_dict(config_cls, {**block, "num_threads": threads, "modality": modality},
-                               f"{config_cls.__name__} (workflow config)")
+                               config_cls.__name__)
         return train_pairs(train, val, cfg, out_dir, progress)
     return train_from_files
