@@ -10,13 +10,6 @@
 # CPU, in the `*_cpu` copies of the two scoring rules.
 
 
-# Output folders, spelled once by common.smk's score_dir() (wildcards left open).
-HEALTHY_DIR = score_dir("{method}", "{modality}", "{fold}", "IXI")
-LESION_DIR = score_dir("{method}", "{modality}", "{fold}", "{dataset}")
-SHARD_DIR = f"{LESION_DIR}/shards/{{shard}}"
-BENCH = LAYOUT.benchmarks
-
-
 SCORING_PARAMS = dict(
     heatmap=config["heatmap"],
     evaluate=config["evaluate"],
@@ -31,12 +24,12 @@ rule score_healthy:
         model=model_input,
     output:
         threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
-        metrics=f"{HEALTHY_DIR}/metrics.csv",
-        heatmaps=directory(f"{HEALTHY_DIR}/heatmaps"),
+        metrics=LAYOUT.scores("metrics.csv", dataset="IXI"),
+        heatmaps=directory(LAYOUT.scores("heatmaps", dataset="IXI")),
     log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_IXI.log",
+        LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "IXI"),
     benchmark:
-        f"{BENCH}/score_healthy/{{method}}_{{modality}}_{{fold}}.tsv"
+        LAYOUT.benchmark("score_healthy", "{method}", "{modality}", "{fold}")
     wildcard_constraints:
         method=GPU_METHODS,
     conda:
@@ -56,9 +49,9 @@ rule score_healthy:
 
 use rule score_healthy as score_healthy_cpu with:
     log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_IXI.log",
+        LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "IXI"),
     benchmark:
-        f"{BENCH}/score_healthy/{{method}}_{{modality}}_{{fold}}.tsv"
+        LAYOUT.benchmark("score_healthy", "{method}", "{modality}", "{fold}")
     wildcard_constraints:
         method=CPU_METHODS,
     threads: 1
@@ -74,13 +67,13 @@ rule score_lesions:
         model=model_input,
         threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
     output:
-        metrics=temp(f"{SHARD_DIR}/metrics.csv"),
-        patches=temp(f"{SHARD_DIR}/patches.csv.gz"),
-        heatmaps=temp(directory(f"{SHARD_DIR}/heatmaps")),
+        metrics=temp(LAYOUT.shard("metrics.csv")),
+        patches=temp(LAYOUT.shard("patches.csv.gz")),
+        heatmaps=temp(directory(LAYOUT.shard("heatmaps"))),
     log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.log",
+        LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "{dataset}", "{shard}"),
     benchmark:
-        f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"
+        LAYOUT.benchmark("score_lesions", "{method}", "{modality}", "{fold}", "{dataset}", "{shard}")
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
         method=GPU_METHODS,
@@ -102,9 +95,9 @@ rule score_lesions:
 
 use rule score_lesions as score_lesions_cpu with:
     log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.log",
+        LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "{dataset}", "{shard}"),
     benchmark:
-        f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"
+        LAYOUT.benchmark("score_lesions", "{method}", "{modality}", "{fold}", "{dataset}", "{shard}")
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
         method=CPU_METHODS,
@@ -122,11 +115,11 @@ rule merge_score_shards:
         patches=lambda wc: shard_files(wc, "patches.csv.gz"),
         heatmaps=lambda wc: shard_files(wc, "heatmaps"),
     output:
-        metrics=f"{LESION_DIR}/metrics.csv",
-        patches=f"{LESION_DIR}/patches.csv.gz",
-        heatmaps=directory(f"{LESION_DIR}/heatmaps"),
+        metrics=LAYOUT.scores("metrics.csv"),
+        patches=LAYOUT.scores("patches.csv.gz"),
+        heatmaps=directory(LAYOUT.scores("heatmaps")),
     log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_merge.log",
+        LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "{dataset}", "merge"),
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
     conda:

@@ -9,29 +9,31 @@ rule table1:
         published="config/published/paper_table1.csv",
     output:
         per_volume=report(
-            f"{LAYOUT.tables}/per_volume_metrics.csv",
+            LAYOUT.table("per_volume_metrics.csv"),
             caption="../workflow/report/per_volume.rst",
             category="1 Tables",
             subcategory="per volume",
         ),
         table=report_csv(
-            multiext(f"{LAYOUT.tables}/table1", ".csv", ".md", ".tex"),
+            multiext(LAYOUT.table("table1"), ".csv", ".md", ".tex"),
             caption="../workflow/report/table1.rst",
             category="1 Tables",
             subcategory="Table 1",
         ),
         supplementary=report_csv(
-            multiext(f"{LAYOUT.tables}/table1_supplementary", ".csv", ".md", ".tex"),
+            multiext(LAYOUT.table("table1_supplementary"), ".csv", ".md", ".tex"),
             caption="../workflow/report/table1_supplementary.rst",
             category="1 Tables",
             subcategory="Table 1",
         ),
     log:
-        f"{LOGS}/table1.log",
+        LAYOUT.log("table1"),
     conda:
         "../envs/analysis.yaml"
     resources:
         mem_mb=2000,  # one row per volume
+    params:
+        captions={t: table_caption(t, config) for t in ("table1", "table1_supplementary")},
     script:
         "../workflow/scripts/make_table1.py"
 
@@ -42,19 +44,21 @@ rule table2:
         published="config/published/paper_table2.csv",
     output:
         table=report_csv(
-            multiext(f"{LAYOUT.tables}/table2", ".csv", ".md", ".tex"),
+            multiext(LAYOUT.table("table2"), ".csv", ".md", ".tex"),
             caption="../workflow/report/table2.rst",
             category="1 Tables",
             subcategory="Table 2",
         ),
-        per_fold=f"{LAYOUT.tables}/table2_per_fold.csv",
+        per_fold=LAYOUT.table("table2_per_fold.csv"),
     log:
-        f"{LOGS}/table2.log",
+        LAYOUT.log("table2"),
     conda:
         "../envs/analysis.yaml"
     resources:
         mem_mb=8000,  # one patches.csv.gz at a time (BraTS21 at paper scale: ~2 M rows)
         runtime=60,
+    params:
+        caption=table_caption("table2", config),
     script:
         "../workflow/scripts/make_table2.py"
 
@@ -63,9 +67,9 @@ rule compute_table:
     input:
         benchmarks=all_benchmarks(),
     output:
-        table=f"{LAYOUT.tables}/compute.csv",
+        table=LAYOUT.table("compute.csv"),
     log:
-        f"{LOGS}/compute_table.log",
+        LAYOUT.log("compute_table"),
     conda:
         "../envs/analysis.yaml"
     resources:
