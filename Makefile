@@ -55,9 +55,9 @@ lint: $(BIN)/.installed
 
 # The demo DAG through profiles/slurm on a one-node SLURM cluster started on this machine (root;
 # installs slurm-wlm and munge with apt if missing), compared with a local run. Not in CI.
-# rehearsals/slurm/README.md says what it does and what it showed.
+# slurm_rehearsal/README.md says what it does and what it showed.
 rehearse-slurm: $(BIN)/.installed
-	rehearsals/slurm/run.sh
+	slurm_rehearsal/run.sh
 
 # Fixtures -> loopback server -> download, extract, ROBEX, registration, N4, Nyul, training,
 # Table 1, report (config/rehearsal.yaml); summary in results/rehearsal/rehearsal.json.

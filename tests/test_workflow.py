@@ -199,6 +199,19 @@ def test_schema_violation_is_rejected_with_its_name(workdir, override, named):
     assert named in text and "validat" in text.lower()
 
 
+def test_an_old_train_block_is_read_as_patch2loc_with_a_warning_and_both_are_refused(workdir):
+    cfg = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
+    old = {("train" if k == "patch2loc" else k): v for k, v in cfg.items()}
+    (workdir / "config" / "old.yaml").write_text(yaml.safe_dump(old))
+    res = snakemake(workdir, "-n", "--configfile", "config/old.yaml")
+    assert res.returncode == 0, (res.stderr + res.stdout)[-3000:]
+    assert "config: `train` is now `patch2loc`" in res.stderr
+    assert "results/demo/models/T2/fold0/best.pt" in res.stdout  # Patch2Loc is still trained, from that block
+    (workdir / "config" / "both.yaml").write_text(yaml.safe_dump({**old, "patch2loc": cfg["patch2loc"]}))
+    res = snakemake(workdir, "-n", "--configfile", "config/both.yaml")
+    assert res.returncode != 0 and "rename `train` to `patch2loc`" in res.stderr + res.stdout
+
+
 def test_patch_size_below_two_is_rejected(workdir):
     """train.patch_size (null = 1/8 of the slice) must be an integer >= 2, read from a config file
     (a nested --config value would arrive as a string and fail on its type instead)."""
@@ -274,7 +287,7 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     links = re.findall(r'href="(viewers/[^"]+\.html)"', (out / "report.html").read_text(encoding="utf-8"))
     assert len(links) >= 8 and all((out / link).is_file() for link in links), links  # 4 lesion sets x 2 methods
     assert (out / "viewers" / "niivue.umd.js").is_file()
-    from patch2loc.evaluation.browser import Chromium, find_chromium
+    from patch2loc.viewer.browser import Chromium, find_chromium
     if find_chromium():
         with Chromium() as browser:
             browser.open(out / links[0])

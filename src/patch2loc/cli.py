@@ -48,6 +48,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
     from patch2loc.devices import check_device
+    from patch2loc.layout import MODEL_FILES
     from patch2loc.methods import implementation, require_trained
     from patch2loc.outputs import check_output
 
@@ -59,7 +60,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     for i, (image, mask) in enumerate([*train_pairs, *val_pairs]):
         inputs.update({f"image {i + 1}": image, f"mask {i + 1}": mask})
     check_output(args.out, "--out", inputs=inputs, folder=True, replaced_whole=False)
-    for name in ("best.pt", "last.pt", "loss.csv"):  # the files train writes into --out
+    for name in MODEL_FILES:  # the files train writes into --out
         check_output(Path(args.out) / name, "--out", inputs=inputs)
     module = implementation(method)  # imported here so that --help works without torch
     known = {f.name for f in fields(module.Settings)}

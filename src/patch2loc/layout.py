@@ -47,6 +47,7 @@ PATHS = {
     "scores": "scores/{method}/{modality}/{fold}/{dataset}/{name}",
     "heatmap": "scores/{method}/{modality}/{fold}/{dataset}/heatmaps/{subject}.nii.gz",
     "viewers": "viewers/{method}/{modality}/{fold}/{dataset}",
+    "viewer": "viewers/{method}/{modality}/{fold}/{dataset}/{subject}.html",
     "figure": "figures/{kind}_{keys}.png",
 }
 KEY_PATTERNS = {"modality": r"[^/_]+", "models": r"(?:[^/]+/)?", "fold": r"[^/]+?", "root": r"(?:resume/)?models"}
@@ -203,6 +204,10 @@ class RunLayout:
     def viewer_dir(self, method: str = "{method}", modality: str = "{modality}", fold: str = "{fold}",
                    dataset: str = "{dataset}") -> str:
         return self._of("viewers", method=method, modality=modality, fold=fold, dataset=dataset)
+
+    def viewer_pages(self) -> list[Path]:
+        """Every viewer page of the run (on disk now), sorted."""
+        return sorted(Path(self.viewers).glob("*/*/*/*/*.html"))
 
     @property
     def viewer_library(self) -> str:

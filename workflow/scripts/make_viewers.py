@@ -11,7 +11,7 @@ setup(snakemake)
 
 import os
 
-from patch2loc.evaluation.viewer import viewer_from_files
+from patch2loc.viewer import viewer_from_files
 from patch2loc.layout import RunLayout
 
 wc, inp = snakemake.wildcards, snakemake.input

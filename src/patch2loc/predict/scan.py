@@ -175,7 +175,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
         if job.png is not None:
             overview_png(case.image.data, score, case.mask, outs.file(job.png), title=scan.id)
         if job.html is not None:  # in the summary's space, where --seg lies
-            from patch2loc.evaluation.viewer import prediction_viewer
+            from patch2loc.viewer import prediction_viewer
             prediction_viewer(outs.file(job.html), summary_image, summary_score, summary_affine, thr,
                               brain=summary_brain, seg=scan.seg, title=f"{scan.id} ({space})", method=ctx.method)
         if ctx.chain is not None:

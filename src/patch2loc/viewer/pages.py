@@ -1,6 +1,6 @@
 """A standalone HTML viewer of one heatmap: NiiVue with the scan, the score and the ground truth.
 
-The page (`viewer_page.PAGE`) shows three orthogonal slices with a linked crosshair, the
+The page (`template.PAGE`) shows three orthogonal slices with a linked crosshair, the
 normalised scan in grey, the anomaly score as an overlay on a fixed colour scale (the paper's
 [0, 12] for Patch2Loc) with a threshold slider that starts at the run's unsupervised threshold,
 the ground-truth outline where there is one, and the voxel, score and scan value under the
@@ -28,7 +28,7 @@ import numpy as np
 from patch2loc.errors import InputError
 from patch2loc.evaluation.figure_style import HEATMAP_CMAP
 from patch2loc.methods import DEFAULT_METHOD, METHODS
-from patch2loc.evaluation.viewer_page import PAGE
+from patch2loc.viewer.template import PAGE
 from patch2loc.outputs import atomic_output
 
 LIBRARY_NAME = "niivue.umd.js"

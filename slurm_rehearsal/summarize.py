@@ -1,7 +1,7 @@
 """What the rehearsal showed: GPU jobs side by side, the devices SLURM gave them, and whether the
 cluster run's tables equal the local run's. Exit 1 if a check fails.
 
-    python rehearsals/slurm/summarize.py results/rehearsal-slurm results/demo_local results/demo_slurm
+    python slurm_rehearsal/summarize.py results/rehearsal-slurm results/demo_local results/demo_slurm
 """
 import re
 import sys
