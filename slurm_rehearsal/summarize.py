@@ -7,6 +7,8 @@ import re
 import sys
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pandas as pd
 
 out, local, cluster = map(Path, sys.argv[1:4])
@@ -56,9 +58,6 @@ except FileNotFoundError as err:
     ok = False
 
 # 4. Every preprocessed and normalised volume, the landmarks and the models: cluster vs local.
-import nibabel as nib
-import numpy as np
-
 for pattern in ("preprocessed/**/*.nii.gz", "normalized/**/*.nii.gz"):
     names = sorted(str(p.relative_to(local)) for p in local.glob(pattern))
     differ = [n for n in names if not (cluster / n).exists()

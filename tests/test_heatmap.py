@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage
 
 from patch2loc.methods.patch2loc import heatmap as H
 from patch2loc.io import InputError

@@ -11,7 +11,6 @@ import html
 import io
 import os
 from contextlib import redirect_stderr, redirect_stdout
-from pathlib import Path
 
 import pandas as pd
 
