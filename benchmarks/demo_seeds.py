@@ -126,7 +126,8 @@ def _child(args) -> int:
     config = json.loads(Path(args.task_config).read_text(encoding="utf-8"))
     out = Path(args.task_out)
     result = run_task(args.run_dir, config, args.modality, out, config["patch2loc"]["threads"])
-    (out / "result.json").write_text(json.dumps({"settings": config["patch2loc"], **result}, indent=1), encoding="utf-8")
+    (out / "result.json").write_text(json.dumps({"settings": config["patch2loc"], **result}, indent=1),
+                                     encoding="utf-8")
     return 0
 
 

@@ -32,8 +32,8 @@ for _method in TRAINED_METHODS:
             versions=LAYOUT.versions,
             landmarks=LAYOUT.landmarks(),
             atlas=rules.record_atlas.output,
-            models=lambda wc, m=_method.name: [LAYOUT.checkpoint(wc.modality, k, m) for k in FOLDS],
-            thresholds=lambda wc, m=_method.name: [LAYOUT.threshold(m, wc.modality, LAYOUT.fold_name(k)) for k in FOLDS],
+            models=lambda wc, m=_method.name: fold_models(m, wc.modality),
+            thresholds=lambda wc, m=_method.name: fold_thresholds(m, wc.modality),
         output:
             LAYOUT.bundle("{modality}", _method.name),
         log:

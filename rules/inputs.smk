@@ -51,6 +51,16 @@ def shard_files(wc, name):
     return [LAYOUT.shard(name, wc.method, wc.modality, wc.fold, wc.dataset, k) for k in range(n_shards(wc.dataset))]
 
 
+def fold_models(method, modality):
+    """best.pt of every fold of a method's models of one modality (a bundle's)."""
+    return [LAYOUT.checkpoint(modality, k, method) for k in FOLDS]
+
+
+def fold_thresholds(method, modality):
+    """The unsupervised threshold of each of those models."""
+    return [LAYOUT.threshold(method, modality, LAYOUT.fold_name(k)) for k in FOLDS]
+
+
 # ---------------------------------------------------------------- tables, figures, report
 def all_metrics():
     return [LAYOUT.scores("metrics.csv", *c) for c in evaluated_combinations()]

@@ -18,12 +18,14 @@ def test_paths_of_a_run_are_those_the_docs_give():
     assert LAYOUT.model_file("DAE", "loss.csv", "T2", 3) == "results/r/models/DAE/T2/fold3/loss.csv"
     assert LAYOUT.model_dir("DAE", root="resume/models") == "results/r/resume/models/DAE/{modality}/fold{fold}"
     assert LAYOUT.threshold("Thresh", "T1", ALL_FOLDS) == "results/r/scores/Thresh/T1/all/IXI/threshold.json"
-    assert LAYOUT.shard("metrics.csv", shard=2) == "results/r/scores/{method}/{modality}/{fold}/{dataset}/shards/2/metrics.csv"
+    shard = "results/r/scores/{method}/{modality}/{fold}/{dataset}/shards/2/metrics.csv"
+    assert LAYOUT.shard("metrics.csv", shard=2) == shard
     assert LAYOUT.figure("heatmaps", "ATLAS_v2", "T1") == "results/r/figures/heatmaps_ATLAS_v2_T1.png"
     assert LAYOUT.log("scores", "{method}", "IXI") == "results/r/logs/scores/{method}_IXI.log"
     assert LAYOUT.log("report") == "results/r/logs/report.log"
     assert LAYOUT.benchmark("train_dae", "DAE", "T1", "fold0") == "results/r/benchmarks/train_dae/DAE_T1_fold0.tsv"
-    assert LAYOUT.bundle("T2", "DAE") == "results/r/bundles/DAE/T2.zip" and LAYOUT.bundle("T2") == "results/r/bundles/T2.zip"
+    assert LAYOUT.bundle("T2", "DAE") == "results/r/bundles/DAE/T2.zip"
+    assert LAYOUT.bundle("T2") == "results/r/bundles/T2.zip"
     assert LAYOUT.train_log("DAE") == "results/r/logs/train/DAE/{modality}_fold{fold}.log"
 
 

@@ -62,9 +62,10 @@ def _is_loop(tokens, k: int) -> bool:
 def name_branches(text: str) -> list[tuple[int, str]]:
     """(line, registry name) of every comparison with a method's name in Python(-like) source."""
     tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type not in SKIP]
-    aliases = {tokens[i - 2].string for i, t in enumerate(tokens)
-               if i >= 2 and _literal(t) in NAMES and tokens[i - 1].string == "=" and tokens[i - 2].type == tokenize.NAME
-               and (i + 1 == len(tokens) or tokens[i + 1].start[0] != t.start[0])}  # NAME = "X" on its own line
+    aliases = {tokens[i - 2].string for i, t in enumerate(tokens)  # NAME = "X" on its own line
+               if i >= 2 and _literal(t) in NAMES and tokens[i - 1].string == "="
+               and tokens[i - 2].type == tokenize.NAME
+               and (i + 1 == len(tokens) or tokens[i + 1].start[0] != t.start[0])}
 
     def name_of(t) -> str | None:
         value = _literal(t)

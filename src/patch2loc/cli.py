@@ -153,13 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=_int_in(1, 10**8), help="training steps (default: the method's; Patch2Loc 15000)")
     t.add_argument("--patches", type=_at_least_2, dest="patches_per_step",
                    help="Patch2Loc: patches per step, 2 to 1048576 (default 8096)")
-    t.add_argument("--lr", type=_finite_float(positive=True), help="learning rate (default: the method's; Patch2Loc 1e-2)")
+    t.add_argument("--lr", type=_finite_float(positive=True),
+                   help="learning rate (default: the method's; Patch2Loc 1e-2)")
     t.add_argument("--seed", type=_int_in(0, 2**63 - 2), help="random seed (default 3141)")
     t.add_argument("--device", help=DEVICE_HELP + " (default auto)")
     t.add_argument("--modality", help="modality of the scans (e.g. T1, T2): recorded in the checkpoints, "
                                      "so that predict refuses scans of another modality")
     t.add_argument("--amp", choices=("none", "bf16", "fp16"), help="mixed precision (default none)")
-    t.add_argument("--val-every", type=_positive_int, help="steps between validations (default: the method's; Patch2Loc 500)")
+    t.add_argument("--val-every", type=_positive_int,
+                   help="steps between validations (default: the method's; Patch2Loc 500)")
     t.add_argument("--num-threads", type=_int_in(1, 1024), help="torch CPU threads")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)

@@ -25,7 +25,7 @@ STYLE = {
 }
 COLOURS = {"normal": "#1f77b4", "abnormal": "#d62728", "mixed": "#7f7f7f"}
 CLASS_LABELS = {"normal": "normal (<10% lesion)", "abnormal": "abnormal (>90% lesion)"}
-SCORE_RANGE = METHODS[DEFAULT_METHOD].colour_range  # the paper's fixed [0, 12] of Patch2Loc's scores (its registry line)
+SCORE_RANGE = METHODS[DEFAULT_METHOD].colour_range  # the paper's fixed [0, 12] of Patch2Loc's scores
 HEATMAP_CMAP = "inferno"
 SEG_COLOUR = "#00e5ff"
 

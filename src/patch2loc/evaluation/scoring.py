@@ -28,7 +28,7 @@ class ScoringConfig:
     """The workflow's `heatmap` and `evaluate` config sections: how a dataset is scored, then evaluated."""
 
     median_size: int = 7
-    options: dict = field(default_factory=dict)  # the methods' scoring options (Patch2Loc: stride, batch_size, amp, centres)
+    options: dict = field(default_factory=dict)  # the methods' scoring options (Patch2Loc: stride, amp, ...)
     region: str = "brain"  # which voxels the metrics count: brain | volume
     unsupervised_quantile: float = 0.98
     keep_heatmaps: int = 2  # -1 keeps every heatmap

@@ -58,7 +58,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_settings(self, "TrainConfig", "--device, patch2loc.device")
         if self.lr_schedule not in LR_SCHEDULES or not 0 <= self.warmup_steps < self.steps:
-            raise InputError(f"patch2loc.lr_schedule={self.lr_schedule!r}, warmup_steps={self.warmup_steps}: use one of "
+            raise InputError(f"patch2loc.lr_schedule={self.lr_schedule!r}, warmup_steps={self.warmup_steps}: use "
+                             f"one of "
                              f"{', '.join(LR_SCHEDULES)} and 0 <= warmup_steps < steps ({self.steps}).")
         if self.patches_per_step < 2:
             raise InputError(f"patches per step (--patches, patch2loc.patches_per_step) must be >= 2, got "

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from patch2loc.methods.patch2loc.heatmap.engine import (AMP_CHOICES, EPS, PatchSource, cpu_supports_bf16, forward, resolve_amp, resolve_device,
                      score_terms)
-from patch2loc.methods.patch2loc.heatmap.maps import (REGIONS, HeatmapResult, evaluation_region, predict_at, reference_score_volume,
-                   score_volume)
+from patch2loc.methods.patch2loc.heatmap.maps import (REGIONS, HeatmapResult, evaluation_region, predict_at,
+                                                      reference_score_volume, score_volume)
 
 __all__ = [
     "AMP_CHOICES", "EPS", "REGIONS", "HeatmapResult", "PatchSource", "cpu_supports_bf16", "evaluation_region",
