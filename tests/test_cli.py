@@ -166,6 +166,13 @@ def test_train_method_dae_takes_its_own_settings_and_refuses_others(monkeypatch,
     assert not (tmp_path / "run").exists()
 
 
+def test_predict_reads_the_old_region_flag_as_centres_with_a_warning():
+    argv = ["predict", "--image", "a.nii.gz", "--out", "o.nii.gz"]
+    with pytest.warns(FutureWarning, match="--region is now --centres"):
+        assert cli.build_parser().parse_args(argv + ["--region", "mask"]).centres == "mask"
+    assert cli.build_parser().parse_args(argv + ["--centres", "all"]).centres == "all"
+
+
 def test_train_bad_list_exits_2(tmp_path, capsys):
     (tmp_path / "t.csv").write_text("img,msk\na,b\n")
     rc = cli.main(["train", "--train-list", str(tmp_path / "t.csv"), "--val-list", str(tmp_path / "t.csv"),

@@ -143,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a method (Patch2Loc by default) as the workflow does; writes best.pt, "
                                    "last.pt and loss.csv to --out (and resumes from last.pt when it exists).")
     t.add_argument("--method", default=DEFAULT_METHOD, choices=list(METHODS),
-                   help="the trained method (default Patch2Loc); its other settings are its config block's "
-                        "defaults (src/patch2loc/methods/, docs/architecture.md). Thresh needs no training: refused")
+                   help="the trained method (default Patch2Loc); the settings no flag sets are its config block's "
+                        "defaults, the paper's (docs/architecture.md). Thresh needs no training: refused")
     t.add_argument("--train-list", required=True, help="csv with columns image,mask (training subjects); "
                                                          "relative paths are relative to the csv's folder")
     t.add_argument("--val-list", required=True, help="csv with columns image,mask (validation subjects), "
