@@ -41,7 +41,6 @@ from patch2loc.methods.resume import restore, rng_state, write_loss_csv
 from patch2loc.staging import folder_lock, remove_stale_temps
 
 
-
 class TrainingTask(Protocol):
     """What a method gives the harness. Build it after `seed_everything`, so that its initial
     weights and fixed validation set are functions of the seed."""
