@@ -53,15 +53,19 @@ format-check: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
 
+# The Python code's lint (pyproject.toml [tool.ruff]): the package, tests, scripts, benchmarks.
+lint-python: $(BIN)/.installed
+	$(BIN)/ruff check src tests workflow benchmarks slurm_rehearsal
+
 # The demo DAG through profiles/slurm on a one-node SLURM cluster started on this machine (root;
 # installs slurm-wlm and munge with apt if missing), compared with a local run. Not in CI.
-# rehearsals/slurm/README.md says what it does and what it showed.
+# slurm_rehearsal/README.md says what it does and what it showed.
 rehearse-slurm: $(BIN)/.installed
-	rehearsals/slurm/run.sh
+	slurm_rehearsal/run.sh
 
 # Fixtures -> loopback server -> download, extract, ROBEX, registration, N4, Nyul, training,
 # Table 1, report (config/rehearsal.yaml); summary in results/rehearsal/rehearsal.json.
 rehearse-real: $(BIN)/.installed
 	PYTHONPATH=src nice -n 10 $(BIN)/python -m patch2loc.rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
 
-.PHONY: install demo demo-long test test-fast format-check lint rehearse-slurm rehearse-real
+.PHONY: install demo demo-long test test-fast format-check lint lint-python rehearse-slurm rehearse-real

@@ -18,6 +18,8 @@ report: "workflow/report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/inputs.smk"
+include: "rules/raw.smk"
 include: "rules/data.smk"
 include: "rules/skullstrip.smk"
 include: "rules/preprocess.smk"
@@ -54,4 +56,4 @@ rule all:
     input:
         rules.report.output,
         rules.bundles.input,
-        [f"{LAYOUT.qc}/{d}_{m}.html" for d, m, _ in sorted({(d, m, 0) for d, m, s in all_scans()})],
+        [LAYOUT.qc(d, m, "html") for d, m in sorted({(d, m) for d, m, _ in all_scans()})],

@@ -37,6 +37,7 @@ import torch
 from patch2loc.methods.patch2loc import heatmap as H
 from patch2loc.evaluation.metrics import evaluate_volume
 from patch2loc.methods.patch2loc.model import Patch2LocNet, load_model, patch_size_for
+from patch2loc.scoring import postprocess
 
 
 # --------------------------------------------------------------------------- measurement helpers
@@ -251,7 +252,7 @@ def main(argv=None) -> None:
     in_brain[:, :, slices] = mask[:, :, slices]
     print(f"max |score(a) - score(b)| in the brain (raw): {np.abs(theirs - ours)[in_brain].max():.4g}")
     if not args.slices:
-        pa, pb = H.postprocess(theirs, mask), H.postprocess(ours, mask)
+        pa, pb = postprocess(theirs, mask), postprocess(ours, mask)
         print(f"max |difference| after median 7 + mask: {np.abs(pa - pb)[mask].max():.4g}")
     else:
         pa, pb = theirs * mask, ours * mask  # the 7^3 median needs neighbouring slices: skipped

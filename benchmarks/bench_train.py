@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     a_patches = sum(n_used[args.warmup:]) / seconds
     print(f"(a) authors  fp32     : {a_steps:8.2f} steps/s {a_patches:10.0f} patches/s "
           f"(mean batch {np.mean(n_used[args.warmup:]):.0f}), peak {peak_memory(device)}")
-    del model, optimizer, scaler, authors
+    model = optimizer = scaler = authors = None  # free the authors' variant before ours
 
     # (b) ours: device sampler, optional autocast / channels_last
     t0 = time.perf_counter()
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"(b) ours {variant:12s}: {b_steps:8.2f} steps/s {b_steps * args.patches:10.0f} patches/s, "
               f"ratio b/a {b_steps / a_steps:5.2f} (steps) {b_steps * args.patches / a_patches:5.2f} (patches), "
               f"peak {peak_memory(device)}")
-        del model, optimizer, scaler
+        model = optimizer = scaler = None  # free this variant before the next
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from patch2loc.evaluation.browser import Chromium, find_chromium
-from patch2loc.evaluation.viewer import LIBRARY_NAME, copy_library, write_viewer
+from patch2loc.viewer.browser import Chromium, find_chromium
+from patch2loc.viewer import LIBRARY_NAME, copy_library, write_viewer
 
 GRIDS = {"paper 192x192x100": (192, 192, 100), "demo 64x64x40": (64, 64, 40)}
 THRESHOLD = 6.5

@@ -8,7 +8,7 @@ both training precisions and other CPU kernels? (issue 31)
 
 Takes a finished demo run (its normalised volumes, masks, lesion masks and splits) and, per
 variant (seed x training precision x kernel) and modality, trains Patch2Loc with the config's
-`train:` block (seed and amp replaced), scores that modality's lesion sets with the config's
+`patch2loc:` block (seed and amp replaced), scores that modality's lesion sets with the config's
 `heatmap:` settings through the workflow's own scoring code, and prints per variant the location
 ratio of each model (final validation error / mean-position error) and Patch2Loc's AUPRC over
 Thresh's per lesion set, PASS/FAIL by the demo's own checks (`demo_summary`, --checks demo|long),
@@ -20,7 +20,7 @@ Kernels stand in for another CPU family on one machine: `default` (what PyTorch 
 EPYC gets: oneDNN without AMX, MKL's AVX2 path), `threads2` (two threads instead of
 the config's). Each task runs in its own process (the variables are read when torch loads), two at
 a time by default; a task whose result.json exists with the same settings is not run again, so an
-interrupted study resumes. `--set train.lr_schedule=cosine` changes a config key for every variant.
+interrupted study resumes. `--set patch2loc.lr_schedule=cosine` changes a config key for every variant.
 """
 from __future__ import annotations
 
@@ -65,6 +65,10 @@ def load_config(paths: list[str], sets: list[str]) -> dict:
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = yaml.safe_load(value)
+    from patch2loc.settings import upgrade_config
+
+    for line in upgrade_config(config):  # an old `train:` block is Patch2Loc's `patch2loc:`
+        print(line, file=sys.stderr)
     return config
 
 
@@ -85,8 +89,8 @@ def _auprcs(run: str, config: dict, modality: str, method: str, model) -> dict:
     from patch2loc.evaluation.scoring import ScoringConfig, score_case
     from patch2loc.io import load_case
 
-    cfg = ScoringConfig.from_workflow(config["heatmap"], config["evaluate"], config["train"].get("patch_size"))
-    cfg.device = "cpu"
+    cfg = ScoringConfig.from_workflow(config["heatmap"], config["evaluate"], config["patch2loc"].get("patch_size"),
+                                      device="cpu")
     out = {}
     for dataset in DATASETS[modality]:
         values = []
@@ -108,7 +112,7 @@ def run_task(run: str, config: dict, modality: str, out_dir: Path, threads: int)
     pairs = {split: [(img, mask) for _, img, mask, _ in _scans(run, config, "IXI", modality, split, fold)]
              for split in ("train", "val")}
     method = implementation("Patch2Loc")
-    method.train_from_files(pairs["train"], pairs["val"], dict(config["train"]), out_dir, modality=modality,
+    method.train_from_files(pairs["train"], pairs["val"], dict(config["patch2loc"]), out_dir, modality=modality,
                             threads=threads, progress=False)
     model, _ = method.load(out_dir / "best.pt", "cpu")
     last = pd.read_csv(out_dir / "loss.csv").iloc[-1]
@@ -124,16 +128,17 @@ def _child(args) -> int:
     """One task in this process (the kernel variables were set by the parent)."""
     config = json.loads(Path(args.task_config).read_text(encoding="utf-8"))
     out = Path(args.task_out)
-    result = run_task(args.run_dir, config, args.modality, out, config["train"]["threads"])
-    (out / "result.json").write_text(json.dumps({"settings": config["train"], **result}, indent=1), encoding="utf-8")
+    result = run_task(args.run_dir, config, args.modality, out, config["patch2loc"]["threads"])
+    (out / "result.json").write_text(json.dumps({"settings": config["patch2loc"], **result}, indent=1),
+                                     encoding="utf-8")
     return 0
 
 
 def _launch(run: str, config: dict, seed: int, amp: str, kernel: str, modality: str, out: Path) -> dict:
-    train = {**config["train"], "seed": seed, "amp": amp}
+    train = {**config["patch2loc"], "seed": seed, "amp": amp}
     if kernel == "threads2":
         train["threads"] = 2
-    task_config = {**config, "train": train}
+    task_config = {**config, "patch2loc": train}
     folder = out / f"seed{seed}_{amp}_{kernel}" / modality
     result = folder / "result.json"
     if result.exists() and json.loads(result.read_text(encoding="utf-8"))["settings"] == train:

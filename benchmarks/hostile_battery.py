@@ -220,8 +220,8 @@ def main() -> int:
     args = parser.parse_args()
     sys.path[:0] = [str(REPO / "src"), str(REPO / "tests"), str(REPO / "benchmarks")]
     from hostile_cases import CASES, build_fixture
-    import hostile_cases_20  # noqa: F401  (registers issue 20's cases after issue 9's)
-    import hostile_cases_20_low  # noqa: F401
+    import hostile_cases_judged  # noqa: F401  (registers issue 20's cases after issue 9's)
+    import hostile_cases_refusals  # noqa: F401
 
     work = Path(args.work)
     t0 = time.perf_counter()

@@ -59,7 +59,7 @@ def _child(run: str, steps: int, out: str) -> None:
     from patch2loc.methods import implementation
 
     config = load_config(["config/demo.yaml"], [])
-    train = {**config["train"], "steps": steps, "val_every": steps, "threads": int(os.environ.get("OMP_NUM_THREADS", 1))}
+    train = {**config["patch2loc"], "steps": steps, "val_every": steps, "threads": int(os.environ.get("OMP_NUM_THREADS", 1))}
     pairs = {s: [(i, m) for _, i, m, _ in _scans(run, config, "IXI", "T1", s, 0)] for s in ("train", "val")}
     start = time.perf_counter()
     implementation("Patch2Loc").train_from_files(pairs["train"], pairs["val"], train, out, modality="T1",

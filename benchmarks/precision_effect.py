@@ -9,13 +9,16 @@ best Dice per dataset. Usage (after `make demo`):
 from __future__ import annotations
 
 import argparse
+import glob
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES
-from patch2loc.methods.patch2loc.heatmap import postprocess, score_volume
+from patch2loc.devices import resolve_device
+from patch2loc.layout import RunLayout
+from patch2loc.methods.patch2loc.heatmap import score_volume
+from patch2loc.scoring import postprocess
 from patch2loc.io import load_case
 from patch2loc.evaluation.metrics import evaluate_volume
 from patch2loc.methods.patch2loc.model import load_model
@@ -28,14 +31,16 @@ def main() -> None:
     ap.add_argument("--amp", default="bf16", choices=("bf16", "fp16"))
     ap.add_argument("--stride", type=int, default=1)
     args = ap.parse_args()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device("auto")
+    layout = RunLayout(args.run)
     for dataset in LESION_DATASETS:
         modality = MODALITIES[dataset][0]
-        model, _ = load_model(args.run / "models" / modality / f"fold{args.fold}" / "best.pt", device)
+        model, _ = load_model(layout.checkpoint(modality, args.fold), device)
         diffs, rows = [], []
-        for image in sorted((args.run / "normalized" / dataset / modality).glob("*/image.nii.gz")):
-            pre = args.run / "preprocessed" / dataset / modality / image.parent.name
-            case = load_case(image, pre / "mask.nii.gz", pre / "seg.nii.gz")
+        for image in sorted(glob.glob(layout.normalized(dataset, modality, "*"))):
+            subject = RunLayout.parse(image, "normalized")["subject"]
+            case = load_case(image, *(layout.preprocessed(dataset, modality, subject, name)
+                                      for name in ("mask.nii.gz", "seg.nii.gz")))
             scores = {}
             for amp in ("none", args.amp):
                 res = score_volume(model, case.image.data, case.mask, stride=args.stride, device=device, amp=amp)

@@ -37,9 +37,10 @@ def _anisotropic(src: Path, dst: Path, nearest: bool) -> None:
 def build_run(work: Path, n_healthy: int, steps: int, patch_size: int | None, median_size: int) -> Path:
     import yaml
 
-    from patch2loc.methods.patch2loc.heatmap import postprocess, score_volume
+    from patch2loc.methods.patch2loc.heatmap import score_volume
+    from patch2loc.scoring import postprocess
     from patch2loc.io import load_case
-    from patch2loc.evaluation.metrics import unsupervised_threshold
+    from patch2loc.scoring import unsupervised_threshold
     from patch2loc.methods.patch2loc.model import load_model
     from patch2loc.preprocessing.normalize import fit_landmarks, normalize_scan
     from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan

@@ -14,7 +14,7 @@ rule record_atlas:
         image=LAYOUT.atlas_image,
         mask=LAYOUT.atlas_mask,
     log:
-        f"{LOGS}/record_atlas.log",
+        LAYOUT.log("record_atlas"),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -32,16 +32,16 @@ for _method in TRAINED_METHODS:
             versions=LAYOUT.versions,
             landmarks=LAYOUT.landmarks(),
             atlas=rules.record_atlas.output,
-            models=lambda wc, m=_method.name: [model_checkpoint(wc.modality, k, m) for k in FOLDS],
-            thresholds=lambda wc, m=_method.name: [LAYOUT.threshold(m, wc.modality, f"fold{k}") for k in FOLDS],
+            models=lambda wc, m=_method.name: fold_models(m, wc.modality),
+            thresholds=lambda wc, m=_method.name: fold_thresholds(m, wc.modality),
         output:
             LAYOUT.bundle("{modality}", _method.name),
         log:
-            str(Path(LOGS, "bundles", _method.models, "{modality}.log")),
+            LAYOUT.bundle_log(_method.name),
         conda:
             "../envs/torch.yaml"
         params:
-            run_root=lambda wc, input: Path(input.config).parent,
+            run_root=lambda wc: LAYOUT.root,
             folds=FOLDS,
             method=_method.name,
         script:

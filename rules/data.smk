@@ -10,7 +10,7 @@ if config["source"] == "demo":
             image=config["atlas"]["image"],
             mask=config["atlas"]["mask"],
         log:
-            f"{LOGS}/data/demo_atlas.log",
+            LAYOUT.log("data", "demo_atlas"),
         conda:
             "../envs/preprocess.yaml"
         params:
@@ -22,7 +22,7 @@ if config["source"] == "demo":
         output:
             marker=f"{RAW}/{{dataset}}/.complete",
         log:
-            f"{LOGS}/data/synthesize_{{dataset}}.log",
+            LAYOUT.log("data", "synthesize", "{dataset}"),
         conda:
             "../envs/preprocess.yaml"
         params:
@@ -42,7 +42,7 @@ else:
         output:
             f"{RAW}/{{dest}}",
         log:
-            f"{LOGS}/data/download_{{dest}}.log",
+            LAYOUT.log("data", "download", "{dest}"),
         wildcard_constraints:
             dest=_one_of(DOWNLOADS),
         retries: 2
@@ -64,7 +64,7 @@ else:
         output:
             marker=f"{RAW}/{{marker}}",
         log:
-            f"{LOGS}/data/extract_{{marker}}.log",
+            LAYOUT.log("data", "extract", "{marker}"),
         wildcard_constraints:
             marker=_one_of(EXTRACTS),
         conda:
@@ -85,7 +85,7 @@ else:
         output:
             marker=f"{RAW}/WMH/.arranged",
         log:
-            f"{LOGS}/data/arrange_wmh.log",
+            LAYOUT.log("data", "arrange_wmh"),
         retries: 2
         conda:
             "../envs/preprocess.yaml"
@@ -110,7 +110,7 @@ else:
             image=config["atlas"]["image"],
             mask=config["atlas"]["mask"],
         log:
-            f"{LOGS}/data/sri24_atlas.log",
+            LAYOUT.log("data", "sri24_atlas"),
         conda:
             "../envs/preprocess.yaml"
         params:

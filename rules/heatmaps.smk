@@ -11,17 +11,10 @@
 # CPU, in the `*_cpu` copies of the two scoring rules.
 
 
-# Output folders, spelled once by common.smk's score_dir() (wildcards left open).
-HEALTHY_DIR = score_dir("{method}", "{modality}", "{fold}", "IXI")
-LESION_DIR = score_dir("{method}", "{modality}", "{fold}", "{dataset}")
-SHARD_DIR = f"{LESION_DIR}/shards/{{shard}}"
-BENCH = LAYOUT.benchmarks
-
-
 SCORING_PARAMS = dict(
     heatmap=config["heatmap"],
     evaluate=config["evaluate"],
-    patch_size=config["train"].get("patch_size"),  # one patch-statistics grid for every method
+    patch_size=PATCH_GRID,  # one patch-statistics grid for every method
     require_cuda=REQUIRE_CUDA,
 )
 
@@ -32,12 +25,12 @@ rule score_healthy:
         model=model_input,
     output:
         threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
-        metrics=f"{HEALTHY_DIR}/metrics.csv",
-        heatmaps=directory(f"{HEALTHY_DIR}/heatmaps"),
+        metrics=LAYOUT.scores("metrics.csv", dataset="IXI"),
+        heatmaps=directory(LAYOUT.scores("heatmaps", dataset="IXI")),
     log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_IXI.log",
+        LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "IXI"),
     benchmark:
-        f"{BENCH}/score_healthy/{{method}}_{{modality}}_{{fold}}.tsv"
+        LAYOUT.benchmark("score_healthy", "{method}", "{modality}", "{fold}")
     wildcard_constraints:
         method=GPU_METHODS,
     conda:
@@ -57,9 +50,9 @@ rule score_healthy:
 
 use rule score_healthy as score_healthy_cpu with:
     log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_IXI.log",
+        LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "IXI"),
     benchmark:
-        f"{BENCH}/score_healthy/{{method}}_{{modality}}_{{fold}}.tsv"
+        LAYOUT.benchmark("score_healthy", "{method}", "{modality}", "{fold}")
     wildcard_constraints:
         method=CPU_METHODS,
     threads: 1
@@ -75,14 +68,14 @@ rule score_lesions:
         model=model_input,
         threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
     output:
-        metrics=temp(f"{SHARD_DIR}/metrics.csv"),
-        lesions=temp(f"{SHARD_DIR}/lesions.csv"),
-        patches=temp(f"{SHARD_DIR}/patches.csv.gz"),
-        heatmaps=temp(directory(f"{SHARD_DIR}/heatmaps")),
+        metrics=temp(LAYOUT.shard("metrics.csv")),
+        lesions=temp(LAYOUT.shard("lesions.csv")),
+        patches=temp(LAYOUT.shard("patches.csv.gz")),
+        heatmaps=temp(directory(LAYOUT.shard("heatmaps"))),
     log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.log",
+        LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "{dataset}", "{shard}"),
     benchmark:
-        f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"
+        LAYOUT.benchmark("score_lesions", "{method}", "{modality}", "{fold}", "{dataset}", "{shard}")
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
         method=GPU_METHODS,
@@ -104,9 +97,9 @@ rule score_lesions:
 
 use rule score_lesions as score_lesions_cpu with:
     log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.log",
+        LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "{dataset}", "{shard}"),
     benchmark:
-        f"{BENCH}/score_lesions/{{method}}_{{modality}}_{{fold}}_{{dataset}}_{{shard}}.tsv"
+        LAYOUT.benchmark("score_lesions", "{method}", "{modality}", "{fold}", "{dataset}", "{shard}")
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
         method=CPU_METHODS,
@@ -125,12 +118,12 @@ rule merge_score_shards:
         patches=lambda wc: shard_files(wc, "patches.csv.gz"),
         heatmaps=lambda wc: shard_files(wc, "heatmaps"),
     output:
-        metrics=f"{LESION_DIR}/metrics.csv",
-        lesions=f"{LESION_DIR}/lesions.csv",
-        patches=f"{LESION_DIR}/patches.csv.gz",
-        heatmaps=directory(f"{LESION_DIR}/heatmaps"),
+        metrics=LAYOUT.scores("metrics.csv"),
+        lesions=LAYOUT.scores("lesions.csv"),
+        patches=LAYOUT.scores("patches.csv.gz"),
+        heatmaps=directory(LAYOUT.scores("heatmaps")),
     log:
-        f"{LOGS}/scores/{{method}}_{{modality}}_{{fold}}_{{dataset}}_merge.log",
+        LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "{dataset}", "merge"),
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
     conda:

@@ -10,7 +10,7 @@ rule fit_landmarks:
     output:
         landmarks=LAYOUT.landmarks(),
     log:
-        f"{LOGS}/landmarks/{{modality}}.log",
+        LAYOUT.log("landmarks", "{modality}"),
     conda:
         "../envs/preprocess.yaml"
     resources:
@@ -22,13 +22,13 @@ rule fit_landmarks:
 
 rule normalize_scan:
     input:
-        image=f"{PRE_DIR}/uncropped.nii.gz",
-        mask=f"{PRE_DIR}/uncropped_mask.nii.gz",
+        image=LAYOUT.preprocessed(name="uncropped.nii.gz"),
+        mask=LAYOUT.preprocessed(name="uncropped_mask.nii.gz"),
         landmarks=LAYOUT.landmarks(),
     output:
-        image=normalized("{dataset}", "{modality}", "{subject}"),
+        image=LAYOUT.normalized(),
     log:
-        f"{LOGS}/normalize/{{dataset}}_{{modality}}_{{subject}}.log",
+        LAYOUT.log("normalize", "{dataset}", "{modality}", "{subject}"),
     conda:
         "../envs/preprocess.yaml"
     params:

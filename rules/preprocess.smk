@@ -1,10 +1,8 @@
 # One job per scan: resample, skull strip (or take the skull-strip rule's mask), register to the atlas, crop, N4, crop/pad (SimpleITK).
 # Healthy IXI scans have no lesion mask; the lesion sets carry theirs through every step.
 
-# The per-scan folder, spelled once by common.smk's preprocessed() (wildcards left open).
-PRE_DIR = preprocessed("{dataset}", "{modality}", "{subject}", "").rstrip("/")
 
-
+# The files of a scan's folder: patch2loc.layout (wildcards left open).
 rule preprocess_healthy_scan:
     input:
         raw=raw_inputs,
@@ -12,14 +10,14 @@ rule preprocess_healthy_scan:
         atlas_image=config["atlas"]["image"],
         atlas_mask=config["atlas"]["mask"],
     output:
-        image=f"{PRE_DIR}/image.nii.gz",
-        mask=f"{PRE_DIR}/mask.nii.gz",
-        uncropped=f"{PRE_DIR}/uncropped.nii.gz",  # before crop/pad: what Nyul normalises
-        uncropped_mask=f"{PRE_DIR}/uncropped_mask.nii.gz",
-        qc=f"{PRE_DIR}/qc.json",
-        png=f"{PRE_DIR}/qc.png",
+        image=LAYOUT.preprocessed(name="image.nii.gz"),
+        mask=LAYOUT.preprocessed(name="mask.nii.gz"),
+        uncropped=LAYOUT.preprocessed(name="uncropped.nii.gz"),  # before crop/pad: what Nyul normalises
+        uncropped_mask=LAYOUT.preprocessed(name="uncropped_mask.nii.gz"),
+        qc=LAYOUT.preprocessed(name="qc.json"),
+        png=LAYOUT.preprocessed(name="qc.png"),
     log:
-        f"{LOGS}/preprocess/{{dataset}}_{{modality}}_{{subject}}.log",
+        LAYOUT.log("preprocess", "{dataset}", "{modality}", "{subject}"),
     wildcard_constraints:
         dataset="IXI",
     conda:
@@ -35,13 +33,13 @@ rule preprocess_healthy_scan:
 
 use rule preprocess_healthy_scan as preprocess_lesion_scan with:
     output:
-        image=f"{PRE_DIR}/image.nii.gz",
-        mask=f"{PRE_DIR}/mask.nii.gz",
-        seg=f"{PRE_DIR}/seg.nii.gz",
-        uncropped=f"{PRE_DIR}/uncropped.nii.gz",
-        uncropped_mask=f"{PRE_DIR}/uncropped_mask.nii.gz",
-        qc=f"{PRE_DIR}/qc.json",
-        png=f"{PRE_DIR}/qc.png",
+        image=LAYOUT.preprocessed(name="image.nii.gz"),
+        mask=LAYOUT.preprocessed(name="mask.nii.gz"),
+        seg=LAYOUT.preprocessed(name="seg.nii.gz"),
+        uncropped=LAYOUT.preprocessed(name="uncropped.nii.gz"),
+        uncropped_mask=LAYOUT.preprocessed(name="uncropped_mask.nii.gz"),
+        qc=LAYOUT.preprocessed(name="qc.json"),
+        png=LAYOUT.preprocessed(name="qc.png"),
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
 
@@ -51,13 +49,13 @@ rule qc_overview:
         qc=qc_inputs,
     output:
         table=report(
-            f"{LAYOUT.qc}/{{dataset}}_{{modality}}.csv",
+            LAYOUT.qc(ext="csv"),
             caption="../workflow/report/qc.rst",
             category="5 Preprocessing QC",
         ),
-        html=f"{LAYOUT.qc}/{{dataset}}_{{modality}}.html",
+        html=LAYOUT.qc(ext="html"),
     log:
-        f"{LOGS}/qc/{{dataset}}_{{modality}}.log",
+        LAYOUT.log("qc", "{dataset}", "{modality}"),
     conda:
         "../envs/preprocess.yaml"
     script:

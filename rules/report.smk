@@ -9,7 +9,7 @@ rule run_info:
         config=LAYOUT.config,
         versions=LAYOUT.versions,
     log:
-        f"{LOGS}/run_info.log",
+        LAYOUT.log("run_info"),
     conda:
         "../envs/analysis.yaml"
     params:
@@ -19,9 +19,10 @@ rule run_info:
 
 
 # Every PNG is a declared output marked for Snakemake's report (snakemake --report report.zip);
-# a figure that cannot be drawn (e.g. no abnormal patch) is a small PNG saying why. Patch2Loc's
-# own figures (KDEs of its two terms, ellipses, heatmap panels) come from its first fold; the
-# method comparisons (side-by-side panels, score densities) and loss curves cover every method.
+# a figure that cannot be drawn (e.g. no abnormal patch) is a small PNG saying why. The figures of
+# the method that predicts positions (KDEs of its two terms, ellipses) and the paper's heatmap
+# panels (the registry's first method) come from their first fold; the method comparisons
+# (side-by-side panels, score densities) and loss curves cover every method.
 rule figures:
     input:
         patches=all_patches(),
@@ -31,38 +32,38 @@ rule figures:
         losses=loss_curves(),
     output:
         loss=report(
-            expand(f"{FIGURES}/loss_curves_{{method}}.png", method=[m.name for m in TRAINED_METHODS]),
+            figures_of("loss_curves", [m.name for m in TRAINED_METHODS]),
             caption="../workflow/report/loss_curves.rst",
             category="4 Training",
         ),
         heatmaps=report(heatmap_figures(), caption="../workflow/report/heatmaps.rst", category="2 Heatmaps"),
         methods=report(
-            expand(f"{FIGURES}/methods_{{dataset}}.png", dataset=LESION_SETS),
+            figures_of("methods", LESION_SETS),
             caption="../workflow/report/methods.rst",
             category="2 Heatmaps",
             subcategory="methods",
         ),
         kde=report(
-            expand(f"{FIGURES}/kde_{{dataset}}.png", dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
+            figures_of("kde", LESION_SETS if POSITION_METHODS else []),
             caption="../workflow/report/kde.rst",
             category="3 Patch analysis",
             subcategory="densities",
         ),
         kde_methods=report(
-            expand(f"{FIGURES}/kde_methods_{{dataset}}.png", dataset=LESION_SETS),
+            figures_of("kde_methods", LESION_SETS),
             caption="../workflow/report/kde_methods.rst",
             category="3 Patch analysis",
             subcategory="densities",
         ),
         ellipses=report(
-            expand(f"{FIGURES}/ellipses_{{dataset}}.png", dataset=LESION_SETS if "Patch2Loc" in RUN_METHODS else []),
+            figures_of("ellipses", LESION_SETS if POSITION_METHODS else []),
             caption="../workflow/report/ellipses.rst",
             category="3 Patch analysis",
             subcategory="predicted Gaussians",
         ),
-        done=f"{FIGURES}/figures.json",
+        done=LAYOUT.figures_manifest,
     log:
-        f"{LOGS}/figures.log",
+        LAYOUT.log("figures"),
     conda:
         "../envs/analysis.yaml"
     resources:
@@ -70,7 +71,8 @@ rule figures:
     params:
         figure_subjects=config["report"]["figure_subjects"],
         methods=RUN_METHODS,
-        run_root=lambda wc, output: Path(output.done).parents[1],
+        position_method=POSITION_METHODS[0] if POSITION_METHODS else None,
+        run_root=lambda wc: LAYOUT.root,
     script:
         "../workflow/scripts/make_figures.py"
 
@@ -79,12 +81,12 @@ rule figures:
 # One standalone HTML viewer (NiiVue) per kept heatmap: scan, score overlay with a threshold
 # slider starting at the run's unsupervised threshold, ground-truth outline. The pages load
 # NiiVue from one copy at viewers/niivue.umd.js and open from file:// (no server). Paths:
-# VIEWERS, viewer_dirs() and kept_subjects() in common.smk.
+# viewer_dirs() in rules/inputs.smk, kept_subjects() in rules/common.smk.
 rule viewer_library:
     output:
-        f"{VIEWERS}/niivue.umd.js",
+        LAYOUT.viewer_library,
     log:
-        f"{LOGS}/viewers/library.log",
+        LAYOUT.log("viewers", "library"),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -95,16 +97,18 @@ rule viewers:
     input:
         # images, masks, segs (none for IXI) of the kept volumes
         unpack(lambda wc: scan_files(wc.dataset, wc.modality, kept_subjects(wc.dataset, wc.modality))),
-        heatmaps=f"{LESION_DIR}/heatmaps",
+        heatmaps=LAYOUT.scores("heatmaps"),
         threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
     output:
-        directory(f"{VIEWERS}/{{method}}/{{modality}}/{{fold}}/{{dataset}}"),
+        directory(LAYOUT.viewer_dir()),
     log:
-        f"{LOGS}/viewers/{{method}}_{{modality}}_{{fold}}_{{dataset}}.log",
+        LAYOUT.log("viewers", "{method}", "{modality}", "{fold}", "{dataset}"),
     conda:
         "../envs/analysis.yaml"
     resources:
         mem_mb=2000,  # one volume at a time
+    params:
+        library=lambda wc: LAYOUT.viewer_library,  # linked from each page, relative to it
     script:
         "../workflow/scripts/make_viewers.py"
 
@@ -114,7 +118,7 @@ rule report:
         per_volume=rules.table1.output.per_volume,
         viewers=viewer_dirs(),
         library=rules.viewer_library.output,
-        losses=[f"{model_dir('Patch2Loc', m, k)}/loss.csv" for m in MODEL_MODALITIES for k in FOLDS],
+        losses=loss_curves(),
         table1=rules.table1.output.table,
         supplementary=rules.table1.output.supplementary,
         table2=rules.table2.output.table,
@@ -130,7 +134,7 @@ rule report:
     output:
         html=LAYOUT.report,
     log:
-        f"{LOGS}/report.log",
+        LAYOUT.log("report"),
     conda:
         "../envs/analysis.yaml"
     params:

@@ -8,9 +8,9 @@ rule skull_strip_robex:
     input:
         raw=raw_inputs,
     output:
-        mask=strip_mask("robex"),
+        mask=LAYOUT.skull_mask("robex"),
     log:
-        f"{LOGS}/skullstrip/robex_{{dataset}}_{{modality}}_{{subject}}.log",
+        LAYOUT.log("skullstrip", "robex", "{dataset}", "{modality}", "{subject}"),
     conda:
         "../envs/preprocess.yaml"
     resources:
@@ -27,7 +27,7 @@ rule download_hdbet_weights:
     output:
         weights=HDBET_WEIGHTS,
     log:
-        f"{LOGS}/skullstrip/download_hdbet_weights.log",
+        LAYOUT.log("skullstrip", "download_hdbet_weights"),
     retries: 2
     conda:
         "../envs/preprocess.yaml"
@@ -48,9 +48,9 @@ rule skull_strip_hdbet:
         raw=raw_inputs,
         weights=HDBET_WEIGHTS,
     output:
-        mask=strip_mask("hdbet"),
+        mask=LAYOUT.skull_mask("hdbet"),
     log:
-        f"{LOGS}/skullstrip/hdbet_{{dataset}}_{{modality}}_{{subject}}.log",
+        LAYOUT.log("skullstrip", "hdbet", "{dataset}", "{modality}", "{subject}"),
     conda:
         "../envs/hdbet.yaml"
     resources:

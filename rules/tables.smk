@@ -11,29 +11,31 @@ rule table1:
         published="config/published/paper_table1.csv",
     output:
         per_volume=report(
-            f"{LAYOUT.tables}/per_volume_metrics.csv",
+            LAYOUT.table("per_volume_metrics.csv"),
             caption="../workflow/report/per_volume.rst",
             category="1 Tables",
             subcategory="per volume",
         ),
         table=report_csv(
-            multiext(f"{LAYOUT.tables}/table1", ".csv", ".md", ".tex"),
+            multiext(LAYOUT.table("table1"), ".csv", ".md", ".tex"),
             caption="../workflow/report/table1.rst",
             category="1 Tables",
             subcategory="Table 1",
         ),
         supplementary=report_csv(
-            multiext(f"{LAYOUT.tables}/table1_supplementary", ".csv", ".md", ".tex"),
+            multiext(LAYOUT.table("table1_supplementary"), ".csv", ".md", ".tex"),
             caption="../workflow/report/table1_supplementary.rst",
             category="1 Tables",
             subcategory="Table 1",
         ),
     log:
-        f"{LOGS}/table1.log",
+        LAYOUT.log("table1"),
     conda:
         "../envs/analysis.yaml"
     resources:
         mem_mb=2000,  # one row per volume
+    params:
+        captions={t: table_caption(t, config) for t in ("table1", "table1_supplementary")},
     script:
         "../workflow/scripts/make_table1.py"
 
@@ -44,19 +46,21 @@ rule table2:
         published="config/published/paper_table2.csv",
     output:
         table=report_csv(
-            multiext(f"{LAYOUT.tables}/table2", ".csv", ".md", ".tex"),
+            multiext(LAYOUT.table("table2"), ".csv", ".md", ".tex"),
             caption="../workflow/report/table2.rst",
             category="1 Tables",
             subcategory="Table 2",
         ),
-        per_fold=f"{LAYOUT.tables}/table2_per_fold.csv",
+        per_fold=LAYOUT.table("table2_per_fold.csv"),
     log:
-        f"{LOGS}/table2.log",
+        LAYOUT.log("table2"),
     conda:
         "../envs/analysis.yaml"
     resources:
         mem_mb=8000,  # one patches.csv.gz at a time (BraTS21 at paper scale: ~2 M rows)
         runtime=60,
+    params:
+        caption=table_caption("table2", config),
     script:
         "../workflow/scripts/make_table2.py"
 
@@ -67,41 +71,41 @@ rule table3:
         lesions=all_lesions(),
     output:
         table=report_csv(
-            multiext(f"{LAYOUT.tables}/table3", ".csv", ".md", ".tex"),
+            multiext(LAYOUT.table("table3"), ".csv", ".md", ".tex"),
             caption="../workflow/report/table3.rst",
             category="1 Tables",
             subcategory="Table 3",
         ),
         size=report_csv(
-            multiext(f"{LAYOUT.tables}/table3_size", ".csv", ".md", ".tex"),
+            multiext(LAYOUT.table("table3_size"), ".csv", ".md", ".tex"),
             caption="../workflow/report/table3_size.rst",
             category="1 Tables",
             subcategory="Table 3",
         ),
         load=report_csv(
-            multiext(f"{LAYOUT.tables}/table3_load", ".csv", ".md", ".tex"),
+            multiext(LAYOUT.table("table3_load"), ".csv", ".md", ".tex"),
             caption="../workflow/report/table3_load.rst",
             category="1 Tables",
             subcategory="Table 3",
         ),
-        per_fold=f"{LAYOUT.tables}/recall_by_size_per_fold.csv",
+        per_fold=LAYOUT.table("recall_by_size_per_fold.csv"),
         figures=report(
-            expand(f"{FIGURES}/recall_size_{{dataset}}.png", dataset=LESION_SETS),
+            figures_of("recall_size", LESION_SETS),
             caption="../workflow/report/recall_size.rst",
             category="1 Tables",
             subcategory="Table 3",
         ),
     log:
-        f"{LOGS}/table3.log",
+        LAYOUT.log("table3"),
     benchmark:
-        f"{LAYOUT.benchmarks}/table3/table3.tsv"
+        LAYOUT.benchmark("table3", "table3")
     conda:
         "../envs/analysis.yaml"
     resources:
         mem_mb=2000,  # one row per volume and per lesion
     params:
         lesionwise=config["evaluate"].get("lesionwise", {}),
-        quantile=config["evaluate"]["unsupervised_quantile"],
+        captions={t: table_caption(t, config) for t in ("table3", "table3_size", "table3_load")},
     script:
         "../workflow/scripts/make_table3.py"
 
@@ -112,15 +116,15 @@ rule bias:
         demographics=DEMOGRAPHICS_INPUT,
     output:
         table=report_csv(
-            multiext(f"{LAYOUT.tables}/bias", ".csv", ".md", ".tex"),
+            multiext(LAYOUT.table("bias"), ".csv", ".md", ".tex"),
             caption="../workflow/report/bias.rst",
             category="1 Tables",
             subcategory="bias",
         ),
     log:
-        f"{LOGS}/bias.log",
+        LAYOUT.log("bias"),
     benchmark:
-        f"{LAYOUT.benchmarks}/bias/bias.tsv"
+        LAYOUT.benchmark("bias", "bias")
     conda:
         "../envs/analysis.yaml"
     resources:
@@ -128,7 +132,7 @@ rule bias:
     params:
         demographics=demographics_file,
         age_edges=config["evaluate"].get("bias", {}).get("age_edges", [40, 60]),
-        quantile=config["evaluate"]["unsupervised_quantile"],
+        caption=bias_caption,
     script:
         "../workflow/scripts/make_bias_table.py"
 
@@ -137,9 +141,9 @@ rule compute_table:
     input:
         benchmarks=all_benchmarks(),
     output:
-        table=f"{LAYOUT.tables}/compute.csv",
+        table=LAYOUT.table("compute.csv"),
     log:
-        f"{LOGS}/compute_table.log",
+        LAYOUT.log("compute_table"),
     conda:
         "../envs/analysis.yaml"
     resources:

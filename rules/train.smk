@@ -15,13 +15,13 @@ for _method in TRAINED_METHODS:
         input:
             unpack(train_inputs),
         output:
-            best=f"{model_dir(_method.name)}/best.pt",
-            last=f"{model_dir(_method.name)}/last.pt",
-            loss=f"{model_dir(_method.name)}/loss.csv",
+            best=LAYOUT.model_file(_method.name, "best.pt"),
+            last=LAYOUT.model_file(_method.name, "last.pt"),
+            loss=LAYOUT.model_file(_method.name, "loss.csv"),
         log:
-            train_log(_method.name),
+            LAYOUT.train_log(_method.name),
         benchmark:
-            f"{LAYOUT.benchmarks}/{_method.train_rule}/{_method.name}_{{modality}}_fold{{fold}}.tsv"
+            LAYOUT.benchmark(_method.train_rule, _method.name, "{modality}", "fold{fold}")
         wildcard_constraints:
             fold=r"\d+",
         conda:
@@ -35,6 +35,6 @@ for _method in TRAINED_METHODS:
             method=_method.name,
             settings=config[_method.config],
             require_cuda=REQUIRE_CUDA,
-            state_dir=lambda wc, m=_method.name: model_dir(m, wc.modality, wc.fold, root="resume/models"),
+            state_dir=lambda wc, m=_method.name: LAYOUT.model_dir(m, wc.modality, wc.fold, root="resume/models"),
         script:
             "../workflow/scripts/train_model.py"

@@ -35,7 +35,7 @@ def make_run(base: Path, c: dict) -> Path:
     recorded atlas, two folds' best.pt and thresholds, versions.txt."""
     layout = RunLayout(base / "results" / "r")
     cfg = {"run_name": "r", "folds": [0, 1], "preprocess": {"spacing": [1.0, 1.0, 1.0], "target_shape": list(SHAPE)},
-           "normalize": {"percentile": 98.0}, "heatmap": {"median_size": 3, "stride": 1, "region": "dilated"},
+           "normalize": {"percentile": 98.0}, "heatmap": {"median_size": 3, "stride": 1, "centres": "dilated"},
            "atlas": {"image": "data/atlas.nii.gz", "mask": "data/mask.nii.gz"}}
     Path(layout.landmarks("T1")).parent.mkdir(parents=True)
     Path(layout.config).write_text(yaml.safe_dump(cfg))
@@ -102,7 +102,7 @@ def test_export_holds_every_member_listed_with_its_sha256(case, tmp_path):
     assert all(torch.equal(weights["model"][k], v) for k, v in trained["model"].items())
     assert (manifest["method"], manifest["modality"]) == ("Patch2Loc", "T1")
     assert [(f["fold"], f["threshold"]) for f in settings["folds"]] == list(THRESHOLDS.items())
-    assert settings["heatmap"] == {"median_size": 3, "stride": 1, "region": "dilated"}
+    assert settings["heatmap"] == {"median_size": 3, "stride": 1, "centres": "dilated"}
     # the same run exported again: the same bytes (fixed member dates)
     assert cli.main(["export", str(run), "--modality", "T1", "--out", str(tmp_path / "again.zip"), "--quiet"]) == 0
     assert (tmp_path / "again.zip").read_bytes() == bundle.read_bytes()

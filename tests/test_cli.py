@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from patch2loc import cli
-from patch2loc.methods.patch2loc.heatmap import postprocess, score_volume
+from patch2loc.methods.patch2loc.heatmap import score_volume
+from patch2loc.scoring import postprocess
 from patch2loc.methods.patch2loc.model import Patch2LocNet
 
 from safety_helpers import finished_run as _finished_run
@@ -71,7 +72,7 @@ def test_predict_end_to_end(case, tmp_path):
 
 def test_predict_raw_and_stride(case, tmp_path):
     out = tmp_path / "raw.nii.gz"
-    assert cli.main(_predict_args(case, out, "--no-postprocess", "--stride", "2", "--region", "all",
+    assert cli.main(_predict_args(case, out, "--no-postprocess", "--stride", "2", "--centres", "all",
                                   "--amp", "none")) == 0
     expect = score_volume(case.net, case.image, case.mask, stride=2, region="all", amp="none", device="cpu")
     np.testing.assert_allclose(np.asarray(nib.load(out).dataobj), expect.score, atol=1e-5)
@@ -121,41 +122,55 @@ def test_predict_errors_exit_2_and_write_nothing(case, tmp_path, capsys):
         assert not out.exists()
 
 
-def test_train_reads_lists_and_calls_train(monkeypatch, tmp_path):
-    # stand-in for patch2loc.methods.patch2loc.train: checks what the CLI passes, independent of training itself
-    from dataclasses import dataclass
+def _lists(tmp_path):
+    (tmp_path / "t.csv").write_text("subject,image,mask\ns1,a.nii.gz,am.nii.gz\ns2,b.nii.gz,bm.nii.gz\n")
+    (tmp_path / "v.csv").write_text("image,mask\nc.nii.gz,cm.nii.gz\n")
+    return ["train", "--train-list", str(tmp_path / "t.csv"), "--val-list", str(tmp_path / "v.csv"),
+            "--out", str(tmp_path / "run"), "--quiet"]
 
-    @dataclass
-    class TrainConfig:
-        steps: int = 15000
-        patches_per_step: int = 8096
-        lr: float = 1e-2
-        seed: int = 3141
-        device: str = "auto"
-        amp: str = "none"
-        val_every: int = 500
-        num_threads: int | None = None
+
+def _fake_training(monkeypatch, method):
+    """The method module's train_from_files replaced by one that records its call."""
+    from patch2loc.methods import implementation
 
     calls = {}
 
-    def train_from_files(train_pairs, val_pairs, cfg, out_dir, progress=True):
-        calls.update(train=train_pairs, val=val_pairs, cfg=cfg, out=out_dir)
+    def train_from_files(train, val, block, out_dir, *, modality, threads, progress=True):
+        calls.update(train=train, val=val, block=block, out=out_dir, modality=modality, threads=threads)
         return {"best_step": 1}
 
-    fake = types.ModuleType("patch2loc.methods.patch2loc.train")
-    fake.TrainConfig, fake.train_from_files = TrainConfig, train_from_files
-    monkeypatch.setitem(sys.modules, "patch2loc.methods.patch2loc.train", fake)
-    (tmp_path / "t.csv").write_text("subject,image,mask\ns1,a.nii.gz,am.nii.gz\ns2,b.nii.gz,bm.nii.gz\n")
-    (tmp_path / "v.csv").write_text("image,mask\nc.nii.gz,cm.nii.gz\n")
-    rc = cli.main(["train", "--train-list", str(tmp_path / "t.csv"), "--val-list", str(tmp_path / "v.csv"),
-                   "--out", str(tmp_path / "run"), "--steps", "7", "--patches", "64", "--lr", "0.001",
-                   "--quiet"])
+    monkeypatch.setattr(implementation(method), "train_from_files", train_from_files)
+    return calls
+
+
+def test_train_reads_lists_and_calls_the_methods_training(monkeypatch, tmp_path):
+    calls = _fake_training(monkeypatch, "Patch2Loc")
+    rc = cli.main(_lists(tmp_path) + ["--steps", "7", "--patches", "64", "--lr", "0.001", "--modality", "T2"])
     assert rc == 0
     at = lambda *names: tuple(str(tmp_path / n) for n in names)  # noqa: E731  (relative to the csv's folder)
     assert calls["train"] == [at("a.nii.gz", "am.nii.gz"), at("b.nii.gz", "bm.nii.gz")]
     assert calls["val"] == [at("c.nii.gz", "cm.nii.gz")]
-    assert calls["cfg"] == TrainConfig(steps=7, patches_per_step=64, lr=0.001)  # the rest: defaults
-    assert calls["out"] == str(tmp_path / "run")
+    assert calls["block"] == {"steps": 7, "patches_per_step": 64, "lr": 0.001}  # the rest: the block's defaults
+    assert calls["out"] == str(tmp_path / "run") and calls["modality"] == "T2" and calls["threads"] is None
+
+
+def test_train_method_dae_takes_its_own_settings_and_refuses_others(monkeypatch, tmp_path, capsys):
+    calls = _fake_training(monkeypatch, "DAE")
+    assert cli.main(_lists(tmp_path) + ["--method", "DAE", "--steps", "5", "--lr", "0.001"]) == 0
+    assert calls["block"] == {"steps": 5, "lr": 0.001}
+    assert cli.main(_lists(tmp_path) + ["--method", "DAE", "--patches", "64"]) == 2
+    err = capsys.readouterr().err
+    assert "--patches: DAE has no setting patches_per_step" in err and "drop --patches" in err
+    assert cli.main(_lists(tmp_path) + ["--method", "Thresh"]) == 2
+    assert "Thresh is not a trained method" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_predict_reads_the_old_region_flag_as_centres_with_a_warning():
+    argv = ["predict", "--image", "a.nii.gz", "--out", "o.nii.gz"]
+    with pytest.warns(FutureWarning, match="--region is now --centres"):
+        assert cli.build_parser().parse_args(argv + ["--region", "mask"]).centres == "mask"
+    assert cli.build_parser().parse_args(argv + ["--centres", "all"]).centres == "all"
 
 
 def test_train_bad_list_exits_2(tmp_path, capsys):

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage
 
 from patch2loc.methods.patch2loc import heatmap as H
 from patch2loc.io import InputError
 from patch2loc.methods.patch2loc.model import Patch2LocNet
+from patch2loc.scoring import postprocess
 
 
 def _model(patch: int = 4, seed: int = 0, centre: float = 0.0) -> Patch2LocNet:
@@ -89,12 +89,12 @@ def test_dilated_region_gives_identical_postprocessed_map():
     dil = H.score_volume(net, vol, mask, region="dilated", margin=3, amp="none", device="cpu", background=-7.0)
     assert not dil.evaluated.all()  # the test must skip some voxels to mean anything
     assert dil.n_patches < full.n_patches
-    a = H.postprocess(full.score, mask, median_size=7)
-    b = H.postprocess(dil.score, mask, median_size=7)
+    a = postprocess(full.score, mask, median_size=7)
+    b = postprocess(dil.score, mask, median_size=7)
     np.testing.assert_array_equal(a, b)
     # evaluating only the brain is not enough: the median reads up to 3 voxels outside it
     only = H.score_volume(net, vol, mask, region="mask", amp="none", device="cpu")
-    assert not np.array_equal(H.postprocess(only.score, mask), a)
+    assert not np.array_equal(postprocess(only.score, mask), a)
     assert (dil.score[~dil.evaluated] == -7.0).all()
 
 
@@ -141,18 +141,6 @@ def test_predict_at_matches_dense_and_predictions():
     np.testing.assert_allclose(out["score"], expect, atol=1e-4)
     with pytest.raises(ValueError):
         H.predict_at(net, vol, mask, np.array([[12, 0, 0]]), device="cpu")
-
-
-def test_postprocess_median_then_mask():
-    score = np.zeros((9, 9, 9), np.float32)
-    score[4, 4, 4] = 100.0  # an isolated spike is removed by the median
-    score[:, :, 6:] = 5.0
-    mask = np.ones((9, 9, 9), bool)
-    mask[0] = False
-    out = H.postprocess(score, mask, median_size=7)
-    assert out[4, 4, 4] == 0.0
-    assert (out[0] == 0).all()
-    np.testing.assert_array_equal(out, ndimage.median_filter(score, size=7) * mask)
 
 
 def test_bad_inputs_raise():

@@ -45,7 +45,7 @@ def test_every_method_scores_through_the_shared_post_processing():
     mask[3:13, 3:13, 1:5] = True
     cfg = ScoringConfig(median_size=3, device="cpu")
     thresh = score_case("Thresh", image, mask, cfg)
-    from patch2loc.methods.patch2loc.heatmap import postprocess
+    from patch2loc.scoring import postprocess
 
     np.testing.assert_array_equal(thresh.score, postprocess(image * mask, mask, 3))
     from patch2loc.methods.dae.model import DenoisingUNet

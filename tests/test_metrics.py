@@ -6,6 +6,7 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from patch2loc.evaluation import metrics as M
+from patch2loc.scoring import unsupervised_threshold
 
 
 def _tied_data(seed: int, n: int = 400):
@@ -126,9 +127,9 @@ def test_unsupervised_threshold_pools_in_brain_voxels():
     mb = np.zeros((2, 2, 2), bool)
     mb[1] = True  # 104 .. 107
     pooled = np.array([0, 1, 2, 3, 104, 105, 106, 107], float)
-    assert M.unsupervised_threshold([a, b], [ma, mb], q=0.98) == pytest.approx(np.quantile(pooled, 0.98))
-    assert M.unsupervised_threshold([a, b], [ma, mb], q=0.5) == pytest.approx(53.5)
-    assert M.unsupervised_threshold([a], None, q=1.0) == 7.0
+    assert unsupervised_threshold([a, b], [ma, mb], q=0.98) == pytest.approx(np.quantile(pooled, 0.98))
+    assert unsupervised_threshold([a, b], [ma, mb], q=0.5) == pytest.approx(53.5)
+    assert unsupervised_threshold([a], None, q=1.0) == 7.0
 
 
 def test_evaluate_volume_regions():

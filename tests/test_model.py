@@ -57,7 +57,7 @@ def test_heads_structure_and_no_weight_sharing():
         kinds = [type(m) for m in head]
         assert kinds == [nn.Linear, nn.BatchNorm1d, nn.ReLU] * 4 + [nn.Linear]
         linears = [m for m in head if isinstance(m, nn.Linear)]
-        assert [(l.in_features, l.out_features) for l in linears] == [
+        assert [(layer.in_features, layer.out_features) for layer in linears] == [
             (512, 512), (512, 128), (128, 64), (64, 32), (32, 2)]
     shared = {id(p) for p in model.mean_head.parameters()} & {id(p) for p in model.logvar_head.parameters()}
     assert not shared

@@ -21,14 +21,14 @@ import pytest
 import torch
 from fake_chain import fake_prepare
 from safety_helpers import SHAPE, make_case, refused
-from test_bundle import THRESHOLDS, make_run
+from test_bundle import make_run
 
 from patch2loc import cli
 from patch2loc.checkpoint import read_checkpoint, save_checkpoint
 from patch2loc.layout import RunLayout
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.score import anomaly_map, load_model
-from patch2loc.methods.patch2loc.heatmap import postprocess
+from patch2loc.scoring import postprocess
 
 DAE_THRESHOLDS = {0: 0.25, 1: 0.75}  # not Patch2Loc's (3.5, 4.5): the summary shows whose were used
 
@@ -105,7 +105,7 @@ def test_dae_checkpoints_give_the_mean_anomaly_map_post_processed(case, tmp_path
     np.testing.assert_array_equal(two, expected_heatmap(ckpts, c, 3))
     assert not np.array_equal(two, np.asarray(heat.dataobj))
     # Patch2Loc's scoring flags are ignored (a stride of 7 on 16-pixel slices would be refused for it).
-    ignored = ["--stride", "7", "--region", "all", "--batch-size", "1", "--amp", "bf16"]
+    ignored = ["--stride", "7", "--centres", "all", "--batch-size", "1", "--amp", "bf16"]
     assert cli.main(argv(c, tmp_path / "flags" / "h.nii.gz", *one, *ignored)) == 0
     assert (tmp_path / "flags" / "h.nii.gz").read_bytes() == (tmp_path / "one" / "h.nii.gz").read_bytes()
     states = [json.loads((tmp_path / d / "h_summary.json").read_text())["run_state"] for d in ("one", "flags")]

@@ -55,7 +55,7 @@ def test_summary_records_input_checksums_and_settings(batch, capsys):
     assert state["inputs"]["mask"] == hashlib.sha256(c["mask"].read_bytes()).hexdigest()
     assert state["settings"]["checkpoints"] == [hashlib.sha256(c["ckpt"].read_bytes()).hexdigest()]
     assert state["settings"]["threshold"] == 3.0 and state["settings"]["median_size"] == 7
-    assert state["settings"]["stride"] == 1 and state["settings"]["region"] == "dilated"
+    assert state["settings"]["stride"] == 1 and state["settings"]["centres"] == "dilated"
     assert len(state["fingerprint"]) == 64
 
 

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from patch2loc.io import InputError
-from patch2loc.evaluation.tables import (PUBLISHED_NOTE, aggregate_folds, format_mean_std, read_csvs, table1,
+from patch2loc.evaluation.captions import PUBLISHED_NOTE
+from patch2loc.evaluation.tables import (aggregate_folds, format_mean_std, read_csvs, table1,
                                         table1_supplementary, table2, write_table)
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "config" / "published"

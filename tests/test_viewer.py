@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation import viewer
-from patch2loc.evaluation.viewer import SCORE_STEP, encode_volumes, viewer_from_files, viewer_html
+from patch2loc.viewer import pages as viewer
+from patch2loc.viewer.pages import SCORE_STEP, encode_volumes, viewer_from_files, viewer_html
 
 # x runs right-to-left (negative voxel size): NIfTI voxel indices differ from NiiVue's RAS order.
 AFFINE = np.array([[-2.0, 0, 0, 40], [0, 2, 0, -50], [0, 0, 2.5, -20], [0, 0, 0, 1]])

@@ -1,5 +1,5 @@
 """The heatmap viewer and the report's table in a real browser: headless Chromium over the
-DevTools pipe (patch2loc.evaluation.browser). Skipped where Chromium is missing; .ci/run
+DevTools pipe (patch2loc.viewer.browser). Skipped where Chromium is missing; .ci/run
 installs Debian's `chromium`. WebGL runs on SwiftShader (no GPU needed)."""
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from patch2loc.evaluation.browser import Chromium, find_chromium
+from patch2loc.viewer.browser import Chromium, find_chromium
 from patch2loc.evaluation.report import build_report
 from patch2loc.evaluation.report_sections import per_volume_items
-from patch2loc.evaluation.viewer import copy_library, write_viewer
+from patch2loc.viewer import copy_library, write_viewer
 
 pytestmark = pytest.mark.skipif(find_chromium() is None,
                                 reason="chromium not installed (Debian: apt-get install chromium; .ci/run does)")
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(find_chromium() is None,
 # x runs right-to-left: the voxel NiiVue reports must be the NIfTI index, not its RAS reordering.
 AFFINE = np.array([[-3.0, 0, 0, 60], [0, 3, 0, -70], [0, 0, 3, -40], [0, 0, 0, 1]])
 HEALTHY, LESION, THRESHOLD = 3.0, 10.0, 6.0
-CYAN = (0, 229, 255)  # the ground-truth outline (viewer_page.PAGE)
+CYAN = (0, 229, 255)  # the ground-truth outline (viewer.template.PAGE)
 CROSSHAIR = (64, 255, 64)
 
 

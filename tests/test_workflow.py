@@ -199,12 +199,25 @@ def test_schema_violation_is_rejected_with_its_name(workdir, override, named):
     assert named in text and "validat" in text.lower()
 
 
+def test_an_old_train_block_is_read_as_patch2loc_with_a_warning_and_both_are_refused(workdir):
+    cfg = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
+    old = {("train" if k == "patch2loc" else k): v for k, v in cfg.items()}
+    (workdir / "config" / "old.yaml").write_text(yaml.safe_dump(old))
+    res = snakemake(workdir, "-n", "--configfile", "config/old.yaml")
+    assert res.returncode == 0, (res.stderr + res.stdout)[-3000:]
+    assert "config: `train` is now `patch2loc`" in res.stderr
+    assert "results/demo/models/T2/fold0/best.pt" in res.stdout  # Patch2Loc is still trained, from that block
+    (workdir / "config" / "both.yaml").write_text(yaml.safe_dump({**old, "patch2loc": cfg["patch2loc"]}))
+    res = snakemake(workdir, "-n", "--configfile", "config/both.yaml")
+    assert res.returncode != 0 and "rename `train` to `patch2loc`" in res.stderr + res.stdout
+
+
 def test_patch_size_below_two_is_rejected(workdir):
     """train.patch_size (null = 1/8 of the slice) must be an integer >= 2, read from a config file
     (a nested --config value would arrive as a string and fail on its type instead)."""
     cfg = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
     for size, ok in ((1, False), (12, True)):
-        cfg["train"]["patch_size"] = size
+        cfg["patch2loc"]["patch_size"] = size
         (workdir / "config" / "patch.yaml").write_text(yaml.safe_dump(cfg))
         res = snakemake(workdir, "-n", "--configfile", "config/patch.yaml")
         text = res.stderr + res.stdout
@@ -238,7 +251,7 @@ def _tiny_config(workdir: Path) -> Path:
     cfg["demo"]["spacing"] = 4.0
     cfg["preprocess"].update(spacing=[6.0, 6.0, 6.0], target_shape=[32, 32, 20], n4_iterations=[10])
     # patch_size 6, not the default 1/8 of 32 = 4: the key must reach the model and the heatmaps
-    cfg["train"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1, patch_size=6)
+    cfg["patch2loc"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1, patch_size=6)
     cfg["dae"].update(steps=20, batch_size=4, width=4, val_every=10, val_batches=1, threads=1)
     cfg["heatmap"].update(batch_size=2048, threads=1)
     cfg["evaluate"]["keep_heatmaps"] = 2  # not the demo's -1: the shard test counts kept heatmaps across shards
@@ -283,7 +296,7 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     links = re.findall(r'href="(viewers/[^"]+\.html)"', (out / "report.html").read_text(encoding="utf-8"))
     assert len(links) >= 8 and all((out / link).is_file() for link in links), links  # 4 lesion sets x 2 methods
     assert (out / "viewers" / "niivue.umd.js").is_file()
-    from patch2loc.evaluation.browser import Chromium, find_chromium
+    from patch2loc.viewer.browser import Chromium, find_chromium
     if find_chromium():
         with Chromium() as browser:
             browser.open(out / links[0])

@@ -30,6 +30,7 @@ import torch
 from patch2loc.claims import regular_file
 from patch2loc.errors import InputError, WrongMethod, interruption
 from patch2loc.limits import MB, check_checkpoint_size
+from patch2loc.methods import DEFAULT_METHOD, METHODS
 from patch2loc.outputs import atomic_output
 
 MAX_PATCH = 128  # patch side in pixels: the paper's is 24 (192-pixel slices); 128 fits 1024-pixel slices
@@ -99,14 +100,20 @@ def check_archive(path: Path, what: str, fix: str) -> None:
                              f"under 1 MB); nothing was loaded. {fix}")
 
 
-def field_problem(ckpt: dict, method: str = "Patch2Loc") -> str | None:
-    """What is wrong with the fields predict and train read (None when they are usable); patch_size
-    is Patch2Loc's own field."""
+def own_fields(method: str | None) -> tuple[str, ...]:
+    """What a method's checkpoints hold beyond the weights (its registry line; e.g. Patch2Loc's patch_size)."""
+    return METHODS[method].checkpoint_fields if method in METHODS else ()
+
+
+def field_problem(ckpt: dict, method: str | None = DEFAULT_METHOD) -> str | None:
+    """What is wrong with the fields predict and train read (None when they are usable); a method's
+    own fields (`own_fields`) must be there, and patch_size be a patch side when present."""
     weights = ckpt["model"]
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
         return "'model' is not a dict of named tensors"
     patch = ckpt.get("patch_size")
-    if (method == "Patch2Loc" or patch is not None) and (type(patch) is not int or not 1 <= patch <= MAX_PATCH):
+    if ("patch_size" in own_fields(method) or patch is not None) and (
+            type(patch) is not int or not 1 <= patch <= MAX_PATCH):
         return f"patch_size is {str(patch)[:40]!r}; it must be a whole number from 1 to {MAX_PATCH}"
     config = ckpt.get("config")
     if config is not None and not isinstance(config, dict):
@@ -127,7 +134,7 @@ def field_problem(ckpt: dict, method: str = "Patch2Loc") -> str | None:
 
 def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
                     fix: str = "Pass a best.pt or last.pt written by patch2loc train.",
-                    method: str | None = "Patch2Loc") -> dict:
+                    method: str | None = DEFAULT_METHOD) -> dict:
     """Load a checkpoint dict on the CPU without running code from it; InputError (one line)
     naming the file when it is missing, unreadable, larger than it may be (check_archive), holds
     anything beyond the allow-list, has fields its method's checkpoints never have, or was written
@@ -156,9 +163,9 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
     found = checkpoint_method(ckpt) if isinstance(ckpt, dict) else None
     if method is not None and found not in (None, method):
         raise WrongMethod(f"{path}: a {found} {what}, not a {method} one. {fix}", found)
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict) or (
-            found == "Patch2Loc" and "patch_size" not in ckpt):
-        needs = "'model' weights and 'patch_size'" if found in (None, "Patch2Loc") else "'model' weights"
+    own = own_fields(found or method or DEFAULT_METHOD)
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict) or any(f not in ckpt for f in own):
+        needs = "'model' weights" + "".join(f" and '{f}'" for f in own)
         raise InputError(f"{path}: not a {method or found or 'patch2loc'} {what} (no {needs}). {fix}")
     problem = field_problem(ckpt, found)
     if problem:
@@ -167,8 +174,9 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
 
 
 def checkpoint_method(ckpt: dict) -> str:
-    """The method that wrote a checkpoint (files from before methods were recorded: Patch2Loc)."""
-    method = ckpt.get("method", "Patch2Loc")
+    """The method that wrote a checkpoint (files from before methods were recorded: the default,
+    Patch2Loc)."""
+    method = ckpt.get("method", DEFAULT_METHOD)
     return method if isinstance(method, str) else "unknown"
 
 

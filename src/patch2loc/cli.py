@@ -38,12 +38,21 @@ def read_pairs(path: str | Path) -> list[tuple[str, str]]:
 
 # --------------------------------------------------------------------------- train
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from patch2loc.devices import check_device
-    from patch2loc.outputs import check_output
-    from patch2loc.settings import config_from_dict
-    from patch2loc.methods.patch2loc.train import TrainConfig, train_from_files  # imported here so --help works without it
+# The settings train's flags set (a method takes those its Settings has; another is refused).
+TRAIN_FLAGS = {"steps": "--steps", "patches_per_step": "--patches", "lr": "--lr", "seed": "--seed",
+               "device": "--device", "amp": "--amp", "val_every": "--val-every"}
 
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one model of a trained method of the registry, as the workflow's training rules do."""
+    from dataclasses import fields
+
+    from patch2loc.devices import check_device
+    from patch2loc.layout import MODEL_FILES
+    from patch2loc.methods import implementation, require_trained
+    from patch2loc.outputs import check_output
+
+    method = require_trained(args.method, "--method", "train").name
     if args.device is not None:
         check_device(args.device)
     train_pairs, val_pairs = read_pairs(args.train_list), read_pairs(args.val_list)
@@ -51,13 +60,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     for i, (image, mask) in enumerate([*train_pairs, *val_pairs]):
         inputs.update({f"image {i + 1}": image, f"mask {i + 1}": mask})
     check_output(args.out, "--out", inputs=inputs, folder=True, replaced_whole=False)
-    for name in ("best.pt", "last.pt", "loss.csv"):  # the files train writes into --out
+    for name in MODEL_FILES:  # the files train writes into --out
         check_output(Path(args.out) / name, "--out", inputs=inputs)
-    given = {"steps": args.steps, "patches_per_step": args.patches, "lr": args.lr, "seed": args.seed,
-             "device": args.device, "amp": args.amp, "val_every": args.val_every,
-             "num_threads": args.num_threads, "modality": args.modality}
-    cfg = config_from_dict(TrainConfig, {k: v for k, v in given.items() if v is not None}, "patch2loc train")
-    summary = train_from_files(train_pairs, val_pairs, cfg, args.out, progress=not args.quiet)
+    module = implementation(method)  # imported here so that --help works without torch
+    known = {f.name for f in fields(module.Settings)}
+    block = {key: getattr(args, key) for key in TRAIN_FLAGS if getattr(args, key) is not None}
+    for key in block:
+        if key not in known:
+            raise InputError(f"{TRAIN_FLAGS[key]}: {method} has no setting {key} (its settings: "
+                             f"{', '.join(sorted(known))}); drop {TRAIN_FLAGS[key]}.")
+    summary = module.train_from_files(train_pairs, val_pairs, block, args.out, modality=args.modality,
+                                      threads=args.num_threads, progress=not args.quiet)
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
@@ -103,13 +116,23 @@ class OneLineParser(argparse.ArgumentParser):
 _at_least_2 = _int_in(2, 2**20, " (the heads use BatchNorm, which needs 2)")
 
 
+class _Renamed(argparse.Action):
+    """A flag also accepted under its old name (its second option string), with a one-line warning."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string != self.option_strings[0]:
+            warnings.warn(f"{option_string} is now {self.option_strings[0]}; the old name will go.", FutureWarning,
+                          stacklevel=2)
+        setattr(namespace, self.dest, values)
+
+
 DEVICE_HELP = "auto (a CUDA GPU when usable, else cpu), cpu, cuda or cuda:N"
 PATCH2LOC_ONLY = "Patch2Loc only: ignored with --method DAE, which reconstructs whole slices in fp32"
 
 
 def build_parser() -> argparse.ArgumentParser:
     from patch2loc.bundle.export import cmd_export
-    from patch2loc.methods import METHODS
+    from patch2loc.methods import DEFAULT_METHOD, METHODS
     from patch2loc.predict import cmd_predict
 
     parser = OneLineParser(prog="patch2loc", description=(
@@ -117,22 +140,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model on normal scans",
-                       description="Train Patch2Loc; writes best.pt, last.pt and loss.csv to --out "
-                                   "(and resumes from last.pt when it exists).")
+                       description="Train a method (Patch2Loc by default) as the workflow does; writes best.pt, "
+                                   "last.pt and loss.csv to --out (and resumes from last.pt when it exists).")
+    t.add_argument("--method", default=DEFAULT_METHOD, choices=list(METHODS),
+                   help="the trained method (default Patch2Loc); the settings no flag sets are its config block's "
+                        "defaults, the paper's (docs/architecture.md). Thresh needs no training: refused")
     t.add_argument("--train-list", required=True, help="csv with columns image,mask (training subjects); "
                                                          "relative paths are relative to the csv's folder")
     t.add_argument("--val-list", required=True, help="csv with columns image,mask (validation subjects), "
                                                      "paths as in --train-list")
     t.add_argument("--out", required=True, help="output folder")
-    t.add_argument("--steps", type=_int_in(1, 10**8), help="training steps (default 15000)")
-    t.add_argument("--patches", type=_at_least_2, help="patches per step, 2 to 1048576 (default 8096)")
-    t.add_argument("--lr", type=_finite_float(positive=True), help="Adam learning rate (default 1e-2)")
+    t.add_argument("--steps", type=_int_in(1, 10**8), help="training steps (default: the method's; Patch2Loc 15000)")
+    t.add_argument("--patches", type=_at_least_2, dest="patches_per_step",
+                   help="Patch2Loc: patches per step, 2 to 1048576 (default 8096)")
+    t.add_argument("--lr", type=_finite_float(positive=True),
+                   help="learning rate (default: the method's; Patch2Loc 1e-2)")
     t.add_argument("--seed", type=_int_in(0, 2**63 - 2), help="random seed (default 3141)")
     t.add_argument("--device", help=DEVICE_HELP + " (default auto)")
     t.add_argument("--modality", help="modality of the scans (e.g. T1, T2): recorded in the checkpoints, "
                                      "so that predict refuses scans of another modality")
     t.add_argument("--amp", choices=("none", "bf16", "fp16"), help="mixed precision (default none)")
-    t.add_argument("--val-every", type=_positive_int, help="steps between validations (default 500)")
+    t.add_argument("--val-every", type=_positive_int,
+                   help="steps between validations (default: the method's; Patch2Loc 500)")
     t.add_argument("--num-threads", type=_int_in(1, 1024), help="torch CPU threads")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
@@ -144,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", metavar="RUN_DIR", help="the run folder (results/<run_name>)")
     e.add_argument("--modality", required=True, choices=("T1", "T2"), help="the model to export")
     e.add_argument("--out", required=True, help="the bundle: a .zip file, or else a new folder")
-    e.add_argument("--method", default="Patch2Loc", choices=list(METHODS),
+    e.add_argument("--method", default=DEFAULT_METHOD, choices=list(METHODS),
                    help="the trained method whose models (and thresholds) are exported: Patch2Loc (default) or "
                         "DAE; Thresh needs no model and is refused")
     e.add_argument("--folds", type=_int_in(0, 99), nargs="+", help="only these folds (default: the run's folds)")
@@ -206,8 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "none"),
                    help="encoder precision (auto: bf16/fp16 on GPU, bf16 on CPUs with native bf16; "
                         f"{PATCH2LOC_ONLY})")
-    p.add_argument("--region", default="dilated", choices=("dilated", "mask", "all"),
-                   help=f"centres to score (dilated: brain + median_size//2, same result as all; {PATCH2LOC_ONLY})")
+    p.add_argument("--centres", "--region", default="dilated", choices=("dilated", "mask", "all"), action=_Renamed,
+                   help=f"patch centres to score (dilated: brain + median_size//2, same result as all; "
+                        f"{PATCH2LOC_ONLY}; --region is its old name)")
     p.add_argument("--no-postprocess", action="store_true", help="write the raw score (no median, no mask)")
     p.add_argument("--median-size", type=_int_in(1, MAX_MEDIAN, " (the cost grows with its cube)"), default=None,
                    help=f"3D median filter side, 1 to {MAX_MEDIAN} and at most the slice size (default: the "

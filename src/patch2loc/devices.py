@@ -1,4 +1,4 @@
-"""Device names given by the user (`--device`, `train.device`): checked before any work.
+"""Device names given by the user (`--device`, a method block's `device`): checked before any work.
 
 Accepted: `auto` (a CUDA GPU when one is usable, else the CPU), `cpu`, `cuda`, `cuda:N`.
 A CUDA name on a machine without a usable GPU is an error that says what is missing, never a

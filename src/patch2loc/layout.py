@@ -1,34 +1,92 @@
-"""Where a run's files are: the one place that spells the paths under results/{run_name}/.
+"""Where a run's files are: the one place that names the files under results/{run_name}/, and
+that reads a path back into its keys (dataset, method, modality, fold, subject).
 
-The workflow (rules/common.smk), `patch2loc predict --from-run`, `patch2loc export`, the figures
-script and the tests all ask a `RunLayout` instead of writing paths themselves. Paths are
-returned as strings so that Snakemake patterns with open wildcards ("{modality}") pass through.
+The workflow (rules/), its scripts, `patch2loc predict --from-run`, `patch2loc export` and the
+tests ask a `RunLayout` instead of writing paths themselves, and `RunLayout.parse` instead of
+taking a path apart by position. Paths are strings, so that Snakemake patterns with open
+wildcards ("{modality}") pass through; a key left out is such an open wildcard.
 
     config.resolved.yaml, versions.txt     the run's resolved config and package versions
     atlas/image.nii.gz, atlas/mask.nii.gz  the registration atlas the run used (rule record_atlas)
     landmarks/{modality}.npy               Nyul landmarks, [2, L]
+    skullstrip/{tool}/{dataset}/{modality}/{subject}/brainmask.nii.gz   (native grid)
     preprocessed/, normalized/             per (dataset, modality, subject)
-    models/[{method}/]{modality}/fold{k}/  best.pt, last.pt, loss.csv (Patch2Loc: no method part)
+    models/[{method}/]{modality}/fold{k}/  best.pt, last.pt, loss.csv (Patch2Loc: no method part);
+                                           resume/models/... while training
     scores/{method}/{modality}/{fold}/{dataset}/   fold: fold{k}, or "all" for fold-free methods;
-                                           IXI/threshold.json is the unsupervised threshold
+                                           SCORE_FILES: metrics.csv, lesions.csv (lesion sets),
+                                           patches.csv.gz, heatmaps/{subject}.nii.gz, shards/{k}/
+                                           (temporary); IXI/threshold.json is the unsupervised threshold
+    viewers/niivue.umd.js, viewers/{method}/{modality}/{fold}/{dataset}/{subject}.html
     bundles/[{method}/]{modality}.zip      the exported models (patch2loc export; Patch2Loc: no method part)
+    figures/{kind}_{keys}.png, figures/figures.json; tables/ (table1, table2, table3, bias, ...);
+    qc/{dataset}_{modality}.{csv,html}
+    logs/{stage}/{keys}.log, benchmarks/{rule}/{keys}.tsv; report.html
 
 This module imports only the method registry (itself light): the workflow reads it to build the DAG.
 """
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 
-from patch2loc.methods import METHODS
+from patch2loc.methods import DEFAULT_METHOD, METHODS, REGISTRY
+
+RESULTS = "results"  # the folder of the runs: results/{run_name}
+ALL_FOLDS = "all"  # the fold part of the score paths of a method that trains nothing (Thresh)
+MODEL_FILES = ("best.pt", "last.pt", "loss.csv")  # what training writes into a model's folder
+SCAN_FILES = ("image.nii.gz", "mask.nii.gz", "seg.nii.gz", "uncropped.nii.gz", "uncropped_mask.nii.gz",
+              "qc.json", "qc.png")  # a preprocessed scan's folder (seg: lesion sets only)
+# A scoring's files (scores/{method}/{modality}/{fold}/{dataset}/): lesion sets write the first four
+# (lesions.csv: one row per ground-truth lesion), healthy IXI metrics.csv, heatmaps and threshold.json.
+SCORE_FILES = ("metrics.csv", "lesions.csv", "patches.csv.gz", "heatmaps", "threshold.json")
+# Run paths by kind, relative to the run folder: built with str.format, read back by `parse`.
+# {models} is a method's model folder with its slash ("" for Patch2Loc, "DAE/" for the DAE).
+PATHS = {
+    "preprocessed": "preprocessed/{dataset}/{modality}/{subject}/{name}",
+    "normalized": "normalized/{dataset}/{modality}/{subject}/image.nii.gz",
+    "skull_mask": "skullstrip/{tool}/{dataset}/{modality}/{subject}/brainmask.nii.gz",
+    "model_dir": "{root}/{models}{modality}/fold{fold}",
+    "model": "{root}/{models}{modality}/fold{fold}/{name}",
+    "scores": "scores/{method}/{modality}/{fold}/{dataset}/{name}",
+    "heatmap": "scores/{method}/{modality}/{fold}/{dataset}/heatmaps/{subject}.nii.gz",
+    "viewers": "viewers/{method}/{modality}/{fold}/{dataset}",
+    "viewer": "viewers/{method}/{modality}/{fold}/{dataset}/{subject}.html",
+    "figure": "figures/{kind}_{keys}.png",
+}
+KEY_PATTERNS = {"modality": r"[^/_]+", "models": r"(?:[^/]+/)?", "fold": r"[^/]+?", "root": r"(?:resume/)?models"}
+# The figures, by kind: the keys of their file names, in order.
+FIGURES = {"heatmaps": ("dataset", "modality"), "kde": ("dataset",), "kde_methods": ("dataset",),
+           "methods": ("dataset",), "ellipses": ("dataset",), "loss_curves": ("method",),
+           "recall_size": ("dataset",)}  # recall_size: rule table3's (lesion-wise recall by lesion size)
+
+
+def _pattern(template: str) -> re.Pattern:
+    """The template as a regex with a named group per key, matched at the end of a path."""
+    parts = re.split(r"\{(\w+)\}", template)
+    regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>{KEY_PATTERNS.get(p, '[^/]+')})"
+                    for i, p in enumerate(parts))
+    return re.compile(f"(?:^|/){regex}$")
+
+
+def _method_of_models(folder: str) -> str:
+    return next(m.name for m in REGISTRY if m.models == folder.rstrip("/"))
 
 
 class RunLayout:
     def __init__(self, root: str | Path):
         self.root = str(root)
 
+    @classmethod
+    def of_run(cls, run_name: str) -> "RunLayout":
+        """The layout of config `run_name`'s run: results/{run_name}."""
+        return cls(str(Path(RESULTS, run_name)))
+
     def path(self, *parts: str) -> str:
         return str(Path(self.root, *parts))  # "" parts drop out (Patch2Loc's model folder)
+
+    def _of(self, which: str, **keys) -> str:
+        return self.path(PATHS[which].format(**keys))
 
     # ------------------------------------------------------------ provenance and the chain
     @property
@@ -54,44 +112,125 @@ class RunLayout:
     def logs(self) -> str:
         return self.path("logs")
 
+    def log(self, stage: str, *keys: str) -> str:
+        """logs/{stage}/{key}_{key}....log (logs/{stage}.log without keys)."""
+        return self.path("logs", stage, "_".join(keys) + ".log") if keys else self.path("logs", f"{stage}.log")
+
+    def benchmark(self, rule: str, *keys: str) -> str:
+        """benchmarks/{rule}/{key}_{key}....tsv: one job's Snakemake benchmark file."""
+        return self.path("benchmarks", rule, "_".join(keys) + ".tsv")
+
     # ------------------------------------------------------------ scans
-    def preprocessed(self, dataset: str, modality: str, subject: str, name: str) -> str:
-        return self.path("preprocessed", dataset, modality, subject, name)
+    def preprocessed(self, dataset: str = "{dataset}", modality: str = "{modality}", subject: str = "{subject}",
+                     name: str = "image.nii.gz") -> str:
+        return self._of("preprocessed", dataset=dataset, modality=modality, subject=subject, name=name)
 
-    def normalized(self, dataset: str, modality: str, subject: str) -> str:
-        return self.path("normalized", dataset, modality, subject, "image.nii.gz")
+    def normalized(self, dataset: str = "{dataset}", modality: str = "{modality}", subject: str = "{subject}") -> str:
+        return self._of("normalized", dataset=dataset, modality=modality, subject=subject)
 
-    # ------------------------------------------------------------ models and scores
+    def skull_mask(self, tool: str, dataset: str = "{dataset}", modality: str = "{modality}",
+                   subject: str = "{subject}") -> str:
+        """A skull-strip rule's brain mask (native grid of the raw scan)."""
+        return self._of("skull_mask", tool=tool, dataset=dataset, modality=modality, subject=subject)
+
+    def qc(self, dataset: str = "{dataset}", modality: str = "{modality}", ext: str = "csv") -> str:
+        return self.path("qc", f"{dataset}_{modality}.{ext}")
+
+    # ------------------------------------------------------------ models
     def model_dir(self, method: str, modality: str = "{modality}", fold="{fold}", root: str = "models") -> str:
         """A trained method's folder of one (modality, fold); root="resume/models" gives the
         training's working folder."""
-        return self.path(root, METHODS[method].models, modality, f"fold{fold}")
+        models = METHODS[method].models
+        return self._of("model_dir", root=root, models=f"{models}/" if models else "", modality=modality, fold=fold)
 
-    def checkpoint(self, modality: str, fold, method: str = "Patch2Loc") -> str:
-        return str(Path(self.model_dir(method, modality, fold), "best.pt"))
+    def model_file(self, method: str, name: str, modality: str = "{modality}", fold="{fold}",
+                   root: str = "models") -> str:
+        """best.pt, last.pt or loss.csv (MODEL_FILES) of a trained method's model."""
+        return str(Path(self.model_dir(method, modality, fold, root), name))
 
-    def fold_checkpoints(self, modality: str, method: str = "Patch2Loc") -> dict[int, Path]:
+    def checkpoint(self, modality: str, fold, method: str = DEFAULT_METHOD) -> str:
+        return self.model_file(method, "best.pt", modality, fold)
+
+    def fold_checkpoints(self, modality: str, method: str = DEFAULT_METHOD) -> dict[int, Path]:
         """{fold: best.pt} of every fold the run trained (on disk now)."""
-        root = Path(self.root, "models", METHODS[method].models, modality)
+        root = Path(self.model_dir(method, modality, 0)).parent
         return {int(m.group(1)): p for p in sorted(root.glob("fold*/best.pt"))
                 if (m := re.fullmatch(r"fold(\d+)", p.parent.name))}
 
-    def score_dir(self, method: str, modality: str, fold: str, dataset: str) -> str:
+    def train_log(self, method: str) -> str:
+        """logs/train/[{method}/]{modality}_fold{fold}.log, in the models' layout."""
+        return self.path("logs", "train", METHODS[method].models, "{modality}_fold{fold}.log")
+
+    # ------------------------------------------------------------ scores
+    @staticmethod
+    def fold_name(k) -> str:
+        """A trained model's fold in score paths (fold{k}); fold-free methods' is ALL_FOLDS."""
+        return f"fold{k}"
+
+    @staticmethod
+    def fold_number(name: str) -> int | None:
+        """fold{k} -> k; ALL_FOLDS (a method without folds) -> None."""
+        found = re.fullmatch(r"fold(\d+)", name)
+        return int(found.group(1)) if found else None
+
+    def score_dir(self, method: str = "{method}", modality: str = "{modality}", fold: str = "{fold}",
+                  dataset: str = "{dataset}") -> str:
         """fold is 'fold{k}' for trained methods and 'all' for fold-free ones (Thresh)."""
         return self.path("scores", method, modality, fold, dataset)
 
+    def scores(self, name: str, method: str = "{method}", modality: str = "{modality}", fold: str = "{fold}",
+               dataset: str = "{dataset}") -> str:
+        """A file of a scoring (SCORE_FILES): metrics.csv, lesions.csv, patches.csv.gz, heatmaps (the
+        folder), threshold.json."""
+        assert name in SCORE_FILES, name
+        return self._of("scores", method=method, modality=modality, fold=fold, dataset=dataset, name=name)
+
+    def shard(self, name: str, method: str = "{method}", modality: str = "{modality}", fold: str = "{fold}",
+              dataset: str = "{dataset}", shard="{shard}") -> str:
+        """A file of one shard of a lesion set's scoring (merged by merge_score_shards)."""
+        assert name in SCORE_FILES, name
+        return str(Path(self.score_dir(method, modality, fold, dataset), "shards", str(shard), name))
+
     def threshold(self, method: str, modality: str, fold: str) -> str:
         """The unsupervised threshold (healthy IXI test quantile) of one model."""
-        return str(Path(self.score_dir(method, modality, fold, "IXI"), "threshold.json"))
+        return self.scores("threshold.json", method, modality, fold, "IXI")
 
     # ------------------------------------------------------------ outputs of the last stages
-    def bundle(self, modality: str = "{modality}", method: str = "Patch2Loc") -> str:
+    def bundle(self, modality: str = "{modality}", method: str = DEFAULT_METHOD) -> str:
         """The exported model of a trained method, in its models folder's name (Patch2Loc: none)."""
         return self.path("bundles", METHODS[method].models, f"{modality}.zip")
+
+    def bundle_log(self, method: str) -> str:
+        """logs/bundles/[{method}/]{modality}.log, in the bundles' layout."""
+        return self.path("logs", "bundles", METHODS[method].models, "{modality}.log")
+
+    def figure(self, kind: str, *keys: str) -> str:
+        """figures/{kind}_{keys}.png, keys in the order FIGURES gives for the kind."""
+        assert len(keys) == len(FIGURES[kind]), (kind, keys)
+        return self._of("figure", kind=kind, keys="_".join(keys))
+
+    def viewer_dir(self, method: str = "{method}", modality: str = "{modality}", fold: str = "{fold}",
+                   dataset: str = "{dataset}") -> str:
+        return self._of("viewers", method=method, modality=modality, fold=fold, dataset=dataset)
+
+    def viewer_pages(self) -> list[Path]:
+        """Every viewer page of the run (on disk now), sorted."""
+        return sorted(Path(self.viewers).glob("*/*/*/*/*.html"))
+
+    @property
+    def viewer_library(self) -> str:
+        return self.path("viewers", "niivue.umd.js")
+
+    def table(self, name: str) -> str:
+        return self.path("tables", name)
 
     @property
     def figures(self) -> str:
         return self.path("figures")
+
+    @property
+    def figures_manifest(self) -> str:
+        return self.path("figures", "figures.json")
 
     @property
     def viewers(self) -> str:
@@ -106,9 +245,27 @@ class RunLayout:
         return self.path("tables")
 
     @property
-    def qc(self) -> str:
-        return self.path("qc")
-
-    @property
     def report(self) -> str:
         return self.path("report.html")
+
+    # ------------------------------------------------------------ reading a path back
+    @staticmethod
+    def parse(path: str | PurePath, kind: str) -> dict[str, str]:
+        """The keys of a run path of `kind` (a PATHS kind, or "figure:{FIGURES kind}"), e.g.
+        {dataset, modality, subject, name} of a preprocessed file or {method, modality, fold,
+        dataset, name} of a scores file; ValueError when the path is not of that kind."""
+        text = PurePath(path).as_posix()
+        if kind.startswith("figure:"):
+            figure = kind.split(":", 1)[1]
+            template = PATHS["figure"].replace("{kind}", figure).replace(
+                "{keys}", "_".join(f"{{{k}}}" for k in FIGURES[figure]))
+        else:
+            template = PATHS[kind]
+        found = _pattern(template).search(text)
+        if found is None:
+            raise ValueError(f"{path}: not a run's {kind} path ({template})")
+        keys = found.groupdict()
+        if "models" in keys:
+            keys["method"] = _method_of_models(keys.pop("models"))
+            keys.pop("root")
+        return keys

@@ -1,6 +1,5 @@
 """Rule arrange_wmh: fetch what the Dataverse bundle left out, then move each subject to WMH/<site>/<id>."""
 import sys
-from pathlib import Path
 
 sys.path.insert(0, snakemake.scriptdir)
 from _common import setup

@@ -6,7 +6,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.evaluation.viewer import copy_library, niivue_library, niivue_version
+from patch2loc.viewer import copy_library, niivue_library, niivue_version
 
 copy = copy_library(snakemake.output[0])
 print(f"{niivue_library()} (NiiVue {niivue_version(copy)}) -> {copy}")

@@ -2,10 +2,10 @@
 lists them.
 
 The rule's outputs name every PNG (methods, datasets and modalities are read back from the file
-names), so what is drawn is exactly what the rule declares. A figure that cannot be drawn (e.g.
-no abnormal patch) becomes a small PNG saying why, and is left out of figures.json.
-Layout read here: .../scores/{method}/{modality}/{fold}/{dataset}/{patches.csv.gz,heatmaps/},
-.../normalized/{dataset}/{modality}/{subject}/image.nii.gz, .../preprocessed/.../seg.nii.gz.
+names by patch2loc.layout), so what is drawn is exactly what the rule declares. A figure that
+cannot be drawn (e.g. no abnormal patch) becomes a small PNG saying why, and is left out of
+figures.json. Every path is read back into its keys (method, modality, fold, dataset) by
+`RunLayout.parse`.
 """
 import json
 import sys
@@ -20,7 +20,6 @@ import pandas as pd
 from patch2loc.evaluation import figures, patch_stream
 from patch2loc.io import atomic_output, load_volume
 from patch2loc.layout import RunLayout
-from patch2loc.methods import METHODS
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params
 layout = RunLayout(params.run_root)  # the run's paths (patch2loc.layout)
@@ -49,27 +48,23 @@ def caption(kind, subject):
     return f"{subject}: " + " ".join((CAPTIONS / f"{kind}.rst").read_text(encoding="utf-8").split())
 
 
-def between(path, prefix):
-    """'kde_MSLUB.png', 'kde_' -> 'MSLUB'."""
-    return Path(path).name[len(prefix):-len(".png")]
+def scores_of(path):
+    """{method, modality, fold, dataset, name} of a file or folder of a scoring."""
+    return RunLayout.parse(path, "scores")
 
 
-def method_of(path):
-    """.../scores/{method}/{modality}/{fold}/{dataset}/{patches.csv.gz or heatmaps} -> method."""
-    return Path(path).parents[3].name
+patches = {m: [p for p in inp.patches if scores_of(p)["method"] == m] for m in params.methods}
 
 
-patches = {m: [p for p in inp.patches if method_of(p) == m] for m in params.methods}
-
-def per_dataset(pngs, prefix, section, caption, draw):
-    """add() every figure named {prefix}{dataset}.png: caption(dataset), draw(path, dataset)."""
+def per_dataset(pngs, kind, section, caption, draw):
+    """add() every figure of a kind with one key, the dataset: caption(dataset), draw(path, dataset)."""
     for png in pngs:
-        dataset = between(png, prefix)
+        dataset = RunLayout.parse(png, f"figure:{kind}")["dataset"]
         add(section, png, caption(dataset), lambda path, d=dataset: draw(path, d))
 
 
 def draw_kde(path, dataset):
-    sample, counts = patch_stream.sample_classes(patches["Patch2Loc"], dataset, max_points=KDE_POINTS)
+    sample, counts = patch_stream.sample_classes(patches[params.position_method], dataset, max_points=KDE_POINTS)
     figures.kde_figure(sample, dataset, path, max_points=KDE_POINTS, counts=counts)
 
 
@@ -80,10 +75,10 @@ def draw_method_kde(path, dataset):
 
 # Patch statistics of every fold, one dataset at a time (the figures pool the folds), read in
 # chunks: a random sample per class for the KDEs and one location's rows for the ellipses.
-per_dataset(out.kde, "kde_", "Patch analysis", lambda d: caption("kde", d), draw_kde)
-per_dataset(out.kde_methods, "kde_methods_", "Method comparison", lambda d: caption("kde_methods", d), draw_method_kde)
-per_dataset(out.ellipses, "ellipses_", "Patch analysis", lambda d: caption("ellipses", d),
-    lambda p, d: figures.ellipse_figure(patch_stream.rows_at_best_location(patches["Patch2Loc"], d)[0], p))
+per_dataset(out.kde, "kde", "Patch analysis", lambda d: caption("kde", d), draw_kde)
+per_dataset(out.kde_methods, "kde_methods", "Method comparison", lambda d: caption("kde_methods", d), draw_method_kde)
+per_dataset(out.ellipses, "ellipses", "Patch analysis", lambda d: caption("ellipses", d),
+    lambda p, d: figures.ellipse_figure(patch_stream.rows_at_best_location(patches[params.position_method], d)[0], p))
 
 
 def slice_of(dataset, modality, subject):
@@ -113,16 +108,20 @@ def panel_rows(dataset, modality, heatmaps, label):
 
 def heatmap_rows(heatmap_dir):
     """Paper Fig. 4/5: the first kept heatmaps of the first fold of a dataset."""
-    dataset, modality = heatmap_dir.parent.name, heatmap_dir.parents[2].name
-    rows = panel_rows(dataset, modality, {"score": heatmap_dir}, lambda s, z: f"{dataset} {s} (slice {z})")
+    keys = scores_of(heatmap_dir)
+    dataset = keys["dataset"]
+    rows = panel_rows(dataset, keys["modality"], {"score": heatmap_dir}, lambda s, z: f"{dataset} {s} (slice {z})")
     return [(label, image, maps["score"], seg) for label, image, maps, seg in rows]
 
 
-heatmap_dirs = {f"heatmaps_{Path(d).parent.name}_{Path(d).parents[2].name}.png": Path(d) for d in inp.heatmaps}
+heatmap_dirs = {}  # (dataset, modality) -> (heatmaps/ folder, its keys)
+for d in inp.heatmaps:
+    keys = scores_of(d)
+    heatmap_dirs[(keys["dataset"], keys["modality"])] = (Path(d), keys)
 for png in out.heatmaps:
-    heatmap_dir = heatmap_dirs[Path(png).name]
-    dataset, fold, modality = heatmap_dir.parent.name, heatmap_dir.parents[1].name, heatmap_dir.parents[2].name
-    add("Heatmaps", png, caption("heatmaps", f"{dataset} ({modality}, {fold})"),
+    figure = RunLayout.parse(png, "figure:heatmaps")
+    heatmap_dir, keys = heatmap_dirs[(figure["dataset"], figure["modality"])]
+    add("Heatmaps", png, caption("heatmaps", f"{keys['dataset']} ({keys['modality']}, {keys['fold']})"),
         lambda p, d=heatmap_dir: figures.heatmap_panel(heatmap_rows(d), p))
 
 # Method panels: the same subjects and slices with every method's kept heatmap (first fold), each
@@ -132,25 +131,25 @@ scales = {key: (float(g["score_median"].mean()), float(g["unsup_threshold"].mean
           for key, g in healthy.groupby(["method", "modality"])}
 method_dirs = {}  # lesion set -> {method: heatmaps/ of its first fold}
 for d in map(Path, inp.method_heatmaps):
-    if d.parent.name != "IXI":
-        method_dirs.setdefault(d.parent.name, {})[method_of(d)] = d
+    keys = scores_of(d)
+    if keys["dataset"] != "IXI":
+        method_dirs.setdefault(keys["dataset"], {})[keys["method"]] = d
 
 
 def draw_methods(path, dataset):
     dirs = method_dirs[dataset]
-    modality = next(iter(dirs.values())).parents[2].name
+    modality = scores_of(next(iter(dirs.values())))["modality"]
     rows = panel_rows(dataset, modality, dirs, lambda s, z: f"{s} (slice {z})")
     methods = [m for m in params.methods if m in dirs]
     figures.method_panel(rows, methods, {m: scales[(m, modality)] for m in methods}, path)
 
 
-per_dataset(out.methods, "methods_", "Method comparison", lambda d: caption("methods", d), draw_methods)
+per_dataset(out.methods, "methods", "Method comparison", lambda d: caption("methods", d), draw_methods)
 
 for png in out.loss:
-    method = between(png, "loss_curves_")
-    folder = METHODS[method].models or "models"  # models/[DAE/]{modality}/fold{k}/loss.csv
-    curves = {f"{Path(p).parents[1].name} {Path(p).parent.name}": p for p in inp.losses
-              if Path(p).parents[2].name == folder}
+    method = RunLayout.parse(png, "figure:loss_curves")["method"]
+    curves = {f"{k['modality']} {RunLayout.fold_name(k['fold'])}": p for p in inp.losses
+              if (k := RunLayout.parse(p, "model"))["method"] == method}
     add("Training", png, caption("loss_curves", method), lambda p, c=curves: figures.loss_curves(c, p))
 
 with atomic_output(out.done) as tmp:

@@ -12,6 +12,7 @@ setup(snakemake)
 import yaml
 from patch2loc.evaluation.report import build_report
 from patch2loc.evaluation.report_sections import demo_check_items, healthy_items, per_volume_items
+from patch2loc.layout import RunLayout
 
 inp = snakemake.input
 run_dir = Path(snakemake.output.html).parent
@@ -26,7 +27,8 @@ sections = [
     ("Table 2", [(caption_of(inp.table2), csv_of(inp.table2))]),
     ("Table 3: the challenges' metrics at the unsupervised threshold",
      [(caption_of(inp.table3), csv_of(inp.table3)), (caption_of(inp.table3_size), csv_of(inp.table3_size))]
-     + [(f"{Path(png).stem[len('recall_size_'):]}: {rst_caption('recall_size')}", png) for png in inp.recall_size]
+     + [(f"{RunLayout.parse(png, 'figure:recall_size')['dataset']}: {rst_caption('recall_size')}", png)
+        for png in inp.recall_size]
      + [(caption_of(inp.table3_load), csv_of(inp.table3_load))]),
     ("Bias: false positives on healthy brains by site, sex and age", [(caption_of(inp.bias), csv_of(inp.bias))]),
     ("Per-volume results and heatmap viewers", per_volume_items(inp.per_volume, run_dir) + healthy_items(run_dir)),

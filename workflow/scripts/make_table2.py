@@ -14,7 +14,7 @@ setup(snakemake)
 
 import pandas as pd
 from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_per_fold, summarise_spearman
-from patch2loc.evaluation.tables import PUBLISHED_NOTE, read_csvs, table2, write_table
+from patch2loc.evaluation.tables import read_csvs, table2, write_table
 from patch2loc.io import write_csv
 
 COLUMNS = ("method", "dataset", "modality", "fold", "lesion_fraction", *SCORE_COLUMNS)
@@ -27,6 +27,5 @@ per_fold = per_fold.sort_values(["method", "dataset", "modality", "fold"], kind=
 write_csv(per_fold, snakemake.output.per_fold)
 write_table(
     table2(summarise_spearman(per_fold), snakemake.input.published), snakemake.output.table[0][: -len(".csv")],
-    caption="Table 2: Spearman correlation (%) of a patch's lesion fraction with each method's outputs, "
-    f"patches with 10-90% lesion, mean ± std over folds. {PUBLISHED_NOTE}",
+    caption=snakemake.params.caption,  # patch2loc.evaluation.captions
 )

@@ -9,15 +9,17 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.evaluation.viewer import LIBRARY_NAME, viewer_from_files
+import os
+
+from patch2loc.viewer import viewer_from_files
+from patch2loc.layout import RunLayout
 
 wc, inp = snakemake.wildcards, snakemake.input
 out = Path(snakemake.output[0])
 threshold = json.loads(Path(inp.threshold).read_text(encoding="utf-8"))["threshold"]
-# .../normalized/{dataset}/{modality}/{subject}/image.nii.gz and .../preprocessed/.../seg.nii.gz
-images = {Path(p).parent.name: p for p in inp.images}
-segs = {Path(p).parent.name: p for p in inp.segs}
-library = "../" * 4 + LIBRARY_NAME  # viewers/{method}/{modality}/{fold}/{dataset}/x.html -> viewers/
+images = {RunLayout.parse(p, "normalized")["subject"]: p for p in inp.images}
+segs = {RunLayout.parse(p, "preprocessed")["subject"]: p for p in inp.segs}
+library = Path(os.path.relpath(snakemake.params.library, out)).as_posix()  # the pages' one copy of NiiVue
 out.mkdir(parents=True, exist_ok=True)
 for heatmap in sorted(Path(inp.heatmaps).glob("*.nii.gz")):
     subject = heatmap.name[: -len(".nii.gz")]

@@ -13,23 +13,24 @@ from patch2loc.methods import get, implementation
 if get(snakemake.wildcards.method).gpu:
     require_cuda(snakemake)
 
+from patch2loc.devices import resolve_device
 from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_healthy, score_lesions
 from patch2loc.io import write_csv, write_json
+from patch2loc.layout import RunLayout
 
 wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
-cfg = ScoringConfig.from_workflow(snakemake.params.heatmap, snakemake.params.evaluate, snakemake.params.patch_size)
+trains = get(wc.method).trains
+device = str(resolve_device("auto")) if trains else None  # a GPU when usable, else the CPU; none without a model
+cfg = ScoringConfig.from_workflow(snakemake.params.heatmap, snakemake.params.evaluate, snakemake.params.patch_size,
+                                  device=device)
 segs = inp.segs if len(inp.segs) else [None] * len(inp.images)
-# The subject id is the folder name: .../normalized/{dataset}/{modality}/{subject}/image.nii.gz
-scans = [Scan(Path(i).parent.name, i, m, s) for i, m, s in zip(inp.images, inp.masks, segs)]
+scans = [Scan(RunLayout.parse(i, "normalized")["subject"], i, m, s) for i, m, s in zip(inp.images, inp.masks, segs)]
 dataset = getattr(wc, "dataset", "IXI")
-meta = {"method": wc.method, "modality": wc.modality,
-        "fold": wc.fold[len("fold"):] if wc.fold.startswith("fold") else "", "dataset": dataset}
+fold = RunLayout.fold_number(wc.fold)  # None: a method without folds
+meta = {"method": wc.method, "modality": wc.modality, "fold": "" if fold is None else str(fold), "dataset": dataset}
 
 model = None
-if get(wc.method).trains:
-    import torch
-
-    cfg.device = "cuda" if torch.cuda.is_available() else "cpu"
+if trains:
     model, _ = implementation(wc.method).load(inp.model[0], cfg.device)
 
 Path(out.heatmaps).mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from patch2loc.bundle import members as M
 from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
 
-HEATMAP_KEYS = ("median_size", "stride", "region")
+HEATMAP_KEYS = ("median_size", "stride", "centres")
 # What only resuming a training needs: left out of the bundle's weights (a best.pt of about 140 MB
 # becomes its 45 MB of weights; the network and its outputs are the same).
 TRAINING_STATE = ("optimizer", "rng", "loss_rows")
@@ -51,6 +51,7 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     from patch2loc.chainfiles import check_chain_config, check_landmarks
 
     from patch2loc.methods import require_trained
+    from patch2loc.settings import upgrade_config
 
     require_trained(method, "--method", "export")
     layout = RunLayout(run)
@@ -62,6 +63,7 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
         ok = False
     if not ok:
         raise InputError(f"{resolved}: not a patch2loc resolved config (preprocess, normalize, heatmap). {NEEDS}.")
+    upgrade_config(cfg)  # a run from before a key was renamed: its keys under their new names
     check_chain_config(cfg, resolved)
     sources = {M.LANDMARKS: regular_file(layout.landmarks(modality), f"the run's {modality} landmarks", f"{NEEDS}.")}
     check_landmarks(sources[M.LANDMARKS])

@@ -93,24 +93,16 @@ def summarize_removed(removed: pd.DataFrame) -> str:
 
 def load_subjects(splits_dir: str | os.PathLike, dataset: str, split: str = "test",
                   fold: int | None = None, modality: str | None = None) -> list[str]:
-    """Subject ids of one list: e.g. ("IXI", "train", fold=0, modality="T2").
+    """Subject ids of one list, sorted: e.g. ("IXI", "train", fold=0, modality="T2"), read by
+    `data.subjects` (the workflow's reader). For IXI, `fold` is required for train/val, and
+    modality T2 keeps only subjects with a T2 scan."""
+    from patch2loc.data.subjects import ixi_subjects, lesion_subjects
 
-    For IXI, `fold` is required for train/val, and modality T2 keeps only subjects with a T2 scan.
-    """
-    path = Path(splits_dir) / f"{dataset}.csv"
-    if not path.exists():
-        raise InputError(f"{path}: split list not found. Generate it with "
-                         "`python -m patch2loc.data.splits` or point splits_dir at the folder holding it.")
-    table = pd.read_csv(path, dtype={"subject_id": str})
-    rows = table[table["split"] == split]
-    if dataset == "IXI":
-        if split != "test":
-            if fold is None:
-                raise ValueError("IXI train/val lists need a fold")
-            rows = rows[rows["fold"] == fold]
-        if modality == "T2":
-            rows = rows[rows["has_t2"].astype(str).str.lower() == "true"]
-    return sorted(rows["subject_id"])
+    if dataset != "IXI":
+        return sorted(lesion_subjects(splits_dir, dataset, split))
+    if split != "test" and fold is None:
+        raise ValueError("IXI train/val lists need a fold")
+    return sorted(ixi_subjects(splits_dir, split, modality or "T1", None if split == "test" else fold))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from patch2loc.io import InputError
+from patch2loc.layout import RunLayout
 from patch2loc.evaluation.tables import DATASET_ORDER, method_order, aggregate_folds, format_mean_std, read_csvs
 
 LOCATION_RATIO = 0.35  # final val location error / mean-position error must be at most this
@@ -40,7 +41,7 @@ def readme_markers(block: str = "demo-table") -> tuple[str, str]:
 
 def demo_table(run_dir: str | Path) -> tuple[str, pd.DataFrame]:
     """(markdown table, aggregated rows) from a run's per-volume metrics."""
-    path = Path(run_dir) / "tables" / "per_volume_metrics.csv"
+    path = RunLayout(run_dir).table("per_volume_metrics.csv")
     metrics = read_csvs([path])
     agg = aggregate_folds(metrics, ["best_dice", "auprc"])
     datasets = [d for d in DATASET_ORDER if d in set(agg["dataset"])]

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from patch2loc.evaluation.patch_statistics import classify
 from patch2loc.io import InputError, atomic_output
+from patch2loc.methods import DEFAULT_METHOD, METHODS
 
 STYLE = {
     "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
@@ -24,7 +25,7 @@ STYLE = {
 }
 COLOURS = {"normal": "#1f77b4", "abnormal": "#d62728", "mixed": "#7f7f7f"}
 CLASS_LABELS = {"normal": "normal (<10% lesion)", "abnormal": "abnormal (>90% lesion)"}
-SCORE_RANGE = (0.0, 12.0)  # the paper's fixed colour scale of Patch2Loc scores
+SCORE_RANGE = METHODS[DEFAULT_METHOD].colour_range  # the paper's fixed [0, 12] of Patch2Loc's scores
 HEATMAP_CMAP = "inferno"
 SEG_COLOUR = "#00e5ff"
 

@@ -147,23 +147,6 @@ def bisection_best_dice(scores, labels, mask=None, steps: int = 10) -> tuple[flo
     return best, best_t
 
 
-def unsupervised_threshold(score_volumes, masks, q: float = 0.98) -> float:
-    """The q-quantile of the pooled in-brain scores of healthy volumes (an operating point
-    chosen without lesion labels). `masks` may be None to pool whole volumes."""
-    if masks is None:
-        masks = [None] * len(score_volumes)
-    if len(score_volumes) == 0 or len(score_volumes) != len(masks):
-        raise ValueError("give one mask per score volume, and at least one volume")
-    pooled = []
-    for vol, m in zip(score_volumes, masks):
-        vol = np.asarray(vol)
-        pooled.append(vol.ravel() if m is None else vol[np.asarray(m) > 0])
-    values = np.concatenate(pooled).astype(np.float64)
-    if values.size == 0:
-        raise ValueError("the masks select no voxels")
-    return float(np.quantile(values, q))
-
-
 def evaluate_volume(score, seg, brain_mask, region: str = "brain", threshold: float | None = None) -> dict:
     """All metrics of one volume. region "brain": voxels in `brain_mask`; "volume": all voxels.
 

@@ -11,15 +11,14 @@ import html
 import io
 import os
 from contextlib import redirect_stderr, redirect_stdout
-from pathlib import Path
 
 import pandas as pd
 
 from patch2loc.evaluation.report import Html, Item, sortable_table, status_list
 from patch2loc.evaluation.tables import DATASET_ORDER
 from patch2loc.io import InputError
+from patch2loc.layout import ALL_FOLDS, RunLayout
 
-VIEWERS = "viewers"  # results/{run}/viewers/{method}/{modality}/{fold}/{dataset}/{subject}.html
 HEALTHY = "IXI"
 METRICS = {"auprc": "AUPRC (%)", "best_dice": "best Dice (%)", "dice_unsup": "Dice at threshold (%)"}
 
@@ -27,16 +26,16 @@ METRICS = {"auprc": "AUPRC (%)", "best_dice": "best Dice (%)", "dice_unsup": "Di
 def fold_folder(fold: object) -> str:
     """The scores/ and viewers/ folder of a fold: 'fold{k}', or 'all' for fold-free methods."""
     text = "" if fold is None or pd.isna(fold) else str(fold).strip()
-    return f"fold{int(float(text))}" if text else "all"
+    return RunLayout.fold_name(int(float(text))) if text else ALL_FOLDS
 
 
 def viewer_pages(run_dir: str | os.PathLike) -> dict[tuple[str, ...], str]:
     """(method, modality, fold folder, dataset, subject) -> the viewer's path relative to run_dir."""
-    run_dir = Path(run_dir)
     pages = {}
-    for page in sorted((run_dir / VIEWERS).glob("*/*/*/*/*.html")):
-        rel = page.relative_to(run_dir)
-        pages[(*rel.parts[1:5], page.name[: -len(".html")])] = rel.as_posix()
+    for page in RunLayout(run_dir).viewer_pages():
+        keys = RunLayout.parse(page, "viewer")
+        key = tuple(keys[k] for k in ("method", "modality", "fold", "dataset", "subject"))
+        pages[key] = page.relative_to(run_dir).as_posix()
     return pages
 
 

@@ -1,12 +1,12 @@
 """Score one dataset with one method: anomaly maps -> per-volume metrics + patch statistics.
 
 Used by the workflow's scoring rules, the same way for every method of `patch2loc.methods`: the
-method turns a normalised volume into a raw anomaly map (Patch2Loc: log-error + log-variance;
-DAE: |x - reconstruction|; Thresh: the intensity), then the shared post-processing (median
-filter, brain mask), threshold and metrics apply. The maps of a volume live only while it is
-scored: per-volume metrics (voxel-wise, and lesion-wise at the unsupervised threshold), one row
-per ground-truth lesion and non-overlapping patch statistics are collected on the way, and only
-the first `keep_heatmaps` heatmaps are written to disk (for figures and for the user).
+scoring core (`patch2loc.scoring.score_scan`, also predict's) turns a normalised volume into the
+method's post-processed anomaly map; the threshold and metrics apply here. The maps of a volume
+live only while it is scored: per-volume metrics (voxel-wise, and lesion-wise at the unsupervised
+threshold), one row per ground-truth lesion and non-overlapping patch statistics are collected on
+the way, and only the first `keep_heatmaps` heatmaps are written to disk (for figures and for the
+user).
 """
 from __future__ import annotations
 
@@ -18,17 +18,19 @@ import pandas as pd
 
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, LesionRule
 from patch2loc.io import load_case, save_volume
+from patch2loc.scoring import ScanSettings, ScoredScan, score_scan, unsupervised_threshold
+
+
+# The `heatmap:` keys the core reads itself (and the rule's threads); the others are the methods' own options.
+CORE_KEYS = ("median_size", "threads")
 
 
 @dataclass
 class ScoringConfig:
-    """The workflow's `heatmap` and `evaluate` config sections, flattened."""
+    """The workflow's `heatmap` and `evaluate` config sections: how a dataset is scored, then evaluated."""
 
-    stride: int = 1
-    batch_size: int = 8192
-    amp: str = "auto"
-    heatmap_region: str = "dilated"  # which centres the network sees: dilated | mask | all
     median_size: int = 7
+    options: dict = field(default_factory=dict)  # the methods' scoring options (Patch2Loc: stride, amp, ...)
     region: str = "brain"  # which voxels the metrics count: brain | volume
     unsupervised_quantile: float = 0.98
     keep_heatmaps: int = 2  # -1 keeps every heatmap
@@ -37,14 +39,19 @@ class ScoringConfig:
     lesion_rule: LesionRule = field(default_factory=LesionRule)  # evaluate.lesionwise
 
     @classmethod
-    def from_workflow(cls, heatmap: dict, evaluate: dict, patch_size: int | None = None) -> "ScoringConfig":
+    def from_workflow(cls, heatmap: dict, evaluate: dict, patch_size: int | None = None,
+                      device: str | None = None) -> "ScoringConfig":
         return cls(
-            stride=heatmap["stride"], batch_size=heatmap["batch_size"], amp=heatmap["amp"],
-            heatmap_region=heatmap["region"], median_size=heatmap["median_size"],
+            median_size=heatmap["median_size"], options={k: v for k, v in heatmap.items() if k not in CORE_KEYS},
             region=evaluate["region"], unsupervised_quantile=evaluate["unsupervised_quantile"],
-            keep_heatmaps=evaluate["keep_heatmaps"], patch_size=patch_size,
+            keep_heatmaps=evaluate["keep_heatmaps"], device=device, patch_size=patch_size,
             lesion_rule=LesionRule.from_config(evaluate.get("lesionwise")),
         )
+
+    @property
+    def scan(self) -> ScanSettings:
+        """What the core needs to score one volume (with the maps of the patch statistics)."""
+        return ScanSettings(median_size=self.median_size, device=self.device, options=self.options, patch_maps=True)
 
 
 @dataclass
@@ -55,21 +62,10 @@ class Scan:
     seg: str | None = None
 
 
-@dataclass
-class ScoredVolume:
-    """One volume's maps: the post-processed score, and the raw maps for patch statistics."""
-
-    score: np.ndarray
-    raw: dict = field(default_factory=dict)  # score [+ log_error, log_variance, mean, logvar]
-
-
-def score_case(method: str, image: np.ndarray, mask: np.ndarray, cfg: ScoringConfig, model=None) -> ScoredVolume:
-    """The post-processed anomaly map of one volume (and the raw maps it came from)."""
-    from patch2loc.methods import implementation
-    from patch2loc.methods.patch2loc.heatmap import postprocess
-
-    raw = implementation(method).score(model, image, mask, cfg)
-    return ScoredVolume(postprocess(raw["score"], mask, cfg.median_size), raw)
+def score_case(method: str, image: np.ndarray, mask: np.ndarray, cfg: ScoringConfig, model=None) -> ScoredScan:
+    """The post-processed anomaly map of one volume (and the raw maps it came from): the core's,
+    with the one model of a fold (None: a method without a model)."""
+    return score_scan(method, [model], image, mask, cfg.scan)
 
 
 def _keep(i: int, cfg: ScoringConfig) -> bool:
@@ -81,8 +77,6 @@ def score_healthy(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
                   model=None) -> tuple[float, pd.DataFrame]:
     """Unsupervised threshold (quantile of pooled in-brain scores of healthy volumes) and, per
     volume, the fraction of brain voxels above it (the false-positive rate on normal brains)."""
-    from patch2loc.evaluation.metrics import unsupervised_threshold
-
     in_brain = []
     for i, scan in enumerate(scans):
         case = load_case(scan.image, scan.mask)

@@ -2,7 +2,7 @@
 
 Every method this harness ran (Patch2Loc, DAE, Thresh, ...) has rows with source "this harness",
 above the published rows (source "published"), which another harness computed on other test
-subsets and preprocessing (`PUBLISHED_NOTE`, in every caption).
+subsets and preprocessing (`captions.PUBLISHED_NOTE`, in every caption).
 
 Aggregation follows Behrendt et al.'s protocol: per fold, the mean over test volumes; then the
 mean +- standard deviation of those fold means. The paper does not say which standard deviation;
@@ -28,11 +28,6 @@ PUBLISHED1_COLUMNS = ("method", "dataset", "dice_mean", "dice_std", "auprc_mean"
 DATASET_ORDER = ("BraTS21", "MSLUB", "ATLAS_v2", "WMH")
 METRIC_LABELS = {"log_error": "Log-error", "log_variance": "Log-variance", "score": "Score"}
 THIS_RUN, PUBLISHED = "this harness", "published"
-PUBLISHED_NOTE = ("Rows 'this harness': every method run by this pipeline under one protocol (same "
-                  "preprocessing, splits, brain masks, post-processing and metric code). Rows 'published': "
-                  "the paper's table, computed by another harness on other test subsets (BraTS21: 1,151 test "
-                  "volumes there; MSLUB: 20; ours are the lists in splits/) and other preprocessing: not "
-                  "directly comparable with the rows above them.")
 
 
 def read_csvs(paths: Iterable[str | os.PathLike], required: Iterable[str] = METRICS_COLUMNS,

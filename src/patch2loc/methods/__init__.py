@@ -1,20 +1,24 @@
 """Anomaly-detection methods and their registry: one line per method.
 
 A method is "train per (modality, fold), or nothing; then score a normalised volume (and its
-brain mask) into an anomaly map". Everything else is shared by all methods: splits,
-preprocessing, post-processing (median filter, brain mask), the unsupervised threshold, metrics,
-tables, figures. The module a registry line names provides
+brain mask) into a raw anomaly map". Everything else is shared by all methods: splits,
+preprocessing, the scoring core (`patch2loc.scoring`: fold averaging, median filter and brain
+mask, thresholds), metrics, tables, figures. The module a registry line names provides
 
-    score(model, image, mask, cfg) -> {"score": [X, Y, Z] raw map, ...}   every method
-    load(checkpoint, device) -> (model, checkpoint dict)                  trained methods
-    train_from_files(train_pairs, val_pairs, settings, out_dir, *, modality, threads, progress)
-                                                                          trained methods
+    score(model, image, mask, settings) -> {"score": [X, Y, Z] raw map, ...}   every method
+    Settings                          its config block's dataclass                   trained methods
+    load(checkpoint, device) -> (model, checkpoint dict)                       trained methods
+    train_from_files(train_pairs, val_pairs, block, out_dir, *, modality, threads, progress)
+                                                                               trained methods
 
-where `cfg` is `evaluation.scoring.ScoringConfig`, `settings` the method's block of the workflow
-config, and training writes best.pt, last.pt and loss.csv into out_dir (resuming from its
-last.pt), e.g. through the shared harness `methods.harness`. Extra maps (Patch2Loc's log_error,
-log_variance, mean, logvar) feed the patch statistics. This module imports nothing heavy: the
-workflow reads it to build its DAG. Adding a method: README, "Adding a method".
+where `settings` is `scoring.ScanSettings` (device, median size, and `options`: the scoring
+options of config `heatmap:` or predict's flags, of which the method reads its own, e.g. through a
+`ScoreOptions` dataclass), `block` the method's config block (a dict, turned into `Settings`), and
+training writes best.pt, last.pt and loss.csv into out_dir (resuming from its last.pt), e.g.
+through the shared harness `methods.harness`. `score` may add maps for the patch statistics when
+`settings.patch_maps` (Patch2Loc's log_error, log_variance, mean, logvar) and "patches", the
+number of patches it ran. This module imports nothing heavy: the workflow reads it to build its
+DAG. Adding a method: docs/architecture.md, "Adding a method".
 """
 from __future__ import annotations
 
@@ -26,13 +30,18 @@ from types import ModuleType
 @dataclass(frozen=True)
 class Method:
     name: str  # as in config `methods:`, tables and results/{run}/scores/{name}/
-    module: str  # the module with score() [+ load(), train_from_files()]
+    module: str  # the module with score() [+ Settings, load(), train_from_files()]
     config: str | None = None  # its settings block in the workflow config (None: no settings)
     train_rule: str | None = None  # the rule that trains it per (modality, fold); None: not trained
     models: str = ""  # its folder under results/{run}/models/ ("": models/{modality}/fold{k} itself)
     gpu: bool = False  # its training and scoring jobs ask for a GPU (gpu=1)
     train_minutes: int = 0  # time limit of one training job at paper scale (cluster)
     score_minutes: float = 0.1  # minutes per volume at paper scale (time limits of scoring shards)
+    checkpoint_fields: tuple[str, ...] = ()  # what its checkpoints hold beyond the weights (checked on read)
+    colour_range: tuple[float, float] | None = None  # a fixed colour scale of its scores (None: the scan's own)
+    # It predicts where each patch comes from (a mean and log-variance per patch): the figures of
+    # its two score terms (KDEs) and predicted Gaussians (ellipses) are drawn from its patch statistics.
+    predicts_positions: bool = False
 
     @property
     def trains(self) -> bool:
@@ -41,12 +50,16 @@ class Method:
 
 REGISTRY = (
     # Patch2Loc keeps the model folder and rule name that predict --from-run, profiles and docs use.
-    Method("Patch2Loc", "patch2loc.methods.patch2loc.method", "train", "train_model", "", True, 600, 0.6),
+    Method("Patch2Loc", "patch2loc.methods.patch2loc.method", "patch2loc", "train_model", "", True, 600, 0.6,
+           checkpoint_fields=("patch_size",), colour_range=(0.0, 12.0), predicts_positions=True),
     Method("DAE", "patch2loc.methods.dae.method", "dae", "train_dae", "DAE", True, 300, 0.05),
     Method("Thresh", "patch2loc.methods.thresh", score_minutes=0.1),
 )
 METHODS = {m.name: m for m in REGISTRY}
 TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict applies and export bundles
+# The method train, predict and export use when none is named, and the one that wrote a checkpoint
+# recording none (checkpoints from before methods were recorded).
+DEFAULT_METHOD = REGISTRY[0].name
 
 
 def get(name: str) -> Method:

@@ -36,10 +36,9 @@ from patch2loc.checkpoint import save_checkpoint
 from patch2loc.devices import DEVICE_NAMES, resolve_device
 from patch2loc.settings import config_from_dict  # noqa: F401  (the methods' configs use it from here)
 from patch2loc.errors import InputError, resource_problem
+from patch2loc.layout import MODEL_FILES
 from patch2loc.methods.resume import restore, rng_state, write_loss_csv
 from patch2loc.staging import folder_lock, remove_stale_temps
-
-FILES = ("last.pt", "best.pt", "loss.csv")
 
 
 class TrainingTask(Protocol):
@@ -154,7 +153,7 @@ def _run(task, out_dir: Path, steps, val_every, checkpoint_every, config, must_m
          progress) -> dict:
     from tqdm.auto import tqdm
 
-    last_path, best_path, csv_path = (out_dir / name for name in FILES)
+    best_path, last_path, csv_path = (out_dir / name for name in MODEL_FILES)
     for path in (last_path, best_path, csv_path):
         remove_stale_temps(path)  # left by a writer killed mid-write (SIGKILL, power loss)
 
@@ -217,11 +216,12 @@ def check_settings(cfg, what: str, device_key: str) -> None:
 
 
 def workflow_trainer(config_cls, train_pairs):
-    """A method's `train_from_files` as the workflow calls it: its config block (with `threads`)
-    plus the modality -> `config_cls`, then `train_pairs(train, val, cfg, out_dir, progress)`."""
+    """A method's `train_from_files` as the workflow and `patch2loc train --method` call it: its
+    config block (with `threads`) plus the modality -> `config_cls`, then
+    `train_pairs(train, val, cfg, out_dir, progress)`."""
     def train_from_files(train, val, settings: dict, out_dir, *, modality: str, threads: int, progress: bool = True):
         block = {k: v for k, v in settings.items() if k != "threads"}
         cfg = config_from_dict(config_cls, {**block, "num_threads": threads, "modality": modality},
-                               f"{config_cls.__name__} (workflow config)")
+                               config_cls.__name__)
         return train_pairs(train, val, cfg, out_dir, progress)
     return train_from_files

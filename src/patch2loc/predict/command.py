@@ -202,8 +202,8 @@ def _predict(args: argparse.Namespace, bundle) -> int:
         job.lesions = threshold is not None
     settings = call_settings(args, checkpoints, chain, threshold, source, method)
     ctx = Context(members=members, chain=chain, threshold=threshold, threshold_source=source,
-                  score_kwargs=score_settings(method, args, device, progress=not args.quiet and not batch),
-                  median_size=args.median_size, postprocess=not args.no_postprocess, skull_strip=args.skull_strip,
+                  settings=score_settings(args, device, progress=not args.quiet and not batch),
+                  skull_strip=args.skull_strip,
                   allow_mismatch=args.allow_mismatch, checkpoints=names, method=method)
 
     failed, done, skipped = 0, 0, 0

@@ -1,20 +1,14 @@
-"""Fold ensemble: every fold's model of one method of a run, scores averaged, thresholds averaged.
+"""Fold ensemble: every fold's model of one method of a run or a bundle, scored through the core.
 
-How scores are combined, the same for every method (Patch2Loc, the DAE): the raw score maps
-(before the median filter: Patch2Loc's log error + log variance, the DAE's reconstruction error)
-of the folds are averaged voxel by voxel, and the average is post-processed once. The folds'
-scores are on one scale (the same loss, the same preprocessing), so the mean is an ensemble
-model's score; the median filter and mask then act on it exactly as on one model's, and an
-ensemble of identical checkpoints gives exactly the single checkpoint's heatmap. The run's
-unsupervised threshold is per method and fold (98th percentile of healthy IXI test scores); the
-ensemble uses the mean of the folds' thresholds, an approximation of the ensemble's own
-percentile (not recomputed here: that needs the healthy scans).
+How the folds' maps are combined is the scoring core's (`patch2loc.scoring.score_scan`, the
+workflow's too): the mean of their raw maps, post-processed once, the same for every method. The
+run's unsupervised threshold is per method and fold (98th percentile of healthy IXI test scores);
+the ensemble uses the mean of the folds' thresholds (`scoring.mean_threshold`).
 """
 from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +16,7 @@ import numpy as np
 
 from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
+from patch2loc.scoring import ScanSettings, ScoredScan, mean_threshold, score_scan
 
 
 @dataclass
@@ -32,7 +27,7 @@ class Member:
     threshold: float | None  # the fold's unsupervised threshold, when the run computed it
 
 
-def fold_checkpoints(run: Path, modality: str, folds: list[int] | None, method: str = "Patch2Loc") -> list[Path]:
+def fold_checkpoints(run: Path, modality: str, folds: list[int] | None, method: str) -> list[Path]:
     """The run's best.pt of the method's every fold (or the requested ones), where patch2loc.layout
     puts them."""
     layout = RunLayout(run)
@@ -51,7 +46,7 @@ def fold_checkpoints(run: Path, modality: str, folds: list[int] | None, method: 
 
 
 def fold_threshold(run: Path | None, modality: str | None, checkpoint: Path,
-                   method: str = "Patch2Loc") -> float | None:
+                   method: str) -> float | None:
     """The unsupervised threshold the workflow computed for the method's model of this checkpoint's
     fold, if any."""
     if run is None or not re.fullmatch(r"fold\d+", checkpoint.parent.name):
@@ -79,34 +74,10 @@ def bundle_folds(bundle, folds: list[int] | None) -> list:
 
 
 def ensemble_threshold(members: list[Member]) -> float | None:
-    values = [m.threshold for m in members if m.threshold is not None]
-    return float(np.mean(values)) if values and len(values) == len(members) else None
+    return mean_threshold([m.threshold for m in members])
 
 
-def member_score(method: str, model, image: np.ndarray, mask: np.ndarray, score_kwargs: dict):
-    """One model's raw map: (score, patches scored or None, seconds). Patch2Loc through its dense
-    scorer (predict's progress bar, stride and patch batches: predict.models.score_settings), any
-    other method through its registry module's score(model, image, mask, cfg)."""
-    if method == "Patch2Loc":
-        from patch2loc.methods.patch2loc.heatmap import score_volume
-
-        res = score_volume(model, image, mask, **score_kwargs)
-        return res.score, res.n_patches, res.seconds
-    from patch2loc.methods import implementation
-
-    start = time.perf_counter()
-    raw = implementation(method).score(model, image, mask, score_kwargs["cfg"])["score"]
-    return raw, None, time.perf_counter() - start
-
-
-def ensemble_score(members: list[Member], image: np.ndarray, mask: np.ndarray, score_kwargs: dict,
-                   method: str = "Patch2Loc"):
-    """Mean raw score of the members (see the module doc); returns (score, n_patches, seconds),
-    n_patches None for a method that scores no patches."""
-    total, patches, seconds = None, 0, 0.0
-    for member in members:
-        score, n, s = member_score(method, member.model, image, mask, score_kwargs)
-        total = score.astype(np.float64) if total is None else total + score
-        patches = None if n is None or patches is None else patches + n
-        seconds += s
-    return (total / len(members)).astype(np.float32), patches, seconds
+def ensemble_score(members: list[Member], image: np.ndarray, mask: np.ndarray, settings: ScanSettings,
+                   method: str) -> ScoredScan:
+    """The members' map of one scan (scoring.score_scan)."""
+    return score_scan(method, [m.model for m in members], image, mask, settings)

@@ -5,8 +5,9 @@ method of the registry (`patch2loc.methods`: Patch2Loc, the DAE) is loaded with 
 `load(checkpoint, device)`, which refuses another method's checkpoint with one line. Its models
 come from `--checkpoint`, the bundle's folds, or the run's folds of that method (`--from-run`:
 `models/[{method}/]{modality}/fold{k}/best.pt`), each with the run's unsupervised threshold of
-that method and fold. Patch2Loc's own flags (--stride, --batch-size, --region, --amp) set how its
-patches are scored; another method ignores them (the DAE reconstructs whole slices in fp32).
+that method and fold. The scoring flags (--stride, --batch-size, --centres, --amp) are options the
+core hands to the method (`scoring.ScanSettings.options`): Patch2Loc reads them to score its
+patches; a method without such options ignores them (the DAE reconstructs whole slices in fp32).
 """
 from __future__ import annotations
 
@@ -14,22 +15,31 @@ from pathlib import Path
 
 from patch2loc.errors import InputError
 
-PATCH2LOC_ONLY = ("stride", "region", "amp")  # call settings that only Patch2Loc's scoring reads
+SCORING_FLAGS = ("stride", "centres", "amp")  # call settings that change the map of a method that reads them
+
+
+def scoring_options(method: str) -> tuple[str, ...]:
+    """The scoring options `method` reads (the fields of its module's ScoreOptions; none without one)."""
+    from dataclasses import fields
+
+    from patch2loc.methods import implementation
+
+    options = getattr(implementation(method), "ScoreOptions", None)
+    return tuple(f.name for f in fields(options)) if options is not None else ()
 
 
 def method_flags(method: str, args) -> dict:
-    """Patch2Loc's scoring flags as this call applies them; None for a method that ignores them
-    (the one place that says so: scoring, the recorded call settings and the preflight use it)."""
-    if method == "Patch2Loc":
-        return {flag: getattr(args, flag) for flag in PATCH2LOC_ONLY}
-    return dict.fromkeys(PATCH2LOC_ONLY)
+    """The scoring flags as this call applies them; None for a flag the method ignores (the one
+    place that says so: the recorded call settings and the preflight use it)."""
+    reads = scoring_options(method)
+    return {flag: getattr(args, flag) if flag in reads else None for flag in SCORING_FLAGS}
 
 
 def resolve_method(args, bundle) -> str:
     """--method, or the bundle's method (a --method that contradicts it is refused)."""
-    from patch2loc.methods import require_trained
+    from patch2loc.methods import DEFAULT_METHOD, require_trained
 
-    method = require_trained(args.method or "Patch2Loc", "--method", "apply").name
+    method = require_trained(args.method or DEFAULT_METHOD, "--method", "apply").name
     if bundle is not None:
         own = bundle.settings["method"]
         if args.method not in (None, own):
@@ -82,11 +92,11 @@ def load_members(method: str, checkpoints: list[Path], names: list[str], thresho
     return members
 
 
-def score_settings(method: str, args, device, progress: bool) -> dict:
-    """What ensemble.member_score passes to the method's scorer."""
-    if method == "Patch2Loc":
-        return dict(**method_flags(method, args), batch_size=args.batch_size, device=device,
-                    margin=args.median_size // 2, progress=progress)
-    from patch2loc.evaluation.scoring import ScoringConfig
+def score_settings(args, device, progress: bool):
+    """The core's settings of this call (`scoring.ScanSettings`): its post-processing, and the
+    scoring flags as options for the method."""
+    from patch2loc.scoring import ScanSettings
 
-    return {"cfg": ScoringConfig(median_size=args.median_size, device=device)}
+    options = {"stride": args.stride, "batch_size": args.batch_size, "amp": args.amp, "centres": args.centres}
+    return ScanSettings(median_size=args.median_size, postprocess=not args.no_postprocess, device=device,
+                        options=options, progress=progress)

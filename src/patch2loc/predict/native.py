@@ -30,15 +30,6 @@ def sitk_image(data: np.ndarray, affine: np.ndarray):
     return img
 
 
-def ras_affine_of(img) -> np.ndarray:
-    """SimpleITK image geometry -> nibabel RAS affine."""
-    direction = np.asarray(img.GetDirection(), np.float64).reshape(3, 3)
-    lps = np.eye(4)
-    lps[:3, :3] = direction * np.asarray(img.GetSpacing(), np.float64)
-    lps[:3, 3] = img.GetOrigin()
-    return LPS_FROM_RAS @ lps
-
-
 def read_transform(path: str | Path):
     import SimpleITK as sitk
 

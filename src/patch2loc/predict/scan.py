@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from patch2loc.errors import InputError
+from patch2loc.methods import DEFAULT_METHOD
 from patch2loc.predict.inputs import ScanInput
 
 OWNER_FILE = "predict.json"  # in S_preprocessed/: which heatmap the folder belongs to
@@ -60,13 +61,11 @@ class Context:
     chain: object | None  # runchain.RunChain
     threshold: float | None
     threshold_source: str
-    score_kwargs: dict
-    median_size: int
-    postprocess: bool
+    settings: object  # scoring.ScanSettings: post-processing, device, the method's options
     skull_strip: str  # auto | mask | hdbet | none
     allow_mismatch: bool
     checkpoints: list[str] = field(default_factory=list)
-    method: str = "Patch2Loc"  # the members' method (predict.models.resolve_method)
+    method: str = DEFAULT_METHOD  # the members' method (predict.models.resolve_method)
 
 
 def skull_strip_of(scan: ScanInput, choice: str) -> str:
@@ -102,7 +101,6 @@ def finite_heatmap(score: np.ndarray, brain: np.ndarray, scan: ScanInput, what: 
 def run_scan(job: Job, ctx: Context) -> dict:
     from patch2loc.claims import nifti_claims
     from patch2loc.io import header_volume, load_case, save_volume
-    from patch2loc.methods.patch2loc.heatmap import postprocess
     from patch2loc.outputs import OutputSet
     from patch2loc.predict.preflight import check_checkpoint_fits, check_seg_grid
     from patch2loc.predict.ensemble import ensemble_score
@@ -110,6 +108,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
     from patch2loc.predict.lesions import components, components_csv, summary_json
     from patch2loc.predict.native import to_native
     from patch2loc.predict.overview import overview_png
+    from patch2loc.scoring import lesion_mask
 
     paths, scan = job.outputs(), job.scan
     with OutputSet() as outs:
@@ -134,15 +133,12 @@ def run_scan(job: Job, ctx: Context) -> dict:
         for member in ctx.members:
             check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape,
                                   ctx.allow_mismatch)
-        raw, n_patches, seconds = ensemble_score(ctx.members, case.image.data, case.mask, ctx.score_kwargs,
-                                                 ctx.method)
-        with np.errstate(invalid="ignore", over="ignore"):  # an overflow is reported by finite_heatmap
-            score = postprocess(raw, case.mask, ctx.median_size) if ctx.postprocess else raw
-        score = finite_heatmap(score.astype(np.float32), case.mask, scan, "heatmap")
+        scored = ensemble_score(ctx.members, case.image.data, case.mask, ctx.settings, ctx.method)
+        score = finite_heatmap(scored.score.astype(np.float32), case.mask, scan, "heatmap")
         save_volume(score, outs.file(paths["heatmap"]), like=case.image)
         thr = ctx.threshold
         if thr is not None:
-            save_volume(((score > thr) & case.mask).astype(np.uint8), outs.file(paths["lesions"]), like=case.image)
+            save_volume(lesion_mask(score, case.mask, thr), outs.file(paths["lesions"]), like=case.image)
 
         # The summary describes the scan in its own space when we have it (native), else the model grid.
         summary_score, summary_brain, summary_affine, space = score, case.mask, case.image.affine, "model grid"
@@ -156,8 +152,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
             native_score[~brain] = 0.0  # outside the brain: the background value, as on the atlas grid
             save_volume(native_score.astype(np.float32), outs.file(paths["native"]), like=native)
             if thr is not None:
-                save_volume(((native_score > thr) & brain).astype(np.uint8), outs.file(paths["native_lesions"]),
-                            like=native)
+                save_volume(lesion_mask(native_score, brain, thr), outs.file(paths["native_lesions"]), like=native)
             summary_score, summary_brain, summary_affine, space = native_score, brain, native.affine, "native"
             summary_image = native.data
         rows = [] if thr is None else components((summary_score > thr) & summary_brain, summary_score,
@@ -169,10 +164,10 @@ def run_scan(job: Job, ctx: Context) -> dict:
             "scan": scan.id, "image": str(scan.image), "mask": None if scan.mask is None else str(scan.mask),
             "method": ctx.method, "checkpoints": ctx.checkpoints,
             "ensemble": "mean of the folds' raw scores, then median filter + mask",
-            "threshold": thr, "threshold_source": ctx.threshold_source, "median_size": ctx.median_size,
+            "threshold": thr, "threshold_source": ctx.threshold_source, "median_size": ctx.settings.median_size,
             "summary_space": space,
             "lesion_volume_ml": float(sum(r["volume_ml"] for r in rows)), "n_components": len(rows),
-            "components": rows, "seg_metrics": metrics, "patches": n_patches, "seconds": round(seconds, 2),
+            "components": rows, "seg_metrics": metrics, "patches": scored.patches, "seconds": round(scored.seconds, 2),
             "outputs": {k: str(v) for k, v in paths.items()}, "run_state": job.state,
         }
         outs.file(paths["summary"]).write_text(summary_json(record), encoding="utf-8")
@@ -180,9 +175,9 @@ def run_scan(job: Job, ctx: Context) -> dict:
         if job.png is not None:
             overview_png(case.image.data, score, case.mask, outs.file(job.png), title=scan.id)
         if job.html is not None:  # in the summary's space, where --seg lies
-            from patch2loc.evaluation.viewer import prediction_viewer
+            from patch2loc.viewer import prediction_viewer
             prediction_viewer(outs.file(job.html), summary_image, summary_score, summary_affine, thr,
-                              brain=summary_brain, seg=scan.seg, title=f"{scan.id} ({space})")
+                              brain=summary_brain, seg=scan.seg, title=f"{scan.id} ({space})", method=ctx.method)
         if ctx.chain is not None:
             (staged / OWNER_FILE).write_text(json.dumps(
                 {"heatmap": paths["heatmap"].name, "image": str(Path(scan.image).resolve()),

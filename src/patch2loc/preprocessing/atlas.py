@@ -45,7 +45,7 @@ def _load_atlas_cached(atlas_image: str, atlas_mask: str | None, spacing: tuple)
         raise InputError(f"{atlas_mask or atlas_image}: the atlas brain mask is empty.")
     zyx = np.argwhere(m)
     lo, hi = zyx.min(0)[::-1], zyx.max(0)[::-1] + 1  # x, y, z
-    size = [int(h - l) for l, h in zip(lo, hi)]
+    size = [int(top - low) for low, top in zip(lo, hi)]
     index = [int(v) for v in lo]
     image = sitk.RegionOfInterest(image, size, index)
     mask = sitk.RegionOfInterest(mask, size, index)

@@ -1,21 +1,44 @@
-"""Patch2Loc as the workflow calls a method (see `patch2loc.methods`): train, load, score."""
+"""Patch2Loc as the workflow and predict call a method (see `patch2loc.methods`): train, load, score."""
 from __future__ import annotations
+
+from dataclasses import dataclass, fields
 
 from patch2loc.methods.harness import workflow_trainer
 from patch2loc.methods.patch2loc import train as p2l_train
 from patch2loc.methods.patch2loc.model import load_model as load
 
-train_from_files = workflow_trainer(p2l_train.TrainConfig, p2l_train.train_from_files)  # the `train:` block
-__all__ = ["load", "score", "train_from_files"]
+Settings = p2l_train.TrainConfig  # its config block (`patch2loc:`)
+train_from_files = workflow_trainer(Settings, p2l_train.train_from_files)
+__all__ = ["ScoreOptions", "Settings", "load", "score", "train_from_files"]
 
 
-def score(model, image, mask, cfg) -> dict:
-    """The dense maps of a normalised volume (before the shared median filter and mask): the
-    score and its two terms, and the predicted means and log-variances (patch statistics)."""
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How Patch2Loc scores a volume densely: config `heatmap:` in the workflow, predict's flags."""
+
+    stride: int = 1  # in-plane stride of the patch centres (> 1: upsampled bilinearly)
+    batch_size: int = 8192  # patches per forward pass
+    amp: str = "auto"  # the encoder's precision
+    centres: str = "dilated"  # which centres are run: dilated (brain + median_size // 2) | mask | all
+
+    @classmethod
+    def of(cls, options) -> "ScoreOptions":
+        """Its options out of the scoring options every method is given (the others ignored)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in options.items() if k in known and v is not None})
+
+
+def score(model, image, mask, settings) -> dict:
+    """The dense maps of a normalised volume (before the core's median filter and mask): the score,
+    the patches run and, for the patch statistics, the score's two terms and the predicted means
+    and log-variances. `settings` is `patch2loc.scoring.ScanSettings`."""
     from patch2loc.methods.patch2loc.heatmap import score_volume
 
-    res = score_volume(model, image, mask, stride=cfg.stride, batch_size=cfg.batch_size, device=cfg.device,
-                       amp=cfg.amp, region=cfg.heatmap_region, margin=cfg.median_size // 2,
-                       return_predictions=True)
-    return {"score": res.score, "log_error": res.log_error, "log_variance": res.log_variance,
-            "mean": res.mean, "logvar": res.logvar}
+    opts = ScoreOptions.of(settings.options)
+    res = score_volume(model, image, mask, stride=opts.stride, batch_size=opts.batch_size, device=settings.device,
+                       amp=opts.amp, region=opts.centres, margin=settings.median_size // 2,
+                       return_predictions=settings.patch_maps, progress=settings.progress)
+    maps = {"score": res.score, "patches": res.n_patches}
+    if settings.patch_maps:
+        maps.update(log_error=res.log_error, log_variance=res.log_variance, mean=res.mean, logvar=res.logvar)
+    return maps

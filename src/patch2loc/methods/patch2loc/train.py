@@ -56,12 +56,13 @@ class TrainConfig:
     checkpoint_every: int | None = None
 
     def __post_init__(self) -> None:
-        check_settings(self, "TrainConfig", "--device, train.device")
+        check_settings(self, "TrainConfig", "--device, patch2loc.device")
         if self.lr_schedule not in LR_SCHEDULES or not 0 <= self.warmup_steps < self.steps:
-            raise InputError(f"train.lr_schedule={self.lr_schedule!r}, warmup_steps={self.warmup_steps}: use one of "
+            raise InputError(f"patch2loc.lr_schedule={self.lr_schedule!r}, warmup_steps={self.warmup_steps}: use "
+                             f"one of "
                              f"{', '.join(LR_SCHEDULES)} and 0 <= warmup_steps < steps ({self.steps}).")
         if self.patches_per_step < 2:
-            raise InputError(f"patches per step (--patches, train.patches_per_step) must be >= 2, got "
+            raise InputError(f"patches per step (--patches, patch2loc.patches_per_step) must be >= 2, got "
                              f"{self.patches_per_step}: the heads use BatchNorm, which needs 2 or more.")
 
     @classmethod

@@ -10,7 +10,7 @@ How the fast path works:
   `unfold` view of it is `[Z, H, W, P, P]` without copying anything, so a batch of patches is one
   gather of exactly the needed centres (no per-pixel index tensors);
 - only the centres of the evaluated region are run (by default the brain mask dilated by
-  `margin`, which is all the 7^3 median filter of `postprocess` ever reads for in-brain voxels);
+  `margin`, which is all the 7^3 median filter of the core's `postprocess` ever reads for in-brain voxels);
 - the encoder runs in bf16/fp16 (autocast) with channels_last; the two small heads run in fp32,
   because a bf16 output has a spacing of 0.5 between 64 and 128 percent, which would dominate
   `log_error` for well-located patches;
@@ -19,18 +19,18 @@ How the fast path works:
   transfer to overlap, and pinned memory would not change anything.
 
 Modules: `engine` (device and precision, `PatchSource`, `forward`, `score_terms`, the batched loop)
-and `maps` (`HeatmapResult`, `evaluation_region`, `score_volume`, `predict_at`, `postprocess`,
+and `maps` (`HeatmapResult`, `evaluation_region`, `score_volume`, `predict_at`,
 `reference_score_volume`).
 """
 from __future__ import annotations
 
 from patch2loc.methods.patch2loc.heatmap.engine import (AMP_CHOICES, EPS, PatchSource, cpu_supports_bf16, forward, resolve_amp, resolve_device,
                      score_terms)
-from patch2loc.methods.patch2loc.heatmap.maps import (REGIONS, HeatmapResult, evaluation_region, postprocess, predict_at, reference_score_volume,
-                   score_volume)
+from patch2loc.methods.patch2loc.heatmap.maps import (REGIONS, HeatmapResult, evaluation_region, predict_at,
+                                                      reference_score_volume, score_volume)
 
 __all__ = [
     "AMP_CHOICES", "EPS", "REGIONS", "HeatmapResult", "PatchSource", "cpu_supports_bf16", "evaluation_region",
-    "forward", "postprocess", "predict_at", "reference_score_volume", "resolve_amp", "resolve_device",
+    "forward", "predict_at", "reference_score_volume", "resolve_amp", "resolve_device",
     "score_terms", "score_volume",
 ]

@@ -1,4 +1,7 @@
-"""Whole-volume heatmaps: evaluation region, dense or strided scoring, given centres, reference, median filter."""
+"""Whole-volume heatmaps: evaluation region, dense or strided scoring, given centres, reference.
+
+The median filter and brain mask that follow are the scoring core's (`patch2loc.scoring.postprocess`).
+"""
 from __future__ import annotations
 
 import time
@@ -160,18 +163,6 @@ def predict_at(model: Patch2LocNet, volume: np.ndarray, brain_mask: np.ndarray, 
     out = _run(model, source, flat, batch_size=int(batch_size), amp_dtype=amp_dtype,
                want_predictions=True, progress=False)
     return {k: v.cpu().numpy().astype(np.float32) for k, v in out.items()}
-
-
-def postprocess(score: np.ndarray, brain_mask: np.ndarray, median_size: int = 7) -> np.ndarray:
-    """3D median filter of side `median_size` (the authors' 7), then multiply by the brain mask.
-
-    Kept separate from scoring so that raw and post-processed maps can both be evaluated.
-    `median_size <= 1` only applies the mask.
-    """
-    score = np.asarray(score, dtype=np.float32)
-    if median_size and median_size > 1:
-        score = ndimage.median_filter(score, size=int(median_size))
-    return (score * (np.asarray(brain_mask) > 0)).astype(np.float32)
 
 
 @torch.inference_mode()

@@ -29,20 +29,20 @@ CANCEL_PID=""
 cleanup() {
     [[ -n $WATCH_PID ]] && kill "$WATCH_PID" 2>/dev/null || true
     [[ -n $CANCEL_PID ]] && kill "$CANCEL_PID" 2>/dev/null || true
-    if [[ $started_here == 1 && ${KEEP_CLUSTER:-0} != 1 ]]; then rehearsals/slurm/cluster.sh stop; fi
+    if [[ $started_here == 1 && ${KEEP_CLUSTER:-0} != 1 ]]; then slurm_rehearsal/cluster.sh stop; fi
 }
 trap cleanup EXIT
 
-rehearsals/slurm/cluster.sh start | tee "$OUT/cluster.txt"
-"$PY" rehearsals/slurm/overlay.py profiles/slurm/config.yaml "$OUT/profile/config.yaml" | tee "$OUT/overlay.txt"
-"$PY" rehearsals/slurm/run_config.py config/demo.yaml demo_local "$OUT/demo_local.yaml"
-"$PY" rehearsals/slurm/run_config.py config/demo.yaml demo_slurm "$OUT/demo_slurm.yaml"
+slurm_rehearsal/cluster.sh start | tee "$OUT/cluster.txt"
+"$PY" slurm_rehearsal/overlay.py profiles/slurm/config.yaml "$OUT/profile/config.yaml" | tee "$OUT/overlay.txt"
+"$PY" slurm_rehearsal/run_config.py config/demo.yaml demo_local "$OUT/demo_local.yaml"
+"$PY" slurm_rehearsal/run_config.py config/demo.yaml demo_slurm "$OUT/demo_slurm.yaml"
 
 # Running jobs every 2 s: time, then "jobid:partition:comment" per job (the comment names the rule).
 ( while true; do echo "$(date +%T) $(squeue -h -t R -o '%i:%P:%k' | tr '\n' ' ')"; sleep 2; done ) > "$OUT/squeue.log" &
 WATCH_PID=$!
 rm -rf results/demo_slurm/resume
-rehearsals/slurm/cancel_training.sh results/demo_slurm "$OUT/scancel.txt" > /dev/null &
+slurm_rehearsal/cancel_training.sh results/demo_slurm "$OUT/scancel.txt" > /dev/null &
 CANCEL_PID=$!
 
 start=$(date +%s)
@@ -60,4 +60,4 @@ if [[ ${SKIP_LOCAL:-0} != 1 ]]; then
     echo "local run: exit $(cat "$OUT/local.rc"), $(( $(date +%s) - start )) s (both side by side)" | tee -a "$OUT/summary.txt"
 fi
 
-"$PY" rehearsals/slurm/summarize.py "$OUT" results/demo_local results/demo_slurm | tee -a "$OUT/summary.txt"
+"$PY" slurm_rehearsal/summarize.py "$OUT" results/demo_local results/demo_slurm | tee -a "$OUT/summary.txt"

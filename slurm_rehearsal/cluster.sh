@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A one-node SLURM cluster on this machine, for the rehearsal (not for production).
 #
-#   rehearsals/slurm/cluster.sh start    # install (apt) if needed, start munge, slurmctld, slurmd
-#   rehearsals/slurm/cluster.sh status   # scontrol ping + sinfo + what this script started
-#   rehearsals/slurm/cluster.sh stop     # stop the daemons this script started (by PID), only those
+#   slurm_rehearsal/cluster.sh start    # install (apt) if needed, start munge, slurmctld, slurmd
+#   slurm_rehearsal/cluster.sh status   # scontrol ping + sinfo + what this script started
+#   slurm_rehearsal/cluster.sh stop     # stop the daemons this script started (by PID), only those
 #
 # Idempotent: a daemon that already answers is left alone and not recorded; the PIDs of the
 # daemons this script starts go to $STATE/started.pids, and `stop` ends exactly those.

@@ -1,6 +1,6 @@
 """The page of the heatmap viewer: HTML, CSS and the JavaScript glue around NiiVue.
 
-`PAGE` has four slots filled by `patch2loc.evaluation.viewer`: the title, the header line, the
+`PAGE` has four slots filled by `patch2loc.viewer.pages`: the title, the header line, the
 NiiVue script (inline, or a <script src> beside the page) and the viewer's JSON (settings and
 the base64 NIfTI volumes). The glue only configures NiiVue: the scan as background, the score
 as an overlay whose colours run from 0 to the top of the fixed scale and whose voxels below the

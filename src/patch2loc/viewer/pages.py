@@ -1,6 +1,6 @@
 """A standalone HTML viewer of one heatmap: NiiVue with the scan, the score and the ground truth.
 
-The page (`viewer_page.PAGE`) shows three orthogonal slices with a linked crosshair, the
+The page (`template.PAGE`) shows three orthogonal slices with a linked crosshair, the
 normalised scan in grey, the anomaly score as an overlay on a fixed colour scale (the paper's
 [0, 12] for Patch2Loc) with a threshold slider that starts at the run's unsupervised threshold,
 the ground-truth outline where there is one, and the voxel, score and scan value under the
@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.figure_style import HEATMAP_CMAP, SCORE_RANGE
-from patch2loc.evaluation.viewer_page import PAGE
+from patch2loc.evaluation.figure_style import HEATMAP_CMAP
+from patch2loc.methods import DEFAULT_METHOD, METHODS
+from patch2loc.viewer.template import PAGE
 from patch2loc.outputs import atomic_output
 
 LIBRARY_NAME = "niivue.umd.js"
 SCORE_STEP = 0.01  # scores are stored as int16 steps of 0.01 (range +-327): the readout is exact to 0.005
-PAPER_METHOD = "Patch2Loc"  # the method whose scores use the paper's fixed colour scale
 
 
 def niivue_library() -> Path:
@@ -60,11 +60,13 @@ def copy_library(out: str | os.PathLike) -> Path:
 
 
 def colour_range(method: str, score: np.ndarray, threshold: float) -> tuple[float, float]:
-    """The paper's fixed [0, 12] for Patch2Loc; for other methods (whose scores are intensities or
-    errors on another scale) 0 to the 99.9th percentile of the non-zero scores, and at least to
-    1.25 x the threshold so that the slider can move above it."""
-    if method == PAPER_METHOD:
-        return SCORE_RANGE
+    """The method's fixed colour scale when the registry gives one (Patch2Loc: the paper's [0, 12]);
+    otherwise (scores that are intensities or errors on a scale of their own) 0 to the 99.9th
+    percentile of the non-zero scores, and at least to 1.25 x the threshold so that the slider can
+    move above it."""
+    fixed = METHODS[method].colour_range if method in METHODS else None
+    if fixed is not None:
+        return fixed
     values = score[score != 0]
     top = float(np.percentile(values, 99.9)) if values.size else 1.0
     return 0.0, round(max(top, 1.25 * threshold, 1e-6), 4)
@@ -106,7 +108,7 @@ def _script_tag(library: str | None) -> str:
 
 def viewer_html(scan: np.ndarray, score: np.ndarray, affine: np.ndarray, *, threshold: float,
                 seg: np.ndarray | None = None, title: str = "heatmap", meta: str = "",
-                method: str = PAPER_METHOD, library: str | None = None) -> str:
+                method: str = DEFAULT_METHOD, library: str | None = None) -> str:
     """The viewer page. `library`: URL of niivue.umd.js relative to the page, or None to inline it."""
     scan, score = np.asarray(scan, np.float32), np.asarray(score, np.float32)
     for name, arr in (("score", score), ("ground truth", seg)):
@@ -154,7 +156,7 @@ FALLBACK_QUANTILE = 98.0  # without a threshold, the slider starts at this perce
 
 def prediction_viewer(out_html: str | os.PathLike, image: np.ndarray, score: np.ndarray, affine: np.ndarray,
                       threshold: float | None, *, brain: np.ndarray, seg: str | os.PathLike | None = None,
-                      title: str = "") -> Path:
+                      title: str = "", method: str = DEFAULT_METHOD) -> Path:
     """`patch2loc predict --html`: the viewer of one scored scan, NiiVue inlined (a single file).
     `seg` is the --seg file, on the grid of `image` (predict has checked it)."""
     from patch2loc.io import load_volume
@@ -165,4 +167,5 @@ def prediction_viewer(out_html: str | os.PathLike, image: np.ndarray, score: np.
         threshold = float(np.percentile(inside, FALLBACK_QUANTILE)) if inside.size else 0.0
         meta = f"no run threshold: the slider starts at this scan's {FALLBACK_QUANTILE:g}th percentile"
     lesion = load_volume(seg, kind="lesion mask").data > 0 if seg is not None else None
-    return write_viewer(out_html, image, score, affine, threshold=threshold, seg=lesion, title=title, meta=meta)
+    return write_viewer(out_html, image, score, affine, threshold=threshold, seg=lesion, title=title, meta=meta,
+                        method=method)

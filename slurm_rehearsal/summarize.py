@@ -1,12 +1,14 @@
 """What the rehearsal showed: GPU jobs side by side, the devices SLURM gave them, and whether the
 cluster run's tables equal the local run's. Exit 1 if a check fails.
 
-    python rehearsals/slurm/summarize.py results/rehearsal-slurm results/demo_local results/demo_slurm
+    python slurm_rehearsal/summarize.py results/rehearsal-slurm results/demo_local results/demo_slurm
 """
 import re
 import sys
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pandas as pd
 
 out, local, cluster = map(Path, sys.argv[1:4])
@@ -56,9 +58,6 @@ except FileNotFoundError as err:
     ok = False
 
 # 4. Every preprocessed and normalised volume, the landmarks and the models: cluster vs local.
-import nibabel as nib
-import numpy as np
-
 for pattern in ("preprocessed/**/*.nii.gz", "normalized/**/*.nii.gz"):
     names = sorted(str(p.relative_to(local)) for p in local.glob(pattern))
     differ = [n for n in names if not (cluster / n).exists()

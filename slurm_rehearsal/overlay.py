@@ -1,6 +1,6 @@
 """Write the rehearsal's overlay profile: profiles/slurm with only site settings changed.
 
-    python rehearsals/slurm/overlay.py profiles/slurm/config.yaml OUT_DIR/config.yaml
+    python slurm_rehearsal/overlay.py profiles/slurm/config.yaml OUT_DIR/config.yaml
 
 Changed, and nothing else: the three placeholders (account, CPU and GPU partitions) become the
 one-node cluster's; conda is dropped (this machine has none: jobs use the environment Snakemake

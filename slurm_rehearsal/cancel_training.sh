@@ -3,7 +3,7 @@
 # that job. Snakemake sees it fail, retries it (retries: 1 in profiles/slurm) and the retry must
 # resume from the checkpoint (its log says "resuming from step N"); summarize.py then compares
 # its final weights with the local run's uninterrupted training.
-#   rehearsals/slurm/cancel_training.sh RUN_DIR OUT_FILE
+#   slurm_rehearsal/cancel_training.sh RUN_DIR OUT_FILE
 set -euo pipefail
 RUN=$1
 OUT=$2

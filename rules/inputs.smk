@@ -1,0 +1,183 @@
+# Input functions of the stages: which of the run's files (patch2loc.layout) a job reads.
+
+
+# ---------------------------------------------------------------- scans
+def scan_files(dataset, modality, subjects):
+    """Normalised images, brain masks and lesion masks of a list of subjects."""
+    return {
+        "images": [LAYOUT.normalized(dataset, modality, s) for s in subjects],
+        "masks": [LAYOUT.preprocessed(dataset, modality, s, "mask.nii.gz") for s in subjects],
+        "segs": [LAYOUT.preprocessed(dataset, modality, s, "seg.nii.gz") for s in subjects] if dataset != "IXI" else [],
+    }
+
+
+def preprocess_params(wc):
+    return {**config["preprocess"], "skull_strip": config["datasets"][wc.dataset]["skull_strip"]}
+
+
+def qc_inputs(wc):
+    subjects = subjects_of(wc.dataset, wc.modality)
+    return [LAYOUT.preprocessed(wc.dataset, wc.modality, s, "qc.json") for s in subjects]
+
+
+def landmark_inputs(wc):
+    pool = list(dict.fromkeys(ixi_subjects("train", wc.modality) + ixi_subjects("val", wc.modality)))
+    return {
+        # the uncropped atlas-box volumes: Nyul sees the whole brain, crop/pad comes last
+        "images": [LAYOUT.preprocessed("IXI", wc.modality, s, "uncropped.nii.gz") for s in pool],
+        "masks": [LAYOUT.preprocessed("IXI", wc.modality, s, "uncropped_mask.nii.gz") for s in pool],
+    }
+
+
+# ---------------------------------------------------------------- training and scoring
+def train_inputs(wc):
+    train = scan_files("IXI", wc.modality, ixi_subjects("train", wc.modality, wc.fold))
+    val = scan_files("IXI", wc.modality, ixi_subjects("val", wc.modality, wc.fold))
+    return {
+        "train_images": train["images"],
+        "train_masks": train["masks"],
+        "val_images": val["images"],
+        "val_masks": val["masks"],
+    }
+
+
+def model_input(wc):
+    """The best.pt a scoring job applies (none for a method without a model)."""
+    trains = METHODS[wc.method].trains
+    return [LAYOUT.checkpoint(wc.modality, LAYOUT.fold_number(wc.fold), wc.method)] if trains else []
+
+
+def shard_files(wc, name):
+    return [LAYOUT.shard(name, wc.method, wc.modality, wc.fold, wc.dataset, k) for k in range(n_shards(wc.dataset))]
+
+
+def fold_models(method, modality):
+    """best.pt of every fold of a method's models of one modality (a bundle's)."""
+    return [LAYOUT.checkpoint(modality, k, method) for k in FOLDS]
+
+
+def fold_thresholds(method, modality):
+    """The unsupervised threshold of each of those models."""
+    return [LAYOUT.threshold(method, modality, LAYOUT.fold_name(k)) for k in FOLDS]
+
+
+# ---------------------------------------------------------------- tables, figures, report
+def all_metrics():
+    return [LAYOUT.scores("metrics.csv", *c) for c in evaluated_combinations()]
+
+
+def all_patches(method=None):
+    """patches.csv.gz of every lesion-set evaluation (of one method, when given)."""
+    return [LAYOUT.scores("patches.csv.gz", *c) for c in evaluated_combinations() if method in (None, c[0])]
+
+
+def all_lesions():
+    """lesions.csv (one row per ground-truth lesion) of every lesion-set evaluation."""
+    return [LAYOUT.scores("lesions.csv", *c) for c in evaluated_combinations()]
+
+
+def all_healthy_metrics():
+    """The healthy IXI test metrics of every method, modality and fold (the bias table)."""
+    return [
+        LAYOUT.scores("metrics.csv", m, mod, fold, "IXI")
+        for m in RUN_METHODS
+        for mod in MODEL_MODALITIES
+        for fold in method_folds(m)
+    ]
+
+
+# IXI's demographics (the bias table), under raw_root, not the run: IXI.xls is downloaded beside
+# the scans (config/datasets.yaml); the demo's synthesizer writes IXI.csv with the same columns
+# beside its IXI marker, which the rule waits for.
+DEMOGRAPHICS_INPUT = f"{RAW}/IXI/.complete" if config["source"] == "demo" else f"{RAW}/IXI/IXI.xls"
+
+
+def demographics_file(wc, input):
+    return str(Path(input.demographics).with_name("IXI.csv")) if config["source"] == "demo" else input.demographics
+
+
+def bias_caption(wc, input):
+    """The bias table's caption (patch2loc.evaluation.captions), which names the file it read."""
+    return table_caption("bias", config, demographics=demographics_file(wc, input))
+
+
+def all_benchmarks():
+    """Benchmark files of the training and scoring jobs (Snakemake's `benchmark:`), one per job,
+    in a folder per rule, each named after its method first ({method}_...)."""
+    files = [
+        LAYOUT.benchmark(m.train_rule, m.name, modality, f"fold{k}")
+        for m in TRAINED_METHODS
+        for modality in MODEL_MODALITIES
+        for k in FOLDS
+    ]
+    files += [
+        LAYOUT.benchmark("score_healthy", method, m, fold)
+        for method in RUN_METHODS
+        for m in MODEL_MODALITIES
+        for fold in method_folds(method)
+    ]
+    files += [
+        LAYOUT.benchmark("score_lesions", method, modality, fold, d, str(k))
+        for method, modality, fold, d in evaluated_combinations()
+        for k in range(n_shards(d))
+    ]
+    return files
+
+
+def heatmap_combinations(method=DEFAULT_METHOD):
+    """(method, modality, fold, dataset) of a method's first fold (Thresh: 'all'): lesion sets
+    (Fig. 4) and healthy IXI test (Fig. 5); by default the paper's method's (the registry's first)."""
+    if method not in RUN_METHODS:
+        return []
+    first = method_folds(method)[0]
+    return [(method, MODALITIES[d][0], first, d) for d in LESION_SETS] + [
+        (method, m, first, "IXI") for m in MODEL_MODALITIES
+    ]
+
+
+def all_heatmap_dirs(method=DEFAULT_METHOD):
+    return [LAYOUT.scores("heatmaps", *c) for c in heatmap_combinations(method)]
+
+
+def heatmap_figures():
+    """heatmaps_{dataset}_{modality}.png for every heatmap folder the panels are drawn from."""
+    return [LAYOUT.figure("heatmaps", dataset, modality) for _, modality, _, dataset in heatmap_combinations()]
+
+
+def figures_of(kind, keys):
+    """The figures of one kind (patch2loc.layout.FIGURES), one per key."""
+    return [LAYOUT.figure(kind, key) for key in keys]
+
+
+def healthy_metrics():
+    """Each method's healthy IXI test metrics (first fold): the colour scale of its panels."""
+    return [
+        LAYOUT.scores("metrics.csv", m, mod, method_folds(m)[0], "IXI") for m in RUN_METHODS for mod in MODEL_MODALITIES
+    ]
+
+
+def loss_curves():
+    """loss.csv of every trained model of the run."""
+    return [
+        LAYOUT.model_file(m.name, "loss.csv", mod, k)
+        for m in TRAINED_METHODS
+        for mod in MODEL_MODALITIES
+        for k in FOLDS
+    ]
+
+
+def viewer_combinations():
+    """(method, modality, fold, dataset) of every heatmap folder: the lesion sets of each
+    evaluated model and the healthy IXI test volumes its threshold comes from."""
+    combos = set(evaluated_combinations())
+    return sorted(combos | {(m, mod, f, "IXI") for m, mod, f, _ in combos})
+
+
+def viewer_dirs():
+    return [LAYOUT.viewer_dir(*c) for c in viewer_combinations()]
+
+
+def report_csv(files, **kwargs):
+    """Mark only the .csv of a multiext (csv, md, tex) group for Snakemake's report: the .md and
+    .tex hold the same table."""
+    return [report(f, **kwargs) if f.endswith(".csv") else f for f in files]

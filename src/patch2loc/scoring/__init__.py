@@ -1,0 +1,16 @@
+"""The scoring core: one normalised scan and a method's model(s) -> its anomaly map, the same for
+every method and every front end (the workflow's scoring rules, `patch2loc predict`).
+
+A method (`patch2loc.methods`) only turns a volume into a raw map; everything after is here:
+- `core.score_scan`: the raw maps of every model (fold) averaged voxel by voxel, then the
+  post-processing, with the raw maps kept for the patch statistics;
+- `postprocess`: the median filter and the brain mask;
+- `thresholds`: the unsupervised threshold of healthy scores, the mean of the folds' thresholds,
+  the lesion mask at a threshold.
+"""
+from patch2loc.scoring.core import ScanSettings, ScoredScan, score_scan
+from patch2loc.scoring.postprocess import postprocess
+from patch2loc.scoring.thresholds import lesion_mask, mean_threshold, unsupervised_threshold
+
+__all__ = ["ScanSettings", "ScoredScan", "lesion_mask", "mean_threshold", "postprocess", "score_scan",
+           "unsupervised_threshold"]
