@@ -20,7 +20,8 @@ Kernels stand in for another CPU family on one machine: `default` (what PyTorch 
 EPYC gets: oneDNN without AMX, MKL's AVX2 path), `threads2` (two threads instead of
 the config's). Each task runs in its own process (the variables are read when torch loads), two at
 a time by default; a task whose result.json exists with the same settings is not run again, so an
-interrupted study resumes. `--set patch2loc.lr_schedule=cosine` changes a config key for every variant.
+interrupted study resumes. `--set patch2loc.lr_schedule=cosine` changes a config key for every variant
+(the old name `train.lr_schedule` is read as it).
 """
 from __future__ import annotations
 
@@ -58,17 +59,20 @@ def load_config(paths: list[str], sets: list[str]) -> dict:
     config: dict = {}
     for path in paths:
         config = merge(config, yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    from patch2loc.settings import upgrade_config, upgrade_key
+
+    for line in upgrade_config(config):  # an old `train:` block is Patch2Loc's `patch2loc:`
+        print(line, file=sys.stderr)
     for item in sets:
         key, value = item.split("=", 1)
+        key, renamed = upgrade_key(key)  # `train.lr_schedule` (the old name) sets `patch2loc.lr_schedule`
+        if renamed:
+            print(renamed, file=sys.stderr)
         *parents, leaf = key.split(".")
         node = config
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = yaml.safe_load(value)
-    from patch2loc.settings import upgrade_config
-
-    for line in upgrade_config(config):  # an old `train:` block is Patch2Loc's `patch2loc:`
-        print(line, file=sys.stderr)
     return config
 
 

@@ -7,7 +7,7 @@ import pytest
 from patch2loc.errors import InputError
 from patch2loc.layout import ALL_FOLDS, FIGURES, SCORE_FILES, RunLayout
 from patch2loc.methods import REGISTRY
-from patch2loc.settings import upgrade_config
+from patch2loc.settings import upgrade_config, upgrade_key
 
 LAYOUT = RunLayout.of_run("r")
 
@@ -75,4 +75,13 @@ def test_old_config_keys_are_read_under_their_new_names_with_a_warning():
     assert upgrade_config(config) == []  # already new
     with pytest.raises(InputError, match="both `train` .* and `patch2loc`; rename `train` to `patch2loc`"):
         upgrade_config({"train": {}, "patch2loc": {}})
+
+
+def test_an_old_key_given_on_a_command_line_is_read_under_its_new_name():
+    """benchmarks/demo_seeds.py --set train.lr_schedule=cosine sets patch2loc.lr_schedule."""
+    key, line = upgrade_key("train.lr_schedule")
+    assert key == "patch2loc.lr_schedule" and "`train.lr_schedule` is now `patch2loc.lr_schedule`" in line
+    assert upgrade_key("heatmap.region")[0] == "heatmap.centres"
+    for new in ("patch2loc.lr_schedule", "evaluate.region", "heatmap.stride", "trainer.x"):
+        assert upgrade_key(new) == (new, None)
 

@@ -43,3 +43,14 @@ def upgrade_config(config: dict) -> list[str]:
         warnings.append(f"config: `{old_name}` is now `{new_name}`; read as `{new_name}` this time, rename it in "
                         "your config file.")
     return warnings
+
+
+def upgrade_key(key: str) -> tuple[str, str | None]:
+    """A dotted config key (a `--set` of a benchmark: `train.lr_schedule`) under its new name
+    (RENAMED), and a warning line when it was renamed (else None)."""
+    parts = tuple(key.split("."))
+    for old, new in RENAMED.items():
+        if parts[: len(old)] == old:
+            new_key = ".".join(new + parts[len(old):])
+            return new_key, f"config: `{key}` is now `{new_key}`; read as `{new_key}` this time."
+    return key, None
