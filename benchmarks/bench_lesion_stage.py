@@ -32,7 +32,7 @@ from patch2loc.layout import RunLayout
 # What a scoring job has imported when it first calls lesion_metrics, then MONAI: its CPU seconds.
 IMPORT = """import resource, torch
 from patch2loc.methods import implementation
-from patch2loc.methods.patch2loc.heatmap import postprocess
+from patch2loc.scoring import score_scan
 from patch2loc.evaluation import metrics, patch_statistics, scoring
 implementation({method!r})
 cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
@@ -56,7 +56,8 @@ def main(argv=None) -> None:
     monai = {}
     rows = []
     for metrics_csv in sorted(args.run.glob("scores/*/*/*/*/metrics.csv")):
-        dataset, fold, modality, method = (metrics_csv.parents[i].name for i in range(4))
+        keys = RunLayout.parse(metrics_csv, "scores")
+        dataset, fold, modality, method = (keys[k] for k in ("dataset", "fold", "modality", "method"))
         if dataset == "IXI":
             continue
         seconds = 0.0
@@ -64,13 +65,14 @@ def main(argv=None) -> None:
             case = load_case(layout.normalized(dataset, modality, rec.subject),
                              layout.preprocessed(dataset, modality, rec.subject, "mask.nii.gz"),
                              layout.preprocessed(dataset, modality, rec.subject, "seg.nii.gz"))
-            score = load_volume(metrics_csv.parent / "heatmaps" / f"{rec.subject}.nii.gz").data
+            heatmaps = layout.scores("heatmaps", method, modality, fold, dataset)
+            score = load_volume(Path(heatmaps, f"{rec.subject}.nii.gz")).data
             t0 = time.perf_counter()
             lesion_metrics((score >= rec.unsup_threshold) & case.mask, case.seg & case.mask,
                            np.linalg.norm(case.image.affine[:3, :3], axis=0), rule)
             seconds += time.perf_counter() - t0
         job = f"{method}_{modality}_{fold}_{dataset}"
-        bench = args.run / "benchmarks" / "score_lesions" / f"{job}_0.tsv"
+        bench = Path(layout.benchmark("score_lesions", method, modality, fold, dataset, "0"))
         monai.setdefault(method, import_seconds(method))
         rows.append({"job": job, "volumes": rec.Index + 1, "lesionwise_s": round(seconds, 3),
                      "monai_import_s": round(monai[method], 2), "job_s": read_benchmark(bench) if bench.exists() else np.nan})
@@ -78,7 +80,7 @@ def main(argv=None) -> None:
     table["added_share"] = ((table["lesionwise_s"] + table["monai_import_s"]) / table["job_s"]).round(3)
     print(table.to_string(index=False))
     rules = {name: read_benchmark(p) for name in ("table3", "bias")
-             if (p := args.run / "benchmarks" / name / f"{name}.tsv").exists()}
+             if (p := Path(layout.benchmark(name, name))).exists()}
     added = table["lesionwise_s"].sum() + table["monai_import_s"].sum() + sum(rules.values())
     print(f"rules: {rules}; added in all: {added:.1f} s (scoring jobs' own: {table['job_s'].sum():.1f} s)")
     if args.demo_seconds:
