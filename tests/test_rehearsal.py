@@ -36,7 +36,7 @@ def _small_config(workdir: Path) -> str:
     # ROBEX (about 1.5 min per scan on a CPU) on the single ATLAS scan; the others use masks.
     cfg["datasets"].update(IXI={"skull_strip": "provided"}, ATLAS_v2={"skull_strip": "robex"})
     cfg["preprocess"].update(spacing=[6.0, 6.0, 6.0], target_shape=[32, 32, 20], n4_iterations=[10])
-    cfg["train"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1)
+    cfg["patch2loc"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1)
     cfg["heatmap"].update(batch_size=2048)
     (workdir / "config" / "rehearsal_ci.yaml").write_text(yaml.safe_dump(cfg))
     return "config/rehearsal_ci.yaml"
