@@ -251,7 +251,9 @@ def _tiny_config(workdir: Path) -> Path:
     cfg["demo"]["spacing"] = 4.0
     cfg["preprocess"].update(spacing=[6.0, 6.0, 6.0], target_shape=[32, 32, 20], n4_iterations=[10])
     # patch_size 6, not the default 1/8 of 32 = 4: the key must reach the model and the heatmaps
-    cfg["patch2loc"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1, patch_size=6)
+    # warmup_steps 2: the demo's schedule (cosine, 50 warm-up steps of 900) scaled to 20 steps
+    cfg["patch2loc"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1, patch_size=6,
+                            warmup_steps=2)
     cfg["dae"].update(steps=20, batch_size=4, width=4, val_every=10, val_batches=1, threads=1)
     cfg["heatmap"].update(batch_size=2048, threads=1)
     cfg["evaluate"]["keep_heatmaps"] = 2  # not the demo's -1: the shard test counts kept heatmaps across shards
