@@ -183,7 +183,7 @@ def test_rules_are_formatted_by_snakefmt():
     snakefmt = shutil.which("snakefmt", path=str(Path(sys.executable).parent)) or shutil.which("snakefmt")
     if snakefmt is None:
         pytest.skip("snakefmt is not installed (pip install -e .[test])")
-    res = subprocess.run([snakefmt, "--check", "Snakefile", "rules/"], cwd=REPO, capture_output=True, text=True)
+    res = subprocess.run([snakefmt, "--check", "Snakefile", "rules/"], cwd=REPO, capture_output=True, encoding="utf-8")
     assert res.returncode == 0, res.stdout + res.stderr  # `snakefmt Snakefile rules/` formats them
 
 
