@@ -1,0 +1,50 @@
+"""Every key of config/schema.yaml has a row in the README's configuration table (the README lists
+every config key; a new key without a row fails here)."""
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _schema_keys(props: dict, prefix: str = "") -> list[str]:
+    """Dotted names of the schema's keys; blocks keyed by dataset name (`datasets`) stop at the block."""
+    keys = []
+    for name, spec in props.items():
+        sub = (spec or {}).get("properties")
+        if sub and name != "datasets":
+            keys += _schema_keys(sub, f"{prefix}{name}.")
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+def _table_key_cells(readme: str) -> list[str]:
+    start = readme.index("## Configuration")
+    section = readme[start:readme.index("\n## ", start + 1)]
+    return [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+
+
+def _documented(key: str, cells: list[str]) -> bool:
+    """`a.b.c` itself in a row, or `c` in a row whose first name starts with `a.b.` (rows group
+    siblings: "`patch2loc.steps`, `patches_per_step`")."""
+    block, _, leaf = key.rpartition(".")
+    for cell in cells:
+        if f"`{key}`" in cell or f"`{key}." in cell:
+            return True
+        if block and cell.strip().startswith(f"`{block}.") and f"`{leaf}`" in cell:
+            return True
+    return False
+
+
+def test_every_schema_key_has_a_readme_row():
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    cells = _table_key_cells((REPO / "README.md").read_text())
+    missing = [k for k in _schema_keys(schema["properties"]) if not _documented(k, cells)]
+    assert not missing, f"config keys without a row in README.md's Configuration table: {missing}"
+
+
+def test_a_key_without_a_row_is_found():
+    cells = ["`patch2loc.steps`, `patches_per_step` "]
+    assert _documented("patch2loc.patches_per_step", cells)
+    assert not _documented("patch2loc.lr_schedule", cells)
