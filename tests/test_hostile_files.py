@@ -22,8 +22,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from hostile_helpers import assert_nothing_allocated, cli_in_child, fake_run, nifti_header, write_nii_gz
-from safety_helpers import SHAPE, make_case, predict_argv, refused, snapshot
+from hostile_helpers import (assert_nothing_allocated, cli_in_child, fake_run, nifti_header, refused_in_child,
+                             write_nii_gz)
+from safety_helpers import SHAPE, make_case, predict_argv, refused
 
 from patch2loc.claims import nifti_claims
 from patch2loc.errors import InputError
@@ -42,13 +43,7 @@ def _from_run_argv(run, image, mask, out, ckpt):
 
 
 def _assert_refused_in_child(argv, needle, watched, env=None):
-    before = snapshot(watched)
-    rc, err, peak_mb = cli_in_child(argv, env)
-    assert rc == 2, (rc, err)
-    assert len(err) == 1 and "Traceback" not in err[0] and needle in err[0], err
-    assert snapshot(watched) == before  # nothing created, changed or removed
-    assert_nothing_allocated(peak_mb)
-    return err[0]
+    return refused_in_child(argv, needle, watched, env)[0]
 
 
 # ---------------------------------------------------------------- item 4: image bombs

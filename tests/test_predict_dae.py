@@ -21,7 +21,7 @@ import pytest
 import torch
 from fake_chain import fake_prepare
 from safety_helpers import SHAPE, make_case, refused
-from test_bundle import THRESHOLDS, make_run
+from bundle_helpers import make_run
 
 from patch2loc import cli
 from patch2loc.checkpoint import read_checkpoint, save_checkpoint

@@ -2,7 +2,9 @@
 
 `check_output` refuses, before anything is computed, an output that is one of the inputs (same
 path, a symlink to it or a hard link of it), an output with the wrong suffix, an output that is an
-existing folder, and an output whose folder cannot be written; `check_utf8_path` a path SimpleITK
+existing folder, an output path that is itself a symbolic link (it would be replaced, not its
+target; a planted one only failed at the final rename), and an output whose folder cannot be
+written; `check_utf8_path` a path SimpleITK
 cannot open. Writing itself (staged, atomic, owned temporaries) is `staging.py`, re-exported here.
 """
 from __future__ import annotations
@@ -52,6 +54,9 @@ def check_output(path: str | os.PathLike, flag: str, suffixes: Iterable[str] = (
     outputs (each checked on its own) may: `--out` may be the folder the scans are in."""
     path = Path(path)
     suffixes = tuple(suffixes)
+    if path.is_symlink() and (replaced_whole or not folder):
+        raise InputError(f"{path}: {flag} is a symbolic link (to {printable(os.readlink(path))}); an output never "
+                         f"replaces a link or writes through it. Remove the link or choose another {flag}.")
     if folder and path.exists() and not path.is_dir():
         raise InputError(f"{path}: {flag} is an existing file, not a folder. Choose another {flag}.")
     if not folder and path.is_dir():

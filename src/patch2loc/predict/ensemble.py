@@ -12,7 +12,6 @@ percentile (not recomputed here: that needs the healthy scans).
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -59,11 +58,9 @@ def fold_threshold(run: Path | None, modality: str | None, checkpoint: Path,
     path = Path(RunLayout(run).threshold(method, str(modality), checkpoint.parent.name))
     if not path.is_file():
         return None
-    try:
-        return float(json.loads(path.read_text(encoding="utf-8"))["threshold"])
-    except (ValueError, KeyError, TypeError):
-        raise InputError(f"{path}: not a threshold file (needs {{\"threshold\": number}}). Re-run the "
-                         "workflow's score_healthy rule, or pass --threshold.") from None
+    from patch2loc.chainfiles import read_threshold
+
+    return read_threshold(path, "Re-run the workflow's score_healthy rule, or pass --threshold.")
 
 
 def bundle_folds(bundle, folds: list[int] | None) -> list:
@@ -78,9 +75,14 @@ def bundle_folds(bundle, folds: list[int] | None) -> list:
     return [have[k] for k in folds]
 
 
+def run_threshold(thresholds: list[float | None]) -> float | None:
+    """The mean of the folds' thresholds, when every fold has one."""
+    values = [t for t in thresholds if t is not None]
+    return float(np.mean(values)) if values and len(values) == len(thresholds) else None
+
+
 def ensemble_threshold(members: list[Member]) -> float | None:
-    values = [m.threshold for m in members if m.threshold is not None]
-    return float(np.mean(values)) if values and len(values) == len(members) else None
+    return run_threshold([m.threshold for m in members])
 
 
 def member_score(method: str, model, image: np.ndarray, mask: np.ndarray, score_kwargs: dict):
