@@ -139,7 +139,8 @@ def main() -> int:
     # 2. raw scans through a real run: reading, the chain, the native-space outputs
     from patch2loc.synth import synthesize_scan
 
-    for spacing, target, scan_mm in ((6.0, [32, 32, 20], 0.8), (2.0, [96, 96, 60], 1.0)):
+    for spacing, target, scan_mm in ((6.0, [32, 32, 20], 0.8), (2.0, [96, 96, 60], 1.0),
+                                     (1.0, [160, 192, 128], 1.0)):
         base = work / f"run{spacing:g}"
         run = tiny_run(base, spacing, target)
         ckpt = checkpoint(base / "m.pt", target)

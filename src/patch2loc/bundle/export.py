@@ -114,8 +114,13 @@ def _stage(folder: Path, settings: dict, sources: dict[str, Path | dict], out: P
     (folder / M.SETTINGS).write_text(json.dumps(settings, indent=1, sort_keys=True), encoding="utf-8")
     manifest = M.make_manifest(folder, [*sources, M.SETTINGS], settings["method"], settings["modality"], _created())
     (folder / M.MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-    M.check_total(out, manifest["members"])
-    check_contents(out, folder)
+    try:
+        M.check_total(out, manifest["members"])
+        check_contents(out, folder)
+    except InputError as exc:  # the run's files passed collect's checks, but not predict's: say so
+        text = str(exc).replace(f"; {M.REFUSED}. {M.FIX}", "").rstrip(".")
+        raise InputError(f"{text}: predict would refuse this bundle, so nothing was written. Fix the run's file "
+                         "it comes from.") from None
 
 
 def _zip(folder: Path, dest: Path) -> None:

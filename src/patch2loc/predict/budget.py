@@ -14,8 +14,9 @@ largest stage plus the models, each stage a sum of arrays of the grids it works 
 
     reading the scan        (bytes per stored voxel + READ) x N    float32 copy, |x|, nonzero, percentile
     registration chain      NATIVE x N + RESAMPLED x R + ATLAS x A   (--from-run / --model)
-    scoring                 SCORE x T + the batch's activations (Patch2Loc: batch x patch^2 x ACTIVATION;
-                            the DAE: DAE_SLICES slices x slice side^2 x DAE_ACTIVATION)
+    scoring                 the larger of LOOP x T + the batch's activations (Patch2Loc: batch x
+                            patch^2 x ACTIVATION; the DAE: DAE_SLICES slices x slice side^2 x
+                            DAE_ACTIVATION) while the network runs, and SCORE x T for the maps after
     native-space outputs    OUTPUT x N (+ reading the scan again for --html)   (--from-run / --model)
     models                  2 x the checkpoints' sizes on disk (the state dict and the network)
 
@@ -38,8 +39,9 @@ READ = 17  # float32 copy 4 + |x| 4 + nonzero 4 + percentile's copy 4 + a boolea
 NATIVE = 14  # the ITK image 4 (+ its clamp 4), the brain mask (uint8, float32 while read), kept through the chain
 RESAMPLED = 24  # resampled image, masked copy, the registration's pyramid and smoothed copies
 ATLAS = 30  # atlas image and mask read and resampled, warped scan, N4's field, exp, quotient, mask
-SCORE = 64  # image, mask, centres (int64), per-centre and full maps (3 each), the ensemble's float64 sum
-ACTIVATION = 300  # per patch pixel: ResNet-18's first stages at batch size B (float32)
+LOOP = 16  # while the network runs: image, mask, region, the padded volume on the device
+SCORE = 64  # after it: per-centre and full maps (3 each), numpy copies, the ensemble's float64 sum, the median
+ACTIVATION = 128  # per patch pixel: ResNet-18's first convolution and its batch norm (64 channels at P/2)
 DAE_SLICES, DAE_ACTIVATION = 16, 1600  # slices per batch; per slice pixel (a width-64 UNet's levels)
 OUTPUT = 22  # native score, brain, ITK reference and resampled copy, lesion mask, labels, centroid weights
 
@@ -73,7 +75,7 @@ def estimate(image, *, chain_grid: tuple | None, method: str, batch_size: int, s
         batch = min(batch_size, math.ceil(_voxels(grid) / stride ** 2)) * patch ** 2 * ACTIVATION
     else:
         batch = DAE_SLICES * grid[0] * grid[1] * DAE_ACTIVATION
-    stages["scoring"] = SCORE * _voxels(grid) + batch
+    stages["scoring"] = max(LOOP * _voxels(grid) + batch, SCORE * _voxels(grid))
     return {name: size + model_bytes for name, size in stages.items()}
 
 
