@@ -95,8 +95,9 @@ def test_truncated_files_are_named_truncated(c, tmp_path, capsys):
     line = refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=tmp_path / "in" / "cut.nii"),
                    "truncated", tmp_path, capsys)
     assert f"needs {len(whole):,} bytes" in line
-    # header only, a plausible shape: nibabel's read fails; one line, named
-    write_nii_gz(tmp_path / "in" / "head.nii.gz", nifti_header(SHAPE))
+    # header only, a plausible shape on the mask's grid (its header passes every check): nibabel's
+    # read fails; one line, named
+    write_nii_gz(tmp_path / "in" / "head.nii.gz", nifti_header(SHAPE, zooms=(1.5, 1.0, 2.0), affine=c["affine"]))
     refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=tmp_path / "in" / "head.nii.gz"),
             "cannot be read as NIfTI", tmp_path, capsys)
     (tmp_path / "in" / "short.nii.gz").write_bytes(gzip.compress(whole[:200]))

@@ -260,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         after = {"train": f"rerun the same command to resume from {getattr(args, 'out', '')}/last.pt "
                           "(the last validation step)",
                  "predict": "the scan in progress was not written (finished scans were)",
-                 "export": f"nothing was written to {getattr(args, 'out', '--out')}"}[args.command]
+                 "export": f"nothing was written to {getattr(args, 'out', '--out')}"}.get(
+                     args.command, "its outputs were not written")
         how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
         _end_progress_bars()
         print(f"{say}: {how}; {after}.", file=sys.stderr)

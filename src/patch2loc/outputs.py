@@ -54,9 +54,6 @@ def check_output(path: str | os.PathLike, flag: str, suffixes: Iterable[str] = (
     outputs (each checked on its own) may: `--out` may be the folder the scans are in."""
     path = Path(path)
     suffixes = tuple(suffixes)
-    if path.is_symlink() and (replaced_whole or not folder):
-        raise InputError(f"{path}: {flag} is a symbolic link (to {printable(os.readlink(path))}); an output never "
-                         f"replaces a link or writes through it. Remove the link or choose another {flag}.")
     if folder and path.exists() and not path.is_dir():
         raise InputError(f"{path}: {flag} is an existing file, not a folder. Choose another {flag}.")
     if not folder and path.is_dir():
@@ -75,6 +72,10 @@ def check_output(path: str | os.PathLike, flag: str, suffixes: Iterable[str] = (
         if folder and replaced_whole and Path(os.path.realpath(in_path)).is_relative_to(os.path.realpath(path)):
             raise InputError(f"{path}: the output folder {flag} contains {in_flag} {in_path}, which it "
                              f"would overwrite. Choose another {flag} path.")
+    # after the inputs: a link to an input is named as such ("the same file as --image")
+    if path.is_symlink() and (replaced_whole or not folder):
+        raise InputError(f"{path}: {flag} is a symbolic link (to {printable(os.readlink(path))}); an output never "
+                         f"replaces a link or writes through it. Remove the link or choose another {flag}.")
     check_writable_folder(path if folder else path.parent, flag, str(path))
 
 
