@@ -60,11 +60,13 @@ def test_nifti_bomb_is_refused_from_its_header(c, tmp_path, body_mb):
 
 @pytest.mark.slow  # allocates about 4 GB for a moment
 def test_the_memory_ceiling_catches_a_bomb_that_is_read(c, tmp_path):
-    """The check above can fail: with the size limit lifted, the same bomb is read (64 MB of its
-    3.2 GB are there) and its peak is far above the ceiling the refusals are held to."""
+    """The check above can fail: with the size limit and the memory budget lifted (and a mask
+    header on the bomb's grid), the same bomb is read (64 MB of its 3.2 GB are there) and its peak
+    is far above the ceiling the refusals are held to."""
     bomb = write_nii_gz(tmp_path / "in" / "bomb.nii.gz", nifti_header(BOMB_SHAPE, np.int32), 64 << 20)
-    rc, err, peak_mb = cli_in_child(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=bomb),
-                                    {"PATCH2LOC_MAX_IMAGE_MB": "100000"})
+    mask = write_nii_gz(tmp_path / "in" / "bomb_mask.nii.gz", nifti_header(BOMB_SHAPE, np.uint8))
+    rc, err, peak_mb = cli_in_child(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=bomb, mask=mask),
+                                    {"PATCH2LOC_MAX_IMAGE_MB": "100000", "PATCH2LOC_MEMORY_BUDGET_MB": "10000000"})
     assert rc == 2 and "PATCH2LOC_MAX_IMAGE_MB" not in err[-1], err  # read, then found short
     with pytest.raises(AssertionError, match="peak memory"):
         assert_nothing_allocated(peak_mb)
