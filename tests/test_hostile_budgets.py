@@ -9,25 +9,20 @@ same files passed 6 GB (item 1), read 3.5 GB (item 2), passed 8 GB or crashed in
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import tempfile
-import zipfile
 
 import nibabel as nib
 import numpy as np
 import pytest
 import yaml
-from bundle_helpers import make_run, model_argv, rewrite
+from budget_cases import bomb_config, cube_file, demo_bundle, inflating_folds, spacing
+from bundle_helpers import model_argv, rewrite
 from fake_chain import fake_run, from_run_argv
-from hostile_helpers import nifti_header, refused_in_child, write_nii_gz, zeros_sha256, zip_with_inflating_members
+from hostile_helpers import nifti_header, refused_in_child, write_nii_gz
 from safety_helpers import make_case, predict_argv, refused
 
-from patch2loc import cli
 from patch2loc.claims import nifti_claims
 from patch2loc.predict.budget import estimate
-
-CUBE = (640, 640, 640)  # uint8: 1,000 MB as float32, within PATCH2LOC_MAX_IMAGE_MB
 
 
 # in this process (fast), or in a child process whose peak memory is measured (slow)
@@ -50,17 +45,12 @@ def refuse(tmp_path, capsys):
     return run
 
 
-def _cube(path):
-    """The issue's file: a header claiming 640^3 uint8 voxels, 1 MB of them present (a few kB on disk)."""
-    return write_nii_gz(path, nifti_header(CUBE, np.uint8, affine=np.eye(4)), 1 << 20)
-
-
 # ---------------------------------------------------------------- item 1: the whole job's memory
 
 @pytest.mark.parametrize("child", MODES)
 def test_a_scan_whose_job_exceeds_the_memory_budget_is_refused_from_its_header(c, tmp_path, refuse, child):
     run = fake_run(tmp_path / "wf")
-    cube = _cube(tmp_path / "in" / "cube.nii.gz")
+    cube = cube_file(tmp_path / "in" / "cube.nii.gz")
     argv = ["predict", "--checkpoint", str(c["ckpt"]), "--from-run", str(run), "--modality", "T1", "--skull-strip",
             "none", "--image", str(cube), "--out", str(tmp_path / "out" / "h.nii.gz"), "--device", "cpu", "--quiet"]
     line = refuse(child, argv, "PATCH2LOC_MEMORY_BUDGET_MB")
@@ -71,7 +61,7 @@ def test_a_scan_whose_job_exceeds_the_memory_budget_is_refused_from_its_header(c
 def test_the_budget_is_configurable_and_sized_for_real_scans(c, tmp_path, capsys, monkeypatch):
     """Raised, the same header passes the budget (and the next check speaks); the paper's scans
     (256 x 256 x 180 at 1 mm, SRI24 at 1 mm, 192 x 192 x 100) fit the default with room to spare."""
-    cube = _cube(tmp_path / "in" / "cube.nii.gz")
+    cube = cube_file(tmp_path / "in" / "cube.nii.gz")
     monkeypatch.setenv("PATCH2LOC_MEMORY_BUDGET_MB", "1")
     refused(predict_argv(c, tmp_path / "out" / "h.nii.gz"), "memory budget of 1 MB", tmp_path, capsys)
     monkeypatch.setenv("PATCH2LOC_MEMORY_BUDGET_MB", "100000")  # past the budget: the mask's grid is checked next
@@ -88,7 +78,7 @@ def test_the_budget_is_configurable_and_sized_for_real_scans(c, tmp_path, capsys
 
 @pytest.mark.parametrize("child", MODES)
 def test_a_mask_on_another_grid_is_refused_before_the_image_is_read(c, tmp_path, refuse, child):
-    cube = _cube(tmp_path / "in" / "cube.nii.gz")
+    cube = cube_file(tmp_path / "in" / "cube.nii.gz")
     nib.save(nib.Nifti1Image(np.ones((64, 64, 40), np.uint8), np.eye(4)), tmp_path / "in" / "mask64.nii.gz")
     line = refuse(child, predict_argv(c, tmp_path / "out" / "h.nii.gz", image=cube,
                                       mask=tmp_path / "in" / "mask64.nii.gz"), "brain mask shape")
@@ -100,28 +90,13 @@ def test_a_mask_on_another_grid_is_refused_before_the_image_is_read(c, tmp_path,
 @pytest.fixture()
 def bundle(c, tmp_path):
     """A genuine bundle whose atlas is demo-sized (64 x 76 x 64 voxels of 3 mm)."""
-    atlas = (tmp_path / "atlas_image.nii.gz", tmp_path / "atlas_mask.nii.gz")
-    brain = np.zeros((64, 76, 64), np.float32)
-    brain[16:48, 16:60, 16:48] = 1.0
-    nib.save(nib.Nifti1Image(brain, np.diag([3.0, 3.0, 3.0, 1.0])), atlas[0])
-    nib.save(nib.Nifti1Image(brain.astype(np.uint8), np.diag([3.0, 3.0, 3.0, 1.0])), atlas[1])
-    run = make_run(tmp_path / "wf", c, atlas)
-    assert cli.main(["export", str(run), "--modality", "T1", "--out", str(tmp_path / "b" / "t1.zip"), "--quiet"]) == 0
-    return run, tmp_path / "b" / "t1.zip"
-
-
-def _spacing(value):
-    def change(members):
-        settings = json.loads(members["settings.json"])
-        settings["preprocess"]["spacing"] = value
-        members["settings.json"] = json.dumps(settings).encode()
-    return change
+    return demo_bundle(c, tmp_path)
 
 
 @pytest.mark.parametrize("child", MODES)
 def test_a_bundle_spacing_that_would_take_gigabytes_is_refused_by_the_budget(c, tmp_path, bundle, refuse, child):
     _, zipped = bundle
-    rewrite(zipped, _spacing([0.35, 0.35, 0.35]), rehash=True)  # manifest hash recomputed
+    rewrite(zipped, spacing([0.35, 0.35, 0.35]), rehash=True)  # manifest hash recomputed
     line = refuse(child, model_argv(c, zipped, tmp_path / "out" / "x.nii.gz"), "PATCH2LOC_MEMORY_BUDGET_MB")
     assert "[0.35, 0.35, 0.35] mm spacing" in line and "(the registration chain)" in line
 
@@ -131,7 +106,7 @@ def test_a_bundle_spacing_that_would_take_gigabytes_is_refused_by_the_budget(c, 
 def test_a_spacing_out_of_range_is_refused_at_open_in_export_and_in_predict(c, tmp_path, bundle, where, refuse, child):
     run, zipped = bundle
     if where == "bundle":
-        rewrite(zipped, _spacing([0.01, 0.01, 0.01]), rehash=True)
+        rewrite(zipped, spacing([0.01, 0.01, 0.01]), rehash=True)
         argv = model_argv(c, zipped, tmp_path / "out" / "x.nii.gz")
     else:
         cfg = yaml.safe_load((run / "config.resolved.yaml").read_text())
@@ -145,19 +120,11 @@ def test_a_spacing_out_of_range_is_refused_at_open_in_export_and_in_predict(c, t
 
 # ---------------------------------------------------------------- item 4: YAML aliases
 
-def _alias_bomb(levels: int = 9) -> str:
-    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
-    return "\n".join("    " + line for line in lines)
-
-
 @pytest.mark.parametrize("child", MODES)
 @pytest.mark.parametrize("command", ["export", "predict --from-run"])
 def test_a_config_with_an_alias_bomb_is_refused_without_expanding_it(c, tmp_path, bundle, command, refuse, child):
     run, _ = bundle
-    text = (run / "config.resolved.yaml").read_text().replace("normalize:\n", "normalize:\n  extra:\n"
-                                                                               + _alias_bomb() + "\n", 1)
-    (run / "config.resolved.yaml").write_text(text)
+    text = bomb_config(run)
     assert len(text.encode()) < 4096 and yaml.safe_load(text)["normalize"]["percentile"] == 98.0
     argv = (["export", str(run), "--modality", "T1", "--out", str(tmp_path / "out" / "again.zip")]
             if command == "export" else from_run_argv(run, c, tmp_path / "out" / "x.nii.gz"))
@@ -167,27 +134,11 @@ def test_a_config_with_an_alias_bomb_is_refused_without_expanding_it(c, tmp_path
 
 # ---------------------------------------------------------------- item 5: what a bundle would unpack
 
-def _inflating_folds(zipped, folds: int, size: int) -> None:
-    """The bundle with `folds` weights members of `size` zero bytes each (manifest truthful)."""
-    with zipfile.ZipFile(zipped) as zf:
-        members = {n: zf.read(n) for n in zf.namelist() if not n.startswith("folds/")}
-    settings = json.loads(members["settings.json"])
-    settings["folds"] = [{"fold": k, "weights": f"folds/fold{k}.pt", "threshold": 4.0} for k in range(folds)]
-    members["settings.json"] = json.dumps(settings).encode()
-    manifest = json.loads(members["manifest.json"])
-    sha = zeros_sha256(size)
-    manifest["members"] = {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
-                           for n, d in members.items() if n != "manifest.json"}
-    manifest["members"].update({f"folds/fold{k}.pt": {"sha256": sha, "size": size} for k in range(folds)})
-    members["manifest.json"] = json.dumps(manifest).encode()
-    zip_with_inflating_members(zipped, members, {f"folds/fold{k}.pt": size for k in range(folds)})
-
-
 @pytest.mark.parametrize("child", MODES)
 def test_a_bundle_that_would_unpack_gigabytes_is_refused_before_anything_is_written(c, tmp_path, bundle, refuse,
                                                                                     child):
     _, zipped = bundle
-    _inflating_folds(zipped, 3, 1 << 30)  # three folds of 1 GiB each: each within its own limit
+    inflating_folds(zipped, 3, 1 << 30)  # three folds of 1 GiB each: each within its own limit
     assert zipped.stat().st_size < 8 << 20
     line = refuse(child, model_argv(c, zipped, tmp_path / "out" / "x.nii.gz"), "PATCH2LOC_MAX_BUNDLE_MB")
     assert "its members declare 3,07" in line and "nothing was unpacked" in line
@@ -196,6 +147,6 @@ def test_a_bundle_that_would_unpack_gigabytes_is_refused_before_anything_is_writ
 @pytest.mark.parametrize("child", MODES)
 def test_a_bundle_of_too_many_folds_is_refused(c, tmp_path, bundle, refuse, child):
     _, zipped = bundle
-    _inflating_folds(zipped, 11, 16 << 20)
+    inflating_folds(zipped, 11, 16 << 20)
     line = refuse(child, model_argv(c, zipped, tmp_path / "out" / "x.nii.gz"), "11 folds, more than the 10")
     assert "manifest.json" in line
