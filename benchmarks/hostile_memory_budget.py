@@ -16,6 +16,7 @@ issue asks for under 1.5 GB), beside the same measure of a good tiny predict.
 Takes a few minutes on two cores.
 
     PYTHONPATH=src python benchmarks/hostile_memory_budget.py --work /tmp/p2l_budget
+    PYTHONPATH=src python benchmarks/hostile_memory_budget.py --work /tmp/p2l_budget --refusals-only
 """
 from __future__ import annotations
 
@@ -109,10 +110,14 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--refusals-only", action="store_true", help="only the refusals of items 1-5")
     args = parser.parse_args()
     work = args.work
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    if args.refusals_only:
+        refusals(work / "refusals")
+        return 0
     rows = []
 
     from safety_helpers import make_case, predict_argv

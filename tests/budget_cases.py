@@ -30,6 +30,7 @@ def cube_file(path: Path) -> Path:
 
 def demo_bundle(c: dict, base: Path) -> tuple[Path, Path]:
     """(run, bundle .zip): a genuine export whose atlas is demo-sized (64 x 76 x 64 voxels of 3 mm)."""
+    base.mkdir(parents=True, exist_ok=True)
     atlas = (base / "atlas_image.nii.gz", base / "atlas_mask.nii.gz")
     brain = np.zeros((64, 76, 64), np.float32)
     brain[16:48, 16:60, 16:48] = 1.0

@@ -99,6 +99,7 @@ def test_a_bundle_spacing_that_would_take_gigabytes_is_refused_by_the_budget(c, 
     rewrite(zipped, spacing([0.35, 0.35, 0.35]), rehash=True)  # manifest hash recomputed
     line = refuse(child, model_argv(c, zipped, tmp_path / "out" / "x.nii.gz"), "PATCH2LOC_MEMORY_BUDGET_MB")
     assert "[0.35, 0.35, 0.35] mm spacing" in line and "(the registration chain)" in line
+    assert f"{zipped}: settings.json (preprocess.spacing)" in line  # the setting and where it comes from
 
 
 @pytest.mark.parametrize("child", MODES)

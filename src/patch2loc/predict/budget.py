@@ -110,8 +110,17 @@ def check_budget(scan, claims, chain, *, method: str, checkpoints: list[Path], b
     budget = limit_bytes(MEMORY_ENV)
     if need > budget:
         dims = " x ".join(str(int(n)) for n in image.shape[:3])
-        spacing = f" at the run's {chain_grid[0]} mm spacing" if chain_grid else ""
+        spacing = (f" at the {list(chain_grid[0])} mm spacing of {printable(_settings_file(chain))} "
+                   "(preprocess.spacing)") if chain_grid else ""
         raise InputError(f"{printable(scan.image)}: predicting this {dims} scan{spacing} needs about "
                          f"{need / MB:,.0f} MB ({stage}), more than the memory budget of {budget / MB:,.0f} MB; "
                          f"nothing was read. If the scan and settings are right and the machine has the memory, "
-                         f"raise the budget (environment variable {MEMORY_ENV}); otherwise check the header.")
+                         f"raise the budget (environment variable {MEMORY_ENV}); otherwise check the scan's "
+                         f"header{' and that setting' if chain_grid else ''}.")
+
+
+def _settings_file(chain) -> str:
+    """Where the chain's settings come from: the run's resolved config, or the bundle's settings."""
+    if "--model" in chain.given:
+        return f"{chain.run}: settings.json"
+    return str(chain.given.get("the run's config", chain.run))
