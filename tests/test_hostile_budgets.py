@@ -74,6 +74,23 @@ def test_the_budget_is_configurable_and_sized_for_real_scans(c, tmp_path, capsys
     assert max(stages.values()) < 2 << 30, stages
 
 
+def test_the_scoring_stage_counts_the_methods_own_activations(tmp_path):
+    """Each method says what its network holds while scoring (activation_bytes in its module); a
+    method without one (Thresh) adds nothing to the maps' own arrays."""
+    from patch2loc.predict.budget import LOOP, SCORE
+
+    write_nii_gz(tmp_path / "grid.nii.gz", nifti_header((192, 192, 100), np.float32))
+    n = 192 * 192 * 100
+
+    def scoring(method):
+        return estimate(nifti_claims(tmp_path / "grid.nii.gz"), chain_grid=None, method=method, batch_size=8192,
+                        stride=1, patch_size=24, model_bytes=0, html=False)["scoring"]
+
+    assert scoring("Patch2Loc") == LOOP * n + 8192 * 24 ** 2 * 128  # a batch of patches, ResNet-18's first layers
+    assert scoring("DAE") == LOOP * n + 16 * 192 * 192 * 1600  # a batch of 16 slices through the UNet
+    assert scoring("Thresh") == SCORE * n
+
+
 # ---------------------------------------------------------------- item 2: the mask's grid from its header
 
 @pytest.mark.parametrize("child", MODES)

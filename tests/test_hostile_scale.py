@@ -127,7 +127,7 @@ def test_training_records_the_range(tmp_path, method):
 @pytest.fixture()
 def viewer_calls(monkeypatch):
     """What predict hands the viewer (the real viewer then writes the page)."""
-    import patch2loc.evaluation.viewer as viewer
+    import patch2loc.viewer as viewer
 
     calls, real = [], viewer.prediction_viewer
 
