@@ -135,8 +135,9 @@ def run_scan(job: Job, ctx: Context) -> dict:
         for member in ctx.members:
             check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape,
                                   ctx.allow_mismatch)
-        check_training_range(case.image.data, case.mask, [(str(m.checkpoint), m.ckpt) for m in ctx.members],
-                             image, ctx.force)
+        # a method without a model (Thresh) records no training range to compare with
+        trained = [(str(m.checkpoint), m.ckpt) for m in ctx.members if m.model is not None]
+        check_training_range(case.image.data, case.mask, trained, image, ctx.force)
         scored = ensemble_score(ctx.members, case.image.data, case.mask, ctx.settings, ctx.method)
         score = finite_heatmap(scored.score.astype(np.float32), case.mask, scan, "heatmap")
         save_volume(score, outs.file(paths["heatmap"]), like=case.image)
