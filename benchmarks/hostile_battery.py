@@ -87,7 +87,7 @@ class Kit:
 
         def watchdog():
             while proc.returncode is None:
-                anon = _anon_mb(proc.pid)
+                anon = anon_mb(proc.pid)
                 peak[0] = max(peak[0], anon)
                 late = time.perf_counter() - start > timeout
                 if anon > KILL_MB or late:
@@ -186,7 +186,7 @@ class Kit:
         return "clean"
 
 
-def _anon_mb(pid: int) -> float:
+def anon_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("RssAnon:"):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from safety_helpers import SHAPE
+from safety_helpers import SHAPE, placeholder_atlas
 
 
 def fake_run(workdir: Path) -> Path:
@@ -22,8 +22,7 @@ def fake_run(workdir: Path) -> Path:
     (run / "landmarks").mkdir(parents=True)
     # [2, L]: the fitted landmarks and the increasing standard scale (what fit_landmarks saves)
     np.save(run / "landmarks" / "T1.npy", np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
-    (run / "atlas").mkdir()
-    (run / "atlas" / "image.nii.gz").write_bytes(b"placeholder: fake_prepare never reads it")  # layout.atlas_image
+    placeholder_atlas(run / "atlas" / "image.nii.gz")  # layout.atlas_image; fake_prepare never reads it
     cfg = {"preprocess": {"spacing": [1.0, 1.0, 1.0], "target_shape": list(SHAPE)}, "normalize": {"percentile": 98},
            "heatmap": {"median_size": 3}}
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from patch2loc import cli
+from patch2loc.intensities import training_range
 from patch2loc.methods.patch2loc.model import Patch2LocNet
 
 SHAPE = (16, 16, 4)  # patch_size_for(16) = 2
@@ -57,8 +58,10 @@ def make_case(folder: Path, modality: str | None = "T1") -> dict[str, Path]:
     nib.save(nib.Nifti1Image(image, affine), folder / "image.nii.gz")
     nib.save(nib.Nifti1Image(mask, affine), folder / "mask.nii.gz")
     torch.manual_seed(0)
+    trained_on = training_range(image[None], mask[None] > 0)  # as training records it
     torch.save({"model": Patch2LocNet(2).eval().state_dict(), "patch_size": 2, "modality": modality,
-                "config": {"volume_shape": list(SHAPE), "modality": modality}}, folder / "model.pt")
+                "config": {"volume_shape": list(SHAPE), "modality": modality, "intensity_range": trained_on}},
+               folder / "model.pt")
     return {"image": folder / "image.nii.gz", "mask": folder / "mask.nii.gz", "ckpt": folder / "model.pt",
             "affine": affine}
 
@@ -96,3 +99,11 @@ def finished_run(tmp_path):
     fit_landmarks([tmp_path / "pre" / s.subject / "image.nii.gz" for s in scans[:2]],
                   [tmp_path / "pre" / s.subject / "mask.nii.gz" for s in scans[:2]], run / "landmarks" / "T1.npy")
     return run, scans[2]
+
+
+def placeholder_atlas(path: Path) -> Path:
+    """An atlas file whose header passes every check (predict reads the atlas grid from it for the
+    memory budget) but whose brain is empty: preprocessing with it fails at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(np.zeros(SHAPE, np.float32), np.eye(4)), path)
+    return path

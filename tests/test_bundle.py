@@ -20,39 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
+from bundle_helpers import THRESHOLDS, make_run, model_argv, rewrite
 from fake_chain import fake_prepare
-from safety_helpers import SHAPE, make_case, refused
+from safety_helpers import make_case, refused
 
 from patch2loc import cli
 from patch2loc.layout import RunLayout
-
-THRESHOLDS = {0: 3.5, 1: 4.5}
-
-
-def make_run(base: Path, c: dict) -> Path:
-    """A finished run as the workflow leaves it, through patch2loc.layout: config, landmarks, the
-    recorded atlas, two folds' best.pt and thresholds, versions.txt."""
-    layout = RunLayout(base / "results" / "r")
-    cfg = {"run_name": "r", "folds": [0, 1], "preprocess": {"spacing": [1.0, 1.0, 1.0], "target_shape": list(SHAPE)},
-           "normalize": {"percentile": 98.0}, "heatmap": {"median_size": 3, "stride": 1, "centres": "dilated"},
-           "atlas": {"image": "data/atlas.nii.gz", "mask": "data/mask.nii.gz"}}
-    Path(layout.landmarks("T1")).parent.mkdir(parents=True)
-    Path(layout.config).write_text(yaml.safe_dump(cfg))
-    Path(layout.versions).write_text("patch2loc: test\n")
-    np.save(layout.landmarks("T1"), np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
-    Path(layout.atlas_image).parent.mkdir()
-    shutil.copy(c["image"], layout.atlas_image)
-    shutil.copy(c["mask"], layout.atlas_mask)
-    for k, thr in THRESHOLDS.items():
-        Path(layout.model_dir("Patch2Loc", "T1", k)).mkdir(parents=True)
-        ckpt = torch.load(c["ckpt"], weights_only=True)  # + what only resuming needs: not exported
-        torch.save({**ckpt, "optimizer": {"state": {0: {"exp_avg": torch.ones(3)}}}, "loss_rows": [[1, 2.0]]},
-                   layout.checkpoint("T1", k))
-        Path(layout.threshold("Patch2Loc", "T1", f"fold{k}")).parent.mkdir(parents=True)
-        Path(layout.threshold("Patch2Loc", "T1", f"fold{k}")).write_text(json.dumps({"threshold": thr}))
-    return Path(layout.root)
-
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
@@ -75,11 +48,6 @@ def case(built, tmp_path, monkeypatch):
     (tmp_path / "b").mkdir()
     shutil.copy(bundle, tmp_path / "b" / "t1.zip")
     return c, run, tmp_path / "b" / "t1.zip"
-
-
-def model_argv(c, bundle, out, *extra):
-    return ["predict", "--model", str(bundle), "--image", str(c["image"]), "--mask", str(c["mask"]), "--out", str(out),
-            "--device", "cpu", "--amp", "none", "--quiet", *extra]
 
 
 # ---------------------------------------------------------------- export
@@ -149,25 +117,6 @@ def test_bundle_folds_and_modality_are_checked(case, tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- hostile bundles
-
-def rewrite(bundle: Path, change, rehash: bool = False) -> None:
-    """Rewrite the zip with change({name: bytes}) applied; rehash: a manifest that matches the change
-    (the hostile content must then be caught by its own reader)."""
-    with zipfile.ZipFile(bundle) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    extra = change(members)
-    extra = extra if isinstance(extra, list) else []
-    if rehash:
-        manifest = json.loads(members["manifest.json"])
-        manifest["members"] = {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
-                               for n, d in members.items() if n != "manifest.json"}
-        members["manifest.json"] = json.dumps(manifest).encode()
-    with zipfile.ZipFile(bundle, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-        for info, data in extra:
-            zf.writestr(info, data)
-
 
 class Payload:
     def __reduce__(self):

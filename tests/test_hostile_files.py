@@ -22,8 +22,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from hostile_helpers import assert_nothing_allocated, cli_in_child, fake_run, nifti_header, write_nii_gz
-from safety_helpers import SHAPE, make_case, predict_argv, refused, snapshot
+from hostile_helpers import (assert_nothing_allocated, cli_in_child, fake_run, nifti_header, refused_in_child,
+                             write_nii_gz)
+from safety_helpers import SHAPE, make_case, predict_argv, refused
 
 from patch2loc.claims import nifti_claims
 from patch2loc.errors import InputError
@@ -42,13 +43,7 @@ def _from_run_argv(run, image, mask, out, ckpt):
 
 
 def _assert_refused_in_child(argv, needle, watched, env=None):
-    before = snapshot(watched)
-    rc, err, peak_mb = cli_in_child(argv, env)
-    assert rc == 2, (rc, err)
-    assert len(err) == 1 and "Traceback" not in err[0] and needle in err[0], err
-    assert snapshot(watched) == before  # nothing created, changed or removed
-    assert_nothing_allocated(peak_mb)
-    return err[0]
+    return refused_in_child(argv, needle, watched, env)[0]
 
 
 # ---------------------------------------------------------------- item 4: image bombs
@@ -65,11 +60,13 @@ def test_nifti_bomb_is_refused_from_its_header(c, tmp_path, body_mb):
 
 @pytest.mark.slow  # allocates about 4 GB for a moment
 def test_the_memory_ceiling_catches_a_bomb_that_is_read(c, tmp_path):
-    """The check above can fail: with the size limit lifted, the same bomb is read (64 MB of its
-    3.2 GB are there) and its peak is far above the ceiling the refusals are held to."""
+    """The check above can fail: with the size limit and the memory budget lifted (and a mask
+    header on the bomb's grid), the same bomb is read (64 MB of its 3.2 GB are there) and its peak
+    is far above the ceiling the refusals are held to."""
     bomb = write_nii_gz(tmp_path / "in" / "bomb.nii.gz", nifti_header(BOMB_SHAPE, np.int32), 64 << 20)
-    rc, err, peak_mb = cli_in_child(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=bomb),
-                                    {"PATCH2LOC_MAX_IMAGE_MB": "100000"})
+    mask = write_nii_gz(tmp_path / "in" / "bomb_mask.nii.gz", nifti_header(BOMB_SHAPE, np.uint8))
+    rc, err, peak_mb = cli_in_child(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=bomb, mask=mask),
+                                    {"PATCH2LOC_MAX_IMAGE_MB": "100000", "PATCH2LOC_MEMORY_BUDGET_MB": "10000000"})
     assert rc == 2 and "PATCH2LOC_MAX_IMAGE_MB" not in err[-1], err  # read, then found short
     with pytest.raises(AssertionError, match="peak memory"):
         assert_nothing_allocated(peak_mb)
@@ -100,8 +97,9 @@ def test_truncated_files_are_named_truncated(c, tmp_path, capsys):
     line = refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=tmp_path / "in" / "cut.nii"),
                    "truncated", tmp_path, capsys)
     assert f"needs {len(whole):,} bytes" in line
-    # header only, a plausible shape: nibabel's read fails; one line, named
-    write_nii_gz(tmp_path / "in" / "head.nii.gz", nifti_header(SHAPE))
+    # header only, a plausible shape on the mask's grid (its header passes every check): nibabel's
+    # read fails; one line, named
+    write_nii_gz(tmp_path / "in" / "head.nii.gz", nifti_header(SHAPE, zooms=(1.5, 1.0, 2.0), affine=c["affine"]))
     refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=tmp_path / "in" / "head.nii.gz"),
             "cannot be read as NIfTI", tmp_path, capsys)
     (tmp_path / "in" / "short.nii.gz").write_bytes(gzip.compress(whole[:200]))

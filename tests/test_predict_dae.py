@@ -19,9 +19,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from bundle_helpers import make_run
 from fake_chain import fake_prepare
 from safety_helpers import SHAPE, make_case, refused
-from test_bundle import make_run
 
 from patch2loc import cli
 from patch2loc.checkpoint import read_checkpoint, save_checkpoint

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 from hostile_helpers import run_with_model
-from safety_helpers import make_case, refused
+from safety_helpers import make_case, placeholder_atlas, refused
 
 from patch2loc import cli
 
@@ -107,8 +107,7 @@ def test_run_without_its_recorded_atlas_names_the_rule_that_records_it(tmp_path,
     line = refused(argv, "record_atlas", tmp_path, capsys)
     assert RunLayout(run).atlas_image in line  # never a guess among other places (the config's path is not tried)
     # following the advice gets past the atlas (the next check, the checkpoint, speaks)
-    (run / "atlas").mkdir()
-    (run / "atlas" / "image.nii.gz").write_bytes(b"atlas")
+    placeholder_atlas(run / "atlas" / "image.nii.gz")
     (tmp_path / "in" / "bad.pt").write_bytes(b"garbage")
     argv[argv.index("--checkpoint") + 1] = str(tmp_path / "in" / "bad.pt")
     refused(argv, "bad.pt: cannot be read", tmp_path, capsys)
@@ -118,9 +117,8 @@ def test_a_copied_run_carries_its_atlas(tmp_path):
     from patch2loc.predict.runchain import RunChain
 
     run = _fake_run(tmp_path / "wf")
-    (run / "atlas").mkdir()
-    (run / "atlas" / "image.nii.gz").write_bytes(b"atlas")
-    (run / "atlas" / "mask.nii.gz").write_bytes(b"mask")
+    placeholder_atlas(run / "atlas" / "image.nii.gz")
+    placeholder_atlas(run / "atlas" / "mask.nii.gz")
     copy = tmp_path / "elsewhere" / "demo_copy"
     shutil.copytree(run, copy)
     shutil.rmtree(run)

@@ -1,7 +1,9 @@
 """The files of a run's chain that predict and export read, checked before any compute: the Nyul
 landmarks (`check_landmarks`: a small [2, L] array of finite numbers, increasing standard scale;
-its .npy header is read before the array, so it cannot claim gigabytes) and the config values the
-chain uses (`check_chain_config`: voxel spacing > 0, a target grid within PATCH2LOC_MAX_IMAGE_MB).
+its .npy header is read before the array, so it cannot claim gigabytes), the resolved config
+(`read_run_config`: YAML within bounds, parsing.py), the config values the chain uses
+(`check_chain_config`: every setting within its range, ranges.py; a target grid within
+PATCH2LOC_MAX_IMAGE_MB) and the folds' thresholds (`read_threshold`: a finite number).
 Light on purpose (numpy only): the export rule's environment has no SimpleITK.
 """
 from __future__ import annotations
@@ -10,9 +12,12 @@ import math
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from patch2loc.errors import InputError
 from patch2loc.limits import check_image_size
+from patch2loc.parsing import load_json, load_yaml
+from patch2loc.ranges import NORMALIZE_KEYS, check_block, check_heatmap, check_preprocess, check_threshold
 
 NEEDS = "--from-run needs a run folder (results/<run_name>) whose workflow has finished preprocessing and normalisation"
 
@@ -54,3 +59,31 @@ def check_chain_config(cfg: dict, resolved: Path) -> None:
         raise InputError(f"{resolved}: preprocess.target_shape {shape} or normalize.percentile {percentile} is "
                          f"invalid. {NEEDS}.")
     check_image_size(resolved, shape, 4, "preprocess.target_shape")
+    check_preprocess(pre, resolved)
+    check_block(cfg.get("normalize") or {}, {}, "normalize", resolved, NORMALIZE_KEYS)
+    check_heatmap(cfg.get("heatmap") or {}, resolved)
+
+
+def read_run_config(path: Path, blocks: tuple[str, ...], needs: str) -> dict:
+    """A run's config.resolved.yaml (parsed within bounds) holding the mapping `blocks`."""
+    try:
+        cfg = load_yaml(Path(path).read_bytes(), str(path))
+        ok = isinstance(cfg, dict) and all(isinstance(cfg.get(k), dict) for k in blocks)
+    except InputError:  # beyond the parser's bounds: said as such
+        raise
+    except (OSError, ValueError, yaml.YAMLError):
+        ok = False
+    if not ok:
+        raise InputError(f"{path}: not a patch2loc resolved config ({', '.join(blocks)}). {needs}.")
+    return cfg
+
+
+def read_threshold(path: Path, fix: str) -> float:
+    """A fold's unsupervised threshold file: {"threshold": a finite number}."""
+    try:
+        value = load_json(Path(path).read_bytes(), str(path))["threshold"]
+    except (InputError, FileNotFoundError):  # beyond the bounds (said as such); missing: the caller's to say
+        raise
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise InputError(f"{path}: not a threshold file (needs {{\"threshold\": number}}). {fix}") from None
+    return check_threshold(value, path)

@@ -12,7 +12,8 @@ Before torch.load, the zip archive's central directory is read (`check_archive`)
 members declare (uncompressed) are bounded (PATCH2LOC_MAX_CHECKPOINT_MB, limits.py), so a small
 file whose member inflates to gigabytes is refused before anything is inflated. After it, the
 fields are checked (`field_problem`): patch_size a whole number in [1, MAX_PATCH] and within the
-recorded training grid, the weights a dict of tensors, modality and config of the right types.
+recorded training grid (ranges.py), the weights a dict of tensors, modality and config of the right
+types, the training intensity range (config.intensity_range, intensities.py) finite and increasing.
 `model.load_model` then compares every tensor's shape with the network's before building it.
 """
 from __future__ import annotations
@@ -29,14 +30,14 @@ import torch
 
 from patch2loc.claims import regular_file
 from patch2loc.errors import InputError, WrongMethod, interruption
+from patch2loc.intensities import range_problem
 from patch2loc.limits import MB, check_checkpoint_size
 from patch2loc.methods import DEFAULT_METHOD, METHODS
 from patch2loc.outputs import atomic_output
+from patch2loc.ranges import MAX_GRID, MAX_PATCH
 
-MAX_PATCH = 128  # patch side in pixels: the paper's is 24 (192-pixel slices); 128 fits 1024-pixel slices
 MAX_MEMBERS = 100_000  # zip members (a last.pt has about 500)
 MAX_PICKLE = 8 * MB  # the pickle that describes the tensors (about 50 kB in a last.pt)
-MAX_GRID = 4096  # voxels along one axis of the recorded training grid
 
 # Checkpoints written before this module held their numpy RNG state as a uint32 array
 # (_reconstruct only makes an ndarray of an allowed dtype class; it calls nothing else) and
@@ -129,7 +130,7 @@ def field_problem(ckpt: dict, method: str | None = DEFAULT_METHOD) -> str | None
             return f"{where} is {str(shape)[:40]!r}; it must be 3 whole numbers from 1 to {MAX_GRID}"
         if patch is not None and patch > min(shape[:2]):
             return f"patch_size {patch} is larger than the slices of its training grid {list(shape)}"
-    return None
+    return range_problem((config or {}).get("intensity_range"))
 
 
 def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",

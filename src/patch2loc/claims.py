@@ -7,6 +7,7 @@ zero voxel size to 1 mm and a negative one to its absolute value; ITK has repair
 the two could place one scan differently), and refuses in one line:
 - a path that is not a regular file (a FIFO would block the reader forever; a folder is named);
 - a header that is not NIfTI-1/2, impossible dimensions or an unknown voxel type;
+- anything but one 3D volume of single numbers (a 2D slice, a 4D series, RGB or complex voxels);
 - more voxels than `PATCH2LOC_MAX_IMAGE_MB` allows (`limits.py`), before any voxel is read;
 - an uncompressed `.nii` shorter than its header says (truncated);
 - voxel sizes that are zero, negative or not finite, and a degenerate (singular) affine.
@@ -114,6 +115,13 @@ def nifti_claims(path, what: str = "image", fix: str = "Check the path.") -> Cla
     except Exception:
         raise InputError(f"{path}: the {what}'s header names an unknown voxel type (datatype "
                          f"{int(header['datatype'])}). Re-export it as float32 or int16.") from None
+    if dtype.fields is not None or dtype.kind not in "biuf":  # RGB24, RGBA32, complex: not one number a voxel
+        raise InputError(f"{path}: the {what} stores {dtype.name if dtype.fields is None else 'RGB'} voxels "
+                         f"(NIfTI datatype {int(header['datatype'])}), not one intensity per voxel; it was not read. "
+                         "Export a single-channel (grey-level) 3D volume.")
+    if len(shape) < 3 or any(d != 1 for d in shape[3:]):
+        raise InputError(f"{path}: the {what}'s header gives {len(shape)} dimension(s) {list(shape)}, not a 3D "
+                         "volume; it was not read. Pass one 3D volume (a 2D slice or a 4D series is refused).")
     check_image_size(path, shape, dtype.itemsize, "its header")
     if not str(path).lower().endswith(".gz"):
         need, size = int(header["vox_offset"]) + math.prod(shape) * dtype.itemsize, path.stat().st_size

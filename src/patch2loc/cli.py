@@ -20,13 +20,12 @@ import warnings
 from pathlib import Path
 
 from patch2loc.errors import InputError, Terminated, resource_problem
+from patch2loc.ranges import MAX_BATCH, MAX_MEDIAN, MAX_STRIDE  # the flags' bounds, with every other setting's
 
 EXIT_INPUT_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells and Snakemake expect after Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_BUG = 1
-# Sane absolute limits of the flags (a value past them only costs time and memory).
-MAX_STRIDE, MAX_MEDIAN, MAX_BATCH = 16, 15, 65536
 
 
 def read_pairs(path: str | Path) -> list[tuple[str, str]]:
@@ -243,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"3D median filter side, 1 to {MAX_MEDIAN} and at most the slice size (default: the "
                         "run's heatmap.median_size with --from-run, since its threshold was taken after that "
                         "filter; else 7)")
+    p.add_argument("--force", action="store_true",
+                   help="score a scan whose in-brain intensities lie outside the scale the model was trained on "
+                        "(refused by default: the heatmap would be meaningless), with a warning")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_predict)
     return parser
@@ -251,6 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     """Warnings on the command line: one line each (Python adds the source line of the call)."""
     return f"patch2loc: warning: {message}\n"
+
+
+def _end_progress_bars() -> None:
+    """Close the progress bars an error left open, so that the error starts a line of its own
+    (a bar ends its line only when it is closed)."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", None) or ()):
+        try:
+            bar.close()
+        except Exception:  # a bar half torn down: the newline is all that matters
+            pass
 
 
 def _on_sigterm(signum, frame):
@@ -270,16 +283,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except InputError as exc:
+        _end_progress_bars()
         print(f"{say}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated): the staged outputs are gone
         after = {"train": f"rerun the same command to resume from {getattr(args, 'out', '')}/last.pt "
                           "(the last validation step)",
-                 "predict": "the scan in progress was not written (finished scans were)"}.get(args.command, "")
+                 "predict": "the scan in progress was not written (finished scans were)",
+                 "export": f"nothing was written to {getattr(args, 'out', '--out')}"}.get(
+                     args.command, "its outputs were not written")
         how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+        _end_progress_bars()
         print(f"{say}: {how}; {after}.", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except Exception as exc:  # out of memory or disk: one line; anything else is a bug
+        _end_progress_bars()
         line = resource_problem(exc, str(getattr(args, "out", "")))
         if line is not None:
             print(f"{say}: error: {line}", file=sys.stderr)

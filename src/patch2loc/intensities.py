@@ -1,4 +1,5 @@
-"""Voxel values that no scanner produces: clipped (extreme outliers) or reported (one warning line).
+"""Voxel values that no scanner produces: clipped (extreme outliers) or reported (one warning line);
+and the intensity scale a model was trained on, recorded at training and checked at predict.
 
 Extreme outliers. Ten voxels at 1e30 in a raw scan overflow float32 in the chain (N4 squares
 and sums intensities, registration builds histograms), and the heatmap came out with NaNs and a
@@ -82,3 +83,69 @@ def warn_full_mask(mask: np.ndarray, path, kind: str = "brain mask") -> None:
     if mask.size and bool(np.all(mask)):
         _warn(f"{path}: the {kind} covers every voxel of the volume (nothing is outside the brain); check "
                       "that it is the scan's brain mask and not an image or an all-ones placeholder.")
+
+
+# Training intensity range. A model sees normalised intensities (Nyul, then the 98th in-brain
+# percentile = 1); a preprocessed scan given without --from-run in another scale (x1000, or a
+# header scl_slope of 1000) was scored with exit 0, a heatmap from -382 to 0 and 0.0 mL found.
+# Each trained checkpoint records the in-brain 1st and 99th percentiles of its training volumes
+# (config.intensity_range: the lowest p1 and the highest p99 over the volumes); predict refuses
+# a scan whose own in-brain p1 or p99 lies more than one training span (p99 - p1) outside them,
+# or whose spread (p99 - p1) is below a quarter of the span, unless --force (a loud warning).
+RANGE_PERCENTILES = (1.0, 99.0)
+RANGE_SPREAD = 0.25  # a scan compressed below a quarter of the training spread is out of range too
+
+
+def _brain_percentiles(image: np.ndarray, brain: np.ndarray) -> tuple[float, float]:
+    inside = np.asarray(image, np.float32)[np.asarray(brain, bool)]
+    low, high = np.percentile(inside, RANGE_PERCENTILES) if inside.size else (0.0, 0.0)
+    return float(low), float(high)
+
+
+def training_range(images: np.ndarray, masks: np.ndarray) -> dict:
+    """The in-brain intensity range of training volumes [S, X, Y, Z] (recorded in checkpoints)."""
+    bounds = [_brain_percentiles(image, mask) for image, mask in zip(images, masks)]
+    return {"p1": min(b[0] for b in bounds), "p99": max(b[1] for b in bounds), "volumes": len(bounds)}
+
+
+def range_problem(value) -> str | None:
+    """What is wrong with a checkpoint's recorded range (None: usable, or not recorded)."""
+    if value is None:
+        return None
+    try:
+        low, high = float(value["p1"]), float(value["p99"])
+    except (TypeError, KeyError, ValueError):
+        return f"intensity_range is {str(value)[:60]!r}, not {{p1, p99}} numbers"
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        return f"intensity_range {low:g} ... {high:g} is not a finite, increasing range"
+    return None
+
+
+def check_training_range(image: np.ndarray, brain: np.ndarray, models: list[tuple[str, dict]], path,
+                         force: bool) -> None:
+    """Refuse (or with `force` warn about) a scan outside the models' training intensities; warn
+    once when a model records none (checkpoints written before the range was recorded)."""
+    from patch2loc.errors import InputError
+
+    ranges = [(name, (ckpt.get("config") or {}).get("intensity_range")) for name, ckpt in models]
+    missing = [name for name, r in ranges if r is None]
+    if missing:
+        more = f" (and {len(missing) - 1} other fold(s))" if len(missing) > 1 else ""
+        _warn(f"{missing[0]}{more}: records no training intensity range (trained before patch2loc recorded it), "
+              "so the scan's intensity scale cannot be checked: a scan in another scale gives a meaningless "
+              "heatmap. Retrain the model to record it.")
+    known = [r for _, r in ranges if r is not None]
+    if not known:
+        return
+    low, high = min(float(r["p1"]) for r in known), max(float(r["p99"]) for r in known)
+    span = high - low
+    p1, p99 = _brain_percentiles(image, brain)
+    if low - span <= p1 and p99 <= high + span and p99 - p1 >= RANGE_SPREAD * span:
+        return
+    text = (f"{path}: its in-brain intensities (1st-99th percentile {p1:.4g} ... {p99:.4g}) are not in the scale "
+            f"the model was trained on ({low:.4g} ... {high:.4g}), so its heatmap and lesion volume would be "
+            "meaningless (another normalisation, or a scaled image or scl_slope?)")
+    if not force:
+        raise InputError(f"{text}; nothing was written. Give the raw scan with --from-run or --model (the run's own "
+                         "normalisation), or pass --force to score it anyway.")
+    _warn(f"{text}; scored anyway (--force): do not trust this heatmap or its lesion volume.")

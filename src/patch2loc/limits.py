@@ -10,6 +10,10 @@ with these limits and refuse it in one line that names the limit and how to rais
   volume is 512 MB.
 - `PATCH2LOC_MAX_CHECKPOINT_MB` (default 1024): the sum of the uncompressed sizes a checkpoint's
   zip archive declares (a Patch2Loc `last.pt` with its optimizer state is about 140 MB).
+- `PATCH2LOC_MAX_BUNDLE_MB` (default 2048): the sum of the sizes a model bundle's members declare
+  (unpacked into the temporary folder; a five-fold Patch2Loc bundle is about 230 MB).
+- `PATCH2LOC_MEMORY_BUDGET_MB` (default 4096): the peak memory predict may plan for one scan,
+  estimated from the headers and settings before any voxel is read (predict/budget.py).
 """
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ from patch2loc.errors import InputError
 
 IMAGE_ENV = "PATCH2LOC_MAX_IMAGE_MB"
 CHECKPOINT_ENV = "PATCH2LOC_MAX_CHECKPOINT_MB"
-DEFAULT_MB = {IMAGE_ENV: 1024.0, CHECKPOINT_ENV: 1024.0}
+BUNDLE_ENV = "PATCH2LOC_MAX_BUNDLE_MB"
+MEMORY_ENV = "PATCH2LOC_MEMORY_BUDGET_MB"
+DEFAULT_MB = {IMAGE_ENV: 1024.0, CHECKPOINT_ENV: 1024.0, BUNDLE_ENV: 2048.0, MEMORY_ENV: 4096.0}
 MB = 1024 * 1024
 
 

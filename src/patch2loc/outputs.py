@@ -2,7 +2,9 @@
 
 `check_output` refuses, before anything is computed, an output that is one of the inputs (same
 path, a symlink to it or a hard link of it), an output with the wrong suffix, an output that is an
-existing folder, and an output whose folder cannot be written; `check_utf8_path` a path SimpleITK
+existing folder, an output path that is itself a symbolic link (it would be replaced, not its
+target; a planted one only failed at the final rename), and an output whose folder cannot be
+written; `check_utf8_path` a path SimpleITK
 cannot open. Writing itself (staged, atomic, owned temporaries) is `staging.py`, re-exported here.
 """
 from __future__ import annotations
@@ -70,6 +72,10 @@ def check_output(path: str | os.PathLike, flag: str, suffixes: Iterable[str] = (
         if folder and replaced_whole and Path(os.path.realpath(in_path)).is_relative_to(os.path.realpath(path)):
             raise InputError(f"{path}: the output folder {flag} contains {in_flag} {in_path}, which it "
                              f"would overwrite. Choose another {flag} path.")
+    # after the inputs: a link to an input is named as such ("the same file as --image")
+    if path.is_symlink() and (replaced_whole or not folder):
+        raise InputError(f"{path}: {flag} is a symbolic link (to {printable(os.readlink(path))}); an output never "
+                         f"replaces a link or writes through it. Remove the link or choose another {flag}.")
     check_writable_folder(path if folder else path.parent, flag, str(path))
 
 

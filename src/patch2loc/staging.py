@@ -8,6 +8,7 @@
   writer killed with SIGKILL leaves a file that the next write of the same output (or
   `remove_stale_temps`) recognises and removes, while the staging files of a run that is still
   alive (a second predict on the same --out, started seconds later) are never touched.
+- `owned_temp_folder`: a scratch folder with the same owner mark, swept the same way.
 - `folder_lock`: one process at a time writes into a folder (train's --out).
 """
 from __future__ import annotations
@@ -134,6 +135,13 @@ def _new_temp(path: Path, folder: bool) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=_owned_prefix(path), suffix=suffix, dir=path.parent)
     os.close(fd)
     return Path(tmp)
+
+
+def owned_temp_folder(beside: str | os.PathLike) -> Path:
+    """A new private (0700) folder named after `beside` and this process (e.g. a bundle unpacked
+    into the temporary folder, or export's members before they are zipped), after removing those a
+    dead process left for the same name. The caller removes it; a SIGKILL leaves it to the next run."""
+    return _new_temp(Path(beside), folder=True)
 
 
 def _discard(tmp: Path) -> None:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import platform
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 from patch2loc.bundle import members as M
 from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
+from patch2loc.ranges import NORMALIZE_KEYS, PREPROCESS_KEYS, check_fold_count
 
 HEATMAP_KEYS = ("median_size", "stride", "centres")
 # What only resuming a training needs: left out of the bundle's weights (a best.pt of about 140 MB
@@ -31,24 +31,21 @@ NEEDS = "patch2loc export needs a run folder (results/<run_name>) whose workflow
 
 
 def _threshold(path: Path) -> float:
+    from patch2loc.chainfiles import read_threshold
+
     try:
-        return float(json.loads(path.read_text(encoding="utf-8"))["threshold"])
+        return read_threshold(path, "Re-run the workflow's score_healthy rule.")
     except FileNotFoundError:
         raise InputError(f"{path}: no unsupervised threshold for this fold. Run the workflow's score_healthy rule "
                          f"for it first ({NEEDS}).") from None
-    except (OSError, ValueError, KeyError, TypeError):
-        raise InputError(f"{path}: not a threshold file (needs {{\"threshold\": number}}). Re-run the workflow's "
-                         "score_healthy rule.") from None
 
 
 def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> tuple[dict, dict[str, Path | dict]]:
     """(settings.json, {member name: source file, or a checkpoint dict}) of the bundle, every source
     checked."""
-    import yaml
-
     from patch2loc.checkpoint import checkpoint_modality, read_checkpoint
     from patch2loc.claims import nifti_claims, regular_file
-    from patch2loc.chainfiles import check_chain_config, check_landmarks
+    from patch2loc.chainfiles import check_chain_config, check_landmarks, read_run_config
 
     from patch2loc.methods import require_trained
     from patch2loc.settings import upgrade_config
@@ -56,13 +53,7 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     require_trained(method, "--method", "export")
     layout = RunLayout(run)
     resolved = regular_file(layout.config, "the run's config", f"{NEEDS}.")
-    try:
-        cfg = yaml.safe_load(resolved.read_text(encoding="utf-8"))
-        ok = all(isinstance(cfg.get(k), dict) for k in ("preprocess", "normalize", "heatmap"))
-    except Exception:  # unreadable YAML or not a mapping
-        ok = False
-    if not ok:
-        raise InputError(f"{resolved}: not a patch2loc resolved config (preprocess, normalize, heatmap). {NEEDS}.")
+    cfg = read_run_config(resolved, ("preprocess", "normalize", "heatmap"), NEEDS)
     upgrade_config(cfg)  # a run from before a key was renamed: its keys under their new names
     check_chain_config(cfg, resolved)
     sources = {M.LANDMARKS: regular_file(layout.landmarks(modality), f"the run's {modality} landmarks", f"{NEEDS}.")}
@@ -73,6 +64,7 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
         nifti_claims(path, "the run's recorded atlas")
     trained = layout.fold_checkpoints(modality, method)
     wanted = folds or [int(k) for k in cfg.get("folds", sorted(trained))]
+    check_fold_count(len(wanted), run)
     missing = [k for k in wanted if k not in trained]
     if missing or not wanted:
         raise InputError(f"{run}: no {method} {modality} best.pt for fold(s) {missing or wanted} (found "
@@ -88,8 +80,11 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
                           "threshold": _threshold(Path(layout.threshold(method, modality, f"fold{k}")))})
     if Path(layout.versions).is_file():
         sources[M.VERSIONS] = Path(layout.versions)
-    settings = {"method": method, "modality": modality, "run_name": cfg.get("run_name", run.name),
-                "preprocess": cfg["preprocess"], "normalize": cfg["normalize"],
+    # Only the keys the bundle's settings name (check_chain_config refused unknown preprocess and
+    # normalize keys; a run's heatmap block holds more than predict reads).
+    settings = {"method": method, "modality": modality, "run_name": str(cfg.get("run_name", run.name))[:200],
+                "preprocess": {k: cfg["preprocess"][k] for k in PREPROCESS_KEYS if k in cfg["preprocess"]},
+                "normalize": {k: cfg["normalize"][k] for k in NORMALIZE_KEYS if k in cfg["normalize"]},
                 "heatmap": {k: cfg["heatmap"][k] for k in HEATMAP_KEYS if k in cfg["heatmap"]},
                 "landmarks": M.LANDMARKS, "atlas": {"image": M.ATLAS_IMAGE, "mask": M.ATLAS_MASK},
                 "folds": fold_list}
@@ -106,7 +101,10 @@ def _created() -> dict:
             "numpy": numpy.__version__}
 
 
-def _stage(folder: Path, settings: dict, sources: dict[str, Path | dict]) -> None:
+def _stage(folder: Path, settings: dict, sources: dict[str, Path | dict], out: Path) -> None:
+    """The members written into `folder`, then checked as predict will check them (reader.check_contents),
+    so that export never writes a bundle predict refuses."""
+    from patch2loc.bundle.reader import check_contents
     from patch2loc.checkpoint import save_checkpoint
 
     for name, src in sources.items():
@@ -118,6 +116,13 @@ def _stage(folder: Path, settings: dict, sources: dict[str, Path | dict]) -> Non
     (folder / M.SETTINGS).write_text(json.dumps(settings, indent=1, sort_keys=True), encoding="utf-8")
     manifest = M.make_manifest(folder, [*sources, M.SETTINGS], settings["method"], settings["modality"], _created())
     (folder / M.MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    try:
+        M.check_total(out, manifest["members"])
+        check_contents(out, folder)
+    except InputError as exc:  # the run's files passed collect's checks, but not predict's: say so
+        text = str(exc).replace(f"; {M.REFUSED}. {M.FIX}", "").rstrip(".")
+        raise InputError(f"{text}: predict would refuse this bundle, so nothing was written. Fix the run's file "
+                         "it comes from.") from None
 
 
 def _zip(folder: Path, dest: Path) -> None:
@@ -136,6 +141,7 @@ def export_bundle(run: str | Path, modality: str, out: str | Path, method: str =
                   folds: list[int] | None = None) -> Path:
     """Write the bundle of `run`'s `modality` model to `out` (a .zip, else a folder); returns out."""
     from patch2loc.outputs import OutputSet, check_output
+    from patch2loc.staging import owned_temp_folder
 
     run, out = Path(run), Path(out)
     as_zip = out.name.lower().endswith(".zip")
@@ -148,11 +154,16 @@ def export_bundle(run: str | Path, modality: str, out: str | Path, method: str =
     with OutputSet() as outs:  # --out appears complete, or not at all (Ctrl-C included)
         if as_zip:
             staged_zip = outs.file(out)  # makes out's folder when missing
-            with tempfile.TemporaryDirectory(prefix=".bundle-", dir=out.parent) as d:
-                _stage(Path(d), settings, sources)
-                _zip(Path(d), staged_zip)
+            # the members beside --out, in a folder owned by this process: a killed export's is
+            # removed by the next export to the same --out (staging.remove_stale_temps)
+            scratch = owned_temp_folder(out)
+            try:
+                _stage(scratch, settings, sources, out)
+                _zip(scratch, staged_zip)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
         else:
-            _stage(outs.folder(out), settings, sources)
+            _stage(outs.folder(out), settings, sources, out)
     return out
 
 

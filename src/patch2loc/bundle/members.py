@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 
 from patch2loc.errors import InputError
-from patch2loc.limits import CHECKPOINT_ENV, IMAGE_ENV, MB, limit_bytes
+from patch2loc.limits import BUNDLE_ENV, CHECKPOINT_ENV, IMAGE_ENV, MB, limit_bytes
+from patch2loc.parsing import load_json
+from patch2loc.ranges import check_fold_count
 
 FORMAT = "patch2loc-bundle"
 FORMAT_VERSION = 1
@@ -84,12 +85,14 @@ def make_manifest(folder: Path, names: list[str], method: str, modality: str, cr
 def parse_manifest(bundle: Path, text: bytes) -> dict[str, dict]:
     """manifest.json -> {name: {sha256, size}}; one line naming the problem otherwise."""
     try:
-        manifest = json.loads(text.decode("utf-8"))
+        manifest = load_json(text, f"{bundle}: {MANIFEST}")
         members = manifest["members"]
         ok = (manifest.get("format") == FORMAT and isinstance(members, dict) and all(
             isinstance(m, dict) and isinstance(m.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", m["sha256"])
             and type(m.get("size")) is int and m["size"] >= 0 for m in members.values()))
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+    except InputError:  # beyond the parser's bounds
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError):
         ok = False
     if not ok:
         raise InputError(f"{bundle}: {MANIFEST} is not a patch2loc bundle manifest (format {FORMAT!r}, members with "
@@ -102,7 +105,18 @@ def parse_manifest(bundle: Path, text: bytes) -> dict[str, dict]:
         if name == MANIFEST:
             raise InputError(f"{bundle}: {MANIFEST} lists itself; {REFUSED}. {FIX}")
         check_size(bundle, name, member["size"])
+    check_total(bundle, members)
     return members
+
+
+def check_total(bundle: Path, members: dict[str, dict]) -> None:
+    """The folds and the total size of what would be unpacked, bounded before anything is written."""
+    check_fold_count(sum(name.startswith("folds/") for name in members), f"{bundle}: {MANIFEST}")
+    total, limit = sum(m["size"] for m in members.values()), limit_bytes(BUNDLE_ENV)
+    if total > limit:
+        raise InputError(f"{bundle}: its members declare {total / MB:,.0f} MB in all, more than the limit of "
+                         f"{limit / MB:,.0f} MB; {REFUSED}, nothing was unpacked. If it is real, raise the limit "
+                         f"({BUNDLE_ENV}); otherwise the bundle is corrupt or crafted.")
 
 
 def compare(bundle: Path, listed: dict[str, dict], present: set[str]) -> None:

@@ -10,8 +10,6 @@ weights are read later by predict through `read_checkpoint` (no code from the fi
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
 import shutil
 import stat
@@ -22,6 +20,10 @@ from pathlib import Path
 
 from patch2loc.bundle import members as M
 from patch2loc.errors import InputError
+from patch2loc.parsing import load_json
+from patch2loc.ranges import check_fold_count, check_threshold
+
+TEMP_NAME = "patch2loc-bundle"  # a zip's members go to TMPDIR/.patch2loc-bundle.p2l-tmp-<owner>-<random>/
 
 
 @dataclass
@@ -77,8 +79,6 @@ def _zip_members(bundle: Path, archive: zipfile.ZipFile) -> dict[str, zipfile.Zi
 
 def _copy_member(bundle: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: dict, dest: Path) -> None:
     """Inflate one member into dest, never past its declared size, and compare its sha256."""
-    if info.file_size != entry["size"]:
-        raise M.changed(bundle, info.filename)
     digest, size = hashlib.sha256(), 0
     dest.parent.mkdir(parents=True, exist_ok=True)
     with archive.open(info) as src, open(dest, "xb") as out:
@@ -92,8 +92,21 @@ def _copy_member(bundle: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, 
         raise M.changed(bundle, info.filename)
 
 
+def _check_room(bundle: Path, listed: dict[str, dict], folder: str) -> None:
+    """The unpacked members must fit in the temporary folder (a full disk halfway is worse)."""
+    need = sum(m["size"] for m in listed.values())
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise InputError(f"{bundle}: unpacking it needs {need / M.MB:,.0f} MB, the temporary folder {folder} has "
+                         f"{free / M.MB:,.0f} MB free; nothing was unpacked. Set TMPDIR to a folder with more room.")
+
+
 def _from_zip(bundle: Path) -> tuple[Path, str]:
-    tmp = tempfile.mkdtemp(prefix="patch2loc-bundle-")  # 0700: nobody else reads or swaps the members
+    """Everything the zip's directory and manifest say is checked first (names, links, sizes, the
+    total, the folds, the room); only then are the members inflated, one at a time, into a private
+    folder owned by this process (a killed run's is removed by the next: staging.owned_temp_folder)."""
+    from patch2loc.staging import owned_temp_folder
+
     try:
         with zipfile.ZipFile(bundle) as archive:
             found = _zip_members(bundle, archive)
@@ -101,19 +114,25 @@ def _from_zip(bundle: Path) -> tuple[Path, str]:
                 raise InputError(f"{bundle}: no {M.MANIFEST} in the archive, so nothing in it can be checked; "
                                  f"{M.REFUSED}. {M.FIX}")
             M.check_size(bundle, M.MANIFEST, found[M.MANIFEST].file_size)
-            listed = M.parse_manifest(bundle, archive.read(M.MANIFEST))
+            manifest = archive.read(M.MANIFEST)
+            listed = M.parse_manifest(bundle, manifest)
             M.compare(bundle, listed, set(found))
             for name, entry in listed.items():
-                _copy_member(bundle, archive, found[name], entry, Path(tmp) / name)
-            (Path(tmp) / M.MANIFEST).write_bytes(archive.read(M.MANIFEST))
+                if found[name].file_size != entry["size"]:
+                    raise M.changed(bundle, name)
+            _check_room(bundle, listed, tempfile.gettempdir())
+            tmp = owned_temp_folder(Path(tempfile.gettempdir()) / TEMP_NAME)  # 0700: nobody else reads or swaps it
+            try:
+                for name, entry in listed.items():
+                    _copy_member(bundle, archive, found[name], entry, tmp / name)
+                (tmp / M.MANIFEST).write_bytes(manifest)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise InputError(f"{bundle}: cannot be read as a bundle archive ({type(exc).__name__}: "
                          f"{str(exc)[:80]}); {M.REFUSED}. {M.FIX}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return Path(tmp), tmp
+    return tmp, str(tmp)
 
 
 def _from_folder(bundle: Path) -> None:
@@ -146,10 +165,12 @@ def _from_folder(bundle: Path) -> None:
 
 def _settings(bundle: Path, folder: Path) -> dict:
     try:
-        settings = json.loads((folder / M.SETTINGS).read_text(encoding="utf-8"))
+        settings = load_json((folder / M.SETTINGS).read_bytes(), f"{bundle}: {M.SETTINGS}")
         ok = isinstance(settings, dict) and all(isinstance(settings.get(k), dict) for k in ("preprocess", "normalize",
                                                                                           "heatmap"))
-    except (OSError, ValueError, UnicodeDecodeError):
+    except InputError:  # beyond the parser's bounds
+        raise
+    except (OSError, ValueError):
         ok = False
     if not ok:
         raise InputError(f"{bundle}: {M.SETTINGS} is not a bundle's settings (preprocess, normalize, heatmap); "
@@ -159,32 +180,22 @@ def _settings(bundle: Path, folder: Path) -> dict:
 
 def _folds(bundle: Path, settings: dict, listed: set[str]) -> list[tuple[int, str, float | None]]:
     folds = settings.get("folds")
+    check_fold_count(len(folds) if isinstance(folds, list) else 0, f"{bundle}: {M.SETTINGS}")
     try:
         out = []
         for f in folds:
             k, name, thr = f["fold"], f["weights"], f.get("threshold")
             if type(k) is not int or name != M.weights_name(k) or name not in listed:
                 raise ValueError(name)
-            if thr is not None and not (isinstance(thr, (int, float)) and math.isfinite(thr)):
-                raise ValueError(thr)
-            out.append((k, name, None if thr is None else float(thr)))
+            out.append((k, name, None if thr is None else check_threshold(thr, f"{bundle}: {M.SETTINGS}")))
+    except InputError as exc:
+        raise InputError(f"{str(exc).rstrip('.')} (a fold's threshold); {M.REFUSED}. {M.FIX}") from None
     except (TypeError, KeyError, ValueError):
         out = []
     if not out or len({k for k, _, _ in out}) != len(out):
         raise InputError(f"{bundle}: {M.SETTINGS} lists no usable folds (each: fold, weights folds/fold<k>.pt in the "
                          f"bundle, threshold a number or null); {M.REFUSED}. {M.FIX}")
     return out
-
-
-def _preprocess_settings(bundle: Path, preprocess: dict) -> None:
-    """The preprocessing settings make a PreprocessConfig (no unknown key, values of the right kind)."""
-    from patch2loc.preprocessing.pipeline import PreprocessConfig
-
-    try:
-        PreprocessConfig.from_config(preprocess, skull_strip="provided")
-    except (InputError, TypeError, ValueError) as exc:
-        raise InputError(f"{bundle}: {M.SETTINGS}: the preprocessing settings are not usable "
-                         f"({str(exc)[:160]}); {M.REFUSED}. {M.FIX}") from None
 
 
 def _member_check(bundle: Path, folder: Path, check, *args) -> None:
@@ -212,10 +223,30 @@ def _method_and_modality(bundle: Path, settings: dict, manifest: dict) -> None:
                          f"{M.FIX}")
 
 
+def check_contents(bundle: Path, folder: Path) -> tuple[dict, list[Fold]]:
+    """What predict reads from a bundle's verified members (settings, landmarks, atlas headers, the
+    folds), checked; messages name `bundle`. Export runs the same on what it is about to write."""
+    from patch2loc.claims import nifti_claims
+    from patch2loc.chainfiles import check_chain_config, check_landmarks
+
+    manifest = load_json((folder / M.MANIFEST).read_bytes(), f"{bundle}: {M.MANIFEST}")
+    listed = set(manifest["members"])
+    for needed in (M.SETTINGS, M.LANDMARKS, M.ATLAS_IMAGE):
+        if needed not in listed:
+            raise InputError(f"{bundle}: the bundle has no {needed}; {M.REFUSED}. {M.FIX}")
+    settings = _settings(bundle, folder)
+    _method_and_modality(bundle, settings, manifest)
+    check_chain_config(settings, Path(f"{bundle}:{M.SETTINGS}"))  # every setting in its range (ranges.py)
+    _member_check(bundle, folder, check_landmarks, folder / M.LANDMARKS)
+    _member_check(bundle, folder, nifti_claims, folder / M.ATLAS_IMAGE, "the bundle's atlas")
+    if M.ATLAS_MASK in listed:
+        _member_check(bundle, folder, nifti_claims, folder / M.ATLAS_MASK, "the bundle's atlas mask")
+    return settings, [Fold(k, folder / name, thr, name) for k, name, thr in _folds(bundle, settings, listed)]
+
+
 def open_bundle(path: str | Path) -> Bundle:
     """The checked bundle at `path` (a .zip or a folder); close() removes a zip's extracted copy."""
-    from patch2loc.claims import nifti_claims, regular_file
-    from patch2loc.chainfiles import check_chain_config, check_landmarks
+    from patch2loc.claims import regular_file
 
     bundle = Path(path)
     if bundle.is_dir():
@@ -225,20 +256,7 @@ def open_bundle(path: str | Path) -> Bundle:
         regular_file(bundle, "model bundle (--model)", "Pass the .zip (or folder) written by patch2loc export.")
         folder, tmp = _from_zip(bundle)
     try:
-        manifest = json.loads((folder / M.MANIFEST).read_text(encoding="utf-8"))
-        listed = set(manifest["members"])
-        for needed in (M.SETTINGS, M.LANDMARKS, M.ATLAS_IMAGE):
-            if needed not in listed:
-                raise InputError(f"{bundle}: the bundle has no {needed}; {M.REFUSED}. {M.FIX}")
-        settings = _settings(bundle, folder)
-        _method_and_modality(bundle, settings, manifest)
-        check_chain_config(settings, Path(f"{bundle}:{M.SETTINGS}"))
-        _preprocess_settings(bundle, settings["preprocess"])
-        _member_check(bundle, folder, check_landmarks, folder / M.LANDMARKS)
-        _member_check(bundle, folder, nifti_claims, folder / M.ATLAS_IMAGE, "the bundle's atlas")
-        if M.ATLAS_MASK in listed:
-            _member_check(bundle, folder, nifti_claims, folder / M.ATLAS_MASK, "the bundle's atlas mask")
-        folds = [Fold(k, folder / name, thr, name) for k, name, thr in _folds(bundle, settings, listed)]
+        settings, folds = check_contents(bundle, folder)
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

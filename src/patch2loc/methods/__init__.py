@@ -10,6 +10,7 @@ mask, thresholds), metrics, tables, figures. The module a registry line names pr
     load(checkpoint, device) -> (model, checkpoint dict)                       trained methods
     train_from_files(train_pairs, val_pairs, block, out_dir, *, modality, threads, progress)
                                                                                trained methods
+    activation_bytes(grid, options, patch_size) -> bytes held while scoring    optional (predict's budget)
 
 where `settings` is `scoring.ScanSettings` (device, median size, and `options`: the scoring
 options of config `heatmap:` or predict's flags, of which the method reads its own, e.g. through a

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from patch2loc.claims import Claims
 from patch2loc.errors import InputError
 from patch2loc.limits import check_image_size
 
@@ -48,8 +49,9 @@ def _slice_header(path: str):
     return reader
 
 
-def check_series(folder: Path, files: list[str]) -> None:
-    """Refuse an incomplete or irregular series (see the module doc)."""
+def check_series(folder: Path, files: list[str]):
+    """Refuse an incomplete or irregular series (see the module doc); returns what it claims
+    (claims.Claims: size, voxel type, voxel sizes; the affine of its first slice's frame)."""
     import SimpleITK as sitk
 
     listed = {Path(f).name for f in files}
@@ -67,6 +69,7 @@ def check_series(folder: Path, files: list[str]) -> None:
     check_image_size(folder, (*first.GetSize()[:2], len(files)), item, "the DICOM series")
     normal = directions[0].reshape(3, 3)[:, 2]
     positions = np.sort([float(np.dot(h.GetOrigin(), normal)) for h in headers])
+    step = float(first.GetSpacing()[2]) if len(first.GetSpacing()) > 2 else 1.0
     if len(positions) > 1:
         gaps = np.diff(positions)
         step = float(np.median(gaps))
@@ -81,10 +84,17 @@ def check_series(folder: Path, files: list[str]) -> None:
         if expected != len(files):
             raise InputError(f"{folder}: the series has {len(files)} slices but records ImagesInAcquisition = "
                              f"{expected}. {FIX}")
+    zooms = (float(first.GetSpacing()[0]), float(first.GetSpacing()[1]), step)
+    return Claims((*first.GetSize()[:2], len(files)), np.dtype(f"i{item}" if item in (1, 2, 4, 8) else "f4"),
+                  np.diag([*zooms, 1.0]), zooms)
 
 
-def series_files(folder: Path) -> list[str]:
-    """The slice files of the one DICOM series in `folder`, checked (check_series)."""
+def series_claims(folder: Path):
+    """What the one DICOM series in `folder` claims, its slices checked (check_series)."""
+    return check_series(folder, _files(folder))
+
+
+def _files(folder: Path) -> list[str]:
     import SimpleITK as sitk
 
     from patch2loc.preprocessing.imaging import quiet_itk
@@ -93,7 +103,12 @@ def series_files(folder: Path) -> list[str]:
     if len(series) != 1:
         raise InputError(f"{folder}: expected one DICOM series, found {len(series)}. One series per folder.")
     with quiet_itk():
-        files = list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0]))
+        return list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0]))
+
+
+def series_files(folder: Path) -> list[str]:
+    """The slice files of the one DICOM series in `folder`, checked (check_series)."""
+    files = _files(folder)
     check_series(folder, files)
     return files
 

@@ -7,7 +7,6 @@ the ensemble uses the mean of the folds' thresholds (`scoring.mean_threshold`).
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,11 +53,9 @@ def fold_threshold(run: Path | None, modality: str | None, checkpoint: Path,
     path = Path(RunLayout(run).threshold(method, str(modality), checkpoint.parent.name))
     if not path.is_file():
         return None
-    try:
-        return float(json.loads(path.read_text(encoding="utf-8"))["threshold"])
-    except (ValueError, KeyError, TypeError):
-        raise InputError(f"{path}: not a threshold file (needs {{\"threshold\": number}}). Re-run the "
-                         "workflow's score_healthy rule, or pass --threshold.") from None
+    from patch2loc.chainfiles import read_threshold
+
+    return read_threshold(path, "Re-run the workflow's score_healthy rule, or pass --threshold.")
 
 
 def bundle_folds(bundle, folds: list[int] | None) -> list:

@@ -71,27 +71,50 @@ def check_raw_scan(image: Path, mask: Path | None) -> None:
                          "--skull-strip hdbet.")
 
 
-def check_claims(scan, from_run: bool) -> None:
+def check_claims(scan, from_run: bool):
     """What the scan's files claim, checked before any compute (claims.py): regular files, sizes
-    within PATCH2LOC_MAX_IMAGE_MB, voxel sizes > 0, a usable affine; for a raw scan also one
-    geometry for nibabel and ITK (the native outputs must not mix two); --seg on the scan's grid.
-    A DICOM series: complete and evenly spaced (dicom.py); its --seg is checked once converted."""
+    within PATCH2LOC_MAX_IMAGE_MB, one 3D volume of single numbers, voxel sizes > 0, a usable
+    affine; for a raw scan also one geometry for nibabel and ITK (the native outputs must not mix
+    two); the brain mask on the image's grid (from the headers: before 3.5 GB of a scan were read to
+    find out); --seg on the scan's grid. A DICOM series: complete and evenly spaced (dicom.py); its
+    --seg is checked once converted. Returns (image claims, mask claims), None where not NIfTI."""
     from patch2loc.claims import check_orthogonal, nifti_claims
-    from patch2loc.predict.dicom import series_files
+    from patch2loc.predict.dicom import series_claims
     from patch2loc.predict.native import check_same_geometry
 
-    image = None
+    image = mask = None
     if scan.is_dicom and from_run:
-        series_files(scan.image)
+        image = series_claims(scan.image)
     elif not scan.is_dicom:
         image = nifti_claims(scan.image, "image")
         if from_run:
             check_orthogonal(image, scan.image)
             check_same_geometry(scan.image, image.affine)
     if scan.mask is not None:
-        nifti_claims(scan.mask, "brain mask")
-    if scan.seg is not None and image is not None:
+        mask = nifti_claims(scan.mask, "brain mask")
+        if image is not None:
+            check_mask_grid(scan.mask, scan.image, mask, image, exact=not from_run)
+    if scan.seg is not None and image is not None and not scan.is_dicom:
         check_seg_grid(scan.seg, scan.image, image)
+    return image, mask
+
+
+def check_mask_grid(mask_path: Path, image_path: Path, mask, image, exact: bool) -> None:
+    """The brain mask lies on the image's grid: same shape and voxel sizes, and (for a
+    preprocessed image, `exact`) the same affine; a raw scan's mask may be a fraction of a voxel
+    off (the chain moves it: preprocessing/grid.py)."""
+    import numpy as np
+
+    if mask.shape[:3] != image.shape[:3]:
+        raise InputError(f"{mask_path}: brain mask shape {mask.shape[:3]} differs from image {image_path} shape "
+                         f"{image.shape[:3]} (from their headers; nothing was read). Use the mask produced for "
+                         "this image (same preprocessing).")
+    same = np.allclose(mask.affine, image.affine, atol=1e-3) if exact else np.allclose(
+        mask.zooms[:3], image.zooms[:3], rtol=1e-3)
+    if not same:
+        raise InputError(f"{mask_path}: brain mask orientation/affine differs from image {image_path} (from their "
+                         "headers; nothing was read). Resample the mask onto the image grid (or use the mask from "
+                         "the same preprocessing).")
 
 
 def check_seg_grid(seg_path: Path, image_path: Path, image) -> None:

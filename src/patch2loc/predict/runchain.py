@@ -16,7 +16,7 @@ from pathlib import Path
 from patch2loc.claims import regular_file
 from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
-from patch2loc.chainfiles import NEEDS, check_chain_config, check_landmarks
+from patch2loc.chainfiles import NEEDS, check_chain_config, check_landmarks, read_run_config
 
 
 @dataclass
@@ -33,8 +33,6 @@ class RunChain:
     @classmethod
     def open(cls, run_dir: str | Path, modality: str) -> "RunChain":
         """A run folder's chain; every path from patch2loc.layout (the run records its own atlas)."""
-        import yaml
-
         run = Path(run_dir)
         layout = RunLayout(run)
         resolved, landmarks = Path(layout.config), Path(layout.landmarks(modality))
@@ -43,13 +41,7 @@ class RunChain:
             regular_file(needed, what, f"{NEEDS}.")
         regular_file(atlas, "the run's recorded atlas", "Run the workflow's record_atlas rule (with this file as "
                      "the snakemake target), or copy the atlas the run used there.")
-        try:
-            cfg = yaml.safe_load(resolved.read_text(encoding="utf-8"))
-            missing = [k for k in ("preprocess", "normalize") if k not in cfg]
-        except Exception:  # unreadable YAML or not a mapping
-            cfg, missing = None, ["(unreadable)"]
-        if missing:
-            raise InputError(f"{resolved}: not a patch2loc resolved config (missing {missing}). {NEEDS}.")
+        cfg = read_run_config(resolved, ("preprocess", "normalize"), NEEDS)
         check_chain_config(cfg, resolved)
         check_landmarks(landmarks)
         files = {"the run's config": resolved, "the run's landmarks": landmarks, "the run's atlas": atlas,

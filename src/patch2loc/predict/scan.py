@@ -66,6 +66,7 @@ class Context:
     allow_mismatch: bool
     checkpoints: list[str] = field(default_factory=list)
     method: str = DEFAULT_METHOD  # the members' method (predict.models.resolve_method)
+    force: bool = False  # --force: a scan outside the models' training intensities is warned about, not refused
 
 
 def skull_strip_of(scan: ScanInput, choice: str) -> str:
@@ -100,7 +101,8 @@ def finite_heatmap(score: np.ndarray, brain: np.ndarray, scan: ScanInput, what: 
 
 def run_scan(job: Job, ctx: Context) -> dict:
     from patch2loc.claims import nifti_claims
-    from patch2loc.io import header_volume, load_case, save_volume
+    from patch2loc.intensities import check_training_range
+    from patch2loc.io import header_volume, load_case, load_volume, save_volume
     from patch2loc.outputs import OutputSet
     from patch2loc.predict.preflight import check_checkpoint_fits, check_seg_grid
     from patch2loc.predict.ensemble import ensemble_score
@@ -133,6 +135,9 @@ def run_scan(job: Job, ctx: Context) -> dict:
         for member in ctx.members:
             check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape,
                                   ctx.allow_mismatch)
+        # a method without a model (Thresh) records no training range to compare with
+        trained = [(str(m.checkpoint), m.ckpt) for m in ctx.members if m.model is not None]
+        check_training_range(case.image.data, case.mask, trained, image, ctx.force)
         scored = ensemble_score(ctx.members, case.image.data, case.mask, ctx.settings, ctx.method)
         score = finite_heatmap(scored.score.astype(np.float32), case.mask, scan, "heatmap")
         save_volume(score, outs.file(paths["heatmap"]), like=case.image)
@@ -154,7 +159,8 @@ def run_scan(job: Job, ctx: Context) -> dict:
             if thr is not None:
                 save_volume(lesion_mask(native_score, brain, thr), outs.file(paths["native_lesions"]), like=native)
             summary_score, summary_brain, summary_affine, space = native_score, brain, native.affine, "native"
-            summary_image = native.data
+            if job.html is not None:  # the viewer shows the scan itself: read it only for the viewer
+                summary_image = load_volume(native_path).data
         rows = [] if thr is None else components((summary_score > thr) & summary_brain, summary_score,
                                                  summary_affine)
         metrics = None

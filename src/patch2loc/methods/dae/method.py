@@ -7,9 +7,16 @@ from patch2loc.methods.harness import workflow_trainer
 
 Settings = dae_train.DAEConfig  # its config block (`dae:`)
 train_from_files = workflow_trainer(Settings, dae_train.train_from_files)
-__all__ = ["Settings", "load", "score", "train_from_files"]
+__all__ = ["Settings", "activation_bytes", "load", "score", "train_from_files"]
+SLICES, ACTIVATION = 16, 1600  # slices per batch of anomaly_map; bytes per slice pixel (a width-64 UNet's levels)
 
 
 def score(model, image, mask, settings) -> dict:
     """Raw anomaly map of a normalised volume (before the core's median filter and mask)."""
     return {"score": anomaly_map(model, image, mask, settings.device)}
+
+
+def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int | None) -> int:
+    """What one batch of slices holds while scoring a volume of `grid` (predict's memory budget,
+    predict/budget.py)."""
+    return SLICES * grid[0] * grid[1] * ACTIVATION

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from patch2loc.intensities import training_range
 from patch2loc.io import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.noise import coarse_noise, noise_cells
@@ -145,8 +146,10 @@ def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: boo
     device = prepare_device(cfg.device, cfg.num_threads)
     cells = (noise_cells(shape[0], data.spacing[0], cfg.noise_cell_mm),
              noise_cells(shape[1], data.spacing[1], cfg.noise_cell_mm))
-    # The grid, the voxel size and the noise grid are recorded (predict checks the grid).
-    config = {**asdict(cfg), "volume_shape": list(shape), "spacing": list(data.spacing), "noise_cells": list(cells)}
+    # The grid, the voxel size, the noise grid and the training intensities are recorded (predict
+    # checks the grid and a scan's intensity scale).
+    config = {**asdict(cfg), "volume_shape": list(shape), "spacing": list(data.spacing), "noise_cells": list(cells),
+              "intensity_range": training_range(data.train_images, data.train_masks)}
     seed_everything(cfg.seed)  # first, so the initial weights are a function of cfg.seed
     task = DAETask(data, cfg, cells, device)
     return run_training(task, out_dir, steps=cfg.steps, val_every=cfg.val_every,

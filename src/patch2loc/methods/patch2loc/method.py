@@ -1,6 +1,7 @@
 """Patch2Loc as the workflow and predict call a method (see `patch2loc.methods`): train, load, score."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 from patch2loc.methods.harness import workflow_trainer
@@ -9,7 +10,8 @@ from patch2loc.methods.patch2loc.model import load_model as load
 
 Settings = p2l_train.TrainConfig  # its config block (`patch2loc:`)
 train_from_files = workflow_trainer(Settings, p2l_train.train_from_files)
-__all__ = ["ScoreOptions", "Settings", "load", "score", "train_from_files"]
+__all__ = ["ScoreOptions", "Settings", "activation_bytes", "load", "score", "train_from_files"]
+ACTIVATION = 128  # bytes per patch pixel: ResNet-18's first convolution and its batch norm (64 channels at P/2)
 
 
 @dataclass(frozen=True)
@@ -42,3 +44,13 @@ def score(model, image, mask, settings) -> dict:
     if settings.patch_maps:
         maps.update(log_error=res.log_error, log_variance=res.log_variance, mean=res.mean, logvar=res.logvar)
     return maps
+
+
+def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int | None) -> int:
+    """What one forward pass holds while scoring a volume of `grid` (predict's memory budget,
+    predict/budget.py): a batch of patches, at most the centres there are; without a checkpoint's
+    patch size yet, the paper's 1/8 of the slice side."""
+    opts = ScoreOptions.of(options)
+    patch = patch_size or max(1, round(0.125 * max(grid[0], grid[1])))
+    patches = min(opts.batch_size, math.ceil(math.prod(grid) / opts.stride ** 2))
+    return patches * patch ** 2 * ACTIVATION

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from patch2loc.devices import resolve_device  # noqa: F401  (re-exported for benchmarks)
+from patch2loc.intensities import training_range
 from patch2loc.io import InputError
 from patch2loc.methods.harness import (LR_SCHEDULES, autocast_context, check_settings, config_from_dict,
                                        prepare_device, run_training, scheduled_lr, seed_everything, set_lr)
@@ -155,8 +156,9 @@ def train(train_images: np.ndarray, train_masks: np.ndarray, val_images: np.ndar
                          "differ in shape; preprocess both to the same grid (crop/pad).")
     device = prepare_device(cfg.device, cfg.num_threads)
     patch_size = cfg.patch_size or patch_size_for(train_images.shape[1])
-    # The resolved patch size and the training grid are recorded for inference (cli predict checks it).
-    config = {**asdict(cfg), "patch_size": patch_size, "volume_shape": list(train_images.shape[1:])}
+    # The resolved patch size, the training grid and intensities are recorded for inference (predict checks them).
+    config = {**asdict(cfg), "patch_size": patch_size, "volume_shape": list(train_images.shape[1:]),
+              "intensity_range": training_range(train_images, train_masks)}
     subjects = subjects or {"train": [f"train_{i:03d}" for i in range(len(train_images))],
                             "val": [f"val_{i:03d}" for i in range(len(val_images))]}
     seed_everything(cfg.seed)  # first, so the initial weights are a function of cfg.seed

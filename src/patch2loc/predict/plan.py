@@ -1,0 +1,111 @@
+"""Which outputs each scan of a `predict` call gets, checked against every input before any compute.
+
+`jobs` turns --out (a file or a folder) into one Job per scan. `check_paths` then refuses, before
+anything is read or computed: an output that is an input (same path, a link, a hard link), an
+output inside a folder that is read whole as an input (a bundle folder, the --from-run folder, a
+DICOM series folder: a file added there makes it unusable), an output path that is a symbolic link
+(the link would be replaced, not its target), two outputs that are one file, and an existing
+`S_preprocessed/` folder or summary that belongs to another heatmap.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from patch2loc.errors import InputError
+
+NIFTI = (".nii.gz", ".nii")
+
+
+def _check_owner(folder: Path, heatmap: Path) -> None:
+    """Reuse S_preprocessed/ only for the same heatmap; never replace a folder we did not make."""
+    from patch2loc.predict.scan import OWNER_FILE
+
+    if not folder.exists():
+        return
+    try:
+        made_for = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8")).get("heatmap")
+    except (OSError, ValueError, AttributeError):
+        made_for = None
+    if made_for != heatmap.name:
+        whose = f"the heatmap {made_for}" if made_for else "something other than patch2loc predict"
+        raise InputError(f"{folder}: this folder belongs to {whose}; predicting {heatmap.name} would overwrite "
+                         "it. Choose another --out name or folder.")
+
+
+def _check_summary_owner(job) -> None:
+    """x.nii and x.nii.gz share the stem x: never let one replace the other's outputs."""
+    summary = job.outputs()["summary"]
+    try:
+        made_for = json.loads(summary.read_text(encoding="utf-8"))["outputs"]["heatmap"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no summary yet (or not ours: check_output already refused folders)
+    if Path(made_for).name != job.heatmap.name:
+        raise InputError(f"{summary}: belongs to the heatmap {Path(made_for).name}; predicting {job.heatmap.name} "
+                         "would overwrite it. Choose another --out name.")
+
+
+def jobs(args, scans, from_run: bool, lesions: bool):
+    from patch2loc.predict.scan import Job
+
+    out = Path(args.out)
+    # A folder: several scans, or an existing folder / a name without a suffix that is not named
+    # like a NIfTI. Otherwise one file (check_output then insists on .nii.gz / .nii).
+    nifti_name = out.name.lower().endswith(NIFTI)
+    if len(scans) == 1 and (nifti_name or (out.suffix and not out.is_dir())):
+        suffix = next((s for s in NIFTI if out.name.lower().endswith(s)), "")
+        stem = out.with_name(out.name[: len(out.name) - len(suffix)] if suffix else out.name)
+        return [Job(scans[0], out, stem, Path(args.png) if args.png else None, from_run, lesions,
+                    Path(args.html) if args.html else None)], False
+    if out.name.lower().endswith(NIFTI):
+        raise InputError(f"{out}: --image names {len(scans)} scans, so --out must be a folder (not a .nii.gz).")
+    if args.png:
+        raise InputError(f"{args.png}: --png names one file; with an --out folder every scan gets <id>.png there.")
+    if args.html:
+        raise InputError(f"{args.html}: --html is for a single scan (an --out .nii.gz), not an --out folder.")
+    return [Job(s, out / f"{s.id}.nii.gz", out / s.id, out / f"{s.id}.png", from_run, lesions) for s in scans], True
+
+
+def check_paths(jobs, scans, checkpoints, chain, args) -> None:
+    """Every output against every input, before any compute."""
+    from patch2loc.outputs import check_distinct, check_output
+
+    inputs: dict[str, Path | None] = {f"--checkpoint {i + 1}": c for i, c in enumerate(checkpoints)}
+    given = [Path(text) for text in args.image if Path(text).is_file()]  # files and csv lists (the path is said once)
+    inputs.update({"--image" if len(given) == 1 else f"--image #{i + 1}": p for i, p in enumerate(given)})
+    for s in scans:
+        inputs.update({f"--image {s.id}": s.image, f"--mask of {s.id}": s.mask, f"--seg of {s.id}": s.seg})
+    if chain is not None:
+        inputs.update(chain.inputs())
+    whole = {f"--image {s.id} (a DICOM series folder)": s.image for s in scans if s.is_dicom}
+    if chain is not None and Path(chain.run).is_dir():
+        whole["--model" if "--model" in chain.given else "--from-run"] = Path(chain.run)
+    if len(jobs) > 1 or jobs[0].heatmap != Path(args.out):  # a folder that receives outputs, never replaced
+        check_output(args.out, "--out", (), inputs, folder=True, replaced_whole=False)
+    every: dict[str, Path] = {}
+    for job in jobs:
+        for name, path in job.outputs().items():
+            if name == "preprocessed":
+                check_output(path, f"the preprocessed folder of {job.heatmap.name}", (), inputs, folder=True)
+                _check_owner(path, job.heatmap)
+            else:
+                flag = {"heatmap": "--out", "png": "--png", "html": "--html"}.get(name, f"--out ({name})")
+                suffixes = {"heatmap": NIFTI, "png": (".png",), "html": (".html",)}.get(name, ())
+                check_output(path, flag, suffixes, inputs)
+            _not_inside(path, whole)
+            every[f"{job.scan.id} {name}"] = path
+        _check_summary_owner(job)
+    check_distinct(every)
+
+
+
+
+def _not_inside(path: Path, folders: dict[str, Path]) -> None:
+    """An output must not land in a folder that is read whole (a bundle, a run, a DICOM series):
+    one more file there makes it unusable (a bundle refuses members it does not list)."""
+    where = Path(os.path.realpath(path.parent)) / path.name
+    for flag, folder in folders.items():
+        if where.is_relative_to(os.path.realpath(folder)):
+            raise InputError(f"{path}: this output would be written inside {flag} {folder}, which is read whole as "
+                             "an input (a file added there makes it unusable). Choose an --out outside it.")
