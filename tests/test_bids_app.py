@@ -132,19 +132,29 @@ def test_a_rerun_skips_done_scans_and_participant_label_restricts_the_work(run, 
     assert not (other / "sub-01").exists()
 
 
-def test_a_changed_scan_is_redone_and_republished(run, tmp_path):
+def test_a_changed_scan_is_redone_and_a_failed_redo_leaves_no_stale_derivatives(run, tmp_path, monkeypatch, capsys):
     raw, bundle, out, _ = run
     copy = tmp_path / "raw"
     shutil.copytree(raw, copy, ignore=shutil.ignore_patterns("patch2loc"))
+    monkeypatch.chdir(copy)  # relative paths, as typed in a shell
+    relative = ["bids", ".", "derivatives/p2l", "participant", "--model", str(bundle), "--mask-derivatives",
+                "derivatives/masks", "--device", "cpu", "--quiet", "--participant-label", "02"]
     out2 = copy / "derivatives" / "p2l"
-    assert participant(copy, out2, bundle, "--participant-label", "02") == 0
+    assert cli.main(relative) == 0
     names = derivative_paths(entities("02", None))
-    first = json.loads((out2 / names["heatmap_json"]).read_text())["RunFingerprint"]
+    meta = json.loads((out2 / names["heatmap_json"]).read_text())
+    assert meta["Sources"][1] == "bids:masks:sub-02/anat/sub-02_space-T2w_desc-brain_mask.nii.gz"
     scan = copy / "sub-02" / "anat" / "sub-02_T2w.nii.gz"
     img = nib.load(scan)
     nib.save(nib.Nifti1Image(np.asarray(img.dataobj)[::-1].copy(), img.affine, img.header), scan)  # another scan
-    assert participant(copy, out2, bundle, "--participant-label", "02") == 0
-    assert json.loads((out2 / names["heatmap_json"]).read_text())["RunFingerprint"] != first
+    assert cli.main(relative) == 0
+    assert json.loads((out2 / names["heatmap_json"]).read_text())["RunFingerprint"] != meta["RunFingerprint"]
+    scan.write_bytes(b"not a NIfTI")  # a redo that fails: predict and bids remove the scan's earlier outputs
+    capsys.readouterr()
+    assert cli.main(relative) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "sub-02_T2w.nii.gz" in err[0] and "earlier derivatives were removed" in err[1], err
+    assert not list(out2.rglob("sub-02*")) and (out2 / "dataset_description.json").exists()
 
 
 def test_group_level_table_and_report_with_segmentation_metrics(run):

@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "filter; else 7)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_predict)
-    add_bids_parser(sub)
+    add_bids_parser(sub, parser)
     return parser
 
 

@@ -39,11 +39,10 @@ def bundle_info(model: str | Path, atlas_copy: Path | None = None) -> dict:
                 "sha256": sha256_of(model)}
 
 
-def run_predict(scans, work: Path, model: str | Path, device: str, overwrite: bool, quiet: bool) -> int:
+def run_predict(parse, scans, work: Path, model: str | Path, device: str, overwrite: bool, quiet: bool) -> int:
     """predict's folder mode on these scans, outputs in `work`; returns predict's exit status
-    (the number of scans that failed; each was reported on one line)."""
-    from patch2loc.cli import build_parser
-
+    (the number of scans that failed; each was reported on one line). `parse`: the command
+    line's own parse_args (cli.py hands it in; importing cli here would be an import cycle)."""
     with tempfile.TemporaryDirectory(prefix="patch2loc-bids-") as tmp:
         listing = Path(tmp) / "scans.csv"
         with open(listing, "w", newline="", encoding="utf-8") as f:
@@ -52,7 +51,7 @@ def run_predict(scans, work: Path, model: str | Path, device: str, overwrite: bo
             for scan in scans:
                 writer.writerow([str(scan.path.resolve()), str(scan.mask.resolve()) if scan.mask else ""])
         argv = ["predict", "--model", str(model), "--image", str(listing), "--out", str(work), "--device", device]
-        args = build_parser().parse_args(argv + (["--overwrite"] if overwrite else []) + (["--quiet"] if quiet else []))
+        args = parse(argv + (["--overwrite"] if overwrite else []) + (["--quiet"] if quiet else []))
         return args.func(args)
 
 

@@ -16,12 +16,14 @@ import os
 import sys
 from pathlib import Path
 
-from patch2loc.errors import InputError
+from patch2loc.errors import InputError, resource_problem
 
 NAME = "patch2loc"
+MAX_EXIT = 100  # as predict: the exit status counts failed scans, at most 100
 
 
-def add_parser(sub) -> None:
+def add_parser(sub, root: argparse.ArgumentParser) -> None:
+    """`root`: the whole command line's parser; the participant level parses predict's call with it."""
     b = sub.add_parser("bids", help="a BIDS App: every fitting scan of a BIDS dataset in, BIDS derivatives out",
                        description="BIDS App. participant: score every T1w or T2w scan that fits the bundle's "
                                    "modality and write BIDS-Derivatives into OUTPUT_DIR (skipping scans done before "
@@ -45,7 +47,7 @@ def add_parser(sub) -> None:
     b.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (as predict)")
     b.add_argument("--overwrite", action="store_true", help="redo scans done before (default: skip them)")
     b.add_argument("--quiet", action="store_true", help="no progress output")
-    b.set_defaults(func=cmd_bids)
+    b.set_defaults(func=cmd_bids, parse=root.parse_args)
 
 
 def _check_output_dir(out: Path, bids_dir: Path) -> None:
@@ -111,7 +113,7 @@ def _participant(args, bids_dir: Path, out: Path) -> int:
 
     made = not out.exists()
     try:
-        failed = adapter.run_predict(scans, out / WORK, args.model, args.device, args.overwrite, args.quiet)
+        failed = adapter.run_predict(args.parse, scans, out / WORK, args.model, args.device, args.overwrite, args.quiet)
     except BaseException:
         if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # predict refused before writing: leave nothing
@@ -119,23 +121,33 @@ def _participant(args, bids_dir: Path, out: Path) -> int:
     published = unchanged = 0
     for scan in scans:
         produced = adapter.predict_outputs(scan, out / WORK)
-        if not all(p.exists() for p in produced.values()):
-            continue  # predict reported it
+        if not all(p.exists() for p in produced.values()):  # predict reported it (and removed its stale outputs)
+            if publish.remove_published(out, scan):
+                print(f"patch2loc bids: {scan.relpath}: its earlier derivatives were removed (made from other inputs "
+                      "or settings).", file=sys.stderr)
+            continue
         state = json.loads(produced["summary"].read_text(encoding="utf-8")).get("run_state") or {}
         if publish.published_fingerprint(out, scan) == state.get("fingerprint") and not args.overwrite:
             unchanged += 1
             continue
         mask_uri = None
         if scan.mask is not None:
-            mask_uri = publish.bids_uri(publish.MASKS, scan.mask.relative_to(Path(args.mask_derivatives)).as_posix())
-        publish.publish_scan(out, scan, produced, info, mask_uri)
+            mask_uri = publish.bids_uri(publish.MASKS, os.path.relpath(scan.mask, masks.root))
+        try:
+            publish.publish_scan(out, scan, produced, info, mask_uri)
+        except Exception as exc:  # as in predict: one scan's failure must not stop the others
+            failed += 1
+            line = str(exc) if isinstance(exc, InputError) else resource_problem(exc, str(scan.path), writing=str(out))
+            print(f"patch2loc bids: error: {line or f'{scan.path}: unexpected {type(exc).__name__}: {exc}'}",
+                  file=sys.stderr)
+            continue
         published += 1
     if published or unchanged:
         write_dataset_files(out, info, links, args.model)
     if not args.quiet:
         print(f"patch2loc bids: {published} scan(s) published, {unchanged} unchanged (done before with the same "
               f"inputs and settings), {failed} failed; derivatives in {out}", file=sys.stderr)
-    return failed
+    return min(failed, MAX_EXIT)
 
 
 def _group(args, bids_dir: Path, out: Path) -> int:

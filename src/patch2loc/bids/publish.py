@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 from patch2loc.bids import adapter
@@ -34,6 +35,23 @@ def published_fingerprint(out_dir: Path, scan) -> str | None:
         return json.loads(sidecar.read_text(encoding="utf-8")).get("RunFingerprint")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def remove_published(out_dir: Path, scan) -> list[Path]:
+    """Remove a scan's derivatives (only a set whose sidecar records a run fingerprint: ours)
+    when predict could not redo it, so no stale set stays looking current; returns them."""
+    if published_fingerprint(out_dir, scan) is None:
+        return []
+    names = derivative_paths(scan.entities)
+    last = out_dir / names.pop("heatmap_json")  # removed last: while it exists, the set is ours
+    gone = [out_dir / p for p in names.values() if (out_dir / p).is_file() and not (out_dir / p).is_symlink()]
+    for path in [*gone, last]:
+        path.unlink()
+    folder = last.parent
+    while folder != out_dir and folder.is_dir() and not any(folder.iterdir()):  # sub-<label>[/ses-<label>]/anat
+        folder.rmdir()
+        folder = folder.parent
+    return [*gone, last]
 
 
 def sidecars(scan, summary: dict, info: dict, names: dict, mask_uri: str | None) -> dict[str, dict]:
@@ -68,8 +86,6 @@ def publish_scan(out_dir: Path, scan, produced: dict[str, Path], info: dict, mas
     from patch2loc.evaluation.viewer import prediction_viewer
     from patch2loc.io import header_volume, load_volume, save_volume
     from patch2loc.outputs import OutputSet
-
-    import shutil
 
     summary = json.loads(produced["summary"].read_text(encoding="utf-8"))
     names = derivative_paths(scan.entities)
