@@ -19,7 +19,7 @@ import numpy as np
 
 
 def bundle_info(model: str | Path, atlas_copy: Path | None = None) -> dict:
-    """What the derivatives record of a bundle (its method, modality, folds, thresholds, sha256);
+    """What the derivatives record of a bundle (its method, modality, folds, sha256);
     the bundle is checked as predict checks it. `atlas_copy`: write its atlas image there."""
     from patch2loc.bundle import members as M
     from patch2loc.bundle.reader import open_bundle
@@ -33,7 +33,6 @@ def bundle_info(model: str | Path, atlas_copy: Path | None = None) -> dict:
             shutil.copyfile(bundle.member(M.ATLAS_IMAGE), atlas_copy)
         return {"method": settings["method"], "modality": settings["modality"],
                 "folds": [f["fold"] for f in settings["folds"]],
-                "fold_thresholds": [f["threshold"] for f in settings["folds"]],
                 "run_name": settings.get("run_name"), "file": Path(model).name,
                 # a zip: the file's sha256; a folder: one over its files, manifest.json (every member's sha256) included
                 "sha256": sha256_of(model)}

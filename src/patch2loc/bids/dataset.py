@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from patch2loc.errors import InputError
@@ -30,7 +30,6 @@ class Scan:
     relpath: str  # relative to BIDS_DIR, with /
     entities: dict  # the IDENTITY entities it has, plus suffix
     mask: Path | None = None  # a brain mask from --mask-derivatives
-    extra: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -167,8 +166,9 @@ def match_derivative(layout, scan: Scan, desc: re.Pattern, what: str) -> Path | 
     if len(found) > 1:
         found = [f for f in found if f.get_entities().get("space") == scan.entities["suffix"]] or found
     if len(found) > 1:
-        raise InputError(f"{scan.path}: {len(found)} {what}s fit this scan ({', '.join(Path(f.path).name for f in found)}). "
-                         "Give each a sidecar whose Sources names its scan, or remove the extra ones.")
+        listed = ", ".join(Path(f.path).name for f in found)
+        raise InputError(f"{scan.path}: {len(found)} {what}s fit this scan ({listed}). Give each a sidecar whose "
+                         "Sources names its scan, or remove the extra ones.")
     return Path(found[0].path) if found else None
 
 
