@@ -1,4 +1,4 @@
-"""Command line: `patch2loc train`, `patch2loc predict` and `patch2loc export`.
+"""Command line: `patch2loc train`, `patch2loc predict`, `patch2loc export` and `patch2loc bids`.
 
 Bad input (unreadable or mismatched files, empty masks, NaNs, unusable checkpoints, flag values
 out of range) prints one line naming the file (or flag) and the fix to stderr and exits with
@@ -130,6 +130,7 @@ PATCH2LOC_ONLY = "Patch2Loc only: ignored with --method DAE, which reconstructs 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from patch2loc.bids.command import add_parser as add_bids_parser
     from patch2loc.bundle.export import cmd_export
     from patch2loc.methods import DEFAULT_METHOD, METHODS
     from patch2loc.predict import cmd_predict
@@ -247,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(refused by default: the heatmap would be meaningless), with a warning")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_predict)
+    add_bids_parser(sub, parser)
     return parser
 
 

@@ -1,0 +1,178 @@
+"""`patch2loc bids BIDS_DIR OUTPUT_DIR participant|group`: the BIDS App (docs/bids.md).
+
+participant: the scans that fit the bundle's modality (dataset.py) go through predict's folder
+mode (adapter.py) into OUTPUT_DIR/.predict, then each finished scan is published under its
+BIDS-Derivatives names (publish.py). group: group_anomaly.tsv and report.html (group.py).
+Every check that needs no compute runs first; a refusal is one line, exit 2, and writes nothing.
+The exit status is otherwise predict's: the number of scans that failed (each named on one line).
+OUTPUT_DIR belongs to one bundle: its dataset_description.json records the bundle's sha256, and
+another bundle (whose names would collide or mix) is refused.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from patch2loc.errors import InputError, resource_problem
+
+NAME = "patch2loc"
+MAX_EXIT = 100  # as predict: the exit status counts failed scans, at most 100
+
+
+def add_parser(sub, root: argparse.ArgumentParser) -> None:
+    """`root`: the whole command line's parser; the participant level parses predict's call with it."""
+    b = sub.add_parser("bids", help="a BIDS App: every fitting scan of a BIDS dataset in, BIDS derivatives out",
+                       description="BIDS App. participant: score every T1w or T2w scan that fits the bundle's "
+                                   "modality and write BIDS-Derivatives into OUTPUT_DIR (skipping scans done before "
+                                   "with the same inputs and settings). group: group_anomaly.tsv and report.html.")
+    b.add_argument("bids_dir", metavar="BIDS_DIR", help="the raw BIDS dataset (read only)")
+    b.add_argument("output_dir", metavar="OUTPUT_DIR", help="the derivatives dataset to write, e.g. "
+                                                            "BIDS_DIR/derivatives/patch2loc")
+    b.add_argument("analysis_level", choices=("participant", "group"), help="participant: score scans; group: "
+                                                                             "the table and report over them")
+    b.add_argument("--model", metavar="BUNDLE", help="the model bundle (patch2loc export), participant level")
+    b.add_argument("--participant-label", nargs="+", metavar="LABEL", help="only these participants (with or "
+                                                                          "without sub-)")
+    b.add_argument("--session-label", nargs="+", metavar="LABEL", help="only these sessions (with or without ses-)")
+    b.add_argument("--bids-filter-file", metavar="FILE", help='JSON, fMRIPrep\'s form: {"t2w": {"acquisition": '
+                                                              '"highres"}} narrows the scans of that kind')
+    b.add_argument("--mask-derivatives", metavar="DIR", help="a derivatives dataset with each scan's brain mask "
+                                                             "(desc-brain_mask); without one a scan is skull-stripped "
+                                                             "with HD-BET, as predict does")
+    b.add_argument("--seg-derivatives", metavar="DIR", help="group level: a derivatives dataset with lesion masks "
+                                                            "(a desc containing 'lesion') for AUPRC and Dice")
+    b.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (as predict)")
+    b.add_argument("--overwrite", action="store_true", help="redo scans done before (default: skip them)")
+    b.add_argument("--quiet", action="store_true", help="no progress output")
+    b.set_defaults(func=cmd_bids, parse=root.parse_args)
+
+
+def _check_output_dir(out: Path, bids_dir: Path) -> None:
+    """OUTPUT_DIR is not the dataset, does not hold it, and lies in it only under derivatives/."""
+    from patch2loc.outputs import check_output
+
+    check_output(out, "OUTPUT_DIR", inputs={"BIDS_DIR": bids_dir}, folder=True, replaced_whole=True)
+    real, root = Path(os.path.realpath(out)), Path(os.path.realpath(bids_dir))
+    if real.is_relative_to(root) and not real.is_relative_to(root / "derivatives"):
+        raise InputError(f"{out}: OUTPUT_DIR is inside BIDS_DIR {bids_dir} but not under its derivatives/ folder, "
+                         "which would add non-BIDS files to the raw dataset. Use BIDS_DIR/derivatives/patch2loc.")
+
+
+def _owner(out: Path) -> dict | None:
+    """OUTPUT_DIR's dataset_description.json when patch2loc wrote it; None for a new folder;
+    InputError for a folder that holds something else."""
+    description = out / "dataset_description.json"
+    if not out.exists() or (not description.exists() and not any(out.iterdir())):
+        return None
+    try:
+        desc = json.loads(description.read_text(encoding="utf-8"))
+        generated = desc["GeneratedBy"][0]
+        if generated["Name"] != NAME:
+            raise KeyError
+        return desc
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        raise InputError(f"{out}: OUTPUT_DIR already holds files that patch2loc did not write (no patch2loc "
+                         "dataset_description.json). Choose a new or empty folder.") from None
+
+
+def _same_bundle(desc: dict | None, info: dict, out: Path) -> None:
+    if desc is None:
+        return
+    before = desc["GeneratedBy"][0].get("ModelBundle") or {}
+    if before.get("Sha256") != info["sha256"]:
+        raise InputError(f"{out}: OUTPUT_DIR holds the derivatives of another model bundle ({before.get('File')}, "
+                         f"{before.get('Modality')}, sha256 {str(before.get('Sha256'))[:12]}...). Give this bundle "
+                         "its own OUTPUT_DIR, e.g. derivatives/patch2loc-" + info["modality"] + ".")
+
+
+def _participant(args, bids_dir: Path, out: Path) -> int:
+    from patch2loc.bids import adapter, dataset, publish
+    from patch2loc.bids.description import link_for, write_dataset_files
+    from patch2loc.bids.names import WORK
+
+    if args.model is None:
+        raise InputError(f"{bids_dir}: the participant level needs --model BUNDLE (a bundle from patch2loc export).")
+    if args.seg_derivatives:
+        raise InputError(f"{args.seg_derivatives}: --seg-derivatives belongs to the group level.")
+    layout = dataset.open_raw(bids_dir)
+    _check_output_dir(out, bids_dir)
+    desc = _owner(out)
+    info = adapter.bundle_info(args.model)
+    _same_bundle(desc, info, out)
+    filters = dataset.read_filter(args.bids_filter_file, info["modality"])
+    scans = dataset.select_scans(layout, info["modality"], args.participant_label, args.session_label, filters)
+    links = {publish.RAW: link_for(bids_dir, out, bids_dir)}
+    if args.mask_derivatives:
+        masks = dataset.open_derivatives(args.mask_derivatives, "--mask-derivatives")
+        for scan in scans:
+            scan.mask = dataset.match_derivative(masks, scan, dataset.BRAIN_DESC, "brain mask")
+        links[publish.MASKS] = link_for(Path(args.mask_derivatives), out, bids_dir)
+
+    made = not out.exists()
+    try:
+        failed = adapter.run_predict(args.parse, scans, out / WORK, args.model, args.device, args.overwrite, args.quiet)
+    except BaseException:
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # predict refused before writing: leave nothing
+        raise
+    published = unchanged = 0
+    for scan in scans:
+        produced = adapter.predict_outputs(scan, out / WORK)
+        if not all(p.exists() for p in produced.values()):  # predict reported it (and removed its stale outputs)
+            if publish.remove_published(out, scan):
+                print(f"patch2loc bids: {scan.relpath}: its earlier derivatives were removed (made from other inputs "
+                      "or settings).", file=sys.stderr)
+            continue
+        state = json.loads(produced["summary"].read_text(encoding="utf-8")).get("run_state") or {}
+        if publish.published_fingerprint(out, scan) == state.get("fingerprint") and not args.overwrite:
+            unchanged += 1
+            continue
+        mask_uri = None
+        if scan.mask is not None:
+            mask_uri = publish.bids_uri(publish.MASKS, os.path.relpath(scan.mask, masks.root))
+        try:
+            publish.publish_scan(out, scan, produced, info, mask_uri)
+        except Exception as exc:  # as in predict: one scan's failure must not stop the others
+            failed += 1
+            line = str(exc) if isinstance(exc, InputError) else resource_problem(exc, str(scan.path), writing=str(out))
+            print(f"patch2loc bids: error: {line or f'{scan.path}: unexpected {type(exc).__name__}: {exc}'}",
+                  file=sys.stderr)
+            continue
+        published += 1
+    if published or unchanged:
+        write_dataset_files(out, info, links, args.model)
+    if not args.quiet:
+        print(f"patch2loc bids: {published} scan(s) published, {unchanged} unchanged (done before with the same "
+              f"inputs and settings), {failed} failed; derivatives in {out}", file=sys.stderr)
+    return min(failed, MAX_EXIT)
+
+
+def _group(args, bids_dir: Path, out: Path) -> int:
+    from patch2loc.bids import dataset
+    from patch2loc.bids.group import run_group
+
+    for flag in ("model", "mask_derivatives", "participant_label", "session_label", "bids_filter_file"):
+        if getattr(args, flag):
+            raise InputError(f"--{flag.replace('_', '-')}: belongs to the participant level, not group.")
+    dataset.open_raw(bids_dir)
+    if _owner(out) is None:
+        raise InputError(f"{out}: OUTPUT_DIR holds no patch2loc derivatives. Run the participant level first.")
+    seg = dataset.open_derivatives(args.seg_derivatives, "--seg-derivatives") if args.seg_derivatives else None
+    table, report = run_group(out, seg)
+    if not args.quiet:
+        print(f"patch2loc bids: {table} and {report}", file=sys.stderr)
+    return 0
+
+
+def cmd_bids(args: argparse.Namespace) -> int:
+    from patch2loc.outputs import check_utf8_path
+
+    bids_dir, out = Path(args.bids_dir), Path(args.output_dir)
+    for path, what in ((bids_dir, "BIDS_DIR"), (out, "OUTPUT_DIR")):
+        check_utf8_path(path, what)
+    if args.analysis_level == "participant":
+        return _participant(args, bids_dir, out)
+    return _group(args, bids_dir, out)

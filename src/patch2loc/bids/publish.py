@@ -1,0 +1,107 @@
+"""predict's outputs of one scan -> its BIDS-Derivatives files (names.py), all or none.
+
+A scan is published again only when predict redid it: each sidecar records predict's run
+fingerprint (the checksums of the inputs and the settings, predict.runstate), so a rerun that
+predict skipped leaves the published files as they are. Everything of one scan is staged in one
+`OutputSet` and appears together.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+from patch2loc.bids import adapter
+from patch2loc.bids.names import ATLAS, bids_uri, component_columns, derivative_paths
+
+RAW, MASKS, SELF = "raw", "masks", ""  # DatasetLinks names ("" is this dataset: bids::path)
+
+
+def _json(obj: dict) -> str:
+    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+
+
+def _tsv(csv_text: str) -> str:
+    """predict's components csv as a BIDS tsv (tab separated, n/a for an empty cell)."""
+    rows = list(csv.reader(io.StringIO(csv_text)))
+    return "".join("\t".join(cell if cell != "" else "n/a" for cell in row) + "\n" for row in rows)
+
+
+def published_fingerprint(out_dir: Path, scan) -> str | None:
+    try:
+        sidecar = out_dir / derivative_paths(scan.entities)["heatmap_json"]
+        return json.loads(sidecar.read_text(encoding="utf-8")).get("RunFingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def remove_published(out_dir: Path, scan) -> list[Path]:
+    """Remove a scan's derivatives (only a set whose sidecar records a run fingerprint: ours)
+    when predict could not redo it, so no stale set stays looking current; returns them."""
+    if published_fingerprint(out_dir, scan) is None:
+        return []
+    names = derivative_paths(scan.entities)
+    last = out_dir / names.pop("heatmap_json")  # removed last: while it exists, the set is ours
+    gone = [out_dir / p for p in names.values() if (out_dir / p).is_file() and not (out_dir / p).is_symlink()]
+    for path in [*gone, last]:
+        path.unlink()
+    folder = last.parent
+    while folder != out_dir and folder.is_dir() and not any(folder.iterdir()):  # sub-<label>[/ses-<label>]/anat
+        folder.rmdir()
+        folder = folder.parent
+    return [*gone, last]
+
+
+def sidecars(scan, summary: dict, info: dict, names: dict, mask_uri: str | None) -> dict[str, dict]:
+    raw = bids_uri(RAW, scan.relpath)
+    sources = [raw] + ([mask_uri] if mask_uri else [])
+    native, atlas = {"SpatialReference": raw}, {"SpatialReference": bids_uri(SELF, f"{ATLAS}/image.nii.gz")}
+    thr = summary.get("threshold")
+    model = {"Method": summary["method"], "Folds": info["folds"], "Threshold": thr,
+             "ThresholdSource": summary.get("threshold_source"), "MedianSize": summary.get("median_size"),
+             "ModelBundle": {"File": info["file"], "Sha256": info["sha256"], "Modality": info["modality"],
+                             "RunName": info.get("run_name")},
+             "RunFingerprint": (summary.get("run_state") or {}).get("fingerprint")}
+    heat = {"Description": f"{summary['method']} anomaly score (mean of the folds' raw scores, median filtered, "
+                           "0 outside the brain); higher is more anomalous", "SkullStripped": True, **model}
+    lesion = {"Type": "Lesion", "Description": "voxels whose anomaly score is above Threshold (inside the brain)",
+              "Threshold": thr, "RunFingerprint": model["RunFingerprint"]}
+    return {
+        "heatmap_json": {**heat, **native, "Sources": sources},
+        "atlas_heatmap_json": {**heat, **atlas, "Sources": sources},
+        "mask_json": {**lesion, **native, "Sources": [bids_uri(SELF, names["heatmap"])]},
+        "atlas_mask_json": {**lesion, **atlas, "Sources": [bids_uri(SELF, names["atlas_heatmap"])]},
+        "brain_json": {"Type": "Brain", "Description": "the brain that was scored: the atlas-space brain mask of "
+                       "the preprocessing, on the scan's grid" + (" (from the given brain mask)" if mask_uri else
+                                                                  " (HD-BET skull stripping)"),
+                       **native, "Sources": sources},
+        "components_json": {**component_columns(), "Sources": [bids_uri(SELF, names["mask"])]},
+    }
+
+
+def publish_scan(out_dir: Path, scan, produced: dict[str, Path], info: dict, mask_uri: str | None) -> dict:
+    """Write one scan's derivatives from predict's outputs `produced`; returns predict's summary."""
+    from patch2loc.io import header_volume, load_volume, save_volume
+    from patch2loc.outputs import OutputSet
+    from patch2loc.viewer import prediction_viewer
+
+    summary = json.loads(produced["summary"].read_text(encoding="utf-8"))
+    names = derivative_paths(scan.entities)
+    with OutputSet() as outs:
+        def put(key: str) -> Path:
+            return outs.file(out_dir / names[key])
+
+        for key, source in (("heatmap", "native"), ("mask", "native_lesions"), ("atlas_heatmap", "heatmap"),
+                            ("atlas_mask", "lesions"), ("overview", "png")):
+            shutil.copyfile(produced[source], put(key))
+        brain = adapter.native_brain(produced, scan.path)
+        save_volume(brain.astype("uint8"), put("brain"), like=header_volume(produced["native"]))
+        put("components").write_text(_tsv(produced["components"].read_text(encoding="utf-8")), encoding="utf-8")
+        for key, meta in sidecars(scan, summary, info, names, mask_uri).items():
+            put(key).write_text(_json(meta), encoding="utf-8")
+        image, score = load_volume(scan.path), load_volume(produced["native"], kind="heatmap")
+        prediction_viewer(put("viewer"), image.data, score.data, image.affine, summary.get("threshold"), brain=brain,
+                          title=f"{scan.id} ({summary['method']}, native space)", method=summary["method"])
+    return summary
