@@ -358,7 +358,7 @@ def raw_inputs(wc):
     if wc.dataset == "IXI":
         return f"{RAW}/IXI/IXI-{wc.modality}/.extracted-IXI-{wc.modality}.tar"
     if wc.dataset == "WMH":
-        return f"{RAW}/WMH/.arranged"
+        return f"{RAW}/WMH/.downloaded"
     scan = raw_paths(wc.dataset, RAW, wc.subject, wc.modality)  # MSLUB: per-file downloads
     return [str(scan.image), str(scan.seg), str(scan.mask)]  # its brain mask is downloaded too
 

@@ -7,11 +7,15 @@ import io
 import tarfile
 import threading
 import zipfile
+from pathlib import Path
 
 import pytest
+import yaml
 
-from patch2loc.data.download import extract, fetch, read_checksums
+from patch2loc.data.download import extract, fetch, pinned, read_checksums
 from patch2loc.io import InputError
+
+REPO = Path(__file__).resolve().parents[1]
 
 PAYLOAD = bytes(range(256)) * 400  # 100 kB, not a repetition of the first bytes at any offset < 256
 
@@ -127,3 +131,33 @@ def test_extract_refuses_bad_archives(tmp_path):
     with pytest.raises(InputError, match="download it again"):
         extract(truncated, tmp_path / "out2")
     assert not (tmp_path / "out2" / ".extracted-cut.tar.gz").exists()
+
+
+def test_a_published_md5_is_checked_on_the_first_download(tmp_path):
+    src = tmp_path / "IXI-T1.tar"
+    src.write_bytes(PAYLOAD)
+    good = hashlib.md5(PAYLOAD).hexdigest()
+    assert pinned(None, good) == f"md5:{good}" and pinned("ab" * 32, good) == "ab" * 32 and pinned(None) is None
+    dest, db = tmp_path / "raw" / "IXI-T1.tar", tmp_path / "raw" / "checksums.tsv"
+    with pytest.raises(InputError, match="md5 .* differs from the value pinned in config/datasets.yaml"):
+        fetch(src.as_uri(), dest, db, expected=pinned(None, "0" * 32))
+    assert not dest.exists() and not db.exists()  # the bad transfer is neither kept nor recorded
+    fetch(src.as_uri(), dest, db, expected=pinned(None, good))
+    assert read_checksums(db) == {"IXI-T1.tar": hashlib.sha256(PAYLOAD).hexdigest()}
+
+
+def test_sources_file_pins_the_published_checksums():
+    """IXI's tarballs carry the MD5s TorchIO's IXI dataset lists; every pinned value is hex of its
+    algorithm's length; WMH is fetched per file (listing + access, checked by its SHA-1), not as a
+    bundle."""
+    sources = yaml.safe_load((REPO / "config" / "datasets.yaml").read_text())
+    ixi = {f["dest"]: f.get("md5") for f in sources["IXI"]["files"]}
+    assert ixi["IXI/IXI-T1.tar"] == "34901a0593b41dd19c1a1f746eac2d58"
+    assert ixi["IXI/IXI-T2.tar"] == "e3140d78730ecdd32ba92da48c0a9aaa"
+    lengths = {"md5": 32, "sha256": 64}
+    for dataset, entry in sources.items():
+        for f in [entry, *entry.get("files", []), *entry.get("file_template", [])]:
+            for algorithm, length in lengths.items():
+                value = f.get(algorithm)
+                assert value is None or (len(value) == length and int(value, 16) >= 0), (dataset, f)
+    assert "files" not in sources["WMH"] and {"listing", "access"} <= set(sources["WMH"])

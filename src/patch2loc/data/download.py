@@ -11,7 +11,8 @@ Several download jobs may run at once and share one checksum db: every read-modi
 db happens under an exclusive lock (`fcntl.flock` on `<db>.lock`), so no entry is lost.
 A checksum pinned in config/datasets.yaml (`expected`) is checked before anything is recorded:
 a corrupted transfer is deleted and never enters the db. It is a sha256 in hex, or `<algorithm>:<hex>`
-for what a server publishes instead (`md5:...` on Zenodo records and in Dataverse file listings).
+for what a source publishes instead (`md5:...` for the IXI tarballs and on Zenodo records,
+`sha1:...` in DataverseNL's file listings: whatever algorithm the listing names is checked).
 """
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ def _pinned(expected: str) -> tuple[str, str]:
     """('sha256', hex) from 'hex', or (algorithm, hex) from 'algorithm:hex' (md5, sha1, SHA-256...)."""
     algorithm, _, value = expected.rpartition(":")
     return (algorithm.lower().replace("-", "") or "sha256"), value.lower()
+
+
+def pinned(sha256: str | None, md5: str | None = None) -> str | None:
+    """The value `fetch` checks for a sources entry: its sha256 when pinned, else its published md5."""
+    return sha256 or (f"md5:{md5}" if md5 else None)
 
 
 def read_checksums(db: str | os.PathLike) -> dict[str, str]:
