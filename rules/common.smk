@@ -16,6 +16,7 @@ validate(config, "../config/schema.yaml")
 # The package's light modules (dataset layouts) are needed to build the DAG; the heavy ones run
 # inside the rules' scripts. Importing from src/ works with or without `pip install -e .`.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from patch2loc.data.download import pinned  # noqa: E402
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, check_raw, raw_paths  # noqa: E402
 from patch2loc.io import InputError  # noqa: E402
 from patch2loc.layout import RunLayout  # noqa: E402  (every path under results/{run})
@@ -311,18 +312,21 @@ SOURCES = yaml.safe_load(Path(config.get("sources") or Path(workflow.basedir) / 
 
 
 def _downloads():
-    """dest (relative to raw_root) -> {url, sha256, extract_to} for every configured file."""
+    """dest (relative to raw_root) -> {url, extract_to, expected: the pinned checksum} for every
+    configured file (a file_template pins a git blob id per subject: `gitblob: {subject: id}`)."""
     files = {}
     for dataset in [*DATASETS, "SRI24"]:
         entry = SOURCES.get(dataset, {})
         for f in entry.get("files", []):
-            files[f["dest"]] = f
+            files[f["dest"]] = {**f, "expected": pinned(f)}
         for subject in lesion_subjects(dataset) if "file_template" in entry else []:
             for f in entry["file_template"]:
+                one = {**f, "gitblob": (f.get("gitblob") or {}).get(subject)}
                 files[f["dest"].format(subject=subject)] = {
-                    **f,
+                    **one,
                     "url": f["url"].format(subject=subject),
                     "dest": f["dest"].format(subject=subject),
+                    "expected": pinned(one),
                 }
     return files
 

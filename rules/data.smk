@@ -53,8 +53,7 @@ else:
             runtime=240,
         params:
             url=lambda wc: DOWNLOADS[wc.dest]["url"],
-            sha256=lambda wc: DOWNLOADS[wc.dest].get("sha256"),
-            md5=lambda wc: DOWNLOADS[wc.dest].get("md5"),
+            expected=lambda wc: DOWNLOADS[wc.dest]["expected"],  # the pinned checksum (download.pinned)
             checksums=CHECKSUMS,
         script:
             "../workflow/scripts/download.py"

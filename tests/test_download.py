@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import shutil
+import subprocess
 import tarfile
 import threading
 import zipfile
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patch2loc.data.download import extract, fetch, pinned, read_checksums
+from patch2loc.data.download import GIT_BLOB, extract, fetch, pinned, read_checksums, sha256sum
 from patch2loc.io import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,12 +139,13 @@ def test_a_published_md5_is_checked_on_the_first_download(tmp_path):
     src = tmp_path / "IXI-T1.tar"
     src.write_bytes(PAYLOAD)
     good = hashlib.md5(PAYLOAD).hexdigest()
-    assert pinned(None, good) == f"md5:{good}" and pinned("ab" * 32, good) == "ab" * 32 and pinned(None) is None
+    assert pinned({"sha256": None, "md5": good}) == f"md5:{good}"
+    assert pinned({"sha256": "ab" * 32, "md5": good}) == "ab" * 32 and pinned({"sha256": None}) is None
     dest, db = tmp_path / "raw" / "IXI-T1.tar", tmp_path / "raw" / "checksums.tsv"
     with pytest.raises(InputError, match="md5 .* differs from the value pinned in config/datasets.yaml"):
-        fetch(src.as_uri(), dest, db, expected=pinned(None, "0" * 32))
+        fetch(src.as_uri(), dest, db, expected=pinned({"md5": "0" * 32}))
     assert not dest.exists() and not db.exists()  # the bad transfer is neither kept nor recorded
-    fetch(src.as_uri(), dest, db, expected=pinned(None, good))
+    fetch(src.as_uri(), dest, db, expected=pinned({"md5": good}))
     assert read_checksums(db) == {"IXI-T1.tar": hashlib.sha256(PAYLOAD).hexdigest()}
 
 
@@ -160,4 +163,23 @@ def test_sources_file_pins_the_published_checksums():
             for algorithm, length in lengths.items():
                 value = f.get(algorithm)
                 assert value is None or (len(value) == length and int(value, 16) >= 0), (dataset, f)
+    # MSLUB's mirror: every patient's three files pinned by their git blob ids.
+    for f in sources["MSLUB"]["file_template"]:
+        assert sorted(f["gitblob"]) == [f"patient{i:02d}" for i in range(1, 31)], f["dest"]
+        assert all(len(v) == 40 and int(v, 16) >= 0 for v in f["gitblob"].values())
     assert "files" not in sources["WMH"] and {"listing", "access"} <= set(sources["WMH"])
+
+
+def test_a_git_blob_id_is_git_s_own(tmp_path):
+    """`gitblob:` checks a file of a git mirror against the id its tree lists (what `git
+    hash-object` prints), so a mirror's files are pinned without a published checksum."""
+    path = tmp_path / "consensus_gt.nii.gz"
+    path.write_bytes(PAYLOAD)
+    assert sha256sum(path, GIT_BLOB) == hashlib.sha1(b"blob %d\0" % len(PAYLOAD) + PAYLOAD).hexdigest()
+    if shutil.which("git"):
+        out = subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True, check=True)
+        assert sha256sum(path, GIT_BLOB) == out.stdout.strip()
+    dest, db = tmp_path / "raw" / "x.nii.gz", tmp_path / "raw" / "checksums.tsv"
+    with pytest.raises(InputError, match="gitblob .* differs"):
+        fetch(path.as_uri(), dest, db, expected=pinned({"gitblob": "0" * 40}))
+    fetch(path.as_uri(), dest, db, expected=pinned({"gitblob": sha256sum(path, GIT_BLOB)}))

@@ -1,4 +1,4 @@
-"""Rule download: fetch one file (resumable), check a pinned sha256 or md5, record or verify its sha256 in the db."""
+"""Rule download: fetch one file (resumable), check its pinned checksum, record or verify its sha256 in the db."""
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)
@@ -6,7 +6,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.data.download import fetch, pinned
+from patch2loc.data.download import fetch
 
 p = snakemake.params
-print(fetch(p.url, snakemake.output[0], p.checksums, expected=pinned(p.sha256, p.md5)))
+print(fetch(p.url, snakemake.output[0], p.checksums, expected=p.expected))

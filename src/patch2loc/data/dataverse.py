@@ -81,4 +81,3 @@ def fetch_files(wanted: list[tuple[DataFile, Path]], *, access: str, checksum_db
         if not present:
             fetched.append(dest)
     return fetched
-

@@ -24,7 +24,6 @@ the ground truth's grid, WMH's 3 mm slices; the other datasets' voxel sizes are 
 from __future__ import annotations
 
 import csv
-import hashlib
 import shutil
 import tarfile
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from patch2loc.data.download import GIT_BLOB, sha256sum
 from patch2loc.data.layouts import MASK_NAMES, raw_paths
 from patch2loc.rehearsal.geometry import make_grid, resample, save
 from patch2loc.rehearsal.mslub import build_mslub
@@ -133,10 +133,6 @@ def write_splits(splits: Path, ixi: list[str], lesion: dict[str, list[str]], pla
         _csv(splits / f"{dataset}.csv", ["subject_id", "split"], [(s, "test") for s in subjects])
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def build_all(out: Path, raw_root: Path, plan: Plan = Plan()) -> dict:
     """Write served/, the manual datasets under raw_root and splits/; return the subject lists."""
     served = out / "served"
@@ -162,17 +158,20 @@ def build_all(out: Path, raw_root: Path, plan: Plan = Plan()) -> dict:
 
 
 def sources(served: Path, base_url: str, sri24: str = "SRI24/sri24_spm8.zip") -> dict:
-    """A sources file (config/datasets.yaml format) for the served fixtures, archives pinned;
+    """A sources file (config/datasets.yaml format) for the served fixtures, archives pinned by
+    sha256 and MSLUB's per-patient files by git blob id, as config/datasets.yaml pins the mirror's;
     `sri24`: which served SRI24 archive (SRI24_LAYOUTS) is downloaded as SRI24/sri24_spm8.zip."""
     def entry(dest, extract_to=None):
-        f = {"url": f"{base_url}/{dest}", "dest": dest, "sha256": sha256(served / dest)}
+        f = {"url": f"{base_url}/{dest}", "dest": dest, "sha256": sha256sum(served / dest)}
         return {**f, "extract_to": extract_to} if extract_to else f
 
+    mirror = served / "MSLUB" / "coregistered"
     return {
         "IXI": {"files": [entry("IXI/IXI-T1.tar", "IXI/IXI-T1"), entry("IXI/IXI-T2.tar", "IXI/IXI-T2")]},
         "MSLUB": {"file_template": [
             {"url": f"{base_url}/MSLUB/coregistered/{{subject}}/{name}",
-             "dest": f"MSLUB/coregistered/{{subject}}/{name}", "sha256": None}
+             "dest": f"MSLUB/coregistered/{{subject}}/{name}", "sha256": None,
+             "gitblob": {p.parent.name: sha256sum(p, GIT_BLOB) for p in sorted(mirror.glob(f"*/{name}"))}}
             for name in ("T2W.nii.gz", "consensus_gt.nii.gz", "brainmask.nii.gz")]},
         "WMH": {"listing": f"{base_url}/WMH/api/files.json", "access": f"{base_url}/WMH/api/access/datafile/{{id}}"},
         "SRI24": {"files": [{**entry(sri24, "SRI24"), "dest": "SRI24/sri24_spm8.zip"}]},
