@@ -12,7 +12,8 @@ from patch2loc.io import atomic_output
 p = snakemake.params
 fetched = fetch_subjects(list(p.subjects), p.root, splits=tuple(p.splits), listing=p.listing, access=p.access,
                          checksum_db=p.checksums, page=p.page)
-line = f"{len(p.subjects)} WMH subjects in place from {', '.join(p.splits)}/; {len(fetched)} file(s) fetched one by one now"
+where = " and ".join(f"{s}/" for s in p.splits)
+line = f"{len(p.subjects)} WMH subjects in place from {where}; {len(fetched)} file(s) fetched one by one now"
 with atomic_output(snakemake.output.marker) as tmp:
     tmp.write_text(line + "\n")
 print(line)
