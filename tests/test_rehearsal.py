@@ -107,6 +107,11 @@ def test_small_rehearsal_reaches_table1(tmp_path):
                        targets=["table1", "results/rehearsal_ci/qc/WMH_T1.csv",
                                 "results/rehearsal_ci/qc/IXI_T1.csv", "results/rehearsal_ci/qc/IXI_T2.csv",
                                 "results/rehearsal_ci/qc/MSLUB_T2.csv"])
+    check_small_rehearsal(summary, tmp_path)
+
+
+def check_small_rehearsal(summary: dict, tmp_path: Path) -> None:
+    """What the small rehearsal must show (a function: it can be run on a finished rehearsal)."""
     log = (tmp_path / "results" / "rehearsal_ci" / "rehearsal_snakemake.log").read_text()
     assert summary["returncode"] == 0, log[-5000:]
     # The interrupted and the corrupted transfers were each fetched twice, and only those.
@@ -114,7 +119,7 @@ def test_small_rehearsal_reaches_table1(tmp_path):
     assert requests["IXI/IXI-T2.tar"] == 2 and requests["SRI24/sri24_spm8.zip"] == 2
     assert requests["IXI/IXI-T1.tar"] == 1 and requests["SRI24/nested/sri24_spm8.zip"] == 1
     # WMH: file by file, only wmh.nii.gz and pre/T1.nii.gz of the split's subjects; the first interrupted.
-    assert [requests[name] for name in wmh] == [2] + [1] * (len(wmh) - 1) and len(wmh) == 2 * len(SMALL_WMH)
+    assert [requests[name] for name in wmh] == [2] + [1] * (len(wmh) - 1) and len(wmh) == 2 * SMALL_WMH
     assert {n for n in requests if n.startswith("WMH/api/access/")} == set(wmh)
     assert requests["WMH/api/files.json"] == 2  # once per attempt of download_wmh
     assert log.count("Error in rule download:") == 2  # each fault failed one attempt, the retry passed

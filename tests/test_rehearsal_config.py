@@ -69,3 +69,16 @@ def test_same_atlas_compares_voxels_and_grid(tmp_path):
     assert same_atlas(pair("a", data), pair("b", data))
     assert not same_atlas(pair("a", data), pair("c", data * 2))
     assert not same_atlas(pair("a", data), pair("d", data, shifted))
+
+
+def test_rehearsal_exits_non_zero_when_a_check_fails(monkeypatch, capsys):
+    """Snakemake's exit 0 is not enough: a missing method or a differing atlas fails the rehearsal."""
+    import patch2loc.rehearsal.run as run
+
+    for checks, code in (({"snakemake": True, "table1_every_paper_method": False, "sri24_both_layouts": True}, 1),
+                         ({"snakemake": True, "table1_every_paper_method": True, "sri24_both_layouts": True}, 0)):
+        summary = {"ok": all(checks.values()), "checks": checks, "returncode": 0, "seconds": {}, "requests": {},
+                   "qc_flagged": []}
+        monkeypatch.setattr(run, "rehearse", lambda *a, **k: summary)
+        assert run.main([]) == code
+    assert "rehearsal check failed: table1_every_paper_method" in capsys.readouterr().err
