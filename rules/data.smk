@@ -112,6 +112,7 @@ else:
         conda:
             "../envs/preprocess.yaml"
         params:
-            folder=f"{RAW}/SRI24",  # T1_brain.nii found by name: zips hold templates/ at the top or deeper
+            # T1_brain.nii found by name under the unpacked zip: templates/ at its top or deeper
+            folder=lambda wc, input: Path(input.marker).parent,
         script:
             "../workflow/scripts/prepare_atlas.py"
