@@ -15,7 +15,7 @@ import yaml
 from patch2loc.data.download import extract, read_checksums, sha256sum
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, list_subjects, raw_paths
 from patch2loc.data.wmh import fetch_subjects, needed_files, site_name
-from patch2loc.rehearsal.fixtures import Plan, build_all
+from patch2loc.rehearsal.fixtures import ODD_IXI, Plan, build_all, ixi_ids, write_splits
 from patch2loc.rehearsal.server import FileServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,6 +49,18 @@ def _small_config(workdir: Path) -> str:
     cfg["heatmap"].update(batch_size=2048)
     (workdir / "config" / "rehearsal_ci.yaml").write_text(yaml.safe_dump(cfg))
     return "config/rehearsal_ci.yaml"
+
+
+def test_the_odd_ixi_subject_has_its_fold_0_role_of_splits_ixi(tmp_path):
+    """IXI014-HH-1236 (4.98 mm T2 slices) is in the fixture's splits where splits/IXI.csv puts it
+    in fold 0: validation (issue 32, item 19)."""
+    for plan in (SMALL, Plan()):
+        write_splits(tmp_path, ixi_ids(plan), {}, plan)
+        fixture = pd.read_csv(tmp_path / "IXI.csv", dtype=str).set_index("subject_id")
+        ours = pd.read_csv(REPO / "splits" / "IXI.csv", dtype=str)
+        fold0 = ours[(ours["subject_id"] == ODD_IXI[0]) & (ours["fold"] == "0")]
+        assert fold0["split"].tolist() == ["val"]
+        assert fixture.loc[ODD_IXI[0], "split"] == "val" and fixture.loc[ODD_IXI[0], "fold"] == "0"
 
 
 @pytest.mark.slow
