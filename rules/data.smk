@@ -1,8 +1,9 @@
 # Raw data and the registration atlas.
 #   source: demo  -> synthesised from nilearn's MNI152 template (rules synthesize_demo, make_demo_atlas)
-#   source: real  -> IXI, MSLUB, WMH and SRI24 downloaded (URLs in config/datasets.yaml; sha256
-#                    recorded on first download and verified after); BraTS21 and ATLAS v2 need a
-#                    registration with their owners: the DAG stops with instructions while missing.
+#   source: real  -> IXI, MSLUB, WMH and SRI24 downloaded (URLs in config/datasets.yaml; checked
+#                    against the published checksum where one is pinned, sha256 recorded on first
+#                    download and verified after); BraTS21 and ATLAS v2 need a registration with
+#                    their owners: the DAG stops with instructions while missing.
 if config["source"] == "demo":
 
     rule make_demo_atlas:
@@ -53,7 +54,7 @@ else:
             runtime=240,
         params:
             url=lambda wc: DOWNLOADS[wc.dest]["url"],
-            sha256=lambda wc: DOWNLOADS[wc.dest].get("sha256"),
+            expected=lambda wc: DOWNLOADS[wc.dest]["expected"],  # the pinned checksum (download.pinned)
             checksums=CHECKSUMS,
         script:
             "../workflow/scripts/download.py"
@@ -74,18 +75,15 @@ else:
         script:
             "../workflow/scripts/extract.py"
 
-    rule arrange_wmh:
-        # The Dataverse bundle may come cut off at the server's zip limit (MANIFEST.TXT lists what
-        # it left out): those files are fetched one by one first (sources: WMH listing/access).
-        # Then every subject folder of training/ (and test/ with datasets.WMH.test_set) moves to
-        # WMH/<site>/<id> (the challenge nests GE3T as Amsterdam/GE3T/<id>); nothing moves until
-        # all are complete.
-        input:
-            marker=f"{RAW}/WMH/_archive/.extracted-dataverse_files.zip",
+    rule download_wmh:
+        # Only the files the splits use (wmh.nii.gz, pre/T1.nii.gz per subject of training/, and
+        # test/ with datasets.WMH.test_set), one at a time through the Dataverse file API (ids and
+        # SHA-1 checksums from the dataset's file listing; resumable, each checked), to
+        # WMH/<site>/<id>/ (patch2loc.data.wmh); not the 8.8 GB whole-dataset bundle.
         output:
-            marker=f"{RAW}/WMH/.arranged",
+            marker=f"{RAW}/WMH/.downloaded",
         log:
-            LAYOUT.log("data", "arrange_wmh"),
+            LAYOUT.log("data", "download_wmh"),
         retries: 2
         conda:
             "../envs/preprocess.yaml"
@@ -93,7 +91,7 @@ else:
             downloads=1,
             runtime=240,
         params:
-            archive=lambda wc, input: Path(input.marker).parent,
+            subjects=lambda wc: lesion_subjects("WMH"),
             root=lambda wc, output: Path(output.marker).parent,
             splits=["training", "test"] if config["datasets"].get("WMH", {}).get("test_set") else ["training"],
             listing=SOURCES.get("WMH", {}).get("listing"),
@@ -101,7 +99,7 @@ else:
             page=SOURCES.get("WMH", {}).get("page"),
             checksums=CHECKSUMS,
         script:
-            "../workflow/scripts/arrange_wmh.py"
+            "../workflow/scripts/download_wmh.py"
 
     rule prepare_sri24_atlas:
         input:
@@ -114,6 +112,7 @@ else:
         conda:
             "../envs/preprocess.yaml"
         params:
-            template=f"{RAW}/SRI24/sri24_spm8/templates/T1_brain.nii",
+            # T1_brain.nii found by name under the unpacked zip: templates/ at its top or deeper
+            folder=lambda wc, input: Path(input.marker).parent,
         script:
             "../workflow/scripts/prepare_atlas.py"

@@ -1,5 +1,7 @@
 # Raw data a scan's preprocessing waits for: the demo's synthesis, downloads (config/datasets.yaml
 # or the config's `sources`), the manual datasets, and the skull-strip rules' masks.
+from patch2loc.data.download import pinned  # noqa: E402  (a sources entry's pinned checksum)
+
 MANUAL_DATASETS = ("BraTS21", "ATLAS_v2")  # owners require a registration: dropped in by hand
 CHECKSUMS = f"{RAW}/checksums.tsv"
 # Download sources: config/datasets.yaml unless the config's `sources` names another file (the
@@ -8,18 +10,21 @@ SOURCES = yaml.safe_load(Path(config.get("sources") or Path(workflow.basedir) / 
 
 
 def _downloads():
-    """dest (relative to raw_root) -> {url, sha256, extract_to} for every configured file."""
+    """dest (relative to raw_root) -> {url, extract_to, expected: the pinned checksum} for every
+    configured file (a file_template pins a git blob id per subject: `gitblob: {subject: id}`)."""
     files = {}
     for dataset in [*DATASETS, "SRI24"]:
         entry = SOURCES.get(dataset, {})
         for f in entry.get("files", []):
-            files[f["dest"]] = f
+            files[f["dest"]] = {**f, "expected": pinned(f)}
         for subject in lesion_subjects(dataset) if "file_template" in entry else []:
             for f in entry["file_template"]:
+                one = {**f, "gitblob": (f.get("gitblob") or {}).get(subject)}
                 files[f["dest"].format(subject=subject)] = {
-                    **f,
+                    **one,
                     "url": f["url"].format(subject=subject),
                     "dest": f["dest"].format(subject=subject),
+                    "expected": pinned(one),
                 }
     return files
 
@@ -55,7 +60,7 @@ def raw_inputs(wc):
     if wc.dataset == "IXI":
         return f"{RAW}/IXI/IXI-{wc.modality}/.extracted-IXI-{wc.modality}.tar"
     if wc.dataset == "WMH":
-        return f"{RAW}/WMH/.arranged"
+        return f"{RAW}/WMH/.downloaded"
     scan = raw_paths(wc.dataset, RAW, wc.subject, wc.modality)  # MSLUB: per-file downloads
     return [str(scan.image), str(scan.seg), str(scan.mask)]  # its brain mask is downloaded too
 

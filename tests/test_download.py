@@ -4,14 +4,20 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import shutil
+import subprocess
 import tarfile
 import threading
 import zipfile
+from pathlib import Path
 
 import pytest
+import yaml
 
-from patch2loc.data.download import extract, fetch, read_checksums
+from patch2loc.data.download import GIT_BLOB, extract, fetch, pinned, read_checksums, sha256sum
 from patch2loc.io import InputError
+
+REPO = Path(__file__).resolve().parents[1]
 
 PAYLOAD = bytes(range(256)) * 400  # 100 kB, not a repetition of the first bytes at any offset < 256
 
@@ -127,3 +133,53 @@ def test_extract_refuses_bad_archives(tmp_path):
     with pytest.raises(InputError, match="download it again"):
         extract(truncated, tmp_path / "out2")
     assert not (tmp_path / "out2" / ".extracted-cut.tar.gz").exists()
+
+
+def test_a_published_md5_is_checked_on_the_first_download(tmp_path):
+    src = tmp_path / "IXI-T1.tar"
+    src.write_bytes(PAYLOAD)
+    good = hashlib.md5(PAYLOAD).hexdigest()
+    assert pinned({"sha256": None, "md5": good}) == f"md5:{good}"
+    assert pinned({"sha256": "ab" * 32, "md5": good}) == "ab" * 32 and pinned({"sha256": None}) is None
+    dest, db = tmp_path / "raw" / "IXI-T1.tar", tmp_path / "raw" / "checksums.tsv"
+    with pytest.raises(InputError, match="md5 .* differs from the value pinned in config/datasets.yaml"):
+        fetch(src.as_uri(), dest, db, expected=pinned({"md5": "0" * 32}))
+    assert not dest.exists() and not db.exists()  # the bad transfer is neither kept nor recorded
+    fetch(src.as_uri(), dest, db, expected=pinned({"md5": good}))
+    assert read_checksums(db) == {"IXI-T1.tar": hashlib.sha256(PAYLOAD).hexdigest()}
+
+
+def test_sources_file_pins_the_published_checksums():
+    """IXI's tarballs carry the MD5s TorchIO's IXI dataset lists; every pinned value is hex of its
+    algorithm's length; WMH is fetched per file (listing + access, checked by its SHA-1), not as a
+    bundle."""
+    sources = yaml.safe_load((REPO / "config" / "datasets.yaml").read_text())
+    ixi = {f["dest"]: f.get("md5") for f in sources["IXI"]["files"]}
+    assert ixi["IXI/IXI-T1.tar"] == "34901a0593b41dd19c1a1f746eac2d58"
+    assert ixi["IXI/IXI-T2.tar"] == "e3140d78730ecdd32ba92da48c0a9aaa"
+    lengths = {"md5": 32, "sha256": 64}
+    for dataset, entry in sources.items():
+        for f in [entry, *entry.get("files", []), *entry.get("file_template", [])]:
+            for algorithm, length in lengths.items():
+                value = f.get(algorithm)
+                assert value is None or (len(value) == length and int(value, 16) >= 0), (dataset, f)
+    # MSLUB's mirror: every patient's three files pinned by their git blob ids.
+    for f in sources["MSLUB"]["file_template"]:
+        assert sorted(f["gitblob"]) == [f"patient{i:02d}" for i in range(1, 31)], f["dest"]
+        assert all(len(v) == 40 and int(v, 16) >= 0 for v in f["gitblob"].values())
+    assert "files" not in sources["WMH"] and {"listing", "access"} <= set(sources["WMH"])
+
+
+def test_a_git_blob_id_is_git_s_own(tmp_path):
+    """`gitblob:` checks a file of a git mirror against the id its tree lists (what `git
+    hash-object` prints), so a mirror's files are pinned without a published checksum."""
+    path = tmp_path / "consensus_gt.nii.gz"
+    path.write_bytes(PAYLOAD)
+    assert sha256sum(path, GIT_BLOB) == hashlib.sha1(b"blob %d\0" % len(PAYLOAD) + PAYLOAD).hexdigest()
+    if shutil.which("git"):
+        out = subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True, check=True)
+        assert sha256sum(path, GIT_BLOB) == out.stdout.strip()
+    dest, db = tmp_path / "raw" / "x.nii.gz", tmp_path / "raw" / "checksums.tsv"
+    with pytest.raises(InputError, match="gitblob .* differs"):
+        fetch(path.as_uri(), dest, db, expected=pinned({"gitblob": "0" * 40}))
+    fetch(path.as_uri(), dest, db, expected=pinned({"gitblob": sha256sum(path, GIT_BLOB)}))

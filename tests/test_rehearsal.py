@@ -12,19 +12,27 @@ import pandas as pd
 import pytest
 import yaml
 
-from patch2loc.data.dataverse import complete_bundle, read_manifest
 from patch2loc.data.download import extract, read_checksums, sha256sum
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, list_subjects, raw_paths
-from patch2loc.data.wmh import arrange
-from patch2loc.io import InputError
-from patch2loc.rehearsal.fixtures import Plan, build_all
+from patch2loc.data.wmh import fetch_subjects, needed_files, site_name
+from patch2loc.rehearsal.fixtures import ODD_IXI, Plan, build_all, ixi_ids, write_splits
 from patch2loc.rehearsal.server import FileServer
 
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "profiles"]
 SMALL = Plan(ixi_train=3, ixi_val=1, ixi_test=1,
              lesion_subjects={"BraTS21": 1, "MSLUB": 1, "ATLAS_v2": 1, "WMH": 3},
-             render_spacing=4.0, voxel_scale=3.0, real_voxels=("WMH",), wmh_test=1)
+             render_spacing=4.0, voxel_scale=3.0, real_voxels=("WMH",), wmh_test=2)
+SMALL_WMH = 3 + 1  # training subjects + the test/ subject in the split
+
+
+def _local_wmh(path: str) -> str:
+    """Where download_wmh puts a file of the dataset (checksum db key)."""
+    for rel in needed_files():
+        if path.endswith("/" + rel):
+            folder = path[: -len(rel) - 1].split("/")
+            return f"WMH/{site_name(folder[-2])}/{folder[-1]}/{rel}"
+    raise AssertionError(path)
 
 
 def _small_config(workdir: Path) -> str:
@@ -37,9 +45,22 @@ def _small_config(workdir: Path) -> str:
     cfg["datasets"].update(IXI={"skull_strip": "provided"}, ATLAS_v2={"skull_strip": "robex"})
     cfg["preprocess"].update(spacing=[6.0, 6.0, 6.0], target_shape=[32, 32, 20], n4_iterations=[10])
     cfg["patch2loc"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1)
+    cfg["dae"].update(steps=6, batch_size=4, val_every=3, val_batches=1)
     cfg["heatmap"].update(batch_size=2048)
     (workdir / "config" / "rehearsal_ci.yaml").write_text(yaml.safe_dump(cfg))
     return "config/rehearsal_ci.yaml"
+
+
+def test_the_odd_ixi_subject_has_its_fold_0_role_of_splits_ixi(tmp_path):
+    """IXI014-HH-1236 (4.98 mm T2 slices) is in the fixture's splits where splits/IXI.csv puts it
+    in fold 0: validation (issue 32, item 19)."""
+    for plan in (SMALL, Plan()):
+        write_splits(tmp_path, ixi_ids(plan), {}, plan)
+        fixture = pd.read_csv(tmp_path / "IXI.csv", dtype=str).set_index("subject_id")
+        ours = pd.read_csv(REPO / "splits" / "IXI.csv", dtype=str)
+        fold0 = ours[(ours["subject_id"] == ODD_IXI[0]) & (ours["fold"] == "0")]
+        assert fold0["split"].tolist() == ["val"]
+        assert fixture.loc[ODD_IXI[0], "split"] == "val" and fixture.loc[ODD_IXI[0], "fold"] == "0"
 
 
 @pytest.mark.slow
@@ -48,21 +69,21 @@ def test_each_dataset_layout_is_read_from_its_fixture(tmp_path):
                    "mslub_layout": "official"})
     subjects = build_all(tmp_path / "fx", tmp_path / "raw", plan)
     served, raw = tmp_path / "fx" / "served", tmp_path / "raw"
-    # Unpack the served archives the way the extract / arrange rules do.
+    # Unpack the served archives and fetch WMH the way the extract / download_wmh rules do.
     for modality in ("T1", "T2"):
         extract(served / "IXI" / f"IXI-{modality}.tar", raw / "IXI" / f"IXI-{modality}")
-    extract(served / "WMH" / "dataverse_files.zip", raw / "WMH" / "_archive")
-    bundle = raw / "WMH" / "_archive"
-    assert (bundle / "readme.pdf").exists() and (bundle / "additional_annotations").is_dir()
-    assert len(read_manifest(bundle / "MANIFEST.TXT").left_out) == 2
-    with pytest.raises(InputError, match="missing.*nothing was arranged"):  # the cut-off bundle
-        arrange(bundle, raw / "WMH")
+    listing = json.loads((served / "WMH" / "api" / "files.json").read_text())["data"]
+    top = {(f["directoryLabel"] or f["label"]).split("/")[0] for f in listing}
+    assert top == {"training", "test", "additional_annotations", "readme.pdf"}
+    assert any(" " in (f["directoryLabel"] or "") for f in listing)  # test/Amsterdam/Philips_VU .PETMR_01./...
+    assert {f["dataFile"]["checksum"]["type"] for f in listing} == {"SHA-1"}
     with FileServer(served) as server:
-        fetched = complete_bundle(bundle, needed=("training",), checksum_db=raw / "checksums.tsv",
-                                  listing=server.url("WMH/api/files.json"),
-                                  access=server.url("WMH/api/access/datafile/{id}"))
-    assert len(fetched) == 2
-    assert arrange(bundle, raw / "WMH") == 3  # training/ only: test/ and additional_annotations/ stay
+        fetched = fetch_subjects(subjects["WMH"], raw / "WMH", splits=("training", "test"),
+                                 listing=server.url("WMH/api/files.json"),
+                                 access=server.url("WMH/api/access/datafile/{id}"), checksum_db=raw / "checksums.tsv")
+        requests = dict(server.requests)
+    assert len(fetched) == 2 * len(subjects["WMH"]) == len(subjects["wmh_fetched"])
+    assert requests == {"WMH/api/files.json": 1, **{name: 1 for name in subjects["wmh_fetched"]}}
     for dataset in ("IXI", *LESION_DATASETS):
         for modality in (("T1", "T2") if dataset == "IXI" else MODALITIES[dataset]):
             assert list_subjects(dataset, raw, modality) == sorted(subjects[dataset]), (dataset, modality)
@@ -98,28 +119,43 @@ def test_small_rehearsal_reaches_table1(tmp_path):
                        targets=["table1", "bias", "results/rehearsal_ci/qc/WMH_T1.csv",
                                 "results/rehearsal_ci/qc/IXI_T1.csv", "results/rehearsal_ci/qc/IXI_T2.csv",
                                 "results/rehearsal_ci/qc/MSLUB_T2.csv"])
+    check_small_rehearsal(summary, tmp_path)
+
+
+def check_small_rehearsal(summary: dict, tmp_path: Path) -> None:
+    """What the small rehearsal must show (a function: it can be run on a finished rehearsal)."""
     log = (tmp_path / "results" / "rehearsal_ci" / "rehearsal_snakemake.log").read_text()
     assert summary["returncode"] == 0, log[-5000:]
     # The interrupted and the corrupted transfers were each fetched twice, and only those.
-    requests, left_out = summary["requests"], summary["subjects"]["wmh_left_out"]
+    requests, wmh = summary["requests"], summary["subjects"]["wmh_fetched"]
     assert requests["IXI/IXI-T2.tar"] == 2 and requests["SRI24/sri24_spm8.zip"] == 2
-    assert requests["IXI/IXI-T1.tar"] == 1 and requests["WMH/dataverse_files.zip"] == 1
+    assert requests["IXI/IXI-T1.tar"] == 1 and requests["SRI24/nested/sri24_spm8.zip"] == 1
     assert requests["IXI/IXI.xls"] == 1  # the demographics, in Excel 97-2003 format as IXI serves it
-    assert [requests[name] for name in left_out] == [2, 1]  # the WMH bundle's left-out files, per file
-    assert log.count("Error in rule download") == 2  # each fault failed one attempt, the retry passed
-    assert log.count("Error in rule arrange_wmh") == 1
+    # WMH: file by file, only wmh.nii.gz and pre/T1.nii.gz of the split's subjects; the first interrupted.
+    assert [requests[name] for name in wmh] == [2] + [1] * (len(wmh) - 1) and len(wmh) == 2 * SMALL_WMH
+    assert {n for n in requests if n.startswith("WMH/api/access/")} == set(wmh)
+    assert requests["WMH/api/files.json"] == 2  # once per attempt of download_wmh
+    assert log.count("Error in rule download:") == 2  # each fault failed one attempt, the retry passed
+    assert log.count("Error in rule download_wmh:") == 1
     out = tmp_path / "results" / "rehearsal_ci"
     served = out / "fixtures" / "served"
     db = read_checksums(out / "raw" / "checksums.tsv")  # parallel downloads: every entry kept
-    listing = {f"datafile/{f['dataFile']['id']}": f"{f['directoryLabel']}/{f['label']}"
+    listing = {f"WMH/api/access/datafile/{f['dataFile']['id']}": f"{f['directoryLabel']}/{f['label']}"
                for f in json.loads((served / "WMH" / "api" / "files.json").read_text())["data"]}
-    expected = {name: sha256sum(served / name) for name in requests if "/api/" not in name}
-    expected.update({f"WMH/_archive/{listing[name.split('access/')[1]]}": sha256sum(served / name) for name in left_out})
+    expected = {name: sha256sum(served / name) for name in requests
+                if "/api/" not in name and name != "SRI24/nested/sri24_spm8.zip"}
+    expected.update({_local_wmh(listing[name]): sha256sum(served / name) for name in wmh})
     assert db == expected
     for name in expected:
-        assert name.startswith("WMH/_archive/") or (out / "raw" / name).read_bytes() == (served / name).read_bytes()
+        source = next((n for n in wmh if _local_wmh(listing[n]) == name), name)
+        assert (out / "raw" / name).read_bytes() == (served / source).read_bytes()
+    # The summary's own checks: every method of config/config.yaml in Table 1 (the DAE too), both
+    # SRI24 layouts (templates/ at the top, and under sri24_spm8/) giving the same atlas.
+    assert summary["ok"] and all(summary["checks"].values()), summary["checks"]
+    assert summary["methods"]["complete"] == ["Patch2Loc", "DAE", "Thresh"]
+    assert summary["sri24"]["same_atlas"] and summary["sri24"]["second_returncode"] == 0
     assert (out / "skullstrip" / "robex" / "ATLAS_v2" / "T1").is_dir()
-    bias = pd.read_csv(out / "tables" / "bias.csv", keep_default_na=False)  # the test subject: IXI014-HH-1236
+    bias = pd.read_csv(out / "tables" / "bias.csv", keep_default_na=False)  # the one IXI test subject: IXI105-HH-1128
     assert bias.loc[bias["grouping"] == "site", "group"].tolist() == ["HH"]
     assert bias.loc[bias["grouping"] == "sex", "group"].isin(["F", "M"]).all()
     table = pd.read_csv(out / "tables" / "table1.csv", dtype=str, keep_default_na=False)
@@ -134,4 +170,6 @@ def test_small_rehearsal_reaches_table1(tmp_path):
     # MSLUB's provided brain mask, half a voxel off, was moved onto the image grid and recorded.
     mslub = pd.read_csv(out / "qc" / "MSLUB_T2.csv")
     assert mslub["grid_resampled"].str.startswith("brainmask.nii.gz offset").all(), mslub["grid_resampled"]
-    assert not (out / "raw" / "WMH" / "GE1T5").exists()  # test/ not arranged (datasets.WMH.test_set false)
+    # The test/ subject of the split (a space in its folder name) arrived; the other test subject did not.
+    assert (out / "raw" / "WMH" / "Philips_VU_PETMR_01" / "160" / "pre" / "T1.nii.gz").exists()
+    assert not (out / "raw" / "WMH" / "GE1T5").exists()

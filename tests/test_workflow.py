@@ -22,7 +22,7 @@ STAGES = [
     "table1", "table2", "table3", "bias", "figures", "report", "run_info", "record_atlas", "export_bundle",
 ]
 REAL_STAGES = [s for s in STAGES if s not in ("make_demo_atlas", "synthesize_demo")] + [
-    "download", "extract", "prepare_sri24_atlas", "skull_strip_hdbet", "download_hdbet_weights",
+    "download", "extract", "download_wmh", "prepare_sri24_atlas", "skull_strip_hdbet", "download_hdbet_weights",
 ]
 
 

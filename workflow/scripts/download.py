@@ -1,4 +1,4 @@
-"""Rule download: fetch one file (resumable), check a pinned sha256, record or verify it in the db."""
+"""Rule download: fetch one file (resumable), check its pinned checksum, record or verify its sha256 in the db."""
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)
@@ -9,4 +9,4 @@ setup(snakemake)
 from patch2loc.data.download import fetch
 
 p = snakemake.params
-print(fetch(p.url, snakemake.output[0], p.checksums, expected=p.sha256))
+print(fetch(p.url, snakemake.output[0], p.checksums, expected=p.expected))

@@ -1,4 +1,4 @@
-"""Rule prepare_sri24_atlas: SRI24 T1_brain and its mask (T1_brain > 0) as NIfTI."""
+"""Rule prepare_sri24_atlas: SRI24 T1_brain (found by name in the unpacked zip) and its mask (T1_brain > 0) as NIfTI."""
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)
@@ -6,6 +6,9 @@ from _common import setup
 
 setup(snakemake)
 
+from patch2loc.data.sri24 import find_template
 from patch2loc.preprocessing.pipeline import write_atlas_files
 
-write_atlas_files(snakemake.params.template, snakemake.output.image, snakemake.output.mask)
+template = find_template(snakemake.params.folder)
+print(f"SRI24 template: {template}")
+write_atlas_files(template, snakemake.output.image, snakemake.output.mask)

@@ -11,7 +11,9 @@ Several download jobs may run at once and share one checksum db: every read-modi
 db happens under an exclusive lock (`fcntl.flock` on `<db>.lock`), so no entry is lost.
 A checksum pinned in config/datasets.yaml (`expected`) is checked before anything is recorded:
 a corrupted transfer is deleted and never enters the db. It is a sha256 in hex, or `<algorithm>:<hex>`
-for what a server publishes instead (`md5:...` on Zenodo records and in Dataverse file listings).
+for what a source publishes instead (`md5:...` for the IXI tarballs and on Zenodo records,
+`sha1:...` in DataverseNL's file listings: whatever algorithm the listing names is checked;
+`gitblob:...` for a file of a git mirror, its id in the mirror's tree).
 """
 from __future__ import annotations
 
@@ -32,10 +34,15 @@ from patch2loc.io import InputError, atomic_output
 CHUNK = 1 << 20
 
 
+GIT_BLOB = "gitblob"  # git's id of a file: sha1 of "blob <size>\0" + content (a git mirror's tree lists it)
+
+
 def sha256sum(path: str | os.PathLike, algorithm: str = "sha256") -> str:
-    """Hex digest of a file (sha256 unless another hashlib algorithm is named), read in chunks (the
-    IXI tarballs are several GB)."""
-    h = hashlib.new(algorithm)
+    """Hex digest of a file (sha256 unless another hashlib algorithm, or GIT_BLOB, is named), read
+    in chunks (the IXI tarballs are several GB)."""
+    h = hashlib.new("sha1" if algorithm == GIT_BLOB else algorithm)
+    if algorithm == GIT_BLOB:
+        h.update(f"blob {os.path.getsize(path)}\0".encode())
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
             h.update(block)
@@ -46,6 +53,14 @@ def _pinned(expected: str) -> tuple[str, str]:
     """('sha256', hex) from 'hex', or (algorithm, hex) from 'algorithm:hex' (md5, sha1, SHA-256...)."""
     algorithm, _, value = expected.rpartition(":")
     return (algorithm.lower().replace("-", "") or "sha256"), value.lower()
+
+
+def pinned(entry: dict) -> str | None:
+    """The value `fetch` checks for a sources entry: its `sha256` when pinned, else the `md5` its
+    source publishes, else its git blob id (`gitblob`: a file of a git mirror, as its tree lists it)."""
+    if entry.get("sha256"):
+        return entry["sha256"]
+    return next((f"{key}:{entry[key]}" for key in ("md5", GIT_BLOB) if entry.get(key)), None)
 
 
 def read_checksums(db: str | os.PathLike) -> dict[str, str]:

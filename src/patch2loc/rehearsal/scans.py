@@ -17,8 +17,8 @@ class Plan:
     """How many subjects of each dataset, at which size; which fixture is deliberately bad."""
 
     ixi_train: int = 3
-    ixi_val: int = 1
-    ixi_test: int = 1  # the last IXI test subject is IXI014-HH-1236, with its 4.98 mm T2 slices
+    ixi_val: int = 1  # the first is IXI014-HH-1236 (4.98 mm T2 slices): validation in fold 0 of splits/IXI.csv
+    ixi_test: int = 1
     lesion_subjects: dict = field(default_factory=lambda: {"BraTS21": 2, "MSLUB": 2, "ATLAS_v2": 2, "WMH": 3})
     render_spacing: float = 2.0  # mm, the synthesiser's grid
     voxel_scale: float = 2.0  # real voxel sizes times this (capped at 3 mm) ...
@@ -27,8 +27,8 @@ class Plan:
     bad_wmh: bool = True  # the last WMH subject's headers tilted 90 degrees: a misregistered scan
     user_masks: tuple[str, ...] = ()  # datasets given brain masks a user would add (MASK_NAMES)
     mslub_layout: str = "mirror"  # "mirror": served per file (coregistered/); "official": dropped in
-    wmh_test: int = 2  # subjects in the WMH bundle's test/ (arranged only with datasets.WMH.test_set)
-    wmh_left_out: int = 2  # files the served WMH bundle leaves out (zip limit), listed in MANIFEST.TXT
+    wmh_test: int = 2  # subjects in the WMH dataset's test/ (the first in `Philips_VU .PETMR_01.`)
+    wmh_test_in_splits: int = 1  # of those, in the WMH split (fetched with datasets.WMH.test_set)
 
 
 def vox(real, plan: Plan, dataset: str, cap: float | None = 3.0) -> tuple[float, ...]:

@@ -1,0 +1,62 @@
+"""The SRI24 T1 brain template is found by name, whichever layout the atlas zip unpacks to."""
+from __future__ import annotations
+
+import zipfile
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from patch2loc.data.download import extract
+from patch2loc.data.sri24 import find_template
+from patch2loc.io import InputError
+from patch2loc.preprocessing.atlas import write_atlas_files
+from patch2loc.rehearsal.fixtures import SRI24_LAYOUTS, build_sri24
+from patch2loc.rehearsal.scans import Plan
+
+NAMES = ("T1.nii", "T1_brain.nii", "T2.nii", "T2_brain.nii", "PD_brain.nii")
+
+
+def _zip(path, folder, names=NAMES, extra=()):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name in names:
+            zf.writestr(f"{folder}/{name}" if folder else name, name)
+        for member in extra:
+            zf.writestr(member, "junk")
+    return path
+
+
+@pytest.mark.parametrize("folder", ["templates", "sri24_spm8/templates", "SRI24/sri24_spm8/templates"])
+def test_t1_brain_is_found_in_any_layout(tmp_path, folder):
+    archive = _zip(tmp_path / "sri24_spm8.zip", folder, extra=["__MACOSX/templates/._T1_brain.nii"])
+    extract(archive, tmp_path / "SRI24")
+    (tmp_path / "SRI24" / "T1_brain.nii.gz").write_bytes(b"the prepared atlas of an earlier run")
+    found = find_template(tmp_path / "SRI24")
+    assert found == tmp_path / "SRI24" / folder / "T1_brain.nii" and found.read_text() == "T1_brain.nii"
+
+
+def test_no_template_or_two_are_one_line_each(tmp_path):
+    extract(_zip(tmp_path / "a.zip", "templates", names=("T1.nii", "T2_brain.nii")), tmp_path / "A")
+    with pytest.raises(InputError) as err:
+        find_template(tmp_path / "A")
+    assert "\n" not in str(err.value) and "no T1_brain.nii" in str(err.value) and "templates/T1.nii" in str(err.value)
+    extract(_zip(tmp_path / "b.zip", "templates"), tmp_path / "B")
+    extract(_zip(tmp_path / "c.zip", "sri24_spm8/templates"), tmp_path / "B" / "copy")
+    with pytest.raises(InputError, match="2 files named T1_brain.nii"):
+        find_template(tmp_path / "B")
+
+
+def test_rehearsal_fixture_gives_the_same_atlas_from_both_layouts(tmp_path):
+    served = tmp_path / "served"
+    build_sri24(served, Plan(render_spacing=6.0, voxel_scale=4.0))
+    atlases = []
+    for name, folder in SRI24_LAYOUTS.items():
+        unpacked = tmp_path / folder.replace("/", "_")
+        extract(served / name, unpacked)
+        assert sorted(p.name for p in (unpacked / folder).iterdir()) == ["T1.nii", "T1_brain.nii", "T2_brain.nii"]
+        image, mask = unpacked / "T1_brain.nii.gz", unpacked / "brain_mask.nii.gz"
+        write_atlas_files(find_template(unpacked), image, mask)
+        atlases.append([np.asanyarray(nib.load(p).dataobj) for p in (image, mask)])
+    (a_image, a_mask), (b_image, b_mask) = atlases
+    assert np.array_equal(a_image, b_image) and np.array_equal(a_mask, b_mask)
+    assert 0 < a_mask.mean() < 1  # T1_brain, not the T1.nii decoy (a head: no zero background)
