@@ -33,10 +33,22 @@ class Method:
     gpu: bool = False  # its training and scoring jobs ask for a GPU (gpu=1)
     train_minutes: int = 0  # time limit of one training job at paper scale (cluster)
     score_minutes: float = 0.1  # minutes per volume at paper scale (time limits of scoring shards)
+    pretrain: "Pretraining | None" = None  # a training of its own that its training starts from (cDDPM)
 
     @property
     def trains(self) -> bool:
         return self.train_rule is not None
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """A model trained per (modality, fold) before a method's own training, which reads its best.pt."""
+
+    name: str  # recorded in its checkpoints
+    module: str  # the module with train_from_files(train_pairs, val_pairs, <method's block>, out_dir, ...)
+    rule: str  # its workflow rule
+    models: str  # its folder under results/{run}/models/
+    train_minutes: int  # time limit of one job at paper scale (cluster)
 
 
 REGISTRY = (
@@ -44,6 +56,12 @@ REGISTRY = (
     Method("Patch2Loc", "patch2loc.methods.patch2loc.method", "train", "train_model", "", True, 600, 0.6),
     Method("DAE", "patch2loc.methods.dae.method", "dae", "train_dae", "DAE", True, 300, 0.05),
     Method("Thresh", "patch2loc.methods.thresh", score_minutes=0.1),
+    # Behrendt et al.'s diffusion models (docs/diffusion.md): one UNet, one noise, three ways to use them.
+    Method("DDPM", "patch2loc.methods.diffusion.ddpm", "ddpm", "train_ddpm", "DDPM", True, 480, 0.1),
+    Method("pDDPM", "patch2loc.methods.diffusion.pddpm", "pddpm", "train_pddpm", "pDDPM", True, 480, 0.3),
+    Method("cDDPM", "patch2loc.methods.diffusion.cddpm", "cddpm", "train_cddpm", "cDDPM", True, 480, 0.3,
+           Pretraining("cDDPM-pretrain", "patch2loc.methods.diffusion.pretrain", "pretrain_cddpm",
+                       "cDDPM_encoder", 480)),
 )
 METHODS = {m.name: m for m in REGISTRY}
 TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict applies and export bundles

@@ -1,0 +1,8 @@
+"""pDDPM, the patched DDPM (Behrendt et al. 2023): one square of a fixed grid noised at a time.
+
+The workflow's view of it (`patch2loc.methods`); its settings are the `pddpm:` config block.
+"""
+from patch2loc.methods.diffusion.variants import PDDPMConfig, bind
+
+load, score, train_from_files = bind(PDDPMConfig)
+__all__ = ["load", "score", "train_from_files"]
