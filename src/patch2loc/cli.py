@@ -104,7 +104,7 @@ _at_least_2 = _int_in(2, 2**20, " (the heads use BatchNorm, which needs 2)")
 
 
 DEVICE_HELP = "auto (a CUDA GPU when usable, else cpu), cpu, cuda or cuda:N"
-PATCH2LOC_ONLY = "Patch2Loc only: ignored with --method DAE, which reconstructs whole slices in fp32"
+PATCH2LOC_ONLY = "Patch2Loc only: ignored with another --method (the DAE, DDPM, pDDPM, cDDPM reconstruct whole slices in fp32)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--modality", required=True, choices=("T1", "T2"), help="the model to export")
     e.add_argument("--out", required=True, help="the bundle: a .zip file, or else a new folder")
     e.add_argument("--method", default="Patch2Loc", choices=list(METHODS),
-                   help="the trained method whose models (and thresholds) are exported: Patch2Loc (default) or "
-                        "DAE; Thresh needs no model and is refused")
+                   help="the trained method whose models (and thresholds) are exported: Patch2Loc (default), "
+                        "DAE, DDPM, pDDPM or cDDPM; Thresh needs no model and is refused")
     e.add_argument("--folds", type=_int_in(0, 99), nargs="+", help="only these folds (default: the run's folds)")
     e.add_argument("--quiet", action="store_true", help="no message")
     e.set_defaults(func=cmd_export)
@@ -163,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seg", help="ground-truth lesion mask of a single scan, on the scan's own grid: the "
                                  "summary then holds AUPRC, best Dice and Dice at the threshold")
     p.add_argument("--method", choices=list(METHODS),
-                   help="the method whose models score the scans: Patch2Loc (default) or DAE (the workflow's "
-                        "denoising autoencoder; its checkpoints, run folds and thresholds). With --model the "
+                   help="the method whose models score the scans: Patch2Loc (default), DAE, DDPM, pDDPM or cDDPM "
+                        "(the workflow's other trained methods; their checkpoints, run folds and thresholds). With --model the "
                         "bundle's own method (a different --method is refused). Thresh needs no model: refused")
     p.add_argument("--checkpoint", action="append",
                    help="best.pt from patch2loc train (or the workflow's DAE training, with --method DAE); repeat "
