@@ -1,4 +1,5 @@
-"""cDDPM, the conditioned DDPM (Behrendt et al. 2024): the DDPM with a pre-trained encoder's code.
+"""cDDPM, the conditioned DDPM (Behrendt et al. 2025): the DDPM also sees the code of the slice from an
+encoder pre-trained as a masked autoencoder (rule pretrain_cddpm) and fine-tuned with it.
 
 The workflow's view of it (`patch2loc.methods`); its settings are the `cddpm:` config block.
 """

@@ -1,4 +1,5 @@
-"""DDPM (Behrendt et al. 2023): simplex noise on the whole slice, x0 predicted at step 500.
+"""DDPM with simplex noise (Wyatt et al. 2022) as Behrendt et al.'s harness runs it: the whole slice noised, x0
+predicted from step 500.
 
 The workflow's view of it (`patch2loc.methods`); its settings are the `ddpm:` config block.
 """

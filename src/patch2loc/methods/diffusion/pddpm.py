@@ -1,4 +1,5 @@
-"""pDDPM, the patched DDPM (Behrendt et al. 2023): one square of a fixed grid noised at a time.
+"""pDDPM, the patched DDPM (Behrendt et al. 2024): one square of a fixed grid noised at a time, the rest of
+the slice as context, the squares' predictions stitched into the reconstruction.
 
 The workflow's view of it (`patch2loc.methods`); its settings are the `pddpm:` config block.
 """

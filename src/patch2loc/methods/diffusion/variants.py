@@ -14,7 +14,7 @@ from patch2loc.methods.harness import workflow_trainer
 
 @dataclass
 class DDPMConfig(_train.DiffusionConfig):
-    """Behrendt et al.'s DDPM: simplex noise on the whole slice, x0 predicted at step 500."""
+    """The DDPM (Wyatt et al. 2022, in Behrendt et al.'s configuration): simplex noise on the whole slice."""
 
     method: str = "DDPM"
 
