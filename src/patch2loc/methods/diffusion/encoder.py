@@ -138,7 +138,7 @@ class MaskedAutoencoder(nn.Module):
     def draw_visible(self, batch: int, side: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
         """[B, 1, fh, fw] visible cells: round((1 - ratio) x cells) drawn at random per slice."""
         fh, fw = side[0] // STRIDE, side[1] // STRIDE
-        keep = round(fh * fw * (1 - self.mask_ratio))
+        keep = max(1, round(fh * fw * (1 - self.mask_ratio)))  # at least one (a 32-pixel slice has one cell)
         order = torch.rand(batch, fh * fw, generator=generator, device=generator.device).argsort(dim=1)
         cells = torch.zeros(batch, fh * fw, dtype=torch.bool, device=generator.device)
         cells.scatter_(1, order[:, :keep], True)
