@@ -206,3 +206,12 @@ def test_a_briefly_trained_ddpm_reconstructs_a_normal_slice_better_than_the_nois
                          .abs().mean())
     assert after < noised_input, (after, noised_input)
     assert after < 0.5 * before, (after, before)
+
+
+def test_the_registry_names_the_pretraining_its_checkpoints_record():
+    from patch2loc.methods import METHODS
+    from patch2loc.methods.diffusion.encoder import PRETRAINED
+    from patch2loc.methods.diffusion.pretrain import PretrainTask
+
+    assert METHODS["cDDPM"].pretrain.name == PRETRAINED == PretrainTask.method
+    assert METHODS["cDDPM"].pretrain.models not in {m.models for m in METHODS.values()}  # its own folder

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 
 BACKBONES = ("resnet18", "resnet34", "resnet50")
 STRIDE = 32  # the ResNet's total downsampling: one mask cell per output pixel
+PRETRAINED = "cDDPM-pretrain"  # the method name its pre-training's checkpoints record
 
 
 def resnet(name: str, num_classes: int | None) -> nn.Module:
@@ -166,3 +167,8 @@ class MaskedAutoencoder(nn.Module):
     def backbone_state(self) -> dict:
         """The pre-trained ResNet's weights, as a plain ResNet's state dict (what the cDDPM loads)."""
         return {k: v.detach().cpu() for k, v in self.encoder.state_dict().items()}
+
+
+def backbone_weights(ckpt: dict) -> dict:
+    """The pre-trained ResNet's weights from a pre-training checkpoint (plain ResNet names)."""
+    return {k[len("encoder."):]: v for k, v in ckpt["model"].items() if k.startswith("encoder.")}

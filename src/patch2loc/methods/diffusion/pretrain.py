@@ -15,13 +15,13 @@ from pathlib import Path
 import torch
 
 from patch2loc.io import InputError
+from patch2loc.methods.diffusion.encoder import PRETRAINED as NAME
 from patch2loc.methods.diffusion.encoder import STRIDE, MaskedAutoencoder
 from patch2loc.methods.diffusion.train import brain_slices
 from patch2loc.methods.harness import (autocast_context, check_settings, config_from_dict, prepare_device,
                                        run_training, seed_everything)
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
-NAME = "cDDPM-pretrain"  # recorded in its checkpoints
 RESUME_MUST_MATCH = ("steps", "batch_size", "lr", "weight_decay", "mask_ratio", "decoder_width", "encoder", "rescale",
                      "val_batches", "seed", "amp", "volume_shape", "modality")
 
@@ -121,7 +121,3 @@ def train_from_files(train_pairs: Pairs, val_pairs: Pairs, settings: dict, out_d
     cfg = config_from_dict(PretrainConfig, block, "cddpm.pretrain (workflow config)")
     return train(load_training_data(train_pairs, val_pairs), cfg, out_dir, progress)
 
-
-def backbone_weights(ckpt: dict) -> dict:
-    """The pre-trained ResNet's weights from a pre-training checkpoint (plain ResNet names)."""
-    return {k[len("encoder."):]: v for k, v in ckpt["model"].items() if k.startswith("encoder.")}

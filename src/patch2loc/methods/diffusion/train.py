@@ -96,10 +96,10 @@ def load_encoder(model: DiffusionModel, path: str | None) -> None:
 
     if path is None:
         return
-    from patch2loc.methods.diffusion.pretrain import NAME, backbone_weights
+    from patch2loc.methods.diffusion.encoder import PRETRAINED, backbone_weights
 
     ckpt = read_checkpoint(path, "pre-trained encoder", fix="Pass the best.pt of the cDDPM's pre-training.",
-                           method=NAME)
+                           method=PRETRAINED)
     try:
         model.encoder.load_backbone(backbone_weights(ckpt))
     except (KeyError, RuntimeError) as exc:
