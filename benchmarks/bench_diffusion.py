@@ -30,7 +30,7 @@ from patch2loc.methods.harness import prepare_device, seed_everything
 from patch2loc.methods.training_data import TrainingData
 
 CONFIGS = {"DDPM": variants.DDPMConfig, "pDDPM": variants.PDDPMConfig, "cDDPM": variants.CDDPMConfig}
-# (side, slices, rescale, width, batch, patch, encoder, decoder width) per shape
+# the grid, pDDPM's square, cDDPM's encoder and its pre-training's decoder width per shape (as the configs)
 SHAPES = {
     "demo": dict(side=64, slices=40, rescale=1, patch=32, encoder="resnet18", decoder=128),
     "paper": dict(side=192, slices=100, rescale=2, patch=48, encoder="resnet50", decoder=512),
@@ -60,12 +60,12 @@ def flops(fn) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def measure(method: str, shape: str, width: int, batch: int, args, device) -> dict:
+def measure(method: str, shape: str, width: int, batch: int, blocks: int, args, device) -> dict:
     s = SHAPES[shape]
     paper = shape == "paper"
     slices = args.paper_slices if paper else s["slices"]
     data, (image, mask) = data_of(s["side"], slices)
-    common = dict(steps=10**6, batch_size=batch, width=width, rescale=s["rescale"], val_batches=1,
+    common = dict(steps=10**6, batch_size=batch, width=width, blocks=blocks, rescale=s["rescale"], val_batches=1,
                   device=str(device))
     seed_everything(0)
     if method == "pretrain":
@@ -88,7 +88,7 @@ def measure(method: str, shape: str, width: int, batch: int, args, device) -> di
         task.train_step(i)
     step_s = timed(task.train_step, steps, device)
     step_gflop = flops(lambda: task.train_step(0))
-    row = {"method": method, "shape": shape, "width": width, "batch": batch,
+    row = {"method": method, "shape": shape, "width": width, "batch": batch, "blocks": blocks,
            "params": sum(p.numel() for p in task.model.parameters()), "step_s": step_s, "step_gflop": step_gflop}
     if model is not None:
         model.eval()
@@ -103,7 +103,7 @@ def measure(method: str, shape: str, width: int, batch: int, args, device) -> di
             row["volume_s"] *= s["slices"] / slices
             row["volume_gflop"] *= s["slices"] / slices
     scale = PAPER_BATCH / batch if paper else 1
-    print(f"{method:8s} {shape:5s} width {width:3d} batch {batch:2d}: {row['params']:>11,d} parameters, "
+    print(f"{method:8s} {shape:5s} width {width:3d} blocks {blocks} batch {batch:2d}: {row['params']:>11,d} parameters, "
           f"{1 / step_s:7.3f} steps/s ({step_gflop:8.1f} GFLOP/step, {step_gflop / step_s:6.1f} GFLOP/s)"
           + (f"; paper batch {PAPER_BATCH}: {step_gflop * scale:8.1f} GFLOP/step, {step_s * scale:7.1f} s/step"
              if paper else "")
@@ -124,7 +124,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--only", choices=sorted(SHAPES))
     ap.add_argument("--methods", nargs="+", default=["DDPM", "pDDPM", "cDDPM", "pretrain"])
-    ap.add_argument("--demo", nargs="+", default=["32,16"], help="WIDTH,BATCH at the demo shape")
+    ap.add_argument("--demo", nargs="+", default=["16,8,2"], help="WIDTH,BATCH,BLOCKS at the demo shape")
     ap.add_argument("--gpu-tflops", type=float, nargs="+", default=[50.0, 100.0, 200.0],
                     help="assumed sustained GPU throughputs (TFLOP/s) for the paper-config estimate")
     ap.add_argument("--demo-steps", type=int, nargs="+", default=[300, 600], help="demo step counts to cost")
@@ -135,11 +135,11 @@ def main() -> None:
     for shape in [s for s in SHAPES if args.only in (None, s)]:
         for method in args.methods:
             if shape == "paper":
-                rows.append(measure(method, shape, 128, args.paper_batch, args, device))
+                rows.append(measure(method, shape, 128, args.paper_batch, 3, args, device))
             else:
                 for spec in args.demo:
-                    width, batch = (int(v) for v in spec.split(","))
-                    rows.append(measure(method, shape, width, batch, args, device))
+                    width, batch, blocks = (int(v) for v in spec.split(","))
+                    rows.append(measure(method, shape, width, batch, blocks, args, device))
     for row in rows:
         if row["shape"] == "demo":
             costs = ", ".join(f"{n} steps {n * row['step_s'] / 60:5.1f} min" for n in args.demo_steps)
