@@ -17,7 +17,7 @@ import torch
 from patch2loc.io import InputError
 from patch2loc.methods.diffusion.encoder import PRETRAINED as NAME
 from patch2loc.methods.diffusion.encoder import STRIDE, MaskedAutoencoder
-from patch2loc.methods.diffusion.train import brain_slices
+from patch2loc.methods.diffusion.train import SliceTask, brain_slices
 from patch2loc.methods.harness import (autocast_context, check_settings, config_from_dict, prepare_device,
                                        run_training, seed_everything)
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
@@ -51,7 +51,7 @@ class PretrainConfig:
             raise InputError(f"cddpm.pretrain.mask_ratio={self.mask_ratio}: must lie between 0 and 1.")
 
 
-class PretrainTask:
+class PretrainTask(SliceTask):
     method = NAME
     columns = ("step", "train_loss", "val_loss")
 
@@ -83,23 +83,10 @@ class PretrainTask:
         with autocast_context(self.device, self.cfg.amp):
             return self.model(clean, visible)[1]
 
-    def train_step(self, step: int) -> torch.Tensor:
-        loss = self._loss(*self._batch(self.slices, self.generator))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach()
-
     @torch.no_grad()
     def evaluate(self) -> dict:
         self.model.eval()
         return {"val_loss": sum(self._loss(*b).item() for b in self.val_set) / len(self.val_set)}
-
-    def extra_state(self) -> dict:
-        return {}
-
-    def load_extra_state(self, ckpt: dict) -> None:
-        pass
 
 
 def train(data: TrainingData, cfg: PretrainConfig, out_dir: str | Path, progress: bool = True) -> dict:

@@ -107,7 +107,25 @@ def load_encoder(model: DiffusionModel, path: str | None) -> None:
                          "`encoder`.") from None
 
 
-class DiffusionTask:
+class SliceTask:
+    """What the diffusion models' and the pre-training's tasks share: one update of the batch the
+    task's `_batch` draws from its training slices with its generator, with `_loss`."""
+
+    def train_step(self, step: int) -> torch.Tensor:
+        loss = self._loss(*self._batch(self.slices, self.generator))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def extra_state(self) -> dict:
+        return {}  # the model, optimiser and generator are all there is to resume
+
+    def load_extra_state(self, ckpt: dict) -> None:
+        pass
+
+
+class DiffusionTask(SliceTask):
     """The harness's view of one diffusion model's training (`methods.harness.TrainingTask`)."""
 
     columns = COLUMNS
@@ -142,13 +160,6 @@ class DiffusionTask:
             x0 = self.model.predict(clean, t, noise, box, self.model.condition(clean))
         return (x0 - clean).abs().mean() * 2  # L1 on the model's [-1, 1] scale
 
-    def train_step(self, step: int) -> torch.Tensor:
-        loss = self._loss(*self._batch(self.slices, self.generator))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach()
-
     @torch.no_grad()
     def evaluate(self) -> dict:
         self.model.eval()
@@ -162,12 +173,6 @@ class DiffusionTask:
             error += ((reco - clean).abs() * inside).sum().item()
             brain += inside.sum().item()
         return {"val_loss": loss / len(self.val_set), "val_recon_error": error / max(brain, 1.0)}
-
-    def extra_state(self) -> dict:
-        return {}
-
-    def load_extra_state(self, ckpt: dict) -> None:
-        pass
 
 
 def train(data: TrainingData, cfg: DiffusionConfig, out_dir: str | Path, progress: bool = True) -> dict:
