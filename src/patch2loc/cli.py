@@ -104,7 +104,8 @@ _at_least_2 = _int_in(2, 2**20, " (the heads use BatchNorm, which needs 2)")
 
 
 DEVICE_HELP = "auto (a CUDA GPU when usable, else cpu), cpu, cuda or cuda:N"
-PATCH2LOC_ONLY = "Patch2Loc only: ignored with another --method (the DAE, DDPM, pDDPM, cDDPM reconstruct whole slices in fp32)"
+PATCH2LOC_ONLY = ("Patch2Loc only: ignored with another --method (the DAE, DDPM, pDDPM, cDDPM reconstruct "
+                  "whole slices in fp32)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,9 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seg", help="ground-truth lesion mask of a single scan, on the scan's own grid: the "
                                  "summary then holds AUPRC, best Dice and Dice at the threshold")
     p.add_argument("--method", choices=list(METHODS),
-                   help="the method whose models score the scans: Patch2Loc (default), DAE, DDPM, pDDPM or cDDPM "
-                        "(the workflow's other trained methods; their checkpoints, run folds and thresholds). With --model the "
-                        "bundle's own method (a different --method is refused). Thresh needs no model: refused")
+                   help="the method whose models score the scans: Patch2Loc (default), DAE, DDPM, pDDPM or "
+                        "cDDPM (the workflow's other trained methods; their checkpoints, run folds and "
+                        "thresholds). With --model the bundle's own method (a different --method is refused). Thresh needs no model: refused")
     p.add_argument("--checkpoint", action="append",
                    help="best.pt from patch2loc train (or the workflow's DAE training, with --method DAE); repeat "
                         "to ensemble (default with --from-run: every fold's best.pt of the modality and method)")
