@@ -48,7 +48,7 @@ def test_tiny_run_trains_scores_and_bundles_the_diffusion_models(workdir):  # no
 
     path = _tiny_config(workdir)
     cfg = yaml.safe_load(path.read_text())
-    cfg["methods"] = ["Thresh", "DDPM", "pDDPM", "cDDPM"]
+    cfg["methods"] = ["Patch2Loc", "Thresh", "DDPM", "pDDPM", "cDDPM"]  # the report needs Patch2Loc's loss curves
     tiny = dict(steps=4, batch_size=2, width=8, blocks=1, val_every=2, val_batches=1, threads=1)
     for block in ("ddpm", "pddpm", "cddpm"):
         cfg[block].update(tiny)
@@ -60,7 +60,7 @@ def test_tiny_run_trains_scores_and_bundles_the_diffusion_models(workdir):  # no
     out = workdir / "results" / "tiny"
     table = pd.read_csv(out / "tables" / "table1.csv", dtype=str, keep_default_na=False)
     ours = table[table["source"] == "this harness"]
-    assert ours["method"].tolist() == ["Thresh", "DDPM", "pDDPM", "cDDPM"]
+    assert ours["method"].tolist() == ["Patch2Loc", "Thresh", "DDPM", "pDDPM", "cDDPM"]
     for method in ("DDPM", "pDDPM", "cDDPM"):
         assert (out / "bundles" / method / "T1.zip").exists() and (out / "bundles" / method / "T2.zip").exists()
     assert (out / "models" / "cDDPM_encoder" / "T2" / "fold0" / "best.pt").exists()
