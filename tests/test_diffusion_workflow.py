@@ -64,3 +64,7 @@ def test_tiny_run_trains_scores_and_bundles_the_diffusion_models(workdir):  # no
     for method in ("DDPM", "pDDPM", "cDDPM"):
         assert (out / "bundles" / method / "T1.zip").exists() and (out / "bundles" / method / "T2.zip").exists()
     assert (out / "models" / "cDDPM_encoder" / "T2" / "fold0" / "best.pt").exists()
+    # the compute table counts the pre-training's jobs too, as the cDDPM's GPU time
+    compute = pd.read_csv(out / "tables" / "compute.csv", keep_default_na=False).set_index(["stage", "method"])
+    assert compute.loc[("pretrain_cddpm", "cDDPM"), "jobs"] == compute.loc[("train_cddpm", "cDDPM"), "jobs"] > 0
+    assert compute.loc[("pretrain_cddpm", "cDDPM"), "gpu_hours"] > 0

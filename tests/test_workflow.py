@@ -140,7 +140,7 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
         assert ("gpu=0" if cpu else "gpu=1") in job["resources"]
     # Every training or scoring rule whose jobs ask for a GPU goes to the SLURM profile's GPU partition.
     profile = yaml.safe_load((workdir / "profiles" / "slurm" / "config.yaml").read_text())["set-resources"]
-    gpu_rules = {j["rule"] for j in jobs if "gpu=1" in j.get("resources", "") and j["rule"].startswith(("train", "score"))}
+    gpu_rules = {j["rule"] for j in jobs if "gpu=1" in j.get("resources", "") and j["rule"].startswith(("train", "pretrain", "score"))}
     assert gpu_rules == {"train_model", "train_dae", "train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm",
                          "score_healthy", "score_lesions"}
     assert all(profile.get(r, {}).get("slurm_partition") == "YOUR_GPU_PARTITION" for r in gpu_rules), gpu_rules

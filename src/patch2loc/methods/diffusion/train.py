@@ -22,8 +22,8 @@ import torch
 from patch2loc.io import InputError
 from patch2loc.methods.diffusion.model import ARCHITECTURE, DiffusionModel, box_masks, downsample, reconstruct
 from patch2loc.methods.diffusion.simplex import simplex_noise
-from patch2loc.methods.harness import (autocast_context, check_settings, config_from_dict, prepare_device,
-                                       run_training, seed_everything)
+from patch2loc.methods.harness import (autocast_context, check_settings, prepare_device, run_training,
+                                       seed_everything)
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
