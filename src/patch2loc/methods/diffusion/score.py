@@ -13,41 +13,30 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from patch2loc.checkpoint import checkpoint_grid, read_checkpoint
-from patch2loc.io import InputError
 from patch2loc.methods.diffusion.model import DiffusionModel, downsample, reconstruct, upsample
 from patch2loc.methods.diffusion.train import model_of
+from patch2loc.methods.rebuild import check_grid, load_network
 
 SLICES_PER_BATCH = 128  # slices per forward pass (the reference: a whole volume)
 
 
+def _network(config: dict) -> DiffusionModel:
+    model = model_of(config)
+    model.scoring = {k: config[k] for k in ("test_steps", "noise_octaves", "noise_persistence", "noise_frequency_px",
+                                            "seed")}  # what anomaly_map draws its noise with
+    return model
+
+
 def load_model(checkpoint: str, device: str | torch.device = "cpu", method: str = "DDPM"):
-    """Rebuild a diffusion model from a checkpoint read with `read_checkpoint` (no code from it
-    runs); returns (model in eval mode, checkpoint dict)."""
-    fix = f"Pass a best.pt or last.pt written by the {method}'s training."
-    ckpt = read_checkpoint(checkpoint, fix=fix, method=method)
-    config = ckpt.get("config") or {}
-    try:
-        model = model_of(config)
-        model.load_state_dict(ckpt["model"])
-        model.scoring = {k: config[k] for k in ("test_steps", "noise_octaves", "noise_persistence",
-                                                "noise_frequency_px", "seed")}
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise InputError(f"{checkpoint}: not a usable {method} checkpoint (its weights or settings do not fit the "
-                         f"network: {first}). {fix}") from None
-    model.volume_shape = checkpoint_grid(ckpt)
-    return model.to(device).eval(), ckpt
+    """Rebuild a diffusion model from a checkpoint; returns (model in eval mode, checkpoint dict)."""
+    return load_network(checkpoint, method, _network, device)
 
 
 @torch.inference_mode()
 def anomaly_map(model: DiffusionModel, volume: np.ndarray, brain_mask: np.ndarray,
                 device: str | torch.device | None = None) -> np.ndarray:
     """|x - reconstruction| inside the brain mask, 0 outside; float32 [X, Y, Z]."""
-    grid = getattr(model, "volume_shape", None)
-    if grid is not None and tuple(grid) != tuple(np.shape(volume)):
-        raise InputError(f"volume of shape {np.shape(volume)} but the model was trained on {tuple(grid)}; "
-                         "preprocess the scan with the run's settings (crop/pad).")
+    check_grid(model, volume, "the model")
     device = torch.device(device or next(model.parameters()).device)
     model = model.to(device).eval()
     s = model.scoring
