@@ -102,11 +102,12 @@ def bias_caption(wc, input):
 
 
 def all_benchmarks():
-    """Benchmark files of the training and scoring jobs (Snakemake's `benchmark:`), one per job,
-    in a folder per rule, each named after its method first ({method}_...)."""
+    """Benchmark files of the training (and pre-training) and scoring jobs (Snakemake's `benchmark:`),
+    one per job, in a folder per rule, each named after its method first ({method}_...)."""
     files = [
-        LAYOUT.benchmark(m.train_rule, m.name, modality, f"fold{k}")
+        LAYOUT.benchmark(rule, m.name, modality, f"fold{k}")
         for m in TRAINED_METHODS
+        for rule in [m.train_rule] + ([m.pretrain.rule] if m.pretrain else [])
         for modality in MODEL_MODALITIES
         for k in FOLDS
     ]

@@ -17,8 +17,8 @@ def _run(tmp_path, ours_auprc: float, val_error: float, dae: bool = False, brats
                 auprc = brats_auprc if d == "BraTS21" and brats_auprc is not None else ours_auprc
                 rows.append(dict(method="Patch2Loc", modality="T2", fold=fold, dataset=d, subject=f"s{s}",
                                  auprc=auprc + shift, best_dice=0.3 + shift))
-                if dae:
-                    rows.append(dict(method="DAE", modality="T2", fold=fold, dataset=d, subject=f"s{s}",
+                for method in (demo_summary.COMPARED if dae else ()):  # the DAE and the diffusion models
+                    rows.append(dict(method=method, modality="T2", fold=fold, dataset=d, subject=f"s{s}",
                                      auprc=0.3, best_dice=0.4))
     metrics = pd.DataFrame(rows).reindex(columns=METRICS_COLUMNS)
     metrics["region"] = "brain"
@@ -61,7 +61,7 @@ def test_long_checks_need_2x_everywhere_and_the_dae(tmp_path, capsys):
     capsys.readouterr()
     assert demo_summary.main([str(run), "--checks", "long"]) == 1
     out = capsys.readouterr().out
-    assert out.count("FAIL  AUPRC") == 4 and "FAIL  DAE rows" in out
+    assert out.count("FAIL  AUPRC") == 4 and "FAIL  DAE rows" in out and "FAIL  cDDPM rows" in out
 
 
 def test_long_checks_pass_with_the_dae_and_compare_it(tmp_path, capsys):
@@ -69,10 +69,12 @@ def test_long_checks_pass_with_the_dae_and_compare_it(tmp_path, capsys):
     assert demo_summary.main([str(run), "--checks", "long"]) == 0
     out = capsys.readouterr().out
     assert "PASS  DAE rows" in out and "| DAE | 40.00 ± 0.00 / 30.00 ± 0.00 |" in out
+    assert "PASS  pDDPM rows" in out and "| cDDPM | 40.00 ± 0.00 / 30.00 ± 0.00 |" in out
     assert "INFO  DAE WMH: AUPRC 30.00 % = 3.00 x Thresh, 1.20 x Patch2Loc" in out
+    assert "INFO  DDPM WMH: AUPRC 30.00 % = 3.00 x Thresh, 1.20 x Patch2Loc" in out
     rows = [line.split(" |")[0] for line in out.splitlines() if line.startswith("| ") and "BraTS21" not in line
             and "---" not in line]
-    assert rows == ["| Patch2Loc", "| DAE", "| Thresh"]  # the registry's order
+    assert rows == ["| Patch2Loc", "| DAE", "| Thresh", "| DDPM", "| pDDPM", "| cDDPM"]  # the registry's order
 
 
 def test_missing_run_exits_2(tmp_path, capsys):

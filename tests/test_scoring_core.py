@@ -50,6 +50,9 @@ def _trained(method, folder: Path) -> Path:
     block = {**DEMO[method.config], "steps": 2, "val_every": 1, "val_batches": 1, "threads": 1}
     if "warmup_steps" in block:  # the demo's warm-up (Patch2Loc: 50 steps) must end before the last step
         block["warmup_steps"] = 0
+    for key, value in block.items():  # a pre-training's own block (cDDPM's `pretrain:`): two steps too
+        if isinstance(value, dict) and "steps" in value:
+            block[key] = {**value, "steps": 2, "val_every": 1, "val_batches": 1}
     pairs = [_volume(folder / f"train{i}", seed=10 + i)[:2] for i in range(2)]
     implementation(method.name).train_from_files(pairs[:1], pairs[1:], block, folder / "model", modality="T1",
                                                  threads=1, progress=False)

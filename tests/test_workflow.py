@@ -124,7 +124,7 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
     res = snakemake(workdir, "-n", "--config", "max_subjects=3")
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = _dry_run_jobs(res.stdout)
-    for rule in ("train_model", "train_dae"):
+    for rule in ("train_model", "train_dae", "train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm"):
         trainings = [j for j in jobs if j["rule"] == rule]
         assert sorted(j["wildcards"] for j in trainings) == sorted(
             f"modality={m}, fold={k}" for m in ("T1", "T2") for k in range(5))
@@ -132,15 +132,17 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
     dae = [j for j in jobs if j["rule"] == "train_dae"][0]
     assert "models/DAE/" in dae["output"] and "benchmarks/train_dae/DAE_" in dae["benchmark"]
     scoring = [j for j in jobs if j["rule"].startswith("score_lesions")]
-    assert {j["wildcards"].split(",")[0] for j in scoring} == {"method=Patch2Loc", "method=DAE", "method=Thresh"}
+    assert {j["wildcards"].split(",")[0] for j in scoring} == {
+        f"method={m}" for m in ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM")}
     for job in scoring:  # Thresh in the CPU copy of the rule, without a GPU; the networks with one
         cpu = "method=Thresh" in job["wildcards"]
         assert job["rule"] == ("score_lesions_cpu" if cpu else "score_lesions")
         assert ("gpu=0" if cpu else "gpu=1") in job["resources"]
     # Every training or scoring rule whose jobs ask for a GPU goes to the SLURM profile's GPU partition.
     profile = yaml.safe_load((workdir / "profiles" / "slurm" / "config.yaml").read_text())["set-resources"]
-    gpu_rules = {j["rule"] for j in jobs if "gpu=1" in j.get("resources", "") and j["rule"].startswith(("train", "score"))}
-    assert gpu_rules == {"train_model", "train_dae", "score_healthy", "score_lesions"}
+    gpu_rules = {j["rule"] for j in jobs if "gpu=1" in j.get("resources", "") and j["rule"].startswith(("train", "pretrain", "score"))}
+    assert gpu_rules == {"train_model", "train_dae", "train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm",
+                         "score_healthy", "score_lesions"}
     assert all(profile.get(r, {}).get("slurm_partition") == "YOUR_GPU_PARTITION" for r in gpu_rules), gpu_rules
 
 

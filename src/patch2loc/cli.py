@@ -126,14 +126,16 @@ class _Renamed(argparse.Action):
 
 
 DEVICE_HELP = "auto (a CUDA GPU when usable, else cpu), cpu, cuda or cuda:N"
-PATCH2LOC_ONLY = "Patch2Loc only: ignored with --method DAE, which reconstructs whole slices in fp32"
+PATCH2LOC_ONLY = "Patch2Loc only: ignored with another --method (the others reconstruct whole slices in fp32)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     from patch2loc.bids.command import add_parser as add_bids_parser
     from patch2loc.bundle.export import cmd_export
-    from patch2loc.methods import DEFAULT_METHOD, METHODS
+    from patch2loc.methods import DEFAULT_METHOD, METHODS, TRAINED
     from patch2loc.predict import cmd_predict
+
+    others = ", ".join(m for m in TRAINED if m != DEFAULT_METHOD)  # the registry's other trained methods
 
     parser = OneLineParser(prog="patch2loc", description=(
         "Patch2Loc: unsupervised brain-lesion detection by predicting where a patch comes from."))
@@ -174,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--modality", required=True, choices=("T1", "T2"), help="the model to export")
     e.add_argument("--out", required=True, help="the bundle: a .zip file, or else a new folder")
     e.add_argument("--method", default=DEFAULT_METHOD, choices=list(METHODS),
-                   help="the trained method whose models (and thresholds) are exported: Patch2Loc (default) or "
-                        "DAE; Thresh needs no model and is refused")
+                   help=f"the trained method whose models (and thresholds) are exported: {DEFAULT_METHOD} (default), "
+                        f"{others}; a method without a model (Thresh) is refused")
     e.add_argument("--folds", type=_int_in(0, 99), nargs="+", help="only these folds (default: the run's folds)")
     e.add_argument("--quiet", action="store_true", help="no message")
     e.set_defaults(func=cmd_export)
@@ -192,9 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seg", help="ground-truth lesion mask of a single scan, on the scan's own grid: the "
                                  "summary then holds AUPRC, best Dice and Dice at the threshold")
     p.add_argument("--method", choices=list(METHODS),
-                   help="the method whose models score the scans: Patch2Loc (default) or DAE (the workflow's "
-                        "denoising autoencoder; its checkpoints, run folds and thresholds). With --model the "
-                        "bundle's own method (a different --method is refused). Thresh needs no model: refused")
+                   help=f"the method whose models score the scans: {DEFAULT_METHOD} (default), {others} (the "
+                        "workflow's other trained methods; their checkpoints, run folds and thresholds). With "
+                        "--model the bundle's own method (a different --method is refused). A method without a "
+                        "model (Thresh) is refused")
     p.add_argument("--checkpoint", action="append",
                    help="best.pt from patch2loc train (or the workflow's DAE training, with --method DAE); repeat "
                         "to ensemble (default with --from-run: every fold's best.pt of the modality and method)")

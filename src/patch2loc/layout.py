@@ -12,7 +12,8 @@ wildcards ("{modality}") pass through; a key left out is such an open wildcard.
     skullstrip/{tool}/{dataset}/{modality}/{subject}/brainmask.nii.gz   (native grid)
     preprocessed/, normalized/             per (dataset, modality, subject)
     models/[{method}/]{modality}/fold{k}/  best.pt, last.pt, loss.csv (Patch2Loc: no method part);
-                                           resume/models/... while training
+                                           resume/models/... while training; a method's pre-training
+                                           (registry `pretrain`, cDDPM) in models/{its folder}/...
     scores/{method}/{modality}/{fold}/{dataset}/   fold: fold{k}, or "all" for fold-free methods;
                                            SCORE_FILES: metrics.csv, lesions.csv (lesion sets),
                                            patches.csv.gz, heatmaps/{subject}.nii.gz, shards/{k}/
@@ -137,16 +138,22 @@ class RunLayout:
         return self.path("qc", f"{dataset}_{modality}.{ext}")
 
     # ------------------------------------------------------------ models
-    def model_dir(self, method: str, modality: str = "{modality}", fold="{fold}", root: str = "models") -> str:
+    @staticmethod
+    def _models(method: str, pretraining: bool) -> str:
+        """The method's model folder, or with `pretraining` its pre-training's (registry `pretrain`)."""
+        return METHODS[method].pretrain.models if pretraining else METHODS[method].models
+
+    def model_dir(self, method: str, modality: str = "{modality}", fold="{fold}", root: str = "models",
+                  pretraining: bool = False) -> str:
         """A trained method's folder of one (modality, fold); root="resume/models" gives the
-        training's working folder."""
-        models = METHODS[method].models
+        training's working folder; `pretraining`: its pre-training's folder instead."""
+        models = self._models(method, pretraining)
         return self._of("model_dir", root=root, models=f"{models}/" if models else "", modality=modality, fold=fold)
 
     def model_file(self, method: str, name: str, modality: str = "{modality}", fold="{fold}",
-                   root: str = "models") -> str:
-        """best.pt, last.pt or loss.csv (MODEL_FILES) of a trained method's model."""
-        return str(Path(self.model_dir(method, modality, fold, root), name))
+                   root: str = "models", pretraining: bool = False) -> str:
+        """best.pt, last.pt or loss.csv (MODEL_FILES) of a trained method's model (or pre-training)."""
+        return str(Path(self.model_dir(method, modality, fold, root, pretraining), name))
 
     def checkpoint(self, modality: str, fold, method: str = DEFAULT_METHOD) -> str:
         return self.model_file(method, "best.pt", modality, fold)
@@ -157,9 +164,9 @@ class RunLayout:
         return {int(m.group(1)): p for p in sorted(root.glob("fold*/best.pt"))
                 if (m := re.fullmatch(r"fold(\d+)", p.parent.name))}
 
-    def train_log(self, method: str) -> str:
+    def train_log(self, method: str, pretraining: bool = False) -> str:
         """logs/train/[{method}/]{modality}_fold{fold}.log, in the models' layout."""
-        return self.path("logs", "train", METHODS[method].models, "{modality}_fold{fold}.log")
+        return self.path("logs", "train", self._models(method, pretraining), "{modality}_fold{fold}.log")
 
     # ------------------------------------------------------------ scores
     @staticmethod

@@ -1,10 +1,13 @@
 """Training rules (train_model for Patch2Loc, train_dae, ...: one per trained method of
-`patch2loc.methods`): train one model of a method on a fold's IXI training subjects.
+`patch2loc.methods`, and pretrain_<name> for a method's pre-training): train one model of a
+method on a fold's IXI training subjects; a pre-trained model (input `pretrained`) is passed to the
+method under the setting its registry line names (cDDPM: `encoder_checkpoint`).
 
 Training runs in params.state_dir, which is not a declared output: Snakemake deletes the outputs
 of a killed or timed-out job but not that folder, so the retried job resumes from its last.pt.
 The finished files are then moved into the declared outputs and the folder is removed.
 """
+import importlib
 import os
 import shutil
 import sys
@@ -17,7 +20,6 @@ setup(snakemake, threads=snakemake.threads)
 require_cuda(snakemake)
 
 from patch2loc.checkpoint import read_checkpoint
-from patch2loc.methods import implementation
 
 method = snakemake.params.method
 inp, out = snakemake.input, snakemake.output
@@ -27,10 +29,13 @@ if (state / "last.pt").exists():
     print(f"resuming from step {step} ({state / 'last.pt'})", flush=True)
 else:
     print(f"starting at step 0 (no checkpoint in {state})", flush=True)
-summary = implementation(method).train_from_files(
+settings = dict(snakemake.params.settings)
+if "pretrained" in inp.keys():  # the pre-training's best.pt, under the key its registry line names
+    settings[snakemake.params.pretrained_setting] = inp.pretrained
+summary = importlib.import_module(snakemake.params.module).train_from_files(
     list(zip(inp.train_images, inp.train_masks)),
     list(zip(inp.val_images, inp.val_masks)),
-    dict(snakemake.params.settings),
+    settings,
     state,
     modality=snakemake.wildcards.modality,  # recorded in the checkpoints; predict checks it
     threads=snakemake.threads,

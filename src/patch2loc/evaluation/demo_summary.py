@@ -9,9 +9,10 @@ std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks (is
   predicting the mean position (`models/*/fold*/loss.csv`);
 - `--checks demo` (make demo, the quick run): Patch2Loc's AUPRC (mean over folds) >= 2 x Thresh's
   on ATLAS_v2 and WMH, and above Thresh's (> 1 x) on BraTS21 and MSLUB;
-- `--checks long` (make demo-long): >= 2 x Thresh's on all four lesion sets, and DAE rows present;
-(3) the DAE's AUPRC against Thresh's and Patch2Loc's, as information (the synthetic lesions may
-favour either method: no check). Exit status 1 when a check fails, 2 on bad input. With
+- `--checks long` (make demo-long): >= 2 x Thresh's on all four lesion sets, and rows of the DAE and
+  the three diffusion models (`COMPARED`: the registry's other trained methods) on all four;
+(3) the AUPRC of each of those against Thresh's and Patch2Loc's, as information (the synthetic
+lesions may favour either method: no check). Exit status 1 when a check fails, 2 on bad input. With
 `--readme`, the table also replaces the block between the README's markers (`--block`).
 """
 from __future__ import annotations
@@ -24,8 +25,12 @@ import pandas as pd
 
 from patch2loc.io import InputError
 from patch2loc.layout import RunLayout
+from patch2loc.methods import DEFAULT_METHOD, TRAINED
 from patch2loc.evaluation.tables import DATASET_ORDER, method_order, aggregate_folds, format_mean_std, read_csvs
 
+# The competitors make demo-long runs beside Patch2Loc and Thresh: every other trained method of the
+# registry (config/demo_long.yaml lists them all), so a method added there is checked here too.
+COMPARED = tuple(m for m in TRAINED if m != DEFAULT_METHOD)
 LOCATION_RATIO = 0.35  # final val location error / mean-position error must be at most this
 # Patch2Loc AUPRC / Thresh AUPRC per lesion set: (minimum, strict); make demo vs make demo-long.
 AUPRC_CHECKS = {
@@ -85,7 +90,7 @@ def _ratio(ours: float, other: float) -> float:
 
 def auprc_checks(agg: pd.DataFrame, checks: str = "demo") -> list[tuple[str, bool, str]]:
     """Patch2Loc's AUPRC against Thresh's per lesion set (`AUPRC_CHECKS[checks]`); with
-    checks='long', also that the DAE was run (its rows exist)."""
+    checks='long', also that each method of `COMPARED` was run (its rows exist)."""
     out = []
     for d, (minimum, strict) in AUPRC_CHECKS[checks].items():
         ours, thresh = _auprc(agg, "Patch2Loc", d), _auprc(agg, "Thresh", d)
@@ -97,19 +102,23 @@ def auprc_checks(agg: pd.DataFrame, checks: str = "demo") -> list[tuple[str, boo
         out.append((f"AUPRC {d}", ok, f"Patch2Loc {100 * ours:.2f} % vs Thresh {100 * thresh:.2f} % "
                                       f"(ratio {ratio:.2f}, must be {'>' if strict else '>='} {minimum:g})"))
     if checks == "long":
-        found = [d for d in DATASET_ORDER if _auprc(agg, "DAE", d) is not None]
-        out.append(("DAE rows", len(found) == len(DATASET_ORDER), f"DAE evaluated on {found or 'no lesion set'}"))
+        for method in COMPARED:
+            found = [d for d in DATASET_ORDER if _auprc(agg, method, d) is not None]
+            out.append((f"{method} rows", len(found) == len(DATASET_ORDER),
+                        f"{method} evaluated on {found or 'no lesion set'}"))
     return out
 
 
 def dae_comparison(agg: pd.DataFrame) -> list[str]:
-    """The DAE's AUPRC against Thresh's and Patch2Loc's per lesion set (information, no check)."""
+    """The AUPRC of the DAE and the diffusion models against Thresh's and Patch2Loc's per lesion set
+    (information, no check)."""
     lines = []
-    for d in DATASET_ORDER:
-        dae, ours, thresh = (_auprc(agg, m, d) for m in ("DAE", "Patch2Loc", "Thresh"))
-        if dae is not None and ours is not None and thresh is not None:
-            lines.append(f"INFO  DAE {d}: AUPRC {100 * dae:.2f} % = {_ratio(dae, thresh):.2f} x Thresh, "
-                         f"{_ratio(dae, ours):.2f} x Patch2Loc")
+    for method in COMPARED:
+        for d in DATASET_ORDER:
+            other, ours, thresh = (_auprc(agg, m, d) for m in (method, "Patch2Loc", "Thresh"))
+            if other is not None and ours is not None and thresh is not None:
+                lines.append(f"INFO  {method} {d}: AUPRC {100 * other:.2f} % = {_ratio(other, thresh):.2f} x Thresh, "
+                             f"{_ratio(other, ours):.2f} x Patch2Loc")
     return lines
 
 

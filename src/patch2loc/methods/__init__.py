@@ -43,10 +43,23 @@ class Method:
     # It predicts where each patch comes from (a mean and log-variance per patch): the figures of
     # its two score terms (KDEs) and predicted Gaussians (ellipses) are drawn from its patch statistics.
     predicts_positions: bool = False
+    pretrain: "Pretraining | None" = None  # a training of its own that its training starts from (cDDPM)
 
     @property
     def trains(self) -> bool:
         return self.train_rule is not None
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """A model trained per (modality, fold) before a method's own training, which reads its best.pt."""
+
+    name: str  # recorded in its checkpoints
+    module: str  # the module with train_from_files(train_pairs, val_pairs, <method's block>, out_dir, ...)
+    rule: str  # its workflow rule
+    models: str  # its folder under results/{run}/models/
+    train_minutes: int  # time limit of one job at paper scale (cluster)
+    setting: str  # the key of the method's block that the workflow sets to the pre-training's best.pt
 
 
 REGISTRY = (
@@ -55,6 +68,12 @@ REGISTRY = (
            checkpoint_fields=("patch_size",), colour_range=(0.0, 12.0), predicts_positions=True),
     Method("DAE", "patch2loc.methods.dae.method", "dae", "train_dae", "DAE", True, 300, 0.05),
     Method("Thresh", "patch2loc.methods.thresh", score_minutes=0.1),
+    # Behrendt et al.'s diffusion models (docs/diffusion.md): one UNet, one noise, three ways to use them.
+    Method("DDPM", "patch2loc.methods.diffusion.ddpm", "ddpm", "train_ddpm", "DDPM", True, 480, 0.1),
+    Method("pDDPM", "patch2loc.methods.diffusion.pddpm", "pddpm", "train_pddpm", "pDDPM", True, 480, 0.3),
+    Method("cDDPM", "patch2loc.methods.diffusion.cddpm", "cddpm", "train_cddpm", "cDDPM", True, 480, 0.3,
+           pretrain=Pretraining("cDDPM-pretrain", "patch2loc.methods.diffusion.pretrain", "pretrain_cddpm",
+                                "cDDPM_encoder", 480, "encoder_checkpoint")),
 )
 METHODS = {m.name: m for m in REGISTRY}
 TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict applies and export bundles

@@ -1,0 +1,9 @@
+"""DDPM with simplex noise (Wyatt et al. 2022) as Behrendt et al.'s harness runs it: the whole slice noised, x0
+predicted from step 500.
+
+The workflow's view of it (`patch2loc.methods`); its settings are the `ddpm:` config block.
+"""
+from patch2loc.methods.diffusion.variants import DDPMConfig, bind
+
+Settings, load, score, train_from_files = bind(DDPMConfig)
+__all__ = ["Settings", "load", "score", "train_from_files"]

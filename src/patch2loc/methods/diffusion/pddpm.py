@@ -1,0 +1,9 @@
+"""pDDPM, the patched DDPM (Behrendt et al. 2024): one square of a fixed grid noised at a time, the rest of
+the slice as context, the squares' predictions stitched into the reconstruction.
+
+The workflow's view of it (`patch2loc.methods`); its settings are the `pddpm:` config block.
+"""
+from patch2loc.methods.diffusion.variants import PDDPMConfig, bind
+
+Settings, load, score, train_from_files = bind(PDDPMConfig)
+__all__ = ["Settings", "load", "score", "train_from_files"]

@@ -1,0 +1,53 @@
+"""DDPM, pDDPM and cDDPM as the workflow calls a method (see `patch2loc.methods`): train, load, score.
+
+The three differ only in their
+settings (their config blocks `ddpm:`, `pddpm:`, `cddpm:`) and the name written into checkpoints.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from patch2loc.methods.diffusion import score as _score
+from patch2loc.methods.diffusion import train as _train
+from patch2loc.methods.harness import workflow_trainer
+
+
+@dataclass
+class DDPMConfig(_train.DiffusionConfig):
+    """The DDPM (Wyatt et al. 2022, in Behrendt et al.'s configuration): simplex noise on the whole slice."""
+
+    method: str = "DDPM"
+
+
+@dataclass
+class PDDPMConfig(_train.DiffusionConfig):
+    """The patched DDPM: noise in one 48-pixel square of a fixed grid at a time, the rest as context."""
+
+    patch_size: int | None = 48
+    method: str = "pDDPM"
+
+
+@dataclass
+class CDDPMConfig(_train.DiffusionConfig):
+    """The conditioned DDPM: the UNet also sees a ResNet-50's code of the clean slice (pre-trained as a
+    masked autoencoder); reconstructions at steps 250, 500 and 750 are averaged."""
+
+    steps: int = 13200  # the reference: 1,200 epochs of 11 batches
+    encoder: str | None = "resnet50"
+    test_steps: list = field(default_factory=lambda: [250, 500, 750])
+    method: str = "cDDPM"
+
+
+def bind(config_cls) -> tuple:
+    """(Settings, load, score, train_from_files) of the model `config_cls` configures, as a method module
+    has them (`Settings` is `config_cls`, the dataclass of its config block)."""
+    name = config_cls.__dataclass_fields__["method"].default
+
+    def load(checkpoint, device="cpu"):
+        return _score.load_model(checkpoint, device, name)
+
+    def score(model, image, mask, cfg) -> dict:
+        """Raw anomaly map of a normalised volume (before the shared median filter and mask)."""
+        return {"score": _score.anomaly_map(model, image, mask, cfg.device)}
+
+    return config_cls, load, score, workflow_trainer(config_cls, _train.train_from_files)
