@@ -46,6 +46,10 @@ def _small_config(workdir: Path) -> str:
     cfg["preprocess"].update(spacing=[6.0, 6.0, 6.0], target_shape=[32, 32, 20], n4_iterations=[10])
     cfg["patch2loc"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1)
     cfg["dae"].update(steps=6, batch_size=4, val_every=3, val_batches=1)
+    for block in ("ddpm", "pddpm", "cddpm"):  # 32-pixel slices: pDDPM's squares are 16 pixels
+        cfg[block].update(steps=4, batch_size=2, val_every=2, val_batches=1)
+    cfg["pddpm"]["patch_size"] = 16
+    cfg["cddpm"]["pretrain"].update(steps=2, batch_size=2, val_every=2, val_batches=1)
     cfg["heatmap"].update(batch_size=2048)
     (workdir / "config" / "rehearsal_ci.yaml").write_text(yaml.safe_dump(cfg))
     return "config/rehearsal_ci.yaml"
@@ -152,7 +156,7 @@ def check_small_rehearsal(summary: dict, tmp_path: Path) -> None:
     # The summary's own checks: every method of config/config.yaml in Table 1 (the DAE too), both
     # SRI24 layouts (templates/ at the top, and under sri24_spm8/) giving the same atlas.
     assert summary["ok"] and all(summary["checks"].values()), summary["checks"]
-    assert summary["methods"]["complete"] == ["Patch2Loc", "DAE", "Thresh"]
+    assert summary["methods"]["complete"] == ["Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM"]
     assert summary["sri24"]["same_atlas"] and summary["sri24"]["second_returncode"] == 0
     assert (out / "skullstrip" / "robex" / "ATLAS_v2" / "T1").is_dir()
     bias = pd.read_csv(out / "tables" / "bias.csv", keep_default_na=False)  # the one IXI test subject: IXI105-HH-1128
