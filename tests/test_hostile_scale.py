@@ -97,9 +97,9 @@ def test_a_crafted_range_is_refused_with_the_checkpoint(c, tmp_path, capsys, val
             tmp_path, capsys)
 
 
-@pytest.mark.parametrize("method", ["Patch2Loc", "DAE"])
+@pytest.mark.parametrize("method", ["Patch2Loc", "DAE", "DDPM"])
 def test_training_records_the_range(tmp_path, method):
-    """Both trained methods record the in-brain 1st/99th percentiles of their training volumes."""
+    """The trained methods (the diffusion models through their shared training) record the in-brain 1st/99th percentiles of their training volumes."""
     from patch2loc.methods.training_data import load_training_data
 
     cases = [make_case(tmp_path / f"s{i}") for i in range(2)]
@@ -111,6 +111,11 @@ def test_training_records_the_range(tmp_path, method):
         train(data.train_images, data.train_masks, data.val_images, data.val_masks,
               TrainConfig(steps=1, patches_per_step=4, val_every=1, val_batches=1, device="cpu"), tmp_path / "m",
               progress=False)
+    elif method == "DDPM":
+        from patch2loc.methods.diffusion.train import DiffusionConfig, train
+
+        train(data, DiffusionConfig(steps=1, batch_size=2, width=8, blocks=1, rescale=1, val_every=1, val_batches=1,
+                                    device="cpu"), tmp_path / "m", progress=False)
     else:
         from patch2loc.methods.dae.train import DAEConfig, train
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from patch2loc.intensities import training_range
 from patch2loc.io import InputError
 from patch2loc.methods.diffusion.model import ARCHITECTURE, DiffusionModel, box_masks, downsample, reconstruct
 from patch2loc.methods.diffusion.simplex import simplex_noise
@@ -189,8 +190,10 @@ def train(data: TrainingData, cfg: DiffusionConfig, out_dir: str | Path, progres
                          "passes it, or set pretrain: null to train the encoder from scratch.")
     device = prepare_device(cfg.device, cfg.num_threads)
     frequency = frequency_px(cfg, data.spacing)
+    # The training intensities are recorded, as for every method: predict checks a scan's scale against them.
     config = {**asdict(cfg), "volume_shape": list(shape), "spacing": list(data.spacing), "noise_frequency_px": frequency,
-              "encoder_from": "pre-trained" if cfg.encoder_checkpoint else None}
+              "encoder_from": "pre-trained" if cfg.encoder_checkpoint else None,
+              "intensity_range": training_range(data.train_images, data.train_masks)}
     config.pop("encoder_checkpoint")  # a path of the machine that trained: not part of the model
     seed_everything(cfg.seed)  # first, so the initial weights are a function of cfg.seed
     task = DiffusionTask(data, cfg, frequency, device)
