@@ -5,6 +5,8 @@ both training precisions and other CPU kernels? (issue 31)
         --seeds 1 2 3 4 5 --amp none bf16 --kernels default --out results/seed_study/demo
     python benchmarks/demo_seeds.py results/demo --configfile config/demo.yaml \
         --seeds 3141 --kernels avx2 threads2 --out results/seed_study/demo
+    python benchmarks/demo_seeds.py results/demo --variants 3141:none:default 3141:bf16:default \
+        3141:none:avx2 --out results/seed_study/demo      # one table of the variants run above
 
 Takes a finished demo run (its normalised volumes, masks, lesion masks and splits) and, per
 variant (seed x training precision x kernel) and modality, trains Patch2Loc with the config's
@@ -182,6 +184,13 @@ def summarize(rows: list[dict], thresh: dict, checks: str) -> list[str]:
     return lines
 
 
+def _variant(text: str) -> tuple[int, str, str]:
+    parts = text.split(":")
+    if len(parts) != 3 or not parts[0].isdigit() or parts[1] not in ("none", "bf16") or parts[2] not in KERNELS:
+        raise SystemExit(f"--variants {text}: want SEED:AMP:KERNEL with AMP none|bf16, KERNEL one of {sorted(KERNELS)}")
+    return int(parts[0]), parts[1], parts[2]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", help="a finished demo run (results/demo, results/demo_long)")
@@ -190,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=[3141])
     ap.add_argument("--amp", nargs="+", default=["none"], choices=["none", "bf16"])
     ap.add_argument("--kernels", nargs="+", default=["default"], choices=sorted(KERNELS))
+    ap.add_argument("--variants", nargs="+", metavar="SEED:AMP:KERNEL",
+                    help="these variants instead of the product of --seeds, --amp and --kernels (one table of a "
+                         "whole study: finished variants are read back, not run again)")
     ap.add_argument("--checks", default="demo", choices=["demo", "long"])
     ap.add_argument("--jobs", type=int, default=2, help="tasks side by side")
     ap.add_argument("--out", default="results/seed_study/demo")
@@ -203,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.configfile, args.set)
     out = Path(args.out)
     variants = list(itertools.product(args.seeds, args.amp, args.kernels))
+    if args.variants:
+        variants = [_variant(text) for text in args.variants]
     with ThreadPoolExecutor(args.jobs) as pool:
         thresh_future = pool.submit(thresh_auprcs, args.run_dir, config)
         futures = {(v, m): pool.submit(_launch, args.run_dir, config, *v, m, out) for v in variants for m in DATASETS}

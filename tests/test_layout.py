@@ -85,3 +85,19 @@ def test_an_old_key_given_on_a_command_line_is_read_under_its_new_name():
     for new in ("patch2loc.lr_schedule", "evaluate.region", "heatmap.stride", "trainer.x"):
         assert upgrade_key(new) == (new, None)
 
+
+
+def test_a_seed_study_variant_is_read_from_its_text():
+    """benchmarks/demo_seeds.py --variants SEED:AMP:KERNEL: one table of a whole study."""
+    import importlib.util
+
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "demo_seeds.py"
+    spec = importlib.util.spec_from_file_location("demo_seeds", path)
+    demo_seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo_seeds)
+    assert demo_seeds._variant("3141:bf16:zen4") == (3141, "bf16", "zen4")
+    for bad in ("3141:fp8:default", "1:none:arm", "1:none"):
+        with pytest.raises(SystemExit):
+            demo_seeds._variant(bad)
