@@ -47,16 +47,20 @@ test: $(BIN)/.installed
 test-fast: $(BIN)/.installed
 	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not slow"
 
-# The rules as snakefmt writes them (line length in pyproject.toml); `snakefmt Snakefile rules/` fixes them.
+# The rules as snakefmt writes them and the Python code as ruff formats and lints it (settings in
+# pyproject.toml); `snakefmt Snakefile rules/` and `ruff format $(PY_CODE)` fix the formatting.
+PY_CODE = src tests workflow benchmarks slurm_rehearsal
 format-check: $(BIN)/.installed
 	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/ruff format --check $(PY_CODE)
+	$(BIN)/ruff check $(PY_CODE)
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
 
 # The Python code's lint (pyproject.toml [tool.ruff]): the package, tests, scripts, benchmarks.
 lint-python: $(BIN)/.installed
-	$(BIN)/ruff check src tests workflow benchmarks slurm_rehearsal
+	$(BIN)/ruff check $(PY_CODE)
 
 # The demo DAG through profiles/slurm on a one-node SLURM cluster started on this machine (root;
 # installs slurm-wlm and munge with apt if missing), compared with a local run. Not in CI.

@@ -14,6 +14,7 @@ process. Also counts the floating-point operations of one training step and one 
 A shape is NAME=SIDE,SLICES,WIDTH,BATCH (slice side in pixels, axial slices, UNet top width,
 slices per step); --shapes replaces the defaults.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,9 @@ def sync(device: torch.device) -> None:
 
 def measure(name: str, side: int, slices: int, width: int, batch: int, args, device: torch.device) -> dict:
     images, masks = volumes(3, side, slices)
-    data = TrainingData(images[:2], masks[:2], images[2:], masks[2:], {"train": ["a", "b"], "val": ["c"]},
-                        (192.0 / side,) * 3)
+    data = TrainingData(
+        images[:2], masks[:2], images[2:], masks[2:], {"train": ["a", "b"], "val": ["c"]}, (192.0 / side,) * 3
+    )
     cfg = DAEConfig(steps=10**6, batch_size=batch, width=width, val_batches=1, device=str(device))
     cells = (noise_cells(side, 192.0 / side, cfg.noise_cell_mm),) * 2
     seed_everything(0)
@@ -80,14 +82,25 @@ def measure(name: str, side: int, slices: int, width: int, batch: int, args, dev
     volume_s = time.perf_counter() - t0
     with FlopCounterMode(display=False) as counter:
         anomaly_map(model, images[2], masks[2], device)
-    row = {"name": name, "shape": f"{side}x{side}x{slices}", "width": width, "batch": batch,
-           "params": sum(p.numel() for p in model.parameters()), "steps_per_s": 1 / step_s,
-           "step_gflop": step_flops / 1e9, "volume_s": volume_s, "volume_gflop": counter.get_total_flops() / 1e9,
-           "timed_steps": steps}
-    print(f"{name:10s} {row['shape']:>11s} width {width:3d} batch {batch:2d}: {row['params']:>9,d} parameters, "
-          f"{row['steps_per_s']:7.3f} steps/s ({row['step_gflop']:8.1f} GFLOP/step, "
-          f"{row['step_gflop'] * row['steps_per_s']:6.1f} GFLOP/s), scoring {volume_s:6.2f} s/volume "
-          f"({row['volume_gflop']:7.1f} GFLOP), {steps} timed steps", flush=True)
+    row = {
+        "name": name,
+        "shape": f"{side}x{side}x{slices}",
+        "width": width,
+        "batch": batch,
+        "params": sum(p.numel() for p in model.parameters()),
+        "steps_per_s": 1 / step_s,
+        "step_gflop": step_flops / 1e9,
+        "volume_s": volume_s,
+        "volume_gflop": counter.get_total_flops() / 1e9,
+        "timed_steps": steps,
+    }
+    print(
+        f"{name:10s} {row['shape']:>11s} width {width:3d} batch {batch:2d}: {row['params']:>9,d} parameters, "
+        f"{row['steps_per_s']:7.3f} steps/s ({row['step_gflop']:8.1f} GFLOP/step, "
+        f"{row['step_gflop'] * row['steps_per_s']:6.1f} GFLOP/s), scoring {volume_s:6.2f} s/volume "
+        f"({row['volume_gflop']:7.1f} GFLOP), {steps} timed steps",
+        flush=True,
+    )
     return row
 
 
@@ -100,8 +113,13 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--only", choices=sorted(DEFAULT_SHAPES), help="one group of the default shapes")
     ap.add_argument("--shapes", nargs="+", help="NAME=SIDE,SLICES,WIDTH,BATCH ... (replaces the defaults)")
-    ap.add_argument("--gpu-tflops", type=float, nargs="+", default=[50.0, 100.0, 200.0],
-                    help="assumed sustained GPU throughputs (TFLOP/s) for the paper-config estimate")
+    ap.add_argument(
+        "--gpu-tflops",
+        type=float,
+        nargs="+",
+        default=[50.0, 100.0, 200.0],
+        help="assumed sustained GPU throughputs (TFLOP/s) for the paper-config estimate",
+    )
     ap.add_argument("--demo-steps", type=int, nargs="+", default=[300, 600, 1200], help="demo step counts to cost")
     args = ap.parse_args()
     device = prepare_device(args.device, args.threads)
@@ -119,15 +137,21 @@ def main() -> None:
         if row["name"].startswith("paper"):
             train_pflop = row["step_gflop"] * PAPER_STEPS / 1e6
             score_pflop = row["volume_gflop"] * PAPER_VOLUMES / 1e6
-            print(f"paper config (ESTIMATE, not measured on a GPU): one training of {PAPER_STEPS:,d} steps = "
-                  f"{train_pflop:.0f} PFLOP; scoring {PAPER_VOLUMES:,d} volume-scorings (5 folds) = {score_pflop:.1f} PFLOP")
+            print(
+                f"paper config (ESTIMATE, not measured on a GPU): one training of {PAPER_STEPS:,d} steps = "
+                f"{train_pflop:.0f} PFLOP; scoring {PAPER_VOLUMES:,d} volume-scorings (5 folds) = {score_pflop:.1f} PFLOP"
+            )
             for tflops in args.gpu_tflops:
                 one = train_pflop * 1e3 / tflops / 3600
-                print(f"  at a sustained {tflops:5.0f} TFLOP/s: {one:5.2f} GPU-h per (modality, fold), "
-                      f"{10 * one:5.1f} GPU-h for 2 modalities x 5 folds; scoring {score_pflop * 1e3 / tflops / 3600:5.2f} GPU-h")
+                print(
+                    f"  at a sustained {tflops:5.0f} TFLOP/s: {one:5.2f} GPU-h per (modality, fold), "
+                    f"{10 * one:5.1f} GPU-h for 2 modalities x 5 folds; scoring {score_pflop * 1e3 / tflops / 3600:5.2f} GPU-h"
+                )
             if device.type == "cpu":
-                print(f"  on this CPU: {PAPER_STEPS / row['steps_per_s'] / 86400:.0f} days per training "
-                      f"({1 / row['steps_per_s']:.1f} s/step)")
+                print(
+                    f"  on this CPU: {PAPER_STEPS / row['steps_per_s'] / 86400:.0f} days per training "
+                    f"({1 / row['steps_per_s']:.1f} s/step)"
+                )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ and a volume is scored with --paper-slices axial slices and scaled to 100 (linea
     python benchmarks/bench_diffusion.py --only demo          # the demo shapes only
     python benchmarks/bench_diffusion.py --device cuda --threads 8 --paper-batch 32 --paper-slices 100
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,9 @@ PAPER_BATCH, PAPER_STEPS = 32, {"DDPM": 17600, "pDDPM": 17600, "cDDPM": 13200, "
 
 def data_of(side: int, slices: int) -> tuple[TrainingData, tuple]:
     images, masks = volumes(3, side, slices)
-    return TrainingData(images[:2], masks[:2], images[2:], masks[2:], {"train": ["a", "b"], "val": ["c"]},
-                        (192.0 / side,) * 3), (images[2], masks[2])
+    return TrainingData(
+        images[:2], masks[:2], images[2:], masks[2:], {"train": ["a", "b"], "val": ["c"]}, (192.0 / side,) * 3
+    ), (images[2], masks[2])
 
 
 def timed(step, n: int, device) -> float:
@@ -65,12 +67,26 @@ def measure(method: str, shape: str, width: int, batch: int, blocks: int, args, 
     paper = shape == "paper"
     slices = args.paper_slices if paper else s["slices"]
     data, (image, mask) = data_of(s["side"], slices)
-    common = dict(steps=10**6, batch_size=batch, width=width, blocks=blocks, rescale=s["rescale"], val_batches=1,
-                  device=str(device))
+    common = dict(
+        steps=10**6,
+        batch_size=batch,
+        width=width,
+        blocks=blocks,
+        rescale=s["rescale"],
+        val_batches=1,
+        device=str(device),
+    )
     seed_everything(0)
     if method == "pretrain":
-        cfg = pretrain.PretrainConfig(steps=10**6, batch_size=batch, rescale=s["rescale"], encoder=s["encoder"],
-                                      decoder_width=s["decoder"], val_batches=1, device=str(device))
+        cfg = pretrain.PretrainConfig(
+            steps=10**6,
+            batch_size=batch,
+            rescale=s["rescale"],
+            encoder=s["encoder"],
+            decoder_width=s["decoder"],
+            val_batches=1,
+            device=str(device),
+        )
         task = pretrain.PretrainTask(data, cfg, device)
         model = None
     else:
@@ -80,16 +96,29 @@ def measure(method: str, shape: str, width: int, batch: int, blocks: int, args, 
         cfg = CONFIGS[method](**common, **extra)
         task = train.DiffusionTask(data, cfg, train.frequency_px(cfg, data.spacing), device)
         model = task.model.eval()
-        model.scoring = {"test_steps": cfg.test_steps, "noise_octaves": 6, "noise_persistence": 0.8,
-                         "noise_frequency_px": task.frequency, "seed": 0}
+        model.scoring = {
+            "test_steps": cfg.test_steps,
+            "noise_octaves": 6,
+            "noise_persistence": 0.8,
+            "noise_frequency_px": task.frequency,
+            "seed": 0,
+        }
         model.train()
     steps = args.paper_steps if paper and device.type == "cpu" else args.steps
     for i in range(args.warmup):
         task.train_step(i)
     step_s = timed(task.train_step, steps, device)
     step_gflop = flops(lambda: task.train_step(0))
-    row = {"method": method, "shape": shape, "width": width, "batch": batch, "blocks": blocks,
-           "params": sum(p.numel() for p in task.model.parameters()), "step_s": step_s, "step_gflop": step_gflop}
+    row = {
+        "method": method,
+        "shape": shape,
+        "width": width,
+        "batch": batch,
+        "blocks": blocks,
+        "params": sum(p.numel() for p in task.model.parameters()),
+        "step_s": step_s,
+        "step_gflop": step_gflop,
+    }
     if model is not None:
         model.eval()
         score.anomaly_map(model, image, mask, device)  # warm-up
@@ -103,12 +132,17 @@ def measure(method: str, shape: str, width: int, batch: int, blocks: int, args, 
             row["volume_s"] *= s["slices"] / slices
             row["volume_gflop"] *= s["slices"] / slices
     scale = PAPER_BATCH / batch if paper else 1
-    print(f"{method:8s} {shape:5s} width {width:3d} blocks {blocks} batch {batch:2d}: {row['params']:>11,d} parameters, "
-          f"{1 / step_s:7.3f} steps/s ({step_gflop:8.1f} GFLOP/step, {step_gflop / step_s:6.1f} GFLOP/s)"
-          + (f"; paper batch {PAPER_BATCH}: {step_gflop * scale:8.1f} GFLOP/step, {step_s * scale:7.1f} s/step"
-             if paper else "")
-          + (f"; scoring {row['volume_s']:6.2f} s/volume ({row['volume_gflop']:7.1f} GFLOP)" if model else ""),
-          flush=True)
+    print(
+        f"{method:8s} {shape:5s} width {width:3d} blocks {blocks} batch {batch:2d}: {row['params']:>11,d} parameters, "
+        f"{1 / step_s:7.3f} steps/s ({step_gflop:8.1f} GFLOP/step, {step_gflop / step_s:6.1f} GFLOP/s)"
+        + (
+            f"; paper batch {PAPER_BATCH}: {step_gflop * scale:8.1f} GFLOP/step, {step_s * scale:7.1f} s/step"
+            if paper
+            else ""
+        )
+        + (f"; scoring {row['volume_s']:6.2f} s/volume ({row['volume_gflop']:7.1f} GFLOP)" if model else ""),
+        flush=True,
+    )
     row["paper_step_gflop"] = step_gflop * scale
     return row
 
@@ -125,8 +159,13 @@ def main() -> None:
     ap.add_argument("--only", choices=sorted(SHAPES))
     ap.add_argument("--methods", nargs="+", default=["DDPM", "pDDPM", "cDDPM", "pretrain"])
     ap.add_argument("--demo", nargs="+", default=["16,8,2"], help="WIDTH,BATCH,BLOCKS at the demo shape")
-    ap.add_argument("--gpu-tflops", type=float, nargs="+", default=[50.0, 100.0, 200.0],
-                    help="assumed sustained GPU throughputs (TFLOP/s) for the paper-config estimate")
+    ap.add_argument(
+        "--gpu-tflops",
+        type=float,
+        nargs="+",
+        default=[50.0, 100.0, 200.0],
+        help="assumed sustained GPU throughputs (TFLOP/s) for the paper-config estimate",
+    )
     ap.add_argument("--demo-steps", type=int, nargs="+", default=[300, 600], help="demo step counts to cost")
     args = ap.parse_args()
     device = prepare_device(args.device, args.threads)
@@ -153,15 +192,21 @@ def main() -> None:
         score_pflop = row.get("volume_gflop", 0.0) * PAPER_VOLUMES / 1e6
         total_train += 10 * train_pflop
         total_score += score_pflop
-        print(f"  {row['method']:8s} training {PAPER_STEPS[row['method']]:,d} steps x {PAPER_BATCH} slices = "
-              f"{train_pflop:6.1f} PFLOP; scoring {PAPER_VOLUMES:,d} volume-scorings = {score_pflop:5.1f} PFLOP")
+        print(
+            f"  {row['method']:8s} training {PAPER_STEPS[row['method']]:,d} steps x {PAPER_BATCH} slices = "
+            f"{train_pflop:6.1f} PFLOP; scoring {PAPER_VOLUMES:,d} volume-scorings = {score_pflop:5.1f} PFLOP"
+        )
         for tflops in args.gpu_tflops:
             one = train_pflop * 1e3 / tflops / 3600
-            print(f"      at {tflops:4.0f} TFLOP/s: {one:5.2f} GPU-h per training, {10 * one:5.1f} for 10; "
-                  f"scoring {score_pflop * 1e3 / tflops / 3600:5.2f} GPU-h")
+            print(
+                f"      at {tflops:4.0f} TFLOP/s: {one:5.2f} GPU-h per training, {10 * one:5.1f} for 10; "
+                f"scoring {score_pflop * 1e3 / tflops / 3600:5.2f} GPU-h"
+            )
     if paper:
         for tflops in args.gpu_tflops:
-            print(f"  all diffusion jobs at {tflops:4.0f} TFLOP/s: {(total_train + total_score) * 1e3 / tflops / 3600:6.1f} GPU-h")
+            print(
+                f"  all diffusion jobs at {tflops:4.0f} TFLOP/s: {(total_train + total_score) * 1e3 / tflops / 3600:6.1f} GPU-h"
+            )
 
 
 if __name__ == "__main__":

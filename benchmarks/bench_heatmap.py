@@ -24,6 +24,7 @@ then computed on those K slices only.
     python benchmarks/bench_heatmap.py --slices 2             # CPU, extrapolated
     python benchmarks/bench_heatmap.py --device cuda           # full volume on a GPU
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,6 +42,7 @@ from patch2loc.scoring import postprocess
 
 
 # --------------------------------------------------------------------------- measurement helpers
+
 
 class PeakMemory:
     """Peak RSS (CPU, sampled every 5 ms) or peak allocated CUDA memory during a block."""
@@ -95,9 +97,16 @@ def flops_per_patch(model: Patch2LocNet) -> float:
 
 # --------------------------------------------------------------------------- (a) the authors' scheme
 
+
 @torch.inference_mode()
-def authors_scores(model: Patch2LocNet, volume: np.ndarray, mask: np.ndarray, slices: np.ndarray,
-                   device: torch.device, forward_batch: int | None) -> np.ndarray:
+def authors_scores(
+    model: Patch2LocNet,
+    volume: np.ndarray,
+    mask: np.ndarray,
+    slices: np.ndarray,
+    device: torch.device,
+    forward_batch: int | None,
+) -> np.ndarray:
     """Scores [X, Y, len(slices)] for every voxel of the given slices, six slices per chunk."""
     X, Y, Z = volume.shape
     P = model.patch_size
@@ -114,7 +123,7 @@ def authors_scores(model: Patch2LocNet, volume: np.ndarray, mask: np.ndarray, sl
     target = torch.stack([100.0 * r / X, 100.0 * c / Y], 1).float()
     out = np.zeros((X, Y, len(slices)), np.float32)
     for k in range(0, len(slices), 6):
-        chunk = torch.as_tensor(slices[k:k + 6], device=device)
+        chunk = torch.as_tensor(slices[k : k + 6], device=device)
         patches = padded[chunk][:, rows, cols].reshape(-1, 1, P, P)  # [6*X*Y, 1, P, P]
         pos = (100.0 * chunk.float() / Z).repeat_interleave(X * Y)
         tgt = target.repeat(len(chunk), 1)
@@ -122,16 +131,17 @@ def authors_scores(model: Patch2LocNet, volume: np.ndarray, mask: np.ndarray, sl
         scores = []
         for s in range(0, patches.shape[0], step):
             with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                mean, logvar = model(patches[s:s + step], pos[s:s + step])
-            err = ((tgt[s:s + step] - mean.float()) ** 2).sum(1)
+                mean, logvar = model(patches[s : s + step], pos[s : s + step])
+            err = ((tgt[s : s + step] - mean.float()) ** 2).sum(1)
             scores.append(torch.log(err + 1e-10) + 0.5 * logvar.float().sum(1))
-        out[:, :, k:k + len(chunk)] = torch.cat(scores).reshape(len(chunk), X, Y).permute(1, 2, 0).cpu().numpy()
+        out[:, :, k : k + len(chunk)] = torch.cat(scores).reshape(len(chunk), X, Y).permute(1, 2, 0).cpu().numpy()
     if device.type == "cuda":
         torch.cuda.synchronize()
     return out
 
 
 # --------------------------------------------------------------------------- inputs
+
 
 def synthetic_case(shape, seed: int = 0, lesion: bool = False):
     """Brain-shaped ellipsoid mask, smooth texture inside; optional bright spherical lesion."""
@@ -145,7 +155,7 @@ def synthetic_case(shape, seed: int = 0, lesion: bool = False):
     image = (0.6 + 0.3 * tex / tex.std()) * mask
     seg = None
     if lesion:
-        seg = ((x - 0.3) ** 2 + (y + 0.2) ** 2 + (z - 0.1) ** 2 < 0.15 ** 2) & mask
+        seg = ((x - 0.3) ** 2 + (y + 0.2) ** 2 + (z - 0.1) ** 2 < 0.15**2) & mask
         image[seg] += 0.8
     return image.astype(np.float32), mask, seg
 
@@ -160,8 +170,12 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default=None)
     ap.add_argument("--amp", default="auto", help="precision of (b): auto|bf16|fp16|none")
     ap.add_argument("--batch-size", type=int, default=None, help="(b) batch (default 8192 GPU, 2048 CPU)")
-    ap.add_argument("--authors-batch", type=int, default=None,
-                    help="(a) patches per forward pass (default: whole chunk on GPU, 512 on CPU)")
+    ap.add_argument(
+        "--authors-batch",
+        type=int,
+        default=None,
+        help="(a) patches per forward pass (default: whole chunk on GPU, 512 on CPU)",
+    )
     ap.add_argument("--region", default="dilated", choices=H.REGIONS)
     ap.add_argument("--skip-authors", action="store_true")
     ap.add_argument("--threads", type=int, default=None)
@@ -173,6 +187,7 @@ def main(argv=None) -> None:
 
     if args.image:
         from patch2loc.io import load_case
+
         case = load_case(args.image, args.mask, args.seg)
         volume, mask, seg = case.image.data, case.mask, case.seg
     else:
@@ -199,24 +214,29 @@ def main(argv=None) -> None:
     n_b_full, n_a_full = int(region.sum()), X * Y * Z
     fpp = flops_per_patch(model)
     amp_dtype = H.resolve_amp(args.amp, device)
-    print(f"device {device} ({torch.get_num_threads()} threads), volume {volume.shape}, patch {model.patch_size}, "
-          f"{fpp / 1e6:.1f} MFLOP/patch; (b): region {args.region}, {n_b_full} of {n_a_full} centres, "
-          f"encoder {amp_dtype or 'fp32'}, batch {batch}")
+    print(
+        f"device {device} ({torch.get_num_threads()} threads), volume {volume.shape}, patch {model.patch_size}, "
+        f"{fpp / 1e6:.1f} MFLOP/patch; (b): region {args.region}, {n_b_full} of {n_a_full} centres, "
+        f"encoder {amp_dtype or 'fp32'}, batch {batch}"
+    )
     if args.slices:
         print(f"EXTRAPOLATED: timing {len(slices)} slices {slices.tolist()} and scaling by patches per volume")
 
     def report(name, n_done, seconds, n_full, mem):
         rate = n_done / seconds
         per_volume = n_full / rate
-        print(f"({name}) {n_done} patches in {seconds:.2f} s: {rate:,.0f} patches/s, "
-              f"{per_volume:,.1f} s/volume{' (extrapolated)' if args.slices else ''}, "
-              f"{rate * fpp / 1e12:.3f} TFLOP/s, {mem.describe()}")
+        print(
+            f"({name}) {n_done} patches in {seconds:.2f} s: {rate:,.0f} patches/s, "
+            f"{per_volume:,.1f} s/volume{' (extrapolated)' if args.slices else ''}, "
+            f"{rate * fpp / 1e12:.3f} TFLOP/s, {mem.describe()}"
+        )
         return per_volume, rate
 
     # (b) ours; a warm-up pass first so one-off costs (oneDNN/cuDNN setup) are not timed
     warm = np.argwhere(region[:, :, slices[0]])[:256]
-    H.predict_at(model, volume, mask, np.c_[warm, np.full(len(warm), slices[0])], batch_size=batch,
-                 device=device, amp=args.amp)
+    H.predict_at(
+        model, volume, mask, np.c_[warm, np.full(len(warm), slices[0])], batch_size=batch, device=device, amp=args.amp
+    )
     with PeakMemory(device) as mem_b:
         t0 = time.perf_counter()
         if args.slices:
@@ -228,8 +248,7 @@ def main(argv=None) -> None:
             ours[tuple(centres.T)] = out["score"]
             n_b = len(centres)
         else:
-            res = H.score_volume(model, volume, mask, batch_size=batch, device=device, amp=args.amp,
-                                 region=args.region)
+            res = H.score_volume(model, volume, mask, batch_size=batch, device=device, amp=args.amp, region=args.region)
             ours, n_b = res.score, res.n_patches
         t_b = time.perf_counter() - t0
     vol_b, rate_b = report("b", n_b, t_b, n_b_full, mem_b)
@@ -243,8 +262,10 @@ def main(argv=None) -> None:
         theirs_k = authors_scores(model, volume, mask, slices, device, authors_batch)
         t_a = time.perf_counter() - t0
     vol_a, rate_a = report("a", X * Y * len(slices), t_a, n_a_full, mem_a)
-    print(f"speed-up per volume (a)/(b): {vol_a / vol_b:.1f}x  (throughput b/a {rate_b / rate_a:.2f}x, "
-          f"centres a/b {n_a_full / n_b_full:.2f}x)")
+    print(
+        f"speed-up per volume (a)/(b): {vol_a / vol_b:.1f}x  (throughput b/a {rate_b / rate_a:.2f}x, "
+        f"centres a/b {n_a_full / n_b_full:.2f}x)"
+    )
 
     theirs = np.zeros(volume.shape, np.float32)
     theirs[:, :, slices] = theirs_k
@@ -261,8 +282,9 @@ def main(argv=None) -> None:
         keep[:, :, slices] = True
         for name, vol in (("a", pa), ("b", pb)):
             m = evaluate_volume(np.where(keep, vol, 0), seg & keep, mask & keep, region="brain")
-            print(f"({name}) AUPRC {m['auprc']:.4f}, best Dice {m['best_dice']:.4f} "
-                  f"({m['lesion_voxels']} lesion voxels)")
+            print(
+                f"({name}) AUPRC {m['auprc']:.4f}, best Dice {m['best_dice']:.4f} ({m['lesion_voxels']} lesion voxels)"
+            )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Candidates: monai (compute_hausdorff_distance), surface-distance (DeepMind's
 compute_robust_hausdorff), panoptica (its HD95 and its connected-component matching). Numbers go
 to docs/evaluation.md with the machine and the date.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,12 +43,12 @@ def hand_case() -> tuple[np.ndarray, np.ndarray]:
 def synthetic_case(shape, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     grid = np.stack(np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij"))
-    brain = (grid ** 2).sum(0) < 0.8
+    brain = (grid**2).sum(0) < 0.8
     noise = ndimage.gaussian_filter(rng.standard_normal(shape), 1.5)
     pred = brain & (noise > np.quantile(noise[brain], 0.98))
     gt = np.zeros(shape, bool)
     for centre, radius in [((0.3, 0.2, 0.1), 0.15), ((-0.4, -0.1, 0.0), 0.06), ((0.0, 0.5, -0.3), 0.03)]:
-        gt |= ((grid - np.array(centre)[:, None, None, None]) ** 2).sum(0) < radius ** 2
+        gt |= ((grid - np.array(centre)[:, None, None, None]) ** 2).sum(0) < radius**2
     return pred, gt
 
 
@@ -56,15 +57,21 @@ def monai_hd95(pred, gt, spacing):
     from monai.metrics import compute_hausdorff_distance
 
     to = lambda m: torch.from_numpy(m[None, None])  # noqa: E731  (batch, channel, x, y, z)
-    return float(compute_hausdorff_distance(to(pred), to(gt), include_background=True, percentile=95,
-                                            spacing=list(spacing))[0, 0])
+    return float(
+        compute_hausdorff_distance(to(pred), to(gt), include_background=True, percentile=95, spacing=list(spacing))[
+            0, 0
+        ]
+    )
 
 
 def surface_distance_hd95(pred, gt, spacing):
     import surface_distance
 
-    return float(surface_distance.compute_robust_hausdorff(
-        surface_distance.compute_surface_distances(gt, pred, list(spacing)), 95))
+    return float(
+        surface_distance.compute_robust_hausdorff(
+            surface_distance.compute_surface_distances(gt, pred, list(spacing)), 95
+        )
+    )
 
 
 def panoptica_hd95(pred, gt, spacing):
@@ -75,21 +82,30 @@ def panoptica_hd95(pred, gt, spacing):
 
 def panoptica_counts(pred, gt):
     """(tp, fp, fn) of panoptica's connected components, matched one-to-one (IoU > 0)."""
-    from panoptica import ConnectedComponentsInstanceApproximator, InputType, NaiveThresholdMatching, Panoptica_Evaluator
+    from panoptica import (
+        ConnectedComponentsInstanceApproximator,
+        InputType,
+        NaiveThresholdMatching,
+        Panoptica_Evaluator,
+    )
     from panoptica.metrics import Metric
 
-    evaluator = Panoptica_Evaluator(expected_input=InputType.SEMANTIC,
-                                    instance_approximator=ConnectedComponentsInstanceApproximator(),
-                                    instance_matcher=NaiveThresholdMatching(matching_metric=Metric.IOU,
-                                                                            matching_threshold=0.0))
+    evaluator = Panoptica_Evaluator(
+        expected_input=InputType.SEMANTIC,
+        instance_approximator=ConnectedComponentsInstanceApproximator(),
+        instance_matcher=NaiveThresholdMatching(matching_metric=Metric.IOU, matching_threshold=0.0),
+    )
     result = evaluator.evaluate(pred.astype(np.uint8), gt.astype(np.uint8))
     result = next(iter(result.values())) if isinstance(result, dict) else result
     result = result[0] if isinstance(result, tuple) else result
     return result.tp, result.fp, result.fn
 
 
-CANDIDATES = {"monai": ("monai.metrics", monai_hd95), "surface-distance": ("surface_distance", surface_distance_hd95),
-              "panoptica": ("panoptica", panoptica_hd95)}
+CANDIDATES = {
+    "monai": ("monai.metrics", monai_hd95),
+    "surface-distance": ("surface_distance", surface_distance_hd95),
+    "panoptica": ("panoptica", panoptica_hd95),
+}
 
 
 def seconds(fn, repeats: int) -> float:
@@ -112,11 +128,14 @@ def main(argv=None) -> None:
     except ImportError:
         pass
 
-    cases = {"demo 64x64x40, 3 mm": (synthetic_case((64, 64, 40)), (3.0, 3.0, 3.0)),
-             "paper 192x192x100, 1 mm": (synthetic_case((192, 192, 100)), (1.0, 1.0, 1.0))}
+    cases = {
+        "demo 64x64x40, 3 mm": (synthetic_case((64, 64, 40)), (3.0, 3.0, 3.0)),
+        "paper 192x192x100, 1 mm": (synthetic_case((192, 192, 100)), (1.0, 1.0, 1.0)),
+    }
     for (pred, gt), _ in cases.values():
-        print(f"  case: {ndimage.label(pred, np.ones((3, 3, 3)))[1]} predicted components, "
-              f"{ndimage.label(gt)[1]} lesions")
+        print(
+            f"  case: {ndimage.label(pred, np.ones((3, 3, 3)))[1]} predicted components, {ndimage.label(gt)[1]} lesions"
+        )
     t0 = time.perf_counter()
     labelled = seconds(lambda: ndimage.label(cases["paper 192x192x100, 1 mm"][0][0], np.ones((3, 3, 3))), args.repeats)
     print(f"scipy.ndimage.label (26-connected), paper shape: {labelled:.3f} s ({time.perf_counter() - t0:.1f} s)")
@@ -135,13 +154,17 @@ def main(argv=None) -> None:
             line += f"; {label}: {seconds(lambda: hd95(pred, gt, spacing), args.repeats):.3f} s"
         print(line)
         if name == "panoptica":
-            print(f"  panoptica matching on the hand case: tp, fp, fn = {panoptica_counts(*hand_case())} "
-                  "(WMH rule: 1 lesion found, 1 missed, 1 false-positive component)")
+            print(
+                f"  panoptica matching on the hand case: tp, fp, fn = {panoptica_counts(*hand_case())} "
+                "(WMH rule: 1 lesion found, 1 missed, 1 false-positive component)"
+            )
             merged_pred, merged_gt = np.zeros((20, 20, 20), bool), np.zeros((20, 20, 20), bool)
             merged_gt[5, 5, 5] = merged_gt[5, 8, 5] = True
             merged_pred[5, 4:10, 5] = True  # one component over both lesions
-            print(f"  one component over two lesions: tp, fp, fn = {panoptica_counts(merged_pred, merged_gt)} "
-                  "(WMH rule: both lesions found, no false positive)")
+            print(
+                f"  one component over two lesions: tp, fp, fn = {panoptica_counts(merged_pred, merged_gt)} "
+                "(WMH rule: both lesions found, no false positive)"
+            )
 
 
 if __name__ == "__main__":

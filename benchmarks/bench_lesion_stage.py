@@ -11,6 +11,7 @@ an upper bound on 2 cores).
 
     python benchmarks/bench_lesion_stage.py results/demo --demo-seconds 819
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,12 @@ print(cpu() - t)"""
 
 def import_seconds(method: str, repeats: int = 3) -> float:
     code = IMPORT.format(method=method)
-    return statistics.median(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                                  check=True).stdout.split()[-1]) for _ in range(repeats))
+    return statistics.median(
+        float(
+            subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1]
+        )
+        for _ in range(repeats)
+    )
 
 
 def main(argv=None) -> None:
@@ -62,25 +67,39 @@ def main(argv=None) -> None:
             continue
         seconds = 0.0
         for rec in pd.read_csv(metrics_csv, dtype={"subject": str}).itertuples():
-            case = load_case(layout.normalized(dataset, modality, rec.subject),
-                             layout.preprocessed(dataset, modality, rec.subject, "mask.nii.gz"),
-                             layout.preprocessed(dataset, modality, rec.subject, "seg.nii.gz"))
+            case = load_case(
+                layout.normalized(dataset, modality, rec.subject),
+                layout.preprocessed(dataset, modality, rec.subject, "mask.nii.gz"),
+                layout.preprocessed(dataset, modality, rec.subject, "seg.nii.gz"),
+            )
             heatmaps = layout.scores("heatmaps", method, modality, fold, dataset)
             score = load_volume(Path(heatmaps, f"{rec.subject}.nii.gz")).data
             t0 = time.perf_counter()
-            lesion_metrics((score >= rec.unsup_threshold) & case.mask, case.seg & case.mask,
-                           np.linalg.norm(case.image.affine[:3, :3], axis=0), rule)
+            lesion_metrics(
+                (score >= rec.unsup_threshold) & case.mask,
+                case.seg & case.mask,
+                np.linalg.norm(case.image.affine[:3, :3], axis=0),
+                rule,
+            )
             seconds += time.perf_counter() - t0
         job = f"{method}_{modality}_{fold}_{dataset}"
         bench = Path(layout.benchmark("score_lesions", method, modality, fold, dataset, "0"))
         monai.setdefault(method, import_seconds(method))
-        rows.append({"job": job, "volumes": rec.Index + 1, "lesionwise_s": round(seconds, 3),
-                     "monai_import_s": round(monai[method], 2), "job_s": read_benchmark(bench) if bench.exists() else np.nan})
+        rows.append(
+            {
+                "job": job,
+                "volumes": rec.Index + 1,
+                "lesionwise_s": round(seconds, 3),
+                "monai_import_s": round(monai[method], 2),
+                "job_s": read_benchmark(bench) if bench.exists() else np.nan,
+            }
+        )
     table = pd.DataFrame(rows)
     table["added_share"] = ((table["lesionwise_s"] + table["monai_import_s"]) / table["job_s"]).round(3)
     print(table.to_string(index=False))
-    rules = {name: read_benchmark(p) for name in ("table3", "bias")
-             if (p := Path(layout.benchmark(name, name))).exists()}
+    rules = {
+        name: read_benchmark(p) for name in ("table3", "bias") if (p := Path(layout.benchmark(name, name))).exists()
+    }
     added = table["lesionwise_s"].sum() + table["monai_import_s"].sum() + sum(rules.values())
     print(f"rules: {rules}; added in all: {added:.1f} s (scoring jobs' own: {table['job_s'].sum():.1f} s)")
     if args.demo_seconds:

@@ -24,6 +24,7 @@ Add --compile to time torch.compile of the current step as well (compile seconds
   Paper shapes:  python benchmarks/bench_train.py --before-after --shape 192 192 100 --patches 8096 \
                      --subjects 8 --steps 2 --warmup 1 --rounds 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,15 @@ def synthetic_volumes(n: int, shape: tuple[int, int, int], seed: int = 0) -> tup
 class AuthorsSampler:
     """Host-side sampling as in the authors' code (rejection of 4 x n uniform candidates)."""
 
-    def __init__(self, images: np.ndarray, masks: np.ndarray, patch_size: int, min_brain_fraction: float = 0.2,
-                 keep_all: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        images: np.ndarray,
+        masks: np.ndarray,
+        patch_size: int,
+        min_brain_fraction: float = 0.2,
+        keep_all: bool = False,
+        seed: int = 0,
+    ):
         self.images = images * masks  # the authors multiply by the mask once, at loading
         self.masks = masks
         self.p, self.min_fraction, self.keep_all = patch_size, min_brain_fraction, keep_all
@@ -140,8 +148,9 @@ def before_after(images, masks, p: int, args, device: torch.device) -> None:
         t0 = time.perf_counter()
         for _ in range(args.warmup):
             run_step()
-        print(f"{name:14s} warm-up ({args.warmup} steps incl. any compile): {time.perf_counter() - t0:.1f} s",
-              flush=True)
+        print(
+            f"{name:14s} warm-up ({args.warmup} steps incl. any compile): {time.perf_counter() - t0:.1f} s", flush=True
+        )
         setups[name] = run_step
     seconds = {name: 0.0 for name in setups}
     for r in range(args.rounds):
@@ -149,11 +158,15 @@ def before_after(images, masks, p: int, args, device: torch.device) -> None:
             seconds[name] += timed(run_step, args.steps, 0, device)
     n = args.steps * args.rounds
     rate = {name: n / sec for name, sec in seconds.items()}
-    print(f"training steps/s at patch {p}, {args.patches} patches/step, {torch.get_num_threads()} thread(s), "
-          f"{n} steps each in {args.rounds} alternating rounds:")
+    print(
+        f"training steps/s at patch {p}, {args.patches} patches/step, {torch.get_num_threads()} thread(s), "
+        f"{n} steps each in {args.rounds} alternating rounds:"
+    )
     for name, r in rate.items():
-        print(f"  {name:14s}: {r:8.3f} steps/s ({1 / r:8.2f} s/step) {r * args.patches:9.0f} patches/s  "
-              f"ratio to before {r / rate['before']:5.2f}x")
+        print(
+            f"  {name:14s}: {r:8.3f} steps/s ({1 / r:8.2f} s/step) {r * args.patches:9.0f} patches/s  "
+            f"ratio to before {r / rate['before']:5.2f}x"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -169,8 +182,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--before-after", action="store_true", help="before vs after issue 13's step changes only")
     ap.add_argument("--rounds", type=int, default=3, help="--before-after: alternating timing rounds")
     ap.add_argument("--compile", action="store_true", help="--before-after: also time torch.compile")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="torch CPU threads (default: 1 on the CPU, where the test machine is shared)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: 1 on the CPU, where the test machine is shared)",
+    )
     args = ap.parse_args(argv)
 
     device = resolve_device(args.device)
@@ -180,9 +197,11 @@ def main(argv: list[str] | None = None) -> None:
         torch.backends.cudnn.benchmark = True
     shape = tuple(args.shape)
     p = patch_size_for(shape[0])
-    print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), "
-          f"{torch.get_num_threads()} CPU thread(s), {args.subjects} subjects of {shape}, patch {p}, "
-          f"{args.patches} patches/step, {args.steps} timed steps")
+    print(
+        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), "
+        f"{torch.get_num_threads()} CPU thread(s), {args.subjects} subjects of {shape}, patch {p}, "
+        f"{args.patches} patches/step, {args.steps} timed steps"
+    )
     t0 = time.perf_counter()
     images, masks = synthetic_volumes(args.subjects, shape)
     print(f"data: {time.perf_counter() - t0:.1f} s")
@@ -206,9 +225,11 @@ def main(argv: list[str] | None = None) -> None:
         torch.cuda.reset_peak_memory_stats(device)
     seconds = timed(authors_step, args.steps, args.warmup, device)
     a_steps = args.steps / seconds
-    a_patches = sum(n_used[args.warmup:]) / seconds
-    print(f"(a) authors  fp32     : {a_steps:8.2f} steps/s {a_patches:10.0f} patches/s "
-          f"(mean batch {np.mean(n_used[args.warmup:]):.0f}), peak {peak_memory(device)}")
+    a_patches = sum(n_used[args.warmup :]) / seconds
+    print(
+        f"(a) authors  fp32     : {a_steps:8.2f} steps/s {a_patches:10.0f} patches/s "
+        f"(mean batch {np.mean(n_used[args.warmup :]):.0f}), peak {peak_memory(device)}"
+    )
     model = optimizer = scaler = authors = None  # free the authors' variant before ours
 
     # (b) ours: device sampler, optional autocast / channels_last
@@ -230,9 +251,11 @@ def main(argv: list[str] | None = None) -> None:
             torch.cuda.reset_peak_memory_stats(device)
         seconds = timed(our_step, args.steps, args.warmup, device)
         b_steps = args.steps / seconds
-        print(f"(b) ours {variant:12s}: {b_steps:8.2f} steps/s {b_steps * args.patches:10.0f} patches/s, "
-              f"ratio b/a {b_steps / a_steps:5.2f} (steps) {b_steps * args.patches / a_patches:5.2f} (patches), "
-              f"peak {peak_memory(device)}")
+        print(
+            f"(b) ours {variant:12s}: {b_steps:8.2f} steps/s {b_steps * args.patches:10.0f} patches/s, "
+            f"ratio b/a {b_steps / a_steps:5.2f} (steps) {b_steps * args.patches / a_patches:5.2f} (patches), "
+            f"peak {peak_memory(device)}"
+        )
         model = optimizer = scaler = None  # free this variant before the next
 
 

@@ -13,6 +13,7 @@ screenshot of that viewer instead (e.g. one of a finished run), and no benchmark
     python benchmarks/bench_viewer.py [--repeats 3] [--screenshot docs/viewer.png]
     python benchmarks/bench_viewer.py --screenshot docs/viewer.png --page results/demo/viewers/.../x.html --click 200 300
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,9 +81,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--screenshot", type=Path, help="PNG of the paper-grid viewer (or of --page)")
     ap.add_argument("--page", type=Path, help="with --screenshot: the viewer to take instead; no benchmark")
-    ap.add_argument("--click", type=float, nargs=2, action="append", metavar=("X", "Y"),
-                    help="where to click before the screenshot, repeatable (page pixels of a 1280x720 "
-                         "window; default: two clicks that put the crosshair on a synthetic lesion)")
+    ap.add_argument(
+        "--click",
+        type=float,
+        nargs=2,
+        action="append",
+        metavar=("X", "Y"),
+        help="where to click before the screenshot, repeatable (page pixels of a 1280x720 "
+        "window; default: two clicks that put the crosshair on a synthetic lesion)",
+    )
     args = ap.parse_args()
     args.click = args.click or [(603, 338), (200, 292)]
     if not find_chromium():
@@ -98,26 +105,52 @@ def main() -> None:
         for name, shape in GRIDS.items():
             scan, score, lesions, affine = synthetic_case(shape)
             t0 = time.perf_counter()
-            inline = write_viewer(Path(tmp) / f"{shape[0]}_inline.html", scan, score, affine,
-                                  threshold=THRESHOLD, seg=lesions, title=name, method="Patch2Loc")
+            inline = write_viewer(
+                Path(tmp) / f"{shape[0]}_inline.html",
+                scan,
+                score,
+                affine,
+                threshold=THRESHOLD,
+                seg=lesions,
+                title=name,
+                method="Patch2Loc",
+            )
             write_s = time.perf_counter() - t0
-            beside = write_viewer(Path(tmp) / f"{shape[0]}_beside.html", scan, score, affine, threshold=THRESHOLD,
-                                  seg=lesions, title=name, library=LIBRARY_NAME)
-            loads = {kind: statistics.median(load_seconds(browser, page) for _ in range(args.repeats))
-                     for kind, page in (("inline", inline), ("beside", beside))}
-            results[name] = dict(inline_mb=inline.stat().st_size / 1e6, beside_mb=beside.stat().st_size / 1e6,
-                                 write_s=write_s, **{f"load_{k}_s": v for k, v in loads.items()})
+            beside = write_viewer(
+                Path(tmp) / f"{shape[0]}_beside.html",
+                scan,
+                score,
+                affine,
+                threshold=THRESHOLD,
+                seg=lesions,
+                title=name,
+                library=LIBRARY_NAME,
+            )
+            loads = {
+                kind: statistics.median(load_seconds(browser, page) for _ in range(args.repeats))
+                for kind, page in (("inline", inline), ("beside", beside))
+            }
+            results[name] = dict(
+                inline_mb=inline.stat().st_size / 1e6,
+                beside_mb=beside.stat().st_size / 1e6,
+                write_s=write_s,
+                **{f"load_{k}_s": v for k, v in loads.items()},
+            )
             if args.screenshot and shape == GRIDS["paper 192x192x100"]:
                 screenshot(browser, inline, args.screenshot, args.click)
         print(f"library {LIBRARY_NAME}: {library.stat().st_size / 1e6:.2f} MB (once per run's viewers folder)")
     print(f"{'grid':<20}{'inline MB':>10}{'beside MB':>10}{'write s':>9}{'load inline s':>15}{'load beside s':>15}")
     for name, r in results.items():
-        print(f"{name:<20}{r['inline_mb']:>10.2f}{r['beside_mb']:>10.2f}{r['write_s']:>9.2f}"
-              f"{r['load_inline_s']:>15.2f}{r['load_beside_s']:>15.2f}")
+        print(
+            f"{name:<20}{r['inline_mb']:>10.2f}{r['beside_mb']:>10.2f}{r['write_s']:>9.2f}"
+            f"{r['load_inline_s']:>15.2f}{r['load_beside_s']:>15.2f}"
+        )
     paper, demo = results["paper 192x192x100"], results["demo 64x64x40"]
-    print(f"paper / demo: data {paper['beside_mb'] / demo['beside_mb']:.1f}x, "
-          f"load (inline) {paper['load_inline_s'] / demo['load_inline_s']:.2f}x, "
-          f"write {paper['write_s'] / demo['write_s']:.1f}x")
+    print(
+        f"paper / demo: data {paper['beside_mb'] / demo['beside_mb']:.1f}x, "
+        f"load (inline) {paper['load_inline_s'] / demo['load_inline_s']:.2f}x, "
+        f"write {paper['write_s'] / demo['write_s']:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ with derivatives/lesions. Prints the seconds and the machine.
 
     PYTHONPATH=src python benchmarks/bids_demo.py --model results/demo/bundles/T2.zip --work /tmp/bids_demo
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,17 +45,33 @@ def main() -> None:
         write_demo_bids(raw)
     out = raw / "derivatives" / "patch2loc"
     shutil.rmtree(out, ignore_errors=True)
-    participant = ["bids", str(raw), str(out), "participant", "--model", args.model, "--mask-derivatives",
-                   str(raw / "derivatives" / "masks"), "--device", args.device, "--quiet"]
+    participant = [
+        "bids",
+        str(raw),
+        str(out),
+        "participant",
+        "--model",
+        args.model,
+        "--mask-derivatives",
+        str(raw / "derivatives" / "masks"),
+        "--device",
+        args.device,
+        "--quiet",
+    ]
     first = timed(participant)
     again = timed(participant)
-    group = timed(["bids", str(raw), str(out), "group", "--seg-derivatives", str(raw / "derivatives" / "lesions"),
-                   "--quiet"])
+    group = timed(
+        ["bids", str(raw), str(out), "group", "--seg-derivatives", str(raw / "derivatives" / "lesions"), "--quiet"]
+    )
     scans = len(list(out.rglob("*_space-native_desc-anomaly_T?w.nii.gz")))
-    print(f"participant: {first[0]:.1f} s wall ({first[1]:.1f} s CPU) for {scans} scans; rerun (all skipped): "
-          f"{again[0]:.1f} s ({again[1]:.1f} s CPU); group: {group[0]:.1f} s ({group[1]:.1f} s CPU)")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average (1/5/15 min) "
-          f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())}; {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    print(
+        f"participant: {first[0]:.1f} s wall ({first[1]:.1f} s CPU) for {scans} scans; rerun (all skipped): "
+        f"{again[0]:.1f} s ({again[1]:.1f} s CPU); group: {group[0]:.1f} s ({group[1]:.1f} s CPU)"
+    )
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average (1/5/15 min) "
+        f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())}; {time.strftime('%Y-%m-%d %H:%M %Z')}"
+    )
 
 
 if __name__ == "__main__":

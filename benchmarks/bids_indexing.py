@@ -6,6 +6,7 @@ process, indexes it and queries the T2w scans. Prints seconds and the ratio, sid
 
     PYTHONPATH=src python benchmarks/bids_indexing.py --participants 200 --work /tmp/bids_index
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,18 +63,24 @@ def main() -> None:
     if not root.exists():
         write_tree(root, args.participants)
     results = {}
-    for name, code in (("pybids", PYBIDS), ("pybids, no metadata index (what patch2loc bids uses)", PYBIDS_NO_METADATA),
-                       ("ancpbids", ANCPBIDS)):
+    for name, code in (
+        ("pybids", PYBIDS),
+        ("pybids, no metadata index (what patch2loc bids uses)", PYBIDS_NO_METADATA),
+        ("ancpbids", ANCPBIDS),
+    ):
         runs = []
         for _ in range(args.repeats):
             start = time.perf_counter()
-            out = subprocess.run([sys.executable, "-c", code.format(root=str(root))], capture_output=True, text=True,
-                                 check=True).stdout.split()
+            out = subprocess.run(
+                [sys.executable, "-c", code.format(root=str(root))], capture_output=True, text=True, check=True
+            ).stdout.split()
             runs.append((int(out[0]), float(out[1]), time.perf_counter() - start))
         results[name] = min(runs, key=lambda r: r[1])
         n, index_s, process_s = results[name]
-        print(f"{name}: {n} T2w scans found; index + query {index_s:.2f} s (best of {args.repeats}); "
-              f"with import and interpreter start {process_s:.2f} s")
+        print(
+            f"{name}: {n} T2w scans found; index + query {index_s:.2f} s (best of {args.repeats}); "
+            f"with import and interpreter start {process_s:.2f} s"
+        )
     for name in list(results)[:2]:
         print(f"ratio {name} / ancpbids (index + query): {results[name][1] / results['ancpbids'][1]:.2f}")
 

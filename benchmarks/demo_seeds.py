@@ -25,6 +25,7 @@ a time by default; a task whose result.json exists with the same settings is not
 interrupted study resumes. `--set patch2loc.lr_schedule=cosine` changes a config key for every variant
 (the old name `train.lr_schedule` is read as it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,6 +53,7 @@ DATASETS = {"T1": ("ATLAS_v2", "WMH"), "T2": ("BraTS21", "MSLUB")}
 
 def load_config(paths: list[str], sets: list[str]) -> dict:
     """The configfiles merged as Snakemake merges them (later keys win, dicts merged), then --set."""
+
     def merge(base: dict, over: dict) -> dict:
         out = dict(base)
         for k, v in over.items():
@@ -85,8 +87,10 @@ def _scans(run: str, config: dict, dataset: str, modality: str, split: str = "te
     lay = RunLayout(run)
     subjects = load_subjects(config["splits_dir"], dataset, split, fold, modality)
     seg = (lambda s: lay.preprocessed(dataset, modality, s, "seg.nii.gz")) if dataset != "IXI" else (lambda s: None)
-    return [(s, lay.normalized(dataset, modality, s), lay.preprocessed(dataset, modality, s, "mask.nii.gz"), seg(s))
-            for s in subjects]
+    return [
+        (s, lay.normalized(dataset, modality, s), lay.preprocessed(dataset, modality, s, "mask.nii.gz"), seg(s))
+        for s in subjects
+    ]
 
 
 def _auprcs(run: str, config: dict, modality: str, method: str, model) -> dict:
@@ -95,8 +99,9 @@ def _auprcs(run: str, config: dict, modality: str, method: str, model) -> dict:
     from patch2loc.evaluation.scoring import ScoringConfig, score_case
     from patch2loc.io import load_case
 
-    cfg = ScoringConfig.from_workflow(config["heatmap"], config["evaluate"], config["patch2loc"].get("patch_size"),
-                                      device="cpu")
+    cfg = ScoringConfig.from_workflow(
+        config["heatmap"], config["evaluate"], config["patch2loc"].get("patch_size"), device="cpu"
+    )
     out = {}
     for dataset in DATASETS[modality]:
         values = []
@@ -115,15 +120,26 @@ def run_task(run: str, config: dict, modality: str, out_dir: Path, threads: int)
     from patch2loc.methods import implementation
 
     fold = config["folds"][0]
-    pairs = {split: [(img, mask) for _, img, mask, _ in _scans(run, config, "IXI", modality, split, fold)]
-             for split in ("train", "val")}
+    pairs = {
+        split: [(img, mask) for _, img, mask, _ in _scans(run, config, "IXI", modality, split, fold)]
+        for split in ("train", "val")
+    }
     method = implementation("Patch2Loc")
-    method.train_from_files(pairs["train"], pairs["val"], dict(config["patch2loc"]), out_dir, modality=modality,
-                            threads=threads, progress=False)
+    method.train_from_files(
+        pairs["train"],
+        pairs["val"],
+        dict(config["patch2loc"]),
+        out_dir,
+        modality=modality,
+        threads=threads,
+        progress=False,
+    )
     model, _ = method.load(out_dir / "best.pt", "cpu")
     last = pd.read_csv(out_dir / "loss.csv").iloc[-1]
-    return {"location_ratio": float(last["val_error"] / last["centre_error"]),
-            "auprc": _auprcs(run, config, modality, "Patch2Loc", model)}
+    return {
+        "location_ratio": float(last["val_error"] / last["centre_error"]),
+        "auprc": _auprcs(run, config, modality, "Patch2Loc", model),
+    }
 
 
 def thresh_auprcs(run: str, config: dict) -> dict:
@@ -135,8 +151,9 @@ def _child(args) -> int:
     config = json.loads(Path(args.task_config).read_text(encoding="utf-8"))
     out = Path(args.task_out)
     result = run_task(args.run_dir, config, args.modality, out, config["patch2loc"]["threads"])
-    (out / "result.json").write_text(json.dumps({"settings": config["patch2loc"], **result}, indent=1),
-                                     encoding="utf-8")
+    (out / "result.json").write_text(
+        json.dumps({"settings": config["patch2loc"], **result}, indent=1), encoding="utf-8"
+    )
     return 0
 
 
@@ -152,8 +169,17 @@ def _launch(run: str, config: dict, seed: int, amp: str, kernel: str, modality: 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "task.json").write_text(json.dumps(task_config), encoding="utf-8")
     env = {**os.environ, **KERNELS[kernel], "OMP_NUM_THREADS": str(train["threads"])}
-    cmd = [sys.executable, __file__, run, "--task-config", str(folder / "task.json"), "--task-out", str(folder),
-           "--modality", modality]
+    cmd = [
+        sys.executable,
+        __file__,
+        run,
+        "--task-config",
+        str(folder / "task.json"),
+        "--task-out",
+        str(folder),
+        "--modality",
+        modality,
+    ]
     with open(folder / "log.txt", "w", encoding="utf-8") as log:
         subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
     return json.loads(result.read_text(encoding="utf-8"))
@@ -163,8 +189,10 @@ def summarize(rows: list[dict], thresh: dict, checks: str) -> list[str]:
     from patch2loc.evaluation.demo_summary import AUPRC_CHECKS, LOCATION_RATIO
 
     sets = list(AUPRC_CHECKS[checks])
-    lines = ["| seed | amp | kernel | loc T1 | loc T2 | " + " | ".join(f"{d} /Thresh" for d in sets) + " | checks |",
-             "| --- " * (6 + len(sets)) + "|"]
+    lines = [
+        "| seed | amp | kernel | loc T1 | loc T2 | " + " | ".join(f"{d} /Thresh" for d in sets) + " | checks |",
+        "| --- " * (6 + len(sets)) + "|",
+    ]
     columns: dict[str, list[float]] = {k: [] for k in ["loc T1", "loc T2", *sets]}
     for r in rows:
         values = {"loc T1": r["T1"]["location_ratio"], "loc T2": r["T2"]["location_ratio"]}
@@ -174,13 +202,18 @@ def summarize(rows: list[dict], thresh: dict, checks: str) -> list[str]:
             ok &= values[d] > minimum if strict else values[d] >= minimum
         for k, v in values.items():
             columns[k].append(v)
-        lines.append(f"| {r['seed']} | {r['amp']} | {r['kernel']} | " + " | ".join(f"{values[k]:.2f}" for k in columns)
-                     + f" | {'PASS' if ok else 'FAIL'} |")
+        lines.append(
+            f"| {r['seed']} | {r['amp']} | {r['kernel']} | "
+            + " | ".join(f"{values[k]:.2f}" for k in columns)
+            + f" | {'PASS' if ok else 'FAIL'} |"
+        )
     for name, f in (("min", min), ("median", statistics.median), ("max", max)):
         lines.append(f"| {name} | | | " + " | ".join(f"{f(v):.2f}" for v in columns.values()) + " | |")
     passed = sum(line.endswith("| PASS |") for line in lines)
-    lines.append(f"\n{passed} of {len(rows)} variants pass every check ({checks}); "
-                 f"Thresh AUPRC: " + ", ".join(f"{d} {100 * v:.2f} %" for d, v in thresh.items()))
+    lines.append(
+        f"\n{passed} of {len(rows)} variants pass every check ({checks}); "
+        f"Thresh AUPRC: " + ", ".join(f"{d} {100 * v:.2f} %" for d, v in thresh.items())
+    )
     return lines
 
 
@@ -199,9 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=[3141])
     ap.add_argument("--amp", nargs="+", default=["none"], choices=["none", "bf16"])
     ap.add_argument("--kernels", nargs="+", default=["default"], choices=sorted(KERNELS))
-    ap.add_argument("--variants", nargs="+", metavar="SEED:AMP:KERNEL",
-                    help="these variants instead of the product of --seeds, --amp and --kernels (one table of a "
-                         "whole study: finished variants are read back, not run again)")
+    ap.add_argument(
+        "--variants",
+        nargs="+",
+        metavar="SEED:AMP:KERNEL",
+        help="these variants instead of the product of --seeds, --amp and --kernels (one table of a "
+        "whole study: finished variants are read back, not run again)",
+    )
     ap.add_argument("--checks", default="demo", choices=["demo", "long"])
     ap.add_argument("--jobs", type=int, default=2, help="tasks side by side")
     ap.add_argument("--out", default="results/seed_study/demo")
@@ -220,8 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(args.jobs) as pool:
         thresh_future = pool.submit(thresh_auprcs, args.run_dir, config)
         futures = {(v, m): pool.submit(_launch, args.run_dir, config, *v, m, out) for v in variants for m in DATASETS}
-        rows = [{"seed": s, "amp": a, "kernel": k, **{m: futures[((s, a, k), m)].result() for m in DATASETS}}
-                for s, a, k in variants]
+        rows = [
+            {"seed": s, "amp": a, "kernel": k, **{m: futures[((s, a, k), m)].result() for m in DATASETS}}
+            for s, a, k in variants
+        ]
         thresh = thresh_future.result()
     lines = summarize(rows, thresh, args.checks)
     print("\n".join(lines))

@@ -19,6 +19,7 @@ pages of torch's CUDA libraries, so a bomb is judged by the peak of the child's 
 
     PYTHONPATH=src python benchmarks/hostile_battery.py --work /tmp/p2l_battery [--only NAME ...] [--json F]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,16 @@ class Kit:
         self.findings.append((severity, note))
 
     # ------------------------------------------------------------------ running
-    def run(self, argv: list[str], *, cwd: Path | None = None, env: dict | None = None, timeout: float = 600,
-            as_limit_mb: int | None = None, signal_after=None) -> Result:
+    def run(
+        self,
+        argv: list[str],
+        *,
+        cwd: Path | None = None,
+        env: dict | None = None,
+        timeout: float = 600,
+        as_limit_mb: int | None = None,
+        signal_after=None,
+    ) -> Result:
         """Run `patch2loc <argv>`; `signal_after(proc)` may send a signal (it returns when it did)."""
         watched = [self.dir / "in", self.fix["root"]]
         before = {str(w): _snapshot(w) for w in watched}
@@ -106,8 +115,14 @@ class Kit:
         out.close()
         err.close()
         text = (self.dir / "stderr.txt").read_bytes().decode("utf-8", "backslashreplace")
-        res = Result(None if note[0] else proc.returncode, text.strip().splitlines(), time.perf_counter() - start,
-                     peak[0], usage.ru_maxrss / 1024, note[0])
+        res = Result(
+            None if note[0] else proc.returncode,
+            text.strip().splitlines(),
+            time.perf_counter() - start,
+            peak[0],
+            usage.ru_maxrss / 1024,
+            note[0],
+        )
         self.results.append(res)
         for w in watched:  # files that were there before must be unchanged (new ones are outputs)
             after = _snapshot(w)
@@ -145,8 +160,10 @@ class Kit:
         if res.rc != status:
             self.find("HIGH" if res.rc == 0 else "MEDIUM", f"exit {res.rc}, expected {status}")
         if len(res.err) != 1:
-            self.find("LOW" if len(res.err) > 1 and "Traceback" not in "\n".join(res.err) else "MEDIUM",
-                      f"{len(res.err)} stderr lines, expected 1")
+            self.find(
+                "LOW" if len(res.err) > 1 and "Traceback" not in "\n".join(res.err) else "MEDIUM",
+                f"{len(res.err)} stderr lines, expected 1",
+            )
         elif needle and needle.lower() not in res.err[0].lower():
             self.find("MEDIUM", f"misleading message (no '{needle}'): {res.err[0][:120]}")
         out = out or self.dir / "out"
@@ -243,16 +260,29 @@ def main() -> int:
         last = kit.results[-1] if kit.results else Result(None, [], 0, 0, 0)
         if kit.severity() == "skipped":
             kit.findings = [("skipped", kit.skipped)]
-        rows.append({"item": item, "case": name, "class": kit.severity(), "exit": last.rc,
-                     "anon_mb": round(max([r.anon_mb for r in kit.results] or [0])),
-                     "maxrss_mb": round(max([r.maxrss_mb for r in kit.results] or [0])),
-                     "seconds": round(time.perf_counter() - t, 1), "findings": kit.findings,
-                     "stderr": last.err[:3]})
+        rows.append(
+            {
+                "item": item,
+                "case": name,
+                "class": kit.severity(),
+                "exit": last.rc,
+                "anon_mb": round(max([r.anon_mb for r in kit.results] or [0])),
+                "maxrss_mb": round(max([r.maxrss_mb for r in kit.results] or [0])),
+                "seconds": round(time.perf_counter() - t, 1),
+                "findings": kit.findings,
+                "stderr": last.err[:3],
+            }
+        )
         r = rows[-1]
-        print(f"{r['class']:7} {item:7} {name:34} exit={r['exit']!s:5} anon={r['anon_mb']:5} MB "
-              f"{r['seconds']:6.1f} s  {'; '.join(f'{s}: {n}' for s, n in kit.findings)[:150]}", flush=True)
+        print(
+            f"{r['class']:7} {item:7} {name:34} exit={r['exit']!s:5} anon={r['anon_mb']:5} MB "
+            f"{r['seconds']:6.1f} s  {'; '.join(f'{s}: {n}' for s, n in kit.findings)[:150]}",
+            flush=True,
+        )
     counts = {c: sum(r["class"] == c for r in rows) for c in ("clean", *SEVERITIES, "skipped")}
-    print(f"\n{len(rows)} cases in {time.perf_counter() - t0:.0f} s: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    print(
+        f"\n{len(rows)} cases in {time.perf_counter() - t0:.0f} s: " + ", ".join(f"{v} {k}" for k, v in counts.items())
+    )
     if args.json:
         Path(args.json).write_text(json.dumps({"counts": counts, "cases": rows}, indent=1))
     return 0

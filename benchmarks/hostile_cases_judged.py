@@ -4,6 +4,7 @@ outputs (HIGH 1-3, MEDIUM 6-9); the one-line refusals and the LOW list are in ho
 Where the issue leaves a choice (clip or refuse outliers; refuse or warn on an incomplete DICOM
 series) either answer is clean, provided the outputs are finite and right.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,13 @@ def run_witnessed(k, argv):
     hook = k.dir / "hook"
     hook.mkdir(exist_ok=True)
     (hook / "sitecustomize.py").write_text(COMPUTE_HOOK)
-    return k.run(argv, env={"PYTHONPATH": os.pathsep.join([str(hook), REPO_ENV["PYTHONPATH"]]),
-                            "P2L_BATTERY_COMPUTE_MARK": str(k.dir / "computed")})
+    return k.run(
+        argv,
+        env={
+            "PYTHONPATH": os.pathsep.join([str(hook), REPO_ENV["PYTHONPATH"]]),
+            "P2L_BATTERY_COMPUTE_MARK": str(k.dir / "computed"),
+        },
+    )
 
 
 def _fast(k, res, what: str) -> None:
@@ -73,6 +79,7 @@ def _fast(k, res, what: str) -> None:
 
 
 # --------------------------------------------------------------------------- HIGH
+
 
 @case("20:1", "raw_scan_outliers_1e30")
 def _(k):
@@ -101,13 +108,16 @@ def _(k):
 def _folder_run(k):
     data, affine = case_image(k)
     for name, seed in (("a", 1), ("b", 2)):
-        nifti(k.dir / "in" / f"{name}.nii.gz", np.random.default_rng(seed).normal(1, 0.3, data.shape).astype(np.float32),
-              affine)
+        nifti(
+            k.dir / "in" / f"{name}.nii.gz",
+            np.random.default_rng(seed).normal(1, 0.3, data.shape).astype(np.float32),
+            affine,
+        )
     shutil.copy(k.fix["mask"], k.dir / "in" / "mask.nii.gz")
     (k.dir / "in" / "list.csv").write_text("image,mask\na.nii.gz,mask.nii.gz\nb.nii.gz,mask.nii.gz\n")
     argv = pre(k, "--threshold", "3", out=k.dir / "out")
     argv[argv.index("--image") + 1] = k.dir / "in" / "list.csv"
-    del argv[argv.index("--mask"): argv.index("--mask") + 2]
+    del argv[argv.index("--mask") : argv.index("--mask") + 2]
     assert k.run(argv).rc == 0
     return argv
 
@@ -179,6 +189,7 @@ def _(k):
 
 # --------------------------------------------------------------------------- MEDIUM
 
+
 @case("20:6", "second_predict_same_out")
 def _(k):
     out = k.dir / "out"
@@ -196,16 +207,23 @@ def _(k):
         return
     _, err = second["proc"].communicate(timeout=600)
     if res.rc != 0 or second["proc"].returncode != 0:
-        k.find("MEDIUM", f"first run exit {res.rc}, second exit {second['proc'].returncode}: "
-                         f"{(res.err or err.splitlines() or [''])[-1][:100]}")
+        k.find(
+            "MEDIUM",
+            f"first run exit {res.rc}, second exit {second['proc'].returncode}: "
+            f"{(res.err or err.splitlines() or [''])[-1][:100]}",
+        )
     k.succeeded(res, raw_outputs(k))
 
 
 def _tmpfs(k, size: str) -> Path | None:
     disk = k.dir / "disk"
     disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
-                                           capture_output=True).returncode:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True
+        ).returncode
+    ):
         k.skip("needs root and mount -t tmpfs")
         return None
     return disk
@@ -288,15 +306,32 @@ def _(k):
     brain = np.zeros(shape, np.uint8)
     brain[100:103, 100:103, 80:83] = 1
     nifti(k.dir / "in" / "big_mask.nii.gz", brain)
-    torch.save({"model": Patch2LocNet(4).state_dict(), "patch_size": 4, "config": {"volume_shape": list(shape)}},
-               k.dir / "in" / "m.pt")
+    torch.save(
+        {"model": Patch2LocNet(4).state_dict(), "patch_size": 4, "config": {"volume_shape": list(shape)}},
+        k.dir / "in" / "m.pt",
+    )
     env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
-    probe = subprocess.run([sys.executable, "-c", PROBE, str(k.dir / "in" / "m.pt")], capture_output=True, text=True,
-                           env={**REPO_ENV, **env})
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, str(k.dir / "in" / "m.pt")],
+        capture_output=True,
+        text=True,
+        env={**REPO_ENV, **env},
+    )
     limit = int(probe.stdout.split()[0]) // 1024 + 60
-    res = k.run(pre(k, "--region", "mask", "--no-postprocess", image=k.dir / "in" / "big.nii.gz",
-                    mask=k.dir / "in" / "big_mask.nii.gz", ckpt=k.dir / "in" / "m.pt"),
-                env=env, as_limit_mb=limit, timeout=300)
+    res = k.run(
+        pre(
+            k,
+            "--region",
+            "mask",
+            "--no-postprocess",
+            image=k.dir / "in" / "big.nii.gz",
+            mask=k.dir / "in" / "big_mask.nii.gz",
+            ckpt=k.dir / "in" / "m.pt",
+        ),
+        env=env,
+        as_limit_mb=limit,
+        timeout=300,
+    )
     if res.rc == 0:
         k.skip(f"an address space of {limit} MB was enough: not triggered")
     else:

@@ -1,5 +1,6 @@
 """Issue 20's one-line refusals (bombs, checkpoint fields, flags, voxel sizes, ...) and its LOW list,
 for the hostile-input battery (benchmarks/hostile_battery.py)."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,20 @@ import signal
 
 import numpy as np
 
-from hostile_cases import (NONE, case, case_image, inp, pre, pre_outputs, raw, raw_image, raw_outputs, refusal,
-                           signal_when, train)
+from hostile_cases import (
+    NONE,
+    case,
+    case_image,
+    inp,
+    pre,
+    pre_outputs,
+    raw,
+    raw_image,
+    raw_outputs,
+    refusal,
+    signal_when,
+    train,
+)
 from hostile_files import nifti
 
 TEMP = ".p2l-tmp-"
@@ -28,7 +41,7 @@ def _voxels(k, zooms, from_run: bool) -> list:
     """A scan (and mask) whose header gives `zooms` as voxel sizes (no affine codes): the argv."""
     import nibabel as nib
 
-    data, _ = (raw_image(k) if from_run else case_image(k))
+    data, _ = raw_image(k) if from_run else case_image(k)
     img = nib.Nifti1Image(data, None)
     img.header["pixdim"][1:4] = zooms
     img.header.set_qform(None, code=0)
@@ -41,6 +54,7 @@ def _voxels(k, zooms, from_run: bool) -> list:
 
 
 # --------------------------------------------------------------------------- refusals (one line, exit 2)
+
 
 def _zero_raw(k):
     data, affine = raw_image(k)
@@ -58,18 +72,28 @@ BOMBS = lambda k, name: k.fix["bombs"] / name  # noqa: E731
 refusal("20:4", "checkpoint_zip_bomb", "bomb.pt", lambda k: pre(k, ckpt=BOMBS(k, "bomb.pt")))
 refusal("20:4", "nifti_gzip_bomb", "bomb.nii.gz", lambda k: pre(k, image=BOMBS(k, "bomb.nii.gz")))
 refusal("20:4", "nifti_header_only", "header_only.nii.gz", lambda k: pre(k, image=BOMBS(k, "header_only.nii.gz")))
-refusal("20:4", "nifti_bomb_from_run", "bomb.nii.gz",
-        lambda k: raw(k, "--skull-strip", "none", image=BOMBS(k, "bomb.nii.gz"), mask=None))
+refusal(
+    "20:4",
+    "nifti_bomb_from_run",
+    "bomb.nii.gz",
+    lambda k: raw(k, "--skull-strip", "none", image=BOMBS(k, "bomb.nii.gz"), mask=None),
+)
 refusal("20:5", "checkpoint_patch_size_600", "patch", lambda k: pre(k, ckpt=_ckpt_with_patch(k, 600)))
-refusal("20:5", "checkpoint_patch_size_1e9", "patch", lambda k: pre(k, ckpt=_ckpt_with_patch(k, 10 ** 9)))
-refusal("20:7", "all_zero_raw_scan_from_run", "zero.nii.gz", lambda k: raw(k, image=inp(k, "zero.nii.gz")),
-        setup=_zero_raw)
-refusal("20:7", "train_foreign_last_pt", "last.pt", lambda k: train(k, out=inp(k, "run")), setup=_foreign_resume,
-        out=NONE)
+refusal("20:5", "checkpoint_patch_size_1e9", "patch", lambda k: pre(k, ckpt=_ckpt_with_patch(k, 10**9)))
+refusal(
+    "20:7", "all_zero_raw_scan_from_run", "zero.nii.gz", lambda k: raw(k, image=inp(k, "zero.nii.gz")), setup=_zero_raw
+)
+refusal(
+    "20:7", "train_foreign_last_pt", "last.pt", lambda k: train(k, out=inp(k, "run")), setup=_foreign_resume, out=NONE
+)
 refusal("20:7", "stride_1000", "--stride", lambda k: pre(k, "--stride", "1000"))
 refusal("20:7", "median_size_99", "--median-size", lambda k: pre(k, "--median-size", "99"))
-refusal("20:8", "non_utf8_out_from_run", "UTF-8",
-        lambda k: raw(k, out=k.dir / "out" / os.fsdecode(b"\xff\xfe") / "h.nii.gz"))
+refusal(
+    "20:8",
+    "non_utf8_out_from_run",
+    "UTF-8",
+    lambda k: raw(k, out=k.dir / "out" / os.fsdecode(b"\xff\xfe") / "h.nii.gz"),
+)
 refusal("20:10", "threshold_nan", "--threshold", lambda k: pre(k, "--threshold", "nan"))
 refusal("20:10", "threshold_minus_inf", "--threshold", lambda k: pre(k, "--threshold=-inf"))
 refusal("20:10", "stride_200", "--stride", lambda k: pre(k, "--stride", "200"))
@@ -81,6 +105,7 @@ refusal("20:11", "zero_voxel_size_from_run", "voxel", lambda k: _voxels(k, (0.0,
 
 
 # --------------------------------------------------------------------------- LOW
+
 
 @case("20:L", "sigterm_predict_from_run")
 def _(k):
@@ -115,7 +140,7 @@ def _(k):
     (k.dir / "in" / "l.csv").write_text("image,mask\nraw/scan.nii.gz,mask.nii.gz\n")
     argv = pre(k, out=k.dir / "in")
     argv[argv.index("--image") + 1] = k.dir / "in" / "l.csv"
-    del argv[argv.index("--mask"): argv.index("--mask") + 2]
+    del argv[argv.index("--mask") : argv.index("--mask") + 2]
     k.succeeded(k.run(argv), [k.dir / "in" / "scan_summary.json"])
 
 

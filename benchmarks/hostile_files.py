@@ -1,4 +1,5 @@
 """Hostile files for the battery: NIfTI and checkpoint decompression bombs, DICOM series."""
+
 from __future__ import annotations
 
 import gzip
@@ -53,8 +54,15 @@ def zip_bomb_checkpoint(path: Path, numel: int) -> Path:
     import torch
 
     plain = path.with_suffix(".plain")
-    torch.save({"model": {"conv1.weight": torch.empty(numel)}, "patch_size": 4, "modality": "T1",
-                "config": {"volume_shape": [32, 32, 20]}}, plain)  # empty(): fresh pages, zeros
+    torch.save(
+        {
+            "model": {"conv1.weight": torch.empty(numel)},
+            "patch_size": 4,
+            "modality": "T1",
+            "config": {"volume_shape": [32, 32, 20]},
+        },
+        plain,
+    )  # empty(): fresh pages, zeros
     with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as dst:
         for info in src.infolist():
             with src.open(info) as r, dst.open(info.filename, "w", force_zip64=True) as w:
@@ -79,10 +87,16 @@ def dicom_series(source: Path, folder: Path) -> list[Path]:
     for z in range(volume.GetDepth()):
         piece = volume[:, :, z]
         origin = volume.TransformIndexToPhysicalPoint((0, 0, z))
-        for tag, value in (("0008|0060", "MR"), ("0020|000d", "1.2.826.0.1.3680043.2.1125.7"),
-                           ("0020|000e", "1.2.826.0.1.3680043.2.1125.8"), ("0020|0037", orientation),
-                           ("0020|0032", "\\".join(f"{v:.8f}" for v in origin)), ("0020|0013", str(z + 1)),
-                           ("0028|0030", f"{spacing[1]:.8f}\\{spacing[0]:.8f}"), ("0018|0050", f"{spacing[2]:.8f}")):
+        for tag, value in (
+            ("0008|0060", "MR"),
+            ("0020|000d", "1.2.826.0.1.3680043.2.1125.7"),
+            ("0020|000e", "1.2.826.0.1.3680043.2.1125.8"),
+            ("0020|0037", orientation),
+            ("0020|0032", "\\".join(f"{v:.8f}" for v in origin)),
+            ("0020|0013", str(z + 1)),
+            ("0028|0030", f"{spacing[1]:.8f}\\{spacing[0]:.8f}"),
+            ("0018|0050", f"{spacing[2]:.8f}"),
+        ):
             piece.SetMetaData(tag, value)
         files.append(folder / f"slice{z:03d}.dcm")
         writer.SetFileName(str(files[-1]))

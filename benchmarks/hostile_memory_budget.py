@@ -18,6 +18,7 @@ Takes a few minutes on two cores.
     PYTHONPATH=src python benchmarks/hostile_memory_budget.py --work /tmp/p2l_budget
     PYTHONPATH=src python benchmarks/hostile_memory_budget.py --work /tmp/p2l_budget --refusals-only
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,13 @@ def measure(argv: list[str], env: dict | None = None) -> tuple[int, float, float
     """(exit status, peak RssAnon MB, seconds, last stderr line) of `patch2loc <argv>`."""
     environ = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PATCH2LOC_MEMORY_BUDGET_MB": "100000", **(env or {})}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "patch2loc.cli", *map(str, argv)], env=environ,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "patch2loc.cli", *map(str, argv)],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak = [0.0]
 
     def sample():
@@ -68,8 +74,16 @@ def the_estimate(image: Path, mask: Path | None, ckpts: list[Path], run: Path | 
         chain = RunChain.open(run, "T1")
         pre = chain.config["preprocess"]
         grid = (pre["spacing"], pre["target_shape"], nifti_claims(chain.atlas_image))
-    stages = estimate(nifti_claims(image), chain_grid=grid, method="Patch2Loc", batch_size=batch, stride=1,
-                      patch_size=None, model_bytes=model_bytes(ckpts), html=False)
+    stages = estimate(
+        nifti_claims(image),
+        chain_grid=grid,
+        method="Patch2Loc",
+        batch_size=batch,
+        stride=1,
+        patch_size=None,
+        model_bytes=model_bytes(ckpts),
+        html=False,
+    )
     return max(stages.items(), key=lambda kv: kv[1])
 
 
@@ -92,8 +106,15 @@ def checkpoint(path: Path, grid: list[int]) -> Path:
 
     patch = patch_size_for(grid[0])
     torch.manual_seed(0)
-    torch.save({"model": Patch2LocNet(patch).eval().state_dict(), "patch_size": patch, "modality": "T1",
-                "config": {"volume_shape": grid, "intensity_range": {"p1": 0.0, "p99": 1.2}}}, path)
+    torch.save(
+        {
+            "model": Patch2LocNet(patch).eval().state_dict(),
+            "patch_size": patch,
+            "modality": "T1",
+            "config": {"volume_shape": grid, "intensity_range": {"p1": 0.0, "p99": 1.2}},
+        },
+        path,
+    )
     return path
 
 
@@ -125,44 +146,84 @@ def main() -> int:
         shape = (n, n, n // 2)
         image = rng.normal(0.5, 0.2, shape).astype(np.float32)
         mask = np.zeros(shape, np.uint8)
-        mask[n // 2 - 4:n // 2 + 4, n // 2 - 4:n // 2 + 4, :] = 1
+        mask[n // 2 - 4 : n // 2 + 4, n // 2 - 4 : n // 2 + 4, :] = 1
         folder = work / f"pre{n}"
         folder.mkdir()
         nib.save(nib.Nifti1Image(image, np.eye(4)), folder / "image.nii.gz")
         nib.save(nib.Nifti1Image(mask, np.eye(4)), folder / "mask.nii.gz")
         del image
         ckpt = checkpoint(folder / "m.pt", list(shape))
-        argv = ["predict", "--checkpoint", ckpt, "--image", folder / "image.nii.gz", "--mask", folder / "mask.nii.gz",
-                "--out", work / "o" / f"pre{n}.nii.gz", "--device", "cpu", "--quiet", "--median-size", "3"]
-        rows.append((f"preprocessed {shape}", *the_estimate(folder / "image.nii.gz", None, [ckpt], None, 8192),
-                     *measure(argv)))
+        argv = [
+            "predict",
+            "--checkpoint",
+            ckpt,
+            "--image",
+            folder / "image.nii.gz",
+            "--mask",
+            folder / "mask.nii.gz",
+            "--out",
+            work / "o" / f"pre{n}.nii.gz",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--median-size",
+            "3",
+        ]
+        rows.append(
+            (f"preprocessed {shape}", *the_estimate(folder / "image.nii.gz", None, [ckpt], None, 8192), *measure(argv))
+        )
         print(rows[-1], flush=True)
 
     # 2. raw scans through a real run: reading, the chain, the native-space outputs
     from patch2loc.synth import synthesize_scan
 
-    for spacing, target, scan_mm in ((6.0, [32, 32, 20], 0.8), (2.0, [96, 96, 60], 1.0),
-                                     (1.0, [160, 192, 128], 1.0)):
+    for spacing, target, scan_mm in ((6.0, [32, 32, 20], 0.8), (2.0, [96, 96, 60], 1.0), (1.0, [160, 192, 128], 1.0)):
         base = work / f"run{spacing:g}"
         run = tiny_run(base, spacing, target)
         ckpt = checkpoint(base / "m.pt", target)
         scan = synthesize_scan("IXI", "T1", "IXI777-Big-1", base / "raw", seed=3, spacing=scan_mm)
-        argv = ["predict", "--checkpoint", ckpt, "--from-run", run, "--modality", "T1", "--image", scan.image,
-                "--mask", scan.mask, "--out", work / "o" / f"raw{spacing:g}.nii.gz", "--device", "cpu", "--quiet",
-                "--stride", "4"]
-        rows.append((f"raw {nib.load(scan.image).shape} at {scan_mm} mm, run {spacing:g} mm",
-                     *the_estimate(scan.image, scan.mask, [ckpt], run, 8192), *measure(argv)))
+        argv = [
+            "predict",
+            "--checkpoint",
+            ckpt,
+            "--from-run",
+            run,
+            "--modality",
+            "T1",
+            "--image",
+            scan.image,
+            "--mask",
+            scan.mask,
+            "--out",
+            work / "o" / f"raw{spacing:g}.nii.gz",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--stride",
+            "4",
+        ]
+        rows.append(
+            (
+                f"raw {nib.load(scan.image).shape} at {scan_mm} mm, run {spacing:g} mm",
+                *the_estimate(scan.image, scan.mask, [ckpt], run, 8192),
+                *measure(argv),
+            )
+        )
         print(rows[-1], flush=True)
 
     refusals(work / "refusals")
 
-    print(f"\n{'case':<44} {'stage':<26} {'estimate MB':>12} {'measured MB':>12} {'ratio':>6}  (baseline "
-          f"{base_mb:.0f} MB left out)")
+    print(
+        f"\n{'case':<44} {'stage':<26} {'estimate MB':>12} {'measured MB':>12} {'ratio':>6}  (baseline "
+        f"{base_mb:.0f} MB left out)"
+    )
     for name, stage, need, rc, peak, seconds, err in rows:
         measured = peak - base_mb
         flag = "" if rc == 0 else f"  exit {rc}: {err[:80]}"
-        print(f"{name:<44} {stage:<26} {need / 2**20:>12,.0f} {measured:>12,.0f} {need / 2**20 / measured:>6.2f}"
-              f"  ({seconds:.0f} s){flag}")
+        print(
+            f"{name:<44} {stage:<26} {need / 2**20:>12,.0f} {measured:>12,.0f} {need / 2**20 / measured:>6.2f}"
+            f"  ({seconds:.0f} s){flag}"
+        )
     return 0
 
 
@@ -181,8 +242,11 @@ def refusals(work: Path) -> None:
         rc, err, peak_mb = cli_in_child(argv, env)
         said = err[-1] if err else ""
         ok = rc == 2 and len(err) == 1 and needle in said and not os.listdir(work / "tmp")
-        print(f"{name:<32} exit {rc}  peak {peak_mb:>6,.0f} MB  {time.perf_counter() - start:>5.1f} s  "
-              f"{'refused as expected' if ok else 'NOT AS EXPECTED'}: {said[:150]}", flush=True)
+        print(
+            f"{name:<32} exit {rc}  peak {peak_mb:>6,.0f} MB  {time.perf_counter() - start:>5.1f} s  "
+            f"{'refused as expected' if ok else 'NOT AS EXPECTED'}: {said[:150]}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

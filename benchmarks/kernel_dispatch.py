@@ -15,6 +15,7 @@ ATen's own convolutions over MKL's GEMM), with MKL_CBWR=COMPATIBLE (the one comb
 documentation promises the same results on every x86 family); ATen's own vector code limited to
 AVX2 (ATEN_CPU_CAPABILITY); two threads.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,10 @@ SETTINGS = {
     "onednn AVX512_CORE_BF16": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"},
     "onednn AVX2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
     "mkl AVX2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2"},
-    "zen4-like (onednn AVX512_CORE_BF16 + mkl AVX2)": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16",
-                                                       "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "zen4-like (onednn AVX512_CORE_BF16 + mkl AVX2)": {
+        "ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    },
     "mkl CBWR=AVX2": {"MKL_CBWR": "AVX2"},
     # The candidate for agreement across CPU families: every convolution through MKL's GEMM, and MKL
     # on its reproducible SSE2 path (MKL_CBWR=COMPATIBLE: "the same results on all Intel and
@@ -59,16 +62,29 @@ def _child(run: str, steps: int, out: str) -> None:
     from patch2loc.methods import implementation
 
     config = load_config(["config/demo.yaml"], [])
-    train = {**config["patch2loc"], "steps": steps, "val_every": steps, "threads": int(os.environ.get("OMP_NUM_THREADS", 1))}
+    train = {
+        **config["patch2loc"],
+        "steps": steps,
+        "val_every": steps,
+        "threads": int(os.environ.get("OMP_NUM_THREADS", 1)),
+    }
     pairs = {s: [(i, m) for _, i, m, _ in _scans(run, config, "IXI", "T1", s, 0)] for s in ("train", "val")}
     start = time.perf_counter()
-    implementation("Patch2Loc").train_from_files(pairs["train"], pairs["val"], train, out, modality="T1",
-                                                 threads=train["threads"], progress=False)
+    implementation("Patch2Loc").train_from_files(
+        pairs["train"], pairs["val"], train, out, modality="T1", threads=train["threads"], progress=False
+    )
     weights = torch.load(Path(out) / "last.pt", map_location="cpu", weights_only=True)["model"]
     flat = torch.cat([v.flatten().double() for v in weights.values() if v.is_floating_point()])
     torch.save(flat, Path(out) / "flat.pt")
-    print(json.dumps({"seconds": time.perf_counter() - start, "capability": torch.backends.cpu.get_cpu_capability(),
-                      "sha256": hashlib.sha256(flat.numpy().tobytes()).hexdigest()[:16]}))
+    print(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - start,
+                "capability": torch.backends.cpu.get_cpu_capability(),
+                "sha256": hashlib.sha256(flat.numpy().tobytes()).hexdigest()[:16],
+            }
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,17 +102,25 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, env) in enumerate(SETTINGS.items()):
             out = Path(tmp, str(i))
-            proc = subprocess.run([sys.executable, __file__, args.run_dir, "--steps", str(args.steps), "--child", str(out)],
-                                  env={**os.environ, "OMP_NUM_THREADS": "1", "ONEDNN_VERBOSE": "1", **env},
-                                  capture_output=True, text=True, check=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, args.run_dir, "--steps", str(args.steps), "--child", str(out)],
+                env={**os.environ, "OMP_NUM_THREADS": "1", "ONEDNN_VERBOSE": "1", **env},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             result = json.loads(proc.stdout.strip().splitlines()[-1])
             kernels = collections.Counter(
-                f"{m.group(1)} {m.group(2)}" for m in re.finditer(r"onednn_verbose,(?:[^,\n]*,)*?exec,cpu,(\w+),([^,]+),", proc.stdout))
+                f"{m.group(1)} {m.group(2)}"
+                for m in re.finditer(r"onednn_verbose,(?:[^,\n]*,)*?exec,cpu,(\w+),([^,]+),", proc.stdout)
+            )
             flat = torch.load(out / "flat.pt")
             reference = flat if reference is None else reference
             rows.append((name, result, float((flat - reference).abs().max()), kernels))
-    print(f"{args.steps} training steps of the quick demo's T1 model, fp32, seed 3141; "
-          f"ATen capability by default: {rows[0][1]['capability']}")
+    print(
+        f"{args.steps} training steps of the quick demo's T1 model, fp32, seed 3141; "
+        f"ATen capability by default: {rows[0][1]['capability']}"
+    )
     for name, result, diff, kernels in rows:
         same = "same as default" if result["sha256"] == rows[0][1]["sha256"] else f"differs (max |dw| {diff:.2e})"
         print(f"- {name}: weights {result['sha256']} {same}; {result['seconds']:.1f} s; ATen {result['capability']}")

@@ -6,6 +6,7 @@ best Dice per dataset. Usage (after `make demo`):
 
     python benchmarks/precision_effect.py results/demo --fold 0 [--amp bf16] [--stride 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,20 +40,29 @@ def main() -> None:
         diffs, rows = [], []
         for image in sorted(glob.glob(layout.normalized(dataset, modality, "*"))):
             subject = RunLayout.parse(image, "normalized")["subject"]
-            case = load_case(image, *(layout.preprocessed(dataset, modality, subject, name)
-                                      for name in ("mask.nii.gz", "seg.nii.gz")))
+            case = load_case(
+                image,
+                *(layout.preprocessed(dataset, modality, subject, name) for name in ("mask.nii.gz", "seg.nii.gz")),
+            )
             scores = {}
             for amp in ("none", args.amp):
                 res = score_volume(model, case.image.data, case.mask, stride=args.stride, device=device, amp=amp)
                 scores[amp] = postprocess(res.score, case.mask)
             diffs.append(float(np.abs(scores["none"] - scores[args.amp])[case.mask].max()))
-            rows.append([evaluate_volume(scores[a], case.seg, case.mask)[k] for a in ("none", args.amp)
-                         for k in ("auprc", "best_dice")])
+            rows.append(
+                [
+                    evaluate_volume(scores[a], case.seg, case.mask)[k]
+                    for a in ("none", args.amp)
+                    for k in ("auprc", "best_dice")
+                ]
+            )
         if not rows:
             continue
         r = np.nanmean(np.array(rows), axis=0)
-        print(f"{dataset} ({len(rows)} volumes): max |score diff| {max(diffs):.4f}; "
-              f"AUPRC fp32 {r[0]:.4f} vs {args.amp} {r[2]:.4f}; best Dice fp32 {r[1]:.4f} vs {args.amp} {r[3]:.4f}")
+        print(
+            f"{dataset} ({len(rows)} volumes): max |score diff| {max(diffs):.4f}; "
+            f"AUPRC fp32 {r[0]:.4f} vs {args.amp} {r[2]:.4f}; best Dice fp32 {r[1]:.4f} vs {args.amp} {r[3]:.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ the known lesion. Prints and writes `<work>/rehearsal.json`.
 
     PYTHONPATH=src python benchmarks/predict_rehearsal.py --work /tmp/p2l_rehearsal
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,17 @@ def _anisotropic(src: Path, dst: Path, nearest: bool) -> None:
 
     img = sitk.ReadImage(str(src))
     size = [int(round(n * s / t)) for n, s, t in zip(img.GetSize(), img.GetSpacing(), ANISOTROPIC)]
-    out = sitk.Resample(img, size, sitk.Transform(), sitk.sitkNearestNeighbor if nearest else sitk.sitkLinear,
-                        img.GetOrigin(), ANISOTROPIC, img.GetDirection(), 0, img.GetPixelID())
+    out = sitk.Resample(
+        img,
+        size,
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor if nearest else sitk.sitkLinear,
+        img.GetOrigin(),
+        ANISOTROPIC,
+        img.GetDirection(),
+        0,
+        img.GetPixelID(),
+    )
     sitk.WriteImage(out, str(dst))
 
 
@@ -49,9 +59,16 @@ def build_run(work: Path, n_healthy: int, steps: int, patch_size: int | None, me
 
     run = work / "results" / "rehearsal"
     atlas, atlas_mask = make_atlas(work / "atlas" / "T1_brain.nii.gz", work / "atlas" / "brain_mask.nii.gz")
-    cfg = {"preprocess": {"spacing": [3.0, 3.0, 3.0], "target_shape": [64, 64, 40], "n4_iterations": [50, 50],
-                          "n4_tolerance": 1e-3},
-           "normalize": {"percentile": 98.0}, "atlas": {"image": str(atlas), "mask": str(atlas_mask)}}
+    cfg = {
+        "preprocess": {
+            "spacing": [3.0, 3.0, 3.0],
+            "target_shape": [64, 64, 40],
+            "n4_iterations": [50, 50],
+            "n4_tolerance": 1e-3,
+        },
+        "normalize": {"percentile": 98.0},
+        "atlas": {"image": str(atlas), "mask": str(atlas_mask)},
+    }
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
     pcfg = PreprocessConfig.from_config(cfg["preprocess"], skull_strip="provided")
@@ -62,19 +79,35 @@ def build_run(work: Path, n_healthy: int, steps: int, patch_size: int | None, me
         if not (work / "pre" / s / "qc.json").exists():  # a rerun reuses finished scans
             preprocess_scan(scan, atlas, atlas_mask, work / "pre" / s, pcfg)
     n_fit = n_healthy - 4  # 2 validation, 2 for the threshold
-    fit_landmarks([work / "pre" / s / "image.nii.gz" for s in subjects[:n_fit]],
-                  [work / "pre" / s / "mask.nii.gz" for s in subjects[:n_fit]], run / "landmarks" / "T2.npy")
+    fit_landmarks(
+        [work / "pre" / s / "image.nii.gz" for s in subjects[:n_fit]],
+        [work / "pre" / s / "mask.nii.gz" for s in subjects[:n_fit]],
+        run / "landmarks" / "T2.npy",
+    )
     for s in subjects:
-        normalize_scan(work / "pre" / s / "image.nii.gz", work / "pre" / s / "mask.nii.gz",
-                       run / "landmarks" / "T2.npy", work / "norm" / s / "image.nii.gz", percentile=98.0)
+        normalize_scan(
+            work / "pre" / s / "image.nii.gz",
+            work / "pre" / s / "mask.nii.gz",
+            run / "landmarks" / "T2.npy",
+            work / "norm" / s / "image.nii.gz",
+            percentile=98.0,
+        )
         pairs.append((work / "norm" / s / "image.nii.gz", work / "pre" / s / "mask.nii.gz"))
     model_dir = run / "models" / "T2" / "fold0"
-    tcfg = TrainConfig(steps=steps, patches_per_step=256, val_every=100, val_batches=2, device="cpu",
-                       modality="T2", num_threads=1, patch_size=patch_size)  # 1 thread: robust on a busy machine
-    train_from_files(pairs[:n_fit], pairs[n_fit:n_fit + 2], tcfg, model_dir, progress=False)
+    tcfg = TrainConfig(
+        steps=steps,
+        patches_per_step=256,
+        val_every=100,
+        val_batches=2,
+        device="cpu",
+        modality="T2",
+        num_threads=1,
+        patch_size=patch_size,
+    )  # 1 thread: robust on a busy machine
+    train_from_files(pairs[:n_fit], pairs[n_fit : n_fit + 2], tcfg, model_dir, progress=False)
     model, _ = load_model(str(model_dir / "best.pt"))
     scores, masks = [], []
-    for image, mask in pairs[n_fit + 2:]:
+    for image, mask in pairs[n_fit + 2 :]:
         case = load_case(image, mask)
         res = score_volume(model, case.image.data, case.mask, stride=2, device="cpu", amp="none")
         scores.append(postprocess(res.score, case.mask, median_size))
@@ -114,15 +147,41 @@ def main() -> int:
         truth[s] = work / "truth" / f"{s}.nii.gz"
     (scans / "corrupt.nii.gz").write_bytes(b"\x1f\x8b" + b"truncated")
     out = work / "out"
-    cmd = [sys.executable, "-m", "patch2loc.cli", "predict", "--image", str(scans), "--from-run", str(run),
-           "--modality", "T2", "--skull-strip", "none", "--out", str(out), "--device", "cpu", "--stride", "2",
-           "--median-size", str(args.median_size), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "patch2loc.cli",
+        "predict",
+        "--image",
+        str(scans),
+        "--from-run",
+        str(run),
+        "--modality",
+        "T2",
+        "--skull-strip",
+        "none",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--stride",
+        "2",
+        "--median-size",
+        str(args.median_size),
+        "--quiet",
+    ]
     t1 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     t_predict = time.perf_counter() - t1
-    record = {"command": " ".join(cmd), "exit_status": proc.returncode, "stderr": proc.stderr.strip().splitlines(),
-              "seconds_build_run": round(t_run, 1), "seconds_predict_3_scans": round(t_predict, 1),
-              "outputs": sorted(p.name for p in out.iterdir()), "scans": {}}
+    record = {
+        "command": " ".join(cmd),
+        "exit_status": proc.returncode,
+        "stderr": proc.stderr.strip().splitlines(),
+        "seconds_build_run": round(t_run, 1),
+        "seconds_predict_3_scans": round(t_predict, 1),
+        "outputs": sorted(p.name for p in out.iterdir()),
+        "scans": {},
+    }
     for s, seg_path in truth.items():
         raw = nib.load(scans / f"{s}.nii.gz")
         native = nib.load(out / f"{s}_native.nii.gz")
@@ -134,16 +193,21 @@ def main() -> int:
         inter = float((lesions & seg).sum())
         summary = json.loads((out / f"{s}_summary.json").read_text())
         record["scans"][s] = {
-            "native_shape": list(native.shape), "input_shape": list(raw.shape),
+            "native_shape": list(native.shape),
+            "input_shape": list(raw.shape),
             "affine_equal": bool(np.allclose(native.affine, raw.affine)),
             "voxel_mm": [round(float(v), 3) for v in np.linalg.norm(raw.affine[:3, :3], axis=0)],
             "lesion_prevalence_in_brain": float(seg[brain].mean()),
-            "auprc_native": m["auprc"], "auroc_native": m["auroc"], "best_dice_native": m["best_dice"],
+            "auprc_native": m["auprc"],
+            "auroc_native": m["auroc"],
+            "best_dice_native": m["best_dice"],
             "dice_at_run_threshold": float(2 * inter / max(1, lesions.sum() + seg.sum())),
             "precision_at_threshold": float(inter / max(1, lesions.sum())),
-            "mask_volume_ml": summary["lesion_volume_ml"], "components": summary["n_components"],
+            "mask_volume_ml": summary["lesion_volume_ml"],
+            "components": summary["n_components"],
             "largest_component": summary["components"][0] if summary["components"] else None,
-            "threshold": summary["threshold"]}
+            "threshold": summary["threshold"],
+        }
     (work / "rehearsal.json").write_text(json.dumps(record, indent=1))
     print(json.dumps(record, indent=1))
     return 0

@@ -8,6 +8,7 @@ runs in, as `make demo` does); the job status comes from squeue (no accounting d
 and is first asked 5 s after a submission, not 40 s (the plugin's default suits big clusters; on
 one node the demo's ~140 short jobs would mostly wait for it). Every changed key is printed.
 """
+
 import sys
 from pathlib import Path
 
@@ -32,7 +33,9 @@ for key in ("use-conda", "conda-frontend"):
 overlay["slurm-status-command"] = "squeue"
 overlay["slurm-init-seconds-before-status-checks"] = 5
 dest.parent.mkdir(parents=True, exist_ok=True)
-dest.write_text(f"# Generated from {src} by {Path(__file__).name}; do not edit.\n" + yaml.safe_dump(overlay, sort_keys=False))
+dest.write_text(
+    f"# Generated from {src} by {Path(__file__).name}; do not edit.\n" + yaml.safe_dump(overlay, sort_keys=False)
+)
 for key in sorted(set(profile) | set(overlay)):
     if profile.get(key) != overlay.get(key):
         print(f"overlay: {key}: {profile.get(key)!r} -> {overlay.get(key)!r}")

@@ -1,7 +1,8 @@
 """A copy of a config under another run name (results/{name}/, its own raw data and atlas).
 
-    python slurm_rehearsal/run_config.py config/demo.yaml demo_slurm OUT.yaml
+python slurm_rehearsal/run_config.py config/demo.yaml demo_slurm OUT.yaml
 """
+
 import sys
 from pathlib import Path
 

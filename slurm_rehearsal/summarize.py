@@ -3,6 +3,7 @@ cluster run's tables equal the local run's. Exit 1 if a check fails.
 
     python slurm_rehearsal/summarize.py results/rehearsal-slurm results/demo_local results/demo_slurm
 """
+
 import re
 import sys
 from pathlib import Path
@@ -19,7 +20,9 @@ best, best_line, gpu_rules = 0, "", set()
 for line in (out / "squeue.log").read_text().splitlines():
     gpu_jobs = [job for job in line.split()[1:] if job.split(":")[1:2] == ["gpu"]]
     # The executor's comment reads "rule_{name}_wildcards_{values}" (or "rule_{name}").
-    gpu_rules.update(m.group(1) for job in gpu_jobs if (m := re.match(r"rule_(.+?)(?:_wildcards|$)", job.split(":", 2)[-1])))
+    gpu_rules.update(
+        m.group(1) for job in gpu_jobs if (m := re.match(r"rule_(.+?)(?:_wildcards|$)", job.split(":", 2)[-1]))
+    )
     if len(gpu_jobs) > best:
         best, best_line = len(gpu_jobs), line
 print(f"most GPU jobs running at once: {best}" + (f"  ({best_line})" if best else ""))
@@ -50,8 +53,10 @@ try:
     for name in ("last.pt", "best.pt"):
         a, b = weights(cluster / "models" / "T1" / "fold0" / name), weights(local / "models" / "T1" / "fold0" / name)
         same = a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-        print(f"T1 fold0 {name}: resumed cluster training vs uninterrupted local: "
-              + ("identical weights" if same else "weights DIFFER"))
+        print(
+            f"T1 fold0 {name}: resumed cluster training vs uninterrupted local: "
+            + ("identical weights" if same else "weights DIFFER")
+        )
         ok &= same
 except FileNotFoundError as err:
     print(f"weights: {err}")
@@ -60,9 +65,16 @@ except FileNotFoundError as err:
 # 4. Every preprocessed and normalised volume, the landmarks and the models: cluster vs local.
 for pattern in ("preprocessed/**/*.nii.gz", "normalized/**/*.nii.gz"):
     names = sorted(str(p.relative_to(local)) for p in local.glob(pattern))
-    differ = [n for n in names if not (cluster / n).exists()
-              or not np.array_equal(np.asarray(nib.load(local / n).dataobj), np.asarray(nib.load(cluster / n).dataobj))]
-    print(f"{pattern}: {len(names) - len(differ)} of {len(names)} identical" + (f", e.g. {differ[:2]} differ" if differ else ""))
+    differ = [
+        n
+        for n in names
+        if not (cluster / n).exists()
+        or not np.array_equal(np.asarray(nib.load(local / n).dataobj), np.asarray(nib.load(cluster / n).dataobj))
+    ]
+    print(
+        f"{pattern}: {len(names) - len(differ)} of {len(names)} identical"
+        + (f", e.g. {differ[:2]} differ" if differ else "")
+    )
     ok &= bool(names) and not differ
 for path in sorted(local.glob("landmarks/*.npy")):
     same = np.array_equal(np.load(path), np.load(cluster / path.relative_to(local)))

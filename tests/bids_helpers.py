@@ -7,6 +7,7 @@ an identity transform, so predict's native-space step maps the heatmap back onto
 two untrained width-4 DAE folds (seconds on a CPU), exported by `patch2loc export` from a run
 folder laid out by patch2loc.layout, as test_predict_dae does for its grid.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,13 @@ def crop_prepare(self, image, mask, out_dir, subject, skull_strip=None):
 def make_bundle(base: Path, modality: str = "T2") -> Path:
     """A finished run (config, landmarks, atlas, two DAE folds and thresholds) and its bundle."""
     layout = RunLayout(base / "results" / "r")
-    cfg = {"run_name": "r", "folds": [0, 1], "preprocess": {"spacing": [SPACING] * 3, "target_shape": list(GRID)},
-           "normalize": {"percentile": 98.0}, "heatmap": {"median_size": 3, "stride": 1, "centres": "dilated"}}
+    cfg = {
+        "run_name": "r",
+        "folds": [0, 1],
+        "preprocess": {"spacing": [SPACING] * 3, "target_shape": list(GRID)},
+        "normalize": {"percentile": 98.0},
+        "heatmap": {"median_size": 3, "stride": 1, "centres": "dilated"},
+    }
     Path(layout.landmarks(modality)).parent.mkdir(parents=True)
     Path(layout.config).write_text(yaml.safe_dump(cfg))
     np.save(layout.landmarks(modality), np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
@@ -60,12 +66,23 @@ def make_bundle(base: Path, modality: str = "T2") -> Path:
         torch.manual_seed(k)
         path = Path(layout.checkpoint(modality, k, "DAE"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(path, {"model": DenoisingUNet(width=4, depth=4).state_dict(), "method": "DAE",
-                               "modality": modality, "step": 3,
-                               "config": {"width": 4, "depth": 4, "volume_shape": list(GRID), "modality": modality}})
+        save_checkpoint(
+            path,
+            {
+                "model": DenoisingUNet(width=4, depth=4).state_dict(),
+                "method": "DAE",
+                "modality": modality,
+                "step": 3,
+                "config": {"width": 4, "depth": 4, "volume_shape": list(GRID), "modality": modality},
+            },
+        )
         Path(layout.threshold("DAE", modality, f"fold{k}")).parent.mkdir(parents=True)
         Path(layout.threshold("DAE", modality, f"fold{k}")).write_text(json.dumps({"threshold": thr}))
     bundle = base / f"{modality.lower()}_dae.zip"
-    assert cli.main(["export", str(layout.root), "--modality", modality, "--method", "DAE", "--out", str(bundle),
-                     "--quiet"]) == 0
+    assert (
+        cli.main(
+            ["export", str(layout.root), "--modality", modality, "--method", "DAE", "--out", str(bundle), "--quiet"]
+        )
+        == 0
+    )
     return bundle

@@ -4,6 +4,7 @@ Shared by tests/test_hostile_budgets.py and benchmarks/hostile_memory_budget.py 
 the peak memory of each refusal): `cases` builds all five in a folder and says, per case, the
 command and the text its one-line refusal must hold.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,10 +44,12 @@ def demo_bundle(c: dict, base: Path) -> tuple[Path, Path]:
 
 def spacing(value):
     """A `rewrite` change: settings.json's preprocess.spacing set to `value`."""
+
     def change(members):
         settings = json.loads(members["settings.json"])
         settings["preprocess"]["spacing"] = value
         members["settings.json"] = json.dumps(settings).encode()
+
     return change
 
 
@@ -59,8 +62,11 @@ def alias_bomb(levels: int = 9) -> str:
 
 def bomb_config(run: Path) -> str:
     """The run's config.resolved.yaml with an alias bomb under a key nothing reads (normalize.extra)."""
-    text = (run / "config.resolved.yaml").read_text().replace("normalize:\n", "normalize:\n  extra:\n"
-                                                               + alias_bomb() + "\n", 1)
+    text = (
+        (run / "config.resolved.yaml")
+        .read_text()
+        .replace("normalize:\n", "normalize:\n  extra:\n" + alias_bomb() + "\n", 1)
+    )
     (run / "config.resolved.yaml").write_text(text)
     return text
 
@@ -74,8 +80,9 @@ def inflating_folds(zipped: Path, folds: int, size: int) -> None:
     members["settings.json"] = json.dumps(settings).encode()
     manifest = json.loads(members["manifest.json"])
     sha = zeros_sha256(size)
-    manifest["members"] = {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
-                           for n, d in members.items() if n != "manifest.json"}
+    manifest["members"] = {
+        n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in members.items() if n != "manifest.json"
+    }
     manifest["members"].update({f"folds/fold{k}.pt": {"sha256": sha, "size": size} for k in range(folds)})
     members["manifest.json"] = json.dumps(manifest).encode()
     zip_with_inflating_members(zipped, members, {f"folds/fold{k}.pt": size for k in range(folds)})
@@ -88,20 +95,53 @@ def cases(base: Path) -> dict[str, tuple[list[str], str]]:
     image = cube_file(base / "in" / "cube.nii.gz")
     run = fake_run(base / "fake")
     out["1 cube 640^3, --from-run"] = (
-        ["predict", "--checkpoint", str(c["ckpt"]), "--from-run", str(run), "--modality", "T1", "--skull-strip",
-         "none", "--image", str(image), "--out", str(base / "out1" / "h.nii.gz"), "--device", "cpu", "--quiet"],
-        "PATCH2LOC_MEMORY_BUDGET_MB")
+        [
+            "predict",
+            "--checkpoint",
+            str(c["ckpt"]),
+            "--from-run",
+            str(run),
+            "--modality",
+            "T1",
+            "--skull-strip",
+            "none",
+            "--image",
+            str(image),
+            "--out",
+            str(base / "out1" / "h.nii.gz"),
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+        "PATCH2LOC_MEMORY_BUDGET_MB",
+    )
     nib.save(nib.Nifti1Image(np.ones((64, 64, 40), np.uint8), np.eye(4)), base / "in" / "mask64.nii.gz")
     out["2 cube + a 64x64x40 mask"] = (
-        ["predict", "--checkpoint", str(c["ckpt"]), "--image", str(image), "--mask", str(base / "in" / "mask64.nii.gz"),
-         "--out", str(base / "out2" / "h.nii.gz"), "--device", "cpu", "--quiet"], "brain mask shape")
+        [
+            "predict",
+            "--checkpoint",
+            str(c["ckpt"]),
+            "--image",
+            str(image),
+            "--mask",
+            str(base / "in" / "mask64.nii.gz"),
+            "--out",
+            str(base / "out2" / "h.nii.gz"),
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+        "brain mask shape",
+    )
     _, zip3 = demo_bundle(c, base / "three")
     rewrite(zip3, spacing([0.35, 0.35, 0.35]), rehash=True)
     out["3 bundle spacing 0.35 mm"] = (model_argv(c, zip3, base / "out3" / "x.nii.gz"), "PATCH2LOC_MEMORY_BUDGET_MB")
     run4, _ = demo_bundle(c, base / "four")
     bomb_config(run4)
     out["4 YAML alias bomb, export"] = (
-        ["export", str(run4), "--modality", "T1", "--out", str(base / "out4" / "again.zip")], "YAML aliases expand")
+        ["export", str(run4), "--modality", "T1", "--out", str(base / "out4" / "again.zip")],
+        "YAML aliases expand",
+    )
     out["4 YAML alias bomb, --from-run"] = (from_run_argv(run4, c, base / "out4" / "x.nii.gz"), "YAML aliases expand")
     _, zip5 = demo_bundle(c, base / "five")
     inflating_folds(zip5, 3, 1 << 30)

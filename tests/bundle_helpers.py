@@ -1,4 +1,5 @@
 """Shared by the bundle tests: a finished run as the workflow leaves it, and bundles rewritten."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,9 +23,14 @@ def make_run(base: Path, c: dict, atlas: tuple[Path, Path] | None = None) -> Pat
     recorded atlas (the case's image and mask, or `atlas`), two folds' best.pt and thresholds,
     versions.txt."""
     layout = RunLayout(base / "results" / "r")
-    cfg = {"run_name": "r", "folds": [0, 1], "preprocess": {"spacing": [1.0, 1.0, 1.0], "target_shape": list(SHAPE)},
-           "normalize": {"percentile": 98.0}, "heatmap": {"median_size": 3, "stride": 1, "centres": "dilated"},
-           "atlas": {"image": "data/atlas.nii.gz", "mask": "data/mask.nii.gz"}}
+    cfg = {
+        "run_name": "r",
+        "folds": [0, 1],
+        "preprocess": {"spacing": [1.0, 1.0, 1.0], "target_shape": list(SHAPE)},
+        "normalize": {"percentile": 98.0},
+        "heatmap": {"median_size": 3, "stride": 1, "centres": "dilated"},
+        "atlas": {"image": "data/atlas.nii.gz", "mask": "data/mask.nii.gz"},
+    }
     Path(layout.landmarks("T1")).parent.mkdir(parents=True)
     Path(layout.config).write_text(yaml.safe_dump(cfg))
     Path(layout.versions).write_text("patch2loc: test\n")
@@ -35,16 +41,33 @@ def make_run(base: Path, c: dict, atlas: tuple[Path, Path] | None = None) -> Pat
     for k, thr in THRESHOLDS.items():
         Path(layout.model_dir("Patch2Loc", "T1", k)).mkdir(parents=True)
         ckpt = torch.load(c["ckpt"], weights_only=True)  # + what only resuming needs: not exported
-        torch.save({**ckpt, "optimizer": {"state": {0: {"exp_avg": torch.ones(3)}}}, "loss_rows": [[1, 2.0]]},
-                   layout.checkpoint("T1", k))
+        torch.save(
+            {**ckpt, "optimizer": {"state": {0: {"exp_avg": torch.ones(3)}}}, "loss_rows": [[1, 2.0]]},
+            layout.checkpoint("T1", k),
+        )
         Path(layout.threshold("Patch2Loc", "T1", f"fold{k}")).parent.mkdir(parents=True)
         Path(layout.threshold("Patch2Loc", "T1", f"fold{k}")).write_text(json.dumps({"threshold": thr}))
     return Path(layout.root)
 
 
 def model_argv(c, bundle, out, *extra):
-    return ["predict", "--model", str(bundle), "--image", str(c["image"]), "--mask", str(c["mask"]), "--out", str(out),
-            "--device", "cpu", "--amp", "none", "--quiet", *extra]
+    return [
+        "predict",
+        "--model",
+        str(bundle),
+        "--image",
+        str(c["image"]),
+        "--mask",
+        str(c["mask"]),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--amp",
+        "none",
+        "--quiet",
+        *extra,
+    ]
 
 
 def rewrite(bundle: Path, change, rehash: bool = False) -> None:
@@ -56,8 +79,11 @@ def rewrite(bundle: Path, change, rehash: bool = False) -> None:
     extra = extra if isinstance(extra, list) else []
     if rehash:
         manifest = json.loads(members["manifest.json"])
-        manifest["members"] = {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
-                               for n, d in members.items() if n != "manifest.json"}
+        manifest["members"] = {
+            n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
+            for n, d in members.items()
+            if n != "manifest.json"
+        }
         members["manifest.json"] = json.dumps(manifest).encode()
     with zipfile.ZipFile(bundle, "w") as zf:
         for name, data in members.items():

@@ -6,6 +6,7 @@ copies the case's image and mask into the staging folder as the "normalised" sca
 identity transform, so the native-space step maps the heatmap back onto the same grid. The
 registration itself is tested elsewhere (test_predict_tool, slow); here it would cost 30 s.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -23,8 +24,11 @@ def fake_run(workdir: Path) -> Path:
     # [2, L]: the fitted landmarks and the increasing standard scale (what fit_landmarks saves)
     np.save(run / "landmarks" / "T1.npy", np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
     placeholder_atlas(run / "atlas" / "image.nii.gz")  # layout.atlas_image; fake_prepare never reads it
-    cfg = {"preprocess": {"spacing": [1.0, 1.0, 1.0], "target_shape": list(SHAPE)}, "normalize": {"percentile": 98},
-           "heatmap": {"median_size": 3}}
+    cfg = {
+        "preprocess": {"spacing": [1.0, 1.0, 1.0], "target_shape": list(SHAPE)},
+        "normalize": {"percentile": 98},
+        "heatmap": {"median_size": 3},
+    }
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
     return run
 
@@ -46,6 +50,24 @@ def fake_prepare(self, image, mask, out_dir, subject, skull_strip=None):
 
 
 def from_run_argv(run: Path, c: dict, out: Path, *extra: str, image: Path | None = None) -> list[str]:
-    return ["predict", "--checkpoint", str(c["ckpt"]), "--image", str(image or c["image"]), "--mask", str(c["mask"]),
-            "--from-run", str(run), "--modality", "T1", "--out", str(out), "--device", "cpu", "--amp", "none",
-            "--quiet", *extra]
+    return [
+        "predict",
+        "--checkpoint",
+        str(c["ckpt"]),
+        "--image",
+        str(image or c["image"]),
+        "--mask",
+        str(c["mask"]),
+        "--from-run",
+        str(run),
+        "--modality",
+        "T1",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--amp",
+        "none",
+        "--quiet",
+        *extra,
+    ]

@@ -1,4 +1,5 @@
 """Shared by the hostile-input tests: hostile files, and the CLI in a child process with its peak memory."""
+
 from __future__ import annotations
 
 import functools
@@ -18,16 +19,24 @@ import patch2loc
 SRC = str(Path(patch2loc.__file__).resolve().parents[1])
 # The CLI runs in a grandchild: the wrapper's RUSAGE_CHILDREN then holds the CLI's peak memory
 # only (the test process's own RUSAGE_CHILDREN is the maximum over every child it ever had).
-_WRAPPER = ("import json, resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True, "
-            "timeout=300); print(json.dumps({'rc': p.returncode, 'err': p.stderr, "
-            "'peak_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))")
+_WRAPPER = (
+    "import json, resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True, "
+    "timeout=300); print(json.dumps({'rc': p.returncode, 'err': p.stderr, "
+    "'peak_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))"
+)
 
 
 def cli_in_child(argv: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[int, list[str], float]:
     """Run `patch2loc <argv>` in a child process; returns (exit code, stderr lines, peak RSS in MB)."""
     environ = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
-    done = subprocess.run([sys.executable, "-c", _WRAPPER, sys.executable, "-m", "patch2loc.cli", *argv],
-                          capture_output=True, text=True, env=environ, cwd=cwd, timeout=400)
+    done = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, sys.executable, "-m", "patch2loc.cli", *argv],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=cwd,
+        timeout=400,
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return result["rc"], result["err"].strip().splitlines(), result["peak_kb"] / 1024  # Linux: ru_maxrss in kB
 
@@ -53,7 +62,9 @@ def good_input_peak_mb() -> float:
 
 def assert_nothing_allocated(peak_mb: float) -> None:
     ceiling = good_input_peak_mb() + MARGIN_MB
-    assert peak_mb < ceiling, f"peak memory {peak_mb:.0f} MB, above {ceiling:.0f} MB (a good tiny input's + {MARGIN_MB})"
+    assert peak_mb < ceiling, (
+        f"peak memory {peak_mb:.0f} MB, above {ceiling:.0f} MB (a good tiny input's + {MARGIN_MB})"
+    )
 
 
 # Issue 32 asks for a refusal's peak under 1.5 GB outright. It holds here because the header
@@ -102,8 +113,13 @@ def zip_with_inflating_members(path: Path, members: dict[str, bytes], zeros: dic
         offset = out.tell()
         fields = struct.pack("<HHHHHIII", 20, 0, method, 0, 0, crc, len(payload), size)
         out.write(b"PK\x03\x04" + fields + struct.pack("<HH", len(name), 0) + name.encode() + payload)
-        central.write(b"PK\x01\x02" + struct.pack("<H", 20) + fields
-                      + struct.pack("<HHHHHII", len(name), 0, 0, 0, 0, 0, offset) + name.encode())
+        central.write(
+            b"PK\x01\x02"
+            + struct.pack("<H", 20)
+            + fields
+            + struct.pack("<HHHHHII", len(name), 0, 0, 0, 0, 0, offset)
+            + name.encode()
+        )
         count += 1
     start = out.tell()
     out.write(central.getvalue())
@@ -127,7 +143,7 @@ def nifti_header(shape, dtype=np.float32, zooms=(1.0, 1.0, 1.0), affine=None) ->
     header = nib.Nifti1Header()
     header.set_data_shape(shape)
     header.set_data_dtype(dtype)
-    header.set_zooms(tuple(zooms)[:len(shape)])
+    header.set_zooms(tuple(zooms)[: len(shape)])
     if affine is not None:
         header.set_sform(affine, code=1)
         header.set_qform(affine, code=1)
@@ -154,8 +170,11 @@ def fake_run(workdir: Path) -> Path:
     (run / "landmarks").mkdir(parents=True)
     np.save(run / "landmarks" / "T1.npy", np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
     placeholder_atlas(run / "atlas" / "image.nii.gz")  # layout.atlas_image: an empty brain, preprocessing fails
-    cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [16, 16, 4]}, "normalize": {"percentile": 98},
-           "heatmap": {"median_size": 3}}
+    cfg = {
+        "preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [16, 16, 4]},
+        "normalize": {"percentile": 98},
+        "heatmap": {"median_size": 3},
+    }
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
     return run
 
@@ -170,10 +189,15 @@ def write_dicom_series(img, folder: Path, extra_tags: dict | None = None) -> lis
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
     d = img.GetDirection()
-    tags = {"0008|0060": "MR", "0020|000d": "1.2.826.0.1.3680043.2.1125.1", "0020|000e": "1.2.826.0.1.3680043.2.1125.2",
-            "0020|0037": "\\".join(f"{v:.10f}" for v in (d[0], d[3], d[6], d[1], d[4], d[7])),
-            "0028|0030": f"{img.GetSpacing()[1]:.10f}\\{img.GetSpacing()[0]:.10f}",
-            "0018|0050": f"{img.GetSpacing()[2]:.10f}", **(extra_tags or {})}
+    tags = {
+        "0008|0060": "MR",
+        "0020|000d": "1.2.826.0.1.3680043.2.1125.1",
+        "0020|000e": "1.2.826.0.1.3680043.2.1125.2",
+        "0020|0037": "\\".join(f"{v:.10f}" for v in (d[0], d[3], d[6], d[1], d[4], d[7])),
+        "0028|0030": f"{img.GetSpacing()[1]:.10f}\\{img.GetSpacing()[0]:.10f}",
+        "0018|0050": f"{img.GetSpacing()[2]:.10f}",
+        **(extra_tags or {}),
+    }
     files = []
     for z in range(img.GetDepth()):
         sl = img[:, :, z]
@@ -196,6 +220,13 @@ def run_with_model(base: Path):
 
     run, scan = finished_run(base)
     torch.manual_seed(0)
-    torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "modality": "T1",
-                "config": {"volume_shape": [32, 32, 20]}}, base / "m.pt")
+    torch.save(
+        {
+            "model": Patch2LocNet(4).eval().state_dict(),
+            "patch_size": 4,
+            "modality": "T1",
+            "config": {"volume_shape": [32, 32, 20]},
+        },
+        base / "m.pt",
+    )
     return base, run, scan

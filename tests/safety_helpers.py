@@ -1,4 +1,5 @@
 """Shared by the input-safety tests: run the CLI and check that a refusal changed nothing."""
+
 from __future__ import annotations
 
 import os
@@ -59,18 +60,43 @@ def make_case(folder: Path, modality: str | None = "T1") -> dict[str, Path]:
     nib.save(nib.Nifti1Image(mask, affine), folder / "mask.nii.gz")
     torch.manual_seed(0)
     trained_on = training_range(image[None], mask[None] > 0)  # as training records it
-    torch.save({"model": Patch2LocNet(2).eval().state_dict(), "patch_size": 2, "modality": modality,
-                "config": {"volume_shape": list(SHAPE), "modality": modality, "intensity_range": trained_on}},
-               folder / "model.pt")
-    return {"image": folder / "image.nii.gz", "mask": folder / "mask.nii.gz", "ckpt": folder / "model.pt",
-            "affine": affine}
+    torch.save(
+        {
+            "model": Patch2LocNet(2).eval().state_dict(),
+            "patch_size": 2,
+            "modality": modality,
+            "config": {"volume_shape": list(SHAPE), "modality": modality, "intensity_range": trained_on},
+        },
+        folder / "model.pt",
+    )
+    return {
+        "image": folder / "image.nii.gz",
+        "mask": folder / "mask.nii.gz",
+        "ckpt": folder / "model.pt",
+        "affine": affine,
+    }
 
 
-def predict_argv(c: dict, out: Path, *extra: str, image: Path | None = None, mask: Path | None = None,
-                 ckpt: Path | None = None) -> list[str]:
-    return ["predict", "--checkpoint", str(ckpt or c["ckpt"]), "--image", str(image or c["image"]),
-            "--mask", str(mask or c["mask"]), "--out", str(out), "--device", "cpu", "--amp", "none",
-            "--quiet", *extra]
+def predict_argv(
+    c: dict, out: Path, *extra: str, image: Path | None = None, mask: Path | None = None, ckpt: Path | None = None
+) -> list[str]:
+    return [
+        "predict",
+        "--checkpoint",
+        str(ckpt or c["ckpt"]),
+        "--image",
+        str(image or c["image"]),
+        "--mask",
+        str(mask or c["mask"]),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--amp",
+        "none",
+        "--quiet",
+        *extra,
+    ]
 
 
 def finished_run(tmp_path):
@@ -86,18 +112,30 @@ def finished_run(tmp_path):
     run = tmp_path / "results" / "r"
     layout = RunLayout(run)  # the run records its atlas (rule record_atlas)
     atlas_image, atlas_mask = make_atlas(layout.atlas_image, layout.atlas_mask, spacing=6.0)
-    cfg = {"preprocess": {"spacing": [6.0, 6.0, 6.0], "target_shape": [32, 32, 20], "n4_iterations": [5],
-                          "n4_tolerance": 1e-3},
-           "normalize": {"percentile": 98.0}, "atlas": {"image": "data/atlas.nii.gz", "mask": "data/mask.nii.gz"},
-           "heatmap": {"median_size": 3}}  # predict --from-run filters as the run did
+    cfg = {
+        "preprocess": {
+            "spacing": [6.0, 6.0, 6.0],
+            "target_shape": [32, 32, 20],
+            "n4_iterations": [5],
+            "n4_tolerance": 1e-3,
+        },
+        "normalize": {"percentile": 98.0},
+        "atlas": {"image": "data/atlas.nii.gz", "mask": "data/mask.nii.gz"},
+        "heatmap": {"median_size": 3},
+    }  # predict --from-run filters as the run did
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
-    scans = [synthesize_scan("IXI", "T1", s, tmp_path / "raw", seed=i, spacing=4.0)
-             for i, s in enumerate(demo_subject_ids("IXI", 3))]
+    scans = [
+        synthesize_scan("IXI", "T1", s, tmp_path / "raw", seed=i, spacing=4.0)
+        for i, s in enumerate(demo_subject_ids("IXI", 3))
+    ]
     pcfg = PreprocessConfig.from_config(cfg["preprocess"], skull_strip="provided")
     for scan in scans[:2]:
         preprocess_scan(scan, atlas_image, atlas_mask, tmp_path / "pre" / scan.subject, pcfg)
-    fit_landmarks([tmp_path / "pre" / s.subject / "image.nii.gz" for s in scans[:2]],
-                  [tmp_path / "pre" / s.subject / "mask.nii.gz" for s in scans[:2]], run / "landmarks" / "T1.npy")
+    fit_landmarks(
+        [tmp_path / "pre" / s.subject / "image.nii.gz" for s in scans[:2]],
+        [tmp_path / "pre" / s.subject / "mask.nii.gz" for s in scans[:2]],
+        run / "landmarks" / "T1.npy",
+    )
     return run, scans[2]
 
 

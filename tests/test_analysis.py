@@ -1,10 +1,17 @@
 """Patch statistics on small constructed volumes where every patch is known in advance."""
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from patch2loc.evaluation.patch_statistics import classify, location_with_both, patch_statistics, spearman_per_fold, spearman_table
+from patch2loc.evaluation.patch_statistics import (
+    classify,
+    location_with_both,
+    patch_statistics,
+    spearman_per_fold,
+    spearman_table,
+)
 from patch2loc.io import InputError
 
 META = {"dataset": "BraTS21", "modality": "T2", "fold": 0, "subject": "s1"}
@@ -35,8 +42,15 @@ def test_grid_centres_and_fractions_match_a_direct_loop():
                 if not brain[r, c, z]:
                     continue
                 r0, c0 = r - p // 2, c - p // 2
-                expected.append((z, r, c, seg[r0:r0 + p, c0:c0 + p, z].sum() / p**2,
-                                 brain[r0:r0 + p, c0:c0 + p, z].sum() / p**2))
+                expected.append(
+                    (
+                        z,
+                        r,
+                        c,
+                        seg[r0 : r0 + p, c0 : c0 + p, z].sum() / p**2,
+                        brain[r0 : r0 + p, c0 : c0 + p, z].sum() / p**2,
+                    )
+                )
     assert len(expected) == 3 * 2 * 2 - 1  # rows 2, 6, 10 (last one partial); cols 2, 6
     got = df.sort_values(["z", "x", "y"]).reset_index(drop=True)
     exp = pd.DataFrame(expected, columns=["z", "x", "y", "lesion_fraction", "brain_fraction"])
@@ -83,7 +97,7 @@ def _designed_volume(fold_sign: float):
         k = min(n, 16)
         block = np.zeros(p * p, bool)
         block[:k] = True
-        seg[i * p:(i + 1) * p, j * p:(j + 1) * p, 0] = block.reshape(p, p)
+        seg[i * p : (i + 1) * p, j * p : (j + 1) * p, 0] = block.reshape(p, p)
         r, c = i * p + 2, j * p + 2
         sc[r, c, 0] = fold_sign * k  # monotone in k: rho = +-1 on mixed patches
         le[r, c, 0] = -k
@@ -129,8 +143,12 @@ def test_spearman_without_fold_has_empty_std():
 
 
 def test_location_with_both_prefers_locations_with_both_classes():
-    patches = pd.DataFrame({
-        "z": [5, 5, 5, 5, 7, 7, 7], "x": [1, 1, 1, 1, 2, 2, 2], "y": [3, 3, 3, 3, 4, 4, 4],
-        "lesion_fraction": [0.0, 0.0, 1.0, 0.95, 0.0, 0.0, 0.0],
-    })
+    patches = pd.DataFrame(
+        {
+            "z": [5, 5, 5, 5, 7, 7, 7],
+            "x": [1, 1, 1, 1, 2, 2, 2],
+            "y": [3, 3, 3, 3, 4, 4, 4],
+            "lesion_fraction": [0.0, 0.0, 1.0, 0.95, 0.0, 0.0, 0.0],
+        }
+    )
     assert location_with_both(patches) == (5, 1, 3)

@@ -1,4 +1,5 @@
 """IXI's demographics reader (real .xls layout, csv export) and the bias table, by hand."""
+
 from __future__ import annotations
 
 import math
@@ -47,9 +48,14 @@ def test_a_csv_export_reads_the_same(tmp_path):
     pd.testing.assert_frame_equal(read_ixi_demographics(csv), read_ixi_demographics(xls))
 
 
-@pytest.mark.parametrize("name, text, word", [("IXI.csv", "IXI_ID,SEX\n1,2\n", "missing column"),
-                                              ("IXI.xls", "not a spreadsheet", "cannot be read"),
-                                              ("IXI.txt", "IXI_ID,SEX_ID,AGE\n", "must be IXI's IXI.xls")])
+@pytest.mark.parametrize(
+    "name, text, word",
+    [
+        ("IXI.csv", "IXI_ID,SEX\n1,2\n", "missing column"),
+        ("IXI.xls", "not a spreadsheet", "cannot be read"),
+        ("IXI.txt", "IXI_ID,SEX_ID,AGE\n", "must be IXI's IXI.xls"),
+    ],
+)
 def test_a_bad_file_is_one_line_naming_it(tmp_path, name, text, word):
     path = tmp_path / name
     path.write_text(text)
@@ -63,19 +69,41 @@ def test_a_bad_file_is_one_line_naming_it(tmp_path, name, text, word):
 def test_sites_and_age_bands():
     assert parse_subject("IXI002-Guys-0828") == (2, "Guys") and parse_subject("IXI900-Demo-1000") == (900, "unknown")
     assert parse_subject("sub-01") == (None, "unknown")
-    assert [age_band(a, [40, 60]) for a in (20.5, 40.0, 59.99, 60, float("nan"))] == \
-        ["<40", "40-59", "40-59", ">=60", "unknown"]
+    assert [age_band(a, [40, 60]) for a in (20.5, 40.0, 59.99, 60, float("nan"))] == [
+        "<40",
+        "40-59",
+        "40-59",
+        ">=60",
+        "unknown",
+    ]
 
 
 def test_bias_table_by_hand():
-    demographics = pd.DataFrame({"ixi_id": [101, 102, 103, 14], "sex": ["F", "M", "F", "M"],
-                                 "age": [30.0, 45.0, 70.0, 50.0]})
-    fpr = {"IXI101-Guys-1100": (0.01, 0.03), "IXI102-HH-1107": (0.02, 0.02), "IXI103-IOP-1114": (0.05, 0.01),
-           "IXI014-HH-1236": (0.00, 0.02)}
-    rows = [{"method": "Patch2Loc", "modality": "T1", "fold": fold, "dataset": "IXI", "subject": s,
-             "fpr_unsup": values[fold]} for s, values in fpr.items() for fold in (0, 1)]
-    rows += [{"method": "Thresh", "modality": "T1", "fold": float("nan"), "dataset": "IXI", "subject": s,
-              "fpr_unsup": 0.04} for s in fpr]
+    demographics = pd.DataFrame(
+        {"ixi_id": [101, 102, 103, 14], "sex": ["F", "M", "F", "M"], "age": [30.0, 45.0, 70.0, 50.0]}
+    )
+    fpr = {
+        "IXI101-Guys-1100": (0.01, 0.03),
+        "IXI102-HH-1107": (0.02, 0.02),
+        "IXI103-IOP-1114": (0.05, 0.01),
+        "IXI014-HH-1236": (0.00, 0.02),
+    }
+    rows = [
+        {
+            "method": "Patch2Loc",
+            "modality": "T1",
+            "fold": fold,
+            "dataset": "IXI",
+            "subject": s,
+            "fpr_unsup": values[fold],
+        }
+        for s, values in fpr.items()
+        for fold in (0, 1)
+    ]
+    rows += [
+        {"method": "Thresh", "modality": "T1", "fold": float("nan"), "dataset": "IXI", "subject": s, "fpr_unsup": 0.04}
+        for s in fpr
+    ]
     table = bias_table(pd.DataFrame(rows), demographics, [40, 60]).set_index(["grouping", "group"])
     assert list(table.columns) == ["Patch2Loc T1", "Thresh T1"]
     # HH, fold 0: (0.02 + 0.00) / 2 = 1 %; fold 1: (0.02 + 0.02) / 2 = 2 %; mean 1.5, sample std 0.71

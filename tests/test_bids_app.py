@@ -6,6 +6,7 @@ scans, about 20 s); the tests read what it wrote: names and sidecars, pybids ind
 as a derivatives dataset, a rerun that skips, --participant-label, the group level, and the BIDS
 validator on the input and on the output.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,22 @@ def entities(sub: str, ses: str | None) -> dict:
 
 
 def participant(raw: Path, out: Path, bundle: Path, *extra: str) -> int:
-    return cli.main(["bids", str(raw), str(out), "participant", "--model", str(bundle), "--mask-derivatives",
-                     str(raw / "derivatives" / "masks"), "--device", "cpu", "--quiet", *extra])
+    return cli.main(
+        [
+            "bids",
+            str(raw),
+            str(out),
+            "participant",
+            "--model",
+            str(bundle),
+            "--mask-derivatives",
+            str(raw / "derivatives" / "masks"),
+            "--device",
+            "cpu",
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +82,10 @@ def test_every_t2w_scan_gets_its_derivatives_under_bids_names(run):
         assert nib.load(out / names["atlas_heatmap"]).shape == (32, 32, 32)
         mask = np.asarray(nib.load(out / names["mask"]).dataobj)
         meta = json.loads((out / names["heatmap_json"]).read_text())
-        assert np.array_equal(mask > 0, (np.asarray(heat.dataobj) > meta["Threshold"]) &
-                              (np.asarray(nib.load(out / names["brain"]).dataobj) > 0))
+        assert np.array_equal(
+            mask > 0,
+            (np.asarray(heat.dataobj) > meta["Threshold"]) & (np.asarray(nib.load(out / names["brain"]).dataobj) > 0),
+        )
         raw_uri = f"bids:raw:{folder}{stem}_T2w.nii.gz"
         assert meta["Sources"] == [raw_uri, f"bids:masks:{folder}{stem}_space-T2w_desc-brain_mask.nii.gz"]
         assert meta["SpatialReference"] == raw_uri and meta["SkullStripped"] is True
@@ -100,10 +117,12 @@ def test_pybids_indexes_the_output_as_derivatives_and_finds_every_heatmap(run):
     for sub, ses in T2W:
         query = {"subject": sub, "session": ses or bids.layout.Query.NONE}
         for space in ("native", "atlas"):
-            found = layout.get(scope="derivatives", desc="anomaly", space=space, suffix="T2w", extension=".nii.gz",
-                               **query)
-            assert [Path(f.path).name for f in found] == [Path(derivative_paths(entities(sub, ses))[
-                "heatmap" if space == "native" else "atlas_heatmap"]).name]
+            found = layout.get(
+                scope="derivatives", desc="anomaly", space=space, suffix="T2w", extension=".nii.gz", **query
+            )
+            assert [Path(f.path).name for f in found] == [
+                Path(derivative_paths(entities(sub, ses))["heatmap" if space == "native" else "atlas_heatmap"]).name
+            ]
             assert found[0].get_metadata()["Method"] == "DAE"  # its sidecar, found by pybids' inheritance
         masks = layout.get(scope="derivatives", desc="anomaly", suffix="mask", extension=".nii.gz", **query)
         assert len(masks) == 2
@@ -114,8 +133,23 @@ def test_a_rerun_skips_done_scans_and_participant_label_restricts_the_work(run, 
     raw, bundle, out, _ = run
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
     capsys.readouterr()
-    assert cli.main(["bids", str(raw), str(out), "participant", "--model", str(bundle), "--mask-derivatives",
-                     str(raw / "derivatives" / "masks"), "--device", "cpu"]) == 0
+    assert (
+        cli.main(
+            [
+                "bids",
+                str(raw),
+                str(out),
+                "participant",
+                "--model",
+                str(bundle),
+                "--mask-derivatives",
+                str(raw / "derivatives" / "masks"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "0 scored, 3 skipped" in err and "0 scan(s) published, 3 unchanged" in err
     after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
@@ -126,8 +160,10 @@ def test_a_rerun_skips_done_scans_and_participant_label_restricts_the_work(run, 
     other = tmp_path / "only02"
     assert participant(raw, other, bundle, "--participant-label", "sub-02") == 0
     heatmaps = sorted(p.relative_to(other).as_posix() for p in other.rglob("*_desc-anomaly_T2w.nii.gz"))
-    assert heatmaps == ["sub-02/anat/sub-02_space-atlas_desc-anomaly_T2w.nii.gz",
-                        "sub-02/anat/sub-02_space-native_desc-anomaly_T2w.nii.gz"]
+    assert heatmaps == [
+        "sub-02/anat/sub-02_space-atlas_desc-anomaly_T2w.nii.gz",
+        "sub-02/anat/sub-02_space-native_desc-anomaly_T2w.nii.gz",
+    ]
     assert sorted(p.name for p in (other / ".predict").glob("*_summary.json")) == ["sub-02_T2w_summary.json"]
     assert not (other / "sub-01").exists()
 
@@ -137,8 +173,21 @@ def test_a_changed_scan_is_redone_and_a_failed_redo_leaves_no_stale_derivatives(
     copy = tmp_path / "raw"
     shutil.copytree(raw, copy, ignore=shutil.ignore_patterns("patch2loc"))
     monkeypatch.chdir(copy)  # relative paths, as typed in a shell
-    relative = ["bids", ".", "derivatives/p2l", "participant", "--model", str(bundle), "--mask-derivatives",
-                "derivatives/masks", "--device", "cpu", "--quiet", "--participant-label", "02"]
+    relative = [
+        "bids",
+        ".",
+        "derivatives/p2l",
+        "participant",
+        "--model",
+        str(bundle),
+        "--mask-derivatives",
+        "derivatives/masks",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--participant-label",
+        "02",
+    ]
     out2 = copy / "derivatives" / "p2l"
     assert cli.main(relative) == 0
     names = derivative_paths(entities("02", None))
@@ -159,19 +208,27 @@ def test_a_changed_scan_is_redone_and_a_failed_redo_leaves_no_stale_derivatives(
 
 def test_group_level_table_and_report_with_segmentation_metrics(run):
     raw, _, out, _ = run
-    assert cli.main(["bids", str(raw), str(out), "group", "--seg-derivatives", str(raw / "derivatives" / "lesions"),
-                     "--quiet"]) == 0
+    assert (
+        cli.main(
+            ["bids", str(raw), str(out), "group", "--seg-derivatives", str(raw / "derivatives" / "lesions"), "--quiet"]
+        )
+        == 0
+    )
     lines = (out / "group_anomaly.tsv").read_text().splitlines()
     head = lines[0].split("\t")
     rows = [dict(zip(head, line.split("\t"))) for line in lines[1:]]
-    assert [(r["participant_id"], r["session_id"]) for r in rows] == [("sub-01", "ses-1"), ("sub-01", "ses-2"),
-                                                                      ("sub-02", "n/a")]
+    assert [(r["participant_id"], r["session_id"]) for r in rows] == [
+        ("sub-01", "ses-1"),
+        ("sub-01", "ses-2"),
+        ("sub-02", "n/a"),
+    ]
     for r, (sub, ses) in zip(rows, T2W):
         table = (out / derivative_paths(entities(sub, ses))["components"]).read_text().splitlines()[1:]
         volumes = [float(line.split("\t")[2]) for line in table]
         assert float(r["flagged_ml"]) == pytest.approx(sum(volumes), rel=1e-5)
         assert int(r["n_components"]) == len(volumes) and float(r["largest_component_ml"]) == pytest.approx(
-            max(volumes), rel=1e-5)
+            max(volumes), rel=1e-5
+        )
     assert all(0 <= float(r["auprc"]) <= 1 for r in rows[:2]) and rows[2]["auprc"] == "n/a"  # sub-02 has no lesion
     report = (out / "report.html").read_text()
     for sub, ses in T2W:
@@ -180,6 +237,7 @@ def test_group_level_table_and_report_with_segmentation_metrics(run):
 
 
 # ---------------------------------------------------------------- the BIDS validator
+
 
 def _npm_validator() -> str | None:
     found = os.environ.get("PATCH2LOC_BIDS_VALIDATOR") or shutil.which("bids-validator")
@@ -204,8 +262,9 @@ def test_the_npm_bids_validator_passes_the_input_dataset(run):
 
 
 def _schema_errors(folder: Path) -> list[tuple[str, str]]:
-    done = subprocess.run([_schema_validator(), str(folder), "--format", "json"], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [_schema_validator(), str(folder), "--format", "json"], capture_output=True, text=True, timeout=300
+    )
     issues = json.loads(done.stdout)["issues"]["issues"]
     return [(i["code"], i.get("location")) for i in issues if i["severity"] == "error"]
 

@@ -5,6 +5,7 @@ fake_chain.fake_prepare); the real chain on a workflow's run is test_workflow's 
 Every hostile bundle is refused with one line and exit 2, before any output, and leaves nothing
 behind (not even its unpacked copy in the temporary folder).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,6 +27,7 @@ from safety_helpers import make_case, refused
 
 from patch2loc import cli
 from patch2loc.layout import RunLayout
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
@@ -52,14 +54,23 @@ def case(built, tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- export
 
+
 def test_export_holds_every_member_listed_with_its_sha256(case, tmp_path):
     c, run, bundle = case
     with zipfile.ZipFile(bundle) as zf:
         names = set(zf.namelist())
         manifest = json.loads(zf.read("manifest.json"))
         settings = json.loads(zf.read("settings.json"))
-        assert names == {"manifest.json", "settings.json", "landmarks.npy", "versions.txt", "atlas/image.nii.gz",
-                         "atlas/mask.nii.gz", "folds/fold0.pt", "folds/fold1.pt"}
+        assert names == {
+            "manifest.json",
+            "settings.json",
+            "landmarks.npy",
+            "versions.txt",
+            "atlas/image.nii.gz",
+            "atlas/mask.nii.gz",
+            "folds/fold0.pt",
+            "folds/fold1.pt",
+        }
         assert set(manifest["members"]) == names - {"manifest.json"}
         for name, entry in manifest["members"].items():
             data = zf.read(name)
@@ -80,12 +91,14 @@ def test_export_refuses_a_run_without_thresholds_and_an_existing_out(case, tmp_p
     c, run, bundle = case
     run = Path(shutil.copytree(run, tmp_path / "wf" / "r"))  # the module's run stays whole
     Path(RunLayout(run).threshold("Patch2Loc", "T1", "fold1")).unlink()
-    refused(["export", str(run), "--modality", "T1", "--out", str(tmp_path / "new.zip")], "score_healthy", tmp_path,
-            capsys)
+    refused(
+        ["export", str(run), "--modality", "T1", "--out", str(tmp_path / "new.zip")], "score_healthy", tmp_path, capsys
+    )
     refused(["export", str(run), "--modality", "T1", "--out", str(bundle)], "never replaces", tmp_path, capsys)
 
 
 # ---------------------------------------------------------------- predict --model
+
 
 @pytest.mark.parametrize("as_folder", [False, True])
 def test_bundle_gives_the_outputs_of_from_run(case, tmp_path, as_folder):
@@ -97,9 +110,29 @@ def test_bundle_gives_the_outputs_of_from_run(case, tmp_path, as_folder):
     moved.parent.mkdir()
     shutil.move(bundle, moved)
     assert cli.main(model_argv(c, moved, tmp_path / "m" / "x.nii.gz")) == 0
-    assert cli.main(["predict", "--from-run", str(run), "--modality", "T1", "--image", str(c["image"]), "--mask",
-                     str(c["mask"]), "--out", str(tmp_path / "r" / "x.nii.gz"), "--device", "cpu", "--amp", "none",
-                     "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "predict",
+                "--from-run",
+                str(run),
+                "--modality",
+                "T1",
+                "--image",
+                str(c["image"]),
+                "--mask",
+                str(c["mask"]),
+                "--out",
+                str(tmp_path / "r" / "x.nii.gz"),
+                "--device",
+                "cpu",
+                "--amp",
+                "none",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     for name in ("x.nii.gz", "x_lesions.nii.gz", "x_native.nii.gz", "x_native_lesions.nii.gz", "x_components.csv"):
         assert (tmp_path / "m" / name).read_bytes() == (tmp_path / "r" / name).read_bytes(), name
     summary = json.loads((tmp_path / "m" / "x_summary.json").read_text())
@@ -112,11 +145,16 @@ def test_bundle_folds_and_modality_are_checked(case, tmp_path, capsys):
     c, run, bundle = case
     refused(model_argv(c, bundle, tmp_path / "o.nii.gz", "--modality", "T2"), "a T1 model bundle", tmp_path, capsys)
     refused(model_argv(c, bundle, tmp_path / "o.nii.gz", "--folds", "3"), "no fold(s) [3]", tmp_path, capsys)
-    refused(model_argv(c, bundle, tmp_path / "o.nii.gz", "--checkpoint", str(c["ckpt"])), "drop --checkpoint",
-            tmp_path, capsys)
+    refused(
+        model_argv(c, bundle, tmp_path / "o.nii.gz", "--checkpoint", str(c["ckpt"])),
+        "drop --checkpoint",
+        tmp_path,
+        capsys,
+    )
 
 
 # ---------------------------------------------------------------- hostile bundles
+
 
 class Payload:
     def __reduce__(self):
@@ -143,14 +181,23 @@ def _symlink(m):
 
 
 HOSTILE = {
-    "tampered member": (lambda m: m.update({"settings.json": m["settings.json"].replace(b'"median_size": 3',
-                                                                                       b'"median_size": 5')}),
-                        False, "settings.json differs from its manifest entry"),
-    "unknown setting": (lambda m: m.update({"settings.json": m["settings.json"].replace(b'"spacing"',
-                                                                                      b'"n4_iteration": 3, "spacing"')}),
-                        True, "unknown key(s) ['n4_iteration']"),
-    "tampered weights": (lambda m: m.update({"folds/fold1.pt": m["folds/fold1.pt"][:-1] + b"x"}), False,
-                         "folds/fold1.pt differs"),
+    "tampered member": (
+        lambda m: m.update({"settings.json": m["settings.json"].replace(b'"median_size": 3', b'"median_size": 5')}),
+        False,
+        "settings.json differs from its manifest entry",
+    ),
+    "unknown setting": (
+        lambda m: m.update(
+            {"settings.json": m["settings.json"].replace(b'"spacing"', b'"n4_iteration": 3, "spacing"')}
+        ),
+        True,
+        "unknown key(s) ['n4_iteration']",
+    ),
+    "tampered weights": (
+        lambda m: m.update({"folds/fold1.pt": m["folds/fold1.pt"][:-1] + b"x"}),
+        False,
+        "folds/fold1.pt differs",
+    ),
     "escaping member": (lambda m: m.update({"../evil.txt": b"x"}), False, "outside the bundle"),
     "absolute member": (lambda m: m.update({"/tmp/evil.txt": b"x"}), False, "outside the bundle"),
     "unknown member": (lambda m: m.update({"run.sh": b"x"}), False, "is not a member a bundle holds"),

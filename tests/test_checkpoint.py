@@ -1,4 +1,5 @@
 """Checkpoints load without unpickling code; new ones need no allow-list; legacy ones still load."""
+
 from __future__ import annotations
 
 import random
@@ -16,7 +17,7 @@ from patch2loc.methods.patch2loc.train import TrainConfig, train
 def _tiny_run(out, **kw):
     rng = np.random.default_rng(0)
     x, y, _ = np.meshgrid(*[np.linspace(-1, 1, s) for s in (24, 24, 4)], indexing="ij")
-    masks = np.broadcast_to(x ** 2 + y ** 2 < 0.8, (3, 24, 24, 4)).copy()
+    masks = np.broadcast_to(x**2 + y**2 < 0.8, (3, 24, 24, 4)).copy()
     images = (rng.random((3, 24, 24, 4)) + x + 2 * y).astype(np.float32)
     cfg = TrainConfig(steps=2, patches_per_step=8, val_every=1, val_batches=1, device="cpu", num_threads=1, **kw)
     return train(images[:2], masks[:2], images[2:], masks[2:], cfg, out, progress=False)
@@ -44,9 +45,13 @@ def test_numpy_rng_state_round_trip():
 
 def test_legacy_checkpoint_with_numpy_state_still_loads(tmp_path):
     net = Patch2LocNet(3)
-    legacy = {"model": net.state_dict(), "patch_size": 3, "config": {"volume_shape": [24, 24, 4]},
-              "versions": {"torch": torch.__version__}, "rng": {"numpy": np.random.get_state(),
-                                                                "python": random.getstate()}}
+    legacy = {
+        "model": net.state_dict(),
+        "patch_size": 3,
+        "config": {"volume_shape": [24, 24, 4]},
+        "versions": {"torch": torch.__version__},
+        "rng": {"numpy": np.random.get_state(), "python": random.getstate()},
+    }
     torch.save(legacy, tmp_path / "old.pt")
     model, ckpt = load_model(str(tmp_path / "old.pt"))
     assert ckpt["rng"]["numpy"][1].dtype == np.uint32 and model.patch_size == 3
@@ -55,9 +60,11 @@ def test_legacy_checkpoint_with_numpy_state_still_loads(tmp_path):
 @pytest.mark.parametrize("payload", ["open", "system", "eval"])
 def test_code_in_a_pickle_never_runs(tmp_path, payload):
     witness = tmp_path / "witness"
-    calls = {"open": (open, (str(witness), "w")),
-             "system": (__import__("os").system, (f"touch {witness}",)),
-             "eval": (eval, (f"open({str(witness)!r}, 'w')",))}
+    calls = {
+        "open": (open, (str(witness), "w")),
+        "system": (__import__("os").system, (f"touch {witness}",)),
+        "eval": (eval, (f"open({str(witness)!r}, 'w')",)),
+    }
 
     class Payload:
         def __reduce__(self):
@@ -70,8 +77,9 @@ def test_code_in_a_pickle_never_runs(tmp_path, payload):
     assert not witness.exists()
 
 
-@pytest.mark.parametrize("content,needle", [(b"", "cannot be read"), (b"garbage", "cannot be read"),
-                                            (None, "not a Patch2Loc")])
+@pytest.mark.parametrize(
+    "content,needle", [(b"", "cannot be read"), (b"garbage", "cannot be read"), (None, "not a Patch2Loc")]
+)
 def test_unusable_files_are_one_line(tmp_path, content, needle):
     path = tmp_path / "x.pt"
     if content is None:

@@ -1,4 +1,5 @@
 """The command line on tiny NIfTI files and a tiny checkpoint."""
+
 from __future__ import annotations
 
 import subprocess
@@ -33,22 +34,38 @@ def case(tmp_path: Path):
     nib.save(nib.Nifti1Image(mask, affine), tmp_path / "mask.nii.gz")
     torch.manual_seed(0)
     net = Patch2LocNet(2).eval()
-    torch.save({"model": net.state_dict(), "patch_size": 2, "config": {"volume_shape": list(SHAPE)}},
-               tmp_path / "model.pt")
-    return types.SimpleNamespace(dir=tmp_path, image=image, mask=mask.astype(bool), affine=affine, net=net,
-                                 ckpt=tmp_path / "model.pt")
+    torch.save(
+        {"model": net.state_dict(), "patch_size": 2, "config": {"volume_shape": list(SHAPE)}}, tmp_path / "model.pt"
+    )
+    return types.SimpleNamespace(
+        dir=tmp_path, image=image, mask=mask.astype(bool), affine=affine, net=net, ckpt=tmp_path / "model.pt"
+    )
 
 
 def _predict_args(c, out: Path, *extra: str) -> list[str]:
-    return ["predict", "--checkpoint", str(c.ckpt), "--image", str(c.dir / "image.nii.gz"),
-            "--mask", str(c.dir / "mask.nii.gz"), "--out", str(out), "--device", "cpu", "--quiet", *extra]
+    return [
+        "predict",
+        "--checkpoint",
+        str(c.ckpt),
+        "--image",
+        str(c.dir / "image.nii.gz"),
+        "--mask",
+        str(c.dir / "mask.nii.gz"),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--quiet",
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["predict"]])
 def test_help(command):
     # a fresh interpreter: --help must not need torch's training code to import
-    proc = subprocess.run([sys.executable, "-m", "patch2loc.cli", *command, "--help"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "patch2loc.cli", *command, "--help"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert "usage: patch2loc" in proc.stdout
     if command:
@@ -61,19 +78,24 @@ def test_predict_end_to_end(case, tmp_path):
     img = nib.load(out)
     np.testing.assert_allclose(img.affine, case.affine)
     assert img.shape == SHAPE
-    expect = postprocess(score_volume(case.net, case.image, case.mask, amp="none", device="cpu").score,
-                         case.mask, 7)
+    expect = postprocess(score_volume(case.net, case.image, case.mask, amp="none", device="cpu").score, case.mask, 7)
     np.testing.assert_allclose(np.asarray(img.dataobj), expect, atol=1e-5)
     assert (np.asarray(img.dataobj)[~case.mask] == 0).all()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name for p in out.parent.iterdir()) == ["heat.nii.gz", "heat.png", "heat_components.csv",
-                                                             "heat_summary.json"]  # no temp files
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "heat.nii.gz",
+        "heat.png",
+        "heat_components.csv",
+        "heat_summary.json",
+    ]  # no temp files
 
 
 def test_predict_raw_and_stride(case, tmp_path):
     out = tmp_path / "raw.nii.gz"
-    assert cli.main(_predict_args(case, out, "--no-postprocess", "--stride", "2", "--centres", "all",
-                                  "--amp", "none")) == 0
+    assert (
+        cli.main(_predict_args(case, out, "--no-postprocess", "--stride", "2", "--centres", "all", "--amp", "none"))
+        == 0
+    )
     expect = score_volume(case.net, case.image, case.mask, stride=2, region="all", amp="none", device="cpu")
     np.testing.assert_allclose(np.asarray(nib.load(out).dataobj), expect.score, atol=1e-5)
 
@@ -125,8 +147,16 @@ def test_predict_errors_exit_2_and_write_nothing(case, tmp_path, capsys):
 def _lists(tmp_path):
     (tmp_path / "t.csv").write_text("subject,image,mask\ns1,a.nii.gz,am.nii.gz\ns2,b.nii.gz,bm.nii.gz\n")
     (tmp_path / "v.csv").write_text("image,mask\nc.nii.gz,cm.nii.gz\n")
-    return ["train", "--train-list", str(tmp_path / "t.csv"), "--val-list", str(tmp_path / "v.csv"),
-            "--out", str(tmp_path / "run"), "--quiet"]
+    return [
+        "train",
+        "--train-list",
+        str(tmp_path / "t.csv"),
+        "--val-list",
+        str(tmp_path / "v.csv"),
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+    ]
 
 
 def _fake_training(monkeypatch, method):
@@ -175,8 +205,17 @@ def test_predict_reads_the_old_region_flag_as_centres_with_a_warning():
 
 def test_train_bad_list_exits_2(tmp_path, capsys):
     (tmp_path / "t.csv").write_text("img,msk\na,b\n")
-    rc = cli.main(["train", "--train-list", str(tmp_path / "t.csv"), "--val-list", str(tmp_path / "t.csv"),
-                   "--out", str(tmp_path / "run")])
+    rc = cli.main(
+        [
+            "train",
+            "--train-list",
+            str(tmp_path / "t.csv"),
+            "--val-list",
+            str(tmp_path / "t.csv"),
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert "t.csv" in err and "image" in err
@@ -190,9 +229,26 @@ def test_predict_from_a_raw_scan_goes_through_the_runs_chain(tmp_path):
     run, new = _finished_run(tmp_path)
     torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4}, tmp_path / "m.pt")
     out = tmp_path / "new" / "heat.nii.gz"
-    rc = cli.main(["predict", "--checkpoint", str(tmp_path / "m.pt"), "--image", str(new.image), "--mask",
-               str(new.mask), "--from-run", str(run), "--modality", "T1", "--out", str(out),
-               "--device", "cpu", "--quiet"])
+    rc = cli.main(
+        [
+            "predict",
+            "--checkpoint",
+            str(tmp_path / "m.pt"),
+            "--image",
+            str(new.image),
+            "--mask",
+            str(new.mask),
+            "--from-run",
+            str(run),
+            "--modality",
+            "T1",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     heat = load_volume(out)
     prepared = tmp_path / "new" / "heat_preprocessed"
@@ -205,9 +261,13 @@ def test_predict_from_a_raw_scan_goes_through_the_runs_chain(tmp_path):
     # The same order as the workflow's normalize_scan rule: Nyul on the uncropped volume, crop last.
     from patch2loc.preprocessing.normalize import normalize_scan
 
-    expected = normalize_scan(prepared / "uncropped.nii.gz", prepared / "uncropped_mask.nii.gz",
-                              run / "landmarks" / "T1.npy", tmp_path / "expected.nii.gz",
-                              target_shape=(32, 32, 20))
+    expected = normalize_scan(
+        prepared / "uncropped.nii.gz",
+        prepared / "uncropped_mask.nii.gz",
+        run / "landmarks" / "T1.npy",
+        tmp_path / "expected.nii.gz",
+        target_shape=(32, 32, 20),
+    )
     assert np.array_equal(load_volume(expected).data, norm.data)
 
 
@@ -215,6 +275,20 @@ def test_predict_from_an_unfinished_run_names_the_missing_file(tmp_path, capsys)
     run = tmp_path / "results" / "r"
     run.mkdir(parents=True)
     out = tmp_path / "heat.nii.gz"
-    rc = cli.main(["predict", "--checkpoint", "x.pt", "--image", "raw.nii.gz", "--from-run", str(run),
-               "--modality", "T2", "--out", str(out), "--quiet"])
+    rc = cli.main(
+        [
+            "predict",
+            "--checkpoint",
+            "x.pt",
+            "--image",
+            "raw.nii.gz",
+            "--from-run",
+            str(run),
+            "--modality",
+            "T2",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 2 and "config.resolved.yaml" in capsys.readouterr().err and not out.exists()

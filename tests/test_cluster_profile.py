@@ -8,6 +8,7 @@ stand-in cluster executor (cluster-generic, each job a background process): the 
 swapped on the command line and conda (absent in CI) is dropped from the slurm profile's copy;
 every resource setting of both profiles is in force.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -44,8 +45,9 @@ def two_gpu_jobs(tmp_path: Path) -> Path:
 
 
 def _run(workdir: Path, *args: str) -> None:
-    res = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True,
-                         text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
 
 
@@ -65,6 +67,15 @@ def test_local_runs_hold_one_gpu_job_at_a_time(two_gpu_jobs):
 def test_slurm_profile_queues_every_gpu_job_at_once(two_gpu_jobs):
     pytest.importorskip("snakemake_executor_plugin_cluster_generic")
     submit = "bash -c 'nohup bash \"$0\" >/dev/null 2>&1 & echo $!'"
-    _run(two_gpu_jobs, "--profile", "profiles/slurm", "--executor", "cluster-generic",
-         "--cluster-generic-submit-cmd", submit, "--latency-wait", "5")
+    _run(
+        two_gpu_jobs,
+        "--profile",
+        "profiles/slurm",
+        "--executor",
+        "cluster-generic",
+        "--cluster-generic-submit-cmd",
+        submit,
+        "--latency-wait",
+        "5",
+    )
     assert _overlap(two_gpu_jobs) > 1.0

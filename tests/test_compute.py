@@ -1,4 +1,5 @@
 """Compute time per stage and method from Snakemake benchmark files."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ Temporary names carry their owner (host, pid, process start time). A second pred
 --out used to delete the first one's live staging folder as a "stale temp"; now only the temps of
 dead owners (or of older versions, without an owner) are removed. `train` also locks its folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,9 @@ print("committed", flush=True)
 
 
 def _start_stager(out, go):
-    proc = subprocess.Popen([sys.executable, "-c", STAGER, str(out), str(go)], stdout=subprocess.PIPE, text=True,
-                            env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STAGER, str(out), str(go)], stdout=subprocess.PIPE, text=True, env=ENV
+    )
     assert proc.stdout.readline().strip() == "staged"
     return proc
 
@@ -97,14 +99,37 @@ def test_a_second_train_on_the_same_folder_is_refused(tmp_path, capsys):
     (tmp_path / "in" / "l.csv").write_text(f"image,mask\n{c['image']},{c['mask']}\n")
     run = tmp_path / "run"
     run.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time\n"
-                               "fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX)\n"
-                               "print('locked', flush=True); time.sleep(60)", str(run)],
-                              stdout=subprocess.PIPE, text=True, env=ENV)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True); time.sleep(60)",
+            str(run),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        argv = ["train", "--train-list", str(tmp_path / "in" / "l.csv"), "--val-list", str(tmp_path / "in" / "l.csv"),
-                "--out", str(run), "--steps", "1", "--patches", "4", "--device", "cpu", "--quiet"]
+        argv = [
+            "train",
+            "--train-list",
+            str(tmp_path / "in" / "l.csv"),
+            "--val-list",
+            str(tmp_path / "in" / "l.csv"),
+            "--out",
+            str(run),
+            "--steps",
+            "1",
+            "--patches",
+            "4",
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
         refused(argv, "another patch2loc train is writing into this folder", tmp_path, capsys)
     finally:
         holder.kill()

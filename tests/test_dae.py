@@ -1,4 +1,5 @@
 """The denoising autoencoder: architecture, coarse noise, training in the shared harness, scoring."""
+
 from __future__ import annotations
 
 import csv
@@ -75,7 +76,7 @@ def test_coarse_noise_std_cell_size_and_foreground():
 def _data(n: int, seed: int):
     rng = np.random.default_rng(seed)
     x, y, _ = np.meshgrid(*[np.linspace(-1, 1, s) for s in SHAPE], indexing="ij")
-    masks = np.broadcast_to(x ** 2 + y ** 2 < 0.8, (n, *SHAPE)).copy()
+    masks = np.broadcast_to(x**2 + y**2 < 0.8, (n, *SHAPE)).copy()
     images = (0.5 + 0.3 * np.sin(3 * x) + 0.2 * y + 0.05 * rng.random((n, *SHAPE))).astype(np.float32)
     return images, masks
 
@@ -87,8 +88,17 @@ def _training_data() -> TrainingData:
 
 
 def _cfg(**kw) -> DAEConfig:
-    base = dict(steps=40, batch_size=4, lr=1e-3, width=8, val_every=10, val_batches=2, device="cpu",
-                num_threads=1, modality="T2")
+    base = dict(
+        steps=40,
+        batch_size=4,
+        lr=1e-3,
+        width=8,
+        val_every=10,
+        val_batches=2,
+        device="cpu",
+        num_threads=1,
+        modality="T2",
+    )
     return DAEConfig(**{**base, **kw})
 
 

@@ -1,10 +1,11 @@
 """Raw layouts: subject discovery, missing-data instructions, lesion label binarisation."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from patch2loc.data.layouts import (MODALITIES, binarize_seg, check_raw, list_subjects, raw_paths)
+from patch2loc.data.layouts import MODALITIES, binarize_seg, check_raw, list_subjects, raw_paths
 from patch2loc.io import InputError
 
 SUBJECTS = {
@@ -98,4 +99,6 @@ def test_mslub_official_archive_and_mirror_layouts(tmp_path):
     assert (prefixed.image.name, prefixed.seg.name) == ("T2W.nii.gz", "patient05_consensus_gt.nii.gz")
     check_raw("MSLUB", tmp_path, ["patient01", "patient03", "patient05"], "T2", need_mask=True)
     # Nothing there yet: the mirror's paths, which the download rule fills.
-    assert raw_paths("MSLUB", tmp_path, "patient09", "T2").mask == root / "coregistered" / "patient09" / "brainmask.nii.gz"
+    assert (
+        raw_paths("MSLUB", tmp_path, "patient09", "T2").mask == root / "coregistered" / "patient09" / "brainmask.nii.gz"
+    )

@@ -1,4 +1,5 @@
 """The README's demo table and the demo's checks come from a run's files (patch2loc.evaluation.demo_summary)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -11,15 +12,34 @@ def _run(tmp_path, ours_auprc: float, val_error: float, dae: bool = False, brats
     rows = []
     for d in ("BraTS21", "MSLUB", "ATLAS_v2", "WMH"):
         for s in range(2):
-            rows.append(dict(method="Thresh", modality="T2", fold="", dataset=d, subject=f"s{s}", auprc=0.1,
-                             best_dice=0.2))
+            rows.append(
+                dict(method="Thresh", modality="T2", fold="", dataset=d, subject=f"s{s}", auprc=0.1, best_dice=0.2)
+            )
             for fold, shift in ((0, -0.01), (1, 0.01)):
                 auprc = brats_auprc if d == "BraTS21" and brats_auprc is not None else ours_auprc
-                rows.append(dict(method="Patch2Loc", modality="T2", fold=fold, dataset=d, subject=f"s{s}",
-                                 auprc=auprc + shift, best_dice=0.3 + shift))
-                for method in (demo_summary.COMPARED if dae else ()):  # the DAE and the diffusion models
-                    rows.append(dict(method=method, modality="T2", fold=fold, dataset=d, subject=f"s{s}",
-                                     auprc=0.3, best_dice=0.4))
+                rows.append(
+                    dict(
+                        method="Patch2Loc",
+                        modality="T2",
+                        fold=fold,
+                        dataset=d,
+                        subject=f"s{s}",
+                        auprc=auprc + shift,
+                        best_dice=0.3 + shift,
+                    )
+                )
+                for method in demo_summary.COMPARED if dae else ():  # the DAE and the diffusion models
+                    rows.append(
+                        dict(
+                            method=method,
+                            modality="T2",
+                            fold=fold,
+                            dataset=d,
+                            subject=f"s{s}",
+                            auprc=0.3,
+                            best_dice=0.4,
+                        )
+                    )
     metrics = pd.DataFrame(rows).reindex(columns=METRICS_COLUMNS)
     metrics["region"] = "brain"
     (tmp_path / "tables").mkdir()
@@ -27,8 +47,15 @@ def _run(tmp_path, ours_auprc: float, val_error: float, dae: bool = False, brats
     for fold in (0, 1):
         d = tmp_path / "models" / "T2" / f"fold{fold}"
         d.mkdir(parents=True)
-        pd.DataFrame({"step": [100, 200], "train_loss": [1, 1], "val_loss": [1, 1],
-                      "val_error": [20.0, val_error], "centre_error": [30.0, 30.0]}).to_csv(d / "loss.csv", index=False)
+        pd.DataFrame(
+            {
+                "step": [100, 200],
+                "train_loss": [1, 1],
+                "val_loss": [1, 1],
+                "val_error": [20.0, val_error],
+                "centre_error": [30.0, 30.0],
+            }
+        ).to_csv(d / "loss.csv", index=False)
     return tmp_path
 
 
@@ -72,8 +99,11 @@ def test_long_checks_pass_with_the_dae_and_compare_it(tmp_path, capsys):
     assert "PASS  pDDPM rows" in out and "| cDDPM | 40.00 ± 0.00 / 30.00 ± 0.00 |" in out
     assert "INFO  DAE WMH: AUPRC 30.00 % = 3.00 x Thresh, 1.20 x Patch2Loc" in out
     assert "INFO  DDPM WMH: AUPRC 30.00 % = 3.00 x Thresh, 1.20 x Patch2Loc" in out
-    rows = [line.split(" |")[0] for line in out.splitlines() if line.startswith("| ") and "BraTS21" not in line
-            and "---" not in line]
+    rows = [
+        line.split(" |")[0]
+        for line in out.splitlines()
+        if line.startswith("| ") and "BraTS21" not in line and "---" not in line
+    ]
     assert rows == ["| Patch2Loc", "| DAE", "| Thresh", "| DDPM", "| pDDPM", "| cDDPM"]  # the registry's order
 
 
@@ -85,8 +115,9 @@ def test_missing_run_exits_2(tmp_path, capsys):
 def test_readme_block_is_replaced_and_nothing_else(tmp_path, capsys):
     run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
     readme = tmp_path / "README.md"
-    readme.write_text("intro ±\n<!-- demo-table:start -->\nold numbers\n<!-- demo-table:end -->\noutro\n",
-                      encoding="utf-8")
+    readme.write_text(
+        "intro ±\n<!-- demo-table:start -->\nold numbers\n<!-- demo-table:end -->\noutro\n", encoding="utf-8"
+    )
     for _ in range(2):  # a second run gives the same file
         assert demo_summary.main([str(run), "--markdown-only", "--readme", str(readme)]) == 0
     text = readme.read_text(encoding="utf-8")
@@ -98,8 +129,10 @@ def test_readme_block_is_replaced_and_nothing_else(tmp_path, capsys):
 def test_a_named_block_is_replaced_and_the_default_one_kept(tmp_path):
     run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
     readme = tmp_path / "README.md"
-    original = ("<!-- demo-table:start -->\nshort demo\n<!-- demo-table:end -->\n"
-                "<!-- demo-long-table:start -->\nold\n<!-- demo-long-table:end -->\n")
+    original = (
+        "<!-- demo-table:start -->\nshort demo\n<!-- demo-table:end -->\n"
+        "<!-- demo-long-table:start -->\nold\n<!-- demo-long-table:end -->\n"
+    )
     readme.write_text(original, encoding="utf-8")
     assert demo_summary.main([str(run), "--markdown-only", "--readme", str(readme), "--block", "demo-long-table"]) == 0
     text = readme.read_text(encoding="utf-8")
@@ -137,8 +170,14 @@ def _make_demo(tmp_path, ours_auprc: float):
     (bin_dir / ".installed").touch()
     os.utime(work / "pyproject.toml", (0, 0))  # older than .installed: make installs nothing
     makefile = Path(__file__).resolve().parents[1] / "Makefile"
-    return subprocess.run(["make", "-f", str(makefile), "demo", "VENV=fakevenv", "PYTHON=true"], cwd=work,
-                          capture_output=True, text=True, env={**os.environ, "PYTHONUTF8": "1"}, timeout=120)
+    return subprocess.run(
+        ["make", "-f", str(makefile), "demo", "VENV=fakevenv", "PYTHON=true"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUTF8": "1"},
+        timeout=120,
+    )
 
 
 def test_make_demo_exits_non_zero_when_a_check_fails(tmp_path):

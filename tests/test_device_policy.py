@@ -1,5 +1,6 @@
 """Device policy: a CUDA-required job without CUDA stops at once, naming the env and
 CONDA_OVERRIDE_CUDA; without the requirement it goes on (on the CPU)."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,13 @@ print("went on")
 
 def _run(required: bool) -> subprocess.CompletedProcess:
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # no GPU, also on a machine that has one
-    return subprocess.run([sys.executable, "-c", CALL.format(scripts=str(SCRIPTS), required=required)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", CALL.format(scripts=str(SCRIPTS), required=required)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_cuda_required_and_absent_stops_with_the_env_and_the_fix():

@@ -1,5 +1,6 @@
 """DDPM, pDDPM, cDDPM (methods/diffusion): the reference's architecture, noise and schedule, the
 patched reconstruction's context, and a model that learns to denoise a normal slice."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,9 @@ def _resblock(c_in: int, c_out: int, emb: int) -> int:
     """The reference's ResBlock (OpenAI UNet, use_scale_shift_norm): GroupNorm(c_in), 3x3 conv,
     Linear(emb -> 2 c_out), GroupNorm(c_out), 3x3 conv, 1x1 skip conv when the width changes."""
     skip = c_in * c_out + c_out if c_in != c_out else 0
-    return 2 * c_in + 9 * c_in * c_out + c_out + emb * 2 * c_out + 2 * c_out + 2 * c_out + 9 * c_out * c_out + c_out + skip
+    return (
+        2 * c_in + 9 * c_in * c_out + c_out + emb * 2 * c_out + 2 * c_out + 2 * c_out + 9 * c_out * c_out + c_out + skip
+    )
 
 
 def reference_unet_parameters(mc: int = 128, mults=(1, 2, 2), blocks: int = 3, cond_dim: int | None = None) -> int:
@@ -78,7 +81,7 @@ def test_encoder_and_pretraining_have_the_reference_parameter_counts():
     widths, dec = (2048, 1024, 512, 256), (512, 256, 128, 64)
     norms_tokens = sum(3 * c for c in widths)  # BatchNorm (2c) and a mask token (c) per stage
     projections = 2048 * 512 + 512 + sum(9 * c * d + d for c, d in zip(widths[1:], dec[1:]))
-    chans = [512 // 2 ** i for i in range(6)]
+    chans = [512 // 2**i for i in range(6)]
     decoder = sum(16 * a * a + a + 9 * a * a + 2 * a + 9 * a * b + 2 * b for a, b in zip(chans[:-1], chans[1:]))
     spark = resnet50 + norms_tokens + projections + decoder + 16 + 1  # the ResNet without its linear layer
     assert count(MaskedAutoencoder("resnet50", 512)) == spark == 37_964_305
@@ -108,7 +111,7 @@ def test_simplex_noise_octaves_batch_and_determinism():
     assert 0.2 < float(one.std()) < 0.5 and float(one.abs().max()) <= 1.0  # one octave: about [-1, 1]
     # the finest octave of six (wavelength 2 pixels) adds pixel-to-pixel variation to the smooth first one
     smooth = simplex_noise(1, 64, 64, torch.Generator().manual_seed(1), octaves=1, frequency=64.0)
-    assert (six.diff(dim=-1).abs().mean() > 2 * smooth.diff(dim=-1).abs().mean())
+    assert six.diff(dim=-1).abs().mean() > 2 * smooth.diff(dim=-1).abs().mean()
 
 
 def test_cosine_schedule_halves_the_signal_near_the_test_step():
@@ -184,8 +187,7 @@ def test_a_briefly_trained_ddpm_reconstructs_a_normal_slice_better_than_the_nois
     torch.manual_seed(0)
     vol = normal_slices(24).transpose(1, 2, 0)[None]  # [1, X, Y, Z]: 24 axial slices
     data = TrainingData(vol, vol > 0, vol, vol > 0, {"train": ["a"], "val": ["b"]}, (6.0, 6.0, 6.0))
-    cfg = DiffusionConfig(steps=80, batch_size=8, lr=2e-3, width=16, blocks=1, rescale=1, val_batches=1,
-                          device="cpu")
+    cfg = DiffusionConfig(steps=80, batch_size=8, lr=2e-3, width=16, blocks=1, rescale=1, val_batches=1, device="cpu")
     task = DiffusionTask(data, cfg, frequency=16.0, device=torch.device("cpu"))
     clean = torch.from_numpy(normal_slices(4, seed=9)).unsqueeze(1)  # unseen normal slices
     noise = simplex_noise(4, 32, 32, torch.Generator().manual_seed(5), frequency=16.0)
@@ -202,8 +204,9 @@ def test_a_briefly_trained_ddpm_reconstructs_a_normal_slice_better_than_the_nois
     after = error()
     from patch2loc.methods.diffusion.schedule import from_model_range, noised, to_model_range
 
-    noised_input = float((from_model_range(noised(to_model_range(clean), t, noise, task.model.alpha_bar)) - clean)
-                         .abs().mean())
+    noised_input = float(
+        (from_model_range(noised(to_model_range(clean), t, noise, task.model.alpha_bar)) - clean).abs().mean()
+    )
     assert after < noised_input, (after, noised_input)
     assert after < 0.5 * before, (after, before)
 

@@ -1,5 +1,6 @@
 """The diffusion models in the workflow: the paper config and `make demo-long` train and score all
 six methods (dry runs; the paper DAG's GPU rules are checked in test_workflow)."""
+
 from __future__ import annotations
 
 import pandas as pd

@@ -1,4 +1,5 @@
 """Downloads: resume with Range, restart when Range is ignored, checksums, extraction."""
+
 from __future__ import annotations
 
 import hashlib

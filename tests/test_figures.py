@@ -1,4 +1,5 @@
 """Every figure function runs on tiny inputs and writes a PNG; degenerate inputs do not crash."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,12 +21,25 @@ def _patches(n_normal, n_abnormal, seed=0, dataset="BraTS21"):
     le = np.r_[rng.normal(0, 1, n_normal), rng.normal(4, 1, n_abnormal), [2.0]]
     lv = np.r_[rng.normal(1, 0.5, n_normal), rng.normal(3, 0.7, n_abnormal), [2.0]]
     n = len(frac)
-    return pd.DataFrame({
-        "dataset": dataset, "fold": 0, "lesion_fraction": frac, "log_error": le, "log_variance": lv,
-        "score": le + lv, "target_x": 40.0, "target_y": 60.0,
-        "mu_x": 40 + rng.normal(0, 1, n) * (1 + 5 * frac), "mu_y": 60 + rng.normal(0, 1, n) * (1 + 5 * frac),
-        "s_x": lv, "s_y": lv + 0.3, "z": 50, "x": 77, "y": 115,
-    })
+    return pd.DataFrame(
+        {
+            "dataset": dataset,
+            "fold": 0,
+            "lesion_fraction": frac,
+            "log_error": le,
+            "log_variance": lv,
+            "score": le + lv,
+            "target_x": 40.0,
+            "target_y": 60.0,
+            "mu_x": 40 + rng.normal(0, 1, n) * (1 + 5 * frac),
+            "mu_y": 60 + rng.normal(0, 1, n) * (1 + 5 * frac),
+            "s_x": lv,
+            "s_y": lv + 0.3,
+            "z": 50,
+            "x": 77,
+            "y": 115,
+        }
+    )
 
 
 @pytest.mark.parametrize("n_normal,n_abnormal", [(40, 30), (40, 2), (5, 0)])
@@ -86,10 +100,15 @@ def test_loss_curves(tmp_path):
     paths = {}
     for label in ("T1 fold0", "T2 fold0"):
         steps = np.arange(0, 200, 10)
-        df = pd.DataFrame({"step": steps, "train_loss": 5 * np.exp(-steps / 50) + 1,
-                           "val_loss": np.where(steps % 50 == 0, 5 * np.exp(-steps / 60) + 1.2, np.nan),
-                           "val_error": np.where(steps % 50 == 0, 20 * np.exp(-steps / 80) + 3, np.nan),
-                           "centre_error": np.where(steps % 50 == 0, 25.0, np.nan)})
+        df = pd.DataFrame(
+            {
+                "step": steps,
+                "train_loss": 5 * np.exp(-steps / 50) + 1,
+                "val_loss": np.where(steps % 50 == 0, 5 * np.exp(-steps / 60) + 1.2, np.nan),
+                "val_error": np.where(steps % 50 == 0, 20 * np.exp(-steps / 80) + 3, np.nan),
+                "centre_error": np.where(steps % 50 == 0, 25.0, np.nan),
+            }
+        )
         paths[label] = tmp_path / f"{label}.csv"
         df.to_csv(paths[label], index=False)
     out = tmp_path / "loss.png"
@@ -110,8 +129,9 @@ def test_not_drawn_writes_a_png_naming_the_reason(tmp_path):
 
 def test_loss_curves_of_a_dae(tmp_path):
     steps = np.arange(10, 110, 10)
-    pd.DataFrame({"step": steps, "train_loss": 1 / steps, "val_loss": 1.1 / steps,
-                  "val_recon_error": 0.5 / np.sqrt(steps)}).to_csv(tmp_path / "dae.csv", index=False)
+    pd.DataFrame(
+        {"step": steps, "train_loss": 1 / steps, "val_loss": 1.1 / steps, "val_recon_error": 0.5 / np.sqrt(steps)}
+    ).to_csv(tmp_path / "dae.csv", index=False)
     loss_curves({"T2 fold0": tmp_path / "dae.csv"}, tmp_path / "dae.png")
     assert _is_png(tmp_path / "dae.png")
 
@@ -125,8 +145,12 @@ def test_method_panel_side_by_side(tmp_path):
     maps = {"Patch2Loc": 12 * image, "DAE": 0.3 * image, "Thresh": image}
     scales = {"Patch2Loc": (2.0, 9.0), "DAE": (0.01, 0.2), "Thresh": (0.4, 1.0)}
     out = tmp_path / "methods.png"
-    method_panel([("s1 (slice 3)", image, maps, seg), ("s2", image, {"Thresh": image}, None)],
-                 ["Patch2Loc", "DAE", "Thresh"], scales, out)
+    method_panel(
+        [("s1 (slice 3)", image, maps, seg), ("s2", image, {"Thresh": image}, None)],
+        ["Patch2Loc", "DAE", "Thresh"],
+        scales,
+        out,
+    )
     assert _is_png(out)
     with pytest.raises(InputError, match="s3"):
         method_panel([("s3", image, {"DAE": image[:, :5]}, None)], ["DAE"], scales, tmp_path / "bad.png")
@@ -139,9 +163,11 @@ def test_method_kde_figure(tmp_path):
     from patch2loc.evaluation.figures import method_kde_figure
 
     p = _patches(30, 20)
-    samples = {"Patch2Loc": (p, {"normal": 30, "abnormal": 20}),
-               "DAE": (p.assign(score=p["lesion_fraction"] + 0.1), {"normal": 30, "abnormal": 20}),
-               "Thresh": (p.iloc[:30], {"normal": 30, "abnormal": 0})}
+    samples = {
+        "Patch2Loc": (p, {"normal": 30, "abnormal": 20}),
+        "DAE": (p.assign(score=p["lesion_fraction"] + 0.1), {"normal": 30, "abnormal": 20}),
+        "Thresh": (p.iloc[:30], {"normal": 30, "abnormal": 0}),
+    }
     method_kde_figure(samples, "BraTS21", tmp_path / "kde_methods.png")
     assert _is_png(tmp_path / "kde_methods.png")
     with pytest.raises(InputError, match="WMH"):

@@ -1,5 +1,6 @@
 """Masks a fraction of a voxel off their image's grid (MSLUB's brain masks: half a voxel) are moved
 onto it with one warning line and recorded in QC; an offset of a voxel or more stays an error."""
+
 from __future__ import annotations
 
 import json
@@ -81,8 +82,12 @@ def unshifted(tmp_path_factory, atlas):  # noqa: F811 (pytest fixture from test_
 
 def _metrics(out):
     image, mask, seg = (np.asarray(nib.load(out / f"{k}.nii.gz").dataobj) for k in ("image", "mask", "seg"))
-    return {"mask": mask > 0, "seg": seg > 0, "auprc": auprc(image, seg > 0, mask > 0),
-            "dice": best_dice(image, seg > 0, mask > 0)[0]}
+    return {
+        "mask": mask > 0,
+        "seg": seg > 0,
+        "auprc": auprc(image, seg > 0, mask > 0),
+        "dice": best_dice(image, seg > 0, mask > 0)[0],
+    }
 
 
 def _within_one_boundary_voxel(a: np.ndarray, b: np.ndarray) -> bool:
@@ -101,8 +106,9 @@ def test_shifted_masks_give_those_of_unshifted_ones(tmp_path, atlas, unshifted, 
     scan = RawScan("MSLUB", "T2", "p", image, tmp_path / seg.name, tmp_path / mask.name)
     qc = preprocess_scan(scan, *atlas, tmp_path / "out", CFG)
     warnings = [line for line in capfd.readouterr().err.splitlines() if line.startswith("WARNING")]
-    assert len(warnings) == 2 and {mask.name, seg.name} == {w.split(":")[1].strip().rsplit("/", 1)[-1]
-                                                             for w in warnings}
+    assert len(warnings) == 2 and {mask.name, seg.name} == {
+        w.split(":")[1].strip().rsplit("/", 1)[-1] for w in warnings
+    }
     assert [r["kind"] for r in qc["grid_resampled"]] == ["lesion mask", "brain mask"]
     assert qc["grid_resampled"][0]["offset_voxels"] == pytest.approx(voxels, abs=1e-3)
     shifted = _metrics(tmp_path / "out")

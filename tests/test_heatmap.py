@@ -1,4 +1,5 @@
 """Dense scoring against a naive per-voxel loop, on tiny volumes with a patch-4 model."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -7,6 +7,7 @@ and under a good tiny predict's peak + 512 MB (hostile_helpers.refused_in_child)
 same files passed 6 GB (item 1), read 3.5 GB (item 2), passed 8 GB or crashed in SimpleITK
 (item 3), passed 4 GB in export (item 4) and inflated 3 GB into TMPDIR (item 5).
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -42,17 +43,35 @@ def refuse(tmp_path, capsys):
         if child:
             return refused_in_child(argv, needle, tmp_path)[0]
         return refused(argv, needle, tmp_path, capsys)
+
     return run
 
 
 # ---------------------------------------------------------------- item 1: the whole job's memory
 
+
 @pytest.mark.parametrize("child", MODES)
 def test_a_scan_whose_job_exceeds_the_memory_budget_is_refused_from_its_header(c, tmp_path, refuse, child):
     run = fake_run(tmp_path / "wf")
     cube = cube_file(tmp_path / "in" / "cube.nii.gz")
-    argv = ["predict", "--checkpoint", str(c["ckpt"]), "--from-run", str(run), "--modality", "T1", "--skull-strip",
-            "none", "--image", str(cube), "--out", str(tmp_path / "out" / "h.nii.gz"), "--device", "cpu", "--quiet"]
+    argv = [
+        "predict",
+        "--checkpoint",
+        str(c["ckpt"]),
+        "--from-run",
+        str(run),
+        "--modality",
+        "T1",
+        "--skull-strip",
+        "none",
+        "--image",
+        str(cube),
+        "--out",
+        str(tmp_path / "out" / "h.nii.gz"),
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     line = refuse(child, argv, "PATCH2LOC_MEMORY_BUDGET_MB")
     assert str(cube) in line and "640 x 640 x 640" in line and "memory budget of 4,096 MB" in line
     assert "needs about" in line and "nothing was read" in line
@@ -68,9 +87,16 @@ def test_the_budget_is_configurable_and_sized_for_real_scans(c, tmp_path, capsys
     refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=cube), "brain mask shape", tmp_path, capsys)
     write_nii_gz(tmp_path / "sri24.nii.gz", nifti_header((240, 240, 155), np.float32))
     write_nii_gz(tmp_path / "t1.nii.gz", nifti_header((256, 256, 180), np.int16))
-    stages = estimate(nifti_claims(tmp_path / "t1.nii.gz"), method="Patch2Loc", batch_size=8192, stride=1,
-                      chain_grid=((1.0, 1.0, 1.0), (192, 192, 100), nifti_claims(tmp_path / "sri24.nii.gz")),
-                      patch_size=24, model_bytes=5 * 2 * 45 << 20, html=True)
+    stages = estimate(
+        nifti_claims(tmp_path / "t1.nii.gz"),
+        method="Patch2Loc",
+        batch_size=8192,
+        stride=1,
+        chain_grid=((1.0, 1.0, 1.0), (192, 192, 100), nifti_claims(tmp_path / "sri24.nii.gz")),
+        patch_size=24,
+        model_bytes=5 * 2 * 45 << 20,
+        html=True,
+    )
     assert max(stages.values()) < 2 << 30, stages
 
 
@@ -83,26 +109,39 @@ def test_the_scoring_stage_counts_the_methods_own_activations(tmp_path):
     n = 192 * 192 * 100
 
     def scoring(method):
-        return estimate(nifti_claims(tmp_path / "grid.nii.gz"), chain_grid=None, method=method, batch_size=8192,
-                        stride=1, patch_size=24, model_bytes=0, html=False)["scoring"]
+        return estimate(
+            nifti_claims(tmp_path / "grid.nii.gz"),
+            chain_grid=None,
+            method=method,
+            batch_size=8192,
+            stride=1,
+            patch_size=24,
+            model_bytes=0,
+            html=False,
+        )["scoring"]
 
-    assert scoring("Patch2Loc") == LOOP * n + 8192 * 24 ** 2 * 128  # a batch of patches, ResNet-18's first layers
+    assert scoring("Patch2Loc") == LOOP * n + 8192 * 24**2 * 128  # a batch of patches, ResNet-18's first layers
     assert scoring("DAE") == LOOP * n + 16 * 192 * 192 * 1600  # a batch of 16 slices through the UNet
     assert scoring("Thresh") == SCORE * n
 
 
 # ---------------------------------------------------------------- item 2: the mask's grid from its header
 
+
 @pytest.mark.parametrize("child", MODES)
 def test_a_mask_on_another_grid_is_refused_before_the_image_is_read(c, tmp_path, refuse, child):
     cube = cube_file(tmp_path / "in" / "cube.nii.gz")
     nib.save(nib.Nifti1Image(np.ones((64, 64, 40), np.uint8), np.eye(4)), tmp_path / "in" / "mask64.nii.gz")
-    line = refuse(child, predict_argv(c, tmp_path / "out" / "h.nii.gz", image=cube,
-                                      mask=tmp_path / "in" / "mask64.nii.gz"), "brain mask shape")
+    line = refuse(
+        child,
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", image=cube, mask=tmp_path / "in" / "mask64.nii.gz"),
+        "brain mask shape",
+    )
     assert "(64, 64, 40) differs" in line and "(640, 640, 640)" in line and "nothing was read" in line
 
 
 # ---------------------------------------------------------------- item 3: the settings a bundle carries
+
 
 @pytest.fixture()
 def bundle(c, tmp_path):
@@ -130,13 +169,17 @@ def test_a_spacing_out_of_range_is_refused_at_open_in_export_and_in_predict(c, t
         cfg = yaml.safe_load((run / "config.resolved.yaml").read_text())
         cfg["preprocess"]["spacing"] = [0.01, 0.01, 0.01]
         (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
-        argv = (["export", str(run), "--modality", "T1", "--out", str(tmp_path / "out" / "again.zip")]
-                if where == "export" else from_run_argv(run, c, tmp_path / "out" / "x.nii.gz"))
+        argv = (
+            ["export", str(run), "--modality", "T1", "--out", str(tmp_path / "out" / "again.zip")]
+            if where == "export"
+            else from_run_argv(run, c, tmp_path / "out" / "x.nii.gz")
+        )
     line = refuse(child, argv, "preprocess.spacing [0.01, 0.01, 0.01] must be 3 numbers from 0.2 to 20")
     assert ("settings.json" if where == "bundle" else "config.resolved.yaml") in line
 
 
 # ---------------------------------------------------------------- item 4: YAML aliases
+
 
 @pytest.mark.parametrize("child", MODES)
 @pytest.mark.parametrize("command", ["export", "predict --from-run"])
@@ -144,17 +187,20 @@ def test_a_config_with_an_alias_bomb_is_refused_without_expanding_it(c, tmp_path
     run, _ = bundle
     text = bomb_config(run)
     assert len(text.encode()) < 4096 and yaml.safe_load(text)["normalize"]["percentile"] == 98.0
-    argv = (["export", str(run), "--modality", "T1", "--out", str(tmp_path / "out" / "again.zip")]
-            if command == "export" else from_run_argv(run, c, tmp_path / "out" / "x.nii.gz"))
+    argv = (
+        ["export", str(run), "--modality", "T1", "--out", str(tmp_path / "out" / "again.zip")]
+        if command == "export"
+        else from_run_argv(run, c, tmp_path / "out" / "x.nii.gz")
+    )
     line = refuse(child, argv, "its YAML aliases expand to more than 100,000 values")
     assert "config.resolved.yaml" in line
 
 
 # ---------------------------------------------------------------- item 5: what a bundle would unpack
 
+
 @pytest.mark.parametrize("child", MODES)
-def test_a_bundle_that_would_unpack_gigabytes_is_refused_before_anything_is_written(c, tmp_path, bundle, refuse,
-                                                                                    child):
+def test_a_bundle_that_would_unpack_gigabytes_is_refused_before_anything_is_written(c, tmp_path, bundle, refuse, child):
     _, zipped = bundle
     inflating_folds(zipped, 3, 1 << 30)  # three folds of 1 GiB each: each within its own limit
     assert zipped.stat().st_size < 8 << 20

@@ -2,6 +2,7 @@
 before anything is built or scored. A patch_size of 600 tried an 11.8 GB allocation, 1e9 gave a
 traceback; now each is one line, exit 2, nothing written, and (in a child process) a peak
 memory no higher than a tiny good input's plus a margin (hostile_helpers.MARGIN_MB)."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,24 +50,35 @@ def test_patch_size_600_is_refused_before_any_allocation(tmp_path):
 
 @pytest.mark.parametrize("value", [1e9, 0, -3, "24", True, 24.0, 129])
 def test_patch_size_must_be_a_whole_number_in_range(c, tmp_path, capsys, value):
-    line = refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=_save(c, "bad.pt", patch_size=value)),
-                   "patch_size is", tmp_path, capsys)
+    line = refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=_save(c, "bad.pt", patch_size=value)),
+        "patch_size is",
+        tmp_path,
+        capsys,
+    )
     assert "bad.pt: not a usable Patch2Loc checkpoint" in line
 
 
 def test_patch_size_larger_than_the_training_slices(c, tmp_path, capsys):
-    refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=_save(c, "big.pt", patch_size=20)),
-            "larger than the slices of its training grid [16, 16, 4]", tmp_path, capsys)
+    refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=_save(c, "big.pt", patch_size=20)),
+        "larger than the slices of its training grid [16, 16, 4]",
+        tmp_path,
+        capsys,
+    )
 
 
-@pytest.mark.parametrize("change,needle", [
-    ("conv7", "encoder.conv1.weight has shape [64, 1, 7, 7], the network's is [64, 1, 3, 3]"),
-    ("missing", "1 tensor(s) missing, 0 unexpected (e.g. mean_head.0.weight)"),
-    ("extra", "0 tensor(s) missing, 1 unexpected (e.g. decoder.weight)"),
-    ("nan", "logvar_head.12.bias holds NaN or infinite weights"),
-    ("int", "mean_head.0.weight holds torch.int64"),
-    ("list", "'model' is not a dict of named tensors"),
-])
+@pytest.mark.parametrize(
+    "change,needle",
+    [
+        ("conv7", "encoder.conv1.weight has shape [64, 1, 7, 7], the network's is [64, 1, 3, 3]"),
+        ("missing", "1 tensor(s) missing, 0 unexpected (e.g. mean_head.0.weight)"),
+        ("extra", "0 tensor(s) missing, 1 unexpected (e.g. decoder.weight)"),
+        ("nan", "logvar_head.12.bias holds NaN or infinite weights"),
+        ("int", "mean_head.0.weight holds torch.int64"),
+        ("list", "'model' is not a dict of named tensors"),
+    ],
+)
 def test_weights_that_do_not_fit_the_network(c, tmp_path, capsys, change, needle):
     weights = dict(torch.load(c["ckpt"], weights_only=True)["model"])
     if change == "conv7":
@@ -81,22 +93,30 @@ def test_weights_that_do_not_fit_the_network(c, tmp_path, capsys, change, needle
         weights["mean_head.0.weight"] = weights["mean_head.0.weight"].long()
     else:
         weights["mean_head.0.weight"] = [1.0, 2.0]
-    line = refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=_save(c, "bad.pt", model=weights)), needle,
-                   tmp_path, capsys)
+    line = refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=_save(c, "bad.pt", model=weights)), needle, tmp_path, capsys
+    )
     assert "bad.pt" in line
 
 
-@pytest.mark.parametrize("field,value,needle", [
-    ("modality", 7, "modality is '7', not a modality name"),
-    ("config", [1, 2], "'config' is a list, not a dict"),
-    ("config", {"volume_shape": "16,16,4"}, "config.volume_shape is '16,16,4'"),
-    ("config", {"volume_shape": [16, 16]}, "config.volume_shape is '[16, 16]'"),
-    ("config", {"volume_shape": [0, 16, 4]}, "config.volume_shape is '[0, 16, 4]'"),
-    ("config", {"modality": {"T1": 1}}, "config.modality is"),
-])
+@pytest.mark.parametrize(
+    "field,value,needle",
+    [
+        ("modality", 7, "modality is '7', not a modality name"),
+        ("config", [1, 2], "'config' is a list, not a dict"),
+        ("config", {"volume_shape": "16,16,4"}, "config.volume_shape is '16,16,4'"),
+        ("config", {"volume_shape": [16, 16]}, "config.volume_shape is '[16, 16]'"),
+        ("config", {"volume_shape": [0, 16, 4]}, "config.volume_shape is '[0, 16, 4]'"),
+        ("config", {"modality": {"T1": 1}}, "config.modality is"),
+    ],
+)
 def test_fields_of_the_wrong_type(c, tmp_path, capsys, field, value, needle):
-    refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=_save(c, "bad.pt", **{field: value})), needle,
-            tmp_path, capsys)
+    refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=_save(c, "bad.pt", **{field: value})),
+        needle,
+        tmp_path,
+        capsys,
+    )
 
 
 def test_a_good_checkpoint_still_loads_and_is_not_built_twice(c, tmp_path):

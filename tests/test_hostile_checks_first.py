@@ -1,6 +1,7 @@
 """Issue 20, item 9: checks that came only after the whole compute now come before it: a missing
 --seg or one on another grid, and bad landmarks or chain settings in the --from-run folder.
 Scoring and preprocessing are replaced by functions that fail the test if they are reached."""
+
 from __future__ import annotations
 
 import nibabel as nib
@@ -23,18 +24,40 @@ def c(tmp_path, monkeypatch):
 
 
 def _from_run(c, run, out, *extra):
-    return ["predict", "--checkpoint", str(c["ckpt"]), "--image", str(c["image"]), "--mask", str(c["mask"]),
-            "--from-run", str(run), "--modality", "T1", "--out", str(out), "--device", "cpu", "--amp", "none",
-            "--quiet", *extra]
+    return [
+        "predict",
+        "--checkpoint",
+        str(c["ckpt"]),
+        "--image",
+        str(c["image"]),
+        "--mask",
+        str(c["mask"]),
+        "--from-run",
+        str(run),
+        "--modality",
+        "T1",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--amp",
+        "none",
+        "--quiet",
+        *extra,
+    ]
 
 
 # ---------------------------------------------------------------- --seg
 
+
 @pytest.mark.parametrize("from_run", [False, True])
 def test_missing_seg_is_refused_before_compute(c, tmp_path, capsys, from_run):
     seg = tmp_path / "in" / "no_such_seg.nii.gz"
-    argv = (_from_run(c, fake_run(tmp_path / "wf"), tmp_path / "out" / "h.nii.gz", "--seg", str(seg)) if from_run
-            else predict_argv(c, tmp_path / "out" / "h.nii.gz", "--seg", str(seg)))
+    argv = (
+        _from_run(c, fake_run(tmp_path / "wf"), tmp_path / "out" / "h.nii.gz", "--seg", str(seg))
+        if from_run
+        else predict_argv(c, tmp_path / "out" / "h.nii.gz", "--seg", str(seg))
+    )
     refused(argv, f"{seg}: lesion mask (--seg) not found", tmp_path, capsys)
 
 
@@ -47,13 +70,17 @@ def test_seg_on_another_grid_is_refused_before_compute(c, tmp_path, capsys, grid
         affine[:3, 3] += (3.0, 0.0, 0.0)  # two voxels off
     nib.save(nib.Nifti1Image(np.zeros(shape, np.uint8), affine), tmp_path / "in" / "seg.nii.gz")
     argv = ["--seg", str(tmp_path / "in" / "seg.nii.gz")]
-    argv = (_from_run(c, fake_run(tmp_path / "wf"), tmp_path / "out" / "h.nii.gz", *argv) if from_run
-            else predict_argv(c, tmp_path / "out" / "h.nii.gz", *argv))
+    argv = (
+        _from_run(c, fake_run(tmp_path / "wf"), tmp_path / "out" / "h.nii.gz", *argv)
+        if from_run
+        else predict_argv(c, tmp_path / "out" / "h.nii.gz", *argv)
+    )
     line = refused(argv, "seg.nii.gz: --seg grid", tmp_path, capsys)
     assert "on the input scan's own grid" in line and str(c["image"]) in line
 
 
 # ---------------------------------------------------------------- the run folder
+
 
 def _npy_claiming(path, shape, dtype="<f8") -> None:
     """A .npy whose header claims `shape` but which holds 16 bytes of data."""
@@ -63,14 +90,17 @@ def _npy_claiming(path, shape, dtype="<f8") -> None:
         f.write(b"\0" * 16)
 
 
-@pytest.mark.parametrize("landmarks,needle", [
-    ("nan", "the landmarks are not finite and increasing"),
-    ("decreasing", "the landmarks are not finite and increasing"),
-    ("flat", "not a landmarks file (a float64 array of shape (11,), not [2, L] numbers)"),
-    ("objects", "not a landmarks file"),
-    ("huge", "not a landmarks file (a float64 array of shape (2, 1000000000), not [2, L] numbers)"),
-    ("text", "not a landmarks file"),
-])
+@pytest.mark.parametrize(
+    "landmarks,needle",
+    [
+        ("nan", "the landmarks are not finite and increasing"),
+        ("decreasing", "the landmarks are not finite and increasing"),
+        ("flat", "not a landmarks file (a float64 array of shape (11,), not [2, L] numbers)"),
+        ("objects", "not a landmarks file"),
+        ("huge", "not a landmarks file (a float64 array of shape (2, 1000000000), not [2, L] numbers)"),
+        ("text", "not a landmarks file"),
+    ],
+)
 def test_bad_landmarks_are_refused_when_the_run_is_opened(c, tmp_path, capsys, landmarks, needle):
     run = fake_run(tmp_path / "wf")
     path = run / "landmarks" / "T1.npy"
@@ -92,12 +122,15 @@ def test_bad_landmarks_are_refused_when_the_run_is_opened(c, tmp_path, capsys, l
     assert str(path) in line and "fit_landmarks" in line
 
 
-@pytest.mark.parametrize("key,value,needle", [
-    ("spacing", [0.0, 6.0, 6.0], "preprocess.spacing [0.0, 6.0, 6.0] must be 3 voxel sizes > 0"),
-    ("spacing", [6.0, -1.0, 6.0], "must be 3 voxel sizes > 0"),
-    ("target_shape", [4000, 4000, 4000], "PATCH2LOC_MAX_IMAGE_MB"),
-    ("target_shape", [16, 0, 4], "preprocess.target_shape [16, 0, 4] or normalize.percentile 98.0 is invalid"),
-])
+@pytest.mark.parametrize(
+    "key,value,needle",
+    [
+        ("spacing", [0.0, 6.0, 6.0], "preprocess.spacing [0.0, 6.0, 6.0] must be 3 voxel sizes > 0"),
+        ("spacing", [6.0, -1.0, 6.0], "must be 3 voxel sizes > 0"),
+        ("target_shape", [4000, 4000, 4000], "PATCH2LOC_MAX_IMAGE_MB"),
+        ("target_shape", [16, 0, 4], "preprocess.target_shape [16, 0, 4] or normalize.percentile 98.0 is invalid"),
+    ],
+)
 def test_bad_chain_settings_in_the_run_config_are_refused_first(c, tmp_path, capsys, key, value, needle):
     run = fake_run(tmp_path / "wf")
     cfg = yaml.safe_load((run / "config.resolved.yaml").read_text())

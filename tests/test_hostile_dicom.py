@@ -2,6 +2,7 @@
 refused in one line (GDCM dropped such a slice silently and ITK stacked the rest at their average
 spacing: 106 slices of 2.019 mm instead of 107 of 2.0 mm). Refused before any preprocessing;
 nothing is left behind."""
+
 from __future__ import annotations
 
 import shutil
@@ -32,9 +33,26 @@ def series(tmp_path):
 
 
 def _argv(tmp_path, run, folder, ckpt):
-    return ["predict", "--checkpoint", str(ckpt), "--image", str(folder), "--from-run", str(run), "--modality", "T1",
-            "--skull-strip", "none", "--out", str(tmp_path / "out" / "h.nii.gz"), "--device", "cpu", "--amp", "none",
-            "--quiet"]
+    return [
+        "predict",
+        "--checkpoint",
+        str(ckpt),
+        "--image",
+        str(folder),
+        "--from-run",
+        str(run),
+        "--modality",
+        "T1",
+        "--skull-strip",
+        "none",
+        "--out",
+        str(tmp_path / "out" / "h.nii.gz"),
+        "--device",
+        "cpu",
+        "--amp",
+        "none",
+        "--quiet",
+    ]
 
 
 def test_a_complete_series_is_read_whole(series, tmp_path):
@@ -44,12 +62,15 @@ def test_a_complete_series_is_read_whole(series, tmp_path):
     assert img.GetSize() == (24, 20, N_SLICES) and np.allclose(img.GetSpacing(), (1.0, 1.0, 2.0))
 
 
-@pytest.mark.parametrize("damage,needle", [
-    ("truncate", "005.dcm: this file in the DICOM folder is not a readable slice of its series"),
-    ("garble", "005.dcm: this file in the DICOM folder is not a readable slice of its series"),
-    ("foreign", "notes.txt: this file in the DICOM folder is not a readable slice"),
-    ("delete", "the DICOM slices are not evenly spaced (gaps from 2 to 4 mm): a slice is missing or repeated"),
-])
+@pytest.mark.parametrize(
+    "damage,needle",
+    [
+        ("truncate", "005.dcm: this file in the DICOM folder is not a readable slice of its series"),
+        ("garble", "005.dcm: this file in the DICOM folder is not a readable slice of its series"),
+        ("foreign", "notes.txt: this file in the DICOM folder is not a readable slice"),
+        ("delete", "the DICOM slices are not evenly spaced (gaps from 2 to 4 mm): a slice is missing or repeated"),
+    ],
+)
 def test_an_incomplete_series_is_refused_before_preprocessing(series, tmp_path, capsys, damage, needle):
     folder, files = series
     c = make_case(tmp_path / "in" / "model")

@@ -6,6 +6,7 @@ line, in raw and in preprocessed scans alike, and a heatmap with a non-finite vo
 brain is never written (exit 2). Also: an int16 scan that wrapped around and an all-ones brain
 mask are accepted with one warning line each, and a normal run prints nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,9 @@ def test_clipping_leaves_ordinary_scans_untouched_and_bounds_outliers():
     # the percentiles the chain uses (Nyul 1-99, the 98th for scaling) do not move
     np.testing.assert_allclose(np.percentile(clipped, [1, 50, 98, 99]), np.percentile(hot, [1, 50, 98, 99]))
     with pytest.warns(UserWarning, match="clipped"):  # float64 beyond float32: clipped before the cast
-        assert np.isfinite(clip_outliers(_hot(scan, scan > 0, value=1e300).astype(np.float64), "x")
-                           .astype(np.float32)).all()
+        assert np.isfinite(
+            clip_outliers(_hot(scan, scan > 0, value=1e300).astype(np.float64), "x").astype(np.float32)
+        ).all()
 
 
 def _large_case(folder, hot: int = 0) -> dict:
@@ -87,22 +89,32 @@ def test_without_clipping_the_non_finite_heatmap_is_an_error_not_exit_0(tmp_path
     7^3 median filter would hide isolated overflows: --median-size 1 shows them.)"""
     c = _large_case(tmp_path / "in", hot=10)
     monkeypatch.setattr("patch2loc.intensities.OUTLIER_FACTOR", float("inf"))
-    refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", "--threshold", "5", "--median-size", "1"),
-            "non-finite value(s) inside the brain", tmp_path, capsys)
+    refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", "--threshold", "5", "--median-size", "1"),
+        "non-finite value(s) inside the brain",
+        tmp_path,
+        capsys,
+    )
 
 
 def test_a_checkpoint_that_overflows_gives_exit_2_and_no_heatmap(c, tmp_path, capsys):
     torch.manual_seed(0)
     weights = Patch2LocNet(2).eval().state_dict()
     weights["logvar_head.12.bias"] = torch.full((2,), 3e38)  # finite weights, infinite log-variance
-    torch.save({"model": weights, "patch_size": 2, "config": {"volume_shape": list(SHAPE)}},
-               tmp_path / "in" / "overflow.pt")
-    line = refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "overflow.pt"),
-                   "non-finite value(s) inside the brain", tmp_path, capsys)
+    torch.save(
+        {"model": weights, "patch_size": 2, "config": {"volume_shape": list(SHAPE)}}, tmp_path / "in" / "overflow.pt"
+    )
+    line = refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "overflow.pt"),
+        "non-finite value(s) inside the brain",
+        tmp_path,
+        capsys,
+    )
     assert str(c["image"]) in line and "nothing was written" in line
 
 
 # ---------------------------------------------------------------- raw scans (--from-run)
+
 
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory):
@@ -110,9 +122,28 @@ def raw(tmp_path_factory):
 
 
 def _raw_argv(base, run, image, mask, out):
-    return ["predict", "--checkpoint", str(base / "m.pt"), "--image", str(image), "--mask", str(mask),
-            "--from-run", str(run), "--modality", "T1", "--out", str(out), "--threshold", "14",
-            "--device", "cpu", "--amp", "none", "--quiet"]
+    return [
+        "predict",
+        "--checkpoint",
+        str(base / "m.pt"),
+        "--image",
+        str(image),
+        "--mask",
+        str(mask),
+        "--from-run",
+        str(run),
+        "--modality",
+        "T1",
+        "--out",
+        str(out),
+        "--threshold",
+        "14",
+        "--device",
+        "cpu",
+        "--amp",
+        "none",
+        "--quiet",
+    ]
 
 
 @pytest.mark.slow
@@ -126,11 +157,14 @@ def test_outliers_in_a_raw_scan_give_finite_outputs_and_the_same_lesion_volume(r
         assert cli.main(_raw_argv(base, run, tmp_path / "hot.nii.gz", scan.mask, tmp_path / "hot" / "s.nii.gz")) == 0
     for name in ("s.nii.gz", "s_native.nii.gz"):
         assert np.isfinite(np.asarray(nib.load(tmp_path / "hot" / name).dataobj)).all(), name
-    clean, hot = (json.loads((tmp_path / k / "s_summary.json").read_text())["lesion_volume_ml"] for k in ("clean", "hot"))
+    clean, hot = (
+        json.loads((tmp_path / k / "s_summary.json").read_text())["lesion_volume_ml"] for k in ("clean", "hot")
+    )
     assert clean > 0 and abs(hot - clean) <= 0.15 * clean, (clean, hot)  # was 24.8 mL instead of 6.7
 
 
 # ---------------------------------------------------------------- LOW: one warning line, no noise
+
 
 def test_int16_scan_that_wrapped_around_is_reported(c, tmp_path):
     from patch2loc.preprocessing.imaging import read_image
@@ -144,8 +178,12 @@ def test_int16_scan_that_wrapped_around_is_reported(c, tmp_path):
     nib.save(nib.Nifti1Image(wrapped, img.affine), tmp_path / "in" / "wrapped.nii.gz")
     # --force: x20000 is not the scale the model was trained on (refused without it: test_hostile_scale.py)
     with pytest.warns(UserWarning, match="int16 .* wrapped around"):
-        assert cli.main(predict_argv(c, tmp_path / "out" / "h.nii.gz", "--force",
-                                     image=tmp_path / "in" / "wrapped.nii.gz")) == 0
+        assert (
+            cli.main(
+                predict_argv(c, tmp_path / "out" / "h.nii.gz", "--force", image=tmp_path / "in" / "wrapped.nii.gz")
+            )
+            == 0
+        )
     nib.save(nib.Nifti1Image(wrapped, img.affine), tmp_path / "in" / "wrapped_raw.nii.gz")  # (each file warns once)
     with pytest.warns(UserWarning, match="wrapped around"):  # the raw chain's reader too
         read_image(tmp_path / "in" / "wrapped_raw.nii.gz")

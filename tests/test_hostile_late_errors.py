@@ -6,6 +6,7 @@ outputs; 13 temporaries of a killed predict --model or export; 14 a run_name of 
 15 an error line glued to a progress bar, and export's SIGTERM line. Each refusal: exit 2, one
 stderr line naming the file (and member or setting), no traceback, the test folder unchanged.
 """
+
 from __future__ import annotations
 
 import os
@@ -61,16 +62,24 @@ NESTED = b"[" * 300_000 + b"]" * 300_000
 def test_deeply_nested_settings_in_a_zip_bundle_are_one_line(c, tmp_path, capsys, run):
     assert cli.main(_export(run, tmp_path / "b" / "t1.zip")) == 0
     rewrite(tmp_path / "b" / "t1.zip", lambda m: m.update({"settings.json": NESTED}), rehash=True)
-    line = refused(model_argv(c, tmp_path / "b" / "t1.zip", tmp_path / "out" / "x.nii.gz"),
-                   "settings.json: nested more than 32 levels deep", tmp_path, capsys)
+    line = refused(
+        model_argv(c, tmp_path / "b" / "t1.zip", tmp_path / "out" / "x.nii.gz"),
+        "settings.json: nested more than 32 levels deep",
+        tmp_path,
+        capsys,
+    )
     assert line.startswith(f"patch2loc predict: error: {tmp_path / 'b' / 't1.zip'}: settings.json")
 
 
 def test_a_deeply_nested_manifest_of_a_folder_bundle_is_one_line(c, tmp_path, capsys, run):
     assert cli.main(_export(run, tmp_path / "folder")) == 0
     (tmp_path / "folder" / "manifest.json").write_bytes(NESTED)
-    refused(model_argv(c, tmp_path / "folder", tmp_path / "out" / "x.nii.gz"),
-            f"{tmp_path / 'folder'}: manifest.json: nested more than 32 levels deep", tmp_path, capsys)
+    refused(
+        model_argv(c, tmp_path / "folder", tmp_path / "out" / "x.nii.gz"),
+        f"{tmp_path / 'folder'}: manifest.json: nested more than 32 levels deep",
+        tmp_path,
+        capsys,
+    )
 
 
 # ---------------------------------------------------------------- item 9: not one 3D volume of numbers
@@ -78,29 +87,45 @@ def test_a_deeply_nested_manifest_of_a_folder_bundle_is_one_line(c, tmp_path, ca
 RGB = np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")])
 
 
-@pytest.mark.parametrize("kind,needle", [("2D", "not a 3D volume"), ("RGB24", "stores RGB voxels"),
-                                         ("4D", "not a 3D volume")])
+@pytest.mark.parametrize(
+    "kind,needle", [("2D", "not a 3D volume"), ("RGB24", "stores RGB voxels"), ("4D", "not a 3D volume")]
+)
 @pytest.mark.parametrize("from_run", [True, False])
 def test_a_2d_or_rgb_scan_is_refused_by_its_header(c, tmp_path, capsys, monkeypatch, kind, needle, from_run):
     monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
-    data = {"2D": np.ones(SHAPE[:2], np.float32), "RGB24": np.ones(SHAPE, RGB),
-            "4D": np.ones((*SHAPE, 3), np.float32)}[kind]
+    data = {"2D": np.ones(SHAPE[:2], np.float32), "RGB24": np.ones(SHAPE, RGB), "4D": np.ones((*SHAPE, 3), np.float32)}[
+        kind
+    ]
     nib.save(nib.Nifti1Image(data, c["affine"]), tmp_path / "in" / "odd.nii.gz")
-    argv = from_run_argv(fake_run(tmp_path / "wf"), c, tmp_path / "out" / "x.nii.gz",
-                         image=tmp_path / "in" / "odd.nii.gz") if from_run else \
-        ["predict", "--checkpoint", str(c["ckpt"]), "--image", str(tmp_path / "in" / "odd.nii.gz"), "--mask",
-         str(c["mask"]), "--out", str(tmp_path / "out" / "x.nii.gz"), "--device", "cpu", "--quiet"]
+    argv = (
+        from_run_argv(fake_run(tmp_path / "wf"), c, tmp_path / "out" / "x.nii.gz", image=tmp_path / "in" / "odd.nii.gz")
+        if from_run
+        else [
+            "predict",
+            "--checkpoint",
+            str(c["ckpt"]),
+            "--image",
+            str(tmp_path / "in" / "odd.nii.gz"),
+            "--mask",
+            str(c["mask"]),
+            "--out",
+            str(tmp_path / "out" / "x.nii.gz"),
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
+    )
     line = refused(argv, needle, tmp_path, capsys)
     assert str(tmp_path / "in" / "odd.nii.gz") in line and "unexpected" not in line
 
 
 # ---------------------------------------------------------------- item 10: export checks what it writes
 
+
 def test_export_refuses_a_nan_threshold(c, tmp_path, capsys, run):
     path = run / "scores" / "Patch2Loc" / "T1" / "fold1" / "IXI" / "threshold.json"
     path.write_text('{"threshold": NaN}')
-    line = refused(_export(run, tmp_path / "out" / "t1.zip"), "threshold nan must be a finite number", tmp_path,
-                   capsys)
+    line = refused(_export(run, tmp_path / "out" / "t1.zip"), "threshold nan must be a finite number", tmp_path, capsys)
     assert str(path) in line
 
 
@@ -132,10 +157,12 @@ def test_export_runs_predicts_checks_on_what_it_writes(c, tmp_path, capsys, monk
 
 # ---------------------------------------------------------------- item 11: --out inside an input read whole
 
+
 def test_out_inside_a_folder_bundle_is_refused(c, tmp_path, capsys, run):
     assert cli.main(_export(run, tmp_path / "folder")) == 0
-    line = refused(model_argv(c, tmp_path / "folder", tmp_path / "folder" / "heat.nii.gz"),
-                   "inside --model", tmp_path, capsys)
+    line = refused(
+        model_argv(c, tmp_path / "folder", tmp_path / "folder" / "heat.nii.gz"), "inside --model", tmp_path, capsys
+    )
     assert "read whole" in line
     assert cli.main(model_argv(c, tmp_path / "folder", tmp_path / "out" / "heat.nii.gz")) == 0  # still usable
 
@@ -146,6 +173,7 @@ def test_out_inside_the_run_folder_is_refused(c, tmp_path, capsys, run):
 
 # ---------------------------------------------------------------- item 12: a planted link among the outputs
 
+
 @pytest.mark.parametrize("target", ["a folder", "nothing"])
 def test_a_planted_link_for_an_output_is_refused_before_compute(c, tmp_path, capsys, monkeypatch, target):
     monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
@@ -153,17 +181,34 @@ def test_a_planted_link_for_an_output_is_refused_before_compute(c, tmp_path, cap
     (tmp_path / "elsewhere").mkdir()
     link = tmp_path / "out" / "image_preprocessed"  # the scan's id is `image`
     link.symlink_to(tmp_path / ("elsewhere" if target == "a folder" else "gone"))
-    line = refused(from_run_argv(fake_run(tmp_path / "wf"), c, tmp_path / "out"), "is a symbolic link", tmp_path,
-                   capsys)
+    line = refused(
+        from_run_argv(fake_run(tmp_path / "wf"), c, tmp_path / "out"), "is a symbolic link", tmp_path, capsys
+    )
     assert str(link) in line and TEMP_MARK not in line
 
 
 def test_a_planted_link_for_an_output_file_is_refused(c, tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "x_summary.json").symlink_to(tmp_path / "in" / "elsewhere.json")
-    refused(["predict", "--checkpoint", str(c["ckpt"]), "--image", str(c["image"]), "--mask", str(c["mask"]),
-             "--out", str(tmp_path / "out" / "x.nii.gz"), "--device", "cpu", "--quiet"], "is a symbolic link",
-            tmp_path, capsys)
+    refused(
+        [
+            "predict",
+            "--checkpoint",
+            str(c["ckpt"]),
+            "--image",
+            str(c["image"]),
+            "--mask",
+            str(c["mask"]),
+            "--out",
+            str(tmp_path / "out" / "x.nii.gz"),
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+        "is a symbolic link",
+        tmp_path,
+        capsys,
+    )
 
 
 # ---------------------------------------------------------------- item 13: a killed run's temporaries
@@ -182,9 +227,13 @@ sys.exit(cli.main(sys.argv[1:]))
 
 def _killed(argv, module, name, tmpdir) -> None:
     """Run the CLI in a child that pauses in `module.name`; SIGKILL it there (nothing cleans up)."""
-    proc = subprocess.Popen([sys.executable, "-c", KILLED.format(module=module, name=name), *argv],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**ENV, "TMPDIR": str(tmpdir)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED.format(module=module, name=name), *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**ENV, "TMPDIR": str(tmpdir)},
+    )
     try:
         assert proc.stdout.readline().strip() == "paused", proc.stderr.read()
         proc.send_signal(signal.SIGKILL)
@@ -227,6 +276,7 @@ def test_a_live_runs_bundle_folder_is_never_swept(c, tmp_path, run):
 
 # ---------------------------------------------------------------- item 14: run_name
 
+
 @pytest.mark.parametrize("name,ok", [("..", False), (".", False), ("a.b", True), ("demo_2", True)])
 def test_run_name_must_be_one_plain_folder_name(name, ok):
     from snakemake.utils import validate
@@ -251,6 +301,7 @@ def test_a_dry_run_with_run_name_dotdot_plans_nothing(tmp_path):
 
 # ---------------------------------------------------------------- item 15: the lines themselves
 
+
 @pytest.mark.slow  # a child process
 def test_a_batch_error_starts_a_line_of_its_own(c, tmp_path):
     """Without --quiet a folder run shows a bar of scans: a failed scan's line used to be glued to it."""
@@ -259,9 +310,26 @@ def test_a_batch_error_starts_a_line_of_its_own(c, tmp_path):
     # a header that passes every check, and no voxels: it fails once the models are loaded, the bar shown
     write_nii_gz(scans / "a.nii.gz", nifti_header(SHAPE, zooms=(1.5, 1.0, 2.0), affine=c["affine"]))
     (tmp_path / "list.csv").write_text(f"image,mask\n{scans / 'a.nii.gz'},{c['mask']}\n{c['image']},{c['mask']}\n")
-    done = subprocess.run([sys.executable, "-m", "patch2loc.cli", "predict", "--checkpoint", str(c["ckpt"]),
-                           "--image", str(tmp_path / "list.csv"), "--out", str(tmp_path / "out"), "--device", "cpu"],
-                          capture_output=True, text=True, env=ENV, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "patch2loc.cli",
+            "predict",
+            "--checkpoint",
+            str(c["ckpt"]),
+            "--image",
+            str(tmp_path / "list.csv"),
+            "--out",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
     assert done.returncode == 1, done.stderr
     starts = [m.start() for m in re.finditer("patch2loc predict: error:", done.stderr)]
     assert len(starts) == 1 and all(i == 0 or done.stderr[i - 1] in "\r\n" for i in starts), done.stderr
@@ -272,8 +340,13 @@ def test_a_batch_error_starts_a_line_of_its_own(c, tmp_path):
 def test_export_says_what_a_sigterm_left(c, tmp_path, run):
     out = tmp_path / "out" / "t1.zip"
     code = KILLED.format(module="patch2loc.bundle.export", name="_zip")
-    proc = subprocess.Popen([sys.executable, "-c", code, *_export(run, out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *_export(run, out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     try:
         assert proc.stdout.readline().strip() == "paused", proc.stderr.read()
         before = snapshot(out.parent)

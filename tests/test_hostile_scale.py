@@ -11,6 +11,7 @@ A checkpoint without the range (trained before) gets one warning line and goes o
 Item 7: --html with --from-run or --model failed after the whole computation ("the score has
 shape (111, 129, 107), the scan (0,)"); the viewer now gets the native scan.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,12 +52,17 @@ def _scaled(c, path, factor: float = 1000.0, slope: bool = False):
 
 # ---------------------------------------------------------------- item 6
 
+
 @pytest.mark.parametrize("how", ["x1000", "scl_slope 1000", "x0.001"])
 def test_a_scan_in_another_intensity_scale_is_refused(c, tmp_path, capsys, how):
     factor, slope = {"x1000": (1000.0, False), "scl_slope 1000": (1000.0, True), "x0.001": (0.001, False)}[how]
     scan = _scaled(c, tmp_path / "in" / "scaled.nii.gz", factor, slope)
-    line = refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", "--threshold", "3", image=scan),
-                   "not in the scale the model was trained on", tmp_path, capsys)
+    line = refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", "--threshold", "3", image=scan),
+        "not in the scale the model was trained on",
+        tmp_path,
+        capsys,
+    )
     assert str(scan) in line and "--force" in line and "nothing was written" in line
 
 
@@ -93,8 +99,12 @@ def test_a_crafted_range_is_refused_with_the_checkpoint(c, tmp_path, capsys, val
     ckpt = torch.load(c["ckpt"], weights_only=True)
     ckpt["config"]["intensity_range"] = value
     torch.save(ckpt, tmp_path / "in" / "bad.pt")
-    refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "bad.pt"), "intensity_range",
-            tmp_path, capsys)
+    refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "bad.pt"),
+        "intensity_range",
+        tmp_path,
+        capsys,
+    )
 
 
 @pytest.mark.parametrize("method", ["Patch2Loc", "DAE", "DDPM"])
@@ -108,19 +118,35 @@ def test_training_records_the_range(tmp_path, method):
     if method == "Patch2Loc":
         from patch2loc.methods.patch2loc.train import TrainConfig, train
 
-        train(data.train_images, data.train_masks, data.val_images, data.val_masks,
-              TrainConfig(steps=1, patches_per_step=4, val_every=1, val_batches=1, device="cpu"), tmp_path / "m",
-              progress=False)
+        train(
+            data.train_images,
+            data.train_masks,
+            data.val_images,
+            data.val_masks,
+            TrainConfig(steps=1, patches_per_step=4, val_every=1, val_batches=1, device="cpu"),
+            tmp_path / "m",
+            progress=False,
+        )
     elif method == "DDPM":
         from patch2loc.methods.diffusion.train import DiffusionConfig, train
 
-        train(data, DiffusionConfig(steps=1, batch_size=2, width=8, blocks=1, rescale=1, val_every=1, val_batches=1,
-                                    device="cpu"), tmp_path / "m", progress=False)
+        train(
+            data,
+            DiffusionConfig(
+                steps=1, batch_size=2, width=8, blocks=1, rescale=1, val_every=1, val_batches=1, device="cpu"
+            ),
+            tmp_path / "m",
+            progress=False,
+        )
     else:
         from patch2loc.methods.dae.train import DAEConfig, train
 
-        train(data, DAEConfig(steps=1, batch_size=2, width=4, depth=2, val_every=1, val_batches=1, device="cpu"),
-              tmp_path / "m", progress=False)
+        train(
+            data,
+            DAEConfig(steps=1, batch_size=2, width=4, depth=2, val_every=1, val_batches=1, device="cpu"),
+            tmp_path / "m",
+            progress=False,
+        )
     recorded = read_checkpoint(tmp_path / "m" / "best.pt", method=method)["config"]["intensity_range"]
     inside = data.train_images[0][data.train_masks[0]]
     assert recorded["p1"] == pytest.approx(np.percentile(inside, 1)) and recorded["volumes"] == 1
@@ -128,6 +154,7 @@ def test_training_records_the_range(tmp_path, method):
 
 
 # ---------------------------------------------------------------- item 7
+
 
 @pytest.fixture()
 def viewer_calls(monkeypatch):

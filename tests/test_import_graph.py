@@ -1,6 +1,7 @@
 """The package's modules import each other without a cycle (issue 23: predict/scan.py and
 predict/command.py once imported each other). Imports inside functions count too: a lazy import
 hides a cycle from Python at start-up, not from a reader."""
+
 from __future__ import annotations
 
 import ast
@@ -23,8 +24,10 @@ def import_graph() -> dict[str, set[str]]:
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 # `from pkg import mod` imports the module pkg.mod when there is one
-                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
-                           for a in node.names]
+                targets = [
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                    for a in node.names
+                ]
             else:
                 continue
             graph[name] |= {t for t in targets if t in modules and t != name}
@@ -40,7 +43,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         path.pop()

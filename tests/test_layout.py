@@ -1,5 +1,6 @@
 """RunLayout names every file of a run folder and reads a path back into its keys; renamed config
 keys are read under their new names (settings.upgrade_config)."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,16 +47,27 @@ def test_every_path_reads_back_into_its_keys(method):
     if method.trains:
         for root in ("models", "resume/models"):
             path = LAYOUT.model_file(method.name, "best.pt", "T1", 4, root=root)
-            assert RunLayout.parse(path, "model") == {"method": method.name, "modality": "T1", "fold": "4",
-                                                      "name": "best.pt"}
+            assert RunLayout.parse(path, "model") == {
+                "method": method.name,
+                "modality": "T1",
+                "fold": "4",
+                "name": "best.pt",
+            }
     assert RunLayout.parse(LAYOUT.figure("loss_curves", method.name), "figure:loss_curves") == {"method": method.name}
 
 
 def test_scans_figures_and_folds_read_back():
     assert RunLayout.parse("/abs/results/r/normalized/WMH/T1/GE3T_100/image.nii.gz", "normalized") == {
-        "dataset": "WMH", "modality": "T1", "subject": "GE3T_100"}
+        "dataset": "WMH",
+        "modality": "T1",
+        "subject": "GE3T_100",
+    }
     assert RunLayout.parse(LAYOUT.preprocessed("IXI", "T2", "IXI002-Guys", "seg.nii.gz"), "preprocessed") == {
-        "dataset": "IXI", "modality": "T2", "subject": "IXI002-Guys", "name": "seg.nii.gz"}
+        "dataset": "IXI",
+        "modality": "T2",
+        "subject": "IXI002-Guys",
+        "name": "seg.nii.gz",
+    }
     for kind, names in FIGURES.items():
         keys = ["ATLAS_v2" if n == "dataset" else "T1" if n == "modality" else "DAE" for n in names]
         assert RunLayout.parse(LAYOUT.figure(kind, *keys), f"figure:{kind}") == dict(zip(names, keys))
@@ -69,8 +81,11 @@ def test_scans_figures_and_folds_read_back():
 def test_old_config_keys_are_read_under_their_new_names_with_a_warning():
     config = {"train": {"steps": 3}, "heatmap": {"region": "mask", "median_size": 3}, "evaluate": {"region": "brain"}}
     lines = upgrade_config(config)
-    assert config == {"patch2loc": {"steps": 3}, "heatmap": {"centres": "mask", "median_size": 3},
-                      "evaluate": {"region": "brain"}}  # the metrics' region is another setting: kept
+    assert config == {
+        "patch2loc": {"steps": 3},
+        "heatmap": {"centres": "mask", "median_size": 3},
+        "evaluate": {"region": "brain"},
+    }  # the metrics' region is another setting: kept
     assert len(lines) == 2 and "`train` is now `patch2loc`" in lines[0] and "`heatmap.region`" in lines[1]
     assert upgrade_config(config) == []  # already new
     with pytest.raises(InputError, match="both `train` .* and `patch2loc`; rename `train` to `patch2loc`"):
@@ -84,7 +99,6 @@ def test_an_old_key_given_on_a_command_line_is_read_under_its_new_name():
     assert upgrade_key("heatmap.region")[0] == "heatmap.centres"
     for new in ("patch2loc.lr_schedule", "evaluate.region", "heatmap.stride", "trainer.x"):
         assert upgrade_key(new) == (new, None)
-
 
 
 def test_a_seed_study_variant_is_read_from_its_text():

@@ -1,4 +1,5 @@
 """Lesion-wise metrics (patch2loc.evaluation.lesionwise.volume) against cases counted by hand."""
+
 from __future__ import annotations
 
 import math
@@ -80,9 +81,14 @@ def test_hd95_is_symmetric_and_zero_for_equal_masks():
     assert hd95(seg, seg, (2, 2, 2)) == 0
 
 
-@pytest.mark.parametrize("block, word", [({"connectivity": 8}, "connectivity"),
-                                         ({"size_bins_ml": [1, 0.1]}, "size_bins_ml"),
-                                         ({"min_size": 3}, "unknown key")])
+@pytest.mark.parametrize(
+    "block, word",
+    [
+        ({"connectivity": 8}, "connectivity"),
+        ({"size_bins_ml": [1, 0.1]}, "size_bins_ml"),
+        ({"min_size": 3}, "unknown key"),
+    ],
+)
 def test_bad_settings_are_one_line_naming_the_key(block, word):
     with pytest.raises(InputError, match=word):
         LesionRule.from_config(block)

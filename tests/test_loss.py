@@ -1,4 +1,5 @@
 """beta-NLL: value against a hand formula, and the stop-gradient on the exp(s)^beta weight."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The method registry: every line names a module that does what the workflow asks of a method."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -73,8 +74,10 @@ def test_a_dataset_scored_with_any_method_keeps_heatmaps_and_thresholds(tmp_path
         mask[2:14, 2:14, 1:5] = 1
         seg = np.zeros(image.shape, np.uint8)
         seg[5:9, 5:9, 2:4] = 1
-        paths = [save_volume(a, tmp_path / f"s{i}" / n) for a, n in
-                 ((image, "image.nii.gz"), (mask, "mask.nii.gz"), (seg, "seg.nii.gz"))]
+        paths = [
+            save_volume(a, tmp_path / f"s{i}" / n)
+            for a, n in ((image, "image.nii.gz"), (mask, "mask.nii.gz"), (seg, "seg.nii.gz"))
+        ]
         scans.append(Scan(f"s{i}", *map(str, paths)))
     cfg = ScoringConfig(median_size=3, keep_heatmaps=2, device="cpu", patch_size=4)
     for method, model in (("Thresh", None), ("DAE", DenoisingUNet(width=4).eval())):
@@ -82,8 +85,16 @@ def test_a_dataset_scored_with_any_method_keeps_heatmaps_and_thresholds(tmp_path
         threshold, rows = score_healthy(method, scans, cfg, meta, tmp_path / method / "IXI", model)
         assert np.isfinite(threshold) and len(rows) == 3 and rows["fpr_unsup"].between(0, 1).all()
         assert sorted(p.name for p in (tmp_path / method / "IXI").iterdir()) == ["s0.nii.gz", "s1.nii.gz"]
-        metrics, lesions, patches = score_lesions(method, scans[1:], cfg, {**meta, "dataset": "BraTS21"},
-                                                  threshold, tmp_path / method / "BraTS21", model, first_index=1)
+        metrics, lesions, patches = score_lesions(
+            method,
+            scans[1:],
+            cfg,
+            {**meta, "dataset": "BraTS21"},
+            threshold,
+            tmp_path / method / "BraTS21",
+            model,
+            first_index=1,
+        )
         assert lesions["subject"].tolist() == ["s1", "s2"] and lesions["voxels"].tolist() == [32, 32]
         assert (metrics["lesions"] == 1).all() and metrics["lesion_recall"].isin([0, 1]).all()
         assert metrics["subject"].tolist() == ["s1", "s2"] and metrics["auprc"].between(0, 1).all()

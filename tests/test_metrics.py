@@ -1,4 +1,5 @@
 """Metrics against sklearn and brute force, on tiny random data with many ties."""
+
 from __future__ import annotations
 
 import numpy as np

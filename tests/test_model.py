@@ -1,4 +1,5 @@
 """Network structure against the paper's spec (section 2.4) and the exact parameter count."""
+
 from __future__ import annotations
 
 import math
@@ -58,7 +59,12 @@ def test_heads_structure_and_no_weight_sharing():
         assert kinds == [nn.Linear, nn.BatchNorm1d, nn.ReLU] * 4 + [nn.Linear]
         linears = [m for m in head if isinstance(m, nn.Linear)]
         assert [(layer.in_features, layer.out_features) for layer in linears] == [
-            (512, 512), (512, 128), (128, 64), (64, 32), (32, 2)]
+            (512, 512),
+            (512, 128),
+            (128, 64),
+            (64, 32),
+            (32, 2),
+        ]
     shared = {id(p) for p in model.mean_head.parameters()} & {id(p) for p in model.logvar_head.parameters()}
     assert not shared
 

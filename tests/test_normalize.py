@@ -1,11 +1,12 @@
 """Nyul landmarks + percentile scaling on tiny synthetic volumes."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from patch2loc.io import InputError, load_volume, save_volume
-from patch2loc.preprocessing.normalize import (fit_landmarks, load_landmarks, normalize_scan, nyul_transform)
+from patch2loc.preprocessing.normalize import fit_landmarks, load_landmarks, normalize_scan, nyul_transform
 
 SHAPE = (20, 22, 18)
 
@@ -13,7 +14,7 @@ SHAPE = (20, 22, 18)
 def _brain(rng: np.random.Generator, gain: float, offset: float, gamma: float):
     """Two-class brain (ellipsoid, inner core brighter) with noise, then a scanner-like mapping."""
     idx = np.stack(np.meshgrid(*[np.linspace(-1, 1, n) for n in SHAPE], indexing="ij"), -1)
-    r = np.sqrt((idx ** 2).sum(-1))
+    r = np.sqrt((idx**2).sum(-1))
     mask = r < 0.9
     base = np.where(r < 0.5, 1.0, 0.6) + 0.05 * rng.standard_normal(SHAPE)
     image = (gain * np.clip(base, 0.05, None) ** gamma + offset) * mask
@@ -29,8 +30,10 @@ def _write(tmp_path, name, image, mask):
 
 def test_landmarks_map_each_image_onto_standard_scale(tmp_path):
     rng = np.random.default_rng(0)
-    scans = [_write(tmp_path, f"s{i}", *_brain(rng, g, o, gm))
-             for i, (g, o, gm) in enumerate([(100, 5, 1.0), (900, 40, 1.3), (30, 0, 0.8)])]
+    scans = [
+        _write(tmp_path, f"s{i}", *_brain(rng, g, o, gm))
+        for i, (g, o, gm) in enumerate([(100, 5, 1.0), (900, 40, 1.3), (30, 0, 0.8)])
+    ]
     table = fit_landmarks([s[0] for s in scans], [s[1] for s in scans], tmp_path / "T1.npy")
     assert table.shape == (2, 11) and np.allclose(table[1], [1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99])
     # Independent computation of the standard scale: mean of the landmarks linearly rescaled
@@ -60,8 +63,7 @@ def test_normalize_scan_scales_and_is_invariant_to_linear_rescaling(tmp_path):
     assert np.percentile(out_a[mask], 98.0) == pytest.approx(1.0, abs=1e-5)
     assert np.all(out_a[~mask] == 0)
     assert np.allclose(out_a, out_b, atol=1e-4)
-    out_c = load_volume(normalize_scan(*a, tmp_path / "lm.npy", tmp_path / "nc.nii.gz",
-                                       percentile=50.0)).data
+    out_c = load_volume(normalize_scan(*a, tmp_path / "lm.npy", tmp_path / "nc.nii.gz", percentile=50.0)).data
     assert np.median(out_c[mask]) == pytest.approx(1.0, abs=1e-5)
 
 
@@ -86,8 +88,10 @@ def test_bad_inputs_raise_and_write_nothing(tmp_path):
 # and 4.0.0 (Python 3.12.1 and 3.13.0): identical to 6 decimals across versions (2026-11-22).
 def _fixed_population(tmp_path):
     rng = np.random.default_rng(2026)
-    pairs = [_write(tmp_path, f"b{i}", *_brain(rng, g, o, gm))
-             for i, (g, o, gm) in enumerate([(800, 50, 1.0), (1500, 0, 1.2), (300, 20, 0.8)])]
+    pairs = [
+        _write(tmp_path, f"b{i}", *_brain(rng, g, o, gm))
+        for i, (g, o, gm) in enumerate([(800, 50, 1.0), (1500, 0, 1.2), (300, 20, 0.8)])
+    ]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
@@ -121,12 +125,13 @@ def test_crop_pad_comes_last(tmp_path):
     fit_landmarks(images, masks, tmp_path / "lm.npy")
     full = normalize_scan(images[0], masks[0], tmp_path / "lm.npy", tmp_path / "full.nii.gz")
     target = (20, 22, 10)  # cuts 8 of the 18 axial slices, brain included
-    last = normalize_scan(images[0], masks[0], tmp_path / "lm.npy", tmp_path / "last.nii.gz",
-                          target_shape=target)
+    last = normalize_scan(images[0], masks[0], tmp_path / "lm.npy", tmp_path / "last.nii.gz", target_shape=target)
     want, offset = crop_or_pad(load_volume(full).data, target)
     got = load_volume(last)
     np.testing.assert_array_equal(got.data, want)
-    np.testing.assert_allclose(got.affine[:3, 3], load_volume(full).affine[:3, :3] @ offset + load_volume(full).affine[:3, 3])
+    np.testing.assert_allclose(
+        got.affine[:3, 3], load_volume(full).affine[:3, :3] @ offset + load_volume(full).affine[:3, 3]
+    )
     # cropping first would change the values: the percentile of a partial brain differs
     crop_img, _ = crop_or_pad(load_volume(images[0]).data, target)
     crop_msk, _ = crop_or_pad(load_volume(masks[0]).data, target)

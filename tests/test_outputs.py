@@ -1,4 +1,5 @@
 """Output safety primitives: same-file detection, staged outputs, stale temp files, file modes."""
+
 from __future__ import annotations
 
 import os
@@ -7,8 +8,7 @@ import stat
 import pytest
 
 from patch2loc.errors import InputError
-from patch2loc.outputs import (TEMP_MARK, OutputSet, atomic_output, check_output, remove_stale_temps,
-                               same_file)
+from patch2loc.outputs import TEMP_MARK, OutputSet, atomic_output, check_output, remove_stale_temps, same_file
 
 
 def test_same_file_sees_paths_symlinks_and_hard_links(tmp_path):

@@ -1,4 +1,5 @@
 """The figures' chunked reads of the patch tables agree with the all-in-memory selections."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,11 +14,19 @@ from patch2loc.evaluation.patch_stream import rows_at_best_location, sample_clas
 
 def _patches(fold: int, n: int, seed: int, dataset: str = "MSLUB") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"dataset": dataset, "fold": fold, "subject": [f"s{i % 7}" for i in range(n)],
-                         "z": rng.integers(0, 4, n), "x": rng.integers(0, 3, n) * 8 + 4,
-                         "y": rng.integers(0, 3, n) * 8 + 4,
-                         "lesion_fraction": rng.choice([0.0, 0.05, 0.5, 0.95, 1.0], n),
-                         "log_error": rng.normal(0, 1, n), "row": np.arange(n) + 10_000 * seed})
+    return pd.DataFrame(
+        {
+            "dataset": dataset,
+            "fold": fold,
+            "subject": [f"s{i % 7}" for i in range(n)],
+            "z": rng.integers(0, 4, n),
+            "x": rng.integers(0, 3, n) * 8 + 4,
+            "y": rng.integers(0, 3, n) * 8 + 4,
+            "lesion_fraction": rng.choice([0.0, 0.05, 0.5, 0.95, 1.0], n),
+            "log_error": rng.normal(0, 1, n),
+            "row": np.arange(n) + 10_000 * seed,
+        }
+    )
 
 
 @pytest.fixture()
@@ -63,8 +72,9 @@ def test_best_location_rows_equal_the_pooled_choice(files):
     expected = fold0[(fold0["z"] == z) & (fold0["x"] == x) & (fold0["y"] == y)]
     rows, where = rows_at_best_location(files, "MSLUB", chunksize=64)
     assert where == (z, x, y)
-    assert_frame_equal(rows.sort_values("row").reset_index(drop=True),
-                       expected.sort_values("row").reset_index(drop=True))
+    assert_frame_equal(
+        rows.sort_values("row").reset_index(drop=True), expected.sort_values("row").reset_index(drop=True)
+    )
 
 
 def test_a_dataset_without_patches_is_named(files):

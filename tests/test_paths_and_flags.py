@@ -5,6 +5,7 @@ leaving a 0700 staging folder; now it is refused in one line (the batch goes on)
 checked before any compute: finite numbers, sane absolute limits, and a stride / median filter
 that fits the grid the model scores. Train's csv paths are relative to the csv, as predict's.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ import pytest
 from fake_chain import fake_run, from_run_argv
 from safety_helpers import make_case, predict_argv, refused
 
-from patch2loc import cli
+from patch2loc.methods.train_command import read_pairs
 from patch2loc.outputs import TEMP_MARK
 
 NOT_UTF8 = os.fsdecode(b"b\xff\xfe")  # a name made on a Latin-1 system
@@ -34,6 +35,7 @@ def _no_compute(*args, **kwargs):
 
 
 # ---------------------------------------------------------------- case 8: non-UTF-8 paths
+
 
 def test_non_utf8_out_with_from_run_is_one_line(c, tmp_path, capsys, monkeypatch):
     run = fake_run(tmp_path / "wf")
@@ -62,10 +64,31 @@ def test_a_folder_batch_with_a_non_utf8_scan_goes_on(c, tmp_path):
     shutil.copy(c["image"], scans / "good.nii.gz")
     shutil.copy(c["image"], scans / f"{NOT_UTF8}.nii.gz")
     run, out = fake_run(tmp_path / "wf"), tmp_path / "out"
-    argv = ["predict", "--checkpoint", str(c["ckpt"]), "--image", str(scans), "--from-run", str(run), "--modality",
-            "T1", "--skull-strip", "none", "--out", str(out), "--device", "cpu", "--amp", "none", "--quiet"]
-    proc = subprocess.run([sys.executable, "-c", BATCH, os.path.dirname(__file__), *argv], capture_output=True,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    argv = [
+        "predict",
+        "--checkpoint",
+        str(c["ckpt"]),
+        "--image",
+        str(scans),
+        "--from-run",
+        str(run),
+        "--modality",
+        "T1",
+        "--skull-strip",
+        "none",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--amp",
+        "none",
+        "--quiet",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-c", BATCH, os.path.dirname(__file__), *argv],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     err = proc.stderr.decode("utf-8", "backslashreplace").strip().splitlines()
     assert proc.returncode == 1, err  # one scan failed, the process did not abort
     assert len(err) == 1 and "b\\xff\\xfe.nii.gz" in err[0] and "not valid UTF-8" in err[0], err
@@ -76,14 +99,26 @@ def test_a_folder_batch_with_a_non_utf8_scan_goes_on(c, tmp_path):
 
 # ---------------------------------------------------------------- case 10: flag values
 
-@pytest.mark.parametrize("flag,value,needle", [
-    ("--threshold", "nan", "finite"), ("--threshold", "-inf", "finite"), ("--threshold", "inf", "finite"),
-    ("--stride", "200", "<= 16"), ("--stride", "0", ">= 1"), ("--median-size", "99", "<= 15"),
-    ("--median-size", "31", "<= 15"), ("--batch-size", "100000000", "<= 65536"), ("--folds", "-1", ">= 0")])
+
+@pytest.mark.parametrize(
+    "flag,value,needle",
+    [
+        ("--threshold", "nan", "finite"),
+        ("--threshold", "-inf", "finite"),
+        ("--threshold", "inf", "finite"),
+        ("--stride", "200", "<= 16"),
+        ("--stride", "0", ">= 1"),
+        ("--median-size", "99", "<= 15"),
+        ("--median-size", "31", "<= 15"),
+        ("--batch-size", "100000000", "<= 65536"),
+        ("--folds", "-1", ">= 0"),
+    ],
+)
 def test_predict_flag_out_of_range(c, tmp_path, capsys, monkeypatch, flag, value, needle):
     monkeypatch.setattr("patch2loc.methods.patch2loc.heatmap.score_volume", _no_compute)
-    line = refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", f"{flag}={value}"), f"argument {flag}: ", tmp_path,
-                   capsys)  # flag=value: argparse takes a lone "-inf" for an option
+    line = refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", f"{flag}={value}"), f"argument {flag}: ", tmp_path, capsys
+    )  # flag=value: argparse takes a lone "-inf" for an option
     assert needle in line
 
 
@@ -94,30 +129,65 @@ def test_stride_and_median_size_must_fit_the_slice(c, tmp_path, capsys, monkeypa
     small = np.random.default_rng(0).normal(1, 0.3, (8, 8, 4)).astype(np.float32)
     nib.save(nib.Nifti1Image(small, c["affine"]), tmp_path / "in" / "small.nii.gz")
     nib.save(nib.Nifti1Image(np.ones((8, 8, 4), np.uint8), c["affine"]), tmp_path / "in" / "small_mask.nii.gz")
-    argv = predict_argv(c, tmp_path / "out" / "h.nii.gz", "--median-size", "9", image=tmp_path / "in" / "small.nii.gz",
-                        mask=tmp_path / "in" / "small_mask.nii.gz")
+    argv = predict_argv(
+        c,
+        tmp_path / "out" / "h.nii.gz",
+        "--median-size",
+        "9",
+        image=tmp_path / "in" / "small.nii.gz",
+        mask=tmp_path / "in" / "small_mask.nii.gz",
+    )
     line = refused(argv, "--median-size 9", tmp_path, capsys)
     assert "8 at most" in line
 
 
-@pytest.mark.parametrize("flag,value", [("--lr", "nan"), ("--lr", "0"), ("--seed", "-1"), ("--steps", "0"),
-                                        ("--patches", "10000000"), ("--num-threads", "0")])
+@pytest.mark.parametrize(
+    "flag,value",
+    [
+        ("--lr", "nan"),
+        ("--lr", "0"),
+        ("--seed", "-1"),
+        ("--steps", "0"),
+        ("--patches", "10000000"),
+        ("--num-threads", "0"),
+    ],
+)
 def test_train_flag_out_of_range(c, tmp_path, capsys, flag, value):
     (tmp_path / "in" / "l.csv").write_text("image,mask\nimage.nii.gz,mask.nii.gz\n")
-    argv = ["train", "--train-list", str(tmp_path / "in" / "l.csv"), "--val-list", str(tmp_path / "in" / "l.csv"),
-            "--out", str(tmp_path / "run"), "--quiet", flag, value]
+    argv = [
+        "train",
+        "--train-list",
+        str(tmp_path / "in" / "l.csv"),
+        "--val-list",
+        str(tmp_path / "in" / "l.csv"),
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        flag,
+        value,
+    ]
     refused(argv, f"argument {flag}: must be", tmp_path, capsys)
 
 
 # ---------------------------------------------------------------- LOW: train csv paths
 
+
 def test_train_csv_paths_are_relative_to_the_csv(c, tmp_path, capsys, monkeypatch):
     (tmp_path / "in" / "l.csv").write_text("image,mask\nimage.nii.gz,mask.nii.gz\n")
     monkeypatch.chdir(tmp_path)  # not the csv's folder
-    assert cli.read_pairs(tmp_path / "in" / "l.csv") == [(str(tmp_path / "in" / "image.nii.gz"),
-                                                          str(tmp_path / "in" / "mask.nii.gz"))]
+    assert read_pairs(tmp_path / "in" / "l.csv") == [
+        (str(tmp_path / "in" / "image.nii.gz"), str(tmp_path / "in" / "mask.nii.gz"))
+    ]
     (tmp_path / "in" / "old.csv").write_text("image,mask\nin/image.nii.gz,in/mask.nii.gz\n")  # the old rule
-    argv = ["train", "--train-list", str(tmp_path / "in" / "old.csv"), "--val-list", str(tmp_path / "in" / "l.csv"),
-            "--out", str(tmp_path / "run"), "--quiet"]
+    argv = [
+        "train",
+        "--train-list",
+        str(tmp_path / "in" / "old.csv"),
+        "--val-list",
+        str(tmp_path / "in" / "l.csv"),
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+    ]
     line = refused(argv, "relative paths in the list are relative to the csv's folder", tmp_path, capsys)
     assert "row 2, image in/image.nii.gz" in line and str(tmp_path / "in" / "image.nii.gz") in line

@@ -6,6 +6,7 @@ The DAEs here are untrained tiny UNets (width 4) with fixed seeds: what is teste
 maps take, not their quality. The run is test_bundle's (copied "preprocessing":
 fake_chain.fake_prepare) with two DAE folds and their thresholds added.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,18 @@ def dae_checkpoint(path: Path, seed: int, modality: str = "T1") -> Path:
     torch.manual_seed(seed)
     model = DenoisingUNet(width=4, depth=4)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path, {"model": model.state_dict(), "method": "DAE", "modality": modality, "step": 3,
-                           "config": {"width": 4, "depth": 4, "volume_shape": list(SHAPE), "modality": modality},
-                           "optimizer": {"state": {0: {"exp_avg": torch.ones(3)}}}, "loss_rows": [[1, 0.5]]})
+    save_checkpoint(
+        path,
+        {
+            "model": model.state_dict(),
+            "method": "DAE",
+            "modality": modality,
+            "step": 3,
+            "config": {"width": 4, "depth": 4, "volume_shape": list(SHAPE), "modality": modality},
+            "optimizer": {"state": {0: {"exp_avg": torch.ones(3)}}},
+            "loss_rows": [[1, 0.5]],
+        },
+    )
     return path
 
 
@@ -82,11 +92,23 @@ def case(built, tmp_path, monkeypatch):
 
 
 def argv(c: dict, out: Path, *extra: str) -> list[str]:
-    return ["predict", "--image", str(c["image"]), "--mask", str(c["mask"]), "--out", str(out), "--device", "cpu",
-            "--quiet", *extra]
+    return [
+        "predict",
+        "--image",
+        str(c["image"]),
+        "--mask",
+        str(c["mask"]),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--quiet",
+        *extra,
+    ]
 
 
 # ---------------------------------------------------------------- --checkpoint
+
 
 def test_dae_checkpoints_give_the_mean_anomaly_map_post_processed(case, tmp_path):
     c, run, _ = case
@@ -117,17 +139,26 @@ def test_a_checkpoint_of_the_other_method_or_thresh_is_refused(case, tmp_path, c
     c, run, _ = case
     dae = RunLayout(run).checkpoint("T1", 0, "DAE")
     out = tmp_path / "o" / "h.nii.gz"
-    line = refused(argv(c, out, "--method", "DAE", "--checkpoint", str(c["ckpt"])),
-                   "a Patch2Loc checkpoint, not a DAE one", tmp_path, capsys)
+    line = refused(
+        argv(c, out, "--method", "DAE", "--checkpoint", str(c["ckpt"])),
+        "a Patch2Loc checkpoint, not a DAE one",
+        tmp_path,
+        capsys,
+    )
     assert line.endswith("pass --method Patch2Loc.")
     line = refused(argv(c, out, "--checkpoint", dae), "a DAE checkpoint, not a Patch2Loc one", tmp_path, capsys)
     assert str(dae) in line and line.endswith("pass --method DAE.")
-    refused(argv(c, out, "--method", "Thresh", "--checkpoint", dae), "--method Thresh: Thresh is not a trained method",
-            tmp_path, capsys)
+    refused(
+        argv(c, out, "--method", "Thresh", "--checkpoint", dae),
+        "--method Thresh: Thresh is not a trained method",
+        tmp_path,
+        capsys,
+    )
     assert not (tmp_path / "o").exists()
 
 
 # ---------------------------------------------------------------- --from-run and the bundle
+
 
 def test_dae_bundle_gives_the_outputs_of_from_run_with_the_dae_folds(case, tmp_path):
     c, run, bundle = case
@@ -141,13 +172,16 @@ def test_dae_bundle_gives_the_outputs_of_from_run_with_the_dae_folds(case, tmp_p
     assert cli.main(argv(c, tmp_path / "m" / "x.nii.gz", "--model", str(bundle))) == 0
     assert cli.main(argv(c, tmp_path / "md" / "x.nii.gz", "--model", str(bundle), "--method", "DAE")) == 0
     assert (tmp_path / "md" / "x.nii.gz").read_bytes() == (tmp_path / "m" / "x.nii.gz").read_bytes()
-    assert cli.main(argv(c, tmp_path / "r" / "x.nii.gz", "--from-run", str(run), "--modality", "T1",
-                         "--method", "DAE")) == 0
+    assert (
+        cli.main(argv(c, tmp_path / "r" / "x.nii.gz", "--from-run", str(run), "--modality", "T1", "--method", "DAE"))
+        == 0
+    )
     for name in ("x.nii.gz", "x_lesions.nii.gz", "x_native.nii.gz", "x_native_lesions.nii.gz", "x_components.csv"):
         assert (tmp_path / "m" / name).read_bytes() == (tmp_path / "r" / name).read_bytes(), name
     dae_folds = [Path(RunLayout(run).checkpoint("T1", k, "DAE")) for k in DAE_THRESHOLDS]
-    np.testing.assert_array_equal(np.asarray(nib.load(tmp_path / "r" / "x.nii.gz").dataobj),
-                                  expected_heatmap(dae_folds, c, 3))  # the run's median size
+    np.testing.assert_array_equal(
+        np.asarray(nib.load(tmp_path / "r" / "x.nii.gz").dataobj), expected_heatmap(dae_folds, c, 3)
+    )  # the run's median size
     summaries = [json.loads((tmp_path / d / "x_summary.json").read_text()) for d in ("m", "r")]
     assert [s["method"] for s in summaries] == ["DAE", "DAE"]
     assert summaries[0]["threshold"] == summaries[1]["threshold"] == np.mean(list(DAE_THRESHOLDS.values()))
@@ -157,18 +191,38 @@ def test_dae_bundle_gives_the_outputs_of_from_run_with_the_dae_folds(case, tmp_p
 
 def test_method_contradicting_the_bundle_and_thresh_exports_are_refused(case, tmp_path, capsys):
     c, run, bundle = case
-    refused(argv(c, tmp_path / "o.nii.gz", "--model", str(bundle), "--method", "Patch2Loc"),
-            "a DAE model bundle, but --method Patch2Loc", tmp_path, capsys)
-    refused(argv(c, tmp_path / "o.nii.gz", "--model", str(bundle), "--method", "Thresh"),
-            "--method Thresh: Thresh is not a trained method", tmp_path, capsys)
-    refused(["export", str(run), "--modality", "T1", "--method", "Thresh", "--out", str(tmp_path / "t.zip")],
-            "no model to export", tmp_path, capsys)
+    refused(
+        argv(c, tmp_path / "o.nii.gz", "--model", str(bundle), "--method", "Patch2Loc"),
+        "a DAE model bundle, but --method Patch2Loc",
+        tmp_path,
+        capsys,
+    )
+    refused(
+        argv(c, tmp_path / "o.nii.gz", "--model", str(bundle), "--method", "Thresh"),
+        "--method Thresh: Thresh is not a trained method",
+        tmp_path,
+        capsys,
+    )
+    refused(
+        ["export", str(run), "--modality", "T1", "--method", "Thresh", "--out", str(tmp_path / "t.zip")],
+        "no model to export",
+        tmp_path,
+        capsys,
+    )
     bare = Path(shutil.copytree(run, tmp_path / "wf" / "r"))
     shutil.rmtree(Path(RunLayout(bare).checkpoint("T1", 0, "DAE")).parents[1])  # models/DAE/T1
-    refused(["export", str(bare), "--modality", "T1", "--method", "DAE", "--out", str(tmp_path / "d.zip")],
-            "no DAE T1 best.pt", tmp_path, capsys)
-    refused(argv(c, tmp_path / "o.nii.gz", "--from-run", str(bare), "--modality", "T1", "--method", "DAE"),
-            "Train the run's DAE T1 models first", tmp_path, capsys)
+    refused(
+        ["export", str(bare), "--modality", "T1", "--method", "DAE", "--out", str(tmp_path / "d.zip")],
+        "no DAE T1 best.pt",
+        tmp_path,
+        capsys,
+    )
+    refused(
+        argv(c, tmp_path / "o.nii.gz", "--from-run", str(bare), "--modality", "T1", "--method", "DAE"),
+        "Train the run's DAE T1 models first",
+        tmp_path,
+        capsys,
+    )
 
 
 def _folder_bundle(run: Path, folder: Path, name: str, data: bytes, **manifest_fields) -> Path:
@@ -184,20 +238,27 @@ def _folder_bundle(run: Path, folder: Path, name: str, data: bytes, **manifest_f
     return folder
 
 
-@pytest.mark.parametrize("method,needle", [("Thresh", "a bundle of method 'Thresh'"),
-                                           ("Patch2Loc", "manifest.json says DAE T1, settings.json Patch2Loc T1")])
+@pytest.mark.parametrize(
+    "method,needle",
+    [("Thresh", "a bundle of method 'Thresh'"), ("Patch2Loc", "manifest.json says DAE T1, settings.json Patch2Loc T1")],
+)
 def test_a_bundle_whose_method_is_not_a_trained_one_or_disagrees_is_refused(case, tmp_path, capsys, method, needle):
     c, run, bundle = case
     settings = json.loads(zipfile.ZipFile(bundle).read("settings.json"))
     data = json.dumps({**settings, "method": method}).encode()
-    folder = _folder_bundle(run, tmp_path / "folder", "settings.json", data,
-                            **({"method": "Thresh"} if method == "Thresh" else {}))
+    folder = _folder_bundle(
+        run, tmp_path / "folder", "settings.json", data, **({"method": "Thresh"} if method == "Thresh" else {})
+    )
     refused(argv(c, tmp_path / "o.nii.gz", "--model", str(folder)), needle, tmp_path, capsys)
 
 
 def test_a_dae_bundle_holding_patch2loc_weights_is_refused(case, tmp_path, capsys):
     c, run, bundle = case
     folder = _folder_bundle(run, tmp_path / "folder", "folds/fold0.pt", c["ckpt"].read_bytes())
-    line = refused(argv(c, tmp_path / "o.nii.gz", "--model", str(folder)), "a Patch2Loc checkpoint, not a DAE one",
-                   tmp_path, capsys)
+    line = refused(
+        argv(c, tmp_path / "o.nii.gz", "--model", str(folder)),
+        "a Patch2Loc checkpoint, not a DAE one",
+        tmp_path,
+        capsys,
+    )
     assert line.startswith(f"patch2loc predict: error: {folder}:folds/fold0.pt: ") and "--method" not in line

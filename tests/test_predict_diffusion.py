@@ -5,6 +5,7 @@ Untrained tiny models (width 8, one block; their zero-initialised last layer giv
 so the maps are not all zero) with fixed seeds: what is tested is the path the maps take and that
 the same model gives the same bytes everywhere, not their quality. The run is test_bundle's.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,17 +30,32 @@ SETTINGS = {"DDPM": {}, "pDDPM": {"patch_size": 8}, "cDDPM": {"encoder": "resnet
 
 
 def diffusion_checkpoint(path: Path, method: str, seed: int, modality: str = "T1") -> Path:
-    config = {"width": 8, "mults": [1, 2], "blocks": 1, "dropout": 0.0, "timesteps": 1000, "encoder": None,
-              "patch_size": None, "rescale": 1, "test_steps": [500], "noise_octaves": 6, "noise_persistence": 0.8,
-              "noise_frequency_px": 8.0, "seed": 3141, "volume_shape": list(SHAPE), "modality": modality,
-              **SETTINGS[method]}
+    config = {
+        "width": 8,
+        "mults": [1, 2],
+        "blocks": 1,
+        "dropout": 0.0,
+        "timesteps": 1000,
+        "encoder": None,
+        "patch_size": None,
+        "rescale": 1,
+        "test_steps": [500],
+        "noise_octaves": 6,
+        "noise_persistence": 0.8,
+        "noise_frequency_px": 8.0,
+        "seed": 3141,
+        "volume_shape": list(SHAPE),
+        "modality": modality,
+        **SETTINGS[method],
+    }
     torch.manual_seed(seed)
     model = model_of(config)
     for p in model.unet.head.parameters():
         torch.nn.init.normal_(p, std=0.1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path, {"model": model.state_dict(), "method": method, "modality": modality, "step": 3,
-                           "config": config})
+    save_checkpoint(
+        path, {"model": model.state_dict(), "method": method, "modality": modality, "step": 3, "config": config}
+    )
     return path
 
 
@@ -60,8 +76,19 @@ def built(request, tmp_path_factory):
 
 
 def argv(c: dict, out: Path, *extra: str) -> list[str]:
-    return ["predict", "--image", str(c["image"]), "--mask", str(c["mask"]), "--out", str(out), "--device", "cpu",
-            "--quiet", *extra]
+    return [
+        "predict",
+        "--image",
+        str(c["image"]),
+        "--mask",
+        str(c["mask"]),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--quiet",
+        *extra,
+    ]
 
 
 def test_predict_and_bundle_give_the_diffusion_models_mean_map(built, tmp_path, monkeypatch):
@@ -80,8 +107,10 @@ def test_predict_and_bundle_give_the_diffusion_models_mean_map(built, tmp_path, 
     assert json.loads((tmp_path / "c" / "h_summary.json").read_text())["method"] == method
     # the bundle and the run's folds: the same bytes
     assert cli.main(argv(c, tmp_path / "m" / "x.nii.gz", "--model", str(bundle))) == 0
-    assert cli.main(argv(c, tmp_path / "r" / "x.nii.gz", "--from-run", str(run), "--modality", "T1",
-                         "--method", method)) == 0
+    assert (
+        cli.main(argv(c, tmp_path / "r" / "x.nii.gz", "--from-run", str(run), "--modality", "T1", "--method", method))
+        == 0
+    )
     assert (tmp_path / "m" / "x.nii.gz").read_bytes() == (tmp_path / "r" / "x.nii.gz").read_bytes()
 
 

@@ -1,4 +1,5 @@
 """Issue 12: predict as a tool: ensemble, components, many scans per call, native space, DICOM."""
+
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ from patch2loc.predict.lesions import components
 
 
 # ---------------------------------------------------------------- components
+
 
 def test_component_table_on_a_constructed_mask():
     affine = np.diag([2.0, 2.0, 3.0, 1.0])
@@ -37,7 +39,8 @@ def test_component_table_on_a_constructed_mask():
     assert big["volume_ml"] == pytest.approx(32 * 12 / 1000)  # 2 x 2 x 3 mm voxels
     assert big["peak_score"] == 9.0 and big["mean_score"] == pytest.approx((31 * 5 + 9) / 32)
     assert (big["centroid_x_mm"], big["centroid_y_mm"], big["centroid_z_mm"]) == pytest.approx(
-        (-10 + 2 * 3.5, 20 + 2 * 3.5, 5 + 3 * 2.5))
+        (-10 + 2 * 3.5, 20 + 2 * 3.5, 5 + 3 * 2.5)
+    )
     # equal volumes: the higher peak first (7 > 4); the corner pair is one component
     assert rows[1]["peak_score"] == 7.0 and rows[2]["peak_score"] == 4.0
     assert rows[2]["mean_score"] == pytest.approx(3.5)
@@ -45,6 +48,7 @@ def test_component_table_on_a_constructed_mask():
 
 
 # ---------------------------------------------------------------- ensemble
+
 
 def test_ensemble_of_identical_checkpoints_equals_one(tmp_path):
     c = make_case(tmp_path / "in")
@@ -64,6 +68,7 @@ def test_ensemble_of_identical_checkpoints_equals_one(tmp_path):
 
 
 # ---------------------------------------------------------------- lesion mask, summary, --seg
+
 
 def test_threshold_gives_mask_summary_and_seg_metrics(tmp_path):
     c = make_case(tmp_path / "in")
@@ -91,23 +96,42 @@ def test_threshold_gives_mask_summary_and_seg_metrics(tmp_path):
 
 # ---------------------------------------------------------------- many scans per call
 
+
 def test_csv_of_three_scans_one_corrupt(tmp_path, capsys):
     c = make_case(tmp_path / "in")
     for name in ("a", "b"):
         shutil.copy(c["image"], tmp_path / "in" / f"{name}.nii.gz")
     (tmp_path / "in" / "bad.nii.gz").write_bytes(b"not a nifti")
-    (tmp_path / "in" / "list.csv").write_text("image,mask\n" + "".join(
-        f"{n}.nii.gz,mask.nii.gz\n" for n in ("a", "bad", "b")))
+    (tmp_path / "in" / "list.csv").write_text(
+        "image,mask\n" + "".join(f"{n}.nii.gz,mask.nii.gz\n" for n in ("a", "bad", "b"))
+    )
     out = tmp_path / "out"
-    argv = ["predict", "--checkpoint", str(c["ckpt"]), "--image", str(tmp_path / "in" / "list.csv"),
-            "--out", str(out), "--device", "cpu", "--amp", "none", "--quiet", "--threshold", "3"]
+    argv = [
+        "predict",
+        "--checkpoint",
+        str(c["ckpt"]),
+        "--image",
+        str(tmp_path / "in" / "list.csv"),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--amp",
+        "none",
+        "--quiet",
+        "--threshold",
+        "3",
+    ]
     capsys.readouterr()
     assert cli.main(argv) == 1  # one scan failed
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.nii.gz" in err[0] and "Traceback" not in err[0], err
     names = sorted(p.name for p in out.iterdir())
-    expected = sorted(f"{s}{suffix}" for s in ("a", "b") for suffix in
-                      (".nii.gz", ".png", "_summary.json", "_components.csv", "_lesions.nii.gz"))
+    expected = sorted(
+        f"{s}{suffix}"
+        for s in ("a", "b")
+        for suffix in (".nii.gz", ".png", "_summary.json", "_components.csv", "_lesions.nii.gz")
+    )
     assert names == expected  # nothing of the bad scan, no temp files
     stamp = (out / "a.nii.gz").stat().st_mtime_ns
     assert cli.main(argv) == 1  # again: a and b skipped, bad fails again
@@ -122,10 +146,15 @@ def test_an_existing_folder_as_out_receives_the_outputs(tmp_path):
     (tmp_path / "results").mkdir()
     assert cli.main(predict_argv(c, tmp_path / "results")) == 0
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == [
-        "image.nii.gz", "image.png", "image_components.csv", "image_summary.json"]
+        "image.nii.gz",
+        "image.png",
+        "image_components.csv",
+        "image_summary.json",
+    ]
 
 
 # ---------------------------------------------------------------- native space and DICOM (raw scans)
+
 
 @pytest.fixture(scope="module")
 def raw_run(tmp_path_factory):
@@ -135,14 +164,42 @@ def raw_run(tmp_path_factory):
     for k in (0, 1):
         d = run / "models" / "T1" / f"fold{k}"
         d.mkdir(parents=True)
-        torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "modality": "T1",
-                    "config": {"volume_shape": [32, 32, 20]}}, d / "best.pt")
+        torch.save(
+            {
+                "model": Patch2LocNet(4).eval().state_dict(),
+                "patch_size": 4,
+                "modality": "T1",
+                "config": {"volume_shape": [32, 32, 20]},
+            },
+            d / "best.pt",
+        )
         t = run / "scores" / "Patch2Loc" / "T1" / f"fold{k}" / "IXI"
         t.mkdir(parents=True)
         (t / "threshold.json").write_text(json.dumps({"threshold": 4.0 + k}))
     out = base / "out" / "new.nii.gz"
-    assert cli.main(["predict", "--image", str(scan.image), "--mask", str(scan.mask), "--from-run", str(run),
-                     "--modality", "T1", "--out", str(out), "--device", "cpu", "--amp", "none", "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "predict",
+                "--image",
+                str(scan.image),
+                "--mask",
+                str(scan.mask),
+                "--from-run",
+                str(run),
+                "--modality",
+                "T1",
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--amp",
+                "none",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return base, run, scan, out
 
 
@@ -187,8 +244,10 @@ def test_inverse_mapping_round_trip(raw_run):
 
     brain = np.asarray(nib.load(scan.mask).dataobj) > 0
     atlas_brain = np.asarray(nib.load(prepared / "mask.nii.gz").dataobj) > 0
-    covered = to_native(atlas_brain.astype(np.float32), atlas.affine, prepared / "transform.tfm", scan.image,
-                        nearest=True) > 0.5
+    covered = (
+        to_native(atlas_brain.astype(np.float32), atlas.affine, prepared / "transform.tfm", scan.image, nearest=True)
+        > 0.5
+    )
     inside = ndimage.binary_erosion(brain & covered, iterations=2)
     assert inside.sum() > 0.3 * brain.sum()
     assert np.abs(back[inside] - field[inside]).max() < 1e-3 * np.abs(field[inside]).max() + 1e-3
@@ -202,8 +261,29 @@ def test_dicom_series_gives_the_same_heatmap_as_the_nifti(raw_run, tmp_path):
     dicom = tmp_path / "series"
     write_dicom_series(sitk.ReadImage(str(scan.image)), dicom)
     d_out = tmp_path / "dicom.nii.gz"
-    assert cli.main(["predict", "--image", str(dicom), "--mask", str(scan.mask), "--from-run", str(run),
-                     "--modality", "T1", "--out", str(d_out), "--device", "cpu", "--amp", "none", "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "predict",
+                "--image",
+                str(dicom),
+                "--mask",
+                str(scan.mask),
+                "--from-run",
+                str(run),
+                "--modality",
+                "T1",
+                "--out",
+                str(d_out),
+                "--device",
+                "cpu",
+                "--amp",
+                "none",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     a, b = np.asarray(nib.load(out).dataobj), np.asarray(nib.load(d_out).dataobj)
     np.testing.assert_allclose(b, a, atol=1e-4)
     assert (tmp_path / "dicom_preprocessed" / "native.nii.gz").exists()
@@ -215,7 +295,11 @@ def test_skull_strip_choices(tmp_path, capsys):
 
     with_mask, without = ScanInput("a", tmp_path / "a.nii.gz", tmp_path / "m.nii.gz"), ScanInput("b", tmp_path / "b")
     assert [skull_strip_of(with_mask, c) for c in ("auto", "mask", "hdbet", "none")] == [
-        "provided", "provided", "hdbet", "none"]
+        "provided",
+        "provided",
+        "hdbet",
+        "none",
+    ]
     assert skull_strip_of(without, "auto") == "hdbet"
     c = make_case(tmp_path / "in")
     assert cli.main(predict_argv(c, tmp_path / "h.nii.gz", "--skull-strip", "none")) == 2

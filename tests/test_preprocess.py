@@ -3,6 +3,7 @@
 The phantom is defined analytically in physical (LPS) coordinates, so a "native" scan is the
 phantom sampled through a known affine: registration must recover that affine.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,21 +17,30 @@ from scipy import ndimage
 
 from patch2loc.data.layouts import RawScan
 from patch2loc.io import InputError
-from patch2loc.preprocessing.pipeline import (PreprocessConfig, crop_or_pad, load_atlas, n4_correct,
-                                  preprocess_scan, ras_affine, register_affine,
-                                  resample_to_spacing, to_numpy)
+from patch2loc.preprocessing.corrections import n4_correct, register_affine
+from patch2loc.preprocessing.pipeline import (
+    PreprocessConfig,
+    crop_or_pad,
+    load_atlas,
+    preprocess_scan,
+    ras_affine,
+    resample_to_spacing,
+    to_numpy,
+)
 
 ATLAS_SHAPE, ATLAS_SPACING = (44, 50, 40), 3.0
 LESION_CENTRE = np.array([18.0, -12.0, 10.0])  # mm, inside the white matter
 
 
-def phantom(points: np.ndarray, lesion: bool = False, texture: bool = True
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def phantom(
+    points: np.ndarray, lesion: bool = False, texture: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Intensity, brain mask and lesion mask at physical points [..., 3] (mm).
 
     Brain: ellipsoid with grey-matter rim (0.55), white matter (1.0), two off-centre "ventricles"
     (0.2) and a "skull" shell (0.8) outside the brain; asymmetric so that the pose is identifiable.
     """
+
     def inside(c, r):
         return (((points - np.asarray(c)) / np.asarray(r)) ** 2).sum(-1) <= 1.0
 
@@ -82,8 +92,9 @@ def random_affine(rng: np.random.Generator) -> sitk.AffineTransform:
     return t
 
 
-def native_scan(tmp: Path, true: sitk.AffineTransform, *, lesion=False, bias=None, name="native",
-                spacing=(2.5, 2.5, 3.5)) -> tuple[Path, Path, Path]:
+def native_scan(
+    tmp: Path, true: sitk.AffineTransform, *, lesion=False, bias=None, name="native", spacing=(2.5, 2.5, 3.5)
+) -> tuple[Path, Path, Path]:
     """Sample the phantom on a native grid: value at native point q is phantom(true^-1(q))."""
     grid = sitk.Image([int(round(190 / s)) for s in spacing], sitk.sitkFloat32)
     grid.SetSpacing(spacing)
@@ -115,8 +126,13 @@ def atlas(tmp_path_factory) -> tuple[Path, Path]:
     return tmp / "T1_brain.nii.gz", tmp / "brain_mask.nii.gz"
 
 
-CFG = PreprocessConfig(spacing=(3.0, 3.0, 3.0), skull_strip="provided", target_shape=(40, 48, 36),
-                       n4_iterations=(20, 20), n4_tolerance=1e-3)
+CFG = PreprocessConfig(
+    spacing=(3.0, 3.0, 3.0),
+    skull_strip="provided",
+    target_shape=(40, 48, 36),
+    n4_iterations=(20, 20),
+    n4_tolerance=1e-3,
+)
 
 
 def test_registration_recovers_known_affine(tmp_path, atlas):
@@ -124,14 +140,12 @@ def test_registration_recovers_known_affine(tmp_path, atlas):
     for trial in range(2):
         true = random_affine(rng)
         image, mask, _ = native_scan(tmp_path, true, name=f"n{trial}")
-        moving = sitk.ReadImage(str(image), sitk.sitkFloat32) * sitk.Cast(
-            sitk.ReadImage(str(mask)), sitk.sitkFloat32)
+        moving = sitk.ReadImage(str(image), sitk.sitkFloat32) * sitk.Cast(sitk.ReadImage(str(mask)), sitk.sitkFloat32)
         moving = resample_to_spacing(moving, CFG.spacing)
         at = load_atlas(*atlas, CFG.spacing)
         found, qc = register_affine(at.brain, moving, CFG)
         pts = grid_points(at.mask)[to_numpy(at.mask) > 0]
-        err = [np.linalg.norm(np.subtract(found.TransformPoint(p), true.TransformPoint(p)))
-               for p in pts[:: 7].tolist()]
+        err = [np.linalg.norm(np.subtract(found.TransformPoint(p), true.TransformPoint(p))) for p in pts[::7].tolist()]
         assert np.mean(err) < 2.0, (trial, np.mean(err), qc)
 
 
@@ -148,8 +162,15 @@ def test_n4_reduces_known_bias(atlas):
     field = np.exp(0.25 * q[..., 0] / 60 - 0.2 * q[..., 2] / 50).astype(np.float32)  # ~ +-30 %
     biased = image * brain * field
     before = _wm_cv(biased, wm)
-    out = to_numpy(n4_correct(make_image(biased, grid), make_image(brain.astype(np.uint8), grid),
-                              iterations=(20, 20, 20), tolerance=1e-3, shrink=4))
+    out = to_numpy(
+        n4_correct(
+            make_image(biased, grid),
+            make_image(brain.astype(np.uint8), grid),
+            iterations=(20, 20, 20),
+            tolerance=1e-3,
+            shrink=4,
+        )
+    )
     after = _wm_cv(out, wm)
     assert before > 0.1 and after < 0.5 * before, (before, after)
     # Away from the brain nothing is left; the correction is multiplicative (contrast kept).
@@ -160,8 +181,7 @@ def test_n4_reduces_known_bias(atlas):
 @pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
 def test_whole_chain_keeps_lesion_aligned(tmp_path, atlas):
     true = random_affine(np.random.default_rng(3))
-    image, mask, seg = native_scan(tmp_path, true, lesion=True,
-                                   bias=lambda q: np.exp(0.15 * q[..., 1] / 60))
+    image, mask, seg = native_scan(tmp_path, true, lesion=True, bias=lambda q: np.exp(0.15 * q[..., 1] / 60))
     scan = RawScan("MSLUB", "T2", "patient01", image, seg, mask)
     qc = preprocess_scan(scan, atlas[0], atlas[1], tmp_path / "out", CFG)
     out = {k: nib.load(tmp_path / "out" / f"{k}.nii.gz") for k in ("image", "mask", "seg")}
@@ -179,7 +199,7 @@ def test_whole_chain_keeps_lesion_aligned(tmp_path, atlas):
     # ... and on the bright lesion of the image: inside brighter than the 2-voxel ring around it.
     ring = ndimage.binary_dilation(lesion > 0, iterations=2) & (lesion == 0) & (brain > 0)
     assert img[lesion > 0].mean() > 1.3 * img[ring].mean()
-    assert qc["lesion_volume_ml"] == pytest.approx(4 / 3 * np.pi * 8 ** 3 / 1000, rel=0.35)
+    assert qc["lesion_volume_ml"] == pytest.approx(4 / 3 * np.pi * 8**3 / 1000, rel=0.35)
     assert json.loads((tmp_path / "out" / "qc.json").read_text())["subject"] == "patient01"
 
 
@@ -233,10 +253,19 @@ def test_qc_flags_outliers_and_writes_page(tmp_path):
     for i, volume in enumerate([1200, 1210, 1190, 1205, 1195, 1202, 600]):  # the last one failed
         path = tmp_path / f"s{i}" / "qc.json"
         path.parent.mkdir()
-        path.write_text(json.dumps({
-            "dataset": "IXI", "modality": "T1", "subject": f"s{i}", "brain_volume_ml": volume,
-            "registration_metric": -0.8 + 0.01 * (i % 3), "intensity_percentiles": {"50": 1.0},
-            "seconds": {"total": 1.0}}))
+        path.write_text(
+            json.dumps(
+                {
+                    "dataset": "IXI",
+                    "modality": "T1",
+                    "subject": f"s{i}",
+                    "brain_volume_ml": volume,
+                    "registration_metric": -0.8 + 0.01 * (i % 3),
+                    "intensity_percentiles": {"50": 1.0},
+                    "seconds": {"total": 1.0},
+                }
+            )
+        )
         records.append(path)
     table = qc_table(records)
     assert table["outlier"].tolist() == [False] * 6 + [True]
@@ -260,8 +289,9 @@ def _tiny_grid() -> sitk.Image:
 
 def test_config_from_workflow_block():
     cfg = PreprocessConfig.from_config(
-        {"spacing": [3.0, 3.0, 3.0], "target_shape": [64, 64, 40], "n4_iterations": [50, 50],
-         "n4_tolerance": 0.001}, skull_strip="none")
+        {"spacing": [3.0, 3.0, 3.0], "target_shape": [64, 64, 40], "n4_iterations": [50, 50], "n4_tolerance": 0.001},
+        skull_strip="none",
+    )
     assert cfg.spacing == (3.0, 3.0, 3.0) and cfg.target_shape == (64, 64, 40)
     with pytest.raises(InputError, match=r"unknown key\(s\) \['n4_iteration'\]"):  # a misspelt key is never dropped
         PreprocessConfig.from_config({"n4_iteration": [5]})

@@ -1,4 +1,5 @@
 """QC outlier rules: robust z with a MAD floor, and absolute limits that work for tiny tables."""
+
 from __future__ import annotations
 
 import json
@@ -6,14 +7,36 @@ import json
 from patch2loc.preprocessing.qc import qc_table
 
 
-def _record(tmp_path, subject, *, metric=-1.1, dice=0.94, volume=1400.0, rotation=8.0,
-            stretch=(0.95, 1.04), reflects=False, **extra):
+def _record(
+    tmp_path,
+    subject,
+    *,
+    metric=-1.1,
+    dice=0.94,
+    volume=1400.0,
+    rotation=8.0,
+    stretch=(0.95, 1.04),
+    reflects=False,
+    **extra,
+):
     path = tmp_path / f"{subject}.json"
-    path.write_text(json.dumps({**extra,
-        "dataset": "WMH", "modality": "T1", "subject": subject, "registration_metric": metric,
-        "atlas_mask_dice": dice, "brain_volume_ml": volume, "registration_rotation_deg": rotation,
-        "registration_stretch_min": stretch[0], "registration_stretch_max": stretch[1],
-        "registration_reflects": reflects}))
+    path.write_text(
+        json.dumps(
+            {
+                **extra,
+                "dataset": "WMH",
+                "modality": "T1",
+                "subject": subject,
+                "registration_metric": metric,
+                "atlas_mask_dice": dice,
+                "brain_volume_ml": volume,
+                "registration_rotation_deg": rotation,
+                "registration_stretch_min": stretch[0],
+                "registration_stretch_max": stretch[1],
+                "registration_reflects": reflects,
+            }
+        )
+    )
     return path
 
 
@@ -33,16 +56,23 @@ def test_a_misregistered_scan_is_flagged_even_in_a_table_of_two(tmp_path):
 
 
 def test_poor_mutual_information_is_flagged_among_three(tmp_path):
-    paths = [_record(tmp_path, "a", metric=-1.12), _record(tmp_path, "b", metric=-1.10),
-             _record(tmp_path, "c", metric=-0.60)]
+    paths = [
+        _record(tmp_path, "a", metric=-1.12),
+        _record(tmp_path, "b", metric=-1.10),
+        _record(tmp_path, "c", metric=-0.60),
+    ]
     table = qc_table(paths).set_index("subject")
     assert table["outlier"].tolist() == [False, False, True]
     assert table.loc["c", "outlier_reason"] == "registration_metric"
 
 
 def test_rotation_reflection_and_low_overlap_are_flagged(tmp_path):
-    paths = [_record(tmp_path, "ok"), _record(tmp_path, "tilted", rotation=85.0),
-             _record(tmp_path, "mirrored", reflects=True), _record(tmp_path, "off", dice=0.5)]
+    paths = [
+        _record(tmp_path, "ok"),
+        _record(tmp_path, "tilted", rotation=85.0),
+        _record(tmp_path, "mirrored", reflects=True),
+        _record(tmp_path, "off", dice=0.5),
+    ]
     table = qc_table(paths).set_index("subject")
     assert table["outlier"].to_dict() == {"ok": False, "tilted": True, "mirrored": True, "off": True}
 

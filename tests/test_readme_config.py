@@ -1,5 +1,6 @@
 """Every key of config/schema.yaml has a row in the README's configuration table (the README lists
 every config key; a new key without a row fails here)."""
+
 from pathlib import Path
 
 import yaml
@@ -31,7 +32,7 @@ def _schema_keys(props: dict, definitions: dict, prefix: str = "", seen: set | N
 
 def _table_key_cells(readme: str) -> list[str]:
     start = readme.index("## Configuration")
-    section = readme[start:readme.index("\n## ", start + 1)]
+    section = readme[start : readme.index("\n## ", start + 1)]
     return [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
 
 

@@ -1,6 +1,7 @@
 """The slice-reconstruction methods (the DAE, the diffusion models) load through `methods.rebuild`:
 weights that do not fit their checkpoint's settings are one line naming the file, and a volume on
 another grid than the model's is refused before it is scored."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,9 +15,22 @@ from patch2loc.methods.diffusion.score import anomaly_map as diffusion_map, load
 from patch2loc.methods.diffusion.train import model_of
 
 SHAPE = (16, 16, 4)
-DIFFUSION = {"width": 8, "mults": [1, 2], "blocks": 1, "dropout": 0.0, "timesteps": 1000, "encoder": None,
-             "patch_size": None, "rescale": 1, "test_steps": [500], "noise_octaves": 2, "noise_persistence": 0.8,
-             "noise_frequency_px": 8.0, "seed": 1, "volume_shape": list(SHAPE)}
+DIFFUSION = {
+    "width": 8,
+    "mults": [1, 2],
+    "blocks": 1,
+    "dropout": 0.0,
+    "timesteps": 1000,
+    "encoder": None,
+    "patch_size": None,
+    "rescale": 1,
+    "test_steps": [500],
+    "noise_octaves": 2,
+    "noise_persistence": 0.8,
+    "noise_frequency_px": 8.0,
+    "seed": 1,
+    "volume_shape": list(SHAPE),
+}
 
 
 def _save(path, method, weights, config):
@@ -25,8 +39,12 @@ def _save(path, method, weights, config):
 
 
 def test_weights_that_do_not_fit_the_settings_are_one_line(tmp_path):
-    dae = _save(tmp_path / "dae.pt", "DAE", DenoisingUNet(width=4, depth=2).state_dict(),
-                {"width": 8, "depth": 2, "volume_shape": list(SHAPE)})
+    dae = _save(
+        tmp_path / "dae.pt",
+        "DAE",
+        DenoisingUNet(width=4, depth=2).state_dict(),
+        {"width": 8, "depth": 2, "volume_shape": list(SHAPE)},
+    )
     with pytest.raises(InputError, match=r"dae.pt: not a usable DAE checkpoint .* written by the DAE's training"):
         load_dae(dae)
     ddpm = _save(tmp_path / "ddpm.pt", "DDPM", model_of(DIFFUSION).state_dict(), {**DIFFUSION, "width": 16})
@@ -38,8 +56,14 @@ def test_weights_that_do_not_fit_the_settings_are_one_line(tmp_path):
 
 
 def test_a_volume_on_another_grid_is_refused(tmp_path):
-    dae, _ = load_dae(_save(tmp_path / "dae.pt", "DAE", DenoisingUNet(width=4, depth=2).state_dict(),
-                            {"width": 4, "depth": 2, "volume_shape": list(SHAPE)}))
+    dae, _ = load_dae(
+        _save(
+            tmp_path / "dae.pt",
+            "DAE",
+            DenoisingUNet(width=4, depth=2).state_dict(),
+            {"width": 4, "depth": 2, "volume_shape": list(SHAPE)},
+        )
+    )
     ddpm, _ = load_diffusion(_save(tmp_path / "ddpm.pt", "DDPM", model_of(DIFFUSION).state_dict(), DIFFUSION))
     volume, mask = np.ones((16, 16, 6), np.float32), np.ones((16, 16, 6), bool)
     for score, model, name in ((dae_map, dae, "the DAE"), (diffusion_map, ddpm, "the model")):

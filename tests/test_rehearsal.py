@@ -1,5 +1,6 @@
 """The offline rehearsal, small: fixtures served on 127.0.0.1 -> real download/extract/ROBEX/
 registration/N4/Nyul/training/scoring rules -> Table 1; and each dataset's layout read back."""
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,16 @@ from patch2loc.rehearsal.server import FileServer
 
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "profiles"]
-SMALL = Plan(ixi_train=3, ixi_val=1, ixi_test=1,
-             lesion_subjects={"BraTS21": 1, "MSLUB": 1, "ATLAS_v2": 1, "WMH": 3},
-             render_spacing=4.0, voxel_scale=3.0, real_voxels=("WMH",), wmh_test=2)
+SMALL = Plan(
+    ixi_train=3,
+    ixi_val=1,
+    ixi_test=1,
+    lesion_subjects={"BraTS21": 1, "MSLUB": 1, "ATLAS_v2": 1, "WMH": 3},
+    render_spacing=4.0,
+    voxel_scale=3.0,
+    real_voxels=("WMH",),
+    wmh_test=2,
+)
 SMALL_WMH = 3 + 1  # training subjects + the test/ subject in the split
 
 
@@ -37,10 +45,13 @@ def _local_wmh(path: str) -> str:
 
 def _small_config(workdir: Path) -> str:
     cfg = yaml.safe_load((REPO / "config" / "rehearsal.yaml").read_text())
-    cfg.update(run_name="rehearsal_ci", raw_root="results/rehearsal_ci/raw",
-               splits_dir="results/rehearsal_ci/fixtures/splits")
-    cfg["atlas"] = {"image": "results/rehearsal_ci/raw/SRI24/T1_brain.nii.gz",
-                    "mask": "results/rehearsal_ci/raw/SRI24/brain_mask.nii.gz"}
+    cfg.update(
+        run_name="rehearsal_ci", raw_root="results/rehearsal_ci/raw", splits_dir="results/rehearsal_ci/fixtures/splits"
+    )
+    cfg["atlas"] = {
+        "image": "results/rehearsal_ci/raw/SRI24/T1_brain.nii.gz",
+        "mask": "results/rehearsal_ci/raw/SRI24/brain_mask.nii.gz",
+    }
     # ROBEX (about 1.5 min per scan on a CPU) on the single ATLAS scan; the others use masks.
     cfg["datasets"].update(IXI={"skull_strip": "provided"}, ATLAS_v2={"skull_strip": "robex"})
     cfg["preprocess"].update(spacing=[6.0, 6.0, 6.0], target_shape=[32, 32, 20], n4_iterations=[10])
@@ -69,8 +80,7 @@ def test_the_odd_ixi_subject_has_its_fold_0_role_of_splits_ixi(tmp_path):
 
 @pytest.mark.slow
 def test_each_dataset_layout_is_read_from_its_fixture(tmp_path):
-    plan = Plan(**{**SMALL.__dict__, "user_masks": ("IXI", "WMH"), "render_spacing": 6.0,
-                   "mslub_layout": "official"})
+    plan = Plan(**{**SMALL.__dict__, "user_masks": ("IXI", "WMH"), "render_spacing": 6.0, "mslub_layout": "official"})
     subjects = build_all(tmp_path / "fx", tmp_path / "raw", plan)
     served, raw = tmp_path / "fx" / "served", tmp_path / "raw"
     # Unpack the served archives and fetch WMH the way the extract / download_wmh rules do.
@@ -82,14 +92,19 @@ def test_each_dataset_layout_is_read_from_its_fixture(tmp_path):
     assert any(" " in (f["directoryLabel"] or "") for f in listing)  # test/Amsterdam/Philips_VU .PETMR_01./...
     assert {f["dataFile"]["checksum"]["type"] for f in listing} == {"SHA-1"}
     with FileServer(served) as server:
-        fetched = fetch_subjects(subjects["WMH"], raw / "WMH", splits=("training", "test"),
-                                 listing=server.url("WMH/api/files.json"),
-                                 access=server.url("WMH/api/access/datafile/{id}"), checksum_db=raw / "checksums.tsv")
+        fetched = fetch_subjects(
+            subjects["WMH"],
+            raw / "WMH",
+            splits=("training", "test"),
+            listing=server.url("WMH/api/files.json"),
+            access=server.url("WMH/api/access/datafile/{id}"),
+            checksum_db=raw / "checksums.tsv",
+        )
         requests = dict(server.requests)
     assert len(fetched) == 2 * len(subjects["WMH"]) == len(subjects["wmh_fetched"])
     assert requests == {"WMH/api/files.json": 1, **{name: 1 for name in subjects["wmh_fetched"]}}
     for dataset in ("IXI", *LESION_DATASETS):
-        for modality in (("T1", "T2") if dataset == "IXI" else MODALITIES[dataset]):
+        for modality in ("T1", "T2") if dataset == "IXI" else MODALITIES[dataset]:
             assert list_subjects(dataset, raw, modality) == sorted(subjects[dataset]), (dataset, modality)
             for s in subjects[dataset]:
                 scan = raw_paths(dataset, raw, s, modality)
@@ -119,10 +134,21 @@ def test_small_rehearsal_reaches_table1(tmp_path):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp_path / name)
     configfile = _small_config(tmp_path)
-    summary = rehearse(configfile, plan=SMALL, cores=2, workdir=tmp_path, lifetime=1200,
-                       targets=["table1", "bias", "results/rehearsal_ci/qc/WMH_T1.csv",
-                                "results/rehearsal_ci/qc/IXI_T1.csv", "results/rehearsal_ci/qc/IXI_T2.csv",
-                                "results/rehearsal_ci/qc/MSLUB_T2.csv"])
+    summary = rehearse(
+        configfile,
+        plan=SMALL,
+        cores=2,
+        workdir=tmp_path,
+        lifetime=1200,
+        targets=[
+            "table1",
+            "bias",
+            "results/rehearsal_ci/qc/WMH_T1.csv",
+            "results/rehearsal_ci/qc/IXI_T1.csv",
+            "results/rehearsal_ci/qc/IXI_T2.csv",
+            "results/rehearsal_ci/qc/MSLUB_T2.csv",
+        ],
+    )
     check_small_rehearsal(summary, tmp_path)
 
 
@@ -144,10 +170,15 @@ def check_small_rehearsal(summary: dict, tmp_path: Path) -> None:
     out = tmp_path / "results" / "rehearsal_ci"
     served = out / "fixtures" / "served"
     db = read_checksums(out / "raw" / "checksums.tsv")  # parallel downloads: every entry kept
-    listing = {f"WMH/api/access/datafile/{f['dataFile']['id']}": f"{f['directoryLabel']}/{f['label']}"
-               for f in json.loads((served / "WMH" / "api" / "files.json").read_text())["data"]}
-    expected = {name: sha256sum(served / name) for name in requests
-                if "/api/" not in name and name != "SRI24/nested/sri24_spm8.zip"}
+    listing = {
+        f"WMH/api/access/datafile/{f['dataFile']['id']}": f"{f['directoryLabel']}/{f['label']}"
+        for f in json.loads((served / "WMH" / "api" / "files.json").read_text())["data"]
+    }
+    expected = {
+        name: sha256sum(served / name)
+        for name in requests
+        if "/api/" not in name and name != "SRI24/nested/sri24_spm8.zip"
+    }
     expected.update({_local_wmh(listing[name]): sha256sum(served / name) for name in wmh})
     assert db == expected
     for name in expected:

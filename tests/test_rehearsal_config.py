@@ -1,5 +1,6 @@
 """The real-layout rehearsal runs what the paper runs, and its summary checks it: every method of
 config/config.yaml in config/rehearsal.yaml and in the rehearsal's Table 1; both SRI24 layouts."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,9 +39,10 @@ def test_run_methods_reads_the_config_as_the_workflow_does():
 
 def _table(path: Path, rows: dict[str, str]) -> Path:
     columns = [f"{d} {m}" for d in LESION_DATASETS for m in ("Dice", "AUPRC")]
-    df = pd.DataFrame([{"method": m, "source": "this harness", "region": "brain", **{c: v for c in columns}}
-                       for m, v in rows.items()]
-                      + [{"method": "DAE", "source": "published", "region": "", **{c: "5.0" for c in columns}}])
+    df = pd.DataFrame(
+        [{"method": m, "source": "this harness", "region": "brain", **{c: v for c in columns}} for m, v in rows.items()]
+        + [{"method": "DAE", "source": "published", "region": "", **{c: "5.0" for c in columns}}]
+    )
     df.to_csv(path, index=False)
     return path
 
@@ -77,10 +79,18 @@ def test_rehearsal_exits_non_zero_when_a_check_fails(monkeypatch, capsys):
     """Snakemake's exit 0 is not enough: a missing method or a differing atlas fails the rehearsal."""
     import patch2loc.rehearsal.run as run
 
-    for checks, code in (({"snakemake": True, "table1_every_paper_method": False, "sri24_both_layouts": True}, 1),
-                         ({"snakemake": True, "table1_every_paper_method": True, "sri24_both_layouts": True}, 0)):
-        summary = {"ok": all(checks.values()), "checks": checks, "returncode": 0, "seconds": {}, "requests": {},
-                   "qc_flagged": []}
+    for checks, code in (
+        ({"snakemake": True, "table1_every_paper_method": False, "sri24_both_layouts": True}, 1),
+        ({"snakemake": True, "table1_every_paper_method": True, "sri24_both_layouts": True}, 0),
+    ):
+        summary = {
+            "ok": all(checks.values()),
+            "checks": checks,
+            "returncode": 0,
+            "seconds": {},
+            "requests": {},
+            "qc_flagged": [],
+        }
         monkeypatch.setattr(run, "rehearse", lambda *a, **k: summary)
         assert run.main([]) == code
     assert "rehearsal check failed: table1_every_paper_method" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """Downloads against the loopback rehearsal server: resume, checksum mismatch, parallel jobs."""
+
 from __future__ import annotations
 
 import contextlib
@@ -68,6 +69,7 @@ def test_two_concurrent_downloads_keep_both_checksums(tmp_path, served, monkeypa
     monkeypatch.setattr(download, "atomic_output", slow_output)
     errors = []
     with FileServer(served) as srv:
+
         def job(name):
             try:
                 fetch(srv.url(name), tmp_path / "raw" / name, db)

@@ -1,4 +1,5 @@
 """The HTML report: one self-contained file holding every table and figure."""
+
 from __future__ import annotations
 
 import base64
@@ -18,18 +19,25 @@ PNG = base64.b64decode(
 
 def test_report_embeds_every_table_and_figure(tmp_path):
     csv = tmp_path / "table1.csv"
-    pd.DataFrame({"method": ["Patch2Loc", "Thresh"], "BraTS21 Dice": ["59.50 ± 1.45", "30.26"]}).to_csv(csv, index=False)
+    pd.DataFrame({"method": ["Patch2Loc", "Thresh"], "BraTS21 Dice": ["59.50 ± 1.45", "30.26"]}).to_csv(
+        csv, index=False
+    )
     pngs = []
     for name in ("kde.png", "heatmap.png"):
         (tmp_path / name).write_bytes(PNG)
         pngs.append(tmp_path / name)
     frame = pd.DataFrame({"metric": ["Score"], "BraTS21": ["40"]})
     out = build_report(
-        tmp_path / "report.html", "Patch2Loc results: test",
-        [("Table 1", [("Table 1 caption", csv)]), ("Table 2", [("Table 2 caption", frame)]),
-         ("Figures", [("KDE caption", pngs[0]), ("Heatmap caption", pngs[1])]),
-         ("Provenance", [("torch: 2.x", None)])],
-        run_name="test", config={"train": {"steps": 15000}, "folds": [0, 1]},
+        tmp_path / "report.html",
+        "Patch2Loc results: test",
+        [
+            ("Table 1", [("Table 1 caption", csv)]),
+            ("Table 2", [("Table 2 caption", frame)]),
+            ("Figures", [("KDE caption", pngs[0]), ("Heatmap caption", pngs[1])]),
+            ("Provenance", [("torch: 2.x", None)]),
+        ],
+        run_name="test",
+        config={"train": {"steps": 15000}, "folds": [0, 1]},
     )
     html = out.read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 2
@@ -52,10 +60,15 @@ def test_missing_figure_names_the_file_and_writes_nothing(tmp_path):
 def test_report_escapes_text_keeps_order_and_links_nothing(tmp_path):
     (tmp_path / "fig.png").write_bytes(PNG)
     out = build_report(
-        tmp_path / "out" / "report.html", "Patch2Loc <demo>",
-        [("Tables", [("Dice & AUPRC", pd.DataFrame({"a<b": ["x & y"]}))]),
-         ("Figures", [("KDE", tmp_path / "fig.png")])],
-        run_name="demo", config={"datasets": ["BraTS21", "WMH"]}, date="2026-01-01 12:00",
+        tmp_path / "out" / "report.html",
+        "Patch2Loc <demo>",
+        [
+            ("Tables", [("Dice & AUPRC", pd.DataFrame({"a<b": ["x & y"]}))]),
+            ("Figures", [("KDE", tmp_path / "fig.png")]),
+        ],
+        run_name="demo",
+        config={"datasets": ["BraTS21", "WMH"]},
+        date="2026-01-01 12:00",
     )
     html = out.read_text(encoding="utf-8")
     assert "Patch2Loc &lt;demo&gt;" in html and "Dice &amp; AUPRC" in html
@@ -67,20 +80,37 @@ def test_report_escapes_text_keeps_order_and_links_nothing(tmp_path):
 
 # ---------------------------------------------------------------- run sections (report_sections)
 
+
 def _run_with_viewers(tmp_path):
     """per_volume_metrics.csv with an extra method (DAE) and viewers for some volumes."""
     from patch2loc.evaluation.tables import METRICS_COLUMNS
 
-    rows = [dict(method=m, modality="T2", fold=f, dataset=d, subject=s, auprc=a, best_dice=a / 2, dice_unsup=a / 3,
-                 lesion_voxels=100)
-            for m, f in (("Patch2Loc", 0), ("Thresh", ""), ("DAE", 0))
-            for d in ("MSLUB", "WMH") for s, a in (("s1", 0.4), ("s2", 0.1))]
+    rows = [
+        dict(
+            method=m,
+            modality="T2",
+            fold=f,
+            dataset=d,
+            subject=s,
+            auprc=a,
+            best_dice=a / 2,
+            dice_unsup=a / 3,
+            lesion_voxels=100,
+        )
+        for m, f in (("Patch2Loc", 0), ("Thresh", ""), ("DAE", 0))
+        for d in ("MSLUB", "WMH")
+        for s, a in (("s1", 0.4), ("s2", 0.1))
+    ]
     rows[1]["dice_unsup"] = float("nan")
     run = tmp_path / "run"
     (run / "tables").mkdir(parents=True)
     pd.DataFrame(rows).reindex(columns=METRICS_COLUMNS).to_csv(run / "tables" / "per_volume_metrics.csv", index=False)
-    for method, fold, dataset, subject in (("Patch2Loc", "fold0", "MSLUB", "s2"), ("Thresh", "all", "MSLUB", "s1"),
-                                           ("DAE", "fold0", "WMH", "s1"), ("Patch2Loc", "fold0", "IXI", "h1")):
+    for method, fold, dataset, subject in (
+        ("Patch2Loc", "fold0", "MSLUB", "s2"),
+        ("Thresh", "all", "MSLUB", "s1"),
+        ("DAE", "fold0", "WMH", "s1"),
+        ("Patch2Loc", "fold0", "IXI", "h1"),
+    ):
         page = run / "viewers" / method / "T2" / fold / dataset / f"{subject}.html"
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text("<html></html>", encoding="utf-8")
@@ -96,8 +126,14 @@ def test_per_volume_tables_link_the_viewers_of_any_method(tmp_path):
     out = build_report(run / "report.html", "t", [("Per volume", items)])
     html = out.read_text(encoding="utf-8")
     links = re.findall(r'href="([^"]+)"', html)
-    assert sorted(links) == sorted(["viewers/Patch2Loc/T2/fold0/MSLUB/s2.html", "viewers/Thresh/T2/all/MSLUB/s1.html",
-                                    "viewers/DAE/T2/fold0/WMH/s1.html", "viewers/Patch2Loc/T2/fold0/IXI/h1.html"])
+    assert sorted(links) == sorted(
+        [
+            "viewers/Patch2Loc/T2/fold0/MSLUB/s2.html",
+            "viewers/Thresh/T2/all/MSLUB/s1.html",
+            "viewers/DAE/T2/fold0/WMH/s1.html",
+            "viewers/Patch2Loc/T2/fold0/IXI/h1.html",
+        ]
+    )
     assert all((run / link).is_file() for link in links)
     assert html.count('class="sortable"') == 3 and html.count("<script>") == 1  # one sort script
     assert '<td data-v="40.0">40.00</td>' in html  # AUPRC 0.4 in %, sorted by value
@@ -118,13 +154,15 @@ def test_demo_checks_are_the_pass_fail_lines_of_demo_summary(tmp_path):
     from patch2loc.evaluation.report_sections import demo_check_items
 
     run = _run_with_viewers(tmp_path)
-    (caption, content), = demo_check_items(run)
+    ((caption, content),) = demo_check_items(run)
     assert caption.startswith("The demo's checks could not be run") and "loss.csv" in caption  # no models yet
     for fold, val_error in ((0, 9.0), (1, 12.0)):
         folder = run / "models" / "T2" / f"fold{fold}"
         folder.mkdir(parents=True)
-        pd.DataFrame({"step": [100], "val_error": [val_error], "centre_error": [30.0]}).to_csv(folder / "loss.csv", index=False)
-    (caption, content), = demo_check_items(run)
+        pd.DataFrame({"step": [100], "val_error": [val_error], "centre_error": [30.0]}).to_csv(
+            folder / "loss.csv", index=False
+        )
+    ((caption, content),) = demo_check_items(run)
     assert caption.startswith("1 of 6 checks pass")  # fold0 9/30 <= 0.35; fold1 12/30 > 0.35; 4 AUPRC sets fail
     html = build_report(tmp_path / "r.html", "t", [("Checks", [(caption, content)])]).read_text(encoding="utf-8")
     assert html.count('<li class="pass"><b>PASS</b> location error T2 fold0') == 1

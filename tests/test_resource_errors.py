@@ -1,6 +1,7 @@
 """Issue 20, case 7: no tracebacks. An all-zero raw scan, a full disk, running out of memory, a
 foreign or damaged resume state and a corrupt loss.csv each end in one line, exit 2, and leave
 nothing half-written."""
+
 from __future__ import annotations
 
 import errno
@@ -32,12 +33,17 @@ def _no_compute(*args, **kwargs):
 
 # ---------------------------------------------------------------- predict
 
+
 def test_all_zero_raw_scan_is_one_line_before_registration(c, tmp_path, capsys, monkeypatch):
     run = fake_run(tmp_path / "wf")
     monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
     nib.save(nib.Nifti1Image(np.zeros(SHAPE, np.int16), c["affine"]), tmp_path / "in" / "zero.nii.gz")
-    line = refused(from_run_argv(run, c, tmp_path / "o" / "h.nii.gz", image=tmp_path / "in" / "zero.nii.gz"),
-                   "zero.nii.gz: the raw scan is constant (0 everywhere)", tmp_path, capsys)
+    line = refused(
+        from_run_argv(run, c, tmp_path / "o" / "h.nii.gz", image=tmp_path / "in" / "zero.nii.gz"),
+        "zero.nii.gz: the raw scan is constant (0 everywhere)",
+        tmp_path,
+        capsys,
+    )
     assert "ITK" not in line
 
 
@@ -47,8 +53,14 @@ def test_from_run_with_the_fake_chain_works(c, tmp_path, monkeypatch):
     monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", fake_prepare)
     assert cli.main(from_run_argv(run, c, tmp_path / "o" / "h.nii.gz", "--threshold", "3")) == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
-        "h.nii.gz", "h_components.csv", "h_lesions.nii.gz", "h_native.nii.gz", "h_native_lesions.nii.gz",
-        "h_preprocessed", "h_summary.json"]
+        "h.nii.gz",
+        "h_components.csv",
+        "h_lesions.nii.gz",
+        "h_native.nii.gz",
+        "h_native_lesions.nii.gz",
+        "h_preprocessed",
+        "h_summary.json",
+    ]
 
 
 def test_disk_full_while_predicting_is_one_line_and_leaves_nothing(c, tmp_path, capsys, monkeypatch):
@@ -56,8 +68,12 @@ def test_disk_full_while_predicting_is_one_line_and_leaves_nothing(c, tmp_path, 
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr("patch2loc.predict.lesions.components_csv", full)  # after the heatmaps were staged
-    line = refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", "--threshold", "3"), "no space left on the device",
-                   tmp_path, capsys)
+    line = refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", "--threshold", "3"),
+        "no space left on the device",
+        tmp_path,
+        capsys,
+    )
     assert "Errno" not in line and "Free space" in line
 
 
@@ -69,9 +85,12 @@ def test_disk_full_on_a_real_tiny_filesystem(c, tmp_path):
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(disk)], capture_output=True).returncode:
         pytest.skip("mount -t tmpfs is not permitted here (a container without CAP_SYS_ADMIN)")
     try:
-        proc = subprocess.run([sys.executable, "-m", "patch2loc.cli", *predict_argv(c, disk / "h.nii.gz", "--png",
-                                                                                    str(disk / "h.png"))],
-                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        proc = subprocess.run(
+            [sys.executable, "-m", "patch2loc.cli", *predict_argv(c, disk / "h.nii.gz", "--png", str(disk / "h.png"))],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
         err = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(err) == 1 and "no space left" in err[0], proc.stderr
         assert list(disk.iterdir()) == []
@@ -79,9 +98,17 @@ def test_disk_full_on_a_real_tiny_filesystem(c, tmp_path):
         subprocess.run(["umount", str(disk)], check=True)
 
 
-@pytest.mark.parametrize("exc", [MemoryError(), RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. "
-                                                             "DefaultCPUAllocator: can't allocate memory: you tried "
-                                                             "to allocate 12713115648 bytes.")])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        MemoryError(),
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] data. "
+            "DefaultCPUAllocator: can't allocate memory: you tried "
+            "to allocate 12713115648 bytes."
+        ),
+    ],
+)
 def test_out_of_memory_is_one_line_without_the_python_name(c, tmp_path, capsys, monkeypatch, exc):
     def no_memory(*args, **kwargs):
         raise exc
@@ -96,12 +123,14 @@ def test_an_unexpected_error_is_one_line_that_says_bug(c, tmp_path, capsys, monk
         raise ZeroDivisionError("float division by zero")
 
     monkeypatch.setattr("patch2loc.predict.ensemble.ensemble_score", broken)
-    line = refused(predict_argv(c, tmp_path / "out" / "h.nii.gz"), "unexpected ZeroDivisionError", tmp_path, capsys,
-                   status=1)
+    line = refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz"), "unexpected ZeroDivisionError", tmp_path, capsys, status=1
+    )
     assert "PATCH2LOC_DEBUG=1" in line
 
 
 # ---------------------------------------------------------------- train
+
 
 @pytest.fixture()
 def lists(c, tmp_path):
@@ -110,12 +139,30 @@ def lists(c, tmp_path):
 
 
 def _train(lists, run, *extra):
-    return ["train", "--train-list", str(lists), "--val-list", str(lists), "--out", str(run), "--steps", "2",
-            "--patches", "8", "--val-every", "1", "--device", "cpu", "--num-threads", "1", "--quiet", *extra]
+    return [
+        "train",
+        "--train-list",
+        str(lists),
+        "--val-list",
+        str(lists),
+        "--out",
+        str(run),
+        "--steps",
+        "2",
+        "--patches",
+        "8",
+        "--val-every",
+        "1",
+        "--device",
+        "cpu",
+        "--num-threads",
+        "1",
+        "--quiet",
+        *extra,
+    ]
 
 
-def test_disk_full_while_training_keeps_the_last_checkpoint_and_a_whole_loss_csv(lists, tmp_path, capsys,
-                                                                                 monkeypatch):
+def test_disk_full_while_training_keeps_the_last_checkpoint_and_a_whole_loss_csv(lists, tmp_path, capsys, monkeypatch):
     real = harness_mod.save_checkpoint
     calls = {"n": 0}
 
@@ -170,8 +217,9 @@ def test_a_corrupt_loss_csv(lists, tmp_path, capsys):
     ckpt["step"] = 1
     torch.save(ckpt, run / "last.pt")
     (run / "loss.csv").write_text("step,train_loss\n1,abc\n")
-    line = refused(_train(lists, run, "--steps", "3"), "loss.csv: not a loss curve written by patch2loc train",
-                   tmp_path, capsys)
+    line = refused(
+        _train(lists, run, "--steps", "3"), "loss.csv: not a loss curve written by patch2loc train", tmp_path, capsys
+    )
     assert "last.pt (step 1)" in line
 
 

@@ -4,6 +4,7 @@ A scan is skipped only when its summary records the same input checksums and set
 replaced or truncated scan, or another threshold, is redone; a redo that fails removes the
 earlier outputs, so the next run cannot report "0 failed" over stale results.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,22 @@ def batch(tmp_path):
         data = rng.normal(1.0, 0.3, SHAPE).astype(np.float32)
         nib.save(nib.Nifti1Image(data, c["affine"]), tmp_path / "in" / f"{name}.nii.gz")
     (tmp_path / "in" / "list.csv").write_text("image,mask\na.nii.gz,mask.nii.gz\nb.nii.gz,mask.nii.gz\n")
-    argv = ["predict", "--checkpoint", str(c["ckpt"]), "--image", str(tmp_path / "in" / "list.csv"),
-            "--out", str(tmp_path / "out"), "--device", "cpu", "--amp", "none", "--quiet", "--threshold", "3"]
+    argv = [
+        "predict",
+        "--checkpoint",
+        str(c["ckpt"]),
+        "--image",
+        str(tmp_path / "in" / "list.csv"),
+        "--out",
+        str(tmp_path / "out"),
+        "--device",
+        "cpu",
+        "--amp",
+        "none",
+        "--quiet",
+        "--threshold",
+        "3",
+    ]
     return c, argv, tmp_path / "out"
 
 
@@ -132,8 +147,20 @@ def test_out_may_be_the_folder_the_scans_are_in(tmp_path, capsys):
     (tmp_path / "in" / "raw").mkdir()
     shutil.copy(c["image"], tmp_path / "in" / "raw" / "scan.nii.gz")
     (tmp_path / "in" / "l.csv").write_text("image,mask\nraw/scan.nii.gz,mask.nii.gz\n")
-    argv = ["predict", "--checkpoint", str(c["ckpt"]), "--image", str(tmp_path / "in" / "l.csv"), "--out",
-            str(tmp_path / "in"), "--device", "cpu", "--amp", "none", "--quiet"]
+    argv = [
+        "predict",
+        "--checkpoint",
+        str(c["ckpt"]),
+        "--image",
+        str(tmp_path / "in" / "l.csv"),
+        "--out",
+        str(tmp_path / "in"),
+        "--device",
+        "cpu",
+        "--amp",
+        "none",
+        "--quiet",
+    ]
     inputs = {p: p.read_bytes() for p in (tmp_path / "in").rglob("*") if p.is_file()}
     assert _run(argv, capsys) == (0, [])
     assert (tmp_path / "in" / "scan_summary.json").is_file()

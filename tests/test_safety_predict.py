@@ -3,6 +3,7 @@
 Every refusal is checked the same way (`refused`): exit 2, one stderr line naming the problem,
 and the watched folder byte-identical afterwards (no input changed, no output or temp file left).
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,10 @@ def c(tmp_path):
 
 # ---------------------------------------------------------------- case 1: outputs replacing inputs
 
-@pytest.mark.parametrize("flag,target", [("--out", "image"), ("--out", "mask"), ("--png", "image"),
-                                         ("--png", "mask"), ("--out", "ckpt")])
+
+@pytest.mark.parametrize(
+    "flag,target", [("--out", "image"), ("--out", "mask"), ("--png", "image"), ("--png", "mask"), ("--out", "ckpt")]
+)
 def test_output_equal_to_an_input_is_refused(c, tmp_path, capsys, flag, target):
     argv = predict_argv(c, tmp_path / "in" / "heat.nii.gz")
     argv += [flag, str(c[target])] if flag == "--png" else []
@@ -51,6 +54,7 @@ def test_out_and_png_relative_paths_through_dotdot_are_the_same_file(c, tmp_path
 
 # ---------------------------------------------------------------- case 2: checkpoints never run code
 
+
 def test_checkpoint_whose_pickle_creates_a_file_is_refused(c, tmp_path, capsys):
     witness = tmp_path / "created_by_pickle"
 
@@ -59,16 +63,25 @@ def test_checkpoint_whose_pickle_creates_a_file_is_refused(c, tmp_path, capsys):
             return (open, (str(witness), "w"))
 
     torch.save({"model": {}, "patch_size": 2, "payload": Payload()}, tmp_path / "in" / "evil.pt")
-    line = refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "evil.pt"),
-                   "refused", tmp_path, capsys)
+    line = refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "evil.pt"), "refused", tmp_path, capsys
+    )
     assert "evil.pt" in line and "io.open" in line
     assert not witness.exists()
 
 
 # ---------------------------------------------------------------- case 4: failures before compute
 
-@pytest.mark.parametrize("name,needle", [("heat.png", "must end in .nii.gz"), ("model.pt", "must end in"),
-                                         ("dir.nii.gz", "existing folder"), ("afile/heat.nii.gz", "not a folder")])
+
+@pytest.mark.parametrize(
+    "name,needle",
+    [
+        ("heat.png", "must end in .nii.gz"),
+        ("model.pt", "must end in"),
+        ("dir.nii.gz", "existing folder"),
+        ("afile/heat.nii.gz", "not a folder"),
+    ],
+)
 def test_odd_out_fails_before_compute(c, tmp_path, capsys, monkeypatch, name, needle):
     (tmp_path / "out" / "existing_dir").mkdir(parents=True)
     (tmp_path / "out" / "dir.nii.gz").mkdir()
@@ -79,8 +92,12 @@ def test_odd_out_fails_before_compute(c, tmp_path, capsys, monkeypatch, name, ne
 
 def test_png_with_another_suffix_fails_before_compute(c, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("patch2loc.methods.patch2loc.heatmap.score_volume", _no_compute)
-    refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", "--png", str(tmp_path / "out" / "h.nii")),
-            "--png must end in .png", tmp_path, capsys)
+    refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", "--png", str(tmp_path / "out" / "h.nii")),
+        "--png must end in .png",
+        tmp_path,
+        capsys,
+    )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
@@ -114,6 +131,7 @@ def _no_compute(*args, **kwargs):
 
 # ---------------------------------------------------------------- case 5: devices
 
+
 @pytest.mark.parametrize("command", ["predict", "train"])
 def test_unknown_device_name(c, tmp_path, capsys, command):
     if command == "predict":
@@ -121,8 +139,17 @@ def test_unknown_device_name(c, tmp_path, capsys, command):
         argv[argv.index("--device") + 1] = "gpu"
     else:
         (tmp_path / "in" / "l.csv").write_text(f"image,mask\n{c['image']},{c['mask']}\n")
-        argv = ["train", "--train-list", str(tmp_path / "in" / "l.csv"), "--val-list",
-                str(tmp_path / "in" / "l.csv"), "--out", str(tmp_path / "run"), "--device", "gpu"]
+        argv = [
+            "train",
+            "--train-list",
+            str(tmp_path / "in" / "l.csv"),
+            "--val-list",
+            str(tmp_path / "in" / "l.csv"),
+            "--out",
+            str(tmp_path / "run"),
+            "--device",
+            "gpu",
+        ]
     line = refused(argv, "'gpu': unknown device", tmp_path, capsys)
     assert "auto, cpu, cuda or cuda:N" in line
 
@@ -135,8 +162,17 @@ def test_cuda_without_a_gpu_says_what_is_missing(c, tmp_path, capsys, monkeypatc
         argv[argv.index("--device") + 1] = "cuda"
     else:
         (tmp_path / "in" / "l.csv").write_text(f"image,mask\n{c['image']},{c['mask']}\n")
-        argv = ["train", "--train-list", str(tmp_path / "in" / "l.csv"), "--val-list",
-                str(tmp_path / "in" / "l.csv"), "--out", str(tmp_path / "run"), "--device", "cuda"]
+        argv = [
+            "train",
+            "--train-list",
+            str(tmp_path / "in" / "l.csv"),
+            "--val-list",
+            str(tmp_path / "in" / "l.csv"),
+            "--out",
+            str(tmp_path / "run"),
+            "--device",
+            "cuda",
+        ]
     line = refused(argv, "--device cuda: no CUDA GPU available", tmp_path, capsys)
     assert "checkpoint" not in line and "--device cpu" in line
 
@@ -151,10 +187,15 @@ def test_cuda_index_beyond_the_gpus(c, tmp_path, capsys, monkeypatch):
 
 # ---------------------------------------------------------------- case 6: accepted silently before
 
+
 def test_all_zero_image_inside_the_mask(c, tmp_path, capsys):
     nib.save(nib.Nifti1Image(np.zeros(SHAPE, np.float32), c["affine"]), tmp_path / "in" / "zero.nii.gz")
-    refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", image=tmp_path / "in" / "zero.nii.gz"),
-            "constant (0) inside the brain mask", tmp_path, capsys)
+    refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", image=tmp_path / "in" / "zero.nii.gz"),
+        "constant (0) inside the brain mask",
+        tmp_path,
+        capsys,
+    )
 
 
 def test_t1_model_on_a_t2_scan(c, tmp_path, capsys):
@@ -167,6 +208,7 @@ def test_t1_model_on_a_t2_scan(c, tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- case 9: file modes
+
 
 @pytest.mark.parametrize("umask", [0o022, 0o002])
 def test_outputs_get_the_users_file_mode(c, tmp_path, umask):

@@ -1,4 +1,5 @@
 """Issue 9, train and the subject lists: resume state, Ctrl-C, killed writers, csv messages."""
+
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ from safety_helpers import refused
 
 import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc import cli
+from patch2loc.methods.train_command import read_pairs
 from patch2loc.io import save_volume
 from patch2loc.outputs import TEMP_MARK
 
@@ -24,7 +26,7 @@ def lists(tmp_path):
     """Three tiny subjects on disk, a train list (2) and a val list (1)."""
     rng = np.random.default_rng(0)
     x, y, _ = np.meshgrid(*[np.linspace(-1, 1, s) for s in SHAPE], indexing="ij")
-    mask = (x ** 2 + y ** 2 < 0.8).astype(np.uint8)
+    mask = (x**2 + y**2 < 0.8).astype(np.uint8)
     rows = []
     for i in range(3):
         d = tmp_path / "data" / f"sub{i}"
@@ -37,12 +39,31 @@ def lists(tmp_path):
 
 
 def train_argv(data, out, *extra, train="train.csv", val="val.csv"):
-    return ["train", "--train-list", str(data / train), "--val-list", str(data / val), "--out", str(out),
-            "--steps", "2", "--patches", "8", "--val-every", "1", "--device", "cpu", "--num-threads", "1",
-            "--quiet", *extra]
+    return [
+        "train",
+        "--train-list",
+        str(data / train),
+        "--val-list",
+        str(data / val),
+        "--out",
+        str(out),
+        "--steps",
+        "2",
+        "--patches",
+        "8",
+        "--val-every",
+        "1",
+        "--device",
+        "cpu",
+        "--num-threads",
+        "1",
+        "--quiet",
+        *extra,
+    ]
 
 
 # ---------------------------------------------------------------- case 7: resume state, Ctrl-C, SIGKILL
+
 
 def test_truncated_resume_state_names_the_fix(lists, tmp_path, capsys):
     run = tmp_path / "run"
@@ -50,8 +71,9 @@ def test_truncated_resume_state_names_the_fix(lists, tmp_path, capsys):
     capsys.readouterr()
     last = run / "last.pt"
     last.write_bytes(last.read_bytes()[:1000])
-    line = refused(train_argv(lists, run, "--steps", "4"), "last.pt: cannot be read as a resume state",
-                   tmp_path, capsys)
+    line = refused(
+        train_argv(lists, run, "--steps", "4"), "last.pt: cannot be read as a resume state", tmp_path, capsys
+    )
     assert line.startswith(f"patch2loc train: error: {last}: ") and "Delete it to start over" in line
 
 
@@ -92,11 +114,16 @@ def test_ctrl_c_is_one_line_and_resumable(lists, tmp_path, capsys, monkeypatch):
 
 def test_temp_file_of_a_killed_writer_is_removed_on_the_next_run(lists, tmp_path):
     run = tmp_path / "run"
-    killer = ("import os, signal, sys\nfrom patch2loc.outputs import atomic_output\n"
-              "with atomic_output(sys.argv[1]) as tmp:\n"
-              "    tmp.write_bytes(b'x' * 100000)\n    os.kill(os.getpid(), signal.SIGKILL)\n")
-    proc = subprocess.run([sys.executable, "-c", killer, str(run / "last.pt")], capture_output=True,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    killer = (
+        "import os, signal, sys\nfrom patch2loc.outputs import atomic_output\n"
+        "with atomic_output(sys.argv[1]) as tmp:\n"
+        "    tmp.write_bytes(b'x' * 100000)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", killer, str(run / "last.pt")],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert proc.returncode == -signal.SIGKILL
     stale = [p for p in run.iterdir() if TEMP_MARK in p.name]
     assert len(stale) == 1 and stale[0].stat().st_size == 100000  # what a killed writer leaves
@@ -106,18 +133,23 @@ def test_temp_file_of_a_killed_writer_is_removed_on_the_next_run(lists, tmp_path
 
 # ---------------------------------------------------------------- case 8: messages
 
+
 def test_csv_with_a_byte_order_mark(lists):
     text = (lists / "train.csv").read_text()
     (lists / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
-    assert cli.read_pairs(lists / "bom.csv") == cli.read_pairs(lists / "train.csv")
-    assert len(cli.read_pairs(lists / "bom.csv")) == 2
+    assert read_pairs(lists / "bom.csv") == read_pairs(lists / "train.csv")
+    assert len(read_pairs(lists / "bom.csv")) == 2
 
 
 def test_empty_mask_cell_names_the_row(lists, tmp_path, capsys):
     first = (lists / "train.csv").read_text().splitlines()[1].split(",")[0]
     (lists / "holes.csv").write_text(f"image,mask\n{first},\n")
-    refused(train_argv(lists, tmp_path / "run", train="holes.csv"), "holes.csv: row 2 has an empty 'mask' cell",
-            tmp_path, capsys)
+    refused(
+        train_argv(lists, tmp_path / "run", train="holes.csv"),
+        "holes.csv: row 2 has an empty 'mask' cell",
+        tmp_path,
+        capsys,
+    )
 
 
 def test_validation_shape_error_says_validation(lists, tmp_path, capsys):
@@ -125,8 +157,12 @@ def test_validation_shape_error_says_validation(lists, tmp_path, capsys):
     save_volume(np.random.default_rng(1).random((24, 24, 4)).astype(np.float32), d / "image.nii.gz")
     save_volume(np.ones((24, 24, 4), np.uint8), d / "mask.nii.gz")
     (lists / "val_small.csv").write_text(f"image,mask\n{d / 'image.nii.gz'},{d / 'mask.nii.gz'}\n")
-    line = refused(train_argv(lists, tmp_path / "run", val="val_small.csv"),
-                   "small/image.nii.gz: validation volume of shape (24, 24, 4)", tmp_path, capsys)
+    line = refused(
+        train_argv(lists, tmp_path / "run", val="val_small.csv"),
+        "small/image.nii.gz: validation volume of shape (24, 24, 4)",
+        tmp_path,
+        capsys,
+    )
     assert "training volumes (24, 24, 6)" in line and "other training" not in line
 
 
@@ -140,6 +176,7 @@ def test_train_out_that_is_an_input(lists, tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- case 9: file modes
+
 
 def test_training_outputs_get_the_users_file_mode(lists, tmp_path):
     old = os.umask(0o002)

@@ -1,4 +1,5 @@
 """PatchSampler: validity, positions, exact count, slice choice, uniformity, determinism."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +18,7 @@ def _unique_volumes():
     images = (np.arange(S * H * W * D, dtype=np.float32) + 1).reshape(S, H, W, D)
     masks = np.zeros(images.shape, bool)
     yy, xx = np.mgrid[:H, :W]
-    disc = (yy - 9.5) ** 2 / 7 ** 2 + (xx - 7.5) ** 2 / 6 ** 2 <= 1
+    disc = (yy - 9.5) ** 2 / 7**2 + (xx - 7.5) ** 2 / 6**2 <= 1
     masks[:, :, :, 1:5] = disc[None, :, :, None]  # slices 0 and 5 hold no brain
     return images, masks
 
@@ -46,7 +47,7 @@ def test_brain_counts_match_brute_force():
     for b in range(2):
         for r in range(9):
             for c in range(7):
-                assert got[b, r, c] == pad[b, r:r + 5, c:c + 5].sum()
+                assert got[b, r, c] == pad[b, r : r + 5, c : c + 5].sum()
 
 
 def test_patches_targets_and_validity_against_reference():

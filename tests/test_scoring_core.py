@@ -7,6 +7,7 @@ for one without a model, which the command line refuses) write byte-equal heatma
 model and scan. The models are trained here for two steps with the method's own block of
 config/demo.yaml, so the maps are a real model's, not an untrained network's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,15 +32,18 @@ def _volume(folder: Path, seed: int) -> tuple[Path, Path, Path]:
     """A smooth brain-like image, its brain mask and a lesion mask, as NIfTI files."""
     rng = np.random.default_rng(seed)
     x, y, z = np.meshgrid(*(np.linspace(-1, 1, n) for n in SHAPE), indexing="ij")
-    brain = (x ** 2 + y ** 2 + (z / 1.2) ** 2) < 0.8
+    brain = (x**2 + y**2 + (z / 1.2) ** 2) < 0.8
     image = (0.6 + 0.2 * np.cos(3 * x) * np.sin(2 * y) + 0.05 * rng.standard_normal(SHAPE)) * brain
-    seg = ((x - 0.2) ** 2 + (y + 0.1) ** 2 + z ** 2 < 0.06) & brain
+    seg = ((x - 0.2) ** 2 + (y + 0.1) ** 2 + z**2 < 0.06) & brain
     image[seg] += 0.5
     affine = np.diag([3.0, 3.0, 3.0, 1.0])
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, data in (("image", image.astype(np.float32)), ("mask", brain.astype(np.uint8)),
-                       ("seg", seg.astype(np.uint8))):
+    for name, data in (
+        ("image", image.astype(np.float32)),
+        ("mask", brain.astype(np.uint8)),
+        ("seg", seg.astype(np.uint8)),
+    ):
         nib.save(nib.Nifti1Image(data, affine), folder / f"{name}.nii.gz")
         paths.append(folder / f"{name}.nii.gz")
     return tuple(paths)
@@ -54,8 +58,9 @@ def _trained(method, folder: Path) -> Path:
         if isinstance(value, dict) and "steps" in value:
             block[key] = {**value, "steps": 2, "val_every": 1, "val_batches": 1}
     pairs = [_volume(folder / f"train{i}", seed=10 + i)[:2] for i in range(2)]
-    implementation(method.name).train_from_files(pairs[:1], pairs[1:], block, folder / "model", modality="T1",
-                                                 threads=1, progress=False)
+    implementation(method.name).train_from_files(
+        pairs[:1], pairs[1:], block, folder / "model", modality="T1", threads=1, progress=False
+    )
     return folder / "model" / "best.pt"
 
 
@@ -77,9 +82,28 @@ def test_workflow_and_predict_write_byte_equal_heatmaps(method, tmp_path):
     score_lesions(method.name, [Scan("s", str(image), str(mask), str(seg))], cfg, meta, 0.5, tmp_path / "wf", model)
 
     # predict, with the flags that match the workflow's `heatmap:` block.
-    argv = ["predict", "--image", str(image), "--mask", str(mask), "--out", str(tmp_path / "pr" / "s.nii.gz"),
-            "--stride", str(heatmap["stride"]), "--batch-size", str(heatmap["batch_size"]), "--amp", heatmap["amp"],
-            "--centres", heatmap["centres"], "--median-size", median, "--device", "cpu", "--quiet"]
+    argv = [
+        "predict",
+        "--image",
+        str(image),
+        "--mask",
+        str(mask),
+        "--out",
+        str(tmp_path / "pr" / "s.nii.gz"),
+        "--stride",
+        str(heatmap["stride"]),
+        "--batch-size",
+        str(heatmap["batch_size"]),
+        "--amp",
+        heatmap["amp"],
+        "--centres",
+        heatmap["centres"],
+        "--median-size",
+        median,
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     if method.trains:
         assert cli.main(argv + ["--method", method.name, "--checkpoint", str(checkpoint)]) == 0
     else:  # the command line refuses a method without a model: its per-scan code, as the command calls it
@@ -91,8 +115,16 @@ def test_workflow_and_predict_write_byte_equal_heatmaps(method, tmp_path):
         args = cli.build_parser().parse_args(argv)
         (tmp_path / "pr").mkdir()
         job = Job(ScanInput("s", image, mask), tmp_path / "pr" / "s.nii.gz", tmp_path / "pr" / "s", None, False, False)
-        ctx = Context([Member(Path("none"), None, {}, None)], None, None, "none", score_settings(args, "cpu", False),
-                      "auto", False, method=method.name)
+        ctx = Context(
+            [Member(Path("none"), None, {}, None)],
+            None,
+            None,
+            "none",
+            score_settings(args, "cpu", False),
+            "auto",
+            False,
+            method=method.name,
+        )
         run_scan(job, ctx)
 
     workflow_map, predict_map = _map(tmp_path / "wf" / "s.nii.gz"), _map(tmp_path / "pr" / "s.nii.gz")
@@ -123,8 +155,7 @@ def test_the_mean_of_different_folds_is_the_mean_of_their_raw_maps(monkeypatch):
 
     image = np.arange(4 * 4 * 3, dtype=np.float32).reshape(4, 4, 3)
     mask = np.ones(image.shape, bool)
-    monkeypatch.setattr(thresh, "score", lambda model, image, mask, settings: {"score": image * model,
-                                                                                "patches": 5})
+    monkeypatch.setattr(thresh, "score", lambda model, image, mask, settings: {"score": image * model, "patches": 5})
     mean = score_scan("Thresh", [1.0, 3.0], image, mask, ScanSettings(median_size=1))
     np.testing.assert_array_equal(mean.score, image * 2.0)
     assert mean.patches == 10
@@ -154,8 +185,7 @@ def test_thresholds_of_folds_and_lesion_masks():
 def test_predict_hands_its_scoring_flags_to_the_method_as_options():
     from patch2loc.predict.models import method_flags, score_settings
 
-    args = argparse.Namespace(stride=2, batch_size=64, amp="none", centres="mask", median_size=5,
-                              no_postprocess=True)
+    args = argparse.Namespace(stride=2, batch_size=64, amp="none", centres="mask", median_size=5, no_postprocess=True)
     settings = score_settings(args, "cpu", progress=False)
     assert settings.options == {"stride": 2, "batch_size": 64, "amp": "none", "centres": "mask"}
     assert settings.median_size == 5 and not settings.postprocess

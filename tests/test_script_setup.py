@@ -1,5 +1,6 @@
 """workflow/scripts/_common.setup: threads capped for every library, without importing torch in
 SimpleITK-only jobs (each of the demo's ~150 such jobs paid ~2 s of torch start-up)."""
+
 import json
 import subprocess
 import sys

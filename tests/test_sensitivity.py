@@ -1,4 +1,5 @@
 """The sphere-painting sensitivity probe: painting, percentiles, and its command line."""
+
 from __future__ import annotations
 
 import nibabel as nib
@@ -44,8 +45,9 @@ def test_thresholding_sees_bright_spheres_and_not_background_level_ones():
 def test_a_blind_scorer_is_reported_blind():
     volume, mask = _brain()
     by_position = lambda vol, centres: centres.sum(1).astype(np.float32)  # ignores the image  # noqa: E731
-    table = sphere_sensitivity({"blind": by_position}, volume, mask, pick_centres(mask, 4, seed=2),
-                               radii=[2.0], levels=[5.0])
+    table = sphere_sensitivity(
+        {"blind": by_position}, volume, mask, pick_centres(mask, 4, seed=2), radii=[2.0], levels=[5.0]
+    )
     assert table.score_change.iloc[0] == 0.0
     assert 0.2 < table.percentile.iloc[0] < 0.8  # deep centres: the middle of the position range
 
@@ -66,8 +68,22 @@ def files(tmp_path):
 
 
 def _args(d, out):
-    return ["--checkpoint", str(d / "model.pt"), "--image", str(d / "image.nii.gz"), "--mask",
-            str(d / "mask.nii.gz"), "--out", str(out), "--radii", "1.5", "--levels", "0.9", "--spheres", "2"]
+    return [
+        "--checkpoint",
+        str(d / "model.pt"),
+        "--image",
+        str(d / "image.nii.gz"),
+        "--mask",
+        str(d / "mask.nii.gz"),
+        "--out",
+        str(out),
+        "--radii",
+        "1.5",
+        "--levels",
+        "0.9",
+        "--spheres",
+        "2",
+    ]
 
 
 def test_command_writes_both_methods_and_never_overwrites(files, capsys):

@@ -1,4 +1,5 @@
 """Merging scoring shards: the merged tables equal the unsharded ones, headers are checked."""
+
 from __future__ import annotations
 
 import gzip

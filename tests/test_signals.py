@@ -5,6 +5,7 @@ progress are removed (predict), the last complete checkpoint is kept for a resum
 Each child process below signals when it is mid-run (outputs staged, or training between two
 validations) and the test then sends it a real SIGTERM.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,9 @@ def _run_and_terminate(argv, module, name, at=1, watch=None):
     """Run the CLI in a child that pauses in `module.name` (its `at`-th call); SIGTERM it there.
     Returns the exit status, the stderr lines and the temporary files in `watch` at the pause."""
     code = PAUSE.format(module=module, name=name, at=at)
-    proc = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
     try:
         assert proc.stdout.readline().strip() == "paused", proc.stderr.read()
         staged = sorted(p.name for p in watch.iterdir() if TEMP_MARK in p.name) if watch else []
@@ -61,9 +63,12 @@ def c(tmp_path):
 def test_sigterm_during_predict_leaves_nothing(c, tmp_path):
     out = tmp_path / "out"
     # paused while the components table is written: the other outputs are staged, none committed
-    rc, err, staged = _run_and_terminate(predict_argv(c, out / "h.nii.gz", "--threshold", "3", "--png",
-                                                      str(out / "h.png")), "patch2loc.predict.lesions",
-                                         "components_csv", watch=out)
+    rc, err, staged = _run_and_terminate(
+        predict_argv(c, out / "h.nii.gz", "--threshold", "3", "--png", str(out / "h.png")),
+        "patch2loc.predict.lesions",
+        "components_csv",
+        watch=out,
+    )
     assert rc == 143, err
     assert len(staged) == 4, staged  # heatmap, lesion mask, summary, components: staged at the signal
     assert len(err) == 1 and "terminated (SIGTERM)" in err[0] and "Traceback" not in err[0], err
@@ -93,9 +98,26 @@ def test_sigterm_in_process_restores_the_handler(c, tmp_path, capsys, monkeypatc
 def test_sigterm_during_training_keeps_the_last_checkpoint_and_resumes(c, tmp_path):
     (tmp_path / "in" / "l.csv").write_text("image,mask\nimage.nii.gz,mask.nii.gz\n")
     run = tmp_path / "run"
-    argv = ["train", "--train-list", str(tmp_path / "in" / "l.csv"), "--val-list", str(tmp_path / "in" / "l.csv"),
-            "--out", str(run), "--steps", "3", "--patches", "8", "--val-every", "1", "--device", "cpu",
-            "--num-threads", "1", "--quiet"]
+    argv = [
+        "train",
+        "--train-list",
+        str(tmp_path / "in" / "l.csv"),
+        "--val-list",
+        str(tmp_path / "in" / "l.csv"),
+        "--out",
+        str(run),
+        "--steps",
+        "3",
+        "--patches",
+        "8",
+        "--val-every",
+        "1",
+        "--device",
+        "cpu",
+        "--num-threads",
+        "1",
+        "--quiet",
+    ]
     # paused in the second validation: step 1's checkpoints are written, step 2's are not
     rc, err, _ = _run_and_terminate(argv, "patch2loc.methods.patch2loc.train", "evaluate", at=2)
     assert rc == 143, err

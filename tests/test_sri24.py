@@ -1,4 +1,5 @@
 """The SRI24 T1 brain template is found by name, whichever layout the atlas zip unpacks to."""
+
 from __future__ import annotations
 
 import zipfile

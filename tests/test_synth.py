@@ -1,4 +1,5 @@
 """Tests of the synthetic demo data (patch2loc.synth), at the demo's 2 mm spacing."""
+
 from __future__ import annotations
 
 import zlib
@@ -28,8 +29,12 @@ def test_demo_ids_are_deterministic_unique_and_parse():
             paths = raw_paths(dataset, "/raw", subject, MODALITIES[dataset][0])
             key = subject.replace("_", "/") if dataset == "WMH" else subject  # WMH: <site>/<id>/
             assert key in str(paths.image) and paths.image.parts[:3] == ("/", "raw", dataset)
-    assert synth.demo_subject_ids("IXI", 4) == ["IXI900-Guys-1000", "IXI901-HH-1001", "IXI902-IOP-1002",
-                                                "IXI903-Guys-1003"]  # IXI's sites, in turn
+    assert synth.demo_subject_ids("IXI", 4) == [
+        "IXI900-Guys-1000",
+        "IXI901-HH-1001",
+        "IXI902-IOP-1002",
+        "IXI903-Guys-1003",
+    ]  # IXI's sites, in turn
     atlas = raw_paths("ATLAS_v2", "/raw", synth.demo_subject_ids("ATLAS_v2", 1)[0], "T1")
     assert "/R099/" in str(atlas.image)
     wmh = raw_paths("WMH", "/raw", synth.demo_subject_ids("WMH", 1)[0], "T1")

@@ -1,4 +1,5 @@
 """Table 2 computed one patch file at a time (as rule table2 does) equals the all-in-memory one."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,10 +13,19 @@ from patch2loc.evaluation.tables import read_csvs, table2
 def _patches(dataset: str, modality: str, fold: int, n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frac = rng.choice([0.0, 0.05, 0.3, 0.5, 0.7, 0.95, 1.0], n)
-    return pd.DataFrame({"dataset": dataset, "modality": modality, "fold": fold, "subject": "s",
-                         "lesion_fraction": frac, "log_error": frac + rng.normal(0, 0.3, n),
-                         "log_variance": rng.normal(0, 1, n), "score": 2 * frac + rng.normal(0, 0.5, n),
-                         "mu_x": rng.random(n)})
+    return pd.DataFrame(
+        {
+            "dataset": dataset,
+            "modality": modality,
+            "fold": fold,
+            "subject": "s",
+            "lesion_fraction": frac,
+            "log_error": frac + rng.normal(0, 0.3, n),
+            "log_variance": rng.normal(0, 1, n),
+            "score": 2 * frac + rng.normal(0, 0.5, n),
+            "mu_x": rng.random(n),
+        }
+    )
 
 
 def test_per_file_spearman_summary_equals_the_pooled_one(tmp_path):
@@ -26,8 +36,9 @@ def test_per_file_spearman_summary_equals_the_pooled_one(tmp_path):
         files.append(path)
     pooled = read_csvs(files, required=("dataset", "fold", "lesion_fraction"))
     columns = ("dataset", "modality", "fold", "lesion_fraction", "log_error", "log_variance", "score")
-    per_file = pd.concat([spearman_per_fold(read_csvs([p], required=("dataset",), usecols=columns)) for p in files],
-                         ignore_index=True)
+    per_file = pd.concat(
+        [spearman_per_fold(read_csvs([p], required=("dataset",), usecols=columns)) for p in files], ignore_index=True
+    )
     assert "mu_x" not in read_csvs([files[0]], required=("dataset",), usecols=columns).columns
     assert_frame_equal(summarise_spearman(per_file), spearman_table(pooled))
     assert_frame_equal(table2(summarise_spearman(per_file)), table2(pooled))

@@ -1,4 +1,5 @@
 """Table 3, recall by lesion size and AUPRC by lesion load (lesionwise.tables), and the figure."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,10 +19,21 @@ def _metrics() -> pd.DataFrame:
         for fold in folds:
             for i, subject in enumerate(("a", "b", "c")):
                 row = dict.fromkeys(VOLUME_COLUMNS, 1.0)
-                row.update(META, method=method, fold=fold, subject=subject, auprc=0.1 * (i + 1),
-                           dice_unsup=0.2, hd95_mm=10.0 * (i + 1) + (fold == 1), lesion_recall=[1.0, 0.5, 0.0][i],
-                           lesion_f1=0.5, fp_components=[2, 4, 6][i], avd_pct=50.0, lesion_ml=[3.0, 0.5, 9.0][i],
-                           lesions=2)
+                row.update(
+                    META,
+                    method=method,
+                    fold=fold,
+                    subject=subject,
+                    auprc=0.1 * (i + 1),
+                    dice_unsup=0.2,
+                    hd95_mm=10.0 * (i + 1) + (fold == 1),
+                    lesion_recall=[1.0, 0.5, 0.0][i],
+                    lesion_f1=0.5,
+                    fp_components=[2, 4, 6][i],
+                    avd_pct=50.0,
+                    lesion_ml=[3.0, 0.5, 9.0][i],
+                    lesions=2,
+                )
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -38,11 +50,13 @@ def test_table3_means_over_volumes_then_folds():
 
 def test_recall_by_size_pools_lesions_per_fold():
     edges = (0.1, 1.0)
-    lesions = pd.DataFrame([
-        # fold 0: small 1 of 2 found, middle 1 of 1, large 0 of 1; fold 1: small 2 of 2
-        {"method": "Patch2Loc", "fold": 0, "volume_ml": v, "found": f} for v, f in
-        ((0.05, True), (0.02, False), (0.5, True), (3.0, False))] + [
-        {"method": "Patch2Loc", "fold": 1, "volume_ml": v, "found": True} for v in (0.05, 0.02)]
+    lesions = pd.DataFrame(
+        [
+            # fold 0: small 1 of 2 found, middle 1 of 1, large 0 of 1; fold 1: small 2 of 2
+            {"method": "Patch2Loc", "fold": 0, "volume_ml": v, "found": f}
+            for v, f in ((0.05, True), (0.02, False), (0.5, True), (3.0, False))
+        ]
+        + [{"method": "Patch2Loc", "fold": 1, "volume_ml": v, "found": True} for v in (0.05, 0.02)]
     ).assign(modality="T2", dataset="WMH", subject="s", lesion=1, voxels=1)
     per_fold = T.recall_by_size_per_fold(lesions, edges)
     fold0 = per_fold[per_fold["fold"] == "0"].set_index("size_bin")
@@ -58,17 +72,31 @@ def test_auprc_by_lesion_load_tertiles():
     assert table["lesion load"].tolist() == ["low", "middle", "high"]
     assert table["range (mL)"].tolist() == ["0.5-0.5", "3-3", "9-9"]  # subjects b, a, c
     assert table["Patch2Loc"].tolist() == ["20.00 ± 0.00", "10.00 ± 0.00", "30.00 ± 0.00"]
-    assert T.load_tertiles(pd.DataFrame({"dataset": ["D"] * 7, "subject": list("abcdefg"),
-                                         "lesion_ml": [7, 1, 6, 2, 5, 3, 4]}))["tertile"].tolist() == \
-        ["high", "low", "high", "low", "middle", "low", "middle"]  # 1-3 low, 4-5 middle, 6-7 high
+    assert T.load_tertiles(
+        pd.DataFrame({"dataset": ["D"] * 7, "subject": list("abcdefg"), "lesion_ml": [7, 1, 6, 2, 5, 3, 4]})
+    )["tertile"].tolist() == ["high", "low", "high", "low", "middle", "low", "middle"]  # 1-3 low, 4-5 middle, 6-7 high
 
 
 def test_recall_size_figure_draws_one_line_per_method(tmp_path):
     from patch2loc.evaluation.lesionwise.figures import recall_size_figure
 
-    lesions = pd.DataFrame([{"method": m, "fold": 0, "volume_ml": v, "found": f, "modality": "T1", "dataset": "WMH",
-                             "subject": "s", "lesion": 1, "voxels": 1}
-                            for m in ("Patch2Loc", "Thresh") for v, f in ((0.005, m == "Thresh"), (2.0, True))])
+    lesions = pd.DataFrame(
+        [
+            {
+                "method": m,
+                "fold": 0,
+                "volume_ml": v,
+                "found": f,
+                "modality": "T1",
+                "dataset": "WMH",
+                "subject": "s",
+                "lesion": 1,
+                "voxels": 1,
+            }
+            for m in ("Patch2Loc", "Thresh")
+            for v, f in ((0.005, m == "Thresh"), (2.0, True))
+        ]
+    )
     out = tmp_path / "recall_size_WMH.png"
     recall_size_figure(T.recall_by_size_per_fold(lesions, (0.01, 0.1, 1.0, 10.0)), "WMH", out)
     assert out.read_bytes()[:4] == b"\x89PNG"

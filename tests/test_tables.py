@@ -1,4 +1,5 @@
 """Table aggregation on made-up per-volume rows with answers computed by hand."""
+
 from pathlib import Path
 
 import numpy as np
@@ -7,16 +8,35 @@ import pytest
 
 from patch2loc.io import InputError
 from patch2loc.evaluation.captions import PUBLISHED_NOTE
-from patch2loc.evaluation.tables import (aggregate_folds, format_mean_std, read_csvs, table1,
-                                        table1_supplementary, table2, write_table)
+from patch2loc.evaluation.tables import (
+    aggregate_folds,
+    format_mean_std,
+    read_csvs,
+    table1,
+    table1_supplementary,
+    table2,
+)
+from patch2loc.evaluation.table_files import write_table
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "config" / "published"
 
 
 def _row(method, fold, dataset, dice, auprc, region="brain", modality="T2", subject="s"):
-    return {"method": method, "modality": modality, "fold": fold, "dataset": dataset, "subject": subject,
-            "region": region, "auprc": auprc, "auroc": 0.9, "best_dice": dice, "best_threshold": 3.0,
-            "dice_unsup": dice / 2, "unsup_threshold": 5.0 + (fold if fold == fold else 0), "lesion_voxels": 100}
+    return {
+        "method": method,
+        "modality": modality,
+        "fold": fold,
+        "dataset": dataset,
+        "subject": subject,
+        "region": region,
+        "auprc": auprc,
+        "auroc": 0.9,
+        "best_dice": dice,
+        "best_threshold": 3.0,
+        "dice_unsup": dice / 2,
+        "unsup_threshold": 5.0 + (fold if fold == fold else 0),
+        "lesion_voxels": 100,
+    }
 
 
 @pytest.fixture
@@ -24,12 +44,15 @@ def metrics():
     rows = [
         # Patch2Loc BraTS21: fold means of dice 0.6, 0.4, 0.8 -> 60.00 +- 20.00 (ddof=1).
         # (The pooled mean over the 6 volumes would be 0.6667: the test tells the two apart.)
-        _row("Patch2Loc", 0, "BraTS21", 0.5, 0.3), _row("Patch2Loc", 0, "BraTS21", 0.7, 0.5),
+        _row("Patch2Loc", 0, "BraTS21", 0.5, 0.3),
+        _row("Patch2Loc", 0, "BraTS21", 0.7, 0.5),
         _row("Patch2Loc", 1, "BraTS21", 0.4, 0.2),
-        _row("Patch2Loc", 2, "BraTS21", 0.8, 0.6), _row("Patch2Loc", 2, "BraTS21", 0.8, 0.6),
+        _row("Patch2Loc", 2, "BraTS21", 0.8, 0.6),
+        _row("Patch2Loc", 2, "BraTS21", 0.8, 0.6),
         _row("Patch2Loc", 2, "BraTS21", 0.8, np.nan),  # a NaN AUPRC is skipped, not counted as 0
         # Thresh has no folds: one group, empty std.
-        _row("Thresh", np.nan, "BraTS21", 0.3, 0.2), _row("Thresh", np.nan, "BraTS21", 0.2, 0.1),
+        _row("Thresh", np.nan, "BraTS21", 0.3, 0.2),
+        _row("Thresh", np.nan, "BraTS21", 0.2, 0.1),
         _row("Thresh", np.nan, "WMH", 0.1, 0.05, modality="T1"),
     ]
     return pd.DataFrame(rows)
@@ -96,14 +119,18 @@ def test_table1_supplementary(metrics):
 
 
 def test_table2_from_spearman_and_published():
-    spear = pd.DataFrame({
-        "method": ["Patch2Loc"] * 6 + ["DAE"],
-        "dataset": ["BraTS21"] * 3 + ["IXI"] * 3 + ["BraTS21"], "modality": ["T2"] * 3 + ["T1"] * 3 + ["T2"],
-        "metric": ["log_error", "log_variance", "score"] * 2 + ["score"],
-        "rho_mean": [0.3, 0.25, 0.41, np.nan, np.nan, np.nan, 0.2],
-        "rho_std": [0.01, 0.02, 0.03] + [np.nan] * 3 + [0.05],
-        "n_folds": [5] * 7, "n_patches": [1000] * 3 + [0] * 3 + [1000],
-    })
+    spear = pd.DataFrame(
+        {
+            "method": ["Patch2Loc"] * 6 + ["DAE"],
+            "dataset": ["BraTS21"] * 3 + ["IXI"] * 3 + ["BraTS21"],
+            "modality": ["T2"] * 3 + ["T1"] * 3 + ["T2"],
+            "metric": ["log_error", "log_variance", "score"] * 2 + ["score"],
+            "rho_mean": [0.3, 0.25, 0.41, np.nan, np.nan, np.nan, 0.2],
+            "rho_std": [0.01, 0.02, 0.03] + [np.nan] * 3 + [0.05],
+            "n_folds": [5] * 7,
+            "n_patches": [1000] * 3 + [0] * 3 + [1000],
+        }
+    )
     t = table2(spear, PUBLISHED / "paper_table2.csv")
     assert list(t.columns) == ["method", "metric", "source", "BraTS21", "MSLUB", "ATLAS_v2", "WMH"]  # IXI dropped
     assert t["source"].tolist() == ["this harness"] * 4 + ["published"] * 3 + ["this harness"]
@@ -117,8 +144,18 @@ def test_table2_from_spearman_and_published():
 
 def test_table2_from_patches_computes_spearman_per_method():
     frac = np.linspace(0.1, 0.9, 9)
-    patches = pd.DataFrame({"method": "Patch2Loc", "dataset": "WMH", "modality": "T1", "fold": 0,
-                            "lesion_fraction": frac, "log_error": frac, "log_variance": -frac, "score": frac ** 2})
+    patches = pd.DataFrame(
+        {
+            "method": "Patch2Loc",
+            "dataset": "WMH",
+            "modality": "T1",
+            "fold": 0,
+            "lesion_fraction": frac,
+            "log_error": frac,
+            "log_variance": -frac,
+            "score": frac**2,
+        }
+    )
     # The DAE has a score only: no log-error or log-variance rows for it.
     dae = patches.assign(method="DAE", log_error=np.nan, log_variance=np.nan, score=-frac)
     t = table2(pd.concat([patches, dae])).set_index(["method", "metric"])

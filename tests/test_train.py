@@ -1,4 +1,5 @@
 """Training loop: determinism, resume after an interrupt, checkpoint contents, file loading."""
+
 from __future__ import annotations
 
 import csv
@@ -19,14 +20,13 @@ SHAPE = (32, 32, 8)
 def _data(n: int, seed: int):
     rng = np.random.default_rng(seed)
     x, y, _ = np.meshgrid(*[np.linspace(-1, 1, s) for s in SHAPE], indexing="ij")
-    masks = np.broadcast_to(x ** 2 + y ** 2 < 0.8, (n, *SHAPE)).copy()
+    masks = np.broadcast_to(x**2 + y**2 < 0.8, (n, *SHAPE)).copy()
     images = (rng.random((n, *SHAPE)) + x + 2 * y).astype(np.float32)
     return images, masks
 
 
 def _cfg(**kw) -> TrainConfig:
-    base = dict(steps=6, patches_per_step=16, val_every=2, val_batches=1, device="cpu", seed=11,
-                num_threads=1)
+    base = dict(steps=6, patches_per_step=16, val_every=2, val_batches=1, device="cpu", seed=11, num_threads=1)
     return TrainConfig(**{**base, **kw})
 
 
@@ -111,8 +111,17 @@ def test_resume_with_other_settings_is_refused(reference_run, tmp_path):
 def test_checkpoint_contents_and_loss_csv(reference_run):
     ref, summary = reference_run
     ckpt = torch.load(ref / "last.pt", weights_only=False)
-    assert {"model", "patch_size", "step", "config", "versions", "subjects", "best_val_loss",
-            "optimizer", "rng"} <= set(ckpt)
+    assert {
+        "model",
+        "patch_size",
+        "step",
+        "config",
+        "versions",
+        "subjects",
+        "best_val_loss",
+        "optimizer",
+        "rng",
+    } <= set(ckpt)
     assert ckpt["patch_size"] == 4 and ckpt["step"] == 6
     assert ckpt["config"]["patches_per_step"] == 16 and ckpt["config"]["patch_size"] == 4
     assert ckpt["config"]["volume_shape"] == list(SHAPE)
@@ -150,8 +159,13 @@ def test_train_from_files_records_ids_and_checks_shapes(tmp_path):
     save_volume(images[0][:, :, :4], bad / "image.nii.gz")
     save_volume(masks[0][:, :, :4].astype(np.uint8), bad / "mask.nii.gz")
     with pytest.raises(InputError, match="bad/image.nii.gz"):
-        train_from_files(pairs[:2] + [(bad / "image.nii.gz", bad / "mask.nii.gz")], pairs[2:], _cfg(steps=1),
-                         tmp_path / "run2", progress=False)
+        train_from_files(
+            pairs[:2] + [(bad / "image.nii.gz", bad / "mask.nii.gz")],
+            pairs[2:],
+            _cfg(steps=1),
+            tmp_path / "run2",
+            progress=False,
+        )
 
 
 def test_mixed_precision_and_config_checks(tmp_path):
@@ -164,8 +178,7 @@ def test_mixed_precision_and_config_checks(tmp_path):
         TrainConfig.from_dict({"steps": 3, "learning_rate": 0.1})
 
 
-def test_checkpoint_every_writes_last_less_often_and_still_resumes_identically(reference_run, tmp_path,
-                                                                               monkeypatch):
+def test_checkpoint_every_writes_last_less_often_and_still_resumes_identically(reference_run, tmp_path, monkeypatch):
     """checkpoint_every=4 (val_every=2): last.pt at step 4 and at the end only; a run killed at
     step 6 of 8 resumes from step 4 and ends like an uninterrupted one."""
     saved = []
@@ -198,7 +211,9 @@ def test_learning_rate_schedules():
     from patch2loc.methods.harness import scheduled_lr
 
     assert [scheduled_lr(0.01, s, 10) for s in (0, 5, 9)] == [0.01, 0.01, 0.01]
-    assert [scheduled_lr(0.01, s, 10, "constant", 4) for s in (0, 1, 3, 4)] == pytest.approx([0.0025, 0.005, 0.01, 0.01])
+    assert [scheduled_lr(0.01, s, 10, "constant", 4) for s in (0, 1, 3, 4)] == pytest.approx(
+        [0.0025, 0.005, 0.01, 0.01]
+    )
     cosine = [scheduled_lr(0.01, s, 10, "cosine", 2) for s in range(10)]
     assert cosine[:3] == pytest.approx([0.005, 0.01, 0.01]) and cosine[-1] < 0.0005
     assert all(a >= b for a, b in zip(cosine[2:], cosine[3:]))  # decays monotonically after the warm-up

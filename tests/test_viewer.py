@@ -1,4 +1,5 @@
 """The heatmap viewer's page (no browser here: tests/test_viewer_browser.py opens it in Chromium)."""
+
 from __future__ import annotations
 
 import base64
@@ -53,7 +54,9 @@ def test_volumes_survive_encoding_within_their_steps():
 
 def test_inline_page_stands_alone_with_the_runs_threshold():
     scan, score, seg = tiny_case()
-    page = viewer_html(scan, score, AFFINE, threshold=6.25, seg=seg, title="MSLUB <patient01>", meta="Patch2Loc T2 fold0")
+    page = viewer_html(
+        scan, score, AFFINE, threshold=6.25, seg=seg, title="MSLUB <patient01>", meta="Patch2Loc T2 fold0"
+    )
     data = page_data(page)
     assert data["threshold"] == 6.25 and data["range"] == [0.0, 12.0]  # the paper's fixed scale
     assert data["colormap"] == "inferno" and data["seg"] is not None
@@ -98,14 +101,16 @@ def test_prediction_without_threshold_starts_at_the_scans_98th_percentile(tmp_pa
     scan, score, seg = tiny_case()
     brain = scan > 0
     nib.save(nib.Nifti1Image(seg.astype(np.uint8), AFFINE), tmp_path / "seg.nii.gz")
-    out = viewer.prediction_viewer(tmp_path / "p.html", scan, score, AFFINE, None, brain=brain,
-                                   seg=tmp_path / "seg.nii.gz", title="s1")
+    out = viewer.prediction_viewer(
+        tmp_path / "p.html", scan, score, AFFINE, None, brain=brain, seg=tmp_path / "seg.nii.gz", title="s1"
+    )
     data = page_data(out.read_text(encoding="utf-8"))
     assert data["threshold"] == pytest.approx(np.percentile(score[brain], 98), abs=1e-4)
     assert np.array_equal(decode(data["seg"]).get_fdata() > 0, seg)
 
 
 # ---------------------------------------------------------------- patch2loc predict --html
+
 
 def test_predict_html_holds_the_scored_scan_its_threshold_and_seg(tmp_path):
     from safety_helpers import SHAPE, make_case, predict_argv
@@ -117,8 +122,14 @@ def test_predict_html_holds_the_scored_scan_its_threshold_and_seg(tmp_path):
     seg[6:9, 6:9, 1:3] = 1
     nib.save(nib.Nifti1Image(seg, c["affine"]), tmp_path / "in" / "seg.nii.gz")
     out, page = tmp_path / "o" / "s.nii.gz", tmp_path / "o" / "s.html"
-    assert cli.main(predict_argv(c, out, "--threshold", "4.5", "--seg", str(tmp_path / "in" / "seg.nii.gz"),
-                                 "--html", str(page))) == 0
+    assert (
+        cli.main(
+            predict_argv(
+                c, out, "--threshold", "4.5", "--seg", str(tmp_path / "in" / "seg.nii.gz"), "--html", str(page)
+            )
+        )
+        == 0
+    )
     data = page_data(page.read_text(encoding="utf-8"))
     heat = nib.load(out)
     shown = decode(data["score"])

@@ -1,6 +1,7 @@
 """The heatmap viewer and the report's table in a real browser: headless Chromium over the
 DevTools pipe (patch2loc.viewer.browser). Skipped where Chromium is missing; .ci/run
 installs Debian's `chromium`. WebGL runs on SwiftShader (no GPU needed)."""
+
 from __future__ import annotations
 
 import io
@@ -15,8 +16,9 @@ from patch2loc.evaluation.report import build_report
 from patch2loc.evaluation.report_sections import per_volume_items
 from patch2loc.viewer import copy_library, write_viewer
 
-pytestmark = pytest.mark.skipif(find_chromium() is None,
-                                reason="chromium not installed (Debian: apt-get install chromium; .ci/run does)")
+pytestmark = pytest.mark.skipif(
+    find_chromium() is None, reason="chromium not installed (Debian: apt-get install chromium; .ci/run does)"
+)
 
 # x runs right-to-left: the voxel NiiVue reports must be the NIfTI index, not its RAS reordering.
 AFFINE = np.array([[-3.0, 0, 0, 60], [0, 3, 0, -70], [0, 0, 3, -40], [0, 0, 0, 1]])
@@ -30,7 +32,7 @@ def tiny_heatmap(shape=(40, 48, 30)):
     grid = np.indices(shape).astype(np.float32)
     centre = (np.array(shape) / 2)[:, None, None, None]
     brain = (((grid - centre) / (0.42 * np.array(shape))[:, None, None, None]) ** 2).sum(0) < 1
-    lesion = ((grid - np.array([26, 27, 16])[:, None, None, None]) ** 2).sum(0) < 5.5 ** 2
+    lesion = ((grid - np.array([26, 27, 16])[:, None, None, None]) ** 2).sum(0) < 5.5**2
     scan = np.where(brain, 0.6 + 0.25 * np.cos(grid[1] / 4), 0).astype(np.float32)
     score = np.where(brain, np.where(lesion, LESION, HEALTHY), 0).astype(np.float32)
     return scan, score, lesion
@@ -65,8 +67,10 @@ def views(browser) -> np.ndarray:
     the canvas are black."""
     time.sleep(0.3)  # NiiVue draws on the next animation frame
     img = pixels(browser.screenshot())
-    top, bottom = browser.evaluate("(() => { const r = document.getElementById('gl').getBoundingClientRect(); "
-                                   "return [r.top, r.bottom - window.p2lViewer.nv.colorbarHeight]; })()")
+    top, bottom = browser.evaluate(
+        "(() => { const r = document.getElementById('gl').getBoundingClientRect(); "
+        "return [r.top, r.bottom - window.p2lViewer.nv.colorbarHeight]; })()"
+    )
     img[: int(np.ceil(top))] = 0
     return img[: int(bottom)]
 
@@ -80,8 +84,10 @@ def open_viewer(browser, page):
 
 def set_threshold(browser, value):
     """As a user does: move the slider (an input event)."""
-    browser.evaluate(f"(() => {{ const s = document.getElementById('threshold'); s.value = {value}; "
-                     "s.dispatchEvent(new Event('input')); })()")
+    browser.evaluate(
+        f"(() => {{ const s = document.getElementById('threshold'); s.value = {value}; "
+        "s.dispatchEvent(new Event('input')); })()"
+    )
     return views(browser)
 
 
@@ -90,8 +96,15 @@ def test_viewer_loads_from_file_and_draws_the_overlay_on_the_fixed_scale(browser
     scan, score, lesion = tiny_heatmap()
     if layout == "beside":  # the run's layout: viewers/{method}/{modality}/{fold}/{dataset}/x.html
         copy_library(tmp_path / "viewers" / "niivue.umd.js")
-        page = write_viewer(tmp_path / "viewers/Patch2Loc/T2/fold0/MSLUB/p1.html", scan, score, AFFINE,
-                            threshold=THRESHOLD, seg=lesion, library="../../../../niivue.umd.js")
+        page = write_viewer(
+            tmp_path / "viewers/Patch2Loc/T2/fold0/MSLUB/p1.html",
+            scan,
+            score,
+            AFFINE,
+            threshold=THRESHOLD,
+            seg=lesion,
+            library="../../../../niivue.umd.js",
+        )
     else:
         page = write_viewer(tmp_path / "p1.html", scan, score, AFFINE, threshold=THRESHOLD, seg=lesion)
     img = open_viewer(browser, page)
@@ -133,7 +146,7 @@ def test_clicking_the_lesion_reads_out_its_voxel_and_score(browser, tmp_path):
     width = img.shape[1] // 3
     for view, q in enumerate((0.5, 0.3, 0.7)):  # axial, coronal, sagittal: the crosshair follows the clicks
         hit = near(img, colour_of(browser, LESION), 40)
-        hit[:, : view * width] = hit[:, (view + 1) * width:] = False
+        hit[:, : view * width] = hit[:, (view + 1) * width :] = False
         rows, cols = np.nonzero(hit)
         assert rows.size > 20, f"no lesion in view {view}"
         target = np.array([np.quantile(rows, q), np.quantile(cols, q)])
@@ -153,19 +166,32 @@ def test_clicking_the_lesion_reads_out_its_voxel_and_score(browser, tmp_path):
 
 def test_report_table_sorts_on_a_click_and_links_the_viewers(browser, tmp_path):
     run = tmp_path / "run"
-    metrics = pd.DataFrame({"method": "Patch2Loc", "modality": "T2", "fold": "0", "dataset": "MSLUB",
-                            "subject": ["p1", "p2", "p3"], "auprc": [0.5, 0.1, 0.9],
-                            "best_dice": [0.4, 0.2, 0.8], "dice_unsup": [0.3, float("nan"), 0.7]})
+    metrics = pd.DataFrame(
+        {
+            "method": "Patch2Loc",
+            "modality": "T2",
+            "fold": "0",
+            "dataset": "MSLUB",
+            "subject": ["p1", "p2", "p3"],
+            "auprc": [0.5, 0.1, 0.9],
+            "best_dice": [0.4, 0.2, 0.8],
+            "dice_unsup": [0.3, float("nan"), 0.7],
+        }
+    )
     metrics.to_csv(tmp_path / "per_volume.csv", index=False)
     for subject in ("p1", "p2"):
         page = run / "viewers/Patch2Loc/T2/fold0/MSLUB" / f"{subject}.html"
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(f"<title>{subject}</title>", encoding="utf-8")
-    report = build_report(run / "report.html", "t", [("Per volume", per_volume_items(tmp_path / "per_volume.csv", run))])
+    report = build_report(
+        run / "report.html", "t", [("Per volume", per_volume_items(tmp_path / "per_volume.csv", run))]
+    )
     browser.open(report)
     first = "document.querySelector('table.sortable tbody tr')"
-    header = ("(() => { const th = Array.from(document.querySelectorAll('table.sortable th'))"
-              ".find((h) => h.textContent.startsWith('{name}')); th.click(); return true; })()")
+    header = (
+        "(() => { const th = Array.from(document.querySelectorAll('table.sortable th'))"
+        ".find((h) => h.textContent.startsWith('{name}')); th.click(); return true; })()"
+    )
     browser.evaluate(header.replace("{name}", "AUPRC"))
     assert browser.evaluate(f"{first}.cells[0].textContent") == "p2"  # the worst volume, one click
     assert browser.evaluate(f"{first}.querySelector('a').href").endswith("viewers/Patch2Loc/T2/fold0/MSLUB/p2.html")
@@ -173,6 +199,8 @@ def test_report_table_sorts_on_a_click_and_links_the_viewers(browser, tmp_path):
     assert browser.evaluate(f"{first}.cells[0].textContent") == "p3"
     assert browser.evaluate(f"{first}.querySelector('a')") is None  # p3 kept no heatmap: no link
     browser.evaluate(header.replace("{name}", "Dice at threshold"))
-    rows = browser.evaluate("Array.from(document.querySelectorAll('table.sortable tbody tr'), (r) => r.cells[0].textContent)")
+    rows = browser.evaluate(
+        "Array.from(document.querySelectorAll('table.sortable tbody tr'), (r) => r.cells[0].textContent)"
+    )
     assert rows == ["p1", "p3", "p2"]  # ascending, the empty (NaN) cell last
     assert browser.errors == []

@@ -1,6 +1,7 @@
 """WMH from DataverseNL, file by file: only the files the splits use (wmh.nii.gz, pre/T1.nii.gz) are
 fetched through the per-file API, resumed after an interruption and checked against the listing's
 SHA-1; folder names with spaces and dots; other observers' annotations never taken for a subject."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,24 +17,45 @@ from patch2loc.io import InputError
 from patch2loc.rehearsal.server import FileServer
 
 SUBJECT = ("wmh.nii.gz", "pre/T1.nii.gz", "pre/FLAIR.nii.gz", "orig/3DT1.nii.gz", "orig/FLAIR.nii.gz")
-FOLDERS = {"training": ("Utrecht/0", "Amsterdam/GE3T/100", "Singapore/50"),
-           "test": ("Amsterdam/Philips_VU .PETMR_01./160", "Amsterdam/GE1T5/150")}
-FILES = {f"{split}/{folder}/{name}": f"{split}/{folder}/{name}".encode() * (50 if name.startswith("pre") else 3)
-         for split, folders in FOLDERS.items() for folder in folders for name in SUBJECT}
-FILES.update({  # the real names: observers' masks as result.nii.gz, and the worst case, one named like ours
-    "additional_annotations/observer_o3/training/Utrecht/0/result.nii.gz": b"o3",
-    "additional_annotations/observer_o4/training/Amsterdam/GE3T/100/result.nii.gz": b"o4",
-    "additional_annotations/observer_o3/training/Singapore/50/wmh.nii.gz": b"o3-as-wmh",
-    "readme.pdf": b"%PDF-1.4"})
+FOLDERS = {
+    "training": ("Utrecht/0", "Amsterdam/GE3T/100", "Singapore/50"),
+    "test": ("Amsterdam/Philips_VU .PETMR_01./160", "Amsterdam/GE1T5/150"),
+}
+FILES = {
+    f"{split}/{folder}/{name}": f"{split}/{folder}/{name}".encode() * (50 if name.startswith("pre") else 3)
+    for split, folders in FOLDERS.items()
+    for folder in folders
+    for name in SUBJECT
+}
+FILES.update(
+    {  # the real names: observers' masks as result.nii.gz, and the worst case, one named like ours
+        "additional_annotations/observer_o3/training/Utrecht/0/result.nii.gz": b"o3",
+        "additional_annotations/observer_o4/training/Amsterdam/GE3T/100/result.nii.gz": b"o4",
+        "additional_annotations/observer_o3/training/Singapore/50/wmh.nii.gz": b"o3-as-wmh",
+        "readme.pdf": b"%PDF-1.4",
+    }
+)
 IDS = {path: 9000 + i for i, path in enumerate(FILES)}
 SPLIT_SUBJECTS = ["Utrecht_0", "GE3T_100"]  # Singapore_50 and the test set are not in this split
 
 
 def _listing(files=FILES, checksum=lambda d: {"type": "SHA-1", "value": hashlib.sha1(d).hexdigest()}):
-    return {"status": "OK", "data": [
-        {"label": p.rsplit("/", 1)[-1], "directoryLabel": p.rsplit("/", 1)[0] if "/" in p else None,
-         "dataFile": {"id": IDS[p], "filename": p.rsplit("/", 1)[-1], "filesize": len(d), "checksum": checksum(d)}}
-        for p, d in files.items()]}
+    return {
+        "status": "OK",
+        "data": [
+            {
+                "label": p.rsplit("/", 1)[-1],
+                "directoryLabel": p.rsplit("/", 1)[0] if "/" in p else None,
+                "dataFile": {
+                    "id": IDS[p],
+                    "filename": p.rsplit("/", 1)[-1],
+                    "filesize": len(d),
+                    "checksum": checksum(d),
+                },
+            }
+            for p, d in files.items()
+        ],
+    }
 
 
 @pytest.fixture
@@ -48,8 +70,14 @@ def served(tmp_path):
 
 
 def _fetch(tmp_path, server, subjects=SPLIT_SUBJECTS, splits=("training",)):
-    return fetch_subjects(subjects, tmp_path / "raw" / "WMH", splits=splits, listing=server.url("files.json"),
-                          access=server.url("datafile/{id}"), checksum_db=tmp_path / "raw" / "checksums.tsv")
+    return fetch_subjects(
+        subjects,
+        tmp_path / "raw" / "WMH",
+        splits=splits,
+        listing=server.url("files.json"),
+        access=server.url("datafile/{id}"),
+        checksum_db=tmp_path / "raw" / "checksums.tsv",
+    )
 
 
 def _served_name(path):
@@ -80,10 +108,14 @@ def test_only_the_split_subjects_needed_files_are_fetched_one_by_one(tmp_path, s
         assert scan.image.read_bytes() == FILES[f"training/{folder}/pre/T1.nii.gz"]
         assert scan.seg.read_bytes() == FILES[f"training/{folder}/wmh.nii.gz"]
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == sorted(
-        f"{s.replace('_', '/')}/{n}" for s in SPLIT_SUBJECTS for n in needed_files())
+        f"{s.replace('_', '/')}/{n}" for s in SPLIT_SUBJECTS for n in needed_files()
+    )
     db = read_checksums(tmp_path / "raw" / "checksums.tsv")
-    assert db == {f"WMH/{s.replace('_', '/')}/{n}": sha256sum(root / s.replace("_", "/") / n)
-                  for s in SPLIT_SUBJECTS for n in needed_files()}
+    assert db == {
+        f"WMH/{s.replace('_', '/')}/{n}": sha256sum(root / s.replace("_", "/") / n)
+        for s in SPLIT_SUBJECTS
+        for n in needed_files()
+    }
 
 
 def test_a_test_set_folder_with_a_space_and_dots(tmp_path, served):
@@ -137,8 +169,11 @@ def test_a_corrupted_file_is_caught_by_the_listings_sha1(tmp_path, served):
 
 
 def test_listing_shapes_and_checksum_types():
-    entry = {"label": "wmh.nii.gz", "directoryLabel": "training/Utrecht/0",
-             "dataFile": {"id": 5, "filename": "wmh.nii.gz", "checksum": {"type": "SHA-1", "value": "ab"}}}
+    entry = {
+        "label": "wmh.nii.gz",
+        "directoryLabel": "training/Utrecht/0",
+        "dataFile": {"id": 5, "filename": "wmh.nii.gz", "checksum": {"type": "SHA-1", "value": "ab"}},
+    }
     for listing in ({"data": [entry]}, {"data": {"files": [entry]}}, {"data": {"latestVersion": {"files": [entry]}}}):
         [f] = parse_listing(listing)
         assert (f.path, f.id, f.checksum) == ("training/Utrecht/0/wmh.nii.gz", 5, "sha1:ab")
@@ -152,16 +187,35 @@ def test_listing_shapes_and_checksum_types():
 def test_two_folders_making_one_subject_are_refused():
     files = {"training/Utrecht/0/wmh.nii.gz": b"a", "test/Utrecht/0/wmh.nii.gz": b"b"}
     with pytest.raises(InputError, match="'training/Utrecht/0' and 'test/Utrecht/0'.*subject Utrecht_0"):
-        subject_files(parse_listing({"data": [
-            {"label": "wmh.nii.gz", "directoryLabel": p.rsplit("/", 1)[0], "dataFile": {"id": i, "filename": "wmh.nii.gz"}}
-            for i, p in enumerate(files)]}), ("training", "test"))
+        subject_files(
+            parse_listing(
+                {
+                    "data": [
+                        {
+                            "label": "wmh.nii.gz",
+                            "directoryLabel": p.rsplit("/", 1)[0],
+                            "dataFile": {"id": i, "filename": "wmh.nii.gz"},
+                        }
+                        for i, p in enumerate(files)
+                    ]
+                }
+            ),
+            ("training", "test"),
+        )
 
 
 def test_without_a_listing_files_placed_by_hand_are_used_and_missing_ones_named(tmp_path):
     root, db = tmp_path / "raw" / "WMH", tmp_path / "raw" / "checksums.tsv"
     with pytest.raises(InputError) as err:
-        fetch_subjects(["Utrecht_0"], root, splits=("training",), listing=None, access=None, checksum_db=db,
-                       page="https://doi.org/10.34894/AECRSD")
+        fetch_subjects(
+            ["Utrecht_0"],
+            root,
+            splits=("training",),
+            listing=None,
+            access=None,
+            checksum_db=db,
+            page="https://doi.org/10.34894/AECRSD",
+        )
     assert "\n" not in str(err.value) and "https://doi.org/10.34894/AECRSD" in str(err.value)
     for name in needed_files():
         (root / "Utrecht" / "0" / name).parent.mkdir(parents=True, exist_ok=True)

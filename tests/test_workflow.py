@@ -1,4 +1,5 @@
 """The Snakemake workflow: dry runs of the demo and paper configs, lint, schema, a tiny real run."""
+
 from __future__ import annotations
 
 import csv
@@ -17,12 +18,33 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "profiles"]
 STAGES = [
-    "make_demo_atlas", "synthesize_demo", "preprocess_healthy_scan", "preprocess_lesion_scan",
-    "fit_landmarks", "normalize_scan", "train_model", "train_dae", "score_healthy", "score_lesions",
-    "table1", "table2", "table3", "bias", "figures", "report", "run_info", "record_atlas", "export_bundle",
+    "make_demo_atlas",
+    "synthesize_demo",
+    "preprocess_healthy_scan",
+    "preprocess_lesion_scan",
+    "fit_landmarks",
+    "normalize_scan",
+    "train_model",
+    "train_dae",
+    "score_healthy",
+    "score_lesions",
+    "table1",
+    "table2",
+    "table3",
+    "bias",
+    "figures",
+    "report",
+    "run_info",
+    "record_atlas",
+    "export_bundle",
 ]
 REAL_STAGES = [s for s in STAGES if s not in ("make_demo_atlas", "synthesize_demo")] + [
-    "download", "extract", "download_wmh", "prepare_sri24_atlas", "skull_strip_hdbet", "download_hdbet_weights",
+    "download",
+    "extract",
+    "download_wmh",
+    "prepare_sri24_atlas",
+    "skull_strip_hdbet",
+    "download_hdbet_weights",
 ]
 
 
@@ -45,7 +67,10 @@ def workdir(tmp_path: Path) -> Path:
 def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", *args],
-        cwd=workdir, capture_output=True, text=True, timeout=timeout,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -112,7 +137,7 @@ def _dry_run_jobs(stdout: str) -> list[dict]:
     jobs = []
     for line in stdout.splitlines():
         if line.startswith("rule ") and line.rstrip().endswith(":"):
-            jobs.append({"rule": line[len("rule "):-1]})
+            jobs.append({"rule": line[len("rule ") : -1]})
         elif jobs and line.startswith("    ") and ": " in line:
             key, _, value = line.strip().partition(": ")
             jobs[-1][key] = value
@@ -127,22 +152,36 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
     for rule in ("train_model", "train_dae", "train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm"):
         trainings = [j for j in jobs if j["rule"] == rule]
         assert sorted(j["wildcards"] for j in trainings) == sorted(
-            f"modality={m}, fold={k}" for m in ("T1", "T2") for k in range(5))
+            f"modality={m}, fold={k}" for m in ("T1", "T2") for k in range(5)
+        )
         assert all("gpu=1" in j["resources"] for j in trainings), trainings[0]
     dae = [j for j in jobs if j["rule"] == "train_dae"][0]
     assert "models/DAE/" in dae["output"] and "benchmarks/train_dae/DAE_" in dae["benchmark"]
     scoring = [j for j in jobs if j["rule"].startswith("score_lesions")]
     assert {j["wildcards"].split(",")[0] for j in scoring} == {
-        f"method={m}" for m in ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM")}
+        f"method={m}" for m in ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM")
+    }
     for job in scoring:  # Thresh in the CPU copy of the rule, without a GPU; the networks with one
         cpu = "method=Thresh" in job["wildcards"]
         assert job["rule"] == ("score_lesions_cpu" if cpu else "score_lesions")
         assert ("gpu=0" if cpu else "gpu=1") in job["resources"]
     # Every training or scoring rule whose jobs ask for a GPU goes to the SLURM profile's GPU partition.
     profile = yaml.safe_load((workdir / "profiles" / "slurm" / "config.yaml").read_text())["set-resources"]
-    gpu_rules = {j["rule"] for j in jobs if "gpu=1" in j.get("resources", "") and j["rule"].startswith(("train", "pretrain", "score"))}
-    assert gpu_rules == {"train_model", "train_dae", "train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm",
-                         "score_healthy", "score_lesions"}
+    gpu_rules = {
+        j["rule"]
+        for j in jobs
+        if "gpu=1" in j.get("resources", "") and j["rule"].startswith(("train", "pretrain", "score"))
+    }
+    assert gpu_rules == {
+        "train_model",
+        "train_dae",
+        "train_ddpm",
+        "train_pddpm",
+        "pretrain_cddpm",
+        "train_cddpm",
+        "score_healthy",
+        "score_lesions",
+    }
     assert all(profile.get(r, {}).get("slurm_partition") == "YOUR_GPU_PARTITION" for r in gpu_rules), gpu_rules
 
 
@@ -181,19 +220,14 @@ def test_lint_is_clean(workdir):
     assert res.returncode == 0, res.stdout + res.stderr
 
 
-def test_rules_are_formatted_by_snakefmt():
-    snakefmt = shutil.which("snakefmt", path=str(Path(sys.executable).parent)) or shutil.which("snakefmt")
-    if snakefmt is None:
-        pytest.skip("snakefmt is not installed (pip install -e .[test])")
-    res = subprocess.run([snakefmt, "--check", "Snakefile", "rules/"], cwd=REPO, capture_output=True, encoding="utf-8")
-    assert res.returncode == 0, res.stdout + res.stderr  # `snakefmt Snakefile rules/` formats them
-
-
-@pytest.mark.parametrize("override, named", [
-    ("bogus_key=1", "bogus_key"),
-    ("folds=[7]", "folds"),
-    ("source=somewhere", "source"),
-])
+@pytest.mark.parametrize(
+    "override, named",
+    [
+        ("bogus_key=1", "bogus_key"),
+        ("folds=[7]", "folds"),
+        ("source=somewhere", "source"),
+    ],
+)
 def test_schema_violation_is_rejected_with_its_name(workdir, override, named):
     res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml", "--config", override)
     assert res.returncode != 0
@@ -254,8 +288,9 @@ def _tiny_config(workdir: Path) -> Path:
     cfg["preprocess"].update(spacing=[6.0, 6.0, 6.0], target_shape=[32, 32, 20], n4_iterations=[10])
     # patch_size 6, not the default 1/8 of 32 = 4: the key must reach the model and the heatmaps
     # warmup_steps 2: the demo's schedule (cosine, 50 warm-up steps of 900) scaled to 20 steps
-    cfg["patch2loc"].update(steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1, patch_size=6,
-                            warmup_steps=2)
+    cfg["patch2loc"].update(
+        steps=20, patches_per_step=64, val_every=10, val_batches=1, threads=1, patch_size=6, warmup_steps=2
+    )
     cfg["dae"].update(steps=20, batch_size=4, width=4, val_every=10, val_batches=1, threads=1)
     cfg["heatmap"].update(batch_size=2048, threads=1)
     cfg["evaluate"]["keep_heatmaps"] = 2  # not the demo's -1: the shard test counts kept heatmaps across shards
@@ -288,8 +323,11 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     assert {f"{m} {mod}" for m in ("Patch2Loc", "DAE", "Thresh") for mod in ("T1", "T2")} == set(bias.columns[2:])
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "Table 3: the challenges&#x27; metrics" in page and "Bias: false positives" in page
-    assert all(f"{d}: Lesion-wise recall against lesion volume" in page for d in ("BraTS21", "MSLUB", "ATLAS_v2", "WMH"))
+    assert all(
+        f"{d}: Lesion-wise recall against lesion volume" in page for d in ("BraTS21", "MSLUB", "ATLAS_v2", "WMH")
+    )
     from patch2loc.checkpoint import read_checkpoint
+
     assert read_checkpoint(out / "models" / "T2" / "fold0" / "best.pt")["patch_size"] == 6  # train.patch_size
     dae = read_checkpoint(out / "models" / "DAE" / "T2" / "fold0" / "best.pt", method="DAE")
     assert dae["modality"] == "T2" and dae["config"]["volume_shape"] == [32, 32, 20] and dae["config"]["width"] == 4
@@ -301,6 +339,7 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     assert len(links) >= 8 and all((out / link).is_file() for link in links), links  # 4 lesion sets x 2 methods
     assert (out / "viewers" / "niivue.umd.js").is_file()
     from patch2loc.viewer.browser import Chromium, find_chromium
+
     if find_chromium():
         with Chromium() as browser:
             browser.open(out / links[0])
@@ -313,8 +352,14 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
         names = [Path(n).name for n in zf.namelist()]
     assert {"table1.csv", "table2.csv", "table3.csv", "table3_size.csv", "bias.csv"} <= set(names)
     declared = {p.name for p in (out / "figures").glob("*.png")}
-    assert {"loss_curves_Patch2Loc.png", "loss_curves_DAE.png", "kde_MSLUB.png", "heatmaps_MSLUB_T2.png",
-            "methods_MSLUB.png", "kde_methods_MSLUB.png"} <= declared
+    assert {
+        "loss_curves_Patch2Loc.png",
+        "loss_curves_DAE.png",
+        "kde_MSLUB.png",
+        "heatmaps_MSLUB_T2.png",
+        "methods_MSLUB.png",
+        "kde_methods_MSLUB.png",
+    } <= declared
     listed = {f["file"] for f in json.loads((out / "figures" / "figures.json").read_text(encoding="utf-8"))}
     assert {"methods_BraTS21.png", "kde_methods_WMH.png", "loss_curves_DAE.png"} <= listed  # drawn, not "not drawn"
     assert declared <= set(names)  # every figure the rule writes is in the report
@@ -338,19 +383,45 @@ def _bundle_travels(workdir: Path, out: Path) -> None:
         shutil.copy(path, away / path.name)
     shutil.copy(out / "bundles" / "T2.zip", away / "t2_model.zip")
     shutil.copy(out / "bundles" / "DAE" / "T2.zip", away / "t2_dae.zip")
-    common = ["--image", str(away / scan.image.name), "--mask", str(away / scan.mask.name), "--device", "cpu",
-              "--amp", "none", "--quiet"]
+    common = [
+        "--image",
+        str(away / scan.image.name),
+        "--mask",
+        str(away / scan.mask.name),
+        "--device",
+        "cpu",
+        "--amp",
+        "none",
+        "--quiet",
+    ]
     predict = [sys.executable, "-m", "patch2loc.cli", "predict"]
     for method in ("Patch2Loc", "DAE"):
-        res = subprocess.run([*predict, "--from-run", str(out), "--modality", "T2", "--method", method, "--out",
-                              str(away / f"run_{method}" / "s.nii.gz"), *common], capture_output=True, text=True,
-                             timeout=600)
+        res = subprocess.run(
+            [
+                *predict,
+                "--from-run",
+                str(out),
+                "--modality",
+                "T2",
+                "--method",
+                method,
+                "--out",
+                str(away / f"run_{method}" / "s.nii.gz"),
+                *common,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert res.returncode == 0, res.stderr[-3000:]
     shutil.rmtree(workdir / "results")
     for method, bundle in (("Patch2Loc", "t2_model.zip"), ("DAE", "t2_dae.zip")):
-        res = subprocess.run([*predict, "--model", str(away / bundle), "--out",
-                              str(away / f"bundle_{method}" / "s.nii.gz"), *common], capture_output=True, text=True,
-                             timeout=600)
+        res = subprocess.run(
+            [*predict, "--model", str(away / bundle), "--out", str(away / f"bundle_{method}" / "s.nii.gz"), *common],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert res.returncode == 0, res.stderr[-3000:]
         run, moved = away / f"run_{method}", away / f"bundle_{method}"
         compared = ["s.nii.gz", "s_lesions.nii.gz", "s_native.nii.gz", "s_native_lesions.nii.gz", "s_components.csv"]

@@ -2,6 +2,7 @@
 sharded scoring equal to unsharded, a killed training resumed by the retry with the same final
 weights, and the device policy failing fast. Two tiny runs up to Table 1 take about 2-4 minutes
 on 2 cores."""
+
 from __future__ import annotations
 
 import gzip
@@ -26,8 +27,12 @@ STATE = "results/tiny/resume/models/T1/fold0"
 # (rule, model folder, working folder, log) of each trained method's T1 fold-0 training
 TRAININGS = {
     "Patch2Loc": ("train_model", MODEL, STATE, "results/tiny/logs/train/T1_fold0.log"),
-    "DAE": ("train_dae", "results/tiny/models/DAE/T1/fold0", "results/tiny/resume/models/DAE/T1/fold0",
-            "results/tiny/logs/train/DAE/T1_fold0.log"),
+    "DAE": (
+        "train_dae",
+        "results/tiny/models/DAE/T1/fold0",
+        "results/tiny/resume/models/DAE/T1/fold0",
+        "results/tiny/logs/train/DAE/T1_fold0.log",
+    ),
 }
 
 
@@ -38,7 +43,8 @@ def _copy_workflow(dest: Path) -> Path:
     from patch2loc.synth import demo_subject_ids
 
     (dest / "splits" / "tiny" / "MSLUB.csv").write_text(
-        "subject_id,split\n" + "".join(f"{s},test\n" for s in demo_subject_ids("MSLUB", 3)))
+        "subject_id,split\n" + "".join(f"{s},test\n" for s in demo_subject_ids("MSLUB", 3))
+    )
     return dest
 
 
@@ -86,12 +92,16 @@ def test_two_runs_give_identical_volumes_models_and_metrics(runs):
         differ = [k for k in va if not np.array_equal(va[k], vb[k])]
         assert not differ, f"{len(differ)} of {len(va)} volumes differ, e.g. {differ[:3]}"
     for modality in ("T1", "T2"):
-        assert np.array_equal(np.load(a / "landmarks" / f"{modality}.npy"), np.load(b / "landmarks" / f"{modality}.npy"))
+        assert np.array_equal(
+            np.load(a / "landmarks" / f"{modality}.npy"), np.load(b / "landmarks" / f"{modality}.npy")
+        )
         for name in ("best.pt", "last.pt"):
             for models in ("models", "models/DAE"):
                 ca, cb = (r / models / modality / "fold0" / name for r in (a, b))
                 assert ca.read_bytes() == cb.read_bytes()  # the files, not only the weights
-    assert (a / "tables" / "per_volume_metrics.csv").read_text(encoding="utf-8") == (b / "tables" / "per_volume_metrics.csv").read_text(encoding="utf-8")
+    assert (a / "tables" / "per_volume_metrics.csv").read_text(encoding="utf-8") == (
+        b / "tables" / "per_volume_metrics.csv"
+    ).read_text(encoding="utf-8")
 
 
 def test_sharded_scoring_equals_unsharded(runs):
@@ -138,10 +148,23 @@ def test_killed_training_resumes_with_the_same_weights(runs, method):
     rule, model, state, log_path = TRAININGS[method]
     first, second = runs
     checkpoint = first / state / "last.pt"
-    cmd = [sys.executable, "-m", "snakemake", f"{model}/best.pt", "--cores", "2", "--configfile",
-           "config/tiny.yaml", "--retries", "1", "--forcerun", rule]
-    proc = subprocess.Popen(cmd, cwd=first, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        f"{model}/best.pt",
+        "--cores",
+        "2",
+        "--configfile",
+        "config/tiny.yaml",
+        "--retries",
+        "1",
+        "--forcerun",
+        rule,
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=first, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     job, deadline = None, time.monotonic() + 600
     while job is None and proc.poll() is None and time.monotonic() < deadline:
         job = _training_process(proc)
@@ -164,16 +187,34 @@ def test_killed_training_resumes_with_the_same_weights(runs, method):
     assert not (first / state).exists()  # the working folder is gone once the outputs are in place
     for name in ("best.pt", "last.pt"):
         assert _same_weights(first / model / name, second / model / name)
-    assert (first / model / "loss.csv").read_text(encoding="utf-8") == (second / model / "loss.csv").read_text(encoding="utf-8")
+    assert (first / model / "loss.csv").read_text(encoding="utf-8") == (second / model / "loss.csv").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_cuda_required_and_absent_fails_at_once(runs):
     first = runs[0]
     config = _variant(first, "tiny_cuda", device={"require_cuda": True})
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-    res = subprocess.run([sys.executable, "-m", "snakemake", f"{MODEL}/best.pt", "--cores", "2",
-                          "--configfile", config, "--forcerun", "train_model"],
-                         cwd=first, capture_output=True, text=True, timeout=600, env=env)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            f"{MODEL}/best.pt",
+            "--cores",
+            "2",
+            "--configfile",
+            config,
+            "--forcerun",
+            "train_model",
+        ],
+        cwd=first,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert res.returncode != 0
     assert "LockException" not in res.stderr, res.stderr[-2000:]  # failed in the job, not before it
     log = (first / "results" / "tiny" / "logs" / "train" / "T1_fold0.log").read_text(encoding="utf-8")

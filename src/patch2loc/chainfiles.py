@@ -6,6 +6,7 @@ its .npy header is read before the array, so it cannot claim gigabytes), the res
 PATCH2LOC_MAX_IMAGE_MB) and the folds' thresholds (`read_threshold`: a finite number).
 Light on purpose (numpy only): the export rule's environment has no SimpleITK.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,9 @@ def check_landmarks(path: Path) -> None:
     except (OSError, ValueError, EOFError) as exc:
         raise InputError(f"{path}: not a landmarks file ({str(exc)[:120]}). {REFIT}") from None
     if not np.isfinite(table).all() or not np.all(np.diff(table[0]) > 0):
-        raise InputError(f"{path}: the landmarks are not finite and increasing ({np.round(table[0], 3).tolist()[:12]}). "
-                         f"{REFIT}")
+        raise InputError(
+            f"{path}: the landmarks are not finite and increasing ({np.round(table[0], 3).tolist()[:12]}). {REFIT}"
+        )
 
 
 def check_chain_config(cfg: dict, resolved: Path) -> None:
@@ -51,13 +53,16 @@ def check_chain_config(cfg: dict, resolved: Path) -> None:
         shape = [int(v) for v in pre["target_shape"]]
         percentile = float((cfg.get("normalize") or {}).get("percentile", 98.0))
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{resolved}: preprocess.spacing/target_shape or normalize.percentile unreadable "
-                         f"({type(exc).__name__}: {exc}). {NEEDS}.") from None
+        raise InputError(
+            f"{resolved}: preprocess.spacing/target_shape or normalize.percentile unreadable "
+            f"({type(exc).__name__}: {exc}). {NEEDS}."
+        ) from None
     if len(spacing) != 3 or not all(math.isfinite(v) and v > 0 for v in spacing):
         raise InputError(f"{resolved}: preprocess.spacing {spacing} must be 3 voxel sizes > 0 (mm). {NEEDS}.")
     if len(shape) != 3 or min(shape) < 1 or not 0 < percentile <= 100:
-        raise InputError(f"{resolved}: preprocess.target_shape {shape} or normalize.percentile {percentile} is "
-                         f"invalid. {NEEDS}.")
+        raise InputError(
+            f"{resolved}: preprocess.target_shape {shape} or normalize.percentile {percentile} is invalid. {NEEDS}."
+        )
     check_image_size(resolved, shape, 4, "preprocess.target_shape")
     check_preprocess(pre, resolved)
     check_block(cfg.get("normalize") or {}, {}, "normalize", resolved, NORMALIZE_KEYS)
@@ -85,5 +90,5 @@ def read_threshold(path: Path, fix: str) -> float:
     except (InputError, FileNotFoundError):  # beyond the bounds (said as such); missing: the caller's to say
         raise
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InputError(f"{path}: not a threshold file (needs {{\"threshold\": number}}). {fix}") from None
+        raise InputError(f'{path}: not a threshold file (needs {{"threshold": number}}). {fix}') from None
     return check_threshold(value, path)

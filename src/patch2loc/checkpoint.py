@@ -16,6 +16,7 @@ recorded training grid (ranges.py), the weights a dict of tensors, modality and 
 types, the training intensity range (config.intensity_range, intensities.py) finite and increasing.
 `model.load_model` then compares every tensor's shape with the network's before building it.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,15 +44,25 @@ MAX_PICKLE = 8 * MB  # the pickle that describes the tensors (about 50 kB in a l
 # (_reconstruct only makes an ndarray of an allowed dtype class; it calls nothing else) and
 # torch's version as a TorchVersion (a str subclass).
 _multiarray = getattr(np, "_core", None) or np.core  # numpy 2 renamed numpy.core to numpy._core
-LEGACY_GLOBALS = [_multiarray.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32)),
-                  torch.torch_version.TorchVersion]
+LEGACY_GLOBALS = [
+    _multiarray.multiarray._reconstruct,
+    np.ndarray,
+    np.dtype,
+    type(np.dtype(np.uint32)),
+    torch.torch_version.TorchVersion,
+]
 
 
 def numpy_rng_to_plain(state: tuple) -> dict:
     """np.random.get_state() -> tensors and numbers only (loadable with weights_only=True)."""
     name, keys, pos, has_gauss, cached = state
-    return {"name": str(name), "keys": torch.from_numpy(np.asarray(keys, np.int64)), "pos": int(pos),
-            "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+    return {
+        "name": str(name),
+        "keys": torch.from_numpy(np.asarray(keys, np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached),
+    }
 
 
 def numpy_rng_from_plain(state) -> tuple:
@@ -89,16 +100,22 @@ def check_archive(path: Path, what: str, fix: str) -> None:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        raise InputError(f"{path}: cannot be read as a {what} (truncated, or not a torch.save zip archive; nothing "
-                         f"from it was run). {fix}") from None
+        raise InputError(
+            f"{path}: cannot be read as a {what} (truncated, or not a torch.save zip archive; nothing "
+            f"from it was run). {fix}"
+        ) from None
     if len(members) > MAX_MEMBERS:
-        raise InputError(f"{path}: the {what}'s archive lists {len(members):,} members (a checkpoint has about 500); "
-                         f"nothing was loaded. {fix}")
+        raise InputError(
+            f"{path}: the {what}'s archive lists {len(members):,} members (a checkpoint has about 500); "
+            f"nothing was loaded. {fix}"
+        )
     check_checkpoint_size(path, sum(m.file_size for m in members), what)
     for m in members:
         if m.filename.endswith("data.pkl") and m.file_size > MAX_PICKLE:
-            raise InputError(f"{path}: the {what}'s pickle declares {m.file_size / MB:,.0f} MB (a checkpoint's is "
-                             f"under 1 MB); nothing was loaded. {fix}")
+            raise InputError(
+                f"{path}: the {what}'s pickle declares {m.file_size / MB:,.0f} MB (a checkpoint's is "
+                f"under 1 MB); nothing was loaded. {fix}"
+            )
 
 
 def own_fields(method: str | None) -> tuple[str, ...]:
@@ -114,7 +131,8 @@ def field_problem(ckpt: dict, method: str | None = DEFAULT_METHOD) -> str | None
         return "'model' is not a dict of named tensors"
     patch = ckpt.get("patch_size")
     if ("patch_size" in own_fields(method) or patch is not None) and (
-            type(patch) is not int or not 1 <= patch <= MAX_PATCH):
+        type(patch) is not int or not 1 <= patch <= MAX_PATCH
+    ):
         return f"patch_size is {str(patch)[:40]!r}; it must be a whole number from 1 to {MAX_PATCH}"
     config = ckpt.get("config")
     if config is not None and not isinstance(config, dict):
@@ -122,20 +140,29 @@ def field_problem(ckpt: dict, method: str | None = DEFAULT_METHOD) -> str | None
     for where, value in (("modality", ckpt.get("modality")), ("config.modality", (config or {}).get("modality"))):
         if value is not None and not (isinstance(value, str) and len(value) <= 64):
             return f"{where} is {str(value)[:40]!r}, not a modality name"
-    for where, shape in (("volume_shape", ckpt.get("volume_shape")), ("config.volume_shape", (config or {}).get("volume_shape"))):
+    for where, shape in (
+        ("volume_shape", ckpt.get("volume_shape")),
+        ("config.volume_shape", (config or {}).get("volume_shape")),
+    ):
         if shape is None:
             continue
-        if not (isinstance(shape, (list, tuple)) and len(shape) == 3
-                and all(type(n) is int and 1 <= n <= MAX_GRID for n in shape)):
+        if not (
+            isinstance(shape, (list, tuple))
+            and len(shape) == 3
+            and all(type(n) is int and 1 <= n <= MAX_GRID for n in shape)
+        ):
             return f"{where} is {str(shape)[:40]!r}; it must be 3 whole numbers from 1 to {MAX_GRID}"
         if patch is not None and patch > min(shape[:2]):
             return f"patch_size {patch} is larger than the slices of its training grid {list(shape)}"
     return range_problem((config or {}).get("intensity_range"))
 
 
-def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
-                    fix: str = "Pass a best.pt or last.pt written by patch2loc train.",
-                    method: str | None = DEFAULT_METHOD) -> dict:
+def read_checkpoint(
+    path: str | os.PathLike,
+    what: str = "checkpoint",
+    fix: str = "Pass a best.pt or last.pt written by patch2loc train.",
+    method: str | None = DEFAULT_METHOD,
+) -> dict:
     """Load a checkpoint dict on the CPU without running code from it; InputError (one line)
     naming the file when it is missing, unreadable, larger than it may be (check_archive), holds
     anything beyond the allow-list, has fields its method's checkpoints never have, or was written
@@ -153,14 +180,27 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint",
             raise InputError(
                 f"{path}: refused: the {what} holds Python objects a checkpoint never holds "
                 f"({_refused_globals(text)}), which could run code when read; nothing from it was "
-                f"run. {fix}") from None
-        raise InputError(f"{path}: cannot be read as a {what} (not a torch.save file, or pickle "
-                         f"instructions a checkpoint never uses; nothing from it was run). {fix}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, AttributeError,
-            TypeError, IndexError, KeyError) as exc:
+                f"run. {fix}"
+            ) from None
+        raise InputError(
+            f"{path}: cannot be read as a {what} (not a torch.save file, or pickle "
+            f"instructions a checkpoint never uses; nothing from it was run). {fix}"
+        ) from None
+    except (
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        AttributeError,
+        TypeError,
+        IndexError,
+        KeyError,
+    ) as exc:
         detail = str(exc).strip().splitlines()[0].split(". ")[0][:120] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: cannot be read as a {what} (truncated or not written by torch.save: "
-                         f"{detail}). {fix}") from None
+        raise InputError(
+            f"{path}: cannot be read as a {what} (truncated or not written by torch.save: {detail}). {fix}"
+        ) from None
     found = checkpoint_method(ckpt) if isinstance(ckpt, dict) else None
     if method is not None and found not in (None, method):
         raise WrongMethod(f"{path}: a {found} {what}, not a {method} one. {fix}", found)

@@ -4,6 +4,7 @@ Accepted: `auto` (a CUDA GPU when one is usable, else the CPU), `cpu`, `cuda`, `
 A CUDA name on a machine without a usable GPU is an error that says what is missing, never a
 fall-back and never a message about something else (such as the checkpoint).
 """
+
 from __future__ import annotations
 
 import os
@@ -27,14 +28,16 @@ def check_device(name: str, flag: str = "--device") -> str:
                 why = f"this PyTorch ({torch.__version__}) is a CPU-only build"
             else:
                 hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
-                why = (f"PyTorch (built for CUDA {torch.version.cuda}) finds no usable GPU: no NVIDIA driver"
-                       + (f", or CUDA_VISIBLE_DEVICES={hidden!r} hides the GPUs" if hidden is not None else ""))
+                why = f"PyTorch (built for CUDA {torch.version.cuda}) finds no usable GPU: no NVIDIA driver" + (
+                    f", or CUDA_VISIBLE_DEVICES={hidden!r} hides the GPUs" if hidden is not None else ""
+                )
             raise InputError(f"{flag} {name}: no CUDA GPU available; {why}. Use {flag} cpu (or auto).")
         index = int(name.split(":")[1]) if ":" in name else 0
         count = torch.cuda.device_count()
         if index >= count:
-            raise InputError(f"{flag} {name}: this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{count - 1}). "
-                             "Pick one of those.")
+            raise InputError(
+                f"{flag} {name}: this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{count - 1}). Pick one of those."
+            )
     return name
 
 

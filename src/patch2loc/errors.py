@@ -6,9 +6,17 @@ that every cleanup path Ctrl-C takes (staged outputs removed, temporary files de
 too. `resource_problem` turns running out of memory or disk, and other operating-system errors,
 into one line instead of a traceback.
 """
+
 from __future__ import annotations
 
 import errno
+
+
+# The command line's exit statuses (cli.py).
+EXIT_INPUT_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells and Snakemake expect after Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_BUG = 1
 
 
 class InputError(ValueError):
@@ -41,8 +49,13 @@ def interruption(exc: BaseException | None) -> KeyboardInterrupt | None:
 
 
 # Texts by which torch and its C++ writer report what the operating system refused.
-_OUT_OF_MEMORY = ("can't allocate memory", "out of memory", "DefaultCPUAllocator", "CUDA out of memory",
-                  "Cannot allocate memory")
+_OUT_OF_MEMORY = (
+    "can't allocate memory",
+    "out of memory",
+    "DefaultCPUAllocator",
+    "CUDA out of memory",
+    "Cannot allocate memory",
+)
 _WRITE_FAILED = ("PytorchStreamWriter failed", "inline_container", "unexpected pos")
 _DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
@@ -56,15 +69,19 @@ def resource_problem(exc: BaseException, where: str = "", writing: str = "") -> 
     prefix = f"{where}: " if where else ""
     text = str(exc)
     if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and any(t in text for t in _OUT_OF_MEMORY)):
-        return (f"{prefix}out of memory. Lower --batch-size (predict) or --patches (train), use a smaller "
-                "--median-size / --stride, or run on a machine with more memory.")
+        return (
+            f"{prefix}out of memory. Lower --batch-size (predict) or --patches (train), use a smaller "
+            "--median-size / --stride, or run on a machine with more memory."
+        )
     target = str(getattr(exc, "filename", None) or writing)
     on = f" writing {target}" if target and target not in prefix else ""
     if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
         return f"{prefix}no space left on the device{on}; nothing half-written was kept. Free space and rerun."
     if isinstance(exc, RuntimeError) and any(t in text for t in _WRITE_FAILED):
-        return (f"{prefix}a file could not be written{on} (disk full or a write error); nothing half-written "
-                "was kept. Free space and rerun.")
+        return (
+            f"{prefix}a file could not be written{on} (disk full or a write error); nothing half-written "
+            "was kept. Free space and rerun."
+        )
     if isinstance(exc, OSError):
         reason = exc.strerror or (text.strip().splitlines() or [type(exc).__name__])[0][:120]
         name = f" ({exc.filename})" if exc.filename and str(exc.filename) not in prefix else ""

@@ -16,6 +16,7 @@ do not move. NaN and infinity in the file are refused instead (`io.load_volume`,
 `imaging.read_image`): they have no value to clip to. Whatever still overflows is caught when
 the heatmap is checked before it is written (`predict/scan.py`).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -60,9 +61,11 @@ def clip_outliers(data: np.ndarray, path, kind: str = "image") -> np.ndarray:
     if hot == 0:
         return data
     peak = float(magnitude.max())
-    _warn(f"{path}: {hot} voxel(s) of the {kind} reach |{peak:.3g}|, beyond {OUTLIER_FACTOR:g} x its "
-                  f"{OUTLIER_PERCENTILE:g}th percentile of |intensity|; clipped to +-{limit:.4g} (extreme "
-                  "outliers would overflow the chain). Check the scan's export if this is unexpected.")
+    _warn(
+        f"{path}: {hot} voxel(s) of the {kind} reach |{peak:.3g}|, beyond {OUTLIER_FACTOR:g} x its "
+        f"{OUTLIER_PERCENTILE:g}th percentile of |intensity|; clipped to +-{limit:.4g} (extreme "
+        "outliers would overflow the chain). Check the scan's export if this is unexpected."
+    )
     return np.clip(data, -limit, limit, out=data if data.flags.writeable else None)
 
 
@@ -73,16 +76,20 @@ def warn_int16_wrap(data: np.ndarray, dtype: np.dtype, path, kind: str = "image"
         return
     low, high = float(data.min()), float(data.max())
     if low <= -INT16_WRAP and high >= INT16_WRAP:
-        _warn(f"{path}: the {kind} is stored as int16 and its values reach both ends of the range "
-                      f"({low:g} ... {high:g}): intensities above 32767 have probably wrapped around to negative "
-                      "numbers on export. Re-export it as float32 or uint16.")
+        _warn(
+            f"{path}: the {kind} is stored as int16 and its values reach both ends of the range "
+            f"({low:g} ... {high:g}): intensities above 32767 have probably wrapped around to negative "
+            "numbers on export. Re-export it as float32 or uint16."
+        )
 
 
 def warn_full_mask(mask: np.ndarray, path, kind: str = "brain mask") -> None:
     """A brain mask that covers every voxel of the volume is almost never a brain mask."""
     if mask.size and bool(np.all(mask)):
-        _warn(f"{path}: the {kind} covers every voxel of the volume (nothing is outside the brain); check "
-                      "that it is the scan's brain mask and not an image or an all-ones placeholder.")
+        _warn(
+            f"{path}: the {kind} covers every voxel of the volume (nothing is outside the brain); check "
+            "that it is the scan's brain mask and not an image or an all-ones placeholder."
+        )
 
 
 # Training intensity range. A model sees normalised intensities (Nyul, then the 98th in-brain
@@ -121,8 +128,9 @@ def range_problem(value) -> str | None:
     return None
 
 
-def check_training_range(image: np.ndarray, brain: np.ndarray, models: list[tuple[str, dict]], path,
-                         force: bool) -> None:
+def check_training_range(
+    image: np.ndarray, brain: np.ndarray, models: list[tuple[str, dict]], path, force: bool
+) -> None:
     """Refuse (or with `force` warn about) a scan outside the models' training intensities; warn
     once when a model records none (checkpoints written before the range was recorded)."""
     from patch2loc.errors import InputError
@@ -131,9 +139,11 @@ def check_training_range(image: np.ndarray, brain: np.ndarray, models: list[tupl
     missing = [name for name, r in ranges if r is None]
     if missing:
         more = f" (and {len(missing) - 1} other fold(s))" if len(missing) > 1 else ""
-        _warn(f"{missing[0]}{more}: records no training intensity range (trained before patch2loc recorded it), "
-              "so the scan's intensity scale cannot be checked: a scan in another scale gives a meaningless "
-              "heatmap. Retrain the model to record it.")
+        _warn(
+            f"{missing[0]}{more}: records no training intensity range (trained before patch2loc recorded it), "
+            "so the scan's intensity scale cannot be checked: a scan in another scale gives a meaningless "
+            "heatmap. Retrain the model to record it."
+        )
     known = [r for _, r in ranges if r is not None]
     if not known:
         return
@@ -142,10 +152,14 @@ def check_training_range(image: np.ndarray, brain: np.ndarray, models: list[tupl
     p1, p99 = _brain_percentiles(image, brain)
     if low - span <= p1 and p99 <= high + span and p99 - p1 >= RANGE_SPREAD * span:
         return
-    text = (f"{path}: its in-brain intensities (1st-99th percentile {p1:.4g} ... {p99:.4g}) are not in the scale "
-            f"the model was trained on ({low:.4g} ... {high:.4g}), so its heatmap and lesion volume would be "
-            "meaningless (another normalisation, or a scaled image or scl_slope?)")
+    text = (
+        f"{path}: its in-brain intensities (1st-99th percentile {p1:.4g} ... {p99:.4g}) are not in the scale "
+        f"the model was trained on ({low:.4g} ... {high:.4g}), so its heatmap and lesion volume would be "
+        "meaningless (another normalisation, or a scaled image or scl_slope?)"
+    )
     if not force:
-        raise InputError(f"{text}; nothing was written. Give the raw scan with --from-run or --model (the run's own "
-                         "normalisation), or pass --force to score it anyway.")
+        raise InputError(
+            f"{text}; nothing was written. Give the raw scan with --from-run or --model (the run's own "
+            "normalisation), or pass --force to score it anyway."
+        )
     _warn(f"{text}; scored anyway (--force): do not trust this heatmap or its lesion volume.")

@@ -6,6 +6,7 @@ half-written file that looks finished. Every volume the package reads goes throu
 or `load_case`, which turn unreadable files, NaNs, empty masks and shape mismatches into an
 `InputError` that names the file and says what to do.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,12 +80,14 @@ def header_volume(path: str | os.PathLike) -> Volume:
     nifti_claims(path)
     with quiet_nibabel():
         img = nib.load(str(path))
-    return Volume(data=np.empty(0, np.float32), affine=np.asarray(img.affine, np.float64), header=img.header,
-                  path=str(path))
+    return Volume(
+        data=np.empty(0, np.float32), affine=np.asarray(img.affine, np.float64), header=img.header, path=str(path)
+    )
 
 
-def save_volume(data: np.ndarray, path: str | os.PathLike, *, like: Volume | None = None,
-                affine: np.ndarray | None = None) -> Path:
+def save_volume(
+    data: np.ndarray, path: str | os.PathLike, *, like: Volume | None = None, affine: np.ndarray | None = None
+) -> Path:
     """Write `data` as NIfTI atomically, with the affine and header of `like` when given."""
     import nibabel as nib
 
@@ -114,8 +117,7 @@ class Case:
     seg: np.ndarray | None = None
 
 
-def load_case(image: str | os.PathLike, mask: str | os.PathLike,
-              seg: str | os.PathLike | None = None) -> Case:
+def load_case(image: str | os.PathLike, mask: str | os.PathLike, seg: str | os.PathLike | None = None) -> Case:
     """Load image + brain mask (+ lesion mask), checking that they belong together."""
     from patch2loc.intensities import warn_full_mask
 
@@ -137,8 +139,10 @@ def load_case(image: str | os.PathLike, mask: str | os.PathLike,
     warn_full_mask(brain, mask)
     inside = img.data[brain]
     if inside.min() == inside.max():  # e.g. an all-zero image: nothing to score, metrics meaningless
-        raise InputError(f"{image}: the image is constant ({inside.min():g}) inside the brain mask {mask}. "
-                         "Check that you passed the right image (and that it was not zeroed by a bad export).")
+        raise InputError(
+            f"{image}: the image is constant ({inside.min():g}) inside the brain mask {mask}. "
+            "Check that you passed the right image (and that it was not zeroed by a bad export)."
+        )
     lesion = None
     if seg is not None:
         s = load_volume(seg, kind="lesion mask")

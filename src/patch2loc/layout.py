@@ -26,6 +26,7 @@ wildcards ("{modality}") pass through; a key left out is such an open wildcard.
 
 This module imports only the method registry (itself light): the workflow reads it to build the DAG.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,15 @@ from patch2loc.methods import DEFAULT_METHOD, METHODS, REGISTRY
 RESULTS = "results"  # the folder of the runs: results/{run_name}
 ALL_FOLDS = "all"  # the fold part of the score paths of a method that trains nothing (Thresh)
 MODEL_FILES = ("best.pt", "last.pt", "loss.csv")  # what training writes into a model's folder
-SCAN_FILES = ("image.nii.gz", "mask.nii.gz", "seg.nii.gz", "uncropped.nii.gz", "uncropped_mask.nii.gz",
-              "qc.json", "qc.png")  # a preprocessed scan's folder (seg: lesion sets only)
+SCAN_FILES = (
+    "image.nii.gz",
+    "mask.nii.gz",
+    "seg.nii.gz",
+    "uncropped.nii.gz",
+    "uncropped_mask.nii.gz",
+    "qc.json",
+    "qc.png",
+)  # a preprocessed scan's folder (seg: lesion sets only)
 # A scoring's files (scores/{method}/{modality}/{fold}/{dataset}/): lesion sets write the first four
 # (lesions.csv: one row per ground-truth lesion), healthy IXI metrics.csv, heatmaps and threshold.json.
 SCORE_FILES = ("metrics.csv", "lesions.csv", "patches.csv.gz", "heatmaps", "threshold.json")
@@ -57,16 +65,23 @@ PATHS = {
 }
 KEY_PATTERNS = {"modality": r"[^/_]+", "models": r"(?:[^/]+/)?", "fold": r"[^/]+?", "root": r"(?:resume/)?models"}
 # The figures, by kind: the keys of their file names, in order.
-FIGURES = {"heatmaps": ("dataset", "modality"), "kde": ("dataset",), "kde_methods": ("dataset",),
-           "methods": ("dataset",), "ellipses": ("dataset",), "loss_curves": ("method",),
-           "recall_size": ("dataset",)}  # recall_size: rule table3's (lesion-wise recall by lesion size)
+FIGURES = {
+    "heatmaps": ("dataset", "modality"),
+    "kde": ("dataset",),
+    "kde_methods": ("dataset",),
+    "methods": ("dataset",),
+    "ellipses": ("dataset",),
+    "loss_curves": ("method",),
+    "recall_size": ("dataset",),
+}  # recall_size: rule table3's (lesion-wise recall by lesion size)
 
 
 def _pattern(template: str) -> re.Pattern:
     """The template as a regex with a named group per key, matched at the end of a path."""
     parts = re.split(r"\{(\w+)\}", template)
-    regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>{KEY_PATTERNS.get(p, '[^/]+')})"
-                    for i, p in enumerate(parts))
+    regex = "".join(
+        re.escape(p) if i % 2 == 0 else f"(?P<{p}>{KEY_PATTERNS.get(p, '[^/]+')})" for i, p in enumerate(parts)
+    )
     return re.compile(f"(?:^|/){regex}$")
 
 
@@ -122,15 +137,21 @@ class RunLayout:
         return self.path("benchmarks", rule, "_".join(keys) + ".tsv")
 
     # ------------------------------------------------------------ scans
-    def preprocessed(self, dataset: str = "{dataset}", modality: str = "{modality}", subject: str = "{subject}",
-                     name: str = "image.nii.gz") -> str:
+    def preprocessed(
+        self,
+        dataset: str = "{dataset}",
+        modality: str = "{modality}",
+        subject: str = "{subject}",
+        name: str = "image.nii.gz",
+    ) -> str:
         return self._of("preprocessed", dataset=dataset, modality=modality, subject=subject, name=name)
 
     def normalized(self, dataset: str = "{dataset}", modality: str = "{modality}", subject: str = "{subject}") -> str:
         return self._of("normalized", dataset=dataset, modality=modality, subject=subject)
 
-    def skull_mask(self, tool: str, dataset: str = "{dataset}", modality: str = "{modality}",
-                   subject: str = "{subject}") -> str:
+    def skull_mask(
+        self, tool: str, dataset: str = "{dataset}", modality: str = "{modality}", subject: str = "{subject}"
+    ) -> str:
         """A skull-strip rule's brain mask (native grid of the raw scan)."""
         return self._of("skull_mask", tool=tool, dataset=dataset, modality=modality, subject=subject)
 
@@ -143,15 +164,23 @@ class RunLayout:
         """The method's model folder, or with `pretraining` its pre-training's (registry `pretrain`)."""
         return METHODS[method].pretrain.models if pretraining else METHODS[method].models
 
-    def model_dir(self, method: str, modality: str = "{modality}", fold="{fold}", root: str = "models",
-                  pretraining: bool = False) -> str:
+    def model_dir(
+        self, method: str, modality: str = "{modality}", fold="{fold}", root: str = "models", pretraining: bool = False
+    ) -> str:
         """A trained method's folder of one (modality, fold); root="resume/models" gives the
         training's working folder; `pretraining`: its pre-training's folder instead."""
         models = self._models(method, pretraining)
         return self._of("model_dir", root=root, models=f"{models}/" if models else "", modality=modality, fold=fold)
 
-    def model_file(self, method: str, name: str, modality: str = "{modality}", fold="{fold}",
-                   root: str = "models", pretraining: bool = False) -> str:
+    def model_file(
+        self,
+        method: str,
+        name: str,
+        modality: str = "{modality}",
+        fold="{fold}",
+        root: str = "models",
+        pretraining: bool = False,
+    ) -> str:
         """best.pt, last.pt or loss.csv (MODEL_FILES) of a trained method's model (or pre-training)."""
         return str(Path(self.model_dir(method, modality, fold, root, pretraining), name))
 
@@ -161,8 +190,11 @@ class RunLayout:
     def fold_checkpoints(self, modality: str, method: str = DEFAULT_METHOD) -> dict[int, Path]:
         """{fold: best.pt} of every fold the run trained (on disk now)."""
         root = Path(self.model_dir(method, modality, 0)).parent
-        return {int(m.group(1)): p for p in sorted(root.glob("fold*/best.pt"))
-                if (m := re.fullmatch(r"fold(\d+)", p.parent.name))}
+        return {
+            int(m.group(1)): p
+            for p in sorted(root.glob("fold*/best.pt"))
+            if (m := re.fullmatch(r"fold(\d+)", p.parent.name))
+        }
 
     def train_log(self, method: str, pretraining: bool = False) -> str:
         """logs/train/[{method}/]{modality}_fold{fold}.log, in the models' layout."""
@@ -180,20 +212,34 @@ class RunLayout:
         found = re.fullmatch(r"fold(\d+)", name)
         return int(found.group(1)) if found else None
 
-    def score_dir(self, method: str = "{method}", modality: str = "{modality}", fold: str = "{fold}",
-                  dataset: str = "{dataset}") -> str:
+    def score_dir(
+        self, method: str = "{method}", modality: str = "{modality}", fold: str = "{fold}", dataset: str = "{dataset}"
+    ) -> str:
         """fold is 'fold{k}' for trained methods and 'all' for fold-free ones (Thresh)."""
         return self.path("scores", method, modality, fold, dataset)
 
-    def scores(self, name: str, method: str = "{method}", modality: str = "{modality}", fold: str = "{fold}",
-               dataset: str = "{dataset}") -> str:
+    def scores(
+        self,
+        name: str,
+        method: str = "{method}",
+        modality: str = "{modality}",
+        fold: str = "{fold}",
+        dataset: str = "{dataset}",
+    ) -> str:
         """A file of a scoring (SCORE_FILES): metrics.csv, lesions.csv, patches.csv.gz, heatmaps (the
         folder), threshold.json."""
         assert name in SCORE_FILES, name
         return self._of("scores", method=method, modality=modality, fold=fold, dataset=dataset, name=name)
 
-    def shard(self, name: str, method: str = "{method}", modality: str = "{modality}", fold: str = "{fold}",
-              dataset: str = "{dataset}", shard="{shard}") -> str:
+    def shard(
+        self,
+        name: str,
+        method: str = "{method}",
+        modality: str = "{modality}",
+        fold: str = "{fold}",
+        dataset: str = "{dataset}",
+        shard="{shard}",
+    ) -> str:
         """A file of one shard of a lesion set's scoring (merged by merge_score_shards)."""
         assert name in SCORE_FILES, name
         return str(Path(self.score_dir(method, modality, fold, dataset), "shards", str(shard), name))
@@ -216,8 +262,9 @@ class RunLayout:
         assert len(keys) == len(FIGURES[kind]), (kind, keys)
         return self._of("figure", kind=kind, keys="_".join(keys))
 
-    def viewer_dir(self, method: str = "{method}", modality: str = "{modality}", fold: str = "{fold}",
-                   dataset: str = "{dataset}") -> str:
+    def viewer_dir(
+        self, method: str = "{method}", modality: str = "{modality}", fold: str = "{fold}", dataset: str = "{dataset}"
+    ) -> str:
         return self._of("viewers", method=method, modality=modality, fold=fold, dataset=dataset)
 
     def viewer_pages(self) -> list[Path]:
@@ -264,8 +311,11 @@ class RunLayout:
         text = PurePath(path).as_posix()
         if kind.startswith("figure:"):
             figure = kind.split(":", 1)[1]
-            template = PATHS["figure"].replace("{kind}", figure).replace(
-                "{keys}", "_".join(f"{{{k}}}" for k in FIGURES[figure]))
+            template = (
+                PATHS["figure"]
+                .replace("{kind}", figure)
+                .replace("{keys}", "_".join(f"{{{k}}}" for k in FIGURES[figure]))
+            )
         else:
             template = PATHS[kind]
         found = _pattern(template).search(text)

@@ -15,6 +15,7 @@ with these limits and refuse it in one line that names the limit and how to rais
 - `PATCH2LOC_MEMORY_BUDGET_MB` (default 4096): the peak memory predict may plan for one scan,
   estimated from the headers and settings before any voxel is read (predict/budget.py).
 """
+
 from __future__ import annotations
 
 import math
@@ -51,16 +52,20 @@ def check_image_size(path, shape, itemsize: int, what: str) -> None:
     limit = limit_bytes(IMAGE_ENV)
     if need > limit:
         dims = " x ".join(str(int(n)) for n in shape)
-        raise InputError(f"{path}: {what} claims {dims} voxels ({need / MB:,.0f} MB in memory), more than the "
-                         f"limit of {limit / MB:,.0f} MB; nothing was read. If the scan is real, raise the limit "
-                         f"(environment variable {IMAGE_ENV}); otherwise the file is corrupt or crafted.")
+        raise InputError(
+            f"{path}: {what} claims {dims} voxels ({need / MB:,.0f} MB in memory), more than the "
+            f"limit of {limit / MB:,.0f} MB; nothing was read. If the scan is real, raise the limit "
+            f"(environment variable {IMAGE_ENV}); otherwise the file is corrupt or crafted."
+        )
 
 
 def check_checkpoint_size(path, declared: int, what: str) -> None:
     """Refuse a checkpoint whose archive declares more than PATCH2LOC_MAX_CHECKPOINT_MB."""
     limit = limit_bytes(CHECKPOINT_ENV)
     if declared > limit:
-        raise InputError(f"{path}: the {what}'s archive declares {declared / MB:,.0f} MB of contents, more than "
-                         f"the limit of {limit / MB:,.0f} MB; nothing was loaded. If it is a real Patch2Loc "
-                         f"checkpoint, raise the limit (environment variable {CHECKPOINT_ENV}); otherwise "
-                         "the file is corrupt or crafted.")
+        raise InputError(
+            f"{path}: the {what}'s archive declares {declared / MB:,.0f} MB of contents, more than "
+            f"the limit of {limit / MB:,.0f} MB; nothing was loaded. If it is a real Patch2Loc "
+            f"checkpoint, raise the limit (environment variable {CHECKPOINT_ENV}); otherwise "
+            "the file is corrupt or crafted."
+        )

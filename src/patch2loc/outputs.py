@@ -7,6 +7,7 @@ target; a planted one only failed at the final rename), and an output whose fold
 written; `check_utf8_path` a path SimpleITK
 cannot open. Writing itself (staged, atomic, owned temporaries) is `staging.py`, re-exported here.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,17 @@ from pathlib import Path
 from typing import Iterable
 
 from patch2loc.errors import InputError
-from patch2loc.staging import (TEMP_MARK, OutputSet, _host_tag, atomic_output, file_mode,  # noqa: F401
-                               folder_lock, folder_mode, owner_alive, remove_stale_temps)
+from patch2loc.staging import (
+    TEMP_MARK,  # noqa: F401 (re-exported)
+    OutputSet,  # noqa: F401 (re-exported)
+    _host_tag,  # noqa: F401 (re-exported)
+    atomic_output,  # noqa: F401 (re-exported)
+    file_mode,  # noqa: F401 (re-exported)
+    folder_lock,  # noqa: F401 (re-exported)
+    folder_mode,  # noqa: F401 (re-exported)
+    owner_alive,  # noqa: F401 (re-exported)
+    remove_stale_temps,  # noqa: F401 (re-exported)
+)
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -41,13 +51,19 @@ def check_writable_folder(folder: str | os.PathLike, flag: str, what: str) -> No
     if not existing.is_dir():
         raise InputError(f"{what}: {existing} is a file, not a folder. Choose another {flag} path.")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"{what}: the folder {existing} is not writable. Choose another {flag} path "
-                         "or make the folder writable.")
+        raise InputError(
+            f"{what}: the folder {existing} is not writable. Choose another {flag} path or make the folder writable."
+        )
 
 
-def check_output(path: str | os.PathLike, flag: str, suffixes: Iterable[str] = (),
-                 inputs: dict[str, str | os.PathLike | None] | None = None, folder: bool = False,
-                 replaced_whole: bool = True) -> None:
+def check_output(
+    path: str | os.PathLike,
+    flag: str,
+    suffixes: Iterable[str] = (),
+    inputs: dict[str, str | os.PathLike | None] | None = None,
+    folder: bool = False,
+    replaced_whole: bool = True,
+) -> None:
     """Refuse an output path before any compute: wrong suffix, an existing folder (for a file) or
     file (for a folder), an unwritable folder, or the same file as one of `inputs` ({flag: path}).
     A folder that is `replaced_whole` must not contain an input either; one that only receives
@@ -57,25 +73,35 @@ def check_output(path: str | os.PathLike, flag: str, suffixes: Iterable[str] = (
     if folder and path.exists() and not path.is_dir():
         raise InputError(f"{path}: {flag} is an existing file, not a folder. Choose another {flag}.")
     if not folder and path.is_dir():
-        raise InputError(f"{path}: {flag} is an existing folder. Give a file name, e.g. {path / 'out'}"
-                         f"{suffixes[0] if suffixes else ''}.")
+        raise InputError(
+            f"{path}: {flag} is an existing folder. Give a file name, e.g. {path / 'out'}"
+            f"{suffixes[0] if suffixes else ''}."
+        )
     if suffixes and not path.name.lower().endswith(suffixes):
-        raise InputError(f"{path}: {flag} must end in {' or '.join(suffixes)}. Choose a name such as "
-                         f"{path.name.split('.')[0] or 'out'}{suffixes[0]}.")
+        raise InputError(
+            f"{path}: {flag} must end in {' or '.join(suffixes)}. Choose a name such as "
+            f"{path.name.split('.')[0] or 'out'}{suffixes[0]}."
+        )
     for in_flag, in_path in (inputs or {}).items():
         if in_path is None:
             continue
         if same_file(path, in_path):
             other = "" if os.path.abspath(path) == os.path.abspath(in_path) else f" {in_path}"  # (once is enough)
-            raise InputError(f"{path}: {flag} is the same file as {in_flag}{other}; it would be "
-                             f"overwritten. Choose another {flag} path.")
+            raise InputError(
+                f"{path}: {flag} is the same file as {in_flag}{other}; it would be "
+                f"overwritten. Choose another {flag} path."
+            )
         if folder and replaced_whole and Path(os.path.realpath(in_path)).is_relative_to(os.path.realpath(path)):
-            raise InputError(f"{path}: the output folder {flag} contains {in_flag} {in_path}, which it "
-                             f"would overwrite. Choose another {flag} path.")
+            raise InputError(
+                f"{path}: the output folder {flag} contains {in_flag} {in_path}, which it "
+                f"would overwrite. Choose another {flag} path."
+            )
     # after the inputs: a link to an input is named as such ("the same file as --image")
     if path.is_symlink() and (replaced_whole or not folder):
-        raise InputError(f"{path}: {flag} is a symbolic link (to {printable(os.readlink(path))}); an output never "
-                         f"replaces a link or writes through it. Remove the link or choose another {flag}.")
+        raise InputError(
+            f"{path}: {flag} is a symbolic link (to {printable(os.readlink(path))}); an output never "
+            f"replaces a link or writes through it. Remove the link or choose another {flag}."
+        )
     check_writable_folder(path if folder else path.parent, flag, str(path))
 
 
@@ -83,7 +109,7 @@ def check_distinct(outputs: dict[str, str | os.PathLike | None]) -> None:
     """No two outputs name the same file."""
     named = [(flag, p) for flag, p in outputs.items() if p is not None]
     for i, (flag_a, a) in enumerate(named):
-        for flag_b, b in named[i + 1:]:
+        for flag_b, b in named[i + 1 :]:
             if same_file(a, b):
                 raise InputError(f"{a}: {flag_a} and {flag_b} name the same file. Give them different paths.")
 
@@ -98,7 +124,7 @@ def check_utf8_path(path: str | os.PathLike, what: str) -> None:
     try:
         os.fsencode(path).decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"{printable(path)}: {what} is not valid UTF-8, which the image library "
-                         "(SimpleITK) cannot open. Rename the file or folder (or pick another path).") from None
-
-
+        raise InputError(
+            f"{printable(path)}: {what} is not valid UTF-8, which the image library "
+            "(SimpleITK) cannot open. Rename the file or folder (or pick another path)."
+        ) from None

@@ -9,6 +9,7 @@ A 1.9 KB YAML file with aliases nine levels deep expands to a billion nodes when
 - both: at most MAX_BYTES of text.
 `InputError` names the file (and the member of a bundle) and the limit.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,14 +29,18 @@ _BRACKET = re.compile(rb"[\[\]{}]")
 def _text(data: bytes | str, where: str) -> bytes:
     data = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
     if len(data) > MAX_BYTES:
-        raise InputError(f"{where}: {len(data):,} bytes, more than the {MAX_BYTES:,} such a file ever holds; "
-                         "nothing was parsed. The file is corrupt or crafted.")
+        raise InputError(
+            f"{where}: {len(data):,} bytes, more than the {MAX_BYTES:,} such a file ever holds; "
+            "nothing was parsed. The file is corrupt or crafted."
+        )
     return data
 
 
 def _too_deep(where: str) -> InputError:
-    return InputError(f"{where}: nested more than {MAX_DEPTH} levels deep (such a file has a few); nothing was "
-                      "parsed. The file is corrupt or crafted.")
+    return InputError(
+        f"{where}: nested more than {MAX_DEPTH} levels deep (such a file has a few); nothing was "
+        "parsed. The file is corrupt or crafted."
+    )
 
 
 def json_depth(data: bytes) -> int:
@@ -94,16 +99,19 @@ class _BoundedLoader(yaml.SafeLoader):
             if id(node) in sizes:
                 continue
             if id(node) in open_:
-                raise InputError(f"{self._where}: a YAML alias refers to itself; nothing was read. The file is "
-                                 "corrupt or crafted.")
+                raise InputError(
+                    f"{self._where}: a YAML alias refers to itself; nothing was read. The file is corrupt or crafted."
+                )
             open_.add(id(node))
             stack.append((node, True))
             stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
         total = sizes[id(root)]
         self._expanded += total
         if self._expanded > MAX_NODES:
-            raise InputError(f"{self._where}: its YAML aliases expand to more than {MAX_NODES:,} values (a config "
-                             "has a few hundred); nothing was read. The file is corrupt or crafted.")
+            raise InputError(
+                f"{self._where}: its YAML aliases expand to more than {MAX_NODES:,} values (a config "
+                "has a few hundred); nothing was read. The file is corrupt or crafted."
+            )
         return total
 
 

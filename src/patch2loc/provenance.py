@@ -1,12 +1,24 @@
 """What produced a result: package versions and the machine, saved beside every run."""
+
 from __future__ import annotations
 
 import platform
 from importlib import metadata
 
 PACKAGES = (
-    "patch2loc", "torch", "torchvision", "numpy", "scipy", "nibabel", "SimpleITK",
-    "intensity-normalization", "pandas", "scikit-learn", "matplotlib", "nilearn", "snakemake",
+    "patch2loc",
+    "torch",
+    "torchvision",
+    "numpy",
+    "scipy",
+    "nibabel",
+    "SimpleITK",
+    "intensity-normalization",
+    "pandas",
+    "scikit-learn",
+    "matplotlib",
+    "nilearn",
+    "snakemake",
 )
 
 

@@ -8,6 +8,7 @@ opened, so the three agree; predict's flags take their bounds from here (cli.py)
 checkpoint fields theirs (checkpoint.py). The bounds are wide (the paper: 1 mm, 192 x 192 x 100,
 patch 24, median 7); the memory budget (predict/budget.py) judges the combinations.
 """
+
 from __future__ import annotations
 
 import math
@@ -92,10 +93,12 @@ def check_preprocess(block, where) -> None:
     for key, choices in _CHOICES.items():
         if key in block and block[key] not in choices:
             raise InputError(f"{where}: preprocess.{key} {str(block[key])[:40]!r} must be one of {list(choices)}.")
-    if "hdbet_device" in block and not (isinstance(block["hdbet_device"], str)
-                                        and _DEVICE.fullmatch(block["hdbet_device"])):
-        raise InputError(f"{where}: preprocess.hdbet_device {str(block['hdbet_device'])[:40]!r} must be cpu, mps, "
-                         "cuda or cuda:N.")
+    if "hdbet_device" in block and not (
+        isinstance(block["hdbet_device"], str) and _DEVICE.fullmatch(block["hdbet_device"])
+    ):
+        raise InputError(
+            f"{where}: preprocess.hdbet_device {str(block['hdbet_device'])[:40]!r} must be cpu, mps, cuda or cuda:N."
+        )
     shrink, smoothing = block.get("reg_shrink"), block.get("reg_smoothing")
     if shrink is not None and smoothing is not None and len(shrink) != len(smoothing):
         raise InputError(f"{where}: preprocess.reg_shrink and reg_smoothing need one entry per resolution level.")
@@ -118,5 +121,7 @@ def check_threshold(value, where, name: str = "threshold") -> float:
 
 def check_fold_count(count: int, where) -> None:
     if count > MAX_FOLDS:
-        raise InputError(f"{where}: {count} folds, more than the {MAX_FOLDS} a model ensemble may hold (the paper "
-                         "trains 5); nothing was read. Export fewer folds (--folds).")
+        raise InputError(
+            f"{where}: {count} folds, more than the {MAX_FOLDS} a model ensemble may hold (the paper "
+            "trains 5); nothing was read. Export fewer folds (--folds)."
+        )

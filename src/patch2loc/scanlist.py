@@ -6,6 +6,7 @@ Paths in a list are absolute or relative to the csv's own folder, never to the w
 working folder gets a one-line hint. A byte-order mark (Excel's "CSV UTF-8") is not part of the
 first column's name.
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,14 +21,17 @@ def _located(csv_path: Path, text: str, row_number: int, column: str) -> Path:
         return given
     here = csv_path.parent / given
     if not here.exists() and given.exists():  # written for the working folder
-        raise InputError(f"{csv_path}: row {row_number}, {column} {text}: relative paths in the list are "
-                         f"relative to the csv's folder ({csv_path.parent}), and it is not there. Write it "
-                         f"relative to that folder, or absolute ({given.resolve()}).")
+        raise InputError(
+            f"{csv_path}: row {row_number}, {column} {text}: relative paths in the list are "
+            f"relative to the csv's folder ({csv_path.parent}), and it is not there. Write it "
+            f"relative to that folder, or absolute ({given.resolve()})."
+        )
     return here
 
 
-def read_scan_list(path: str | Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
-                   ) -> list[dict[str, Path | None]]:
+def read_scan_list(
+    path: str | Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[dict[str, Path | None]]:
     """One {column: path or None} per row; the `required` columns must exist and be filled in."""
     path = Path(path)
     columns = ",".join(required) + "".join(f"[,{c}" for c in optional) + "]" * len(optional)
@@ -36,15 +40,19 @@ def read_scan_list(path: str | Path, required: tuple[str, ...], optional: tuple[
             reader = csv.DictReader(f)
             fields = reader.fieldnames or []
             if any(c not in fields for c in required):
-                raise InputError(f"{path}: needs the column(s) {', '.join(map(repr, required))} (found {fields}). "
-                                 f"Write one row per scan: {columns}.")
+                raise InputError(
+                    f"{path}: needs the column(s) {', '.join(map(repr, required))} (found {fields}). "
+                    f"Write one row per scan: {columns}."
+                )
             rows = []
             for row_number, row in enumerate(reader, start=2):  # line 1 is the header
                 cells = {c: (row.get(c) or "").strip() for c in (*required, *optional)}
                 empty = [c for c in required if not cells[c]]
                 if empty:
-                    raise InputError(f"{path}: row {row_number} has an empty '{empty[0]}' cell. Fill in the path "
-                                     "(or delete the row).")
+                    raise InputError(
+                        f"{path}: row {row_number} has an empty '{empty[0]}' cell. Fill in the path "
+                        "(or delete the row)."
+                    )
                 rows.append({c: _located(path, text, row_number, c) if text else None for c, text in cells.items()})
     except FileNotFoundError:
         raise InputError(f"{path}: file not found. Check the path of the scan list.") from None

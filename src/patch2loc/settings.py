@@ -1,6 +1,7 @@
 """Config blocks -> dataclasses, the one way: unknown keys are an error that names them (a
 misspelt key is never dropped silently), lists become tuples where the dataclass wants tuples.
 Renamed keys of the workflow config are read under their new names with a warning (`upgrade_config`)."""
+
 from __future__ import annotations
 
 from dataclasses import fields
@@ -37,11 +38,14 @@ def upgrade_config(config: dict) -> list[str]:
             continue
         old_name, new_name = ".".join(old), ".".join(new)
         if new[-1] in parent:
-            raise InputError(f"config: both `{old_name}` (the old name) and `{new_name}`; rename `{old_name}` to "
-                             f"`{new_name}` in your config file(s) and merge the two.")
+            raise InputError(
+                f"config: both `{old_name}` (the old name) and `{new_name}`; rename `{old_name}` to "
+                f"`{new_name}` in your config file(s) and merge the two."
+            )
         parent[new[-1]] = parent.pop(old[-1])
-        warnings.append(f"config: `{old_name}` is now `{new_name}`; read as `{new_name}` this time, rename it in "
-                        "your config file.")
+        warnings.append(
+            f"config: `{old_name}` is now `{new_name}`; read as `{new_name}` this time, rename it in your config file."
+        )
     return warnings
 
 
@@ -51,6 +55,6 @@ def upgrade_key(key: str) -> tuple[str, str | None]:
     parts = tuple(key.split("."))
     for old, new in RENAMED.items():
         if parts[: len(old)] == old:
-            new_key = ".".join(new + parts[len(old):])
+            new_key = ".".join(new + parts[len(old) :])
             return new_key, f"config: `{key}` is now `{new_key}`; read as `{new_key}` this time."
     return key, None

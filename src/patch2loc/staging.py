@@ -11,6 +11,7 @@
 - `owned_temp_folder`: a scratch folder with the same owner mark, swept the same way.
 - `folder_lock`: one process at a time writes into a folder (train's --out).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -184,10 +185,10 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
 class OutputSet:
     """Several outputs that appear together or not at all.
 
-        with OutputSet() as outs:
-            tmp_dir = outs.folder(final_dir)   # fill it
-            tmp_file = outs.file(final_file)   # write it
-        # all renamed into place here; on any exception (Ctrl-C included) all removed
+    with OutputSet() as outs:
+        tmp_dir = outs.folder(final_dir)   # fill it
+        tmp_file = outs.file(final_file)   # write it
+    # all renamed into place here; on any exception (Ctrl-C included) all removed
     """
 
     def __init__(self) -> None:
@@ -231,7 +232,6 @@ class OutputSet:
             self.discard()
 
 
-
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
     """Hold an exclusive lock on `folder` (flock on the folder itself: no lock file is left), or
@@ -243,8 +243,10 @@ def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise InputError(f"{folder}: another {what} is writing into this folder right now. Wait for it "
-                             "to finish, or choose another --out.") from None
+            raise InputError(
+                f"{folder}: another {what} is writing into this folder right now. Wait for it "
+                "to finish, or choose another --out."
+            ) from None
         yield
     finally:
         os.close(fd)  # closing releases the lock

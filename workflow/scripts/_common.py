@@ -1,4 +1,5 @@
 """Shared start-up of the workflow's script adapters: package path, log file, threads, device."""
+
 import os
 import sys
 from pathlib import Path
@@ -22,8 +23,7 @@ def setup(snakemake, threads: int | None = None):
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"):
         os.environ[var] = str(threads)
     _cap_threads(threads)
-    print(f"threads: {threads}; CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '(unset)')}",
-          flush=True)
+    print(f"threads: {threads}; CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '(unset)')}", flush=True)
 
 
 def _cap_threads(threads: int) -> None:

@@ -1,4 +1,5 @@
 """Rule viewer_library: NiiVue's browser bundle (from the nilearn wheel) beside the run's viewers."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)

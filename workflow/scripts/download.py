@@ -1,4 +1,5 @@
 """Rule download: fetch one file (resumable), check its pinned checksum, record or verify its sha256 in the db."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)

@@ -4,6 +4,7 @@ The zip is checked against a pinned checksum when the sources file has one (`sha
 Zenodo lists beside the file); either way its sha256 and that of the unpacked checkpoint are
 recorded in <home>/checksums.tsv on first download and verified on every later run.
 """
+
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ archive = fetch(p.url, params_dir / "hdbet_weights.zip", db, expected=expected)
 extract(archive, params_dir / HDBET_RELEASE)  # HD-BET unpacks its zip into this folder too
 weights = Path(snakemake.output.weights)
 if not weights.exists():
-    raise FileNotFoundError(f"{archive}: unpacked, but {weights} is not in it; "
-                            "check the HD-BET entry of config/datasets.yaml.")
+    raise FileNotFoundError(
+        f"{archive}: unpacked, but {weights} is not in it; check the HD-BET entry of config/datasets.yaml."
+    )
 print(verify_file(weights, db, f"{p.url} (unpacked)"))

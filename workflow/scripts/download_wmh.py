@@ -1,4 +1,5 @@
 """Rule download_wmh: the WMH files the splits use, fetched one by one to WMH/<site>/<id>/ (resumable, each checked)."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)
@@ -10,8 +11,15 @@ from patch2loc.data.wmh import fetch_subjects
 from patch2loc.io import atomic_output
 
 p = snakemake.params
-fetched = fetch_subjects(list(p.subjects), p.root, splits=tuple(p.splits), listing=p.listing, access=p.access,
-                         checksum_db=p.checksums, page=p.page)
+fetched = fetch_subjects(
+    list(p.subjects),
+    p.root,
+    splits=tuple(p.splits),
+    listing=p.listing,
+    access=p.access,
+    checksum_db=p.checksums,
+    page=p.page,
+)
 where = " and ".join(f"{s}/" for s in p.splits)
 line = f"{len(p.subjects)} WMH subjects in place from {where}; {len(fetched)} file(s) fetched one by one now"
 with atomic_output(snakemake.output.marker) as tmp:

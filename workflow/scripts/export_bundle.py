@@ -1,4 +1,5 @@
 """The bundle of one trained method's models of a modality (patch2loc export), for predict --model."""
+
 import sys
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from patch2loc.bundle.export import export_bundle
 out = Path(snakemake.output[0])
 if out.exists():  # Snakemake removes outputs before a job; a leftover from a killed job is replaced
     out.unlink()
-export_bundle(snakemake.params.run_root, snakemake.wildcards.modality, out, method=snakemake.params.method,
-              folds=list(snakemake.params.folds))
+export_bundle(
+    snakemake.params.run_root,
+    snakemake.wildcards.modality,
+    out,
+    method=snakemake.params.method,
+    folds=list(snakemake.params.folds),
+)
 print(f"{out}: written")

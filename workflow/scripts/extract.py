@@ -1,4 +1,5 @@
 """Rule extract: unpack an archive; the completion marker is written last."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)

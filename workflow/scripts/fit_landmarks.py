@@ -1,4 +1,5 @@
 """Rule fit_landmarks: Nyul landmarks of one modality from the IXI train/val pool."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)

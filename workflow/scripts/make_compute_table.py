@@ -1,4 +1,5 @@
 """Rule compute_table: jobs, wall-clock hours and GPU-hours per stage and method from the benchmark files."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)

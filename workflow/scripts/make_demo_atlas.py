@@ -1,4 +1,5 @@
 """Rule make_demo_atlas: the MNI152 brain from nilearn stands in for SRI24 in the demo."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)

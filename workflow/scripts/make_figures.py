@@ -7,6 +7,7 @@ cannot be drawn (e.g. no abnormal patch) becomes a small PNG saying why, and is 
 figures.json. Every path is read back into its keys (method, modality, fold, dataset) by
 `RunLayout.parse`.
 """
+
 import json
 import sys
 from pathlib import Path
@@ -77,8 +78,13 @@ def draw_method_kde(path, dataset):
 # chunks: a random sample per class for the KDEs and one location's rows for the ellipses.
 per_dataset(out.kde, "kde", "Patch analysis", lambda d: caption("kde", d), draw_kde)
 per_dataset(out.kde_methods, "kde_methods", "Method comparison", lambda d: caption("kde_methods", d), draw_method_kde)
-per_dataset(out.ellipses, "ellipses", "Patch analysis", lambda d: caption("ellipses", d),
-    lambda p, d: figures.ellipse_figure(patch_stream.rows_at_best_location(patches[params.position_method], d)[0], p))
+per_dataset(
+    out.ellipses,
+    "ellipses",
+    "Patch analysis",
+    lambda d: caption("ellipses", d),
+    lambda p, d: figures.ellipse_figure(patch_stream.rows_at_best_location(patches[params.position_method], d)[0], p),
+)
 
 
 def slice_of(dataset, modality, subject):
@@ -100,8 +106,11 @@ def panel_rows(dataset, modality, heatmaps, label):
     rows = []
     for subject in kept_subjects(*heatmaps.values()):
         image, seg, z = slice_of(dataset, modality, subject)
-        maps = {name: load_volume(d / f"{subject}.nii.gz").data[:, :, z] for name, d in heatmaps.items()
-                if (d / f"{subject}.nii.gz").exists()}
+        maps = {
+            name: load_volume(d / f"{subject}.nii.gz").data[:, :, z]
+            for name, d in heatmaps.items()
+            if (d / f"{subject}.nii.gz").exists()
+        }
         rows.append((label(subject, z), image[:, :, z], maps, None if seg is None else seg[:, :, z]))
     return rows
 
@@ -121,14 +130,20 @@ for d in inp.heatmaps:
 for png in out.heatmaps:
     figure = RunLayout.parse(png, "figure:heatmaps")
     heatmap_dir, keys = heatmap_dirs[(figure["dataset"], figure["modality"])]
-    add("Heatmaps", png, caption("heatmaps", f"{keys['dataset']} ({keys['modality']}, {keys['fold']})"),
-        lambda p, d=heatmap_dir: figures.heatmap_panel(heatmap_rows(d), p))
+    add(
+        "Heatmaps",
+        png,
+        caption("heatmaps", f"{keys['dataset']} ({keys['modality']}, {keys['fold']})"),
+        lambda p, d=heatmap_dir: figures.heatmap_panel(heatmap_rows(d), p),
+    )
 
 # Method panels: the same subjects and slices with every method's kept heatmap (first fold), each
 # on its own scale, from the median of its healthy IXI test scores to its unsupervised threshold.
 healthy = pd.concat([pd.read_csv(p) for p in inp.healthy], ignore_index=True)
-scales = {key: (float(g["score_median"].mean()), float(g["unsup_threshold"].mean()))
-          for key, g in healthy.groupby(["method", "modality"])}
+scales = {
+    key: (float(g["score_median"].mean()), float(g["unsup_threshold"].mean()))
+    for key, g in healthy.groupby(["method", "modality"])
+}
 method_dirs = {}  # lesion set -> {method: heatmaps/ of its first fold}
 for d in map(Path, inp.method_heatmaps):
     keys = scores_of(d)
@@ -148,8 +163,11 @@ per_dataset(out.methods, "methods", "Method comparison", lambda d: caption("meth
 
 for png in out.loss:
     method = RunLayout.parse(png, "figure:loss_curves")["method"]
-    curves = {f"{k['modality']} {RunLayout.fold_name(k['fold'])}": p for p in inp.losses
-              if (k := RunLayout.parse(p, "model"))["method"] == method}
+    curves = {
+        f"{k['modality']} {RunLayout.fold_name(k['fold'])}": p
+        for p in inp.losses
+        if (k := RunLayout.parse(p, "model"))["method"] == method
+    }
     add("Training", png, caption("loss_curves", method), lambda p, c=curves: figures.loss_curves(c, p))
 
 with atomic_output(out.done) as tmp:

@@ -1,5 +1,6 @@
 """Rule table1: Table 1 (Dice, AUPRC; every method of the run, then the published rows) and the
 supplementary table; their captions come from the rule (patch2loc.evaluation.captions)."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)
@@ -8,11 +9,13 @@ from _common import setup
 setup(snakemake)
 
 from patch2loc.io import write_csv
-from patch2loc.evaluation.tables import read_csvs, table1, table1_supplementary, write_table
+from patch2loc.evaluation.tables import read_csvs, table1, table1_supplementary
+from patch2loc.evaluation.table_files import write_table
 
 out, captions = snakemake.output, snakemake.params.captions
 metrics = read_csvs(snakemake.input.metrics)
 write_csv(metrics, out.per_volume)
 write_table(table1(metrics, snakemake.input.published), out.table[0][: -len(".csv")], caption=captions["table1"])
-write_table(table1_supplementary(metrics), out.supplementary[0][: -len(".csv")],
-            caption=captions["table1_supplementary"])
+write_table(
+    table1_supplementary(metrics), out.supplementary[0][: -len(".csv")], caption=captions["table1_supplementary"]
+)

@@ -5,6 +5,7 @@ Each patches.csv.gz is one (method, dataset, modality, fold): the per-fold corre
 computed one file at a time, reading only the columns they need, so memory holds one file, not
 every patch of the run (about 20 M rows per method at paper scale).
 """
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)
@@ -14,18 +15,22 @@ setup(snakemake)
 
 import pandas as pd
 from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_per_fold, summarise_spearman
-from patch2loc.evaluation.tables import read_csvs, table2, write_table
+from patch2loc.evaluation.tables import read_csvs, table2
+from patch2loc.evaluation.table_files import write_table
 from patch2loc.io import write_csv
 
 COLUMNS = ("method", "dataset", "modality", "fold", "lesion_fraction", *SCORE_COLUMNS)
 per_fold = pd.concat(
-    [spearman_per_fold(read_csvs([path], required=("dataset", "fold", "lesion_fraction"), usecols=COLUMNS))
-     for path in snakemake.input.patches],
+    [
+        spearman_per_fold(read_csvs([path], required=("dataset", "fold", "lesion_fraction"), usecols=COLUMNS))
+        for path in snakemake.input.patches
+    ],
     ignore_index=True,
 )
 per_fold = per_fold.sort_values(["method", "dataset", "modality", "fold"], kind="stable").reset_index(drop=True)
 write_csv(per_fold, snakemake.output.per_fold)
 write_table(
-    table2(summarise_spearman(per_fold), snakemake.input.published), snakemake.output.table[0][: -len(".csv")],
+    table2(summarise_spearman(per_fold), snakemake.input.published),
+    snakemake.output.table[0][: -len(".csv")],
     caption=snakemake.params.caption,  # patch2loc.evaluation.captions
 )

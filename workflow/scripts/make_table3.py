@@ -1,6 +1,7 @@
 """Rule table3: the challenges' metrics at the unsupervised threshold (Table 3), lesion-wise recall
 by lesion size (table and one figure per lesion set) and AUPRC by lesion-load tertile; their
 captions come from the rule (patch2loc.evaluation.captions)."""
+
 import sys
 from pathlib import Path
 
@@ -13,15 +14,18 @@ from patch2loc.evaluation.lesionwise import tables as T
 from patch2loc.evaluation.lesionwise.figures import recall_size_figure
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, VOLUME_COLUMNS, LesionRule
 from patch2loc.evaluation.figure_style import not_drawn
-from patch2loc.evaluation.tables import read_csvs, write_table
+from patch2loc.evaluation.tables import read_csvs
+from patch2loc.evaluation.table_files import write_table
 from patch2loc.io import InputError, write_csv
 from patch2loc.layout import RunLayout
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params
 captions = params.captions
 rule = LesionRule.from_config(params.lesionwise)
-metrics = read_csvs(inp.metrics, required=("method", "modality", "fold", "dataset", "subject", "region",
-                                           "auprc", "dice_unsup", *VOLUME_COLUMNS))
+metrics = read_csvs(
+    inp.metrics,
+    required=("method", "modality", "fold", "dataset", "subject", "region", "auprc", "dice_unsup", *VOLUME_COLUMNS),
+)
 lesions = read_csvs(inp.lesions, required=("method", "modality", "fold", "dataset", *LESION_COLUMNS))
 stem = lambda files: files[0][: -len(".csv")]  # noqa: E731
 

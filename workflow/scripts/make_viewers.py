@@ -1,5 +1,6 @@
 """Rule viewers: one HTML viewer per kept heatmap of a (method, modality, fold, dataset), with
 the run's unsupervised threshold; NiiVue is loaded from the copy at viewers/niivue.umd.js."""
+
 import json
 import sys
 from pathlib import Path
@@ -26,7 +27,15 @@ for heatmap in sorted(Path(inp.heatmaps).glob("*.nii.gz")):
     if subject not in images:  # a heatmap the config does not keep (e.g. left from an earlier run)
         print(f"skipped {heatmap}: not among the kept subjects")
         continue
-    page = viewer_from_files(out / f"{subject}.html", images[subject], heatmap, threshold=threshold,
-                             seg=segs.get(subject), title=f"{wc.dataset} {subject}",
-                             meta=f"{wc.method} {wc.modality} {wc.fold}", method=wc.method, library=library)
+    page = viewer_from_files(
+        out / f"{subject}.html",
+        images[subject],
+        heatmap,
+        threshold=threshold,
+        seg=segs.get(subject),
+        title=f"{wc.dataset} {subject}",
+        meta=f"{wc.method} {wc.modality} {wc.fold}",
+        method=wc.method,
+        library=library,
+    )
     print(f"{page}: {page.stat().st_size / 1e3:.0f} kB")

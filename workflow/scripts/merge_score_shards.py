@@ -1,4 +1,5 @@
 """Rule merge_score_shards: one dataset's metrics, lesions, patch statistics and heatmaps from its shards."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)

@@ -1,4 +1,5 @@
 """Rule normalize_scan: Nyul standardisation + division by the in-brain percentile."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)
@@ -9,5 +10,11 @@ setup(snakemake)
 from patch2loc.preprocessing.normalize import normalize_scan
 
 i = snakemake.input
-normalize_scan(i.image, i.mask, i.landmarks, snakemake.output.image, percentile=snakemake.params.percentile,
-               target_shape=snakemake.params.target_shape)
+normalize_scan(
+    i.image,
+    i.mask,
+    i.landmarks,
+    snakemake.output.image,
+    percentile=snakemake.params.percentile,
+    target_shape=snakemake.params.target_shape,
+)

@@ -1,4 +1,5 @@
 """Rule prepare_sri24_atlas: SRI24 T1_brain (found by name in the unpacked zip) and its mask (T1_brain > 0) as NIfTI."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)

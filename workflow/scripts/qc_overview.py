@@ -1,4 +1,5 @@
 """Rule qc_overview: QC table (outliers flagged) and one HTML page per dataset and modality."""
+
 import sys
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Copy the configured atlas into the run folder (patch2loc.layout: atlas/image.nii.gz, mask.nii.gz)."""
+
 import shutil
 import sys
 

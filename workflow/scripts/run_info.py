@@ -1,4 +1,5 @@
 """Save the resolved config and the package versions next to the results."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)

@@ -1,5 +1,6 @@
 """Rules score_healthy[_cpu] and score_lesions[_cpu]: anomaly maps of one dataset (or one shard of
 a lesion dataset) with one method -> threshold, or metrics, lesions and patch statistics."""
+
 import json
 import sys
 from pathlib import Path
@@ -21,8 +22,9 @@ from patch2loc.layout import RunLayout
 wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
 trains = get(wc.method).trains
 device = str(resolve_device("auto")) if trains else None  # a GPU when usable, else the CPU; none without a model
-cfg = ScoringConfig.from_workflow(snakemake.params.heatmap, snakemake.params.evaluate, snakemake.params.patch_size,
-                                  device=device)
+cfg = ScoringConfig.from_workflow(
+    snakemake.params.heatmap, snakemake.params.evaluate, snakemake.params.patch_size, device=device
+)
 segs = inp.segs if len(inp.segs) else [None] * len(inp.images)
 scans = [Scan(RunLayout.parse(i, "normalized")["subject"], i, m, s) for i, m, s in zip(inp.images, inp.masks, segs)]
 dataset = getattr(wc, "dataset", "IXI")
@@ -37,12 +39,14 @@ Path(out.heatmaps).mkdir(parents=True, exist_ok=True)
 if dataset == "IXI":
     threshold, rows = score_healthy(wc.method, scans, cfg, meta, out.heatmaps, model)
     write_csv(rows, out.metrics)
-    write_json({"threshold": threshold, "quantile": cfg.unsupervised_quantile,
-                "volumes": len(scans), **meta}, out.threshold)
+    write_json(
+        {"threshold": threshold, "quantile": cfg.unsupervised_quantile, "volumes": len(scans), **meta}, out.threshold
+    )
 else:
     threshold = json.loads(Path(inp.threshold).read_text())["threshold"]
-    metrics, lesions, patches = score_lesions(wc.method, scans, cfg, meta, threshold, out.heatmaps, model,
-                                              first_index=snakemake.params.first_index)
+    metrics, lesions, patches = score_lesions(
+        wc.method, scans, cfg, meta, threshold, out.heatmaps, model, first_index=snakemake.params.first_index
+    )
     write_csv(metrics, out.metrics)
     write_csv(lesions, out.lesions)
     write_csv(patches, out.patches)

@@ -1,4 +1,5 @@
 """Rules skull_strip_robex / skull_strip_hdbet: a brain mask on the raw scan's native grid."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)

@@ -1,4 +1,5 @@
 """Rule synthesize_demo: write one synthetic dataset in its real raw layout."""
+
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)

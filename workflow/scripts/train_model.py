@@ -7,6 +7,7 @@ Training runs in params.state_dir, which is not a declared output: Snakemake del
 of a killed or timed-out job but not that folder, so the retried job resumes from its last.pt.
 The finished files are then moved into the declared outputs and the folder is removed.
 """
+
 import importlib
 import os
 import shutil

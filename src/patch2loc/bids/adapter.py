@@ -8,6 +8,7 @@ compute, one bad scan reported and the others going on, and a scan skipped when 
 were made from the same input files (checksums) with the same settings. The BIDS names are then
 copies of predict's outputs (publish.py).
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,11 +32,15 @@ def bundle_info(model: str | Path, atlas_copy: Path | None = None) -> dict:
         settings = bundle.settings
         if atlas_copy is not None:
             shutil.copyfile(bundle.member(M.ATLAS_IMAGE), atlas_copy)
-        return {"method": settings["method"], "modality": settings["modality"],
-                "folds": [f["fold"] for f in settings["folds"]],
-                "run_name": settings.get("run_name"), "file": Path(model).name,
-                # a zip: the file's sha256; a folder: one over its files, manifest.json (every member's sha256) included
-                "sha256": sha256_of(model)}
+        return {
+            "method": settings["method"],
+            "modality": settings["modality"],
+            "folds": [f["fold"] for f in settings["folds"]],
+            "run_name": settings.get("run_name"),
+            "file": Path(model).name,
+            # a zip: the file's sha256; a folder: one over its files, manifest.json (every member's sha256) included
+            "sha256": sha256_of(model),
+        }
 
 
 def run_predict(parse, scans, work: Path, model: str | Path, device: str, overwrite: bool, quiet: bool) -> int:
@@ -59,8 +64,14 @@ def predict_outputs(scan, work: Path) -> dict[str, Path]:
     from patch2loc.predict.inputs import ScanInput
     from patch2loc.predict.scan import Job
 
-    job = Job(ScanInput(scan.id, scan.path, scan.mask), work / f"{scan.id}.nii.gz", work / scan.id,
-              work / f"{scan.id}.png", from_run=True, lesions=True)
+    job = Job(
+        ScanInput(scan.id, scan.path, scan.mask),
+        work / f"{scan.id}.nii.gz",
+        work / scan.id,
+        work / f"{scan.id}.png",
+        from_run=True,
+        lesions=True,
+    )
     return job.outputs()
 
 
@@ -72,5 +83,6 @@ def native_brain(outputs: dict[str, Path], native_scan: Path) -> np.ndarray:
 
     staged = outputs["preprocessed"]
     mask = load_volume(staged / "mask.nii.gz", kind="brain mask")
-    return to_native(mask.data.astype(np.float32), mask.affine, staged / "transform.tfm", native_scan,
-                     nearest=True) > 0.5
+    return (
+        to_native(mask.data.astype(np.float32), mask.affine, staged / "transform.tfm", native_scan, nearest=True) > 0.5
+    )

@@ -8,6 +8,7 @@ The exit status is otherwise predict's: the number of scans that failed (each na
 OUTPUT_DIR belongs to one bundle: its dataset_description.json records the bundle's sha256, and
 another bundle (whose names would collide or mix) is refused.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,26 +25,44 @@ MAX_EXIT = 100  # as predict: the exit status counts failed scans, at most 100
 
 def add_parser(sub, root: argparse.ArgumentParser) -> None:
     """`root`: the whole command line's parser; the participant level parses predict's call with it."""
-    b = sub.add_parser("bids", help="a BIDS App: every fitting scan of a BIDS dataset in, BIDS derivatives out",
-                       description="BIDS App. participant: score every T1w or T2w scan that fits the bundle's "
-                                   "modality and write BIDS-Derivatives into OUTPUT_DIR (skipping scans done before "
-                                   "with the same inputs and settings). group: group_anomaly.tsv and report.html.")
+    b = sub.add_parser(
+        "bids",
+        help="a BIDS App: every fitting scan of a BIDS dataset in, BIDS derivatives out",
+        description="BIDS App. participant: score every T1w or T2w scan that fits the bundle's "
+        "modality and write BIDS-Derivatives into OUTPUT_DIR (skipping scans done before "
+        "with the same inputs and settings). group: group_anomaly.tsv and report.html.",
+    )
     b.add_argument("bids_dir", metavar="BIDS_DIR", help="the raw BIDS dataset (read only)")
-    b.add_argument("output_dir", metavar="OUTPUT_DIR", help="the derivatives dataset to write, e.g. "
-                                                            "BIDS_DIR/derivatives/patch2loc")
-    b.add_argument("analysis_level", choices=("participant", "group"), help="participant: score scans; group: "
-                                                                             "the table and report over them")
+    b.add_argument(
+        "output_dir", metavar="OUTPUT_DIR", help="the derivatives dataset to write, e.g. BIDS_DIR/derivatives/patch2loc"
+    )
+    b.add_argument(
+        "analysis_level",
+        choices=("participant", "group"),
+        help="participant: score scans; group: the table and report over them",
+    )
     b.add_argument("--model", metavar="BUNDLE", help="the model bundle (patch2loc export), participant level")
-    b.add_argument("--participant-label", nargs="+", metavar="LABEL", help="only these participants (with or "
-                                                                          "without sub-)")
+    b.add_argument(
+        "--participant-label", nargs="+", metavar="LABEL", help="only these participants (with or without sub-)"
+    )
     b.add_argument("--session-label", nargs="+", metavar="LABEL", help="only these sessions (with or without ses-)")
-    b.add_argument("--bids-filter-file", metavar="FILE", help='JSON, fMRIPrep\'s form: {"t2w": {"acquisition": '
-                                                              '"highres"}} narrows the scans of that kind')
-    b.add_argument("--mask-derivatives", metavar="DIR", help="a derivatives dataset with each scan's brain mask "
-                                                             "(desc-brain_mask); without one a scan is skull-stripped "
-                                                             "with HD-BET, as predict does")
-    b.add_argument("--seg-derivatives", metavar="DIR", help="group level: a derivatives dataset with lesion masks "
-                                                            "(a desc containing 'lesion') for AUPRC and Dice")
+    b.add_argument(
+        "--bids-filter-file",
+        metavar="FILE",
+        help='JSON, fMRIPrep\'s form: {"t2w": {"acquisition": "highres"}} narrows the scans of that kind',
+    )
+    b.add_argument(
+        "--mask-derivatives",
+        metavar="DIR",
+        help="a derivatives dataset with each scan's brain mask "
+        "(desc-brain_mask); without one a scan is skull-stripped "
+        "with HD-BET, as predict does",
+    )
+    b.add_argument(
+        "--seg-derivatives",
+        metavar="DIR",
+        help="group level: a derivatives dataset with lesion masks (a desc containing 'lesion') for AUPRC and Dice",
+    )
     b.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (as predict)")
     b.add_argument("--overwrite", action="store_true", help="redo scans done before (default: skip them)")
     b.add_argument("--quiet", action="store_true", help="no progress output")
@@ -57,8 +76,10 @@ def _check_output_dir(out: Path, bids_dir: Path) -> None:
     check_output(out, "OUTPUT_DIR", inputs={"BIDS_DIR": bids_dir}, folder=True, replaced_whole=True)
     real, root = Path(os.path.realpath(out)), Path(os.path.realpath(bids_dir))
     if real.is_relative_to(root) and not real.is_relative_to(root / "derivatives"):
-        raise InputError(f"{out}: OUTPUT_DIR is inside BIDS_DIR {bids_dir} but not under its derivatives/ folder, "
-                         "which would add non-BIDS files to the raw dataset. Use BIDS_DIR/derivatives/patch2loc.")
+        raise InputError(
+            f"{out}: OUTPUT_DIR is inside BIDS_DIR {bids_dir} but not under its derivatives/ folder, "
+            "which would add non-BIDS files to the raw dataset. Use BIDS_DIR/derivatives/patch2loc."
+        )
 
 
 def _owner(out: Path) -> dict | None:
@@ -74,8 +95,10 @@ def _owner(out: Path) -> dict | None:
             raise KeyError
         return desc
     except (OSError, ValueError, KeyError, IndexError, TypeError):
-        raise InputError(f"{out}: OUTPUT_DIR already holds files that patch2loc did not write (no patch2loc "
-                         "dataset_description.json). Choose a new or empty folder.") from None
+        raise InputError(
+            f"{out}: OUTPUT_DIR already holds files that patch2loc did not write (no patch2loc "
+            "dataset_description.json). Choose a new or empty folder."
+        ) from None
 
 
 def _same_bundle(desc: dict | None, info: dict, out: Path) -> None:
@@ -83,9 +106,11 @@ def _same_bundle(desc: dict | None, info: dict, out: Path) -> None:
         return
     before = desc["GeneratedBy"][0].get("ModelBundle") or {}
     if before.get("Sha256") != info["sha256"]:
-        raise InputError(f"{out}: OUTPUT_DIR holds the derivatives of another model bundle ({before.get('File')}, "
-                         f"{before.get('Modality')}, sha256 {str(before.get('Sha256'))[:12]}...). Give this bundle "
-                         "its own OUTPUT_DIR, e.g. derivatives/patch2loc-" + info["modality"] + ".")
+        raise InputError(
+            f"{out}: OUTPUT_DIR holds the derivatives of another model bundle ({before.get('File')}, "
+            f"{before.get('Modality')}, sha256 {str(before.get('Sha256'))[:12]}...). Give this bundle "
+            "its own OUTPUT_DIR, e.g. derivatives/patch2loc-" + info["modality"] + "."
+        )
 
 
 def _participant(args, bids_dir: Path, out: Path) -> int:
@@ -123,8 +148,11 @@ def _participant(args, bids_dir: Path, out: Path) -> int:
         produced = adapter.predict_outputs(scan, out / WORK)
         if not all(p.exists() for p in produced.values()):  # predict reported it (and removed its stale outputs)
             if publish.remove_published(out, scan):
-                print(f"patch2loc bids: {scan.relpath}: its earlier derivatives were removed (made from other inputs "
-                      "or settings).", file=sys.stderr)
+                print(
+                    f"patch2loc bids: {scan.relpath}: its earlier derivatives were removed (made from other inputs "
+                    "or settings).",
+                    file=sys.stderr,
+                )
             continue
         state = json.loads(produced["summary"].read_text(encoding="utf-8")).get("run_state") or {}
         if publish.published_fingerprint(out, scan) == state.get("fingerprint") and not args.overwrite:
@@ -138,15 +166,20 @@ def _participant(args, bids_dir: Path, out: Path) -> int:
         except Exception as exc:  # as in predict: one scan's failure must not stop the others
             failed += 1
             line = str(exc) if isinstance(exc, InputError) else resource_problem(exc, str(scan.path), writing=str(out))
-            print(f"patch2loc bids: error: {line or f'{scan.path}: unexpected {type(exc).__name__}: {exc}'}",
-                  file=sys.stderr)
+            print(
+                f"patch2loc bids: error: {line or f'{scan.path}: unexpected {type(exc).__name__}: {exc}'}",
+                file=sys.stderr,
+            )
             continue
         published += 1
     if published or unchanged:
         write_dataset_files(out, info, links, args.model)
     if not args.quiet:
-        print(f"patch2loc bids: {published} scan(s) published, {unchanged} unchanged (done before with the same "
-              f"inputs and settings), {failed} failed; derivatives in {out}", file=sys.stderr)
+        print(
+            f"patch2loc bids: {published} scan(s) published, {unchanged} unchanged (done before with the same "
+            f"inputs and settings), {failed} failed; derivatives in {out}",
+            file=sys.stderr,
+        )
     return min(failed, MAX_EXIT)
 
 

@@ -7,6 +7,7 @@ useless is refused here, before anything is written: a folder that is not a raw 
 participant or session label that is not in it, a filter that selects the other modality, and a
 selection without a single scan.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,17 +50,23 @@ def _layout(root: Path, what: str, derivative: bool):
     try:
         kind = json.loads(description.read_text(encoding="utf-8")).get("DatasetType", "raw")
     except (OSError, ValueError, AttributeError):
-        raise InputError(f"{root}: {what} is not a BIDS dataset (no readable dataset_description.json at its "
-                         "root). Give the folder that holds dataset_description.json.") from None
+        raise InputError(
+            f"{root}: {what} is not a BIDS dataset (no readable dataset_description.json at its "
+            "root). Give the folder that holds dataset_description.json."
+        ) from None
     if (kind == "derivative") != derivative:
         want = "a derivatives dataset (DatasetType derivative)" if derivative else "a raw BIDS dataset"
-        raise InputError(f"{root}: {what} must be {want}, but its dataset_description.json says DatasetType "
-                         f"{kind}. Give the {'derivatives' if derivative else 'raw'} dataset's folder.")
+        raise InputError(
+            f"{root}: {what} must be {want}, but its dataset_description.json says DatasetType "
+            f"{kind}. Give the {'derivatives' if derivative else 'raw'} dataset's folder."
+        )
     try:
         return bids.BIDSLayout(root, validate=not derivative, indexer=BIDSLayoutIndexer(index_metadata=False))
     except Exception as exc:  # pybids' validation errors: one line
-        raise InputError(f"{root}: {what} cannot be indexed as BIDS ({' '.join(str(exc).split())[:200]}). "
-                         "Check it with the BIDS validator.") from None
+        raise InputError(
+            f"{root}: {what} cannot be indexed as BIDS ({' '.join(str(exc).split())[:200]}). "
+            "Check it with the BIDS validator."
+        ) from None
 
 
 def open_raw(root: str | Path):
@@ -71,11 +78,13 @@ def _labels(given: list[str] | None, known: list[str], what: str, flag: str, roo
     if not given:
         return None
     prefix = {"participant": "sub-", "session": "ses-"}[what]
-    labels = [g[len(prefix):] if g.startswith(prefix) else g for g in given]
+    labels = [g[len(prefix) :] if g.startswith(prefix) else g for g in given]
     missing = [label for label in labels if label not in known]
     if missing:
-        raise InputError(f"{root}: no {what} {', '.join(prefix + m for m in missing)} in this dataset ({flag}); it "
-                         f"has {', '.join(prefix + k for k in sorted(known)) or 'none'}.")
+        raise InputError(
+            f"{root}: no {what} {', '.join(prefix + m for m in missing)} in this dataset ({flag}); it "
+            f"has {', '.join(prefix + k for k in sorted(known)) or 'none'}."
+        )
     return labels
 
 
@@ -88,25 +97,33 @@ def read_filter(path: str | Path | None, modality: str) -> dict:
     try:
         spec = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: --bids-filter-file is not a readable JSON file ({type(exc).__name__}). Write it "
-                         'as {"t2w": {"session": "1"}}.') from None
+        raise InputError(
+            f"{path}: --bids-filter-file is not a readable JSON file ({type(exc).__name__}). Write it "
+            'as {"t2w": {"session": "1"}}.'
+        ) from None
     if not isinstance(spec, dict) or not all(isinstance(v, dict) for v in spec.values()):
-        raise InputError(f'{path}: --bids-filter-file must map a scan kind to entities, e.g. {{"t2w": {{"session": '
-                         '"1"}}.')
+        raise InputError(
+            f'{path}: --bids-filter-file must map a scan kind to entities, e.g. {{"t2w": {{"session": "1"}}}}.'
+        )
     own, other = SUFFIX[modality], SUFFIX["T2" if modality == "T1" else "T1"]
     keys = {k.lower(): k for k in spec}
     if other.lower() in keys and own.lower() not in keys:
-        raise InputError(f"{path}: --bids-filter-file selects {other} scans, but the model bundle is {modality} "
-                         f"({own}). Use the {'T2' if modality == 'T1' else 'T1'} bundle, or filter \"{own.lower()}\".")
+        raise InputError(
+            f"{path}: --bids-filter-file selects {other} scans, but the model bundle is {modality} "
+            f'({own}). Use the {"T2" if modality == "T1" else "T1"} bundle, or filter "{own.lower()}".'
+        )
     query = dict(spec.get(keys.get(own.lower(), ""), {}))
     if query.get("suffix", own) != own or query.get("datatype", "anat") != "anat":
-        raise InputError(f"{path}: --bids-filter-file asks for {query.get('datatype', 'anat')}/"
-                         f"{query.get('suffix', own)} scans; the {modality} bundle scores anat/{own} only.")
+        raise InputError(
+            f"{path}: --bids-filter-file asks for {query.get('datatype', 'anat')}/"
+            f"{query.get('suffix', own)} scans; the {modality} bundle scores anat/{own} only."
+        )
     return {k: v for k, v in query.items() if k not in ("suffix", "datatype", "extension")}
 
 
-def select_scans(layout, modality: str, participants: list[str] | None, sessions: list[str] | None,
-                 filters: dict) -> list[Scan]:
+def select_scans(
+    layout, modality: str, participants: list[str] | None, sessions: list[str] | None, filters: dict
+) -> list[Scan]:
     root = Path(layout.root)
     subjects = _labels(participants, layout.get_subjects(), "participant", "--participant-label", root)
     session_labels = _labels(sessions, layout.get_sessions(), "session", "--session-label", root)
@@ -118,20 +135,29 @@ def select_scans(layout, modality: str, participants: list[str] | None, sessions
     try:
         files = layout.get(suffix=SUFFIX[modality], **query)
     except (ValueError, TypeError) as exc:  # an entity pybids does not know
-        raise InputError(f"{root}: the scan filter {filters} is not a pybids query ({exc}). Use BIDS entity names "
-                         "(session, acquisition, run, ...).") from None
+        raise InputError(
+            f"{root}: the scan filter {filters} is not a pybids query ({exc}). Use BIDS entity names "
+            "(session, acquisition, run, ...)."
+        ) from None
     if not files:
         other = SUFFIX["T2" if modality == "T1" else "T1"]
         others = layout.get(suffix=other, **query)
-        hint = (f" It holds {len(others)} {other} scan(s) there: score them with the "
-                f"{'T2' if modality == 'T1' else 'T1'} bundle." if others else "")
-        raise InputError(f"{root}: no {SUFFIX[modality]} scan (anat, NIfTI) for this selection, so the {modality} "
-                         f"bundle has nothing to score.{hint}")
+        hint = (
+            f" It holds {len(others)} {other} scan(s) there: score them with the "
+            f"{'T2' if modality == 'T1' else 'T1'} bundle."
+            if others
+            else ""
+        )
+        raise InputError(
+            f"{root}: no {SUFFIX[modality]} scan (anat, NIfTI) for this selection, so the {modality} "
+            f"bundle has nothing to score.{hint}"
+        )
     scans = []
     for f in sorted(files, key=lambda f: f.path):
         entities = {k: str(v) for k, v in f.get_entities().items() if k in IDENTITY}
-        scans.append(Scan(Path(f.path), Path(f.path).relative_to(root).as_posix(),
-                          {**entities, "suffix": SUFFIX[modality]}))
+        scans.append(
+            Scan(Path(f.path), Path(f.path).relative_to(root).as_posix(), {**entities, "suffix": SUFFIX[modality]})
+        )
     return scans
 
 
@@ -167,8 +193,10 @@ def match_derivative(layout, scan: Scan, desc: re.Pattern, what: str) -> Path | 
         found = [f for f in found if f.get_entities().get("space") == scan.entities["suffix"]] or found
     if len(found) > 1:
         listed = ", ".join(Path(f.path).name for f in found)
-        raise InputError(f"{scan.path}: {len(found)} {what}s fit this scan ({listed}). Give each a sidecar whose "
-                         "Sources names its scan, or remove the extra ones.")
+        raise InputError(
+            f"{scan.path}: {len(found)} {what}s fit this scan ({listed}). Give each a sidecar whose "
+            "Sources names its scan, or remove the extra ones."
+        )
     return Path(found[0].path) if found else None
 
 

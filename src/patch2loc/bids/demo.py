@@ -8,6 +8,7 @@ scan with its own pose, bias and noise). Beside them, in `derivatives/`:
 - `lesions/`: sub-01's lesion labels on each scan's grid (`..._space-T2w_desc-lesion_mask`, ...),
   for `patch2loc bids ... group --seg-derivatives`.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,13 @@ def _nifti(data: np.ndarray, affine: np.ndarray):
 
 def _description(root: Path, name: str, derivative: bool) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    desc = {"Name": name, "BIDSVersion": BIDS_VERSION, "DatasetType": "derivative" if derivative else "raw",
-            "License": "CC0", "Authors": ["patch2loc demo (synthetic)"]}
+    desc = {
+        "Name": name,
+        "BIDSVersion": BIDS_VERSION,
+        "DatasetType": "derivative" if derivative else "raw",
+        "License": "CC0",
+        "Authors": ["patch2loc demo (synthetic)"],
+    }
     if derivative:
         desc["GeneratedBy"] = [{"Name": "patch2loc.synth", "Description": "synthetic demo subjects"}]
         desc["DatasetLinks"] = {"raw": "../../"}
@@ -64,13 +70,21 @@ def write_demo_bids(root: str | Path, spacing: float = 2.0) -> Path:
 
     root = Path(root)
     _description(root, "patch2loc synthetic demo (BIDS)", derivative=False)
-    (root / "README").write_text("Synthetic brains made by patch2loc.synth from nilearn's MNI152 template, "
-                                 "for trying `patch2loc bids`. Not real data.\n", encoding="utf-8")
-    (root / "participants.tsv").write_text("participant_id\tgroup\nsub-01\tlesion\nsub-02\thealthy\n",
-                                           encoding="utf-8")
-    _write_json(root / "participants.json", {"group": {"Description": "whether the synthetic brain has lesions",
-                                                       "Levels": {"lesion": "MS-like lesions",
-                                                                  "healthy": "no lesion"}}})
+    (root / "README").write_text(
+        "Synthetic brains made by patch2loc.synth from nilearn's MNI152 template, "
+        "for trying `patch2loc bids`. Not real data.\n",
+        encoding="utf-8",
+    )
+    (root / "participants.tsv").write_text("participant_id\tgroup\nsub-01\tlesion\nsub-02\thealthy\n", encoding="utf-8")
+    _write_json(
+        root / "participants.json",
+        {
+            "group": {
+                "Description": "whether the synthetic brain has lesions",
+                "Levels": {"lesion": "MS-like lesions", "healthy": "no lesion"},
+            }
+        },
+    )
     masks, lesions = root / "derivatives" / "masks", root / "derivatives" / "lesions"
     _description(masks, "brain masks of the synthetic scans", derivative=True)
     _description(lesions, "lesion labels of the synthetic scans", derivative=True)
@@ -94,6 +108,7 @@ def write_demo_bids(root: str | Path, spacing: float = 2.0) -> Path:
             out = folder / Path(rel).parent / f"{stem}_space-{suffix}_desc-{desc}_mask.nii.gz"
             out.parent.mkdir(parents=True, exist_ok=True)
             nib.save(_nifti((np.asarray(volume) > 0).astype(np.uint8), scan.affine), out)
-            _write_json(Path(str(out).replace(".nii.gz", ".json")), {**source, "Type": "Brain" if desc == "brain"
-                                                                      else "Lesion"})
+            _write_json(
+                Path(str(out).replace(".nii.gz", ".json")), {**source, "Type": "Brain" if desc == "brain" else "Lesion"}
+            )
     return root

@@ -5,6 +5,7 @@ scans, `bids:masks:...` the brain masks): a path relative to OUTPUT_DIR when OUT
 inside BIDS_DIR (BIDS_DIR/derivatives/patch2loc, the BIDS Apps habit: the whole tree can be
 moved) and the linked dataset does too, else a file:// URI.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,15 +38,27 @@ def description(info: dict, links: dict[str, str], before: dict | None) -> dict:
     import patch2loc
 
     merged = {**((before or {}).get("DatasetLinks") or {}), **links}
-    bundle = {"File": info["file"], "Sha256": info["sha256"], "Method": info["method"], "Modality": info["modality"],
-              "Folds": info["folds"], "RunName": info.get("run_name")}
+    bundle = {
+        "File": info["file"],
+        "Sha256": info["sha256"],
+        "Method": info["method"],
+        "Modality": info["modality"],
+        "Folds": info["folds"],
+        "RunName": info.get("run_name"),
+    }
     return {
         "Name": f"patch2loc {info['method']} anomaly maps ({info['modality']})",
         "BIDSVersion": BIDS_VERSION,
         "DatasetType": "derivative",
-        "GeneratedBy": [{"Name": "patch2loc", "Version": patch2loc.__version__,
-                         "Description": f"patch2loc bids with the {info['method']} model bundle {info['file']} "
-                                        f"(sha256 {info['sha256']})", "ModelBundle": bundle}],
+        "GeneratedBy": [
+            {
+                "Name": "patch2loc",
+                "Version": patch2loc.__version__,
+                "Description": f"patch2loc bids with the {info['method']} model bundle {info['file']} "
+                f"(sha256 {info['sha256']})",
+                "ModelBundle": bundle,
+            }
+        ],
         "SourceDatasets": [{"URL": merged["raw"]}],
         "DatasetLinks": merged,
     }

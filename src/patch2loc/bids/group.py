@@ -8,6 +8,7 @@ and Dice at the threshold against the lesion mask found for the scan (dataset.ma
 a desc containing "lesion", on the scan's grid). `report.html` lists the same rows, each with a
 link to its viewer; a click on a header sorts by that column.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,9 @@ def _rows(out_dir: Path, seg_layout) -> list[dict]:
     layout = _output_layout(out_dir)
     heatmaps = layout.get(desc="anomaly", space="native", suffix=["T1w", "T2w"], extension=".nii.gz")
     if not heatmaps:
-        raise InputError(f"{out_dir}: no heatmap (space-native_desc-anomaly) in OUTPUT_DIR. Run the participant "
-                         "level first.")
+        raise InputError(
+            f"{out_dir}: no heatmap (space-native_desc-anomaly) in OUTPUT_DIR. Run the participant level first."
+        )
     rows = []
     for f in sorted(heatmaps, key=lambda f: f.path):
         entities = {k: str(v) for k, v in f.get_entities().items() if k in IDENTITY or k == "suffix"}
@@ -45,24 +47,30 @@ def _rows(out_dir: Path, seg_layout) -> list[dict]:
         brain = load_volume(out_dir / names["brain"], kind="brain mask").data > 0
         inside = score[brain]
         thr = meta.get("Threshold")
-        row = {"participant_id": f"sub-{entities['subject']}",
-               "session_id": f"ses-{entities['session']}" if "session" in entities else "n/a",
-               "scan": Path(f.path).name.replace("_space-native_desc-anomaly", ""),
-               "flagged_ml": float(comps["volume_ml"].sum()), "n_components": int(len(comps)),
-               "largest_component_ml": float(comps["volume_ml"].max()) if len(comps) else 0.0,
-               "max_score": float(inside.max()) if inside.size else float("nan"),
-               "p99_score": float(np.percentile(inside, 99)) if inside.size else float("nan"),
-               "threshold": thr if thr is not None else float("nan"), "viewer": names["viewer"]}
+        row = {
+            "participant_id": f"sub-{entities['subject']}",
+            "session_id": f"ses-{entities['session']}" if "session" in entities else "n/a",
+            "scan": Path(f.path).name.replace("_space-native_desc-anomaly", ""),
+            "flagged_ml": float(comps["volume_ml"].sum()),
+            "n_components": int(len(comps)),
+            "largest_component_ml": float(comps["volume_ml"].max()) if len(comps) else 0.0,
+            "max_score": float(inside.max()) if inside.size else float("nan"),
+            "p99_score": float(np.percentile(inside, 99)) if inside.size else float("nan"),
+            "threshold": thr if thr is not None else float("nan"),
+            "viewer": names["viewer"],
+        }
         if seg_layout is not None:
             raw = next((s for s in meta.get("Sources", []) if s.startswith("bids:raw:")), "")
-            scan = Scan(Path(raw), raw[len("bids:raw:"):], entities)
+            scan = Scan(Path(raw), raw[len("bids:raw:") :], entities)
             seg = match_derivative(seg_layout, scan, LESION_DESC, "lesion mask")
             metrics = {"auprc": float("nan"), "best_dice": float("nan"), "dice_at_threshold": float("nan")}
             if seg is not None:
                 labels = load_volume(seg, kind="lesion mask").data > 0
                 if labels.shape != score.shape:
-                    raise InputError(f"{seg}: lesion mask of shape {labels.shape}, but the scan's grid is "
-                                     f"{score.shape}. Give lesion masks on each scan's own grid.")
+                    raise InputError(
+                        f"{seg}: lesion mask of shape {labels.shape}, but the scan's grid is "
+                        f"{score.shape}. Give lesion masks on each scan's own grid."
+                    )
                 m = evaluate_volume(score, labels, brain, region="brain", threshold=thr)
                 metrics = {k: float(m[k]) for k in metrics}
             row.update(metrics, lesion_mask=seg.name if seg is not None else "n/a")
@@ -74,8 +82,9 @@ def _output_layout(out_dir: Path):
     import bids
     from bids.layout import BIDSLayoutIndexer
 
-    return bids.BIDSLayout(out_dir, validate=False, config=["bids", "derivatives"],
-                           indexer=BIDSLayoutIndexer(index_metadata=False))
+    return bids.BIDSLayout(
+        out_dir, validate=False, config=["bids", "derivatives"], indexer=BIDSLayoutIndexer(index_metadata=False)
+    )
 
 
 def run_group(out_dir: Path, seg_layout) -> tuple[Path, Path]:
@@ -91,8 +100,21 @@ def run_group(out_dir: Path, seg_layout) -> tuple[Path, Path]:
     shown = table.assign(viewer="open")
     with OutputSet() as outs:
         table.to_csv(outs.file(out_dir / GROUP_TSV), sep="\t", index=False, na_rep="n/a", float_format="%.6g")
-        build_report(outs.file(out_dir / REPORT), "patch2loc: anomaly per scan",
-                     [("Scans", [("One row per scored scan; click a header to sort, 'open' for the scan's viewer "
-                                  "(native space, threshold slider).", sortable_table(shown, {"viewer": links}))])],
-                     run_name=out_dir.name)
+        build_report(
+            outs.file(out_dir / REPORT),
+            "patch2loc: anomaly per scan",
+            [
+                (
+                    "Scans",
+                    [
+                        (
+                            "One row per scored scan; click a header to sort, 'open' for the scan's viewer "
+                            "(native space, threshold slider).",
+                            sortable_table(shown, {"viewer": links}),
+                        )
+                    ],
+                )
+            ],
+            run_name=out_dir.name,
+        )
     return out_dir / GROUP_TSV, out_dir / REPORT

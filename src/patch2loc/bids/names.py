@@ -11,15 +11,18 @@ rec, run, echo, part, chunk: the ones that tell two scans apart) followed by `sp
 - `..._space-native_desc-anomaly_viewer.html`, `..._space-atlas_desc-anomaly_overview.png`.
 Every NIfTI and the table have a JSON sidecar.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 # pybids path pattern (bids.layout.writing.build_path): [...] is optional, {x<a|b>} restricts x.
-PATTERN = ("sub-{subject}[/ses-{session}]/anat/sub-{subject}[_ses-{session}][_task-{task}][_acq-{acquisition}]"
-           "[_ce-{ceagent}][_rec-{reconstruction}][_run-{run}][_echo-{echo}][_part-{part}][_chunk-{chunk}]"
-           "_space-{space<native|atlas>}_desc-{desc<anomaly|brain>}_{suffix<T1w|T2w|mask|components|viewer|overview>}"
-           "{extension<.nii.gz|.json|.tsv|.html|.png>}")
+PATTERN = (
+    "sub-{subject}[/ses-{session}]/anat/sub-{subject}[_ses-{session}][_task-{task}][_acq-{acquisition}]"
+    "[_ce-{ceagent}][_rec-{reconstruction}][_run-{run}][_echo-{echo}][_part-{part}][_chunk-{chunk}]"
+    "_space-{space<native|atlas>}_desc-{desc<anomaly|brain>}_{suffix<T1w|T2w|mask|components|viewer|overview>}"
+    "{extension<.nii.gz|.json|.tsv|.html|.png>}"
+)
 # output key -> (space, desc, suffix or None for the scan's own, extension)
 OUTPUTS = {
     "heatmap": ("native", "anomaly", None, ".nii.gz"),
@@ -34,8 +37,16 @@ OUTPUTS = {
 SIDECARS = ("heatmap", "mask", "atlas_heatmap", "atlas_mask", "brain", "components")
 # Files the BIDS validator has no rule for (the specification has no suffix for them yet) and
 # predict's working folder: listed in .bidsignore, as the specification provides.
-BIDSIGNORE = ["*_components.tsv", "*_components.json", "*_viewer.html", "*_overview.png", "/atlas", "group_anomaly.*",
-              "/report.html", "/.predict"]
+BIDSIGNORE = [
+    "*_components.tsv",
+    "*_components.json",
+    "*_viewer.html",
+    "*_overview.png",
+    "/atlas",
+    "group_anomaly.*",
+    "/report.html",
+    "/.predict",
+]
 WORK = ".predict"  # predict's own outputs (checksums for reruns, preprocessing): hidden, ignored by BIDS tools
 ATLAS = "atlas"  # the bundle's atlas image, the reference of space-atlas
 

@@ -5,6 +5,7 @@ fingerprint (the checksums of the inputs and the settings, predict.runstate), so
 predict skipped leaves the published files as they are. Everything of one scan is staged in one
 `OutputSet` and appears together.
 """
+
 from __future__ import annotations
 
 import csv
@@ -59,24 +60,45 @@ def sidecars(scan, summary: dict, info: dict, names: dict, mask_uri: str | None)
     sources = [raw] + ([mask_uri] if mask_uri else [])
     native, atlas = {"SpatialReference": raw}, {"SpatialReference": bids_uri(SELF, f"{ATLAS}/image.nii.gz")}
     thr = summary.get("threshold")
-    model = {"Method": summary["method"], "Folds": info["folds"], "Threshold": thr,
-             "ThresholdSource": summary.get("threshold_source"), "MedianSize": summary.get("median_size"),
-             "ModelBundle": {"File": info["file"], "Sha256": info["sha256"], "Modality": info["modality"],
-                             "RunName": info.get("run_name")},
-             "RunFingerprint": (summary.get("run_state") or {}).get("fingerprint")}
-    heat = {"Description": f"{summary['method']} anomaly score (mean of the folds' raw scores, median filtered, "
-                           "0 outside the brain); higher is more anomalous", "SkullStripped": True, **model}
-    lesion = {"Type": "Lesion", "Description": "voxels whose anomaly score is above Threshold (inside the brain)",
-              "Threshold": thr, "RunFingerprint": model["RunFingerprint"]}
+    model = {
+        "Method": summary["method"],
+        "Folds": info["folds"],
+        "Threshold": thr,
+        "ThresholdSource": summary.get("threshold_source"),
+        "MedianSize": summary.get("median_size"),
+        "ModelBundle": {
+            "File": info["file"],
+            "Sha256": info["sha256"],
+            "Modality": info["modality"],
+            "RunName": info.get("run_name"),
+        },
+        "RunFingerprint": (summary.get("run_state") or {}).get("fingerprint"),
+    }
+    heat = {
+        "Description": f"{summary['method']} anomaly score (mean of the folds' raw scores, median filtered, "
+        "0 outside the brain); higher is more anomalous",
+        "SkullStripped": True,
+        **model,
+    }
+    lesion = {
+        "Type": "Lesion",
+        "Description": "voxels whose anomaly score is above Threshold (inside the brain)",
+        "Threshold": thr,
+        "RunFingerprint": model["RunFingerprint"],
+    }
     return {
         "heatmap_json": {**heat, **native, "Sources": sources},
         "atlas_heatmap_json": {**heat, **atlas, "Sources": sources},
         "mask_json": {**lesion, **native, "Sources": [bids_uri(SELF, names["heatmap"])]},
         "atlas_mask_json": {**lesion, **atlas, "Sources": [bids_uri(SELF, names["atlas_heatmap"])]},
-        "brain_json": {"Type": "Brain", "Description": "the brain that was scored: the atlas-space brain mask of "
-                       "the preprocessing, on the scan's grid" + (" (from the given brain mask)" if mask_uri else
-                                                                  " (HD-BET skull stripping)"),
-                       **native, "Sources": sources},
+        "brain_json": {
+            "Type": "Brain",
+            "Description": "the brain that was scored: the atlas-space brain mask of "
+            "the preprocessing, on the scan's grid"
+            + (" (from the given brain mask)" if mask_uri else " (HD-BET skull stripping)"),
+            **native,
+            "Sources": sources,
+        },
         "components_json": {**component_columns(), "Sources": [bids_uri(SELF, names["mask"])]},
     }
 
@@ -90,11 +112,17 @@ def publish_scan(out_dir: Path, scan, produced: dict[str, Path], info: dict, mas
     summary = json.loads(produced["summary"].read_text(encoding="utf-8"))
     names = derivative_paths(scan.entities)
     with OutputSet() as outs:
+
         def put(key: str) -> Path:
             return outs.file(out_dir / names[key])
 
-        for key, source in (("heatmap", "native"), ("mask", "native_lesions"), ("atlas_heatmap", "heatmap"),
-                            ("atlas_mask", "lesions"), ("overview", "png")):
+        for key, source in (
+            ("heatmap", "native"),
+            ("mask", "native_lesions"),
+            ("atlas_heatmap", "heatmap"),
+            ("atlas_mask", "lesions"),
+            ("overview", "png"),
+        ):
             shutil.copyfile(produced[source], put(key))
         brain = adapter.native_brain(produced, scan.path)
         save_volume(brain.astype("uint8"), put("brain"), like=header_volume(produced["native"]))
@@ -102,6 +130,14 @@ def publish_scan(out_dir: Path, scan, produced: dict[str, Path], info: dict, mas
         for key, meta in sidecars(scan, summary, info, names, mask_uri).items():
             put(key).write_text(_json(meta), encoding="utf-8")
         image, score = load_volume(scan.path), load_volume(produced["native"], kind="heatmap")
-        prediction_viewer(put("viewer"), image.data, score.data, image.affine, summary.get("threshold"), brain=brain,
-                          title=f"{scan.id} ({summary['method']}, native space)", method=summary["method"])
+        prediction_viewer(
+            put("viewer"),
+            image.data,
+            score.data,
+            image.affine,
+            summary.get("threshold"),
+            brain=brain,
+            title=f"{scan.id} ({summary['method']}, native space)",
+            method=summary["method"],
+        )
     return summary

@@ -9,6 +9,7 @@ will check them (landmarks, chain settings, weights without running code) before
 written; the zip (or folder) appears at --out only when complete. Member dates are fixed, so
 exporting the same run twice gives the same bytes.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,10 @@ def _threshold(path: Path) -> float:
     try:
         return read_threshold(path, "Re-run the workflow's score_healthy rule.")
     except FileNotFoundError:
-        raise InputError(f"{path}: no unsupervised threshold for this fold. Run the workflow's score_healthy rule "
-                         f"for it first ({NEEDS}).") from None
+        raise InputError(
+            f"{path}: no unsupervised threshold for this fold. Run the workflow's score_healthy rule "
+            f"for it first ({NEEDS})."
+        ) from None
 
 
 def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> tuple[dict, dict[str, Path | dict]]:
@@ -59,16 +62,21 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     sources = {M.LANDMARKS: regular_file(layout.landmarks(modality), f"the run's {modality} landmarks", f"{NEEDS}.")}
     check_landmarks(sources[M.LANDMARKS])
     for name, path in ((M.ATLAS_IMAGE, layout.atlas_image), (M.ATLAS_MASK, layout.atlas_mask)):
-        sources[name] = regular_file(path, "the run's recorded atlas", "Run the workflow's record_atlas rule "
-                                     "(with this file as the snakemake target).")
+        sources[name] = regular_file(
+            path,
+            "the run's recorded atlas",
+            "Run the workflow's record_atlas rule (with this file as the snakemake target).",
+        )
         nifti_claims(path, "the run's recorded atlas")
     trained = layout.fold_checkpoints(modality, method)
     wanted = folds or [int(k) for k in cfg.get("folds", sorted(trained))]
     check_fold_count(len(wanted), run)
     missing = [k for k in wanted if k not in trained]
     if missing or not wanted:
-        raise InputError(f"{run}: no {method} {modality} best.pt for fold(s) {missing or wanted} (found "
-                         f"{sorted(trained)}). Train them first, or pass --folds.")
+        raise InputError(
+            f"{run}: no {method} {modality} best.pt for fold(s) {missing or wanted} (found "
+            f"{sorted(trained)}). Train them first, or pass --folds."
+        )
     fold_list = []
     for k in wanted:
         ckpt = read_checkpoint(trained[k], method=method)
@@ -76,18 +84,28 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
         if trained_on not in (None, modality):
             raise InputError(f"{trained[k]}: trained on {trained_on}, not {modality}. Check the run folder.")
         sources[M.weights_name(k)] = {key: v for key, v in ckpt.items() if key not in TRAINING_STATE}
-        fold_list.append({"fold": k, "weights": M.weights_name(k),
-                          "threshold": _threshold(Path(layout.threshold(method, modality, f"fold{k}")))})
+        fold_list.append(
+            {
+                "fold": k,
+                "weights": M.weights_name(k),
+                "threshold": _threshold(Path(layout.threshold(method, modality, f"fold{k}"))),
+            }
+        )
     if Path(layout.versions).is_file():
         sources[M.VERSIONS] = Path(layout.versions)
     # Only the keys the bundle's settings name (check_chain_config refused unknown preprocess and
     # normalize keys; a run's heatmap block holds more than predict reads).
-    settings = {"method": method, "modality": modality, "run_name": str(cfg.get("run_name", run.name))[:200],
-                "preprocess": {k: cfg["preprocess"][k] for k in PREPROCESS_KEYS if k in cfg["preprocess"]},
-                "normalize": {k: cfg["normalize"][k] for k in NORMALIZE_KEYS if k in cfg["normalize"]},
-                "heatmap": {k: cfg["heatmap"][k] for k in HEATMAP_KEYS if k in cfg["heatmap"]},
-                "landmarks": M.LANDMARKS, "atlas": {"image": M.ATLAS_IMAGE, "mask": M.ATLAS_MASK},
-                "folds": fold_list}
+    settings = {
+        "method": method,
+        "modality": modality,
+        "run_name": str(cfg.get("run_name", run.name))[:200],
+        "preprocess": {k: cfg["preprocess"][k] for k in PREPROCESS_KEYS if k in cfg["preprocess"]},
+        "normalize": {k: cfg["normalize"][k] for k in NORMALIZE_KEYS if k in cfg["normalize"]},
+        "heatmap": {k: cfg["heatmap"][k] for k in HEATMAP_KEYS if k in cfg["heatmap"]},
+        "landmarks": M.LANDMARKS,
+        "atlas": {"image": M.ATLAS_IMAGE, "mask": M.ATLAS_MASK},
+        "folds": fold_list,
+    }
     return settings, sources
 
 
@@ -97,8 +115,12 @@ def _created() -> dict:
 
     from patch2loc import __version__
 
-    return {"patch2loc": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": numpy.__version__}
+    return {
+        "patch2loc": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+    }
 
 
 def _stage(folder: Path, settings: dict, sources: dict[str, Path | dict], out: Path) -> None:
@@ -121,8 +143,9 @@ def _stage(folder: Path, settings: dict, sources: dict[str, Path | dict], out: P
         check_contents(out, folder)
     except InputError as exc:  # the run's files passed collect's checks, but not predict's: say so
         text = str(exc).replace(f"; {M.REFUSED}. {M.FIX}", "").rstrip(".")
-        raise InputError(f"{text}: predict would refuse this bundle, so nothing was written. Fix the run's file "
-                         "it comes from.") from None
+        raise InputError(
+            f"{text}: predict would refuse this bundle, so nothing was written. Fix the run's file it comes from."
+        ) from None
 
 
 def _zip(folder: Path, dest: Path) -> None:
@@ -137,8 +160,9 @@ def _zip(folder: Path, dest: Path) -> None:
                 shutil.copyfileobj(src, out, 1 << 20)
 
 
-def export_bundle(run: str | Path, modality: str, out: str | Path, method: str = "Patch2Loc",
-                  folds: list[int] | None = None) -> Path:
+def export_bundle(
+    run: str | Path, modality: str, out: str | Path, method: str = "Patch2Loc", folds: list[int] | None = None
+) -> Path:
     """Write the bundle of `run`'s `modality` model to `out` (a .zip, else a folder); returns out."""
     from patch2loc.outputs import OutputSet, check_output
     from patch2loc.staging import owned_temp_folder

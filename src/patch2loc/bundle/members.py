@@ -1,4 +1,5 @@
 """The names a bundle may hold, their size limits, and the manifest that lists them."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,10 @@ LANDMARKS = "landmarks.npy"
 ATLAS_IMAGE, ATLAS_MASK = "atlas/image.nii.gz", "atlas/mask.nii.gz"
 VERSIONS = "versions.txt"
 FOLDERS = ("atlas/", "folds/")  # folder entries a re-zipped bundle may carry (nothing is made of them)
-NAME = re.compile(r"(manifest\.json|settings\.json|landmarks\.npy|versions\.txt|atlas/(image|mask)\.nii\.gz"
-                  r"|folds/fold\d{1,2}\.pt)")
+NAME = re.compile(
+    r"(manifest\.json|settings\.json|landmarks\.npy|versions\.txt|atlas/(image|mask)\.nii\.gz"
+    r"|folds/fold\d{1,2}\.pt)"
+)
 SMALL = 1 * MB  # json, npy and text members
 MAX_MEMBERS = 2 * 100 + 8  # folds 0-99 and the fixed members, with room for folder entries
 REFUSED = "nothing from it was used"
@@ -33,8 +36,7 @@ def weights_name(fold: int) -> str:
 def escapes(name: str) -> bool:
     """A member name that could land outside the extraction folder (absolute, .., a drive, \\)."""
     parts = name.split("/")
-    return (name.startswith("/") or "\\" in name or ".." in parts or bool(re.match(r"[A-Za-z]:", name))
-            or "\0" in name)
+    return name.startswith("/") or "\\" in name or ".." in parts or bool(re.match(r"[A-Za-z]:", name)) or "\0" in name
 
 
 def size_limit(name: str) -> int:
@@ -49,19 +51,25 @@ def size_limit(name: str) -> int:
 
 def check_name(bundle: Path, name: str) -> None:
     if escapes(name):
-        raise InputError(f"{bundle}: refused: the member {name!r} would be written outside the bundle's folder "
-                         f"(absolute path or '..'); {REFUSED}. {FIX}")
+        raise InputError(
+            f"{bundle}: refused: the member {name!r} would be written outside the bundle's folder "
+            f"(absolute path or '..'); {REFUSED}. {FIX}"
+        )
     if not NAME.fullmatch(name):
-        raise InputError(f"{bundle}: refused: {name!r} is not a member a bundle holds (manifest.json, "
-                         f"settings.json, landmarks.npy, versions.txt, atlas/, folds/fold<k>.pt); {REFUSED}. {FIX}")
+        raise InputError(
+            f"{bundle}: refused: {name!r} is not a member a bundle holds (manifest.json, "
+            f"settings.json, landmarks.npy, versions.txt, atlas/, folds/fold<k>.pt); {REFUSED}. {FIX}"
+        )
 
 
 def check_size(bundle: Path, name: str, size: int) -> None:
     limit = size_limit(name)
     if size > limit:
-        raise InputError(f"{bundle}: the member {name} declares {size / MB:,.1f} MB, more than the limit of "
-                         f"{limit / MB:,.1f} MB; {REFUSED}. If it is real, raise the limit ({CHECKPOINT_ENV} or "
-                         f"{IMAGE_ENV}); otherwise the bundle is corrupt or crafted.")
+        raise InputError(
+            f"{bundle}: the member {name} declares {size / MB:,.1f} MB, more than the limit of "
+            f"{limit / MB:,.1f} MB; {REFUSED}. If it is real, raise the limit ({CHECKPOINT_ENV} or "
+            f"{IMAGE_ENV}); otherwise the bundle is corrupt or crafted."
+        )
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -78,8 +86,14 @@ def make_manifest(folder: Path, names: list[str], method: str, modality: str, cr
     for name in sorted(names):
         sha, size = sha256_file(folder / name)
         members[name] = {"sha256": sha, "size": size}
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, "method": method, "modality": modality,
-            "created_by": created, "members": members}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "method": method,
+        "modality": modality,
+        "created_by": created,
+        "members": members,
+    }
 
 
 def parse_manifest(bundle: Path, text: bytes) -> dict[str, dict]:
@@ -87,19 +101,32 @@ def parse_manifest(bundle: Path, text: bytes) -> dict[str, dict]:
     try:
         manifest = load_json(text, f"{bundle}: {MANIFEST}")
         members = manifest["members"]
-        ok = (manifest.get("format") == FORMAT and isinstance(members, dict) and all(
-            isinstance(m, dict) and isinstance(m.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", m["sha256"])
-            and type(m.get("size")) is int and m["size"] >= 0 for m in members.values()))
+        ok = (
+            manifest.get("format") == FORMAT
+            and isinstance(members, dict)
+            and all(
+                isinstance(m, dict)
+                and isinstance(m.get("sha256"), str)
+                and re.fullmatch(r"[0-9a-f]{64}", m["sha256"])
+                and type(m.get("size")) is int
+                and m["size"] >= 0
+                for m in members.values()
+            )
+        )
     except InputError:  # beyond the parser's bounds
         raise
     except (ValueError, KeyError, TypeError, AttributeError):
         ok = False
     if not ok:
-        raise InputError(f"{bundle}: {MANIFEST} is not a patch2loc bundle manifest (format {FORMAT!r}, members with "
-                         f"sha256 and size); {REFUSED}. {FIX}")
+        raise InputError(
+            f"{bundle}: {MANIFEST} is not a patch2loc bundle manifest (format {FORMAT!r}, members with "
+            f"sha256 and size); {REFUSED}. {FIX}"
+        )
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{bundle}: bundle format version {manifest.get('format_version')!r}; this patch2loc reads "
-                         f"version {FORMAT_VERSION}. Export the bundle with this version of patch2loc.")
+        raise InputError(
+            f"{bundle}: bundle format version {manifest.get('format_version')!r}; this patch2loc reads "
+            f"version {FORMAT_VERSION}. Export the bundle with this version of patch2loc."
+        )
     for name, member in members.items():
         check_name(bundle, name)
         if name == MANIFEST:
@@ -114,9 +141,11 @@ def check_total(bundle: Path, members: dict[str, dict]) -> None:
     check_fold_count(sum(name.startswith("folds/") for name in members), f"{bundle}: {MANIFEST}")
     total, limit = sum(m["size"] for m in members.values()), limit_bytes(BUNDLE_ENV)
     if total > limit:
-        raise InputError(f"{bundle}: its members declare {total / MB:,.0f} MB in all, more than the limit of "
-                         f"{limit / MB:,.0f} MB; {REFUSED}, nothing was unpacked. If it is real, raise the limit "
-                         f"({BUNDLE_ENV}); otherwise the bundle is corrupt or crafted.")
+        raise InputError(
+            f"{bundle}: its members declare {total / MB:,.0f} MB in all, more than the limit of "
+            f"{limit / MB:,.0f} MB; {REFUSED}, nothing was unpacked. If it is real, raise the limit "
+            f"({BUNDLE_ENV}); otherwise the bundle is corrupt or crafted."
+        )
 
 
 def compare(bundle: Path, listed: dict[str, dict], present: set[str]) -> None:
@@ -126,9 +155,13 @@ def compare(bundle: Path, listed: dict[str, dict], present: set[str]) -> None:
     if extra:
         raise InputError(f"{bundle}: refused: {extra[0]} is not in the manifest (an added member); {REFUSED}. {FIX}")
     if missing:
-        raise InputError(f"{bundle}: refused: the manifest lists {missing[0]}, which the bundle lacks; {REFUSED}. {FIX}")
+        raise InputError(
+            f"{bundle}: refused: the manifest lists {missing[0]}, which the bundle lacks; {REFUSED}. {FIX}"
+        )
 
 
 def changed(bundle: Path, name: str) -> InputError:
-    return InputError(f"{bundle}: refused: {name} differs from its manifest entry (sha256 or size: changed or "
-                      f"tampered with); {REFUSED}. {FIX}")
+    return InputError(
+        f"{bundle}: refused: {name} differs from its manifest entry (sha256 or size: changed or "
+        f"tampered with); {REFUSED}. {FIX}"
+    )

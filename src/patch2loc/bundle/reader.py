@@ -7,6 +7,7 @@ manifest, stops the copy. A folder is checked the same way in place (links refus
 are settings.json, the landmarks, the atlas headers and the fold list read and checked; the
 weights are read later by predict through `read_checkpoint` (no code from the file runs).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,7 +61,9 @@ class Bundle:
 def _zip_members(bundle: Path, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     infos = archive.infolist()
     if len(infos) > M.MAX_MEMBERS:
-        raise InputError(f"{bundle}: the archive lists {len(infos):,} members (a bundle has a few); {M.REFUSED}. {M.FIX}")
+        raise InputError(
+            f"{bundle}: the archive lists {len(infos):,} members (a bundle has a few); {M.REFUSED}. {M.FIX}"
+        )
     found: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         name = info.filename
@@ -97,8 +100,10 @@ def _check_room(bundle: Path, listed: dict[str, dict], folder: str) -> None:
     need = sum(m["size"] for m in listed.values())
     free = shutil.disk_usage(folder).free
     if need > free:
-        raise InputError(f"{bundle}: unpacking it needs {need / M.MB:,.0f} MB, the temporary folder {folder} has "
-                         f"{free / M.MB:,.0f} MB free; nothing was unpacked. Set TMPDIR to a folder with more room.")
+        raise InputError(
+            f"{bundle}: unpacking it needs {need / M.MB:,.0f} MB, the temporary folder {folder} has "
+            f"{free / M.MB:,.0f} MB free; nothing was unpacked. Set TMPDIR to a folder with more room."
+        )
 
 
 def _from_zip(bundle: Path) -> tuple[Path, str]:
@@ -111,8 +116,9 @@ def _from_zip(bundle: Path) -> tuple[Path, str]:
         with zipfile.ZipFile(bundle) as archive:
             found = _zip_members(bundle, archive)
             if M.MANIFEST not in found:
-                raise InputError(f"{bundle}: no {M.MANIFEST} in the archive, so nothing in it can be checked; "
-                                 f"{M.REFUSED}. {M.FIX}")
+                raise InputError(
+                    f"{bundle}: no {M.MANIFEST} in the archive, so nothing in it can be checked; {M.REFUSED}. {M.FIX}"
+                )
             M.check_size(bundle, M.MANIFEST, found[M.MANIFEST].file_size)
             manifest = archive.read(M.MANIFEST)
             listed = M.parse_manifest(bundle, manifest)
@@ -130,8 +136,10 @@ def _from_zip(bundle: Path) -> tuple[Path, str]:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
-        raise InputError(f"{bundle}: cannot be read as a bundle archive ({type(exc).__name__}: "
-                         f"{str(exc)[:80]}); {M.REFUSED}. {M.FIX}") from None
+        raise InputError(
+            f"{bundle}: cannot be read as a bundle archive ({type(exc).__name__}: "
+            f"{str(exc)[:80]}); {M.REFUSED}. {M.FIX}"
+        ) from None
     return tmp, str(tmp)
 
 
@@ -152,8 +160,9 @@ def _from_folder(bundle: Path) -> None:
                 raise InputError(f"{bundle}: refused: the folder {rel}/ is not part of a bundle; {M.REFUSED}. {M.FIX}")
     manifest = bundle / M.MANIFEST
     if M.MANIFEST not in present:
-        raise InputError(f"{bundle}: no {M.MANIFEST} in the folder, so nothing in it can be checked; {M.REFUSED}. "
-                         f"{M.FIX}")
+        raise InputError(
+            f"{bundle}: no {M.MANIFEST} in the folder, so nothing in it can be checked; {M.REFUSED}. {M.FIX}"
+        )
     M.check_size(bundle, M.MANIFEST, manifest.stat().st_size)
     listed = M.parse_manifest(bundle, manifest.read_bytes())
     M.compare(bundle, listed, present)
@@ -166,15 +175,17 @@ def _from_folder(bundle: Path) -> None:
 def _settings(bundle: Path, folder: Path) -> dict:
     try:
         settings = load_json((folder / M.SETTINGS).read_bytes(), f"{bundle}: {M.SETTINGS}")
-        ok = isinstance(settings, dict) and all(isinstance(settings.get(k), dict) for k in ("preprocess", "normalize",
-                                                                                          "heatmap"))
+        ok = isinstance(settings, dict) and all(
+            isinstance(settings.get(k), dict) for k in ("preprocess", "normalize", "heatmap")
+        )
     except InputError:  # beyond the parser's bounds
         raise
     except (OSError, ValueError):
         ok = False
     if not ok:
-        raise InputError(f"{bundle}: {M.SETTINGS} is not a bundle's settings (preprocess, normalize, heatmap); "
-                         f"{M.REFUSED}. {M.FIX}")
+        raise InputError(
+            f"{bundle}: {M.SETTINGS} is not a bundle's settings (preprocess, normalize, heatmap); {M.REFUSED}. {M.FIX}"
+        )
     return settings
 
 
@@ -193,8 +204,10 @@ def _folds(bundle: Path, settings: dict, listed: set[str]) -> list[tuple[int, st
     except (TypeError, KeyError, ValueError):
         out = []
     if not out or len({k for k, _, _ in out}) != len(out):
-        raise InputError(f"{bundle}: {M.SETTINGS} lists no usable folds (each: fold, weights folds/fold<k>.pt in the "
-                         f"bundle, threshold a number or null); {M.REFUSED}. {M.FIX}")
+        raise InputError(
+            f"{bundle}: {M.SETTINGS} lists no usable folds (each: fold, weights folds/fold<k>.pt in the "
+            f"bundle, threshold a number or null); {M.REFUSED}. {M.FIX}"
+        )
     return out
 
 
@@ -215,12 +228,13 @@ def _method_and_modality(bundle: Path, settings: dict, manifest: dict) -> None:
 
     method, modality = settings.get("method"), settings.get("modality")
     if method not in TRAINED or modality not in ("T1", "T2"):
-        raise InputError(f"{bundle}: a bundle of method {str(method)[:40]!r}, modality {str(modality)[:10]!r}: "
-                         f"predict applies bundles of {' or '.join(TRAINED)} models of T1 or T2 scans.")
+        raise InputError(
+            f"{bundle}: a bundle of method {str(method)[:40]!r}, modality {str(modality)[:10]!r}: "
+            f"predict applies bundles of {' or '.join(TRAINED)} models of T1 or T2 scans."
+        )
     if (manifest.get("method"), manifest.get("modality")) != (method, modality):
         said = f"{str(manifest.get('method'))[:40]} {str(manifest.get('modality'))[:10]}"
-        raise InputError(f"{bundle}: {M.MANIFEST} says {said}, {M.SETTINGS} {method} {modality}; {M.REFUSED}. "
-                         f"{M.FIX}")
+        raise InputError(f"{bundle}: {M.MANIFEST} says {said}, {M.SETTINGS} {method} {modality}; {M.REFUSED}. {M.FIX}")
 
 
 def check_contents(bundle: Path, folder: Path) -> tuple[dict, list[Fold]]:

@@ -11,6 +11,7 @@ recorded in the shared checksum db under its lock. A file already in place is ch
 Why not the "download the whole dataset" bundle: it zips everything (the WMH release: 1,791 files,
 8.8 GB with the test set) up to the server's zip limit, cannot be resumed, and leaves the rest out.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,8 +38,10 @@ def _checksum(datafile: dict, where: str) -> str | None:
         return None
     algorithm = str(checksum["type"]).lower().replace("-", "")
     if algorithm not in hashlib.algorithms_available:
-        raise InputError(f"{where}: checksum type {checksum['type']!r} of {datafile.get('filename')!r} is not one "
-                         "hashlib knows (Dataverse uses MD5, SHA-1, SHA-256 or SHA-512); check the `listing` URL.")
+        raise InputError(
+            f"{where}: checksum type {checksum['type']!r} of {datafile.get('filename')!r} is not one "
+            "hashlib knows (Dataverse uses MD5, SHA-1, SHA-256 or SHA-512); check the `listing` URL."
+        )
     return f"{algorithm}:{checksum['value']}"
 
 
@@ -53,8 +56,9 @@ def parse_listing(listing: dict, where: str = "the file listing") -> list[DataFi
         datafile = entry["dataFile"]
         label = entry.get("label") or datafile["filename"]
         folder = (entry.get("directoryLabel") or "").strip("/")
-        files.append(DataFile(f"{folder}/{label}" if folder else label, int(datafile["id"]),
-                              _checksum(datafile, where)))
+        files.append(
+            DataFile(f"{folder}/{label}" if folder else label, int(datafile["id"]), _checksum(datafile, where))
+        )
     return files
 
 
@@ -64,20 +68,29 @@ def read_listing(url: str, timeout: float = 60.0) -> list[DataFile]:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return parse_listing(json.loads(response.read().decode("utf-8")), url)
     except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"{url}: the dataset's file listing could not be read ({type(exc).__name__}: {exc}); "
-                         "check the `listing` URL in the sources file (config/datasets.yaml).") from exc
+        raise InputError(
+            f"{url}: the dataset's file listing could not be read ({type(exc).__name__}: {exc}); "
+            "check the `listing` URL in the sources file (config/datasets.yaml)."
+        ) from exc
 
 
-def fetch_files(wanted: list[tuple[DataFile, Path]], *, access: str, checksum_db: str | Path,
-                pinned_by: str, timeout: float = 60.0) -> list[Path]:
+def fetch_files(
+    wanted: list[tuple[DataFile, Path]], *, access: str, checksum_db: str | Path, pinned_by: str, timeout: float = 60.0
+) -> list[Path]:
     """Fetch each (file, destination) not yet in place from `access` (a URL with `{id}`), one at a
     time, each checked against its listing checksum; a file in place is checked, not fetched.
     Returns the files fetched now."""
     fetched = []
     for datafile, dest in wanted:
         present = dest.exists()
-        fetch(access.format(id=datafile.id), dest, checksum_db, timeout=timeout, expected=datafile.checksum,
-              pinned_by=pinned_by)
+        fetch(
+            access.format(id=datafile.id),
+            dest,
+            checksum_db,
+            timeout=timeout,
+            expected=datafile.checksum,
+            pinned_by=pinned_by,
+        )
         if not present:
             fetched.append(dest)
     return fetched

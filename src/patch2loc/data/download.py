@@ -15,6 +15,7 @@ for what a source publishes instead (`md5:...` for the IXI tarballs and on Zenod
 `sha1:...` in DataverseNL's file listings: whatever algorithm the listing names is checked;
 `gitblob:...` for a file of a git mirror, its id in the mirror's tree).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -109,8 +110,9 @@ def _key(dest: Path, db: Path) -> str:
         return str(dest.resolve())
 
 
-def _verify(dest: Path, db: Path, url: str, expected: str | None = None,
-            pinned_by: str = "config/datasets.yaml") -> Path:
+def _verify(
+    dest: Path, db: Path, url: str, expected: str | None = None, pinned_by: str = "config/datasets.yaml"
+) -> Path:
     """Check `dest` against the pinned value and the db; record its checksum if the db lacks it."""
     key = _key(dest, db)
     digest = sha256sum(dest)
@@ -122,7 +124,8 @@ def _verify(dest: Path, db: Path, url: str, expected: str | None = None,
             raise InputError(
                 f"{url}: {algorithm} {got} differs from the value pinned in {pinned_by} ({value}); the "
                 "corrupted download was removed, run again (or update the pinned value if the source "
-                "legitimately changed).")
+                "legitimately changed)."
+            )
     with _locked(db):
         known = read_checksums(db).get(key)
         if known is None:
@@ -136,15 +139,23 @@ def _verify(dest: Path, db: Path, url: str, expected: str | None = None,
     return dest
 
 
-def verify_file(path: str | os.PathLike, checksum_db: str | os.PathLike, source: str,
-                expected: str | None = None) -> Path:
+def verify_file(
+    path: str | os.PathLike, checksum_db: str | os.PathLike, source: str, expected: str | None = None
+) -> Path:
     """Record a file's sha256 in the db the first time, verify it every later time (e.g. a file
     unpacked from a downloaded archive, which a later job reads directly)."""
     return _verify(Path(path), Path(checksum_db), source, expected)
 
 
-def fetch(url: str, dest: str | os.PathLike, checksum_db: str | os.PathLike, *,
-          timeout: float = 60.0, expected: str | None = None, pinned_by: str = "config/datasets.yaml") -> Path:
+def fetch(
+    url: str,
+    dest: str | os.PathLike,
+    checksum_db: str | os.PathLike,
+    *,
+    timeout: float = 60.0,
+    expected: str | None = None,
+    pinned_by: str = "config/datasets.yaml",
+) -> Path:
     """Download `url` to `dest` (resuming `dest.part`), then verify/record its sha256.
 
     An existing `dest` is not downloaded again, only verified. Works for http(s):// and file://.
@@ -175,13 +186,18 @@ def fetch(url: str, dest: str | os.PathLike, checksum_db: str | os.PathLike, *,
         if exc.code == 416 and have:  # range not satisfiable: .part is already complete
             pass
         else:
-            raise InputError(f"{url}: download failed (HTTP {exc.code} {exc.reason}). Check the URL in "
-                             "config/datasets.yaml or download the file by hand to " f"{dest}.") from exc
+            raise InputError(
+                f"{url}: download failed (HTTP {exc.code} {exc.reason}). Check the URL in "
+                "config/datasets.yaml or download the file by hand to "
+                f"{dest}."
+            ) from exc
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         # HTTPException: e.g. IncompleteRead when the connection drops mid-transfer; what arrived
         # stays in .part and the next attempt asks for the rest.
-        raise InputError(f"{url}: download failed or was interrupted ({type(exc).__name__}: {exc}). Re-run "
-                         f"to resume from {part}, or download the file by hand to {dest}.") from exc
+        raise InputError(
+            f"{url}: download failed or was interrupted ({type(exc).__name__}: {exc}). Re-run "
+            f"to resume from {part}, or download the file by hand to {dest}."
+        ) from exc
     os.replace(part, dest)
     return _verify(dest, db, url, expected, pinned_by)
 
@@ -208,18 +224,21 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
             with zipfile.ZipFile(archive) as zf:
                 for name in zf.namelist():
                     if not (root / name).resolve().is_relative_to(root):
-                        raise InputError(f"{archive}: member {name!r} would be written outside {dest}; "
-                                         "refusing to extract. Check where the archive came from.")
+                        raise InputError(
+                            f"{archive}: member {name!r} would be written outside {dest}; "
+                            "refusing to extract. Check where the archive came from."
+                        )
                 zf.extractall(dest)
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tf:
                 tf.extractall(dest, filter="data")  # refuses absolute paths, '..' and outside links
         else:
-            raise InputError(f"{archive}: not a tar or zip archive (or truncated). Delete it and download "
-                             "it again.")
+            raise InputError(f"{archive}: not a tar or zip archive (or truncated). Delete it and download it again.")
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"{archive}: extraction failed ({type(exc).__name__}: {exc}); the archive is "
-                         "probably truncated. Delete it and download it again.") from exc
+        raise InputError(
+            f"{archive}: extraction failed ({type(exc).__name__}: {exc}); the archive is "
+            "probably truncated. Delete it and download it again."
+        ) from exc
     with atomic_output(marker) as tmp:
         tmp.write_text(f"{archive.name}\n")
     return marker

@@ -15,6 +15,7 @@ mirror's `coregistered/patientXX/{T2W,brainmask,consensus_gt}.nii.gz` that the w
 (some of its commits keep the `patientXX_` prefix). The brain masks sit half a voxel off the
 ground truth's grid in 29 of 30 patients; preprocessing.grid moves them onto the image grid.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -139,9 +140,9 @@ MASK_NAMES = {
     "IXI": "IXI-<modality>/<subject>-<modality>_brainmask.nii.gz (IXI ships none: add your own)",
     "BraTS21": "none needed: already skull-stripped, the mask is image > 0 (skull_strip: none)",
     "MSLUB": "<subject>/<subject>_brainmask.nii.gz (official archive) or coregistered/<subject>/brainmask.nii.gz "
-             "(the mirror the workflow downloads); shipped with the dataset",
+    "(the mirror the workflow downloads); shipped with the dataset",
     "ATLAS_v2": "ATLAS_2/Training/<site>/<subject>/ses-1/anat/<subject>_ses-1_space-MNI152NLin2009aSym"
-                "_brainmask.nii.gz (ATLAS ships none: add your own)",
+    "_brainmask.nii.gz (ATLAS ships none: add your own)",
     "WMH": "<site>/<id>/pre/brainmask.nii.gz (WMH ships none: add your own)",
 }
 
@@ -157,8 +158,9 @@ def list_subjects(dataset: str, raw_root: str | Path, modality: str | None = Non
     modality = modality or MODALITIES[dataset][0]
     root = Path(raw_root) / dataset
     if dataset == "IXI":
-        candidates = [p.name[: -len(f"-{modality}.nii.gz")]
-                      for p in (root / f"IXI-{modality}").glob(f"IXI*-{modality}.nii.gz")]
+        candidates = [
+            p.name[: -len(f"-{modality}.nii.gz")] for p in (root / f"IXI-{modality}").glob(f"IXI*-{modality}.nii.gz")
+        ]
     elif dataset == "BraTS21":
         candidates = [p.name for p in root.glob("*") if p.is_dir()]
     elif dataset == "MSLUB":  # official patientXX/ folders and the mirror's coregistered/patientXX/
@@ -170,8 +172,9 @@ def list_subjects(dataset: str, raw_root: str | Path, modality: str | None = Non
     return sorted(s for s in set(candidates) if raw_paths(dataset, raw_root, s, modality).image.exists())
 
 
-def check_raw(dataset: str, raw_root: str | Path, subjects: list[str], modality: str | None = None,
-              *, need_mask: bool = False) -> None:
+def check_raw(
+    dataset: str, raw_root: str | Path, subjects: list[str], modality: str | None = None, *, need_mask: bool = False
+) -> None:
     """Raise InputError listing missing raw files of `subjects`, with how to obtain them.
 
     Meant to be called when the workflow builds its DAG, so that even a dry run stops with the
@@ -192,9 +195,7 @@ def check_raw(dataset: str, raw_root: str | Path, subjects: list[str], modality:
     how = MANUAL_DOWNLOAD.get(dataset, DOWNLOAD_HINT).format(dataset=dataset, root=root)
     shown = "\n".join(f"    {p}" for p in missing[:5])
     more = f"\n    ... and {len(missing) - 5} more" if len(missing) > 5 else ""
-    raise InputError(
-        f"{dataset}: {len(missing)} raw file(s) missing under {root}, e.g.\n{shown}{more}\n{how}"
-    )
+    raise InputError(f"{dataset}: {len(missing)} raw file(s) missing under {root}, e.g.\n{shown}{more}\n{how}")
 
 
 def binarize_seg(dataset: str, array: np.ndarray, *, wmh_other_pathology: bool = True) -> np.ndarray:

@@ -7,6 +7,7 @@ stay in test and are dropped from the fold's train/val lists. A few subjects are
 train and the val list of the same fold; model selection must not use training subjects, so they
 stay in train and are dropped from val. Every removal is written to `removed.csv`.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,10 @@ def _read_reference(reference_csv: str | os.PathLike) -> pd.DataFrame:
     ref = pd.read_csv(reference_csv)
     need = {"dataset", "subject_id", "split"}
     if not need <= set(ref.columns):
-        raise InputError(f"{reference_csv}: needs columns {sorted(need)} (and 'fold' for IXI), "
-                         f"found {list(ref.columns)}. Use the reference splits csv.")
+        raise InputError(
+            f"{reference_csv}: needs columns {sorted(need)} (and 'fold' for IXI), "
+            f"found {list(ref.columns)}. Use the reference splits csv."
+        )
     ref = ref.copy()
     ref["dataset"] = ref["dataset"].replace(DATASET_ALIASES)
     if "fold" not in ref:
@@ -35,8 +38,9 @@ def _read_reference(reference_csv: str | os.PathLike) -> pd.DataFrame:
     return ref.drop_duplicates(["dataset", "subject_id", "split", "fold"])
 
 
-def build_splits(reference_csv: str | os.PathLike, t2_available_csv: str | os.PathLike,
-                 out_dir: str | os.PathLike) -> pd.DataFrame:
+def build_splits(
+    reference_csv: str | os.PathLike, t2_available_csv: str | os.PathLike, out_dir: str | os.PathLike
+) -> pd.DataFrame:
     """Write `IXI.csv`, one csv per lesion dataset and `removed.csv` under `out_dir`.
 
     IXI.csv: subject_id, split (train/val/test), fold (empty for test), has_t2.
@@ -85,14 +89,18 @@ def summarize_removed(removed: pd.DataFrame) -> str:
     """One line per fold: how many subjects were dropped from train and from val, and why."""
     lines = []
     for fold, rows in removed.groupby("fold"):
-        parts = [f"{len(r)} from {split} ({reason})"
-                 for (split, reason), r in rows.groupby(["dropped_from", "reason"])]
+        parts = [f"{len(r)} from {split} ({reason})" for (split, reason), r in rows.groupby(["dropped_from", "reason"])]
         lines.append(f"fold {fold}: " + "; ".join(parts))
     return "\n".join(lines)
 
 
-def load_subjects(splits_dir: str | os.PathLike, dataset: str, split: str = "test",
-                  fold: int | None = None, modality: str | None = None) -> list[str]:
+def load_subjects(
+    splits_dir: str | os.PathLike,
+    dataset: str,
+    split: str = "test",
+    fold: int | None = None,
+    modality: str | None = None,
+) -> list[str]:
     """Subject ids of one list, sorted: e.g. ("IXI", "train", fold=0, modality="T2"), read by
     `data.subjects` (the workflow's reader). For IXI, `fold` is required for train/val, and
     modality T2 keeps only subjects with a T2 scan."""

@@ -5,6 +5,7 @@ Lists keep the csv's order (the workflow's shards, kept heatmaps and `max_subjec
 and each subject once. Only the csv module is used: the workflow reads these lists to build its
 DAG, before any job runs.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,9 +19,11 @@ def read_split(splits_dir: str | os.PathLike, dataset: str) -> list[dict]:
     """The rows of `dataset`'s list; InputError naming the file and the fix when it is missing."""
     path = Path(splits_dir) / f"{dataset}.csv"
     if not path.exists():
-        raise InputError(f"{path}: subject list for {dataset} not found. Set `splits_dir` in the config to the "
-                         "folder holding IXI.csv and one csv per lesion dataset (see splits/README.md), or "
-                         "generate them with `python -m patch2loc.data.splits`.")
+        raise InputError(
+            f"{path}: subject list for {dataset} not found. Set `splits_dir` in the config to the "
+            "folder holding IXI.csv and one csv per lesion dataset (see splits/README.md), or "
+            "generate them with `python -m patch2loc.data.splits`."
+        )
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
@@ -36,9 +39,11 @@ def has_t2(row: dict) -> bool:
 def ixi_subjects(splits_dir: str | os.PathLike, split: str, modality: str, fold=None) -> list[str]:
     """IXI subjects of a split ('train', 'val', 'test'), of one fold when given, with a scan of
     `modality` (T2: the subjects marked has_t2)."""
-    return _unique(r["subject_id"] for r in read_split(splits_dir, "IXI")
-                   if r["split"] == split and (fold is None or r.get("fold", "") == str(fold))
-                   and (modality == "T1" or has_t2(r)))
+    return _unique(
+        r["subject_id"]
+        for r in read_split(splits_dir, "IXI")
+        if r["split"] == split and (fold is None or r.get("fold", "") == str(fold)) and (modality == "T1" or has_t2(r))
+    )
 
 
 def lesion_subjects(splits_dir: str | os.PathLike, dataset: str, split: str | None = None) -> list[str]:

@@ -16,6 +16,7 @@ space or a trailing dot in a path breaks shell commands, Snakemake wildcards and
 Subject ids are `<site>_<id>` (GE3T_100). The additional annotations are not used: a path counts
 only under the splits asked for, so an observer's `result.nii.gz` is never taken for a subject.
 """
+
 from __future__ import annotations
 
 import re
@@ -55,23 +56,28 @@ def subject_files(files: list[DataFile], splits: tuple[str, ...]) -> dict[str, d
             subject = f"{site_name(folder[-2])}_{folder[-1]}"
             source = "/".join(folder)
             if origin.setdefault(subject, source) != source:
-                raise InputError(f"WMH: the folders {origin[subject]!r} and {source!r} of the dataset both make "
-                                 f"subject {subject}; fetch them by hand (config/datasets.yaml, WMH, manual).")
+                raise InputError(
+                    f"WMH: the folders {origin[subject]!r} and {source!r} of the dataset both make "
+                    f"subject {subject}; fetch them by hand (config/datasets.yaml, WMH, manual)."
+                )
             found.setdefault(subject, {})[rel] = f
     return found
 
 
-def plan(files: list[DataFile], subjects: list[str], splits: tuple[str, ...],
-         root: Path) -> list[tuple[DataFile, Path]]:
+def plan(
+    files: list[DataFile], subjects: list[str], splits: tuple[str, ...], root: Path
+) -> list[tuple[DataFile, Path]]:
     """(listing entry, destination under root) for the needed files of `subjects`. InputError
     naming the subjects or files the listing lacks."""
     found = subject_files(files, splits)
     absent = [s for s in subjects if s not in found]
     if absent:
         hint = "" if "test" in splits else "; subjects of the challenge's test/ need datasets.WMH.test_set: true"
-        raise InputError(f"WMH: {len(absent)} subject(s) of the splits are not in the dataset's "
-                         f"{' or '.join(f'{s}/' for s in splits)} ({', '.join(absent[:5])}"
-                         f"{' ...' if len(absent) > 5 else ''}){hint}. Subject ids are <site>_<id>, e.g. GE3T_100.")
+        raise InputError(
+            f"WMH: {len(absent)} subject(s) of the splits are not in the dataset's "
+            f"{' or '.join(f'{s}/' for s in splits)} ({', '.join(absent[:5])}"
+            f"{' ...' if len(absent) > 5 else ''}){hint}. Subject ids are <site>_<id>, e.g. GE3T_100."
+        )
     wanted, lacking = [], []
     for s in subjects:
         site, sid = s.rsplit("_", 1)
@@ -81,14 +87,23 @@ def plan(files: list[DataFile], subjects: list[str], splits: tuple[str, ...],
             else:
                 lacking.append(f"{s}: {rel}")
     if lacking:
-        raise InputError(f"WMH: the dataset's listing has no {', '.join(lacking[:4])}; is the `listing` URL the "
-                         "WMH dataset's?")
+        raise InputError(
+            f"WMH: the dataset's listing has no {', '.join(lacking[:4])}; is the `listing` URL the WMH dataset's?"
+        )
     return wanted
 
 
-def fetch_subjects(subjects: list[str], root: str | Path, *, splits: tuple[str, ...], listing: str | None,
-                   access: str | None, checksum_db: str | Path, page: str | None = None,
-                   timeout: float = 60.0) -> list[Path]:
+def fetch_subjects(
+    subjects: list[str],
+    root: str | Path,
+    *,
+    splits: tuple[str, ...],
+    listing: str | None,
+    access: str | None,
+    checksum_db: str | Path,
+    page: str | None = None,
+    timeout: float = 60.0,
+) -> list[Path]:
     """Bring the needed files of `subjects` to `root/<site>/<id>/`, fetched one by one (resumable,
     each checked against the listing's checksum); return the files fetched now. Files already in
     place are checked too. Without a listing, files placed by hand are accepted (recorded in the
@@ -96,14 +111,17 @@ def fetch_subjects(subjects: list[str], root: str | Path, *, splits: tuple[str, 
     root = Path(root)
     if listing and access:
         wanted = plan(read_listing(listing, timeout), subjects, splits, root)
-        return fetch_files(wanted, access=access, checksum_db=checksum_db, timeout=timeout,
-                           pinned_by=f"the file listing {listing}")
+        return fetch_files(
+            wanted, access=access, checksum_db=checksum_db, timeout=timeout, pinned_by=f"the file listing {listing}"
+        )
     paths = [root / s.rsplit("_", 1)[0] / s.rsplit("_", 1)[1] / rel for s in subjects for rel in needed_files()]
     missing = [p for p in paths if not p.exists()]
     if missing:
-        raise InputError(f"{missing[0]}: {len(missing)} WMH file(s) missing and no `listing`/`access` URL for WMH in "
-                         f"the sources file; set them (config/datasets.yaml) or download the files from "
-                         f"{page or 'the dataset page'} into <site>/<id>/ under {root}.")
+        raise InputError(
+            f"{missing[0]}: {len(missing)} WMH file(s) missing and no `listing`/`access` URL for WMH in "
+            f"the sources file; set them (config/datasets.yaml) or download the files from "
+            f"{page or 'the dataset page'} into <site>/<id>/ under {root}."
+        )
     for path in paths:
         verify_file(path, checksum_db, page or "placed by hand")
     return []

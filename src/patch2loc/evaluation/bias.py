@@ -7,6 +7,7 @@ the table shows is how that 2 % is shared out: a group well above 2 % is where a
 alarms on normal brains. Per fold: the mean over the group's volumes; then mean ± std over folds
 (`tables.aggregate_folds`), percent, with the number of volumes in brackets.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -33,8 +34,11 @@ def bias_table(healthy: pd.DataFrame, demographics: pd.DataFrame, age_edges, *, 
         raise InputError(f"healthy metrics lack columns {sorted(missing)}; re-run rule score_healthy.")
     groups = subject_groups(sorted(set(healthy["subject"].astype(str))), demographics, age_edges)
     data = healthy.assign(subject=healthy["subject"].astype(str), all="all", region="brain").merge(groups, on="subject")
-    columns = {(m, mod): f"{m} {mod}" for m in method_order(data["method"])
-               for mod in sorted(set(data.loc[data["method"] == m, "modality"]))}
+    columns = {
+        (m, mod): f"{m} {mod}"
+        for m in method_order(data["method"])
+        for mod in sorted(set(data.loc[data["method"] == m, "modality"]))
+    }
     rows = []
     for grouping, label in GROUPINGS.items():
         agg = aggregate_folds(data.assign(dataset=data[grouping]), ["fpr_unsup"], ddof=ddof)

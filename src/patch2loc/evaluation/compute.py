@@ -5,6 +5,7 @@ A benchmark file (tab-separated, one row per run of the job) lies at
 with the method the job ran. Its `s` column is the job's wall-clock seconds. The hours of a job
 of a method whose jobs ask for a GPU count as GPU-hours (also when the job ran on a CPU).
 """
+
 from __future__ import annotations
 
 import os
@@ -32,12 +33,21 @@ def compute_per_stage(benchmarks: Iterable[str | os.PathLike], gpu_methods: Iter
     for path in map(Path, benchmarks):
         method = path.stem.split("_", 1)[0]
         hours = read_benchmark(path) / 3600
-        rows.append({"stage": path.parent.name, "method": method, "jobs": 1, "hours": hours,
-                     "gpu_hours": hours if method in gpu_methods else 0.0})
+        rows.append(
+            {
+                "stage": path.parent.name,
+                "method": method,
+                "jobs": 1,
+                "hours": hours,
+                "gpu_hours": hours if method in gpu_methods else 0.0,
+            }
+        )
     if not rows:
         raise InputError("compute_per_stage: no benchmark files given; check the workflow's input list.")
     per_stage = pd.DataFrame(rows).groupby(["stage", "method"], sort=False, as_index=False).sum()
-    total = pd.DataFrame([{"stage": "total", "method": "", **per_stage[["jobs", "hours", "gpu_hours"]].sum().to_dict()}])
+    total = pd.DataFrame(
+        [{"stage": "total", "method": "", **per_stage[["jobs", "hours", "gpu_hours"]].sum().to_dict()}]
+    )
     out = pd.concat([per_stage, total], ignore_index=True)
     out["jobs"] = out["jobs"].astype(int)
     return out.round({"hours": 4, "gpu_hours": 4})

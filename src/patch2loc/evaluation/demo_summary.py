@@ -15,6 +15,7 @@ std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks (is
 lesions may favour either method: no check). Exit status 1 when a check fails, 2 on bad input. With
 `--readme`, the table also replaces the block between the README's markers (`--block`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,9 +74,14 @@ def location_checks(run_dir: str | Path) -> list[tuple[str, bool, str]]:
         last = pd.read_csv(path).iloc[-1]
         ratio = last["val_error"] / last["centre_error"]
         name = f"{path.parents[1].name} {path.parent.name}"
-        checks.append((f"location error {name}", ratio <= LOCATION_RATIO,
-                       f"{last['val_error']:.2f} % vs mean-position {last['centre_error']:.2f} % "
-                       f"(ratio {ratio:.2f}, must be <= {LOCATION_RATIO}) at step {int(last['step'])}"))
+        checks.append(
+            (
+                f"location error {name}",
+                ratio <= LOCATION_RATIO,
+                f"{last['val_error']:.2f} % vs mean-position {last['centre_error']:.2f} % "
+                f"(ratio {ratio:.2f}, must be <= {LOCATION_RATIO}) at step {int(last['step'])}",
+            )
+        )
     return checks
 
 
@@ -99,13 +105,24 @@ def auprc_checks(agg: pd.DataFrame, checks: str = "demo") -> list[tuple[str, boo
             continue
         ratio = _ratio(ours, thresh)
         ok = ratio > minimum if strict else ratio >= minimum
-        out.append((f"AUPRC {d}", ok, f"Patch2Loc {100 * ours:.2f} % vs Thresh {100 * thresh:.2f} % "
-                                      f"(ratio {ratio:.2f}, must be {'>' if strict else '>='} {minimum:g})"))
+        out.append(
+            (
+                f"AUPRC {d}",
+                ok,
+                f"Patch2Loc {100 * ours:.2f} % vs Thresh {100 * thresh:.2f} % "
+                f"(ratio {ratio:.2f}, must be {'>' if strict else '>='} {minimum:g})",
+            )
+        )
     if checks == "long":
         for method in COMPARED:
             found = [d for d in DATASET_ORDER if _auprc(agg, method, d) is not None]
-            out.append((f"{method} rows", len(found) == len(DATASET_ORDER),
-                        f"{method} evaluated on {found or 'no lesion set'}"))
+            out.append(
+                (
+                    f"{method} rows",
+                    len(found) == len(DATASET_ORDER),
+                    f"{method} evaluated on {found or 'no lesion set'}",
+                )
+            )
     return out
 
 
@@ -117,8 +134,10 @@ def dae_comparison(agg: pd.DataFrame) -> list[str]:
         for d in DATASET_ORDER:
             other, ours, thresh = (_auprc(agg, m, d) for m in (method, "Patch2Loc", "Thresh"))
             if other is not None and ours is not None and thresh is not None:
-                lines.append(f"INFO  {method} {d}: AUPRC {100 * other:.2f} % = {_ratio(other, thresh):.2f} x Thresh, "
-                             f"{_ratio(other, ours):.2f} x Patch2Loc")
+                lines.append(
+                    f"INFO  {method} {d}: AUPRC {100 * other:.2f} % = {_ratio(other, thresh):.2f} x Thresh, "
+                    f"{_ratio(other, ours):.2f} x Patch2Loc"
+                )
     return lines
 
 
@@ -139,10 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("run_dir", help="a finished run, e.g. results/demo")
     ap.add_argument("--markdown-only", action="store_true", help="print the table only")
     ap.add_argument("--readme", help="also write the table between this README's block markers")
-    ap.add_argument("--checks", choices=sorted(AUPRC_CHECKS), default="demo",
-                    help="demo: the quick run's checks (make demo); long: make demo-long's")
-    ap.add_argument("--block", default="demo-table",
-                    help="the README block to replace: <!-- BLOCK:start --> ... <!-- BLOCK:end --> (default: demo-table)")
+    ap.add_argument(
+        "--checks",
+        choices=sorted(AUPRC_CHECKS),
+        default="demo",
+        help="demo: the quick run's checks (make demo); long: make demo-long's",
+    )
+    ap.add_argument(
+        "--block",
+        default="demo-table",
+        help="the README block to replace: <!-- BLOCK:start --> ... <!-- BLOCK:end --> (default: demo-table)",
+    )
     args = ap.parse_args(argv)
     try:
         table, agg = demo_table(args.run_dir)

@@ -12,6 +12,7 @@ The site is the middle of the subject id (IXI002-Guys-0828, IXI014-HH-1236): Guy
 (Philips 1.5 T), Hammersmith Hospital (HH, Philips 3 T) or the Institute of Psychiatry (IOP, GE
 1.5 T), as IXI's page describes them.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,20 @@ import pandas as pd
 
 from patch2loc.errors import InputError
 
-COLUMNS = ("IXI_ID", "SEX_ID", "HEIGHT", "WEIGHT", "ETHNIC_ID", "MARITAL_ID", "OCCUPATION_ID",
-           "QUALIFICATION_ID", "DOB", "DATE_AVAILABLE", "STUDY_DATE", "AGE")
+COLUMNS = (
+    "IXI_ID",
+    "SEX_ID",
+    "HEIGHT",
+    "WEIGHT",
+    "ETHNIC_ID",
+    "MARITAL_ID",
+    "OCCUPATION_ID",
+    "QUALIFICATION_ID",
+    "DOB",
+    "DATE_AVAILABLE",
+    "STUDY_DATE",
+    "AGE",
+)
 USED = ("IXI_ID", "SEX_ID", "AGE")
 SITES = ("Guys", "HH", "IOP")
 SEXES = {1: "M", 2: "F"}
@@ -44,43 +57,56 @@ def parse_subject(subject: str) -> tuple[int | None, str]:
 def _read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in (".xls", ".csv"):
-        raise InputError(f"{path}: demographics must be IXI's IXI.xls or a .csv with its columns "
-                         f"({', '.join(COLUMNS)}).")
+        raise InputError(
+            f"{path}: demographics must be IXI's IXI.xls or a .csv with its columns ({', '.join(COLUMNS)})."
+        )
     try:
         if suffix == ".xls":
             return pd.read_excel(path, sheet_name=0, engine="calamine")
         return pd.read_csv(path)
     except ImportError as err:
-        raise InputError(f"{path}: reading .xls needs the package python-calamine ({err}); pip install "
-                         "python-calamine, or export the sheet as IXI.csv with the same columns.") from err
+        raise InputError(
+            f"{path}: reading .xls needs the package python-calamine ({err}); pip install "
+            "python-calamine, or export the sheet as IXI.csv with the same columns."
+        ) from err
     except Exception as err:  # calamine and pandas raise several types for a broken file
-        raise InputError(f"{path}: cannot be read as IXI's demographics spreadsheet ({err}). Delete it "
-                         "and download IXI.xls again (config/datasets.yaml, IXI).") from err
+        raise InputError(
+            f"{path}: cannot be read as IXI's demographics spreadsheet ({err}). Delete it "
+            "and download IXI.xls again (config/datasets.yaml, IXI)."
+        ) from err
 
 
 def read_ixi_demographics(path: str | os.PathLike) -> pd.DataFrame:
     """One row per IXI_ID: ixi_id (int), sex ('M', 'F' or 'unknown'), age (years; NaN unknown)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: IXI's demographics file not found. Download it (rule download, "
-                         "config/datasets.yaml IXI/IXI.xls) or put IXI.xls there.")
+        raise InputError(
+            f"{path}: IXI's demographics file not found. Download it (rule download, "
+            "config/datasets.yaml IXI/IXI.xls) or put IXI.xls there."
+        )
     table = _read_table(path)
     table.columns = [str(c).strip().upper() for c in table.columns]
     missing = [c for c in USED if c not in table.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {missing}; IXI's layout is {', '.join(COLUMNS)}.")
     ids = pd.to_numeric(table["IXI_ID"], errors="coerce")
-    table = pd.DataFrame({"ixi_id": ids,
-                          "sex": pd.to_numeric(table["SEX_ID"], errors="coerce").map(SEXES),
-                          "age": pd.to_numeric(table["AGE"], errors="coerce")})[ids.notna()]
+    table = pd.DataFrame(
+        {
+            "ixi_id": ids,
+            "sex": pd.to_numeric(table["SEX_ID"], errors="coerce").map(SEXES),
+            "age": pd.to_numeric(table["AGE"], errors="coerce"),
+        }
+    )[ids.notna()]
     table["ixi_id"] = table["ixi_id"].astype(int)
 
     def one(values: pd.Series, missing):  # a value listed twice differently is not known
         values = values.dropna().unique()
         return values[0] if len(values) == 1 else missing
 
-    rows = [{"ixi_id": i, "sex": one(g["sex"], UNKNOWN), "age": one(g["age"].round(2), np.nan)}
-            for i, g in table.groupby("ixi_id", sort=True)]
+    rows = [
+        {"ixi_id": i, "sex": one(g["sex"], UNKNOWN), "age": one(g["age"].round(2), np.nan)}
+        for i, g in table.groupby("ixi_id", sort=True)
+    ]
     return pd.DataFrame(rows, columns=["ixi_id", "sex", "age"])
 
 
@@ -104,7 +130,12 @@ def subject_groups(subjects, demographics: pd.DataFrame, age_edges) -> pd.DataFr
     for subject in subjects:
         ixi_id, site = parse_subject(subject)
         known = ixi_id is not None and ixi_id in by_id.index
-        rows.append({"subject": subject, "site": site,
-                     "sex": by_id.at[ixi_id, "sex"] if known else UNKNOWN,
-                     "age_band": age_band(by_id.at[ixi_id, "age"] if known else np.nan, age_edges)})
+        rows.append(
+            {
+                "subject": subject,
+                "site": site,
+                "sex": by_id.at[ixi_id, "sex"] if known else UNKNOWN,
+                "age_band": age_band(by_id.at[ixi_id, "age"] if known else np.nan, age_edges),
+            }
+        )
     return pd.DataFrame(rows, columns=["subject", "site", "sex", "age_band"])

@@ -4,6 +4,7 @@ Figures are drawn on a bare `matplotlib.figure.Figure` with the Agg canvas (no p
 display needed) and saved through `atomic_output`. Slices [X, Y] are shown transposed with the
 origin at the bottom, so the horizontal axis is X and the vertical axis is Y everywhere.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,9 +20,16 @@ from patch2loc.io import InputError, atomic_output
 from patch2loc.methods import DEFAULT_METHOD, METHODS
 
 STYLE = {
-    "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
-    "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False, "axes.spines.right": False,
-    "savefig.dpi": 150, "savefig.facecolor": "white",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.dpi": 150,
+    "savefig.facecolor": "white",
 }
 COLOURS = {"normal": "#1f77b4", "abnormal": "#d62728", "mixed": "#7f7f7f"}
 CLASS_LABELS = {"normal": "normal (<10% lesion)", "abnormal": "abnormal (>90% lesion)"}
@@ -42,8 +50,7 @@ def save(fig: Figure, out_png: str | os.PathLike) -> None:
 
 
 def note(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9,
-            color="0.3", wrap=True)
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.3", wrap=True)
 
 
 def classes(patches: pd.DataFrame) -> np.ndarray:

@@ -5,6 +5,7 @@
 - re-exported: `kde_figure`, `method_kde_figure` (kde_figures), `heatmap_panel`, `method_panel`,
   `pick_slice` (heatmap_figures), `not_drawn` (figure_style).
 """
+
 from __future__ import annotations
 
 import os
@@ -15,15 +16,24 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, Patch
 
-from patch2loc.evaluation.figure_style import (CLASS_LABELS, COLOURS, STYLE, classes, new_figure, not_drawn,  # noqa: F401
-                                               note, save)
+from patch2loc.evaluation.figure_style import (
+    CLASS_LABELS,
+    COLOURS,
+    STYLE,
+    classes,
+    new_figure,
+    not_drawn,  # noqa: F401
+    note,
+    save,
+)
 from patch2loc.evaluation.heatmap_figures import heatmap_panel, method_panel, pick_slice  # noqa: F401
 from patch2loc.evaluation.kde_figures import kde_figure, method_kde_figure  # noqa: F401
 from patch2loc.io import InputError
 
 
-def ellipse_figure(patches: pd.DataFrame, out_png: str | os.PathLike, *, max_per_class: int = 60,
-                   seed: int = 0) -> None:
+def ellipse_figure(
+    patches: pd.DataFrame, out_png: str | os.PathLike, *, max_per_class: int = 60, seed: int = 0
+) -> None:
     """Fig. 2: predicted Gaussians of patches from one grid location across subjects.
 
     Each patch is drawn as its 1-sigma ellipse (centre mu, half-axes exp(s/2); the model's
@@ -32,8 +42,10 @@ def ellipse_figure(patches: pd.DataFrame, out_png: str | os.PathLike, *, max_per
     """
     need = {"mu_x", "mu_y", "s_x", "s_y", "target_x", "target_y", "lesion_fraction"}
     if need - set(patches.columns):
-        raise InputError(f"ellipse_figure: patch table lacks {sorted(need - set(patches.columns))}; "
-                         "call analysis.patch_statistics with mean= and logvar=.")
+        raise InputError(
+            f"ellipse_figure: patch table lacks {sorted(need - set(patches.columns))}; "
+            "call analysis.patch_statistics with mean= and logvar=."
+        )
     if patches.empty:
         raise InputError("ellipse_figure: no patches given; select one location with rows from several subjects.")
     cls = classes(patches)
@@ -47,12 +59,20 @@ def ellipse_figure(patches: pd.DataFrame, out_png: str | os.PathLike, *, max_per
             idx = np.flatnonzero(cls == c)
             shown = rng.permutation(idx)[:max_per_class]
             for rec in patches.iloc[shown].itertuples():
-                ax.add_patch(Ellipse((rec.mu_x, rec.mu_y), 2 * np.exp(rec.s_x / 2), 2 * np.exp(rec.s_y / 2),
-                                     facecolor=COLOURS[c], edgecolor=COLOURS[c], alpha=0.15, lw=0.8))
+                ax.add_patch(
+                    Ellipse(
+                        (rec.mu_x, rec.mu_y),
+                        2 * np.exp(rec.s_x / 2),
+                        2 * np.exp(rec.s_y / 2),
+                        facecolor=COLOURS[c],
+                        edgecolor=COLOURS[c],
+                        alpha=0.15,
+                        lw=0.8,
+                    )
+                )
             sub = patches.iloc[shown]
             ax.scatter(sub["mu_x"], sub["mu_y"], s=8, color=COLOURS[c], zorder=3)
-            ax.scatter(targets[:, 0], targets[:, 1], marker="*", s=150, color="gold", edgecolor="black",
-                       zorder=4)
+            ax.scatter(targets[:, 0], targets[:, 1], marker="*", s=150, color="gold", edgecolor="black", zorder=4)
             count = f"{len(shown)} of {len(idx)} shown" if len(idx) > len(shown) else f"n = {len(idx)}"
             ax.set_title(f"{CLASS_LABELS[c]}, {count}")
             if len(idx) == 0:
@@ -63,18 +83,23 @@ def ellipse_figure(patches: pd.DataFrame, out_png: str | os.PathLike, *, max_per
         # One square view for both panels that holds every drawn ellipse and the true location.
         shown_all = pd.concat(drawn)
         rx, ry = np.exp(shown_all["s_x"] / 2), np.exp(shown_all["s_y"] / 2)
-        lo = np.array([np.min(np.r_[shown_all["mu_x"] - rx, targets[:, 0]]),
-                       np.min(np.r_[shown_all["mu_y"] - ry, targets[:, 1]])])
-        hi = np.array([np.max(np.r_[shown_all["mu_x"] + rx, targets[:, 0]]),
-                       np.max(np.r_[shown_all["mu_y"] + ry, targets[:, 1]])])
+        lo = np.array(
+            [np.min(np.r_[shown_all["mu_x"] - rx, targets[:, 0]]), np.min(np.r_[shown_all["mu_y"] - ry, targets[:, 1]])]
+        )
+        hi = np.array(
+            [np.max(np.r_[shown_all["mu_x"] + rx, targets[:, 0]]), np.max(np.r_[shown_all["mu_y"] + ry, targets[:, 1]])]
+        )
         centre, half = (lo + hi) / 2, max(float(np.max(hi - lo)) / 2 * 1.08, 1.0)
         axes[0].set_xlim(centre[0] - half, centre[0] + half)
         axes[0].set_ylim(centre[1] - half, centre[1] + half)
         axes[0].set_ylabel("y position (% of slice)")
-        handles = [Patch(facecolor=COLOURS[c], alpha=0.4, edgecolor=COLOURS[c], label=f"{c}: mean and 1σ ellipse")
-                   for c in ("normal", "abnormal")]
-        handles.append(Line2D([], [], marker="*", ls="", ms=12, color="gold", markeredgecolor="black",
-                              label="true location"))
+        handles = [
+            Patch(facecolor=COLOURS[c], alpha=0.4, edgecolor=COLOURS[c], label=f"{c}: mean and 1σ ellipse")
+            for c in ("normal", "abnormal")
+        ]
+        handles.append(
+            Line2D([], [], marker="*", ls="", ms=12, color="gold", markeredgecolor="black", label="true location")
+        )
         fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
         save(fig, out_png)
 
@@ -82,10 +107,20 @@ def ellipse_figure(patches: pd.DataFrame, out_png: str | os.PathLike, *, max_per
 LOSS_COLUMNS = ("step", "train_loss", "val_loss")
 # The right-hand panel, by the columns a method's loss.csv has: (columns, title, y label, labels).
 ERROR_PANELS = (
-    (("val_error", "centre_error"), "validation location error", "mean location error (% of slice)",
-     ("model", "predict-the-centre baseline"), "β-NLL loss"),
-    (("val_recon_error",), "reconstruction error of clean validation slices", "mean |x − x̂| in the brain",
-     ("model",), "L2 loss (noisy input)"),
+    (
+        ("val_error", "centre_error"),
+        "validation location error",
+        "mean location error (% of slice)",
+        ("model", "predict-the-centre baseline"),
+        "β-NLL loss",
+    ),
+    (
+        ("val_recon_error",),
+        "reconstruction error of clean validation slices",
+        "mean |x − x̂| in the brain",
+        ("model",),
+        "L2 loss (noisy input)",
+    ),
 )
 
 
@@ -124,16 +159,26 @@ def loss_curves(loss_csvs: dict[str, str | os.PathLike], out_png: str | os.PathL
         ax_loss.set_xlabel("training step")
         ax_loss.set_ylabel(panel[4] if panel else "loss")
         ax_loss.set_title("loss")
-        ax_loss.legend(handles=[Line2D([], [], color="0.3", lw=0.8, label="train"),
-                                Line2D([], [], color="0.3", lw=1.6, ls="--", label="validation")],
-                       frameon=False, loc="upper right")
+        ax_loss.legend(
+            handles=[
+                Line2D([], [], color="0.3", lw=0.8, label="train"),
+                Line2D([], [], color="0.3", lw=1.6, ls="--", label="validation"),
+            ],
+            frameon=False,
+            loc="upper right",
+        )
         if panel:
             ax_err.set_xlabel("training step")
             ax_err.set_ylabel(panel[2])
             ax_err.set_title(panel[1])
-            ax_err.legend(handles=[Line2D([], [], color="0.3", lw=w, ls=ls, label=name)
-                                   for name, (w, ls) in zip(panel[3], ((1.6, "-"), (1.0, ":")))],
-                          frameon=False, loc="upper right")
+            ax_err.legend(
+                handles=[
+                    Line2D([], [], color="0.3", lw=w, ls=ls, label=name)
+                    for name, (w, ls) in zip(panel[3], ((1.6, "-"), (1.0, ":")))
+                ],
+                frameon=False,
+                loc="upper right",
+            )
         else:
             ax_err.set_axis_off()
         for ax in (ax_loss, ax_err):

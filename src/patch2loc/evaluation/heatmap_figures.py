@@ -5,6 +5,7 @@
   ground truth), each map on its own scale from its median healthy score to its unsupervised
   threshold, so that the brightest colour means "flagged at the method's own threshold".
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,10 @@ def _check_rows(figure: str, rows: Sequence[MethodRow]) -> None:
         shapes = {np.shape(image)} | {np.shape(m) for m in maps.values()}
         shapes |= {np.shape(seg)} if seg is not None else set()
         if len(shapes) != 1 or np.ndim(image) != 2:
-            raise InputError(f"{figure}: row {title!r} has 2D arrays of different shapes {sorted(shapes)}; "
-                             "pass one axial slice of the image, every map and the seg (same z).")
+            raise InputError(
+                f"{figure}: row {title!r} has 2D arrays of different shapes {sorted(shapes)}; "
+                "pass one axial slice of the image, every map and the seg (same z)."
+            )
 
 
 def _outline(ax, image, seg) -> None:
@@ -51,15 +54,28 @@ def _outline(ax, image, seg) -> None:
     if seg is not None and np.any(seg):
         ax.contour(np.asarray(seg > 0, np.float64).T, levels=[0.5], colors=[SEG_COLOUR], linewidths=1.2)
     else:
-        ax.text(0.5, 0.04, "no lesion" if seg is not None else "healthy (no segmentation)",
-                transform=ax.transAxes, ha="center", va="bottom", color="white", fontsize=8)
+        ax.text(
+            0.5,
+            0.04,
+            "no lesion" if seg is not None else "healthy (no segmentation)",
+            transform=ax.transAxes,
+            ha="center",
+            va="bottom",
+            color="white",
+            fontsize=8,
+        )
 
 
 HeatmapRow = tuple[str, np.ndarray, np.ndarray, "np.ndarray | None"]
 
 
-def heatmap_panel(rows: Sequence[HeatmapRow], out_png: str | os.PathLike, *,
-                  vmin: float = SCORE_RANGE[0], vmax: float = SCORE_RANGE[1]) -> None:
+def heatmap_panel(
+    rows: Sequence[HeatmapRow],
+    out_png: str | os.PathLike,
+    *,
+    vmin: float = SCORE_RANGE[0],
+    vmax: float = SCORE_RANGE[1],
+) -> None:
     """Fig. 4 / 5: per row (title, image2d, score2d, seg2d or None) the slice, the heatmap on a
     fixed colour scale (default [0, 12], one colour bar) and the ground-truth outline."""
     _check_rows("heatmap_panel", [(title, image, {"score": score}, seg) for title, image, score, seg in rows])
@@ -79,13 +95,23 @@ def heatmap_panel(rows: Sequence[HeatmapRow], out_png: str | os.PathLike, *,
             ax_img.set_ylabel(title)
         for ax, name in zip(axes[0], ("MRI slice", "Patch2Loc score", "ground truth (outline)")):
             ax.set_title(name)
-        fig.colorbar(heat, ax=axes[:, 1].tolist(), label=f"score (fixed scale [{vmin:g}, {vmax:g}])",
-                     shrink=0.7 if len(rows) > 1 else 0.9, aspect=15 * min(len(rows), 3), extend="both")
+        fig.colorbar(
+            heat,
+            ax=axes[:, 1].tolist(),
+            label=f"score (fixed scale [{vmin:g}, {vmax:g}])",
+            shrink=0.7 if len(rows) > 1 else 0.9,
+            aspect=15 * min(len(rows), 3),
+            extend="both",
+        )
         save(fig, out_png)
 
 
-def method_panel(rows: Sequence[MethodRow], methods: Sequence[str], scales: dict[str, tuple[float, float]],
-                 out_png: str | os.PathLike) -> None:
+def method_panel(
+    rows: Sequence[MethodRow],
+    methods: Sequence[str],
+    scales: dict[str, tuple[float, float]],
+    out_png: str | os.PathLike,
+) -> None:
     """Per row (title, image2d, {method: map2d}, seg2d or None): the slice, each method's map on
     its scale `scales[method]` = (low, high) (one colour bar per method), the ground-truth outline.
     A method without a map for a row is a blank panel saying so."""
@@ -104,8 +130,9 @@ def method_panel(rows: Sequence[MethodRow], methods: Sequence[str], scales: dict
             for c, method in enumerate(methods, start=1):
                 if method in maps:
                     lo, hi = scales[method]
-                    images[method] = axes[r, c].imshow(np.asarray(maps[method], np.float64).T, cmap=HEATMAP_CMAP,
-                                                       vmin=lo, vmax=hi, origin="lower")
+                    images[method] = axes[r, c].imshow(
+                        np.asarray(maps[method], np.float64).T, cmap=HEATMAP_CMAP, vmin=lo, vmax=hi, origin="lower"
+                    )
                 else:
                     axes[r, c].text(0.5, 0.5, "no kept heatmap", transform=axes[r, c].transAxes, ha="center")
             _outline(axes[r, -1], image, seg)
@@ -117,6 +144,12 @@ def method_panel(rows: Sequence[MethodRow], methods: Sequence[str], scales: dict
         for c, method in enumerate(methods, start=1):
             if method in images:
                 lo, hi = scales[method]
-                fig.colorbar(images[method], ax=axes[:, c].tolist(), location="bottom", shrink=0.9, extend="both",
-                             label=f"{lo:.3g} (healthy median)\nto {hi:.3g} (threshold)")
+                fig.colorbar(
+                    images[method],
+                    ax=axes[:, c].tolist(),
+                    location="bottom",
+                    shrink=0.9,
+                    extend="both",
+                    label=f"{lo:.3g} (healthy median)\nto {hi:.3g} (threshold)",
+                )
         save(fig, out_png)

@@ -5,6 +5,7 @@
 - `method_kde_figure`: the score of every method of the run side by side (Patch2Loc, DAE,
   Thresh): how far each one pushes abnormal patches above normal ones.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,12 +15,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from patch2loc.evaluation.figure_style import (CLASS_LABELS, COLOURS, STYLE, classes, new_figure, save,
-                                               value_range)
+from patch2loc.evaluation.figure_style import CLASS_LABELS, COLOURS, STYLE, classes, new_figure, save, value_range
 from patch2loc.io import InputError
 
-AXIS_LABELS = {"log_error": "log-error  log(‖Y − μ‖² + ε)", "log_variance": "log-variance  (s₁ + s₂)/2",
-               "score": "score (log-error + log-variance)"}
+AXIS_LABELS = {
+    "log_error": "log-error  log(‖Y − μ‖² + ε)",
+    "log_variance": "log-variance  (s₁ + s₂)/2",
+    "score": "score (log-error + log-variance)",
+}
 
 
 def _kde_1d(ax, values: np.ndarray, grid: np.ndarray, colour: str) -> None:
@@ -34,8 +37,16 @@ def _kde_1d(ax, values: np.ndarray, grid: np.ndarray, colour: str) -> None:
             return
         except np.linalg.LinAlgError:
             pass
-    ax.hist(values, bins=max(1, min(10, len(values))), range=(grid[0], grid[-1]), density=True,
-            histtype="step", color=colour, lw=1.6, ls="--")  # dashed: histogram, too few points
+    ax.hist(
+        values,
+        bins=max(1, min(10, len(values))),
+        range=(grid[0], grid[-1]),
+        density=True,
+        histtype="step",
+        color=colour,
+        lw=1.6,
+        ls="--",
+    )  # dashed: histogram, too few points
 
 
 def _kde_2d(ax, x: np.ndarray, y: np.ndarray, xlim, ylim, colour: str) -> bool:
@@ -57,9 +68,16 @@ def _kde_2d(ax, x: np.ndarray, y: np.ndarray, xlim, ylim, colour: str) -> bool:
     return False
 
 
-def kde_figure(patches: pd.DataFrame, dataset: str, out_png: str | os.PathLike, *,
-               fold: int | None = None, max_points: int = 10000, seed: int = 0,
-               counts: dict[str, int] | None = None) -> None:
+def kde_figure(
+    patches: pd.DataFrame,
+    dataset: str,
+    out_png: str | os.PathLike,
+    *,
+    fold: int | None = None,
+    max_points: int = 10000,
+    seed: int = 0,
+    counts: dict[str, int] | None = None,
+) -> None:
     """Fig. 3 / 6 for one dataset: 1D KDEs of log-error, log-variance, score and the 2D KDE.
 
     Normal (< 10 % lesion) vs abnormal (> 90 %) patches, all folds pooled unless `fold` is given.
@@ -71,8 +89,11 @@ def kde_figure(patches: pd.DataFrame, dataset: str, out_png: str | os.PathLike, 
     if fold is not None:
         sel = sel[sel["fold"] == fold]
     if sel.empty:
-        raise InputError(f"kde_figure: no patches for dataset {dataset!r}"
-                         + (f" fold {fold}" if fold is not None else "") + "; check the patches.csv inputs.")
+        raise InputError(
+            f"kde_figure: no patches for dataset {dataset!r}"
+            + (f" fold {fold}" if fold is not None else "")
+            + "; check the patches.csv inputs."
+        )
     cls = classes(sel)
     rng = np.random.default_rng(seed)
     picks = {c: rng.permutation(np.flatnonzero(cls == c))[:max_points] for c in ("normal", "abnormal")}
@@ -97,8 +118,15 @@ def kde_figure(patches: pd.DataFrame, dataset: str, out_png: str | os.PathLike, 
                 x = sel["log_error"].to_numpy(np.float64)[idx]
                 y = sel["log_variance"].to_numpy(np.float64)[idx]
                 if not _kde_2d(ax, x, y, ranges["log_error"], ranges["log_variance"], COLOURS[c]):
-                    ax.text(0.98, 0.02 + 0.06 * (c == "abnormal"), f"{c}: points (too few for a KDE)",
-                            transform=ax.transAxes, ha="right", fontsize=7, color=COLOURS[c])
+                    ax.text(
+                        0.98,
+                        0.02 + 0.06 * (c == "abnormal"),
+                        f"{c}: points (too few for a KDE)",
+                        transform=ax.transAxes,
+                        ha="right",
+                        fontsize=7,
+                        color=COLOURS[c],
+                    )
         ax.set_title("joint density")
         axes[0].set_title("log-error")
         axes[1].set_title("log-variance")
@@ -107,16 +135,26 @@ def kde_figure(patches: pd.DataFrame, dataset: str, out_png: str | os.PathLike, 
         ax.set_ylim(ranges["log_variance"])
         ax.set_xlabel(AXIS_LABELS["log_error"])
         ax.set_ylabel(AXIS_LABELS["log_variance"])
-        handles = [Line2D([], [], color=COLOURS[c], lw=2, label=f"{CLASS_LABELS[c]}, n = {counts[c]}")
-                   for c in picks if counts[c]]
+        handles = [
+            Line2D([], [], color=COLOURS[c], lw=2, label=f"{CLASS_LABELS[c]}, n = {counts[c]}")
+            for c in picks
+            if counts[c]
+        ]
         if max(counts.values()) > max_points:
             handles.append(Line2D([], [], ls="", label=f"(KDEs from at most {max_points} random patches per class)"))
         fig.legend(handles=handles, loc="outside lower center", ncols=max(1, len(handles)), frameon=False)
         for ax in axes:
             missing = [c for c in picks if counts[c] == 0]
             if missing:
-                ax.text(0.02, 0.98, "no " + " / ".join(missing) + " patches", transform=ax.transAxes,
-                        va="top", fontsize=8, color="0.3")
+                ax.text(
+                    0.02,
+                    0.98,
+                    "no " + " / ".join(missing) + " patches",
+                    transform=ax.transAxes,
+                    va="top",
+                    fontsize=8,
+                    color="0.3",
+                )
         title = f"{dataset}: normal vs abnormal patches"
         if fold is not None:
             title += f" (fold {fold})"
@@ -124,8 +162,13 @@ def kde_figure(patches: pd.DataFrame, dataset: str, out_png: str | os.PathLike, 
         save(fig, out_png)
 
 
-def method_kde_figure(samples: dict[str, tuple[pd.DataFrame, dict[str, int]]], dataset: str,
-                      out_png: str | os.PathLike, *, max_points: int = 10000) -> None:
+def method_kde_figure(
+    samples: dict[str, tuple[pd.DataFrame, dict[str, int]]],
+    dataset: str,
+    out_png: str | os.PathLike,
+    *,
+    max_points: int = 10000,
+) -> None:
     """One panel per method: the 1D KDE of its raw score at the centres of normal and abnormal
     non-overlapping patches of `dataset` (`samples`: method -> (sampled rows, class counts), as
     `patch_stream.sample_classes` gives them). Each method on its own axis: the scores have
@@ -148,11 +191,20 @@ def method_kde_figure(samples: dict[str, tuple[pd.DataFrame, dict[str, int]]], d
             ax.set_ylabel("density")
             missing = [c for c in vals if counts.get(c, 0) == 0]
             if missing:
-                ax.text(0.02, 0.98, "no " + " / ".join(missing) + " patches", transform=ax.transAxes,
-                        va="top", fontsize=8, color="0.3")
+                ax.text(
+                    0.02,
+                    0.98,
+                    "no " + " / ".join(missing) + " patches",
+                    transform=ax.transAxes,
+                    va="top",
+                    fontsize=8,
+                    color="0.3",
+                )
         first = next(iter(samples.values()))[1]
-        handles = [Line2D([], [], color=COLOURS[c], lw=2, label=f"{CLASS_LABELS[c]}, n = {first.get(c, 0)}")
-                   for c in ("normal", "abnormal")]
+        handles = [
+            Line2D([], [], color=COLOURS[c], lw=2, label=f"{CLASS_LABELS[c]}, n = {first.get(c, 0)}")
+            for c in ("normal", "abnormal")
+        ]
         fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
         fig.suptitle(f"{dataset}: score of normal vs abnormal patches, per method")
         save(fig, out_png)

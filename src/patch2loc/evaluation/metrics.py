@@ -11,6 +11,7 @@ each run of tied scores, i.e. at each distinct threshold "predict lesion where s
 Volumes without lesion voxels (in the evaluated region): AUPRC, best Dice and Dice are
 undefined and returned as NaN (AUROC too, as it needs both classes); use nan-aware means.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

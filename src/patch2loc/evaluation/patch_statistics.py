@@ -6,6 +6,7 @@ that patch (the dense heatmap scores every voxel as a patch centre). Patches are
 normal (< 10 % lesion), abnormal (> 90 % lesion) or mixed (10-90 %), and on the mixed ones the
 Spearman correlation of the lesion fraction with log-error, log-variance and score is computed.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,10 +44,18 @@ def _patch_means(vol: np.ndarray, patch_size: int, n_rows: int, n_cols: int) -> 
     return blocks.mean(axis=(1, 3))
 
 
-def patch_statistics(log_error: np.ndarray, log_variance: np.ndarray, score: np.ndarray,
-                     seg: np.ndarray | None, brain_mask: np.ndarray, patch_size: int, *,
-                     mean: np.ndarray | None = None, logvar: np.ndarray | None = None,
-                     meta: dict[str, Any]) -> pd.DataFrame:
+def patch_statistics(
+    log_error: np.ndarray,
+    log_variance: np.ndarray,
+    score: np.ndarray,
+    seg: np.ndarray | None,
+    brain_mask: np.ndarray,
+    patch_size: int,
+    *,
+    mean: np.ndarray | None = None,
+    logvar: np.ndarray | None = None,
+    meta: dict[str, Any],
+) -> pd.DataFrame:
     """One row per non-overlapping patch whose centre voxel is inside the brain.
 
     All maps are [X, Y, Z] from the dense (not median-filtered) heatmap. The grid starts at pixel
@@ -90,20 +99,29 @@ def patch_statistics(log_error: np.ndarray, log_variance: np.ndarray, score: np.
     r, c = rows[ii], cols[jj]
 
     data: dict[str, Any] = {key: value for key, value in meta.items()}
-    data.update({
-        "z": zz, "x": r, "y": c,
-        "lesion_fraction": lesion_frac[ii, jj, zz],
-        "brain_fraction": brain_frac[ii, jj, zz],
-        "log_error": log_error[r, c, zz].astype(np.float64),
-        "log_variance": log_variance[r, c, zz].astype(np.float64),
-        "score": score[r, c, zz].astype(np.float64),
-    })
+    data.update(
+        {
+            "z": zz,
+            "x": r,
+            "y": c,
+            "lesion_fraction": lesion_frac[ii, jj, zz],
+            "brain_fraction": brain_frac[ii, jj, zz],
+            "log_error": log_error[r, c, zz].astype(np.float64),
+            "log_variance": log_variance[r, c, zz].astype(np.float64),
+            "score": score[r, c, zz].astype(np.float64),
+        }
+    )
     if mean is not None:
-        data.update({
-            "mu_x": mean[r, c, zz, 0].astype(np.float64), "mu_y": mean[r, c, zz, 1].astype(np.float64),
-            "s_x": logvar[r, c, zz, 0].astype(np.float64), "s_y": logvar[r, c, zz, 1].astype(np.float64),
-            "target_x": 100.0 * r / x_size, "target_y": 100.0 * c / y_size,
-        })
+        data.update(
+            {
+                "mu_x": mean[r, c, zz, 0].astype(np.float64),
+                "mu_y": mean[r, c, zz, 1].astype(np.float64),
+                "s_x": logvar[r, c, zz, 0].astype(np.float64),
+                "s_y": logvar[r, c, zz, 1].astype(np.float64),
+                "target_x": 100.0 * r / x_size,
+                "target_y": 100.0 * c / y_size,
+            }
+        )
     return pd.DataFrame(data, index=pd.RangeIndex(len(zz)))
 
 
@@ -165,16 +183,26 @@ def summarise_spearman(per_fold: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame
     (each file is one (dataset, modality, fold)), so no step needs every patch in memory."""
     keys = [k for k in ("method", "dataset", "modality") if k in per_fold.columns] + ["metric"]
     agg = per_fold.groupby(keys, sort=False).agg(
-        rho_mean=("rho", "mean"), rho_std=("rho", lambda v: v.std(ddof=ddof) if v.notna().sum() > ddof else np.nan),
-        n_folds=("rho", "size"), n_patches=("n", "sum"))
+        rho_mean=("rho", "mean"),
+        rho_std=("rho", lambda v: v.std(ddof=ddof) if v.notna().sum() > ddof else np.nan),
+        n_folds=("rho", "size"),
+        n_patches=("n", "sum"),
+    )
     return agg.reset_index()
 
 
 def location_counts(patches: pd.DataFrame) -> pd.DataFrame:
     """Normal and abnormal patches per grid location (z, x, y); tables of several chunks add up."""
     cls = classify(patches["lesion_fraction"])
-    counts = pd.DataFrame({"z": patches["z"], "x": patches["x"], "y": patches["y"],
-                           "normal": cls == "normal", "abnormal": cls == "abnormal"})
+    counts = pd.DataFrame(
+        {
+            "z": patches["z"],
+            "x": patches["x"],
+            "y": patches["y"],
+            "normal": cls == "normal",
+            "abnormal": cls == "abnormal",
+        }
+    )
     return counts.groupby(["z", "x", "y"]).sum()
 
 

@@ -12,6 +12,7 @@ ellipse figure uses the rows of one grid location. Both are gathered here chunk 
 - `rows_at_best_location`: the lowest fold's rows at the location `analysis.location_with_both`
   would pick from the pooled table (counts summed chunk by chunk, then the same choice).
 """
+
 from __future__ import annotations
 
 import os
@@ -34,15 +35,22 @@ def _chunks(paths: Iterable[str | os.PathLike], dataset: str, chunksize: int) ->
             for chunk in reader:
                 for column in ("dataset", "lesion_fraction"):
                     if column not in chunk.columns:
-                        raise InputError(f"{path}: patch table lacks '{column}'; build it with "
-                                         "analysis.patch_statistics (rerun the scoring rule).")
+                        raise InputError(
+                            f"{path}: patch table lacks '{column}'; build it with "
+                            "analysis.patch_statistics (rerun the scoring rule)."
+                        )
                 chunk = chunk[chunk["dataset"] == dataset]
                 if len(chunk):
                     yield chunk
 
 
-def sample_classes(paths: Iterable[str | os.PathLike], dataset: str, max_points: int = 10000, seed: int = 0,
-                   chunksize: int = CHUNK_ROWS) -> tuple[pd.DataFrame, dict[str, int]]:
+def sample_classes(
+    paths: Iterable[str | os.PathLike],
+    dataset: str,
+    max_points: int = 10000,
+    seed: int = 0,
+    chunksize: int = CHUNK_ROWS,
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """At most `max_points` random normal and abnormal patches of `dataset` (mixed ones are left
     out), and the number of each class in all the files."""
     rng = np.random.default_rng(seed)
@@ -65,8 +73,9 @@ def sample_classes(paths: Iterable[str | os.PathLike], dataset: str, max_points:
     return sample, counts
 
 
-def rows_at_best_location(paths: list[str | os.PathLike], dataset: str,
-                          chunksize: int = CHUNK_ROWS) -> tuple[pd.DataFrame, tuple[int, int, int]]:
+def rows_at_best_location(
+    paths: list[str | os.PathLike], dataset: str, chunksize: int = CHUNK_ROWS
+) -> tuple[pd.DataFrame, tuple[int, int, int]]:
     """The lowest fold's rows at the (z, x, y) with the most normal and abnormal patches across
     subjects (as `analysis.location_with_both` on that fold's pooled rows), in two passes."""
     counts: dict[int, pd.DataFrame] = {}
@@ -78,6 +87,8 @@ def rows_at_best_location(paths: list[str | os.PathLike], dataset: str,
         raise InputError(f"no patches of dataset {dataset!r} in the patch tables; check the patches.csv inputs.")
     fold = min(counts)
     z, x, y = best_location(counts[fold])
-    parts = [c[(c["fold"] == fold) & (c["z"] == z) & (c["x"] == x) & (c["y"] == y)]
-             for c in _chunks(paths, dataset, chunksize)]
+    parts = [
+        c[(c["fold"] == fold) & (c["z"] == z) & (c["x"] == x) & (c["y"] == y)]
+        for c in _chunks(paths, dataset, chunksize)
+    ]
     return pd.concat(parts, ignore_index=True), (z, x, y)

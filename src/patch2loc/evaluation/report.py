@@ -6,6 +6,7 @@ A section is (heading, items); an item is (caption, content) where content is a 
 and figures are in the file; the only links are to the run's heatmap viewers (relative, beside
 the report). A sortable table brings a few lines of JavaScript: a click on a header sorts by it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -29,8 +30,9 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2e
        color: #222; line-height: 1.4; padding: 0 1em; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; white-space: nowrap; }
-th { background: #f2f2f2; } tr:nth-child(even) td { background: #fafafa; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; }
+td { white-space: nowrap; }  /* a value ("59.50 ± 1.45", a path) stays on one line; headers wrap */
+th { background: #f2f2f2; vertical-align: bottom; } tr:nth-child(even) td { background: #fafafa; }
 figure { margin: 1em 0 2em 0; } figcaption { font-size: 0.9em; color: #444; margin-top: 0.3em; }
 img { max-width: 100%; border: 1px solid #eee; }
 .meta td:first-child { font-weight: bold; }
@@ -82,14 +84,18 @@ def sortable_table(df: pd.DataFrame, links: dict[str, Sequence[str | None]] | No
             body = f'<a href="{html.escape(href)}">{html.escape(text)}</a>' if href else html.escape(text)
             cells.append(f"<td{attr}>{body}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return Html(f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
-                f'<tbody>{"".join(rows)}</tbody></table></div>')
+    return Html(
+        f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def status_list(checks: Sequence[tuple[bool, str]]) -> Html:
     """PASS / FAIL lines, coloured."""
-    items = "".join(f'<li class="{"pass" if ok else "fail"}"><b>{"PASS" if ok else "FAIL"}</b> {html.escape(text)}</li>'
-                    for ok, text in checks)
+    items = "".join(
+        f'<li class="{"pass" if ok else "fail"}"><b>{"PASS" if ok else "FAIL"}</b> {html.escape(text)}</li>'
+        for ok, text in checks
+    )
     return Html(f'<ul class="status">{items}</ul>')
 
 
@@ -111,7 +117,8 @@ def _table_html(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{'' if pd.isna(v) else html.escape(str(v))}</td>" for v in row) + "</tr>"
-        for row in df.itertuples(index=False))
+        for row in df.itertuples(index=False)
+    )
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
@@ -135,35 +142,49 @@ def _item_html(caption: str, content: Any) -> str:
         return f"<figure>{_table_html(df)}<figcaption>{cap}</figcaption></figure>"
     if suffix == ".png":
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        return (f'<figure><img alt="{cap}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{cap}</figcaption></figure>")
+        return f'<figure><img alt="{cap}" src="data:image/png;base64,{data}"><figcaption>{cap}</figcaption></figure>'
     raise InputError(f"{path}: report items must be .csv tables or .png figures (got {suffix!r}).")
 
 
-def build_report(out_html: str | os.PathLike, title: str, sections: Sequence[Section], *,
-                 run_name: str = "", config: dict[str, Any] | None = None,
-                 date: str | None = None) -> Path:
+def build_report(
+    out_html: str | os.PathLike,
+    title: str,
+    sections: Sequence[Section],
+    *,
+    run_name: str = "",
+    config: dict[str, Any] | None = None,
+    date: str | None = None,
+) -> Path:
     """Write the report to `out_html` atomically and return its path.
 
-    The header gives the run name, the date (default: now, local time) and the config as a
-    flattened key/value table.
+    The header gives the run name and the date (default: now, local time); the sections follow, and
+    the config last, as a flattened key/value table collapsed under "Configuration".
     """
     date = date or _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     parts = [f"<h1>{html.escape(title)}</h1>"]
     meta = {"run": run_name, "date": date}
-    parts.append('<table class="meta">' + "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in meta.items() if v) + "</table>")
-    if config:
-        flat = pd.DataFrame(list(_flatten(config).items()), columns=["setting", "value"])
-        parts.append("<details open><summary>configuration</summary>" + _table_html(flat) + "</details>")
+    parts.append(
+        '<table class="meta">'
+        + "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in meta.items() if v)
+        + "</table>"
+    )
     for heading, items in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         parts.extend(_item_html(caption, content) for caption, content in items)
+    if config:  # the results come first; the settings that made them, collapsed, at the end
+        flat = pd.DataFrame(list(_flatten(config).items()), columns=["setting", "value"])
+        parts.append(
+            '<h2 id="configuration">Configuration</h2><details><summary>'
+            f"the run's {len(flat)} settings (config.resolved.yaml)</summary>{_table_html(flat)}</details>"
+        )
     if any('class="sortable"' in part for part in parts):
         parts.append(SORT_SCRIPT)
-    doc = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-           f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n"
-           + "\n".join(parts) + "\n</body></html>\n")
+    doc = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n"
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )
     with atomic_output(out_html) as tmp:
         tmp.write_text(doc, encoding="utf-8")
     return Path(out_html)

@@ -5,6 +5,7 @@ Everything is read from what is there (any method, fold or dataset in the tables
 under `viewers/`), so a new method or dataset needs no change here. Viewer links are relative
 to the run folder, where report.html is written.
 """
+
 from __future__ import annotations
 
 import html
@@ -60,17 +61,28 @@ def per_volume_items(per_volume_csv: str | os.PathLike, run_dir: str | os.PathLi
         rows = df[df["dataset"] == dataset].reset_index(drop=True)
         folds = rows["fold"].map(fold_folder)
         links = [pages.get((r.method, r.modality, f, dataset, r.subject)) for r, f in zip(rows.itertuples(), folds)]
-        table = pd.DataFrame({"subject": rows["subject"], "method": rows["method"], "modality": rows["modality"],
-                              "fold": folds, **{label: 100 * rows[col] for col, label in METRICS.items()},
-                              "viewer": ["open" if link else "not kept" for link in links]})
+        table = pd.DataFrame(
+            {
+                "subject": rows["subject"],
+                "method": rows["method"],
+                "modality": rows["modality"],
+                "fold": folds,
+                **{label: 100 * rows[col] for col, label in METRICS.items()},
+                "viewer": ["open" if link else "not kept" for link in links],
+            }
+        )
         if "lesion_voxels" in rows:
             table.insert(len(METRICS) + 4, "lesion voxels", rows["lesion_voxels"])
         kept = sum(link is not None for link in links)
-        items.append((f"{dataset}: {len(rows)} rows (volume x model), {kept} with a viewer. Click a header to "
-                      "sort (AUPRC: the worst volume first); 'open' shows the scan, the score with a threshold "
-                      "slider and the ground-truth outline. Volumes without a kept heatmap have no viewer "
-                      "(evaluate.keep_heatmaps).",
-                      Html(f"<h3>{html.escape(dataset)}</h3>" + sortable_table(table, {"viewer": links}))))
+        items.append(
+            (
+                f"{dataset}: {len(rows)} rows (volume x model), {kept} with a viewer. Click a header to "
+                "sort (AUPRC: the worst volume first); 'open' shows the scan, the score with a threshold "
+                "slider and the ground-truth outline. Volumes without a kept heatmap have no viewer "
+                "(evaluate.keep_heatmaps).",
+                Html(f"<h3>{html.escape(dataset)}</h3>" + sortable_table(table, {"viewer": links})),
+            )
+        )
     return items
 
 
@@ -80,10 +92,16 @@ def healthy_items(run_dir: str | os.PathLike) -> list[Item]:
     pages = {k: v for k, v in viewer_pages(run_dir).items() if k[3] == HEALTHY}
     if not pages:
         return []
-    table = pd.DataFrame([(s, m, mod, f, "open") for (m, mod, f, _, s) in pages],
-                         columns=["subject", "method", "modality", "fold", "viewer"])
-    return [(f"Healthy {HEALTHY} test volumes: every voxel above the threshold is a false positive.",
-             sortable_table(table, {"viewer": list(pages.values())}))]
+    table = pd.DataFrame(
+        [(s, m, mod, f, "open") for (m, mod, f, _, s) in pages],
+        columns=["subject", "method", "modality", "fold", "viewer"],
+    )
+    return [
+        (
+            f"Healthy {HEALTHY} test volumes: every voxel above the threshold is a false positive.",
+            sortable_table(table, {"viewer": list(pages.values())}),
+        )
+    ]
 
 
 def demo_check_items(run_dir: str | os.PathLike) -> list[Item]:
@@ -93,12 +111,19 @@ def demo_check_items(run_dir: str | os.PathLike) -> list[Item]:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         status = demo_summary.main([str(run_dir)])
-    checks = [(line.startswith("PASS"), line[4:].strip()) for line in out.getvalue().splitlines()
-              if line.startswith(("PASS", "FAIL"))]
+    checks = [
+        (line.startswith("PASS"), line[4:].strip())
+        for line in out.getvalue().splitlines()
+        if line.startswith(("PASS", "FAIL"))
+    ]
     if not checks:
         return [(f"The demo's checks could not be run (exit status {status}): {err.getvalue().strip()}", None)]
     passed = sum(ok for ok, _ in checks)
-    return [(f"{passed} of {len(checks)} checks pass: python -m patch2loc.evaluation.demo_summary {run_dir} "
-             "(thresholds set for the demo: models that learned the anatomy, and Patch2Loc ahead of the "
-             "intensity baseline on the small-lesion sets).", status_list(checks))]
-
+    return [
+        (
+            f"{passed} of {len(checks)} checks pass: python -m patch2loc.evaluation.demo_summary {run_dir} "
+            "(thresholds set for the demo: models that learned the anatomy, and Patch2Loc ahead of the "
+            "intensity baseline on the small-lesion sets).",
+            status_list(checks),
+        )
+    ]

@@ -8,6 +8,7 @@ threshold), one row per ground-truth lesion and non-overlapping patch statistics
 the way, and only the first `keep_heatmaps` heatmaps are written to disk (for figures and for the
 user).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,12 +40,17 @@ class ScoringConfig:
     lesion_rule: LesionRule = field(default_factory=LesionRule)  # evaluate.lesionwise
 
     @classmethod
-    def from_workflow(cls, heatmap: dict, evaluate: dict, patch_size: int | None = None,
-                      device: str | None = None) -> "ScoringConfig":
+    def from_workflow(
+        cls, heatmap: dict, evaluate: dict, patch_size: int | None = None, device: str | None = None
+    ) -> "ScoringConfig":
         return cls(
-            median_size=heatmap["median_size"], options={k: v for k, v in heatmap.items() if k not in CORE_KEYS},
-            region=evaluate["region"], unsupervised_quantile=evaluate["unsupervised_quantile"],
-            keep_heatmaps=evaluate["keep_heatmaps"], device=device, patch_size=patch_size,
+            median_size=heatmap["median_size"],
+            options={k: v for k, v in heatmap.items() if k not in CORE_KEYS},
+            region=evaluate["region"],
+            unsupervised_quantile=evaluate["unsupervised_quantile"],
+            keep_heatmaps=evaluate["keep_heatmaps"],
+            device=device,
+            patch_size=patch_size,
             lesion_rule=LesionRule.from_config(evaluate.get("lesionwise")),
         )
 
@@ -73,8 +79,9 @@ def _keep(i: int, cfg: ScoringConfig) -> bool:
     return cfg.keep_heatmaps < 0 or i < cfg.keep_heatmaps
 
 
-def score_healthy(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict, heatmap_dir: str | Path,
-                  model=None) -> tuple[float, pd.DataFrame]:
+def score_healthy(
+    method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict, heatmap_dir: str | Path, model=None
+) -> tuple[float, pd.DataFrame]:
     """Unsupervised threshold (quantile of pooled in-brain scores of healthy volumes) and, per
     volume, the fraction of brain voxels above it (the false-positive rate on normal brains)."""
     in_brain = []
@@ -87,17 +94,30 @@ def score_healthy(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
         print(f"[{i + 1}/{len(scans)}] {scan.subject}", flush=True)
     threshold = unsupervised_threshold(in_brain, None, cfg.unsupervised_quantile)  # already in-brain
     rows = [
-        {**meta, "subject": s.subject, "region": "brain", "unsup_threshold": threshold,
-         "fpr_unsup": float(np.mean(v > threshold)), "score_median": float(np.median(v)),
-         "score_p98": float(np.quantile(v, 0.98))}
+        {
+            **meta,
+            "subject": s.subject,
+            "region": "brain",
+            "unsup_threshold": threshold,
+            "fpr_unsup": float(np.mean(v > threshold)),
+            "score_median": float(np.median(v)),
+            "score_p98": float(np.quantile(v, 0.98)),
+        }
         for s, v in zip(scans, in_brain)
     ]
     return threshold, pd.DataFrame(rows)
 
 
-def score_lesions(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict, threshold: float,
-                  heatmap_dir: str | Path, model=None, first_index: int = 0
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def score_lesions(
+    method: str,
+    scans: list[Scan],
+    cfg: ScoringConfig,
+    meta: dict,
+    threshold: float,
+    heatmap_dir: str | Path,
+    model=None,
+    first_index: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Per-volume metrics, one row per ground-truth lesion (size, found at the threshold) and
     non-overlapping patch statistics of a lesion dataset, or of one shard of it whose first
     volume is the dataset's `first_index`-th (for `keep_heatmaps`)."""
@@ -113,25 +133,47 @@ def score_lesions(method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict
         m = evaluate_volume(vol.score, case.seg, case.mask, region=cfg.region, threshold=threshold)
         # Lesion-wise, at the same threshold and in the same region as dice_unsup.
         region = case.mask if cfg.region == "brain" else np.ones(case.mask.shape, bool)
-        lesionwise, lesions = lesion_metrics((vol.score >= threshold) & region, case.seg & region,
-                                             np.linalg.norm(case.image.affine[:3, :3], axis=0), cfg.lesion_rule)
-        metric_rows.append({
-            **meta, "subject": scan.subject, "region": cfg.region, "auprc": m["auprc"],
-            "auroc": m["auroc"], "best_dice": m["best_dice"], "best_threshold": m["best_threshold"],
-            "dice_unsup": m["dice_at_threshold"], "unsup_threshold": threshold,
-            "lesion_voxels": m["lesion_voxels"], **lesionwise,
-        })
+        lesionwise, lesions = lesion_metrics(
+            (vol.score >= threshold) & region,
+            case.seg & region,
+            np.linalg.norm(case.image.affine[:3, :3], axis=0),
+            cfg.lesion_rule,
+        )
+        metric_rows.append(
+            {
+                **meta,
+                "subject": scan.subject,
+                "region": cfg.region,
+                "auprc": m["auprc"],
+                "auroc": m["auroc"],
+                "best_dice": m["best_dice"],
+                "best_threshold": m["best_threshold"],
+                "dice_unsup": m["dice_at_threshold"],
+                "unsup_threshold": threshold,
+                "lesion_voxels": m["lesion_voxels"],
+                **lesionwise,
+            }
+        )
         lesion_rows += [{**meta, "subject": scan.subject, **row} for row in lesions]
         patch_size = getattr(model, "patch_size", None) or cfg.patch_size or patch_size_for(case.image.data.shape[0])
         nan = np.full(case.mask.shape, np.nan, np.float32)  # the maps a method does not have
-        patch_tables.append(patch_statistics(
-            vol.raw.get("log_error", nan), vol.raw.get("log_variance", nan), vol.raw["score"], case.seg, case.mask,
-            patch_size, mean=vol.raw.get("mean"), logvar=vol.raw.get("logvar"),
-            meta={**meta, "subject": scan.subject},
-        ))
+        patch_tables.append(
+            patch_statistics(
+                vol.raw.get("log_error", nan),
+                vol.raw.get("log_variance", nan),
+                vol.raw["score"],
+                case.seg,
+                case.mask,
+                patch_size,
+                mean=vol.raw.get("mean"),
+                logvar=vol.raw.get("logvar"),
+                meta={**meta, "subject": scan.subject},
+            )
+        )
         if _keep(first_index + i, cfg):
             save_volume(vol.score, Path(heatmap_dir) / f"{scan.subject}.nii.gz", like=case.image)
-        print(f"[{i + 1}/{len(scans)}] {scan.subject}: AUPRC {m['auprc']:.3f}, best Dice {m['best_dice']:.3f}",
-              flush=True)
+        print(
+            f"[{i + 1}/{len(scans)}] {scan.subject}: AUPRC {m['auprc']:.3f}, best Dice {m['best_dice']:.3f}", flush=True
+        )
     lesion_table = pd.DataFrame(lesion_rows, columns=[*meta, *LESION_COLUMNS])
     return pd.DataFrame(metric_rows), lesion_table, pd.concat(patch_tables, ignore_index=True)

@@ -10,6 +10,7 @@ separates "the lesions are too small for this model" from "the pipeline loses th
         --image results/demo/normalized/IXI/T2/<subject>/image.nii.gz \\
         --mask results/demo/preprocessed/IXI/T2/<subject>/mask.nii.gz --out sensitivity.csv
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,9 @@ from scipy import ndimage
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def paint_sphere(volume: np.ndarray, mask: np.ndarray, centre: Sequence[int], radius: float,
-                 value: float) -> tuple[np.ndarray, np.ndarray]:
+def paint_sphere(
+    volume: np.ndarray, mask: np.ndarray, centre: Sequence[int], radius: float, value: float
+) -> tuple[np.ndarray, np.ndarray]:
     """A copy of `volume` with the in-brain voxels within `radius` voxels of `centre` set to `value`."""
     grid = np.indices(volume.shape, dtype=np.float32)
     dist2 = sum((grid[i] - centre[i]) ** 2 for i in range(3))
@@ -41,16 +43,23 @@ def pick_centres(mask: np.ndarray, n: int, seed: int, depth: int = 5) -> np.ndar
     deep = ndimage.binary_erosion(mask, iterations=depth)
     z = mask.shape[2]
     deep[:, :, : z // 3] = False
-    deep[:, :, 2 * z // 3:] = False
+    deep[:, :, 2 * z // 3 :] = False
     candidates = np.argwhere(deep)
     if len(candidates) < n:
         raise ValueError(f"only {len(candidates)} deep brain voxels; the mask is too small for {n} spheres")
     return candidates[np.random.default_rng(seed).choice(len(candidates), n, replace=False)]
 
 
-def sphere_sensitivity(scorers: dict[str, Scorer], volume: np.ndarray, mask: np.ndarray,
-                       centres: np.ndarray, radii: Sequence[float], levels: Sequence[float],
-                       low_pct: float = 30.0, high_pct: float = 97.0) -> pd.DataFrame:
+def sphere_sensitivity(
+    scorers: dict[str, Scorer],
+    volume: np.ndarray,
+    mask: np.ndarray,
+    centres: np.ndarray,
+    radii: Sequence[float],
+    levels: Sequence[float],
+    low_pct: float = 30.0,
+    high_pct: float = 97.0,
+) -> pd.DataFrame:
     """One row per (method, radius, level): sphere size, mean score change, percentile among healthy.
 
     A sphere's intensity is `low + level * (high - low)`, with `low`/`high` the in-brain
@@ -79,9 +88,18 @@ def sphere_sensitivity(scorers: dict[str, Scorer], volume: np.ndarray, mask: np.
                     change[name].append(float(np.mean(scores - healthy[name][ball])))
                     pct[name].append(np.searchsorted(ranked[name], float(np.mean(scores))) / len(ranked[name]))
             for name in scorers:
-                rows.append({"method": name, "radius_vox": radius, "level": level, "voxels": float(np.mean(size)),
-                             "score_change": float(np.mean(change[name])), "percentile": float(np.mean(pct[name])),
-                             "percentile_min": float(np.min(pct[name])), "percentile_max": float(np.max(pct[name]))})
+                rows.append(
+                    {
+                        "method": name,
+                        "radius_vox": radius,
+                        "level": level,
+                        "voxels": float(np.mean(size)),
+                        "score_change": float(np.mean(change[name])),
+                        "percentile": float(np.mean(pct[name])),
+                        "percentile_min": float(np.min(pct[name])),
+                        "percentile_max": float(np.max(pct[name])),
+                    }
+                )
     return pd.DataFrame(rows)
 
 

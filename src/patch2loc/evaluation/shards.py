@@ -5,6 +5,7 @@ the same files the unsharded job writes for the whole dataset. Merging streams t
 shard order (the header once), so the result is the unsharded table byte for byte (decompressed,
 for .csv.gz) and no table is ever held in memory.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -17,8 +18,11 @@ from patch2loc.io import InputError, atomic_output
 
 
 def _open_text(path: Path, mode: str):
-    return gzip.open(path, mode, encoding="utf-8", newline="") if path.name.endswith(".gz") else \
-        open(path, mode, encoding="utf-8", newline="")
+    return (
+        gzip.open(path, mode, encoding="utf-8", newline="")
+        if path.name.endswith(".gz")
+        else open(path, mode, encoding="utf-8", newline="")
+    )
 
 
 def merge_csv(parts: Iterable[str | os.PathLike], out: str | os.PathLike) -> int:
@@ -42,8 +46,10 @@ def merge_csv(parts: Iterable[str | os.PathLike], out: str | os.PathLike) -> int
                         header = first
                         sink.write(first.encode())
                     elif first != header:
-                        raise InputError(f"{part}: header {first.strip()!r} differs from the first shard's "
-                                         f"{header.strip()!r}; delete the shards and score again.")
+                        raise InputError(
+                            f"{part}: header {first.strip()!r} differs from the first shard's "
+                            f"{header.strip()!r}; delete the shards and score again."
+                        )
                     for line in fh:
                         sink.write(line.encode())
                         rows += 1

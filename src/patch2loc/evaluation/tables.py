@@ -10,28 +10,42 @@ we use the sample standard deviation over folds (ddof=1) by default and take `dd
 argument. A method without folds (the Thresh baseline, fold empty) has one "fold": its std is
 empty, as in the paper. Values in metrics.csv are fractions; tables show percent, "59.50 ± 1.45".
 """
+
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
 from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_table
-from patch2loc.io import InputError, atomic_output
+from patch2loc.io import InputError
 
-METRICS_COLUMNS = ("method", "modality", "fold", "dataset", "subject", "region", "auprc", "auroc",
-                   "best_dice", "best_threshold", "dice_unsup", "unsup_threshold", "lesion_voxels")
+METRICS_COLUMNS = (
+    "method",
+    "modality",
+    "fold",
+    "dataset",
+    "subject",
+    "region",
+    "auprc",
+    "auroc",
+    "best_dice",
+    "best_threshold",
+    "dice_unsup",
+    "unsup_threshold",
+    "lesion_voxels",
+)
 PUBLISHED1_COLUMNS = ("method", "dataset", "dice_mean", "dice_std", "auprc_mean", "auprc_std")
 DATASET_ORDER = ("BraTS21", "MSLUB", "ATLAS_v2", "WMH")
 METRIC_LABELS = {"log_error": "Log-error", "log_variance": "Log-variance", "score": "Score"}
 THIS_RUN, PUBLISHED = "this harness", "published"
 
 
-def read_csvs(paths: Iterable[str | os.PathLike], required: Iterable[str] = METRICS_COLUMNS,
-              usecols: Iterable[str] | None = None) -> pd.DataFrame:
+def read_csvs(
+    paths: Iterable[str | os.PathLike], required: Iterable[str] = METRICS_COLUMNS, usecols: Iterable[str] | None = None
+) -> pd.DataFrame:
     """Concatenate csv files (e.g. every metrics.csv of a run), checking each has `required` columns.
 
     `usecols` reads only those columns (those a file lacks are skipped), to spare memory.
@@ -44,11 +58,15 @@ def read_csvs(paths: Iterable[str | os.PathLike], required: Iterable[str] = METR
         try:
             df = pd.read_csv(path, usecols=None if keep is None else keep.__contains__)
         except Exception as exc:  # pandas raises several types for broken csv files
-            raise InputError(f"{path}: cannot be read as csv ({exc}). Delete it and re-run the step that writes it.") from exc
+            raise InputError(
+                f"{path}: cannot be read as csv ({exc}). Delete it and re-run the step that writes it."
+            ) from exc
         missing = set(required) - set(df.columns)
         if missing:
-            raise InputError(f"{path}: missing columns {sorted(missing)}. Re-run the step that writes it "
-                             "with this version of patch2loc.")
+            raise InputError(
+                f"{path}: missing columns {sorted(missing)}. Re-run the step that writes it "
+                "with this version of patch2loc."
+            )
         frames.append(df)
     if not frames:
         raise InputError("read_csvs: no csv files given; check the workflow's input list.")
@@ -79,10 +97,16 @@ def aggregate_folds(metrics: pd.DataFrame, columns: Iterable[str], *, ddof: int 
         count = counts.loc[group.index]
         for col in columns:
             vals = group[col].dropna()
-            rows.append({**dict(zip(keys, key)), "metric": col,
-                         "mean": vals.mean() if len(vals) else np.nan,
-                         "std": vals.std(ddof=ddof) if len(vals) > ddof else np.nan,
-                         "n_folds": len(vals), "n_volumes": int(count[col].sum())})
+            rows.append(
+                {
+                    **dict(zip(keys, key)),
+                    "metric": col,
+                    "mean": vals.mean() if len(vals) else np.nan,
+                    "std": vals.std(ddof=ddof) if len(vals) > ddof else np.nan,
+                    "n_folds": len(vals),
+                    "n_volumes": int(count[col].sum()),
+                }
+            )
     return pd.DataFrame(rows, columns=keys + ["metric", "mean", "std", "n_folds", "n_volumes"])
 
 
@@ -113,8 +137,7 @@ def method_order(names: Iterable[str]) -> list[str]:
     return [m for m in METHODS if m in names] + sorted(names - set(METHODS))
 
 
-def table1(metrics: pd.DataFrame, published_csv: str | os.PathLike | None = None, *,
-           ddof: int = 1) -> pd.DataFrame:
+def table1(metrics: pd.DataFrame, published_csv: str | os.PathLike | None = None, *, ddof: int = 1) -> pd.DataFrame:
     """Table 1: best Dice and AUPRC per dataset, percent, mean ± std over folds.
 
     First one row per (method, region) this harness ran (source 'this harness', methods in the
@@ -156,26 +179,37 @@ def table1_supplementary(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFram
     rows = []
     for (dataset, method, region), group in agg.groupby(["dataset", "method", "region"], sort=False):
         by = group.set_index("metric")
-        rows.append({
-            "dataset": dataset, "modality": by["modality"].iloc[0], "method": method, "region": region,
-            "AUROC": format_mean_std(by.at["auroc", "mean"], by.at["auroc", "std"]),
-            "Dice (unsup. thr.)": format_mean_std(by.at["dice_unsup", "mean"], by.at["dice_unsup", "std"]),
-            "Dice (best thr.)": format_mean_std(by.at["best_dice", "mean"], by.at["best_dice", "std"]),
-            "unsup. threshold": format_mean_std(by.at["unsup_threshold", "mean"], by.at["unsup_threshold", "std"],
-                                                scale=1.0),
-            "folds": int(by.at["auroc", "n_folds"]), "volumes": int(by.at["auroc", "n_volumes"]),
-        })
+        rows.append(
+            {
+                "dataset": dataset,
+                "modality": by["modality"].iloc[0],
+                "method": method,
+                "region": region,
+                "AUROC": format_mean_std(by.at["auroc", "mean"], by.at["auroc", "std"]),
+                "Dice (unsup. thr.)": format_mean_std(by.at["dice_unsup", "mean"], by.at["dice_unsup", "std"]),
+                "Dice (best thr.)": format_mean_std(by.at["best_dice", "mean"], by.at["best_dice", "std"]),
+                "unsup. threshold": format_mean_std(
+                    by.at["unsup_threshold", "mean"], by.at["unsup_threshold", "std"], scale=1.0
+                ),
+                "folds": int(by.at["auroc", "n_folds"]),
+                "volumes": int(by.at["auroc", "n_volumes"]),
+            }
+        )
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    order = {"dataset": {d: i for i, d in enumerate(dataset_order(out["dataset"]))},
-             "method": {m: i for i, m in enumerate(method_order(out["method"]))}}
-    return out.sort_values(["dataset", "method", "region"], key=lambda s: s.map(order[s.name]) if s.name in order else s,
-                           kind="stable").reset_index(drop=True)
+    order = {
+        "dataset": {d: i for i, d in enumerate(dataset_order(out["dataset"]))},
+        "method": {m: i for i, m in enumerate(method_order(out["method"]))},
+    }
+    return out.sort_values(
+        ["dataset", "method", "region"], key=lambda s: s.map(order[s.name]) if s.name in order else s, kind="stable"
+    ).reset_index(drop=True)
 
 
-def table2(patches_or_spearman: pd.DataFrame, published_csv: str | os.PathLike | None = None, *,
-           ddof: int = 1) -> pd.DataFrame:
+def table2(
+    patches_or_spearman: pd.DataFrame, published_csv: str | os.PathLike | None = None, *, ddof: int = 1
+) -> pd.DataFrame:
     """Table 2: Spearman rho (percent) of a patch's lesion fraction with each method's outputs.
 
     Takes the patch table (patch_statistics rows) or its spearman_table. Rows 'this harness':
@@ -203,67 +237,35 @@ def table2(patches_or_spearman: pd.DataFrame, published_csv: str | os.PathLike |
     for method in method_order(spear["method"]):
         ours = spear[spear["method"] == method]
         for metric in [m for m in SCORE_COLUMNS if m in set(ours["metric"])]:
-            rows.append({"method": method, "metric": METRIC_LABELS[metric], "source": THIS_RUN,
-                         **{r.column: format_mean_std(r.rho_mean, r.rho_std)
-                            for r in ours[ours["metric"] == metric].itertuples()}})
+            rows.append(
+                {
+                    "method": method,
+                    "metric": METRIC_LABELS[metric],
+                    "source": THIS_RUN,
+                    **{
+                        r.column: format_mean_std(r.rho_mean, r.rho_std)
+                        for r in ours[ours["metric"] == metric].itertuples()
+                    },
+                }
+            )
     if published is not None:
         for pub in published.to_dict("records"):
             if pub["metric"] in METRIC_LABELS:
-                rows.append({"method": "Patch2Loc", "metric": METRIC_LABELS[pub["metric"]], "source": PUBLISHED,
-                             **{d: format_mean_std(pub[d], np.nan, scale=1.0, decimals=0)
-                                for d in datasets if d in pub}})
+                rows.append(
+                    {
+                        "method": "Patch2Loc",
+                        "metric": METRIC_LABELS[pub["metric"]],
+                        "source": PUBLISHED,
+                        **{d: format_mean_std(pub[d], np.nan, scale=1.0, decimals=0) for d in datasets if d in pub},
+                    }
+                )
     counts = spear[spear["metric"] == "score"].drop_duplicates("column")
-    rows.append({"method": "", "metric": "mixed patches (n)", "source": THIS_RUN,
-                 **{r.column: str(int(r.n_patches)) for r in counts.itertuples()}})
+    rows.append(
+        {
+            "method": "",
+            "metric": "mixed patches (n)",
+            "source": THIS_RUN,
+            **{r.column: str(int(r.n_patches)) for r in counts.itertuples()},
+        }
+    )
     return pd.DataFrame(rows, columns=["method", "metric", "source"] + datasets).fillna("")
-
-
-def _cell(value) -> str:
-    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-
-
-def to_markdown(df: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (no dependency on `tabulate`)."""
-    def line(cells):
-        return "| " + " | ".join(_cell(c).replace("|", "\\|") for c in cells) + " |"
-    lines = [line(df.columns), "|" + "|".join("---" for _ in df.columns) + "|"]
-    lines += [line(row) for row in df.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def _latex_escape(text: str) -> str:
-    text = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
-    return text.replace("±", r"$\pm$")
-
-
-def to_latex(df: pd.DataFrame, caption: str | None = None) -> str:
-    """A plain LaTeX table (tabular with \\hline rules; no extra packages)."""
-    spec = "l" * len(df.columns)
-    out = [r"\begin{table}[t]", r"\centering"]
-    if caption:
-        out.append(r"\caption{" + _latex_escape(caption) + "}")
-    out += [r"\begin{tabular}{" + spec + "}", r"\hline",
-            " & ".join(_latex_escape(str(c)) for c in df.columns) + r" \\", r"\hline"]
-    out += [" & ".join(_latex_escape(_cell(c)) for c in row) + r" \\" for row in df.itertuples(index=False)]
-    out += [r"\hline", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(out) + "\n"
-
-
-def write_table(df: pd.DataFrame, stem: str | os.PathLike, *, caption: str | None = None) -> list[Path]:
-    """Write stem.csv, stem.md and stem.tex, each atomically; return the three paths."""
-    stem = Path(stem)
-    paths = [stem.with_name(stem.name + ext) for ext in (".csv", ".md", ".tex")]
-    with atomic_output(paths[0]) as tmp:
-        df.to_csv(tmp, index=False)
-    md = to_markdown(df)
-    if caption:
-        md = f"{caption}\n\n{md}"
-    with atomic_output(paths[1]) as tmp:
-        tmp.write_text(md, encoding="utf-8")
-    with atomic_output(paths[2]) as tmp:
-        tmp.write_text(to_latex(df, caption), encoding="utf-8")
-    return paths

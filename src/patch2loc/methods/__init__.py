@@ -21,6 +21,7 @@ through the shared harness `methods.harness`. `score` may add maps for the patch
 number of patches it ran. This module imports nothing heavy: the workflow reads it to build its
 DAG. Adding a method: docs/architecture.md, "Adding a method".
 """
+
 from __future__ import annotations
 
 import importlib
@@ -64,16 +65,42 @@ class Pretraining:
 
 REGISTRY = (
     # Patch2Loc keeps the model folder and rule name that predict --from-run, profiles and docs use.
-    Method("Patch2Loc", "patch2loc.methods.patch2loc.method", "patch2loc", "train_model", "", True, 600, 0.6,
-           checkpoint_fields=("patch_size",), colour_range=(0.0, 12.0), predicts_positions=True),
+    Method(
+        "Patch2Loc",
+        "patch2loc.methods.patch2loc.method",
+        "patch2loc",
+        "train_model",
+        "",
+        True,
+        600,
+        0.6,
+        checkpoint_fields=("patch_size",),
+        colour_range=(0.0, 12.0),
+        predicts_positions=True,
+    ),
     Method("DAE", "patch2loc.methods.dae.method", "dae", "train_dae", "DAE", True, 300, 0.05),
     Method("Thresh", "patch2loc.methods.thresh", score_minutes=0.1),
     # Behrendt et al.'s diffusion models (docs/diffusion.md): one UNet, one noise, three ways to use them.
     Method("DDPM", "patch2loc.methods.diffusion.ddpm", "ddpm", "train_ddpm", "DDPM", True, 480, 0.1),
     Method("pDDPM", "patch2loc.methods.diffusion.pddpm", "pddpm", "train_pddpm", "pDDPM", True, 480, 0.3),
-    Method("cDDPM", "patch2loc.methods.diffusion.cddpm", "cddpm", "train_cddpm", "cDDPM", True, 480, 0.3,
-           pretrain=Pretraining("cDDPM-pretrain", "patch2loc.methods.diffusion.pretrain", "pretrain_cddpm",
-                                "cDDPM_encoder", 480, "encoder_checkpoint")),
+    Method(
+        "cDDPM",
+        "patch2loc.methods.diffusion.cddpm",
+        "cddpm",
+        "train_cddpm",
+        "cDDPM",
+        True,
+        480,
+        0.3,
+        pretrain=Pretraining(
+            "cDDPM-pretrain",
+            "patch2loc.methods.diffusion.pretrain",
+            "pretrain_cddpm",
+            "cDDPM_encoder",
+            480,
+            "encoder_checkpoint",
+        ),
+    ),
 )
 METHODS = {m.name: m for m in REGISTRY}
 TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict applies and export bundles
@@ -96,8 +123,10 @@ def require_trained(name: str, flag: str, action: str) -> Method:
 
     method = get(name)
     if not method.trains:
-        raise InputError(f"{flag} {name}: {name} is not a trained method (it needs no model), so there is no model "
-                         f"to {action}. Use {' or '.join(TRAINED)}.")
+        raise InputError(
+            f"{flag} {name}: {name} is not a trained method (it needs no model), so there is no model "
+            f"to {action}. Use {' or '.join(TRAINED)}."
+        )
     return method
 
 

@@ -17,6 +17,7 @@ validation); `run_training` does the rest, the same way for every method:
 Ctrl-C and SIGTERM are left to the caller (cli.py): every file is written atomically, so an
 interrupted run leaves the last complete checkpoint and loss curve behind and can be resumed.
 """
+
 from __future__ import annotations
 
 import math
@@ -109,14 +110,31 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 def versions() -> dict:
     import torchvision
 
-    return {"patch2loc": __version__, "torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
-            "numpy": np.__version__, "python": platform.python_version(),
-            "cuda": torch.version.cuda, "platform": sys.platform}
+    return {
+        "patch2loc": __version__,
+        "torch": str(torch.__version__),
+        "torchvision": str(torchvision.__version__),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "cuda": torch.version.cuda,
+        "platform": sys.platform,
+    }
 
 
-def run_training(task: TrainingTask, out_dir: str | Path, *, steps: int, val_every: int,
-                 checkpoint_every: int | None, config: dict, must_match: tuple[str, ...], subjects: dict,
-                 modality: str | None, device: torch.device, progress: bool = True) -> dict:
+def run_training(
+    task: TrainingTask,
+    out_dir: str | Path,
+    *,
+    steps: int,
+    val_every: int,
+    checkpoint_every: int | None,
+    config: dict,
+    must_match: tuple[str, ...],
+    subjects: dict,
+    modality: str | None,
+    device: torch.device,
+    progress: bool = True,
+) -> dict:
     """Train `task` to `steps`, resuming from out_dir/last.pt; write last.pt, best.pt, loss.csv.
 
     `config` is recorded in the checkpoints (with `volume_shape` and `modality`); the keys in
@@ -128,8 +146,19 @@ def run_training(task: TrainingTask, out_dir: str | Path, *, steps: int, val_eve
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         with folder_lock(out_dir, "patch2loc train"):
-            return _run(task, out_dir, steps, val_every, checkpoint_every, config, must_match, subjects, modality,
-                        device, progress)
+            return _run(
+                task,
+                out_dir,
+                steps,
+                val_every,
+                checkpoint_every,
+                config,
+                must_match,
+                subjects,
+                modality,
+                device,
+                progress,
+            )
     finally:
         if made and not any(out_dir.iterdir()):
             out_dir.rmdir()
@@ -144,13 +173,17 @@ def _written(path: Path, write, resume_from: Path) -> None:
         line = resource_problem(exc, str(path))
         if line is None:
             raise
-        kept = f"{resume_from} (the last complete checkpoint) is kept: rerun the same command to resume" \
-            if resume_from.exists() else "no checkpoint was written yet: rerun the same command to start over"
+        kept = (
+            f"{resume_from} (the last complete checkpoint) is kept: rerun the same command to resume"
+            if resume_from.exists()
+            else "no checkpoint was written yet: rerun the same command to start over"
+        )
         raise InputError(f"{line.rstrip('.')}; {kept}.") from None
 
 
-def _run(task, out_dir: Path, steps, val_every, checkpoint_every, config, must_match, subjects, modality, device,
-         progress) -> dict:
+def _run(
+    task, out_dir: Path, steps, val_every, checkpoint_every, config, must_match, subjects, modality, device, progress
+) -> dict:
     from tqdm.auto import tqdm
 
     best_path, last_path, csv_path = (out_dir / name for name in MODEL_FILES)
@@ -162,11 +195,20 @@ def _run(task, out_dir: Path, steps, val_every, checkpoint_every, config, must_m
         step, best_val_loss, rows = restore(task, last_path, csv_path, config, must_match, subjects)
 
     def checkpoint() -> dict:
-        return {"model": {k: v.detach().cpu() for k, v in task.model.state_dict().items()},
-                "method": task.method, **task.extra_state(), "step": step, "config": config,
-                "versions": versions(), "modality": modality, "subjects": subjects,
-                "best_val_loss": best_val_loss, "loss_rows": list(rows), "optimizer": task.optimizer.state_dict(),
-                "rng": rng_state(task.generator)}
+        return {
+            "model": {k: v.detach().cpu() for k, v in task.model.state_dict().items()},
+            "method": task.method,
+            **task.extra_state(),
+            "step": step,
+            "config": config,
+            "versions": versions(),
+            "modality": modality,
+            "subjects": subjects,
+            "best_val_loss": best_val_loss,
+            "loss_rows": list(rows),
+            "optimizer": task.optimizer.state_dict(),
+            "rng": rng_state(task.generator),
+        }
 
     task.model.train()
     loss_sum, loss_n = torch.zeros((), device=device), 0
@@ -196,9 +238,15 @@ def _run(task, out_dir: Path, steps, val_every, checkpoint_every, config, must_m
     bar.close()
 
     best = min(rows, key=lambda r: r["val_loss"]) if rows else None
-    return {"step": step, "best_step": best["step"] if best else None, "best_val_loss": best_val_loss,
-            "last": rows[-1] if rows else None, "seconds": time.perf_counter() - start, "device": str(device),
-            "paths": {"last": str(last_path), "best": str(best_path), "loss_csv": str(csv_path)}}
+    return {
+        "step": step,
+        "best_step": best["step"] if best else None,
+        "best_val_loss": best_val_loss,
+        "last": rows[-1] if rows else None,
+        "seconds": time.perf_counter() - start,
+        "device": str(device),
+        "paths": {"last": str(last_path), "best": str(best_path), "loss_csv": str(csv_path)},
+    }
 
 
 def check_settings(cfg, what: str, device_key: str) -> None:
@@ -211,17 +259,20 @@ def check_settings(cfg, what: str, device_key: str) -> None:
     if cfg.steps < 1 or cfg.val_every < 1 or cfg.val_batches < 1:
         raise InputError(f"{what}: steps, val_every and val_batches must be >= 1.")
     if cfg.checkpoint_every is not None and (cfg.checkpoint_every < 1 or cfg.checkpoint_every % cfg.val_every):
-        raise InputError(f"{what}.checkpoint_every={cfg.checkpoint_every} must be a positive multiple of "
-                         f"val_every={cfg.val_every} (last.pt holds the loss curve up to a validation step).")
+        raise InputError(
+            f"{what}.checkpoint_every={cfg.checkpoint_every} must be a positive multiple of "
+            f"val_every={cfg.val_every} (last.pt holds the loss curve up to a validation step)."
+        )
 
 
 def workflow_trainer(config_cls, train_pairs):
     """A method's `train_from_files` as the workflow and `patch2loc train --method` call it: its
     config block (with `threads`) plus the modality -> `config_cls`, then
     `train_pairs(train, val, cfg, out_dir, progress)`."""
+
     def train_from_files(train, val, settings: dict, out_dir, *, modality: str, threads: int, progress: bool = True):
         block = {k: v for k, v in settings.items() if k != "threads"}
-        cfg = config_from_dict(config_cls, {**block, "num_threads": threads, "modality": modality},
-                               config_cls.__name__)
+        cfg = config_from_dict(config_cls, {**block, "num_threads": threads, "modality": modality}, config_cls.__name__)
         return train_pairs(train, val, cfg, out_dir, progress)
+
     return train_from_files

@@ -8,6 +8,7 @@ KeyError. The loss curve rows up to the checkpoint's step are stored in last.pt 
 resume. Checkpoints written before `loss_rows` existed take their rows from loss.csv, which must
 then be readable.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,16 +22,26 @@ from patch2loc.checkpoint import numpy_rng_from_plain, numpy_rng_to_plain, read_
 from patch2loc.errors import InputError
 from patch2loc.staging import atomic_output
 
-_NEEDED = {"model": dict, "optimizer": dict, "rng": dict, "config": dict, "subjects": dict, "step": int,
-           "best_val_loss": (int, float)}
+_NEEDED = {
+    "model": dict,
+    "optimizer": dict,
+    "rng": dict,
+    "config": dict,
+    "subjects": dict,
+    "step": int,
+    "best_val_loss": (int, float),
+}
 _START_OVER = "Delete it (or move it away) to start over, or use another --out."
 
 
 def rng_state(generator: torch.Generator) -> dict:
-    return {"torch_cpu": torch.get_rng_state(),
-            "torch_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": numpy_rng_to_plain(np.random.get_state()), "python": random.getstate(),
-            "sampler": generator.get_state()}
+    return {
+        "torch_cpu": torch.get_rng_state(),
+        "torch_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": numpy_rng_to_plain(np.random.get_state()),
+        "python": random.getstate(),
+        "sampler": generator.get_state(),
+    }
 
 
 def set_rng_state(state: dict, generator: torch.Generator) -> None:
@@ -70,22 +81,28 @@ def read_loss_csv(path: Path, up_to_step: int, columns: tuple[str, ...], fix: st
 def _check_fits(ckpt: dict, last_path: Path, config: dict, must_match: tuple[str, ...], subjects: dict) -> None:
     wrong = [k for k, kind in _NEEDED.items() if not isinstance(ckpt.get(k), kind)]
     if wrong:
-        raise InputError(f"{last_path}: not a resume state written by patch2loc train (missing or wrong: "
-                         f"{', '.join(wrong)}). {_START_OVER}")
+        raise InputError(
+            f"{last_path}: not a resume state written by patch2loc train (missing or wrong: "
+            f"{', '.join(wrong)}). {_START_OVER}"
+        )
     # Keys that older checkpoints lack: their value then (the modality was not recorded: no difference).
     before = {"modality": config.get("modality"), "lr_schedule": "constant", "warmup_steps": 0}
     changed = [k for k in must_match if ckpt["config"].get(k, before.get(k)) != config[k]]
     if changed or ckpt["subjects"] != subjects:
-        raise InputError(f"{last_path}: written by a run with different {changed or ['subjects']}. Delete "
-                         f"{last_path.parent} to start over, or use another output folder.")
+        raise InputError(
+            f"{last_path}: written by a run with different {changed or ['subjects']}. Delete "
+            f"{last_path.parent} to start over, or use another output folder."
+        )
 
 
-def restore(task, last_path: Path, csv_path: Path, config: dict, must_match: tuple[str, ...],
-            subjects: dict) -> tuple[int, float, list[dict]]:
+def restore(
+    task, last_path: Path, csv_path: Path, config: dict, must_match: tuple[str, ...], subjects: dict
+) -> tuple[int, float, list[dict]]:
     """Load last.pt into the task's model, optimiser, extra state and random generators; returns
     (step, best validation loss, loss rows up to that step)."""
-    ckpt = read_checkpoint(last_path, "resume state", fix="Delete it to start over (or restore it).",
-                           method=task.method)
+    ckpt = read_checkpoint(
+        last_path, "resume state", fix="Delete it to start over (or restore it).", method=task.method
+    )
     _check_fits(ckpt, last_path, config, must_match, subjects)
     try:
         # RNG states stay CPU tensors; load_state_dict moves weights and optimiser state to the device.
@@ -95,8 +112,9 @@ def restore(task, last_path: Path, csv_path: Path, config: dict, must_match: tup
         set_rng_state(ckpt["rng"], task.generator)
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:100]
-        raise InputError(f"{last_path}: its weights, optimizer or random state do not fit this model "
-                         f"({detail}). {_START_OVER}") from None
+        raise InputError(
+            f"{last_path}: its weights, optimizer or random state do not fit this model ({detail}). {_START_OVER}"
+        ) from None
     step = ckpt["step"]
     rows = ckpt.get("loss_rows")
     if isinstance(rows, list):
@@ -105,7 +123,11 @@ def restore(task, last_path: Path, csv_path: Path, config: dict, must_match: tup
         except (ValueError, TypeError, KeyError):
             rows = None
     if not isinstance(rows, list):  # written before last.pt held the rows: loss.csv must be readable
-        rows = read_loss_csv(csv_path, step, task.columns,
-                             fix=f"Resuming from {last_path} (step {step}) needs it: restore it, "
-                                 f"or delete {last_path.parent} to start over.")
+        rows = read_loss_csv(
+            csv_path,
+            step,
+            task.columns,
+            fix=f"Resuming from {last_path} (step {step}) needs it: restore it, "
+            f"or delete {last_path.parent} to start over.",
+        )
     return step, float(ckpt["best_val_loss"]), [r for r in rows if r["step"] <= step]

@@ -3,6 +3,7 @@
 Nothing is trained. The map goes through the same post-processing (median filter, brain mask),
 threshold and metrics as every other method's (`patch2loc.scoring`).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 The training and validation lists of a (modality, fold) are the same for every method, so every
 method sees exactly the same normalised volumes; the subject ids go into the checkpoints.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,8 +47,10 @@ def load_stack(pairs: Pairs, shape: tuple | None, role: str):
             shape = case.image.data.shape
         if case.image.data.shape != shape:
             other = "other training volumes" if role == "training" else "training volumes"
-            raise InputError(f"{image_path}: {role} volume of shape {case.image.data.shape} differs from the "
-                             f"{other} {shape}. Crop/pad every volume to one shape (preprocessing).")
+            raise InputError(
+                f"{image_path}: {role} volume of shape {case.image.data.shape} differs from the "
+                f"{other} {shape}. Crop/pad every volume to one shape (preprocessing)."
+            )
         if images is None:  # allocate once: the stacks can be several GB
             images = np.empty((len(pairs), *shape), np.float32)
             masks = np.empty((len(pairs), *shape), bool)
@@ -61,5 +64,5 @@ def load_training_data(train_pairs: Pairs, val_pairs: Pairs) -> TrainingData:
     train_images, train_masks, shape, spacing = load_stack(train_pairs, None, "training")
     val_images, val_masks, _, _ = load_stack(val_pairs, shape, "validation")
     ids = subject_ids([p[0] for p in [*train_pairs, *val_pairs]])  # one naming rule for both lists
-    subjects = {"train": ids[:len(train_pairs)], "val": ids[len(train_pairs):]}
+    subjects = {"train": ids[: len(train_pairs)], "val": ids[len(train_pairs) :]}
     return TrainingData(train_images, train_masks, val_images, val_masks, subjects, spacing)

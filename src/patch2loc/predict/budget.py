@@ -26,6 +26,7 @@ The per-voxel factors are bytes and were measured (anonymous memory of the CLI, 
 estimate is meant to be at or above the measured peak, never far below it. The libraries
 themselves (torch, SimpleITK: about 0.8-1.1 GB of resident pages) are not part of the budget.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,17 @@ def _volume(zooms) -> float:
     return math.prod(float(z) for z in zooms[:3])
 
 
-def estimate(image, *, chain_grid: tuple | None, method: str, batch_size: int, stride: int,
-             patch_size: int | None, model_bytes: int, html: bool) -> dict[str, float]:
+def estimate(
+    image,
+    *,
+    chain_grid: tuple | None,
+    method: str,
+    batch_size: int,
+    stride: int,
+    patch_size: int | None,
+    model_bytes: int,
+    html: bool,
+) -> dict[str, float]:
     """Bytes of each stage of one scan's job (see the module doc). `image`: claims.Claims;
     `chain_grid`: (spacing, target_shape, atlas claims) with --from-run / --model, else None."""
     n = _voxels(image.shape)
@@ -87,8 +97,18 @@ def model_bytes(checkpoints: list[Path]) -> int:
     return 2 * total
 
 
-def check_budget(scan, claims, chain, *, method: str, checkpoints: list[Path], batch_size: int, stride: int,
-                 patch_size: int | None = None, html: bool = False) -> None:
+def check_budget(
+    scan,
+    claims,
+    chain,
+    *,
+    method: str,
+    checkpoints: list[Path],
+    batch_size: int,
+    stride: int,
+    patch_size: int | None = None,
+    html: bool = False,
+) -> None:
     """Refuse the scan when its job's estimated peak exceeds the budget (one line: the estimate,
     the stage, the budget and the variable that raises it). `claims`: preflight.check_claims'."""
     image, _ = claims
@@ -101,19 +121,32 @@ def check_budget(scan, claims, chain, *, method: str, checkpoints: list[Path], b
         atlas = nifti_claims(chain.atlas_image, "the run's recorded atlas")
         pre = chain.config["preprocess"]
         chain_grid = (pre.get("spacing", (1.0, 1.0, 1.0)), pre["target_shape"], atlas)
-    stages = estimate(image, chain_grid=chain_grid, method=method, batch_size=batch_size, stride=stride,
-                      patch_size=patch_size, model_bytes=model_bytes(checkpoints), html=html)
+    stages = estimate(
+        image,
+        chain_grid=chain_grid,
+        method=method,
+        batch_size=batch_size,
+        stride=stride,
+        patch_size=patch_size,
+        model_bytes=model_bytes(checkpoints),
+        html=html,
+    )
     stage, need = max(stages.items(), key=lambda item: item[1])
     budget = limit_bytes(MEMORY_ENV)
     if need > budget:
         dims = " x ".join(str(int(n)) for n in image.shape[:3])
-        spacing = (f" at the {list(chain_grid[0])} mm spacing of {printable(_settings_file(chain))} "
-                   "(preprocess.spacing)") if chain_grid else ""
-        raise InputError(f"{printable(scan.image)}: predicting this {dims} scan{spacing} needs about "
-                         f"{need / MB:,.0f} MB ({stage}), more than the memory budget of {budget / MB:,.0f} MB; "
-                         f"nothing was read. If the scan and settings are right and the machine has the memory, "
-                         f"raise the budget (environment variable {MEMORY_ENV}); otherwise check the scan's "
-                         f"header{' and that setting' if chain_grid else ''}.")
+        spacing = (
+            (f" at the {list(chain_grid[0])} mm spacing of {printable(_settings_file(chain))} (preprocess.spacing)")
+            if chain_grid
+            else ""
+        )
+        raise InputError(
+            f"{printable(scan.image)}: predicting this {dims} scan{spacing} needs about "
+            f"{need / MB:,.0f} MB ({stage}), more than the memory budget of {budget / MB:,.0f} MB; "
+            f"nothing was read. If the scan and settings are right and the machine has the memory, "
+            f"raise the budget (environment variable {MEMORY_ENV}); otherwise check the scan's "
+            f"header{' and that setting' if chain_grid else ''}."
+        )
 
 
 def _settings_file(chain) -> str:

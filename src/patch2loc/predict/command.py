@@ -10,6 +10,7 @@ With several scans, one bad scan is reported (one line) and the others go on; th
 then the number of failed scans (at most 100). A folder run skips a scan only when its outputs
 were made from the same inputs with the same settings (runstate.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,14 +30,29 @@ def _header_checks(job, chain, method: str, args, checkpoints: list, patch_size:
 
     scan = job.scan
     if chain is not None or scan.is_dicom:  # SimpleITK opens these paths
-        check_paths_utf8({"--image": scan.image, "--mask": scan.mask, "--seg": scan.seg,
-                          **{f"--out ({name})": path for name, path in job.outputs().items()}})
+        check_paths_utf8(
+            {
+                "--image": scan.image,
+                "--mask": scan.mask,
+                "--seg": scan.seg,
+                **{f"--out ({name})": path for name, path in job.outputs().items()},
+            }
+        )
     claims = check_claims(scan, chain is not None)
     flags = method_flags(method, args)
     stride = flags["stride"] or 1  # a method that ignores --stride scores every pixel
     check_flags_fit(model_grid(scan.image, chain), stride, args.median_size, scan.image)
-    check_budget(scan, claims, chain, method=method, checkpoints=checkpoints, batch_size=args.batch_size,
-                 stride=stride, patch_size=patch_size, html=job.html is not None)
+    check_budget(
+        scan,
+        claims,
+        chain,
+        method=method,
+        checkpoints=checkpoints,
+        batch_size=args.batch_size,
+        stride=stride,
+        patch_size=patch_size,
+        html=job.html is not None,
+    )
 
 
 def _voxel_checks(job, chain, skull_strip: str) -> None:
@@ -61,8 +77,11 @@ class _Failures:
         from patch2loc.errors import resource_problem
         from patch2loc.predict.runstate import remove_stale
 
-        line = str(exc) if isinstance(exc, InputError) else resource_problem(
-            exc, str(job.scan.image), writing=f"the outputs of {job.heatmap}")
+        line = (
+            str(exc)
+            if isinstance(exc, InputError)
+            else resource_problem(exc, str(job.scan.image), writing=f"the outputs of {job.heatmap}")
+        )
         if not self.batch:
             if line is None or isinstance(exc, InputError):
                 raise exc
@@ -84,8 +103,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from patch2loc.outputs import check_utf8_path
 
     if args.from_run or args.checkpoint:
-        raise InputError(f"{args.model}: --model carries the run's chain and models; drop "
-                         f"{'--from-run' if args.from_run else '--checkpoint'}.")
+        raise InputError(
+            f"{args.model}: --model carries the run's chain and models; drop "
+            f"{'--from-run' if args.from_run else '--checkpoint'}."
+        )
     check_utf8_path(args.model, "--model")
     with open_bundle(args.model) as bundle:
         return _predict(args, bundle)
@@ -114,8 +135,10 @@ def _predict(args: argparse.Namespace, bundle) -> int:
         raise InputError(f"{args.image[0]}: --from-run needs --modality T1 or T2 (the landmarks to use).")
     if bundle is not None:
         if args.modality not in (None, bundle.settings["modality"]):
-            raise InputError(f"{args.model}: a {bundle.settings['modality']} model bundle, but --modality "
-                             f"{args.modality}. Use the bundle of that modality, or drop --modality.")
+            raise InputError(
+                f"{args.model}: a {bundle.settings['modality']} model bundle, but --modality "
+                f"{args.modality}. Use the bundle of that modality, or drop --modality."
+            )
         args.modality = bundle.settings["modality"]
     method = resolve_method(args, bundle)
     if bundle is not None:
@@ -127,12 +150,15 @@ def _predict(args: argparse.Namespace, bundle) -> int:
     checkpoints, names, thresholds = fold_models(args, chain, bundle, method)
     scans = expand(args.image, args.mask, args.seg)
     if chain is None and args.skull_strip in ("hdbet", "none"):
-        raise InputError(f"--skull-strip {args.skull_strip}: only raw scans are skull-stripped; add --from-run "
-                         "(or --model).")
+        raise InputError(
+            f"--skull-strip {args.skull_strip}: only raw scans are skull-stripped; add --from-run (or --model)."
+        )
     unmasked = [s for s in scans if s.mask is None]
     if chain is not None and unmasked and args.skull_strip == "mask":
-        raise InputError(f"{unmasked[0].image}: --skull-strip mask but no brain mask for this scan. Pass --mask "
-                         "(or a csv column mask), or use --skull-strip hdbet or none.")
+        raise InputError(
+            f"{unmasked[0].image}: --skull-strip mask but no brain mask for this scan. Pass --mask "
+            "(or a csv column mask), or use --skull-strip hdbet or none."
+        )
     needs_hdbet = [s for s in scans if skull_strip_of(s, args.skull_strip) == "hdbet"]
     if chain is not None and needs_hdbet:
         require_hdbet(needs_hdbet[0].image)
@@ -165,12 +191,28 @@ def _predict(args: argparse.Namespace, bundle) -> int:
 
     if todo:
         device = resolve_device(args.device)
-        members = load_members(method, checkpoints, names, thresholds, device, args.modality, args.allow_mismatch,
-                               from_bundle=bundle is not None)
-        ctx = Context(members=members, chain=chain, threshold=threshold, threshold_source=source,
-                      settings=score_settings(args, device, progress=not args.quiet and not batch),
-                      skull_strip=args.skull_strip, allow_mismatch=args.allow_mismatch, checkpoints=names,
-                      method=method, force=args.force)
+        members = load_members(
+            method,
+            checkpoints,
+            names,
+            thresholds,
+            device,
+            args.modality,
+            args.allow_mismatch,
+            from_bundle=bundle is not None,
+        )
+        ctx = Context(
+            members=members,
+            chain=chain,
+            threshold=threshold,
+            threshold_source=source,
+            settings=score_settings(args, device, progress=not args.quiet and not batch),
+            skull_strip=args.skull_strip,
+            allow_mismatch=args.allow_mismatch,
+            checkpoints=names,
+            method=method,
+            force=args.force,
+        )
         patch = max((m.ckpt.get("patch_size") or 0 for m in members), default=0) or None
     for job, current in tqdm(todo, desc="scans", unit="scan", disable=args.quiet or not batch):
         try:
@@ -186,6 +228,9 @@ def _predict(args: argparse.Namespace, bundle) -> int:
             what = f"{record['patches']} patches" if record["patches"] is not None else f"{method} score"
             print(f"{job.heatmap}: {what} in {record['seconds']:.1f} s", file=sys.stderr)
     if batch and not args.quiet:
-        print(f"patch2loc predict: {done} scored, {skipped} skipped (done before with the same inputs and "
-              f"settings; --overwrite to redo), {failures.count} failed", file=sys.stderr)
+        print(
+            f"patch2loc predict: {done} scored, {skipped} skipped (done before with the same inputs and "
+            f"settings; --overwrite to redo), {failures.count} failed",
+            file=sys.stderr,
+        )
     return min(failures.count, MAX_EXIT)

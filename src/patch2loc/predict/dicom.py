@@ -12,6 +12,7 @@ re-exporting the series, is quick. Checked from the slice headers, before any vo
 - the number of slices equals ImagesInAcquisition (0020,1002) when the series records it;
 - rows x columns x slices is within PATCH2LOC_MAX_IMAGE_MB.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -57,8 +58,10 @@ def check_series(folder: Path, files: list[str]):
     listed = {Path(f).name for f in files}
     for p in sorted(folder.iterdir()):
         if p.is_file() and not p.name.startswith(".") and p.name not in IGNORED and p.name not in listed:
-            raise InputError(f"{p}: this file in the DICOM folder is not a readable slice of its series (truncated, "
-                             f"malformed or foreign); the series would be read without it. {FIX}")
+            raise InputError(
+                f"{p}: this file in the DICOM folder is not a readable slice of its series (truncated, "
+                f"malformed or foreign); the series would be read without it. {FIX}"
+            )
     headers = [_slice_header(f) for f in files]
     first = headers[0]
     sizes = {tuple(h.GetSize()[:2]) for h in headers}
@@ -74,19 +77,26 @@ def check_series(folder: Path, files: list[str]):
         gaps = np.diff(positions)
         step = float(np.median(gaps))
         if step <= 0 or np.abs(gaps - step).max() > max(SPACING_TOLERANCE * step, 0.01):
-            raise InputError(f"{folder}: the DICOM slices are not evenly spaced (gaps from {gaps.min():.3g} to "
-                             f"{gaps.max():.3g} mm): a slice is missing or repeated. {FIX}")
+            raise InputError(
+                f"{folder}: the DICOM slices are not evenly spaced (gaps from {gaps.min():.3g} to "
+                f"{gaps.max():.3g} mm): a slice is missing or repeated. {FIX}"
+            )
     if first.HasMetaDataKey("0020|1002"):
         try:
             expected = int(first.GetMetaData("0020|1002").strip())
         except ValueError:
             expected = len(files)
         if expected != len(files):
-            raise InputError(f"{folder}: the series has {len(files)} slices but records ImagesInAcquisition = "
-                             f"{expected}. {FIX}")
+            raise InputError(
+                f"{folder}: the series has {len(files)} slices but records ImagesInAcquisition = {expected}. {FIX}"
+            )
     zooms = (float(first.GetSpacing()[0]), float(first.GetSpacing()[1]), step)
-    return Claims((*first.GetSize()[:2], len(files)), np.dtype(f"i{item}" if item in (1, 2, 4, 8) else "f4"),
-                  np.diag([*zooms, 1.0]), zooms)
+    return Claims(
+        (*first.GetSize()[:2], len(files)),
+        np.dtype(f"i{item}" if item in (1, 2, 4, 8) else "f4"),
+        np.diag([*zooms, 1.0]),
+        zooms,
+    )
 
 
 def series_claims(folder: Path):
@@ -125,8 +135,9 @@ def dicom_to_nifti(folder: Path, out: Path) -> Path:
         with quiet_itk():
             image = reader.Execute()
     except RuntimeError as exc:
-        raise InputError(f"{folder}: the DICOM series cannot be read ({str(exc).strip()[-160:]}). "
-                         "Re-export the series.") from None
+        raise InputError(
+            f"{folder}: the DICOM series cannot be read ({str(exc).strip()[-160:]}). Re-export the series."
+        ) from None
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(f"{folder}: the DICOM series is not one 3D scalar volume. Export a single 3D series.")
     sitk.WriteImage(image, str(out))

@@ -5,6 +5,7 @@ workflow's too): the mean of their raw maps, post-processed once, the same for e
 run's unsupervised threshold is per method and fold (98th percentile of healthy IXI test scores);
 the ensemble uses the mean of the folds' thresholds (`scoring.mean_threshold`).
 """
+
 from __future__ import annotations
 
 import re
@@ -35,17 +36,19 @@ def fold_checkpoints(run: Path, modality: str, folds: list[int] | None, method: 
     if folds:
         missing = [k for k in folds if k not in found]
         if missing:
-            raise InputError(f"{root}: no best.pt for fold(s) {missing} (found folds {sorted(found)}). "
-                             "Pass folds the run trained (--folds).")
+            raise InputError(
+                f"{root}: no best.pt for fold(s) {missing} (found folds {sorted(found)}). "
+                "Pass folds the run trained (--folds)."
+            )
         found = {k: found[k] for k in folds}
     if not found:
-        raise InputError(f"{root}: no fold*/best.pt. Train the run's {method} {modality} models first, or pass "
-                         "--checkpoint.")
+        raise InputError(
+            f"{root}: no fold*/best.pt. Train the run's {method} {modality} models first, or pass --checkpoint."
+        )
     return [found[k] for k in sorted(found)]
 
 
-def fold_threshold(run: Path | None, modality: str | None, checkpoint: Path,
-                   method: str) -> float | None:
+def fold_threshold(run: Path | None, modality: str | None, checkpoint: Path, method: str) -> float | None:
     """The unsupervised threshold the workflow computed for the method's model of this checkpoint's
     fold, if any."""
     if run is None or not re.fullmatch(r"fold\d+", checkpoint.parent.name):
@@ -65,8 +68,10 @@ def bundle_folds(bundle, folds: list[int] | None) -> list:
     have = {f.fold: f for f in bundle.folds}
     missing = [k for k in folds if k not in have]
     if missing:
-        raise InputError(f"{bundle.source}: the bundle has no fold(s) {missing} (it holds folds {sorted(have)}). "
-                         "Pass folds it holds (--folds), or none.")
+        raise InputError(
+            f"{bundle.source}: the bundle has no fold(s) {missing} (it holds folds {sorted(have)}). "
+            "Pass folds it holds (--folds), or none."
+        )
     return [have[k] for k in folds]
 
 
@@ -74,7 +79,8 @@ def ensemble_threshold(members: list[Member]) -> float | None:
     return mean_threshold([m.threshold for m in members])
 
 
-def ensemble_score(members: list[Member], image: np.ndarray, mask: np.ndarray, settings: ScanSettings,
-                   method: str) -> ScoredScan:
+def ensemble_score(
+    members: list[Member], image: np.ndarray, mask: np.ndarray, settings: ScanSettings, method: str
+) -> ScoredScan:
     """The members' map of one scan (scoring.score_scan)."""
     return score_scan(method, [m.model for m in members], image, mask, settings)

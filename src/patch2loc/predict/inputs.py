@@ -5,6 +5,7 @@ or a csv with the columns `image[,mask[,seg]]` (paths relative to the csv's fold
 Every scan gets an id (file name without .nii/.nii.gz, or the DICOM folder's name) that names
 its outputs; ids must be unique.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,8 +75,10 @@ def expand(images: list[str], mask: str | None, seg: str | None) -> list[ScanInp
         else:  # a regular file; a FIFO, socket or device is named as such, never opened
             scans.append(ScanInput(scan_id(p), regular_file(p, "--image")))
     if (mask or seg) and len(scans) != 1:
-        raise InputError(f"{mask or seg}: --mask and --seg belong to one scan, but --image names {len(scans)}. "
-                         "For several scans list image,mask,seg in a csv.")
+        raise InputError(
+            f"{mask or seg}: --mask and --seg belong to one scan, but --image names {len(scans)}. "
+            "For several scans list image,mask,seg in a csv."
+        )
     if scans and mask:
         scans[0].mask = Path(mask)
     if scans and seg:
@@ -83,7 +86,9 @@ def expand(images: list[str], mask: str | None, seg: str | None) -> list[ScanInp
     seen: dict[str, Path] = {}
     for s in scans:
         if s.id in seen:
-            raise InputError(f"{s.image}: has the same name ({s.id}) as {seen[s.id]}, so their outputs would "
-                             "collide. Rename one, or score them in separate calls.")
+            raise InputError(
+                f"{s.image}: has the same name ({s.id}) as {seen[s.id]}, so their outputs would "
+                "collide. Rename one, or score them in separate calls."
+            )
         seen[s.id] = s.image
     return scans

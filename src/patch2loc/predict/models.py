@@ -9,6 +9,7 @@ that method and fold. The scoring flags (--stride, --batch-size, --centres, --am
 core hands to the method (`scoring.ScanSettings.options`): Patch2Loc reads them to score its
 patches; a method without such options ignores them (the DAE reconstructs whole slices in fp32).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,9 +44,11 @@ def resolve_method(args, bundle) -> str:
     if bundle is not None:
         own = bundle.settings["method"]
         if args.method not in (None, own):
-            raise InputError(f"{args.model}: a {own} model bundle, but --method {args.method}. Drop --method (the "
-                             f"bundle's method is used), or pass a {args.method} bundle (patch2loc export --method "
-                             f"{args.method}).")
+            raise InputError(
+                f"{args.model}: a {own} model bundle, but --method {args.method}. Drop --method (the "
+                f"bundle's method is used), or pass a {args.method} bundle (patch2loc export --method "
+                f"{args.method})."
+            )
         return own
     return method
 
@@ -64,12 +67,23 @@ def fold_models(args, chain, bundle, method: str) -> tuple[list[Path], list[str]
     else:
         raise InputError(f"{args.image[0]}: pass --checkpoint (or --from-run or --model to use a run's fold models).")
     run = chain.run if chain is not None else None
-    return checkpoints, [str(c) for c in checkpoints], [fold_threshold(run, args.modality, c, method)
-                                                        for c in checkpoints]
+    return (
+        checkpoints,
+        [str(c) for c in checkpoints],
+        [fold_threshold(run, args.modality, c, method) for c in checkpoints],
+    )
 
 
-def load_members(method: str, checkpoints: list[Path], names: list[str], thresholds: list[float | None], device,
-                 modality: str | None, allow_mismatch: bool, from_bundle: bool = False) -> list:
+def load_members(
+    method: str,
+    checkpoints: list[Path],
+    names: list[str],
+    thresholds: list[float | None],
+    device,
+    modality: str | None,
+    allow_mismatch: bool,
+    from_bundle: bool = False,
+) -> list:
     """Every model loaded (before any compute: a bad or wrong-method checkpoint fails fast) and
     checked against --modality."""
     from patch2loc.methods import TRAINED, implementation
@@ -98,5 +112,10 @@ def score_settings(args, device, progress: bool):
     from patch2loc.scoring import ScanSettings
 
     options = {"stride": args.stride, "batch_size": args.batch_size, "amp": args.amp, "centres": args.centres}
-    return ScanSettings(median_size=args.median_size, postprocess=not args.no_postprocess, device=device,
-                        options=options, progress=progress)
+    return ScanSettings(
+        median_size=args.median_size,
+        postprocess=not args.no_postprocess,
+        device=device,
+        options=options,
+        progress=progress,
+    )

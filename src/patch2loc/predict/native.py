@@ -5,6 +5,7 @@ atlas points to native points). A map on the atlas-space grid goes back onto the
 grid by resampling it through the inverse transform: no second registration. SimpleITK works in
 LPS world coordinates, nibabel in RAS: `sitk_image` converts the nibabel affine.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,12 +38,20 @@ def read_transform(path: str | Path):
         transform = sitk.ReadTransform(str(path))
         return transform.GetInverse()
     except RuntimeError as exc:
-        raise InputError(f"{path}: not an invertible SimpleITK transform ({str(exc).strip()[-120:]}). "
-                         "Re-run predict with --overwrite to preprocess the scan again.") from None
+        raise InputError(
+            f"{path}: not an invertible SimpleITK transform ({str(exc).strip()[-120:]}). "
+            "Re-run predict with --overwrite to preprocess the scan again."
+        ) from None
 
 
-def to_native(volume: np.ndarray, affine: np.ndarray, transform: str | Path, native: str | Path,
-              nearest: bool = False, background: float = 0.0) -> np.ndarray:
+def to_native(
+    volume: np.ndarray,
+    affine: np.ndarray,
+    transform: str | Path,
+    native: str | Path,
+    nearest: bool = False,
+    background: float = 0.0,
+) -> np.ndarray:
     """Resample an atlas-space [X, Y, Z] volume onto the grid of the native scan file `native`
     (linear, or nearest neighbour for masks); points outside the atlas grid get `background`."""
     import SimpleITK as sitk
@@ -87,6 +96,8 @@ def check_same_geometry(native: str | Path, nib_affine: np.ndarray) -> None:
     ref_affine = itk_affine(native)
     if not np.allclose(ref_affine, nib_affine, atol=1e-3):
         shift = float(np.abs(ref_affine - nib_affine).max())
-        raise InputError(f"{native}: nibabel and ITK read different geometries from its header (qform and sform "
-                         f"disagree; the affines differ by up to {shift:.3g}), so the native-space outputs would mix "
-                         "the two. Make them agree (nibabel: img.set_qform(img.get_sform())) or re-export the scan.")
+        raise InputError(
+            f"{native}: nibabel and ITK read different geometries from its header (qform and sform "
+            f"disagree; the affines differ by up to {shift:.3g}), so the native-space outputs would mix "
+            "the two. Make them agree (nibabel: img.set_qform(img.get_sform())) or re-export the scan."
+        )

@@ -1,4 +1,5 @@
 """The overview figure of a heatmap: a few axial slices, image | score | overlay."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,9 @@ def overview_png(image, score, mask, path: str | Path, n_slices: int = 4, title:
         im = row[1].imshow(hm, cmap="jet", vmin=vmin, vmax=vmax, origin="lower")
         fig.colorbar(im, ax=row[1], fraction=0.046, pad=0.04)
         row[2].imshow(img, cmap="gray", origin="lower")
-        row[2].imshow(np.ma.masked_where(~mask[:, :, z].T, hm), cmap="jet", vmin=vmin, vmax=vmax,
-                      alpha=0.5, origin="lower")
+        row[2].imshow(
+            np.ma.masked_where(~mask[:, :, z].T, hm), cmap="jet", vmin=vmin, vmax=vmax, alpha=0.5, origin="lower"
+        )
         row[0].set_ylabel(f"z = {z}")
         for ax in row:
             ax.set_xticks([])

@@ -7,6 +7,7 @@ DICOM series folder: a file added there makes it unusable), an output path that 
 (the link would be replaced, not its target), two outputs that are one file, and an existing
 `S_preprocessed/` folder or summary that belongs to another heatmap.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,10 @@ def _check_owner(folder: Path, heatmap: Path) -> None:
         made_for = None
     if made_for != heatmap.name:
         whose = f"the heatmap {made_for}" if made_for else "something other than patch2loc predict"
-        raise InputError(f"{folder}: this folder belongs to {whose}; predicting {heatmap.name} would overwrite "
-                         "it. Choose another --out name or folder.")
+        raise InputError(
+            f"{folder}: this folder belongs to {whose}; predicting {heatmap.name} would overwrite "
+            "it. Choose another --out name or folder."
+        )
 
 
 def _check_summary_owner(job) -> None:
@@ -42,8 +45,10 @@ def _check_summary_owner(job) -> None:
     except (OSError, ValueError, KeyError, TypeError):
         return  # no summary yet (or not ours: check_output already refused folders)
     if Path(made_for).name != job.heatmap.name:
-        raise InputError(f"{summary}: belongs to the heatmap {Path(made_for).name}; predicting {job.heatmap.name} "
-                         "would overwrite it. Choose another --out name.")
+        raise InputError(
+            f"{summary}: belongs to the heatmap {Path(made_for).name}; predicting {job.heatmap.name} "
+            "would overwrite it. Choose another --out name."
+        )
 
 
 def jobs(args, scans, from_run: bool, lesions: bool):
@@ -56,8 +61,17 @@ def jobs(args, scans, from_run: bool, lesions: bool):
     if len(scans) == 1 and (nifti_name or (out.suffix and not out.is_dir())):
         suffix = next((s for s in NIFTI if out.name.lower().endswith(s)), "")
         stem = out.with_name(out.name[: len(out.name) - len(suffix)] if suffix else out.name)
-        return [Job(scans[0], out, stem, Path(args.png) if args.png else None, from_run, lesions,
-                    Path(args.html) if args.html else None)], False
+        return [
+            Job(
+                scans[0],
+                out,
+                stem,
+                Path(args.png) if args.png else None,
+                from_run,
+                lesions,
+                Path(args.html) if args.html else None,
+            )
+        ], False
     if out.name.lower().endswith(NIFTI):
         raise InputError(f"{out}: --image names {len(scans)} scans, so --out must be a folder (not a .nii.gz).")
     if args.png:
@@ -99,13 +113,13 @@ def check_paths(jobs, scans, checkpoints, chain, args) -> None:
     check_distinct(every)
 
 
-
-
 def _not_inside(path: Path, folders: dict[str, Path]) -> None:
     """An output must not land in a folder that is read whole (a bundle, a run, a DICOM series):
     one more file there makes it unusable (a bundle refuses members it does not list)."""
     where = Path(os.path.realpath(path.parent)) / path.name
     for flag, folder in folders.items():
         if where.is_relative_to(os.path.realpath(folder)):
-            raise InputError(f"{path}: this output would be written inside {flag} {folder}, which is read whole as "
-                             "an input (a file added there makes it unusable). Choose an --out outside it.")
+            raise InputError(
+                f"{path}: this output would be written inside {flag} {folder}, which is read whole as "
+                "an input (a file added there makes it unusable). Choose an --out outside it."
+            )

@@ -10,6 +10,7 @@
 - A raw scan (--from-run) that is constant everywhere, or whose brain mask is empty, has nothing to
   register: refused here instead of failing inside the registration with a C++ traceback.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -44,13 +45,17 @@ def check_flags_fit(shape: tuple[int, ...] | None, stride: int, median_size: int
         return
     side = min(shape[0], shape[1])
     if stride > 1 and 2 * stride >= side:
-        raise InputError(f"--stride {stride}: {printable(what)} is scored on a {shape[0]} x {shape[1]} slice grid; "
-                         f"the stride must be below half the slice side ({(side - 1) // 2} at most). Use a "
-                         "smaller --stride (1 scores every voxel).")
+        raise InputError(
+            f"--stride {stride}: {printable(what)} is scored on a {shape[0]} x {shape[1]} slice grid; "
+            f"the stride must be below half the slice side ({(side - 1) // 2} at most). Use a "
+            "smaller --stride (1 scores every voxel)."
+        )
     if median_size > side:
-        raise InputError(f"--median-size {median_size}: {printable(what)} is scored on a {shape[0]} x {shape[1]} "
-                         f"slice grid; the filter must not be wider than the slice ({side} at most). Use a "
-                         "smaller --median-size.")
+        raise InputError(
+            f"--median-size {median_size}: {printable(what)} is scored on a {shape[0]} x {shape[1]} "
+            f"slice grid; the filter must not be wider than the slice ({side} at most). Use a "
+            "smaller --median-size."
+        )
 
 
 def check_raw_scan(image: Path, mask: Path | None) -> None:
@@ -63,12 +68,15 @@ def check_raw_scan(image: Path, mask: Path | None) -> None:
     low, high = float(data.min()), float(data.max())
     del data
     if low == high:
-        raise InputError(f"{printable(image)}: the raw scan is constant ({low:g} everywhere), so there is nothing "
-                         "to register to the atlas. Check that you passed the right file (a bad export can "
-                         "zero a scan).")
+        raise InputError(
+            f"{printable(image)}: the raw scan is constant ({low:g} everywhere), so there is nothing "
+            "to register to the atlas. Check that you passed the right file (a bad export can "
+            "zero a scan)."
+        )
     if mask is not None and not np.any(load_volume(mask, kind="brain mask").data > 0):
-        raise InputError(f"{printable(mask)}: the brain mask is empty. Pass this scan's brain mask, or use "
-                         "--skull-strip hdbet.")
+        raise InputError(
+            f"{printable(mask)}: the brain mask is empty. Pass this scan's brain mask, or use --skull-strip hdbet."
+        )
 
 
 def check_claims(scan, from_run: bool):
@@ -106,15 +114,22 @@ def check_mask_grid(mask_path: Path, image_path: Path, mask, image, exact: bool)
     import numpy as np
 
     if mask.shape[:3] != image.shape[:3]:
-        raise InputError(f"{mask_path}: brain mask shape {mask.shape[:3]} differs from image {image_path} shape "
-                         f"{image.shape[:3]} (from their headers; nothing was read). Use the mask produced for "
-                         "this image (same preprocessing).")
-    same = np.allclose(mask.affine, image.affine, atol=1e-3) if exact else np.allclose(
-        mask.zooms[:3], image.zooms[:3], rtol=1e-3)
+        raise InputError(
+            f"{mask_path}: brain mask shape {mask.shape[:3]} differs from image {image_path} shape "
+            f"{image.shape[:3]} (from their headers; nothing was read). Use the mask produced for "
+            "this image (same preprocessing)."
+        )
+    same = (
+        np.allclose(mask.affine, image.affine, atol=1e-3)
+        if exact
+        else np.allclose(mask.zooms[:3], image.zooms[:3], rtol=1e-3)
+    )
     if not same:
-        raise InputError(f"{mask_path}: brain mask orientation/affine differs from image {image_path} (from their "
-                         "headers; nothing was read). Resample the mask onto the image grid (or use the mask from "
-                         "the same preprocessing).")
+        raise InputError(
+            f"{mask_path}: brain mask orientation/affine differs from image {image_path} (from their "
+            "headers; nothing was read). Resample the mask onto the image grid (or use the mask from "
+            "the same preprocessing)."
+        )
 
 
 def check_seg_grid(seg_path: Path, image_path: Path, image) -> None:
@@ -125,12 +140,15 @@ def check_seg_grid(seg_path: Path, image_path: Path, image) -> None:
 
     seg = nifti_claims(seg_path, "lesion mask (--seg)")
     if seg.shape[:3] != image.shape[:3] or not np.allclose(seg.affine, image.affine, atol=1e-3):
-        raise InputError(f"{seg_path}: --seg grid {seg.shape[:3]} differs from the scan's {image.shape[:3]} (or its "
-                         f"affine does) of {image_path}. Give the ground truth on the input scan's own grid.")
+        raise InputError(
+            f"{seg_path}: --seg grid {seg.shape[:3]} differs from the scan's {image.shape[:3]} (or its "
+            f"affine does) of {image_path}. Give the ground truth on the input scan's own grid."
+        )
 
 
-def check_checkpoint_fits(ckpt: dict, checkpoint: str, modality: str | None, shape: tuple | None,
-                          allow_mismatch: bool) -> None:
+def check_checkpoint_fits(
+    ckpt: dict, checkpoint: str, modality: str | None, shape: tuple | None, allow_mismatch: bool
+) -> None:
     """A model trained on another modality or grid: error, or a warning with --allow-mismatch."""
     from patch2loc.checkpoint import checkpoint_grid, checkpoint_modality
 
@@ -140,8 +158,10 @@ def check_checkpoint_fits(ckpt: dict, checkpoint: str, modality: str | None, sha
         problems.append(f"it was trained on {trained} scans, not {modality}")
     grid = checkpoint_grid(ckpt)
     if shape is not None and grid is not None and grid != tuple(shape):
-        problems.append(f"it was trained on volumes of shape {grid}, the image has {tuple(shape)} "
-                        "(scores are only comparable on the same preprocessing grid)")
+        problems.append(
+            f"it was trained on volumes of shape {grid}, the image has {tuple(shape)} "
+            "(scores are only comparable on the same preprocessing grid)"
+        )
     if not problems:
         return
     text = f"{checkpoint}: {'; '.join(problems)}."

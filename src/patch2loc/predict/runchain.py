@@ -6,6 +6,7 @@ The run folder (results/<run>, paths from patch2loc.layout) supplies the resolve
 missing or bad file is one line, not a failure after minutes of registration (chainfiles.py:
 the landmarks and the config values the chain uses).
 """
+
 from __future__ import annotations
 
 import shlex
@@ -39,13 +40,21 @@ class RunChain:
         atlas, atlas_mask = Path(layout.atlas_image), Path(layout.atlas_mask)
         for needed, what in ((resolved, "the run's config"), (landmarks, f"the run's {modality} landmarks")):
             regular_file(needed, what, f"{NEEDS}.")
-        regular_file(atlas, "the run's recorded atlas", "Run the workflow's record_atlas rule (with this file as "
-                     "the snakemake target), or copy the atlas the run used there.")
+        regular_file(
+            atlas,
+            "the run's recorded atlas",
+            "Run the workflow's record_atlas rule (with this file as "
+            "the snakemake target), or copy the atlas the run used there.",
+        )
         cfg = read_run_config(resolved, ("preprocess", "normalize"), NEEDS)
         check_chain_config(cfg, resolved)
         check_landmarks(landmarks)
-        files = {"the run's config": resolved, "the run's landmarks": landmarks, "the run's atlas": atlas,
-                 "the run's atlas mask": atlas_mask if atlas_mask.is_file() else None}
+        files = {
+            "the run's config": resolved,
+            "the run's landmarks": landmarks,
+            "the run's atlas": atlas,
+            "the run's atlas mask": atlas_mask if atlas_mask.is_file() else None,
+        }
         return cls(run, modality, cfg, landmarks, atlas, files["the run's atlas mask"], files, files)
 
     @classmethod
@@ -54,16 +63,24 @@ class RunChain:
         from patch2loc.bundle import members as M
 
         mask = bundle.member(M.ATLAS_MASK)
-        return cls(bundle.source, bundle.settings["modality"], bundle.settings, bundle.member(M.LANDMARKS),
-                   bundle.member(M.ATLAS_IMAGE), mask if mask.is_file() else None, {"--model": bundle.source},
-                   {"the bundle's manifest": bundle.member(M.MANIFEST)})
+        return cls(
+            bundle.source,
+            bundle.settings["modality"],
+            bundle.settings,
+            bundle.member(M.LANDMARKS),
+            bundle.member(M.ATLAS_IMAGE),
+            mask if mask.is_file() else None,
+            {"--model": bundle.source},
+            {"the bundle's manifest": bundle.member(M.MANIFEST)},
+        )
 
     def inputs(self) -> dict[str, Path | None]:
         """Files this chain reads that the user named (outputs must never replace them)."""
         return dict(self.given)
 
-    def prepare(self, image: str | Path, mask: str | Path | None, out_dir: Path, subject: str,
-                skull_strip: str | None = None) -> tuple[Path, Path]:
+    def prepare(
+        self, image: str | Path, mask: str | Path | None, out_dir: Path, subject: str, skull_strip: str | None = None
+    ) -> tuple[Path, Path]:
         """Preprocess + normalise into out_dir; returns (normalized image, brain mask), atlas space.
         skull_strip: provided (the mask), hdbet, none (already stripped: brain = image > 0);
         default: provided when a mask is given, else hdbet."""
@@ -88,9 +105,14 @@ class RunChain:
         normalized = out_dir / "normalized.nii.gz"
         # As the workflow's normalize_scan rule: Nyul and the percentile on the uncropped atlas-box
         # volume, crop/pad last (the same crop as mask.nii.gz, so the two share a grid).
-        normalize_scan(out_dir / "uncropped.nii.gz", out_dir / "uncropped_mask.nii.gz", self.landmarks,
-                       normalized, percentile=self.config["normalize"]["percentile"],
-                       target_shape=self.config["preprocess"]["target_shape"])
+        normalize_scan(
+            out_dir / "uncropped.nii.gz",
+            out_dir / "uncropped_mask.nii.gz",
+            self.landmarks,
+            normalized,
+            percentile=self.config["normalize"]["percentile"],
+            target_shape=self.config["preprocess"]["target_shape"],
+        )
         return normalized, out_dir / "mask.nii.gz"
 
 
@@ -100,5 +122,7 @@ def require_hdbet(image: str | Path) -> None:
 
     exe = shlex.split(HDBET_COMMAND)[0]
     if shutil.which(exe) is None:
-        raise InputError(f"{image}: no --mask given and HD-BET (`{exe}`) is not installed, so the scan cannot "
-                         "be skull-stripped. Pass the scan's brain mask with --mask, or pip install hd-bet.")
+        raise InputError(
+            f"{image}: no --mask given and HD-BET (`{exe}`) is not installed, so the scan cannot "
+            "be skull-stripped. Pass the scan's brain mask with --mask, or pip install hd-bet."
+        )

@@ -9,6 +9,7 @@ recorded fingerprint equals the current one; a scan whose input or settings chan
 When such a redo fails, the earlier outputs are removed (only a set whose summary names this
 heatmap, i.e. one predict made), so no later run can take them for current results.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,15 +51,22 @@ def sha256_of(path: str | Path | None) -> str | None:
         return None
 
 
-def call_settings(args, checkpoints: list[Path], chain, threshold: float | None, source: str,
-                  method: str = "Patch2Loc") -> dict:
+def call_settings(
+    args, checkpoints: list[Path], chain, threshold: float | None, source: str, method: str = "Patch2Loc"
+) -> dict:
     """Everything of the call that changes a scan's outputs (device and batch size do not; nor do
     Patch2Loc's scoring flags for a method that ignores them: predict.models)."""
     from patch2loc.predict.models import method_flags
 
-    settings = {"checkpoints": [sha256_file(c) for c in checkpoints], "threshold": threshold,
-                "threshold_source": source, **method_flags(method, args), "median_size": args.median_size,
-                "postprocess": not args.no_postprocess, "modality": args.modality}
+    settings = {
+        "checkpoints": [sha256_file(c) for c in checkpoints],
+        "threshold": threshold,
+        "threshold_source": source,
+        **method_flags(method, args),
+        "median_size": args.median_size,
+        "postprocess": not args.no_postprocess,
+        "modality": args.modality,
+    }
     if chain is not None:
         settings["from_run"] = {name: sha256_of(path) for name, path in chain.recorded.items()}
     return settings
@@ -85,8 +93,12 @@ def recorded(job) -> dict | None:
 def is_current(job, state: dict | None) -> bool:
     """All outputs exist and were made from the same inputs with the same settings."""
     summary = recorded(job)
-    if state is None or state["inputs"]["image"] is None or summary is None \
-            or not all(p.exists() for p in job.outputs().values()):
+    if (
+        state is None
+        or state["inputs"]["image"] is None
+        or summary is None
+        or not all(p.exists() for p in job.outputs().values())
+    ):
         return False
     return (summary.get("run_state") or {}).get("fingerprint") == state["fingerprint"]
 

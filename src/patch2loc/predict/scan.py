@@ -7,6 +7,7 @@ mask there), S_native.nii.gz and S_native_lesions.nii.gz (on the input scan's ow
 only), S_summary.json and S_components.csv (components of the native lesion mask when there is
 one), S_preprocessed/ (--from-run: the chain's files), S.png (overview).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,11 @@ class Job:
 
     def outputs(self) -> dict[str, Path]:
         s = str(self.stem)
-        paths = {"heatmap": self.heatmap, "summary": Path(s + "_summary.json"),
-                 "components": Path(s + "_components.csv")}
+        paths = {
+            "heatmap": self.heatmap,
+            "summary": Path(s + "_summary.json"),
+            "components": Path(s + "_components.csv"),
+        }
         if self.lesions:
             paths["lesions"] = Path(s + "_lesions.nii.gz")
         if self.from_run:
@@ -82,8 +86,13 @@ def _seg_metrics(seg_path: Path, score, brain, threshold) -> dict:
 
     labels = load_volume(seg_path, kind="lesion mask").data > 0  # its grid was checked by preflight.check_claims
     m = evaluate_volume(score, labels, brain, region="brain", threshold=threshold)
-    return {"auprc": m["auprc"], "best_dice": m["best_dice"], "best_threshold": m["best_threshold"],
-            "dice_at_threshold": m["dice_at_threshold"], "lesion_voxels": m["lesion_voxels"]}
+    return {
+        "auprc": m["auprc"],
+        "best_dice": m["best_dice"],
+        "best_threshold": m["best_threshold"],
+        "dice_at_threshold": m["dice_at_threshold"],
+        "lesion_voxels": m["lesion_voxels"],
+    }
 
 
 def finite_heatmap(score: np.ndarray, brain: np.ndarray, scan: ScanInput, what: str) -> np.ndarray:
@@ -92,9 +101,11 @@ def finite_heatmap(score: np.ndarray, brain: np.ndarray, scan: ScanInput, what: 
     bad = ~np.isfinite(score)
     inside = int(np.count_nonzero(bad & brain))
     if inside:
-        raise InputError(f"{scan.image}: the {what} has {inside} non-finite value(s) inside the brain (the model's "
-                         "output overflowed: extreme intensities or a corrupt checkpoint); nothing was written. "
-                         "Check the scan's intensities and the checkpoint.")
+        raise InputError(
+            f"{scan.image}: the {what} has {inside} non-finite value(s) inside the brain (the model's "
+            "output overflowed: extreme intensities or a corrupt checkpoint); nothing was written. "
+            "Check the scan's intensities and the checkpoint."
+        )
     score[bad] = 0.0
     return score
 
@@ -122,19 +133,21 @@ def run_scan(job: Job, ctx: Context) -> dict:
                 if scan.seg is not None:
                     check_seg_grid(scan.seg, scan.image, nifti_claims(native_path))
             strip = skull_strip_of(scan, ctx.skull_strip)
-            image, brain_path = ctx.chain.prepare(native_path, scan.mask if strip == "provided" else None, staged,
-                                                  paths["preprocessed"].name, strip)
+            image, brain_path = ctx.chain.prepare(
+                native_path, scan.mask if strip == "provided" else None, staged, paths["preprocessed"].name, strip
+            )
         else:
             if scan.is_dicom:
                 raise InputError(f"{scan.image}: a DICOM series is a raw scan; score it with --from-run.")
             if scan.mask is None:
-                raise InputError(f"{scan.image}: no brain mask for this preprocessed image. Pass --mask (or a "
-                                 "csv column mask), or use --from-run for raw scans.")
+                raise InputError(
+                    f"{scan.image}: no brain mask for this preprocessed image. Pass --mask (or a "
+                    "csv column mask), or use --from-run for raw scans."
+                )
             image, brain_path = scan.image, scan.mask
         case = load_case(image, brain_path)
         for member in ctx.members:
-            check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape,
-                                  ctx.allow_mismatch)
+            check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape, ctx.allow_mismatch)
         # a method without a model (Thresh) records no training range to compare with
         trained = [(str(m.checkpoint), m.ckpt) for m in ctx.members if m.model is not None]
         check_training_range(case.image.data, case.mask, trained, image, ctx.force)
@@ -151,9 +164,12 @@ def run_scan(job: Job, ctx: Context) -> dict:
         if ctx.chain is not None:
             native = header_volume(native_path)  # its affine and header go onto the native outputs
             transform = staged / "transform.tfm"
-            brain = to_native(case.mask.astype(np.float32), case.image.affine, transform, native_path, nearest=True) > 0.5
-            native_score = finite_heatmap(to_native(score, case.image.affine, transform, native_path), brain, scan,
-                                          "native-space heatmap")
+            brain = (
+                to_native(case.mask.astype(np.float32), case.image.affine, transform, native_path, nearest=True) > 0.5
+            )
+            native_score = finite_heatmap(
+                to_native(score, case.image.affine, transform, native_path), brain, scan, "native-space heatmap"
+            )
             native_score[~brain] = 0.0  # outside the brain: the background value, as on the atlas grid
             save_volume(native_score.astype(np.float32), outs.file(paths["native"]), like=native)
             if thr is not None:
@@ -161,20 +177,29 @@ def run_scan(job: Job, ctx: Context) -> dict:
             summary_score, summary_brain, summary_affine, space = native_score, brain, native.affine, "native"
             if job.html is not None:  # the viewer shows the scan itself: read it only for the viewer
                 summary_image = load_volume(native_path).data
-        rows = [] if thr is None else components((summary_score > thr) & summary_brain, summary_score,
-                                                 summary_affine)
+        rows = [] if thr is None else components((summary_score > thr) & summary_brain, summary_score, summary_affine)
         metrics = None
         if scan.seg is not None:
             metrics = _seg_metrics(scan.seg, summary_score, summary_brain, thr)
         record = {
-            "scan": scan.id, "image": str(scan.image), "mask": None if scan.mask is None else str(scan.mask),
-            "method": ctx.method, "checkpoints": ctx.checkpoints,
+            "scan": scan.id,
+            "image": str(scan.image),
+            "mask": None if scan.mask is None else str(scan.mask),
+            "method": ctx.method,
+            "checkpoints": ctx.checkpoints,
             "ensemble": "mean of the folds' raw scores, then median filter + mask",
-            "threshold": thr, "threshold_source": ctx.threshold_source, "median_size": ctx.settings.median_size,
+            "threshold": thr,
+            "threshold_source": ctx.threshold_source,
+            "median_size": ctx.settings.median_size,
             "summary_space": space,
-            "lesion_volume_ml": float(sum(r["volume_ml"] for r in rows)), "n_components": len(rows),
-            "components": rows, "seg_metrics": metrics, "patches": scored.patches, "seconds": round(scored.seconds, 2),
-            "outputs": {k: str(v) for k, v in paths.items()}, "run_state": job.state,
+            "lesion_volume_ml": float(sum(r["volume_ml"] for r in rows)),
+            "n_components": len(rows),
+            "components": rows,
+            "seg_metrics": metrics,
+            "patches": scored.patches,
+            "seconds": round(scored.seconds, 2),
+            "outputs": {k: str(v) for k, v in paths.items()},
+            "run_state": job.state,
         }
         outs.file(paths["summary"]).write_text(summary_json(record), encoding="utf-8")
         outs.file(paths["components"]).write_text(components_csv(rows), encoding="utf-8")
@@ -182,12 +207,31 @@ def run_scan(job: Job, ctx: Context) -> dict:
             overview_png(case.image.data, score, case.mask, outs.file(job.png), title=scan.id)
         if job.html is not None:  # in the summary's space, where --seg lies
             from patch2loc.viewer import prediction_viewer
-            prediction_viewer(outs.file(job.html), summary_image, summary_score, summary_affine, thr,
-                              brain=summary_brain, seg=scan.seg, title=f"{scan.id} ({space})", method=ctx.method)
+
+            prediction_viewer(
+                outs.file(job.html),
+                summary_image,
+                summary_score,
+                summary_affine,
+                thr,
+                brain=summary_brain,
+                seg=scan.seg,
+                title=f"{scan.id} ({space})",
+                method=ctx.method,
+            )
         if ctx.chain is not None:
-            (staged / OWNER_FILE).write_text(json.dumps(
-                {"heatmap": paths["heatmap"].name, "image": str(Path(scan.image).resolve()),
-                 "mask": str(Path(scan.mask).resolve()) if scan.mask else None,
-                 "checkpoints": ctx.checkpoints, "run": str(ctx.chain.run.resolve()),
-                 "modality": ctx.chain.modality}, indent=1), encoding="utf-8")
+            (staged / OWNER_FILE).write_text(
+                json.dumps(
+                    {
+                        "heatmap": paths["heatmap"].name,
+                        "image": str(Path(scan.image).resolve()),
+                        "mask": str(Path(scan.mask).resolve()) if scan.mask else None,
+                        "checkpoints": ctx.checkpoints,
+                        "run": str(ctx.chain.run.resolve()),
+                        "modality": ctx.chain.modality,
+                    },
+                    indent=1,
+                ),
+                encoding="utf-8",
+            )
     return record

@@ -2,6 +2,7 @@
 
 Split out of preprocess.py (which re-exports every name).
 """
+
 from __future__ import annotations
 
 import os
@@ -15,6 +16,7 @@ from patch2loc.preprocessing.imaging import _check_same_grid, ras_affine, read_i
 from patch2loc.io import InputError, save_volume
 
 # -------------------------------------------------------------------------------- atlas
+
 
 @dataclass
 class Atlas:
@@ -32,8 +34,10 @@ def _load_atlas_cached(atlas_image: str, atlas_mask: str | None, spacing: tuple)
         mask = read_image(atlas_mask, "atlas brain mask")
         _check_same_grid(image, mask, atlas_image, atlas_mask, "atlas brain mask")
     elif atlas_mask is not None:
-        raise InputError(f"{atlas_mask}: atlas brain mask not found. Make it (e.g. T1_brain > 0) or "
-                         "leave the mask out to derive it from the skull-stripped template.")
+        raise InputError(
+            f"{atlas_mask}: atlas brain mask not found. Make it (e.g. T1_brain > 0) or "
+            "leave the mask out to derive it from the skull-stripped template."
+        )
     else:
         mask = image  # a skull-stripped template: brain = non-zero voxels
     mask = sitk.Cast(mask > 0, sitk.sitkUInt8)
@@ -53,15 +57,16 @@ def _load_atlas_cached(atlas_image: str, atlas_mask: str | None, spacing: tuple)
     return Atlas(brain=brain, mask=mask, bbox=tuple(index) + tuple(int(v) for v in hi))
 
 
-def load_atlas(atlas_image: str | os.PathLike, atlas_mask: str | os.PathLike | None,
-               spacing: tuple[float, float, float]) -> Atlas:
+def load_atlas(
+    atlas_image: str | os.PathLike, atlas_mask: str | os.PathLike | None, spacing: tuple[float, float, float]
+) -> Atlas:
     """Atlas brain + mask resampled to `spacing` and cut to the brain's bounding box (cached)."""
-    return _load_atlas_cached(str(atlas_image), None if atlas_mask is None else str(atlas_mask),
-                              tuple(float(s) for s in spacing))
+    return _load_atlas_cached(
+        str(atlas_image), None if atlas_mask is None else str(atlas_mask), tuple(float(s) for s in spacing)
+    )
 
 
-def write_atlas_files(template: str | os.PathLike, out_image: str | os.PathLike,
-                      out_mask: str | os.PathLike) -> None:
+def write_atlas_files(template: str | os.PathLike, out_image: str | os.PathLike, out_mask: str | os.PathLike) -> None:
     """Copy a skull-stripped template (e.g. SRI24 templates/T1_brain.nii) to `out_image` and
     write its brain mask (template > 0) to `out_mask`, both as NIfTI with the template's affine."""
     img = read_image(template, "atlas template")

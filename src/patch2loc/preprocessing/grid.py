@@ -11,6 +11,7 @@ It is done as exactly that shift (zero fill), because at an offset of exactly ha
 rounding of the interpolated positions would pick a different neighbour from one voxel to the
 next; ties (|fraction| = 0.5) keep the voxel where it is.
 """
+
 from __future__ import annotations
 
 import sys
@@ -30,9 +31,11 @@ _TIE = 1e-3  # |fraction| within this of 0.5 is a tie
 def voxel_offset(ref: sitk.Image, other: sitk.Image) -> tuple[np.ndarray, np.ndarray] | None:
     """(offset in mm, offset in ref voxels) of other's origin from ref's, or None when the two
     grids differ in more than their origin (size, spacing or axes)."""
-    if (ref.GetSize() != other.GetSize()
-            or not np.allclose(ref.GetSpacing(), other.GetSpacing(), rtol=SPACING_RTOL)
-            or not np.allclose(ref.GetDirection(), other.GetDirection(), atol=DIRECTION_ATOL)):
+    if (
+        ref.GetSize() != other.GetSize()
+        or not np.allclose(ref.GetSpacing(), other.GetSpacing(), rtol=SPACING_RTOL)
+        or not np.allclose(ref.GetDirection(), other.GetDirection(), atol=DIRECTION_ATOL)
+    ):
         return None
     mm = np.asarray(other.GetOrigin()) - np.asarray(ref.GetOrigin())
     axes = np.asarray(ref.GetDirection()).reshape(3, 3) * np.asarray(ref.GetSpacing())
@@ -45,7 +48,8 @@ def _mismatch(ref, other, ref_path, other_path, kind, offset=None) -> InputError
         f"{other_path}: {kind} grid (size {other.GetSize()}, spacing "
         f"{np.round(other.GetSpacing(), 3).tolist()}{where}) does not match image {ref_path} (size "
         f"{ref.GetSize()}, spacing {np.round(ref.GetSpacing(), 3).tolist()}). Use the {kind} "
-        "that belongs to this scan, or resample it onto the image grid first.")
+        "that belongs to this scan, or resample it onto the image grid first."
+    )
 
 
 def require_same_grid(ref: sitk.Image, other: sitk.Image, ref_path, other_path, kind: str) -> None:
@@ -73,8 +77,9 @@ def _shift(array: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return out
 
 
-def onto_image_grid(ref: sitk.Image, other: sitk.Image, ref_path, other_path, kind: str
-                    ) -> tuple[sitk.Image, dict | None]:
+def onto_image_grid(
+    ref: sitk.Image, other: sitk.Image, ref_path, other_path, kind: str
+) -> tuple[sitk.Image, dict | None]:
     """`other` on `ref`'s grid, and a record of the move when it had to be moved there (None when
     it was there already; qc.json keeps the records under `grid_resampled`).
 
@@ -90,11 +95,20 @@ def onto_image_grid(ref: sitk.Image, other: sitk.Image, ref_path, other_path, ki
     shift = whole_voxel_shift(voxels)
     moved = sitk.GetImageFromArray(_shift(sitk.GetArrayFromImage(other), shift[::-1]))
     moved.CopyInformation(ref)
-    record = {"file": str(other_path), "kind": kind, "offset_mm": (np.round(mm, 4) + 0.0).tolist(),  # no -0.0
-              "offset_voxels": (np.round(voxels, 4) + 0.0).tolist(), "shift_voxels": shift.tolist()}
-    print(f"WARNING: {other_path}: {kind} origin is {record['offset_mm']} mm ({record['offset_voxels']} "
-          f"voxels) off image {ref_path}; resampled onto the image grid by nearest neighbour "
-          f"(whole-voxel shift {record['shift_voxels']})", file=sys.stderr, flush=True)
+    record = {
+        "file": str(other_path),
+        "kind": kind,
+        "offset_mm": (np.round(mm, 4) + 0.0).tolist(),  # no -0.0
+        "offset_voxels": (np.round(voxels, 4) + 0.0).tolist(),
+        "shift_voxels": shift.tolist(),
+    }
+    print(
+        f"WARNING: {other_path}: {kind} origin is {record['offset_mm']} mm ({record['offset_voxels']} "
+        f"voxels) off image {ref_path}; resampled onto the image grid by nearest neighbour "
+        f"(whole-voxel shift {record['shift_voxels']})",
+        file=sys.stderr,
+        flush=True,
+    )
     return moved, record
 
 

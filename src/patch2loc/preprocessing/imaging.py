@@ -2,6 +2,7 @@
 
 Split out of preprocess.py (which re-exports every name), so that the chain reads top to bottom.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,6 +21,7 @@ from patch2loc.preprocessing.grid import require_same_grid
 
 # ---------------------------------------------------------------------------------- reading
 
+
 def _sitk_claims(path: str, what: str) -> Claims:
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
@@ -33,8 +35,10 @@ def _sitk_claims(path: str, what: str) -> Claims:
     check_image_size(path, shape, item * reader.GetNumberOfComponents(), "its header")
     spacing = tuple(float(s) for s in reader.GetSpacing())[:3]
     if not all(math.isfinite(s) and s > 0 for s in spacing):
-        raise InputError(f"{path}: the {what}'s voxel size is {' x '.join(f'{s:g}' for s in spacing)} mm; zero, "
-                         "negative or non-finite voxel sizes are refused. Fix the header.")
+        raise InputError(
+            f"{path}: the {what}'s voxel size is {' x '.join(f'{s:g}' for s in spacing)} mm; zero, "
+            "negative or non-finite voxel sizes are refused. Fix the header."
+        )
     n = min(3, reader.GetDimension())
     lps = np.eye(4)  # ITK geometry is LPS; nibabel's affines are RAS
     lps[:n, :n] = np.asarray(reader.GetDirection()).reshape(reader.GetDimension(), -1)[:n, :n] * spacing[:n]
@@ -94,8 +98,10 @@ def read_image(path: str | os.PathLike, kind: str = "image") -> sitk.Image:
             reader.ReadImageInformation()
         ndim, size = reader.GetDimension(), reader.GetSize()
         if reader.GetNumberOfComponents() != 1:
-            raise InputError(f"{path}: {kind} has {reader.GetNumberOfComponents()} components per "
-                             "voxel; pass a single-channel 3D volume.")
+            raise InputError(
+                f"{path}: {kind} has {reader.GetNumberOfComponents()} components per "
+                "voxel; pass a single-channel 3D volume."
+            )
         if ndim != 3 and not (ndim == 4 and size[3] == 1):
             raise InputError(f"{path}: expected a 3D {kind}, got size {size}. Pass one 3D volume.")
         data = np.squeeze(_voxels(path, reader, stored))
@@ -103,11 +109,14 @@ def read_image(path: str | os.PathLike, kind: str = "image") -> sitk.Image:
         raise
     except Exception as exc:  # RuntimeError (ITK), OSError/EOFError/zlib.error/... (nibabel)
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-        raise InputError(f"{path}: cannot be read as an image ({detail}). "
-                         "Re-download or re-export it; it may be truncated.") from exc
+        raise InputError(
+            f"{path}: cannot be read as an image ({detail}). Re-download or re-export it; it may be truncated."
+        ) from exc
     if data.shape != tuple(size[:3]):
-        raise InputError(f"{path}: voxel array {data.shape} does not match header size "
-                         f"{tuple(size[:3])}. Re-export the file as a plain 3D NIfTI.")
+        raise InputError(
+            f"{path}: voxel array {data.shape} does not match header size "
+            f"{tuple(size[:3])}. Re-export the file as a plain 3D NIfTI."
+        )
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         raise InputError(f"{path}: {kind} contains NaN or infinite values. Fix or re-export it.")
     if kind == "image":
@@ -133,6 +142,7 @@ def _check_same_grid(ref: sitk.Image, other: sitk.Image, ref_path, other_path, k
 
 # ----------------------------------------------------------------------------- geometry
 
+
 def ras_affine(img: sitk.Image) -> np.ndarray:
     """4x4 voxel -> RAS world affine of a SimpleITK image (ITK works in LPS)."""
     direction = np.asarray(img.GetDirection()).reshape(3, 3)
@@ -157,9 +167,17 @@ def resample_to_spacing(img: sitk.Image, spacing, interpolator=sitk.sitkLinear) 
     """Same field of view, voxels of `spacing` mm."""
     old_size, old_spacing = np.array(img.GetSize()), np.array(img.GetSpacing())
     new_size = np.maximum(1, np.round(old_size * old_spacing / np.asarray(spacing))).astype(int)
-    return sitk.Resample(img, [int(s) for s in new_size], sitk.Transform(), interpolator,
-                         img.GetOrigin(), [float(s) for s in spacing], img.GetDirection(), 0.0,
-                         img.GetPixelID())
+    return sitk.Resample(
+        img,
+        [int(s) for s in new_size],
+        sitk.Transform(),
+        interpolator,
+        img.GetOrigin(),
+        [float(s) for s in spacing],
+        img.GetDirection(),
+        0.0,
+        img.GetPixelID(),
+    )
 
 
 def crop_or_pad(array: np.ndarray, target: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

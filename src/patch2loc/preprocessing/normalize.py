@@ -15,6 +15,7 @@ and `NyulTransform` on arrays). `_Nyul` hides the difference: both fit the same 
 (percentiles 1, 10, ..., 90, 99 mapped to [1, 100]) and give identical results on the same data
 (tests/test_normalize.py checks the landmarks; docs/real-data.md has the cross-version check).
 """
+
 from __future__ import annotations
 
 import io
@@ -64,8 +65,9 @@ class _Nyul:
             out = nyul.transform(NumpyImageAdapter(image), NumpyImageAdapter(mask.astype(np.float32)))
             return out.get_data().astype(np.float32)
         fitted = _inorm.NyulTransform(self.standard_scale, self.percentiles)
-        return np.asarray(fitted.transform_array(np.asarray(image, np.float32), np.asarray(mask, bool)),
-                          dtype=np.float32)
+        return np.asarray(
+            fitted.transform_array(np.asarray(image, np.float32), np.asarray(mask, bool)), dtype=np.float32
+        )
 
 
 class _Adapted(Sequence):
@@ -109,21 +111,26 @@ class _View(Sequence):
         return self.scans.get(i, self.part)
 
 
-def fit_landmarks(image_paths: Sequence[str | os.PathLike], mask_paths: Sequence[str | os.PathLike],
-                  out_path: str | os.PathLike) -> np.ndarray:
+def fit_landmarks(
+    image_paths: Sequence[str | os.PathLike], mask_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike
+) -> np.ndarray:
     """Fit the Nyul standard scale on in-brain voxels of the given scans; save it to `out_path`.
 
     Returns the saved [2, L] array (standard scale, percentiles).
     """
     if len(image_paths) == 0 or len(image_paths) != len(mask_paths):
-        raise InputError(f"{out_path}: need the same non-zero number of images and masks to fit "
-                         f"landmarks, got {len(image_paths)} and {len(mask_paths)}.")
+        raise InputError(
+            f"{out_path}: need the same non-zero number of images and masks to fit "
+            f"landmarks, got {len(image_paths)} and {len(mask_paths)}."
+        )
     scans = _LazyScans(list(zip(image_paths, mask_paths)))
     try:
         nyul = _Nyul.fit(scans.images, scans.masks)
     except Exception as exc:  # NormalizationError: e.g. a constant image
-        raise InputError(f"{out_path}: fitting Nyul landmarks failed ({exc}); check the QC of the "
-                         "training scans (an empty or constant brain).") from exc
+        raise InputError(
+            f"{out_path}: fitting Nyul landmarks failed ({exc}); check the QC of the "
+            "training scans (an empty or constant brain)."
+        ) from exc
     table = np.vstack([nyul.standard_scale, nyul.percentiles])
     with atomic_output(out_path) as tmp:
         with open(tmp, "wb") as f:
@@ -141,8 +148,10 @@ def load_landmarks(path: str | os.PathLike) -> _Nyul:
     except Exception as exc:
         raise InputError(f"{path}: not a landmarks .npy file ({exc}). Delete it and re-fit.") from exc
     if table.ndim != 2 or table.shape[0] != 2 or not np.all(np.diff(table[0]) > 0):
-        raise InputError(f"{path}: expected a [2, L] array with an increasing standard scale, got "
-                         f"shape {table.shape}. Delete it and re-fit the landmarks.")
+        raise InputError(
+            f"{path}: expected a [2, L] array with an increasing standard scale, got "
+            f"shape {table.shape}. Delete it and re-fit the landmarks."
+        )
     return _Nyul(table[0], table[1])
 
 
@@ -151,9 +160,14 @@ def nyul_transform(image: np.ndarray, mask: np.ndarray, nyul: _Nyul) -> np.ndarr
     return nyul.transform(image, mask)
 
 
-def normalize_scan(image_path: str | os.PathLike, mask_path: str | os.PathLike,
-                   landmarks_path: str | os.PathLike, out_path: str | os.PathLike,
-                   percentile: float = 98.0, target_shape: Sequence[int] | None = None) -> Path:
+def normalize_scan(
+    image_path: str | os.PathLike,
+    mask_path: str | os.PathLike,
+    landmarks_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    percentile: float = 98.0,
+    target_shape: Sequence[int] | None = None,
+) -> Path:
     """Nyul-standardise one scan, zero outside the brain, divide by its in-brain percentile, and
     (with `target_shape`) crop/pad last, as the paper's chain does: the landmarks and the
     percentile then describe the whole brain, not what is left of it after the crop.
@@ -165,8 +179,10 @@ def normalize_scan(image_path: str | os.PathLike, mask_path: str | os.PathLike,
     data = nyul_transform(case.image.data, case.mask, nyul) * case.mask
     scale = float(np.percentile(data[case.mask], percentile))
     if not scale > 0:
-        raise InputError(f"{image_path}: the {percentile}th in-brain percentile after Nyul mapping is "
-                         f"{scale:g}; the image or its mask {mask_path} is wrong (check its QC).")
+        raise InputError(
+            f"{image_path}: the {percentile}th in-brain percentile after Nyul mapping is "
+            f"{scale:g}; the image or its mask {mask_path} is wrong (check its QC)."
+        )
     data = (data / scale).astype(np.float32)
     if target_shape is None:
         return save_volume(data, out_path, like=case.image)

@@ -15,6 +15,7 @@ Design choices:
 - Everything is written with the output grid's RAS affine (atlas space), and nothing is written
   until every step succeeded.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,18 @@ import SimpleITK as sitk
 
 from patch2loc.preprocessing.atlas import Atlas, load_atlas, write_atlas_files  # noqa: F401 (re-exported)
 from patch2loc.data.layouts import RawScan, binarize_seg
+from patch2loc.preprocessing.corrections import affine_summary, n4_correct, register_affine
 from patch2loc.preprocessing.grid import onto_image_grid
-from patch2loc.preprocessing.imaging import (_check_same_grid, crop_or_pad, from_numpy, ras_affine,  # noqa: F401
-                               read_image, resample_to_spacing, shift_affine, to_numpy)
+from patch2loc.preprocessing.imaging import (
+    _check_same_grid,  # noqa: F401 (re-exported)
+    crop_or_pad,
+    from_numpy,  # noqa: F401 (re-exported)
+    ras_affine,
+    read_image,
+    resample_to_spacing,
+    shift_affine,
+    to_numpy,
+)
 from patch2loc.io import InputError, atomic_output, save_volume
 
 SKULL_STRIP = ("none", "provided", "hdbet", "robex")
@@ -56,7 +66,7 @@ class PreprocessConfig:
     # N4 bias field correction (authors: 4 levels x 200 iterations, tolerance 5e-4, masked)
     n4_iterations: tuple[int, ...] = (200, 200, 200, 200)
     n4_tolerance: float = 5e-4
-    n4_shrink: int = 4  # lowered automatically for small images (see _n4_shrink)
+    n4_shrink: int = 4  # lowered automatically for small images (see corrections._n4_shrink)
     hdbet_device: str = "cuda"  # HD-BET outside the workflow (predict); its command: skullstrip.HDBET_COMMAND
     wmh_other_pathology: bool = True  # WMH label 2 counts as lesion (datasets.binarize_seg)
     seed: int = 3141
@@ -73,15 +83,25 @@ class PreprocessConfig:
         unknown key is an error (settings.config_from_dict)."""
         from patch2loc.settings import config_from_dict
 
-        return config_from_dict(cls, {**preprocess, **overrides}, "preprocess settings",
-                                ("spacing", "target_shape", "reg_shrink", "reg_smoothing", "n4_iterations"))
+        return config_from_dict(
+            cls,
+            {**preprocess, **overrides},
+            "preprocess settings",
+            ("spacing", "target_shape", "reg_shrink", "reg_smoothing", "n4_iterations"),
+        )
 
 
 # --------------------------------------------------------------------------- the steps
 
-def skull_strip(image: sitk.Image, scan: RawScan, cfg: PreprocessConfig, native: sitk.Image,
-                brain_mask: str | os.PathLike | None = None, notes: list | None = None
-                ) -> tuple[sitk.Image, sitk.Image]:
+
+def skull_strip(
+    image: sitk.Image,
+    scan: RawScan,
+    cfg: PreprocessConfig,
+    native: sitk.Image,
+    brain_mask: str | os.PathLike | None = None,
+    notes: list | None = None,
+) -> tuple[sitk.Image, sitk.Image]:
     """Brain mask (uint8) on `image`'s grid, and the mask on the native grid (for warping).
 
     `brain_mask`: a mask already made for this scan on its native grid (the workflow's skull-strip
@@ -94,8 +114,10 @@ def skull_strip(image: sitk.Image, scan: RawScan, cfg: PreprocessConfig, native:
         return mask, sitk.Cast(native > 0, sitk.sitkUInt8)
     if brain_mask is None and cfg.skull_strip == "provided":
         if scan.mask is None:
-            raise InputError(f"{scan.dataset}: no brain mask is provided for {scan.subject}; use "
-                             "skull_strip: robex or hdbet (or none for already-stripped scans).")
+            raise InputError(
+                f"{scan.dataset}: no brain mask is provided for {scan.subject}; use "
+                "skull_strip: robex or hdbet (or none for already-stripped scans)."
+            )
         brain_mask = scan.mask
     if brain_mask is None:  # hdbet / robex outside the workflow (e.g. patch2loc predict)
         from patch2loc.preprocessing.skullstrip import strip
@@ -106,8 +128,9 @@ def skull_strip(image: sitk.Image, scan: RawScan, cfg: PreprocessConfig, native:
             native_mask = read_image(made, "brain mask")
     else:
         native_mask = read_image(brain_mask, "brain mask")
-    native_mask, moved = onto_image_grid(native, native_mask, scan.image, brain_mask or "skull-strip output",
-                                         "brain mask")
+    native_mask, moved = onto_image_grid(
+        native, native_mask, scan.image, brain_mask or "skull-strip output", "brain mask"
+    )
     if moved and notes is not None:
         notes.append(moved)
     native_mask = sitk.Cast(native_mask > 0, sitk.sitkUInt8)
@@ -118,82 +141,17 @@ def _on_grid(mask: sitk.Image, grid: sitk.Image) -> sitk.Image:
     return sitk.Resample(mask, grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
 
 
-def register_affine(fixed: sitk.Image, moving: sitk.Image, cfg: PreprocessConfig
-                    ) -> tuple[sitk.Transform, dict]:
-    """Affine transform mapping fixed (atlas) points to moving (subject) points, and its QC."""
-    initial = sitk.CenteredTransformInitializer(
-        fixed, moving, sitk.AffineTransform(3), sitk.CenteredTransformInitializerFilter.MOMENTS)
-    reg = sitk.ImageRegistrationMethod()
-    reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=cfg.reg_bins)
-    reg.SetMetricSamplingStrategy(reg.RANDOM)
-    reg.SetMetricSamplingPercentage(cfg.reg_sampling, cfg.seed)
-    reg.SetInterpolator(sitk.sitkLinear)
-    # Regular-step descent halves its step when the direction flips; plain gradient descent with
-    # an estimated learning rate stalled after ~10 iterations in our tests (synthetic phantoms).
-    reg.SetOptimizerAsRegularStepGradientDescent(learningRate=cfg.reg_step, minStep=1e-3,
-                                                 numberOfIterations=cfg.reg_iterations,
-                                                 relaxationFactor=0.5)
-    reg.SetOptimizerScalesFromPhysicalShift()
-    spacing = min(fixed.GetSpacing())
-    reg.SetShrinkFactorsPerLevel([max(1, int(round(f / spacing))) for f in cfg.reg_shrink])
-    reg.SetSmoothingSigmasPerLevel(list(cfg.reg_smoothing))
-    reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
-    reg.SetInitialTransform(initial, inPlace=False)
-    try:
-        transform = reg.Execute(fixed, moving)
-    except RuntimeError as exc:
-        raise InputError(f"affine registration to the atlas failed ({str(exc).strip()[-300:]}). "
-                         "Check the scan and its brain mask (qc).") from exc
-    qc = {"metric": float(reg.GetMetricValue()),
-          "iterations": int(reg.GetOptimizerIteration()),
-          "stop": reg.GetOptimizerStopConditionDescription()}
-    return transform, qc
-
-
-def affine_summary(transform: sitk.Transform) -> dict:
-    """Rotation angle (degrees) and stretches of the registration's linear part (polar
-    decomposition). Heads lie upright in every scanner, so a rotation near 90 degrees or a stretch
-    far from 1 means a wrong orientation header or a failed registration (QC flags both)."""
-    t = transform
-    while isinstance(t, sitk.CompositeTransform) or t.GetName() == "CompositeTransform":
-        t = sitk.CompositeTransform(t).GetNthTransform(0)
-    matrix = np.asarray(sitk.AffineTransform(t).GetMatrix(), dtype=float).reshape(3, 3)
-    u, stretch, vt = np.linalg.svd(matrix)
-    rotation = u @ vt
-    angle = float(np.degrees(np.arccos(np.clip((np.trace(rotation) - 1.0) / 2.0, -1.0, 1.0))))
-    return {"registration_rotation_deg": angle,
-            "registration_stretch_min": float(stretch.min()), "registration_stretch_max": float(stretch.max()),
-            "registration_reflects": bool(np.linalg.det(matrix) < 0)}
-
-
-def _n4_shrink(size: tuple[int, ...], requested: int) -> int:
-    """Shrink factor that keeps >= 32 voxels per axis (a 3 mm demo volume is not shrunk)."""
-    return int(max(1, min(requested, min(size) // 32)))
-
-
-def n4_correct(image: sitk.Image, mask: sitk.Image, iterations=(200, 200, 200, 200),
-               tolerance: float = 5e-4, shrink: int = 4) -> sitk.Image:
-    """Masked N4; the field is fitted on a shrunk copy and divided out at full resolution."""
-    image = sitk.Cast(image, sitk.sitkFloat32)
-    # log(intensity) is fitted, so only strictly positive brain voxels take part.
-    fit_mask = sitk.Cast(sitk.And(sitk.Cast(mask > 0, sitk.sitkUInt8),
-                                  sitk.Cast(image > 0, sitk.sitkUInt8)), sitk.sitkUInt8)
-    s = _n4_shrink(image.GetSize(), shrink)
-    small, small_mask = sitk.Shrink(image, [s] * 3), sitk.Shrink(fit_mask, [s] * 3)
-    n4 = sitk.N4BiasFieldCorrectionImageFilter()
-    n4.SetMaximumNumberOfIterations([int(i) for i in iterations])
-    n4.SetConvergenceThreshold(float(tolerance))
-    n4.Execute(small, small_mask)
-    log_field = n4.GetLogBiasFieldAsImage(image)
-    return sitk.Mask(sitk.Divide(image, sitk.Exp(log_field)), fit_mask)
-
-
 # ------------------------------------------------------------------------------- the chain
 
-def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
-                    atlas_mask: str | os.PathLike | None, out_dir: str | os.PathLike,
-                    cfg: PreprocessConfig = PreprocessConfig(),
-                    brain_mask: str | os.PathLike | None = None) -> dict:
+
+def preprocess_scan(
+    scan: RawScan,
+    atlas_image: str | os.PathLike,
+    atlas_mask: str | os.PathLike | None,
+    out_dir: str | os.PathLike,
+    cfg: PreprocessConfig = PreprocessConfig(),
+    brain_mask: str | os.PathLike | None = None,
+) -> dict:
     """Run the chain on one scan; write out_dir/{image,mask[,seg]}.nii.gz, qc.json and transform.tfm
     (the atlas -> native affine, for mapping results back onto the scan).
 
@@ -211,11 +169,13 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
     if scan.seg is not None:
         # Metrics are computed against this mask on the image grid: a ground truth a fraction of a
         # voxel off is moved onto it (nearest neighbour), anything else stops.
-        native_seg, moved = onto_image_grid(native, read_image(scan.seg, "lesion mask"), scan.image, scan.seg,
-                                            "lesion mask")
+        native_seg, moved = onto_image_grid(
+            native, read_image(scan.seg, "lesion mask"), scan.image, scan.seg, "lesion mask"
+        )
         grid_notes += [moved] if moved else []
-        lesion = binarize_seg(scan.dataset, sitk.GetArrayViewFromImage(native_seg),
-                              wmh_other_pathology=cfg.wmh_other_pathology)
+        lesion = binarize_seg(
+            scan.dataset, sitk.GetArrayViewFromImage(native_seg), wmh_other_pathology=cfg.wmh_other_pathology
+        )
         native_seg = sitk.GetImageFromArray(lesion.astype(np.uint8))
         native_seg.CopyInformation(native)
 
@@ -233,8 +193,10 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
     image_a = warp(native, sitk.sitkLinear, sitk.sitkFloat32)
     mask_a = warp(warp_mask, sitk.sitkNearestNeighbor, sitk.sitkUInt8)
     if not sitk.GetArrayViewFromImage(mask_a).any():
-        raise InputError(f"{scan.image}: the brain lies outside the atlas box after registration; "
-                         "check the scan's orientation header and the qc of this subject.")
+        raise InputError(
+            f"{scan.image}: the brain lies outside the atlas box after registration; "
+            "check the scan's orientation header and the qc of this subject."
+        )
     image_a = n4_correct(image_a, mask_a, cfg.n4_iterations, cfg.n4_tolerance, cfg.n4_shrink)
     t_n4 = time.perf_counter()
 
@@ -251,7 +213,9 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
     atlas_np, _ = crop_or_pad(to_numpy(atlas.mask).astype(bool), cfg.target_shape)
     brain = mask_np.astype(bool)
     qc = {
-        "dataset": scan.dataset, "modality": scan.modality, "subject": scan.subject,
+        "dataset": scan.dataset,
+        "modality": scan.modality,
+        "subject": scan.subject,
         "source": str(scan.image),
         "native_spacing": [float(v) for v in native.GetSpacing()],  # QC flags unusual voxel sizes
         "native_shape": list(native.GetSize()),
@@ -264,11 +228,16 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
         "brain_volume_ml": float(brain.sum() * voxel_ml),
         "brain_lost_to_crop_ml": float(to_numpy(mask_a).sum() * voxel_ml - brain.sum() * voxel_ml),
         "lesion_volume_ml": None if seg_np is None else float(seg_np.astype(bool).sum() * voxel_ml),
-        "intensity_percentiles": {str(p): float(v) for p, v in zip(
-            (1, 5, 50, 95, 99), np.percentile(image_np[brain], (1, 5, 50, 95, 99)))},
+        "intensity_percentiles": {
+            str(p): float(v) for p, v in zip((1, 5, 50, 95, 99), np.percentile(image_np[brain], (1, 5, 50, 95, 99)))
+        },
         "shape": list(image_np.shape),
-        "seconds": {"skull_strip": round(t_strip - t0, 2), "registration": round(t_reg - t_strip, 2),
-                    "n4": round(t_n4 - t_reg, 2), "total": round(time.perf_counter() - t0, 2)},
+        "seconds": {
+            "skull_strip": round(t_strip - t0, 2),
+            "registration": round(t_reg - t_strip, 2),
+            "n4": round(t_n4 - t_reg, 2),
+            "total": round(time.perf_counter() - t0, 2),
+        },
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
     }
 
@@ -277,8 +246,13 @@ def preprocess_scan(scan: RawScan, atlas_image: str | os.PathLike,
         # The atlas-box volume before the crop/pad: Nyul and the percentile division are computed
         # on the whole brain and the crop/pad comes last (normalize.normalize_scan).
         full_mask = to_numpy(mask_a).astype(np.uint8)
-        written.append(save_volume(to_numpy(image_a).astype(np.float32) * full_mask,
-                                   out_dir / "uncropped.nii.gz", affine=ras_affine(atlas.brain)))
+        written.append(
+            save_volume(
+                to_numpy(image_a).astype(np.float32) * full_mask,
+                out_dir / "uncropped.nii.gz",
+                affine=ras_affine(atlas.brain),
+            )
+        )
         written.append(save_volume(full_mask, out_dir / "uncropped_mask.nii.gz", affine=ras_affine(atlas.brain)))
         written.append(save_volume(image_np, out_dir / "image.nii.gz", affine=affine))
         written.append(save_volume(mask_np, out_dir / "mask.nii.gz", affine=affine))

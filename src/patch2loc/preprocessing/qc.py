@@ -16,6 +16,7 @@ smallest native voxel side differs from the table's median by more than SPACING_
 T2 has 4.98 mm slices where the other IXI T2 scans have 1.2 mm). Masks that had to be moved onto
 their image's grid are listed (`grid_resampled`), not flagged: that is how some datasets ship.
 """
+
 from __future__ import annotations
 
 import base64
@@ -46,8 +47,12 @@ def _mid_slices(volume: np.ndarray, centre: Sequence[int]) -> list[np.ndarray]:
     return [np.rot90(volume[x, :, :]), np.rot90(volume[:, y, :]), np.rot90(volume[:, :, z])]
 
 
-def qc_png(image: str | os.PathLike | np.ndarray, mask: str | os.PathLike | np.ndarray,
-           out_png: str | os.PathLike, title: str = "") -> Path:
+def qc_png(
+    image: str | os.PathLike | np.ndarray,
+    mask: str | os.PathLike | np.ndarray,
+    out_png: str | os.PathLike,
+    title: str = "",
+) -> Path:
     """Three orthogonal slices through the brain's centre with the brain-mask outline."""
     import matplotlib
 
@@ -63,8 +68,9 @@ def qc_png(image: str | os.PathLike | np.ndarray, mask: str | os.PathLike | np.n
     centre = np.round(np.argwhere(brain).mean(0)).astype(int) if brain.any() else np.array(data.shape) // 2
     vmax = float(np.percentile(data[brain], 99.5)) if brain.any() else float(data.max() or 1.0)
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.4))
-    for ax, img, msk, name in zip(axes, _mid_slices(data, centre), _mid_slices(brain, centre),
-                                  ("sagittal", "coronal", "axial")):
+    for ax, img, msk, name in zip(
+        axes, _mid_slices(data, centre), _mid_slices(brain, centre), ("sagittal", "coronal", "axial")
+    ):
         ax.imshow(img, cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
         if msk.any() and not msk.all():
             ax.contour(msk.astype(float), levels=[0.5], colors="r", linewidths=0.7)
@@ -95,10 +101,22 @@ def qc_table(qc_jsons: Sequence[str | os.PathLike]) -> pd.DataFrame:
     rows = []
     for path in qc_jsons:
         record = json.loads(Path(path).read_text())
-        row = {k: record.get(k) for k in ("dataset", "modality", "subject", "registration_metric",
-                                          "atlas_mask_dice", "brain_volume_ml", "lesion_volume_ml",
-                                          "registration_rotation_deg", "registration_stretch_min",
-                                          "registration_stretch_max", "registration_reflects")}
+        row = {
+            k: record.get(k)
+            for k in (
+                "dataset",
+                "modality",
+                "subject",
+                "registration_metric",
+                "atlas_mask_dice",
+                "brain_volume_ml",
+                "lesion_volume_ml",
+                "registration_rotation_deg",
+                "registration_stretch_min",
+                "registration_stretch_max",
+                "registration_reflects",
+            )
+        }
         for p, v in (record.get("intensity_percentiles") or {}).items():
             row[f"p{p}"] = v
         spacing = record.get("native_spacing")
@@ -122,10 +140,12 @@ def qc_table(qc_jsons: Sequence[str | os.PathLike]) -> pd.DataFrame:
         reasons = reasons.where(~low | reasons.str.contains("atlas_mask_dice"), reasons + "atlas_mask_dice ")
     if "registration_rotation_deg" in table and not table.empty:
         num = lambda c: pd.to_numeric(table[c], errors="coerce")  # noqa: E731
-        odd = ((num("registration_rotation_deg") > MAX_ROTATION_DEG)
-               | (num("registration_stretch_min") < STRETCH_RANGE[0])
-               | (num("registration_stretch_max") > STRETCH_RANGE[1])
-               | table["registration_reflects"].fillna(False).astype(bool))
+        odd = (
+            (num("registration_rotation_deg") > MAX_ROTATION_DEG)
+            | (num("registration_stretch_min") < STRETCH_RANGE[0])
+            | (num("registration_stretch_max") > STRETCH_RANGE[1])
+            | table["registration_reflects"].fillna(False).astype(bool)
+        )
         reasons = reasons.where(~odd, reasons + "registration_affine ")
     if "native_spacing_max" in table and not table.empty:
         reasons = reasons.where(~_unusual_spacing(table), reasons + "native_spacing ")
@@ -144,14 +164,14 @@ def _unusual_spacing(table: pd.DataFrame) -> pd.Series:
     return odd
 
 
-def qc_overview(dataset: str, pngs: Sequence[str | os.PathLike], table: pd.DataFrame,
-                out_html: str | os.PathLike) -> Path:
+def qc_overview(
+    dataset: str, pngs: Sequence[str | os.PathLike], table: pd.DataFrame, out_html: str | os.PathLike
+) -> Path:
     """One self-contained HTML page: the QC table (outliers first, highlighted) and every PNG."""
     table = table.sort_values(["outlier", "subject"], ascending=[False, True]) if len(table) else table
     n_out = int(table["outlier"].sum()) if "outlier" in table else 0
     shown = table.drop(columns=[c for c in ("qc_json",) if c in table])
-    rows_html = shown.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="",
-                              classes="qc", border=0)
+    rows_html = shown.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="", classes="qc", border=0)
     outliers = set(table.loc[table["outlier"], "subject"]) if n_out else set()
     figures = []
     for png in pngs:
@@ -159,8 +179,10 @@ def qc_overview(dataset: str, pngs: Sequence[str | os.PathLike], table: pd.DataF
         subject = png.stem
         data = base64.b64encode(png.read_bytes()).decode()
         cls = "fig out" if any(s and s in str(png) for s in outliers) else "fig"
-        figures.append(f'<div class="{cls}"><img src="data:image/png;base64,{data}" '
-                       f'alt="{html.escape(subject)}"><br>{html.escape(str(png.parent.name))}</div>')
+        figures.append(
+            f'<div class="{cls}"><img src="data:image/png;base64,{data}" '
+            f'alt="{html.escape(subject)}"><br>{html.escape(str(png.parent.name))}</div>'
+        )
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>QC {html.escape(dataset)}</title>
 <style>body{{font-family:sans-serif;margin:1em}} table.qc{{border-collapse:collapse;font-size:12px}}
 table.qc td,table.qc th{{padding:2px 6px;border-bottom:1px solid #ddd}}
@@ -173,7 +195,7 @@ than {MAX_ROTATION_DEG:g} degrees, stretching outside {STRETCH_RANGE} or reflect
 {SPACING_RATIO:g}x off the median). Red outline = brain mask; flagged scans are framed in red.</p>
 {rows_html}
 <h2>Mid-slices</h2>
-{''.join(figures)}
+{"".join(figures)}
 </body></html>
 """
     with atomic_output(out_html) as tmp:

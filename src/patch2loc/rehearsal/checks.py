@@ -1,5 +1,6 @@
 """What a rehearsal must show besides Snakemake's exit code: every method of the paper config has
 its Table 1 rows, and both layouts of the SRI24 archive give the same atlas."""
+
 from __future__ import annotations
 
 import copy
@@ -37,8 +38,12 @@ def table1_methods(table: Path, methods: list[str]) -> dict:
         return len(rows) > 0 and len(columns) > 0 and all(_percent(c) for c in cells)
 
     done = [m for m in methods if complete(m)]
-    return {"expected": methods, "complete": done, "missing": [m for m in methods if m not in done],
-            "table": str(table)}
+    return {
+        "expected": methods,
+        "complete": done,
+        "missing": [m for m in methods if m not in done],
+        "table": str(table),
+    }
 
 
 def _percent(cell: str) -> bool:
@@ -52,7 +57,10 @@ def same_atlas(first: tuple[str | Path, str | Path], second: tuple[str | Path, s
     """Whether two (image, mask) atlas pairs hold the same voxels on the same grid."""
     for a, b in zip(first, second):
         ia, ib = nib.load(str(a)), nib.load(str(b))
-        if ia.shape != ib.shape or not np.allclose(ia.affine, ib.affine) or not np.array_equal(
-                np.asanyarray(ia.dataobj), np.asanyarray(ib.dataobj)):
+        if (
+            ia.shape != ib.shape
+            or not np.allclose(ia.affine, ib.affine)
+            or not np.array_equal(np.asanyarray(ia.dataobj), np.asanyarray(ib.dataobj))
+        ):
             return False
     return True

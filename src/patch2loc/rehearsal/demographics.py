@@ -5,6 +5,7 @@ Its rows are the fixture subjects' (patch2loc.synth.ixi_demographics), with what
 cope with in a real sheet: one subject listed twice with two different ages, one not listed at
 all, one row without an age and an id that has no scan.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -22,6 +22,7 @@ the ground truth's grid, WMH's 3 mm slices; the other datasets' voxel sizes are 
               user adds to WMH (WMH/<site>/<id>/pre/brainmask.nii.gz)
     splits/   subject lists of the rehearsal (IXI folds, one csv per lesion set)
 """
+
 from __future__ import annotations
 
 import csv
@@ -52,12 +53,14 @@ def ixi_ids(plan: Plan) -> list[str]:
     IXI014-HH-1236, where splits/IXI.csv puts it in fold 0 (validation; training in folds 1-4)."""
     n_tr, n_va = plan.ixi_train, plan.ixi_val
     ids = [f"IXI{101 + i:03d}-{IXI_SITES[i % 3]}-{1100 + 7 * i:04d}" for i in range(n_tr + n_va + plan.ixi_test)]
-    return ids[:n_tr] + [ODD_IXI[0]] + ids[n_tr + 1:] if n_va else ids
+    return ids[:n_tr] + [ODD_IXI[0]] + ids[n_tr + 1 :] if n_va else ids
 
 
 def build_ixi(served: Path, subjects: list[str], plan: Plan) -> None:
-    grids = {"T1": ("PSR", (0.94, 0.94, 1.2), (240, 240, 190)),  # sagittal, like IXI T1
-             "T2": ("LPS", (0.94, 0.94, 1.2), (240, 240, 190))}  # axial, slightly oblique
+    grids = {
+        "T1": ("PSR", (0.94, 0.94, 1.2), (240, 240, 190)),  # sagittal, like IXI T1
+        "T2": ("LPS", (0.94, 0.94, 1.2), (240, 240, 190)),
+    }  # axial, slightly oblique
     for modality, (codes, real, fov) in grids.items():
         with tempfile.TemporaryDirectory() as tmp:
             names = []
@@ -104,8 +107,11 @@ def build_sri24(served: Path, plan: Plan) -> None:
     middle = (tpl.affine @ np.append((np.asarray(tpl.t1.shape) - 1) / 2.0, 1.0))[:3]
     grid = make_grid("LPS", vox((1.0, 1.0, 1.0), plan, "SRI24"), (240, 240, 155), middle)
     brain = resample(tpl.t1 * 1000.0, tpl.affine, grid, 1)
-    templates = {"T1_brain.nii": brain, "T1.nii": brain + 100.0,
-                 "T2_brain.nii": np.where(brain > 0, brain.max() + 1.0 - brain, 0.0)}
+    templates = {
+        "T1_brain.nii": brain,
+        "T1.nii": brain + 100.0,
+        "T2_brain.nii": np.where(brain > 0, brain.max() + 1.0 - brain, 0.0),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for name, data in templates.items():
             save(data, grid.affine, Path(tmp) / name)
@@ -128,8 +134,8 @@ def _csv(path: Path, header: list[str], rows: list) -> None:
 def write_splits(splits: Path, ixi: list[str], lesion: dict[str, list[str]], plan: Plan) -> None:
     """Fold 0 only: train / val / test as in the reference lists' columns."""
     n_tr, n_va = plan.ixi_train, plan.ixi_val
-    rows = [(s, "train", 0, True) for s in ixi[:n_tr]] + [(s, "val", 0, True) for s in ixi[n_tr:n_tr + n_va]]
-    rows += [(s, "test", "", True) for s in ixi[n_tr + n_va:]]
+    rows = [(s, "train", 0, True) for s in ixi[:n_tr]] + [(s, "val", 0, True) for s in ixi[n_tr : n_tr + n_va]]
+    rows += [(s, "test", "", True) for s in ixi[n_tr + n_va :]]
     _csv(splits / "IXI.csv", ["subject_id", "split", "fold", "has_t2"], rows)
     for dataset, subjects in lesion.items():
         _csv(splits / f"{dataset}.csv", ["subject_id", "split"], [(s, "test") for s in subjects])
@@ -143,11 +149,13 @@ def build_all(out: Path, raw_root: Path, plan: Plan = Plan()) -> dict:
     ixi = ixi_ids(plan)
     n = plan.lesion_subjects
     wmh_training, wmh_test = wmh_ids(n["WMH"]), challenge_test_ids(plan.wmh_test)
-    lesion = {"BraTS21": [f"BraTS2021_{i:05d}" for i in range(n["BraTS21"])],
-              "MSLUB": [f"patient{i + 1:02d}" for i in range(n["MSLUB"])],
-              "ATLAS_v2": [f"sub-r{1 + i:03d}s{1 + i:03d}" for i in range(n["ATLAS_v2"])],
-              # test/ subjects first: the deliberately bad training subject stays the last
-              "WMH": wmh_test[:plan.wmh_test_in_splits] + wmh_training}
+    lesion = {
+        "BraTS21": [f"BraTS2021_{i:05d}" for i in range(n["BraTS21"])],
+        "MSLUB": [f"patient{i + 1:02d}" for i in range(n["MSLUB"])],
+        "ATLAS_v2": [f"sub-r{1 + i:03d}s{1 + i:03d}" for i in range(n["ATLAS_v2"])],
+        # test/ subjects first: the deliberately bad training subject stays the last
+        "WMH": wmh_test[: plan.wmh_test_in_splits] + wmh_training,
+    }
     build_ixi(served, ixi, plan)
     build_ixi_demographics(served, ixi, plan.seed)
     build_brats(raw_root, lesion["BraTS21"], plan)
@@ -156,27 +164,38 @@ def build_all(out: Path, raw_root: Path, plan: Plan = Plan()) -> dict:
     wmh_files = build_wmh(served, raw_root, wmh_training, wmh_test, lesion["WMH"], plan)
     build_sri24(served, plan)
     write_splits(out / "splits", ixi, lesion, plan)
-    return {"IXI": ixi, **lesion, "mask_names": {d: MASK_NAMES[d] for d in plan.user_masks},
-            "wmh_fetched": wmh_files}
+    return {"IXI": ixi, **lesion, "mask_names": {d: MASK_NAMES[d] for d in plan.user_masks}, "wmh_fetched": wmh_files}
 
 
 def sources(served: Path, base_url: str, sri24: str = "SRI24/sri24_spm8.zip") -> dict:
     """A sources file (config/datasets.yaml format) for the served fixtures, archives pinned by
     sha256 and MSLUB's per-patient files by git blob id, as config/datasets.yaml pins the mirror's;
     `sri24`: which served SRI24 archive (SRI24_LAYOUTS) is downloaded as SRI24/sri24_spm8.zip."""
+
     def entry(dest, extract_to=None):
         f = {"url": f"{base_url}/{dest}", "dest": dest, "sha256": sha256sum(served / dest)}
         return {**f, "extract_to": extract_to} if extract_to else f
 
     mirror = served / "MSLUB" / "coregistered"
     return {
-        "IXI": {"files": [entry("IXI/IXI-T1.tar", "IXI/IXI-T1"), entry("IXI/IXI-T2.tar", "IXI/IXI-T2"),
-                          entry("IXI/IXI.xls")]},
-        "MSLUB": {"file_template": [
-            {"url": f"{base_url}/MSLUB/coregistered/{{subject}}/{name}",
-             "dest": f"MSLUB/coregistered/{{subject}}/{name}", "sha256": None,
-             "gitblob": {p.parent.name: sha256sum(p, GIT_BLOB) for p in sorted(mirror.glob(f"*/{name}"))}}
-            for name in ("T2W.nii.gz", "consensus_gt.nii.gz", "brainmask.nii.gz")]},
+        "IXI": {
+            "files": [
+                entry("IXI/IXI-T1.tar", "IXI/IXI-T1"),
+                entry("IXI/IXI-T2.tar", "IXI/IXI-T2"),
+                entry("IXI/IXI.xls"),
+            ]
+        },
+        "MSLUB": {
+            "file_template": [
+                {
+                    "url": f"{base_url}/MSLUB/coregistered/{{subject}}/{name}",
+                    "dest": f"MSLUB/coregistered/{{subject}}/{name}",
+                    "sha256": None,
+                    "gitblob": {p.parent.name: sha256sum(p, GIT_BLOB) for p in sorted(mirror.glob(f"*/{name}"))},
+                }
+                for name in ("T2W.nii.gz", "consensus_gt.nii.gz", "brainmask.nii.gz")
+            ]
+        },
         "WMH": {"listing": f"{base_url}/WMH/api/files.json", "access": f"{base_url}/WMH/api/access/datafile/{{id}}"},
         "SRI24": {"files": [{**entry(sri24, "SRI24"), "dest": "SRI24/sri24_spm8.zip"}]},
         "HD-BET": {"url": f"{base_url}/HD-BET/weights.zip", "sha256": None},

@@ -5,6 +5,7 @@ A synthetic subject is rendered once on the synthesiser's axis-aligned grid; `re
 samples it on any such grid, through world (RAS mm) coordinates, so every fixture file of one
 subject (raw, co-registered, masks) describes the same anatomy in the same world space.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,9 +52,15 @@ def make_grid(codes: str, spacing, fov_mm, centre, oblique_deg: float = 0.0) -> 
 def resample(data: np.ndarray, affine: np.ndarray, grid: Grid, order: int = 1) -> np.ndarray:
     """`data` (on `affine`) sampled on `grid`; zero outside. order 0 for labels."""
     to_source = np.linalg.inv(affine) @ grid.affine
-    out = ndimage.affine_transform(np.asarray(data, np.float32 if order else data.dtype),
-                                   to_source[:3, :3], to_source[:3, 3], output_shape=grid.shape,
-                                   order=order, mode="constant", cval=0)
+    out = ndimage.affine_transform(
+        np.asarray(data, np.float32 if order else data.dtype),
+        to_source[:3, :3],
+        to_source[:3, 3],
+        output_shape=grid.shape,
+        order=order,
+        mode="constant",
+        cval=0,
+    )
     return out
 
 

@@ -8,6 +8,7 @@ along each axis: +0.40, +0.234, -0.234 mm; +0.45 mm on the first axis for 0.9 mm
 patient but patient12. The image is written on the ground truth's grid (see docs/real-data.md for
 why), the brain mask with its data on that grid and its header half a voxel off, as shipped.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,10 @@ from patch2loc.rehearsal.geometry import make_grid
 from patch2loc.rehearsal.scans import Plan, centre, field_of_view, offset_affine, render, vox, write
 
 SHAPE, SPACING = (192, 512, 512), (0.8, 0.46875, 0.46875)
-OTHER = {"patient11": ((176, 512, 512), (0.9, 0.46875, 0.46875)), "patient18": ((192, 512, 512), (0.9, 0.46875, 0.46875))}
+OTHER = {
+    "patient11": ((176, 512, 512), (0.9, 0.46875, 0.46875)),
+    "patient18": ((192, 512, 512), (0.9, 0.46875, 0.46875)),
+}
 MASK_OFFSET = (-0.5, -0.5, -0.5)  # voxels; none for patient12
 RAW_T2 = ((0.47, 0.47, 3.0), (230, 230, 160), "RAS")  # raw/: the original T2 grid (not used by the pipeline)
 

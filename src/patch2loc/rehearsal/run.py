@@ -18,6 +18,7 @@
    the checks: Snakemake's exit code, every method of config/config.yaml in Table 1, both SRI24
    layouts giving the same atlas. The exit code is 0 only when all hold.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,37 +59,74 @@ def qc_flags(out: Path) -> list[dict]:
     for table in sorted((out / "qc").glob("*.csv")):
         df = pd.read_csv(table)
         for _, row in df[df["outlier"]].iterrows():
-            flagged.append({"dataset": row["dataset"], "modality": row["modality"],
-                            "subject": row["subject"], "reason": row["outlier_reason"]})
+            flagged.append(
+                {
+                    "dataset": row["dataset"],
+                    "modality": row["modality"],
+                    "subject": row["subject"],
+                    "reason": row["outlier_reason"],
+                }
+            )
     return flagged
 
 
 def _snakemake(workdir: Path, configfile, source_file: Path, targets=(), cores: int = 2, extra_config=()):
     # targets first: --config takes every word after it
-    cmd = [sys.executable, "-m", "snakemake", *targets, "--cores", str(cores), "--resources", f"gpu={cores}",
-           "--configfile", str(configfile), "--rerun-triggers", "mtime", "--config", f"sources={source_file}",
-           *extra_config]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *targets,
+        "--cores",
+        str(cores),
+        "--resources",
+        f"gpu={cores}",
+        "--configfile",
+        str(configfile),
+        "--rerun-triggers",
+        "mtime",
+        "--config",
+        f"sources={source_file}",
+        *extra_config,
+    ]
     return cmd, subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
 
 
 def _second_layout(workdir: Path, config: dict, fixtures: Path, base_url: str, cores: int) -> dict:
     """The atlas rules alone on the other SRI24 layout, in their own run and raw folder."""
     raw = f"{config['raw_root']}-sri24-nested"
-    second = {**config, "run_name": f"{config['run_name']}-sri24-nested", "raw_root": raw,
-              "atlas": {k: v.replace(config["raw_root"], raw, 1) for k, v in config["atlas"].items()}}
+    second = {
+        **config,
+        "run_name": f"{config['run_name']}-sri24-nested",
+        "raw_root": raw,
+        "atlas": {k: v.replace(config["raw_root"], raw, 1) for k, v in config["atlas"].items()},
+    }
     configfile, source_file = fixtures / "config_sri24_nested.yaml", fixtures / "sources_sri24_nested.yaml"
     configfile.write_text(yaml.safe_dump(second))
     source_file.write_text(yaml.safe_dump(sources(fixtures / "served", base_url, SECOND_SRI24)))
     atlas = (second["atlas"]["image"], second["atlas"]["mask"])
     _, proc = _snakemake(workdir, configfile, source_file, atlas, cores)
-    same = proc.returncode == 0 and same_atlas(tuple(workdir / p for p in atlas),
-                                               (workdir / config["atlas"]["image"], workdir / config["atlas"]["mask"]))
-    return {"layouts": {name: f"{folder}/T1_brain.nii" for name, folder in SRI24_LAYOUTS.items()},
-            "second_returncode": proc.returncode, "same_atlas": same, "log": proc.stdout[-3000:] + proc.stderr[-3000:]}
+    same = proc.returncode == 0 and same_atlas(
+        tuple(workdir / p for p in atlas), (workdir / config["atlas"]["image"], workdir / config["atlas"]["mask"])
+    )
+    return {
+        "layouts": {name: f"{folder}/T1_brain.nii" for name, folder in SRI24_LAYOUTS.items()},
+        "second_returncode": proc.returncode,
+        "same_atlas": same,
+        "log": proc.stdout[-3000:] + proc.stderr[-3000:],
+    }
 
 
-def rehearse(configfile: str | Path, *, plan: Plan = Plan(), cores: int = 2, targets=(),
-             extra_config=(), workdir: str | Path = ".", lifetime: float = 3600.0) -> dict:
+def rehearse(
+    configfile: str | Path,
+    *,
+    plan: Plan = Plan(),
+    cores: int = 2,
+    targets=(),
+    extra_config=(),
+    workdir: str | Path = ".",
+    lifetime: float = 3600.0,
+) -> dict:
     """Run the rehearsal in `workdir` (a checkout); return the summary (also written as JSON)."""
     workdir = Path(workdir).resolve()
     config = yaml.safe_load((workdir / configfile).read_text())
@@ -97,11 +135,15 @@ def rehearse(configfile: str | Path, *, plan: Plan = Plan(), cores: int = 2, tar
         config[key] = yaml.safe_load(value)
     out = workdir / "results" / config["run_name"]
     # Datasets set to `provided` get the masks a user would add (MSLUB ships its own).
-    plan = replace(plan, user_masks=tuple(d for d, v in config["datasets"].items()
-                                          if v["skull_strip"] == "provided" and d != "MSLUB"))
+    plan = replace(
+        plan,
+        user_masks=tuple(d for d, v in config["datasets"].items() if v["skull_strip"] == "provided" and d != "MSLUB"),
+    )
     t0 = time.perf_counter()
-    fixtures, subjects = prepare({**config, "splits_dir": str(workdir / config["splits_dir"]),
-                                  "raw_root": str(workdir / config["raw_root"])}, plan)
+    fixtures, subjects = prepare(
+        {**config, "splits_dir": str(workdir / config["splits_dir"]), "raw_root": str(workdir / config["raw_root"])},
+        plan,
+    )
     t_fixtures = time.perf_counter() - t0
     served = fixtures / "served"
     interrupt = INTERRUPT + tuple(subjects["wmh_fetched"][:1])
@@ -115,16 +157,25 @@ def rehearse(configfile: str | Path, *, plan: Plan = Plan(), cores: int = 2, tar
         requests = dict(server.requests)
     paper = run_methods(yaml.safe_load((workdir / "config" / "config.yaml").read_text()))
     methods = {"rehearsal": run_methods(config), **table1_methods(out / "tables" / "table1.csv", paper)}
-    checks = {"snakemake": proc.returncode == 0, "table1_every_paper_method": not methods["missing"],
-              "sri24_both_layouts": bool(sri24 and sri24["same_atlas"])}
+    checks = {
+        "snakemake": proc.returncode == 0,
+        "table1_every_paper_method": not methods["missing"],
+        "sri24_both_layouts": bool(sri24 and sri24["same_atlas"]),
+    }
     summary = {
-        "ok": all(checks.values()), "checks": checks,
+        "ok": all(checks.values()),
+        "checks": checks,
         "returncode": proc.returncode,
-        "seconds": {"fixtures": round(t_fixtures, 1), "snakemake": round(t_main - t_fixtures, 1),
-                    "total": round(time.perf_counter() - t0, 1)},
-        "methods": methods, "sri24": sri24,
+        "seconds": {
+            "fixtures": round(t_fixtures, 1),
+            "snakemake": round(t_main - t_fixtures, 1),
+            "total": round(time.perf_counter() - t0, 1),
+        },
+        "methods": methods,
+        "sri24": sri24,
         "requests": requests,
-        "interrupted": list(interrupt), "corrupted": list(CORRUPT),
+        "interrupted": list(interrupt),
+        "corrupted": list(CORRUPT),
         "qc_flagged": qc_flags(out) if proc.returncode == 0 else None,
         "subjects": subjects,
         "command": " ".join(cmd),
@@ -142,8 +193,11 @@ def main(argv=None) -> int:
     ap.add_argument("targets", nargs="*", help="Snakemake targets (default: the config's all)")
     args = ap.parse_args(argv)
     summary = rehearse(args.configfile, cores=args.cores, targets=args.targets)
-    print(json.dumps({k: summary[k] for k in ("ok", "checks", "returncode", "seconds", "requests", "qc_flagged")},
-                     indent=1))
+    print(
+        json.dumps(
+            {k: summary[k] for k in ("ok", "checks", "returncode", "seconds", "requests", "qc_flagged")}, indent=1
+        )
+    )
     if summary["returncode"] != 0:
         print("snakemake failed; see results/<run>/rehearsal_snakemake.log", file=sys.stderr)
     for name, held in summary["checks"].items():

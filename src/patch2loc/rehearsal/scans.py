@@ -1,5 +1,6 @@
 """What every rehearsal fixture shares: the plan (how many subjects, at which size), synthetic
 subjects rendered once, and writing them on a scanner-like grid (patch2loc.rehearsal.geometry)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -53,8 +54,16 @@ def centre(r) -> np.ndarray:
     return (r.affine @ np.append((np.asarray(r.image.shape) - 1) / 2.0, 1.0))[:3]
 
 
-def write(r, grid: Grid, image: Path, *, seg: Path | None = None, mask: Path | None = None,
-          affine: np.ndarray | None = None, mask_affine: np.ndarray | None = None) -> None:
+def write(
+    r,
+    grid: Grid,
+    image: Path,
+    *,
+    seg: Path | None = None,
+    mask: Path | None = None,
+    affine: np.ndarray | None = None,
+    mask_affine: np.ndarray | None = None,
+) -> None:
     """Sample a rendered subject on `grid`; write image (+ lesion labels, + brain mask).
 
     `affine`: the header of every file (default the grid's; a wrong one makes the bad fixture);
@@ -65,8 +74,12 @@ def write(r, grid: Grid, image: Path, *, seg: Path | None = None, mask: Path | N
         labels = r.seg if r.seg is not None else np.zeros(r.image.shape, np.uint8)
         save(resample(labels, r.affine, grid, 0), affine, seg, kind="labels")
     if mask is not None:
-        save(resample(r.brain.astype(np.uint8), r.affine, grid, 0), affine if mask_affine is None else mask_affine,
-             mask, kind="labels")
+        save(
+            resample(r.brain.astype(np.uint8), r.affine, grid, 0),
+            affine if mask_affine is None else mask_affine,
+            mask,
+            kind="labels",
+        )
 
 
 def tilted(grid: Grid, degrees: float = 90.0) -> np.ndarray:

@@ -11,6 +11,7 @@ Bounded by design: the serving loop stops after `max_requests` requests or `life
 whichever comes first, and every connection has a socket timeout, so a forgotten server cannot
 outlive the test or rehearsal that started it.
 """
+
 from __future__ import annotations
 
 import re
@@ -63,7 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         cut = len(body) // 2 if (name in self.server.interrupt and served == 1) else len(body)
         for i in range(0, cut, CHUNK):
-            self.wfile.write(body[i:min(i + CHUNK, cut)])
+            self.wfile.write(body[i : min(i + CHUNK, cut)])
         if cut < len(body):
             self.wfile.flush()
             self.close_connection = True  # the rest never comes: an interrupted transfer
@@ -88,8 +89,9 @@ class _Server(ThreadingHTTPServer):
 class FileServer:
     """`with FileServer(folder) as srv: srv.url("IXI/IXI-T1.tar")`; stops by itself when bounded."""
 
-    def __init__(self, root: str | Path, *, interrupt=(), corrupt=(), max_requests: int = 1000,
-                 lifetime: float = 1800.0) -> None:
+    def __init__(
+        self, root: str | Path, *, interrupt=(), corrupt=(), max_requests: int = 1000, lifetime: float = 1800.0
+    ) -> None:
         self._server = _Server(Path(root), interrupt, corrupt)
         self._server.timeout = 0.5  # handle_request() returns at least every 0.5 s
         self.max_requests, self.lifetime = max_requests, lifetime

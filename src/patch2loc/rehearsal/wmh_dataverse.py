@@ -14,6 +14,7 @@ Served under WMH/: api/files.json (the native API's listing: label, directoryLab
 SHA-1) and api/access/datafile/<id> (each file). Brain masks a user adds (`Plan.user_masks`) are
 not in the dataset: they are written under raw_root/WMH/<site>/<id>/pre/, where a user puts them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,11 +27,13 @@ from patch2loc.rehearsal.geometry import make_grid
 from patch2loc.rehearsal.scans import Plan, centre, field_of_view, render, tilted, vox, write
 
 # site (as in subject ids) -> folder in the dataset, pre/ matrix, pre/ voxel size (mm), voxel axes
-SITES = {"Utrecht": ("Utrecht", (240, 240, 48), (0.958, 0.958, 3.0), "LPS"),
-         "Singapore": ("Singapore", (232, 256, 48), (0.977, 0.977, 3.0), "RAS"),
-         "GE3T": ("Amsterdam/GE3T", (132, 256, 83), (1.2, 0.977, 3.0), "LAS"),
-         "GE1T5": ("Amsterdam/GE1T5", (132, 256, 83), (1.2, 0.977, 3.0), "LAS"),  # test/ only
-         "Philips_VU_PETMR_01": ("Amsterdam/Philips_VU .PETMR_01.", (240, 240, 56), (0.98, 0.98, 3.0), "LPS")}
+SITES = {
+    "Utrecht": ("Utrecht", (240, 240, 48), (0.958, 0.958, 3.0), "LPS"),
+    "Singapore": ("Singapore", (232, 256, 48), (0.977, 0.977, 3.0), "RAS"),
+    "GE3T": ("Amsterdam/GE3T", (132, 256, 83), (1.2, 0.977, 3.0), "LAS"),
+    "GE1T5": ("Amsterdam/GE1T5", (132, 256, 83), (1.2, 0.977, 3.0), "LAS"),  # test/ only
+    "Philips_VU_PETMR_01": ("Amsterdam/Philips_VU .PETMR_01.", (240, 240, 56), (0.98, 0.98, 3.0), "LPS"),
+}
 FIRST_ID = {"Utrecht": 0, "Singapore": 50, "GE3T": 100}
 TEST_SITES = (("Philips_VU_PETMR_01", 160), ("GE1T5", 150))
 README_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -65,8 +68,9 @@ def _subject(folder: Path, s: str, plan: Plan, bad: bool, user_mask: Path | None
     write(flair, grid, folder / "orig" / "FLAIR.nii.gz")
 
 
-def _dataset_files(root: Path, raw_root: Path, training: list[str], test: list[str], in_splits: list[str],
-                   plan: Plan) -> None:
+def _dataset_files(
+    root: Path, raw_root: Path, training: list[str], test: list[str], in_splits: list[str], plan: Plan
+) -> None:
     for split, ids in (("training", training), ("test", test)):
         for s in ids:
             site, sid = s.rsplit("_", 1)
@@ -82,8 +86,9 @@ def _dataset_files(root: Path, raw_root: Path, training: list[str], test: list[s
     (root / "readme.pdf").write_bytes(README_PDF)
 
 
-def build_wmh(served: Path, raw_root: Path, training: list[str], test: list[str], in_splits: list[str],
-              plan: Plan) -> list[str]:
+def build_wmh(
+    served: Path, raw_root: Path, training: list[str], test: list[str], in_splits: list[str], plan: Plan
+) -> list[str]:
     """Write served/WMH/ (listing, per-file API); return the served names of the files the
     `in_splits` subjects need, in the order they are fetched."""
     out = served / "WMH"
@@ -98,10 +103,23 @@ def build_wmh(served: Path, raw_root: Path, training: list[str], test: list[str]
             ids[name] = 7001 + i
             (out / "api" / "access" / "datafile" / str(ids[name])).write_bytes(data)
             folder, _, label = name.rpartition("/")
-            listing.append({"label": label, "directoryLabel": folder or None, "restricted": False,
-                            "dataFile": {"id": ids[name], "filename": label, "filesize": len(data),
-                                         "checksum": {"type": "SHA-1", "value": hashlib.sha1(data).hexdigest()}}})
+            listing.append(
+                {
+                    "label": label,
+                    "directoryLabel": folder or None,
+                    "restricted": False,
+                    "dataFile": {
+                        "id": ids[name],
+                        "filename": label,
+                        "filesize": len(data),
+                        "checksum": {"type": "SHA-1", "value": hashlib.sha1(data).hexdigest()},
+                    },
+                }
+            )
     (out / "api" / "files.json").write_text(json.dumps({"status": "OK", "data": listing}, indent=1))
     split_of = {**{s: "training" for s in training}, **{s: "test" for s in test}}
-    return [f"WMH/api/access/datafile/{ids[f'{folder_of(split_of[s], s)}/{rel}']}"
-            for s in in_splits for rel in needed_files()]
+    return [
+        f"WMH/api/access/datafile/{ids[f'{folder_of(split_of[s], s)}/{rel}']}"
+        for s in in_splits
+        for rel in needed_files()
+    ]

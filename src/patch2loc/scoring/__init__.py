@@ -8,9 +8,17 @@ A method (`patch2loc.methods`) only turns a volume into a raw map; everything af
 - `thresholds`: the unsupervised threshold of healthy scores, the mean of the folds' thresholds,
   the lesion mask at a threshold.
 """
+
 from patch2loc.scoring.core import ScanSettings, ScoredScan, score_scan
 from patch2loc.scoring.postprocess import postprocess
 from patch2loc.scoring.thresholds import lesion_mask, mean_threshold, unsupervised_threshold
 
-__all__ = ["ScanSettings", "ScoredScan", "lesion_mask", "mean_threshold", "postprocess", "score_scan",
-           "unsupervised_threshold"]
+__all__ = [
+    "ScanSettings",
+    "ScoredScan",
+    "lesion_mask",
+    "mean_threshold",
+    "postprocess",
+    "score_scan",
+    "unsupervised_threshold",
+]

@@ -9,6 +9,7 @@ one scale (the same loss, the same preprocessing), so the mean is an ensemble mo
 median filter and mask then act on it exactly as on one model's, and one model (or several
 identical ones) gives exactly that model's map.
 """
+
 from __future__ import annotations
 
 import time
@@ -42,8 +43,7 @@ class ScoredScan:
     seconds: float = 0.0  # time the models took
 
 
-def score_scan(method: str, models: list, volume: np.ndarray, mask: np.ndarray,
-               settings: ScanSettings) -> ScoredScan:
+def score_scan(method: str, models: list, volume: np.ndarray, mask: np.ndarray, settings: ScanSettings) -> ScoredScan:
     """The anomaly map of one normalised volume (and its brain mask) with `method`'s models
     (`[None]` for a method without a model), see the module doc."""
     from patch2loc.methods import implementation

@@ -1,4 +1,5 @@
 """Post-processing of a raw anomaly map, the same for every method: median filter, brain mask."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Thresholds on anomaly maps: chosen without lesion labels, combined over folds, applied."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -24,21 +24,62 @@ Modules: `subjects` (demo ids, per-subject seeds, IXI demographics), `template` 
 tissue and distance maps, the atlas), `fields` (smooth random fields, rotations), `lesions` (the four lesion makers,
 `draw_lesions`), `render` (steps 1-3 and writing scans in the datasets' raw layouts).
 """
+
 from __future__ import annotations
 
 from patch2loc.synth.fields import CONTROL_SPACING_MM
 from patch2loc.synth.lesions import BRATS_LABELS, LesionMap, draw_lesions
-from patch2loc.synth.render import (BIAS_MAX, CONTRAST_JITTER, CONTRASTS, DEFORMATION_STD_MM, FOV_PAD_MM, GAIN_RANGE,
-                     MAX_ROTATION_DEG, MAX_SCALING, MAX_TRANSLATION_MM, NOISE_STD, SHELL_MM, TEXTURE_STD,
-                     TISSUE_MEANS, TISSUES, Rendered, render_scan, synthesize_dataset, synthesize_scan)
+from patch2loc.synth.render import (
+    BIAS_MAX,
+    CONTRAST_JITTER,
+    CONTRASTS,
+    DEFORMATION_STD_MM,
+    FOV_PAD_MM,
+    GAIN_RANGE,
+    MAX_ROTATION_DEG,
+    MAX_SCALING,
+    MAX_TRANSLATION_MM,
+    NOISE_STD,
+    SHELL_MM,
+    TEXTURE_STD,
+    TISSUE_MEANS,
+    TISSUES,
+    Rendered,
+    render_scan,
+    synthesize_dataset,
+    synthesize_scan,
+)
 from patch2loc.synth.subjects import demo_subject_ids, ixi_demographics, subject_seed, write_ixi_demographics_csv
 from patch2loc.synth.template import Template, load_template, make_atlas
 
 __all__ = [
-    "BIAS_MAX", "BRATS_LABELS", "CONTRAST_JITTER", "CONTRASTS", "CONTROL_SPACING_MM", "DEFORMATION_STD_MM",
-    "FOV_PAD_MM", "GAIN_RANGE", "MAX_ROTATION_DEG", "MAX_SCALING", "MAX_TRANSLATION_MM", "NOISE_STD",
-    "SHELL_MM", "TEXTURE_STD", "TISSUE_MEANS", "TISSUES",
-    "LesionMap", "Rendered", "Template",
-    "demo_subject_ids", "draw_lesions", "ixi_demographics", "load_template", "make_atlas", "render_scan",
-    "subject_seed", "synthesize_dataset", "synthesize_scan", "write_ixi_demographics_csv",
+    "BIAS_MAX",
+    "BRATS_LABELS",
+    "CONTRAST_JITTER",
+    "CONTRASTS",
+    "CONTROL_SPACING_MM",
+    "DEFORMATION_STD_MM",
+    "FOV_PAD_MM",
+    "GAIN_RANGE",
+    "MAX_ROTATION_DEG",
+    "MAX_SCALING",
+    "MAX_TRANSLATION_MM",
+    "NOISE_STD",
+    "SHELL_MM",
+    "TEXTURE_STD",
+    "TISSUE_MEANS",
+    "TISSUES",
+    "LesionMap",
+    "Rendered",
+    "Template",
+    "demo_subject_ids",
+    "draw_lesions",
+    "ixi_demographics",
+    "load_template",
+    "make_atlas",
+    "render_scan",
+    "subject_seed",
+    "synthesize_dataset",
+    "synthesize_scan",
+    "write_ixi_demographics_csv",
 ]

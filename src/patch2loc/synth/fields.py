@@ -1,4 +1,5 @@
 """Random building blocks: smooth noise, smooth fields on a control-point grid, random rotations."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,9 @@ def _upsampling_weights(n_fine: int, n_coarse: int) -> np.ndarray:
     return np.stack([ndimage.map_coordinates(e, coords, order=3, mode="nearest") for e in eye], axis=1)
 
 
-def _coarse_field(rng: np.random.Generator, shape: tuple[int, int, int], spacing: float,
-                  n_fields: int = 1) -> np.ndarray:
+def _coarse_field(
+    rng: np.random.Generator, shape: tuple[int, int, int], spacing: float, n_fields: int = 1
+) -> np.ndarray:
     """Smooth random fields [n, X, Y, Z]: unit normals on a CONTROL_SPACING_MM grid, upsampled.
 
     The upsampling is separable (one small matrix per axis), so it costs little at any size.

@@ -5,6 +5,7 @@ brain around it, as real ones do (docs/dae-gap.md has the references): a tumour 
 surrounding tissue away (mass effect), a chronic stroke pulls it in (tissue loss, with ex-vacuo
 widening of the ventricle beside it). MS and WMH lesions have no appreciable mass effect.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -163,7 +164,7 @@ def _wmh(tpl: Template, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
     gm = np.where(sel, 1.0 - c, 0.0)
     # A lacune in deep white matter, away from the caps.
     centre = _pick(rng, (tpl.wm > 0.8) & (tpl.ventricle_dist_mm > 15.0) & (tpl.depth_mm > 10.0), world)
-    lacune = (((world - centre[:, None, None, None]) ** 2).sum(0) <= max(2.5, 0.8 * tpl.spacing) ** 2)
+    lacune = ((world - centre[:, None, None, None]) ** 2).sum(0) <= max(2.5, 0.8 * tpl.spacing) ** 2
     lacune &= tpl.brain
     labels[lacune] = 2
     csf[lacune], gm[lacune] = 0.85, 0.15
@@ -188,7 +189,10 @@ def draw_lesions(dataset: str, spacing: float, seed: int, model: str = "intensit
     displacement = None
     if model == "anatomical" and dataset in _MASS_EFFECT and labels.any():
         # a tumour's radius is its core's (necrosis and enhancing rim), a stroke's its whole volume's
-        core = np.isin(labels, (BRATS_LABELS["necrosis"], BRATS_LABELS["enhancing"])) if dataset == "BraTS21" \
+        core = (
+            np.isin(labels, (BRATS_LABELS["necrosis"], BRATS_LABELS["enhancing"]))
+            if dataset == "BraTS21"
             else labels > 0
+        )
         displacement = _mass_effect(tpl, core, rng, _MASS_EFFECT[dataset])
     return LesionMap(labels, comp, displacement)

@@ -1,4 +1,5 @@
 """Rendering: tissue image, pose, deformation, bias and noise in native space; writing demo datasets."""
+
 from __future__ import annotations
 
 import zlib
@@ -48,8 +49,9 @@ class Rendered:
     pose: np.ndarray  # 4x4 world -> world: where the template brain was moved to (before deformation)
 
 
-def _tissue_image(tpl: Template, means: dict[str, float], texture: np.ndarray, skull: bool,
-                  lesions: LesionMap | None) -> np.ndarray:
+def _tissue_image(
+    tpl: Template, means: dict[str, float], texture: np.ndarray, skull: bool, lesions: LesionMap | None
+) -> np.ndarray:
     """Template-space image: tissue fractions times means, times texture."""
     csf, gm, wm = tpl.csf, tpl.gm, tpl.wm
     if lesions is not None and lesions.displacement is not None:  # the brain moved by the lesion
@@ -83,9 +85,17 @@ def _pose_matrix(tpl: Template, rng: np.random.Generator) -> np.ndarray:
     return pose
 
 
-def render_scan(dataset: str, modality: str, seed: int, spacing: float = 2.0, *,
-                lesion: bool = True, noise: bool = True, skull: bool | None = None,
-                lesion_model: str = "intensity") -> Rendered:
+def render_scan(
+    dataset: str,
+    modality: str,
+    seed: int,
+    spacing: float = 2.0,
+    *,
+    lesion: bool = True,
+    noise: bool = True,
+    skull: bool | None = None,
+    lesion_model: str = "intensity",
+) -> Rendered:
     """Render one synthetic scan in native space (no file written).
 
     `seed` fixes the subject: the same (seed, modality) gives identical arrays; T1 and T2 with
@@ -149,9 +159,18 @@ def render_scan(dataset: str, modality: str, seed: int, spacing: float = 2.0, *,
     return Rendered(image.astype(np.float32), brain, seg, native_affine, pose)
 
 
-def synthesize_scan(dataset: str, modality: str, subject: str, raw_root: str | Path, seed: int,
-                    spacing: float = 2.0, *, lesion: bool = True, noise: bool = True,
-                    lesion_model: str = "intensity") -> RawScan:
+def synthesize_scan(
+    dataset: str,
+    modality: str,
+    subject: str,
+    raw_root: str | Path,
+    seed: int,
+    spacing: float = 2.0,
+    *,
+    lesion: bool = True,
+    noise: bool = True,
+    lesion_model: str = "intensity",
+) -> RawScan:
     """Render one subject and write it to its dataset's raw layout under `raw_root`.
 
     Writes the image, the brain mask where the layout has one (BraTS21 has none: its image is
@@ -160,8 +179,9 @@ def synthesize_scan(dataset: str, modality: str, subject: str, raw_root: str | P
     paths = raw_paths(dataset, raw_root, subject, modality)
     scan = render_scan(dataset, modality, seed, spacing, lesion=lesion, noise=noise, lesion_model=lesion_model)
     # Stored as int16, like most raw scanner exports (and half the size of float32).
-    save_volume(np.clip(np.rint(scan.image), 0, np.iinfo(np.int16).max).astype(np.int16), paths.image,
-                affine=scan.affine)
+    save_volume(
+        np.clip(np.rint(scan.image), 0, np.iinfo(np.int16).max).astype(np.int16), paths.image, affine=scan.affine
+    )
     if paths.mask is not None:
         save_volume(scan.brain.astype(np.uint8), paths.mask, affine=scan.affine)
     if paths.seg is not None:
@@ -170,9 +190,15 @@ def synthesize_scan(dataset: str, modality: str, subject: str, raw_root: str | P
     return paths
 
 
-def synthesize_dataset(dataset: str, subjects: list[str], raw_root: str | Path, seed: int,
-                       spacing: float = 2.0, modalities: tuple[str, ...] | list[str] | None = None,
-                       lesion_model: str = "intensity") -> list[RawScan]:
+def synthesize_dataset(
+    dataset: str,
+    subjects: list[str],
+    raw_root: str | Path,
+    seed: int,
+    spacing: float = 2.0,
+    modalities: tuple[str, ...] | list[str] | None = None,
+    lesion_model: str = "intensity",
+) -> list[RawScan]:
     """Write every subject of a demo dataset (IXI: T1 and T2, and IXI.csv, its demographics in
     IXI.xls's columns; lesion sets: their modality).
 

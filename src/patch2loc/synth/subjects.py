@@ -1,5 +1,6 @@
 """Demo subject ids shaped like each dataset's real ones, stable per-subject seeds, and the demo's
 IXI demographics (sites in the ids as IXI's, ages and sexes in IXI's spreadsheet columns)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,8 +24,20 @@ _ID_FORMATS = {
 # seeds keep that name, so adding the sites changed no demo brain.
 _DEMO_IXI = re.compile(r"(IXI9\d\d)-(?:Guys|HH|IOP)-(1\d\d\d)")
 # IXI.xls's columns, in its order (patch2loc.evaluation.demographics reads them).
-IXI_COLUMNS = ("IXI_ID", "SEX_ID", "HEIGHT", "WEIGHT", "ETHNIC_ID", "MARITAL_ID", "OCCUPATION_ID",
-               "QUALIFICATION_ID", "DOB", "DATE_AVAILABLE", "STUDY_DATE", "AGE")
+IXI_COLUMNS = (
+    "IXI_ID",
+    "SEX_ID",
+    "HEIGHT",
+    "WEIGHT",
+    "ETHNIC_ID",
+    "MARITAL_ID",
+    "OCCUPATION_ID",
+    "QUALIFICATION_ID",
+    "DOB",
+    "DATE_AVAILABLE",
+    "STUDY_DATE",
+    "AGE",
+)
 
 
 def demo_subject_ids(dataset: str, n: int) -> list[str]:
@@ -56,12 +69,22 @@ def ixi_demographics(subjects: list[str], seed: int) -> pd.DataFrame:
         rng = np.random.default_rng([subject_seed(seed, "IXI", subject), 1])
         study = dt.date(2005, 6, 1) + dt.timedelta(days=int(rng.integers(0, 540)))
         age_days = int(rng.uniform(20.0, 86.0) * 365.25)
-        rows.append({"IXI_ID": int(match.group(1)), "SEX_ID": int(rng.integers(1, 3)),
-                     "HEIGHT": int(rng.integers(150, 196)), "WEIGHT": int(rng.integers(50, 101)),
-                     "ETHNIC_ID": int(rng.integers(1, 6)), "MARITAL_ID": int(rng.integers(1, 6)),
-                     "OCCUPATION_ID": int(rng.integers(1, 9)), "QUALIFICATION_ID": int(rng.integers(1, 6)),
-                     "DOB": study - dt.timedelta(days=age_days), "DATE_AVAILABLE": 1, "STUDY_DATE": study,
-                     "AGE": round(age_days / 365.25, 2)})
+        rows.append(
+            {
+                "IXI_ID": int(match.group(1)),
+                "SEX_ID": int(rng.integers(1, 3)),
+                "HEIGHT": int(rng.integers(150, 196)),
+                "WEIGHT": int(rng.integers(50, 101)),
+                "ETHNIC_ID": int(rng.integers(1, 6)),
+                "MARITAL_ID": int(rng.integers(1, 6)),
+                "OCCUPATION_ID": int(rng.integers(1, 9)),
+                "QUALIFICATION_ID": int(rng.integers(1, 6)),
+                "DOB": study - dt.timedelta(days=age_days),
+                "DATE_AVAILABLE": 1,
+                "STUDY_DATE": study,
+                "AGE": round(age_days / 365.25, 2),
+            }
+        )
     return pd.DataFrame(rows, columns=list(IXI_COLUMNS))
 
 

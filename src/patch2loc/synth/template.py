@@ -1,4 +1,5 @@
 """Template space: the MNI152 T1, tissue and distance maps on a grid (`load_template`), and the demo atlas."""
+
 from __future__ import annotations
 
 import functools

@@ -6,6 +6,7 @@ The viewer's browser test, the viewer benchmark and the screenshot script use it
 (file:// included), collect console errors and uncaught exceptions, run JavaScript, move the
 mouse and take screenshots. Linux/macOS only (the pipe is passed as fds 3 and 4).
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,9 +23,18 @@ from pathlib import Path
 # Headless flags that work on a machine with no GPU and no network: WebGL2 runs on SwiftShader
 # (Chromium's CPU implementation), which recent Chromium enables only when asked to.
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--hide-scrollbars", "--mute-audio",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--hide-scrollbars",
+    "--mute-audio",
 ]
 NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -41,8 +51,7 @@ def find_chromium() -> str | None:
 class Chromium:
     """One headless browser with one page. Use as a context manager."""
 
-    def __init__(self, executable: str | None = None, width: int = 1280, height: int = 800,
-                 timeout: float = 60.0):
+    def __init__(self, executable: str | None = None, width: int = 1280, height: int = 800, timeout: float = 60.0):
         executable = executable or find_chromium()
         if not executable:
             raise BrowserError("no chromium on PATH (Debian: apt-get install chromium)")
@@ -64,10 +73,20 @@ class Chromium:
             os.dup2(high_w, 4)
 
         self._proc = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
-             "--remote-debugging-pipe", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            close_fds=False, preexec_fn=give_pipes)  # close_fds=False: fds 3 and 4 must survive exec
+            [
+                executable,
+                *FLAGS,
+                f"--user-data-dir={self._profile}",
+                f"--window-size={width},{height}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=False,
+            preexec_fn=give_pipes,
+        )  # close_fds=False: fds 3 and 4 must survive exec
         os.close(to_browser_r)
         os.close(from_browser_w)
         self.size = (width, height)
@@ -85,8 +104,9 @@ class Chromium:
         raw, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(raw)
 
-    def send(self, method: str, params: dict | None = None, *, browser: bool = False,
-             timeout: float | None = None) -> dict:
+    def send(
+        self, method: str, params: dict | None = None, *, browser: bool = False, timeout: float | None = None
+    ) -> dict:
         """One DevTools command to the page (or to the browser); its result."""
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params or {}}
@@ -120,13 +140,16 @@ class Chromium:
         if self._target:  # one page at a time
             self.send("Target.closeTarget", {"targetId": self._target}, browser=True)
         target = self._target = self.send("Target.createTarget", {"url": "about:blank"}, browser=True)["targetId"]
-        self._session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True},
-                                  browser=True)["sessionId"]
+        self._session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True}, browser=True)[
+            "sessionId"
+        ]
         for domain in ("Runtime", "Log", "Page"):
             self.send(f"{domain}.enable")
         width, height = self.size
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         self._events.clear()
         self.send("Page.navigate", {"url": url})
         deadline = time.monotonic() + (timeout or self.timeout)
@@ -135,8 +158,9 @@ class Chromium:
 
     def evaluate(self, expression: str, timeout: float | None = None):
         """The value of a JavaScript expression in the page (promises are awaited)."""
-        result = self.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
-                                                "returnByValue": True}, timeout=timeout)
+        result = self.send(
+            "Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True}, timeout=timeout
+        )
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
             raise BrowserError(details.get("exception", {}).get("description") or details.get("text"))
@@ -159,8 +183,7 @@ class Chromium:
     def click(self, x: float, y: float) -> None:
         """A left click at page pixel (x, y)."""
         for kind in ("mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent",
-                      {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+            self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:

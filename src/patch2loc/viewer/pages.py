@@ -11,6 +11,7 @@ crosshair. It opens from file:// with no server and no internet: the volumes are
 NiiVue (BSD-2-Clause, https://github.com/niivue/niivue) is not copied into this repository: it
 is the `niivue.umd.js` that nilearn (>= 0.14, BSD-3-Clause) ships in its wheel.
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,8 +41,9 @@ def niivue_library() -> Path:
     spec = importlib.util.find_spec("nilearn")
     path = Path(spec.origin).parent / "_assets" / "js" / LIBRARY_NAME if spec and spec.origin else None
     if path is None or not path.is_file():
-        raise InputError(f"NiiVue's {LIBRARY_NAME} not found (it comes with nilearn >= 0.14): "
-                         "pip install 'nilearn>=0.14'.")
+        raise InputError(
+            f"NiiVue's {LIBRARY_NAME} not found (it comes with nilearn >= 0.14): pip install 'nilearn>=0.14'."
+        )
     return path
 
 
@@ -80,12 +82,11 @@ def _nifti_base64(data: np.ndarray, affine: np.ndarray, slope: float = 1.0, inte
     return base64.b64encode(gzip.compress(img.to_bytes(), compresslevel=6, mtime=0)).decode("ascii")
 
 
-def encode_volumes(scan: np.ndarray, score: np.ndarray, affine: np.ndarray,
-                   seg: np.ndarray | None = None) -> dict:
+def encode_volumes(scan: np.ndarray, score: np.ndarray, affine: np.ndarray, seg: np.ndarray | None = None) -> dict:
     """The page's volumes: the scan as uint8 over its 0.5-99.5 % range of non-zero voxels, the
     score as int16 steps of SCORE_STEP, the ground truth as a uint8 mask (base64 .nii.gz each)."""
     nonzero = scan[scan != 0]
-    lo, hi = (np.percentile(nonzero, [0.5, 99.5]) if nonzero.size else (0.0, 1.0))
+    lo, hi = np.percentile(nonzero, [0.5, 99.5]) if nonzero.size else (0.0, 1.0)
     lo, hi = float(min(lo, 0.0)), float(hi if hi > lo else lo + 1.0)
     scan8 = np.clip(np.round((scan - lo) / (hi - lo) * 255), 0, 255).astype(np.uint8)
     steps = np.clip(np.round(score / SCORE_STEP), -32767, 32767).astype(np.int16)
@@ -102,31 +103,51 @@ def _script_tag(library: str | None) -> str:
         return f'<script src="{html.escape(library)}"></script>'
     code = niivue_library().read_text(encoding="utf-8")
     if "</script" in code.lower():  # would end the inline <script> early
-        raise InputError(f"{niivue_library()}: this NiiVue cannot be inlined; write the viewer with a library beside it.")
+        raise InputError(
+            f"{niivue_library()}: this NiiVue cannot be inlined; write the viewer with a library beside it."
+        )
     return f"<script>{code}</script>"
 
 
-def viewer_html(scan: np.ndarray, score: np.ndarray, affine: np.ndarray, *, threshold: float,
-                seg: np.ndarray | None = None, title: str = "heatmap", meta: str = "",
-                method: str = DEFAULT_METHOD, library: str | None = None) -> str:
+def viewer_html(
+    scan: np.ndarray,
+    score: np.ndarray,
+    affine: np.ndarray,
+    *,
+    threshold: float,
+    seg: np.ndarray | None = None,
+    title: str = "heatmap",
+    meta: str = "",
+    method: str = DEFAULT_METHOD,
+    library: str | None = None,
+) -> str:
     """The viewer page. `library`: URL of niivue.umd.js relative to the page, or None to inline it."""
     scan, score = np.asarray(scan, np.float32), np.asarray(score, np.float32)
     for name, arr in (("score", score), ("ground truth", seg)):
         if arr is not None and arr.shape != scan.shape:
             raise InputError(f"the {name} has shape {arr.shape}, the scan {scan.shape}: they must share one grid.")
     low, high = colour_range(method, score, threshold)
-    data = {**encode_volumes(scan, score, np.asarray(affine, np.float64), seg),
-            "world2voxel": np.linalg.inv(np.asarray(affine, np.float64))[:3].round(8).tolist(),
-            "threshold": round(float(threshold), 4), "range": [low, high], "step": SCORE_STEP,
-            "colormap": HEATMAP_CMAP}
+    data = {
+        **encode_volumes(scan, score, np.asarray(affine, np.float64), seg),
+        "world2voxel": np.linalg.inv(np.asarray(affine, np.float64))[:3].round(8).tolist(),
+        "threshold": round(float(threshold), 4),
+        "range": [low, high],
+        "step": SCORE_STEP,
+        "colormap": HEATMAP_CMAP,
+    }
     payload = json.dumps(data).replace("</", "<\\/")  # nothing in the JSON may end the <script>
     meta = f"{meta} · threshold {threshold:.2f} · NiiVue {niivue_version(niivue_library())}".lstrip(" ·")
-    return (PAGE.replace("@@TITLE@@", html.escape(title)).replace("@@META@@", html.escape(meta))
-            .replace("@@DATA@@", payload).replace("@@LIBRARY@@", _script_tag(library)))
+    return (
+        PAGE.replace("@@TITLE@@", html.escape(title))
+        .replace("@@META@@", html.escape(meta))
+        .replace("@@DATA@@", payload)
+        .replace("@@LIBRARY@@", _script_tag(library))
+    )
 
 
-def write_viewer(out_html: str | os.PathLike, scan: np.ndarray, score: np.ndarray, affine: np.ndarray,
-                 **options) -> Path:
+def write_viewer(
+    out_html: str | os.PathLike, scan: np.ndarray, score: np.ndarray, affine: np.ndarray, **options
+) -> Path:
     """Write `viewer_html(...)` to `out_html` atomically."""
     page = viewer_html(scan, score, affine, **options)
     out = Path(out_html)
@@ -136,8 +157,15 @@ def write_viewer(out_html: str | os.PathLike, scan: np.ndarray, score: np.ndarra
     return out
 
 
-def viewer_from_files(out_html: str | os.PathLike, image: str | os.PathLike, heatmap: str | os.PathLike,
-                      *, threshold: float, seg: str | os.PathLike | None = None, **options) -> Path:
+def viewer_from_files(
+    out_html: str | os.PathLike,
+    image: str | os.PathLike,
+    heatmap: str | os.PathLike,
+    *,
+    threshold: float,
+    seg: str | os.PathLike | None = None,
+    **options,
+) -> Path:
     """A viewer from NIfTI files: the normalised scan, its heatmap and optionally the lesion mask."""
     from patch2loc.io import load_volume
 
@@ -146,17 +174,28 @@ def viewer_from_files(out_html: str | os.PathLike, image: str | os.PathLike, hea
     lesion = load_volume(seg, kind="lesion mask").data if seg is not None else None
     for path, arr in ((heatmap, score.data), (seg, lesion)):
         if arr is not None and arr.shape != scan.data.shape:
-            raise InputError(f"{path}: shape {arr.shape} differs from the scan {image} {scan.data.shape}; "
-                             "pass the files of one subject, on one grid.")
+            raise InputError(
+                f"{path}: shape {arr.shape} differs from the scan {image} {scan.data.shape}; "
+                "pass the files of one subject, on one grid."
+            )
     return write_viewer(out_html, scan.data, score.data, scan.affine, threshold=threshold, seg=lesion, **options)
 
 
 FALLBACK_QUANTILE = 98.0  # without a threshold, the slider starts at this percentile of the scan's in-brain scores
 
 
-def prediction_viewer(out_html: str | os.PathLike, image: np.ndarray, score: np.ndarray, affine: np.ndarray,
-                      threshold: float | None, *, brain: np.ndarray, seg: str | os.PathLike | None = None,
-                      title: str = "", method: str = DEFAULT_METHOD) -> Path:
+def prediction_viewer(
+    out_html: str | os.PathLike,
+    image: np.ndarray,
+    score: np.ndarray,
+    affine: np.ndarray,
+    threshold: float | None,
+    *,
+    brain: np.ndarray,
+    seg: str | os.PathLike | None = None,
+    title: str = "",
+    method: str = DEFAULT_METHOD,
+) -> Path:
     """`patch2loc predict --html`: the viewer of one scored scan, NiiVue inlined (a single file).
     `seg` is the --seg file, on the grid of `image` (predict has checked it)."""
     from patch2loc.io import load_volume
@@ -167,5 +206,6 @@ def prediction_viewer(out_html: str | os.PathLike, image: np.ndarray, score: np.
         threshold = float(np.percentile(inside, FALLBACK_QUANTILE)) if inside.size else 0.0
         meta = f"no run threshold: the slider starts at this scan's {FALLBACK_QUANTILE:g}th percentile"
     lesion = load_volume(seg, kind="lesion mask").data > 0 if seg is not None else None
-    return write_viewer(out_html, image, score, affine, threshold=threshold, seg=lesion, title=title, meta=meta,
-                        method=method)
+    return write_viewer(
+        out_html, image, score, affine, threshold=threshold, seg=lesion, title=title, meta=meta, method=method
+    )

@@ -1,4 +1,5 @@
 """Recall against lesion size: one PNG per lesion set, one line per method (figure_style)."""
+
 from __future__ import annotations
 
 import os

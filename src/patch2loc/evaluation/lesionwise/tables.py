@@ -8,6 +8,7 @@
 - `auprc_by_load`: AUPRC by tertile of a volume's total lesion volume (tertiles of each set's
   volumes, ties split by order), per fold the mean, then mean ± std over folds.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,16 +17,25 @@ import pandas as pd
 from patch2loc.evaluation.tables import dataset_order, aggregate_folds, format_mean_std, method_order
 
 # metric column -> (heading, scale to the unit shown, decimals)
-TABLE3 = {"dice_unsup": ("Dice (%)", 100.0, 2), "hd95_mm": ("HD95 (mm)", 1.0, 1),
-          "avd_pct": ("AVD (%)", 1.0, 1), "lesion_recall": ("lesion recall (%)", 100.0, 1),
-          "lesion_f1": ("lesion F1 (%)", 100.0, 1), "fp_components": ("FP components / volume", 1.0, 1)}
+TABLE3 = {
+    "dice_unsup": ("Dice (%)", 100.0, 2),
+    "hd95_mm": ("HD95 (mm)", 1.0, 1),
+    "avd_pct": ("AVD (%)", 1.0, 1),
+    "lesion_recall": ("lesion recall (%)", 100.0, 1),
+    "lesion_f1": ("lesion F1 (%)", 100.0, 1),
+    "fp_components": ("FP components / volume", 1.0, 1),
+}
 TERTILES = ("low", "middle", "high")
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
-    order = {"dataset": {d: i for i, d in enumerate(dataset_order(df["dataset"]))},
-             "method": {m: i for i, m in enumerate(method_order(df["method"]))}}
-    return df.sort_values(["dataset", "method"], key=lambda s: s.map(order[s.name]), kind="stable").reset_index(drop=True)
+    order = {
+        "dataset": {d: i for i, d in enumerate(dataset_order(df["dataset"]))},
+        "method": {m: i for i, m in enumerate(method_order(df["method"]))},
+    }
+    return df.sort_values(["dataset", "method"], key=lambda s: s.map(order[s.name]), kind="stable").reset_index(
+        drop=True
+    )
 
 
 def table3(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
@@ -52,9 +62,10 @@ def size_bin_labels(edges) -> list[str]:
 def recall_by_size_per_fold(lesions: pd.DataFrame, edges) -> pd.DataFrame:
     """Per (dataset, modality, method, fold, size bin): lesions, found, recall (a fraction)."""
     labels = size_bin_labels(edges)
-    binned = lesions.assign(size_bin=pd.Categorical.from_codes(np.searchsorted(edges, lesions["volume_ml"],
-                                                                               side="right"), labels),
-                            fold=lesions["fold"].fillna("").astype(str))
+    binned = lesions.assign(
+        size_bin=pd.Categorical.from_codes(np.searchsorted(edges, lesions["volume_ml"], side="right"), labels),
+        fold=lesions["fold"].fillna("").astype(str),
+    )
     out = binned.groupby(["dataset", "modality", "method", "fold", "size_bin"], observed=False)["found"]
     out = out.agg(lesions="size", found="sum").reset_index()
     out = out[out.groupby(["dataset", "method", "fold"])["lesions"].transform("sum") > 0]  # combinations seen
@@ -98,9 +109,12 @@ def auprc_by_load(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
             members = tertiles[(tertiles["dataset"] == dataset) & (tertiles["tertile"] == tertile)]
             if members.empty:
                 continue
-            row = {"dataset": dataset, "lesion load": tertile,
-                   "range (mL)": f"{members['lesion_ml'].min():.3g}-{members['lesion_ml'].max():.3g}",
-                   "volumes": len(members)}
+            row = {
+                "dataset": dataset,
+                "lesion load": tertile,
+                "range (mL)": f"{members['lesion_ml'].min():.3g}-{members['lesion_ml'].max():.3g}",
+                "volumes": len(members),
+            }
             cell = agg[agg["dataset"] == f"{dataset}\t{tertile}"].set_index("method")
             row.update({m: format_mean_std(cell.at[m, "mean"], cell.at[m, "std"]) for m in methods if m in cell.index})
             rows.append(row)

@@ -4,6 +4,7 @@ detection counts, HD95 and the absolute volume difference (rules: the package do
 Runs inside the scoring jobs, while the volume's map is in memory (maps are not all kept), so it
 is cheap: two labellings (scipy.ndimage) and one HD95 (MONAI) per volume.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,9 @@ def hd95(pred: np.ndarray, seg: np.ndarray, spacing) -> float:
 
     with warnings.catch_warnings():  # MONAI 1.5-1.6 warns about an argument it passes itself
         warnings.simplefilter("ignore", FutureWarning)
-        value = compute_hausdorff_distance(batch(pred), batch(seg), include_background=True, percentile=95,
-                                           spacing=[float(s) for s in spacing])
+        value = compute_hausdorff_distance(
+            batch(pred), batch(seg), include_background=True, percentile=95, spacing=[float(s) for s in spacing]
+        )
     return float(value.reshape(-1)[0])
 
 
@@ -44,8 +46,9 @@ def _f1(precision: float, recall: float) -> float:
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
 
 
-def lesion_metrics(pred: np.ndarray, seg: np.ndarray, spacing, rule: LesionRule = LesionRule()
-                   ) -> tuple[dict, list[dict]]:
+def lesion_metrics(
+    pred: np.ndarray, seg: np.ndarray, spacing, rule: LesionRule = LesionRule()
+) -> tuple[dict, list[dict]]:
     """Metrics of one thresholded map against its lesion mask (both boolean, the same region
     already applied) and one row per counted lesion: (VOLUME_COLUMNS dict, rows of lesion,
     voxels, volume_ml, found). Recall and F1 are NaN without a counted lesion; precision is NaN
@@ -67,12 +70,25 @@ def lesion_metrics(pred: np.ndarray, seg: np.ndarray, spacing, rule: LesionRule 
     f1 = math.nan if not n_counted else (0.0 if not n_predicted else _f1(precision, recall))
     lesion_voxels, pred_voxels = int(seg.sum()), int(pred.sum())
     metrics = {
-        "lesions": n_counted, "lesions_found": n_found, "components": n_predicted,
-        "fp_components": n_predicted - touching, "lesion_recall": recall, "lesion_precision": precision,
-        "lesion_f1": f1, "hd95_mm": hd95(pred, seg, spacing),
+        "lesions": n_counted,
+        "lesions_found": n_found,
+        "components": n_predicted,
+        "fp_components": n_predicted - touching,
+        "lesion_recall": recall,
+        "lesion_precision": precision,
+        "lesion_f1": f1,
+        "hd95_mm": hd95(pred, seg, spacing),
         "avd_pct": 100.0 * abs(pred_voxels - lesion_voxels) / lesion_voxels if lesion_voxels else math.nan,
-        "lesion_ml": lesion_voxels * voxel_ml, "predicted_ml": pred_voxels * voxel_ml,
+        "lesion_ml": lesion_voxels * voxel_ml,
+        "predicted_ml": pred_voxels * voxel_ml,
     }
-    rows = [{"lesion": int(i + 1), "voxels": int(sizes[i]), "volume_ml": float(sizes[i] * voxel_ml),
-             "found": bool(found[i])} for i in np.flatnonzero(counted)]
+    rows = [
+        {
+            "lesion": int(i + 1),
+            "voxels": int(sizes[i]),
+            "volume_ml": float(sizes[i] * voxel_ml),
+            "found": bool(found[i]),
+        }
+        for i in np.flatnonzero(counted)
+    ]
     return metrics, rows

@@ -1,4 +1,5 @@
 """The DAE as the workflow and predict call a method (see `patch2loc.methods`): train, load, score."""
+
 from __future__ import annotations
 
 from patch2loc.methods.dae import train as dae_train

@@ -7,6 +7,7 @@ GroupNorm, in that order as in the reference; convolutions pad by reflection so 
 size. A 1x1 convolution maps the top level back to one channel: the reconstruction.
 A slice whose side is not a multiple of 2^(depth-1) is zero padded for the network and cropped back.
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,8 +36,11 @@ class WSConv2d(nn.Conv2d):
 def conv_block(c_in: int, c_out: int) -> nn.Sequential:
     layers = []
     for a, b in ((c_in, c_out), (c_out, c_out)):
-        layers += [WSConv2d(a, b, kernel_size=3, padding=1, padding_mode="reflect"), nn.SiLU(),
-                   nn.GroupNorm(group_count(b), b)]
+        layers += [
+            WSConv2d(a, b, kernel_size=3, padding=1, padding_mode="reflect"),
+            nn.SiLU(),
+            nn.GroupNorm(group_count(b), b),
+        ]
     return nn.Sequential(*layers)
 
 
@@ -46,8 +50,9 @@ class DenoisingUNet(nn.Module):
         widths = [width * 2**i for i in range(depth)]
         self.depth = depth
         self.down = nn.ModuleList(conv_block(a, b) for a, b in zip([channels, *widths[:-1]], widths))
-        self.up = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], kernel_size=2, stride=2)
-                                for i in reversed(range(depth - 1)))
+        self.up = nn.ModuleList(
+            nn.ConvTranspose2d(widths[i + 1], widths[i], kernel_size=2, stride=2) for i in reversed(range(depth - 1))
+        )
         self.up_blocks = nn.ModuleList(conv_block(2 * widths[i], widths[i]) for i in reversed(range(depth - 1)))
         self.last = nn.Conv2d(widths[0], channels, kernel_size=1)
 

@@ -7,6 +7,7 @@ reference) so the nodes do not always fall on the same pixels, and set to zero o
 foreground (the brain mask). The reference draws 16 x 16 nodes on a 128-pixel slice of 1.875 mm
 pixels (BraTS' 240 mm resized): about 15.9 mm between nodes. We keep the distance, in mm.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,8 +24,9 @@ def node_spacing(side: int, cells: int) -> float:
     return (side - 1) / (cells - 1)
 
 
-def coarse_noise(foreground: torch.Tensor, cells: tuple[int, int], std: float,
-                 generator: torch.Generator, roll: bool = True) -> torch.Tensor:
+def coarse_noise(
+    foreground: torch.Tensor, cells: tuple[int, int], std: float, generator: torch.Generator, roll: bool = True
+) -> torch.Tensor:
     """Noise for a batch of slices [B, 1, H, W]: zero wherever `foreground` (same shape) is False."""
     batch, _, height, width = foreground.shape
     device = foreground.device

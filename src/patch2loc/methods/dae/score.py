@@ -4,6 +4,7 @@ Every axial slice that holds brain is reconstructed from the clean (masked) slic
 score is the absolute reconstruction error inside the mask, 0 elsewhere. The shared
 post-processing (median filter, mask) and the metrics come after, as for every method.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,13 +18,15 @@ SLICES_PER_BATCH = 16
 
 def load_model(checkpoint: str, device: str | torch.device = "cpu") -> tuple[DenoisingUNet, dict]:
     """Rebuild the DAE from a checkpoint; returns (model in eval mode, checkpoint dict)."""
-    return load_network(checkpoint, "DAE", lambda c: DenoisingUNet(width=int(c["width"]), depth=int(c["depth"])),
-                        device)
+    return load_network(
+        checkpoint, "DAE", lambda c: DenoisingUNet(width=int(c["width"]), depth=int(c["depth"])), device
+    )
 
 
 @torch.inference_mode()
-def reconstruct(model: DenoisingUNet, volume: np.ndarray, brain_mask: np.ndarray,
-                device: str | torch.device | None = None) -> np.ndarray:
+def reconstruct(
+    model: DenoisingUNet, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None
+) -> np.ndarray:
     """The DAE's reconstruction [X, Y, Z] of the masked volume (0 on slices without brain)."""
     device = torch.device(device or next(model.parameters()).device)
     model = model.to(device).eval()
@@ -32,14 +35,15 @@ def reconstruct(model: DenoisingUNet, volume: np.ndarray, brain_mask: np.ndarray
     out = np.zeros_like(clean)
     slices = np.flatnonzero(brain_mask.any(axis=(0, 1)))
     for start in range(0, len(slices), SLICES_PER_BATCH):
-        z = slices[start:start + SLICES_PER_BATCH]
+        z = slices[start : start + SLICES_PER_BATCH]
         batch = torch.from_numpy(np.ascontiguousarray(clean[:, :, z].transpose(2, 0, 1))).unsqueeze(1).to(device)
         out[:, :, z] = model(batch).float().squeeze(1).cpu().numpy().transpose(1, 2, 0)
     return out
 
 
-def anomaly_map(model: DenoisingUNet, volume: np.ndarray, brain_mask: np.ndarray,
-                device: str | torch.device | None = None) -> np.ndarray:
+def anomaly_map(
+    model: DenoisingUNet, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None
+) -> np.ndarray:
     """|x - reconstruction| inside the brain mask, 0 outside; float32 [X, Y, Z]."""
     check_grid(model, volume, "the DAE")
     mask = np.asarray(brain_mask) > 0

@@ -8,6 +8,7 @@ a half-cosine from `lr` to 0 over the run. Validation: a fixed set of slices of 
 subjects with fixed noise, drawn once with a generator of its own. The loop, checkpoints, resume
 and best model by validation loss are the shared harness's (`methods.harness`).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -20,14 +21,36 @@ from patch2loc.intensities import training_range
 from patch2loc.io import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.noise import coarse_noise, noise_cells
-from patch2loc.methods.harness import (autocast_context, check_settings, config_from_dict, prepare_device, scheduled_lr, set_lr,
-                                       run_training, seed_everything)
+from patch2loc.methods.harness import (
+    autocast_context,
+    check_settings,
+    config_from_dict,
+    prepare_device,
+    scheduled_lr,
+    set_lr,
+    run_training,
+    seed_everything,
+)
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 # Settings that change what is trained; resuming with a different value is refused.
-RESUME_MUST_MATCH = ("batch_size", "lr", "weight_decay", "grad_clip", "width", "depth", "noise_std", "noise_cells",
-                     "val_batches", "seed", "amp", "steps", "volume_shape", "modality")
+RESUME_MUST_MATCH = (
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "grad_clip",
+    "width",
+    "depth",
+    "noise_std",
+    "noise_cells",
+    "val_batches",
+    "seed",
+    "amp",
+    "steps",
+    "volume_shape",
+    "modality",
+)
 
 
 @dataclass
@@ -99,8 +122,9 @@ class DAETask:
             self.val_set.append((clean, fg, clean + coarse_noise(fg, cells, cfg.noise_std, val_gen)))
         self.generator = torch.Generator(device).manual_seed(cfg.seed)
         self.model = DenoisingUNet(cfg.width, cfg.depth).to(device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, amsgrad=True,
-                                          weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=cfg.lr, amsgrad=True, weight_decay=cfg.weight_decay
+        )
 
     def train_step(self, step: int) -> torch.Tensor:
         cfg = self.cfg
@@ -141,22 +165,42 @@ def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: boo
     """Train a DAE on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`."""
     shape = data.train_images.shape[1:]
     if data.val_images.shape[1:] != shape:
-        raise InputError(f"train volumes {shape} and val volumes {data.val_images.shape[1:]} differ in shape; "
-                         "preprocess both to the same grid (crop/pad).")
+        raise InputError(
+            f"train volumes {shape} and val volumes {data.val_images.shape[1:]} differ in shape; "
+            "preprocess both to the same grid (crop/pad)."
+        )
     device = prepare_device(cfg.device, cfg.num_threads)
-    cells = (noise_cells(shape[0], data.spacing[0], cfg.noise_cell_mm),
-             noise_cells(shape[1], data.spacing[1], cfg.noise_cell_mm))
+    cells = (
+        noise_cells(shape[0], data.spacing[0], cfg.noise_cell_mm),
+        noise_cells(shape[1], data.spacing[1], cfg.noise_cell_mm),
+    )
     # The grid, the voxel size, the noise grid and the training intensities are recorded (predict
     # checks the grid and a scan's intensity scale).
-    config = {**asdict(cfg), "volume_shape": list(shape), "spacing": list(data.spacing), "noise_cells": list(cells),
-              "intensity_range": training_range(data.train_images, data.train_masks)}
+    config = {
+        **asdict(cfg),
+        "volume_shape": list(shape),
+        "spacing": list(data.spacing),
+        "noise_cells": list(cells),
+        "intensity_range": training_range(data.train_images, data.train_masks),
+    }
     seed_everything(cfg.seed)  # first, so the initial weights are a function of cfg.seed
     task = DAETask(data, cfg, cells, device)
-    return run_training(task, out_dir, steps=cfg.steps, val_every=cfg.val_every,
-                        checkpoint_every=cfg.checkpoint_every, config=config, must_match=RESUME_MUST_MATCH,
-                        subjects=data.subjects, modality=cfg.modality, device=device, progress=progress)
+    return run_training(
+        task,
+        out_dir,
+        steps=cfg.steps,
+        val_every=cfg.val_every,
+        checkpoint_every=cfg.checkpoint_every,
+        config=config,
+        must_match=RESUME_MUST_MATCH,
+        subjects=data.subjects,
+        modality=cfg.modality,
+        device=device,
+        progress=progress,
+    )
 
 
-def train_from_files(train_pairs: Pairs, val_pairs: Pairs, cfg: DAEConfig, out_dir: str | Path,
-                     progress: bool = True) -> dict:
+def train_from_files(
+    train_pairs: Pairs, val_pairs: Pairs, cfg: DAEConfig, out_dir: str | Path, progress: bool = True
+) -> dict:
     return train(load_training_data(train_pairs, val_pairs), cfg, out_dir, progress)

@@ -3,6 +3,7 @@ encoder pre-trained as a masked autoencoder (rule pretrain_cddpm) and fine-tuned
 
 The workflow's view of it (`patch2loc.methods`); its settings are the `cddpm:` config block.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,9 @@ __all__ = ["Settings", "load", "score", "train_from_files"]
 ENCODER_FOLDER = "encoder"  # the pre-training's folder inside out_dir when no encoder_checkpoint is given
 
 
-def train_from_files(train_pairs, val_pairs, settings: dict, out_dir, *, modality: str, threads: int,
-                     progress: bool = True) -> dict:
+def train_from_files(
+    train_pairs, val_pairs, settings: dict, out_dir, *, modality: str, threads: int, progress: bool = True
+) -> dict:
     """The workflow passes the pre-trained encoder (`encoder_checkpoint`, its own rule and model folder).
     Called without one (`patch2loc train --method cDDPM`, the registry-wide tests) but with a
     `pretrain:` block, the pre-training runs first, into out_dir/encoder/ (resumed like any training),
@@ -25,8 +27,10 @@ def train_from_files(train_pairs, val_pairs, settings: dict, out_dir, *, modalit
     settings = dict(settings)
     if settings.get("encoder_checkpoint") is None and settings.get("pretrain") is not None:
         folder = Path(out_dir) / ENCODER_FOLDER
-        pretrain.train_from_files(train_pairs, val_pairs, settings, folder, modality=modality, threads=threads,
-                                  progress=progress)
+        pretrain.train_from_files(
+            train_pairs, val_pairs, settings, folder, modality=modality, threads=threads, progress=progress
+        )
         settings["encoder_checkpoint"] = str(folder / "best.pt")
-    return _train_from_files(train_pairs, val_pairs, settings, out_dir, modality=modality, threads=threads,
-                             progress=progress)
+    return _train_from_files(
+        train_pairs, val_pairs, settings, out_dir, modality=modality, threads=threads, progress=progress
+    )

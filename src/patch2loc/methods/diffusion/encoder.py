@@ -15,6 +15,7 @@ them in, coarse to fine; a 1x1 convolution gives the image. The loss is the squa
 hidden cells only. The cDDPM then starts its encoder from the pre-trained ResNet (its new linear
 layer from scratch) and trains both together.
 """
+
 from __future__ import annotations
 
 import torch
@@ -52,7 +53,9 @@ class ConditionEncoder(nn.Module):
         """The pre-trained ResNet's weights (everything but the linear layer, trained afresh)."""
         missing, unexpected = self.net.load_state_dict(state, strict=False)
         if unexpected or set(missing) - {"fc.weight", "fc.bias"}:
-            raise RuntimeError(f"the pre-trained encoder does not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")
+            raise RuntimeError(
+                f"the pre-trained encoder does not fit: missing {missing[:3]}, unexpected {unexpected[:3]}"
+            )
 
 
 class _Visible:
@@ -76,8 +79,9 @@ class MaskedBatchNorm2d(nn.BatchNorm2d):
         keep = self.visible.at(x)  # [B, 1, H, W]
         rows = x.permute(0, 2, 3, 1)[keep[:, 0]]  # [N, C]
         out = torch.zeros_like(x.permute(0, 2, 3, 1))
-        out[keep[:, 0]] = F.batch_norm(rows, self.running_mean, self.running_var, self.weight, self.bias,
-                                       self.training, self.momentum, self.eps)
+        out[keep[:, 0]] = F.batch_norm(
+            rows, self.running_mean, self.running_var, self.weight, self.bias, self.training, self.momentum, self.eps
+        )
         return out.permute(0, 3, 1, 2)
 
 
@@ -89,8 +93,7 @@ def sparsify(net: nn.Module, visible: _Visible) -> None:
             module.__class__ = MaskedBatchNorm2d
             module.visible = visible
         elif isinstance(module, (nn.Conv2d, nn.MaxPool2d)):
-            module.register_forward_hook(
-                lambda m, args, out: out if visible.cells is None else out * visible.at(out))
+            module.register_forward_hook(lambda m, args, out: out if visible.cells is None else out * visible.at(out))
 
 
 def _stages(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
@@ -106,9 +109,13 @@ class _UpBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int):
         super().__init__()
         self.up = nn.ConvTranspose2d(c_in, c_in, 4, stride=2, padding=1)
-        self.conv = nn.Sequential(nn.Conv2d(c_in, c_in, 3, padding=1, bias=False), nn.BatchNorm2d(c_in),
-                                  nn.ReLU6(inplace=True), nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(c_out))
+        self.conv = nn.Sequential(
+            nn.Conv2d(c_in, c_in, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_in),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(self.up(x))
@@ -124,15 +131,17 @@ class MaskedAutoencoder(nn.Module):
         with torch.no_grad():
             widths = [s.shape[1] for s in _stages(self.encoder.eval(), torch.zeros(1, 1, 64, 64))][::-1]
         self.encoder.train()
-        dec = [decoder_width // 2 ** i for i in range(len(widths))]
+        dec = [decoder_width // 2**i for i in range(len(widths))]
         self.norms = nn.ModuleList(MaskedBatchNorm2d(c) for c in widths)
         for n in self.norms:
             n.visible = self.visible
-        self.tokens = nn.ParameterList(nn.Parameter(nn.init.trunc_normal_(torch.empty(1, c, 1, 1), std=0.02, a=-0.02, b=0.02))
-                                      for c in widths)
-        self.project = nn.ModuleList(nn.Conv2d(c, d, 1 if i == 0 else 3, padding=0 if i == 0 else 1)
-                                     for i, (c, d) in enumerate(zip(widths, dec)))
-        chans = [decoder_width // 2 ** i for i in range(6)]  # 5 upsamplings: stride 32 back to 1
+        self.tokens = nn.ParameterList(
+            nn.Parameter(nn.init.trunc_normal_(torch.empty(1, c, 1, 1), std=0.02, a=-0.02, b=0.02)) for c in widths
+        )
+        self.project = nn.ModuleList(
+            nn.Conv2d(c, d, 1 if i == 0 else 3, padding=0 if i == 0 else 1) for i, (c, d) in enumerate(zip(widths, dec))
+        )
+        chans = [decoder_width // 2**i for i in range(6)]  # 5 upsamplings: stride 32 back to 1
         self.decoder = nn.ModuleList(_UpBlock(a, b) for a, b in zip(chans[:-1], chans[1:]))
         self.out = nn.Conv2d(chans[-1], 1, 1)
 
@@ -155,7 +164,7 @@ class MaskedAutoencoder(nn.Module):
                 keep = self.visible.at(f)
                 f = torch.where(keep, self.norms[i](f), self.tokens[i].expand_as(f))
                 h = self.decoder[i](h + self.project[i](f))
-            for block in self.decoder[len(feats):]:
+            for block in self.decoder[len(feats) :]:
                 h = block(h)
         finally:
             self.visible.cells = None
@@ -171,4 +180,4 @@ class MaskedAutoencoder(nn.Module):
 
 def backbone_weights(ckpt: dict) -> dict:
     """The pre-trained ResNet's weights from a pre-training checkpoint (plain ResNet names)."""
-    return {k[len("encoder."):]: v for k, v in ckpt["model"].items() if k.startswith("encoder.")}
+    return {k[len("encoder.") :]: v for k, v in ckpt["model"].items() if k.startswith("encoder.")}

@@ -8,6 +8,7 @@ squares at the border cut by the slice's edge, as the reference's grid) and keep
 slice clean as context; its output outside the square is the input itself (the reference's
 "inpaint"), so the stitched squares form the reconstruction.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,13 +25,20 @@ ARCHITECTURE = ("width", "mults", "blocks", "dropout", "timesteps", "encoder", "
 
 
 class DiffusionModel(nn.Module):
-    def __init__(self, width: int = 128, mults=(1, 2, 2), blocks: int = 3, dropout: float = 0.0,
-                 timesteps: int = 1000, encoder: str | None = None, patch_size: int | None = None,
-                 rescale: int = 1):
+    def __init__(
+        self,
+        width: int = 128,
+        mults=(1, 2, 2),
+        blocks: int = 3,
+        dropout: float = 0.0,
+        timesteps: int = 1000,
+        encoder: str | None = None,
+        patch_size: int | None = None,
+        rescale: int = 1,
+    ):
         super().__init__()
         self.encoder = ConditionEncoder(encoder, 4 * width) if encoder else None
-        self.unet = DiffusionUNet(width, tuple(mults), blocks, cond_dim=4 * width if encoder else None,
-                                  dropout=dropout)
+        self.unet = DiffusionUNet(width, tuple(mults), blocks, cond_dim=4 * width if encoder else None, dropout=dropout)
         self.patch_size, self.rescale = patch_size, rescale
         self.register_buffer("alpha_bar", cosine_alpha_bar(timesteps), persistent=False)
 
@@ -47,8 +55,14 @@ class DiffusionModel(nn.Module):
         p = self.patch_size
         return [(r, min(r + p, height), c, min(c + p, width)) for r in range(0, height, p) for c in range(0, width, p)]
 
-    def predict(self, clean: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
-                box: torch.Tensor | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def predict(
+        self,
+        clean: torch.Tensor,
+        t: torch.Tensor,
+        noise: torch.Tensor,
+        box: torch.Tensor | None = None,
+        cond: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """x0 predicted from clean slices [B, 1, H, W] ([0, 1] scale) noised to steps t [B] with `noise`
         (model range); with `box` [B, H, W] (bool) only the box is noised and only it is predicted,
         the rest is the clean input. Returned on the [0, 1] scale."""
@@ -85,12 +99,19 @@ def upsample(x: torch.Tensor, size: tuple[int, int], factor: int) -> torch.Tenso
     if factor == 1:
         return x
     up = F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
-    return up[..., :size[0], :size[1]]
+    return up[..., : size[0], : size[1]]
 
 
 @torch.no_grad()
-def reconstruct(model: DiffusionModel, clean: torch.Tensor, steps: tuple[int, ...], generator: torch.Generator,
-                octaves: int, persistence: float, frequency: float) -> torch.Tensor:
+def reconstruct(
+    model: DiffusionModel,
+    clean: torch.Tensor,
+    steps: tuple[int, ...],
+    generator: torch.Generator,
+    octaves: int,
+    persistence: float,
+    frequency: float,
+) -> torch.Tensor:
     """The reconstruction [B, 1, h, w] of clean slices on the model's grid: x0 predicted from the
     slices noised to each test step (one simplex field per step, shared by the slices, as the
     reference draws one per volume), averaged over the steps (cDDPM: 250, 500, 750); pDDPM predicts
@@ -99,8 +120,9 @@ def reconstruct(model: DiffusionModel, clean: torch.Tensor, steps: tuple[int, ..
     cond = model.condition(clean)
     total = torch.zeros_like(clean)
     for step in steps:
-        noise = simplex_noise(b, h, w, generator, octaves=octaves, persistence=persistence, frequency=frequency,
-                              device=clean.device)
+        noise = simplex_noise(
+            b, h, w, generator, octaves=octaves, persistence=persistence, frequency=frequency, device=clean.device
+        )
         t = torch.full((b,), step - 1, device=clean.device, dtype=torch.long)  # step 500 is index 499
         if model.patch_size is None:
             total += model.predict(clean, t, noise, cond=cond)

@@ -7,6 +7,7 @@ of slices and masks. The workflow's rule `pretrain_cddpm` runs it per (modality,
 model folder; `train_cddpm` then starts the cDDPM's encoder from its best.pt. Its settings are the
 `pretrain:` part of the `cddpm:` block; `encoder` and `rescale` are the cDDPM's own.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -18,12 +19,31 @@ from patch2loc.io import InputError
 from patch2loc.methods.diffusion.encoder import PRETRAINED as NAME
 from patch2loc.methods.diffusion.encoder import STRIDE, MaskedAutoencoder
 from patch2loc.methods.diffusion.train import SliceTask, brain_slices
-from patch2loc.methods.harness import (autocast_context, check_settings, config_from_dict, prepare_device,
-                                       run_training, seed_everything)
+from patch2loc.methods.harness import (
+    autocast_context,
+    check_settings,
+    config_from_dict,
+    prepare_device,
+    run_training,
+    seed_everything,
+)
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
-RESUME_MUST_MATCH = ("steps", "batch_size", "lr", "weight_decay", "mask_ratio", "decoder_width", "encoder", "rescale",
-                     "val_batches", "seed", "amp", "volume_shape", "modality")
+RESUME_MUST_MATCH = (
+    "steps",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "mask_ratio",
+    "decoder_width",
+    "encoder",
+    "rescale",
+    "val_batches",
+    "seed",
+    "amp",
+    "volume_shape",
+    "modality",
+)
 
 
 @dataclass
@@ -63,16 +83,19 @@ class PretrainTask(SliceTask):
         val_gen = torch.Generator(device).manual_seed(cfg.seed + 1)
         self.val_set = [self._batch(val, val_gen) for _ in range(cfg.val_batches)]
         self.generator = torch.Generator(device).manual_seed(cfg.seed)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                           betas=(0.9, 0.95))
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95)
+        )
 
     @staticmethod
     def _fit(slices: torch.Tensor) -> torch.Tensor:
         """Slices zero padded to multiples of the encoder's 32-pixel cells."""
         h, w = slices.shape[-2:]
         if min(h, w) < STRIDE:
-            raise InputError(f"cddpm pre-training: slices of {h}x{w} pixels on the model's grid are smaller than the "
-                             f"encoder's {STRIDE}-pixel cells; lower `rescale`.")
+            raise InputError(
+                f"cddpm pre-training: slices of {h}x{w} pixels on the model's grid are smaller than the "
+                f"encoder's {STRIDE}-pixel cells; lower `rescale`."
+            )
         return torch.nn.functional.pad(slices, (0, -w % STRIDE, 0, -h % STRIDE))
 
     def _batch(self, pool: torch.Tensor, gen: torch.Generator):
@@ -94,17 +117,32 @@ def train(data: TrainingData, cfg: PretrainConfig, out_dir: str | Path, progress
     config = {**asdict(cfg), "volume_shape": list(data.train_images.shape[1:]), "spacing": list(data.spacing)}
     seed_everything(cfg.seed)
     task = PretrainTask(data, cfg, device)
-    return run_training(task, out_dir, steps=cfg.steps, val_every=cfg.val_every,
-                        checkpoint_every=cfg.checkpoint_every, config=config, must_match=RESUME_MUST_MATCH,
-                        subjects=data.subjects, modality=cfg.modality, device=device, progress=progress)
+    return run_training(
+        task,
+        out_dir,
+        steps=cfg.steps,
+        val_every=cfg.val_every,
+        checkpoint_every=cfg.checkpoint_every,
+        config=config,
+        must_match=RESUME_MUST_MATCH,
+        subjects=data.subjects,
+        modality=cfg.modality,
+        device=device,
+        progress=progress,
+    )
 
 
-def train_from_files(train_pairs: Pairs, val_pairs: Pairs, settings: dict, out_dir, *, modality: str, threads: int,
-                     progress: bool = True) -> dict:
+def train_from_files(
+    train_pairs: Pairs, val_pairs: Pairs, settings: dict, out_dir, *, modality: str, threads: int, progress: bool = True
+) -> dict:
     """The workflow's call: `settings` is the whole `cddpm:` block (its `pretrain:` part, plus the
     cDDPM's `encoder` and `rescale`, which the pre-training must share)."""
-    block = {**(settings.get("pretrain") or {}), "encoder": settings.get("encoder", "resnet50"),
-             "rescale": settings.get("rescale", 2), "num_threads": threads, "modality": modality}
+    block = {
+        **(settings.get("pretrain") or {}),
+        "encoder": settings.get("encoder", "resnet50"),
+        "rescale": settings.get("rescale", 2),
+        "num_threads": threads,
+        "modality": modality,
+    }
     cfg = config_from_dict(PretrainConfig, block, "cddpm.pretrain (workflow config)")
     return train(load_training_data(train_pairs, val_pairs), cfg, out_dir, progress)
-

@@ -7,6 +7,7 @@ from [0, 1] to [-1, 1], as the reference does) is noised to step t as
 with simplex noise in place of Gaussian noise. The models predict x0 directly (objective pred_x0),
 so a reconstruction is one network evaluation at the test step, no sampling chain.
 """
+
 from __future__ import annotations
 
 import math

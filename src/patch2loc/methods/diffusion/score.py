@@ -8,6 +8,7 @@ seeded with the model's seed for each volume, so a volume's map is the same wher
 one field per test step for the whole volume, as the reference draws one for the volume's slices.
 The shared post-processing (median filter, mask) and the metrics come after, as for every method.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,9 @@ SLICES_PER_BATCH = 128  # slices per forward pass (the reference: a whole volume
 
 def _network(config: dict) -> DiffusionModel:
     model = model_of(config)
-    model.scoring = {k: config[k] for k in ("test_steps", "noise_octaves", "noise_persistence", "noise_frequency_px",
-                                            "seed")}  # what anomaly_map draws its noise with
+    model.scoring = {
+        k: config[k] for k in ("test_steps", "noise_octaves", "noise_persistence", "noise_frequency_px", "seed")
+    }  # what anomaly_map draws its noise with
     return model
 
 
@@ -33,8 +35,9 @@ def load_model(checkpoint: str, device: str | torch.device = "cpu", method: str 
 
 
 @torch.inference_mode()
-def anomaly_map(model: DiffusionModel, volume: np.ndarray, brain_mask: np.ndarray,
-                device: str | torch.device | None = None) -> np.ndarray:
+def anomaly_map(
+    model: DiffusionModel, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None
+) -> np.ndarray:
     """|x - reconstruction| inside the brain mask, 0 outside; float32 [X, Y, Z]."""
     check_grid(model, volume, "the model")
     device = torch.device(device or next(model.parameters()).device)
@@ -46,11 +49,18 @@ def anomaly_map(model: DiffusionModel, volume: np.ndarray, brain_mask: np.ndarra
     slices = np.flatnonzero(mask.any(axis=(0, 1)))
     generator = torch.Generator(device).manual_seed(int(s["seed"]))
     for start in range(0, len(slices), SLICES_PER_BATCH):
-        z = slices[start:start + SLICES_PER_BATCH]
+        z = slices[start : start + SLICES_PER_BATCH]
         full = torch.from_numpy(np.ascontiguousarray(clean[:, :, z].transpose(2, 0, 1))).unsqueeze(1).to(device)
         small = downsample(full, model.rescale)
-        reco = reconstruct(model, small, tuple(s["test_steps"]), generator, int(s["noise_octaves"]),
-                           float(s["noise_persistence"]), float(s["noise_frequency_px"]))
+        reco = reconstruct(
+            model,
+            small,
+            tuple(s["test_steps"]),
+            generator,
+            int(s["noise_octaves"]),
+            float(s["noise_persistence"]),
+            float(s["noise_frequency_px"]),
+        )
         residual = upsample((small - reco).abs(), tuple(full.shape[-2:]), model.rescale)
         out[:, :, z] = residual.squeeze(1).cpu().numpy().transpose(1, 2, 0)
     return (out * mask).astype(np.float32)

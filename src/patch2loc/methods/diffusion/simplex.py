@@ -10,6 +10,7 @@ lattice vertices within reach, a kernel (2 - d^2)^4 times the dot product of the
 8 gradients picked by hashing the vertex through the permutation table, summed, divided by 47.
 Written for this project from the algorithm's description; no code was copied.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,7 @@ STRETCH = (1 / math.sqrt(3) - 1) / 2  # -0.2113: input space -> skewed lattice
 SQUISH = (math.sqrt(3) - 1) / 2  # 0.3660: skewed lattice -> input space
 NORM = 47.0  # scales one octave to about [-1, 1]
 # 8 gradients, the vertices of an octagon (x, y)
-GRADIENTS = torch.tensor([[5, 2], [2, 5], [-5, 2], [-2, 5], [5, -2], [2, -5], [-5, -2], [-2, -5]],
-                         dtype=torch.float32)
+GRADIENTS = torch.tensor([[5, 2], [2, 5], [-5, 2], [-2, 5], [5, -2], [2, -5], [-5, -2], [-2, -5]], dtype=torch.float32)
 
 
 def _contribution(perm: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor):
@@ -29,7 +29,7 @@ def _contribution(perm: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, dx: to
     attn = (2 - dx * dx - dy * dy).clamp(min=0)
     index = (perm[(perm[xs & 255] + ys) & 255] >> 1) & 7  # bits 1-3 of the hash pick the gradient
     g = GRADIENTS.to(dx.device)[index]
-    return attn ** 4 * (g[..., 0] * dx + g[..., 1] * dy)
+    return attn**4 * (g[..., 0] * dx + g[..., 1] * dy)
 
 
 def opensimplex2d(x: torch.Tensor, y: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
@@ -70,14 +70,28 @@ def opensimplex2d(x: torch.Tensor, y: torch.Tensor, perm: torch.Tensor) -> torch
     bdx = torch.where(lower, dx0, dx0 - 1 - 2 * SQUISH)
     bdy = torch.where(lower, dy0, dy0 - 1 - 2 * SQUISH)
     value = value + _contribution(perm, bx, by, bdx, bdy)
-    value = value + _contribution(perm, torch.where(lower, ex_l, ex_u), torch.where(lower, ey_l, ey_u),
-                                  torch.where(lower, edx_l, edx_u), torch.where(lower, edy_l, edy_u))
+    value = value + _contribution(
+        perm,
+        torch.where(lower, ex_l, ex_u),
+        torch.where(lower, ey_l, ey_u),
+        torch.where(lower, edx_l, edx_u),
+        torch.where(lower, edy_l, edy_u),
+    )
     return value / NORM
 
 
-def simplex_noise(batch: int, height: int, width: int, generator: torch.Generator, *, octaves: int = 6,
-                  persistence: float = 0.8, frequency: float = 64.0, per_slice: bool = False,
-                  device: torch.device | str | None = None) -> torch.Tensor:
+def simplex_noise(
+    batch: int,
+    height: int,
+    width: int,
+    generator: torch.Generator,
+    *,
+    octaves: int = 6,
+    persistence: float = 0.8,
+    frequency: float = 64.0,
+    per_slice: bool = False,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """Fractal simplex noise [batch, 1, height, width]: `octaves` octaves, the first sampled at pixel
     / `frequency`, each next at twice the spatial frequency and `persistence` times the amplitude.
     One field shared by the whole batch (the reference's choice), or one per slice (`per_slice`)."""

@@ -12,6 +12,7 @@ steps, noise and squares drawn once with a generator of its own; `val_recon_erro
 |x - reconstruction| in the brain at the test steps, the anomaly score's level on normal tissue.
 The loop, checkpoints, resume and best model are the shared harness's (`methods.harness`).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -23,13 +24,26 @@ from patch2loc.intensities import training_range
 from patch2loc.io import InputError
 from patch2loc.methods.diffusion.model import ARCHITECTURE, DiffusionModel, box_masks, downsample, reconstruct
 from patch2loc.methods.diffusion.simplex import simplex_noise
-from patch2loc.methods.harness import (autocast_context, check_settings, prepare_device, run_training,
-                                       seed_everything)
+from patch2loc.methods.harness import autocast_context, check_settings, prepare_device, run_training, seed_everything
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
-RESUME_MUST_MATCH = (*ARCHITECTURE, "batch_size", "lr", "noise_octaves", "noise_persistence", "noise_wavelength_mm",
-                     "test_steps", "val_batches", "seed", "amp", "steps", "volume_shape", "modality", "encoder_from")
+RESUME_MUST_MATCH = (
+    *ARCHITECTURE,
+    "batch_size",
+    "lr",
+    "noise_octaves",
+    "noise_persistence",
+    "noise_wavelength_mm",
+    "test_steps",
+    "val_batches",
+    "seed",
+    "amp",
+    "steps",
+    "volume_shape",
+    "modality",
+    "encoder_from",
+)
 
 
 @dataclass
@@ -66,8 +80,9 @@ class DiffusionConfig:
     def __post_init__(self) -> None:
         check_settings(self, f"{self.method} config", f"{self.method.lower()}.device")
         if min(self.batch_size, self.width, self.blocks, self.timesteps, self.rescale, self.noise_octaves) < 1:
-            raise InputError(f"{self.method}: batch_size, width, blocks, timesteps, rescale and noise_octaves must "
-                             "be positive.")
+            raise InputError(
+                f"{self.method}: batch_size, width, blocks, timesteps, rescale and noise_octaves must be positive."
+            )
         if not self.test_steps or not all(1 <= s <= self.timesteps for s in self.test_steps):
             raise InputError(f"{self.method}.test_steps={self.test_steps}: each must lie in 1..{self.timesteps}.")
 
@@ -84,7 +99,7 @@ def brain_slices(images, masks, factor: int, device: torch.device) -> torch.Tens
     slices = torch.from_numpy(images.transpose(order)[keep] * masks.transpose(order)[keep]).unsqueeze(1)
     if not len(slices):
         raise InputError("diffusion training: no axial slice holds brain; check the brain masks.")
-    return torch.cat([downsample(slices[i:i + 256], factor) for i in range(0, len(slices), 256)]).to(device)
+    return torch.cat([downsample(slices[i : i + 256], factor) for i in range(0, len(slices), 256)]).to(device)
 
 
 def frequency_px(cfg: DiffusionConfig, spacing: tuple[float, ...]) -> float:
@@ -99,13 +114,15 @@ def load_encoder(model: DiffusionModel, path: str | None) -> None:
         return
     from patch2loc.methods.diffusion.encoder import PRETRAINED, backbone_weights
 
-    ckpt = read_checkpoint(path, "pre-trained encoder", fix="Pass the best.pt of the cDDPM's pre-training.",
-                           method=PRETRAINED)
+    ckpt = read_checkpoint(
+        path, "pre-trained encoder", fix="Pass the best.pt of the cDDPM's pre-training.", method=PRETRAINED
+    )
     try:
         model.encoder.load_backbone(backbone_weights(ckpt))
     except (KeyError, RuntimeError) as exc:
-        raise InputError(f"{path}: its encoder does not fit the cDDPM's ({str(exc)[:120]}); pre-train with the same "
-                         "`encoder`.") from None
+        raise InputError(
+            f"{path}: its encoder does not fit the cDDPM's ({str(exc)[:120]}); pre-train with the same `encoder`."
+        ) from None
 
 
 class SliceTask:
@@ -148,8 +165,16 @@ class DiffusionTask(SliceTask):
         cfg, (h, w) = self.cfg, pool.shape[-2:]
         clean = pool[torch.randint(len(pool), (cfg.batch_size,), generator=gen, device=self.device)]
         t = torch.randint(cfg.timesteps, (cfg.batch_size,), generator=gen, device=self.device)
-        noise = simplex_noise(cfg.batch_size, h, w, gen, octaves=cfg.noise_octaves,
-                              persistence=cfg.noise_persistence, frequency=self.frequency, device=self.device)
+        noise = simplex_noise(
+            cfg.batch_size,
+            h,
+            w,
+            gen,
+            octaves=cfg.noise_octaves,
+            persistence=cfg.noise_persistence,
+            frequency=self.frequency,
+            device=self.device,
+        )
         box = None
         if cfg.patch_size:
             index = torch.randint(len(self.model.boxes(h, w)), (cfg.batch_size,), generator=gen, device=self.device)
@@ -168,8 +193,9 @@ class DiffusionTask(SliceTask):
         gen = torch.Generator(self.device).manual_seed(self.val_noise_seed)  # the same noise at every validation
         for clean, t, noise, box in self.val_set:
             loss += self._loss(clean, t, noise, box).item()
-            reco = reconstruct(self.model, clean, tuple(cfg.test_steps), gen, cfg.noise_octaves,
-                               cfg.noise_persistence, self.frequency)
+            reco = reconstruct(
+                self.model, clean, tuple(cfg.test_steps), gen, cfg.noise_octaves, cfg.noise_persistence, self.frequency
+            )
             inside = clean > 0
             error += ((reco - clean).abs() * inside).sum().item()
             brain += inside.sum().item()
@@ -180,29 +206,48 @@ def train(data: TrainingData, cfg: DiffusionConfig, out_dir: str | Path, progres
     """Train one diffusion model on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`."""
     shape = data.train_images.shape[1:]
     if data.val_images.shape[1:] != shape:
-        raise InputError(f"train volumes {shape} and val volumes {data.val_images.shape[1:]} differ in shape; "
-                         "preprocess both to the same grid (crop/pad).")
+        raise InputError(
+            f"train volumes {shape} and val volumes {data.val_images.shape[1:]} differ in shape; "
+            "preprocess both to the same grid (crop/pad)."
+        )
     side = min(shape[0], shape[1]) // cfg.rescale
     if cfg.patch_size and not 1 <= cfg.patch_size <= side:
         raise InputError(f"{cfg.method}.patch_size={cfg.patch_size}: must lie in 1..{side}, the model grid's side.")
     if cfg.encoder and cfg.encoder_checkpoint is None and cfg.pretrain is not None:
-        raise InputError(f"{cfg.method}: no encoder_checkpoint (the pre-trained encoder's best.pt); the workflow "
-                         "passes it, or set pretrain: null to train the encoder from scratch.")
+        raise InputError(
+            f"{cfg.method}: no encoder_checkpoint (the pre-trained encoder's best.pt); the workflow "
+            "passes it, or set pretrain: null to train the encoder from scratch."
+        )
     device = prepare_device(cfg.device, cfg.num_threads)
     frequency = frequency_px(cfg, data.spacing)
     # The training intensities are recorded, as for every method: predict checks a scan's scale against them.
-    config = {**asdict(cfg), "volume_shape": list(shape), "spacing": list(data.spacing), "noise_frequency_px": frequency,
-              "encoder_from": "pre-trained" if cfg.encoder_checkpoint else None,
-              "intensity_range": training_range(data.train_images, data.train_masks)}
+    config = {
+        **asdict(cfg),
+        "volume_shape": list(shape),
+        "spacing": list(data.spacing),
+        "noise_frequency_px": frequency,
+        "encoder_from": "pre-trained" if cfg.encoder_checkpoint else None,
+        "intensity_range": training_range(data.train_images, data.train_masks),
+    }
     config.pop("encoder_checkpoint")  # a path of the machine that trained: not part of the model
     seed_everything(cfg.seed)  # first, so the initial weights are a function of cfg.seed
     task = DiffusionTask(data, cfg, frequency, device)
-    return run_training(task, out_dir, steps=cfg.steps, val_every=cfg.val_every,
-                        checkpoint_every=cfg.checkpoint_every, config=config, must_match=RESUME_MUST_MATCH,
-                        subjects=data.subjects, modality=cfg.modality, device=device, progress=progress)
+    return run_training(
+        task,
+        out_dir,
+        steps=cfg.steps,
+        val_every=cfg.val_every,
+        checkpoint_every=cfg.checkpoint_every,
+        config=config,
+        must_match=RESUME_MUST_MATCH,
+        subjects=data.subjects,
+        modality=cfg.modality,
+        device=device,
+        progress=progress,
+    )
 
 
-def train_from_files(train_pairs: Pairs, val_pairs: Pairs, cfg: DiffusionConfig, out_dir: str | Path,
-                     progress: bool = True) -> dict:
+def train_from_files(
+    train_pairs: Pairs, val_pairs: Pairs, cfg: DiffusionConfig, out_dir: str | Path, progress: bool = True
+) -> dict:
     return train(load_training_data(train_pairs, val_pairs), cfg, out_dir, progress)
-

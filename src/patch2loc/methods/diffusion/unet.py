@@ -12,6 +12,7 @@ reaches. The step t enters through a sinusoidal embedding of `width` channels an
 4 x width; a condition vector (cDDPM's encoder output) gets a 2-layer MLP of its own to 4 x width
 and is concatenated, so the blocks then see 8 x width channels.
 """
+
 from __future__ import annotations
 
 import math
@@ -87,8 +88,16 @@ class Attention(nn.Module):
 
 
 class DiffusionUNet(nn.Module):
-    def __init__(self, width: int = 128, mults: tuple[int, ...] = (1, 2, 2), blocks: int = 3,
-                 cond_dim: int | None = None, dropout: float = 0.0, head_channels: int = 64, channels: int = 1):
+    def __init__(
+        self,
+        width: int = 128,
+        mults: tuple[int, ...] = (1, 2, 2),
+        blocks: int = 3,
+        cond_dim: int | None = None,
+        dropout: float = 0.0,
+        head_channels: int = 64,
+        channels: int = 1,
+    ):
         super().__init__()
         self.width, self.levels = width, len(mults)
         emb = 4 * width
@@ -108,8 +117,9 @@ class DiffusionUNet(nn.Module):
             if level < len(mults) - 1:
                 self.down.append(ResBlock(ch, ch, emb, dropout, resample="down"))
                 skips.append(ch)
-        self.middle = nn.ModuleList([ResBlock(ch, ch, emb, dropout), Attention(ch, head_channels),
-                                     ResBlock(ch, ch, emb, dropout)])
+        self.middle = nn.ModuleList(
+            [ResBlock(ch, ch, emb, dropout), Attention(ch, head_channels), ResBlock(ch, ch, emb, dropout)]
+        )
         self.up = nn.ModuleList()  # (block taking a skip, optional upsampling block)
         for level, mult in reversed(list(enumerate(mults))):
             for i in range(blocks + 1):

@@ -3,6 +3,7 @@
 The three differ only in their
 settings (their config blocks `ddpm:`, `pddpm:`, `cddpm:`) and the name written into checkpoints.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """beta-NLL (Seitzer et al. 2022), the Patch2Loc training loss (paper section 2.2)."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Patch2Loc as the workflow and predict call a method (see `patch2loc.methods`): train, load, score."""
+
 from __future__ import annotations
 
 import math
@@ -37,9 +38,19 @@ def score(model, image, mask, settings) -> dict:
     from patch2loc.methods.patch2loc.heatmap import score_volume
 
     opts = ScoreOptions.of(settings.options)
-    res = score_volume(model, image, mask, stride=opts.stride, batch_size=opts.batch_size, device=settings.device,
-                       amp=opts.amp, region=opts.centres, margin=settings.median_size // 2,
-                       return_predictions=settings.patch_maps, progress=settings.progress)
+    res = score_volume(
+        model,
+        image,
+        mask,
+        stride=opts.stride,
+        batch_size=opts.batch_size,
+        device=settings.device,
+        amp=opts.amp,
+        region=opts.centres,
+        margin=settings.median_size // 2,
+        return_predictions=settings.patch_maps,
+        progress=settings.progress,
+    )
     maps = {"score": res.score, "patches": res.n_patches}
     if settings.patch_maps:
         maps.update(log_error=res.log_error, log_variance=res.log_variance, mean=res.mean, logvar=res.logvar)
@@ -52,5 +63,5 @@ def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int 
     patch size yet, the paper's 1/8 of the slice side."""
     opts = ScoreOptions.of(options)
     patch = patch_size or max(1, round(0.125 * max(grid[0], grid[1])))
-    patches = min(opts.batch_size, math.ceil(math.prod(grid) / opts.stride ** 2))
-    return patches * patch ** 2 * ACTIVATION
+    patches = min(opts.batch_size, math.ceil(math.prod(grid) / opts.stride**2))
+    return patches * patch**2 * ACTIVATION

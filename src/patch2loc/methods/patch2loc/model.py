@@ -4,6 +4,7 @@ A ResNet-18 encodes a small patch of an axial slice into a 512-d feature; a 512-
 encoding of the slice's axial position is added to it; two heads of identical shape (no weight
 sharing) predict the mean and the log-variance of the patch centre's 2D position, in percent.
 """
+
 from __future__ import annotations
 
 import functools
@@ -83,12 +84,12 @@ class TrimmedConv2d(nn.Conv2d):
         if out_h == out_w == 1:
             # One output position: the used taps read input rows r0-ph..r1-ph (all real input), so
             # the convolution is one matrix product, far faster than a CPU conv kernel on 1x1 maps.
-            window = x[:, :, r0 - ph:r1 - ph + 1, c0 - pw:c1 - pw + 1].reshape(x.shape[0], -1)
-            weight = self.weight[:, :, r0:r1 + 1, c0:c1 + 1].reshape(self.out_channels, -1)
+            window = x[:, :, r0 - ph : r1 - ph + 1, c0 - pw : c1 - pw + 1].reshape(x.shape[0], -1)
+            weight = self.weight[:, :, r0 : r1 + 1, c0 : c1 + 1].reshape(self.out_channels, -1)
             return F.linear(window, weight, self.bias)[:, :, None, None]
         if (r0, r1, c0, c1) == (0, kh - 1, 0, kw - 1):
             return super().forward(x)
-        weight = self.weight[:, :, r0:r1 + 1, c0:c1 + 1]
+        weight = self.weight[:, :, r0 : r1 + 1, c0 : c1 + 1]
         # Cropping taps [0, r0) moves the window start: r0 fewer rows of padding before the input,
         # and enough after it to keep the output size.
         top, left = ph - r0, pw - c0
@@ -180,8 +181,10 @@ def load_model(checkpoint: str, device: str | torch.device = "cpu") -> tuple[Pat
     ckpt = read_checkpoint(checkpoint)
     problem = weights_problem(ckpt["model"], ckpt["patch_size"])
     if problem:
-        raise InputError(f"{checkpoint}: not a usable Patch2Loc checkpoint (weights do not fit the network: "
-                         f"{problem}). Pass a best.pt or last.pt written by patch2loc train.")
+        raise InputError(
+            f"{checkpoint}: not a usable Patch2Loc checkpoint (weights do not fit the network: "
+            f"{problem}). Pass a best.pt or last.pt written by patch2loc train."
+        )
     model = Patch2LocNet(patch_size=ckpt["patch_size"])
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval(), ckpt

@@ -14,6 +14,7 @@ Slice choice: for each subject the slice is drawn uniformly among the slices tha
 one valid centre. An empty slice contributes no patch under the paper's rejection scheme either;
 skipping it only means every subject contributes a slice to every step.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,9 +53,14 @@ class PatchSampler:
     the device: the zero-padded images (float32) plus one bool valid-centre map per slice.
     """
 
-    def __init__(self, images: np.ndarray | torch.Tensor, masks: np.ndarray | torch.Tensor,
-                 patch_size: int, min_brain_fraction: float = 0.2,
-                 device: str | torch.device | None = None):
+    def __init__(
+        self,
+        images: np.ndarray | torch.Tensor,
+        masks: np.ndarray | torch.Tensor,
+        patch_size: int,
+        min_brain_fraction: float = 0.2,
+        device: str | torch.device | None = None,
+    ):
         if images.ndim != 4 or tuple(images.shape) != tuple(masks.shape):
             raise InputError(
                 f"PatchSampler: images {tuple(images.shape)} and masks {tuple(masks.shape)} must both be "
@@ -79,7 +85,7 @@ class PatchSampler:
         for s in range(n_subj):
             msk = _subject(masks, s).to(self.device).bool().permute(2, 0, 1)  # [Z, H, W]
             img = _subject(images, s).to(self.device, torch.float32).permute(2, 0, 1) * msk
-            self.padded[s, :, lo:lo + h, lo:lo + w] = img
+            self.padded[s, :, lo : lo + h, lo : lo + w] = img
             # Counts are integers; the 0.5 margin absorbs rounding of fast (e.g. FFT) convolutions.
             self.valid[s] = brain_counts(msk, p) > self.min_count - 0.5
         # Valid centres per (subject, slice); a slice is eligible when it has any.
@@ -112,8 +118,12 @@ class PatchSampler:
         zs = z[subj]
         # The padded slice starts P//2 earlier, so the window of centre r starts at padded row r.
         o = self._offsets
-        patches = self.padded[subj[:, None, None], zs[:, None, None],
-                              row[:, None, None] + o[None, :, None], col[:, None, None] + o[None, None, :]]
+        patches = self.padded[
+            subj[:, None, None],
+            zs[:, None, None],
+            row[:, None, None] + o[None, :, None],
+            col[:, None, None] + o[None, None, :],
+        ]
         target = torch.stack([row.float() * 100.0 / h, col.float() * 100.0 / w], dim=1)
         slice_pos = zs.float() * 100.0 / d
         return patches.unsqueeze(1), target, slice_pos

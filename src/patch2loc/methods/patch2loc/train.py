@@ -6,6 +6,7 @@ a fixed validation set (drawn once from the validation subjects with its own see
 never touches the training random stream). Checkpoints, resume (bit-identical on the CPU), the
 best model by validation loss and the loss curve are the harness's.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -17,8 +18,17 @@ import torch
 from patch2loc.devices import resolve_device  # noqa: F401  (re-exported for benchmarks)
 from patch2loc.intensities import training_range
 from patch2loc.io import InputError
-from patch2loc.methods.harness import (LR_SCHEDULES, autocast_context, check_settings, config_from_dict,
-                                       prepare_device, run_training, scheduled_lr, seed_everything, set_lr)
+from patch2loc.methods.harness import (
+    LR_SCHEDULES,
+    autocast_context,
+    check_settings,
+    config_from_dict,
+    prepare_device,
+    run_training,
+    scheduled_lr,
+    seed_everything,
+    set_lr,
+)
 from patch2loc.methods.patch2loc.loss import beta_nll
 from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
 from patch2loc.methods.patch2loc.sampling import PatchSampler
@@ -26,8 +36,20 @@ from patch2loc.methods.training_data import Pairs, TrainingData, load_training_d
 
 CSV_COLUMNS = ("step", "train_loss", "val_loss", "val_error", "centre_error")
 # Settings that change what is trained; resuming with a different value is refused.
-_RESUME_MUST_MATCH = ("patches_per_step", "lr", "lr_schedule", "warmup_steps", "beta", "min_brain_fraction",
-                      "val_batches", "seed", "amp", "patch_size", "volume_shape", "modality")
+_RESUME_MUST_MATCH = (
+    "patches_per_step",
+    "lr",
+    "lr_schedule",
+    "warmup_steps",
+    "beta",
+    "min_brain_fraction",
+    "val_batches",
+    "seed",
+    "amp",
+    "patch_size",
+    "volume_shape",
+    "modality",
+)
 
 
 @dataclass
@@ -59,12 +81,16 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_settings(self, "TrainConfig", "--device, patch2loc.device")
         if self.lr_schedule not in LR_SCHEDULES or not 0 <= self.warmup_steps < self.steps:
-            raise InputError(f"patch2loc.lr_schedule={self.lr_schedule!r}, warmup_steps={self.warmup_steps}: use "
-                             f"one of "
-                             f"{', '.join(LR_SCHEDULES)} and 0 <= warmup_steps < steps ({self.steps}).")
+            raise InputError(
+                f"patch2loc.lr_schedule={self.lr_schedule!r}, warmup_steps={self.warmup_steps}: use "
+                f"one of "
+                f"{', '.join(LR_SCHEDULES)} and 0 <= warmup_steps < steps ({self.steps})."
+            )
         if self.patches_per_step < 2:
-            raise InputError(f"patches per step (--patches, patch2loc.patches_per_step) must be >= 2, got "
-                             f"{self.patches_per_step}: the heads use BatchNorm, which needs 2 or more.")
+            raise InputError(
+                f"patches per step (--patches, patch2loc.patches_per_step) must be >= 2, got "
+                f"{self.patches_per_step}: the heads use BatchNorm, which needs 2 or more."
+            )
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -72,8 +98,15 @@ class TrainConfig:
         return config_from_dict(cls, d, "training config")
 
 
-def train_step(model: Patch2LocNet, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-               patches: torch.Tensor, target: torch.Tensor, slice_pos: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+def train_step(
+    model: Patch2LocNet,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    patches: torch.Tensor,
+    target: torch.Tensor,
+    slice_pos: torch.Tensor,
+    cfg: TrainConfig,
+) -> torch.Tensor:
     """One Adam update on one batch; returns the (detached) loss without syncing the device."""
     with autocast_context(patches.device, cfg.amp):
         mean, logvar = model(patches, slice_pos)
@@ -130,52 +163,90 @@ class Patch2LocTask:
         if cfg.lr_schedule != "constant" or cfg.warmup_steps:  # constant: the paper's, untouched
             set_lr(self.optimizer, scheduled_lr(cfg.lr, step, cfg.steps, cfg.lr_schedule, cfg.warmup_steps))
         patches, target, slice_pos = self.sampler.sample(self.cfg.patches_per_step, self.generator)
-        return train_step(self.model, self.optimizer, self.scaler, patches.contiguous(memory_format=self.memory_format),
-                          target, slice_pos, self.cfg)
+        return train_step(
+            self.model,
+            self.optimizer,
+            self.scaler,
+            patches.contiguous(memory_format=self.memory_format),
+            target,
+            slice_pos,
+            self.cfg,
+        )
 
     def evaluate(self) -> dict:
         return evaluate(self.model, self.val_set, self.cfg.beta, self.cfg.amp)
 
     def extra_state(self) -> dict:
-        return {"patch_size": self.patch_size, **({"grad_scaler": self.scaler.state_dict()} if self.scaler.is_enabled() else {})}
+        return {
+            "patch_size": self.patch_size,
+            **({"grad_scaler": self.scaler.state_dict()} if self.scaler.is_enabled() else {}),
+        }
 
     def load_extra_state(self, ckpt: dict) -> None:
         if "grad_scaler" in ckpt:
             self.scaler.load_state_dict(ckpt["grad_scaler"])
 
 
-def train(train_images: np.ndarray, train_masks: np.ndarray, val_images: np.ndarray, val_masks: np.ndarray,
-          cfg: TrainConfig, out_dir: str | Path, subjects: dict | None = None, progress: bool = True) -> dict:
+def train(
+    train_images: np.ndarray,
+    train_masks: np.ndarray,
+    val_images: np.ndarray,
+    val_masks: np.ndarray,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    subjects: dict | None = None,
+    progress: bool = True,
+) -> dict:
     """Train on stacked volumes [S, X, Y, Z] (+ bool brain masks); write last.pt, best.pt, loss.csv
     (`methods.harness.run_training`: resume, best by validation loss, checkpoints).
 
     Returns a summary: final step, best step and validation loss, last row of the loss curve, paths.
     """
     if train_images.shape[1:] != val_images.shape[1:]:
-        raise InputError(f"train volumes {train_images.shape[1:]} and val volumes {val_images.shape[1:]} "
-                         "differ in shape; preprocess both to the same grid (crop/pad).")
+        raise InputError(
+            f"train volumes {train_images.shape[1:]} and val volumes {val_images.shape[1:]} "
+            "differ in shape; preprocess both to the same grid (crop/pad)."
+        )
     device = prepare_device(cfg.device, cfg.num_threads)
     patch_size = cfg.patch_size or patch_size_for(train_images.shape[1])
     # The resolved patch size, the training grid and intensities are recorded for inference (predict checks them).
-    config = {**asdict(cfg), "patch_size": patch_size, "volume_shape": list(train_images.shape[1:]),
-              "intensity_range": training_range(train_images, train_masks)}
-    subjects = subjects or {"train": [f"train_{i:03d}" for i in range(len(train_images))],
-                            "val": [f"val_{i:03d}" for i in range(len(val_images))]}
+    config = {
+        **asdict(cfg),
+        "patch_size": patch_size,
+        "volume_shape": list(train_images.shape[1:]),
+        "intensity_range": training_range(train_images, train_masks),
+    }
+    subjects = subjects or {
+        "train": [f"train_{i:03d}" for i in range(len(train_images))],
+        "val": [f"val_{i:03d}" for i in range(len(val_images))],
+    }
     seed_everything(cfg.seed)  # first, so the initial weights are a function of cfg.seed
     data = TrainingData(train_images, train_masks, val_images, val_masks, subjects, (1.0, 1.0, 1.0))
     task = Patch2LocTask(data, cfg, patch_size, device)
     # A schedule that ends at `steps` cannot be resumed towards another end.
     must_match = _RESUME_MUST_MATCH + (("steps",) if cfg.lr_schedule != "constant" else ())
-    summary = run_training(task, out_dir, steps=cfg.steps, val_every=cfg.val_every,
-                           checkpoint_every=cfg.checkpoint_every, config=config, must_match=must_match,
-                           subjects=subjects, modality=cfg.modality, device=device, progress=progress)
+    summary = run_training(
+        task,
+        out_dir,
+        steps=cfg.steps,
+        val_every=cfg.val_every,
+        checkpoint_every=cfg.checkpoint_every,
+        config=config,
+        must_match=must_match,
+        subjects=subjects,
+        modality=cfg.modality,
+        device=device,
+        progress=progress,
+    )
     return {**summary, "patch_size": patch_size}
 
 
-def train_from_files(train_pairs: Pairs, val_pairs: Pairs, cfg: TrainConfig, out_dir: str | Path,
-                     progress: bool = True) -> dict:
+def train_from_files(
+    train_pairs: Pairs, val_pairs: Pairs, cfg: TrainConfig, out_dir: str | Path, progress: bool = True
+) -> dict:
     """Load (image, brain mask) NIfTI pairs with `io.load_case`, then `train`. Subject ids (file
     stems, or folder names when stems repeat) are recorded in the checkpoints."""
     data = load_training_data(train_pairs, val_pairs)
-    return train(data.train_images, data.train_masks, data.val_images, data.val_masks, cfg, out_dir,
-                 data.subjects, progress)
+    return train(
+        data.train_images, data.train_masks, data.val_images, data.val_masks, cfg, out_dir, data.subjects, progress
+    )

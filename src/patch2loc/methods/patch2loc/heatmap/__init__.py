@@ -22,15 +22,41 @@ Modules: `engine` (device and precision, `PatchSource`, `forward`, `score_terms`
 and `maps` (`HeatmapResult`, `evaluation_region`, `score_volume`, `predict_at`,
 `reference_score_volume`).
 """
+
 from __future__ import annotations
 
-from patch2loc.methods.patch2loc.heatmap.engine import (AMP_CHOICES, EPS, PatchSource, cpu_supports_bf16, forward, resolve_amp, resolve_device,
-                     score_terms)
-from patch2loc.methods.patch2loc.heatmap.maps import (REGIONS, HeatmapResult, evaluation_region, predict_at,
-                                                      reference_score_volume, score_volume)
+from patch2loc.methods.patch2loc.heatmap.engine import (
+    AMP_CHOICES,
+    EPS,
+    PatchSource,
+    cpu_supports_bf16,
+    forward,
+    resolve_amp,
+    resolve_device,
+    score_terms,
+)
+from patch2loc.methods.patch2loc.heatmap.maps import (
+    REGIONS,
+    HeatmapResult,
+    evaluation_region,
+    predict_at,
+    reference_score_volume,
+    score_volume,
+)
 
 __all__ = [
-    "AMP_CHOICES", "EPS", "REGIONS", "HeatmapResult", "PatchSource", "cpu_supports_bf16", "evaluation_region",
-    "forward", "predict_at", "reference_score_volume", "resolve_amp", "resolve_device",
-    "score_terms", "score_volume",
+    "AMP_CHOICES",
+    "EPS",
+    "REGIONS",
+    "HeatmapResult",
+    "PatchSource",
+    "cpu_supports_bf16",
+    "evaluation_region",
+    "forward",
+    "predict_at",
+    "reference_score_volume",
+    "resolve_amp",
+    "resolve_device",
+    "score_terms",
+    "score_volume",
 ]

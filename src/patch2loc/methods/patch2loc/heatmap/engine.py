@@ -1,4 +1,5 @@
 """The scoring engine: device and precision, the on-device patch gather, the batched forward pass."""
+
 from __future__ import annotations
 
 import math
@@ -15,6 +16,7 @@ AMP_CHOICES = ("auto", "bf16", "fp16", "none")
 
 
 # --------------------------------------------------------------------------- device and precision
+
 
 def cpu_supports_bf16() -> bool:
     """True when oneDNN has native bf16 kernels on this CPU (AVX512-BF16 / AMX).
@@ -51,6 +53,7 @@ def resolve_amp(amp: str | None, device: torch.device) -> torch.dtype | None:
 
 # --------------------------------------------------------------------------- patches and forward
 
+
 class PatchSource:
     """The masked, zero-padded volume on the device, and a gather of patches at given centres."""
 
@@ -62,7 +65,7 @@ class PatchSource:
         img = img * torch.from_numpy(np.ascontiguousarray(brain_mask, dtype=bool))
         before = P // 2  # top/left padding; bottom/right gets P - 1 - before
         padded = torch.zeros(Z, X + P - 1, Y + P - 1, dtype=torch.float32)
-        padded[:, before:before + X, before:before + Y] = img.permute(2, 0, 1)
+        padded[:, before : before + X, before : before + Y] = img.permute(2, 0, 1)
         self.padded = padded.to(device)
         # windows[z, r, c] is the P x P patch centred at (r, c) of slice z: a view, no copy.
         self.windows = self.padded.unfold(1, P, 1).unfold(2, P, 1)
@@ -78,8 +81,9 @@ class PatchSource:
         return target, z.float() * (100.0 / Z)
 
 
-def forward(model: Patch2LocNet, patches: torch.Tensor, slice_pos: torch.Tensor,
-            amp_dtype: torch.dtype | None) -> tuple[torch.Tensor, torch.Tensor]:
+def forward(
+    model: Patch2LocNet, patches: torch.Tensor, slice_pos: torch.Tensor, amp_dtype: torch.dtype | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Patch2LocNet.forward with the encoder under autocast and the heads in fp32."""
     with torch.autocast(patches.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         feature = model.encoder(patches)
@@ -109,7 +113,8 @@ def _check_inputs(volume: np.ndarray, brain_mask: np.ndarray, model: Patch2LocNe
     if brain_mask.shape != volume.shape:
         raise InputError(
             f"brain mask shape {brain_mask.shape} differs from image shape {volume.shape}. "
-            "Use the mask produced with this image.")
+            "Use the mask produced with this image."
+        )
     if not np.isfinite(volume).all():
         raise InputError("image contains NaN or infinite values. Fix the image before scoring.")
     if not isinstance(model, Patch2LocNet):
@@ -117,8 +122,16 @@ def _check_inputs(volume: np.ndarray, brain_mask: np.ndarray, model: Patch2LocNe
 
 
 @torch.inference_mode()
-def _run(model: Patch2LocNet, source: PatchSource, flat: torch.Tensor, *, batch_size: int,
-         amp_dtype, want_predictions: bool, progress: bool) -> dict[str, torch.Tensor]:
+def _run(
+    model: Patch2LocNet,
+    source: PatchSource,
+    flat: torch.Tensor,
+    *,
+    batch_size: int,
+    amp_dtype,
+    want_predictions: bool,
+    progress: bool,
+) -> dict[str, torch.Tensor]:
     """Run the centres given as flat indices into [X, Y, Z]; returns per-centre device tensors."""
     X, Y, Z = source.shape
     n = flat.numel()
@@ -131,9 +144,10 @@ def _run(model: Patch2LocNet, source: PatchSource, flat: torch.Tensor, *, batch_
     starts = range(0, n, batch_size)
     if progress:
         from tqdm import tqdm
+
         starts = tqdm(starts, total=math.ceil(n / batch_size), unit="batch", desc="patches")
     for s in starts:
-        idx = flat[s:s + batch_size]
+        idx = flat[s : s + batch_size]
         x, rest = idx // (Y * Z), idx % (Y * Z)
         y, z = rest // Z, rest % Z
         patches = source.gather(x, y, z)
@@ -142,10 +156,10 @@ def _run(model: Patch2LocNet, source: PatchSource, flat: torch.Tensor, *, batch_
         target, slice_pos = source.targets(x, y, z)
         mean, logvar = forward(model, patches, slice_pos, amp_dtype)
         le, lv, sc = score_terms(mean, logvar, target)
-        out["log_error"][s:s + batch_size] = le
-        out["log_variance"][s:s + batch_size] = lv
-        out["score"][s:s + batch_size] = sc
+        out["log_error"][s : s + batch_size] = le
+        out["log_variance"][s : s + batch_size] = lv
+        out["score"][s : s + batch_size] = sc
         if want_predictions:
-            out["mean"][s:s + batch_size] = mean.float()
-            out["logvar"][s:s + batch_size] = logvar.float()
+            out["mean"][s : s + batch_size] = mean.float()
+            out["logvar"][s : s + batch_size] = logvar.float()
     return out

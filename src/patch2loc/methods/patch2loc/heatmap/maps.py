@@ -2,6 +2,7 @@
 
 The median filter and brain mask that follow are the scoring core's (`patch2loc.scoring.postprocess`).
 """
+
 from __future__ import annotations
 
 import time
@@ -12,7 +13,15 @@ import torch
 from scipy import ndimage
 
 from patch2loc.methods.patch2loc.model import Patch2LocNet
-from patch2loc.methods.patch2loc.heatmap.engine import PatchSource, _check_inputs, _prepare_model, _run, resolve_amp, resolve_device, score_terms
+from patch2loc.methods.patch2loc.heatmap.engine import (
+    PatchSource,
+    _check_inputs,
+    _prepare_model,
+    _run,
+    resolve_amp,
+    resolve_device,
+    score_terms,
+)
 
 REGIONS = ("all", "mask", "dilated")
 
@@ -55,10 +64,21 @@ def evaluation_region(brain_mask: np.ndarray, region: str = "dilated", margin: i
     raise ValueError(f"region must be one of {REGIONS}, got {region!r}")
 
 
-def score_volume(model: Patch2LocNet, volume: np.ndarray, brain_mask: np.ndarray, *, stride: int = 1,
-                 batch_size: int = 8192, device: str | torch.device | None = None, amp: str = "auto",
-                 region: str = "dilated", margin: int = 3, background: float = 0.0,
-                 return_predictions: bool = False, progress: bool = False) -> HeatmapResult:
+def score_volume(
+    model: Patch2LocNet,
+    volume: np.ndarray,
+    brain_mask: np.ndarray,
+    *,
+    stride: int = 1,
+    batch_size: int = 8192,
+    device: str | torch.device | None = None,
+    amp: str = "auto",
+    region: str = "dilated",
+    margin: int = 3,
+    background: float = 0.0,
+    return_predictions: bool = False,
+    progress: bool = False,
+) -> HeatmapResult:
     """Anomaly heatmap of one volume (see the package docstring and docs/architecture.md).
 
     stride > 1: centres on the in-plane grid `(i*stride, j*stride, z)` (every slice), upsampled
@@ -87,8 +107,15 @@ def score_volume(model: Patch2LocNet, volume: np.ndarray, brain_mask: np.ndarray
 
     source = PatchSource(volume, brain_mask, model.patch_size, dev)
     flat = torch.from_numpy(np.flatnonzero(run_mask)).to(dev)
-    per_centre = _run(model, source, flat, batch_size=int(batch_size), amp_dtype=amp_dtype,
-                      want_predictions=return_predictions, progress=progress)
+    per_centre = _run(
+        model,
+        source,
+        flat,
+        batch_size=int(batch_size),
+        amp_dtype=amp_dtype,
+        want_predictions=return_predictions,
+        progress=progress,
+    )
 
     shape = volume.shape
     maps: dict[str, torch.Tensor] = {}
@@ -109,10 +136,17 @@ def score_volume(model: Patch2LocNet, volume: np.ndarray, brain_mask: np.ndarray
         result[key] = torch.where(m, val, torch.tensor(fill, device=dev)).cpu().numpy().astype(np.float32)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-    return HeatmapResult(log_error=result["log_error"], log_variance=result["log_variance"],
-                         score=result["score"], evaluated=region_mask, mean=result.get("mean"),
-                         logvar=result.get("logvar"), stride=stride, n_patches=int(flat.numel()),
-                         seconds=time.perf_counter() - t0)
+    return HeatmapResult(
+        log_error=result["log_error"],
+        log_variance=result["log_variance"],
+        score=result["score"],
+        evaluated=region_mask,
+        mean=result.get("mean"),
+        logvar=result.get("logvar"),
+        stride=stride,
+        n_patches=int(flat.numel()),
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def _upsample_inplane(coarse: torch.Tensor, H: int, W: int, stride: int) -> torch.Tensor:
@@ -140,9 +174,16 @@ def _upsample_inplane(coarse: torch.Tensor, H: int, W: int, stride: int) -> torc
     return torch.where(wr == 0, top, top * (1 - wr) + bottom * wr)
 
 
-def predict_at(model: Patch2LocNet, volume: np.ndarray, brain_mask: np.ndarray, centres: np.ndarray, *,
-               batch_size: int = 8192, device: str | torch.device | None = None,
-               amp: str = "auto") -> dict[str, np.ndarray]:
+def predict_at(
+    model: Patch2LocNet,
+    volume: np.ndarray,
+    brain_mask: np.ndarray,
+    centres: np.ndarray,
+    *,
+    batch_size: int = 8192,
+    device: str | torch.device | None = None,
+    amp: str = "auto",
+) -> dict[str, np.ndarray]:
     """Model outputs and score terms at arbitrary centres `[N, 3]` of (x, y, z) voxel indices.
 
     Returns float32 arrays: mean [N, 2], logvar [N, 2], log_error, log_variance, score [N].
@@ -160,14 +201,21 @@ def predict_at(model: Patch2LocNet, volume: np.ndarray, brain_mask: np.ndarray, 
     model = _prepare_model(model, dev, amp_dtype)
     source = PatchSource(volume, brain_mask, model.patch_size, dev)
     flat = torch.from_numpy(np.ravel_multi_index(tuple(centres.T.astype(np.int64)), volume.shape)).to(dev)
-    out = _run(model, source, flat, batch_size=int(batch_size), amp_dtype=amp_dtype,
-               want_predictions=True, progress=False)
+    out = _run(
+        model, source, flat, batch_size=int(batch_size), amp_dtype=amp_dtype, want_predictions=True, progress=False
+    )
     return {k: v.cpu().numpy().astype(np.float32) for k, v in out.items()}
 
 
 @torch.inference_mode()
-def reference_score_volume(model: Patch2LocNet, volume: np.ndarray, brain_mask: np.ndarray, *,
-                           batch_size: int = 4096, device: str | torch.device = "cpu") -> HeatmapResult:
+def reference_score_volume(
+    model: Patch2LocNet,
+    volume: np.ndarray,
+    brain_mask: np.ndarray,
+    *,
+    batch_size: int = 4096,
+    device: str | torch.device = "cpu",
+) -> HeatmapResult:
     """Ground truth: fp32, every voxel a centre, one slice at a time with `F.unfold`.
 
     Deliberately simple and independent of the fast path (no region, no gather, no autocast).
@@ -190,12 +238,13 @@ def reference_score_volume(model: Patch2LocNet, volume: np.ndarray, brain_mask: 
         patches = patches[0].T.reshape(-1, 1, P, P)
         pieces = {k: [] for k in maps}
         for s in range(0, patches.shape[0], batch_size):
-            pb = patches[s:s + batch_size]
+            pb = patches[s : s + batch_size]
             mean, logvar = model(pb, torch.full((pb.shape[0],), 100.0 * z / Z, device=dev))
-            terms = score_terms(mean, logvar, target[s:s + batch_size])
+            terms = score_terms(mean, logvar, target[s : s + batch_size])
             for k, v in zip(("log_error", "log_variance", "score"), terms):
                 pieces[k].append(v)
         for k in maps:
             maps[k][:, :, z] = torch.cat(pieces[k]).reshape(X, Y).cpu().numpy()
-    return HeatmapResult(**maps, evaluated=np.ones((X, Y, Z), bool), n_patches=X * Y * Z,
-                         seconds=time.perf_counter() - t0)
+    return HeatmapResult(
+        **maps, evaluated=np.ones((X, Y, Z), bool), n_patches=X * Y * Z, seconds=time.perf_counter() - t0
+    )

@@ -1,0 +1,73 @@
+"""`patch2loc train`: one model of a trained method of the registry, from csv lists of (image,
+mask) pairs, as the workflow's training rules train it; the flags set the method's settings, the
+rest are its config block's defaults."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from patch2loc.errors import InputError
+
+
+def read_pairs(path: str | Path) -> list[tuple[str, str]]:
+    """(image, mask) paths from a csv with the columns `image,mask` (scanlist.read_scan_list)."""
+    from patch2loc.scanlist import read_scan_list
+
+    return [(str(row["image"]), str(row["mask"])) for row in read_scan_list(path, ("image", "mask"))]
+
+
+# --------------------------------------------------------------------------- train
+
+# The settings train's flags set (a method takes those its Settings has; another is refused).
+TRAIN_FLAGS = {
+    "steps": "--steps",
+    "patches_per_step": "--patches",
+    "lr": "--lr",
+    "seed": "--seed",
+    "device": "--device",
+    "amp": "--amp",
+    "val_every": "--val-every",
+}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one model of a trained method of the registry, as the workflow's training rules do."""
+    from dataclasses import fields
+
+    from patch2loc.devices import check_device
+    from patch2loc.layout import MODEL_FILES
+    from patch2loc.methods import implementation, require_trained
+    from patch2loc.outputs import check_output
+
+    method = require_trained(args.method, "--method", "train").name
+    if args.device is not None:
+        check_device(args.device)
+    train_pairs, val_pairs = read_pairs(args.train_list), read_pairs(args.val_list)
+    inputs = {"--train-list": args.train_list, "--val-list": args.val_list}
+    for i, (image, mask) in enumerate([*train_pairs, *val_pairs]):
+        inputs.update({f"image {i + 1}": image, f"mask {i + 1}": mask})
+    check_output(args.out, "--out", inputs=inputs, folder=True, replaced_whole=False)
+    for name in MODEL_FILES:  # the files train writes into --out
+        check_output(Path(args.out) / name, "--out", inputs=inputs)
+    module = implementation(method)  # imported here so that --help works without torch
+    known = {f.name for f in fields(module.Settings)}
+    block = {key: getattr(args, key) for key in TRAIN_FLAGS if getattr(args, key) is not None}
+    for key in block:
+        if key not in known:
+            raise InputError(
+                f"{TRAIN_FLAGS[key]}: {method} has no setting {key} (its settings: "
+                f"{', '.join(sorted(known))}); drop {TRAIN_FLAGS[key]}."
+            )
+    summary = module.train_from_files(
+        train_pairs,
+        val_pairs,
+        block,
+        args.out,
+        modality=args.modality,
+        threads=args.num_threads,
+        progress=not args.quiet,
+    )
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
