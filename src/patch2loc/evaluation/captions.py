@@ -32,8 +32,9 @@ CAPTIONS = {
     ),
     "table3": (
         "Table 3: the challenges' metrics " + AT_THRESHOLD + ", inside the brain mask: Dice, HD95 (larger "
-        "directed 95th percentile of boundary-voxel distances, mm), AVD (|predicted - lesion volume| / lesion "
-        "volume), lesion-wise recall and F1 per volume, false-positive components per volume. {lesion_rule}. "
+        "directed 95th percentile of boundary-voxel distances, mm), AVD (the absolute difference of "
+        "predicted and lesion volume over lesion volume), lesion-wise recall and F1 per volume, "
+        "false-positive components per volume. {lesion_rule}. "
         "Per fold the mean over volumes, then mean ± std over folds."
     ),
     "table3_size": (
