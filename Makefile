@@ -43,7 +43,7 @@ demo-long: $(BIN)/.installed
 test: $(BIN)/.installed
 	PYTHONUTF8=1 $(BIN)/python -m pytest -q
 
-# The unit tests only (the end-to-end ones are marked slow): under 3 minutes on 2 cores.
+# The unit tests only (the end-to-end ones are marked slow): about 5 minutes on 2 cores.
 test-fast: $(BIN)/.installed
 	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not slow"
 
