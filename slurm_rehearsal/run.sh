@@ -14,7 +14,7 @@
 # Everything it writes lies under results/rehearsal-slurm/ (+ the two runs' results/ folders).
 # Set SKIP_LOCAL=1 to reuse an existing results/demo_local/ from the same code.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 OUT=results/rehearsal-slurm
 PY=${PY:-.venv/bin/python}
 SNAKEMAKE=${SNAKEMAKE:-.venv/bin/snakemake}

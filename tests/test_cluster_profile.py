@@ -79,3 +79,19 @@ def test_slurm_profile_queues_every_gpu_job_at_once(two_gpu_jobs):
         "5",
     )
     assert _overlap(two_gpu_jobs) > 1.0
+
+
+def test_the_slurm_rehearsal_scripts_run_from_the_repository_root():
+    """`make rehearse-slurm` runs slurm_rehearsal/run.sh, which changes to the repository root from
+    its own folder and calls its siblings by path: both must hold after a move (the move from
+    rehearsals/slurm/ left a `/../..` that pointed above the repository)."""
+    import re
+
+    scripts = sorted((REPO / "slurm_rehearsal").glob("*.sh"))
+    assert scripts
+    for script in scripts:
+        text = script.read_text(encoding="utf-8")
+        for rel in re.findall(r'cd "\$\(dirname "\$0"\)/([^"]*)"', text):
+            assert (script.parent / rel).resolve() == REPO, (script.name, rel)
+        for called in re.findall(r"(slurm_rehearsal/[\w.]+)", text):
+            assert (REPO / called).exists(), (script.name, called)
