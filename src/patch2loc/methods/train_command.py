@@ -18,8 +18,6 @@ def read_pairs(path: str | Path) -> list[tuple[str, str]]:
     return [(str(row["image"]), str(row["mask"])) for row in read_scan_list(path, ("image", "mask"))]
 
 
-# --------------------------------------------------------------------------- train
-
 # The settings train's flags set (a method takes those its Settings has; another is refused).
 TRAIN_FLAGS = {
     "steps": "--steps",
