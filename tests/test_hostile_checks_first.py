@@ -8,6 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import yaml
+from fake_chain import from_run_argv
 from hostile_helpers import fake_run
 from safety_helpers import SHAPE, make_case, predict_argv, refused
 
@@ -23,30 +24,6 @@ def c(tmp_path, monkeypatch):
     return make_case(tmp_path / "in")
 
 
-def _from_run(c, run, out, *extra):
-    return [
-        "predict",
-        "--checkpoint",
-        str(c["ckpt"]),
-        "--image",
-        str(c["image"]),
-        "--mask",
-        str(c["mask"]),
-        "--from-run",
-        str(run),
-        "--modality",
-        "T1",
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
-        *extra,
-    ]
-
-
 # ---------------------------------------------------------------- --seg
 
 
@@ -54,7 +31,7 @@ def _from_run(c, run, out, *extra):
 def test_missing_seg_is_refused_before_compute(c, tmp_path, capsys, from_run):
     seg = tmp_path / "in" / "no_such_seg.nii.gz"
     argv = (
-        _from_run(c, fake_run(tmp_path / "wf"), tmp_path / "out" / "h.nii.gz", "--seg", str(seg))
+        from_run_argv(fake_run(tmp_path / "wf"), c, tmp_path / "out" / "h.nii.gz", "--seg", str(seg))
         if from_run
         else predict_argv(c, tmp_path / "out" / "h.nii.gz", "--seg", str(seg))
     )
@@ -71,7 +48,7 @@ def test_seg_on_another_grid_is_refused_before_compute(c, tmp_path, capsys, grid
     nib.save(nib.Nifti1Image(np.zeros(shape, np.uint8), affine), tmp_path / "in" / "seg.nii.gz")
     argv = ["--seg", str(tmp_path / "in" / "seg.nii.gz")]
     argv = (
-        _from_run(c, fake_run(tmp_path / "wf"), tmp_path / "out" / "h.nii.gz", *argv)
+        from_run_argv(fake_run(tmp_path / "wf"), c, tmp_path / "out" / "h.nii.gz", *argv)
         if from_run
         else predict_argv(c, tmp_path / "out" / "h.nii.gz", *argv)
     )
@@ -118,7 +95,7 @@ def test_bad_landmarks_are_refused_when_the_run_is_opened(c, tmp_path, capsys, l
         _npy_claiming(path, (2, 10**9))
     else:
         path.write_text("1,2,3")
-    line = refused(_from_run(c, run, tmp_path / "out" / "h.nii.gz"), needle, tmp_path, capsys)
+    line = refused(from_run_argv(run, c, tmp_path / "out" / "h.nii.gz"), needle, tmp_path, capsys)
     assert str(path) in line and "fit_landmarks" in line
 
 
@@ -136,4 +113,4 @@ def test_bad_chain_settings_in_the_run_config_are_refused_first(c, tmp_path, cap
     cfg = yaml.safe_load((run / "config.resolved.yaml").read_text())
     cfg["preprocess"][key] = value
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
-    refused(_from_run(c, run, tmp_path / "out" / "h.nii.gz"), needle, tmp_path, capsys)
+    refused(from_run_argv(run, c, tmp_path / "out" / "h.nii.gz"), needle, tmp_path, capsys)
