@@ -124,22 +124,21 @@ def versions() -> dict:
 def run_training(
     task: TrainingTask,
     out_dir: str | Path,
+    cfg,
     *,
-    steps: int,
-    val_every: int,
-    checkpoint_every: int | None,
     config: dict,
     must_match: tuple[str, ...],
     subjects: dict,
-    modality: str | None,
     device: torch.device,
     progress: bool = True,
 ) -> dict:
-    """Train `task` to `steps`, resuming from out_dir/last.pt; write last.pt, best.pt, loss.csv.
+    """Train `task` to `cfg.steps`, resuming from out_dir/last.pt; write last.pt, best.pt, loss.csv.
 
-    `config` is recorded in the checkpoints (with `volume_shape` and `modality`); the keys in
-    `must_match` must equal those of a last.pt to resume from it. Returns a summary: final step,
-    best step and validation loss, last loss-curve row, seconds, device, paths.
+    `cfg` is a method's settings object: the loop reads its `steps`, `val_every`,
+    `checkpoint_every` and `modality` (every method's settings name them alike). `config` is
+    recorded in the checkpoints (with `volume_shape` and `modality`); the keys in `must_match` must
+    equal those of a last.pt to resume from it. Returns a summary: final step, best step and
+    validation loss, last loss-curve row, seconds, device, paths.
     """
     out_dir = Path(out_dir)
     made = not out_dir.exists()
@@ -149,13 +148,13 @@ def run_training(
             return _run(
                 task,
                 out_dir,
-                steps,
-                val_every,
-                checkpoint_every,
+                cfg.steps,
+                cfg.val_every,
+                cfg.checkpoint_every,
                 config,
                 must_match,
                 subjects,
-                modality,
+                cfg.modality,
                 device,
                 progress,
             )

@@ -188,13 +188,10 @@ def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: boo
     return run_training(
         task,
         out_dir,
-        steps=cfg.steps,
-        val_every=cfg.val_every,
-        checkpoint_every=cfg.checkpoint_every,
+        cfg,
         config=config,
         must_match=RESUME_MUST_MATCH,
         subjects=data.subjects,
-        modality=cfg.modality,
         device=device,
         progress=progress,
     )

@@ -235,13 +235,10 @@ def train(data: TrainingData, cfg: DiffusionConfig, out_dir: str | Path, progres
     return run_training(
         task,
         out_dir,
-        steps=cfg.steps,
-        val_every=cfg.val_every,
-        checkpoint_every=cfg.checkpoint_every,
+        cfg,
         config=config,
         must_match=RESUME_MUST_MATCH,
         subjects=data.subjects,
-        modality=cfg.modality,
         device=device,
         progress=progress,
     )

@@ -228,13 +228,10 @@ def train(
     summary = run_training(
         task,
         out_dir,
-        steps=cfg.steps,
-        val_every=cfg.val_every,
-        checkpoint_every=cfg.checkpoint_every,
+        cfg,
         config=config,
         must_match=must_match,
         subjects=subjects,
-        modality=cfg.modality,
         device=device,
         progress=progress,
     )
