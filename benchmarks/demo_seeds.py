@@ -157,7 +157,24 @@ def _child(args) -> int:
     return 0
 
 
-def _launch(run: str, config: dict, seed: int, amp: str, kernel: str, modality: str, out: Path) -> dict:
+def _reuse_run_model(run: str, config: dict, modality: str, folder: Path) -> None:
+    """The run's own model of this modality as the variant's finished training (--reuse-run): the
+    workflow trained it with the same seed, settings and code, so the study would retrain the same
+    weights (the quick demo's 3141 row equals make demo's); the trainer's resume check still
+    compares its settings and subjects with the study's and refuses a model that differs."""
+    import shutil
+
+    from patch2loc.layout import RunLayout
+
+    source = Path(RunLayout(run).model_dir("Patch2Loc", modality, config["folds"][0]))
+    for name in ("last.pt", "best.pt", "loss.csv"):
+        if not (folder / name).exists():
+            shutil.copyfile(source / name, folder / name)
+
+
+def _launch(
+    run: str, config: dict, seed: int, amp: str, kernel: str, modality: str, out: Path, reuse: bool = False
+) -> dict:
     train = {**config["patch2loc"], "seed": seed, "amp": amp}
     if kernel == "threads2":
         train["threads"] = 2
@@ -167,6 +184,8 @@ def _launch(run: str, config: dict, seed: int, amp: str, kernel: str, modality: 
     if result.exists() and json.loads(result.read_text(encoding="utf-8"))["settings"] == train:
         return json.loads(result.read_text(encoding="utf-8"))
     folder.mkdir(parents=True, exist_ok=True)
+    if reuse and (seed, amp, kernel) == (config["patch2loc"]["seed"], config["patch2loc"]["amp"], "default"):
+        _reuse_run_model(run, config, modality, folder)
     (folder / "task.json").write_text(json.dumps(task_config), encoding="utf-8")
     env = {**os.environ, **KERNELS[kernel], "OMP_NUM_THREADS": str(train["threads"])}
     cmd = [
@@ -239,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
         help="these variants instead of the product of --seeds, --amp and --kernels (one table of a "
         "whole study: finished variants are read back, not run again)",
     )
+    ap.add_argument(
+        "--reuse-run",
+        action="store_true",
+        help="take the run's own Patch2Loc models for the variant of the config's seed and amp with "
+        "the default kernels instead of training them again (a demo-long training is 6,000 steps)",
+    )
     ap.add_argument("--checks", default="demo", choices=["demo", "long"])
     ap.add_argument("--jobs", type=int, default=2, help="tasks side by side")
     ap.add_argument("--out", default="results/seed_study/demo")
@@ -256,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         variants = [_variant(text) for text in args.variants]
     with ThreadPoolExecutor(args.jobs) as pool:
         thresh_future = pool.submit(thresh_auprcs, args.run_dir, config)
-        futures = {(v, m): pool.submit(_launch, args.run_dir, config, *v, m, out) for v in variants for m in DATASETS}
+        futures = {(v, m): pool.submit(_launch, args.run_dir, config, *v, m, out, args.reuse_run) for v in variants for m in DATASETS}
         rows = [
             {"seed": s, "amp": a, "kernel": k, **{m: futures[((s, a, k), m)].result() for m in DATASETS}}
             for s, a, k in variants
