@@ -281,7 +281,11 @@ def main(argv: list[str] | None = None) -> int:
         variants = [_variant(text) for text in args.variants]
     with ThreadPoolExecutor(args.jobs) as pool:
         thresh_future = pool.submit(thresh_auprcs, args.run_dir, config)
-        futures = {(v, m): pool.submit(_launch, args.run_dir, config, *v, m, out, args.reuse_run) for v in variants for m in DATASETS}
+        futures = {
+            (v, m): pool.submit(_launch, args.run_dir, config, *v, m, out, args.reuse_run)
+            for v in variants
+            for m in DATASETS
+        }
         rows = [
             {"seed": s, "amp": a, "kernel": k, **{m: futures[((s, a, k), m)].result() for m in DATASETS}}
             for s, a, k in variants

@@ -115,3 +115,37 @@ def test_a_seed_study_variant_is_read_from_its_text():
     for bad in ("3141:fp8:default", "1:none:arm", "1:none"):
         with pytest.raises(SystemExit):
             demo_seeds._variant(bad)
+
+
+def test_a_seed_study_reuses_the_runs_own_model_only_for_the_configs_variant(tmp_path, monkeypatch):
+    """benchmarks/demo_seeds.py --reuse-run: the run's model files are copied into the folder of
+    the variant with the config's seed and amp and the default kernels, and into no other."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "demo_seeds.py"
+    spec = importlib.util.spec_from_file_location("demo_seeds", path)
+    demo_seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo_seeds)
+    run = tmp_path / "run"
+    model = run / "models" / "T1" / "fold0"
+    model.mkdir(parents=True)
+    for name in ("last.pt", "best.pt", "loss.csv"):
+        (model / name).write_text(f"the run's {name}", encoding="utf-8")
+    config = {"folds": [0], "patch2loc": {"seed": 3141, "amp": "none", "threads": 1}}
+
+    def fake_child(cmd, **kwargs):  # the training process: report which files it found
+        folder = Path(cmd[cmd.index("--task-out") + 1])
+        found = sorted(p.name for p in folder.iterdir() if p.suffix in (".pt", ".csv"))
+        settings = json.loads((folder / "task.json").read_text(encoding="utf-8"))["patch2loc"]
+        (folder / "result.json").write_text(json.dumps({"settings": settings, "found": found}), encoding="utf-8")
+
+    monkeypatch.setattr(demo_seeds.subprocess, "run", fake_child)
+    out = tmp_path / "study"
+    own = demo_seeds._launch(str(run), config, 3141, "none", "default", "T1", out, reuse=True)
+    assert own["found"] == ["best.pt", "last.pt", "loss.csv"]
+    assert (out / "seed3141_none_default" / "T1" / "last.pt").read_text(encoding="utf-8") == "the run's last.pt"
+    for seed, amp, kernel in ((1, "none", "default"), (3141, "bf16", "default"), (3141, "none", "avx2")):
+        assert demo_seeds._launch(str(run), config, seed, amp, kernel, "T1", out, reuse=True)["found"] == []
+    assert demo_seeds._launch(str(run), config, 3141, "none", "default", "T1", tmp_path / "fresh")["found"] == []
