@@ -7,6 +7,8 @@ both training precisions and other CPU kernels? (issue 31)
         --seeds 3141 --kernels avx2 threads2 --out results/seed_study/demo
     python benchmarks/demo_seeds.py results/demo --variants 3141:none:default 3141:bf16:default \
         3141:none:avx2 --out results/seed_study/demo      # one table of the variants run above
+    python benchmarks/demo_seeds.py results/demo_long --configfile config/demo.yaml \
+        config/demo_long.yaml --seeds 3141 1 2 --checks long --reuse-run --out results/seed_study/long
 
 Takes a finished demo run (its normalised volumes, masks, lesion masks and splits) and, per
 variant (seed x training precision x kernel) and modality, trains Patch2Loc with the config's
