@@ -166,10 +166,10 @@ def _reuse_run_model(run: str, config: dict, modality: str, folder: Path) -> Non
     compares its settings and subjects with the study's and refuses a model that differs."""
     import shutil
 
-    from patch2loc.layout import RunLayout
+    from patch2loc.layout import MODEL_FILES, RunLayout
 
     source = Path(RunLayout(run).model_dir("Patch2Loc", modality, config["folds"][0]))
-    for name in ("last.pt", "best.pt", "loss.csv"):
+    for name in MODEL_FILES:
         if not (folder / name).exists():
             shutil.copyfile(source / name, folder / name)
 
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse-run",
         action="store_true",
         help="take the run's own Patch2Loc models for the variant of the config's seed and amp with "
-        "the default kernels instead of training them again (a demo-long training is 6,000 steps)",
+        "the default kernels instead of training them again (a demo-long training is 3,000 steps)",
     )
     ap.add_argument("--checks", default="demo", choices=["demo", "long"])
     ap.add_argument("--jobs", type=int, default=2, help="tasks side by side")

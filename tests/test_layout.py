@@ -101,16 +101,21 @@ def test_an_old_key_given_on_a_command_line_is_read_under_its_new_name():
         assert upgrade_key(new) == (new, None)
 
 
-def test_a_seed_study_variant_is_read_from_its_text():
-    """benchmarks/demo_seeds.py --variants SEED:AMP:KERNEL: one table of a whole study."""
+def _demo_seeds():
+    """benchmarks/demo_seeds.py as a module (the benchmarks are scripts, not a package)."""
     import importlib.util
-
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "demo_seeds.py"
     spec = importlib.util.spec_from_file_location("demo_seeds", path)
-    demo_seeds = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo_seeds)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_seed_study_variant_is_read_from_its_text():
+    """benchmarks/demo_seeds.py --variants SEED:AMP:KERNEL: one table of a whole study."""
+    demo_seeds = _demo_seeds()
     assert demo_seeds._variant("3141:bf16:zen4") == (3141, "bf16", "zen4")
     for bad in ("3141:fp8:default", "1:none:arm", "1:none"):
         with pytest.raises(SystemExit):
@@ -120,14 +125,10 @@ def test_a_seed_study_variant_is_read_from_its_text():
 def test_a_seed_study_reuses_the_runs_own_model_only_for_the_configs_variant(tmp_path, monkeypatch):
     """benchmarks/demo_seeds.py --reuse-run: the run's model files are copied into the folder of
     the variant with the config's seed and amp and the default kernels, and into no other."""
-    import importlib.util
     import json
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "demo_seeds.py"
-    spec = importlib.util.spec_from_file_location("demo_seeds", path)
-    demo_seeds = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo_seeds)
+    demo_seeds = _demo_seeds()
     run = tmp_path / "run"
     model = run / "models" / "T1" / "fold0"
     model.mkdir(parents=True)
