@@ -15,8 +15,9 @@ std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks (is
   methods) on all four;
 (3) as information, no check: the AUPRC of each of those against Thresh's and Patch2Loc's (the
 synthetic lesions may favour either method), and per lesion set the chance level, the AUPRC a
-random heatmap gets (the lesions' share of the brain mask), with Thresh's and Patch2Loc's over it. Exit status 1 when a check fails, 2 on bad input. With
-`--readme`, the table also replaces the block between the README's markers (`--block`).
+random heatmap gets (the lesions' share of the brain mask), with Thresh's and Patch2Loc's over it.
+Exit status 1 when a check fails, 2 on bad input. With `--readme`, the table also replaces the
+block between the README's markers (`--block`).
 """
 
 from __future__ import annotations
