@@ -57,9 +57,8 @@ def read_metrics(run_dir: str | Path) -> pd.DataFrame:
     return read_csvs([RunLayout(run_dir).table("per_volume_metrics.csv")])
 
 
-def demo_table(run_dir: str | Path, metrics: pd.DataFrame | None = None) -> tuple[str, pd.DataFrame]:
-    """(markdown table, aggregated rows) from a run's per-volume metrics."""
-    metrics = read_metrics(run_dir) if metrics is None else metrics
+def demo_table(metrics: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """(markdown table, aggregated rows) from a run's per-volume metrics (`read_metrics`)."""
     agg = aggregate_folds(metrics, ["best_dice", "auprc"])
     datasets = [d for d in DATASET_ORDER if d in set(agg["dataset"])]
     lines = ["| | " + " | ".join(datasets) + " |", "| --- |" + " --- |" * len(datasets)]
@@ -161,7 +160,7 @@ def chance_levels(run_dir: str | Path, metrics: pd.DataFrame) -> dict[str, float
         seg_path = mask_path.with_name("seg.nii.gz")
         if mask_path.is_file() and seg_path.is_file():
             case = load_case(layout.preprocessed(dataset, modality, str(subject)), mask_path, seg_path)
-            shares.setdefault(dataset, []).append(float((case.seg & case.mask).sum() / max(case.mask.sum(), 1)))
+            shares.setdefault(dataset, []).append(float(case.seg[case.mask].mean()))  # load_case refuses empty masks
     return {d: sum(v) / len(v) for d, v in shares.items()}
 
 
@@ -209,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         metrics = read_metrics(args.run_dir)
-        table, agg = demo_table(args.run_dir, metrics)
+        table, agg = demo_table(metrics)
         checks = [] if args.markdown_only else location_checks(args.run_dir) + auprc_checks(agg, args.checks)
         chance = {} if args.markdown_only else chance_levels(args.run_dir, metrics)
         if args.readme:
