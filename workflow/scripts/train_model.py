@@ -9,6 +9,7 @@ The finished files are then moved into the declared outputs and the folder is re
 """
 
 import importlib
+import json
 import os
 import shutil
 import sys
@@ -41,7 +42,7 @@ summary = importlib.import_module(snakemake.params.module).train_from_files(
     modality=snakemake.wildcards.modality,  # recorded in the checkpoints; predict checks it
     threads=snakemake.threads,
 )
-print(summary)
+print(json.dumps(summary, indent=2, default=str))  # readable in the log, unlike a dict's repr
 for name in ("best", "last", "loss"):
     target = Path(out[name])
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -183,7 +183,7 @@ def _written(path: Path, write, resume_from: Path) -> None:
 def _run(
     task, out_dir: Path, steps, val_every, checkpoint_every, config, must_match, subjects, modality, device, progress
 ) -> dict:
-    from tqdm.auto import tqdm
+    from patch2loc.methods.progress import progress as progress_bar
 
     best_path, last_path, csv_path = (out_dir / name for name in MODEL_FILES)
     for path in (last_path, best_path, csv_path):
@@ -211,7 +211,8 @@ def _run(
 
     task.model.train()
     loss_sum, loss_n = torch.zeros((), device=device), 0
-    bar = tqdm(total=steps, initial=step, disable=not progress, desc=f"train {task.method}", unit="step")
+    every = max(1, min(100, steps // 20))  # lines in a log: about 20 per run, at most one per 100 steps
+    bar = progress_bar(steps, initial=step, enabled=progress, desc=f"train {task.method}", every=every)
     start = time.perf_counter()
     while step < steps:
         loss = task.train_step(step)
@@ -225,7 +226,7 @@ def _run(
             loss_sum.zero_()
             loss_n = 0
             rows.append(row)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k != "step"})
+            bar.set_postfix({k: v for k, v in row.items() if k != "step"})  # a log line per validation
             if row["val_loss"] < best_val_loss:
                 best_val_loss = row["val_loss"]
                 _written(best_path, lambda: save_checkpoint(best_path, checkpoint()), last_path)

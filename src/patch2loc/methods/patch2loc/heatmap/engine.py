@@ -141,12 +141,12 @@ def _run(
         out["mean"] = torch.empty(n, 2, device=dev)
         out["logvar"] = torch.empty(n, 2, device=dev)
     channels_last = amp_dtype is not None
-    starts = range(0, n, batch_size)
-    if progress:
-        from tqdm import tqdm
+    from patch2loc.methods.progress import progress as progress_bar
 
-        starts = tqdm(starts, total=math.ceil(n / batch_size), unit="batch", desc="patches")
-    for s in starts:
+    batches = math.ceil(n / batch_size)
+    bar = progress_bar(batches, enabled=progress, desc="patches", unit="batch", every=max(1, batches // 10))
+    for s in range(0, n, batch_size):
+        bar.update(1)
         idx = flat[s : s + batch_size]
         x, rest = idx // (Y * Z), idx % (Y * Z)
         y, z = rest // Z, rest % Z
@@ -162,4 +162,5 @@ def _run(
         if want_predictions:
             out["mean"][s : s + batch_size] = mean.float()
             out["logvar"][s : s + batch_size] = logvar.float()
+    bar.close()
     return out
