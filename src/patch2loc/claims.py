@@ -139,6 +139,11 @@ def nifti_claims(path, what: str = "image", fix: str = "Check the path.") -> Cla
             f"{path}: the {what}'s header gives {len(shape)} dimension(s) {list(shape)}, not a 3D "
             "volume; it was not read. Pass one 3D volume (a 2D slice or a 4D series is refused)."
         )
+    if 1 in shape[:3]:  # refused from the header, and called what it is (not a 2D image after a squeeze)
+        raise InputError(
+            f"{path}: the {what}'s header gives shape {list(shape[:3])}, a single slice, not a 3D volume; "
+            "it was not read. Pass the whole 3D volume (several slices along each axis)."
+        )
     check_image_size(path, shape, dtype.itemsize, "its header")
     if not str(path).lower().endswith(".gz"):
         need, size = int(header["vox_offset"]) + math.prod(shape) * dtype.itemsize, path.stat().st_size

@@ -11,6 +11,7 @@ input. Ctrl-C prints one line and exits with 130, SIGTERM (timeout, kill, SLURM)
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import signal
 import sys
 import threading
@@ -44,6 +45,14 @@ def _end_progress_bars() -> None:
             pass
 
 
+def _train_resume_hint(out: str) -> str:
+    """What an interrupted `train` can do next: resume only where a checkpoint was written."""
+    last = Path(out or ".") / "last.pt"
+    if last.is_file():
+        return f"rerun the same command to resume from {last} (the last checkpoint)"
+    return f"no checkpoint was written yet ({last} does not exist): rerun the same command to start over"
+
+
 def _on_sigterm(signum, frame):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
     raise Terminated()
@@ -66,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated): the staged outputs are gone
         after = {
-            "train": f"rerun the same command to resume from {getattr(args, 'out', '')}/last.pt "
-            "(the last validation step)",
+            "train": _train_resume_hint(getattr(args, "out", "")),
             "predict": "the scan in progress was not written (finished scans were)",
             "export": f"nothing was written to {getattr(args, 'out', '--out')}",
         }.get(args.command, "its outputs were not written")

@@ -100,9 +100,15 @@ def check_output(
     if path.is_symlink() and (replaced_whole or not folder):
         raise InputError(
             f"{path}: {flag} is a symbolic link (to {printable(os.readlink(path))}); an output never "
-            f"replaces a link or writes through it. Remove the link or choose another {flag}."
+            f"replaces a link or writes through it. Remove the link{_or_another(flag)}."
         )
     check_writable_folder(path if folder else path.parent, flag, str(path))
+
+
+def _or_another(flag: str) -> str:
+    """The alternative a message offers: another value of a command-line flag; a path the tool
+    names itself (predict's preprocessed folder) has no flag to change, so none is offered."""
+    return f" or choose another {flag}" if flag.startswith("-") else ""
 
 
 def check_distinct(outputs: dict[str, str | os.PathLike | None]) -> None:

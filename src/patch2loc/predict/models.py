@@ -62,6 +62,9 @@ def fold_models(args, chain, bundle, method: str) -> tuple[list[Path], list[str]
         return [f.weights for f in folds], [f"{bundle.source}:{f.name}" for f in folds], [f.threshold for f in folds]
     if args.checkpoint:
         checkpoints = [Path(c) for c in args.checkpoint]
+        for c in checkpoints:  # a folder would fail later as an OS error, reported under --out
+            if c.is_dir():
+                raise InputError(f"{c}: --checkpoint is a folder; give the checkpoint file in it (e.g. {c}/best.pt).")
     elif chain is not None:
         checkpoints = fold_checkpoints(chain.run, args.modality, args.folds, method)
     else:

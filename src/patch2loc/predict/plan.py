@@ -95,6 +95,7 @@ def check_paths(jobs, scans, checkpoints, chain, args) -> None:
     whole = {f"--image {s.id} (a DICOM series folder)": s.image for s in scans if s.is_dicom}
     if chain is not None and Path(chain.run).is_dir():
         whole["--model" if "--model" in chain.given else "--from-run"] = Path(chain.run)
+    _not_a_scan_folder(Path(args.out), args.image)
     if len(jobs) > 1 or jobs[0].heatmap != Path(args.out):  # a folder that receives outputs, never replaced
         check_output(args.out, "--out", (), inputs, folder=True, replaced_whole=False)
     every: dict[str, Path] = {}
@@ -111,6 +112,18 @@ def check_paths(jobs, scans, checkpoints, chain, args) -> None:
             every[f"{job.scan.id} {name}"] = path
         _check_summary_owner(job)
     check_distinct(every)
+
+
+def _not_a_scan_folder(out: Path, images: list[str]) -> None:
+    """--out must not be (or lie in) a folder given as --image: every NIfTI there is a scan, so a
+    rerun would take the first run's heatmaps (<id>.nii.gz) for scans."""
+    for text in images:
+        folder = Path(text)
+        if folder.is_dir() and Path(os.path.realpath(out)).is_relative_to(os.path.realpath(folder)):
+            raise InputError(
+                f"{out}: --out is inside the scans' folder --image {folder}, where a rerun would read this "
+                "run's heatmaps as scans. Choose an --out outside it."
+            )
 
 
 def _not_inside(path: Path, folders: dict[str, Path]) -> None:
