@@ -10,7 +10,6 @@ config/demo.yaml, so the maps are a real model's, not an untrained network's.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import nibabel as nib
@@ -112,7 +111,9 @@ def test_workflow_and_predict_write_byte_equal_heatmaps(method, tmp_path):
         from patch2loc.predict.models import score_settings
         from patch2loc.predict.scan import Context, Job, run_scan
 
-        args = cli.build_parser().parse_args(argv)
+        from patch2loc.predict.request import PredictRequest
+
+        request = PredictRequest.from_args(cli.build_parser().parse_args(argv))
         (tmp_path / "pr").mkdir()
         job = Job(ScanInput("s", image, mask), tmp_path / "pr" / "s.nii.gz", tmp_path / "pr" / "s", None, False, False)
         ctx = Context(
@@ -120,7 +121,7 @@ def test_workflow_and_predict_write_byte_equal_heatmaps(method, tmp_path):
             None,
             None,
             "none",
-            score_settings(args, "cpu", False),
+            score_settings(request, "cpu", False),
             "auto",
             False,
             method=method.name,
@@ -185,7 +186,18 @@ def test_thresholds_of_folds_and_lesion_masks():
 def test_predict_hands_its_scoring_flags_to_the_method_as_options():
     from patch2loc.predict.models import method_flags, score_settings
 
-    args = argparse.Namespace(stride=2, batch_size=64, amp="none", centres="mask", median_size=5, no_postprocess=True)
+    from patch2loc.predict.request import PredictRequest
+
+    args = PredictRequest(
+        image=("s.nii.gz",),
+        out="o.nii.gz",
+        stride=2,
+        batch_size=64,
+        amp="none",
+        centres="mask",
+        median_size=5,
+        no_postprocess=True,
+    )
     settings = score_settings(args, "cpu", progress=False)
     assert settings.options == {"stride": 2, "batch_size": 64, "amp": "none", "centres": "mask"}
     assert settings.median_size == 5 and not settings.postprocess

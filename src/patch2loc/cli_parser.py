@@ -294,5 +294,5 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_predict)
-    add_bids_parser(sub, parser)
+    add_bids_parser(sub)
     return parser

@@ -43,10 +43,13 @@ def bundle_info(model: str | Path, atlas_copy: Path | None = None) -> dict:
         }
 
 
-def run_predict(parse, scans, work: Path, model: str | Path, device: str, overwrite: bool, quiet: bool) -> int:
+def run_predict(scans, work: Path, model: str | Path, device: str, overwrite: bool, quiet: bool) -> int:
     """predict's folder mode on these scans, outputs in `work`; returns predict's exit status
-    (the number of scans that failed; each was reported on one line). `parse`: the command
-    line's own parse_args (cli.py hands it in; importing cli here would be an import cycle)."""
+    (the number of scans that failed; each was reported on one line). predict is called with a
+    request, as the command line calls it (`predict.request`), not with an argv."""
+    from patch2loc.predict.command import predict
+    from patch2loc.predict.request import PredictRequest
+
     with tempfile.TemporaryDirectory(prefix="patch2loc-bids-") as tmp:
         listing = Path(tmp) / "scans.csv"
         with open(listing, "w", newline="", encoding="utf-8") as f:
@@ -54,9 +57,10 @@ def run_predict(parse, scans, work: Path, model: str | Path, device: str, overwr
             writer.writerow(["image", "mask"])
             for scan in scans:
                 writer.writerow([str(scan.path.resolve()), str(scan.mask.resolve()) if scan.mask else ""])
-        argv = ["predict", "--model", str(model), "--image", str(listing), "--out", str(work), "--device", device]
-        args = parse(argv + (["--overwrite"] if overwrite else []) + (["--quiet"] if quiet else []))
-        return args.func(args)
+        request = PredictRequest(
+            image=(str(listing),), out=str(work), model=str(model), device=device, overwrite=overwrite, quiet=quiet
+        )
+        return predict(request)
 
 
 def predict_outputs(scan, work: Path) -> dict[str, Path]:

@@ -23,8 +23,8 @@ NAME = "patch2loc"
 MAX_EXIT = 100  # as predict: the exit status counts failed scans, at most 100
 
 
-def add_parser(sub, root: argparse.ArgumentParser) -> None:
-    """`root`: the whole command line's parser; the participant level parses predict's call with it."""
+def add_parser(sub) -> None:
+    """The `bids` command's flags, beside its command."""
     b = sub.add_parser(
         "bids",
         help="a BIDS App: every fitting scan of a BIDS dataset in, BIDS derivatives out",
@@ -66,7 +66,7 @@ def add_parser(sub, root: argparse.ArgumentParser) -> None:
     b.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (as predict)")
     b.add_argument("--overwrite", action="store_true", help="redo scans done before (default: skip them)")
     b.add_argument("--quiet", action="store_true", help="no progress output")
-    b.set_defaults(func=cmd_bids, parse=root.parse_args)
+    b.set_defaults(func=cmd_bids)
 
 
 def _check_output_dir(out: Path, bids_dir: Path) -> None:
@@ -138,7 +138,7 @@ def _participant(args, bids_dir: Path, out: Path) -> int:
 
     made = not out.exists()
     try:
-        failed = adapter.run_predict(args.parse, scans, out / WORK, args.model, args.device, args.overwrite, args.quiet)
+        failed = adapter.run_predict(scans, out / WORK, args.model, args.device, args.overwrite, args.quiet)
     except BaseException:
         if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # predict refused before writing: leave nothing

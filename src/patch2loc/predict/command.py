@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from patch2loc.errors import InputError
+
+if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
+    from patch2loc.predict.request import PredictRequest
 
 MAX_EXIT = 100
 
 
-def _header_checks(job, chain, method: str, args, checkpoints: list, patch_size: int | None = None) -> None:
+def _header_checks(
+    job, chain, method: str, req: PredictRequest, checkpoints: list, patch_size: int | None = None
+) -> None:
     """The checks of one scan that read headers only (preflight.py, budget.py), before any model is
     loaded: a scan refused here costs no model, no voxel and no torch import."""
     from patch2loc.predict.budget import check_budget
@@ -39,16 +45,16 @@ def _header_checks(job, chain, method: str, args, checkpoints: list, patch_size:
             }
         )
     claims = check_claims(scan, chain is not None)
-    flags = method_flags(method, args)
+    flags = method_flags(method, req)
     stride = flags["stride"] or 1  # a method that ignores --stride scores every pixel
-    check_flags_fit(model_grid(scan.image, chain), stride, args.median_size, scan.image)
+    check_flags_fit(model_grid(scan.image, chain), stride, req.median_size, scan.image)
     check_budget(
         scan,
         claims,
         chain,
         method=method,
         checkpoints=checkpoints,
-        batch_size=args.batch_size,
+        batch_size=req.batch_size,
         stride=stride,
         patch_size=patch_size,
         html=job.html is not None,
@@ -96,23 +102,33 @@ class _Failures:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """--model: the bundle is checked and (a zip) unpacked into a private folder, removed at the end."""
-    if args.model is None:
-        return _predict(args, None)
+    """The command line's edge: its arguments become one frozen request, and only that travels."""
+    from patch2loc.predict.request import PredictRequest
+
+    return predict(PredictRequest.from_args(args))
+
+
+def predict(req: PredictRequest) -> int:
+    """Run one request (`predict.request.PredictRequest`; the BIDS App builds one too). --model:
+    the bundle is checked and (a zip) unpacked into a private folder, removed at the end."""
+    if req.model is None:
+        return _predict(req, None)
     from patch2loc.bundle.reader import open_bundle
     from patch2loc.outputs import check_utf8_path
 
-    if args.from_run or args.checkpoint:
+    if req.from_run or req.checkpoint:
         raise InputError(
-            f"{args.model}: --model carries the run's chain and models; drop "
-            f"{'--from-run' if args.from_run else '--checkpoint'}."
+            f"{req.model}: --model carries the run's chain and models; drop "
+            f"{'--from-run' if req.from_run else '--checkpoint'}."
         )
-    check_utf8_path(args.model, "--model")
-    with open_bundle(args.model) as bundle:
-        return _predict(args, bundle)
+    check_utf8_path(req.model, "--model")
+    with open_bundle(req.model) as bundle:
+        return _predict(req, bundle)
 
 
-def _predict(args: argparse.Namespace, bundle) -> int:
+def _predict(req: PredictRequest, bundle) -> int:
+    from dataclasses import replace
+
     from tqdm.auto import tqdm
 
     from patch2loc.devices import check_device, resolve_device
@@ -124,81 +140,81 @@ def _predict(args: argparse.Namespace, bundle) -> int:
     from patch2loc.predict.scan import Context, run_scan, skull_strip_of
     from patch2loc.scoring import mean_threshold
 
-    check_device(args.device)
-    if args.from_run or bundle is not None:
+    check_device(req.device)
+    if req.from_run or bundle is not None:
         from patch2loc.outputs import check_utf8_path
 
-        check_utf8_path(args.out, "--out")
-    if args.from_run:
-        check_utf8_path(args.from_run, "--from-run")
-    if args.from_run and not args.modality:
-        raise InputError(f"{args.image[0]}: --from-run needs --modality T1 or T2 (the landmarks to use).")
+        check_utf8_path(req.out, "--out")
+    if req.from_run:
+        check_utf8_path(req.from_run, "--from-run")
+    if req.from_run and not req.modality:
+        raise InputError(f"{req.image[0]}: --from-run needs --modality T1 or T2 (the landmarks to use).")
     if bundle is not None:
-        if args.modality not in (None, bundle.settings["modality"]):
+        if req.modality not in (None, bundle.settings["modality"]):
             raise InputError(
-                f"{args.model}: a {bundle.settings['modality']} model bundle, but --modality "
-                f"{args.modality}. Use the bundle of that modality, or drop --modality."
+                f"{req.model}: a {bundle.settings['modality']} model bundle, but --modality "
+                f"{req.modality}. Use the bundle of that modality, or drop --modality."
             )
-        args.modality = bundle.settings["modality"]
-    method = resolve_method(args, bundle)
+        req = replace(req, modality=bundle.settings["modality"])
+    method = resolve_method(req, bundle)
     if bundle is not None:
         chain = RunChain.from_bundle(bundle)
     else:
-        chain = RunChain.open(args.from_run, args.modality) if args.from_run else None
-    if args.median_size is None:  # the run's own filter: its healthy threshold was taken after it
-        args.median_size = int((chain.config.get("heatmap") or {}).get("median_size", 7)) if chain else 7
-    checkpoints, names, thresholds = fold_models(args, chain, bundle, method)
-    scans = expand(args.image, args.mask, args.seg)
-    if chain is None and args.skull_strip in ("hdbet", "none"):
+        chain = RunChain.open(req.from_run, req.modality) if req.from_run else None
+    if req.median_size is None:  # the run's own filter: its healthy threshold was taken after it
+        req = replace(req, median_size=int((chain.config.get("heatmap") or {}).get("median_size", 7)) if chain else 7)
+    checkpoints, names, thresholds = fold_models(req, chain, bundle, method)
+    scans = expand(req.image, req.mask, req.seg)
+    if chain is None and req.skull_strip in ("hdbet", "none"):
         raise InputError(
-            f"--skull-strip {args.skull_strip}: only raw scans are skull-stripped; add --from-run (or --model)."
+            f"--skull-strip {req.skull_strip}: only raw scans are skull-stripped; add --from-run (or --model)."
         )
     unmasked = [s for s in scans if s.mask is None]
-    if chain is not None and unmasked and args.skull_strip == "mask":
+    if chain is not None and unmasked and req.skull_strip == "mask":
         raise InputError(
             f"{unmasked[0].image}: --skull-strip mask but no brain mask for this scan. Pass --mask "
             "(or a csv column mask), or use --skull-strip hdbet or none."
         )
-    needs_hdbet = [s for s in scans if skull_strip_of(s, args.skull_strip) == "hdbet"]
+    needs_hdbet = [s for s in scans if skull_strip_of(s, req.skull_strip) == "hdbet"]
     if chain is not None and needs_hdbet:
         require_hdbet(needs_hdbet[0].image)
-    lesions = args.threshold is not None or chain is not None
-    jobs, batch = plan.jobs(args, scans, chain is not None, lesions)
-    plan.check_paths(jobs, scans, checkpoints, chain, args)
+    lesions = req.threshold is not None or chain is not None
+    jobs, batch = plan.jobs(req, scans, chain is not None, lesions)
+    plan.check_paths(jobs, scans, checkpoints, chain, req)
 
     # Thresholds: the user's, else the run's (the folds' unsupervised thresholds, averaged).
-    threshold, source = args.threshold, "--threshold"
+    threshold, source = req.threshold, "--threshold"
     if threshold is None:
         threshold = mean_threshold(thresholds)
         source = "run (mean of the folds' healthy-IXI quantile thresholds)" if threshold is not None else "none"
     for job in jobs:
         job.lesions = threshold is not None
-    settings = call_settings(args, checkpoints, chain, threshold, source, method)
+    settings = call_settings(req, checkpoints, chain, threshold, source, method)
 
     failures, todo, done, skipped = _Failures(batch), [], 0, 0
     for job in jobs:  # what each scan's files claim, before any model is loaded
-        job.state = scan_state(job.scan, settings, skull_strip_of(job.scan, args.skull_strip) if chain else None)
+        job.state = scan_state(job.scan, settings, skull_strip_of(job.scan, req.skull_strip) if chain else None)
         current = is_current(job, job.state)
-        if current and batch and not args.overwrite:
+        if current and batch and not req.overwrite:
             skipped += 1
             continue
         try:
-            _header_checks(job, chain, method, args, checkpoints)
+            _header_checks(job, chain, method, req, checkpoints)
         except Exception as exc:  # one scan's failure must not stop the others
             failures.add(job, exc, current)
             continue
         todo.append((job, current))
 
     if todo:
-        device = resolve_device(args.device)
+        device = resolve_device(req.device)
         members = load_members(
             method,
             checkpoints,
             names,
             thresholds,
             device,
-            args.modality,
-            args.allow_mismatch,
+            req.modality,
+            req.allow_mismatch,
             from_bundle=bundle is not None,
         )
         ctx = Context(
@@ -206,28 +222,28 @@ def _predict(args: argparse.Namespace, bundle) -> int:
             chain=chain,
             threshold=threshold,
             threshold_source=source,
-            settings=score_settings(args, device, progress=not args.quiet and not batch),
-            skull_strip=args.skull_strip,
-            allow_mismatch=args.allow_mismatch,
+            settings=score_settings(req, device, progress=not req.quiet and not batch),
+            skull_strip=req.skull_strip,
+            allow_mismatch=req.allow_mismatch,
             checkpoints=names,
             method=method,
-            force=args.force,
+            force=req.force,
         )
         patch = max((m.ckpt.get("patch_size") or 0 for m in members), default=0) or None
-    for job, current in tqdm(todo, desc="scans", unit="scan", disable=args.quiet or not batch):
+    for job, current in tqdm(todo, desc="scans", unit="scan", disable=req.quiet or not batch):
         try:
             if patch is not None:  # the budget again, with the models' own patch size
-                _header_checks(job, chain, method, args, checkpoints, patch)
-            _voxel_checks(job, chain, args.skull_strip)
+                _header_checks(job, chain, method, req, checkpoints, patch)
+            _voxel_checks(job, chain, req.skull_strip)
             record = run_scan(job, ctx)
             done += 1
         except Exception as exc:  # one scan's failure must not stop the others
             failures.add(job, exc, current)
             continue
-        if not args.quiet and not batch:
+        if not req.quiet and not batch:
             what = f"{record['patches']} patches" if record["patches"] is not None else f"{method} score"
             print(f"{job.heatmap}: {what} in {record['seconds']:.1f} s", file=sys.stderr)
-    if batch and not args.quiet:
+    if batch and not req.quiet:
         print(
             f"patch2loc predict: {done} scored, {skipped} skipped (done before with the same inputs and "
             f"settings; --overwrite to redo), {failures.count} failed",

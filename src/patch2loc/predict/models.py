@@ -13,8 +13,12 @@ patches; a method without such options ignores them (the DAE reconstructs whole 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from patch2loc.errors import InputError
+
+if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
+    from patch2loc.predict.request import PredictRequest
 
 SCORING_FLAGS = ("stride", "centres", "amp")  # call settings that change the map of a method that reads them
 
@@ -29,51 +33,51 @@ def scoring_options(method: str) -> tuple[str, ...]:
     return tuple(f.name for f in fields(options)) if options is not None else ()
 
 
-def method_flags(method: str, args) -> dict:
+def method_flags(method: str, req: PredictRequest) -> dict:
     """The scoring flags as this call applies them; None for a flag the method ignores (the one
     place that says so: the recorded call settings and the preflight use it)."""
     reads = scoring_options(method)
-    return {flag: getattr(args, flag) if flag in reads else None for flag in SCORING_FLAGS}
+    return {flag: getattr(req, flag) if flag in reads else None for flag in SCORING_FLAGS}
 
 
-def resolve_method(args, bundle) -> str:
+def resolve_method(req: PredictRequest, bundle) -> str:
     """--method, or the bundle's method (a --method that contradicts it is refused)."""
     from patch2loc.methods import DEFAULT_METHOD, require_trained
 
-    method = require_trained(args.method or DEFAULT_METHOD, "--method", "apply").name
+    method = require_trained(req.method or DEFAULT_METHOD, "--method", "apply").name
     if bundle is not None:
         own = bundle.settings["method"]
-        if args.method not in (None, own):
+        if req.method not in (None, own):
             raise InputError(
-                f"{args.model}: a {own} model bundle, but --method {args.method}. Drop --method (the "
-                f"bundle's method is used), or pass a {args.method} bundle (patch2loc export --method "
-                f"{args.method})."
+                f"{req.model}: a {own} model bundle, but --method {req.method}. Drop --method (the "
+                f"bundle's method is used), or pass a {req.method} bundle (patch2loc export --method "
+                f"{req.method})."
             )
         return own
     return method
 
 
-def fold_models(args, chain, bundle, method: str) -> tuple[list[Path], list[str], list[float | None]]:
+def fold_models(req: PredictRequest, chain, bundle, method: str) -> tuple[list[Path], list[str], list[float | None]]:
     """(checkpoint files, their names for messages and summaries, each one's run threshold)."""
     from patch2loc.predict.ensemble import bundle_folds, fold_checkpoints, fold_threshold
 
     if bundle is not None:
-        folds = bundle_folds(bundle, args.folds)
+        folds = bundle_folds(bundle, req.folds)
         return [f.weights for f in folds], [f"{bundle.source}:{f.name}" for f in folds], [f.threshold for f in folds]
-    if args.checkpoint:
-        checkpoints = [Path(c) for c in args.checkpoint]
+    if req.checkpoint:
+        checkpoints = [Path(c) for c in req.checkpoint]
         for c in checkpoints:  # a folder would fail later as an OS error, reported under --out
             if c.is_dir():
                 raise InputError(f"{c}: --checkpoint is a folder; give the checkpoint file in it (e.g. {c}/best.pt).")
     elif chain is not None:
-        checkpoints = fold_checkpoints(chain.run, args.modality, args.folds, method)
+        checkpoints = fold_checkpoints(chain.run, req.modality, req.folds, method)
     else:
-        raise InputError(f"{args.image[0]}: pass --checkpoint (or --from-run or --model to use a run's fold models).")
+        raise InputError(f"{req.image[0]}: pass --checkpoint (or --from-run or --model to use a run's fold models).")
     run = chain.run if chain is not None else None
     return (
         checkpoints,
         [str(c) for c in checkpoints],
-        [fold_threshold(run, args.modality, c, method) for c in checkpoints],
+        [fold_threshold(run, req.modality, c, method) for c in checkpoints],
     )
 
 
@@ -109,15 +113,15 @@ def load_members(
     return members
 
 
-def score_settings(args, device, progress: bool):
+def score_settings(req: PredictRequest, device, progress: bool):
     """The core's settings of this call (`scoring.ScanSettings`): its post-processing, and the
     scoring flags as options for the method."""
     from patch2loc.scoring import ScanSettings
 
-    options = {"stride": args.stride, "batch_size": args.batch_size, "amp": args.amp, "centres": args.centres}
+    options = {"stride": req.stride, "batch_size": req.batch_size, "amp": req.amp, "centres": req.centres}
     return ScanSettings(
-        median_size=args.median_size,
-        postprocess=not args.no_postprocess,
+        median_size=req.median_size,
+        postprocess=not req.no_postprocess,
         device=device,
         options=options,
         progress=progress,

@@ -13,8 +13,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from patch2loc.errors import InputError
+
+if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
+    from patch2loc.predict.request import PredictRequest
 
 NIFTI = (".nii.gz", ".nii")
 
@@ -51,10 +55,10 @@ def _check_summary_owner(job) -> None:
         )
 
 
-def jobs(args, scans, from_run: bool, lesions: bool):
+def jobs(req: PredictRequest, scans, from_run: bool, lesions: bool):
     from patch2loc.predict.scan import Job
 
-    out = Path(args.out)
+    out = Path(req.out)
     # A folder: several scans, or an existing folder / a name without a suffix that is not named
     # like a NIfTI. Otherwise one file (check_output then insists on .nii.gz / .nii).
     nifti_name = out.name.lower().endswith(NIFTI)
@@ -66,27 +70,27 @@ def jobs(args, scans, from_run: bool, lesions: bool):
                 scans[0],
                 out,
                 stem,
-                Path(args.png) if args.png else None,
+                Path(req.png) if req.png else None,
                 from_run,
                 lesions,
-                Path(args.html) if args.html else None,
+                Path(req.html) if req.html else None,
             )
         ], False
     if out.name.lower().endswith(NIFTI):
         raise InputError(f"{out}: --image names {len(scans)} scans, so --out must be a folder (not a .nii.gz).")
-    if args.png:
-        raise InputError(f"{args.png}: --png names one file; with an --out folder every scan gets <id>.png there.")
-    if args.html:
-        raise InputError(f"{args.html}: --html is for a single scan (an --out .nii.gz), not an --out folder.")
+    if req.png:
+        raise InputError(f"{req.png}: --png names one file; with an --out folder every scan gets <id>.png there.")
+    if req.html:
+        raise InputError(f"{req.html}: --html is for a single scan (an --out .nii.gz), not an --out folder.")
     return [Job(s, out / f"{s.id}.nii.gz", out / s.id, out / f"{s.id}.png", from_run, lesions) for s in scans], True
 
 
-def check_paths(jobs, scans, checkpoints, chain, args) -> None:
+def check_paths(jobs, scans, checkpoints, chain, req: PredictRequest) -> None:
     """Every output against every input, before any compute."""
     from patch2loc.outputs import check_distinct, check_output
 
     inputs: dict[str, Path | None] = {f"--checkpoint {i + 1}": c for i, c in enumerate(checkpoints)}
-    given = [Path(text) for text in args.image if Path(text).is_file()]  # files and csv lists (the path is said once)
+    given = [Path(text) for text in req.image if Path(text).is_file()]  # files and csv lists (the path is said once)
     inputs.update({"--image" if len(given) == 1 else f"--image #{i + 1}": p for i, p in enumerate(given)})
     for s in scans:
         inputs.update({f"--image {s.id}": s.image, f"--mask of {s.id}": s.mask, f"--seg of {s.id}": s.seg})
@@ -95,9 +99,9 @@ def check_paths(jobs, scans, checkpoints, chain, args) -> None:
     whole = {f"--image {s.id} (a DICOM series folder)": s.image for s in scans if s.is_dicom}
     if chain is not None and Path(chain.run).is_dir():
         whole["--model" if "--model" in chain.given else "--from-run"] = Path(chain.run)
-    _not_a_scan_folder(Path(args.out), args.image)
-    if len(jobs) > 1 or jobs[0].heatmap != Path(args.out):  # a folder that receives outputs, never replaced
-        check_output(args.out, "--out", (), inputs, folder=True, replaced_whole=False)
+    _not_a_scan_folder(Path(req.out), req.image)
+    if len(jobs) > 1 or jobs[0].heatmap != Path(req.out):  # a folder that receives outputs, never replaced
+        check_output(req.out, "--out", (), inputs, folder=True, replaced_whole=False)
     every: dict[str, Path] = {}
     for job in jobs:
         for name, path in job.outputs().items():

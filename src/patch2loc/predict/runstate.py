@@ -16,8 +16,12 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from patch2loc.outputs import TEMP_MARK
+
+if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
+    from patch2loc.predict.request import PredictRequest
 
 _CHUNK = 1 << 20
 
@@ -52,7 +56,7 @@ def sha256_of(path: str | Path | None) -> str | None:
 
 
 def call_settings(
-    args, checkpoints: list[Path], chain, threshold: float | None, source: str, method: str = "Patch2Loc"
+    req: PredictRequest, checkpoints: list[Path], chain, threshold: float | None, source: str, method: str = "Patch2Loc"
 ) -> dict:
     """Everything of the call that changes a scan's outputs (device and batch size do not; nor do
     Patch2Loc's scoring flags for a method that ignores them: predict.models)."""
@@ -62,10 +66,10 @@ def call_settings(
         "checkpoints": [sha256_file(c) for c in checkpoints],
         "threshold": threshold,
         "threshold_source": source,
-        **method_flags(method, args),
-        "median_size": args.median_size,
-        "postprocess": not args.no_postprocess,
-        "modality": args.modality,
+        **method_flags(method, req),
+        "median_size": req.median_size,
+        "postprocess": not req.no_postprocess,
+        "modality": req.modality,
     }
     if chain is not None:
         settings["from_run"] = {name: sha256_of(path) for name, path in chain.recorded.items()}

@@ -1,0 +1,51 @@
+"""What one `predict` call asks for: a frozen, typed request made once at the edge.
+
+The command line (`cmd_predict`) and the BIDS App build one; nothing below `predict/command.py`
+reads argparse. What predict resolves while it runs (the bundle's modality, the run's median filter)
+gives a new request (`dataclasses.replace`), never a changed one, so every step sees what the one
+before decided. The defaults are the parser's (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    image: tuple[str, ...]  # scans, folders or csv lists (--image, repeated)
+    out: str
+    mask: str | None = None
+    seg: str | None = None
+    method: str | None = None  # None: the bundle's, else the registry's default
+    checkpoint: tuple[str, ...] = ()
+    folds: tuple[int, ...] | None = None
+    from_run: str | None = None
+    model: str | None = None  # a bundle
+    modality: str | None = None
+    allow_mismatch: bool = False
+    skull_strip: str = "auto"
+    threshold: float | None = None
+    png: str | None = None
+    html: str | None = None
+    overwrite: bool = False
+    stride: int = 1
+    batch_size: int = 8192
+    device: str = "auto"
+    amp: str = "auto"
+    centres: str = "dilated"
+    no_postprocess: bool = False
+    median_size: int | None = None  # None: the run's heatmap.median_size, else 7
+    force: bool = False
+    quiet: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "PredictRequest":
+        """The parsed command line as a request (lists become tuples: nothing can change them)."""
+        values = {}
+        for f in fields(cls):
+            value = getattr(args, f.name)
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+        values["checkpoint"] = values["checkpoint"] or ()
+        return cls(**values)
