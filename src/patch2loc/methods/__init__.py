@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # registry lines name every field: a reader sees which is which
 class Method:
     name: str  # as in config `methods:`, tables and results/{run}/scores/{name}/
     module: str  # the module with score() [+ Settings, load(), train_from_files()]
@@ -51,7 +51,7 @@ class Method:
         return self.train_rule is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Pretraining:
     """A model trained per (modality, fold) before a method's own training, which reads its best.pt."""
 
@@ -66,39 +66,66 @@ class Pretraining:
 REGISTRY = (
     # Patch2Loc keeps the model folder and rule name that predict --from-run, profiles and docs use.
     Method(
-        "Patch2Loc",
-        "patch2loc.methods.patch2loc.method",
-        "patch2loc",
-        "train_model",
-        "",
-        True,
-        600,
-        0.6,
+        name="Patch2Loc",
+        module="patch2loc.methods.patch2loc.method",
+        config="patch2loc",
+        train_rule="train_model",
+        models="",
+        gpu=True,
+        train_minutes=600,
+        score_minutes=0.6,
         checkpoint_fields=("patch_size",),
         colour_range=(0.0, 12.0),
         predicts_positions=True,
     ),
-    Method("DAE", "patch2loc.methods.dae.method", "dae", "train_dae", "DAE", True, 300, 0.05),
-    Method("Thresh", "patch2loc.methods.thresh", score_minutes=0.1),
-    # Behrendt et al.'s diffusion models (docs/diffusion.md): one UNet, one noise, three ways to use them.
-    Method("DDPM", "patch2loc.methods.diffusion.ddpm", "ddpm", "train_ddpm", "DDPM", True, 480, 0.1),
-    Method("pDDPM", "patch2loc.methods.diffusion.pddpm", "pddpm", "train_pddpm", "pDDPM", True, 480, 0.3),
     Method(
-        "cDDPM",
-        "patch2loc.methods.diffusion.cddpm",
-        "cddpm",
-        "train_cddpm",
-        "cDDPM",
-        True,
-        480,
-        0.3,
+        name="DAE",
+        module="patch2loc.methods.dae.method",
+        config="dae",
+        train_rule="train_dae",
+        models="DAE",
+        gpu=True,
+        train_minutes=300,
+        score_minutes=0.05,
+    ),
+    Method(name="Thresh", module="patch2loc.methods.thresh", score_minutes=0.1),
+    # Behrendt et al.'s diffusion models (docs/diffusion.md): one UNet, one noise, three ways to use them.
+    Method(
+        name="DDPM",
+        module="patch2loc.methods.diffusion.ddpm",
+        config="ddpm",
+        train_rule="train_ddpm",
+        models="DDPM",
+        gpu=True,
+        train_minutes=480,
+        score_minutes=0.1,
+    ),
+    Method(
+        name="pDDPM",
+        module="patch2loc.methods.diffusion.pddpm",
+        config="pddpm",
+        train_rule="train_pddpm",
+        models="pDDPM",
+        gpu=True,
+        train_minutes=480,
+        score_minutes=0.3,
+    ),
+    Method(
+        name="cDDPM",
+        module="patch2loc.methods.diffusion.cddpm",
+        config="cddpm",
+        train_rule="train_cddpm",
+        models="cDDPM",
+        gpu=True,
+        train_minutes=480,
+        score_minutes=0.3,
         pretrain=Pretraining(
-            "cDDPM-pretrain",
-            "patch2loc.methods.diffusion.pretrain",
-            "pretrain_cddpm",
-            "cDDPM_encoder",
-            480,
-            "encoder_checkpoint",
+            name="cDDPM-pretrain",
+            module="patch2loc.methods.diffusion.pretrain",
+            rule="pretrain_cddpm",
+            models="cDDPM_encoder",
+            train_minutes=480,
+            setting="encoder_checkpoint",
         ),
     ),
 )
