@@ -81,7 +81,7 @@ def robust_hausdorff(truth: np.ndarray, pred: np.ndarray, spacing, percent: floa
     if not truth.any() or not pred.any():
         return math.inf
     edges_pred, edges_truth, areas_pred, areas_truth = (
-        np.asarray(a) for a in get_mask_edges(pred, truth, crop=True, spacing=spacing, always_return_as_numpy=True)
+        np.asarray(a) for a in get_mask_edges(pred, truth, crop=True, spacing=spacing)
     )
     return max(
         _directed(edges_truth, edges_pred, areas_truth, spacing, percent),
