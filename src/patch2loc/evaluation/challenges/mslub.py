@@ -3,11 +3,11 @@ doi:10.1007/s12021-017-9348-7), which had no challenge and no evaluation code.
 
 What could be checked: the paper's abstract (PubMed 29103086) names lesion volume and lesion count
 as the biomarkers its reference segmentations serve. Its section defining the agreement measures
-(Dice and lesion-wise detection rates, as we recall it) could not be read in the stored material
-this was written from, so the definitions below are not verified against the paper. We use the
-common MS-lesion measures as the ISBI 2015 longitudinal MS challenge named them (Carass et al.
-2017, NeuroImage 148:77-102; its evaluation page lists Dice, LTPR "lesion TPR based on lesion
-count" and LFPR "lesion FPR based on lesion count"), with 26-connected lesions as in wmh.py:
+could not be read in the stored material this was written from, so which metrics the paper
+reports is not verified here. We use the common MS-lesion measures as the ISBI 2015 longitudinal
+MS challenge named them (Carass et al. 2017, NeuroImage 148:77-102; its evaluation page lists
+Dice, LTPR "lesion TPR based on lesion count" and LFPR "lesion FPR based on lesion count"), with
+26-connected lesions as in wmh.py:
 
 - mslub_dice = 2|P and T| / (|P| + |T|);
 - mslub_ltpr = truth components holding a predicted voxel / truth components;

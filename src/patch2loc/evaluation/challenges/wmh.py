@@ -33,7 +33,6 @@ Dice either of them > 0.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import SimpleITK as sitk
@@ -97,8 +96,5 @@ def metrics(pred: np.ndarray, truth: np.ndarray, spacing) -> dict:
     """All columns for one volume (masks already checked, label 2 already removed)."""
     truth_voxels = int(truth.sum())
     avd = math.nan if truth_voxels == 0 else abs(truth_voxels - int(pred.sum())) / truth_voxels * 100.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        values = {"wmh_dice": dice(pred, truth, both_empty=math.nan), "wmh_hd95_mm": hd95(pred, truth, spacing)}
-    values["wmh_avd_pct"] = avd
-    return values | detection(pred, truth)
+    values = {"wmh_dice": dice(pred, truth, both_empty=math.nan), "wmh_hd95_mm": hd95(pred, truth, spacing)}
+    return values | {"wmh_avd_pct": avd} | detection(pred, truth)
