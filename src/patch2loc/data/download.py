@@ -46,6 +46,12 @@ GIT_BLOB = "gitblob"  # git's id of a file: sha1 of "blob <size>\0" + content (a
 VERIFIABLE = tuple(sorted(a for a in hashlib.algorithms_guaranteed if not a.startswith("shake")))
 
 
+def times_from_config(block: dict | None) -> dict[str, float]:
+    """fetch's `timeout` and `deadline` from the config's `download` block (defaults where absent)."""
+    block = block or {}
+    return {"timeout": float(block.get("timeout_s", TIMEOUT_S)), "deadline": float(block.get("deadline_s", DEADLINE_S))}
+
+
 def sha256sum(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     """Hex digest of a file (sha256 unless another hashlib algorithm, or GIT_BLOB, is named), read
     in chunks (the IXI tarballs are several GB)."""
