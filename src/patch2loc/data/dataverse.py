@@ -99,7 +99,7 @@ def parse_listing(listing, where: str = "the file listing") -> list[DataFile]:
 def _read_bounded(response, where: str) -> bytes:
     data = response.read(MAX_LISTING_BYTES + 1)
     if len(data) > MAX_LISTING_BYTES:
-        raise _bad(where, f"more than {MAX_LISTING_BYTES >> 20} MB")
+        raise _bad(where, f"more than {MAX_LISTING_BYTES:,} bytes (nothing was parsed)")
     if json_depth(data) > MAX_DEPTH:
         raise _bad(where, f"nested more than {MAX_DEPTH} levels deep")
     return data
