@@ -5,6 +5,7 @@ never a RecursionError or TypeError, and nothing is downloaded. Served by the lo
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -88,6 +89,17 @@ def test_a_checksum_type_that_cannot_be_verified_stops_the_listing_before_any_do
         )
     assert "file 1" in str(err.value) and server.requests["datafile/5"] == 0
     assert not (tmp_path / "raw").exists()
+
+
+def test_a_trickling_listing_is_cut_off_at_the_deadline(tmp_path):
+    root = tmp_path / "served"
+    root.mkdir()
+    (root / "files.json").write_text(json.dumps({"data": [GOOD]}))
+    with FileServer(root, trickle=("files.json",), trickle_s=0.2, max_requests=5, lifetime=60) as server:
+        start = time.monotonic()
+        with pytest.raises(InputError, match=r"did not arrive within 1 s \(config download.deadline_s\)"):
+            read_listing(server.url("files.json"), timeout=60, deadline=1)
+    assert time.monotonic() - start < 5
 
 
 def test_a_listing_that_is_not_utf8_or_not_json_is_one_line(tmp_path):

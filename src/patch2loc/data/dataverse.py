@@ -15,6 +15,7 @@ Why not the "download the whole dataset" bundle: it zips everything (the WMH rel
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -96,22 +97,36 @@ def parse_listing(listing, where: str = "the file listing") -> list[DataFile]:
     return [_datafile(entry, where, n) for n, entry in enumerate(_entries(listing, where), 1)]
 
 
-def _read_bounded(response, where: str) -> bytes:
-    data = response.read(MAX_LISTING_BYTES + 1)
-    if len(data) > MAX_LISTING_BYTES:
-        raise _bad(where, f"more than {MAX_LISTING_BYTES:,} bytes (nothing was parsed)")
+def _read_bounded(response, where: str, deadline: float) -> bytes:
+    """At most MAX_LISTING_BYTES, within `deadline` s (reads of what has arrived, so a trickle is
+    cut off), nesting counted before anything is parsed."""
+    stop_at, chunks, size = time.monotonic() + deadline, [], 0
+    read = getattr(response, "read1", response.read)
+    while block := read(1 << 16):
+        size += len(block)
+        if size > MAX_LISTING_BYTES:
+            raise _bad(where, f"more than {MAX_LISTING_BYTES:,} bytes (nothing was parsed)")
+        if time.monotonic() > stop_at:
+            raise InputError(
+                f"{where}: the file listing did not arrive within {deadline:g} s (config download.deadline_s); "
+                "run again, or raise download.deadline_s for a slow link."
+            )
+        chunks.append(block)
+    data = b"".join(chunks)
     if json_depth(data) > MAX_DEPTH:
         raise _bad(where, f"nested more than {MAX_DEPTH} levels deep")
     return data
 
 
-def read_listing(url: str, timeout: float = TIMEOUT_S) -> list[DataFile]:
+def read_listing(url: str, timeout: float = TIMEOUT_S, deadline: float = DEADLINE_S) -> list[DataFile]:
     """The dataset's files, from its listing URL; InputError (one line) when it cannot be read:
-    at most MAX_LISTING_BYTES, nesting counted before parsing, every field checked."""
+    bounded in bytes, time and nesting before parsing (`_read_bounded`), every field checked."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            data = _read_bounded(response, url)
+        with urllib.request.urlopen(url, timeout=min(timeout, deadline)) as response:
+            data = _read_bounded(response, url, deadline)
         listing = json.loads(data.decode("utf-8"))
+    except InputError:
+        raise
     except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: not UTF-8, not JSON
         raise InputError(
             f"{url}: the dataset's file listing could not be read ({type(exc).__name__}: {exc}); "

@@ -111,7 +111,7 @@ def fetch_subjects(
     checksum db); a missing one stops the run with one line."""
     root = Path(root)
     if listing and access:
-        wanted = plan(read_listing(listing, timeout), subjects, splits, root)
+        wanted = plan(read_listing(listing, timeout, deadline), subjects, splits, root)
         return fetch_files(
             wanted,
             access=access,
