@@ -56,6 +56,7 @@ else:
             url=lambda wc: DOWNLOADS[wc.dest]["url"],
             expected=lambda wc: DOWNLOADS[wc.dest]["expected"],  # the pinned checksum (download.pinned)
             checksums=CHECKSUMS,
+            download=config.get("download", {}),  # timeout_s, deadline_s
         script:
             "../workflow/scripts/download.py"
 
@@ -72,6 +73,7 @@ else:
             "../envs/preprocess.yaml"
         params:
             dest=lambda wc: f"{RAW}/{Path(wc.marker).parent}",
+            budget=config.get("extract", {}),  # max_members, max_member_mb, max_total_mb
         script:
             "../workflow/scripts/extract.py"
 
@@ -98,6 +100,7 @@ else:
             access=lambda wc: SOURCES.get("WMH", {}).get("access"),  # a callable: its {id} is not a wildcard
             page=SOURCES.get("WMH", {}).get("page"),
             checksums=CHECKSUMS,
+            download=config.get("download", {}),
         script:
             "../workflow/scripts/download_wmh.py"
 

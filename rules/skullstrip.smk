@@ -39,6 +39,8 @@ rule download_hdbet_weights:
         sha256=SOURCES["HD-BET"].get("sha256"),
         md5=SOURCES["HD-BET"].get("md5"),
         home=lambda wc, output: Path(output.weights).parents[3],
+        download=config.get("download", {}),
+        budget=config.get("extract", {}),
     script:
         "../workflow/scripts/download_hdbet_weights.py"
 

@@ -52,7 +52,7 @@ def test_a_csv_export_reads_the_same(tmp_path):
     "name, text, word",
     [
         ("IXI.csv", "IXI_ID,SEX\n1,2\n", "missing column"),
-        ("IXI.xls", "not a spreadsheet", "cannot be read"),
+        ("IXI.xls", "not a spreadsheet", "not an Excel 97-2003"),
         ("IXI.txt", "IXI_ID,SEX_ID,AGE\n", "must be IXI's IXI.xls"),
     ],
 )

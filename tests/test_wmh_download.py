@@ -172,15 +172,15 @@ def test_listing_shapes_and_checksum_types():
     entry = {
         "label": "wmh.nii.gz",
         "directoryLabel": "training/Utrecht/0",
-        "dataFile": {"id": 5, "filename": "wmh.nii.gz", "checksum": {"type": "SHA-1", "value": "ab"}},
+        "dataFile": {"id": 5, "filename": "wmh.nii.gz", "checksum": {"type": "SHA-1", "value": "AB" * 20}},
     }
     for listing in ({"data": [entry]}, {"data": {"files": [entry]}}, {"data": {"latestVersion": {"files": [entry]}}}):
         [f] = parse_listing(listing)
-        assert (f.path, f.id, f.checksum) == ("training/Utrecht/0/wmh.nii.gz", 5, "sha1:ab")
-    md5 = {**entry, "dataFile": {"id": 6, "filename": "x", "md5": "cd"}}
-    assert parse_listing({"data": [md5]})[0].checksum == "md5:cd"
+        assert (f.path, f.id, f.checksum) == ("training/Utrecht/0/wmh.nii.gz", 5, "sha1:" + "ab" * 20)
+    md5 = {**entry, "dataFile": {"id": 6, "filename": "x", "md5": "cd" * 16}}
+    assert parse_listing({"data": [md5]})[0].checksum == "md5:" + "cd" * 16
     odd = {**entry, "dataFile": {"id": 7, "filename": "x", "checksum": {"type": "UNF", "value": "1"}}}
-    with pytest.raises(InputError, match="checksum type 'UNF'"):
+    with pytest.raises(InputError, match="checksum type 'unf'"):
         parse_listing({"data": [odd]})
 
 

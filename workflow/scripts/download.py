@@ -1,4 +1,5 @@
-"""Rule download: fetch one file (resumable), check its pinned checksum, record or verify its sha256 in the db."""
+"""Rule download: fetch one file (resumable, within download.deadline_s), check its pinned checksum, record or
+verify its sha256 in the db."""
 
 import sys
 
@@ -7,7 +8,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.data.download import fetch
+from patch2loc.data.download import fetch, times_from_config
 
 p = snakemake.params
-print(fetch(p.url, snakemake.output[0], p.checksums, expected=p.expected))
+print(fetch(p.url, snakemake.output[0], p.checksums, expected=p.expected, **times_from_config(p.download)))

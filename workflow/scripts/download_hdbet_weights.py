@@ -13,14 +13,16 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.data.download import extract, fetch, verify_file
+from patch2loc.data.download import fetch, times_from_config, verify_file
+from patch2loc.data.unpack import budget_from_config, extract
 from patch2loc.preprocessing.skullstrip import HDBET_RELEASE
 
 p = snakemake.params
 params_dir, db = Path(p.home) / "hd-bet_params", Path(p.home) / "checksums.tsv"
 expected = p.sha256 or (f"md5:{p.md5}" if p.md5 else None)
-archive = fetch(p.url, params_dir / "hdbet_weights.zip", db, expected=expected)
-extract(archive, params_dir / HDBET_RELEASE)  # HD-BET unpacks its zip into this folder too
+archive = fetch(p.url, params_dir / "hdbet_weights.zip", db, expected=expected, **times_from_config(p.download))
+# HD-BET unpacks its zip into this folder too
+extract(archive, params_dir / HDBET_RELEASE, budget_from_config(p.budget))
 weights = Path(snakemake.output.weights)
 if not weights.exists():
     raise FileNotFoundError(

@@ -7,6 +7,7 @@ from _common import setup
 
 setup(snakemake)
 
+from patch2loc.data.download import times_from_config
 from patch2loc.data.wmh import fetch_subjects
 from patch2loc.io import atomic_output
 
@@ -19,6 +20,7 @@ fetched = fetch_subjects(
     access=p.access,
     checksum_db=p.checksums,
     page=p.page,
+    **times_from_config(p.download),
 )
 where = " and ".join(f"{s}/" for s in p.splits)
 line = f"{len(p.subjects)} WMH subjects in place from {where}; {len(fetched)} file(s) fetched one by one now"

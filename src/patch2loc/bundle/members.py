@@ -6,6 +6,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from patch2loc import archive_budget
 from patch2loc.errors import InputError
 from patch2loc.limits import BUNDLE_ENV, CHECKPOINT_ENV, IMAGE_ENV, MB, limit_bytes
 from patch2loc.parsing import load_json
@@ -63,13 +64,10 @@ def check_name(bundle: Path, name: str) -> None:
 
 
 def check_size(bundle: Path, name: str, size: int) -> None:
-    limit = size_limit(name)
-    if size > limit:
-        raise InputError(
-            f"{bundle}: the member {name} declares {size / MB:,.1f} MB, more than the limit of "
-            f"{limit / MB:,.1f} MB; {REFUSED}. If it is real, raise the limit ({CHECKPOINT_ENV} or "
-            f"{IMAGE_ENV}); otherwise the bundle is corrupt or crafted."
-        )
+    how = (
+        f"If it is real, raise the limit ({CHECKPOINT_ENV} or {IMAGE_ENV}); otherwise the bundle is corrupt or crafted."
+    )
+    archive_budget.check_member(bundle, name, size, size_limit(name), REFUSED, how)
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -139,13 +137,9 @@ def parse_manifest(bundle: Path, text: bytes) -> dict[str, dict]:
 def check_total(bundle: Path, members: dict[str, dict]) -> None:
     """The folds and the total size of what would be unpacked, bounded before anything is written."""
     check_fold_count(sum(name.startswith("folds/") for name in members), f"{bundle}: {MANIFEST}")
-    total, limit = sum(m["size"] for m in members.values()), limit_bytes(BUNDLE_ENV)
-    if total > limit:
-        raise InputError(
-            f"{bundle}: its members declare {total / MB:,.0f} MB in all, more than the limit of "
-            f"{limit / MB:,.0f} MB; {REFUSED}, nothing was unpacked. If it is real, raise the limit "
-            f"({BUNDLE_ENV}); otherwise the bundle is corrupt or crafted."
-        )
+    how = f"If it is real, raise the limit ({BUNDLE_ENV}); otherwise the bundle is corrupt or crafted."
+    total = sum(m["size"] for m in members.values())
+    archive_budget.check_total(bundle, total, limit_bytes(BUNDLE_ENV), f"{REFUSED}, nothing was unpacked", how)
 
 
 def compare(bundle: Path, listed: dict[str, dict], present: set[str]) -> None:

@@ -1,11 +1,12 @@
-"""Downloads that survive interruptions, with checksums, and archive extraction.
+"""Downloads that survive interruptions and slow links, with checksums (extraction: data/unpack.py).
 
 `fetch` writes to `<dest>.part` and resumes it with an HTTP Range request; a server that ignores
 Range (answers 200 instead of 206) makes it start the file again from zero, never append a second
 copy. The first complete download records its sha256 in a tab-separated checksum db
 (`name<TAB>sha256<TAB>url`); later runs verify against it, so a silently changed or corrupted file
-is caught. `extract` unpacks tar/zip archives and writes a completion marker last, so an
-interrupted extraction is redone instead of trusted.
+is caught. Each read waits at most `timeout` s, and one file's transfer at most `deadline` s in
+all (config download.timeout_s, download.deadline_s): a server that trickles a byte now and then
+is cut off at the deadline, and what arrived stays in `.part` for the next run to resume.
 
 Several download jobs may run at once and share one checksum db: every read-modify-write of the
 db happens under an exclusive lock (`fcntl.flock` on `<db>.lock`), so no entry is lost.
@@ -13,7 +14,9 @@ A checksum pinned in config/datasets.yaml (`expected`) is checked before anythin
 a corrupted transfer is deleted and never enters the db. It is a sha256 in hex, or `<algorithm>:<hex>`
 for what a source publishes instead (`md5:...` for the IXI tarballs and on Zenodo records,
 `sha1:...` in DataverseNL's file listings: whatever algorithm the listing names is checked;
-`gitblob:...` for a file of a git mirror, its id in the mirror's tree).
+`gitblob:...` for a file of a git mirror, its id in the mirror's tree). Only what can be verified
+is accepted (`VERIFIABLE`: a fixed-size hashlib digest, or gitblob), checked before the transfer
+starts; hex is compared without case.
 """
 
 from __future__ import annotations
@@ -23,19 +26,30 @@ import fcntl
 import hashlib
 import http.client
 import os
-import shutil
-import tarfile
+import re
+import time
 import urllib.error
 import urllib.request
-import zipfile
 from pathlib import Path
 
+from patch2loc.data.unpack import extract  # noqa: F401 (its old home: scripts and tests import it from here)
 from patch2loc.io import InputError, atomic_output
 
 CHUNK = 1 << 20
+TIMEOUT_S = 60.0  # config download.timeout_s: the most one read waits for the server
+DEADLINE_S = 7200.0  # config download.deadline_s: the most one file's transfer may take (IXI-T1: 4.5 GB)
+MAX_DB_BYTES = 64 << 20  # the checksum db: one short line per file (a few hundred files)
 
 
 GIT_BLOB = "gitblob"  # git's id of a file: sha1 of "blob <size>\0" + content (a git mirror's tree lists it)
+# What can be verified: hashlib's guaranteed algorithms with a fixed-size digest (not shake_*).
+VERIFIABLE = tuple(sorted(a for a in hashlib.algorithms_guaranteed if not a.startswith("shake")))
+
+
+def times_from_config(block: dict | None) -> dict[str, float]:
+    """fetch's `timeout` and `deadline` from the config's `download` block (defaults where absent)."""
+    block = block or {}
+    return {"timeout": float(block.get("timeout_s", TIMEOUT_S)), "deadline": float(block.get("deadline_s", DEADLINE_S))}
 
 
 def sha256sum(path: str | os.PathLike, algorithm: str = "sha256") -> str:
@@ -50,10 +64,23 @@ def sha256sum(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
-def _pinned(expected: str) -> tuple[str, str]:
-    """('sha256', hex) from 'hex', or (algorithm, hex) from 'algorithm:hex' (md5, sha1, SHA-256...)."""
-    algorithm, _, value = expected.rpartition(":")
-    return (algorithm.lower().replace("-", "") or "sha256"), value.lower()
+def checksum_spec(expected: str, where: str) -> tuple[str, str]:
+    """(algorithm, lower-case hex) from 'hex' (sha256) or 'algorithm:hex' (md5, SHA-1, gitblob...);
+    InputError for an algorithm that cannot be verified here or a value of the wrong shape."""
+    algorithm, _, value = str(expected).strip().rpartition(":")
+    algorithm, value = (algorithm.lower().replace("-", "") or "sha256"), value.lower()
+    if algorithm != GIT_BLOB and algorithm not in VERIFIABLE:
+        raise InputError(
+            f"{where}: checksum type {algorithm!r} cannot be verified (known: {', '.join(VERIFIABLE)}, "
+            f"{GIT_BLOB}); nothing was downloaded. Pin a value of one of these types."
+        )
+    digits = 2 * hashlib.new("sha1" if algorithm == GIT_BLOB else algorithm).digest_size
+    if not re.fullmatch(f"[0-9a-f]{{{digits}}}", value):
+        raise InputError(
+            f"{where}: the {algorithm} value {value[:80]!r} is not {digits} hex digits; nothing was "
+            "downloaded. Copy the checksum again from the source."
+        )
+    return algorithm, value
 
 
 def pinned(entry: dict) -> str | None:
@@ -64,19 +91,33 @@ def pinned(entry: dict) -> str | None:
     return next((f"{key}:{entry[key]}" for key in ("md5", GIT_BLOB) if entry.get(key)), None)
 
 
+def _db_text(db: Path) -> str:
+    if db.stat().st_size > MAX_DB_BYTES:
+        raise InputError(f"{db}: larger than {MAX_DB_BYTES >> 20} MB, not a checksum db; move it away and run again.")
+    data = db.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise InputError(
+            f"{db}: line {line} is not UTF-8 text (byte {err.start}); fix or delete that line (the db is "
+            "'name<TAB>sha256<TAB>url' per file)."
+        ) from None
+
+
 def read_checksums(db: str | os.PathLike) -> dict[str, str]:
-    """name -> sha256 from the checksum db (empty if it does not exist yet)."""
+    """name -> sha256 (lower-case hex) from the checksum db (empty if it does not exist yet)."""
     db = Path(db)
     if not db.exists():
         return {}
     out = {}
-    for n, line in enumerate(db.read_text().splitlines(), 1):
+    for n, line in enumerate(_db_text(db).splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
-        if len(parts) < 2 or len(parts[1]) != 64:
+        if len(parts) < 2 or not re.fullmatch("[0-9a-fA-F]{64}", parts[1]):
             raise InputError(f"{db}: line {n} is not 'name<TAB>sha256[<TAB>url]'. Fix or delete the line.")
-        out[parts[0]] = parts[1]
+        out[parts[0]] = parts[1].lower()  # hex is compared without case
     return out
 
 
@@ -117,7 +158,7 @@ def _verify(
     key = _key(dest, db)
     digest = sha256sum(dest)
     if expected:
-        algorithm, value = _pinned(expected)
+        algorithm, value = checksum_spec(expected, f"{url}: the checksum pinned in {pinned_by}")
         got = digest if algorithm == "sha256" else sha256sum(dest, algorithm)
         if got != value:
             dest.unlink()  # a corrupt file must not be mistaken for a finished download
@@ -147,50 +188,47 @@ def verify_file(
     return _verify(Path(path), Path(checksum_db), source, expected)
 
 
-def fetch(
-    url: str,
-    dest: str | os.PathLike,
-    checksum_db: str | os.PathLike,
-    *,
-    timeout: float = 60.0,
-    expected: str | None = None,
-    pinned_by: str = "config/datasets.yaml",
-) -> Path:
-    """Download `url` to `dest` (resuming `dest.part`), then verify/record its sha256.
+def _copy(response, out, stop_at: float, url: str, part: Path, deadline: float) -> None:
+    """Copy the body in reads of what has arrived (read1), so a trickle is checked against the
+    deadline after every read, not after a whole 1 MB chunk."""
+    read = getattr(response, "read1", response.read)
+    while block := read(CHUNK):
+        out.write(block)
+        if time.monotonic() > stop_at:
+            out.flush()
+            raise InputError(
+                f"{url}: the download did not finish within {deadline:g} s (config download.deadline_s); "
+                f"the {os.path.getsize(part):,} bytes that arrived are kept in {part} and the next run resumes "
+                "from them. Run again, or raise download.deadline_s for a slow link."
+            )
 
-    An existing `dest` is not downloaded again, only verified. Works for http(s):// and file://.
-    `expected`: a pinned sha256 (or `md5:<hex>` etc.), from `pinned_by`; a mismatch deletes the
-    download and raises InputError.
-    """
-    dest, db = Path(dest), Path(checksum_db)
-    if dest.exists():
-        return _verify(dest, db, url, expected, pinned_by)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+
+def _transfer(url: str, part: Path, dest: Path, timeout: float, deadline: float) -> None:
+    """One attempt: GET (with Range when `part` holds a start) into `part`, within the deadline."""
+    stop_at = time.monotonic() + deadline
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        # Each read waits at most this long, so the deadline is overrun by at most one such wait.
+        with urllib.request.urlopen(request, timeout=min(timeout, deadline)) as response:
             status = getattr(response, "status", None) or response.getcode()
             # 206 = the server honoured Range; anything else is the whole file from byte 0.
             mode = "ab" if have and status == 206 else "wb"
             length = response.headers.get("Content-Length")
             with open(part, mode) as out:
                 start = out.tell()
-                shutil.copyfileobj(response, out, CHUNK)
+                _copy(response, out, stop_at, url, part, deadline)
                 got = out.tell() - start
             # http.client returns b"" (not an error) when the server closes the connection early.
             if length is not None and got < int(length):
                 raise http.client.IncompleteRead(b"", int(length) - got)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # range not satisfiable: .part is already complete
-            pass
-        else:
-            raise InputError(
-                f"{url}: download failed (HTTP {exc.code} {exc.reason}). Check the URL in "
-                "config/datasets.yaml or download the file by hand to "
-                f"{dest}."
-            ) from exc
+            return
+        raise InputError(
+            f"{url}: download failed (HTTP {exc.code} {exc.reason}). Check the URL in "
+            f"config/datasets.yaml or download the file by hand to {dest}."
+        ) from exc
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         # HTTPException: e.g. IncompleteRead when the connection drops mid-transfer; what arrived
         # stays in .part and the next attempt asks for the rest.
@@ -198,47 +236,33 @@ def fetch(
             f"{url}: download failed or was interrupted ({type(exc).__name__}: {exc}). Re-run "
             f"to resume from {part}, or download the file by hand to {dest}."
         ) from exc
+
+
+def fetch(
+    url: str,
+    dest: str | os.PathLike,
+    checksum_db: str | os.PathLike,
+    *,
+    timeout: float = TIMEOUT_S,
+    deadline: float = DEADLINE_S,
+    expected: str | None = None,
+    pinned_by: str = "config/datasets.yaml",
+) -> Path:
+    """Download `url` to `dest` (resuming `dest.part`), then verify/record its sha256.
+
+    An existing `dest` is not downloaded again, only verified. Works for http(s):// and file://.
+    `expected`: a pinned sha256 (or `md5:<hex>` etc.), from `pinned_by`, checked for a verifiable
+    type before anything is fetched; a mismatch deletes the download and raises InputError.
+    `timeout`: the most one read waits; `deadline`: the most this transfer may take in all (what
+    arrived stays in `.part`, resumed by the next call, as after an interruption).
+    """
+    if expected:
+        checksum_spec(expected, f"{url}: the checksum pinned in {pinned_by}")
+    dest, db = Path(dest), Path(checksum_db)
+    if dest.exists():
+        return _verify(dest, db, url, expected, pinned_by)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    _transfer(url, part, dest, timeout, deadline)
     os.replace(part, dest)
     return _verify(dest, db, url, expected, pinned_by)
-
-
-def _marker(archive: Path, dest: Path) -> Path:
-    return dest / f".extracted-{archive.name}"
-
-
-def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
-    """Unpack a tar(.gz/.bz2/.xz) or zip archive into `dest`; return the completion marker.
-
-    The marker `dest/.extracted-<archive name>` is written after the last member, so its presence
-    means a complete extraction (and a second call does nothing). Members that would land outside
-    `dest` (absolute paths, `..`, links pointing out) are refused.
-    """
-    archive, dest = Path(archive), Path(dest)
-    marker = _marker(archive, dest)
-    if marker.exists():
-        return marker
-    dest.mkdir(parents=True, exist_ok=True)
-    root = dest.resolve()
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for name in zf.namelist():
-                    if not (root / name).resolve().is_relative_to(root):
-                        raise InputError(
-                            f"{archive}: member {name!r} would be written outside {dest}; "
-                            "refusing to extract. Check where the archive came from."
-                        )
-                zf.extractall(dest)
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                tf.extractall(dest, filter="data")  # refuses absolute paths, '..' and outside links
-        else:
-            raise InputError(f"{archive}: not a tar or zip archive (or truncated). Delete it and download it again.")
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(
-            f"{archive}: extraction failed ({type(exc).__name__}: {exc}); the archive is "
-            "probably truncated. Delete it and download it again."
-        ) from exc
-    with atomic_output(marker) as tmp:
-        tmp.write_text(f"{archive.name}\n")
-    return marker

@@ -23,7 +23,7 @@ DATASET_ALIASES = {"Brats21": "BraTS21", "ATLAS": "ATLAS_v2", "ATLASv2": "ATLAS_
 
 
 def _read_reference(reference_csv: str | os.PathLike) -> pd.DataFrame:
-    ref = pd.read_csv(reference_csv)
+    ref = pd.read_csv(reference_csv, dtype={"dataset": str, "subject_id": str, "split": str})
     need = {"dataset", "subject_id", "split"}
     if not need <= set(ref.columns):
         raise InputError(
@@ -34,8 +34,21 @@ def _read_reference(reference_csv: str | os.PathLike) -> pd.DataFrame:
     ref["dataset"] = ref["dataset"].replace(DATASET_ALIASES)
     if "fold" not in ref:
         ref["fold"] = pd.NA
-    ref["fold"] = ref["fold"].astype("Int64")
+    ref["fold"] = _folds(reference_csv, ref["fold"])
     return ref.drop_duplicates(["dataset", "subject_id", "split", "fold"])
+
+
+def _folds(path, column: pd.Series) -> pd.Series:
+    """The fold column as whole numbers 0-99 (empty allowed); text or fractions are refused, naming the row."""
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = (column.notna() & ~numbers.between(0, 99)) | (numbers.notna() & (numbers % 1 != 0))
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        raise InputError(
+            f"{path}: row {row + 2}, column fold: {str(column.iloc[row])[:40]!r} is not a fold number "
+            "(a whole number, or empty for a test subject); fix the cell or use the reference splits csv."
+        )
+    return numbers.astype("Int64")
 
 
 def build_splits(
@@ -50,7 +63,10 @@ def build_splits(
     """
     out_dir = Path(out_dir)
     ref = _read_reference(reference_csv)
-    t2 = set(pd.read_csv(t2_available_csv)["subject_id"])
+    t2_table = pd.read_csv(t2_available_csv, dtype=str)
+    if "subject_id" not in t2_table:
+        raise InputError(f"{t2_available_csv}: needs a column subject_id, found {list(t2_table.columns)[:8]}.")
+    t2 = set(t2_table["subject_id"])
 
     ixi = ref[ref["dataset"] == "IXI"]
     test = set(ixi.loc[ixi["split"] == "test", "subject_id"])

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 
 from patch2loc.data.dataverse import DataFile, fetch_files, read_listing
-from patch2loc.data.download import verify_file
+from patch2loc.data.download import DEADLINE_S, TIMEOUT_S, verify_file
 from patch2loc.data.layouts import MODALITIES, raw_paths
 from patch2loc.io import InputError
 
@@ -102,7 +102,8 @@ def fetch_subjects(
     access: str | None,
     checksum_db: str | Path,
     page: str | None = None,
-    timeout: float = 60.0,
+    timeout: float = TIMEOUT_S,
+    deadline: float = DEADLINE_S,
 ) -> list[Path]:
     """Bring the needed files of `subjects` to `root/<site>/<id>/`, fetched one by one (resumable,
     each checked against the listing's checksum); return the files fetched now. Files already in
@@ -110,9 +111,14 @@ def fetch_subjects(
     checksum db); a missing one stops the run with one line."""
     root = Path(root)
     if listing and access:
-        wanted = plan(read_listing(listing, timeout), subjects, splits, root)
+        wanted = plan(read_listing(listing, timeout, deadline), subjects, splits, root)
         return fetch_files(
-            wanted, access=access, checksum_db=checksum_db, timeout=timeout, pinned_by=f"the file listing {listing}"
+            wanted,
+            access=access,
+            checksum_db=checksum_db,
+            timeout=timeout,
+            deadline=deadline,
+            pinned_by=f"the file listing {listing}",
         )
     paths = [root / s.rsplit("_", 1)[0] / s.rsplit("_", 1)[1] / rel for s in subjects for rel in needed_files()]
     missing = [p for p in paths if not p.exists()]

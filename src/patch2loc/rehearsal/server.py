@@ -5,7 +5,9 @@ the two faults a real download meets:
 - `interrupt`: the first GET of these names announces the full length but the connection is
   closed after half of the bytes (the client must resume with Range);
 - `corrupt`: the first GET of these names delivers the file with some bytes flipped (the client
-  must catch it by its checksum and fetch it again).
+  must catch it by its checksum and fetch it again);
+- `trickle`: every GET of these names sends one byte every `trickle_s` seconds (a link that never
+  stalls long enough for a read timeout; the client's overall deadline must cut it off).
 
 Bounded by design: the serving loop stops after `max_requests` requests or `lifetime` seconds,
 whichever comes first, and every connection has a socket timeout, so a forgotten server cannot
@@ -62,6 +64,9 @@ class _Handler(BaseHTTPRequestHandler):
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.end_headers()
+        if name in self.server.trickle:
+            self._trickle(body)
+            return
         cut = len(body) // 2 if (name in self.server.interrupt and served == 1) else len(body)
         for i in range(0, cut, CHUNK):
             self.wfile.write(body[i : min(i + CHUNK, cut)])
@@ -69,14 +74,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True  # the rest never comes: an interrupted transfer
 
+    def _trickle(self, body: bytes) -> None:
+        """One byte per trickle_s, until the body ends, the client hangs up or the server stops."""
+        for i in range(len(body)):
+            if self.server.stopping.wait(self.server.trickle_s if i else 0):
+                break
+            try:
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+            except OSError:  # the client gave up (its deadline): the point of the exercise
+                break
+        self.close_connection = True
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, root: Path, interrupt, corrupt):
+    def __init__(self, root: Path, interrupt, corrupt, trickle=(), trickle_s: float = 1.0):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.root = root.resolve()
-        self.interrupt, self.corrupt = set(interrupt), set(corrupt)
+        self.interrupt, self.corrupt, self.trickle = set(interrupt), set(corrupt), set(trickle)
+        self.trickle_s, self.stopping = trickle_s, threading.Event()
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -90,9 +108,17 @@ class FileServer:
     """`with FileServer(folder) as srv: srv.url("IXI/IXI-T1.tar")`; stops by itself when bounded."""
 
     def __init__(
-        self, root: str | Path, *, interrupt=(), corrupt=(), max_requests: int = 1000, lifetime: float = 1800.0
+        self,
+        root: str | Path,
+        *,
+        interrupt=(),
+        corrupt=(),
+        trickle=(),
+        trickle_s: float = 1.0,
+        max_requests: int = 1000,
+        lifetime: float = 1800.0,
     ) -> None:
-        self._server = _Server(Path(root), interrupt, corrupt)
+        self._server = _Server(Path(root), interrupt, corrupt, trickle, trickle_s)
         self._server.timeout = 0.5  # handle_request() returns at least every 0.5 s
         self.max_requests, self.lifetime = max_requests, lifetime
         self._stop = threading.Event()
@@ -116,6 +142,7 @@ class FileServer:
         while not self._stop.is_set() and handled < self.max_requests and time.monotonic() < deadline:
             self._server.handle_request()  # one request, or a 0.5 s timeout
             handled = sum(self._server.requests.values())
+        self._server.stopping.set()
         self._server.server_close()
 
     def start(self) -> "FileServer":
@@ -124,6 +151,7 @@ class FileServer:
 
     def stop(self) -> None:
         self._stop.set()
+        self._server.stopping.set()  # ends a trickle in progress
         self._thread.join(timeout=5)
 
     @property
