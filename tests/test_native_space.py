@@ -99,7 +99,9 @@ def test_native_space_scores_the_raw_labels_on_the_scan_grid(tmp_path):
     from patch2loc.scoring.native import native_map
 
     atlas_image, atlas_mask = load_volume(scan.image), load_volume(scan.mask).data > 0
-    back, _ = native_map(atlas_image.data * atlas_mask, atlas_mask, ATLAS_AFFINE, scan.native.transform, scan.native.image)
+    back, _ = native_map(
+        atlas_image.data * atlas_mask, atlas_mask, ATLAS_AFFINE, scan.native.transform, scan.native.image
+    )
     brain = load_volume(scan.native.mask).data > 0
     expected = evaluate_volume(back, labels > 0, brain, threshold=2.5)
     assert row["auprc"] == pytest.approx(expected["auprc"]) and row["dice_unsup"] == pytest.approx(
@@ -154,7 +156,7 @@ def test_workflow_native_map_equals_predict_from_run_byte_for_byte(tmp_path, mon
     heatmap = {**DEMO["heatmap"], "median_size": 3}  # the run's median_size (safety_helpers.finished_run)
     argv = ["predict", "--checkpoint", str(base / "m.pt"), "--image", str(scan.image), "--mask", str(scan.mask)]
     argv += ["--from-run", str(run), "--modality", "T1", "--out", str(base / "pr" / "s.nii.gz"), "--quiet"]
-    argv += ["--stride", str(heatmap["stride"]), "--batch-size", str(heatmap["batch_size"]), "--amp", "none"]
+    argv += ["--stride", str(heatmap["stride"]), "--batch-size", str(heatmap["batch_size"]), "--amp", heatmap["amp"]]
     argv += ["--centres", heatmap["centres"], "--median-size", "3", "--device", "cpu"]
     assert cli.main(argv) == 0
 

@@ -49,7 +49,9 @@ def native_labels(image: str, seg: str) -> np.ndarray:
     return np.rint(to_numpy(on_grid)).astype(np.int16)
 
 
-def load_native(files: NativeFiles, score: np.ndarray, atlas_mask: np.ndarray, atlas_affine: np.ndarray) -> NativeVolume:
+def load_native(
+    files: NativeFiles, score: np.ndarray, atlas_mask: np.ndarray, atlas_affine: np.ndarray
+) -> NativeVolume:
     """The atlas-space post-processed `score` (with its brain mask and affine) and the scan's files
     -> everything native-space metrics need."""
     from patch2loc.io import header_volume, load_volume
