@@ -46,7 +46,9 @@ def main() -> None:
     work = Path(args.workdir)
     atlas = make_atlas(work / "atlas.nii.gz", work / "atlas_mask.nii.gz", spacing=demo["preprocess"]["spacing"][0])
     for dataset, modality in (("BraTS21", "T2"), ("MSLUB", "T2"), ("ATLAS_v2", "T1"), ("WMH", "T2")):
-        scan = synthesize_scan(dataset, modality, demo_subject_ids(dataset, 1)[0], work / "raw", 1, demo["demo"]["spacing"])
+        scan = synthesize_scan(
+            dataset, modality, demo_subject_ids(dataset, 1)[0], work / "raw", 1, demo["demo"]["spacing"]
+        )
         pre = work / "pre" / dataset
         skull = demo["datasets"][dataset]["skull_strip"]
         preprocess_scan(scan, *atlas, pre, PreprocessConfig.from_config(demo["preprocess"], skull_strip=skull))
