@@ -170,6 +170,9 @@ def test_workflow_native_map_equals_predict_from_run_byte_for_byte(tmp_path, mon
         preprocess_scan(scan, layout.atlas_image, layout.atlas_mask, pre, pcfg)
     finally:
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+    # preprocessing keeps the skull-strip mask on the scan's own grid: here the provided one
+    kept = np.asarray(nib.load(pre / "native_mask.nii.gz").dataobj)
+    assert np.array_equal(kept > 0, np.asarray(nib.load(scan.mask).dataobj) > 0)
     normalized = normalize_scan(
         pre / "uncropped.nii.gz",
         pre / "uncropped_mask.nii.gz",
