@@ -9,11 +9,23 @@
 # on one dataset at once. Each volume is scored on its own, so the merged files equal unsharded
 # scoring. Methods with a network (Patch2Loc, DAE) ask for a GPU; the others (Thresh) run on one
 # CPU, in the `*_cpu` copies of the two scoring rules.
+#
+# evaluate.space (docs/evaluation.md, "Native and atlas space"): native (default) scores each lesion
+# set on the scan's own grid, so score_lesions also reads the raw scan and labels, the native brain
+# mask and the registration; atlas scores the preprocessed files alone. The healthy threshold is
+# atlas-space in both. A lesion set's `challenge:` (config/datasets.yaml) adds its challenge's
+# metrics to metrics.csv (native space).
+CHALLENGES = {
+    name: entry["challenge"]
+    for name, entry in yaml.safe_load((Path(workflow.basedir) / "config" / "datasets.yaml").read_text()).items()
+    if isinstance(entry, dict) and entry.get("challenge")
+}
 
 
 SCORING_PARAMS = dict(
     heatmap=config["heatmap"],
     evaluate=config["evaluate"],
+    wmh_other_pathology=config["preprocess"].get("wmh_other_pathology", True),  # native labels as the atlas seg
     patch_size=PATCH_GRID,  # one patch-statistics grid for every method
     require_cuda=REQUIRE_CUDA,
 )
@@ -65,6 +77,7 @@ use rule score_healthy as score_healthy_cpu with:
 rule score_lesions:
     input:
         unpack(lambda wc: scan_files(wc.dataset, wc.modality, shard_subjects(wc.dataset, int(wc.shard)))),
+        unpack(lambda wc: native_scoring_files(wc.dataset, wc.modality, shard_subjects(wc.dataset, int(wc.shard)))),
         model=model_input,
         threshold=LAYOUT.threshold("{method}", "{modality}", "{fold}"),
     output:
@@ -91,6 +104,7 @@ rule score_lesions:
     params:
         **SCORING_PARAMS,
         first_index=lambda wc: int(wc.shard) * shard_size(wc.dataset),
+        challenge=lambda wc: CHALLENGES.get(wc.dataset),
     script:
         "../workflow/scripts/score_dataset.py"
 

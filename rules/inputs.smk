@@ -1,4 +1,5 @@
 # Input functions of the stages: which of the run's files (patch2loc.layout) a job reads.
+from types import SimpleNamespace
 
 
 # ---------------------------------------------------------------- scans
@@ -8,6 +9,23 @@ def scan_files(dataset, modality, subjects):
         "images": [LAYOUT.normalized(dataset, modality, s) for s in subjects],
         "masks": [LAYOUT.preprocessed(dataset, modality, s, "mask.nii.gz") for s in subjects],
         "segs": [LAYOUT.preprocessed(dataset, modality, s, "seg.nii.gz") for s in subjects] if dataset != "IXI" else [],
+    }
+
+
+def native_scoring_files(dataset, modality, subjects):
+    """evaluate.space native: what scoring a lesion set on each scan's own grid reads besides
+    scan_files: the skull-strip mask on the native grid and the registration preprocessing wrote,
+    and the raw scan and label file (their download / synthesis / drop-in: raw_inputs)."""
+    if config["evaluate"]["space"] != "native":
+        return {}
+    raw = []
+    for s in subjects:
+        found = raw_inputs(SimpleNamespace(dataset=dataset, modality=modality, subject=s))
+        raw += [found] if isinstance(found, str) else found
+    return {
+        "native_masks": [LAYOUT.preprocessed(dataset, modality, s, "native_mask.nii.gz") for s in subjects],
+        "transforms": [LAYOUT.preprocessed(dataset, modality, s, "transform.tfm") for s in subjects],
+        "raw": list(dict.fromkeys(raw)),
     }
 
 

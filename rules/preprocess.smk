@@ -14,6 +14,8 @@ rule preprocess_healthy_scan:
         mask=LAYOUT.preprocessed(name="mask.nii.gz"),
         uncropped=LAYOUT.preprocessed(name="uncropped.nii.gz"),  # before crop/pad: what Nyul normalises
         uncropped_mask=LAYOUT.preprocessed(name="uncropped_mask.nii.gz"),
+        native_mask=LAYOUT.preprocessed(name="native_mask.nii.gz"),  # skull-strip mask, the scan's own grid
+        transform=LAYOUT.preprocessed(name="transform.tfm"),  # atlas -> native: maps heatmaps back
         qc=LAYOUT.preprocessed(name="qc.json"),
         png=LAYOUT.preprocessed(name="qc.png"),
     log:
@@ -38,6 +40,8 @@ use rule preprocess_healthy_scan as preprocess_lesion_scan with:
         seg=LAYOUT.preprocessed(name="seg.nii.gz"),
         uncropped=LAYOUT.preprocessed(name="uncropped.nii.gz"),
         uncropped_mask=LAYOUT.preprocessed(name="uncropped_mask.nii.gz"),
+        native_mask=LAYOUT.preprocessed(name="native_mask.nii.gz"),
+        transform=LAYOUT.preprocessed(name="transform.tfm"),
         qc=LAYOUT.preprocessed(name="qc.json"),
         png=LAYOUT.preprocessed(name="qc.png"),
     wildcard_constraints:

@@ -119,6 +119,22 @@ def test_chance_level_is_the_lesions_share_of_the_brain(tmp_path, capsys):
     assert "INFO  chance WMH" not in out  # no masks in the run for that set: no line
 
 
+def test_chance_level_in_native_space_is_the_lesion_voxels_over_the_native_brain(tmp_path):
+    import nibabel as nib
+    import numpy as np
+
+    folder = tmp_path / "preprocessed" / "WMH" / "T2" / "s0"
+    _scan(folder, 5)  # atlas space: 1 % of the brain; not what a natively scored volume uses
+    brain = np.zeros((20, 20, 10), np.uint8)
+    brain[:10] = 1  # 2,000 voxels
+    nib.save(nib.Nifti1Image(brain, np.eye(4)), str(folder / "native_mask.nii.gz"))
+    metrics = pd.DataFrame(
+        [{"dataset": "WMH", "modality": "T2", "subject": "s0", "space": "native", "lesion_voxels": 60}] * 2
+    )
+    assert demo_summary.chance_levels(tmp_path, metrics) == {"WMH": 0.03}
+    assert demo_summary.chance_levels(tmp_path, metrics.assign(space="atlas")) == {"WMH": 0.01}
+
+
 def test_long_checks_pass_with_the_dae_and_compare_it(tmp_path, capsys):
     run = _run(tmp_path, ours_auprc=0.25, val_error=9.0, dae=True)
     assert demo_summary.main([str(run), "--checks", "long"]) == 0

@@ -67,6 +67,7 @@ def test_outputs_with_dots_in_their_names_keep_their_own_folders(real_run, capsy
         "mask.nii.gz",
         "uncropped.nii.gz",
         "uncropped_mask.nii.gz",
+        "native_mask.nii.gz",
         "normalized.nii.gz",
         "qc.json",
         "transform.tfm",

@@ -75,7 +75,10 @@ def test_workflow_and_predict_write_byte_equal_heatmaps(method, tmp_path):
     median = str(heatmap["median_size"])
 
     # The workflow: what the scoring rules run (workflow/scripts/score_dataset.py).
-    cfg = ScoringConfig.from_workflow(heatmap, {**DEMO["evaluate"], "keep_heatmaps": -1}, device="cpu")
+    # the kept heatmaps are atlas-space in either evaluate.space; atlas: this scan has no raw files
+    cfg = ScoringConfig.from_workflow(
+        heatmap, {**DEMO["evaluate"], "keep_heatmaps": -1, "space": "atlas"}, device="cpu"
+    )
     model = implementation(method.name).load(str(checkpoint), "cpu")[0] if method.trains else None
     meta = {"method": method.name, "modality": "T1", "fold": "0", "dataset": "BraTS21"}
     score_lesions(method.name, [Scan("s", str(image), str(mask), str(seg))], cfg, meta, 0.5, tmp_path / "wf", model)

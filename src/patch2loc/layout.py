@@ -43,9 +43,11 @@ SCAN_FILES = (
     "seg.nii.gz",
     "uncropped.nii.gz",
     "uncropped_mask.nii.gz",
+    "native_mask.nii.gz",
+    "transform.tfm",
     "qc.json",
     "qc.png",
-)  # a preprocessed scan's folder (seg: lesion sets only)
+)  # a preprocessed scan's folder (seg: lesion sets only; native_mask and transform: native-space scoring)
 # A scoring's files (scores/{method}/{modality}/{fold}/{dataset}/): lesion sets write the first four
 # (lesions.csv: one row per ground-truth lesion), healthy IXI metrics.csv, heatmaps and threshold.json.
 SCORE_FILES = ("metrics.csv", "lesions.csv", "patches.csv.gz", "heatmaps", "threshold.json")

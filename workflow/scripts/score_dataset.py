@@ -14,7 +14,9 @@ from patch2loc.methods import get, implementation
 if get(snakemake.wildcards.method).gpu:
     require_cuda(snakemake)
 
+from patch2loc.data.layouts import raw_paths
 from patch2loc.devices import resolve_device
+from patch2loc.evaluation.native_space import NativeFiles
 from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_healthy, score_lesions
 from patch2loc.io import write_csv, write_json
 from patch2loc.layout import RunLayout
@@ -23,11 +25,19 @@ wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
 trains = get(wc.method).trains
 device = str(resolve_device("auto")) if trains else None  # a GPU when usable, else the CPU; none without a model
 cfg = ScoringConfig.from_workflow(
-    snakemake.params.heatmap, snakemake.params.evaluate, snakemake.params.patch_size, device=device
+    snakemake.params.heatmap,
+    snakemake.params.evaluate,
+    snakemake.params.patch_size,
+    device=device,
+    preprocess={"wmh_other_pathology": snakemake.params.wmh_other_pathology},
 )
+dataset = getattr(wc, "dataset", "IXI")
 segs = inp.segs if len(inp.segs) else [None] * len(inp.images)
 scans = [Scan(RunLayout.parse(i, "normalized")["subject"], i, m, s) for i, m, s in zip(inp.images, inp.masks, segs)]
-dataset = getattr(wc, "dataset", "IXI")
+if dataset != "IXI" and cfg.space == "native":  # the raw scan and labels, the native mask, the registration
+    for scan, mask, transform in zip(scans, inp.native_masks, inp.transforms):
+        raw = raw_paths(dataset, snakemake.config["raw_root"], scan.subject, wc.modality)
+        scan.native = NativeFiles(str(raw.image), str(raw.seg), mask, transform)
 fold = RunLayout.fold_number(wc.fold)  # None: a method without folds
 meta = {"method": wc.method, "modality": wc.modality, "fold": "" if fold is None else str(fold), "dataset": dataset}
 
@@ -45,7 +55,15 @@ if dataset == "IXI":
 else:
     threshold = json.loads(Path(inp.threshold).read_text())["threshold"]
     metrics, lesions, patches = score_lesions(
-        wc.method, scans, cfg, meta, threshold, out.heatmaps, model, first_index=snakemake.params.first_index
+        wc.method,
+        scans,
+        cfg,
+        meta,
+        threshold,
+        out.heatmaps,
+        model,
+        first_index=snakemake.params.first_index,
+        challenge=snakemake.params.challenge,
     )
     write_csv(metrics, out.metrics)
     write_csv(lesions, out.lesions)

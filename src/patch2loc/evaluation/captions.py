@@ -19,12 +19,25 @@ AT_THRESHOLD = (
     "at the unsupervised threshold (the {quantile:g} quantile of in-brain scores of the healthy IXI "
     "test volumes, per model)"
 )
+# Where the lesion sets were scored (evaluate.space; docs/evaluation.md, "Native and atlas space").
+SPACES = {
+    "native": (
+        "Lesion sets scored on each scan's own grid: the map taken back through the inverse of the "
+        "scan's registration, the dataset's labels as delivered, the native brain mask."
+    ),
+    "atlas": (
+        "Lesion sets scored in atlas space: labels registered by nearest neighbour, the atlas-space "
+        "brain mask (the authors' protocol)."
+    ),
+}
 CAPTIONS = {
-    "table1": ("Table 1: best Dice and AUPRC (%), mean ± std over folds; voxels scored: {region}. " + PUBLISHED_NOTE),
+    "table1": (
+        "Table 1: best Dice and AUPRC (%), mean ± std over folds; voxels scored: {region}. {space} " + PUBLISHED_NOTE
+    ),
     "table1_supplementary": (
         "Table 1 (supplementary): AUROC and Dice at the unsupervised threshold "
         "({percentile:g}th percentile of in-brain scores on healthy IXI test volumes), %, "
-        "every method of this harness."
+        "every method of this harness. {space}"
     ),
     "table2": (
         "Table 2: Spearman correlation (%) of a patch's lesion fraction with each method's outputs, "
@@ -35,15 +48,15 @@ CAPTIONS = {
         "directed 95th percentile of boundary-voxel distances, mm), AVD (the absolute difference of "
         "predicted and lesion volume over lesion volume), lesion-wise recall and F1 per volume, "
         "false-positive components per volume. {lesion_rule}. "
-        "Per fold the mean over volumes, then mean ± std over folds."
+        "Per fold the mean over volumes, then mean ± std over folds. {space}"
     ),
     "table3_size": (
         "Lesion-wise recall (%) by lesion volume " + AT_THRESHOLD + ": per fold the lesions found over the "
-        "lesions in the bin, then mean ± std over folds; (n) lesions per bin and fold. {lesion_rule}."
+        "lesions in the bin, then mean ± std over folds; (n) lesions per bin and fold. {lesion_rule}. {space}"
     ),
     "table3_load": (
         "AUPRC (%) by tertile of total lesion volume (each set's volumes in three groups; range in mL): "
-        "per fold the mean over the group's volumes, then mean ± std over folds."
+        "per fold the mean over the group's volumes, then mean ± std over folds. {space}"
     ),
     "bias": (
         "Bias table: the fraction (%) of in-brain voxels above the unsupervised threshold (the {quantile:g} "
@@ -62,6 +75,7 @@ def table_caption(table: str, config: dict, **given: str) -> str:
     age_edges = evaluate.get("bias", {}).get("age_edges", [40, 60])
     return CAPTIONS[table].format(
         region=evaluate["region"],
+        space=SPACES[evaluate.get("space", "native")],  # the schema's default
         percentile=100 * quantile,
         quantile=quantile,
         above=100 * (1 - quantile),

@@ -26,6 +26,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from patch2loc.io import InputError, load_case
@@ -153,12 +154,21 @@ def dae_comparison(agg: pd.DataFrame) -> list[str]:
 
 def chance_levels(run_dir: str | Path, metrics: pd.DataFrame) -> dict[str, float]:
     """Per lesion set, the mean over its scored volumes of the lesions' share of the brain mask: the
-    AUPRC a heatmap of random numbers gets. Sets whose masks are not in the run are left out."""
+    AUPRC a heatmap of random numbers gets. Sets whose masks are not in the run are left out. In
+    the space the volume was scored in (`space` column): native, its lesion voxels over the native
+    brain mask's; atlas (or no column), the preprocessed seg and mask."""
+    from patch2loc.io import load_volume
+
     layout, shares = RunLayout(run_dir), {}
-    for (dataset, modality, subject), _ in metrics.groupby(["dataset", "modality", "subject"]):
+    for (dataset, modality, subject), rows in metrics.groupby(["dataset", "modality", "subject"]):
         mask_path = Path(layout.preprocessed(dataset, modality, str(subject), "mask.nii.gz"))
         seg_path = mask_path.with_name("seg.nii.gz")
-        if mask_path.is_file() and seg_path.is_file():
+        native_mask = mask_path.with_name("native_mask.nii.gz")
+        if "space" in rows and (rows["space"] == "native").all():
+            if native_mask.is_file():
+                brain = int(np.count_nonzero(load_volume(native_mask, kind="brain mask").data))
+                shares.setdefault(dataset, []).append(float(rows["lesion_voxels"].iloc[0]) / max(brain, 1))
+        elif mask_path.is_file() and seg_path.is_file():
             case = load_case(layout.preprocessed(dataset, modality, str(subject)), mask_path, seg_path)
             shares.setdefault(dataset, []).append(float(case.seg[case.mask].mean()))  # load_case refuses empty masks
     return {d: sum(v) / len(v) for d, v in shares.items()}

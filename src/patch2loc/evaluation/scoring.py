@@ -7,6 +7,11 @@ live only while it is scored: per-volume metrics (voxel-wise, and lesion-wise at
 threshold), one row per ground-truth lesion and non-overlapping patch statistics are collected on
 the way, and only the first `keep_heatmaps` heatmaps are written to disk (for figures and for the
 user).
+
+Where the lesion metrics are computed is `evaluate.space` (docs/evaluation.md, "Native and atlas
+space"): `native` (the default) on each scan's own grid (evaluation/native_space.py), `atlas` on the
+atlas grid. The healthy threshold is always taken in atlas space (see score_healthy); the patch
+statistics (Table 2) describe the model's own patches, so they stay on the atlas grid too.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, LesionRule
+from patch2loc.evaluation.native_space import NativeFiles
 from patch2loc.io import load_case, save_volume
 from patch2loc.scoring import ScanSettings, ScoredScan, score_scan, unsupervised_threshold
 
@@ -38,10 +44,19 @@ class ScoringConfig:
     device: str | None = None
     patch_size: int | None = None  # patch-statistics grid (None: 1/8 of the slice side; Patch2Loc: its own)
     lesion_rule: LesionRule = field(default_factory=LesionRule)  # evaluate.lesionwise
+    # evaluate.space: the workflow's default is native (config/schema.yaml); a direct caller's
+    # Scan holds atlas-space files unless it gives `native` ones, hence atlas here.
+    space: str = "atlas"
+    wmh_other_pathology: bool = True  # preprocess.wmh_other_pathology: WMH label 2 counts as lesion
 
     @classmethod
     def from_workflow(
-        cls, heatmap: dict, evaluate: dict, patch_size: int | None = None, device: str | None = None
+        cls,
+        heatmap: dict,
+        evaluate: dict,
+        patch_size: int | None = None,
+        device: str | None = None,
+        preprocess: dict | None = None,
     ) -> "ScoringConfig":
         return cls(
             median_size=heatmap["median_size"],
@@ -52,6 +67,8 @@ class ScoringConfig:
             device=device,
             patch_size=patch_size,
             lesion_rule=LesionRule.from_config(evaluate.get("lesionwise")),
+            space=evaluate.get("space", "native"),
+            wmh_other_pathology=(preprocess or {}).get("wmh_other_pathology", True),
         )
 
     @property
@@ -66,6 +83,7 @@ class Scan:
     image: str
     mask: str
     seg: str | None = None
+    native: NativeFiles | None = None  # evaluate.space native: the raw scan and labels, native mask, transform
 
 
 def score_case(method: str, image: np.ndarray, mask: np.ndarray, cfg: ScoringConfig, model=None) -> ScoredScan:
@@ -83,7 +101,12 @@ def score_healthy(
     method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict, heatmap_dir: str | Path, model=None
 ) -> tuple[float, pd.DataFrame]:
     """Unsupervised threshold (quantile of pooled in-brain scores of healthy volumes) and, per
-    volume, the fraction of brain voxels above it (the false-positive rate on normal brains)."""
+    volume, the fraction of brain voxels at or above it (the false-positive rate on normal brains).
+
+    Both in atlas space, whatever `space` is: the threshold belongs to the map as the method makes
+    it (the model's grid, every scan in the same voxels), which is also where predict applies it;
+    taken on native grids it would weight each healthy scan by its own voxel size and count the
+    interpolation of the map back."""
     in_brain = []
     for i, scan in enumerate(scans):
         case = load_case(scan.image, scan.mask)
@@ -99,13 +122,41 @@ def score_healthy(
             "subject": s.subject,
             "region": "brain",
             "unsup_threshold": threshold,
-            "fpr_unsup": float(np.mean(v > threshold)),
+            "fpr_unsup": float(np.mean(v >= threshold)),
             "score_median": float(np.median(v)),
             "score_p98": float(np.quantile(v, 0.98)),
         }
         for s, v in zip(scans, in_brain)
     ]
     return threshold, pd.DataFrame(rows)
+
+
+def _graded(scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, dataset: str):
+    """(score, truth, brain, spacing, labels) a volume's lesion metrics are computed on: its own
+    grid (space native: labels are the raw label values) or the atlas grid (labels None)."""
+    if cfg.space == "atlas":
+        spacing = np.linalg.norm(case.image.affine[:3, :3], axis=0)
+        return vol.score, case.seg, case.mask, spacing, None
+    if scan.native is None:
+        raise ValueError(f"{scan.subject}: evaluate.space native needs the scan's native files (Scan.native)")
+    from patch2loc.data.layouts import binarize_seg
+    from patch2loc.evaluation.native_space import load_native
+
+    nv = load_native(scan.native, vol.score, case.mask, case.image.affine)
+    truth = binarize_seg(dataset, nv.labels, wmh_other_pathology=cfg.wmh_other_pathology)
+    return nv.score, truth, nv.brain, nv.spacing, nv.labels
+
+
+def _challenge(challenge: str, pred: np.ndarray, labels: np.ndarray, spacing) -> dict:
+    """The lesion set's own challenge metrics (evaluation/challenges), on the native grid: the
+    prediction inside the scored region, every ground-truth voxel (the challenges count lesions
+    outside any brain mask as missed), the labels the challenge ignores left out."""
+    from patch2loc.evaluation import challenges
+    from patch2loc.evaluation.native_space import challenge_truth
+
+    truth, ignore = challenge_truth(challenge, labels)
+    values = challenges.challenge_metrics(challenge, pred, truth, tuple(float(s) for s in spacing), ignore=ignore)
+    return {c: values[c] for c in challenges.columns(challenge)}
 
 
 def score_lesions(
@@ -117,10 +168,12 @@ def score_lesions(
     heatmap_dir: str | Path,
     model=None,
     first_index: int = 0,
+    challenge: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Per-volume metrics, one row per ground-truth lesion (size, found at the threshold) and
     non-overlapping patch statistics of a lesion dataset, or of one shard of it whose first
-    volume is the dataset's `first_index`-th (for `keep_heatmaps`)."""
+    volume is the dataset's `first_index`-th (for `keep_heatmaps`). Lesion metrics in `cfg.space`;
+    `challenge` (config/datasets.yaml, native space only): the set's challenge metrics as columns."""
     from patch2loc.evaluation.lesionwise.volume import lesion_metrics
     from patch2loc.evaluation.patch_statistics import patch_statistics
     from patch2loc.evaluation.metrics import evaluate_volume
@@ -130,20 +183,19 @@ def score_lesions(
     for i, scan in enumerate(scans):
         case = load_case(scan.image, scan.mask, scan.seg)
         vol = score_case(method, case.image.data, case.mask, cfg, model)
-        m = evaluate_volume(vol.score, case.seg, case.mask, region=cfg.region, threshold=threshold)
+        score, truth, brain, spacing, labels = _graded(scan, vol, case, cfg, meta.get("dataset", ""))
+        m = evaluate_volume(score, truth, brain, region=cfg.region, threshold=threshold)
         # Lesion-wise, at the same threshold and in the same region as dice_unsup.
-        region = case.mask if cfg.region == "brain" else np.ones(case.mask.shape, bool)
-        lesionwise, lesions = lesion_metrics(
-            (vol.score >= threshold) & region,
-            case.seg & region,
-            np.linalg.norm(case.image.affine[:3, :3], axis=0),
-            cfg.lesion_rule,
-        )
+        region = brain if cfg.region == "brain" else np.ones(brain.shape, bool)
+        pred = (score >= threshold) & region
+        lesionwise, lesions = lesion_metrics(pred, truth & region, spacing, cfg.lesion_rule)
+        own = _challenge(challenge, pred, labels, spacing) if challenge and labels is not None else {}
         metric_rows.append(
             {
                 **meta,
                 "subject": scan.subject,
                 "region": cfg.region,
+                "space": cfg.space,
                 "auprc": m["auprc"],
                 "auroc": m["auroc"],
                 "best_dice": m["best_dice"],
@@ -152,13 +204,14 @@ def score_lesions(
                 "unsup_threshold": threshold,
                 "lesion_voxels": m["lesion_voxels"],
                 **lesionwise,
+                **own,
             }
         )
         lesion_rows += [{**meta, "subject": scan.subject, **row} for row in lesions]
         patch_size = getattr(model, "patch_size", None) or cfg.patch_size or patch_size_for(case.image.data.shape[0])
         nan = np.full(case.mask.shape, np.nan, np.float32)  # the maps a method does not have
         patch_tables.append(
-            patch_statistics(
+            patch_statistics(  # the model's patches: atlas grid in either space
                 vol.raw.get("log_error", nan),
                 vol.raw.get("log_variance", nan),
                 vol.raw["score"],

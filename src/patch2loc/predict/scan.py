@@ -119,7 +119,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
     from patch2loc.predict.ensemble import ensemble_score
     from patch2loc.predict.dicom import dicom_to_nifti
     from patch2loc.predict.lesions import components, components_csv, summary_json
-    from patch2loc.predict.native import to_native
+    from patch2loc.scoring.native import native_map
     from patch2loc.predict.overview import overview_png
     from patch2loc.scoring import lesion_mask
 
@@ -164,20 +164,16 @@ def run_scan(job: Job, ctx: Context) -> dict:
         if ctx.chain is not None:
             native = header_volume(native_path)  # its affine and header go onto the native outputs
             transform = staged / "transform.tfm"
-            brain = (
-                to_native(case.mask.astype(np.float32), case.image.affine, transform, native_path, nearest=True) > 0.5
-            )
-            native_score = finite_heatmap(
-                to_native(score, case.image.affine, transform, native_path), brain, scan, "native-space heatmap"
-            )
-            native_score[~brain] = 0.0  # outside the brain: the background value, as on the atlas grid
+            # the workflow's native-space scoring makes its map with the same call (scoring.native)
+            native_score, brain = native_map(score, case.mask, case.image.affine, transform, native_path)
+            native_score = finite_heatmap(native_score, brain, scan, "native-space heatmap")
             save_volume(native_score.astype(np.float32), outs.file(paths["native"]), like=native)
             if thr is not None:
                 save_volume(lesion_mask(native_score, brain, thr), outs.file(paths["native_lesions"]), like=native)
             summary_score, summary_brain, summary_affine, space = native_score, brain, native.affine, "native"
             if job.html is not None:  # the viewer shows the scan itself: read it only for the viewer
                 summary_image = load_volume(native_path).data
-        rows = [] if thr is None else components((summary_score > thr) & summary_brain, summary_score, summary_affine)
+        rows = [] if thr is None else components((summary_score >= thr) & summary_brain, summary_score, summary_affine)
         metrics = None
         if scan.seg is not None:
             metrics = _seg_metrics(scan.seg, summary_score, summary_brain, thr)

@@ -152,8 +152,9 @@ def preprocess_scan(
     cfg: PreprocessConfig = PreprocessConfig(),
     brain_mask: str | os.PathLike | None = None,
 ) -> dict:
-    """Run the chain on one scan; write out_dir/{image,mask[,seg]}.nii.gz, qc.json and transform.tfm
-    (the atlas -> native affine, for mapping results back onto the scan).
+    """Run the chain on one scan; write out_dir/{image,mask[,seg]}.nii.gz, qc.json, transform.tfm
+    (the atlas -> native affine, for mapping results back onto the scan) and native_mask.nii.gz (the
+    skull-strip brain mask on the scan's own grid, uint8; native-space scoring counts its voxels).
 
     `brain_mask`: a skull-strip mask made beforehand on the scan's native grid (see skull_strip).
 
@@ -256,6 +257,9 @@ def preprocess_scan(
         written.append(save_volume(full_mask, out_dir / "uncropped_mask.nii.gz", affine=ras_affine(atlas.brain)))
         written.append(save_volume(image_np, out_dir / "image.nii.gz", affine=affine))
         written.append(save_volume(mask_np, out_dir / "mask.nii.gz", affine=affine))
+        # the skull-strip mask on the scan's own grid, before registration: the brain that
+        # native-space scoring counts (evaluate.space: native)
+        written.append(save_volume(to_numpy(warp_mask), out_dir / "native_mask.nii.gz", affine=ras_affine(native)))
         if seg_np is not None:
             written.append(save_volume(seg_np, out_dir / "seg.nii.gz", affine=affine))
         with atomic_output(out_dir / "qc.json") as tmp:

@@ -30,5 +30,6 @@ def mean_threshold(thresholds: list[float | None]) -> float | None:
 
 
 def lesion_mask(score: np.ndarray, brain: np.ndarray, threshold: float) -> np.ndarray:
-    """uint8 mask of the brain voxels whose score is above the threshold."""
-    return ((score > threshold) & brain).astype(np.uint8)
+    """uint8 mask of the brain voxels whose score is at or above the threshold (`>=`: the one
+    comparison of every thresholded output, Table 3's and the metrics' "score >= t")."""
+    return ((score >= threshold) & brain).astype(np.uint8)
