@@ -170,3 +170,12 @@ def test_the_bounded_reader_takes_what_fits_and_nothing_else(tmp_path):
     assert files.field({"a": None}, "a", "number", path) is None
     with pytest.raises(InputError, match='"x.a" must be a number, not true/false'):
         files.field({"a": True}, "a", "number", path, "x")
+
+
+def test_files_the_app_never_reads_cost_it_nothing(case, tmp_path, capsys):
+    """participants.tsv and the scans' own sidecars: pybids without its metadata index reads neither
+    (a 1 GB sparse one of each; the refusal that follows indexing is still fast and small)."""
+    raw, bundle, out = case
+    _sparse(raw / "participants.tsv", 1024)
+    _sparse(raw / "sub-02" / "anat" / "sub-02_T2w.json", 1024)
+    refused(participant(raw, out, bundle, "--participant-label", "07"), "no participant sub-07", tmp_path, capsys)

@@ -5,8 +5,8 @@ mode (adapter.py) into OUTPUT_DIR/.predict, then each finished scan is published
 BIDS-Derivatives names (publish.py). group: group_anomaly.tsv and report.html (group.py).
 Every check that needs no compute runs first; a refusal is one line, exit 2, and writes nothing.
 The exit status is otherwise predict's: the number of scans that failed (each named on one line).
-OUTPUT_DIR belongs to one bundle: its dataset_description.json records the bundle's sha256, and
-another bundle (whose names would collide or mix) is refused.
+Where OUTPUT_DIR may be and whose it is: output_dir.py (one pipeline, one bundle, inside a
+dataset only as derivatives/<name>); links and loops: guard.py; every file read: files.py.
 """
 
 from __future__ import annotations
