@@ -15,7 +15,6 @@ import json
 import math
 import os
 import stat
-from pathlib import Path
 
 from patch2loc.errors import InputError
 from patch2loc.parsing import MAX_DEPTH, json_depth
@@ -121,8 +120,3 @@ def parse_table(text: str, path, what: str, columns: list[str], sep: str) -> lis
             )
         rows.append(dict(zip(columns, values)))
     return rows
-
-
-def inside(root: Path, path: Path) -> bool:
-    """Whether `path` (followed through every link) lies in `root` (likewise)."""
-    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root))

@@ -8,8 +8,8 @@
   under two names, is refused), and the walk stops at MAX_DEPTH levels and MAX_ENTRIES entries.
 - OUTPUT_DIR must hold no link at all: a planted `sub-01 -> /elsewhere` (or predict's
   `*_preprocessed` folder, or any file) made the participant level write through it, outside
-  OUTPUT_DIR. Nothing of ours is ever a link, so any link is refused, and each write is checked
-  once more against OUTPUT_DIR's real path (`files.inside`).
+  OUTPUT_DIR. Nothing of ours is ever a link, so any link is refused, and each published path is
+  checked once more, component by component (`check_write`), in case one appears during the run.
 """
 
 from __future__ import annotations
