@@ -5,21 +5,19 @@ mode (adapter.py) into OUTPUT_DIR/.predict, then each finished scan is published
 BIDS-Derivatives names (publish.py). group: group_anomaly.tsv and report.html (group.py).
 Every check that needs no compute runs first; a refusal is one line, exit 2, and writes nothing.
 The exit status is otherwise predict's: the number of scans that failed (each named on one line).
-OUTPUT_DIR belongs to one bundle: its dataset_description.json records the bundle's sha256, and
-another bundle (whose names would collide or mix) is refused.
+Where OUTPUT_DIR may be and whose it is: output_dir.py (one pipeline, one bundle, inside a
+dataset only as derivatives/<name>); links and loops: guard.py; every file read: files.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 from patch2loc.errors import InputError, resource_problem
 
-NAME = "patch2loc"
 MAX_EXIT = 100  # as predict: the exit status counts failed scans, at most 100
 
 
@@ -69,52 +67,8 @@ def add_parser(sub) -> None:
     b.set_defaults(func=cmd_bids)
 
 
-def _check_output_dir(out: Path, bids_dir: Path) -> None:
-    """OUTPUT_DIR is not the dataset, does not hold it, and lies in it only under derivatives/."""
-    from patch2loc.outputs import check_output
-
-    check_output(out, "OUTPUT_DIR", inputs={"BIDS_DIR": bids_dir}, folder=True, replaced_whole=True)
-    real, root = Path(os.path.realpath(out)), Path(os.path.realpath(bids_dir))
-    if real.is_relative_to(root) and not real.is_relative_to(root / "derivatives"):
-        raise InputError(
-            f"{out}: OUTPUT_DIR is inside BIDS_DIR {bids_dir} but not under its derivatives/ folder, "
-            "which would add non-BIDS files to the raw dataset. Use BIDS_DIR/derivatives/patch2loc."
-        )
-
-
-def _owner(out: Path) -> dict | None:
-    """OUTPUT_DIR's dataset_description.json when patch2loc wrote it; None for a new folder;
-    InputError for a folder that holds something else."""
-    description = out / "dataset_description.json"
-    if not out.exists() or (not description.exists() and not any(out.iterdir())):
-        return None
-    try:
-        desc = json.loads(description.read_text(encoding="utf-8"))
-        generated = desc["GeneratedBy"][0]
-        if generated["Name"] != NAME:
-            raise KeyError
-        return desc
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        raise InputError(
-            f"{out}: OUTPUT_DIR already holds files that patch2loc did not write (no patch2loc "
-            "dataset_description.json). Choose a new or empty folder."
-        ) from None
-
-
-def _same_bundle(desc: dict | None, info: dict, out: Path) -> None:
-    if desc is None:
-        return
-    before = desc["GeneratedBy"][0].get("ModelBundle") or {}
-    if before.get("Sha256") != info["sha256"]:
-        raise InputError(
-            f"{out}: OUTPUT_DIR holds the derivatives of another model bundle ({before.get('File')}, "
-            f"{before.get('Modality')}, sha256 {str(before.get('Sha256'))[:12]}...). Give this bundle "
-            "its own OUTPUT_DIR, e.g. derivatives/patch2loc-" + info["modality"] + "."
-        )
-
-
 def _participant(args, bids_dir: Path, out: Path) -> int:
-    from patch2loc.bids import adapter, dataset, publish
+    from patch2loc.bids import adapter, dataset, guard, output_dir, publish
     from patch2loc.bids.description import link_for, write_dataset_files
     from patch2loc.bids.names import WORK
 
@@ -122,13 +76,20 @@ def _participant(args, bids_dir: Path, out: Path) -> int:
         raise InputError(f"{bids_dir}: the participant level needs --model BUNDLE (a bundle from patch2loc export).")
     if args.seg_derivatives:
         raise InputError(f"{args.seg_derivatives}: --seg-derivatives belongs to the group level.")
+    inputs = {
+        "BIDS_DIR": bids_dir,
+        **({"--mask-derivatives": Path(args.mask_derivatives)} if args.mask_derivatives else {}),
+    }
+    output_dir.check_place(out, inputs)
+    guard.check_no_links(out)
+    desc = output_dir.owner(out)
     layout = dataset.open_raw(bids_dir)
-    _check_output_dir(out, bids_dir)
-    desc = _owner(out)
     info = adapter.bundle_info(args.model)
-    _same_bundle(desc, info, out)
+    output_dir.same_bundle(desc, info, out)
     filters = dataset.read_filter(args.bids_filter_file, info["modality"])
     scans = dataset.select_scans(layout, info["modality"], args.participant_label, args.session_label, filters)
+    for scan in scans:  # our own sidecars, checked before any compute
+        publish.published_fingerprint(out, scan)
     links = {publish.RAW: link_for(bids_dir, out, bids_dir)}
     if args.mask_derivatives:
         masks = dataset.open_derivatives(args.mask_derivatives, "--mask-derivatives")
@@ -154,14 +115,14 @@ def _participant(args, bids_dir: Path, out: Path) -> int:
                     file=sys.stderr,
                 )
             continue
-        state = json.loads(produced["summary"].read_text(encoding="utf-8")).get("run_state") or {}
-        if publish.published_fingerprint(out, scan) == state.get("fingerprint") and not args.overwrite:
-            unchanged += 1
-            continue
-        mask_uri = None
-        if scan.mask is not None:
-            mask_uri = publish.bids_uri(publish.MASKS, os.path.relpath(scan.mask, masks.root))
         try:
+            state = publish.predict_summary(produced["summary"]).get("run_state") or {}
+            if publish.published_fingerprint(out, scan) == state.get("fingerprint") and not args.overwrite:
+                unchanged += 1
+                continue
+            mask_uri = None
+            if scan.mask is not None:
+                mask_uri = publish.bids_uri(publish.MASKS, os.path.relpath(scan.mask, masks.root))
             publish.publish_scan(out, scan, produced, info, mask_uri)
         except Exception as exc:  # as in predict: one scan's failure must not stop the others
             failed += 1
@@ -173,7 +134,7 @@ def _participant(args, bids_dir: Path, out: Path) -> int:
             continue
         published += 1
     if published or unchanged:
-        write_dataset_files(out, info, links, args.model)
+        write_dataset_files(out, info, links, args.model, desc)
     if not args.quiet:
         print(
             f"patch2loc bids: {published} scan(s) published, {unchanged} unchanged (done before with the same "
@@ -184,15 +145,21 @@ def _participant(args, bids_dir: Path, out: Path) -> int:
 
 
 def _group(args, bids_dir: Path, out: Path) -> int:
-    from patch2loc.bids import dataset
+    from patch2loc.bids import dataset, guard, output_dir
     from patch2loc.bids.group import run_group
 
     for flag in ("model", "mask_derivatives", "participant_label", "session_label", "bids_filter_file"):
         if getattr(args, flag):
             raise InputError(f"--{flag.replace('_', '-')}: belongs to the participant level, not group.")
-    dataset.open_raw(bids_dir)
-    if _owner(out) is None:
+    inputs = {
+        "BIDS_DIR": bids_dir,
+        **({"--seg-derivatives": Path(args.seg_derivatives)} if args.seg_derivatives else {}),
+    }
+    output_dir.check_place(out, inputs)
+    guard.check_no_links(out)
+    if output_dir.owner(out) is None:
         raise InputError(f"{out}: OUTPUT_DIR holds no patch2loc derivatives. Run the participant level first.")
+    dataset.open_raw(bids_dir)
     seg = dataset.open_derivatives(args.seg_derivatives, "--seg-derivatives") if args.seg_derivatives else None
     table, report = run_group(out, seg)
     if not args.quiet:

@@ -10,17 +10,19 @@ selection without a single scan.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from patch2loc.bids import files, guard
 from patch2loc.errors import InputError
+from patch2loc.outputs import printable
 
 SUFFIX = {"T1": "T1w", "T2": "T2w"}
 NIFTI = [".nii", ".nii.gz"]
 # Entities that tell two scans of one session apart; a scan's derivatives keep them (names.py).
 IDENTITY = ("subject", "session", "task", "acquisition", "ceagent", "reconstruction", "run", "echo", "part", "chunk")
+SHORT = dict(zip(IDENTITY, ("sub", "ses", "task", "acq", "ce", "rec", "run", "echo", "part", "chunk")))
 BRAIN_DESC = re.compile("brain")  # fMRIPrep's and most tools' desc-brain_mask
 INSTALL = "pip install 'patch2loc[bids]' (pybids)"
 
@@ -47,19 +49,22 @@ def _layout(root: Path, what: str, derivative: bool):
     if not root.is_dir():
         raise InputError(f"{root}: {what} is not a folder. Give the dataset's root folder.")
     description = root / "dataset_description.json"
-    try:
-        kind = json.loads(description.read_text(encoding="utf-8")).get("DatasetType", "raw")
-    except (OSError, ValueError, AttributeError):
+    if not description.exists():
         raise InputError(
             f"{root}: {what} is not a BIDS dataset (no readable dataset_description.json at its "
             "root). Give the folder that holds dataset_description.json."
-        ) from None
+        )
+    desc = files.read_json(description, f"{what}'s dataset_description.json")
+    kind = files.field(desc, "DatasetType", "string", description) or "raw"
+    for key in ("Name", "BIDSVersion"):  # pybids reads these
+        files.field(desc, key, "string", description)
     if (kind == "derivative") != derivative:
         want = "a derivatives dataset (DatasetType derivative)" if derivative else "a raw BIDS dataset"
         raise InputError(
             f"{root}: {what} must be {want}, but its dataset_description.json says DatasetType "
             f"{kind}. Give the {'derivatives' if derivative else 'raw'} dataset's folder."
         )
+    guard.check_dataset_tree(root, what)
     try:
         return bids.BIDSLayout(root, validate=not derivative, indexer=BIDSLayoutIndexer(index_metadata=False))
     except Exception as exc:  # pybids' validation errors: one line
@@ -94,17 +99,16 @@ def read_filter(path: str | Path | None, modality: str) -> dict:
     the bundle, is refused (it would select scans the bundle cannot score)."""
     if path is None:
         return {}
-    try:
-        spec = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(
-            f"{path}: --bids-filter-file is not a readable JSON file ({type(exc).__name__}). Write it "
-            'as {"t2w": {"session": "1"}}.'
-        ) from None
-    if not isinstance(spec, dict) or not all(isinstance(v, dict) for v in spec.values()):
-        raise InputError(
-            f'{path}: --bids-filter-file must map a scan kind to entities, e.g. {{"t2w": {{"session": "1"}}}}.'
-        )
+    spec = files.read_json(path, "--bids-filter-file")
+    for kind, query in spec.items():
+        files.field(spec, kind, "object", path, optional=False)
+        for entity, value in query.items():
+            values = value if isinstance(value, list) else [value]
+            if not all(v is None or isinstance(v, (str, int, float, bool)) for v in values):
+                raise InputError(
+                    f'{path}: "{kind}.{entity}" must be a label, a number or a list of them, not '
+                    f'{type(value).__name__}. Write it as {{"t2w": {{"session": "1"}}}}.'
+                )
     own, other = SUFFIX[modality], SUFFIX["T2" if modality == "T1" else "T1"]
     keys = {k.lower(): k for k in spec}
     if other.lower() in keys and own.lower() not in keys:
@@ -133,13 +137,13 @@ def select_scans(
     if session_labels:
         query["session"] = session_labels
     try:
-        files = layout.get(suffix=SUFFIX[modality], **query)
+        found = layout.get(suffix=SUFFIX[modality], **query)
     except (ValueError, TypeError) as exc:  # an entity pybids does not know
         raise InputError(
             f"{root}: the scan filter {filters} is not a pybids query ({exc}). Use BIDS entity names "
             "(session, acquisition, run, ...)."
         ) from None
-    if not files:
+    if not found:
         other = SUFFIX["T2" if modality == "T1" else "T1"]
         others = layout.get(suffix=other, **query)
         hint = (
@@ -152,24 +156,46 @@ def select_scans(
             f"{root}: no {SUFFIX[modality]} scan (anat, NIfTI) for this selection, so the {modality} "
             f"bundle has nothing to score.{hint}"
         )
-    scans = []
-    for f in sorted(files, key=lambda f: f.path):
+    scans, named = [], {}
+    for f in sorted(found, key=lambda f: f.path):
         entities = {k: str(v) for k, v in f.get_entities().items() if k in IDENTITY}
-        scans.append(
-            Scan(Path(f.path), Path(f.path).relative_to(root).as_posix(), {**entities, "suffix": SUFFIX[modality]})
-        )
+        scan = Scan(Path(f.path), Path(f.path).relative_to(root).as_posix(), {**entities, "suffix": SUFFIX[modality]})
+        _check_name(scan)
+        key = tuple(sorted(scan.entities.items()))
+        if key in named:
+            raise InputError(
+                f"{scan.path}: the same scan entities as {named[key].path} (a .nii beside a .nii.gz?); their "
+                "derivatives would share one name. Keep one of them in the dataset."
+            )
+        named[key] = scan
+        scans.append(scan)
     return scans
+
+
+def _check_name(scan: Scan) -> None:
+    """A scan's path must be the one its entities spell. pybids indexes `sub-02_<img src=x
+    onerror=...>_T2w.nii.gz` or `sub-02_foo-x_T2w.nii.gz` as sub-02's T2w: its derivatives
+    would silently replace those of sub-02_T2w, and its name would travel into the pages."""
+    e = scan.entities
+    stem = "_".join(f"{SHORT[k]}-{e[k]}" for k in IDENTITY if k in e)
+    folder = f"sub-{e['subject']}/" + (f"ses-{e['session']}/" if "session" in e else "") + "anat/"
+    want = f"{folder}{stem}_{e['suffix']}" + (".nii.gz" if scan.relpath.endswith(".gz") else ".nii")
+    if scan.relpath != want:
+        raise InputError(
+            f"{printable(scan.path)}: not the BIDS name of a scan with these entities ({want}); its derivatives "
+            "would take another scan's names. Rename it to the BIDS name, or move it out of the dataset."
+        )
 
 
 def _names_scan(sidecar: Path, scan: Scan) -> bool | None:
     """Whether a derivative's sidecar says it was made from `scan` (Sources, RawSources or
     SpatialReference); None when it says nothing about its source."""
-    try:
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    if not sidecar.exists():
         return None
-    named = [*(meta.get("Sources") or []), *(meta.get("RawSources") or []), meta.get("SpatialReference")]
-    named = [n for n in named if isinstance(n, str)]
+    meta = files.read_json(sidecar, "the sidecar")
+    named = [n for key in ("Sources", "RawSources") for n in files.field(meta, key, "list of strings", sidecar) or []]
+    named += [files.field(meta, "SpatialReference", "string", sidecar) or ""]
+    named = [n for n in named if n]
     if not named:
         return None
     return any(n.endswith(scan.relpath) for n in named)

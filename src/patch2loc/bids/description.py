@@ -64,17 +64,17 @@ def description(info: dict, links: dict[str, str], before: dict | None) -> dict:
     }
 
 
-def write_dataset_files(out: Path, info: dict, links: dict[str, str], model) -> None:
-    """dataset_description.json (DatasetLinks merged with an earlier call's), .bidsignore and,
-    once, the bundle's atlas image (the reference of every space-atlas file)."""
+def write_dataset_files(out: Path, info: dict, links: dict[str, str], model, before: dict | None) -> None:
+    """dataset_description.json (DatasetLinks merged with those of `before`, the description
+    output_dir.owner read and checked), .bidsignore and, once, the bundle's atlas image (the
+    reference of every space-atlas file)."""
     from patch2loc.bids.adapter import bundle_info
+    from patch2loc.bids.guard import check_write
     from patch2loc.outputs import OutputSet
 
-    path = out / "dataset_description.json"
-    try:
-        before = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        before = None
+    path = check_write(out, out / "dataset_description.json")
+    for name in (".bidsignore", "README", f"{ATLAS}/image.nii.gz"):
+        check_write(out, out / name)
     with OutputSet() as outs:
         outs.file(path).write_text(json.dumps(description(info, links, before), indent=2) + "\n", encoding="utf-8")
         outs.file(out / ".bidsignore").write_text("\n".join(BIDSIGNORE) + "\n", encoding="utf-8")

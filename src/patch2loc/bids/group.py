@@ -11,21 +11,34 @@ link to its viewer; a click on a header sorts by that column.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 
+from patch2loc.bids import files
 from patch2loc.errors import InputError
+from patch2loc.outputs import printable
 
 LESION_DESC = re.compile(r".*lesion.*", re.IGNORECASE)  # ATLAS v2.0: desc-T1lesion; the demo: desc-lesion
 GROUP_TSV, REPORT = "group_anomaly.tsv", "report.html"
 
 
-def _rows(out_dir: Path, seg_layout) -> list[dict]:
-    import pandas as pd
+def _scan_tables(out_dir: Path, names: dict) -> tuple[dict, list[dict]]:
+    """A published scan's sidecar (Threshold, Sources) and components table, types checked."""
+    from patch2loc.bids.names import component_columns
 
+    sidecar = out_dir / names["heatmap_json"]
+    meta = files.read_json(sidecar, "a published sidecar")
+    meta = {
+        "Threshold": files.field(meta, "Threshold", "number", sidecar),
+        "Sources": files.field(meta, "Sources", "list of strings", sidecar) or [],
+    }
+    table = out_dir / names["components"]
+    return meta, files.read_table(table, "a published components table", list(component_columns()), "\t")
+
+
+def _rows(out_dir: Path, seg_layout) -> list[dict]:
     from patch2loc.bids.dataset import IDENTITY, Scan, match_derivative
     from patch2loc.bids.names import derivative_paths
     from patch2loc.evaluation.metrics import evaluate_volume
@@ -41,26 +54,32 @@ def _rows(out_dir: Path, seg_layout) -> list[dict]:
     for f in sorted(heatmaps, key=lambda f: f.path):
         entities = {k: str(v) for k, v in f.get_entities().items() if k in IDENTITY or k == "suffix"}
         names = derivative_paths(entities)
-        meta = json.loads((out_dir / names["heatmap_json"]).read_text(encoding="utf-8"))
-        comps = pd.read_csv(out_dir / names["components"], sep="\t", na_values="n/a")
+        if (
+            Path(f.path).relative_to(layout.root).as_posix() != names["heatmap"]
+        ):  # a planted name: its text would reach the page
+            raise InputError(
+                f"{printable(f.path)}: not a heatmap name patch2loc writes (that is {names['heatmap']}). "
+                "Remove the file from OUTPUT_DIR, or rerun the participant level into a new folder."
+            )
+        meta, comps = _scan_tables(out_dir, names)
         score = load_volume(f.path, kind="heatmap").data
         brain = load_volume(out_dir / names["brain"], kind="brain mask").data > 0
         inside = score[brain]
-        thr = meta.get("Threshold")
+        thr = meta["Threshold"]
         row = {
             "participant_id": f"sub-{entities['subject']}",
             "session_id": f"ses-{entities['session']}" if "session" in entities else "n/a",
             "scan": Path(f.path).name.replace("_space-native_desc-anomaly", ""),
-            "flagged_ml": float(comps["volume_ml"].sum()),
-            "n_components": int(len(comps)),
-            "largest_component_ml": float(comps["volume_ml"].max()) if len(comps) else 0.0,
+            "flagged_ml": float(sum(c["volume_ml"] for c in comps)),
+            "n_components": len(comps),
+            "largest_component_ml": max((c["volume_ml"] for c in comps), default=0.0),
             "max_score": float(inside.max()) if inside.size else float("nan"),
             "p99_score": float(np.percentile(inside, 99)) if inside.size else float("nan"),
             "threshold": thr if thr is not None else float("nan"),
             "viewer": names["viewer"],
         }
         if seg_layout is not None:
-            raw = next((s for s in meta.get("Sources", []) if s.startswith("bids:raw:")), "")
+            raw = next((s for s in meta["Sources"] if s.startswith("bids:raw:")), "")
             scan = Scan(Path(raw), raw[len("bids:raw:") :], entities)
             seg = match_derivative(seg_layout, scan, LESION_DESC, "lesion mask")
             metrics = {"auprc": float("nan"), "best_dice": float("nan"), "dice_at_threshold": float("nan")}

@@ -8,13 +8,11 @@ predict skipped leaves the published files as they are. Everything of one scan i
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import shutil
 from pathlib import Path
 
-from patch2loc.bids import adapter
+from patch2loc.bids import adapter, files, guard
 from patch2loc.bids.names import ATLAS, bids_uri, component_columns, derivative_paths
 
 RAW, MASKS, SELF = "raw", "masks", ""  # DatasetLinks names ("" is this dataset: bids::path)
@@ -24,18 +22,32 @@ def _json(obj: dict) -> str:
     return json.dumps(obj, indent=2, allow_nan=False) + "\n"
 
 
-def _tsv(csv_text: str) -> str:
-    """predict's components csv as a BIDS tsv (tab separated, n/a for an empty cell)."""
-    rows = list(csv.reader(io.StringIO(csv_text)))
-    return "".join("\t".join(cell if cell != "" else "n/a" for cell in row) + "\n" for row in rows)
+def _tsv(path: Path) -> str:
+    """predict's components csv (checked: its columns, numbers only) as a BIDS tsv."""
+    what = "predict's components table"
+    text = files.read_bytes(path, what, files.MAX_TABLE).decode("utf-8", "replace")
+    files.parse_table(text, path, what, list(component_columns()), ",")
+    return "".join(line.replace(",", "\t") + "\n" for line in text.splitlines())
 
 
 def published_fingerprint(out_dir: Path, scan) -> str | None:
-    try:
-        sidecar = out_dir / derivative_paths(scan.entities)["heatmap_json"]
-        return json.loads(sidecar.read_text(encoding="utf-8")).get("RunFingerprint")
-    except (OSError, ValueError, AttributeError):
+    """The run fingerprint a scan's published sidecar records (None: not published, or not ours)."""
+    sidecar = out_dir / derivative_paths(scan.entities)["heatmap_json"]
+    if not sidecar.exists():
         return None
+    return files.field(files.read_json(sidecar, "a published sidecar"), "RunFingerprint", "string", sidecar)
+
+
+def predict_summary(path: Path) -> dict:
+    """predict's summary of one scan, with the types publishing relies on checked."""
+    summary = files.read_json(path, "predict's summary", files.MAX_SUMMARY)
+    files.field(summary, "method", "string", path, optional=False)
+    for key in ("threshold", "median_size"):
+        files.field(summary, key, "number", path)
+    files.field(summary, "threshold_source", "string", path)
+    state = files.field(summary, "run_state", "object", path) or {}
+    files.field(state, "fingerprint", "string", path, "run_state")
+    return summary
 
 
 def remove_published(out_dir: Path, scan) -> list[Path]:
@@ -109,12 +121,12 @@ def publish_scan(out_dir: Path, scan, produced: dict[str, Path], info: dict, mas
     from patch2loc.outputs import OutputSet
     from patch2loc.viewer import prediction_viewer
 
-    summary = json.loads(produced["summary"].read_text(encoding="utf-8"))
+    summary = predict_summary(produced["summary"])
     names = derivative_paths(scan.entities)
     with OutputSet() as outs:
 
         def put(key: str) -> Path:
-            return outs.file(out_dir / names[key])
+            return outs.file(guard.check_write(out_dir, out_dir / names[key]))
 
         for key, source in (
             ("heatmap", "native"),
@@ -126,7 +138,7 @@ def publish_scan(out_dir: Path, scan, produced: dict[str, Path], info: dict, mas
             shutil.copyfile(produced[source], put(key))
         brain = adapter.native_brain(produced, scan.path)
         save_volume(brain.astype("uint8"), put("brain"), like=header_volume(produced["native"]))
-        put("components").write_text(_tsv(produced["components"].read_text(encoding="utf-8")), encoding="utf-8")
+        put("components").write_text(_tsv(produced["components"]), encoding="utf-8")
         for key, meta in sidecars(scan, summary, info, names, mask_uri).items():
             put(key).write_text(_json(meta), encoding="utf-8")
         image, score = load_volume(scan.path), load_volume(produced["native"], kind="heatmap")

@@ -79,7 +79,7 @@ def sortable_table(df: pd.DataFrame, links: dict[str, Sequence[str | None]] | No
         for col, value in zip(df.columns, row):
             number = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
             text = "" if pd.isna(value) else (f"{value:.2f}" if isinstance(value, float) else str(value))
-            attr = f' data-v="{value}"' if number and not pd.isna(value) else ""
+            attr = f' data-v="{html.escape(str(value), quote=True)}"' if number and not pd.isna(value) else ""
             href = links.get(col, [None] * len(df))[i]
             body = f'<a href="{html.escape(href)}">{html.escape(text)}</a>' if href else html.escape(text)
             cells.append(f"<td{attr}>{body}</td>")

@@ -137,12 +137,14 @@ def viewer_html(
     }
     payload = json.dumps(data).replace("</", "<\\/")  # nothing in the JSON may end the <script>
     meta = f"{meta} · threshold {threshold:.2f} · NiiVue {niivue_version(niivue_library())}".lstrip(" ·")
-    return (
-        PAGE.replace("@@TITLE@@", html.escape(title))
-        .replace("@@META@@", html.escape(meta))
-        .replace("@@DATA@@", payload)
-        .replace("@@LIBRARY@@", _script_tag(library))
-    )
+    slots = {
+        "@@TITLE@@": html.escape(title, quote=True),
+        "@@META@@": html.escape(meta, quote=True),
+        "@@DATA@@": payload,
+        "@@LIBRARY@@": _script_tag(library),
+    }
+    # one pass: a title holding "@@DATA@@" or "@@LIBRARY@@" stays text (chained replaces put the data there)
+    return re.sub("|".join(slots), lambda m: slots[m.group()], PAGE)
 
 
 def write_viewer(
