@@ -55,11 +55,15 @@ def check_architecture(arch: dict, where: str) -> None:
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in ints) or size > MAX_SIZE:
         raise ValueError(f"{where}: size, width, bottleneck and latent must be whole numbers >= 1 (size <= {MAX_SIZE})")
     if size < 2 * bottleneck or 2 ** layer_count(size, bottleneck) * bottleneck != size:
-        raise ValueError(f"{where}: size {size} must be bottleneck {bottleneck} times a power of 2 (>= 2), e.g. 128 and 8")
+        raise ValueError(
+            f"{where}: size {size} must be bottleneck {bottleneck} times a power of 2 (>= 2), e.g. 128 and 8"
+        )
     if not 0 <= float(arch["dropout"]) < 1:
         raise ValueError(f"{where}: dropout {arch['dropout']} must lie in [0, 1)")
-    if 4 * arch["width"] < 8:
-        raise ValueError(f"{where}: width must be >= 2 (the bottleneck keeps 1/8 of 4 x width channels)")
+    if min(4 * arch["width"], arch["width"] * 2 ** (layer_count(size, bottleneck) - 1)) < 8:
+        raise ValueError(
+            f"{where}: width {arch['width']} leaves the encoder's last layer fewer than 8 channels (1/8 kept)"
+        )
     with torch.device("meta"):
         count = sum(p.numel() for p in DenseAutoencoder(**{k: arch[k] for k in ARCHITECTURE}).parameters())
     if count > MAX_PARAMETERS:
