@@ -199,3 +199,46 @@ def test_paper_dry_run_trains_ae_and_vae_per_modality_and_fold(workdir):  # noqa
         assert all("gpu=1" in j["resources"] and f"models/{name}/" in j["output"] for j in trainings)
         scored = {j["wildcards"] for j in jobs if j["rule"] == "score_lesions" and f"method={name}," in j["wildcards"]}
         assert scored and f"export_bundle_{name}" in {j["rule"] for j in jobs}
+
+
+def test_the_schema_and_the_settings_name_the_same_keys():
+    """Each key of the `ae:`/`vae:` schema is a setting of the dataclass and each setting a schema key
+    (but those the workflow sets: device, threads, modality; and the name written into checkpoints)."""
+    import dataclasses
+
+    import yaml
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "schema.yaml").read_text())
+    keys = set(schema["definitions"]["autoencoder"]["properties"]) - {"threads"}
+    internal = {"device", "num_threads", "modality", "method"}
+    assert {f.name for f in dataclasses.fields(VAEConfig)} - internal == keys
+    assert {f.name for f in dataclasses.fields(AEConfig)} - internal == keys - {"kl_weight"}
+    assert schema["properties"]["ae"]["not"] == {"required": ["kl_weight"]}
+
+
+def test_an_interrupted_vae_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """The harness's promise for the VAE (its code samples and dropout draw from the saved streams):
+    stopped after the step-2 checkpoint and run again, it ends with the uninterrupted run's weights."""
+    from patch2loc.methods.autoencoder.train import AutoencoderTask
+
+    pairs = _volumes(tmp_path / "data", (16, 16, 4), 3)
+    straight = torch.load(
+        _train("VAE", pairs, tmp_path / "a", checkpoint_every=2).with_name("last.pt"), weights_only=True
+    )
+    step = AutoencoderTask.train_step
+
+    def stop_at_3(self, n):
+        if n == 3:
+            raise KeyboardInterrupt
+        return step(self, n)
+
+    monkeypatch.setattr(AutoencoderTask, "train_step", stop_at_3)
+    with pytest.raises(KeyboardInterrupt):
+        _train("VAE", pairs, tmp_path / "b", checkpoint_every=2)
+    monkeypatch.setattr(AutoencoderTask, "train_step", step)
+    resumed = torch.load(
+        _train("VAE", pairs, tmp_path / "b", checkpoint_every=2).with_name("last.pt"), weights_only=True
+    )
+    assert resumed["step"] == straight["step"] == 4
+    for key, value in straight["model"].items():
+        torch.testing.assert_close(resumed["model"][key], value, rtol=0, atol=0)

@@ -114,21 +114,22 @@ def to_grid(slices: torch.Tensor, side: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(slices, size=side, mode="bilinear", align_corners=False)
 
 
-def brain_slices(images: np.ndarray, masks: np.ndarray, size: int, device: torch.device):
-    """(slices [N, 1, size, size] (image x mask), brain [N, 1, size, size] bool) of the axial slices of
-    [S, X, Y, Z] stacks that hold brain, on the model's grid and the device."""
+def brain_slices(images: np.ndarray, masks: np.ndarray, size: int, device: torch.device, brain: bool = True):
+    """(slices [N, 1, size, size] (image x mask), brain [N, 1, size, size] bool, or None without `brain`)
+    of the axial slices of [S, X, Y, Z] stacks that hold brain, on the model's grid and the device."""
     keep = masks.any(axis=(1, 2))
     order = (0, 3, 1, 2)
     fg = torch.from_numpy(np.ascontiguousarray(masks.transpose(order)[keep])).unsqueeze(1)
     if not len(fg):
         raise InputError("autoencoder training: no axial slice holds brain; check the brain masks.")
     image = torch.from_numpy(np.ascontiguousarray(images.transpose(order)[keep])).unsqueeze(1)
-    out, brain = [], []
+    out, inside = [], []
     for i in range(0, len(fg), 256):  # resized in chunks: the whole stack at once would double its memory
         m = fg[i : i + 256].to(device, torch.float32)
         out.append(to_grid(image[i : i + 256].to(device) * m, (size, size)))
-        brain.append(to_grid(m, (size, size)) >= 0.5)
-    return torch.cat(out), torch.cat(brain)
+        if brain:
+            inside.append(to_grid(m, (size, size)) >= 0.5)
+    return torch.cat(out), torch.cat(inside) if brain else None
 
 
 def autoencoder_loss(model, x: torch.Tensor, generator: torch.Generator, kl_weight: float, amp: str) -> torch.Tensor:
@@ -151,7 +152,7 @@ class AutoencoderTask:
     def __init__(self, data: TrainingData, cfg: AutoencoderConfig, device: torch.device):
         self.method, self.cfg, self.device = cfg.method, cfg, device
         self.kl_weight = float(getattr(cfg, "kl_weight", 0.0))
-        self.slices, _ = brain_slices(data.train_images, data.train_masks, cfg.size, device)
+        self.slices, _ = brain_slices(data.train_images, data.train_masks, cfg.size, device, brain=False)
         val_slices, val_brain = brain_slices(data.val_images, data.val_masks, cfg.size, device)
         val_gen = torch.Generator(device).manual_seed(cfg.seed + 1)  # never touches the training stream
         self.val_set = []
