@@ -143,6 +143,7 @@ def test_the_residual_is_the_reconstruction_error_at_the_models_grid(tmp_path):
 def test_settings_out_of_range_are_one_line(tmp_path):
     with pytest.raises(InputError, match="size 100 must be bottleneck 8 times a power of 2"):
         AEConfig(size=100)
+    assert AEConfig(size=192, bottleneck=12).size == 192  # 16 = 2^4 in whole numbers (no float log2)
     with pytest.raises(InputError, match="more than 200,000,000"):
         VAEConfig(size=1024, latent=65536)
     with pytest.raises(InputError, match="kl_weight"):  # the AE has no KL term

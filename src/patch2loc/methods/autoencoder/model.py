@@ -26,8 +26,9 @@ SLOPE = 0.3  # tf.keras LeakyReLU's default alpha
 
 
 def layer_count(size: int, bottleneck: int) -> int:
-    """Stride-2 layers from a `size` slice to a `bottleneck` grid (the reference's num_pooling)."""
-    return int(math.log2(size) - math.log2(bottleneck))
+    """Stride-2 layers from a `size` slice to a `bottleneck` grid (the reference's num_pooling,
+    log2(size) - log2(bottleneck), in whole numbers: 192 and 12 give 4, not 3.999...)."""
+    return max(size // bottleneck, 1).bit_length() - 1
 
 
 def batch_norm(channels: int) -> nn.BatchNorm2d:

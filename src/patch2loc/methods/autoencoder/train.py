@@ -54,7 +54,7 @@ def check_architecture(arch: dict, where: str) -> None:
     ints = [arch[k] for k in ("size", "width", "bottleneck", "latent")]
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in ints) or size > MAX_SIZE:
         raise ValueError(f"{where}: size, width, bottleneck and latent must be whole numbers >= 1 (size <= {MAX_SIZE})")
-    if size < 2 * bottleneck or 2 ** layer_count(size, bottleneck) * bottleneck != size:
+    if size < 2 * bottleneck or 2 ** layer_count(size, bottleneck) * bottleneck != size:  # 96 / 8 = 12: refused
         raise ValueError(
             f"{where}: size {size} must be bottleneck {bottleneck} times a power of 2 (>= 2), e.g. 128 and 8"
         )
