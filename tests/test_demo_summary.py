@@ -90,7 +90,7 @@ def test_long_checks_need_2x_but_above_thresh_on_mslub_and_the_dae(tmp_path, cap
     out = capsys.readouterr().out
     assert out.count("FAIL  AUPRC") == 3 and "FAIL  AUPRC BraTS21" in out  # long asks 2x of BraTS21
     assert "PASS  AUPRC MSLUB" in out and "must be > 1" in out  # MSLUB: above Thresh, as the quick demo
-    assert "FAIL  DAE rows" in out and "FAIL  cDDPM rows" in out
+    assert "FAIL  DAE rows" in out and "FAIL  cDDPM rows" in out and "FAIL  VAE rows" in out
 
 
 def _scan(folder, lesion_voxels: int) -> None:
@@ -148,7 +148,18 @@ def test_long_checks_pass_with_the_dae_and_compare_it(tmp_path, capsys):
         for line in out.splitlines()
         if line.startswith("| ") and "BraTS21" not in line and "---" not in line
     ]
-    assert rows == ["| Patch2Loc", "| DAE", "| Thresh", "| DDPM", "| pDDPM", "| cDDPM"]  # the registry's order
+    assert rows == [
+        "| Patch2Loc",
+        "| DAE",
+        "| Thresh",
+        "| DDPM",
+        "| pDDPM",
+        "| cDDPM",
+        "| AE",
+        "| VAE",
+    ]  # registry order
+    assert "PASS  AE rows" in out and "PASS  VAE rows" in out
+    assert "INFO  VAE WMH: AUPRC 30.00 % = 3.00 x Thresh, 1.20 x Patch2Loc" in out
 
 
 def test_missing_run_exits_2(tmp_path, capsys):

@@ -1,5 +1,5 @@
-"""The diffusion models in the workflow: the paper config and `make demo-long` train and score all
-six methods (dry runs; the paper DAG's GPU rules are checked in test_workflow)."""
+"""The diffusion models in the workflow: the paper config and `make demo-long` train and score every
+method (dry runs; the paper DAG's GPU rules are checked in test_workflow)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import yaml
 from test_workflow import _dry_run_jobs, _placeholder_manual_data, jobs_listed, snakemake, workdir  # noqa: F401
 
-SIX = ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM")
+EVERY = ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE")
 DIFFUSION_RULES = {"train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm"}
 
 
@@ -16,13 +16,13 @@ def _scored_methods(jobs: list[dict], rule_prefix: str) -> set[str]:
     return {j["wildcards"].split(",")[0].removeprefix("method=") for j in jobs if j["rule"].startswith(rule_prefix)}
 
 
-def test_paper_dry_run_trains_and_scores_all_six_methods(workdir):  # noqa: F811
+def test_paper_dry_run_trains_and_scores_every_method(workdir):  # noqa: F811
     _placeholder_manual_data(workdir, 3)
     res = snakemake(workdir, "-n", "--configfile", "config/config.yaml", "--config", "max_subjects=3")
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = _dry_run_jobs(res.stdout)
     assert DIFFUSION_RULES <= jobs_listed(res.stdout)
-    assert _scored_methods(jobs, "score_healthy") == set(SIX) == _scored_methods(jobs, "score_lesions")
+    assert _scored_methods(jobs, "score_healthy") == set(EVERY) == _scored_methods(jobs, "score_lesions")
     # cDDPM's training starts from its own pre-training of the same (modality, fold), in its own folder
     cddpm = [j for j in jobs if j["rule"] == "train_cddpm" and j["wildcards"] == "modality=T2, fold=3"][0]
     assert "models/cDDPM_encoder/T2/fold3/best.pt" in cddpm["input"]
@@ -32,12 +32,12 @@ def test_paper_dry_run_trains_and_scores_all_six_methods(workdir):  # noqa: F811
     assert {"export_bundle_DDPM", "export_bundle_pDDPM", "export_bundle_cDDPM"} <= jobs_listed(res.stdout)
 
 
-def test_long_demo_trains_and_scores_all_six_methods_and_the_quick_demo_keeps_three(workdir):  # noqa: F811
+def test_long_demo_trains_and_scores_every_method_and_the_quick_demo_keeps_three(workdir):  # noqa: F811
     res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml", "config/demo_long.yaml")
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = _dry_run_jobs(res.stdout)
     assert DIFFUSION_RULES <= jobs_listed(res.stdout)
-    assert _scored_methods(jobs, "score_lesions") == set(SIX)
+    assert _scored_methods(jobs, "score_lesions") == set(EVERY)
     quick = snakemake(workdir, "-n", "--configfile", "config/demo.yaml")
     assert quick.returncode == 0, quick.stderr
     assert not DIFFUSION_RULES & jobs_listed(quick.stdout)

@@ -17,10 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_registry_lines_point_at_working_modules():
-    assert [m.name for m in REGISTRY] == ["Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM"]
+    assert [m.name for m in REGISTRY] == ["Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE"]
     assert len(METHODS) == len(REGISTRY)
     rules = [m.train_rule for m in REGISTRY if m.trains]
-    assert rules == ["train_model", "train_dae", "train_ddpm", "train_pddpm", "train_cddpm"]
+    assert rules == ["train_model", "train_dae", "train_ddpm", "train_pddpm", "train_cddpm", "train_ae", "train_vae"]
     assert len(set(rules)) == len(rules)
     assert [m.pretrain.rule for m in REGISTRY if m.pretrain] == ["pretrain_cddpm"]
     for method in REGISTRY:
@@ -31,13 +31,13 @@ def test_registry_lines_point_at_working_modules():
             assert dataclasses.is_dataclass(module.Settings)  # patch2loc train --method reads its fields
             assert method.gpu and method.train_minutes > 0
     assert not get("Thresh").trains and not get("Thresh").gpu
-    with pytest.raises(InputError, match="unknown method 'VAE'"):
-        get("VAE")
+    with pytest.raises(InputError, match="unknown method 'SVAE'"):
+        get("SVAE")
 
 
 def test_paper_config_runs_every_method_with_its_block():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
-    assert config["methods"] == ["Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM"]
+    assert config["methods"] == ["Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE"]
     for method in REGISTRY:
         assert method.config is None or method.config in config, method.name
     assert config["dae"]["width"] == 64 and config["dae"]["noise_std"] == 0.2

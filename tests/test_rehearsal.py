@@ -61,6 +61,8 @@ def _small_config(workdir: Path) -> str:
         cfg[block].update(steps=4, batch_size=2, val_every=2, val_batches=1)
     cfg["pddpm"]["patch_size"] = 16
     cfg["cddpm"]["pretrain"].update(steps=2, batch_size=2, val_every=2, val_batches=1)
+    for block in ("ae", "vae"):
+        cfg[block].update(steps=4, batch_size=2, val_every=2, val_batches=1)
     cfg["heatmap"].update(batch_size=2048)
     (workdir / "config" / "rehearsal_ci.yaml").write_text(yaml.safe_dump(cfg))
     return "config/rehearsal_ci.yaml"
@@ -187,7 +189,7 @@ def check_small_rehearsal(summary: dict, tmp_path: Path) -> None:
     # The summary's own checks: every method of config/config.yaml in Table 1 (the DAE too), both
     # SRI24 layouts (templates/ at the top, and under sri24_spm8/) giving the same atlas.
     assert summary["ok"] and all(summary["checks"].values()), summary["checks"]
-    assert summary["methods"]["complete"] == ["Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM"]
+    assert summary["methods"]["complete"] == ["Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE"]
     assert summary["sri24"]["same_atlas"] and summary["sri24"]["second_returncode"] == 0
     assert (out / "skullstrip" / "robex" / "ATLAS_v2" / "T1").is_dir()
     bias = pd.read_csv(out / "tables" / "bias.csv", keep_default_na=False)  # the one IXI test subject: IXI105-HH-1128

@@ -149,7 +149,7 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
     res = snakemake(workdir, "-n", "--config", "max_subjects=3")
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = _dry_run_jobs(res.stdout)
-    for rule in ("train_model", "train_dae", "train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm"):
+    for rule in ("train_model", "train_dae", "train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm", "train_ae"):
         trainings = [j for j in jobs if j["rule"] == rule]
         assert sorted(j["wildcards"] for j in trainings) == sorted(
             f"modality={m}, fold={k}" for m in ("T1", "T2") for k in range(5)
@@ -159,7 +159,7 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
     assert "models/DAE/" in dae["output"] and "benchmarks/train_dae/DAE_" in dae["benchmark"]
     scoring = [j for j in jobs if j["rule"].startswith("score_lesions")]
     assert {j["wildcards"].split(",")[0] for j in scoring} == {
-        f"method={m}" for m in ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM")
+        f"method={m}" for m in ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE")
     }
     for job in scoring:  # Thresh in the CPU copy of the rule, without a GPU; the networks with one
         cpu = "method=Thresh" in job["wildcards"]
@@ -179,6 +179,8 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
         "train_pddpm",
         "pretrain_cddpm",
         "train_cddpm",
+        "train_ae",
+        "train_vae",
         "score_healthy",
         "score_lesions",
     }
@@ -194,8 +196,8 @@ def test_table1_target_runs_only_what_table1_needs(workdir):
 
 
 def test_unknown_or_unconfigured_method_is_refused_with_its_name(workdir):
-    res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml", "--config", "methods=[Patch2Loc,VAE]")
-    assert res.returncode != 0 and "VAE" in res.stderr + res.stdout
+    res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml", "--config", "methods=[Patch2Loc,SVAE]")
+    assert res.returncode != 0 and "SVAE" in res.stderr + res.stdout
     cfg = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
     del cfg["dae"]
     (workdir / "config" / "nodae.yaml").write_text(yaml.safe_dump(cfg))

@@ -11,8 +11,8 @@ std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks (is
   on ATLAS_v2 and WMH, and above Thresh's (> 1 x) on BraTS21 and MSLUB;
 - `--checks long` (make demo-long): >= 2 x Thresh's on BraTS21, ATLAS_v2 and WMH, above Thresh's on
   MSLUB (its lesions sit at the chance floor of the 3 mm demo grid: docs/demo-evidence.md section 9),
-  and rows of the DAE and the three diffusion models (`COMPARED`: the registry's other trained
-  methods) on all four;
+  and rows of the DAE, the three diffusion models, the AE and the VAE (`COMPARED`: the registry's
+  other trained methods) on all four;
 (3) as information, no check: the AUPRC of each of those against Thresh's and Patch2Loc's (the
 synthetic lesions may favour either method), and per lesion set the chance level, the AUPRC a
 random heatmap gets (the lesions' share of the brain mask), with Thresh's and Patch2Loc's over it.
@@ -138,8 +138,8 @@ def auprc_checks(agg: pd.DataFrame, checks: str = "demo") -> list[tuple[str, boo
 
 
 def dae_comparison(agg: pd.DataFrame) -> list[str]:
-    """The AUPRC of the DAE and the diffusion models against Thresh's and Patch2Loc's per lesion set
-    (information, no check)."""
+    """The AUPRC of each method of `COMPARED` (the DAE, the diffusion models, the AE, the VAE) against
+    Thresh's and Patch2Loc's per lesion set (information, no check)."""
     lines = []
     for method in COMPARED:
         for d in DATASET_ORDER:

@@ -1,0 +1,6 @@
+"""Baur et al.'s dense autoencoder (MedIA 2021): its settings are the `ae:` config block (docs/ae-vae.md)."""
+
+from patch2loc.methods.autoencoder.variants import AEConfig, bind
+
+Settings, load, score, train_from_files, activation_bytes = bind(AEConfig)
+__all__ = ["Settings", "activation_bytes", "load", "score", "train_from_files"]
