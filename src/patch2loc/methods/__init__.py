@@ -129,8 +129,26 @@ REGISTRY = (
         ),
     ),
     # Baur et al.'s dense autoencoder and variational autoencoder (docs/ae-vae.md): one network, two losses.
-    Method("AE", "patch2loc.methods.autoencoder.ae", "ae", "train_ae", "AE", True, 120, 0.05),
-    Method("VAE", "patch2loc.methods.autoencoder.vae", "vae", "train_vae", "VAE", True, 120, 0.05),
+    Method(
+        name="AE",
+        module="patch2loc.methods.autoencoder.ae",
+        config="ae",
+        train_rule="train_ae",
+        models="AE",
+        gpu=True,
+        train_minutes=120,
+        score_minutes=0.05,
+    ),
+    Method(
+        name="VAE",
+        module="patch2loc.methods.autoencoder.vae",
+        config="vae",
+        train_rule="train_vae",
+        models="VAE",
+        gpu=True,
+        train_minutes=120,
+        score_minutes=0.05,
+    ),
 )
 METHODS = {m.name: m for m in REGISTRY}
 TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict applies and export bundles
