@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, LesionRule
+from patch2loc.evaluation.volume_scores import volume_columns
 from patch2loc.io import load_case, save_volume
 from patch2loc.scoring import ScanSettings, ScoredScan, score_scan, unsupervised_threshold
 
@@ -102,6 +103,7 @@ def score_healthy(
             "fpr_unsup": float(np.mean(v > threshold)),
             "score_median": float(np.median(v)),
             "score_p98": float(np.quantile(v, 0.98)),
+            **volume_columns(v, threshold, sketch=True),  # Table 4; the bias table's refit threshold
         }
         for s, v in zip(scans, in_brain)
     ]
@@ -152,6 +154,7 @@ def score_lesions(
                 "unsup_threshold": threshold,
                 "lesion_voxels": m["lesion_voxels"],
                 **lesionwise,
+                **volume_columns(vol.score[case.mask], threshold),  # Table 4: one score per volume
             }
         )
         lesion_rows += [{**meta, "subject": scan.subject, **row} for row in lesions]

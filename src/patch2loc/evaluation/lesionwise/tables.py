@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.tables import dataset_order, aggregate_folds, format_mean_std, method_order
+from patch2loc.evaluation.tables import aggregate, aggregate_folds, dataset_order, format_cell, format_mean_std, method_order
 
 # metric column -> (heading, scale to the unit shown, decimals)
 TABLE3 = {
@@ -38,15 +38,17 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def table3(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
-    """One row per (dataset, method, region): the TABLE3 columns, lesions per volume, folds, volumes."""
-    agg = aggregate_folds(metrics, [*TABLE3, "lesions"], ddof=ddof)
+def table3(metrics: pd.DataFrame, *, ddof: int = 1, boot=None) -> pd.DataFrame:
+    """One row per (dataset, method, region): the TABLE3 columns, lesions per volume, folds, volumes;
+    given `boot` (uncertainty.Bootstrap) each cell is 'mean [bootstrap interval]' instead of '± std'."""
+    agg = aggregate(metrics, [*TABLE3, "lesions"], boot, ddof=ddof)
     rows = []
     for (dataset, method, region), group in agg.groupby(["dataset", "method", "region"], sort=False):
         by = group.set_index("metric")
         row = {"dataset": dataset, "modality": by["modality"].iloc[0], "method": method, "region": region}
+        recs = dict(zip(by.index, by.itertuples()))
         for col, (heading, scale, decimals) in TABLE3.items():
-            row[heading] = format_mean_std(by.at[col, "mean"], by.at[col, "std"], scale=scale, decimals=decimals)
+            row[heading] = format_cell(recs[col], scale=scale, decimals=decimals)
         row["lesions / volume"] = format_mean_std(by.at["lesions", "mean"], np.nan, scale=1.0, decimals=1)
         row["folds"], row["volumes"] = int(by.at["dice_unsup", "n_folds"]), int(by.at["dice_unsup", "n_volumes"])
         rows.append(row)
