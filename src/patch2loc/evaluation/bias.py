@@ -26,7 +26,7 @@ import pandas as pd
 from patch2loc.errors import InputError
 from patch2loc.evaluation.demographics import SITES, UNKNOWN, age_bands, subject_groups
 from patch2loc.evaluation.tables import method_order
-from patch2loc.evaluation.uncertainty import Bootstrap, bootstrap_interval, format_interval
+from patch2loc.evaluation.uncertainty import Bootstrap, bootstrap_interval, fold_keys, format_interval
 from patch2loc.evaluation.volume_scores import SKETCH_COLUMNS, fraction_above, pooled_quantile, sketch_error, sketch_of
 
 GROUPINGS = {"all": "all", "site": "site", "sex": "sex", "age_band": "age"}
@@ -50,7 +50,7 @@ def crossfit_fpr(healthy: pd.DataFrame, quantile: float, seed: int) -> pd.DataFr
             f"healthy IXI metrics.csv lack columns {shown}: re-run rule score_healthy with this version of "
             "patch2loc (it writes each volume's score quantiles, from which the bias table refits the threshold)."
         )
-    data = healthy.assign(subject=healthy["subject"].astype(str), fold=healthy["fold"].astype(str))
+    data = healthy.assign(subject=healthy["subject"].astype(str), fold=fold_keys(healthy["fold"]))
     data["half"] = data["subject"].map(halves(data["subject"], seed))
     parts = []
     for _, model in data.groupby(MODEL, sort=False):
@@ -59,7 +59,9 @@ def crossfit_fpr(healthy: pd.DataFrame, quantile: float, seed: int) -> pd.DataFr
             if evaluated.empty:
                 continue
             if fit.empty:
-                raise InputError("bias table: a model has healthy volumes in one half only; it needs >= 2 IXI test subjects.")
+                raise InputError(
+                    "bias table: a model has healthy volumes in one half only; it needs >= 2 IXI test subjects."
+                )
             t = pooled_quantile(sketch_of(fit), fit["brain_voxels"].to_numpy(), quantile)
             sketch = sketch_of(evaluated)
             parts.append(evaluated.assign(threshold=t, fpr=fraction_above(sketch, t), error=sketch_error(sketch, t)))

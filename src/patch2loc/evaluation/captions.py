@@ -32,8 +32,11 @@ CAPTIONS = {
     ),
     "table1_supplementary": (
         "Table 1 (supplementary): AUROC, Dice at the unsupervised threshold "
-        "({percentile:g}th percentile of in-brain scores on healthy IXI test volumes) and " + ORACLE + "; %, "
-        + INTERVAL + "; the threshold: mean ± std over folds. No lesion set has a labelled validation "
+        "({percentile:g}th percentile of in-brain scores on healthy IXI test volumes) and "
+        + ORACLE
+        + "; %, "
+        + INTERVAL
+        + "; the threshold: mean ± std over folds. No lesion set has a labelled validation "
         "split (splits/), so no Dice at a threshold tuned on labels is given."
     ),
     "paired_tests": (
@@ -41,7 +44,8 @@ CAPTIONS = {
         "mean over folds): median paired difference ({reference} minus the other, percentage points) with its "
         "{level_pct:g} % bootstrap interval, Wilcoxon signed-rank statistic W and two-sided p-value, and p "
         "adjusted by Holm over every row of the table. Dice (unsup. thr.) at the unsupervised threshold; "
-        + ORACLE + "."
+        + ORACLE
+        + "."
     ),
     "table4": (
         "Table 4: volume-level detection. Each volume's score is the {volume_score} of its in-brain anomaly "

@@ -26,6 +26,7 @@ from patch2loc.evaluation.uncertainty import (
     auroc,
     average_precision,
     detection_interval,
+    fold_keys,
     format_interval,
     holm,
     paired_test,
@@ -82,7 +83,7 @@ def paired_tests(metrics: pd.DataFrame, reference: str, boot: Bootstrap) -> pd.D
 
 def _by_fold(rows: pd.DataFrame, column: str) -> np.ndarray:
     """[folds, subjects] of a column (a subject missing in a fold, or NaN, is left out)."""
-    wide = rows.assign(fold=rows["fold"].astype(str), subject=rows["subject"].astype(str)).pivot_table(
+    wide = rows.assign(fold=fold_keys(rows["fold"]), subject=rows["subject"].astype(str)).pivot_table(
         index="fold", columns="subject", values=column, aggfunc="first"
     )
     return wide.dropna(axis=1).to_numpy(float)
@@ -103,8 +104,8 @@ def table4(lesions: pd.DataFrame, healthy: pd.DataFrame, column: str, boot: Boot
         for method in method_order(part["method"]):
             for modality, pos_rows in part[part["method"] == method].groupby("modality", sort=False):
                 neg_rows = healthy[(healthy["method"] == method) & (healthy["modality"] == modality)]
-                folds = sorted(set(pos_rows["fold"].astype(str)) & set(neg_rows["fold"].astype(str)))
-                keep = lambda r: r[r["fold"].astype(str).isin(folds)]  # noqa: E731
+                folds = sorted(set(fold_keys(pos_rows["fold"])) & set(fold_keys(neg_rows["fold"])))
+                keep = lambda r: r[fold_keys(r["fold"]).isin(folds)]  # noqa: E731
                 neg, pos = _by_fold(keep(neg_rows), column), _by_fold(keep(pos_rows), column)
                 if neg.size == 0 or pos.size == 0:
                     continue

@@ -73,6 +73,11 @@ def bootstrap_interval(values, boot: Bootstrap, *key, statistic=np.mean) -> tupl
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
+def fold_keys(folds: pd.Series) -> pd.Series:
+    """Folds as text, '' for a method without folds (NaN in metrics.csv; pandas 3 keeps NaN in astype(str))."""
+    return folds.map(lambda f: "" if pd.isna(f) else str(f))
+
+
 def subject_means(metrics: pd.DataFrame, column: str, keys) -> pd.DataFrame:
     """Per (keys, subject): the mean of `column` over folds (NaN values skipped, subjects without
     any finite value dropped)."""

@@ -14,7 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.tables import aggregate, aggregate_folds, dataset_order, format_cell, format_mean_std, method_order
+from patch2loc.evaluation.tables import (
+    aggregate,
+    aggregate_folds,
+    dataset_order,
+    format_cell,
+    format_mean_std,
+    method_order,
+)
 
 # metric column -> (heading, scale to the unit shown, decimals)
 TABLE3 = {
