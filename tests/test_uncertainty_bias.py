@@ -112,3 +112,36 @@ def test_bias_table_cells_counts_and_tests():
     assert hh > 3 * guys
     assert float(table.at[("site", "permutation p"), name]) < 0.05
     assert {"permutation p"} <= {g for k, g in table.index if k == "sex"}
+
+
+def test_the_scoring_jobs_write_what_table4_and_the_bias_table_read(tmp_path):
+    """score_healthy and score_lesions (the workflow's scoring) with a method without a model: their
+    rows carry the volume scores and the healthy sketch, and the two tables run on them."""
+    from patch2loc.evaluation.comparisons import table4
+    from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_healthy, score_lesions
+    from patch2loc.io import save_volume
+    from patch2loc.methods import REGISTRY
+
+    method = next(m.name for m in REGISTRY if not m.trains)
+    rng = np.random.default_rng(2)
+    scans = []
+    for i in range(6):
+        image = rng.random((16, 16, 6)).astype(np.float32)
+        mask = np.zeros(image.shape, np.uint8)
+        mask[2:14, 2:14, 1:5] = 1
+        seg = np.zeros(image.shape, np.uint8)
+        seg[5:9, 5:9, 2:4] = 1
+        image[seg > 0] += 0.5 * (i >= 3)  # the lesion volumes: brighter lesions
+        arrays = ((image, "image.nii.gz"), (mask, "mask.nii.gz"), (seg, "seg.nii.gz"))
+        scans.append(Scan(f"IXI{200 + i}-HH-{i}", *[str(save_volume(a, tmp_path / f"s{i}" / n)) for a, n in arrays]))
+    cfg = ScoringConfig(median_size=1, keep_heatmaps=0, patch_size=4)
+    meta = {"method": method, "modality": "T2", "fold": "", "dataset": "IXI"}
+    threshold, healthy = score_healthy(method, scans[:3], cfg, meta, tmp_path / "h", None)
+    lesions, _, _ = score_lesions(method, scans[3:], cfg, {**meta, "dataset": "MSLUB"}, threshold, tmp_path / "l")
+    assert set(SKETCH_COLUMNS) <= set(healthy.columns) and not set(SKETCH_COLUMNS) & set(lesions.columns)
+    assert (healthy["brain_voxels"] == 12 * 12 * 4).all()
+    assert np.allclose(healthy["volume_score_flagged"], (healthy["fpr_unsup"]), atol=1 / 576)  # > vs >=
+    out = table4(lesions, healthy, "volume_score_p99", Bootstrap(resamples=100))
+    assert out["auroc"].iloc[0] == 1.0  # the brighter lesions lift every lesion volume's 99th percentile
+    fitted = crossfit_fpr(healthy, 0.98, seed=0)
+    assert fitted["fpr"].between(0, 1).all() and fitted["half"].nunique() == 2
