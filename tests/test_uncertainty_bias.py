@@ -145,3 +145,12 @@ def test_the_scoring_jobs_write_what_table4_and_the_bias_table_read(tmp_path):
     assert out["auroc"].iloc[0] == 1.0  # the brighter lesions lift every lesion volume's 99th percentile
     fitted = crossfit_fpr(healthy, 0.98, seed=0)
     assert fitted["fpr"].between(0, 1).all() and fitted["half"].nunique() == 2
+
+
+def test_a_single_healthy_subject_gives_empty_cells_not_a_threshold_fitted_on_itself():
+    healthy, _ = _healthy(n_subjects=1, folds=(0,))
+    fitted = crossfit_fpr(healthy, 0.98, seed=0)
+    assert fitted["fpr"].isna().all() and fitted["threshold"].isna().all()
+    demographics = pd.DataFrame({"ixi_id": [100], "sex": ["F"], "age": [30.0]})
+    table, _ = bias_table(healthy, demographics, [40, 60], quantile=0.98, boot=Bootstrap(resamples=100))
+    assert table.drop(columns=["grouping", "group"]).eq("").all().all()

@@ -23,6 +23,6 @@ demographics = read_ixi_demographics(params.demographics)
 table, error = bias_table(
     healthy, demographics, params.age_edges, quantile=params.quantile, boot=Bootstrap.from_config(params.bootstrap)
 )
-caption = f"{params.caption} Refitted from each volume's score quantiles: fractions exact to {100 * error:.3g} pp."
+caption = f"{params.caption} Refitted from each volume's score quantiles: every fraction within {100 * error:.3g} pp of the exact one."
 write_table(table, snakemake.output.table[0][: -len(".csv")], caption=caption)
 print(f"{len(healthy)} healthy rows; {len(demographics)} subjects in {params.demographics}")

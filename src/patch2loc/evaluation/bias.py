@@ -42,7 +42,8 @@ def halves(subjects, seed: int) -> dict[str, int]:
 
 def crossfit_fpr(healthy: pd.DataFrame, quantile: float, seed: int) -> pd.DataFrame:
     """The healthy rows with `half`, `threshold` (fitted on the other half of the same model's
-    volumes), `fpr` (the fraction above it) and `error` (the sketch's bound on fpr's error)."""
+    volumes), `fpr` (the fraction above it) and `error` (the sketch's bound on fpr's error); NaN
+    threshold and fpr where the other half has no volume of the model."""
     missing = {*MODEL, "subject", "brain_voxels", *SKETCH_COLUMNS} - set(healthy.columns)
     if missing:
         shown = sorted(missing)[:4] + (["..."] if len(missing) > 4 else [])
@@ -58,10 +59,9 @@ def crossfit_fpr(healthy: pd.DataFrame, quantile: float, seed: int) -> pd.DataFr
             fit, evaluated = model[model["half"] != half], model[model["half"] == half]
             if evaluated.empty:
                 continue
-            if fit.empty:
-                raise InputError(
-                    "bias table: a model has healthy volumes in one half only; it needs >= 2 IXI test subjects."
-                )
+            if fit.empty:  # every volume in one half (a single subject): nothing to fit on without it
+                parts.append(evaluated.assign(threshold=np.nan, fpr=np.nan, error=0.0))
+                continue
             t = pooled_quantile(sketch_of(fit), fit["brain_voxels"].to_numpy(), quantile)
             sketch = sketch_of(evaluated)
             parts.append(evaluated.assign(threshold=t, fpr=fraction_above(sketch, t), error=sketch_error(sketch, t)))
@@ -98,7 +98,7 @@ def bias_table(
     method and modality ('Patch2Loc T1'): '%.2f [low, high] (n)' percent of brain above the
     cross-fitted threshold. Returns the table and the largest sketch error (a fraction)."""
     fitted = crossfit_fpr(healthy, quantile, boot.seed)
-    per_subject = fitted.groupby(["method", "modality", "subject"], sort=False)["fpr"].mean().reset_index()
+    per_subject = fitted.groupby(["method", "modality", "subject"], sort=False)["fpr"].mean().reset_index().dropna()
     groups = subject_groups(sorted(set(per_subject["subject"])), demographics, age_edges)
     data = per_subject.merge(groups, on="subject").assign(all="all")
     columns = {

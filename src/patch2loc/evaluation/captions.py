@@ -21,7 +21,7 @@ AT_THRESHOLD = (
 )
 # Every interval of the tables (evaluation/uncertainty.py; docs/evaluation.md, "Uncertainty").
 INTERVAL = (
-    "mean [{level_pct:g} % percentile bootstrap interval over test subjects, each subject's mean over folds; "
+    "mean [{level_pct:g} % {boot_method} bootstrap interval over test subjects, each subject's mean over folds; "
     "{resamples} resamples, seed {seed}; it does not cover training variation]"
 )
 ORACLE = "oracle Dice (an upper bound: the threshold chosen per volume with its own labels; the paper's best Dice)"
@@ -91,7 +91,7 @@ def table_caption(table: str, config: dict, **given: str) -> str:
     does not hold (the bias table: `demographics`, the file its rule reads)."""
     evaluate = config["evaluate"]
     quantile = evaluate["unsupervised_quantile"]
-    boot = {"resamples": 2000, "seed": 0, "level": 0.95, **evaluate.get("bootstrap", {})}
+    boot = {"resamples": 2000, "seed": 0, "level": 0.95, "method": "percentile", **evaluate.get("bootstrap", {})}
     volume_score = {"p99": "99th percentile", "p999": "99.9th percentile", "flagged": "fraction above the threshold"}
     age_edges = evaluate.get("bias", {}).get("age_edges", [40, 60])
     return CAPTIONS[table].format(
@@ -102,6 +102,7 @@ def table_caption(table: str, config: dict, **given: str) -> str:
         lesion_rule=LesionRule.from_config(evaluate.get("lesionwise")).describe(),
         age_edges=", ".join(f"{e:g}" for e in age_edges),
         level_pct=100 * boot["level"],
+        boot_method=boot["method"],
         resamples=boot["resamples"],
         seed=boot["seed"],
         volume_score=volume_score[evaluate.get("volume_score", "p99")],

@@ -127,4 +127,5 @@ def table4(lesions: pd.DataFrame, healthy: pd.DataFrame, column: str, boot: Boot
                         **dict(zip(("auprc", "auprc_low", "auprc_high"), pr)),
                     }
                 )
-    return pd.DataFrame(rows)
+    numbers = ["auroc", "auroc_low", "auroc_high", "auprc", "auprc_low", "auprc_high"]
+    return pd.DataFrame(rows).round(dict.fromkeys(numbers, 5))

@@ -115,17 +115,18 @@ def format_interval(mean, low, high, *, scale: float = 100.0, decimals: int = 2)
 
 
 def interval_columns(agg: pd.DataFrame, keys) -> pd.DataFrame:
-    """Wide numeric intervals: one row per keys, columns `<metric>`, `<metric>_low`, `<metric>_high`,
-    `<metric>_std` (over folds) and `n_subjects` (fractions as in metrics.csv)."""
+    """Wide numeric intervals: one row per keys (the combinations present), columns `<metric>`,
+    `<metric>_low`, `<metric>_high`, `<metric>_std` (over folds) and `n_subjects` (the most over the
+    metrics; fractions as in metrics.csv)."""
     keys = list(keys)
-    wide = agg.pivot_table(index=keys, columns="metric", values=["mean", "low", "high", "std"], dropna=False)
+    wide = agg.set_index([*keys, "metric"])[["mean", "low", "high", "std"]].unstack("metric")
     out = pd.DataFrame(index=wide.index)
     for metric in dict.fromkeys(agg["metric"]):
         out[metric] = wide[("mean", metric)]
         for part in ("low", "high", "std"):
-            out[f"{metric}_{part}"] = wide[(part, metric)] if (part, metric) in wide else np.nan
-    counts = agg.groupby(keys, dropna=False)["n_subjects"].max()
-    return out.join(counts).reset_index()
+            out[f"{metric}_{part}"] = wide[(part, metric)]
+    out["n_subjects"] = agg.groupby(keys, dropna=False)["n_subjects"].max().astype(int)
+    return out.reset_index()
 
 
 # ---------------------------------------------------------------- paired tests
