@@ -158,3 +158,16 @@ def test_an_unknown_bootstrap_key_is_refused_with_its_name():
         Bootstrap.from_config({"sample": 10})
     assert Bootstrap.from_config({"resamples": 50, "seed": 3}) == Bootstrap(resamples=50, seed=3)
     assert Bootstrap.from_config(None) == Bootstrap()
+
+
+def test_table3_and_its_load_strata_show_intervals_given_boot():
+    from patch2loc.evaluation.lesionwise.tables import TABLE3, auprc_by_load, table3
+
+    df = _metrics(2, n=12)
+    df = df.assign(**{c: df["auprc"] for c in TABLE3}, lesions=2.0, lesion_ml=np.arange(len(df)) % 12 + 1.0)
+    boot = Bootstrap(resamples=200)
+    row = table3(df, boot=boot).iloc[0]
+    assert all(" [" in row[heading] for heading, _, _ in TABLE3.values()), row
+    assert "±" in table3(df).iloc[0]["Dice (%)"]
+    load = auprc_by_load(df, boot=boot)
+    assert len(load) == 3 and all(" [" in cell for cell in load["Patch2Loc"])

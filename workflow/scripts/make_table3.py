@@ -36,7 +36,7 @@ write_csv(interval_table(metrics, list(T.TABLE3), boot), out.intervals)
 per_fold = T.recall_by_size_per_fold(lesions, rule.size_bins_ml)
 write_csv(per_fold, out.per_fold)
 write_table(T.recall_by_size(per_fold), stem(out.size), caption=captions["table3_size"])
-write_table(T.auprc_by_load(metrics), stem(out.load), caption=captions["table3_load"])
+write_table(T.auprc_by_load(metrics, boot=boot), stem(out.load), caption=captions["table3_load"])
 for png in out.figures:
     dataset = RunLayout.parse(png, "figure:recall_size")["dataset"]
     try:

@@ -70,7 +70,8 @@ CAPTIONS = {
     ),
     "table3_load": (
         "AUPRC (%) by tertile of total lesion volume (each set's volumes in three groups; range in mL): "
-        "per fold the mean over the group's volumes, then mean ± std over folds."
+        + INTERVAL
+        + "."
     ),
     "bias": (
         "Bias table: the fraction (%) of in-brain voxels above a threshold fitted without the volume: the "

@@ -8,10 +8,8 @@ Aggregation follows Behrendt et al.'s protocol: per fold, the mean over test vol
 mean +- standard deviation of those fold means. The paper does not say which standard deviation;
 we use the sample standard deviation over folds (ddof=1) by default and take `ddof` as an
 argument. A method without folds (the Thresh baseline, fold empty) has one "fold": its std is
-empty, as in the paper. Values in metrics.csv are fractions; tables show percent, "59.50 ± 1.45".
-Given `boot` (config `evaluate.bootstrap`), a cell is the same mean with the subject-level bootstrap
-interval instead of the std, "59.50 [57.10, 61.80]" (`evaluation.uncertainty`), and
-`interval_table` gives the numbers as columns (`auprc`, `auprc_low`, `auprc_high`, `auprc_std`).
+empty, as in the paper. Values in metrics.csv are fractions; tables show percent, "59.50 ± 1.45", or
+with `boot` (evaluate.bootstrap) the mean and its subject-level interval, "59.50 [57.10, 61.80]".
 """
 
 from __future__ import annotations
@@ -131,8 +129,7 @@ def aggregate(metrics: pd.DataFrame, columns: Iterable[str], boot: Bootstrap | N
 
 
 def format_cell(rec, *, scale: float = 100.0, decimals: int = 2) -> str:
-    """An aggregate row (a namedtuple or a Series) as a cell: 'mean [low, high]' when it has an
-    interval, else 'mean ± std'."""
+    """An aggregate row (namedtuple or Series): 'mean [low, high]' with an interval, else 'mean ± std'."""
     row = rec._asdict() if hasattr(rec, "_asdict") else dict(rec)
     if "low" in row:
         return format_interval(row["mean"], row["low"], row["high"], scale=scale, decimals=decimals)
@@ -140,10 +137,9 @@ def format_cell(rec, *, scale: float = 100.0, decimals: int = 2) -> str:
 
 
 def interval_table(metrics: pd.DataFrame, columns: Iterable[str], boot: Bootstrap, *, ddof: int = 1) -> pd.DataFrame:
-    """Per (method, dataset, modality, region): each metric's mean, its interval and std over folds,
-    as numbers (fractions), with n_subjects: the csv beside a table whose cells show them."""
-    keys = ["method", "dataset", "modality", "region"]
-    return interval_columns(aggregate(metrics, columns, boot, ddof=ddof), keys)
+    """Per (method, dataset, modality, region): each metric's mean, interval and std over folds as
+    numbers (fractions), and n_subjects: the csv beside a table whose cells show them."""
+    return interval_columns(aggregate(metrics, columns, boot, ddof=ddof), ["method", "dataset", "modality", "region"])
 
 
 def dataset_order(names: Iterable[str]) -> list[str]:
@@ -209,9 +205,7 @@ def table1_supplementary(metrics: pd.DataFrame, *, ddof: int = 1, boot: Bootstra
     scored ('brain' = inside the brain mask, 'volume' = all voxels as in the authors' code).
     Percent except the threshold, which is in score units.
     """
-    agg = aggregate_folds(metrics, ["auroc", "dice_unsup", "best_dice", "unsup_threshold"], ddof=ddof)
-    if boot is not None:
-        agg = add_intervals(agg, metrics, boot)
+    agg = aggregate(metrics, ["auroc", "dice_unsup", "best_dice", "unsup_threshold"], boot, ddof=ddof)
     rows = []
     for (dataset, method, region), group in agg.groupby(["dataset", "method", "region"], sort=False):
         by = group.set_index("metric")

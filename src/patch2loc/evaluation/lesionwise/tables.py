@@ -16,7 +16,6 @@ import pandas as pd
 
 from patch2loc.evaluation.tables import (
     aggregate,
-    aggregate_folds,
     dataset_order,
     format_cell,
     format_mean_std,
@@ -105,12 +104,12 @@ def load_tertiles(metrics: pd.DataFrame) -> pd.DataFrame:
     return volumes.assign(tertile=[TERTILES[int(3 * r // n)] for r, n in zip(rank, size)])
 
 
-def auprc_by_load(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
+def auprc_by_load(metrics: pd.DataFrame, *, ddof: int = 1, boot=None) -> pd.DataFrame:
     """Rows (dataset, lesion-load tertile with its range in mL and volumes); one column per method:
-    AUPRC (%) mean ± std over folds."""
+    AUPRC (%) mean ± std over folds, or mean [bootstrap interval] given `boot`."""
     tertiles = load_tertiles(metrics)
     data = metrics.drop(columns=["lesion_ml"]).merge(tertiles, on=["dataset", "subject"])
-    agg = aggregate_folds(data.assign(dataset=data["dataset"] + "\t" + data["tertile"]), ["auprc"], ddof=ddof)
+    agg = aggregate(data.assign(dataset=data["dataset"] + "\t" + data["tertile"]), ["auprc"], boot, ddof=ddof)
     methods = method_order(agg["method"])
     rows = []
     for dataset in dataset_order(tertiles["dataset"]):
@@ -125,6 +124,6 @@ def auprc_by_load(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
                 "volumes": len(members),
             }
             cell = agg[agg["dataset"] == f"{dataset}\t{tertile}"].set_index("method")
-            row.update({m: format_mean_std(cell.at[m, "mean"], cell.at[m, "std"]) for m in methods if m in cell.index})
+            row.update({m: format_cell(cell.loc[m]) for m in methods if m in cell.index})
             rows.append(row)
     return pd.DataFrame(rows, columns=["dataset", "lesion load", "range (mL)", "volumes", *methods]).fillna("")
