@@ -127,6 +127,8 @@ rule report:
         table3_load=rules.table3.output.load,
         recall_size=rules.table3.output.figures,
         bias=rules.bias.output.table,
+        paired_tests=rules.paired_tests.output.table,
+        table4=rules.table4.output.table,
         compute=rules.compute_table.output.table,
         figures=rules.figures.output.done,
         config=rules.run_info.output.config,

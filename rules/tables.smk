@@ -2,7 +2,13 @@
 # the run: rows "this harness" above the published ones), the tables beyond the paper (Table 3:
 # the challenges' metrics at the unsupervised threshold; the bias table: false positives on healthy
 # brains by site, sex and age; docs/evaluation.md), and of the benchmark files into compute time
-# per stage and method.
+# per stage and method. Every cell carries a subject-level bootstrap interval (config
+# evaluate.bootstrap; patch2loc.evaluation.uncertainty); the paired tests and Table 4 compare methods
+# volume by volume and healthy against lesion volumes.
+
+BOOTSTRAP = config["evaluate"].get("bootstrap", {})
+# The method the paired tests compare every other one with: the registry's first, when the run has it.
+REFERENCE_METHOD = DEFAULT_METHOD if DEFAULT_METHOD in RUN_METHODS else RUN_METHODS[0]
 
 
 rule table1:
@@ -28,6 +34,7 @@ rule table1:
             category="1 Tables",
             subcategory="Table 1",
         ),
+        intervals=LAYOUT.table("table1_intervals.csv"),
     log:
         LAYOUT.log("table1"),
     conda:
@@ -36,6 +43,7 @@ rule table1:
         mem_mb=2000,  # one row per volume
     params:
         captions={t: table_caption(t, config) for t in ("table1", "table1_supplementary")},
+        bootstrap=BOOTSTRAP,
     script:
         "../workflow/scripts/make_table1.py"
 
@@ -89,6 +97,7 @@ rule table3:
             subcategory="Table 3",
         ),
         per_fold=LAYOUT.table("recall_by_size_per_fold.csv"),
+        intervals=LAYOUT.table("table3_intervals.csv"),
         figures=report(
             figures_of("recall_size", LESION_SETS),
             caption="../workflow/report/recall_size.rst",
@@ -106,6 +115,7 @@ rule table3:
     params:
         lesionwise=config["evaluate"].get("lesionwise", {}),
         captions={t: table_caption(t, config) for t in ("table3", "table3_size", "table3_load")},
+        bootstrap=BOOTSTRAP,
     script:
         "../workflow/scripts/make_table3.py"
 
@@ -132,9 +142,62 @@ rule bias:
     params:
         demographics=demographics_file,
         age_edges=config["evaluate"].get("bias", {}).get("age_edges", [40, 60]),
+        quantile=config["evaluate"]["unsupervised_quantile"],
+        bootstrap=BOOTSTRAP,
         caption=bias_caption,
     script:
         "../workflow/scripts/make_bias_table.py"
+
+
+# Paired tests of the registry's first method against every other one (per-volume AUPRC and Dice)
+# and Table 4 (volume-level detection: healthy IXI test volumes against each lesion set).
+rule paired_tests:
+    input:
+        metrics=all_metrics(),
+    output:
+        table=report_csv(
+            multiext(LAYOUT.table("paired_tests"), ".csv", ".md", ".tex"),
+            caption="../workflow/report/paired_tests.rst",
+            category="1 Tables",
+            subcategory="paired tests",
+        ),
+    log:
+        LAYOUT.log("paired_tests"),
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,  # one row per volume
+    params:
+        reference=REFERENCE_METHOD,
+        bootstrap=BOOTSTRAP,
+        caption=table_caption("paired_tests", config, reference=REFERENCE_METHOD),
+    script:
+        "../workflow/scripts/make_paired_tests.py"
+
+
+rule table4:
+    input:
+        metrics=all_metrics(),
+        healthy=all_healthy_metrics(),
+    output:
+        table=report_csv(
+            multiext(LAYOUT.table("table4"), ".csv", ".md", ".tex"),
+            caption="../workflow/report/table4.rst",
+            category="1 Tables",
+            subcategory="Table 4",
+        ),
+    log:
+        LAYOUT.log("table4"),
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        volume_score=config["evaluate"].get("volume_score", "p99"),
+        bootstrap=BOOTSTRAP,
+        caption=table_caption("table4", config),
+    script:
+        "../workflow/scripts/make_table4.py"
 
 
 rule compute_table:

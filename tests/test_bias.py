@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.bias import bias_table
 from patch2loc.evaluation.demographics import COLUMNS, age_band, parse_subject, read_ixi_demographics, subject_groups
 
 SUBJECTS = ["IXI101-Guys-1100", "IXI102-HH-1107", "IXI103-IOP-1114", "IXI014-HH-1236"]
@@ -76,40 +75,3 @@ def test_sites_and_age_bands():
         ">=60",
         "unknown",
     ]
-
-
-def test_bias_table_by_hand():
-    demographics = pd.DataFrame(
-        {"ixi_id": [101, 102, 103, 14], "sex": ["F", "M", "F", "M"], "age": [30.0, 45.0, 70.0, 50.0]}
-    )
-    fpr = {
-        "IXI101-Guys-1100": (0.01, 0.03),
-        "IXI102-HH-1107": (0.02, 0.02),
-        "IXI103-IOP-1114": (0.05, 0.01),
-        "IXI014-HH-1236": (0.00, 0.02),
-    }
-    rows = [
-        {
-            "method": "Patch2Loc",
-            "modality": "T1",
-            "fold": fold,
-            "dataset": "IXI",
-            "subject": s,
-            "fpr_unsup": values[fold],
-        }
-        for s, values in fpr.items()
-        for fold in (0, 1)
-    ]
-    rows += [
-        {"method": "Thresh", "modality": "T1", "fold": float("nan"), "dataset": "IXI", "subject": s, "fpr_unsup": 0.04}
-        for s in fpr
-    ]
-    table = bias_table(pd.DataFrame(rows), demographics, [40, 60]).set_index(["grouping", "group"])
-    assert list(table.columns) == ["Patch2Loc T1", "Thresh T1"]
-    # HH, fold 0: (0.02 + 0.00) / 2 = 1 %; fold 1: (0.02 + 0.02) / 2 = 2 %; mean 1.5, sample std 0.71
-    assert table.at[("site", "HH"), "Patch2Loc T1"] == "1.50 ± 0.71 (2)"
-    # women (101, 103): fold 0: 3 %, fold 1: 2 %; mean 2.5
-    assert table.at[("sex", "F"), "Patch2Loc T1"] == "2.50 ± 0.71 (2)"
-    assert table.at[("age", ">=60"), "Patch2Loc T1"] == "3.00 ± 2.83 (1)"
-    assert table.at[("all", "all"), "Thresh T1"] == "4.00 (4)"  # one 'fold': no std
-    assert [g for kind, g in table.index if kind == "age"] == ["<40", "40-59", ">=60"]

@@ -198,7 +198,7 @@ def check_small_rehearsal(summary: dict, tmp_path: Path) -> None:
     table = pd.read_csv(out / "tables" / "table1.csv", dtype=str, keep_default_na=False)
     ours = table[table["source"] == "this harness"]
     for dataset in LESION_DATASETS:
-        assert all(0.0 <= float(c.split("±")[0]) <= 100.0 for c in ours[f"{dataset} AUPRC"])
+        assert all(0.0 <= float(c.split(" ")[0]) <= 100.0 for c in ours[f"{dataset} AUPRC"])
     # Flagged: the deliberately misregistered WMH scan and IXI014-HH-1236's 4.98 mm T2, nothing else.
     assert summary["qc_flagged"] is not None
     flagged = sorted((r["dataset"], r["subject"], r["reason"]) for r in summary["qc_flagged"])

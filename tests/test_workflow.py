@@ -314,14 +314,20 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     assert table["source"].tolist() == ["this harness"] * 3 + ["published"] * (len(table) - 3)
     for dataset in ("BraTS21", "MSLUB", "ATLAS_v2", "WMH"):
         for metric in ("Dice", "AUPRC"):
-            values = [float(cell.split("±")[0]) for cell in ours[f"{dataset} {metric}"]]
+            values = [float(cell.split(" ")[0]) for cell in ours[f"{dataset} {metric}"]]
             assert all(0.0 <= v <= 100.0 for v in values), (dataset, metric, values)  # finite, in percent
     assert (out / "report.html").stat().st_size > 10_000
     # Table 3 and the bias table: every method, every lesion set; the test subjects' IXI sites.
     table3 = pd.read_csv(out / "tables" / "table3.csv")
     assert sorted(table3.groupby("method").size().items()) == [("DAE", 4), ("Patch2Loc", 4), ("Thresh", 4)]
     bias = pd.read_csv(out / "tables" / "bias.csv", keep_default_na=False)
-    assert set(bias.loc[bias["grouping"] == "site", "group"]) == {"HH", "IOP"}  # IXI904-HH-1004, IXI905-IOP-1005
+    sites = set(bias.loc[bias["grouping"] == "site", "group"])
+    assert sites == {"HH", "IOP", "permutation p"}  # IXI904-HH-1004, IXI905-IOP-1005; the site test's row
+    table4 = pd.read_csv(out / "tables" / "table4.csv")
+    assert sorted(table4.groupby("method").size().items()) == [("DAE", 4), ("Patch2Loc", 4), ("Thresh", 4)]
+    assert table4["auroc"].between(0, 1).all()
+    paired = pd.read_csv(out / "tables" / "paired_tests.csv")
+    assert set(paired["method"]) == {"DAE", "Thresh"} and set(paired["reference"]) == {"Patch2Loc"}
     assert {f"{m} {mod}" for m in ("Patch2Loc", "DAE", "Thresh") for mod in ("T1", "T2")} == set(bias.columns[2:])
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "Table 3: the challenges&#x27; metrics" in page and "Bias: false positives" in page
@@ -352,7 +358,7 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     assert res.returncode == 0, res.stderr[-5000:]
     with zipfile.ZipFile(workdir / "report.zip") as zf:
         names = [Path(n).name for n in zf.namelist()]
-    assert {"table1.csv", "table2.csv", "table3.csv", "table3_size.csv", "bias.csv"} <= set(names)
+    assert {"table1.csv", "table2.csv", "table3.csv", "table3_size.csv", "bias.csv", "table4.csv"} <= set(names)
     declared = {p.name for p in (out / "figures").glob("*.png")}
     assert {
         "loss_curves_Patch2Loc.png",

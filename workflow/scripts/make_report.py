@@ -48,6 +48,8 @@ sections = [
         ]
         + [(caption_of(inp.table3_load), csv_of(inp.table3_load))],
     ),
+    ("Paired tests", [(caption_of(inp.paired_tests), csv_of(inp.paired_tests))]),
+    ("Table 4: volume-level detection", [(caption_of(inp.table4), csv_of(inp.table4))]),
     ("Bias: false positives on healthy brains by site, sex and age", [(caption_of(inp.bias), csv_of(inp.bias))]),
     ("Per-volume results and heatmap viewers", per_volume_items(inp.per_volume, run_dir) + healthy_items(run_dir)),
 ]

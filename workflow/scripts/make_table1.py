@@ -1,5 +1,6 @@
-"""Rule table1: Table 1 (Dice, AUPRC; every method of the run, then the published rows) and the
-supplementary table; their captions come from the rule (patch2loc.evaluation.captions)."""
+"""Rule table1: Table 1 (Dice, AUPRC; every method of the run, then the published rows), the
+supplementary table and their intervals as numbers (table1_intervals.csv); their captions come from
+the rule (patch2loc.evaluation.captions)."""
 
 import sys
 
@@ -9,13 +10,20 @@ from _common import setup
 setup(snakemake)
 
 from patch2loc.io import write_csv
-from patch2loc.evaluation.tables import read_csvs, table1, table1_supplementary
+from patch2loc.evaluation.tables import interval_table, read_csvs, table1, table1_supplementary
+from patch2loc.evaluation.uncertainty import Bootstrap
 from patch2loc.evaluation.table_files import write_table
 
 out, captions = snakemake.output, snakemake.params.captions
+boot = Bootstrap.from_config(snakemake.params.bootstrap)
 metrics = read_csvs(snakemake.input.metrics)
 write_csv(metrics, out.per_volume)
-write_table(table1(metrics, snakemake.input.published), out.table[0][: -len(".csv")], caption=captions["table1"])
 write_table(
-    table1_supplementary(metrics), out.supplementary[0][: -len(".csv")], caption=captions["table1_supplementary"]
+    table1(metrics, snakemake.input.published, boot=boot), out.table[0][: -len(".csv")], caption=captions["table1"]
 )
+write_table(
+    table1_supplementary(metrics, boot=boot),
+    out.supplementary[0][: -len(".csv")],
+    caption=captions["table1_supplementary"],
+)
+write_csv(interval_table(metrics, ["best_dice", "auprc", "auroc", "dice_unsup"], boot), out.intervals)

@@ -14,7 +14,8 @@ from patch2loc.evaluation.lesionwise import tables as T
 from patch2loc.evaluation.lesionwise.figures import recall_size_figure
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, VOLUME_COLUMNS, LesionRule
 from patch2loc.evaluation.figure_style import not_drawn
-from patch2loc.evaluation.tables import read_csvs
+from patch2loc.evaluation.tables import interval_table, read_csvs
+from patch2loc.evaluation.uncertainty import Bootstrap
 from patch2loc.evaluation.table_files import write_table
 from patch2loc.io import InputError, write_csv
 from patch2loc.layout import RunLayout
@@ -29,11 +30,13 @@ metrics = read_csvs(
 lesions = read_csvs(inp.lesions, required=("method", "modality", "fold", "dataset", *LESION_COLUMNS))
 stem = lambda files: files[0][: -len(".csv")]  # noqa: E731
 
-write_table(T.table3(metrics), stem(out.table), caption=captions["table3"])
+boot = Bootstrap.from_config(params.bootstrap)
+write_table(T.table3(metrics, boot=boot), stem(out.table), caption=captions["table3"])
+write_csv(interval_table(metrics, list(T.TABLE3), boot), out.intervals)
 per_fold = T.recall_by_size_per_fold(lesions, rule.size_bins_ml)
 write_csv(per_fold, out.per_fold)
 write_table(T.recall_by_size(per_fold), stem(out.size), caption=captions["table3_size"])
-write_table(T.auprc_by_load(metrics), stem(out.load), caption=captions["table3_load"])
+write_table(T.auprc_by_load(metrics, boot=boot), stem(out.load), caption=captions["table3_load"])
 for png in out.figures:
     dataset = RunLayout.parse(png, "figure:recall_size")["dataset"]
     try:

@@ -30,14 +30,40 @@ SPACES = {
         "brain mask (the authors' protocol)."
     ),
 }
+# Every interval of the tables (evaluation/uncertainty.py; docs/evaluation.md, "Uncertainty").
+INTERVAL = (
+    "mean [{level_pct:g} % {boot_method} bootstrap interval over test subjects, each subject's mean over folds; "
+    "{resamples} resamples, seed {seed}; it does not cover training variation]"
+)
+ORACLE = "oracle Dice (an upper bound: the threshold chosen per volume with its own labels; the paper's best Dice)"
 CAPTIONS = {
     "table1": (
-        "Table 1: best Dice and AUPRC (%), mean ± std over folds; voxels scored: {region}. {space} " + PUBLISHED_NOTE
+        "Table 1: " + ORACLE + ", and AUPRC (%), " + INTERVAL + "; voxels scored: {region}. Published rows: "
+        "mean ± std over folds. {space} " + PUBLISHED_NOTE
     ),
     "table1_supplementary": (
-        "Table 1 (supplementary): AUROC and Dice at the unsupervised threshold "
-        "({percentile:g}th percentile of in-brain scores on healthy IXI test volumes), %, "
-        "every method of this harness. {space}"
+        "Table 1 (supplementary): AUROC, Dice at the unsupervised threshold "
+        "({percentile:g}th percentile of in-brain scores on healthy IXI test volumes) and "
+        + ORACLE
+        + "; %, "
+        + INTERVAL
+        + "; the threshold: mean ± std over folds. No lesion set has a labelled validation "
+        "split (splits/), so no Dice at a threshold tuned on labels is given. {space}"
+    ),
+    "paired_tests": (
+        "Paired tests: {reference} against every other method on the same test subjects (each subject's "
+        "mean over folds): median paired difference ({reference} minus the other, percentage points) with its "
+        "{level_pct:g} % bootstrap interval, Wilcoxon signed-rank statistic W and two-sided p-value, and p "
+        "adjusted by Holm over every row of the table. Dice (unsup. thr.) at the unsupervised threshold; "
+        + ORACLE
+        + "."
+    ),
+    "table4": (
+        "Table 4: volume-level detection. Each volume's score is the {volume_score} of its in-brain anomaly "
+        "scores (evaluate.volume_score); healthy IXI test volumes (negatives) against each lesion set's "
+        "volumes (positives): AUROC and AUPRC (%), per fold then averaged over folds, with a {level_pct:g} % "
+        "bootstrap interval resampling healthy and lesion subjects separately ({resamples} resamples, seed "
+        "{seed}). AUPRC's chance level is the share of lesion volumes."
     ),
     "table2": (
         "Table 2: Spearman correlation (%) of a patch's lesion fraction with each method's outputs, "
@@ -47,8 +73,7 @@ CAPTIONS = {
         "Table 3: the challenges' metrics " + AT_THRESHOLD + ", inside the brain mask: Dice, HD95 (larger "
         "directed 95th percentile of boundary-voxel distances, mm), AVD (the absolute difference of "
         "predicted and lesion volume over lesion volume), lesion-wise recall and F1 per volume, "
-        "false-positive components per volume. {lesion_rule}. "
-        "Per fold the mean over volumes, then mean ± std over folds. {space}"
+        "false-positive components per volume. {lesion_rule}. Each cell: " + INTERVAL + ". {space}"
     ),
     "table3_size": (
         "Lesion-wise recall (%) by lesion volume " + AT_THRESHOLD + ": per fold the lesions found over the "
@@ -56,13 +81,19 @@ CAPTIONS = {
     ),
     "table3_load": (
         "AUPRC (%) by tertile of total lesion volume (each set's volumes in three groups; range in mL): "
-        "per fold the mean over the group's volumes, then mean ± std over folds. {space}"
+        + INTERVAL
+        + ". {space}"
     ),
     "bias": (
-        "Bias table: the fraction (%) of in-brain voxels above the unsupervised threshold (the {quantile:g} "
-        "quantile of the same healthy IXI test volumes' pooled in-brain scores, so about {above:g} % overall) "
-        "by IXI site (from the subject id), sex and age band (edges {age_edges} years; {demographics}); per "
-        "fold the mean over a group's volumes, then mean ± std over folds; (n) volumes per fold."
+        "Bias table: the fraction (%) of in-brain voxels above a threshold fitted without the volume: the "
+        "IXI test subjects are split in two halves by subject (seed {seed}); each model's threshold (the "
+        "{quantile:g} quantile of pooled in-brain scores, as the unsupervised threshold) is refitted on one "
+        "half and applied to the other, and the other way round (cross-fitting; about {above:g} % expected "
+        "overall). By IXI site (from the subject id), sex and age band (edges {age_edges} years; "
+        "{demographics}): " + INTERVAL + " (n subjects). 'permutation p': a permutation test ({resamples} "
+        "permutations) of no difference between a factor's groups (subjects of unknown group left out). "
+        "Site and age are confounded in IXI (its sites recruited different age ranges): a site difference "
+        "may be an age difference and the other way round; these marginal tests cannot tell them apart."
     ),
 }
 
@@ -72,6 +103,8 @@ def table_caption(table: str, config: dict, **given: str) -> str:
     does not hold (the bias table: `demographics`, the file its rule reads)."""
     evaluate = config["evaluate"]
     quantile = evaluate["unsupervised_quantile"]
+    boot = {"resamples": 2000, "seed": 0, "level": 0.95, "method": "percentile", **evaluate.get("bootstrap", {})}
+    volume_score = {"p99": "99th percentile", "p999": "99.9th percentile", "flagged": "fraction above the threshold"}
     age_edges = evaluate.get("bias", {}).get("age_edges", [40, 60])
     return CAPTIONS[table].format(
         region=evaluate["region"],
@@ -81,5 +114,10 @@ def table_caption(table: str, config: dict, **given: str) -> str:
         above=100 * (1 - quantile),
         lesion_rule=LesionRule.from_config(evaluate.get("lesionwise")).describe(),
         age_edges=", ".join(f"{e:g}" for e in age_edges),
-        **given,
+        level_pct=100 * boot["level"],
+        boot_method=boot["method"],
+        resamples=boot["resamples"],
+        seed=boot["seed"],
+        volume_score=volume_score[evaluate.get("volume_score", "p99")],
+        **{"reference": "", **given},
     )

@@ -24,6 +24,7 @@ import pandas as pd
 
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, LesionRule
 from patch2loc.evaluation.native_space import NativeFiles
+from patch2loc.evaluation.volume_scores import volume_columns
 from patch2loc.io import load_case, save_volume
 from patch2loc.scoring import ScanSettings, ScoredScan, score_scan, unsupervised_threshold
 
@@ -125,6 +126,7 @@ def score_healthy(
             "fpr_unsup": float(np.mean(v >= threshold)),
             "score_median": float(np.median(v)),
             "score_p98": float(np.quantile(v, 0.98)),
+            **volume_columns(v, threshold, sketch=True),  # Table 4; the bias table's refit threshold
         }
         for s, v in zip(scans, in_brain)
     ]
@@ -205,6 +207,8 @@ def score_lesions(
                 "lesion_voxels": m["lesion_voxels"],
                 **lesionwise,
                 **own,
+                # Table 4: one score per volume, in atlas space like the healthy volumes' it is ranked against
+                **volume_columns(vol.score[case.mask], threshold),
             }
         )
         lesion_rows += [{**meta, "subject": scan.subject, **row} for row in lesions]

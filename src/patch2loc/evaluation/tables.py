@@ -8,7 +8,8 @@ Aggregation follows Behrendt et al.'s protocol: per fold, the mean over test vol
 mean +- standard deviation of those fold means. The paper does not say which standard deviation;
 we use the sample standard deviation over folds (ddof=1) by default and take `ddof` as an
 argument. A method without folds (the Thresh baseline, fold empty) has one "fold": its std is
-empty, as in the paper. Values in metrics.csv are fractions; tables show percent, "59.50 ± 1.45".
+empty, as in the paper. Values in metrics.csv are fractions; tables show percent, "59.50 ± 1.45", or
+with `boot` (evaluate.bootstrap) the mean and its subject-level interval, "59.50 [57.10, 61.80]".
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_table
+from patch2loc.evaluation.uncertainty import Bootstrap, add_intervals, format_interval, interval_columns
 from patch2loc.io import InputError
 
 METRICS_COLUMNS = (
@@ -120,6 +122,26 @@ def format_mean_std(mean: float, std: float, *, scale: float = 100.0, decimals: 
     return text
 
 
+def aggregate(metrics: pd.DataFrame, columns: Iterable[str], boot: Bootstrap | None = None, *, ddof: int = 1):
+    """`aggregate_folds`, with the bootstrap interval of each mean (`low`, `high`) when `boot` is given."""
+    agg = aggregate_folds(metrics, columns, ddof=ddof)
+    return agg if boot is None else add_intervals(agg, metrics, boot)
+
+
+def format_cell(rec, *, scale: float = 100.0, decimals: int = 2) -> str:
+    """An aggregate row (namedtuple or Series): 'mean [low, high]' with an interval, else 'mean ± std'."""
+    row = rec._asdict() if hasattr(rec, "_asdict") else dict(rec)
+    if "low" in row:
+        return format_interval(row["mean"], row["low"], row["high"], scale=scale, decimals=decimals)
+    return format_mean_std(row["mean"], row["std"], scale=scale, decimals=decimals)
+
+
+def interval_table(metrics: pd.DataFrame, columns: Iterable[str], boot: Bootstrap, *, ddof: int = 1) -> pd.DataFrame:
+    """Per (method, dataset, modality, region): each metric's mean, interval and std over folds as
+    numbers (fractions), and n_subjects: the csv beside a table whose cells show them."""
+    return interval_columns(aggregate(metrics, columns, boot, ddof=ddof), ["method", "dataset", "modality", "region"])
+
+
 def dataset_order(names: Iterable[str]) -> list[str]:
     names = set(names)
     return [d for d in DATASET_ORDER if d in names] + sorted(names - set(DATASET_ORDER))
@@ -137,14 +159,21 @@ def method_order(names: Iterable[str]) -> list[str]:
     return [m for m in METHODS if m in names] + sorted(names - set(METHODS))
 
 
-def table1(metrics: pd.DataFrame, published_csv: str | os.PathLike | None = None, *, ddof: int = 1) -> pd.DataFrame:
-    """Table 1: best Dice and AUPRC per dataset, percent, mean ± std over folds.
+def table1(
+    metrics: pd.DataFrame,
+    published_csv: str | os.PathLike | None = None,
+    *,
+    ddof: int = 1,
+    boot: Bootstrap | None = None,
+) -> pd.DataFrame:
+    """Table 1: best (oracle) Dice and AUPRC per dataset, percent, mean ± std over folds, or
+    mean [bootstrap interval] given `boot`.
 
     First one row per (method, region) this harness ran (source 'this harness', methods in the
     registry's order), then every published method (source 'published'). Columns: method,
     source, region, then '<dataset> Dice', '<dataset> AUPRC' per dataset.
     """
-    agg = aggregate_folds(metrics, ["best_dice", "auprc"], ddof=ddof)
+    agg = aggregate(metrics, ["best_dice", "auprc"], boot, ddof=ddof)
     published = None if published_csv is None else _read_published(published_csv, PUBLISHED1_COLUMNS)
     names = set(agg["dataset"]) | (set(published["dataset"]) if published is not None else set())
     datasets = dataset_order(names)
@@ -156,7 +185,7 @@ def table1(metrics: pd.DataFrame, published_csv: str | os.PathLike | None = None
             row = {"method": method, "source": THIS_RUN, "region": region}
             for rec in group.itertuples():
                 label = "Dice" if rec.metric == "best_dice" else "AUPRC"
-                row[f"{rec.dataset} {label}"] = format_mean_std(rec.mean, rec.std)
+                row[f"{rec.dataset} {label}"] = format_cell(rec)
             rows.append(row)
     if published is not None:
         for method, group in published.groupby("method", sort=False):
@@ -168,26 +197,28 @@ def table1(metrics: pd.DataFrame, published_csv: str | os.PathLike | None = None
     return pd.DataFrame(rows, columns=columns).fillna("")
 
 
-def table1_supplementary(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
-    """AUROC, Dice at the unsupervised threshold (and the threshold), per dataset and method.
+def table1_supplementary(metrics: pd.DataFrame, *, ddof: int = 1, boot: Bootstrap | None = None) -> pd.DataFrame:
+    """AUROC, Dice at the unsupervised threshold, the oracle (best) Dice and the threshold, per
+    dataset and method (mean [interval] given `boot`; the threshold: mean ± std over folds).
 
     Long format, one row per (dataset, method, region): the region says which voxels were
     scored ('brain' = inside the brain mask, 'volume' = all voxels as in the authors' code).
     Percent except the threshold, which is in score units.
     """
-    agg = aggregate_folds(metrics, ["auroc", "dice_unsup", "best_dice", "unsup_threshold"], ddof=ddof)
+    agg = aggregate(metrics, ["auroc", "dice_unsup", "best_dice", "unsup_threshold"], boot, ddof=ddof)
     rows = []
     for (dataset, method, region), group in agg.groupby(["dataset", "method", "region"], sort=False):
         by = group.set_index("metric")
+        cell = {m: format_cell(r) for m, r in zip(by.index, by.itertuples())}
         rows.append(
             {
                 "dataset": dataset,
                 "modality": by["modality"].iloc[0],
                 "method": method,
                 "region": region,
-                "AUROC": format_mean_std(by.at["auroc", "mean"], by.at["auroc", "std"]),
-                "Dice (unsup. thr.)": format_mean_std(by.at["dice_unsup", "mean"], by.at["dice_unsup", "std"]),
-                "Dice (best thr.)": format_mean_std(by.at["best_dice", "mean"], by.at["best_dice", "std"]),
+                "AUROC": cell["auroc"],
+                "Dice (unsup. thr.)": cell["dice_unsup"],
+                "oracle Dice (upper bound)": cell["best_dice"],
                 "unsup. threshold": format_mean_std(
                     by.at["unsup_threshold", "mean"], by.at["unsup_threshold", "std"], scale=1.0
                 ),

@@ -34,7 +34,9 @@ def table1_methods(table: Path, methods: list[str]) -> dict:
 
     def complete(method: str) -> bool:
         rows = ours[ours["method"] == method]
-        cells = [c.split("±")[0].strip() for c in rows[columns].to_numpy().ravel()]
+        cells = [
+            c.split(" ")[0].strip() for c in rows[columns].to_numpy().ravel()
+        ]  # "mean [low, high]" or "mean ± std"
         return len(rows) > 0 and len(columns) > 0 and all(_percent(c) for c in cells)
 
     done = [m for m in methods if complete(m)]

@@ -14,7 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.tables import dataset_order, aggregate_folds, format_mean_std, method_order
+from patch2loc.evaluation.tables import (
+    aggregate,
+    dataset_order,
+    format_cell,
+    format_mean_std,
+    method_order,
+)
 
 # metric column -> (heading, scale to the unit shown, decimals)
 TABLE3 = {
@@ -38,15 +44,17 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def table3(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
-    """One row per (dataset, method, region): the TABLE3 columns, lesions per volume, folds, volumes."""
-    agg = aggregate_folds(metrics, [*TABLE3, "lesions"], ddof=ddof)
+def table3(metrics: pd.DataFrame, *, ddof: int = 1, boot=None) -> pd.DataFrame:
+    """One row per (dataset, method, region): the TABLE3 columns, lesions per volume, folds, volumes;
+    given `boot` (uncertainty.Bootstrap) each cell is 'mean [bootstrap interval]' instead of '± std'."""
+    agg = aggregate(metrics, [*TABLE3, "lesions"], boot, ddof=ddof)
     rows = []
     for (dataset, method, region), group in agg.groupby(["dataset", "method", "region"], sort=False):
         by = group.set_index("metric")
         row = {"dataset": dataset, "modality": by["modality"].iloc[0], "method": method, "region": region}
+        recs = dict(zip(by.index, by.itertuples()))
         for col, (heading, scale, decimals) in TABLE3.items():
-            row[heading] = format_mean_std(by.at[col, "mean"], by.at[col, "std"], scale=scale, decimals=decimals)
+            row[heading] = format_cell(recs[col], scale=scale, decimals=decimals)
         row["lesions / volume"] = format_mean_std(by.at["lesions", "mean"], np.nan, scale=1.0, decimals=1)
         row["folds"], row["volumes"] = int(by.at["dice_unsup", "n_folds"]), int(by.at["dice_unsup", "n_volumes"])
         rows.append(row)
@@ -96,12 +104,12 @@ def load_tertiles(metrics: pd.DataFrame) -> pd.DataFrame:
     return volumes.assign(tertile=[TERTILES[int(3 * r // n)] for r, n in zip(rank, size)])
 
 
-def auprc_by_load(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
+def auprc_by_load(metrics: pd.DataFrame, *, ddof: int = 1, boot=None) -> pd.DataFrame:
     """Rows (dataset, lesion-load tertile with its range in mL and volumes); one column per method:
-    AUPRC (%) mean ± std over folds."""
+    AUPRC (%) mean ± std over folds, or mean [bootstrap interval] given `boot`."""
     tertiles = load_tertiles(metrics)
     data = metrics.drop(columns=["lesion_ml"]).merge(tertiles, on=["dataset", "subject"])
-    agg = aggregate_folds(data.assign(dataset=data["dataset"] + "\t" + data["tertile"]), ["auprc"], ddof=ddof)
+    agg = aggregate(data.assign(dataset=data["dataset"] + "\t" + data["tertile"]), ["auprc"], boot, ddof=ddof)
     methods = method_order(agg["method"])
     rows = []
     for dataset in dataset_order(tertiles["dataset"]):
@@ -116,6 +124,6 @@ def auprc_by_load(metrics: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
                 "volumes": len(members),
             }
             cell = agg[agg["dataset"] == f"{dataset}\t{tertile}"].set_index("method")
-            row.update({m: format_mean_std(cell.at[m, "mean"], cell.at[m, "std"]) for m in methods if m in cell.index})
+            row.update({m: format_cell(cell.loc[m]) for m in methods if m in cell.index})
             rows.append(row)
     return pd.DataFrame(rows, columns=["dataset", "lesion load", "range (mL)", "volumes", *methods]).fillna("")

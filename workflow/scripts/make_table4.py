@@ -1,0 +1,24 @@
+"""Rule table4: volume-level detection, healthy IXI test volumes against each lesion set, per method;
+its caption comes from the rule (patch2loc.evaluation.captions)."""
+
+import sys
+
+sys.path.insert(0, snakemake.scriptdir)
+from _common import setup
+
+setup(snakemake)
+
+from patch2loc.evaluation.comparisons import table4
+from patch2loc.evaluation.tables import read_csvs
+from patch2loc.evaluation.table_files import write_table
+from patch2loc.evaluation.uncertainty import Bootstrap
+from patch2loc.evaluation.volume_scores import VOLUME_SCORES
+
+params = snakemake.params
+column = VOLUME_SCORES[params.volume_score]
+required = ("method", "modality", "fold", "dataset", "subject", column)
+lesions = read_csvs(snakemake.input.metrics, required=required, usecols=required)
+healthy = read_csvs(snakemake.input.healthy, required=required, usecols=required)
+table = table4(lesions, healthy, column, Bootstrap.from_config(params.bootstrap))
+write_table(table, snakemake.output.table[0][: -len(".csv")], caption=params.caption)
+print(f"{len(healthy)} healthy and {len(lesions)} lesion rows, score {column}")
