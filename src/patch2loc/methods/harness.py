@@ -71,6 +71,23 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
+def train_seeded(make_task, out_dir, cfg, *, config: dict, must_match, subjects: dict, device, progress: bool) -> dict:
+    """The ending every trainer shares: seed first (the initial weights are a function of
+    cfg.seed), then build the method's task (`make_task()`) and run the shared loop."""
+    seed_everything(cfg.seed)
+    task = make_task()
+    return run_training(
+        task,
+        out_dir,
+        cfg,
+        config=config,
+        must_match=must_match,
+        subjects=subjects,
+        device=device,
+        progress=progress,
+    )
+
+
 def prepare_device(name: str, threads: int | None) -> torch.device:
     device = resolve_device(name)
     if threads:

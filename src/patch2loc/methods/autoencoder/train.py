@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from patch2loc.intensities import training_range
 from patch2loc.io import InputError
 from patch2loc.methods.autoencoder.model import DenseAutoencoder, layer_count
-from patch2loc.methods.harness import autocast_context, check_settings, prepare_device, run_training, seed_everything
+from patch2loc.methods.harness import autocast_context, check_settings, prepare_device, train_seeded
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
@@ -208,10 +208,8 @@ def train(data: TrainingData, cfg: AutoencoderConfig, out_dir: str | Path, progr
         "spacing": list(data.spacing),
         "intensity_range": training_range(data.train_images, data.train_masks),
     }
-    seed_everything(cfg.seed)  # first, so the initial weights are a function of cfg.seed
-    task = AutoencoderTask(data, cfg, device)
-    return run_training(
-        task,
+    return train_seeded(
+        lambda: AutoencoderTask(data, cfg, device),
         out_dir,
         cfg,
         config=config,

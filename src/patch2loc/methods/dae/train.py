@@ -28,8 +28,7 @@ from patch2loc.methods.harness import (
     prepare_device,
     scheduled_lr,
     set_lr,
-    run_training,
-    seed_everything,
+    train_seeded,
 )
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
@@ -183,10 +182,8 @@ def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: boo
         "noise_cells": list(cells),
         "intensity_range": training_range(data.train_images, data.train_masks),
     }
-    seed_everything(cfg.seed)  # first, so the initial weights are a function of cfg.seed
-    task = DAETask(data, cfg, cells, device)
-    return run_training(
-        task,
+    return train_seeded(
+        lambda: DAETask(data, cfg, cells, device),
         out_dir,
         cfg,
         config=config,

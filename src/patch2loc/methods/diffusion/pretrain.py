@@ -24,8 +24,7 @@ from patch2loc.methods.harness import (
     check_settings,
     config_from_dict,
     prepare_device,
-    run_training,
-    seed_everything,
+    train_seeded,
 )
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
@@ -115,10 +114,8 @@ class PretrainTask(SliceTask):
 def train(data: TrainingData, cfg: PretrainConfig, out_dir: str | Path, progress: bool = True) -> dict:
     device = prepare_device(cfg.device, cfg.num_threads)
     config = {**asdict(cfg), "volume_shape": list(data.train_images.shape[1:]), "spacing": list(data.spacing)}
-    seed_everything(cfg.seed)
-    task = PretrainTask(data, cfg, device)
-    return run_training(
-        task,
+    return train_seeded(
+        lambda: PretrainTask(data, cfg, device),
         out_dir,
         cfg,
         config=config,

@@ -24,7 +24,7 @@ from patch2loc.intensities import training_range
 from patch2loc.io import InputError
 from patch2loc.methods.diffusion.model import ARCHITECTURE, DiffusionModel, box_masks, downsample, reconstruct
 from patch2loc.methods.diffusion.simplex import simplex_noise
-from patch2loc.methods.harness import autocast_context, check_settings, prepare_device, run_training, seed_everything
+from patch2loc.methods.harness import autocast_context, check_settings, prepare_device, train_seeded
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
@@ -230,10 +230,8 @@ def train(data: TrainingData, cfg: DiffusionConfig, out_dir: str | Path, progres
         "intensity_range": training_range(data.train_images, data.train_masks),
     }
     config.pop("encoder_checkpoint")  # a path of the machine that trained: not part of the model
-    seed_everything(cfg.seed)  # first, so the initial weights are a function of cfg.seed
-    task = DiffusionTask(data, cfg, frequency, device)
-    return run_training(
-        task,
+    return train_seeded(
+        lambda: DiffusionTask(data, cfg, frequency, device),
         out_dir,
         cfg,
         config=config,
