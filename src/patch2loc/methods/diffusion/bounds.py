@@ -20,6 +20,9 @@ from patch2loc.ranges import OR_NULL, OneOf, check_block
 MAX_TIMESTEPS = 100_000  # the reference: 1,000
 MAX_TEST_STEPS = 16  # reconstructions averaged per slice (cDDPM: 3)
 MAX_PASSES = 256  # network passes per slice: test steps x pDDPM's squares (the reference: at most 4)
+MAX_ATTENTION = (
+    64 * 64
+)  # pixels the middle block's self-attention relates (work ~ their square; the reference: 24 x 24)
 SLICES_PER_BATCH = 128  # slices per forward pass when scoring (the reference: a whole volume)
 
 # The rules of the settings that build or score the network (ranges.py's format).
@@ -81,6 +84,13 @@ def check_grid(values: dict, shape, where, name: str) -> None:
     p = values.get("patch_size")
     if p and p > min(h, w):
         raise InputError(f"{where}: {name}.patch_size {p} is larger than the model grid's {h} x {w} slices.")
+    attention = math.ceil(h / coarsest) * math.ceil(w / coarsest)
+    if attention > MAX_ATTENTION:
+        raise InputError(
+            f"{where}: {name}.rescale {values['rescale']} and mults {str(values['mults'])[:40]} leave "
+            f"{attention:,} pixels to the UNet's self-attention on the {list(shape)[:2]} slices (at most "
+            f"{MAX_ATTENTION:,}; the reference: 576); use more levels or a larger rescale."
+        )
     passes = len(values["test_steps"]) * (math.ceil(h / p) * math.ceil(w / p) if p else 1)
     if passes > MAX_PASSES:
         raise InputError(
@@ -92,15 +102,16 @@ def check_grid(values: dict, shape, where, name: str) -> None:
 
 # Bytes per element (float32) and, per pixel of the model's grid, the tensors beside the UNet's:
 # the encoder's features (cDDPM; a ResNet's stem and first stages), the noise and the slices,
-# reconstruction, residual and box of `reconstruct`.
-FLOAT, ENCODER, AROUND = 4, 96, 12
-WORK = 4  # a residual block's live tensors (input, normalised, activated, convolved), per channel of its widest side
+# reconstruction, residual and box of `reconstruct`; FIXED: the first pass's own working memory
+# (the libraries' workspaces; measured 70-150 MB, docs/diffusion.md).
+FLOAT, ENCODER, AROUND, FIXED = 4, 96, 12, 192 * 2**20
+WORK = 5  # a residual block's live tensors per pixel, in channels of its widest side (measured: docs/diffusion.md)
 
 
 def scoring_bytes(values: dict, shape) -> int:
     """The memory one batch of slices takes while the network runs on the CPU: the UNet's skip
-    tensors (all held until the way up), its widest block's working tensors, the middle attention's
-    pixel-by-pixel weights, and the tensors around it."""
+    tensors (all held until the way up), its widest block's working tensors and the tensors around
+    it (the attention's weights are never all held: torch's CPU kernel works in tiles)."""
     h, w = model_grid(values, shape)
     mults, width, blocks = values["mults"], values["width"], values["blocks"]
     coarsest = 2 ** (len(mults) - 1)
@@ -111,9 +122,9 @@ def scoring_bytes(values: dict, shape) -> int:
         skips += blocks * width * mult * pixels[level]
         if level + 1 < len(mults):
             skips += width * mult * pixels[level + 1]
-    work = max(WORK * 2 * width * max(mults[level : level + 2]) * pixels[level] for level in range(len(mults)))
+    work = max(WORK * width * max(mults[level : level + 2]) * pixels[level] for level in range(len(mults)))
     middle = width * mults[-1]
-    attention = max(1, middle // 64) * pixels[-1] ** 2 + WORK * middle * pixels[-1]
+    attention = WORK * middle * pixels[-1]
     around = (AROUND + (ENCODER if values.get("encoder") else 0)) * pixels[0]
     slices = min(SLICES_PER_BATCH, int(shape[2]))
-    return FLOAT * slices * (skips + work + attention + around)
+    return FIXED + FLOAT * slices * (skips + work + attention + around)
