@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import pytest
 from bundle_helpers import model_argv
+from fake_chain import fake_prepare
 from safety_helpers import predict_argv, refused
 from settings_helpers import exported_bundle, fold_checkpoint, with_config
 
+from patch2loc import cli
 from patch2loc.errors import InputError
 from patch2loc.methods.dae.train import DAEConfig
 from patch2loc.methods.diffusion.variants import DDPMConfig
@@ -24,6 +26,18 @@ def bundles(tmp_path_factory):
     """{method: (case, bundle)} for DDPM, pDDPM (squares of 8), cDDPM (resnet18) and the DAE."""
     base = tmp_path_factory.mktemp("settings")
     return {m: exported_bundle(base / m, m) for m in ("DDPM", "pDDPM", "cDDPM", "DAE")}
+
+
+@pytest.fixture(autouse=True)
+def _chain(monkeypatch):
+    """The bundle's chain without registration (test_predict_diffusion's): what a setting did to the
+    scoring before it was bounded is what these tests saw, not the chain's refusal of the tiny scan."""
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", fake_prepare)
+
+
+def test_the_untouched_bundles_are_scored(bundles, tmp_path):
+    for method, (c, good) in bundles.items():
+        assert cli.main(model_argv(c, good, tmp_path / method / "h.nii.gz")) == 0
 
 
 def _refused(bundles, tmp_path, capsys, method: str, needle: str, **changes) -> str:
