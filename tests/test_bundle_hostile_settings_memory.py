@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from bundle_helpers import model_argv
+from fake_chain import fake_prepare
 from hostile_helpers import refused_in_child
 from safety_helpers import refused
 from settings_helpers import exported_bundle, with_config
@@ -29,7 +30,7 @@ BOMBS = [
     ("DDPM", {"timesteps": 10**9}, "config.timesteps 1000000000 must be a whole number from 2 to 100000"),
     ("DDPM", {"width": 4096}, "config.width 4096 must be a whole number from 1 to 1024"),
     ("DDPM", {"blocks": 5000}, "config.blocks 5000 must be a whole number from 1 to 8"),
-    # within every range, but the network would be about 14 GB (the budget: 4 GB)
+    # within every range, but the networks (with the checkpoint's tensors) would need 21, 92 and 237 GiB
     ("DDPM", {"width": 1024, "blocks": 8}, "the network its config describes (config width, mults, blocks"),
     ("cDDPM", {"width": 1024, "mults": [1, 2, 4, 8]}, "the network its config describes"),
     ("DAE", {"width": 1024, "depth": 6}, "the network its config describes (config width, depth) needs about"),
@@ -51,6 +52,7 @@ def test_scoring_on_the_cpu_is_held_to_the_budget(bundles, tmp_path, capsys, mon
     """A budget below what scoring a batch of slices takes (its libraries' working memory alone:
     192 MB): refused before the network is built, naming the keys the estimate follows."""
     c, good = bundles["DDPM"]
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", fake_prepare)  # scored before: exit 0
     monkeypatch.setenv(MEMORY_ENV, "128")
     line = refused(model_argv(c, good, tmp_path / "out" / "h.nii.gz"), "scoring with it on the CPU", tmp_path, capsys)
     assert "(config volume_shape, rescale, width, mults, blocks) needs about 19" in line
