@@ -44,7 +44,7 @@ def _refused(bundles, tmp_path, capsys, method: str, needle: str, **changes) -> 
     c, good = bundles[method]
     bad = with_config(good, tmp_path / "b" / f"{method}.zip", **changes)
     line = refused(model_argv(c, bad, tmp_path / "out" / "h.nii.gz"), needle, tmp_path, capsys)
-    assert f"{method}.zip:folds/fold0.pt" in line  # the bundle's member, not its unpacked copy
+    assert f"{method}.zip:folds/fold0.pt: " in line  # the bundle's member, not its unpacked copy
     return line
 
 
@@ -74,6 +74,7 @@ CASES = [
 @pytest.mark.parametrize(("method", "changes", "says"), CASES, ids=[f"{m}-{next(iter(c))}" for m, c, _ in CASES])
 def test_a_setting_out_of_range_is_one_line(bundles, tmp_path, capsys, method, changes, says):
     line = _refused(bundles, tmp_path, capsys, method, says, **changes)
+    assert f"fold0.pt: not a usable {method} checkpoint: config." in line
     assert line.endswith(f"Pass a best.pt or last.pt written by the {method}'s training.")
 
 
@@ -119,7 +120,7 @@ def test_a_plain_checkpoint_is_held_to_the_same_bounds(bundles, tmp_path, capsys
     bad = fold_checkpoint(good, tmp_path / "ck" / "best.pt", rescale=1000)
     argv = predict_argv(c, tmp_path / "out" / "h.nii.gz", "--method", "DDPM", ckpt=bad)
     line = refused(argv, "config.rescale 1000 must be one of [1, 2, 4]", tmp_path, capsys)
-    assert f"error: {bad}: config.rescale" in line
+    assert f"error: {bad}: not a usable DDPM checkpoint: config.rescale" in line
 
 
 @pytest.mark.parametrize(

@@ -53,11 +53,13 @@ def check_memory(where: str, need: int, what: str) -> None:
         )
 
 
-def _check_before_build(checkpoint, config: dict, build, bounds: Bounds, device, fix: str) -> None:
+def _check_before_build(checkpoint, method: str, config: dict, build, bounds: Bounds, device, fix: str) -> None:
+    where = str(checkpoint)
     try:
-        bounds.check(config, str(checkpoint))
+        bounds.check(config, where)
     except InputError as exc:
-        raise InputError(f"{str(exc).rstrip('.')}. {fix}") from None
+        problem = str(exc).removeprefix(f"{where}: ").rstrip(".")
+        raise InputError(f"{where}: not a usable {method} checkpoint: {problem}. {fix}") from None
     weights = 2 * _weight_bytes(build, config)  # the network and the checkpoint's tensors
     check_memory(str(checkpoint), weights, f"the network its config describes ({bounds.sizes})")
     if bounds.running is not None and torch.device(device).type == "cpu":
@@ -80,7 +82,7 @@ def load_network(
     config = ckpt.get("config") or {}
     try:
         if bounds is not None:
-            _check_before_build(checkpoint, config, build, bounds, device, fix)
+            _check_before_build(checkpoint, method, config, build, bounds, device, fix)
         model = build(config)
         model.load_state_dict(ckpt["model"])
     except BUILD_ERRORS as exc:
