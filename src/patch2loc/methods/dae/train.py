@@ -31,8 +31,8 @@ from patch2loc.methods.harness import (
     run_training,
     seed_everything,
 )
-from patch2loc.ranges import check_block
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.ranges import check_block
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 # Settings that change what is trained; resuming with a different value is refused.
