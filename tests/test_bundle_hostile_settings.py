@@ -78,16 +78,22 @@ def test_a_setting_out_of_range_is_one_line(bundles, tmp_path, capsys, method, c
     assert line.endswith(f"Pass a best.pt or last.pt written by the {method}'s training.")
 
 
-# What took minutes or hours before: each refused at once, by its range.
+# What took minutes or hours before, or gigabytes (their peak memory: the _memory tests, in a
+# child process): each refused at once, by its range.
 SLOW = [
+    ("DDPM", {"timesteps": 10**9}, "config.timesteps 1000000000 must be a whole number from 2 to 100000"),
+    ("DDPM", {"width": 4096}, "config.width 4096 must be a whole number from 1 to 1024"),
+    ("DDPM", {"blocks": 5000}, "config.blocks 5000 must be a whole number from 1 to 8"),
     ("DDPM", {"noise_octaves": 10**6}, "config.noise_octaves 1000000 must be a whole number from 1 to 16"),
     ("DDPM", {"test_steps": list(range(1, 1000))}, "config.test_steps [1, 2, 3"),
     ("pDDPM", {"patch_size": 1}, "config.patch_size 1 must be a whole number from 4 to 1024"),
 ]
 
 
-@pytest.mark.parametrize(("method", "changes", "says"), SLOW, ids=["octaves", "test_steps", "patch_size"])
-def test_what_ran_for_hours_is_refused_at_once(bundles, tmp_path, capsys, method, changes, says):
+@pytest.mark.parametrize(
+    ("method", "changes", "says"), SLOW, ids=["timesteps", "width", "blocks", "octaves", "test_steps", "patch_size"]
+)
+def test_what_took_hours_or_gigabytes_is_refused_at_once(bundles, tmp_path, capsys, method, changes, says):
     _refused(bundles, tmp_path, capsys, method, says, **changes)
 
 
