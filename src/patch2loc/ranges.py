@@ -7,6 +7,13 @@ opened for predict (`runchain.RunChain.open`), where export collects it, and whe
 opened, so the three agree; predict's flags take their bounds from here (cli.py) and the
 checkpoint fields theirs (checkpoint.py). The bounds are wide (the paper: 1 mm, 192 x 192 x 100,
 patch 24, median 7); the memory budget (predict/budget.py) judges the combinations.
+
+A trained method's own settings (those recorded in its checkpoints' `config`: the network's size,
+its schedule, its scoring) are bounded the same way, by a table of rules in its own module (e.g.
+the diffusion models' `methods/diffusion/bounds.py`), checked with `check_block` when its config
+block is read and when a checkpoint is loaded, before any network is built. config/schema.yaml
+holds the same bounds for the workflow's blocks: `json_schema(rule)` is what a rule reads as there,
+and tests/test_bundle_hostile_settings_schema.py checks that the two agree.
 """
 
 from __future__ import annotations
@@ -48,6 +55,26 @@ _CHOICES = {"skull_strip": ("none", "provided", "hdbet", "robex"), "wmh_other_pa
 _DEVICE = re.compile(r"(cuda(:[0-9]+)?|cpu|mps)")
 
 
+OR_NULL = "or null"  # a rule's optional fifth item: None is allowed too (e.g. pDDPM's patch_size)
+
+
+class OneOf(tuple):
+    """A rule: the value is one of these (compared with its type: True is not 1, 2.0 is not 2)."""
+
+
+def json_schema(rule) -> dict:
+    """The JSON-schema property (config/schema.yaml) that accepts exactly what `rule` accepts."""
+    if isinstance(rule, OneOf):
+        return {"enum": list(rule)}
+    kind, low, high, length, *null = rule
+    item = {"type": "integer" if kind is int else "number", "minimum": low, "maximum": high}
+    if length is not None:
+        item = {"type": "array", "items": item, "minItems": length[0], "maxItems": length[1]}
+    if null:
+        item["type"] = [item["type"], "null"]
+    return item
+
+
 def _number(value, kind) -> bool:
     if isinstance(value, bool):
         return False
@@ -57,9 +84,15 @@ def _number(value, kind) -> bool:
 
 
 def _value_problem(value, rule) -> str | None:
-    kind, low, high, length = rule
+    if isinstance(rule, OneOf):
+        ok = any(type(value) is type(v) and value == v for v in rule)
+        return None if ok else f"must be one of {list(rule)}"
+    kind, low, high, length, *null = rule
+    if null and value is None:
+        return None
     what = "whole number" if kind is int else "number"
-    bounds = f"{what}s from {low:g} to {high:g}" if length else f"a {what} from {low:g} to {high:g}"
+    lo, hi = (low, high) if kind is int else (f"{low:g}", f"{high:g}")
+    bounds = f"{what}s from {lo} to {hi}" if length else f"a {what} from {lo} to {hi}"
     if length is not None:
         if not isinstance(value, (list, tuple)) or not length[0] <= len(value) <= length[1]:
             count = f"{length[0]}" if length[0] == length[1] else f"{length[0]} to {length[1]}"

@@ -11,6 +11,9 @@ mask, thresholds), metrics, tables, figures. The module a registry line names pr
     train_from_files(train_pairs, val_pairs, block, out_dir, *, modality, threads, progress)
                                                                                trained methods
     activation_bytes(grid, options, patch_size) -> bytes held while scoring    optional (predict's budget)
+    RANGES  {key: rule}: the bounds (ranges.py) of the settings that build and score its network,
+            checked on its config block and on every checkpoint's config before a network is built;
+            config/schema.yaml holds the same                                 methods rebuilt from settings
 
 where `settings` is `scoring.ScanSettings` (device, median size, and `options`: the scoring
 options of config `heatmap:` or predict's flags, of which the method reads its own, e.g. through a

@@ -7,8 +7,9 @@ from patch2loc.methods.dae.score import anomaly_map, load_model as load
 from patch2loc.methods.harness import workflow_trainer
 
 Settings = dae_train.DAEConfig  # its config block (`dae:`)
+RANGES = dae_train.RANGES  # the bounds of the settings that build its network
 train_from_files = workflow_trainer(Settings, dae_train.train_from_files)
-__all__ = ["Settings", "activation_bytes", "load", "score", "train_from_files"]
+__all__ = ["RANGES", "Settings", "activation_bytes", "load", "score", "train_from_files"]
 SLICES, ACTIVATION = 16, 1600  # slices per batch of anomaly_map; bytes per slice pixel (a width-64 UNet's levels)
 
 

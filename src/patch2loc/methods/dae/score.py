@@ -10,17 +10,30 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from patch2loc.errors import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
-from patch2loc.methods.rebuild import check_grid, load_network
+from patch2loc.methods.dae.train import RANGES
+from patch2loc.methods.rebuild import Bounds, check_grid, load_network
+from patch2loc.ranges import check_block
 
 SLICES_PER_BATCH = 16
 
 
+def _check(config: dict, where: str) -> None:
+    missing = [k for k in RANGES if k not in config]
+    if missing:
+        raise InputError(f"{where}: config has no {', '.join(missing)} (a DAE checkpoint records them).")
+    check_block(config, RANGES, "config", where)
+
+
+# Before the network is built: its settings in range, then its weights within the memory budget.
+# (Scoring's activations are the scan budget's: method.activation_bytes, predict/budget.py.)
+BOUNDS = Bounds(_check, "config width, depth")
+
+
 def load_model(checkpoint: str, device: str | torch.device = "cpu") -> tuple[DenoisingUNet, dict]:
     """Rebuild the DAE from a checkpoint; returns (model in eval mode, checkpoint dict)."""
-    return load_network(
-        checkpoint, "DAE", lambda c: DenoisingUNet(width=int(c["width"]), depth=int(c["depth"])), device
-    )
+    return load_network(checkpoint, "DAE", lambda c: DenoisingUNet(width=c["width"], depth=c["depth"]), device, BOUNDS)
 
 
 @torch.inference_mode()

@@ -31,6 +31,7 @@ from patch2loc.methods.harness import (
     train_seeded,
 )
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.ranges import check_block
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 # Settings that change what is trained; resuming with a different value is refused.
@@ -50,6 +51,11 @@ RESUME_MUST_MATCH = (
     "volume_shape",
     "modality",
 )
+
+
+# The rules (ranges.py) of the settings that build the network, in the workflow's `dae:` block
+# (config/schema.yaml has the same bounds) and in every checkpoint's config (score.load_model).
+RANGES = {"width": (int, 1, 1024, None), "depth": (int, 2, 6, None)}  # the reference: 64, 4
 
 
 @dataclass
@@ -76,8 +82,9 @@ class DAEConfig:
 
     def __post_init__(self) -> None:
         check_settings(self, "DAEConfig", "dae.device")
-        if self.batch_size < 1 or self.width < 1 or self.depth < 1 or self.noise_cell_mm <= 0:
-            raise InputError("DAEConfig: batch_size, width, depth and noise_cell_mm must be positive.")
+        if self.batch_size < 1 or self.noise_cell_mm <= 0:
+            raise InputError("DAEConfig: batch_size and noise_cell_mm must be positive.")
+        check_block(asdict(self), RANGES, "dae", "DAE config")  # a checkpoint's config is held to the same
 
     @classmethod
     def from_dict(cls, d: dict) -> "DAEConfig":

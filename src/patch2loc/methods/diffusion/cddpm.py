@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from patch2loc.methods.diffusion import pretrain
+from patch2loc.methods.diffusion.bounds import RANGES
 from patch2loc.methods.diffusion.variants import CDDPMConfig, bind
 
 Settings, load, score, _train_from_files = bind(CDDPMConfig)
-__all__ = ["Settings", "load", "score", "train_from_files"]
+__all__ = ["RANGES", "Settings", "load", "score", "train_from_files"]
 ENCODER_FOLDER = "encoder"  # the pre-training's folder inside out_dir when no encoder_checkpoint is given
 
 

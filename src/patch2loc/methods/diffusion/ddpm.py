@@ -4,7 +4,8 @@ predicted from step 500.
 The workflow's view of it (`patch2loc.methods`); its settings are the `ddpm:` config block.
 """
 
+from patch2loc.methods.diffusion.bounds import RANGES
 from patch2loc.methods.diffusion.variants import DDPMConfig, bind
 
 Settings, load, score, train_from_files = bind(DDPMConfig)
-__all__ = ["Settings", "load", "score", "train_from_files"]
+__all__ = ["RANGES", "Settings", "load", "score", "train_from_files"]

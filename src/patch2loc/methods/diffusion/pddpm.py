@@ -4,7 +4,8 @@ the slice as context, the squares' predictions stitched into the reconstruction.
 The workflow's view of it (`patch2loc.methods`); its settings are the `pddpm:` config block.
 """
 
+from patch2loc.methods.diffusion.bounds import RANGES
 from patch2loc.methods.diffusion.variants import PDDPMConfig, bind
 
 Settings, load, score, train_from_files = bind(PDDPMConfig)
-__all__ = ["Settings", "load", "score", "train_from_files"]
+__all__ = ["RANGES", "Settings", "load", "score", "train_from_files"]

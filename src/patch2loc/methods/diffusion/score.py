@@ -14,11 +14,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from patch2loc.methods.diffusion import bounds
+from patch2loc.methods.diffusion.bounds import SLICES_PER_BATCH
 from patch2loc.methods.diffusion.model import DiffusionModel, downsample, reconstruct, upsample
 from patch2loc.methods.diffusion.train import model_of
-from patch2loc.methods.rebuild import check_grid, load_network
+from patch2loc.methods.rebuild import Bounds, check_grid, load_network
 
-SLICES_PER_BATCH = 128  # slices per forward pass (the reference: a whole volume)
+# Checked before the network is built: every setting in range, then its memory (methods/rebuild.py).
+BOUNDS = Bounds(
+    bounds.check_checkpoint,
+    "config width, mults, blocks, encoder, timesteps",
+    lambda c: bounds.scoring_bytes(c, c["volume_shape"]) if c.get("volume_shape") else 0,
+    "config volume_shape, rescale, width, mults, blocks",
+)
 
 
 def _network(config: dict) -> DiffusionModel:
@@ -31,7 +39,7 @@ def _network(config: dict) -> DiffusionModel:
 
 def load_model(checkpoint: str, device: str | torch.device = "cpu", method: str = "DDPM"):
     """Rebuild a diffusion model from a checkpoint; returns (model in eval mode, checkpoint dict)."""
-    return load_network(checkpoint, method, _network, device)
+    return load_network(checkpoint, method, _network, device, BOUNDS)
 
 
 @torch.inference_mode()

@@ -22,6 +22,8 @@ import torch
 
 from patch2loc.intensities import training_range
 from patch2loc.io import InputError
+from patch2loc.methods.diffusion.bounds import check_grid
+from patch2loc.methods.diffusion.bounds import check_settings as check_settings_in_range
 from patch2loc.methods.diffusion.model import ARCHITECTURE, DiffusionModel, box_masks, downsample, reconstruct
 from patch2loc.methods.diffusion.simplex import simplex_noise
 from patch2loc.methods.harness import autocast_context, check_settings, prepare_device, train_seeded
@@ -79,12 +81,10 @@ class DiffusionConfig:
 
     def __post_init__(self) -> None:
         check_settings(self, f"{self.method} config", f"{self.method.lower()}.device")
-        if min(self.batch_size, self.width, self.blocks, self.timesteps, self.rescale, self.noise_octaves) < 1:
-            raise InputError(
-                f"{self.method}: batch_size, width, blocks, timesteps, rescale and noise_octaves must be positive."
-            )
-        if not self.test_steps or not all(1 <= s <= self.timesteps for s in self.test_steps):
-            raise InputError(f"{self.method}.test_steps={self.test_steps}: each must lie in 1..{self.timesteps}.")
+        if self.batch_size < 1:
+            raise InputError(f"{self.method}: batch_size must be positive.")
+        # the bounds a checkpoint's config is held to (bounds.py; config/schema.yaml has the same)
+        check_settings_in_range(asdict(self), f"{self.method} config", self.method.lower())
 
 
 def model_of(cfg: DiffusionConfig | dict) -> DiffusionModel:
@@ -210,9 +210,7 @@ def train(data: TrainingData, cfg: DiffusionConfig, out_dir: str | Path, progres
             f"train volumes {shape} and val volumes {data.val_images.shape[1:]} differ in shape; "
             "preprocess both to the same grid (crop/pad)."
         )
-    side = min(shape[0], shape[1]) // cfg.rescale
-    if cfg.patch_size and not 1 <= cfg.patch_size <= side:
-        raise InputError(f"{cfg.method}.patch_size={cfg.patch_size}: must lie in 1..{side}, the model grid's side.")
+    check_grid(asdict(cfg), shape, f"{cfg.method} config", cfg.method.lower())
     if cfg.encoder and cfg.encoder_checkpoint is None and cfg.pretrain is not None:
         raise InputError(
             f"{cfg.method}: no encoder_checkpoint (the pre-trained encoder's best.pt); the workflow "
