@@ -3,7 +3,8 @@
 Each case's build(fix, folder) writes its inputs under folder/in (never into the fixture) and
 returns the child's argv. The fixture (built once, lazily, under --work/fixture): the demo BIDS
 dataset at 6 mm with a T2 DAE bundle (tests/bids_helpers.py), and DDPM and pDDPM bundles of tiny
-untrained models (tests/test_predict_diffusion.py) for test_bundle's tiny case.
+untrained models (tests/test_predict_diffusion.py) exported from tests/safety_helpers.finished_run,
+whose real chain (registration to a 6 mm atlas) runs on its raw scan in seconds.
 """
 
 from __future__ import annotations
@@ -47,27 +48,71 @@ class Fixture:
             shutil.move(make_bundle(self.root / "bids_run"), bundle)
         return data, bundle
 
-    def diffusion(self, method: str) -> tuple[dict, Path]:
-        """(test_bundle's tiny case, a bundle of two untrained `method` folds)."""
-        from safety_helpers import make_case
-        from test_bundle import make_run
+    @cached_property
+    def run(self) -> tuple[Path, object]:
+        """tests/safety_helpers.finished_run (a 6 mm MNI atlas, 32 x 32 x 20, two preprocessed
+        scans' landmarks) and its third raw scan, with what export reads besides; built once."""
+        from types import SimpleNamespace
+
+        import yaml
+        from safety_helpers import finished_run
+
+        record = self.root / "wf" / "scan.json"
+        if record.exists():
+            saved = json.loads(record.read_text())
+            return Path(saved["run"]), SimpleNamespace(image=Path(saved["image"]), mask=Path(saved["mask"]))
+        shutil.rmtree(self.root / "wf", ignore_errors=True)
+        run, scan = finished_run(self.root / "wf")
+        cfg = yaml.safe_load((run / "config.resolved.yaml").read_text())
+        cfg.update(run_name="r", folds=[0, 1])
+        cfg["heatmap"].update(stride=1, centres="dilated")
+        (run / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
+        (run / "versions.txt").write_text("patch2loc: benchmark\n")
+        record.write_text(json.dumps({"run": str(run), "image": str(scan.image), "mask": str(scan.mask)}))
+        return run, scan
+
+    @cached_property
+    def trained_range(self) -> dict:
+        """The in-brain intensity range of the run's two normalised scans (what training records)."""
+        import nibabel as nib
+        import numpy as np
+
+        from patch2loc.intensities import training_range
+        from patch2loc.preprocessing.normalize import normalize_scan
+
+        run, _ = self.run
+        images, masks = [], []
+        for pre in sorted((self.root / "wf" / "pre").iterdir()):
+            out = normalize_scan(pre / "uncropped.nii.gz", pre / "uncropped_mask.nii.gz", run / "landmarks" / "T1.npy",
+                                 self.root / "norm" / f"{pre.name}.nii.gz", target_shape=(32, 32, 20))  # fmt: skip
+            images.append(np.asarray(nib.load(out).dataobj))
+            masks.append(np.asarray(nib.load(pre / "mask.nii.gz").dataobj) > 0)
+        return training_range(np.stack(images), np.stack(masks))
+
+    def diffusion(self, method: str) -> tuple[object, Path]:
+        """(the run's raw scan, a bundle of two untrained tiny `method` folds for the run's grid)."""
         from test_predict_diffusion import diffusion_checkpoint
 
         from patch2loc import cli
+        from patch2loc.checkpoint import save_checkpoint
         from patch2loc.layout import RunLayout
+        import torch
 
-        c = make_case(self.root / "case")
+        run, scan = self.run
         bundle = self.root / f"{method}.zip"
         if not bundle.exists():
-            run = make_run(self.root / f"run_{method}", c)
             layout = RunLayout(run)
             for k in (0, 1):
-                diffusion_checkpoint(Path(layout.checkpoint("T1", k, method)), method, seed=k)
-                Path(layout.threshold(method, "T1", f"fold{k}")).parent.mkdir(parents=True)
+                path = Path(layout.checkpoint("T1", k, method))
+                diffusion_checkpoint(path, method, seed=k)
+                ckpt = torch.load(path, weights_only=True)
+                ckpt["config"].update(volume_shape=[32, 32, 20], intensity_range=self.trained_range)  # the run's
+                save_checkpoint(path, ckpt)
+                Path(layout.threshold(method, "T1", f"fold{k}")).parent.mkdir(parents=True, exist_ok=True)
                 Path(layout.threshold(method, "T1", f"fold{k}")).write_text(json.dumps({"threshold": 0.1}))
             argv = ["export", str(run), "--modality", "T1", "--method", method, "--out", str(bundle), "--quiet"]
             assert cli.main(argv) == 0
-        return c, bundle
+        return scan, bundle
 
 
 # ---------------------------------------------------------------- the BIDS App
@@ -158,7 +203,7 @@ def bids_sparse_sidecar(fix, folder):
 
 def bids_participants_tsv(fix, folder):
     data, bundle = _bids_copy(fix, folder)
-    (data / "participants.tsv").write_bytes(b"participant_id\tage\n\xff\xfe02\t{\"nested\": [1]}\n")
+    (data / "participants.tsv").write_bytes(b'participant_id\tage\n\xff\xfe02\t{"nested": [1]}\n')
     return _bids_argv(data, bundle, folder)
 
 
@@ -170,7 +215,7 @@ def _diffusion_case(method: str, **config):
         import torch
         from bundle_helpers import rewrite
 
-        c, bundle = fix.diffusion(method)
+        scan, bundle = fix.diffusion(method)
         mine = folder / "in" / bundle.name
         shutil.copy(bundle, mine)
 
@@ -184,7 +229,7 @@ def _diffusion_case(method: str, **config):
 
         if config:
             rewrite(mine, change, rehash=True)  # the manifest matches: the reader must catch the value
-        return [*CLI, "predict", "--model", str(mine), "--image", str(c["image"]), "--mask", str(c["mask"]),
+        return [*CLI, "predict", "--model", str(mine), "--image", str(scan.image), "--mask", str(scan.mask),
                 "--out", str(folder / "out" / "heat.nii.gz"), "--device", "cpu", "--amp", "none", "--quiet"]  # fmt: skip
 
     return build
@@ -202,7 +247,7 @@ def _demographics(writer):
 
 def _ages_as_text(folder: Path) -> Path:
     path = folder / "IXI.csv"
-    path.write_text("IXI_ID,SEX_ID,AGE\n2,1,forty-two\n12,2,\"[35, 36]\"\n13,1,1e400\n", encoding="utf-8")
+    path.write_text('IXI_ID,SEX_ID,AGE\n2,1,forty-two\n12,2,"[35, 36]"\n13,1,1e400\n', encoding="utf-8")
     return path
 
 
@@ -223,7 +268,9 @@ def _checksum(expected: str | None = None, db: bytes | None = None):
         if db is None:  # a fresh download checked against the pinned value
             return call("patch2loc.data.download:fetch", url=source.as_uri(), dest=str(folder / "out" / "data.bin"),
                         checksum_db=str(folder / "out" / "checksums.tsv"), expected=expected.format(digest))  # fmt: skip
-        (folder / "in" / "checksums.tsv").write_bytes(db.replace(b"{}", digest.encode()).replace(b"{U}", digest.upper().encode()))
+        (folder / "in" / "checksums.tsv").write_bytes(
+            db.replace(b"{}", digest.encode()).replace(b"{U}", digest.upper().encode())
+        )
         return call("patch2loc.data.download:verify_file", path=str(source),
                     checksum_db=str(folder / "in" / "checksums.tsv"), source="by hand")  # fmt: skip
 
@@ -247,8 +294,12 @@ CASES = [
     Case("bids_two_links_to_dot", "bids", bids_dot_links),
     Case("bids_html_event_handler_name", "bids", bids_html_name, needle="onmouseover"),
     Case("bids_description_nested", "bids", _json_case("dataset_description.json", NESTED), needle="dataset_desc"),
-    Case("bids_description_types", "bids", _json_case("dataset_description.json", obj={"Name": ["x"],
-         "BIDSVersion": 1.1, "DatasetType": {"raw": 1}}), needle="dataset_description"),  # fmt: skip
+    Case(
+        "bids_description_types",
+        "bids",
+        _json_case("dataset_description.json", obj={"Name": ["x"], "BIDSVersion": 1.1, "DatasetType": {"raw": 1}}),
+        needle="dataset_description",
+    ),  # fmt: skip
     Case("bids_sidecar_nested", "bids", _json_case("sub-02/anat/sub-02_T2w.json", NESTED), needle="sub-02_T2w.json"),
     Case("bids_sidecar_types", "bids", _json_case("sub-02/anat/sub-02_T2w.json", obj=[1, "a"]), needle="T2w.json"),
     Case("bids_filter_nested", "bids", _json_case("", NESTED, filter_file=True), needle="filter"),
@@ -271,22 +322,44 @@ CASES = [
     Case("diffusion_seed_2**80", "diffusion", _diffusion_case("DDPM", seed=2**80), needle="seed"),
     Case("demographics_xls_circular", "demographics", _demographics(circular_xls), needle="IXI.xls"),
     Case("demographics_xls_declared_4gb", "demographics", _demographics(declared_size_xls), needle="IXI.xls"),
-    Case("demographics_xls_sparse_2gb", "demographics", _demographics(lambda d: real_xls(d, pad=2 << 30)),
-         needle="IXI.xls"),  # fmt: skip
+    Case(
+        "demographics_xls_sparse_2gb",
+        "demographics",
+        _demographics(lambda d: real_xls(d, pad=2 << 30)),
+        needle="IXI.xls",
+    ),  # fmt: skip
     Case("demographics_csv_ages_text", "demographics", _demographics(_ages_as_text), needle="AGE"),
     Case("wmh_listing_nested", "wmh", _wmh('{"data": ' + NESTED + "}"), needle="listing"),
     Case("wmh_listing_data_text", "wmh", _wmh('{"data": "files"}'), needle="listing"),
     Case("wmh_listing_datafile_list", "wmh", _wmh('{"data": [{"dataFile": [1, 2]}]}'), needle="listing"),
-    Case("wmh_listing_id_object", "wmh", _wmh('{"data": [{"label": "FLAIR.nii.gz", "directoryLabel": '
-         '"training/Utrecht/100/pre", "dataFile": {"id": {"a": 1}, "filename": "x"}}]}'), needle="listing"),  # fmt: skip
-    Case("wmh_listing_checksum_number", "wmh", _wmh('{"data": [{"label": "FLAIR.nii.gz", "directoryLabel": '
-         '"training/GE3T/100/pre", "dataFile": {"id": 1, "checksum": {"type": 5, "value": 7}}}]}'),
-         needle="listing"),  # fmt: skip
+    Case(
+        "wmh_listing_id_object",
+        "wmh",
+        _wmh(
+            '{"data": [{"label": "FLAIR.nii.gz", "directoryLabel": '
+            '"training/Utrecht/100/pre", "dataFile": {"id": {"a": 1}, "filename": "x"}}]}'
+        ),
+        needle="listing",
+    ),  # fmt: skip
+    Case(
+        "wmh_listing_checksum_number",
+        "wmh",
+        _wmh(
+            '{"data": [{"label": "FLAIR.nii.gz", "directoryLabel": '
+            '"training/GE3T/100/pre", "dataFile": {"id": 1, "checksum": {"type": 5, "value": 7}}}]}'
+        ),
+        needle="listing",
+    ),  # fmt: skip
     Case("checksum_shake_128", "checksums", _checksum("shake_128:{}"), needle="shake_128"),
     Case("checksum_crc32", "checksums", _checksum("crc32:1a2b3c4d"), needle="crc32"),
     Case("checksum_db_upper_case", "checksums", _checksum(db=b"data.bin\t{U}\tx\n"), expect=0),
     Case("checksum_db_not_utf8", "checksums", _checksum(db=b"data.bin\t{}\t\xff\xfe\xc3(\n"), needle="checksums.tsv"),
     Case("sri24_zip_member_2gb", "sri24", sri24_zip, needle="sri24_spm8.zip"),
-    Case("download_trickle_loopback", "download", trickle, allow_out=(".sri24_spm8.zip.part", "sri24_spm8.zip.part"),
-         timeout=150),  # fmt: skip
+    Case(
+        "download_trickle_loopback",
+        "download",
+        trickle,
+        allow_out=(".sri24_spm8.zip.part", "sri24_spm8.zip.part"),
+        timeout=150,
+    ),  # fmt: skip
 ]

@@ -66,16 +66,13 @@ def _workbook(data: bytearray):
 
 
 def circular_xls(folder: Path) -> Path:
-    """IXI.xls whose Workbook stream's sector chain loops: its last sector points to its first."""
+    """IXI.xls whose Workbook stream's sector chain loops: its first sector points to itself, so a
+    reader that follows the chain (rather than counting up to the declared size) never ends."""
     path = real_xls(folder)
     data = bytearray(path.read_bytes())
     fat, difat, (_, _, start, _) = _workbook(data)
-    last = start
-    while fat[last] != END_OF_CHAIN:
-        last = fat[last]
-    index = last  # rewrite FAT entry `last` (in the FAT sector that holds it) to point back to `start`
-    sector = difat[index // (SECTOR // 4)]
-    struct.pack_into("<I", data, SECTOR * (sector + 1) + 4 * (index % (SECTOR // 4)), start)
+    per = SECTOR // 4  # FAT entry `start` sits in FAT sector difat[start // per]
+    struct.pack_into("<I", data, SECTOR * (difat[start // per] + 1) + 4 * (start % per), start)
     path.write_bytes(bytes(data))
     return path
 
