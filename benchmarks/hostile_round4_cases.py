@@ -2,9 +2,9 @@
 
 Each case's build(fix, folder) writes its inputs under folder/in (never into the fixture) and
 returns the child's argv. The fixture (built once, lazily, under --work/fixture): the demo BIDS
-dataset at 6 mm with a T2 DAE bundle (tests/bids_helpers.py), and DDPM and pDDPM bundles of tiny
-untrained models (tests/test_predict_diffusion.py) exported from tests/safety_helpers.finished_run,
-whose real chain (registration to a 6 mm atlas) runs on its raw scan in seconds.
+dataset at 6 mm (patch2loc.bids.demo) and bundles exported from tests/safety_helpers.finished_run
+(a 6 mm MNI atlas, whose real chain registers a 6 mm scan in seconds) with two untrained tiny folds:
+Patch2Loc (for the BIDS App, T1w scans) and DDPM, pDDPM (tests/test_predict_diffusion.py's models).
 """
 
 from __future__ import annotations
@@ -36,17 +36,15 @@ class Fixture:
 
     @cached_property
     def bids(self) -> tuple[Path, Path]:
-        """(the demo BIDS dataset, its T2 DAE bundle)."""
-        from bids_helpers import SPACING, make_bundle
+        """(the demo BIDS dataset at 6 mm, a T1 bundle of the run whose chain works on it)."""
+        from bids_helpers import SPACING
 
         from patch2loc.bids.demo import write_demo_bids
 
-        data, bundle = self.root / "bids", self.root / "t2_dae.zip"
+        data = self.root / "bids"
         if not (data / "dataset_description.json").exists():
             write_demo_bids(data, spacing=SPACING)
-        if not bundle.exists():
-            shutil.move(make_bundle(self.root / "bids_run"), bundle)
-        return data, bundle
+        return data, self.bundle("Patch2Loc")
 
     @cached_property
     def run(self) -> tuple[Path, object]:
@@ -89,30 +87,37 @@ class Fixture:
             masks.append(np.asarray(nib.load(pre / "mask.nii.gz").dataobj) > 0)
         return training_range(np.stack(images), np.stack(masks))
 
-    def diffusion(self, method: str) -> tuple[object, Path]:
-        """(the run's raw scan, a bundle of two untrained tiny `method` folds for the run's grid)."""
+    def bundle(self, method: str) -> Path:
+        """A bundle of the run with two untrained tiny `method` folds for its grid (Patch2Loc: a
+        width-4 patch net, as tests/test_predict_tool; a diffusion model: test_predict_diffusion's)."""
+        import torch
         from test_predict_diffusion import diffusion_checkpoint
 
         from patch2loc import cli
         from patch2loc.checkpoint import save_checkpoint
         from patch2loc.layout import RunLayout
-        import torch
+        from patch2loc.methods.patch2loc.model import Patch2LocNet
 
-        run, scan = self.run
+        run, _ = self.run
         bundle = self.root / f"{method}.zip"
-        if not bundle.exists():
-            layout = RunLayout(run)
-            for k in (0, 1):
-                path = Path(layout.checkpoint("T1", k, method))
-                diffusion_checkpoint(path, method, seed=k)
-                ckpt = torch.load(path, weights_only=True)
-                ckpt["config"].update(volume_shape=[32, 32, 20], intensity_range=self.trained_range)  # the run's
-                save_checkpoint(path, ckpt)
-                Path(layout.threshold(method, "T1", f"fold{k}")).parent.mkdir(parents=True, exist_ok=True)
-                Path(layout.threshold(method, "T1", f"fold{k}")).write_text(json.dumps({"threshold": 0.1}))
-            argv = ["export", str(run), "--modality", "T1", "--method", method, "--out", str(bundle), "--quiet"]
-            assert cli.main(argv) == 0
-        return scan, bundle
+        if bundle.exists():
+            return bundle
+        layout = RunLayout(run)
+        for k in (0, 1):
+            path = Path(layout.checkpoint("T1", k, method))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if method == "Patch2Loc":
+                torch.manual_seed(k)
+                ckpt = {"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "modality": "T1", "config": {}}
+            else:
+                ckpt = torch.load(diffusion_checkpoint(path, method, seed=k), weights_only=True)
+            ckpt["config"].update(volume_shape=[32, 32, 20], intensity_range=self.trained_range)  # the run's
+            save_checkpoint(path, ckpt)
+            Path(layout.threshold(method, "T1", f"fold{k}")).parent.mkdir(parents=True, exist_ok=True)
+            Path(layout.threshold(method, "T1", f"fold{k}")).write_text(json.dumps({"threshold": 0.1}))
+        argv = ["export", str(run), "--modality", "T1", "--method", method, "--out", str(bundle), "--quiet"]
+        assert cli.main(argv) == 0
+        return bundle
 
 
 # ---------------------------------------------------------------- the BIDS App
@@ -157,7 +162,7 @@ def bids_link_preprocessed(fix, folder):
     out = _owned_out(fix, folder, data, bundle)
     (folder / "victim").mkdir()
     (out / WORK).mkdir()
-    os.symlink(folder / "victim", out / WORK / "sub-02_T2w_preprocessed")
+    os.symlink(folder / "victim", out / WORK / "sub-02_T1w_preprocessed")
     return _bids_argv(data, bundle, folder)
 
 
@@ -171,8 +176,8 @@ def bids_dot_links(fix, folder):
 def bids_html_name(fix, folder):
     data, bundle = _bids_copy(fix, folder)
     anat = data / "sub-02" / "anat"
-    for p in anat.glob("sub-02_T2w.*"):
-        p.rename(anat / p.name.replace("sub-02_T2w", 'sub-02_acq-x" onmouseover="alert(1)_T2w'))
+    for p in anat.glob("sub-02_T1w.*"):
+        p.rename(anat / p.name.replace("sub-02_T1w", 'sub-02_acq-x" onmouseover="alert(1)_T1w'))
     return _bids_argv(data, bundle, folder)
 
 
@@ -194,7 +199,7 @@ NESTED = "[" * 100_000 + "]" * 100_000  # past json's recursion limit
 
 def bids_sparse_sidecar(fix, folder):
     data, bundle = _bids_copy(fix, folder)
-    sidecar = data / "sub-02" / "anat" / "sub-02_T2w.json"
+    sidecar = data / "sub-02" / "anat" / "sub-02_T1w.json"
     with open(sidecar, "wb") as f:  # 1 GB, almost all of it a hole: '{"a": "' then zeros
         f.write(b'{"a": "')
         f.truncate(1 << 30)
@@ -215,7 +220,7 @@ def _diffusion_case(method: str, **config):
         import torch
         from bundle_helpers import rewrite
 
-        scan, bundle = fix.diffusion(method)
+        scan, bundle = fix.run[1], fix.bundle(method)
         mine = folder / "in" / bundle.name
         shutil.copy(bundle, mine)
 
@@ -289,6 +294,7 @@ def trickle(fix, folder):
 
 
 CASES = [
+    Case("bids_clean_control", "bids", lambda fix, folder: _bids_argv(*_bids_copy(fix, folder), folder), expect=0),
     Case("bids_link_at_subject", "bids", bids_link_subject, needle="sub-02"),
     Case("bids_link_at_preprocessed", "bids", bids_link_preprocessed, needle="preprocessed"),
     Case("bids_two_links_to_dot", "bids", bids_dot_links),
@@ -300,13 +306,13 @@ CASES = [
         _json_case("dataset_description.json", obj={"Name": ["x"], "BIDSVersion": 1.1, "DatasetType": {"raw": 1}}),
         needle="dataset_description",
     ),  # fmt: skip
-    Case("bids_sidecar_nested", "bids", _json_case("sub-02/anat/sub-02_T2w.json", NESTED), needle="sub-02_T2w.json"),
-    Case("bids_sidecar_types", "bids", _json_case("sub-02/anat/sub-02_T2w.json", obj=[1, "a"]), needle="T2w.json"),
+    Case("bids_sidecar_nested", "bids", _json_case("sub-02/anat/sub-02_T1w.json", NESTED), needle="sub-02_T1w.json"),
+    Case("bids_sidecar_types", "bids", _json_case("sub-02/anat/sub-02_T1w.json", obj=[1, "a"]), needle="T1w.json"),
     Case("bids_filter_nested", "bids", _json_case("", NESTED, filter_file=True), needle="filter"),
     Case("bids_filter_types", "bids", _json_case("", obj={"t2w": ["highres"]}, filter_file=True), needle="filter"),
     Case("bids_participants_json_nested", "bids", _json_case("participants.json", NESTED), needle="participants"),
     Case("bids_participants_tsv_bytes", "bids", bids_participants_tsv, needle="participants.tsv"),
-    Case("bids_sidecar_sparse_1gb", "bids", bids_sparse_sidecar, needle="sub-02_T2w.json"),
+    Case("bids_sidecar_sparse_1gb", "bids", bids_sparse_sidecar, needle="sub-02_T1w.json"),
     Case("diffusion_clean_control", "diffusion", _diffusion_case("DDPM"), expect=0),
     Case("diffusion_timesteps_1e9", "diffusion", _diffusion_case("DDPM", timesteps=10**9), needle="timesteps"),
     Case("diffusion_width_4096", "diffusion", _diffusion_case("DDPM", width=4096), needle="width"),
