@@ -288,7 +288,7 @@ def sri24_zip(fix, folder):
 
 
 def trickle(fix, folder):
-    url = trickle_server(seconds=150)
+    url = trickle_server(seconds=200)  # longer than the case may run: the client must give up first
     return call("patch2loc.data.download:fetch", url=url, dest=str(folder / "out" / "sri24_spm8.zip"),
                 checksum_db=str(folder / "out" / "checksums.tsv"))  # fmt: skip
 

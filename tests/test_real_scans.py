@@ -14,6 +14,7 @@ slices and partial coverage must give finite maps on each scan's own grid.
 from __future__ import annotations
 
 import json
+import warnings
 
 import nibabel as nib
 import numpy as np
@@ -24,11 +25,13 @@ from patch2loc import cli
 
 pytestmark = pytest.mark.slow
 
-# ROBEX brain mask on the native grid, in mL. An adult brain with its CSF (ROBEX's mask follows the
-# inner skull) is 1,100-1,700 mL; the bounds leave room for ROBEX's error on 6.5 mm slices, where
-# one slice is 6.5 mm of brain too many or too few (~100 mL at mid-brain). brain1/brain2 cover
-# 25 x 6.5 = 162 mm and 23 x 6.5 = 150 mm, about the whole height of a brain (~130-150 mm with the
-# cerebellum), so their range is the whole-brain one; the 1.2 mm scan covers 156 mm.
+# ROBEX brain mask on the native grid, in mL. ROBEX's mask follows the inner skull (brain and the CSF
+# around it), so an adult's is about the intracranial volume, 1,200-1,700 mL. Upper bound 2,100 mL:
+# on 6.5 mm slices the top and bottom slices of the brain are counted whole where they are partly
+# brain (up to ~200 mL each, a slice of ~300 cm^2 x 0.65 cm). Lower bound 900 mL: partial coverage.
+# brain1 and brain2 cover 25 x 6.5 = 162 mm and 23 x 6.5 = 150 mm of height, enough for the
+# cerebrum (~110-120 mm) but maybe not all of the cerebellum and brainstem below it (~20 % of the
+# volume); the 1.2 mm scan covers 130 x 1.2 = 156 mm. Seen on 2026-11-25: 1,866, 1,478, 1,399 mL.
 BRAIN_ML = {"brain1": (900.0, 2100.0), "brain2": (900.0, 2100.0), "MRBrainTumor2": (900.0, 2100.0)}
 
 # qc_table's flags over the three scans' qc.json, as observed on 2026-11-25 (see the test below).
@@ -78,17 +81,21 @@ def predicted(tmp_path_factory):
         image, label = got
         scans[scan] = (image, label, run_robex(image, base / "in" / f"{scan}_robex.nii.gz"))
     run = _trained_run(base / "run")
+    said = {}
     for scan, (image, label, mask) in scans.items():
         argv = ["predict", "--from-run", str(run), "--modality", "T1", "--image", str(image), "--mask", str(mask),
                 "--seg", str(label), "--out", str(base / "out" / f"{scan}.nii.gz"),
                 "--device", "cpu", "--amp", "none", "--quiet"]  # fmt: skip
-        assert cli.main(argv) == 0, scan
-    return base, scans
+        with warnings.catch_warnings(record=True) as caught:  # what predict warns about (stderr on the command line)
+            warnings.simplefilter("always")
+            assert cli.main(argv) == 0, scan
+        said[scan] = [str(w.message) for w in caught]
+    return base, scans, said
 
 
 @pytest.mark.parametrize("scan", list(MEMBERS))
 def test_native_map_is_finite_on_the_scans_own_grid(predicted, scan):
-    base, scans = predicted
+    base, scans, _ = predicted
     image, label, mask = scans[scan]
     raw = nib.load(image)
     native = nib.load(base / "out" / f"{scan}_native.nii.gz")
@@ -105,7 +112,7 @@ def test_native_map_is_finite_on_the_scans_own_grid(predicted, scan):
 
 @pytest.mark.parametrize("scan", list(MEMBERS))
 def test_robex_brain_mask_is_plausible(predicted, scan):
-    base, scans = predicted
+    base, scans, _ = predicted
     image, _, mask = scans[scan]
     m = nib.load(mask)
     ml = (np.asarray(m.dataobj) > 0).sum() * float(np.prod(m.header.get_zooms()[:3])) / 1000.0
@@ -127,7 +134,18 @@ def test_qc_flags_are_the_observed_ones(predicted):
     """
     from patch2loc.preprocessing.qc import qc_table
 
-    base, scans = predicted
+    base, scans, _ = predicted
     table = qc_table([base / "out" / f"{s}_preprocessed" / "qc.json" for s in scans])
     observed = {s: set(r.split()) for s, r in zip(scans, table["outlier_reason"])}
     assert observed == EXPECTED_FLAGS, table.to_string()
+
+
+# What predict warned about per scan, as observed on 2026-11-25 (each explained in the test below).
+EXPECTED_WARNINGS: dict[str, list[str]] = {}
+
+
+def test_predict_warnings_are_the_observed_ones(predicted):
+    """predict's warnings (one stderr line each on the command line) for each real scan."""
+    _, scans, said = predicted
+    short = {s: sorted(w.split(":")[-1].strip()[:80] for w in said[s]) for s in scans}
+    assert short == EXPECTED_WARNINGS, said
