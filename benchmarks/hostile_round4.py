@@ -3,7 +3,8 @@
 Surfaces: the BIDS App (`patch2loc bids`), diffusion bundles (`patch2loc predict --model`), IXI's
 demographics reader, the WMH file listing, checksum values and the checksum db, the SRI24 zip's
 extraction, and a download from a loopback server that trickles. The cases are in
-benchmarks/hostile_round4_cases.py; each builds its inputs in a folder of its own (in/, out/,
+benchmarks/hostile_round4_cases.py (their shared fixture in
+hostile_round4_fixture.py, crafted files in hostile_round4_files.py); each builds its inputs in a folder of its own (in/, out/,
 home/, tmp/ under --work) and runs the real entry point in a child process with a timeout:
 the CLI (`python -m patch2loc.cli ...`) where there is one, else the library function the
 workflow's script adapter calls (`python hostile_round4.py --call module:function JSON`: an
@@ -16,7 +17,7 @@ in/ and the shared fixture before and after). A watchdog kills a child past 3 GB
 
 Verdict PASS: the expected exit status (2, a refusal, unless the case says otherwise: a correct
 checksum written in upper case must be accepted, exit 0; the controls run whole, exit 0), that
-many stderr lines (1 for a refusal, naming what the case is about when it sets a `needle`; 0 for
+many stderr lines (1 for a refusal, matching the case's `needle` when it has one, with its folder's path taken out; 0 for
 exit 0), peak RSS < 1.5 GB for a refusal (a control's whole run is reported, not judged), nothing
 written outside out/, nothing left in out/ by a refusal (a download's .part is kept on purpose,
 for resuming), inputs unchanged. Anything else FAIL; a case that ran out of time is FAIL
@@ -52,7 +53,7 @@ class Case:
     surface: str
     build: object  # build(fix, folder) -> argv after the interpreter (["-m", "patch2loc.cli", ...])
     expect: int = 2
-    needle: str = ""  # a refusal's line must hold this (case-insensitive)
+    needle: str = ""  # a refusal's line must match this regular expression (case-insensitive)
     allow_out: tuple = ()  # names a refusal may leave in out/ (a download's .part)
     timeout: float | None = None
     env: dict = field(default_factory=dict)
@@ -186,8 +187,8 @@ def run_case(case: Case, fix, work: Path, timeout: float) -> dict:
         problems.append(f"exit {proc.returncode}, expected {case.expect}")
     if len(err) != (1 if case.expect == 2 else 0):
         problems.append(f"{len(err)} stderr lines")
-    elif case.expect == 2 and case.needle and case.needle.lower() not in err[0].lower():
-        problems.append(f"line lacks '{case.needle}'")
+    elif case.expect == 2 and case.needle and not re.search(case.needle, err[0].replace(str(folder), "<case>"), re.I):
+        problems.append(f"line lacks '{case.needle}'")  # the case folder's own name does not count
     if row["rss_mb"] >= RSS_LIMIT_MB and case.expect != 0:  # a control that runs whole: reported, not judged
         problems.append(f"RSS {row['rss_mb']} MB")
     if written:
@@ -223,7 +224,8 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list the cases and stop")
     args = parser.parse_args()
     sys.path[:0] = [str(REPO / "src"), str(REPO / "tests"), str(REPO / "benchmarks")]
-    from hostile_round4_cases import CASES, Fixture
+    from hostile_round4_cases import CASES
+    from hostile_round4_fixture import Fixture
 
     chosen = [c for c in CASES if re.search(args.cases, c.name)]
     if args.list:
