@@ -13,6 +13,8 @@ slices and partial coverage must give finite maps on each scan's own grid.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import warnings
 
@@ -86,10 +88,11 @@ def predicted(tmp_path_factory):
         argv = ["predict", "--from-run", str(run), "--modality", "T1", "--image", str(image), "--mask", str(mask),
                 "--seg", str(label), "--out", str(base / "out" / f"{scan}.nii.gz"),
                 "--device", "cpu", "--amp", "none", "--quiet"]  # fmt: skip
-        with warnings.catch_warnings(record=True) as caught:  # what predict warns about (stderr on the command line)
+        stderr = io.StringIO()  # what predict says: its warnings and any line it prints
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(stderr):
             warnings.simplefilter("always")
             assert cli.main(argv) == 0, scan
-        said[scan] = [str(w.message) for w in caught]
+        said[scan] = [str(w.message) for w in caught] + stderr.getvalue().splitlines()
     return base, scans, said
 
 
@@ -140,12 +143,13 @@ def test_qc_flags_are_the_observed_ones(predicted):
     assert observed == EXPECTED_FLAGS, table.to_string()
 
 
-# What predict warned about per scan, as observed on 2026-11-25 (each explained in the test below).
-EXPECTED_WARNINGS: dict[str, list[str]] = {}
+# What predict said per scan (warnings and stderr lines), as observed on 2026-11-25: nothing. No
+# intensity warning: the scans, Nyul-normalised with the run's landmarks, lie inside the intensity
+# range the trained fold recorded; no grid note: ROBEX's masks are on their scans' grids; no
+# orientation or shear refusal: the nrrd headers convert to plain NIfTI affines.
+EXPECTED_SAID: dict[str, list[str]] = {"brain1": [], "brain2": [], "MRBrainTumor2": []}
 
 
-def test_predict_warnings_are_the_observed_ones(predicted):
-    """predict's warnings (one stderr line each on the command line) for each real scan."""
+def test_predict_says_what_was_observed(predicted):
     _, scans, said = predicted
-    short = {s: sorted(w.split(":")[-1].strip()[:80] for w in said[s]) for s in scans}
-    assert short == EXPECTED_WARNINGS, said
+    assert said == EXPECTED_SAID
