@@ -10,8 +10,7 @@ the CLI (`python -m patch2loc.cli ...`) where there is one, else the library fun
 workflow's script adapter calls (`python hostile_round4.py --call module:function JSON`: an
 InputError prints one line and exits 2, as the CLI does; anything else shows its traceback).
 
-Recorded per case: exit status, stderr lines, wall time, peak RSS (ru_maxrss of the child and the
-children it waited for, from wait4), files written in the case folder outside out/ (HOME and
+Recorded per case: exit status, stderr lines, wall time, peak RSS (GNU time's %M of the child), files written in the case folder outside out/ (HOME and
 TMPDIR point into it, so they count), whatever a refusal left in out/, inputs changed (sha256 of
 in/ and the shared fixture before and after). A watchdog kills a child past 3 GB RSS.
 
@@ -45,6 +44,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RSS_LIMIT_MB, KILL_MB = 1536, 3072
+# GNU time runs each child and reports its peak RSS (%M): wait4's ru_maxrss of a child forked from
+# this process counts the pages it shared with it before exec (this process holds torch and the
+# fixture: about 1.1 GB), time is a small process. apt-get install time where it is missing.
+TIME = shutil.which("time", path="/usr/bin:/bin") or sys.exit("hostile_round4: needs GNU time (apt-get install time)")
 
 
 @dataclass
@@ -112,6 +115,15 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _peak_kb(path: Path, usage) -> float:
+    """The child's peak RSS in kB as GNU time measured it (its last line; absent when it was killed,
+    then wait4's figure, which is at least as large)."""
+    try:
+        return float(path.read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return float(usage.ru_maxrss)
+
+
 def run_case(case: Case, fix, work: Path, timeout: float) -> dict:
     folder = work / "cases" / case.name
     shutil.rmtree(folder, ignore_errors=True)
@@ -143,9 +155,11 @@ def run_case(case: Case, fix, work: Path, timeout: float) -> dict:
     err_path = logs / f"{case.name}.stderr"
     with open(logs / f"{case.name}.stdout", "wb") as so, open(err_path, "wb") as se:
         start = time.perf_counter()
+        peak = logs / f"{case.name}.maxrss"
         proc = subprocess.Popen(
-            [sys.executable, *argv], cwd=folder, env=env, stdout=so, stderr=se, start_new_session=True
-        )
+            [TIME, "-q", "-f", "%M", "-o", str(peak), sys.executable, *argv],
+            cwd=folder, env=env, stdout=so, stderr=se, start_new_session=True,
+        )  # fmt: skip
         killed = [""]
         limit = case.timeout or timeout
 
@@ -174,7 +188,7 @@ def run_case(case: Case, fix, work: Path, timeout: float) -> dict:
         exit=None if killed[0] else proc.returncode,
         lines=len(err),
         seconds=round(seconds, 1),
-        rss_mb=round(usage.ru_maxrss / 1024),
+        rss_mb=round(_peak_kb(peak, usage) / 1024),
         written=len(written),
         out_left=len(left),
         inputs_changed=len(set(changed)),
