@@ -105,14 +105,20 @@ def _snapshot(root: Path, skip: tuple[Path, ...] = ()) -> dict[str, object]:
     return state
 
 
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return 0.0
+def _group_rss_mb(group: int) -> float:
+    """RSS of every process in the process group `group` (the child runs under GNU time, in a
+    session of its own: time, the interpreter and whatever it starts)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != group:
+                continue
+            for line in (stat.parent / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except (OSError, ValueError, IndexError):
+            pass  # a process that ended meanwhile
+    return total
 
 
 def _peak_kb(path: Path, usage) -> float:
@@ -160,13 +166,14 @@ def run_case(case: Case, fix, work: Path, timeout: float) -> dict:
             [TIME, "-q", "-f", "%M", "-o", str(peak), sys.executable, *argv],
             cwd=folder, env=env, stdout=so, stderr=se, start_new_session=True,
         )  # fmt: skip
-        killed = [""]
+        killed, sampled = [""], [0.0]
         limit = case.timeout or timeout
 
         def watchdog():
             while proc.returncode is None:
                 late = time.perf_counter() - start > limit
-                if late or _rss_mb(proc.pid) > KILL_MB:
+                sampled[0] = max(sampled[0], _group_rss_mb(proc.pid))
+                if late or sampled[0] > KILL_MB:
                     killed[0] = "timeout" if late else f"killed past {KILL_MB} MB"
                     os.killpg(proc.pid, signal.SIGKILL)  # its own session: its children go too
                     return
@@ -188,7 +195,7 @@ def run_case(case: Case, fix, work: Path, timeout: float) -> dict:
         exit=None if killed[0] else proc.returncode,
         lines=len(err),
         seconds=round(seconds, 1),
-        rss_mb=round(_peak_kb(peak, usage) / 1024),
+        rss_mb=round(max(_peak_kb(peak, usage) / 1024, sampled[0])),  # sampled: a killed child's
         written=len(written),
         out_left=len(left),
         inputs_changed=len(set(changed)),
