@@ -11,6 +11,8 @@ folder, checked against the sha256 of the files seen on 2026-11-25. pyradiomics'
 3.0.1a1 in its metadata (versioneer finds no git tag in it), so `pip download pyradiomics==3.1.0`
 discards it; pip is asked for the link it found for 3.1.0, then downloads that link directly
 (pip does not compare a direct link's version), with versioneer on the path for the metadata step.
+(`pip index versions pyradiomics` lists 3.1.0 as the newest; `pip download --no-binary :all:
+pyradiomics==3.1.0` with build isolation fails earlier, building an old numpy for its metadata.)
 Returns None plus the reason when the registry cannot be reached, so the test can skip.
 """
 
