@@ -1,0 +1,270 @@
+"""Hostile inputs, round 4 (issue 51, item 6): crafted cases for the surfaces of round 4.
+
+Surfaces: the BIDS App (`patch2loc bids`), diffusion bundles (`patch2loc predict --model`), IXI's
+demographics reader, the WMH file listing, checksum values and the checksum db, the SRI24 zip's
+extraction, and a download from a loopback server that trickles. The cases are in
+benchmarks/hostile_round4_cases.py (their shared fixture in
+hostile_round4_fixture.py, crafted files in hostile_round4_files.py); each builds its inputs in a folder of its own (in/, out/,
+home/, tmp/ under --work) and runs the real entry point in a child process with a timeout:
+the CLI (`python -m patch2loc.cli ...`) where there is one, else the library function the
+workflow's script adapter calls (`python hostile_round4.py --call module:function JSON`: an
+InputError prints one line and exits 2, as the CLI does; anything else shows its traceback).
+
+Recorded per case: exit status, stderr lines, wall time, peak RSS (GNU time's %M of the child), files written in the case folder outside out/ (HOME and
+TMPDIR point into it, so they count), whatever a refusal left in out/, inputs changed (sha256 of
+in/ and the shared fixture before and after). A watchdog kills a child past 3 GB RSS.
+
+Verdict PASS: the expected exit status (2, a refusal, unless the case says otherwise: a correct
+checksum written in upper case must be accepted, exit 0; the controls run whole, exit 0), that
+many stderr lines (1 for a refusal, matching the case's `needle` when it has one, with its folder's path taken out; 0 for
+exit 0), peak RSS < 1.5 GB for a refusal (a control's whole run is reported, not judged), nothing
+written outside out/, nothing left in out/ by a refusal (a download's .part is kept on purpose,
+for resuming), inputs unchanged. Anything else FAIL; a case that ran out of time is FAIL
+(timeout).
+
+    PYTHONPATH=src python benchmarks/hostile_round4.py [--work /tmp/p2l_round4] [--cases PATTERN]
+        [--out table.md] [--timeout 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RSS_LIMIT_MB, KILL_MB = 1536, 3072
+# GNU time runs each child and reports its peak RSS (%M): wait4's ru_maxrss of a child forked from
+# this process counts the pages it shared with it before exec (this process holds torch and the
+# fixture: about 1.1 GB), time is a small process. apt-get install time where it is missing.
+TIME = shutil.which("time", path="/usr/bin:/bin") or sys.exit("hostile_round4: needs GNU time (apt-get install time)")
+
+
+@dataclass
+class Case:
+    name: str
+    surface: str
+    build: object  # build(fix, folder) -> argv after the interpreter (["-m", "patch2loc.cli", ...])
+    expect: int = 2
+    needle: str = ""  # a refusal's line must match this regular expression (case-insensitive)
+    allow_out: tuple = ()  # names a refusal may leave in out/ (a download's .part)
+    timeout: float | None = None
+    env: dict = field(default_factory=dict)
+
+
+def call(function: str, **kwargs) -> list[str]:
+    """argv running `module:function(**kwargs)` as an entry point (see --call)."""
+    return [str(Path(__file__).resolve()), "--call", function, json.dumps(kwargs)]
+
+
+def _call_entry(function: str, kwargs: str) -> int:
+    from patch2loc.errors import InputError
+
+    module, name = function.split(":")
+    target = getattr(__import__(module, fromlist=[name]), name)
+    try:
+        target(**json.loads(kwargs))
+    except InputError as exc:
+        print(f"{function}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _snapshot(root: Path, skip: tuple[Path, ...] = ()) -> dict[str, object]:
+    """path -> sha256 (or link target, 'dir', size+mtime for files past 64 MB)."""
+    state: dict[str, object] = {}
+    if not root.exists():
+        return state
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if here / d not in skip]
+        for name in dirnames + filenames:
+            p = here / name
+            if p.is_symlink():
+                state[str(p)] = "link:" + os.readlink(p)
+            elif p.is_dir():
+                state[str(p)] = "dir"
+            elif p.is_file():
+                st = p.stat()
+                if st.st_size > (64 << 20):
+                    state[str(p)] = (st.st_size, st.st_mtime_ns)
+                else:
+                    state[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+            else:
+                state[str(p)] = "special"
+    return state
+
+
+def _group_rss_mb(group: int) -> float:
+    """RSS of every process in the process group `group` (the child runs under GNU time, in a
+    session of its own: time, the interpreter and whatever it starts)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != group:
+                continue
+            for line in (stat.parent / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except (OSError, ValueError, IndexError):
+            pass  # a process that ended meanwhile
+    return total
+
+
+def _peak_kb(path: Path, usage) -> float:
+    """The child's peak RSS in kB as GNU time measured it (its last line; absent when it was killed,
+    then wait4's figure, which is at least as large)."""
+    try:
+        return float(path.read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return float(usage.ru_maxrss)
+
+
+def run_case(case: Case, fix, work: Path, timeout: float) -> dict:
+    folder = work / "cases" / case.name
+    shutil.rmtree(folder, ignore_errors=True)
+    for sub in ("in", "out", "home", "tmp"):
+        (folder / sub).mkdir(parents=True)
+    row = {"case": case.name, "surface": case.surface}
+    try:
+        argv = case.build(fix, folder)
+    except Exception as exc:  # a case that cannot be built is reported, not fatal
+        return {**row, "verdict": "ERROR", "note": f"build failed: {type(exc).__name__}: {exc}"[:160]}
+    if argv is None:
+        return {**row, "verdict": "SKIP", "note": "fixture missing"}
+    out = folder / "out"
+    inputs = [folder / "in", fix.root]
+    before_in = {str(p): _snapshot(p) for p in inputs}
+    before = _snapshot(folder, skip=(out, folder / "in"))
+    out_before = _snapshot(out)
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "src"),
+        "PYTHONUTF8": "1",
+        "HOME": str(folder / "home"),
+        "TMPDIR": str(folder / "tmp"),
+        "MPLCONFIGDIR": str(work / "mplconfig"),  # matplotlib's font cache, which a user's HOME already holds
+        **case.env,
+    }
+    err_path = logs / f"{case.name}.stderr"
+    with open(logs / f"{case.name}.stdout", "wb") as so, open(err_path, "wb") as se:
+        start = time.perf_counter()
+        peak = logs / f"{case.name}.maxrss"
+        proc = subprocess.Popen(
+            [TIME, "-q", "-f", "%M", "-o", str(peak), sys.executable, *argv],
+            cwd=folder, env=env, stdout=so, stderr=se, start_new_session=True,
+        )  # fmt: skip
+        killed, sampled = [""], [0.0]
+        limit = case.timeout or timeout
+
+        def watchdog():
+            while proc.returncode is None:
+                late = time.perf_counter() - start > limit
+                sampled[0] = max(sampled[0], _group_rss_mb(proc.pid))
+                if late or sampled[0] > KILL_MB:
+                    killed[0] = "timeout" if late else f"killed past {KILL_MB} MB"
+                    os.killpg(proc.pid, signal.SIGKILL)  # its own session: its children go too
+                    return
+                time.sleep(0.05)
+
+        dog = threading.Thread(target=watchdog, daemon=True)
+        dog.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        dog.join()
+    err = err_path.read_bytes().decode("utf-8", "backslashreplace").strip().splitlines()
+    after = _snapshot(folder, skip=(out, folder / "in"))
+    written = sorted(p for p, v in after.items() if before.get(p) != v)
+    after_in = {str(p): _snapshot(p) for p in inputs}
+    changed = [q for p in inputs for q, v in before_in[str(p)].items() if after_in[str(p)].get(q) != v]
+    left = [p for p, v in _snapshot(out).items() if out_before.get(p) != v and Path(p).name not in case.allow_out]
+    row.update(
+        exit=None if killed[0] else proc.returncode,
+        lines=len(err),
+        seconds=round(seconds, 1),
+        rss_mb=round(max(_peak_kb(peak, usage) / 1024, sampled[0])),  # sampled: a killed child's
+        written=len(written),
+        out_left=len(left),
+        inputs_changed=len(set(changed)),
+        first_line=(err[0] if err else "")[:160],
+    )
+    problems = []
+    if killed[0]:
+        problems.append(killed[0])
+    elif proc.returncode != case.expect:
+        problems.append(f"exit {proc.returncode}, expected {case.expect}")
+    if len(err) != (1 if case.expect == 2 else 0):
+        problems.append(f"{len(err)} stderr lines")
+    elif case.expect == 2 and case.needle and not re.search(case.needle, err[0].replace(str(folder), "<case>"), re.I):
+        problems.append(f"line lacks '{case.needle}'")  # the case folder's own name does not count
+    if row["rss_mb"] >= RSS_LIMIT_MB and case.expect != 0:  # a control that runs whole: reported, not judged
+        problems.append(f"RSS {row['rss_mb']} MB")
+    if written:
+        problems.append(f"wrote {Path(written[0]).relative_to(folder)}")
+    if left and case.expect != 0:
+        problems.append(f"left {Path(left[0]).relative_to(folder)}")
+    if changed:
+        problems.append("input changed")
+    row["verdict"] = "FAIL" if problems else "PASS"
+    row["note"] = "; ".join(problems)
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    cols = ("case", "surface", "verdict", "exit", "lines", "seconds", "rss_mb", "written", "out_left",
+            "inputs_changed", "note")  # fmt: skip
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = [str(r.get(c, "")).replace("|", "\\|") for c in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("PASS", "FAIL", "SKIP", "ERROR")}
+    return "\n".join(lines) + "\n\n" + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + f" of {len(rows)}\n"
+
+
+def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "--call":
+        return _call_entry(sys.argv[2], sys.argv[3])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default="/tmp/p2l_round4", help="fixture and one folder per case")
+    parser.add_argument("--cases", default="", help="run only the cases whose name matches this regular expression")
+    parser.add_argument("--out", help="write the markdown table here too")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per case (default 120)")
+    parser.add_argument("--list", action="store_true", help="list the cases and stop")
+    args = parser.parse_args()
+    sys.path[:0] = [str(REPO / "src"), str(REPO / "tests"), str(REPO / "benchmarks")]
+    from hostile_round4_cases import CASES
+    from hostile_round4_fixture import Fixture
+
+    chosen = [c for c in CASES if re.search(args.cases, c.name)]
+    if args.list:
+        print("\n".join(f"{c.surface:12} {c.name}" for c in chosen))
+        return 0
+    work = Path(args.work)
+    fix = Fixture(work / "fixture")
+    rows = []
+    for case in chosen:
+        row = run_case(case, fix, work, args.timeout)
+        rows.append(row)
+        print(f"{row['verdict']:5} {case.name:34} {row.get('note', '')[:110]}", file=sys.stderr, flush=True)
+    text = table(rows)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
