@@ -41,8 +41,15 @@ demo-long: $(BIN)/.installed
 
 # UTF-8 mode: once seen here, a library loaded during the suite left the test process in an ASCII
 # C locale and a later test's text read failed; the tests' own reads and writes name utf-8 as well.
+# CI runs this: every test but the rehearsal-like runs marked long (make test-long), with one
+# end-to-end workflow run (tests/test_workflow.py) and the real tumour scans through predict.
 test: $(BIN)/.installed
-	PYTHONUTF8=1 $(BIN)/python -m pytest -q
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not long"
+
+# The rehearsal-like end-to-end runs (the diffusion models' tiny run, the small real-layout
+# rehearsal, the workflow run twice for determinism): many minutes each, not in CI.
+test-long: $(BIN)/.installed
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m long
 
 # The unit tests only (the end-to-end ones are marked slow): about 5 minutes on 2 cores.
 test-fast: $(BIN)/.installed
@@ -74,4 +81,4 @@ rehearse-slurm: $(BIN)/.installed
 rehearse-real: $(BIN)/.installed
 	PYTHONPATH=src nice -n 10 $(BIN)/python -m patch2loc.rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
 
-.PHONY: install demo demo-long test test-fast format-check lint lint-python rehearse-slurm rehearse-real
+.PHONY: install demo demo-long test test-long test-fast format-check lint lint-python rehearse-slurm rehearse-real

@@ -44,6 +44,7 @@ def test_long_demo_trains_and_scores_every_method_and_the_quick_demo_keeps_three
 
 
 @pytest.mark.slow
+@pytest.mark.long  # make test-long: about 17 minutes on 2 cores
 def test_tiny_run_trains_scores_and_bundles_the_diffusion_models(workdir):  # noqa: F811
     from test_workflow import _tiny_config
 

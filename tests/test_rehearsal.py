@@ -129,6 +129,7 @@ def test_each_dataset_layout_is_read_from_its_fixture(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # make test-long; make rehearse-real is the full one
 def test_small_rehearsal_reaches_table1(tmp_path):
     from patch2loc.rehearsal.run import rehearse
 

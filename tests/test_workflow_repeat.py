@@ -21,7 +21,7 @@ import yaml
 
 from test_workflow import _tiny_config, copy_workflow, snakemake
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]  # make test-long
 MODEL = "results/tiny/models/T1/fold0"
 STATE = "results/tiny/resume/models/T1/fold0"
 # (rule, model folder, working folder, log) of each trained method's T1 fold-0 training
