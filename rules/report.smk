@@ -123,6 +123,7 @@ rule report:
         supplementary=rules.table1.output.supplementary,
         table2=rules.table2.output.table,
         table3=rules.table3.output.table,
+        table3_challenges=rules.table3.output.challenges,
         table3_size=rules.table3.output.size,
         table3_load=rules.table3.output.load,
         recall_size=rules.table3.output.figures,

@@ -96,6 +96,12 @@ rule table3:
             category="1 Tables",
             subcategory="Table 3",
         ),
+        challenges=report_csv(
+            multiext(LAYOUT.table("table3_challenges"), ".csv", ".md", ".tex"),
+            caption="../workflow/report/table3_challenges.rst",
+            category="1 Tables",
+            subcategory="Table 3",
+        ),
         per_fold=LAYOUT.table("recall_by_size_per_fold.csv"),
         intervals=LAYOUT.table("table3_intervals.csv"),
         figures=report(
@@ -114,8 +120,9 @@ rule table3:
         mem_mb=2000,  # one row per volume and per lesion
     params:
         lesionwise=config["evaluate"].get("lesionwise", {}),
-        captions={t: table_caption(t, config) for t in ("table3", "table3_size", "table3_load")},
+        captions={t: table_caption(t, config) for t in ("table3", "table3_challenges", "table3_size", "table3_load")},
         bootstrap=BOOTSTRAP,
+        challenges=CHALLENGES,  # dataset -> its challenge (config/datasets.yaml)
     script:
         "../workflow/scripts/make_table3.py"
 

@@ -41,7 +41,9 @@ sections = [
     ("Table 2", [(caption_of(inp.table2), csv_of(inp.table2))]),
     (
         "Table 3: the challenges' metrics at the unsupervised threshold",
-        [(caption_of(inp.table3), csv_of(inp.table3)), (caption_of(inp.table3_size), csv_of(inp.table3_size))]
+        [(caption_of(inp.table3), csv_of(inp.table3))]
+        + [(caption_of(inp.table3_challenges), csv_of(inp.table3_challenges))]
+        + [(caption_of(inp.table3_size), csv_of(inp.table3_size))]
         + [
             (f"{RunLayout.parse(png, 'figure:recall_size')['dataset']}: {rst_caption('recall_size')}", png)
             for png in inp.recall_size

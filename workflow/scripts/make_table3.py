@@ -1,4 +1,5 @@
-"""Rule table3: the challenges' metrics at the unsupervised threshold (Table 3), lesion-wise recall
+"""Rule table3: the challenges' metrics at the unsupervised threshold (Table 3: the WMH rules on
+every set, and each set with its own challenge's metrics), lesion-wise recall
 by lesion size (table and one figure per lesion set) and AUPRC by lesion-load tertile; their
 captions come from the rule (patch2loc.evaluation.captions)."""
 
@@ -10,6 +11,7 @@ from _common import setup
 
 setup(snakemake)
 
+from patch2loc.evaluation.challenges.table import challenge_table
 from patch2loc.evaluation.lesionwise import tables as T
 from patch2loc.evaluation.lesionwise.figures import recall_size_figure
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, VOLUME_COLUMNS, LesionRule
@@ -33,6 +35,9 @@ stem = lambda files: files[0][: -len(".csv")]  # noqa: E731
 boot = Bootstrap.from_config(params.bootstrap)
 write_table(T.table3(metrics, boot=boot), stem(out.table), caption=captions["table3"])
 write_csv(interval_table(metrics, list(T.TABLE3), boot), out.intervals)
+write_table(
+    challenge_table(metrics, dict(params.challenges), boot), stem(out.challenges), caption=captions["table3_challenges"]
+)
 per_fold = T.recall_by_size_per_fold(lesions, rule.size_bins_ml)
 write_csv(per_fold, out.per_fold)
 write_table(T.recall_by_size(per_fold), stem(out.size), caption=captions["table3_size"])

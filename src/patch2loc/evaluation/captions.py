@@ -75,6 +75,15 @@ CAPTIONS = {
         "predicted and lesion volume over lesion volume), lesion-wise recall and F1 per volume, "
         "false-positive components per volume. {lesion_rule}. Each cell: " + INTERVAL + ". {space}"
     ),
+    "table3_challenges": (
+        "Table 3, each set's own challenge: the metrics its challenge's evaluation code defines, of the map "
+        "thresholded at the unsupervised threshold (score >= threshold), every ground-truth voxel counted: WMH "
+        "(hjkuijf/wmhchallenge evaluation.py: in-plane HD95 boundary, label 2 ignored), ISLES'22 for ATLAS_v2 "
+        "(F1 = TP / (TP + (FP + FN) / 2), volumes in mL), BraTS 2023 lesion-wise for BraTS21 (dilation-based "
+        "matching, lesions of <= 50 mm3 left out, 374 mm per missed or spurious lesion), MSLUB: Dice and "
+        "lesion-wise TPR and FPR (docs/evaluation.md). Each cell: " + INTERVAL + "; volumes: those with a value "
+        "(a challenge leaves some undefined). {space}"
+    ),
     "table3_size": (
         "Lesion-wise recall (%) by lesion volume " + AT_THRESHOLD + ": per fold the lesions found over the "
         "lesions in the bin, then mean ± std over folds; (n) lesions per bin and fold. {lesion_rule}. {space}"
