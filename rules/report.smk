@@ -121,6 +121,7 @@ rule report:
         losses=loss_curves(),
         table1=rules.table1.output.table,
         supplementary=rules.table1.output.supplementary,
+        spaces=rules.table1.output.spaces,
         table2=rules.table2.output.table,
         table3=rules.table3.output.table,
         table3_challenges=rules.table3.output.challenges,

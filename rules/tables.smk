@@ -35,6 +35,12 @@ rule table1:
             subcategory="Table 1",
         ),
         intervals=LAYOUT.table("table1_intervals.csv"),
+        spaces=report_csv(
+            multiext(LAYOUT.table("table1_spaces"), ".csv", ".md", ".tex"),
+            caption="../workflow/report/table1_spaces.rst",
+            category="1 Tables",
+            subcategory="Table 1",
+        ),
     log:
         LAYOUT.log("table1"),
     conda:
@@ -42,7 +48,7 @@ rule table1:
     resources:
         mem_mb=2000,  # one row per volume
     params:
-        captions={t: table_caption(t, config) for t in ("table1", "table1_supplementary")},
+        captions={t: table_caption(t, config) for t in ("table1", "table1_supplementary", "table1_spaces")},
         bootstrap=BOOTSTRAP,
     script:
         "../workflow/scripts/make_table1.py"

@@ -93,6 +93,9 @@ def test_native_space_scores_the_raw_labels_on_the_scan_grid(tmp_path):
     atlas, atlas_lesions, _ = _score(tmp_path, scan, "MSLUB", space="atlas")
     assert atlas.iloc[0]["lesion_voxels"] == np.count_nonzero(labels[::2, ::2, ::2]) == 37
     assert atlas.iloc[0]["space"] == "atlas" and sorted(atlas_lesions["voxels"]) == [1, 36]
+    # a native run also grades the atlas grid, for the side-by-side table; an atlas run does not
+    assert row["atlas_lesion_voxels"] == 37 and row["atlas_auprc"] == atlas.iloc[0]["auprc"]
+    assert "atlas_auprc" not in atlas.columns
     # the map scored is the atlas map taken back through the transform (scoring.native.native_map)
     from patch2loc.evaluation.metrics import evaluate_volume
     from patch2loc.io import load_volume

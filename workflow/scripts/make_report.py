@@ -36,7 +36,8 @@ sections = [
     ("The demo's checks", demo_check_items(run_dir)),
     (
         "Table 1",
-        [(caption_of(inp.table1), csv_of(inp.table1)), (caption_of(inp.supplementary), csv_of(inp.supplementary))],
+        [(caption_of(inp.table1), csv_of(inp.table1)), (caption_of(inp.supplementary), csv_of(inp.supplementary))]
+        + [(caption_of(inp.spaces), csv_of(inp.spaces))],
     ),
     ("Table 2", [(caption_of(inp.table2), csv_of(inp.table2))]),
     (

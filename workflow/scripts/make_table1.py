@@ -1,5 +1,6 @@
 """Rule table1: Table 1 (Dice, AUPRC; every method of the run, then the published rows), the
-supplementary table and their intervals as numbers (table1_intervals.csv); their captions come from
+supplementary table, their intervals as numbers (table1_intervals.csv) and native against atlas
+space (table1_spaces: empty for an atlas-only run); their captions come from
 the rule (patch2loc.evaluation.captions)."""
 
 import sys
@@ -10,6 +11,7 @@ from _common import setup
 setup(snakemake)
 
 from patch2loc.io import write_csv
+from patch2loc.evaluation.spaces import space_table
 from patch2loc.evaluation.tables import interval_table, read_csvs, table1, table1_supplementary
 from patch2loc.evaluation.uncertainty import Bootstrap
 from patch2loc.evaluation.table_files import write_table
@@ -27,3 +29,4 @@ write_table(
     caption=captions["table1_supplementary"],
 )
 write_csv(interval_table(metrics, ["best_dice", "auprc", "auroc", "dice_unsup"], boot), out.intervals)
+write_table(space_table(metrics, boot), out.spaces[0][: -len(".csv")], caption=captions["table1_spaces"])

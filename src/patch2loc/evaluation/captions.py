@@ -50,6 +50,16 @@ CAPTIONS = {
         + "; the threshold: mean ± std over folds. No lesion set has a labelled validation "
         "split (splits/), so no Dice at a threshold tuned on labels is given. {space}"
     ),
+    "table1_spaces": (
+        "Native against atlas space, once, side by side: the same maps graded on each scan's own grid (the "
+        "map taken back through the inverse of its registration, the labels as delivered, the native brain "
+        "mask: what every table here uses when evaluate.space is native) and on the atlas grid (the labels "
+        "moved there by nearest neighbour after an affine registration, lesion voxels outside the atlas-space "
+        "brain mask dropped: the authors' protocol). The two differ in which voxels are counted (the grids' "
+        "voxel sizes and brain masks differ) and in the labels (resampled or not), not in the method. "
+        + INTERVAL
+        + "; native - atlas: the paired difference per subject. Empty for a run scored in atlas space only."
+    ),
     "paired_tests": (
         "Paired tests: {reference} against every other method on the same test subjects (each subject's "
         "mean over folds): median paired difference ({reference} minus the other, percentage points) with its "

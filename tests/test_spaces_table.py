@@ -1,0 +1,36 @@
+"""Native against atlas space side by side (evaluation/spaces.py, tables/table1_spaces.*)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from patch2loc.evaluation.spaces import COLUMNS, space_table
+from patch2loc.evaluation.uncertainty import Bootstrap
+
+
+def _metrics(atlas: bool):
+    rows = []
+    for i, (auprc, atlas_auprc) in enumerate([(0.5, 0.4), (0.6, 0.5), (0.7, 0.6), (0.2, 0.2)]):
+        row = {"method": "A", "modality": "T2", "fold": 0, "dataset": "BraTS21", "subject": f"s{i}"}
+        row |= {"auprc": auprc, "best_dice": 0.5, "dice_unsup": 0.3}
+        if atlas:
+            row |= {"atlas_auprc": atlas_auprc, "atlas_best_dice": 0.5, "atlas_dice_unsup": np.nan if i == 0 else 0.3}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_native_and_atlas_side_by_side_with_the_paired_difference():
+    table = space_table(_metrics(atlas=True), Bootstrap(resamples=200, seed=0))
+    assert tuple(table.columns) == COLUMNS
+    table = table.set_index("metric")
+    auprc = table.loc["AUPRC (%)"]
+    assert auprc["native"].startswith("50.00 [") and auprc["atlas"].startswith("42.50 [")
+    assert auprc["native - atlas"].startswith("7.50 [") and auprc["volumes"] == 4  # 0.1, 0.1, 0.1, 0
+    # a volume without an atlas value leaves that metric's pair, and is counted out
+    assert table.loc["Dice at the unsupervised threshold (%)", "volumes"] == 3
+    assert table.loc["oracle Dice (%)", "native - atlas"] == "0.00 [0.00, 0.00]"
+
+
+def test_an_atlas_only_run_gives_an_empty_table():
+    assert space_table(_metrics(atlas=False), Bootstrap()).empty
