@@ -45,7 +45,7 @@ def split_channels(images: np.ndarray | torch.Tensor, masks, where: str) -> int:
     if images.ndim not in (4, 5) or grid != tuple(masks.shape) or masks.ndim != 4:
         raise InputError(
             f"{where}: images {tuple(images.shape)} and masks {tuple(masks.shape)} must be [subjects, X, Y, Z] "
-            "or [subjects, contrasts, X, Y, Z] with masks [subjects, X, Y, Z]. Stack volumes of one common shape."
+            "with the same shape (or images [subjects, contrasts, X, Y, Z]). Stack volumes of one common shape."
         )
     return 1 if images.ndim == 4 else int(images.shape[1])
 
