@@ -2,9 +2,12 @@
 
 Depth 4 (three average-pool downsamplings, three transposed-convolution upsamplings), `width`
 channels at the top level doubling at each level below (64, 128, 256, 512 in the reference).
+`channels` co-registered contrasts in and out (the reference trains on the 4 BraTS contrasts at
+once: AntanasKascenas/DenoisingAE src/denoising.py l. 72, UNet(in_channels=n_input,
+n_classes=n_input), n_input=4 l. 20); 1 is one contrast, built exactly as before.
 Each level is two 3x3 convolutions with weight standardisation, each followed by Swish (SiLU) and
 GroupNorm, in that order as in the reference; convolutions pad by reflection so a slice keeps its
-size. A 1x1 convolution maps the top level back to one channel: the reconstruction.
+size. A 1x1 convolution maps the top level back to `channels` channels: the reconstruction.
 A slice whose side is not a multiple of 2^(depth-1) is zero padded for the network and cropped back.
 """
 
@@ -48,7 +51,7 @@ class DenoisingUNet(nn.Module):
     def __init__(self, width: int = 64, depth: int = 4, channels: int = 1):
         super().__init__()
         widths = [width * 2**i for i in range(depth)]
-        self.depth = depth
+        self.depth, self.channels = depth, channels
         self.down = nn.ModuleList(conv_block(a, b) for a, b in zip([channels, *widths[:-1]], widths))
         self.up = nn.ModuleList(
             nn.ConvTranspose2d(widths[i + 1], widths[i], kernel_size=2, stride=2) for i in reversed(range(depth - 1))

@@ -6,6 +6,11 @@ the field is then rolled by a random offset along both axes (one offset per batc
 reference) so the nodes do not always fall on the same pixels, and set to zero outside the
 foreground (the brain mask). The reference draws 16 x 16 nodes on a 128-pixel slice of 1.875 mm
 pixels (BraTS' 240 mm resized): about 15.9 mm between nodes. We keep the distance, in mm.
+
+Several contrasts: the reference draws its coarse grid as [batch, channels, 16, 16], so each
+contrast gets its own independent noise (AntanasKascenas/DenoisingAE src/denoising.py l. 25), then
+rolls the whole tensor by one offset (l. 30-32) and keeps one foreground for every contrast (the
+channel sum, l. 34-35); here the foreground is the brain mask, shared by the contrasts.
 """
 
 from __future__ import annotations
@@ -25,12 +30,18 @@ def node_spacing(side: int, cells: int) -> float:
 
 
 def coarse_noise(
-    foreground: torch.Tensor, cells: tuple[int, int], std: float, generator: torch.Generator, roll: bool = True
+    foreground: torch.Tensor,
+    cells: tuple[int, int],
+    std: float,
+    generator: torch.Generator,
+    roll: bool = True,
+    channels: int = 1,
 ) -> torch.Tensor:
-    """Noise for a batch of slices [B, 1, H, W]: zero wherever `foreground` (same shape) is False."""
+    """Noise for a batch of slices [B, channels, H, W], independent per channel, zero wherever
+    `foreground` ([B, 1, H, W]) is False. One channel draws exactly what it always drew."""
     batch, _, height, width = foreground.shape
     device = foreground.device
-    grid = torch.randn((batch, 1, *cells), generator=generator, device=device) * std
+    grid = torch.randn((batch, channels, *cells), generator=generator, device=device) * std
     field = F.interpolate(grid, size=(height, width), mode="bilinear", align_corners=True)
     if roll:
         shift = torch.randint(0, height * width, (1,), generator=generator, device=device).item()

@@ -7,6 +7,11 @@ gradient norm clipped to `grad_clip`, one Adam step (amsgrad, weight decay) at a
 a half-cosine from `lr` to 0 over the run. Validation: a fixed set of slices of the validation
 subjects with fixed noise, drawn once with a generator of its own. The loop, checkpoints, resume
 and best model by validation loss are the shared harness's (`methods.harness`).
+
+Co-registered contrasts (docs/multimodal.md): volumes [S, C, X, Y, Z] with one brain mask per
+subject train a UNet with C channels in and out, each contrast corrupted by its own noise, as the
+reference trains on the 4 BraTS contrasts (AntanasKascenas/DenoisingAE @8e5a9df
+src/denoising.py l. 25, 72); [S, X, Y, Z] is one contrast, trained exactly as before.
 """
 
 from __future__ import annotations
@@ -92,17 +97,29 @@ class DAEConfig:
         return config_from_dict(cls, d, "DAE config")
 
 
+def channel_count(images: np.ndarray, masks: np.ndarray) -> int:
+    """Contrasts in a stack [S, X, Y, Z] (1) or [S, C, X, Y, Z] with masks [S, X, Y, Z]."""
+    if images.ndim not in (4, 5) or masks.shape != images.shape[:1] + images.shape[-3:]:
+        raise InputError(
+            f"DAE training: images {images.shape} and masks {masks.shape} must be [subjects, X, Y, Z] or "
+            "[subjects, contrasts, X, Y, Z] with masks [subjects, X, Y, Z]. Stack volumes of one shape."
+        )
+    return 1 if images.ndim == 4 else images.shape[1]
+
+
 def brain_slices(images: np.ndarray, masks: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The axial slices [N, 1, X, Y] (image times mask) and masks of [S, X, Y, Z] stacks that hold
-    brain, in (subject, slice) order: one copy, on the device."""
+    """The axial slices [N, C, X, Y] (image times mask) and masks [N, 1, X, Y] of stacks
+    [S, (C,) X, Y, Z] that hold brain, in (subject, slice) order: one copy, on the device."""
+    channels = channel_count(images, masks)
     keep = masks.any(axis=(1, 2))  # [S, Z]
     order = (0, 3, 1, 2)
-    slices = np.ascontiguousarray(images.transpose(order)[keep])
+    stack = images.reshape(len(images), channels, *images.shape[-3:])  # [S, C, X, Y, Z], a view
+    slices = np.ascontiguousarray(stack.transpose(0, 4, 1, 2, 3)[keep])
     fg = np.ascontiguousarray(masks.transpose(order)[keep])
     if not len(slices):
         raise InputError("DAE training: no axial slice holds brain; check the brain masks.")
     fg_t = torch.from_numpy(fg).unsqueeze(1).to(device)
-    return torch.from_numpy(slices).unsqueeze(1).to(device) * fg_t, fg_t
+    return torch.from_numpy(slices).to(device) * fg_t, fg_t
 
 
 def denoising_loss(reconstruction: torch.Tensor, clean: torch.Tensor, foreground: torch.Tensor) -> torch.Tensor:
@@ -125,9 +142,10 @@ class DAETask:
         for _ in range(cfg.val_batches):
             idx = torch.randint(len(val_slices), (cfg.batch_size,), generator=val_gen, device=device)
             clean, fg = val_slices[idx], val_fg[idx]
-            self.val_set.append((clean, fg, clean + coarse_noise(fg, cells, cfg.noise_std, val_gen)))
+            noise = coarse_noise(fg, cells, cfg.noise_std, val_gen, channels=clean.shape[1])
+            self.val_set.append((clean, fg, clean + noise))
         self.generator = torch.Generator(device).manual_seed(cfg.seed)
-        self.model = DenoisingUNet(cfg.width, cfg.depth).to(device)
+        self.model = DenoisingUNet(cfg.width, cfg.depth, self.slices.shape[1]).to(device)
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=cfg.lr, amsgrad=True, weight_decay=cfg.weight_decay
         )
@@ -137,7 +155,7 @@ class DAETask:
         set_lr(self.optimizer, scheduled_lr(cfg.lr, step, cfg.steps, "cosine"))  # nothing to save for resume
         idx = torch.randint(len(self.slices), (cfg.batch_size,), generator=self.generator, device=self.device)
         clean, fg = self.slices[idx], self.foreground[idx]
-        noisy = clean + coarse_noise(fg, self.cells, cfg.noise_std, self.generator)
+        noisy = clean + coarse_noise(fg, self.cells, cfg.noise_std, self.generator, channels=clean.shape[1])
         with autocast_context(self.device, cfg.amp):
             reconstruction = self.model(noisy)
         loss = denoising_loss(reconstruction, clean, fg)
@@ -150,14 +168,14 @@ class DAETask:
     @torch.no_grad()
     def evaluate(self) -> dict:
         """Validation loss (noisy input, as in training) and the mean |x - reconstruction| inside
-        the brain of the clean slices: the anomaly score's level on normal tissue."""
+        the brain of the clean slices (per contrast): the anomaly score's level on normal tissue."""
         self.model.eval()
         loss, error, brain = 0.0, 0.0, 0.0
         for clean, fg, noisy in self.val_set:
             with autocast_context(self.device, self.cfg.amp):
                 loss += denoising_loss(self.model(noisy), clean, fg).item()
                 error += ((self.model(clean).float() - clean).abs() * fg).sum().item()
-            brain += fg.sum().item()
+            brain += fg.sum().item() * clean.shape[1]
         return {"val_loss": loss / len(self.val_set), "val_recon_error": error / max(brain, 1.0)}
 
     def extra_state(self) -> dict:
@@ -169,11 +187,12 @@ class DAETask:
 
 def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Train a DAE on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`."""
-    shape = data.train_images.shape[1:]
-    if data.val_images.shape[1:] != shape:
+    channels = channel_count(data.train_images, data.train_masks)
+    shape = data.train_images.shape[-3:]
+    if data.val_images.shape[1:] != data.train_images.shape[1:]:
         raise InputError(
-            f"train volumes {shape} and val volumes {data.val_images.shape[1:]} differ in shape; "
-            "preprocess both to the same grid (crop/pad)."
+            f"train volumes {data.train_images.shape[1:]} and val volumes {data.val_images.shape[1:]} differ in "
+            "shape (contrasts, grid); preprocess both to the same grid (crop/pad)."
         )
     device = prepare_device(cfg.device, cfg.num_threads)
     cells = (
@@ -187,18 +206,29 @@ def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: boo
         "volume_shape": list(shape),
         "spacing": list(data.spacing),
         "noise_cells": list(cells),
-        "intensity_range": training_range(data.train_images, data.train_masks),
+        "channels": channels,
+        **contrast_ranges(data.train_images, data.train_masks, channels),
     }
     return train_seeded(
         lambda: DAETask(data, cfg, cells, device),
         out_dir,
         cfg,
         config=config,
-        must_match=RESUME_MUST_MATCH,
+        # Checkpoints written before `channels` was recorded are one-channel runs: they still resume.
+        must_match=RESUME_MUST_MATCH + (("channels",) if channels != 1 else ()),
         subjects=data.subjects,
         device=device,
         progress=progress,
     )
+
+
+def contrast_ranges(images: np.ndarray, masks: np.ndarray, channels: int) -> dict:
+    """`intensity_range` of the (first) contrast, as predict checks it today; with several
+    contrasts also `intensity_ranges`, one per contrast."""
+    if images.ndim == 4:
+        return {"intensity_range": training_range(images, masks)}
+    ranges = [training_range(images[:, c], masks) for c in range(channels)]
+    return {"intensity_range": ranges[0], "intensity_ranges": ranges}
 
 
 def train_from_files(

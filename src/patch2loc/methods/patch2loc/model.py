@@ -24,6 +24,7 @@ PATCH_FRACTION = 0.125  # patch side as a fraction of the slice side (24 of 192)
 # no longer spends its first hundreds of steps moving the outputs from 0 to the target range.
 INITIAL_MEAN = 50.0
 INITIAL_LOGVAR = math.log(100.0**2 / 12.0)
+MAX_CHANNELS = 16  # co-registered contrasts a checkpoint may declare (a bound on a file's claim)
 
 
 def patch_size_for(slice_size: int, fraction: float = PATCH_FRACTION) -> int:
@@ -109,26 +110,30 @@ def _trim_convolutions(module: nn.Module) -> None:
             _trim_convolutions(child)
 
 
-def resnet18_encoder() -> nn.Module:
-    """torchvision ResNet-18 with 1 input channel, a 3x3 stride-2 first conv, and no fc.
+def resnet18_encoder(channels: int = 1) -> nn.Module:
+    """torchvision ResNet-18 with `channels` input channels (1: one contrast, the paper's; C:
+    co-registered contrasts, docs/multimodal.md), a 3x3 stride-2 first conv, and no fc.
 
     Padding 3 on the first conv follows the authors' code (the paper only says kernel 3).
     Its convolutions are `TrimmedConv2d` (identical maths, no work on taps that see only padding).
     """
     net = resnet18(weights=None)
-    net.conv1 = nn.Conv2d(1, 64, kernel_size=3, stride=2, padding=3, bias=False)
+    net.conv1 = nn.Conv2d(channels, 64, kernel_size=3, stride=2, padding=3, bias=False)
     net.fc = nn.Identity()
     _trim_convolutions(net)
     return net
 
 
 class Patch2LocNet(nn.Module):
-    """model(patches [N,1,P,P], slice_pos [N] in percent) -> (mean [N,2], logvar [N,2])."""
+    """model(patches [N,C,P,P], slice_pos [N] in percent) -> (mean [N,2], logvar [N,2]).
 
-    def __init__(self, patch_size: int = 24):
+    Only the first convolution sees the C channels; with C = 1 the network is the paper's, built
+    in the same order (same parameters from the same seed)."""
+
+    def __init__(self, patch_size: int = 24, channels: int = 1):
         super().__init__()
-        self.patch_size = int(patch_size)
-        self.encoder = resnet18_encoder()
+        self.patch_size, self.channels = int(patch_size), int(channels)
+        self.encoder = resnet18_encoder(self.channels)
         self.mean_head = _head()
         self.logvar_head = _head()
         nn.init.constant_(self.mean_head[-1].bias, INITIAL_MEAN)
@@ -141,16 +146,22 @@ class Patch2LocNet(nn.Module):
 
 
 @functools.lru_cache(maxsize=4)
-def _expected_weights(patch_size: int) -> dict:
+def _expected_weights(patch_size: int, channels: int = 1) -> dict:
     """The network's tensors (names, shapes, dtypes), built on the meta device: no memory, no init."""
     with torch.device("meta"):
-        return Patch2LocNet(patch_size).state_dict()
+        return Patch2LocNet(patch_size, channels).state_dict()
 
 
-def weights_problem(weights: dict, patch_size: int) -> str | None:
-    """How `weights` do not fit Patch2LocNet(patch_size) (None when every tensor fits), compared
-    name by name, shape by shape, before the network is built."""
-    expected = _expected_weights(patch_size)
+def checkpoint_channels(ckpt: dict) -> int:
+    """Input channels recorded in a checkpoint's config; 1 when absent (every checkpoint written
+    before multi-contrast models)."""
+    return (ckpt.get("config") or {}).get("channels", 1)
+
+
+def weights_problem(weights: dict, patch_size: int, channels: int = 1) -> str | None:
+    """How `weights` do not fit Patch2LocNet(patch_size, channels) (None when every tensor fits),
+    compared name by name, shape by shape, before the network is built."""
+    expected = _expected_weights(patch_size, channels)
     missing = [k for k in expected if k not in weights]
     extra = [k for k in weights if k not in expected]
     if missing or extra:
@@ -179,12 +190,18 @@ def load_model(checkpoint: str, device: str | torch.device = "cpu") -> tuple[Pat
     from patch2loc.io import InputError
 
     ckpt = read_checkpoint(checkpoint)
-    problem = weights_problem(ckpt["model"], ckpt["patch_size"])
+    channels = checkpoint_channels(ckpt)
+    if type(channels) is not int or not 1 <= channels <= MAX_CHANNELS:
+        raise InputError(
+            f"{checkpoint}: config channels is {str(channels)[:40]!r}, not a count of contrasts from 1 to "
+            f"{MAX_CHANNELS}. Pass a best.pt or last.pt written by patch2loc train."
+        )
+    problem = weights_problem(ckpt["model"], ckpt["patch_size"], channels)
     if problem:
         raise InputError(
             f"{checkpoint}: not a usable Patch2Loc checkpoint (weights do not fit the network: "
             f"{problem}). Pass a best.pt or last.pt written by patch2loc train."
         )
-    model = Patch2LocNet(patch_size=ckpt["patch_size"])
+    model = Patch2LocNet(patch_size=ckpt["patch_size"], channels=channels)
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval(), ckpt

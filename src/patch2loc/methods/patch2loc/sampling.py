@@ -13,6 +13,12 @@ computed once, when the sampler is built.
 Slice choice: for each subject the slice is drawn uniformly among the slices that have at least
 one valid centre. An empty slice contributes no patch under the paper's rejection scheme either;
 skipping it only means every subject contributes a slice to every step.
+
+Several co-registered contrasts (docs/multimodal.md): images [S, C, X, Y, Z], one brain mask per
+subject [S, X, Y, Z]; a patch is then [C, P, P], the same window of every contrast. One array
+with a channel axis, not a tuple of volumes: the contrasts share one grid by construction, the
+gather indexes one more axis, and [S, X, Y, Z] (today's input) is the C = 1 case, drawn exactly
+as before.
 """
 
 from __future__ import annotations
@@ -32,6 +38,18 @@ def _subject(x: np.ndarray | torch.Tensor, s: int) -> torch.Tensor:
     return x[s] if isinstance(x, torch.Tensor) else torch.from_numpy(np.array(x[s]))
 
 
+def split_channels(images: np.ndarray | torch.Tensor, masks, where: str) -> int:
+    """The channel count of images [S, X, Y, Z] (1) or [S, C, X, Y, Z] (C) with masks
+    [S, X, Y, Z]; one line when the shapes do not fit."""
+    grid = tuple(images.shape[:1]) + tuple(images.shape[-3:])
+    if images.ndim not in (4, 5) or grid != tuple(masks.shape) or masks.ndim != 4:
+        raise InputError(
+            f"{where}: images {tuple(images.shape)} and masks {tuple(masks.shape)} must be [subjects, X, Y, Z] "
+            "with the same shape (or images [subjects, contrasts, X, Y, Z]). Stack volumes of one common shape."
+        )
+    return 1 if images.ndim == 4 else int(images.shape[1])
+
+
 def brain_counts(mask_slices: torch.Tensor, patch_size: int) -> torch.Tensor:
     """Brain pixels inside the zero-padded P x P window centred at every pixel.
 
@@ -48,9 +66,10 @@ def brain_counts(mask_slices: torch.Tensor, patch_size: int) -> torch.Tensor:
 class PatchSampler:
     """Draws training patches, their target positions and slice positions, on one device.
 
-    Built once from images [S, X, Y, Z] and brain masks of the same shape (numpy or torch; they
-    are moved to `device` one subject at a time). Images are multiplied by the masks. Memory on
-    the device: the zero-padded images (float32) plus one bool valid-centre map per slice.
+    Built once from images [S, X, Y, Z] or [S, C, X, Y, Z] and brain masks [S, X, Y, Z] (numpy or
+    torch; they are moved to `device` one subject at a time). Images are multiplied by the masks.
+    Memory on the device: the zero-padded images (float32, C per voxel) plus one bool valid-centre
+    map per slice.
     """
 
     def __init__(
@@ -61,15 +80,11 @@ class PatchSampler:
         min_brain_fraction: float = 0.2,
         device: str | torch.device | None = None,
     ):
-        if images.ndim != 4 or tuple(images.shape) != tuple(masks.shape):
-            raise InputError(
-                f"PatchSampler: images {tuple(images.shape)} and masks {tuple(masks.shape)} must both be "
-                "[subjects, X, Y, Z] with the same shape. Stack volumes of one common shape."
-            )
+        self.channels = c = split_channels(images, masks, "PatchSampler")
         if device is None:
             device = images.device if isinstance(images, torch.Tensor) else "cpu"
         self.device = torch.device(device)
-        n_subj, h, w, d = images.shape
+        n_subj, (h, w, d) = images.shape[0], images.shape[-3:]
         p = int(patch_size)
         if not 1 <= p <= min(h, w):
             raise InputError(f"PatchSampler: patch_size {p} must be between 1 and the slice side {min(h, w)}.")
@@ -79,13 +94,13 @@ class PatchSampler:
         self.min_count = max(0, math.ceil(min_brain_fraction * p * p - 1e-9))
 
         lo = p // 2  # left/top padding; the right/bottom gets p - 1 - lo
-        # Slices stored [S, Z, H + P - 1, W + P - 1]: one slice is contiguous and already padded.
-        self.padded = torch.zeros(n_subj, d, h + p - 1, w + p - 1, dtype=torch.float32, device=self.device)
+        # Slices stored [S, Z, C, H + P - 1, W + P - 1]: one slice is contiguous and already padded.
+        self.padded = torch.zeros(n_subj, d, c, h + p - 1, w + p - 1, dtype=torch.float32, device=self.device)
         self.valid = torch.zeros(n_subj, d, h, w, dtype=torch.bool, device=self.device)
         for s in range(n_subj):
             msk = _subject(masks, s).to(self.device).bool().permute(2, 0, 1)  # [Z, H, W]
-            img = _subject(images, s).to(self.device, torch.float32).permute(2, 0, 1) * msk
-            self.padded[s, :, lo : lo + h, lo : lo + w] = img
+            img = _subject(images, s).to(self.device, torch.float32).reshape(c, h, w, d).permute(3, 0, 1, 2)
+            self.padded[s, :, :, lo : lo + h, lo : lo + w] = img * msk[:, None]
             # Counts are integers; the 0.5 margin absorbs rounding of fast (e.g. FFT) convolutions.
             self.valid[s] = brain_counts(msk, p) > self.min_count - 0.5
         # Valid centres per (subject, slice); a slice is eligible when it has any.
@@ -98,9 +113,10 @@ class PatchSampler:
             )
         self._eligible = (self.counts > 0).float()
         self._offsets = torch.arange(p, device=self.device)
+        self._channel = torch.arange(c, device=self.device)
 
     def sample(self, n_patches: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Draw `n_patches` valid patches -> (patches [N,1,P,P], target [N,2] %, slice_pos [N] %).
+        """Draw `n_patches` valid patches -> (patches [N,C,P,P], target [N,2] %, slice_pos [N] %).
 
         `generator` must live on the sampler's device; the same generator state gives the same draw.
         """
@@ -117,13 +133,15 @@ class PatchSampler:
         row, col = pix // w, pix % w
         zs = z[subj]
         # The padded slice starts P//2 earlier, so the window of centre r starts at padded row r.
-        o = self._offsets
+        # Adjacent index tensors broadcast to [N, C, P, P]: one gather, already contiguous.
+        o, ch = self._offsets, self._channel[None, :, None, None]
         patches = self.padded[
-            subj[:, None, None],
-            zs[:, None, None],
-            row[:, None, None] + o[None, :, None],
-            col[:, None, None] + o[None, None, :],
+            subj[:, None, None, None],
+            zs[:, None, None, None],
+            ch,
+            row[:, None, None, None] + o[None, None, :, None],
+            col[:, None, None, None] + o[None, None, None, :],
         ]
         target = torch.stack([row.float() * 100.0 / h, col.float() * 100.0 / w], dim=1)
         slice_pos = zs.float() * 100.0 / d
-        return patches.unsqueeze(1), target, slice_pos
+        return patches, target, slice_pos

@@ -31,7 +31,7 @@ from patch2loc.methods.harness import (
 )
 from patch2loc.methods.patch2loc.loss import beta_nll
 from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
-from patch2loc.methods.patch2loc.sampling import PatchSampler
+from patch2loc.methods.patch2loc.sampling import PatchSampler, split_channels
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
 CSV_COLUMNS = ("step", "train_loss", "val_loss", "val_error", "centre_error")
@@ -153,7 +153,7 @@ class Patch2LocTask:
         self.val_set = [val_sampler.sample(cfg.patches_per_step, val_gen) for _ in range(cfg.val_batches)]
         self.generator = torch.Generator(device).manual_seed(cfg.seed)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        self.model = Patch2LocNet(patch_size).to(device).to(memory_format=self.memory_format)
+        self.model = Patch2LocNet(patch_size, self.sampler.channels).to(device).to(memory_format=self.memory_format)
         # fused: one kernel per parameter instead of ~10 passes over memory (1.5x the step rate on a CPU).
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, fused=True)
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
@@ -197,24 +197,28 @@ def train(
     subjects: dict | None = None,
     progress: bool = True,
 ) -> dict:
-    """Train on stacked volumes [S, X, Y, Z] (+ bool brain masks); write last.pt, best.pt, loss.csv
+    """Train on stacked volumes [S, X, Y, Z], or [S, C, X, Y, Z] for C co-registered contrasts
+    (+ bool brain masks [S, X, Y, Z]); write last.pt, best.pt, loss.csv
     (`methods.harness.run_training`: resume, best by validation loss, checkpoints).
 
     Returns a summary: final step, best step and validation loss, last row of the loss curve, paths.
     """
+    channels = split_channels(train_images, train_masks, "training volumes")
     if train_images.shape[1:] != val_images.shape[1:]:
         raise InputError(
             f"train volumes {train_images.shape[1:]} and val volumes {val_images.shape[1:]} "
-            "differ in shape; preprocess both to the same grid (crop/pad)."
+            "differ in shape (contrasts, grid); preprocess both to the same grid (crop/pad)."
         )
     device = prepare_device(cfg.device, cfg.num_threads)
-    patch_size = cfg.patch_size or patch_size_for(train_images.shape[1])
+    grid = train_images.shape[-3:]
+    patch_size = cfg.patch_size or patch_size_for(grid[0])
     # The resolved patch size, the training grid and intensities are recorded for inference (predict checks them).
     config = {
         **asdict(cfg),
         "patch_size": patch_size,
-        "volume_shape": list(train_images.shape[1:]),
-        "intensity_range": training_range(train_images, train_masks),
+        "volume_shape": list(grid),
+        "channels": channels,
+        **contrast_ranges(train_images, train_masks, channels),
     }
     subjects = subjects or {
         "train": [f"train_{i:03d}" for i in range(len(train_images))],
@@ -225,6 +229,8 @@ def train(
     task = Patch2LocTask(data, cfg, patch_size, device)
     # A schedule that ends at `steps` cannot be resumed towards another end.
     must_match = _RESUME_MUST_MATCH + (("steps",) if cfg.lr_schedule != "constant" else ())
+    # Checkpoints written before `channels` was recorded are one-channel runs: they still resume.
+    must_match += ("channels",) if channels != 1 else ()
     summary = run_training(
         task,
         out_dir,
@@ -236,6 +242,15 @@ def train(
         progress=progress,
     )
     return {**summary, "patch_size": patch_size}
+
+
+def contrast_ranges(images: np.ndarray, masks: np.ndarray, channels: int) -> dict:
+    """The recorded training intensities: `intensity_range` of the (first) contrast, as predict
+    checks it today, and with several contrasts `intensity_ranges`, one per contrast."""
+    if images.ndim == 4:
+        return {"intensity_range": training_range(images, masks)}
+    ranges = [training_range(images[:, c], masks) for c in range(channels)]
+    return {"intensity_range": ranges[0], "intensity_ranges": ranges}
 
 
 def train_from_files(

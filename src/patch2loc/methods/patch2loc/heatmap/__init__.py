@@ -6,8 +6,9 @@ shape `(H, W) = (X, Y)`; the patch centred at `(r, c)` covers rows `r - P//2 ...
 `A = 100 * z / D`. The image is multiplied by the brain mask before scoring.
 
 How the fast path works:
-- the masked volume is zero padded once and kept on the device as `[Z, H+P-1, W+P-1]`; an
-  `unfold` view of it is `[Z, H, W, P, P]` without copying anything, so a batch of patches is one
+- the masked volume (C contrasts, 1 by default: docs/multimodal.md) is zero padded once and kept
+  on the device as `[Z, C, H+P-1, W+P-1]`; an `unfold` view of it is `[Z, C, H, W, P, P]` without
+  copying anything, so a batch of patches is one
   gather of exactly the needed centres (no per-pixel index tensors);
 - only the centres of the evaluated region are run (by default the brain mask dilated by
   `margin`, which is all the 7^3 median filter of the core's `postprocess` ever reads for in-brain voxels);

@@ -54,25 +54,35 @@ def resolve_amp(amp: str | None, device: torch.device) -> torch.dtype | None:
 # --------------------------------------------------------------------------- patches and forward
 
 
+def as_channels(volume: np.ndarray) -> np.ndarray:
+    """A scan as [C, X, Y, Z]: a 3D volume is one contrast (a view, no copy)."""
+    volume = np.asarray(volume)
+    return volume[None] if volume.ndim == 3 else volume
+
+
 class PatchSource:
-    """The masked, zero-padded volume on the device, and a gather of patches at given centres."""
+    """The masked, zero-padded volume on the device, and a gather of patches at given centres.
+
+    `volume` is [X, Y, Z] (one contrast) or [C, X, Y, Z] (co-registered contrasts, one mask)."""
 
     def __init__(self, volume: np.ndarray, brain_mask: np.ndarray, patch_size: int, device: torch.device):
-        X, Y, Z = volume.shape
+        volume = as_channels(volume)
+        C, X, Y, Z = volume.shape
         P = int(patch_size)
         self.shape, self.patch_size, self.device = (X, Y, Z), P, device
         img = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))
         img = img * torch.from_numpy(np.ascontiguousarray(brain_mask, dtype=bool))
         before = P // 2  # top/left padding; bottom/right gets P - 1 - before
-        padded = torch.zeros(Z, X + P - 1, Y + P - 1, dtype=torch.float32)
-        padded[:, before : before + X, before : before + Y] = img.permute(2, 0, 1)
+        padded = torch.zeros(Z, C, X + P - 1, Y + P - 1, dtype=torch.float32)
+        padded[:, :, before : before + X, before : before + Y] = img.permute(3, 0, 1, 2)
         self.padded = padded.to(device)
-        # windows[z, r, c] is the P x P patch centred at (r, c) of slice z: a view, no copy.
-        self.windows = self.padded.unfold(1, P, 1).unfold(2, P, 1)
+        # windows[z, c, r, s] is the P x P patch of contrast c centred at (r, s) of slice z: a view, no copy.
+        self.windows = self.padded.unfold(2, P, 1).unfold(3, P, 1)
+        self._channel = torch.arange(C, device=device)[None, :]
 
     def gather(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Patches `[N, 1, P, P]` centred at voxels (x, y, z) (long tensors on the device)."""
-        return self.windows[z, x, y].unsqueeze(1)
+        """Patches `[N, C, P, P]` centred at voxels (x, y, z) (long tensors on the device)."""
+        return self.windows[z[:, None], self._channel, x[:, None], y[:, None]]
 
     def targets(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(Y [N, 2], A [N]) in percent."""
@@ -108,9 +118,15 @@ def _prepare_model(model: Patch2LocNet, device: torch.device, amp_dtype) -> Patc
 
 
 def _check_inputs(volume: np.ndarray, brain_mask: np.ndarray, model: Patch2LocNet) -> None:
-    if volume.ndim != 3:
-        raise InputError(f"image: expected a 3D volume [X, Y, Z], got shape {volume.shape}.")
-    if brain_mask.shape != volume.shape:
+    if volume.ndim not in (3, 4):
+        raise InputError(f"image: expected a 3D volume [X, Y, Z] or [contrasts, X, Y, Z], got shape {volume.shape}.")
+    channels, trained = 1 if volume.ndim == 3 else volume.shape[0], getattr(model, "channels", 1)
+    if channels != trained:
+        raise InputError(
+            f"image: {channels} contrast(s) given, but the model was trained on {trained}. "
+            "Give the scan in each of the model's contrasts (the checkpoint's config channels)."
+        )
+    if brain_mask.shape != volume.shape[-3:]:
         raise InputError(
             f"brain mask shape {brain_mask.shape} differs from image shape {volume.shape}. "
             "Use the mask produced with this image."

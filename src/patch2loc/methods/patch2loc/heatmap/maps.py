@@ -16,6 +16,7 @@ from patch2loc.methods.patch2loc.model import Patch2LocNet
 from patch2loc.methods.patch2loc.heatmap.engine import (
     PatchSource,
     _check_inputs,
+    as_channels,
     _prepare_model,
     _run,
     resolve_amp,
@@ -79,7 +80,8 @@ def score_volume(
     return_predictions: bool = False,
     progress: bool = False,
 ) -> HeatmapResult:
-    """Anomaly heatmap of one volume (see the package docstring and docs/architecture.md).
+    """Anomaly heatmap of one volume [X, Y, Z], or [C, X, Y, Z] for a model of C contrasts (see
+    the package docstring and docs/architecture.md).
 
     stride > 1: centres on the in-plane grid `(i*stride, j*stride, z)` (every slice), upsampled
     to full resolution by bilinear interpolation in-plane (clamped beyond the last grid row and
@@ -117,7 +119,7 @@ def score_volume(
         progress=progress,
     )
 
-    shape = volume.shape
+    shape = volume.shape[-3:]
     maps: dict[str, torch.Tensor] = {}
     for key, val in per_centre.items():
         fill = float("nan") if key in ("mean", "logvar") else float(background)
@@ -194,13 +196,14 @@ def predict_at(
     centres = np.asarray(centres)
     if centres.ndim != 2 or centres.shape[1] != 3 or not np.issubdtype(centres.dtype, np.integer):
         raise ValueError(f"centres must be an integer array [N, 3] of (x, y, z), got {centres.dtype} {centres.shape}")
-    if len(centres) and ((centres < 0).any() or (centres >= np.array(volume.shape)).any()):
-        raise ValueError(f"centres must lie inside the volume of shape {volume.shape}")
+    grid = volume.shape[-3:]
+    if len(centres) and ((centres < 0).any() or (centres >= np.array(grid)).any()):
+        raise ValueError(f"centres must lie inside the volume of shape {grid}")
     dev = resolve_device(device)
     amp_dtype = resolve_amp(amp, dev)
     model = _prepare_model(model, dev, amp_dtype)
     source = PatchSource(volume, brain_mask, model.patch_size, dev)
-    flat = torch.from_numpy(np.ravel_multi_index(tuple(centres.T.astype(np.int64)), volume.shape)).to(dev)
+    flat = torch.from_numpy(np.ravel_multi_index(tuple(centres.T.astype(np.int64)), grid)).to(dev)
     out = _run(
         model, source, flat, batch_size=int(batch_size), amp_dtype=amp_dtype, want_predictions=True, progress=False
     )
@@ -226,16 +229,17 @@ def reference_score_volume(
     _check_inputs(volume, brain_mask, model)
     dev = torch.device(device)
     model = model.to(dev).eval()
-    X, Y, Z = volume.shape
+    volume = as_channels(volume)
+    C, X, Y, Z = volume.shape
     P = model.patch_size
     pad = (P // 2, P - 1 - P // 2, P // 2, P - 1 - P // 2)  # (left, right, top, bottom) for F.pad
     rows, cols = np.meshgrid(np.arange(X), np.arange(Y), indexing="ij")
     target = torch.from_numpy(np.stack([100.0 * rows.ravel() / X, 100.0 * cols.ravel() / Y], 1)).float().to(dev)
     maps = {k: np.zeros((X, Y, Z), np.float32) for k in ("log_error", "log_variance", "score")}
     for z in range(Z):
-        img = torch.from_numpy(volume[:, :, z] * brain_mask[:, :, z]).to(dev)[None, None]
-        patches = torch.nn.functional.unfold(torch.nn.functional.pad(img, pad), P)  # [1, P*P, X*Y]
-        patches = patches[0].T.reshape(-1, 1, P, P)
+        img = torch.from_numpy(volume[..., z] * brain_mask[:, :, z]).to(dev)[None]
+        patches = torch.nn.functional.unfold(torch.nn.functional.pad(img, pad), P)  # [1, C*P*P, X*Y]
+        patches = patches[0].T.reshape(-1, C, P, P)
         pieces = {k: [] for k in maps}
         for s in range(0, patches.shape[0], batch_size):
             pb = patches[s : s + batch_size]
