@@ -1,4 +1,4 @@
-"""Table 3, each set's own challenge (evaluation/challenges/table.py): each lesion set shows its own
+"""Table 3, each set's own challenge (evaluation/challenge_table.py): each lesion set shows its own
 challenge's metrics, cells carry intervals, and `volumes` counts the volumes with a value."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.challenges.table import COLUMNS, challenge_table
+from patch2loc.evaluation.challenge_table import COLUMNS, challenge_table
 from patch2loc.evaluation.uncertainty import Bootstrap
 
 

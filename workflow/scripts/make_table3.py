@@ -11,7 +11,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.evaluation.challenges.table import challenge_table
+from patch2loc.evaluation.challenge_table import challenge_table
 from patch2loc.evaluation.lesionwise import tables as T
 from patch2loc.evaluation.lesionwise.figures import recall_size_figure
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, VOLUME_COLUMNS, LesionRule

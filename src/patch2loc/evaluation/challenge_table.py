@@ -1,5 +1,6 @@
 """Table 3, each set's own challenge: every lesion set with the headline metrics of its challenge
-(config/datasets.yaml `challenge:`), computed on the scan's own grid by `challenge_metrics`.
+(config/datasets.yaml `challenge:`), computed on the scan's own grid by `challenges.challenge_metrics`. Outside that package, whose metrics import
+SimpleITK and MONAI, so that the table rule's light environment (envs/analysis.yaml) can read it.
 
 One row per (dataset, method, metric): sets of different challenges have different metrics, so a
 long table keeps one column per thing shown. Each cell is the mean over test subjects with its
