@@ -15,8 +15,9 @@ TMPDIR point into it, so they count), whatever a refusal left in out/, inputs ch
 in/ and the shared fixture before and after). A watchdog kills a child past 3 GB RSS.
 
 Verdict PASS: the expected exit status (2, a refusal, unless the case says otherwise: a correct
-checksum written in upper case must be accepted, exit 0; the controls run whole, exit 0), that
-many stderr lines (1 for a refusal, matching the case's `needle` when it has one, with its folder's path taken out; 0 for
+checksum written in upper case must be accepted, exit 0; the controls run whole, exit 0; a crafted
+file the BIDS App never reads must leave its run as the control's: exit 0, at most 1.5 x its seconds
++ 5 s and its peak RSS + 128 MB), that many stderr lines (1 for a refusal, matching the case's `needle` when it has one, with its folder's path taken out; 0 for
 exit 0), peak RSS < 1.5 GB for a refusal (a control's whole run is reported, not judged), nothing
 written outside out/, nothing left in out/ by a refusal (a download's .part is kept on purpose,
 for resuming), inputs unchanged. Anything else FAIL; a case that ran out of time is FAIL
@@ -60,6 +61,7 @@ class Case:
     allow_out: tuple = ()  # names a refusal may leave in out/ (a download's .part)
     timeout: float | None = None
     env: dict = field(default_factory=dict)
+    like: str = ""  # exit 0 as this control, in about its time and memory (a file the entry point never reads)
 
 
 def call(function: str, **kwargs) -> list[str]:
@@ -223,6 +225,21 @@ def run_case(case: Case, fix, work: Path, timeout: float) -> dict:
     return row
 
 
+def _as_control(row: dict, control: dict | None) -> None:
+    """Judge a `like` case's time and memory against its control's row (run first, in the same session)."""
+    if row["verdict"] in ("ERROR", "SKIP"):
+        return
+    extra = []
+    if control is None or control["verdict"] != "PASS":
+        extra.append("its control did not pass")
+    elif row["seconds"] > 1.5 * control["seconds"] + 5:  # a shared machine: seconds vary by a few
+        extra.append(f"{row['seconds']} s against the control's {control['seconds']} s")
+    if control and row["rss_mb"] > control["rss_mb"] + 128:
+        extra.append(f"{row['rss_mb']} MB against the control's {control['rss_mb']} MB")
+    if extra:
+        row["verdict"], row["note"] = "FAIL", "; ".join(filter(None, [row["note"], *extra]))
+
+
 def table(rows: list[dict]) -> str:
     cols = ("case", "surface", "verdict", "exit", "lines", "seconds", "rss_mb", "written", "out_left",
             "inputs_changed", "note")  # fmt: skip
@@ -249,14 +266,18 @@ def main() -> int:
     from hostile_round4_fixture import Fixture
 
     chosen = [c for c in CASES if re.search(args.cases, c.name)]
+    needed = {c.like for c in chosen} - {c.name for c in chosen}
+    chosen = [c for c in CASES if c.name in needed] + chosen  # a `like` case's control runs first
     if args.list:
         print("\n".join(f"{c.surface:12} {c.name}" for c in chosen))
         return 0
     work = Path(args.work)
     fix = Fixture(work / "fixture")
-    rows = []
+    rows, done = [], {}
     for case in chosen:
-        row = run_case(case, fix, work, args.timeout)
+        row = done[case.name] = run_case(case, fix, work, args.timeout)
+        if case.like:
+            _as_control(row, done.get(case.like))
         rows.append(row)
         print(f"{row['verdict']:5} {case.name:34} {row.get('note', '')[:110]}", file=sys.stderr, flush=True)
     text = table(rows)

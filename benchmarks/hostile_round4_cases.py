@@ -48,7 +48,8 @@ def _owned_out(fix, folder: Path, data: Path, bundle: Path) -> Path:
 
     out = folder / "out" / "p2l"
     out.mkdir(parents=True)
-    write_dataset_files(out, adapter.bundle_info(bundle), {publish.RAW: link_for(data, out, data)}, bundle)
+    links = {publish.RAW: link_for(data, out, data)}
+    write_dataset_files(out, adapter.bundle_info(bundle), links, bundle, None)  # None: no earlier description
     return out
 
 
@@ -196,10 +197,18 @@ def sri24_zip(fix, folder):
 
 
 def trickle(fix, folder):
+    # The cut-off is config download.deadline_s (default 7,200 s: IXI-T1's 4.5 GB at 1 MB/s), which
+    # the rule passes as `deadline`; set to 10 s here, the client must give up at it, not run as long
+    # as the server trickles, and keep the .part for the next run to resume.
     url = trickle_server(seconds=200)  # longer than the case may run: the client must give up first
     return call("patch2loc.data.download:fetch", url=url, dest=str(folder / "out" / "sri24_spm8.zip"),
-                checksum_db=str(folder / "out" / "checksums.tsv"))  # fmt: skip
+                checksum_db=str(folder / "out" / "checksums.tsv"), deadline=10.0)  # fmt: skip
 
+
+# Files the App never reads: pybids indexes without its metadata index (index_metadata=False), so a
+# scan's own sidecar, participants.tsv and participants.json are not opened. A crafted one must not
+# change the run: exit 0 as the clean control, the file untouched, and no more time or memory than it.
+UNREAD = {"expect": 0, "like": "bids_clean_control"}
 
 CASES = [
     Case("bids_clean_control", "bids", lambda fix, folder: _bids_argv(*_bids_copy(fix, folder), folder), expect=0),
@@ -216,13 +225,13 @@ CASES = [
         _json_case("dataset_description.json", obj={"Name": ["x"], "BIDSVersion": 1.1, "DatasetType": {"raw": 1}}),
         needle="dataset_description",
     ),  # fmt: skip
-    Case("bids_sidecar_nested", "bids", _json_case("sub-02/anat/sub-02_T1w.json", NESTED), needle="sub-02_T1w.json"),
-    Case("bids_sidecar_types", "bids", _json_case("sub-02/anat/sub-02_T1w.json", obj=[1, "a"]), needle="T1w.json"),
+    Case("bids_sidecar_nested", "bids", _json_case("sub-02/anat/sub-02_T1w.json", NESTED), **UNREAD),
+    Case("bids_sidecar_types", "bids", _json_case("sub-02/anat/sub-02_T1w.json", obj=[1, "a"]), **UNREAD),
     Case("bids_filter_nested", "bids", _json_case("", NESTED, filter_file=True), needle="filter"),
     Case("bids_filter_types", "bids", _json_case("", obj={"t2w": ["highres"]}, filter_file=True), needle="filter"),
-    Case("bids_participants_json_nested", "bids", _json_case("participants.json", NESTED), needle="participants"),
-    Case("bids_participants_tsv_bytes", "bids", bids_participants_tsv, needle="participants.tsv"),
-    Case("bids_sidecar_sparse_1gb", "bids", bids_sparse_sidecar, needle="sub-02_T1w.json"),
+    Case("bids_participants_json_nested", "bids", _json_case("participants.json", NESTED), **UNREAD),
+    Case("bids_participants_tsv_bytes", "bids", bids_participants_tsv, **UNREAD),
+    Case("bids_sidecar_sparse_1gb", "bids", bids_sparse_sidecar, **UNREAD),
     Case("diffusion_clean_control", "diffusion", _diffusion_case("DDPM"), expect=0),
     Case("diffusion_timesteps_1e9", "diffusion", _diffusion_case("DDPM", timesteps=10**9), needle="timesteps"),
     Case("diffusion_width_4096", "diffusion", _diffusion_case("DDPM", width=4096), needle="width"),
@@ -277,5 +286,6 @@ CASES = [
         trickle,
         allow_out=(".sri24_spm8.zip.part", "sri24_spm8.zip.part"),
         timeout=150,
+        needle="deadline_s",
     ),  # fmt: skip
 ]
