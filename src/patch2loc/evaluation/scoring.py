@@ -49,6 +49,7 @@ class ScoringConfig:
     # Scan holds atlas-space files unless it gives `native` ones, hence atlas here.
     space: str = "atlas"
     wmh_other_pathology: bool = True  # preprocess.wmh_other_pathology: WMH label 2 counts as lesion
+    protocol: str = "shared"  # evaluate.protocol: reference adds each method's own protocol's columns (ref_*)
 
     @classmethod
     def from_workflow(
@@ -70,6 +71,7 @@ class ScoringConfig:
             lesion_rule=LesionRule.from_config(evaluate.get("lesionwise")),
             space=evaluate.get("space", "native"),
             wmh_other_pathology=(preprocess or {}).get("wmh_other_pathology", True),
+            protocol=evaluate.get("protocol", "shared"),
         )
 
     @property
@@ -161,6 +163,16 @@ def _challenge(challenge: str, pred: np.ndarray, labels: np.ndarray, spacing) ->
     return {c: values[c] for c in challenges.columns(challenge)}
 
 
+def _reference(method: str, vol: ScoredScan, case, cfg: ScoringConfig) -> dict:
+    """evaluate.protocol reference: the volume's metrics under its method's own protocol (on the
+    atlas grid, from the raw map; scoring/protocol.py), as ref_* columns; shared: none."""
+    if cfg.protocol != "reference":
+        return {}
+    from patch2loc.scoring.protocol import reference_columns
+
+    return reference_columns(method, vol.raw["score"], case.seg, case.mask)
+
+
 def score_lesions(
     method: str,
     scans: list[Scan],
@@ -207,6 +219,7 @@ def score_lesions(
                 "lesion_voxels": m["lesion_voxels"],
                 **lesionwise,
                 **own,
+                **_reference(method, vol, case, cfg),
                 # Table 4: one score per volume, in atlas space like the healthy volumes' it is ranked against
                 **volume_columns(vol.score[case.mask], threshold),
             }
