@@ -188,3 +188,31 @@ def test_reference_columns_and_the_protocols_table():
     # a run under the shared protocol: reference columns empty, said why
     shared = protocol_table(pd.DataFrame(rows).drop(columns=list(P.REFERENCE_COLUMNS)), published)
     assert shared["auprc_reference"].isna().all() and (shared["reference_dice"] == "evaluate.protocol: shared").all()
+
+
+def test_score_lesions_adds_reference_columns_and_leaves_the_shared_ones_alone(tmp_path):
+    from dataclasses import replace
+
+    from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_lesions
+    from patch2loc.io import save_volume
+    from patch2loc.methods.dae.model import DenoisingUNet
+
+    rng, scans = np.random.default_rng(3), []
+    for i in range(2):
+        seg = np.zeros((16, 16, 6), np.uint8)
+        seg[5:9, 5:9, 2:4] = 1
+        image = (rng.random(seg.shape) + seg).astype(np.float32)
+        mask = np.zeros(seg.shape, np.uint8)
+        mask[2:14, 2:14, 1:5] = 1
+        arrays = ((image, "image.nii.gz"), (mask, "mask.nii.gz"), (seg, "seg.nii.gz"))
+        scans.append(Scan(f"s{i}", *(str(save_volume(a, tmp_path / f"s{i}" / n)) for a, n in arrays)))
+    shared = ScoringConfig(median_size=3, keep_heatmaps=0, device="cpu", patch_size=4)
+    meta = {"modality": "T2", "fold": "", "dataset": "BraTS21"}
+    for method, model in (("Thresh", None), ("DAE", DenoisingUNet(width=4).eval())):
+        a = score_lesions(method, scans, shared, {**meta, "method": method}, 0.5, tmp_path / "a", model)[0]
+        ref = replace(shared, protocol="reference")
+        b = score_lesions(method, scans, ref, {**meta, "method": method}, 0.5, tmp_path / "b", model)[0]
+        assert not set(P.REFERENCE_COLUMNS) & set(a.columns)
+        pd.testing.assert_frame_equal(a, b[a.columns])  # the shared numbers, unchanged
+        has = P.reference_of(method) is not None
+        assert b["ref_auprc"].notna().all() == has and (b["ref_source"] != "none").all() == has

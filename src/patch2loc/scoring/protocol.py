@@ -73,7 +73,7 @@ def brain(mask: np.ndarray, protocol: Protocol) -> np.ndarray:
 def final_map(raw: np.ndarray, mask: np.ndarray, protocol: Protocol) -> np.ndarray:
     """The post-processed map. Shared: median filter, then zero outside the mask (with SHARED this
     is scoring.postprocess exactly). mask_first: zero outside the (eroded) mask, then the median,
-    as utils_eval.py L57-64, Evaluation.py L286 and L311, src/denoising.py L53-55 do."""
+    as utils_eval.py L58-64, Evaluation.py L286 and L311, src/denoising.py L53-55 do."""
     keep = brain(mask, protocol)
     if protocol.mask_first:
         return steps.median(np.asarray(raw, np.float32) * keep, protocol.median_size, protocol.median_dims)

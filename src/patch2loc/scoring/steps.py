@@ -51,7 +51,7 @@ def remove_components(pred: np.ndarray, max_size: int, connectivity: int = 26) -
     """Drop connected components of at most `max_size` voxels from a binary map.
 
     The references use skimage's label(connectivity=3) (26-connected in 3D) and regionprops'
-    filled_area <= n: utils_eval.py L480-497 (7), Evaluation.py L113-126 (7), cc_filter.py L45-49
+    filled_area <= n: utils_eval.py L480-496 (7), Evaluation.py L113-125 (7), cc_filter.py L45-49
     (20). Filled area counts enclosed holes too; the size here is the component's own voxels, the
     same for the blobs this step is for (a few voxels, no holes)."""
     pred = np.asarray(pred) > 0

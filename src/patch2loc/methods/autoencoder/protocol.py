@@ -6,7 +6,7 @@
 - median: 3D, side 5 (L108-109, L311-312)
 - AUPRC: one curve over the pooled voxels of every test volume, whole slices (L427-431)
 - Dice: the best pooled Dice over thresholds (recursive search, granularity 10, L444-449) on the test set
-  itself ('bestdice', L453-454), then components of <= 7 voxels (26-connected) removed (L113-126, L457),
+  itself ('bestdice', L453-454), then components of <= 7 voxels (26-connected) removed (L113-125, L458),
   Dice pooled (L461) and per patient (L468). Here: the exact best threshold per volume, then the filter.
 """
 

@@ -2,13 +2,13 @@
 c5904a7; docs/protocols.md): the source of the published DDPM, pDDPM and cDDPM rows.
 
 - erosion: each axial slice's brain mask, binary erosion with the 4-connected cross, slice side // 25
-  iterations (3 at their 96 x 96), src/utils/utils_eval.py L57-58, L438-451; applied before the median
+  iterations (3 at their 96 x 96), src/utils/utils_eval.py L58-60, L438-451; applied before the median
 - median: 3D, side 5, utils_eval.py L63-64, L453-455; erodeBrainmask and medianFiltering on in
   configs/model/DDPM_2D.yaml L38-39
 - AUPRC: per volume over the whole volume (no mask), mean over volumes, utils_eval.py L75, L207
 - Dice: threshold searched on the labelled validation volumes (pooled, Zimmerer's bisection, 10 steps)
   and applied to each test volume (score > t), utils_eval.py L86-90, L255-263; components of <= 7
-  voxels (26-connected) removed, L96, L480-497; Dice per volume, mean L212
+  voxels (26-connected) removed, L96, L480-496; Dice per volume, mean L212
 """
 
 from dataclasses import replace
