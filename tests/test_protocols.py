@@ -185,6 +185,9 @@ def test_reference_columns_and_the_protocols_table():
     assert first["dice_published"] == 59.5
     noval = table[table["reference_dice"] == P.NO_VALIDATION]
     assert len(noval) and noval["dice_reference"].isna().all()
+    none = table[table["reference_source"] == "none"]
+    assert none["auprc_reference"].isna().all() and (none["reference_dice"] == "no reference protocol").all()
+    assert table["reference_dice"].str.contains("components <= 20 voxels removed").any()  # the DAE's filter
     # a run under the shared protocol: reference columns empty, said why
     shared = protocol_table(pd.DataFrame(rows).drop(columns=list(P.REFERENCE_COLUMNS)), published)
     assert shared["auprc_reference"].isna().all() and (shared["reference_dice"] == "evaluate.protocol: shared").all()

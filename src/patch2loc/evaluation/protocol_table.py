@@ -15,7 +15,7 @@ CAPTION = (
     "(ref_*: their mask erosion, median and component filter; docs/protocols.md), beside the published "
     "row. Only post-processing and evaluation differ: the models and their inputs are this run's, so "
     "a reference column is not the published number's protocol in full (the elements not reproduced "
-    "are listed per method in docs/protocols.md). AUPRC marked 'per volume (reference pools)' is the "
+    "are listed per method in docs/protocols.md). AUPRC or Dice marked '(reference pools)' is the "
     "mean of per-volume values where the reference pools the set's voxels; Dice marked 'no validation "
     "split' is empty: the reference tunes its threshold on labelled validation volumes, which no lesion "
     "set here has."
@@ -36,7 +36,7 @@ def _first(df: pd.DataFrame, column: str, default: str = "") -> pd.Series:
 
 
 def _auprc_note(mode: str) -> str:
-    return {"pooled": "per volume (reference pools)", "per_volume": "per volume", "": ""}.get(mode, mode)
+    return {"pooled": "per volume (reference pools)", "per_volume": "per volume"}.get(mode, mode)
 
 
 def protocol_table(metrics: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:

@@ -36,6 +36,7 @@ class Protocol:
     auprc: str = "per_volume"  # per_volume | pooled (one curve over the set's voxels)
     dice: str = "oracle"  # oracle: exact best per volume | grid: best of `dice_thresholds` | validation
     dice_thresholds: int = 0  # grid: how many evenly spaced thresholds in [0, max score)
+    dice_pooled: bool = False  # the reference counts Dice over the set's voxels (here per volume; the tables say so)
     component_max: int = 0  # after thresholding, drop components of at most this many voxels (0: none)
     connectivity: int = 26
     # Elements that change the model's inputs (not reproduced: they need models of their own)
@@ -138,7 +139,23 @@ def reference_columns(method: str, raw: np.ndarray, truth: np.ndarray, mask: np.
     protocol = reference_of(method)
     if protocol is None:
         nan = float("nan")
-        return dict(zip(REFERENCE_COLUMNS, (nan, nan, nan, "", "", "none")))
+        return dict(zip(REFERENCE_COLUMNS, (nan, nan, nan, "none", "no reference protocol", "none")))
     m = volume_metrics(final_map(raw, mask, protocol), truth, mask, protocol)
-    mode = NO_VALIDATION if protocol.dice == "validation" else protocol.dice
-    return dict(zip(REFERENCE_COLUMNS, (m["auprc"], m["dice"], m["threshold"], protocol.auprc, mode, protocol.source)))
+    return dict(
+        zip(
+            REFERENCE_COLUMNS,
+            (m["auprc"], m["dice"], m["threshold"], protocol.auprc, _dice_mode(protocol), protocol.source),
+        )
+    )
+
+
+def _dice_mode(protocol: Protocol) -> str:
+    """How ref_dice was taken, in words (the protocols table's column)."""
+    if protocol.dice == "validation":
+        return NO_VALIDATION
+    how = (
+        "best per volume" if protocol.dice == "oracle" else f"best of {protocol.dice_thresholds} thresholds per volume"
+    )
+    if protocol.component_max:
+        how += f", components <= {protocol.component_max} voxels removed"
+    return how + (" (reference pools)" if protocol.dice_pooled else "")

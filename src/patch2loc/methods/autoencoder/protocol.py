@@ -22,6 +22,7 @@ BAUR = Protocol(
     region="volume",
     auprc="pooled",
     dice="oracle",
+    dice_pooled=True,
     component_max=7,
     connectivity=26,
     not_reproduced=("their slice resampling and intensity scaling of the inputs (data loaders, not compared here)",),

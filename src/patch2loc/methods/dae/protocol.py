@@ -23,6 +23,7 @@ KASCENAS = Protocol(
     auprc="pooled",
     dice="grid",
     dice_thresholds=1000,
+    dice_pooled=True,
     component_max=20,
     connectivity=26,
     not_reproduced=(
