@@ -220,6 +220,7 @@ rule compute_table:
 rule protocols:
     input:
         metrics=all_metrics(),
+        pooled=all_pooled(),
         published="config/published/paper_table1.csv",
     output:
         table=multiext(LAYOUT.table("protocols"), ".csv", ".md", ".tex"),

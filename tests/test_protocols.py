@@ -214,8 +214,43 @@ def test_score_lesions_adds_reference_columns_and_leaves_the_shared_ones_alone(t
     for method, model in (("Thresh", None), ("DAE", DenoisingUNet(width=4).eval())):
         a = score_lesions(method, scans, shared, {**meta, "method": method}, 0.5, tmp_path / "a", model)[0]
         ref = replace(shared, protocol="reference")
-        b = score_lesions(method, scans, ref, {**meta, "method": method}, 0.5, tmp_path / "b", model)[0]
+        pooled = []
+        b = score_lesions(method, scans, ref, {**meta, "method": method}, 0.5, tmp_path / "b", model, pooled=pooled)[0]
         assert not set(P.REFERENCE_COLUMNS) & set(a.columns)
         pd.testing.assert_frame_equal(a, b[a.columns])  # the shared numbers, unchanged
         has = P.reference_of(method) is not None
         assert b["ref_auprc"].notna().all() == has and (b["ref_source"] != "none").all() == has
+        assert len(pooled) == (2 if (b["ref_auprc_mode"] == "pooled").all() else 0)  # one histogram per volume
+
+
+def test_pooled_auprc_summed_over_shards_equals_one_curve_over_the_set(tmp_path):
+    from patch2loc.evaluation.pooled import merge_pooled, read_pooled, write_pooled
+
+    rng = np.random.default_rng(4)
+    scores = [rng.gamma(2.0, size=(8, 8, 8)).astype(np.float32) for _ in range(3)]
+    labels = [rng.random((8, 8, 8)) < 0.1 + 0.1 * i for i in range(3)]
+    keeps = [rng.random((8, 8, 8)) < 0.9 for _ in range(3)]
+    hists = [steps.score_histogram(s, y, k) for s, y, k in zip(scores, labels, keeps)]
+    shards = [steps.merge_histograms(hists[:2]), steps.merge_histograms(hists[2:])]
+    meta = {"method": "m", "modality": "T2", "fold": "0", "dataset": "BraTS21"}
+    paths = [tmp_path / f"{i}.npz" for i in range(2)]
+    for path, hist, i in zip(paths, shards, "01"):
+        write_pooled(path, hist, {**meta, "shard": i})
+    assert merge_pooled(paths, tmp_path / "set.npz") == sum(int(k.sum()) for k in keeps)
+    merged, read_meta = read_pooled(tmp_path / "set.npz")
+    assert read_meta == meta
+    half = [s.astype(np.float16) for s in scores]
+    assert steps.auprc_from_histogram(merged) == pytest.approx(steps.auprc_pooled(half, labels, keeps), abs=1e-12)
+    assert steps.auprc_from_histogram(merged) == pytest.approx(steps.auprc_pooled(scores, labels, keeps), abs=2e-3)
+    assert np.isnan(steps.auprc_from_histogram(steps.empty_histogram()))
+    # the protocols table takes the pooled value where there is one
+    rows = pd.DataFrame(
+        [{**meta, "subject": "s", "auprc": 0.1, "best_dice": 0.1, "ref_auprc": 0.2, "ref_auprc_mode": "pooled"}]
+    )
+    table = protocol_table(
+        rows,
+        pd.DataFrame(columns=["method", "modality", "dataset", "citation", "dice_mean", "auprc_mean"]),
+        [(merged, meta)],
+    )
+    assert table.loc[0, "auprc_reference"] == pytest.approx(round(100 * steps.auprc_from_histogram(merged), 2))
+    assert table.loc[0, "reference_auprc"].startswith("pooled over the set")

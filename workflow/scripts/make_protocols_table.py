@@ -10,11 +10,13 @@ setup(snakemake)
 
 import pandas as pd
 
+from patch2loc.evaluation.pooled import read_pooled
 from patch2loc.evaluation.protocol_table import CAPTION, protocol_table
 from patch2loc.evaluation.table_files import write_table
 from patch2loc.evaluation.tables import read_csvs
 
 metrics = read_csvs(snakemake.input.metrics, required=("method", "modality", "fold", "dataset", "subject", "auprc"))
-table = protocol_table(metrics, pd.read_csv(snakemake.input.published))
+pooled = [read_pooled(p) for p in snakemake.input.pooled]
+table = protocol_table(metrics, pd.read_csv(snakemake.input.published), pooled)
 write_table(table, snakemake.output.table[0][: -len(".csv")], caption=CAPTION)
 print(f"protocols: {len(table)} rows")

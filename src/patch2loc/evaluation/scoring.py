@@ -163,14 +163,15 @@ def _challenge(challenge: str, pred: np.ndarray, labels: np.ndarray, spacing) ->
     return {c: values[c] for c in challenges.columns(challenge)}
 
 
-def _reference(method: str, vol: ScoredScan, case, cfg: ScoringConfig) -> dict:
+def _reference(method: str, vol: ScoredScan, case, cfg: ScoringConfig, pooled: list | None) -> dict:
     """evaluate.protocol reference: the volume's metrics under its method's own protocol (on the
-    atlas grid, from the raw map; scoring/protocol.py), as ref_* columns; shared: none."""
+    atlas grid, from the raw map; scoring/protocol.py), as ref_* columns, and its histogram added to
+    `pooled` where that protocol pools AUPRC; shared: none."""
     if cfg.protocol != "reference":
         return {}
     from patch2loc.scoring.protocol import reference_columns
 
-    return reference_columns(method, vol.raw["score"], case.seg, case.mask)
+    return reference_columns(method, vol.raw["score"], case.seg, case.mask, pooled)
 
 
 def score_lesions(
@@ -183,11 +184,13 @@ def score_lesions(
     model=None,
     first_index: int = 0,
     challenge: str | None = None,
+    pooled: list | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Per-volume metrics, one row per ground-truth lesion (size, found at the threshold) and
     non-overlapping patch statistics of a lesion dataset, or of one shard of it whose first
     volume is the dataset's `first_index`-th (for `keep_heatmaps`). Lesion metrics in `cfg.space`;
-    `challenge` (config/datasets.yaml, native space only): the set's challenge metrics as columns."""
+    `challenge` (config/datasets.yaml, native space only): the set's challenge metrics as columns;
+    `pooled` (a list): gathers the volumes' score histograms of a pooling reference protocol."""
     from patch2loc.evaluation.lesionwise.volume import lesion_metrics
     from patch2loc.evaluation.patch_statistics import patch_statistics
     from patch2loc.evaluation.metrics import evaluate_volume
@@ -219,7 +222,7 @@ def score_lesions(
                 "lesion_voxels": m["lesion_voxels"],
                 **lesionwise,
                 **own,
-                **_reference(method, vol, case, cfg),
+                **_reference(method, vol, case, cfg, pooled),
                 # Table 4: one score per volume, in atlas space like the healthy volumes' it is ranked against
                 **volume_columns(vol.score[case.mask], threshold),
             }

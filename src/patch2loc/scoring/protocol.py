@@ -132,15 +132,21 @@ def reference_of(method: str) -> Protocol | None:
 REFERENCE_COLUMNS = ("ref_auprc", "ref_dice", "ref_threshold", "ref_auprc_mode", "ref_dice_mode", "ref_source")
 
 
-def reference_columns(method: str, raw: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict:
+def reference_columns(
+    method: str, raw: np.ndarray, truth: np.ndarray, mask: np.ndarray, pooled: list | None = None
+) -> dict:
     """One lesion volume's ref_* columns: AUPRC and Dice of the raw map under the method's reference
     protocol (NaN where it has none; Dice NaN where the protocol tunes it on a labelled validation
-    split, which no lesion set has yet: ref_dice_mode says so)."""
+    split, which no lesion set has yet: ref_dice_mode says so). `pooled`: where the protocol pools
+    AUPRC over the set, the volume's score histogram is appended to it (steps.score_histogram)."""
     protocol = reference_of(method)
     if protocol is None:
         nan = float("nan")
         return dict(zip(REFERENCE_COLUMNS, (nan, nan, nan, "none", "no reference protocol", "none")))
-    m = volume_metrics(final_map(raw, mask, protocol), truth, mask, protocol)
+    score = final_map(raw, mask, protocol)
+    m = volume_metrics(score, truth, mask, protocol)
+    if pooled is not None and protocol.auprc == "pooled":  # the set's curve is summed from these
+        pooled.append(steps.score_histogram(score, truth, region(mask, protocol)))
     return dict(
         zip(
             REFERENCE_COLUMNS,

@@ -155,3 +155,47 @@ def dice_at_tuned(
         pred = remove_components((np.asarray(s) > threshold) & keep, max_size, connectivity)
         out.append(dice(pred, (np.asarray(y) > 0) & keep) if np.isfinite(threshold) else float("nan"))
     return np.array(out)
+
+
+# Pooled AUPRC across scoring shards: each shard keeps, per distinct half-precision score, how many
+# lesion and other voxels have it; summing these over shards gives the set's curve exactly for the
+# scores rounded to float16, as src/evaluate.py L41-46 (Kascenas) itself computes AP on half precision.
+Histogram = tuple[np.ndarray, np.ndarray, np.ndarray]  # (float16 values ascending, lesion counts, other counts)
+
+
+def empty_histogram() -> Histogram:
+    return np.zeros(0, np.float16), np.zeros(0, np.int64), np.zeros(0, np.int64)
+
+
+def score_histogram(score: np.ndarray, truth: np.ndarray, keep: np.ndarray | None = None) -> Histogram:
+    """Counts of lesion and other voxels per distinct float16 score (in `keep`, or the whole volume)."""
+    s, y = np.asarray(score), np.asarray(truth) > 0
+    if keep is not None:
+        s, y = s[keep], y[keep]
+    half = np.clip(s.ravel(), -65504, 65504).astype(np.float16)
+    values, inverse = np.unique(half, return_inverse=True)
+    lesion = np.bincount(inverse, weights=y.ravel(), minlength=values.size).astype(np.int64)
+    total = np.bincount(inverse, minlength=values.size).astype(np.int64)
+    return values, lesion, total - lesion
+
+
+def merge_histograms(parts: list[Histogram]) -> Histogram:
+    """The histogram of the union of the voxels the parts count."""
+    parts = [p for p in parts if p[0].size]
+    if not parts:
+        return empty_histogram()
+    values, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+    lesion = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]), minlength=values.size)
+    other = np.bincount(inverse, weights=np.concatenate([p[2] for p in parts]), minlength=values.size)
+    return values, lesion.astype(np.int64), other.astype(np.int64)
+
+
+def auprc_from_histogram(hist: Histogram) -> float:
+    """Average precision (sklearn's, ties as one step) of the voxels a histogram counts; NaN without lesion."""
+    values, lesion, other = hist
+    if lesion.sum() == 0:
+        return float("nan")
+    order = np.argsort(values.astype(np.float64))[::-1]  # highest score first
+    tp, fp = np.cumsum(lesion[order]), np.cumsum(other[order])
+    seen = (tp + fp) > 0
+    return _auprc(_Curve(values[order][seen].astype(np.float64), tp[seen], fp[seen], int(tp[-1]), int(fp[-1])))
