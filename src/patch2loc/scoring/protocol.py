@@ -98,10 +98,9 @@ def volume_metrics(score: np.ndarray, truth: np.ndarray, mask: np.ndarray, proto
         _, t = best_dice(score, truth, keep)
         strict = False  # the shared protocol: lesion where score >= t
     else:
-        top = float(np.max(score)) if np.size(score) else 1.0
-        _, t = steps.best_dice_over(
-            [score], [truth], steps.threshold_grid(protocol.dice_thresholds, top or 1.0), [keep]
-        )
+        top = float(np.max(score)) if np.size(score) else 0.0
+        top = top if top > 0 else 1.0  # the reference's [0, 1) where the map has no positive score
+        _, t = steps.best_dice_over([score], [truth], steps.threshold_grid(protocol.dice_thresholds, top), [keep])
         strict = True  # the references: lesion where score > t
     if not np.isfinite(t):
         return {"auprc": value, "dice": float("nan"), "threshold": t}
