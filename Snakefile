@@ -55,5 +55,6 @@ rule all:
     default_target: True
     input:
         rules.report.output,
+        rules.protocols.output,
         rules.bundles.input,
         [LAYOUT.qc(d, m, "html") for d, m in sorted({(d, m) for d, m, _ in all_scans()})],

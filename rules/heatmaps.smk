@@ -84,6 +84,7 @@ rule score_lesions:
         metrics=temp(LAYOUT.shard("metrics.csv")),
         lesions=temp(LAYOUT.shard("lesions.csv")),
         patches=temp(LAYOUT.shard("patches.csv.gz")),
+        pooled=temp(LAYOUT.shard("pooled.npz")),  # evaluate.protocol reference: pooled-AUPRC counts
         heatmaps=temp(directory(LAYOUT.shard("heatmaps"))),
     log:
         LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "{dataset}", "{shard}"),
@@ -130,11 +131,13 @@ rule merge_score_shards:
         metrics=lambda wc: shard_files(wc, "metrics.csv"),
         lesions=lambda wc: shard_files(wc, "lesions.csv"),
         patches=lambda wc: shard_files(wc, "patches.csv.gz"),
+        pooled=lambda wc: shard_files(wc, "pooled.npz"),
         heatmaps=lambda wc: shard_files(wc, "heatmaps"),
     output:
         metrics=LAYOUT.scores("metrics.csv"),
         lesions=LAYOUT.scores("lesions.csv"),
         patches=LAYOUT.scores("patches.csv.gz"),
+        pooled=LAYOUT.scores("pooled.npz"),
         heatmaps=directory(LAYOUT.scores("heatmaps")),
     log:
         LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "{dataset}", "merge"),

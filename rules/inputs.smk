@@ -84,6 +84,11 @@ def all_metrics():
     return [LAYOUT.scores("metrics.csv", *c) for c in evaluated_combinations()]
 
 
+def all_pooled():
+    """pooled.npz (score histograms of a pooling reference protocol) of every lesion-set evaluation."""
+    return [LAYOUT.scores("pooled.npz", *c) for c in evaluated_combinations()]
+
+
 def all_patches(method=None):
     """patches.csv.gz of every lesion-set evaluation (of one method, when given)."""
     return [LAYOUT.scores("patches.csv.gz", *c) for c in evaluated_combinations() if method in (None, c[0])]

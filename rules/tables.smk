@@ -228,3 +228,20 @@ rule compute_table:
         gpu_methods=[m for m in RUN_METHODS if METHODS[m].gpu],  # their training and scoring jobs ask for gpu=1
     script:
         "../workflow/scripts/make_compute_table.py"
+
+
+rule protocols:
+    input:
+        metrics=all_metrics(),
+        pooled=all_pooled(),
+        published="config/published/paper_table1.csv",
+    output:
+        table=multiext(LAYOUT.table("protocols"), ".csv", ".md", ".tex"),
+    log:
+        LAYOUT.log("protocols"),
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,  # one row per volume
+    script:
+        "../workflow/scripts/make_protocols_table.py"

@@ -16,7 +16,8 @@ wildcards ("{modality}") pass through; a key left out is such an open wildcard.
                                            (registry `pretrain`, cDDPM) in models/{its folder}/...
     scores/{method}/{modality}/{fold}/{dataset}/   fold: fold{k}, or "all" for fold-free methods;
                                            SCORE_FILES: metrics.csv, lesions.csv (lesion sets),
-                                           patches.csv.gz, heatmaps/{subject}.nii.gz, shards/{k}/
+                                           patches.csv.gz, pooled.npz (lesion sets: docs/protocols.md),
+                                           heatmaps/{subject}.nii.gz, shards/{k}/
                                            (temporary); IXI/threshold.json is the unsupervised threshold
     viewers/niivue.umd.js, viewers/{method}/{modality}/{fold}/{dataset}/{subject}.html
     bundles/[{method}/]{modality}.zip      the exported models (patch2loc export; Patch2Loc: no method part)
@@ -50,7 +51,7 @@ SCAN_FILES = (
 )  # a preprocessed scan's folder (seg: lesion sets only; native_mask and transform: native-space scoring)
 # A scoring's files (scores/{method}/{modality}/{fold}/{dataset}/): lesion sets write the first four
 # (lesions.csv: one row per ground-truth lesion), healthy IXI metrics.csv, heatmaps and threshold.json.
-SCORE_FILES = ("metrics.csv", "lesions.csv", "patches.csv.gz", "heatmaps", "threshold.json")
+SCORE_FILES = ("metrics.csv", "lesions.csv", "patches.csv.gz", "pooled.npz", "heatmaps", "threshold.json")
 # Run paths by kind, relative to the run folder: built with str.format, read back by `parse`.
 # {models} is a method's model folder with its slash ("" for Patch2Loc, "DAE/" for the DAE).
 PATHS = {

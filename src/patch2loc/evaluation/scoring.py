@@ -49,6 +49,7 @@ class ScoringConfig:
     # Scan holds atlas-space files unless it gives `native` ones, hence atlas here.
     space: str = "atlas"
     wmh_other_pathology: bool = True  # preprocess.wmh_other_pathology: WMH label 2 counts as lesion
+    protocol: str = "shared"  # evaluate.protocol: reference adds each method's own protocol's columns (ref_*)
 
     @classmethod
     def from_workflow(
@@ -70,6 +71,7 @@ class ScoringConfig:
             lesion_rule=LesionRule.from_config(evaluate.get("lesionwise")),
             space=evaluate.get("space", "native"),
             wmh_other_pathology=(preprocess or {}).get("wmh_other_pathology", True),
+            protocol=evaluate.get("protocol", "shared"),
         )
 
     @property
@@ -174,6 +176,17 @@ def _atlas_too(vol: ScoredScan, case, cfg: ScoringConfig, threshold: float, eval
     return dict(zip(ATLAS_COLUMNS, values))
 
 
+def _reference(method: str, vol: ScoredScan, case, cfg: ScoringConfig, pooled: list | None) -> dict:
+    """evaluate.protocol reference: the volume's metrics under its method's own protocol (on the
+    atlas grid, from the raw map; scoring/protocol.py), as ref_* columns, and its histogram added to
+    `pooled` where that protocol pools AUPRC; shared: none."""
+    if cfg.protocol != "reference":
+        return {}
+    from patch2loc.scoring.protocol import reference_columns
+
+    return reference_columns(method, vol.raw["score"], case.seg, case.mask, pooled)
+
+
 def score_lesions(
     method: str,
     scans: list[Scan],
@@ -184,11 +197,13 @@ def score_lesions(
     model=None,
     first_index: int = 0,
     challenge: str | None = None,
+    pooled: list | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Per-volume metrics, one row per ground-truth lesion (size, found at the threshold) and
     non-overlapping patch statistics of a lesion dataset, or of one shard of it whose first
     volume is the dataset's `first_index`-th (for `keep_heatmaps`). Lesion metrics in `cfg.space`;
-    `challenge` (config/datasets.yaml, native space only): the set's challenge metrics as columns."""
+    `challenge` (config/datasets.yaml, native space only): the set's challenge metrics as columns;
+    `pooled` (a list): gathers the volumes' score histograms of a pooling reference protocol."""
     from patch2loc.evaluation.lesionwise.volume import lesion_metrics
     from patch2loc.evaluation.patch_statistics import patch_statistics
     from patch2loc.evaluation.metrics import evaluate_volume
@@ -221,6 +236,7 @@ def score_lesions(
                 **lesionwise,
                 **own,
                 **_atlas_too(vol, case, cfg, threshold, evaluate_volume),
+                **_reference(method, vol, case, cfg, pooled),
                 # Table 4: one score per volume, in atlas space like the healthy volumes' it is ranked against
                 **volume_columns(vol.score[case.mask], threshold),
             }

@@ -1,6 +1,9 @@
 """Baur et al.'s dense autoencoder (MedIA 2021): its settings are the `ae:` config block (docs/ae-vae.md)."""
 
 from patch2loc.methods.autoencoder.variants import AEConfig, bind
+from patch2loc.methods.autoencoder.protocol import (
+    BAUR as REFERENCE_PROTOCOL,
+)  # its authors' evaluation (docs/protocols.md)
 
 Settings, load, score, train_from_files, activation_bytes = bind(AEConfig)
-__all__ = ["Settings", "activation_bytes", "load", "score", "train_from_files"]
+__all__ = ["REFERENCE_PROTOCOL", "Settings", "activation_bytes", "load", "score", "train_from_files"]

@@ -2,6 +2,9 @@
 (docs/ae-vae.md)."""
 
 from patch2loc.methods.autoencoder.variants import VAEConfig, bind
+from patch2loc.methods.autoencoder.protocol import (
+    BAUR as REFERENCE_PROTOCOL,
+)  # its authors' evaluation (docs/protocols.md)
 
 Settings, load, score, train_from_files, activation_bytes = bind(VAEConfig)
-__all__ = ["Settings", "activation_bytes", "load", "score", "train_from_files"]
+__all__ = ["REFERENCE_PROTOCOL", "Settings", "activation_bytes", "load", "score", "train_from_files"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from patch2loc.methods.dae import train as dae_train
 from patch2loc.methods.dae.score import anomaly_map, load_model as load
 from patch2loc.methods.harness import workflow_trainer
+from patch2loc.methods.dae.protocol import KASCENAS as REFERENCE_PROTOCOL  # its authors' evaluation (docs/protocols.md)
 
 Settings = dae_train.DAEConfig  # its config block (`dae:`)
 RANGES = dae_train.RANGES  # the bounds of the settings that build its network
 train_from_files = workflow_trainer(Settings, dae_train.train_from_files)
-__all__ = ["RANGES", "Settings", "activation_bytes", "load", "score", "train_from_files"]
+__all__ = ["REFERENCE_PROTOCOL", "RANGES", "Settings", "activation_bytes", "load", "score", "train_from_files"]
 SLICES, ACTIVATION = 16, 1600  # slices per batch of anomaly_map; bytes per slice pixel (a width-64 UNet's levels)
 
 

@@ -10,10 +10,13 @@ from pathlib import Path
 
 from patch2loc.methods.diffusion import pretrain
 from patch2loc.methods.diffusion.bounds import RANGES
+from patch2loc.methods.diffusion.protocol import (
+    BEHRENDT_CONDITIONED as REFERENCE_PROTOCOL,
+)  # its authors' evaluation (docs/protocols.md)
 from patch2loc.methods.diffusion.variants import CDDPMConfig, bind
 
 Settings, load, score, _train_from_files = bind(CDDPMConfig)
-__all__ = ["RANGES", "Settings", "load", "score", "train_from_files"]
+__all__ = ["REFERENCE_PROTOCOL", "RANGES", "Settings", "load", "score", "train_from_files"]
 ENCODER_FOLDER = "encoder"  # the pre-training's folder inside out_dir when no encoder_checkpoint is given
 
 

@@ -5,7 +5,10 @@ The workflow's view of it (`patch2loc.methods`); its settings are the `pddpm:` c
 """
 
 from patch2loc.methods.diffusion.bounds import RANGES
+from patch2loc.methods.diffusion.protocol import (
+    BEHRENDT as REFERENCE_PROTOCOL,
+)  # its authors' evaluation (docs/protocols.md)
 from patch2loc.methods.diffusion.variants import PDDPMConfig, bind
 
 Settings, load, score, train_from_files = bind(PDDPMConfig)
-__all__ = ["RANGES", "Settings", "load", "score", "train_from_files"]
+__all__ = ["REFERENCE_PROTOCOL", "RANGES", "Settings", "load", "score", "train_from_files"]

@@ -8,10 +8,11 @@ from dataclasses import dataclass, fields
 from patch2loc.methods.harness import workflow_trainer
 from patch2loc.methods.patch2loc import train as p2l_train
 from patch2loc.methods.patch2loc.model import load_model as load
+from patch2loc.scoring.protocol import SHARED as REFERENCE_PROTOCOL  # its authors' evaluation (docs/protocols.md)
 
 Settings = p2l_train.TrainConfig  # its config block (`patch2loc:`)
 train_from_files = workflow_trainer(Settings, p2l_train.train_from_files)
-__all__ = ["ScoreOptions", "Settings", "activation_bytes", "load", "score", "train_from_files"]
+__all__ = ["REFERENCE_PROTOCOL", "ScoreOptions", "Settings", "activation_bytes", "load", "score", "train_from_files"]
 ACTIVATION = 128  # bytes per patch pixel: ResNet-18's first convolution and its batch norm (64 channels at P/2)
 
 

@@ -1,0 +1,29 @@
+"""Baur et al.'s evaluation of the AE and VAE, as their code runs it
+(StefanDenn3r/Unsupervised_Anomaly_Detection_Brain_MRI at 3e413c0, utils/Evaluation.py; docs/protocols.md).
+
+- erosion: each slice's brain mask, binary erosion with the 4-connected cross, 12 iterations, applied to
+  the residual before the median (L84-88, L286)
+- median: 3D, side 5 (L108-109, L311-312)
+- AUPRC: one curve over the pooled voxels of every test volume, whole slices (L427-431)
+- Dice: the best pooled Dice over thresholds (recursive search, granularity 10, L444-449) on the test set
+  itself ('bestdice', L453-454), then components of <= 7 voxels (26-connected) removed (L113-125, L458),
+  Dice pooled (L461) and per patient (L468). Here: the exact best threshold per volume, then the filter.
+"""
+
+from patch2loc.scoring.protocol import Protocol
+
+BAUR = Protocol(
+    source="Baur et al. 2021 (StefanDenn3r/Unsupervised_Anomaly_Detection_Brain_MRI)",
+    erosion="slices",
+    erosion_iterations=12,
+    mask_first=True,
+    median_size=5,
+    median_dims=3,
+    region="volume",
+    auprc="pooled",
+    dice="oracle",
+    dice_pooled=True,
+    component_max=7,
+    connectivity=26,
+    not_reproduced=("their slice resampling and intensity scaling of the inputs (data loaders, not compared here)",),
+)
