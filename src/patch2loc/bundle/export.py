@@ -19,8 +19,10 @@ import zipfile
 from pathlib import Path
 
 from patch2loc.bundle import members as M
+from patch2loc.cli_types import int_in
 from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
+from patch2loc.methods import DEFAULT_METHOD, METHODS, TRAINED, require_trained
 from patch2loc.ranges import NORMALIZE_KEYS, PREPROCESS_KEYS, check_fold_count
 
 HEATMAP_KEYS = ("median_size", "stride", "centres")
@@ -49,8 +51,6 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     from patch2loc.checkpoint import checkpoint_modality, read_checkpoint
     from patch2loc.claims import nifti_claims, regular_file
     from patch2loc.chainfiles import check_chain_config, check_landmarks, read_run_config
-
-    from patch2loc.methods import require_trained
     from patch2loc.settings import upgrade_config
 
     require_trained(method, "--method", "export")
@@ -196,3 +196,28 @@ def cmd_export(args) -> int:
     if not args.quiet:
         print(f"{out}: {args.method} {args.modality} bundle of {args.run}", flush=True)
     return 0
+
+
+def add_parser(sub) -> None:
+    """The `export` command's flags, beside its command."""
+    others = ", ".join(m for m in TRAINED if m != DEFAULT_METHOD)  # the registry's other trained methods
+    e = sub.add_parser(
+        "export",
+        help="a finished run's model as a self-contained bundle (.zip or folder)",
+        description="Write everything `patch2loc predict --model` needs (every fold's weights and "
+        "threshold, the Nyul landmarks, the atlas, the preprocessing, normalisation and "
+        "heatmap settings, a manifest with the sha256 of every member) to --out.",
+    )
+    e.add_argument("run", metavar="RUN_DIR", help="the run folder (results/<run_name>)")
+    e.add_argument("--modality", required=True, choices=("T1", "T2"), help="the model to export")
+    e.add_argument("--out", required=True, help="the bundle: a .zip file, or else a new folder")
+    e.add_argument(
+        "--method",
+        default=DEFAULT_METHOD,
+        choices=list(METHODS),
+        help=f"the trained method whose models (and thresholds) are exported: {DEFAULT_METHOD} (default), "
+        f"{others}; a method without a model (Thresh) is refused",
+    )
+    e.add_argument("--folds", type=int_in(0, 99), nargs="+", help="only these folds (default: the run's folds)")
+    e.add_argument("--quiet", action="store_true", help="no message")
+    e.set_defaults(func=cmd_export)
