@@ -10,8 +10,7 @@ from patch2loc.ranges import MAX_BATCH, MAX_MEDIAN, MAX_STRIDE
 
 
 def add_parser(sub) -> None:
-    """The `predict` command's flags, beside its command."""
-    others = ", ".join(m for m in TRAINED if m != DEFAULT_METHOD)  # the registry's other trained methods
+    """The `predict` command's flags, beside its command (in --help's order)."""
     p = sub.add_parser(
         "predict",
         help="anomaly heatmaps, lesion masks and summaries of scans",
@@ -19,6 +18,13 @@ def add_parser(sub) -> None:
         "anomaly score as NIfTI, a lesion mask at a threshold with a component "
         "summary (JSON/CSV) and, with --from-run, the same on the scan's own grid.",
     )
+    for add in (_scans, _models, _outputs, _scoring):
+        add(p)
+    p.set_defaults(func=cmd_predict)
+
+
+def _scans(p) -> None:
+    """What is scored: the scans, their brain masks, their lesion masks."""
     p.add_argument(
         "--image",
         required=True,
@@ -36,6 +42,11 @@ def add_parser(sub) -> None:
         help="ground-truth lesion mask of a single scan, on the scan's own grid: the "
         "summary then holds AUPRC, best Dice and Dice at the threshold",
     )
+
+
+def _models(p) -> None:
+    """Which models score them: the method, checkpoints, a run or a bundle, the modality."""
+    others = ", ".join(m for m in TRAINED if m != DEFAULT_METHOD)  # the registry's other trained methods
     p.add_argument(
         "--method",
         choices=list(METHODS),
@@ -78,6 +89,10 @@ def add_parser(sub) -> None:
         action="store_true",
         help="only warn when a checkpoint was trained on another modality or volume grid",
     )
+
+
+def _outputs(p) -> None:
+    """Skull stripping, the threshold and what is written."""
     p.add_argument(
         "--skull-strip",
         default="auto",
@@ -108,6 +123,10 @@ def add_parser(sub) -> None:
         action="store_true",
         help="with an --out folder: redo scans whose outputs exist (default: skip them)",
     )
+
+
+def _scoring(p) -> None:
+    """How the score is computed and post-processed."""
     p.add_argument(
         "--stride",
         type=int_in(1, MAX_STRIDE),
@@ -153,4 +172,3 @@ def add_parser(sub) -> None:
         "(refused by default: the heatmap would be meaningless), with a warning",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=cmd_predict)
