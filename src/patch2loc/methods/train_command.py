@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import fields
 from pathlib import Path
 
 from patch2loc.cli_types import DEVICE_HELP, at_least_2, finite_float, int_in, positive_int
+from patch2loc.devices import check_device
 from patch2loc.errors import InputError
-from patch2loc.methods import DEFAULT_METHOD, METHODS
+from patch2loc.layout import MODEL_FILES
+from patch2loc.methods import DEFAULT_METHOD, METHODS, implementation, require_trained
+from patch2loc.outputs import check_output
+from patch2loc.scanlist import read_scan_list
 
 
 def read_pairs(path: str | Path) -> list[tuple[str, str]]:
     """(image, mask) paths from a csv with the columns `image,mask` (scanlist.read_scan_list)."""
-    from patch2loc.scanlist import read_scan_list
-
     return [(str(row["image"]), str(row["mask"])) for row in read_scan_list(path, ("image", "mask"))]
 
 
@@ -34,13 +37,6 @@ TRAIN_FLAGS = {
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one model of a trained method of the registry, as the workflow's training rules do."""
-    from dataclasses import fields
-
-    from patch2loc.devices import check_device
-    from patch2loc.layout import MODEL_FILES
-    from patch2loc.methods import implementation, require_trained
-    from patch2loc.outputs import check_output
-
     method = require_trained(args.method, "--method", "train").name
     if args.device is not None:
         check_device(args.device)
