@@ -43,6 +43,8 @@ from patch2loc.preprocessing.imaging import (
     to_numpy,
 )
 from patch2loc.io import InputError, atomic_output, save_volume
+from patch2loc.preprocessing.skullstrip import strip
+from patch2loc.settings import config_from_dict
 
 SKULL_STRIP = ("none", "provided", "hdbet", "robex")
 
@@ -81,8 +83,6 @@ class PreprocessConfig:
     def from_config(cls, preprocess: dict, **overrides) -> "PreprocessConfig":
         """Build from the workflow config's `preprocess:` block (+ e.g. skull_strip=...); an
         unknown key is an error (settings.config_from_dict)."""
-        from patch2loc.settings import config_from_dict
-
         return config_from_dict(
             cls,
             {**preprocess, **overrides},
@@ -120,8 +120,6 @@ def skull_strip(
             )
         brain_mask = scan.mask
     if brain_mask is None:  # hdbet / robex outside the workflow (e.g. patch2loc predict)
-        from patch2loc.preprocessing.skullstrip import strip
-
         options = {"device": cfg.hdbet_device} if cfg.skull_strip == "hdbet" else {"seed": cfg.seed}
         with tempfile.TemporaryDirectory(prefix="skullstrip-") as tmp:
             made = strip(cfg.skull_strip, scan.image, Path(tmp) / "brainmask.nii.gz", **options)
