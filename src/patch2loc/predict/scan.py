@@ -23,11 +23,10 @@ from patch2loc.intensities import check_training_range
 from patch2loc.io import Case, Volume, header_volume, load_case, load_volume, save_volume
 from patch2loc.methods import DEFAULT_METHOD
 from patch2loc.outputs import OutputSet
+from patch2loc.predict import ensemble, lesions, overview  # modules: a patched function there is the one called
 from patch2loc.predict.dicom import dicom_to_nifti
-from patch2loc.predict.ensemble import Member, ensemble_score
+from patch2loc.predict.ensemble import Member
 from patch2loc.predict.inputs import ScanInput
-from patch2loc.predict.lesions import components, components_csv, summary_json
-from patch2loc.predict.overview import overview_png
 from patch2loc.predict.preflight import check_checkpoint_fits, check_seg_grid
 from patch2loc.predict.runchain import RunChain
 from patch2loc.scoring import ScanSettings, ScoredScan, lesion_mask
@@ -157,10 +156,10 @@ def run_scan(job: Job, ctx: Context) -> dict:
         if ctx.chain is not None:
             view = _native_outputs(job, ctx, outs, prepared, case, score)
         record, rows = _summary(job, ctx, view, scored)
-        outs.file(paths["summary"]).write_text(summary_json(record), encoding="utf-8")
-        outs.file(paths["components"]).write_text(components_csv(rows), encoding="utf-8")
+        outs.file(paths["summary"]).write_text(lesions.summary_json(record), encoding="utf-8")
+        outs.file(paths["components"]).write_text(lesions.components_csv(rows), encoding="utf-8")
         if job.png is not None:
-            overview_png(case.image.data, score, case.mask, outs.file(job.png), title=job.scan.id)
+            overview.overview_png(case.image.data, score, case.mask, outs.file(job.png), title=job.scan.id)
         if job.html is not None:  # in the summary's space, where --seg lies
             _viewer(job, ctx, view, outs)
         if ctx.chain is not None:
@@ -201,7 +200,7 @@ def _score(scan: ScanInput, ctx: Context, case: Case, image: str | Path) -> tupl
     # a method without a model (Thresh) records no training range to compare with
     trained = [(str(m.checkpoint), m.ckpt) for m in ctx.members if m.model is not None]
     check_training_range(case.image.data, case.mask, trained, image, ctx.force)
-    scored = ensemble_score(ctx.members, case.image.data, case.mask, ctx.settings, ctx.method)
+    scored = ensemble.ensemble_score(ctx.members, case.image.data, case.mask, ctx.settings, ctx.method)
     return scored, finite_heatmap(scored.score.astype(np.float32), case.mask, scan, "heatmap")
 
 
@@ -224,7 +223,7 @@ def _native_outputs(job: Job, ctx: Context, outs: OutputSet, prepared: _Prepared
 def _summary(job: Job, ctx: Context, view: _View, scored: ScoredScan) -> tuple[dict, list[dict]]:
     """The summary record (S_summary.json) and the lesion components (S_components.csv)."""
     scan, thr = job.scan, ctx.threshold
-    rows = [] if thr is None else components((view.score >= thr) & view.brain, view.score, view.affine)
+    rows = [] if thr is None else lesions.components((view.score >= thr) & view.brain, view.score, view.affine)
     metrics = None if scan.seg is None else _seg_metrics(scan.seg, view.score, view.brain, thr)
     record = {
         "scan": scan.id,
