@@ -20,6 +20,7 @@ the heatmap is checked before it is written (`predict/scan.py`).
 from __future__ import annotations
 
 import warnings
+from patch2loc.errors import InputError
 
 import numpy as np
 
@@ -133,8 +134,6 @@ def check_training_range(
 ) -> None:
     """Refuse (or with `force` warn about) a scan outside the models' training intensities; warn
     once when a model records none (checkpoints written before the range was recorded)."""
-    from patch2loc.errors import InputError
-
     ranges = [(name, (ckpt.get("config") or {}).get("intensity_range")) for name, ckpt in models]
     missing = [name for name, r in ranges if r is None]
     if missing:

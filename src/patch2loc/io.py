@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from patch2loc.claims import nifti_claims, quiet_nibabel
 from patch2loc.errors import InputError
+from patch2loc.intensities import clip_outliers, warn_full_mask, warn_int16_wrap
 from patch2loc.outputs import atomic_output  # noqa: F401  (re-exported: io.atomic_output)
 
 
@@ -37,9 +39,6 @@ def load_volume(path: str | os.PathLike, *, kind: str = "image", dtype=np.float3
     before any voxel is read (`claims.py`). NaN/inf are refused; for kind "image", extreme
     outliers are clipped with one warning (`intensities.py`)."""
     import nibabel as nib
-
-    from patch2loc.claims import nifti_claims, quiet_nibabel
-    from patch2loc.intensities import clip_outliers, warn_int16_wrap
 
     path = str(path)
     claims = nifti_claims(path, kind, "Check the path (or the dataset root in the config).")
@@ -74,8 +73,6 @@ def load_volume(path: str | os.PathLike, *, kind: str = "image", dtype=np.float3
 def header_volume(path: str | os.PathLike) -> Volume:
     """A Volume with the file's affine and header but no voxels (to write outputs `like` it)."""
     import nibabel as nib
-
-    from patch2loc.claims import nifti_claims, quiet_nibabel
 
     nifti_claims(path)
     with quiet_nibabel():
@@ -119,8 +116,6 @@ class Case:
 
 def load_case(image: str | os.PathLike, mask: str | os.PathLike, seg: str | os.PathLike | None = None) -> Case:
     """Load image + brain mask (+ lesion mask), checking that they belong together."""
-    from patch2loc.intensities import warn_full_mask
-
     img = load_volume(image, kind="image")
     msk = load_volume(mask, kind="brain mask")
     if msk.data.shape != img.data.shape:

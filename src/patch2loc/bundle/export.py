@@ -18,10 +18,20 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from patch2loc import __version__
 from patch2loc.bundle import members as M
+from patch2loc.bundle.reader import check_contents
+from patch2loc.cli_types import int_in
 from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
+from patch2loc.methods import DEFAULT_METHOD, METHODS, TRAINED, require_trained
+from patch2loc.outputs import OutputSet, check_output
 from patch2loc.ranges import NORMALIZE_KEYS, PREPROCESS_KEYS, check_fold_count
+from patch2loc.settings import upgrade_config
+from patch2loc.staging import owned_temp_folder
+
+# chainfiles and claims (numpy) and checkpoint (torch) are imported where used: `patch2loc --help`
+# imports this module.
 
 HEATMAP_KEYS = ("median_size", "stride", "centres")
 # What only resuming a training needs: left out of the bundle's weights (a best.pt of about 140 MB
@@ -49,9 +59,6 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     from patch2loc.checkpoint import checkpoint_modality, read_checkpoint
     from patch2loc.claims import nifti_claims, regular_file
     from patch2loc.chainfiles import check_chain_config, check_landmarks, read_run_config
-
-    from patch2loc.methods import require_trained
-    from patch2loc.settings import upgrade_config
 
     require_trained(method, "--method", "export")
     layout = RunLayout(run)
@@ -113,8 +120,6 @@ def _created() -> dict:
     import numpy
     import torch
 
-    from patch2loc import __version__
-
     return {
         "patch2loc": __version__,
         "python": platform.python_version(),
@@ -126,7 +131,6 @@ def _created() -> dict:
 def _stage(folder: Path, settings: dict, sources: dict[str, Path | dict], out: Path) -> None:
     """The members written into `folder`, then checked as predict will check them (reader.check_contents),
     so that export never writes a bundle predict refuses."""
-    from patch2loc.bundle.reader import check_contents
     from patch2loc.checkpoint import save_checkpoint
 
     for name, src in sources.items():
@@ -164,9 +168,6 @@ def export_bundle(
     run: str | Path, modality: str, out: str | Path, method: str = "Patch2Loc", folds: list[int] | None = None
 ) -> Path:
     """Write the bundle of `run`'s `modality` model to `out` (a .zip, else a folder); returns out."""
-    from patch2loc.outputs import OutputSet, check_output
-    from patch2loc.staging import owned_temp_folder
-
     run, out = Path(run), Path(out)
     as_zip = out.name.lower().endswith(".zip")
     if out.exists():
@@ -196,3 +197,28 @@ def cmd_export(args) -> int:
     if not args.quiet:
         print(f"{out}: {args.method} {args.modality} bundle of {args.run}", flush=True)
     return 0
+
+
+def add_parser(sub) -> None:
+    """The `export` command's flags, beside its command."""
+    others = ", ".join(m for m in TRAINED if m != DEFAULT_METHOD)  # the registry's other trained methods
+    e = sub.add_parser(
+        "export",
+        help="a finished run's model as a self-contained bundle (.zip or folder)",
+        description="Write everything `patch2loc predict --model` needs (every fold's weights and "
+        "threshold, the Nyul landmarks, the atlas, the preprocessing, normalisation and "
+        "heatmap settings, a manifest with the sha256 of every member) to --out.",
+    )
+    e.add_argument("run", metavar="RUN_DIR", help="the run folder (results/<run_name>)")
+    e.add_argument("--modality", required=True, choices=("T1", "T2"), help="the model to export")
+    e.add_argument("--out", required=True, help="the bundle: a .zip file, or else a new folder")
+    e.add_argument(
+        "--method",
+        default=DEFAULT_METHOD,
+        choices=list(METHODS),
+        help=f"the trained method whose models (and thresholds) are exported: {DEFAULT_METHOD} (default), "
+        f"{others}; a method without a model (Thresh) is refused",
+    )
+    e.add_argument("--folds", type=int_in(0, 99), nargs="+", help="only these folds (default: the run's folds)")
+    e.add_argument("--quiet", action="store_true", help="no message")
+    e.set_defaults(func=cmd_export)

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from patch2loc.bundle import members as M
 from patch2loc.errors import InputError
+from patch2loc.methods import TRAINED
 from patch2loc.parsing import load_json
 from patch2loc.ranges import check_fold_count, check_threshold
+from patch2loc.staging import owned_temp_folder
 
 TEMP_NAME = "patch2loc-bundle"  # a zip's members go to TMPDIR/.patch2loc-bundle.p2l-tmp-<owner>-<random>/
 
@@ -110,8 +112,6 @@ def _from_zip(bundle: Path) -> tuple[Path, str]:
     """Everything the zip's directory and manifest say is checked first (names, links, sizes, the
     total, the folds, the room); only then are the members inflated, one at a time, into a private
     folder owned by this process (a killed run's is removed by the next: staging.owned_temp_folder)."""
-    from patch2loc.staging import owned_temp_folder
-
     try:
         with zipfile.ZipFile(bundle) as archive:
             found = _zip_members(bundle, archive)
@@ -213,7 +213,7 @@ def _folds(bundle: Path, settings: dict, listed: set[str]) -> list[tuple[int, st
 
 def _member_check(bundle: Path, folder: Path, check, *args) -> None:
     """A reader's check of one member, its message naming the bundle (not an unpacked copy)."""
-    from patch2loc.chainfiles import REFIT
+    from patch2loc.chainfiles import REFIT  # numpy: not at `patch2loc --help`
 
     try:
         check(*args)
@@ -224,8 +224,6 @@ def _member_check(bundle: Path, folder: Path, check, *args) -> None:
 
 def _method_and_modality(bundle: Path, settings: dict, manifest: dict) -> None:
     """A trained method's bundle of T1 or T2 scans, the manifest and the settings agreeing."""
-    from patch2loc.methods import TRAINED
-
     method, modality = settings.get("method"), settings.get("modality")
     if method not in TRAINED or modality not in ("T1", "T2"):
         raise InputError(
@@ -240,8 +238,8 @@ def _method_and_modality(bundle: Path, settings: dict, manifest: dict) -> None:
 def check_contents(bundle: Path, folder: Path) -> tuple[dict, list[Fold]]:
     """What predict reads from a bundle's verified members (settings, landmarks, atlas headers, the
     folds), checked; messages name `bundle`. Export runs the same on what it is about to write."""
-    from patch2loc.claims import nifti_claims
-    from patch2loc.chainfiles import check_chain_config, check_landmarks
+    from patch2loc.claims import nifti_claims  # numpy: not at `patch2loc --help`
+    from patch2loc.chainfiles import check_chain_config, check_landmarks  # numpy: not at `patch2loc --help`
 
     manifest = load_json((folder / M.MANIFEST).read_bytes(), f"{bundle}: {M.MANIFEST}")
     listed = set(manifest["members"])
@@ -260,7 +258,7 @@ def check_contents(bundle: Path, folder: Path) -> tuple[dict, list[Fold]]:
 
 def open_bundle(path: str | Path) -> Bundle:
     """The checked bundle at `path` (a .zip or a folder); close() removes a zip's extracted copy."""
-    from patch2loc.claims import regular_file
+    from patch2loc.claims import regular_file  # numpy: not at `patch2loc --help`
 
     bundle = Path(path)
     if bundle.is_dir():

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from patch2loc.io import InputError, load_case
+from patch2loc.io import InputError, load_case, load_volume
 from patch2loc.layout import RunLayout
 from patch2loc.methods import DEFAULT_METHOD, TRAINED
 from patch2loc.evaluation.tables import DATASET_ORDER, method_order, aggregate_folds, format_mean_std, read_csvs
@@ -157,8 +157,6 @@ def chance_levels(run_dir: str | Path, metrics: pd.DataFrame) -> dict[str, float
     AUPRC a heatmap of random numbers gets. Sets whose masks are not in the run are left out. In
     the space the volume was scored in (`space` column): native, its lesion voxels over the native
     brain mask's; atlas (or no column), the preprocessed seg and mask."""
-    from patch2loc.io import load_volume
-
     layout, shares = RunLayout(run_dir), {}
     for (dataset, modality, subject), rows in metrics.groupby(["dataset", "modality", "subject"]):
         mask_path = Path(layout.preprocessed(dataset, modality, str(subject), "mask.nii.gz"))

@@ -85,6 +85,25 @@ def kde_figure(
     `counts` when `patches` is already a sample, see `patch_stream.sample_classes`); a class with
     fewer than 3 points is drawn as a histogram / scatter, an empty one is noted.
     """
+    sel, picks, counts = _sample(patches, dataset, fold, max_points, seed, counts)
+    with matplotlib.rc_context(STYLE):
+        fig = new_figure(15, 4.2)
+        axes = fig.subplots(1, 4)
+        ranges = _marginals(axes[:3], sel, picks)
+        _joint(axes[3], sel, picks, ranges)
+        _legend(fig, picks, counts, max_points)
+        missing = [c for c in picks if counts[c] == 0]
+        for ax in axes:
+            _note_missing(ax, missing)
+        title = f"{dataset}: normal vs abnormal patches"
+        if fold is not None:
+            title += f" (fold {fold})"
+        fig.suptitle(title)
+        save(fig, out_png)
+
+
+def _sample(patches, dataset, fold, max_points, seed, counts):
+    """(the dataset's (fold's) rows, at most `max_points` random row indices per class, class counts)."""
     sel = patches[patches["dataset"] == dataset] if "dataset" in patches.columns else patches.iloc[:0]
     if fold is not None:
         sel = sel[sel["fold"] == fold]
@@ -98,68 +117,70 @@ def kde_figure(
     rng = np.random.default_rng(seed)
     picks = {c: rng.permutation(np.flatnonzero(cls == c))[:max_points] for c in ("normal", "abnormal")}
     counts = {c: int((cls == c).sum()) for c in picks} if counts is None else {c: int(counts[c]) for c in picks}
+    return sel, picks, counts
 
-    with matplotlib.rc_context(STYLE):
-        fig = new_figure(15, 4.2)
-        axes = fig.subplots(1, 4)
-        ranges = {}
-        for ax, col in zip(axes[:3], ("log_error", "log_variance", "score")):
-            vals = {c: sel[col].to_numpy(np.float64)[idx] for c, idx in picks.items()}
-            ranges[col] = value_range(vals.values())
-            grid = np.linspace(*ranges[col], 256)
-            for c, v in vals.items():
-                if len(v):
-                    _kde_1d(ax, v, grid, COLOURS[c])
-            ax.set_xlabel(AXIS_LABELS[col])
-            ax.set_ylabel("density")
-        ax = axes[3]
-        for c, idx in picks.items():
-            if len(idx):
-                x = sel["log_error"].to_numpy(np.float64)[idx]
-                y = sel["log_variance"].to_numpy(np.float64)[idx]
-                if not _kde_2d(ax, x, y, ranges["log_error"], ranges["log_variance"], COLOURS[c]):
-                    ax.text(
-                        0.98,
-                        0.02 + 0.06 * (c == "abnormal"),
-                        f"{c}: points (too few for a KDE)",
-                        transform=ax.transAxes,
-                        ha="right",
-                        fontsize=7,
-                        color=COLOURS[c],
-                    )
-        ax.set_title("joint density")
-        axes[0].set_title("log-error")
-        axes[1].set_title("log-variance")
-        axes[2].set_title("score")
-        ax.set_xlim(ranges["log_error"])
-        ax.set_ylim(ranges["log_variance"])
-        ax.set_xlabel(AXIS_LABELS["log_error"])
-        ax.set_ylabel(AXIS_LABELS["log_variance"])
-        handles = [
-            Line2D([], [], color=COLOURS[c], lw=2, label=f"{CLASS_LABELS[c]}, n = {counts[c]}")
-            for c in picks
-            if counts[c]
-        ]
-        if max(counts.values()) > max_points:
-            handles.append(Line2D([], [], ls="", label=f"(KDEs from at most {max_points} random patches per class)"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=max(1, len(handles)), frameon=False)
-        for ax in axes:
-            missing = [c for c in picks if counts[c] == 0]
-            if missing:
+
+def _marginals(axes, sel: pd.DataFrame, picks: dict) -> dict[str, tuple[float, float]]:
+    """The 1D KDEs of log-error, log-variance and score; returns each column's axis range."""
+    ranges = {}
+    for ax, col in zip(axes, ("log_error", "log_variance", "score")):
+        vals = {c: sel[col].to_numpy(np.float64)[idx] for c, idx in picks.items()}
+        ranges[col] = value_range(vals.values())
+        grid = np.linspace(*ranges[col], 256)
+        for c, v in vals.items():
+            if len(v):
+                _kde_1d(ax, v, grid, COLOURS[c])
+        ax.set_xlabel(AXIS_LABELS[col])
+        ax.set_ylabel("density")
+    for ax, title in zip(axes, ("log-error", "log-variance", "score")):
+        ax.set_title(title)
+    return ranges
+
+
+def _joint(ax, sel: pd.DataFrame, picks: dict, ranges: dict) -> None:
+    """The 2D KDE of (log-error, log-variance), per class; a class too small for it is noted."""
+    for c, idx in picks.items():
+        if len(idx):
+            x = sel["log_error"].to_numpy(np.float64)[idx]
+            y = sel["log_variance"].to_numpy(np.float64)[idx]
+            if not _kde_2d(ax, x, y, ranges["log_error"], ranges["log_variance"], COLOURS[c]):
                 ax.text(
-                    0.02,
                     0.98,
-                    "no " + " / ".join(missing) + " patches",
+                    0.02 + 0.06 * (c == "abnormal"),
+                    f"{c}: points (too few for a KDE)",
                     transform=ax.transAxes,
-                    va="top",
-                    fontsize=8,
-                    color="0.3",
+                    ha="right",
+                    fontsize=7,
+                    color=COLOURS[c],
                 )
-        title = f"{dataset}: normal vs abnormal patches"
-        if fold is not None:
-            title += f" (fold {fold})"
-        fig.suptitle(title)
-        save(fig, out_png)
+    ax.set_title("joint density")
+    ax.set_xlim(ranges["log_error"])
+    ax.set_ylim(ranges["log_variance"])
+    ax.set_xlabel(AXIS_LABELS["log_error"])
+    ax.set_ylabel(AXIS_LABELS["log_variance"])
+
+
+def _legend(fig, picks: dict, counts: dict[str, int], max_points: int) -> None:
+    handles = [
+        Line2D([], [], color=COLOURS[c], lw=2, label=f"{CLASS_LABELS[c]}, n = {counts[c]}") for c in picks if counts[c]
+    ]
+    if max(counts.values()) > max_points:
+        handles.append(Line2D([], [], ls="", label=f"(KDEs from at most {max_points} random patches per class)"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=max(1, len(handles)), frameon=False)
+
+
+def _note_missing(ax, missing: list[str]) -> None:
+    """Say on the panel which class has no patches at all."""
+    if missing:
+        ax.text(
+            0.02,
+            0.98,
+            "no " + " / ".join(missing) + " patches",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=8,
+            color="0.3",
+        )
 
 
 def method_kde_figure(
@@ -189,17 +210,7 @@ def method_kde_figure(
             ax.set_title(method)
             ax.set_xlabel(f"{method} score (raw, at patch centres)")
             ax.set_ylabel("density")
-            missing = [c for c in vals if counts.get(c, 0) == 0]
-            if missing:
-                ax.text(
-                    0.02,
-                    0.98,
-                    "no " + " / ".join(missing) + " patches",
-                    transform=ax.transAxes,
-                    va="top",
-                    fontsize=8,
-                    color="0.3",
-                )
+            _note_missing(ax, [c for c in vals if counts.get(c, 0) == 0])
         first = next(iter(samples.values()))[1]
         handles = [
             Line2D([], [], color=COLOURS[c], lw=2, label=f"{CLASS_LABELS[c]}, n = {first.get(c, 0)}")

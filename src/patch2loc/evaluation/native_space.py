@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from patch2loc.errors import InputError
+from patch2loc.io import header_volume, load_volume
+from patch2loc.scoring.native import native_map
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,6 @@ def load_native(
 ) -> NativeVolume:
     """The atlas-space post-processed `score` (with its brain mask and affine) and the scan's files
     -> everything native-space metrics need."""
-    from patch2loc.io import header_volume, load_volume
-    from patch2loc.scoring.native import native_map
-
     native_score, _ = native_map(score, atlas_mask, atlas_affine, files.transform, files.image)
     labels = native_labels(files.image, files.seg)
     brain = load_volume(files.mask, kind="brain mask").data > 0

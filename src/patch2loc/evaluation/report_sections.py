@@ -15,6 +15,7 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
 
+from patch2loc.evaluation import demo_summary
 from patch2loc.evaluation.report import Html, Item, sortable_table, status_list
 from patch2loc.evaluation.tables import DATASET_ORDER
 from patch2loc.io import InputError
@@ -106,8 +107,6 @@ def healthy_items(run_dir: str | os.PathLike) -> list[Item]:
 
 def demo_check_items(run_dir: str | os.PathLike) -> list[Item]:
     """The PASS / FAIL lines of `python -m patch2loc.evaluation.demo_summary RUN_DIR`."""
-    from patch2loc.evaluation import demo_summary
-
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         status = demo_summary.main([str(run_dir)])

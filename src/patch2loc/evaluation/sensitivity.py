@@ -17,6 +17,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from patch2loc.errors import InputError
+from patch2loc.io import load_case
+from patch2loc.outputs import atomic_output, check_output
 
 import numpy as np
 import pandas as pd
@@ -130,10 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
     import torch
-
-    from patch2loc.errors import InputError
-    from patch2loc.io import load_case
-    from patch2loc.outputs import atomic_output, check_output
 
     torch.set_num_threads(a.threads)
     try:

@@ -23,6 +23,7 @@ import pandas as pd
 from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_table
 from patch2loc.evaluation.uncertainty import Bootstrap, add_intervals, format_interval, interval_columns
 from patch2loc.io import InputError
+from patch2loc.methods import METHODS
 
 METRICS_COLUMNS = (
     "method",
@@ -153,8 +154,6 @@ def _read_published(path: str | os.PathLike, required: Iterable[str]) -> pd.Data
 
 def method_order(names: Iterable[str]) -> list[str]:
     """The registry's order (Patch2Loc, DAE, Thresh), then any other name alphabetically."""
-    from patch2loc.methods import METHODS
-
     names = set(names)
     return [m for m in METHODS if m in names] + sorted(names - set(METHODS))
 

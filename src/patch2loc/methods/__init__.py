@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
+from patch2loc.errors import InputError
 
 
 @dataclass(frozen=True, kw_only=True)  # registry lines name every field: a reader sees which is which
@@ -161,8 +162,6 @@ DEFAULT_METHOD = REGISTRY[0].name
 
 
 def get(name: str) -> Method:
-    from patch2loc.errors import InputError
-
     if name not in METHODS:
         raise InputError(f"unknown method {name!r} (config `methods`); known: {', '.join(METHODS)}.")
     return METHODS[name]
@@ -170,8 +169,6 @@ def get(name: str) -> Method:
 
 def require_trained(name: str, flag: str, action: str) -> Method:
     """`name` as a method with models (predict, export); one line otherwise, naming `flag`."""
-    from patch2loc.errors import InputError
-
     method = get(name)
     if not method.trains:
         raise InputError(

@@ -35,6 +35,7 @@ import torch
 from patch2loc import __version__
 from patch2loc.checkpoint import save_checkpoint
 from patch2loc.devices import DEVICE_NAMES, resolve_device
+from patch2loc.methods.progress import progress as progress_bar
 from patch2loc.settings import config_from_dict  # noqa: F401  (the methods' configs use it from here)
 from patch2loc.errors import InputError, resource_problem
 from patch2loc.layout import MODEL_FILES
@@ -200,8 +201,6 @@ def _written(path: Path, write, resume_from: Path) -> None:
 def _run(
     task, out_dir: Path, steps, val_every, checkpoint_every, config, must_match, subjects, modality, device, progress
 ) -> dict:
-    from patch2loc.methods.progress import progress as progress_bar
-
     best_path, last_path, csv_path = (out_dir / name for name in MODEL_FILES)
     for path in (last_path, best_path, csv_path):
         remove_stale_temps(path)  # left by a writer killed mid-write (SIGKILL, power loss)

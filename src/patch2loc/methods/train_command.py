@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import fields
 from pathlib import Path
 
+from patch2loc.cli_types import DEVICE_HELP, at_least_2, finite_float, int_in, positive_int
+from patch2loc.devices import check_device
 from patch2loc.errors import InputError
+from patch2loc.layout import MODEL_FILES
+from patch2loc.methods import DEFAULT_METHOD, METHODS, implementation, require_trained
+from patch2loc.outputs import check_output
+from patch2loc.scanlist import read_scan_list
 
 
 def read_pairs(path: str | Path) -> list[tuple[str, str]]:
     """(image, mask) paths from a csv with the columns `image,mask` (scanlist.read_scan_list)."""
-    from patch2loc.scanlist import read_scan_list
-
     return [(str(row["image"]), str(row["mask"])) for row in read_scan_list(path, ("image", "mask"))]
 
 
@@ -32,13 +37,6 @@ TRAIN_FLAGS = {
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one model of a trained method of the registry, as the workflow's training rules do."""
-    from dataclasses import fields
-
-    from patch2loc.devices import check_device
-    from patch2loc.layout import MODEL_FILES
-    from patch2loc.methods import implementation, require_trained
-    from patch2loc.outputs import check_output
-
     method = require_trained(args.method, "--method", "train").name
     if args.device is not None:
         check_device(args.device)
@@ -69,3 +67,53 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     print(json.dumps(summary, indent=2, default=str))
     return 0
+
+
+def add_parser(sub) -> None:
+    """The `train` command's flags, beside its command."""
+    t = sub.add_parser(
+        "train",
+        help="train a model on normal scans",
+        description="Train a method (Patch2Loc by default) as the workflow does; writes best.pt, "
+        "last.pt and loss.csv to --out (and resumes from last.pt when it exists).",
+    )
+    t.add_argument(
+        "--method",
+        default=DEFAULT_METHOD,
+        choices=list(METHODS),
+        help="the trained method (default Patch2Loc); the settings no flag sets are its config block's "
+        "defaults, the paper's (docs/architecture.md). Thresh needs no training: refused",
+    )
+    t.add_argument(
+        "--train-list",
+        required=True,
+        help="csv with columns image,mask (training subjects); relative paths are relative to the csv's folder",
+    )
+    t.add_argument(
+        "--val-list", required=True, help="csv with columns image,mask (validation subjects), paths as in --train-list"
+    )
+    t.add_argument("--out", required=True, help="output folder")
+    t.add_argument("--steps", type=int_in(1, 10**8), help="training steps (default: the method's; Patch2Loc 15000)")
+    t.add_argument(
+        "--patches",
+        type=at_least_2,
+        dest="patches_per_step",
+        help="Patch2Loc: patches per step, 2 to 1048576 (default 8096)",
+    )
+    t.add_argument(
+        "--lr", type=finite_float(positive=True), help="learning rate (default: the method's; Patch2Loc 1e-2)"
+    )
+    t.add_argument("--seed", type=int_in(0, 2**63 - 2), help="random seed (default 3141)")
+    t.add_argument("--device", help=DEVICE_HELP + " (default auto)")
+    t.add_argument(
+        "--modality",
+        help="modality of the scans (e.g. T1, T2): recorded in the checkpoints, "
+        "so that predict refuses scans of another modality",
+    )
+    t.add_argument("--amp", choices=("none", "bf16", "fp16"), help="mixed precision (default none)")
+    t.add_argument(
+        "--val-every", type=positive_int, help="steps between validations (default: the method's; Patch2Loc 500)"
+    )
+    t.add_argument("--num-threads", type=int_in(1, 1024), help="torch CPU threads")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)

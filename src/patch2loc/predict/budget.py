@@ -35,6 +35,7 @@ from pathlib import Path
 
 from patch2loc.errors import InputError
 from patch2loc.limits import MB, MEMORY_ENV, limit_bytes
+from patch2loc.methods import implementation
 from patch2loc.outputs import printable
 
 READ = 17  # float32 copy 4 + |x| 4 + nonzero 4 + percentile's copy 4 + a boolean 1
@@ -78,7 +79,6 @@ def estimate(
         grid = tuple(int(s) for s in target)
     else:
         grid = tuple(int(s) for s in image.shape[:3])
-    from patch2loc.methods import implementation
 
     activations = getattr(implementation(method), "activation_bytes", None)  # a method without one: none counted
     batch = activations(grid, {"batch_size": batch_size, "stride": stride}, patch_size) if activations else 0
@@ -116,7 +116,7 @@ def check_budget(
         return
     chain_grid = None
     if chain is not None:
-        from patch2loc.claims import nifti_claims
+        from patch2loc.claims import nifti_claims  # numpy: not at `patch2loc --help`
 
         atlas = nifti_claims(chain.atlas_image, "the run's recorded atlas")
         pre = chain.config["preprocess"]

@@ -15,12 +15,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
 
-from patch2loc.errors import InputError
+from patch2loc.bundle.reader import open_bundle
+from patch2loc.devices import check_device, resolve_device
+from patch2loc.errors import InputError, resource_problem
+from patch2loc.outputs import check_utf8_path
+from patch2loc.predict import plan
+from patch2loc.predict.budget import check_budget
+from patch2loc.predict.models import fold_models, load_members, method_flags, resolve_method, score_settings
+from patch2loc.predict.preflight import check_claims, check_flags_fit, check_paths_utf8, check_raw_scan, model_grid
+from patch2loc.predict.request import PredictRequest
+from patch2loc.predict.runstate import call_settings, is_current, remove_stale, scan_state
 
-if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
-    from patch2loc.predict.request import PredictRequest
+# Imported where used, so that `patch2loc --help` loads no numpy: tqdm, predict.scan, predict.inputs,
+# predict.runchain and scoring (numpy, scipy).
 
 MAX_EXIT = 100
 
@@ -30,10 +39,6 @@ def _header_checks(
 ) -> None:
     """The checks of one scan that read headers only (preflight.py, budget.py), before any model is
     loaded: a scan refused here costs no model, no voxel and no torch import."""
-    from patch2loc.predict.budget import check_budget
-    from patch2loc.predict.models import method_flags
-    from patch2loc.predict.preflight import check_claims, check_flags_fit, check_paths_utf8, model_grid
-
     scan = job.scan
     if chain is not None or scan.is_dicom:  # SimpleITK opens these paths
         check_paths_utf8(
@@ -63,8 +68,7 @@ def _header_checks(
 
 def _voxel_checks(job, chain, skull_strip: str) -> None:
     """The checks of one scan that read its voxels, but compute nothing (preflight.py)."""
-    from patch2loc.predict.preflight import check_raw_scan
-    from patch2loc.predict.scan import skull_strip_of
+    from patch2loc.predict.scan import skull_strip_of  # numpy
 
     if chain is not None and not job.scan.is_dicom:
         strip = skull_strip_of(job.scan, skull_strip)
@@ -79,9 +83,6 @@ class _Failures:
 
     def add(self, job, exc: Exception, current: bool) -> None:
         from tqdm.auto import tqdm
-
-        from patch2loc.errors import resource_problem
-        from patch2loc.predict.runstate import remove_stale
 
         line = (
             str(exc)
@@ -103,8 +104,6 @@ class _Failures:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """The command line's edge: its arguments become one frozen request, and only that travels."""
-    from patch2loc.predict.request import PredictRequest
-
     return predict(PredictRequest.from_args(args))
 
 
@@ -113,9 +112,6 @@ def predict(req: PredictRequest) -> int:
     the bundle is checked and (a zip) unpacked into a private folder, removed at the end."""
     if req.model is None:
         return _predict(req, None)
-    from patch2loc.bundle.reader import open_bundle
-    from patch2loc.outputs import check_utf8_path
-
     if req.from_run or req.checkpoint:
         raise InputError(
             f"{req.model}: --model carries the run's chain and models; drop "
@@ -126,24 +122,52 @@ def predict(req: PredictRequest) -> int:
         return _predict(req, bundle)
 
 
+@dataclass
+class _Models:
+    """The folds' models a request scores with: their method, checkpoints (files or bundle members),
+    names (recorded in the summaries) and unsupervised thresholds."""
+
+    method: str
+    checkpoints: list
+    names: list[str]
+    thresholds: list
+
+
 def _predict(req: PredictRequest, bundle) -> int:
-    from dataclasses import replace
+    """Every check that needs no compute, then each scan's header checks, then the models are loaded
+    once and the scans scored one by one."""
+    from patch2loc.predict.inputs import expand  # numpy
 
-    from tqdm.auto import tqdm
+    req, method, chain = _resolve(req, bundle)
+    models = _Models(method, *fold_models(req, chain, bundle, method))
+    scans = expand(req.image, req.mask, req.seg)
+    _check_skull_strip(req, scans, chain)
+    lesions = req.threshold is not None or chain is not None
+    jobs, batch = plan.jobs(req, scans, chain is not None, lesions)
+    plan.check_paths(jobs, scans, models.checkpoints, chain, req)
+    threshold, source = _threshold(req, models.thresholds)
+    for job in jobs:
+        job.lesions = threshold is not None
+    settings = call_settings(req, models.checkpoints, chain, threshold, source, models.method)
+    failures = _Failures(batch)
+    todo, skipped = _header_pass(jobs, req, chain, models, settings, failures, batch)
+    done = _score_all(todo, req, chain, models, (threshold, source), bundle is not None, failures, batch)
+    if batch and not req.quiet:
+        print(
+            f"patch2loc predict: {done} scored, {skipped} skipped (done before with the same inputs and "
+            f"settings; --overwrite to redo), {failures.count} failed",
+            file=sys.stderr,
+        )
+    return min(failures.count, MAX_EXIT)
 
-    from patch2loc.devices import check_device, resolve_device
-    from patch2loc.predict import plan
-    from patch2loc.predict.inputs import expand
-    from patch2loc.predict.models import fold_models, load_members, resolve_method, score_settings
-    from patch2loc.predict.runchain import RunChain, require_hdbet
-    from patch2loc.predict.runstate import call_settings, is_current, scan_state
-    from patch2loc.predict.scan import Context, run_scan, skull_strip_of
-    from patch2loc.scoring import mean_threshold
+
+def _resolve(req: PredictRequest, bundle):
+    """The request with what the run or bundle decides (modality, median filter), the method, and the
+    chain (None for preprocessed scans)."""
+    from patch2loc.predict.runchain import RunChain  # numpy
 
     check_device(req.device)
     if req.from_run or bundle is not None:
-        from patch2loc.outputs import check_utf8_path
-
         check_utf8_path(req.out, "--out")
     if req.from_run:
         check_utf8_path(req.from_run, "--from-run")
@@ -163,8 +187,15 @@ def _predict(req: PredictRequest, bundle) -> int:
         chain = RunChain.open(req.from_run, req.modality) if req.from_run else None
     if req.median_size is None:  # the run's own filter: its healthy threshold was taken after it
         req = replace(req, median_size=int((chain.config.get("heatmap") or {}).get("median_size", 7)) if chain else 7)
-    checkpoints, names, thresholds = fold_models(req, chain, bundle, method)
-    scans = expand(req.image, req.mask, req.seg)
+    return req, method, chain
+
+
+def _check_skull_strip(req: PredictRequest, scans: list, chain) -> None:
+    """--skull-strip against the scans: only raw scans are stripped, `mask` needs every mask, and
+    HD-BET must be there when a scan needs it."""
+    from patch2loc.predict.runchain import require_hdbet  # numpy
+    from patch2loc.predict.scan import skull_strip_of  # numpy
+
     if chain is None and req.skull_strip in ("hdbet", "none"):
         raise InputError(
             f"--skull-strip {req.skull_strip}: only raw scans are skull-stripped; add --from-run (or --model)."
@@ -178,62 +209,76 @@ def _predict(req: PredictRequest, bundle) -> int:
     needs_hdbet = [s for s in scans if skull_strip_of(s, req.skull_strip) == "hdbet"]
     if chain is not None and needs_hdbet:
         require_hdbet(needs_hdbet[0].image)
-    lesions = req.threshold is not None or chain is not None
-    jobs, batch = plan.jobs(req, scans, chain is not None, lesions)
-    plan.check_paths(jobs, scans, checkpoints, chain, req)
 
-    # Thresholds: the user's, else the run's (the folds' unsupervised thresholds, averaged).
-    threshold, source = req.threshold, "--threshold"
-    if threshold is None:
-        threshold = mean_threshold(thresholds)
-        source = "run (mean of the folds' healthy-IXI quantile thresholds)" if threshold is not None else "none"
+
+def _threshold(req: PredictRequest, thresholds: list) -> tuple[float | None, str]:
+    """The user's threshold, else the run's (the folds' unsupervised thresholds, averaged), and its source."""
+    from patch2loc.scoring import mean_threshold  # numpy, scipy
+
+    if req.threshold is not None:
+        return req.threshold, "--threshold"
+    threshold = mean_threshold(thresholds)
+    return threshold, "run (mean of the folds' healthy-IXI quantile thresholds)" if threshold is not None else "none"
+
+
+def _header_pass(jobs, req: PredictRequest, chain, models: _Models, settings, failures, batch: bool):
+    """What each scan's files claim, before any model is loaded: (scans to score with whether their
+    outputs are current, number skipped as done before)."""
+    from patch2loc.predict.scan import skull_strip_of  # numpy
+
+    todo, skipped = [], 0
     for job in jobs:
-        job.lesions = threshold is not None
-    settings = call_settings(req, checkpoints, chain, threshold, source, method)
-
-    failures, todo, done, skipped = _Failures(batch), [], 0, 0
-    for job in jobs:  # what each scan's files claim, before any model is loaded
         job.state = scan_state(job.scan, settings, skull_strip_of(job.scan, req.skull_strip) if chain else None)
         current = is_current(job, job.state)
         if current and batch and not req.overwrite:
             skipped += 1
             continue
         try:
-            _header_checks(job, chain, method, req, checkpoints)
+            _header_checks(job, chain, models.method, req, models.checkpoints)
         except Exception as exc:  # one scan's failure must not stop the others
             failures.add(job, exc, current)
             continue
         todo.append((job, current))
+    return todo, skipped
 
-    if todo:
-        device = resolve_device(req.device)
-        members = load_members(
-            method,
-            checkpoints,
-            names,
-            thresholds,
-            device,
-            req.modality,
-            req.allow_mismatch,
-            from_bundle=bundle is not None,
-        )
-        ctx = Context(
-            members=members,
-            chain=chain,
-            threshold=threshold,
-            threshold_source=source,
-            settings=score_settings(req, device, progress=not req.quiet and not batch),
-            skull_strip=req.skull_strip,
-            allow_mismatch=req.allow_mismatch,
-            checkpoints=names,
-            method=method,
-            force=req.force,
-        )
-        patch = max((m.ckpt.get("patch_size") or 0 for m in members), default=0) or None
+
+def _score_all(todo, req: PredictRequest, chain, models: _Models, threshold, from_bundle, failures, batch) -> int:
+    """Load the models once and score each scan; returns how many were scored."""
+    if not todo:
+        return 0
+    from tqdm.auto import tqdm
+
+    from patch2loc.predict.scan import Context, run_scan  # numpy
+
+    device = resolve_device(req.device)
+    members = load_members(
+        models.method,
+        models.checkpoints,
+        models.names,
+        models.thresholds,
+        device,
+        req.modality,
+        req.allow_mismatch,
+        from_bundle=from_bundle,
+    )
+    ctx = Context(
+        members=members,
+        chain=chain,
+        threshold=threshold[0],
+        threshold_source=threshold[1],
+        settings=score_settings(req, device, progress=not req.quiet and not batch),
+        skull_strip=req.skull_strip,
+        allow_mismatch=req.allow_mismatch,
+        checkpoints=models.names,
+        method=models.method,
+        force=req.force,
+    )
+    patch = max((m.ckpt.get("patch_size") or 0 for m in members), default=0) or None
+    done = 0
     for job, current in tqdm(todo, desc="scans", unit="scan", disable=req.quiet or not batch):
         try:
             if patch is not None:  # the budget again, with the models' own patch size
-                _header_checks(job, chain, method, req, checkpoints, patch)
+                _header_checks(job, chain, models.method, req, models.checkpoints, patch)
             _voxel_checks(job, chain, req.skull_strip)
             record = run_scan(job, ctx)
             done += 1
@@ -241,12 +286,6 @@ def _predict(req: PredictRequest, bundle) -> int:
             failures.add(job, exc, current)
             continue
         if not req.quiet and not batch:
-            what = f"{record['patches']} patches" if record["patches"] is not None else f"{method} score"
+            what = f"{record['patches']} patches" if record["patches"] is not None else f"{models.method} score"
             print(f"{job.heatmap}: {what} in {record['seconds']:.1f} s", file=sys.stderr)
-    if batch and not req.quiet:
-        print(
-            f"patch2loc predict: {done} scored, {skipped} skipped (done before with the same inputs and "
-            f"settings; --overwrite to redo), {failures.count} failed",
-            file=sys.stderr,
-        )
-    return min(failures.count, MAX_EXIT)
+    return done

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from patch2loc.chainfiles import read_threshold
 from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
 from patch2loc.scoring import ScanSettings, ScoredScan, mean_threshold, score_scan
@@ -56,7 +57,6 @@ def fold_threshold(run: Path | None, modality: str | None, checkpoint: Path, met
     path = Path(RunLayout(run).threshold(method, str(modality), checkpoint.parent.name))
     if not path.is_file():
         return None
-    from patch2loc.chainfiles import read_threshold
 
     return read_threshold(path, "Re-run the workflow's score_healthy rule, or pass --threshold.")
 

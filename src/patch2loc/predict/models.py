@@ -12,10 +12,13 @@ patches; a method without such options ignores them (the DAE reconstructs whole 
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patch2loc.errors import InputError
+from patch2loc.methods import DEFAULT_METHOD, TRAINED, implementation, require_trained
+from patch2loc.predict.preflight import check_checkpoint_fits
 
 if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
     from patch2loc.predict.request import PredictRequest
@@ -25,10 +28,6 @@ SCORING_FLAGS = ("stride", "centres", "amp")  # call settings that change the ma
 
 def scoring_options(method: str) -> tuple[str, ...]:
     """The scoring options `method` reads (the fields of its module's ScoreOptions; none without one)."""
-    from dataclasses import fields
-
-    from patch2loc.methods import implementation
-
     options = getattr(implementation(method), "ScoreOptions", None)
     return tuple(f.name for f in fields(options)) if options is not None else ()
 
@@ -42,8 +41,6 @@ def method_flags(method: str, req: PredictRequest) -> dict:
 
 def resolve_method(req: PredictRequest, bundle) -> str:
     """--method, or the bundle's method (a --method that contradicts it is refused)."""
-    from patch2loc.methods import DEFAULT_METHOD, require_trained
-
     method = require_trained(req.method or DEFAULT_METHOD, "--method", "apply").name
     if bundle is not None:
         own = bundle.settings["method"]
@@ -59,7 +56,7 @@ def resolve_method(req: PredictRequest, bundle) -> str:
 
 def fold_models(req: PredictRequest, chain, bundle, method: str) -> tuple[list[Path], list[str], list[float | None]]:
     """(checkpoint files, their names for messages and summaries, each one's run threshold)."""
-    from patch2loc.predict.ensemble import bundle_folds, fold_checkpoints, fold_threshold
+    from patch2loc.predict.ensemble import bundle_folds, fold_checkpoints, fold_threshold  # numpy, scipy
 
     if bundle is not None:
         folds = bundle_folds(bundle, req.folds)
@@ -93,9 +90,7 @@ def load_members(
 ) -> list:
     """Every model loaded (before any compute: a bad or wrong-method checkpoint fails fast) and
     checked against --modality."""
-    from patch2loc.methods import TRAINED, implementation
-    from patch2loc.predict.ensemble import Member
-    from patch2loc.predict.preflight import check_checkpoint_fits
+    from patch2loc.predict.ensemble import Member  # numpy, scipy: not at `patch2loc --help`
 
     load = implementation(method).load
     members = []
@@ -116,7 +111,7 @@ def load_members(
 def score_settings(req: PredictRequest, device, progress: bool):
     """The core's settings of this call (`scoring.ScanSettings`): its post-processing, and the
     scoring flags as options for the method."""
-    from patch2loc.scoring import ScanSettings
+    from patch2loc.scoring import ScanSettings  # numpy, scipy: not at `patch2loc --help`
 
     options = {"stride": req.stride, "batch_size": req.batch_size, "amp": req.amp, "centres": req.centres}
     return ScanSettings(

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from patch2loc.outputs import atomic_output
+
 COLOUR_RANGE = (0.0, 12.0)  # the paper's fixed colour scale for heatmaps
 
 
 def overview_png(image, score, mask, path: str | Path, n_slices: int = 4, title: str = "") -> Path:
     """A few axial slices through the brain: image | heatmap on [0, 12] | overlay."""
-    import matplotlib
+    import matplotlib  # matplotlib and numpy: not at `patch2loc --help` (predict/__init__ imports this module)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-
-    from patch2loc.outputs import atomic_output
 
     zs = np.flatnonzero(mask.any(axis=(0, 1)))
     lo, hi = (zs[0], zs[-1]) if zs.size else (0, image.shape[2] - 1)

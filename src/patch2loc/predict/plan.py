@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patch2loc.errors import InputError
+from patch2loc.outputs import check_distinct, check_output
 
 if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
     from patch2loc.predict.request import PredictRequest
@@ -25,7 +26,7 @@ NIFTI = (".nii.gz", ".nii")
 
 def _check_owner(folder: Path, heatmap: Path) -> None:
     """Reuse S_preprocessed/ only for the same heatmap; never replace a folder we did not make."""
-    from patch2loc.predict.scan import OWNER_FILE
+    from patch2loc.predict.scan import OWNER_FILE  # numpy: not at `patch2loc --help`
 
     if not folder.exists():
         return
@@ -56,7 +57,7 @@ def _check_summary_owner(job) -> None:
 
 
 def jobs(req: PredictRequest, scans, from_run: bool, lesions: bool):
-    from patch2loc.predict.scan import Job
+    from patch2loc.predict.scan import Job  # numpy: not at `patch2loc --help`
 
     out = Path(req.out)
     # A folder: several scans, or an existing folder / a name without a suffix that is not named
@@ -87,8 +88,6 @@ def jobs(req: PredictRequest, scans, from_run: bool, lesions: bool):
 
 def check_paths(jobs, scans, checkpoints, chain, req: PredictRequest) -> None:
     """Every output against every input, before any compute."""
-    from patch2loc.outputs import check_distinct, check_output
-
     inputs: dict[str, Path | None] = {f"--checkpoint {i + 1}": c for i, c in enumerate(checkpoints)}
     given = [Path(text) for text in req.image if Path(text).is_file()]  # files and csv lists (the path is said once)
     inputs.update({"--image" if len(given) == 1 else f"--image #{i + 1}": p for i, p in enumerate(given)})

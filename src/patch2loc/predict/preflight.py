@@ -33,7 +33,7 @@ def model_grid(scan_image: Path, chain) -> tuple[int, ...] | None:
         shape = (chain.config.get("preprocess") or {}).get("target_shape")
         return tuple(int(s) for s in shape) if shape else None
     try:
-        import nibabel as nib
+        import nibabel as nib  # nibabel: not at `patch2loc --help`
 
         return tuple(int(s) for s in nib.load(str(scan_image)).shape[:3])
     except Exception:  # unreadable: load_case names the file with its own message
@@ -60,9 +60,9 @@ def check_flags_fit(shape: tuple[int, ...] | None, stride: int, median_size: int
 
 def check_raw_scan(image: Path, mask: Path | None) -> None:
     """A raw NIfTI scan about to be registered: not constant, and its brain mask not empty."""
-    import numpy as np
+    import numpy as np  # numpy: not at `patch2loc --help`
 
-    from patch2loc.io import load_volume
+    from patch2loc.io import load_volume  # numpy: not at `patch2loc --help`
 
     data = load_volume(image).data
     low, high = float(data.min()), float(data.max())
@@ -86,9 +86,9 @@ def check_claims(scan, from_run: bool):
     two); the brain mask on the image's grid (from the headers: before 3.5 GB of a scan were read to
     find out); --seg on the scan's grid. A DICOM series: complete and evenly spaced (dicom.py); its
     --seg is checked once converted. Returns (image claims, mask claims), None where not NIfTI."""
-    from patch2loc.claims import check_orthogonal, nifti_claims
-    from patch2loc.predict.dicom import series_claims
-    from patch2loc.predict.native import check_same_geometry
+    from patch2loc.claims import check_orthogonal, nifti_claims  # numpy: not at `patch2loc --help`
+    from patch2loc.predict.dicom import series_claims  # numpy: not at `patch2loc --help`
+    from patch2loc.predict.native import check_same_geometry  # numpy, scipy: not at `patch2loc --help`
 
     image = mask = None
     if scan.is_dicom and from_run:
@@ -111,7 +111,7 @@ def check_mask_grid(mask_path: Path, image_path: Path, mask, image, exact: bool)
     """The brain mask lies on the image's grid: same shape and voxel sizes, and (for a
     preprocessed image, `exact`) the same affine; a raw scan's mask may be a fraction of a voxel
     off (the chain moves it: preprocessing/grid.py)."""
-    import numpy as np
+    import numpy as np  # numpy: not at `patch2loc --help`
 
     if mask.shape[:3] != image.shape[:3]:
         raise InputError(
@@ -134,9 +134,9 @@ def check_mask_grid(mask_path: Path, image_path: Path, mask, image, exact: bool)
 
 def check_seg_grid(seg_path: Path, image_path: Path, image) -> None:
     """--seg must lie on the input scan's own grid (where the summary's metrics are computed)."""
-    import numpy as np
+    import numpy as np  # numpy: not at `patch2loc --help`
 
-    from patch2loc.claims import nifti_claims
+    from patch2loc.claims import nifti_claims  # numpy: not at `patch2loc --help`
 
     seg = nifti_claims(seg_path, "lesion mask (--seg)")
     if seg.shape[:3] != image.shape[:3] or not np.allclose(seg.affine, image.affine, atol=1e-3):
@@ -150,7 +150,7 @@ def check_checkpoint_fits(
     ckpt: dict, checkpoint: str, modality: str | None, shape: tuple | None, allow_mismatch: bool
 ) -> None:
     """A model trained on another modality or grid: error, or a warning with --allow-mismatch."""
-    from patch2loc.checkpoint import checkpoint_grid, checkpoint_modality
+    from patch2loc.checkpoint import checkpoint_grid, checkpoint_modality  # torch: not at `patch2loc --help`
 
     problems = []
     trained = checkpoint_modality(ckpt)

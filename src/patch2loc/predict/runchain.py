@@ -14,7 +14,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from patch2loc.bundle import members as M
 from patch2loc.claims import regular_file
+from patch2loc.data.layouts import RawScan
 from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
 from patch2loc.chainfiles import NEEDS, check_chain_config, check_landmarks, read_run_config
@@ -60,8 +62,6 @@ class RunChain:
     @classmethod
     def from_bundle(cls, bundle) -> "RunChain":
         """A bundle's chain (bundle.reader.open_bundle has checked every member)."""
-        from patch2loc.bundle import members as M
-
         mask = bundle.member(M.ATLAS_MASK)
         return cls(
             bundle.source,
@@ -84,7 +84,6 @@ class RunChain:
         """Preprocess + normalise into out_dir; returns (normalized image, brain mask), atlas space.
         skull_strip: provided (the mask), hdbet, none (already stripped: brain = image > 0);
         default: provided when a mask is given, else hdbet."""
-        from patch2loc.data.layouts import RawScan
         from patch2loc.preprocessing.normalize import normalize_scan
         from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patch2loc.outputs import TEMP_MARK
+from patch2loc.predict.models import method_flags
 
 if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
     from patch2loc.predict.request import PredictRequest
@@ -60,8 +61,6 @@ def call_settings(
 ) -> dict:
     """Everything of the call that changes a scan's outputs (device and batch size do not; nor do
     Patch2Loc's scoring flags for a method that ignores them: predict.models)."""
-    from patch2loc.predict.models import method_flags
-
     settings = {
         "checkpoints": [sha256_file(c) for c in checkpoints],
         "threshold": threshold,
@@ -110,7 +109,7 @@ def is_current(job, state: dict | None) -> bool:
 def remove_stale(job) -> list[Path]:
     """Remove the outputs an earlier run made for this job (the summary must name this heatmap;
     a folder only when predict made it); returns what was removed."""
-    from patch2loc.predict.scan import OWNER_FILE
+    from patch2loc.predict.scan import OWNER_FILE  # numpy: not at `patch2loc --help`
 
     if recorded(job) is None:
         return []

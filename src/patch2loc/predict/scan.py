@@ -16,9 +16,21 @@ from pathlib import Path
 
 import numpy as np
 
+from patch2loc.claims import nifti_claims
 from patch2loc.errors import InputError
+from patch2loc.evaluation.metrics import evaluate_volume
+from patch2loc.intensities import check_training_range
+from patch2loc.io import Case, Volume, header_volume, load_case, load_volume, save_volume
 from patch2loc.methods import DEFAULT_METHOD
+from patch2loc.outputs import OutputSet
+from patch2loc.predict import ensemble, lesions, overview  # modules: a patched function there is the one called
+from patch2loc.predict.dicom import dicom_to_nifti
+from patch2loc.predict.ensemble import Member
 from patch2loc.predict.inputs import ScanInput
+from patch2loc.predict.preflight import check_checkpoint_fits, check_seg_grid
+from patch2loc.predict.runchain import RunChain
+from patch2loc.scoring import ScanSettings, ScoredScan, lesion_mask
+from patch2loc.scoring.native import native_map
 
 OWNER_FILE = "predict.json"  # in S_preprocessed/: which heatmap the folder belongs to
 
@@ -61,11 +73,11 @@ class Job:
 
 @dataclass
 class Context:
-    members: list  # ensemble.Member
-    chain: object | None  # runchain.RunChain
+    members: list[Member]
+    chain: RunChain | None  # --from-run or --model: raw scans go through the run's chain
     threshold: float | None
     threshold_source: str
-    settings: object  # scoring.ScanSettings: post-processing, device, the method's options
+    settings: ScanSettings  # post-processing, device, the method's options
     skull_strip: str  # auto | mask | hdbet | none
     allow_mismatch: bool
     checkpoints: list[str] = field(default_factory=list)
@@ -81,9 +93,6 @@ def skull_strip_of(scan: ScanInput, choice: str) -> str:
 
 
 def _seg_metrics(seg_path: Path, score, brain, threshold) -> dict:
-    from patch2loc.evaluation.metrics import evaluate_volume
-    from patch2loc.io import load_volume
-
     labels = load_volume(seg_path, kind="lesion mask").data > 0  # its grid was checked by preflight.check_claims
     m = evaluate_volume(score, labels, brain, region="brain", threshold=threshold)
     return {
@@ -110,124 +119,160 @@ def finite_heatmap(score: np.ndarray, brain: np.ndarray, scan: ScanInput, what: 
     return score
 
 
+@dataclass
+class _Prepared:
+    """A scan ready to score: its native file (a DICOM series converted), the image and brain mask on
+    the models' grid, and the staged S_preprocessed/ folder (None without a chain)."""
+
+    native: str | Path
+    image: str | Path
+    brain: str | Path
+    staged: Path | None = None
+
+
+@dataclass
+class _View:
+    """Where the summary, components and viewer describe the scan: native space when there is one."""
+
+    score: np.ndarray
+    brain: np.ndarray
+    affine: np.ndarray
+    space: str  # "native" | "model grid"
+    image: np.ndarray  # the scan shown by the viewer
+
+
 def run_scan(job: Job, ctx: Context) -> dict:
-    from patch2loc.claims import nifti_claims
-    from patch2loc.intensities import check_training_range
-    from patch2loc.io import header_volume, load_case, load_volume, save_volume
-    from patch2loc.outputs import OutputSet
-    from patch2loc.predict.preflight import check_checkpoint_fits, check_seg_grid
-    from patch2loc.predict.ensemble import ensemble_score
-    from patch2loc.predict.dicom import dicom_to_nifti
-    from patch2loc.predict.lesions import components, components_csv, summary_json
-    from patch2loc.scoring.native import native_map
-    from patch2loc.predict.overview import overview_png
-    from patch2loc.scoring import lesion_mask
-
-    paths, scan = job.outputs(), job.scan
+    """Score one scan and commit all its outputs together (prepare, score, native outputs, summary,
+    figures); returns the summary record."""
+    paths = job.outputs()
     with OutputSet() as outs:
-        native_path = scan.image
-        if ctx.chain is not None:
-            staged = outs.folder(paths["preprocessed"])
-            if scan.is_dicom:
-                native_path = dicom_to_nifti(scan.image, staged / "native.nii.gz")
-                if scan.seg is not None:
-                    check_seg_grid(scan.seg, scan.image, nifti_claims(native_path))
-            strip = skull_strip_of(scan, ctx.skull_strip)
-            image, brain_path = ctx.chain.prepare(
-                native_path, scan.mask if strip == "provided" else None, staged, paths["preprocessed"].name, strip
-            )
-        else:
-            if scan.is_dicom:
-                raise InputError(f"{scan.image}: a DICOM series is a raw scan; score it with --from-run.")
-            if scan.mask is None:
-                raise InputError(
-                    f"{scan.image}: no brain mask for this preprocessed image. Pass --mask (or a "
-                    "csv column mask), or use --from-run for raw scans."
-                )
-            image, brain_path = scan.image, scan.mask
-        case = load_case(image, brain_path)
-        for member in ctx.members:
-            check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape, ctx.allow_mismatch)
-        # a method without a model (Thresh) records no training range to compare with
-        trained = [(str(m.checkpoint), m.ckpt) for m in ctx.members if m.model is not None]
-        check_training_range(case.image.data, case.mask, trained, image, ctx.force)
-        scored = ensemble_score(ctx.members, case.image.data, case.mask, ctx.settings, ctx.method)
-        score = finite_heatmap(scored.score.astype(np.float32), case.mask, scan, "heatmap")
+        prepared = _prepare(job, ctx, outs)
+        case = load_case(prepared.image, prepared.brain)
+        scored, score = _score(job.scan, ctx, case, prepared.image)
         save_volume(score, outs.file(paths["heatmap"]), like=case.image)
-        thr = ctx.threshold
-        if thr is not None:
-            save_volume(lesion_mask(score, case.mask, thr), outs.file(paths["lesions"]), like=case.image)
-
-        # The summary describes the scan in its own space when we have it (native), else the model grid.
-        summary_score, summary_brain, summary_affine, space = score, case.mask, case.image.affine, "model grid"
-        summary_image = case.image.data
+        if ctx.threshold is not None:
+            save_volume(lesion_mask(score, case.mask, ctx.threshold), outs.file(paths["lesions"]), like=case.image)
+        view = _View(score, case.mask, case.image.affine, "model grid", case.image.data)
         if ctx.chain is not None:
-            native = header_volume(native_path)  # its affine and header go onto the native outputs
-            transform = staged / "transform.tfm"
-            # the workflow's native-space scoring makes its map with the same call (scoring.native)
-            native_score, brain = native_map(score, case.mask, case.image.affine, transform, native_path)
-            native_score = finite_heatmap(native_score, brain, scan, "native-space heatmap")
-            save_volume(native_score.astype(np.float32), outs.file(paths["native"]), like=native)
-            if thr is not None:
-                save_volume(lesion_mask(native_score, brain, thr), outs.file(paths["native_lesions"]), like=native)
-            summary_score, summary_brain, summary_affine, space = native_score, brain, native.affine, "native"
-            if job.html is not None:  # the viewer shows the scan itself: read it only for the viewer
-                summary_image = load_volume(native_path).data
-        rows = [] if thr is None else components((summary_score >= thr) & summary_brain, summary_score, summary_affine)
-        metrics = None
-        if scan.seg is not None:
-            metrics = _seg_metrics(scan.seg, summary_score, summary_brain, thr)
-        record = {
-            "scan": scan.id,
-            "image": str(scan.image),
-            "mask": None if scan.mask is None else str(scan.mask),
-            "method": ctx.method,
-            "checkpoints": ctx.checkpoints,
-            "ensemble": "mean of the folds' raw scores, then median filter + mask",
-            "threshold": thr,
-            "threshold_source": ctx.threshold_source,
-            "median_size": ctx.settings.median_size,
-            "summary_space": space,
-            "lesion_volume_ml": float(sum(r["volume_ml"] for r in rows)),
-            "n_components": len(rows),
-            "components": rows,
-            "seg_metrics": metrics,
-            "patches": scored.patches,
-            "seconds": round(scored.seconds, 2),
-            "outputs": {k: str(v) for k, v in paths.items()},
-            "run_state": job.state,
-        }
-        outs.file(paths["summary"]).write_text(summary_json(record), encoding="utf-8")
-        outs.file(paths["components"]).write_text(components_csv(rows), encoding="utf-8")
+            view = _native_outputs(job, ctx, outs, prepared, case, score)
+        record, rows = _summary(job, ctx, view, scored)
+        outs.file(paths["summary"]).write_text(lesions.summary_json(record), encoding="utf-8")
+        outs.file(paths["components"]).write_text(lesions.components_csv(rows), encoding="utf-8")
         if job.png is not None:
-            overview_png(case.image.data, score, case.mask, outs.file(job.png), title=scan.id)
+            overview.overview_png(case.image.data, score, case.mask, outs.file(job.png), title=job.scan.id)
         if job.html is not None:  # in the summary's space, where --seg lies
-            from patch2loc.viewer import prediction_viewer
-
-            prediction_viewer(
-                outs.file(job.html),
-                summary_image,
-                summary_score,
-                summary_affine,
-                thr,
-                brain=summary_brain,
-                seg=scan.seg,
-                title=f"{scan.id} ({space})",
-                method=ctx.method,
-            )
+            _viewer(job, ctx, view, outs)
         if ctx.chain is not None:
-            (staged / OWNER_FILE).write_text(
-                json.dumps(
-                    {
-                        "heatmap": paths["heatmap"].name,
-                        "image": str(Path(scan.image).resolve()),
-                        "mask": str(Path(scan.mask).resolve()) if scan.mask else None,
-                        "checkpoints": ctx.checkpoints,
-                        "run": str(ctx.chain.run.resolve()),
-                        "modality": ctx.chain.modality,
-                    },
-                    indent=1,
-                ),
-                encoding="utf-8",
-            )
+            _claim_folder(prepared.staged, job, ctx)
     return record
+
+
+def _prepare(job: Job, ctx: Context, outs: OutputSet) -> _Prepared:
+    """The image and brain mask to score: the chain's output for a raw scan (a DICOM series first
+    converted), else the given preprocessed image and its mask."""
+    paths, scan = job.outputs(), job.scan
+    if ctx.chain is None:
+        if scan.is_dicom:
+            raise InputError(f"{scan.image}: a DICOM series is a raw scan; score it with --from-run.")
+        if scan.mask is None:
+            raise InputError(
+                f"{scan.image}: no brain mask for this preprocessed image. Pass --mask (or a "
+                "csv column mask), or use --from-run for raw scans."
+            )
+        return _Prepared(scan.image, scan.image, scan.mask)
+    staged = outs.folder(paths["preprocessed"])
+    native_path = scan.image
+    if scan.is_dicom:
+        native_path = dicom_to_nifti(scan.image, staged / "native.nii.gz")
+        if scan.seg is not None:
+            check_seg_grid(scan.seg, scan.image, nifti_claims(native_path))
+    strip = skull_strip_of(scan, ctx.skull_strip)
+    image, brain_path = ctx.chain.prepare(
+        native_path, scan.mask if strip == "provided" else None, staged, paths["preprocessed"].name, strip
+    )
+    return _Prepared(native_path, image, brain_path, staged)
+
+
+def _score(scan: ScanInput, ctx: Context, case: Case, image: str | Path) -> tuple[ScoredScan, np.ndarray]:
+    """The ensemble's heatmap on the models' grid, after the checks that the models fit the scan."""
+    for member in ctx.members:
+        check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape, ctx.allow_mismatch)
+    # a method without a model (Thresh) records no training range to compare with
+    trained = [(str(m.checkpoint), m.ckpt) for m in ctx.members if m.model is not None]
+    check_training_range(case.image.data, case.mask, trained, image, ctx.force)
+    scored = ensemble.ensemble_score(ctx.members, case.image.data, case.mask, ctx.settings, ctx.method)
+    return scored, finite_heatmap(scored.score.astype(np.float32), case.mask, scan, "heatmap")
+
+
+def _native_outputs(job: Job, ctx: Context, outs: OutputSet, prepared: _Prepared, case: Case, score) -> _View:
+    """The heatmap (and lesion mask) on the scan's own grid; the summary then describes that grid."""
+    paths, thr = job.outputs(), ctx.threshold
+    native: Volume = header_volume(prepared.native)  # its affine and header go onto the native outputs
+    transform = prepared.staged / "transform.tfm"
+    # the workflow's native-space scoring makes its map with the same call (scoring.native)
+    native_score, brain = native_map(score, case.mask, case.image.affine, transform, prepared.native)
+    native_score = finite_heatmap(native_score, brain, job.scan, "native-space heatmap")
+    save_volume(native_score.astype(np.float32), outs.file(paths["native"]), like=native)
+    if thr is not None:
+        save_volume(lesion_mask(native_score, brain, thr), outs.file(paths["native_lesions"]), like=native)
+    # the viewer shows the scan itself: read it only for the viewer
+    image = load_volume(prepared.native).data if job.html is not None else case.image.data
+    return _View(native_score, brain, native.affine, "native", image)
+
+
+def _summary(job: Job, ctx: Context, view: _View, scored: ScoredScan) -> tuple[dict, list[dict]]:
+    """The summary record (S_summary.json) and the lesion components (S_components.csv)."""
+    scan, thr = job.scan, ctx.threshold
+    rows = [] if thr is None else lesions.components((view.score >= thr) & view.brain, view.score, view.affine)
+    metrics = None if scan.seg is None else _seg_metrics(scan.seg, view.score, view.brain, thr)
+    record = {
+        "scan": scan.id,
+        "image": str(scan.image),
+        "mask": None if scan.mask is None else str(scan.mask),
+        "method": ctx.method,
+        "checkpoints": ctx.checkpoints,
+        "ensemble": "mean of the folds' raw scores, then median filter + mask",
+        "threshold": thr,
+        "threshold_source": ctx.threshold_source,
+        "median_size": ctx.settings.median_size,
+        "summary_space": view.space,
+        "lesion_volume_ml": float(sum(r["volume_ml"] for r in rows)),
+        "n_components": len(rows),
+        "components": rows,
+        "seg_metrics": metrics,
+        "patches": scored.patches,
+        "seconds": round(scored.seconds, 2),
+        "outputs": {k: str(v) for k, v in job.outputs().items()},
+        "run_state": job.state,
+    }
+    return record, rows
+
+
+def _viewer(job: Job, ctx: Context, view: _View, outs: OutputSet) -> None:
+    from patch2loc.viewer import prediction_viewer  # matplotlib and pandas: only for --html
+
+    prediction_viewer(
+        outs.file(job.html),
+        view.image,
+        view.score,
+        view.affine,
+        ctx.threshold,
+        brain=view.brain,
+        seg=job.scan.seg,
+        title=f"{job.scan.id} ({view.space})",
+        method=ctx.method,
+    )
+
+
+def _claim_folder(staged: Path, job: Job, ctx: Context) -> None:
+    """S_preprocessed/predict.json: which heatmap, inputs and models the chain's files belong to."""
+    scan = job.scan
+    owner = {
+        "heatmap": job.outputs()["heatmap"].name,
+        "image": str(Path(scan.image).resolve()),
+        "mask": str(Path(scan.mask).resolve()) if scan.mask else None,
+        "checkpoints": ctx.checkpoints,
+        "run": str(ctx.chain.run.resolve()),
+        "modality": ctx.chain.modality,
+    }
+    (staged / OWNER_FILE).write_text(json.dumps(owner, indent=1), encoding="utf-8")

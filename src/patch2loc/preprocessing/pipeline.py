@@ -43,6 +43,8 @@ from patch2loc.preprocessing.imaging import (
     to_numpy,
 )
 from patch2loc.io import InputError, atomic_output, save_volume
+from patch2loc.preprocessing.skullstrip import strip
+from patch2loc.settings import config_from_dict
 
 SKULL_STRIP = ("none", "provided", "hdbet", "robex")
 
@@ -81,8 +83,6 @@ class PreprocessConfig:
     def from_config(cls, preprocess: dict, **overrides) -> "PreprocessConfig":
         """Build from the workflow config's `preprocess:` block (+ e.g. skull_strip=...); an
         unknown key is an error (settings.config_from_dict)."""
-        from patch2loc.settings import config_from_dict
-
         return config_from_dict(
             cls,
             {**preprocess, **overrides},
@@ -120,8 +120,6 @@ def skull_strip(
             )
         brain_mask = scan.mask
     if brain_mask is None:  # hdbet / robex outside the workflow (e.g. patch2loc predict)
-        from patch2loc.preprocessing.skullstrip import strip
-
         options = {"device": cfg.hdbet_device} if cfg.skull_strip == "hdbet" else {"seed": cfg.seed}
         with tempfile.TemporaryDirectory(prefix="skullstrip-") as tmp:
             made = strip(cfg.skull_strip, scan.image, Path(tmp) / "brainmask.nii.gz", **options)
@@ -165,7 +163,39 @@ def preprocess_scan(
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     atlas = load_atlas(atlas_image, atlas_mask, cfg.spacing)
-    native = sitk.Clamp(read_image(scan.image, "image"), lowerBound=0.0)  # magnitude: no negatives
+    native, native_seg, grid_notes = _read(scan, cfg)
+    resampled = resample_to_spacing(native, cfg.spacing)
+    mask, warp_mask = skull_strip(resampled, scan, cfg, native, brain_mask, grid_notes)
+    if not sitk.GetArrayViewFromImage(mask).any():
+        raise InputError(f"{scan.mask or scan.image}: the brain mask is empty; check the skull strip.")
+    t_strip = time.perf_counter()
+    transform, reg_qc = register_affine(atlas.brain, sitk.Mask(resampled, mask), cfg)
+    t_reg = time.perf_counter()
+    warped = _Warped(atlas.brain, transform)
+    image_a, mask_a = warped.image(native), warped.mask(warp_mask)
+    if not sitk.GetArrayViewFromImage(mask_a).any():
+        raise InputError(
+            f"{scan.image}: the brain lies outside the atlas box after registration; "
+            "check the scan's orientation header and the qc of this subject."
+        )
+    image_a = n4_correct(image_a, mask_a, cfg.n4_iterations, cfg.n4_tolerance, cfg.n4_shrink)
+    t_n4 = time.perf_counter()
+    cropped = _crop(image_a, mask_a, None if native_seg is None else warped.mask(native_seg), atlas.brain, cfg)
+    seconds = {"skull_strip": t_strip - t0, "registration": t_reg - t_strip, "n4": t_n4 - t_reg}
+    qc = {
+        **_scan_record(scan, native, grid_notes, reg_qc, transform),
+        **_volume_record(cropped, atlas, mask_a, cfg),
+        "seconds": {**{k: round(v, 2) for k, v in seconds.items()}, "total": round(time.perf_counter() - t0, 2)},
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+    }
+    _write(out_dir, image_a, mask_a, cropped, warp_mask, native, atlas.brain, qc, transform)
+    return qc
+
+
+def _read(scan: RawScan, cfg: PreprocessConfig) -> tuple[sitk.Image, sitk.Image | None, list]:
+    """The scan (negatives clamped: magnitude images), its binary lesion mask on the scan's grid (or
+    None), and the notes of masks moved onto that grid."""
+    native = sitk.Clamp(read_image(scan.image, "image"), lowerBound=0.0)
     native_seg, grid_notes = None, []
     if scan.seg is not None:
         # Metrics are computed against this mask on the image grid: a ground truth a fraction of a
@@ -179,41 +209,44 @@ def preprocess_scan(
         )
         native_seg = sitk.GetImageFromArray(lesion.astype(np.uint8))
         native_seg.CopyInformation(native)
+    return native, native_seg, grid_notes
 
-    resampled = resample_to_spacing(native, cfg.spacing)
-    mask, warp_mask = skull_strip(resampled, scan, cfg, native, brain_mask, grid_notes)
-    if not sitk.GetArrayViewFromImage(mask).any():
-        raise InputError(f"{scan.mask or scan.image}: the brain mask is empty; check the skull strip.")
-    t_strip = time.perf_counter()
-    transform, reg_qc = register_affine(atlas.brain, sitk.Mask(resampled, mask), cfg)
-    t_reg = time.perf_counter()
 
-    def warp(img, interpolator, pixel):
-        return sitk.Resample(img, atlas.brain, transform, interpolator, 0.0, pixel)
+@dataclass(frozen=True)
+class _Warped:
+    """Native-grid images onto the atlas box, straight from their own grids (one interpolation)."""
 
-    image_a = warp(native, sitk.sitkLinear, sitk.sitkFloat32)
-    mask_a = warp(warp_mask, sitk.sitkNearestNeighbor, sitk.sitkUInt8)
-    if not sitk.GetArrayViewFromImage(mask_a).any():
-        raise InputError(
-            f"{scan.image}: the brain lies outside the atlas box after registration; "
-            "check the scan's orientation header and the qc of this subject."
-        )
-    image_a = n4_correct(image_a, mask_a, cfg.n4_iterations, cfg.n4_tolerance, cfg.n4_shrink)
-    t_n4 = time.perf_counter()
+    box: sitk.Image
+    transform: sitk.Transform
 
+    def image(self, img: sitk.Image) -> sitk.Image:
+        return sitk.Resample(img, self.box, self.transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+
+    def mask(self, img: sitk.Image) -> sitk.Image:
+        return sitk.Resample(img, self.box, self.transform, sitk.sitkNearestNeighbor, 0.0, sitk.sitkUInt8)
+
+
+@dataclass(frozen=True)
+class _Cropped:
+    """The atlas-box volumes cut or padded to target_shape (the image masked), and their affine."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    seg: np.ndarray | None
+    affine: np.ndarray
+
+
+def _crop(image_a: sitk.Image, mask_a: sitk.Image, seg_a: sitk.Image | None, box: sitk.Image, cfg) -> _Cropped:
     image_np, offset = crop_or_pad(to_numpy(image_a).astype(np.float32), cfg.target_shape)
     mask_np, _ = crop_or_pad(to_numpy(mask_a).astype(np.uint8), cfg.target_shape)
     image_np *= mask_np
-    seg_np = None
-    if native_seg is not None:
-        seg_a = warp(native_seg, sitk.sitkNearestNeighbor, sitk.sitkUInt8)
-        seg_np, _ = crop_or_pad(to_numpy(seg_a).astype(np.uint8), cfg.target_shape)
-    affine = shift_affine(ras_affine(atlas.brain), offset)
+    seg_np = None if seg_a is None else crop_or_pad(to_numpy(seg_a).astype(np.uint8), cfg.target_shape)[0]
+    return _Cropped(image_np, mask_np, seg_np, shift_affine(ras_affine(box), offset))
 
-    voxel_ml = float(np.prod(cfg.spacing)) / 1000.0
-    atlas_np, _ = crop_or_pad(to_numpy(atlas.mask).astype(bool), cfg.target_shape)
-    brain = mask_np.astype(bool)
-    qc = {
+
+def _scan_record(scan: RawScan, native: sitk.Image, grid_notes: list, reg_qc: dict, transform) -> dict:
+    """The QC record's scan and registration part."""
+    return {
         "dataset": scan.dataset,
         "modality": scan.modality,
         "subject": scan.subject,
@@ -225,43 +258,46 @@ def preprocess_scan(
         "registration_iterations": reg_qc["iterations"],
         "registration_stop": reg_qc["stop"],
         **affine_summary(transform),
+    }
+
+
+def _volume_record(cropped: _Cropped, atlas: Atlas, mask_a: sitk.Image, cfg: PreprocessConfig) -> dict:
+    """The QC record's part about the output volume: overlap with the atlas brain, volumes, intensities."""
+    voxel_ml = float(np.prod(cfg.spacing)) / 1000.0
+    atlas_np, _ = crop_or_pad(to_numpy(atlas.mask).astype(bool), cfg.target_shape)
+    brain = cropped.mask.astype(bool)
+    percentiles = np.percentile(cropped.image[brain], (1, 5, 50, 95, 99))
+    return {
         "atlas_mask_dice": float(2 * (brain & atlas_np).sum() / max(1, brain.sum() + atlas_np.sum())),
         "brain_volume_ml": float(brain.sum() * voxel_ml),
         "brain_lost_to_crop_ml": float(to_numpy(mask_a).sum() * voxel_ml - brain.sum() * voxel_ml),
-        "lesion_volume_ml": None if seg_np is None else float(seg_np.astype(bool).sum() * voxel_ml),
-        "intensity_percentiles": {
-            str(p): float(v) for p, v in zip((1, 5, 50, 95, 99), np.percentile(image_np[brain], (1, 5, 50, 95, 99)))
-        },
-        "shape": list(image_np.shape),
-        "seconds": {
-            "skull_strip": round(t_strip - t0, 2),
-            "registration": round(t_reg - t_strip, 2),
-            "n4": round(t_n4 - t_reg, 2),
-            "total": round(time.perf_counter() - t0, 2),
-        },
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "lesion_volume_ml": None if cropped.seg is None else float(cropped.seg.astype(bool).sum() * voxel_ml),
+        "intensity_percentiles": {str(p): float(v) for p, v in zip((1, 5, 50, 95, 99), percentiles)},
+        "shape": list(cropped.image.shape),
     }
 
+
+def _write(out_dir: Path, image_a, mask_a, cropped: _Cropped, warp_mask, native, box, qc: dict, transform) -> None:
+    """Every output, each atomically; on any failure the ones already written are removed."""
     written: list[Path] = []
     try:
         # The atlas-box volume before the crop/pad: Nyul and the percentile division are computed
         # on the whole brain and the crop/pad comes last (normalize.normalize_scan).
         full_mask = to_numpy(mask_a).astype(np.uint8)
+        box_affine = ras_affine(box)
         written.append(
             save_volume(
-                to_numpy(image_a).astype(np.float32) * full_mask,
-                out_dir / "uncropped.nii.gz",
-                affine=ras_affine(atlas.brain),
+                to_numpy(image_a).astype(np.float32) * full_mask, out_dir / "uncropped.nii.gz", affine=box_affine
             )
         )
-        written.append(save_volume(full_mask, out_dir / "uncropped_mask.nii.gz", affine=ras_affine(atlas.brain)))
-        written.append(save_volume(image_np, out_dir / "image.nii.gz", affine=affine))
-        written.append(save_volume(mask_np, out_dir / "mask.nii.gz", affine=affine))
+        written.append(save_volume(full_mask, out_dir / "uncropped_mask.nii.gz", affine=box_affine))
+        written.append(save_volume(cropped.image, out_dir / "image.nii.gz", affine=cropped.affine))
+        written.append(save_volume(cropped.mask, out_dir / "mask.nii.gz", affine=cropped.affine))
         # the skull-strip mask on the scan's own grid, before registration: the brain that
         # native-space scoring counts (evaluate.space: native)
         written.append(save_volume(to_numpy(warp_mask), out_dir / "native_mask.nii.gz", affine=ras_affine(native)))
-        if seg_np is not None:
-            written.append(save_volume(seg_np, out_dir / "seg.nii.gz", affine=affine))
+        if cropped.seg is not None:
+            written.append(save_volume(cropped.seg, out_dir / "seg.nii.gz", affine=cropped.affine))
         with atomic_output(out_dir / "qc.json") as tmp:
             tmp.write_text(json.dumps(qc, indent=1))
         written.append(out_dir / "qc.json")
@@ -273,4 +309,3 @@ def preprocess_scan(
         for path in written:
             path.unlink(missing_ok=True)
         raise
-    return qc

@@ -28,6 +28,7 @@ import numpy as np
 
 from patch2loc.errors import InputError
 from patch2loc.evaluation.figure_style import HEATMAP_CMAP
+from patch2loc.io import load_volume
 from patch2loc.methods import DEFAULT_METHOD, METHODS
 from patch2loc.viewer.template import PAGE
 from patch2loc.outputs import atomic_output
@@ -169,8 +170,6 @@ def viewer_from_files(
     **options,
 ) -> Path:
     """A viewer from NIfTI files: the normalised scan, its heatmap and optionally the lesion mask."""
-    from patch2loc.io import load_volume
-
     scan = load_volume(image)
     score = load_volume(heatmap, kind="heatmap")
     lesion = load_volume(seg, kind="lesion mask").data if seg is not None else None
@@ -200,8 +199,6 @@ def prediction_viewer(
 ) -> Path:
     """`patch2loc predict --html`: the viewer of one scored scan, NiiVue inlined (a single file).
     `seg` is the --seg file, on the grid of `image` (predict has checked it)."""
-    from patch2loc.io import load_volume
-
     meta = "predict"
     if threshold is None:  # no run and no --threshold
         inside = score[np.asarray(brain, bool)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from patch2loc.errors import InputError
+from patch2loc.settings import config_from_dict
 
 # connectivity (neighbours of a voxel) -> rank of scipy's generate_binary_structure
 CONNECTIVITY = {6: 1, 18: 2, 26: 3}
@@ -50,8 +51,6 @@ class LesionRule:
 
     @classmethod
     def from_config(cls, block: dict | None) -> "LesionRule":
-        from patch2loc.settings import config_from_dict
-
         return config_from_dict(cls, block or {}, "evaluate.lesionwise", tuples=("size_bins_ml",))
 
     def describe(self) -> str:

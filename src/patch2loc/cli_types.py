@@ -1,0 +1,69 @@
+"""What every command's parser shares: the flags' types (each bound from ranges.py, the bounds every
+other setting has), the one-line usage error, a renamed flag, and help phrases used by several
+commands. Each command's flags live beside the command (its `add_parser(sub)`); cli_parser.py
+gathers them."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import warnings
+
+from patch2loc.errors import EXIT_INPUT_ERROR
+
+
+def int_in(low: int, high: int, why: str = ""):
+    """argparse type: an integer in [low, high]; `why` explains the bound in the message."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            bound = f">= {low}" if value < low else f"<= {high}"
+            raise argparse.ArgumentTypeError(f"must be {bound}{why}, got {value}")
+        return value
+
+    return parse
+
+
+def finite_float(positive: bool = False):
+    """argparse type: a finite number (and > 0 when `positive`)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if not math.isfinite(value) or (positive and value <= 0):
+            raise argparse.ArgumentTypeError(f"must be a finite number{' > 0' if positive else ''}, got {text}")
+        return value
+
+    return parse
+
+
+positive_int = int_in(1, 10**9)
+at_least_2 = int_in(2, 2**20, " (the heads use BatchNorm, which needs 2)")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (flag, problem, where to look), exit 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class Renamed(argparse.Action):
+    """A flag also accepted under its old name (its second option string), with a one-line warning."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string != self.option_strings[0]:
+            warnings.warn(
+                f"{option_string} is now {self.option_strings[0]}; the old name will go.", FutureWarning, stacklevel=2
+            )
+        setattr(namespace, self.dest, values)
+
+
+DEVICE_HELP = "auto (a CUDA GPU when usable, else cpu), cpu, cuda or cuda:N"
+PATCH2LOC_ONLY = "Patch2Loc only: ignored with another --method (the others reconstruct whole slices in fp32)"
