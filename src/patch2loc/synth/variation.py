@@ -142,9 +142,7 @@ def _widening(tpl: Template, log_targets: np.ndarray, max_log_step: float = 0.5)
     return coords
 
 
-def vary(
-    tpl: Template, seed: int, age: float, strength: float = 1.0, draws: np.ndarray | None = None
-) -> Subject:
+def vary(tpl: Template, seed: int, age: float, strength: float = 1.0, draws: np.ndarray | None = None) -> Subject:
     """The subject `seed` of age `age` drawn from the source anatomy `tpl`. For tests of the
     strongest setting: `strength` scales the random deformation's velocities, `draws` replaces the
     subject's three standard-normal draws (brain volume, ventricle and sulcal factors)."""
@@ -197,3 +195,22 @@ def subject_template(
     if variation == "none":
         return tpl
     return vary(tpl, seed, demo_age(seed)).template
+
+
+def spread(n: int, spacing: float, anatomies: tuple[str, ...], seed: int = 7) -> list[dict]:
+    """Per-subject measures of `n` calibrated demo subjects (the IXI demo ids' seeds and ages), for
+    docs/demo-anatomy.md: source, age, lateral-ventricle and brain volume (ml), Jacobian range."""
+    from patch2loc.synth.subjects import demo_subject_ids, subject_seed
+
+    rows = []
+    for subject in demo_subject_ids("IXI", n):
+        s = subject_seed(seed, "IXI", subject)
+        name = choose_anatomy(s, anatomies)
+        drawn = vary(load_template(spacing, name), s, demo_age(s))
+        jac = jacobian_det(drawn.coords)[1:-1, 1:-1, 1:-1]
+        brain = drawn.template.brain[1:-1, 1:-1, 1:-1]
+        rows.append(
+            {"anatomy": name, "age": round(drawn.age, 1), "ventricle_ml": drawn.ventricle_ml,
+             "brain_ml": drawn.brain_ml, "jac_min": float(jac[brain].min()), "jac_max": float(jac[brain].max())}
+        )  # fmt: skip
+    return rows
