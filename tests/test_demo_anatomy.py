@@ -116,6 +116,16 @@ def test_the_same_seed_gives_the_same_subject_and_another_seed_another():
     assert first.brain.sum() != other.brain.sum()
 
 
+@pytest.mark.parametrize("dataset", ["BraTS21", "MSLUB", "ATLAS_v2", "WMH"])
+def test_lesions_are_drawn_on_the_varied_subjects_own_anatomy(dataset):
+    seed = subjects.subject_seed(7, dataset, subjects.demo_subject_ids(dataset, 1)[0])
+    tpl = variation.subject_template(SPACING, seed, ("mni152",), "calibrated")
+    scan = render_scan(dataset, "T1", seed, SPACING, noise=False, lesion_model="anatomical", variation="calibrated")
+    assert scan.seg is not None and scan.seg.any()
+    assert (scan.brain[scan.seg > 0]).mean() > 0.95  # the lesion lies in the subject's brain
+    assert tpl is not load_template(SPACING)
+
+
 def test_the_subject_age_is_the_ixi_age_column():
     ids = subjects.demo_subject_ids("IXI", 5)
     table = subjects.ixi_demographics(ids, seed=7)
