@@ -9,7 +9,7 @@ composition of three maps (pulled back: the subject at x shows the source at T(x
 3. CSF-space widening, also an exponentiated velocity field: the gradient of the smoothed
    ventricle (sulcal CSF) map, whose strength is solved so that the lateral-ventricle (sulcal CSF)
    volume grows by `VENTRICLE_RATE` (`SULCAL_RATE`) per year of age after `ONSET_AGE`, times a
-   subject's own lognormal factor (`VENTRICLE_SD`).
+   subject's own lognormal factor (`VENTRICLE_SD`, `SULCAL_SD`), in steps of a time-varying field.
 
 Random streams: [seed, 5] for the anatomy's choice and this module's draws (the render's streams
 1-3 are untouched, so the default demo is unchanged). The age is the subject's demo age
@@ -31,16 +31,14 @@ from patch2loc.synth.template import Template, load_template, template_from_maps
 VARIATIONS = ("none", "calibrated")
 BRAIN_VOLUME_CV = 0.10  # whole-brain volume CV in healthy adults (Whitwell et al. 2001: 10.0 %)
 CLIP_SD = 2.5  # draws beyond +-2.5 SD are clipped (the head must stay in the grid)
-LARGE_STD_MM, LARGE_CONTROL_MM = 4.0, 40.0  # velocity std (mm) and control spacing (mm)
-LOCAL_STD_MM, LOCAL_CONTROL_MM = 1.5, 12.0
+LARGE_STD_MM, LARGE_CONTROL_MM = 3.0, 40.0  # velocity std (mm) and control spacing (mm)
+LOCAL_STD_MM, LOCAL_CONTROL_MM = 0.75, 15.0  # (4 mm and 1.5 mm at 12 mm made visibly unreal brains)
 ONSET_AGE = 40.0  # CSF spaces widen after this age
 VENTRICLE_RATE = 0.03  # lateral ventricle volume: +3 %/year (log-rate) after ONSET_AGE
-VENTRICLE_SD = (
-    0.25  # log-SD of a subject's ventricle volume at a given age (0.35 gave CV 62 %: above the 51 % published)
-)
+VENTRICLE_SD = 0.25  # log-SD of a subject's ventricle volume at a given age (0.35: CV 62 %, above the 51 %)
 SULCAL_RATE = 0.015  # sulcal CSF volume: +1.5 %/year after ONSET_AGE
 SULCAL_SD = 0.10
-MAX_STRENGTH = 1.5  # the strongest `strength` of `vary` that the tests check for folding
+MAX_STRENGTH = 3.0  # the strongest `strength` of `vary` that the tests check for folding
 
 
 def _warp(field: np.ndarray, coords: np.ndarray, mode: str = "nearest") -> np.ndarray:
