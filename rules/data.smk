@@ -34,6 +34,8 @@ if config["source"] == "demo":
             seed=config.get("demo", {}).get("seed", 0),
             spacing=config.get("demo", {}).get("spacing", 2.0),
             lesion_model=config.get("demo", {}).get("lesion_model", "anatomical"),
+            anatomies=config.get("demo", {}).get("anatomies", ["mni152"]),
+            variation=config.get("demo", {}).get("variation", "none"),
         script:
             "../workflow/scripts/synthesize_demo.py"
 

@@ -21,7 +21,8 @@ T2 of one subject share anatomy, and a subject rendered without its lesion diffe
 lesioned one only where the lesion is.
 
 Modules: `subjects` (demo ids, per-subject seeds, IXI demographics), `template` (MNI152 grid,
-tissue and distance maps, the atlas), `fields` (smooth random fields, rotations), `lesions` (the four lesion makers,
+tissue and distance maps, the atlas), `anatomies` (other source brains, config demo.anatomies),
+`variation` (normal anatomical variation, config demo.variation; docs/demo-anatomy.md), `fields` (smooth random fields, rotations), `lesions` (the four lesion makers,
 `draw_lesions`), `render` (steps 1-3 and writing scans in the datasets' raw layouts).
 """
 
@@ -49,10 +50,19 @@ from patch2loc.synth.render import (
     synthesize_dataset,
     synthesize_scan,
 )
-from patch2loc.synth.subjects import demo_subject_ids, ixi_demographics, subject_seed, write_ixi_demographics_csv
+from patch2loc.synth.anatomies import ANATOMIES, anatomy_1mm
+from patch2loc.synth.subjects import (
+    demo_age,
+    demo_subject_ids,
+    ixi_demographics,
+    subject_seed,
+    write_ixi_demographics_csv,
+)
 from patch2loc.synth.template import Template, load_template, make_atlas
+from patch2loc.synth.variation import VARIATIONS, subject_template, vary
 
 __all__ = [
+    "ANATOMIES",
     "BIAS_MAX",
     "BRATS_LABELS",
     "CONTRAST_JITTER",
@@ -69,9 +79,12 @@ __all__ = [
     "TEXTURE_STD",
     "TISSUE_MEANS",
     "TISSUES",
+    "VARIATIONS",
     "LesionMap",
     "Rendered",
     "Template",
+    "anatomy_1mm",
+    "demo_age",
     "demo_subject_ids",
     "draw_lesions",
     "ixi_demographics",
@@ -79,7 +92,9 @@ __all__ = [
     "make_atlas",
     "render_scan",
     "subject_seed",
+    "subject_template",
     "synthesize_dataset",
     "synthesize_scan",
+    "vary",
     "write_ixi_demographics_csv",
 ]

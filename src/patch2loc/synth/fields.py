@@ -22,13 +22,17 @@ def _upsampling_weights(n_fine: int, n_coarse: int) -> np.ndarray:
 
 
 def _coarse_field(
-    rng: np.random.Generator, shape: tuple[int, int, int], spacing: float, n_fields: int = 1
+    rng: np.random.Generator,
+    shape: tuple[int, int, int],
+    spacing: float,
+    n_fields: int = 1,
+    control_mm: float = CONTROL_SPACING_MM,
 ) -> np.ndarray:
-    """Smooth random fields [n, X, Y, Z]: unit normals on a CONTROL_SPACING_MM grid, upsampled.
+    """Smooth random fields [n, X, Y, Z]: unit normals on a `control_mm` grid, upsampled.
 
     The upsampling is separable (one small matrix per axis), so it costs little at any size.
     """
-    coarse = tuple(max(2, int(round(n * spacing / CONTROL_SPACING_MM)) + 2) for n in shape)
+    coarse = tuple(max(2, int(round(n * spacing / control_mm)) + 2) for n in shape)
     values = rng.standard_normal((n_fields, *coarse))
     wx, wy, wz = (_upsampling_weights(n, c) for n, c in zip(shape, coarse))
     out = np.einsum("ia,nabc->nibc", wx, values)

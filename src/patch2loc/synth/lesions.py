@@ -177,13 +177,16 @@ _LESION_MAKERS = {"BraTS21": _tumour, "MSLUB": _ms, "ATLAS_v2": _stroke, "WMH": 
 _MASS_EFFECT = {"BraTS21": True, "ATLAS_v2": False}  # tumours push, strokes pull; MS and WMH: none
 
 
-def draw_lesions(dataset: str, spacing: float, seed: int, model: str = "intensity") -> LesionMap:
+def draw_lesions(
+    dataset: str, spacing: float, seed: int, model: str = "intensity", tpl: Template | None = None
+) -> LesionMap:
     """The lesion labels and compositions of a `dataset` subject, on the template grid; with
     model="anatomical", also the displacement of the tissue around a tumour or stroke (the labels
-    and compositions are the same as the intensity model's: its random draws come after theirs)."""
+    and compositions are the same as the intensity model's: its random draws come after theirs).
+    `tpl`: the subject's own anatomy (`variation.subject_template`; default: the MNI152 template)."""
     if model not in LESION_MODELS:
         raise ValueError(f"lesion model must be one of {LESION_MODELS}, got {model!r}")
-    tpl = load_template(spacing)
+    tpl = load_template(spacing) if tpl is None else tpl
     rng = np.random.default_rng([seed, 2])
     labels, comp = _LESION_MAKERS[dataset](tpl, rng)
     displacement = None

@@ -14,7 +14,8 @@ from patch2loc.io import save_volume
 from patch2loc.synth.fields import _coarse_field, _random_rotation, _smooth_noise
 from patch2loc.synth.lesions import LesionMap, draw_lesions
 from patch2loc.synth.subjects import subject_seed, write_ixi_demographics_csv
-from patch2loc.synth.template import Template, load_template
+from patch2loc.synth.template import Template
+from patch2loc.synth.variation import subject_template
 
 CONTRASTS = ("T1", "T2")
 TISSUES = ("csf", "gm", "wm", "skull", "scalp")
@@ -95,6 +96,8 @@ def render_scan(
     noise: bool = True,
     skull: bool | None = None,
     lesion_model: str = "intensity",
+    anatomies: tuple[str, ...] = ("mni152",),
+    variation: str = "none",
 ) -> Rendered:
     """Render one synthetic scan in native space (no file written).
 
@@ -104,6 +107,8 @@ def render_scan(
     to a skull/scalp shell except for BraTS21, which comes skull-stripped like the real data.
     `lesion_model`: "intensity" (lesions change the tissue they fill) or "anatomical" (tumours and
     strokes also move the brain around them; `lesions.draw_lesions`).
+    `anatomies` and `variation`: the subject's source anatomy and its normal variation
+    (`variation.subject_template`); the defaults render every subject from the MNI152 template.
     """
     if dataset not in MODALITIES:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MODALITIES)}")
@@ -111,7 +116,7 @@ def render_scan(
         raise ValueError(f"unknown modality {modality!r}; the demo makes {CONTRASTS}")
     stripped = dataset == "BraTS21"
     skull = (not stripped) if skull is None else skull
-    tpl = load_template(spacing)
+    tpl = subject_template(spacing, seed, tuple(anatomies), variation)
     anatomy = np.random.default_rng([seed, 1])
     scan = np.random.default_rng([seed, 3, zlib.crc32(modality.encode())])
 
@@ -121,7 +126,8 @@ def render_scan(
     means = {k: v * gain for k, v in means.items()}
 
     texture = 1.0 + TEXTURE_STD * _smooth_noise(anatomy, tpl.shape, sigma_vox=1.0)
-    lesions = draw_lesions(dataset, spacing, seed, lesion_model) if (lesion and dataset in LESION_DATASETS) else None
+    with_lesion = lesion and dataset in LESION_DATASETS
+    lesions = draw_lesions(dataset, spacing, seed, lesion_model, tpl) if with_lesion else None
     image_t = _tissue_image(tpl, means, texture, skull, lesions)
 
     # Native grid: axis-aligned, the template's field of view plus a margin.
@@ -170,6 +176,8 @@ def synthesize_scan(
     lesion: bool = True,
     noise: bool = True,
     lesion_model: str = "intensity",
+    anatomies: tuple[str, ...] = ("mni152",),
+    variation: str = "none",
 ) -> RawScan:
     """Render one subject and write it to its dataset's raw layout under `raw_root`.
 
@@ -177,7 +185,17 @@ def synthesize_scan(
     zero outside the brain) and, for lesion datasets, the lesion labels. Returns the paths.
     """
     paths = raw_paths(dataset, raw_root, subject, modality)
-    scan = render_scan(dataset, modality, seed, spacing, lesion=lesion, noise=noise, lesion_model=lesion_model)
+    scan = render_scan(
+        dataset,
+        modality,
+        seed,
+        spacing,
+        lesion=lesion,
+        noise=noise,
+        lesion_model=lesion_model,
+        anatomies=anatomies,
+        variation=variation,
+    )
     # Stored as int16, like most raw scanner exports (and half the size of float32).
     save_volume(
         np.clip(np.rint(scan.image), 0, np.iinfo(np.int16).max).astype(np.int16), paths.image, affine=scan.affine
@@ -198,12 +216,15 @@ def synthesize_dataset(
     spacing: float = 2.0,
     modalities: tuple[str, ...] | list[str] | None = None,
     lesion_model: str = "intensity",
+    anatomies: tuple[str, ...] | list[str] = ("mni152",),
+    variation: str = "none",
 ) -> list[RawScan]:
     """Write every subject of a demo dataset (IXI: T1 and T2, and IXI.csv, its demographics in
     IXI.xls's columns; lesion sets: their modality).
 
     Each subject's seed comes from (seed, dataset, subject), so the modalities of one subject
-    share anatomy and adding subjects leaves the existing ones unchanged.
+    share anatomy and adding subjects leaves the existing ones unchanged. `anatomies`, `variation`:
+    config demo.anatomies and demo.variation (docs/demo-anatomy.md).
     """
     if dataset not in MODALITIES:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MODALITIES)}")
@@ -212,7 +233,19 @@ def synthesize_dataset(
     for subject in subjects:
         s = subject_seed(seed, dataset, subject)
         for modality in modalities:
-            scans.append(synthesize_scan(dataset, modality, subject, raw_root, s, spacing, lesion_model=lesion_model))
+            scans.append(
+                synthesize_scan(
+                    dataset,
+                    modality,
+                    subject,
+                    raw_root,
+                    s,
+                    spacing,
+                    lesion_model=lesion_model,
+                    anatomies=tuple(anatomies),
+                    variation=variation,
+                )
+            )
     if dataset == "IXI":  # sites are in the ids; sexes and ages in IXI.xls's columns, as a csv
         write_ixi_demographics_csv(subjects, seed, Path(raw_root) / "IXI" / "IXI.csv")
     return scans

@@ -57,6 +57,14 @@ def subject_seed(seed: int, dataset: str, subject: str) -> int:
     return zlib.crc32(f"{seed}/{dataset}/{subject}".encode())
 
 
+def demo_age(seed: int) -> float:
+    """The demo age (years, 20-86) of the subject whose per-subject seed is `seed`: the draw that
+    `ixi_demographics` makes for IXI's AGE column, from the same stream, for any dataset."""
+    rng = np.random.default_rng([seed, 1])
+    rng.integers(0, 540)  # the study date's draw comes first
+    return int(rng.uniform(20.0, 86.0) * 365.25) / 365.25
+
+
 def ixi_demographics(subjects: list[str], seed: int) -> pd.DataFrame:
     """IXI.xls's rows for demo or fixture subjects: sex, age 20-86 (IXI's range) and the other
     columns filled plausibly, drawn from each subject's own stream (not the scan's: its brain

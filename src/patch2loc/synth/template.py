@@ -51,29 +51,35 @@ def _resample_to_spacing(data: np.ndarray, spacing: float) -> np.ndarray:
     return ndimage.affine_transform(smooth, np.full(3, spacing), output_shape=shape, order=1)
 
 
-@functools.lru_cache(maxsize=4)
-def load_template(spacing: float = 2.0) -> Template:
-    """The MNI152 template, tissue maps and derived distance maps on a `spacing` mm grid.
+@functools.lru_cache(maxsize=8)
+def load_template(spacing: float = 2.0, anatomy: str = "mni152") -> Template:
+    """An anatomy's T1, tissue maps and derived distance maps on the MNI152 grid at `spacing` mm.
 
-    Read from nilearn's packaged files (no network); computed once per process and spacing.
+    "mni152" (the default) is nilearn's packaged MNI152 2009a (no network); the other anatomies
+    (`anatomies.ANATOMIES`) are fetched with pip and registered onto the same 1 mm grid first.
+    Computed once per process, spacing and anatomy.
     """
-    try:
-        from nilearn import datasets as nds
-    except ImportError as exc:  # nilearn is an optional dependency (extra "demo")
-        raise ImportError("the demo needs nilearn: pip install 'patch2loc[demo]'") from exc
     if not 0.5 <= spacing <= 8.0:
         raise ValueError(f"spacing must be between 0.5 and 8 mm, got {spacing}")
-    t1_img = nds.load_mni152_template(resolution=1)
-    affine = np.array(t1_img.affine, dtype=np.float64)
-    t1_1mm = np.asarray(t1_img.dataobj)
-    t1 = _resample_to_spacing(t1_1mm, spacing)
-    # nilearn's brain mask (template > 0.2) at 1 mm, resampled as a volume fraction: thresholding
-    # the smoothed template instead would inflate the brain on coarse grids.
-    brain = _resample_to_spacing((t1_1mm > 0.2).astype(np.float32), spacing) >= 0.5
-    gm = _resample_to_spacing(np.asarray(nds.load_mni152_gm_template(resolution=1).dataobj), spacing)
-    wm = _resample_to_spacing(np.asarray(nds.load_mni152_wm_template(resolution=1).dataobj), spacing)
-    affine[:3, :3] *= spacing
+    from patch2loc.synth.anatomies import anatomy_1mm
 
+    src = anatomy_1mm(anatomy)
+    affine = np.array(src.affine, dtype=np.float64)
+    t1 = _resample_to_spacing(src.t1, spacing)
+    # The brain mask (MNI152: nilearn's, template > 0.2) at 1 mm, resampled as a volume fraction:
+    # thresholding the smoothed template instead would inflate the brain on coarse grids.
+    brain = _resample_to_spacing(src.brain.astype(np.float32), spacing) >= 0.5
+    gm = _resample_to_spacing(src.gm, spacing)
+    wm = _resample_to_spacing(src.wm, spacing)
+    affine[:3, :3] *= spacing
+    return template_from_maps(spacing, affine, t1, brain, gm, wm)
+
+
+def template_from_maps(
+    spacing: float, affine: np.ndarray, t1: np.ndarray, brain: np.ndarray, gm: np.ndarray, wm: np.ndarray
+) -> Template:
+    """A read-only Template from maps on its grid: tissue fractions cleaned, distance maps derived."""
+    affine = np.array(affine, dtype=np.float64)
     gm = np.where(brain, np.clip(gm, 0.0, 1.0), 0.0)
     wm = np.where(brain, np.clip(wm, 0.0, 1.0), 0.0)
     over = np.maximum(gm + wm, 1.0)  # probabilities may sum above 1 after resampling
