@@ -85,7 +85,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline_and_the_part_is_resumed(t
         with pytest.raises(InputError, match=r"did not finish within 1.5 s \(config download.deadline_s\)") as err:
             fetch(server.url("file.bin"), dest, db, timeout=60, deadline=1.5, expected=sha)
         took = time.monotonic() - start
-    assert took < 5, f"the deadline let the trickle run {took:.1f} s"
+    assert took < 20, f"the deadline let the trickle run {took:.1f} s"  # without it: 16 kB at 5 B/s, nearly an hour
     assert str(part) in _one_line(err) and "resumes" in str(err.value)
     kept = part.read_bytes()
     assert 0 < len(kept) < len(PAYLOAD) and PAYLOAD.startswith(kept) and not dest.exists()

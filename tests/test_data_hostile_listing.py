@@ -99,7 +99,7 @@ def test_a_trickling_listing_is_cut_off_at_the_deadline(tmp_path):
         start = time.monotonic()
         with pytest.raises(InputError, match=r"did not arrive within 1 s \(config download.deadline_s\)"):
             read_listing(server.url("files.json"), timeout=60, deadline=1)
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 20  # a hang guard on a loaded machine; without the deadline: minutes
 
 
 def test_a_listing_that_is_not_utf8_or_not_json_is_one_line(tmp_path):
