@@ -145,3 +145,28 @@ def placeholder_atlas(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nib.save(nib.Nifti1Image(np.zeros(SHAPE, np.float32), np.eye(4)), path)
     return path
+
+
+def train_argv(train_list, val_list, out, *extra, steps: int = 2) -> list[str]:
+    """`patch2loc train` of a tiny Patch2Loc on the CPU: 8 patches a step, a validation every step."""
+    return [
+        "train",
+        "--train-list",
+        str(train_list),
+        "--val-list",
+        str(val_list),
+        "--out",
+        str(out),
+        "--steps",
+        str(steps),
+        "--patches",
+        "8",
+        "--val-every",
+        "1",
+        "--device",
+        "cpu",
+        "--num-threads",
+        "1",
+        "--quiet",
+        *extra,
+    ]

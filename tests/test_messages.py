@@ -8,30 +8,7 @@ import signal
 
 import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc import cli
-from safety_helpers import make_case, predict_argv
-
-
-def _train_argv(lists, out):
-    return [
-        "train",
-        "--train-list",
-        str(lists),
-        "--val-list",
-        str(lists),
-        "--out",
-        str(out),
-        "--steps",
-        "3",
-        "--patches",
-        "8",
-        "--val-every",
-        "1",
-        "--device",
-        "cpu",
-        "--num-threads",
-        "1",
-        "--quiet",
-    ]
+from safety_helpers import make_case, predict_argv, train_argv
 
 
 def test_sigterm_before_any_checkpoint_does_not_promise_a_resume(tmp_path, monkeypatch, capsys):
@@ -45,7 +22,7 @@ def test_sigterm_before_any_checkpoint_does_not_promise_a_resume(tmp_path, monke
 
     monkeypatch.setattr(train_mod, "evaluate", terminated)
     capsys.readouterr()
-    assert cli.main(_train_argv(tmp_path / "in" / "l.csv", tmp_path / "run")) == 143
+    assert cli.main(train_argv(tmp_path / "in" / "l.csv", tmp_path / "in" / "l.csv", tmp_path / "run", steps=3)) == 143
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "terminated (SIGTERM)" in err[0], err
     assert "no checkpoint was written yet" in err[0] and "start over" in err[0], err

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from fake_chain import fake_prepare, fake_run, from_run_argv
-from safety_helpers import SHAPE, make_case, predict_argv, refused
+from safety_helpers import SHAPE, make_case, predict_argv, refused, train_argv
 
 import patch2loc.methods.harness as harness_mod
 import patch2loc.methods.patch2loc.train as train_mod
@@ -139,27 +139,7 @@ def lists(c, tmp_path):
 
 
 def _train(lists, run, *extra):
-    return [
-        "train",
-        "--train-list",
-        str(lists),
-        "--val-list",
-        str(lists),
-        "--out",
-        str(run),
-        "--steps",
-        "2",
-        "--patches",
-        "8",
-        "--val-every",
-        "1",
-        "--device",
-        "cpu",
-        "--num-threads",
-        "1",
-        "--quiet",
-        *extra,
-    ]
+    return train_argv(lists, lists, run, *extra)
 
 
 def test_disk_full_while_training_keeps_the_last_checkpoint_and_a_whole_loss_csv(lists, tmp_path, capsys, monkeypatch):

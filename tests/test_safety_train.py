@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 from safety_helpers import refused
+from safety_helpers import train_argv as shared_train_argv
 
 import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc import cli
@@ -39,27 +40,7 @@ def lists(tmp_path):
 
 
 def train_argv(data, out, *extra, train="train.csv", val="val.csv"):
-    return [
-        "train",
-        "--train-list",
-        str(data / train),
-        "--val-list",
-        str(data / val),
-        "--out",
-        str(out),
-        "--steps",
-        "2",
-        "--patches",
-        "8",
-        "--val-every",
-        "1",
-        "--device",
-        "cpu",
-        "--num-threads",
-        "1",
-        "--quiet",
-        *extra,
-    ]
+    return shared_train_argv(data / train, data / val, out, *extra)
 
 
 # ---------------------------------------------------------------- case 7: resume state, Ctrl-C, SIGKILL

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from safety_helpers import make_case, predict_argv
+from safety_helpers import make_case, predict_argv, train_argv
 
 from patch2loc import cli
 from patch2loc.outputs import TEMP_MARK
@@ -98,26 +98,7 @@ def test_sigterm_in_process_restores_the_handler(c, tmp_path, capsys, monkeypatc
 def test_sigterm_during_training_keeps_the_last_checkpoint_and_resumes(c, tmp_path):
     (tmp_path / "in" / "l.csv").write_text("image,mask\nimage.nii.gz,mask.nii.gz\n")
     run = tmp_path / "run"
-    argv = [
-        "train",
-        "--train-list",
-        str(tmp_path / "in" / "l.csv"),
-        "--val-list",
-        str(tmp_path / "in" / "l.csv"),
-        "--out",
-        str(run),
-        "--steps",
-        "3",
-        "--patches",
-        "8",
-        "--val-every",
-        "1",
-        "--device",
-        "cpu",
-        "--num-threads",
-        "1",
-        "--quiet",
-    ]
+    argv = train_argv(tmp_path / "in" / "l.csv", tmp_path / "in" / "l.csv", run, steps=3)
     # paused in the second validation: step 1's checkpoints are written, step 2's are not
     rc, err, _ = _run_and_terminate(argv, "patch2loc.methods.patch2loc.train", "evaluate", at=2)
     assert rc == 143, err
