@@ -21,9 +21,10 @@ from patch2loc.bundle.reader import open_bundle
 from patch2loc.devices import check_device, resolve_device
 from patch2loc.errors import InputError, resource_problem
 from patch2loc.outputs import check_utf8_path
+from patch2loc.predict import models as model_loading
 from patch2loc.predict import plan
 from patch2loc.predict.budget import check_budget
-from patch2loc.predict.models import fold_models, load_members, method_flags, resolve_method, score_settings
+from patch2loc.predict.models import fold_models, method_flags, resolve_method, score_settings
 from patch2loc.predict.preflight import check_claims, check_flags_fit, check_paths_utf8, check_raw_scan, model_grid
 from patch2loc.predict.request import PredictRequest
 from patch2loc.predict.runstate import call_settings, is_current, remove_stale, scan_state
@@ -251,7 +252,8 @@ def _score_all(todo, req: PredictRequest, chain, models: _Models, threshold, fro
     from patch2loc.predict.scan import Context, run_scan  # numpy
 
     device = resolve_device(req.device)
-    members = load_members(
+    # looked up at call time, as the tests that stop a run there replace it (tests/test_hostile_late_errors.py)
+    members = model_loading.load_members(
         models.method,
         models.checkpoints,
         models.names,
