@@ -86,3 +86,21 @@ def make_bundle(base: Path, modality: str = "T2") -> Path:
         == 0
     )
     return bundle
+
+
+def participant_argv(raw: Path, out: Path, bundle: Path, *extra: str) -> list[str]:
+    """`patch2loc bids RAW OUT participant` with the bundle and the demo set's brain masks, on the CPU."""
+    return [
+        "bids",
+        str(raw),
+        str(out),
+        "participant",
+        "--model",
+        str(bundle),
+        "--mask-derivatives",
+        str(raw / "derivatives" / "masks"),
+        "--device",
+        "cpu",
+        "--quiet",
+        *extra,
+    ]

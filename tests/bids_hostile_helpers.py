@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from bids_helpers import SPACING, crop_prepare, make_bundle
+from bids_helpers import SPACING, crop_prepare, make_bundle, participant_argv
 
 import patch2loc
 from patch2loc import cli
@@ -69,21 +69,7 @@ def in_child(argv: list[str], timeout: float = 30) -> tuple[int, list[str], floa
     return done.returncode, done.stderr.strip().splitlines(), time.monotonic() - start
 
 
-def participant(raw: Path, out: Path, bundle: Path, *extra: str) -> list[str]:
-    return [
-        "bids",
-        str(raw),
-        str(out),
-        "participant",
-        "--model",
-        str(bundle),
-        "--mask-derivatives",
-        str(raw / "derivatives" / "masks"),
-        "--device",
-        "cpu",
-        "--quiet",
-        *extra,
-    ]
+participant = participant_argv  # the argv the hostile tests run, in the child or in-process
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from bids_helpers import SPACING, THRESHOLDS, crop_prepare, make_bundle
+from bids_helpers import SPACING, THRESHOLDS, crop_prepare, make_bundle, participant_argv
 
 from patch2loc import cli
 from patch2loc.bids.demo import write_demo_bids
@@ -37,22 +37,7 @@ def entities(sub: str, ses: str | None) -> dict:
 
 
 def participant(raw: Path, out: Path, bundle: Path, *extra: str) -> int:
-    return cli.main(
-        [
-            "bids",
-            str(raw),
-            str(out),
-            "participant",
-            "--model",
-            str(bundle),
-            "--mask-derivatives",
-            str(raw / "derivatives" / "masks"),
-            "--device",
-            "cpu",
-            "--quiet",
-            *extra,
-        ]
-    )
+    return cli.main(participant_argv(raw, out, bundle, *extra))
 
 
 @pytest.fixture(scope="module")
