@@ -88,6 +88,13 @@ def lesion_subjects(dataset):
     return _listed(split_lists.lesion_subjects, dataset)
 
 
+def tuning_split(dataset):
+    """splits_dir/<set>_val.csv (each volume's tuning fold of the validation-tuned Dice), [] where the
+    run's splits have none (its Dice then NaN, docs/evaluation.md "Dice three ways")."""
+    path = Path(config["splits_dir"]) / f"{dataset}_val.csv"
+    return [str(path)] if path.exists() else []
+
+
 def subjects_of(dataset, modality):
     """Every scan of a dataset that the run uses (IXI: train/val pool and test)."""
     if dataset == "IXI":

@@ -85,6 +85,7 @@ rule score_lesions:
         lesions=temp(LAYOUT.shard("lesions.csv")),
         patches=temp(LAYOUT.shard("patches.csv.gz")),
         pooled=temp(LAYOUT.shard("pooled.npz")),  # evaluate.protocol reference: pooled-AUPRC counts
+        tuning=temp(LAYOUT.shard("tuning.npz")),  # per volume: histograms of the validation-tuned Dice
         heatmaps=temp(directory(LAYOUT.shard("heatmaps"))),
     log:
         LAYOUT.log("scores", "{method}", "{modality}", "{fold}", "{dataset}", "{shard}"),
@@ -132,6 +133,8 @@ rule merge_score_shards:
         lesions=lambda wc: shard_files(wc, "lesions.csv"),
         patches=lambda wc: shard_files(wc, "patches.csv.gz"),
         pooled=lambda wc: shard_files(wc, "pooled.npz"),
+        tuning=lambda wc: shard_files(wc, "tuning.npz"),
+        tuning_folds=lambda wc: tuning_split(wc.dataset),  # splits_dir/<set>_val.csv where the run has one
         heatmaps=lambda wc: shard_files(wc, "heatmaps"),
     output:
         metrics=LAYOUT.scores("metrics.csv"),

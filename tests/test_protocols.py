@@ -196,7 +196,7 @@ def test_reference_columns_and_the_protocols_table():
 def test_score_lesions_adds_reference_columns_and_leaves_the_shared_ones_alone(tmp_path):
     from dataclasses import replace
 
-    from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_lesions
+    from patch2loc.evaluation.scoring import Collected, Scan, ScoringConfig, score_lesions
     from patch2loc.io import save_volume
     from patch2loc.methods.dae.model import DenoisingUNet
 
@@ -214,8 +214,9 @@ def test_score_lesions_adds_reference_columns_and_leaves_the_shared_ones_alone(t
     for method, model in (("Thresh", None), ("DAE", DenoisingUNet(width=4).eval())):
         a = score_lesions(method, scans, shared, {**meta, "method": method}, 0.5, tmp_path / "a", model)[0]
         ref = replace(shared, protocol="reference")
-        pooled = []
-        b = score_lesions(method, scans, ref, {**meta, "method": method}, 0.5, tmp_path / "b", model, pooled=pooled)[0]
+        got = Collected()
+        b = score_lesions(method, scans, ref, {**meta, "method": method}, 0.5, tmp_path / "b", model, collected=got)[0]
+        pooled = got.pooled
         assert not set(P.REFERENCE_COLUMNS) & set(a.columns)
         pd.testing.assert_frame_equal(a, b[a.columns])  # the shared numbers, unchanged
         has = P.reference_of(method) is not None

@@ -283,6 +283,9 @@ def _tiny_config(workdir: Path) -> Path:
             w = csv.writer(fh)
             w.writerow(["subject_id", "split"])
             w.writerow([demo_subject_ids(d, 1)[0], "test"])
+    from patch2loc.data.splits import write_tuning_folds
+
+    write_tuning_folds(splits)  # one volume per set: its tuning fold has no other to tune on (NaN, said)
     cfg = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
     cfg.update(run_name="tiny", raw_root="results/tiny/raw", splits_dir="splits/tiny", folds=[0])
     cfg["atlas"] = {"image": "results/tiny/atlas/T1_brain.nii.gz", "mask": "results/tiny/atlas/brain_mask.nii.gz"}
@@ -323,6 +326,10 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     bias = pd.read_csv(out / "tables" / "bias.csv", keep_default_na=False)
     sites = set(bias.loc[bias["grouping"] == "site", "group"])
     assert sites == {"HH", "IOP", "permutation p"}  # IXI904-HH-1004, IXI905-IOP-1005; the site test's row
+    merged = pd.read_csv(out / "scores" / "Patch2Loc" / "T2" / "fold0" / "BraTS21" / "metrics.csv")
+    assert {"dice_val", "val_threshold"} <= set(merged.columns) and merged["dice_val"].isna().all()
+    supplementary = pd.read_csv(out / "tables" / "table1_supplementary.csv")
+    assert "Dice (val.-tuned thr.)" in supplementary.columns
     table4 = pd.read_csv(out / "tables" / "table4.csv")
     assert sorted(table4.groupby("method").size().items()) == [("DAE", 4), ("Patch2Loc", 4), ("Thresh", 4)]
     assert table4["auroc"].between(0, 1).all()

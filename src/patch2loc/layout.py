@@ -49,9 +49,9 @@ SCAN_FILES = (
     "qc.json",
     "qc.png",
 )  # a preprocessed scan's folder (seg: lesion sets only; native_mask and transform: native-space scoring)
-# A scoring's files (scores/{method}/{modality}/{fold}/{dataset}/): lesion sets write the first four
+# A scoring's files (scores/{method}/{modality}/{fold}/{dataset}/): lesion sets write the first five
 # (lesions.csv: one row per ground-truth lesion), healthy IXI metrics.csv, heatmaps and threshold.json.
-SCORE_FILES = ("metrics.csv", "lesions.csv", "patches.csv.gz", "pooled.npz", "heatmaps", "threshold.json")
+SCORE_FILES = ("metrics.csv", "lesions.csv", "patches.csv.gz", "pooled.npz", "tuning.npz", "heatmaps", "threshold.json")
 # Run paths by kind, relative to the run folder: built with str.format, read back by `parse`.
 # {models} is a method's model folder with its slash ("" for Patch2Loc, "DAE/" for the DAE).
 PATHS = {

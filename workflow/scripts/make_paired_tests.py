@@ -8,14 +8,14 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.evaluation.comparisons import PAIRED_METRICS, paired_tests
+from patch2loc.evaluation.comparisons import OPTIONAL_METRICS, PAIRED_METRICS, paired_tests
 from patch2loc.evaluation.tables import read_csvs
 from patch2loc.evaluation.table_files import write_table
 from patch2loc.evaluation.uncertainty import Bootstrap
 
 params = snakemake.params
 required = ("method", "modality", "fold", "dataset", "subject", "region", *PAIRED_METRICS)
-metrics = read_csvs(snakemake.input.metrics, required=required, usecols=required)
+metrics = read_csvs(snakemake.input.metrics, required=required, usecols=[*required, *OPTIONAL_METRICS])
 table = paired_tests(metrics, params.reference, Bootstrap.from_config(params.bootstrap))
 write_table(table, snakemake.output.table[0][: -len(".csv")], caption=params.caption)
 print(f"{len(metrics)} volume rows, {len(table)} tests")

@@ -1,7 +1,8 @@
 """Rule merge_score_shards: one dataset's metrics, lesions, patch statistics, pooled scores and heatmaps
-from its shards."""
+from its shards, with each volume's validation-tuned Dice (evaluation/tuned_dice.py)."""
 
 import sys
+from pathlib import Path
 
 sys.path.insert(0, snakemake.scriptdir)
 from _common import setup
@@ -10,9 +11,15 @@ setup(snakemake)
 
 from patch2loc.evaluation.pooled import merge_pooled
 from patch2loc.evaluation.shards import merge_csv, merge_dirs
+from patch2loc.evaluation.tuned_dice import merge_tuning
+from patch2loc.data.subjects import tuning_folds
 
 inp, out = snakemake.input, snakemake.output
 print(f"metrics: {merge_csv(inp.metrics, out.metrics)} volumes from {len(inp.metrics)} shard(s)")
+split = list(inp.tuning_folds)  # splits_dir/<set>_val.csv, or none
+folds = tuning_folds(Path(split[0]).parent, snakemake.wildcards.dataset) if split else None
+tuned = merge_tuning(list(inp.tuning), out.metrics, folds)
+print(f"validation-tuned Dice: {tuned} volumes" if folds else "validation-tuned Dice: no <set>_val.csv, NaN")
 print(f"lesions: {merge_csv(inp.lesions, out.lesions)} rows")
 print(f"patches: {merge_csv(inp.patches, out.patches)} rows")
 print(f"pooled scores: {merge_pooled(list(inp.pooled), out.pooled)} voxels")

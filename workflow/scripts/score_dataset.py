@@ -17,8 +17,9 @@ if get(snakemake.wildcards.method).gpu:
 from patch2loc.data.layouts import raw_paths
 from patch2loc.devices import resolve_device
 from patch2loc.evaluation.native_space import NativeFiles
-from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_healthy, score_lesions
+from patch2loc.evaluation.scoring import Collected, Scan, ScoringConfig, score_healthy, score_lesions
 from patch2loc.evaluation.pooled import write_pooled
+from patch2loc.evaluation.tuned_dice import write_tuning
 from patch2loc.io import write_csv, write_json
 from patch2loc.scoring.steps import merge_histograms
 from patch2loc.layout import RunLayout
@@ -56,7 +57,7 @@ if dataset == "IXI":
     )
 else:
     threshold = json.loads(Path(inp.threshold).read_text())["threshold"]
-    pooled = []  # score histograms of a reference protocol that pools AUPRC (empty otherwise)
+    collected = Collected()  # histograms for the merge: pooled AUPRC (reference), validation-tuned Dice
     metrics, lesions, patches = score_lesions(
         wc.method,
         scans,
@@ -67,9 +68,10 @@ else:
         model,
         first_index=snakemake.params.first_index,
         challenge=snakemake.params.challenge,
-        pooled=pooled,
+        collected=collected,
     )
     write_csv(metrics, out.metrics)
     write_csv(lesions, out.lesions)
     write_csv(patches, out.patches)
-    write_pooled(out.pooled, merge_histograms(pooled), {**meta, "shard": str(wc.shard)})
+    write_pooled(out.pooled, merge_histograms(collected.pooled), {**meta, "shard": str(wc.shard)})
+    write_tuning(out.tuning, collected.tuning)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from patch2loc.data.layouts import LESION_DATASETS
@@ -97,8 +98,39 @@ def build_splits(
         rows = ref[ref["dataset"] == dataset]
         with atomic_output(out_dir / f"{dataset}.csv") as tmp:
             rows[["subject_id", "split"]].sort_values("subject_id").to_csv(tmp, index=False)
+    write_tuning_folds(out_dir)
     print(summarize_removed(removed_df))
     return removed_df
+
+
+TUNING_FOLDS = 2
+TUNING_SEED = 0
+
+
+def tuning_folds(subjects: list[str], folds: int = TUNING_FOLDS, seed: int = TUNING_SEED) -> dict[str, int]:
+    """Each labelled volume's tuning fold: the subjects, sorted, in a seeded random order, dealt to the
+    folds in turn (sizes differ by at most one). The authors test on every volume of a lesion set, so
+    no volume can be set aside for tuning without changing their test lists: the threshold of a
+    volume's validation-tuned Dice is tuned on the other folds' volumes instead (cross-fitting)."""
+    order = sorted(subjects)
+    rng = np.random.default_rng(seed)
+    return {order[i]: k % folds for k, i in enumerate(rng.permutation(len(order)))}
+
+
+def write_tuning_folds(splits_dir: str | os.PathLike) -> list[Path]:
+    """`<set>_val.csv` (subject_id, tuning_fold) beside each lesion set's list of `splits_dir`."""
+    from patch2loc.data.subjects import lesion_subjects
+
+    written = []
+    for dataset in LESION_DATASETS:
+        if not (Path(splits_dir) / f"{dataset}.csv").exists():
+            continue
+        folds = tuning_folds(lesion_subjects(splits_dir, dataset))
+        table = pd.DataFrame(sorted(folds.items()), columns=["subject_id", "tuning_fold"])
+        with atomic_output(Path(splits_dir) / f"{dataset}_val.csv") as tmp:
+            table.to_csv(tmp, index=False)
+        written.append(Path(splits_dir) / f"{dataset}_val.csv")
+    return written
 
 
 def summarize_removed(removed: pd.DataFrame) -> str:
@@ -130,12 +162,19 @@ def load_subjects(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """python -m patch2loc.data.splits REFERENCE_CSV T2_AVAILABLE_CSV OUT_DIR"""
+    """python -m patch2loc.data.splits REFERENCE_CSV T2_AVAILABLE_CSV OUT_DIR, or
+    python -m patch2loc.data.splits --tuning-folds SPLITS_DIR (the `<set>_val.csv` of existing lists)"""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--tuning-folds":
+        for path in write_tuning_folds(args[1]):
+            print(path)
+        return
     if len(args) != 3:
-        raise SystemExit("usage: python -m patch2loc.data.splits REFERENCE_CSV T2_AVAILABLE_CSV OUT_DIR")
+        raise SystemExit(
+            "usage: python -m patch2loc.data.splits REFERENCE_CSV T2_AVAILABLE_CSV OUT_DIR | --tuning-folds SPLITS_DIR"
+        )
     build_splits(*args)
 
 

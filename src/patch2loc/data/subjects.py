@@ -49,3 +49,21 @@ def ixi_subjects(splits_dir: str | os.PathLike, split: str, modality: str, fold=
 def lesion_subjects(splits_dir: str | os.PathLike, dataset: str, split: str | None = None) -> list[str]:
     """The subjects of a lesion set's list (of one split when given; the lists hold test only)."""
     return _unique(r["subject_id"] for r in read_split(splits_dir, dataset) if split in (None, r["split"]))
+
+
+def tuning_folds(splits_dir: str | os.PathLike, dataset: str) -> dict[str, int] | None:
+    """`dataset`_val.csv: each labelled volume's tuning fold (a volume's validation-tuned Dice uses the
+    threshold tuned on the other folds' volumes; docs/evaluation.md, "Dice three ways"); None when the
+    run's splits have no such file."""
+    path = Path(splits_dir) / f"{dataset}_val.csv"
+    if not path.exists():
+        return None
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    try:
+        return {r["subject_id"]: int(r["tuning_fold"]) for r in rows}
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(
+            f"{path}: needs columns subject_id and an integer tuning_fold ({err!r}); regenerate it with "
+            "`python -m patch2loc.data.splits`."
+        ) from None

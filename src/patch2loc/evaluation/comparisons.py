@@ -34,6 +34,8 @@ from patch2loc.evaluation.uncertainty import (
 )
 
 PAIRED_METRICS = {"auprc": "AUPRC", "best_dice": "oracle Dice", "dice_unsup": "Dice (unsup. thr.)"}
+# Tested too where the metrics have it (runs scored before it existed do not)
+OPTIONAL_METRICS = {"dice_val": "Dice (val.-tuned thr.)"}
 GROUP = ["dataset", "modality", "region"]
 
 
@@ -46,7 +48,8 @@ def paired_tests(metrics: pd.DataFrame, reference: str, boot: Bootstrap) -> pd.D
     rows = []
     for dataset in dataset_order(metrics["dataset"]):
         part = metrics[metrics["dataset"] == dataset]
-        for metric, label in PAIRED_METRICS.items():
+        metrics_here = {**PAIRED_METRICS, **{k: v for k, v in OPTIONAL_METRICS.items() if k in part}}
+        for metric, label in metrics_here.items():
             means = subject_means(part, metric, [*GROUP, "method"])
             ref = means[means["method"] == reference]
             for other in method_order(means["method"]):

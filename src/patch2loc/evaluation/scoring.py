@@ -176,15 +176,62 @@ def _atlas_too(vol: ScoredScan, case, cfg: ScoringConfig, threshold: float, eval
     return dict(zip(ATLAS_COLUMNS, values))
 
 
-def _reference(method: str, vol: ScoredScan, case, cfg: ScoringConfig, pooled: list | None) -> dict:
+def _reference(method: str, vol: ScoredScan, case, cfg: ScoringConfig, pooled: list | None, entry: dict) -> dict:
     """evaluate.protocol reference: the volume's metrics under its method's own protocol (on the
-    atlas grid, from the raw map; scoring/protocol.py), as ref_* columns, and its histogram added to
-    `pooled` where that protocol pools AUPRC; shared: none."""
+    atlas grid, from the raw map; scoring/protocol.py), as ref_* columns, its histogram added to
+    `pooled` where that protocol pools AUPRC and to `entry` where it tunes Dice on validation volumes;
+    shared: none."""
     if cfg.protocol != "reference":
         return {}
     from patch2loc.scoring.protocol import reference_columns
 
-    return reference_columns(method, vol.raw["score"], case.seg, case.mask, pooled)
+    return reference_columns(method, vol.raw["score"], case.seg, case.mask, pooled, entry)
+
+
+@dataclass
+class Collected:
+    """What score_lesions gathers for the merge: pooled-AUPRC histograms and, per volume, the code
+    histograms of its validation-tuned Dice (evaluation/tuned_dice.py)."""
+
+    pooled: list = field(default_factory=list)
+    tuning: list = field(default_factory=list)
+
+
+def _graded_row(method, scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, meta, threshold, challenge, out):
+    """The volume's metrics row and its lesion rows, graded in `cfg.space`; its tuning entry into `out`."""
+    from patch2loc.evaluation.lesionwise.volume import lesion_metrics
+    from patch2loc.evaluation.metrics import evaluate_volume
+    from patch2loc.scoring.tuning import code_histogram
+
+    score, truth, brain, spacing, labels = _graded(scan, vol, case, cfg, meta.get("dataset", ""))
+    m = evaluate_volume(score, truth, brain, region=cfg.region, threshold=threshold)
+    # Lesion-wise, at the same threshold and in the same region as dice_unsup.
+    region = brain if cfg.region == "brain" else np.ones(brain.shape, bool)
+    pred = (score >= threshold) & region
+    lesionwise, lesions = lesion_metrics(pred, truth & region, spacing, cfg.lesion_rule)
+    own = _challenge(challenge, pred, labels, spacing) if challenge and labels is not None else {}
+    entry = {"subject": scan.subject, "shared": code_histogram(score, truth, region), "ref": None}
+    row = {
+        **meta,
+        "subject": scan.subject,
+        "region": cfg.region,
+        "space": cfg.space,
+        "auprc": m["auprc"],
+        "auroc": m["auroc"],
+        "best_dice": m["best_dice"],
+        "best_threshold": m["best_threshold"],
+        "dice_unsup": m["dice_at_threshold"],
+        "unsup_threshold": threshold,
+        "lesion_voxels": m["lesion_voxels"],
+        **lesionwise,
+        **own,
+        **_atlas_too(vol, case, cfg, threshold, evaluate_volume),
+        **_reference(method, vol, case, cfg, out.pooled, entry),
+        # Table 4: one score per volume, in atlas space like the healthy volumes' it is ranked against
+        **volume_columns(vol.score[case.mask], threshold),
+    }
+    out.tuning.append(entry)
+    return row, [{**meta, "subject": scan.subject, **lesion} for lesion in lesions], m
 
 
 def score_lesions(
@@ -197,51 +244,24 @@ def score_lesions(
     model=None,
     first_index: int = 0,
     challenge: str | None = None,
-    pooled: list | None = None,
+    collected: Collected | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Per-volume metrics, one row per ground-truth lesion (size, found at the threshold) and
     non-overlapping patch statistics of a lesion dataset, or of one shard of it whose first
     volume is the dataset's `first_index`-th (for `keep_heatmaps`). Lesion metrics in `cfg.space`;
     `challenge` (config/datasets.yaml, native space only): the set's challenge metrics as columns;
-    `pooled` (a list): gathers the volumes' score histograms of a pooling reference protocol."""
-    from patch2loc.evaluation.lesionwise.volume import lesion_metrics
+    `collected`: gathers the histograms the merge of the shards needs (pooled AUPRC, tuned Dice)."""
     from patch2loc.evaluation.patch_statistics import patch_statistics
-    from patch2loc.evaluation.metrics import evaluate_volume
     from patch2loc.methods.patch2loc.model import patch_size_for
 
+    collected = Collected() if collected is None else collected
     metric_rows, lesion_rows, patch_tables = [], [], []
     for i, scan in enumerate(scans):
         case = load_case(scan.image, scan.mask, scan.seg)
         vol = score_case(method, case.image.data, case.mask, cfg, model)
-        score, truth, brain, spacing, labels = _graded(scan, vol, case, cfg, meta.get("dataset", ""))
-        m = evaluate_volume(score, truth, brain, region=cfg.region, threshold=threshold)
-        # Lesion-wise, at the same threshold and in the same region as dice_unsup.
-        region = brain if cfg.region == "brain" else np.ones(brain.shape, bool)
-        pred = (score >= threshold) & region
-        lesionwise, lesions = lesion_metrics(pred, truth & region, spacing, cfg.lesion_rule)
-        own = _challenge(challenge, pred, labels, spacing) if challenge and labels is not None else {}
-        metric_rows.append(
-            {
-                **meta,
-                "subject": scan.subject,
-                "region": cfg.region,
-                "space": cfg.space,
-                "auprc": m["auprc"],
-                "auroc": m["auroc"],
-                "best_dice": m["best_dice"],
-                "best_threshold": m["best_threshold"],
-                "dice_unsup": m["dice_at_threshold"],
-                "unsup_threshold": threshold,
-                "lesion_voxels": m["lesion_voxels"],
-                **lesionwise,
-                **own,
-                **_atlas_too(vol, case, cfg, threshold, evaluate_volume),
-                **_reference(method, vol, case, cfg, pooled),
-                # Table 4: one score per volume, in atlas space like the healthy volumes' it is ranked against
-                **volume_columns(vol.score[case.mask], threshold),
-            }
-        )
-        lesion_rows += [{**meta, "subject": scan.subject, **row} for row in lesions]
+        row, lesions, m = _graded_row(method, scan, vol, case, cfg, meta, threshold, challenge, collected)
+        metric_rows.append(row)
+        lesion_rows += lesions
         patch_size = getattr(model, "patch_size", None) or cfg.patch_size or patch_size_for(case.image.data.shape[0])
         nan = np.full(case.mask.shape, np.nan, np.float32)  # the maps a method does not have
         patch_tables.append(

@@ -197,14 +197,16 @@ def table1(
 
 
 def table1_supplementary(metrics: pd.DataFrame, *, ddof: int = 1, boot: Bootstrap | None = None) -> pd.DataFrame:
-    """AUROC, Dice at the unsupervised threshold, the oracle (best) Dice and the threshold, per
+    """AUROC, Dice three ways (at the unsupervised threshold, at the threshold tuned on the set's other
+    tuning fold, the oracle best) and the unsupervised threshold, per
     dataset and method (mean [interval] given `boot`; the threshold: mean ± std over folds).
 
     Long format, one row per (dataset, method, region): the region says which voxels were
     scored ('brain' = inside the brain mask, 'volume' = all voxels as in the authors' code).
     Percent except the threshold, which is in score units.
     """
-    agg = aggregate(metrics, ["auroc", "dice_unsup", "best_dice", "unsup_threshold"], boot, ddof=ddof)
+    tuned = ["dice_val"] if "dice_val" in metrics else []  # runs scored before it existed lack it
+    agg = aggregate(metrics, ["auroc", "dice_unsup", *tuned, "best_dice", "unsup_threshold"], boot, ddof=ddof)
     rows = []
     for (dataset, method, region), group in agg.groupby(["dataset", "method", "region"], sort=False):
         by = group.set_index("metric")
@@ -217,6 +219,7 @@ def table1_supplementary(metrics: pd.DataFrame, *, ddof: int = 1, boot: Bootstra
                 "region": region,
                 "AUROC": cell["auroc"],
                 "Dice (unsup. thr.)": cell["dice_unsup"],
+                "Dice (val.-tuned thr.)": cell.get("dice_val", ""),
                 "oracle Dice (upper bound)": cell["best_dice"],
                 "unsup. threshold": format_mean_std(
                     by.at["unsup_threshold", "mean"], by.at["unsup_threshold", "std"], scale=1.0

@@ -18,6 +18,7 @@ import numpy as np
 
 from patch2loc.evaluation.metrics import auprc, best_dice
 from patch2loc.scoring import steps
+from patch2loc.scoring.tuning import code_histogram
 
 PROTOCOLS = ("shared", "reference")  # config evaluate.protocol
 DICE_MODES = ("oracle", "grid", "validation")
@@ -132,12 +133,19 @@ REFERENCE_COLUMNS = ("ref_auprc", "ref_dice", "ref_threshold", "ref_auprc_mode",
 
 
 def reference_columns(
-    method: str, raw: np.ndarray, truth: np.ndarray, mask: np.ndarray, pooled: list | None = None
+    method: str,
+    raw: np.ndarray,
+    truth: np.ndarray,
+    mask: np.ndarray,
+    pooled: list | None = None,
+    tuning_entry: dict | None = None,
 ) -> dict:
     """One lesion volume's ref_* columns: AUPRC and Dice of the raw map under the method's reference
     protocol (NaN where it has none; Dice NaN where the protocol tunes it on a labelled validation
     split, which no lesion set has yet: ref_dice_mode says so). `pooled`: where the protocol pools
-    AUPRC over the set, the volume's score histogram is appended to it (steps.score_histogram)."""
+    AUPRC over the set, the volume's score histogram is appended to it (steps.score_histogram);
+    `tuning_entry`: where the protocol tunes its Dice threshold on validation volumes, the volume's code
+    histogram is put in it under "ref" (evaluation/tuned_dice.py fills ref_dice when shards merge)."""
     protocol = reference_of(method)
     if protocol is None:
         nan = float("nan")
@@ -146,6 +154,8 @@ def reference_columns(
     m = volume_metrics(score, truth, mask, protocol)
     if pooled is not None and protocol.auprc == "pooled":  # the set's curve is summed from these
         pooled.append(steps.score_histogram(score, truth, region(mask, protocol)))
+    if tuning_entry is not None and protocol.dice == "validation":
+        tuning_entry["ref"] = code_histogram(score, truth, region(mask, protocol))
     return dict(
         zip(
             REFERENCE_COLUMNS,
