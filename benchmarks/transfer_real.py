@@ -41,7 +41,7 @@ from patch2loc.outputs import atomic_output
 from patch2loc.rehearsal.real_scans import MEMBERS, RealScan, real_scan
 
 MODALITY = "T1"  # the real scans are contrast-enhanced T1
-FIELDS = ("method", "folds", "scan", "auprc", "chance", "ratio", "lesion_voxels", "brain_voxels", "seconds", "error")
+FIELDS = "method folds scan auprc chance ratio lesion_voxels brain_voxels robex_chance seconds error".split()
 FIX = "pass the folder of a finished run (e.g. results/demo_long after `make demo-long`)"
 
 
@@ -116,9 +116,10 @@ def measure(run: Path, method: str, folds: list[int], scan: RealScan, out: Path,
     level, positives, voxels = chance(label, evaluated_brain(out / f"{scan.scan}_preprocessed", scan.image))
     if positives != seg["lesion_voxels"]:  # the brain here is not the one predict scored in
         raise RuntimeError(f"{out}: {positives} tumour voxels in the brain, predict counted {seg['lesion_voxels']}")
-    auprc = float(seg["auprc"])
+    auprc, robex = float(seg["auprc"]), chance(label, load_volume(scan.mask, kind="brain mask").data > 0)[0]
     ratio = auprc / level if level > 0 else math.nan
-    return {**row, "auprc": auprc, "chance": level, "ratio": ratio, "lesion_voxels": positives, "brain_voxels": voxels}
+    measured = {"auprc": auprc, "chance": level, "ratio": ratio, "lesion_voxels": positives, "brain_voxels": voxels}
+    return {**row, **measured, "robex_chance": robex}  # robex_chance: the share of ROBEX's own mask, for comparison
 
 
 def cell(row: dict | None) -> str:

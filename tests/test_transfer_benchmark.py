@@ -130,14 +130,17 @@ def _preprocessed(folder: Path, mask: np.ndarray) -> None:
 
 
 def _scan(tmp_path: Path) -> tuple[RealScan, np.ndarray]:
-    """A scan whose brain is a box of 8 x 8 x 4 = 256 voxels and whose tumour has 16 voxels in it."""
+    """A scan whose brain is a box of 8 x 8 x 4 = 256 voxels and whose tumour has 16 voxels in it; its
+    ROBEX mask has one slice more (320 voxels): the brain predict evaluates need not be ROBEX's."""
     brain = np.zeros((12, 12, 6), bool)
     brain[2:10, 2:10, 1:5] = True
     label = np.zeros_like(brain)
     label[4:6, 4:6, 1:5] = True
     label[0, 0, 0] = True  # outside the brain: not counted
+    robex = brain.copy()
+    robex[2:10, 2:10, 5] = True
     folder = tmp_path / "scans"
-    files = [_save(a, folder / f"s{k}.nii.gz") for k, a in enumerate((brain * 100.0, label, brain))]
+    files = [_save(a, folder / f"s{k}.nii.gz") for k, a in enumerate((brain * 100.0, label, robex))]
     return RealScan("s0", *files), brain
 
 
@@ -168,6 +171,7 @@ def test_a_row_is_predicts_auprc_over_the_chance_of_its_brain(tmp_path, monkeypa
     monkeypatch.setattr(BENCH.subprocess, "run", _fake_predict(brain, 16, 0.25))
     row = BENCH.measure(tmp_path / "run", TRAINED[0], [0, 1], scan, tmp_path / "out", "none", False)
     assert row["chance"] == 16 / 256 and row["ratio"] == pytest.approx(0.25 / (16 / 256))
+    assert row["robex_chance"] == 16 / 320
     assert (row["method"], row["folds"], row["lesion_voxels"], row["brain_voxels"]) == (TRAINED[0], "0 1", 16, 256)
     argv = BENCH.predict_argv(tmp_path / "run", TRAINED[0], [0, 1], scan, tmp_path / "out", "none", False)
     assert argv[argv.index("--mask") + 1] == str(scan.mask) and argv[argv.index("--seg") + 1] == str(scan.label)
