@@ -11,6 +11,8 @@ rule fit_landmarks:
         landmarks=LAYOUT.landmarks(),
     log:
         LAYOUT.log("landmarks", "{modality}"),
+    wildcard_constraints:
+        modality=CONTRAST_WILDCARD,
     conda:
         "../envs/preprocess.yaml"
     resources:
@@ -29,6 +31,8 @@ rule normalize_scan:
         image=LAYOUT.normalized(),
     log:
         LAYOUT.log("normalize", "{dataset}", "{modality}", "{subject}"),
+    wildcard_constraints:
+        modality=CONTRAST_WILDCARD,
     conda:
         "../envs/preprocess.yaml"
     params:
@@ -36,3 +40,80 @@ rule normalize_scan:
         target_shape=config["preprocess"]["target_shape"],
     script:
         "../workflow/scripts/normalize_scan.py"
+
+
+# ---------------------------------------------------------------- model inputs of several contrasts
+# (config `inputs`, docs/multimodal.md): a subject's normalised contrasts stacked as channels on the
+# atlas grid (patch2loc.preprocessing.stack), one brain mask (the voxels every contrast's holds) and
+# the reference contrast's lesion mask; input_subjects lists who was left out for lacking a contrast.
+def stack_inputs(wc):
+    contrasts = INPUTS[wc.modality]
+    files = {
+        "images": [LAYOUT.normalized(wc.dataset, c, wc.subject) for c in contrasts],
+        "masks": [LAYOUT.preprocessed(wc.dataset, c, wc.subject, "mask.nii.gz") for c in contrasts],
+    }
+    if wc.dataset != "IXI":
+        files["seg"] = LAYOUT.preprocessed(wc.dataset, contrasts[0], wc.subject, "seg.nii.gz")
+    return files
+
+
+rule stack_healthy_contrasts:
+    input:
+        unpack(stack_inputs),
+    output:
+        image=LAYOUT.normalized(),
+        mask=LAYOUT.preprocessed(name="mask.nii.gz"),
+    log:
+        LAYOUT.log("stack", "{dataset}", "{modality}", "{subject}"),
+    wildcard_constraints:
+        dataset="IXI",
+        modality=MULTI_WILDCARD,
+    conda:
+        "../envs/preprocess.yaml"
+    script:
+        "../workflow/scripts/stack_contrasts.py"
+
+
+use rule stack_healthy_contrasts as stack_lesion_contrasts with:
+    output:
+        image=LAYOUT.normalized(),
+        mask=LAYOUT.preprocessed(name="mask.nii.gz"),
+        seg=LAYOUT.preprocessed(name="seg.nii.gz"),
+    wildcard_constraints:
+        dataset="|".join(LESION_DATASETS),
+        modality=MULTI_WILDCARD,
+
+
+def input_subject_rows(name):
+    """One row per (fold, split) of an input of several contrasts: its subjects, and those of its
+    contrasts' lists left out for lacking one (IXI; the test split has no fold)."""
+    rows = []
+    for fold, split in [(k, s) for k in FOLDS for s in ("train", "val")] + [(None, "test")]:
+        lists = [_listed(split_lists.ixi_subjects, split, c, fold) for c in INPUTS[name]]
+        kept, missing = covered(lists)
+        rows.append(
+            {
+                "input": name,
+                "fold": "" if fold is None else fold,
+                "split": split,
+                "subjects": len(kept),
+                "left_out": len(missing),
+                "left_out_subjects": " ".join(f"{s}(no {'+'.join(INPUTS[name][i] for i in m)})" for s, m in missing.items()),
+            }
+        )
+    return rows
+
+
+rule input_subjects:
+    output:
+        table=LAYOUT.input_subjects(),
+    log:
+        LAYOUT.log("inputs", "{modality}"),
+    wildcard_constraints:
+        modality=MULTI_WILDCARD,
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        rows=lambda wc: input_subject_rows(wc.modality),
+    script:
+        "../workflow/scripts/input_subjects.py"

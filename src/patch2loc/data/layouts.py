@@ -34,6 +34,16 @@ MODALITIES = {
     "WMH": ("T1",),
 }
 LESION_DATASETS = ("BraTS21", "MSLUB", "ATLAS_v2", "WMH")
+# dataset -> the contrasts of its raw layout that raw_paths reads (the paper's first): BraTS21's t1 is
+# on its t2's grid (SRI24), MSLUB's coregistered/T1W on its T2W's (FLAIR's); a run reads the others
+# only where config `datasets.<name>.contrasts` lists them (patch2loc.data.inputs).
+SHIPPED_CONTRASTS = {
+    "IXI": ("T1", "T2"),
+    "BraTS21": ("T2", "T1"),
+    "MSLUB": ("T2", "T1"),
+    "ATLAS_v2": ("T1",),
+    "WMH": ("T1",),
+}
 
 
 @dataclass(frozen=True)
