@@ -48,6 +48,41 @@ def landmark_inputs(wc):
     }
 
 
+# ---------------------------------------------------------------- model inputs of several contrasts
+def stack_inputs(wc):
+    """The normalised contrasts of one subject a stack reads, their masks and the reference's seg."""
+    contrasts = INPUTS[wc.modality]
+    files = {
+        "images": [LAYOUT.normalized(wc.dataset, c, wc.subject) for c in contrasts],
+        "masks": [LAYOUT.preprocessed(wc.dataset, c, wc.subject, "mask.nii.gz") for c in contrasts],
+    }
+    if wc.dataset != "IXI":
+        files["seg"] = LAYOUT.preprocessed(wc.dataset, contrasts[0], wc.subject, "seg.nii.gz")
+    return files
+
+
+def input_subject_rows(name):
+    """One row per (fold, split) of an input of several contrasts: its subjects, and those of its
+    contrasts' lists left out for lacking one (IXI; the test split has no fold)."""
+    rows = []
+    for fold, split in [(k, s) for k in FOLDS for s in ("train", "val")] + [(None, "test")]:
+        lists = [_listed(split_lists.ixi_subjects, split, c, fold) for c in INPUTS[name]]
+        kept, missing = covered(lists)
+        rows.append(
+            {
+                "input": name,
+                "fold": "" if fold is None else fold,
+                "split": split,
+                "subjects": len(kept),
+                "left_out": len(missing),
+                "left_out_subjects": " ".join(
+                    f"{s}(no {'+'.join(INPUTS[name][i] for i in m)})" for s, m in missing.items()
+                ),
+            }
+        )
+    return rows
+
+
 # ---------------------------------------------------------------- training and scoring
 def train_inputs(wc):
     train = scan_files("IXI", wc.modality, ixi_subjects("train", wc.modality, wc.fold))

@@ -46,17 +46,6 @@ rule normalize_scan:
 # (config `inputs`, docs/multimodal.md): a subject's normalised contrasts stacked as channels on the
 # atlas grid (patch2loc.preprocessing.stack), one brain mask (the voxels every contrast's holds) and
 # the reference contrast's lesion mask; input_subjects lists who was left out for lacking a contrast.
-def stack_inputs(wc):
-    contrasts = INPUTS[wc.modality]
-    files = {
-        "images": [LAYOUT.normalized(wc.dataset, c, wc.subject) for c in contrasts],
-        "masks": [LAYOUT.preprocessed(wc.dataset, c, wc.subject, "mask.nii.gz") for c in contrasts],
-    }
-    if wc.dataset != "IXI":
-        files["seg"] = LAYOUT.preprocessed(wc.dataset, contrasts[0], wc.subject, "seg.nii.gz")
-    return files
-
-
 rule stack_healthy_contrasts:
     input:
         unpack(stack_inputs),
@@ -82,26 +71,6 @@ use rule stack_healthy_contrasts as stack_lesion_contrasts with:
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
         modality=MULTI_WILDCARD,
-
-
-def input_subject_rows(name):
-    """One row per (fold, split) of an input of several contrasts: its subjects, and those of its
-    contrasts' lists left out for lacking one (IXI; the test split has no fold)."""
-    rows = []
-    for fold, split in [(k, s) for k in FOLDS for s in ("train", "val")] + [(None, "test")]:
-        lists = [_listed(split_lists.ixi_subjects, split, c, fold) for c in INPUTS[name]]
-        kept, missing = covered(lists)
-        rows.append(
-            {
-                "input": name,
-                "fold": "" if fold is None else fold,
-                "split": split,
-                "subjects": len(kept),
-                "left_out": len(missing),
-                "left_out_subjects": " ".join(f"{s}(no {'+'.join(INPUTS[name][i] for i in m)})" for s, m in missing.items()),
-            }
-        )
-    return rows
 
 
 rule input_subjects:
