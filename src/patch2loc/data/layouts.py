@@ -126,6 +126,7 @@ MANUAL_DOWNLOAD = {
         "  2. Unpack it so that every subject is a folder directly under {root}:\n"
         "       {root}/BraTS2021_00000/BraTS2021_00000_t2.nii.gz\n"
         "       {root}/BraTS2021_00000/BraTS2021_00000_seg.nii.gz\n"
+        "     (and _t1.nii.gz where the config reads BraTS21's T1: datasets.BraTS21.contrasts)\n"
         "  (the scans are already skull-stripped and in SRI24 space; keep skull_strip: none)."
     ),
     "ATLAS_v2": (
