@@ -50,4 +50,5 @@ for _method in TRAINED_METHODS:
 
 rule bundles:
     input:
-        [LAYOUT.bundle(mod, m.name) for m in TRAINED_METHODS for mod in MODEL_MODALITIES],
+        # one-contrast models: a bundle of a model of several contrasts (predict's flags per contrast) is to come
+        [LAYOUT.bundle(mod, m.name) for m in TRAINED_METHODS for mod in MODEL_MODALITIES if mod not in MULTI_INPUTS],

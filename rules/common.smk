@@ -16,6 +16,14 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from patch2loc.data import subjects as split_lists  # noqa: E402  (splits_dir's csvs, read in one place)
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, check_raw, raw_paths  # noqa: E402
+from patch2loc.data.inputs import (  # noqa: E402  (config `inputs`: model inputs as sets of contrasts)
+    CONTRASTS,
+    check_every_set_scored,
+    covered,
+    model_inputs,
+    scan_contrasts,
+    set_inputs,
+)
 from patch2loc.io import InputError  # noqa: E402
 from patch2loc.settings import upgrade_config  # noqa: E402
 
@@ -35,8 +43,20 @@ RAW = config["raw_root"]
 FOLDS = [int(f) for f in config["folds"]]
 DATASETS = list(config["datasets"])
 LESION_SETS = [d for d in DATASETS if d in LESION_DATASETS]
-# One model per modality; a modality is trained only if a lesion set needs it.
-MODEL_MODALITIES = sorted({MODALITIES[d][0] for d in LESION_SETS}) or ["T1", "T2"]
+# One model per input (a set of contrasts; config `inputs`, patch2loc.data.inputs), trained only if a
+# lesion set needs it; without `inputs:` one per contrast its lesion sets use (T1, T2: today's).
+try:
+    INPUTS = model_inputs(config, LESION_SETS)
+    check_every_set_scored(INPUTS, config, LESION_SETS)
+    SET_INPUTS = {d: set_inputs(INPUTS, config, d) for d in LESION_SETS}
+    SCAN_CONTRASTS = {d: scan_contrasts(INPUTS, config, d) for d in LESION_SETS}
+except InputError as err:
+    raise WorkflowError(str(err)) from None
+MODEL_MODALITIES = list(INPUTS)  # the model inputs (a one-contrast input is named after its contrast)
+IXI_CONTRASTS = sorted({c for contrasts in INPUTS.values() for c in contrasts})
+MULTI_INPUTS = [name for name, contrasts in INPUTS.items() if len(contrasts) > 1]
+CONTRAST_WILDCARD = "|".join(CONTRASTS)  # the rules of one scan: preprocessing, landmarks, normalisation
+MULTI_WILDCARD = "|".join(MULTI_INPUTS) or "(?!)"  # the stacking rules
 # The methods this run scores: config `methods` (names of the registry patch2loc.methods), by
 # default every method whose settings block the config has (or that needs none).
 RUN_METHODS = list(config.get("methods") or [m.name for m in METHODS.values() if m.config in (None, *config)])
@@ -61,7 +81,7 @@ PATCH_GRID = next((config[METHODS[m].config].get("patch_size") for m in POSITION
 
 wildcard_constraints:
     dataset="|".join(MODALITIES),
-    modality="T1|T2",
+    modality="|".join(dict.fromkeys([*CONTRASTS, *INPUTS])),  # a contrast, or a model input of several
     fold=r"fold\d+|all",  # scores/: fold{k} for trained methods, all for fold-free ones (Thresh)
     method="|".join(METHODS),
     subject=r"[^/]+",
@@ -80,8 +100,10 @@ def _listed(read, *args):
 
 
 def ixi_subjects(split, modality, fold=None):
-    """IXI subjects of a split ('train', 'val', 'test'), for one fold, with a scan of `modality`."""
-    return _listed(split_lists.ixi_subjects, split, modality, fold)
+    """IXI subjects of a split ('train', 'val', 'test'), for one fold, with a scan of `modality` (a
+    model input of several contrasts: with a scan of each; input_subjects counts those left out)."""
+    lists = [_listed(split_lists.ixi_subjects, split, c, fold) for c in INPUTS.get(modality, [modality])]
+    return covered(lists)[0]
 
 
 def lesion_subjects(dataset):
@@ -107,7 +129,7 @@ def all_scans():
     """(dataset, modality, subject) for every scan to preprocess."""
     scans = []
     for dataset in DATASETS:
-        modalities = MODEL_MODALITIES if dataset == "IXI" else MODALITIES[dataset]
+        modalities = IXI_CONTRASTS if dataset == "IXI" else SCAN_CONTRASTS[dataset]
         for modality in modalities:
             scans += [(dataset, modality, s) for s in subjects_of(dataset, modality)]
     return scans
@@ -125,12 +147,20 @@ def method_folds(method):
     return [LAYOUT.fold_name(k) for k in FOLDS] if METHODS[method].trains else [ALL_FOLDS]
 
 
+def method_inputs(method):
+    """The model inputs a method runs on: inputs of several contrasts only for a method that takes
+    them as channels (registry `multicontrast`); the others stay single-contrast."""
+    return [i for i in MODEL_MODALITIES if len(INPUTS[i]) == 1 or METHODS[method].multicontrast]
+
+
 def evaluated_combinations():
-    """(method, modality, fold, dataset) for every lesion-set evaluation of the run."""
+    """(method, input, fold, dataset) for every lesion-set evaluation of the run."""
     return [
-        (method, MODALITIES[d][0], fold, d)
+        (method, modality, fold, d)
         for method in RUN_METHODS
         for d in LESION_SETS
+        for modality in SET_INPUTS[d]
+        if modality in method_inputs(method)
         for fold in method_folds(method)
     ]
 

@@ -29,7 +29,7 @@ if config["source"] == "demo":
         params:
             dataset=lambda wc: wc.dataset,
             subjects=lambda wc: subjects_of(wc.dataset, MODALITIES[wc.dataset][0]),
-            modalities=lambda wc: MODEL_MODALITIES if wc.dataset == "IXI" else MODALITIES[wc.dataset],
+            modalities=lambda wc: IXI_CONTRASTS if wc.dataset == "IXI" else SCAN_CONTRASTS[wc.dataset],
             raw_root=lambda wc, output: Path(output.marker).parents[1],
             seed=config.get("demo", {}).get("seed", 0),
             spacing=config.get("demo", {}).get("spacing", 2.0),

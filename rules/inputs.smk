@@ -18,6 +18,7 @@ def native_scoring_files(dataset, modality, subjects):
     and the raw scan and label file (their download / synthesis / drop-in: raw_inputs)."""
     if config["evaluate"]["space"] != "native":
         return {}
+    modality = INPUTS.get(modality, [modality])[0]  # a stack is mapped back onto its reference's grid
     raw = []
     for s in subjects:
         found = raw_inputs(SimpleNamespace(dataset=dataset, modality=modality, subject=s))
@@ -47,15 +48,52 @@ def landmark_inputs(wc):
     }
 
 
+# ---------------------------------------------------------------- model inputs of several contrasts
+def stack_inputs(wc):
+    """The normalised contrasts of one subject a stack reads, their masks and the reference's seg."""
+    contrasts = INPUTS[wc.modality]
+    files = {
+        "images": [LAYOUT.normalized(wc.dataset, c, wc.subject) for c in contrasts],
+        "masks": [LAYOUT.preprocessed(wc.dataset, c, wc.subject, "mask.nii.gz") for c in contrasts],
+    }
+    if wc.dataset != "IXI":
+        files["seg"] = LAYOUT.preprocessed(wc.dataset, contrasts[0], wc.subject, "seg.nii.gz")
+    return files
+
+
+def input_subject_rows(name):
+    """One row per (fold, split) of an input of several contrasts: its subjects, and those of its
+    contrasts' lists left out for lacking one (IXI; the test split has no fold)."""
+    rows = []
+    for fold, split in [(k, s) for k in FOLDS for s in ("train", "val")] + [(None, "test")]:
+        lists = [_listed(split_lists.ixi_subjects, split, c, fold) for c in INPUTS[name]]
+        kept, missing = covered(lists)
+        rows.append(
+            {
+                "input": name,
+                "fold": "" if fold is None else fold,
+                "split": split,
+                "subjects": len(kept),
+                "left_out": len(missing),
+                "left_out_subjects": " ".join(
+                    f"{s}(no {'+'.join(INPUTS[name][i] for i in m)})" for s, m in missing.items()
+                ),
+            }
+        )
+    return rows
+
+
 # ---------------------------------------------------------------- training and scoring
 def train_inputs(wc):
     train = scan_files("IXI", wc.modality, ixi_subjects("train", wc.modality, wc.fold))
     val = scan_files("IXI", wc.modality, ixi_subjects("val", wc.modality, wc.fold))
+    coverage = {"coverage": LAYOUT.input_subjects(wc.modality)} if wc.modality in MULTI_INPUTS else {}
     return {
         "train_images": train["images"],
         "train_masks": train["masks"],
         "val_images": val["images"],
         "val_masks": val["masks"],
+        **coverage,  # an input of several contrasts: who was left out for lacking one (the log says)
     }
 
 
@@ -100,11 +138,11 @@ def all_lesions():
 
 
 def all_healthy_metrics():
-    """The healthy IXI test metrics of every method, modality and fold (the bias table)."""
+    """The healthy IXI test metrics of every method, input and fold (the bias table)."""
     return [
         LAYOUT.scores("metrics.csv", m, mod, fold, "IXI")
         for m in RUN_METHODS
-        for mod in MODEL_MODALITIES
+        for mod in method_inputs(m)
         for fold in method_folds(m)
     ]
 
@@ -131,13 +169,13 @@ def all_benchmarks():
         LAYOUT.benchmark(rule, m.name, modality, f"fold{k}")
         for m in TRAINED_METHODS
         for rule in [m.train_rule] + ([m.pretrain.rule] if m.pretrain else [])
-        for modality in MODEL_MODALITIES
+        for modality in method_inputs(m.name)
         for k in FOLDS
     ]
     files += [
         LAYOUT.benchmark("score_healthy", method, m, fold)
         for method in RUN_METHODS
-        for m in MODEL_MODALITIES
+        for m in method_inputs(method)
         for fold in method_folds(method)
     ]
     files += [
@@ -150,12 +188,13 @@ def all_benchmarks():
 
 def heatmap_combinations(method=DEFAULT_METHOD):
     """(method, modality, fold, dataset) of a method's first fold (Thresh: 'all'): lesion sets
-    (Fig. 4) and healthy IXI test (Fig. 5); by default the paper's method's (the registry's first)."""
+    (Fig. 4) and healthy IXI test (Fig. 5); by default the paper's method's (the registry's first).
+    One-contrast models only: a panel draws its heatmap over one contrast."""
     if method not in RUN_METHODS:
         return []
     first = method_folds(method)[0]
-    return [(method, MODALITIES[d][0], first, d) for d in LESION_SETS] + [
-        (method, m, first, "IXI") for m in MODEL_MODALITIES
+    return [(method, SET_INPUTS[d][0], first, d) for d in LESION_SETS if SET_INPUTS[d][0] not in MULTI_INPUTS] + [
+        (method, m, first, "IXI") for m in MODEL_MODALITIES if m not in MULTI_INPUTS
     ]
 
 
@@ -176,7 +215,10 @@ def figures_of(kind, keys):
 def healthy_metrics():
     """Each method's healthy IXI test metrics (first fold): the colour scale of its panels."""
     return [
-        LAYOUT.scores("metrics.csv", m, mod, method_folds(m)[0], "IXI") for m in RUN_METHODS for mod in MODEL_MODALITIES
+        LAYOUT.scores("metrics.csv", m, mod, method_folds(m)[0], "IXI")
+        for m in RUN_METHODS
+        for mod in MODEL_MODALITIES
+        if mod not in MULTI_INPUTS
     ]
 
 
@@ -185,7 +227,7 @@ def loss_curves():
     return [
         LAYOUT.model_file(m.name, "loss.csv", mod, k)
         for m in TRAINED_METHODS
-        for mod in MODEL_MODALITIES
+        for mod in method_inputs(m.name)
         for k in FOLDS
     ]
 

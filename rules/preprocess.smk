@@ -22,6 +22,7 @@ rule preprocess_healthy_scan:
         LAYOUT.log("preprocess", "{dataset}", "{modality}", "{subject}"),
     wildcard_constraints:
         dataset="IXI",
+        modality=CONTRAST_WILDCARD,
     conda:
         "../envs/preprocess.yaml"
     resources:
@@ -46,6 +47,7 @@ use rule preprocess_healthy_scan as preprocess_lesion_scan with:
         png=LAYOUT.preprocessed(name="qc.png"),
     wildcard_constraints:
         dataset="|".join(LESION_DATASETS),
+        modality=CONTRAST_WILDCARD,
 
 
 rule qc_overview:

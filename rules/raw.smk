@@ -42,9 +42,11 @@ def _one_of(names):
 
 @functools.cache
 def _check_manual(dataset):
-    """Stop (dry runs too) with the owners' instructions while a manual dataset is missing."""
+    """Stop (dry runs too) with the owners' instructions while a manual dataset is missing (every
+    contrast the run reads of it)."""
     try:
-        check_raw(dataset, RAW, lesion_subjects(dataset))
+        for contrast in SCAN_CONTRASTS[dataset]:
+            check_raw(dataset, RAW, lesion_subjects(dataset), contrast)
     except InputError as err:
         raise WorkflowError(str(err)) from None
 

@@ -114,8 +114,8 @@ def _placeholder_manual_data(workdir: Path, n: int) -> Path:
     for dataset in ("BraTS21", "ATLAS_v2"):
         with open(workdir / "splits" / f"{dataset}.csv") as fh:
             subjects = [r["subject_id"] for r in csv.DictReader(fh)][:n]
-        for s in subjects:
-            scan = raw_paths(dataset, raw, s, "T2" if dataset == "BraTS21" else "T1")
+        for s, contrast in [(s, c) for s in subjects for c in (("T2", "T1") if dataset == "BraTS21" else ("T1",))]:
+            scan = raw_paths(dataset, raw, s, contrast)  # BraTS21's t1 too: the paper config's T1T2 input
             for p in (scan.image, scan.seg):
                 p.parent.mkdir(parents=True, exist_ok=True)
                 p.touch()
@@ -151,8 +151,9 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
     jobs = _dry_run_jobs(res.stdout)
     for rule in ("train_model", "train_dae", "train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm", "train_ae"):
         trainings = [j for j in jobs if j["rule"] == rule]
+        inputs = ("T1", "T2", "T1T2") if rule in ("train_model", "train_dae") else ("T1", "T2")  # T1T2: channels
         assert sorted(j["wildcards"] for j in trainings) == sorted(
-            f"modality={m}, fold={k}" for m in ("T1", "T2") for k in range(5)
+            f"modality={m}, fold={k}" for m in inputs for k in range(5)
         )
         assert all("gpu=1" in j["resources"] for j in trainings), trainings[0]
     dae = [j for j in jobs if j["rule"] == "train_dae"][0]

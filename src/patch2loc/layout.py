@@ -10,7 +10,10 @@ wildcards ("{modality}") pass through; a key left out is such an open wildcard.
     atlas/image.nii.gz, atlas/mask.nii.gz  the registration atlas the run used (rule record_atlas)
     landmarks/{modality}.npy               Nyul landmarks, [2, L]
     skullstrip/{tool}/{dataset}/{modality}/{subject}/brainmask.nii.gz   (native grid)
-    preprocessed/, normalized/             per (dataset, modality, subject)
+    preprocessed/, normalized/             per (dataset, modality, subject); a model input of several
+                                           contrasts (T1T2): its stack, one channel per contrast
+    inputs/{modality}.csv                  an input of several contrasts: its subjects per fold and split,
+                                           and those left out for lacking a contrast
     models/[{method}/]{modality}/fold{k}/  best.pt, last.pt, loss.csv (Patch2Loc: no method part);
                                            resume/models/... while training; a method's pre-training
                                            (registry `pretrain`, cDDPM) in models/{its folder}/...
@@ -157,6 +160,10 @@ class RunLayout:
     ) -> str:
         """A skull-strip rule's brain mask (native grid of the raw scan)."""
         return self._of("skull_mask", tool=tool, dataset=dataset, modality=modality, subject=subject)
+
+    def input_subjects(self, modality: str = "{modality}") -> str:
+        """inputs/{modality}.csv: a model input of several contrasts, its subjects and those left out."""
+        return self.path("inputs", f"{modality}.csv")
 
     def qc(self, dataset: str = "{dataset}", modality: str = "{modality}", ext: str = "csv") -> str:
         return self.path("qc", f"{dataset}_{modality}.{ext}")

@@ -31,6 +31,13 @@ if (state / "last.pt").exists():
     print(f"resuming from step {step} ({state / 'last.pt'})", flush=True)
 else:
     print(f"starting at step 0 (no checkpoint in {state})", flush=True)
+if "coverage" in inp.keys():  # a model input of several contrasts: who its lists left out for lacking one
+    import csv
+
+    with open(inp.coverage, newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["fold"] == str(snakemake.wildcards.fold):
+                print(f"{row['split']}: {row['subjects']} subjects; {row['left_out']} left out for lacking a contrast")
 settings = dict(snakemake.params.settings)
 if "pretrained" in inp.keys():  # the pre-training's best.pt, under the key its registry line names
     settings[snakemake.params.pretrained_setting] = inp.pretrained

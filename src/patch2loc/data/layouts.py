@@ -34,6 +34,16 @@ MODALITIES = {
     "WMH": ("T1",),
 }
 LESION_DATASETS = ("BraTS21", "MSLUB", "ATLAS_v2", "WMH")
+# dataset -> the contrasts of its raw layout that raw_paths reads (the paper's first): BraTS21's t1 is
+# on its t2's grid (SRI24), MSLUB's coregistered/T1W on its T2W's (FLAIR's); a run reads the others
+# only where config `datasets.<name>.contrasts` lists them (patch2loc.data.inputs).
+SHIPPED_CONTRASTS = {
+    "IXI": ("T1", "T2"),
+    "BraTS21": ("T2", "T1"),
+    "MSLUB": ("T2", "T1"),
+    "ATLAS_v2": ("T1",),
+    "WMH": ("T1",),
+}
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,7 @@ MANUAL_DOWNLOAD = {
         "  2. Unpack it so that every subject is a folder directly under {root}:\n"
         "       {root}/BraTS2021_00000/BraTS2021_00000_t2.nii.gz\n"
         "       {root}/BraTS2021_00000/BraTS2021_00000_seg.nii.gz\n"
+        "     (and _t1.nii.gz where the config reads BraTS21's T1: datasets.BraTS21.contrasts)\n"
         "  (the scans are already skull-stripped and in SRI24 space; keep skull_strip: none)."
     ),
     "ATLAS_v2": (

@@ -48,6 +48,7 @@ class Method:
     # It predicts where each patch comes from (a mean and log-variance per patch): the figures of
     # its two score terms (KDEs) and predicted Gaussians (ellipses) are drawn from its patch statistics.
     predicts_positions: bool = False
+    multicontrast: bool = False  # takes C co-registered contrasts as channels (config `inputs` of several)
     pretrain: "Pretraining | None" = None  # a training of its own that its training starts from (cDDPM)
 
     @property
@@ -81,6 +82,7 @@ REGISTRY = (
         checkpoint_fields=("patch_size",),
         colour_range=(0.0, 12.0),
         predicts_positions=True,
+        multicontrast=True,
     ),
     Method(
         name="DAE",
@@ -91,6 +93,7 @@ REGISTRY = (
         gpu=True,
         train_minutes=300,
         score_minutes=0.05,
+        multicontrast=True,
     ),
     Method(name="Thresh", module="patch2loc.methods.thresh", score_minutes=0.1),
     # Behrendt et al.'s diffusion models (docs/diffusion.md): one UNet, one noise, three ways to use them.

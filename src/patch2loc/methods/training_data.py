@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from patch2loc.io import InputError, load_case
+from patch2loc.preprocessing.stack import is_stack, load_stacked_case
 
 Pairs = list[tuple[str | Path, str | Path]]
 
@@ -37,12 +38,13 @@ def subject_ids(paths: list[str | Path]) -> list[str]:
 
 
 def load_stack(pairs: Pairs, shape: tuple | None, role: str):
-    """(images, masks, shape, spacing) of (image, mask) pairs that must all have one shape."""
+    """(images, masks, shape, spacing) of (image, mask) pairs that must all have one shape; an image
+    that is a stack of contrasts (preprocessing.stack) gives [C, X, Y, Z] and the stack [S, C, X, Y, Z]."""
     if not pairs:
         raise InputError(f"no {role} subjects given; pass at least one (image, mask) pair.")
     images, masks, spacing = None, None, None
     for i, (image_path, mask_path) in enumerate(pairs):
-        case = load_case(image_path, mask_path)
+        case = (load_stacked_case if is_stack(image_path) else load_case)(image_path, mask_path)
         if shape is None:
             shape = case.image.data.shape
         if case.image.data.shape != shape:
@@ -53,7 +55,7 @@ def load_stack(pairs: Pairs, shape: tuple | None, role: str):
             )
         if images is None:  # allocate once: the stacks can be several GB
             images = np.empty((len(pairs), *shape), np.float32)
-            masks = np.empty((len(pairs), *shape), bool)
+            masks = np.empty((len(pairs), *case.mask.shape), bool)
             spacing = tuple(float(s) for s in np.linalg.norm(case.image.affine[:3, :3], axis=0))
         images[i], masks[i] = case.image.data, case.mask
     return images, masks, shape, spacing

@@ -18,7 +18,6 @@ Design choices:
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -30,7 +29,7 @@ import SimpleITK as sitk
 
 from patch2loc.preprocessing.atlas import Atlas, load_atlas, write_atlas_files  # noqa: F401 (re-exported)
 from patch2loc.data.layouts import RawScan, binarize_seg
-from patch2loc.preprocessing.corrections import affine_summary, n4_correct, register_affine
+from patch2loc.preprocessing.corrections import n4_correct, register_affine
 from patch2loc.preprocessing.grid import onto_image_grid
 from patch2loc.preprocessing.imaging import (
     _check_same_grid,  # noqa: F401 (re-exported)
@@ -42,7 +41,8 @@ from patch2loc.preprocessing.imaging import (
     shift_affine,
     to_numpy,
 )
-from patch2loc.io import InputError, atomic_output, save_volume
+from patch2loc.io import InputError
+from patch2loc.preprocessing.records import Cropped, scan_record, volume_record, write_outputs
 from patch2loc.preprocessing.skullstrip import strip
 from patch2loc.settings import config_from_dict
 
@@ -159,18 +159,42 @@ def preprocess_scan(
     Also writes uncropped{,_mask}.nii.gz (the atlas box before the crop/pad), which the Nyul
     normalisation uses so that crop/pad is the chain's last step.
     Returns the QC record (also in qc.json). Nothing is left in out_dir if any step fails.
+    The steps: read_step, strip_step, register_step, correct_step, crop_step; then the records.
     """
     t0 = time.perf_counter()
-    out_dir = Path(out_dir)
     atlas = load_atlas(atlas_image, atlas_mask, cfg.spacing)
-    native, native_seg, grid_notes = _read(scan, cfg)
+    native, native_seg, grid_notes = read_step(scan, cfg)
+    resampled, mask, warp_mask = strip_step(native, scan, cfg, brain_mask, grid_notes)
+    t_strip = time.perf_counter()
+    transform, reg_qc, warped, image_a, mask_a = register_step(atlas, resampled, mask, native, warp_mask, scan, cfg)
+    t_reg = time.perf_counter()
+    image_a = correct_step(image_a, mask_a, cfg)
+    t_n4 = time.perf_counter()
+    cropped = crop_step(image_a, mask_a, None if native_seg is None else warped.mask(native_seg), atlas.brain, cfg)
+    seconds = {"skull_strip": t_strip - t0, "registration": t_reg - t_strip, "n4": t_n4 - t_reg}
+    qc = {
+        **scan_record(scan, native, grid_notes, reg_qc, transform),
+        **volume_record(cropped, atlas, mask_a, cfg),
+        "seconds": {**{k: round(v, 2) for k, v in seconds.items()}, "total": round(time.perf_counter() - t0, 2)},
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+    }
+    write_outputs(Path(out_dir), image_a, mask_a, cropped, warp_mask, native, atlas.brain, qc, transform)
+    return qc
+
+
+def strip_step(native: sitk.Image, scan: RawScan, cfg: PreprocessConfig, brain_mask, grid_notes: list):
+    """(the scan resampled to cfg.spacing, its brain mask there, the brain mask on the native grid)."""
     resampled = resample_to_spacing(native, cfg.spacing)
     mask, warp_mask = skull_strip(resampled, scan, cfg, native, brain_mask, grid_notes)
     if not sitk.GetArrayViewFromImage(mask).any():
         raise InputError(f"{scan.mask or scan.image}: the brain mask is empty; check the skull strip.")
-    t_strip = time.perf_counter()
+    return resampled, mask, warp_mask
+
+
+def register_step(atlas: Atlas, resampled, mask, native, warp_mask, scan: RawScan, cfg: PreprocessConfig):
+    """The affine registration of the stripped scan to the atlas brain (transform, its QC, the warp),
+    and the native image and brain mask warped onto the atlas box."""
     transform, reg_qc = register_affine(atlas.brain, sitk.Mask(resampled, mask), cfg)
-    t_reg = time.perf_counter()
     warped = _Warped(atlas.brain, transform)
     image_a, mask_a = warped.image(native), warped.mask(warp_mask)
     if not sitk.GetArrayViewFromImage(mask_a).any():
@@ -178,21 +202,15 @@ def preprocess_scan(
             f"{scan.image}: the brain lies outside the atlas box after registration; "
             "check the scan's orientation header and the qc of this subject."
         )
-    image_a = n4_correct(image_a, mask_a, cfg.n4_iterations, cfg.n4_tolerance, cfg.n4_shrink)
-    t_n4 = time.perf_counter()
-    cropped = _crop(image_a, mask_a, None if native_seg is None else warped.mask(native_seg), atlas.brain, cfg)
-    seconds = {"skull_strip": t_strip - t0, "registration": t_reg - t_strip, "n4": t_n4 - t_reg}
-    qc = {
-        **_scan_record(scan, native, grid_notes, reg_qc, transform),
-        **_volume_record(cropped, atlas, mask_a, cfg),
-        "seconds": {**{k: round(v, 2) for k, v in seconds.items()}, "total": round(time.perf_counter() - t0, 2)},
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-    }
-    _write(out_dir, image_a, mask_a, cropped, warp_mask, native, atlas.brain, qc, transform)
-    return qc
+    return transform, reg_qc, warped, image_a, mask_a
 
 
-def _read(scan: RawScan, cfg: PreprocessConfig) -> tuple[sitk.Image, sitk.Image | None, list]:
+def correct_step(image_a: sitk.Image, mask_a: sitk.Image, cfg: PreprocessConfig) -> sitk.Image:
+    """Masked N4 bias-field correction on the atlas box."""
+    return n4_correct(image_a, mask_a, cfg.n4_iterations, cfg.n4_tolerance, cfg.n4_shrink)
+
+
+def read_step(scan: RawScan, cfg: PreprocessConfig) -> tuple[sitk.Image, sitk.Image | None, list]:
     """The scan (negatives clamped: magnitude images), its binary lesion mask on the scan's grid (or
     None), and the notes of masks moved onto that grid."""
     native = sitk.Clamp(read_image(scan.image, "image"), lowerBound=0.0)
@@ -226,86 +244,10 @@ class _Warped:
         return sitk.Resample(img, self.box, self.transform, sitk.sitkNearestNeighbor, 0.0, sitk.sitkUInt8)
 
 
-@dataclass(frozen=True)
-class _Cropped:
-    """The atlas-box volumes cut or padded to target_shape (the image masked), and their affine."""
-
-    image: np.ndarray
-    mask: np.ndarray
-    seg: np.ndarray | None
-    affine: np.ndarray
-
-
-def _crop(image_a: sitk.Image, mask_a: sitk.Image, seg_a: sitk.Image | None, box: sitk.Image, cfg) -> _Cropped:
+def crop_step(image_a: sitk.Image, mask_a: sitk.Image, seg_a: sitk.Image | None, box: sitk.Image, cfg) -> Cropped:
+    """The atlas-box volumes cut or padded to target_shape, the image masked, with their affine."""
     image_np, offset = crop_or_pad(to_numpy(image_a).astype(np.float32), cfg.target_shape)
     mask_np, _ = crop_or_pad(to_numpy(mask_a).astype(np.uint8), cfg.target_shape)
     image_np *= mask_np
     seg_np = None if seg_a is None else crop_or_pad(to_numpy(seg_a).astype(np.uint8), cfg.target_shape)[0]
-    return _Cropped(image_np, mask_np, seg_np, shift_affine(ras_affine(box), offset))
-
-
-def _scan_record(scan: RawScan, native: sitk.Image, grid_notes: list, reg_qc: dict, transform) -> dict:
-    """The QC record's scan and registration part."""
-    return {
-        "dataset": scan.dataset,
-        "modality": scan.modality,
-        "subject": scan.subject,
-        "source": str(scan.image),
-        "native_spacing": [float(v) for v in native.GetSpacing()],  # QC flags unusual voxel sizes
-        "native_shape": list(native.GetSize()),
-        "grid_resampled": grid_notes,  # masks moved onto the image grid (a fraction of a voxel off)
-        "registration_metric": reg_qc["metric"],
-        "registration_iterations": reg_qc["iterations"],
-        "registration_stop": reg_qc["stop"],
-        **affine_summary(transform),
-    }
-
-
-def _volume_record(cropped: _Cropped, atlas: Atlas, mask_a: sitk.Image, cfg: PreprocessConfig) -> dict:
-    """The QC record's part about the output volume: overlap with the atlas brain, volumes, intensities."""
-    voxel_ml = float(np.prod(cfg.spacing)) / 1000.0
-    atlas_np, _ = crop_or_pad(to_numpy(atlas.mask).astype(bool), cfg.target_shape)
-    brain = cropped.mask.astype(bool)
-    percentiles = np.percentile(cropped.image[brain], (1, 5, 50, 95, 99))
-    return {
-        "atlas_mask_dice": float(2 * (brain & atlas_np).sum() / max(1, brain.sum() + atlas_np.sum())),
-        "brain_volume_ml": float(brain.sum() * voxel_ml),
-        "brain_lost_to_crop_ml": float(to_numpy(mask_a).sum() * voxel_ml - brain.sum() * voxel_ml),
-        "lesion_volume_ml": None if cropped.seg is None else float(cropped.seg.astype(bool).sum() * voxel_ml),
-        "intensity_percentiles": {str(p): float(v) for p, v in zip((1, 5, 50, 95, 99), percentiles)},
-        "shape": list(cropped.image.shape),
-    }
-
-
-def _write(out_dir: Path, image_a, mask_a, cropped: _Cropped, warp_mask, native, box, qc: dict, transform) -> None:
-    """Every output, each atomically; on any failure the ones already written are removed."""
-    written: list[Path] = []
-    try:
-        # The atlas-box volume before the crop/pad: Nyul and the percentile division are computed
-        # on the whole brain and the crop/pad comes last (normalize.normalize_scan).
-        full_mask = to_numpy(mask_a).astype(np.uint8)
-        box_affine = ras_affine(box)
-        written.append(
-            save_volume(
-                to_numpy(image_a).astype(np.float32) * full_mask, out_dir / "uncropped.nii.gz", affine=box_affine
-            )
-        )
-        written.append(save_volume(full_mask, out_dir / "uncropped_mask.nii.gz", affine=box_affine))
-        written.append(save_volume(cropped.image, out_dir / "image.nii.gz", affine=cropped.affine))
-        written.append(save_volume(cropped.mask, out_dir / "mask.nii.gz", affine=cropped.affine))
-        # the skull-strip mask on the scan's own grid, before registration: the brain that
-        # native-space scoring counts (evaluate.space: native)
-        written.append(save_volume(to_numpy(warp_mask), out_dir / "native_mask.nii.gz", affine=ras_affine(native)))
-        if cropped.seg is not None:
-            written.append(save_volume(cropped.seg, out_dir / "seg.nii.gz", affine=cropped.affine))
-        with atomic_output(out_dir / "qc.json") as tmp:
-            tmp.write_text(json.dumps(qc, indent=1))
-        written.append(out_dir / "qc.json")
-        # atlas -> native affine; predict maps heatmaps back onto the native scan with its inverse
-        with atomic_output(out_dir / "transform.tfm") as tmp:
-            sitk.WriteTransform(transform, str(tmp))
-        written.append(out_dir / "transform.tfm")
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+    return Cropped(image_np, mask_np, seg_np, shift_affine(ras_affine(box), offset))

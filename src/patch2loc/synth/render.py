@@ -37,6 +37,10 @@ MAX_SCALING = 0.05
 DEFORMATION_STD_MM = 2.0  # std of the smooth displacement at its control points
 FOV_PAD_MM = 12.0  # native field of view = template grid + this margin on every side
 SHELL_MM = (2.0, 7.0, 12.0)  # outside the brain: extra-axial CSF up to 2 mm, skull to 7, scalp to 12
+# Lesion sets whose real contrasts share one grid (BraTS21: SRI24; MSLUB's coregistered/: FLAIR's): a
+# second contrast is rendered on the first's pose and grid (`render_scan(grid_of=...)`), with its own
+# contrast, bias and noise, and shares the first's lesion and brain masks.
+COREGISTERED = ("BraTS21", "MSLUB")
 
 
 @dataclass
@@ -74,6 +78,13 @@ def _tissue_image(
     return (image * texture).astype(np.float32)
 
 
+def _contrast_means(scan: np.random.Generator, modality: str) -> dict[str, float]:
+    """Scan contrast: per-tissue jitter, then an overall gain (arbitrary units)."""
+    means = {k: v * (1.0 + scan.uniform(-CONTRAST_JITTER, CONTRAST_JITTER)) for k, v in TISSUE_MEANS[modality].items()}
+    gain = scan.uniform(*GAIN_RANGE)
+    return {k: v * gain for k, v in means.items()}
+
+
 def _pose_matrix(tpl: Template, rng: np.random.Generator) -> np.ndarray:
     """World -> world 4x4 pose of the subject: rotation and scaling about the brain centre, shift."""
     world = tpl.world()
@@ -98,6 +109,7 @@ def render_scan(
     lesion_model: str = "intensity",
     anatomies: tuple[str, ...] = ("mni152",),
     variation: str = "none",
+    grid_of: str | None = None,
 ) -> Rendered:
     """Render one synthetic scan in native space (no file written).
 
@@ -109,6 +121,8 @@ def render_scan(
     strokes also move the brain around them; `lesions.draw_lesions`).
     `anatomies` and `variation`: the subject's source anatomy and its normal variation
     (`variation.subject_template`); the defaults render every subject from the MNI152 template.
+    `grid_of`: another contrast whose pose and grid this scan takes (a co-registered set's second
+    contrast; its contrast, bias and noise from a stream of its own).
     """
     if dataset not in MODALITIES:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MODALITIES)}")
@@ -120,10 +134,9 @@ def render_scan(
     anatomy = np.random.default_rng([seed, 1])
     scan = np.random.default_rng([seed, 3, zlib.crc32(modality.encode())])
 
-    # Scan contrast: per-tissue jitter, then an overall gain (arbitrary units).
-    means = {k: v * (1.0 + scan.uniform(-CONTRAST_JITTER, CONTRAST_JITTER)) for k, v in TISSUE_MEANS[modality].items()}
-    gain = scan.uniform(*GAIN_RANGE)
-    means = {k: v * gain for k, v in means.items()}
+    if grid_of not in (None, modality):  # its own stream: the grid contrast's draws stay as they are
+        scan = np.random.default_rng([seed, 4, zlib.crc32(modality.encode())])
+    means = _contrast_means(scan, modality)
 
     texture = 1.0 + TEXTURE_STD * _smooth_noise(anatomy, tpl.shape, sigma_vox=1.0)
     with_lesion = lesion and dataset in LESION_DATASETS
@@ -135,7 +148,12 @@ def render_scan(
     shape = tuple(n + 2 * pad for n in tpl.shape)
     native_affine = np.array(tpl.affine, dtype=np.float64)
     native_affine[:3, 3] -= spacing * pad
-    pose = _pose_matrix(tpl, scan)
+    if grid_of in (None, modality):
+        pose = _pose_matrix(tpl, scan)
+    else:  # the grid contrast's pose, drawn as its own render draws it (after its contrast)
+        grid_scan = np.random.default_rng([seed, 3, zlib.crc32(grid_of.encode())])
+        _contrast_means(grid_scan, grid_of)
+        pose = _pose_matrix(tpl, grid_scan)
     # native voxel -> world -> (undo pose) template world -> template voxel
     to_template = np.linalg.inv(np.array(tpl.affine)) @ np.linalg.inv(pose) @ native_affine
     idx = np.indices(shape, dtype=np.float32)
@@ -178,11 +196,14 @@ def synthesize_scan(
     lesion_model: str = "intensity",
     anatomies: tuple[str, ...] = ("mni152",),
     variation: str = "none",
+    grid_of: str | None = None,
+    masks: bool = True,
 ) -> RawScan:
     """Render one subject and write it to its dataset's raw layout under `raw_root`.
 
     Writes the image, the brain mask where the layout has one (BraTS21 has none: its image is
-    zero outside the brain) and, for lesion datasets, the lesion labels. Returns the paths.
+    zero outside the brain) and, for lesion datasets, the lesion labels (`masks=False`: the image
+    alone, for a contrast on another's grid, whose masks these are). Returns the paths.
     """
     paths = raw_paths(dataset, raw_root, subject, modality)
     scan = render_scan(
@@ -195,14 +216,15 @@ def synthesize_scan(
         lesion_model=lesion_model,
         anatomies=anatomies,
         variation=variation,
+        grid_of=grid_of,
     )
     # Stored as int16, like most raw scanner exports (and half the size of float32).
     save_volume(
         np.clip(np.rint(scan.image), 0, np.iinfo(np.int16).max).astype(np.int16), paths.image, affine=scan.affine
     )
-    if paths.mask is not None:
+    if masks and paths.mask is not None:
         save_volume(scan.brain.astype(np.uint8), paths.mask, affine=scan.affine)
-    if paths.seg is not None:
+    if masks and paths.seg is not None:
         seg = scan.seg if scan.seg is not None else np.zeros(scan.image.shape, np.uint8)
         save_volume(seg, paths.seg, affine=scan.affine)
     return paths
@@ -220,7 +242,8 @@ def synthesize_dataset(
     variation: str = "none",
 ) -> list[RawScan]:
     """Write every subject of a demo dataset (IXI: T1 and T2, and IXI.csv, its demographics in
-    IXI.xls's columns; lesion sets: their modality).
+    IXI.xls's columns; lesion sets: their modality, and the others `modalities` lists: BraTS21's and
+    MSLUB's T1 on their T2's grid, as the real sets ship it, with T2's lesion and brain masks).
 
     Each subject's seed comes from (seed, dataset, subject), so the modalities of one subject
     share anatomy and adding subjects leaves the existing ones unchanged. `anatomies`, `variation`:
@@ -229,6 +252,7 @@ def synthesize_dataset(
     if dataset not in MODALITIES:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MODALITIES)}")
     modalities = tuple(modalities) if modalities is not None else MODALITIES[dataset]
+    grid = MODALITIES[dataset][0] if dataset in COREGISTERED else None
     scans = []
     for subject in subjects:
         s = subject_seed(seed, dataset, subject)
@@ -244,6 +268,8 @@ def synthesize_dataset(
                     lesion_model=lesion_model,
                     anatomies=tuple(anatomies),
                     variation=variation,
+                    grid_of=grid,
+                    masks=modality == grid or grid not in modalities,
                 )
             )
     if dataset == "IXI":  # sites are in the ids; sexes and ages in IXI.xls's columns, as a csv

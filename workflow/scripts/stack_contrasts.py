@@ -1,0 +1,24 @@
+"""Rules stack_healthy_contrasts, stack_lesion_contrasts: one subject's normalised contrasts as the
+channels of one stack (the input of a model of several contrasts; patch2loc.preprocessing.stack)."""
+
+import sys
+
+sys.path.insert(0, snakemake.scriptdir)
+from _common import setup
+
+setup(snakemake)
+
+from patch2loc.preprocessing.stack import stack_contrasts
+
+i, o = snakemake.input, snakemake.output
+counts = stack_contrasts(
+    list(i.images),
+    list(i.masks),
+    o.image,
+    o.mask,
+    seg=i.seg if "seg" in i.keys() else None,
+    out_seg=o.seg if "seg" in o.keys() else None,
+)
+print(
+    f"stacked {len(i.images)} contrasts; brain voxels per contrast {counts['mask_voxels']}, kept {counts['stack_voxels']}"
+)
