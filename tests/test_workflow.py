@@ -449,3 +449,25 @@ def _bundle_travels(workdir: Path, out: Path) -> None:
         assert summaries[0]["method"] == summaries[1]["method"] == method
     heatmaps = [(away / f"bundle_{m}" / "s.nii.gz").read_bytes() for m in ("Patch2Loc", "DAE")]
     assert heatmaps[0] != heatmaps[1]  # two methods, two maps
+
+
+@pytest.mark.long
+def test_tiny_run_with_a_model_of_two_contrasts_reaches_the_report(workdir):
+    """config `inputs` with T1T2 (docs/multimodal.md): the stacked models train, score the sets that ship
+    both contrasts on the reference contrast's native grid, and reach Table 1 and the report."""
+    path = _tiny_config(workdir)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["inputs"] = {"T1": ["T1"], "T2": ["T2"], "T1T2": ["T1", "T2"]}
+    for dataset in ("BraTS21", "MSLUB"):
+        cfg["datasets"][dataset]["contrasts"] = ["T2", "T1"]
+    path.write_text(yaml.safe_dump(cfg))
+    res = snakemake(workdir, "--configfile", "config/tiny.yaml", "--resources", "gpu=1", timeout=2400)
+    assert res.returncode == 0, res.stderr[-5000:]
+    out = workdir / "results" / "tiny"
+    metrics = pd.read_csv(out / "tables" / "per_volume_metrics.csv")
+    scored = set(zip(metrics["method"], metrics["modality"], metrics["dataset"]))
+    assert {("Patch2Loc", "T1T2", "BraTS21"), ("DAE", "T1T2", "MSLUB")} <= scored
+    assert not {m for m, mod, _ in scored if mod == "T1T2"} - {"Patch2Loc", "DAE"}
+    multi = metrics[metrics["modality"] == "T1T2"]
+    assert multi["auprc"].between(0, 1).all() and (multi["space"] == "native").all()
+    assert "T1T2" in (out / "report.html").read_text(encoding="utf-8")

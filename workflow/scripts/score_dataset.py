@@ -37,9 +37,11 @@ cfg = ScoringConfig.from_workflow(
 dataset = getattr(wc, "dataset", "IXI")
 segs = inp.segs if len(inp.segs) else [None] * len(inp.images)
 scans = [Scan(RunLayout.parse(i, "normalized")["subject"], i, m, s) for i, m, s in zip(inp.images, inp.masks, segs)]
+# A model of several contrasts is graded on its first (reference) contrast's native grid and labels.
+reference = ((snakemake.config.get("inputs") or {}).get(wc.modality) or [wc.modality])[0]
 if dataset != "IXI" and cfg.space == "native":  # the raw scan and labels, the native mask, the registration
     for scan, mask, transform in zip(scans, inp.native_masks, inp.transforms):
-        raw = raw_paths(dataset, snakemake.config["raw_root"], scan.subject, wc.modality)
+        raw = raw_paths(dataset, snakemake.config["raw_root"], scan.subject, reference)
         scan.native = NativeFiles(str(raw.image), str(raw.seg), mask, transform)
 fold = RunLayout.fold_number(wc.fold)  # None: a method without folds
 meta = {"method": wc.method, "modality": wc.modality, "fold": "" if fold is None else str(fold), "dataset": dataset}

@@ -25,7 +25,7 @@ import pandas as pd
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, LesionRule
 from patch2loc.evaluation.native_space import NativeFiles
 from patch2loc.evaluation.volume_scores import volume_columns
-from patch2loc.io import load_case, save_volume
+from patch2loc.io import Volume, load_case, load_volume, save_volume
 from patch2loc.scoring import ScanSettings, ScoredScan, score_scan, unsupervised_threshold
 
 
@@ -95,6 +95,25 @@ def score_case(method: str, image: np.ndarray, mask: np.ndarray, cfg: ScoringCon
     return score_scan(method, [model], image, mask, cfg.scan)
 
 
+def _load(scan: Scan):
+    """A scan's case: one contrast (`load_case`), or a stack of several (`[C, X, Y, Z]`, a model of
+    several contrasts: preprocessing/stack.py) with its lesion mask read beside it."""
+    from patch2loc.preprocessing.stack import is_stack, load_stacked_case
+
+    if not is_stack(scan.image):
+        return load_case(scan.image, scan.mask, scan.seg)
+    case = load_stacked_case(scan.image, scan.mask)
+    if scan.seg is not None:
+        case.seg = load_volume(scan.seg, kind="lesion mask").data > 0
+    return case
+
+
+def _grid(case) -> Volume:
+    """The 3-D volume whose grid a map is written on (a stack's header has a 4th axis)."""
+    image = case.image
+    return image if image.data.ndim == 3 else Volume(image.data[0], image.affine, None, image.path)
+
+
 def _keep(i: int, cfg: ScoringConfig) -> bool:
     """Whether the i-th volume of the dataset (0-based, counted over all shards) keeps its heatmap."""
     return cfg.keep_heatmaps < 0 or i < cfg.keep_heatmaps
@@ -112,11 +131,11 @@ def score_healthy(
     interpolation of the map back."""
     in_brain = []
     for i, scan in enumerate(scans):
-        case = load_case(scan.image, scan.mask)
+        case = _load(scan)
         vol = score_case(method, case.image.data, case.mask, cfg, model)
         in_brain.append(vol.score[case.mask].astype(np.float32))
         if _keep(i, cfg):
-            save_volume(vol.score, Path(heatmap_dir) / f"{scan.subject}.nii.gz", like=case.image)
+            save_volume(vol.score, Path(heatmap_dir) / f"{scan.subject}.nii.gz", like=_grid(case))
         print(f"[{i + 1}/{len(scans)}] {scan.subject}", flush=True)
     threshold = unsupervised_threshold(in_brain, None, cfg.unsupervised_quantile)  # already in-brain
     rows = [
@@ -257,12 +276,12 @@ def score_lesions(
     collected = Collected() if collected is None else collected
     metric_rows, lesion_rows, patch_tables = [], [], []
     for i, scan in enumerate(scans):
-        case = load_case(scan.image, scan.mask, scan.seg)
+        case = _load(scan)
         vol = score_case(method, case.image.data, case.mask, cfg, model)
         row, lesions, m = _graded_row(method, scan, vol, case, cfg, meta, threshold, challenge, collected)
         metric_rows.append(row)
         lesion_rows += lesions
-        patch_size = getattr(model, "patch_size", None) or cfg.patch_size or patch_size_for(case.image.data.shape[0])
+        patch_size = getattr(model, "patch_size", None) or cfg.patch_size or patch_size_for(case.mask.shape[0])
         nan = np.full(case.mask.shape, np.nan, np.float32)  # the maps a method does not have
         patch_tables.append(
             patch_statistics(  # the model's patches: atlas grid in either space
@@ -278,7 +297,7 @@ def score_lesions(
             )
         )
         if _keep(first_index + i, cfg):
-            save_volume(vol.score, Path(heatmap_dir) / f"{scan.subject}.nii.gz", like=case.image)
+            save_volume(vol.score, Path(heatmap_dir) / f"{scan.subject}.nii.gz", like=_grid(case))
         print(
             f"[{i + 1}/{len(scans)}] {scan.subject}: AUPRC {m['auprc']:.3f}, best Dice {m['best_dice']:.3f}", flush=True
         )

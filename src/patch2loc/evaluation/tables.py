@@ -23,6 +23,7 @@ import pandas as pd
 from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_table
 from patch2loc.evaluation.uncertainty import Bootstrap, add_intervals, format_interval, interval_columns
 from patch2loc.io import InputError
+from patch2loc.data.layouts import MODALITIES
 from patch2loc.methods import METHODS
 
 METRICS_COLUMNS = (
@@ -158,6 +159,15 @@ def method_order(names: Iterable[str]) -> list[str]:
     return [m for m in METHODS if m in names] + sorted(names - set(METHODS))
 
 
+def _by_input(method: str, group: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """A method's row of each dataset's own contrast (the paper's: the single-contrast row), then one row
+    per other model input that scored a set, named "method [input]" (e.g. a T1T2 model, docs/multimodal.md)."""
+    own = group["modality"] == group["dataset"].map(lambda d: MODALITIES.get(d, ("",))[0])
+    rows = [(method, group[own])] if own.any() else []
+    others = group[~own]
+    return rows + [(f"{method} [{name}]", part) for name, part in others.groupby("modality", sort=True)]
+
+
 def table1(
     metrics: pd.DataFrame,
     published_csv: str | os.PathLike | None = None,
@@ -181,11 +191,12 @@ def table1(
     rows: list[dict] = []
     for method in method_order(agg["method"]):
         for region, group in agg[agg["method"] == method].groupby("region", sort=False):
-            row = {"method": method, "source": THIS_RUN, "region": region}
-            for rec in group.itertuples():
-                label = "Dice" if rec.metric == "best_dice" else "AUPRC"
-                row[f"{rec.dataset} {label}"] = format_cell(rec)
-            rows.append(row)
+            for name, part in _by_input(method, group):
+                row = {"method": name, "source": THIS_RUN, "region": region}
+                for rec in part.itertuples():
+                    label = "Dice" if rec.metric == "best_dice" else "AUPRC"
+                    row[f"{rec.dataset} {label}"] = format_cell(rec)
+                rows.append(row)
     if published is not None:
         for method, group in published.groupby("method", sort=False):
             row = {"method": method, "source": PUBLISHED, "region": ""}
