@@ -42,7 +42,7 @@ def build_fixture(root: Path) -> dict:
     if marker.exists():
         return _paths(json.loads(marker.read_text()))
     import torch
-    from safety_helpers import finished_run, make_case
+    from tests.helpers.safety import finished_run, make_case
 
     from patch2loc.methods.patch2loc.model import Patch2LocNet
 

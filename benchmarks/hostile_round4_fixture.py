@@ -21,7 +21,7 @@ class Fixture:
     @cached_property
     def bids(self) -> tuple[Path, Path]:
         """(the demo BIDS dataset at 6 mm, a T1 bundle of the run whose chain works on it)."""
-        from bids_helpers import SPACING
+        from tests.helpers.bids import SPACING
 
         from patch2loc.bids.demo import write_demo_bids
 
@@ -37,7 +37,7 @@ class Fixture:
         from types import SimpleNamespace
 
         import yaml
-        from safety_helpers import finished_run
+        from tests.helpers.safety import finished_run
 
         record = self.root / "wf" / "scan.json"
         if record.exists():
@@ -75,7 +75,7 @@ class Fixture:
         """A bundle of the run with two untrained tiny `method` folds for its grid (Patch2Loc: a
         width-4 patch net, as tests/test_predict_tool; a diffusion model: test_predict_diffusion's)."""
         import torch
-        from test_predict_diffusion import diffusion_checkpoint
+        from tests.helpers.checkpoints import diffusion_checkpoint
 
         from patch2loc import cli
         from patch2loc.checkpoint import save_checkpoint
