@@ -2,10 +2,11 @@
 
 Decompression bombs (an image header that claims gigabytes; a checkpoint archive's are in
 checkpoint/test_checkpoint_archive_hostile.py) are refused before anything of that size is
-allocated: the CLI runs in a child process and its peak memory (ru_maxrss) stays below a tiny good input's plus a margin (hostile_helpers.MARGIN_MB). Zero,
-negative or non-finite voxel sizes, degenerate, sheared or ambiguous (qform vs sform) affines,
-truncated files and FIFOs are refused in one line. Each case asserts exit 2, one stderr line
-without traceback, and that the test folder is unchanged.
+allocated: the CLI runs in a child process and its peak memory (ru_maxrss) stays below a tiny good
+input's plus a margin (helpers/hostile.py MARGIN_MB). Zero, negative or non-finite voxel sizes,
+degenerate, sheared or ambiguous (qform vs sform) affines, truncated files and FIFOs are refused in
+one line. Each case asserts exit 2, one stderr line without traceback, and that the test folder is
+unchanged.
 """
 
 from __future__ import annotations
