@@ -1,4 +1,7 @@
-"""Issue 9, predict: outputs never replace inputs, checks come before compute, devices, modality.
+"""Issue 9, predict's outputs: outputs never replace inputs, checks come before compute, file modes.
+The file's other cases, beside what they attack (issue 48): devices in cli/test_devices_safety.py,
+checkpoints in checkpoint/test_checkpoint_safety.py, an all-zero scan and the modality in
+predict/test_predict_safety.py.
 
 Every refusal is checked the same way (`refused`): exit 2, one stderr line naming the problem,
 and the watched folder byte-identical afterwards (no input changed, no output or temp file left).
@@ -9,11 +12,8 @@ from __future__ import annotations
 import os
 import stat
 
-import nibabel as nib
-import numpy as np
 import pytest
-import torch
-from tests.helpers.safety import SHAPE, make_case, predict_argv, refused
+from tests.helpers.safety import make_case, predict_argv, refused
 
 from patch2loc import cli
 
@@ -50,24 +50,6 @@ def test_output_that_is_a_link_to_an_input_is_refused(c, tmp_path, capsys, link)
 def test_out_and_png_relative_paths_through_dotdot_are_the_same_file(c, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path / "in")
     refused(predict_argv(c, tmp_path / "in" / ".." / "in" / "image.nii.gz"), "same file", tmp_path, capsys)
-
-
-# ---------------------------------------------------------------- case 2: checkpoints never run code
-
-
-def test_checkpoint_whose_pickle_creates_a_file_is_refused(c, tmp_path, capsys):
-    witness = tmp_path / "created_by_pickle"
-
-    class Payload:
-        def __reduce__(self):
-            return (open, (str(witness), "w"))
-
-    torch.save({"model": {}, "patch_size": 2, "payload": Payload()}, tmp_path / "in" / "evil.pt")
-    line = refused(
-        predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "evil.pt"), "refused", tmp_path, capsys
-    )
-    assert "evil.pt" in line and "io.open" in line
-    assert not witness.exists()
 
 
 # ---------------------------------------------------------------- case 4: failures before compute
@@ -127,84 +109,6 @@ def test_png_failure_leaves_neither_png_nor_heatmap(c, tmp_path, capsys, monkeyp
 
 def _no_compute(*args, **kwargs):
     raise AssertionError("compute started before the output checks")
-
-
-# ---------------------------------------------------------------- case 5: devices
-
-
-@pytest.mark.parametrize("command", ["predict", "train"])
-def test_unknown_device_name(c, tmp_path, capsys, command):
-    if command == "predict":
-        argv = predict_argv(c, tmp_path / "out" / "h.nii.gz")
-        argv[argv.index("--device") + 1] = "gpu"
-    else:
-        (tmp_path / "in" / "l.csv").write_text(f"image,mask\n{c['image']},{c['mask']}\n")
-        argv = [
-            "train",
-            "--train-list",
-            str(tmp_path / "in" / "l.csv"),
-            "--val-list",
-            str(tmp_path / "in" / "l.csv"),
-            "--out",
-            str(tmp_path / "run"),
-            "--device",
-            "gpu",
-        ]
-    line = refused(argv, "'gpu': unknown device", tmp_path, capsys)
-    assert "auto, cpu, cuda or cuda:N" in line
-
-
-@pytest.mark.parametrize("command", ["predict", "train"])
-def test_cuda_without_a_gpu_says_what_is_missing(c, tmp_path, capsys, monkeypatch, command):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    if command == "predict":
-        argv = predict_argv(c, tmp_path / "out" / "h.nii.gz")
-        argv[argv.index("--device") + 1] = "cuda"
-    else:
-        (tmp_path / "in" / "l.csv").write_text(f"image,mask\n{c['image']},{c['mask']}\n")
-        argv = [
-            "train",
-            "--train-list",
-            str(tmp_path / "in" / "l.csv"),
-            "--val-list",
-            str(tmp_path / "in" / "l.csv"),
-            "--out",
-            str(tmp_path / "run"),
-            "--device",
-            "cuda",
-        ]
-    line = refused(argv, "--device cuda: no CUDA GPU available", tmp_path, capsys)
-    assert "checkpoint" not in line and "--device cpu" in line
-
-
-def test_cuda_index_beyond_the_gpus(c, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    argv = predict_argv(c, tmp_path / "out" / "h.nii.gz")
-    argv[argv.index("--device") + 1] = "cuda:3"
-    refused(argv, "has 1 CUDA GPU(s)", tmp_path, capsys)
-
-
-# ---------------------------------------------------------------- case 6: accepted silently before
-
-
-def test_all_zero_image_inside_the_mask(c, tmp_path, capsys):
-    nib.save(nib.Nifti1Image(np.zeros(SHAPE, np.float32), c["affine"]), tmp_path / "in" / "zero.nii.gz")
-    refused(
-        predict_argv(c, tmp_path / "out" / "h.nii.gz", image=tmp_path / "in" / "zero.nii.gz"),
-        "constant (0) inside the brain mask",
-        tmp_path,
-        capsys,
-    )
-
-
-def test_t1_model_on_a_t2_scan(c, tmp_path, capsys):
-    out = tmp_path / "out" / "h.nii.gz"
-    line = refused(predict_argv(c, out, "--modality", "T2"), "trained on T1 scans, not T2", tmp_path, capsys)
-    assert "--allow-mismatch" in line
-    with pytest.warns(UserWarning, match="trained on T1"):
-        assert cli.main(predict_argv(c, out, "--modality", "T2", "--allow-mismatch")) == 0
-    assert cli.main(predict_argv(c, tmp_path / "out" / "t1.nii.gz", "--modality", "T1")) == 0
 
 
 # ---------------------------------------------------------------- case 9: file modes
