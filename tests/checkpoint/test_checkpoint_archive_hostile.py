@@ -12,9 +12,7 @@ import zlib
 import pytest
 import torch
 
-from tests.helpers.hostile import (
-    refused_in_child,
-)
+from tests.helpers.hostile import refused_in_child
 from tests.helpers.safety import make_case, predict_argv, refused
 
 
