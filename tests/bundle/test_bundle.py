@@ -23,7 +23,7 @@ import pytest
 import torch
 from tests.helpers.bundle import THRESHOLDS, make_run, model_argv, rewrite
 from tests.helpers.fake_chain import fake_prepare
-from tests.helpers.safety import make_case, refused
+from tests.helpers.safety import make_case, predict_argv, refused
 
 from patch2loc import cli
 from patch2loc.layout import RunLayout
@@ -110,29 +110,7 @@ def test_bundle_gives_the_outputs_of_from_run(case, tmp_path, as_folder):
     moved.parent.mkdir()
     shutil.move(bundle, moved)
     assert cli.main(model_argv(c, moved, tmp_path / "m" / "x.nii.gz")) == 0
-    assert (
-        cli.main(
-            [
-                "predict",
-                "--from-run",
-                str(run),
-                "--modality",
-                "T1",
-                "--image",
-                str(c["image"]),
-                "--mask",
-                str(c["mask"]),
-                "--out",
-                str(tmp_path / "r" / "x.nii.gz"),
-                "--device",
-                "cpu",
-                "--amp",
-                "none",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert cli.main(predict_argv(c, tmp_path / "r" / "x.nii.gz", ckpt=False, from_run=run)) == 0
     for name in ("x.nii.gz", "x_lesions.nii.gz", "x_native.nii.gz", "x_native_lesions.nii.gz", "x_components.csv"):
         assert (tmp_path / "m" / name).read_bytes() == (tmp_path / "r" / name).read_bytes(), name
     summary = json.loads((tmp_path / "m" / "x_summary.json").read_text())

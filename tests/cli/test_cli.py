@@ -17,7 +17,7 @@ from patch2loc.methods.patch2loc.heatmap import score_volume
 from patch2loc.scoring import postprocess
 from patch2loc.methods.patch2loc.model import Patch2LocNet
 
-from tests.helpers.safety import finished_run as _finished_run
+from tests.helpers.safety import finished_run as _finished_run, predict_argv
 
 SHAPE = (16, 16, 4)  # patch_size_for(16) = 2; the model uses 2 to avoid the patch-size warning
 
@@ -43,21 +43,7 @@ def case(tmp_path: Path):
 
 
 def _predict_args(c, out: Path, *extra: str) -> list[str]:
-    return [
-        "predict",
-        "--checkpoint",
-        str(c.ckpt),
-        "--image",
-        str(c.dir / "image.nii.gz"),
-        "--mask",
-        str(c.dir / "mask.nii.gz"),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--quiet",
-        *extra,
-    ]
+    return predict_argv(None, out, *extra, image=c.dir / "image.nii.gz", mask=c.dir / "mask.nii.gz", ckpt=c.ckpt)
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["predict"]])
@@ -229,26 +215,7 @@ def test_predict_from_a_raw_scan_goes_through_the_runs_chain(tmp_path):
     run, new = _finished_run(tmp_path)
     torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4}, tmp_path / "m.pt")
     out = tmp_path / "new" / "heat.nii.gz"
-    rc = cli.main(
-        [
-            "predict",
-            "--checkpoint",
-            str(tmp_path / "m.pt"),
-            "--image",
-            str(new.image),
-            "--mask",
-            str(new.mask),
-            "--from-run",
-            str(run),
-            "--modality",
-            "T1",
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-            "--quiet",
-        ]
-    )
+    rc = cli.main(predict_argv(None, out, image=new.image, mask=new.mask, ckpt=tmp_path / "m.pt", from_run=run))
     assert rc == 0
     heat = load_volume(out)
     prepared = tmp_path / "new" / "heat_preprocessed"
@@ -275,20 +242,5 @@ def test_predict_from_an_unfinished_run_names_the_missing_file(tmp_path, capsys)
     run = tmp_path / "results" / "r"
     run.mkdir(parents=True)
     out = tmp_path / "heat.nii.gz"
-    rc = cli.main(
-        [
-            "predict",
-            "--checkpoint",
-            "x.pt",
-            "--image",
-            "raw.nii.gz",
-            "--from-run",
-            str(run),
-            "--modality",
-            "T2",
-            "--out",
-            str(out),
-            "--quiet",
-        ]
-    )
+    rc = cli.main(predict_argv(None, out, image="raw.nii.gz", mask=False, ckpt="x.pt", from_run=run, modality="T2"))
     assert rc == 2 and "config.resolved.yaml" in capsys.readouterr().err and not out.exists()

@@ -66,26 +66,7 @@ def test_a_folder_batch_with_a_non_utf8_scan_goes_on(c, tmp_path):
     shutil.copy(c["image"], scans / "good.nii.gz")
     shutil.copy(c["image"], scans / f"{NOT_UTF8}.nii.gz")
     run, out = fake_run(tmp_path / "wf"), tmp_path / "out"
-    argv = [
-        "predict",
-        "--checkpoint",
-        str(c["ckpt"]),
-        "--image",
-        str(scans),
-        "--from-run",
-        str(run),
-        "--modality",
-        "T1",
-        "--skull-strip",
-        "none",
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
-    ]
+    argv = predict_argv(c, out, "--skull-strip", "none", image=scans, mask=False, from_run=run)
     proc = subprocess.run(
         [sys.executable, "-c", BATCH, str(Path(__file__).resolve().parents[2]), *argv],
         capture_output=True,

@@ -17,7 +17,7 @@ import numpy as np
 from tests.helpers.bundle import make_run, model_argv, rewrite
 from tests.helpers.fake_chain import fake_run, from_run_argv
 from tests.helpers.hostile import nifti_header, write_nii_gz, zeros_sha256, zip_with_inflating_members
-from tests.helpers.safety import make_case
+from tests.helpers.safety import make_case, predict_argv
 
 from patch2loc import cli
 
@@ -95,42 +95,12 @@ def cases(base: Path) -> dict[str, tuple[list[str], str]]:
     image = cube_file(base / "in" / "cube.nii.gz")
     run = fake_run(base / "fake")
     out["1 cube 640^3, --from-run"] = (
-        [
-            "predict",
-            "--checkpoint",
-            str(c["ckpt"]),
-            "--from-run",
-            str(run),
-            "--modality",
-            "T1",
-            "--skull-strip",
-            "none",
-            "--image",
-            str(image),
-            "--out",
-            str(base / "out1" / "h.nii.gz"),
-            "--device",
-            "cpu",
-            "--quiet",
-        ],
+        predict_argv(c, base / "out1" / "h.nii.gz", "--skull-strip", "none", image=image, mask=False, from_run=run),
         "PATCH2LOC_MEMORY_BUDGET_MB",
     )
     nib.save(nib.Nifti1Image(np.ones((64, 64, 40), np.uint8), np.eye(4)), base / "in" / "mask64.nii.gz")
     out["2 cube + a 64x64x40 mask"] = (
-        [
-            "predict",
-            "--checkpoint",
-            str(c["ckpt"]),
-            "--image",
-            str(image),
-            "--mask",
-            str(base / "in" / "mask64.nii.gz"),
-            "--out",
-            str(base / "out2" / "h.nii.gz"),
-            "--device",
-            "cpu",
-            "--quiet",
-        ],
+        predict_argv(c, base / "out2" / "h.nii.gz", image=image, mask=base / "in" / "mask64.nii.gz"),
         "brain mask shape",
     )
     _, zip3 = demo_bundle(c, base / "three")

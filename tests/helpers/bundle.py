@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from tests.helpers.safety import SHAPE
+from tests.helpers.safety import SHAPE, predict_argv
 
 from patch2loc.layout import RunLayout
 
@@ -51,23 +51,8 @@ def make_run(base: Path, c: dict, atlas: tuple[Path, Path] | None = None) -> Pat
 
 
 def model_argv(c, bundle, out, *extra):
-    return [
-        "predict",
-        "--model",
-        str(bundle),
-        "--image",
-        str(c["image"]),
-        "--mask",
-        str(c["mask"]),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
-        *extra,
-    ]
+    """predict --model: the shared argv (safety.predict_argv) with the bundle for the checkpoint."""
+    return predict_argv(c, out, *extra, model=bundle)
 
 
 def rewrite(bundle: Path, change, rehash: bool = False) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from tests.helpers.safety import SHAPE, placeholder_atlas
+from tests.helpers.safety import SHAPE, placeholder_atlas, predict_argv
 
 
 def fake_run(workdir: Path) -> Path:
@@ -50,24 +50,5 @@ def fake_prepare(self, image, mask, out_dir, subject, skull_strip=None):
 
 
 def from_run_argv(run: Path, c: dict, out: Path, *extra: str, image: Path | None = None) -> list[str]:
-    return [
-        "predict",
-        "--checkpoint",
-        str(c["ckpt"]),
-        "--image",
-        str(image or c["image"]),
-        "--mask",
-        str(c["mask"]),
-        "--from-run",
-        str(run),
-        "--modality",
-        "T1",
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
-        *extra,
-    ]
+    """predict --from-run: the shared argv (safety.predict_argv) with the run folder."""
+    return predict_argv(c, out, *extra, image=image, from_run=run)

@@ -78,25 +78,28 @@ def make_case(folder: Path, modality: str | None = "T1") -> dict[str, Path]:
 
 
 def predict_argv(
-    c: dict, out: Path, *extra: str, image: Path | None = None, mask: Path | None = None, ckpt: Path | None = None
+    c: dict | None,
+    out: Path,
+    *extra: str,
+    image: Path | None = None,
+    mask: Path | None | bool = None,
+    ckpt: Path | None | bool = None,
+    model: Path | None = None,
+    from_run: Path | None = None,
+    modality: str = "T1",
+    quiet: bool = True,
 ) -> list[str]:
-    return [
-        "predict",
-        "--checkpoint",
-        str(ckpt or c["ckpt"]),
-        "--image",
-        str(image or c["image"]),
-        "--mask",
-        str(mask or c["mask"]),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
-        *extra,
-    ]
+    """The tests' one `patch2loc predict` argv (issue 48): on the CPU, without mixed precision.
+    c: a make_case dict (image, mask, checkpoint), or None with image and ckpt given; mask=False:
+    no --mask; ckpt=False: no --checkpoint (a run's or a bundle's folds, or one in extra); model: a
+    bundle instead of the checkpoint; from_run: a run folder (with --modality); quiet=False: the
+    progress shown; extra flags last."""
+    source = ["--model", str(model)] if model else [] if ckpt is False else ["--checkpoint", str(ckpt or c["ckpt"])]
+    argv = ["predict", *source]
+    argv += ["--image", str(image or c["image"])]
+    argv += [] if mask is False else ["--mask", str(mask or c["mask"])]
+    argv += ["--from-run", str(from_run), "--modality", modality] if from_run else []
+    return [*argv, "--out", str(out), "--device", "cpu", "--amp", "none", *(["--quiet"] if quiet else []), *extra]
 
 
 def finished_run(tmp_path):

@@ -54,24 +54,7 @@ def refuse(tmp_path, capsys):
 def test_a_scan_whose_job_exceeds_the_memory_budget_is_refused_from_its_header(c, tmp_path, refuse, child):
     run = fake_run(tmp_path / "wf")
     cube = cube_file(tmp_path / "in" / "cube.nii.gz")
-    argv = [
-        "predict",
-        "--checkpoint",
-        str(c["ckpt"]),
-        "--from-run",
-        str(run),
-        "--modality",
-        "T1",
-        "--skull-strip",
-        "none",
-        "--image",
-        str(cube),
-        "--out",
-        str(tmp_path / "out" / "h.nii.gz"),
-        "--device",
-        "cpu",
-        "--quiet",
-    ]
+    argv = predict_argv(c, tmp_path / "out" / "h.nii.gz", "--skull-strip", "none", image=cube, mask=False, from_run=run)
     line = refuse(child, argv, "PATCH2LOC_MEMORY_BUDGET_MB")
     assert str(cube) in line and "640 x 640 x 640" in line and "memory budget of 4,096 MB" in line
     assert "needs about" in line and "nothing was read" in line

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 from tests.helpers.hostile import fake_run, write_dicom_series
-from tests.helpers.safety import make_case, refused
+from tests.helpers.safety import make_case, predict_argv, refused
 
 from patch2loc.errors import InputError
 from patch2loc.predict.dicom import dicom_to_nifti
@@ -33,26 +33,9 @@ def series(tmp_path):
 
 
 def _argv(tmp_path, run, folder, ckpt):
-    return [
-        "predict",
-        "--checkpoint",
-        str(ckpt),
-        "--image",
-        str(folder),
-        "--from-run",
-        str(run),
-        "--modality",
-        "T1",
-        "--skull-strip",
-        "none",
-        "--out",
-        str(tmp_path / "out" / "h.nii.gz"),
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
-    ]
+    return predict_argv(
+        None, tmp_path / "out" / "h.nii.gz", "--skull-strip", "none", image=folder, mask=False, ckpt=ckpt, from_run=run
+    )
 
 
 def test_a_complete_series_is_read_whole(series, tmp_path):

@@ -122,28 +122,7 @@ def raw(tmp_path_factory):
 
 
 def _raw_argv(base, run, image, mask, out):
-    return [
-        "predict",
-        "--checkpoint",
-        str(base / "m.pt"),
-        "--image",
-        str(image),
-        "--mask",
-        str(mask),
-        "--from-run",
-        str(run),
-        "--modality",
-        "T1",
-        "--out",
-        str(out),
-        "--threshold",
-        "14",
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
-    ]
+    return predict_argv(None, out, "--threshold", "14", image=image, mask=mask, ckpt=base / "m.pt", from_run=run)
 
 
 @pytest.mark.slow

@@ -41,26 +41,7 @@ def c(tmp_path):
 
 
 def _from_run_argv(run, image, mask, out, ckpt):
-    return [
-        "predict",
-        "--checkpoint",
-        str(ckpt),
-        "--image",
-        str(image),
-        "--mask",
-        str(mask),
-        "--from-run",
-        str(run),
-        "--modality",
-        "T1",
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
-    ]
+    return predict_argv(None, out, image=image, mask=mask, ckpt=ckpt, from_run=run)
 
 
 def _assert_refused_in_child(argv, needle, watched, env=None):

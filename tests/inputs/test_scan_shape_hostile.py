@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.fake_chain import fake_prepare, fake_run, from_run_argv
-from tests.helpers.safety import SHAPE, make_case, refused
+from tests.helpers.safety import SHAPE, make_case, predict_argv, refused
 
 
 def _no_compute(*args, **kwargs):
@@ -41,20 +41,7 @@ def test_a_2d_or_rgb_scan_is_refused_by_its_header(c, tmp_path, capsys, monkeypa
     argv = (
         from_run_argv(fake_run(tmp_path / "wf"), c, tmp_path / "out" / "x.nii.gz", image=tmp_path / "in" / "odd.nii.gz")
         if from_run
-        else [
-            "predict",
-            "--checkpoint",
-            str(c["ckpt"]),
-            "--image",
-            str(tmp_path / "in" / "odd.nii.gz"),
-            "--mask",
-            str(c["mask"]),
-            "--out",
-            str(tmp_path / "out" / "x.nii.gz"),
-            "--device",
-            "cpu",
-            "--quiet",
-        ]
+        else predict_argv(c, tmp_path / "out" / "x.nii.gz", image=tmp_path / "in" / "odd.nii.gz")
     )
     line = refused(argv, needle, tmp_path, capsys)
     assert str(tmp_path / "in" / "odd.nii.gz") in line and "unexpected" not in line

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 from tests.helpers.fake_chain import fake_prepare
-from tests.helpers.safety import make_case
+from tests.helpers.safety import make_case, predict_argv
 from tests.helpers.bundle import make_run
 from tests.helpers.workflow import _dry_run_jobs, _placeholder_manual_data, snakemake, workdir  # noqa: F401
 
@@ -178,10 +178,8 @@ def test_run_folds_and_bundle_give_the_same_map(name, tmp_path, monkeypatch):
     bundle = tmp_path / f"{name}.zip"
     assert cli.main(["export", str(run), "--modality", "T1", "--method", name, "--out", str(bundle), "--quiet"]) == 0
     monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", fake_prepare)
-    common = ["--image", str(c["image"]), "--mask", str(c["mask"]), "--device", "cpu", "--quiet"]
-    assert cli.main(["predict", *common, "--out", str(tmp_path / "b" / "x.nii.gz"), "--model", str(bundle)]) == 0
-    from_run = ["--from-run", str(run), "--modality", "T1", "--method", name]
-    assert cli.main(["predict", *common, "--out", str(tmp_path / "r" / "x.nii.gz"), *from_run]) == 0
+    assert cli.main(predict_argv(c, tmp_path / "b" / "x.nii.gz", model=bundle)) == 0
+    assert cli.main(predict_argv(c, tmp_path / "r" / "x.nii.gz", "--method", name, ckpt=False, from_run=run)) == 0
     heat = tmp_path / "b" / "x.nii.gz"
     assert heat.read_bytes() == (tmp_path / "r" / "x.nii.gz").read_bytes()
     assert np.count_nonzero(np.asarray(nib.load(heat).dataobj)) > 0

@@ -9,7 +9,7 @@ import pytest
 
 from patch2loc.outputs import TEMP_MARK
 from tests.helpers.fake_chain import fake_prepare, fake_run, from_run_argv
-from tests.helpers.safety import make_case, refused
+from tests.helpers.safety import make_case, predict_argv, refused
 
 
 def _no_compute(*args, **kwargs):
@@ -41,20 +41,7 @@ def test_a_planted_link_for_an_output_file_is_refused(c, tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "x_summary.json").symlink_to(tmp_path / "in" / "elsewhere.json")
     refused(
-        [
-            "predict",
-            "--checkpoint",
-            str(c["ckpt"]),
-            "--image",
-            str(c["image"]),
-            "--mask",
-            str(c["mask"]),
-            "--out",
-            str(tmp_path / "out" / "x.nii.gz"),
-            "--device",
-            "cpu",
-            "--quiet",
-        ],
+        predict_argv(c, tmp_path / "out" / "x.nii.gz"),
         "is a symbolic link",
         tmp_path,
         capsys,

@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers.fake_chain import fake_prepare
 from tests.helpers.hostile import nifti_header, write_nii_gz
-from tests.helpers.safety import SHAPE, make_case
+from tests.helpers.safety import SHAPE, make_case, predict_argv
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
@@ -39,15 +39,7 @@ def test_a_batch_error_starts_a_line_of_its_own(c, tmp_path):
             sys.executable,
             "-m",
             "patch2loc.cli",
-            "predict",
-            "--checkpoint",
-            str(c["ckpt"]),
-            "--image",
-            str(tmp_path / "list.csv"),
-            "--out",
-            str(tmp_path / "out"),
-            "--device",
-            "cpu",
+            *predict_argv(c, tmp_path / "out", image=tmp_path / "list.csv", mask=False, quiet=False),
         ],
         capture_output=True,
         text=True,

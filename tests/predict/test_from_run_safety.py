@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 from tests.helpers.hostile import run_with_model
-from tests.helpers.safety import make_case, placeholder_atlas, refused
+from tests.helpers.safety import make_case, placeholder_atlas, predict_argv, refused
 
 from patch2loc import cli
 
@@ -21,26 +21,7 @@ def real_run(tmp_path_factory):
 
 
 def _argv(run, scan, ckpt, out, *extra, mask=True):
-    return [
-        "predict",
-        "--checkpoint",
-        str(ckpt),
-        "--image",
-        str(scan.image),
-        *(["--mask", str(scan.mask)] if mask else []),
-        "--from-run",
-        str(run),
-        "--modality",
-        "T1",
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
-        *extra,
-    ]
+    return predict_argv(None, out, *extra, image=scan.image, mask=scan.mask if mask else False, ckpt=ckpt, from_run=run)
 
 
 def _no_compute(*args, **kwargs):
@@ -132,24 +113,7 @@ def test_run_without_its_recorded_atlas_names_the_rule_that_records_it(tmp_path,
     c = make_case(tmp_path / "in")
     monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
     run = _fake_run(tmp_path / "wf")
-    argv = [
-        "predict",
-        "--checkpoint",
-        str(c["ckpt"]),
-        "--image",
-        str(c["image"]),
-        "--mask",
-        str(c["mask"]),
-        "--from-run",
-        str(run),
-        "--modality",
-        "T1",
-        "--out",
-        str(tmp_path / "o" / "h.nii.gz"),
-        "--device",
-        "cpu",
-        "--quiet",
-    ]
+    argv = predict_argv(c, tmp_path / "o" / "h.nii.gz", from_run=run)
     line = refused(argv, "record_atlas", tmp_path, capsys)
     assert RunLayout(run).atlas_image in line  # never a guess among other places (the config's path is not tried)
     # following the advice gets past the atlas (the next check, the checkpoint, speaks)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from tests.helpers.bundle import make_run
 from tests.helpers.fake_chain import fake_prepare
-from tests.helpers.safety import make_case, refused
+from tests.helpers.safety import make_case, predict_argv, refused
 
 from patch2loc import cli
 from patch2loc.checkpoint import read_checkpoint
@@ -71,19 +71,7 @@ def case(built, tmp_path, monkeypatch):
 
 
 def argv(c: dict, out: Path, *extra: str) -> list[str]:
-    return [
-        "predict",
-        "--image",
-        str(c["image"]),
-        "--mask",
-        str(c["mask"]),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--quiet",
-        *extra,
-    ]
+    return predict_argv(c, out, *extra, ckpt=False)
 
 
 # ---------------------------------------------------------------- --checkpoint

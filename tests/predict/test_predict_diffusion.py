@@ -15,7 +15,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 from tests.helpers.fake_chain import fake_prepare
-from tests.helpers.safety import make_case
+from tests.helpers.safety import make_case, predict_argv
 from tests.helpers.bundle import make_run
 
 from patch2loc import cli
@@ -42,19 +42,7 @@ def built(request, tmp_path_factory):
 
 
 def argv(c: dict, out: Path, *extra: str) -> list[str]:
-    return [
-        "predict",
-        "--image",
-        str(c["image"]),
-        "--mask",
-        str(c["mask"]),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--quiet",
-        *extra,
-    ]
+    return predict_argv(c, out, *extra, ckpt=False)
 
 
 def test_predict_and_bundle_give_the_diffusion_models_mean_map(built, tmp_path, monkeypatch):

@@ -106,22 +106,7 @@ def test_csv_of_three_scans_one_corrupt(tmp_path, capsys):
         "image,mask\n" + "".join(f"{n}.nii.gz,mask.nii.gz\n" for n in ("a", "bad", "b"))
     )
     out = tmp_path / "out"
-    argv = [
-        "predict",
-        "--checkpoint",
-        str(c["ckpt"]),
-        "--image",
-        str(tmp_path / "in" / "list.csv"),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
-        "--threshold",
-        "3",
-    ]
+    argv = predict_argv(c, out, "--threshold", "3", image=tmp_path / "in" / "list.csv", mask=False)
     capsys.readouterr()
     assert cli.main(argv) == 1  # one scan failed
     err = capsys.readouterr().err.strip().splitlines()
@@ -177,29 +162,7 @@ def raw_run(tmp_path_factory):
         t.mkdir(parents=True)
         (t / "threshold.json").write_text(json.dumps({"threshold": 4.0 + k}))
     out = base / "out" / "new.nii.gz"
-    assert (
-        cli.main(
-            [
-                "predict",
-                "--image",
-                str(scan.image),
-                "--mask",
-                str(scan.mask),
-                "--from-run",
-                str(run),
-                "--modality",
-                "T1",
-                "--out",
-                str(out),
-                "--device",
-                "cpu",
-                "--amp",
-                "none",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert cli.main(predict_argv(None, out, image=scan.image, mask=scan.mask, ckpt=False, from_run=run)) == 0
     return base, run, scan, out
 
 
@@ -261,29 +224,7 @@ def test_dicom_series_gives_the_same_heatmap_as_the_nifti(raw_run, tmp_path):
     dicom = tmp_path / "series"
     write_dicom_series(sitk.ReadImage(str(scan.image)), dicom)
     d_out = tmp_path / "dicom.nii.gz"
-    assert (
-        cli.main(
-            [
-                "predict",
-                "--image",
-                str(dicom),
-                "--mask",
-                str(scan.mask),
-                "--from-run",
-                str(run),
-                "--modality",
-                "T1",
-                "--out",
-                str(d_out),
-                "--device",
-                "cpu",
-                "--amp",
-                "none",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert cli.main(predict_argv(None, d_out, image=dicom, mask=scan.mask, ckpt=False, from_run=run)) == 0
     a, b = np.asarray(nib.load(out).dataobj), np.asarray(nib.load(d_out).dataobj)
     np.testing.assert_allclose(b, a, atol=1e-4)
     assert (tmp_path / "dicom_preprocessed" / "native.nii.gz").exists()

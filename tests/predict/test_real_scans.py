@@ -22,6 +22,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 from tests.helpers.real_scans_data import MEMBERS, scan_pair
+from tests.helpers.safety import predict_argv
 
 from patch2loc import cli
 
@@ -85,9 +86,8 @@ def predicted(tmp_path_factory):
     run = _trained_run(base / "run")
     said = {}
     for scan, (image, label, mask) in scans.items():
-        argv = ["predict", "--from-run", str(run), "--modality", "T1", "--image", str(image), "--mask", str(mask),
-                "--seg", str(label), "--out", str(base / "out" / f"{scan}.nii.gz"),
-                "--device", "cpu", "--amp", "none", "--quiet"]  # fmt: skip
+        out, seg = base / "out" / f"{scan}.nii.gz", ["--seg", str(label)]
+        argv = predict_argv(None, out, *seg, image=image, mask=mask, ckpt=False, from_run=run)
         stderr = io.StringIO()  # what predict says: its warnings and any line it prints
         with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(stderr):
             warnings.simplefilter("always")

@@ -14,7 +14,7 @@ import shutil
 import nibabel as nib
 import numpy as np
 import pytest
-from tests.helpers.safety import SHAPE, make_case
+from tests.helpers.safety import SHAPE, make_case, predict_argv
 
 from patch2loc import cli
 
@@ -30,22 +30,7 @@ def batch(tmp_path):
         data = rng.normal(1.0, 0.3, SHAPE).astype(np.float32)
         nib.save(nib.Nifti1Image(data, c["affine"]), tmp_path / "in" / f"{name}.nii.gz")
     (tmp_path / "in" / "list.csv").write_text("image,mask\na.nii.gz,mask.nii.gz\nb.nii.gz,mask.nii.gz\n")
-    argv = [
-        "predict",
-        "--checkpoint",
-        str(c["ckpt"]),
-        "--image",
-        str(tmp_path / "in" / "list.csv"),
-        "--out",
-        str(tmp_path / "out"),
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
-        "--threshold",
-        "3",
-    ]
+    argv = predict_argv(c, tmp_path / "out", "--threshold", "3", image=tmp_path / "in" / "list.csv", mask=False)
     return c, argv, tmp_path / "out"
 
 
@@ -147,20 +132,7 @@ def test_out_may_be_the_folder_the_scans_are_in(tmp_path, capsys):
     (tmp_path / "in" / "raw").mkdir()
     shutil.copy(c["image"], tmp_path / "in" / "raw" / "scan.nii.gz")
     (tmp_path / "in" / "l.csv").write_text("image,mask\nraw/scan.nii.gz,mask.nii.gz\n")
-    argv = [
-        "predict",
-        "--checkpoint",
-        str(c["ckpt"]),
-        "--image",
-        str(tmp_path / "in" / "l.csv"),
-        "--out",
-        str(tmp_path / "in"),
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
-    ]
+    argv = predict_argv(c, tmp_path / "in", image=tmp_path / "in" / "l.csv", mask=False)
     inputs = {p: p.read_bytes() for p in (tmp_path / "in").rglob("*") if p.is_file()}
     assert _run(argv, capsys) == (0, [])
     assert (tmp_path / "in" / "scan_summary.json").is_file()
