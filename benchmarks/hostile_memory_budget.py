@@ -9,7 +9,7 @@ their ratio (estimate / measured: at least 1 is the aim, and not far above it).
 Cases: a preprocessed image scored without a run (reading, scoring), and raw scans put through a
 small real run (the chain: reading, registration, native-space outputs) at three run spacings.
 
-Then the refusals of issue 32's items 1-5 (tests/budget_cases.py: the 640^3 header, the mask on
+Then the refusals of issue 32's items 1-5 (tests/helpers/budget_cases.py: the 640^3 header, the mask on
 another grid, a bundle at 0.35 mm, a YAML alias bomb, a bundle of 3 x 1 GiB folds), each at the
 default budget in a child whose peak memory is its `ru_maxrss` (as the tests measure it; the
 issue asks for under 1.5 GB), beside the same measure of a good tiny predict.
@@ -88,7 +88,7 @@ def the_estimate(image: Path, mask: Path | None, ckpts: list[Path], run: Path | 
 
 
 def tiny_run(base: Path, spacing: float, target: list[int]) -> Path:
-    """A real run folder (safety_helpers.finished_run) at another spacing and grid."""
+    """A real run folder (helpers.safety.finished_run) at another spacing and grid."""
     import yaml
     from tests.helpers.safety import finished_run
 

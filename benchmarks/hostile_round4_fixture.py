@@ -1,8 +1,8 @@
 """The fixture the cases of benchmarks/hostile_round4.py share, built once, lazily, under --work/fixture:
 the demo BIDS dataset at 6 mm (patch2loc.bids.demo) and bundles exported from
-tests/safety_helpers.finished_run (a 6 mm MNI atlas, whose real chain registers a 6 mm scan in
+tests/helpers/safety.finished_run (a 6 mm MNI atlas, whose real chain registers a 6 mm scan in
 seconds) with two untrained tiny folds: Patch2Loc (for the BIDS App, T1w scans) and DDPM, pDDPM
-(tests/test_predict_diffusion.py's models).
+(tests/predict/test_predict_diffusion.py's models).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Fixture:
 
     @cached_property
     def run(self) -> tuple[Path, object]:
-        """tests/safety_helpers.finished_run (a 6 mm MNI atlas, 32 x 32 x 20, two preprocessed
+        """tests/helpers/safety.finished_run (a 6 mm MNI atlas, 32 x 32 x 20, two preprocessed
         scans' landmarks) and its third raw scan, with what export reads besides; built once."""
         from types import SimpleNamespace
 

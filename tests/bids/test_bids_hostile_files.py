@@ -3,7 +3,7 @@ App"): every JSON file the App reads (the input's and the derivatives' dataset_d
 mask sidecars, --bids-filter-file, OUTPUT_DIR's own description and sidecars) and the per-scan
 components tables the group level reads back, poisoned: nested past the stack, sparse and huge,
 or of the wrong JSON type. Each is one line naming the file and the key, exit 2, nothing written,
-in under 7 s without reading the file whole (bids_hostile_helpers.refused)."""
+in under 7 s without reading the file whole (helpers.bids_hostile.refused)."""
 
 from __future__ import annotations
 

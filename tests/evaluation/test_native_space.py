@@ -157,7 +157,7 @@ def test_workflow_native_map_equals_predict_from_run_byte_for_byte(tmp_path, mon
 
     base, run, _ = run_with_model(tmp_path)
     scan = synthesize_scan("ATLAS_v2", "T1", demo_subject_ids("ATLAS_v2", 1)[0], base / "raw", seed=5, spacing=4.0)
-    heatmap = {**DEMO["heatmap"], "median_size": 3}  # the run's median_size (safety_helpers.finished_run)
+    heatmap = {**DEMO["heatmap"], "median_size": 3}  # the run's median_size (helpers.safety.finished_run)
     argv = ["predict", "--checkpoint", str(base / "m.pt"), "--image", str(scan.image), "--mask", str(scan.mask)]
     argv += ["--from-run", str(run), "--modality", "T1", "--out", str(base / "pr" / "s.nii.gz"), "--quiet"]
     argv += ["--stride", str(heatmap["stride"]), "--batch-size", str(heatmap["batch_size"]), "--amp", heatmap["amp"]]

@@ -1,6 +1,6 @@
 """Issue 32's crafted files for items 1-5 (memory and disk budgets), built small on disk.
 
-Shared by tests/test_hostile_budgets.py and benchmarks/hostile_memory_budget.py (which measures
+Shared by tests/inputs/test_budgets_hostile.py and benchmarks/hostile_memory_budget.py (which measures
 the peak memory of each refusal): `cases` builds all five in a folder and says, per case, the
 command and the text its one-line refusal must hold.
 """

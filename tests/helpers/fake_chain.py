@@ -1,7 +1,7 @@
 """A `--from-run` folder whose preprocessing is a copy (for tests of what predict does around it).
 
 `fake_run` writes the files `RunChain.open` needs (config, landmarks, an atlas placeholder) for
-the grid of `safety_helpers.make_case`; `fake_prepare` stands in for `RunChain.prepare`: it
+the grid of `helpers.safety.make_case`; `fake_prepare` stands in for `RunChain.prepare`: it
 copies the case's image and mask into the staging folder as the "normalised" scan and writes an
 identity transform, so the native-space step maps the heatmap back onto the same grid. The
 registration itself is tested elsewhere (test_predict_tool, slow); here it would cost 30 s.

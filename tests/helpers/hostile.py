@@ -50,7 +50,7 @@ MARGIN_MB = 512
 
 @functools.lru_cache(maxsize=1)
 def good_input_peak_mb() -> float:
-    """Peak memory (MB) of `patch2loc predict` scoring safety_helpers' tiny good case."""
+    """Peak memory (MB) of `patch2loc predict` scoring helpers.safety's tiny good case."""
     from tests.helpers.safety import make_case, predict_argv
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -212,7 +212,7 @@ def write_dicom_series(img, folder: Path, extra_tags: dict | None = None) -> lis
 
 
 def run_with_model(base: Path):
-    """safety_helpers.finished_run plus a T1 checkpoint for its grid at base/m.pt (about 30 s)."""
+    """helpers.safety.finished_run plus a T1 checkpoint for its grid at base/m.pt (about 30 s)."""
     import torch
     from tests.helpers.safety import finished_run
 

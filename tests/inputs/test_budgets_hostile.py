@@ -5,7 +5,7 @@ Here the scan's and the mask's headers (items 1-2); a bundle's settings, aliases
 Each case asserts exit 2, one stderr line naming the file and the setting, no traceback and the
 test folder unchanged (nothing in --out, nothing left in the temporary folder), once in this
 process and once (slow) in a child process whose peak memory (ru_maxrss) must stay under 1.5 GB
-and under a good tiny predict's peak + 512 MB (hostile_helpers.refused_in_child). Before, the
+and under a good tiny predict's peak + 512 MB (helpers.hostile.refused_in_child). Before, the
 same files passed 6 GB (item 1), read 3.5 GB (item 2), passed 8 GB or crashed in SimpleITK
 (item 3), passed 4 GB in export (item 4) and inflated 3 GB into TMPDIR (item 5).
 """

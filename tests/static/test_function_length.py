@@ -6,7 +6,7 @@ under methods/patch2loc/, methods/dae/, methods/diffusion/, synth/, scoring/, bi
 evaluation/scoring.py. Known there: methods/patch2loc/heatmap/maps.py:score_volume (83 lines).
 
 Modules over ~300 lines (a warning, not a failure; measured 2026-11-25, `python
-tests/test_function_length.py` prints the current list): layout.py (330), preprocessing/pipeline.py
+tests/static/test_function_length.py` prints the current list): layout.py (330), preprocessing/pipeline.py
 (311), evaluation/tables.py (301).
 """
 

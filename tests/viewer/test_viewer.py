@@ -1,4 +1,4 @@
-"""The heatmap viewer's page (no browser here: tests/test_viewer_browser.py opens it in Chromium)."""
+"""The heatmap viewer's page (no browser here: tests/viewer/test_viewer_browser.py opens it in Chromium)."""
 
 from __future__ import annotations
 

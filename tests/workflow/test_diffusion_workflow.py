@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
-from tests.helpers.workflow import _dry_run_jobs, _placeholder_manual_data, jobs_listed, snakemake, workdir  # noqa: F401
+from tests.helpers.workflow import _dry_run_jobs, _placeholder_manual_data, jobs_listed, snakemake
 
 EVERY = ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE")
 DIFFUSION_RULES = {"train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm"}
