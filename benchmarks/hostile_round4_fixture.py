@@ -73,7 +73,7 @@ class Fixture:
 
     def bundle(self, method: str) -> Path:
         """A bundle of the run with two untrained tiny `method` folds for its grid (Patch2Loc: a
-        width-4 patch net, as tests/test_predict_tool; a diffusion model: test_predict_diffusion's)."""
+        width-4 patch net, as tests/predict/test_predict_tool; a diffusion model: test_predict_diffusion's)."""
         import torch
         from tests.helpers.checkpoints import diffusion_checkpoint
 

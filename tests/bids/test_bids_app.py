@@ -1,7 +1,7 @@
 """`patch2loc bids` end to end on the demo's BIDS set (issue 36, "What it must show").
 
 Two participants (sub-01 with two sessions, sub-02 without a session level), T1w and T2w each; a
-tiny T2 DAE bundle (bids_helpers). The participant level runs once for the module (three T2w
+tiny T2 DAE bundle (tests/helpers/bids.py). The participant level runs once for the module (three T2w
 scans, about 20 s); the tests read what it wrote: names and sidecars, pybids indexing the output
 as a derivatives dataset, a rerun that skips, --participant-label, the group level, and the BIDS
 validator on the input and on the output.
