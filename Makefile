@@ -42,7 +42,7 @@ demo-long: $(BIN)/.installed
 # UTF-8 mode: once seen here, a library loaded during the suite left the test process in an ASCII
 # C locale and a later test's text read failed; the tests' own reads and writes name utf-8 as well.
 # CI runs this: every test but the rehearsal-like runs marked long (make test-long), with one
-# end-to-end workflow run (tests/test_workflow.py) and the real tumour scans through predict.
+# end-to-end workflow run (tests/workflow/test_workflow_tiny_run.py) and the real tumour scans through predict.
 test: $(BIN)/.installed
 	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not long"
 

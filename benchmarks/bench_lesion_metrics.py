@@ -1,7 +1,7 @@
 """Surface-distance and lesion-matching libraries compared for the lesion-wise metrics (Table 3).
 
 Each candidate that imports in this Python is run on
-- the hand case of tests/test_lesionwise.py (two lesions, one found, one false-positive blob;
+- the hand case of tests/evaluation/test_lesionwise.py (two lesions, one found, one false-positive blob;
   1 mm voxels): its HD95 beside the hand value under the WMH challenge's definition (boundary
   voxels, voxel-centre distances, the larger of the two directed 95th percentiles, numpy's linear
   percentile): 16.3 mm;
@@ -26,7 +26,7 @@ import time
 import numpy as np
 from scipy import ndimage
 
-HAND_HD95 = 16.3  # tests/test_lesionwise.py: max(10.85, 16.3)
+HAND_HD95 = 16.3  # tests/evaluation/test_lesionwise.py: max(10.85, 16.3)
 
 
 def hand_case() -> tuple[np.ndarray, np.ndarray]:

@@ -235,7 +235,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="run only cases whose name contains one of these")
     parser.add_argument("--json", help="write every case's outcome here")
     args = parser.parse_args()
-    sys.path[:0] = [str(REPO / "src"), str(REPO / "tests"), str(REPO / "benchmarks")]
+    sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "benchmarks")]
     from hostile_cases import CASES, build_fixture
     import hostile_cases_judged  # noqa: F401  (registers issue 20's cases after issue 9's)
     import hostile_cases_refusals  # noqa: F401

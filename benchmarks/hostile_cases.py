@@ -4,7 +4,7 @@ A case is `@case(item, name)` on a function of a `Kit`: it builds its inputs und
 runs the CLI with `kit.run`, and judges with `kit.refused` / `kit.succeeded` / `kit.find`. The
 item is the issue and case number ("9" = the first safety issue, "20:4" = issue 20 case 4,
 "20:L" = its LOW list, "ok" = a clean reference). Inputs are tiny and self-made: a finished run
-built like tests/safety_helpers.finished_run, a preprocessed 16 x 16 x 4 case, train lists.
+built like tests/helpers/safety.finished_run, a preprocessed 16 x 16 x 4 case, train lists.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def build_fixture(root: Path) -> dict:
     if marker.exists():
         return _paths(json.loads(marker.read_text()))
     import torch
-    from safety_helpers import finished_run, make_case
+    from tests.helpers.safety import finished_run, make_case
 
     from patch2loc.methods.patch2loc.model import Patch2LocNet
 

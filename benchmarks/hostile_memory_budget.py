@@ -9,7 +9,7 @@ their ratio (estimate / measured: at least 1 is the aim, and not far above it).
 Cases: a preprocessed image scored without a run (reading, scoring), and raw scans put through a
 small real run (the chain: reading, registration, native-space outputs) at three run spacings.
 
-Then the refusals of issue 32's items 1-5 (tests/budget_cases.py: the 640^3 header, the mask on
+Then the refusals of issue 32's items 1-5 (tests/helpers/budget_cases.py: the 640^3 header, the mask on
 another grid, a bundle at 0.35 mm, a YAML alias bomb, a bundle of 3 x 1 GiB folds), each at the
 default budget in a child whose peak memory is its `ru_maxrss` (as the tests measure it; the
 issue asks for under 1.5 GB), beside the same measure of a good tiny predict.
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
 from hostile_battery import anon_mb  # noqa: E402  (this folder: the battery's sampler of RssAnon)
 
@@ -88,9 +88,9 @@ def the_estimate(image: Path, mask: Path | None, ckpts: list[Path], run: Path | 
 
 
 def tiny_run(base: Path, spacing: float, target: list[int]) -> Path:
-    """A real run folder (safety_helpers.finished_run) at another spacing and grid."""
+    """A real run folder (helpers.safety.finished_run) at another spacing and grid."""
     import yaml
-    from safety_helpers import finished_run
+    from tests.helpers.safety import finished_run
 
     run, _ = finished_run(base)
     cfg = yaml.safe_load((run / "config.resolved.yaml").read_text())
@@ -133,7 +133,7 @@ def main() -> int:
         return 0
     rows = []
 
-    from safety_helpers import make_case, predict_argv
+    from tests.helpers.safety import make_case, predict_argv
 
     small = make_case(work / "small")
     rc, base_mb, _, err = measure(predict_argv(small, work / "o" / "small.nii.gz"))
@@ -229,8 +229,8 @@ def main() -> int:
 
 def refusals(work: Path) -> None:
     """Items 1-5 refused at the default budgets: exit status, peak ru_maxrss, the line's start."""
-    from budget_cases import cases
-    from hostile_helpers import cli_in_child, good_input_peak_mb
+    from tests.helpers.budget_cases import cases
+    from tests.helpers.hostile import cli_in_child, good_input_peak_mb
 
     work.mkdir(parents=True)
     (work / "tmp").mkdir()

@@ -261,7 +261,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per case (default 120)")
     parser.add_argument("--list", action="store_true", help="list the cases and stop")
     args = parser.parse_args()
-    sys.path[:0] = [str(REPO / "src"), str(REPO / "tests"), str(REPO / "benchmarks")]
+    sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "benchmarks")]
     from hostile_round4_cases import CASES
     from hostile_round4_fixture import Fixture
 

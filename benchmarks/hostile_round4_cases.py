@@ -127,7 +127,7 @@ def bids_participants_tsv(fix, folder):
 def _diffusion_case(method: str, **config):
     def build(fix, folder):
         import torch
-        from bundle_helpers import rewrite
+        from tests.helpers.bundle import rewrite
 
         scan, bundle = fix.run[1], fix.bundle(method)
         mine = folder / "in" / bundle.name

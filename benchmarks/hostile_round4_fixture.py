@@ -1,8 +1,8 @@
 """The fixture the cases of benchmarks/hostile_round4.py share, built once, lazily, under --work/fixture:
 the demo BIDS dataset at 6 mm (patch2loc.bids.demo) and bundles exported from
-tests/safety_helpers.finished_run (a 6 mm MNI atlas, whose real chain registers a 6 mm scan in
+tests/helpers/safety.finished_run (a 6 mm MNI atlas, whose real chain registers a 6 mm scan in
 seconds) with two untrained tiny folds: Patch2Loc (for the BIDS App, T1w scans) and DDPM, pDDPM
-(tests/test_predict_diffusion.py's models).
+(tests/predict/test_predict_diffusion.py's models).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class Fixture:
     @cached_property
     def bids(self) -> tuple[Path, Path]:
         """(the demo BIDS dataset at 6 mm, a T1 bundle of the run whose chain works on it)."""
-        from bids_helpers import SPACING
+        from tests.helpers.bids import SPACING
 
         from patch2loc.bids.demo import write_demo_bids
 
@@ -32,12 +32,12 @@ class Fixture:
 
     @cached_property
     def run(self) -> tuple[Path, object]:
-        """tests/safety_helpers.finished_run (a 6 mm MNI atlas, 32 x 32 x 20, two preprocessed
+        """tests/helpers/safety.finished_run (a 6 mm MNI atlas, 32 x 32 x 20, two preprocessed
         scans' landmarks) and its third raw scan, with what export reads besides; built once."""
         from types import SimpleNamespace
 
         import yaml
-        from safety_helpers import finished_run
+        from tests.helpers.safety import finished_run
 
         record = self.root / "wf" / "scan.json"
         if record.exists():
@@ -73,9 +73,9 @@ class Fixture:
 
     def bundle(self, method: str) -> Path:
         """A bundle of the run with two untrained tiny `method` folds for its grid (Patch2Loc: a
-        width-4 patch net, as tests/test_predict_tool; a diffusion model: test_predict_diffusion's)."""
+        width-4 patch net, as tests/predict/test_predict_tool; a diffusion model: test_predict_diffusion's)."""
         import torch
-        from test_predict_diffusion import diffusion_checkpoint
+        from tests.helpers.checkpoints import diffusion_checkpoint
 
         from patch2loc import cli
         from patch2loc.checkpoint import save_checkpoint

@@ -13,7 +13,7 @@ its schedule, its scoring) are bounded the same way, by a table of rules in its 
 the diffusion models' `methods/diffusion/bounds.py`), checked with `check_block` when its config
 block is read and when a checkpoint is loaded, before any network is built. config/schema.yaml
 holds the same bounds for the workflow's blocks: `json_schema(rule)` is what a rule reads as there,
-and tests/test_bundle_hostile_settings_schema.py checks that the two agree.
+and tests/bundle/test_bundle_hostile_settings_schema.py checks that the two agree.
 """
 
 from __future__ import annotations

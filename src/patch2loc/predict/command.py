@@ -252,7 +252,7 @@ def _score_all(todo, req: PredictRequest, chain, models: _Models, threshold, fro
     from patch2loc.predict.scan import Context, run_scan  # numpy
 
     device = resolve_device(req.device)
-    # looked up at call time, as the tests that stop a run there replace it (tests/test_hostile_late_errors.py)
+    # looked up at call time, as the tests that stop a run there replace it (tests/bundle/test_bundle_hostile_late.py)
     members = model_loading.load_members(
         models.method,
         models.checkpoints,

@@ -13,7 +13,7 @@ intensity-normalization 3.x (Python 3.11) and 4.x (what pip installs on 3.12+) d
 (3.x: `normalizers.population.nyul.NyulNormalizer` on image adapters; 4.x: `nyul.fit_array`
 and `NyulTransform` on arrays). `_Nyul` hides the difference: both fit the same default landmarks
 (percentiles 1, 10, ..., 90, 99 mapped to [1, 100]) and give identical results on the same data
-(tests/test_normalize.py checks the landmarks; docs/real-data.md has the cross-version check).
+(tests/preprocessing/test_normalize.py checks the landmarks; docs/real-data.md has the cross-version check).
 """
 
 from __future__ import annotations

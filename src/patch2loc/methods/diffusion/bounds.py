@@ -5,7 +5,7 @@ A checkpoint's `config` (a bundle's folds/fold<k>.pt, a run's best.pt) is untrus
 or 1-pixel pDDPM squares ran for hours, `test_steps: [0]` read the schedule's last step (index -1)
 and `rescale: 1000` averaged a slice to one pixel, both without a word. `RANGES` (ranges.py's rules)
 bounds every setting that builds or scores the network; config/schema.yaml's `diffusion` block holds
-the same bounds for the workflow (tests/test_bundle_hostile_settings_schema.py). `check_grid` adds
+the same bounds for the workflow (tests/bundle/test_bundle_hostile_settings_schema.py). `check_grid` adds
 what depends on the volume's grid; `scoring_bytes` is the memory one batch of slices takes on the
 CPU (methods/rebuild.py adds the weights and compares the sum with the memory budget).
 """

@@ -1,0 +1,94 @@
+"""Issue 20, item 4 (moved from test_hostile_files.py, issue 48): a checkpoint archive that claims gigabytes (a deflate
+bomb in torch.save's zip) is refused from its zip directory before anything of that size is allocated (the CLI in a
+child process, its peak memory measured); the limit (PATCH2LOC_MAX_CHECKPOINT_MB) is configurable."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+
+import pytest
+import torch
+
+from tests.helpers.hostile import refused_in_child
+from tests.helpers.safety import make_case, predict_argv, refused
+
+
+@pytest.fixture()
+def c(tmp_path):
+    return make_case(tmp_path / "in")
+
+
+def _assert_refused_in_child(argv, needle, watched, env=None):
+    return refused_in_child(argv, needle, watched, env)[0]
+
+
+def _deflate_bomb_checkpoint(path, inflated_mb: int) -> None:
+    """A torch.save archive whose data/0 member inflates to `inflated_mb` MB of zeros (a few MB on
+    disk). Written by hand: zipfile cannot store a member compressed beforehand."""
+    buf = io.BytesIO()
+    torch.save({"model": {"w": torch.zeros(4)}, "patch_size": 2}, buf)
+    source = zipfile.ZipFile(buf)
+    chunk = bytes(16 << 20)
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = co.compress(chunk) + co.flush(zlib.Z_FULL_FLUSH)  # history-free: can be repeated
+    repeats = inflated_mb // 16
+    bomb = block * repeats + b"\x03\x00"  # + an empty final block
+    crc = 0
+    for _ in range(repeats):
+        crc = zlib.crc32(chunk, crc)
+    out, central = io.BytesIO(), io.BytesIO()
+    members = [(i.filename, source.read(i.filename)) for i in source.infolist()]
+    for name, data in members:
+        raw = name.endswith("data/0")
+        payload, method = (bomb, 8) if raw else (data, 0)
+        size, crc32 = (repeats * len(chunk), crc) if raw else (len(data), zlib.crc32(data))
+        offset = out.tell()
+        fields = struct.pack("<HHHHHIII", 20, 0, method, 0, 0, crc32, len(payload), size)
+        out.write(b"PK\x03\x04" + fields + struct.pack("<HH", len(name), 0) + name.encode() + payload)
+        central.write(
+            b"PK\x01\x02"
+            + struct.pack("<H", 20)
+            + fields
+            + struct.pack("<HHHHHII", len(name), 0, 0, 0, 0, 0, offset)
+            + name.encode()
+        )
+    start = out.tell()
+    out.write(central.getvalue())
+    out.write(
+        b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, len(members), len(members), len(central.getvalue()), start, 0)
+    )
+    path.write_bytes(out.getvalue())
+
+
+@pytest.mark.slow
+def test_checkpoint_bomb_is_refused_from_its_zip_directory(c, tmp_path):
+    bomb = tmp_path / "in" / "bomb.pt"
+    _deflate_bomb_checkpoint(bomb, 2816)  # 2.75 GB inflated
+    assert bomb.stat().st_size < 4 << 20
+    with zipfile.ZipFile(bomb) as z:  # a valid archive: the sizes are what it declares
+        assert sum(i.file_size for i in z.infolist()) > 2800 << 20
+    line = _assert_refused_in_child(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=bomb), "PATCH2LOC_MAX_CHECKPOINT_MB", tmp_path
+    )
+    assert str(bomb) in line and "2,816 MB" in line
+
+
+def test_checkpoint_limit_is_configurable(c, tmp_path, capsys, monkeypatch):
+    _deflate_bomb_checkpoint(tmp_path / "in" / "small_bomb.pt", 64)
+    monkeypatch.setenv("PATCH2LOC_MAX_CHECKPOINT_MB", "32")
+    refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "small_bomb.pt"),
+        "PATCH2LOC_MAX_CHECKPOINT_MB",
+        tmp_path,
+        capsys,
+    )
+    monkeypatch.setenv("PATCH2LOC_MAX_CHECKPOINT_MB", "128")  # within the limit: torch reads it, and it is no model
+    refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "small_bomb.pt"),
+        "small_bomb.pt: cannot be read",
+        tmp_path,
+        capsys,
+    )

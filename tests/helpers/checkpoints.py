@@ -1,0 +1,66 @@
+"""Tiny checkpoints of the slice-reconstruction methods (issue 48: moved out of test_predict_dae.py and
+test_predict_diffusion.py, used by settings.py and benchmarks/hostile_round4_fixture.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from patch2loc.checkpoint import save_checkpoint
+from patch2loc.methods.dae.model import DenoisingUNet
+from patch2loc.methods.diffusion.train import model_of
+from tests.helpers.safety import SHAPE
+
+
+def dae_checkpoint(path: Path, seed: int, modality: str = "T1") -> Path:
+    """A DAE best.pt as the workflow's training writes it (with the state only resuming needs)."""
+    torch.manual_seed(seed)
+    model = DenoisingUNet(width=4, depth=4)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(
+        path,
+        {
+            "model": model.state_dict(),
+            "method": "DAE",
+            "modality": modality,
+            "step": 3,
+            "config": {"width": 4, "depth": 4, "volume_shape": list(SHAPE), "modality": modality},
+            "optimizer": {"state": {0: {"exp_avg": torch.ones(3)}}},
+            "loss_rows": [[1, 0.5]],
+        },
+    )
+    return path
+
+
+SETTINGS = {"DDPM": {}, "pDDPM": {"patch_size": 8}, "cDDPM": {"encoder": "resnet18", "test_steps": [250, 500, 750]}}
+
+
+def diffusion_checkpoint(path: Path, method: str, seed: int, modality: str = "T1") -> Path:
+    config = {
+        "width": 8,
+        "mults": [1, 2],
+        "blocks": 1,
+        "dropout": 0.0,
+        "timesteps": 1000,
+        "encoder": None,
+        "patch_size": None,
+        "rescale": 1,
+        "test_steps": [500],
+        "noise_octaves": 6,
+        "noise_persistence": 0.8,
+        "noise_frequency_px": 8.0,
+        "seed": 3141,
+        "volume_shape": list(SHAPE),
+        "modality": modality,
+        **SETTINGS[method],
+    }
+    torch.manual_seed(seed)
+    model = model_of(config)
+    for p in model.unet.head.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(
+        path, {"model": model.state_dict(), "method": method, "modality": modality, "step": 3, "config": config}
+    )
+    return path

@@ -1,0 +1,247 @@
+"""The README's demo table and the demo's checks come from a run's files (patch2loc.evaluation.demo_summary)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from patch2loc.evaluation import demo_summary
+from patch2loc.evaluation.tables import METRICS_COLUMNS
+
+
+def _run(tmp_path, ours_auprc: float, val_error: float, dae: bool = False, brats_auprc: float | None = None):
+    rows = []
+    for d in ("BraTS21", "MSLUB", "ATLAS_v2", "WMH"):
+        for s in range(2):
+            rows.append(
+                dict(method="Thresh", modality="T2", fold="", dataset=d, subject=f"s{s}", auprc=0.1, best_dice=0.2)
+            )
+            for fold, shift in ((0, -0.01), (1, 0.01)):
+                auprc = brats_auprc if d == "BraTS21" and brats_auprc is not None else ours_auprc
+                rows.append(
+                    dict(
+                        method="Patch2Loc",
+                        modality="T2",
+                        fold=fold,
+                        dataset=d,
+                        subject=f"s{s}",
+                        auprc=auprc + shift,
+                        best_dice=0.3 + shift,
+                    )
+                )
+                for method in demo_summary.COMPARED if dae else ():  # the DAE and the diffusion models
+                    rows.append(
+                        dict(
+                            method=method,
+                            modality="T2",
+                            fold=fold,
+                            dataset=d,
+                            subject=f"s{s}",
+                            auprc=0.3,
+                            best_dice=0.4,
+                        )
+                    )
+    metrics = pd.DataFrame(rows).reindex(columns=METRICS_COLUMNS)
+    metrics["region"] = "brain"
+    (tmp_path / "tables").mkdir()
+    metrics.to_csv(tmp_path / "tables" / "per_volume_metrics.csv", index=False)
+    for fold in (0, 1):
+        d = tmp_path / "models" / "T2" / f"fold{fold}"
+        d.mkdir(parents=True)
+        pd.DataFrame(
+            {
+                "step": [100, 200],
+                "train_loss": [1, 1],
+                "val_loss": [1, 1],
+                "val_error": [20.0, val_error],
+                "centre_error": [30.0, 30.0],
+            }
+        ).to_csv(d / "loss.csv", index=False)
+    return tmp_path
+
+
+def test_table_and_passing_checks(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
+    assert demo_summary.main([str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "| Thresh | 20.00 / 10.00 |" in out
+    assert "| Patch2Loc | 30.00 ± 1.41 / 25.00 ± 1.41 |" in out
+    assert out.count("PASS") == 6 and "FAIL" not in out  # 2 models + 4 AUPRC sets
+
+
+def test_failing_checks_exit_1(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.15, val_error=12.0)  # ratio 1.5 < 2; 12/30 = 0.4 > 0.35
+    assert demo_summary.main([str(run)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("FAIL") == 4 and out.count("PASS") == 2  # BraTS21 and MSLUB need only > 1x
+    assert "PASS  AUPRC MSLUB" in out and "FAIL  AUPRC WMH" in out
+
+
+def test_quick_demo_needs_more_than_thresh_on_brats(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0, brats_auprc=0.1)  # equal to Thresh: not above it
+    assert demo_summary.main([str(run)]) == 1
+    assert "FAIL  AUPRC BraTS21" in capsys.readouterr().out
+
+
+def test_long_checks_need_2x_but_above_thresh_on_mslub_and_the_dae(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.15, val_error=9.0)
+    assert demo_summary.main([str(run)]) == 1  # 1.5x: passes BraTS21/MSLUB, fails ATLAS_v2/WMH
+    capsys.readouterr()
+    assert demo_summary.main([str(run), "--checks", "long"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("FAIL  AUPRC") == 3 and "FAIL  AUPRC BraTS21" in out  # long asks 2x of BraTS21
+    assert "PASS  AUPRC MSLUB" in out and "must be > 1" in out  # MSLUB: above Thresh, as the quick demo
+    assert "FAIL  DAE rows" in out and "FAIL  cDDPM rows" in out and "FAIL  VAE rows" in out
+
+
+def _scan(folder, lesion_voxels: int) -> None:
+    """A 10x10x10 preprocessed scan: a 500-voxel brain mask holding `lesion_voxels` lesion voxels."""
+    import nibabel as nib
+    import numpy as np
+
+    folder.mkdir(parents=True)
+    mask = np.zeros((10, 10, 10), np.uint8)
+    mask[:5] = 1
+    seg = np.zeros_like(mask)
+    seg.reshape(-1)[:lesion_voxels] = 1
+    image = np.arange(1000, dtype=np.float32).reshape(10, 10, 10)
+    for name, data in (("image", image), ("mask", mask), ("seg", seg)):
+        nib.save(nib.Nifti1Image(data, np.eye(4)), str(folder / f"{name}.nii.gz"))
+
+
+def test_chance_level_is_the_lesions_share_of_the_brain(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
+    _scan(run / "preprocessed" / "MSLUB" / "T2" / "s0", 5)  # 1 % of the brain
+    _scan(run / "preprocessed" / "MSLUB" / "T2" / "s1", 15)  # 3 %: the set's chance level is 2 %
+    assert demo_summary.main([str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "INFO  chance MSLUB: a random heatmap's AUPRC 2.000 %" in out
+    assert "Thresh 5.00 x, Patch2Loc 12.50 x chance" in out
+    assert "INFO  chance WMH" not in out  # no masks in the run for that set: no line
+
+
+def test_chance_level_in_native_space_is_the_lesion_voxels_over_the_native_brain(tmp_path):
+    import nibabel as nib
+    import numpy as np
+
+    folder = tmp_path / "preprocessed" / "WMH" / "T2" / "s0"
+    _scan(folder, 5)  # atlas space: 1 % of the brain; not what a natively scored volume uses
+    brain = np.zeros((20, 20, 10), np.uint8)
+    brain[:10] = 1  # 2,000 voxels
+    nib.save(nib.Nifti1Image(brain, np.eye(4)), str(folder / "native_mask.nii.gz"))
+    metrics = pd.DataFrame(
+        [{"dataset": "WMH", "modality": "T2", "subject": "s0", "space": "native", "lesion_voxels": 60}] * 2
+    )
+    assert demo_summary.chance_levels(tmp_path, metrics) == {"WMH": 0.03}
+    assert demo_summary.chance_levels(tmp_path, metrics.assign(space="atlas")) == {"WMH": 0.01}
+
+
+def test_long_checks_pass_with_the_dae_and_compare_it(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0, dae=True)
+    assert demo_summary.main([str(run), "--checks", "long"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS  DAE rows" in out and "| DAE | 40.00 ± 0.00 / 30.00 ± 0.00 |" in out
+    assert "PASS  pDDPM rows" in out and "| cDDPM | 40.00 ± 0.00 / 30.00 ± 0.00 |" in out
+    assert "INFO  DAE WMH: AUPRC 30.00 % = 3.00 x Thresh, 1.20 x Patch2Loc" in out
+    assert "INFO  DDPM WMH: AUPRC 30.00 % = 3.00 x Thresh, 1.20 x Patch2Loc" in out
+    rows = [
+        line.split(" |")[0]
+        for line in out.splitlines()
+        if line.startswith("| ") and "BraTS21" not in line and "---" not in line
+    ]
+    assert rows == [
+        "| Patch2Loc",
+        "| DAE",
+        "| Thresh",
+        "| DDPM",
+        "| pDDPM",
+        "| cDDPM",
+        "| AE",
+        "| VAE",
+    ]  # registry order
+    assert "PASS  AE rows" in out and "PASS  VAE rows" in out
+    assert "INFO  VAE WMH: AUPRC 30.00 % = 3.00 x Thresh, 1.20 x Patch2Loc" in out
+
+
+def test_missing_run_exits_2(tmp_path, capsys):
+    assert demo_summary.main([str(tmp_path / "nothing")]) == 2
+    assert "per_volume_metrics.csv" in capsys.readouterr().err
+
+
+def test_readme_block_is_replaced_and_nothing_else(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "intro ±\n<!-- demo-table:start -->\nold numbers\n<!-- demo-table:end -->\noutro\n", encoding="utf-8"
+    )
+    for _ in range(2):  # a second run gives the same file
+        assert demo_summary.main([str(run), "--markdown-only", "--readme", str(readme)]) == 0
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("intro ±\n<!-- demo-table:start -->\n| | BraTS21 |")
+    assert text.endswith("<!-- demo-table:end -->\noutro\n") and "old numbers" not in text
+    assert "| Patch2Loc | 30.00 ± 1.41 / 25.00 ± 1.41 |" in text
+
+
+def test_a_named_block_is_replaced_and_the_default_one_kept(tmp_path):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
+    readme = tmp_path / "README.md"
+    original = (
+        "<!-- demo-table:start -->\nshort demo\n<!-- demo-table:end -->\n"
+        "<!-- demo-long-table:start -->\nold\n<!-- demo-long-table:end -->\n"
+    )
+    readme.write_text(original, encoding="utf-8")
+    assert demo_summary.main([str(run), "--markdown-only", "--readme", str(readme), "--block", "demo-long-table"]) == 0
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("<!-- demo-table:start -->\nshort demo\n<!-- demo-table:end -->\n")
+    assert "<!-- demo-long-table:start -->\n| | BraTS21 |" in text and "\nold\n" not in text
+
+
+def test_readme_without_markers_is_refused_unchanged(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n", encoding="utf-8")
+    assert demo_summary.main([str(run), "--readme", str(readme)]) == 2
+    assert readme.read_text(encoding="utf-8") == "no markers here\n"
+    assert "demo-table:start" in capsys.readouterr().err
+
+
+def _make_demo(tmp_path, ours_auprc: float):
+    """`make demo` of the repository's Makefile, with stand-in snakemake (does nothing) and python
+    (the real interpreter) in a fake venv, on a finished run written by `_run`."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    work = tmp_path / "work"
+    (work / "results" / "demo").mkdir(parents=True)
+    _run(work / "results" / "demo", ours_auprc=ours_auprc, val_error=9.0)
+    (work / "pyproject.toml").write_text("", encoding="utf-8")
+    bin_dir = work / "fakevenv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "snakemake").write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n', encoding="utf-8")
+    for tool in ("snakemake", "python"):
+        (bin_dir / tool).chmod(0o755)
+    (bin_dir / ".installed").touch()
+    os.utime(work / "pyproject.toml", (0, 0))  # older than .installed: make installs nothing
+    makefile = Path(__file__).resolve().parents[2] / "Makefile"
+    return subprocess.run(
+        ["make", "-f", str(makefile), "demo", "VENV=fakevenv", "PYTHON=true"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUTF8": "1"},
+        timeout=120,
+    )
+
+
+def test_make_demo_exits_non_zero_when_a_check_fails(tmp_path):
+    failed = _make_demo(tmp_path, ours_auprc=0.15)  # WMH and ATLAS_v2 at 1.5x Thresh: must be >= 2x
+    assert failed.returncode != 0, failed.stdout + failed.stderr
+    assert "FAIL  AUPRC WMH" in failed.stdout and "| Patch2Loc |" in failed.stdout  # the summary still prints
+
+
+def test_make_demo_exits_0_when_every_check_passes(tmp_path):
+    passed = _make_demo(tmp_path, ours_auprc=0.25)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "FAIL" not in passed.stdout and passed.stdout.count("PASS") == 6
