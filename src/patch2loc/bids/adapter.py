@@ -64,19 +64,12 @@ def run_predict(scans, work: Path, model: str | Path, device: str, overwrite: bo
 
 
 def predict_outputs(scan, work: Path) -> dict[str, Path]:
-    """predict's outputs of one scan in its folder mode (its own naming, predict.scan.Job)."""
+    """predict's outputs of one scan in its folder mode (its own naming, predict.plan.Job)."""
     from patch2loc.predict.inputs import ScanInput
-    from patch2loc.predict.scan import Job
+    from patch2loc.predict.plan import Job
 
-    job = Job(
-        ScanInput(scan.id, scan.path, scan.mask),
-        work / f"{scan.id}.nii.gz",
-        work / scan.id,
-        work / f"{scan.id}.png",
-        from_run=True,
-        lesions=True,
-    )
-    return job.outputs()
+    scan_input = ScanInput(scan.id, scan.path, scan.mask)
+    return Job(scan_input, work / f"{scan.id}.nii.gz", work / scan.id, work / f"{scan.id}.png", True, True).outputs
 
 
 def native_brain(outputs: dict[str, Path], native_scan: Path) -> np.ndarray:

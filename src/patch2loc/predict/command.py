@@ -35,9 +35,18 @@ from patch2loc.predict.runstate import call_settings, is_current, remove_stale, 
 MAX_EXIT = 100
 
 
-def _header_checks(
-    job, chain, method: str, req: PredictRequest, checkpoints: list, patch_size: int | None = None
-) -> None:
+@dataclass
+class _Models:
+    """The folds' models a request scores with: their method, checkpoints (files or bundle members),
+    names (recorded in the summaries) and unsupervised thresholds."""
+
+    method: str
+    checkpoints: list
+    names: list[str]
+    thresholds: list
+
+
+def _header_checks(job, chain, models: _Models, req: PredictRequest, patch_size: int | None = None) -> None:
     """The checks of one scan that read headers only (preflight.py, budget.py), before any model is
     loaded: a scan refused here costs no model, no voxel and no torch import."""
     scan = job.scan
@@ -47,19 +56,18 @@ def _header_checks(
                 "--image": scan.image,
                 "--mask": scan.mask,
                 "--seg": scan.seg,
-                **{f"--out ({name})": path for name, path in job.outputs().items()},
+                **{f"--out ({name})": path for name, path in job.outputs.items()},
             }
         )
     claims = check_claims(scan, chain is not None)
-    flags = method_flags(method, req)
-    stride = flags["stride"] or 1  # a method that ignores --stride scores every pixel
+    stride = method_flags(models.method, req)["stride"] or 1  # a method that ignores --stride scores every pixel
     check_flags_fit(model_grid(scan.image, chain), stride, req.median_size, scan.image)
     check_budget(
         scan,
         claims,
         chain,
-        method=method,
-        checkpoints=checkpoints,
+        method=models.method,
+        checkpoints=models.checkpoints,
         batch_size=req.batch_size,
         stride=stride,
         patch_size=patch_size,
@@ -67,13 +75,10 @@ def _header_checks(
     )
 
 
-def _voxel_checks(job, chain, skull_strip: str) -> None:
+def _voxel_checks(job, chain) -> None:
     """The checks of one scan that read its voxels, but compute nothing (preflight.py)."""
-    from patch2loc.predict.scan import skull_strip_of  # numpy
-
     if chain is not None and not job.scan.is_dicom:
-        strip = skull_strip_of(job.scan, skull_strip)
-        check_raw_scan(job.scan.image, job.scan.mask if strip == "provided" else None)
+        check_raw_scan(job.scan.image, job.scan.mask if job.strip == "provided" else None)
 
 
 class _Failures:
@@ -123,36 +128,17 @@ def predict(req: PredictRequest) -> int:
         return _predict(req, bundle)
 
 
-@dataclass
-class _Models:
-    """The folds' models a request scores with: their method, checkpoints (files or bundle members),
-    names (recorded in the summaries) and unsupervised thresholds."""
-
-    method: str
-    checkpoints: list
-    names: list[str]
-    thresholds: list
-
-
 def _predict(req: PredictRequest, bundle) -> int:
-    """Every check that needs no compute, then each scan's header checks, then the models are loaded
-    once and the scans scored one by one."""
-    from patch2loc.predict.inputs import expand  # numpy
-
+    """The steps of a call: what the run or bundle decides, the models, the plan (every check that
+    needs no compute), each scan's header checks, then the models loaded once and the scans scored."""
     req, method, chain = _resolve(req, bundle)
     models = _Models(method, *fold_models(req, chain, bundle, method))
-    scans = expand(req.image, req.mask, req.seg)
-    _check_skull_strip(req, scans, chain)
-    lesions = req.threshold is not None or chain is not None
-    jobs, batch = plan.jobs(req, scans, chain is not None, lesions)
-    plan.check_paths(jobs, scans, models.checkpoints, chain, req)
-    threshold, source = _threshold(req, models.thresholds)
-    for job in jobs:
-        job.lesions = threshold is not None
-    settings = call_settings(req, models.checkpoints, chain, threshold, source, models.method)
+    threshold = _threshold(req, models.thresholds)
+    jobs, batch = _plan(req, chain, models.checkpoints, lesions=threshold[0] is not None)
+    settings = call_settings(req, models.checkpoints, chain, *threshold, models.method)
     failures = _Failures(batch)
     todo, skipped = _header_pass(jobs, req, chain, models, settings, failures, batch)
-    done = _score_all(todo, req, chain, models, (threshold, source), bundle is not None, failures, batch)
+    done = _score_all(todo, req, chain, models, threshold, bundle is not None, failures, batch)
     if batch and not req.quiet:
         print(
             f"patch2loc predict: {done} scored, {skipped} skipped (done before with the same inputs and "
@@ -191,27 +177,6 @@ def _resolve(req: PredictRequest, bundle):
     return req, method, chain
 
 
-def _check_skull_strip(req: PredictRequest, scans: list, chain) -> None:
-    """--skull-strip against the scans: only raw scans are stripped, `mask` needs every mask, and
-    HD-BET must be there when a scan needs it."""
-    from patch2loc.predict.runchain import require_hdbet  # numpy
-    from patch2loc.predict.scan import skull_strip_of  # numpy
-
-    if chain is None and req.skull_strip in ("hdbet", "none"):
-        raise InputError(
-            f"--skull-strip {req.skull_strip}: only raw scans are skull-stripped; add --from-run (or --model)."
-        )
-    unmasked = [s for s in scans if s.mask is None]
-    if chain is not None and unmasked and req.skull_strip == "mask":
-        raise InputError(
-            f"{unmasked[0].image}: --skull-strip mask but no brain mask for this scan. Pass --mask "
-            "(or a csv column mask), or use --skull-strip hdbet or none."
-        )
-    needs_hdbet = [s for s in scans if skull_strip_of(s, req.skull_strip) == "hdbet"]
-    if chain is not None and needs_hdbet:
-        require_hdbet(needs_hdbet[0].image)
-
-
 def _threshold(req: PredictRequest, thresholds: list) -> tuple[float | None, str]:
     """The user's threshold, else the run's (the folds' unsupervised thresholds, averaged), and its source."""
     from patch2loc.scoring import mean_threshold  # numpy, scipy
@@ -222,20 +187,29 @@ def _threshold(req: PredictRequest, thresholds: list) -> tuple[float | None, str
     return threshold, "run (mean of the folds' healthy-IXI quantile thresholds)" if threshold is not None else "none"
 
 
+def _plan(req: PredictRequest, chain, checkpoints: list, lesions: bool):
+    """The scans, one job each (plan.py), and every output path checked against every input."""
+    from patch2loc.predict.inputs import expand  # numpy
+
+    scans = expand(req.image, req.mask, req.seg)
+    plan.check_skull_strip(req, scans, chain is not None)
+    jobs, batch = plan.jobs(req, scans, chain is not None, lesions)
+    plan.check_paths(jobs, scans, checkpoints, chain, req)
+    return jobs, batch
+
+
 def _header_pass(jobs, req: PredictRequest, chain, models: _Models, settings, failures, batch: bool):
     """What each scan's files claim, before any model is loaded: (scans to score with whether their
     outputs are current, number skipped as done before)."""
-    from patch2loc.predict.scan import skull_strip_of  # numpy
-
     todo, skipped = [], 0
     for job in jobs:
-        job.state = scan_state(job.scan, settings, skull_strip_of(job.scan, req.skull_strip) if chain else None)
+        job = replace(job, state=scan_state(job.scan, settings, job.strip))
         current = is_current(job, job.state)
         if current and batch and not req.overwrite:
             skipped += 1
             continue
         try:
-            _header_checks(job, chain, models.method, req, models.checkpoints)
+            _header_checks(job, chain, models, req)
         except Exception as exc:  # one scan's failure must not stop the others
             failures.add(job, exc, current)
             continue
@@ -243,13 +217,9 @@ def _header_pass(jobs, req: PredictRequest, chain, models: _Models, settings, fa
     return todo, skipped
 
 
-def _score_all(todo, req: PredictRequest, chain, models: _Models, threshold, from_bundle, failures, batch) -> int:
-    """Load the models once and score each scan; returns how many were scored."""
-    if not todo:
-        return 0
-    from tqdm.auto import tqdm
-
-    from patch2loc.predict.scan import Context, run_scan  # numpy
+def _context(req: PredictRequest, chain, models: _Models, threshold, from_bundle: bool, batch: bool):
+    """The models loaded once (checked against the request) and what every scan is scored with."""
+    from patch2loc.predict.scan import Context  # numpy
 
     device = resolve_device(req.device)
     # looked up at call time, as the tests that stop a run there replace it (tests/test_hostile_late_errors.py)
@@ -263,25 +233,35 @@ def _score_all(todo, req: PredictRequest, chain, models: _Models, threshold, fro
         req.allow_mismatch,
         from_bundle=from_bundle,
     )
-    ctx = Context(
+    return Context(
         members=members,
         chain=chain,
         threshold=threshold[0],
         threshold_source=threshold[1],
         settings=score_settings(req, device, progress=not req.quiet and not batch),
-        skull_strip=req.skull_strip,
         allow_mismatch=req.allow_mismatch,
         checkpoints=models.names,
         method=models.method,
         force=req.force,
     )
-    patch = max((m.ckpt.get("patch_size") or 0 for m in members), default=0) or None
+
+
+def _score_all(todo, req: PredictRequest, chain, models: _Models, threshold, from_bundle, failures, batch) -> int:
+    """Load the models once and score each scan; returns how many were scored."""
+    if not todo:
+        return 0
+    from tqdm.auto import tqdm
+
+    from patch2loc.predict.scan import run_scan  # numpy
+
+    ctx = _context(req, chain, models, threshold, from_bundle, batch)
+    patch = max((m.ckpt.get("patch_size") or 0 for m in ctx.members), default=0) or None
     done = 0
     for job, current in tqdm(todo, desc="scans", unit="scan", disable=req.quiet or not batch):
         try:
             if patch is not None:  # the budget again, with the models' own patch size
-                _header_checks(job, chain, models.method, req, models.checkpoints, patch)
-            _voxel_checks(job, chain, req.skull_strip)
+                _header_checks(job, chain, models, req, patch)
+            _voxel_checks(job, chain)
             record = run_scan(job, ctx)
             done += 1
         except Exception as exc:  # one scan's failure must not stop the others
