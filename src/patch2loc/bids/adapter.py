@@ -1,8 +1,8 @@
 """The one place `patch2loc bids` calls into predict and the bundle reader (re-point it here when
 predict's interface changes).
 
-The BIDS scans go to predict's folder mode as a csv (image, mask), with predict's own command
-line parser filling in every default, so a BIDS run scores a scan exactly as `patch2loc predict
+The BIDS scans go to predict's folder mode as a csv (image, mask) in a `PredictRequest` whose
+other settings are predict's defaults, so a BIDS run scores a scan exactly as `patch2loc predict
 --model BUNDLE --image scans.csv --out OUTPUT_DIR/.predict` does: predict's checks before any
 compute, one bad scan reported and the others going on, and a scan skipped when its outputs
 were made from the same input files (checksums) with the same settings. The BIDS names are then
