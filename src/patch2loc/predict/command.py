@@ -23,9 +23,8 @@ from patch2loc.errors import InputError, resource_problem
 from patch2loc.outputs import check_utf8_path
 from patch2loc.predict import models as model_loading
 from patch2loc.predict import plan
-from patch2loc.predict.budget import check_budget
 from patch2loc.predict.models import fold_models, method_flags, resolve_method, score_settings
-from patch2loc.predict.preflight import check_claims, check_flags_fit, check_paths_utf8, check_raw_scan, model_grid
+from patch2loc.predict.preflight import Limits, check_headers, check_voxels
 from patch2loc.predict.request import PredictRequest
 from patch2loc.predict.runstate import call_settings, is_current, remove_stale, scan_state
 
@@ -46,39 +45,18 @@ class _Models:
     thresholds: list
 
 
-def _header_checks(job, chain, models: _Models, req: PredictRequest, patch_size: int | None = None) -> None:
-    """The checks of one scan that read headers only (preflight.py, budget.py), before any model is
-    loaded: a scan refused here costs no model, no voxel and no torch import."""
-    scan = job.scan
-    if chain is not None or scan.is_dicom:  # SimpleITK opens these paths
-        check_paths_utf8(
-            {
-                "--image": scan.image,
-                "--mask": scan.mask,
-                "--seg": scan.seg,
-                **{f"--out ({name})": path for name, path in job.outputs.items()},
-            }
-        )
-    claims = check_claims(scan, chain is not None)
-    stride = method_flags(models.method, req)["stride"] or 1  # a method that ignores --stride scores every pixel
-    check_flags_fit(model_grid(scan.image, chain), stride, req.median_size, scan.image)
-    check_budget(
-        scan,
-        claims,
-        chain,
-        method=models.method,
-        checkpoints=models.checkpoints,
-        batch_size=req.batch_size,
-        stride=stride,
-        patch_size=patch_size,
-        html=job.html is not None,
-    )
+@dataclass(frozen=True)
+class _Call:
+    """One request resolved: the chain (None for preprocessed scans), the models, the threshold and
+    its source, what each scan is held to before its compute, and whether --out is a folder."""
 
-
-def _voxel_checks(job, chain) -> None:
-    """The checks of one scan that read its voxels, but compute nothing (preflight.py)."""
-    if chain is not None and not job.scan.is_dicom:
-        check_raw_scan(job.scan.image, job.scan.mask if job.strip == "provided" else None)
+    req: PredictRequest
+    chain: object
+    models: _Models
+    threshold: tuple[float | None, str]
+    limits: Limits
+    from_bundle: bool
+    batch: bool
 
 
 class _Failures:
@@ -135,10 +113,12 @@ def _predict(req: PredictRequest, bundle) -> int:
     models = _Models(method, *fold_models(req, chain, bundle, method))
     threshold = _threshold(req, models.thresholds)
     jobs, batch = _plan(req, chain, models.checkpoints, lesions=threshold[0] is not None)
-    settings = call_settings(req, models.checkpoints, chain, *threshold, models.method)
+    stride = method_flags(method, req)["stride"] or 1  # a method that ignores --stride scores every pixel
+    limits = Limits(method, tuple(models.checkpoints), stride, req.median_size, req.batch_size)
+    call = _Call(req, chain, models, threshold, limits, bundle is not None, batch)
     failures = _Failures(batch)
-    todo, skipped = _header_pass(jobs, req, chain, models, settings, failures, batch)
-    done = _score_all(todo, req, chain, models, threshold, bundle is not None, failures, batch)
+    todo, skipped = _header_pass(jobs, call, failures)
+    done = _score_all(todo, call, failures)
     if batch and not req.quiet:
         print(
             f"patch2loc predict: {done} scored, {skipped} skipped (done before with the same inputs and "
@@ -198,29 +178,32 @@ def _plan(req: PredictRequest, chain, checkpoints: list, lesions: bool):
     return jobs, batch
 
 
-def _header_pass(jobs, req: PredictRequest, chain, models: _Models, settings, failures, batch: bool):
-    """What each scan's files claim, before any model is loaded: (scans to score with whether their
-    outputs are current, number skipped as done before)."""
+def _header_pass(jobs, call: _Call, failures) -> tuple[list, int]:
+    """What each scan's files claim, before any model is loaded: (scans to score, each with its run
+    state and whether its outputs are current; the number skipped as done before)."""
+    req, models = call.req, call.models
+    settings = call_settings(req, models.checkpoints, call.chain, *call.threshold, models.method)
     todo, skipped = [], 0
     for job in jobs:
-        job = replace(job, state=scan_state(job.scan, settings, job.strip))
-        current = is_current(job, job.state)
-        if current and batch and not req.overwrite:
+        state = scan_state(job.scan, settings, job.strip)
+        current = is_current(job, state)
+        if current and call.batch and not req.overwrite:
             skipped += 1
             continue
         try:
-            _header_checks(job, chain, models, req)
+            check_headers(job, call.chain, call.limits)
         except Exception as exc:  # one scan's failure must not stop the others
             failures.add(job, exc, current)
             continue
-        todo.append((job, current))
+        todo.append((job, state, current))
     return todo, skipped
 
 
-def _context(req: PredictRequest, chain, models: _Models, threshold, from_bundle: bool, batch: bool):
+def _context(call: _Call):
     """The models loaded once (checked against the request) and what every scan is scored with."""
     from patch2loc.predict.scan import Context  # numpy
 
+    req, models = call.req, call.models
     device = resolve_device(req.device)
     # looked up at call time, as the tests that stop a run there replace it (tests/test_hostile_late_errors.py)
     members = model_loading.load_members(
@@ -231,14 +214,14 @@ def _context(req: PredictRequest, chain, models: _Models, threshold, from_bundle
         device,
         req.modality,
         req.allow_mismatch,
-        from_bundle=from_bundle,
+        from_bundle=call.from_bundle,
     )
     return Context(
         members=members,
-        chain=chain,
-        threshold=threshold[0],
-        threshold_source=threshold[1],
-        settings=score_settings(req, device, progress=not req.quiet and not batch),
+        chain=call.chain,
+        threshold=call.threshold[0],
+        threshold_source=call.threshold[1],
+        settings=score_settings(req, device, progress=not req.quiet and not call.batch),
         allow_mismatch=req.allow_mismatch,
         checkpoints=models.names,
         method=models.method,
@@ -246,7 +229,7 @@ def _context(req: PredictRequest, chain, models: _Models, threshold, from_bundle
     )
 
 
-def _score_all(todo, req: PredictRequest, chain, models: _Models, threshold, from_bundle, failures, batch) -> int:
+def _score_all(todo, call: _Call, failures) -> int:
     """Load the models once and score each scan; returns how many were scored."""
     if not todo:
         return 0
@@ -254,20 +237,20 @@ def _score_all(todo, req: PredictRequest, chain, models: _Models, threshold, fro
 
     from patch2loc.predict.scan import run_scan  # numpy
 
-    ctx = _context(req, chain, models, threshold, from_bundle, batch)
+    ctx, quiet = _context(call), call.req.quiet
     patch = max((m.ckpt.get("patch_size") or 0 for m in ctx.members), default=0) or None
     done = 0
-    for job, current in tqdm(todo, desc="scans", unit="scan", disable=req.quiet or not batch):
+    for job, state, current in tqdm(todo, desc="scans", unit="scan", disable=quiet or not call.batch):
         try:
             if patch is not None:  # the budget again, with the models' own patch size
-                _header_checks(job, chain, models, req, patch)
-            _voxel_checks(job, chain)
-            record = run_scan(job, ctx)
+                check_headers(job, call.chain, call.limits, patch)
+            check_voxels(job, call.chain)
+            record = run_scan(job, ctx, state)
             done += 1
         except Exception as exc:  # one scan's failure must not stop the others
             failures.add(job, exc, current)
             continue
-        if not req.quiet and not batch:
-            what = f"{record['patches']} patches" if record["patches"] is not None else f"{models.method} score"
+        if not quiet and not call.batch:
+            what = f"{record['patches']} patches" if record["patches"] is not None else f"{ctx.method} score"
             print(f"{job.heatmap}: {what} in {record['seconds']:.1f} s", file=sys.stderr)
     return done

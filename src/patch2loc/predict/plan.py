@@ -41,7 +41,6 @@ class Job:
     lesions: bool  # a threshold is known
     html: Path | None = None  # --html: the interactive viewer
     strip: str | None = None  # the chain's skull stripping (skull_strip_of); None without a chain
-    state: dict | None = None  # inputs' checksums + settings (runstate.py), recorded in the summary
     outputs: dict[str, Path] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self):

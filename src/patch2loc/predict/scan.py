@@ -96,9 +96,10 @@ class _View:
     image: np.ndarray  # the scan shown by the viewer
 
 
-def run_scan(job: Job, ctx: Context) -> dict:
+def run_scan(job: Job, ctx: Context, state: dict | None = None) -> dict:
     """Score one scan and commit all its outputs together (prepare, score, native outputs, summary,
-    figures); returns the summary record."""
+    figures); returns the summary record. `state`: its inputs' checksums and the call's settings
+    (runstate.scan_state), recorded in the summary."""
     paths = job.outputs
     with OutputSet() as outs:
         prepared = _prepare(job, ctx, outs)
@@ -110,7 +111,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
         view = _View(score, case.mask, case.image.affine, "model grid", case.image.data)
         if ctx.chain is not None:
             view = _native_outputs(job, ctx, outs, prepared, case, score)
-        record, rows = _summary(job, ctx, view, scored)
+        record, rows = _summary(job, ctx, view, scored, state)
         outs.file(paths["summary"]).write_text(lesions.summary_json(record), encoding="utf-8")
         outs.file(paths["components"]).write_text(lesions.components_csv(rows), encoding="utf-8")
         if job.png is not None:
@@ -174,7 +175,7 @@ def _native_outputs(job: Job, ctx: Context, outs: OutputSet, prepared: _Prepared
     return _View(native_score, brain, native.affine, "native", image)
 
 
-def _summary(job: Job, ctx: Context, view: _View, scored: ScoredScan) -> tuple[dict, list[dict]]:
+def _summary(job: Job, ctx: Context, view: _View, scored: ScoredScan, state: dict | None) -> tuple[dict, list[dict]]:
     """The summary record (S_summary.json) and the lesion components (S_components.csv)."""
     scan, thr = job.scan, ctx.threshold
     rows = [] if thr is None else lesions.components((view.score >= thr) & view.brain, view.score, view.affine)
@@ -197,7 +198,7 @@ def _summary(job: Job, ctx: Context, view: _View, scored: ScoredScan) -> tuple[d
         "patches": scored.patches,
         "seconds": round(scored.seconds, 2),
         "outputs": {k: str(v) for k, v in job.outputs.items()},
-        "run_state": job.state,
+        "run_state": state,
     }
     return record, rows
 
