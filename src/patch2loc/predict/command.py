@@ -23,6 +23,7 @@ from patch2loc.errors import InputError, resource_problem
 from patch2loc.outputs import check_utf8_path
 from patch2loc.predict import models as model_loading
 from patch2loc.predict import plan
+from patch2loc.predict.plan import Job
 from patch2loc.predict.models import fold_models, method_flags, resolve_method, score_settings
 from patch2loc.predict.preflight import Limits, check_headers, check_voxels
 from patch2loc.predict.request import PredictRequest
@@ -57,6 +58,16 @@ class _Call:
     limits: Limits
     from_bundle: bool
     batch: bool
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A scan that passed its header checks: its job, its run state (recorded in its summary) and
+    whether its earlier outputs are current (a failed redo then removes them: runstate.remove_stale)."""
+
+    job: Job
+    state: dict
+    current: bool
 
 
 class _Failures:
@@ -178,9 +189,9 @@ def _plan(req: PredictRequest, chain, checkpoints: list, lesions: bool):
     return jobs, batch
 
 
-def _header_pass(jobs, call: _Call, failures) -> tuple[list, int]:
-    """What each scan's files claim, before any model is loaded: (scans to score, each with its run
-    state and whether its outputs are current; the number skipped as done before)."""
+def _header_pass(jobs, call: _Call, failures):
+    """What each scan's files claim, before any model is loaded: (the scans to score, as _Ready; the
+    number skipped as done before)."""
     req, models = call.req, call.models
     settings = call_settings(req, models.checkpoints, call.chain, *call.threshold, models.method)
     todo, skipped = [], 0
@@ -195,7 +206,7 @@ def _header_pass(jobs, call: _Call, failures) -> tuple[list, int]:
         except Exception as exc:  # one scan's failure must not stop the others
             failures.add(job, exc, current)
             continue
-        todo.append((job, state, current))
+        todo.append(_Ready(job, state, current))
     return todo, skipped
 
 
@@ -240,15 +251,16 @@ def _score_all(todo, call: _Call, failures) -> int:
     ctx, quiet = _context(call), call.req.quiet
     patch = max((m.ckpt.get("patch_size") or 0 for m in ctx.members), default=0) or None
     done = 0
-    for job, state, current in tqdm(todo, desc="scans", unit="scan", disable=quiet or not call.batch):
+    for ready in tqdm(todo, desc="scans", unit="scan", disable=quiet or not call.batch):
+        job = ready.job
         try:
             if patch is not None:  # the budget again, with the models' own patch size
                 check_headers(job, call.chain, call.limits, patch)
             check_voxels(job, call.chain)
-            record = run_scan(job, ctx, state)
+            record = run_scan(job, ctx, ready.state)
             done += 1
         except Exception as exc:  # one scan's failure must not stop the others
-            failures.add(job, exc, current)
+            failures.add(job, exc, ready.current)
             continue
         if not quiet and not call.batch:
             what = f"{record['patches']} patches" if record["patches"] is not None else f"{ctx.method} score"
