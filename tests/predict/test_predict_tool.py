@@ -232,7 +232,7 @@ def test_dicom_series_gives_the_same_heatmap_as_the_nifti(raw_run, tmp_path):
 
 def test_skull_strip_choices(tmp_path, capsys):
     from patch2loc.predict.inputs import ScanInput
-    from patch2loc.predict.scan import skull_strip_of
+    from patch2loc.predict.plan import skull_strip_of
 
     with_mask, without = ScanInput("a", tmp_path / "a.nii.gz", tmp_path / "m.nii.gz"), ScanInput("b", tmp_path / "b")
     assert [skull_strip_of(with_mask, c) for c in ("auto", "mask", "hdbet", "none")] == [

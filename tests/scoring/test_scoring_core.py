@@ -125,7 +125,6 @@ def test_workflow_and_predict_write_byte_equal_heatmaps(method, tmp_path):
             None,
             "none",
             score_settings(request, "cpu", False),
-            "auto",
             False,
             method=method.name,
         )

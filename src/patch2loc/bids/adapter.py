@@ -1,8 +1,8 @@
 """The one place `patch2loc bids` calls into predict and the bundle reader (re-point it here when
 predict's interface changes).
 
-The BIDS scans go to predict's folder mode as a csv (image, mask), with predict's own command
-line parser filling in every default, so a BIDS run scores a scan exactly as `patch2loc predict
+The BIDS scans go to predict's folder mode as a csv (image, mask) in a `PredictRequest` whose
+other settings are predict's defaults, so a BIDS run scores a scan exactly as `patch2loc predict
 --model BUNDLE --image scans.csv --out OUTPUT_DIR/.predict` does: predict's checks before any
 compute, one bad scan reported and the others going on, and a scan skipped when its outputs
 were made from the same input files (checksums) with the same settings. The BIDS names are then
@@ -64,19 +64,12 @@ def run_predict(scans, work: Path, model: str | Path, device: str, overwrite: bo
 
 
 def predict_outputs(scan, work: Path) -> dict[str, Path]:
-    """predict's outputs of one scan in its folder mode (its own naming, predict.scan.Job)."""
+    """predict's outputs of one scan in its folder mode (its own naming, predict.plan.Job)."""
     from patch2loc.predict.inputs import ScanInput
-    from patch2loc.predict.scan import Job
+    from patch2loc.predict.plan import Job
 
-    job = Job(
-        ScanInput(scan.id, scan.path, scan.mask),
-        work / f"{scan.id}.nii.gz",
-        work / scan.id,
-        work / f"{scan.id}.png",
-        from_run=True,
-        lesions=True,
-    )
-    return job.outputs()
+    scan_input = ScanInput(scan.id, scan.path, scan.mask)
+    return Job(scan_input, work / f"{scan.id}.nii.gz", work / scan.id, work / f"{scan.id}.png", True, True).outputs
 
 
 def native_brain(outputs: dict[str, Path], native_scan: Path) -> np.ndarray:

@@ -16,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from patch2loc.bids.request import BidsRequest
 from patch2loc.errors import InputError, resource_problem
 
 MAX_EXIT = 100  # as predict: the exit status counts failed scans, at most 100
@@ -67,44 +68,73 @@ def add_parser(sub) -> None:
     b.set_defaults(func=cmd_bids)
 
 
-def _participant(args, bids_dir: Path, out: Path) -> int:
-    from patch2loc.bids import adapter, dataset, guard, output_dir, publish
-    from patch2loc.bids.description import link_for, write_dataset_files
+def _participant(req: BidsRequest, bids_dir: Path, out: Path) -> int:
+    """Every check that needs no compute, predict on the selected scans, then each finished scan published."""
+    from patch2loc.bids import adapter
+    from patch2loc.bids.description import write_dataset_files
     from patch2loc.bids.names import WORK
 
-    if args.model is None:
+    scans, info, links, desc, masks_root = _select(req, bids_dir, out)
+    made = not out.exists()
+    try:
+        failed = adapter.run_predict(scans, out / WORK, req.model, req.device, req.overwrite, req.quiet)
+    except BaseException:
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # predict refused before writing: leave nothing
+        raise
+    published, unchanged, not_published = _publish_all(req, scans, out, info, masks_root)
+    failed += not_published
+    if published or unchanged:
+        write_dataset_files(out, info, links, req.model, desc)
+    if not req.quiet:
+        print(
+            f"patch2loc bids: {published} scan(s) published, {unchanged} unchanged (done before with the same "
+            f"inputs and settings), {failed} failed; derivatives in {out}",
+            file=sys.stderr,
+        )
+    return min(failed, MAX_EXIT)
+
+
+def _select(req: BidsRequest, bids_dir: Path, out: Path):
+    """The checks before any compute, and what they find: (the scans, with their brain masks; the
+    bundle's info; the dataset links; OUTPUT_DIR's dataset_description; the masks' root or None)."""
+    from patch2loc.bids import adapter, dataset, guard, output_dir, publish
+    from patch2loc.bids.description import link_for
+
+    if req.model is None:
         raise InputError(f"{bids_dir}: the participant level needs --model BUNDLE (a bundle from patch2loc export).")
-    if args.seg_derivatives:
-        raise InputError(f"{args.seg_derivatives}: --seg-derivatives belongs to the group level.")
+    if req.seg_derivatives:
+        raise InputError(f"{req.seg_derivatives}: --seg-derivatives belongs to the group level.")
     inputs = {
         "BIDS_DIR": bids_dir,
-        **({"--mask-derivatives": Path(args.mask_derivatives)} if args.mask_derivatives else {}),
+        **({"--mask-derivatives": Path(req.mask_derivatives)} if req.mask_derivatives else {}),
     }
     output_dir.check_place(out, inputs)
     guard.check_no_links(out)
     desc = output_dir.owner(out)
     layout = dataset.open_raw(bids_dir)
-    info = adapter.bundle_info(args.model)
+    info = adapter.bundle_info(req.model)
     output_dir.same_bundle(desc, info, out)
-    filters = dataset.read_filter(args.bids_filter_file, info["modality"])
-    scans = dataset.select_scans(layout, info["modality"], args.participant_label, args.session_label, filters)
+    filters = dataset.read_filter(req.bids_filter_file, info["modality"])
+    scans = dataset.select_scans(layout, info["modality"], req.participant_label, req.session_label, filters)
     for scan in scans:  # our own sidecars, checked before any compute
         publish.published_fingerprint(out, scan)
     links = {publish.RAW: link_for(bids_dir, out, bids_dir)}
-    if args.mask_derivatives:
-        masks = dataset.open_derivatives(args.mask_derivatives, "--mask-derivatives")
-        for scan in scans:
-            scan.mask = dataset.match_derivative(masks, scan, dataset.BRAIN_DESC, "brain mask")
-        links[publish.MASKS] = link_for(Path(args.mask_derivatives), out, bids_dir)
+    if not req.mask_derivatives:
+        return scans, info, links, desc, None
+    masks = dataset.open_derivatives(req.mask_derivatives, "--mask-derivatives")
+    for scan in scans:
+        scan.mask = dataset.match_derivative(masks, scan, dataset.BRAIN_DESC, "brain mask")
+    links[publish.MASKS] = link_for(Path(req.mask_derivatives), out, bids_dir)
+    return scans, info, links, desc, masks.root
 
-    made = not out.exists()
-    try:
-        failed = adapter.run_predict(scans, out / WORK, args.model, args.device, args.overwrite, args.quiet)
-    except BaseException:
-        if made and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # predict refused before writing: leave nothing
-        raise
-    published = unchanged = 0
+
+def _publish_all(req: BidsRequest, scans, out: Path, info: dict, masks_root) -> tuple[int, int, int]:
+    """Each scan predict finished under its BIDS names: (published, unchanged, failed to publish)."""
+    from patch2loc.bids import adapter, publish
+    from patch2loc.bids.names import WORK
+
+    published = unchanged = failed = 0
     for scan in scans:
         produced = adapter.predict_outputs(scan, out / WORK)
         if not all(p.exists() for p in produced.values()):  # predict reported it (and removed its stale outputs)
@@ -117,12 +147,12 @@ def _participant(args, bids_dir: Path, out: Path) -> int:
             continue
         try:
             state = publish.predict_summary(produced["summary"]).get("run_state") or {}
-            if publish.published_fingerprint(out, scan) == state.get("fingerprint") and not args.overwrite:
+            if publish.published_fingerprint(out, scan) == state.get("fingerprint") and not req.overwrite:
                 unchanged += 1
                 continue
             mask_uri = None
             if scan.mask is not None:
-                mask_uri = publish.bids_uri(publish.MASKS, os.path.relpath(scan.mask, masks.root))
+                mask_uri = publish.bids_uri(publish.MASKS, os.path.relpath(scan.mask, masks_root))
             publish.publish_scan(out, scan, produced, info, mask_uri)
         except Exception as exc:  # as in predict: one scan's failure must not stop the others
             failed += 1
@@ -133,46 +163,44 @@ def _participant(args, bids_dir: Path, out: Path) -> int:
             )
             continue
         published += 1
-    if published or unchanged:
-        write_dataset_files(out, info, links, args.model, desc)
-    if not args.quiet:
-        print(
-            f"patch2loc bids: {published} scan(s) published, {unchanged} unchanged (done before with the same "
-            f"inputs and settings), {failed} failed; derivatives in {out}",
-            file=sys.stderr,
-        )
-    return min(failed, MAX_EXIT)
+    return published, unchanged, failed
 
 
-def _group(args, bids_dir: Path, out: Path) -> int:
+def _group(req: BidsRequest, bids_dir: Path, out: Path) -> int:
     from patch2loc.bids import dataset, guard, output_dir
     from patch2loc.bids.group import run_group
 
     for flag in ("model", "mask_derivatives", "participant_label", "session_label", "bids_filter_file"):
-        if getattr(args, flag):
+        if getattr(req, flag):
             raise InputError(f"--{flag.replace('_', '-')}: belongs to the participant level, not group.")
     inputs = {
         "BIDS_DIR": bids_dir,
-        **({"--seg-derivatives": Path(args.seg_derivatives)} if args.seg_derivatives else {}),
+        **({"--seg-derivatives": Path(req.seg_derivatives)} if req.seg_derivatives else {}),
     }
     output_dir.check_place(out, inputs)
     guard.check_no_links(out)
     if output_dir.owner(out) is None:
         raise InputError(f"{out}: OUTPUT_DIR holds no patch2loc derivatives. Run the participant level first.")
     dataset.open_raw(bids_dir)
-    seg = dataset.open_derivatives(args.seg_derivatives, "--seg-derivatives") if args.seg_derivatives else None
+    seg = dataset.open_derivatives(req.seg_derivatives, "--seg-derivatives") if req.seg_derivatives else None
     table, report = run_group(out, seg)
-    if not args.quiet:
+    if not req.quiet:
         print(f"patch2loc bids: {table} and {report}", file=sys.stderr)
     return 0
 
 
 def cmd_bids(args: argparse.Namespace) -> int:
+    """The command line's edge: its arguments become one frozen request, and only that travels."""
+    return bids(BidsRequest.from_args(args))
+
+
+def bids(req: BidsRequest) -> int:
+    """Run one request (`bids.request.BidsRequest`) at its analysis level."""
     from patch2loc.outputs import check_utf8_path
 
-    bids_dir, out = Path(args.bids_dir), Path(args.output_dir)
+    bids_dir, out = Path(req.bids_dir), Path(req.output_dir)
     for path, what in ((bids_dir, "BIDS_DIR"), (out, "OUTPUT_DIR")):
         check_utf8_path(path, what)
-    if args.analysis_level == "participant":
-        return _participant(args, bids_dir, out)
-    return _group(args, bids_dir, out)
+    if req.analysis_level == "participant":
+        return _participant(req, bids_dir, out)
+    return _group(req, bids_dir, out)

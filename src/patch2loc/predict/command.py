@@ -23,9 +23,9 @@ from patch2loc.errors import InputError, resource_problem
 from patch2loc.outputs import check_utf8_path
 from patch2loc.predict import models as model_loading
 from patch2loc.predict import plan
-from patch2loc.predict.budget import check_budget
+from patch2loc.predict.plan import Job
 from patch2loc.predict.models import fold_models, method_flags, resolve_method, score_settings
-from patch2loc.predict.preflight import check_claims, check_flags_fit, check_paths_utf8, check_raw_scan, model_grid
+from patch2loc.predict.preflight import Limits, check_headers, check_voxels
 from patch2loc.predict.request import PredictRequest
 from patch2loc.predict.runstate import call_settings, is_current, remove_stale, scan_state
 
@@ -35,45 +35,39 @@ from patch2loc.predict.runstate import call_settings, is_current, remove_stale, 
 MAX_EXIT = 100
 
 
-def _header_checks(
-    job, chain, method: str, req: PredictRequest, checkpoints: list, patch_size: int | None = None
-) -> None:
-    """The checks of one scan that read headers only (preflight.py, budget.py), before any model is
-    loaded: a scan refused here costs no model, no voxel and no torch import."""
-    scan = job.scan
-    if chain is not None or scan.is_dicom:  # SimpleITK opens these paths
-        check_paths_utf8(
-            {
-                "--image": scan.image,
-                "--mask": scan.mask,
-                "--seg": scan.seg,
-                **{f"--out ({name})": path for name, path in job.outputs().items()},
-            }
-        )
-    claims = check_claims(scan, chain is not None)
-    flags = method_flags(method, req)
-    stride = flags["stride"] or 1  # a method that ignores --stride scores every pixel
-    check_flags_fit(model_grid(scan.image, chain), stride, req.median_size, scan.image)
-    check_budget(
-        scan,
-        claims,
-        chain,
-        method=method,
-        checkpoints=checkpoints,
-        batch_size=req.batch_size,
-        stride=stride,
-        patch_size=patch_size,
-        html=job.html is not None,
-    )
+@dataclass
+class _Models:
+    """The folds' models a request scores with: their method, checkpoints (files or bundle members),
+    names (recorded in the summaries) and unsupervised thresholds."""
+
+    method: str
+    checkpoints: list
+    names: list[str]
+    thresholds: list
 
 
-def _voxel_checks(job, chain, skull_strip: str) -> None:
-    """The checks of one scan that read its voxels, but compute nothing (preflight.py)."""
-    from patch2loc.predict.scan import skull_strip_of  # numpy
+@dataclass(frozen=True)
+class _Call:
+    """One request resolved: the chain (None for preprocessed scans), the models, the threshold and
+    its source, what each scan is held to before its compute, and whether --out is a folder."""
 
-    if chain is not None and not job.scan.is_dicom:
-        strip = skull_strip_of(job.scan, skull_strip)
-        check_raw_scan(job.scan.image, job.scan.mask if strip == "provided" else None)
+    req: PredictRequest
+    chain: object
+    models: _Models
+    threshold: tuple[float | None, str]
+    limits: Limits
+    from_bundle: bool
+    batch: bool
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A scan that passed its header checks: its job, its run state (recorded in its summary) and
+    whether its earlier outputs are current (a failed redo then removes them: runstate.remove_stale)."""
+
+    job: Job
+    state: dict
+    current: bool
 
 
 class _Failures:
@@ -123,36 +117,19 @@ def predict(req: PredictRequest) -> int:
         return _predict(req, bundle)
 
 
-@dataclass
-class _Models:
-    """The folds' models a request scores with: their method, checkpoints (files or bundle members),
-    names (recorded in the summaries) and unsupervised thresholds."""
-
-    method: str
-    checkpoints: list
-    names: list[str]
-    thresholds: list
-
-
 def _predict(req: PredictRequest, bundle) -> int:
-    """Every check that needs no compute, then each scan's header checks, then the models are loaded
-    once and the scans scored one by one."""
-    from patch2loc.predict.inputs import expand  # numpy
-
+    """The steps of a call: what the run or bundle decides, the models, the plan (every check that
+    needs no compute), each scan's header checks, then the models loaded once and the scans scored."""
     req, method, chain = _resolve(req, bundle)
     models = _Models(method, *fold_models(req, chain, bundle, method))
-    scans = expand(req.image, req.mask, req.seg)
-    _check_skull_strip(req, scans, chain)
-    lesions = req.threshold is not None or chain is not None
-    jobs, batch = plan.jobs(req, scans, chain is not None, lesions)
-    plan.check_paths(jobs, scans, models.checkpoints, chain, req)
-    threshold, source = _threshold(req, models.thresholds)
-    for job in jobs:
-        job.lesions = threshold is not None
-    settings = call_settings(req, models.checkpoints, chain, threshold, source, models.method)
+    threshold = _threshold(req, models.thresholds)
+    jobs, batch = _plan(req, chain, models.checkpoints, lesions=threshold[0] is not None)
+    stride = method_flags(method, req)["stride"] or 1  # a method that ignores --stride scores every pixel
+    limits = Limits(method, tuple(models.checkpoints), stride, req.median_size, req.batch_size)
+    call = _Call(req, chain, models, threshold, limits, bundle is not None, batch)
     failures = _Failures(batch)
-    todo, skipped = _header_pass(jobs, req, chain, models, settings, failures, batch)
-    done = _score_all(todo, req, chain, models, (threshold, source), bundle is not None, failures, batch)
+    todo, skipped = _header_pass(jobs, call, failures)
+    done = _score_all(todo, call, failures)
     if batch and not req.quiet:
         print(
             f"patch2loc predict: {done} scored, {skipped} skipped (done before with the same inputs and "
@@ -191,27 +168,6 @@ def _resolve(req: PredictRequest, bundle):
     return req, method, chain
 
 
-def _check_skull_strip(req: PredictRequest, scans: list, chain) -> None:
-    """--skull-strip against the scans: only raw scans are stripped, `mask` needs every mask, and
-    HD-BET must be there when a scan needs it."""
-    from patch2loc.predict.runchain import require_hdbet  # numpy
-    from patch2loc.predict.scan import skull_strip_of  # numpy
-
-    if chain is None and req.skull_strip in ("hdbet", "none"):
-        raise InputError(
-            f"--skull-strip {req.skull_strip}: only raw scans are skull-stripped; add --from-run (or --model)."
-        )
-    unmasked = [s for s in scans if s.mask is None]
-    if chain is not None and unmasked and req.skull_strip == "mask":
-        raise InputError(
-            f"{unmasked[0].image}: --skull-strip mask but no brain mask for this scan. Pass --mask "
-            "(or a csv column mask), or use --skull-strip hdbet or none."
-        )
-    needs_hdbet = [s for s in scans if skull_strip_of(s, req.skull_strip) == "hdbet"]
-    if chain is not None and needs_hdbet:
-        require_hdbet(needs_hdbet[0].image)
-
-
 def _threshold(req: PredictRequest, thresholds: list) -> tuple[float | None, str]:
     """The user's threshold, else the run's (the folds' unsupervised thresholds, averaged), and its source."""
     from patch2loc.scoring import mean_threshold  # numpy, scipy
@@ -222,35 +178,43 @@ def _threshold(req: PredictRequest, thresholds: list) -> tuple[float | None, str
     return threshold, "run (mean of the folds' healthy-IXI quantile thresholds)" if threshold is not None else "none"
 
 
-def _header_pass(jobs, req: PredictRequest, chain, models: _Models, settings, failures, batch: bool):
-    """What each scan's files claim, before any model is loaded: (scans to score with whether their
-    outputs are current, number skipped as done before)."""
-    from patch2loc.predict.scan import skull_strip_of  # numpy
+def _plan(req: PredictRequest, chain, checkpoints: list, lesions: bool):
+    """The scans, one job each (plan.py), and every output path checked against every input."""
+    from patch2loc.predict.inputs import expand  # numpy
 
+    scans = expand(req.image, req.mask, req.seg)
+    plan.check_skull_strip(req, scans, chain is not None)
+    jobs, batch = plan.jobs(req, scans, chain is not None, lesions)
+    plan.check_paths(jobs, scans, checkpoints, chain, req)
+    return jobs, batch
+
+
+def _header_pass(jobs, call: _Call, failures):
+    """What each scan's files claim, before any model is loaded: (the scans to score, as _Ready; the
+    number skipped as done before)."""
+    req, models = call.req, call.models
+    settings = call_settings(req, models.checkpoints, call.chain, *call.threshold, models.method)
     todo, skipped = [], 0
     for job in jobs:
-        job.state = scan_state(job.scan, settings, skull_strip_of(job.scan, req.skull_strip) if chain else None)
-        current = is_current(job, job.state)
-        if current and batch and not req.overwrite:
+        state = scan_state(job.scan, settings, job.strip)
+        current = is_current(job, state)
+        if current and call.batch and not req.overwrite:
             skipped += 1
             continue
         try:
-            _header_checks(job, chain, models.method, req, models.checkpoints)
+            check_headers(job, call.chain, call.limits)
         except Exception as exc:  # one scan's failure must not stop the others
             failures.add(job, exc, current)
             continue
-        todo.append((job, current))
+        todo.append(_Ready(job, state, current))
     return todo, skipped
 
 
-def _score_all(todo, req: PredictRequest, chain, models: _Models, threshold, from_bundle, failures, batch) -> int:
-    """Load the models once and score each scan; returns how many were scored."""
-    if not todo:
-        return 0
-    from tqdm.auto import tqdm
+def _context(call: _Call):
+    """The models loaded once (checked against the request) and what every scan is scored with."""
+    from patch2loc.predict.scan import Context  # numpy
 
-    from patch2loc.predict.scan import Context, run_scan  # numpy
-
+    req, models = call.req, call.models
     device = resolve_device(req.device)
     # looked up at call time, as the tests that stop a run there replace it (tests/bundle/test_bundle_hostile_late.py)
     members = model_loading.load_members(
@@ -261,33 +225,44 @@ def _score_all(todo, req: PredictRequest, chain, models: _Models, threshold, fro
         device,
         req.modality,
         req.allow_mismatch,
-        from_bundle=from_bundle,
+        from_bundle=call.from_bundle,
     )
-    ctx = Context(
+    return Context(
         members=members,
-        chain=chain,
-        threshold=threshold[0],
-        threshold_source=threshold[1],
-        settings=score_settings(req, device, progress=not req.quiet and not batch),
-        skull_strip=req.skull_strip,
+        chain=call.chain,
+        threshold=call.threshold[0],
+        threshold_source=call.threshold[1],
+        settings=score_settings(req, device, progress=not req.quiet and not call.batch),
         allow_mismatch=req.allow_mismatch,
         checkpoints=models.names,
         method=models.method,
         force=req.force,
     )
-    patch = max((m.ckpt.get("patch_size") or 0 for m in members), default=0) or None
+
+
+def _score_all(todo, call: _Call, failures) -> int:
+    """Load the models once and score each scan; returns how many were scored."""
+    if not todo:
+        return 0
+    from tqdm.auto import tqdm
+
+    from patch2loc.predict.scan import run_scan  # numpy
+
+    ctx, quiet = _context(call), call.req.quiet
+    patch = max((m.ckpt.get("patch_size") or 0 for m in ctx.members), default=0) or None
     done = 0
-    for job, current in tqdm(todo, desc="scans", unit="scan", disable=req.quiet or not batch):
+    for ready in tqdm(todo, desc="scans", unit="scan", disable=quiet or not call.batch):
+        job = ready.job
         try:
             if patch is not None:  # the budget again, with the models' own patch size
-                _header_checks(job, chain, models.method, req, models.checkpoints, patch)
-            _voxel_checks(job, chain, req.skull_strip)
-            record = run_scan(job, ctx)
+                check_headers(job, call.chain, call.limits, patch)
+            check_voxels(job, call.chain)
+            record = run_scan(job, ctx, ready.state)
             done += 1
         except Exception as exc:  # one scan's failure must not stop the others
-            failures.add(job, exc, current)
+            failures.add(job, exc, ready.current)
             continue
-        if not req.quiet and not batch:
-            what = f"{record['patches']} patches" if record["patches"] is not None else f"{models.method} score"
+        if not quiet and not call.batch:
+            what = f"{record['patches']} patches" if record["patches"] is not None else f"{ctx.method} score"
             print(f"{job.heatmap}: {what} in {record['seconds']:.1f} s", file=sys.stderr)
     return done

@@ -1,6 +1,8 @@
 """Which outputs each scan of a `predict` call gets, checked against every input before any compute.
 
-`jobs` turns --out (a file or a folder) into one Job per scan. `check_paths` then refuses, before
+`jobs` turns the request's --out (a file or a folder) into one frozen Job per scan: its outputs,
+named once, and how the chain skull-strips it. `check_skull_strip` checks --skull-strip against
+the scans (HD-BET installed where needed). `check_paths` then refuses, before
 anything is read or computed: an output that is an input (same path, a link, a hard link), an
 output inside a folder that is read whole as an input (a bundle folder, the --from-run folder, a
 DICOM series folder: a file added there makes it unusable), an output path that is a symbolic link
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,15 +22,77 @@ from patch2loc.errors import InputError
 from patch2loc.outputs import check_distinct, check_output
 
 if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
+    from patch2loc.predict.inputs import ScanInput
     from patch2loc.predict.request import PredictRequest
 
 NIFTI = (".nii.gz", ".nii")
+OWNER_FILE = "predict.json"  # in S_preprocessed/: which heatmap the folder belongs to
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scan's work: its outputs (named once, `outputs`) and how the chain strips it."""
+
+    scan: ScanInput
+    heatmap: Path  # S.nii.gz (or the exact --out of a single scan)
+    stem: Path
+    png: Path | None
+    from_run: bool
+    lesions: bool  # a threshold is known
+    html: Path | None = None  # --html: the interactive viewer
+    strip: str | None = None  # the chain's skull stripping (skull_strip_of); None without a chain
+    outputs: dict[str, Path] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "outputs", _outputs(self))  # frozen: set once, as it is made
+
+
+def _outputs(job: Job) -> dict[str, Path]:
+    s = str(job.stem)
+    paths = {"heatmap": job.heatmap, "summary": Path(s + "_summary.json"), "components": Path(s + "_components.csv")}
+    if job.lesions:
+        paths["lesions"] = Path(s + "_lesions.nii.gz")
+    if job.from_run:
+        paths["preprocessed"] = Path(s + "_preprocessed")
+        paths["native"] = Path(s + "_native.nii.gz")
+        if job.lesions:
+            paths["native_lesions"] = Path(s + "_native_lesions.nii.gz")
+    if job.png is not None:
+        paths["png"] = job.png
+    if job.html is not None:
+        paths["html"] = job.html
+    return paths
+
+
+def skull_strip_of(scan: ScanInput, choice: str) -> str:
+    """--skull-strip (auto | mask | hdbet | none) -> the chain's setting for this scan."""
+    if choice == "auto":
+        return "provided" if scan.mask is not None else "hdbet"
+    return {"mask": "provided"}.get(choice, choice)
+
+
+def check_skull_strip(req: PredictRequest, scans: list, from_run: bool) -> None:
+    """--skull-strip against the scans: only raw scans are stripped, `mask` needs every mask, and
+    HD-BET must be there when a scan needs it."""
+    if not from_run and req.skull_strip in ("hdbet", "none"):
+        raise InputError(
+            f"--skull-strip {req.skull_strip}: only raw scans are skull-stripped; add --from-run (or --model)."
+        )
+    unmasked = [s for s in scans if s.mask is None]
+    if from_run and unmasked and req.skull_strip == "mask":
+        raise InputError(
+            f"{unmasked[0].image}: --skull-strip mask but no brain mask for this scan. Pass --mask "
+            "(or a csv column mask), or use --skull-strip hdbet or none."
+        )
+    needs_hdbet = [s for s in scans if skull_strip_of(s, req.skull_strip) == "hdbet"]
+    if from_run and needs_hdbet:
+        from patch2loc.predict.runchain import require_hdbet  # numpy: not at `patch2loc --help`
+
+        require_hdbet(needs_hdbet[0].image)
 
 
 def _check_owner(folder: Path, heatmap: Path) -> None:
     """Reuse S_preprocessed/ only for the same heatmap; never replace a folder we did not make."""
-    from patch2loc.predict.scan import OWNER_FILE  # numpy: not at `patch2loc --help`
-
     if not folder.exists():
         return
     try:
@@ -44,7 +109,7 @@ def _check_owner(folder: Path, heatmap: Path) -> None:
 
 def _check_summary_owner(job) -> None:
     """x.nii and x.nii.gz share the stem x: never let one replace the other's outputs."""
-    summary = job.outputs()["summary"]
+    summary = job.outputs["summary"]
     try:
         made_for = json.loads(summary.read_text(encoding="utf-8"))["outputs"]["heatmap"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -56,34 +121,29 @@ def _check_summary_owner(job) -> None:
         )
 
 
-def jobs(req: PredictRequest, scans, from_run: bool, lesions: bool):
-    from patch2loc.predict.scan import Job  # numpy: not at `patch2loc --help`
-
+def jobs(req: PredictRequest, scans, from_run: bool, lesions: bool) -> tuple[list[Job], bool]:
+    """One Job per scan, and whether --out is a folder (several scans: a batch)."""
     out = Path(req.out)
+
+    def job(scan, heatmap, stem, png, html=None) -> Job:
+        strip = skull_strip_of(scan, req.skull_strip) if from_run else None
+        return Job(scan, heatmap, stem, png, from_run, lesions, html, strip)
+
     # A folder: several scans, or an existing folder / a name without a suffix that is not named
     # like a NIfTI. Otherwise one file (check_output then insists on .nii.gz / .nii).
     nifti_name = out.name.lower().endswith(NIFTI)
     if len(scans) == 1 and (nifti_name or (out.suffix and not out.is_dir())):
         suffix = next((s for s in NIFTI if out.name.lower().endswith(s)), "")
         stem = out.with_name(out.name[: len(out.name) - len(suffix)] if suffix else out.name)
-        return [
-            Job(
-                scans[0],
-                out,
-                stem,
-                Path(req.png) if req.png else None,
-                from_run,
-                lesions,
-                Path(req.html) if req.html else None,
-            )
-        ], False
+        png, html = (Path(p) if p else None for p in (req.png, req.html))
+        return [job(scans[0], out, stem, png, html)], False
     if out.name.lower().endswith(NIFTI):
         raise InputError(f"{out}: --image names {len(scans)} scans, so --out must be a folder (not a .nii.gz).")
     if req.png:
         raise InputError(f"{req.png}: --png names one file; with an --out folder every scan gets <id>.png there.")
     if req.html:
         raise InputError(f"{req.html}: --html is for a single scan (an --out .nii.gz), not an --out folder.")
-    return [Job(s, out / f"{s.id}.nii.gz", out / s.id, out / f"{s.id}.png", from_run, lesions) for s in scans], True
+    return [job(s, out / f"{s.id}.nii.gz", out / s.id, out / f"{s.id}.png") for s in scans], True
 
 
 def check_paths(jobs, scans, checkpoints, chain, req: PredictRequest) -> None:
@@ -103,7 +163,7 @@ def check_paths(jobs, scans, checkpoints, chain, req: PredictRequest) -> None:
         check_output(req.out, "--out", (), inputs, folder=True, replaced_whole=False)
     every: dict[str, Path] = {}
     for job in jobs:
-        for name, path in job.outputs().items():
+        for name, path in job.outputs.items():
             if name == "preprocessed":
                 check_output(path, f"the preprocessed folder of {job.heatmap.name}", (), inputs, folder=True)
                 _check_owner(path, job.heatmap)

@@ -1,5 +1,7 @@
 """Per-scan checks that come before any of the scan's compute (each a one-line InputError).
 
+`check_headers` (headers only, before any model is loaded) and `check_voxels` (the voxels, no
+compute) run them for one job of the plan against the call's `Limits` (made once, command.py).
 - What the scan's files claim (claims.py), from their headers: see check_claims.
 - Paths SimpleITK will open (with --from-run, or a DICOM series) must be valid UTF-8: SimpleITK
   aborts the whole process (SIGABRT) on any other, which would kill a folder batch and leave its
@@ -14,10 +16,53 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from patch2loc.errors import InputError
 from patch2loc.outputs import check_utf8_path, printable
+from patch2loc.predict.budget import check_budget
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one call holds each scan to: its method and checkpoints (the memory budget), and the
+    scoring flags as that method applies them."""
+
+    method: str
+    checkpoints: tuple
+    stride: int  # 1 for a method that ignores --stride: it scores every pixel
+    median_size: int
+    batch_size: int
+
+
+def check_headers(job, chain, limits: Limits, patch_size: int | None = None) -> None:
+    """The checks of one scan that read headers only (and budget.py's estimate): a scan refused here
+    costs no model, no voxel and no torch import. `patch_size`: the loaded models' own, once known."""
+    scan = job.scan
+    if chain is not None or scan.is_dicom:  # SimpleITK opens these paths
+        outputs = {f"--out ({name})": path for name, path in job.outputs.items()}
+        check_paths_utf8({"--image": scan.image, "--mask": scan.mask, "--seg": scan.seg, **outputs})
+    claims = check_claims(scan, chain is not None)
+    check_flags_fit(model_grid(scan.image, chain), limits.stride, limits.median_size, scan.image)
+    check_budget(
+        scan,
+        claims,
+        chain,
+        method=limits.method,
+        checkpoints=list(limits.checkpoints),
+        batch_size=limits.batch_size,
+        stride=limits.stride,
+        patch_size=patch_size,
+        html=job.html is not None,
+    )
+
+
+def check_voxels(job, chain) -> None:
+    """The checks of one scan that read its voxels, but compute nothing: a raw NIfTI scan (and the
+    mask the chain is given) before its registration."""
+    if chain is not None and not job.scan.is_dicom:
+        check_raw_scan(job.scan.image, job.scan.mask if job.strip == "provided" else None)
 
 
 def check_paths_utf8(paths: dict[str, Path | None]) -> None:

@@ -9,7 +9,20 @@ before decided. The defaults are the parser's (a test keeps them equal).
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from typing import TypeVar
+
+R = TypeVar("R")
+
+
+def from_namespace(cls: type[R], args: argparse.Namespace) -> R:
+    """A frozen request's fields read from the parsed command line (lists become tuples: nothing
+    can change them). The one place a Namespace is read, for predict and the BIDS App alike."""
+    values = {}
+    for f in fields(cls):
+        value = getattr(args, f.name)
+        values[f.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -42,10 +55,6 @@ class PredictRequest:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "PredictRequest":
-        """The parsed command line as a request (lists become tuples: nothing can change them)."""
-        values = {}
-        for f in fields(cls):
-            value = getattr(args, f.name)
-            values[f.name] = tuple(value) if isinstance(value, list) else value
-        values["checkpoint"] = values["checkpoint"] or ()
-        return cls(**values)
+        """The parsed command line as a request (no --checkpoint: an empty tuple)."""
+        request = from_namespace(cls, args)
+        return replace(request, checkpoint=request.checkpoint or ())

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from patch2loc.outputs import TEMP_MARK
 from patch2loc.predict.models import method_flags
+from patch2loc.predict.plan import OWNER_FILE
 
 if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
     from patch2loc.predict.request import PredictRequest
@@ -86,7 +87,7 @@ def scan_state(scan, settings: dict, skull_strip: str | None) -> dict:
 def recorded(job) -> dict | None:
     """The summary of this job's earlier outputs, when it exists and belongs to this heatmap."""
     try:
-        summary = json.loads(job.outputs()["summary"].read_text(encoding="utf-8"))
+        summary = json.loads(job.outputs["summary"].read_text(encoding="utf-8"))
         made_for = Path(summary["outputs"]["heatmap"]).name
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -100,7 +101,7 @@ def is_current(job, state: dict | None) -> bool:
         state is None
         or state["inputs"]["image"] is None
         or summary is None
-        or not all(p.exists() for p in job.outputs().values())
+        or not all(p.exists() for p in job.outputs.values())
     ):
         return False
     return (summary.get("run_state") or {}).get("fingerprint") == state["fingerprint"]
@@ -109,12 +110,10 @@ def is_current(job, state: dict | None) -> bool:
 def remove_stale(job) -> list[Path]:
     """Remove the outputs an earlier run made for this job (the summary must name this heatmap;
     a folder only when predict made it); returns what was removed."""
-    from patch2loc.predict.scan import OWNER_FILE  # numpy: not at `patch2loc --help`
-
     if recorded(job) is None:
         return []
     removed = []
-    for name, path in job.outputs().items():
+    for name, path in job.outputs.items():
         if name == "summary" or TEMP_MARK in path.name or path.is_symlink() or not path.exists():
             continue
         if path.is_dir():
@@ -124,6 +123,6 @@ def remove_stale(job) -> list[Path]:
         else:
             path.unlink()
         removed.append(path)
-    summary = job.outputs()["summary"]
+    summary = job.outputs["summary"]
     summary.unlink()  # last: while it exists, the set is recognisably ours
     return [*removed, summary]

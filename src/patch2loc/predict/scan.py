@@ -1,7 +1,7 @@
 """One scan through predict: (DICOM ->) chain -> ensemble score -> native space -> lesions -> summary.
 
 Everything a scan produces is staged in one `OutputSet` and appears together when the scan is
-done; a failure leaves nothing of that scan. Output names, for the stem S of a scan:
+done; a failure leaves nothing of that scan. Output names (plan.Job), for the stem S of a scan:
 S.nii.gz (heatmap on the model's grid; atlas space with --from-run), S_lesions.nii.gz (lesion
 mask there), S_native.nii.gz and S_native_lesions.nii.gz (on the input scan's own grid, --from-run
 only), S_summary.json and S_components.csv (components of the native lesion mask when there is
@@ -27,48 +27,11 @@ from patch2loc.predict import ensemble, lesions, overview  # modules: a patched 
 from patch2loc.predict.dicom import dicom_to_nifti
 from patch2loc.predict.ensemble import Member
 from patch2loc.predict.inputs import ScanInput
+from patch2loc.predict.plan import OWNER_FILE, Job
 from patch2loc.predict.preflight import check_checkpoint_fits, check_seg_grid
 from patch2loc.predict.runchain import RunChain
 from patch2loc.scoring import ScanSettings, ScoredScan, lesion_mask
 from patch2loc.scoring.native import native_map
-
-OWNER_FILE = "predict.json"  # in S_preprocessed/: which heatmap the folder belongs to
-
-
-@dataclass
-class Job:
-    scan: ScanInput
-    heatmap: Path  # S.nii.gz (or the exact --out of a single scan)
-    stem: Path
-    png: Path | None
-    from_run: bool
-    lesions: bool  # a threshold is known
-    html: Path | None = None  # --html: the interactive viewer
-    state: dict | None = None  # inputs' checksums + settings (runstate.py), recorded in the summary
-
-    def outputs(self) -> dict[str, Path]:
-        s = str(self.stem)
-        paths = {
-            "heatmap": self.heatmap,
-            "summary": Path(s + "_summary.json"),
-            "components": Path(s + "_components.csv"),
-        }
-        if self.lesions:
-            paths["lesions"] = Path(s + "_lesions.nii.gz")
-        if self.from_run:
-            paths["preprocessed"] = Path(s + "_preprocessed")
-            paths["native"] = Path(s + "_native.nii.gz")
-            if self.lesions:
-                paths["native_lesions"] = Path(s + "_native_lesions.nii.gz")
-        if self.png is not None:
-            paths["png"] = self.png
-        if self.html is not None:
-            paths["html"] = self.html
-        return paths
-
-    def done(self) -> bool:
-        """The summary is written last-but-committed-together: its presence means a finished scan."""
-        return all(p.exists() for p in self.outputs().values())
 
 
 @dataclass
@@ -78,18 +41,10 @@ class Context:
     threshold: float | None
     threshold_source: str
     settings: ScanSettings  # post-processing, device, the method's options
-    skull_strip: str  # auto | mask | hdbet | none
     allow_mismatch: bool
     checkpoints: list[str] = field(default_factory=list)
     method: str = DEFAULT_METHOD  # the members' method (predict.models.resolve_method)
     force: bool = False  # --force: a scan outside the models' training intensities is warned about, not refused
-
-
-def skull_strip_of(scan: ScanInput, choice: str) -> str:
-    """--skull-strip (auto | mask | hdbet | none) -> the chain's setting for this scan."""
-    if choice == "auto":
-        return "provided" if scan.mask is not None else "hdbet"
-    return {"mask": "provided"}.get(choice, choice)
 
 
 def _seg_metrics(seg_path: Path, score, brain, threshold) -> dict:
@@ -141,10 +96,11 @@ class _View:
     image: np.ndarray  # the scan shown by the viewer
 
 
-def run_scan(job: Job, ctx: Context) -> dict:
+def run_scan(job: Job, ctx: Context, state: dict | None = None) -> dict:
     """Score one scan and commit all its outputs together (prepare, score, native outputs, summary,
-    figures); returns the summary record."""
-    paths = job.outputs()
+    figures); returns the summary record. `state`: its inputs' checksums and the call's settings
+    (runstate.scan_state), recorded in the summary."""
+    paths = job.outputs
     with OutputSet() as outs:
         prepared = _prepare(job, ctx, outs)
         case = load_case(prepared.image, prepared.brain)
@@ -155,7 +111,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
         view = _View(score, case.mask, case.image.affine, "model grid", case.image.data)
         if ctx.chain is not None:
             view = _native_outputs(job, ctx, outs, prepared, case, score)
-        record, rows = _summary(job, ctx, view, scored)
+        record, rows = _summary(job, ctx, view, scored, state)
         outs.file(paths["summary"]).write_text(lesions.summary_json(record), encoding="utf-8")
         outs.file(paths["components"]).write_text(lesions.components_csv(rows), encoding="utf-8")
         if job.png is not None:
@@ -170,7 +126,7 @@ def run_scan(job: Job, ctx: Context) -> dict:
 def _prepare(job: Job, ctx: Context, outs: OutputSet) -> _Prepared:
     """The image and brain mask to score: the chain's output for a raw scan (a DICOM series first
     converted), else the given preprocessed image and its mask."""
-    paths, scan = job.outputs(), job.scan
+    paths, scan = job.outputs, job.scan
     if ctx.chain is None:
         if scan.is_dicom:
             raise InputError(f"{scan.image}: a DICOM series is a raw scan; score it with --from-run.")
@@ -186,9 +142,8 @@ def _prepare(job: Job, ctx: Context, outs: OutputSet) -> _Prepared:
         native_path = dicom_to_nifti(scan.image, staged / "native.nii.gz")
         if scan.seg is not None:
             check_seg_grid(scan.seg, scan.image, nifti_claims(native_path))
-    strip = skull_strip_of(scan, ctx.skull_strip)
     image, brain_path = ctx.chain.prepare(
-        native_path, scan.mask if strip == "provided" else None, staged, paths["preprocessed"].name, strip
+        native_path, scan.mask if job.strip == "provided" else None, staged, paths["preprocessed"].name, job.strip
     )
     return _Prepared(native_path, image, brain_path, staged)
 
@@ -206,7 +161,7 @@ def _score(scan: ScanInput, ctx: Context, case: Case, image: str | Path) -> tupl
 
 def _native_outputs(job: Job, ctx: Context, outs: OutputSet, prepared: _Prepared, case: Case, score) -> _View:
     """The heatmap (and lesion mask) on the scan's own grid; the summary then describes that grid."""
-    paths, thr = job.outputs(), ctx.threshold
+    paths, thr = job.outputs, ctx.threshold
     native: Volume = header_volume(prepared.native)  # its affine and header go onto the native outputs
     transform = prepared.staged / "transform.tfm"
     # the workflow's native-space scoring makes its map with the same call (scoring.native)
@@ -220,7 +175,7 @@ def _native_outputs(job: Job, ctx: Context, outs: OutputSet, prepared: _Prepared
     return _View(native_score, brain, native.affine, "native", image)
 
 
-def _summary(job: Job, ctx: Context, view: _View, scored: ScoredScan) -> tuple[dict, list[dict]]:
+def _summary(job: Job, ctx: Context, view: _View, scored: ScoredScan, state: dict | None) -> tuple[dict, list[dict]]:
     """The summary record (S_summary.json) and the lesion components (S_components.csv)."""
     scan, thr = job.scan, ctx.threshold
     rows = [] if thr is None else lesions.components((view.score >= thr) & view.brain, view.score, view.affine)
@@ -242,8 +197,8 @@ def _summary(job: Job, ctx: Context, view: _View, scored: ScoredScan) -> tuple[d
         "seg_metrics": metrics,
         "patches": scored.patches,
         "seconds": round(scored.seconds, 2),
-        "outputs": {k: str(v) for k, v in job.outputs().items()},
-        "run_state": job.state,
+        "outputs": {k: str(v) for k, v in job.outputs.items()},
+        "run_state": state,
     }
     return record, rows
 
@@ -268,7 +223,7 @@ def _claim_folder(staged: Path, job: Job, ctx: Context) -> None:
     """S_preprocessed/predict.json: which heatmap, inputs and models the chain's files belong to."""
     scan = job.scan
     owner = {
-        "heatmap": job.outputs()["heatmap"].name,
+        "heatmap": job.outputs["heatmap"].name,
         "image": str(Path(scan.image).resolve()),
         "mask": str(Path(scan.mask).resolve()) if scan.mask else None,
         "checkpoints": ctx.checkpoints,
