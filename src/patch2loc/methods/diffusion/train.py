@@ -15,6 +15,7 @@ The loop, checkpoints, resume and best model are the shared harness's (`methods.
 
 from __future__ import annotations
 
+from functools import partial
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,13 @@ from patch2loc.methods.diffusion.bounds import check_grid
 from patch2loc.methods.diffusion.bounds import check_settings as check_settings_in_range
 from patch2loc.methods.diffusion.model import ARCHITECTURE, DiffusionModel, box_masks, downsample, reconstruct
 from patch2loc.methods.diffusion.simplex import simplex_noise
-from patch2loc.methods.harness import autocast_context, check_settings, prepare_device, train_seeded
+from patch2loc.methods.harness import (
+    LOOP_MUST_MATCH,
+    LoopSettings,
+    autocast_context,
+    check_settings,
+    train_seeded,
+)
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
@@ -38,18 +45,14 @@ RESUME_MUST_MATCH = (
     "noise_persistence",
     "noise_wavelength_mm",
     "test_steps",
-    "val_batches",
-    "seed",
-    "amp",
     "steps",
-    "volume_shape",
-    "modality",
     "encoder_from",
+    *LOOP_MUST_MATCH,
 )
 
 
 @dataclass
-class DiffusionConfig:
+class DiffusionConfig(LoopSettings):
     """Settings of DDPM, pDDPM and cDDPM; defaults are the reference's DDPM (docs/diffusion.md)."""
 
     steps: int = 17600  # the reference: 1,600 epochs of 11 batches (one slice per training subject per epoch)
@@ -69,14 +72,6 @@ class DiffusionConfig:
     encoder: str | None = None  # cDDPM: resnet50
     encoder_checkpoint: str | None = None  # cDDPM: the pre-trained encoder's best.pt (the workflow sets it)
     pretrain: dict | None = None  # cDDPM: its pre-training's settings (used by the pre-training rule)
-    val_every: int = 500
-    val_batches: int = 4
-    seed: int = 3141
-    amp: str = "none"
-    device: str = "auto"
-    num_threads: int | None = None
-    modality: str | None = None
-    checkpoint_every: int | None = None
     method: str = "DDPM"  # the registry name written into the checkpoints
 
     def __post_init__(self) -> None:
@@ -216,7 +211,6 @@ def train(data: TrainingData, cfg: DiffusionConfig, out_dir: str | Path, progres
             f"{cfg.method}: no encoder_checkpoint (the pre-trained encoder's best.pt); the workflow "
             "passes it, or set pretrain: null to train the encoder from scratch."
         )
-    device = prepare_device(cfg.device, cfg.num_threads)
     frequency = frequency_px(cfg, data.spacing)
     # The training intensities are recorded, as for every method: predict checks a scan's scale against them.
     config = {
@@ -229,13 +223,12 @@ def train(data: TrainingData, cfg: DiffusionConfig, out_dir: str | Path, progres
     }
     config.pop("encoder_checkpoint")  # a path of the machine that trained: not part of the model
     return train_seeded(
-        lambda: DiffusionTask(data, cfg, frequency, device),
-        out_dir,
+        partial(DiffusionTask, data, cfg, frequency),
+        data,
         cfg,
-        config=config,
+        out_dir,
+        config,
         must_match=RESUME_MUST_MATCH,
-        subjects=data.subjects,
-        device=device,
         progress=progress,
     )
 
