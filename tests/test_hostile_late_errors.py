@@ -27,7 +27,7 @@ from hostile_helpers import nifti_header, write_nii_gz
 from safety_helpers import SHAPE, make_case, refused, snapshot
 
 from patch2loc import cli
-from patch2loc.outputs import TEMP_MARK
+from patch2loc.staging import TEMP_MARK
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

@@ -25,7 +25,8 @@ from patch2loc.cli_types import int_in
 from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
 from patch2loc.methods import DEFAULT_METHOD, METHODS, TRAINED, require_trained
-from patch2loc.outputs import OutputSet, check_output
+from patch2loc.outputs import check_output
+from patch2loc.staging import OutputSet
 from patch2loc.ranges import NORMALIZE_KEYS, PREPROCESS_KEYS, check_fold_count
 from patch2loc.settings import upgrade_config
 from patch2loc.staging import owned_temp_folder

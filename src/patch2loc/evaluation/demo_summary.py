@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from patch2loc.io import InputError, load_case, load_volume
+from patch2loc.io import load_case, load_volume
+from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
 from patch2loc.methods import DEFAULT_METHOD, TRAINED
 from patch2loc.evaluation.tables import DATASET_ORDER, method_order, aggregate_folds, format_mean_std, read_csvs

@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from patch2loc.errors import InputError
 from patch2loc.io import load_case
-from patch2loc.outputs import atomic_output, check_output
+from patch2loc.outputs import check_output
+from patch2loc.staging import atomic_output
 
 import numpy as np
 import pandas as pd

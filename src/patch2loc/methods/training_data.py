@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.io import InputError, load_case
+from patch2loc.io import load_case
+from patch2loc.errors import InputError
 
 Pairs = list[tuple[str | Path, str | Path]]
 

@@ -42,7 +42,9 @@ from patch2loc.preprocessing.imaging import (
     shift_affine,
     to_numpy,
 )
-from patch2loc.io import InputError, atomic_output, save_volume
+from patch2loc.io import save_volume
+from patch2loc.errors import InputError
+from patch2loc.staging import atomic_output
 from patch2loc.preprocessing.skullstrip import strip
 from patch2loc.settings import config_from_dict
 

@@ -23,7 +23,7 @@ import torch
 from torch.nn import functional as F
 
 from patch2loc.intensities import training_range
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.model import DenseAutoencoder, layer_count
 from patch2loc.methods.harness import (
     LOOP_MUST_MATCH,

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from patch2loc.intensities import contrast_ranges
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.noise import coarse_noise, noise_cells
 from patch2loc.methods.harness import (

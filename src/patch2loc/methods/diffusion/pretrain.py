@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods.diffusion.encoder import PRETRAINED as NAME
 from patch2loc.methods.diffusion.encoder import STRIDE, MaskedAutoencoder
 from patch2loc.methods.diffusion.train import SliceTask, brain_slices

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from patch2loc.intensities import training_range
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods.diffusion.bounds import check_grid
 from patch2loc.methods.diffusion.bounds import check_settings as check_settings_in_range
 from patch2loc.methods.diffusion.model import ARCHITECTURE, DiffusionModel, box_masks, downsample, reconstruct

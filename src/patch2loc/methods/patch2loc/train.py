@@ -18,7 +18,7 @@ import torch
 
 from patch2loc.devices import resolve_device  # noqa: F401  (re-exported for benchmarks)
 from patch2loc.intensities import contrast_ranges
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods.harness import (
     LOOP_MUST_MATCH,
     LR_SCHEDULES,
