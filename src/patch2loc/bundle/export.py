@@ -166,7 +166,7 @@ def _zip(folder: Path, dest: Path) -> None:
 
 
 def export_bundle(
-    run: str | Path, modality: str, out: str | Path, method: str = "Patch2Loc", folds: list[int] | None = None
+    run: str | Path, modality: str, out: str | Path, method: str = DEFAULT_METHOD, folds: list[int] | None = None
 ) -> Path:
     """Write the bundle of `run`'s `modality` model to `out` (a .zip, else a folder); returns out."""
     run, out = Path(run), Path(out)

@@ -162,6 +162,8 @@ TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict app
 # The method train, predict and export use when none is named, and the one that wrote a checkpoint
 # recording none (checkpoints from before methods were recorded).
 DEFAULT_METHOD = REGISTRY[0].name
+# The intensity baseline the other methods are compared against (the demo's checks, the sensitivity maps).
+BASELINE = METHODS["Thresh"].name
 
 
 def run_methods(config: dict) -> list[str]:
