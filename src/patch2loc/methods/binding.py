@@ -1,10 +1,11 @@
-"""A model family's methods as the workflow calls them (see `patch2loc.methods`): the AE/VAE and the
-three diffusion models each bind one config dataclass per registry name to their shared train and
-score modules, the same way (one place, so the families cannot drift apart)."""
+"""Methods as the workflow calls them (see `patch2loc.methods`): `workflow_trainer` turns a config
+block into a method's settings for its trainer; `bind_family` binds the AE/VAE and the three
+diffusion models (one config dataclass per registry name) to their family's shared train and score
+modules, the same way (one place, so the families cannot drift apart)."""
 
 from __future__ import annotations
 
-from patch2loc.methods.harness import workflow_trainer
+from patch2loc.settings import config_from_dict
 
 
 def bind_family(config_cls, score_module, train_module) -> tuple:
@@ -21,3 +22,16 @@ def bind_family(config_cls, score_module, train_module) -> tuple:
         return {"score": score_module.anomaly_map(model, image, mask, cfg.device)}
 
     return config_cls, load, score, workflow_trainer(config_cls, train_module.train_from_files)
+
+
+def workflow_trainer(config_cls, train_pairs):
+    """A method's `train_from_files` as the workflow and `patch2loc train --method` call it: its
+    config block (with `threads`) plus the modality -> `config_cls`, then
+    `train_pairs(train, val, cfg, out_dir, progress)`."""
+
+    def train_from_files(train, val, settings: dict, out_dir, *, modality: str, threads: int, progress: bool = True):
+        block = {k: v for k, v in settings.items() if k != "threads"}
+        cfg = config_from_dict(config_cls, {**block, "num_threads": threads, "modality": modality}, config_cls.__name__)
+        return train_pairs(train, val, cfg, out_dir, progress)
+
+    return train_from_files

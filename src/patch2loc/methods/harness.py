@@ -37,7 +37,6 @@ from patch2loc import __version__
 from patch2loc.checkpoint import save_checkpoint
 from patch2loc.devices import DEVICE_NAMES, resolve_device
 from patch2loc.methods.progress import progress as progress_bar
-from patch2loc.settings import config_from_dict  # noqa: F401  (the methods' configs use it from here)
 from patch2loc.errors import InputError, resource_problem
 from patch2loc.layout import MODEL_FILES
 from patch2loc.methods.resume import restore, rng_state, write_loss_csv
@@ -301,16 +300,3 @@ def check_settings(cfg, what: str, device_key: str) -> None:
             f"{what}.checkpoint_every={cfg.checkpoint_every} must be a positive multiple of "
             f"val_every={cfg.val_every} (last.pt holds the loss curve up to a validation step)."
         )
-
-
-def workflow_trainer(config_cls, train_pairs):
-    """A method's `train_from_files` as the workflow and `patch2loc train --method` call it: its
-    config block (with `threads`) plus the modality -> `config_cls`, then
-    `train_pairs(train, val, cfg, out_dir, progress)`."""
-
-    def train_from_files(train, val, settings: dict, out_dir, *, modality: str, threads: int, progress: bool = True):
-        block = {k: v for k, v in settings.items() if k != "threads"}
-        cfg = config_from_dict(config_cls, {**block, "num_threads": threads, "modality": modality}, config_cls.__name__)
-        return train_pairs(train, val, cfg, out_dir, progress)
-
-    return train_from_files

@@ -32,12 +32,12 @@ from patch2loc.methods.harness import (
     LoopSettings,
     autocast_context,
     check_settings,
-    config_from_dict,
     scheduled_lr,
     set_lr,
     train_seeded,
 )
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.settings import config_from_dict
 from patch2loc.ranges import check_block
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")

@@ -25,10 +25,10 @@ from patch2loc.methods.harness import (
     LoopSettings,
     autocast_context,
     check_settings,
-    config_from_dict,
     train_seeded,
 )
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.settings import config_from_dict
 
 RESUME_MUST_MATCH = (
     "steps",

@@ -25,7 +25,6 @@ from patch2loc.methods.harness import (
     LoopSettings,
     autocast_context,
     check_settings,
-    config_from_dict,
     scheduled_lr,
     set_lr,
     train_seeded,
@@ -34,6 +33,7 @@ from patch2loc.methods.patch2loc.loss import beta_nll
 from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
 from patch2loc.methods.patch2loc.sampling import PatchSampler, split_channels
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.settings import config_from_dict
 
 CSV_COLUMNS = ("step", "train_loss", "val_loss", "val_error", "centre_error")
 # Settings that change what is trained; resuming with a different value is refused.
