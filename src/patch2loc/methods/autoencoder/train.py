@@ -32,6 +32,7 @@ from patch2loc.methods.harness import (
     check_settings,
     train_seeded,
 )
+from patch2loc.methods.resume import NothingExtra
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
@@ -139,7 +140,7 @@ def autoencoder_loss(model, x: torch.Tensor, generator: torch.Generator, kl_weig
     return loss.mean()
 
 
-class AutoencoderTask:
+class AutoencoderTask(NothingExtra):
     """The harness's view of the AE's or VAE's training (`methods.harness.TrainingTask`)."""
 
     columns = COLUMNS
@@ -178,12 +179,6 @@ class AutoencoderTask:
             error += ((x_hat - x).abs() * inside).sum().item()
             brain += inside.sum().item()
         return {"val_loss": loss / len(self.val_set), "val_recon_error": error / max(brain, 1.0)}
-
-    def extra_state(self) -> dict:
-        return {}
-
-    def load_extra_state(self, ckpt: dict) -> None:
-        pass
 
 
 def train(data: TrainingData, cfg: AutoencoderConfig, out_dir: str | Path, progress: bool = True) -> dict:

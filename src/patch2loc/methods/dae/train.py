@@ -36,6 +36,7 @@ from patch2loc.methods.harness import (
     set_lr,
     train_seeded,
 )
+from patch2loc.methods.resume import NothingExtra
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 from patch2loc.settings import config_from_dict
 from patch2loc.ranges import check_block
@@ -117,7 +118,7 @@ def denoising_loss(reconstruction: torch.Tensor, clean: torch.Tensor, foreground
     return ((reconstruction.float() - clean) ** 2 * foreground).mean()
 
 
-class DAETask:
+class DAETask(NothingExtra):
     """The harness's view of DAE training (`methods.harness.TrainingTask`)."""
 
     method = "DAE"
@@ -167,12 +168,6 @@ class DAETask:
                 error += ((self.model(clean).float() - clean).abs() * fg).sum().item()
             brain += fg.sum().item() * clean.shape[1]
         return {"val_loss": loss / len(self.val_set), "val_recon_error": error / max(brain, 1.0)}
-
-    def extra_state(self) -> dict:
-        return {}
-
-    def load_extra_state(self, ckpt: dict) -> None:
-        pass
 
 
 def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: bool = True) -> dict:

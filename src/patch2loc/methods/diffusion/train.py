@@ -34,6 +34,7 @@ from patch2loc.methods.harness import (
     check_settings,
     train_seeded,
 )
+from patch2loc.methods.resume import NothingExtra
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
@@ -120,7 +121,7 @@ def load_encoder(model: DiffusionModel, path: str | None) -> None:
         ) from None
 
 
-class SliceTask:
+class SliceTask(NothingExtra):
     """What the diffusion models' and the pre-training's tasks share: one update of the batch the
     task's `_batch` draws from its training slices with its generator, with `_loss`."""
 
@@ -130,12 +131,6 @@ class SliceTask:
         loss.backward()
         self.optimizer.step()
         return loss.detach()
-
-    def extra_state(self) -> dict:
-        return {}  # the model, optimiser and generator are all there is to resume
-
-    def load_extra_state(self, ckpt: dict) -> None:
-        pass
 
 
 class DiffusionTask(SliceTask):
