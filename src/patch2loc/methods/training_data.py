@@ -27,6 +27,16 @@ class TrainingData:
     spacing: tuple[float, float, float]  # voxel size (mm) of the training volumes
 
 
+def check_same_grid(train_images: np.ndarray, val_images: np.ndarray) -> None:
+    """One line when the training and validation volumes differ in shape (contrasts, grid): every
+    trainer validates on volumes of its training grid."""
+    if train_images.shape[1:] != val_images.shape[1:]:
+        raise InputError(
+            f"train volumes {train_images.shape[1:]} and val volumes {val_images.shape[1:]} "
+            "differ in shape (contrasts, grid); preprocess both to the same grid (crop/pad)."
+        )
+
+
 def subject_ids(paths: list[str | Path]) -> list[str]:
     """File stems (name without .nii/.nii.gz), or the parent folders' names when stems repeat or
     are the pipeline's generic `image` (its layout is .../{subject}/image.nii.gz)."""

@@ -33,7 +33,7 @@ from patch2loc.methods.harness import (
     train_seeded,
 )
 from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 ARCHITECTURE = ("size", "width", "bottleneck", "latent", "dropout", "variational")
@@ -183,12 +183,8 @@ class AutoencoderTask(NothingExtra):
 
 def train(data: TrainingData, cfg: AutoencoderConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Train the AE or VAE on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`."""
+    check_same_grid(data.train_images, data.val_images)
     shape = data.train_images.shape[1:]
-    if data.val_images.shape[1:] != shape:
-        raise InputError(
-            f"train volumes {shape} and val volumes {data.val_images.shape[1:]} differ in shape; "
-            "preprocess both to the same grid (crop/pad)."
-        )
     config = {
         **asdict(cfg),
         "variational": cfg.variational,

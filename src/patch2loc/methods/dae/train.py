@@ -37,7 +37,7 @@ from patch2loc.methods.harness import (
     train_seeded,
 )
 from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
 from patch2loc.settings import config_from_dict
 from patch2loc.ranges import check_block
 
@@ -173,12 +173,8 @@ class DAETask(NothingExtra):
 def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Train a DAE on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`."""
     channels = channel_count(data.train_images, data.train_masks)
+    check_same_grid(data.train_images, data.val_images)
     shape = data.train_images.shape[-3:]
-    if data.val_images.shape[1:] != data.train_images.shape[1:]:
-        raise InputError(
-            f"train volumes {data.train_images.shape[1:]} and val volumes {data.val_images.shape[1:]} differ in "
-            "shape (contrasts, grid); preprocess both to the same grid (crop/pad)."
-        )
     cells = (
         noise_cells(shape[0], data.spacing[0], cfg.noise_cell_mm),
         noise_cells(shape[1], data.spacing[1], cfg.noise_cell_mm),

@@ -35,7 +35,7 @@ from patch2loc.methods.harness import (
     train_seeded,
 )
 from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 RESUME_MUST_MATCH = (
@@ -194,12 +194,8 @@ class DiffusionTask(SliceTask):
 
 def train(data: TrainingData, cfg: DiffusionConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Train one diffusion model on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`."""
+    check_same_grid(data.train_images, data.val_images)
     shape = data.train_images.shape[1:]
-    if data.val_images.shape[1:] != shape:
-        raise InputError(
-            f"train volumes {shape} and val volumes {data.val_images.shape[1:]} differ in shape; "
-            "preprocess both to the same grid (crop/pad)."
-        )
     check_grid(asdict(cfg), shape, f"{cfg.method} config", cfg.method.lower())
     if cfg.encoder and cfg.encoder_checkpoint is None and cfg.pretrain is not None:
         raise InputError(

@@ -32,7 +32,7 @@ from patch2loc.methods.harness import (
 from patch2loc.methods.patch2loc.loss import beta_nll
 from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
 from patch2loc.methods.patch2loc.sampling import PatchSampler, split_channels
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
 from patch2loc.settings import config_from_dict
 
 CSV_COLUMNS = ("step", "train_loss", "val_loss", "val_error", "centre_error")
@@ -193,11 +193,7 @@ def train(
     Returns a summary: final step, best step and validation loss, last row of the loss curve, paths.
     """
     channels = split_channels(train_images, train_masks, "training volumes")
-    if train_images.shape[1:] != val_images.shape[1:]:
-        raise InputError(
-            f"train volumes {train_images.shape[1:]} and val volumes {val_images.shape[1:]} "
-            "differ in shape (contrasts, grid); preprocess both to the same grid (crop/pad)."
-        )
+    check_same_grid(train_images, val_images)
     grid = train_images.shape[-3:]
     patch_size = cfg.patch_size or patch_size_for(grid[0])
     # The resolved patch size, the training grid and intensities are recorded for inference (predict checks them).
