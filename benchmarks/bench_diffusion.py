@@ -26,17 +26,23 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench_dae import PAPER_VOLUMES, sync, volumes
+from patch2loc.methods import REGISTRY, implementation
 from patch2loc.methods.diffusion import pretrain, score, train, variants
 from patch2loc.methods.harness import prepare_device, seed_everything
 from patch2loc.methods.training_data import TrainingData
 
-CONFIGS = {"DDPM": variants.DDPMConfig, "pDDPM": variants.PDDPMConfig, "cDDPM": variants.CDDPMConfig}
+# The diffusion methods of the registry and their config dataclasses (what differs between them is there:
+# a patch square when its default patch_size is set, a conditioning encoder when its default encoder is).
+CONFIGS = {m.name: implementation(m.name).Settings for m in REGISTRY if m.module.startswith(variants.__package__ + ".")}
 # the grid, pDDPM's square, cDDPM's encoder and its pre-training's decoder width per shape (as the configs)
 SHAPES = {
     "demo": dict(side=64, slices=40, rescale=1, patch=32, encoder="resnet18", decoder=128),
     "paper": dict(side=192, slices=100, rescale=2, patch=48, encoder="resnet50", decoder=512),
 }
-PAPER_BATCH, PAPER_STEPS = 32, {"DDPM": 17600, "pDDPM": 17600, "cDDPM": 13200, "pretrain": 13200}
+PAPER_BATCH, PAPER_STEPS = (
+    32,
+    {**{name: cls.steps for name, cls in CONFIGS.items()}, "pretrain": pretrain.PretrainConfig.steps},
+)
 
 
 def data_of(side: int, slices: int) -> tuple[TrainingData, tuple]:
@@ -90,10 +96,10 @@ def measure(method: str, shape: str, width: int, batch: int, blocks: int, args, 
         task = pretrain.PretrainTask(data, cfg, device)
         model = None
     else:
-        extra = {"patch_size": s["patch"]} if method == "pDDPM" else {}
-        if method == "cDDPM":
-            extra = {"encoder": s["encoder"]}
-        cfg = CONFIGS[method](**common, **extra)
+        defaults = CONFIGS[method]
+        extra = {"patch_size": s["patch"]} if defaults.patch_size is not None else {}
+        extra |= {"encoder": s["encoder"]} if defaults.encoder is not None else {}
+        cfg = defaults(**common, **extra)
         task = train.DiffusionTask(data, cfg, train.frequency_px(cfg, data.spacing), device)
         model = task.model.eval()
         model.scoring = {
@@ -157,7 +163,7 @@ def main() -> None:
     ap.add_argument("--paper-slices", type=int, default=8, help="axial slices of the volume scored at the paper shape")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--only", choices=sorted(SHAPES))
-    ap.add_argument("--methods", nargs="+", default=["DDPM", "pDDPM", "cDDPM", "pretrain"])
+    ap.add_argument("--methods", nargs="+", default=[*CONFIGS, "pretrain"])
     ap.add_argument("--demo", nargs="+", default=["16,8,2"], help="WIDTH,BATCH,BLOCKS at the demo shape")
     ap.add_argument(
         "--gpu-tflops",

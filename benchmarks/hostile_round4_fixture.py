@@ -12,6 +12,8 @@ import shutil
 from functools import cached_property
 from pathlib import Path
 
+from patch2loc.methods import DEFAULT_METHOD
+
 
 class Fixture:
     def __init__(self, root: Path):
@@ -28,7 +30,7 @@ class Fixture:
         data = self.root / "bids"
         if not (data / "dataset_description.json").exists():
             write_demo_bids(data, spacing=SPACING)
-        return data, self.bundle("Patch2Loc")
+        return data, self.bundle(DEFAULT_METHOD)
 
     @cached_property
     def run(self) -> tuple[Path, object]:
@@ -90,7 +92,7 @@ class Fixture:
         for k in (0, 1):
             path = Path(layout.checkpoint("T1", k, method))
             path.parent.mkdir(parents=True, exist_ok=True)
-            if method == "Patch2Loc":
+            if method == DEFAULT_METHOD:  # the paper's (a tiny Patch2LocNet); the others are diffusion models
                 torch.manual_seed(k)
                 ckpt = {"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "modality": "T1", "config": {}}
             else:

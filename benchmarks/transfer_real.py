@@ -37,7 +37,7 @@ from patch2loc.chainfiles import read_run_config
 from patch2loc.errors import InputError
 from patch2loc.layout import RESULTS, RunLayout
 from patch2loc.methods import get
-from patch2loc.outputs import atomic_output
+from patch2loc.staging import atomic_output
 from patch2loc.rehearsal.real_scans import MEMBERS, RealScan, real_scan
 
 MODALITY = "T1"  # the real scans are contrast-enhanced T1

@@ -24,7 +24,7 @@ from patch2loc.data.inputs import (  # noqa: E402  (config `inputs`: model input
     scan_contrasts,
     set_inputs,
 )
-from patch2loc.io import InputError  # noqa: E402
+from patch2loc.errors import InputError  # noqa: E402
 from patch2loc.settings import upgrade_config  # noqa: E402
 
 try:  # renamed keys (train: -> patch2loc:, ...) are read under their new names, with a warning
@@ -35,7 +35,7 @@ except InputError as err:
 validate(config, "../config/schema.yaml")
 from patch2loc.evaluation.captions import table_caption  # noqa: E402  (one text per table)
 from patch2loc.layout import ALL_FOLDS, RunLayout  # noqa: E402  (every path under results/{run})
-from patch2loc.methods import DEFAULT_METHOD, METHODS  # noqa: E402  (the registry: one line per method)
+from patch2loc.methods import DEFAULT_METHOD, METHODS, run_methods  # noqa: E402  (the registry: one line per method)
 
 RUN = config["run_name"]
 LAYOUT = RunLayout.of_run(RUN)
@@ -59,7 +59,7 @@ CONTRAST_WILDCARD = "|".join(CONTRASTS)  # the rules of one scan: preprocessing,
 MULTI_WILDCARD = "|".join(MULTI_INPUTS) or "(?!)"  # the stacking rules
 # The methods this run scores: config `methods` (names of the registry patch2loc.methods), by
 # default every method whose settings block the config has (or that needs none).
-RUN_METHODS = list(config.get("methods") or [m.name for m in METHODS.values() if m.config in (None, *config)])
+RUN_METHODS = run_methods(config)
 for _name in RUN_METHODS:
     if _name not in METHODS:
         raise WorkflowError(

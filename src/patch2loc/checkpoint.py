@@ -34,7 +34,7 @@ from patch2loc.errors import InputError, WrongMethod, interruption
 from patch2loc.intensities import range_problem
 from patch2loc.limits import MB, check_checkpoint_size
 from patch2loc.methods import DEFAULT_METHOD, METHODS
-from patch2loc.outputs import atomic_output
+from patch2loc.staging import atomic_output
 from patch2loc.ranges import MAX_GRID, MAX_PATCH
 
 MAX_MEMBERS = 100_000  # zip members (a last.pt has about 500)

@@ -116,6 +116,16 @@ def training_range(images: np.ndarray, masks: np.ndarray) -> dict:
     return {"p1": min(b[0] for b in bounds), "p99": max(b[1] for b in bounds), "volumes": len(bounds)}
 
 
+def contrast_ranges(images: np.ndarray, masks: np.ndarray, channels: int) -> dict:
+    """The recorded training intensities of volumes [S, X, Y, Z] or [S, C, X, Y, Z]: `intensity_range`
+    of the (first) contrast, as predict checks it today, and with several contrasts
+    `intensity_ranges`, one per contrast."""
+    if images.ndim == 4:
+        return {"intensity_range": training_range(images, masks)}
+    ranges = [training_range(images[:, c], masks) for c in range(channels)]
+    return {"intensity_range": ranges[0], "intensity_ranges": ranges}
+
+
 def range_problem(value) -> str | None:
     """What is wrong with a checkpoint's recorded range (None: usable, or not recorded)."""
     if value is None:

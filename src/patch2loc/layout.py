@@ -228,27 +228,14 @@ class RunLayout:
         """fold is 'fold{k}' for trained methods and 'all' for fold-free ones (Thresh)."""
         return self.path("scores", method, modality, fold, dataset)
 
-    def scores(
-        self,
-        name: str,
-        method: str = "{method}",
-        modality: str = "{modality}",
-        fold: str = "{fold}",
-        dataset: str = "{dataset}",
-    ) -> str:
+    def scores(self, name: str, method="{method}", modality="{modality}", fold="{fold}", dataset="{dataset}") -> str:
         """A file of a scoring (SCORE_FILES): metrics.csv, lesions.csv, patches.csv.gz, heatmaps (the
         folder), threshold.json."""
         assert name in SCORE_FILES, name
         return self._of("scores", method=method, modality=modality, fold=fold, dataset=dataset, name=name)
 
     def shard(
-        self,
-        name: str,
-        method: str = "{method}",
-        modality: str = "{modality}",
-        fold: str = "{fold}",
-        dataset: str = "{dataset}",
-        shard="{shard}",
+        self, name: str, method="{method}", modality="{modality}", fold="{fold}", dataset="{dataset}", shard="{shard}"
     ) -> str:
         """A file of one shard of a lesion set's scoring (merged by merge_score_shards)."""
         assert name in SCORE_FILES, name

@@ -5,7 +5,7 @@ path, a symlink to it or a hard link of it), an output with the wrong suffix, an
 existing folder, an output path that is itself a symbolic link (it would be replaced, not its
 target; a planted one only failed at the final rename), and an output whose folder cannot be
 written; `check_utf8_path` a path SimpleITK
-cannot open. Writing itself (staged, atomic, owned temporaries) is `staging.py`, re-exported here.
+cannot open. Writing itself (staged, atomic, owned temporaries) is `staging.py` (import it from there).
 """
 
 from __future__ import annotations
@@ -15,17 +15,6 @@ from pathlib import Path
 from typing import Iterable
 
 from patch2loc.errors import InputError
-from patch2loc.staging import (
-    TEMP_MARK,  # noqa: F401 (re-exported)
-    OutputSet,  # noqa: F401 (re-exported)
-    _host_tag,  # noqa: F401 (re-exported)
-    atomic_output,  # noqa: F401 (re-exported)
-    file_mode,  # noqa: F401 (re-exported)
-    folder_lock,  # noqa: F401 (re-exported)
-    folder_mode,  # noqa: F401 (re-exported)
-    owner_alive,  # noqa: F401 (re-exported)
-    remove_stale_temps,  # noqa: F401 (re-exported)
-)
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:

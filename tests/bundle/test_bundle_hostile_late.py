@@ -25,7 +25,7 @@ from tests.helpers.fake_chain import fake_prepare, from_run_argv
 from tests.helpers.safety import make_case, refused, snapshot
 
 from patch2loc import cli
-from patch2loc.outputs import TEMP_MARK
+from patch2loc.staging import TEMP_MARK
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

@@ -17,7 +17,7 @@ import pytest
 from tests.helpers.safety import make_case, predict_argv, train_argv
 
 from patch2loc import cli
-from patch2loc.outputs import TEMP_MARK
+from patch2loc.staging import TEMP_MARK
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 PAUSE = """

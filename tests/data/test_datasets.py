@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from patch2loc.data.layouts import MODALITIES, binarize_seg, check_raw, list_subjects, raw_paths
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 SUBJECTS = {
     "IXI": ["IXI002-Guys-0828", "IXI012-HH-1211"],

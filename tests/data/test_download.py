@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from patch2loc.data.download import GIT_BLOB, extract, fetch, pinned, read_checksums, sha256sum
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
 

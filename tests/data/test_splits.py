@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.data.splits import build_splits, load_subjects
 
 REPO = Path(__file__).resolve().parents[2]

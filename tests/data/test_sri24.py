@@ -10,7 +10,7 @@ import pytest
 
 from patch2loc.data.download import extract
 from patch2loc.data.sri24 import find_template
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.preprocessing.atlas import write_atlas_files
 from patch2loc.rehearsal.fixtures import SRI24_LAYOUTS, build_sri24
 from patch2loc.rehearsal.scans import Plan

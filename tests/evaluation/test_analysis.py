@@ -12,7 +12,7 @@ from patch2loc.evaluation.patch_statistics import (
     spearman_per_fold,
     spearman_table,
 )
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 META = {"dataset": "BraTS21", "modality": "T2", "fold": 0, "subject": "s1"}
 

@@ -8,7 +8,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from patch2loc.evaluation.patch_statistics import classify, location_with_both
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.evaluation.patch_stream import rows_at_best_location, sample_classes
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.evaluation.shards import merge_csv, merge_dirs
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.evaluation.captions import PUBLISHED_NOTE
 from patch2loc.evaluation.tables import (
     aggregate_folds,

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from patch2loc.checkpoint import read_checkpoint
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods.dae import train as dae_train
 from patch2loc.methods.dae.model import DenoisingUNet, WSConv2d, group_count
 from patch2loc.methods.dae.noise import coarse_noise, node_spacing, noise_cells

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from patch2loc.evaluation.scoring import ScoringConfig, score_case
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods import METHODS, REGISTRY, get, implementation
 
 REPO = Path(__file__).resolve().parents[2]

@@ -169,7 +169,7 @@ def test_two_contrast_dae_trains_and_scores(tmp_path):
 
 
 def _one_line_error(call) -> str:
-    from patch2loc.io import InputError
+    from patch2loc.errors import InputError
 
     try:
         call()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods.patch2loc.sampling import PatchSampler, brain_counts
 
 S, H, W, D, P = 3, 20, 16, 6, 4

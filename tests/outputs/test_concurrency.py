@@ -17,13 +17,13 @@ import pytest
 from tests.helpers.safety import make_case, predict_argv, refused
 
 from patch2loc import cli
-from patch2loc.outputs import TEMP_MARK, owner_alive, remove_stale_temps
+from patch2loc.staging import TEMP_MARK, owner_alive, remove_stale_temps
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 STAGER = """
 import sys, time, pathlib
-from patch2loc.outputs import OutputSet
+from patch2loc.staging import OutputSet
 out, go = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 with OutputSet() as outs:
     (outs.folder(out.with_name("h_preprocessed")) / "registered.nii.gz").write_bytes(b"first run")

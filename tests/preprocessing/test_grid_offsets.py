@@ -14,7 +14,7 @@ from tests.helpers.phantom import CFG, atlas, native_scan, random_affine  # noqa
 
 from patch2loc.data.layouts import RawScan
 from patch2loc.evaluation.metrics import auprc, best_dice
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.preprocessing.grid import onto_image_grid, whole_voxel_shift
 from patch2loc.preprocessing.pipeline import preprocess_scan
 from patch2loc.preprocessing.qc import qc_table

@@ -15,7 +15,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from patch2loc.data.layouts import RawScan
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.preprocessing.corrections import n4_correct, register_affine
 from patch2loc.preprocessing.pipeline import (
     PreprocessConfig,

@@ -10,7 +10,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.preprocessing.skullstrip import dice, hdbet_weights_file, run_hdbet, run_robex
 
 ITK_DATA = Path("/usr/share/doc/insighttoolkit5-examples/examples/Data")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from patch2loc.evaluation.figures import ellipse_figure, heatmap_panel, kde_figure, loss_curves, pick_slice
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

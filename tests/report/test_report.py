@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.evaluation.report import build_report
 
 # The smallest valid PNG (1x1 pixel), so the test needs no plotting.

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from patch2loc.methods.patch2loc import heatmap as H
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods.patch2loc.model import Patch2LocNet
 from patch2loc.scoring import postprocess
 

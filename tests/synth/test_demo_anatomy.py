@@ -23,7 +23,7 @@ import pytest
 
 pytest.importorskip("nilearn")
 
-from patch2loc.io import InputError  # noqa: E402
+from patch2loc.errors import InputError  # noqa: E402
 from patch2loc.synth import anatomies, subjects, variation  # noqa: E402
 from patch2loc.synth.render import render_scan, synthesize_scan  # noqa: E402
 from patch2loc.synth.template import load_template  # noqa: E402

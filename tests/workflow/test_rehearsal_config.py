@@ -12,7 +12,8 @@ import yaml
 
 from patch2loc.data.layouts import LESION_DATASETS
 from patch2loc.methods import METHODS
-from patch2loc.rehearsal.checks import run_methods, same_atlas, table1_methods
+from patch2loc.methods import run_methods
+from patch2loc.rehearsal.checks import same_atlas, table1_methods
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,8 @@ setup(snakemake)
 
 import pandas as pd
 from patch2loc.evaluation import figures, patch_stream
-from patch2loc.io import atomic_output, load_volume
+from patch2loc.io import load_volume
+from patch2loc.staging import atomic_output
 from patch2loc.layout import RunLayout
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params

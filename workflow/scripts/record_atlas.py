@@ -8,7 +8,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.io import atomic_output
+from patch2loc.staging import atomic_output
 
 for source, dest in ((snakemake.input.image, snakemake.output.image), (snakemake.input.mask, snakemake.output.mask)):
     with atomic_output(dest) as tmp:

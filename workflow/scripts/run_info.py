@@ -8,7 +8,7 @@ from _common import setup
 setup(snakemake)
 
 import yaml
-from patch2loc.io import atomic_output
+from patch2loc.staging import atomic_output
 from patch2loc.provenance import versions_text
 
 with atomic_output(snakemake.output.config) as tmp:

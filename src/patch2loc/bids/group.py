@@ -111,7 +111,7 @@ def run_group(out_dir: Path, seg_layout) -> tuple[Path, Path]:
     import pandas as pd
 
     from patch2loc.evaluation.report import build_report, sortable_table
-    from patch2loc.outputs import OutputSet
+    from patch2loc.staging import OutputSet
 
     rows = _rows(out_dir, seg_layout)
     table = pd.DataFrame(rows)

@@ -25,7 +25,8 @@ from patch2loc.cli_types import int_in
 from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
 from patch2loc.methods import DEFAULT_METHOD, METHODS, TRAINED, require_trained
-from patch2loc.outputs import OutputSet, check_output
+from patch2loc.outputs import check_output
+from patch2loc.staging import OutputSet
 from patch2loc.ranges import NORMALIZE_KEYS, PREPROCESS_KEYS, check_fold_count
 from patch2loc.settings import upgrade_config
 from patch2loc.staging import owned_temp_folder
@@ -165,7 +166,7 @@ def _zip(folder: Path, dest: Path) -> None:
 
 
 def export_bundle(
-    run: str | Path, modality: str, out: str | Path, method: str = "Patch2Loc", folds: list[int] | None = None
+    run: str | Path, modality: str, out: str | Path, method: str = DEFAULT_METHOD, folds: list[int] | None = None
 ) -> Path:
     """Write the bundle of `run`'s `modality` model to `out` (a .zip, else a folder); returns out."""
     run, out = Path(run), Path(out)

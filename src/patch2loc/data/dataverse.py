@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patch2loc.data.download import DEADLINE_S, TIMEOUT_S, checksum_spec, fetch
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.parsing import json_depth
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 # dataset -> modalities it is used with in the paper
 MODALITIES = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 TEMPLATE = "T1_brain.nii"  # the template of every modality (METHOD.md)
 

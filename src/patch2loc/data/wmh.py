@@ -25,7 +25,7 @@ from pathlib import Path
 from patch2loc.data.dataverse import DataFile, fetch_files, read_listing
 from patch2loc.data.download import DEADLINE_S, TIMEOUT_S, verify_file
 from patch2loc.data.layouts import MODALITIES, raw_paths
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 
 def site_name(folder: str) -> str:

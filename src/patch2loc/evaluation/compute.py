@@ -14,7 +14,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 
 def read_benchmark(path: str | os.PathLike) -> float:

@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from patch2loc.io import InputError, load_case, load_volume
+from patch2loc.io import load_case, load_volume
+from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
-from patch2loc.methods import DEFAULT_METHOD, TRAINED
+from patch2loc.methods import BASELINE, DEFAULT_METHOD, TRAINED
 from patch2loc.evaluation.tables import DATASET_ORDER, method_order, aggregate_folds, format_mean_std, read_csvs
 
 # The competitors make demo-long runs beside Patch2Loc and Thresh: every other trained method of the
@@ -110,7 +111,7 @@ def auprc_checks(agg: pd.DataFrame, checks: str = "demo") -> list[tuple[str, boo
     checks='long', also that each method of `COMPARED` was run (its rows exist)."""
     out = []
     for d, (minimum, strict) in AUPRC_CHECKS[checks].items():
-        ours, thresh = _auprc(agg, "Patch2Loc", d), _auprc(agg, "Thresh", d)
+        ours, thresh = _auprc(agg, DEFAULT_METHOD, d), _auprc(agg, BASELINE, d)
         if ours is None or thresh is None:
             out.append((f"AUPRC {d}", False, "not in this run"))
             continue
@@ -120,7 +121,7 @@ def auprc_checks(agg: pd.DataFrame, checks: str = "demo") -> list[tuple[str, boo
             (
                 f"AUPRC {d}",
                 ok,
-                f"Patch2Loc {100 * ours:.2f} % vs Thresh {100 * thresh:.2f} % "
+                f"{DEFAULT_METHOD} {100 * ours:.2f} % vs {BASELINE} {100 * thresh:.2f} % "
                 f"(ratio {ratio:.2f}, must be {'>' if strict else '>='} {minimum:g})",
             )
         )
@@ -143,11 +144,11 @@ def dae_comparison(agg: pd.DataFrame) -> list[str]:
     lines = []
     for method in COMPARED:
         for d in DATASET_ORDER:
-            other, ours, thresh = (_auprc(agg, m, d) for m in (method, "Patch2Loc", "Thresh"))
+            other, ours, thresh = (_auprc(agg, m, d) for m in (method, DEFAULT_METHOD, BASELINE))
             if other is not None and ours is not None and thresh is not None:
                 lines.append(
-                    f"INFO  {method} {d}: AUPRC {100 * other:.2f} % = {_ratio(other, thresh):.2f} x Thresh, "
-                    f"{_ratio(other, ours):.2f} x Patch2Loc"
+                    f"INFO  {method} {d}: AUPRC {100 * other:.2f} % = {_ratio(other, thresh):.2f} x {BASELINE}, "
+                    f"{_ratio(other, ours):.2f} x {DEFAULT_METHOD}"
                 )
     return lines
 
@@ -176,11 +177,11 @@ def chance_comparison(agg: pd.DataFrame, chance: dict[str, float]) -> list[str]:
     """Thresh's and Patch2Loc's AUPRC over the chance level per lesion set (information, no check)."""
     lines = []
     for d in DATASET_ORDER:
-        ours, thresh = _auprc(agg, DEFAULT_METHOD, d), _auprc(agg, "Thresh", d)
+        ours, thresh = _auprc(agg, DEFAULT_METHOD, d), _auprc(agg, BASELINE, d)
         if d in chance and ours is not None and thresh is not None:
             lines.append(
                 f"INFO  chance {d}: a random heatmap's AUPRC {100 * chance[d]:.3f} % (the lesions' share of "
-                f"the brain); Thresh {_ratio(thresh, chance[d]):.2f} x, Patch2Loc {_ratio(ours, chance[d]):.2f} x chance"
+                f"the brain); {BASELINE} {_ratio(thresh, chance[d]):.2f} x, {DEFAULT_METHOD} {_ratio(ours, chance[d]):.2f} x chance"
             )
     return lines
 

@@ -28,7 +28,7 @@ from patch2loc.evaluation.figure_style import (
 )
 from patch2loc.evaluation.heatmap_figures import heatmap_panel, method_panel, pick_slice  # noqa: F401
 from patch2loc.evaluation.kde_figures import kde_figure, method_kde_figure  # noqa: F401
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 
 def ellipse_figure(

@@ -15,7 +15,7 @@ import matplotlib
 import numpy as np
 
 from patch2loc.evaluation.figure_style import HEATMAP_CMAP, SCORE_RANGE, SEG_COLOUR, STYLE, new_figure, save
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 
 def pick_slice(seg: np.ndarray | None, brain_mask: np.ndarray | None = None) -> int:

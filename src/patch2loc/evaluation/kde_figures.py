@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from patch2loc.evaluation.figure_style import CLASS_LABELS, COLOURS, STYLE, classes, new_figure, save, value_range
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 AXIS_LABELS = {
     "log_error": "log-error  log(‖Y − μ‖² + ε)",

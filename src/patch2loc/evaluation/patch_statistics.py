@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 NORMAL_BELOW = 0.10
 ABNORMAL_ABOVE = 0.90

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.evaluation.patch_statistics import best_location, classify, location_counts
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 CHUNK_ROWS = 200_000
 CLASSES = ("normal", "abnormal")

@@ -10,7 +10,8 @@ import os
 
 import numpy as np
 
-from patch2loc.io import InputError, atomic_output
+from patch2loc.errors import InputError
+from patch2loc.staging import atomic_output
 from patch2loc.scoring import steps
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from patch2loc.evaluation import demo_summary
 from patch2loc.evaluation.report import Html, Item, sortable_table, status_list
 from patch2loc.evaluation.tables import DATASET_ORDER
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.layout import ALL_FOLDS, RunLayout
 
 HEALTHY = "IXI"

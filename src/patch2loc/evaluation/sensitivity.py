@@ -17,13 +17,16 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from patch2loc.errors import InputError
-from patch2loc.io import load_case
-from patch2loc.outputs import atomic_output, check_output
 
 import numpy as np
 import pandas as pd
 from scipy import ndimage
+
+from patch2loc.errors import InputError
+from patch2loc.io import load_case
+from patch2loc.methods import BASELINE, DEFAULT_METHOD
+from patch2loc.outputs import check_output
+from patch2loc.staging import atomic_output
 
 # score_at(volume, centres [N, 3] int64) -> score per centre [N]
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         check_output(out, "--out", (".csv",), {"--image": a.image, "--mask": a.mask, "--checkpoint": a.checkpoint})
         case = load_case(a.image, a.mask)
         mask = case.mask
-        scorers = {"Patch2Loc": patch2loc_scorer(a.checkpoint, mask), "Thresh": intensity_at}
+        scorers = {DEFAULT_METHOD: patch2loc_scorer(a.checkpoint, mask), BASELINE: intensity_at}
         try:
             centres = pick_centres(mask, a.spheres, a.seed)
         except ValueError as err:

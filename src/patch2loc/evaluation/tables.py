@@ -22,7 +22,7 @@ import pandas as pd
 
 from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_table
 from patch2loc.evaluation.uncertainty import Bootstrap, add_intervals, format_interval, interval_columns
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.data.layouts import MODALITIES
 from patch2loc.methods import METHODS
 

@@ -15,7 +15,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from patch2loc.io import InputError, atomic_output
+from patch2loc.errors import InputError
+from patch2loc.staging import atomic_output
 from patch2loc.scoring import tuning
 
 KINDS = ("shared", "ref")  # the graded map of the shared protocol; the reference protocol's map

@@ -27,10 +27,13 @@ DAG. Adding a method: docs/architecture.md, "Adding a method".
 
 from __future__ import annotations
 
+import copy
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
+
 from patch2loc.errors import InputError
+from patch2loc.settings import upgrade_config
 
 
 @dataclass(frozen=True, kw_only=True)  # registry lines name every field: a reader sees which is which
@@ -162,6 +165,17 @@ TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict app
 # The method train, predict and export use when none is named, and the one that wrote a checkpoint
 # recording none (checkpoints from before methods were recorded).
 DEFAULT_METHOD = REGISTRY[0].name
+# The intensity baseline the other methods are compared against (the demo's checks, the sensitivity maps).
+BASELINE = METHODS["Thresh"].name
+
+
+def run_methods(config: dict) -> list[str]:
+    """The methods a workflow config runs (the rules' RUN_METHODS, the rehearsal's checks): its
+    `methods`, else every method whose settings block it has (or that needs none); old block
+    names are read under their new ones (settings.upgrade_config, on a copy: `config` is left as it is)."""
+    config = copy.deepcopy(config)
+    upgrade_config(config)
+    return list(config.get("methods") or [m.name for m in REGISTRY if m.config in (None, *config)])
 
 
 def get(name: str) -> Method:

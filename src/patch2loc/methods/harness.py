@@ -26,6 +26,7 @@ import random
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -36,11 +37,29 @@ from patch2loc import __version__
 from patch2loc.checkpoint import save_checkpoint
 from patch2loc.devices import DEVICE_NAMES, resolve_device
 from patch2loc.methods.progress import progress as progress_bar
-from patch2loc.settings import config_from_dict  # noqa: F401  (the methods' configs use it from here)
 from patch2loc.errors import InputError, resource_problem
 from patch2loc.layout import MODEL_FILES
 from patch2loc.methods.resume import restore, rng_state, write_loss_csv
 from patch2loc.staging import folder_lock, remove_stale_temps
+
+
+# Settings of the loop every trained method records: resuming with another value is refused.
+LOOP_MUST_MATCH = ("val_batches", "seed", "amp", "volume_shape", "modality")
+
+
+@dataclass
+class LoopSettings:
+    """The settings every trained method's block has besides its own (a method's config dataclass
+    derives from this one): what `check_settings` checks and `run_training` reads."""
+
+    val_every: int = 500
+    val_batches: int = 4  # validation set = val_batches fixed batches
+    seed: int = 3141
+    amp: str = "none"  # none (fp32) | bf16 | fp16
+    device: str = "auto"  # "auto" = cuda when available, else cpu
+    num_threads: int | None = None  # torch CPU threads; None leaves torch's default
+    modality: str | None = None  # recorded in the checkpoints; predict refuses another modality
+    checkpoint_every: int | None = None  # last.pt every N steps (a multiple of val_every); None: every validation
 
 
 class TrainingTask(Protocol):
@@ -72,18 +91,20 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def train_seeded(make_task, out_dir, cfg, *, config: dict, must_match, subjects: dict, device, progress: bool) -> dict:
-    """The ending every trainer shares: seed first (the initial weights are a function of
-    cfg.seed), then build the method's task (`make_task()`) and run the shared loop."""
+def train_seeded(make_task, data, cfg, out_dir, config: dict, *, must_match, progress: bool) -> dict:
+    """The ending every trainer shares: the device (cfg.device, cfg.num_threads), the seed (first,
+    so the initial weights are a function of cfg.seed), the method's task (`make_task(device)`),
+    then the shared loop on `data.subjects`."""
+    device = prepare_device(cfg.device, cfg.num_threads)
     seed_everything(cfg.seed)
-    task = make_task()
+    task = make_task(device)
     return run_training(
         task,
         out_dir,
         cfg,
         config=config,
         must_match=must_match,
-        subjects=subjects,
+        subjects=data.subjects,
         device=device,
         progress=progress,
     )
@@ -279,16 +300,3 @@ def check_settings(cfg, what: str, device_key: str) -> None:
             f"{what}.checkpoint_every={cfg.checkpoint_every} must be a positive multiple of "
             f"val_every={cfg.val_every} (last.pt holds the loss curve up to a validation step)."
         )
-
-
-def workflow_trainer(config_cls, train_pairs):
-    """A method's `train_from_files` as the workflow and `patch2loc train --method` call it: its
-    config block (with `threads`) plus the modality -> `config_cls`, then
-    `train_pairs(train, val, cfg, out_dir, progress)`."""
-
-    def train_from_files(train, val, settings: dict, out_dir, *, modality: str, threads: int, progress: bool = True):
-        block = {k: v for k, v in settings.items() if k != "threads"}
-        cfg = config_from_dict(config_cls, {**block, "num_threads": threads, "modality": modality}, config_cls.__name__)
-        return train_pairs(train, val, cfg, out_dir, progress)
-
-    return train_from_files

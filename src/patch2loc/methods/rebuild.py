@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from patch2loc.checkpoint import checkpoint_grid, read_checkpoint
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.limits import MB, MEMORY_ENV, limit_bytes
 
 BUILD_ERRORS = (KeyError, RuntimeError, TypeError, ValueError)

@@ -131,3 +131,14 @@ def restore(
             f"or delete {last_path.parent} to start over.",
         )
     return step, float(ckpt["best_val_loss"]), [r for r in rows if r["step"] <= step]
+
+
+class NothingExtra:
+    """For a task whose model, optimiser and generator are all there is to resume: no checkpoint
+    entries of its own (`TrainingTask.extra_state`, `load_extra_state`)."""
+
+    def extra_state(self) -> dict:
+        return {}
+
+    def load_extra_state(self, ckpt: dict) -> None:
+        pass

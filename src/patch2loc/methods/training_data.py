@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.io import InputError, load_case
+from patch2loc.io import load_case
+from patch2loc.errors import InputError
 from patch2loc.preprocessing.stack import is_stack, load_stacked_case
 
 Pairs = list[tuple[str | Path, str | Path]]
@@ -25,6 +26,16 @@ class TrainingData:
     val_masks: np.ndarray
     subjects: dict  # {"train": [...], "val": [...]}
     spacing: tuple[float, float, float]  # voxel size (mm) of the training volumes
+
+
+def check_same_grid(train_images: np.ndarray, val_images: np.ndarray) -> None:
+    """One line when the training and validation volumes differ in shape (contrasts, grid): every
+    trainer validates on volumes of its training grid."""
+    if train_images.shape[1:] != val_images.shape[1:]:
+        raise InputError(
+            f"train volumes {train_images.shape[1:]} and val volumes {val_images.shape[1:]} "
+            "differ in shape (contrasts, grid); preprocess both to the same grid (crop/pad)."
+        )
 
 
 def subject_ids(paths: list[str | Path]) -> list[str]:

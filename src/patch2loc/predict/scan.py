@@ -22,7 +22,7 @@ from patch2loc.evaluation.metrics import evaluate_volume
 from patch2loc.intensities import check_training_range
 from patch2loc.io import Case, Volume, header_volume, load_case, load_volume, save_volume
 from patch2loc.methods import DEFAULT_METHOD
-from patch2loc.outputs import OutputSet
+from patch2loc.staging import OutputSet
 from patch2loc.predict import ensemble, lesions, overview  # modules: a patched function there is the one called
 from patch2loc.predict.dicom import dicom_to_nifti
 from patch2loc.predict.ensemble import Member

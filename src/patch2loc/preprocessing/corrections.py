@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 
 def register_affine(fixed: sitk.Image, moving: sitk.Image, cfg) -> tuple[sitk.Transform, dict]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 SAME_GRID_VOXELS = 0.01  # offsets below this fraction of a voxel are the same grid
 DIRECTION_ATOL = 1e-3

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.io import InputError, atomic_output, load_case, save_volume
+from patch2loc.io import load_case, save_volume
+from patch2loc.errors import InputError
+from patch2loc.staging import atomic_output
 
 try:  # intensity-normalization 3.x
     from intensity_normalization.adapters.images import NumpyImageAdapter

@@ -41,7 +41,7 @@ from patch2loc.preprocessing.imaging import (
     shift_affine,
     to_numpy,
 )
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.preprocessing.records import Cropped, scan_record, volume_record, write_outputs
 from patch2loc.preprocessing.skullstrip import strip
 from patch2loc.settings import config_from_dict

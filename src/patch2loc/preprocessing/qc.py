@@ -29,7 +29,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from patch2loc.io import atomic_output, load_case
+from patch2loc.io import load_case
+from patch2loc.staging import atomic_output
 from patch2loc.preprocessing.grid import describe
 
 OUTLIER_Z = 3.5

@@ -25,7 +25,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from patch2loc.io import InputError, save_volume
+from patch2loc.io import save_volume
+from patch2loc.errors import InputError
 
 HDBET_COMMAND = "hd-bet -i {input} -o {output} -device {device} --save_bet_mask --no_bet_image"
 HDBET_RELEASE = "release_2.0.0"  # the folder HD-BET 2.0.x expects under $HOME/hd-bet_params

@@ -17,7 +17,7 @@ import numpy as np
 
 from patch2loc.errors import InputError
 from patch2loc.io import Case, Volume, load_case, load_volume, save_volume
-from patch2loc.outputs import atomic_output
+from patch2loc.staging import atomic_output
 
 Paths = list[str | os.PathLike]
 

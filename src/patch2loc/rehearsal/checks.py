@@ -3,7 +3,6 @@ its Table 1 rows, and both layouts of the SRI24 archive give the same atlas."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import nibabel as nib
@@ -11,16 +10,6 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.data.layouts import LESION_DATASETS
-from patch2loc.methods import METHODS
-from patch2loc.settings import upgrade_config
-
-
-def run_methods(config: dict) -> list[str]:
-    """The methods a workflow config runs: its `methods`, else every method whose settings block
-    it has (or that needs none), as rules/common.smk reads it (old block names under their new ones)."""
-    config = copy.deepcopy(config)
-    upgrade_config(config)
-    return list(config.get("methods") or [m.name for m in METHODS.values() if m.config in (None, *config)])
 
 
 def table1_methods(table: Path, methods: list[str]) -> dict:

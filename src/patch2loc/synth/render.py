@@ -97,6 +97,30 @@ def _pose_matrix(tpl: Template, rng: np.random.Generator) -> np.ndarray:
     return pose
 
 
+def _scan_pose(tpl, scan: np.random.Generator, seed: int, modality: str, grid_of: str | None) -> np.ndarray:
+    """The scan's pose: its own draw, or the grid contrast's, drawn as that contrast's own render draws
+    it (after its contrast means), so that two contrasts of a co-registered set share one grid."""
+    if grid_of in (None, modality):
+        return _pose_matrix(tpl, scan)
+    grid_scan = np.random.default_rng([seed, 3, zlib.crc32(grid_of.encode())])
+    _contrast_means(grid_scan, grid_of)
+    return _pose_matrix(tpl, grid_scan)
+
+
+def _bias_and_noise(image: np.ndarray, scan: np.random.Generator, spacing: float, means: dict, noise: bool):
+    """The scanner's part, on the native grid: a smooth multiplicative bias field, then Rician noise."""
+    shape = image.shape
+    image *= np.exp(
+        scan.uniform(0.3, 1.0) * BIAS_MAX * np.tanh(_coarse_field(scan, shape, spacing)[0])
+    )  # in place: float32
+    if noise:
+        sigma = NOISE_STD * max(means["wm"], means["csf"])
+        real = image + sigma * scan.standard_normal(shape, dtype=np.float32)
+        imag = sigma * scan.standard_normal(shape, dtype=np.float32)
+        image = np.sqrt(real**2 + imag**2)
+    return image
+
+
 def render_scan(
     dataset: str,
     modality: str,
@@ -148,12 +172,7 @@ def render_scan(
     shape = tuple(n + 2 * pad for n in tpl.shape)
     native_affine = np.array(tpl.affine, dtype=np.float64)
     native_affine[:3, 3] -= spacing * pad
-    if grid_of in (None, modality):
-        pose = _pose_matrix(tpl, scan)
-    else:  # the grid contrast's pose, drawn as its own render draws it (after its contrast)
-        grid_scan = np.random.default_rng([seed, 3, zlib.crc32(grid_of.encode())])
-        _contrast_means(grid_scan, grid_of)
-        pose = _pose_matrix(tpl, grid_scan)
+    pose = _scan_pose(tpl, scan, seed, modality, grid_of)
     # native voxel -> world -> (undo pose) template world -> template voxel
     to_template = np.linalg.inv(np.array(tpl.affine)) @ np.linalg.inv(pose) @ native_affine
     idx = np.indices(shape, dtype=np.float32)
@@ -171,13 +190,7 @@ def render_scan(
         seg = ndimage.map_coordinates(lesions.labels, coords, order=0, mode="constant", cval=0).astype(np.uint8)
     del coords
 
-    bias = np.exp(scan.uniform(0.3, 1.0) * BIAS_MAX * np.tanh(_coarse_field(scan, shape, spacing)[0]))
-    image *= bias
-    if noise:
-        sigma = NOISE_STD * max(means["wm"], means["csf"])
-        real = image + sigma * scan.standard_normal(shape, dtype=np.float32)
-        imag = sigma * scan.standard_normal(shape, dtype=np.float32)
-        image = np.sqrt(real**2 + imag**2)
+    image = _bias_and_noise(image, scan, spacing, means, noise)
     if stripped:
         image = np.where(brain, image, 0.0)
     return Rendered(image.astype(np.float32), brain, seg, native_affine, pose)

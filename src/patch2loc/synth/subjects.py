@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from patch2loc.evaluation.demographics import COLUMNS as IXI_COLUMNS  # IXI.xls's columns, in its order
+
 IXI_SITES = ("Guys", "HH", "IOP")  # the three IXI hospitals, in every IXI id
 # Demo id patterns per dataset (they parse through datasets.raw_paths) and their capacity.
 _ID_FORMATS = {
@@ -23,21 +25,6 @@ _ID_FORMATS = {
 # The demo's IXI ids (numbers 900-999, above the real ones) had 'Demo' where the site is now: their
 # seeds keep that name, so adding the sites changed no demo brain.
 _DEMO_IXI = re.compile(r"(IXI9\d\d)-(?:Guys|HH|IOP)-(1\d\d\d)")
-# IXI.xls's columns, in its order (patch2loc.evaluation.demographics reads them).
-IXI_COLUMNS = (
-    "IXI_ID",
-    "SEX_ID",
-    "HEIGHT",
-    "WEIGHT",
-    "ETHNIC_ID",
-    "MARITAL_ID",
-    "OCCUPATION_ID",
-    "QUALIFICATION_ID",
-    "DOB",
-    "DATE_AVAILABLE",
-    "STUDY_DATE",
-    "AGE",
-)
 
 
 def demo_subject_ids(dataset: str, n: int) -> list[str]:

@@ -31,7 +31,7 @@ from patch2loc.evaluation.figure_style import HEATMAP_CMAP
 from patch2loc.io import load_volume
 from patch2loc.methods import DEFAULT_METHOD, METHODS
 from patch2loc.viewer.template import PAGE
-from patch2loc.outputs import atomic_output
+from patch2loc.staging import atomic_output
 
 LIBRARY_NAME = "niivue.umd.js"
 SCORE_STEP = 0.01  # scores are stored as int16 steps of 0.01 (range +-327): the readout is exact to 0.005

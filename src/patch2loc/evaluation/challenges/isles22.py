@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from patch2loc.evaluation.challenges.masks import components, dice, hit_labels, voxel_ml
+from patch2loc.evaluation.challenges.masks import component_hits, dice, voxel_ml
 
 COLUMNS = (
     "isles_dice",
@@ -40,11 +40,8 @@ COLUMNS = (
 
 def metrics(pred: np.ndarray, truth: np.ndarray, spacing) -> dict:
     """All columns for one volume (masks already checked)."""
-    lesions, n_lesions = components(truth, 26)
-    found, n_found = components(pred, 26)
-    tp = int(hit_labels(lesions, n_lesions, pred).sum())
-    fn = n_lesions - tp
-    fp = int(n_found - hit_labels(found, n_found, truth).sum())
+    n_lesions, n_found, tp, hit = component_hits(pred, truth, 26)
+    fn, fp = n_lesions - tp, n_found - hit
     f1 = 1.0 if tp + fp + fn == 0 else tp / (tp + (fp + fn) / 2)
     return {
         "isles_dice": dice(pred, truth, both_empty=1.0),

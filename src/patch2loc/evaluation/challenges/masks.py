@@ -49,6 +49,15 @@ def hit_labels(labels: np.ndarray, n: int, other: np.ndarray) -> np.ndarray:
     return np.bincount(labels[other], minlength=n + 1)[1:] > 0
 
 
+def component_hits(pred: np.ndarray, truth: np.ndarray, connectivity: int = 26) -> tuple[int, int, int, int]:
+    """(true lesions, predicted components, true lesions a prediction touches, predicted components
+    that touch a true lesion): the counts every challenge's lesion-wise detection starts from."""
+    lesions, n_lesions = components(truth, connectivity)
+    found, n_found = components(pred, connectivity)
+    detected = int(hit_labels(lesions, n_lesions, pred).sum())
+    return n_lesions, n_found, detected, int(hit_labels(found, n_found, truth).sum())
+
+
 def dice(pred: np.ndarray, truth: np.ndarray, both_empty: float) -> float:
     """2 |P and T| / (|P| + |T|); `both_empty` when both masks are empty (each source says which)."""
     total = int(pred.sum()) + int(truth.sum())

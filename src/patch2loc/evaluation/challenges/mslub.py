@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from patch2loc.evaluation.challenges.masks import components, dice, hit_labels, voxel_ml
+from patch2loc.evaluation.challenges.masks import component_hits, dice, voxel_ml
 
 COLUMNS = (
     "mslub_dice",
@@ -41,10 +41,8 @@ COLUMNS = (
 
 def metrics(pred: np.ndarray, truth: np.ndarray, spacing) -> dict:
     """All columns for one volume (masks already checked)."""
-    lesions, n_lesions = components(truth, 26)
-    found, n_found = components(pred, 26)
-    detected = int(hit_labels(lesions, n_lesions, pred).sum())
-    false = int(n_found - hit_labels(found, n_found, truth).sum())
+    n_lesions, n_found, detected, hit = component_hits(pred, truth, 26)
+    false = n_found - hit
     return {
         "mslub_dice": dice(pred, truth, both_empty=1.0),
         "mslub_ltpr": 1.0 if n_lesions == 0 else detected / n_lesions,

@@ -38,7 +38,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy.spatial import cKDTree
 
-from patch2loc.evaluation.challenges.masks import components, dice, hit_labels
+from patch2loc.evaluation.challenges.masks import component_hits, dice
 
 COLUMNS = (
     "wmh_dice",
@@ -75,10 +75,7 @@ def hd95(pred: np.ndarray, truth: np.ndarray, spacing) -> float:
 
 def detection(pred: np.ndarray, truth: np.ndarray) -> dict:
     """Lesion counts, recall and F1 (lines 138-179)."""
-    lesions, n_lesions = components(truth, 26)
-    found, n_found = components(pred, 26)
-    detected = int(hit_labels(lesions, n_lesions, pred).sum())
-    hit = int(hit_labels(found, n_found, truth).sum())
+    n_lesions, n_found, detected, hit = component_hits(pred, truth, 26)
     recall = 1.0 if n_lesions == 0 else detected / n_lesions
     precision = 1.0 if n_found == 0 else hit / n_found
     f1 = 0.0 if precision + recall == 0 else 2.0 * precision * recall / (precision + recall)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from patch2loc.evaluation.figure_style import STYLE, new_figure, note, save
 from patch2loc.evaluation.tables import method_order
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 
 def recall_size_figure(per_fold: pd.DataFrame, dataset: str, out_png: str | os.PathLike) -> None:

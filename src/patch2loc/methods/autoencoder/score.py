@@ -16,6 +16,7 @@ import torch
 from patch2loc.methods.autoencoder.model import DenseAutoencoder
 from patch2loc.methods.autoencoder.train import ARCHITECTURE, check_architecture, to_grid
 from patch2loc.methods.rebuild import check_grid, load_network
+from patch2loc.methods.slices import residual_map
 
 SLICES_PER_BATCH = 32
 ACTIVATION = 512  # bytes per pixel of the model's grid one slice holds in the forward pass (32 channels, 4 copies)
@@ -42,16 +43,11 @@ def anomaly_map(
     check_grid(model, volume, "the model")
     device = torch.device(device or next(model.parameters()).device)
     model = model.to(device).eval()
-    mask = np.asarray(brain_mask) > 0
-    clean = np.asarray(volume, np.float32) * mask
-    out = np.zeros_like(clean)
-    slices = np.flatnonzero(mask.any(axis=(0, 1)))
     generator = torch.Generator(device).manual_seed(getattr(model, "seed", 0))
     grid = (model.size, model.size)
-    for start in range(0, len(slices), SLICES_PER_BATCH):
-        z = slices[start : start + SLICES_PER_BATCH]
-        full = torch.from_numpy(np.ascontiguousarray(clean[:, :, z].transpose(2, 0, 1))).unsqueeze(1).to(device)
-        small = to_grid(full, grid)
-        residual = (small - model(small, generator)[0].float()).abs()
-        out[:, :, z] = to_grid(residual, tuple(full.shape[-2:])).squeeze(1).cpu().numpy().transpose(1, 2, 0)
-    return (out * mask).astype(np.float32)
+
+    def residual(full: torch.Tensor) -> torch.Tensor:
+        small = to_grid(full, grid)  # the model's grid, and the residual back to the slice's
+        return to_grid((small - model(small, generator)[0].float()).abs(), tuple(full.shape[-2:]))
+
+    return residual_map(volume, brain_mask, device, SLICES_PER_BATCH, residual)

@@ -14,6 +14,7 @@ checkpoints, resume and best model by validation loss are the shared harness's (
 
 from __future__ import annotations
 
+from functools import partial
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,10 +23,17 @@ import torch
 from torch.nn import functional as F
 
 from patch2loc.intensities import training_range
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.model import DenseAutoencoder, layer_count
-from patch2loc.methods.harness import autocast_context, check_settings, prepare_device, train_seeded
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.methods.harness import (
+    LOOP_MUST_MATCH,
+    LoopSettings,
+    autocast_context,
+    check_settings,
+    train_seeded,
+)
+from patch2loc.methods.resume import NothingExtra
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 ARCHITECTURE = ("size", "width", "bottleneck", "latent", "dropout", "variational")
@@ -35,12 +43,8 @@ RESUME_MUST_MATCH = (
     "lr",
     "beta1",
     "kl_weight",
-    "val_batches",
-    "seed",
-    "amp",
     "steps",
-    "volume_shape",
-    "modality",
+    *LOOP_MUST_MATCH,
 )
 MAX_SIZE = 1024  # model grid side (ranges.GRID_SIDE's bound on a slice side)
 MAX_PARAMETERS = 200_000_000  # a network this large is a typo in a block or an edited checkpoint
@@ -71,7 +75,7 @@ def check_architecture(arch: dict, where: str) -> None:
 
 
 @dataclass
-class AutoencoderConfig:
+class AutoencoderConfig(LoopSettings):
     """Settings of the AE and the VAE; defaults are the reference's (docs/ae-vae.md)."""
 
     steps: int = 5700  # the reference: 20 epochs of ~36,500 slices (365 subjects x 100) in batches of 128
@@ -83,14 +87,6 @@ class AutoencoderConfig:
     bottleneck: int = 8  # side of the grid the encoder ends on (the reference's intermediateResolutions)
     latent: int = 128  # the code's length (zDim)
     dropout: float = 0.1  # on the code while training (the reference notebook's dropout_rate)
-    val_every: int = 500
-    val_batches: int = 4
-    seed: int = 3141
-    amp: str = "none"
-    device: str = "auto"
-    num_threads: int | None = None
-    modality: str | None = None
-    checkpoint_every: int | None = None
     method: str = "AE"  # the registry name written into the checkpoints
     variational = False  # class attribute: the VAE's subclass sets it (not a setting of the block)
 
@@ -144,7 +140,7 @@ def autoencoder_loss(model, x: torch.Tensor, generator: torch.Generator, kl_weig
     return loss.mean()
 
 
-class AutoencoderTask:
+class AutoencoderTask(NothingExtra):
     """The harness's view of the AE's or VAE's training (`methods.harness.TrainingTask`)."""
 
     columns = COLUMNS
@@ -184,22 +180,11 @@ class AutoencoderTask:
             brain += inside.sum().item()
         return {"val_loss": loss / len(self.val_set), "val_recon_error": error / max(brain, 1.0)}
 
-    def extra_state(self) -> dict:
-        return {}
-
-    def load_extra_state(self, ckpt: dict) -> None:
-        pass
-
 
 def train(data: TrainingData, cfg: AutoencoderConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Train the AE or VAE on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`."""
+    check_same_grid(data.train_images, data.val_images)
     shape = data.train_images.shape[1:]
-    if data.val_images.shape[1:] != shape:
-        raise InputError(
-            f"train volumes {shape} and val volumes {data.val_images.shape[1:]} differ in shape; "
-            "preprocess both to the same grid (crop/pad)."
-        )
-    device = prepare_device(cfg.device, cfg.num_threads)
     config = {
         **asdict(cfg),
         "variational": cfg.variational,
@@ -209,14 +194,7 @@ def train(data: TrainingData, cfg: AutoencoderConfig, out_dir: str | Path, progr
         "intensity_range": training_range(data.train_images, data.train_masks),
     }
     return train_seeded(
-        lambda: AutoencoderTask(data, cfg, device),
-        out_dir,
-        cfg,
-        config=config,
-        must_match=RESUME_MUST_MATCH,
-        subjects=data.subjects,
-        device=device,
-        progress=progress,
+        partial(AutoencoderTask, data, cfg), data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from patch2loc.methods.autoencoder import score as _score
 from patch2loc.methods.autoencoder import train as _train
-from patch2loc.methods.harness import workflow_trainer
+from patch2loc.methods.binding import bind_family
 
 
 @dataclass
@@ -37,14 +37,6 @@ class VAEConfig(_train.AutoencoderConfig):
 def bind(config_cls) -> tuple:
     """(Settings, load, score, train_from_files, activation_bytes) of the model `config_cls` configures,
     as a method module has them (`Settings` is `config_cls`, the dataclass of its config block)."""
-    name = config_cls.__dataclass_fields__["method"].default
-
-    def load(checkpoint, device="cpu"):
-        return _score.load_model(checkpoint, device, name)
-
-    def score(model, image, mask, cfg) -> dict:
-        """Raw anomaly map of a normalised volume (before the shared median filter and mask)."""
-        return {"score": _score.anomaly_map(model, image, mask, cfg.device)}
 
     def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int | None) -> int:
         """What one batch of slices holds while scoring a volume of `grid` (predict's memory budget);
@@ -52,4 +44,4 @@ def bind(config_cls) -> tuple:
         side = max(grid[0], grid[1], _train.AutoencoderConfig.size)
         return _score.SLICES_PER_BATCH * (side * side * _score.ACTIVATION + grid[0] * grid[1] * 16)
 
-    return config_cls, load, score, workflow_trainer(config_cls, _train.train_from_files), activation_bytes
+    return (*bind_family(config_cls, _score, _train), activation_bytes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from patch2loc.methods.dae import train as dae_train
 from patch2loc.methods.dae.score import anomaly_map, load_model as load
-from patch2loc.methods.harness import workflow_trainer
+from patch2loc.methods.binding import workflow_trainer
 from patch2loc.methods.dae.protocol import KASCENAS as REFERENCE_PROTOCOL  # its authors' evaluation (docs/protocols.md)
 
 Settings = dae_train.DAEConfig  # its config block (`dae:`)

@@ -16,26 +16,29 @@ src/denoising.py l. 25, 72); [S, X, Y, Z] is one contrast, trained exactly as be
 
 from __future__ import annotations
 
+from functools import partial
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from patch2loc.intensities import training_range
-from patch2loc.io import InputError
+from patch2loc.intensities import contrast_ranges
+from patch2loc.errors import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.noise import coarse_noise, noise_cells
 from patch2loc.methods.harness import (
+    LOOP_MUST_MATCH,
+    LoopSettings,
     autocast_context,
     check_settings,
-    config_from_dict,
-    prepare_device,
     scheduled_lr,
     set_lr,
     train_seeded,
 )
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.methods.resume import NothingExtra
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
+from patch2loc.settings import config_from_dict
 from patch2loc.ranges import check_block
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
@@ -49,12 +52,8 @@ RESUME_MUST_MATCH = (
     "depth",
     "noise_std",
     "noise_cells",
-    "val_batches",
-    "seed",
-    "amp",
     "steps",
-    "volume_shape",
-    "modality",
+    *LOOP_MUST_MATCH,
 )
 
 
@@ -64,7 +63,7 @@ RANGES = {"width": (int, 1, 1024, None), "depth": (int, 2, 6, None)}  # the refe
 
 
 @dataclass
-class DAEConfig:
+class DAEConfig(LoopSettings):
     """DAE settings; defaults are the reference's where it has one (see docs/dae.md)."""
 
     steps: int = 67200  # the reference: 2,100 epochs of 32 batches
@@ -76,14 +75,6 @@ class DAEConfig:
     depth: int = 4
     noise_std: float = 0.2
     noise_cell_mm: float = 15.9  # distance between noise-grid nodes (the reference: 16 nodes on 240 mm)
-    val_every: int = 500
-    val_batches: int = 4  # validation set = val_batches x batch_size fixed slices
-    seed: int = 3141
-    amp: str = "none"  # none (fp32) | bf16 | fp16
-    device: str = "auto"
-    num_threads: int | None = None
-    modality: str | None = None
-    checkpoint_every: int | None = None
 
     def __post_init__(self) -> None:
         check_settings(self, "DAEConfig", "dae.device")
@@ -127,7 +118,7 @@ def denoising_loss(reconstruction: torch.Tensor, clean: torch.Tensor, foreground
     return ((reconstruction.float() - clean) ** 2 * foreground).mean()
 
 
-class DAETask:
+class DAETask(NothingExtra):
     """The harness's view of DAE training (`methods.harness.TrainingTask`)."""
 
     method = "DAE"
@@ -178,23 +169,12 @@ class DAETask:
             brain += fg.sum().item() * clean.shape[1]
         return {"val_loss": loss / len(self.val_set), "val_recon_error": error / max(brain, 1.0)}
 
-    def extra_state(self) -> dict:
-        return {}
-
-    def load_extra_state(self, ckpt: dict) -> None:
-        pass
-
 
 def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Train a DAE on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`."""
     channels = channel_count(data.train_images, data.train_masks)
+    check_same_grid(data.train_images, data.val_images)
     shape = data.train_images.shape[-3:]
-    if data.val_images.shape[1:] != data.train_images.shape[1:]:
-        raise InputError(
-            f"train volumes {data.train_images.shape[1:]} and val volumes {data.val_images.shape[1:]} differ in "
-            "shape (contrasts, grid); preprocess both to the same grid (crop/pad)."
-        )
-    device = prepare_device(cfg.device, cfg.num_threads)
     cells = (
         noise_cells(shape[0], data.spacing[0], cfg.noise_cell_mm),
         noise_cells(shape[1], data.spacing[1], cfg.noise_cell_mm),
@@ -209,26 +189,16 @@ def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: boo
         "channels": channels,
         **contrast_ranges(data.train_images, data.train_masks, channels),
     }
+    # Checkpoints written before `channels` was recorded are one-channel runs: they still resume.
     return train_seeded(
-        lambda: DAETask(data, cfg, cells, device),
-        out_dir,
+        partial(DAETask, data, cfg, cells),
+        data,
         cfg,
-        config=config,
-        # Checkpoints written before `channels` was recorded are one-channel runs: they still resume.
+        out_dir,
+        config,
         must_match=RESUME_MUST_MATCH + (("channels",) if channels != 1 else ()),
-        subjects=data.subjects,
-        device=device,
         progress=progress,
     )
-
-
-def contrast_ranges(images: np.ndarray, masks: np.ndarray, channels: int) -> dict:
-    """`intensity_range` of the (first) contrast, as predict checks it today; with several
-    contrasts also `intensity_ranges`, one per contrast."""
-    if images.ndim == 4:
-        return {"intensity_range": training_range(images, masks)}
-    ranges = [training_range(images[:, c], masks) for c in range(channels)]
-    return {"intensity_range": ranges[0], "intensity_ranges": ranges}
 
 
 def train_from_files(

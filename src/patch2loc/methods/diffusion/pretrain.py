@@ -10,23 +10,25 @@ model folder; `train_cddpm` then starts the cDDPM's encoder from its best.pt. It
 
 from __future__ import annotations
 
+from functools import partial
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods.diffusion.encoder import PRETRAINED as NAME
 from patch2loc.methods.diffusion.encoder import STRIDE, MaskedAutoencoder
 from patch2loc.methods.diffusion.train import SliceTask, brain_slices
 from patch2loc.methods.harness import (
+    LOOP_MUST_MATCH,
+    LoopSettings,
     autocast_context,
     check_settings,
-    config_from_dict,
-    prepare_device,
     train_seeded,
 )
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.settings import config_from_dict
 
 RESUME_MUST_MATCH = (
     "steps",
@@ -37,16 +39,12 @@ RESUME_MUST_MATCH = (
     "decoder_width",
     "encoder",
     "rescale",
-    "val_batches",
-    "seed",
-    "amp",
-    "volume_shape",
-    "modality",
+    *LOOP_MUST_MATCH,
 )
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(LoopSettings):
     steps: int = 13200  # the reference: 1,200 epochs of 11 batches
     batch_size: int = 32
     lr: float = 1e-4
@@ -55,14 +53,6 @@ class PretrainConfig:
     decoder_width: int = 512
     encoder: str = "resnet50"
     rescale: int = 2
-    val_every: int = 500
-    val_batches: int = 4
-    seed: int = 3141
-    amp: str = "none"
-    device: str = "auto"
-    num_threads: int | None = None
-    modality: str | None = None
-    checkpoint_every: int | None = None
 
     def __post_init__(self) -> None:
         check_settings(self, "cddpm.pretrain", "cddpm.pretrain.device")
@@ -112,17 +102,9 @@ class PretrainTask(SliceTask):
 
 
 def train(data: TrainingData, cfg: PretrainConfig, out_dir: str | Path, progress: bool = True) -> dict:
-    device = prepare_device(cfg.device, cfg.num_threads)
     config = {**asdict(cfg), "volume_shape": list(data.train_images.shape[1:]), "spacing": list(data.spacing)}
     return train_seeded(
-        lambda: PretrainTask(data, cfg, device),
-        out_dir,
-        cfg,
-        config=config,
-        must_match=RESUME_MUST_MATCH,
-        subjects=data.subjects,
-        device=device,
-        progress=progress,
+        partial(PretrainTask, data, cfg), data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress
     )
 
 

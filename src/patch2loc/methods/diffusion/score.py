@@ -19,6 +19,7 @@ from patch2loc.methods.diffusion.bounds import SLICES_PER_BATCH
 from patch2loc.methods.diffusion.model import DiffusionModel, downsample, reconstruct, upsample
 from patch2loc.methods.diffusion.train import model_of
 from patch2loc.methods.rebuild import Bounds, check_grid, load_network
+from patch2loc.methods.slices import residual_map
 
 # Checked before the network is built: every setting in range, then its memory (methods/rebuild.py).
 BOUNDS = Bounds(
@@ -51,15 +52,10 @@ def anomaly_map(
     device = torch.device(device or next(model.parameters()).device)
     model = model.to(device).eval()
     s = model.scoring
-    mask = np.asarray(brain_mask) > 0
-    clean = np.asarray(volume, np.float32) * mask
-    out = np.zeros_like(clean)
-    slices = np.flatnonzero(mask.any(axis=(0, 1)))
     generator = torch.Generator(device).manual_seed(int(s["seed"]))
-    for start in range(0, len(slices), SLICES_PER_BATCH):
-        z = slices[start : start + SLICES_PER_BATCH]
-        full = torch.from_numpy(np.ascontiguousarray(clean[:, :, z].transpose(2, 0, 1))).unsqueeze(1).to(device)
-        small = downsample(full, model.rescale)
+
+    def residual(full: torch.Tensor) -> torch.Tensor:
+        small = downsample(full, model.rescale)  # the model's grid, and the residual back to the slice's
         reco = reconstruct(
             model,
             small,
@@ -69,6 +65,6 @@ def anomaly_map(
             float(s["noise_persistence"]),
             float(s["noise_frequency_px"]),
         )
-        residual = upsample((small - reco).abs(), tuple(full.shape[-2:]), model.rescale)
-        out[:, :, z] = residual.squeeze(1).cpu().numpy().transpose(1, 2, 0)
-    return (out * mask).astype(np.float32)
+        return upsample((small - reco).abs(), tuple(full.shape[-2:]), model.rescale)
+
+    return residual_map(volume, brain_mask, device, SLICES_PER_BATCH, residual)

@@ -15,19 +15,27 @@ The loop, checkpoints, resume and best model are the shared harness's (`methods.
 
 from __future__ import annotations
 
+from functools import partial
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
 from patch2loc.intensities import training_range
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods.diffusion.bounds import check_grid
 from patch2loc.methods.diffusion.bounds import check_settings as check_settings_in_range
 from patch2loc.methods.diffusion.model import ARCHITECTURE, DiffusionModel, box_masks, downsample, reconstruct
 from patch2loc.methods.diffusion.simplex import simplex_noise
-from patch2loc.methods.harness import autocast_context, check_settings, prepare_device, train_seeded
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.methods.harness import (
+    LOOP_MUST_MATCH,
+    LoopSettings,
+    autocast_context,
+    check_settings,
+    train_seeded,
+)
+from patch2loc.methods.resume import NothingExtra
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 RESUME_MUST_MATCH = (
@@ -38,18 +46,14 @@ RESUME_MUST_MATCH = (
     "noise_persistence",
     "noise_wavelength_mm",
     "test_steps",
-    "val_batches",
-    "seed",
-    "amp",
     "steps",
-    "volume_shape",
-    "modality",
     "encoder_from",
+    *LOOP_MUST_MATCH,
 )
 
 
 @dataclass
-class DiffusionConfig:
+class DiffusionConfig(LoopSettings):
     """Settings of DDPM, pDDPM and cDDPM; defaults are the reference's DDPM (docs/diffusion.md)."""
 
     steps: int = 17600  # the reference: 1,600 epochs of 11 batches (one slice per training subject per epoch)
@@ -69,14 +73,6 @@ class DiffusionConfig:
     encoder: str | None = None  # cDDPM: resnet50
     encoder_checkpoint: str | None = None  # cDDPM: the pre-trained encoder's best.pt (the workflow sets it)
     pretrain: dict | None = None  # cDDPM: its pre-training's settings (used by the pre-training rule)
-    val_every: int = 500
-    val_batches: int = 4
-    seed: int = 3141
-    amp: str = "none"
-    device: str = "auto"
-    num_threads: int | None = None
-    modality: str | None = None
-    checkpoint_every: int | None = None
     method: str = "DDPM"  # the registry name written into the checkpoints
 
     def __post_init__(self) -> None:
@@ -125,7 +121,7 @@ def load_encoder(model: DiffusionModel, path: str | None) -> None:
         ) from None
 
 
-class SliceTask:
+class SliceTask(NothingExtra):
     """What the diffusion models' and the pre-training's tasks share: one update of the batch the
     task's `_batch` draws from its training slices with its generator, with `_loss`."""
 
@@ -135,12 +131,6 @@ class SliceTask:
         loss.backward()
         self.optimizer.step()
         return loss.detach()
-
-    def extra_state(self) -> dict:
-        return {}  # the model, optimiser and generator are all there is to resume
-
-    def load_extra_state(self, ckpt: dict) -> None:
-        pass
 
 
 class DiffusionTask(SliceTask):
@@ -204,19 +194,14 @@ class DiffusionTask(SliceTask):
 
 def train(data: TrainingData, cfg: DiffusionConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Train one diffusion model on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`."""
+    check_same_grid(data.train_images, data.val_images)
     shape = data.train_images.shape[1:]
-    if data.val_images.shape[1:] != shape:
-        raise InputError(
-            f"train volumes {shape} and val volumes {data.val_images.shape[1:]} differ in shape; "
-            "preprocess both to the same grid (crop/pad)."
-        )
     check_grid(asdict(cfg), shape, f"{cfg.method} config", cfg.method.lower())
     if cfg.encoder and cfg.encoder_checkpoint is None and cfg.pretrain is not None:
         raise InputError(
             f"{cfg.method}: no encoder_checkpoint (the pre-trained encoder's best.pt); the workflow "
             "passes it, or set pretrain: null to train the encoder from scratch."
         )
-    device = prepare_device(cfg.device, cfg.num_threads)
     frequency = frequency_px(cfg, data.spacing)
     # The training intensities are recorded, as for every method: predict checks a scan's scale against them.
     config = {
@@ -229,13 +214,12 @@ def train(data: TrainingData, cfg: DiffusionConfig, out_dir: str | Path, progres
     }
     config.pop("encoder_checkpoint")  # a path of the machine that trained: not part of the model
     return train_seeded(
-        lambda: DiffusionTask(data, cfg, frequency, device),
-        out_dir,
+        partial(DiffusionTask, data, cfg, frequency),
+        data,
         cfg,
-        config=config,
+        out_dir,
+        config,
         must_match=RESUME_MUST_MATCH,
-        subjects=data.subjects,
-        device=device,
         progress=progress,
     )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from patch2loc.methods.diffusion import score as _score
 from patch2loc.methods.diffusion import train as _train
-from patch2loc.methods.harness import workflow_trainer
+from patch2loc.methods.binding import bind_family
 
 
 @dataclass
@@ -40,15 +40,5 @@ class CDDPMConfig(_train.DiffusionConfig):
 
 
 def bind(config_cls) -> tuple:
-    """(Settings, load, score, train_from_files) of the model `config_cls` configures, as a method module
-    has them (`Settings` is `config_cls`, the dataclass of its config block)."""
-    name = config_cls.__dataclass_fields__["method"].default
-
-    def load(checkpoint, device="cpu"):
-        return _score.load_model(checkpoint, device, name)
-
-    def score(model, image, mask, cfg) -> dict:
-        """Raw anomaly map of a normalised volume (before the shared median filter and mask)."""
-        return {"score": _score.anomaly_map(model, image, mask, cfg.device)}
-
-    return config_cls, load, score, workflow_trainer(config_cls, _train.train_from_files)
+    """(Settings, load, score, train_from_files) of the model `config_cls` configures (`bind_family`)."""
+    return bind_family(config_cls, _score, _train)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from patch2loc.methods.harness import workflow_trainer
+from patch2loc.methods.binding import workflow_trainer
 from patch2loc.methods.patch2loc import train as p2l_train
 from patch2loc.methods.patch2loc.model import load_model as load
 from patch2loc.scoring.protocol import SHARED as REFERENCE_PROTOCOL  # its authors' evaluation (docs/protocols.md)

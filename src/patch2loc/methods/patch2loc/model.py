@@ -187,7 +187,7 @@ def load_model(checkpoint: str, device: str | torch.device = "cpu") -> tuple[Pat
     the network is built, and the model is then moved to `device`, so a device problem is never
     reported as a bad checkpoint."""
     from patch2loc.checkpoint import read_checkpoint
-    from patch2loc.io import InputError
+    from patch2loc.errors import InputError
 
     ckpt = read_checkpoint(checkpoint)
     channels = checkpoint_channels(ckpt)

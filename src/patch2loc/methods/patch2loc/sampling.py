@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 
 
 def _subject(x: np.ndarray | torch.Tensor, s: int) -> torch.Tensor:

@@ -9,6 +9,7 @@ best model by validation loss and the loss curve are the harness's.
 
 from __future__ import annotations
 
+from functools import partial
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,23 +17,23 @@ import numpy as np
 import torch
 
 from patch2loc.devices import resolve_device  # noqa: F401  (re-exported for benchmarks)
-from patch2loc.intensities import training_range
-from patch2loc.io import InputError
+from patch2loc.intensities import contrast_ranges
+from patch2loc.errors import InputError
 from patch2loc.methods.harness import (
+    LOOP_MUST_MATCH,
     LR_SCHEDULES,
+    LoopSettings,
     autocast_context,
     check_settings,
-    config_from_dict,
-    prepare_device,
-    run_training,
     scheduled_lr,
-    seed_everything,
     set_lr,
+    train_seeded,
 )
 from patch2loc.methods.patch2loc.loss import beta_nll
 from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
 from patch2loc.methods.patch2loc.sampling import PatchSampler, split_channels
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
+from patch2loc.settings import config_from_dict
 
 CSV_COLUMNS = ("step", "train_loss", "val_loss", "val_error", "centre_error")
 # Settings that change what is trained; resuming with a different value is refused.
@@ -43,17 +44,13 @@ _RESUME_MUST_MATCH = (
     "warmup_steps",
     "beta",
     "min_brain_fraction",
-    "val_batches",
-    "seed",
-    "amp",
     "patch_size",
-    "volume_shape",
-    "modality",
+    *LOOP_MUST_MATCH,
 )
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(LoopSettings):
     """Training settings; defaults are the paper's (fp32, Adam 1e-2, 15,000 steps of 8096 patches)."""
 
     steps: int = 15000
@@ -65,18 +62,10 @@ class TrainConfig:
     warmup_steps: int = 0  # linear warm-up from lr / warmup_steps to lr over these first updates
     beta: float = 0.5
     min_brain_fraction: float = 0.2
-    val_every: int = 500
-    val_batches: int = 4  # validation set = val_batches x patches_per_step fixed patches
-    seed: int = 3141
-    device: str = "auto"  # "auto" = cuda when available, else cpu
-    amp: str = "none"  # "none" (fp32, as the paper) | "bf16" | "fp16"
-    num_threads: int | None = None  # torch CPU threads; None leaves torch's default
     patch_size: int | None = None  # None = patch_size_for(slice side), 24 for 192
     channels_last: bool = False  # NHWC convolutions (can be faster on GPUs with AMP)
-    modality: str | None = None  # recorded in the checkpoints; predict refuses another modality
-    # Resume checkpoint last.pt every N steps (a multiple of val_every; None = at every
-    # validation) and always at the end. Each write is ~140 MB (weights + Adam state).
-    checkpoint_every: int | None = None
+    # (val_every, val_batches, seed, device, amp, num_threads, modality, checkpoint_every: LoopSettings;
+    # a last.pt is ~140 MB, weights + Adam state, so checkpoint_every may space them out.)
 
     def __post_init__(self) -> None:
         check_settings(self, "TrainConfig", "--device, patch2loc.device")
@@ -204,12 +193,7 @@ def train(
     Returns a summary: final step, best step and validation loss, last row of the loss curve, paths.
     """
     channels = split_channels(train_images, train_masks, "training volumes")
-    if train_images.shape[1:] != val_images.shape[1:]:
-        raise InputError(
-            f"train volumes {train_images.shape[1:]} and val volumes {val_images.shape[1:]} "
-            "differ in shape (contrasts, grid); preprocess both to the same grid (crop/pad)."
-        )
-    device = prepare_device(cfg.device, cfg.num_threads)
+    check_same_grid(train_images, val_images)
     grid = train_images.shape[-3:]
     patch_size = cfg.patch_size or patch_size_for(grid[0])
     # The resolved patch size, the training grid and intensities are recorded for inference (predict checks them).
@@ -224,33 +208,21 @@ def train(
         "train": [f"train_{i:03d}" for i in range(len(train_images))],
         "val": [f"val_{i:03d}" for i in range(len(val_images))],
     }
-    seed_everything(cfg.seed)  # first, so the initial weights are a function of cfg.seed
     data = TrainingData(train_images, train_masks, val_images, val_masks, subjects, (1.0, 1.0, 1.0))
-    task = Patch2LocTask(data, cfg, patch_size, device)
     # A schedule that ends at `steps` cannot be resumed towards another end.
     must_match = _RESUME_MUST_MATCH + (("steps",) if cfg.lr_schedule != "constant" else ())
     # Checkpoints written before `channels` was recorded are one-channel runs: they still resume.
     must_match += ("channels",) if channels != 1 else ()
-    summary = run_training(
-        task,
-        out_dir,
+    summary = train_seeded(
+        partial(Patch2LocTask, data, cfg, patch_size),
+        data,
         cfg,
-        config=config,
+        out_dir,
+        config,
         must_match=must_match,
-        subjects=subjects,
-        device=device,
         progress=progress,
     )
     return {**summary, "patch_size": patch_size}
-
-
-def contrast_ranges(images: np.ndarray, masks: np.ndarray, channels: int) -> dict:
-    """The recorded training intensities: `intensity_range` of the (first) contrast, as predict
-    checks it today, and with several contrasts `intensity_ranges`, one per contrast."""
-    if images.ndim == 4:
-        return {"intensity_range": training_range(images, masks)}
-    ranges = [training_range(images[:, c], masks) for c in range(channels)]
-    return {"intensity_range": ranges[0], "intensity_ranges": ranges}
 
 
 def train_from_files(

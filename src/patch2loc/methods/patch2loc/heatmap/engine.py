@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from patch2loc.devices import resolve_device  # noqa: F401  (the one device resolver; maps and __init__ use it)
-from patch2loc.io import InputError
+from patch2loc.errors import InputError
 from patch2loc.methods.patch2loc.model import Patch2LocNet, sinusoidal_encoding
 
 EPS = 1e-10  # inside the log of the squared error, as in the authors' code

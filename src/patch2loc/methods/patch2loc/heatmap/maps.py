@@ -100,15 +100,8 @@ def score_volume(
     model = _prepare_model(model, dev, amp_dtype)
     region_mask = evaluation_region(brain_mask, region, margin)
 
-    run_mask = region_mask
-    if stride > 1:
-        grid = np.zeros_like(region_mask)
-        grid[::stride, ::stride, :] = True
-        near = ndimage.binary_dilation(region_mask, structure=np.ones((2 * stride + 1, 2 * stride + 1, 1), bool))
-        run_mask = near & grid
-
     source = PatchSource(volume, brain_mask, model.patch_size, dev)
-    flat = torch.from_numpy(np.flatnonzero(run_mask)).to(dev)
+    flat = torch.from_numpy(np.flatnonzero(_centres_to_run(region_mask, stride))).to(dev)
     per_centre = _run(
         model,
         source,
@@ -119,23 +112,7 @@ def score_volume(
         progress=progress,
     )
 
-    shape = volume.shape[-3:]
-    maps: dict[str, torch.Tensor] = {}
-    for key, val in per_centre.items():
-        fill = float("nan") if key in ("mean", "logvar") else float(background)
-        full = torch.full((int(np.prod(shape)),) + tuple(val.shape[1:]), fill, device=dev)
-        full[flat] = val
-        full = full.reshape(shape + tuple(val.shape[1:]))
-        if stride > 1:
-            full = _upsample_inplane(full[::stride, ::stride], shape[0], shape[1], stride)
-        maps[key] = full
-
-    region_t = torch.from_numpy(region_mask).to(dev)
-    result = {}
-    for key, val in maps.items():
-        fill = float("nan") if key in ("mean", "logvar") else float(background)
-        m = region_t if val.dim() == 3 else region_t.unsqueeze(-1)
-        result[key] = torch.where(m, val, torch.tensor(fill, device=dev)).cpu().numpy().astype(np.float32)
+    result = _region_maps(per_centre, flat, volume.shape[-3:], stride, region_mask, background)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     return HeatmapResult(
@@ -149,6 +126,36 @@ def score_volume(
         n_patches=int(flat.numel()),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _centres_to_run(region_mask: np.ndarray, stride: int) -> np.ndarray:
+    """The centres the network scores: the region itself, or (stride > 1) the in-plane grid points
+    within `stride` voxels of it, so that every region voxel's four grid neighbours exist."""
+    if stride == 1:
+        return region_mask
+    grid = np.zeros_like(region_mask)
+    grid[::stride, ::stride, :] = True
+    near = ndimage.binary_dilation(region_mask, structure=np.ones((2 * stride + 1, 2 * stride + 1, 1), bool))
+    return near & grid
+
+
+def _region_maps(per_centre: dict, flat: torch.Tensor, shape: tuple, stride: int, region_mask, background) -> dict:
+    """float32 numpy maps [X, Y, Z(, 2)] of the per-centre values: placed at their voxels,
+    upsampled in-plane when strided, then `background` (NaN for mean/logvar, which have no neutral
+    value) outside the evaluated region."""
+    dev = flat.device
+    region_t = torch.from_numpy(region_mask).to(dev)
+    result = {}
+    for key, val in per_centre.items():
+        fill = float("nan") if key in ("mean", "logvar") else float(background)
+        full = torch.full((int(np.prod(shape)),) + tuple(val.shape[1:]), fill, device=dev)
+        full[flat] = val
+        full = full.reshape(tuple(shape) + tuple(val.shape[1:]))
+        if stride > 1:
+            full = _upsample_inplane(full[::stride, ::stride], shape[0], shape[1], stride)
+        m = region_t if full.dim() == 3 else region_t.unsqueeze(-1)
+        result[key] = torch.where(m, full, torch.tensor(fill, device=dev)).cpu().numpy().astype(np.float32)
+    return result
 
 
 def _upsample_inplane(coarse: torch.Tensor, H: int, W: int, stride: int) -> torch.Tensor:

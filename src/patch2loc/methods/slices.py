@@ -1,0 +1,27 @@
+"""Scoring a volume slice by slice, as the slice models (AE/VAE, the diffusion models) do: the
+brain's axial slices in batches through a residual function, the map put back together (one
+place, so the models cannot differ in how a volume is cut and reassembled)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+
+def residual_map(
+    volume: np.ndarray, brain_mask: np.ndarray, device: torch.device, batch: int, residual: Callable
+) -> np.ndarray:
+    """float32 [X, Y, Z]: `residual(slices)` of the masked volume's axial slices that hold brain,
+    `batch` at a time (slices [B, 1, X, Y] on `device` -> |x - reconstruction| of the same shape),
+    0 on the other slices and outside the mask."""
+    mask = np.asarray(brain_mask) > 0
+    clean = np.asarray(volume, np.float32) * mask
+    out = np.zeros_like(clean)
+    slices = np.flatnonzero(mask.any(axis=(0, 1)))
+    for start in range(0, len(slices), batch):
+        z = slices[start : start + batch]
+        full = torch.from_numpy(np.ascontiguousarray(clean[:, :, z].transpose(2, 0, 1))).unsqueeze(1).to(device)
+        out[:, :, z] = residual(full).squeeze(1).cpu().numpy().transpose(1, 2, 0)
+    return (out * mask).astype(np.float32)
