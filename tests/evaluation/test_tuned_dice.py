@@ -145,3 +145,37 @@ def test_tuning_folds_are_seeded_balanced_and_match_the_committed_files(tmp_path
     (tmp_path / "WMH_val.csv").write_text("subject_id,fold\na,0\n")
     with pytest.raises(T.InputError, match="WMH_val.csv"):
         read_tuning_folds(tmp_path, "WMH")
+
+
+def test_a_stack_of_two_contrasts_is_scored_with_its_tuning_histograms(tmp_path):
+    """A T1T2 stack ([X, Y, Z, C] on disk, preprocessing/stack.py) goes through score_lesions with a
+    two-channel model: finite metrics, the heatmap written on the 3-D grid, one tuning entry per volume."""
+    from patch2loc.evaluation.scoring import Collected, Scan, ScoringConfig, score_lesions
+    from patch2loc.io import load_volume, save_volume
+    from patch2loc.methods.dae.model import DenoisingUNet
+    from patch2loc.preprocessing.stack import stack_contrasts
+
+    rng = np.random.default_rng(5)
+    scans = []
+    for i in range(2):
+        seg = np.zeros((16, 16, 6), np.uint8)
+        seg[5:9, 5:9, 2:4] = 1
+        mask = np.zeros(seg.shape, np.uint8)
+        mask[2:14, 2:14, 1:5] = 1
+        folder = tmp_path / f"s{i}"
+        files = []
+        for c, level in (("T1", 1.0), ("T2", 2.0)):
+            files.append(save_volume((rng.random(seg.shape) + level * seg).astype(np.float32), folder / f"{c}.nii.gz"))
+        save_volume(mask, folder / "mask.nii.gz")
+        save_volume(seg, folder / "seg.nii.gz")
+        stack_contrasts(files, [folder / "mask.nii.gz"] * 2, folder / "image.nii.gz", folder / "stack_mask.nii.gz")
+        scans.append(
+            Scan(f"s{i}", str(folder / "image.nii.gz"), str(folder / "stack_mask.nii.gz"), str(folder / "seg.nii.gz"))
+        )
+    cfg = ScoringConfig(median_size=3, keep_heatmaps=1, device="cpu", patch_size=4)
+    meta = {"method": "DAE", "modality": "T1T2", "fold": "0", "dataset": "BraTS21"}
+    got = Collected()
+    model = DenoisingUNet(width=4, channels=2).eval()
+    metrics = score_lesions("DAE", scans, cfg, meta, 0.5, tmp_path / "maps", model, collected=got)[0]
+    assert metrics["auprc"].between(0, 1).all() and len(got.tuning) == 2
+    assert load_volume(tmp_path / "maps" / "s0.nii.gz").data.shape == (16, 16, 6)

@@ -160,6 +160,17 @@ def write_viewer(
     return out
 
 
+def _background(image: str | os.PathLike):
+    """The scan shown under the heatmap: the file, or the reference (first) contrast of a stack."""
+    from patch2loc.io import Volume
+    from patch2loc.preprocessing.stack import is_stack, load_stack_volume
+
+    if not is_stack(image):
+        return load_volume(image)
+    stack = load_stack_volume(image)
+    return Volume(stack.data[0], stack.affine, None, stack.path)
+
+
 def viewer_from_files(
     out_html: str | os.PathLike,
     image: str | os.PathLike,
@@ -169,8 +180,9 @@ def viewer_from_files(
     seg: str | os.PathLike | None = None,
     **options,
 ) -> Path:
-    """A viewer from NIfTI files: the normalised scan, its heatmap and optionally the lesion mask."""
-    scan = load_volume(image)
+    """A viewer from NIfTI files: the normalised scan (of a stack of contrasts, its first: the reference,
+    docs/multimodal.md), its heatmap and optionally the lesion mask."""
+    scan = _background(image)
     score = load_volume(heatmap, kind="heatmap")
     lesion = load_volume(seg, kind="lesion mask").data if seg is not None else None
     for path, arr in ((heatmap, score.data), (seg, lesion)):
