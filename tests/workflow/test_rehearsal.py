@@ -193,9 +193,11 @@ def check_small_rehearsal(summary: dict, tmp_path: Path) -> None:
     assert summary["methods"]["complete"] == ["Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE"]
     assert summary["sri24"]["same_atlas"] and summary["sri24"]["second_returncode"] == 0
     assert (out / "skullstrip" / "robex" / "ATLAS_v2" / "T1").is_dir()
-    bias = pd.read_csv(out / "tables" / "bias.csv", keep_default_na=False)  # the one IXI test subject: IXI105-HH-1128
-    assert bias.loc[bias["grouping"] == "site", "group"].tolist() == ["HH"]
-    assert bias.loc[bias["grouping"] == "sex", "group"].isin(["F", "M"]).all()
+    # The one IXI test subject (IXI105-HH-1128) cannot both fit the cross-fitted bias threshold and be
+    # evaluated by it (evaluation/bias.py): no group cell, only each factor's (empty) permutation row.
+    bias = pd.read_csv(out / "tables" / "bias.csv", keep_default_na=False)
+    assert bias.loc[bias["grouping"] == "site", "group"].tolist() == ["permutation p"]
+    assert bias.loc[bias["grouping"] == "sex", "group"].tolist() == ["permutation p"]
     table = pd.read_csv(out / "tables" / "table1.csv", dtype=str, keep_default_na=False)
     ours = table[table["source"] == "this harness"]
     for dataset in LESION_DATASETS:
