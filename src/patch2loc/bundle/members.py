@@ -41,7 +41,9 @@ def landmark_members(settings: dict) -> dict[str, str] | None:
     contrasts = settings.get("contrasts")
     if contrasts is None:
         return {settings.get("modality"): LANDMARKS}
-    named = isinstance(contrasts, list) and all(isinstance(c, str) and re.fullmatch(r"[A-Za-z0-9]{1,16}", c) for c in contrasts)
+    named = isinstance(contrasts, list) and all(
+        isinstance(c, str) and re.fullmatch(r"[A-Za-z0-9]{1,16}", c) for c in contrasts
+    )
     if not named or len(set(contrasts)) != len(contrasts) or len(contrasts) < 2:
         return None
     members = {c: contrast_landmarks(c) for c in contrasts}
