@@ -62,6 +62,9 @@ def t1t2(tmp_path_factory):
         },
         ckpt,
     )
+    threshold = Path(layout.threshold(DEFAULT_METHOD, "T1T2", "fold0"))  # as score_healthy leaves it
+    threshold.parent.mkdir(parents=True, exist_ok=True)
+    threshold.write_text(json.dumps({"threshold": 0.5}))
     return base, run, t1, t2[2], cfg
 
 
@@ -160,3 +163,31 @@ def test_a_contrast_flag_for_a_model_of_one_contrast_is_refused(tmp_path, capsys
     argv = predict_argv(c, tmp_path / "o" / "h.nii.gz", "--contrast", f"T2={c['image']}")
     refused(argv, "drop --contrast", tmp_path, capsys)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_a_two_contrast_bundle_records_its_contrasts_and_predicts_as_its_run(t1t2, tmp_path):
+    from patch2loc.bundle.export import export_bundle
+    from patch2loc.bundle.reader import open_bundle
+
+    base, run, t1, t2, _ = t1t2
+    bundle = export_bundle(run, "T1T2", tmp_path / "t1t2.zip")
+    with open_bundle(bundle) as b:
+        assert b.settings["modality"] == "T1T2" and b.settings["contrasts"] == ["T1", "T2"]
+        assert {c: p.read_bytes() for c, p in b.landmarks().items()} == {
+            c: (run / "landmarks" / f"{c}.npy").read_bytes() for c in ("T1", "T2")
+        }
+    outs = {}
+    for how in ("run", "bundle"):
+        out = tmp_path / how / "s.nii.gz"
+        argv = _argv(run, t1, out, t2=t2)
+        if how == "bundle":  # the bundle instead of the run's folder and modality
+            cut = argv.index("--from-run")
+            argv = [*argv[:cut], *argv[cut + 4 :], "--model", str(bundle)]
+        assert cli.main(argv) == 0
+        outs[how] = {n: nib.load(tmp_path / how / n).get_fdata() for n in ("s.nii.gz", "s_native.nii.gz")}
+        assert json.loads((tmp_path / how / "s_summary.json").read_text())["threshold"] == 0.5
+    for name in outs["run"]:
+        np.testing.assert_array_equal(outs["bundle"][name], outs["run"][name])
+    with pytest.raises(Exception, match="has no model input 'T3'|no model input"):
+        export_bundle(run, "T3", tmp_path / "t3.zip")
