@@ -40,7 +40,7 @@ def _named(pairs, flag: str, chain, image) -> dict[str, Path]:
     return out
 
 
-def check_contrasts(given: tuple, chain, jobs, batch: bool) -> dict[str, tuple[Path, Path | None]]:
+def check_contrasts(given: tuple, chain, jobs) -> dict[str, tuple[Path, Path | None]]:
     """{contrast: (raw scan, brain mask or None)} of every contrast after the reference ({} for a
     model of one contrast), each file checked; one line naming the flag and the fix otherwise.
     `given`: the request's (image, modality, contrast, contrast_mask); the request stays in command.py."""
@@ -56,7 +56,7 @@ def check_contrasts(given: tuple, chain, jobs, batch: bool) -> dict[str, tuple[P
                 f"this model takes {contrasts[0] or 'one contrast'} only; drop {flag}."
             )
         return {}
-    if batch or len(jobs) != 1 or jobs[0].scan.is_dicom:
+    if len(jobs) != 1 or jobs[0].scan.is_dicom:  # an --out folder of one subject is fine (the BIDS App's)
         raise InputError(
             f"{image[0]}: a {chain.modality} model scores one subject per call, from NIfTI scans: "
             f"{_usage(chain)} (not a folder, csv or DICOM series)."
