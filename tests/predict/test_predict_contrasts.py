@@ -191,3 +191,37 @@ def test_a_two_contrast_bundle_records_its_contrasts_and_predicts_as_its_run(t1t
         np.testing.assert_array_equal(outs["bundle"][name], outs["run"][name])
     with pytest.raises(Exception, match="has no model input 'T3'|no model input"):
         export_bundle(run, "T3", tmp_path / "t3.zip")
+
+
+def test_contrasts_that_do_not_stack_after_registration_are_one_line_and_nothing_written(tmp_path, monkeypatch, capsys):
+    """The copied "preprocessing" of tests/helpers/bids.py, with the T2's grid shifted by a voxel:
+    stack_contrasts' grid check, said with the flag that named the scan."""
+    pytest.importorskip("bids")
+    from tests.helpers.bids import SPACING, crop_prepare, make_bundle
+
+    from patch2loc.bids.demo import write_demo_bids
+
+    raw = write_demo_bids(tmp_path / "raw", spacing=SPACING)
+    bundle = make_bundle(tmp_path / "model", "T1T2", ("T1", "T2"))
+
+    def shifted(self, image, mask, out_dir, subject, skull_strip=None):
+        made = crop_prepare(self, image, mask, out_dir, subject, skull_strip)
+        if self.modality == "T2":
+            img = nib.load(made[0])
+            affine = img.affine.copy()
+            affine[0, 3] += SPACING
+            nib.save(nib.Nifti1Image(np.asarray(img.dataobj), affine), made[0])
+        return made
+
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", shifted)
+    anat, masks = raw / "sub-02" / "anat", raw / "derivatives" / "masks" / "sub-02" / "anat"
+    argv = [
+        *("predict", "--model", str(bundle), "--image", str(anat / "sub-02_T1w.nii.gz")),
+        *("--mask", str(masks / "sub-02_space-T1w_desc-brain_mask.nii.gz")),
+        *("--contrast", f"T2={anat / 'sub-02_T2w.nii.gz'}"),
+        *("--contrast-mask", f"T2={masks / 'sub-02_space-T2w_desc-brain_mask.nii.gz'}"),
+        *("--out", str(tmp_path / "o" / "s.nii.gz"), "--device", "cpu", "--quiet"),
+    ]
+    line = refused(argv, "do not stack with the reference scan", raw, capsys)
+    assert "--contrast T2" in line and "sub-02_T2w.nii.gz" in line and "grid" in line
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
