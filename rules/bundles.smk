@@ -30,7 +30,7 @@ for _method in TRAINED_METHODS:
         input:
             config=LAYOUT.config,
             versions=LAYOUT.versions,
-            landmarks=LAYOUT.landmarks(),
+            landmarks=lambda wc: [LAYOUT.landmarks(c) for c in INPUTS[wc.modality]],  # one per contrast
             atlas=rules.record_atlas.output,
             models=lambda wc, m=_method.name: fold_models(m, wc.modality),
             thresholds=lambda wc, m=_method.name: fold_thresholds(m, wc.modality),
@@ -50,5 +50,5 @@ for _method in TRAINED_METHODS:
 
 rule bundles:
     input:
-        # one-contrast models: a bundle of a model of several contrasts (predict's flags per contrast) is to come
-        [LAYOUT.bundle(mod, m.name) for m in TRAINED_METHODS for mod in MODEL_MODALITIES if mod not in MULTI_INPUTS],
+        # every input the method runs on; a model of several contrasts (T1T2) records them in its bundle
+        [LAYOUT.bundle(mod, m.name) for m in TRAINED_METHODS for mod in method_inputs(m.name)],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import warnings
 
 from patch2loc.errors import EXIT_INPUT_ERROR
@@ -26,6 +27,23 @@ def int_in(low: int, high: int, why: str = ""):
         return value
 
     return parse
+
+
+def input_name(text: str) -> str:
+    """argparse type: a model input's name (T1, T2, or one of config `inputs` such as T1T2)."""
+    if not re.fullmatch(r"[A-Za-z0-9]{1,16}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a model input's name (T1, T2, or e.g. T1T2: letters, digits)"
+        )
+    return text
+
+
+def contrast_file(text: str) -> tuple[str, str]:
+    """argparse type: CONTRAST=FILE (e.g. T2=sub-01_T2w.nii.gz) -> (contrast, file)."""
+    name, sep, path = text.partition("=")
+    if not sep or not path or not re.fullmatch(r"[A-Za-z0-9]{1,16}", name):
+        raise argparse.ArgumentTypeError(f"{text!r} is not CONTRAST=FILE (e.g. T2=sub-01_T2w.nii.gz)")
+    return name, path
 
 
 def finite_float(positive: bool = False):

@@ -46,8 +46,10 @@ def crop_prepare(self, image, mask, out_dir, subject, skull_strip=None):
     return out_dir / "normalized.nii.gz", out_dir / "mask.nii.gz"
 
 
-def make_bundle(base: Path, modality: str = "T2") -> Path:
-    """A finished run (config, landmarks, atlas, two DAE folds and thresholds) and its bundle."""
+def make_bundle(base: Path, modality: str = "T2", contrasts: tuple[str, ...] = ()) -> Path:
+    """A finished run (config, landmarks, atlas, two DAE folds and thresholds) and its bundle.
+    contrasts: a model input of several (e.g. modality T1T2 of T1, T2): config `inputs`, each
+    contrast's landmarks, DAEs of as many channels."""
     layout = RunLayout(base / "results" / "r")
     cfg = {
         "run_name": "r",
@@ -56,9 +58,13 @@ def make_bundle(base: Path, modality: str = "T2") -> Path:
         "normalize": {"percentile": 98.0},
         "heatmap": {"median_size": 3, "stride": 1, "centres": "dilated"},
     }
+    if contrasts:
+        cfg["inputs"] = {modality: list(contrasts)}
     Path(layout.landmarks(modality)).parent.mkdir(parents=True)
     Path(layout.config).write_text(yaml.safe_dump(cfg))
-    np.save(layout.landmarks(modality), np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
+    for contrast in contrasts or (modality,):
+        np.save(layout.landmarks(contrast), np.vstack([np.linspace(1, 100, 11), [1, *range(10, 100, 10), 99]]))
+    channels = max(len(contrasts), 1)
     Path(layout.atlas_image).parent.mkdir()
     for path in (layout.atlas_image, layout.atlas_mask):
         nib.save(nib.Nifti1Image(np.ones(GRID, np.uint8), np.diag([SPACING] * 3 + [1.0])), path)
@@ -69,11 +75,12 @@ def make_bundle(base: Path, modality: str = "T2") -> Path:
         save_checkpoint(
             path,
             {
-                "model": DenoisingUNet(width=4, depth=4).state_dict(),
+                "model": DenoisingUNet(width=4, depth=4, channels=channels).state_dict(),
                 "method": "DAE",
                 "modality": modality,
                 "step": 3,
-                "config": {"width": 4, "depth": 4, "volume_shape": list(GRID), "modality": modality},
+                "config": {"width": 4, "depth": 4, "volume_shape": list(GRID), "modality": modality}
+                | ({"channels": channels} if contrasts else {}),
             },
         )
         Path(layout.threshold("DAE", modality, f"fold{k}")).parent.mkdir(parents=True)

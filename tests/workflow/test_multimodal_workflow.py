@@ -93,6 +93,11 @@ def test_paper_dry_run_lists_t1t2_training_and_scoring_jobs(workdir):
     stack = next(j for j in multi if j["rule"] == "stack_lesion_contrasts")
     assert "normalized/BraTS21/T1/" in stack["input"] or "normalized/MSLUB/T1/" in stack["input"]
     assert any(j["rule"] == "download" and "coregistered/patient01/T1W.nii.gz" in j["output"] for j in listed)
+    # each channel method's T1T2 model is bundled, with both contrasts' landmarks (issue 49, item 4)
+    exports = {j["rule"]: j for j in multi if j["rule"].startswith("export_bundle")}
+    assert sorted(exports) == ["export_bundle", "export_bundle_DAE"]
+    for job in exports.values():
+        assert "results/paper/landmarks/T1.npy" in job["input"] and "results/paper/landmarks/T2.npy" in job["input"]
 
 
 def test_demo_dry_run_has_no_input_of_several_contrasts(workdir):

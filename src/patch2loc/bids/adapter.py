@@ -35,6 +35,7 @@ def bundle_info(model: str | Path, atlas_copy: Path | None = None) -> dict:
         return {
             "method": settings["method"],
             "modality": settings["modality"],
+            **({"contrasts": list(settings["contrasts"])} if "contrasts" in settings else {}),
             "folds": [f["fold"] for f in settings["folds"]],
             "run_name": settings.get("run_name"),
             "file": Path(model).name,
@@ -46,7 +47,33 @@ def bundle_info(model: str | Path, atlas_copy: Path | None = None) -> dict:
 def run_predict(scans, work: Path, model: str | Path, device: str, overwrite: bool, quiet: bool) -> int:
     """predict's folder mode on these scans, outputs in `work`; returns predict's exit status
     (the number of scans that failed; each was reported on one line). predict is called with a
-    request, as the command line calls it (`predict.request`), not with an argv."""
+    request, as the command line calls it (`predict.request`), not with an argv. A bundle of several
+    contrasts: one call per subject's session (predict scores one subject of several contrasts at
+    a time), its other contrasts as the request's `contrast` (and `contrast_mask`)."""
+    if any(scan.contrasts for scan in scans):
+        return sum(_run_pair(scan, work, model, device, overwrite, quiet) for scan in scans)
+    return _run_listed(scans, work, model, device, overwrite, quiet)
+
+
+def _run_pair(scan, work: Path, model, device: str, overwrite: bool, quiet: bool) -> int:
+    """One session's scans of every contrast through predict; a refusal is that scan's one line."""
+    import sys
+
+    from patch2loc.errors import InputError
+
+    others = scan.contrasts.items()
+    extra = {
+        "contrast": tuple((c, str(s.path.resolve())) for c, s in others),
+        "contrast_mask": tuple((c, str(s.mask.resolve())) for c, s in others if s.mask is not None),
+    }
+    try:
+        return _run_listed([scan], work, model, device, overwrite, quiet, extra)
+    except InputError as exc:  # this session only: the others go on
+        print(f"patch2loc bids: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run_listed(scans, work: Path, model, device: str, overwrite: bool, quiet: bool, extra=None) -> int:
     from patch2loc.predict.command import predict
     from patch2loc.predict.request import PredictRequest
 
@@ -58,7 +85,13 @@ def run_predict(scans, work: Path, model: str | Path, device: str, overwrite: bo
             for scan in scans:
                 writer.writerow([str(scan.path.resolve()), str(scan.mask.resolve()) if scan.mask else ""])
         request = PredictRequest(
-            image=(str(listing),), out=str(work), model=str(model), device=device, overwrite=overwrite, quiet=quiet
+            image=(str(listing),),
+            out=str(work),
+            model=str(model),
+            device=device,
+            overwrite=overwrite,
+            quiet=quiet,
+            **(extra or {}),
         )
         return predict(request)
 

@@ -115,18 +115,34 @@ def _select(req: BidsRequest, bids_dir: Path, out: Path):
     layout = dataset.open_raw(bids_dir)
     info = adapter.bundle_info(req.model)
     output_dir.same_bundle(desc, info, out)
-    filters = dataset.read_filter(req.bids_filter_file, info["modality"])
-    scans = dataset.select_scans(layout, info["modality"], req.participant_label, req.session_label, filters)
+    reference, *others = info.get("contrasts") or [info["modality"]]  # a bundle of several: its first
+    filters = dataset.read_filter(req.bids_filter_file, reference)
+    scans = dataset.select_scans(layout, reference, req.participant_label, req.session_label, filters)
     for scan in scans:  # our own sidecars, checked before any compute
         publish.published_fingerprint(out, scan)
     links = {publish.RAW: link_for(bids_dir, out, bids_dir)}
-    if not req.mask_derivatives:
+    masks = dataset.open_derivatives(req.mask_derivatives, "--mask-derivatives") if req.mask_derivatives else None
+    if others:
+        scans = _paired(layout, scans, others, masks, bids_dir)
+    if masks is None:
         return scans, info, links, desc, None
-    masks = dataset.open_derivatives(req.mask_derivatives, "--mask-derivatives")
     for scan in scans:
         scan.mask = dataset.match_derivative(masks, scan, dataset.BRAIN_DESC, "brain mask")
     links[publish.MASKS] = link_for(Path(req.mask_derivatives), out, bids_dir)
     return scans, info, links, desc, masks.root
+
+
+def _paired(layout, scans, others: list[str], masks, bids_dir: Path):
+    """A bundle of several contrasts: the scans with every other contrast in their session; one log
+    line per session lacking one (not scored, never a crash)."""
+    from patch2loc.bids.pairs import pair_scans
+
+    paired, lacking = pair_scans(layout, scans, others, masks)
+    for line in lacking:
+        print(f"patch2loc bids: {line}", file=sys.stderr)
+    if not paired:
+        raise InputError(f"{bids_dir}: no session holds a scan of every contrast {others} beside the reference scan.")
+    return paired
 
 
 def _publish_all(req: BidsRequest, scans, out: Path, info: dict, masks_root) -> tuple[int, int, int]:

@@ -11,7 +11,7 @@ selection without a single scan.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from patch2loc.bids import files, guard
@@ -33,6 +33,7 @@ class Scan:
     relpath: str  # relative to BIDS_DIR, with /
     entities: dict  # the IDENTITY entities it has, plus suffix
     mask: Path | None = None  # a brain mask from --mask-derivatives
+    contrasts: dict = field(default_factory=dict)  # a bundle of several contrasts: {contrast: Scan} (pairs.py)
 
     @property
     def id(self) -> str:

@@ -59,7 +59,7 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     checked."""
     from patch2loc.checkpoint import checkpoint_modality, read_checkpoint
     from patch2loc.claims import nifti_claims, regular_file
-    from patch2loc.chainfiles import check_chain_config, check_landmarks, read_run_config
+    from patch2loc.chainfiles import check_chain_config, read_run_config
 
     require_trained(method, "--method", "export")
     layout = RunLayout(run)
@@ -67,8 +67,7 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     cfg = read_run_config(resolved, ("preprocess", "normalize", "heatmap"), NEEDS)
     upgrade_config(cfg)  # a run from before a key was renamed: its keys under their new names
     check_chain_config(cfg, resolved)
-    sources = {M.LANDMARKS: regular_file(layout.landmarks(modality), f"the run's {modality} landmarks", f"{NEEDS}.")}
-    check_landmarks(sources[M.LANDMARKS])
+    sources = _landmarks(layout, cfg, modality, resolved)
     for name, path in ((M.ATLAS_IMAGE, layout.atlas_image), (M.ATLAS_MASK, layout.atlas_mask)):
         sources[name] = regular_file(
             path,
@@ -110,11 +109,34 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
         "preprocess": {k: cfg["preprocess"][k] for k in PREPROCESS_KEYS if k in cfg["preprocess"]},
         "normalize": {k: cfg["normalize"][k] for k in NORMALIZE_KEYS if k in cfg["normalize"]},
         "heatmap": {k: cfg["heatmap"][k] for k in HEATMAP_KEYS if k in cfg["heatmap"]},
-        "landmarks": M.LANDMARKS,
+        "landmarks": M.LANDMARKS if M.LANDMARKS in sources else {c: n for n, c in _contrasts(sources).items()},
         "atlas": {"image": M.ATLAS_IMAGE, "mask": M.ATLAS_MASK},
         "folds": fold_list,
     }
+    if M.LANDMARKS not in sources:  # a model of several contrasts records them, the reference first
+        settings["contrasts"] = list(_contrasts(sources).values())
     return settings, sources
+
+
+def _landmarks(layout: RunLayout, cfg: dict, modality: str, resolved: Path) -> dict[str, Path]:
+    """{member: the run's landmarks file}: landmarks.npy for a one-contrast model (its bytes as ever),
+    landmarks/<contrast>.npy for each contrast of a model of several (config `inputs`)."""
+    from patch2loc.claims import regular_file
+    from patch2loc.chainfiles import check_landmarks
+    from patch2loc.data.inputs import input_contrasts
+
+    contrasts = input_contrasts(cfg, modality, f"{resolved}: `inputs`")
+    names = [M.LANDMARKS] if len(contrasts) == 1 else [M.contrast_landmarks(c) for c in contrasts]
+    sources = {}
+    for name, contrast in zip(names, contrasts):
+        sources[name] = regular_file(layout.landmarks(contrast), f"the run's {contrast} landmarks", f"{NEEDS}.")
+        check_landmarks(sources[name])
+    return sources
+
+
+def _contrasts(sources: dict) -> dict[str, str]:
+    """{landmarks member: its contrast} of a multi-contrast bundle's sources, in the input's order."""
+    return {n: n.removeprefix("landmarks/").removesuffix(".npy") for n in sources if n.startswith("landmarks/")}
 
 
 def _created() -> dict:
@@ -211,7 +233,12 @@ def add_parser(sub) -> None:
         "heatmap settings, a manifest with the sha256 of every member) to --out.",
     )
     e.add_argument("run", metavar="RUN_DIR", help="the run folder (results/<run_name>)")
-    e.add_argument("--modality", required=True, choices=("T1", "T2"), help="the model to export")
+    e.add_argument(
+        "--modality",
+        required=True,
+        help="the model to export: T1, T2, or a model input of several contrasts of the run's config "
+        "`inputs` (e.g. T1T2: its bundle records the contrasts and carries each one's landmarks)",
+    )
     e.add_argument("--out", required=True, help="the bundle: a .zip file, or else a new folder")
     e.add_argument(
         "--method",

@@ -19,15 +19,35 @@ SETTINGS = "settings.json"
 LANDMARKS = "landmarks.npy"
 ATLAS_IMAGE, ATLAS_MASK = "atlas/image.nii.gz", "atlas/mask.nii.gz"
 VERSIONS = "versions.txt"
-FOLDERS = ("atlas/", "folds/")  # folder entries a re-zipped bundle may carry (nothing is made of them)
+FOLDERS = ("atlas/", "folds/", "landmarks/")  # folder entries a re-zipped bundle may carry (nothing is made of them)
 NAME = re.compile(
-    r"(manifest\.json|settings\.json|landmarks\.npy|versions\.txt|atlas/(image|mask)\.nii\.gz"
+    r"(manifest\.json|settings\.json|landmarks\.npy|landmarks/[A-Za-z0-9]{1,16}\.npy|versions\.txt|atlas/(image|mask)\.nii\.gz"
     r"|folds/fold\d{1,2}\.pt)"
 )
 SMALL = 1 * MB  # json, npy and text members
 MAX_MEMBERS = 2 * 100 + 8  # folds 0-99 and the fixed members, with room for folder entries
 REFUSED = "nothing from it was used"
 FIX = "Export the bundle again from the run (patch2loc export), or ask its author for an intact copy."
+
+
+def contrast_landmarks(contrast: str) -> str:
+    """A multi-contrast bundle's landmarks of one contrast (a one-contrast bundle has LANDMARKS)."""
+    return f"landmarks/{contrast}.npy"
+
+
+def landmark_members(settings: dict) -> dict[str, str] | None:
+    """{contrast: its landmarks member} of a bundle's settings, the reference contrast first; None
+    when `contrasts` and `landmarks` disagree. A one-contrast bundle: {modality: LANDMARKS}."""
+    contrasts = settings.get("contrasts")
+    if contrasts is None:
+        return {settings.get("modality"): LANDMARKS}
+    named = isinstance(contrasts, list) and all(
+        isinstance(c, str) and re.fullmatch(r"[A-Za-z0-9]{1,16}", c) for c in contrasts
+    )
+    if not named or len(set(contrasts)) != len(contrasts) or len(contrasts) < 2:
+        return None
+    members = {c: contrast_landmarks(c) for c in contrasts}
+    return members if settings.get("landmarks") == members else None
 
 
 def weights_name(fold: int) -> str:

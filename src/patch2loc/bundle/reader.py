@@ -48,6 +48,10 @@ class Bundle:
     def member(self, name: str) -> Path:
         return self.folder / name
 
+    def landmarks(self) -> dict[str, Path]:
+        """{contrast: its landmarks file}, the reference contrast first (one for a one-contrast bundle)."""
+        return {c: self.member(name) for c, name in M.landmark_members(self.settings).items()}
+
     def close(self) -> None:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
@@ -222,17 +226,26 @@ def _member_check(bundle: Path, folder: Path, check, *args) -> None:
         raise InputError(text) from None
 
 
-def _method_and_modality(bundle: Path, settings: dict, manifest: dict) -> None:
-    """A trained method's bundle of T1 or T2 scans, the manifest and the settings agreeing."""
+def _method_and_modality(bundle: Path, settings: dict, manifest: dict) -> dict[str, str]:
+    """A trained method's bundle of T1 or T2 scans, or of a model input of several contrasts (its
+    `contrasts`, each with its landmarks), the manifest and the settings agreeing; returns
+    {contrast: landmarks member}."""
     method, modality = settings.get("method"), settings.get("modality")
-    if method not in TRAINED or modality not in ("T1", "T2"):
+    landmarks = M.landmark_members(settings)
+    several = "contrasts" in settings
+    good_name = isinstance(modality, str) and (
+        modality in ("T1", "T2") if not several else modality.isalnum() and modality not in ("T1", "T2")
+    )
+    if method not in TRAINED or not good_name or landmarks is None:
         raise InputError(
             f"{bundle}: a bundle of method {str(method)[:40]!r}, modality {str(modality)[:10]!r}: "
-            f"predict applies bundles of {' or '.join(TRAINED)} models of T1 or T2 scans."
+            f"predict applies bundles of {' or '.join(TRAINED)} models of T1 or T2 scans, or of several "
+            "contrasts (settings `contrasts`, each with its landmarks/<contrast>.npy)."
         )
     if (manifest.get("method"), manifest.get("modality")) != (method, modality):
         said = f"{str(manifest.get('method'))[:40]} {str(manifest.get('modality'))[:10]}"
         raise InputError(f"{bundle}: {M.MANIFEST} says {said}, {M.SETTINGS} {method} {modality}; {M.REFUSED}. {M.FIX}")
+    return landmarks
 
 
 def check_contents(bundle: Path, folder: Path) -> tuple[dict, list[Fold]]:
@@ -243,13 +256,16 @@ def check_contents(bundle: Path, folder: Path) -> tuple[dict, list[Fold]]:
 
     manifest = load_json((folder / M.MANIFEST).read_bytes(), f"{bundle}: {M.MANIFEST}")
     listed = set(manifest["members"])
-    for needed in (M.SETTINGS, M.LANDMARKS, M.ATLAS_IMAGE):
+    for needed in (M.SETTINGS, M.ATLAS_IMAGE):
         if needed not in listed:
             raise InputError(f"{bundle}: the bundle has no {needed}; {M.REFUSED}. {M.FIX}")
     settings = _settings(bundle, folder)
-    _method_and_modality(bundle, settings, manifest)
+    landmarks = _method_and_modality(bundle, settings, manifest)
     check_chain_config(settings, Path(f"{bundle}:{M.SETTINGS}"))  # every setting in its range (ranges.py)
-    _member_check(bundle, folder, check_landmarks, folder / M.LANDMARKS)
+    for name in landmarks.values():
+        if name not in listed:
+            raise InputError(f"{bundle}: the bundle has no {name}; {M.REFUSED}. {M.FIX}")
+        _member_check(bundle, folder, check_landmarks, folder / name)
     _member_check(bundle, folder, nifti_claims, folder / M.ATLAS_IMAGE, "the bundle's atlas")
     if M.ATLAS_MASK in listed:
         _member_check(bundle, folder, nifti_claims, folder / M.ATLAS_MASK, "the bundle's atlas mask")

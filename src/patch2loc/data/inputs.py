@@ -97,3 +97,17 @@ def covered(lists: list[list[str]]) -> tuple[list[str], dict[str, list[str]]]:
     pool = list(dict.fromkeys(s for one in lists for s in one))
     missing = {s: [i for i, one in enumerate(lists) if s not in one] for s in pool if s not in kept}
     return kept, missing
+
+
+def input_contrasts(config: dict, name: str, where: str) -> tuple[str, ...]:
+    """The contrasts of a run's model input `name` (its config `inputs:`; a contrast's own name without
+    one): what predict and export read for it. `where` names the config in the error."""
+    inputs = _checked(config.get("inputs") or {})
+    if name in inputs:
+        return inputs[name]
+    if name in CONTRASTS:
+        return (name,)
+    raise InputError(
+        f"{where}: no model input {name!r} (its inputs: {sorted(inputs) or CONTRASTS}); pass --modality as one "
+        "of them (a contrast, or a name of config `inputs` such as T1T2)."
+    )

@@ -24,6 +24,7 @@ from patch2loc.outputs import check_utf8_path
 from patch2loc.predict import models as model_loading
 from patch2loc.predict import plan
 from patch2loc.predict.plan import Job
+from patch2loc.predict.contrasts import check_contrasts
 from patch2loc.predict.models import fold_models, method_flags, resolve_method, score_settings
 from patch2loc.predict.preflight import Limits, check_headers, check_voxels
 from patch2loc.predict.request import PredictRequest
@@ -58,6 +59,7 @@ class _Call:
     limits: Limits
     from_bundle: bool
     batch: bool
+    contrasts: dict  # a model of several contrasts: {contrast: (scan, mask)} after the reference (contrasts.py)
 
 
 @dataclass(frozen=True)
@@ -124,9 +126,10 @@ def _predict(req: PredictRequest, bundle) -> int:
     models = _Models(method, *fold_models(req, chain, bundle, method))
     threshold = _threshold(req, models.thresholds)
     jobs, batch = _plan(req, chain, models.checkpoints, lesions=threshold[0] is not None)
+    contrasts = check_contrasts((req.image, req.modality, req.contrast, req.contrast_mask), chain, jobs)
     stride = method_flags(method, req)["stride"] or 1  # a method that ignores --stride scores every pixel
     limits = Limits(method, tuple(models.checkpoints), stride, req.median_size, req.batch_size)
-    call = _Call(req, chain, models, threshold, limits, bundle is not None, batch)
+    call = _Call(req, chain, models, threshold, limits, bundle is not None, batch, contrasts)
     failures = _Failures(batch)
     todo, skipped = _header_pass(jobs, call, failures)
     done = _score_all(todo, call, failures)
@@ -150,7 +153,10 @@ def _resolve(req: PredictRequest, bundle):
     if req.from_run:
         check_utf8_path(req.from_run, "--from-run")
     if req.from_run and not req.modality:
-        raise InputError(f"{req.image[0]}: --from-run needs --modality T1 or T2 (the landmarks to use).")
+        raise InputError(
+            f"{req.image[0]}: --from-run needs --modality T1 or T2, or a model input of the run's config `inputs` "
+            "such as T1T2 (the landmarks and models to use)."
+        )
     if bundle is not None:
         if req.modality not in (None, bundle.settings["modality"]):
             raise InputError(
@@ -237,6 +243,7 @@ def _context(call: _Call):
         checkpoints=models.names,
         method=models.method,
         force=req.force,
+        contrasts=call.contrasts,
     )
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from patch2loc.cli_types import DEVICE_HELP, PATCH2LOC_ONLY, Renamed, finite_float, int_in
+from patch2loc.cli_types import DEVICE_HELP, PATCH2LOC_ONLY, Renamed, contrast_file, finite_float, input_name, int_in
 from patch2loc.methods import DEFAULT_METHOD, METHODS, TRAINED
 from patch2loc.predict.command import cmd_predict
 from patch2loc.ranges import MAX_BATCH, MAX_MEDIAN, MAX_STRIDE
@@ -80,9 +80,26 @@ def _models(p) -> None:
     )
     p.add_argument(
         "--modality",
-        choices=("T1", "T2"),
-        help="modality of the scans; with --from-run also which landmarks and models to use. A "
+        type=input_name,
+        help="modality of the scans (T1, T2, or a model input of several contrasts of the run's config "
+        "`inputs`, e.g. T1T2); with --from-run also which landmarks and models to use. A "
         "checkpoint trained on another modality is refused (see --allow-mismatch)",
+    )
+    p.add_argument(
+        "--contrast",
+        type=contrast_file,
+        action="append",
+        metavar="CONTRAST=FILE",
+        help="a model of several contrasts (e.g. T1T2): the raw scan of each contrast after the first, "
+        "e.g. --contrast T2=sub-01_T2w.nii.gz; --image is the first (reference) contrast's scan, on "
+        "whose grid the outputs lie. One subject per call",
+    )
+    p.add_argument(
+        "--contrast-mask",
+        type=contrast_file,
+        action="append",
+        metavar="CONTRAST=FILE",
+        help="the brain mask of a --contrast scan, on its own grid (needed when --mask is given)",
     )
     p.add_argument(
         "--allow-mismatch",

@@ -155,6 +155,8 @@ def check_paths(jobs, scans, checkpoints, chain, req: PredictRequest) -> None:
         inputs.update({f"--image {s.id}": s.image, f"--mask of {s.id}": s.mask, f"--seg of {s.id}": s.seg})
     if chain is not None:
         inputs.update(chain.inputs())
+    for flag in ("contrast", "contrast_mask"):  # a model of several contrasts: every contrast's files
+        inputs.update({f"--{flag.replace('_', '-')} {c}": Path(p) for c, p in getattr(req, flag)})
     whole = {f"--image {s.id} (a DICOM series folder)": s.image for s in scans if s.is_dicom}
     if chain is not None and Path(chain.run).is_dir():
         whole["--model" if "--model" in chain.given else "--from-run"] = Path(chain.run)

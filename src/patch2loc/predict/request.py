@@ -37,6 +37,8 @@ class PredictRequest:
     from_run: str | None = None
     model: str | None = None  # a bundle
     modality: str | None = None
+    contrast: tuple[tuple[str, str], ...] = ()  # a model of several contrasts: (contrast, scan) after the reference
+    contrast_mask: tuple[tuple[str, str], ...] = ()  # (contrast, brain mask) of those scans
     allow_mismatch: bool = False
     skull_strip: str = "auto"
     threshold: float | None = None
@@ -57,4 +59,9 @@ class PredictRequest:
     def from_args(cls, args: argparse.Namespace) -> "PredictRequest":
         """The parsed command line as a request (no --checkpoint: an empty tuple)."""
         request = from_namespace(cls, args)
-        return replace(request, checkpoint=request.checkpoint or ())
+        return replace(
+            request,
+            checkpoint=request.checkpoint or (),
+            contrast=request.contrast or (),
+            contrast_mask=request.contrast_mask or (),
+        )

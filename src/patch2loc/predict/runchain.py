@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from patch2loc.bundle import members as M
@@ -32,16 +32,37 @@ class RunChain:
     atlas_mask: Path | None
     given: dict[str, Path]  # what the user's flags name (outputs must never replace them)
     recorded: dict[str, Path]  # files whose checksums say which chain made a scan's outputs
+    # a model of several contrasts (config `inputs`): {contrast: its landmarks}, the reference first
+    contrast_landmarks: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def contrasts(self) -> tuple[str, ...]:
+        """The contrasts a scan of this chain is made of (one: the modality itself)."""
+        return tuple(self.contrast_landmarks) or (self.modality,)
+
+    def for_contrast(self, contrast: str) -> "RunChain":
+        """The chain of one contrast of a model of several: its own landmarks (each contrast is
+        preprocessed and normalised on its own, as the workflow does before stacking)."""
+        if len(self.contrasts) == 1:
+            return self
+        return replace(self, modality=contrast, landmarks=self.contrast_landmarks[contrast], contrast_landmarks={})
 
     @classmethod
     def open(cls, run_dir: str | Path, modality: str) -> "RunChain":
         """A run folder's chain; every path from patch2loc.layout (the run records its own atlas)."""
+        from patch2loc.data.inputs import input_contrasts
+
         run = Path(run_dir)
         layout = RunLayout(run)
-        resolved, landmarks = Path(layout.config), Path(layout.landmarks(modality))
+        resolved = Path(layout.config)
         atlas, atlas_mask = Path(layout.atlas_image), Path(layout.atlas_mask)
-        for needed, what in ((resolved, "the run's config"), (landmarks, f"the run's {modality} landmarks")):
-            regular_file(needed, what, f"{NEEDS}.")
+        regular_file(resolved, "the run's config", f"{NEEDS}.")
+        contrasts = input_contrasts(read_run_config(resolved, (), NEEDS), modality, f"{resolved}: `inputs`")
+        per_contrast = {c: Path(layout.landmarks(c)) for c in contrasts}
+        for c, path in per_contrast.items():
+            regular_file(path, f"the run's {c} landmarks", f"{NEEDS}.")
+            check_landmarks(path)
+        landmarks = per_contrast[contrasts[0]]
         regular_file(
             atlas,
             "the run's recorded atlas",
@@ -50,28 +71,31 @@ class RunChain:
         )
         cfg = read_run_config(resolved, ("preprocess", "normalize"), NEEDS)
         check_chain_config(cfg, resolved)
-        check_landmarks(landmarks)
         files = {
             "the run's config": resolved,
             "the run's landmarks": landmarks,
+            **{f"the run's {c} landmarks": p for c, p in per_contrast.items() if len(per_contrast) > 1},
             "the run's atlas": atlas,
             "the run's atlas mask": atlas_mask if atlas_mask.is_file() else None,
         }
-        return cls(run, modality, cfg, landmarks, atlas, files["the run's atlas mask"], files, files)
+        several = per_contrast if len(per_contrast) > 1 else {}
+        return cls(run, modality, cfg, landmarks, atlas, files["the run's atlas mask"], files, files, several)
 
     @classmethod
     def from_bundle(cls, bundle) -> "RunChain":
         """A bundle's chain (bundle.reader.open_bundle has checked every member)."""
         mask = bundle.member(M.ATLAS_MASK)
+        landmarks = bundle.landmarks()
         return cls(
             bundle.source,
             bundle.settings["modality"],
             bundle.settings,
-            bundle.member(M.LANDMARKS),
+            next(iter(landmarks.values())),
             bundle.member(M.ATLAS_IMAGE),
             mask if mask.is_file() else None,
             {"--model": bundle.source},
             {"the bundle's manifest": bundle.member(M.MANIFEST)},
+            landmarks if len(landmarks) > 1 else {},
         )
 
     def inputs(self) -> dict[str, Path | None]:

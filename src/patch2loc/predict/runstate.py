@@ -73,6 +73,10 @@ def call_settings(
     }
     if chain is not None:
         settings["from_run"] = {name: sha256_of(path) for name, path in chain.recorded.items()}
+    if req.contrast or req.contrast_mask:  # a model of several contrasts: its other scans are inputs too
+        settings["contrasts"] = {
+            f"{c} {what}": sha256_of(p) for what in ("contrast", "contrast_mask") for c, p in getattr(req, what)
+        }
     return settings
 
 

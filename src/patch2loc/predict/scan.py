@@ -24,6 +24,7 @@ from patch2loc.io import Case, Volume, header_volume, load_case, load_volume, sa
 from patch2loc.methods import DEFAULT_METHOD
 from patch2loc.staging import OutputSet
 from patch2loc.predict import ensemble, lesions, overview  # modules: a patched function there is the one called
+from patch2loc.predict.contrasts import stack_scan
 from patch2loc.predict.dicom import dicom_to_nifti
 from patch2loc.predict.ensemble import Member
 from patch2loc.predict.inputs import ScanInput
@@ -45,6 +46,7 @@ class Context:
     checkpoints: list[str] = field(default_factory=list)
     method: str = DEFAULT_METHOD  # the members' method (predict.models.resolve_method)
     force: bool = False  # --force: a scan outside the models' training intensities is warned about, not refused
+    contrasts: dict = field(default_factory=dict)  # several contrasts: {contrast: (scan, mask)} after the reference
 
 
 def _seg_metrics(seg_path: Path, score, brain, threshold) -> dict:
@@ -103,19 +105,20 @@ def run_scan(job: Job, ctx: Context, state: dict | None = None) -> dict:
     paths = job.outputs
     with OutputSet() as outs:
         prepared = _prepare(job, ctx, outs)
-        case = load_case(prepared.image, prepared.brain)
+        case = _load(prepared)
+        grid = _reference(case.image)  # a stack's maps lie on its grid, shown over its reference contrast
         scored, score = _score(job.scan, ctx, case, prepared.image)
-        save_volume(score, outs.file(paths["heatmap"]), like=case.image)
+        save_volume(score, outs.file(paths["heatmap"]), like=grid)
         if ctx.threshold is not None:
-            save_volume(lesion_mask(score, case.mask, ctx.threshold), outs.file(paths["lesions"]), like=case.image)
-        view = _View(score, case.mask, case.image.affine, "model grid", case.image.data)
+            save_volume(lesion_mask(score, case.mask, ctx.threshold), outs.file(paths["lesions"]), like=grid)
+        view = _View(score, case.mask, grid.affine, "model grid", grid.data)
         if ctx.chain is not None:
             view = _native_outputs(job, ctx, outs, prepared, case, score)
         record, rows = _summary(job, ctx, view, scored, state)
         outs.file(paths["summary"]).write_text(lesions.summary_json(record), encoding="utf-8")
         outs.file(paths["components"]).write_text(lesions.components_csv(rows), encoding="utf-8")
         if job.png is not None:
-            overview.overview_png(case.image.data, score, case.mask, outs.file(job.png), title=job.scan.id)
+            overview.overview_png(grid.data, score, case.mask, outs.file(job.png), title=job.scan.id)
         if job.html is not None:  # in the summary's space, where --seg lies
             _viewer(job, ctx, view, outs)
         if ctx.chain is not None:
@@ -142,19 +145,35 @@ def _prepare(job: Job, ctx: Context, outs: OutputSet) -> _Prepared:
         native_path = dicom_to_nifti(scan.image, staged / "native.nii.gz")
         if scan.seg is not None:
             check_seg_grid(scan.seg, scan.image, nifti_claims(native_path))
-    image, brain_path = ctx.chain.prepare(
-        native_path, scan.mask if job.strip == "provided" else None, staged, paths["preprocessed"].name, job.strip
+    name, chain = paths["preprocessed"].name, ctx.chain.for_contrast(ctx.chain.contrasts[0])
+    image, brain_path = chain.prepare(
+        native_path, scan.mask if job.strip == "provided" else None, staged, name, job.strip
     )
+    if ctx.contrasts:  # a model of several contrasts: each through its own chain, then stacked
+        image, brain_path = stack_scan(ctx.chain, ctx.contrasts, staged, name, job.strip, (image, brain_path))
     return _Prepared(native_path, image, brain_path, staged)
+
+
+def _load(prepared: _Prepared) -> Case:
+    """The case to score: one contrast, or a stack of several read as [C, X, Y, Z] (as the workflow reads it)."""
+    from patch2loc.preprocessing.stack import is_stack, load_stacked_case
+
+    return (load_stacked_case if is_stack(prepared.image) else load_case)(prepared.image, prepared.brain)
+
+
+def _reference(image: Volume) -> Volume:
+    """The 3-D volume of a case's grid: the image, or a stack's reference (first) contrast."""
+    return image if image.data.ndim == 3 else Volume(image.data[0], image.affine, None, image.path)
 
 
 def _score(scan: ScanInput, ctx: Context, case: Case, image: str | Path) -> tuple[ScoredScan, np.ndarray]:
     """The ensemble's heatmap on the models' grid, after the checks that the models fit the scan."""
     for member in ctx.members:
-        check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape, ctx.allow_mismatch)
-    # a method without a model (Thresh) records no training range to compare with
+        check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape[-3:], ctx.allow_mismatch)
+    # a method without a model (Thresh) records no training range to compare with; a stack's models
+    # record their reference contrast's as `intensity_range` (intensities.contrast_ranges)
     trained = [(str(m.checkpoint), m.ckpt) for m in ctx.members if m.model is not None]
-    check_training_range(case.image.data, case.mask, trained, image, ctx.force)
+    check_training_range(_reference(case.image).data, case.mask, trained, image, ctx.force)
     scored = ensemble.ensemble_score(ctx.members, case.image.data, case.mask, ctx.settings, ctx.method)
     return scored, finite_heatmap(scored.score.astype(np.float32), case.mask, scan, "heatmap")
 
@@ -230,4 +249,6 @@ def _claim_folder(staged: Path, job: Job, ctx: Context) -> None:
         "run": str(ctx.chain.run.resolve()),
         "modality": ctx.chain.modality,
     }
+    if ctx.contrasts:
+        owner["contrasts"] = {c: str(Path(s).resolve()) for c, (s, _) in ctx.contrasts.items()}
     (staged / OWNER_FILE).write_text(json.dumps(owner, indent=1), encoding="utf-8")
