@@ -190,3 +190,21 @@ def test_read_csvs_names_the_bad_file(tmp_path, metrics):
         read_csvs([good, bad])
     with pytest.raises(InputError, match="missing.csv"):
         read_csvs([tmp_path / "missing.csv"])
+
+
+def test_a_second_model_input_on_a_set_gets_rows_of_its_own(metrics):
+    """A set scored by its own contrast's model and by a two-contrast one (docs/multimodal.md): Table 1
+    keeps the single-contrast row as it was and adds "method [T1T2]"; the supplement has one row per input."""
+    from patch2loc.evaluation.tables import table1_supplementary
+
+    multi = [
+        _row("Patch2Loc", 0, "BraTS21", 0.9, 0.7, modality="T1T2"),
+        _row("Patch2Loc", 1, "BraTS21", 0.7, 0.5, modality="T1T2"),
+    ]
+    both = pd.concat([metrics, pd.DataFrame(multi)], ignore_index=True)
+    single, table = table1(metrics), table1(both)
+    assert table["method"].tolist()[:3] == ["Patch2Loc", "Patch2Loc [T1T2]", "Thresh"]
+    pd.testing.assert_series_equal(table.iloc[0], single.iloc[0])  # the single-contrast row, unchanged
+    assert table.iloc[1]["BraTS21 Dice"].startswith("80.00")
+    sup = table1_supplementary(both)
+    assert sorted(sup.loc[sup["method"] == "Patch2Loc", "modality"]) == ["T1T2", "T2"]

@@ -219,7 +219,8 @@ def table1_supplementary(metrics: pd.DataFrame, *, ddof: int = 1, boot: Bootstra
     tuned = ["dice_val"] if "dice_val" in metrics else []  # runs scored before it existed lack it
     agg = aggregate(metrics, ["auroc", "dice_unsup", *tuned, "best_dice", "unsup_threshold"], boot, ddof=ddof)
     rows = []
-    for (dataset, method, region), group in agg.groupby(["dataset", "method", "region"], sort=False):
+    # one row per model input too: a set scored by a single- and a two-contrast model (docs/multimodal.md)
+    for (dataset, method, _, region), group in agg.groupby(["dataset", "method", "modality", "region"], sort=False):
         by = group.set_index("metric")
         cell = {m: format_cell(r) for m, r in zip(by.index, by.itertuples())}
         rows.append(

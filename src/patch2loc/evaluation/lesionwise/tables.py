@@ -49,7 +49,8 @@ def table3(metrics: pd.DataFrame, *, ddof: int = 1, boot=None) -> pd.DataFrame:
     given `boot` (uncertainty.Bootstrap) each cell is 'mean [bootstrap interval]' instead of '± std'."""
     agg = aggregate(metrics, [*TABLE3, "lesions"], boot, ddof=ddof)
     rows = []
-    for (dataset, method, region), group in agg.groupby(["dataset", "method", "region"], sort=False):
+    # one row per model input too: a set scored by a single- and a two-contrast model (docs/multimodal.md)
+    for (dataset, method, _, region), group in agg.groupby(["dataset", "method", "modality", "region"], sort=False):
         by = group.set_index("metric")
         row = {"dataset": dataset, "modality": by["modality"].iloc[0], "method": method, "region": region}
         recs = dict(zip(by.index, by.itertuples()))
@@ -85,8 +86,8 @@ def recall_by_size(per_fold: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
     '(n)' the lesions in the bin per fold."""
     bins = list(per_fold["size_bin"].cat.categories)
     rows = []
-    for (dataset, method), group in per_fold.groupby(["dataset", "method"], sort=False):
-        row = {"dataset": dataset, "modality": group["modality"].iloc[0], "method": method}
+    for (dataset, method, modality), group in per_fold.groupby(["dataset", "method", "modality"], sort=False):
+        row = {"dataset": dataset, "modality": modality, "method": method}
         for size_bin, cell in group.groupby("size_bin", observed=False):
             recall = cell["recall"].dropna()
             n = int(cell["lesions"].max()) if len(cell) else 0  # every fold scores the same lesions
