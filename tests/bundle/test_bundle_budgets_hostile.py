@@ -3,9 +3,9 @@ that would take gigabytes, a config with an alias bomb, a bundle that would unpa
 folds; refused before anything is read or written (exit 2, one stderr line naming the file and the setting), in this
 process and (slow) in a child whose peak memory is measured (helpers/hostile.py refused_in_child)."""
 
+# ruff: noqa: F811  (pytest: the fixtures imported from tests/helpers/budget_fixtures.py are parameters here)
 from __future__ import annotations
 
-import tempfile
 
 import pytest
 import yaml
@@ -13,28 +13,8 @@ import yaml
 from tests.helpers.budget_cases import bomb_config, demo_bundle, inflating_folds, spacing
 from tests.helpers.bundle import model_argv, rewrite
 from tests.helpers.fake_chain import from_run_argv
-from tests.helpers.hostile import refused_in_child
-from tests.helpers.safety import make_case, refused
 
-# in this process (fast), or in a child process whose peak memory is measured (slow)
-MODES = [pytest.param(False, id="in-process"), pytest.param(True, id="child", marks=pytest.mark.slow)]
-
-
-@pytest.fixture()
-def c(tmp_path, monkeypatch):
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # what would be left there is seen
-    return make_case(tmp_path / "in")
-
-
-@pytest.fixture()
-def refuse(tmp_path, capsys):
-    def run(child: bool, argv: list[str], needle: str) -> str:
-        if child:
-            return refused_in_child(argv, needle, tmp_path)[0]
-        return refused(argv, needle, tmp_path, capsys)
-
-    return run
+from tests.helpers.budget_fixtures import MODES, c, refuse  # noqa: F401  (fixtures)
 
 
 # ---------------------------------------------------------------- item 3: the settings a bundle carries

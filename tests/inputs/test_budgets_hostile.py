@@ -10,41 +10,23 @@ same files passed 6 GB (item 1), read 3.5 GB (item 2), passed 8 GB or crashed in
 (item 3), passed 4 GB in export (item 4) and inflated 3 GB into TMPDIR (item 5).
 """
 
+# ruff: noqa: F811  (pytest: the fixtures imported from tests/helpers/budget_fixtures.py are parameters here)
 from __future__ import annotations
 
-import tempfile
 
 import nibabel as nib
 import numpy as np
 import pytest
 from tests.helpers.budget_cases import cube_file
 from tests.helpers.fake_chain import fake_run
-from tests.helpers.hostile import nifti_header, refused_in_child, write_nii_gz
-from tests.helpers.safety import make_case, predict_argv, refused
+from tests.helpers.hostile import nifti_header, write_nii_gz
+from tests.helpers.safety import predict_argv, refused
 
 from patch2loc.claims import nifti_claims
 from patch2loc.predict.budget import estimate
 
 
-# in this process (fast), or in a child process whose peak memory is measured (slow)
-MODES = [pytest.param(False, id="in-process"), pytest.param(True, id="child", marks=pytest.mark.slow)]
-
-
-@pytest.fixture()
-def c(tmp_path, monkeypatch):
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # what would be left there is seen
-    return make_case(tmp_path / "in")
-
-
-@pytest.fixture()
-def refuse(tmp_path, capsys):
-    def run(child: bool, argv: list[str], needle: str) -> str:
-        if child:
-            return refused_in_child(argv, needle, tmp_path)[0]
-        return refused(argv, needle, tmp_path, capsys)
-
-    return run
+from tests.helpers.budget_fixtures import MODES, c, refuse  # noqa: F401  (fixtures)
 
 
 # ---------------------------------------------------------------- item 1: the whole job's memory
