@@ -72,6 +72,9 @@ def test_auprc_by_lesion_load_tertiles():
     assert table["lesion load"].tolist() == ["low", "middle", "high"]
     assert table["range (mL)"].tolist() == ["0.5-0.5", "3-3", "9-9"]  # subjects b, a, c
     assert table["Patch2Loc"].tolist() == ["20.00 ± 0.00", "10.00 ± 0.00", "30.00 ± 0.00"]
+    multi = pd.concat([_metrics(), _metrics().query("method == 'Patch2Loc'").assign(modality="T1T2")])
+    both = T.auprc_by_load(multi)  # a second model input on the set: a column of its own
+    assert both["Patch2Loc"].tolist() == table["Patch2Loc"].tolist() and "Patch2Loc [T1T2]" in both
     assert T.load_tertiles(
         pd.DataFrame({"dataset": ["D"] * 7, "subject": list("abcdefg"), "lesion_ml": [7, 1, 6, 2, 5, 3, 4]})
     )["tertile"].tolist() == ["high", "low", "high", "low", "middle", "low", "middle"]  # 1-3 low, 4-5 middle, 6-7 high

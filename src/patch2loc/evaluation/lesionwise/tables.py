@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from patch2loc.data.layouts import MODALITIES
+
 import numpy as np
 import pandas as pd
 
@@ -110,6 +112,9 @@ def auprc_by_load(metrics: pd.DataFrame, *, ddof: int = 1, boot=None) -> pd.Data
     AUPRC (%) mean ± std over folds, or mean [bootstrap interval] given `boot`."""
     tertiles = load_tertiles(metrics)
     data = metrics.drop(columns=["lesion_ml"]).merge(tertiles, on=["dataset", "subject"])
+    # one column per model input: "method [input]" beside a set's own contrast (as Table 1, docs/multimodal.md)
+    own = data["modality"] == data["dataset"].map(lambda d: MODALITIES.get(d, ("",))[0])
+    data = data.assign(method=data["method"].where(own, data["method"] + " [" + data["modality"] + "]"))
     agg = aggregate(data.assign(dataset=data["dataset"] + "\t" + data["tertile"]), ["auprc"], boot, ddof=ddof)
     methods = method_order(agg["method"])
     rows = []
