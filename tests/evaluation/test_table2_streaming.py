@@ -7,7 +7,8 @@ import pandas as pd
 from pandas.testing import assert_frame_equal
 
 from patch2loc.evaluation.patch_statistics import spearman_per_fold, spearman_table, summarise_spearman
-from patch2loc.evaluation.tables import read_csvs, table2
+from patch2loc.evaluation.table2 import table2
+from patch2loc.evaluation.tables import read_csvs
 
 
 def _patches(dataset: str, modality: str, fold: int, n: int, seed: int) -> pd.DataFrame:

@@ -14,8 +14,8 @@ from patch2loc.evaluation.tables import (
     read_csvs,
     table1,
     table1_supplementary,
-    table2,
 )
+from patch2loc.evaluation.table2 import table2
 from patch2loc.evaluation.table_files import write_table
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "config" / "published"

@@ -15,7 +15,8 @@ setup(snakemake)
 
 import pandas as pd
 from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_per_fold, summarise_spearman
-from patch2loc.evaluation.tables import read_csvs, table2
+from patch2loc.evaluation.table2 import table2
+from patch2loc.evaluation.tables import read_csvs
 from patch2loc.evaluation.table_files import write_table
 from patch2loc.io import write_csv
 

@@ -20,7 +20,6 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_table
 from patch2loc.evaluation.uncertainty import Bootstrap, add_intervals, format_interval, interval_columns
 from patch2loc.errors import InputError
 from patch2loc.data.layouts import MODALITIES
@@ -43,7 +42,6 @@ METRICS_COLUMNS = (
 )
 PUBLISHED1_COLUMNS = ("method", "dataset", "dice_mean", "dice_std", "auprc_mean", "auprc_std")
 DATASET_ORDER = ("BraTS21", "MSLUB", "ATLAS_v2", "WMH")
-METRIC_LABELS = {"log_error": "Log-error", "log_variance": "Log-variance", "score": "Score"}
 THIS_RUN, PUBLISHED = "this harness", "published"
 
 
@@ -250,67 +248,3 @@ def table1_supplementary(metrics: pd.DataFrame, *, ddof: int = 1, boot: Bootstra
     return out.sort_values(
         ["dataset", "method", "region"], key=lambda s: s.map(order[s.name]) if s.name in order else s, kind="stable"
     ).reset_index(drop=True)
-
-
-def table2(
-    patches_or_spearman: pd.DataFrame, published_csv: str | os.PathLike | None = None, *, ddof: int = 1
-) -> pd.DataFrame:
-    """Table 2: Spearman rho (percent) of a patch's lesion fraction with each method's outputs.
-
-    Takes the patch table (patch_statistics rows) or its spearman_table. Rows 'this harness':
-    per method (registry order) each output it has (Patch2Loc: log-error, log-variance, score;
-    the others: their score), then the published rows (the paper's Patch2Loc), then the number
-    of mixed patches. Columns: method, metric, source, then one per dataset (datasets without
-    mixed patches, e.g. IXI, are left out).
-    """
-    spear = patches_or_spearman
-    if "rho_mean" not in spear.columns:
-        spear = spearman_table(spear, ddof=ddof)
-    spear = spear[spear["n_patches"] > 0]
-    if "method" not in spear.columns:
-        spear = spear.assign(method="Patch2Loc")
-    label = spear["dataset"].astype(str)
-    if "modality" in spear.columns:  # a dataset used with two models gets one column per modality
-        multi = spear.groupby("dataset")["modality"].transform("nunique") > 1
-        label = label.where(~multi, label + " " + spear["modality"].astype(str))
-    spear = spear.assign(column=label)
-    published = None if published_csv is None else _read_published(published_csv, ["metric"])
-    names = set(spear["column"]) | (set(published.columns) - {"metric"} if published is not None else set())
-    datasets = dataset_order(names)
-
-    rows = []
-    for method in method_order(spear["method"]):
-        ours = spear[spear["method"] == method]
-        for metric in [m for m in SCORE_COLUMNS if m in set(ours["metric"])]:
-            rows.append(
-                {
-                    "method": method,
-                    "metric": METRIC_LABELS[metric],
-                    "source": THIS_RUN,
-                    **{
-                        r.column: format_mean_std(r.rho_mean, r.rho_std)
-                        for r in ours[ours["metric"] == metric].itertuples()
-                    },
-                }
-            )
-    if published is not None:
-        for pub in published.to_dict("records"):
-            if pub["metric"] in METRIC_LABELS:
-                rows.append(
-                    {
-                        "method": "Patch2Loc",
-                        "metric": METRIC_LABELS[pub["metric"]],
-                        "source": PUBLISHED,
-                        **{d: format_mean_std(pub[d], np.nan, scale=1.0, decimals=0) for d in datasets if d in pub},
-                    }
-                )
-    counts = spear[spear["metric"] == "score"].drop_duplicates("column")
-    rows.append(
-        {
-            "method": "",
-            "metric": "mixed patches (n)",
-            "source": THIS_RUN,
-            **{r.column: str(int(r.n_patches)) for r in counts.itertuples()},
-        }
-    )
-    return pd.DataFrame(rows, columns=["method", "metric", "source"] + datasets).fillna("")
