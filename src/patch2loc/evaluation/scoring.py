@@ -25,7 +25,8 @@ import pandas as pd
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, LesionRule
 from patch2loc.evaluation.native_space import NativeFiles
 from patch2loc.evaluation.volume_scores import volume_columns
-from patch2loc.io import Volume, load_case, load_volume, save_volume
+from patch2loc.io import Volume, save_volume
+from patch2loc.preprocessing.stack import load_any_case
 from patch2loc.scoring import ScanSettings, ScoredScan, score_scan, unsupervised_threshold
 
 
@@ -95,19 +96,6 @@ def score_case(method: str, image: np.ndarray, mask: np.ndarray, cfg: ScoringCon
     return score_scan(method, [model], image, mask, cfg.scan)
 
 
-def _load(scan: Scan):
-    """A scan's case: one contrast (`load_case`), or a stack of several (`[C, X, Y, Z]`, a model of
-    several contrasts: preprocessing/stack.py) with its lesion mask read beside it."""
-    from patch2loc.preprocessing.stack import is_stack, load_stacked_case
-
-    if not is_stack(scan.image):
-        return load_case(scan.image, scan.mask, scan.seg)
-    case = load_stacked_case(scan.image, scan.mask)
-    if scan.seg is not None:
-        case.seg = load_volume(scan.seg, kind="lesion mask").data > 0
-    return case
-
-
 def _grid(case) -> Volume:
     """The 3-D volume whose grid a map is written on (a stack's header has a 4th axis)."""
     image = case.image
@@ -131,7 +119,7 @@ def score_healthy(
     interpolation of the map back."""
     in_brain = []
     for i, scan in enumerate(scans):
-        case = _load(scan)
+        case = load_any_case(scan.image, scan.mask, scan.seg)
         vol = score_case(method, case.image.data, case.mask, cfg, model)
         in_brain.append(vol.score[case.mask].astype(np.float32))
         if _keep(i, cfg):
@@ -276,7 +264,7 @@ def score_lesions(
     collected = Collected() if collected is None else collected
     metric_rows, lesion_rows, patch_tables = [], [], []
     for i, scan in enumerate(scans):
-        case = _load(scan)
+        case = load_any_case(scan.image, scan.mask, scan.seg)
         vol = score_case(method, case.image.data, case.mask, cfg, model)
         row, lesions, m = _graded_row(method, scan, vol, case, cfg, meta, threshold, challenge, collected)
         metric_rows.append(row)

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.io import load_case
 from patch2loc.errors import InputError
-from patch2loc.preprocessing.stack import is_stack, load_stacked_case
+from patch2loc.preprocessing.stack import load_any_case
 
 Pairs = list[tuple[str | Path, str | Path]]
 
@@ -55,7 +54,7 @@ def load_stack(pairs: Pairs, shape: tuple | None, role: str):
         raise InputError(f"no {role} subjects given; pass at least one (image, mask) pair.")
     images, masks, spacing = None, None, None
     for i, (image_path, mask_path) in enumerate(pairs):
-        case = (load_stacked_case if is_stack(image_path) else load_case)(image_path, mask_path)
+        case = load_any_case(image_path, mask_path)
         if shape is None:
             shape = case.image.data.shape
         if case.image.data.shape != shape:

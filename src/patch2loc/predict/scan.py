@@ -20,7 +20,7 @@ from patch2loc.claims import nifti_claims
 from patch2loc.errors import InputError
 from patch2loc.evaluation.metrics import evaluate_volume
 from patch2loc.intensities import check_training_range
-from patch2loc.io import Case, Volume, header_volume, load_case, load_volume, save_volume
+from patch2loc.io import Case, Volume, header_volume, load_volume, save_volume
 from patch2loc.methods import DEFAULT_METHOD
 from patch2loc.staging import OutputSet
 from patch2loc.predict import ensemble, lesions, overview  # modules: a patched function there is the one called
@@ -156,9 +156,9 @@ def _prepare(job: Job, ctx: Context, outs: OutputSet) -> _Prepared:
 
 def _load(prepared: _Prepared) -> Case:
     """The case to score: one contrast, or a stack of several read as [C, X, Y, Z] (as the workflow reads it)."""
-    from patch2loc.preprocessing.stack import is_stack, load_stacked_case
+    from patch2loc.preprocessing.stack import load_any_case
 
-    return (load_stacked_case if is_stack(prepared.image) else load_case)(prepared.image, prepared.brain)
+    return load_any_case(prepared.image, prepared.brain)
 
 
 def _reference(image: Volume) -> Volume:

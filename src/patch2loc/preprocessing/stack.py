@@ -99,3 +99,20 @@ def load_stacked_case(image: str | os.PathLike, mask: str | os.PathLike) -> Case
     if not inside.any():
         raise InputError(f"{mask}: the brain mask is empty. Re-run the stacking of this subject.")
     return Case(image=volume, mask=inside)
+
+
+def load_any_case(image: str | os.PathLike, mask: str | os.PathLike, seg: str | os.PathLike | None = None) -> Case:
+    """One contrast (`load_case`) or a stack of several (`load_stacked_case`, image `[C, X, Y, Z]`), with
+    the lesion mask when given (on the mask's grid): how the workflow, training and predict read a case."""
+    if not is_stack(image):
+        return load_case(image, mask, seg)
+    case = load_stacked_case(image, mask)
+    if seg is not None:
+        lesion = load_volume(seg, kind="lesion mask").data
+        if lesion.shape != case.mask.shape:
+            raise InputError(
+                f"{seg}: lesion mask shape {lesion.shape} differs from the stack {image} {case.mask.shape}. "
+                "Use the segmentation preprocessed with this stack's reference contrast."
+            )
+        case.seg = lesion > 0
+    return case
