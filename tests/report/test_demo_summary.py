@@ -11,16 +11,17 @@ from patch2loc.evaluation.tables import METRICS_COLUMNS
 def _run(tmp_path, ours_auprc: float, val_error: float, dae: bool = False, brats_auprc: float | None = None):
     rows = []
     for d in ("BraTS21", "MSLUB", "ATLAS_v2", "WMH"):
+        own = "T1" if d in ("ATLAS_v2", "WMH") else "T2"  # the set's own contrast, as the paper scores it
         for s in range(2):
             rows.append(
-                dict(method="Thresh", modality="T2", fold="", dataset=d, subject=f"s{s}", auprc=0.1, best_dice=0.2)
+                dict(method="Thresh", modality=own, fold="", dataset=d, subject=f"s{s}", auprc=0.1, best_dice=0.2)
             )
             for fold, shift in ((0, -0.01), (1, 0.01)):
                 auprc = brats_auprc if d == "BraTS21" and brats_auprc is not None else ours_auprc
                 rows.append(
                     dict(
                         method="Patch2Loc",
-                        modality="T2",
+                        modality=own,
                         fold=fold,
                         dataset=d,
                         subject=f"s{s}",
@@ -32,7 +33,7 @@ def _run(tmp_path, ours_auprc: float, val_error: float, dae: bool = False, brats
                     rows.append(
                         dict(
                             method=method,
-                            modality="T2",
+                            modality=own,
                             fold=fold,
                             dataset=d,
                             subject=f"s{s}",
@@ -245,3 +246,39 @@ def test_make_demo_exits_0_when_every_check_passes(tmp_path):
     passed = _make_demo(tmp_path, ours_auprc=0.25)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "FAIL" not in passed.stdout and passed.stdout.count("PASS") == 6
+
+
+def _add_two_contrast_rows(run, methods=("Patch2Loc", "DAE")):
+    """A T1T2 model of each method and a T1 Patch2Loc scoring BraTS21 and MSLUB beside the paper's rows."""
+    path = run / "tables" / "per_volume_metrics.csv"
+    metrics = pd.read_csv(path)
+    extra = [
+        dict(method=m, modality=i, fold=0, dataset=d, subject=f"s{s}", auprc=0.5, best_dice=0.6, region="brain")
+        for m, i in [(m, "T1T2") for m in methods] + [("Patch2Loc", "T1")]
+        for d in ("BraTS21", "MSLUB")
+        for s in range(2)
+    ]
+    pd.concat([metrics, pd.DataFrame(extra)]).to_csv(path, index=False)
+
+
+def test_two_contrast_rows_are_their_own_and_leave_the_papers_rows_unchanged(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0, dae=True)
+    demo_summary.main([str(run), "--checks", "long"])
+    before = capsys.readouterr().out
+    _add_two_contrast_rows(run)
+    assert demo_summary.main([str(run), "--checks", "long"]) == 0
+    out = capsys.readouterr().out
+    for line in before.splitlines():  # the single-contrast rows and their checks are the same lines
+        if line.startswith("| Patch2Loc |") or line.startswith("PASS  AUPRC"):
+            assert line in out
+    assert "| Patch2Loc [T1T2] | 60.00 / 50.00 | 60.00 / 50.00 | n/a / n/a | n/a / n/a |" in out
+    assert "| Patch2Loc [T1] | 60.00 / 50.00 |" in out
+    assert "PASS  Patch2Loc [T1T2] rows: evaluated on ['BraTS21', 'MSLUB']" in out
+    assert "PASS  DAE [T1T2] rows" in out
+
+
+def test_a_two_contrast_input_without_its_dae_rows_fails_the_long_checks(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0, dae=True)
+    _add_two_contrast_rows(run, methods=("Patch2Loc",))
+    assert demo_summary.main([str(run), "--checks", "long"]) == 1
+    assert "FAIL  DAE [T1T2] rows: evaluated on no lesion set" in capsys.readouterr().out

@@ -30,10 +30,19 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.io import load_case, load_volume
+from patch2loc.data.layouts import MODALITIES
 from patch2loc.errors import InputError
 from patch2loc.layout import RunLayout
-from patch2loc.methods import BASELINE, DEFAULT_METHOD, TRAINED
-from patch2loc.evaluation.tables import DATASET_ORDER, method_order, aggregate_folds, format_mean_std, read_csvs
+from patch2loc.methods import BASELINE, DEFAULT_METHOD, METHODS, TRAINED
+from patch2loc.evaluation.tables import (
+    DATASET_ORDER,
+    aggregate_folds,
+    format_mean_std,
+    method_order,
+    own_input,
+    read_csvs,
+    rows_by_input,
+)
 
 # The competitors make demo-long runs beside Patch2Loc and Thresh: every other trained method of the
 # registry (config/demo_long.yaml lists them all), so a method added there is checked here too.
@@ -64,15 +73,16 @@ def demo_table(metrics: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     agg = aggregate_folds(metrics, ["best_dice", "auprc"])
     datasets = [d for d in DATASET_ORDER if d in set(agg["dataset"])]
     lines = ["| | " + " | ".join(datasets) + " |", "| --- |" + " --- |" * len(datasets)]
-    for method in method_order(agg["method"]):
-        cells = []
-        for d in datasets:
-            pair = []
-            for metric in ("best_dice", "auprc"):
-                row = agg[(agg["method"] == method) & (agg["dataset"] == d) & (agg["metric"] == metric)]
-                pair.append(format_mean_std(row["mean"].iloc[0], row["std"].iloc[0]) if len(row) else "n/a")
-            cells.append(" / ".join(pair))
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    for method in method_order(agg["method"]):  # a model of several contrasts: its own row "method [T1T2]"
+        for name, part in rows_by_input(method, agg[agg["method"] == method]):
+            cells = []
+            for d in datasets:
+                pair = []
+                for metric in ("best_dice", "auprc"):
+                    row = part[(part["dataset"] == d) & (part["metric"] == metric)]
+                    pair.append(format_mean_std(row["mean"].iloc[0], row["std"].iloc[0]) if len(row) else "n/a")
+                cells.append(" / ".join(pair))
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines), agg
 
 
@@ -97,9 +107,27 @@ def location_checks(run_dir: str | Path) -> list[tuple[str, bool, str]]:
     return checks
 
 
-def _auprc(agg: pd.DataFrame, method: str, dataset: str) -> float | None:
-    row = agg[(agg["method"] == method) & (agg["dataset"] == dataset) & (agg["metric"] == "auprc")]["mean"]
+def _auprc(agg: pd.DataFrame, method: str, dataset: str, model_input: str | None = None) -> float | None:
+    """Mean AUPRC of a method on a set: its model of the set's own contrast, or of `model_input`."""
+    which = own_input(agg) if model_input is None else agg["modality"] == model_input
+    row = agg[which & (agg["method"] == method) & (agg["dataset"] == dataset) & (agg["metric"] == "auprc")]["mean"]
     return None if row.empty else float(row.iloc[0])
+
+
+def multicontrast_checks(agg: pd.DataFrame) -> list[tuple[str, bool, str]]:
+    """For each model input of several contrasts in the run (config `inputs`, e.g. T1T2): that every
+    method that takes them (the registry's `multicontrast`: Patch2Loc, the DAE) has rows on each lesion set
+    the input scored."""
+    singles = {c for contrasts in MODALITIES.values() for c in contrasts}
+    out = []
+    for name in sorted(set(agg["modality"]) - singles):
+        sets = [d for d in DATASET_ORDER if (agg[agg["modality"] == name]["dataset"] == d).any()]
+        for method in (m for m, spec in METHODS.items() if spec.multicontrast):
+            found = [d for d in sets if _auprc(agg, method, d, name) is not None]
+            out.append(
+                (f"{method} [{name}] rows", bool(sets) and found == sets, f"evaluated on {found or 'no lesion set'}")
+            )
+    return out
 
 
 def _ratio(ours: float, other: float) -> float:
@@ -135,6 +163,7 @@ def auprc_checks(agg: pd.DataFrame, checks: str = "demo") -> list[tuple[str, boo
                     f"{method} evaluated on {found or 'no lesion set'}",
                 )
             )
+        out += multicontrast_checks(agg)
     return out
 
 

@@ -157,10 +157,15 @@ def method_order(names: Iterable[str]) -> list[str]:
     return [m for m in METHODS if m in names] + sorted(names - set(METHODS))
 
 
-def _by_input(method: str, group: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+def own_input(frame: pd.DataFrame) -> pd.Series:
+    """True where a row's model input is its dataset's own contrast (the paper's single-contrast row)."""
+    return frame["modality"] == frame["dataset"].map(lambda d: MODALITIES.get(d, ("",))[0])
+
+
+def rows_by_input(method: str, group: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """A method's row of each dataset's own contrast (the paper's: the single-contrast row), then one row
     per other model input that scored a set, named "method [input]" (e.g. a T1T2 model, docs/multimodal.md)."""
-    own = group["modality"] == group["dataset"].map(lambda d: MODALITIES.get(d, ("",))[0])
+    own = own_input(group)
     rows = [(method, group[own])] if own.any() else []
     others = group[~own]
     return rows + [(f"{method} [{name}]", part) for name, part in others.groupby("modality", sort=True)]
@@ -189,7 +194,7 @@ def table1(
     rows: list[dict] = []
     for method in method_order(agg["method"]):
         for region, group in agg[agg["method"] == method].groupby("region", sort=False):
-            for name, part in _by_input(method, group):
+            for name, part in rows_by_input(method, group):
                 row = {"method": name, "source": THIS_RUN, "region": region}
                 for rec in part.itertuples():
                     label = "Dice" if rec.metric == "best_dice" else "AUPRC"
