@@ -9,9 +9,13 @@ both training precisions and other CPU kernels? (issue 31)
         3141:none:avx2 --out results/seed_study/demo      # one table of the variants run above
     python benchmarks/demo_seeds.py results/demo_long --configfile config/demo.yaml \
         config/demo_long.yaml --seeds 3141 1 2 --checks long --reuse-run --out results/seed_study/long
+    python benchmarks/demo_seeds.py results/demo_long --configfile config/demo.yaml \
+        config/demo_long.yaml --inputs T1T2 --seeds 3141 1 2 --checks long --reuse-run --out results/seed_study/t1t2
 
 Takes a finished demo run (its normalised volumes, masks, lesion masks and splits) and, per
-variant (seed x training precision x kernel) and modality, trains Patch2Loc with the config's
+variant (seed x training precision x kernel) and model input (T1, T2; `--inputs T1T2`: the run's
+stacks, scored on every set that has both contrasts, reported beside Thresh's single-contrast AUPRC
+and not checked), trains Patch2Loc with the config's
 `patch2loc:` block (seed and amp replaced), scores that modality's lesion sets with the config's
 `heatmap:` settings through the workflow's own scoring code, and prints per variant the location
 ratio of each model (final validation error / mean-position error) and Patch2Loc's AUPRC over
@@ -50,7 +54,20 @@ KERNELS = {
     "zen4": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
     "threads2": {},
 }
-DATASETS = {"T1": ("ATLAS_v2", "WMH"), "T2": ("BraTS21", "MSLUB")}
+DATASETS = {"T1": ("ATLAS_v2", "WMH"), "T2": ("BraTS21", "MSLUB")}  # the paper's: what the demo checks
+
+
+def input_sets(config: dict, name: str) -> tuple[str, ...]:
+    """The lesion sets a model input is scored on here: T1 and T2 their paper sets, another input of the
+    config (`--inputs T1T2`, docs/multimodal.md) every set whose contrasts it has."""
+    from patch2loc.data.inputs import set_inputs
+
+    if name in DATASETS:
+        return DATASETS[name]
+    inputs = config.get("inputs") or {}
+    if name not in inputs:
+        raise SystemExit(f"--inputs {name}: not an input of the config (its inputs: {sorted(inputs)})")
+    return tuple(d for d in config["datasets"] if d != "IXI" and name in set_inputs(inputs, config, d))
 
 
 def load_config(paths: list[str], sets: list[str]) -> dict:
@@ -87,7 +104,13 @@ def _scans(run: str, config: dict, dataset: str, modality: str, split: str = "te
     from patch2loc.layout import RunLayout
 
     lay = RunLayout(run)
-    subjects = load_subjects(config["splits_dir"], dataset, split, fold, modality)
+    contrasts = (config.get("inputs") or {}).get(modality) or [modality]
+    if dataset == "IXI" and len(contrasts) > 1:  # a stack: the subjects with every contrast (rule input_subjects)
+        from patch2loc.data.inputs import covered
+
+        subjects = covered([load_subjects(config["splits_dir"], dataset, split, fold, c) for c in contrasts])[0]
+    else:
+        subjects = load_subjects(config["splits_dir"], dataset, split, fold, contrasts[0])
     seg = (lambda s: lay.preprocessed(dataset, modality, s, "seg.nii.gz")) if dataset != "IXI" else (lambda s: None)
     return [
         (s, lay.normalized(dataset, modality, s), lay.preprocessed(dataset, modality, s, "mask.nii.gz"), seg(s))
@@ -99,16 +122,16 @@ def _auprcs(run: str, config: dict, modality: str, method: str, model) -> dict:
     """Per lesion set of the modality: mean AUPRC over its test volumes, the workflow's scoring."""
     from patch2loc.evaluation.metrics import evaluate_volume
     from patch2loc.evaluation.scoring import ScoringConfig, score_case
-    from patch2loc.io import load_case
+    from patch2loc.preprocessing.stack import load_any_case
 
     cfg = ScoringConfig.from_workflow(
         config["heatmap"], config["evaluate"], config["patch2loc"].get("patch_size"), device="cpu"
     )
     out = {}
-    for dataset in DATASETS[modality]:
+    for dataset in input_sets(config, modality):
         values = []
         for _, image, mask, seg in _scans(run, config, dataset, modality):
-            case = load_case(image, mask, seg)
+            case = load_any_case(image, mask, seg)
             vol = score_case(method, case.image.data, case.mask, cfg, model)
             values.append(evaluate_volume(vol.score, case.seg, case.mask, region=cfg.region)["auprc"])
         out[dataset] = statistics.fmean(values)
@@ -206,30 +229,40 @@ def _launch(
     return json.loads(result.read_text(encoding="utf-8"))
 
 
-def summarize(rows: list[dict], thresh: dict, checks: str) -> list[str]:
+def _values(row: dict, thresh: dict, inputs: list[str], order: list[str]) -> dict[str, float]:
+    """A variant's location ratio per input, then Patch2Loc / Thresh per set: the paper's inputs' sets
+    by their own name in the checks' order, another input's as "set [input]" after them."""
+    values = {f"loc {i}": row[i]["location_ratio"] for i in inputs}
+    ratios = {
+        (d if i in DATASETS else f"{d} [{i}]"): row[i]["auprc"][d] / thresh[d] for i in inputs for d in row[i]["auprc"]
+    }
+    rank = {d: k for k, d in enumerate(order)}
+    return values | dict(sorted(ratios.items(), key=lambda kv: rank.get(kv[0], len(order))))
+
+
+def summarize(rows: list[dict], thresh: dict, checks: str, inputs: list[str] = list(DATASETS)) -> list[str]:
     from patch2loc.evaluation.demo_summary import AUPRC_CHECKS, LOCATION_RATIO
 
-    sets = list(AUPRC_CHECKS[checks])
+    table = [_values(r, thresh, inputs, list(AUPRC_CHECKS[checks])) for r in rows]
+    names = list(table[0])
     lines = [
-        "| seed | amp | kernel | loc T1 | loc T2 | " + " | ".join(f"{d} /Thresh" for d in sets) + " | checks |",
-        "| --- " * (6 + len(sets)) + "|",
+        "| seed | amp | kernel | "
+        + " | ".join(k if k.startswith("loc ") else f"{k} /Thresh" for k in names)
+        + " | checks |",
+        "| --- " * (4 + len(names)) + "|",
     ]
-    columns: dict[str, list[float]] = {k: [] for k in ["loc T1", "loc T2", *sets]}
-    for r in rows:
-        values = {"loc T1": r["T1"]["location_ratio"], "loc T2": r["T2"]["location_ratio"]}
-        values.update({d: r[m]["auprc"][d] / thresh[d] for m in DATASETS for d in DATASETS[m]})
-        ok = values["loc T1"] <= LOCATION_RATIO and values["loc T2"] <= LOCATION_RATIO
+    for r, values in zip(rows, table):  # the demo's checks: every location ratio, the paper's sets' AUPRC
+        ok = all(v <= LOCATION_RATIO for k, v in values.items() if k.startswith("loc "))
         for d, (minimum, strict) in AUPRC_CHECKS[checks].items():
-            ok &= values[d] > minimum if strict else values[d] >= minimum
-        for k, v in values.items():
-            columns[k].append(v)
+            if d in values:
+                ok &= values[d] > minimum if strict else values[d] >= minimum
         lines.append(
             f"| {r['seed']} | {r['amp']} | {r['kernel']} | "
-            + " | ".join(f"{values[k]:.2f}" for k in columns)
+            + " | ".join(f"{values[k]:.2f}" for k in names)
             + f" | {'PASS' if ok else 'FAIL'} |"
         )
     for name, f in (("min", min), ("median", statistics.median), ("max", max)):
-        lines.append(f"| {name} | | | " + " | ".join(f"{f(v):.2f}" for v in columns.values()) + " | |")
+        lines.append(f"| {name} | | | " + " | ".join(f"{f([v[k] for v in table]):.2f}" for k in names) + " | |")
     passed = sum(line.endswith("| PASS |") for line in lines)
     lines.append(
         f"\n{passed} of {len(rows)} variants pass every check ({checks}); "
@@ -266,6 +299,13 @@ def main(argv: list[str] | None = None) -> int:
         help="take the run's own Patch2Loc models for the variant of the config's seed and amp with "
         "the default kernels instead of training them again (a demo-long training is 3,000 steps)",
     )
+    ap.add_argument(
+        "--inputs",
+        nargs="+",
+        default=list(DATASETS),
+        help="model inputs to train per variant: T1 and T2 (the paper's, the default) and/or an input of "
+        "several contrasts the config lists (T1T2: scored on every set that has them, docs/multimodal.md)",
+    )
     ap.add_argument("--checks", default="demo", choices=["demo", "long"])
     ap.add_argument("--jobs", type=int, default=2, help="tasks side by side")
     ap.add_argument("--out", default="results/seed_study/demo")
@@ -277,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         return _child(args)
 
     config = load_config(args.configfile, args.set)
+    for name in args.inputs:
+        input_sets(config, name)  # an input the config lacks: one line before any training
     out = Path(args.out)
     variants = list(itertools.product(args.seeds, args.amp, args.kernels))
     if args.variants:
@@ -286,14 +328,14 @@ def main(argv: list[str] | None = None) -> int:
         futures = {
             (v, m): pool.submit(_launch, args.run_dir, config, *v, m, out, args.reuse_run)
             for v in variants
-            for m in DATASETS
+            for m in args.inputs
         }
         rows = [
-            {"seed": s, "amp": a, "kernel": k, **{m: futures[((s, a, k), m)].result() for m in DATASETS}}
+            {"seed": s, "amp": a, "kernel": k, **{m: futures[((s, a, k), m)].result() for m in args.inputs}}
             for s, a, k in variants
         ]
         thresh = thresh_future.result()
-    lines = summarize(rows, thresh, args.checks)
+    lines = summarize(rows, thresh, args.checks, args.inputs)
     print("\n".join(lines))
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
