@@ -255,3 +255,25 @@ def test_pooled_auprc_summed_over_shards_equals_one_curve_over_the_set(tmp_path)
     )
     assert table.loc[0, "auprc_reference"] == pytest.approx(round(100 * steps.auprc_from_histogram(merged), 2))
     assert table.loc[0, "reference_auprc"].startswith("pooled over the set")
+
+
+def test_bauers_erosion_is_in_millimetres_on_the_scored_grid():
+    """Baur erodes 12 pixels of a 128-pixel slice of a 240 mm field (22.5 mm): 8 voxels of a 3 mm grid and
+    12 of a 1.875 mm one, not 12 voxels whatever their size; a protocol without erosion_mm is unchanged."""
+    baur = P.reference_of("AE")
+    assert baur.erosion_mm == pytest.approx(22.5) and P.reference_of("VAE") == baur
+    assert P.at_spacing(baur, 3.0).erosion_iterations == 8
+    assert P.at_spacing(baur, 240 / 128).erosion_iterations == 12
+    assert P.at_spacing(baur, 100.0).erosion_iterations == 1  # never no erosion at all
+    assert P.at_spacing(P.SHARED, 3.0) == P.SHARED
+    assert P.in_plane_spacing(np.diag([3.0, 3.0, 5.0, 1.0])) == pytest.approx(3.0)
+
+    mask = np.zeros((40, 40, 8), bool)
+    mask[2:38, 2:38] = True
+    raw = np.zeros(mask.shape, np.float32)
+    seg = np.zeros(mask.shape, bool)
+    seg[5:14, 12:28] = True  # 3 to 12 voxels in from the brain's edge
+    raw[seg] = 1
+    at_1mm = P.reference_columns("AE", raw, seg, mask, spacing_mm=1.0)  # 22 voxels: the whole slice goes
+    at_12mm = P.reference_columns("AE", raw, seg, mask, spacing_mm=12.0)  # 2 voxels: the lesion stays
+    assert at_12mm["ref_auprc"] > 0.9 and at_1mm["ref_auprc"] < 0.5

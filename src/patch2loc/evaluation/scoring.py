@@ -190,9 +190,10 @@ def _reference(method: str, vol: ScoredScan, case, cfg: ScoringConfig, pooled: l
     shared: none."""
     if cfg.protocol != "reference":
         return {}
-    from patch2loc.scoring.protocol import reference_columns
+    from patch2loc.scoring.protocol import in_plane_spacing, reference_columns
 
-    return reference_columns(method, vol.raw["score"], case.seg, case.mask, pooled, entry)
+    spacing = in_plane_spacing(case.image.affine)  # an erosion in mm (Baur's) in voxels of this grid
+    return reference_columns(method, vol.raw["score"], case.seg, case.mask, pooled, entry, spacing)
 
 
 @dataclass

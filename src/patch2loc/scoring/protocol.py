@@ -12,7 +12,7 @@ asking which method it scores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,7 +29,10 @@ NO_VALIDATION = "no validation split"  # why a validation-tuned Dice is NaN (spl
 class Protocol:
     source: str  # the harness it follows (repository), for the docs and tables
     erosion: str = "none"  # none | slices (binary, 4-connected, per axial slice) | avgpool (5 x 5 mean > level)
-    erosion_iterations: int = 0  # slices: iterations
+    erosion_iterations: int = 0  # slices: iterations (on a grid of unknown spacing when erosion_mm is set)
+    # slices: the erosion's depth in mm where the reference eroded a fixed number of pixels of its own
+    # grid; `at_spacing` turns it into iterations of the scored grid (0: erosion_iterations everywhere)
+    erosion_mm: float = 0.0
     mask_first: bool = False  # True: mask, then median (the references); False: median, then mask (shared)
     median_size: int = 7  # side of the median filter (1: none)
     median_dims: int = 3  # 3: a cube; 2: within each axial slice
@@ -122,6 +125,19 @@ def set_dice(val: tuple[list, list, list], test: tuple[list, list, list], protoc
     return steps.dice_at_tuned(tmaps, tlabels, t, tkeeps, protocol.component_max, protocol.connectivity)
 
 
+def at_spacing(protocol: Protocol, spacing_mm: float | None) -> Protocol:
+    """The protocol with an erosion given in mm as iterations of a grid of this in-plane spacing
+    (rounded, at least 1): Baur's 12 pixels of a 128-pixel slice are 22.5 mm, 8 voxels at 3 mm, not 12."""
+    if not protocol.erosion_mm or not spacing_mm:
+        return protocol
+    return replace(protocol, erosion_iterations=max(1, round(protocol.erosion_mm / spacing_mm)))
+
+
+def in_plane_spacing(affine: np.ndarray) -> float:
+    """Mean voxel size (mm) of the first two axes, the axial slice's, from a NIfTI affine."""
+    return float(np.mean(np.linalg.norm(np.asarray(affine, float)[:3, :2], axis=0)))
+
+
 def reference_of(method: str) -> Protocol | None:
     """The protocol a method's module declares as its authors' (REFERENCE_PROTOCOL), or None."""
     from patch2loc.methods import implementation
@@ -139,17 +155,20 @@ def reference_columns(
     mask: np.ndarray,
     pooled: list | None = None,
     tuning_entry: dict | None = None,
+    spacing_mm: float | None = None,
 ) -> dict:
     """One lesion volume's ref_* columns: AUPRC and Dice of the raw map under the method's reference
     protocol (NaN where it has none; Dice NaN where the protocol tunes it on a labelled validation
     split, which no lesion set has yet: ref_dice_mode says so). `pooled`: where the protocol pools
     AUPRC over the set, the volume's score histogram is appended to it (steps.score_histogram);
     `tuning_entry`: where the protocol tunes its Dice threshold on validation volumes, the volume's code
-    histogram is put in it under "ref" (evaluation/tuned_dice.py fills ref_dice when shards merge)."""
+    histogram is put in it under "ref" (evaluation/tuned_dice.py fills ref_dice when shards merge).
+    `spacing_mm`: the grid's in-plane voxel size, for a protocol whose erosion is in mm (`at_spacing`)."""
     protocol = reference_of(method)
     if protocol is None:
         nan = float("nan")
         return dict(zip(REFERENCE_COLUMNS, (nan, nan, nan, "none", "no reference protocol", "none")))
+    protocol = at_spacing(protocol, spacing_mm)
     score = final_map(raw, mask, protocol)
     m = volume_metrics(score, truth, mask, protocol)
     if pooled is not None and protocol.auprc == "pooled":  # the set's curve is summed from these
