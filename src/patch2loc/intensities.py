@@ -126,6 +126,21 @@ def contrast_ranges(images: np.ndarray, masks: np.ndarray, channels: int) -> dic
     return {"intensity_range": ranges[0], "intensity_ranges": ranges}
 
 
+def contrast_models(models: list[tuple[str, dict]], c: int) -> list[tuple[str, dict]]:
+    """The models as `check_training_range` reads them for contrast c of a stack: the range each
+    recorded for that contrast (`intensity_ranges[c]`; `intensity_range` for the first when there is
+    no list), so that every contrast of a scan, not only the reference, is checked against its own."""
+    out = []
+    for name, ckpt in models:
+        config = ckpt.get("config") or {}
+        ranges = config.get("intensity_ranges")
+        found = ranges[c] if isinstance(ranges, list) and c < len(ranges) else None
+        out.append(
+            (name, {"config": {"intensity_range": found or (config.get("intensity_range") if c == 0 else None)}})
+        )
+    return out
+
+
 def range_problem(value) -> str | None:
     """What is wrong with a checkpoint's recorded range (None: usable, or not recorded)."""
     if value is None:

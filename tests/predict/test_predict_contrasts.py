@@ -225,3 +225,45 @@ def test_contrasts_that_do_not_stack_after_registration_are_one_line_and_nothing
     line = refused(argv, "do not stack with the reference scan", raw, capsys)
     assert "--contrast T2" in line and "sub-02_T2w.nii.gz" in line and "grid" in line
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_each_contrast_is_checked_against_its_own_training_range():
+    """intensities.contrast_models: contrast c of a stack is read against `intensity_ranges[c]`, the
+    first against `intensity_range` too when a checkpoint has no list."""
+    from patch2loc.errors import InputError
+    from patch2loc.intensities import check_training_range, contrast_models
+
+    ranges = [{"p1": 0.0, "p99": 1.2}, {"p1": 100.0, "p99": 200.0}]
+    models = [("m.pt", {"config": {"intensity_range": ranges[0], "intensity_ranges": ranges}})]
+    assert [m[1]["config"]["intensity_range"] for m in (contrast_models(models, c)[0] for c in (0, 1))] == ranges
+    old = [("old.pt", {"config": {"intensity_range": ranges[0]}})]
+    assert contrast_models(old, 0)[0][1]["config"]["intensity_range"] == ranges[0]
+    assert contrast_models(old, 1)[0][1]["config"]["intensity_range"] is None
+    brain = np.ones((4, 4, 4), bool)
+    normalised = np.linspace(0.1, 1.0, 64, dtype=np.float32).reshape(4, 4, 4)
+    check_training_range(normalised, brain, contrast_models(models, 0), "t1.nii.gz", False)
+    with pytest.raises(InputError, match="t2.nii.gz: its in-brain intensities"):
+        check_training_range(normalised, brain, contrast_models(models, 1), "t2.nii.gz", False)
+
+
+@pytest.mark.slow
+def test_a_second_contrast_outside_its_training_range_is_refused_naming_its_file(t1t2, tmp_path, capsys):
+    import shutil
+
+    base, run, t1, t2, _ = t1t2
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    ckpt_path = Path(RunLayout(copy).checkpoint("T1T2", 0))
+    ckpt = torch.load(ckpt_path, weights_only=False)
+    normal = {"p1": 0.0, "p99": 1.2}  # a normalised scan's in-brain range (98th percentile = 1)
+    for t2_range, refusing in ((normal, False), ({"p1": 100.0, "p99": 200.0}, True)):
+        ckpt["config"].update(intensity_range=normal, intensity_ranges=[normal, t2_range])
+        torch.save(ckpt, ckpt_path)
+        out = tmp_path / f"o{refusing}" / "s.nii.gz"
+        if refusing:
+            assert f"{t2.image} (T2): its in-brain intensities" in refused(
+                _argv(copy, t1, out, t2=t2), "--force", base, capsys
+            )
+            assert not out.parent.exists()
+        else:
+            assert cli.main(_argv(copy, t1, out, t2=t2)) == 0

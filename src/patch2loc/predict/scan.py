@@ -19,7 +19,7 @@ import numpy as np
 from patch2loc.claims import nifti_claims
 from patch2loc.errors import InputError
 from patch2loc.evaluation.metrics import evaluate_volume
-from patch2loc.intensities import check_training_range
+from patch2loc.intensities import check_training_range, contrast_models
 from patch2loc.io import Case, Volume, header_volume, load_volume, save_volume
 from patch2loc.methods import DEFAULT_METHOD
 from patch2loc.staging import OutputSet
@@ -171,9 +171,13 @@ def _score(scan: ScanInput, ctx: Context, case: Case, image: str | Path) -> tupl
     for member in ctx.members:
         check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape[-3:], ctx.allow_mismatch)
     # a method without a model (Thresh) records no training range to compare with; a stack's models
-    # record their reference contrast's as `intensity_range` (intensities.contrast_ranges)
+    # record one per contrast (intensities.contrast_ranges), and each contrast is checked against its own
     trained = [(str(m.checkpoint), m.ckpt) for m in ctx.members if m.model is not None]
-    check_training_range(_reference(case.image).data, case.mask, trained, image, ctx.force)
+    volumes = case.image.data if case.image.data.ndim == 4 else case.image.data[None]
+    others = [f"{path} ({name})" for name, (path, _) in ctx.contrasts.items()]
+    for c, volume in enumerate(volumes):
+        label = image if c == 0 else (others[c - 1] if c <= len(others) else f"{image} (contrast {c + 1})")
+        check_training_range(volume, case.mask, contrast_models(trained, c), label, ctx.force)
     scored = ensemble.ensemble_score(ctx.members, case.image.data, case.mask, ctx.settings, ctx.method)
     return scored, finite_heatmap(scored.score.astype(np.float32), case.mask, scan, "heatmap")
 
