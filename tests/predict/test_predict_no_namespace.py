@@ -18,7 +18,7 @@ from tests.helpers.safety import make_case, predict_argv
 
 from patch2loc import cli
 from patch2loc.bids.request import BidsRequest
-from patch2loc.cli_parser import build_parser
+from patch2loc.cli.parser import build_parser
 from patch2loc.predict.request import PredictRequest
 
 SRC = Path(cli.__file__).resolve().parent

@@ -34,13 +34,13 @@ import numpy as np
 import torch
 
 from patch2loc import __version__
-from patch2loc.checkpoint import save_checkpoint
-from patch2loc.devices import DEVICE_NAMES, resolve_device
+from patch2loc.run.checkpoint import save_checkpoint
+from patch2loc.checks.devices import DEVICE_NAMES, resolve_device
 from patch2loc.methods.progress import progress as progress_bar
 from patch2loc.errors import InputError, resource_problem
-from patch2loc.layout import MODEL_FILES
+from patch2loc.run.layout import MODEL_FILES
 from patch2loc.methods.resume import restore, rng_state, write_loss_csv
-from patch2loc.staging import folder_lock, remove_stale_temps
+from patch2loc.files.staging import folder_lock, remove_stale_temps
 
 
 # Settings of the loop every trained method records: resuming with another value is refused.
