@@ -1,5 +1,5 @@
 """`patch2loc --help` stays fast (issue 48): building the parser imports none of the heavy libraries
-(each command imports them when it runs), and cli_parser.py only gathers the commands' parsers,
+(each command imports them when it runs), and cli/parser.py only gathers the commands' parsers,
 each of which lives beside its command."""
 
 from __future__ import annotations

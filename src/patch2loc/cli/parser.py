@@ -1,6 +1,6 @@
 """The command line's parser: the root `patch2loc` and its commands `train`, `predict`, `export`
 and `bids`. Each command's flags live beside the command (its `add_parser(sub)`); the flags'
-shared types and the one-line usage error are in cli_types.py."""
+shared types and the one-line usage error are in checks/flags.py."""
 
 from __future__ import annotations
 
