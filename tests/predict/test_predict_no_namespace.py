@@ -21,7 +21,7 @@ from patch2loc.bids.request import BidsRequest
 from patch2loc.cli.parser import build_parser
 from patch2loc.predict.request import PredictRequest
 
-SRC = Path(cli.__file__).resolve().parent
+SRC = Path(cli.__file__).resolve().parents[1]  # src/patch2loc: cli is a package
 REQUESTS = (PredictRequest, BidsRequest)
 # the edges, where the parsed command line becomes a request: the only readers of a Namespace
 EDGE = {

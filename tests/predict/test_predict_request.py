@@ -15,7 +15,7 @@ from patch2loc import cli
 from patch2loc.cli.parser import build_parser
 from patch2loc.predict.request import PredictRequest
 
-SRC = Path(cli.__file__).resolve().parent
+SRC = Path(cli.__file__).resolve().parents[1]  # src/patch2loc: cli is a package
 
 
 def test_the_request_defaults_are_the_parsers():
