@@ -14,7 +14,7 @@ validation); `run_training` does the rest, the same way for every method:
   fails before writing anything into it;
 - checkpoints are read only through `checkpoint.read_checkpoint` (weights_only) and hold plain
   types; they record the method, the modality and the training grid (`config.volume_shape`).
-Ctrl-C and SIGTERM are left to the caller (cli.py): every file is written atomically, so an
+Ctrl-C and SIGTERM are left to the caller (cli/__init__.py): every file is written atomically, so an
 interrupted run leaves the last complete checkpoint and loss curve behind and can be resumed.
 """
 
