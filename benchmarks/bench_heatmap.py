@@ -186,7 +186,7 @@ def main(argv=None) -> None:
     cpu = device.type == "cpu"
 
     if args.image:
-        from patch2loc.io import load_case
+        from patch2loc.files.io import load_case
 
         case = load_case(args.image, args.mask, args.seg)
         volume, mask, seg = case.image.data, case.mask, case.seg

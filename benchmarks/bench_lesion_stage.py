@@ -27,8 +27,8 @@ import pandas as pd
 from patch2loc.evaluation.compute import read_benchmark
 from patch2loc.evaluation.lesionwise.rule import LesionRule
 from patch2loc.evaluation.lesionwise.volume import lesion_metrics
-from patch2loc.io import load_case, load_volume
-from patch2loc.layout import RunLayout
+from patch2loc.files.io import load_case, load_volume
+from patch2loc.run.layout import RunLayout
 
 # What a scoring job has imported when it first calls lesion_metrics, then MONAI: its CPU seconds.
 IMPORT = """import resource, torch

@@ -82,7 +82,7 @@ def load_config(paths: list[str], sets: list[str]) -> dict:
     config: dict = {}
     for path in paths:
         config = merge(config, yaml.safe_load(Path(path).read_text(encoding="utf-8")))
-    from patch2loc.settings import upgrade_config, upgrade_key
+    from patch2loc.run.settings import upgrade_config, upgrade_key
 
     for line in upgrade_config(config):  # an old `train:` block is Patch2Loc's `patch2loc:`
         print(line, file=sys.stderr)
@@ -101,7 +101,7 @@ def load_config(paths: list[str], sets: list[str]) -> dict:
 
 def _scans(run: str, config: dict, dataset: str, modality: str, split: str = "test", fold: int | None = None):
     from patch2loc.data.splits import load_subjects
-    from patch2loc.layout import RunLayout
+    from patch2loc.run.layout import RunLayout
 
     lay = RunLayout(run)
     contrasts = (config.get("inputs") or {}).get(modality) or [modality]
@@ -189,7 +189,7 @@ def _reuse_run_model(run: str, config: dict, modality: str, folder: Path) -> Non
     compares its settings and subjects with the study's and refuses a model that differs."""
     import shutil
 
-    from patch2loc.layout import MODEL_FILES, RunLayout
+    from patch2loc.run.layout import MODEL_FILES, RunLayout
 
     source = Path(RunLayout(run).model_dir("Patch2Loc", modality, config["folds"][0]))
     for name in MODEL_FILES:

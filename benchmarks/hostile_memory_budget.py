@@ -65,7 +65,7 @@ def measure(argv: list[str], env: dict | None = None) -> tuple[int, float, float
 
 
 def the_estimate(image: Path, mask: Path | None, ckpts: list[Path], run: Path | None, batch: int) -> tuple[str, float]:
-    from patch2loc.claims import nifti_claims
+    from patch2loc.checks.claims import nifti_claims
     from patch2loc.predict.budget import estimate, model_bytes
     from patch2loc.predict.runchain import RunChain
 

@@ -61,7 +61,7 @@ class Fixture:
         import nibabel as nib
         import numpy as np
 
-        from patch2loc.intensities import training_range
+        from patch2loc.checks.intensities import training_range
         from patch2loc.preprocessing.normalize import normalize_scan
 
         run, _ = self.run
@@ -80,8 +80,8 @@ class Fixture:
         from tests.helpers.checkpoints import diffusion_checkpoint
 
         from patch2loc import cli
-        from patch2loc.checkpoint import save_checkpoint
-        from patch2loc.layout import RunLayout
+        from patch2loc.run.checkpoint import save_checkpoint
+        from patch2loc.run.layout import RunLayout
         from patch2loc.methods.patch2loc.model import Patch2LocNet
 
         run, _ = self.run

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES
-from patch2loc.devices import resolve_device
-from patch2loc.layout import RunLayout
+from patch2loc.checks.devices import resolve_device
+from patch2loc.run.layout import RunLayout
 from patch2loc.methods.patch2loc.heatmap import score_volume
 from patch2loc.scoring import postprocess
-from patch2loc.io import load_case
+from patch2loc.files.io import load_case
 from patch2loc.evaluation.metrics import evaluate_volume
 from patch2loc.methods.patch2loc.model import load_model
 

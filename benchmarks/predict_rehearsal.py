@@ -49,7 +49,7 @@ def build_run(work: Path, n_healthy: int, steps: int, patch_size: int | None, me
 
     from patch2loc.methods.patch2loc.heatmap import score_volume
     from patch2loc.scoring import postprocess
-    from patch2loc.io import load_case
+    from patch2loc.files.io import load_case
     from patch2loc.scoring import unsupervised_threshold
     from patch2loc.methods.patch2loc.model import load_model
     from patch2loc.preprocessing.normalize import fit_landmarks, normalize_scan

@@ -8,7 +8,7 @@ CPU. predict scores the tumour label on the scan's own grid, inside the brain it
 run's atlas-space brain mask mapped back to the native grid); chance is the tumour's share of
 that same brain, the AUPRC of a score that ranks voxels at random, so AUPRC / chance says how many
 times better than guessing each method finds a real tumour. Which methods, folds and files: the
-run's own config.resolved.yaml (`methods`, `folds`), the method registry and patch2loc.layout.
+run's own config.resolved.yaml (`methods`, `folds`), the method registry and patch2loc.run.layout.
 
     python benchmarks/transfer_real.py results/demo_long [--out DIR]
 
@@ -33,11 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.chainfiles import read_run_config
+from patch2loc.run.chainfiles import read_run_config
 from patch2loc.errors import InputError
-from patch2loc.layout import RESULTS, RunLayout
+from patch2loc.run.layout import RESULTS, RunLayout
 from patch2loc.methods import get
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 from patch2loc.rehearsal.real_scans import MEMBERS, RealScan, real_scan
 
 MODALITY = "T1"  # the real scans are contrast-enhanced T1
@@ -84,7 +84,7 @@ def chance(label: np.ndarray, brain: np.ndarray) -> tuple[float, int, int]:
 
 def evaluated_brain(preprocessed: Path, native: Path) -> np.ndarray:
     """The brain predict scored the label in: its atlas-space mask on the native grid (scoring.native_map)."""
-    from patch2loc.io import load_volume
+    from patch2loc.files.io import load_volume
     from patch2loc.scoring.native import native_map
 
     mask = load_volume(preprocessed / "mask.nii.gz", kind="brain mask")
@@ -102,7 +102,7 @@ def predict_argv(run: Path, method: str, folds: list[int], scan: RealScan, out: 
 
 def measure(run: Path, method: str, folds: list[int], scan: RealScan, out: Path, amp: str, force: bool) -> dict:
     """One row: predict's AUPRC on the scan, the chance level of the same brain, the wall time."""
-    from patch2loc.io import load_volume
+    from patch2loc.files.io import load_volume
 
     row = {"method": method, "folds": " ".join(map(str, folds)), "scan": scan.scan}
     start = time.perf_counter()

@@ -1,9 +1,9 @@
 # The run's own copy of its registration atlas (predict --from-run and the bundles read it from
-# there, patch2loc.layout), and one model bundle per (trained method, modality) (patch2loc
+# there, patch2loc.run.layout), and one model bundle per (trained method, modality) (patch2loc
 # export): every fold's weights and threshold, the landmarks, the atlas and the settings, so that
 # a model trained here is applied elsewhere with `patch2loc predict --model
 # results/{run}/bundles/T2.zip` (Patch2Loc) or `.../bundles/DAE/T2.zip` (the DAE: the models'
-# folder names, patch2loc.layout).
+# folder names, patch2loc.run.layout).
 
 
 rule record_atlas:

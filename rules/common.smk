@@ -1,4 +1,4 @@
-# The run's settings, methods and subject lists, shared by every stage (paths: patch2loc.layout;
+# The run's settings, methods and subject lists, shared by every stage (paths: patch2loc.run.layout;
 # input functions: rules/inputs.smk; raw data: rules/raw.smk).
 import functools
 import math
@@ -25,7 +25,7 @@ from patch2loc.data.inputs import (  # noqa: E402  (config `inputs`: model input
     set_inputs,
 )
 from patch2loc.errors import InputError  # noqa: E402
-from patch2loc.settings import upgrade_config  # noqa: E402
+from patch2loc.run.settings import upgrade_config  # noqa: E402
 
 try:  # renamed keys (train: -> patch2loc:, ...) are read under their new names, with a warning
     for _line in upgrade_config(config):
@@ -34,7 +34,7 @@ except InputError as err:
     raise WorkflowError(str(err)) from None
 validate(config, "../config/schema.yaml")
 from patch2loc.evaluation.captions import table_caption  # noqa: E402  (one text per table)
-from patch2loc.layout import ALL_FOLDS, RunLayout  # noqa: E402  (every path under results/{run})
+from patch2loc.run.layout import ALL_FOLDS, RunLayout  # noqa: E402  (every path under results/{run})
 from patch2loc.methods import DEFAULT_METHOD, METHODS, run_methods  # noqa: E402  (the registry: one line per method)
 
 RUN = config["run_name"]

@@ -1,4 +1,4 @@
-# Input functions of the stages: which of the run's files (patch2loc.layout) a job reads.
+# Input functions of the stages: which of the run's files (patch2loc.run.layout) a job reads.
 from types import SimpleNamespace
 
 
@@ -208,7 +208,7 @@ def heatmap_figures():
 
 
 def figures_of(kind, keys):
-    """The figures of one kind (patch2loc.layout.FIGURES), one per key."""
+    """The figures of one kind (patch2loc.run.layout.FIGURES), one per key."""
     return [LAYOUT.figure(kind, key) for key in keys]
 
 

@@ -2,7 +2,7 @@
 # Healthy IXI scans have no lesion mask; the lesion sets carry theirs through every step.
 
 
-# The files of a scan's folder: patch2loc.layout (wildcards left open).
+# The files of a scan's folder: patch2loc.run.layout (wildcards left open).
 rule preprocess_healthy_scan:
     input:
         raw=raw_inputs,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 
 
-# The command line's exit statuses (cli.py).
+# The command line's exit statuses (cli/__init__.py).
 EXIT_INPUT_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells and Snakemake expect after Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM

@@ -26,7 +26,7 @@ from tests.helpers.fake_chain import fake_prepare
 from tests.helpers.safety import make_case, predict_argv, refused
 
 from patch2loc import cli
-from patch2loc.layout import RunLayout
+from patch2loc.run.layout import RunLayout
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from tests.helpers.fake_chain import fake_prepare, from_run_argv
 from tests.helpers.safety import make_case, refused, snapshot
 
 from patch2loc import cli
-from patch2loc.staging import TEMP_MARK
+from patch2loc.files.staging import TEMP_MARK
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -187,7 +187,7 @@ def test_a_killed_export_leaves_files_the_next_export_removes(c, tmp_path, run):
 def test_a_live_runs_bundle_folder_is_never_swept(c, tmp_path, run):
     """The sweep removes only a dead owner's folder: one of this (live) process stays."""
     from patch2loc.bundle.reader import TEMP_NAME
-    from patch2loc.staging import owned_temp_folder
+    from patch2loc.files.staging import owned_temp_folder
 
     mine = owned_temp_folder(tmp_path / "tmp" / TEMP_NAME)
     assert cli.main(_export(run, tmp_path / "t1.zip")) == 0

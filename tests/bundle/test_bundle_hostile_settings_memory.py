@@ -15,7 +15,7 @@ from tests.helpers.hostile import refused_in_child
 from tests.helpers.safety import refused
 from tests.helpers.settings import exported_bundle, with_config
 
-from patch2loc.limits import MEMORY_ENV
+from patch2loc.checks.limits import MEMORY_ENV
 from patch2loc.methods.diffusion.bounds import scoring_bytes
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from patch2loc.checkpoint import numpy_rng_from_plain, numpy_rng_to_plain, read_checkpoint, save_checkpoint
 from patch2loc.errors import InputError
 from patch2loc.methods.patch2loc.model import Patch2LocNet, load_model
 from patch2loc.methods.patch2loc.train import TrainConfig, train
+from patch2loc.run.checkpoint import numpy_rng_from_plain, numpy_rng_to_plain, read_checkpoint, save_checkpoint
 
 
 def _tiny_run(out, **kw):

@@ -210,7 +210,7 @@ def test_train_bad_list_exits_2(tmp_path, capsys):
 
 @pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
 def test_predict_from_a_raw_scan_goes_through_the_runs_chain(tmp_path):
-    from patch2loc.io import load_volume
+    from patch2loc.files.io import load_volume
 
     run, new = _finished_run(tmp_path)
     torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4}, tmp_path / "m.pt")

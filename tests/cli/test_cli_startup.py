@@ -1,5 +1,5 @@
 """`patch2loc --help` stays fast (issue 48): building the parser imports none of the heavy libraries
-(each command imports them when it runs), and cli_parser.py only gathers the commands' parsers,
+(each command imports them when it runs), and cli/parser.py only gathers the commands' parsers,
 each of which lives beside its command."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import patch2loc.cli_parser
+import patch2loc.cli.parser
 
 HEAVY = ("numpy", "scipy", "pandas", "nibabel", "torch", "torchvision", "SimpleITK", "matplotlib", "monai")
 
@@ -23,8 +23,8 @@ def test_the_parser_imports_no_heavy_library():
 
 
 def test_cli_parser_only_gathers_the_commands():
-    source = Path(patch2loc.cli_parser.__file__).read_text(encoding="utf-8")
+    source = Path(patch2loc.cli.parser.__file__).read_text(encoding="utf-8")
     assert "add_argument(" not in source  # a command's flags live beside the command
-    parser = patch2loc.cli_parser.build_parser()
+    parser = patch2loc.cli.parser.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command").choices
     assert list(commands) == ["train", "export", "predict", "bids"]  # --help lists them in this order

@@ -62,7 +62,7 @@ def test_a_link_planted_at_a_named_output_offers_no_flag_that_does_not_exist(tmp
     import pytest
 
     from patch2loc.errors import InputError
-    from patch2loc.outputs import check_output
+    from patch2loc.files.outputs import check_output
 
     (tmp_path / "elsewhere").mkdir()
     planted = tmp_path / "t2_preprocessed"

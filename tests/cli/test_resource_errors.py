@@ -19,7 +19,7 @@ from tests.helpers.safety import SHAPE, make_case, predict_argv, refused, train_
 import patch2loc.methods.harness as harness_mod
 import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc import cli
-from patch2loc.staging import TEMP_MARK
+from patch2loc.files.staging import TEMP_MARK
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ import pytest
 from tests.helpers.safety import make_case, predict_argv, train_argv
 
 from patch2loc import cli
-from patch2loc.staging import TEMP_MARK
+from patch2loc.files.staging import TEMP_MARK
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 PAUSE = """
@@ -117,7 +117,7 @@ def test_sigterm_while_a_checkpoint_is_written_is_sigterm_not_a_write_error(tmp_
 
     import torch
 
-    from patch2loc import checkpoint
+    from patch2loc.run import checkpoint
     from patch2loc.errors import Terminated
 
     real_open, calls = builtins.open, []
@@ -153,7 +153,7 @@ def test_a_failed_checkpoint_write_is_still_a_write_error(tmp_path, monkeypatch)
     """The same RuntimeError without an interrupt behind it stays what it is."""
     import torch
 
-    from patch2loc import checkpoint
+    from patch2loc.run import checkpoint
 
     def broken(obj, fh):
         raise RuntimeError("[enforce fail at inline_container.cc:671] . unexpected pos 46 vs 0")

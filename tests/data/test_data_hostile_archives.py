@@ -1,6 +1,6 @@
 """Issue 51 (round 4), archives: the SRI24 zip, the IXI tarballs (rule extract) and HD-BET's zip are
 unpacked only within budgets on the members' count, each member's size and the total, judged from
-the archive's headers before anything is written (the logic bundles use: patch2loc.archive_budget).
+the archive's headers before anything is written (the logic bundles use: patch2loc.checks.archive_budget).
 Crafted archives declare sizes without carrying the bytes, so no test writes or reads gigabytes."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patch2loc.archive_budget import MB, Budget
+from patch2loc.checks.archive_budget import MB, Budget
 from patch2loc.data.download import extract as old_home_extract
 from patch2loc.data.unpack import DEFAULT, budget_from_config, extract
 from patch2loc.errors import InputError

@@ -127,6 +127,6 @@ def test_a_two_contrast_patch2loc_trains_on_stacks(tmp_path):
     cfg = p2l_train.TrainConfig(steps=2, patches_per_step=16, val_every=2, val_batches=1, patch_size=4, device="cpu")
     cfg.num_threads = 1
     p2l_train.train_from_files(pairs[:2], pairs[2:], cfg, tmp_path / "model", progress=False)
-    from patch2loc.checkpoint import read_checkpoint
+    from patch2loc.run.checkpoint import read_checkpoint
 
     assert read_checkpoint(tmp_path / "model" / "best.pt", "test")["config"]["channels"] == 2

@@ -12,7 +12,7 @@ import yaml
 
 from patch2loc.evaluation.native_space import NativeFiles
 from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_healthy, score_lesions
-from patch2loc.io import save_volume
+from patch2loc.files.io import save_volume
 from patch2loc.scoring import lesion_mask
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,7 +98,7 @@ def test_native_space_scores_the_raw_labels_on_the_scan_grid(tmp_path):
     assert "atlas_auprc" not in atlas.columns
     # the map scored is the atlas map taken back through the transform (scoring.native.native_map)
     from patch2loc.evaluation.metrics import evaluate_volume
-    from patch2loc.io import load_volume
+    from patch2loc.files.io import load_volume
     from patch2loc.scoring.native import native_map
 
     atlas_image, atlas_mask = load_volume(scan.image), load_volume(scan.mask).data > 0
@@ -149,7 +149,7 @@ def test_workflow_native_map_equals_predict_from_run_byte_for_byte(tmp_path, mon
 
     from patch2loc import cli
     from patch2loc.evaluation import native_space
-    from patch2loc.layout import RunLayout
+    from patch2loc.run.layout import RunLayout
     from patch2loc.methods import implementation
     from patch2loc.preprocessing.normalize import normalize_scan
     from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan

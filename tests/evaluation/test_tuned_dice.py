@@ -151,7 +151,7 @@ def test_a_stack_of_two_contrasts_is_scored_with_its_tuning_histograms(tmp_path)
     """A T1T2 stack ([X, Y, Z, C] on disk, preprocessing/stack.py) goes through score_lesions with a
     two-channel model: finite metrics, the heatmap written on the 3-D grid, one tuning entry per volume."""
     from patch2loc.evaluation.scoring import Collected, Scan, ScoringConfig, score_lesions
-    from patch2loc.io import load_volume, save_volume
+    from patch2loc.files.io import load_volume, save_volume
     from patch2loc.methods.dae.model import DenoisingUNet
     from patch2loc.preprocessing.stack import stack_contrasts
 

@@ -119,7 +119,7 @@ def test_the_scoring_jobs_write_what_table4_and_the_bias_table_read(tmp_path):
     rows carry the volume scores and the healthy sketch, and the two tables run on them."""
     from patch2loc.evaluation.comparisons import table4
     from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_healthy, score_lesions
-    from patch2loc.io import save_volume
+    from patch2loc.files.io import save_volume
     from patch2loc.methods import REGISTRY
 
     method = next(m.name for m in REGISTRY if not m.trains)

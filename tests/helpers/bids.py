@@ -5,7 +5,7 @@ The demo's BIDS set (patch2loc.bids.demo) is written at 6 mm voxels (37 x 43 x 3
 an identity transform, so predict's native-space step maps the heatmap back onto the scan's grid
 (the real registration is tested in test_predict_tool and test_workflow, slow). The bundle holds
 two untrained width-4 DAE folds (seconds on a CPU), exported by `patch2loc export` from a run
-folder laid out by patch2loc.layout, as test_predict_dae does for its grid.
+folder laid out by patch2loc.run.layout, as test_predict_dae does for its grid.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import torch
 import yaml
 
 from patch2loc import cli
-from patch2loc.checkpoint import save_checkpoint
-from patch2loc.layout import RunLayout
 from patch2loc.methods.dae.model import DenoisingUNet
+from patch2loc.run.checkpoint import save_checkpoint
+from patch2loc.run.layout import RunLayout
 
 GRID = (32, 32, 32)
 SPACING = 6.0

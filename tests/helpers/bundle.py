@@ -13,13 +13,13 @@ import torch
 import yaml
 from tests.helpers.safety import SHAPE, predict_argv
 
-from patch2loc.layout import RunLayout
+from patch2loc.run.layout import RunLayout
 
 THRESHOLDS = {0: 3.5, 1: 4.5}
 
 
 def make_run(base: Path, c: dict, atlas: tuple[Path, Path] | None = None) -> Path:
-    """A finished run as the workflow leaves it, through patch2loc.layout: config, landmarks, the
+    """A finished run as the workflow leaves it, through patch2loc.run.layout: config, landmarks, the
     recorded atlas (the case's image and mask, or `atlas`), two folds' best.pt and thresholds,
     versions.txt."""
     layout = RunLayout(base / "results" / "r")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from patch2loc.checkpoint import save_checkpoint
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.diffusion.train import model_of
+from patch2loc.run.checkpoint import save_checkpoint
 from tests.helpers.safety import SHAPE
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from patch2loc import cli
-from patch2loc.intensities import training_range
+from patch2loc.checks.intensities import training_range
 from patch2loc.methods.patch2loc.model import Patch2LocNet
 
 SHAPE = (16, 16, 4)  # patch_size_for(16) = 2
@@ -110,7 +110,7 @@ def finished_run(tmp_path):
     from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan
     from patch2loc.synth import demo_subject_ids, make_atlas, synthesize_scan
 
-    from patch2loc.layout import RunLayout
+    from patch2loc.run.layout import RunLayout
 
     run = tmp_path / "results" / "r"
     layout = RunLayout(run)  # the run records its atlas (rule record_atlas)

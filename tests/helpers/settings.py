@@ -17,7 +17,7 @@ from tests.helpers.checkpoints import dae_checkpoint
 from tests.helpers.checkpoints import diffusion_checkpoint
 
 from patch2loc import cli
-from patch2loc.layout import RunLayout
+from patch2loc.run.layout import RunLayout
 
 FOLDS = ("folds/fold0.pt", "folds/fold1.pt")
 

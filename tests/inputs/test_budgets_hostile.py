@@ -22,7 +22,7 @@ from tests.helpers.fake_chain import fake_run
 from tests.helpers.hostile import nifti_header, write_nii_gz
 from tests.helpers.safety import predict_argv, refused
 
-from patch2loc.claims import nifti_claims
+from patch2loc.checks.claims import nifti_claims
 from patch2loc.predict.budget import estimate
 
 

@@ -19,7 +19,7 @@ from tests.helpers.hostile import cli_in_child, run_with_model
 from tests.helpers.safety import SHAPE, make_case, predict_argv, refused
 
 from patch2loc import cli
-from patch2loc.intensities import OUTLIER_FACTOR, clip_outliers
+from patch2loc.checks.intensities import OUTLIER_FACTOR, clip_outliers
 from patch2loc.methods.patch2loc.model import Patch2LocNet
 
 
@@ -88,7 +88,7 @@ def test_without_clipping_the_non_finite_heatmap_is_an_error_not_exit_0(tmp_path
     at the hot voxels; the heatmap is checked before it is committed, so nothing is written. (The
     7^3 median filter would hide isolated overflows: --median-size 1 shows them.)"""
     c = _large_case(tmp_path / "in", hot=10)
-    monkeypatch.setattr("patch2loc.intensities.OUTLIER_FACTOR", float("inf"))
+    monkeypatch.setattr("patch2loc.checks.intensities.OUTLIER_FACTOR", float("inf"))
     refused(
         predict_argv(c, tmp_path / "out" / "h.nii.gz", "--threshold", "5", "--median-size", "1"),
         "non-finite value(s) inside the brain",
@@ -171,7 +171,7 @@ def test_int16_scan_that_wrapped_around_is_reported(c, tmp_path):
 def test_a_scan_read_twice_warns_once():
     import warnings
 
-    from patch2loc.intensities import warn_full_mask
+    from patch2loc.checks.intensities import warn_full_mask
 
     def read(path):  # as load_volume calls it: the warning is attributed to read's caller
         warn_full_mask(np.ones((4, 4, 2), bool), path)

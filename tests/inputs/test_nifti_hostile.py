@@ -29,7 +29,7 @@ from tests.helpers.hostile import (
 )
 from tests.helpers.safety import SHAPE, make_case, predict_argv, refused
 
-from patch2loc.claims import nifti_claims
+from patch2loc.checks.claims import nifti_claims
 from patch2loc.errors import InputError
 
 BOMB_SHAPE = (1200, 1200, 600)  # int32: 3.2 GB claimed

@@ -19,11 +19,11 @@ from tests.helpers.workflow import _dry_run_jobs, _placeholder_manual_data, snak
 
 from patch2loc import cli
 from patch2loc.errors import InputError
-from patch2loc.layout import RunLayout
+from patch2loc.run.layout import RunLayout
 from patch2loc.methods import implementation
 from patch2loc.methods.autoencoder.model import DenseAutoencoder, SameConv, SameConvTranspose
 from patch2loc.methods.autoencoder.variants import AEConfig, VAEConfig
-from patch2loc.settings import config_from_dict
+from patch2loc.run.settings import config_from_dict
 
 TINY = dict(steps=4, batch_size=4, lr=1e-3, size=16, width=4, bottleneck=4, latent=8, val_every=2, val_batches=1)
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from patch2loc.checkpoint import read_checkpoint
 from patch2loc.errors import InputError
 from patch2loc.methods.dae import train as dae_train
 from patch2loc.methods.dae.model import DenoisingUNet, WSConv2d, group_count
@@ -16,6 +15,7 @@ from patch2loc.methods.dae.noise import coarse_noise, node_spacing, noise_cells
 from patch2loc.methods.dae.score import anomaly_map, load_model
 from patch2loc.methods.dae.train import DAEConfig, train
 from patch2loc.methods.training_data import TrainingData
+from patch2loc.run.checkpoint import read_checkpoint
 
 SHAPE = (32, 32, 8)
 

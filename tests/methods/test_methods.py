@@ -63,7 +63,7 @@ def test_every_method_scores_through_the_shared_post_processing():
 
 def test_a_dataset_scored_with_any_method_keeps_heatmaps_and_thresholds(tmp_path):
     from patch2loc.evaluation.scoring import Scan, score_healthy, score_lesions
-    from patch2loc.io import save_volume
+    from patch2loc.files.io import save_volume
     from patch2loc.methods.dae.model import DenoisingUNet
 
     rng = np.random.default_rng(1)

@@ -7,7 +7,6 @@ import hashlib
 import numpy as np
 import torch
 
-from patch2loc.checkpoint import read_checkpoint
 from patch2loc.methods.dae import train as dae_train
 from patch2loc.methods.dae.score import anomaly_map
 from patch2loc.methods.dae.score import load_model as load_dae
@@ -15,6 +14,7 @@ from patch2loc.methods.patch2loc import train as p2l_train
 from patch2loc.methods.patch2loc.heatmap import score_volume
 from patch2loc.methods.patch2loc.model import load_model as load_p2l
 from patch2loc.methods.training_data import TrainingData
+from patch2loc.run.checkpoint import read_checkpoint
 
 SHAPE = (16, 16, 6)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from patch2loc.checkpoint import save_checkpoint
+from patch2loc.run.checkpoint import save_checkpoint
 from patch2loc.errors import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.score import anomaly_map as dae_map, load_model as load_dae

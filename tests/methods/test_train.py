@@ -10,7 +10,7 @@ import torch
 
 import patch2loc.methods.harness as harness_mod
 import patch2loc.methods.patch2loc.train as train_mod
-from patch2loc.io import save_volume
+from patch2loc.files.io import save_volume
 from patch2loc.errors import InputError
 from patch2loc.methods.patch2loc.model import load_model
 from patch2loc.methods.patch2loc.train import TrainConfig, train, train_from_files

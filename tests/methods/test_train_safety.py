@@ -16,8 +16,8 @@ from tests.helpers.safety import train_argv as shared_train_argv
 import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc import cli
 from patch2loc.methods.train_command import read_pairs
-from patch2loc.io import save_volume
-from patch2loc.staging import TEMP_MARK
+from patch2loc.files.io import save_volume
+from patch2loc.files.staging import TEMP_MARK
 
 SHAPE = (24, 24, 6)
 
@@ -96,7 +96,7 @@ def test_ctrl_c_is_one_line_and_resumable(lists, tmp_path, capsys, monkeypatch):
 def test_temp_file_of_a_killed_writer_is_removed_on_the_next_run(lists, tmp_path):
     run = tmp_path / "run"
     killer = (
-        "import os, signal, sys\nfrom patch2loc.staging import atomic_output\n"
+        "import os, signal, sys\nfrom patch2loc.files.staging import atomic_output\n"
         "with atomic_output(sys.argv[1]) as tmp:\n"
         "    tmp.write_bytes(b'x' * 100000)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
     )

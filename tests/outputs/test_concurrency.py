@@ -17,13 +17,13 @@ import pytest
 from tests.helpers.safety import make_case, predict_argv, refused
 
 from patch2loc import cli
-from patch2loc.staging import TEMP_MARK, owner_alive, remove_stale_temps
+from patch2loc.files.staging import TEMP_MARK, owner_alive, remove_stale_temps
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 STAGER = """
 import sys, time, pathlib
-from patch2loc.staging import OutputSet
+from patch2loc.files.staging import OutputSet
 out, go = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 with OutputSet() as outs:
     (outs.folder(out.with_name("h_preprocessed")) / "registered.nii.gz").write_bytes(b"first run")
@@ -85,7 +85,7 @@ def test_owner_checks(tmp_path):
     mine = os.getpid()
     with open(f"/proc/{mine}/stat") as f:
         start = int(f.read().rsplit(")", 1)[1].split()[19])
-    from patch2loc.staging import _host_tag
+    from patch2loc.files.staging import _host_tag
 
     assert owner_alive(f".h.nii.gz{TEMP_MARK}{_host_tag()}-{mine}-{start}-abc.nii.gz")
     assert not owner_alive(f".h.nii.gz{TEMP_MARK}{_host_tag()}-{mine}-{start + 1}-abc.nii.gz")  # pid reused

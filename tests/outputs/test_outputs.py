@@ -8,8 +8,8 @@ import stat
 import pytest
 
 from patch2loc.errors import InputError
-from patch2loc.outputs import check_output, same_file
-from patch2loc.staging import TEMP_MARK, OutputSet, atomic_output, remove_stale_temps
+from patch2loc.files.outputs import check_output, same_file
+from patch2loc.files.staging import TEMP_MARK, OutputSet, atomic_output, remove_stale_temps
 
 
 def test_same_file_sees_paths_symlinks_and_hard_links(tmp_path):

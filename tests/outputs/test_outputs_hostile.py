@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from patch2loc.staging import TEMP_MARK
+from patch2loc.files.staging import TEMP_MARK
 from tests.helpers.fake_chain import fake_prepare, fake_run, from_run_argv
 from tests.helpers.safety import make_case, predict_argv, refused
 

@@ -108,7 +108,7 @@ def _fake_run(workdir):
 
 
 def test_run_without_its_recorded_atlas_names_the_rule_that_records_it(tmp_path, capsys, monkeypatch):
-    from patch2loc.layout import RunLayout
+    from patch2loc.run.layout import RunLayout
 
     c = make_case(tmp_path / "in")
     monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)

@@ -17,7 +17,7 @@ import yaml
 from tests.helpers.safety import finished_run, make_case, predict_argv, refused
 
 from patch2loc import cli
-from patch2loc.layout import RunLayout
+from patch2loc.run.layout import RunLayout
 from patch2loc.methods import DEFAULT_METHOD, implementation
 from patch2loc.methods.patch2loc.model import Patch2LocNet
 
@@ -231,7 +231,7 @@ def test_each_contrast_is_checked_against_its_own_training_range():
     """intensities.contrast_models: contrast c of a stack is read against `intensity_ranges[c]`, the
     first against `intensity_range` too when a checkpoint has no list."""
     from patch2loc.errors import InputError
-    from patch2loc.intensities import check_training_range, contrast_models
+    from patch2loc.checks.intensities import check_training_range, contrast_models
 
     ranges = [{"p1": 0.0, "p99": 1.2}, {"p1": 100.0, "p99": 200.0}]
     models = [("m.pt", {"config": {"intensity_range": ranges[0], "intensity_ranges": ranges}})]

@@ -24,8 +24,8 @@ from tests.helpers.fake_chain import fake_prepare
 from tests.helpers.safety import make_case, predict_argv, refused
 
 from patch2loc import cli
-from patch2loc.checkpoint import read_checkpoint
-from patch2loc.layout import RunLayout
+from patch2loc.run.checkpoint import read_checkpoint
+from patch2loc.run.layout import RunLayout
 from patch2loc.methods.dae.score import anomaly_map, load_model
 from patch2loc.scoring import postprocess
 from tests.helpers.checkpoints import dae_checkpoint

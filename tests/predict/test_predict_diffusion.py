@@ -19,7 +19,7 @@ from tests.helpers.safety import make_case, predict_argv
 from tests.helpers.bundle import make_run
 
 from patch2loc import cli
-from patch2loc.layout import RunLayout
+from patch2loc.run.layout import RunLayout
 from patch2loc.methods.diffusion.score import anomaly_map, load_model
 from patch2loc.scoring import postprocess
 from tests.helpers.checkpoints import SETTINGS, diffusion_checkpoint

@@ -18,10 +18,10 @@ from tests.helpers.safety import make_case, predict_argv
 
 from patch2loc import cli
 from patch2loc.bids.request import BidsRequest
-from patch2loc.cli_parser import build_parser
+from patch2loc.cli.parser import build_parser
 from patch2loc.predict.request import PredictRequest
 
-SRC = Path(cli.__file__).resolve().parent
+SRC = Path(cli.__file__).resolve().parents[1]  # src/patch2loc: cli is a package
 REQUESTS = (PredictRequest, BidsRequest)
 # the edges, where the parsed command line becomes a request: the only readers of a Namespace
 EDGE = {

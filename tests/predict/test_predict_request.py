@@ -12,10 +12,10 @@ import pytest
 from tests.helpers.safety import make_case, predict_argv
 
 from patch2loc import cli
-from patch2loc.cli_parser import build_parser
+from patch2loc.cli.parser import build_parser
 from patch2loc.predict.request import PredictRequest
 
-SRC = Path(cli.__file__).resolve().parent
+SRC = Path(cli.__file__).resolve().parents[1]  # src/patch2loc: cli is a package
 
 
 def test_the_request_defaults_are_the_parsers():

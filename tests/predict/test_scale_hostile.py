@@ -21,7 +21,7 @@ from tests.helpers.fake_chain import fake_prepare
 from tests.helpers.safety import make_case, predict_argv, refused
 
 from patch2loc import cli
-from patch2loc.checkpoint import read_checkpoint
+from patch2loc.run.checkpoint import read_checkpoint
 
 
 @pytest.fixture()

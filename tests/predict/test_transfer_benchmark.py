@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from patch2loc.evaluation.metrics import evaluate_volume
-from patch2loc.layout import RunLayout
 from patch2loc.methods import REGISTRY
 from patch2loc.rehearsal.real_scans import RealScan
+from patch2loc.run.layout import RunLayout
 
 TRAINED = [m.name for m in REGISTRY if m.trains]
 UNTRAINED = [m.name for m in REGISTRY if not m.trains]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from patch2loc.io import load_volume, save_volume
+from patch2loc.files.io import load_volume, save_volume
 from patch2loc.errors import InputError
 from patch2loc.preprocessing.normalize import fit_landmarks, load_landmarks, normalize_scan, nyul_transform
 

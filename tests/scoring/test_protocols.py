@@ -197,7 +197,7 @@ def test_score_lesions_adds_reference_columns_and_leaves_the_shared_ones_alone(t
     from dataclasses import replace
 
     from patch2loc.evaluation.scoring import Collected, Scan, ScoringConfig, score_lesions
-    from patch2loc.io import save_volume
+    from patch2loc.files.io import save_volume
     from patch2loc.methods.dae.model import DenoisingUNet
 
     rng, scans = np.random.default_rng(3), []

@@ -1,7 +1,7 @@
 """One home each (issue 48): a name is imported from the module that defines it, never through
 another module that happens to import it too, so moving or changing it touches one file and a
 reader finds it at once. HOMES: InputError in patch2loc.errors, the staged writers in
-patch2loc.staging, the methods a run scores (`run_methods`, the rules' RUN_METHODS) in the registry."""
+patch2loc.files.staging, the methods a run scores (`run_methods`, the rules' RUN_METHODS) in the registry."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ STAGING = ("atomic_output", "OutputSet", "TEMP_MARK", "remove_stale_temps", "own
 HOMES = {
     "InputError": "patch2loc.errors",
     "run_methods": "patch2loc.methods",
-    **dict.fromkeys(STAGING, "patch2loc.staging"),
+    **dict.fromkeys(STAGING, "patch2loc.files.staging"),
 }
 _SMK_IMPORT = re.compile(r"^\s*from (patch2loc[\w.]*) import ([\w, ]+)", re.M)
 
@@ -39,10 +39,12 @@ def imports_elsewhere(text: str, python: bool = True) -> list[tuple[int, str, st
 
 
 def test_the_check_finds_an_import_through_another_module():
-    assert imports_elsewhere("from patch2loc.io import InputError, load_case\n") == [(1, "InputError", "patch2loc.io")]
+    assert imports_elsewhere("from patch2loc.files.io import InputError, load_case\n") == [
+        (1, "InputError", "patch2loc.files.io")
+    ]
     assert imports_elsewhere("from patch2loc.errors import InputError\n") == []
-    assert imports_elsewhere("from patch2loc.outputs import check_output\n") == []
-    assert imports_elsewhere("from patch2loc.io import InputError  # noqa\n", python=False)
+    assert imports_elsewhere("from patch2loc.files.outputs import check_output\n") == []
+    assert imports_elsewhere("from patch2loc.files.io import InputError  # noqa\n", python=False)
 
 
 def test_every_import_is_from_the_home():
@@ -58,13 +60,13 @@ def test_every_import_is_from_the_home():
 
 
 def test_the_modules_that_imported_them_do_not_pass_them_on():
-    """io and outputs no longer re-export the staged writers (a forgotten `from patch2loc.outputs
+    """io and outputs no longer re-export the staged writers (a forgotten `from patch2loc.files.outputs
     import atomic_output` fails at once, not after a later clean-up)."""
-    import patch2loc.io
-    import patch2loc.outputs
+    import patch2loc.files.io
+    import patch2loc.files.outputs
 
-    assert not [n for n in STAGING if hasattr(patch2loc.outputs, n)]
-    assert not hasattr(patch2loc.io, "OutputSet") and not hasattr(patch2loc.outputs, "atomic_output")
+    assert not [n for n in STAGING if hasattr(patch2loc.files.outputs, n)]
+    assert not hasattr(patch2loc.files.io, "OutputSet") and not hasattr(patch2loc.files.outputs, "atomic_output")
     rules = (REPO / "rules" / "common.smk").read_text(encoding="utf-8")
     assert re.search(r"^RUN_METHODS = run_methods\(config\)$", rules, re.M), (
         "RUN_METHODS: from the registry's run_methods"

@@ -155,6 +155,7 @@ def _main_synth(tmp: Path):
             text = subprocess.run(
                 ["git", "-C", str(REPO), "show", f"{MAIN_COMMIT}:{name}"], capture_output=True, text=True, check=True
             ).stdout
+            text = re.sub(r"patch2loc\.io\b", "patch2loc.files.io", text)  # io moved into files/ (issue 48)
             (pkg / Path(name).name).write_text(re.sub(r"patch2loc\.synth\b", "main_synth", text))
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.skip(f"main's code cannot be read with git here: {exc}")

@@ -13,7 +13,7 @@ pytest.importorskip("nilearn")
 
 from patch2loc import synth  # noqa: E402
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, raw_paths  # noqa: E402
-from patch2loc.io import load_volume  # noqa: E402
+from patch2loc.files.io import load_volume  # noqa: E402
 
 SPACING = 4.0  # coarse voxels keep most tests at about a second
 DEMO_SPACING = 2.0  # the demo's own spacing, for the lesion properties that depend on it

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from patch2loc.errors import InputError
-from patch2loc.layout import ALL_FOLDS, FIGURES, SCORE_FILES, RunLayout
 from patch2loc.methods import REGISTRY
-from patch2loc.settings import upgrade_config, upgrade_key
+from patch2loc.run.layout import ALL_FOLDS, FIGURES, SCORE_FILES, RunLayout
+from patch2loc.run.settings import upgrade_config, upgrade_key
 
 LAYOUT = RunLayout.of_run("r")
 

@@ -53,7 +53,7 @@ def test_tiny_end_to_end_run_reaches_the_report(workdir):
     assert all(
         f"{d}: Lesion-wise recall against lesion volume" in page for d in ("BraTS21", "MSLUB", "ATLAS_v2", "WMH")
     )
-    from patch2loc.checkpoint import read_checkpoint
+    from patch2loc.run.checkpoint import read_checkpoint
 
     assert read_checkpoint(out / "models" / "T2" / "fold0" / "best.pt")["patch_size"] == 6  # train.patch_size
     dae = read_checkpoint(out / "models" / "DAE" / "T2" / "fold0" / "best.pt", method="DAE")

@@ -9,7 +9,7 @@ setup(snakemake)
 
 from patch2loc.data.download import times_from_config
 from patch2loc.data.wmh import fetch_subjects
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 
 p = snakemake.params
 fetched = fetch_subjects(

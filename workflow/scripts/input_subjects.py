@@ -10,7 +10,7 @@ setup(snakemake)
 
 import pandas as pd
 
-from patch2loc.io import write_csv
+from patch2loc.files.io import write_csv
 
 rows = pd.DataFrame(snakemake.params.rows)
 write_csv(rows, snakemake.output.table)

@@ -2,7 +2,7 @@
 lists them.
 
 The rule's outputs name every PNG (methods, datasets and modalities are read back from the file
-names by patch2loc.layout), so what is drawn is exactly what the rule declares. A figure that
+names by patch2loc.run.layout), so what is drawn is exactly what the rule declares. A figure that
 cannot be drawn (e.g. no abnormal patch) becomes a small PNG saying why, and is left out of
 figures.json. Every path is read back into its keys (method, modality, fold, dataset) by
 `RunLayout.parse`.
@@ -19,12 +19,12 @@ setup(snakemake)
 
 import pandas as pd
 from patch2loc.evaluation import figures, patch_stream
-from patch2loc.io import load_volume
-from patch2loc.staging import atomic_output
-from patch2loc.layout import RunLayout
+from patch2loc.files.io import load_volume
+from patch2loc.files.staging import atomic_output
+from patch2loc.run.layout import RunLayout
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params
-layout = RunLayout(params.run_root)  # the run's paths (patch2loc.layout)
+layout = RunLayout(params.run_root)  # the run's paths (patch2loc.run.layout)
 made = []  # {section, file, caption} of the figures actually drawn
 KDE_POINTS = 10000  # random patches per class in each KDE (the legend gives the full count)
 

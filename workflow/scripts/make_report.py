@@ -13,7 +13,7 @@ setup(snakemake)
 import yaml
 from patch2loc.evaluation.report import build_report
 from patch2loc.evaluation.report_sections import demo_check_items, healthy_items, per_volume_items
-from patch2loc.layout import RunLayout
+from patch2loc.run.layout import RunLayout
 
 inp = snakemake.input
 run_dir = Path(snakemake.output.html).parent

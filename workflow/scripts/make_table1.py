@@ -10,7 +10,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.io import write_csv
+from patch2loc.files.io import write_csv
 from patch2loc.evaluation.spaces import space_table
 from patch2loc.evaluation.tables import interval_table, read_csvs, table1, table1_supplementary
 from patch2loc.evaluation.uncertainty import Bootstrap

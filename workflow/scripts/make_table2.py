@@ -18,7 +18,7 @@ from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_per_fo
 from patch2loc.evaluation.table2 import table2
 from patch2loc.evaluation.tables import read_csvs
 from patch2loc.evaluation.table_files import write_table
-from patch2loc.io import write_csv
+from patch2loc.files.io import write_csv
 
 COLUMNS = ("method", "dataset", "modality", "fold", "lesion_fraction", *SCORE_COLUMNS)
 per_fold = pd.concat(

@@ -19,9 +19,9 @@ from patch2loc.evaluation.figure_style import not_drawn
 from patch2loc.evaluation.tables import interval_table, read_csvs
 from patch2loc.evaluation.uncertainty import Bootstrap
 from patch2loc.evaluation.table_files import write_table
-from patch2loc.io import write_csv
+from patch2loc.files.io import write_csv
 from patch2loc.errors import InputError
-from patch2loc.layout import RunLayout
+from patch2loc.run.layout import RunLayout
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params
 captions = params.captions

@@ -13,7 +13,7 @@ setup(snakemake)
 import os
 
 from patch2loc.viewer import viewer_from_files
-from patch2loc.layout import RunLayout
+from patch2loc.run.layout import RunLayout
 
 wc, inp = snakemake.wildcards, snakemake.input
 out = Path(snakemake.output[0])

@@ -8,7 +8,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 from patch2loc.preprocessing.qc import qc_overview, qc_table
 
 table = qc_table(snakemake.input.qc)

@@ -1,4 +1,4 @@
-"""Copy the configured atlas into the run folder (patch2loc.layout: atlas/image.nii.gz, mask.nii.gz)."""
+"""Copy the configured atlas into the run folder (patch2loc.run.layout: atlas/image.nii.gz, mask.nii.gz)."""
 
 import shutil
 import sys
@@ -8,7 +8,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 
 for source, dest in ((snakemake.input.image, snakemake.output.image), (snakemake.input.mask, snakemake.output.mask)):
     with atomic_output(dest) as tmp:

@@ -8,8 +8,8 @@ from _common import setup
 setup(snakemake)
 
 import yaml
-from patch2loc.staging import atomic_output
-from patch2loc.provenance import versions_text
+from patch2loc.files.staging import atomic_output
+from patch2loc.run.provenance import versions_text
 
 with atomic_output(snakemake.output.config) as tmp:
     tmp.write_text(yaml.safe_dump(dict(snakemake.params.config), sort_keys=False))

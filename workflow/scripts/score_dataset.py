@@ -15,14 +15,14 @@ if get(snakemake.wildcards.method).gpu:
     require_cuda(snakemake)
 
 from patch2loc.data.layouts import raw_paths
-from patch2loc.devices import resolve_device
+from patch2loc.checks.devices import resolve_device
 from patch2loc.evaluation.native_space import NativeFiles
 from patch2loc.evaluation.scoring import Collected, Scan, ScoringConfig, score_healthy, score_lesions
 from patch2loc.evaluation.pooled import write_pooled
 from patch2loc.evaluation.tuned_dice import write_tuning
-from patch2loc.io import write_csv, write_json
+from patch2loc.files.io import write_csv, write_json
 from patch2loc.scoring.steps import merge_histograms
-from patch2loc.layout import RunLayout
+from patch2loc.run.layout import RunLayout
 
 wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
 trains = get(wc.method).trains

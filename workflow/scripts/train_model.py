@@ -21,7 +21,7 @@ from _common import require_cuda, setup
 setup(snakemake, threads=snakemake.threads)
 require_cuda(snakemake)
 
-from patch2loc.checkpoint import read_checkpoint
+from patch2loc.run.checkpoint import read_checkpoint
 
 method = snakemake.params.method
 inp, out = snakemake.input, snakemake.output

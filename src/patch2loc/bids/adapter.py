@@ -24,7 +24,7 @@ def bundle_info(model: str | Path, atlas_copy: Path | None = None) -> dict:
     the bundle is checked as predict checks it. `atlas_copy`: write its atlas image there."""
     from patch2loc.bundle import members as M
     from patch2loc.bundle.reader import open_bundle
-    from patch2loc.outputs import check_utf8_path
+    from patch2loc.files.outputs import check_utf8_path
     from patch2loc.predict.runstate import sha256_of
 
     check_utf8_path(model, "--model")
@@ -108,7 +108,7 @@ def predict_outputs(scan, work: Path) -> dict[str, Path]:
 def native_brain(outputs: dict[str, Path], native_scan: Path) -> np.ndarray:
     """The brain predict scored, on the scan's own grid: the chain's atlas-space brain mask
     through the inverse of its registration (nearest neighbour), as predict maps it."""
-    from patch2loc.io import load_volume
+    from patch2loc.files.io import load_volume
     from patch2loc.predict.native import to_native
 
     staged = outputs["preprocessed"]

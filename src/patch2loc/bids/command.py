@@ -212,7 +212,7 @@ def cmd_bids(args: argparse.Namespace) -> int:
 
 def bids(req: BidsRequest) -> int:
     """Run one request (`bids.request.BidsRequest`) at its analysis level."""
-    from patch2loc.outputs import check_utf8_path
+    from patch2loc.files.outputs import check_utf8_path
 
     bids_dir, out = Path(req.bids_dir), Path(req.output_dir)
     for path, what in ((bids_dir, "BIDS_DIR"), (out, "OUTPUT_DIR")):

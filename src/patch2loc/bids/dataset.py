@@ -16,7 +16,7 @@ from pathlib import Path
 
 from patch2loc.bids import files, guard
 from patch2loc.errors import InputError
-from patch2loc.outputs import printable
+from patch2loc.files.outputs import printable
 
 SUFFIX = {"T1": "T1w", "T2": "T2w"}
 NIFTI = [".nii", ".nii.gz"]

@@ -70,7 +70,7 @@ def write_dataset_files(out: Path, info: dict, links: dict[str, str], model, bef
     reference of every space-atlas file)."""
     from patch2loc.bids.adapter import bundle_info
     from patch2loc.bids.guard import check_write
-    from patch2loc.staging import OutputSet
+    from patch2loc.files.staging import OutputSet
 
     path = check_write(out, out / "dataset_description.json")
     for name in (".bidsignore", "README", f"{ATLAS}/image.nii.gz"):

@@ -16,8 +16,8 @@ import math
 import os
 import stat
 
+from patch2loc.checks.parsing import MAX_DEPTH, json_depth
 from patch2loc.errors import InputError
-from patch2loc.parsing import MAX_DEPTH, json_depth
 
 MAX_JSON = 1 << 20  # a description or sidecar: about 1 kB
 MAX_SUMMARY = 16 << 20  # predict's summary lists every component: about 250 bytes each

@@ -18,7 +18,7 @@ import numpy as np
 
 from patch2loc.bids import files
 from patch2loc.errors import InputError
-from patch2loc.outputs import printable
+from patch2loc.files.outputs import printable
 
 LESION_DESC = re.compile(r".*lesion.*", re.IGNORECASE)  # ATLAS v2.0: desc-T1lesion; the demo: desc-lesion
 GROUP_TSV, REPORT = "group_anomaly.tsv", "report.html"
@@ -42,7 +42,7 @@ def _rows(out_dir: Path, seg_layout) -> list[dict]:
     from patch2loc.bids.dataset import IDENTITY, Scan, match_derivative
     from patch2loc.bids.names import derivative_paths
     from patch2loc.evaluation.metrics import evaluate_volume
-    from patch2loc.io import load_volume
+    from patch2loc.files.io import load_volume
 
     layout = _output_layout(out_dir)
     heatmaps = layout.get(desc="anomaly", space="native", suffix=["T1w", "T2w"], extension=".nii.gz")
@@ -111,7 +111,7 @@ def run_group(out_dir: Path, seg_layout) -> tuple[Path, Path]:
     import pandas as pd
 
     from patch2loc.evaluation.report import build_report, sortable_table
-    from patch2loc.staging import OutputSet
+    from patch2loc.files.staging import OutputSet
 
     rows = _rows(out_dir, seg_layout)
     table = pd.DataFrame(rows)

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from patch2loc.errors import InputError
-from patch2loc.outputs import printable
+from patch2loc.files.outputs import printable
 
 MAX_DEPTH = 16  # a BIDS dataset is 4 deep (sub/ses/datatype/file); OUTPUT_DIR 5 (.predict/<scan>/...)
 MAX_ENTRIES = 1_000_000  # files and folders walked (a 1,000-subject dataset: about 20,000)

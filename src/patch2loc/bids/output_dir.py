@@ -21,7 +21,7 @@ NAME = "patch2loc"
 
 def check_place(out: Path, inputs: dict[str, Path]) -> None:
     """`inputs`: {flag: dataset root} (BIDS_DIR, --mask-derivatives, --seg-derivatives)."""
-    from patch2loc.outputs import check_output
+    from patch2loc.files.outputs import check_output
 
     check_output(out, "OUTPUT_DIR", inputs=inputs, folder=True, replaced_whole=True)
     real = Path(os.path.realpath(out))

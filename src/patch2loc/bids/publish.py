@@ -117,8 +117,8 @@ def sidecars(scan, summary: dict, info: dict, names: dict, mask_uri: str | None)
 
 def publish_scan(out_dir: Path, scan, produced: dict[str, Path], info: dict, mask_uri: str | None) -> dict:
     """Write one scan's derivatives from predict's outputs `produced`; returns predict's summary."""
-    from patch2loc.io import header_volume, load_volume, save_volume
-    from patch2loc.staging import OutputSet
+    from patch2loc.files.io import header_volume, load_volume, save_volume
+    from patch2loc.files.staging import OutputSet
     from patch2loc.viewer import prediction_viewer
 
     summary = predict_summary(produced["summary"])

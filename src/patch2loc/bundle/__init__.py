@@ -15,6 +15,6 @@ scan through the run's chain and score it, and nothing else:
 A bundle is untrusted input (members.py): only these names, no links, no path that leaves the
 bundle, each member's declared and actual size within the limits of limits.py, and the manifest
 checked (no member missing, extra or changed) before anything in it is used. Weights are read
-with `patch2loc.checkpoint.read_checkpoint` (no code from the file runs), arrays with
+with `patch2loc.run.checkpoint.read_checkpoint` (no code from the file runs), arrays with
 `allow_pickle=False`, settings as JSON.
 """

@@ -1,6 +1,6 @@
 """`patch2loc export RUN --modality T2 [--method DAE] --out t2_model.zip`: a run's model as a bundle.
 
-Everything comes from the run through `patch2loc.layout`: its resolved config (preprocessing,
+Everything comes from the run through `patch2loc.run.layout`: its resolved config (preprocessing,
 normalisation and heatmap settings), the modality's landmarks, the atlas the run recorded, each
 selected fold's best.pt of the method (Patch2Loc by default, or the DAE: any trained method of
 the registry; its weights and fields, without the optimizer and RNG state that only resuming
@@ -21,15 +21,15 @@ from pathlib import Path
 from patch2loc import __version__
 from patch2loc.bundle import members as M
 from patch2loc.bundle.reader import check_contents
-from patch2loc.cli_types import int_in
+from patch2loc.checks.flags import int_in
 from patch2loc.errors import InputError
-from patch2loc.layout import RunLayout
+from patch2loc.run.layout import RunLayout
 from patch2loc.methods import DEFAULT_METHOD, METHODS, TRAINED, require_trained
-from patch2loc.outputs import check_output
-from patch2loc.staging import OutputSet
-from patch2loc.ranges import NORMALIZE_KEYS, PREPROCESS_KEYS, check_fold_count
-from patch2loc.settings import upgrade_config
-from patch2loc.staging import owned_temp_folder
+from patch2loc.files.outputs import check_output
+from patch2loc.files.staging import OutputSet
+from patch2loc.checks.ranges import NORMALIZE_KEYS, PREPROCESS_KEYS, check_fold_count
+from patch2loc.run.settings import upgrade_config
+from patch2loc.files.staging import owned_temp_folder
 
 # chainfiles and claims (numpy) and checkpoint (torch) are imported where used: `patch2loc --help`
 # imports this module.
@@ -43,7 +43,7 @@ NEEDS = "patch2loc export needs a run folder (results/<run_name>) whose workflow
 
 
 def _threshold(path: Path) -> float:
-    from patch2loc.chainfiles import read_threshold
+    from patch2loc.run.chainfiles import read_threshold
 
     try:
         return read_threshold(path, "Re-run the workflow's score_healthy rule.")
@@ -57,9 +57,9 @@ def _threshold(path: Path) -> float:
 def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> tuple[dict, dict[str, Path | dict]]:
     """(settings.json, {member name: source file, or a checkpoint dict}) of the bundle, every source
     checked."""
-    from patch2loc.checkpoint import checkpoint_modality, read_checkpoint
-    from patch2loc.claims import nifti_claims, regular_file
-    from patch2loc.chainfiles import check_chain_config, read_run_config
+    from patch2loc.run.checkpoint import checkpoint_modality, read_checkpoint
+    from patch2loc.checks.claims import nifti_claims, regular_file
+    from patch2loc.run.chainfiles import check_chain_config, read_run_config
 
     require_trained(method, "--method", "export")
     layout = RunLayout(run)
@@ -121,8 +121,8 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
 def _landmarks(layout: RunLayout, cfg: dict, modality: str, resolved: Path) -> dict[str, Path]:
     """{member: the run's landmarks file}: landmarks.npy for a one-contrast model (its bytes as ever),
     landmarks/<contrast>.npy for each contrast of a model of several (config `inputs`)."""
-    from patch2loc.claims import regular_file
-    from patch2loc.chainfiles import check_landmarks
+    from patch2loc.checks.claims import regular_file
+    from patch2loc.run.chainfiles import check_landmarks
     from patch2loc.data.inputs import input_contrasts
 
     contrasts = input_contrasts(cfg, modality, f"{resolved}: `inputs`")
@@ -154,7 +154,7 @@ def _created() -> dict:
 def _stage(folder: Path, settings: dict, sources: dict[str, Path | dict], out: Path) -> None:
     """The members written into `folder`, then checked as predict will check them (reader.check_contents),
     so that export never writes a bundle predict refuses."""
-    from patch2loc.checkpoint import save_checkpoint
+    from patch2loc.run.checkpoint import save_checkpoint
 
     for name, src in sources.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)

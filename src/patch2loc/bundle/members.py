@@ -6,11 +6,11 @@ import hashlib
 import re
 from pathlib import Path
 
-from patch2loc import archive_budget
+from patch2loc.checks import archive_budget
+from patch2loc.checks.limits import BUNDLE_ENV, CHECKPOINT_ENV, IMAGE_ENV, MB, limit_bytes
+from patch2loc.checks.parsing import load_json
+from patch2loc.checks.ranges import check_fold_count
 from patch2loc.errors import InputError
-from patch2loc.limits import BUNDLE_ENV, CHECKPOINT_ENV, IMAGE_ENV, MB, limit_bytes
-from patch2loc.parsing import load_json
-from patch2loc.ranges import check_fold_count
 
 FORMAT = "patch2loc-bundle"
 FORMAT_VERSION = 1

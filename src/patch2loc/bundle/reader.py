@@ -22,9 +22,9 @@ from pathlib import Path
 from patch2loc.bundle import members as M
 from patch2loc.errors import InputError
 from patch2loc.methods import TRAINED
-from patch2loc.parsing import load_json
-from patch2loc.ranges import check_fold_count, check_threshold
-from patch2loc.staging import owned_temp_folder
+from patch2loc.checks.parsing import load_json
+from patch2loc.checks.ranges import check_fold_count, check_threshold
+from patch2loc.files.staging import owned_temp_folder
 
 TEMP_NAME = "patch2loc-bundle"  # a zip's members go to TMPDIR/.patch2loc-bundle.p2l-tmp-<owner>-<random>/
 
@@ -217,7 +217,7 @@ def _folds(bundle: Path, settings: dict, listed: set[str]) -> list[tuple[int, st
 
 def _member_check(bundle: Path, folder: Path, check, *args) -> None:
     """A reader's check of one member, its message naming the bundle (not an unpacked copy)."""
-    from patch2loc.chainfiles import REFIT  # numpy: not at `patch2loc --help`
+    from patch2loc.run.chainfiles import REFIT  # numpy: not at `patch2loc --help`
 
     try:
         check(*args)
@@ -251,8 +251,8 @@ def _method_and_modality(bundle: Path, settings: dict, manifest: dict) -> dict[s
 def check_contents(bundle: Path, folder: Path) -> tuple[dict, list[Fold]]:
     """What predict reads from a bundle's verified members (settings, landmarks, atlas headers, the
     folds), checked; messages name `bundle`. Export runs the same on what it is about to write."""
-    from patch2loc.claims import nifti_claims  # numpy: not at `patch2loc --help`
-    from patch2loc.chainfiles import check_chain_config, check_landmarks  # numpy: not at `patch2loc --help`
+    from patch2loc.checks.claims import nifti_claims  # numpy: not at `patch2loc --help`
+    from patch2loc.run.chainfiles import check_chain_config, check_landmarks  # numpy: not at `patch2loc --help`
 
     manifest = load_json((folder / M.MANIFEST).read_bytes(), f"{bundle}: {M.MANIFEST}")
     listed = set(manifest["members"])
@@ -274,7 +274,7 @@ def check_contents(bundle: Path, folder: Path) -> tuple[dict, list[Fold]]:
 
 def open_bundle(path: str | Path) -> Bundle:
     """The checked bundle at `path` (a .zip or a folder); close() removes a zip's extracted copy."""
-    from patch2loc.claims import regular_file  # numpy: not at `patch2loc --help`
+    from patch2loc.checks.claims import regular_file  # numpy: not at `patch2loc --help`
 
     bundle = Path(path)
     if bundle.is_dir():

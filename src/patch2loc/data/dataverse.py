@@ -23,7 +23,7 @@ from pathlib import Path
 
 from patch2loc.data.download import DEADLINE_S, TIMEOUT_S, checksum_spec, fetch
 from patch2loc.errors import InputError
-from patch2loc.parsing import json_depth
+from patch2loc.checks.parsing import json_depth
 
 
 MAX_LISTING_BYTES = 64 << 20  # the WMH release's listing (1,791 files) is about 2 MB

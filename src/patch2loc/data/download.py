@@ -34,7 +34,7 @@ from pathlib import Path
 
 from patch2loc.data.unpack import extract  # noqa: F401 (its old home: scripts and tests import it from here)
 from patch2loc.errors import InputError
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60.0  # config download.timeout_s: the most one read waits for the server

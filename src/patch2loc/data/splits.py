@@ -18,7 +18,7 @@ import pandas as pd
 
 from patch2loc.data.layouts import LESION_DATASETS
 from patch2loc.errors import InputError
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 
 # names used in the authors' lists -> names used here
 DATASET_ALIASES = {"Brats21": "BraTS21", "ATLAS": "ATLAS_v2", "ATLASv2": "ATLAS_v2"}

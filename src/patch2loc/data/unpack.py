@@ -16,10 +16,10 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from patch2loc import archive_budget
-from patch2loc.archive_budget import MB, Budget
+from patch2loc.checks import archive_budget
+from patch2loc.checks.archive_budget import MB, Budget
 from patch2loc.errors import InputError
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 
 # The real archives (config/datasets.yaml): IXI-T1.tar ~4.5 GB of 581 scans of 10-30 MB each,
 # IXI-T2.tar ~3.9 GB, the SRI24 SPM8 zip and HD-BET's weights well under 1 GB.

@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from patch2loc.io import load_case, load_volume
+from patch2loc.files.io import load_case, load_volume
 from patch2loc.data.layouts import MODALITIES
 from patch2loc.errors import InputError
-from patch2loc.layout import RunLayout
+from patch2loc.run.layout import RunLayout
 from patch2loc.methods import BASELINE, DEFAULT_METHOD, METHODS, TRAINED
 from patch2loc.evaluation.tables import (
     DATASET_ORDER,

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from patch2loc.evaluation.patch_statistics import classify
 from patch2loc.errors import InputError
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 from patch2loc.methods import DEFAULT_METHOD, METHODS
 
 STYLE = {

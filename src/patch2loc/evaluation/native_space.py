@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from patch2loc.errors import InputError
-from patch2loc.io import header_volume, load_volume
+from patch2loc.files.io import header_volume, load_volume
 from patch2loc.scoring.native import native_map
 
 

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from patch2loc.errors import InputError
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 from patch2loc.scoring import steps
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.errors import InputError
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 
 Item = tuple[str, "pd.DataFrame | str | os.PathLike | None"]
 Section = tuple[str, Sequence[Item]]

@@ -19,7 +19,7 @@ from patch2loc.evaluation import demo_summary
 from patch2loc.evaluation.report import Html, Item, sortable_table, status_list
 from patch2loc.evaluation.tables import DATASET_ORDER
 from patch2loc.errors import InputError
-from patch2loc.layout import ALL_FOLDS, RunLayout
+from patch2loc.run.layout import ALL_FOLDS, RunLayout
 
 HEALTHY = "IXI"
 METRICS = {"auprc": "AUPRC (%)", "best_dice": "best Dice (%)", "dice_unsup": "Dice at threshold (%)"}

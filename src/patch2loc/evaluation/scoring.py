@@ -25,7 +25,7 @@ import pandas as pd
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, LesionRule
 from patch2loc.evaluation.native_space import NativeFiles
 from patch2loc.evaluation.volume_scores import volume_columns
-from patch2loc.io import Volume, save_volume
+from patch2loc.files.io import Volume, save_volume
 from patch2loc.preprocessing.stack import load_any_case
 from patch2loc.scoring import ScanSettings, ScoredScan, score_scan, unsupervised_threshold
 

@@ -23,10 +23,10 @@ import pandas as pd
 from scipy import ndimage
 
 from patch2loc.errors import InputError
-from patch2loc.io import load_case
+from patch2loc.files.io import load_case
+from patch2loc.files.outputs import check_output
+from patch2loc.files.staging import atomic_output
 from patch2loc.methods import BASELINE, DEFAULT_METHOD
-from patch2loc.outputs import check_output
-from patch2loc.staging import atomic_output
 
 # score_at(volume, centres [N, 3] int64) -> score per centre [N]
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]

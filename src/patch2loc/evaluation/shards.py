@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from patch2loc.errors import InputError
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 
 
 def _open_text(path: Path, mode: str):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.errors import InputError
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 from patch2loc.scoring import tuning
 
 KINDS = ("shared", "ref")  # the graded map of the shared protocol; the reference protocol's map

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from patch2loc.errors import InputError
-from patch2loc.settings import upgrade_config
+from patch2loc.run.settings import upgrade_config
 
 
 @dataclass(frozen=True, kw_only=True)  # registry lines name every field: a reader sees which is which

@@ -5,7 +5,7 @@ modules, the same way (one place, so the families cannot drift apart)."""
 
 from __future__ import annotations
 
-from patch2loc.settings import config_from_dict
+from patch2loc.run.settings import config_from_dict
 
 
 def bind_family(config_cls, score_module, train_module) -> tuple:

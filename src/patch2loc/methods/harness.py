@@ -14,7 +14,7 @@ validation); `run_training` does the rest, the same way for every method:
   fails before writing anything into it;
 - checkpoints are read only through `checkpoint.read_checkpoint` (weights_only) and hold plain
   types; they record the method, the modality and the training grid (`config.volume_shape`).
-Ctrl-C and SIGTERM are left to the caller (cli.py): every file is written atomically, so an
+Ctrl-C and SIGTERM are left to the caller (cli/__init__.py): every file is written atomically, so an
 interrupted run leaves the last complete checkpoint and loss curve behind and can be resumed.
 """
 
@@ -34,13 +34,13 @@ import numpy as np
 import torch
 
 from patch2loc import __version__
-from patch2loc.checkpoint import save_checkpoint
-from patch2loc.devices import DEVICE_NAMES, resolve_device
+from patch2loc.run.checkpoint import save_checkpoint
+from patch2loc.checks.devices import DEVICE_NAMES, resolve_device
 from patch2loc.methods.progress import progress as progress_bar
 from patch2loc.errors import InputError, resource_problem
-from patch2loc.layout import MODEL_FILES
+from patch2loc.run.layout import MODEL_FILES
 from patch2loc.methods.resume import restore, rng_state, write_loss_csv
-from patch2loc.staging import folder_lock, remove_stale_temps
+from patch2loc.files.staging import folder_lock, remove_stale_temps
 
 
 # Settings of the loop every trained method records: resuming with another value is refused.

@@ -18,9 +18,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from patch2loc.checkpoint import checkpoint_grid, read_checkpoint
+from patch2loc.checks.limits import MB, MEMORY_ENV, limit_bytes
 from patch2loc.errors import InputError
-from patch2loc.limits import MB, MEMORY_ENV, limit_bytes
+from patch2loc.run.checkpoint import checkpoint_grid, read_checkpoint
 
 BUILD_ERRORS = (KeyError, RuntimeError, TypeError, ValueError)
 

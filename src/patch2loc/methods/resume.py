@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from patch2loc.checkpoint import numpy_rng_from_plain, numpy_rng_to_plain, read_checkpoint
 from patch2loc.errors import InputError
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
+from patch2loc.run.checkpoint import numpy_rng_from_plain, numpy_rng_to_plain, read_checkpoint
 
 _NEEDED = {
     "model": dict,

@@ -9,13 +9,13 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from patch2loc.cli_types import DEVICE_HELP, at_least_2, finite_float, int_in, positive_int
-from patch2loc.devices import check_device
+from patch2loc.checks.devices import check_device
+from patch2loc.checks.flags import DEVICE_HELP, at_least_2, finite_float, int_in, positive_int
+from patch2loc.checks.scanlist import read_scan_list
 from patch2loc.errors import InputError
-from patch2loc.layout import MODEL_FILES
+from patch2loc.files.outputs import check_output
 from patch2loc.methods import DEFAULT_METHOD, METHODS, implementation, require_trained
-from patch2loc.outputs import check_output
-from patch2loc.scanlist import read_scan_list
+from patch2loc.run.layout import MODEL_FILES
 
 
 def read_pairs(path: str | Path) -> list[tuple[str, str]]:

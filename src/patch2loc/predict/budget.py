@@ -33,10 +33,10 @@ import math
 import os
 from pathlib import Path
 
+from patch2loc.checks.limits import MB, MEMORY_ENV, limit_bytes
 from patch2loc.errors import InputError
-from patch2loc.limits import MB, MEMORY_ENV, limit_bytes
+from patch2loc.files.outputs import printable
 from patch2loc.methods import implementation
-from patch2loc.outputs import printable
 
 READ = 17  # float32 copy 4 + |x| 4 + nonzero 4 + percentile's copy 4 + a boolean 1
 NATIVE = 14  # the ITK image 4 (+ its clamp 4), the brain mask (uint8, float32 while read), kept through the chain
@@ -116,7 +116,7 @@ def check_budget(
         return
     chain_grid = None
     if chain is not None:
-        from patch2loc.claims import nifti_claims  # numpy: not at `patch2loc --help`
+        from patch2loc.checks.claims import nifti_claims  # numpy: not at `patch2loc --help`
 
         atlas = nifti_claims(chain.atlas_image, "the run's recorded atlas")
         pre = chain.config["preprocess"]

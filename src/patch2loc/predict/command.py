@@ -18,9 +18,9 @@ import sys
 from dataclasses import dataclass, replace
 
 from patch2loc.bundle.reader import open_bundle
-from patch2loc.devices import check_device, resolve_device
+from patch2loc.checks.devices import check_device, resolve_device
 from patch2loc.errors import InputError, resource_problem
-from patch2loc.outputs import check_utf8_path
+from patch2loc.files.outputs import check_utf8_path
 from patch2loc.predict import models as model_loading
 from patch2loc.predict import plan
 from patch2loc.predict.plan import Job

@@ -44,7 +44,7 @@ def check_contrasts(given: tuple, chain, jobs) -> dict[str, tuple[Path, Path | N
     """{contrast: (raw scan, brain mask or None)} of every contrast after the reference ({} for a
     model of one contrast), each file checked; one line naming the flag and the fix otherwise.
     `given`: the request's (image, modality, contrast, contrast_mask); the request stays in command.py."""
-    from patch2loc.claims import nifti_claims, regular_file
+    from patch2loc.checks.claims import nifti_claims, regular_file
 
     image, modality, scan_flags, mask_flags = given
     contrasts = chain.contrasts if chain is not None else (modality,)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.claims import Claims
+from patch2loc.checks.claims import Claims
+from patch2loc.checks.limits import check_image_size
 from patch2loc.errors import InputError
-from patch2loc.limits import check_image_size
 
 SPACING_TOLERANCE = 0.01  # relative, of the median slice spacing
 IGNORED = {"DICOMDIR"}

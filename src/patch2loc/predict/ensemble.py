@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.chainfiles import read_threshold
 from patch2loc.errors import InputError
-from patch2loc.layout import RunLayout
+from patch2loc.run.chainfiles import read_threshold
+from patch2loc.run.layout import RunLayout
 from patch2loc.scoring import ScanSettings, ScoredScan, mean_threshold, score_scan
 
 
@@ -29,7 +29,7 @@ class Member:
 
 
 def fold_checkpoints(run: Path, modality: str, folds: list[int] | None, method: str) -> list[Path]:
-    """The run's best.pt of the method's every fold (or the requested ones), where patch2loc.layout
+    """The run's best.pt of the method's every fold (or the requested ones), where patch2loc.run.layout
     puts them."""
     layout = RunLayout(run)
     found = layout.fold_checkpoints(modality, method)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from patch2loc.claims import regular_file
+from patch2loc.checks.claims import regular_file
+from patch2loc.checks.scanlist import read_scan_list
 from patch2loc.errors import InputError
 from patch2loc.predict.dicom import dicom_series
-from patch2loc.scanlist import read_scan_list
 
 NIFTI = (".nii.gz", ".nii")
 

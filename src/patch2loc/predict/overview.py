@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 
 COLOUR_RANGE = (0.0, 12.0)  # the paper's fixed colour scale for heatmaps
 

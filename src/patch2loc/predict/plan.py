@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patch2loc.errors import InputError
-from patch2loc.outputs import check_distinct, check_output
+from patch2loc.files.outputs import check_distinct, check_output
 
 if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
     from patch2loc.predict.inputs import ScanInput

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patch2loc.errors import InputError
-from patch2loc.outputs import check_utf8_path, printable
+from patch2loc.files.outputs import check_utf8_path, printable
 from patch2loc.predict.budget import check_budget
 
 
@@ -107,7 +107,7 @@ def check_raw_scan(image: Path, mask: Path | None) -> None:
     """A raw NIfTI scan about to be registered: not constant, and its brain mask not empty."""
     import numpy as np  # numpy: not at `patch2loc --help`
 
-    from patch2loc.io import load_volume  # numpy: not at `patch2loc --help`
+    from patch2loc.files.io import load_volume  # numpy: not at `patch2loc --help`
 
     data = load_volume(image).data
     low, high = float(data.min()), float(data.max())
@@ -131,7 +131,7 @@ def check_claims(scan, from_run: bool):
     two); the brain mask on the image's grid (from the headers: before 3.5 GB of a scan were read to
     find out); --seg on the scan's grid. A DICOM series: complete and evenly spaced (dicom.py); its
     --seg is checked once converted. Returns (image claims, mask claims), None where not NIfTI."""
-    from patch2loc.claims import check_orthogonal, nifti_claims  # numpy: not at `patch2loc --help`
+    from patch2loc.checks.claims import check_orthogonal, nifti_claims  # numpy: not at `patch2loc --help`
     from patch2loc.predict.dicom import series_claims  # numpy: not at `patch2loc --help`
     from patch2loc.predict.native import check_same_geometry  # numpy, scipy: not at `patch2loc --help`
 
@@ -181,7 +181,7 @@ def check_seg_grid(seg_path: Path, image_path: Path, image) -> None:
     """--seg must lie on the input scan's own grid (where the summary's metrics are computed)."""
     import numpy as np  # numpy: not at `patch2loc --help`
 
-    from patch2loc.claims import nifti_claims  # numpy: not at `patch2loc --help`
+    from patch2loc.checks.claims import nifti_claims  # numpy: not at `patch2loc --help`
 
     seg = nifti_claims(seg_path, "lesion mask (--seg)")
     if seg.shape[:3] != image.shape[:3] or not np.allclose(seg.affine, image.affine, atol=1e-3):
@@ -195,7 +195,7 @@ def check_checkpoint_fits(
     ckpt: dict, checkpoint: str, modality: str | None, shape: tuple | None, allow_mismatch: bool
 ) -> None:
     """A model trained on another modality or grid: error, or a warning with --allow-mismatch."""
-    from patch2loc.checkpoint import checkpoint_grid, checkpoint_modality  # torch: not at `patch2loc --help`
+    from patch2loc.run.checkpoint import checkpoint_grid, checkpoint_modality  # torch: not at `patch2loc --help`
 
     problems = []
     trained = checkpoint_modality(ckpt)

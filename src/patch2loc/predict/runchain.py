@@ -1,6 +1,6 @@
 """`--from-run` and `--model`: put a raw native-space scan through a finished run's own chain.
 
-The run folder (results/<run>, paths from patch2loc.layout) supplies the resolved config
+The run folder (results/<run>, paths from patch2loc.run.layout) supplies the resolved config
 (preprocessing settings), the atlas it recorded and the Nyul landmarks of the modality; a bundle
 (--model) carries the same files. Everything is located and checked before any compute, so a
 missing or bad file is one line, not a failure after minutes of registration (chainfiles.py:
@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from patch2loc.bundle import members as M
-from patch2loc.claims import regular_file
+from patch2loc.checks.claims import regular_file
 from patch2loc.data.layouts import RawScan
 from patch2loc.errors import InputError
-from patch2loc.layout import RunLayout
-from patch2loc.chainfiles import NEEDS, check_chain_config, check_landmarks, read_run_config
+from patch2loc.run.layout import RunLayout
+from patch2loc.run.chainfiles import NEEDS, check_chain_config, check_landmarks, read_run_config
 
 
 @dataclass
@@ -49,7 +49,7 @@ class RunChain:
 
     @classmethod
     def open(cls, run_dir: str | Path, modality: str) -> "RunChain":
-        """A run folder's chain; every path from patch2loc.layout (the run records its own atlas)."""
+        """A run folder's chain; every path from patch2loc.run.layout (the run records its own atlas)."""
         from patch2loc.data.inputs import input_contrasts
 
         run = Path(run_dir)

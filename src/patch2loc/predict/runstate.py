@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from patch2loc.staging import TEMP_MARK
+from patch2loc.files.staging import TEMP_MARK
 from patch2loc.predict.models import method_flags
 from patch2loc.predict.plan import OWNER_FILE
 

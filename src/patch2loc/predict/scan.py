@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.claims import nifti_claims
+from patch2loc.checks.claims import nifti_claims
 from patch2loc.errors import InputError
 from patch2loc.evaluation.metrics import evaluate_volume
-from patch2loc.intensities import check_training_range, contrast_models
-from patch2loc.io import Case, Volume, header_volume, load_volume, save_volume
+from patch2loc.checks.intensities import check_training_range, contrast_models
+from patch2loc.files.io import Case, Volume, header_volume, load_volume, save_volume
 from patch2loc.methods import DEFAULT_METHOD
-from patch2loc.staging import OutputSet
+from patch2loc.files.staging import OutputSet
 from patch2loc.predict import ensemble, lesions, overview  # modules: a patched function there is the one called
 from patch2loc.predict.contrasts import stack_scan
 from patch2loc.predict.dicom import dicom_to_nifti

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import SimpleITK as sitk
 
-from patch2loc.io import load_volume
+from patch2loc.files.io import load_volume
 
 LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # RAS (nibabel, the synthesiser's poses) <-> LPS (SimpleITK)
 

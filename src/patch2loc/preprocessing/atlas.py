@@ -13,7 +13,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from patch2loc.preprocessing.imaging import _check_same_grid, ras_affine, read_image, resample_to_spacing, to_numpy
-from patch2loc.io import save_volume
+from patch2loc.files.io import save_volume
 from patch2loc.errors import InputError
 
 # -------------------------------------------------------------------------------- atlas

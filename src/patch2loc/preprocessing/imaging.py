@@ -13,10 +13,10 @@ import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
-from patch2loc.claims import Claims, check_orthogonal, is_nifti, nifti_claims, quiet_nibabel, regular_file
-from patch2loc.intensities import clip_outliers, warn_full_mask, warn_int16_wrap
+from patch2loc.checks.claims import Claims, check_orthogonal, is_nifti, nifti_claims, quiet_nibabel, regular_file
+from patch2loc.checks.intensities import clip_outliers, warn_full_mask, warn_int16_wrap
 from patch2loc.errors import InputError
-from patch2loc.limits import check_image_size
+from patch2loc.checks.limits import check_image_size
 from patch2loc.preprocessing.grid import require_same_grid
 
 # ---------------------------------------------------------------------------------- reading

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.io import load_case, save_volume
+from patch2loc.files.io import load_case, save_volume
 from patch2loc.errors import InputError
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 
 try:  # intensity-normalization 3.x
     from intensity_normalization.adapters.images import NumpyImageAdapter

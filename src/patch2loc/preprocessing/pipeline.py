@@ -44,7 +44,7 @@ from patch2loc.preprocessing.imaging import (
 from patch2loc.errors import InputError
 from patch2loc.preprocessing.records import Cropped, scan_record, volume_record, write_outputs
 from patch2loc.preprocessing.skullstrip import strip
-from patch2loc.settings import config_from_dict
+from patch2loc.run.settings import config_from_dict
 
 SKULL_STRIP = ("none", "provided", "hdbet", "robex")
 

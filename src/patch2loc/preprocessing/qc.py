@@ -29,8 +29,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from patch2loc.io import load_case
-from patch2loc.staging import atomic_output
+from patch2loc.files.io import load_case
+from patch2loc.files.staging import atomic_output
 from patch2loc.preprocessing.grid import describe
 
 OUTLIER_Z = 3.5

@@ -15,8 +15,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from patch2loc.data.layouts import RawScan
-from patch2loc.io import save_volume
-from patch2loc.staging import atomic_output
+from patch2loc.files.io import save_volume
+from patch2loc.files.staging import atomic_output
 from patch2loc.preprocessing.atlas import Atlas
 from patch2loc.preprocessing.corrections import affine_summary
 from patch2loc.preprocessing.imaging import crop_or_pad, ras_affine, to_numpy

@@ -25,7 +25,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from patch2loc.io import save_volume
+from patch2loc.files.io import save_volume
 from patch2loc.errors import InputError
 
 HDBET_COMMAND = "hd-bet -i {input} -o {output} -device {device} --save_bet_mask --no_bet_image"

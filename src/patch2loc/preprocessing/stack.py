@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from patch2loc.errors import InputError
-from patch2loc.io import Case, Volume, load_case, load_volume, save_volume
-from patch2loc.staging import atomic_output
+from patch2loc.files.io import Case, Volume, load_case, load_volume, save_volume
+from patch2loc.files.staging import atomic_output
 
 Paths = list[str | os.PathLike]
 
@@ -57,7 +57,7 @@ def load_stack_volume(path: str | os.PathLike) -> Volume:
     """A stack as a Volume with data `[C, X, Y, Z]` (a 3-D file: C = 1); InputError naming the file."""
     import nibabel as nib
 
-    from patch2loc.claims import quiet_nibabel
+    from patch2loc.checks.claims import quiet_nibabel
 
     with quiet_nibabel():
         img = nib.load(str(path))
@@ -76,7 +76,7 @@ def is_stack(path: str | os.PathLike) -> bool:
     """Whether a NIfTI holds several channels (a 4th axis longer than 1), from its header alone."""
     import nibabel as nib
 
-    from patch2loc.claims import quiet_nibabel
+    from patch2loc.checks.claims import quiet_nibabel
 
     try:
         with quiet_nibabel():

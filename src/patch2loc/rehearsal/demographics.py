@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 from patch2loc.synth import ixi_demographics
 
 

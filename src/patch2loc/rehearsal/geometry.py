@@ -15,7 +15,7 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 
 _AXES = {"R": (0, 1.0), "L": (0, -1.0), "A": (1, 1.0), "P": (1, -1.0), "S": (2, 1.0), "I": (2, -1.0)}
 

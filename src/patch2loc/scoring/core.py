@@ -27,7 +27,7 @@ class ScanSettings:
 
     median_size: int = 7  # the median filter's side (1: the brain mask only)
     postprocess: bool = True  # False: the mean raw map as it is (predict --no-postprocess)
-    device: str | None = None  # a device name (None: auto), patch2loc.devices
+    device: str | None = None  # a device name (None: auto), patch2loc.checks.devices
     # The method's own scoring options (the workflow: config `heatmap:`; predict: its flags); its
     # module reads the ones it knows (Patch2Loc: stride, batch_size, amp, centres) and ignores the rest.
     options: Mapping[str, object] = field(default_factory=dict)

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import ndimage
 
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, RawScan, raw_paths
-from patch2loc.io import save_volume
+from patch2loc.files.io import save_volume
 from patch2loc.synth.fields import _coarse_field, _random_rotation, _smooth_noise
 from patch2loc.synth.lesions import LesionMap, draw_lesions
 from patch2loc.synth.subjects import subject_seed, write_ixi_demographics_csv

@@ -85,7 +85,7 @@ def ixi_demographics(subjects: list[str], seed: int) -> pd.DataFrame:
 
 def write_ixi_demographics_csv(subjects: list[str], seed: int, path: str | Path) -> Path:
     """The demo's IXI.csv: `ixi_demographics` as a csv export of IXI.xls (same columns)."""
-    from patch2loc.io import write_csv
+    from patch2loc.files.io import write_csv
 
     write_csv(ixi_demographics(subjects, seed), path)
     return Path(path)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from patch2loc.io import save_volume
+from patch2loc.files.io import save_volume
 
 
 @dataclass(frozen=True)

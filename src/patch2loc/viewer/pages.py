@@ -28,10 +28,10 @@ import numpy as np
 
 from patch2loc.errors import InputError
 from patch2loc.evaluation.figure_style import HEATMAP_CMAP
-from patch2loc.io import load_volume
+from patch2loc.files.io import load_volume
 from patch2loc.methods import DEFAULT_METHOD, METHODS
 from patch2loc.viewer.template import PAGE
-from patch2loc.staging import atomic_output
+from patch2loc.files.staging import atomic_output
 
 LIBRARY_NAME = "niivue.umd.js"
 SCORE_STEP = 0.01  # scores are stored as int16 steps of 0.01 (range +-327): the readout is exact to 0.005
@@ -162,7 +162,7 @@ def write_viewer(
 
 def _background(image: str | os.PathLike):
     """The scan shown under the heatmap: the file, or the reference (first) contrast of a stack."""
-    from patch2loc.io import Volume
+    from patch2loc.files.io import Volume
     from patch2loc.preprocessing.stack import is_stack, load_stack_volume
 
     if not is_stack(image):

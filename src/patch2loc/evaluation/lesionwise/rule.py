@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from patch2loc.errors import InputError
-from patch2loc.settings import config_from_dict
+from patch2loc.run.settings import config_from_dict
 
 # connectivity (neighbours of a voxel) -> rank of scipy's generate_binary_structure
 CONNECTIVITY = {6: 1, 18: 2, 26: 3}

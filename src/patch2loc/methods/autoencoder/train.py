@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from patch2loc.intensities import training_range
+from patch2loc.checks.intensities import training_range
 from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.model import DenseAutoencoder, layer_count
 from patch2loc.methods.harness import (

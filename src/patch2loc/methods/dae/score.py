@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.train import RANGES
 from patch2loc.methods.rebuild import Bounds, check_grid, load_network
-from patch2loc.ranges import check_block
 
 SLICES_PER_BATCH = 16
 CHANNELS = {"channels": (int, 1, 16, None)}  # absent in a checkpoint: 1 (those written before contrasts)

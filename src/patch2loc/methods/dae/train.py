@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from patch2loc.intensities import contrast_ranges
+from patch2loc.checks.intensities import contrast_ranges
 from patch2loc.errors import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.noise import coarse_noise, noise_cells
@@ -38,8 +38,8 @@ from patch2loc.methods.harness import (
 )
 from patch2loc.methods.resume import NothingExtra
 from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
-from patch2loc.settings import config_from_dict
-from patch2loc.ranges import check_block
+from patch2loc.run.settings import config_from_dict
+from patch2loc.checks.ranges import check_block
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 # Settings that change what is trained; resuming with a different value is refused.

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 
+from patch2loc.checks.ranges import OR_NULL, OneOf, check_block
 from patch2loc.errors import InputError
-from patch2loc.ranges import OR_NULL, OneOf, check_block
 
 MAX_TIMESTEPS = 100_000  # the reference: 1,000
 MAX_TEST_STEPS = 16  # reconstructions averaged per slice (cDDPM: 3)

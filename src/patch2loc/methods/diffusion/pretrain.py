@@ -28,7 +28,7 @@ from patch2loc.methods.harness import (
     train_seeded,
 )
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
-from patch2loc.settings import config_from_dict
+from patch2loc.run.settings import config_from_dict
 
 RESUME_MUST_MATCH = (
     "steps",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from patch2loc.intensities import training_range
+from patch2loc.checks.intensities import training_range
 from patch2loc.errors import InputError
 from patch2loc.methods.diffusion.bounds import check_grid
 from patch2loc.methods.diffusion.bounds import check_settings as check_settings_in_range
@@ -104,7 +104,7 @@ def frequency_px(cfg: DiffusionConfig, spacing: tuple[float, ...]) -> float:
 
 
 def load_encoder(model: DiffusionModel, path: str | None) -> None:
-    from patch2loc.checkpoint import read_checkpoint
+    from patch2loc.run.checkpoint import read_checkpoint
 
     if path is None:
         return

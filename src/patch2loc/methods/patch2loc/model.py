@@ -186,8 +186,8 @@ def load_model(checkpoint: str, device: str | torch.device = "cpu") -> tuple[Pat
     checked) on the CPU, every tensor is compared with the network's (`weights_problem`) before
     the network is built, and the model is then moved to `device`, so a device problem is never
     reported as a bad checkpoint."""
-    from patch2loc.checkpoint import read_checkpoint
     from patch2loc.errors import InputError
+    from patch2loc.run.checkpoint import read_checkpoint
 
     ckpt = read_checkpoint(checkpoint)
     channels = checkpoint_channels(ckpt)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from patch2loc.devices import resolve_device  # noqa: F401  (re-exported for benchmarks)
-from patch2loc.intensities import contrast_ranges
+from patch2loc.checks.devices import resolve_device  # noqa: F401  (re-exported for benchmarks)
+from patch2loc.checks.intensities import contrast_ranges
 from patch2loc.errors import InputError
 from patch2loc.methods.harness import (
     LOOP_MUST_MATCH,
@@ -33,7 +33,7 @@ from patch2loc.methods.patch2loc.loss import beta_nll
 from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
 from patch2loc.methods.patch2loc.sampling import PatchSampler, split_channels
 from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
-from patch2loc.settings import config_from_dict
+from patch2loc.run.settings import config_from_dict
 
 CSV_COLUMNS = ("step", "train_loss", "val_loss", "val_error", "centre_error")
 # Settings that change what is trained; resuming with a different value is refused.

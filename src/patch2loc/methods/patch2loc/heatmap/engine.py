@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from patch2loc.devices import resolve_device  # noqa: F401  (the one device resolver; maps and __init__ use it)
+from patch2loc.checks.devices import resolve_device  # noqa: F401  (the one device resolver; maps and __init__ use it)
 from patch2loc.errors import InputError
 from patch2loc.methods.patch2loc.model import Patch2LocNet, sinusoidal_encoding
 

@@ -1,6 +1,6 @@
 """The command line's parser: the root `patch2loc` and its commands `train`, `predict`, `export`
 and `bids`. Each command's flags live beside the command (its `add_parser(sub)`); the flags'
-shared types and the one-line usage error are in cli_types.py."""
+shared types and the one-line usage error are in checks/flags.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import argparse
 
 from patch2loc.bids.command import add_parser as add_bids_parser
 from patch2loc.bundle.export import add_parser as add_export_parser
-from patch2loc.cli_types import OneLineParser
+from patch2loc.checks.flags import OneLineParser
 from patch2loc.methods.train_command import add_parser as add_train_parser
 from patch2loc.predict.parser import add_parser as add_predict_parser
 

@@ -2,7 +2,7 @@
 
 A 0.5 MB `.nii.gz` can claim gigabytes of voxels and a 2 MB checkpoint can hold a zip member
 that inflates to gigabytes; reading either first and checking afterwards is too late. The readers
-(`patch2loc.claims`, `patch2loc.checkpoint`, the DICOM reader) compare the size a file declares
+(`patch2loc.checks.claims`, `patch2loc.run.checkpoint`, the DICOM reader) compare the size a file declares
 with these limits and refuse it in one line that names the limit and how to raise it.
 
 - `PATCH2LOC_MAX_IMAGE_MB` (default 1024): one image in memory, voxels x max(bytes per voxel, 4)

@@ -17,7 +17,7 @@ import sys
 import threading
 import warnings
 
-from patch2loc.cli_parser import build_parser
+from patch2loc.cli.parser import build_parser
 from patch2loc.errors import (
     EXIT_BUG,
     EXIT_INPUT_ERROR,
@@ -101,7 +101,3 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if in_main_thread and previous is not None:
             signal.signal(signal.SIGTERM, previous)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """NIfTI I/O, atomic writes and input validation.
 
-Every file the package writes goes through `atomic_output` (patch2loc.staging, its one home): it is written under a temporary name
+Every file the package writes goes through `atomic_output` (patch2loc.files.staging, its one home): it is written under a temporary name
 in the same folder and renamed into place only when complete, so a failed job never leaves a
 half-written file that looks finished. Every volume the package reads goes through `load_volume`
 or `load_case`, which turn unreadable files, NaNs, empty masks and shape mismatches into an
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.claims import nifti_claims, quiet_nibabel
+from patch2loc.checks.claims import nifti_claims, quiet_nibabel
+from patch2loc.checks.intensities import clip_outliers, warn_full_mask, warn_int16_wrap
 from patch2loc.errors import InputError
-from patch2loc.intensities import clip_outliers, warn_full_mask, warn_int16_wrap
-from patch2loc.staging import atomic_output  # noqa: F401  (re-exported: io.atomic_output)
+from patch2loc.files.staging import atomic_output  # noqa: F401  (re-exported: io.atomic_output)
 
 
 @dataclass

@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from patch2loc.claims import regular_file
+from patch2loc.checks.claims import regular_file
 from patch2loc.errors import InputError, WrongMethod, interruption
-from patch2loc.intensities import range_problem
-from patch2loc.limits import MB, check_checkpoint_size
+from patch2loc.checks.intensities import range_problem
+from patch2loc.checks.limits import MB, check_checkpoint_size
 from patch2loc.methods import DEFAULT_METHOD, METHODS
-from patch2loc.staging import atomic_output
-from patch2loc.ranges import MAX_GRID, MAX_PATCH
+from patch2loc.files.staging import atomic_output
+from patch2loc.checks.ranges import MAX_GRID, MAX_PATCH
 
 MAX_MEMBERS = 100_000  # zip members (a last.pt has about 500)
 MAX_PICKLE = 8 * MB  # the pickle that describes the tensors (about 50 kB in a last.pt)

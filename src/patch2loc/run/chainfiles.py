@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from patch2loc.checks.limits import check_image_size
+from patch2loc.checks.parsing import load_json, load_yaml
+from patch2loc.checks.ranges import NORMALIZE_KEYS, check_block, check_heatmap, check_preprocess, check_threshold
 from patch2loc.errors import InputError
-from patch2loc.limits import check_image_size
-from patch2loc.parsing import load_json, load_yaml
-from patch2loc.ranges import NORMALIZE_KEYS, check_block, check_heatmap, check_preprocess, check_threshold
 
 NEEDS = "--from-run needs a run folder (results/<run_name>) whose workflow has finished preprocessing and normalisation"
 

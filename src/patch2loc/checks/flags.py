@@ -1,6 +1,6 @@
 """What every command's parser shares: the flags' types (each bound from ranges.py, the bounds every
 other setting has), the one-line usage error, a renamed flag, and help phrases used by several
-commands. Each command's flags live beside the command (its `add_parser(sub)`); cli_parser.py
+commands. Each command's flags live beside the command (its `add_parser(sub)`); cli/parser.py
 gathers them."""
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from patch2loc.checks.limits import check_image_size
 from patch2loc.errors import InputError
-from patch2loc.limits import check_image_size
 
 NIFTI = (".nii.gz", ".nii")
 SHEAR_TOLERANCE = 1e-3  # |cos| between two voxel axes; real scanners' rounding is ~1e-6

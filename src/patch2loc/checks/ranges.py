@@ -4,7 +4,7 @@ A bundle's `settings.json` and a run's `config.resolved.yaml` are files someone 
 edited: a spacing of 0.35 mm (atlas grid 8 GB) or 0.01 mm (SimpleITK's "unexpected RuntimeError")
 must be one line before anything is computed. `check_chain_settings` is called where a run is
 opened for predict (`runchain.RunChain.open`), where export collects it, and where a bundle is
-opened, so the three agree; predict's flags take their bounds from here (cli.py) and the
+opened, so the three agree; predict's flags take their bounds from here (cli/__init__.py) and the
 checkpoint fields theirs (checkpoint.py). The bounds are wide (the paper: 1 mm, 192 x 192 x 100,
 patch 24, median 7); the memory budget (predict/budget.py) judges the combinations.
 
