@@ -34,3 +34,16 @@ def test_native_and_atlas_side_by_side_with_the_paired_difference():
 
 def test_an_atlas_only_run_gives_an_empty_table():
     assert space_table(_metrics(atlas=False), Bootstrap()).empty
+
+
+def test_another_model_input_gets_rows_of_its_own_and_leaves_the_papers_rows_as_they_were():
+    """A T1 model scoring BraTS21 (a set is scored by every input whose contrasts it has) is never
+    pooled with the set's own T2 rows: those keep their values and intervals; the T1 rows follow."""
+    boot = Bootstrap(resamples=200, seed=0)
+    paper = space_table(_metrics(atlas=True), boot)
+    t1 = _metrics(atlas=True).assign(modality="T1", auprc=0.9)
+    both = space_table(pd.concat([_metrics(atlas=True), t1], ignore_index=True), boot)
+    pd.testing.assert_frame_equal(both.iloc[: len(paper)].reset_index(drop=True), paper)
+    extra = both.iloc[len(paper) :]
+    assert set(extra["modality"]) == {"T1"} and extra["native"].iloc[0].startswith("90.00 [")
+    assert (extra["volumes"] == paper["volumes"].to_numpy()).all()  # 4 volumes each, not 8 pooled

@@ -43,3 +43,25 @@ def test_per_file_spearman_summary_equals_the_pooled_one(tmp_path):
     assert "mu_x" not in read_csvs([files[0]], required=("dataset",), usecols=columns).columns
     assert_frame_equal(summarise_spearman(per_file), spearman_table(pooled))
     assert_frame_equal(table2(summarise_spearman(per_file)), table2(pooled))
+
+
+def test_a_second_model_input_of_a_set_gets_its_own_column_and_the_sets_column_keeps_the_paper_input():
+    """Table 2: BraTS21 scored by its own T2 model and by a T1T2 stack: "BraTS21" holds the T2 model's
+    correlation as without the stack, "BraTS21 [T1T2]" the stack's; ATLAS_v2 by T1 stays "ATLAS_v2"."""
+    rows = [
+        {
+            "method": "P",
+            "dataset": d,
+            "modality": m,
+            "metric": "score",
+            "rho_mean": r,
+            "rho_std": np.nan,
+            "n_patches": 9,
+        }
+        for d, m, r in (("BraTS21", "T2", 0.5), ("BraTS21", "T1T2", 0.7), ("ATLAS_v2", "T1", 0.2))
+    ]
+    table = table2(pd.DataFrame(rows)).set_index("metric")
+    assert table.loc["Score", "BraTS21"] == "50.00" and table.loc["Score", "BraTS21 [T1T2]"] == "70.00"
+    assert table.loc["Score", "ATLAS_v2"] == "20.00"
+    alone = table2(pd.DataFrame([r for r in rows if r["modality"] != "T1T2"])).set_index("metric")
+    assert alone.loc["Score", "BraTS21"] == table.loc["Score", "BraTS21"]

@@ -124,13 +124,13 @@ def test_chance_level_in_native_space_is_the_lesion_voxels_over_the_native_brain
     import nibabel as nib
     import numpy as np
 
-    folder = tmp_path / "preprocessed" / "WMH" / "T2" / "s0"
+    folder = tmp_path / "preprocessed" / "WMH" / "T1" / "s0"
     _scan(folder, 5)  # atlas space: 1 % of the brain; not what a natively scored volume uses
     brain = np.zeros((20, 20, 10), np.uint8)
     brain[:10] = 1  # 2,000 voxels
     nib.save(nib.Nifti1Image(brain, np.eye(4)), str(folder / "native_mask.nii.gz"))
     metrics = pd.DataFrame(
-        [{"dataset": "WMH", "modality": "T2", "subject": "s0", "space": "native", "lesion_voxels": 60}] * 2
+        [{"dataset": "WMH", "modality": "T1", "subject": "s0", "space": "native", "lesion_voxels": 60}] * 2
     )
     assert demo_summary.chance_levels(tmp_path, metrics) == {"WMH": 0.03}
     assert demo_summary.chance_levels(tmp_path, metrics.assign(space="atlas")) == {"WMH": 0.01}

@@ -188,6 +188,7 @@ def chance_levels(run_dir: str | Path, metrics: pd.DataFrame) -> dict[str, float
     the space the volume was scored in (`space` column): native, its lesion voxels over the native
     brain mask's; atlas (or no column), the preprocessed seg and mask."""
     layout, shares = RunLayout(run_dir), {}
+    metrics = metrics[own_input(metrics)]  # a subject once, by its set's own contrast (not its T1, T1T2 too)
     for (dataset, modality, subject), rows in metrics.groupby(["dataset", "modality", "subject"]):
         mask_path = Path(layout.preprocessed(dataset, modality, str(subject), "mask.nii.gz"))
         seg_path = mask_path.with_name("seg.nii.gz")

@@ -16,6 +16,7 @@ from patch2loc.evaluation.tables import (
     dataset_order,
     format_mean_std,
     method_order,
+    own_input,
 )
 from patch2loc.methods import DEFAULT_METHOD
 
@@ -40,9 +41,9 @@ def table2(
     if "method" not in spear.columns:
         spear = spear.assign(method=DEFAULT_METHOD)
     label = spear["dataset"].astype(str)
-    if "modality" in spear.columns:  # a dataset used with two models gets one column per modality
-        multi = spear.groupby("dataset")["modality"].transform("nunique") > 1
-        label = label.where(~multi, label + " " + spear["modality"].astype(str))
+    if "modality" in spear.columns:  # the paper's input in the set's own column; another input (a T1
+        # model scoring BraTS21, a T1T2 stack) in a column of its own, "BraTS21 [T1T2]", never pooled
+        label = label.where(own_input(spear), label + " [" + spear["modality"].astype(str) + "]")
     spear = spear.assign(column=label)
     published = None if published_csv is None else _read_published(published_csv, ["metric"])
     names = set(spear["column"]) | (set(published.columns) - {"metric"} if published is not None else set())
