@@ -132,6 +132,7 @@ rule report:
         paired_tests=rules.paired_tests.output.table,
         table4=rules.table4.output.table,
         compute=rules.compute_table.output.table,
+        model_inputs=[LAYOUT.input_subjects(name) for name in MULTI_INPUTS],  # who each stack left out
         figures=rules.figures.output.done,
         config=rules.run_info.output.config,
         versions=rules.run_info.output.versions,

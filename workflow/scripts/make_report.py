@@ -56,6 +56,14 @@ sections = [
     ("Bias: false positives on healthy brains by site, sex and age", [(caption_of(inp.bias), csv_of(inp.bias))]),
     ("Per-volume results and heatmap viewers", per_volume_items(inp.per_volume, run_dir) + healthy_items(run_dir)),
 ]
+if inp.model_inputs:  # config `inputs` of several contrasts: the subjects each kept and those it left out
+    caption = (
+        "{}: IXI subjects per fold and split of this model input of several contrasts, and those left out "
+        "of it for lacking one of its contrasts (config inputs; docs/multimodal.md)."
+    )
+    sections.insert(
+        2, ("Model inputs of several contrasts", [(caption.format(Path(f).stem), f) for f in inp.model_inputs])
+    )
 # Whatever figures the figures rule drew, in its order and sections.
 manifest = json.loads(Path(inp.figures).read_text(encoding="utf-8"))
 figure_dir = Path(inp.figures).parent
