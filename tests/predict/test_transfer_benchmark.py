@@ -5,7 +5,6 @@ brain it reads back from predict's outputs, one row from a stand-in predict, and
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import subprocess
 from pathlib import Path
@@ -14,6 +13,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import yaml
+from tests.helpers.benchmarks import benchmark_module
 
 from patch2loc.evaluation.metrics import evaluate_volume
 from patch2loc.methods import REGISTRY
@@ -25,16 +25,7 @@ UNTRAINED = [m.name for m in REGISTRY if not m.trains]
 AFFINE = np.diag([2.0, 2.0, 3.0, 1.0])
 
 
-def _bench():
-    """benchmarks/transfer_real.py as a module (the benchmarks are scripts, not a package)."""
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "transfer_real.py"
-    spec = importlib.util.spec_from_file_location("transfer_real", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _bench()
+BENCH = benchmark_module("transfer_real")
 
 
 def fake_run(base: Path, methods: list[str], folds=(0, 1), trained_on_disk=None) -> Path:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
+from tests.helpers.benchmarks import benchmark_module
 
 
 def _tool():
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "tables_unchanged.py"
-    spec = importlib.util.spec_from_file_location("tables_unchanged", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("tables_unchanged")
 
 
 def _run(folder: Path, rows: list[dict]) -> Path:

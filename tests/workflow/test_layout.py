@@ -4,6 +4,7 @@ keys are read under their new names (settings.upgrade_config)."""
 from __future__ import annotations
 
 import pytest
+from tests.helpers.benchmarks import benchmark_module
 
 from patch2loc.errors import InputError
 from patch2loc.methods import REGISTRY
@@ -102,15 +103,7 @@ def test_an_old_key_given_on_a_command_line_is_read_under_its_new_name():
 
 
 def _demo_seeds():
-    """benchmarks/demo_seeds.py as a module (the benchmarks are scripts, not a package)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "demo_seeds.py"
-    spec = importlib.util.spec_from_file_location("demo_seeds", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("demo_seeds")
 
 
 def test_a_seed_study_variant_is_read_from_its_text():
