@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.tables import dataset_order, method_order, own_input
+from patch2loc.evaluation.tables import by_input, dataset_order, method_order
 from patch2loc.evaluation.uncertainty import bootstrap_interval, format_interval
 
 # what is compared: (native column, atlas column, heading, scale, decimals)
@@ -36,21 +36,14 @@ def space_table(metrics: pd.DataFrame, boot=None) -> pd.DataFrame:
     for dataset in dataset_order(metrics["dataset"].unique()):
         part = metrics[metrics["dataset"] == dataset]
         for method in method_order(part["method"].unique()):
-            for modality, one in _by_input(part[part["method"] == method]):
-                rows += _rows(one, dataset, method, modality, boot)
+            for name, one in by_input(part[part["method"] == method]):  # the paper's input first
+                rows += _rows(one, dataset, method, name, boot)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _by_input(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """A method's volumes of one set split by model input: the set's own contrast first (the paper's
-    row), then each other input (a T1 model scoring BraTS21, a T1T2 stack): never pooled together."""
-    own = own_input(frame)
-    first = [(frame[own]["modality"].iloc[0], frame[own])] if own.any() else []
-    return first + [(str(m), g) for m, g in frame[~own].groupby("modality", sort=True)]
-
-
-def _rows(one: pd.DataFrame, dataset: str, method: str, modality: str, boot) -> list[dict]:
-    """The PAIRS rows of one (set, method, input); the paper's input keeps its interval's seed key."""
+def _rows(one: pd.DataFrame, dataset: str, method: str, other: str | None, boot) -> list[dict]:
+    """The PAIRS rows of one (set, method, input); the paper's input (`other` None) keeps its interval's
+    seed key, another input adds its name to it."""
     rows = []
     for native, atlas, heading, scale, decimals in PAIRS:
         both = one.dropna(subset=[native, atlas])
@@ -59,11 +52,11 @@ def _rows(one: pd.DataFrame, dataset: str, method: str, modality: str, boot) -> 
         # each subject's mean over folds: subjects are what the intervals resample
         per_subject = both.groupby(both["subject"].astype(str))[[native, atlas]].mean()
         n, a = per_subject[native].to_numpy(float), per_subject[atlas].to_numpy(float)
-        key = (dataset, method, native) if own_input(one).all() else (dataset, method, modality, native)
+        key = (dataset, method, native) if other is None else (dataset, method, other, native)
         rows.append(
             {
                 "dataset": dataset,
-                "modality": modality,
+                "modality": one["modality"].iloc[0],
                 "method": method,
                 "metric": heading,
                 "native": _cell(n, boot, scale, decimals, *key),

@@ -162,13 +162,18 @@ def own_input(frame: pd.DataFrame) -> pd.Series:
     return frame["modality"] == frame["dataset"].map(lambda d: MODALITIES.get(d, ("",))[0])
 
 
+def by_input(frame: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """Rows split by model input, never pooled: those of each set's own contrast first (name None: the
+    paper's), then one part per other input that scored a set (a T1 model on BraTS21, a T1T2 stack)."""
+    own = own_input(frame)
+    first = [(None, frame[own])] if own.any() else []
+    return first + [(str(name), part) for name, part in frame[~own].groupby("modality", sort=True)]
+
+
 def rows_by_input(method: str, group: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """A method's row of each dataset's own contrast (the paper's: the single-contrast row), then one row
     per other model input that scored a set, named "method [input]" (e.g. a T1T2 model, docs/multimodal.md)."""
-    own = own_input(group)
-    rows = [(method, group[own])] if own.any() else []
-    others = group[~own]
-    return rows + [(f"{method} [{name}]", part) for name, part in others.groupby("modality", sort=True)]
+    return [(method if name is None else f"{method} [{name}]", part) for name, part in by_input(group)]
 
 
 def table1(
