@@ -228,22 +228,22 @@ def test_contrasts_that_do_not_stack_after_registration_are_one_line_and_nothing
 
 
 def test_each_contrast_is_checked_against_its_own_training_range():
-    """intensities.contrast_models: contrast c of a stack is read against `intensity_ranges[c]`, the
-    first against `intensity_range` too when a checkpoint has no list."""
+    """checks.intensities.recorded_range: contrast c of a stack is read against `intensity_ranges[c]`,
+    the first against `intensity_range` too when a checkpoint has no list."""
+    from patch2loc.checks.intensities import check_training_range, recorded_range
     from patch2loc.errors import InputError
-    from patch2loc.checks.intensities import check_training_range, contrast_models
 
     ranges = [{"p1": 0.0, "p99": 1.2}, {"p1": 100.0, "p99": 200.0}]
     models = [("m.pt", {"config": {"intensity_range": ranges[0], "intensity_ranges": ranges}})]
-    assert [m[1]["config"]["intensity_range"] for m in (contrast_models(models, c)[0] for c in (0, 1))] == ranges
+    assert [recorded_range(models[0][1], c) for c in (0, 1)] == ranges
     old = [("old.pt", {"config": {"intensity_range": ranges[0]}})]
-    assert contrast_models(old, 0)[0][1]["config"]["intensity_range"] == ranges[0]
-    assert contrast_models(old, 1)[0][1]["config"]["intensity_range"] is None
+    assert recorded_range(old[0][1], 0) == ranges[0]
+    assert recorded_range(old[0][1], 1) is None
     brain = np.ones((4, 4, 4), bool)
     normalised = np.linspace(0.1, 1.0, 64, dtype=np.float32).reshape(4, 4, 4)
-    check_training_range(normalised, brain, contrast_models(models, 0), "t1.nii.gz", False)
+    check_training_range(normalised, brain, models, "t1.nii.gz", False, contrast=0)
     with pytest.raises(InputError, match="t2.nii.gz: its in-brain intensities"):
-        check_training_range(normalised, brain, contrast_models(models, 1), "t2.nii.gz", False)
+        check_training_range(normalised, brain, models, "t2.nii.gz", False, contrast=1)
 
 
 @pytest.mark.slow

@@ -126,19 +126,13 @@ def contrast_ranges(images: np.ndarray, masks: np.ndarray, channels: int) -> dic
     return {"intensity_range": ranges[0], "intensity_ranges": ranges}
 
 
-def contrast_models(models: list[tuple[str, dict]], c: int) -> list[tuple[str, dict]]:
-    """The models as `check_training_range` reads them for contrast c of a stack: the range each
-    recorded for that contrast (`intensity_ranges[c]`; `intensity_range` for the first when there is
-    no list), so that every contrast of a scan, not only the reference, is checked against its own."""
-    out = []
-    for name, ckpt in models:
-        config = ckpt.get("config") or {}
-        ranges = config.get("intensity_ranges")
-        found = ranges[c] if isinstance(ranges, list) and c < len(ranges) else None
-        out.append(
-            (name, {"config": {"intensity_range": found or (config.get("intensity_range") if c == 0 else None)}})
-        )
-    return out
+def recorded_range(ckpt: dict, contrast: int = 0) -> dict | None:
+    """The training range a checkpoint recorded for contrast `contrast` of its input: `intensity_ranges`
+    of a model of several contrasts, else `intensity_range` (the first contrast's); None when absent."""
+    config = ckpt.get("config") or {}
+    ranges = config.get("intensity_ranges")
+    found = ranges[contrast] if isinstance(ranges, list) and contrast < len(ranges) else None
+    return found or (config.get("intensity_range") if contrast == 0 else None)
 
 
 def range_problem(value) -> str | None:
@@ -155,11 +149,12 @@ def range_problem(value) -> str | None:
 
 
 def check_training_range(
-    image: np.ndarray, brain: np.ndarray, models: list[tuple[str, dict]], path, force: bool
+    image: np.ndarray, brain: np.ndarray, models: list[tuple[str, dict]], path, force: bool, contrast: int = 0
 ) -> None:
-    """Refuse (or with `force` warn about) a scan outside the models' training intensities; warn
-    once when a model records none (checkpoints written before the range was recorded)."""
-    ranges = [(name, (ckpt.get("config") or {}).get("intensity_range")) for name, ckpt in models]
+    """Refuse (or with `force` warn about) a scan outside the models' training intensities (of its
+    contrast `contrast`, for a model of several); warn once when a model records none (checkpoints
+    written before the range was recorded)."""
+    ranges = [(name, recorded_range(ckpt, contrast)) for name, ckpt in models]
     missing = [name for name, r in ranges if r is None]
     if missing:
         more = f" (and {len(missing) - 1} other fold(s))" if len(missing) > 1 else ""

@@ -19,7 +19,7 @@ import numpy as np
 from patch2loc.checks.claims import nifti_claims
 from patch2loc.errors import InputError
 from patch2loc.evaluation.metrics import evaluate_volume
-from patch2loc.checks.intensities import check_training_range, contrast_models
+from patch2loc.checks.intensities import check_training_range
 from patch2loc.files.io import Case, Volume, header_volume, load_volume, save_volume
 from patch2loc.methods import DEFAULT_METHOD
 from patch2loc.files.staging import OutputSet
@@ -177,7 +177,7 @@ def _score(scan: ScanInput, ctx: Context, case: Case, image: str | Path) -> tupl
     others = [f"{path} ({name})" for name, (path, _) in ctx.contrasts.items()]
     for c, volume in enumerate(volumes):
         label = image if c == 0 else (others[c - 1] if c <= len(others) else f"{image} (contrast {c + 1})")
-        check_training_range(volume, case.mask, contrast_models(trained, c), label, ctx.force)
+        check_training_range(volume, case.mask, trained, label, ctx.force, contrast=c)
     scored = ensemble.ensemble_score(ctx.members, case.image.data, case.mask, ctx.settings, ctx.method)
     return scored, finite_heatmap(scored.score.astype(np.float32), case.mask, scan, "heatmap")
 
