@@ -39,6 +39,15 @@ demo-long: $(BIN)/.installed
 	$(BIN)/snakemake --cores 1 $(LONG) --report results/demo_long/snakemake_report.zip
 	$(BIN)/python -m patch2loc.evaluation.demo_summary results/demo_long --checks long  # exit 1 if a check fails; the README's table: add --readme README.md --block demo-long-table
 
+# Issue 50's anatomy ablation (docs/demo-anatomy.md, section 4): four runs of the quick demo with
+# every method, one anatomy or three, with and without the calibrated variation; then the table.
+ABLATION_ARMS = one one_varied several several_varied
+demo-ablation: $(BIN)/.installed
+	for arm in $(ABLATION_ARMS); do \
+	  $(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml config/ablation/anatomy_$$arm.yaml --resources gpu=$(CORES) || exit 1; \
+	done
+	$(BIN)/python benchmarks/anatomy_ablation.py $(foreach a,$(ABLATION_ARMS),results/abl_$(a))
+
 # UTF-8 mode: once seen here, a library loaded during the suite left the test process in an ASCII
 # C locale and a later test's text read failed; the tests' own reads and writes name utf-8 as well.
 # CI runs this: every test but the rehearsal-like runs marked long (make test-long), with one
@@ -81,4 +90,4 @@ rehearse-slurm: $(BIN)/.installed
 rehearse-real: $(BIN)/.installed
 	PYTHONPATH=src nice -n 10 $(BIN)/python -m patch2loc.rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
 
-.PHONY: install demo demo-long test test-long test-fast format-check lint lint-python rehearse-slurm rehearse-real
+.PHONY: demo-ablation install demo demo-long test test-long test-fast format-check lint lint-python rehearse-slurm rehearse-real

@@ -19,7 +19,23 @@ if config["source"] == "demo":
         script:
             "../workflow/scripts/make_demo_atlas.py"
 
+    rule prepare_demo_anatomy:
+        output:
+            marker=f"{RAW}/.anatomies/{{anatomy}}.txt",
+        log:
+            LAYOUT.log("data", "anatomy", "{anatomy}"),
+        conda:
+            "../envs/preprocess.yaml"
+        script:
+            "../workflow/scripts/prepare_demo_anatomy.py"
+
     rule synthesize_demo:
+        input:
+            # each source brain derived once, before the datasets that draw from it run side by side
+            anatomies=expand(
+                f"{RAW}/.anatomies/{{anatomy}}.txt",
+                anatomy=config.get("demo", {}).get("anatomies", ["mni152"]),
+            ),
         output:
             marker=f"{RAW}/{{dataset}}/.complete",
         log:

@@ -226,3 +226,13 @@ def anatomy_1mm(name: str) -> Anatomy:
     with np.load(cached) as z:
         gm, wm = z["gm"].astype(np.float32) / 255.0, z["wm"].astype(np.float32) / 255.0
         return Anatomy(z["affine"], z["t1"].astype(np.float32), z["brain"], gm, wm)
+
+
+def describe_source(name: str) -> str:
+    """Derive `name` if it is not cached yet, and say where its maps come from (a run's provenance)."""
+    anatomy_1mm(name)
+    if name == "mni152":
+        return "mni152\tnilearn (shipped with the package)"
+    cached = cache_dir() / f"{name}-v{CACHE_VERSION}.npz"
+    return f"{name}\t{cached}\tsha256={sha256sum(cached)}"
+
