@@ -182,11 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scans", nargs="+", choices=list(MEMBERS), default=list(MEMBERS))
     ap.add_argument("--amp", default="none", choices=("none", "bf16", "auto"), help="predict --amp (none: fp32)")
     ap.add_argument("--force", action="store_true", help="predict --force: score scans outside the training range")
+    ap.add_argument("--methods", nargs="+", help="only these of the run's trained methods (default: all of them)")
     args = ap.parse_args(argv)
     run = Path(args.run_dir)
     out = Path(args.out) if args.out else Path(RESULTS, "transfer", run.resolve().name)
     try:
         models = trained_models(run)
+        unknown = sorted(set(args.methods or ()) - set(models))
+        if unknown:
+            raise InputError(f"--methods {unknown}: not trained methods of {run} (those are {sorted(models)}).")
+        models = {m: f for m, f in models.items() if not args.methods or m in args.methods}
         if out.resolve().is_relative_to(run.resolve()):
             raise InputError(f"{out}: inside the run folder {run}, which predict reads whole; choose another --out.")
         scans = []

@@ -205,3 +205,17 @@ def test_the_table_and_the_csv(tmp_path):
         read = list(csv.DictReader(f))
     assert list(read[0]) == list(BENCH.FIELDS) and len(read) == 4
     assert (read[0]["method"], float(read[0]["ratio"]), read[3]["error"]) == (a, 4.0, "patch2loc: error: refused")
+
+
+def test_methods_selects_among_the_runs_trained_methods(tmp_path, monkeypatch, capsys):
+    run = fake_run(tmp_path, TRAINED[:3])
+    assert BENCH.main([str(run), "--out", str(tmp_path / "out"), "--methods", "NoSuchMethod"]) == 2
+    assert "not trained methods of" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    scan, _ = _scan(tmp_path)
+    monkeypatch.setattr(BENCH, "real_scan", lambda name, folder: scan)
+    measured = []
+    row = {"scan": scan.scan, "auprc": 0.5, "chance": 0.1, "ratio": 5.0, "seconds": 1, "error": ""}
+    monkeypatch.setattr(BENCH, "measure", lambda run, method, *a: measured.append(method) or {**row, "method": method})
+    monkeypatch.setattr(BENCH, "write", lambda *a: "table")
+    assert BENCH.main([str(run), "--out", str(tmp_path / "out"), "--scans", "brain1", "--methods", TRAINED[1]]) == 0
+    assert measured == [TRAINED[1]]

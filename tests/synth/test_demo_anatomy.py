@@ -186,3 +186,16 @@ def test_the_default_synthesis_is_byte_identical_to_mains(tmp_path, dataset, mod
         ia, ib = nib.load(str(a)), nib.load(str(b))
         assert np.asarray(ia.dataobj).tobytes() == np.asarray(ib.dataobj).tobytes(), b
         assert ia.header.structarr.tobytes() == ib.header.structarr.tobytes()
+
+
+def test_describe_source_names_the_cached_maps_and_their_checksum(tmp_path, monkeypatch):
+    """rule prepare_demo_anatomy's marker: the file the run's subjects were drawn from, and its sha256."""
+    from patch2loc.data.download import sha256sum
+    from patch2loc.synth import anatomies
+
+    assert anatomies.describe_source("mni152").startswith("mni152\tnilearn")
+    monkeypatch.setattr(anatomies, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(anatomies, "anatomy_1mm", lambda name: None)  # the derivation is tested above
+    cached = tmp_path / f"mrhead-v{anatomies.CACHE_VERSION}.npz"
+    cached.write_bytes(b"maps")
+    assert anatomies.describe_source("mrhead") == f"mrhead\t{cached}\tsha256={sha256sum(cached)}"

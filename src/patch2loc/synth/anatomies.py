@@ -235,4 +235,3 @@ def describe_source(name: str) -> str:
         return "mni152\tnilearn (shipped with the package)"
     cached = cache_dir() / f"{name}-v{CACHE_VERSION}.npz"
     return f"{name}\t{cached}\tsha256={sha256sum(cached)}"
-
