@@ -1,5 +1,6 @@
 # Raw data and the registration atlas.
-#   source: demo  -> synthesised from nilearn's MNI152 template (rules synthesize_demo, make_demo_atlas)
+#   source: demo  -> synthesised from real anatomies (rules prepare_demo_anatomy, synthesize_demo,
+#                    make_demo_atlas: the atlas is nilearn's MNI152 brain)
 #   source: real  -> IXI, MSLUB, WMH and SRI24 downloaded (URLs in config/datasets.yaml; checked
 #                    against the published checksum where one is pinned, sha256 recorded on first
 #                    download and verified after); BraTS21 and ATLAS v2 need a registration with

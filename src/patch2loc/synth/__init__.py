@@ -1,8 +1,10 @@
-"""Synthetic demo data: T1/T2 subjects and four lesion sets made from nilearn's MNI152.
+"""Synthetic demo data: T1/T2 subjects and four lesion sets made from real anatomies.
 
 No dataset can be downloaded on the build machines, so the demo fakes them. Everything starts
-from the MNI152 (ICBM 2009a) T1 template and its grey/white-matter probability maps, which ship
-inside the nilearn wheel. A subject is rendered in three steps:
+from a source brain's tissue maps: the MNI152 (ICBM 2009a) template and its grey/white-matter
+probability maps, which ship inside the nilearn wheel, or the ICBM 2009c template and the MRHead
+scan fetched with pip (anatomies.py; config/demo.yaml uses all three with the calibrated
+variation of variation.py). A subject is rendered in three steps:
 
 1. Template space (the MNI grid at `spacing` mm): tissue fractions (CSF, GM, WM, plus a thin
    skull/scalp shell outside the brain) times per-scan tissue means, with an anatomical texture.
