@@ -118,10 +118,31 @@ def _scans(run: str, config: dict, dataset: str, modality: str, split: str = "te
     ]
 
 
+def _scan_for_grading(run: str, config: dict, dataset: str, modality: str, subject: str, image, mask, seg):
+    """The workflow's Scan of one lesion-set volume, with its native files when the run scores on each
+    scan's own grid (evaluate.space native, as rule score_lesions: workflow/scripts/score_dataset.py)."""
+    from patch2loc.data.layouts import raw_paths
+    from patch2loc.evaluation.native_space import NativeFiles
+    from patch2loc.evaluation.scoring import Scan
+    from patch2loc.run.layout import RunLayout
+
+    scan = Scan(subject, str(image), str(mask), str(seg))
+    if config["evaluate"].get("space") == "native":
+        lay = RunLayout(run)
+        reference = ((config.get("inputs") or {}).get(modality) or [modality])[0]
+        raw = raw_paths(dataset, config["raw_root"], subject, reference)
+        native = lay.preprocessed(dataset, reference, subject, "native_mask.nii.gz")
+        transform = lay.preprocessed(dataset, reference, subject, "transform.tfm")
+        scan.native = NativeFiles(str(raw.image), str(raw.seg), str(native), str(transform))
+    return scan
+
+
 def _auprcs(run: str, config: dict, modality: str, method: str, model) -> dict:
-    """Per lesion set of the modality: mean AUPRC over its test volumes, the workflow's scoring."""
+    """Per lesion set of the modality: mean AUPRC over its test volumes, scored and graded as the
+    workflow does (on each scan's own grid when the run's evaluate.space is native, as the demo's
+    checks are)."""
     from patch2loc.evaluation.metrics import evaluate_volume
-    from patch2loc.evaluation.scoring import ScoringConfig, score_case
+    from patch2loc.evaluation.scoring import ScoringConfig, graded, score_case
     from patch2loc.preprocessing.stack import load_any_case
 
     cfg = ScoringConfig.from_workflow(
@@ -130,10 +151,12 @@ def _auprcs(run: str, config: dict, modality: str, method: str, model) -> dict:
     out = {}
     for dataset in input_sets(config, modality):
         values = []
-        for _, image, mask, seg in _scans(run, config, dataset, modality):
+        for subject, image, mask, seg in _scans(run, config, dataset, modality):
             case = load_any_case(image, mask, seg)
             vol = score_case(method, case.image.data, case.mask, cfg, model)
-            values.append(evaluate_volume(vol.score, case.seg, case.mask, region=cfg.region)["auprc"])
+            scan = _scan_for_grading(run, config, dataset, modality, subject, image, mask, seg)
+            score, truth, brain, _, _ = graded(scan, vol, case, cfg, dataset)
+            values.append(evaluate_volume(score, truth, brain, region=cfg.region)["auprc"])
         out[dataset] = statistics.fmean(values)
     return out
 

@@ -142,7 +142,7 @@ def score_healthy(
     return threshold, pd.DataFrame(rows)
 
 
-def _graded(scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, dataset: str):
+def graded(scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, dataset: str):
     """(score, truth, brain, spacing, labels) a volume's lesion metrics are computed on: its own
     grid (space native: labels are the raw label values) or the atlas grid (labels None)."""
     if cfg.space == "atlas":
@@ -211,7 +211,7 @@ def _graded_row(method, scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, m
     from patch2loc.evaluation.metrics import evaluate_volume
     from patch2loc.scoring.tuning import code_histogram
 
-    score, truth, brain, spacing, labels = _graded(scan, vol, case, cfg, meta.get("dataset", ""))
+    score, truth, brain, spacing, labels = graded(scan, vol, case, cfg, meta.get("dataset", ""))
     m = evaluate_volume(score, truth, brain, region=cfg.region, threshold=threshold)
     # Lesion-wise, at the same threshold and in the same region as dice_unsup.
     region = brain if cfg.region == "brain" else np.ones(brain.shape, bool)
