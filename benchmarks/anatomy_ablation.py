@@ -21,6 +21,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from patch2loc.errors import InputError
+from patch2loc.evaluation.demo_summary import final_location_fits
+
 SETS = ("BraTS21", "MSLUB", "ATLAS_v2", "WMH")
 _MEAN = re.compile(r"^\s*(-?[0-9.]+)")
 
@@ -32,20 +35,18 @@ class NotARun(ValueError):
 def read_arm(run: Path) -> dict:
     """{'name', 'anatomies', 'variation', 'auprc': {method: {set: text}}, 'location': {model: ratio}}."""
     config, table = run / "config.resolved.yaml", run / "tables" / "table1.csv"
-    losses = sorted(run.glob("models/*/fold*/loss.csv"))
     for path in (config, table):
         if not path.is_file():
             raise NotARun(f"{run}: no {path.relative_to(run)}; pass the folder of a finished make demo-ablation run.")
-    if not losses:
-        raise NotARun(f"{run}: no models/*/fold*/loss.csv; pass the folder of a finished make demo-ablation run.")
+    try:
+        fits = final_location_fits(run)
+    except InputError as err:
+        raise NotARun(str(err)) from None
     demo = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("demo", {})
     rows = pd.read_csv(table, dtype=str, keep_default_na=False)
     rows = rows[rows["source"] == "this harness"]
     auprc = {r["method"]: {s: r.get(f"{s} AUPRC", "") for s in SETS} for _, r in rows.iterrows()}
-    location = {}
-    for path in losses:
-        last = pd.read_csv(path).iloc[-1]
-        location[f"{path.parents[1].name} {path.parent.name}"] = last["val_error"] / last["centre_error"]
+    location = {name: last["val_error"] / last["centre_error"] for name, last in fits.items()}
     return {
         "name": run.name,
         "anatomies": ", ".join(demo.get("anatomies", ["mni152"])),

@@ -86,16 +86,19 @@ def demo_table(metrics: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     return "\n".join(lines), agg
 
 
-def location_checks(run_dir: str | Path) -> list[tuple[str, bool, str]]:
-    """(name, passed, detail) per model: last row's val_error against LOCATION_RATIO x centre_error."""
-    losses = sorted(Path(run_dir).glob("models/*/fold*/loss.csv"))  # Patch2Loc's: models/{modality}/fold{k}
+def final_location_fits(run_dir: str | Path) -> dict[str, pd.Series]:
+    """{"T2 fold0": last row of its loss.csv} per Patch2Loc model of a run (models/{modality}/fold{k})."""
+    losses = sorted(Path(run_dir).glob("models/*/fold*/loss.csv"))
     if not losses:
         raise InputError(f"{run_dir}: no models/*/fold*/loss.csv; pass the folder of a finished run.")
+    return {f"{p.parents[1].name} {p.parent.name}": pd.read_csv(p).iloc[-1] for p in losses}
+
+
+def location_checks(run_dir: str | Path) -> list[tuple[str, bool, str]]:
+    """(name, passed, detail) per model: last row's val_error against LOCATION_RATIO x centre_error."""
     checks = []
-    for path in losses:
-        last = pd.read_csv(path).iloc[-1]
+    for name, last in final_location_fits(run_dir).items():
         ratio = last["val_error"] / last["centre_error"]
-        name = f"{path.parents[1].name} {path.parent.name}"
         checks.append(
             (
                 f"location error {name}",

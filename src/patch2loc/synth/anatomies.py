@@ -206,6 +206,11 @@ def _mrhead(tmp: Path) -> Anatomy:
 _DERIVED = {"icbm2009c": _icbm2009c, "mrhead": _mrhead}
 
 
+def cached_maps(name: str) -> Path:
+    """Where the derived 1 mm maps of a fetched source are cached."""
+    return cache_dir() / f"{name}-v{CACHE_VERSION}.npz"
+
+
 @functools.lru_cache(maxsize=3)
 def anatomy_1mm(name: str) -> Anatomy:
     """The anatomy `name` on the MNI152 2009a 1 mm grid; fetched sources are derived once and cached."""
@@ -213,7 +218,7 @@ def anatomy_1mm(name: str) -> Anatomy:
         raise ValueError(f"unknown anatomy {name!r}; expected one of {ANATOMIES}")
     if name == "mni152":
         return _mni152()
-    cached = cache_dir() / f"{name}-v{CACHE_VERSION}.npz"
+    cached = cached_maps(name)
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f"p2l-{name}-", dir=cached.parent) as tmp:
@@ -233,5 +238,5 @@ def describe_source(name: str) -> str:
     anatomy_1mm(name)
     if name == "mni152":
         return "mni152\tnilearn (shipped with the package)"
-    cached = cache_dir() / f"{name}-v{CACHE_VERSION}.npz"
+    cached = cached_maps(name)
     return f"{name}\t{cached}\tsha256={sha256sum(cached)}"
