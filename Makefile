@@ -31,8 +31,9 @@ demo: $(BIN)/.installed
 # The demo that shows the methods working: 3,000 Patch2Loc steps per model instead of 900, 10 MSLUB
 # volumes instead of 4, the DAE, DDPM, pDDPM, cDDPM, AE and VAE beside Patch2Loc and Thresh (51 minutes
 # on 2 cores from a fresh clone, install included, 2026-11-25, before the AE and VAE were added: README);
-# its checks need Patch2Loc >= 2x Thresh on BraTS21, ATLAS_v2 and WMH, > 1x on MSLUB (at the chance
-# floor: docs/demo-evidence.md section 9) and rows of the other six (demo_summary --checks long).
+# its checks need Patch2Loc >= 2x Thresh on ATLAS_v2 and WMH, > 1x on BraTS21 (docs/demo-anatomy.md
+# section 5) and MSLUB (at the chance floor: docs/demo-evidence.md section 9) and rows of the other
+# methods (demo_summary --checks long).
 LONG = --configfile config/demo.yaml config/demo_long.yaml
 demo-long: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES) $(LONG) --resources gpu=$(CORES)
