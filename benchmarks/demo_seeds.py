@@ -121,7 +121,7 @@ def _scans(run: str, config: dict, dataset: str, modality: str, split: str = "te
 def _scan_for_grading(run: str, config: dict, dataset: str, modality: str, subject: str, image, mask, seg):
     """The workflow's Scan of one lesion-set volume, with its native files when the run scores on each
     scan's own grid (evaluate.space native, as rule score_lesions: workflow/scripts/score_dataset.py)."""
-    from patch2loc.data.layouts import raw_paths
+    from patch2loc.data.inputs import input_contrasts
     from patch2loc.evaluation.native_space import NativeFiles
     from patch2loc.evaluation.scoring import Scan
     from patch2loc.run.layout import RunLayout
@@ -129,11 +129,10 @@ def _scan_for_grading(run: str, config: dict, dataset: str, modality: str, subje
     scan = Scan(subject, str(image), str(mask), str(seg))
     if config["evaluate"].get("space") == "native":
         lay = RunLayout(run)
-        reference = ((config.get("inputs") or {}).get(modality) or [modality])[0]
-        raw = raw_paths(dataset, config["raw_root"], subject, reference)
+        reference = input_contrasts(config, modality, "config `inputs`")[0]
         native = lay.preprocessed(dataset, reference, subject, "native_mask.nii.gz")
         transform = lay.preprocessed(dataset, reference, subject, "transform.tfm")
-        scan.native = NativeFiles(str(raw.image), str(raw.seg), str(native), str(transform))
+        scan.native = NativeFiles.of_raw(dataset, config["raw_root"], subject, reference, native, transform)
     return scan
 
 

@@ -14,7 +14,7 @@ from patch2loc.methods import get, implementation
 if get(snakemake.wildcards.method).gpu:
     require_cuda(snakemake)
 
-from patch2loc.data.layouts import raw_paths
+from patch2loc.data.inputs import input_contrasts
 from patch2loc.checks.devices import resolve_device
 from patch2loc.evaluation.native_space import NativeFiles
 from patch2loc.evaluation.scoring import Collected, Scan, ScoringConfig, score_healthy, score_lesions
@@ -38,11 +38,12 @@ dataset = getattr(wc, "dataset", "IXI")
 segs = inp.segs if len(inp.segs) else [None] * len(inp.images)
 scans = [Scan(RunLayout.parse(i, "normalized")["subject"], i, m, s) for i, m, s in zip(inp.images, inp.masks, segs)]
 # A model of several contrasts is graded on its first (reference) contrast's native grid and labels.
-reference = ((snakemake.config.get("inputs") or {}).get(wc.modality) or [wc.modality])[0]
+reference = input_contrasts(snakemake.config, wc.modality, "config `inputs`")[0]
 if dataset != "IXI" and cfg.space == "native":  # the raw scan and labels, the native mask, the registration
     for scan, mask, transform in zip(scans, inp.native_masks, inp.transforms):
-        raw = raw_paths(dataset, snakemake.config["raw_root"], scan.subject, reference)
-        scan.native = NativeFiles(str(raw.image), str(raw.seg), mask, transform)
+        scan.native = NativeFiles.of_raw(
+            dataset, snakemake.config["raw_root"], scan.subject, reference, mask, transform
+        )
 fold = RunLayout.fold_number(wc.fold)  # None: a method without folds
 meta = {"method": wc.method, "modality": wc.modality, "fold": "" if fold is None else str(fold), "dataset": dataset}
 

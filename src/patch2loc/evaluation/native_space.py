@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from patch2loc.data.layouts import raw_paths
 from patch2loc.errors import InputError
 from patch2loc.files.io import header_volume, load_volume
 from patch2loc.scoring.native import native_map
@@ -32,6 +33,13 @@ class NativeFiles:
     seg: str  # the raw label file
     mask: str  # preprocessing's native_mask.nii.gz
     transform: str  # preprocessing's transform.tfm (atlas -> native)
+
+    @classmethod
+    def of_raw(cls, dataset: str, raw_root: str, subject: str, contrast: str, mask, transform) -> "NativeFiles":
+        """A lesion-set scan's files: its raw image and labels where the dataset's raw layout keeps them,
+        with preprocessing's native mask and transform (rule score_lesions and the seed study)."""
+        raw = raw_paths(dataset, raw_root, subject, contrast)
+        return cls(str(raw.image), str(raw.seg), str(mask), str(transform))
 
 
 @dataclass
