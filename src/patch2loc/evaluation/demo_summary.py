@@ -11,8 +11,8 @@ std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks (is
   on ATLAS_v2 and WMH, above Thresh's (> 1 x) on MSLUB, and on par with it (>= 0.75 x) on BraTS21;
 - `--checks long` (make demo-long): >= 2 x Thresh's on ATLAS_v2 and WMH, above Thresh's on BraTS21
   and MSLUB (MSLUB's lesions sit at the chance floor of the 3 mm demo grid: docs/demo-evidence.md
-  section 9; BraTS21: docs/demo-anatomy.md section 5), and rows of the DAE, the three diffusion models, the AE and the VAE (`COMPARED`: the registry's
-  other trained methods) on all four;
+  section 9; BraTS21: docs/demo-anatomy.md section 5), and rows of the DAE, the three diffusion
+  models, the AE and the VAE (`COMPARED`: the registry's other trained methods) on all four;
 (3) as information, no check: the AUPRC of each of those against Thresh's and Patch2Loc's (the
 synthetic lesions may favour either method), and per lesion set the chance level, the AUPRC a
 random heatmap gets (the lesions' share of the brain mask), with Thresh's and Patch2Loc's over it.
