@@ -95,3 +95,28 @@ def test_hdbet_env_pins_a_combination_that_loads_the_weights():
     assert version("pytorch") >= (2, 6) and version("pytorch")[:2] != (2, 9)
     assert version("nnunetv2") >= (2, 6, 3)  # >= 2.5.2 for the weights, 2.6.3+ know about torch 2.9
     assert version("torchvision")[:2] == {(2, 8): (0, 23)}[version("pytorch")[:2]]
+
+
+def test_robex_runs_on_one_thread_whatever_the_caller_set(tmp_path, monkeypatch):
+    """ROBEX's mask depends on its thread count, so it gets one thread, as in the workflow's rules."""
+    import subprocess
+
+    from patch2loc.preprocessing import skullstrip
+
+    seen = {}
+
+    def fake_run(cmd, **kwargs):
+        seen.update(kwargs["env"])
+        mask = Path(cmd[4])
+        nib.save(nib.Nifti1Image(np.ones((4, 4, 4), np.uint8), np.eye(4)), str(mask))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    monkeypatch.setenv("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", "8")
+    monkeypatch.setattr(skullstrip, "robex_script", lambda: tmp_path / "robex.sh")
+    monkeypatch.setattr(skullstrip.subprocess, "run", fake_run)
+    image = tmp_path / "head.nii.gz"
+    nib.save(nib.Nifti1Image(np.ones((4, 4, 4), np.float32), np.eye(4)), str(image))
+    run_robex(image, tmp_path / "mask.nii.gz")
+    assert seen["OMP_NUM_THREADS"] == "1" and seen["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] == "1"
+    assert seen["PATH"] == os.environ["PATH"]  # the rest of the caller's environment is kept

@@ -109,22 +109,14 @@ class RunChain:
         skull_strip: provided (the mask), hdbet, none (already stripped: brain = image > 0);
         default: provided when a mask is given, else hdbet."""
         from patch2loc.preprocessing.normalize import normalize_scan
+        from patch2loc.preprocessing.corrections import one_itk_thread
         from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan
-
-        import SimpleITK as sitk
 
         scan = RawScan("new", self.modality, subject, Path(image), None, Path(mask) if mask else None)
         skull_strip = skull_strip or ("provided" if mask else "hdbet")
         pcfg = PreprocessConfig.from_config(self.config["preprocess"], skull_strip=skull_strip)
-        # One SimpleITK thread, as the workflow's preprocessing rule runs: the registration metric
-        # and N4 sum in thread order, so with more threads the same scan registers a little
-        # differently from call to call; with one, a run and its bundle give the same bytes.
-        threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
-        try:
+        with one_itk_thread():  # as the workflow's preprocessing rule: a run and its bundle, the same bytes
             preprocess_scan(scan, self.atlas_image, self.atlas_mask, out_dir, pcfg)
-        finally:
-            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
         normalized = out_dir / "normalized.nii.gz"
         # As the workflow's normalize_scan rule: Nyul and the percentile on the uncropped atlas-box
         # volume, crop/pad last (the same crop as mask.nii.gz, so the two share a grid).

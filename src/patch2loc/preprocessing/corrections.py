@@ -4,10 +4,25 @@ them with the skull strip, resampling and cropping."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import SimpleITK as sitk
 
 from patch2loc.errors import InputError
+
+
+@contextlib.contextmanager
+def one_itk_thread():
+    """SimpleITK on one thread inside the block, as the workflow's rules run it: the registration
+    metric and N4 sum in thread order, so with more threads the same image comes out a little
+    differently from machine to machine and call to call; with one, the same bytes."""
+    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
 
 
 def register_affine(fixed: sitk.Image, moving: sitk.Image, cfg) -> tuple[sitk.Transform, dict]:
