@@ -16,7 +16,7 @@ from patch2loc.errors import InputError
 def one_itk_thread():
     """SimpleITK on one thread inside the block, as the workflow's rules run it: the registration
     metric and N4 sum in thread order, so with more threads the same image comes out a little
-    differently from machine to machine and call to call; with one, the same bytes."""
+    differently from call to call; with one, the same bytes on a machine."""
     threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
     try:

