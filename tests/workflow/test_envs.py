@@ -27,6 +27,7 @@ PACKAGES = {
     "SimpleITK": "simpleitk",
     "pandas": "pandas",
     "sklearn": "scikit-learn",
+    "threadpoolctl": "threadpoolctl",
     "matplotlib": "matplotlib-base",
     "yaml": "pyyaml",
     "tqdm": "tqdm",

@@ -169,7 +169,7 @@ def test_a_seed_study_table_of_the_paper_inputs_keeps_its_columns_and_adds_a_sta
     assert stacked[2] == "| 1 | none | default | 0.07 | 0.08 | 0.06 | 2.50 | 1.50 | 30.00 | 4.00 | 3.00 | 1.50 | PASS |"
     too_far = {**both, "location_ratio": 0.5}  # its location ratio is checked as every model's is
     assert demo_seeds.summarize([_study_row(2, {"T1T2": too_far})], thresh, "long", ["T1T2"])[2].endswith("| FAIL |")
-    below = {**both, "auprc": {"BraTS21": 0.3, "MSLUB": 0.15}}  # 1.5x Thresh on BraTS21: under its 2x bar
+    below = {**both, "auprc": {"BraTS21": 0.2, "MSLUB": 0.15}}  # 1x Thresh on BraTS21: not above its > 1x bar
     assert demo_seeds.summarize([_study_row(3, {"T1T2": below})], thresh, "long", ["T1T2"])[2].endswith("| FAIL |")
 
 
