@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from patch2loc.methods.patch2loc import heatmap as H
-from patch2loc.evaluation.metrics import evaluate_volume
+from patch2loc.scoring.metrics import evaluate_volume
 from patch2loc.methods.patch2loc.model import Patch2LocNet, load_model, patch_size_for
 from patch2loc.scoring import postprocess
 

@@ -34,7 +34,8 @@ from patch2loc.run.layout import RunLayout
 IMPORT = """import resource, torch
 from patch2loc.methods import implementation
 from patch2loc.scoring import score_scan
-from patch2loc.evaluation import metrics, patch_statistics, scoring
+from patch2loc.evaluation import patch_statistics, scoring
+from patch2loc.scoring import metrics
 implementation({method!r})
 cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 t = cpu()

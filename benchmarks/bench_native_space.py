@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 def grade(score, truth, brain, spacing):
     from patch2loc.evaluation.lesionwise.rule import LesionRule
     from patch2loc.evaluation.lesionwise.volume import lesion_metrics
-    from patch2loc.evaluation.metrics import evaluate_volume
+    from patch2loc.scoring.metrics import evaluate_volume
 
     threshold = float(np.quantile(score[brain], 0.98))
     evaluate_volume(score, truth, brain, threshold=threshold)

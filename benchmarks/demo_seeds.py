@@ -140,7 +140,7 @@ def _auprcs(run: str, config: dict, modality: str, method: str, model) -> dict:
     """Per lesion set of the modality: mean AUPRC over its test volumes, scored and graded as the
     workflow does (on each scan's own grid when the run's evaluate.space is native, as the demo's
     checks are)."""
-    from patch2loc.evaluation.metrics import evaluate_volume
+    from patch2loc.scoring.metrics import evaluate_volume
     from patch2loc.evaluation.scoring import ScoringConfig, graded, score_case
     from patch2loc.preprocessing.stack import load_any_case
 

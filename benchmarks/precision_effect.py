@@ -21,7 +21,7 @@ from patch2loc.run.layout import RunLayout
 from patch2loc.methods.patch2loc.heatmap import score_volume
 from patch2loc.scoring import postprocess
 from patch2loc.files.io import load_case
-from patch2loc.evaluation.metrics import evaluate_volume
+from patch2loc.scoring.metrics import evaluate_volume
 from patch2loc.methods.patch2loc.model import load_model
 
 

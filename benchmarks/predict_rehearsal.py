@@ -129,7 +129,7 @@ def main() -> int:
     args = parser.parse_args()
     import nibabel as nib
 
-    from patch2loc.evaluation.metrics import evaluate_volume
+    from patch2loc.scoring.metrics import evaluate_volume
     from patch2loc.synth import demo_subject_ids, synthesize_scan
 
     work = args.work

@@ -97,7 +97,7 @@ def test_native_space_scores_the_raw_labels_on_the_scan_grid(tmp_path):
     assert row["atlas_lesion_voxels"] == 37 and row["atlas_auprc"] == atlas.iloc[0]["auprc"]
     assert "atlas_auprc" not in atlas.columns
     # the map scored is the atlas map taken back through the transform (scoring.native.native_map)
-    from patch2loc.evaluation.metrics import evaluate_volume
+    from patch2loc.scoring.metrics import evaluate_volume
     from patch2loc.files.io import load_volume
     from patch2loc.scoring.native import native_map
 

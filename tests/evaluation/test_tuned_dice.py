@@ -13,7 +13,7 @@ from patch2loc.data.splits import tuning_folds, write_tuning_folds
 from patch2loc.data.subjects import lesion_subjects
 from patch2loc.data.subjects import tuning_folds as read_tuning_folds
 from patch2loc.evaluation import tuned_dice as T
-from patch2loc.evaluation.metrics import dice_at
+from patch2loc.scoring.metrics import dice_at
 from patch2loc.scoring import tuning
 
 

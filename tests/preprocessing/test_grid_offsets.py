@@ -13,7 +13,7 @@ from scipy import ndimage
 from tests.helpers.phantom import CFG, atlas, native_scan, random_affine  # noqa: F401 (atlas: fixture)
 
 from patch2loc.data.layouts import RawScan
-from patch2loc.evaluation.metrics import auprc, best_dice
+from patch2loc.scoring.metrics import auprc, best_dice
 from patch2loc.errors import InputError
 from patch2loc.preprocessing.grid import onto_image_grid, whole_voxel_shift
 from patch2loc.preprocessing.pipeline import preprocess_scan

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score
 
-from patch2loc.evaluation.metrics import evaluate_volume
+from patch2loc.scoring.metrics import evaluate_volume
 from patch2loc.evaluation.protocol_table import protocol_table
 from patch2loc.methods import REGISTRY
 from patch2loc.scoring import postprocess

@@ -41,7 +41,7 @@ def _scan_tables(out_dir: Path, names: dict) -> tuple[dict, list[dict]]:
 def _rows(out_dir: Path, seg_layout) -> list[dict]:
     from patch2loc.bids.dataset import IDENTITY, Scan, match_derivative
     from patch2loc.bids.names import derivative_paths
-    from patch2loc.evaluation.metrics import evaluate_volume
+    from patch2loc.scoring.metrics import evaluate_volume
     from patch2loc.files.io import load_volume
 
     layout = _output_layout(out_dir)

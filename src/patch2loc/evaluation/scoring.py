@@ -208,7 +208,7 @@ class Collected:
 def _graded_row(method, scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, meta, threshold, challenge, out):
     """The volume's metrics row and its lesion rows, graded in `cfg.space`; its tuning entry into `out`."""
     from patch2loc.evaluation.lesionwise.volume import lesion_metrics
-    from patch2loc.evaluation.metrics import evaluate_volume
+    from patch2loc.scoring.metrics import evaluate_volume
     from patch2loc.scoring.tuning import code_histogram
 
     score, truth, brain, spacing, labels = graded(scan, vol, case, cfg, meta.get("dataset", ""))

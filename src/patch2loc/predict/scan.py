@@ -18,7 +18,7 @@ import numpy as np
 
 from patch2loc.checks.claims import nifti_claims
 from patch2loc.errors import InputError
-from patch2loc.evaluation.metrics import evaluate_volume
+from patch2loc.scoring.metrics import evaluate_volume
 from patch2loc.checks.intensities import check_training_range
 from patch2loc.files.io import Case, Volume, header_volume, load_volume, save_volume
 from patch2loc.methods import DEFAULT_METHOD

@@ -6,7 +6,9 @@ A method (`patch2loc.methods`) only turns a volume into a raw map; everything af
   post-processing, with the raw maps kept for the patch statistics;
 - `postprocess`: the median filter and the brain mask;
 - `thresholds`: the unsupervised threshold of healthy scores, the mean of the folds' thresholds,
-  the lesion mask at a threshold.
+  the lesion mask at a threshold;
+- `metrics`: AUPRC, AUROC, best Dice and Dice at a threshold, the definitions every front end and the
+  protocols (`steps`, `protocol`) share; here so that the core never imports `patch2loc.evaluation`.
 """
 
 from patch2loc.scoring.core import ScanSettings, ScoredScan, score_scan

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from patch2loc.evaluation.metrics import auprc, best_dice
+from patch2loc.scoring.metrics import auprc, best_dice
 from patch2loc.scoring import steps
 from patch2loc.scoring.tuning import code_histogram
 
@@ -55,7 +55,7 @@ class Protocol:
             raise ValueError("Protocol: dice 'grid' needs dice_thresholds >= 1")
 
 
-# The Patch2Loc authors' protocol, today's behaviour (scoring.postprocess, evaluation.metrics).
+# The Patch2Loc authors' protocol, today's behaviour (scoring.postprocess, scoring.metrics).
 SHARED = Protocol(source="Patch2Loc (Baker and Brockmeier 2026)")
 
 

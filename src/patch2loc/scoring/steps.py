@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from patch2loc.evaluation.metrics import _auprc, _best_dice, _Curve, _curve
+from patch2loc.scoring.metrics import _auprc, _best_dice, _Curve, _curve
 
 
 def erode_slices(mask: np.ndarray, iterations: int) -> np.ndarray:

@@ -75,7 +75,7 @@ def tune_code(hists: list[CodeHistogram]) -> int | None:
 
 
 def dice_at_code(hist: CodeHistogram, code: int | None) -> float:
-    """One volume's Dice of "score >= threshold_of(code)" (evaluation.metrics.dice_at's); NaN without a
+    """One volume's Dice of "score >= threshold_of(code)" (scoring.metrics.dice_at's); NaN without a
     code or without lesion voxels."""
     codes, lesion, other = hist
     positives = int(lesion.sum())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from patch2loc.evaluation import metrics as M
+from patch2loc.scoring import metrics as M
 from patch2loc.scoring import unsupervised_threshold
 
 
