@@ -208,7 +208,7 @@ def heatmap_figures():
 
 
 def figures_of(kind, keys):
-    """The figures of one kind (patch2loc.run.layout.FIGURES), one per key."""
+    """The figures of one kind (patch2loc.run.paths.FIGURES), one per key."""
     return [LAYOUT.figure(kind, key) for key in keys]
 
 

@@ -8,7 +8,8 @@ from tests.helpers.benchmarks import benchmark_module
 
 from patch2loc.errors import InputError
 from patch2loc.methods import REGISTRY
-from patch2loc.run.layout import ALL_FOLDS, FIGURES, SCORE_FILES, RunLayout
+from patch2loc.run.layout import ALL_FOLDS, SCORE_FILES, RunLayout
+from patch2loc.run.paths import FIGURES
 from patch2loc.run.settings import upgrade_config, upgrade_key
 
 LAYOUT = RunLayout.of_run("r")
