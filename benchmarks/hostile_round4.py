@@ -40,8 +40,9 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from hostile_round4_fixture import Case, Fixture
 
 REPO = Path(__file__).resolve().parents[1]
 RSS_LIMIT_MB, KILL_MB = 1536, 3072
@@ -49,24 +50,6 @@ RSS_LIMIT_MB, KILL_MB = 1536, 3072
 # this process counts the pages it shared with it before exec (this process holds torch and the
 # fixture: about 1.1 GB), time is a small process. apt-get install time where it is missing.
 TIME = shutil.which("time", path="/usr/bin:/bin") or sys.exit("hostile_round4: needs GNU time (apt-get install time)")
-
-
-@dataclass
-class Case:
-    name: str
-    surface: str
-    build: object  # build(fix, folder) -> argv after the interpreter (["-m", "patch2loc.cli", ...])
-    expect: int = 2
-    needle: str = ""  # a refusal's line must match this regular expression (case-insensitive)
-    allow_out: tuple = ()  # names a refusal may leave in out/ (a download's .part)
-    timeout: float | None = None
-    env: dict = field(default_factory=dict)
-    like: str = ""  # exit 0 as this control, in about its time and memory (a file the entry point never reads)
-
-
-def call(function: str, **kwargs) -> list[str]:
-    """argv running `module:function(**kwargs)` as an entry point (see --call)."""
-    return [str(Path(__file__).resolve()), "--call", function, json.dumps(kwargs)]
 
 
 def _call_entry(function: str, kwargs: str) -> int:
@@ -263,7 +246,6 @@ def main() -> int:
     args = parser.parse_args()
     sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "benchmarks")]
     from hostile_round4_cases import CASES
-    from hostile_round4_fixture import Fixture
 
     chosen = [c for c in CASES if re.search(args.cases, c.name)]
     needed = {c.like for c in chosen} - {c.name for c in chosen}

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from hostile_round4 import Case, call
+from hostile_round4_fixture import Case, call
 from hostile_round4_files import (
     checksum_source,
     circular_xls,

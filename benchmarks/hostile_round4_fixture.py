@@ -2,17 +2,38 @@
 the demo BIDS dataset at 6 mm (patch2loc.bids.demo) and bundles exported from
 tests/helpers/safety.finished_run (a 6 mm MNI atlas, whose real chain registers a 6 mm scan in
 seconds) with two untrained tiny folds: Patch2Loc (for the BIDS App, T1w scans) and DDPM, pDDPM
-(tests/predict/test_predict_diffusion.py's models).
+(tests/predict/test_predict_diffusion.py's models); and `Case`, the record each case is, with `call`.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from patch2loc.methods import DEFAULT_METHOD
+
+RUNNER = Path(__file__).with_name("hostile_round4.py")  # the battery, whose --call runs a library function
+
+
+@dataclass
+class Case:
+    name: str
+    surface: str
+    build: object  # build(fix, folder) -> argv after the interpreter (["-m", "patch2loc.cli", ...])
+    expect: int = 2
+    needle: str = ""  # a refusal's line must match this regular expression (case-insensitive)
+    allow_out: tuple = ()  # names a refusal may leave in out/ (a download's .part)
+    timeout: float | None = None
+    env: dict = field(default_factory=dict)
+    like: str = ""  # exit 0 as this control, in about its time and memory (a file the entry point never reads)
+
+
+def call(function: str, **kwargs) -> list[str]:
+    """argv running `module:function(**kwargs)` as an entry point (see --call)."""
+    return [str(RUNNER.resolve()), "--call", function, json.dumps(kwargs)]
 
 
 class Fixture:
