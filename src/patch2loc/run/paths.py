@@ -10,7 +10,7 @@ from pathlib import PurePath
 
 from patch2loc.methods import REGISTRY
 
-# Run paths by kind, relative to the run folder: built with str.format, read back by `parse`.
+# Run paths by kind, relative to the run folder: built with str.format, read back by `parse_path`.
 # {models} is a method's model folder with its slash ("" for Patch2Loc, "DAE/" for the DAE).
 PATHS = {
     "preprocessed": "preprocessed/{dataset}/{modality}/{subject}/{name}",
