@@ -65,6 +65,15 @@ test-long: $(BIN)/.installed
 test-fast: $(BIN)/.installed
 	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not slow"
 
+# On a machine with a CUDA GPU: the tests marked gpu (precision paths, device moves, the scoring memory
+# predict's budget assumes), then the GPU benchmark at the paper's sizes (docs/gpu.md; under 8 minutes on
+# an H100/H200), its table printed and its record in results/bench_gpu.json.
+test-gpu: $(BIN)/.installed
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m gpu tests/gpu
+
+bench-gpu: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench_gpu.py --out results/bench_gpu.json
+
 # The rules as snakefmt writes them and the Python code as ruff formats and lints it (settings in
 # pyproject.toml); `snakefmt Snakefile rules/` and `ruff format $(PY_CODE)` fix the formatting.
 PY_CODE = src tests workflow benchmarks slurm_rehearsal
@@ -91,4 +100,4 @@ rehearse-slurm: $(BIN)/.installed
 rehearse-real: $(BIN)/.installed
 	PYTHONPATH=src nice -n 10 $(BIN)/python -m patch2loc.rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
 
-.PHONY: demo-ablation install demo demo-long test test-long test-fast format-check lint lint-python rehearse-slurm rehearse-real
+.PHONY: bench-gpu test-gpu demo-ablation install demo demo-long test test-long test-fast format-check lint lint-python rehearse-slurm rehearse-real

@@ -1,0 +1,117 @@
+"""GPU benchmark at the paper's scale: Patch2Loc's and the competitors' training and scoring, predict
+end to end, and the paper run's GPU hours that follow (docs/gpu.md).
+
+Needs only torch and numpy on the GPU machine (plus the package's own dependencies for `predict`);
+synthetic brains stand in for data (shape matters for speed, not content). Prints a table and writes
+JSON with the device, driver and versions. Each measure is guarded: one that fails is recorded
+and the others go on; past --budget-s the rest is skipped and says so.
+
+    python benchmarks/bench_gpu.py --out gpu.json              # a CUDA GPU, the paper's sizes
+    python benchmarks/bench_gpu.py --tiny --out tiny.json      # any CPU, tiny sizes (the test's mode)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from gpu import hours, methods_part, patch2loc_part, predict_part, report
+from gpu.common import Sizes, guarded
+from patch2loc.checks.devices import resolve_device
+
+PARTS = ("patch2loc_training", "heatmap", "methods", "predict")
+COMPETITORS = ("DAE", "AE", "VAE", "DDPM", "pDDPM", "cDDPM", methods_part.PRETRAIN)
+
+
+def environment(device: torch.device) -> dict:
+    env = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+        env["gpu_memory_gib"] = round(torch.cuda.get_device_properties(device).total_memory / 2**30, 1)
+        env["driver"] = nvidia_smi("driver_version")
+        env["tf32"] = {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32}
+    return env
+
+
+def cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor()
+
+
+def nvidia_smi(field: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader"], capture_output=True, text=True, timeout=30
+        )
+        return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tiny", action="store_true", help="tiny sizes on any device (a CPU check of every path)")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--out", type=Path, required=True, help="the JSON record")
+    ap.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
+    ap.add_argument("--methods", nargs="+", default=list(COMPETITORS), choices=COMPETITORS)
+    ap.add_argument("--budget-s", type=float, default=420.0, help="measures not started by then are skipped")
+    ap.add_argument("--map-steps", type=int, default=None, help="training steps of the model whose maps are compared")
+    args = ap.parse_args(argv)
+
+    deadline = time.monotonic() + args.budget_s
+    sizes = Sizes.small() if args.tiny else Sizes.paper()
+    device = resolve_device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes, as the trainers set it
+    else:
+        torch.set_num_threads(1)
+    record = {"environment": environment(device), "sizes": sizes.__dict__, "results": {}}
+    print(json.dumps(record["environment"]), flush=True)
+    res = record["results"]
+
+    def save() -> None:  # after every part: a run stopped by a time limit keeps what it measured
+        record["gpu_hours"] = hours.paper_run(res)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(record, indent=1, default=float), encoding="utf-8")
+
+    if "patch2loc_training" in args.parts:
+        guarded("patch2loc_training", lambda: patch2loc_part.training_rates(sizes, device), res, deadline)
+        save()
+    if "heatmap" in args.parts:
+        steps = args.map_steps if args.map_steps is not None else (2 if sizes.tiny else 200)
+        guarded("heatmap", lambda: patch2loc_part.heatmaps(sizes, device, steps), res, deadline)
+        save()
+    if "methods" in args.parts:
+        methods_part.competitors(sizes, device, args.methods, res.setdefault("methods", {}), deadline, save)
+    if "predict" in args.parts:
+        guarded("predict", lambda: predict_part.predict_one(sizes, device), res, deadline)
+    save()
+    print(report.table(record))
+    failed = report.failures(record)
+    for line in failed:
+        print(f"FAILED {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

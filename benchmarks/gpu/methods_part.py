@@ -1,0 +1,128 @@
+"""The competitors at the paper's settings (config/config.yaml): training steps/s per precision, peak
+memory, the paper's training length per fold that follows, and seconds per scored volume through the
+workflow's own path (a checkpoint written by the method's training, loaded, scored by the core)."""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+
+import numpy as np
+import torch
+
+from gpu.common import Sizes, brains, guarded, paper_config, peak_gib, reset_peak, seconds, steps_per_second
+from patch2loc.methods import METHODS, implementation
+from patch2loc.methods.autoencoder import train as ae_train
+from patch2loc.methods.dae import train as dae_train
+from patch2loc.methods.dae.noise import noise_cells
+from patch2loc.methods.diffusion import pretrain, train as diffusion_train
+from patch2loc.methods.training_data import TrainingData
+from patch2loc.run.settings import config_from_dict
+from patch2loc.scoring.core import ScanSettings, score_scan
+
+PRECISIONS = ("none", "bf16", "fp16")  # every trained method's `amp`
+
+
+def _dae_task(data: TrainingData, cfg, device):
+    grid = data.train_images.shape[-3:]
+    cells = tuple(noise_cells(grid[a], data.spacing[a], cfg.noise_cell_mm) for a in (0, 1))
+    return dae_train.DAETask(data, cfg, cells, device)
+
+
+def _diffusion_task(data: TrainingData, cfg, device):
+    return diffusion_train.DiffusionTask(data, cfg, diffusion_train.frequency_px(cfg, data.spacing), device)
+
+
+# name -> (its training task, its trainer): the same classes its workflow rule runs.
+FAMILIES = {
+    "DAE": (_dae_task, dae_train.train),
+    "DDPM": (_diffusion_task, diffusion_train.train),
+    "pDDPM": (_diffusion_task, diffusion_train.train),
+    "cDDPM": (_diffusion_task, diffusion_train.train),
+    "AE": (ae_train.AutoencoderTask, ae_train.train),
+    "VAE": (ae_train.AutoencoderTask, ae_train.train),
+}
+PRETRAIN = "cDDPM-pretrain"
+# The demo-sized stand-ins of a tiny run (a CPU test): the paper's networks, narrower.
+TINY = {"width": 8, "encoder": "resnet18", "decoder_width": 128, "size": 16, "bottleneck": 4, "patch_size": 8}
+
+
+def settings(name: str, sizes: Sizes, device: torch.device, amp: str, **extra):
+    """The method's config dataclass from the paper config's block (cDDPM's pre-training: its block
+    with the cDDPM's encoder and rescale, as the workflow gives it)."""
+    paper = paper_config()
+    if name == PRETRAIN:
+        block, cls = {**paper["cddpm"]["pretrain"], "encoder": paper["cddpm"]["encoder"]}, pretrain.PretrainConfig
+        block["rescale"] = paper["cddpm"]["rescale"]
+    else:
+        block, cls = dict(paper[METHODS[name].config]), implementation(name).Settings
+    block = {k: v for k, v in block.items() if k != "threads"}
+    if sizes.tiny:
+        block.update({k: v for k, v in TINY.items() if k in block or (k == "encoder" and name == PRETRAIN)})
+        block.update(batch_size=2, rescale=1) if "rescale" in block else block.update(batch_size=2)
+        block.update({"timesteps": 20, "test_steps": [10]} if "timesteps" in block else {})
+    if "pretrain" in block:  # cDDPM without its pre-trained encoder: the same network, the same time
+        block["pretrain"] = None
+    block.update(amp=amp, device=str(device), **extra)
+    return config_from_dict(cls, block, f"{name} (paper config)")
+
+
+def task_of(name: str, data: TrainingData, sizes: Sizes, device: torch.device, amp: str):
+    torch.manual_seed(0)
+    if name == PRETRAIN:
+        return pretrain.PretrainTask(data, settings(name, sizes, device, amp), device)
+    return FAMILIES[name][0](data, settings(name, sizes, device, amp), device)
+
+
+def rates(name: str, data: TrainingData, sizes: Sizes, device: torch.device) -> dict:
+    """Steps/s, peak memory and the paper's training length (hours) per precision."""
+    steps = settings(name, sizes, device, "none").steps
+    out = {"paper_steps": steps}
+    for amp in PRECISIONS:
+        reset_peak(device)
+        task = task_of(name, data, sizes, device, amp)
+        rate = steps_per_second(task.train_step, sizes, device)
+        out[amp] = {"steps_per_s": rate, "paper_steps_h": steps / rate / 3600, "peak_gib": peak_gib(device)}
+        print(
+            f"{name:15s} training {amp:5s}: {rate:7.2f} steps/s, {steps:,d} steps in {steps / rate / 3600:5.2f} h, "
+            f"peak {peak_gib(device)} GiB",
+            flush=True,
+        )
+        del task
+        gc.collect()
+    return out
+
+
+def scoring(name: str, data: TrainingData, sizes: Sizes, device: torch.device, volume, mask) -> dict:
+    """Seconds per volume (and peak memory): one training step written as a checkpoint by the method's
+    trainer, loaded by its `load`, scored by the core with the median filter, as a scoring job does."""
+    trainer = FAMILIES[name][1]
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = settings(name, sizes, device, "none", steps=1, val_every=1, val_batches=1)
+        trainer(data, cfg, tmp, progress=False)
+        model, _ = implementation(name).load(f"{tmp}/best.pt", device)
+    run = ScanSettings(median_size=paper_config()["heatmap"]["median_size"], device=str(device))
+    score_scan(name, [model], volume, mask, run)  # warm-up: cuDNN's choice of kernels
+    reset_peak(device)
+    scored, sec = seconds(lambda: score_scan(name, [model], volume, mask, run), device)
+    row = {"seconds_per_volume": sec, "model_seconds": scored.seconds, "peak_gib": peak_gib(device)}
+    print(
+        f"{name:15s} scoring: {sec:6.2f} s/volume (the network {scored.seconds:.2f} s), peak {row['peak_gib']} GiB",
+        flush=True,
+    )
+    return row
+
+
+def competitors(sizes: Sizes, device: torch.device, names: list[str], record: dict, deadline: float, save) -> None:
+    """Every named method's rates and scoring into record[name]; a failure or the time budget stops
+    one method, not the others."""
+    images, masks = brains(sizes.subjects + 2, sizes.grid)
+    ids = {"train": [f"t{i}" for i in range(len(images) - 2)], "val": ["v0", "v1"]}
+    data = TrainingData(images[:-2], masks[:-2], images[-2:], masks[-2:], ids, (1.0, 1.0, 1.0))
+    volume, mask = np.ascontiguousarray(images[-1]), masks[-1]
+    for name in names:
+        row = record.setdefault(name, {})
+        guarded("training", lambda: rates(name, data, sizes, device), row, deadline)
+        if name != PRETRAIN:
+            guarded("scoring", lambda: scoring(name, data, sizes, device, volume, mask), row, deadline)
+        save()

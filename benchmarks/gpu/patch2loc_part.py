@@ -1,0 +1,125 @@
+"""Patch2Loc at the paper's scale: training steps/s per precision, the dense stride-1 heatmap of one
+volume (the project's scheme beside the authors'), and how the precisions agree on the same weights."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import torch
+
+from gpu.common import Sizes, brains, host_rss_gib, paper_config, peak_gib, reset_peak, seconds, steps_per_second
+from patch2loc.methods.patch2loc.model import patch_size_for
+from patch2loc.methods.patch2loc.train import Patch2LocTask, TrainConfig
+from patch2loc.methods.training_data import TrainingData
+from patch2loc.scoring.metrics import evaluate_volume
+from patch2loc.scoring.postprocess import postprocess
+
+from bench_heatmap import authors_scores, synthetic_case  # (the CPU benchmark's re-implementation)
+
+# The precisions Patch2Loc's config offers (patch2loc.amp) and its channels_last switch.
+TRAIN_VARIANTS = ("none", "bf16", "fp16", "bf16-cl", "fp16-cl")
+HEATMAP_PRECISIONS = ("none", "bf16", "fp16")
+
+
+def training_data(sizes: Sizes, images: np.ndarray, masks: np.ndarray) -> TrainingData:
+    names = {"train": [f"t{i}" for i in range(len(images) - 2)], "val": ["v0", "v1"]}
+    return TrainingData(images[:-2], masks[:-2], images[-2:], masks[-2:], names, (1.0, 1.0, 1.0))
+
+
+def task_of(data: TrainingData, sizes: Sizes, device: torch.device, variant: str, **extra) -> Patch2LocTask:
+    amp, _, cl = variant.partition("-")
+    paper = paper_config()["patch2loc"]
+    cfg = TrainConfig(
+        patches_per_step=sizes.patches,
+        lr=paper["lr"],
+        beta=paper["beta"],
+        min_brain_fraction=paper["min_brain_fraction"],
+        amp=amp,
+        channels_last=cl == "cl",
+        device=str(device),
+        **extra,
+    )
+    torch.manual_seed(0)
+    return Patch2LocTask(data, cfg, patch_size_for(sizes.grid[0]), device)
+
+
+def training_rates(sizes: Sizes, device: torch.device) -> dict:
+    """Steps/s, the 15,000-step time and peak memory per precision, at the paper's batch."""
+    images, masks = brains(sizes.subjects + 2, sizes.grid)
+    data = training_data(sizes, images, masks)
+    rows = {"subjects": sizes.subjects, "patches_per_step": sizes.patches, "host_rss_gib_with_data": host_rss_gib()}
+    steps = paper_config()["patch2loc"]["steps"]
+    for variant in TRAIN_VARIANTS:
+        reset_peak(device)
+        task = task_of(data, sizes, device, variant)
+        rate = steps_per_second(task.train_step, sizes, device)
+        rows[variant] = {"steps_per_s": rate, "paper_steps_h": steps / rate / 3600, "peak_gib": peak_gib(device)}
+        print(
+            f"Patch2Loc training {variant:8s}: {rate:7.2f} steps/s, {steps:,d} steps in "
+            f"{steps / rate / 3600:5.2f} h, peak {peak_gib(device)} GiB",
+            flush=True,
+        )
+        del task
+        gc.collect()
+    return rows
+
+
+def trained_model(sizes: Sizes, device: torch.device, steps: int):
+    """A model trained briefly (bf16) on smooth synthetic brains, so that the maps compared below
+    are those of a model that has learnt something, not of random weights."""
+    cases = [synthetic_case(sizes.grid, seed=s) for s in range(6)]
+    images = np.stack([c[0] for c in cases])
+    masks = np.stack([c[1] for c in cases])
+    task = task_of(training_data(sizes, images, masks), sizes, device, "bf16", warmup_steps=0)
+    for i in range(steps):
+        task.train_step(i)
+    return task.model.eval()
+
+
+def heatmaps(sizes: Sizes, device: torch.device, train_steps: int) -> dict:
+    """One volume scored densely at stride 1 under each precision and by the authors' scheme:
+    seconds, peak memory, and each map's agreement with fp32 and AUPRC on the synthetic lesion."""
+    from patch2loc.methods.patch2loc.heatmap import score_volume
+
+    model = trained_model(sizes, device, train_steps)
+    volume, mask, seg = synthetic_case(sizes.grid, seed=99, lesion=True)
+    batch = paper_config()["heatmap"]["batch_size"]
+    rows, maps = {"volume": list(sizes.grid), "train_steps": train_steps}, {}
+    for amp in HEATMAP_PRECISIONS:
+        score_volume(model, volume[:, :, :2], mask[:, :, :2], batch_size=batch, device=device, amp=amp)  # warm-up
+        reset_peak(device)
+        res, sec = seconds(lambda: score_volume(model, volume, mask, batch_size=batch, device=device, amp=amp), device)
+        maps[amp] = res.score
+        rows[f"project_{amp}"] = {"seconds": sec, "patches": res.n_patches, "peak_gib": peak_gib(device)}
+    slices = np.arange(sizes.grid[2]) if sizes.heatmap_slices is None else np.arange(sizes.heatmap_slices)
+    reset_peak(device)
+    forward = None if device.type == "cuda" else 512
+    authors, sec = seconds(lambda: authors_scores(model, volume, mask, slices, device, forward), device)
+    scale = sizes.grid[2] / len(slices)  # a CPU times a few slices: scaled to the volume
+    rows["authors_fp16"] = {"seconds": sec * scale, "slices_timed": len(slices), "peak_gib": peak_gib(device)}
+    median = paper_config()["heatmap"]["median_size"]  # the core's filter, run on the CPU after the network
+    rows["postprocess_s"] = seconds(lambda: postprocess(maps["bf16"], mask, median), device)[1]
+    rows["agreement"] = agreement(maps, authors, slices, volume, mask, seg)
+    for name, row in rows.items():
+        print(f"heatmap {name}: {row}", flush=True)
+    return rows
+
+
+def agreement(maps: dict, authors: np.ndarray, slices, volume, mask, seg) -> dict:
+    """Max |map - fp32 map| in the brain (raw and after the 7^3 median filter) and AUPRC per precision."""
+    median = paper_config()["heatmap"]["median_size"]
+    ref, ref_post = maps["none"], postprocess(maps["none"], mask, median)
+    out = {}
+    for amp, raw in maps.items():
+        post = postprocess(raw, mask, median)
+        out[amp] = {
+            "max_abs_diff_raw": float(np.abs(raw - ref)[mask].max()),
+            "max_abs_diff_post": float(np.abs(post - ref_post)[mask].max()),
+            "auprc": evaluate_volume(post, seg, mask)["auprc"],
+        }
+    sub = maps["none"][:, :, slices]
+    out["authors_fp16"] = {"max_abs_diff_raw": float(np.abs(authors - sub)[mask[:, :, slices]].max())}
+    if len(slices) == volume.shape[2]:  # the whole volume: its AUPRC is comparable
+        out["authors_fp16"]["auprc"] = evaluate_volume(postprocess(authors, mask, median), seg, mask)["auprc"]
+    return out

@@ -1,0 +1,67 @@
+"""The GPU benchmark's tiny mode on the CPU (CI): every part runs, the record says what ran where, and
+the paper run's GPU hours are derived for every trained method."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TRAINED = {"Patch2Loc", "DAE", "AE", "VAE", "DDPM", "pDDPM", "cDDPM", "cDDPM-pretrain"}
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "tiny.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_gpu.py"), "--tiny", "--device", "cpu", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "paper run, GPU hours" in done.stdout
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_every_part_ran_without_error(record):
+    env, res = record["environment"], record["results"]
+    assert env["device"] == "cpu" and env["torch"] and env["cpu"]
+    assert set(res) == {"patch2loc_training", "heatmap", "methods", "predict"}
+    assert not any("error" in json.dumps(v) for v in res.values())
+    for variant in ("none", "bf16", "fp16", "bf16-cl", "fp16-cl"):
+        assert res["patch2loc_training"][variant]["steps_per_s"] > 0
+    assert set(res["methods"]) == TRAINED - {"Patch2Loc"}
+    for name, row in res["methods"].items():
+        assert {"none", "bf16", "fp16"} <= set(row["training"]), name
+        assert (name == "cDDPM-pretrain") == ("scoring" not in row), name
+
+
+@pytest.mark.slow
+def test_precisions_are_compared_on_the_same_weights(record):
+    agreement = record["results"]["heatmap"]["agreement"]
+    assert agreement["none"]["max_abs_diff_raw"] == 0.0  # fp32 against itself
+    for amp in ("bf16", "fp16"):
+        assert 0.0 <= agreement[amp]["max_abs_diff_raw"] < 5.0 and 0.0 <= agreement[amp]["auprc"] <= 1.0
+
+
+@pytest.mark.slow
+def test_predict_is_split_into_scoring_and_the_rest(record):
+    p = record["results"]["predict"]
+    assert p["wall_s"] > p["scoring_s"] > 0 and p["rest_s"] == pytest.approx(p["wall_s"] - p["scoring_s"])
+
+
+@pytest.mark.slow
+def test_gpu_hours_cover_every_trained_method_and_the_paper_splits(record):
+    hours = record["gpu_hours"]
+    assert set(hours) == TRAINED | {"total"}
+    # Patch2Loc and the DAE read T1, T2 and T1T2 (registry `multicontrast`); the others T1 and T2; five folds.
+    assert hours["Patch2Loc"]["trainings"] == hours["DAE"]["trainings"] == 15
+    assert hours["DDPM"]["trainings"] == hours["cDDPM-pretrain"]["trainings"] == 10
+    assert hours["Patch2Loc"]["scorings"] > hours["DDPM"]["scorings"] > 5 * 1251  # BraTS21 alone, per fold
+    assert hours["total"]["gpu_h"] == pytest.approx(sum(r["gpu_h"] for k, r in hours.items() if k != "total"))
