@@ -8,6 +8,7 @@ and the others go on; past --budget-s the rest is skipped and says so.
 
     python benchmarks/bench_gpu.py --out gpu.json              # a CUDA GPU, the paper's sizes
     python benchmarks/bench_gpu.py --tiny --out tiny.json      # any CPU, tiny sizes (the test's mode)
+    python benchmarks/bench_gpu.py --merge a.json b.json --out all.json   # records of parts run apart
 """
 
 from __future__ import annotations
@@ -75,9 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
     ap.add_argument("--methods", nargs="+", default=list(COMPETITORS), choices=COMPETITORS)
     ap.add_argument("--budget-s", type=float, default=420.0, help="measures not started by then are skipped")
+    ap.add_argument("--merge", type=Path, nargs="+", help="records of runs of some parts each: one record and table")
     ap.add_argument("--map-steps", type=int, default=None, help="training steps of the model whose maps are compared")
     args = ap.parse_args(argv)
 
+    if args.merge:
+        return finish(merged([json.loads(p.read_text(encoding="utf-8")) for p in args.merge]), args.out)
     deadline = time.monotonic() + args.budget_s
     sizes = Sizes.small() if args.tiny else Sizes.paper()
     device = resolve_device(args.device)
@@ -106,6 +110,29 @@ def main(argv: list[str] | None = None) -> int:
     if "predict" in args.parts:
         guarded("predict", lambda: predict_part.predict_one(sizes, device), res, deadline)
     save()
+    return finish(record, args.out)
+
+
+def merged(records: list[dict]) -> dict:
+    """One record of several runs on one device (each of some parts, or some methods): later runs'
+    parts and methods are added to the first's; the devices must be the same."""
+    devices = {(r["environment"].get("gpu"), r["environment"]["device"]) for r in records}
+    if len(devices) > 1:
+        raise SystemExit(f"bench_gpu --merge: the records come from different devices {sorted(devices, key=str)}")
+    out = {**records[0], "merged_from": [r["environment"]["date"] for r in records], "results": {}}
+    for record in records:
+        for part, value in record["results"].items():
+            if part == "methods":
+                out["results"].setdefault("methods", {}).update(value)
+            elif "skipped" not in value:
+                out["results"][part] = value
+    return out
+
+
+def finish(record: dict, out: Path) -> int:
+    record["gpu_hours"] = hours.paper_run(record["results"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1, default=float), encoding="utf-8")
     print(report.table(record))
     failed = report.failures(record)
     for line in failed:

@@ -48,8 +48,9 @@ def training_rates(sizes: Sizes, device: torch.device) -> dict:
     """Steps/s, the 15,000-step time and peak memory per precision, at the paper's batch."""
     images, masks = brains(sizes.subjects + 2, sizes.grid)
     data = training_data(sizes, images, masks)
-    rows = {"subjects": sizes.subjects, "patches_per_step": sizes.patches, "host_rss_gib_with_data": host_rss_gib()}
     steps = paper_config()["patch2loc"]["steps"]
+    rows = {"subjects": sizes.subjects, "patches_per_step": sizes.patches, "paper_steps": steps}
+    rows["host_rss_gib_with_data"] = host_rss_gib()
     for variant in TRAIN_VARIANTS:
         reset_peak(device)
         task = task_of(data, sizes, device, variant)

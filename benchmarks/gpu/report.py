@@ -49,7 +49,7 @@ def table(record: dict) -> str:
         ]
     hours = record.get("gpu_hours") or {}
     if hours:
-        lines += ["", "paper run, GPU hours (trainings x h each + scorings x s each)"]
+        lines += ["", "paper run, GPU hours held (trainings x h each + scorings x s each; the scorings' network alone)"]
         for method, row in hours.items():
             if method == "total":
                 lines.append(f"  {'total':15s} {_f(row['gpu_h'], 1):>8s} GPU-h")
@@ -57,7 +57,7 @@ def table(record: dict) -> str:
             lines.append(
                 f"  {method:15s} {row['trainings']:3d} x {_f(row['hours_per_training'])} h ({row['precision']})"
                 f" + {row.get('scorings', 0):6d} x {_f(row.get('seconds_per_volume'))} s = "
-                f"{_f(row['gpu_h'], 1)} GPU-h"
+                f"{_f(row['gpu_h'], 1)} GPU-h (network {_f(row.get('network_gpu_h'), 1)} h)"
             )
     return "\n".join(lines)
 

@@ -44,8 +44,12 @@ class Method:
     train_rule: str | None = None  # the rule that trains it per (modality, fold); None: not trained
     models: str = ""  # its folder under results/{run}/models/ ("": models/{modality}/fold{k} itself)
     gpu: bool = False  # its training and scoring jobs ask for a GPU (gpu=1)
-    train_minutes: int = 0  # time limit of one training job at paper scale (cluster)
-    score_minutes: float = 0.1  # minutes per volume at paper scale (time limits of scoring shards)
+    # Time limits at paper scale (cluster), from the GPU benchmark on an H200 (docs/gpu.md): a training
+    # ten times its measured fp32 time (a GPU up to ten times slower), at least an hour; scoring three
+    # times its measured seconds per volume (network and the CPU's median filter, plus the
+    # native-space work that was not measured), in minutes per volume.
+    train_minutes: int = 0  # one training job
+    score_minutes: float = 0.1  # per volume (scoring shards and the healthy threshold)
     checkpoint_fields: tuple[str, ...] = ()  # what its checkpoints hold beyond the weights (checked on read)
     colour_range: tuple[float, float] | None = None  # a fixed colour scale of its scores (None: the scan's own)
     # It predicts where each patch comes from (a mean and log-variance per patch): the figures of
@@ -80,8 +84,8 @@ REGISTRY = (
         train_rule="train_model",
         models="",
         gpu=True,
-        train_minutes=600,
-        score_minutes=0.6,
+        train_minutes=120,
+        score_minutes=0.7,
         checkpoint_fields=("patch_size",),
         colour_range=(0.0, 12.0),
         predicts_positions=True,
@@ -94,11 +98,11 @@ REGISTRY = (
         train_rule="train_dae",
         models="DAE",
         gpu=True,
-        train_minutes=300,
-        score_minutes=0.05,
+        train_minutes=360,
+        score_minutes=0.45,
         multicontrast=True,
     ),
-    Method(name="Thresh", module="patch2loc.methods.thresh", score_minutes=0.1),
+    Method(name="Thresh", module="patch2loc.methods.thresh", score_minutes=0.55),  # the median filter alone
     # Behrendt et al.'s diffusion models (docs/diffusion.md): one UNet, one noise, three ways to use them.
     Method(
         name="DDPM",
@@ -107,8 +111,8 @@ REGISTRY = (
         train_rule="train_ddpm",
         models="DDPM",
         gpu=True,
-        train_minutes=480,
-        score_minutes=0.1,
+        train_minutes=420,
+        score_minutes=0.4,
     ),
     Method(
         name="pDDPM",
@@ -117,8 +121,8 @@ REGISTRY = (
         train_rule="train_pddpm",
         models="pDDPM",
         gpu=True,
-        train_minutes=480,
-        score_minutes=0.3,
+        train_minutes=420,
+        score_minutes=0.55,
     ),
     Method(
         name="cDDPM",
@@ -127,14 +131,14 @@ REGISTRY = (
         train_rule="train_cddpm",
         models="cDDPM",
         gpu=True,
-        train_minutes=480,
-        score_minutes=0.3,
+        train_minutes=390,
+        score_minutes=0.55,  # not measured (the lease's time): pDDPM's, the larger measured diffusion model's
         pretrain=Pretraining(
             name="cDDPM-pretrain",
             module="patch2loc.methods.diffusion.pretrain",
             rule="pretrain_cddpm",
             models="cDDPM_encoder",
-            train_minutes=480,
+            train_minutes=210,
             setting="encoder_checkpoint",
         ),
     ),
@@ -146,8 +150,8 @@ REGISTRY = (
         train_rule="train_ae",
         models="AE",
         gpu=True,
-        train_minutes=120,
-        score_minutes=0.05,
+        train_minutes=60,
+        score_minutes=0.45,  # scoring not measured (the lease's time): the DAE's, a slice network + the median
     ),
     Method(
         name="VAE",
@@ -156,8 +160,8 @@ REGISTRY = (
         train_rule="train_vae",
         models="VAE",
         gpu=True,
-        train_minutes=120,
-        score_minutes=0.05,
+        train_minutes=60,
+        score_minutes=0.45,  # scoring not measured (the lease's time): the DAE's, a slice network + the median
     ),
 )
 METHODS = {m.name: m for m in REGISTRY}

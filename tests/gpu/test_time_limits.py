@@ -1,0 +1,61 @@
+"""The rules' time limits (the registry's train_minutes and score_minutes, which SLURM enforces) against
+the GPU benchmark's record at the paper's scale (docs/gpu/h200-2026-11-26.json): a training may take ten
+times its measured fp32 time, a scored volume three times its measured seconds (docs/gpu.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from patch2loc.methods import METHODS, TRAINED
+
+REPO = Path(__file__).resolve().parents[2]
+RECORD, CONFIG = REPO / "docs" / "gpu" / "h200-2026-11-26.json", REPO / "config" / "config.yaml"
+TRAIN_MARGIN, SCORE_MARGIN = 10, 3
+# Scorings the lease's time did not reach; each borrows a measured method's limit (registry comment).
+SCORING_NOT_MEASURED = {"AE", "VAE", "cDDPM"}
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict:
+    record = json.loads(RECORD.read_text(encoding="utf-8"))
+    res = record["results"]
+    heat = res["heatmap"]
+    out = {
+        "Patch2Loc": {
+            "training": res["patch2loc_training"],
+            "scoring": heat["project_bf16"]["seconds"] + heat["postprocess_s"],
+        },
+        "Thresh": {"scoring": heat["postprocess_s"]},
+    }
+    for name, row in res["methods"].items():
+        out[name] = {"training": row["training"], "scoring": (row.get("scoring") or {}).get("seconds_per_volume")}
+    return out
+
+
+def _fp32_minutes(training: dict) -> float:
+    """Minutes of the paper's training length at the measured fp32 rate (Patch2Loc's record gives no
+    length: the paper config's)."""
+    steps = training.get("paper_steps") or yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["patch2loc"]["steps"]
+    return steps / training["none"]["steps_per_s"] / 60
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_every_training_limit_covers_ten_times_the_measured_time(name, measured):
+    method = METHODS[name]
+    assert method.train_minutes >= TRAIN_MARGIN * _fp32_minutes(measured[name]["training"])
+    if method.pretrain:
+        pre = measured[method.pretrain.name]["training"]
+        assert method.pretrain.train_minutes >= TRAIN_MARGIN * _fp32_minutes(pre)
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_every_scoring_limit_covers_three_times_the_measured_seconds(name, measured):
+    seconds = (measured.get(name) or {}).get("scoring")
+    if name in SCORING_NOT_MEASURED:
+        assert seconds is None, f"{name} is measured now: take it out of SCORING_NOT_MEASURED"
+        return
+    assert METHODS[name].score_minutes * 60 >= SCORE_MARGIN * seconds
