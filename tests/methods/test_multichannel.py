@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,13 +31,6 @@ def _volumes(n: int, channels: int | None, seed: int) -> tuple[np.ndarray, np.nd
     return (images[:, 0] if channels is None else images), masks
 
 
-def _digest(arrays) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a, dtype=np.float32).tobytes())
-    return h.hexdigest()[:16]
-
-
 def _train_p2l(out, channels):
     images, masks = _volumes(3, channels, seed=0)
     cfg = p2l_train.TrainConfig(steps=3, patches_per_step=32, val_every=3, val_batches=1, patch_size=4, device="cpu")
@@ -54,34 +48,39 @@ def _train_dae(out, channels):
     return images[2], masks[2]
 
 
-def one_channel_digests(tmp) -> dict:
-    """Digests of the weights after 3 training steps and of the heatmap, for today's one-channel
-    input ([S, X, Y, Z]): Patch2Loc, then the DAE."""
+def one_channel_arrays(tmp) -> dict[str, np.ndarray]:
+    """Today's one-channel input ([S, X, Y, Z]) through the code: Patch2Loc's weights after 3 training
+    steps (a fixed sample of 4,096 of them), the map of an untrained seeded Patch2Loc (scoring without
+    training), the DAE's weights after 3 steps and its map. Uses only calls the code before C channels
+    had: the reference file was recorded with the same calls on that code."""
+    from patch2loc.methods.patch2loc.model import Patch2LocNet
+
     torch.set_num_threads(1)
     image, mask = _train_p2l(f"{tmp}/p2l", None)
     model, _ = load_p2l(f"{tmp}/p2l/last.pt")
-    heat = score_volume(model, image, mask, device="cpu", amp="none", region="all").score
+    weights = np.concatenate([t.numpy().ravel() for t in model.state_dict().values()]).astype(np.float64)
+    torch.manual_seed(0)
+    untrained = Patch2LocNet(4).eval()
     image_d, mask_d = _train_dae(f"{tmp}/dae", None)
     dae, _ = load_dae(f"{tmp}/dae/last.pt")
-    arrays = {
-        "p2l_weights": [t.numpy() for t in model.state_dict().values()],
-        "p2l_heatmap": [heat],
-        "dae_weights": [t.numpy() for t in dae.state_dict().values()],
-        "dae_map": [anomaly_map(dae, image_d, mask_d, "cpu")],
+    return {
+        "p2l_weights": weights[np.random.default_rng(0).choice(weights.size, 4096, replace=False)],
+        "p2l_untrained_map": score_volume(untrained, image, mask, device="cpu", amp="none", region="all").score,
+        "dae_weights": np.concatenate([t.numpy().ravel() for t in dae.state_dict().values()]),
+        "dae_map": anomaly_map(dae, image_d, mask_d, "cpu"),
     }
-    digests = {k: _digest(v) for k, v in arrays.items()}
-    sums = {k: float(sum(np.abs(a.astype(np.float64)).sum() for a in v)) for k, v in arrays.items()}
-    return digests, sums
 
 
-# Recorded on the unmodified code (commit d11a849, before C channels existed) with
-# `one_channel_digests(tmp)` above and torch 2.14.1 on an AVX512 CPU (this project's build machine,
-# 2026-11-25); the (name, shape) digests with
-# sha256(repr([(name, tuple(shape)) for name, shape in state_dict.items()])).
-TODAY = {"p2l_weights": "d4b66c46cb820121", "p2l_heatmap": "0557968c54c46252"}
-TODAY |= {"dae_weights": "864295ea7729ea8b", "dae_map": "84f5bdb77fa38610"}
-TODAY_SUMS = {"p2l_weights": 260895.75257931117, "p2l_heatmap": 20724.201924324036}
-TODAY_SUMS |= {"dae_weights": 504.37966329054666, "dae_map": 296.02920525334775}
+# Recorded by `one_channel_arrays` on the code before C channels existed (docs/measurements.md names it),
+# torch 2.14.1, an Intel Xeon with AMX. The relative L2 distance to it that a run may have on another CPU:
+# measured there with oneDNN held to AVX2 or SSE4.1 and ATen's kernels at avx2 or default (the AMD AVX2
+# machine's 2.4e-4 weight-sum difference is reproduced by oneDNN at AVX2), against another training seed:
+#   Patch2Loc's weights: kernels 0.049-0.083 (Adam turns tiny gradient differences into whole steps),
+#                        another seed 0.85
+#   the untrained map:   kernels <= 1.6e-8;  the DAE's weights <= 5.4e-8 (seed 0.77);  its map <= 5.5e-7 (seed 0.81)
+# The trained Patch2Loc's map is not compared across CPUs: kernels move it as much as a seed (0.04-0.08).
+TODAY = Path(__file__).parent / "data" / "one_channel_today.npz"
+TOLERANCE = {"p2l_weights": 0.25, "p2l_untrained_map": 1e-5, "dae_weights": 1e-5, "dae_map": 1e-4}
 TODAY_NETWORKS = {"p2l": (11_848_068, "8f54c4b60733e4b7"), "dae": (7_701_825, "c6ebfd9318f823a5")}
 
 
@@ -105,18 +104,16 @@ def test_one_channel_is_todays_network():
     assert sum(p.numel() for p in dae.parameters()) == 7_701_825 + 64 * 9 + 64 + 1
 
 
-def test_one_channel_trains_and_scores_exactly_as_today(tmp_path):
+def test_one_channel_trains_and_scores_as_today_on_any_cpu(tmp_path):
     threads = torch.get_num_threads()
     try:
-        digests, sums = one_channel_digests(tmp_path)
+        arrays = one_channel_arrays(tmp_path)
     finally:
         torch.set_num_threads(threads)
-    if torch.backends.cpu.get_cpu_capability() == "AVX512":  # the recording machine's kernels: bit for bit
-        assert digests == TODAY
-    # Other CPUs may sum floats in another order: the runs must still agree to float precision
-    # (another draw of patches, slices or noise would move these sums by far more).
-    for key, value in TODAY_SUMS.items():
-        assert abs(sums[key] - value) <= 1e-6 * value, key
+    today = np.load(TODAY)
+    for key, tolerance in TOLERANCE.items():
+        distance = np.linalg.norm(arrays[key].ravel() - today[key]) / np.linalg.norm(today[key])
+        assert distance <= tolerance, (key, distance)
 
 
 def test_two_contrast_sampler_gathers_the_same_window_of_each_contrast():
