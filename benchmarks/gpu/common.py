@@ -111,9 +111,11 @@ def guarded(name: str, fn, record: dict, deadline: float):
         record[name] = {"skipped": "the benchmark's time budget was spent"}
         print(f"{name}: skipped (time budget spent)", flush=True)
         return None
+    t0 = time.monotonic()
     try:
         record[name] = fn()
     except Exception as exc:  # noqa: BLE001  (one failed measure must not lose the others)
         traceback.print_exc()
         record[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    record[name]["measure_s"] = time.monotonic() - t0  # what the measure cost (the benchmark's own budget)
     return record[name]
