@@ -4,6 +4,7 @@ synthetic brains, step timing and peak memory."""
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import time
 import traceback
@@ -93,6 +94,25 @@ def steps_per_second(step, sizes: Sizes, device: torch.device) -> float:
     float(loss)
     sync(device)
     return sizes.steps / (time.perf_counter() - t0)
+
+
+def rates_per_variant(method: str, variants, make_task, steps: int, sizes: Sizes, device: torch.device) -> dict:
+    """{variant: steps/s, the paper's `steps` in hours, peak GPU memory} of `make_task(variant)`'s
+    train_step, one task at a time (each freed before the next is built)."""
+    rows = {}
+    for variant in variants:
+        reset_peak(device)
+        task = make_task(variant)
+        rate = steps_per_second(task.train_step, sizes, device)
+        rows[variant] = {"steps_per_s": rate, "paper_steps_h": steps / rate / 3600, "peak_gib": peak_gib(device)}
+        print(
+            f"{method:15s} training {variant:8s}: {rate:7.2f} steps/s, {steps:,d} steps in "
+            f"{steps / rate / 3600:5.2f} h, peak {peak_gib(device)} GiB",
+            flush=True,
+        )
+        del task
+        gc.collect()
+    return rows
 
 
 def seconds(fn, device: torch.device):

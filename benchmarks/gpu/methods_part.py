@@ -4,13 +4,12 @@ workflow's own path (a checkpoint written by the method's training, loaded, scor
 
 from __future__ import annotations
 
-import gc
 import tempfile
 
 import numpy as np
 import torch
 
-from gpu.common import Sizes, brains, guarded, paper_config, peak_gib, reset_peak, seconds, steps_per_second
+from gpu.common import Sizes, brains, guarded, paper_config, peak_gib, reset_peak, seconds, rates_per_variant
 from patch2loc.methods import METHODS, implementation
 from patch2loc.methods.autoencoder import train as ae_train
 from patch2loc.methods.dae import train as dae_train
@@ -77,20 +76,8 @@ def task_of(name: str, data: TrainingData, sizes: Sizes, device: torch.device, a
 def rates(name: str, data: TrainingData, sizes: Sizes, device: torch.device) -> dict:
     """Steps/s, peak memory and the paper's training length (hours) per precision."""
     steps = settings(name, sizes, device, "none").steps
-    out = {"paper_steps": steps}
-    for amp in PRECISIONS:
-        reset_peak(device)
-        task = task_of(name, data, sizes, device, amp)
-        rate = steps_per_second(task.train_step, sizes, device)
-        out[amp] = {"steps_per_s": rate, "paper_steps_h": steps / rate / 3600, "peak_gib": peak_gib(device)}
-        print(
-            f"{name:15s} training {amp:5s}: {rate:7.2f} steps/s, {steps:,d} steps in {steps / rate / 3600:5.2f} h, "
-            f"peak {peak_gib(device)} GiB",
-            flush=True,
-        )
-        del task
-        gc.collect()
-    return out
+    make = lambda amp: task_of(name, data, sizes, device, amp)  # noqa: E731
+    return {"paper_steps": steps, **rates_per_variant(name, PRECISIONS, make, steps, sizes, device)}
 
 
 def scoring(name: str, data: TrainingData, sizes: Sizes, device: torch.device, volume, mask) -> dict:

@@ -3,12 +3,12 @@ volume (the project's scheme beside the authors'), and how the precisions agree 
 
 from __future__ import annotations
 
-import gc
+from functools import partial
 
 import numpy as np
 import torch
 
-from gpu.common import Sizes, brains, host_rss_gib, paper_config, peak_gib, reset_peak, seconds, steps_per_second
+from gpu.common import Sizes, brains, host_rss_gib, paper_config, peak_gib, reset_peak, seconds, rates_per_variant
 from patch2loc.methods.patch2loc.model import patch_size_for
 from patch2loc.methods.patch2loc.train import Patch2LocTask, TrainConfig
 from patch2loc.methods.training_data import TrainingData
@@ -51,18 +51,8 @@ def training_rates(sizes: Sizes, device: torch.device) -> dict:
     steps = paper_config()["patch2loc"]["steps"]
     rows = {"subjects": sizes.subjects, "patches_per_step": sizes.patches, "paper_steps": steps}
     rows["host_rss_gib_with_data"] = host_rss_gib()
-    for variant in TRAIN_VARIANTS:
-        reset_peak(device)
-        task = task_of(data, sizes, device, variant)
-        rate = steps_per_second(task.train_step, sizes, device)
-        rows[variant] = {"steps_per_s": rate, "paper_steps_h": steps / rate / 3600, "peak_gib": peak_gib(device)}
-        print(
-            f"Patch2Loc training {variant:8s}: {rate:7.2f} steps/s, {steps:,d} steps in "
-            f"{steps / rate / 3600:5.2f} h, peak {peak_gib(device)} GiB",
-            flush=True,
-        )
-        del task
-        gc.collect()
+    make = partial(task_of, data, sizes, device)
+    rows.update(rates_per_variant("Patch2Loc", TRAIN_VARIANTS, make, steps, sizes, device))
     return rows
 
 

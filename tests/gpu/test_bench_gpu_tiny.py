@@ -4,25 +4,18 @@ the paper run's GPU hours are derived for every trained method."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.benchmarks import run_bench_gpu
+
 TRAINED = {"Patch2Loc", "DAE", "AE", "VAE", "DDPM", "pDDPM", "cDDPM", "cDDPM-pretrain"}
 
 
 @pytest.fixture(scope="module")
 def record(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "tiny.json"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "bench_gpu.py"), "--tiny", "--device", "cpu", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    done = run_bench_gpu(out, "cpu", timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "paper run, GPU hours" in done.stdout
     return json.loads(out.read_text(encoding="utf-8"))

@@ -5,12 +5,11 @@ assumes. `make test-gpu` runs them; the GPU benchmark's tiny mode is run on the 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.helpers.benchmarks import run_bench_gpu
 import torch
 
 from patch2loc.methods import implementation
@@ -21,7 +20,6 @@ from patch2loc.methods.training_data import TrainingData
 from patch2loc.predict.budget import LOOP
 
 pytestmark = pytest.mark.gpu
-REPO = Path(__file__).resolve().parents[2]
 CUDA = torch.device("cuda")
 
 
@@ -104,12 +102,7 @@ def test_patch2loc_scoring_peak_is_within_predicts_budget(batch):
 
 def test_the_gpu_benchmark_runs_every_part_on_cuda(tmp_path):
     out = tmp_path / "tiny.json"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "bench_gpu.py"), "--tiny", "--device", "cuda", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_bench_gpu(out, "cuda", timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     record = json.loads(out.read_text(encoding="utf-8"))
     assert record["environment"]["gpu"] and record["results"]["patch2loc_training"]["bf16"]["peak_gib"] > 0

@@ -15,3 +15,16 @@ def benchmark_module(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_bench_gpu(out: Path, device: str, timeout: int):
+    """benchmarks/bench_gpu.py --tiny on `device`, its record written to `out`."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--tiny", "--device", device, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
