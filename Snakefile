@@ -31,14 +31,12 @@ include: "rules/report.smk"
 include: "rules/bundles.smk"
 
 
-# Jobs that run in this Snakemake process even under a cluster executor: downloads need the
-# internet (compute nodes often have none); the others read a few small files or stream shards
-# and would wait longer in a queue than they run. table2 and figures read every patch row and
-# stay cluster jobs (with memory declared).
-if config["source"] == "real":
-
-    localrules:
-        download,
+# Jobs that run in this Snakemake process even under a cluster executor: the rules that need the
+# internet (compute nodes often have none), found by the `downloads` resource they declare; and
+# these, which read a few small files or stream shards and would wait longer in a queue than they
+# run. table2 and figures read every patch row and stay cluster jobs (with memory declared). The
+# others go to a partition chosen by their resources (profiles/slurm/partitions.yaml).
+workflow.localrules(*internet_rules())
 
 
 localrules:
