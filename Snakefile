@@ -1,7 +1,7 @@
 # Patch2Loc: raw scans -> preprocessing -> Nyul landmarks -> training per (modality, fold)
 # -> heatmaps and metrics per dataset -> Table 1, Table 2, figures, HTML report.
 #
-#   snakemake --cores 8 --use-conda                         # the paper (config/config.yaml)
+#   snakemake --cores 8 --sdm conda                         # the paper (config/config.yaml)
 #   snakemake --cores 2 --configfile config/demo.yaml       # the embedded synthetic demo
 #   snakemake table1                                        # one named target
 #   snakemake --profile profiles/slurm                      # the same DAG on a SLURM cluster

@@ -26,7 +26,10 @@ from env_rehearsal.spec import ENVS, REPO, catalog, env_files, parse_dep, read_e
 
 TESTED = ENVS / "tested.yaml"
 _LINE = re.compile(r"^(?P<lead>\s*-\s+)(?P<item>[A-Za-z0-9_.\-]+[^#\n]*?)(?P<tail>\s*(#.*)?)$", re.M)
-_PYPROJECT_DEP = re.compile(r'^(?P<lead>\s*")(?P<item>[A-Za-z0-9_.\-\[\]]+[^"]*)(?P<tail>",.*)$', re.M)
+_QUOTED = re.compile(r'(?P<lead>")(?P<item>[A-Za-z][A-Za-z0-9_.\-]*[<>=!~][^"]*|[A-Za-z][A-Za-z0-9_.\-]*)(?P<tail>")')
+# pyproject.toml's requirement lists that `make pins` bounds: the package's and the extras a user
+# installs to run it (the test extra's tools keep their own pins).
+PYPROJECT_LISTS = re.compile(r"(?ms)^(dependencies = \[\n.*?^\]|(?:demo|bids|workflow) = \[[^\n]*\])")
 CPU_HEADER = (
     "# Written by `make pins` from envs/{name}.yaml: the same packages with the CPU build of PyTorch\n"
     "# (conda-forge's pytorch-cpu), for a CPU-only site (config device.torch_build: cpu). Do not edit.\n"
@@ -108,9 +111,9 @@ def planned(tested: dict) -> dict[Path, str]:
             out[ENVS / "cpu" / path.name] = cpu_variant(path.stem, text)
     pyproject = REPO / "pyproject.toml"
     host = {key(k): str(v) for k, v in tested["host"].items()}
-    head, deps, tail = re.split(r"(?ms)^(dependencies = \[\n.*?^\])", pyproject.read_text(encoding="utf-8"), 1)
     by_pypi = {key(e["pypi"]): e for e in packages.values() if e.get("pypi")}
-    out[pyproject] = head + rewrite(deps, _PYPROJECT_DEP, host, by_pypi, pip=True) + tail
+    text = pyproject.read_text(encoding="utf-8")
+    out[pyproject] = PYPROJECT_LISTS.sub(lambda m: rewrite(m[0], _QUOTED, host, by_pypi, pip=True), text)
     return out
 
 

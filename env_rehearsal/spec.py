@@ -74,7 +74,7 @@ def read_env(path: Path) -> Env:
     deps = []
     for item in spec.get("dependencies", []):
         if isinstance(item, dict):
-            deps += [parse_dep(p, True) for p in item.get("pip", [])]
+            deps += [parse_dep(p, True) for p in item.get("pip") or []]
         else:
             deps.append(parse_dep(str(item), False))
     return Env(Path(path), tuple(deps))

@@ -11,7 +11,7 @@ release; its Python must be one pyproject.toml allows.
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import re
 import shutil
 import tomllib
@@ -57,13 +57,27 @@ def registry_modules() -> list[str]:
     return sorted({m.module for m in METHODS.values()} | {m.pretrain.module for m in METHODS.values() if m.pretrain})
 
 
-@functools.cache
-def _needs(script: str, src: str):
-    expand = dict.fromkeys((*DYNAMIC_SITES[1:], "implementation"), registry_modules())
-    return script_needs(Path(script), Path(src), expand)
+_NEEDS: dict[tuple[str, str], object] = {}
 
 
-def rule_problems(name: str, rule: dict, workdir: Path, packages: dict, engines: dict) -> list[str]:
+def _code_hash(workdir: Path) -> str:
+    """One hash of the workflow's Python code (src/, workflow/scripts/): copies with the same code
+    share the analysis, which the env-file cases would otherwise redo."""
+    digest = hashlib.sha256()
+    for path in sorted([*(workdir / "src").rglob("*.py"), *(workdir / "workflow" / "scripts").glob("*.py")]):
+        digest.update(str(path.relative_to(workdir)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _needs(workdir: Path, script: str, code: str):
+    key = (code, script)
+    if key not in _NEEDS:
+        expand = dict.fromkeys((*DYNAMIC_SITES[1:], "implementation"), registry_modules())
+        _NEEDS[key] = script_needs(workdir / script, workdir / "src", expand)
+    return _NEEDS[key]
+
+
+def rule_problems(name: str, rule: dict, workdir: Path, packages: dict, engines: dict, code: str) -> list[str]:
     """What rule `name`'s script needs and its env lacks."""
     if not rule["script"]:
         return []
@@ -73,7 +87,7 @@ def rule_problems(name: str, rule: dict, workdir: Path, packages: dict, engines:
     if not env_path.exists():
         return [f"rule {name}: its env {rule['conda']} does not exist"]
     held = {d.name for d in read_env(env_path).deps}
-    needs = _needs(str(workdir / rule["script"]), str(workdir / "src"))
+    needs = _needs(workdir, rule["script"], code)
     wants = {f"import {m}": m for m in needs.modules}
     wants |= {f"pandas engine {e!r}": engines.get(e, f"?{e}") for e in needs.engines}
     programs = {p for entry in packages.values() for p in entry.get("programs") or []}
@@ -167,7 +181,8 @@ def pyproject_problems(workdir: Path, tested: dict) -> list[str]:
     project = tomllib.loads((workdir / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     ran = {key(k): str(v) for k, v in tested.get("host", {}).items()}
     out = []
-    for line in project["dependencies"]:
+    extras = project.get("optional-dependencies", {})
+    for line in project["dependencies"] + [r for name in ("demo", "bids", "workflow") for r in extras.get(name, [])]:
         req = Requirement(line)
         out += pin_problems("pyproject.toml", req.name, str(req.specifier), ran.get(key(req.name)), None)
     return out
@@ -180,9 +195,9 @@ def problems(workdir: Path, rules: dict | None = None) -> list[str]:
     packages, engines = catalog["packages"], catalog.get("engines", {})
     tested = yaml.safe_load((workdir / "envs" / "tested.yaml").read_text(encoding="utf-8"))
     requires = SpecifierSet(tomllib.loads((workdir / "pyproject.toml").read_text())["project"]["requires-python"])
-    out = []
+    out, code = [], _code_hash(workdir)
     for config, by_name in rules.items():
         for name, rule in sorted(by_name.items()):
-            out += [p for p in rule_problems(name, rule, workdir, packages, engines) if p not in out]
+            out += [p for p in rule_problems(name, rule, workdir, packages, engines, code) if p not in out]
         out += placement_problems(config, by_name, workdir)
     return out + env_pin_problems(workdir, packages, tested, requires) + pyproject_problems(workdir, tested)

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from tests.helpers.env_check import load_rules, problems, workflow_copy
 
+pytestmark = pytest.mark.slow  # Snakemake parses the workflow in a child, twice for the rule cases
+
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):

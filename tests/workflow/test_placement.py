@@ -17,6 +17,7 @@ from tests.helpers.env_check import load_rules
 from tests.helpers.workflow import REPO, _placeholder_manual_data, copy_workflow, snakemake
 
 PROFILE = REPO / "profiles" / "slurm"
+pytestmark = pytest.mark.slow  # a dry run of the paper DAG and Snakemake's parse of it
 pytest.importorskip("snakemake_executor_plugin_slurm")
 
 
