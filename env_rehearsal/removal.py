@@ -1,5 +1,5 @@
 """The removal checks: take one package a rule needs out of that rule's env file and the rule's job
-must fail, naming the missing module, where the host has the package (without the guard the job
+must fail, saying what is missing, where the host has the package (without the guard the job
 would load it from there and succeed). One case per env file.
 
 For the workflow's envs, in a scratch copy of the workflow beside the rehearsal's run (its results
@@ -22,13 +22,13 @@ from pathlib import Path
 
 from env_rehearsal.spec import REPO
 
-# (env file, package taken out, the module whose import then fails, the rule that needs it); each
+# (env file, package taken out, the rule that needs it, what its job's log must then say); each
 # package is one nothing else in its env depends on (a dependency would bring it back).
 CASES = (
-    ("preprocess", "nilearn", "nilearn", "make_demo_atlas"),
-    ("analysis", "nilearn", "nilearn", "viewer_library"),
-    ("torch", "monai", "monai", "score_lesions"),
-    ("hdbet", "hd-bet", "HD_BET", None),
+    ("preprocess", "nilearn", "make_demo_atlas", "No module named 'nilearn'"),
+    ("analysis", "nilearn", "viewer_library", "niivue.umd.js not found (it comes with nilearn"),
+    ("torch", "monai", "score_lesions", "No module named 'monai'"),
+    ("hdbet", "hd-bet", None, "No module named 'HD_BET'"),
 )
 WORKFLOW = ("Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "profiles")
 PROBE = "import sys; sys.path.insert(0, 'src'); import HD_BET.entry_point, nnunetv2, torch; from patch2loc.preprocessing import skullstrip"
@@ -56,24 +56,28 @@ def scratch(out: Path, env: str, package: str, run_root: Path) -> Path:
     return work
 
 
-def rule_case(
-    out: Path, envs: Path, config: Path, env: str, package: str, module: str, rule: str, run_root: Path, guard=True
-):
-    """(line, held): the rule's forced jobs with `package` out of its env must fail on `module`;
+def rule_case(out: Path, envs: Path, config: Path, case: tuple, run_root: Path, guard=True):
+    """(line, held): the rule's forced jobs with the package out of its env must fail saying why;
     with guard=False (the control) they must pass, the package loaded from the host."""
+    env, package, rule, expected = case
     work = scratch(out, env, package, run_root)
     cmd = [sys.executable, "-m", "snakemake", "--sdm", "conda", "--conda-prefix", str(envs.resolve())]
     cmd += ["--configfile", str(config.resolve()), "--cores", "1", "--forcerun", rule, "--until", rule]
     cmd += ["--rerun-triggers", "mtime", "--resources", "gpu=1"]
     allow = os.pathsep.join(str(work / p) for p in ("src", "workflow/scripts"))
     job_env = {**os.environ, "P2L_ENV_RECORD": str((out / "removal-records").resolve()), "P2L_ENV_ALLOW": allow}
+    job_env["P2L_ENV_GUARD"] = "on" if guard else "off"
     res = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=job_env)
     since = (work / "Snakefile").stat().st_mtime
     logs = "".join(
         p.read_text(errors="replace") for p in (work / run_root).rglob("logs/**/*.log") if p.stat().st_mtime > since
     )
-    held = res.returncode != 0 and f"No module named '{module}'" in logs
-    verdict = "failed on the missing module, as it must" if held else "DID NOT FAIL on the missing module"
+    if not guard:
+        held = res.returncode == 0
+        verdict = "passed (the host's package), as without the guard it does" if held else "FAILED"
+        return f"{env}: without {package} and without the guard, rule {rule}: exit {res.returncode}, {verdict}", held
+    held = res.returncode != 0 and expected in logs
+    verdict = f"failed ({expected}), as it must" if held else "DID NOT FAIL on the missing package"
     return f"{env}: without {package}, rule {rule}: exit {res.returncode}, {verdict}", held
 
 
@@ -89,8 +93,9 @@ def _probe(env_dir: Path) -> tuple[bool, str]:
     return ran, "" if probe.returncode == 0 else probe.stderr.strip().splitlines()[-1]
 
 
-def hdbet_case(out: Path, envs: Path, package: str, module: str):
-    """(line, held): envs/hdbet.yaml built with the stand-in conda, and without `package`; both probed."""
+def hdbet_case(out: Path, envs: Path, case: tuple):
+    """(line, held): envs/hdbet.yaml built with the stand-in conda, and without the package; both probed."""
+    _, package, _, expected = case
     cut = out / "removal" / f"hdbet-without-{package}.yaml"
     cut.parent.mkdir(parents=True, exist_ok=True)
     cut.write_text(stripped((REPO / "envs" / "hdbet.yaml").read_text(encoding="utf-8"), package), encoding="utf-8")
@@ -101,7 +106,7 @@ def hdbet_case(out: Path, envs: Path, package: str, module: str):
             subprocess.run(["conda", "env", "create", "--file", str(file), "--prefix", str(env_dir)], check=True)
         found[label] = _probe(env_dir)
     (full_ran, full_err), (cut_ran, cut_err) = found["full"], found["stripped"]
-    held = full_ran and not full_err and not cut_ran and f"No module named '{module}'" in cut_err
+    held = full_ran and not full_err and not cut_ran and expected in cut_err
     line = (
         f"hdbet: full env: hd-bet -h {'ran' if full_ran else 'FAILED'}, imports {full_err or 'ok'}; "
         f"without {package}: hd-bet -h {'ran' if cut_ran else 'not found'}, imports: {cut_err or 'ok'}"
@@ -109,16 +114,20 @@ def hdbet_case(out: Path, envs: Path, package: str, module: str):
     return line + ("" if held else " (NOT as it must be)"), held
 
 
-def main(out: Path, config: Path, run_root: Path) -> int:
-    held = True
-    for env, package, module, rule in CASES:
-        line, ok = (
-            rule_case(out, config, env, package, module, rule, run_root) if rule else hdbet_case(out, package, module)
-        )
+def run_cases(out: Path, envs: Path, config: Path, run_root: Path, cases=CASES) -> tuple[list[str], bool]:
+    """Each case, then the first one again without the guard: its job must then pass, which shows
+    that the guard, not something else, makes the cases fail."""
+    lines, held = [], True
+    for case in cases:
+        line, ok = rule_case(out, envs, config, case, run_root) if case[2] else hdbet_case(out, envs, case)
         print(line, flush=True)
+        lines.append(line)
         held &= ok
-    return 0 if held else 1
+    line, ok = rule_case(out, envs, config, cases[0], run_root, guard=False)
+    print(line, flush=True)
+    return [*lines, line], held and ok
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))
+    out = Path(sys.argv[1])
+    sys.exit(0 if run_cases(out, out / "envs", Path(sys.argv[2]), Path(sys.argv[3]))[1] else 1)

@@ -81,8 +81,9 @@ def read_env(path: Path) -> Env:
 
 
 def env_files(root: Path = ENVS) -> list[Path]:
-    """Every environment file: envs/*.yaml (the catalog excepted) and the CPU variants in envs/cpu/."""
-    files = [p for p in sorted(root.glob("*.yaml")) if p.name != CATALOG.name]
+    """Every environment file: envs/*.yaml (but the catalog and the record of what ran, tested.yaml)
+    and the CPU variants in envs/cpu/."""
+    files = [p for p in sorted(root.glob("*.yaml")) if p.name not in (CATALOG.name, "tested.yaml")]
     return files + sorted((root / "cpu").glob("*.yaml"))
 
 

@@ -92,10 +92,10 @@ def rule_problems(name: str, rule: dict, workdir: Path, packages: dict, engines:
     wants |= {f"pandas engine {e!r}": engines.get(e, f"?{e}") for e in needs.engines}
     programs = {p for entry in packages.values() for p in entry.get("programs") or []}
     wants |= {f"program {w}": w for w in needs.words & programs}
-    found, out = providers(packages), []
+    found, out, tool = providers(packages), [], rule["params"].get("tool")
     for what, key in sorted(wants.items()):
         options = {key} if key in packages else found.get(key, set())
-        options = {o for o in options if TOOL_ONLY.get(o, rule["params"].get("tool")) == rule["params"].get("tool")}
+        options = {o for o in options if o not in TOOL_ONLY or TOOL_ONLY[o] == tool}
         if what.startswith("import") and key not in found:
             out.append(f"rule {name}: {rule['script']} needs {what}, which envs/packages.yaml does not know")
         elif options and not options & held:

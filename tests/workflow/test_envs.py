@@ -47,3 +47,18 @@ def test_required_and_optional_imports_are_told_apart(tmp_path):
     assert needs.modules == {"nilearn", "intensity_normalization", "monai", "nibabel", "pandas"}
     assert needs.engines == {"calamine"} and "hd-bet" in needs.words
     assert needs.dynamic == {"s.py:f"}
+
+
+def test_the_env_files_are_what_make_pins_writes():
+    """The bounds, the CPU variants (envs/cpu/) and pyproject.toml's pins are written by `make pins`
+    from envs/tested.yaml: none was edited by hand since (`make pins-check` says the same)."""
+    import yaml
+    from env_rehearsal.pins import TESTED, planned
+
+    stale = [
+        str(p)
+        for p, text in planned(yaml.safe_load(TESTED.read_text(encoding="utf-8"))).items()
+        if p.read_text() != text
+    ]
+    assert not stale, f"not what `make pins` writes: {stale}"
+    assert "pytorch-cpu" in (REPO / "envs" / "cpu" / "torch.yaml").read_text()
