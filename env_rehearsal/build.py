@@ -120,6 +120,19 @@ def build(env_file: Path, prefix: Path) -> None:
     (prefix / MARKER).write_text(json.dumps(record, indent=1), encoding="utf-8")
 
 
+def refresh_guards(root: Path) -> list[Path]:
+    """Put this checkout's guard into every env built under `root` (an env keeps the guard it was
+    built with, and its hash, which Snakemake keys it by, does not see the guard)."""
+    updated = []
+    for marker in sorted(root.glob(f"*/{MARKER}")):
+        target = site_packages(marker.parent) / "p2l_env_guard.py"
+        if not target.exists() or target.read_bytes() != GUARD.read_bytes():
+            target.unlink(missing_ok=True)  # a clone's is a hard link to its source's
+            shutil.copy(GUARD, target)
+            updated.append(marker.parent)
+    return updated
+
+
 def installed(prefix: Path) -> dict[str, str]:
     """Python and every distribution installed in a built env: {name: version}."""
     code = (

@@ -4,7 +4,7 @@ creates each env with `conda env create --file F --prefix P` and runs each job a
 `source <root>/bin/activate P`. Env creation builds a venv from the file (env_rehearsal/build.py);
 activation puts that env first on PATH. Anything else Snakemake might ask stops with a message.
 
-    python -m env_rehearsal.conda install ROOT     # writes ROOT/bin/conda and ROOT/bin/activate
+    python -m env_rehearsal.conda install ROOT [ENVS]   # writes ROOT/bin/conda and ROOT/bin/activate
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from env_rehearsal.build import build
+from env_rehearsal.build import build, refresh_guards
 from env_rehearsal.spec import REPO
 
 VERSION = "24.11.3"  # what `conda --version` answers: Snakemake 9 asks for 24.7.1 or later
@@ -46,8 +46,10 @@ def main(argv: list[str]) -> int:
         print(json.dumps(info()))
     elif argv[:3] == ["config", "--get", "channel_priority"]:
         print(json.dumps({"get": {"channel_priority": "strict"}, "success": True}))
-    elif argv[:1] == ["install"]:
+    elif argv[:1] == ["install"]:  # and the guard of the envs already built under ARGV[2], if given
         install(Path(argv[1]))
+        for prefix in refresh_guards(Path(argv[2])) if len(argv) > 2 and Path(argv[2]).is_dir() else []:
+            print(f"guard refreshed in {prefix}")
     elif argv[:2] == ["env", "create"]:
         parser = argparse.ArgumentParser(prog="conda env create")
         parser.add_argument("--file", required=True)

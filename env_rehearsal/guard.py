@@ -7,7 +7,7 @@ Once the preamble's line has run, the guard removes every import path outside th
 interpreter's standard library and the paths named in P2L_ENV_ALLOW (the repository's src/ and
 workflow/scripts/), and forgets the modules loaded from elsewhere but Snakemake's own; Snakemake's
 modules stay importable. At exit it writes what the job imported from where into
-P2L_ENV_RECORD/<pid>.json. P2L_ENV_GUARD=off leaves a job as Snakemake starts it.
+P2L_ENV_RECORD/<pid>-*.json. P2L_ENV_GUARD=off leaves a job as Snakemake starts it.
 """
 
 import atexit
@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import sysconfig
+import tempfile
 
 MARK = "######## snakemake preamble end"
 OWN = ("snakemake", "snakemake_interface", "p2l_env_guard", "__main__", "__mp_main__")
@@ -100,7 +101,8 @@ def _record():
         "outside": outside,
     }
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, f"{os.getpid()}.json"), "w", encoding="utf-8") as fh:
+    fd, _ = tempfile.mkstemp(prefix=f"{os.getpid()}-", suffix=".json", dir=out)  # PIDs come round again
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(record, fh, indent=1)
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from env_rehearsal import conda, config, removal, report
+from env_rehearsal.build import refresh_guards
 from env_rehearsal.spec import REPO
 
 RUN = "envs"
@@ -53,6 +54,8 @@ def main(argv: list[str]) -> int:
     shutil.rmtree(out / "removal-records", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     conda.install(out / "conda")
+    if envs.is_dir():
+        refresh_guards(envs)
     (out / "config.yaml").write_text(yaml.safe_dump(config.tiny_config(RUN), sort_keys=False), encoding="utf-8")
     os.environ["PATH"] = f"{out / 'conda' / 'bin'}{os.pathsep}{os.environ['PATH']}"
     os.environ["P2L_ENV_RECORD"] = str(out / "records")

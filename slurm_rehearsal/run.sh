@@ -38,7 +38,7 @@ trap cleanup EXIT
 
 slurm_rehearsal/cluster.sh start | tee "$OUT/cluster.txt"
 ENVS=results/rehearsal-envs
-"$PY" -m env_rehearsal.conda install "$ENVS/conda"
+"$PY" -m env_rehearsal.conda install "$ENVS/conda" "$ENVS/envs"
 export PATH=$PWD/$ENVS/conda/bin:$PATH P2L_ENV_RECORD=$PWD/$OUT/records P2L_ENV_ALLOW=$PWD/src:$PWD/workflow/scripts
 "$PY" slurm_rehearsal/overlay.py profiles/slurm "$OUT/profile" "$ENVS/envs" | tee "$OUT/overlay.txt"
 "$PY" slurm_rehearsal/run_config.py config/demo.yaml demo_local "$OUT/demo_local.yaml"
