@@ -76,7 +76,7 @@ bench-gpu: $(BIN)/.installed
 
 # The rules as snakefmt writes them and the Python code as ruff formats and lints it (settings in
 # pyproject.toml); `snakefmt Snakefile rules/` and `ruff format $(PY_CODE)` fix the formatting.
-PY_CODE = src tests workflow benchmarks slurm_rehearsal
+PY_CODE = src tests workflow benchmarks slurm_rehearsal env_rehearsal
 format-check: $(BIN)/.installed
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/ruff format --check $(PY_CODE)
@@ -95,9 +95,24 @@ lint-python: $(BIN)/.installed
 rehearse-slurm: $(BIN)/.installed
 	slurm_rehearsal/run.sh
 
+# Every job of the demo DAG (every method, at seconds scale) in an environment built from its rule's
+# env file alone, through Snakemake's --sdm conda with a stand-in conda (no conda here), then one
+# package taken out of each env must make its job fail; summary in results/rehearsal-envs/summary.txt
+# (docs/env-rehearsal.md: what it proves and what only a conda solve would). About 13 GB of envs.
+rehearse-envs: $(BIN)/.installed
+	nice -n 5 $(BIN)/python -m env_rehearsal.run --cores $(CORES)
+
+# The env files' and pyproject.toml's bounds from the versions that ran (envs/tested.yaml): after
+# make rehearse-envs, from its envs and this .venv; writes envs/cpu/ too. `pins-check` writes nothing.
+pins: $(BIN)/.installed
+	$(BIN)/python -m env_rehearsal.pins results/rehearsal-envs/envs
+
+pins-check: $(BIN)/.installed
+	$(BIN)/python -m env_rehearsal.pins --check
+
 # Fixtures -> loopback server -> download, extract, ROBEX, registration, N4, Nyul, training,
 # Table 1, report (config/rehearsal.yaml); summary in results/rehearsal/rehearsal.json.
 rehearse-real: $(BIN)/.installed
 	PYTHONPATH=src nice -n 10 $(BIN)/python -m patch2loc.rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
 
-.PHONY: bench-gpu test-gpu demo-ablation install demo demo-long test test-long test-fast format-check lint lint-python rehearse-slurm rehearse-real
+.PHONY: bench-gpu test-gpu demo-ablation install demo demo-long test test-long test-fast format-check lint lint-python rehearse-slurm rehearse-real rehearse-envs pins pins-check

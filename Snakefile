@@ -1,7 +1,7 @@
 # Patch2Loc: raw scans -> preprocessing -> Nyul landmarks -> training per (modality, fold)
 # -> heatmaps and metrics per dataset -> Table 1, Table 2, figures, HTML report.
 #
-#   snakemake --cores 8 --use-conda                         # the paper (config/config.yaml)
+#   snakemake --cores 8 --sdm conda                         # the paper (config/config.yaml)
 #   snakemake --cores 2 --configfile config/demo.yaml       # the embedded synthetic demo
 #   snakemake table1                                        # one named target
 #   snakemake --profile profiles/slurm                      # the same DAG on a SLURM cluster
@@ -31,14 +31,12 @@ include: "rules/report.smk"
 include: "rules/bundles.smk"
 
 
-# Jobs that run in this Snakemake process even under a cluster executor: downloads need the
-# internet (compute nodes often have none); the others read a few small files or stream shards
-# and would wait longer in a queue than they run. table2 and figures read every patch row and
-# stay cluster jobs (with memory declared).
-if config["source"] == "real":
-
-    localrules:
-        download,
+# Jobs that run in this Snakemake process even under a cluster executor: the rules that need the
+# internet (compute nodes often have none), found by the `downloads` resource they declare; and
+# these, which read a few small files or stream shards and would wait longer in a queue than they
+# run. table2 and figures read every patch row and stay cluster jobs (with memory declared). The
+# others go to a partition chosen by their resources (profiles/slurm/partitions.yaml).
+workflow.localrules(*internet_rules())
 
 
 localrules:

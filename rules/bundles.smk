@@ -39,7 +39,7 @@ for _method in TRAINED_METHODS:
         log:
             LAYOUT.bundle_log(_method.name),
         conda:
-            "../envs/torch.yaml"
+            torch_env("torch")
         params:
             run_root=lambda wc: LAYOUT.root,
             folds=FOLDS,

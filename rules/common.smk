@@ -167,6 +167,26 @@ def evaluated_combinations():
 
 # Device policy: GPU rules stop at once when CUDA is required and absent (paper: yes; demo: no).
 REQUIRE_CUDA = bool(config.get("device", {}).get("require_cuda", False))
+# The conda envs of the rules that run PyTorch: its CUDA build (envs/torch.yaml, envs/hdbet.yaml), or
+# on a CPU-only site its CPU build (envs/cpu/; config device.torch_build: cpu; docs/cluster.md).
+TORCH_BUILD = config.get("device", {}).get("torch_build", "cuda")
+if TORCH_BUILD == "cpu" and REQUIRE_CUDA:
+    raise WorkflowError(
+        "config: device.torch_build is cpu but device.require_cuda is true, which stops every GPU rule: "
+        "set device.require_cuda: false (or device.torch_build: cuda on a site with GPUs)."
+    )
+
+
+def torch_env(name):
+    """The env file (relative to rules/) for PyTorch jobs: envs/{name}.yaml, or envs/cpu/{name}.yaml."""
+    return f"../envs/{'cpu/' if TORCH_BUILD == 'cpu' else ''}{name}.yaml"
+
+
+def internet_rules():
+    """Rules that need the internet: those that declare the `downloads` resource (a cluster's compute
+    nodes often have none, so the Snakefile makes them local rules)."""
+    return [r.name for r in workflow.rules if r.resources.get("downloads")]
+
 
 # Scoring rules come in two: methods with a network ask for a GPU (score_healthy, score_lesions),
 # the others (Thresh) run on one CPU (score_healthy_cpu, score_lesions_cpu), so that a cluster

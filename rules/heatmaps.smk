@@ -46,7 +46,7 @@ rule score_healthy:
     wildcard_constraints:
         method=GPU_METHODS,
     conda:
-        "../envs/torch.yaml"
+        torch_env("torch")
     threads: config["heatmap"]["threads"]
     resources:
         gpu=1,
@@ -96,7 +96,7 @@ rule score_lesions:
         method=GPU_METHODS,
         shard=r"\d+",
     conda:
-        "../envs/torch.yaml"
+        torch_env("torch")
     threads: config["heatmap"]["threads"]
     resources:
         gpu=1,

@@ -54,7 +54,7 @@ rule skull_strip_hdbet:
     log:
         LAYOUT.log("skullstrip", "hdbet", "{dataset}", "{modality}", "{subject}"),
     conda:
-        "../envs/hdbet.yaml"
+        torch_env("hdbet")
     resources:
         gpu=1 if str(HDBET["device"]).startswith("cuda") else 0,
         runtime=30,

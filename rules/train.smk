@@ -34,7 +34,7 @@ for _method in [m for m in TRAINED_METHODS if m.pretrain]:
         wildcard_constraints:
             fold=r"\d+",
         conda:
-            "../envs/torch.yaml"
+            torch_env("torch")
         threads: config[_method.config]["threads"]
         resources:
             gpu=1 if _method.gpu else 0,
@@ -71,7 +71,7 @@ for _method in TRAINED_METHODS:
         wildcard_constraints:
             fold=r"\d+",
         conda:
-            "../envs/torch.yaml"
+            torch_env("torch")
         threads: config[_method.config]["threads"]
         resources:
             gpu=1 if _method.gpu else 0,

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # A one-node SLURM cluster on this machine, for the rehearsal (not for production).
 #
-#   slurm_rehearsal/cluster.sh start    # install (apt) if needed, start munge, slurmctld, slurmd
+#   slurm_rehearsal/cluster.sh start    # install (apt) if needed, start munge, MariaDB, slurmdbd,
+#                                       # slurmctld, slurmd
 #   slurm_rehearsal/cluster.sh status   # scontrol ping + sinfo + what this script started
-#   slurm_rehearsal/cluster.sh stop     # stop the daemons this script started (by PID), only those
+#   slurm_rehearsal/cluster.sh stop     # cancel the cluster's jobs, end what is left of them, stop
+#                                       # the daemons this script started (by PID), only those
 #
 # Idempotent: a daemon that already answers is left alone and not recorded; the PIDs of the
 # daemons this script starts go to $STATE/started.pids, and `stop` ends exactly those.
-# The node declares this machine's CPUs and two GPUs as generic resources backed by character
-# devices (copies of /dev/null), so `--gpus=1` jobs are scheduled two at a time and SLURM sets
-# CUDA_VISIBLE_DEVICES for them. Needs root (daemons, apt).
+# Two partitions: `cpu` (the default) and `gpu`. The node declares this machine's CPUs and two
+# GPUs as generic resources backed by character devices (copies of /dev/null), so `--gpus=1` jobs
+# are scheduled two at a time and SLURM sets CUDA_VISIBLE_DEVICES for them. With job accounting
+# (accounting.sh: slurmdbd on MariaDB), sacct shows each job's partition and the GPUs it was
+# given. Needs root (daemons, apt).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 STATE=${P2L_SLURM_STATE:-/var/tmp/patch2loc-slurm}
 CONF=$STATE/slurm.conf
@@ -22,12 +27,14 @@ export SLURM_CONF=$CONF
 
 alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 pid_of() { [[ -f "$1" ]] && cat "$1" || true; }
+source slurm_rehearsal/accounting.sh
 
 install_packages() {
-    if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-        echo "installing slurm-wlm and munge (apt)"
+    if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null || ! command -v slurmdbd >/dev/null \
+        || ! command -v mariadbd >/dev/null; then
+        echo "installing slurm-wlm, slurmdbd, munge and mariadb-server (apt)"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm slurmdbd munge mariadb-server >/dev/null
     fi
 }
 
@@ -63,7 +70,10 @@ SlurmdParameters=config_overrides
 ReturnToService=2
 MinJobAge=86400
 JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=$NODE
+AccountingStorageTRES=gres/gpu
+AccountingStoreFlags=job_comment
 SchedulerParameters=sched_interval=2
 NodeName=$NODE CPUs=$CPUS RealMemory=200000 Gres=gpu:$GPUS State=UNKNOWN
 PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
@@ -71,10 +81,7 @@ PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
 EOF
 }
 
-start() {
-    install_packages
-    mkdir -p "$STATE"
-    touch "$PIDS"
+start_munge() {
     if ! pgrep -x munged >/dev/null; then
         mkdir -p /run/munge && chown munge:munge /run/munge
         [[ -f /etc/munge/munge.key ]] || { dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 status=none;
@@ -83,14 +90,25 @@ start() {
         for _ in $(seq 20); do alive "$(pid_of /run/munge/munged.pid)" && break; sleep 0.5; done
         echo "munged $(pid_of /run/munge/munged.pid)" >> "$PIDS"
     fi
+}
+
+start() {
+    install_packages
+    mkdir -p "$STATE/log"
+    touch "$PIDS"
+    start_munge
+    local ctld_up=0
     if [[ -f $CONF ]] && alive "$(pid_of "$STATE/slurmctld.pid")"; then
-        echo "slurmctld already up ($CONF)"
+        ctld_up=1 && echo "slurmctld already up ($CONF)"
     else
         write_config
         # Job steps (srun inside a job) look for the default path; link it unless one exists.
         if [[ ! -e /etc/slurm/slurm.conf ]]; then
             mkdir -p /etc/slurm && ln -s "$CONF" /etc/slurm/slurm.conf && echo "link /etc/slurm/slurm.conf" >> "$PIDS"
         fi
+    fi
+    start_accounting  # before slurmctld, which registers with slurmdbd
+    if [[ $ctld_up == 0 ]]; then
         slurmctld -f "$CONF"
         for _ in $(seq 30); do alive "$(pid_of "$STATE/slurmctld.pid")" && break; sleep 0.5; done
         echo "slurmctld $(pid_of "$STATE/slurmctld.pid")" >> "$PIDS"
@@ -108,14 +126,51 @@ start() {
     sinfo -N -o "%N %P %T %c %G"
 }
 
+# The processes of this cluster's jobs: the job steps' slurmstepd and what runs inside them (e.g.
+# a `snakemake --mode remote`), which outlive slurmd. Found by the cluster's name in their
+# environment (SLURM sets it in every job), or, for slurmstepd, by this cluster's SLURM_CONF.
+job_processes() {
+    local pid env
+    for dir in /proc/[0-9]*; do
+        pid=${dir#/proc/}
+        [[ $pid == "$$" ]] && continue
+        env=$( { tr '\0' '\n' < "$dir/environ"; } 2>/dev/null) || continue
+        if grep -qx "SLURM_CLUSTER_NAME=patch2loc-rehearsal" <<< "$env" \
+            || { [[ $(readlink "$dir/exe" 2>/dev/null) == */slurmstepd* ]] && grep -qx "SLURM_CONF=$CONF" <<< "$env"; }; then
+            echo "$pid"
+        fi
+    done
+}
+
+end_jobs() {
+    if alive "$(pid_of "$STATE/slurmctld.pid")"; then
+        local ids
+        ids=$(squeue -h -o %i 2>/dev/null | tr '\n' ' ')
+        if [[ -n ${ids// /} ]]; then
+            scancel $ids && echo "cancelled jobs $ids"
+            for _ in $(seq 60); do [[ -z $(squeue -h -o %i 2>/dev/null) ]] && break; sleep 1; done
+        fi
+    fi
+    local left
+    left=$(job_processes | tr '\n' ' ')
+    if [[ -n ${left// /} ]]; then
+        kill $left 2>/dev/null || true
+        sleep 2
+        for pid in $left; do alive "$pid" && kill -9 "$pid" 2>/dev/null; done
+        echo "ended job processes $left"
+    fi
+    return 0
+}
+
 stop() {
-    [[ -f $PIDS ]] || { echo "nothing started by this script"; return 0; }
+    [[ -f $PIDS ]] || { echo "nothing started by this script"; end_jobs; return 0; }
+    end_jobs
     # slurmd first, munged last (the others authenticate through it).
-    for name in slurmd slurmctld munged; do
+    for name in slurmd slurmctld slurmdbd mariadbd munged; do
         while read -r who pid; do
             if [[ $who == "$name" ]] && alive "$pid"; then
                 kill "$pid"
-                for _ in $(seq 20); do alive "$pid" || break; sleep 0.5; done
+                for _ in $(seq 40); do alive "$pid" || break; sleep 0.5; done
                 echo "stopped $who ($pid)"
             fi
         done < "$PIDS"
@@ -129,6 +184,7 @@ stop() {
 status() {
     scontrol ping || true
     sinfo -N -o "%N %P %T %c %G" || true
+    echo "job processes: $(job_processes | tr '\n' ' ')"
     echo "started by this script: $(tr '\n' ' ' < "$PIDS" 2>/dev/null || echo none)"
 }
 

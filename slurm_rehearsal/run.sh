@@ -2,14 +2,17 @@
 # Rehearsal: the demo DAG through profiles/slurm on a one-node SLURM cluster on this machine,
 # compared with a local run of the same config.      make rehearse-slurm   (root; not in CI)
 #
-#   1. cluster.sh start (idempotent; installs slurm-wlm + munge with apt if missing)
-#   2. overlay profile = profiles/slurm with the site placeholders filled in (overlay.py)
+#   1. cluster.sh start (idempotent; installs slurm-wlm, slurmdbd, munge, mariadb-server with apt if
+#      missing): partitions `cpu` and `gpu` (the node's GPUs are a generic resource), job accounting
+#   2. overlay profile = profiles/slurm with the site placeholders filled in (overlay.py); its conda
+#      envs are the env rehearsal's (results/rehearsal-envs/envs, built here by the stand-in conda
+#      of env_rehearsal/ if missing), so every cluster job runs in its rule's env
 #   3. the demo config under two run names: demo_local (local run) and demo_slurm (cluster run)
 #   4. both runs side by side; a watcher logs the running SLURM jobs every 2 s (squeue.log); the
 #      cluster run's training T1 fold 0 is cancelled with scancel after its first checkpoint
 #      (cancel_training.sh) and Snakemake's retry must resume it
-#   5. summarize.py: GPU jobs at once, the resume, and the cluster run's table1.csv against the
-#      local run's, plus the resumed model's weights against the local (uninterrupted) one's
+#   5. summarize.py: each job's partition and GPUs from sacct (sacct.txt), GPU jobs at once, the
+#      resume, and the cluster run's outputs against the local run's
 #   6. the daemons this rehearsal started are stopped (by PID), unless KEEP_CLUSTER=1
 # Everything it writes lies under results/rehearsal-slurm/ (+ the two runs' results/ folders).
 # Set SKIP_LOCAL=1 to reuse an existing results/demo_local/ from the same code.
@@ -34,9 +37,13 @@ cleanup() {
 trap cleanup EXIT
 
 slurm_rehearsal/cluster.sh start | tee "$OUT/cluster.txt"
-"$PY" slurm_rehearsal/overlay.py profiles/slurm/config.yaml "$OUT/profile/config.yaml" | tee "$OUT/overlay.txt"
+ENVS=results/rehearsal-envs
+"$PY" -m env_rehearsal.conda install "$ENVS/conda" "$ENVS/envs"
+export PATH=$PWD/$ENVS/conda/bin:$PATH P2L_ENV_RECORD=$PWD/$OUT/records P2L_ENV_ALLOW=$PWD/src:$PWD/workflow/scripts
+"$PY" slurm_rehearsal/overlay.py profiles/slurm "$OUT/profile" "$ENVS/envs" | tee "$OUT/overlay.txt"
 "$PY" slurm_rehearsal/run_config.py config/demo.yaml demo_local "$OUT/demo_local.yaml"
 "$PY" slurm_rehearsal/run_config.py config/demo.yaml demo_slurm "$OUT/demo_slurm.yaml"
+"$SNAKEMAKE" --profile "$OUT/profile" --configfile "$OUT/demo_slurm.yaml" --conda-create-envs-only > "$OUT/envs.log" 2>&1
 
 # Running jobs every 2 s: time, then "jobid:partition:comment" per job (the comment names the rule).
 ( while true; do echo "$(date +%T) $(squeue -h -t R -o '%i:%P:%k' | tr '\n' ' ')"; sleep 2; done ) > "$OUT/squeue.log" &
@@ -46,6 +53,7 @@ slurm_rehearsal/cancel_training.sh results/demo_slurm "$OUT/scancel.txt" > /dev/
 CANCEL_PID=$!
 
 start=$(date +%s)
+since=$(date +%Y-%m-%dT%H:%M:%S)
 if [[ ${SKIP_LOCAL:-0} != 1 ]]; then
     # The local run, side by side with the cluster run (same code, same config, another run name).
     ( nice -n 10 "$SNAKEMAKE" --cores "$CORES" --configfile "$OUT/demo_local.yaml" --resources gpu="$CORES" \
@@ -60,4 +68,6 @@ if [[ ${SKIP_LOCAL:-0} != 1 ]]; then
     echo "local run: exit $(cat "$OUT/local.rc"), $(( $(date +%s) - start )) s (both side by side)" | tee -a "$OUT/summary.txt"
 fi
 
+# Every job the cluster ran: partition, allocated resources (gres/gpu), state, the rule (comment).
+sacct -X -a -n -P -S "$since" -o JobID,Partition,AllocTRES,State,Comment%300 > "$OUT/sacct.txt"
 "$PY" slurm_rehearsal/summarize.py "$OUT" results/demo_local results/demo_slurm | tee -a "$OUT/summary.txt"

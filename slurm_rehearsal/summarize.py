@@ -1,11 +1,12 @@
-"""What the rehearsal showed: GPU jobs side by side, the devices SLURM gave them, and whether the
-cluster run's tables equal the local run's. Exit 1 if a check fails.
+"""What the rehearsal showed: where SLURM ran each job (sacct), GPU jobs side by side, the devices
+SLURM gave them, and whether the cluster run's outputs equal the local run's. Exit 1 if a check fails.
 
     python slurm_rehearsal/summarize.py results/rehearsal-slurm results/demo_local results/demo_slurm
 """
 
 import re
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import nibabel as nib
@@ -14,6 +15,40 @@ import pandas as pd
 
 out, local, cluster = map(Path, sys.argv[1:4])
 ok = True
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from env_rehearsal.rules import load  # noqa: E402
+
+
+def placement(sacct: Path, rules: dict) -> tuple[list[str], bool]:
+    """A table of every job sacct knows, by rule: partition and GPUs; each GPU job (its rule asks for
+    gpu > 0) must be on `gpu` with a GPU, every other on `cpu` without one, and no local rule there."""
+    seen = defaultdict(lambda: defaultdict(int))
+    for row in sacct.read_text().splitlines():
+        job, partition, tres, state, comment = row.split("|", 4)
+        rule = m.group(1) if (m := re.match(r"rule_(.+?)(?:_wildcards_|$)", comment)) else f"? ({comment})"
+        gpus = int(g.group(1)) if (g := re.search(r"gres/gpu=(\d+)", tres)) else 0
+        seen[rule][(partition, gpus, state)] += 1
+    held, lines = True, ["| rule | asks for | partition, GPUs allocated, state: jobs |", "| --- | --- | --- |"]
+    for rule, rows in sorted(seen.items()):
+        want = ("gpu", 1) if rules.get(rule, {}).get("resources", {}).get("gpu", 0) > 0 else ("cpu", 0)
+        right = rule in rules and not rules[rule]["local"] and all((p, g) == want for p, g, _ in rows)
+        held &= right
+        cells = "; ".join(f"{p}, {g}, {st}: {n}" for (p, g, st), n in sorted(rows.items()))
+        lines.append(f"| {rule}{'' if right else ' **WRONG**'} | {'gpu=1' if want[1] else 'no GPU'} | {cells} |")
+    held &= bool(seen)
+    local = sorted(r for r, v in rules.items() if v["local"])
+    lines.append(f"local rules (never submitted; none may appear above): {', '.join(local)}")
+    return lines, held
+
+
+# 0. Placement: every job SLURM ran, from sacct (its partition, the GPUs it was allocated).
+config = str((out / "demo_slurm.yaml").resolve())
+table, placed = placement(out / "sacct.txt", load(REPO, [config])[config])
+(out / "placement.md").write_text("\n".join(table) + "\n")
+print("\n".join(table))
+print(f"placement from sacct: {'every GPU job on gpu with a GPU, every other on cpu' if placed else 'WRONG'}")
+ok &= placed
 
 # 1. GPU jobs running at the same time (squeue.log: "HH:MM:SS id:partition:comment ...").
 best, best_line, gpu_rules = 0, "", set()

@@ -35,9 +35,9 @@ rule gpu_job:
 @pytest.fixture()
 def two_gpu_jobs(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "profiles", tmp_path / "profiles")
-    slurm = tmp_path / "profiles" / "slurm" / "config.yaml"
+    slurm = tmp_path / "profiles" / "slurm" / "config.v8+.yaml"
     settings = yaml.safe_load(slurm.read_text())
-    for key in ("use-conda", "conda-frontend"):
+    for key in ("software-deployment-method", "conda-frontend"):
         settings.pop(key, None)
     slurm.write_text(yaml.safe_dump(settings))
     (tmp_path / "Snakefile").write_text(SNAKEFILE)

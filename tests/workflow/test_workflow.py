@@ -56,8 +56,7 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
         cpu = "method=Thresh" in job["wildcards"]
         assert job["rule"] == ("score_lesions_cpu" if cpu else "score_lesions")
         assert ("gpu=0" if cpu else "gpu=1") in job["resources"]
-    # Every training or scoring rule whose jobs ask for a GPU goes to the SLURM profile's GPU partition.
-    profile = yaml.safe_load((workdir / "profiles" / "slurm" / "config.yaml").read_text())["set-resources"]
+    # The training and scoring rules whose jobs ask for a GPU (test_placement.py: each reaches the GPU partition).
     gpu_rules = {
         j["rule"]
         for j in jobs
@@ -75,7 +74,6 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
         "score_healthy",
         "score_lesions",
     }
-    assert all(profile.get(r, {}).get("slurm_partition") == "YOUR_GPU_PARTITION" for r in gpu_rules), gpu_rules
 
 
 def test_table1_target_runs_only_what_table1_needs(workdir):

@@ -48,14 +48,22 @@ def require_cuda(snakemake) -> None:
 
     if torch.cuda.is_available():
         return
-    build = f"a CUDA {torch.version.cuda} build" if torch.version.cuda else "a CPU-only build"
+    if torch.version.cuda is None:  # an env made where conda found no GPU driver and no override
+        why = (
+            "a CPU-only build. Rebuild this env from the CUDA build (envs/torch.yaml asks for pytorch-gpu): "
+            f"delete {sys.prefix} and run CONDA_OVERRIDE_CUDA=<the GPU nodes' CUDA, e.g. 12.9> snakemake "
+            "--sdm conda --conda-create-envs-only; on a CPU-only site set device.torch_build: cpu and "
+            "device.require_cuda: false (docs/cluster.md)"
+        )
+    else:
+        hidden = os.environ.get("CUDA_VISIBLE_DEVICES", "(unset)")
+        why = (
+            f"a CUDA {torch.version.cuda} build that sees no GPU (CUDA_VISIBLE_DEVICES={hidden}): run it on a GPU "
+            "node (profiles/slurm/partitions.yaml) or set device.require_cuda: false to run on the CPU"
+        )
     message = (
         f"rule {snakemake.rule}: config device.require_cuda is true but torch {torch.__version__} in the env "
-        f"{sys.prefix} (with --use-conda: the env of envs/torch.yaml; {build}) sees no GPU (CUDA_VISIBLE_DEVICES="
-        f"{os.environ.get('CUDA_VISIBLE_DEVICES', '(unset)')}). If the env was built on a machine "
-        "without a GPU driver, conda picked the CPU build of pytorch: remove it and build it again with "
-        "CONDA_OVERRIDE_CUDA set (e.g. CONDA_OVERRIDE_CUDA=12.4 snakemake --use-conda "
-        "--conda-create-envs-only), or run on a GPU node; set device.require_cuda: false to run on the CPU."
+        f"{sys.prefix} is {why}."
     )
     print(message, file=sys.stderr, flush=True)
     if sys.stderr is not sys.__stderr__:  # also on the job's own stderr, not only in the log
