@@ -124,10 +124,9 @@ def add_tuned_dice(metrics: pd.DataFrame, tuned: dict[str, dict], folds: dict[st
     return out
 
 
-def merge_tuning(paths: list, metrics_csv: str | os.PathLike, folds: dict[str, int] | None) -> int:
-    """Add the tuned columns to a merged metrics csv (rewritten in place, atomically); the volumes tuned.
-    The shards' histograms must be those of the merged volumes, each once: a volume twice, or one the
-    metrics lack, would tune the others' thresholds on voxels nobody scored."""
+def read_shards(paths: list) -> tuple[dict, dict]:
+    """({kind: {subject: histogram}}, {subject: its file}) of every shard's tuning.npz, checked (a subject
+    in two shards is refused); nothing is written, so the merge can check them before anything else."""
     shard_npz.check_declared(paths, WHAT)
     tuned, origin = {kind: {} for kind in KINDS}, {}
     for path in paths:
@@ -138,6 +137,15 @@ def merge_tuning(paths: list, metrics_csv: str | os.PathLike, folds: dict[str, i
                         raise shard_npz.bad(path, WHAT, f"subject {s[:60]!r} is in {origin[s]} too")
                     origin[s] = path
             tuned[kind].update(hists)
+    return tuned, origin
+
+
+def merge_tuning(paths: list, metrics_csv: str | os.PathLike, folds: dict[str, int] | None, shards=None) -> int:
+    """Add the tuned columns to a merged metrics csv (rewritten in place, atomically); the volumes tuned.
+    The shards' histograms (`shards`: read_shards' when read already) must be those of the merged volumes,
+    each once: a volume twice, or one the metrics lack, would tune the others' thresholds on voxels
+    nobody scored."""
+    tuned, origin = shards or read_shards(paths)
     metrics = pd.read_csv(metrics_csv, dtype={"subject": str})  # "001" stays "001", as the shards wrote it
     subjects = metrics["subject"].astype(str)
     if sorted(origin) != sorted(subjects):
