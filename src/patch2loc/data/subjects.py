@@ -9,10 +9,11 @@ DAG, before any job runs.
 from __future__ import annotations
 
 import csv
+import io
 import os
-import stat
 from pathlib import Path
 
+from patch2loc.checks.parsing import read_bounded
 from patch2loc.errors import InputError
 
 
@@ -64,13 +65,10 @@ def tuning_folds(splits_dir: str | os.PathLike, dataset: str) -> dict[str, int] 
     if not path.exists():
         return None
     fix = "regenerate it with `python -m patch2loc.data.splits --tuning-folds SPLITS_DIR`."
+    text = read_bounded(path, "the tuning split", MAX_LIST_BYTES)  # a regular file of at most 16 MB
     try:
-        mode = os.stat(path).st_mode
-        if not stat.S_ISREG(mode) or os.stat(path).st_size > MAX_LIST_BYTES:
-            raise InputError(f"{path}: not a regular file of at most {MAX_LIST_BYTES >> 20} MB; {fix}")
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        rows = list(csv.DictReader(io.StringIO(text.decode("utf-8-sig"), newline="")))
+    except (UnicodeDecodeError, csv.Error) as err:
         raise InputError(f"{path}: cannot be read as a UTF-8 csv ({str(err)[:80]}); {fix}") from None
     folds: dict[str, int] = {}
     for line, row in enumerate(rows, start=2):  # line 1 is the header
