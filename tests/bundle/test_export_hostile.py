@@ -89,8 +89,12 @@ def test_a_huge_or_special_threshold_file_is_refused_unread(run, tmp_path, kind)
     assert "fold1" in line and not (watched / "b.zip").exists()
 
 
-def test_a_huge_run_config_is_refused_unread(run, tmp_path, capsys):
+def test_a_huge_run_config_is_refused_unread(run, tmp_path):
+    """A 1 GB sparse config.resolved.yaml: refused from its size, in a child within the memory ceilings
+    (before: read whole, then refused by the parser's 1 MB bound)."""
     config = Path(RunLayout(run).config)
     with open(config, "ab") as f:
         f.truncate(1 << 30)
-    refused(_argv(run, tmp_path / "out" / "b.zip"), "1,073,741,824 bytes", tmp_path, capsys)
+    watched = tmp_path / "watched"  # the run's 1 GB file is not read by the snapshot either
+    watched.mkdir()
+    refused_in_child(_argv(run, watched / "b.zip"), "1,073,741,824 bytes", watched)
