@@ -24,14 +24,26 @@ runpy.run_path(spec["scriptdir"] + "/" + sys.argv[2], init_globals={"snakemake":
 """
 
 
-def run_script(script: str, log: Path, env: dict | None = None, timeout: float = 300, **fields) -> subprocess.CompletedProcess:
+def run_script(
+    script: str, log: Path, env: dict | None = None, timeout: float = 300, address_gb: float | None = None, **fields
+) -> subprocess.CompletedProcess:
     """Run workflow/scripts/`script` with a snakemake object of `fields` (input, output, params, wildcards:
-    dicts, read as attributes) and its log at `log`."""
+    dicts, read as attributes) and its log at `log`; `address_gb`: the child's address space is capped
+    there (a script that reads what it should refuse then fails instead of taking the shared machine's memory)."""
+    import resource
+
     spec = {"scriptdir": str(REPO / "workflow" / "scripts"), "log": [str(log)], "threads": 1, **fields}
     environ = {**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})}
+    limit = None if address_gb is None else int(address_gb * 2**30)
+
+    def cap():
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
     return subprocess.run(
-        [sys.executable, "-c", _RUN, json.dumps(spec), script], capture_output=True, text=True, env=environ, timeout=timeout
-    )
+        [sys.executable, "-c", _RUN, json.dumps(spec), script],
+        capture_output=True, text=True, env=environ, timeout=timeout, preexec_fn=cap,
+    )  # fmt: skip
 
 
 def one_line_refusal(proc: subprocess.CompletedProcess, log: Path, rule: str) -> str:
