@@ -14,7 +14,7 @@ import patch2loc
 
 REPO = Path(patch2loc.__file__).resolve().parents[2]  # the checkout whose code is tested (its scripts too)
 
-_RUN = """
+RUN_SCRIPT = """
 import json, runpy, sys, types
 spec = json.loads(sys.argv[1])
 def ns(value):
@@ -41,7 +41,7 @@ def run_script(
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     return subprocess.run(
-        [sys.executable, "-c", _RUN, json.dumps(spec), script],
+        [sys.executable, "-c", RUN_SCRIPT, json.dumps(spec), script],
         capture_output=True, text=True, env=environ, timeout=timeout, preexec_fn=cap,
     )  # fmt: skip
 
