@@ -189,6 +189,12 @@ CASES = [
         lambda f, d: _predict(f, d, change=_folds(intensity_ranges=["x", "y"])),
         needle="intensity_ranges",
     ),  # fmt: skip
+    Case(
+        "mc_fold_other_grid",
+        "contrasts",
+        lambda f, d: _predict(f, d, change=_folds(volume_shape=[16, 16, 8])),
+        needle="shape",
+    ),  # fmt: skip
     Case("mc_fold_one_channel", "contrasts", lambda f, d: _predict(f, d, change=_one_channel), needle="2 contrast"),
     Case("mc_bundle_flair", "contrasts", lambda f, d: _predict(f, d, change=_flair), needle="contrasts"),
     Case("bids_pair_control", "bids", lambda fix, folder: _participant(fix, folder, _bundle(fix, folder)), expect=0),

@@ -177,3 +177,10 @@ def test_a_bundle_naming_an_unknown_contrast_is_refused_by_predict_and_the_bids_
     refused(argv(bundle=bad), "of several of those contrasts", tmp_path, capsys)
     out = tmp_path / "bids_out"
     refused(participant_argv(raw, out, bad), "of several of those contrasts", tmp_path, capsys)
+
+
+def test_a_fold_of_another_grid_is_refused_before_registration(case, tmp_path, capsys):
+    """A fold trained on 16 x 16 x 8 in a bundle whose chain makes 32^3: before, found after the registration."""
+    files, argv = case
+    bad = with_config(files["bundle"], tmp_path / "in" / "g.zip", volume_shape=[16, 16, 8])
+    refused(argv(bundle=bad), "it was trained on volumes of shape (16, 16, 8)", tmp_path, capsys)

@@ -233,6 +233,7 @@ def _context(call: _Call):
         req.allow_mismatch,
         from_bundle=call.from_bundle,
         contrasts=call.chain.contrasts if call.chain is not None else None,
+        grid=tuple(call.chain.config["preprocess"]["target_shape"]) if call.chain is not None else None,
     )
     return Context(
         members=members,
