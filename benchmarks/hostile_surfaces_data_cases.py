@@ -46,13 +46,16 @@ def _result(folder: Path, **want) -> str | None:
     return f"result {wrong}, expected {want}" if wrong else None
 
 
-def _seg(value: float):
+def _seg(value: float, where=(slice(6, 10), slice(6, 10), slice(1, 3))):
+    """predict --seg of `value` at `where` (a lesion; () for none; a whole axial slice)."""
+
     def build(fix, folder):
         from tests.helpers.safety import SHAPE, make_case, predict_argv
 
         case = make_case(folder / "in")
         seg = np.zeros(SHAPE, np.float32)
-        seg[6:10, 6:10, 1:3] = value
+        if where:
+            seg[where] = value
         nifti(folder / "in" / "seg.nii.gz", seg, case["affine"])
         argv = predict_argv(case, folder / "out" / "h.nii.gz", "--seg", str(folder / "in" / "seg.nii.gz"))
         return [*CLI, *argv, "--threshold", "0.5"]
@@ -315,6 +318,8 @@ CASES = [
     ),
     Case("seg_control", "labels", _seg(1.0), expect=0),
     Case("seg_float_half", "labels", _seg(0.5), needle="whole numbers"),
+    Case("seg_empty", "labels", _seg(1.0, ()), expect=0),
+    Case("seg_whole_slice", "labels", _seg(1.0, (slice(None), slice(None), 2)), expect=0),
     Checked("tuning_control", "tuning", _merge(), expect=0, check=_tuned_dice, **JOB),
     Case("tuning_negative_counts", "tuning", _merge(_negative), needle="voxel counts", **JOB),
     Case("tuning_truncated", "tuning", _merge(_truncated), needle="tuning.npz", **JOB),
