@@ -10,7 +10,6 @@ from patch2loc.checks import archive_budget
 from patch2loc.checks.limits import BUNDLE_ENV, CHECKPOINT_ENV, IMAGE_ENV, MB, limit_bytes
 from patch2loc.checks.parsing import load_json
 from patch2loc.checks.ranges import check_fold_count
-from patch2loc.data.inputs import CONTRASTS
 from patch2loc.errors import InputError
 
 FORMAT = "patch2loc-bundle"
@@ -42,6 +41,8 @@ def landmark_members(settings: dict) -> dict[str, str] | None:
     contrasts = settings.get("contrasts")
     if contrasts is None:
         return {settings.get("modality"): LANDMARKS}
+    from patch2loc.data.inputs import CONTRASTS  # numpy (data.layouts): not at `patch2loc --help`
+
     # contrasts the workflow trains (data.inputs): another name (FLAIR) has no chain, no BIDS suffix
     named = isinstance(contrasts, list) and all(isinstance(c, str) and c in CONTRASTS for c in contrasts)
     if not named or len(set(contrasts)) != len(contrasts) or len(contrasts) < 2:
