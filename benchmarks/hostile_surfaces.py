@@ -10,9 +10,9 @@ changed; its docstring has the rules), with two additions: a case may run a work
 Snakemake does (a fresh interpreter with a `snakemake` object: tests/helpers/scripts.py), its log kept
 in out/job.log; and a case may `check` what a run that should succeed produced (a number that would be
 silently wrong: a Dice above 1, a lesion that vanished). Every case of a surface comes with its control.
-The cases: hostile_surfaces_cases.py (models, BIDS, export) and hostile_surfaces_data_cases.py (labels,
-tuning, caches, settings, the bias table, the atlas); crafted files and entry points:
-hostile_surfaces_files.py. The shared fixture is round 4's, with a T1T2 bundle of its run added.
+The cases: hostile_surfaces_cases.py (models, BIDS, export), hostile_surfaces_data_cases.py (labels,
+tuning) and hostile_surfaces_cache_cases.py (caches, settings, the bias table, the atlas); crafted files
+and entry points: hostile_surfaces_files.py. The shared fixture is round 4's, with a T1T2 bundle of its run added.
 
     PYTHONPATH=src python benchmarks/hostile_surfaces.py [--work /tmp/p2l_surfaces] [--cases PATTERN]
         [--out table.md] [--timeout 180]
@@ -115,10 +115,11 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list the cases and stop")
     args = parser.parse_args()
     sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "benchmarks")]
+    from hostile_surfaces_cache_cases import CASES as CACHES
     from hostile_surfaces_cases import CASES as MODELS
     from hostile_surfaces_data_cases import CASES as DATA
 
-    cases = [*MODELS, *DATA]
+    cases = [*MODELS, *DATA, *CACHES]
     chosen = [c for c in cases if re.search(args.cases, c.name)]
     needed = {c.like for c in chosen} - {c.name for c in chosen}
     chosen = [c for c in cases if c.name in needed] + chosen  # a `like` case's control runs first
