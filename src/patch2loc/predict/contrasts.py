@@ -97,15 +97,15 @@ def check_scan(contrast: str, scan: Path, mask: Path | None, chain, limits) -> N
     from patch2loc.predict.native import check_same_geometry
     from patch2loc.predict.preflight import check_mask_grid, check_raw_scan
 
-    flags = {scan: f"--contrast {contrast}", mask: f"--contrast-mask {contrast}"}
-    for path, what in flags.items():
+    scan_flag, mask_flag = f"--contrast {contrast}", f"--contrast-mask {contrast}"
+    for path, what in ((scan, scan_flag), (mask, mask_flag)):
         if path is not None:
             check_utf8_path(path, what)
             regular_file(path, what, f"Pass the subject's {contrast} NIfTI as {what}=FILE.")
-    claims = nifti_claims(scan, flags[scan])
+    claims = nifti_claims(scan, scan_flag)
     check_orthogonal(claims, scan)
     check_same_geometry(scan, claims.affine)
-    mask_claims = None if mask is None else nifti_claims(mask, flags[mask])
+    mask_claims = None if mask is None else nifti_claims(mask, mask_flag)
     if mask_claims is not None:
         check_mask_grid(mask, scan, mask_claims, claims, exact=False)
     if limits is not None:
