@@ -61,3 +61,32 @@ def test_rehearsal_fixture_gives_the_same_atlas_from_both_layouts(tmp_path):
     (a_image, a_mask), (b_image, b_mask) = atlases
     assert np.array_equal(a_image, b_image) and np.array_equal(a_mask, b_mask)
     assert 0 < a_mask.mean() < 1  # T1_brain, not the T1.nii decoy (a head: no zero background)
+
+
+def test_a_crafted_archive_with_a_huge_template_is_refused_from_its_header(tmp_path):
+    """rule prepare_sri24_atlas on an unpacked archive whose templates/T1_brain.nii is 640 MB of float32 (a
+    sparse file): before, read whole (3.1 GB); now refused from its header in one line, exit 2, nothing
+    written. The child's address space is capped at 3 GB, so reading it fails the test instead."""
+    import nibabel as nib
+    import numpy as np
+
+    from tests.helpers.scripts import one_line_refusal, run_script
+
+    folder = tmp_path / "SRI24"
+    template = folder / "sri24_spm8" / "templates" / "T1_brain.nii"
+    template.parent.mkdir(parents=True)
+    header = nib.Nifti1Header()
+    header.set_data_shape((640, 512, 512))
+    header.set_data_dtype(np.float32)
+    with open(template, "wb") as f:
+        f.write(header.binaryblock + b"\0" * 4)  # vox_offset 352
+        f.truncate(352 + 640 * 512 * 512 * 4)
+    log, out = tmp_path / "atlas.log", tmp_path / "atlas"
+    proc = run_script(
+        "prepare_atlas.py", log, address_gb=3, rule="prepare_sri24_atlas", params={"folder": str(folder)},
+        output={"image": str(out / "T1_brain.nii.gz"), "mask": str(out / "brain_mask.nii.gz")},
+    )  # fmt: skip
+    assert "T1_brain.nii: an atlas template of 167,772,160 voxels (640 MB" in one_line_refusal(
+        proc, log, "prepare_sri24_atlas"
+    )
+    assert not out.exists()

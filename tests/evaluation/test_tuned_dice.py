@@ -122,7 +122,7 @@ def test_the_merge_adds_the_tuned_columns_for_both_protocols(tmp_path):
     assert out["ref_dice"].notna().tolist() == [True, True, True, False]
     assert (out["ref_dice_mode"] == T.CROSSFIT_MODE).sum() == 3
     metrics.to_csv(path, index=False)
-    T.merge_tuning([tmp_path / "a.npz"], path, None)  # no <set>_val.csv: the columns, empty
+    T.merge_tuning([tmp_path / "a.npz", tmp_path / "b.npz"], path, None)  # no <set>_val.csv: the columns, empty
     assert pd.read_csv(path)["dice_val"].isna().all()
     (tmp_path / "bad.npz").write_bytes(b"not an npz")
     with pytest.raises(T.InputError, match="bad.npz"):

@@ -154,3 +154,28 @@ def test_a_single_healthy_subject_gives_empty_cells_not_a_threshold_fitted_on_it
     demographics = pd.DataFrame({"ixi_id": [100], "sex": ["F"], "age": [30.0]})
     table, _ = bias_table(healthy, demographics, [40, 60], quantile=0.98, boot=Bootstrap(resamples=100))
     assert table.drop(columns=["grouping", "group"]).eq("").all().all()
+
+
+@pytest.mark.parametrize("cell", ["forty", "inf", "[0.5]"])
+def test_the_bias_rule_refuses_text_where_its_numbers_belong(tmp_path, cell):
+    """rule bias on a healthy metrics.csv whose score quantile reads 'forty': before, the table was written
+    (exit 0) from the text; now one line naming the file, column and row, exit 2, no table."""
+    from tests.helpers.scripts import one_line_refusal, run_script
+
+    healthy, _ = _healthy(n_subjects=6)
+    healthy[SKETCH_COLUMNS[5]] = healthy[SKETCH_COLUMNS[5]].astype(object)
+    healthy.loc[3, SKETCH_COLUMNS[5]] = cell
+    path = tmp_path / "metrics.csv"
+    healthy.to_csv(path, index=False)
+    demographics = tmp_path / "IXI.csv"
+    pd.DataFrame({"IXI_ID": range(100, 106), "SEX_ID": [1, 2] * 3, "AGE": np.linspace(25, 80, 6)}).to_csv(
+        demographics, index=False
+    )
+    table = tmp_path / "tables" / "bias.csv"
+    params = {"age_edges": [40, 60], "quantile": 0.98, "bootstrap": {"resamples": 100}, "caption": "x."}
+    params["demographics"] = str(demographics)
+    log = tmp_path / "bias.log"
+    proc = run_script("make_bias_table.py", log, rule="bias", input={"healthy": [str(path)]},
+                      output={"table": [str(table)]}, params=params)  # fmt: skip
+    line = one_line_refusal(proc, log, "bias")
+    assert f"column {SKETCH_COLUMNS[5]} holds '{cell}' in data row 4" in line and not table.exists()

@@ -1,5 +1,6 @@
 """Shared start-up of the workflow's script adapters: package path, log file, threads, device."""
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -69,3 +70,19 @@ def require_cuda(snakemake) -> None:
     if sys.stderr is not sys.__stderr__:  # also on the job's own stderr, not only in the log
         print(message, file=sys.__stderr__, flush=True)
     sys.exit(2)
+
+
+@contextlib.contextmanager
+def refusals(snakemake, *kinds):
+    """Bad input (patch2loc's InputError) and `kinds` (e.g. a source the registry cannot serve): one line
+    in the rule's log and on the job's own stderr, exit 2, instead of a traceback."""
+    from patch2loc.errors import InputError
+
+    try:
+        yield
+    except (InputError, *kinds) as exc:
+        message = f"rule {snakemake.rule}: error: {exc}"
+        print(message, file=sys.stderr, flush=True)
+        if sys.stderr is not sys.__stderr__:  # also on the job's own stderr, not only in the log
+            print(message, file=sys.__stderr__, flush=True)
+        sys.exit(2)

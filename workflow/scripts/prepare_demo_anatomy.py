@@ -8,11 +8,13 @@ The marker records which cached file the run's subjects were drawn from.
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)
-from _common import setup
+from _common import refusals, setup
 
 setup(snakemake)
 
-from patch2loc.synth.anatomies import describe_source
+from patch2loc.synth.anatomies import AnatomyUnavailable, describe_source
 
+with refusals(snakemake, AnatomyUnavailable):  # offline, or a bad cache: one line, not a traceback
+    line = describe_source(snakemake.wildcards.anatomy)
 with open(snakemake.output.marker, "w") as fh:
-    fh.write(describe_source(snakemake.wildcards.anatomy) + "\n")
+    fh.write(line + "\n")

@@ -73,19 +73,22 @@ def _participant(req: BidsRequest, bids_dir: Path, out: Path) -> int:
     from patch2loc.bids import adapter
     from patch2loc.bids.description import write_dataset_files
     from patch2loc.bids.names import WORK
+    from patch2loc.files.staging import folder_lock
 
     scans, info, links, desc, masks_root = _select(req, bids_dir, out)
     made = not out.exists()
-    try:
-        failed = adapter.run_predict(scans, out / WORK, req.model, req.device, req.overwrite, req.quiet)
+    out.mkdir(parents=True, exist_ok=True)
+    try:  # one run at a time: two on one OUTPUT_DIR raced over its staging and its derivatives
+        with folder_lock(out, "patch2loc bids run", "OUTPUT_DIR"):
+            failed = adapter.run_predict(scans, out / WORK, req.model, req.device, req.overwrite, req.quiet)
+            published, unchanged, not_published = _publish_all(req, scans, out, info, masks_root)
+            if published or unchanged:
+                write_dataset_files(out, info, links, req.model, desc)
     except BaseException:
         if made and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # predict refused before writing: leave nothing
+            out.rmdir()  # refused before anything was written: leave nothing
         raise
-    published, unchanged, not_published = _publish_all(req, scans, out, info, masks_root)
     failed += not_published
-    if published or unchanged:
-        write_dataset_files(out, info, links, req.model, desc)
     if not req.quiet:
         print(
             f"patch2loc bids: {published} scan(s) published, {unchanged} unchanged (done before with the same "
@@ -185,6 +188,7 @@ def _publish_all(req: BidsRequest, scans, out: Path, info: dict, masks_root) -> 
 def _group(req: BidsRequest, bids_dir: Path, out: Path) -> int:
     from patch2loc.bids import dataset, guard, output_dir
     from patch2loc.bids.group import run_group
+    from patch2loc.files.staging import folder_lock
 
     for flag in ("model", "mask_derivatives", "participant_label", "session_label", "bids_filter_file"):
         if getattr(req, flag):
@@ -199,7 +203,8 @@ def _group(req: BidsRequest, bids_dir: Path, out: Path) -> int:
         raise InputError(f"{out}: OUTPUT_DIR holds no patch2loc derivatives. Run the participant level first.")
     dataset.open_raw(bids_dir)
     seg = dataset.open_derivatives(req.seg_derivatives, "--seg-derivatives") if req.seg_derivatives else None
-    table, report = run_group(out, seg)
+    with folder_lock(out, "patch2loc bids run", "OUTPUT_DIR"):  # not while a participant run writes it
+        table, report = run_group(out, seg)
     if not req.quiet:
         print(f"patch2loc bids: {table} and {report}", file=sys.stderr)
     return 0

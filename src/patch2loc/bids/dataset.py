@@ -104,14 +104,11 @@ def read_filter(path: str | Path | None, modality: str) -> dict:
     for kind, query in spec.items():
         files.field(spec, kind, "object", path, optional=False)
         for entity, value in query.items():
-            values = value if isinstance(value, list) else [value]
-            if not all(v is None or isinstance(v, (str, int, float, bool)) for v in values):
-                raise InputError(
-                    f'{path}: "{kind}.{entity}" must be a label, a number or a list of them, not '
-                    f'{type(value).__name__}. Write it as {{"t2w": {{"session": "1"}}}}.'
-                )
+            _check_filter(path, kind, entity, value)
     own, other = SUFFIX[modality], SUFFIX["T2" if modality == "T1" else "T1"]
     keys = {k.lower(): k for k in spec}
+    if len(keys) != len(spec):
+        raise InputError(f"{path}: --bids-filter-file names one kind of scan twice (in other cases); name each once.")
     if other.lower() in keys and own.lower() not in keys:
         raise InputError(
             f"{path}: --bids-filter-file selects {other} scans, but the model bundle is {modality} "
@@ -124,6 +121,28 @@ def read_filter(path: str | Path | None, modality: str) -> dict:
             f"{query.get('suffix', own)} scans; the {modality} bundle scores anat/{own} only."
         )
     return {k: v for k, v in query.items() if k not in ("suffix", "datatype", "extension")}
+
+
+# A filter names BIDS entities only: pybids' keyword options in a query (regex_search, return_type, target,
+# scope, invalid_filters...) changed what it returned or ended in an SQL traceback.
+FILTER_KEYS = (*IDENTITY, "suffix", "datatype", "extension")
+
+
+def _check_filter(path, kind: str, entity: str, value) -> None:
+    """One entity of a filter: a BIDS entity name, and a label (text, a whole number, true/false, null) or a
+    non-empty list of them."""
+    if entity not in FILTER_KEYS:
+        raise InputError(
+            f'{path}: "{kind}.{str(entity)[:40]}" is not a BIDS entity a filter may name ({", ".join(FILTER_KEYS)}). '
+            'Write it as {"t2w": {"session": "1"}}.'
+        )
+    values = value if isinstance(value, list) else [value]
+    ok = values and all(v is None or isinstance(v, (str, bool)) or type(v) is int for v in values)
+    if not ok:
+        raise InputError(
+            f'{path}: "{kind}.{entity}" must be a label (text, a whole number, true, false or null) or a non-empty '
+            f'list of them, not {str(value)[:40]}. Write it as {{"t2w": {{"session": "1"}}}}.'
+        )
 
 
 def select_scans(
@@ -161,7 +180,7 @@ def select_scans(
     for f in sorted(found, key=lambda f: f.path):
         entities = {k: str(v) for k, v in f.get_entities().items() if k in IDENTITY}
         scan = Scan(Path(f.path), Path(f.path).relative_to(root).as_posix(), {**entities, "suffix": SUFFIX[modality]})
-        _check_name(scan)
+        check_name(scan)
         key = tuple(sorted(scan.entities.items()))
         if key in named:
             raise InputError(
@@ -173,7 +192,7 @@ def select_scans(
     return scans
 
 
-def _check_name(scan: Scan) -> None:
+def check_name(scan: Scan) -> None:
     """A scan's path must be the one its entities spell. pybids indexes `sub-02_<img src=x
     onerror=...>_T2w.nii.gz` or `sub-02_foo-x_T2w.nii.gz` as sub-02's T2w: its derivatives
     would silently replace those of sub-02_T2w, and its name would travel into the pages."""

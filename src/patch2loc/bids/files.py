@@ -14,9 +14,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 
-from patch2loc.checks.parsing import MAX_DEPTH, json_depth
+from patch2loc.checks.parsing import MAX_DEPTH, json_depth, read_bounded
 from patch2loc.errors import InputError
 
 MAX_JSON = 1 << 20  # a description or sidecar: about 1 kB
@@ -30,20 +29,11 @@ def _crafted(path, what: str, problem: str) -> InputError:
 
 
 def read_bytes(path: str | os.PathLike, what: str, max_bytes: int) -> bytes:
-    """The file's bytes: a regular file of at most `max_bytes` (checked before and while reading)."""
+    """The file's bytes: a regular file of at most `max_bytes` (checks/parsing.read_bounded); missing: one line."""
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise _crafted(path, what, "is not a regular file (a device, a pipe or a folder)")
-        if info.st_size > max_bytes:
-            raise _crafted(path, what, f"is {info.st_size:,} bytes, more than the {max_bytes:,} such a file holds")
-        with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
-    except OSError as exc:
-        raise InputError(f"{path}: {what} cannot be read ({exc.strerror or type(exc).__name__}).") from None
-    if len(data) > max_bytes:  # grew while we looked
-        raise _crafted(path, what, f"holds more than the {max_bytes:,} bytes such a file holds")
-    return data
+        return read_bounded(path, what, max_bytes)
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: {what} cannot be read ({exc.strerror}).") from None
 
 
 def read_json(path: str | os.PathLike, what: str, max_bytes: int = MAX_JSON) -> dict:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from patch2loc.checks.labels import label_values
 from patch2loc.bids import files
 from patch2loc.errors import InputError
 from patch2loc.files.outputs import printable
@@ -84,7 +85,7 @@ def _rows(out_dir: Path, seg_layout) -> list[dict]:
             seg = match_derivative(seg_layout, scan, LESION_DESC, "lesion mask")
             metrics = {"auprc": float("nan"), "best_dice": float("nan"), "dice_at_threshold": float("nan")}
             if seg is not None:
-                labels = load_volume(seg, kind="lesion mask").data > 0
+                labels = label_values(load_volume(seg, kind="lesion mask").data, seg) > 0
                 if labels.shape != score.shape:
                     raise InputError(
                         f"{seg}: lesion mask of shape {labels.shape}, but the scan's grid is "

@@ -4,14 +4,15 @@ The reference contrast's scans are selected as for a one-contrast bundle (datase
 is paired with the session's scan of every other contrast of the same subject, session and run
 (the acquisition, reconstruction and other entities may differ: a T2w is often acquired otherwise).
 A session lacking one, or holding several that fit, is not scored and said on one line (the log),
-never a crash; the derivatives keep the reference scan's names.
+never a crash; the derivatives keep the reference scan's names. A partner whose path is not the BIDS
+name its entities spell is refused as a reference scan is (dataset.check_name): subjects never mix.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from patch2loc.bids.dataset import BRAIN_DESC, NIFTI, SUFFIX, Scan, match_derivative
+from patch2loc.bids.dataset import BRAIN_DESC, IDENTITY, NIFTI, SUFFIX, Scan, check_name, match_derivative
 
 SAME = ("subject", "session", "run")  # what a pair shares
 
@@ -57,8 +58,11 @@ def pair_scans(layout, scans: list[Scan], contrasts: list[str], masks=None) -> t
                 )
                 break
             path = Path(found[0].path)
-            entities = {k: str(v) for k, v in found[0].get_entities().items() if k in scan.entities}
+            entities = {k: str(v) for k, v in found[0].get_entities().items() if k in IDENTITY}
             other = Scan(path, path.relative_to(root).as_posix(), {**entities, "suffix": suffix})
+            # its name must be the one its entities spell: pybids takes the subject of sub-02/anat/sub-03_T2w
+            # from the folder, which would pair sub-03's scan with sub-02's
+            check_name(other)
             if masks is not None:
                 other.mask = match_derivative(masks, other, BRAIN_DESC, "brain mask")
             others[contrast] = other

@@ -24,7 +24,7 @@ from patch2loc.bundle.reader import check_contents
 from patch2loc.checks.flags import int_in
 from patch2loc.errors import InputError
 from patch2loc.run.layout import RunLayout
-from patch2loc.methods import DEFAULT_METHOD, METHODS, TRAINED, require_trained
+from patch2loc.methods import DEFAULT_METHOD, METHODS, TRAINED, implementation, require_trained
 from patch2loc.files.outputs import check_output
 from patch2loc.files.staging import OutputSet
 from patch2loc.checks.ranges import NORMALIZE_KEYS, PREPROCESS_KEYS, check_fold_count
@@ -87,6 +87,8 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     fold_list = []
     for k in wanted:
         ckpt = read_checkpoint(trained[k], method=method)
+        if hasattr(implementation(method), "RANGES"):  # rebuilt from its settings: held to them as predict holds it
+            implementation(method).load(str(trained[k]), "meta")  # the meta device: nothing is allocated
         trained_on = checkpoint_modality(ckpt)
         if trained_on not in (None, modality):
             raise InputError(f"{trained[k]}: trained on {trained_on}, not {modality}. Check the run folder.")

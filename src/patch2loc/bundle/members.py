@@ -41,9 +41,10 @@ def landmark_members(settings: dict) -> dict[str, str] | None:
     contrasts = settings.get("contrasts")
     if contrasts is None:
         return {settings.get("modality"): LANDMARKS}
-    named = isinstance(contrasts, list) and all(
-        isinstance(c, str) and re.fullmatch(r"[A-Za-z0-9]{1,16}", c) for c in contrasts
-    )
+    from patch2loc.data.inputs import CONTRASTS  # numpy (data.layouts): not at `patch2loc --help`
+
+    # contrasts the workflow trains (data.inputs): another name (FLAIR) has no chain, no BIDS suffix
+    named = isinstance(contrasts, list) and all(isinstance(c, str) and c in CONTRASTS for c in contrasts)
     if not named or len(set(contrasts)) != len(contrasts) or len(contrasts) < 2:
         return None
     members = {c: contrast_landmarks(c) for c in contrasts}

@@ -240,7 +240,7 @@ def _method_and_modality(bundle: Path, settings: dict, manifest: dict) -> dict[s
         raise InputError(
             f"{bundle}: a bundle of method {str(method)[:40]!r}, modality {str(modality)[:10]!r}: "
             f"predict applies bundles of {' or '.join(TRAINED)} models of T1 or T2 scans, or of several "
-            "contrasts (settings `contrasts`, each with its landmarks/<contrast>.npy)."
+            "of those contrasts (settings `contrasts`, each once, with its landmarks/<contrast>.npy)."
         )
     if (manifest.get("method"), manifest.get("modality")) != (method, modality):
         said = f"{str(manifest.get('method'))[:40]} {str(manifest.get('modality'))[:10]}"

@@ -13,7 +13,9 @@ A 1.9 KB YAML file with aliases nine levels deep expands to a billion nodes when
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 
 import yaml
 
@@ -24,6 +26,31 @@ MAX_DEPTH = 32  # nesting of lists and mappings (a run's config: 4)
 MAX_NODES = 100_000  # YAML nodes after alias expansion (a run's config: about 300)
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def read_bounded(path: str | os.PathLike, what: str, max_bytes: int = MAX_BYTES) -> bytes:
+    """The file's bytes: a regular file of at most `max_bytes`, checked before and while reading (a FIFO
+    would block, /dev/zero never ends, a 1 GB sparse file is refused from its size, never read whole).
+    FileNotFoundError passes through (the caller says what to do about a missing file)."""
+
+    def crafted(problem: str) -> InputError:
+        return InputError(f"{path}: {what} {problem}; nothing was parsed. The file is corrupt or crafted: replace it.")
+
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise crafted("is not a regular file (a device, a pipe or a folder)")
+        if info.st_size > max_bytes:
+            raise crafted(f"is {info.st_size:,} bytes, more than the {max_bytes:,} such a file holds")
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise InputError(f"{path}: {what} cannot be read ({exc.strerror or type(exc).__name__}).") from None
+    if len(data) > max_bytes:  # grew while we looked
+        raise crafted(f"holds more than the {max_bytes:,} bytes such a file holds")
+    return data
 
 
 def _text(data: bytes | str, where: str) -> bytes:

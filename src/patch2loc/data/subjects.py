@@ -9,9 +9,11 @@ DAG, before any job runs.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 
+from patch2loc.checks.parsing import read_bounded
 from patch2loc.errors import InputError
 
 
@@ -51,19 +53,32 @@ def lesion_subjects(splits_dir: str | os.PathLike, dataset: str, split: str | No
     return _unique(r["subject_id"] for r in read_split(splits_dir, dataset) if split in (None, r["split"]))
 
 
+MAX_LIST_BYTES = 16 << 20  # a tuning split of 100,000 subjects is about 2 MB
+MAX_TUNING_FOLD = 99
+
+
 def tuning_folds(splits_dir: str | os.PathLike, dataset: str) -> dict[str, int] | None:
     """`dataset`_val.csv: each labelled volume's tuning fold (a volume's validation-tuned Dice uses the
     threshold tuned on the other folds' volumes; docs/evaluation.md, "Dice three ways"); None when the
-    run's splits have no such file."""
+    run's splits have no such file. Each subject once: listed twice, it took its last fold silently."""
     path = Path(splits_dir) / f"{dataset}_val.csv"
     if not path.exists():
         return None
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    fix = "regenerate it with `python -m patch2loc.data.splits --tuning-folds SPLITS_DIR`."
+    text = read_bounded(path, "the tuning split", MAX_LIST_BYTES)  # a regular file of at most 16 MB
     try:
-        return {r["subject_id"]: int(r["tuning_fold"]) for r in rows}
-    except (KeyError, TypeError, ValueError) as err:
-        raise InputError(
-            f"{path}: needs columns subject_id and an integer tuning_fold ({err!r}); regenerate it with "
-            "`python -m patch2loc.data.splits`."
-        ) from None
+        rows = list(csv.DictReader(io.StringIO(text.decode("utf-8-sig"), newline="")))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"{path}: cannot be read as a UTF-8 csv ({str(err)[:80]}); {fix}") from None
+    folds: dict[str, int] = {}
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        subject, fold = (row.get("subject_id") or "").strip(), (row.get("tuning_fold") or "").strip()
+        if not subject or not (fold.isascii() and fold.isdigit()) or int(fold) > MAX_TUNING_FOLD:
+            raise InputError(
+                f"{path}: line {line} needs a subject_id and a tuning_fold from 0 to {MAX_TUNING_FOLD} "
+                f"(found {subject[:40]!r}, {fold[:20]!r}); {fix}"
+            )
+        if subject in folds:
+            raise InputError(f"{path}: line {line}: subject {subject[:60]!r} is listed twice; list each once, or {fix}")
+        folds[subject] = int(fold)
+    return folds

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from patch2loc.data.layouts import raw_paths
+from patch2loc.checks.labels import label_values
 from patch2loc.errors import InputError
 from patch2loc.files.io import header_volume, load_volume
 from patch2loc.scoring.native import native_map
@@ -51,12 +52,12 @@ class NativeVolume:
 
 
 def native_labels(image: str, seg: str) -> np.ndarray:
-    """The raw label file's values on the scan's grid, as integers ([X, Y, Z])."""
+    """The raw label file's values on the scan's grid, as int32 whole numbers ([X, Y, Z]; checks/labels.py)."""
     from patch2loc.preprocessing.grid import onto_image_grid
     from patch2loc.preprocessing.imaging import read_image, to_numpy
 
     on_grid, _ = onto_image_grid(read_image(image, "image"), read_image(seg, "lesion mask"), image, seg, "lesion mask")
-    return np.rint(to_numpy(on_grid)).astype(np.int16)
+    return label_values(to_numpy(on_grid), seg)
 
 
 def load_native(

@@ -10,9 +10,13 @@ import os
 
 import numpy as np
 
-from patch2loc.errors import InputError
+from patch2loc.checks.parsing import load_json
+from patch2loc.evaluation import shard_npz
 from patch2loc.files.staging import atomic_output
 from patch2loc.scoring import steps
+
+WHAT = "pooled-score"
+LAYOUT = {"values": ("float16", 1), "lesion": ("int64", 1), "other": ("int64", 1), "meta": ("U", 0)}
 
 
 def write_pooled(path: str | os.PathLike, hist: steps.Histogram, meta: dict) -> None:
@@ -22,17 +26,34 @@ def write_pooled(path: str | os.PathLike, hist: steps.Histogram, meta: dict) -> 
 
 
 def read_pooled(path: str | os.PathLike) -> tuple[steps.Histogram, dict]:
+    """A checked pooled.npz (shard_npz.py): ascending distinct float16 scores, voxel counts in range, its
+    keys a JSON object."""
+    shard_npz.check_declared([path], WHAT)
+    z = shard_npz.load_arrays(path, WHAT, LAYOUT)
+    values, lesion, other = z["values"], z["lesion"], z["other"]
+    if values.size != lesion.size or np.isnan(values).any() or np.any(np.diff(values.astype(np.float64)) <= 0):
+        raise shard_npz.bad(path, WHAT, "its scores are not distinct, ascending numbers, one per count")
+    shard_npz.check_counts(path, WHAT, lesion, other, shard_npz.MAX_POOLED_VOXELS)
+    if int(lesion.sum()) + int(other.sum()) > shard_npz.MAX_POOLED_VOXELS:
+        raise shard_npz.bad(path, WHAT, f"it counts more than {shard_npz.MAX_POOLED_VOXELS:,} voxels")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return (z["values"], z["lesion"], z["other"]), json.loads(str(z["meta"]))
-    except (OSError, KeyError, ValueError) as err:
-        raise InputError(f"{path}: not a pooled-score file ({err}). Delete it and rerun its scoring.") from err
+        meta = load_json(str(z["meta"]), f"{path}: meta")
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        raise shard_npz.bad(path, WHAT, "its meta is not a JSON object")
+    return (values, lesion, other), meta
 
 
 def merge_pooled(paths: list, out: str | os.PathLike) -> int:
     """Sum the shards' histograms into `out` (their meta without the shard); the voxels counted."""
+    shard_npz.check_declared(paths, WHAT)
     parts = [read_pooled(p) for p in paths]
     hist = steps.merge_histograms([h for h, _ in parts])
-    meta = {k: v for k, v in (parts[0][1] if parts else {}).items() if k != "shard"}
+    metas = [{k: v for k, v in meta.items() if k != "shard"} for _, meta in parts]
+    for path, meta in zip(paths, metas):
+        if meta != metas[0]:  # another method's, model's or set's scores
+            raise shard_npz.bad(path, WHAT, f"its keys {str(meta)[:80]} differ from the first shard's")
+    meta = metas[0] if metas else {}
     write_pooled(out, hist, meta)
     return int(hist[1].sum() + hist[2].sum())

@@ -46,11 +46,16 @@ THIS_RUN, PUBLISHED = "this harness", "published"
 
 
 def read_csvs(
-    paths: Iterable[str | os.PathLike], required: Iterable[str] = METRICS_COLUMNS, usecols: Iterable[str] | None = None
+    paths: Iterable[str | os.PathLike],
+    required: Iterable[str] = METRICS_COLUMNS,
+    usecols: Iterable[str] | None = None,
+    numeric: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Concatenate csv files (e.g. every metrics.csv of a run), checking each has `required` columns.
 
-    `usecols` reads only those columns (those a file lacks are skipped), to spare memory.
+    `usecols` reads only those columns (those a file lacks are skipped), to spare memory. `numeric`:
+    columns whose every filled cell must be a finite number (read as such); text there was kept as text
+    and summed or compared as text, a table written with exit 0.
     """
     frames = []
     keep = None if usecols is None else set(usecols) | set(required)
@@ -69,10 +74,27 @@ def read_csvs(
                 f"{path}: missing columns {sorted(missing)}. Re-run the step that writes it "
                 "with this version of patch2loc."
             )
-        frames.append(df)
+        frames.append(_numbers(df, numeric, path))
     if not frames:
         raise InputError("read_csvs: no csv files given; check the workflow's input list.")
     return pd.concat(frames, ignore_index=True)
+
+
+def _numbers(df: pd.DataFrame, columns: Iterable[str], path) -> pd.DataFrame:
+    """`df` with `columns` as numbers; InputError naming the file, column and row of a cell that is not one."""
+    for column in columns:
+        if column not in df:
+            continue
+        values = pd.to_numeric(df[column], errors="coerce")
+        bad = (values.isna() & df[column].notna()) | np.isinf(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(
+                f"{path}: column {column} holds {str(df[column].iloc[row])[:40]!r} in data row {row + 1}, not a "
+                "finite number. Delete the file and re-run the step that writes it."
+            )
+        df[column] = values
+    return df
 
 
 def _require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:

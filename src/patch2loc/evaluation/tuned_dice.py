@@ -11,17 +11,20 @@ and `val_threshold` (shared protocol) and, for such a reference protocol, `ref_d
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from patch2loc.errors import InputError
+from patch2loc.evaluation import shard_npz
 from patch2loc.files.staging import atomic_output
 from patch2loc.scoring import tuning
 
 KINDS = ("shared", "ref")  # the graded map of the shared protocol; the reference protocol's map
 VAL_COLUMNS = ("dice_val", "val_threshold")
 CROSSFIT_MODE = "threshold tuned on the other tuning fold's labelled volumes (cross-fitted), no component filter"
+WHAT = "tuning-histogram"
 Entry = dict  # {"subject": str, "shared": CodeHistogram, "ref": CodeHistogram | None}
 
 
@@ -40,23 +43,53 @@ def write_tuning(path: str | os.PathLike, entries: list[Entry]) -> None:
         np.savez_compressed(f, **arrays)
 
 
+def _layout() -> dict[str, tuple[str, int]]:
+    arrays = {"subjects": ("U", 1)}
+    for kind in KINDS:
+        arrays.update({f"{kind}_present": ("bool", 1), f"{kind}_offsets": ("int64", 1), f"{kind}_codes": ("uint16", 1)})
+        arrays.update({f"{kind}_lesion": ("int64", 1), f"{kind}_other": ("int64", 1)})
+    return arrays
+
+
+def _check_kind(path, z: dict, kind: str, n: int) -> None:
+    """One kind's histograms: a segment of ascending codes per volume, empty where absent, counts in range."""
+    present, off, codes = z[f"{kind}_present"], z[f"{kind}_offsets"], z[f"{kind}_codes"]
+    lesion, other = z[f"{kind}_lesion"], z[f"{kind}_other"]
+    if present.size != n or off.size != n + 1 or codes.size != lesion.size:
+        raise shard_npz.bad(path, WHAT, f"{kind}: {n} subjects, {present.size} flags, {off.size} offsets")
+    if off[0] != 0 or off[-1] != codes.size or np.any(np.diff(off) < 0) or np.any(np.diff(off)[~present] != 0):
+        raise shard_npz.bad(path, WHAT, f"{kind}_offsets do not split its {codes.size} codes into the volumes'")
+    step = np.diff(codes.astype(np.int64))
+    starts = np.zeros(codes.size, bool)
+    starts[off[:-1][off[:-1] < codes.size]] = True
+    if np.any(step[~starts[1:]] <= 0):
+        raise shard_npz.bad(path, WHAT, f"{kind}: a volume's codes are not strictly ascending")
+    shard_npz.check_counts(path, WHAT, lesion, other, shard_npz.MAX_VOLUME_VOXELS)
+    if np.any(shard_npz.segment_totals(off, lesion + other) > shard_npz.MAX_VOLUME_VOXELS):
+        raise shard_npz.bad(path, WHAT, f"{kind}: a volume counts more than {shard_npz.MAX_VOLUME_VOXELS:,} voxels")
+
+
 def read_tuning(path: str | os.PathLike) -> dict[str, dict[str, tuning.CodeHistogram]]:
-    """{kind: {subject: histogram}} of one tuning.npz (a kind's volumes without a histogram left out)."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            subjects = [str(s) for s in z["subjects"]]
-            out = {}
-            for kind in KINDS:
-                off = z[f"{kind}_offsets"]
-                codes, lesion, other = z[f"{kind}_codes"], z[f"{kind}_lesion"], z[f"{kind}_other"]
-                out[kind] = {
-                    s: (codes[off[i] : off[i + 1]], lesion[off[i] : off[i + 1]], other[off[i] : off[i + 1]])
-                    for i, s in enumerate(subjects)
-                    if z[f"{kind}_present"][i]
-                }
-            return out
-    except (OSError, KeyError, ValueError) as err:
-        raise InputError(f"{path}: not a tuning-histogram file ({err}). Delete it and rerun its scoring.") from err
+    """{kind: {subject: histogram}} of one tuning.npz (a kind's volumes without a histogram left out),
+    checked (shard_npz.py; call shard_npz.check_declared on the merge's files first)."""
+    z = shard_npz.load_arrays(path, WHAT, _layout())
+    subjects = [str(s) for s in z["subjects"]]
+    if len(set(subjects)) != len(subjects) or not all(subjects):
+        raise shard_npz.bad(path, WHAT, "a subject is listed twice, or empty")
+    for kind in KINDS:
+        _check_kind(path, z, kind, len(subjects))
+    if not z["shared_present"].all():
+        raise shard_npz.bad(path, WHAT, "a volume has no histogram of its shared-protocol map")
+    out = {}
+    for kind in KINDS:
+        off, present = z[f"{kind}_offsets"], z[f"{kind}_present"]
+        codes, lesion, other = z[f"{kind}_codes"], z[f"{kind}_lesion"], z[f"{kind}_other"]
+        out[kind] = {
+            s: (codes[off[i] : off[i + 1]], lesion[off[i] : off[i + 1]], other[off[i] : off[i + 1]])
+            for i, s in enumerate(subjects)
+            if present[i]
+        }
+    return out
 
 
 def crossfit(hists: dict[str, tuning.CodeHistogram], folds: dict[str, int]) -> dict[str, tuple[float, float]]:
@@ -91,13 +124,36 @@ def add_tuned_dice(metrics: pd.DataFrame, tuned: dict[str, dict], folds: dict[st
     return out
 
 
-def merge_tuning(paths: list, metrics_csv: str | os.PathLike, folds: dict[str, int] | None) -> int:
-    """Add the tuned columns to a merged metrics csv (rewritten in place, atomically); the volumes tuned."""
-    tuned = {kind: {} for kind in KINDS}
+def read_shards(paths: list) -> tuple[dict, dict]:
+    """({kind: {subject: histogram}}, {subject: its file}) of every shard's tuning.npz, checked (a subject
+    in two shards is refused); nothing is written, so the merge can check them before anything else."""
+    shard_npz.check_declared(paths, WHAT)
+    tuned, origin = {kind: {} for kind in KINDS}, {}
     for path in paths:
         for kind, hists in read_tuning(path).items():
+            if kind == "shared":
+                for s in hists:
+                    if s in origin:
+                        raise shard_npz.bad(path, WHAT, f"subject {s[:60]!r} is in {origin[s]} too")
+                    origin[s] = path
             tuned[kind].update(hists)
-    metrics = pd.read_csv(metrics_csv)
+    return tuned, origin
+
+
+def merge_tuning(paths: list, metrics_csv: str | os.PathLike, folds: dict[str, int] | None, shards=None) -> int:
+    """Add the tuned columns to a merged metrics csv (rewritten in place, atomically); the volumes tuned.
+    The shards' histograms (`shards`: read_shards' when read already) must be those of the merged volumes,
+    each once: a volume twice, or one the metrics lack, would tune the others' thresholds on voxels
+    nobody scored."""
+    tuned, origin = shards or read_shards(paths)
+    metrics = pd.read_csv(metrics_csv, dtype={"subject": str})  # "001" stays "001", as the shards wrote it
+    subjects = metrics["subject"].astype(str)
+    if sorted(origin) != sorted(subjects):
+        odd = sorted(set(origin) ^ set(subjects)) or ["(one twice)"]
+        raise InputError(
+            f"{metrics_csv}: its volumes and the shards' {Path(paths[0]).name} files differ (e.g. {odd[0][:60]!r}); "
+            "each shard's files must come from one scoring job. Delete the shards and score again."
+        )
     with atomic_output(metrics_csv) as tmp:
         add_tuned_dice(metrics, tuned, folds).to_csv(tmp, index=False)
     return 0 if folds is None else sum(s in folds for s in tuned["shared"])

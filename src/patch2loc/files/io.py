@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from patch2loc.checks.labels import label_values
 from patch2loc.checks.claims import nifti_claims, quiet_nibabel
 from patch2loc.checks.intensities import clip_outliers, warn_full_mask, warn_int16_wrap
 from patch2loc.errors import InputError
@@ -146,7 +147,7 @@ def load_case(image: str | os.PathLike, mask: str | os.PathLike, seg: str | os.P
                 f"{seg}: lesion mask shape {s.data.shape} differs from image {image} shape "
                 f"{img.data.shape}. Use the segmentation preprocessed together with this image."
             )
-        lesion = s.data > 0
+        lesion = label_values(s.data, seg) > 0
     return Case(image=img, mask=brain, seg=lesion)
 
 

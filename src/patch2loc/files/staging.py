@@ -233,7 +233,7 @@ class OutputSet:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
+def folder_lock(folder: str | os.PathLike, what: str, flag: str = "--out") -> Iterator[None]:
     """Hold an exclusive lock on `folder` (flock on the folder itself: no lock file is left), or
     refuse at once when another process holds it. Released when the process ends, however."""
     import fcntl
@@ -245,7 +245,7 @@ def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
         except OSError:
             raise InputError(
                 f"{folder}: another {what} is writing into this folder right now. Wait for it "
-                "to finish, or choose another --out."
+                f"to finish, or choose another {flag}."
             ) from None
         yield
     finally:

@@ -11,6 +11,8 @@ budget (PATCH2LOC_MEMORY_BUDGET_MB, the one predict/budget.py holds a scan's job
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from dataclasses import dataclass
 from itertools import chain
 from typing import Callable
@@ -76,15 +78,19 @@ def load_network(
 ) -> tuple[torch.nn.Module, dict]:
     """(network in eval mode on `device`, checkpoint dict): `build(config)` makes the network from the
     checkpoint's `config` (after `bounds`' checks), then its weights are loaded; read with
-    `read_checkpoint` (no code from it runs)."""
+    `read_checkpoint` (no code from it runs). On the "meta" device nothing is allocated: the checks
+    alone, and the weights' names and shapes compared (export holds a run's checkpoints to them)."""
     fix = f"Pass a best.pt or last.pt written by the {method}'s training."
     ckpt = read_checkpoint(checkpoint, fix=fix, method=method)
     config = ckpt.get("config") or {}
+    meta = torch.device(device).type == "meta"
     try:
         if bounds is not None:
             _check_before_build(checkpoint, method, config, build, bounds, device, fix)
-        model = build(config)
-        model.load_state_dict(ckpt["model"])
+        with torch.device("meta") if meta else contextlib.nullcontext(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*copying from a non-meta parameter")  # meta: shapes only
+            model = build(config)
+            model.load_state_dict(ckpt["model"])
     except BUILD_ERRORS as exc:
         if isinstance(exc, InputError):
             raise

@@ -126,9 +126,9 @@ def _predict(req: PredictRequest, bundle) -> int:
     models = _Models(method, *fold_models(req, chain, bundle, method))
     threshold = _threshold(req, models.thresholds)
     jobs, batch = _plan(req, chain, models.checkpoints, lesions=threshold[0] is not None)
-    contrasts = check_contrasts((req.image, req.modality, req.contrast, req.contrast_mask), chain, jobs)
     stride = method_flags(method, req)["stride"] or 1  # a method that ignores --stride scores every pixel
     limits = Limits(method, tuple(models.checkpoints), stride, req.median_size, req.batch_size)
+    contrasts = check_contrasts((req.image, req.modality, req.contrast, req.contrast_mask), chain, jobs, limits)
     call = _Call(req, chain, models, threshold, limits, bundle is not None, batch, contrasts)
     failures = _Failures(batch)
     todo, skipped = _header_pass(jobs, call, failures)
@@ -232,6 +232,8 @@ def _context(call: _Call):
         req.modality,
         req.allow_mismatch,
         from_bundle=call.from_bundle,
+        contrasts=call.chain.contrasts if call.chain is not None else None,
+        grid=tuple(call.chain.config["preprocess"]["target_shape"]) if call.chain is not None else None,
     )
     return Context(
         members=members,

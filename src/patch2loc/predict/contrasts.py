@@ -40,12 +40,11 @@ def _named(pairs, flag: str, chain, image) -> dict[str, Path]:
     return out
 
 
-def check_contrasts(given: tuple, chain, jobs) -> dict[str, tuple[Path, Path | None]]:
+def check_contrasts(given: tuple, chain, jobs, limits=None) -> dict[str, tuple[Path, Path | None]]:
     """{contrast: (raw scan, brain mask or None)} of every contrast after the reference ({} for a
-    model of one contrast), each file checked; one line naming the flag and the fix otherwise.
-    `given`: the request's (image, modality, contrast, contrast_mask); the request stays in command.py."""
-    from patch2loc.checks.claims import nifti_claims, regular_file
-
+    model of one contrast), each file checked as the reference scan is (check_scan); one line naming
+    the flag and the fix otherwise. `given`: the request's (image, modality, contrast, contrast_mask);
+    the request stays in command.py. `limits`: the call's (preflight.Limits), for each contrast's budget."""
     image, modality, scan_flags, mask_flags = given
     contrasts = chain.contrasts if chain is not None else (modality,)
     if len(contrasts) == 1:
@@ -75,16 +74,46 @@ def check_contrasts(given: tuple, chain, jobs) -> dict[str, tuple[Path, Path | N
                 f"{scans[c]}: --mask is given for the reference scan, so the {c} scan needs its brain mask "
                 f"too; pass --contrast-mask {c}=FILE (or drop --mask to skull-strip every contrast)."
             )
-        for path, what in ((scans[c], f"--contrast {c}"), (masks.get(c), f"--contrast-mask {c}")):
-            if path is not None:
-                regular_file(path, what, f"Pass the subject's {c} NIfTI as {what}=FILE.")
-                nifti_claims(path, what)
     if strip != "provided" and masks:
         raise InputError(
             f"{next(iter(masks.values()))}: --contrast-mask goes with --mask (skull stripping with the given "
             "masks); pass --mask for the reference scan too, or drop --contrast-mask."
         )
+    for c in chain.contrasts[1:]:
+        check_scan(c, scans[c], masks.get(c), chain, limits)
     return {c: (scans[c], masks.get(c)) for c in chain.contrasts[1:]}
+
+
+def check_scan(contrast: str, scan: Path, mask: Path | None, chain, limits) -> None:
+    """What the reference scan is held to before any registration (preflight.py), for another contrast's
+    scan: paths SimpleITK can open, a regular NIfTI file of one 3D volume within the size limits, one
+    geometry for nibabel and ITK without shear, its mask on its grid, the memory of its chain within the
+    budget, and its voxels not constant (nor its mask empty). Before, only its header was read, and a
+    bad file was found after the reference scan's registration."""
+    from patch2loc.checks.claims import check_orthogonal, nifti_claims, regular_file
+    from patch2loc.files.outputs import check_utf8_path
+    from patch2loc.predict.budget import check_budget
+    from patch2loc.predict.inputs import ScanInput
+    from patch2loc.predict.native import check_same_geometry
+    from patch2loc.predict.preflight import check_mask_grid, check_raw_scan
+
+    scan_flag, mask_flag = f"--contrast {contrast}", f"--contrast-mask {contrast}"
+    for path, what in ((scan, scan_flag), (mask, mask_flag)):
+        if path is not None:
+            check_utf8_path(path, what)
+            regular_file(path, what, f"Pass the subject's {contrast} NIfTI as {what}=FILE.")
+    claims = nifti_claims(scan, scan_flag)
+    check_orthogonal(claims, scan)
+    check_same_geometry(scan, claims.affine)
+    mask_claims = None if mask is None else nifti_claims(mask, mask_flag)
+    if mask_claims is not None:
+        check_mask_grid(mask, scan, mask_claims, claims, exact=False)
+    if limits is not None:
+        check_budget(
+            ScanInput(contrast, scan, mask), (claims, mask_claims), chain.for_contrast(contrast), method=limits.method,
+            checkpoints=list(limits.checkpoints), batch_size=limits.batch_size, stride=limits.stride,
+        )  # fmt: skip
+    check_raw_scan(scan, mask)
 
 
 def stack_scan(chain, contrasts: dict, staged: Path, name: str, strip: str, reference: tuple[Path, Path]):

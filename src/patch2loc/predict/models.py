@@ -87,9 +87,12 @@ def load_members(
     modality: str | None,
     allow_mismatch: bool,
     from_bundle: bool = False,
+    contrasts: tuple[str, ...] | None = None,
+    grid: tuple[int, ...] | None = None,
 ) -> list:
     """Every model loaded (before any compute: a bad or wrong-method checkpoint fails fast) and
-    checked against --modality."""
+    checked against --modality and, with a run or bundle, its `contrasts` (one input channel each) and
+    the `grid` its chain makes (target_shape): found only after the registration before."""
     from patch2loc.predict.ensemble import Member  # numpy, scipy: not at `patch2loc --help`
 
     load = implementation(method).load
@@ -103,7 +106,14 @@ def load_members(
             if other in TRAINED and not from_bundle:  # a bundle's method is its settings', not a flag
                 text += f" To apply this {other} checkpoint, pass --method {other}."
             raise InputError(text) from None
-        check_checkpoint_fits(ckpt, name, modality, None, allow_mismatch)
+        check_checkpoint_fits(ckpt, name, modality, grid, allow_mismatch)
+        channels = (ckpt.get("config") or {}).get("channels", 1)
+        if contrasts is not None and channels != len(contrasts):  # found only after the registration before
+            raise InputError(
+                f"{name}: a model of {str(channels)[:20]} input channel(s), but its run or bundle stacks "
+                f"{len(contrasts)} contrast(s) {list(contrasts)}; nothing was computed. Use the fold models "
+                "trained for that model input."
+            )
         members.append(Member(Path(name), model, ckpt, fold_thr))
     return members
 

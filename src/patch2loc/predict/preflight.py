@@ -60,9 +60,14 @@ def check_headers(job, chain, limits: Limits, patch_size: int | None = None) -> 
 
 def check_voxels(job, chain) -> None:
     """The checks of one scan that read its voxels, but compute nothing: a raw NIfTI scan (and the
-    mask the chain is given) before its registration."""
+    mask the chain is given) before its registration, and --seg's labels (checks/labels.py)."""
     if chain is not None and not job.scan.is_dicom:
         check_raw_scan(job.scan.image, job.scan.mask if job.strip == "provided" else None)
+    if job.scan.seg is not None:
+        from patch2loc.checks.labels import label_values  # numpy: not at `patch2loc --help`
+        from patch2loc.files.io import load_volume  # numpy: not at `patch2loc --help`
+
+        label_values(load_volume(job.scan.seg, kind="lesion mask").data, job.scan.seg)
 
 
 def check_paths_utf8(paths: dict[str, Path | None]) -> None:

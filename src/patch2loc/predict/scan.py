@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from patch2loc.checks.labels import label_values
 from patch2loc.checks.claims import nifti_claims
 from patch2loc.errors import InputError
 from patch2loc.scoring.metrics import evaluate_volume
@@ -50,7 +51,9 @@ class Context:
 
 
 def _seg_metrics(seg_path: Path, score, brain, threshold) -> dict:
-    labels = load_volume(seg_path, kind="lesion mask").data > 0  # its grid was checked by preflight.check_claims
+    labels = (
+        label_values(load_volume(seg_path, kind="lesion mask").data, seg_path) > 0
+    )  # its grid was checked by preflight.check_claims
     m = evaluate_volume(score, labels, brain, region="brain", threshold=threshold)
     return {
         "auprc": m["auprc"],

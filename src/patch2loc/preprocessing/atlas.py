@@ -12,7 +12,14 @@ from functools import lru_cache
 import numpy as np
 import SimpleITK as sitk
 
-from patch2loc.preprocessing.imaging import _check_same_grid, ras_affine, read_image, resample_to_spacing, to_numpy
+from patch2loc.preprocessing.imaging import (
+    _check_same_grid,
+    image_claims,
+    ras_affine,
+    read_image,
+    resample_to_spacing,
+    to_numpy,
+)
 from patch2loc.files.io import save_volume
 from patch2loc.errors import InputError
 
@@ -67,9 +74,23 @@ def load_atlas(
     )
 
 
+# An atlas template in memory as float32: SRI24's T1_brain (240 x 240 x 155) is 36 MB, MNI152 at 1 mm 35 MB.
+# Reading, the ITK copy and the mask take about 5 times that: a crafted archive's 640 MB template cost
+# 3.1 GB before; 256 MB keeps the rule near 1.3 GB, and is 7 times a real template.
+MAX_ATLAS_BYTES = 256 << 20
+
+
 def write_atlas_files(template: str | os.PathLike, out_image: str | os.PathLike, out_mask: str | os.PathLike) -> None:
     """Copy a skull-stripped template (e.g. SRI24 templates/T1_brain.nii) to `out_image` and
-    write its brain mask (template > 0) to `out_mask`, both as NIfTI with the template's affine."""
+    write its brain mask (template > 0) to `out_mask`, both as NIfTI with the template's affine.
+    A template over MAX_ATLAS_BYTES (from its header) is refused before any voxel is read."""
+    voxels = int(np.prod(image_claims(template, "atlas template").shape[:3], dtype=np.int64))
+    if 4 * voxels > MAX_ATLAS_BYTES:
+        raise InputError(
+            f"{template}: an atlas template of {voxels:,} voxels ({4 * voxels >> 20:,} MB as float32), more than the "
+            f"{MAX_ATLAS_BYTES >> 20} MB an atlas takes (SRI24's T1_brain: 36 MB); nothing was read. The archive is not "
+            "the SRI24 package: delete it and its folder, and run again."
+        )
     img = read_image(template, "atlas template")
     data = to_numpy(img)
     if not (data > 0).any():

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from patch2loc.checks.labels import label_values
 from patch2loc.preprocessing.atlas import Atlas, load_atlas, write_atlas_files  # noqa: F401 (re-exported)
 from patch2loc.data.layouts import RawScan, binarize_seg
 from patch2loc.preprocessing.corrections import n4_correct, register_affine
@@ -222,9 +223,8 @@ def read_step(scan: RawScan, cfg: PreprocessConfig) -> tuple[sitk.Image, sitk.Im
             native, read_image(scan.seg, "lesion mask"), scan.image, scan.seg, "lesion mask"
         )
         grid_notes += [moved] if moved else []
-        lesion = binarize_seg(
-            scan.dataset, sitk.GetArrayViewFromImage(native_seg), wmh_other_pathology=cfg.wmh_other_pathology
-        )
+        labels = label_values(sitk.GetArrayViewFromImage(native_seg), scan.seg)  # whole numbers, or refused
+        lesion = binarize_seg(scan.dataset, labels, wmh_other_pathology=cfg.wmh_other_pathology)
         native_seg = sitk.GetImageFromArray(lesion.astype(np.uint8))
         native_seg.CopyInformation(native)
     return native, native_seg, grid_notes

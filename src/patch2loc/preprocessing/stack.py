@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from patch2loc.checks.labels import label_values
 from patch2loc.errors import InputError
 from patch2loc.files.io import Case, Volume, load_case, load_volume, save_volume
 from patch2loc.files.staging import atomic_output
@@ -114,5 +115,5 @@ def load_any_case(image: str | os.PathLike, mask: str | os.PathLike, seg: str | 
                 f"{seg}: lesion mask shape {lesion.shape} differs from the stack {image} {case.mask.shape}. "
                 "Use the segmentation preprocessed with this stack's reference contrast."
             )
-        case.seg = lesion > 0
+        case.seg = label_values(lesion, seg) > 0
     return case

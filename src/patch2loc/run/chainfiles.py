@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from patch2loc.checks.limits import check_image_size
-from patch2loc.checks.parsing import load_json, load_yaml
+from patch2loc.checks.parsing import load_json, load_yaml, read_bounded
 from patch2loc.checks.ranges import NORMALIZE_KEYS, check_block, check_heatmap, check_preprocess, check_threshold
 from patch2loc.errors import InputError
 
@@ -72,7 +72,7 @@ def check_chain_config(cfg: dict, resolved: Path) -> None:
 def read_run_config(path: Path, blocks: tuple[str, ...], needs: str) -> dict:
     """A run's config.resolved.yaml (parsed within bounds) holding the mapping `blocks`."""
     try:
-        cfg = load_yaml(Path(path).read_bytes(), str(path))
+        cfg = load_yaml(read_bounded(path, "the run's config"), str(path))
         ok = isinstance(cfg, dict) and all(isinstance(cfg.get(k), dict) for k in blocks)
     except InputError:  # beyond the parser's bounds: said as such
         raise
@@ -86,7 +86,7 @@ def read_run_config(path: Path, blocks: tuple[str, ...], needs: str) -> dict:
 def read_threshold(path: Path, fix: str) -> float:
     """A fold's unsupervised threshold file: {"threshold": a finite number}."""
     try:
-        value = load_json(Path(path).read_bytes(), str(path))["threshold"]
+        value = load_json(read_bounded(path, "the threshold file"), str(path))["threshold"]
     except (InputError, FileNotFoundError):  # beyond the bounds (said as such); missing: the caller's to say
         raise
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):

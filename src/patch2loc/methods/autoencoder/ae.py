@@ -5,5 +5,5 @@ from patch2loc.methods.autoencoder.protocol import (
     BAUR as REFERENCE_PROTOCOL,
 )  # its authors' evaluation (docs/protocols.md)
 
-Settings, load, score, train_from_files, activation_bytes = bind(AEConfig)
-__all__ = ["REFERENCE_PROTOCOL", "Settings", "activation_bytes", "load", "score", "train_from_files"]
+Settings, load, score, train_from_files, activation_bytes, RANGES = bind(AEConfig)
+__all__ = ["REFERENCE_PROTOCOL", "RANGES", "Settings", "activation_bytes", "load", "score", "train_from_files"]

@@ -13,26 +13,57 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from patch2loc.checks.ranges import check_block
+from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.model import DenseAutoencoder
-from patch2loc.methods.autoencoder.train import ARCHITECTURE, check_architecture, to_grid
-from patch2loc.methods.rebuild import check_grid, load_network
+from patch2loc.methods.autoencoder.train import ARCHITECTURE, RANGES, VAE_RANGES, check_architecture, to_grid
+from patch2loc.methods.rebuild import Bounds, check_grid, load_network
 from patch2loc.methods.slices import residual_map
 
 SLICES_PER_BATCH = 32
-ACTIVATION = 512  # bytes per pixel of the model's grid one slice holds in the forward pass (32 channels, 4 copies)
+# Bytes per pixel of the model's grid, per filter of the first convolution, one slice holds in the
+# forward pass (512 measured for the paper's 32 filters: their outputs, 4 copies); per pixel of the
+# volume's own slice, 16 (the slice, its mask, the residual resized back).
+PER_FILTER, PER_SLICE_PIXEL = 16, 16
+
+
+def batch_bytes(config: dict) -> int:
+    """What one batch of slices holds while the network of `config` (size, width, volume_shape) runs."""
+    grid = config.get("volume_shape") or (0, 0, 0)
+    side = int(config["size"])
+    return SLICES_PER_BATCH * (side * side * PER_FILTER * int(config["width"]) + grid[0] * grid[1] * PER_SLICE_PIXEL)
+
+
+def _check(config: dict, where: str) -> None:
+    """A checkpoint's settings: present, in range (train.RANGES, the VAE's kl_weight too), and a network
+    this code builds; before anything is allocated."""
+    if type(config.get("variational")) is not bool:
+        raise InputError(f"{where}: config.variational {str(config.get('variational'))[:20]} must be true or false.")
+    rules = VAE_RANGES if config["variational"] else RANGES
+    missing = [k for k in (*rules, "dropout") if k not in config]
+    if missing:
+        raise InputError(f"{where}: config has no {', '.join(missing)} (an AE or VAE checkpoint records them).")
+    check_block(config, rules, "config", where)
+    try:
+        check_architecture({k: config[k] for k in ARCHITECTURE}, "config")
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}.") from None
+
+
+# Before the network is built: its settings, its weights and, on the CPU, a batch of slices at its own
+# size and width within the memory budget (a size of 1024 held 17 GB on a 32 x 32 grid, never counted).
+BOUNDS = Bounds(_check, "config size, width, bottleneck, latent", batch_bytes, "config size, width, volume_shape")
 
 
 def _network(config: dict) -> DenseAutoencoder:
-    arch = {k: config[k] for k in ARCHITECTURE}
-    check_architecture(arch, "its settings")  # before anything is allocated
-    model = DenseAutoencoder(**arch)
+    model = DenseAutoencoder(**{k: config[k] for k in ARCHITECTURE})
     model.seed = int(config["seed"])  # the VAE's code samples at scoring
     return model
 
 
 def load_model(checkpoint: str, device: str | torch.device = "cpu", method: str = "AE"):
     """Rebuild the AE or VAE from a checkpoint; returns (model in eval mode, checkpoint dict)."""
-    return load_network(checkpoint, method, _network, device)
+    return load_network(checkpoint, method, _network, device, BOUNDS)
 
 
 @torch.inference_mode()

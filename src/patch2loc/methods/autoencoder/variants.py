@@ -24,24 +24,23 @@ class AEConfig(_train.AutoencoderConfig):
 class VAEConfig(_train.AutoencoderConfig):
     """The dense VAE (models/variational_autoencoder.py): a Gaussian code, L1 + KL loss."""
 
-    kl_weight: float = 1.0  # the reference's loss is rec + KL (trainers/VAE.py:42)
+    kl_weight: float = 1.0  # the reference's loss is rec + KL (trainers/VAE.py:42); bounds: train.VAE_RANGES
     method: str = "VAE"
     variational = True
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.kl_weight >= 0:
-            raise _train.InputError(f"VAE config: kl_weight {self.kl_weight} must be >= 0.")
-
 
 def bind(config_cls) -> tuple:
-    """(Settings, load, score, train_from_files, activation_bytes) of the model `config_cls` configures,
-    as a method module has them (`Settings` is `config_cls`, the dataclass of its config block)."""
+    """(Settings, load, score, train_from_files, activation_bytes, RANGES) of the model `config_cls`
+    configures, as a method module has them (`Settings` is `config_cls`, the dataclass of its config block)."""
 
     def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int | None) -> int:
-        """What one batch of slices holds while scoring a volume of `grid` (predict's memory budget);
-        the model's grid is taken as the slice's or 128, whichever is larger."""
+        """What one batch of slices holds while scoring a volume of `grid` (predict's memory budget,
+        before the models are read); the model's grid is taken as the slice's or the paper's 128,
+        whichever is larger. A checkpoint's own size and width are held to the budget when it is
+        loaded (score.BOUNDS)."""
         side = max(grid[0], grid[1], _train.AutoencoderConfig.size)
-        return _score.SLICES_PER_BATCH * (side * side * _score.ACTIVATION + grid[0] * grid[1] * 16)
+        config = {"size": side, "width": _train.AutoencoderConfig.width, "volume_shape": grid}
+        return _score.batch_bytes(config)
 
-    return (*bind_family(config_cls, _score, _train), activation_bytes)
+    rules = _train.VAE_RANGES if config_cls.variational else _train.RANGES
+    return (*bind_family(config_cls, _score, _train), activation_bytes, rules)

@@ -60,6 +60,9 @@ RESUME_MUST_MATCH = (
 # The rules (ranges.py) of the settings that build the network, in the workflow's `dae:` block
 # (config/schema.yaml has the same bounds) and in every checkpoint's config (score.load_model).
 RANGES = {"width": (int, 1, 1024, None), "depth": (int, 2, 6, None)}  # the reference: 64, 4
+# Training's noise (the schema has the same): a node distance of 1e-6 mm asked for a grid of 10^8 x 10^8
+# nodes per slice; at most one node per pixel is drawn (train()), so 0.2 mm, the chain's finest voxel.
+NOISE = {"noise_cell_mm": (float, 0.2, 1000.0, None), "noise_std": (float, 1e-6, 100.0, None)}
 
 
 @dataclass
@@ -78,9 +81,10 @@ class DAEConfig(LoopSettings):
 
     def __post_init__(self) -> None:
         check_settings(self, "DAEConfig", "dae.device")
-        if self.batch_size < 1 or self.noise_cell_mm <= 0:
-            raise InputError("DAEConfig: batch_size and noise_cell_mm must be positive.")
+        if self.batch_size < 1:
+            raise InputError("DAEConfig: batch_size must be positive.")
         check_block(asdict(self), RANGES, "dae", "DAE config")  # a checkpoint's config is held to the same
+        check_block(asdict(self), NOISE, "dae", "DAE config")
 
     @classmethod
     def from_dict(cls, d: dict) -> "DAEConfig":
@@ -179,6 +183,12 @@ def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: boo
         noise_cells(shape[0], data.spacing[0], cfg.noise_cell_mm),
         noise_cells(shape[1], data.spacing[1], cfg.noise_cell_mm),
     )
+    if cells[0] > max(shape[0], 2) or cells[1] > max(shape[1], 2):  # nodes finer than the pixels: noise
+        raise InputError(
+            f"DAE config: dae.noise_cell_mm {cfg.noise_cell_mm:g} mm is finer than the training grid's "
+            f"{min(data.spacing[:2]):g} mm pixels ({cells[0]} x {cells[1]} nodes on {shape[0]} x {shape[1]} "
+            "pixels); use at least the voxel side (the reference: 15.9 mm)."
+        )
     # The grid, the voxel size, the noise grid and the training intensities are recorded (predict
     # checks the grid and a scan's intensity scale).
     config = {

@@ -1,0 +1,121 @@
+"""Every number of config/schema.yaml has an upper bound (and every list of numbers a length), so a
+typo or a crafted `--config` override is refused at start-up instead of running out of memory or time:
+a median filter of 10,001 voxels, 10^9 bootstrap resamples, a demo spacing of 0.001 mm, a DAE noise
+cell of 1e-6 mm or an AE bottleneck of 10^6 passed before. The configs the project ships stay valid."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO / "config" / "schema.yaml"
+SCHEMA = yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _resolve(node: dict) -> dict:
+    while "$ref" in node:
+        target = SCHEMA["definitions"][node["$ref"].rsplit("/", 1)[1]]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def _numbers(node, path="config"):
+    """(path, property) of every number or integer in the schema, and of every array."""
+    node = _resolve(node)
+    kinds = node.get("type") if isinstance(node.get("type"), list) else [node.get("type")]
+    if {"integer", "number"} & set(kinds):
+        yield path, node
+    if "array" in kinds:
+        yield path, node
+        yield from _numbers(node.get("items", {}), path + "[]")
+    for key, sub in (node.get("properties") or {}).items():
+        yield from _numbers(sub, f"{path}.{key}")
+    for key, sub in (node.get("patternProperties") or {}).items():
+        yield from _numbers(sub, f"{path}.{key}")
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        yield from _numbers(extra, f"{path}.*")
+
+
+def test_every_number_has_an_upper_bound_and_every_list_a_length():
+    unbounded = []
+    for path, node in _numbers(SCHEMA):
+        kinds = node.get("type") if isinstance(node.get("type"), list) else [node.get("type")]
+        if "array" in kinds:
+            bounded = "maxItems" in node or node.get("uniqueItems") and "enum" in _resolve(node.get("items", {}))
+        else:
+            bounded = "maximum" in node or "exclusiveMaximum" in node or "enum" in node
+        if not bounded:
+            unbounded.append(path)
+    assert not unbounded, f"no upper bound: {unbounded}"
+
+
+def _merged(*names: str) -> dict:
+    def merge(a, b):
+        out = copy.deepcopy(a)
+        for k, v in b.items():
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+
+    cfg = {}
+    for name in names:
+        cfg = merge(cfg, yaml.safe_load((REPO / "config" / name).read_text()))
+    return cfg
+
+
+SHIPPED = [
+    ("config.yaml",),
+    ("demo.yaml",),
+    ("demo.yaml", "demo_long.yaml"),
+    ("rehearsal.yaml",),
+    *[
+        ("demo.yaml", "demo_long.yaml", f"ablation/{p.name}")
+        for p in sorted((REPO / "config" / "ablation").glob("*.yaml"))
+    ],
+]
+
+
+@pytest.mark.parametrize("names", SHIPPED, ids=lambda n: "+".join(n))
+def test_the_shipped_configs_stay_valid(names):
+    from snakemake.utils import validate
+
+    validate(_merged(*names), str(SCHEMA_PATH))
+
+
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        ("heatmap.median_size", 10_001),
+        ("evaluate.bootstrap.resamples", 10**9),
+        ("demo.spacing", 0.001),
+        ("dae.noise_cell_mm", 1e-6),
+        ("dae.noise_cell_mm", 1e9),
+        ("ae.bottleneck", 10**6),
+        ("heatmap.stride", 10_000),
+        ("patch2loc.patches_per_step", 10**8),
+        ("preprocess.spacing", [0.01, 0.01, 0.01]),
+        ("preprocess.target_shape", [100_000, 192, 100]),
+        ("evaluate.bias.age_edges", list(range(1000))),
+        ("ddpm.batch_size", 10**6),
+        ("report.figure_subjects", 10**6),
+    ],
+)
+def test_an_override_beyond_a_bound_is_refused_at_start_up(path, value):
+    """What `snakemake --config key=value` gives rules/common.smk's validate."""
+    from snakemake.utils import validate
+
+    cfg = _merged("demo.yaml", "demo_long.yaml")
+    cfg.setdefault("ae", copy.deepcopy(cfg.get("vae", {})))
+    cfg["ae"].pop("kl_weight", None)
+    *parents, key = path.split(".")
+    node = cfg
+    for part in parents:
+        node = node.setdefault(part, {})
+    validate(copy.deepcopy(cfg), str(SCHEMA_PATH))  # the config itself is valid
+    node[key] = value
+    with pytest.raises(Exception, match=key):
+        validate(cfg, str(SCHEMA_PATH))
