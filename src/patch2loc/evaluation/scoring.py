@@ -161,13 +161,11 @@ def graded(scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, dataset: str):
 def _challenge(challenge: str, pred: np.ndarray, labels: np.ndarray, spacing) -> dict:
     """The lesion set's own challenge metrics (evaluation/challenges), on the native grid: the
     prediction inside the scored region, every ground-truth voxel (the challenges count lesions
-    outside any brain mask as missed), the labels the challenge ignores left out."""
+    outside any brain mask as missed), the labels read as the challenge reads them (WMH's label 2
+    left out, BraTS' three tumour regions)."""
     from patch2loc.evaluation import challenges
-    from patch2loc.evaluation.native_space import challenge_truth
 
-    truth, ignore = challenge_truth(challenge, labels)
-    values = challenges.challenge_metrics(challenge, pred, truth, tuple(float(s) for s in spacing), ignore=ignore)
-    return {c: values[c] for c in challenges.columns(challenge)}
+    return challenges.label_metrics(challenge, pred, labels, tuple(float(s) for s in spacing))
 
 
 # Scored natively, a volume is also graded on the atlas grid (the authors' protocol) for the table
