@@ -45,6 +45,7 @@ class ScoringConfig:
     keep_heatmaps: int = 2  # -1 keeps every heatmap
     device: str | None = None
     patch_size: int | None = None  # patch-statistics grid (None: 1/8 of the slice side; Patch2Loc: its own)
+    patch_stride: int | None = None  # evaluate.patches.stride: pixels between patch centres (None: non-overlapping)
     lesion_rule: LesionRule = field(default_factory=LesionRule)  # evaluate.lesionwise
     # evaluate.space: the workflow's default is native (config/schema.yaml); a direct caller's
     # Scan holds atlas-space files unless it gives `native` ones, hence atlas here.
@@ -73,6 +74,7 @@ class ScoringConfig:
             space=evaluate.get("space", "native"),
             wmh_other_pathology=(preprocess or {}).get("wmh_other_pathology", True),
             protocol=evaluate.get("protocol", "shared"),
+            patch_stride=(evaluate.get("patches") or {}).get("stride"),
         )
 
     @property
@@ -281,6 +283,7 @@ def score_lesions(
                 mean=vol.raw.get("mean"),
                 logvar=vol.raw.get("logvar"),
                 meta={**meta, "subject": scan.subject},
+                stride=cfg.patch_stride,
             )
         )
         if _keep(first_index + i, cfg):
