@@ -16,11 +16,9 @@ import os
 from typing import Iterable
 
 import numpy as np
-import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from patch2loc.evaluation.patch_classes import PatchClasses
 from patch2loc.files.staging import atomic_output
 from patch2loc.methods import DEFAULT_METHOD, METHODS
 
@@ -66,11 +64,6 @@ def finite(values) -> int:
 
 def note(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.3", wrap=True)
-
-
-def classes(patches: pd.DataFrame, definition: PatchClasses = PatchClasses()) -> np.ndarray:
-    """'normal', 'abnormal' or 'mixed' per patch row, by `definition` (default: the paper's)."""
-    return definition.of(patches)
 
 
 def value_range(values: Iterable[np.ndarray]) -> tuple[float, float]:

@@ -19,7 +19,6 @@ from matplotlib.patches import Ellipse, Patch
 from patch2loc.evaluation.figure_style import (
     COLOURS,
     STYLE,
-    classes,
     finite,
     new_figure,
     not_drawn,  # noqa: F401
@@ -55,7 +54,7 @@ def ellipse_figure(
         )
     if patches.empty:
         raise InputError("ellipse_figure: no patches given; select one location with rows from several subjects.")
-    cls = classes(patches, definition)
+    cls = definition.of(patches)
     rng = np.random.default_rng(seed)
     targets = patches[["target_x", "target_y"]].drop_duplicates().to_numpy()
     panels = {}

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from patch2loc.evaluation.figure_style import COLOURS, STYLE, classes, finite, new_figure, save, value_range
+from patch2loc.evaluation.figure_style import COLOURS, STYLE, finite, new_figure, save, value_range
 from patch2loc.evaluation.patch_classes import PatchClasses
 from patch2loc.errors import InputError
 
@@ -116,7 +116,7 @@ def _sample(patches, dataset, fold, max_points, seed, counts, definition):
             + (f" fold {fold}" if fold is not None else "")
             + "; check the patches.csv inputs."
         )
-    cls = classes(sel, definition)
+    cls = definition.of(sel)
     rng = np.random.default_rng(seed)
     picks = {c: rng.permutation(np.flatnonzero(cls == c))[:max_points] for c in ("normal", "abnormal")}
     counts = {c: int((cls == c).sum()) for c in picks} if counts is None else {c: int(counts[c]) for c in picks}
@@ -215,7 +215,7 @@ def method_kde_figure(
         fig = new_figure(4.2 * len(samples), 3.9)
         axes = np.atleast_1d(fig.subplots(1, len(samples)))
         for ax, (method, (sel, counts)) in zip(axes, samples.items()):
-            cls = classes(sel, definition)
+            cls = definition.of(sel)
             vals = {c: sel["score"].to_numpy(np.float64)[cls == c] for c in ("normal", "abnormal")}
             vals = {c: v[np.isfinite(v)][:max_points] for c, v in vals.items()}
             grid = np.linspace(*value_range(vals.values()), 256)
