@@ -110,7 +110,7 @@ def ellipse_figure(
             Line2D([], [], marker="*", ls="", ms=12, color="gold", markeredgecolor="black", label="true location")
         )
         fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
-        fig.suptitle(definition.describe(), fontsize=8)
+        fig.suptitle(definition.title(), fontsize=8)
         save(fig, out_png, panels)
 
 

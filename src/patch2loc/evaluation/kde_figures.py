@@ -101,7 +101,7 @@ def kde_figure(
         title = f"{dataset}: normal vs abnormal patches"
         if fold is not None:
             title += f" (fold {fold})"
-        fig.suptitle(f"{title}\n{definition.describe()}", fontsize=9)
+        fig.suptitle(f"{title}\n{definition.title(170)}", fontsize=9)
         save(fig, out_png, panels)
 
 
@@ -231,7 +231,7 @@ def method_kde_figure(
         fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
         fig.suptitle(
             f"{dataset}: score of normal vs abnormal patches, per method (n = normal / abnormal)\n"
-            f"{definition.describe()}",
+            f"{definition.title(140)}",
             fontsize=9,
         )
         save(fig, out_png, panels)

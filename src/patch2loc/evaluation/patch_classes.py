@@ -12,6 +12,7 @@ score is the heatmap's value of) and takes overlapping patches every 2 pixels
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,7 +86,7 @@ class PatchClasses:
         """One sentence for a caption: the grid and the classes, and whose definition they are."""
         grid = "non-overlapping patches" if self.stride is None else f"overlapping patches every {self.stride} pixels"
         whose = (
-            "the paper's definition" if self.is_paper else "this run's definition (evaluate.patches), not the paper's"
+            "the paper's definition" if self.is_paper else "the run's own definition, evaluate.patches, not the paper's"
         )
         abnormal = (
             "a lesion at the patch's centre voxel"
@@ -95,3 +96,7 @@ class PatchClasses:
         return (
             f"Patches: {grid}; normal: less than {100 * self.normal_below:g} % lesion, abnormal: {abnormal} ({whose})."
         )
+
+    def title(self, width: int = 110) -> str:
+        """`describe()` in lines of at most `width` characters, for a figure's title."""
+        return textwrap.fill(self.describe(), width)
