@@ -24,6 +24,8 @@ from patch2loc.errors import InputError
 from patch2loc.evaluation.patch_classes import PatchClasses, classify
 
 SCORE_COLUMNS = ("log_error", "log_variance", "score")
+# What Table 2 reads of a patch table (rule table2 reads only these, one file at a time).
+TABLE2_COLUMNS = ("method", "dataset", "modality", "fold", "lesion_fraction", "paper_grid", *SCORE_COLUMNS)
 
 
 def _check_shape(name: str, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
