@@ -89,18 +89,7 @@ def ellipse_figure(
             ax.set_xlabel("x position (% of slice)")
             ax.set_aspect("equal", adjustable="box")
             drawn.append(sub)
-        # One square view for both panels that holds every drawn ellipse and the true location.
-        shown_all = pd.concat(drawn)
-        rx, ry = np.exp(shown_all["s_x"] / 2), np.exp(shown_all["s_y"] / 2)
-        lo = np.array(
-            [np.min(np.r_[shown_all["mu_x"] - rx, targets[:, 0]]), np.min(np.r_[shown_all["mu_y"] - ry, targets[:, 1]])]
-        )
-        hi = np.array(
-            [np.max(np.r_[shown_all["mu_x"] + rx, targets[:, 0]]), np.max(np.r_[shown_all["mu_y"] + ry, targets[:, 1]])]
-        )
-        centre, half = (lo + hi) / 2, max(float(np.max(hi - lo)) / 2 * 1.08, 1.0)
-        axes[0].set_xlim(centre[0] - half, centre[0] + half)
-        axes[0].set_ylim(centre[1] - half, centre[1] + half)
+        _square_view(axes[0], pd.concat(drawn), targets)
         axes[0].set_ylabel("y position (% of slice)")
         handles = [
             Patch(facecolor=COLOURS[c], alpha=0.4, edgecolor=COLOURS[c], label=f"{c}: mean and 1σ ellipse")
@@ -112,6 +101,16 @@ def ellipse_figure(
         fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
         fig.suptitle(definition.title(), fontsize=8)
         save(fig, out_png, panels)
+
+
+def _square_view(ax, shown: pd.DataFrame, targets: np.ndarray) -> None:
+    """One square view (axes shared) that holds every drawn ellipse and the true location."""
+    rx, ry = np.exp(shown["s_x"] / 2), np.exp(shown["s_y"] / 2)
+    lo = np.array([np.min(np.r_[shown["mu_x"] - rx, targets[:, 0]]), np.min(np.r_[shown["mu_y"] - ry, targets[:, 1]])])
+    hi = np.array([np.max(np.r_[shown["mu_x"] + rx, targets[:, 0]]), np.max(np.r_[shown["mu_y"] + ry, targets[:, 1]])])
+    centre, half = (lo + hi) / 2, max(float(np.max(hi - lo)) / 2 * 1.08, 1.0)
+    ax.set_xlim(centre[0] - half, centre[0] + half)
+    ax.set_ylim(centre[1] - half, centre[1] + half)
 
 
 LOSS_COLUMNS = ("step", "train_loss", "val_loss")

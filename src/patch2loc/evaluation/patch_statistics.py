@@ -124,17 +124,20 @@ def patch_statistics(
         }
     )
     if mean is not None:
-        data.update(
-            {
-                "mu_x": mean[r, c, zz, 0].astype(np.float64),
-                "mu_y": mean[r, c, zz, 1].astype(np.float64),
-                "s_x": logvar[r, c, zz, 0].astype(np.float64),
-                "s_y": logvar[r, c, zz, 1].astype(np.float64),
-                "target_x": 100.0 * r / x_size,
-                "target_y": 100.0 * c / y_size,
-            }
-        )
+        data.update(_gaussians(mean, logvar, r, c, zz, shape))
     return pd.DataFrame(data, index=pd.RangeIndex(len(zz)))
+
+
+def _gaussians(mean: np.ndarray, logvar: np.ndarray, r, c, zz, shape) -> dict[str, np.ndarray]:
+    """The predicted Gaussian (mu_x, mu_y, s_x, s_y) and the true location (percent) of each patch."""
+    return {
+        "mu_x": mean[r, c, zz, 0].astype(np.float64),
+        "mu_y": mean[r, c, zz, 1].astype(np.float64),
+        "s_x": logvar[r, c, zz, 0].astype(np.float64),
+        "s_y": logvar[r, c, zz, 1].astype(np.float64),
+        "target_x": 100.0 * r / shape[0],
+        "target_y": 100.0 * c / shape[1],
+    }
 
 
 def _fold_groups(patches: pd.DataFrame) -> list[str]:
