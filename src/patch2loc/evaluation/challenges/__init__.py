@@ -14,9 +14,9 @@ One module per challenge, each citing the file and lines of the challenge's eval
 Every function takes masks that are already thresholded (pred: the map's "lesion" voxels), so the
 comparison that makes them (`score >= t`) is the caller's. `challenge_metrics` scores one binary
 truth; `label_metrics` reads a lesion set's label image as its challenge does (each module's
-`truths`: WMH's label 2 ignored, BraTS' three tumour regions, each with its own columns). Columns are prefixed by the challenge;
-each module has count columns (lesions, components, matches) that say how many volumes stand
-behind a cell, and its docstring says what each empty case gives and why.
+`truths`: WMH's label 2 ignored, BraTS' three tumour regions, each with its own columns). Columns
+are prefixed by the challenge; each module has count columns (lesions, components, matches) that
+say how many volumes stand behind a cell, and its docstring says what each empty case gives and why.
 """
 
 from __future__ import annotations
