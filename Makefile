@@ -24,6 +24,7 @@ install: $(BIN)/.installed
 # each, so as many may run side by side as there are cores (the default profile's gpu=1 is for one
 # real GPU). Its checks: demo_summary (location fit, Patch2Loc vs Thresh; the DAE is reported).
 demo: $(BIN)/.installed
+	@echo "make demo: about 15 min on 2 fast cores, an hour or more on older or busy ones (README). Most of it is the two Patch2Loc trainings; each logs its step, rate and ETA: tail -f results/demo/logs/train/*.log"
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --resources gpu=$(CORES)
 	$(BIN)/snakemake --cores 1 --configfile config/demo.yaml --report results/demo/snakemake_report.zip
 	$(BIN)/python -m patch2loc.evaluation.demo_summary results/demo  # the README's table, then the checks: exit 1 if one fails
@@ -36,6 +37,7 @@ demo: $(BIN)/.installed
 # methods (demo_summary --checks long).
 LONG = --configfile config/demo.yaml config/demo_long.yaml
 demo-long: $(BIN)/.installed
+	@echo "make demo-long: about an hour on 2 fast cores, two or more on older or busy ones (README). Each training logs its step, rate and ETA: tail -f results/demo_long/logs/train/*.log results/demo_long/logs/train/*/*.log"
 	$(BIN)/snakemake --cores $(CORES) $(LONG) --resources gpu=$(CORES)
 	$(BIN)/snakemake --cores 1 $(LONG) --report results/demo_long/snakemake_report.zip
 	$(BIN)/python -m patch2loc.evaluation.demo_summary results/demo_long --checks long  # exit 1 if a check fails; the README's table: add --readme README.md --block demo-long-table

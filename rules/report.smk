@@ -70,6 +70,7 @@ rule figures:
         mem_mb=4000,  # patch tables are read in chunks (patch_stream): bounded whatever the dataset size
     params:
         figure_subjects=config["report"]["figure_subjects"],
+        patches=config["evaluate"].get("patches"),  # the patch analysis's definition (None: the paper's)
         methods=RUN_METHODS,
         position_method=POSITION_METHODS[0] if POSITION_METHODS else None,
         run_root=lambda wc: LAYOUT.root,

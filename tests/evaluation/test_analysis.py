@@ -152,3 +152,63 @@ def test_location_with_both_prefers_locations_with_both_classes():
         }
     )
     assert location_with_both(patches) == (5, 1, 3)
+
+
+# ---------------------------------------------------------------- overlapping patches (evaluate.patches.stride)
+
+
+def test_overlapping_grid_matches_a_direct_loop_and_holds_the_papers_grid():
+    x_size, y_size, z_size, p, stride = 13, 11, 2, 4, 2
+    rng = np.random.default_rng(3)
+    le, lv, sc = _maps((x_size, y_size, z_size))
+    seg = rng.random((x_size, y_size, z_size)) < 0.3
+    brain = np.ones((x_size, y_size, z_size), bool)
+    brain[4, 6, 0] = False  # a centre of the finer grid only: dropped
+    df = patch_statistics(le, lv, sc, seg, brain, p, meta=META, stride=stride)
+    expected = []
+    for z in range(z_size):
+        for r in range(p // 2, x_size, stride):  # centres 2, 4, ..., 12 and 2, 4, ..., 10
+            for c in range(p // 2, y_size, stride):
+                if brain[r, c, z]:
+                    r0, c0 = r - p // 2, c - p // 2
+                    window = seg[r0 : r0 + p, c0 : c0 + p, z]  # numpy cuts past the border: zero padding
+                    on_grid = (r - 2) % p == 0 and (c - 2) % p == 0
+                    expected.append((z, r, c, window.sum() / p**2, bool(seg[r, c, z]), on_grid))
+    assert len(expected) == 2 * 6 * 5 - 1
+    got = df.sort_values(["z", "x", "y"]).reset_index(drop=True)
+    exp = pd.DataFrame(expected, columns=["z", "x", "y", "lesion_fraction", "centre_lesion", "paper_grid"])
+    pd.testing.assert_frame_equal(got[exp.columns], exp, check_dtype=False)
+    # The non-overlapping grid's rows are the stride-free table's, to the last bit.
+    plain = patch_statistics(le, lv, sc, seg, brain, p, meta=META).sort_values(["z", "x", "y"]).reset_index(drop=True)
+    on_grid = got[got["paper_grid"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(on_grid[plain.columns], plain)
+
+
+def test_table2_reads_the_papers_grid_whatever_the_stride():
+    le, lv, sc, seg, brain, _ = _designed_volume(1.0)
+    plain = spearman_per_fold(patch_statistics(le, lv, sc, seg, brain, 4, meta=META))
+    fine = spearman_per_fold(patch_statistics(le, lv, sc, seg, brain, 4, meta=META, stride=1))
+    pd.testing.assert_frame_equal(plain, fine)
+    assert (fine["n"] == 13).all()
+
+
+def test_patch_classes_paper_and_centre_definitions():
+    from patch2loc.evaluation.patch_classes import PatchClasses
+
+    table = pd.DataFrame(
+        {
+            "lesion_fraction": [0.0, 0.05, 0.05, 0.5, 0.95, 0.95],
+            "centre_lesion": [False, False, True, False, True, False],
+        }
+    )
+    paper = PatchClasses.from_config(None)
+    assert paper.is_paper and list(paper.of(table)) == ["normal", "normal", "normal", "mixed", "abnormal", "abnormal"]
+    demo = PatchClasses.from_config({"stride": 2, "abnormal": "centre", "normal_below": 0.1, "abnormal_above": 0.9})
+    # abnormal: a lesion at the centre, whatever the fraction; normal: < 10 % and a normal centre
+    assert list(demo.of(table)) == ["normal", "normal", "abnormal", "mixed", "abnormal", "mixed"]
+    assert not demo.is_paper and "every 2 pixels" in demo.describe() and "not the paper's" in demo.describe()
+    assert paper.label("abnormal") == "abnormal (>90% lesion)" and "centre" in demo.label("abnormal")
+    with pytest.raises(InputError, match="abnormal"):
+        PatchClasses(abnormal="edge")
+    with pytest.raises(InputError, match="centre_lesion"):
+        demo.of(table.drop(columns="centre_lesion"))

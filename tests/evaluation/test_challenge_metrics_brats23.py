@@ -4,9 +4,11 @@ each value worked out by hand from rachitsaluja/BraTS-2023-Metrics metrics.py (B
 
 import numpy as np
 import pytest
+from scipy import ndimage
+from scipy.spatial import cKDTree
 
-from patch2loc.evaluation.challenges import challenge_metrics
-from patch2loc.evaluation.challenges.brats23 import robust_hausdorff
+from patch2loc.evaluation.challenges import challenge_metrics, label_columns, label_metrics
+from patch2loc.evaluation.challenges.surfaces import robust_hausdorff
 
 SHAPE = (30, 30, 20)
 ISO = (1.0, 1.0, 1.0)
@@ -165,3 +167,115 @@ def test_both_empty():
     assert (values["brats_lesion_dice"], values["brats_lesion_hd95_mm"]) == (1.0, 0.0)
     assert (values["brats_dice"], values["brats_hd95_mm"]) == (1.0, 0.0)
     assert (values["brats_tp"], values["brats_fp"], values["brats_fn"]) == (0, 0, 0)
+
+
+# ---------------------------------------------------------------- the three tumour regions
+
+
+def test_the_three_tumour_regions_of_a_brats21_label_volume():
+    # Oedema (2) in x, y 4..15, z 4..11 (1,152 voxels); enhancing tumour (4) in x, y 6..13, z 5..10;
+    # necrotic core (1) in x, y 8..11, z 6..9 (64 voxels) inside it. WT = every label (1,152
+    # voxels), TC = 1 and 4 (the 8x8x6 box, 384), ET = 4 (the box's shell, 384 - 64 = 320).
+    # The prediction is the TC box.
+    labels = np.zeros(SHAPE, np.int16)
+    labels[4:16, 4:16, 4:12] = 2
+    labels[6:14, 6:14, 5:11] = 4
+    labels[8:12, 8:12, 6:10] = 1
+    pred = empty()
+    pred[6:14, 6:14, 5:11] = True
+    values = label_metrics("brats23", pred, labels, ISO)
+    assert list(values) == list(label_columns("brats23"))
+    assert [c for c in values if c.endswith("_lesion_dice")] == [f"brats_{r}_lesion_dice" for r in ("wt", "tc", "et")]
+    # Each region is one lesion, matched: tp 1, fp 0, fn 0, and lesion-wise = whole-mask values.
+    for region in ("wt", "tc", "et"):
+        assert (values[f"brats_{region}_tp"], values[f"brats_{region}_fp"], values[f"brats_{region}_fn"]) == (1, 0, 0)
+    # WT: 2 x 384 / (1,152 + 384) = 0.5.
+    assert values["brats_wt_dice"] == values["brats_wt_lesion_dice"] == pytest.approx(0.5)
+    # TC: the prediction itself: Dice 1, HD95 0.
+    assert (values["brats_tc_dice"], values["brats_tc_hd95_mm"], values["brats_tc_lesion_hd95_mm"]) == (1.0, 0.0, 0.0)
+    # ET: 2 x 320 / (320 + 384) = 10/11. Its surface is the box's (0 mm from the prediction's) and
+    # the core's cavity: corner planes x, y 8 and 12 (2 mm from the box's planes 6 and 14) and z 6 and
+    # 10 (1 mm from 5 and 11), no cavity point farther than 2 mm. The cavity's x and y faces hold
+    # about 96 of the shell's 416 mm^2 at 1-2 mm, far more than 5 %: HD95 truth -> prediction is
+    # 2 mm; prediction -> truth 0. HD95 = 2 mm.
+    assert values["brats_et_dice"] == values["brats_et_lesion_dice"] == pytest.approx(10 / 11)
+    assert values["brats_et_hd95_mm"] == values["brats_et_lesion_hd95_mm"] == pytest.approx(2.0)
+    # BraTS 2023 labels the enhancing tumour 3: the same regions.
+    relabelled = label_metrics("brats23", pred, np.where(labels == 4, 3, labels).astype(np.int16), ISO)
+    assert relabelled == values
+
+
+def test_a_tumour_without_enhancing_part_scores_et_as_brats_does():
+    # Labels 1 and 2 only: ET is empty. A prediction there is one false positive on ET: lesion-wise
+    # Dice 0 / 1, HD95 374 / 1; nothing predicted: 0/0 -> Dice 1, HD95 0 (metrics.py lines 370-374).
+    labels = np.zeros(SHAPE, np.int16)
+    labels[4:12, 4:12, 4:10] = 2
+    labels[6:10, 6:10, 5:8] = 1
+    pred = empty()
+    cube(pred, 6, 6, 5)
+    values = label_metrics("brats23", pred, labels, ISO)
+    assert (values["brats_et_lesion_dice"], values["brats_et_lesion_hd95_mm"], values["brats_et_fp"]) == (0.0, 374.0, 1)
+    nothing = label_metrics("brats23", empty(), labels, ISO)
+    assert (nothing["brats_et_lesion_dice"], nothing["brats_et_lesion_hd95_mm"]) == (1.0, 0.0)
+
+
+# ---------------------------------------------------------------- HD95 in float64 on tumour-sized masks
+
+
+def _surface(mask):
+    """Corner-grid surface points and their neighbourhood codes, as surface_distance/metrics.py
+    builds them (lines 107-134), here by summing the shifted masks' bits."""
+    padded = np.pad(mask, 1).astype(np.int64)
+    shape = tuple(n - 1 for n in padded.shape)
+    code = np.zeros(shape, np.int64)
+    bits = np.array([[[128, 64], [32, 16]], [[8, 4], [2, 1]]])
+    for i, j, k in np.ndindex(2, 2, 2):
+        code += bits[i, j, k] * padded[i : i + shape[0], j : j + shape[1], k : k + shape[2]]
+    surface = (code != 0) & (code != 255)
+    return np.argwhere(surface), code[surface]
+
+
+def _source_hd95(truth, pred, spacing, dtype):
+    """surface-distance's robust HD95 as its source computes it (lines 57-71, 161-172, 209-247):
+    per-code areas from the marching-cubes normals, distances between surface points (here by a
+    KD-tree), Python's sort of (distance, area) pairs, the cumulative area share in `dtype`."""
+    from monai.metrics.utils import _get_neighbour_code_to_normals_table
+
+    normals = _get_neighbour_code_to_normals_table().numpy().astype(np.float64)
+    scale = np.array([spacing[1] * spacing[2], spacing[0] * spacing[2], spacing[0] * spacing[1]])
+    areas = np.array([sum(float(np.linalg.norm(n * scale)) for n in normals[c]) for c in range(256)])
+    (p_truth, c_truth), (p_pred, c_pred) = _surface(truth), _surface(pred)
+    directed = []
+    for own, codes, other in ((p_truth, c_truth, p_pred), (p_pred, c_pred, p_truth)):
+        distances = cKDTree(other * np.array(spacing)).query(own * np.array(spacing))[0]
+        pairs = sorted(zip(distances.tolist(), areas[codes].tolist()))
+        share = np.cumsum(np.array([a for _, a in pairs], dtype)) / np.sum(np.array([a for _, a in pairs], dtype))
+        directed.append(pairs[min(int(np.searchsorted(share, 0.95)), len(pairs) - 1)][0])
+    return max(directed)
+
+
+def _tumour_and_map(seed):
+    """A tumour-sized truth (an ellipsoid of radii 20, 16, 12 voxels with a rough edge, ~16,000
+    voxels) and a thresholded map: a smaller offset ellipsoid plus scattered blobs (3 % of the box)."""
+    rng = np.random.default_rng(seed)
+    shape, grid = (64, 64, 48), np.indices((64, 64, 48)).astype(float)
+
+    def ellipsoid(centre, radii):
+        noise = ndimage.gaussian_filter(rng.standard_normal(shape), 3)
+        return sum(((grid[i] - centre[i]) / radii[i]) ** 2 for i in range(3)) + 0.15 * noise / noise.std() < 1
+
+    truth = ellipsoid((32, 32, 24), (20, 16, 12))
+    scattered = ndimage.gaussian_filter(rng.standard_normal(shape), 1.5)
+    pred = (scattered > np.percentile(scattered, 97)) | ellipsoid((34, 30, 25), (14, 12, 9))
+    return truth, pred
+
+
+@pytest.mark.parametrize(("seed", "spacing"), [(5, (0.9, 1.0, 3.0)), (21, (0.9, 1.0, 3.0)), (26, ISO)])
+def test_tumour_sized_hd95_is_the_float64_value(seed, spacing):
+    # Surfaces of some 30,000 elements: a float32 cumulative sum of their areas moves the 95 % point
+    # to a neighbouring distance on these three cases (a test that float64 arithmetic is kept).
+    truth, pred = _tumour_and_map(seed)
+    expected = _source_hd95(truth, pred, spacing, np.float64)
+    assert expected != _source_hd95(truth, pred, spacing, np.float32)
+    assert robust_hausdorff(truth, pred, spacing) == pytest.approx(expected, rel=1e-12)
+    assert challenge_metrics("brats23", pred, truth, spacing)["brats_hd95_mm"] == pytest.approx(expected, rel=1e-12)

@@ -154,3 +154,24 @@ def test_both_empty():
     # by 0); recall 1 and precision 1 by the script's rules, F1 = 2 x 1 x 1 / 2 = 1.
     assert math.isnan(values["wmh_dice"]) and math.isnan(values["wmh_hd95_mm"]) and math.isnan(values["wmh_avd_pct"])
     assert (values["wmh_recall"], values["wmh_f1"]) == (1.0, 1.0)
+
+
+def test_truth_filling_whole_slices_has_no_in_plane_boundary():
+    # truth: slices z 4 and 5 filled wholly (2 x 400 voxels, one component); pred: a 3x3x1 square on
+    # slice 5 plus a 2x2x1 blob on slice 0 (two components). The in-plane erosion counts outside the
+    # image as foreground, so a full slice erodes to itself: the truth has no boundary, the script
+    # fails on np.percentile of nothing, and HD95 is NaN here; the other metrics keep their values.
+    truth, pred = empty(), empty()
+    truth[:, :, 4:6] = True
+    pred[5:8, 5:8, 5] = True
+    pred[0:2, 0:2, 0] = True
+    values = wmh(pred, truth)
+    assert math.isnan(values["wmh_hd95_mm"])
+    # Dice 2 x 9 / (800 + 13) ; AVD |800 - 13| / 800 x 100 = 98.375 %; the one lesion is found (recall
+    # 1); 1 of 2 components touches it (precision 0.5): F1 = 2 x 0.5 x 1 / 1.5 = 2/3.
+    assert values["wmh_dice"] == pytest.approx(18 / 813)
+    assert values["wmh_avd_pct"] == pytest.approx(98.375)
+    assert values["wmh_recall"] == 1.0
+    assert values["wmh_f1"] == pytest.approx(2 / 3)
+    # The same volume as a prediction: no pred boundary, HD95 NaN again.
+    assert math.isnan(wmh(truth, pred)["wmh_hd95_mm"])

@@ -62,3 +62,31 @@ def test_each_set_shows_its_own_challenges_metrics_with_counts():
 def test_without_a_bootstrap_a_cell_is_the_mean_and_the_folds_std():
     table = challenge_table(_metrics(), {"WMH": "wmh"})
     assert table.set_index("metric").loc["Dice (%)", "value"] == "25.00"  # one fold: no std, no interval
+
+
+def test_brats_shows_each_tumour_region():
+    values = {
+        f"brats_{region}_{metric}": [value] * 4
+        for region, value in (("wt", 0.6), ("tc", 0.4), ("et", 0.2))
+        for metric in ("lesion_dice", "dice")
+    } | {f"brats_{region}_lesion_hd95_mm": [100.0] * 4 for region in ("wt", "tc", "et")}
+    table = challenge_table(pd.DataFrame(_rows("BraTS21", "T2", "A", values)), {"BraTS21": "brats23"})
+    shown = table.set_index("metric")["value"]
+    assert list(shown.index) == [
+        f"{name}: {metric}"
+        for name in ("whole tumour", "tumour core", "enhancing tumour")
+        for metric in (
+            "lesion-wise Dice (%)",
+            "lesion-wise HD95 (mm; 374 per missed or spurious lesion)",
+            "whole-mask Dice (%)",
+        )
+    ]
+    assert shown["whole tumour: lesion-wise Dice (%)"] == "60.00"
+    assert shown["enhancing tumour: whole-mask Dice (%)"] == "20.00"
+
+
+def test_the_region_names_are_the_metrics_regions():
+    from patch2loc.evaluation.challenge_table import BRATS_REGIONS
+    from patch2loc.evaluation.challenges import brats23
+
+    assert list(BRATS_REGIONS) == list(brats23.REGIONS)

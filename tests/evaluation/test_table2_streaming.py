@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 from pandas.testing import assert_frame_equal
 
-from patch2loc.evaluation.patch_statistics import spearman_per_fold, spearman_table, summarise_spearman
+from patch2loc.evaluation.patch_statistics import (
+    TABLE2_COLUMNS,
+    patch_statistics,
+    spearman_per_fold,
+    spearman_table,
+    summarise_spearman,
+)
 from patch2loc.evaluation.table2 import table2
 from patch2loc.evaluation.tables import read_csvs
 
@@ -65,3 +71,23 @@ def test_a_second_model_input_of_a_set_gets_its_own_column_and_the_sets_column_k
     assert table.loc["Score", "ATLAS_v2"] == "20.00"
     alone = table2(pd.DataFrame([r for r in rows if r["modality"] != "T1T2"])).set_index("metric")
     assert alone.loc["Score", "BraTS21"] == table.loc["Score", "BraTS21"]
+
+
+def test_the_columns_rule_table2_reads_keep_the_papers_grid_of_an_overlapping_table(tmp_path):
+    """A patch file of overlapping patches, read as rule table2 reads it (TABLE2_COLUMNS), gives the
+    Table 2 rows of the non-overlapping patches alone."""
+    rng = np.random.default_rng(5)
+    shape = (24, 20, 3)
+    maps = [rng.normal(size=shape).astype(np.float32) for _ in range(3)]
+    seg, brain = rng.random(shape) < 0.4, np.ones(shape, bool)
+    meta = {"method": "Patch2Loc", "dataset": "WMH", "modality": "T1", "fold": 0, "subject": "s"}
+    for stride, name in ((None, "plain"), (2, "fine")):
+        patch_statistics(*maps, seg, brain, 4, meta=meta, stride=stride).to_csv(
+            tmp_path / f"{name}.csv.gz", index=False
+        )
+    read = {
+        n: read_csvs([tmp_path / f"{n}.csv.gz"], required=("dataset",), usecols=TABLE2_COLUMNS)
+        for n in ("plain", "fine")
+    }
+    assert "paper_grid" in read["fine"].columns and len(read["fine"]) > len(read["plain"])
+    assert_frame_equal(spearman_per_fold(read["fine"]), spearman_per_fold(read["plain"]))

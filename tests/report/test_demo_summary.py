@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from patch2loc.evaluation import demo_summary
+from patch2loc.evaluation import demo_summary, figures
 from patch2loc.evaluation.tables import METRICS_COLUMNS
 
 
@@ -57,6 +57,9 @@ def _run(tmp_path, ours_auprc: float, val_error: float, dae: bool = False, brats
                 "centre_error": [30.0, 30.0],
             }
         ).to_csv(d / "loss.csv", index=False)
+    # a finished run's figures: one whose every panel has data (figure_check)
+    losses = {f"T2 fold{k}": tmp_path / "models" / "T2" / f"fold{k}" / "loss.csv" for k in (0, 1)}
+    figures.loss_curves(losses, tmp_path / "figures" / "loss_curves_Patch2Loc.png")
     return tmp_path
 
 
@@ -66,14 +69,15 @@ def test_table_and_passing_checks(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| Thresh | 20.00 / 10.00 |" in out
     assert "| Patch2Loc | 30.00 ± 1.41 / 25.00 ± 1.41 |" in out
-    assert out.count("PASS") == 6 and "FAIL" not in out  # 2 models + 4 AUPRC sets
+    assert out.count("PASS") == 7 and "FAIL" not in out  # 2 models + 4 AUPRC sets + the figures
+    assert "PASS  figures: 1 of 1 figures have data in every panel they draw" in out
 
 
 def test_failing_checks_exit_1(tmp_path, capsys):
     run = _run(tmp_path, ours_auprc=0.15, val_error=12.0)  # ratio 1.5 < 2; 12/30 = 0.4 > 0.35
     assert demo_summary.main([str(run)]) == 1
     out = capsys.readouterr().out
-    assert out.count("FAIL") == 4 and out.count("PASS") == 2  # BraTS21 and MSLUB need only > 1x
+    assert out.count("FAIL") == 4 and out.count("PASS") == 3  # BraTS21 and MSLUB need only > 1x; figures
     assert "PASS  AUPRC MSLUB" in out and "FAIL  AUPRC WMH" in out
 
 
@@ -256,7 +260,7 @@ def test_make_demo_exits_non_zero_when_a_check_fails(tmp_path):
 def test_make_demo_exits_0_when_every_check_passes(tmp_path):
     passed = _make_demo(tmp_path, ours_auprc=0.25)
     assert passed.returncode == 0, passed.stdout + passed.stderr
-    assert "FAIL" not in passed.stdout and passed.stdout.count("PASS") == 6
+    assert "FAIL" not in passed.stdout and passed.stdout.count("PASS") == 7
 
 
 def _add_two_contrast_rows(run, methods=("Patch2Loc", "DAE")):
@@ -293,3 +297,23 @@ def test_a_two_contrast_input_without_its_dae_rows_fails_the_long_checks(tmp_pat
     _add_two_contrast_rows(run, methods=("Patch2Loc",))
     assert demo_summary.main([str(run), "--checks", "long"]) == 1
     assert "FAIL  DAE [T1T2] rows: evaluated on no lesion set" in capsys.readouterr().out
+
+
+def test_a_figure_with_an_empty_panel_fails_the_checks(tmp_path, capsys):
+    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
+    # a KDE figure whose abnormal class has no patch (the demo's figures before their definition)
+    patches = pd.DataFrame(
+        {
+            "dataset": "WMH",
+            "fold": 0,
+            "lesion_fraction": [0.0, 0.0, 0.05, 0.3],
+            "log_error": [1.0, 2.0, 1.5, 3.0],
+            "log_variance": [0.1, 0.2, 0.3, 0.4],
+            "score": [1.1, 2.2, 1.8, 3.4],
+        }
+    )
+    figures.kde_figure(patches, "WMH", run / "figures" / "kde_WMH.png")
+    assert demo_summary.main([str(run)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  figures: 1 of 2 figures have data in every panel they draw; kde_WMH.png:" in out
+    assert "panel 'log-error': 'abnormal (>90% lesion)' has no data" in out

@@ -19,6 +19,7 @@ setup(snakemake)
 
 import pandas as pd
 from patch2loc.evaluation import figures, patch_stream
+from patch2loc.evaluation.patch_classes import PatchClasses
 from patch2loc.files.io import load_volume
 from patch2loc.files.staging import atomic_output
 from patch2loc.run.layout import RunLayout
@@ -27,6 +28,7 @@ inp, out, params = snakemake.input, snakemake.output, snakemake.params
 layout = RunLayout(params.run_root)  # the run's paths (patch2loc.run.layout)
 made = []  # {section, file, caption} of the figures actually drawn
 KDE_POINTS = 10000  # random patches per class in each KDE (the legend gives the full count)
+CLASSES = PatchClasses.from_config(params.patches)  # evaluate.patches: which patches are (ab)normal
 
 
 def add(section, path, caption, draw):
@@ -65,27 +67,35 @@ def per_dataset(pngs, kind, section, caption, draw):
         add(section, png, caption(dataset), lambda path, d=dataset: draw(path, d))
 
 
+def sample(files, dataset):
+    return patch_stream.sample_classes(files, dataset, max_points=KDE_POINTS, definition=CLASSES)
+
+
 def draw_kde(path, dataset):
-    sample, counts = patch_stream.sample_classes(patches[params.position_method], dataset, max_points=KDE_POINTS)
-    figures.kde_figure(sample, dataset, path, max_points=KDE_POINTS, counts=counts)
+    rows, counts = sample(patches[params.position_method], dataset)
+    figures.kde_figure(rows, dataset, path, max_points=KDE_POINTS, counts=counts, definition=CLASSES)
 
 
 def draw_method_kde(path, dataset):
-    samples = {m: patch_stream.sample_classes(files, dataset, max_points=KDE_POINTS) for m, files in patches.items()}
-    figures.method_kde_figure(samples, dataset, path, max_points=KDE_POINTS)
+    samples = {m: sample(files, dataset) for m, files in patches.items()}
+    figures.method_kde_figure(samples, dataset, path, max_points=KDE_POINTS, definition=CLASSES)
+
+
+def draw_ellipses(path, dataset):
+    rows, _ = patch_stream.rows_at_best_location(patches[params.position_method], dataset, definition=CLASSES)
+    figures.ellipse_figure(rows, path, definition=CLASSES)
+
+
+def patch_caption(kind):
+    """The caption of a patch-analysis figure: its text, then the definition that made it."""
+    return lambda dataset: f"{caption(kind, dataset)} {CLASSES.describe()}"
 
 
 # Patch statistics of every fold, one dataset at a time (the figures pool the folds), read in
 # chunks: a random sample per class for the KDEs and one location's rows for the ellipses.
-per_dataset(out.kde, "kde", "Patch analysis", lambda d: caption("kde", d), draw_kde)
-per_dataset(out.kde_methods, "kde_methods", "Method comparison", lambda d: caption("kde_methods", d), draw_method_kde)
-per_dataset(
-    out.ellipses,
-    "ellipses",
-    "Patch analysis",
-    lambda d: caption("ellipses", d),
-    lambda p, d: figures.ellipse_figure(patch_stream.rows_at_best_location(patches[params.position_method], d)[0], p),
-)
+per_dataset(out.kde, "kde", "Patch analysis", patch_caption("kde"), draw_kde)
+per_dataset(out.kde_methods, "kde_methods", "Method comparison", patch_caption("kde_methods"), draw_method_kde)
+per_dataset(out.ellipses, "ellipses", "Patch analysis", patch_caption("ellipses"), draw_ellipses)
 
 
 def slice_of(dataset, modality, subject):

@@ -14,16 +14,15 @@ from _common import setup
 setup(snakemake)
 
 import pandas as pd
-from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_per_fold, summarise_spearman
+from patch2loc.evaluation.patch_statistics import TABLE2_COLUMNS, spearman_per_fold, summarise_spearman
 from patch2loc.evaluation.table2 import table2
 from patch2loc.evaluation.tables import read_csvs
 from patch2loc.evaluation.table_files import write_table
 from patch2loc.files.io import write_csv
 
-COLUMNS = ("method", "dataset", "modality", "fold", "lesion_fraction", *SCORE_COLUMNS)
 per_fold = pd.concat(
     [
-        spearman_per_fold(read_csvs([path], required=("dataset", "fold", "lesion_fraction"), usecols=COLUMNS))
+        spearman_per_fold(read_csvs([path], required=("dataset", "fold", "lesion_fraction"), usecols=TABLE2_COLUMNS))
         for path in snakemake.input.patches
     ],
     ignore_index=True,

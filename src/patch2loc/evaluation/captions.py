@@ -92,7 +92,9 @@ CAPTIONS = {
         "thresholded at the unsupervised threshold (score >= threshold), every ground-truth voxel counted: WMH "
         "(hjkuijf/wmhchallenge evaluation.py: in-plane HD95 boundary, label 2 ignored), ISLES'22 for ATLAS_v2 "
         "(F1 = TP / (TP + (FP + FN) / 2), volumes in mL), BraTS 2023 lesion-wise for BraTS21 (dilation-based "
-        "matching, lesions of <= 50 mm3 left out, 374 mm per missed or spurious lesion), MSLUB: Dice and "
+        "matching, lesions of <= 50 mm3 left out, 374 mm per missed or spurious lesion; the whole tumour, labels "
+        "1, 2, 4, the tumour core, 1 and 4, and the enhancing tumour, 4 (Baid et al. 2021), each against the one "
+        "thresholded map, which does not tell them apart), MSLUB: Dice and "
         "lesion-wise TPR and FPR (docs/evaluation.md). Each cell: " + INTERVAL + "; volumes: those with a value "
         "(a challenge leaves some undefined). {space}"
     ),

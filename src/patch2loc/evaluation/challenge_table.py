@@ -16,6 +16,14 @@ import pandas as pd
 
 from patch2loc.evaluation.tables import aggregate, dataset_order, format_cell, method_order
 
+# BraTS' tumour regions as the columns name them (challenges.brats23.REGIONS, whose labels need the
+# heavy package) and as the table's headings do (Baid et al. 2021: WT = TC + oedema, TC = ET + NCR).
+BRATS_REGIONS = {"wt": "whole tumour", "tc": "tumour core", "et": "enhancing tumour"}
+BRATS_METRICS = {
+    "lesion_dice": ("lesion-wise Dice (%)", 100.0, 2),
+    "lesion_hd95_mm": ("lesion-wise HD95 (mm; 374 per missed or spurious lesion)", 1.0, 1),
+    "dice": ("whole-mask Dice (%)", 100.0, 2),
+}
 # challenge -> (its name in captions, {metric column: (heading, scale to the unit shown, decimals)})
 SHOWN = {
     "wmh": (
@@ -40,9 +48,9 @@ SHOWN = {
     "brats23": (
         "BraTS 2023 lesion-wise",
         {
-            "brats_lesion_dice": ("lesion-wise Dice (%)", 100.0, 2),
-            "brats_lesion_hd95_mm": ("lesion-wise HD95 (mm; 374 per missed or spurious lesion)", 1.0, 1),
-            "brats_dice": ("whole-mask Dice (%)", 100.0, 2),
+            f"brats_{region}_{metric}": (f"{name}: {heading}", scale, decimals)
+            for region, name in BRATS_REGIONS.items()
+            for metric, (heading, scale, decimals) in BRATS_METRICS.items()
         },
     ),
     "mslub": (

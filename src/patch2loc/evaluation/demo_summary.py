@@ -13,6 +13,8 @@ std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks (is
   and MSLUB (MSLUB's lesions sit at the chance floor of the 3 mm demo grid: docs/demo-evidence.md
   section 9; BraTS21: docs/demo-anatomy.md section 5), and rows of the DAE, the three diffusion
   models, the AE and the VAE (`COMPARED`: the registry's other trained methods) on all four;
+- every figure of the run has data in every panel it draws (`figure_check`: no class with n = 0,
+  no empty method, no all-NaN curve, no figure that could not be drawn);
 (3) as information, no check: the AUPRC of each of those against Thresh's and Patch2Loc's (the
 synthetic lesions may favour either method), and per lesion set the chance level, the AUPRC a
 random heatmap gets (the lesions' share of the brain mask), with Thresh's and Patch2Loc's over it.
@@ -29,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from patch2loc.evaluation.figure_check import figure_checks
 from patch2loc.files.io import load_case, load_volume
 from patch2loc.data.layouts import MODALITIES
 from patch2loc.errors import InputError
@@ -257,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics = read_metrics(args.run_dir)
         table, agg = demo_table(metrics)
         checks = [] if args.markdown_only else location_checks(args.run_dir) + auprc_checks(agg, args.checks)
+        checks += [] if args.markdown_only else figure_checks(args.run_dir)
         chance = {} if args.markdown_only else chance_levels(args.run_dir, metrics)
         if args.readme:
             write_readme_table(args.readme, table, args.block)

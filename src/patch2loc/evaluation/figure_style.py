@@ -3,20 +3,22 @@
 Figures are drawn on a bare `matplotlib.figure.Figure` with the Agg canvas (no pyplot state, no
 display needed) and saved through `atomic_output`. Slices [X, Y] are shown transposed with the
 origin at the bottom, so the horizontal axis is X and the vertical axis is Y everywhere.
+
+Every PNG records what its panels hold: `save(..., panels={panel: {series: finite values drawn}})`
+writes it into the PNG's text chunk `PANELS_KEY` (a figure that could not be drawn records why), so
+that `figure_check` can tell from a finished run whether any panel was drawn empty.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Iterable
 
 import numpy as np
-import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from patch2loc.evaluation.patch_statistics import classify
-from patch2loc.errors import InputError
 from patch2loc.files.staging import atomic_output
 from patch2loc.methods import DEFAULT_METHOD, METHODS
 
@@ -33,7 +35,6 @@ STYLE = {
     "savefig.facecolor": "white",
 }
 COLOURS = {"normal": "#1f77b4", "abnormal": "#d62728", "mixed": "#7f7f7f"}
-CLASS_LABELS = {"normal": "normal (<10% lesion)", "abnormal": "abnormal (>90% lesion)"}
 SCORE_RANGE = METHODS[DEFAULT_METHOD].colour_range  # the paper's fixed [0, 12] of Patch2Loc's scores
 HEATMAP_CMAP = "inferno"
 SEG_COLOUR = "#00e5ff"
@@ -45,19 +46,24 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def save(fig: Figure, out_png: str | os.PathLike) -> None:
+PANELS_KEY = "patch2loc-panels"  # PNG text chunk: {panel: {series: finite values drawn}}
+NOT_DRAWN_KEY = "patch2loc-not-drawn"  # PNG text chunk of a figure that could not be drawn: why
+
+
+def save(fig: Figure, out_png: str | os.PathLike, panels: dict[str, dict[str, int]] | None = None) -> None:
+    """Write the figure atomically, with `panels` (what each panel holds) in its PNG text."""
+    metadata = {} if panels is None else {PANELS_KEY: json.dumps(panels, ensure_ascii=True)}
     with atomic_output(out_png) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", metadata=metadata)
+
+
+def finite(values) -> int:
+    """How many finite values an array holds: what a panel draws of it."""
+    return int(np.count_nonzero(np.isfinite(np.asarray(values, dtype=np.float64))))
 
 
 def note(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.3", wrap=True)
-
-
-def classes(patches: pd.DataFrame) -> np.ndarray:
-    if "lesion_fraction" not in patches.columns:
-        raise InputError("patch table lacks 'lesion_fraction'; build it with analysis.patch_statistics.")
-    return classify(patches["lesion_fraction"].to_numpy())
 
 
 def value_range(values: Iterable[np.ndarray]) -> tuple[float, float]:
@@ -77,4 +83,5 @@ def not_drawn(title: str, reason: str, out_png: str | os.PathLike) -> None:
     ax.set_axis_off()
     ax.set_title(title)
     note(ax, f"not drawn: {reason}")
-    save(fig, out_png)
+    with atomic_output(out_png) as tmp:
+        fig.savefig(tmp, format="png", metadata={NOT_DRAWN_KEY: reason.encode("ascii", "replace").decode()})

@@ -17,10 +17,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, Patch
 
 from patch2loc.evaluation.figure_style import (
-    CLASS_LABELS,
     COLOURS,
     STYLE,
-    classes,
+    finite,
     new_figure,
     not_drawn,  # noqa: F401
     note,
@@ -28,17 +27,24 @@ from patch2loc.evaluation.figure_style import (
 )
 from patch2loc.evaluation.heatmap_figures import heatmap_panel, method_panel, pick_slice  # noqa: F401
 from patch2loc.evaluation.kde_figures import kde_figure, method_kde_figure  # noqa: F401
+from patch2loc.evaluation.patch_classes import PatchClasses
 from patch2loc.errors import InputError
 
 
 def ellipse_figure(
-    patches: pd.DataFrame, out_png: str | os.PathLike, *, max_per_class: int = 60, seed: int = 0
+    patches: pd.DataFrame,
+    out_png: str | os.PathLike,
+    *,
+    max_per_class: int = 60,
+    seed: int = 0,
+    definition: PatchClasses = PatchClasses(),
 ) -> None:
     """Fig. 2: predicted Gaussians of patches from one grid location across subjects.
 
     Each patch is drawn as its 1-sigma ellipse (centre mu, half-axes exp(s/2); the model's
-    covariance is diagonal), normal and abnormal patches in two panels on the same axes, the
-    true location marked by a star. Mixed patches (10-90 % lesion) are left out.
+    covariance is diagonal), normal and abnormal patches (by `definition`, default the paper's) in
+    two panels on the same axes, the true location marked by a star. Mixed patches are left out.
+    The PNG records the patches drawn per panel.
     """
     need = {"mu_x", "mu_y", "s_x", "s_y", "target_x", "target_y", "lesion_fraction"}
     if need - set(patches.columns):
@@ -48,11 +54,12 @@ def ellipse_figure(
         )
     if patches.empty:
         raise InputError("ellipse_figure: no patches given; select one location with rows from several subjects.")
-    cls = classes(patches)
+    cls = definition.of(patches)
     rng = np.random.default_rng(seed)
     targets = patches[["target_x", "target_y"]].drop_duplicates().to_numpy()
+    panels = {}
     with matplotlib.rc_context(STYLE):
-        fig = new_figure(9, 4.6)
+        fig = new_figure(9, 4.9)
         axes = fig.subplots(1, 2, sharex=True, sharey=True)
         drawn = []
         for ax, c in zip(axes, ("normal", "abnormal")):
@@ -74,24 +81,15 @@ def ellipse_figure(
             ax.scatter(sub["mu_x"], sub["mu_y"], s=8, color=COLOURS[c], zorder=3)
             ax.scatter(targets[:, 0], targets[:, 1], marker="*", s=150, color="gold", edgecolor="black", zorder=4)
             count = f"{len(shown)} of {len(idx)} shown" if len(idx) > len(shown) else f"n = {len(idx)}"
-            ax.set_title(f"{CLASS_LABELS[c]}, {count}")
+            ax.set_title(f"{definition.label(c)}, {count}")
+            ellipses = sub[["mu_x", "mu_y", "s_x", "s_y"]].to_numpy(np.float64)
+            panels[c] = {"patches": int(np.isfinite(ellipses).all(axis=1).sum())}
             if len(idx) == 0:
                 note(ax, f"no {c} patches at this location")
             ax.set_xlabel("x position (% of slice)")
             ax.set_aspect("equal", adjustable="box")
             drawn.append(sub)
-        # One square view for both panels that holds every drawn ellipse and the true location.
-        shown_all = pd.concat(drawn)
-        rx, ry = np.exp(shown_all["s_x"] / 2), np.exp(shown_all["s_y"] / 2)
-        lo = np.array(
-            [np.min(np.r_[shown_all["mu_x"] - rx, targets[:, 0]]), np.min(np.r_[shown_all["mu_y"] - ry, targets[:, 1]])]
-        )
-        hi = np.array(
-            [np.max(np.r_[shown_all["mu_x"] + rx, targets[:, 0]]), np.max(np.r_[shown_all["mu_y"] + ry, targets[:, 1]])]
-        )
-        centre, half = (lo + hi) / 2, max(float(np.max(hi - lo)) / 2 * 1.08, 1.0)
-        axes[0].set_xlim(centre[0] - half, centre[0] + half)
-        axes[0].set_ylim(centre[1] - half, centre[1] + half)
+        _square_view(axes[0], pd.concat(drawn), targets)
         axes[0].set_ylabel("y position (% of slice)")
         handles = [
             Patch(facecolor=COLOURS[c], alpha=0.4, edgecolor=COLOURS[c], label=f"{c}: mean and 1σ ellipse")
@@ -101,7 +99,18 @@ def ellipse_figure(
             Line2D([], [], marker="*", ls="", ms=12, color="gold", markeredgecolor="black", label="true location")
         )
         fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
-        save(fig, out_png)
+        fig.suptitle(definition.title(), fontsize=8)
+        save(fig, out_png, panels)
+
+
+def _square_view(ax, shown: pd.DataFrame, targets: np.ndarray) -> None:
+    """One square view (axes shared) that holds every drawn ellipse and the true location."""
+    rx, ry = np.exp(shown["s_x"] / 2), np.exp(shown["s_y"] / 2)
+    lo = np.array([np.min(np.r_[shown["mu_x"] - rx, targets[:, 0]]), np.min(np.r_[shown["mu_y"] - ry, targets[:, 1]])])
+    hi = np.array([np.max(np.r_[shown["mu_x"] + rx, targets[:, 0]]), np.max(np.r_[shown["mu_y"] + ry, targets[:, 1]])])
+    centre, half = (lo + hi) / 2, max(float(np.max(hi - lo)) / 2 * 1.08, 1.0)
+    ax.set_xlim(centre[0] - half, centre[0] + half)
+    ax.set_ylim(centre[1] - half, centre[1] + half)
 
 
 LOSS_COLUMNS = ("step", "train_loss", "val_loss")
@@ -146,15 +155,21 @@ def loss_curves(loss_csvs: dict[str, str | os.PathLike], out_png: str | os.PathL
         ax_loss, ax_err = fig.subplots(1, 2)
         colours = matplotlib.colormaps["tab10"]
         model_handles = []
+        panels = {"loss": {}} | ({panel[1]: {}} if panel else {})  # what each panel draws, per curve
         for i, (label, df) in enumerate(curves.items()):
             colour = colours(i % 10)
             tr = df[["step", "train_loss"]].dropna()
             va = df[["step", "val_loss"]].dropna()
             ax_loss.plot(tr["step"], tr["train_loss"], color=colour, lw=0.8, alpha=0.7)
             ax_loss.plot(va["step"], va["val_loss"], color=colour, lw=1.6, ls="--")
+            panels["loss"] |= {
+                f"{label} train": finite(tr["train_loss"]),
+                f"{label} validation": finite(va["val_loss"]),
+            }
             for column, style in zip(panel[0] if panel else (), ((1.6, "-"), (1.0, ":"))):
                 err = df[["step", column]].dropna()
                 ax_err.plot(err["step"], err[column], color=colour, lw=style[0], ls=style[1])
+                panels[panel[1]][f"{label} {column}"] = finite(err[column])
             model_handles.append(Line2D([], [], color=colour, lw=2, label=label))
         ax_loss.set_xlabel("training step")
         ax_loss.set_ylabel(panel[4] if panel else "loss")
@@ -184,4 +199,4 @@ def loss_curves(loss_csvs: dict[str, str | os.PathLike], out_png: str | os.PathL
         for ax in (ax_loss, ax_err):
             ax.grid(alpha=0.3)
         fig.legend(handles=model_handles, loc="outside right upper", frameon=False, title="model")
-        save(fig, out_png)
+        save(fig, out_png, panels)

@@ -14,7 +14,7 @@ from typing import Sequence
 import matplotlib
 import numpy as np
 
-from patch2loc.evaluation.figure_style import HEATMAP_CMAP, SCORE_RANGE, SEG_COLOUR, STYLE, new_figure, save
+from patch2loc.evaluation.figure_style import HEATMAP_CMAP, SCORE_RANGE, SEG_COLOUR, STYLE, finite, new_figure, save
 from patch2loc.errors import InputError
 
 
@@ -82,9 +82,10 @@ def heatmap_panel(
     with matplotlib.rc_context(STYLE):
         fig = new_figure(8.6, 2.7 * len(rows) + 0.3)
         axes = np.atleast_2d(fig.subplots(len(rows), 3))
-        heat = None
+        heat, panels = None, {}
         for r, (title, image, score, seg) in enumerate(rows):
             image, score = np.asarray(image, np.float64).T, np.asarray(score, np.float64).T
+            panels[title] = {"MRI slice": finite(image), "score": finite(score)}  # finite voxels drawn
             ax_img, ax_heat, ax_gt = axes[r]
             ax_img.imshow(image, cmap="gray", origin="lower")
             heat = ax_heat.imshow(score, cmap=HEATMAP_CMAP, vmin=vmin, vmax=vmax, origin="lower")
@@ -103,7 +104,7 @@ def heatmap_panel(
             aspect=15 * min(len(rows), 3),
             extend="both",
         )
-        save(fig, out_png)
+        save(fig, out_png, panels)
 
 
 def method_panel(
@@ -122,11 +123,13 @@ def method_panel(
     with matplotlib.rc_context(STYLE):
         fig = new_figure(2.5 * len(columns) + 0.6, 2.6 * len(rows) + 0.6)
         axes = np.atleast_2d(fig.subplots(len(rows), len(columns)))
-        images = {}
+        images, panels = {}, {}
         for r, (title, image, maps, seg) in enumerate(rows):
             image = np.asarray(image, np.float64).T
             axes[r, 0].imshow(image, cmap="gray", origin="lower")
             axes[r, 0].set_ylabel(title)
+            # finite voxels drawn per column; a method without a map for this row draws none
+            panels[title] = {"MRI slice": finite(image)} | {m: finite(maps[m]) if m in maps else 0 for m in methods}
             for c, method in enumerate(methods, start=1):
                 if method in maps:
                     lo, hi = scales[method]
@@ -152,4 +155,4 @@ def method_panel(
                     extend="both",
                     label=f"{lo:.3g} (healthy median)\nto {hi:.3g} (threshold)",
                 )
-        save(fig, out_png)
+        save(fig, out_png, panels)

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from patch2loc.evaluation.figure_style import CLASS_LABELS, COLOURS, STYLE, classes, new_figure, save, value_range
+from patch2loc.evaluation.figure_style import COLOURS, STYLE, finite, new_figure, save, value_range
+from patch2loc.evaluation.patch_classes import PatchClasses
 from patch2loc.errors import InputError
 
 AXIS_LABELS = {
@@ -77,32 +78,34 @@ def kde_figure(
     max_points: int = 10000,
     seed: int = 0,
     counts: dict[str, int] | None = None,
+    definition: PatchClasses = PatchClasses(),
 ) -> None:
     """Fig. 3 / 6 for one dataset: 1D KDEs of log-error, log-variance, score and the 2D KDE.
 
-    Normal (< 10 % lesion) vs abnormal (> 90 %) patches, all folds pooled unless `fold` is given.
-    At most `max_points` random patches per class enter each KDE (the legend gives the full n:
-    `counts` when `patches` is already a sample, see `patch_stream.sample_classes`); a class with
-    fewer than 3 points is drawn as a histogram / scatter, an empty one is noted.
+    Normal vs abnormal patches by `definition` (default the paper's: < 10 % and > 90 % lesion), all
+    folds pooled unless `fold` is given. At most `max_points` random patches per class enter each
+    KDE (the legend gives the full n: `counts` when `patches` is already a sample, see
+    `patch_stream.sample_classes`); a class with fewer than 3 points is drawn as a histogram /
+    scatter, an empty one is noted. The PNG records each panel's drawn values per class.
     """
-    sel, picks, counts = _sample(patches, dataset, fold, max_points, seed, counts)
+    sel, picks, counts = _sample(patches, dataset, fold, max_points, seed, counts, definition)
     with matplotlib.rc_context(STYLE):
-        fig = new_figure(15, 4.2)
+        fig = new_figure(15, 4.4)
         axes = fig.subplots(1, 4)
-        ranges = _marginals(axes[:3], sel, picks)
-        _joint(axes[3], sel, picks, ranges)
-        _legend(fig, picks, counts, max_points)
+        ranges, panels = _marginals(axes[:3], sel, picks, definition)
+        panels["joint density"] = _joint(axes[3], sel, picks, ranges, definition)
+        _legend(fig, picks, counts, max_points, definition)
         missing = [c for c in picks if counts[c] == 0]
         for ax in axes:
             _note_missing(ax, missing)
         title = f"{dataset}: normal vs abnormal patches"
         if fold is not None:
             title += f" (fold {fold})"
-        fig.suptitle(title)
-        save(fig, out_png)
+        fig.suptitle(f"{title}\n{definition.title(170)}", fontsize=9)
+        save(fig, out_png, panels)
 
 
-def _sample(patches, dataset, fold, max_points, seed, counts):
+def _sample(patches, dataset, fold, max_points, seed, counts, definition):
     """(the dataset's (fold's) rows, at most `max_points` random row indices per class, class counts)."""
     sel = patches[patches["dataset"] == dataset] if "dataset" in patches.columns else patches.iloc[:0]
     if fold is not None:
@@ -113,18 +116,20 @@ def _sample(patches, dataset, fold, max_points, seed, counts):
             + (f" fold {fold}" if fold is not None else "")
             + "; check the patches.csv inputs."
         )
-    cls = classes(sel)
+    cls = definition.of(sel)
     rng = np.random.default_rng(seed)
     picks = {c: rng.permutation(np.flatnonzero(cls == c))[:max_points] for c in ("normal", "abnormal")}
     counts = {c: int((cls == c).sum()) for c in picks} if counts is None else {c: int(counts[c]) for c in picks}
     return sel, picks, counts
 
 
-def _marginals(axes, sel: pd.DataFrame, picks: dict) -> dict[str, tuple[float, float]]:
-    """The 1D KDEs of log-error, log-variance and score; returns each column's axis range."""
-    ranges = {}
-    for ax, col in zip(axes, ("log_error", "log_variance", "score")):
+def _marginals(axes, sel: pd.DataFrame, picks: dict, definition: PatchClasses) -> tuple[dict, dict]:
+    """The 1D KDEs of log-error, log-variance and score: (each column's axis range, each panel's
+    finite values per class)."""
+    ranges, panels = {}, {}
+    for ax, col, title in zip(axes, ("log_error", "log_variance", "score"), ("log-error", "log-variance", "score")):
         vals = {c: sel[col].to_numpy(np.float64)[idx] for c, idx in picks.items()}
+        vals = {c: v[np.isfinite(v)] for c, v in vals.items()}
         ranges[col] = value_range(vals.values())
         grid = np.linspace(*ranges[col], 256)
         for c, v in vals.items():
@@ -132,37 +137,44 @@ def _marginals(axes, sel: pd.DataFrame, picks: dict) -> dict[str, tuple[float, f
                 _kde_1d(ax, v, grid, COLOURS[c])
         ax.set_xlabel(AXIS_LABELS[col])
         ax.set_ylabel("density")
-    for ax, title in zip(axes, ("log-error", "log-variance", "score")):
         ax.set_title(title)
-    return ranges
+        panels[title] = {definition.label(c): len(v) for c, v in vals.items()}
+    return ranges, panels
 
 
-def _joint(ax, sel: pd.DataFrame, picks: dict, ranges: dict) -> None:
-    """The 2D KDE of (log-error, log-variance), per class; a class too small for it is noted."""
+def _joint(ax, sel: pd.DataFrame, picks: dict, ranges: dict, definition: PatchClasses) -> dict[str, int]:
+    """The 2D KDE of (log-error, log-variance), per class; a class too small for it is noted.
+    Returns the points drawn per class."""
+    drawn = {}
     for c, idx in picks.items():
-        if len(idx):
-            x = sel["log_error"].to_numpy(np.float64)[idx]
-            y = sel["log_variance"].to_numpy(np.float64)[idx]
-            if not _kde_2d(ax, x, y, ranges["log_error"], ranges["log_variance"], COLOURS[c]):
-                ax.text(
-                    0.98,
-                    0.02 + 0.06 * (c == "abnormal"),
-                    f"{c}: points (too few for a KDE)",
-                    transform=ax.transAxes,
-                    ha="right",
-                    fontsize=7,
-                    color=COLOURS[c],
-                )
+        x = sel["log_error"].to_numpy(np.float64)[idx]
+        y = sel["log_variance"].to_numpy(np.float64)[idx]
+        both = np.isfinite(x) & np.isfinite(y)
+        x, y = x[both], y[both]
+        drawn[definition.label(c)] = len(x)
+        if len(x) and not _kde_2d(ax, x, y, ranges["log_error"], ranges["log_variance"], COLOURS[c]):
+            ax.text(
+                0.98,
+                0.02 + 0.06 * (c == "abnormal"),
+                f"{c}: points (too few for a KDE)",
+                transform=ax.transAxes,
+                ha="right",
+                fontsize=7,
+                color=COLOURS[c],
+            )
     ax.set_title("joint density")
     ax.set_xlim(ranges["log_error"])
     ax.set_ylim(ranges["log_variance"])
     ax.set_xlabel(AXIS_LABELS["log_error"])
     ax.set_ylabel(AXIS_LABELS["log_variance"])
+    return drawn
 
 
-def _legend(fig, picks: dict, counts: dict[str, int], max_points: int) -> None:
+def _legend(fig, picks: dict, counts: dict[str, int], max_points: int, definition: PatchClasses) -> None:
     handles = [
-        Line2D([], [], color=COLOURS[c], lw=2, label=f"{CLASS_LABELS[c]}, n = {counts[c]}") for c in picks if counts[c]
+        Line2D([], [], color=COLOURS[c], lw=2, label=f"{definition.label(c)}, n = {counts[c]}")
+        for c in picks
+        if counts[c]
     ]
     if max(counts.values()) > max_points:
         handles.append(Line2D([], [], ls="", label=f"(KDEs from at most {max_points} random patches per class)"))
@@ -189,33 +201,37 @@ def method_kde_figure(
     out_png: str | os.PathLike,
     *,
     max_points: int = 10000,
+    definition: PatchClasses = PatchClasses(),
 ) -> None:
     """One panel per method: the 1D KDE of its raw score at the centres of normal and abnormal
-    non-overlapping patches of `dataset` (`samples`: method -> (sampled rows, class counts), as
+    patches of `dataset` by `definition` (`samples`: method -> (sampled rows, class counts), as
     `patch_stream.sample_classes` gives them). Each method on its own axis: the scores have
-    different units; what compares is how well the two densities separate."""
+    different units; what compares is how well the two densities separate. The PNG records each
+    panel's drawn values per class."""
     if not samples:
         raise InputError(f"method_kde_figure: no method's patches for {dataset!r}; check the patches.csv inputs.")
+    panels = {}
     with matplotlib.rc_context(STYLE):
-        fig = new_figure(4.2 * len(samples), 3.6)
+        fig = new_figure(4.2 * len(samples), 3.9)
         axes = np.atleast_1d(fig.subplots(1, len(samples)))
         for ax, (method, (sel, counts)) in zip(axes, samples.items()):
-            cls = classes(sel)
+            cls = definition.of(sel)
             vals = {c: sel["score"].to_numpy(np.float64)[cls == c] for c in ("normal", "abnormal")}
             vals = {c: v[np.isfinite(v)][:max_points] for c, v in vals.items()}
             grid = np.linspace(*value_range(vals.values()), 256)
             for c, v in vals.items():
                 if len(v):
                     _kde_1d(ax, v, grid, COLOURS[c])
-            ax.set_title(method)
+            ax.set_title(f"{method} (n = {counts.get('normal', 0)} / {counts.get('abnormal', 0)})")
             ax.set_xlabel(f"{method} score (raw, at patch centres)")
             ax.set_ylabel("density")
             _note_missing(ax, [c for c in vals if counts.get(c, 0) == 0])
-        first = next(iter(samples.values()))[1]
-        handles = [
-            Line2D([], [], color=COLOURS[c], lw=2, label=f"{CLASS_LABELS[c]}, n = {first.get(c, 0)}")
-            for c in ("normal", "abnormal")
-        ]
+            panels[method] = {definition.label(c): finite(v) for c, v in vals.items()}
+        handles = [Line2D([], [], color=COLOURS[c], lw=2, label=definition.label(c)) for c in ("normal", "abnormal")]
         fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
-        fig.suptitle(f"{dataset}: score of normal vs abnormal patches, per method")
-        save(fig, out_png)
+        fig.suptitle(
+            f"{dataset}: score of normal vs abnormal patches, per method (n = normal / abnormal)\n"
+            f"{definition.title(140)}",
+            fontsize=9,
+        )
+        save(fig, out_png, panels)

@@ -75,13 +75,3 @@ def load_native(
         )
     spacing = np.linalg.norm(header_volume(files.image).affine[:3, :3], axis=0)
     return NativeVolume(native_score, labels, brain, spacing)
-
-
-def challenge_truth(challenge: str, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """(truth, ignore) as a lesion set's challenge reads its labels. The WMH challenge scores label 1
-    and leaves label 2 ("other pathology") out (Kuijf et al. 2019; its evaluation.py, getImages: the
-    truth is label 1, the prediction is masked out where the label is 2); the others score every
-    label > 0 (BraTS: the whole tumour)."""
-    if challenge == "wmh":
-        return labels == 1, labels == 2
-    return labels > 0, None

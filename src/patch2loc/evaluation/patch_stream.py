@@ -21,7 +21,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.patch_statistics import best_location, classify, location_counts
+from patch2loc.evaluation.patch_classes import PatchClasses
+from patch2loc.evaluation.patch_statistics import best_location, location_counts
 from patch2loc.errors import InputError
 
 CHUNK_ROWS = 200_000
@@ -50,14 +51,15 @@ def sample_classes(
     max_points: int = 10000,
     seed: int = 0,
     chunksize: int = CHUNK_ROWS,
+    definition: PatchClasses = PatchClasses(),
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """At most `max_points` random normal and abnormal patches of `dataset` (mixed ones are left
-    out), and the number of each class in all the files."""
+    """At most `max_points` random normal and abnormal patches of `dataset` by `definition` (mixed
+    ones are left out), and the number of each class in all the files."""
     rng = np.random.default_rng(seed)
     kept: dict[str, tuple[np.ndarray, pd.DataFrame]] = {}
     counts = dict.fromkeys(CLASSES, 0)
     for chunk in _chunks(paths, dataset, chunksize):
-        cls = classify(chunk["lesion_fraction"].to_numpy())
+        cls = definition.of(chunk)
         chunk_keys = rng.random(len(chunk))  # one key per row in file order: the chunk size does not matter
         for c in CLASSES:
             rows, keys = chunk[cls == c], chunk_keys[cls == c]
@@ -74,14 +76,18 @@ def sample_classes(
 
 
 def rows_at_best_location(
-    paths: list[str | os.PathLike], dataset: str, chunksize: int = CHUNK_ROWS
+    paths: list[str | os.PathLike],
+    dataset: str,
+    chunksize: int = CHUNK_ROWS,
+    definition: PatchClasses = PatchClasses(),
 ) -> tuple[pd.DataFrame, tuple[int, int, int]]:
-    """The lowest fold's rows at the (z, x, y) with the most normal and abnormal patches across
-    subjects (as `analysis.location_with_both` on that fold's pooled rows), in two passes."""
+    """The lowest fold's rows at the (z, x, y) with the most normal and abnormal patches (by
+    `definition`) across subjects (as `analysis.location_with_both` on that fold's pooled rows), in
+    two passes."""
     counts: dict[int, pd.DataFrame] = {}
     for chunk in _chunks(paths, dataset, chunksize):
         for fold, rows in chunk.groupby("fold"):
-            here = location_counts(rows)
+            here = location_counts(rows, definition)
             counts[fold] = here if fold not in counts else counts[fold].add(here, fill_value=0)
     if not counts:
         raise InputError(f"no patches of dataset {dataset!r} in the patch tables; check the patches.csv inputs.")

@@ -45,6 +45,7 @@ class ScoringConfig:
     keep_heatmaps: int = 2  # -1 keeps every heatmap
     device: str | None = None
     patch_size: int | None = None  # patch-statistics grid (None: 1/8 of the slice side; Patch2Loc: its own)
+    patch_stride: int | None = None  # evaluate.patches.stride: pixels between patch centres (None: non-overlapping)
     lesion_rule: LesionRule = field(default_factory=LesionRule)  # evaluate.lesionwise
     # evaluate.space: the workflow's default is native (config/schema.yaml); a direct caller's
     # Scan holds atlas-space files unless it gives `native` ones, hence atlas here.
@@ -73,6 +74,7 @@ class ScoringConfig:
             space=evaluate.get("space", "native"),
             wmh_other_pathology=(preprocess or {}).get("wmh_other_pathology", True),
             protocol=evaluate.get("protocol", "shared"),
+            patch_stride=(evaluate.get("patches") or {}).get("stride"),
         )
 
     @property
@@ -161,13 +163,11 @@ def graded(scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, dataset: str):
 def _challenge(challenge: str, pred: np.ndarray, labels: np.ndarray, spacing) -> dict:
     """The lesion set's own challenge metrics (evaluation/challenges), on the native grid: the
     prediction inside the scored region, every ground-truth voxel (the challenges count lesions
-    outside any brain mask as missed), the labels the challenge ignores left out."""
+    outside any brain mask as missed), the labels read as the challenge reads them (WMH's label 2
+    left out, BraTS' three tumour regions)."""
     from patch2loc.evaluation import challenges
-    from patch2loc.evaluation.native_space import challenge_truth
 
-    truth, ignore = challenge_truth(challenge, labels)
-    values = challenges.challenge_metrics(challenge, pred, truth, tuple(float(s) for s in spacing), ignore=ignore)
-    return {c: values[c] for c in challenges.columns(challenge)}
+    return challenges.label_metrics(challenge, pred, labels, tuple(float(s) for s in spacing))
 
 
 # Scored natively, a volume is also graded on the atlas grid (the authors' protocol) for the table
@@ -283,6 +283,7 @@ def score_lesions(
                 mean=vol.raw.get("mean"),
                 logvar=vol.raw.get("logvar"),
                 meta={**meta, "subject": scan.subject},
+                stride=cfg.patch_stride,
             )
         )
         if _keep(first_index + i, cfg):

@@ -1,8 +1,17 @@
-"""BraTS 2023's lesion-wise Dice and HD95 (and its legacy whole-volume pair), for one binary mask.
+"""BraTS 2023's lesion-wise Dice and HD95 (and its legacy whole-volume pair), per tumour region.
 
 Source: rachitsaluja/BraTS-2023-Metrics, metrics.py (commit 43c9052), the code BraTS 2023 ranked
-with; line numbers below are that file's. The lesion mask here is one binary region (the whole
-tumour when the set's labels are merged), scored as metrics.py scores each of WT, TC and ET.
+with; line numbers below are that file's. `metrics` scores one binary region; `truths` cuts a
+BraTS label image into the three regions metrics.py scores one after the other (lines 326-334):
+
+- Regions (lines 54-73, get_TissueWiseSeg): whole tumour WT = labels 1, 2, 3; tumour core TC =
+  1, 3; enhancing tumour ET = 3, in BraTS 2023's labels (1 necrotic core NCR, 2 oedema ED, 3
+  enhancing tumour). BraTS 2021 labels the enhancing tumour 4 (Baid et al. 2021, "The
+  RSNA-ASNR-MICCAI BraTS 2021 Benchmark on Brain Tumor Segmentation and Radiogenomic
+  Classification", arXiv:2107.02314: NCR 1, ED 2, ET 4; TC = ET + NCR, WT = TC + ED), so ET is
+  label 4 or 3 here, and a BraTS21 label file gives the 2023 regions. The prediction is one mask
+  for all three: an unsupervised map does not tell the sub-regions apart, so each region asks how
+  well that one mask covers it.
 
 - Parameters (lines 306-321): BraTS-GLI (gliomas): dilation factor 3, lesion volume threshold
   50 mm^3; missing values are 374 mm (lines 355, 366, 403).
@@ -15,24 +24,22 @@ tumour when the set's labels are merged), scored as metrics.py scores each of WT
   for several lesions if so); its Dice and HD95 are taken between the lesion and the union of its
   matches (lines 231-239); predicted components matched to no lesion are false positives (lines
   250-252).
-- HD95 (line 238-239): DeepMind's surface-distance (vendored, surface_distance/metrics.py
-  lines 25-177, 209-247): surfaces on the voxel-corner grid, each surface element weighted by its
-  area, the 95th area-weighted percentile of each direction (first element whose cumulative area
-  share reaches 0.95), the larger of the two; infinite when either surface is empty. Here
-  MONAI's get_mask_edges with a spacing gives the same corner-grid edges and areas (it ports that
-  code), and the distances come from scipy's Euclidean distance transform as in lines 137-148.
+- HD95 (lines 238-239, 170-173): DeepMind's surface-distance, vendored there, in float64 as it
+  computes it (surfaces.py): area-weighted 95th percentile each way on the voxel-corner grid, the
+  larger of the two; infinite when either surface is empty.
 - Score (lines 343-374): lesions of volume <= 50 mm^3 (voxels x voxel volume) are dropped, matched
   or not; infinite lesion HD95 (a missed lesion) becomes 374; lesion-wise Dice = sum of kept
   lesions' Dice / (kept lesions + false positives); lesion-wise HD95 = (sum of kept lesions' HD95
   + 374 x false positives) / (kept lesions + false positives). With no kept lesion and no false
   positive that is 0/0, NaN, which lines 370-374 turn into Dice 1 and HD95 0.
-- Counts (lines 376-380): brats_tp = kept lesions with a match, brats_fn = kept lesions without,
-  brats_fp = false-positive components.
+- Counts (lines 376-380): tp = kept lesions with a match, fn = kept lesions without, fp =
+  false-positive components.
 - Legacy (lines 156-173): whole-mask Dice and HD95; both empty -> Dice 1, HD95 0; an infinite HD95
   (one mask empty) -> 374 (line 403).
 
 So: empty prediction with kept lesions -> Dice 0, HD95 374; empty truth with a prediction -> Dice
-0, HD95 374; both empty -> Dice 1, HD95 0. No value is NaN.
+0, HD95 374; both empty -> Dice 1, HD95 0. No value is NaN. A tumour without an enhancing part
+(ET empty) scores 1 / 0 on ET when nothing is predicted and 0 / 374 otherwise, as in BraTS.
 """
 
 from __future__ import annotations
@@ -43,11 +50,14 @@ import numpy as np
 from scipy import ndimage
 
 from patch2loc.evaluation.challenges.masks import components, dice
+from patch2loc.evaluation.challenges.surfaces import robust_hausdorff
 
 DILATION = 3  # BraTS-GLI, metrics.py line 308
 MIN_VOLUME_MM3 = 50.0  # BraTS-GLI, metrics.py line 309: lesions <= this are not scored
 PENALTY_MM = 374.0  # metrics.py lines 355, 366, 403
 _STRUCTURE = ndimage.generate_binary_structure(3, 2)  # metrics.py line 185
+# Tumour region -> its labels: BraTS 2023's (metrics.py lines 54-73) with BraTS 2021's ET label 4.
+REGIONS = {"wt": (1, 2, 3, 4), "tc": (1, 3, 4), "et": (3, 4)}
 
 COLUMNS = (
     "brats_lesion_dice",
@@ -61,33 +71,9 @@ COLUMNS = (
 )
 
 
-def _directed(source: np.ndarray, target: np.ndarray, areas: np.ndarray, spacing, percent: float) -> float:
-    """Area-weighted `percent` percentile of the distances from `source` surface elements to the
-    nearest `target` one (surface_distance/metrics.py lines 137-177, 227-245); inf if either is empty."""
-    if not source.any() or not target.any():
-        return math.inf
-    distances = ndimage.distance_transform_edt(~target, sampling=spacing)[source]
-    order = np.argsort(distances, kind="stable")
-    distances, weights = distances[order], areas[source][order]
-    cumulative = np.cumsum(weights) / np.sum(weights)
-    index = int(np.searchsorted(cumulative, percent / 100.0))
-    return float(distances[min(index, len(distances) - 1)])
-
-
-def robust_hausdorff(truth: np.ndarray, pred: np.ndarray, spacing, percent: float = 95.0) -> float:
-    """surface-distance's compute_robust_hausdorff(compute_surface_distances(truth, pred, spacing),
-    percent) in mm; inf when either mask is empty."""
-    if not truth.any() or not pred.any():
-        return math.inf
-    from monai.metrics.utils import get_mask_edges  # here: torch's import is seconds, `columns()` needs none
-
-    edges_pred, edges_truth, areas_pred, areas_truth = (
-        np.asarray(a) for a in get_mask_edges(pred, truth, crop=True, spacing=spacing)
-    )
-    return max(
-        _directed(edges_truth, edges_pred, areas_truth, spacing, percent),
-        _directed(edges_pred, edges_truth, areas_pred, spacing, percent),
-    )
+def truths(labels: np.ndarray) -> dict[str, tuple[np.ndarray, None]]:
+    """{region: (truth, nothing ignored)} of a BraTS label image, in REGIONS order."""
+    return {region: (np.isin(labels, values), None) for region, values in REGIONS.items()}
 
 
 def truth_lesions(truth: np.ndarray) -> tuple[np.ndarray, int]:

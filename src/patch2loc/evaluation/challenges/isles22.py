@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from patch2loc.evaluation.challenges.masks import component_hits, dice, voxel_ml
+from patch2loc.evaluation.challenges.masks import any_label, component_hits, dice, voxel_ml
 
 COLUMNS = (
     "isles_dice",
@@ -36,6 +36,9 @@ COLUMNS = (
     "isles_fp",
     "isles_fn",
 )
+
+
+truths = any_label  # the label image's truth: every label > 0
 
 
 def metrics(pred: np.ndarray, truth: np.ndarray, spacing) -> dict:

@@ -38,6 +38,11 @@ def checked(pred, truth, spacing, ignore) -> tuple[np.ndarray, np.ndarray, tuple
     return pred, truth, spacing
 
 
+def any_label(labels: np.ndarray) -> dict[str, tuple[np.ndarray, None]]:
+    """{"": (truth, nothing ignored)} of a label image whose every label > 0 is lesion."""
+    return {"": (labels > 0, None)}
+
+
 def components(mask: np.ndarray, connectivity: int = 26) -> tuple[np.ndarray, int]:
     """Connected components of a boolean mask: (labels 1..n, 0 outside; n)."""
     labels, n = ndimage.label(mask, structure=ndimage.generate_binary_structure(3, _RANK[connectivity]))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from patch2loc.evaluation.challenges.masks import component_hits, dice, voxel_ml
+from patch2loc.evaluation.challenges.masks import any_label, component_hits, dice, voxel_ml
 
 COLUMNS = (
     "mslub_dice",
@@ -37,6 +37,9 @@ COLUMNS = (
     "mslub_lesion_ml",
     "mslub_predicted_ml",
 )
+
+
+truths = any_label  # the label image's truth: every label > 0
 
 
 def metrics(pred: np.ndarray, truth: np.ndarray, spacing) -> dict:

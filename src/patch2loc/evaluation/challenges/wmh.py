@@ -15,7 +15,10 @@ Source: hjkuijf/wmhchallenge, evaluation.py (commit 2e628cb; Kuijf et al. 2019, 
   go to world coordinates (line 122; only the spacing matters for distances); each boundary's
   distances to the other's nearest point (a KD-tree, lines 127-133); the result is the larger of
   the two directed 95th percentiles, numpy's default linear interpolation (line 135). With an empty
-  truth and a prediction the script stops (a KD-tree of no points): NaN here.
+  truth and a prediction the script stops (a KD-tree of no points): NaN here. A mask that fills
+  whole slices erodes to itself in-plane (outside the image is foreground), so its boundary is
+  empty and the script stops too (np.percentile of no distances): NaN here as well, a defined
+  case, and the other four metrics keep their values.
 - AVD (lines 182-191): |V_T - V_P| / V_T x 100 in voxels (= in volume, one grid); the script
   divides by zero for an empty truth: NaN here.
 - Lesion recall and F1 (lines 138-179): lesions are 3D components with full (26-) connectivity
@@ -62,12 +65,15 @@ def boundary(mask: np.ndarray) -> np.ndarray:
 
 
 def hd95(pred: np.ndarray, truth: np.ndarray, spacing) -> float:
-    """The WMH script's HD95 in mm (lines 98-135); NaN with an empty prediction or truth."""
+    """The WMH script's HD95 in mm (lines 98-135); NaN with an empty prediction, truth or in-plane
+    boundary (a mask filling whole slices)."""
     if not pred.any() or not truth.any():
         return math.nan
     scale = np.asarray(spacing, dtype=float)
     points_pred = np.argwhere(boundary(pred)) * scale
     points_truth = np.argwhere(boundary(truth)) * scale
+    if len(points_pred) == 0 or len(points_truth) == 0:  # the script fails here: no distance to rank
+        return math.nan
     pred_to_truth = cKDTree(points_truth).query(points_pred, k=1)[0]
     truth_to_pred = cKDTree(points_pred).query(points_truth, k=1)[0]
     return float(max(np.percentile(pred_to_truth, 95), np.percentile(truth_to_pred, 95)))
@@ -87,6 +93,12 @@ def detection(pred: np.ndarray, truth: np.ndarray) -> dict:
         "wmh_components": n_found,
         "wmh_components_hit": hit,
     }
+
+
+def truths(labels: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{"": (truth, ignore)} of a WMH label image (lines 47-50): the truth is label 1, label 2
+    ("other pathology") is left out of both masks."""
+    return {"": (labels == 1, labels == 2)}
 
 
 def metrics(pred: np.ndarray, truth: np.ndarray, spacing) -> dict:
