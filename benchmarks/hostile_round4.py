@@ -234,39 +234,52 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n\n" + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + f" of {len(rows)}\n"
 
 
-def main() -> int:
-    if len(sys.argv) == 4 and sys.argv[1] == "--call":
-        return _call_entry(sys.argv[2], sys.argv[3])
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default="/tmp/p2l_round4", help="fixture and one folder per case")
+def battery_parser(description: str, work: str, timeout: float) -> argparse.ArgumentParser:
+    """The options every hostile battery takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--work", default=work, help="fixture and one folder per case")
     parser.add_argument("--cases", default="", help="run only the cases whose name matches this regular expression")
     parser.add_argument("--out", help="write the markdown table here too")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per case (default 120)")
+    parser.add_argument("--timeout", type=float, default=timeout, help=f"seconds per case (default {timeout:g})")
     parser.add_argument("--list", action="store_true", help="list the cases and stop")
-    args = parser.parse_args()
-    sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "benchmarks")]
-    from hostile_round4_cases import CASES
+    return parser
 
-    chosen = [c for c in CASES if re.search(args.cases, c.name)]
+
+def run_battery(cases: list, make_fixture, args, after=None) -> int:
+    """Run the chosen cases (a `like` case's control first), print and write the table.
+    `after(row, case, work)` may judge a row further once its control has."""
+    chosen = [c for c in cases if re.search(args.cases, c.name)]
     needed = {c.like for c in chosen} - {c.name for c in chosen}
-    chosen = [c for c in CASES if c.name in needed] + chosen  # a `like` case's control runs first
+    chosen = [c for c in cases if c.name in needed] + chosen
     if args.list:
         print("\n".join(f"{c.surface:12} {c.name}" for c in chosen))
         return 0
     work = Path(args.work)
-    fix = Fixture(work / "fixture")
+    fix = make_fixture(work / "fixture")
     rows, done = [], {}
     for case in chosen:
         row = done[case.name] = run_case(case, fix, work, args.timeout)
         if case.like:
             _as_control(row, done.get(case.like))
+        if after is not None:
+            after(row, case, work)
         rows.append(row)
-        print(f"{row['verdict']:5} {case.name:34} {row.get('note', '')[:110]}", file=sys.stderr, flush=True)
+        print(f"{row['verdict']:5} {case.name:36} {row.get('note', '')[:110]}", file=sys.stderr, flush=True)
     text = table(rows)
     print(text)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     return 0
+
+
+def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "--call":
+        return _call_entry(sys.argv[2], sys.argv[3])
+    args = battery_parser(__doc__.splitlines()[0], "/tmp/p2l_round4", 120.0).parse_args()
+    sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "benchmarks")]
+    from hostile_round4_cases import CASES
+
+    return run_battery(CASES, Fixture, args)
 
 
 if __name__ == "__main__":

@@ -20,16 +20,14 @@ and entry points: hostile_surfaces_files.py. The shared fixture is round 4's, wi
 
 from __future__ import annotations
 
-import argparse
 import json
-import re
 import shutil
 import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from hostile_round4 import _as_control, run_case, table
+from hostile_round4 import battery_parser, run_battery
 from hostile_round4_fixture import Case, Fixture
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,40 +105,13 @@ def _checked(row: dict, case: Case, work: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default="/tmp/p2l_surfaces", help="fixture and one folder per case")
-    parser.add_argument("--cases", default="", help="run only the cases whose name matches this regular expression")
-    parser.add_argument("--out", help="write the markdown table here too")
-    parser.add_argument("--timeout", type=float, default=180.0, help="seconds per case (default 180)")
-    parser.add_argument("--list", action="store_true", help="list the cases and stop")
-    args = parser.parse_args()
+    args = battery_parser(__doc__.splitlines()[0], "/tmp/p2l_surfaces", 180.0).parse_args()
     sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "benchmarks")]
     from hostile_surfaces_cache_cases import CASES as CACHES
     from hostile_surfaces_cases import CASES as MODELS
     from hostile_surfaces_data_cases import CASES as DATA
 
-    cases = [*MODELS, *DATA, *CACHES]
-    chosen = [c for c in cases if re.search(args.cases, c.name)]
-    needed = {c.like for c in chosen} - {c.name for c in chosen}
-    chosen = [c for c in cases if c.name in needed] + chosen  # a `like` case's control runs first
-    if args.list:
-        print("\n".join(f"{c.surface:12} {c.name}" for c in chosen))
-        return 0
-    work = Path(args.work)
-    fix = SurfaceFixture(work / "fixture")
-    rows, done = [], {}
-    for case in chosen:
-        row = done[case.name] = run_case(case, fix, work, args.timeout)
-        if case.like:
-            _as_control(row, done.get(case.like))
-        _checked(row, case, work)
-        rows.append(row)
-        print(f"{row['verdict']:5} {case.name:36} {row.get('note', '')[:110]}", file=sys.stderr, flush=True)
-    text = table(rows)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
-    return 0
+    return run_battery([*MODELS, *DATA, *CACHES], SurfaceFixture, args, after=_checked)
 
 
 if __name__ == "__main__":
