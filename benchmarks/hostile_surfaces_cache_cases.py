@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from hostile_round4_fixture import Case, call
-from hostile_surfaces import script_argv
+from hostile_surfaces_fixture import script_argv
 from hostile_surfaces_data_cases import CLI, FILES, JOB, REPO
 from hostile_surfaces_files import anatomy_maps, fifo, nifti, sparse
 

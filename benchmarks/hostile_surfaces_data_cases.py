@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hostile_round4_fixture import Case, call
-from hostile_surfaces import Checked, script_argv
+from hostile_surfaces_fixture import Checked, script_argv
 from hostile_surfaces_files import edit_npz, fifo, labels_of, nifti, zip_declaring
 
 CLI = ["-m", "patch2loc.cli"]
