@@ -22,10 +22,11 @@ def native_label_counts(image: str, seg: str, out: str) -> None:
     """The native-space scoring's reading of a label file: voxels of each label, WMH's truth, and the
     lesion-wise count of components (evaluation.native_space, lesionwise.volume)."""
     from patch2loc.evaluation.lesionwise.volume import lesion_metrics
-    from patch2loc.evaluation.native_space import challenge_truth, native_labels
+    from patch2loc.evaluation.challenges import isles22
+    from patch2loc.evaluation.native_space import native_labels
 
     labels = native_labels(image, seg)
-    truth, _ = challenge_truth("brats", labels)
+    truth, _ = isles22.truths(labels)[""]  # every label > 0 is lesion
     metrics, _ = lesion_metrics(truth, truth, (1.0, 1.0, 1.0))
     result = {"lesion_voxels": int(truth.sum()), "lesions": int(metrics["lesions"]), "min": int(labels.min())}
     Path(out, "result.json").write_text(json.dumps(result))

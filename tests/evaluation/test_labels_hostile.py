@@ -12,7 +12,8 @@ import pytest
 
 from patch2loc.data.layouts import RawScan
 from patch2loc.errors import InputError
-from patch2loc.evaluation.native_space import challenge_truth, native_labels
+from patch2loc.evaluation.challenges import isles22, wmh
+from patch2loc.evaluation.native_space import native_labels
 from patch2loc.preprocessing.pipeline import PreprocessConfig, read_step
 from tests.helpers.safety import make_case, predict_argv, refused
 
@@ -38,7 +39,7 @@ def test_whole_labels_of_every_width_are_kept(tmp_path, dtype):
     image, seg = _files(tmp_path, _labels(1, dtype))
     labels = native_labels(str(image), str(seg))
     assert sorted(np.unique(labels)) == [0, 1, 2]
-    truth, ignore = challenge_truth("wmh", labels)
+    truth, ignore = wmh.truths(labels)[""]
     assert truth.sum() == 18 and ignore.sum() == 1  # label 2, WMH's other pathology, left out
 
 
@@ -47,7 +48,7 @@ def test_a_large_unsigned_label_is_a_lesion_not_a_negative_number(tmp_path):
     image, seg = _files(tmp_path, _labels(40_000, np.uint32))
     labels = native_labels(str(image), str(seg))
     assert labels.max() == 40_000 and (labels > 0).sum() == 19
-    truth, _ = challenge_truth("brats", labels)
+    truth, _ = isles22.truths(labels)[""]  # every label > 0 is lesion
     assert truth.sum() == 19
 
 
