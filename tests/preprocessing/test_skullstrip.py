@@ -79,17 +79,19 @@ def test_hdbet_missing_executable_says_what_to_do(tmp_path, monkeypatch):
     assert not (tmp_path / "m.nii.gz").exists()
 
 
-def test_hdbet_env_pins_a_combination_that_loads_the_weights():
-    """envs/hdbet.yaml: exact pins; torch >= 2.6 (weights_only=True by default) needs nnunetv2 >=
-    2.5.2 (which loads its checkpoints with weights_only=False), and nnunetv2 >= 2.6.3 excludes
-    torch 2.9 (docs/real-data.md: `pip install --dry-run` of these pins resolved together)."""
+@pytest.mark.parametrize("env_file", ["envs/hdbet.yaml", "envs/cpu/hdbet.yaml"])
+def test_hdbet_env_pins_a_combination_that_loads_the_weights(env_file):
+    """HD-BET's env, CUDA and CPU builds: exact pins; torch >= 2.6 (weights_only=True by default)
+    needs nnunetv2 >= 2.5.2 (which loads its checkpoints with weights_only=False), and nnunetv2 >=
+    2.6.3 excludes torch 2.9 (docs/real-data.md: `pip install --dry-run` of these pins resolved together)."""
     import yaml
 
-    env = yaml.safe_load((Path(__file__).resolve().parents[2] / "envs" / "hdbet.yaml").read_text())
+    env = yaml.safe_load((Path(__file__).resolve().parents[2] / env_file).read_text())
     deps = env["dependencies"]
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
     pins = dict(d.split("=", 1) for d in deps if isinstance(d, str) and "=" in d and ">" not in d)
     pins.update(d.split("==") for d in pip)
+    pins = {name.removesuffix("-gpu").removesuffix("-cpu"): pin.lstrip("=") for name, pin in pins.items()}
     version = lambda name: tuple(int(v) for v in pins[name].split("."))  # noqa: E731
     assert version("hd-bet") == (2, 0, 1)
     assert version("pytorch") >= (2, 6) and version("pytorch")[:2] != (2, 9)
