@@ -42,7 +42,7 @@ demo-long: $(BIN)/.installed
 	$(BIN)/snakemake --cores 1 $(LONG) --report results/demo_long/snakemake_report.zip
 	$(BIN)/python -m patch2loc.evaluation.demo_summary results/demo_long --checks long  # exit 1 if a check fails; the README's table: add --readme README.md --block demo-long-table
 
-# Issue 50's anatomy ablation (docs/demo-anatomy.md, section 4): four runs of the quick demo with
+# The anatomy ablation (docs/demo-anatomy.md, section 4): four runs of the quick demo with
 # every method, one anatomy or three, with and without the calibrated variation; then the table.
 ABLATION_ARMS = one one_varied several several_varied
 demo-ablation: $(BIN)/.installed

@@ -1,4 +1,4 @@
-"""The anatomy ablation's table (issue 50, item 4): one anatomy or three, with and without the
+"""The anatomy ablation's table: one anatomy or three, with and without the
 calibrated variation, every method, from the four finished runs of `make demo-ablation`.
 
     python benchmarks/anatomy_ablation.py results/abl_one results/abl_one_varied \\

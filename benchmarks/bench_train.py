@@ -16,7 +16,7 @@ GPU, paper sizes:                python benchmarks/bench_train.py --device cuda 
 Prints steps/s, patches/s, ratio b/a and peak memory (GPU: max allocated; CPU: process max RSS,
 which only grows, so it is the peak so far).
 
---before-after (issue 13) times the training step of before this change (plain nn.Conv2d, Adam
+--before-after times the training step without its speed-ups (plain nn.Conv2d, Adam
 without fused) against now (TrimmedConv2d, fused Adam), same sampler, in alternating rounds so
 that load from other processes on a shared machine hits both alike; prints both and the ratio.
 Add --compile to time torch.compile of the current step as well (compile seconds printed).
@@ -118,7 +118,7 @@ def new_model(patch_size: int, device: torch.device, cfg: TrainConfig, channels_
 
 
 def as_before(model: Patch2LocNet) -> Patch2LocNet:
-    """The network as it was before issue 13: every TrimmedConv2d back to a plain nn.Conv2d."""
+    """The network without its trimmed convolutions: every TrimmedConv2d back to a plain nn.Conv2d."""
     for m in model.modules():
         if isinstance(m, TrimmedConv2d):
             m.__class__ = torch.nn.Conv2d
@@ -179,7 +179,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--variants", default="none", help="comma list of none|bf16|fp16, optional -cl suffix")
     ap.add_argument("--authors-keep-all", action="store_true")
-    ap.add_argument("--before-after", action="store_true", help="before vs after issue 13's step changes only")
+    ap.add_argument(
+        "--before-after",
+        action="store_true",
+        help="the step with vs without its speed-ups (TrimmedConv2d, fused Adam) only",
+    )
     ap.add_argument("--rounds", type=int, default=3, help="--before-after: alternating timing rounds")
     ap.add_argument("--compile", action="store_true", help="--before-after: also time torch.compile")
     ap.add_argument(

@@ -1,5 +1,5 @@
 """Seed and kernel study of a demo's Patch2Loc evidence: does every demo check hold for every seed,
-both training precisions and other CPU kernels? (issue 31)
+both training precisions and other CPU kernels?
 
     python benchmarks/demo_seeds.py results/demo --configfile config/demo.yaml \
         --seeds 1 2 3 4 5 --amp none bf16 --kernels default --out results/seed_study/demo

@@ -1,4 +1,4 @@
-"""Hostile-input battery for `patch2loc predict` and `patch2loc train` (issues 9 and 20). Takes minutes.
+"""Hostile-input battery for `patch2loc predict` and `patch2loc train`. Takes minutes.
 
 Every case (benchmarks/hostile_cases.py) builds its inputs in a folder of its own, runs the CLI
 in a child process (`python -m patch2loc.cli ...`) with a memory watchdog, and is classified:
@@ -237,7 +237,7 @@ def main() -> int:
     args = parser.parse_args()
     sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "benchmarks")]
     from hostile_cases import CASES, build_fixture
-    import hostile_cases_judged  # noqa: F401  (registers issue 20's cases after issue 9's)
+    import hostile_cases_judged  # noqa: F401  (registers group "20"'s cases after "9"'s)
     import hostile_cases_refusals  # noqa: F401
 
     work = Path(args.work)

@@ -2,8 +2,8 @@
 
 A case is `@case(item, name)` on a function of a `Kit`: it builds its inputs under `kit.dir/in`,
 runs the CLI with `kit.run`, and judges with `kit.refused` / `kit.succeeded` / `kit.find`. The
-item is the issue and case number ("9" = the first safety issue, "20:4" = issue 20 case 4,
-"20:L" = its LOW list, "ok" = a clean reference). Inputs are tiny and self-made: a finished run
+item labels the case's group ("9" = the first safety battery, "20:4" = case 4 of the second,
+"20:L" = the second's LOW list, "ok" = a clean reference). Inputs are tiny and self-made: a finished run
 built like tests/helpers/safety.finished_run, a preprocessed 16 x 16 x 4 case, train lists.
 """
 
@@ -252,7 +252,7 @@ def _(k):
     k.succeeded(k.run(train(k), cwd=k.dir / "in"), [k.dir / "out" / "last.pt"], lines=20)
 
 
-# --------------------------------------------------------------------------- issue 9
+# --------------------------------------------------------------------------- group "9"
 
 
 def refusal(item: str, name: str, needle: str, argv, setup=None, out=None) -> None:
@@ -306,8 +306,8 @@ def _not_ours(k):
 
 
 def _copied_run(k):
-    """A run folder copied without its recorded atlas (since issue 23 a run records the atlas it
-    registered to inside itself, so a whole copy works; a partial one must be refused)."""
+    """A run folder copied without its recorded atlas (a run records the atlas it registered to
+    inside itself, so a whole copy works; a partial one must be refused)."""
     shutil.copytree(k.fix["run"], inp(k, "copy"))
     shutil.rmtree(inp(k, "copy") / "atlas")
 

@@ -1,4 +1,4 @@
-"""Issue 20's cases of the hostile-input battery that need more than one call or a judgement of the
+"""The cases of the hostile-input battery that need more than one call or a judgement of the
 outputs (HIGH 1-3, MEDIUM 6-9); the one-line refusals and the LOW list are in hostile_cases_refusals.py.
 
 Where the issue leaves a choice (clip or refuse outliers; refuse or warn on an incomplete DICOM

@@ -1,4 +1,4 @@
-"""Issue 20's one-line refusals (bombs, checkpoint fields, flags, voxel sizes, ...) and its LOW list,
+"""The one-line refusals (bombs, checkpoint fields, flags, voxel sizes, ...) and its LOW list,
 for the hostile-input battery (benchmarks/hostile_battery.py)."""
 
 from __future__ import annotations

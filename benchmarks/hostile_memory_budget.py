@@ -9,7 +9,7 @@ their ratio (estimate / measured: at least 1 is the aim, and not far above it).
 Cases: a preprocessed image scored without a run (reading, scoring), and raw scans put through a
 small real run (the chain: reading, registration, native-space outputs) at three run spacings.
 
-Then the refusals of issue 32's items 1-5 (tests/helpers/budget_cases.py: the 640^3 header, the mask on
+Then the five budget refusals (tests/helpers/budget_cases.py: the 640^3 header, the mask on
 another grid, a bundle at 0.35 mm, a YAML alias bomb, a bundle of 3 x 1 GiB folds), each at the
 default budget in a child whose peak memory is its `ru_maxrss` (as the tests measure it; the
 issue asks for under 1.5 GB), beside the same measure of a good tiny predict.
@@ -123,7 +123,7 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, required=True)
-    parser.add_argument("--refusals-only", action="store_true", help="only the refusals of items 1-5")
+    parser.add_argument("--refusals-only", action="store_true", help="only the five budget refusals")
     args = parser.parse_args()
     work = args.work
     shutil.rmtree(work, ignore_errors=True)
@@ -228,7 +228,7 @@ def main() -> int:
 
 
 def refusals(work: Path) -> None:
-    """Items 1-5 refused at the default budgets: exit status, peak ru_maxrss, the line's start."""
+    """The five budget cases refused at the default budgets: exit status, peak ru_maxrss, the line's start."""
     from tests.helpers.budget_cases import cases
     from tests.helpers.hostile import cli_in_child, good_input_peak_mb
 

@@ -1,4 +1,4 @@
-"""Hostile inputs, round 4 (issue 51, item 6): crafted cases for the surfaces of round 4.
+"""Hostile inputs: crafted cases for the BIDS App, diffusion bundles and the data rules' inputs.
 
 Surfaces: the BIDS App (`patch2loc bids`), diffusion bundles (`patch2loc predict --model`), IXI's
 demographics reader, the WMH file listing, checksum values and the checksum db, the SRI24 zip's

@@ -1,7 +1,7 @@
-"""Hostile inputs on the surfaces added after the round-4 battery: models of several contrasts (predict,
+"""Hostile inputs on the surfaces beyond hostile_round4.py's: models of several contrasts (predict,
 export, bundles), the BIDS App's pairing of contrasts, evaluation inputs (--seg, native-space labels),
 the cross-fitted tuning's files (merge_score_shards), the anatomy and test-data caches, the settings of
-the newer methods (schema, AE/VAE/DAE), and the round-4 leftovers (BIDS filters, export's settings and
+the newer methods (schema, AE/VAE/DAE), and what hostile_round4.py left out (BIDS filters, export's settings and
 file sizes, the bias table's inputs, the SRI24 archive's memory).
 
 The machinery is benchmarks/hostile_round4.py's (each case in a child process through its real entry
@@ -12,7 +12,8 @@ in out/job.log; and a case may `check` what a run that should succeed produced (
 silently wrong: a Dice above 1, a lesion that vanished). Every case of a surface comes with its control.
 The cases: hostile_surfaces_cases.py (models, BIDS, export), hostile_surfaces_data_cases.py (labels,
 tuning) and hostile_surfaces_cache_cases.py (caches, settings, the bias table, the atlas); crafted files
-and entry points: hostile_surfaces_files.py. The fixture (hostile_surfaces_fixture.py) is round 4's, with a T1T2 bundle of its run added.
+and entry points: hostile_surfaces_files.py. The fixture (hostile_surfaces_fixture.py) is
+hostile_round4_fixture.py's, with a T1T2 bundle of its run added.
 
     PYTHONPATH=src python benchmarks/hostile_surfaces.py [--work /tmp/p2l_surfaces] [--cases PATTERN]
         [--out table.md] [--timeout 180]

@@ -1,4 +1,4 @@
-"""The fixture and case kinds of benchmarks/hostile_surfaces.py: round 4's fixture with a bundle of a
+"""The fixture and case kinds of benchmarks/hostile_surfaces.py: hostile_round4_fixture.py's fixture with a bundle of a
 model of two contrasts added, cases that check what a successful run produced, and the argv that runs a
 workflow rule's script as Snakemake does."""
 
@@ -21,7 +21,7 @@ class Checked(Case):
 
 
 class SurfaceFixture(Fixture):
-    """Round 4's fixture and a bundle of a model of two contrasts (T1T2) over its run."""
+    """hostile_round4_fixture.py's fixture and a bundle of a model of two contrasts (T1T2) over its run."""
 
     @cached_property
     def t1t2(self) -> Path:

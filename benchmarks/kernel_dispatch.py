@@ -1,5 +1,5 @@
 """Which kernels PyTorch picks on this CPU, and which of them change the demo training's numbers
-(issue 31: why two CPU families give two deterministic answers).
+(why two CPU families give two deterministic answers).
 
     python benchmarks/kernel_dispatch.py results/demo --steps 100
 

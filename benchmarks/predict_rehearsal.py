@@ -1,4 +1,4 @@
-"""Rehearsal of `patch2loc predict` as a tool (issue 12), on synthetic data, CPU only.
+"""Rehearsal of `patch2loc predict` as a tool, on synthetic data, CPU only.
 
 Builds a small run folder the way the workflow would (MNI-based demo atlas, healthy synthetic T2
 scans preprocessed at 3 mm to 64 x 64 x 40, Nyul landmarks, one model trained with the demo's

@@ -1,4 +1,4 @@
-"""Are an earlier run's table cells all in a later run's tables, unchanged? (issue 49: adding model inputs
+"""Are an earlier run's table cells all in a later run's tables, unchanged? (adding model inputs
 must leave the paper's single-contrast rows as they were, byte for byte)
 
     python benchmarks/tables_unchanged.py results_before/demo_long results/demo_long

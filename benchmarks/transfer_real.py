@@ -1,4 +1,4 @@
-"""Transfer check (issue 50, item 5): a finished run's T1 models on real contrast-enhanced T1 tumour scans.
+"""Transfer check: a finished run's T1 models on real contrast-enhanced T1 tumour scans.
 
 The three scans of `patch2loc.rehearsal.real_scans` (pyradiomics 3.1.0's brain1 and brain2,
 qtim-tools 0.1.12's MRBrainTumor2 with label 1, the tumour, only), each with its ROBEX brain mask,

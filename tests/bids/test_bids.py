@@ -1,4 +1,4 @@
-"""`patch2loc bids` (issue 36): names, the scan selection, and every refusal (one line, exit 2,
+"""`patch2loc bids`: names, the scan selection, and every refusal (one line, exit 2,
 nothing written). The scoring itself is predict's (test_bids_app.py runs it end to end)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`patch2loc bids` end to end on the demo's BIDS set (issue 36, "What it must show").
+"""`patch2loc bids` end to end on the demo's BIDS set.
 
 Two participants (sub-01 with two sessions, sub-02 without a session level), T1w and T2w each; a
 tiny T2 DAE bundle (tests/helpers/bids.py). The participant level runs once for the module (three T2w

@@ -1,4 +1,4 @@
-"""Issue 49, item 4: `patch2loc bids` with a bundle of several contrasts (T1T2 of T1, T2). Each T1w
+"""`patch2loc bids` with a bundle of several contrasts (T1T2 of T1, T2). Each T1w
 is paired with the T2w of its subject, session and run, the pair scored as `patch2loc predict
 --model B --image T1w --contrast T2=T2w` scores it, and a session lacking its T2w is said on one
 line and left out (never a crash). The demo's BIDS set with one T2w removed, a tiny T1T2 DAE

@@ -1,4 +1,4 @@
-"""Hostile folders for `patch2loc bids` (issue 51, round 4; docs/input-safety.md "Round 4: the BIDS
+"""Hostile folders for `patch2loc bids` (docs/input-safety.md "Round 4: the BIDS
 App"): links in OUTPUT_DIR, directory links that loop in a dataset, scan names that are not BIDS
 names (an HTML event handler in one), and an OUTPUT_DIR that is not the App's to write. Each is
 refused in one line, exit 2, with nothing written anywhere under the test's folder."""

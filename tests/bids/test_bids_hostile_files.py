@@ -1,4 +1,4 @@
-"""Hostile files for `patch2loc bids` (issue 51, round 4; docs/input-safety.md "Round 4: the BIDS
+"""Hostile files for `patch2loc bids` (docs/input-safety.md "Round 4: the BIDS
 App"): every JSON file the App reads (the input's and the derivatives' dataset_description.json,
 mask sidecars, --bids-filter-file, OUTPUT_DIR's own description and sidecars) and the per-scan
 components tables the group level reads back, poisoned: nested past the stack, sparse and huge,

@@ -1,4 +1,4 @@
-"""Model bundles (issue 23): `patch2loc export` and `patch2loc predict --model`.
+"""Model bundles: `patch2loc export` and `patch2loc predict --model`.
 
 The run here is small and built in a second (tiny checkpoints, a copied "preprocessing":
 fake_chain.fake_prepare); the real chain on a workflow's run is test_workflow's slow tiny run.

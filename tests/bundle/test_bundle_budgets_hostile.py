@@ -1,4 +1,4 @@
-"""Issue 32, items 3-5, the bundle's part (moved from test_hostile_budgets.py, issue 48): a bundle's or a run's spacing
+"""Memory and disk budgets, the bundle's part: a bundle's or a run's spacing
 that would take gigabytes, a config with an alias bomb, a bundle that would unpack gigabytes or holds too many
 folds; refused before anything is read or written (exit 2, one stderr line naming the file and the setting), in this
 process and (slow) in a child whose peak memory is measured (helpers/hostile.py refused_in_child)."""
@@ -17,7 +17,7 @@ from tests.helpers.fake_chain import from_run_argv
 from tests.helpers.budget_fixtures import MODES, c, refuse  # noqa: F401  (fixtures)
 
 
-# ---------------------------------------------------------------- item 3: the settings a bundle carries
+# ---------------------------------------------------------------- the settings a bundle carries
 
 
 @pytest.fixture()
@@ -55,7 +55,7 @@ def test_a_spacing_out_of_range_is_refused_at_open_in_export_and_in_predict(c, t
     assert ("settings.json" if where == "bundle" else "config.resolved.yaml") in line
 
 
-# ---------------------------------------------------------------- item 4: YAML aliases
+# ---------------------------------------------------------------- YAML aliases
 
 
 @pytest.mark.parametrize("child", MODES)
@@ -73,7 +73,7 @@ def test_a_config_with_an_alias_bomb_is_refused_without_expanding_it(c, tmp_path
     assert "config.resolved.yaml" in line
 
 
-# ---------------------------------------------------------------- item 5: what a bundle would unpack
+# ---------------------------------------------------------------- what a bundle would unpack
 
 
 @pytest.mark.parametrize("child", MODES)

@@ -1,12 +1,12 @@
-"""Issue 32, items 8-15, the bundle's and export's part: what failed late, as "a bug", or after the whole
+"""The bundle's and export's part of what failed late, as "a bug", or after the whole
 computation.
 
 8 deeply nested JSON in a bundle; 10 export writing a bundle predict refuses; 11 an --out inside a
 folder that is read whole; 13 temporaries of a killed predict --model or export; 15 export's SIGTERM
 line. Each refusal: exit 2, one stderr line naming the file (and member or setting), no traceback,
-the test folder unchanged. The other items, beside what they attack (issue 48): 9
-inputs/test_scan_shape_hostile.py, 12 outputs/test_outputs_hostile.py, 14
-workflow/test_run_name_hostile.py, 15's error line predict/test_batch_lines_hostile.py.
+the test folder unchanged. The other late failures, beside what they attack: scan shapes in
+inputs/test_scan_shape_hostile.py, output links in outputs/test_outputs_hostile.py, run names in
+workflow/test_run_name_hostile.py, a folder run's error line in predict/test_batch_lines_hostile.py.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _export(run, out) -> list[str]:
     return ["export", str(run), "--modality", "T1", "--out", str(out), "--quiet"]
 
 
-# ---------------------------------------------------------------- item 8: nesting
+# ---------------------------------------------------------------- nesting
 
 NESTED = b"[" * 300_000 + b"]" * 300_000
 
@@ -80,7 +80,7 @@ def test_a_deeply_nested_manifest_of_a_folder_bundle_is_one_line(c, tmp_path, ca
     )
 
 
-# ---------------------------------------------------------------- item 10: export checks what it writes
+# ---------------------------------------------------------------- export checks what it writes
 
 
 def test_export_refuses_a_nan_threshold(c, tmp_path, capsys, run):
@@ -116,7 +116,7 @@ def test_export_runs_predicts_checks_on_what_it_writes(c, tmp_path, capsys, monk
     assert line.startswith(f"patch2loc export: error: {out}: settings.json") and "predict would refuse" in line
 
 
-# ---------------------------------------------------------------- item 11: --out inside an input read whole
+# ---------------------------------------------------------------- --out inside an input read whole
 
 
 def test_out_inside_a_folder_bundle_is_refused(c, tmp_path, capsys, run):
@@ -132,7 +132,7 @@ def test_out_inside_the_run_folder_is_refused(c, tmp_path, capsys, run):
     refused(from_run_argv(run, c, run / "predictions" / "x.nii.gz"), "inside --from-run", tmp_path, capsys)
 
 
-# ---------------------------------------------------------------- item 13: a killed run's temporaries
+# ---------------------------------------------------------------- a killed run's temporaries
 
 KILLED = """
 import sys, time
@@ -195,7 +195,7 @@ def test_a_live_runs_bundle_folder_is_never_swept(c, tmp_path, run):
     assert os.listdir(tmp_path / "tmp") == [mine.name]
 
 
-# ---------------------------------------------------------------- item 15: the lines themselves
+# ---------------------------------------------------------------- the lines themselves
 
 
 @pytest.mark.slow  # a child process

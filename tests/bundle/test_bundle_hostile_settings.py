@@ -1,4 +1,4 @@
-"""Issue 51 (hostile inputs, round 4): a bundle's or checkpoint's method settings are bounded before
+"""Hostile inputs: a bundle's or checkpoint's method settings are bounded before
 any network is built. Before, a DDPM bundle with `test_steps: [0]` or `rescale: 1000` scored and
 wrote maps (exit 0), and settings of the wrong type or out of range (`timesteps: 0`, `rescale: 0`
 or 2.0, `patch_size: 0`, a seed of 2**80, test steps beyond the schedule or strings) ended in "a

@@ -1,4 +1,4 @@
-"""Issue 51: the memory bombs of a bundle's settings. `timesteps` 1e8 or 1e9 (the schedule's
+"""The memory bombs of a bundle's settings. `timesteps` 1e8 or 1e9 (the schedule's
 tensors), `width` 4096 or `blocks` 5000 (the network) built 4-6 GB before anything was checked;
 now the ranges refuse them, and settings within their ranges are held to the memory budget
 (PATCH2LOC_MEMORY_BUDGET_MB): the network's weights, counted on torch's meta device, and on the CPU

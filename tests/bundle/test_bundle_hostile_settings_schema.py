@@ -1,4 +1,4 @@
-"""Issue 51: a method's settings have one set of bounds. The rules a checkpoint's config is held to
+"""A method's settings have one set of bounds. The rules a checkpoint's config is held to
 (the method module's `RANGES`, ranges.py's format) are the bounds config/schema.yaml gives the
 workflow's block of that method: the same properties (`ranges.json_schema`), and the same verdict
 on the values at and beyond each bound (the schema through snakemake's `validate`, as

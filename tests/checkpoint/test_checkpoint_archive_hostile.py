@@ -1,4 +1,4 @@
-"""Issue 20, item 4 (moved from test_hostile_files.py, issue 48): a checkpoint archive that claims gigabytes (a deflate
+"""A checkpoint archive that claims gigabytes (a deflate
 bomb in torch.save's zip) is refused from its zip directory before anything of that size is allocated (the CLI in a
 child process, its peak memory measured); the limit (PATCH2LOC_MAX_CHECKPOINT_MB) is configurable."""
 

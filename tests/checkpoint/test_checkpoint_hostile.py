@@ -1,4 +1,4 @@
-"""Issue 20, item 5: a checkpoint's fields and tensors are checked against the architecture
+"""A checkpoint's fields and tensors are checked against the architecture
 before anything is built or scored. A patch_size of 600 tried an 11.8 GB allocation, 1e9 gave a
 traceback; now each is one line, exit 2, nothing written, and (in a child process) a peak
 memory no higher than a tiny good input's plus a margin (helpers.hostile.MARGIN_MB)."""

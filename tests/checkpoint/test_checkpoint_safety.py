@@ -1,4 +1,4 @@
-"""Issue 9, case 2 (moved from test_safety_predict.py, issue 48): checkpoints never run code; one whose pickle would
+"""Checkpoints never run code; one whose pickle would
 create a file is refused and creates nothing."""
 
 from __future__ import annotations

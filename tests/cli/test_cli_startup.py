@@ -1,4 +1,4 @@
-"""`patch2loc --help` stays fast (issue 48): building the parser imports none of the heavy libraries
+"""`patch2loc --help` stays fast: building the parser imports none of the heavy libraries
 (each command imports them when it runs), and cli/parser.py only gathers the commands' parsers,
 each of which lives beside its command."""
 

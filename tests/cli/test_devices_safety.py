@@ -1,4 +1,4 @@
-"""Issue 9, case 5 (moved from test_safety_predict.py, issue 48): --device names, CUDA without a GPU and a CUDA index
+"""--device names, CUDA without a GPU and a CUDA index
 beyond the GPUs are refused before compute, in predict and train, with one line that says what is missing."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Messages that must not mislead (issue 48, item 7): each case a refusal or an interruption whose
+"""Messages that must not mislead: each case a refusal or an interruption whose
 one line says what is true."""
 
 from __future__ import annotations

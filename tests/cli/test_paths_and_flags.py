@@ -1,4 +1,4 @@
-"""Issue 20, cases 8 and 10 (and LOW): paths SimpleITK cannot open, flag values, csv paths.
+"""Paths SimpleITK cannot open, flag values, csv paths.
 
 A non-UTF-8 path made SimpleITK abort the process (SIGABRT), killing a whole folder batch and
 leaving a 0700 staging folder; now it is refused in one line (the batch goes on). Flag values are

@@ -1,4 +1,4 @@
-"""Issue 20, case 7: no tracebacks. An all-zero raw scan, a full disk, running out of memory, a
+"""No tracebacks. An all-zero raw scan, a full disk, running out of memory, a
 foreign or damaged resume state and a corrupt loss.csv each end in one line, exit 2, and leave
 nothing half-written."""
 

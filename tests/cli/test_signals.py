@@ -1,4 +1,4 @@
-"""Issue 20, SIGTERM (what `timeout`, `kill` and SLURM send): handled like Ctrl-C.
+"""SIGTERM (what `timeout`, `kill` and SLURM send): handled like Ctrl-C.
 
 One line, exit 143 (128 + 15), and nothing partial left: the staged outputs of the scan in
 progress are removed (predict), the last complete checkpoint is kept for a resume (train).

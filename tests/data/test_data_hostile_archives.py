@@ -1,4 +1,4 @@
-"""Issue 51 (round 4), archives: the SRI24 zip, the IXI tarballs (rule extract) and HD-BET's zip are
+"""Hostile archives: the SRI24 zip, the IXI tarballs (rule extract) and HD-BET's zip are
 unpacked only within budgets on the members' count, each member's size and the total, judged from
 the archive's headers before anything is written (the logic bundles use: patch2loc.checks.archive_budget).
 Crafted archives declare sizes without carrying the bytes, so no test writes or reads gigabytes."""

@@ -1,4 +1,4 @@
-"""Issue 51 (round 4), IXI's demographics (IXI.xls or a csv) and the reference splits csv: bounded
+"""Hostile tables: IXI's demographics (IXI.xls or a csv) and the reference splits csv: bounded
 before parsing (bytes; an .xls's OLE2 container, its chains and the cells a sheet spans; rows) and
 every used cell checked. Bad content is one line naming the file (row and column), never a silently
 wrong table or a bug. The .xls files are written by xlwt (as the rehearsal's) and then damaged."""

@@ -1,4 +1,4 @@
-"""Issue 51 (round 4), downloads: only verifiable checksum types, refused before the transfer; hex
+"""Hostile downloads: only verifiable checksum types, refused before the transfer; hex
 compared without case; a checksum db with non-UTF-8 bytes is one line; a server that trickles a
 byte now and then is cut off at the overall deadline, what arrived is kept in .part and resumed.
 

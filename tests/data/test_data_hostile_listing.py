@@ -1,4 +1,4 @@
-"""Issue 51 (round 4), the WMH file listing (Dataverse JSON): bounded before parsing (bytes, nesting)
+"""A hostile WMH file listing (Dataverse JSON): bounded before parsing (bytes, nesting)
 and parsed into checked types; a hostile listing is one line naming the URL (and the file entry),
 never a RecursionError or TypeError, and nothing is downloaded. Served by the loopback FileServer."""
 

@@ -1,4 +1,4 @@
-"""Issue 45, item 1: lesion sets scored on the scan's own grid (`evaluate.space: native`), the
+"""Lesion sets scored on the scan's own grid (`evaluate.space: native`), the
 challenges' metrics wired into metrics.csv, and one comparison (`score >= t`) everywhere."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Shared by tests/bids/test_bids_hostile*.py (issue 51, round 4): the demo BIDS set, a tiny bundle, one
+"""Shared by tests/bids/test_bids_hostile*.py: the demo BIDS set, a tiny bundle, one
 participant run to poison, and `refused`: one line, exit 2, nothing under the watched folder
 created or changed, in under 7 s and without a large allocation (a 1 GB sparse file is never read
 whole: it is compared by size and time, not read, here too)."""

@@ -1,4 +1,4 @@
-"""Issue 32's crafted files for items 1-5 (memory and disk budgets), built small on disk.
+"""Crafted files that would break the memory and disk budgets, built small on disk.
 
 Shared by tests/inputs/test_budgets_hostile.py and benchmarks/hostile_memory_budget.py (which measures
 the peak memory of each refusal): `cases` builds all five in a folder and says, per case, the
@@ -89,7 +89,7 @@ def inflating_folds(zipped: Path, folds: int, size: int) -> None:
 
 
 def cases(base: Path) -> dict[str, tuple[list[str], str]]:
-    """Items 1-5 built under `base` (each in its own folder): {name: (CLI argv, text of its refusal)}."""
+    """The five cases built under `base` (each in its own folder): {name: (CLI argv, text of its refusal)}."""
     out = {}
     c = make_case(base / "in")
     image = cube_file(base / "in" / "cube.nii.gz")

@@ -67,7 +67,7 @@ def assert_nothing_allocated(peak_mb: float) -> None:
     )
 
 
-# Issue 32 asks for a refusal's peak under 1.5 GB outright. It holds here because the header
+# A refusal's peak must also stay under 1.5 GB outright. It holds here because the header
 # checks refuse before any model is loaded (no torch import: about 0.2-0.4 GB); the relative
 # ceiling above is kept as well.
 ABSOLUTE_MB = 1536

@@ -1,5 +1,5 @@
-"""The analytic phantom of the preprocessing tests (issue 48: moved out of test_preprocess.py, shared with
-test_grid_offsets.py): defined in physical (LPS) coordinates, sampled on an atlas grid or a native one under a known
+"""The analytic phantom of the preprocessing tests (shared by test_preprocess.py
+and test_grid_offsets.py): defined in physical (LPS) coordinates, sampled on an atlas grid or a native one under a known
 affine."""
 
 from __future__ import annotations

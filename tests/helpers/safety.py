@@ -89,7 +89,7 @@ def predict_argv(
     modality: str = "T1",
     quiet: bool = True,
 ) -> list[str]:
-    """The tests' one `patch2loc predict` argv (issue 48): on the CPU, without mixed precision.
+    """The tests' one `patch2loc predict` argv: on the CPU, without mixed precision.
     c: a make_case dict (image, mask, checkpoint), or None with image and ckpt given; mask=False:
     no --mask; ckpt=False: no --checkpoint (a run's or a bundle's folds, or one in extra); model: a
     bundle instead of the checkpoint; from_run: a run folder (with --modality); quiet=False: the

@@ -1,4 +1,4 @@
-"""Shared by the tests of hostile settings in bundles and checkpoints (issue 51): small bundles of
+"""Shared by the tests of hostile settings in bundles and checkpoints: small bundles of
 the diffusion models and the DAE (test_predict_diffusion's and test_predict_dae's untrained tiny
 models, exported by `patch2loc export`), and copies of them whose folds' `config` is changed, with
 a manifest that matches (so the settings, not the hashes, must be what refuses them)."""

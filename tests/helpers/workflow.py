@@ -1,4 +1,4 @@
-"""The workflow's tests' shared parts (issue 48: moved out of test_workflow.py): a copy of the workflow, Snakemake in a
+"""The workflow's tests' shared parts: a copy of the workflow, Snakemake in a
 child process, a dry run's job list, the tiny config."""
 
 from __future__ import annotations

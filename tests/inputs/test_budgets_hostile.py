@@ -1,13 +1,13 @@
-"""Issue 32, items 1-5: memory and disk are budgeted from what files declare, before anything is read.
-Here the scan's and the mask's headers (items 1-2); a bundle's settings, aliases and members (items
-3-5) are in bundle/test_bundle_budgets_hostile.py.
+"""Memory and disk are budgeted from what files declare, before anything is read.
+Here the scan's and the mask's headers; a bundle's settings, aliases and members are in
+bundle/test_bundle_budgets_hostile.py.
 
 Each case asserts exit 2, one stderr line naming the file and the setting, no traceback and the
 test folder unchanged (nothing in --out, nothing left in the temporary folder), once in this
 process and once (slow) in a child process whose peak memory (ru_maxrss) must stay under 1.5 GB
 and under a good tiny predict's peak + 512 MB (helpers.hostile.refused_in_child). Before, the
-same files passed 6 GB (item 1), read 3.5 GB (item 2), passed 8 GB or crashed in SimpleITK
-(item 3), passed 4 GB in export (item 4) and inflated 3 GB into TMPDIR (item 5).
+same files passed 6 GB (the job), read 3.5 GB (the mask), passed 8 GB or crashed in SimpleITK
+(a bundle's spacing), passed 4 GB in export (YAML aliases) and inflated 3 GB into TMPDIR (members).
 """
 
 # ruff: noqa: F811  (pytest: the fixtures imported from tests/helpers/budget_fixtures.py are parameters here)
@@ -29,7 +29,7 @@ from patch2loc.predict.budget import estimate
 from tests.helpers.budget_fixtures import MODES, c, refuse  # noqa: F401  (fixtures)
 
 
-# ---------------------------------------------------------------- item 1: the whole job's memory
+# ---------------------------------------------------------------- the whole job's memory
 
 
 @pytest.mark.parametrize("child", MODES)
@@ -90,7 +90,7 @@ def test_the_scoring_stage_counts_the_methods_own_activations(tmp_path):
     assert scoring("Thresh") == SCORE * n
 
 
-# ---------------------------------------------------------------- item 2: the mask's grid from its header
+# ---------------------------------------------------------------- the mask's grid from its header
 
 
 @pytest.mark.parametrize("child", MODES)

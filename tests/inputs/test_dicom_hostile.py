@@ -1,4 +1,4 @@
-"""Issue 20, item 3: a DICOM series with a truncated, malformed, missing or repeated slice is
+"""A DICOM series with a truncated, malformed, missing or repeated slice is
 refused in one line (GDCM dropped such a slice silently and ITK stacked the rest at their average
 spacing: 106 slices of 2.019 mm instead of 107 of 2.0 mm). Refused before any preprocessing;
 nothing is left behind."""

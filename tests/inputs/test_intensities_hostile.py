@@ -1,4 +1,4 @@
-"""Issue 20, item 1 (+ LOW): extreme intensities and heatmaps that are not finite.
+"""Extreme intensities and heatmaps that are not finite.
 
 Ten voxels at 1e30 gave NaN heatmaps and a lesion volume four times too large, with exit 0. Now
 extreme outliers (beyond 10 x the 99.9th percentile of |intensity|) are clipped, with one warning

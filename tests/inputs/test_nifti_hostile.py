@@ -1,4 +1,4 @@
-"""Issue 20, items 4 and 11 (+ LOW): files are checked for what they claim before they are read.
+"""Files are checked for what they claim before they are read.
 
 Decompression bombs (an image header that claims gigabytes; a checkpoint archive's are in
 checkpoint/test_checkpoint_archive_hostile.py) are refused before anything of that size is
@@ -48,7 +48,7 @@ def _assert_refused_in_child(argv, needle, watched, env=None):
     return refused_in_child(argv, needle, watched, env)[0]
 
 
-# ---------------------------------------------------------------- item 4: image bombs
+# ---------------------------------------------------------------- image bombs
 
 
 @pytest.mark.slow  # a child process: its peak memory is measured
@@ -125,7 +125,7 @@ def test_truncated_files_are_named_truncated(c, tmp_path, capsys):
     )
 
 
-# ---------------------------------------------------------------- item 11: voxel sizes and affines
+# ---------------------------------------------------------------- voxel sizes and affines
 
 
 def _image_with_header(path, zooms=(1.5, 1.0, 2.0), affine=None):

@@ -1,4 +1,4 @@
-"""Issue 32, item 9 (moved from test_hostile_late_errors.py, issue 48): a 2D, 4D or RGB scan is not one 3D volume of
+"""A 2D, 4D or RGB scan is not one 3D volume of
 numbers; refused by its header, with --from-run or not (exit 2, one stderr line naming the file, nothing written)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 9, train and the subject lists: resume state, Ctrl-C, killed writers, csv messages."""
+"""Train and the subject lists: resume state, Ctrl-C, killed writers, csv messages."""
 
 from __future__ import annotations
 

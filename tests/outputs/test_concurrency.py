@@ -1,4 +1,4 @@
-"""Issue 20, case 6: each run owns its staging files; cleanup never removes a live owner's.
+"""Each run owns its staging files; cleanup never removes a live owner's.
 
 Temporary names carry their owner (host, pid, process start time). A second predict on the same
 --out used to delete the first one's live staging folder as a "stale temp"; now only the temps of

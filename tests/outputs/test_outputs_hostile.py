@@ -1,4 +1,4 @@
-"""Issue 32, item 12 (moved from test_hostile_late_errors.py, issue 48): a planted link among predict's outputs (for an
+"""A planted link among predict's outputs (for an
 output folder or an output file) is refused before compute, the link named."""
 
 from __future__ import annotations

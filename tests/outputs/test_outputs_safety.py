@@ -1,5 +1,5 @@
-"""Issue 9, predict's outputs: outputs never replace inputs, checks come before compute, file modes.
-The file's other cases, beside what they attack (issue 48): devices in cli/test_devices_safety.py,
+"""Predict's outputs: outputs never replace inputs, checks come before compute, file modes.
+The file's other cases, beside what they attack: devices in cli/test_devices_safety.py,
 checkpoints in checkpoint/test_checkpoint_safety.py, an all-zero scan and the modality in
 predict/test_predict_safety.py.
 

@@ -1,4 +1,4 @@
-"""Issue 32, item 15 (moved from test_hostile_late_errors.py, issue 48): without --quiet a folder run shows a bar of
+"""Without --quiet a folder run shows a bar of
 scans; a failed scan's error line starts a line of its own instead of being glued to the bar."""
 
 from __future__ import annotations

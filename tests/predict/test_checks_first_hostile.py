@@ -1,4 +1,4 @@
-"""Issue 20, item 9: checks that came only after the whole compute now come before it: a missing
+"""Checks come before the whole compute, not after it: a missing
 --seg or one on another grid, and bad landmarks or chain settings in the --from-run folder.
 Scoring and preprocessing are replaced by functions that fail the test if they are reached."""
 

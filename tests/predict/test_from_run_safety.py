@@ -1,4 +1,4 @@
-"""Issue 9, `predict --from-run`: per-output folders never collide, checks before preprocessing,
+"""`predict --from-run`: per-output folders never collide, checks before preprocessing,
 a copied run carries its atlas, a missing HD-BET get advice that fits."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 49, item 4: `patch2loc predict` with a model of several contrasts (config `inputs: {T1T2:
+"""`patch2loc predict` with a model of several contrasts (config `inputs: {T1T2:
 [T1, T2]}`): --image is the reference (T1) scan, --contrast T2=FILE the other; each contrast goes
 through the run's chain for it (its own landmarks), the contrasts are stacked as the workflow stacks
 them, and the map equals the workflow's score of that stack. A missing, unknown or misplaced

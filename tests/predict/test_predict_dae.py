@@ -1,4 +1,4 @@
-"""`patch2loc predict --method DAE` and `patch2loc export --method DAE` (issues 22 and 23).
+"""`patch2loc predict --method DAE` and `patch2loc export --method DAE`.
 
 The DAE is applied like Patch2Loc: from checkpoints, a run's folds (--from-run) or a bundle
 (--model); the ensemble is the mean of the folds' raw maps, then the shared median filter + mask.

@@ -1,4 +1,4 @@
-"""predict's and the BIDS App's arguments (issue 48 item 1): one frozen request each, made at the
+"""predict's and the BIDS App's arguments: one frozen request each, made at the
 edge (`cmd_predict`, `cmd_bids`); no module below the edge reads an argparse.Namespace, and nothing
 changes a request while a call runs (what predict resolves gives a new one: predict/request.py).
 

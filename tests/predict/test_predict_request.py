@@ -1,4 +1,4 @@
-"""predict's request (issue 48 item 1): the parsed arguments become one frozen, typed request at the
+"""predict's request: the parsed arguments become one frozen, typed request at the
 edge; nothing below `predict/command.py:cmd_predict` sees argparse, and nothing changes the request."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 9, case 6 (moved from test_safety_predict.py, issue 48): what predict accepted silently before: an all-zero
+"""What predict must not accept silently: an all-zero
 image inside the mask, a T1 model on a T2 scan."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 12: predict as a tool: ensemble, components, many scans per call, native space, DICOM."""
+"""Predict as a tool: ensemble, components, many scans per call, native space, DICOM."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 51, item 5: real clinical scans through `patch2loc predict --from-run`.
+"""Real clinical scans through `patch2loc predict --from-run`.
 
 Three contrast-enhanced T1 tumour scans with the skull still on, from two sdists on the package
 registry (patch2loc.rehearsal.real_scans): pyradiomics' brain1 and brain2 (0.78 x 0.78 x 6.5 mm,

@@ -1,4 +1,4 @@
-"""Issue 20, case 2: a folder run's "done" means made from these inputs with these settings.
+"""A folder run's "done" means made from these inputs with these settings.
 
 A scan is skipped only when its summary records the same input checksums and settings; a
 replaced or truncated scan, or another threshold, is redone; a redo that fails removes the

@@ -1,7 +1,7 @@
-"""Issue 32, item 6: no silent wrong answer from a scan in another intensity scale (item 7, --html
+"""No silent wrong answer from a scan in another intensity scale (--html
 with --from-run and --model, is in viewer/test_viewer_hostile.py).
 
-Item 6: a preprocessed scan given without a run, in another intensity scale than the model was
+A preprocessed scan given without a run, in another intensity scale than the model was
 trained on (the normalised scan x1000, or the same file with scl_slope = 1000), was scored with
 exit 0, a heatmap from -382 to 0 and 0.0 mL found. Training now records the in-brain intensity
 range in every checkpoint (config.intensity_range, carried into bundles with the weights), and
@@ -44,7 +44,7 @@ def _scaled(c, path, factor: float = 1000.0, slope: bool = False):
     return path
 
 
-# ---------------------------------------------------------------- item 6
+# ---------------------------------------------------------------- another intensity scale
 
 
 @pytest.mark.parametrize("how", ["x1000", "scl_slope 1000", "x0.001"])

@@ -1,4 +1,4 @@
-"""benchmarks/transfer_real.py (issue 50, item 5) without the real scans or a real run: which models
+"""benchmarks/transfer_real.py without the real scans or a real run: which models
 it finds in a run folder, its refusal of a folder that is not a finished run, the chance level, the
 brain it reads back from predict's outputs, one row from a stand-in predict, and the table."""
 

@@ -1,6 +1,6 @@
 """The scoring core (`patch2loc.scoring`): one path from a model and a scan to an anomaly map.
 
-The must-show of issue 33: for every method of the registry (a method added later is covered
+What the method boundary must show: for every method of the registry (a method added later is covered
 without touching this file), the workflow's scoring (`evaluation.scoring`, what the scoring rules
 run) and predict's (`patch2loc predict` for a trained method; predict's per-scan code `run_scan`
 for one without a model, which the command line refuses) write byte-equal heatmaps for the same

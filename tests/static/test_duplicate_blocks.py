@@ -1,4 +1,4 @@
-"""No block of six or more lines stands twice in src/patch2loc (issue 48): what is the same logic
+"""No block of six or more lines stands twice in src/patch2loc: what is the same logic
 lives once, in a helper, so a fix lands everywhere it is needed.
 
 A block is a run of MIN_LINES consecutive code lines, compared after folding white space; blank

@@ -1,7 +1,7 @@
-"""Functions stay short enough to read in one screen (issue 48): none in src/patch2loc over
+"""Functions stay short enough to read in one screen: none in src/patch2loc over
 MAX_LINES lines, counted from `def` to its last line (docstring and comments included).
 
-NOT_YET: the parts other work was editing when the limit was tightened to every file (issue 48);
+NOT_YET: the parts other work was editing when the limit was tightened to every file;
 they are checked once it lands, and the list only shrinks. None of them had a function over the
 limit then (the longest: evaluation/scoring.py score_lesions 77, synth/render.py render_scan 77,
 bids/command.py _participant 75 lines).

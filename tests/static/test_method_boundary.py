@@ -1,4 +1,4 @@
-"""The method boundary (issue 33): outside `src/patch2loc/methods/`, no code branches on a method's
+"""The method boundary: outside `src/patch2loc/methods/`, no code branches on a method's
 name. What differs between methods is on its registry line (`patch2loc.methods`: its block, model
 folder, checkpoint fields, colour scale, whether it predicts positions) or in its own module, so a
 method is added with one module and one registry line, and the core, the rules and the scripts

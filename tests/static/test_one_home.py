@@ -1,4 +1,4 @@
-"""One home each (issue 48): a name is imported from the module that defines it, never through
+"""One home each: a name is imported from the module that defines it, never through
 another module that happens to import it too, so moving or changing it touches one file and a
 reader finds it at once. HOMES: InputError in patch2loc.errors, the staged writers in
 patch2loc.files.staging, the methods a run scores (`run_methods`, the rules' RUN_METHODS) in the registry."""

@@ -1,4 +1,4 @@
-"""benchmarks/anatomy_ablation.py (issue 50, item 4): the arms' table is read from the runs' own
+"""benchmarks/anatomy_ablation.py: the arms' table is read from the runs' own
 files, each arm's AUPRC is divided by the baseline arm's, and a folder that is not a run is refused."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The demo's anatomy sources and normal variation (issue 50, items 1-2; docs/demo-anatomy.md).
+"""The demo's anatomy sources and normal variation (docs/demo-anatomy.md).
 
 - every anatomy source loads onto the MNI152 grid with tissue maps that sum to one inside the
   brain (the fetched ones skip, with pip's reason, where the registry cannot be reached);
@@ -29,7 +29,7 @@ from patch2loc.synth.render import render_scan, synthesize_scan  # noqa: E402
 from patch2loc.synth.template import load_template  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-MAIN_COMMIT = "d11a8497c171207d56d7344e9482b6806be5123d"  # main when this work began (2026-11-25)
+MAIN_COMMIT = "d11a8497c171207d56d7344e9482b6806be5123d"  # the synthesiser before anatomy sources and variation
 SPACING = 3.0  # the preprocessing's grid: small enough for quick tests
 
 
@@ -155,7 +155,7 @@ def _main_synth(tmp: Path):
             text = subprocess.run(
                 ["git", "-C", str(REPO), "show", f"{MAIN_COMMIT}:{name}"], capture_output=True, text=True, check=True
             ).stdout
-            text = re.sub(r"patch2loc\.io\b", "patch2loc.files.io", text)  # io moved into files/ (issue 48)
+            text = re.sub(r"patch2loc\.io\b", "patch2loc.files.io", text)  # io lives in files/ now
             (pkg / Path(name).name).write_text(re.sub(r"patch2loc\.synth\b", "main_synth", text))
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.skip(f"main's code cannot be read with git here: {exc}")

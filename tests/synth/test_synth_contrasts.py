@@ -1,4 +1,4 @@
-"""The demo's BraTS21 and MSLUB also write T1 (issue 49): the same anatomy and lesion on their T2's
+"""The demo's BraTS21 and MSLUB also write T1: the same anatomy and lesion on their T2's
 grid, with a contrast of its own, and not one byte of what the demo wrote before changes."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from patch2loc.synth import render_scan, synthesize_dataset
 SUBJECTS = {"BraTS21": "BraTS2021_00000", "MSLUB": "patient01"}
 SEED, SPACING = 7, 6.0  # a tiny synthesis: 6 mm voxels, one subject per set
 
-# sha256 of the files the unmodified synthesiser wrote (commit 2381864, before T1 existed for these
-# sets) with synthesize_dataset(dataset, [subject], root, 7, 6.0, ("T2",), "anatomical"), on this
+# sha256 of the files the synthesiser wrote before T1 existed for these sets (T2 must not change)
+# with synthesize_dataset(dataset, [subject], root, 7, 6.0, ("T2",), "anatomical"), on this
 # project's build machine (2026-11-25); nibabel writes gzip with a zero time stamp, so the bytes repeat.
 RECORDED = {
     "BraTS21/BraTS2021_00000/BraTS2021_00000_t2.nii.gz": "d19dbf1b0bba3706d7e5e3ccc11fd2d3b338b224cbb4dc16e7ee1133a8dcf241",

@@ -1,4 +1,4 @@
-"""Issue 32, item 7 (moved from test_hostile_scale.py, issue 48): --html with --from-run or --model failed after the
+"""--html with --from-run or --model failed after the
 whole computation ("the score has shape (111, 129, 107), the scan (0,)"); the viewer now gets the native scan and
 its native-space score."""
 
@@ -26,7 +26,7 @@ def c(tmp_path, monkeypatch):
     return make_case(tmp_path / "in")
 
 
-# ---------------------------------------------------------------- item 7
+# ---------------------------------------------------------------- --html with --from-run or --model
 
 
 @pytest.fixture()

@@ -93,7 +93,7 @@ def test_paper_dry_run_lists_t1t2_training_and_scoring_jobs(workdir):
     stack = next(j for j in multi if j["rule"] == "stack_lesion_contrasts")
     assert "normalized/BraTS21/T1/" in stack["input"] or "normalized/MSLUB/T1/" in stack["input"]
     assert any(j["rule"] == "download" and "coregistered/patient01/T1W.nii.gz" in j["output"] for j in listed)
-    # each channel method's T1T2 model is bundled, with both contrasts' landmarks (issue 49, item 4)
+    # each channel method's T1T2 model is bundled, with both contrasts' landmarks
     exports = {j["rule"]: j for j in multi if j["rule"].startswith("export_bundle")}
     assert sorted(exports) == ["export_bundle", "export_bundle_DAE"]
     for job in exports.values():

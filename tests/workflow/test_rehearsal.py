@@ -70,7 +70,7 @@ def _small_config(workdir: Path) -> str:
 
 def test_the_odd_ixi_subject_has_its_fold_0_role_of_splits_ixi(tmp_path):
     """IXI014-HH-1236 (4.98 mm T2 slices) is in the fixture's splits where splits/IXI.csv puts it
-    in fold 0: validation (issue 32, item 19)."""
+    in fold 0: validation."""
     for plan in (SMALL, Plan()):
         write_splits(tmp_path, ixi_ids(plan), {}, plan)
         fixture = pd.read_csv(tmp_path / "IXI.csv", dtype=str).set_index("subject_id")

@@ -1,4 +1,4 @@
-"""Issue 32, item 14 (moved from test_hostile_late_errors.py, issue 48): run_name is one plain folder name; "." or ".."
+"""run_name is one plain folder name; "." or ".."
 is refused by the schema and a dry run plans nothing."""
 
 from __future__ import annotations

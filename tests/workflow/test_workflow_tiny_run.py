@@ -1,4 +1,4 @@
-"""The Snakemake workflow's tiny real run (split from test_workflow.py, issue 48): every stage on seconds-scale sizes
+"""The Snakemake workflow's tiny real run: every stage on seconds-scale sizes
 up to the report, and the run's bundles travel (predict outputs byte-identical to --from-run)."""
 
 from __future__ import annotations

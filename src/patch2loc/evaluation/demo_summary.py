@@ -4,7 +4,7 @@
     python -m patch2loc.evaluation.demo_summary results/demo_long --checks long
 
 Prints (1) the README's demo table: best Dice / AUPRC in % per lesion set and method (mean ± sample
-std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks (issue 22):
+std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks:
 - every Patch2Loc model's final validation location error <= 0.35 x the error of always
   predicting the mean position (`models/*/fold*/loss.csv`);
 - `--checks demo` (make demo, the quick run): Patch2Loc's AUPRC (mean over folds) >= 2 x Thresh's

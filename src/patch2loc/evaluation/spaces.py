@@ -1,4 +1,4 @@
-"""Native and atlas space side by side (issue 45): the same maps and models, graded on each scan's
+"""Native and atlas space side by side: the same maps and models, graded on each scan's
 own grid (evaluate.space native: the map taken back through the inverse registration, the labels
 as delivered, the native brain mask) and on the atlas grid (the authors' protocol: the labels moved
 there by nearest neighbour, the atlas-space brain mask). A native run records both per volume

