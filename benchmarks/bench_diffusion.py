@@ -26,7 +26,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench_dae import PAPER_VOLUMES, sync, volumes
-from patch2loc.methods import REGISTRY, implementation
+from patch2loc.registry import REGISTRY, implementation
 from patch2loc.methods.diffusion import pretrain, score, train, variants
 from patch2loc.methods.harness import prepare_device, seed_everything
 from patch2loc.methods.training_data import TrainingData

@@ -32,7 +32,7 @@ from patch2loc.run.layout import RunLayout
 
 # What a scoring job has imported when it first calls lesion_metrics, then MONAI: its CPU seconds.
 IMPORT = """import resource, torch
-from patch2loc.methods import implementation
+from patch2loc.registry import implementation
 from patch2loc.scoring import score_scan
 from patch2loc.evaluation import patch_statistics, scoring
 from patch2loc.scoring import metrics

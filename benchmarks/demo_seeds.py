@@ -82,15 +82,8 @@ def load_config(paths: list[str], sets: list[str]) -> dict:
     config: dict = {}
     for path in paths:
         config = merge(config, yaml.safe_load(Path(path).read_text(encoding="utf-8")))
-    from patch2loc.run.settings import upgrade_config, upgrade_key
-
-    for line in upgrade_config(config):  # an old `train:` block is Patch2Loc's `patch2loc:`
-        print(line, file=sys.stderr)
     for item in sets:
         key, value = item.split("=", 1)
-        key, renamed = upgrade_key(key)  # `train.lr_schedule` (the old name) sets `patch2loc.lr_schedule`
-        if renamed:
-            print(renamed, file=sys.stderr)
         *parents, leaf = key.split(".")
         node = config
         for p in parents:
@@ -164,7 +157,7 @@ def run_task(run: str, config: dict, modality: str, out_dir: Path, threads: int)
     """Train one Patch2Loc model (or reuse a finished one in out_dir) and score its lesion sets."""
     import pandas as pd
 
-    from patch2loc.methods import implementation
+    from patch2loc.registry import implementation
 
     fold = config["folds"][0]
     pairs = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from patch2loc.methods import DEFAULT_METHOD
+from patch2loc.registry import DEFAULT_METHOD
 
 RUNNER = Path(__file__).with_name("hostile_round4.py")  # the battery, whose --call runs a library function
 

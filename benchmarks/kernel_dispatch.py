@@ -59,7 +59,7 @@ def _child(run: str, steps: int, out: str) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from demo_seeds import _scans, load_config
 
-    from patch2loc.methods import implementation
+    from patch2loc.registry import implementation
 
     config = load_config(["config/demo.yaml"], [])
     train = {

@@ -36,7 +36,7 @@ import numpy as np
 from patch2loc.run.chainfiles import read_run_config
 from patch2loc.errors import InputError
 from patch2loc.run.layout import RESULTS, RunLayout
-from patch2loc.methods import get
+from patch2loc.registry import get
 from patch2loc.files.staging import atomic_output
 from patch2loc.rehearsal.real_scans import MEMBERS, RealScan, real_scan
 

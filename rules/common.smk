@@ -25,17 +25,11 @@ from patch2loc.data.inputs import (  # noqa: E402  (config `inputs`: model input
     set_inputs,
 )
 from patch2loc.errors import InputError  # noqa: E402
-from patch2loc.run.settings import upgrade_config  # noqa: E402
 
-try:  # renamed keys (train: -> patch2loc:, ...) are read under their new names, with a warning
-    for _line in upgrade_config(config):
-        print(_line, file=sys.stderr)
-except InputError as err:
-    raise WorkflowError(str(err)) from None
 validate(config, "../config/schema.yaml")
 from patch2loc.evaluation.captions import table_caption  # noqa: E402  (one text per table)
 from patch2loc.run.layout import ALL_FOLDS, RunLayout  # noqa: E402  (every path under results/{run})
-from patch2loc.methods import DEFAULT_METHOD, METHODS, run_methods  # noqa: E402  (the registry: one line per method)
+from patch2loc.registry import DEFAULT_METHOD, METHODS, run_methods  # noqa: E402  (the registry: one line per method)
 
 RUN = config["run_name"]
 LAYOUT = RunLayout.of_run(RUN)
@@ -57,14 +51,14 @@ IXI_CONTRASTS = sorted({c for contrasts in INPUTS.values() for c in contrasts})
 MULTI_INPUTS = [name for name, contrasts in INPUTS.items() if len(contrasts) > 1]
 CONTRAST_WILDCARD = "|".join(CONTRASTS)  # the rules of one scan: preprocessing, landmarks, normalisation
 MULTI_WILDCARD = "|".join(MULTI_INPUTS) or "(?!)"  # the stacking rules
-# The methods this run scores: config `methods` (names of the registry patch2loc.methods), by
+# The methods this run scores: config `methods` (names of the registry patch2loc.registry), by
 # default every method whose settings block the config has (or that needs none).
 RUN_METHODS = run_methods(config)
 for _name in RUN_METHODS:
     if _name not in METHODS:
         raise WorkflowError(
             f"config `methods`: unknown method {_name!r}; known: {list(METHODS)} "
-            "(src/patch2loc/methods/__init__.py; docs/architecture.md, 'Adding a method')."
+            "(src/patch2loc/registry.py; docs/architecture.md, 'Adding a method')."
         )
     if METHODS[_name].config and METHODS[_name].config not in config:
         raise WorkflowError(

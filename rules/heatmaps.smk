@@ -1,5 +1,5 @@
 # Anomaly maps per (method, modality, fold, dataset), the same rules for every method of the
-# registry (patch2loc.methods): healthy IXI test volumes give the unsupervised threshold; each
+# registry (patch2loc.registry): healthy IXI test volumes give the unsupervised threshold; each
 # lesion set gives per-volume metrics and patch statistics. Dense maps are not all kept:
 # `evaluate.keep_heatmaps` says how many NIfTI heatmaps to keep. Lesion sets also give one row per
 # ground-truth lesion (lesions.csv: its size, found or not at the unsupervised threshold).

@@ -1,6 +1,6 @@
 # One model per (trained method, modality, fold), trained on the fold's IXI training subjects and
 # selected on its validation subjects: one rule per trained method of the registry
-# (patch2loc.methods: train_model for Patch2Loc, train_dae for the DAE, train_ddpm, ...), settings
+# (patch2loc.registry: train_model for Patch2Loc, train_dae for the DAE, train_ddpm, ...), settings
 # from the method's config block, the same inputs for every method. A method with a pre-training
 # (cDDPM's masked autoencoder) has one more rule, pretrain_<name>, per (modality, fold), into its own
 # model folder; the method's training reads its best.pt (input `pretrained`).

@@ -8,7 +8,7 @@ from gpu.common import REPO, paper_config
 from patch2loc.data.inputs import model_inputs, set_inputs
 from patch2loc.data.layouts import LESION_DATASETS
 from patch2loc.data.splits import load_subjects
-from patch2loc.methods import METHODS
+from patch2loc.registry import METHODS
 
 PRETRAIN = "cDDPM-pretrain"
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from gpu.common import Sizes, brains, guarded, paper_config, peak_gib, reset_peak, seconds, rates_per_variant
-from patch2loc.methods import METHODS, implementation
+from patch2loc.registry import METHODS, implementation
 from patch2loc.methods.autoencoder import train as ae_train
 from patch2loc.methods.dae import train as dae_train
 from patch2loc.methods.dae.noise import noise_cells

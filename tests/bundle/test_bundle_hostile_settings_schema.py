@@ -15,7 +15,7 @@ import yaml
 
 from patch2loc.checks.ranges import MAX_PATCH, OneOf, check_block, json_schema
 from patch2loc.errors import InputError
-from patch2loc.methods import REGISTRY, implementation
+from patch2loc.registry import REGISTRY, implementation
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())

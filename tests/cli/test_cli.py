@@ -147,7 +147,7 @@ def _lists(tmp_path):
 
 def _fake_training(monkeypatch, method):
     """The method module's train_from_files replaced by one that records its call."""
-    from patch2loc.methods import implementation
+    from patch2loc.registry import implementation
 
     calls = {}
 

@@ -150,7 +150,7 @@ def test_workflow_native_map_equals_predict_from_run_byte_for_byte(tmp_path, mon
     from patch2loc import cli
     from patch2loc.evaluation import native_space
     from patch2loc.run.layout import RunLayout
-    from patch2loc.methods import implementation
+    from patch2loc.registry import implementation
     from patch2loc.preprocessing.normalize import normalize_scan
     from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan
     from patch2loc.synth import demo_subject_ids, synthesize_scan

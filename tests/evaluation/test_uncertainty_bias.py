@@ -16,7 +16,7 @@ from patch2loc.evaluation.volume_scores import (
     sketch_error,
     volume_columns,
 )
-from patch2loc.methods import DEFAULT_METHOD
+from patch2loc.registry import DEFAULT_METHOD
 
 SITES = ("Guys", "HH", "IOP")
 
@@ -120,7 +120,7 @@ def test_the_scoring_jobs_write_what_table4_and_the_bias_table_read(tmp_path):
     from patch2loc.evaluation.comparisons import table4
     from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_healthy, score_lesions
     from patch2loc.files.io import save_volume
-    from patch2loc.methods import REGISTRY
+    from patch2loc.registry import REGISTRY
 
     method = next(m.name for m in REGISTRY if not m.trains)
     rng = np.random.default_rng(2)

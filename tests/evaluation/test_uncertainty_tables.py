@@ -14,7 +14,7 @@ from patch2loc.errors import InputError
 from patch2loc.evaluation.comparisons import PAIRED_METRICS, paired_tests, table4
 from patch2loc.evaluation.uncertainty import Bootstrap, auroc, average_precision, holm
 from patch2loc.evaluation.volume_scores import volume_columns
-from patch2loc.methods import DEFAULT_METHOD, REGISTRY
+from patch2loc.registry import DEFAULT_METHOD, REGISTRY
 
 OTHERS = [m.name for m in REGISTRY if m.name != DEFAULT_METHOD][:2]
 BOOT = Bootstrap(resamples=300, seed=0)

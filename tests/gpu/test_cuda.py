@@ -12,7 +12,7 @@ import pytest
 from tests.helpers.benchmarks import run_bench_gpu
 import torch
 
-from patch2loc.methods import implementation
+from patch2loc.registry import implementation
 from patch2loc.methods.patch2loc.heatmap import score_volume
 from patch2loc.methods.patch2loc.model import Patch2LocNet, load_model
 from patch2loc.methods.patch2loc.train import Patch2LocTask, TrainConfig, train

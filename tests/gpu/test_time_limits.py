@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patch2loc.methods import METHODS, TRAINED
+from patch2loc.registry import METHODS, TRAINED
 
 REPO = Path(__file__).resolve().parents[2]
 RECORD, CONFIG = REPO / "docs" / "gpu" / "h200-2026-11-26.json", REPO / "config" / "config.yaml"

@@ -52,7 +52,7 @@ def load_rules(workdir: Path, configs=CONFIGS) -> dict[str, dict]:
 
 
 def registry_modules() -> list[str]:
-    from patch2loc.methods import METHODS
+    from patch2loc.registry import METHODS
 
     return sorted({m.module for m in METHODS.values()} | {m.pretrain.module for m in METHODS.values() if m.pretrain})
 

@@ -20,7 +20,7 @@ from tests.helpers.workflow import _dry_run_jobs, _placeholder_manual_data, snak
 from patch2loc import cli
 from patch2loc.errors import InputError
 from patch2loc.run.layout import RunLayout
-from patch2loc.methods import implementation
+from patch2loc.registry import implementation
 from patch2loc.methods.autoencoder.model import DenseAutoencoder, SameConv, SameConvTranspose
 from patch2loc.methods.autoencoder.variants import AEConfig, VAEConfig
 from patch2loc.run.settings import config_from_dict

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from patch2loc.errors import InputError
-from patch2loc.methods import implementation
+from patch2loc.registry import implementation
 from patch2loc.methods.autoencoder.model import DenseAutoencoder
 from patch2loc.methods.autoencoder.variants import AEConfig, VAEConfig
 from patch2loc.run.checkpoint import save_checkpoint

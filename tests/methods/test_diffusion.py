@@ -212,7 +212,7 @@ def test_a_briefly_trained_ddpm_reconstructs_a_normal_slice_better_than_the_nois
 
 
 def test_the_registry_names_the_pretraining_its_checkpoints_record():
-    from patch2loc.methods import METHODS
+    from patch2loc.registry import METHODS
     from patch2loc.methods.diffusion.encoder import PRETRAINED
     from patch2loc.methods.diffusion.pretrain import PretrainTask
 

@@ -11,7 +11,7 @@ import yaml
 
 from patch2loc.evaluation.scoring import ScoringConfig, score_case
 from patch2loc.errors import InputError
-from patch2loc.methods import METHODS, REGISTRY, get, implementation
+from patch2loc.registry import METHODS, REGISTRY, get, implementation
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,7 @@ from tests.helpers.safety import finished_run, make_case, predict_argv, refused
 
 from patch2loc import cli
 from patch2loc.run.layout import RunLayout
-from patch2loc.methods import DEFAULT_METHOD, implementation
+from patch2loc.registry import DEFAULT_METHOD, implementation
 from patch2loc.methods.patch2loc.model import Patch2LocNet
 
 SPACING = 4.0

@@ -16,7 +16,7 @@ import yaml
 from tests.helpers.benchmarks import benchmark_module
 
 from patch2loc.scoring.metrics import evaluate_volume
-from patch2loc.methods import REGISTRY
+from patch2loc.registry import REGISTRY
 from patch2loc.rehearsal.real_scans import RealScan
 from patch2loc.run.layout import RunLayout
 

@@ -16,7 +16,7 @@ import pytest
 from patch2loc.evaluation.report import build_report
 from patch2loc.evaluation.report_sections import per_volume_items
 from patch2loc.evaluation.tables import METRICS_COLUMNS, table1, table1_supplementary
-from patch2loc.methods import METHODS
+from patch2loc.registry import METHODS
 from patch2loc.viewer.browser import Chromium, find_chromium
 
 pytestmark = pytest.mark.skipif(

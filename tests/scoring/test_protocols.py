@@ -10,7 +10,7 @@ from sklearn.metrics import average_precision_score
 
 from patch2loc.scoring.metrics import evaluate_volume
 from patch2loc.evaluation.protocol_table import protocol_table
-from patch2loc.methods import REGISTRY
+from patch2loc.registry import REGISTRY
 from patch2loc.scoring import postprocess
 from patch2loc.scoring import protocol as P
 from patch2loc.scoring import steps

@@ -19,7 +19,7 @@ import yaml
 
 from patch2loc import cli
 from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_lesions
-from patch2loc.methods import REGISTRY, implementation
+from patch2loc.registry import REGISTRY, implementation
 from patch2loc.scoring import ScanSettings, lesion_mask, mean_threshold, postprocess, score_scan
 
 REPO = Path(__file__).resolve().parents[2]

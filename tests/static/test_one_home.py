@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 STAGING = ("atomic_output", "OutputSet", "TEMP_MARK", "remove_stale_temps", "owner_alive", "folder_lock")
 HOMES = {
     "InputError": "patch2loc.errors",
-    "run_methods": "patch2loc.methods",
+    "run_methods": "patch2loc.registry",
     **dict.fromkeys(STAGING, "patch2loc.files.staging"),
 }
 _SMK_IMPORT = re.compile(r"^\s*from (patch2loc[\w.]*) import ([\w, ]+)", re.M)

@@ -1,16 +1,13 @@
-"""RunLayout names every file of a run folder and reads a path back into its keys; renamed config
-keys are read under their new names (settings.upgrade_config)."""
+"""RunLayout names every file of a run folder and reads a path back into its keys."""
 
 from __future__ import annotations
 
 import pytest
 from tests.helpers.benchmarks import benchmark_module
 
-from patch2loc.errors import InputError
-from patch2loc.methods import REGISTRY
+from patch2loc.registry import REGISTRY
 from patch2loc.run.layout import ALL_FOLDS, SCORE_FILES, RunLayout
 from patch2loc.run.paths import FIGURES
-from patch2loc.run.settings import upgrade_config, upgrade_key
 
 LAYOUT = RunLayout.of_run("r")
 
@@ -78,29 +75,6 @@ def test_scans_figures_and_folds_read_back():
         RunLayout.parse(LAYOUT.shard("metrics.csv", "DAE", "T1", "fold0", "WMH", 0), "scores")
     with pytest.raises(ValueError):
         RunLayout.parse(LAYOUT.figure("kde_methods", "MSLUB"), "figure:heatmaps")
-
-
-def test_old_config_keys_are_read_under_their_new_names_with_a_warning():
-    config = {"train": {"steps": 3}, "heatmap": {"region": "mask", "median_size": 3}, "evaluate": {"region": "brain"}}
-    lines = upgrade_config(config)
-    assert config == {
-        "patch2loc": {"steps": 3},
-        "heatmap": {"centres": "mask", "median_size": 3},
-        "evaluate": {"region": "brain"},
-    }  # the metrics' region is another setting: kept
-    assert len(lines) == 2 and "`train` is now `patch2loc`" in lines[0] and "`heatmap.region`" in lines[1]
-    assert upgrade_config(config) == []  # already new
-    with pytest.raises(InputError, match="both `train` .* and `patch2loc`; rename `train` to `patch2loc`"):
-        upgrade_config({"train": {}, "patch2loc": {}})
-
-
-def test_an_old_key_given_on_a_command_line_is_read_under_its_new_name():
-    """benchmarks/demo_seeds.py --set train.lr_schedule=cosine sets patch2loc.lr_schedule."""
-    key, line = upgrade_key("train.lr_schedule")
-    assert key == "patch2loc.lr_schedule" and "`train.lr_schedule` is now `patch2loc.lr_schedule`" in line
-    assert upgrade_key("heatmap.region")[0] == "heatmap.centres"
-    for new in ("patch2loc.lr_schedule", "evaluate.region", "heatmap.stride", "trainer.x"):
-        assert upgrade_key(new) == (new, None)
 
 
 def _demo_seeds():

@@ -11,8 +11,8 @@ import pandas as pd
 import yaml
 
 from patch2loc.data.layouts import LESION_DATASETS
-from patch2loc.methods import METHODS
-from patch2loc.methods import run_methods
+from patch2loc.registry import METHODS
+from patch2loc.registry import run_methods
 from patch2loc.rehearsal.checks import same_atlas, table1_methods
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,8 +34,7 @@ def test_run_methods_reads_the_config_as_the_workflow_does():
     assert run_methods({"methods": ["Thresh"], "patch2loc": {}, "dae": {}}) == ["Thresh"]
     assert run_methods({"patch2loc": {}}) == ["Patch2Loc", "Thresh"]  # no dae: block, no DAE (the old rehearsal)
     assert run_methods({"patch2loc": {}, "dae": {}}) == ["Patch2Loc", "DAE", "Thresh"]
-    config = {"train": {}, "dae": {}}  # the old name of the patch2loc: block, read as the workflow reads it
-    assert run_methods(config) == ["Patch2Loc", "DAE", "Thresh"] and "train" in config  # the caller's left as it was
+    assert run_methods({"train": {}, "dae": {}}) == ["DAE", "Thresh"]  # an unknown block names no method
 
 
 def _table(path: Path, rows: dict[str, str]) -> Path:

@@ -9,7 +9,7 @@ sys.path.insert(0, snakemake.scriptdir)
 from _common import require_cuda, setup
 
 setup(snakemake, threads=snakemake.threads)
-from patch2loc.methods import get, implementation
+from patch2loc.registry import get, implementation
 
 if get(snakemake.wildcards.method).gpu:
     require_cuda(snakemake)

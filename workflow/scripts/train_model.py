@@ -1,5 +1,5 @@
 """Training rules (train_model for Patch2Loc, train_dae, ...: one per trained method of
-`patch2loc.methods`, and pretrain_<name> for a method's pre-training): train one model of a
+`patch2loc.registry`, and pretrain_<name> for a method's pre-training): train one model of a
 method on a fold's IXI training subjects; a pre-trained model (input `pretrained`) is passed to the
 method under the setting its registry line names (cDDPM: `encoder_checkpoint`).
 

@@ -24,11 +24,10 @@ from patch2loc.bundle.reader import check_contents
 from patch2loc.checks.flags import int_in
 from patch2loc.errors import InputError
 from patch2loc.run.layout import RunLayout
-from patch2loc.methods import DEFAULT_METHOD, METHODS, TRAINED, implementation, require_trained
+from patch2loc.registry import DEFAULT_METHOD, METHODS, TRAINED, implementation, require_trained
 from patch2loc.files.outputs import check_output
 from patch2loc.files.staging import OutputSet
 from patch2loc.checks.ranges import NORMALIZE_KEYS, PREPROCESS_KEYS, check_fold_count
-from patch2loc.run.settings import upgrade_config
 from patch2loc.files.staging import owned_temp_folder
 
 # chainfiles and claims (numpy) and checkpoint (torch) are imported where used: `patch2loc --help`
@@ -65,7 +64,6 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     layout = RunLayout(run)
     resolved = regular_file(layout.config, "the run's config", f"{NEEDS}.")
     cfg = read_run_config(resolved, ("preprocess", "normalize", "heatmap"), NEEDS)
-    upgrade_config(cfg)  # a run from before a key was renamed: its keys under their new names
     check_chain_config(cfg, resolved)
     sources = _landmarks(layout, cfg, modality, resolved)
     for name, path in ((M.ATLAS_IMAGE, layout.atlas_image), (M.ATLAS_MASK, layout.atlas_mask)):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from patch2loc.bundle import members as M
 from patch2loc.errors import InputError
-from patch2loc.methods import TRAINED
+from patch2loc.registry import TRAINED
 from patch2loc.checks.parsing import load_json
 from patch2loc.checks.ranges import check_fold_count, check_threshold
 from patch2loc.files.staging import owned_temp_folder

@@ -2,7 +2,7 @@
 tests), and volume-level detection of lesions against healthy volumes (Table 4).
 
 - `paired_tests`: per lesion set and metric (AUPRC, oracle Dice, Dice at the unsupervised
-  threshold), the reference method (the registry's first, `patch2loc.methods.DEFAULT_METHOD`)
+  threshold), the reference method (the registry's first, `patch2loc.registry.DEFAULT_METHOD`)
   against each other method on the same test subjects (each subject's fold-mean): the median
   paired difference (reference minus other, percentage points) with its bootstrap interval, the
   Wilcoxon signed-rank p-value and the Holm-adjusted one over the whole table (one family: every

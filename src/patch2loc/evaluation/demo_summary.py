@@ -36,7 +36,7 @@ from patch2loc.files.io import load_case, load_volume
 from patch2loc.data.layouts import MODALITIES
 from patch2loc.errors import InputError
 from patch2loc.run.layout import RunLayout
-from patch2loc.methods import BASELINE, DEFAULT_METHOD, METHODS, TRAINED
+from patch2loc.registry import BASELINE, DEFAULT_METHOD, METHODS, TRAINED
 from patch2loc.evaluation.tables import (
     DATASET_ORDER,
     aggregate_folds,

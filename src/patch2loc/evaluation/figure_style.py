@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from patch2loc.files.staging import atomic_output
-from patch2loc.methods import DEFAULT_METHOD, METHODS
+from patch2loc.registry import DEFAULT_METHOD, METHODS
 
 STYLE = {
     "font.size": 9,

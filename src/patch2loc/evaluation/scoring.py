@@ -1,6 +1,6 @@
 """Score one dataset with one method: anomaly maps -> per-volume metrics + patch statistics.
 
-Used by the workflow's scoring rules, the same way for every method of `patch2loc.methods`: the
+Used by the workflow's scoring rules, the same way for every method of the registry (`patch2loc.registry`): the
 scoring core (`patch2loc.scoring.score_scan`, also predict's) turns a normalised volume into the
 method's post-processed anomaly map; the threshold and metrics apply here. The maps of a volume
 live only while it is scored: per-volume metrics (voxel-wise, and lesion-wise at the unsupervised

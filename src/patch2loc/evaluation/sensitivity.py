@@ -26,7 +26,7 @@ from patch2loc.errors import InputError
 from patch2loc.files.io import load_case
 from patch2loc.files.outputs import check_output
 from patch2loc.files.staging import atomic_output
-from patch2loc.methods import BASELINE, DEFAULT_METHOD
+from patch2loc.registry import BASELINE, DEFAULT_METHOD
 
 # score_at(volume, centres [N, 3] int64) -> score per centre [N]
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]

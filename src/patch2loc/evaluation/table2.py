@@ -18,7 +18,7 @@ from patch2loc.evaluation.tables import (
     method_order,
     own_input,
 )
-from patch2loc.methods import DEFAULT_METHOD
+from patch2loc.registry import DEFAULT_METHOD
 
 METRIC_LABELS = {"log_error": "Log-error", "log_variance": "Log-variance", "score": "Score"}
 

@@ -23,7 +23,7 @@ import pandas as pd
 from patch2loc.evaluation.uncertainty import Bootstrap, add_intervals, format_interval, interval_columns
 from patch2loc.errors import InputError
 from patch2loc.data.layouts import MODALITIES
-from patch2loc.methods import METHODS
+from patch2loc.registry import METHODS
 
 METRICS_COLUMNS = (
     "method",

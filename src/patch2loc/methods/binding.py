@@ -1,4 +1,4 @@
-"""Methods as the workflow calls them (see `patch2loc.methods`): `workflow_trainer` turns a config
+"""Methods as the workflow calls them (see `patch2loc.registry`): `workflow_trainer` turns a config
 block into a method's settings for its trainer; `bind_family` binds the AE/VAE and the three
 diffusion models (one config dataclass per registry name) to their family's shared train and score
 modules, the same way (one place, so the families cannot drift apart)."""

@@ -14,7 +14,7 @@ from patch2loc.checks.flags import DEVICE_HELP, at_least_2, finite_float, int_in
 from patch2loc.checks.scanlist import read_scan_list
 from patch2loc.errors import InputError
 from patch2loc.files.outputs import check_output
-from patch2loc.methods import DEFAULT_METHOD, METHODS, implementation, require_trained
+from patch2loc.registry import DEFAULT_METHOD, METHODS, implementation, require_trained
 from patch2loc.run.layout import MODEL_FILES
 
 

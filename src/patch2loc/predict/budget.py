@@ -36,7 +36,7 @@ from pathlib import Path
 from patch2loc.checks.limits import MB, MEMORY_ENV, limit_bytes
 from patch2loc.errors import InputError
 from patch2loc.files.outputs import printable
-from patch2loc.methods import implementation
+from patch2loc.registry import implementation
 
 READ = 17  # float32 copy 4 + |x| 4 + nonzero 4 + percentile's copy 4 + a boolean 1
 NATIVE = 14  # the ITK image 4 (+ its clamp 4), the brain mask (uint8, float32 while read), kept through the chain

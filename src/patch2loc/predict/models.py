@@ -1,7 +1,7 @@
 """Which models one `predict` call applies: the method, its checkpoints and thresholds, loaded.
 
 The method is `--method` (default Patch2Loc) or, with `--model`, the bundle's own; any trained
-method of the registry (`patch2loc.methods`: Patch2Loc, the DAE) is loaded with its module's
+method of the registry (`patch2loc.registry`: Patch2Loc, the DAE) is loaded with its module's
 `load(checkpoint, device)`, which refuses another method's checkpoint with one line. Its models
 come from `--checkpoint`, the bundle's folds, or the run's folds of that method (`--from-run`:
 `models/[{method}/]{modality}/fold{k}/best.pt`), each with the run's unsupervised threshold of
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patch2loc.errors import InputError
-from patch2loc.methods import DEFAULT_METHOD, TRAINED, implementation, require_trained
+from patch2loc.registry import DEFAULT_METHOD, TRAINED, implementation, require_trained
 from patch2loc.predict.preflight import check_checkpoint_fits
 
 if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time

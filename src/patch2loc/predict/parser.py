@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from patch2loc.checks.flags import DEVICE_HELP, PATCH2LOC_ONLY, Renamed, contrast_file, finite_float, input_name, int_in
 from patch2loc.checks.ranges import MAX_BATCH, MAX_MEDIAN, MAX_STRIDE
-from patch2loc.methods import DEFAULT_METHOD, METHODS, TRAINED
+from patch2loc.registry import DEFAULT_METHOD, METHODS, TRAINED
 from patch2loc.predict.command import cmd_predict
 
 

@@ -22,7 +22,7 @@ from patch2loc.errors import InputError
 from patch2loc.scoring.metrics import evaluate_volume
 from patch2loc.checks.intensities import check_training_range
 from patch2loc.files.io import Case, Volume, header_volume, load_volume, save_volume
-from patch2loc.methods import DEFAULT_METHOD
+from patch2loc.registry import DEFAULT_METHOD
 from patch2loc.files.staging import OutputSet
 from patch2loc.predict import ensemble, lesions, overview  # modules: a patched function there is the one called
 from patch2loc.predict.contrasts import stack_scan

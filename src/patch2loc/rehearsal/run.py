@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from patch2loc.methods import run_methods
+from patch2loc.registry import run_methods
 from patch2loc.rehearsal.checks import same_atlas, table1_methods
 from patch2loc.rehearsal.fixtures import SRI24_LAYOUTS, Plan, build_all, sources
 from patch2loc.rehearsal.server import FileServer

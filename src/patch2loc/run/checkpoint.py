@@ -33,7 +33,7 @@ from patch2loc.checks.claims import regular_file
 from patch2loc.errors import InputError, WrongMethod, interruption
 from patch2loc.checks.intensities import range_problem
 from patch2loc.checks.limits import MB, check_checkpoint_size
-from patch2loc.methods import DEFAULT_METHOD, METHODS
+from patch2loc.registry import DEFAULT_METHOD, METHODS
 from patch2loc.files.staging import atomic_output
 from patch2loc.checks.ranges import MAX_GRID, MAX_PATCH
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from patch2loc.methods import DEFAULT_METHOD, METHODS
+from patch2loc.registry import DEFAULT_METHOD, METHODS
 from patch2loc.run.paths import FIGURES, PATHS, parse_path
 
 RESULTS = "results"  # the folder of the runs: results/{run_name}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
-from patch2loc.methods import REGISTRY
+from patch2loc.registry import REGISTRY
 
 # Run paths by kind, relative to the run folder: built with str.format, read back by `parse_path`.
 # {models} is a method's model folder with its slash ("" for Patch2Loc, "DAE/" for the DAE).

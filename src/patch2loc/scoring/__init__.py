@@ -1,7 +1,7 @@
 """The scoring core: one normalised scan and a method's model(s) -> its anomaly map, the same for
 every method and every front end (the workflow's scoring rules, `patch2loc predict`).
 
-A method (`patch2loc.methods`) only turns a volume into a raw map; everything after is here:
+A method (`patch2loc.methods`, named in `patch2loc.registry`) only turns a volume into a raw map; everything after is here:
 - `core.score_scan`: the raw maps of every model (fold) averaged voxel by voxel, then the
   post-processing, with the raw maps kept for the patch statistics;
 - `postprocess`: the median filter and the brain mask;

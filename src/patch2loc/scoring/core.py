@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from patch2loc.scoring.postprocess import postprocess
+from patch2loc.registry import implementation
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,6 @@ class ScoredScan:
 def score_scan(method: str, models: list, volume: np.ndarray, mask: np.ndarray, settings: ScanSettings) -> ScoredScan:
     """The anomaly map of one normalised volume (and its brain mask) with `method`'s models
     (`[None]` for a method without a model), see the module doc."""
-    from patch2loc.methods import implementation
-
     if not models:
         raise ValueError(f"{method}: no model to score with")
     score = implementation(method).score

@@ -19,6 +19,7 @@ import numpy as np
 from patch2loc.scoring.metrics import auprc, best_dice
 from patch2loc.scoring import steps
 from patch2loc.scoring.tuning import code_histogram
+from patch2loc.registry import implementation
 
 PROTOCOLS = ("shared", "reference")  # config evaluate.protocol
 DICE_MODES = ("oracle", "grid", "validation")
@@ -140,8 +141,6 @@ def in_plane_spacing(affine: np.ndarray) -> float:
 
 def reference_of(method: str) -> Protocol | None:
     """The protocol a method's module declares as its authors' (REFERENCE_PROTOCOL), or None."""
-    from patch2loc.methods import implementation
-
     return getattr(implementation(method), "REFERENCE_PROTOCOL", None)
 
 

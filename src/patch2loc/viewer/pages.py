@@ -29,7 +29,7 @@ import numpy as np
 from patch2loc.errors import InputError
 from patch2loc.evaluation.figure_style import HEATMAP_CMAP
 from patch2loc.files.io import load_volume
-from patch2loc.methods import DEFAULT_METHOD, METHODS
+from patch2loc.registry import DEFAULT_METHOD, METHODS
 from patch2loc.viewer.template import PAGE
 from patch2loc.files.staging import atomic_output
 

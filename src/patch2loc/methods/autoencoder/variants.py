@@ -1,4 +1,4 @@
-"""The AE and the VAE as the workflow calls a method (see `patch2loc.methods`): train, load, score.
+"""The AE and the VAE as the workflow calls a method (see `patch2loc.registry`): train, load, score.
 
 The two share Baur et al.'s network, training loop and scoring; the VAE's code is variational and
 its loss has the KL term (`kl_weight`). Their config blocks are `ae:` and `vae:`.

@@ -1,4 +1,4 @@
-"""The DAE as the workflow and predict call a method (see `patch2loc.methods`): train, load, score."""
+"""The DAE as the workflow and predict call a method (see `patch2loc.registry`): train, load, score."""
 
 from __future__ import annotations
 

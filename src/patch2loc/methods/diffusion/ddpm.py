@@ -1,7 +1,7 @@
 """DDPM with simplex noise (Wyatt et al. 2022) as Behrendt et al.'s harness runs it: the whole slice noised, x0
 predicted from step 500.
 
-The workflow's view of it (`patch2loc.methods`); its settings are the `ddpm:` config block.
+The workflow's view of it (`patch2loc.registry`); its settings are the `ddpm:` config block.
 """
 
 from patch2loc.methods.diffusion.bounds import RANGES

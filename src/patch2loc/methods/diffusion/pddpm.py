@@ -1,7 +1,7 @@
 """pDDPM, the patched DDPM (Behrendt et al. 2024): one square of a fixed grid noised at a time, the rest of
 the slice as context, the squares' predictions stitched into the reconstruction.
 
-The workflow's view of it (`patch2loc.methods`); its settings are the `pddpm:` config block.
+The workflow's view of it (`patch2loc.registry`); its settings are the `pddpm:` config block.
 """
 
 from patch2loc.methods.diffusion.bounds import RANGES

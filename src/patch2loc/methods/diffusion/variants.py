@@ -1,4 +1,4 @@
-"""DDPM, pDDPM and cDDPM as the workflow calls a method (see `patch2loc.methods`): train, load, score.
+"""DDPM, pDDPM and cDDPM as the workflow calls a method (see `patch2loc.registry`): train, load, score.
 
 The three differ only in their
 settings (their config blocks `ddpm:`, `pddpm:`, `cddpm:`) and the name written into checkpoints.

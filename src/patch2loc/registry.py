@@ -1,0 +1,199 @@
+"""The method registry: one line per anomaly-detection method, pure data that every layer may read
+(the run layout, checkpoints, the scoring core, predict, tables) without importing an implementation.
+
+A method is "train per (modality, fold), or nothing; then score a normalised volume (and its
+brain mask) into a raw anomaly map"; its implementation lives in `patch2loc.methods` and is
+imported on first use (`implementation`). The module a registry line names provides
+
+    score(model, image, mask, settings) -> {"score": [X, Y, Z] raw map, ...}   every method
+    Settings                          its config block's dataclass                   trained methods
+    load(checkpoint, device) -> (model, checkpoint dict)                       trained methods
+    train_from_files(train_pairs, val_pairs, block, out_dir, *, modality, threads, progress)
+                                                                               trained methods
+    activation_bytes(grid, options, patch_size) -> bytes held while scoring    optional (predict's budget)
+    RANGES  {key: rule}: the bounds (ranges.py) of the settings that build and score its network,
+            checked on its config block and on every checkpoint's config before a network is built;
+            config/schema.yaml holds the same                                 methods rebuilt from settings
+
+where `settings` is `scoring.ScanSettings` (device, median size, and `options`: the scoring
+options of config `heatmap:` or predict's flags, of which the method reads its own, e.g. through a
+`ScoreOptions` dataclass), `block` the method's config block (a dict, turned into `Settings`), and
+training writes best.pt, last.pt and loss.csv into out_dir (resuming from its last.pt), e.g.
+through the shared harness `methods.harness`. `score` may add maps for the patch statistics when
+`settings.patch_maps` (Patch2Loc's log_error, log_variance, mean, logvar) and "patches", the
+number of patches it ran. This module imports nothing heavy: the workflow reads it to build its
+DAG. Adding a method: docs/architecture.md, "Adding a method".
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from patch2loc.errors import InputError
+
+
+@dataclass(frozen=True, kw_only=True)  # registry lines name every field: a reader sees which is which
+class Method:
+    name: str  # as in config `methods:`, tables and results/{run}/scores/{name}/
+    module: str  # the module with score() [+ Settings, load(), train_from_files()]
+    config: str | None = None  # its settings block in the workflow config (None: no settings)
+    train_rule: str | None = None  # the rule that trains it per (modality, fold); None: not trained
+    models: str = ""  # its folder under results/{run}/models/ ("": models/{modality}/fold{k} itself)
+    gpu: bool = False  # its training and scoring jobs ask for a GPU (gpu=1)
+    # Time limits at paper scale (cluster), from the GPU benchmark on an H200 (docs/gpu.md): a training
+    # ten times its measured fp32 time (a GPU up to ten times slower), at least an hour; scoring three
+    # times its measured seconds per volume (network and the CPU's median filter, plus the
+    # native-space work that was not measured), in minutes per volume.
+    train_minutes: int = 0  # one training job
+    score_minutes: float = 0.1  # per volume (scoring shards and the healthy threshold)
+    checkpoint_fields: tuple[str, ...] = ()  # what its checkpoints hold beyond the weights (checked on read)
+    colour_range: tuple[float, float] | None = None  # a fixed colour scale of its scores (None: the scan's own)
+    # It predicts where each patch comes from (a mean and log-variance per patch): the figures of
+    # its two score terms (KDEs) and predicted Gaussians (ellipses) are drawn from its patch statistics.
+    predicts_positions: bool = False
+    multicontrast: bool = False  # takes C co-registered contrasts as channels (config `inputs` of several)
+    pretrain: "Pretraining | None" = None  # a training of its own that its training starts from (cDDPM)
+
+    @property
+    def trains(self) -> bool:
+        return self.train_rule is not None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pretraining:
+    """A model trained per (modality, fold) before a method's own training, which reads its best.pt."""
+
+    name: str  # recorded in its checkpoints
+    module: str  # the module with train_from_files(train_pairs, val_pairs, <method's block>, out_dir, ...)
+    rule: str  # its workflow rule
+    models: str  # its folder under results/{run}/models/
+    train_minutes: int  # time limit of one job at paper scale (cluster)
+    setting: str  # the key of the method's block that the workflow sets to the pre-training's best.pt
+
+
+REGISTRY = (
+    # Patch2Loc keeps the model folder and rule name that predict --from-run, profiles and docs use.
+    Method(
+        name="Patch2Loc",
+        module="patch2loc.methods.patch2loc.method",
+        config="patch2loc",
+        train_rule="train_model",
+        models="",
+        gpu=True,
+        train_minutes=120,
+        score_minutes=0.7,
+        checkpoint_fields=("patch_size",),
+        colour_range=(0.0, 12.0),
+        predicts_positions=True,
+        multicontrast=True,
+    ),
+    Method(
+        name="DAE",
+        module="patch2loc.methods.dae.method",
+        config="dae",
+        train_rule="train_dae",
+        models="DAE",
+        gpu=True,
+        train_minutes=360,
+        score_minutes=0.45,
+        multicontrast=True,
+    ),
+    Method(name="Thresh", module="patch2loc.methods.thresh", score_minutes=0.55),  # the median filter alone
+    # Behrendt et al.'s diffusion models (docs/diffusion.md): one UNet, one noise, three ways to use them.
+    Method(
+        name="DDPM",
+        module="patch2loc.methods.diffusion.ddpm",
+        config="ddpm",
+        train_rule="train_ddpm",
+        models="DDPM",
+        gpu=True,
+        train_minutes=420,
+        score_minutes=0.4,
+    ),
+    Method(
+        name="pDDPM",
+        module="patch2loc.methods.diffusion.pddpm",
+        config="pddpm",
+        train_rule="train_pddpm",
+        models="pDDPM",
+        gpu=True,
+        train_minutes=420,
+        score_minutes=0.55,
+    ),
+    Method(
+        name="cDDPM",
+        module="patch2loc.methods.diffusion.cddpm",
+        config="cddpm",
+        train_rule="train_cddpm",
+        models="cDDPM",
+        gpu=True,
+        train_minutes=390,
+        score_minutes=0.55,  # not measured (the lease's time): pDDPM's, the larger measured diffusion model's
+        pretrain=Pretraining(
+            name="cDDPM-pretrain",
+            module="patch2loc.methods.diffusion.pretrain",
+            rule="pretrain_cddpm",
+            models="cDDPM_encoder",
+            train_minutes=210,
+            setting="encoder_checkpoint",
+        ),
+    ),
+    # Baur et al.'s dense autoencoder and variational autoencoder (docs/ae-vae.md): one network, two losses.
+    Method(
+        name="AE",
+        module="patch2loc.methods.autoencoder.ae",
+        config="ae",
+        train_rule="train_ae",
+        models="AE",
+        gpu=True,
+        train_minutes=60,
+        score_minutes=0.45,  # scoring not measured (the lease's time): the DAE's, a slice network + the median
+    ),
+    Method(
+        name="VAE",
+        module="patch2loc.methods.autoencoder.vae",
+        config="vae",
+        train_rule="train_vae",
+        models="VAE",
+        gpu=True,
+        train_minutes=60,
+        score_minutes=0.45,  # scoring not measured (the lease's time): the DAE's, a slice network + the median
+    ),
+)
+METHODS = {m.name: m for m in REGISTRY}
+TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict applies and export bundles
+# The method train, predict and export use when none is named, and the one that wrote a checkpoint
+# recording none (checkpoints from before methods were recorded).
+DEFAULT_METHOD = REGISTRY[0].name
+# The intensity baseline the other methods are compared against (the demo's checks, the sensitivity maps).
+BASELINE = METHODS["Thresh"].name
+
+
+def run_methods(config: dict) -> list[str]:
+    """The methods a workflow config runs (the rules' RUN_METHODS, the rehearsal's checks): its
+    `methods`, else every method whose settings block it has (or that needs none)."""
+    return list(config.get("methods") or [m.name for m in REGISTRY if m.config in (None, *config)])
+
+
+def get(name: str) -> Method:
+    if name not in METHODS:
+        raise InputError(f"unknown method {name!r} (config `methods`); known: {', '.join(METHODS)}.")
+    return METHODS[name]
+
+
+def require_trained(name: str, flag: str, action: str) -> Method:
+    """`name` as a method with models (predict, export); one line otherwise, naming `flag`."""
+    method = get(name)
+    if not method.trains:
+        raise InputError(
+            f"{flag} {name}: {name} is not a trained method (it needs no model), so there is no model "
+            f"to {action}. Use {' or '.join(TRAINED)}."
+        )
+    return method
+
+
+def implementation(name: str) -> ModuleType:
+    """The module that trains, loads and scores `name` (imported on first use)."""
+    return importlib.import_module(get(name).module)
