@@ -5,6 +5,8 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
+from patch2loc import __version__
+
 PACKAGES = (
     "patch2loc",
     "torch",
@@ -25,6 +27,9 @@ PACKAGES = (
 def package_versions(packages=PACKAGES) -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in packages:
+        if name == "patch2loc":  # the code that ran: a rule's env imports it from src/, uninstalled
+            out[name] = __version__
+            continue
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
