@@ -30,8 +30,8 @@ demo: $(BIN)/.installed
 	$(BIN)/python -m patch2loc.evaluation.demo_summary results/demo  # the README's table, then the checks: exit 1 if one fails
 
 # The demo that shows the methods working: 3,000 Patch2Loc steps per model instead of 900, 10 MSLUB
-# volumes instead of 4, the DAE, DDPM, pDDPM, cDDPM, AE and VAE beside Patch2Loc and Thresh (51 minutes
-# on 2 cores from a fresh clone, install included, 2026-11-25, before the AE and VAE were added: README);
+# volumes instead of 4, the DAE, DDPM, pDDPM, cDDPM, AE and VAE beside Patch2Loc and Thresh (its time:
+# README, "Measured numbers");
 # its checks need Patch2Loc >= 2x Thresh on ATLAS_v2 and WMH, > 1x on BraTS21 (docs/demo-anatomy.md
 # section 5) and MSLUB (at the chance floor: docs/demo-evidence.md section 9) and rows of the other
 # methods (demo_summary --checks long).
@@ -63,13 +63,13 @@ test: $(BIN)/.installed
 test-long: $(BIN)/.installed
 	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m long
 
-# The unit tests only (the end-to-end ones are marked slow): about 5 minutes on 2 cores.
+# The unit tests only (the end-to-end ones are marked slow).
 test-fast: $(BIN)/.installed
 	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not slow"
 
 # On a machine with a CUDA GPU: the tests marked gpu (precision paths, device moves, the scoring memory
-# predict's budget assumes), then the GPU benchmark at the paper's sizes (docs/gpu.md; under 8 minutes on
-# an H100/H200), its table printed and its record in results/bench_gpu.json.
+# predict's budget assumes), then the GPU benchmark at the paper's sizes (docs/gpu.md, with its time on
+# an H200), its table printed and its record in results/bench_gpu.json.
 test-gpu: $(BIN)/.installed
 	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m gpu tests/gpu
 

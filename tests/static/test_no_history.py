@@ -1,7 +1,7 @@
 """No history in code or comments: an issue's number or one of this project's commit hashes says
 when something changed, not why it is so; that belongs in docs/measurements.md and CHANGELOG.md.
 
-Scanned: the .py, .smk, .yaml and .sh files under TREES, the Snakefile and the Makefile. Flagged:
+Scanned: the .py, .smk, .yaml and .sh files under TREES, the Snakefile, the Makefile and the README. Flagged:
 - a reference to an issue or a pull request by number, anywhere in a line (strings and comments);
 - a number after "#" in a comment (hex colours live in strings, never in comments);
 - a token of 7 to 40 hex digits with both a digit and a letter (a commit hash, short or whole),
@@ -20,12 +20,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().relative_to(REPO).as_posix()  # names the allowed tokens below
 TREES = ("src", "tests", "benchmarks", "workflow", "rules", "env_rehearsal", "slurm_rehearsal", "config")
-FILES = ("Snakefile", "Makefile")
+FILES = ("Snakefile", "Makefile", "README.md")
 SUFFIXES = {".py", ".smk", ".yaml", ".yml", ".sh"}
 
 ISSUE = re.compile(r"\b(?:issues?|pull requests?|PRs?)\b[\s#:]*\d+", re.IGNORECASE)
 HASH_NUMBER = re.compile(r"#\d+\b")
 HEX = re.compile(r"\b[0-9a-f]{7,40}\b")
+QUOTED_HEX = re.compile(r"`([0-9a-f]{7,40})`")  # in backticks even digits alone are a short hash
 CHECKSUM_WORDS = re.compile(r"sha-?1|sha-?256|md5|crc32|checksum|hexdigest|fromhex|gitblob", re.IGNORECASE)
 CHECKSUM_TABLES = {"config/datasets.yaml"}  # every source's pinned md5/sha1/git blob ids
 UPSTREAM_PINS = {  # the commit of a cited repository whose code a module follows line by line
@@ -68,8 +69,8 @@ def comments(path: Path, text: str) -> list[tuple[int, str]]:
     return found
 
 
-def _hex_allowed(rel: str, token: str, line: str) -> bool:
-    if not (re.search(r"\d", token) and re.search(r"[a-f]", token)):
+def _hex_allowed(rel: str, token: str, line: str, quoted: bool = False) -> bool:
+    if not quoted and not (re.search(r"\d", token) and re.search(r"[a-f]", token)):
         return True  # a number or a word, not a hash
     return (
         rel in CHECKSUM_TABLES
@@ -89,8 +90,9 @@ def history(path: Path) -> list[str]:
     for number, line in enumerate(lines, 1):
         if ISSUE.search(line):
             found.append(f"{rel}:{number}: an issue's number: {line.strip()}")
-        for token in HEX.findall(line):
-            if not _hex_allowed(rel, token, line):
+        quoted = set(QUOTED_HEX.findall(line))
+        for token in sorted(set(HEX.findall(line)) | quoted):
+            if not _hex_allowed(rel, token, line, token in quoted):
                 found.append(f"{rel}:{number}: a commit hash {token}: {line.strip()}")
     for number, comment in comments(path, text):
         if HASH_NUMBER.search(comment):
