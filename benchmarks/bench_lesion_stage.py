@@ -34,8 +34,8 @@ from patch2loc.run.layout import RunLayout
 IMPORT = """import resource, torch
 from patch2loc.registry import implementation
 from patch2loc.scoring import score_scan
-from patch2loc.evaluation.dataset import score_dataset as scoring
-from patch2loc.evaluation.patches import statistics as patch_statistics
+from patch2loc.evaluation.dataset import score_dataset
+from patch2loc.evaluation.patches import statistics
 from patch2loc.scoring import metrics
 implementation({method!r})
 cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
