@@ -27,7 +27,7 @@ demo: $(BIN)/.installed
 	@echo "make demo: about 15 min on 2 fast cores, an hour or more on older or busy ones (README). Most of it is the two Patch2Loc trainings; each logs its step, rate and ETA: tail -f results/demo/logs/train/*.log"
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --resources gpu=$(CORES)
 	$(BIN)/snakemake --cores 1 --configfile config/demo.yaml --report results/demo/snakemake_report.zip
-	$(BIN)/python -m patch2loc.evaluation.demo_summary results/demo  # the README's table, then the checks: exit 1 if one fails
+	$(BIN)/python -m patch2loc.evaluation.report.demo_summary results/demo  # the README's table, then the checks: exit 1 if one fails
 
 # The demo that shows the methods working: 3,000 Patch2Loc steps per model instead of 900, 10 MSLUB
 # volumes instead of 4, the DAE, DDPM, pDDPM, cDDPM, AE and VAE beside Patch2Loc and Thresh (its time:
@@ -40,7 +40,7 @@ demo-long: $(BIN)/.installed
 	@echo "make demo-long: about an hour on 2 fast cores, two or more on older or busy ones (README). Each training logs its step, rate and ETA: tail -f results/demo_long/logs/train/*.log results/demo_long/logs/train/*/*.log"
 	$(BIN)/snakemake --cores $(CORES) $(LONG) --resources gpu=$(CORES)
 	$(BIN)/snakemake --cores 1 $(LONG) --report results/demo_long/snakemake_report.zip
-	$(BIN)/python -m patch2loc.evaluation.demo_summary results/demo_long --checks long  # exit 1 if a check fails; the README's table: add --readme README.md --block demo-long-table
+	$(BIN)/python -m patch2loc.evaluation.report.demo_summary results/demo_long --checks long  # exit 1 if a check fails; the README's table: add --readme README.md --block demo-long-table
 
 # The anatomy ablation (docs/demo-anatomy.md, section 4): four runs of the quick demo with
 # every method, one anatomy or three, with and without the calibrated variation; then the table.

@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.demo_summary import final_location_fits
+from patch2loc.evaluation.report.demo_summary import final_location_fits
 
 SETS = ("BraTS21", "MSLUB", "ATLAS_v2", "WMH")
 _MEAN = re.compile(r"^\s*(-?[0-9.]+)")

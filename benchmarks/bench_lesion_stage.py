@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.compute import read_benchmark
+from patch2loc.evaluation.tables.compute import read_benchmark
 from patch2loc.evaluation.lesionwise.rule import LesionRule
 from patch2loc.evaluation.lesionwise.volume import lesion_metrics
 from patch2loc.files.io import load_case, load_volume
@@ -34,7 +34,8 @@ from patch2loc.run.layout import RunLayout
 IMPORT = """import resource, torch
 from patch2loc.registry import implementation
 from patch2loc.scoring import score_scan
-from patch2loc.evaluation import patch_statistics, scoring
+from patch2loc.evaluation.dataset import score_dataset
+from patch2loc.evaluation.patches import statistics
 from patch2loc.scoring import metrics
 implementation({method!r})
 cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])

@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/bench_native")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from patch2loc.evaluation.native_space import NativeFiles, load_native
+    from patch2loc.evaluation.dataset.scan_grid import NativeFiles, load_native
     from patch2loc.files.io import load_case
     from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan
     from patch2loc.synth import demo_subject_ids, make_atlas, synthesize_scan

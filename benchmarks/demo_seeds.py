@@ -115,8 +115,8 @@ def _scan_for_grading(run: str, config: dict, dataset: str, modality: str, subje
     """The workflow's Scan of one lesion-set volume, with its native files when the run scores on each
     scan's own grid (evaluate.space native, as rule score_lesions: workflow/scripts/score_dataset.py)."""
     from patch2loc.data.inputs import input_contrasts
-    from patch2loc.evaluation.native_space import NativeFiles
-    from patch2loc.evaluation.scoring import Scan
+    from patch2loc.evaluation.dataset.scan_grid import NativeFiles
+    from patch2loc.evaluation.dataset.score_dataset import Scan
     from patch2loc.run.layout import RunLayout
 
     scan = Scan(subject, str(image), str(mask), str(seg))
@@ -134,7 +134,7 @@ def _auprcs(run: str, config: dict, modality: str, method: str, model) -> dict:
     workflow does (on each scan's own grid when the run's evaluate.space is native, as the demo's
     checks are)."""
     from patch2loc.scoring.metrics import evaluate_volume
-    from patch2loc.evaluation.scoring import ScoringConfig, graded, score_case
+    from patch2loc.evaluation.dataset.score_dataset import ScoringConfig, graded, score_case
     from patch2loc.preprocessing.stack import load_any_case
 
     cfg = ScoringConfig.from_workflow(
@@ -256,7 +256,7 @@ def _values(row: dict, thresh: dict, inputs: list[str], order: list[str]) -> dic
 
 
 def summarize(rows: list[dict], thresh: dict, checks: str, inputs: list[str] = list(DATASETS)) -> list[str]:
-    from patch2loc.evaluation.demo_summary import AUPRC_CHECKS, LOCATION_RATIO
+    from patch2loc.evaluation.report.demo_summary import AUPRC_CHECKS, LOCATION_RATIO
 
     table = [_values(r, thresh, inputs, list(AUPRC_CHECKS[checks])) for r in rows]
     names = list(table[0])

@@ -154,7 +154,9 @@ def _diffusion_case(method: str, **config):
 
 def _demographics(writer):
     def build(fix, folder):
-        return call("patch2loc.evaluation.demographics:read_ixi_demographics", path=str(writer(folder / "in")))
+        return call(
+            "patch2loc.evaluation.comparisons.demographics:read_ixi_demographics", path=str(writer(folder / "in"))
+        )
 
     return build
 

@@ -112,7 +112,7 @@ def _bias(cell=None):
     def build(fix, folder):
         import pandas as pd
 
-        from patch2loc.evaluation.volume_scores import SKETCH_COLUMNS, volume_columns
+        from patch2loc.evaluation.dataset.volume_scores import SKETCH_COLUMNS, volume_columns
 
         rows = [{"method": "DAE", "modality": "T1", "fold": 0, "dataset": "IXI", "subject": f"IXI{100 + i}-HH-{i}",
                  **volume_columns(np.random.default_rng(i).gamma(2, 1, 5000), threshold=np.inf, sketch=True)}

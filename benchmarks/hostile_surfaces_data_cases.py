@@ -67,8 +67,8 @@ def _seg(value: float, where=(slice(6, 10), slice(6, 10), slice(1, 3))):
 
 def _shards(folder: Path) -> dict:
     """Two scoring shards of two volumes each, as score_lesions writes them, and the set's tuning split."""
-    from patch2loc.evaluation.pooled import write_pooled
-    from patch2loc.evaluation.tuned_dice import write_tuning
+    from patch2loc.evaluation.dataset.pooled import write_pooled
+    from patch2loc.evaluation.dataset.tuned_dice import write_tuning
     from patch2loc.scoring import steps, tuning
 
     rng, files = (

@@ -20,10 +20,10 @@ import numpy as np
 
 def native_label_counts(image: str, seg: str, out: str) -> None:
     """The native-space scoring's reading of a label file: voxels of each label, WMH's truth, and the
-    lesion-wise count of components (evaluation.native_space, lesionwise.volume)."""
+    lesion-wise count of components (evaluation.dataset.scan_grid, lesionwise.volume)."""
     from patch2loc.evaluation.lesionwise.volume import lesion_metrics
     from patch2loc.evaluation.challenges import isles22
-    from patch2loc.evaluation.native_space import native_labels
+    from patch2loc.evaluation.dataset.scan_grid import native_labels
 
     labels = native_labels(image, seg)
     truth, _ = isles22.truths(labels)[""]  # every label > 0 is lesion

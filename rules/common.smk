@@ -27,7 +27,7 @@ from patch2loc.data.inputs import (  # noqa: E402  (config `inputs`: model input
 from patch2loc.errors import InputError  # noqa: E402
 
 validate(config, "../config/schema.yaml")
-from patch2loc.evaluation.captions import table_caption  # noqa: E402  (one text per table)
+from patch2loc.evaluation.report.captions import table_caption  # noqa: E402  (one text per table)
 from patch2loc.run.layout import ALL_FOLDS, RunLayout  # noqa: E402  (every path under results/{run})
 from patch2loc.registry import DEFAULT_METHOD, METHODS, run_methods  # noqa: E402  (the registry: one line per method)
 

@@ -158,7 +158,7 @@ def demographics_file(wc, input):
 
 
 def bias_caption(wc, input):
-    """The bias table's caption (patch2loc.evaluation.captions), which names the file it read."""
+    """The bias table's caption (patch2loc.evaluation.report.captions), which names the file it read."""
     return table_caption("bias", config, demographics=demographics_file(wc, input))
 
 

@@ -67,7 +67,7 @@ rule figures:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=4000,  # patch tables are read in chunks (patch_stream): bounded whatever the dataset size
+        mem_mb=4000,  # patch tables are read in chunks (patches.stream): bounded whatever the dataset size
     params:
         figure_subjects=config["report"]["figure_subjects"],
         patches=config["evaluate"].get("patches"),  # the patch analysis's definition (None: the paper's)

@@ -3,7 +3,7 @@
 # the challenges' metrics at the unsupervised threshold; the bias table: false positives on healthy
 # brains by site, sex and age; docs/evaluation.md), and of the benchmark files into compute time
 # per stage and method. Every cell carries a subject-level bootstrap interval (config
-# evaluate.bootstrap; patch2loc.evaluation.uncertainty); the paired tests and Table 4 compare methods
+# evaluate.bootstrap; patch2loc.evaluation.tables.uncertainty); the paired tests and Table 4 compare methods
 # volume by volume and healthy against lesion volumes.
 
 BOOTSTRAP = config["evaluate"].get("bootstrap", {})

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from patch2loc.evaluation.patch_statistics import (
+from patch2loc.evaluation.patches.statistics import (
     classify,
     location_with_both,
     patch_statistics,
@@ -193,7 +193,7 @@ def test_table2_reads_the_papers_grid_whatever_the_stride():
 
 
 def test_patch_classes_paper_and_centre_definitions():
-    from patch2loc.evaluation.patch_classes import PatchClasses
+    from patch2loc.evaluation.patches.classes import PatchClasses
 
     table = pd.DataFrame(
         {

@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.demographics import COLUMNS, age_band, parse_subject, read_ixi_demographics, subject_groups
+from patch2loc.evaluation.comparisons.demographics import (
+    COLUMNS,
+    age_band,
+    parse_subject,
+    read_ixi_demographics,
+    subject_groups,
+)
 
 SUBJECTS = ["IXI101-Guys-1100", "IXI102-HH-1107", "IXI103-IOP-1114", "IXI014-HH-1236"]
 

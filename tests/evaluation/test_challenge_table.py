@@ -1,4 +1,4 @@
-"""Table 3, each set's own challenge (evaluation/challenge_table.py): each lesion set shows its own
+"""Table 3, each set's own challenge (evaluation/tables/challenge_table.py): each lesion set shows its own
 challenge's metrics, cells carry intervals, and `volumes` counts the volumes with a value."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.challenge_table import COLUMNS, challenge_table
-from patch2loc.evaluation.uncertainty import Bootstrap
+from patch2loc.evaluation.tables.challenge_table import COLUMNS, challenge_table
+from patch2loc.evaluation.tables.uncertainty import Bootstrap
 
 
 def _rows(dataset, modality, method, values: dict, n=4):
@@ -86,7 +86,7 @@ def test_brats_shows_each_tumour_region():
 
 
 def test_the_region_names_are_the_metrics_regions():
-    from patch2loc.evaluation.challenge_table import BRATS_REGIONS
+    from patch2loc.evaluation.tables.challenge_table import BRATS_REGIONS
     from patch2loc.evaluation.challenges import brats23
 
     assert list(BRATS_REGIONS) == list(brats23.REGIONS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from patch2loc.evaluation.compute import compute_per_stage
+from patch2loc.evaluation.tables.compute import compute_per_stage
 from patch2loc.errors import InputError
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"

@@ -13,7 +13,7 @@ import pytest
 from patch2loc.data.layouts import RawScan
 from patch2loc.errors import InputError
 from patch2loc.evaluation.challenges import isles22, wmh
-from patch2loc.evaluation.native_space import native_labels
+from patch2loc.evaluation.dataset.scan_grid import native_labels
 from patch2loc.preprocessing.pipeline import PreprocessConfig, read_step
 from tests.helpers.safety import make_case, predict_argv, refused
 

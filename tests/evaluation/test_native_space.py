@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from patch2loc.evaluation.native_space import NativeFiles
-from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_healthy, score_lesions
+from patch2loc.evaluation.dataset.scan_grid import NativeFiles
+from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig, score_healthy, score_lesions
 from patch2loc.files.io import save_volume
 from patch2loc.scoring import lesion_mask
 
@@ -148,7 +148,7 @@ def test_workflow_native_map_equals_predict_from_run_byte_for_byte(tmp_path, mon
     from tests.helpers.hostile import run_with_model
 
     from patch2loc import cli
-    from patch2loc.evaluation import native_space
+    from patch2loc.evaluation.dataset import scan_grid
     from patch2loc.run.layout import RunLayout
     from patch2loc.registry import implementation
     from patch2loc.preprocessing.normalize import normalize_scan
@@ -186,8 +186,8 @@ def test_workflow_native_map_equals_predict_from_run_byte_for_byte(tmp_path, mon
         target_shape=cfg["preprocess"]["target_shape"],
     )
     graded = []
-    load = native_space.load_native
-    monkeypatch.setattr(native_space, "load_native", lambda *a: graded.append(load(*a)) or graded[-1])
+    load = scan_grid.load_native
+    monkeypatch.setattr(scan_grid, "load_native", lambda *a: graded.append(load(*a)) or graded[-1])
     native = NativeFiles(str(scan.image), str(scan.seg), str(pre / "native_mask.nii.gz"), str(pre / "transform.tfm"))
     case = Scan("s", str(normalized), str(pre / "mask.nii.gz"), str(pre / "seg.nii.gz"), native)
     scoring = ScoringConfig.from_workflow(heatmap, {**DEMO["evaluate"], "space": "native"}, device="cpu")

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from patch2loc.evaluation.patch_statistics import classify, location_with_both
+from patch2loc.evaluation.patches.statistics import classify, location_with_both
 from patch2loc.errors import InputError
-from patch2loc.evaluation.patch_stream import rows_at_best_location, sample_classes
+from patch2loc.evaluation.patches.stream import rows_at_best_location, sample_classes
 
 
 def _patches(fold: int, n: int, seed: int, dataset: str = "MSLUB") -> pd.DataFrame:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from patch2loc.methods.patch2loc.model import Patch2LocNet
-from patch2loc.evaluation.sensitivity import intensity_at, main, paint_sphere, pick_centres, sphere_sensitivity
+from patch2loc.evaluation.report.sensitivity import intensity_at, main, paint_sphere, pick_centres, sphere_sensitivity
 
 SHAPE = (24, 24, 15)
 

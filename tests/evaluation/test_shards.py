@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.shards import merge_csv, merge_dirs
+from patch2loc.evaluation.dataset.shards import merge_csv, merge_dirs
 
 
 def _table(n: int, seed: int) -> pd.DataFrame:

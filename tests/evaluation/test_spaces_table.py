@@ -1,12 +1,12 @@
-"""Native against atlas space side by side (evaluation/spaces.py, tables/table1_spaces.*)."""
+"""Native against atlas space side by side (evaluation/tables/space_table.py, tables/table1_spaces.*)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.spaces import COLUMNS, space_table
-from patch2loc.evaluation.uncertainty import Bootstrap
+from patch2loc.evaluation.tables.space_table import COLUMNS, space_table
+from patch2loc.evaluation.tables.uncertainty import Bootstrap
 
 
 def _metrics(atlas: bool):

@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 from pandas.testing import assert_frame_equal
 
-from patch2loc.evaluation.patch_statistics import (
+from patch2loc.evaluation.patches.statistics import (
     TABLE2_COLUMNS,
     patch_statistics,
     spearman_per_fold,
     spearman_table,
     summarise_spearman,
 )
-from patch2loc.evaluation.table2 import table2
-from patch2loc.evaluation.tables import read_csvs
+from patch2loc.evaluation.tables.table2 import table2
+from patch2loc.evaluation.tables.aggregate import read_csvs
 
 
 def _patches(dataset: str, modality: str, fold: int, n: int, seed: int) -> pd.DataFrame:

@@ -7,16 +7,15 @@ import pandas as pd
 import pytest
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.captions import PUBLISHED_NOTE
-from patch2loc.evaluation.tables import (
+from patch2loc.evaluation.report.captions import PUBLISHED_NOTE
+from patch2loc.evaluation.tables.aggregate import (
     aggregate_folds,
     format_mean_std,
     read_csvs,
-    table1,
-    table1_supplementary,
 )
-from patch2loc.evaluation.table2 import table2
-from patch2loc.evaluation.table_files import write_table
+from patch2loc.evaluation.tables.table1 import table1, table1_supplementary
+from patch2loc.evaluation.tables.table2 import table2
+from patch2loc.evaluation.tables.files import write_table
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "config" / "published"
 
@@ -195,7 +194,7 @@ def test_read_csvs_names_the_bad_file(tmp_path, metrics):
 def test_a_second_model_input_on_a_set_gets_rows_of_its_own(metrics):
     """A set scored by its own contrast's model and by a two-contrast one (docs/multimodal.md): Table 1
     keeps the single-contrast row as it was and adds "method [T1T2]"; the supplement has one row per input."""
-    from patch2loc.evaluation.tables import table1_supplementary
+    from patch2loc.evaluation.tables.table1 import table1_supplementary
 
     multi = [
         _row("Patch2Loc", 0, "BraTS21", 0.9, 0.7, modality="T1T2"),

@@ -1,4 +1,4 @@
-"""Dice at a threshold tuned on labelled validation volumes (scoring/tuning.py, evaluation/tuned_dice.py):
+"""Dice at a threshold tuned on labelled validation volumes (scoring/tuning.py, evaluation/dataset/tuned_dice.py):
 exact on its grid, tuned on the other tuning fold only, carried through the merge of the shards."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from patch2loc.data.splits import tuning_folds, write_tuning_folds
 from patch2loc.data.subjects import lesion_subjects
 from patch2loc.data.subjects import tuning_folds as read_tuning_folds
-from patch2loc.evaluation import tuned_dice as T
+from patch2loc.evaluation.dataset import tuned_dice as T
 from patch2loc.scoring.metrics import dice_at
 from patch2loc.scoring import tuning
 
@@ -150,7 +150,7 @@ def test_tuning_folds_are_seeded_balanced_and_match_the_committed_files(tmp_path
 def test_a_stack_of_two_contrasts_is_scored_with_its_tuning_histograms(tmp_path):
     """A T1T2 stack ([X, Y, Z, C] on disk, preprocessing/stack.py) goes through score_lesions with a
     two-channel model: finite metrics, the heatmap written on the 3-D grid, one tuning entry per volume."""
-    from patch2loc.evaluation.scoring import Collected, Scan, ScoringConfig, score_lesions
+    from patch2loc.evaluation.dataset.score_dataset import Collected, Scan, ScoringConfig, score_lesions
     from patch2loc.files.io import load_volume, save_volume
     from patch2loc.methods.dae.model import DenoisingUNet
     from patch2loc.preprocessing.stack import stack_contrasts

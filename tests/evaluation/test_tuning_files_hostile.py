@@ -13,8 +13,8 @@ import pytest
 
 from patch2loc.data.subjects import tuning_folds
 from patch2loc.errors import InputError
-from patch2loc.evaluation import pooled as P
-from patch2loc.evaluation import tuned_dice as T
+from patch2loc.evaluation.dataset import pooled as P
+from patch2loc.evaluation.dataset import tuned_dice as T
 from patch2loc.scoring import steps, tuning
 
 

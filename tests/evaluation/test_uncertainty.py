@@ -1,4 +1,4 @@
-"""The intervals and tests of evaluation/uncertainty.py: coverage of the bootstrap interval on
+"""The intervals and tests of evaluation/tables/uncertainty.py: coverage of the bootstrap interval on
 simulated data, the paired test against scipy, Holm against a worked example, and why each subject
 enters once (its fold-mean) whatever the number of folds."""
 
@@ -10,8 +10,9 @@ import pytest
 from scipy import stats
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.tables import aggregate, format_cell, table1
-from patch2loc.evaluation.uncertainty import (
+from patch2loc.evaluation.tables.aggregate import aggregate, format_cell
+from patch2loc.evaluation.tables.table1 import table1
+from patch2loc.evaluation.tables.uncertainty import (
     Bootstrap,
     add_intervals,
     bootstrap_interval,

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from patch2loc.evaluation.bias import between_groups, bias_table, crossfit_fpr, halves, permutation_p
-from patch2loc.evaluation.uncertainty import Bootstrap
-from patch2loc.evaluation.volume_scores import (
+from patch2loc.evaluation.comparisons.bias import between_groups, bias_table, crossfit_fpr, halves, permutation_p
+from patch2loc.evaluation.tables.uncertainty import Bootstrap
+from patch2loc.evaluation.dataset.volume_scores import (
     SKETCH_COLUMNS,
     fraction_above,
     pooled_quantile,
@@ -117,8 +117,8 @@ def test_bias_table_cells_counts_and_tests():
 def test_the_scoring_jobs_write_what_table4_and_the_bias_table_read(tmp_path):
     """score_healthy and score_lesions (the workflow's scoring) with a method without a model: their
     rows carry the volume scores and the healthy sketch, and the two tables run on them."""
-    from patch2loc.evaluation.comparisons import table4
-    from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_healthy, score_lesions
+    from patch2loc.evaluation.comparisons.detection import table4
+    from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig, score_healthy, score_lesions
     from patch2loc.files.io import save_volume
     from patch2loc.registry import REGISTRY
 

@@ -1,6 +1,6 @@
-"""The comparison tables (evaluation/comparisons.py): Table 4's AUROC and AUPRC against
+"""The comparison tables (evaluation/comparisons/paired.py): Table 4's AUROC and AUPRC against
 scikit-learn, the paired-tests table against scipy and Holm; the volume-level columns the scoring
-jobs write (evaluation/volume_scores.py)."""
+jobs write (evaluation/dataset/volume_scores.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.comparisons import PAIRED_METRICS, paired_tests, table4
-from patch2loc.evaluation.uncertainty import Bootstrap, auroc, average_precision, holm
-from patch2loc.evaluation.volume_scores import volume_columns
+from patch2loc.evaluation.comparisons.detection import table4
+from patch2loc.evaluation.comparisons.paired import PAIRED_METRICS, paired_tests
+from patch2loc.evaluation.tables.uncertainty import Bootstrap, auroc, average_precision, holm
+from patch2loc.evaluation.dataset.volume_scores import volume_columns
 from patch2loc.registry import DEFAULT_METHOD, REGISTRY
 
 OTHERS = [m.name for m in REGISTRY if m.name != DEFAULT_METHOD][:2]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from patch2loc.evaluation.scoring import ScoringConfig, score_case
+from patch2loc.evaluation.dataset.score_dataset import ScoringConfig, score_case
 from patch2loc.errors import InputError
 from patch2loc.registry import METHODS, REGISTRY, get, implementation
 
@@ -62,7 +62,7 @@ def test_every_method_scores_through_the_shared_post_processing():
 
 
 def test_a_dataset_scored_with_any_method_keeps_heatmaps_and_thresholds(tmp_path):
-    from patch2loc.evaluation.scoring import Scan, score_healthy, score_lesions
+    from patch2loc.evaluation.dataset.score_dataset import Scan, score_healthy, score_lesions
     from patch2loc.files.io import save_volume
     from patch2loc.methods.dae.model import DenoisingUNet
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patch2loc.evaluation.captions import CAPTIONS, table_caption
+from patch2loc.evaluation.report.captions import CAPTIONS, table_caption
 
 docutils_core = pytest.importorskip("docutils.core")
 CONFIG = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "config.yaml").read_text(encoding="utf-8"))

@@ -1,11 +1,13 @@
-"""The README's demo table and the demo's checks come from a run's files (patch2loc.evaluation.demo_summary)."""
+"""The README's demo table and the demo's checks come from a run's files (patch2loc.evaluation.report.demo_summary)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from patch2loc.evaluation import demo_summary, figures
-from patch2loc.evaluation.tables import METRICS_COLUMNS
+from patch2loc.evaluation.report import demo_summary
+from patch2loc.evaluation.figures.kde import kde_figure
+from patch2loc.evaluation.figures.loss_curves import loss_curves
+from patch2loc.evaluation.tables.aggregate import METRICS_COLUMNS
 
 
 def _run(tmp_path, ours_auprc: float, val_error: float, dae: bool = False, brats_auprc: float | None = None):
@@ -57,9 +59,9 @@ def _run(tmp_path, ours_auprc: float, val_error: float, dae: bool = False, brats
                 "centre_error": [30.0, 30.0],
             }
         ).to_csv(d / "loss.csv", index=False)
-    # a finished run's figures: one whose every panel has data (figure_check)
+    # a finished run's figures: one whose every panel has data (figures.check)
     losses = {f"T2 fold{k}": tmp_path / "models" / "T2" / f"fold{k}" / "loss.csv" for k in (0, 1)}
-    figures.loss_curves(losses, tmp_path / "figures" / "loss_curves_Patch2Loc.png")
+    loss_curves(losses, tmp_path / "figures" / "loss_curves_Patch2Loc.png")
     return tmp_path
 
 
@@ -312,7 +314,7 @@ def test_a_figure_with_an_empty_panel_fails_the_checks(tmp_path, capsys):
             "score": [1.1, 2.2, 1.8, 3.4],
         }
     )
-    figures.kde_figure(patches, "WMH", run / "figures" / "kde_WMH.png")
+    kde_figure(patches, "WMH", run / "figures" / "kde_WMH.png")
     assert demo_summary.main([str(run)]) == 1
     out = capsys.readouterr().out
     assert "FAIL  figures: 1 of 2 figures have data in every panel they draw; kde_WMH.png:" in out

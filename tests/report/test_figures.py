@@ -4,7 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from patch2loc.evaluation.figures import ellipse_figure, heatmap_panel, kde_figure, loss_curves, pick_slice
+from patch2loc.evaluation.figures.ellipses import ellipse_figure
+from patch2loc.evaluation.figures.heatmaps import heatmap_panel, pick_slice
+from patch2loc.evaluation.figures.kde import kde_figure
+from patch2loc.evaluation.figures.loss_curves import loss_curves
 from patch2loc.errors import InputError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -120,7 +123,7 @@ def test_loss_curves(tmp_path):
 
 
 def test_not_drawn_writes_a_png_naming_the_reason(tmp_path):
-    from patch2loc.evaluation.figures import not_drawn
+    from patch2loc.evaluation.figures.style import not_drawn
 
     out = tmp_path / "x.png"
     not_drawn("ellipses_WMH.png", "no location with both normal and abnormal patches", out)
@@ -137,7 +140,7 @@ def test_loss_curves_of_a_dae(tmp_path):
 
 
 def test_method_panel_side_by_side(tmp_path):
-    from patch2loc.evaluation.figures import method_panel
+    from patch2loc.evaluation.figures.heatmaps import method_panel
 
     yy, xx = np.mgrid[:32, :28]
     image = np.exp(-((xx - 14) ** 2 + (yy - 16) ** 2) / 120.0)
@@ -160,7 +163,7 @@ def test_method_panel_side_by_side(tmp_path):
 
 
 def test_method_kde_figure(tmp_path):
-    from patch2loc.evaluation.figures import method_kde_figure
+    from patch2loc.evaluation.figures.kde import method_kde_figure
 
     p = _patches(30, 20)
     samples = {

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.report import build_report
+from patch2loc.evaluation.report.html import build_report
 
 # The smallest valid PNG (1x1 pixel), so the test needs no plotting.
 PNG = base64.b64decode(
@@ -78,12 +78,12 @@ def test_report_escapes_text_keeps_order_and_links_nothing(tmp_path):
     assert "<link" not in html and "<script" not in html
 
 
-# ---------------------------------------------------------------- run sections (report_sections)
+# ---------------------------------------------------------------- run sections (report.sections)
 
 
 def _run_with_viewers(tmp_path):
     """per_volume_metrics.csv with an extra method (DAE) and viewers for some volumes."""
-    from patch2loc.evaluation.tables import METRICS_COLUMNS
+    from patch2loc.evaluation.tables.aggregate import METRICS_COLUMNS
 
     rows = [
         dict(
@@ -118,7 +118,7 @@ def _run_with_viewers(tmp_path):
 
 
 def test_per_volume_tables_link_the_viewers_of_any_method(tmp_path):
-    from patch2loc.evaluation.report_sections import healthy_items, per_volume_items
+    from patch2loc.evaluation.report.sections import healthy_items, per_volume_items
 
     run = _run_with_viewers(tmp_path)
     items = per_volume_items(run / "tables" / "per_volume_metrics.csv", run) + healthy_items(run)
@@ -142,7 +142,7 @@ def test_per_volume_tables_link_the_viewers_of_any_method(tmp_path):
 
 
 def test_per_volume_table_without_a_metric_names_the_file(tmp_path):
-    from patch2loc.evaluation.report_sections import per_volume_items
+    from patch2loc.evaluation.report.sections import per_volume_items
 
     path = tmp_path / "per_volume_metrics.csv"
     pd.DataFrame({"method": ["P"], "dataset": ["WMH"]}).to_csv(path, index=False)
@@ -151,7 +151,7 @@ def test_per_volume_table_without_a_metric_names_the_file(tmp_path):
 
 
 def test_demo_checks_are_the_pass_fail_lines_of_demo_summary(tmp_path):
-    from patch2loc.evaluation.report_sections import demo_check_items
+    from patch2loc.evaluation.report.sections import demo_check_items
 
     run = _run_with_viewers(tmp_path)
     ((caption, content),) = demo_check_items(run)

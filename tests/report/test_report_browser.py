@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from patch2loc.evaluation.report import build_report
-from patch2loc.evaluation.report_sections import per_volume_items
-from patch2loc.evaluation.tables import METRICS_COLUMNS, table1, table1_supplementary
+from patch2loc.evaluation.report.html import build_report
+from patch2loc.evaluation.report.sections import per_volume_items
+from patch2loc.evaluation.tables.aggregate import METRICS_COLUMNS
+from patch2loc.evaluation.tables.table1 import table1, table1_supplementary
 from patch2loc.registry import METHODS
 from patch2loc.viewer.browser import Chromium, find_chromium
 

@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from patch2loc.scoring.metrics import evaluate_volume
-from patch2loc.evaluation.protocol_table import protocol_table
+from patch2loc.evaluation.tables.protocol_table import protocol_table
 from patch2loc.registry import REGISTRY
 from patch2loc.scoring import postprocess
 from patch2loc.scoring import protocol as P
@@ -196,7 +196,7 @@ def test_reference_columns_and_the_protocols_table():
 def test_score_lesions_adds_reference_columns_and_leaves_the_shared_ones_alone(tmp_path):
     from dataclasses import replace
 
-    from patch2loc.evaluation.scoring import Collected, Scan, ScoringConfig, score_lesions
+    from patch2loc.evaluation.dataset.score_dataset import Collected, Scan, ScoringConfig, score_lesions
     from patch2loc.files.io import save_volume
     from patch2loc.methods.dae.model import DenoisingUNet
 
@@ -225,7 +225,7 @@ def test_score_lesions_adds_reference_columns_and_leaves_the_shared_ones_alone(t
 
 
 def test_pooled_auprc_summed_over_shards_equals_one_curve_over_the_set(tmp_path):
-    from patch2loc.evaluation.pooled import merge_pooled, read_pooled, write_pooled
+    from patch2loc.evaluation.dataset.pooled import merge_pooled, read_pooled, write_pooled
 
     rng = np.random.default_rng(4)
     scores = [rng.gamma(2.0, size=(8, 8, 8)).astype(np.float32) for _ in range(3)]

@@ -1,7 +1,7 @@
 """The scoring core (`patch2loc.scoring`): one path from a model and a scan to an anomaly map.
 
 What the method boundary must show: for every method of the registry (a method added later is covered
-without touching this file), the workflow's scoring (`evaluation.scoring`, what the scoring rules
+without touching this file), the workflow's scoring (`evaluation.dataset.score_dataset`, what the scoring rules
 run) and predict's (`patch2loc predict` for a trained method; predict's per-scan code `run_scan`
 for one without a model, which the command line refuses) write byte-equal heatmaps for the same
 model and scan. The models are trained here for two steps with the method's own block of
@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from patch2loc import cli
-from patch2loc.evaluation.scoring import Scan, ScoringConfig, score_lesions
+from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig, score_lesions
 from patch2loc.registry import REGISTRY, implementation
 from patch2loc.scoring import ScanSettings, lesion_mask, mean_threshold, postprocess, score_scan
 

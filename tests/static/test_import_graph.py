@@ -140,3 +140,26 @@ def test_the_architecture_drawing_is_the_import_graph():
     assert drawn == layers(folders), "redraw docs/architecture.md's layers:\n" + "\n".join(
         " ".join(line) for line in layers(folders)
     )
+
+
+def test_the_evaluation_subpackages_have_no_import_cycle():
+    """evaluation/ is split by concept (dataset, patches, tables, comparisons, figures, report,
+    challenges, lesionwise); each subpackage imports only those below it, like the folders."""
+    graph = import_graph()
+
+    def sub(module: str) -> str | None:
+        parts = module.split(".")
+        return ".".join(parts[:3]) if parts[:2] == ["patch2loc", "evaluation"] and len(parts) > 3 else None
+
+    subs: dict[str, set[str]] = {}
+    for name, targets in graph.items():
+        if (here := sub(name)) is not None:
+            subs.setdefault(here, set()).update(s for t in targets if (s := sub(t)) is not None and s != here)
+    assert {"patch2loc.evaluation.dataset", "patch2loc.evaluation.tables", "patch2loc.evaluation.report"} <= set(subs)
+    found = {
+        (a.removeprefix("patch2loc.evaluation."), b.removeprefix("patch2loc.evaluation."))
+        for a, b in edges_in_cycles(subs)
+    }
+    assert not found, f"evaluation subpackages importing each other: {sorted(found)}"
+    flat = sorted(p.name for p in (SRC / "patch2loc" / "evaluation").glob("*.py") if p.name != "__init__.py")
+    assert not flat, f"a module directly under evaluation/ (put it in the subpackage of its concept): {flat}"

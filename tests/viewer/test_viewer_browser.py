@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from patch2loc.viewer.browser import Chromium, find_chromium
-from patch2loc.evaluation.report import build_report
-from patch2loc.evaluation.report_sections import per_volume_items
+from patch2loc.evaluation.report.html import build_report
+from patch2loc.evaluation.report.sections import per_volume_items
 from patch2loc.viewer import copy_library, write_viewer
 
 pytestmark = pytest.mark.skipif(

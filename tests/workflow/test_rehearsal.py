@@ -194,7 +194,7 @@ def check_small_rehearsal(summary: dict, tmp_path: Path) -> None:
     assert summary["sri24"]["same_atlas"] and summary["sri24"]["second_returncode"] == 0
     assert (out / "skullstrip" / "robex" / "ATLAS_v2" / "T1").is_dir()
     # The one IXI test subject (IXI105-HH-1128) cannot both fit the cross-fitted bias threshold and be
-    # evaluated by it (evaluation/bias.py): no group cell, only each factor's (empty) permutation row.
+    # evaluated by it (evaluation/comparisons/bias.py): no group cell, only each factor's (empty) permutation row.
     bias = pd.read_csv(out / "tables" / "bias.csv", keep_default_na=False)
     assert bias.loc[bias["grouping"] == "site", "group"].tolist() == ["permutation p"]
     assert bias.loc[bias["grouping"] == "sex", "group"].tolist() == ["permutation p"]

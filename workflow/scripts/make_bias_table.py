@@ -1,5 +1,5 @@
 """Rule bias: false positives on healthy IXI test volumes by site, sex and age band, per method; its
-caption comes from the rule (patch2loc.evaluation.captions)."""
+caption comes from the rule (patch2loc.evaluation.report.captions)."""
 
 import sys
 
@@ -8,12 +8,12 @@ from _common import refusals, setup
 
 setup(snakemake)
 
-from patch2loc.evaluation.bias import bias_table
-from patch2loc.evaluation.demographics import read_ixi_demographics
-from patch2loc.evaluation.tables import read_csvs
-from patch2loc.evaluation.table_files import write_table
-from patch2loc.evaluation.uncertainty import Bootstrap
-from patch2loc.evaluation.volume_scores import SKETCH_COLUMNS
+from patch2loc.evaluation.comparisons.bias import bias_table
+from patch2loc.evaluation.comparisons.demographics import read_ixi_demographics
+from patch2loc.evaluation.tables.aggregate import read_csvs
+from patch2loc.evaluation.tables.files import write_table
+from patch2loc.evaluation.tables.uncertainty import Bootstrap
+from patch2loc.evaluation.dataset.volume_scores import SKETCH_COLUMNS
 
 params = snakemake.params
 with refusals(snakemake):  # a metrics file or the demographics that are not what they should be: one line

@@ -7,7 +7,7 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.evaluation.compute import compute_per_stage
+from patch2loc.evaluation.tables.compute import compute_per_stage
 from patch2loc.files.io import write_csv
 
 table = compute_per_stage(snakemake.input.benchmarks, snakemake.params.gpu_methods)

@@ -18,8 +18,13 @@ from _common import setup
 setup(snakemake)
 
 import pandas as pd
-from patch2loc.evaluation import figures, patch_stream
-from patch2loc.evaluation.patch_classes import PatchClasses
+from patch2loc.evaluation.patches import stream as patch_stream
+from patch2loc.evaluation.figures.ellipses import ellipse_figure
+from patch2loc.evaluation.figures.heatmaps import heatmap_panel, method_panel, pick_slice
+from patch2loc.evaluation.figures.kde import kde_figure, method_kde_figure
+from patch2loc.evaluation.figures.loss_curves import loss_curves
+from patch2loc.evaluation.figures.style import not_drawn
+from patch2loc.evaluation.patches.classes import PatchClasses
 from patch2loc.files.io import load_volume
 from patch2loc.files.staging import atomic_output
 from patch2loc.run.layout import RunLayout
@@ -37,7 +42,7 @@ def add(section, path, caption, draw):
         draw(path)
     except Exception as err:  # one figure that cannot be drawn must not sink the rest
         print(f"not drawn {path.name}: {err}")
-        figures.not_drawn(path.name, str(err), path)
+        not_drawn(path.name, str(err), path)
         return
     made.append({"section": section, "file": path.name, "caption": caption})
 
@@ -73,17 +78,17 @@ def sample(files, dataset):
 
 def draw_kde(path, dataset):
     rows, counts = sample(patches[params.position_method], dataset)
-    figures.kde_figure(rows, dataset, path, max_points=KDE_POINTS, counts=counts, definition=CLASSES)
+    kde_figure(rows, dataset, path, max_points=KDE_POINTS, counts=counts, definition=CLASSES)
 
 
 def draw_method_kde(path, dataset):
     samples = {m: sample(files, dataset) for m, files in patches.items()}
-    figures.method_kde_figure(samples, dataset, path, max_points=KDE_POINTS, definition=CLASSES)
+    method_kde_figure(samples, dataset, path, max_points=KDE_POINTS, definition=CLASSES)
 
 
 def draw_ellipses(path, dataset):
     rows, _ = patch_stream.rows_at_best_location(patches[params.position_method], dataset, definition=CLASSES)
-    figures.ellipse_figure(rows, path, definition=CLASSES)
+    ellipse_figure(rows, path, definition=CLASSES)
 
 
 def patch_caption(kind):
@@ -103,7 +108,7 @@ def slice_of(dataset, modality, subject):
     image = load_volume(layout.normalized(dataset, modality, subject)).data
     seg_path = Path(layout.preprocessed(dataset, modality, subject, "seg.nii.gz"))
     seg = load_volume(seg_path).data > 0 if seg_path.exists() else None
-    return image, seg, figures.pick_slice(seg, image > 0)
+    return image, seg, pick_slice(seg, image > 0)
 
 
 def kept_subjects(*dirs):
@@ -145,7 +150,7 @@ for png in out.heatmaps:
         "Heatmaps",
         png,
         caption("heatmaps", f"{keys['dataset']} ({keys['modality']}, {keys['fold']})"),
-        lambda p, d=heatmap_dir: figures.heatmap_panel(heatmap_rows(d), p),
+        lambda p, d=heatmap_dir: heatmap_panel(heatmap_rows(d), p),
     )
 
 # Method panels: the same subjects and slices with every method's kept heatmap (first fold), each
@@ -167,7 +172,7 @@ def draw_methods(path, dataset):
     modality = scores_of(next(iter(dirs.values())))["modality"]
     rows = panel_rows(dataset, modality, dirs, lambda s, z: f"{s} (slice {z})")
     methods = [m for m in params.methods if m in dirs]
-    figures.method_panel(rows, methods, {m: scales[(m, modality)] for m in methods}, path)
+    method_panel(rows, methods, {m: scales[(m, modality)] for m in methods}, path)
 
 
 per_dataset(out.methods, "methods", "Method comparison", lambda d: caption("methods", d), draw_methods)
@@ -179,7 +184,7 @@ for png in out.loss:
         for p in inp.losses
         if (k := RunLayout.parse(p, "model"))["method"] == method
     }
-    add("Training", png, caption("loss_curves", method), lambda p, c=curves: figures.loss_curves(c, p))
+    add("Training", png, caption("loss_curves", method), lambda p, c=curves: loss_curves(c, p))
 
 with atomic_output(out.done) as tmp:
     tmp.write_text(json.dumps(made, indent=1))

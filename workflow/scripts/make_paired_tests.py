@@ -1,5 +1,5 @@
 """Rule paired_tests: the registry's first method against every other one, volume by volume (Wilcoxon
-signed-rank, Holm); its caption comes from the rule (patch2loc.evaluation.captions)."""
+signed-rank, Holm); its caption comes from the rule (patch2loc.evaluation.report.captions)."""
 
 import sys
 
@@ -8,10 +8,10 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.evaluation.comparisons import OPTIONAL_METRICS, PAIRED_METRICS, paired_tests
-from patch2loc.evaluation.tables import read_csvs
-from patch2loc.evaluation.table_files import write_table
-from patch2loc.evaluation.uncertainty import Bootstrap
+from patch2loc.evaluation.comparisons.paired import OPTIONAL_METRICS, PAIRED_METRICS, paired_tests
+from patch2loc.evaluation.tables.aggregate import read_csvs
+from patch2loc.evaluation.tables.files import write_table
+from patch2loc.evaluation.tables.uncertainty import Bootstrap
 
 params = snakemake.params
 required = ("method", "modality", "fold", "dataset", "subject", "region", *PAIRED_METRICS)

@@ -1,5 +1,5 @@
 """Rule protocols: tables/protocols.csv, every method under the shared and its reference protocol
-beside the published row (patch2loc.evaluation.protocol_table, docs/protocols.md)."""
+beside the published row (patch2loc.evaluation.tables.protocol_table, docs/protocols.md)."""
 
 import sys
 
@@ -10,10 +10,10 @@ setup(snakemake)
 
 import pandas as pd
 
-from patch2loc.evaluation.pooled import read_pooled
-from patch2loc.evaluation.protocol_table import CAPTION, protocol_table
-from patch2loc.evaluation.table_files import write_table
-from patch2loc.evaluation.tables import read_csvs
+from patch2loc.evaluation.dataset.pooled import read_pooled
+from patch2loc.evaluation.tables.protocol_table import CAPTION, protocol_table
+from patch2loc.evaluation.tables.files import write_table
+from patch2loc.evaluation.tables.aggregate import read_csvs
 
 metrics = read_csvs(snakemake.input.metrics, required=("method", "modality", "fold", "dataset", "subject", "auprc"))
 pooled = [read_pooled(p) for p in snakemake.input.pooled]

@@ -11,8 +11,8 @@ from _common import setup
 setup(snakemake)
 
 import yaml
-from patch2loc.evaluation.report import build_report
-from patch2loc.evaluation.report_sections import demo_check_items, healthy_items, per_volume_items
+from patch2loc.evaluation.report.html import build_report
+from patch2loc.evaluation.report.sections import demo_check_items, healthy_items, per_volume_items
 from patch2loc.run.layout import RunLayout
 
 inp = snakemake.input

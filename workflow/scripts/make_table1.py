@@ -1,7 +1,7 @@
 """Rule table1: Table 1 (Dice, AUPRC; every method of the run, then the published rows), the
 supplementary table, their intervals as numbers (table1_intervals.csv) and native against atlas
 space (table1_spaces: empty for an atlas-only run); their captions come from
-the rule (patch2loc.evaluation.captions)."""
+the rule (patch2loc.evaluation.report.captions)."""
 
 import sys
 
@@ -11,10 +11,11 @@ from _common import setup
 setup(snakemake)
 
 from patch2loc.files.io import write_csv
-from patch2loc.evaluation.spaces import space_table
-from patch2loc.evaluation.tables import interval_table, read_csvs, table1, table1_supplementary
-from patch2loc.evaluation.uncertainty import Bootstrap
-from patch2loc.evaluation.table_files import write_table
+from patch2loc.evaluation.tables.space_table import space_table
+from patch2loc.evaluation.tables.aggregate import interval_table, read_csvs
+from patch2loc.evaluation.tables.table1 import table1, table1_supplementary
+from patch2loc.evaluation.tables.uncertainty import Bootstrap
+from patch2loc.evaluation.tables.files import write_table
 
 out, captions = snakemake.output, snakemake.params.captions
 boot = Bootstrap.from_config(snakemake.params.bootstrap)

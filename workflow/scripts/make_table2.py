@@ -14,10 +14,10 @@ from _common import setup
 setup(snakemake)
 
 import pandas as pd
-from patch2loc.evaluation.patch_statistics import TABLE2_COLUMNS, spearman_per_fold, summarise_spearman
-from patch2loc.evaluation.table2 import table2
-from patch2loc.evaluation.tables import read_csvs
-from patch2loc.evaluation.table_files import write_table
+from patch2loc.evaluation.patches.statistics import TABLE2_COLUMNS, spearman_per_fold, summarise_spearman
+from patch2loc.evaluation.tables.table2 import table2
+from patch2loc.evaluation.tables.aggregate import read_csvs
+from patch2loc.evaluation.tables.files import write_table
 from patch2loc.files.io import write_csv
 
 per_fold = pd.concat(
@@ -32,5 +32,5 @@ write_csv(per_fold, snakemake.output.per_fold)
 write_table(
     table2(summarise_spearman(per_fold), snakemake.input.published),
     snakemake.output.table[0][: -len(".csv")],
-    caption=snakemake.params.caption,  # patch2loc.evaluation.captions
+    caption=snakemake.params.caption,  # patch2loc.evaluation.report.captions
 )

@@ -1,7 +1,7 @@
 """Rule table3: the challenges' metrics at the unsupervised threshold (Table 3: the WMH rules on
 every set, and each set with its own challenge's metrics), lesion-wise recall
 by lesion size (table and one figure per lesion set) and AUPRC by lesion-load tertile; their
-captions come from the rule (patch2loc.evaluation.captions)."""
+captions come from the rule (patch2loc.evaluation.report.captions)."""
 
 import sys
 from pathlib import Path
@@ -11,14 +11,14 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.evaluation.challenge_table import challenge_table
+from patch2loc.evaluation.tables.challenge_table import challenge_table
 from patch2loc.evaluation.lesionwise import tables as T
 from patch2loc.evaluation.lesionwise.figures import recall_size_figure
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, VOLUME_COLUMNS, LesionRule
-from patch2loc.evaluation.figure_style import not_drawn
-from patch2loc.evaluation.tables import interval_table, read_csvs
-from patch2loc.evaluation.uncertainty import Bootstrap
-from patch2loc.evaluation.table_files import write_table
+from patch2loc.evaluation.figures.style import not_drawn
+from patch2loc.evaluation.tables.aggregate import interval_table, read_csvs
+from patch2loc.evaluation.tables.uncertainty import Bootstrap
+from patch2loc.evaluation.tables.files import write_table
 from patch2loc.files.io import write_csv
 from patch2loc.errors import InputError
 from patch2loc.run.layout import RunLayout

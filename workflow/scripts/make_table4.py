@@ -1,5 +1,5 @@
 """Rule table4: volume-level detection, healthy IXI test volumes against each lesion set, per method;
-its caption comes from the rule (patch2loc.evaluation.captions)."""
+its caption comes from the rule (patch2loc.evaluation.report.captions)."""
 
 import sys
 
@@ -8,11 +8,11 @@ from _common import setup
 
 setup(snakemake)
 
-from patch2loc.evaluation.comparisons import table4
-from patch2loc.evaluation.tables import read_csvs
-from patch2loc.evaluation.table_files import write_table
-from patch2loc.evaluation.uncertainty import Bootstrap
-from patch2loc.evaluation.volume_scores import VOLUME_SCORES
+from patch2loc.evaluation.comparisons.detection import table4
+from patch2loc.evaluation.tables.aggregate import read_csvs
+from patch2loc.evaluation.tables.files import write_table
+from patch2loc.evaluation.tables.uncertainty import Bootstrap
+from patch2loc.evaluation.dataset.volume_scores import VOLUME_SCORES
 
 params = snakemake.params
 column = VOLUME_SCORES[params.volume_score]

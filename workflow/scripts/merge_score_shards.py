@@ -1,5 +1,5 @@
 """Rule merge_score_shards: one dataset's metrics, lesions, patch statistics, pooled scores and heatmaps
-from its shards, with each volume's validation-tuned Dice (evaluation/tuned_dice.py)."""
+from its shards, with each volume's validation-tuned Dice (evaluation/dataset/tuned_dice.py)."""
 
 import sys
 from pathlib import Path
@@ -9,9 +9,9 @@ from _common import refusals, setup
 
 setup(snakemake)
 
-from patch2loc.evaluation.pooled import merge_pooled, read_pooled
-from patch2loc.evaluation.shards import merge_csv, merge_dirs
-from patch2loc.evaluation.tuned_dice import merge_tuning, read_shards
+from patch2loc.evaluation.dataset.pooled import merge_pooled, read_pooled
+from patch2loc.evaluation.dataset.shards import merge_csv, merge_dirs
+from patch2loc.evaluation.dataset.tuned_dice import merge_tuning, read_shards
 from patch2loc.data.subjects import tuning_folds
 
 inp, out = snakemake.input, snakemake.output

@@ -16,10 +16,10 @@ if get(snakemake.wildcards.method).gpu:
 
 from patch2loc.data.inputs import input_contrasts
 from patch2loc.checks.devices import resolve_device
-from patch2loc.evaluation.native_space import NativeFiles
-from patch2loc.evaluation.scoring import Collected, Scan, ScoringConfig, score_healthy, score_lesions
-from patch2loc.evaluation.pooled import write_pooled
-from patch2loc.evaluation.tuned_dice import write_tuning
+from patch2loc.evaluation.dataset.scan_grid import NativeFiles
+from patch2loc.evaluation.dataset.score_dataset import Collected, Scan, ScoringConfig, score_healthy, score_lesions
+from patch2loc.evaluation.dataset.pooled import write_pooled
+from patch2loc.evaluation.dataset.tuned_dice import write_tuning
 from patch2loc.files.io import write_csv, write_json
 from patch2loc.scoring.steps import merge_histograms
 from patch2loc.run.layout import RunLayout

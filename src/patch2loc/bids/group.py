@@ -111,7 +111,7 @@ def run_group(out_dir: Path, seg_layout) -> tuple[Path, Path]:
     """Write group_anomaly.tsv and report.html into OUTPUT_DIR (both or neither)."""
     import pandas as pd
 
-    from patch2loc.evaluation.report import build_report, sortable_table
+    from patch2loc.evaluation.report.html import build_report, sortable_table
     from patch2loc.files.staging import OutputSet
 
     rows = _rows(out_dir, seg_layout)

@@ -161,7 +161,7 @@ def reference_columns(
     split, which no lesion set has yet: ref_dice_mode says so). `pooled`: where the protocol pools
     AUPRC over the set, the volume's score histogram is appended to it (steps.score_histogram);
     `tuning_entry`: where the protocol tunes its Dice threshold on validation volumes, the volume's code
-    histogram is put in it under "ref" (evaluation/tuned_dice.py fills ref_dice when shards merge).
+    histogram is put in it under "ref" (evaluation/dataset/tuned_dice.py fills ref_dice when shards merge).
     `spacing_mm`: the grid's in-plane voxel size, for a protocol whose erosion is in mm (`at_spacing`)."""
     protocol = reference_of(method)
     if protocol is None:

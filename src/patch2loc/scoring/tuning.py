@@ -3,7 +3,7 @@
 A scoring shard cannot know the tuned threshold: it is chosen on other volumes, which other shards
 score. So each volume leaves a compact histogram of its graded map (lesion and other voxels per
 score code), and the threshold is tuned and applied when the shards are merged
-(evaluation/tuned_dice.py). A code is the score's float32 value floored to its top 16 bits in an
+(evaluation/dataset/tuned_dice.py). A code is the score's float32 value floored to its top 16 bits in an
 order-preserving key (sign, exponent and 7 mantissa bits, i.e. a bfloat16 floor): "code >= c" holds
 exactly when "score >= threshold_of(c)", so the Dice a histogram gives at a code is the exact Dice of
 that threshold; thresholds are searched on that grid (steps of 2^-7 relative, under 0.8 %). A volume

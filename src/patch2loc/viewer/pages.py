@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.figure_style import HEATMAP_CMAP
+from patch2loc.evaluation.figures.style import HEATMAP_CMAP
 from patch2loc.files.io import load_volume
 from patch2loc.registry import DEFAULT_METHOD, METHODS
 from patch2loc.viewer.template import PAGE

@@ -1,4 +1,4 @@
-"""Recall against lesion size: one PNG per lesion set, one line per method (figure_style).
+"""Recall against lesion size: one PNG per lesion set, one line per method (figures.style).
 
 Methods often find the same share of a bin (all or none of its few lesions), so each method's points
 are dodged sideways around the bin and drawn with their own marker: no method's marks can hide
@@ -12,8 +12,8 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.figure_style import STYLE, finite, new_figure, note, save
-from patch2loc.evaluation.tables import method_order
+from patch2loc.evaluation.figures.style import STYLE, finite, new_figure, note, save
+from patch2loc.evaluation.tables.aggregate import method_order
 from patch2loc.errors import InputError
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")

@@ -16,7 +16,7 @@ from patch2loc.data.layouts import MODALITIES
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.tables import (
+from patch2loc.evaluation.tables.aggregate import (
     aggregate,
     dataset_order,
     format_cell,

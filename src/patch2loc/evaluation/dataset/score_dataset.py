@@ -9,7 +9,7 @@ the way, and only the first `keep_heatmaps` heatmaps are written to disk (for fi
 user).
 
 Where the lesion metrics are computed is `evaluate.space` (docs/evaluation.md, "Native and atlas
-space"): `native` (the default) on each scan's own grid (evaluation/native_space.py), `atlas` on the
+space"): `native` (the default) on each scan's own grid (evaluation/dataset/scan_grid.py), `atlas` on the
 atlas grid. The healthy threshold is always taken in atlas space (see score_healthy); the patch
 statistics (Table 2) describe the model's own patches, so they stay on the atlas grid too.
 """
@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, LesionRule
-from patch2loc.evaluation.native_space import NativeFiles
-from patch2loc.evaluation.volume_scores import volume_columns
+from patch2loc.evaluation.dataset.scan_grid import NativeFiles
+from patch2loc.evaluation.dataset.volume_scores import volume_columns
 from patch2loc.files.io import Volume, save_volume
 from patch2loc.preprocessing.stack import load_any_case
 from patch2loc.scoring import ScanSettings, ScoredScan, score_scan, unsupervised_threshold
@@ -153,7 +153,7 @@ def graded(scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, dataset: str):
     if scan.native is None:
         raise ValueError(f"{scan.subject}: evaluate.space native needs the scan's native files (Scan.native)")
     from patch2loc.data.layouts import binarize_seg
-    from patch2loc.evaluation.native_space import load_native
+    from patch2loc.evaluation.dataset.scan_grid import load_native
 
     nv = load_native(scan.native, vol.score, case.mask, case.image.affine)
     truth = binarize_seg(dataset, nv.labels, wmh_other_pathology=cfg.wmh_other_pathology)
@@ -199,7 +199,7 @@ def _reference(method: str, vol: ScoredScan, case, cfg: ScoringConfig, pooled: l
 @dataclass
 class Collected:
     """What score_lesions gathers for the merge: pooled-AUPRC histograms and, per volume, the code
-    histograms of its validation-tuned Dice (evaluation/tuned_dice.py)."""
+    histograms of its validation-tuned Dice (evaluation/dataset/tuned_dice.py)."""
 
     pooled: list = field(default_factory=list)
     tuning: list = field(default_factory=list)
@@ -259,7 +259,7 @@ def score_lesions(
     volume is the dataset's `first_index`-th (for `keep_heatmaps`). Lesion metrics in `cfg.space`;
     `challenge` (config/datasets.yaml, native space only): the set's challenge metrics as columns;
     `collected`: gathers the histograms the merge of the shards needs (pooled AUPRC, tuned Dice)."""
-    from patch2loc.evaluation.patch_statistics import patch_statistics
+    from patch2loc.evaluation.patches.statistics import patch_statistics
     from patch2loc.methods.patch2loc.model import patch_size_for
 
     collected = Collected() if collected is None else collected

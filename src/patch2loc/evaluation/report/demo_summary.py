@@ -1,7 +1,7 @@
 """The demo's results as the README shows them, computed from a finished run (never typed by hand).
 
-    python -m patch2loc.evaluation.demo_summary results/demo [--markdown-only] [--readme README.md]
-    python -m patch2loc.evaluation.demo_summary results/demo_long --checks long
+    python -m patch2loc.evaluation.report.demo_summary results/demo [--markdown-only] [--readme README.md]
+    python -m patch2loc.evaluation.report.demo_summary results/demo_long --checks long
 
 Prints (1) the README's demo table: best Dice / AUPRC in % per lesion set and method (mean ± sample
 std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks:
@@ -13,7 +13,7 @@ std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks:
   and MSLUB (MSLUB's lesions sit at the chance floor of the 3 mm demo grid: docs/demo-evidence.md
   section 9; BraTS21: docs/demo-anatomy.md section 5), and rows of the DAE, the three diffusion
   models, the AE and the VAE (`COMPARED`: the registry's other trained methods) on all four;
-- every figure of the run has data in every panel it draws (`figure_check`: no class with n = 0,
+- every figure of the run has data in every panel it draws (`figures.check`: no class with n = 0,
   no empty method, no all-NaN curve, no figure that could not be drawn);
 (3) as information, no check: the AUPRC of each of those against Thresh's and Patch2Loc's (the
 synthetic lesions may favour either method), and per lesion set the chance level, the AUPRC a
@@ -31,13 +31,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.figure_check import figure_checks
+from patch2loc.evaluation.figures.check import figure_checks
 from patch2loc.files.io import load_case, load_volume
 from patch2loc.data.layouts import MODALITIES
 from patch2loc.errors import InputError
 from patch2loc.run.layout import RunLayout
 from patch2loc.registry import BASELINE, DEFAULT_METHOD, METHODS, TRAINED
-from patch2loc.evaluation.tables import (
+from patch2loc.evaluation.tables.aggregate import (
     DATASET_ORDER,
     aggregate_folds,
     format_mean_std,

@@ -4,7 +4,7 @@ SimpleITK and MONAI, so that the table rule's light environment (envs/analysis.y
 
 One row per (dataset, method, metric): sets of different challenges have different metrics, so a
 long table keeps one column per thing shown. Each cell is the mean over test subjects with its
-bootstrap interval (`evaluation.uncertainty`), and `volumes` says how many volumes have a value
+bootstrap interval (`evaluation.tables.uncertainty`), and `volumes` says how many volumes have a value
 behind it: a challenge's own rules leave some undefined (WMH's HD95 without a lesion, BraTS' lesion
 scores when nothing is left after its size floor), and such volumes leave the mean, counted here.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.tables import aggregate, dataset_order, format_cell, method_order
+from patch2loc.evaluation.tables.aggregate import aggregate, dataset_order, format_cell, method_order
 
 # BraTS' tumour regions as the columns name them (challenges.brats23.REGIONS, whose labels need the
 # heavy package) and as the table's headings do (Baid et al. 2021: WT = TC + oedema, TC = ET + NCR).

@@ -6,7 +6,7 @@ origin at the bottom, so the horizontal axis is X and the vertical axis is Y eve
 
 Every PNG records what its panels hold: `save(..., panels={panel: {series: finite values drawn}})`
 writes it into the PNG's text chunk `PANELS_KEY` (a figure that could not be drawn records why), so
-that `figure_check` can tell from a finished run whether any panel was drawn empty.
+that `figures.check` can tell from a finished run whether any panel was drawn empty.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ SPACES = {
         "brain mask (the authors' protocol)."
     ),
 }
-# Every interval of the tables (evaluation/uncertainty.py; docs/evaluation.md, "Uncertainty").
+# Every interval of the tables (evaluation/tables/uncertainty.py; docs/evaluation.md, "Uncertainty").
 INTERVAL = (
     "mean [{level_pct:g} % {boot_method} bootstrap interval over test subjects, each subject's mean over folds; "
     "{resamples} resamples, seed {seed}; it does not cover training variation]"

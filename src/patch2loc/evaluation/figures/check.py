@@ -1,12 +1,12 @@
 """Does every figure of a finished run have data in every panel it draws?
 
-Each figure records, when it is saved (`figure_style.save`), what each of its panels drew: per
+Each figure records, when it is saved (`figures.style.save`), what each of its panels drew: per
 series (a class of patches, a method, a model's curve, a map) the number of finite values. A
 figure fails when any series drew nothing (a class with n = 0, a method without points or map, an
 all-NaN curve), when it could not be drawn at all (its PNG says why), or when it carries no record
 (drawn by code that did not record it: rerun the rule that made it).
 
-    python -m patch2loc.evaluation.figure_check results/demo   # exit 1 if a figure fails
+    python -m patch2loc.evaluation.figures.check results/demo   # exit 1 if a figure fails
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from patch2loc.evaluation.figure_style import NOT_DRAWN_KEY, PANELS_KEY
+from patch2loc.evaluation.figures.style import NOT_DRAWN_KEY, PANELS_KEY
 from patch2loc.run.layout import RunLayout
 
 SHOWN_PROBLEMS = 12  # at most this many in a check's line; the command prints them all
@@ -65,7 +65,7 @@ def figure_checks(run_dir: str | Path) -> list[tuple[str, bool, str]]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m patch2loc.evaluation.figure_check RUN_DIR", file=sys.stderr)
+        print("usage: python -m patch2loc.evaluation.figures.check RUN_DIR", file=sys.stderr)
         return 2
     total, failing = run_figure_problems(args[0])
     for name, problems in failing.items():

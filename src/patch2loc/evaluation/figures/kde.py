@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from patch2loc.evaluation.figure_style import COLOURS, STYLE, finite, new_figure, save, value_range
-from patch2loc.evaluation.patch_classes import PatchClasses
+from patch2loc.evaluation.figures.style import COLOURS, STYLE, finite, new_figure, save, value_range
+from patch2loc.evaluation.patches.classes import PatchClasses
 from patch2loc.errors import InputError
 
 AXIS_LABELS = {
@@ -85,7 +85,7 @@ def kde_figure(
     Normal vs abnormal patches by `definition` (default the paper's: < 10 % and > 90 % lesion), all
     folds pooled unless `fold` is given. At most `max_points` random patches per class enter each
     KDE (the legend gives the full n: `counts` when `patches` is already a sample, see
-    `patch_stream.sample_classes`); a class with fewer than 3 points is drawn as a histogram /
+    `patches.stream.sample_classes`); a class with fewer than 3 points is drawn as a histogram /
     scatter, an empty one is noted. The PNG records each panel's drawn values per class.
     """
     sel, picks, counts = _sample(patches, dataset, fold, max_points, seed, counts, definition)
@@ -205,7 +205,7 @@ def method_kde_figure(
 ) -> None:
     """One panel per method: the 1D KDE of its raw score at the centres of normal and abnormal
     patches of `dataset` by `definition` (`samples`: method -> (sampled rows, class counts), as
-    `patch_stream.sample_classes` gives them). Each method on its own axis: the scores have
+    `patches.stream.sample_classes` gives them). Each method on its own axis: the scores have
     different units; what compares is how well the two densities separate. The PNG records each
     panel's drawn values per class."""
     if not samples:

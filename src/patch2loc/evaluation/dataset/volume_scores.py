@@ -1,7 +1,7 @@
 """One number per volume (volume-level detection, Table 4) and a quantile sketch of its in-brain
 scores (the bias table refits the unsupervised threshold on a subset of healthy volumes from them).
 
-`volume_columns` is called once per volume by the scoring jobs (evaluation/scoring.py) with the
+`volume_columns` is called once per volume by the scoring jobs (evaluation/dataset/score_dataset.py) with the
 post-processed map's in-brain scores; its columns go into metrics.csv:
 
 - `volume_score_p99`, `volume_score_p999`: the 99th and 99.9th percentile of the in-brain scores.

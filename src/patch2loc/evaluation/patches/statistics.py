@@ -6,7 +6,7 @@ grid. A patch is described by its centre voxel, so the heatmap values read at th
 the model's output for that patch (the dense heatmap scores every voxel as a patch centre; with a
 heatmap stride, an even patch stride keeps to the centres it ran). Patches are then called normal
 (< 10 % lesion), abnormal (> 90 % lesion) or mixed (10-90 %) (`classify`: the paper's definition;
-the figures may state their own, `patch_classes`), and on the mixed patches of the non-overlapping
+the figures may state their own, `patches.classes`), and on the mixed patches of the non-overlapping
 grid the Spearman correlation of the lesion fraction with log-error, log-variance and score is
 computed (Table 2, the paper's definition in every config).
 """
@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.patch_classes import PatchClasses, classify
+from patch2loc.evaluation.patches.classes import PatchClasses, classify
 
 SCORE_COLUMNS = ("log_error", "log_variance", "score")
 # What Table 2 reads of a patch table (rule table2 reads only these, one file at a time).

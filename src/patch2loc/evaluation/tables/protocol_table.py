@@ -56,7 +56,7 @@ def _pooled_auprc(pooled: list) -> pd.DataFrame:
 def protocol_table(metrics: pd.DataFrame, published: pd.DataFrame, pooled: list | None = None) -> pd.DataFrame:
     """One row per (method, modality, dataset) of `metrics` (per-volume rows, ref_* when the run's
     protocol was reference), joined with the published dice/auprc means. `pooled`: (histogram, meta)
-    of each (method, modality, fold, dataset) whose reference pools AUPRC (evaluation/pooled.py): its
+    of each (method, modality, fold, dataset) whose reference pools AUPRC (evaluation/dataset/pooled.py): its
     pooled AUPRC replaces the mean of per-volume values."""
     metrics = metrics.copy()
     metrics["fold"] = metrics["fold"].fillna("").astype(str)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation import shard_npz
+from patch2loc.evaluation.dataset import shard_npz
 from patch2loc.files.staging import atomic_output
 from patch2loc.scoring import tuning
 

@@ -6,7 +6,7 @@ and with Thresh (the intensity itself), and reports where the sphere's mean scor
 the healthy volume's own in-brain scores (percentile 0.5: invisible; near 1: flagged). This
 separates "the lesions are too small for this model" from "the pipeline loses them".
 
-    python -m patch2loc.evaluation.sensitivity --checkpoint results/demo/models/T2/fold0/best.pt \\
+    python -m patch2loc.evaluation.report.sensitivity --checkpoint results/demo/models/T2/fold0/best.pt \\
         --image results/demo/normalized/IXI/T2/<subject>/image.nii.gz \\
         --mask results/demo/preprocessed/IXI/T2/<subject>/mask.nii.gz --out sensitivity.csv
 """

@@ -88,7 +88,7 @@ def subject_means(metrics: pd.DataFrame, column: str, keys) -> pd.DataFrame:
 
 
 def add_intervals(agg: pd.DataFrame, metrics: pd.DataFrame, boot: Bootstrap) -> pd.DataFrame:
-    """`tables.aggregate_folds`' rows (keys + metric, mean, std, n_folds, n_volumes) with `low`,
+    """`aggregate.aggregate_folds`' rows (keys + metric, mean, std, n_folds, n_volumes) with `low`,
     `high` and `n_subjects`: the bootstrap interval of the mean over subjects' fold-means."""
     keys = [k for k in ("method", "dataset", "modality", "region") if k in agg.columns]
     rows = []

@@ -14,7 +14,7 @@ from typing import Sequence
 import matplotlib
 import numpy as np
 
-from patch2loc.evaluation.figure_style import HEATMAP_CMAP, SCORE_RANGE, SEG_COLOUR, STYLE, finite, new_figure, save
+from patch2loc.evaluation.figures.style import HEATMAP_CMAP, SCORE_RANGE, SEG_COLOUR, STYLE, finite, new_figure, save
 from patch2loc.errors import InputError
 
 

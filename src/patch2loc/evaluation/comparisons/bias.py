@@ -24,10 +24,16 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.demographics import SITES, UNKNOWN, age_bands, subject_groups
-from patch2loc.evaluation.tables import method_order
-from patch2loc.evaluation.uncertainty import Bootstrap, bootstrap_interval, fold_keys, format_interval
-from patch2loc.evaluation.volume_scores import SKETCH_COLUMNS, fraction_above, pooled_quantile, sketch_error, sketch_of
+from patch2loc.evaluation.comparisons.demographics import SITES, UNKNOWN, age_bands, subject_groups
+from patch2loc.evaluation.tables.aggregate import method_order
+from patch2loc.evaluation.tables.uncertainty import Bootstrap, bootstrap_interval, fold_keys, format_interval
+from patch2loc.evaluation.dataset.volume_scores import (
+    SKETCH_COLUMNS,
+    fraction_above,
+    pooled_quantile,
+    sketch_error,
+    sketch_of,
+)
 
 GROUPINGS = {"all": "all", "site": "site", "sex": "sex", "age_band": "age"}
 MODEL = ["method", "modality", "fold"]

@@ -15,9 +15,9 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
 
-from patch2loc.evaluation import demo_summary
-from patch2loc.evaluation.report import Html, Item, sortable_table, status_list
-from patch2loc.evaluation.tables import DATASET_ORDER
+from patch2loc.evaluation.report import demo_summary
+from patch2loc.evaluation.report.html import Html, Item, sortable_table, status_list
+from patch2loc.evaluation.tables.aggregate import DATASET_ORDER
 from patch2loc.errors import InputError
 from patch2loc.run.layout import ALL_FOLDS, RunLayout
 
@@ -106,7 +106,7 @@ def healthy_items(run_dir: str | os.PathLike) -> list[Item]:
 
 
 def demo_check_items(run_dir: str | os.PathLike) -> list[Item]:
-    """The PASS / FAIL lines of `python -m patch2loc.evaluation.demo_summary RUN_DIR`."""
+    """The PASS / FAIL lines of `python -m patch2loc.evaluation.report.demo_summary RUN_DIR`."""
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         status = demo_summary.main([str(run_dir)])
@@ -120,7 +120,7 @@ def demo_check_items(run_dir: str | os.PathLike) -> list[Item]:
     passed = sum(ok for ok, _ in checks)
     return [
         (
-            f"{passed} of {len(checks)} checks pass: python -m patch2loc.evaluation.demo_summary {run_dir} "
+            f"{passed} of {len(checks)} checks pass: python -m patch2loc.evaluation.report.demo_summary {run_dir} "
             "(thresholds set for the demo: models that learned the anatomy, and Patch2Loc ahead of the "
             "intensity baseline on the small-lesion sets).",
             status_list(checks),

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from patch2loc.checks.parsing import load_json
-from patch2loc.evaluation import shard_npz
+from patch2loc.evaluation.dataset import shard_npz
 from patch2loc.files.staging import atomic_output
 from patch2loc.scoring import steps
 

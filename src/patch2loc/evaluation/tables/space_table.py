@@ -2,7 +2,7 @@
 own grid (evaluate.space native: the map taken back through the inverse registration, the labels
 as delivered, the native brain mask) and on the atlas grid (the authors' protocol: the labels moved
 there by nearest neighbour, the atlas-space brain mask). A native run records both per volume
-(`scoring.ATLAS_COLUMNS`); this table shows each set's means with their intervals and the paired
+(`dataset.score_dataset.ATLAS_COLUMNS`); this table shows each set's means with their intervals and the paired
 difference, so a reader sees how much of a number is the grid it was computed on.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.tables import by_input, dataset_order, method_order
-from patch2loc.evaluation.uncertainty import bootstrap_interval, format_interval
+from patch2loc.evaluation.tables.aggregate import by_input, dataset_order, method_order
+from patch2loc.evaluation.tables.uncertainty import bootstrap_interval, format_interval
 
 # what is compared: (native column, atlas column, heading, scale, decimals)
 PAIRS = (

@@ -1,5 +1,5 @@
 """Table 2 (paper): Spearman rho of a patch's lesion fraction with each method's outputs, beside the
-published Patch2Loc row (split from tables.py, which keeps the shared reading and formatting)."""
+published Patch2Loc row (the shared reading and formatting: `aggregate`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import os
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.patch_statistics import SCORE_COLUMNS, spearman_table
-from patch2loc.evaluation.tables import (
+from patch2loc.evaluation.patches.statistics import SCORE_COLUMNS, spearman_table
+from patch2loc.evaluation.tables.aggregate import (
     PUBLISHED,
     THIS_RUN,
-    _read_published,
+    read_published,
     dataset_order,
     format_mean_std,
     method_order,
@@ -45,7 +45,7 @@ def table2(
         # model scoring BraTS21, a T1T2 stack) in a column of its own, "BraTS21 [T1T2]", never pooled
         label = label.where(own_input(spear), label + " [" + spear["modality"].astype(str) + "]")
     spear = spear.assign(column=label)
-    published = None if published_csv is None else _read_published(published_csv, ["metric"])
+    published = None if published_csv is None else read_published(published_csv, ["metric"])
     names = set(spear["column"]) | (set(published.columns) - {"metric"} if published is not None else set())
     datasets = dataset_order(names)
 

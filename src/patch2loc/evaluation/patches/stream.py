@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.patch_classes import PatchClasses
-from patch2loc.evaluation.patch_statistics import best_location, location_counts
+from patch2loc.evaluation.patches.classes import PatchClasses
+from patch2loc.evaluation.patches.statistics import best_location, location_counts
 from patch2loc.errors import InputError
 
 CHUNK_ROWS = 200_000
