@@ -78,7 +78,7 @@ bench-gpu: $(BIN)/.installed
 
 # The rules as snakefmt writes them and the Python code as ruff formats and lints it (settings in
 # pyproject.toml); `snakefmt Snakefile rules/` and `ruff format $(PY_CODE)` fix the formatting.
-PY_CODE = src tests workflow benchmarks slurm_rehearsal env_rehearsal
+PY_CODE = src tests workflow benchmarks slurm_rehearsal env_rehearsal real_rehearsal
 format-check: $(BIN)/.installed
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/ruff format --check $(PY_CODE)
@@ -115,6 +115,6 @@ pins-check: $(BIN)/.installed
 # Fixtures -> loopback server -> download, extract, ROBEX, registration, N4, Nyul, training,
 # Table 1, report (config/rehearsal.yaml); summary in results/rehearsal/rehearsal.json.
 rehearse-real: $(BIN)/.installed
-	PYTHONPATH=src nice -n 10 $(BIN)/python -m patch2loc.rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
+	PYTHONPATH=src nice -n 10 $(BIN)/python -m real_rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
 
 .PHONY: bench-gpu test-gpu demo-ablation install demo demo-long test test-long test-fast format-check lint lint-python rehearse-slurm rehearse-real rehearse-envs pins pins-check
