@@ -25,7 +25,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench_dae import PAPER_VOLUMES, sync, volumes
+from bench_dae import PAPER_VOLUMES, add_gpu_tflops, sync, volumes
 from patch2loc.registry import REGISTRY, implementation
 from patch2loc.methods.diffusion import pretrain, score, train, variants
 from patch2loc.methods.harness import prepare_device, seed_everything
@@ -165,13 +165,7 @@ def main() -> None:
     ap.add_argument("--only", choices=sorted(SHAPES))
     ap.add_argument("--methods", nargs="+", default=[*CONFIGS, "pretrain"])
     ap.add_argument("--demo", nargs="+", default=["16,8,2"], help="WIDTH,BATCH,BLOCKS at the demo shape")
-    ap.add_argument(
-        "--gpu-tflops",
-        type=float,
-        nargs="+",
-        default=[50.0, 100.0, 200.0],
-        help="assumed sustained GPU throughputs (TFLOP/s) for the paper-config estimate",
-    )
+    add_gpu_tflops(ap)
     ap.add_argument("--demo-steps", type=int, nargs="+", default=[300, 600], help="demo step counts to cost")
     args = ap.parse_args()
     device = prepare_device(args.device, args.threads)
