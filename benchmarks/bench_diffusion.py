@@ -68,6 +68,19 @@ def flops(fn) -> float:
     return counter.get_total_flops() / 1e9
 
 
+def time_scoring(model, image, mask, device, scale: float) -> dict:
+    """Seconds and GFLOP to score one volume (after a warm-up), scaled to the paper's 100 slices."""
+    model.eval()
+    score.anomaly_map(model, image, mask, device)  # warm-up
+    sync(device)
+    t0 = time.perf_counter()
+    score.anomaly_map(model, image, mask, device)
+    sync(device)
+    seconds = time.perf_counter() - t0
+    gflop = flops(lambda: score.anomaly_map(model, image, mask, device))
+    return {"volume_s": seconds * scale, "volume_gflop": gflop * scale}
+
+
 def measure(method: str, shape: str, width: int, batch: int, blocks: int, args, device) -> dict:
     s = SHAPES[shape]
     paper = shape == "paper"
@@ -126,17 +139,7 @@ def measure(method: str, shape: str, width: int, batch: int, blocks: int, args, 
         "step_gflop": step_gflop,
     }
     if model is not None:
-        model.eval()
-        score.anomaly_map(model, image, mask, device)  # warm-up
-        sync(device)
-        t0 = time.perf_counter()
-        score.anomaly_map(model, image, mask, device)
-        sync(device)
-        row["volume_s"] = time.perf_counter() - t0
-        row["volume_gflop"] = flops(lambda: score.anomaly_map(model, image, mask, device))
-        if paper:  # scaled to 100 slices
-            row["volume_s"] *= s["slices"] / slices
-            row["volume_gflop"] *= s["slices"] / slices
+        row |= time_scoring(model, image, mask, device, s["slices"] / slices if paper else 1.0)
     scale = PAPER_BATCH / batch if paper else 1
     print(
         f"{method:8s} {shape:5s} width {width:3d} blocks {blocks} batch {batch:2d}: {row['params']:>11,d} parameters, "
