@@ -1,6 +1,7 @@
 # Entry points for a fresh clone (Python 3.11, 3.12 or 3.13, nothing installed):
 #   make demo            installs into .venv and runs the synthetic demo end to end
-#   make test            installs into .venv and runs the tests (make test-fast: the unit tests only)
+#   make test            installs into .venv and runs the tests (make test-fast: the unit tests only;
+#                        make test-hostile: the hostile-input batteries)
 #   make rehearse-real   the paper path offline: real-layout fixtures served on 127.0.0.1
 # The interpreter: PYTHON=... if given, else the first of python3.11, python3.12, python3.13,
 # python3 that is 3.11-3.13 (Snakemake 9 needs >= 3.11; 3.11 is the most tested).
@@ -53,10 +54,11 @@ demo-ablation: $(BIN)/.installed
 
 # UTF-8 mode: once seen here, a library loaded during the suite left the test process in an ASCII
 # C locale and a later test's text read failed; the tests' own reads and writes name utf-8 as well.
-# CI runs this: every test but the rehearsal-like runs marked long (make test-long), with one
-# end-to-end workflow run (tests/workflow/test_workflow_tiny_run.py) and the real tumour scans through predict.
+# CI runs this: every test but the rehearsal-like runs marked long (make test-long) and the hostile-input
+# batteries marked hostile (make test-hostile), with one end-to-end workflow run
+# (tests/workflow/test_workflow_tiny_run.py) and the real tumour scans through predict.
 test: $(BIN)/.installed
-	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not long"
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not long and not hostile"
 
 # The rehearsal-like end-to-end runs (the diffusion models' tiny run, the small real-layout
 # rehearsal, the workflow run twice for determinism): many minutes each, not in CI.
@@ -65,7 +67,13 @@ test-long: $(BIN)/.installed
 
 # The unit tests only (the end-to-end ones are marked slow).
 test-fast: $(BIN)/.installed
-	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not slow"
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not slow and not hostile"
+
+# The hostile-input batteries (docs/input-safety.md): 185 crafted bad inputs, each through the real entry
+# point in a child process, judged on its one-line refusal (the file and the fix), exit status, memory and
+# what it left behind; 30-40 minutes on 2 cores, not in CI. Needs GNU time (apt-get install time).
+test-hostile: $(BIN)/.installed
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m hostile
 
 # On a machine with a CUDA GPU: the tests marked gpu (precision paths, device moves, the scoring memory
 # predict's budget assumes), then the GPU benchmark at the paper's sizes (docs/gpu.md, with its time on
@@ -78,7 +86,7 @@ bench-gpu: $(BIN)/.installed
 
 # The rules as snakefmt writes them and the Python code as ruff formats and lints it (settings in
 # pyproject.toml); `snakefmt Snakefile rules/` and `ruff format $(PY_CODE)` fix the formatting.
-PY_CODE = src tests workflow benchmarks slurm_rehearsal env_rehearsal
+PY_CODE = src tests workflow benchmarks slurm_rehearsal env_rehearsal real_rehearsal
 format-check: $(BIN)/.installed
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/ruff format --check $(PY_CODE)
@@ -115,6 +123,6 @@ pins-check: $(BIN)/.installed
 # Fixtures -> loopback server -> download, extract, ROBEX, registration, N4, Nyul, training,
 # Table 1, report (config/rehearsal.yaml); summary in results/rehearsal/rehearsal.json.
 rehearse-real: $(BIN)/.installed
-	PYTHONPATH=src nice -n 10 $(BIN)/python -m patch2loc.rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
+	PYTHONPATH=src nice -n 10 $(BIN)/python -m real_rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
 
-.PHONY: bench-gpu test-gpu demo-ablation install demo demo-long test test-long test-fast format-check lint lint-python rehearse-slurm rehearse-real rehearse-envs pins pins-check
+.PHONY: bench-gpu test-gpu demo-ablation install demo demo-long test test-long test-fast test-hostile format-check lint lint-python rehearse-slurm rehearse-real rehearse-envs pins pins-check

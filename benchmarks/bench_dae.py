@@ -38,6 +38,12 @@ PAPER_STEPS = 67200  # config/config.yaml dae.steps
 PAPER_VOLUMES = 5 * (2 * 157 + 1251 + 30 + 655 + 60)  # per fold: IXI test (T1, T2) + the four lesion sets
 
 
+def add_gpu_tflops(ap: argparse.ArgumentParser) -> None:
+    """The option both slice-model benchmarks (this one, bench_diffusion.py) cost the paper's config with."""
+    help_ = "assumed sustained GPU throughputs (TFLOP/s) for the paper-config estimate"
+    ap.add_argument("--gpu-tflops", type=float, nargs="+", default=[50.0, 100.0, 200.0], help=help_)
+
+
 def volumes(n: int, side: int, slices: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     axes = [np.linspace(-1, 1, s, dtype=np.float32) for s in (side, side, slices)]
@@ -113,13 +119,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--only", choices=sorted(DEFAULT_SHAPES), help="one group of the default shapes")
     ap.add_argument("--shapes", nargs="+", help="NAME=SIDE,SLICES,WIDTH,BATCH ... (replaces the defaults)")
-    ap.add_argument(
-        "--gpu-tflops",
-        type=float,
-        nargs="+",
-        default=[50.0, 100.0, 200.0],
-        help="assumed sustained GPU throughputs (TFLOP/s) for the paper-config estimate",
-    )
+    add_gpu_tflops(ap)
     ap.add_argument("--demo-steps", type=int, nargs="+", default=[300, 600, 1200], help="demo step counts to cost")
     args = ap.parse_args()
     device = prepare_device(args.device, args.threads)

@@ -25,7 +25,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench_dae import PAPER_VOLUMES, sync, volumes
+from bench_dae import PAPER_VOLUMES, add_gpu_tflops, sync, volumes
 from patch2loc.registry import REGISTRY, implementation
 from patch2loc.methods.diffusion import pretrain, score, train, variants
 from patch2loc.methods.harness import prepare_device, seed_everything
@@ -66,6 +66,19 @@ def flops(fn) -> float:
     with FlopCounterMode(display=False) as counter:
         fn()
     return counter.get_total_flops() / 1e9
+
+
+def time_scoring(model, image, mask, device, scale: float) -> dict:
+    """Seconds and GFLOP to score one volume (after a warm-up), scaled to the paper's 100 slices."""
+    model.eval()
+    score.anomaly_map(model, image, mask, device)  # warm-up
+    sync(device)
+    t0 = time.perf_counter()
+    score.anomaly_map(model, image, mask, device)
+    sync(device)
+    seconds = time.perf_counter() - t0
+    gflop = flops(lambda: score.anomaly_map(model, image, mask, device))
+    return {"volume_s": seconds * scale, "volume_gflop": gflop * scale}
 
 
 def measure(method: str, shape: str, width: int, batch: int, blocks: int, args, device) -> dict:
@@ -126,17 +139,7 @@ def measure(method: str, shape: str, width: int, batch: int, blocks: int, args, 
         "step_gflop": step_gflop,
     }
     if model is not None:
-        model.eval()
-        score.anomaly_map(model, image, mask, device)  # warm-up
-        sync(device)
-        t0 = time.perf_counter()
-        score.anomaly_map(model, image, mask, device)
-        sync(device)
-        row["volume_s"] = time.perf_counter() - t0
-        row["volume_gflop"] = flops(lambda: score.anomaly_map(model, image, mask, device))
-        if paper:  # scaled to 100 slices
-            row["volume_s"] *= s["slices"] / slices
-            row["volume_gflop"] *= s["slices"] / slices
+        row |= time_scoring(model, image, mask, device, s["slices"] / slices if paper else 1.0)
     scale = PAPER_BATCH / batch if paper else 1
     print(
         f"{method:8s} {shape:5s} width {width:3d} blocks {blocks} batch {batch:2d}: {row['params']:>11,d} parameters, "
@@ -165,13 +168,7 @@ def main() -> None:
     ap.add_argument("--only", choices=sorted(SHAPES))
     ap.add_argument("--methods", nargs="+", default=[*CONFIGS, "pretrain"])
     ap.add_argument("--demo", nargs="+", default=["16,8,2"], help="WIDTH,BATCH,BLOCKS at the demo shape")
-    ap.add_argument(
-        "--gpu-tflops",
-        type=float,
-        nargs="+",
-        default=[50.0, 100.0, 200.0],
-        help="assumed sustained GPU throughputs (TFLOP/s) for the paper-config estimate",
-    )
+    add_gpu_tflops(ap)
     ap.add_argument("--demo-steps", type=int, nargs="+", default=[300, 600], help="demo step counts to cost")
     args = ap.parse_args()
     device = prepare_device(args.device, args.threads)

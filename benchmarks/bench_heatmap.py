@@ -40,6 +40,8 @@ from patch2loc.scoring.metrics import evaluate_volume
 from patch2loc.methods.patch2loc.model import Patch2LocNet, load_model, patch_size_for
 from patch2loc.scoring import postprocess
 
+from authors_heatmap import authors_scores, synthetic_case
+
 
 # --------------------------------------------------------------------------- measurement helpers
 
@@ -98,69 +100,7 @@ def flops_per_patch(model: Patch2LocNet) -> float:
 # --------------------------------------------------------------------------- (a) the authors' scheme
 
 
-@torch.inference_mode()
-def authors_scores(
-    model: Patch2LocNet,
-    volume: np.ndarray,
-    mask: np.ndarray,
-    slices: np.ndarray,
-    device: torch.device,
-    forward_batch: int | None,
-) -> np.ndarray:
-    """Scores [X, Y, len(slices)] for every voxel of the given slices, six slices per chunk."""
-    X, Y, Z = volume.shape
-    P = model.patch_size
-    model = model.to(device).eval()
-    amp = device.type == "cuda"
-    img = torch.from_numpy(volume * mask).to(device).permute(2, 0, 1)  # [Z, X, Y]
-    padded = torch.nn.functional.pad(img, (P // 2, P - 1 - P // 2, P // 2, P - 1 - P // 2))
-    # explicit index tensors: row/col of every pixel of every patch of a slice, [X*Y, P, P]
-    r = torch.arange(X, device=device).repeat_interleave(Y)
-    c = torch.arange(Y, device=device).repeat(X)
-    offs = torch.arange(P, device=device)
-    rows = (r[:, None, None] + offs[None, :, None]).expand(-1, P, P)
-    cols = (c[:, None, None] + offs[None, None, :]).expand(-1, P, P)
-    target = torch.stack([100.0 * r / X, 100.0 * c / Y], 1).float()
-    out = np.zeros((X, Y, len(slices)), np.float32)
-    for k in range(0, len(slices), 6):
-        chunk = torch.as_tensor(slices[k : k + 6], device=device)
-        patches = padded[chunk][:, rows, cols].reshape(-1, 1, P, P)  # [6*X*Y, 1, P, P]
-        pos = (100.0 * chunk.float() / Z).repeat_interleave(X * Y)
-        tgt = target.repeat(len(chunk), 1)
-        step = forward_batch or patches.shape[0]
-        scores = []
-        for s in range(0, patches.shape[0], step):
-            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                mean, logvar = model(patches[s : s + step], pos[s : s + step])
-            err = ((tgt[s : s + step] - mean.float()) ** 2).sum(1)
-            scores.append(torch.log(err + 1e-10) + 0.5 * logvar.float().sum(1))
-        out[:, :, k : k + len(chunk)] = torch.cat(scores).reshape(len(chunk), X, Y).permute(1, 2, 0).cpu().numpy()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return out
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def synthetic_case(shape, seed: int = 0, lesion: bool = False):
-    """Brain-shaped ellipsoid mask, smooth texture inside; optional bright spherical lesion."""
-    from scipy import ndimage
-
-    X, Y, Z = shape
-    x, y, z = np.meshgrid(np.linspace(-1, 1, X), np.linspace(-1, 1, Y), np.linspace(-1, 1, Z), indexing="ij")
-    mask = (x / 0.8) ** 2 + (y / 0.92) ** 2 + ((z + 0.1) / 0.85) ** 2 < 1
-    rng = np.random.default_rng(seed)
-    tex = ndimage.gaussian_filter(rng.normal(size=shape), 2.0)
-    image = (0.6 + 0.3 * tex / tex.std()) * mask
-    seg = None
-    if lesion:
-        seg = ((x - 0.3) ** 2 + (y + 0.2) ** 2 + (z - 0.1) ** 2 < 0.15**2) & mask
-        image[seg] += 0.8
-    return image.astype(np.float32), mask, seg
-
-
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shape", type=int, nargs=3, default=(192, 192, 100), metavar=("X", "Y", "Z"))
     ap.add_argument("--checkpoint"), ap.add_argument("--image"), ap.add_argument("--mask")
@@ -179,12 +119,11 @@ def main(argv=None) -> None:
     ap.add_argument("--region", default="dilated", choices=H.REGIONS)
     ap.add_argument("--skip-authors", action="store_true")
     ap.add_argument("--threads", type=int, default=None)
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = H.resolve_device(args.device)
-    cpu = device.type == "cpu"
+    return ap.parse_args(argv)
 
+
+def inputs(args, device):
+    """(volume, mask, seg, model): the given scan and checkpoint, or a synthetic case and random weights."""
     if args.image:
         from patch2loc.files.io import load_case
 
@@ -192,52 +131,44 @@ def main(argv=None) -> None:
         volume, mask, seg = case.image.data, case.mask, case.seg
     else:
         volume, mask, seg = synthetic_case(tuple(args.shape), lesion=args.synthetic_lesion)
-    X, Y, Z = volume.shape
     if args.checkpoint:
         model, _ = load_model(args.checkpoint, device)
     else:
         torch.manual_seed(0)
-        model = Patch2LocNet(patch_size_for(X)).eval()
-    model = model.to(device)
-    batch = args.batch_size or (2048 if cpu else 8192)
-    authors_batch = args.authors_batch or (512 if cpu else None)
+        model = Patch2LocNet(patch_size_for(volume.shape[0])).eval()
+    return volume, mask, seg, model.to(device)
 
+
+def timed_slices(mask, seg, count: int | None) -> np.ndarray:
+    """Every slice, or `count` central ones (through the lesion where there is one, so the metrics mean something)."""
     brain_slices = np.flatnonzero(mask.any(axis=(0, 1)))
-    if seg is not None and seg.any():  # time the slices through the lesion, so the metrics mean something
+    if seg is not None and seg.any():
         brain_slices = np.flatnonzero(seg.any(axis=(0, 1)))
-    if args.slices:
-        mid = brain_slices[len(brain_slices) // 2]
-        slices = np.arange(mid - args.slices // 2, mid - args.slices // 2 + args.slices)
-    else:
-        slices = np.arange(Z)
-    region = H.evaluation_region(mask, args.region, 3)
-    n_b_full, n_a_full = int(region.sum()), X * Y * Z
-    fpp = flops_per_patch(model)
-    amp_dtype = H.resolve_amp(args.amp, device)
+    if not count:
+        return np.arange(mask.shape[2])
+    mid = brain_slices[len(brain_slices) // 2]
+    return np.arange(mid - count // 2, mid - count // 2 + count)
+
+
+def report(name, n_done, seconds, n_full, mem, fpp, extrapolated: bool):
+    rate = n_done / seconds
+    per_volume = n_full / rate
     print(
-        f"device {device} ({torch.get_num_threads()} threads), volume {volume.shape}, patch {model.patch_size}, "
-        f"{fpp / 1e6:.1f} MFLOP/patch; (b): region {args.region}, {n_b_full} of {n_a_full} centres, "
-        f"encoder {amp_dtype or 'fp32'}, batch {batch}"
+        f"({name}) {n_done} patches in {seconds:.2f} s: {rate:,.0f} patches/s, "
+        f"{per_volume:,.1f} s/volume{' (extrapolated)' if extrapolated else ''}, "
+        f"{rate * fpp / 1e12:.3f} TFLOP/s, {mem.describe()}"
     )
-    if args.slices:
-        print(f"EXTRAPOLATED: timing {len(slices)} slices {slices.tolist()} and scaling by patches per volume")
+    return per_volume, rate
 
-    def report(name, n_done, seconds, n_full, mem):
-        rate = n_done / seconds
-        per_volume = n_full / rate
-        print(
-            f"({name}) {n_done} patches in {seconds:.2f} s: {rate:,.0f} patches/s, "
-            f"{per_volume:,.1f} s/volume{' (extrapolated)' if args.slices else ''}, "
-            f"{rate * fpp / 1e12:.3f} TFLOP/s, {mem.describe()}"
-        )
-        return per_volume, rate
 
-    # (b) ours; a warm-up pass first so one-off costs (oneDNN/cuDNN setup) are not timed
+def time_ours(model, volume, mask, region, slices, args, batch, device):
+    """(b): the score map, the patches scored, the seconds and the peak memory; a warm-up pass first so
+    one-off costs (oneDNN/cuDNN setup) are not timed."""
     warm = np.argwhere(region[:, :, slices[0]])[:256]
     H.predict_at(
         model, volume, mask, np.c_[warm, np.full(len(warm), slices[0])], batch_size=batch, device=device, amp=args.amp
     )
-    with PeakMemory(device) as mem_b:
+    with PeakMemory(device) as mem:
         t0 = time.perf_counter()
         if args.slices:
             sub = np.zeros_like(region)
@@ -250,29 +181,18 @@ def main(argv=None) -> None:
         else:
             res = H.score_volume(model, volume, mask, batch_size=batch, device=device, amp=args.amp, region=args.region)
             ours, n_b = res.score, res.n_patches
-        t_b = time.perf_counter() - t0
-    vol_b, rate_b = report("b", n_b, t_b, n_b_full, mem_b)
-    if args.skip_authors:
-        return
+        seconds = time.perf_counter() - t0
+    return ours, n_b, seconds, mem
 
-    # (a) the authors' scheme
-    authors_scores(model, volume, mask, slices[:1], device, 256)  # warm-up
-    with PeakMemory(device) as mem_a:
-        t0 = time.perf_counter()
-        theirs_k = authors_scores(model, volume, mask, slices, device, authors_batch)
-        t_a = time.perf_counter() - t0
-    vol_a, rate_a = report("a", X * Y * len(slices), t_a, n_a_full, mem_a)
-    print(
-        f"speed-up per volume (a)/(b): {vol_a / vol_b:.1f}x  (throughput b/a {rate_b / rate_a:.2f}x, "
-        f"centres a/b {n_a_full / n_b_full:.2f}x)"
-    )
 
-    theirs = np.zeros(volume.shape, np.float32)
+def compare(theirs_k, ours, mask, seg, slices, extrapolated: bool) -> None:
+    """The two maps' largest difference in the brain, and each one's AUPRC and best Dice where a seg is given."""
+    theirs = np.zeros(ours.shape, np.float32)
     theirs[:, :, slices] = theirs_k
     in_brain = np.zeros_like(mask)
     in_brain[:, :, slices] = mask[:, :, slices]
     print(f"max |score(a) - score(b)| in the brain (raw): {np.abs(theirs - ours)[in_brain].max():.4g}")
-    if not args.slices:
+    if not extrapolated:
         pa, pb = postprocess(theirs, mask), postprocess(ours, mask)
         print(f"max |difference| after median 7 + mask: {np.abs(pa - pb)[mask].max():.4g}")
     else:
@@ -285,6 +205,48 @@ def main(argv=None) -> None:
             print(
                 f"({name}) AUPRC {m['auprc']:.4f}, best Dice {m['best_dice']:.4f} ({m['lesion_voxels']} lesion voxels)"
             )
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = H.resolve_device(args.device)
+    cpu = device.type == "cpu"
+    volume, mask, seg, model = inputs(args, device)
+    X, Y, Z = volume.shape
+    batch = args.batch_size or (2048 if cpu else 8192)
+    authors_batch = args.authors_batch or (512 if cpu else None)
+    slices = timed_slices(mask, seg, args.slices)
+    region = H.evaluation_region(mask, args.region, 3)
+    n_b_full, n_a_full = int(region.sum()), X * Y * Z
+    fpp = flops_per_patch(model)
+    amp_dtype = H.resolve_amp(args.amp, device)
+    print(
+        f"device {device} ({torch.get_num_threads()} threads), volume {volume.shape}, patch {model.patch_size}, "
+        f"{fpp / 1e6:.1f} MFLOP/patch; (b): region {args.region}, {n_b_full} of {n_a_full} centres, "
+        f"encoder {amp_dtype or 'fp32'}, batch {batch}"
+    )
+    if args.slices:
+        print(f"EXTRAPOLATED: timing {len(slices)} slices {slices.tolist()} and scaling by patches per volume")
+
+    ours, n_b, t_b, mem_b = time_ours(model, volume, mask, region, slices, args, batch, device)
+    vol_b, rate_b = report("b", n_b, t_b, n_b_full, mem_b, fpp, bool(args.slices))
+    if args.skip_authors:
+        return
+
+    # (a) the authors' scheme
+    authors_scores(model, volume, mask, slices[:1], device, 256)  # warm-up
+    with PeakMemory(device) as mem_a:
+        t0 = time.perf_counter()
+        theirs_k = authors_scores(model, volume, mask, slices, device, authors_batch)
+        t_a = time.perf_counter() - t0
+    vol_a, rate_a = report("a", X * Y * len(slices), t_a, n_a_full, mem_a, fpp, bool(args.slices))
+    print(
+        f"speed-up per volume (a)/(b): {vol_a / vol_b:.1f}x  (throughput b/a {rate_b / rate_a:.2f}x, "
+        f"centres a/b {n_a_full / n_b_full:.2f}x)"
+    )
+    compare(theirs_k, ours, mask, seg, slices, bool(args.slices))
 
 
 if __name__ == "__main__":

@@ -169,7 +169,7 @@ def before_after(images, masks, p: int, args, device: torch.device) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", type=int, default=8)
     ap.add_argument("--shape", type=int, nargs=3, default=[64, 64, 20], metavar=("X", "Y", "Z"))
@@ -192,7 +192,11 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="torch CPU threads (default: 1 on the CPU, where the test machine is shared)",
     )
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
 
     device = resolve_device(args.device)
     if args.threads or device.type == "cpu":

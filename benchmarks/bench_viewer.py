@@ -104,27 +104,14 @@ def main() -> None:
         library = copy_library(Path(tmp) / LIBRARY_NAME)
         for name, shape in GRIDS.items():
             scan, score, lesions, affine = synthetic_case(shape)
+            common = dict(threshold=THRESHOLD, seg=lesions, title=name)  # the two pages differ in the library alone
             t0 = time.perf_counter()
             inline = write_viewer(
-                Path(tmp) / f"{shape[0]}_inline.html",
-                scan,
-                score,
-                affine,
-                threshold=THRESHOLD,
-                seg=lesions,
-                title=name,
-                method="Patch2Loc",
+                Path(tmp) / f"{shape[0]}_inline.html", scan, score, affine, method="Patch2Loc", **common
             )
             write_s = time.perf_counter() - t0
             beside = write_viewer(
-                Path(tmp) / f"{shape[0]}_beside.html",
-                scan,
-                score,
-                affine,
-                threshold=THRESHOLD,
-                seg=lesions,
-                title=name,
-                library=LIBRARY_NAME,
+                Path(tmp) / f"{shape[0]}_beside.html", scan, score, affine, library=LIBRARY_NAME, **common
             )
             loads = {
                 kind: statistics.median(load_seconds(browser, page) for _ in range(args.repeats))

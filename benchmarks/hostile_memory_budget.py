@@ -35,7 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hostile_battery import anon_mb  # noqa: E402  (this folder: the battery's sampler of RssAnon)
+from tests.helpers.hostile_kit import anon_mb  # noqa: E402  (the hostile tests' sampler of RssAnon)
 
 
 def measure(argv: list[str], env: dict | None = None) -> tuple[int, float, float, str]:
@@ -119,8 +119,6 @@ def checkpoint(path: Path, grid: list[int]) -> Path:
 
 
 def main() -> int:
-    import nibabel as nib
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--refusals-only", action="store_true", help="only the five budget refusals")
@@ -131,7 +129,6 @@ def main() -> int:
     if args.refusals_only:
         refusals(work / "refusals")
         return 0
-    rows = []
 
     from tests.helpers.safety import make_case, predict_argv
 
@@ -139,8 +136,17 @@ def main() -> int:
     rc, base_mb, _, err = measure(predict_argv(small, work / "o" / "small.nii.gz"))
     assert rc == 0, err
     print(f"baseline (16 x 16 x 4, no run): {base_mb:.0f} MB anonymous", flush=True)
+    rows = preprocessed_rows(work) + raw_rows(work)
+    refusals(work / "refusals")
+    print_table(rows, base_mb)
+    return 0
 
-    # 1. a preprocessed image without a run: reading + scoring on its own grid (a small brain: few patches)
+
+def preprocessed_rows(work: Path) -> list[tuple]:
+    """A preprocessed image without a run: reading + scoring on its own grid (a small brain: few patches)."""
+    import nibabel as nib
+
+    rows = []
     rng = np.random.default_rng(0)
     for n in (192, 256):
         shape = (n, n, n // 2)
@@ -153,66 +159,37 @@ def main() -> int:
         nib.save(nib.Nifti1Image(mask, np.eye(4)), folder / "mask.nii.gz")
         del image
         ckpt = checkpoint(folder / "m.pt", list(shape))
-        argv = [
-            "predict",
-            "--checkpoint",
-            ckpt,
-            "--image",
-            folder / "image.nii.gz",
-            "--mask",
-            folder / "mask.nii.gz",
-            "--out",
-            work / "o" / f"pre{n}.nii.gz",
-            "--device",
-            "cpu",
-            "--quiet",
-            "--median-size",
-            "3",
-        ]
+        argv = ["predict", "--checkpoint", ckpt, "--image", folder / "image.nii.gz", "--mask", folder / "mask.nii.gz",
+                "--out", work / "o" / f"pre{n}.nii.gz", "--device", "cpu", "--quiet", "--median-size", "3"]  # fmt: skip
         rows.append(
             (f"preprocessed {shape}", *the_estimate(folder / "image.nii.gz", None, [ckpt], None, 8192), *measure(argv))
         )
         print(rows[-1], flush=True)
+    return rows
 
-    # 2. raw scans through a real run: reading, the chain, the native-space outputs
+
+def raw_rows(work: Path) -> list[tuple]:
+    """Raw scans through a real run: reading, the chain, the native-space outputs."""
+    import nibabel as nib
+
     from patch2loc.synth import synthesize_scan
 
+    rows = []
     for spacing, target, scan_mm in ((6.0, [32, 32, 20], 0.8), (2.0, [96, 96, 60], 1.0), (1.0, [160, 192, 128], 1.0)):
         base = work / f"run{spacing:g}"
         run = tiny_run(base, spacing, target)
         ckpt = checkpoint(base / "m.pt", target)
         scan = synthesize_scan("IXI", "T1", "IXI777-Big-1", base / "raw", seed=3, spacing=scan_mm)
-        argv = [
-            "predict",
-            "--checkpoint",
-            ckpt,
-            "--from-run",
-            run,
-            "--modality",
-            "T1",
-            "--image",
-            scan.image,
-            "--mask",
-            scan.mask,
-            "--out",
-            work / "o" / f"raw{spacing:g}.nii.gz",
-            "--device",
-            "cpu",
-            "--quiet",
-            "--stride",
-            "4",
-        ]
-        rows.append(
-            (
-                f"raw {nib.load(scan.image).shape} at {scan_mm} mm, run {spacing:g} mm",
-                *the_estimate(scan.image, scan.mask, [ckpt], run, 8192),
-                *measure(argv),
-            )
-        )
+        argv = ["predict", "--checkpoint", ckpt, "--from-run", run, "--modality", "T1", "--image", scan.image,
+                "--mask", scan.mask, "--out", work / "o" / f"raw{spacing:g}.nii.gz", "--device", "cpu", "--quiet",
+                "--stride", "4"]  # fmt: skip
+        name = f"raw {nib.load(scan.image).shape} at {scan_mm} mm, run {spacing:g} mm"
+        rows.append((name, *the_estimate(scan.image, scan.mask, [ckpt], run, 8192), *measure(argv)))
         print(rows[-1], flush=True)
+    return rows
 
-    refusals(work / "refusals")
 
+def print_table(rows: list[tuple], base_mb: float) -> None:
     print(
         f"\n{'case':<44} {'stage':<26} {'estimate MB':>12} {'measured MB':>12} {'ratio':>6}  (baseline "
         f"{base_mb:.0f} MB left out)"
@@ -224,7 +201,6 @@ def main() -> int:
             f"{name:<44} {stage:<26} {need / 2**20:>12,.0f} {measured:>12,.0f} {need / 2**20 / measured:>6.2f}"
             f"  ({seconds:.0f} s){flag}"
         )
-    return 0
 
 
 def refusals(work: Path) -> None:

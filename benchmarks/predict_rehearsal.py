@@ -119,6 +119,39 @@ def build_run(work: Path, n_healthy: int, steps: int, patch_size: int | None, me
     return run
 
 
+def scan_record(scan: Path, seg_path: Path, out: Path, s: str) -> dict:
+    """What predict made of one lesion scan, on its own grid: shape, affine, AUPRC, Dice, its summary."""
+    import nibabel as nib
+
+    from patch2loc.scoring.metrics import evaluate_volume
+
+    raw = nib.load(scan)
+    native = nib.load(out / f"{s}_native.nii.gz")
+    lesions = np.asarray(nib.load(out / f"{s}_native_lesions.nii.gz").dataobj) > 0
+    seg = np.asarray(nib.load(seg_path).dataobj) > 0
+    score = np.asarray(native.dataobj)
+    brain = np.asarray(raw.dataobj) > 0  # BraTS-like scans come skull-stripped
+    m = evaluate_volume(score, seg, brain, region="brain")
+    inter = float((lesions & seg).sum())
+    summary = json.loads((out / f"{s}_summary.json").read_text())
+    return {
+        "native_shape": list(native.shape),
+        "input_shape": list(raw.shape),
+        "affine_equal": bool(np.allclose(native.affine, raw.affine)),
+        "voxel_mm": [round(float(v), 3) for v in np.linalg.norm(raw.affine[:3, :3], axis=0)],
+        "lesion_prevalence_in_brain": float(seg[brain].mean()),
+        "auprc_native": m["auprc"],
+        "auroc_native": m["auroc"],
+        "best_dice_native": m["best_dice"],
+        "dice_at_run_threshold": float(2 * inter / max(1, lesions.sum() + seg.sum())),
+        "precision_at_threshold": float(inter / max(1, lesions.sum())),
+        "mask_volume_ml": summary["lesion_volume_ml"],
+        "components": summary["n_components"],
+        "largest_component": summary["components"][0] if summary["components"] else None,
+        "threshold": summary["threshold"],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True)
@@ -127,9 +160,6 @@ def main() -> int:
     parser.add_argument("--patch-size", type=int, default=None, help="train.patch_size (default: 1/8 of the slice)")
     parser.add_argument("--median-size", type=int, default=7, help="heatmap.median_size, for the threshold and predict")
     args = parser.parse_args()
-    import nibabel as nib
-
-    from patch2loc.scoring.metrics import evaluate_volume
     from patch2loc.synth import demo_subject_ids, synthesize_scan
 
     work = args.work
@@ -183,31 +213,7 @@ def main() -> int:
         "scans": {},
     }
     for s, seg_path in truth.items():
-        raw = nib.load(scans / f"{s}.nii.gz")
-        native = nib.load(out / f"{s}_native.nii.gz")
-        lesions = np.asarray(nib.load(out / f"{s}_native_lesions.nii.gz").dataobj) > 0
-        seg = np.asarray(nib.load(seg_path).dataobj) > 0
-        score = np.asarray(native.dataobj)
-        brain = np.asarray(raw.dataobj) > 0  # BraTS-like scans come skull-stripped
-        m = evaluate_volume(score, seg, brain, region="brain")
-        inter = float((lesions & seg).sum())
-        summary = json.loads((out / f"{s}_summary.json").read_text())
-        record["scans"][s] = {
-            "native_shape": list(native.shape),
-            "input_shape": list(raw.shape),
-            "affine_equal": bool(np.allclose(native.affine, raw.affine)),
-            "voxel_mm": [round(float(v), 3) for v in np.linalg.norm(raw.affine[:3, :3], axis=0)],
-            "lesion_prevalence_in_brain": float(seg[brain].mean()),
-            "auprc_native": m["auprc"],
-            "auroc_native": m["auroc"],
-            "best_dice_native": m["best_dice"],
-            "dice_at_run_threshold": float(2 * inter / max(1, lesions.sum() + seg.sum())),
-            "precision_at_threshold": float(inter / max(1, lesions.sum())),
-            "mask_volume_ml": summary["lesion_volume_ml"],
-            "components": summary["n_components"],
-            "largest_component": summary["components"][0] if summary["components"] else None,
-            "threshold": summary["threshold"],
-        }
+        record["scans"][s] = scan_record(scans / f"{s}.nii.gz", seg_path, out, s)
     (work / "rehearsal.json").write_text(json.dumps(record, indent=1))
     print(json.dumps(record, indent=1))
     return 0

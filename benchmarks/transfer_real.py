@@ -1,6 +1,6 @@
 """Transfer check: a finished run's T1 models on real contrast-enhanced T1 tumour scans.
 
-The three scans of `patch2loc.rehearsal.real_scans` (pyradiomics 3.1.0's brain1 and brain2,
+The three scans of `real_rehearsal.real_scans` (pyradiomics 3.1.0's brain1 and brain2,
 qtim-tools 0.1.12's MRBrainTumor2 with label 1, the tumour, only), each with its ROBEX brain mask,
 go through `patch2loc predict --from-run RUN_DIR --method M --mask ROBEX --seg LABEL` once per
 trained method M of the run (every fold of the run's config, ensembled as predict does), on the
@@ -38,7 +38,11 @@ from patch2loc.errors import InputError
 from patch2loc.run.layout import RESULTS, RunLayout
 from patch2loc.registry import get
 from patch2loc.files.staging import atomic_output
-from patch2loc.rehearsal.real_scans import MEMBERS, RealScan, real_scan
+
+# Run as a script, the checkout's root is not on the path: real_rehearsal/ sits beside benchmarks/,
+# outside the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from real_rehearsal.real_scans import MEMBERS, RealScan, real_scan  # noqa: E402
 
 MODALITY = "T1"  # the real scans are contrast-enhanced T1
 FIELDS = "method folds scan auprc chance ratio lesion_voxels brain_voxels robex_chance seconds error".split()

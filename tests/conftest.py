@@ -25,3 +25,21 @@ def _restore_locale():
     saved = locale.setlocale(locale.LC_CTYPE)
     yield
     locale.setlocale(locale.LC_CTYPE, saved)
+
+
+@pytest.fixture(scope="session")
+def hostile_cli(tmp_path_factory):
+    """The hostile CLI tests' shared inputs (a finished run, a preprocessed case, train lists, the
+    bombs), built once a session (about a minute), and the judge their cases run through."""
+    from tests.helpers.hostile_cli import CliBattery
+
+    return CliBattery(tmp_path_factory.mktemp("hostile_cli"))
+
+
+@pytest.fixture(scope="session")
+def hostile_entry(tmp_path_factory):
+    """The hostile entry-point tests' shared inputs (the demo BIDS set, bundles of a tiny run),
+    built lazily, and the child-process judge their cases run through."""
+    from tests.helpers.hostile_child import EntryBattery
+
+    return EntryBattery(tmp_path_factory.mktemp("hostile_entry"))

@@ -15,7 +15,7 @@ from patch2loc.methods.training_data import TrainingData
 from patch2loc.scoring.metrics import evaluate_volume
 from patch2loc.scoring.postprocess import postprocess
 
-from bench_heatmap import authors_scores, synthetic_case  # (the CPU benchmark's re-implementation)
+from authors_heatmap import authors_scores, synthetic_case  # (the CPU benchmark's re-implementation)
 
 # The precisions Patch2Loc's config offers (patch2loc.amp) and its channels_last switch.
 TRAIN_VARIANTS = ("none", "bf16", "fp16", "bf16-cl", "fp16-cl")

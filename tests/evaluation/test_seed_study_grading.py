@@ -1,4 +1,4 @@
-"""benchmarks/demo_seeds.py grades a lesion-set volume as the run it studies does: on the scan's own
+"""benchmarks/demo_seeds.py (its benchmarks/seed_grading.py) grades a lesion-set volume as the run it studies does: on the scan's own
 grid (raw scan and labels, native mask, registration) when evaluate.space is native, which is what
 the demo's checks read; on the atlas grid otherwise. Until 2026-11-26 it always graded in atlas
 space, so a seed's BraTS21 ratio (0.97x) disagreed with the demo's own check (1.01x)."""
@@ -10,7 +10,7 @@ from tests.helpers.benchmarks import benchmark_module
 from patch2loc.data.layouts import raw_paths
 from patch2loc.run.layout import RunLayout
 
-seeds = benchmark_module("demo_seeds")
+seeds = benchmark_module("seed_grading")  # the seed study's grading (benchmarks/demo_seeds.py)
 
 
 def _config(space: str, inputs=None) -> dict:
@@ -19,7 +19,7 @@ def _config(space: str, inputs=None) -> dict:
 
 def test_a_native_run_is_graded_on_each_scans_own_grid(tmp_path):
     run = str(tmp_path / "run")
-    scan = seeds._scan_for_grading(run, _config("native"), "BraTS21", "T2", "BraTS2021_00000", "img", "mask", "seg")
+    scan = seeds.scan_for_grading(run, _config("native"), "BraTS21", "T2", "BraTS2021_00000", "img", "mask", "seg")
     raw = raw_paths("BraTS21", "raw", "BraTS2021_00000", "T2")
     lay = RunLayout(run)
     assert scan.native.image == str(raw.image) and scan.native.seg == str(raw.seg)
@@ -29,10 +29,10 @@ def test_a_native_run_is_graded_on_each_scans_own_grid(tmp_path):
 
 def test_a_stack_is_graded_on_its_reference_contrasts_grid(tmp_path):
     config = _config("native", {"T1T2": ["T1", "T2"]})
-    scan = seeds._scan_for_grading(str(tmp_path), config, "BraTS21", "T1T2", "BraTS2021_00000", "i", "m", "s")
+    scan = seeds.scan_for_grading(str(tmp_path), config, "BraTS21", "T1T2", "BraTS2021_00000", "i", "m", "s")
     assert scan.native.image == str(raw_paths("BraTS21", "raw", "BraTS2021_00000", "T1").image)
 
 
 def test_an_atlas_run_is_graded_on_the_atlas_grid(tmp_path):
-    scan = seeds._scan_for_grading(str(tmp_path), _config("atlas"), "BraTS21", "T2", "BraTS2021_00000", "i", "m", "s")
+    scan = seeds.scan_for_grading(str(tmp_path), _config("atlas"), "BraTS21", "T2", "BraTS2021_00000", "i", "m", "s")
     assert scan.native is None and (scan.image, scan.mask, scan.seg) == ("i", "m", "s")

@@ -10,7 +10,12 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def benchmark_module(name: str) -> ModuleType:
-    """benchmarks/{name}.py, loaded afresh."""
+    """benchmarks/{name}.py, loaded afresh; its folder on the path, as when it runs as a script (the
+    benchmarks import their neighbours by bare name)."""
+    import sys
+
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.append(str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

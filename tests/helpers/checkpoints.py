@@ -1,5 +1,5 @@
 """Tiny checkpoints of the slice-reconstruction methods (shared by test_predict_dae.py,
-test_predict_diffusion.py, settings.py and benchmarks/hostile_round4_fixture.py)."""
+test_predict_diffusion.py, settings.py and tests/helpers/hostile_child_fixture.py)."""
 
 from __future__ import annotations
 

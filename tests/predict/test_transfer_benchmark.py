@@ -17,7 +17,7 @@ from tests.helpers.benchmarks import benchmark_module
 
 from patch2loc.scoring.metrics import evaluate_volume
 from patch2loc.registry import REGISTRY
-from patch2loc.rehearsal.real_scans import RealScan
+from real_rehearsal.real_scans import RealScan
 from patch2loc.run.layout import RunLayout
 
 TRAINED = [m.name for m in REGISTRY if m.trains]

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PY_CODE = ["src", "tests", "workflow", "benchmarks", "slurm_rehearsal", "env_rehearsal"]  # the Makefile's PY_CODE
+PY_CODE = [
+    "src",
+    "tests",
+    "workflow",
+    "benchmarks",
+    "slurm_rehearsal",
+    "env_rehearsal",
+    "real_rehearsal",
+]  # the Makefile's PY_CODE
 
 
 def tool(name: str) -> str:

@@ -1,5 +1,6 @@
-"""No block of six or more lines stands twice in src/patch2loc: what is the same logic
-lives once, in a helper, so a fix lands everywhere it is needed.
+"""No block of six or more lines stands twice in src/patch2loc, benchmarks/ and real_rehearsal/
+(within or across them): what is the same logic lives once, in a helper, so a fix lands everywhere
+it is needed.
 
 A block is a run of MIN_LINES consecutive code lines, compared after folding white space; blank
 lines, comments, lines of lone brackets and commas, and import statements are passed over (they
@@ -15,7 +16,8 @@ import ast
 import re
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[2] / "src" / "patch2loc"
+REPO = Path(__file__).resolve().parents[2]
+TREES = (REPO / "src" / "patch2loc", REPO / "benchmarks", REPO / "real_rehearsal")
 MIN_LINES = 6
 _THIN = re.compile(r"^[\s()\[\]{},:;]*$")  # lone punctuation
 
@@ -53,7 +55,9 @@ def repeated_blocks(sources: dict[str, str], size: int = MIN_LINES) -> list[str]
 
 
 def package_sources() -> dict[str, str]:
-    return {p.relative_to(PACKAGE).as_posix(): p.read_text(encoding="utf-8") for p in sorted(PACKAGE.rglob("*.py"))}
+    return {
+        p.relative_to(REPO).as_posix(): p.read_text(encoding="utf-8") for t in TREES for p in sorted(t.rglob("*.py"))
+    }
 
 
 def test_the_finder_finds_a_repeated_block_and_passes_over_what_does_not_count():
@@ -69,8 +73,10 @@ def test_the_finder_finds_a_repeated_block_and_passes_over_what_does_not_count()
 
 
 def test_no_block_of_six_lines_stands_twice_in_the_package():
-    rows = repeated_blocks(package_sources())
-    assert not rows, "move each into one helper (src/patch2loc):\n" + "\n".join(rows)
+    sources = package_sources()
+    assert any(name.startswith("benchmarks/") for name in sources)  # the trees beside the package are read
+    rows = repeated_blocks(sources)
+    assert not rows, "move each into one helper:\n" + "\n".join(rows)
 
 
 if __name__ == "__main__":

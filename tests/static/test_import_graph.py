@@ -7,16 +7,20 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+REPO = Path(__file__).resolve().parents[2]
+SRC = REPO / "src"
+# The code beside the package, each tree with the folder its modules are imported from: the
+# benchmarks are scripts that import each other by bare name (their folder is sys.path[0]).
+OTHER_TREES = {"benchmarks": REPO / "benchmarks", "real_rehearsal": REPO}
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(SRC).with_suffix("").parts)
+def module_name(path: Path, root: Path = SRC) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def import_graph() -> dict[str, set[str]]:
-    modules = {module_name(p): p for p in (SRC / "patch2loc").rglob("*.py")}
+def import_graph(tree: Path = SRC / "patch2loc", root: Path = SRC) -> dict[str, set[str]]:
+    modules = {module_name(p, root): p for p in tree.rglob("*.py")}
     graph: dict[str, set[str]] = {m: set() for m in modules}
     for name, path in modules.items():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -66,6 +70,14 @@ def test_the_package_has_no_import_cycle():
     assert graph["patch2loc.predict.scan"] >= {"patch2loc.predict.preflight"}  # the graph sees lazy imports
     cycle = find_cycle(graph)
     assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_code_beside_the_package_has_no_import_cycle():
+    """benchmarks/ and real_rehearsal/ are held to the package's rule: one module readable alone."""
+    assert "real_rehearsal.checks" in import_graph(REPO / "real_rehearsal", REPO)["real_rehearsal.run"]
+    for tree, root in OTHER_TREES.items():
+        cycle = find_cycle(import_graph(REPO / tree, root))
+        assert cycle is None, f"{tree}: " + " -> ".join(cycle)
 
 
 def folder_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:

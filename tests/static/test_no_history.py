@@ -19,7 +19,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().relative_to(REPO).as_posix()  # names the allowed tokens below
-TREES = ("src", "tests", "benchmarks", "workflow", "rules", "env_rehearsal", "slurm_rehearsal", "config")
+TREES = (
+    "src",
+    "tests",
+    "benchmarks",
+    "workflow",
+    "rules",
+    "env_rehearsal",
+    "slurm_rehearsal",
+    "real_rehearsal",
+    "config",
+)
 FILES = ("Snakefile", "Makefile", "README.md")
 SUFFIXES = {".py", ".smk", ".yaml", ".yml", ".sh"}
 

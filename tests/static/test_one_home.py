@@ -48,7 +48,11 @@ def test_the_check_finds_an_import_through_another_module():
 
 
 def test_every_import_is_from_the_home():
-    python = [p for d in ("src", "tests", "benchmarks", "workflow") for p in sorted((REPO / d).rglob("*.py"))]
+    python = [
+        p
+        for d in ("src", "tests", "benchmarks", "workflow", "real_rehearsal")
+        for p in sorted((REPO / d).rglob("*.py"))
+    ]
     rules = sorted((REPO / "rules").glob("*.smk")) + [REPO / "Snakefile"]
     found = [
         f"{path.relative_to(REPO)}:{line}: {name} from {module} (its home: {HOMES[name]})"

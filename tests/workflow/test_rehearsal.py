@@ -16,8 +16,8 @@ import yaml
 from patch2loc.data.download import extract, read_checksums, sha256sum
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, list_subjects, raw_paths
 from patch2loc.data.wmh import fetch_subjects, needed_files, site_name
-from patch2loc.rehearsal.fixtures import ODD_IXI, Plan, build_all, ixi_ids, write_splits
-from patch2loc.rehearsal.server import FileServer
+from real_rehearsal.fixtures import ODD_IXI, Plan, build_all, ixi_ids, write_splits
+from real_rehearsal.server import FileServer
 
 REPO = Path(__file__).resolve().parents[2]
 COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "profiles"]
@@ -131,7 +131,7 @@ def test_each_dataset_layout_is_read_from_its_fixture(tmp_path):
 @pytest.mark.slow
 @pytest.mark.long  # make test-long; make rehearse-real is the full one
 def test_small_rehearsal_reaches_table1(tmp_path):
-    from patch2loc.rehearsal.run import rehearse
+    from real_rehearsal.run import rehearse
 
     for name in COPIED:
         src = REPO / name

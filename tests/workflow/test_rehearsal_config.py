@@ -13,7 +13,7 @@ import yaml
 from patch2loc.data.layouts import LESION_DATASETS
 from patch2loc.registry import METHODS
 from patch2loc.registry import run_methods
-from patch2loc.rehearsal.checks import same_atlas, table1_methods
+from real_rehearsal.checks import same_atlas, table1_methods
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,7 +77,7 @@ def test_same_atlas_compares_voxels_and_grid(tmp_path):
 
 def test_rehearsal_exits_non_zero_when_a_check_fails(monkeypatch, capsys):
     """Snakemake's exit 0 is not enough: a missing method or a differing atlas fails the rehearsal."""
-    import patch2loc.rehearsal.run as run
+    import real_rehearsal.run as run
 
     for checks, code in (
         ({"snakemake": True, "table1_every_paper_method": False, "sri24_both_layouts": True}, 1),

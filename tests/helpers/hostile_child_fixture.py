@@ -1,4 +1,5 @@
-"""The fixture the cases of benchmarks/hostile_round4.py share, built once, lazily, under --work/fixture:
+"""The fixture the hostile entry-point tests share (tests/helpers/hostile_child.py), built once a
+session, lazily:
 the demo BIDS dataset at 6 mm (patch2loc.bids.demo) and bundles exported from
 tests/helpers/safety.finished_run (a 6 mm MNI atlas, whose real chain registers a 6 mm scan in
 seconds) with two untrained tiny folds: Patch2Loc (for the BIDS App, T1w scans) and DDPM, pDDPM
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from patch2loc.registry import DEFAULT_METHOD
 
-RUNNER = Path(__file__).with_name("hostile_round4.py")  # the battery, whose --call runs a library function
+RUNNER = Path(__file__).with_name("entry_call.py")  # runs a library function as an entry point
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Case:
 
 
 def call(function: str, **kwargs) -> list[str]:
-    """argv running `module:function(**kwargs)` as an entry point (see --call)."""
+    """argv running `module:function(**kwargs)` as an entry point (tests/helpers/entry_call.py)."""
     return [str(RUNNER.resolve()), "--call", function, json.dumps(kwargs)]
 
 

@@ -1,4 +1,4 @@
-"""Hostile files for the battery: NIfTI and checkpoint decompression bombs, DICOM series."""
+"""Hostile files for the hostile CLI tests (tests/helpers/hostile_cli.py): NIfTI and checkpoint decompression bombs, DICOM series."""
 
 from __future__ import annotations
 

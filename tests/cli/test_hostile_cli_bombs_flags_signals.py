@@ -1,5 +1,8 @@
-"""The one-line refusals (bombs, checkpoint fields, flags, voxel sizes, ...) and its LOW list,
-for the hostile-input battery (benchmarks/hostile_battery.py)."""
+"""Hostile inputs to `patch2loc predict` and `train` refused in one line (the second safety battery,
+items 4-11: decompression bombs, checkpoint fields, an all-zero scan, a foreign resume state, flags out
+of range, a non-UTF-8 output, voxel sizes) and its LOW list (SIGTERM and SIGINT mid-run, an output
+folder holding the inputs, a FIFO, a sheared affine, an all-ones mask, an int16 scan that wrapped).
+Each case runs the CLI in a child process (tests/helpers/hostile_kit.py's judge). Slow: `make test-hostile`."""
 
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ import signal
 
 import numpy as np
 
-from hostile_cases import (
+import pytest
+
+from tests.helpers.hostile_cli import (
     NONE,
-    case,
+    Cases,
     case_image,
     inp,
     pre,
@@ -19,11 +24,13 @@ from hostile_cases import (
     raw,
     raw_image,
     raw_outputs,
-    refusal,
     signal_when,
     train,
 )
-from hostile_files import nifti
+from tests.helpers.hostile_files import nifti
+
+pytestmark = pytest.mark.hostile
+CASES = Cases()
 
 TEMP = ".p2l-tmp-"
 
@@ -69,59 +76,59 @@ def _foreign_resume(k):
 
 
 BOMBS = lambda k, name: k.fix["bombs"] / name  # noqa: E731
-refusal("20:4", "checkpoint_zip_bomb", "bomb.pt", lambda k: pre(k, ckpt=BOMBS(k, "bomb.pt")))
-refusal("20:4", "nifti_gzip_bomb", "bomb.nii.gz", lambda k: pre(k, image=BOMBS(k, "bomb.nii.gz")))
-refusal("20:4", "nifti_header_only", "header_only.nii.gz", lambda k: pre(k, image=BOMBS(k, "header_only.nii.gz")))
-refusal(
+CASES.refusal("20:4", "checkpoint_zip_bomb", "bomb.pt", lambda k: pre(k, ckpt=BOMBS(k, "bomb.pt")))
+CASES.refusal("20:4", "nifti_gzip_bomb", "bomb.nii.gz", lambda k: pre(k, image=BOMBS(k, "bomb.nii.gz")))
+CASES.refusal("20:4", "nifti_header_only", "header_only.nii.gz", lambda k: pre(k, image=BOMBS(k, "header_only.nii.gz")))
+CASES.refusal(
     "20:4",
     "nifti_bomb_from_run",
     "bomb.nii.gz",
     lambda k: raw(k, "--skull-strip", "none", image=BOMBS(k, "bomb.nii.gz"), mask=None),
 )
-refusal("20:5", "checkpoint_patch_size_600", "patch", lambda k: pre(k, ckpt=_ckpt_with_patch(k, 600)))
-refusal("20:5", "checkpoint_patch_size_1e9", "patch", lambda k: pre(k, ckpt=_ckpt_with_patch(k, 10**9)))
-refusal(
+CASES.refusal("20:5", "checkpoint_patch_size_600", "patch", lambda k: pre(k, ckpt=_ckpt_with_patch(k, 600)))
+CASES.refusal("20:5", "checkpoint_patch_size_1e9", "patch", lambda k: pre(k, ckpt=_ckpt_with_patch(k, 10**9)))
+CASES.refusal(
     "20:7", "all_zero_raw_scan_from_run", "zero.nii.gz", lambda k: raw(k, image=inp(k, "zero.nii.gz")), setup=_zero_raw
 )
-refusal(
+CASES.refusal(
     "20:7", "train_foreign_last_pt", "last.pt", lambda k: train(k, out=inp(k, "run")), setup=_foreign_resume, out=NONE
 )
-refusal("20:7", "stride_1000", "--stride", lambda k: pre(k, "--stride", "1000"))
-refusal("20:7", "median_size_99", "--median-size", lambda k: pre(k, "--median-size", "99"))
-refusal(
+CASES.refusal("20:7", "stride_1000", "--stride", lambda k: pre(k, "--stride", "1000"))
+CASES.refusal("20:7", "median_size_99", "--median-size", lambda k: pre(k, "--median-size", "99"))
+CASES.refusal(
     "20:8",
     "non_utf8_out_from_run",
     "UTF-8",
     lambda k: raw(k, out=k.dir / "out" / os.fsdecode(b"\xff\xfe") / "h.nii.gz"),
 )
-refusal("20:10", "threshold_nan", "--threshold", lambda k: pre(k, "--threshold", "nan"))
-refusal("20:10", "threshold_minus_inf", "--threshold", lambda k: pre(k, "--threshold=-inf"))
-refusal("20:10", "stride_200", "--stride", lambda k: pre(k, "--stride", "200"))
-refusal("20:10", "median_size_31", "--median-size", lambda k: pre(k, "--median-size", "31"))
-refusal("20:10", "stride_wider_than_the_slice", "--stride", lambda k: pre(k, "--stride", "12"))
-refusal("20:11", "zero_voxel_size", "voxel", lambda k: _voxels(k, (0.0, 1.0, 1.0), False))
-refusal("20:11", "negative_voxel_size", "voxel", lambda k: _voxels(k, (-1.0, 1.0, 1.0), False))
-refusal("20:11", "zero_voxel_size_from_run", "voxel", lambda k: _voxels(k, (0.0, 2.0, 2.0), True))
+CASES.refusal("20:10", "threshold_nan", "--threshold", lambda k: pre(k, "--threshold", "nan"))
+CASES.refusal("20:10", "threshold_minus_inf", "--threshold", lambda k: pre(k, "--threshold=-inf"))
+CASES.refusal("20:10", "stride_200", "--stride", lambda k: pre(k, "--stride", "200"))
+CASES.refusal("20:10", "median_size_31", "--median-size", lambda k: pre(k, "--median-size", "31"))
+CASES.refusal("20:10", "stride_wider_than_the_slice", "--stride", lambda k: pre(k, "--stride", "12"))
+CASES.refusal("20:11", "zero_voxel_size", "voxel", lambda k: _voxels(k, (0.0, 1.0, 1.0), False))
+CASES.refusal("20:11", "negative_voxel_size", "voxel", lambda k: _voxels(k, (-1.0, 1.0, 1.0), False))
+CASES.refusal("20:11", "zero_voxel_size_from_run", "voxel", lambda k: _voxels(k, (0.0, 2.0, 2.0), True))
 
 
 # --------------------------------------------------------------------------- LOW
 
 
-@case("20:L", "sigterm_predict_from_run")
+@CASES.case("20:L", "sigterm_predict_from_run")
 def _(k):
     out = k.dir / "out"
     res = k.run(raw(k), signal_after=signal_when(out, lambda p: TEMP in p.name, signal.SIGTERM))
     k.refused(res, "SIGTERM", status=143)
 
 
-@case("20:L", "sigint_predict_from_run")
+@CASES.case("20:L", "sigint_predict_from_run")
 def _(k):
     out = k.dir / "out"
     res = k.run(raw(k), signal_after=signal_when(out, lambda p: TEMP in p.name, signal.SIGINT))
     k.refused(res, "interrupted", status=130)
 
 
-@case("20:L", "sigterm_train")
+@CASES.case("20:L", "sigterm_train")
 def _(k):
     out = k.dir / "out"
     argv = train(k, "--steps", "400", "--val-every", "1")
@@ -132,7 +139,7 @@ def _(k):
         k.find("MEDIUM", f"left in --out: {names}")
 
 
-@case("20:L", "out_folder_holds_the_inputs")
+@CASES.case("20:L", "out_folder_holds_the_inputs")
 def _(k):
     (k.dir / "in" / "raw").mkdir()
     shutil.copy(k.fix["image"], k.dir / "in" / "raw" / "scan.nii.gz")
@@ -144,7 +151,7 @@ def _(k):
     k.succeeded(k.run(argv), [k.dir / "in" / "scan_summary.json"])
 
 
-@case("20:L", "fifo_as_image")
+@CASES.case("20:L", "fifo_as_image")
 def _(k):
     os.mkfifo(k.dir / "in" / "pipe.nii.gz")
     res = k.run(pre(k, image=k.dir / "in" / "pipe.nii.gz"), timeout=120)
@@ -153,7 +160,7 @@ def _(k):
         k.find("LOW", "a FIFO called 'not found'")
 
 
-@case("20:L", "shear_affine_raw")
+@CASES.case("20:L", "shear_affine_raw")
 def _(k):
     data, affine = raw_image(k)
     sheared = affine.copy()
@@ -168,7 +175,7 @@ def _(k):
         k.succeeded(res, raw_outputs(k), lines=1)
 
 
-@case("20:L", "all_ones_mask")
+@CASES.case("20:L", "all_ones_mask")
 def _(k):
     nifti(k.dir / "in" / "ones.nii.gz", np.ones((16, 16, 4), np.uint8), k.fix["affine"])
     res = k.run(pre(k, mask=k.dir / "in" / "ones.nii.gz"))
@@ -177,7 +184,7 @@ def _(k):
         k.find("LOW", "an all-ones brain mask accepted without a warning")
 
 
-@case("20:L", "int16_wrapped_raw_scan")
+@CASES.case("20:L", "int16_wrapped_raw_scan")
 def _(k):
     data, affine = raw_image(k)
     scaled = data.astype(np.int32) * (40000 // max(int(data.max()), 1))  # the brightest tissue near 40,000
@@ -189,3 +196,9 @@ def _(k):
         k.find("LOW", "an int16-wrapped scan accepted without a warning")
     if res.rc not in (0, 2):
         k.find("MEDIUM", f"exit {res.rc}")
+
+
+@pytest.mark.parametrize("fn", CASES.params())
+def test_case_is_clean(request, fn, hostile_cli):
+    """Clean: one line naming the file and the fix, exit 2 (or the signal's status), nothing left."""
+    hostile_cli.check(request.node.callspec.id, fn)

@@ -1,7 +1,7 @@
-"""Crafted files and library entry points of benchmarks/hostile_surfaces.py.
+"""Crafted files and library entry points of the hostile tests of the later surfaces.
 
 The entry points (`native_label_counts`, `validate_override`, `dae_settings`) are what a
-child runs with `hostile_round4.py --call module:function JSON`: each calls the library as the workflow
+child runs with `entry_call.py --call module:function JSON`: each calls the library as the workflow
 or predict does and writes what it found to out/result.json (the runner's checks read it), or raises the
 library's InputError (exit 2, one line). They import nothing but patch2loc, numpy, nibabel and yaml.
 """

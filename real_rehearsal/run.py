@@ -1,8 +1,8 @@
 """The offline rehearsal of the paper path: fixtures -> loopback server -> the real workflow.
 
-    python -m patch2loc.rehearsal.run --configfile config/rehearsal.yaml --cores 2   (make rehearse-real)
+    python -m real_rehearsal.run --configfile config/rehearsal.yaml --cores 2   (make rehearse-real)
 
-1. writes the raw fixtures (patch2loc.rehearsal.fixtures) under results/<run>/fixtures and the
+1. writes the raw fixtures (real_rehearsal.fixtures) under results/<run>/fixtures and the
    manual datasets (BraTS21, ATLAS v2) under the config's raw_root, once;
 2. serves them on 127.0.0.1 (bounded server) with three faults: the first transfers of
    IXI/IXI-T2.tar and of the first WMH file (fetched one by one through the per-file API by
@@ -33,9 +33,9 @@ import pandas as pd
 import yaml
 
 from patch2loc.registry import run_methods
-from patch2loc.rehearsal.checks import same_atlas, table1_methods
-from patch2loc.rehearsal.fixtures import SRI24_LAYOUTS, Plan, build_all, sources
-from patch2loc.rehearsal.server import FileServer
+from real_rehearsal.checks import same_atlas, table1_methods
+from real_rehearsal.fixtures import SRI24_LAYOUTS, Plan, build_all, sources
+from real_rehearsal.server import FileServer
 
 INTERRUPT = ("IXI/IXI-T2.tar",)
 CORRUPT = ("SRI24/sri24_spm8.zip",)

@@ -4,13 +4,13 @@ Brains come from the synthesiser (patch2loc.synth: whole heads with skull and sc
 bias, noise); what is faithful here is the *packaging*: file and folder names, archives, and the
 geometry of real files (voxel sizes, axial/sagittal axis orders, RAS and LPS, int16 with scaling
 slopes, skull-stripped only where the real data is). MSLUB and WMH carry their real headers
-(patch2loc.rehearsal.mslub, .wmh_dataverse): full-size matrices, MSLUB's brain masks half a voxel off
+(real_rehearsal.mslub, .wmh_dataverse): full-size matrices, MSLUB's brain masks half a voxel off
 the ground truth's grid, WMH's 3 mm slices; the other datasets' voxel sizes are the real ones times
 `Plan.voxel_scale` (reduced size), capped at 3 mm.
 
     served/   what the loopback server offers at the URLs of the sources file:
               IXI/IXI-T1.tar, IXI/IXI-T2.tar (flat IXI###-Site-####-T1.nii.gz members),
-              IXI/IXI.xls (demographics, patch2loc.rehearsal.demographics),
+              IXI/IXI.xls (demographics, real_rehearsal.demographics),
               MSLUB/{raw,coregistered}/patientXX/... (the mirror's layout, per file),
               WMH/api/files.json (the dataset's file listing, SHA-1 per file) and
               WMH/api/access/datafile/<id> (per-file access),
@@ -36,11 +36,11 @@ import numpy as np
 
 from patch2loc.data.download import GIT_BLOB, sha256sum
 from patch2loc.data.layouts import MASK_NAMES, raw_paths
-from patch2loc.rehearsal.demographics import build_ixi_demographics
-from patch2loc.rehearsal.geometry import make_grid, resample, save
-from patch2loc.rehearsal.mslub import build_mslub
-from patch2loc.rehearsal.scans import Plan, centre, render, vox, write
-from patch2loc.rehearsal.wmh_dataverse import build_wmh, challenge_test_ids, wmh_ids
+from real_rehearsal.demographics import build_ixi_demographics
+from real_rehearsal.geometry import make_grid, resample, save
+from real_rehearsal.mslub import build_mslub
+from real_rehearsal.scans import Plan, centre, render, vox, write
+from real_rehearsal.wmh_dataverse import build_wmh, challenge_test_ids, wmh_ids
 from patch2loc.synth import load_template
 
 __all__ = ["Plan", "build_all", "sources"]

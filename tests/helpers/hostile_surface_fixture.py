@@ -1,5 +1,5 @@
-"""The fixture and case kinds of benchmarks/hostile_surfaces.py: hostile_round4_fixture.py's fixture with a bundle of a
-model of two contrasts added, cases that check what a successful run produced, and the argv that runs a
+"""The fixture and case kinds of the hostile tests of the later surfaces: hostile_child_fixture.py's
+fixture with a bundle of a model of two contrasts added, cases that check what a successful run produced, and the argv that runs a
 workflow rule's script as Snakemake does."""
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from hostile_round4_fixture import Case, Fixture
+from tests.helpers.hostile_child_fixture import Case, Fixture
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
+CLI = ["-m", "patch2loc.cli"]
+FILES = "hostile_surface_files"  # the entry points a child runs (entry_call.py's folder is on its path)
+JOB = {"allow_out": ("job.log",)}  # a rule's job keeps its log, also when it refuses
 
 
 @dataclass
@@ -21,7 +24,7 @@ class Checked(Case):
 
 
 class SurfaceFixture(Fixture):
-    """hostile_round4_fixture.py's fixture and a bundle of a model of two contrasts (T1T2) over its run."""
+    """hostile_child_fixture.py's fixture and a bundle of a model of two contrasts (T1T2) over its run."""
 
     @cached_property
     def t1t2(self) -> Path:

@@ -23,8 +23,8 @@ import tempfile
 from pathlib import Path
 
 from patch2loc.data.wmh import needed_files
-from patch2loc.rehearsal.geometry import make_grid
-from patch2loc.rehearsal.scans import Plan, centre, field_of_view, render, tilted, vox, write
+from real_rehearsal.geometry import make_grid
+from real_rehearsal.scans import Plan, centre, field_of_view, render, tilted, vox, write
 
 # site (as in subject ids) -> folder in the dataset, pre/ matrix, pre/ voxel size (mm), voxel axes
 SITES = {

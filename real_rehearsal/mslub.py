@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from patch2loc.data.layouts import raw_paths
-from patch2loc.rehearsal.geometry import make_grid
-from patch2loc.rehearsal.scans import Plan, centre, field_of_view, offset_affine, render, vox, write
+from real_rehearsal.geometry import make_grid
+from real_rehearsal.scans import Plan, centre, field_of_view, offset_affine, render, vox, write
 
 SHAPE, SPACING = (192, 512, 512), (0.8, 0.46875, 0.46875)
 OTHER = {

@@ -1,7 +1,8 @@
-"""The crafted cases of benchmarks/hostile_surfaces.py for evaluation inputs (native labels, --seg) and the
-cross-fitted tuning's files (rule merge_score_shards); the caches, settings, bias table and atlas are in
-hostile_surfaces_cache_cases.py. Each surface has its control (expect 0); `check` holds a run that
-succeeds to the numbers it must give."""
+"""Hostile evaluation inputs (native-space labels, predict --seg) and the cross-fitted tuning's files
+(rule merge_score_shards), each case run in a child process through its real entry point
+(tests/helpers/hostile_child.py's judge); the caches, settings, bias table and atlas are in
+tests/synth/test_hostile_caches_and_settings.py. Each surface has its control (expect 0); `check`
+holds a run that succeeds to the numbers it must give. Slow: `make test-hostile`."""
 
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from hostile_round4_fixture import Case, call
-from hostile_surfaces_fixture import Checked, script_argv
-from hostile_surfaces_files import edit_npz, fifo, labels_of, nifti, zip_declaring
+from tests.helpers.hostile_child_fixture import Case, call
+from tests.helpers.hostile_surface_files import edit_npz, fifo, labels_of, nifti, zip_declaring
+from tests.helpers.hostile_surface_fixture import CLI, FILES, JOB, Checked, script_argv
 
-CLI = ["-m", "patch2loc.cli"]
-FILES = "hostile_surfaces_files"
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.hostile
 
 # ------------------------------------------------------------------------- labels and --seg
 
@@ -152,7 +152,6 @@ def _meta(folder, inputs):
     edit_npz(Path(inputs["pooled"][1]), meta=np.array("[1, 2]"))
 
 
-JOB = {"allow_out": ("job.log",)}  # a rule's job keeps its log, also when it refuses
 # torch's compiled kernels (the lesion-wise components) cache into TMPDIR unless told otherwise
 LABELS = {"env": {"TORCHINDUCTOR_CACHE_DIR": "out/inductor"}}
 CASES = [
@@ -192,3 +191,9 @@ CASES = [
     Case("tuning_subject_in_two_shards", "tuning", _merge(_two_shards), needle="too", **JOB),
     Case("pooled_meta_not_object", "tuning", _merge(_meta), needle="meta", **JOB),
 ]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_case_passes(case, hostile_entry):
+    """A refusal: exit 2, one line naming the file and the fix, nothing written or left, inputs unchanged, under 1.5 GB; a control or an accepted input: exit 0, and its check of the numbers holds."""
+    hostile_entry.check(case, CASES, timeout=180.0)

@@ -1,7 +1,9 @@
-"""Hostile-input battery for `patch2loc predict` and `patch2loc train`. Takes minutes.
+"""The judge of the hostile-input tests of `patch2loc predict` and `patch2loc train` (marked
+`hostile`: make test-hostile).
 
-Every case (benchmarks/hostile_cases.py) builds its inputs in a folder of its own, runs the CLI
-in a child process (`python -m patch2loc.cli ...`) with a memory watchdog, and is classified:
+Every case (tests/helpers/hostile_cli.py says how one is written) builds its inputs in a folder of
+its own, runs the CLI in a child process (`python -m patch2loc.cli ...`) with a memory watchdog, and
+is classified (a test passes when its case is clean):
 
     clean    the expected exit status, the expected stderr (one line for a refusal, nothing for a
              quiet success), no traceback, nothing left behind (no temporary file, no output of a
@@ -16,15 +18,11 @@ Memory: `ru_maxrss` of a clean tiny run is already 0.9-1.1 GB here, most of it t
 pages of torch's CUDA libraries, so a bomb is judged by the peak of the child's anonymous memory
 (RssAnon in /proc, sampled every 20 ms); both are in the table. The watchdog kills a child past
 3 GB of anonymous memory (a HIGH finding) to protect the machine.
-
-    PYTHONPATH=src python benchmarks/hostile_battery.py --work /tmp/p2l_battery [--only NAME ...] [--json F]
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import os
 import re
 import resource
@@ -37,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SEVERITIES = ("HIGH", "MEDIUM", "LOW")
 BOMB_MB, KILL_MB = 1024, 3072
 TEMP_MARK = ".p2l-tmp-"
@@ -229,64 +227,22 @@ def _snapshot(folder: Path) -> dict:
     return state
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default="/tmp/p2l_battery", help="work folder (fixture and one folder per case)")
-    parser.add_argument("--only", nargs="*", help="run only cases whose name contains one of these")
-    parser.add_argument("--json", help="write every case's outcome here")
-    args = parser.parse_args()
-    sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "benchmarks")]
-    from hostile_cases import CASES, build_fixture
-    import hostile_cases_judged  # noqa: F401  (registers group "20"'s cases after "9"'s)
-    import hostile_cases_refusals  # noqa: F401
-
-    work = Path(args.work)
-    t0 = time.perf_counter()
-    fix = build_fixture(work / "fixture")
-    print(f"fixture ready in {time.perf_counter() - t0:.0f} s: {fix['root']}", file=sys.stderr)
-    shared, rows = {}, []
-    for item, name, fn in CASES:
-        if args.only and not any(o in name for o in args.only):
-            continue
-        folder = work / "cases" / name
-        shutil.rmtree(folder, ignore_errors=True)
-        (folder / "in").mkdir(parents=True)
-        kit = Kit(name, folder, fix, shared)
-        t = time.perf_counter()
-        try:
-            fn(kit)
-        except Exception as exc:  # a broken case is reported, not fatal to the battery
-            kit.find("MEDIUM", f"battery case failed: {type(exc).__name__}: {exc}")
-        last = kit.results[-1] if kit.results else Result(None, [], 0, 0, 0)
-        if kit.severity() == "skipped":
-            kit.findings = [("skipped", kit.skipped)]
-        rows.append(
-            {
-                "item": item,
-                "case": name,
-                "class": kit.severity(),
-                "exit": last.rc,
-                "anon_mb": round(max([r.anon_mb for r in kit.results] or [0])),
-                "maxrss_mb": round(max([r.maxrss_mb for r in kit.results] or [0])),
-                "seconds": round(time.perf_counter() - t, 1),
-                "findings": kit.findings,
-                "stderr": last.err[:3],
-            }
-        )
-        r = rows[-1]
-        print(
-            f"{r['class']:7} {item:7} {name:34} exit={r['exit']!s:5} anon={r['anon_mb']:5} MB "
-            f"{r['seconds']:6.1f} s  {'; '.join(f'{s}: {n}' for s, n in kit.findings)[:150]}",
-            flush=True,
-        )
-    counts = {c: sum(r["class"] == c for r in rows) for c in ("clean", *SEVERITIES, "skipped")}
-    print(
-        f"\n{len(rows)} cases in {time.perf_counter() - t0:.0f} s: " + ", ".join(f"{v} {k}" for k, v in counts.items())
-    )
-    if args.json:
-        Path(args.json).write_text(json.dumps({"counts": counts, "cases": rows}, indent=1))
-    return 0
+def run_kit_case(name: str, fn, fix: dict, shared: dict, work: Path) -> Kit:
+    """Run one case in a fresh folder of its own; a pytest test asserts that `kit.severity()` is clean."""
+    folder = work / "cases" / name
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "in").mkdir(parents=True)
+    kit = Kit(name, folder, fix, shared)
+    fn(kit)
+    return kit
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def assert_clean(kit: Kit) -> None:
+    """Skipped with its reason, or clean: no HIGH, MEDIUM or LOW finding."""
+    import pytest
+
+    if kit.severity() == "skipped":
+        pytest.skip(kit.skipped)
+    last = kit.results[-1] if kit.results else Result(None, [], 0, 0, 0)
+    found = "; ".join(f"{s}: {n}" for s, n in kit.findings)
+    assert kit.severity() == "clean", f"{kit.name}: {found} (exit {last.rc}, stderr {last.err[:3]})"

@@ -1,37 +1,29 @@
-"""Hostile inputs: crafted cases for the BIDS App, diffusion bundles and the data rules' inputs.
+"""The judge of the hostile entry-point tests (marked `hostile`: make test-hostile): the BIDS App,
+diffusion and multi-contrast bundles, the data rules' inputs, labels and tuning files, caches and
+settings. Each case (a `Case` of tests/helpers/hostile_child_fixture.py) builds its inputs in a folder
+of its own (in/, out/, home/, tmp/) and runs the real entry point in a child process with a timeout:
+the CLI (`python -m patch2loc.cli ...`) where there is one, else the library function the workflow's
+script adapter calls (tests/helpers/entry_call.py), or a rule's script as Snakemake runs it.
 
-Surfaces: the BIDS App (`patch2loc bids`), diffusion bundles (`patch2loc predict --model`), IXI's
-demographics reader, the WMH file listing, checksum values and the checksum db, the SRI24 zip's
-extraction, and a download from a loopback server that trickles. The cases are in
-benchmarks/hostile_round4_cases.py (their shared fixture in
-hostile_round4_fixture.py, crafted files in hostile_round4_files.py); each builds its inputs in a folder of its own (in/, out/,
-home/, tmp/ under --work) and runs the real entry point in a child process with a timeout:
-the CLI (`python -m patch2loc.cli ...`) where there is one, else the library function the
-workflow's script adapter calls (`python hostile_round4.py --call module:function JSON`: an
-InputError prints one line and exits 2, as the CLI does; anything else shows its traceback).
+Recorded per case: exit status, stderr lines, wall time, peak RSS (GNU time's %M of the child), files
+written in the case folder outside out/ (HOME and TMPDIR point into it, so they count), whatever a
+refusal left in out/, inputs changed (sha256 of in/ and the shared fixture before and after). A
+watchdog kills a child past 3 GB RSS.
 
-Recorded per case: exit status, stderr lines, wall time, peak RSS (GNU time's %M of the child), files written in the case folder outside out/ (HOME and
-TMPDIR point into it, so they count), whatever a refusal left in out/, inputs changed (sha256 of
-in/ and the shared fixture before and after). A watchdog kills a child past 3 GB RSS.
-
-Verdict PASS: the expected exit status (2, a refusal, unless the case says otherwise: a correct
-checksum written in upper case must be accepted, exit 0; the controls run whole, exit 0; a crafted
-file the BIDS App never reads must leave its run as the control's: exit 0, at most 1.5 x its seconds
-+ 5 s and its peak RSS + 128 MB), that many stderr lines (1 for a refusal, matching the case's `needle` when it has one, with its folder's path taken out; 0 for
-exit 0), peak RSS < 1.5 GB for a refusal (a control's whole run is reported, not judged), nothing
-written outside out/, nothing left in out/ by a refusal (a download's .part is kept on purpose,
-for resuming), inputs unchanged. Anything else FAIL; a case that ran out of time is FAIL
-(timeout).
-
-    PYTHONPATH=src python benchmarks/hostile_round4.py [--work /tmp/p2l_round4] [--cases PATTERN]
-        [--out table.md] [--timeout 120]
+PASS (the test passes): the expected exit status (2, a refusal, unless the case says otherwise: a
+correct checksum written in upper case must be accepted, exit 0; the controls run whole, exit 0; a
+crafted file the entry point never reads must leave its run as the control's: exit 0, at most 1.5 x its
+seconds + 5 s and its peak RSS + 128 MB), that many stderr lines (1 for a refusal, matching the case's
+`needle` when it has one, with its folder's path taken out; 0 for exit 0), peak RSS < 1.5 GB for a
+refusal (a control's whole run is reported, not judged), nothing written outside out/, nothing left in
+out/ by a refusal (a download's .part is kept on purpose, for resuming), inputs unchanged, and a
+`Checked` case's check of what a successful run produced. Anything else fails; a case that ran out
+of time fails (timeout).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -42,27 +34,16 @@ import threading
 import time
 from pathlib import Path
 
-from hostile_round4_fixture import Case, Fixture
+import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.hostile_child_fixture import Case
+
+REPO = Path(__file__).resolve().parents[2]
 RSS_LIMIT_MB, KILL_MB = 1536, 3072
 # GNU time runs each child and reports its peak RSS (%M): wait4's ru_maxrss of a child forked from
 # this process counts the pages it shared with it before exec (this process holds torch and the
 # fixture: about 1.1 GB), time is a small process. apt-get install time where it is missing.
-TIME = shutil.which("time", path="/usr/bin:/bin") or sys.exit("hostile_round4: needs GNU time (apt-get install time)")
-
-
-def _call_entry(function: str, kwargs: str) -> int:
-    from patch2loc.errors import InputError
-
-    module, name = function.split(":")
-    target = getattr(__import__(module, fromlist=[name]), name)
-    try:
-        target(**json.loads(kwargs))
-    except InputError as exc:
-        print(f"{function}: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+TIME = shutil.which("time", path="/usr/bin:/bin")
 
 
 def _snapshot(root: Path, skip: tuple[Path, ...] = ()) -> dict[str, object]:
@@ -136,7 +117,7 @@ def run_case(case: Case, fix, work: Path, timeout: float) -> dict:
     logs.mkdir(exist_ok=True)
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO / "src"),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),  # the package, real_rehearsal/
         "PYTHONUTF8": "1",
         "HOME": str(folder / "home"),
         "TMPDIR": str(folder / "tmp"),
@@ -223,64 +204,44 @@ def _as_control(row: dict, control: dict | None) -> None:
         row["verdict"], row["note"] = "FAIL", "; ".join(filter(None, [row["note"], *extra]))
 
 
-def table(rows: list[dict]) -> str:
-    cols = ("case", "surface", "verdict", "exit", "lines", "seconds", "rss_mb", "written", "out_left",
-            "inputs_changed", "note")  # fmt: skip
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        cells = [str(r.get(c, "")).replace("|", "\\|") for c in cols]
-        lines.append("| " + " | ".join(cells) + " |")
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("PASS", "FAIL", "SKIP", "ERROR")}
-    return "\n".join(lines) + "\n\n" + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + f" of {len(rows)}\n"
+def _checked(row: dict, case: Case, work: Path) -> None:
+    """A run that exited as expected is also held to its case's check of its outputs."""
+    check = getattr(case, "check", None)
+    if check is None or row.get("verdict") != "PASS":
+        return
+    problem = check(work / "cases" / case.name)
+    if problem:
+        row["verdict"], row["note"] = "FAIL", problem
 
 
-def battery_parser(description: str, work: str, timeout: float) -> argparse.ArgumentParser:
-    """The options every hostile battery takes."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--work", default=work, help="fixture and one folder per case")
-    parser.add_argument("--cases", default="", help="run only the cases whose name matches this regular expression")
-    parser.add_argument("--out", help="write the markdown table here too")
-    parser.add_argument("--timeout", type=float, default=timeout, help=f"seconds per case (default {timeout:g})")
-    parser.add_argument("--list", action="store_true", help="list the cases and stop")
-    return parser
+class EntryBattery:
+    """One session's fixture (built lazily: each case builds only what it reads) and the rows of the
+    cases run so far, which a `like` case's control is taken from (run first when it was not)."""
 
+    def __init__(self, work: Path):
+        from tests.helpers.hostile_surface_fixture import SurfaceFixture
 
-def run_battery(cases: list, make_fixture, args, after=None) -> int:
-    """Run the chosen cases (a `like` case's control first), print and write the table.
-    `after(row, case, work)` may judge a row further once its control has."""
-    chosen = [c for c in cases if re.search(args.cases, c.name)]
-    needed = {c.like for c in chosen} - {c.name for c in chosen}
-    chosen = [c for c in cases if c.name in needed] + chosen
-    if args.list:
-        print("\n".join(f"{c.surface:12} {c.name}" for c in chosen))
-        return 0
-    work = Path(args.work)
-    fix = make_fixture(work / "fixture")
-    rows, done = [], {}
-    for case in chosen:
-        row = done[case.name] = run_case(case, fix, work, args.timeout)
+        self.work = work
+        self.fix = SurfaceFixture(work / "fixture")
+        self.rows: dict[str, dict] = {}
+
+    def row(self, case: Case, timeout: float) -> dict:
+        if case.name not in self.rows:
+            self.rows[case.name] = run_case(case, self.fix, self.work, timeout)
+        return self.rows[case.name]
+
+    def check(self, case: Case, cases: list[Case], timeout: float) -> None:
+        if TIME is None:
+            pytest.skip("needs GNU time (apt-get install time)")
+        control = None
         if case.like:
-            _as_control(row, done.get(case.like))
-        if after is not None:
-            after(row, case, work)
-        rows.append(row)
-        print(f"{row['verdict']:5} {case.name:36} {row.get('note', '')[:110]}", file=sys.stderr, flush=True)
-    text = table(rows)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
-    return 0
-
-
-def main() -> int:
-    if len(sys.argv) == 4 and sys.argv[1] == "--call":
-        return _call_entry(sys.argv[2], sys.argv[3])
-    args = battery_parser(__doc__.splitlines()[0], "/tmp/p2l_round4", 120.0).parse_args()
-    sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "benchmarks")]
-    from hostile_round4_cases import CASES
-
-    return run_battery(CASES, Fixture, args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+            control = self.row(next(c for c in cases if c.name == case.like), timeout)
+        row = dict(self.row(case, timeout))
+        if case.like:
+            _as_control(row, control)
+        _checked(row, case, self.work)
+        if row["verdict"] == "SKIP":
+            pytest.skip(row["note"])
+        assert row["verdict"] == "PASS", (
+            f"{case.name}: {row.get('note')} (exit {row.get('exit')}: {row.get('first_line')})"
+        )

@@ -1,6 +1,7 @@
-"""The crafted cases of benchmarks/hostile_surfaces.py for models of several contrasts (predict, bundles),
-the BIDS App's pairing and filters, and export. Each builds its inputs under folder/in (never in the
-fixture) and returns the child's argv; each surface has its control (expect 0)."""
+"""Hostile inputs to models of several contrasts (predict, bundles), the BIDS App's pairing of
+contrasts and its filters, and export. Each case builds its inputs under folder/in (never in the
+fixture) and runs the entry point in a child process (tests/helpers/hostile_child.py's judge); each
+surface has its control (expect 0). Slow: `make test-hostile`."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from hostile_round4_fixture import Case
-from hostile_surfaces_files import fold_config, nifti, rewrite_zip, sparse
+from tests.helpers.hostile_child_fixture import Case
+from tests.helpers.hostile_surface_files import fold_config, nifti, rewrite_zip, sparse
+from tests.helpers.hostile_surface_fixture import CLI
 
-CLI = ["-m", "patch2loc.cli"]
+pytestmark = pytest.mark.hostile
 T1, T2 = "sub-02_T1w.nii.gz", "sub-02_T2w.nii.gz"
 T1_MASK, T2_MASK = "sub-02_space-T1w_desc-brain_mask.nii.gz", "sub-02_space-T2w_desc-brain_mask.nii.gz"
 
@@ -208,3 +211,9 @@ CASES = [
     Case("export_threshold_sparse_1gb", "export", _export(_sparse_threshold), needle="threshold"),
     Case("export_config_sparse_1gb", "export", _export(_sparse_config), needle="config"),
 ]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_case_passes(case, hostile_entry):
+    """A refusal: exit 2, one line naming the file and the fix, nothing written or left, inputs unchanged, under 1.5 GB; a control or an accepted input: exit 0."""
+    hostile_entry.check(case, CASES, timeout=180.0)

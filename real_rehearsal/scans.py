@@ -1,5 +1,5 @@
 """What every rehearsal fixture shares: the plan (how many subjects, at which size), synthetic
-subjects rendered once, and writing them on a scanner-like grid (patch2loc.rehearsal.geometry)."""
+subjects rendered once, and writing them on a scanner-like grid (real_rehearsal.geometry)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from patch2loc.rehearsal.geometry import Grid, resample, rotation_x, save
+from real_rehearsal.geometry import Grid, resample, rotation_x, save
 from patch2loc.synth import render_scan, subject_seed
 
 

@@ -1,5 +1,8 @@
-"""The cases of the hostile-input battery that need more than one call or a judgement of the
-outputs (HIGH 1-3, MEDIUM 6-9); the one-line refusals and the LOW list are in hostile_cases_refusals.py.
+"""Hostile scans given to `patch2loc predict`, judged on more than one call or on the outputs (the
+second safety battery, HIGH 1-3, MEDIUM 8-9): outliers of 1e30, a folder run whose scan is replaced or
+truncated, a failed overwrite, incomplete DICOM series, a file name that is not UTF-8, a missing or
+misfit --seg and bad landmarks (refused before the compute starts). Concurrent runs, a full disk and
+out of memory: tests/cli/test_hostile_cli_resources.py. Slow: `make test-hostile`.
 
 Where the issue leaves a choice (clip or refuse outliers; refuse or warn on an incomplete DICOM
 series) either answer is clean, provided the outputs are finite and right.
@@ -10,17 +13,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 
-from hostile_cases import REPO_ENV, case, case_image, pre, pre_outputs, raw, raw_image, raw_outputs, train, wait_for
-from hostile_files import dicom_series, nifti
+import pytest
 
-TEMP = ".p2l-tmp-"
+from tests.helpers.hostile_cli import REPO_ENV, Cases, case_image, pre, pre_outputs, raw, raw_image, raw_outputs
+from tests.helpers.hostile_files import dicom_series, nifti
+
+pytestmark = pytest.mark.hostile
+CASES = Cases()
 
 
 def _clipped_or_refused(k, res, outputs):
@@ -81,7 +83,7 @@ def _fast(k, res, what: str) -> None:
 # --------------------------------------------------------------------------- HIGH
 
 
-@case("20:1", "raw_scan_outliers_1e30")
+@CASES.case("20:1", "raw_scan_outliers_1e30")
 def _(k):
     data, affine = raw_image(k)
     data = data.astype(np.float32)
@@ -97,7 +99,7 @@ def _(k):
             k.find("HIGH", f"lesion volume {ml:.1f} mL vs {clean:.1f} mL for the clean scan")
 
 
-@case("20:1", "preprocessed_outliers_1e30")
+@CASES.case("20:1", "preprocessed_outliers_1e30")
 def _(k):
     data, affine = case_image(k)
     data[4:6, 4:9, 1] = 1e30
@@ -122,7 +124,7 @@ def _folder_run(k):
     return argv
 
 
-@case("20:2", "folder_run_replaced_scan")
+@CASES.case("20:2", "folder_run_replaced_scan")
 def _(k):
     argv = _folder_run(k)
     before = (k.dir / "out" / "a.nii.gz").read_bytes()
@@ -134,7 +136,7 @@ def _(k):
     k.succeeded(res, [k.dir / "out" / "a.nii.gz"])
 
 
-@case("20:2", "folder_run_truncated_scan")
+@CASES.case("20:2", "folder_run_truncated_scan")
 def _(k):
     argv = _folder_run(k)
     image = k.dir / "in" / "a.nii.gz"
@@ -148,7 +150,7 @@ def _(k):
         k.find("MEDIUM", "the truncated scan's old outputs are still there")
 
 
-@case("20:2", "failed_overwrite_then_plain_run")
+@CASES.case("20:2", "failed_overwrite_then_plain_run")
 def _(k):
     argv = _folder_run(k)
     image = k.dir / "in" / "a.nii.gz"
@@ -177,168 +179,20 @@ def _dicom_case(k, damage):
             k.find("HIGH", "an incomplete series accepted without a word")
 
 
-@case("20:3", "dicom_truncated_slice")
+@CASES.case("20:3", "dicom_truncated_slice")
 def _(k):
     _dicom_case(k, lambda f: f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2]))
 
 
-@case("20:3", "dicom_malformed_slice")
+@CASES.case("20:3", "dicom_malformed_slice")
 def _(k):
     _dicom_case(k, lambda f: f.write_bytes(f.read_bytes()[:132] + b"\xff" * 400))
 
 
-# --------------------------------------------------------------------------- MEDIUM
+# --------------------------------------------------------------------------- MEDIUM 8-9
 
 
-@case("20:6", "second_predict_same_out")
-def _(k):
-    out = k.dir / "out"
-    second = {}
-
-    def start_second(first):
-        if wait_for(out, lambda p: TEMP in p.name):  # the first run is preprocessing into its staging folder
-            time.sleep(1.0)
-            argv = [sys.executable, "-m", "patch2loc.cli", *[str(a) for a in raw(k)]]
-            second["proc"] = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=REPO_ENV)
-
-    res = k.run(raw(k), signal_after=start_second)
-    if "proc" not in second:
-        k.find("MEDIUM", "the first run never staged its outputs")
-        return
-    _, err = second["proc"].communicate(timeout=600)
-    if res.rc != 0 or second["proc"].returncode != 0:
-        k.find(
-            "MEDIUM",
-            f"first run exit {res.rc}, second exit {second['proc'].returncode}: "
-            f"{(res.err or err.splitlines() or [''])[-1][:100]}",
-        )
-    k.succeeded(res, raw_outputs(k))
-
-
-def _tmpfs(k, size: str) -> Path | None:
-    disk = k.dir / "disk"
-    disk.mkdir()
-    if (
-        os.geteuid() != 0
-        or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True
-        ).returncode
-    ):
-        k.skip("needs root and mount -t tmpfs")
-        return None
-    return disk
-
-
-@case("20:7", "disk_full_predict")
-def _(k):
-    disk = _tmpfs(k, "12k")
-    if disk is None:
-        return
-    try:
-        k.refused(k.run(pre(k, "--png", disk / "h.png", out=disk / "h.nii.gz")), "no space", out=disk)
-    finally:
-        subprocess.run(["umount", str(disk)])
-
-
-@case("20:7", "disk_full_predict_from_run")
-def _(k):
-    disk = _tmpfs(k, "150k")  # the chain's files fit, the outputs do not (measured: 268 KB in all)
-    if disk is None:
-        return
-    try:
-        k.refused(k.run(raw(k, out=disk / "h.nii.gz")), "no space", out=disk)
-    finally:
-        subprocess.run(["umount", str(disk)])
-
-
-@case("20:7", "disk_full_train")
-def _(k):
-    disk = _tmpfs(k, "300k")
-    if disk is None:
-        return
-    try:
-        res = k.run(train(k, out=disk / "run"))
-        k.refused(res, "space", out=disk / "none")
-        csv, last = disk / "run" / "loss.csv", disk / "run" / "last.pt"
-        if csv.exists():
-            import torch
-
-            step = torch.load(last, weights_only=True)["step"] if last.exists() else 0
-            rows = [int(r.split(",")[0]) for r in csv.read_text().splitlines()[1:]]
-            if rows and max(rows) > step:
-                k.find("MEDIUM", f"loss.csv has step {max(rows)} but the last checkpoint is at step {step}")
-    finally:
-        subprocess.run(["umount", str(disk)])
-
-
-@case("20:7", "train_corrupt_loss_csv")
-def _(k):
-    k.run(train(k, "--steps", "1"))
-    (k.dir / "out" / "loss.csv").write_text("step,train_loss\n1,abc\n\x00\x00\n")
-    res = k.run(train(k))
-    if res.rc == 2:
-        k.refused(res, "loss.csv", out=k.dir / "none")
-    else:
-        k.succeeded(res, [k.dir / "out" / "loss.csv"], lines=20)
-
-
-PROBE = """
-import resource, sys, torch, torchvision, SimpleITK, nibabel, scipy.ndimage, tqdm
-from patch2loc.methods.patch2loc.model import load_model
-from patch2loc import cli
-load_model(sys.argv[1], torch.device("cpu"))
-print(open("/proc/self/status").read().split("VmPeak:")[1].split()[0])
-"""
-
-
-@case("20:7", "out_of_memory")
-def _(k):
-    """A 256 x 256 x 160 scan under an address-space limit 60 MB above what the imports and the
-    model take (one thread, two malloc arenas: little virtual memory reserved up front). Where
-    it bites depends on the build; wherever, the answer must be one line about memory, exit 2.
-    The brain is 27 voxels and post-processing is off, so a run the limit did not stop is quick."""
-    import torch
-
-    from patch2loc.methods.patch2loc.model import Patch2LocNet
-
-    shape = (256, 256, 160)
-    nifti(k.dir / "in" / "big.nii.gz", np.random.default_rng(0).normal(1, 0.3, shape).astype(np.float32))
-    brain = np.zeros(shape, np.uint8)
-    brain[100:103, 100:103, 80:83] = 1
-    nifti(k.dir / "in" / "big_mask.nii.gz", brain)
-    torch.save(
-        {"model": Patch2LocNet(4).state_dict(), "patch_size": 4, "config": {"volume_shape": list(shape)}},
-        k.dir / "in" / "m.pt",
-    )
-    env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
-    probe = subprocess.run(
-        [sys.executable, "-c", PROBE, str(k.dir / "in" / "m.pt")],
-        capture_output=True,
-        text=True,
-        env={**REPO_ENV, **env},
-    )
-    limit = int(probe.stdout.split()[0]) // 1024 + 60
-    res = k.run(
-        pre(
-            k,
-            "--region",
-            "mask",
-            "--no-postprocess",
-            image=k.dir / "in" / "big.nii.gz",
-            mask=k.dir / "in" / "big_mask.nii.gz",
-            ckpt=k.dir / "in" / "m.pt",
-        ),
-        env=env,
-        as_limit_mb=limit,
-        timeout=300,
-    )
-    if res.rc == 0:
-        k.skip(f"an address space of {limit} MB was enough: not triggered")
-    else:
-        k.refused(res, "memory")
-
-
-@case("20:8", "non_utf8_scan_in_folder_batch")
+@CASES.case("20:8", "non_utf8_scan_in_folder_batch")
 def _(k):
     folder = k.dir / "in" / "scans"
     folder.mkdir()
@@ -352,14 +206,14 @@ def _(k):
         k.find("MEDIUM", "the good scan of the batch was not scored")
 
 
-@case("20:9", "seg_missing")
+@CASES.case("20:9", "seg_missing")
 def _(k):
     res = run_witnessed(k, raw(k, "--seg", k.dir / "in" / "nope.nii.gz"))
     k.refused(res, "nope.nii.gz")
     _fast(k, res, "a missing --seg")
 
 
-@case("20:9", "seg_other_grid")
+@CASES.case("20:9", "seg_other_grid")
 def _(k):
     nifti(k.dir / "in" / "seg.nii.gz", np.zeros((10, 10, 10), np.uint8))
     res = run_witnessed(k, raw(k, "--seg", k.dir / "in" / "seg.nii.gz"))
@@ -367,7 +221,7 @@ def _(k):
     _fast(k, res, "--seg on another grid")
 
 
-@case("20:9", "bad_landmarks")
+@CASES.case("20:9", "bad_landmarks")
 def _(k):
     copy = k.dir / "in" / "run"
     shutil.copytree(k.fix["run"], copy)
@@ -375,3 +229,10 @@ def _(k):
     res = run_witnessed(k, raw(k, run=copy))
     k.refused(res, "T1.npy")
     _fast(k, res, "bad landmarks")
+
+
+@pytest.mark.parametrize("fn", CASES.params())
+def test_case_is_clean(request, fn, hostile_cli):
+    """Clean: a refusal is one line naming the file and the fix, exit 2, nothing left; a run that
+    should succeed does, with finite and right outputs."""
+    hostile_cli.check(request.node.callspec.id, fn)
