@@ -131,7 +131,7 @@ def field_problem(ckpt: dict, method: str) -> str | None:
         return "'model' is not a dict of named tensors"
     config = ckpt.get("config")
     if not isinstance(config, dict):
-        return f"'config' is {str(config)[:40]!r}, not a dict"
+        return "no 'config'" if config is None else f"'config' is a {type(config).__name__}, not a dict"
     if "modality" not in ckpt:
         return "no 'modality'"
     for where, value in (("modality", ckpt["modality"]), ("config.modality", config.get("modality"))):
@@ -245,7 +245,7 @@ def check_format(ckpt: dict, path: Path, what: str) -> None:
     recorded = ckpt.get("versions")
     wrote = recorded.get("patch2loc") if isinstance(recorded, dict) else None
     by = f" (patch2loc {str(wrote)[:40]})" if isinstance(wrote, str) else ""
-    format_ = "no checkpoint format" if found is None else f"checkpoint format {str(found)[:20]!r}"
+    format_ = "no checkpoint format" if found is None else f"checkpoint format {repr(found)[:20]}"
     raise InputError(f"{path}: a {what} of {format_}{by}, this version reads format {FORMAT}: {ANOTHER_VERSION}.")
 
 
