@@ -14,6 +14,7 @@ from patch2loc.run.checkpoint import FORMAT, save_checkpoint
 from tests.helpers.safety import SHAPE
 
 RANGE = {"p1": 0.0, "p99": 1.0, "volumes": 1}  # a training intensity range as training records it
+NORMALISED = {"p1": 0.0, "p99": 1.2, "volumes": 1}  # a normalised scan's in-brain range (98th percentile 1)
 
 
 def as_written(fields: dict, method: str = "Patch2Loc", grid=SHAPE, modality: str | None = "T1") -> dict:
