@@ -204,5 +204,5 @@ def test_a_channel_count_mismatch_is_one_line(tmp_path):
 def test_resuming_with_another_channel_count_is_one_line(tmp_path):
     _train_p2l(tmp_path / "a", None)
     assert "different ['channels']" in _one_line_error(lambda: _train_p2l(tmp_path / "a", 2))
-    _train_p2l(tmp_path / "b", 2)  # back to one contrast: the recorded weights do not fit
-    assert "do not fit" in _one_line_error(lambda: _train_p2l(tmp_path / "b", None))
+    _train_p2l(tmp_path / "b", 2)  # back to one contrast: the recorded channel count is compared too
+    assert "different ['channels']" in _one_line_error(lambda: _train_p2l(tmp_path / "b", None))

@@ -129,7 +129,7 @@ def contrast_ranges(images: np.ndarray, masks: np.ndarray, channels: int) -> dic
 def recorded_range(ckpt: dict, contrast: int = 0) -> dict | None:
     """The training range a checkpoint recorded for contrast `contrast` of its input: `intensity_ranges`
     of a model of several contrasts, else `intensity_range` (the first contrast's); None when absent."""
-    config = ckpt.get("config") or {}
+    config = ckpt["config"]
     ranges = config.get("intensity_ranges")
     found = ranges[contrast] if isinstance(ranges, list) and contrast < len(ranges) else None
     return found or (config.get("intensity_range") if contrast == 0 else None)
