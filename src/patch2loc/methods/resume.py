@@ -89,6 +89,13 @@ def restore(
     )
     _check_fits(ckpt, last_path, config, must_match, subjects)
     try:
+        rows = [_row(r, task.columns) for r in ckpt["loss_rows"]]
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:100]
+        raise InputError(
+            f"{last_path}: its loss_rows are not this method's loss curve ({detail}). {_START_OVER}"
+        ) from None
+    try:
         # RNG states stay CPU tensors; load_state_dict moves weights and optimiser state to the device.
         task.model.load_state_dict(ckpt["model"])
         task.optimizer.load_state_dict(ckpt["optimizer"])
@@ -100,13 +107,6 @@ def restore(
             f"{last_path}: its weights, optimizer or random state do not fit this model ({detail}). {_START_OVER}"
         ) from None
     step = ckpt["step"]
-    try:
-        rows = [_row(r, task.columns) for r in ckpt["loss_rows"]]
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:100]
-        raise InputError(
-            f"{last_path}: its loss_rows are not this method's loss curve ({detail}). {_START_OVER}"
-        ) from None
     return step, float(ckpt["best_val_loss"]), [r for r in rows if r["step"] <= step]
 
 

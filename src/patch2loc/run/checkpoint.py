@@ -152,7 +152,8 @@ def field_problem(ckpt: dict, method: str) -> str | None:
             return f"patch_size {patch} is larger than the slices of its training grid {list(shape)}"
     if method not in METHODS:  # a pre-training (cDDPM's encoder): it scores nothing, records no scale
         return None
-    channels = config.get("channels", 1) if not METHODS[method].multicontrast else config.get("channels")
+    # a method that takes several contrasts records how many; the others take one
+    channels = config.get("channels") if METHODS[method].multicontrast else 1
     if type(channels) is not int or not 1 <= channels <= MAX_CONTRASTS:
         return f"config.channels is {str(channels)[:40]!r}, not a count of contrasts from 1 to {MAX_CONTRASTS}"
     if config.get("intensity_range") is None:

@@ -200,15 +200,8 @@ def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: boo
         "channels": channels,
         **contrast_ranges(data.train_images, data.train_masks, channels),
     }
-    return train_seeded(
-        partial(DAETask, data, cfg, cells),
-        data,
-        cfg,
-        out_dir,
-        config,
-        must_match=RESUME_MUST_MATCH,
-        progress=progress,
-    )
+    task = partial(DAETask, data, cfg, cells)
+    return train_seeded(task, data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress)
 
 
 def train_from_files(
