@@ -167,8 +167,10 @@ def ranges_problem(config: dict, channels: int) -> str | None:
     ranges = config.get("intensity_ranges")
     if ranges is None and channels == 1:
         return None
-    if not isinstance(ranges, list) or len(ranges) != channels:
-        return f"intensity_ranges is {str(ranges)[:60]!r}, not a list of one {{p1, p99}} range for each of its {channels} contrasts"
+    if not isinstance(ranges, list) or not 1 <= len(ranges) <= MAX_CONTRASTS:
+        return f"intensity_ranges is {str(ranges)[:60]!r}, not a list of one {{p1, p99}} range per contrast"
+    if len(ranges) != channels:
+        return f"intensity_ranges holds {len(ranges)} ranges for its {channels} contrasts"
     for i, value in enumerate(ranges):
         problem = range_problem(value)
         if value is None or problem:
