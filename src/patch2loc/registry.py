@@ -164,8 +164,7 @@ REGISTRY = (
 )
 METHODS = {m.name: m for m in REGISTRY}
 TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict applies and export bundles
-# The method train, predict and export use when none is named, and the one that wrote a checkpoint
-# recording none (checkpoints from before methods were recorded).
+# The method train, predict and export use when none is named (every checkpoint records its own).
 DEFAULT_METHOD = REGISTRY[0].name
 # The intensity baseline the other methods are compared against (the demo's checks, the sensitivity maps).
 BASELINE = METHODS["Thresh"].name

@@ -17,6 +17,8 @@ from patch2loc.methods.patch2loc.heatmap import score_volume
 from patch2loc.scoring import postprocess
 from patch2loc.methods.patch2loc.model import Patch2LocNet
 
+from patch2loc.checks.intensities import training_range
+from tests.helpers.checkpoints import NORMALISED, as_written
 from tests.helpers.safety import finished_run as _finished_run, predict_argv
 
 SHAPE = (16, 16, 4)  # patch_size_for(16) = 2; the model uses 2 to avoid the patch-size warning
@@ -34,9 +36,9 @@ def case(tmp_path: Path):
     nib.save(nib.Nifti1Image(mask, affine), tmp_path / "mask.nii.gz")
     torch.manual_seed(0)
     net = Patch2LocNet(2).eval()
-    torch.save(
-        {"model": net.state_dict(), "patch_size": 2, "config": {"volume_shape": list(SHAPE)}}, tmp_path / "model.pt"
-    )
+    trained_on = training_range(image[None], mask[None] > 0)  # as training records it
+    ckpt = {"model": net.state_dict(), "patch_size": 2, "config": {"intensity_range": trained_on}}
+    torch.save(as_written(ckpt, grid=SHAPE), tmp_path / "model.pt")
     return types.SimpleNamespace(
         dir=tmp_path, image=image, mask=mask.astype(bool), affine=affine, net=net, ckpt=tmp_path / "model.pt"
     )
@@ -213,7 +215,8 @@ def test_predict_from_a_raw_scan_goes_through_the_runs_chain(tmp_path):
     from patch2loc.files.io import load_volume
 
     run, new = _finished_run(tmp_path)
-    torch.save({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4}, tmp_path / "m.pt")
+    ckpt = {"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "config": {"intensity_range": NORMALISED}}
+    torch.save(as_written(ckpt, grid=(32, 32, 20)), tmp_path / "m.pt")
     out = tmp_path / "new" / "heat.nii.gz"
     rc = cli.main(predict_argv(None, out, image=new.image, mask=new.mask, ckpt=tmp_path / "m.pt", from_run=run))
     assert rc == 0

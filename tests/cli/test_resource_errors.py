@@ -15,6 +15,7 @@ import pytest
 import torch
 from tests.helpers.fake_chain import fake_prepare, fake_run, from_run_argv
 from tests.helpers.safety import SHAPE, make_case, predict_argv, refused, train_argv
+from tests.helpers.checkpoints import as_written
 
 import patch2loc.methods.harness as harness_mod
 import patch2loc.methods.patch2loc.train as train_mod
@@ -171,9 +172,19 @@ def test_disk_full_while_training_keeps_the_last_checkpoint_and_a_whole_loss_csv
 def test_a_foreign_resume_state_without_config(lists, tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
-    torch.save({"model": {}, "patch_size": 2, "step": 3}, run / "last.pt")
+    torch.save(as_written({"model": {}, "patch_size": 2, "step": 3}) | {"config": None}, run / "last.pt")
+    line = refused(_train(lists, run), "last.pt: not a usable Patch2Loc resume state: no 'config'", tmp_path, capsys)
+    assert "start over" in line
+
+
+def test_a_resume_state_without_its_loss_curve(lists, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert cli.main(_train(lists, run, "--steps", "1")) == 0
+    ckpt = torch.load(run / "last.pt", weights_only=True)
+    del ckpt["loss_rows"]
+    torch.save(ckpt, run / "last.pt")
     line = refused(_train(lists, run), "last.pt: not a resume state written by patch2loc train", tmp_path, capsys)
-    assert "config" in line and "start over" in line
+    assert "loss_rows" in line and "start over" in line
 
 
 def test_a_resume_state_whose_weights_do_not_fit(lists, tmp_path, capsys):
@@ -191,16 +202,6 @@ def test_a_corrupt_loss_csv(lists, tmp_path, capsys):
     (run / "loss.csv").write_text("step,train_loss\n1,abc\n\x00\x00\n")
     assert cli.main(_train(lists, run)) == 0  # last.pt holds the rows: loss.csv is rebuilt
     assert [r.split(",")[0] for r in (run / "loss.csv").read_text().splitlines()] == ["step", "1", "2"]
-    # a resume state from before last.pt held the rows needs loss.csv: one line naming it
-    ckpt = torch.load(run / "last.pt", weights_only=True)
-    del ckpt["loss_rows"]
-    ckpt["step"] = 1
-    torch.save(ckpt, run / "last.pt")
-    (run / "loss.csv").write_text("step,train_loss\n1,abc\n")
-    line = refused(
-        _train(lists, run, "--steps", "3"), "loss.csv: not a loss curve written by patch2loc train", tmp_path, capsys
-    )
-    assert "last.pt (step 1)" in line
 
 
 def test_training_left_no_temp_files_on_failure(lists, tmp_path, capsys, monkeypatch):

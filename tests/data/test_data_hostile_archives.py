@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 from patch2loc.checks.archive_budget import MB, Budget
-from patch2loc.data.download import extract as old_home_extract
 from patch2loc.data.unpack import DEFAULT, budget_from_config, extract
 from patch2loc.errors import InputError
 
@@ -99,7 +98,6 @@ def test_within_budget_it_unpacks_and_marks_completion(tmp_path):
     archive = _tar(tmp_path / "ok.tar", {"IXI-T1/IXI002-Guys-0828-T1.nii.gz": 1000})
     marker = extract(archive, tmp_path / "out", TINY)
     assert marker.exists() and (tmp_path / "out" / "IXI-T1" / "IXI002-Guys-0828-T1.nii.gz").stat().st_size == 1000
-    assert old_home_extract is extract  # scripts and older tests import it from download.py
 
 
 def test_the_budget_comes_from_the_config_and_fits_the_real_archives():

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patch2loc.data.download import GIT_BLOB, extract, fetch, pinned, read_checksums, sha256sum
+from patch2loc.data.download import GIT_BLOB, fetch, pinned, read_checksums, sha256sum
+from patch2loc.data.unpack import extract
 from patch2loc.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]

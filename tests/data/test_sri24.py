@@ -8,7 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from patch2loc.data.download import extract
+from patch2loc.data.unpack import extract
 from patch2loc.data.sri24 import find_template
 from patch2loc.errors import InputError
 from patch2loc.preprocessing.atlas import write_atlas_files

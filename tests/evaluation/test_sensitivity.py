@@ -9,6 +9,7 @@ import torch
 
 from patch2loc.methods.patch2loc.model import Patch2LocNet
 from patch2loc.evaluation.report.sensitivity import intensity_at, main, paint_sphere, pick_centres, sphere_sensitivity
+from tests.helpers.checkpoints import as_written
 
 SHAPE = (24, 24, 15)
 
@@ -63,7 +64,8 @@ def files(tmp_path):
     for name, data in (("image", volume), ("mask", mask.astype(np.uint8))):
         nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / f"{name}.nii.gz")
     torch.manual_seed(0)
-    torch.save({"model": Patch2LocNet(2).eval().state_dict(), "patch_size": 2}, tmp_path / "model.pt")
+    ckpt = {"model": Patch2LocNet(2).eval().state_dict(), "patch_size": 2}
+    torch.save(as_written(ckpt, grid=volume.shape), tmp_path / "model.pt")
     return tmp_path
 
 

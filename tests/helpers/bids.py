@@ -22,6 +22,7 @@ from patch2loc import cli
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.run.checkpoint import save_checkpoint
 from patch2loc.run.layout import RunLayout
+from tests.helpers.checkpoints import RANGE, as_written
 
 GRID = (32, 32, 32)
 SPACING = 6.0
@@ -75,12 +76,17 @@ def make_bundle(base: Path, modality: str = "T2", contrasts: tuple[str, ...] = (
         save_checkpoint(
             path,
             {
-                "model": DenoisingUNet(width=4, depth=4, channels=channels).state_dict(),
-                "method": "DAE",
-                "modality": modality,
+                **as_written(
+                    {
+                        "model": DenoisingUNet(width=4, depth=4, channels=channels).state_dict(),
+                        "config": {"width": 4, "depth": 4, "channels": channels}
+                        | ({"intensity_ranges": [RANGE] * channels} if contrasts else {}),
+                    },
+                    "DAE",
+                    GRID,
+                    modality,
+                ),
                 "step": 3,
-                "config": {"width": 4, "depth": 4, "volume_shape": list(GRID), "modality": modality}
-                | ({"channels": channels} if contrasts else {}),
             },
         )
         Path(layout.threshold("DAE", modality, f"fold{k}")).parent.mkdir(parents=True)

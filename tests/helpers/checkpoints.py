@@ -1,4 +1,5 @@
-"""Tiny checkpoints of the slice-reconstruction methods (shared by test_predict_dae.py,
+"""Tiny checkpoints: `as_written` (the fields every checkpoint patch2loc writes carries, around a
+test's own), and those of the slice-reconstruction methods (shared by test_predict_dae.py,
 test_predict_diffusion.py, settings.py and tests/helpers/hostile_child_fixture.py)."""
 
 from __future__ import annotations
@@ -9,8 +10,26 @@ import torch
 
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.diffusion.train import model_of
-from patch2loc.run.checkpoint import save_checkpoint
+from patch2loc.run.checkpoint import FORMAT, save_checkpoint
 from tests.helpers.safety import SHAPE
+
+RANGE = {"p1": 0.0, "p99": 1.0, "volumes": 1}  # a training intensity range as training records it
+NORMALISED = {"p1": 0.0, "p99": 1.2, "volumes": 1}  # a normalised scan's in-brain range (98th percentile 1)
+
+
+def as_written(fields: dict, method: str = "Patch2Loc", grid=SHAPE, modality: str | None = "T1") -> dict:
+    """`fields` (the weights, a method's own fields, and what a test changes) over what the training
+    harness writes into every checkpoint: the checkpoint format, the method, the modality, and a
+    config with the training grid, the channels and the training intensity range (a `config` in
+    `fields` is laid over that one)."""
+    config = {"volume_shape": list(grid), "modality": modality, "channels": 1, "intensity_range": RANGE}
+    return {
+        "format": FORMAT,
+        "method": method,
+        "modality": modality,
+        **fields,
+        "config": {**config, **fields.get("config", {})},
+    }
 
 
 def dae_checkpoint(path: Path, seed: int, modality: str = "T1") -> Path:
@@ -21,11 +40,8 @@ def dae_checkpoint(path: Path, seed: int, modality: str = "T1") -> Path:
     save_checkpoint(
         path,
         {
-            "model": model.state_dict(),
-            "method": "DAE",
-            "modality": modality,
+            **as_written({"model": model.state_dict(), "config": {"width": 4, "depth": 4}}, "DAE", modality=modality),
             "step": 3,
-            "config": {"width": 4, "depth": 4, "volume_shape": list(SHAPE), "modality": modality},
             "optimizer": {"state": {0: {"exp_avg": torch.ones(3)}}},
             "loss_rows": [[1, 0.5]],
         },
@@ -61,6 +77,6 @@ def diffusion_checkpoint(path: Path, method: str, seed: int, modality: str = "T1
         torch.nn.init.normal_(p, std=0.1)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(
-        path, {"model": model.state_dict(), "method": method, "modality": modality, "step": 3, "config": config}
+        path, {**as_written({"model": model.state_dict(), "config": config}, method, modality=modality), "step": 3}
     )
     return path

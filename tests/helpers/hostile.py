@@ -214,19 +214,13 @@ def write_dicom_series(img, folder: Path, extra_tags: dict | None = None) -> lis
 def run_with_model(base: Path):
     """helpers.safety.finished_run plus a T1 checkpoint for its grid at base/m.pt (about 30 s)."""
     import torch
+    from tests.helpers.checkpoints import NORMALISED, as_written
     from tests.helpers.safety import finished_run
 
     from patch2loc.methods.patch2loc.model import Patch2LocNet
 
     run, scan = finished_run(base)
     torch.manual_seed(0)
-    torch.save(
-        {
-            "model": Patch2LocNet(4).eval().state_dict(),
-            "patch_size": 4,
-            "modality": "T1",
-            "config": {"volume_shape": [32, 32, 20]},
-        },
-        base / "m.pt",
-    )
+    ckpt = {"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "config": {"intensity_range": NORMALISED}}
+    torch.save(as_written(ckpt, grid=(32, 32, 20)), base / "m.pt")
     return base, run, scan

@@ -12,6 +12,7 @@ import torch
 from patch2loc import cli
 from patch2loc.checks.intensities import training_range
 from patch2loc.methods.patch2loc.model import Patch2LocNet
+from patch2loc.run.checkpoint import FORMAT
 
 SHAPE = (16, 16, 4)  # patch_size_for(16) = 2
 
@@ -62,10 +63,12 @@ def make_case(folder: Path, modality: str | None = "T1") -> dict[str, Path]:
     trained_on = training_range(image[None], mask[None] > 0)  # as training records it
     torch.save(
         {
+            "format": FORMAT,
+            "method": "Patch2Loc",
             "model": Patch2LocNet(2).eval().state_dict(),
             "patch_size": 2,
             "modality": modality,
-            "config": {"volume_shape": list(SHAPE), "modality": modality, "intensity_range": trained_on},
+            "config": {"volume_shape": list(SHAPE), "modality": modality, "channels": 1, "intensity_range": trained_on},
         },
         folder / "model.pt",
     )

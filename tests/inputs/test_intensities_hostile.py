@@ -101,9 +101,7 @@ def test_a_checkpoint_that_overflows_gives_exit_2_and_no_heatmap(c, tmp_path, ca
     torch.manual_seed(0)
     weights = Patch2LocNet(2).eval().state_dict()
     weights["logvar_head.12.bias"] = torch.full((2,), 3e38)  # finite weights, infinite log-variance
-    torch.save(
-        {"model": weights, "patch_size": 2, "config": {"volume_shape": list(SHAPE)}}, tmp_path / "in" / "overflow.pt"
-    )
+    torch.save({**torch.load(c["ckpt"], weights_only=True), "model": weights}, tmp_path / "in" / "overflow.pt")
     line = refused(
         predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "overflow.pt"),
         "non-finite value(s) inside the brain",

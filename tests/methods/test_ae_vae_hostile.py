@@ -15,6 +15,7 @@ from patch2loc.registry import implementation
 from patch2loc.methods.autoencoder.model import DenseAutoencoder
 from patch2loc.methods.autoencoder.variants import AEConfig, VAEConfig
 from patch2loc.run.checkpoint import save_checkpoint
+from tests.helpers.checkpoints import as_written
 from tests.helpers.safety import SHAPE, make_case, predict_argv, refused
 
 ARCH = {"size": 16, "width": 4, "bottleneck": 4, "latent": 8, "dropout": 0.1}
@@ -30,7 +31,7 @@ def _checkpoint(path: Path, method: str = "AE", **change) -> Path:
     except (TypeError, ValueError):  # settings no network has: the tiny one's weights
         weights = DenseAutoencoder(**{**ARCH, "variational": method == "VAE"}).state_dict()
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path, {"model": weights, "method": method, "modality": "T1", "config": config})
+    save_checkpoint(path, as_written({"model": weights, "config": config}, method))
     return path
 
 

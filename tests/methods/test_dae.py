@@ -16,6 +16,7 @@ from patch2loc.methods.dae.score import anomaly_map, load_model
 from patch2loc.methods.dae.train import DAEConfig, train
 from patch2loc.methods.training_data import TrainingData
 from patch2loc.run.checkpoint import read_checkpoint
+from tests.helpers.checkpoints import as_written
 
 SHAPE = (32, 32, 8)
 
@@ -146,7 +147,7 @@ def test_checkpoint_records_method_modality_grid_and_loads_safely(trained, tmp_p
 
     with pytest.raises(InputError, match="a DAE checkpoint, not a Patch2Loc one"):
         load_patch2loc(str(out / "best.pt"))
-    torch.save({"model": {}, "patch_size": 4}, tmp_path / "p2l.pt")
+    torch.save(as_written({"model": {}, "patch_size": 4}), tmp_path / "p2l.pt")
     with pytest.raises(InputError, match="a Patch2Loc checkpoint, not a DAE one"):
         load_model(tmp_path / "p2l.pt")
 

@@ -16,6 +16,7 @@ from patch2loc.methods.patch2loc.heatmap import score_volume
 from patch2loc.methods.patch2loc.model import load_model as load_p2l
 from patch2loc.methods.training_data import TrainingData
 from patch2loc.run.checkpoint import read_checkpoint
+from tests.helpers.checkpoints import RANGE, as_written
 
 SHAPE = (16, 16, 6)
 
@@ -188,15 +189,20 @@ def test_a_channel_count_mismatch_is_one_line(tmp_path):
     dae = DenoisingUNet(4, 3, channels=2).eval()
     assert "trained on 2" in _one_line_error(lambda: anomaly_map(dae, image[0], mask, "cpu"))
     # a checkpoint whose recorded channel count does not fit its weights
-    torch.save({"model": two.state_dict(), "patch_size": 4, "config": {"channels": 3}}, tmp_path / "bad.pt")
+    config = {"channels": 3, "intensity_ranges": [RANGE] * 3}
+    torch.save(as_written({"model": two.state_dict(), "patch_size": 4, "config": config}), tmp_path / "bad.pt")
     assert "conv1" in _one_line_error(lambda: load_p2l(str(tmp_path / "bad.pt")))
-    # no `channels` recorded (every checkpoint before contrasts): one channel, loads unchanged
-    torch.save({"model": one.state_dict(), "patch_size": 4, "config": {}}, tmp_path / "old.pt")
-    assert load_p2l(str(tmp_path / "old.pt"))[0].channels == 1
+    # no `channels` recorded: not a checkpoint patch2loc train writes
+    torch.save(as_written({"model": one.state_dict(), "patch_size": 4}) | {"config": {}}, tmp_path / "none.pt")
+    assert "config.volume_shape" in _one_line_error(lambda: load_p2l(str(tmp_path / "none.pt")))
+    ckpt = as_written({"model": one.state_dict(), "patch_size": 4})
+    del ckpt["config"]["channels"]
+    torch.save(ckpt, tmp_path / "no_channels.pt")
+    assert "config.channels is 'None'" in _one_line_error(lambda: load_p2l(str(tmp_path / "no_channels.pt")))
 
 
 def test_resuming_with_another_channel_count_is_one_line(tmp_path):
     _train_p2l(tmp_path / "a", None)
     assert "different ['channels']" in _one_line_error(lambda: _train_p2l(tmp_path / "a", 2))
-    _train_p2l(tmp_path / "b", 2)  # back to one contrast: the recorded weights do not fit
-    assert "do not fit" in _one_line_error(lambda: _train_p2l(tmp_path / "b", None))
+    _train_p2l(tmp_path / "b", 2)  # back to one contrast: the recorded channel count is compared too
+    assert "different ['channels']" in _one_line_error(lambda: _train_p2l(tmp_path / "b", None))

@@ -13,6 +13,7 @@ from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.score import anomaly_map as dae_map, load_model as load_dae
 from patch2loc.methods.diffusion.score import anomaly_map as diffusion_map, load_model as load_diffusion
 from patch2loc.methods.diffusion.train import model_of
+from tests.helpers.checkpoints import as_written
 
 SHAPE = (16, 16, 4)
 DIFFUSION = {
@@ -34,7 +35,7 @@ DIFFUSION = {
 
 
 def _save(path, method, weights, config):
-    save_checkpoint(path, {"model": weights, "method": method, "modality": "T1", "step": 1, "config": config})
+    save_checkpoint(path, {**as_written({"model": weights, "config": config}, method), "step": 1})
     return str(path)
 
 

@@ -2,7 +2,7 @@
 
 Temporary names carry their owner (host, pid, process start time). A second predict on the same
 --out used to delete the first one's live staging folder as a "stale temp"; now only the temps of
-dead owners (or of older versions, without an owner) are removed. `train` also locks its folder.
+dead owners (or without an owner, which no live writer makes) are removed. `train` also locks its folder.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def test_owner_checks(tmp_path):
     assert owner_alive(f".h.nii.gz{TEMP_MARK}{_host_tag()}-{mine}-{start}-abc.nii.gz")
     assert not owner_alive(f".h.nii.gz{TEMP_MARK}{_host_tag()}-{mine}-{start + 1}-abc.nii.gz")  # pid reused
     assert owner_alive(f".h.nii.gz{TEMP_MARK}0badc0de-{mine}-1-abc.nii.gz") or _host_tag() == "0badc0de"  # other host
-    assert not owner_alive(f".h.nii.gz{TEMP_MARK}i8j_rw23.nii.gz")  # older versions' names: no owner
+    assert not owner_alive(f".h.nii.gz{TEMP_MARK}i8j_rw23.nii.gz")  # no owner: no live writer made it
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="flock on a folder: Linux")

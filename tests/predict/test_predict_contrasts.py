@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from tests.helpers.checkpoints import NORMALISED, as_written
 from tests.helpers.safety import finished_run, make_case, predict_argv, refused
 
 from patch2loc import cli
@@ -53,15 +54,9 @@ def t1t2(tmp_path_factory):
     torch.manual_seed(0)
     ckpt = Path(layout.checkpoint("T1T2", 0))
     ckpt.parent.mkdir(parents=True)
-    torch.save(
-        {
-            "model": Patch2LocNet(4, channels=2).eval().state_dict(),
-            "patch_size": 4,
-            "modality": "T1T2",
-            "config": {"volume_shape": [32, 32, 20], "channels": 2, "modality": "T1T2"},
-        },
-        ckpt,
-    )
+    config = {"channels": 2, "intensity_range": NORMALISED, "intensity_ranges": [NORMALISED] * 2}
+    weights = {"model": Patch2LocNet(4, channels=2).eval().state_dict(), "patch_size": 4, "config": config}
+    torch.save(as_written(weights, grid=(32, 32, 20), modality="T1T2"), ckpt)
     threshold = Path(layout.threshold(DEFAULT_METHOD, "T1T2", "fold0"))  # as score_healthy leaves it
     threshold.parent.mkdir(parents=True, exist_ok=True)
     threshold.write_text(json.dumps({"threshold": 0.5}))

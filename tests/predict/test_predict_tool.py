@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from tests.helpers.hostile import write_dicom_series
+from tests.helpers.checkpoints import NORMALISED, as_written
 from tests.helpers.safety import SHAPE, finished_run, make_case, predict_argv
 
 from patch2loc import cli
@@ -61,7 +62,8 @@ def test_ensemble_of_identical_checkpoints_equals_one(tmp_path):
     assert np.ptp(a[c["mask"] if isinstance(c["mask"], np.ndarray) else a != 0]) > 0
     # a different model changes the ensemble (the comparison above can fail)
     torch.manual_seed(1)
-    torch.save({"model": Patch2LocNet(2).eval().state_dict(), "patch_size": 2}, tmp_path / "in" / "other.pt")
+    other = {**torch.load(c["ckpt"], weights_only=True), "model": Patch2LocNet(2).eval().state_dict()}
+    torch.save(other, tmp_path / "in" / "other.pt")
     three = tmp_path / "three.nii.gz"
     assert cli.main(predict_argv(c, three, "--checkpoint", str(tmp_path / "in" / "other.pt"))) == 0
     assert not np.allclose(np.asarray(nib.load(three).dataobj), a, atol=1e-6)
@@ -149,15 +151,12 @@ def raw_run(tmp_path_factory):
     for k in (0, 1):
         d = run / "models" / "T1" / f"fold{k}"
         d.mkdir(parents=True)
-        torch.save(
-            {
-                "model": Patch2LocNet(4).eval().state_dict(),
-                "patch_size": 4,
-                "modality": "T1",
-                "config": {"volume_shape": [32, 32, 20]},
-            },
-            d / "best.pt",
-        )
+        ckpt = {
+            "model": Patch2LocNet(4).eval().state_dict(),
+            "patch_size": 4,
+            "config": {"intensity_range": NORMALISED},
+        }
+        torch.save(as_written(ckpt, grid=(32, 32, 20)), d / "best.pt")
         t = run / "scores" / "Patch2Loc" / "T1" / f"fold{k}" / "IXI"
         t.mkdir(parents=True)
         (t / "threshold.json").write_text(json.dumps({"threshold": 4.0 + k}))

@@ -74,18 +74,19 @@ def test_the_normalised_scan_itself_passes_quietly(c, tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_a_checkpoint_without_a_range_warns_once_and_goes_on(c, tmp_path):
-    """Checkpoints trained before the range was recorded (every model trained until now): one
-    warning line, never silence; the scan is scored (refusing would strand every existing model)."""
+def test_a_checkpoint_without_a_range_is_refused(c, tmp_path, capsys):
+    """Training records the range in every checkpoint: one without it was not written by this
+    version's training, and the scan's scale could not be checked."""
     ckpt = torch.load(c["ckpt"], weights_only=True)
     del ckpt["config"]["intensity_range"]
-    torch.save(ckpt, tmp_path / "in" / "old.pt")
-    argv = predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "old.pt")
-    argv += ["--checkpoint", str(tmp_path / "in" / "old.pt")]  # two folds: still one line
-    with pytest.warns(UserWarning) as said:
-        assert cli.main(argv) == 0
-    assert len(said) == 1 and "records no training intensity range" in str(said[0].message)
-    assert "(and 1 other fold(s))" in str(said[0].message)
+    torch.save(ckpt, tmp_path / "in" / "none.pt")
+    line = refused(
+        predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "none.pt"),
+        "none.pt: not a usable Patch2Loc checkpoint: no config.intensity_range",
+        tmp_path,
+        capsys,
+    )
+    assert "\n" not in line
 
 
 @pytest.mark.parametrize("value", [{"p1": float("nan"), "p99": 1.0}, {"p1": 2.0, "p99": 1.0}, [0, 1]])

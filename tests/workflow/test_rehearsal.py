@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from patch2loc.data.download import extract, read_checksums, sha256sum
+from patch2loc.data.download import read_checksums, sha256sum
+from patch2loc.data.unpack import extract
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, list_subjects, raw_paths
 from patch2loc.data.wmh import fetch_subjects, needed_files, site_name
 from real_rehearsal.fixtures import ODD_IXI, Plan, build_all, ixi_ids, write_splits

@@ -129,14 +129,14 @@ def contrast_ranges(images: np.ndarray, masks: np.ndarray, channels: int) -> dic
 def recorded_range(ckpt: dict, contrast: int = 0) -> dict | None:
     """The training range a checkpoint recorded for contrast `contrast` of its input: `intensity_ranges`
     of a model of several contrasts, else `intensity_range` (the first contrast's); None when absent."""
-    config = ckpt.get("config") or {}
+    config = ckpt["config"]
     ranges = config.get("intensity_ranges")
     found = ranges[contrast] if isinstance(ranges, list) and contrast < len(ranges) else None
     return found or (config.get("intensity_range") if contrast == 0 else None)
 
 
 def range_problem(value) -> str | None:
-    """What is wrong with a checkpoint's recorded range (None: usable, or not recorded)."""
+    """What is wrong with a checkpoint's recorded range (None: usable, or None given)."""
     if value is None:
         return None
     try:
@@ -152,18 +152,9 @@ def check_training_range(
     image: np.ndarray, brain: np.ndarray, models: list[tuple[str, dict]], path, force: bool, contrast: int = 0
 ) -> None:
     """Refuse (or with `force` warn about) a scan outside the models' training intensities (of its
-    contrast `contrast`, for a model of several); warn once when a model records none (checkpoints
-    written before the range was recorded)."""
-    ranges = [(name, recorded_range(ckpt, contrast)) for name, ckpt in models]
-    missing = [name for name, r in ranges if r is None]
-    if missing:
-        more = f" (and {len(missing) - 1} other fold(s))" if len(missing) > 1 else ""
-        _warn(
-            f"{missing[0]}{more}: records no training intensity range (trained before patch2loc recorded it), "
-            "so the scan's intensity scale cannot be checked: a scan in another scale gives a meaningless "
-            "heatmap. Retrain the model to record it."
-        )
-    known = [r for _, r in ranges if r is not None]
+    contrast `contrast`, for a model of several). Every checkpoint records its range (read_checkpoint
+    requires it), so only an ensemble without models (Thresh) has none to compare with."""
+    known = [r for r in (recorded_range(ckpt, contrast) for _, ckpt in models) if r is not None]
     if not known:
         return
     low, high = min(float(r["p1"]) for r in known), max(float(r["p99"]) for r in known)

@@ -32,7 +32,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from patch2loc.data.unpack import extract  # noqa: F401 (its old home: scripts and tests import it from here)
 from patch2loc.errors import InputError
 from patch2loc.files.staging import atomic_output
 

@@ -72,9 +72,10 @@ def _owned_prefix(path: Path) -> str:
 
 
 def owner_alive(name: str) -> bool:
-    """Whether the process that made the temporary file `name` may still be writing it. Names
-    without an owner (older versions) count as dead; another host's process cannot be checked
-    and counts as alive."""
+    """Whether the process that made the temporary file `name` may still be writing it. A name in
+    the temporary namespace (`TEMP_MARK`) without an owner counts as dead: every writer names
+    itself, so no live one made it (a damaged or hand-made leftover, which would otherwise stay
+    forever). Another host's process cannot be checked and counts as alive."""
     owner = _OWNER.match(name.split(TEMP_MARK, 1)[-1])
     if owner is None:
         return False

@@ -13,7 +13,8 @@ validation); `run_training` does the rest, the same way for every method:
 - one run at a time per folder (a lock on it); a folder the run made is removed again when it
   fails before writing anything into it;
 - checkpoints are read only through `checkpoint.read_checkpoint` (weights_only) and hold plain
-  types; they record the method, the modality and the training grid (`config.volume_shape`).
+  types; they record the checkpoint format (`checkpoint.FORMAT`), the method, the modality, the
+  versions and the training grid (`config.volume_shape`).
 Ctrl-C and SIGTERM are left to the caller (cli/__init__.py): every file is written atomically, so an
 interrupted run leaves the last complete checkpoint and loss curve behind and can be resumed.
 """
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 
 from patch2loc import __version__
-from patch2loc.run.checkpoint import save_checkpoint
+from patch2loc.run.checkpoint import FORMAT, save_checkpoint
 from patch2loc.checks.devices import DEVICE_NAMES, resolve_device
 from patch2loc.methods.progress import progress as progress_bar
 from patch2loc.errors import InputError, resource_problem
@@ -184,19 +185,7 @@ def run_training(
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         with folder_lock(out_dir, "patch2loc train"):
-            return _run(
-                task,
-                out_dir,
-                cfg.steps,
-                cfg.val_every,
-                cfg.checkpoint_every,
-                config,
-                must_match,
-                subjects,
-                cfg.modality,
-                device,
-                progress,
-            )
+            return _run(task, out_dir, cfg, config, must_match, subjects, device, progress)
     finally:
         if made and not any(out_dir.iterdir()):
             out_dir.rmdir()
@@ -219,26 +208,26 @@ def _written(path: Path, write, resume_from: Path) -> None:
         raise InputError(f"{line.rstrip('.')}; {kept}.") from None
 
 
-def _run(
-    task, out_dir: Path, steps, val_every, checkpoint_every, config, must_match, subjects, modality, device, progress
-) -> dict:
+def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progress) -> dict:
+    steps, val_every, checkpoint_every = cfg.steps, cfg.val_every, cfg.checkpoint_every
     best_path, last_path, csv_path = (out_dir / name for name in MODEL_FILES)
     for path in (last_path, best_path, csv_path):
         remove_stale_temps(path)  # left by a writer killed mid-write (SIGKILL, power loss)
 
     step, best_val_loss, rows = 0, math.inf, []
     if last_path.exists():
-        step, best_val_loss, rows = restore(task, last_path, csv_path, config, must_match, subjects)
+        step, best_val_loss, rows = restore(task, last_path, config, must_match, subjects)
 
     def checkpoint() -> dict:
         return {
+            "format": FORMAT,  # read_checkpoint refuses another; every field below is then required
             "model": {k: v.detach().cpu() for k, v in task.model.state_dict().items()},
             "method": task.method,
             **task.extra_state(),
             "step": step,
             "config": config,
             "versions": versions(),
-            "modality": modality,
+            "modality": cfg.modality,
             "subjects": subjects,
             "best_val_loss": best_val_loss,
             "loss_rows": list(rows),

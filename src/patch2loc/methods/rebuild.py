@@ -82,7 +82,7 @@ def load_network(
     alone, and the weights' names and shapes compared (export holds a run's checkpoints to them)."""
     fix = f"Pass a best.pt or last.pt written by the {method}'s training."
     ckpt = read_checkpoint(checkpoint, fix=fix, method=method)
-    config = ckpt.get("config") or {}
+    config = ckpt["config"]
     meta = torch.device(device).type == "meta"
     try:
         if bounds is not None:

@@ -4,9 +4,8 @@
 another run or method): it is read with `read_checkpoint` (no code runs), then every key the resume
 needs is checked before anything is restored, so a foreign file is one line naming it, not a
 KeyError. The loss curve rows up to the checkpoint's step are stored in last.pt itself
-(`loss_rows`), so `loss.csv` is only a view of them: a damaged or stale loss.csv never blocks a
-resume. Checkpoints written before `loss_rows` existed take their rows from loss.csv, which must
-then be readable.
+(`loss_rows`), so `loss.csv` is only a view of them: it is never read, and a damaged or stale
+loss.csv never blocks a resume.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ _NEEDED = {
     "subjects": dict,
     "step": int,
     "best_val_loss": (int, float),
+    "loss_rows": list,
 }
 _START_OVER = "Delete it (or move it away) to start over, or use another --out."
 
@@ -64,20 +64,6 @@ def _row(raw: dict, columns: tuple[str, ...]) -> dict:
     return {k: (int(raw[k]) if k == "step" else float(raw[k])) for k in columns}
 
 
-def read_loss_csv(path: Path, up_to_step: int, columns: tuple[str, ...], fix: str = "") -> list[dict]:
-    """Rows of an existing loss curve up to a step (rows past a checkpoint are dropped on resume);
-    InputError naming the file when it is not a loss curve."""
-    if not path.exists():
-        return []
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = [_row(r, columns) for r in csv.DictReader(f)]
-    except (ValueError, TypeError, KeyError, csv.Error, UnicodeDecodeError, OSError) as exc:
-        detail = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: not a loss curve written by patch2loc train ({detail}). {fix}".strip()) from None
-    return [r for r in rows if r["step"] <= up_to_step]
-
-
 def _check_fits(ckpt: dict, last_path: Path, config: dict, must_match: tuple[str, ...], subjects: dict) -> None:
     wrong = [k for k, kind in _NEEDED.items() if not isinstance(ckpt.get(k), kind)]
     if wrong:
@@ -85,9 +71,7 @@ def _check_fits(ckpt: dict, last_path: Path, config: dict, must_match: tuple[str
             f"{last_path}: not a resume state written by patch2loc train (missing or wrong: "
             f"{', '.join(wrong)}). {_START_OVER}"
         )
-    # Keys that older checkpoints lack: their value then (the modality was not recorded: no difference).
-    before = {"modality": config.get("modality"), "lr_schedule": "constant", "warmup_steps": 0}
-    changed = [k for k in must_match if ckpt["config"].get(k, before.get(k)) != config[k]]
+    changed = [k for k in must_match if ckpt["config"].get(k) != config[k]]
     if changed or ckpt["subjects"] != subjects:
         raise InputError(
             f"{last_path}: written by a run with different {changed or ['subjects']}. Delete "
@@ -96,7 +80,7 @@ def _check_fits(ckpt: dict, last_path: Path, config: dict, must_match: tuple[str
 
 
 def restore(
-    task, last_path: Path, csv_path: Path, config: dict, must_match: tuple[str, ...], subjects: dict
+    task, last_path: Path, config: dict, must_match: tuple[str, ...], subjects: dict
 ) -> tuple[int, float, list[dict]]:
     """Load last.pt into the task's model, optimiser, extra state and random generators; returns
     (step, best validation loss, loss rows up to that step)."""
@@ -104,6 +88,13 @@ def restore(
         last_path, "resume state", fix="Delete it to start over (or restore it).", method=task.method
     )
     _check_fits(ckpt, last_path, config, must_match, subjects)
+    try:
+        rows = [_row(r, task.columns) for r in ckpt["loss_rows"]]
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:100]
+        raise InputError(
+            f"{last_path}: its loss_rows are not this method's loss curve ({detail}). {_START_OVER}"
+        ) from None
     try:
         # RNG states stay CPU tensors; load_state_dict moves weights and optimiser state to the device.
         task.model.load_state_dict(ckpt["model"])
@@ -116,20 +107,6 @@ def restore(
             f"{last_path}: its weights, optimizer or random state do not fit this model ({detail}). {_START_OVER}"
         ) from None
     step = ckpt["step"]
-    rows = ckpt.get("loss_rows")
-    if isinstance(rows, list):
-        try:
-            rows = [_row(r, task.columns) for r in rows]
-        except (ValueError, TypeError, KeyError):
-            rows = None
-    if not isinstance(rows, list):  # written before last.pt held the rows: loss.csv must be readable
-        rows = read_loss_csv(
-            csv_path,
-            step,
-            task.columns,
-            fix=f"Resuming from {last_path} (step {step}) needs it: restore it, "
-            f"or delete {last_path.parent} to start over.",
-        )
     return step, float(ckpt["best_val_loss"]), [r for r in rows if r["step"] <= step]
 
 

@@ -2,18 +2,23 @@
 
 A checkpoint is untrusted input (users apply models that others trained), and a pickle can call
 any function while it is read. `read_checkpoint` therefore uses `torch.load(weights_only=True)`:
-the unpickler only builds tensors, dicts, lists, tuples, strings and numbers. The only extra
-types it accepts are numpy's uint32 array and torch's version string (`LEGACY_GLOBALS`), which
-checkpoints written before this module held; new checkpoints store the numpy RNG state as a
-tensor and plain numbers (`numpy_rng_to_plain`) and versions as plain strings. Anything else (a crafted `__reduce__`, an arbitrary class) is
-refused with one line before any of it is built.
+the unpickler only builds tensors, dicts, lists, tuples, strings and numbers (checkpoints store the
+numpy RNG state as a tensor and plain numbers, `numpy_rng_to_plain`, and versions as plain
+strings). Anything else (a crafted `__reduce__`, an arbitrary class) is refused with one line
+before any of it is built.
 
 Before torch.load, the zip archive's central directory is read (`check_archive`): the sizes its
 members declare (uncompressed) are bounded (PATCH2LOC_MAX_CHECKPOINT_MB, limits.py), so a small
 file whose member inflates to gigabytes is refused before anything is inflated. After it, the
-fields are checked (`field_problem`): patch_size a whole number in [1, MAX_PATCH] and within the
-recorded training grid (ranges.py), the weights a dict of tensors, modality and config of the right
-types, the training intensity range (config.intensity_range, intensities.py) finite and increasing.
+checkpoint format (`FORMAT`, written by the training harness into every best.pt and last.pt) is
+checked first: a file of another format (or none) was written by another version of patch2loc and
+is refused in one line, so every field today's checkpoints carry can then be required. The
+fields are checked (`field_problem`): the method that wrote it, the weights a dict of tensors, the
+modality, the config with the training grid (config.volume_shape, within ranges.py's bounds), a
+method's own fields (patch_size a whole number in [1, MAX_PATCH] that fits the grid), the channels
+of a method of several contrasts, and a scoring method's training intensity range
+(config.intensity_range, one per contrast in config.intensity_ranges; intensities.py) finite and
+increasing.
 `model.load_model` then compares every tensor's shape with the network's before building it.
 """
 
@@ -40,17 +45,11 @@ from patch2loc.checks.ranges import MAX_GRID, MAX_PATCH
 MAX_MEMBERS = 100_000  # zip members (a last.pt has about 500)
 MAX_PICKLE = 8 * MB  # the pickle that describes the tensors (about 50 kB in a last.pt)
 
-# Checkpoints written before this module held their numpy RNG state as a uint32 array
-# (_reconstruct only makes an ndarray of an allowed dtype class; it calls nothing else) and
-# torch's version as a TorchVersion (a str subclass).
-_multiarray = getattr(np, "_core", None) or np.core  # numpy 2 renamed numpy.core to numpy._core
-LEGACY_GLOBALS = [
-    _multiarray.multiarray._reconstruct,
-    np.ndarray,
-    np.dtype,
-    type(np.dtype(np.uint32)),
-    torch.torch_version.TorchVersion,
-]
+# The checkpoint format: the fields a checkpoint holds and what they mean. Raise it when they change
+# (a field added that readers require, one renamed or given another meaning): files of another
+# format are refused in one line instead of failing somewhere later.
+FORMAT = 1
+ANOTHER_VERSION = "written by another version of patch2loc: retrain, or use the version that wrote it"
 
 
 def numpy_rng_to_plain(state: tuple) -> dict:
@@ -65,12 +64,10 @@ def numpy_rng_to_plain(state: tuple) -> dict:
     }
 
 
-def numpy_rng_from_plain(state) -> tuple:
-    """Inverse of `numpy_rng_to_plain`; also accepts the legacy tuple."""
-    if isinstance(state, dict):
-        keys = np.asarray(state["keys"].numpy() if torch.is_tensor(state["keys"]) else state["keys"])
-        return (state["name"], keys.astype(np.uint32), state["pos"], state["has_gauss"], state["cached_gaussian"])
-    return tuple(state)
+def numpy_rng_from_plain(state: dict) -> tuple:
+    """Inverse of `numpy_rng_to_plain`."""
+    keys = state["keys"].numpy().astype(np.uint32)
+    return (state["name"], keys, state["pos"], state["has_gauss"], state["cached_gaussian"])
 
 
 def save_checkpoint(path: str | os.PathLike, ckpt: dict) -> None:
@@ -118,59 +115,61 @@ def check_archive(path: Path, what: str, fix: str) -> None:
             )
 
 
-def own_fields(method: str | None) -> tuple[str, ...]:
+def own_fields(method: str) -> tuple[str, ...]:
     """What a method's checkpoints hold beyond the weights (its registry line; e.g. Patch2Loc's patch_size)."""
     return METHODS[method].checkpoint_fields if method in METHODS else ()
-
-
-def field_problem(ckpt: dict, method: str | None = DEFAULT_METHOD) -> str | None:
-    """What is wrong with the fields predict and train read (None when they are usable); a method's
-    own fields (`own_fields`) must be there, and patch_size be a patch side when present."""
-    weights = ckpt["model"]
-    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
-        return "'model' is not a dict of named tensors"
-    patch = ckpt.get("patch_size")
-    if ("patch_size" in own_fields(method) or patch is not None) and (
-        type(patch) is not int or not 1 <= patch <= MAX_PATCH
-    ):
-        return f"patch_size is {str(patch)[:40]!r}; it must be a whole number from 1 to {MAX_PATCH}"
-    config = ckpt.get("config")
-    if config is not None and not isinstance(config, dict):
-        return f"'config' is a {type(config).__name__}, not a dict"
-    for where, value in (("modality", ckpt.get("modality")), ("config.modality", (config or {}).get("modality"))):
-        if value is not None and not (isinstance(value, str) and len(value) <= 64):
-            return f"{where} is {str(value)[:40]!r}, not a modality name"
-    for where, shape in (
-        ("volume_shape", ckpt.get("volume_shape")),
-        ("config.volume_shape", (config or {}).get("volume_shape")),
-    ):
-        if shape is None:
-            continue
-        if not (
-            isinstance(shape, (list, tuple))
-            and len(shape) == 3
-            and all(type(n) is int and 1 <= n <= MAX_GRID for n in shape)
-        ):
-            return f"{where} is {str(shape)[:40]!r}; it must be 3 whole numbers from 1 to {MAX_GRID}"
-        if patch is not None and patch > min(shape[:2]):
-            return f"patch_size {patch} is larger than the slices of its training grid {list(shape)}"
-    return range_problem((config or {}).get("intensity_range")) or ranges_problem(config or {})
 
 
 MAX_CONTRASTS = 16  # channels of a model of several contrasts (the DAE's bound too)
 
 
-def ranges_problem(config: dict) -> str | None:
-    """A model of several contrasts records one training range per contrast (`intensity_ranges`): each
-    must be a usable range, one per channel. Before, they were never checked: a string or NaN there
-    ended in "a bug", or left a contrast's scale unchecked."""
-    ranges = config.get("intensity_ranges")
-    if ranges is None:
+def field_problem(ckpt: dict, method: str) -> str | None:
+    """What is wrong with the fields predict and train read (None when they are usable); `method` is
+    the one the checkpoint records. Every field the training harness writes for that method is required."""
+    weights = ckpt["model"]
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
+        return "'model' is not a dict of named tensors"
+    config = ckpt.get("config")
+    if not isinstance(config, dict):
+        return "no 'config'" if config is None else f"'config' is a {type(config).__name__}, not a dict"
+    if "modality" not in ckpt:
+        return "no 'modality'"
+    for where, value in (("modality", ckpt["modality"]), ("config.modality", config.get("modality"))):
+        if value is not None and not (isinstance(value, str) and len(value) <= 64):
+            return f"{where} is {str(value)[:40]!r}, not a modality name"
+    shape = config.get("volume_shape")
+    if not (
+        isinstance(shape, (list, tuple))
+        and len(shape) == 3
+        and all(type(n) is int and 1 <= n <= MAX_GRID for n in shape)
+    ):
+        return f"config.volume_shape is {str(shape)[:40]!r}; it must be 3 whole numbers from 1 to {MAX_GRID}"
+    patch = ckpt.get("patch_size")
+    if "patch_size" in own_fields(method) or patch is not None:
+        if type(patch) is not int or not 1 <= patch <= MAX_PATCH:
+            return f"patch_size is {str(patch)[:40]!r}; it must be a whole number from 1 to {MAX_PATCH}"
+        if patch > min(shape[:2]):
+            return f"patch_size {patch} is larger than the slices of its training grid {list(shape)}"
+    if method not in METHODS:  # a pre-training (cDDPM's encoder): it scores nothing, records no scale
         return None
-    channels = config.get("channels")
+    # a method that takes several contrasts records how many; the others take one
+    channels = config.get("channels") if METHODS[method].multicontrast else 1
+    if type(channels) is not int or not 1 <= channels <= MAX_CONTRASTS:
+        return f"config.channels is {str(channels)[:40]!r}, not a count of contrasts from 1 to {MAX_CONTRASTS}"
+    if config.get("intensity_range") is None:
+        return "no config.intensity_range (the training intensity range)"
+    return range_problem(config["intensity_range"]) or ranges_problem(config, channels)
+
+
+def ranges_problem(config: dict, channels: int) -> str | None:
+    """A model of several contrasts records one training range per contrast (`intensity_ranges`): each
+    must be a usable range, one per channel."""
+    ranges = config.get("intensity_ranges")
+    if ranges is None and channels == 1:
+        return None
     if not isinstance(ranges, list) or not 1 <= len(ranges) <= MAX_CONTRASTS:
         return f"intensity_ranges is {str(ranges)[:60]!r}, not a list of one {{p1, p99}} range per contrast"
-    if type(channels) is int and len(ranges) != channels:
+    if len(ranges) != channels:
         return f"intensity_ranges holds {len(ranges)} ranges for its {channels} contrasts"
     for i, value in enumerate(ranges):
         problem = range_problem(value)
@@ -187,12 +186,12 @@ def read_checkpoint(
 ) -> dict:
     """Load a checkpoint dict on the CPU without running code from it; InputError (one line)
     naming the file when it is missing, unreadable, larger than it may be (check_archive), holds
-    anything beyond the allow-list, has fields its method's checkpoints never have, or was written
-    by another method than `method` (None: any method)."""
+    anything beyond the allow-list, is of another checkpoint format (`FORMAT`), lacks a field its
+    method's checkpoints have, or was written by another method than `method` (None: any method)."""
     path = regular_file(path, what, "Train a model first (patch2loc train) or check the path.")
     check_archive(path, what, fix)
     try:
-        with torch.serialization.safe_globals(LEGACY_GLOBALS), warnings.catch_warnings():
+        with warnings.catch_warnings():
             # torch notes any pickle protocol but 2; not a problem for what the allow-list builds
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -223,32 +222,41 @@ def read_checkpoint(
         raise InputError(
             f"{path}: cannot be read as a {what} (truncated or not written by torch.save: {detail}). {fix}"
         ) from None
-    found = checkpoint_method(ckpt) if isinstance(ckpt, dict) else None
-    if method is not None and found not in (None, method):
-        raise WrongMethod(f"{path}: a {found} {what}, not a {method} one. {fix}", found)
-    own = own_fields(found or method or DEFAULT_METHOD)
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict) or any(f not in ckpt for f in own):
+    if not isinstance(ckpt, dict):
+        raise InputError(f"{path}: not a patch2loc {what} (a {type(ckpt).__name__}, not a dict). {fix}")
+    check_format(ckpt, path, what)
+    found = ckpt.get("method")
+    if not isinstance(found, str) or not found:
+        raise InputError(f"{path}: not a patch2loc {what} (no 'method' names what wrote it). {fix}")
+    if method is not None and found != method:
+        raise WrongMethod(f"{path}: a {found[:40]} {what}, not a {method} one. {fix}", found)
+    own = own_fields(found)
+    if not isinstance(ckpt.get("model"), dict) or any(f not in ckpt for f in own):
         needs = "'model' weights" + "".join(f" and '{f}'" for f in own)
-        raise InputError(f"{path}: not a {method or found or 'patch2loc'} {what} (no {needs}). {fix}")
+        raise InputError(f"{path}: not a {found[:40]} {what} (no {needs}). {fix}")
     problem = field_problem(ckpt, found)
     if problem:
-        raise InputError(f"{path}: not a usable {found} {what}: {problem}. {fix}")
+        raise InputError(f"{path}: not a usable {found[:40]} {what}: {problem}. {fix}")
     return ckpt
 
 
-def checkpoint_method(ckpt: dict) -> str:
-    """The method that wrote a checkpoint (files from before methods were recorded: the default,
-    Patch2Loc)."""
-    method = ckpt.get("method", DEFAULT_METHOD)
-    return method if isinstance(method, str) else "unknown"
+def check_format(ckpt: dict, path: Path, what: str) -> None:
+    """One line when a checkpoint is not of this version's `FORMAT` (none recorded, or another)."""
+    found = ckpt.get("format")
+    if type(found) is int and found == FORMAT:
+        return
+    recorded = ckpt.get("versions")
+    wrote = recorded.get("patch2loc") if isinstance(recorded, dict) else None
+    by = f" (patch2loc {str(wrote)[:40]})" if isinstance(wrote, str) else ""
+    format_ = "no checkpoint format" if found is None else f"checkpoint format {repr(found)[:20]}"
+    raise InputError(f"{path}: a {what} of {format_}{by}, this version reads format {FORMAT}: {ANOTHER_VERSION}.")
 
 
 def checkpoint_modality(ckpt: dict) -> str | None:
-    """The modality a checkpoint was trained on (None for checkpoints that do not record it)."""
-    return ckpt.get("modality") or (ckpt.get("config") or {}).get("modality")
+    """The modality a checkpoint was trained on (None when its training named none)."""
+    return ckpt["modality"]
 
 
-def checkpoint_grid(ckpt: dict) -> tuple[int, ...] | None:
-    """The volume shape the model was trained on (None when not recorded)."""
-    shape = (ckpt.get("config") or {}).get("volume_shape") or ckpt.get("volume_shape")
-    return None if shape is None else tuple(int(s) for s in shape)
+def checkpoint_grid(ckpt: dict) -> tuple[int, ...]:
+    """The volume shape the model was trained on."""
+    return tuple(int(s) for s in ckpt["config"]["volume_shape"])

@@ -19,15 +19,13 @@ from patch2loc.methods.dae.train import RANGES
 from patch2loc.methods.rebuild import Bounds, check_grid, load_network
 
 SLICES_PER_BATCH = 16
-CHANNELS = {"channels": (int, 1, 16, None)}  # absent in a checkpoint: 1 (those written before contrasts)
 
 
 def _check(config: dict, where: str) -> None:
     missing = [k for k in RANGES if k not in config]
     if missing:
         raise InputError(f"{where}: config has no {', '.join(missing)} (a DAE checkpoint records them).")
-    check_block(config, RANGES, "config", where)
-    check_block({"channels": config.get("channels", 1)}, CHANNELS, "config", where)
+    check_block(config, RANGES, "config", where)  # config.channels: read_checkpoint bounds it
 
 
 # Before the network is built: its settings in range, then its weights within the memory budget.
@@ -41,7 +39,7 @@ def load_model(checkpoint: str, device: str | torch.device = "cpu") -> tuple[Den
 
 
 def _build(config: dict) -> DenoisingUNet:
-    return DenoisingUNet(width=config["width"], depth=config["depth"], channels=config.get("channels", 1))
+    return DenoisingUNet(width=config["width"], depth=config["depth"], channels=config["channels"])
 
 
 def as_channels(volume: np.ndarray, model: DenoisingUNet) -> np.ndarray:

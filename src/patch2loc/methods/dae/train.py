@@ -53,6 +53,7 @@ RESUME_MUST_MATCH = (
     "noise_std",
     "noise_cells",
     "steps",
+    "channels",
     *LOOP_MUST_MATCH,
 )
 
@@ -199,16 +200,8 @@ def train(data: TrainingData, cfg: DAEConfig, out_dir: str | Path, progress: boo
         "channels": channels,
         **contrast_ranges(data.train_images, data.train_masks, channels),
     }
-    # Checkpoints written before `channels` was recorded are one-channel runs: they still resume.
-    return train_seeded(
-        partial(DAETask, data, cfg, cells),
-        data,
-        cfg,
-        out_dir,
-        config,
-        must_match=RESUME_MUST_MATCH + (("channels",) if channels != 1 else ()),
-        progress=progress,
-    )
+    task = partial(DAETask, data, cfg, cells)
+    return train_seeded(task, data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress)
 
 
 def train_from_files(

@@ -24,7 +24,6 @@ PATCH_FRACTION = 0.125  # patch side as a fraction of the slice side (24 of 192)
 # no longer spends its first hundreds of steps moving the outputs from 0 to the target range.
 INITIAL_MEAN = 50.0
 INITIAL_LOGVAR = math.log(100.0**2 / 12.0)
-MAX_CHANNELS = 16  # co-registered contrasts a checkpoint may declare (a bound on a file's claim)
 
 
 def patch_size_for(slice_size: int, fraction: float = PATCH_FRACTION) -> int:
@@ -153,9 +152,8 @@ def _expected_weights(patch_size: int, channels: int = 1) -> dict:
 
 
 def checkpoint_channels(ckpt: dict) -> int:
-    """Input channels recorded in a checkpoint's config; 1 when absent (every checkpoint written
-    before multi-contrast models)."""
-    return (ckpt.get("config") or {}).get("channels", 1)
+    """Input channels recorded in a checkpoint's config (read_checkpoint bounds them)."""
+    return ckpt["config"]["channels"]
 
 
 def weights_problem(weights: dict, patch_size: int, channels: int = 1) -> str | None:
@@ -191,11 +189,6 @@ def load_model(checkpoint: str, device: str | torch.device = "cpu") -> tuple[Pat
 
     ckpt = read_checkpoint(checkpoint)
     channels = checkpoint_channels(ckpt)
-    if type(channels) is not int or not 1 <= channels <= MAX_CHANNELS:
-        raise InputError(
-            f"{checkpoint}: config channels is {str(channels)[:40]!r}, not a count of contrasts from 1 to "
-            f"{MAX_CHANNELS}. Pass a best.pt or last.pt written by patch2loc train."
-        )
     problem = weights_problem(ckpt["model"], ckpt["patch_size"], channels)
     if problem:
         raise InputError(

@@ -45,6 +45,7 @@ _RESUME_MUST_MATCH = (
     "beta",
     "min_brain_fraction",
     "patch_size",
+    "channels",
     *LOOP_MUST_MATCH,
 )
 
@@ -211,8 +212,6 @@ def train(
     data = TrainingData(train_images, train_masks, val_images, val_masks, subjects, (1.0, 1.0, 1.0))
     # A schedule that ends at `steps` cannot be resumed towards another end.
     must_match = _RESUME_MUST_MATCH + (("steps",) if cfg.lr_schedule != "constant" else ())
-    # Checkpoints written before `channels` was recorded are one-channel runs: they still resume.
-    must_match += ("channels",) if channels != 1 else ()
     summary = train_seeded(
         partial(Patch2LocTask, data, cfg, patch_size),
         data,
