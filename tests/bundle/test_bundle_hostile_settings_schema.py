@@ -16,6 +16,7 @@ import yaml
 from patch2loc.checks.ranges import MAX_PATCH, OneOf, check_block, json_schema
 from patch2loc.errors import InputError
 from patch2loc.registry import REGISTRY, implementation
+from patch2loc.run.configfiles import load as load_configfiles
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
@@ -78,7 +79,7 @@ def _rules_accept(key: str, rule, value) -> bool:
 
 @pytest.mark.parametrize("method", REBUILT, ids=lambda m: m.name)
 def test_the_schema_and_the_rules_agree_on_each_bound(method):
-    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    cfg = load_configfiles([REPO / "config" / "demo.yaml"])
     assert method.config in cfg
     differ = []
     for key, rule in implementation(method.name).RANGES.items():
