@@ -29,6 +29,8 @@ COMBINATIONS = {
     **{f"ablation {a}": ["config/demo.yaml", f"config/ablation/anatomy_{a}.yaml"] for a in ARMS},
     "rehearsal": ["config/rehearsal.yaml"],
 }
+# Files that now extend the ones they were given after: alone, they must give the same config.
+ALONE = {"demo-long (its file alone)": "demo-long", "ablation one (its file alone)": "ablation one"}
 
 
 def snakemake_merge(base: dict, over: dict) -> dict:
@@ -61,10 +63,12 @@ def differences(a, b, path: str = "") -> list[str]:
 
 def main(ref: str) -> int:
     failed = False
-    for name, files in COMBINATIONS.items():
-        diff = differences(at(ref, files), load([REPO / f for f in files]))
+    runs = [(name, files, files) for name, files in COMBINATIONS.items()]
+    runs += [(name, COMBINATIONS[of], COMBINATIONS[of][-1:]) for name, of in ALONE.items()]
+    for name, before, files in runs:
+        diff = differences(at(ref, before), load([REPO / f for f in files]))
         failed |= bool(diff)
-        print(f"{name:24s} {'equal' if not diff else 'DIFFERS: ' + '; '.join(diff[:5])}  ({' + '.join(files)})")
+        print(f"{name:30s} {'equal' if not diff else 'DIFFERS: ' + '; '.join(diff[:5])}  ({' + '.join(files)})")
     return 1 if failed else 0
 
 
