@@ -5,14 +5,18 @@ config/rehearsal.yaml into overrides of config/config.yaml must change no value 
 
 For each way the Makefile and the drivers load the configs (the paper, demo, demo-long, each ablation
 arm, the rehearsal): the config at REF, its --configfile files read from git and merged as Snakemake
-merged them there, against the config of the working tree's files (patch2loc.run.configfiles.load).
-Prints one line per config and exits 1 when one differs (naming the first keys that differ).
+merged them there, against the config of the working tree's files (patch2loc.run.configfiles.load);
+then both as the rules see them, after each side's config/schema.yaml filled in its defaults (what a
+job's params hold: a changed one would rerun the job). Prints one line per config and exits 1 when
+one differs (naming the first keys that differ).
 """
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -42,11 +46,23 @@ def snakemake_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def show(ref: str, name: str) -> str:
+    return subprocess.run(["git", "show", f"{ref}:{name}"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+
+
 def at(ref: str, files: list[str]) -> dict:
     config: dict = {}
     for name in files:
-        text = subprocess.run(["git", "show", f"{ref}:{name}"], cwd=REPO, capture_output=True, text=True, check=True)
-        config = snakemake_merge(config, yaml.safe_load(text.stdout))
+        config = snakemake_merge(config, yaml.safe_load(show(ref, name)))
+    return config
+
+
+def validated(config: dict, schema: Path) -> dict:
+    """`config` with the schema's defaults filled in, as rules/common.smk's validate leaves it."""
+    from snakemake.utils import validate
+
+    config = copy.deepcopy(config)
+    validate(config, str(schema))
     return config
 
 
@@ -65,10 +81,17 @@ def main(ref: str) -> int:
     failed = False
     runs = [(name, files, files) for name, files in COMBINATIONS.items()]
     runs += [(name, COMBINATIONS[of], COMBINATIONS[of][-1:]) for name, of in ALONE.items()]
-    for name, before, files in runs:
-        diff = differences(at(ref, before), load([REPO / f for f in files]))
-        failed |= bool(diff)
-        print(f"{name:30s} {'equal' if not diff else 'DIFFERS: ' + '; '.join(diff[:5])}  ({' + '.join(files)})")
+    with tempfile.TemporaryDirectory() as tmp:
+        old_schema = Path(tmp) / "schema.yaml"
+        old_schema.write_text(show(ref, "config/schema.yaml"), encoding="utf-8")
+        for name, before, files in runs:
+            old, new = at(ref, before), load([REPO / f for f in files])
+            diff = differences(old, new) or differences(
+                validated(old, old_schema), validated(new, REPO / "config" / "schema.yaml")
+            )
+            failed |= bool(diff)
+            said = "equal, loaded and validated" if not diff else "DIFFERS: " + "; ".join(diff[:5])
+            print(f"{name:30s} {said}  ({' + '.join(files)})")
     return 1 if failed else 0
 
 

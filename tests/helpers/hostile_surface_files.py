@@ -32,10 +32,12 @@ def native_label_counts(image: str, seg: str, out: str) -> None:
 
 
 def validate_override(config: str, key: str, value, overlay: str | None = None) -> None:
-    """What rules/common.smk does with `snakemake --configfile CONFIG --config KEY=VALUE`: the schema's verdict."""
+    """What rules/common.smk does with `snakemake --configfile CONFIG --config KEY=VALUE`: the schema's and
+    the method blocks' rules' verdict."""
     from snakemake.utils import validate
 
     from patch2loc.errors import InputError
+    from patch2loc.methods.blockbounds import check_method_blocks
     from patch2loc.run.configfiles import load
 
     cfg = load([config, overlay] if overlay else [config])
@@ -47,6 +49,7 @@ def validate_override(config: str, key: str, value, overlay: str | None = None) 
     schema = Path(config).with_name("schema.yaml")
     try:
         validate(cfg, str(schema))
+        check_method_blocks(cfg)  # the method blocks' bounds (their methods' RULES)
     except Exception as exc:  # snakemake's WorkflowError: the schema's verdict
         raise InputError(f"{config}: --config {key}={value}: " + " ".join(str(exc).split())[:200]) from None
 
