@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patch2loc.methods import REGISTRY, implementation
+from patch2loc.registry import REGISTRY, implementation
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
