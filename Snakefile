@@ -6,8 +6,9 @@
 #   snakemake table1                                        # one named target
 #   snakemake --profile profiles/slurm                      # the same DAG on a SLURM cluster
 
-# The paper's config unless --configfile names another (not merged with it: a config that drops
-# a dataset must not get it back from the default).
+# The paper's config unless --configfile names another. A config file stands alone, or names the one
+# it overrides with `extends:` (config/demo.yaml extends config/config.yaml) and may `drop:` keys of it;
+# rules/common.smk reads them (docs/configuration.md, "Overrides").
 if not workflow.config_settings.configfiles:
 
     configfile: "config/config.yaml"

@@ -18,7 +18,6 @@ import statistics
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,7 +34,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_align"))
     parser.add_argument("--ixi", type=int, default=6)
     args = parser.parse_args()
-    demo = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    from patch2loc.run.configfiles import load
+
+    demo = load([REPO / "config" / "demo.yaml"])  # with the paper keys it does not change
     seed, spacing, pre = demo["demo"]["seed"], demo["demo"]["spacing"], demo["preprocess"]
     raw, out = args.workdir / "raw", args.workdir / "preprocessed"
     atlas = make_atlas(raw / "atlas.nii.gz", raw / "atlas_mask.nii.gz", pre["spacing"][0])

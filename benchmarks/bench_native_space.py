@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,7 +41,9 @@ def main() -> None:
     from patch2loc.preprocessing.pipeline import PreprocessConfig, preprocess_scan
     from patch2loc.synth import demo_subject_ids, make_atlas, synthesize_scan
 
-    demo = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    from patch2loc.run.configfiles import load
+
+    demo = load([REPO / "config" / "demo.yaml"])  # with the paper keys it does not change
     work = Path(args.workdir)
     atlas = make_atlas(work / "atlas.nii.gz", work / "atlas_mask.nii.gz", spacing=demo["preprocess"]["spacing"][0])
     for dataset, modality in (("BraTS21", "T2"), ("MSLUB", "T2"), ("ATLAS_v2", "T1"), ("WMH", "T2")):

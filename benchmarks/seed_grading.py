@@ -26,17 +26,11 @@ def input_sets(config: dict, name: str) -> tuple[str, ...]:
 
 
 def load_config(paths: list[str], sets: list[str]) -> dict:
-    """The configfiles merged as Snakemake merges them (later keys win, dicts merged), then --set."""
+    """The configfiles as the workflow reads them (patch2loc.run.configfiles: `extends`, `drop`, later
+    keys winning), then --set."""
+    from patch2loc.run.configfiles import load
 
-    def merge(base: dict, over: dict) -> dict:
-        out = dict(base)
-        for k, v in over.items():
-            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-        return out
-
-    config: dict = {}
-    for path in paths:
-        config = merge(config, yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    config = load(paths)
     for item in sets:
         key, value = item.split("=", 1)
         *parents, leaf = key.split(".")

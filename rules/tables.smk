@@ -154,7 +154,7 @@ rule bias:
         mem_mb=1000,
     params:
         demographics=demographics_file,
-        age_edges=config["evaluate"].get("bias", {}).get("age_edges", [40, 60]),
+        age_edges=config["evaluate"].get("bias", {}).get("age_edges", [40, 60]),  # the default's one home
         quantile=config["evaluate"]["unsupervised_quantile"],
         bootstrap=BOOTSTRAP,
         caption=bias_caption,
@@ -206,7 +206,7 @@ rule table4:
     resources:
         mem_mb=2000,
     params:
-        volume_score=config["evaluate"].get("volume_score", "p99"),
+        volume_score=config["evaluate"]["volume_score"],
         bootstrap=BOOTSTRAP,
         caption=table_caption("table4", config),
     script:

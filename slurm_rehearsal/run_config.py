@@ -1,4 +1,5 @@
-"""A copy of a config under another run name (results/{name}/, its own raw data and atlas).
+"""A copy of a config under another run name (results/{name}/, its own raw data and atlas), written
+whole (its `extends` chain applied): the copy stands alone.
 
 python slurm_rehearsal/run_config.py config/demo.yaml demo_slurm OUT.yaml
 """
@@ -8,8 +9,11 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from patch2loc.run.configfiles import load  # noqa: E402  (the config's `extends` chain, as the workflow reads it)
+
 src, name, dest = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-cfg = yaml.safe_load(Path(src).read_text())
+cfg = load([src])
 old = f"results/{cfg['run_name']}/"
 text = yaml.safe_dump(cfg, sort_keys=False).replace(old, f"results/{name}/")
 cfg = yaml.safe_load(text)

@@ -13,10 +13,11 @@ import yaml
 from patch2loc.evaluation.dataset.scan_grid import NativeFiles
 from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig, score_healthy, score_lesions
 from patch2loc.files.io import save_volume
+from patch2loc.run.configfiles import load as load_configfiles
 from patch2loc.scoring import lesion_mask
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO = yaml.safe_load((REPO / "config" / "demo.yaml").read_text(encoding="utf-8"))
+DEMO = load_configfiles([REPO / "config" / "demo.yaml"])
 
 
 # ---------------------------------------------------------------- one comparison: score >= t

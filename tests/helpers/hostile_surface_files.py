@@ -8,7 +8,6 @@ library's InputError (exit 2, one line). They import nothing but patch2loc, nump
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from pathlib import Path
@@ -33,21 +32,15 @@ def native_label_counts(image: str, seg: str, out: str) -> None:
 
 
 def validate_override(config: str, key: str, value, overlay: str | None = None) -> None:
-    """What rules/common.smk does with `snakemake --configfile CONFIG --config KEY=VALUE`: the schema's verdict."""
-    import yaml
+    """What rules/common.smk does with `snakemake --configfile CONFIG --config KEY=VALUE`: the schema's and
+    the method blocks' rules' verdict."""
     from snakemake.utils import validate
 
     from patch2loc.errors import InputError
+    from patch2loc.methods.blockbounds import check_method_blocks
+    from patch2loc.run.configfiles import load
 
-    def merge(a, b):
-        out = copy.deepcopy(a)
-        for k, v in b.items():
-            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-        return out
-
-    cfg = yaml.safe_load(Path(config).read_text())
-    if overlay:
-        cfg = merge(cfg, yaml.safe_load(Path(overlay).read_text()))
+    cfg = load([config, overlay] if overlay else [config])
     *parents, last = key.split(".")
     node = cfg
     for part in parents:
@@ -56,6 +49,7 @@ def validate_override(config: str, key: str, value, overlay: str | None = None) 
     schema = Path(config).with_name("schema.yaml")
     try:
         validate(cfg, str(schema))
+        check_method_blocks(cfg)  # the method blocks' bounds (their methods' RULES)
     except Exception as exc:  # snakemake's WorkflowError: the schema's verdict
         raise InputError(f"{config}: --config {key}={value}: " + " ".join(str(exc).split())[:200]) from None
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from patch2loc.run.configfiles import load as load_configfiles
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -144,7 +146,7 @@ def _tiny_config(workdir: Path) -> Path:
     from patch2loc.data.splits import write_tuning_folds
 
     write_tuning_folds(splits)  # one volume per set: its tuning fold has no other to tune on (NaN, said)
-    cfg = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
+    cfg = load_configfiles([workdir / "config" / "demo.yaml"])  # whole: written as a config of its own
     cfg.update(run_name="tiny", raw_root="results/tiny/raw", splits_dir="splits/tiny", folds=[0])
     cfg["atlas"] = {"image": "results/tiny/atlas/T1_brain.nii.gz", "mask": "results/tiny/atlas/brain_mask.nii.gz"}
     cfg["demo"]["spacing"] = 4.0

@@ -1,5 +1,5 @@
 """The AE's and VAE's settings in a checkpoint (a bundle's fold, a run's best.pt, --checkpoint) are held to
-the same bounds as the workflow's `ae:`/`vae:` blocks (train.RANGES, config/schema.yaml) before the network
+the same bounds as the workflow's `ae:`/`vae:` blocks (autoencoder/bounds.py, checked at start-up) before the network
 is built, and, on the CPU, what scoring a batch of slices at the checkpoint's own size and width holds is
 within the memory budget. Before, the budget assumed the paper's 128-pixel grid whatever the checkpoint
 said: a size of 1024 meant 17 GB of activations on a 16 x 16 scan, and a seed of 2**80 crashed scoring."""

@@ -15,15 +15,15 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-import yaml
 
 from patch2loc import cli
 from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig, score_lesions
 from patch2loc.registry import REGISTRY, implementation
+from patch2loc.run.configfiles import load as load_configfiles
 from patch2loc.scoring import ScanSettings, lesion_mask, mean_threshold, postprocess, score_scan
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO = yaml.safe_load((REPO / "config" / "demo.yaml").read_text(encoding="utf-8"))
+DEMO = load_configfiles([REPO / "config" / "demo.yaml"])
 SHAPE = (32, 32, 12)  # the DAE's UNet halves the slice four times
 
 

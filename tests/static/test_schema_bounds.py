@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from patch2loc.run.configfiles import load as load_configfiles
+
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO / "config" / "schema.yaml"
 SCHEMA = yaml.safe_load(SCHEMA_PATH.read_text())
@@ -54,17 +56,33 @@ def test_every_number_has_an_upper_bound_and_every_list_a_length():
     assert not unbounded, f"no upper bound: {unbounded}"
 
 
-def _merged(*names: str) -> dict:
-    def merge(a, b):
-        out = copy.deepcopy(a)
-        for k, v in b.items():
-            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-        return out
+def test_a_key_without_a_type_of_its_own_is_bounded_by_its_methods_rules():
+    """The schema leaves a method block's network settings to the method's RULES (patch2loc.methods.blockbounds)."""
+    from patch2loc.registry import REGISTRY
+    from patch2loc.methods.blockbounds import block_rules
 
-    cfg = {}
-    for name in names:
-        cfg = merge(cfg, yaml.safe_load((REPO / "config" / name).read_text()))
-    return cfg
+    ruled = {(m.config, key) for m in REGISTRY if m.config for key in block_rules(m)}
+    untyped = []
+    for block, node in SCHEMA["properties"].items():
+        for key, sub in (_resolve(node).get("properties") or {}).items():
+            if not {"type", "enum", "$ref"} & set(sub) and (block, key) not in ruled:
+                untyped.append(f"{block}.{key}")
+    assert not untyped, f"neither a type and bounds in the schema nor a method's RULES: {untyped}"
+
+
+def _start_up(cfg: dict) -> None:
+    """What rules/common.smk checks a config with: the schema, then the method blocks' own bounds."""
+    from snakemake.utils import validate
+
+    from patch2loc.methods.blockbounds import check_method_blocks
+
+    validate(cfg, str(SCHEMA_PATH))
+    check_method_blocks(cfg)
+
+
+def _merged(*names: str) -> dict:
+    """The config of these files as the workflow reads them (`extends`, `drop`, later keys winning)."""
+    return load_configfiles([REPO / "config" / name for name in names])
 
 
 SHIPPED = [
@@ -72,18 +90,13 @@ SHIPPED = [
     ("demo.yaml",),
     ("demo.yaml", "demo_long.yaml"),
     ("rehearsal.yaml",),
-    *[
-        ("demo.yaml", "demo_long.yaml", f"ablation/{p.name}")
-        for p in sorted((REPO / "config" / "ablation").glob("*.yaml"))
-    ],
+    *[("demo.yaml", f"ablation/{p.name}") for p in sorted((REPO / "config" / "ablation").glob("*.yaml"))],
 ]
 
 
 @pytest.mark.parametrize("names", SHIPPED, ids=lambda n: "+".join(n))
 def test_the_shipped_configs_stay_valid(names):
-    from snakemake.utils import validate
-
-    validate(_merged(*names), str(SCHEMA_PATH))
+    _start_up(_merged(*names))
 
 
 @pytest.mark.parametrize(
@@ -105,9 +118,7 @@ def test_the_shipped_configs_stay_valid(names):
     ],
 )
 def test_an_override_beyond_a_bound_is_refused_at_start_up(path, value):
-    """What `snakemake --config key=value` gives rules/common.smk's validate."""
-    from snakemake.utils import validate
-
+    """What `snakemake --config key=value` gives rules/common.smk's checks."""
     cfg = _merged("demo.yaml", "demo_long.yaml")
     cfg.setdefault("ae", copy.deepcopy(cfg.get("vae", {})))
     cfg["ae"].pop("kl_weight", None)
@@ -115,7 +126,7 @@ def test_an_override_beyond_a_bound_is_refused_at_start_up(path, value):
     node = cfg
     for part in parents:
         node = node.setdefault(part, {})
-    validate(copy.deepcopy(cfg), str(SCHEMA_PATH))  # the config itself is valid
+    _start_up(copy.deepcopy(cfg))  # the config itself is valid
     node[key] = value
     with pytest.raises(Exception, match=key):
-        validate(cfg, str(SCHEMA_PATH))
+        _start_up(cfg)

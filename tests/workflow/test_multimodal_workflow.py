@@ -143,7 +143,12 @@ def test_an_ixi_subject_without_t2_is_left_out_of_t1t2_training_with_its_count(w
         yaml.safe_dump(
             {
                 "inputs": {"T1": ["T1"], "T2": ["T2"], "T1T2": ["T1", "T2"]},
-                "datasets": {"BraTS21": {"skull_strip": "none", "contrasts": ["T2", "T1"]}},
+                # listed in full: a config file's `datasets` replace the ones before it
+                "datasets": {
+                    "IXI": {"skull_strip": "provided"},
+                    "BraTS21": {"skull_strip": "none", "contrasts": ["T2", "T1"]},
+                    **{d: {"skull_strip": "provided"} for d in ("MSLUB", "ATLAS_v2", "WMH")},
+                },
             }
         )
     )

@@ -17,6 +17,7 @@ from patch2loc.data.download import read_checksums, sha256sum
 from patch2loc.data.unpack import extract
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, list_subjects, raw_paths
 from patch2loc.data.wmh import fetch_subjects, needed_files, site_name
+from patch2loc.run.configfiles import load as load_configfiles
 from real_rehearsal.fixtures import ODD_IXI, Plan, build_all, ixi_ids, write_splits
 from real_rehearsal.server import FileServer
 
@@ -45,7 +46,7 @@ def _local_wmh(path: str) -> str:
 
 
 def _small_config(workdir: Path) -> str:
-    cfg = yaml.safe_load((REPO / "config" / "rehearsal.yaml").read_text())
+    cfg = load_configfiles([REPO / "config" / "rehearsal.yaml"])
     cfg.update(
         run_name="rehearsal_ci", raw_root="results/rehearsal_ci/raw", splits_dir="results/rehearsal_ci/fixtures/splits"
     )

@@ -8,18 +8,18 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
-import yaml
 
 from patch2loc.data.layouts import LESION_DATASETS
 from patch2loc.registry import METHODS
 from patch2loc.registry import run_methods
+from patch2loc.run.configfiles import load as load_configfiles
 from real_rehearsal.checks import same_atlas, table1_methods
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _config(name: str) -> dict:
-    return yaml.safe_load((REPO / "config" / name).read_text())
+    return load_configfiles([REPO / "config" / name])
 
 
 def test_rehearsal_runs_every_method_of_the_paper_config():

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
+
+from patch2loc.run.configfiles import load as load_configfiles
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -15,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_run_name_must_be_one_plain_folder_name(name, ok):
     from snakemake.utils import validate
 
-    cfg = {**yaml.safe_load((REPO / "config" / "demo.yaml").read_text()), "run_name": name}
+    cfg = {**load_configfiles([REPO / "config" / "demo.yaml"]), "run_name": name}
     if ok:
         validate(cfg, str(REPO / "config" / "schema.yaml"))  # what rules/common.smk calls
     else:

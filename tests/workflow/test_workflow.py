@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from patch2loc.run.configfiles import load as load_configfiles
 from tests.helpers.workflow import REAL_STAGES, STAGES, _dry_run_jobs, _placeholder_manual_data, jobs_listed, snakemake
 
 
@@ -87,7 +88,7 @@ def test_table1_target_runs_only_what_table1_needs(workdir):
 def test_unknown_or_unconfigured_method_is_refused_with_its_name(workdir):
     res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml", "--config", "methods=[Patch2Loc,SVAE]")
     assert res.returncode != 0 and "SVAE" in res.stderr + res.stdout
-    cfg = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
+    cfg = load_configfiles([workdir / "config" / "demo.yaml"])
     del cfg["dae"]
     (workdir / "config" / "nodae.yaml").write_text(yaml.safe_dump(cfg))
     res = snakemake(workdir, "-n", "--configfile", "config/nodae.yaml")
@@ -127,7 +128,7 @@ def test_schema_violation_is_rejected_with_its_name(workdir, override, named):
 
 
 def test_an_old_train_block_is_read_as_patch2loc_with_a_warning_and_both_are_refused(workdir):
-    cfg = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
+    cfg = load_configfiles([workdir / "config" / "demo.yaml"])
     old = {("train" if k == "patch2loc" else k): v for k, v in cfg.items()}
     (workdir / "config" / "old.yaml").write_text(yaml.safe_dump(old))
     res = snakemake(workdir, "-n", "--configfile", "config/old.yaml")
@@ -142,7 +143,7 @@ def test_an_old_train_block_is_read_as_patch2loc_with_a_warning_and_both_are_ref
 def test_patch_size_below_two_is_rejected(workdir):
     """train.patch_size (null = 1/8 of the slice) must be an integer >= 2, read from a config file
     (a nested --config value would arrive as a string and fail on its type instead)."""
-    cfg = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
+    cfg = load_configfiles([workdir / "config" / "demo.yaml"])
     for size, ok in ((1, False), (12, True)):
         cfg["patch2loc"]["patch_size"] = size
         (workdir / "config" / "patch.yaml").write_text(yaml.safe_dump(cfg))

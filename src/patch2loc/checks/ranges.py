@@ -11,9 +11,9 @@ patch 24, median 7); the memory budget (predict/budget.py) judges the combinatio
 A trained method's own settings (those recorded in its checkpoints' `config`: the network's size,
 its schedule, its scoring) are bounded the same way, by a table of rules in its own module (e.g.
 the diffusion models' `methods/diffusion/bounds.py`), checked with `check_block` when its config
-block is read and when a checkpoint is loaded, before any network is built. config/schema.yaml
-holds the same bounds for the workflow's blocks: `json_schema(rule)` is what a rule reads as there,
-and tests/bundle/test_bundle_hostile_settings_schema.py checks that the two agree.
+block is read and when a checkpoint is loaded, before any network is built; the workflow holds its
+blocks to the same table at start-up (patch2loc.methods.blockbounds), and config/schema.yaml states no
+second copy of those bounds.
 """
 
 from __future__ import annotations
@@ -60,19 +60,6 @@ OR_NULL = "or null"  # a rule's optional fifth item: None is allowed too (e.g. p
 
 class OneOf(tuple):
     """A rule: the value is one of these (compared with its type: True is not 1, 2.0 is not 2)."""
-
-
-def json_schema(rule) -> dict:
-    """The JSON-schema property (config/schema.yaml) that accepts exactly what `rule` accepts."""
-    if isinstance(rule, OneOf):
-        return {"enum": list(rule)}
-    kind, low, high, length, *null = rule
-    item = {"type": "integer" if kind is int else "number", "minimum": low, "maximum": high}
-    if length is not None:
-        item = {"type": "array", "items": item, "minItems": length[0], "maxItems": length[1]}
-    if null:
-        item["type"] = [item["type"], "null"]
-    return item
 
 
 def _number(value, kind) -> bool:

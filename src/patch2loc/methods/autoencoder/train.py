@@ -25,6 +25,7 @@ from torch.nn import functional as F
 from patch2loc.checks.intensities import training_range
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
+from patch2loc.methods.autoencoder.bounds import MAX_SIZE, RANGES, VAE_RANGES  # one table: bounds.py
 from patch2loc.methods.autoencoder.model import DenseAutoencoder, layer_count
 from patch2loc.methods.harness import (
     LOOP_MUST_MATCH,
@@ -47,19 +48,7 @@ RESUME_MUST_MATCH = (
     "steps",
     *LOOP_MUST_MATCH,
 )
-MAX_SIZE = 1024  # model grid side (ranges.GRID_SIDE's bound on a slice side)
 MAX_PARAMETERS = 200_000_000  # a network this large is a typo in a block or an edited checkpoint
-# The rules (ranges.py) of the settings that build and score the network, in the workflow's `ae:` and
-# `vae:` blocks (config/schema.yaml has the same bounds) and in every checkpoint's config (score.BOUNDS);
-# check_architecture adds the combinations (size = bottleneck x 2^k, dropout below 1, the weights).
-RANGES = {
-    "size": (int, 2, MAX_SIZE, None),  # the reference: 128
-    "width": (int, 2, 1024, None),  # 32
-    "bottleneck": (int, 1, MAX_SIZE // 2, None),  # 8
-    "latent": (int, 1, 65536, None),  # 128
-    "seed": (int, 0, 2**63 - 1, None),  # what torch's generators take
-}
-VAE_RANGES = {**RANGES, "kl_weight": (float, 0.0, 1e6, None)}  # the reference: 1
 
 
 def check_architecture(arch: dict, where: str) -> None:

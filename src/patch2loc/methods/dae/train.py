@@ -25,6 +25,7 @@ import torch
 
 from patch2loc.checks.intensities import contrast_ranges
 from patch2loc.errors import InputError
+from patch2loc.methods.dae.bounds import NOISE, RANGES  # the network's and the noise's bounds
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.noise import coarse_noise, noise_cells
 from patch2loc.methods.harness import (
@@ -56,14 +57,6 @@ RESUME_MUST_MATCH = (
     "channels",
     *LOOP_MUST_MATCH,
 )
-
-
-# The rules (ranges.py) of the settings that build the network, in the workflow's `dae:` block
-# (config/schema.yaml has the same bounds) and in every checkpoint's config (score.load_model).
-RANGES = {"width": (int, 1, 1024, None), "depth": (int, 2, 6, None)}  # the reference: 64, 4
-# Training's noise (the schema has the same): a node distance of 1e-6 mm asked for a grid of 10^8 x 10^8
-# nodes per slice; at most one node per pixel is drawn (train()), so 0.2 mm, the chain's finest voxel.
-NOISE = {"noise_cell_mm": (float, 0.2, 1000.0, None), "noise_std": (float, 1e-6, 100.0, None)}
 
 
 @dataclass

@@ -79,7 +79,7 @@ class DiffusionConfig(LoopSettings):
         check_settings(self, f"{self.method} config", f"{self.method.lower()}.device")
         if self.batch_size < 1:
             raise InputError(f"{self.method}: batch_size must be positive.")
-        # the bounds a checkpoint's config is held to (bounds.py; config/schema.yaml has the same)
+        # the bounds a checkpoint's config is held to (bounds.py, the workflow's blocks at start-up too)
         check_settings_in_range(asdict(self), f"{self.method} config", self.method.lower())
 
 

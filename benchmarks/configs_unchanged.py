@@ -1,0 +1,99 @@
+"""Do the shipped configs give the same run as at an earlier commit? (turning config/demo.yaml and
+config/rehearsal.yaml into overrides of config/config.yaml must change no value a run sees)
+
+    python benchmarks/configs_unchanged.py [REF]        # REF: a commit or branch (default main)
+
+For each way the Makefile and the drivers load the configs (the paper, demo, demo-long, each ablation
+arm, the rehearsal): the config at REF, its --configfile files read from git and merged as Snakemake
+merged them there, against the config of the working tree's files (patch2loc.run.configfiles.load);
+then both as the rules see them, after each side's config/schema.yaml filled in its defaults (what a
+job's params hold: a changed one would rerun the job). Prints one line per config and exits 1 when
+one differs (naming the first keys that differ).
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+from patch2loc.run.configfiles import load  # noqa: E402
+
+ARMS = ("one", "one_varied", "several", "several_varied")
+COMBINATIONS = {
+    "paper": ["config/config.yaml"],
+    "demo": ["config/demo.yaml"],
+    "demo-long": ["config/demo.yaml", "config/demo_long.yaml"],
+    **{f"ablation {a}": ["config/demo.yaml", f"config/ablation/anatomy_{a}.yaml"] for a in ARMS},
+    "rehearsal": ["config/rehearsal.yaml"],
+}
+# Files that now extend the ones they were given after: alone, they must give the same config.
+ALONE = {"demo-long (its file alone)": "demo-long", "ablation one (its file alone)": "ablation one"}
+
+
+def snakemake_merge(base: dict, over: dict) -> dict:
+    """Snakemake's update_config: blocks merged key by key, everything else replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        nested = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = snakemake_merge(out[key], value) if nested else value
+    return out
+
+
+def show(ref: str, name: str) -> str:
+    return subprocess.run(["git", "show", f"{ref}:{name}"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+
+
+def at(ref: str, files: list[str]) -> dict:
+    config: dict = {}
+    for name in files:
+        config = snakemake_merge(config, yaml.safe_load(show(ref, name)))
+    return config
+
+
+def validated(config: dict, schema: Path) -> dict:
+    """`config` with the schema's defaults filled in, as rules/common.smk's validate leaves it."""
+    from snakemake.utils import validate
+
+    config = copy.deepcopy(config)
+    validate(config, str(schema))
+    return config
+
+
+def differences(a, b, path: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [
+            d
+            for k in sorted(set(a) | set(b))
+            for d in differences(a.get(k, "<absent>"), b.get(k, "<absent>"), f"{path}.{k}")
+        ]
+    same = a == b and type(a) is type(b)
+    return [] if same else [f"{path[1:]}: {a!r} -> {b!r}"]
+
+
+def main(ref: str) -> int:
+    failed = False
+    runs = [(name, files, files) for name, files in COMBINATIONS.items()]
+    runs += [(name, COMBINATIONS[of], COMBINATIONS[of][-1:]) for name, of in ALONE.items()]
+    with tempfile.TemporaryDirectory() as tmp:
+        old_schema = Path(tmp) / "schema.yaml"
+        old_schema.write_text(show(ref, "config/schema.yaml"), encoding="utf-8")
+        for name, before, files in runs:
+            old, new = at(ref, before), load([REPO / f for f in files])
+            diff = differences(old, new) or differences(
+                validated(old, old_schema), validated(new, REPO / "config" / "schema.yaml")
+            )
+            failed |= bool(diff)
+            said = "equal, loaded and validated" if not diff else "DIFFERS: " + "; ".join(diff[:5])
+            print(f"{name:30s} {said}  ({' + '.join(files)})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else "main"))
