@@ -127,17 +127,12 @@ def test_schema_violation_is_rejected_with_its_name(workdir, override, named):
     assert named in text and "validat" in text.lower()
 
 
-def test_an_old_train_block_is_read_as_patch2loc_with_a_warning_and_both_are_refused(workdir):
+def test_a_block_under_an_unknown_name_stops_the_run_naming_it(workdir):
+    """A misspelt or foreign block (`train:` instead of `patch2loc:`) is never read as another one."""
     cfg = load_configfiles([workdir / "config" / "demo.yaml"])
-    old = {("train" if k == "patch2loc" else k): v for k, v in cfg.items()}
-    (workdir / "config" / "old.yaml").write_text(yaml.safe_dump(old))
-    res = snakemake(workdir, "-n", "--configfile", "config/old.yaml")
-    assert res.returncode == 0, (res.stderr + res.stdout)[-3000:]
-    assert "config: `train` is now `patch2loc`" in res.stderr
-    assert "results/demo/models/T2/fold0/best.pt" in res.stdout  # Patch2Loc is still trained, from that block
-    (workdir / "config" / "both.yaml").write_text(yaml.safe_dump({**old, "patch2loc": cfg["patch2loc"]}))
-    res = snakemake(workdir, "-n", "--configfile", "config/both.yaml")
-    assert res.returncode != 0 and "rename `train` to `patch2loc`" in res.stderr + res.stdout
+    (workdir / "config" / "odd.yaml").write_text(yaml.safe_dump({**cfg, "train": cfg["patch2loc"]}))
+    res = snakemake(workdir, "-n", "--configfile", "config/odd.yaml")
+    assert res.returncode != 0 and "'train' was unexpected" in res.stderr + res.stdout, (res.stderr + res.stdout)[-3000:]
 
 
 def test_patch_size_below_two_is_rejected(workdir):
