@@ -123,10 +123,15 @@ def predict(req: PredictRequest) -> int:
 
 
 def _predict(req: PredictRequest, bundle) -> int:
-    """The request resolved (what the run or bundle decides), then unpacked once, here: each step
-    below takes the part it reads (predict.request). The models, the plan (every check that needs no
-    compute) and the call's settings; then each scan's header checks and the scans scored."""
+    """The request resolved (what the run or bundle decides: a new request), then run."""
     req, method, chain = _resolve(req, bundle)
+    return _run_request(req, method, chain, bundle)
+
+
+def _run_request(req: PredictRequest, method: str, chain, bundle) -> int:
+    """The resolved request unpacked once, here: each step below takes the part it reads
+    (predict.request). The models, the plan (every check that needs no compute) and the call's
+    settings; then each scan's header checks and the scans scored."""
     scan_flags = ScanFlags(req.image, req.mask, req.seg, req.contrast, req.contrast_mask, req.skull_strip)
     outputs = OutputFlags(req.out, req.png, req.html, req.overwrite)
     chosen = ModelFlags(req.checkpoint, req.folds, req.modality, req.threshold)
@@ -141,10 +146,10 @@ def _predict(req: PredictRequest, bundle) -> int:
     from_bundle = bundle is not None
     call = _Call(chain, models, threshold, limits, from_bundle, batch, contrasts, chosen.modality, scoring, conduct)
     settings = call_settings(scoring, scan_flags, chosen.modality, models.checkpoints, chain, *threshold, method)
-    return _run(jobs, call, settings, outputs.overwrite)
+    return _run_jobs(jobs, call, settings, outputs.overwrite)
 
 
-def _run(jobs, call: _Call, settings: dict, overwrite: bool) -> int:
+def _run_jobs(jobs, call: _Call, settings: dict, overwrite: bool) -> int:
     """Each scan's header checks, then the scans scored; the exit status (the number of failed scans)."""
     failures = _Failures(call.batch)
     todo, skipped = _header_pass(jobs, call, settings, overwrite, failures)
