@@ -114,9 +114,17 @@ def test_workflow_and_predict_write_byte_equal_heatmaps(method, tmp_path):
         from patch2loc.predict.models import score_settings
         from patch2loc.predict.scan import Context, Job, run_scan
 
-        from patch2loc.predict.request import PredictRequest
+        from patch2loc.predict.request import PredictRequest, ScoringFlags
 
         request = PredictRequest.from_args(cli.build_parser().parse_args(argv))
+        scoring = ScoringFlags(
+            request.stride,
+            request.batch_size,
+            request.amp,
+            request.centres,
+            request.median_size,
+            request.no_postprocess,
+        )
         (tmp_path / "pr").mkdir()
         job = Job(ScanInput("s", image, mask), tmp_path / "pr" / "s.nii.gz", tmp_path / "pr" / "s", None, False, False)
         ctx = Context(
@@ -124,7 +132,7 @@ def test_workflow_and_predict_write_byte_equal_heatmaps(method, tmp_path):
             None,
             None,
             "none",
-            score_settings(request, "cpu", False),
+            score_settings(scoring, "cpu", False),
             False,
             method=method.name,
         )
@@ -188,11 +196,9 @@ def test_thresholds_of_folds_and_lesion_masks():
 def test_predict_hands_its_scoring_flags_to_the_method_as_options():
     from patch2loc.predict.models import method_flags, score_settings
 
-    from patch2loc.predict.request import PredictRequest
+    from patch2loc.predict.request import ScoringFlags
 
-    args = PredictRequest(
-        image=("s.nii.gz",),
-        out="o.nii.gz",
+    args = ScoringFlags(
         stride=2,
         batch_size=64,
         amp="none",

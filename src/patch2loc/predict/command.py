@@ -27,7 +27,7 @@ from patch2loc.predict.plan import Job
 from patch2loc.predict.contrasts import check_contrasts
 from patch2loc.predict.models import fold_models, method_flags, resolve_method, score_settings
 from patch2loc.predict.preflight import Limits, check_headers, check_voxels
-from patch2loc.predict.request import PredictRequest
+from patch2loc.predict.request import CallFlags, ModelFlags, OutputFlags, PredictRequest, ScanFlags, ScoringFlags
 from patch2loc.predict.runstate import call_settings, is_current, remove_stale, scan_state
 
 # Imported where used, so that `patch2loc --help` loads no numpy: tqdm, predict.scan, predict.inputs,
@@ -50,9 +50,9 @@ class _Models:
 @dataclass(frozen=True)
 class _Call:
     """One request resolved: the chain (None for preprocessed scans), the models, the threshold and
-    its source, what each scan is held to before its compute, and whether --out is a folder."""
+    its source, what each scan is held to before its compute, whether --out is a folder, and the
+    parts of the request that scoring reads."""
 
-    req: PredictRequest
     chain: object
     models: _Models
     threshold: tuple[float | None, str]
@@ -60,6 +60,9 @@ class _Call:
     from_bundle: bool
     batch: bool
     contrasts: dict  # a model of several contrasts: {contrast: (scan, mask)} after the reference (contrasts.py)
+    modality: str | None
+    scoring: ScoringFlags
+    conduct: CallFlags
 
 
 @dataclass(frozen=True)
@@ -120,20 +123,38 @@ def predict(req: PredictRequest) -> int:
 
 
 def _predict(req: PredictRequest, bundle) -> int:
-    """The steps of a call: what the run or bundle decides, the models, the plan (every check that
-    needs no compute), each scan's header checks, then the models loaded once and the scans scored."""
+    """The request resolved (what the run or bundle decides: a new request), then run."""
     req, method, chain = _resolve(req, bundle)
-    models = _Models(method, *fold_models(req, chain, bundle, method))
-    threshold = _threshold(req, models.thresholds)
-    jobs, batch = _plan(req, chain, models.checkpoints, lesions=threshold[0] is not None)
-    stride = method_flags(method, req)["stride"] or 1  # a method that ignores --stride scores every pixel
-    limits = Limits(method, tuple(models.checkpoints), stride, req.median_size, req.batch_size)
-    contrasts = check_contrasts((req.image, req.modality, req.contrast, req.contrast_mask), chain, jobs, limits)
-    call = _Call(req, chain, models, threshold, limits, bundle is not None, batch, contrasts)
-    failures = _Failures(batch)
-    todo, skipped = _header_pass(jobs, call, failures)
+    return _run_request(req, method, chain, bundle)
+
+
+def _run_request(req: PredictRequest, method: str, chain, bundle) -> int:
+    """The resolved request unpacked once, here: each step below takes the part it reads
+    (predict.request). The models, the plan (every check that needs no compute) and the call's
+    settings; then each scan's header checks and the scans scored."""
+    scan_flags = ScanFlags(req.image, req.mask, req.seg, req.contrast, req.contrast_mask, req.skull_strip)
+    outputs = OutputFlags(req.out, req.png, req.html, req.overwrite)
+    chosen = ModelFlags(req.checkpoint, req.folds, req.modality, req.threshold)
+    scoring = ScoringFlags(req.stride, req.batch_size, req.amp, req.centres, req.median_size, req.no_postprocess)
+    conduct = CallFlags(req.device, req.allow_mismatch, req.force, req.quiet)
+    models = _Models(method, *fold_models(chosen, chain, bundle, method, scan_flags.image[0]))
+    threshold = _threshold(chosen.threshold, models.thresholds)
+    jobs, batch = _plan(scan_flags, outputs, chain, models.checkpoints, lesions=threshold[0] is not None)
+    stride = method_flags(method, scoring)["stride"] or 1  # a method that ignores --stride scores every pixel
+    limits = Limits(method, tuple(models.checkpoints), stride, scoring.median_size, scoring.batch_size)
+    contrasts = check_contrasts(scan_flags, chosen.modality, chain, jobs, limits)
+    from_bundle = bundle is not None
+    call = _Call(chain, models, threshold, limits, from_bundle, batch, contrasts, chosen.modality, scoring, conduct)
+    settings = call_settings(scoring, scan_flags, chosen.modality, models.checkpoints, chain, *threshold, method)
+    return _run_jobs(jobs, call, settings, outputs.overwrite)
+
+
+def _run_jobs(jobs, call: _Call, settings: dict, overwrite: bool) -> int:
+    """Each scan's header checks, then the scans scored; the exit status (the number of failed scans)."""
+    failures = _Failures(call.batch)
+    todo, skipped = _header_pass(jobs, call, settings, overwrite, failures)
     done = _score_all(todo, call, failures)
-    if batch and not req.quiet:
+    if call.batch and not call.conduct.quiet:
         print(
             f"patch2loc predict: {done} scored, {skipped} skipped (done before with the same inputs and "
             f"settings; --overwrite to redo), {failures.count} failed",
@@ -164,7 +185,7 @@ def _resolve(req: PredictRequest, bundle):
                 f"{req.modality}. Use the bundle of that modality, or drop --modality."
             )
         req = replace(req, modality=bundle.settings["modality"])
-    method = resolve_method(req, bundle)
+    method = resolve_method(req.method, req.model, bundle)
     if bundle is not None:
         chain = RunChain.from_bundle(bundle)
     else:
@@ -174,37 +195,35 @@ def _resolve(req: PredictRequest, bundle):
     return req, method, chain
 
 
-def _threshold(req: PredictRequest, thresholds: list) -> tuple[float | None, str]:
+def _threshold(given: float | None, thresholds: list) -> tuple[float | None, str]:
     """The user's threshold, else the run's (the folds' unsupervised thresholds, averaged), and its source."""
     from patch2loc.scoring import mean_threshold  # numpy, scipy
 
-    if req.threshold is not None:
-        return req.threshold, "--threshold"
+    if given is not None:
+        return given, "--threshold"
     threshold = mean_threshold(thresholds)
     return threshold, "run (mean of the folds' healthy-IXI quantile thresholds)" if threshold is not None else "none"
 
 
-def _plan(req: PredictRequest, chain, checkpoints: list, lesions: bool):
+def _plan(flags: ScanFlags, outputs: OutputFlags, chain, checkpoints: list, lesions: bool):
     """The scans, one job each (plan.py), and every output path checked against every input."""
     from patch2loc.predict.inputs import expand  # numpy
 
-    scans = expand(req.image, req.mask, req.seg)
-    plan.check_skull_strip(req, scans, chain is not None)
-    jobs, batch = plan.jobs(req, scans, chain is not None, lesions)
-    plan.check_paths(jobs, scans, checkpoints, chain, req)
+    scans = expand(flags.image, flags.mask, flags.seg)
+    plan.check_skull_strip(flags.skull_strip, scans, chain is not None)
+    jobs, batch = plan.jobs(outputs, flags.skull_strip, scans, chain is not None, lesions)
+    plan.check_paths(jobs, scans, checkpoints, chain, flags, outputs.out)
     return jobs, batch
 
 
-def _header_pass(jobs, call: _Call, failures):
+def _header_pass(jobs, call: _Call, settings: dict, overwrite: bool, failures):
     """What each scan's files claim, before any model is loaded: (the scans to score, as _Ready; the
-    number skipped as done before)."""
-    req, models = call.req, call.models
-    settings = call_settings(req, models.checkpoints, call.chain, *call.threshold, models.method)
+    number skipped as done before). `settings`: the call's (runstate.call_settings)."""
     todo, skipped = [], 0
     for job in jobs:
         state = scan_state(job.scan, settings, job.strip)
         current = is_current(job, state)
-        if current and call.batch and not req.overwrite:
+        if current and call.batch and not overwrite:
             skipped += 1
             continue
         try:
@@ -220,8 +239,8 @@ def _context(call: _Call):
     """The models loaded once (checked against the request) and what every scan is scored with."""
     from patch2loc.predict.scan import Context  # numpy
 
-    req, models = call.req, call.models
-    device = resolve_device(req.device)
+    models, conduct = call.models, call.conduct
+    device = resolve_device(conduct.device)
     # looked up at call time, as the tests that stop a run there replace it (tests/bundle/test_bundle_hostile_late.py)
     members = model_loading.load_members(
         models.method,
@@ -229,8 +248,8 @@ def _context(call: _Call):
         models.names,
         models.thresholds,
         device,
-        req.modality,
-        req.allow_mismatch,
+        call.modality,
+        conduct.allow_mismatch,
         from_bundle=call.from_bundle,
         contrasts=call.chain.contrasts if call.chain is not None else None,
         grid=tuple(call.chain.config["preprocess"]["target_shape"]) if call.chain is not None else None,
@@ -240,11 +259,11 @@ def _context(call: _Call):
         chain=call.chain,
         threshold=call.threshold[0],
         threshold_source=call.threshold[1],
-        settings=score_settings(req, device, progress=not req.quiet and not call.batch),
-        allow_mismatch=req.allow_mismatch,
+        settings=score_settings(call.scoring, device, progress=not conduct.quiet and not call.batch),
+        allow_mismatch=conduct.allow_mismatch,
         checkpoints=models.names,
         method=models.method,
-        force=req.force,
+        force=conduct.force,
         contrasts=call.contrasts,
     )
 
@@ -257,7 +276,7 @@ def _score_all(todo, call: _Call, failures) -> int:
 
     from patch2loc.predict.scan import run_scan  # numpy
 
-    ctx, quiet = _context(call), call.req.quiet
+    ctx, quiet = _context(call), call.conduct.quiet
     patch = max((m.ckpt.get("patch_size") or 0 for m in ctx.members), default=0) or None
     done = 0
     for ready in tqdm(todo, desc="scans", unit="scan", disable=quiet or not call.batch):

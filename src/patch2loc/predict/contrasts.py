@@ -40,12 +40,12 @@ def _named(pairs, flag: str, chain, image) -> dict[str, Path]:
     return out
 
 
-def check_contrasts(given: tuple, chain, jobs, limits=None) -> dict[str, tuple[Path, Path | None]]:
+def check_contrasts(flags, modality: str | None, chain, jobs, limits=None) -> dict[str, tuple[Path, Path | None]]:
     """{contrast: (raw scan, brain mask or None)} of every contrast after the reference ({} for a
     model of one contrast), each file checked as the reference scan is (check_scan); one line naming
-    the flag and the fix otherwise. `given`: the request's (image, modality, contrast, contrast_mask);
-    the request stays in command.py. `limits`: the call's (preflight.Limits), for each contrast's budget."""
-    image, modality, scan_flags, mask_flags = given
+    the flag and the fix otherwise. `flags`: what the user named to read (request.ScanFlags: --image,
+    --contrast, --contrast-mask). `limits`: the call's (preflight.Limits), for each contrast's budget."""
+    image, scan_flags, mask_flags = flags.image, flags.contrast, flags.contrast_mask
     contrasts = chain.contrasts if chain is not None else (modality,)
     if len(contrasts) == 1:
         if scan_flags or mask_flags:

@@ -20,8 +20,8 @@ from patch2loc.errors import InputError
 from patch2loc.registry import DEFAULT_METHOD, TRAINED, implementation, require_trained
 from patch2loc.predict.preflight import check_checkpoint_fits
 
-if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
-    from patch2loc.predict.request import PredictRequest
+if TYPE_CHECKING:  # the request's parts (command.unpack); importing them here costs nothing at run time
+    from patch2loc.predict.request import ModelFlags, ScoringFlags
 
 SCORING_FLAGS = ("stride", "centres", "amp")  # call settings that change the map of a method that reads them
 
@@ -32,49 +32,53 @@ def scoring_options(method: str) -> tuple[str, ...]:
     return tuple(f.name for f in fields(options)) if options is not None else ()
 
 
-def method_flags(method: str, req: PredictRequest) -> dict:
+def method_flags(method: str, scoring: ScoringFlags) -> dict:
     """The scoring flags as this call applies them; None for a flag the method ignores (the one
     place that says so: the recorded call settings and the preflight use it)."""
     reads = scoring_options(method)
-    return {flag: getattr(req, flag) if flag in reads else None for flag in SCORING_FLAGS}
+    return {flag: getattr(scoring, flag) if flag in reads else None for flag in SCORING_FLAGS}
 
 
-def resolve_method(req: PredictRequest, bundle) -> str:
-    """--method, or the bundle's method (a --method that contradicts it is refused)."""
-    method = require_trained(req.method or DEFAULT_METHOD, "--method", "apply").name
+def resolve_method(flag: str | None, model: str | None, bundle) -> str:
+    """--method (`flag`), or the bundle's method (a --method that contradicts it is refused);
+    `model`: the --model the bundle came from, as the user named it."""
+    method = require_trained(flag or DEFAULT_METHOD, "--method", "apply").name
     if bundle is not None:
         own = bundle.settings["method"]
-        if req.method not in (None, own):
+        if flag not in (None, own):
             raise InputError(
-                f"{req.model}: a {own} model bundle, but --method {req.method}. Drop --method (the "
-                f"bundle's method is used), or pass a {req.method} bundle (patch2loc export --method "
-                f"{req.method})."
+                f"{model}: a {own} model bundle, but --method {flag}. Drop --method (the "
+                f"bundle's method is used), or pass a {flag} bundle (patch2loc export --method "
+                f"{flag})."
             )
         return own
     return method
 
 
-def fold_models(req: PredictRequest, chain, bundle, method: str) -> tuple[list[Path], list[str], list[float | None]]:
-    """(checkpoint files, their names for messages and summaries, each one's run threshold)."""
+def fold_models(
+    chosen: ModelFlags, chain, bundle, method: str, image: str
+) -> tuple[list[Path], list[str], list[float | None]]:
+    """(checkpoint files, their names for messages and summaries, each one's run threshold).
+    `image`: the first --image, named when no model is given."""
     from patch2loc.predict.ensemble import bundle_folds, fold_checkpoints, fold_threshold  # numpy, scipy
 
     if bundle is not None:
-        folds = bundle_folds(bundle, req.folds)
+        folds = bundle_folds(bundle, chosen.folds)
         return [f.weights for f in folds], [f"{bundle.source}:{f.name}" for f in folds], [f.threshold for f in folds]
-    if req.checkpoint:
-        checkpoints = [Path(c) for c in req.checkpoint]
+    if chosen.checkpoint:
+        checkpoints = [Path(c) for c in chosen.checkpoint]
         for c in checkpoints:  # a folder would fail later as an OS error, reported under --out
             if c.is_dir():
                 raise InputError(f"{c}: --checkpoint is a folder; give the checkpoint file in it (e.g. {c}/best.pt).")
     elif chain is not None:
-        checkpoints = fold_checkpoints(chain.run, req.modality, req.folds, method)
+        checkpoints = fold_checkpoints(chain.run, chosen.modality, chosen.folds, method)
     else:
-        raise InputError(f"{req.image[0]}: pass --checkpoint (or --from-run or --model to use a run's fold models).")
+        raise InputError(f"{image}: pass --checkpoint (or --from-run or --model to use a run's fold models).")
     run = chain.run if chain is not None else None
     return (
         checkpoints,
         [str(c) for c in checkpoints],
-        [fold_threshold(run, req.modality, c, method) for c in checkpoints],
+        [fold_threshold(run, chosen.modality, c, method) for c in checkpoints],
     )
 
 
@@ -118,15 +122,20 @@ def load_members(
     return members
 
 
-def score_settings(req: PredictRequest, device, progress: bool):
+def score_settings(scoring: ScoringFlags, device, progress: bool):
     """The core's settings of this call (`scoring.ScanSettings`): its post-processing, and the
     scoring flags as options for the method."""
     from patch2loc.scoring import ScanSettings  # numpy, scipy: not at `patch2loc --help`
 
-    options = {"stride": req.stride, "batch_size": req.batch_size, "amp": req.amp, "centres": req.centres}
+    options = {
+        "stride": scoring.stride,
+        "batch_size": scoring.batch_size,
+        "amp": scoring.amp,
+        "centres": scoring.centres,
+    }
     return ScanSettings(
-        median_size=req.median_size,
-        postprocess=not req.no_postprocess,
+        median_size=scoring.median_size,
+        postprocess=not scoring.no_postprocess,
         device=device,
         options=options,
         progress=progress,

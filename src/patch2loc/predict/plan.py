@@ -1,6 +1,6 @@
 """Which outputs each scan of a `predict` call gets, checked against every input before any compute.
 
-`jobs` turns the request's --out (a file or a folder) into one frozen Job per scan: its outputs,
+`jobs` turns --out (a file or a folder) into one frozen Job per scan: its outputs,
 named once, and how the chain skull-strips it. `check_skull_strip` checks --skull-strip against
 the scans (HD-BET installed where needed). `check_paths` then refuses, before
 anything is read or computed: an output that is an input (same path, a link, a hard link), an
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 from patch2loc.errors import InputError
 from patch2loc.files.outputs import check_distinct, check_output
 
-if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
+if TYPE_CHECKING:  # importing these here costs nothing at run time
     from patch2loc.predict.inputs import ScanInput
-    from patch2loc.predict.request import PredictRequest
+    from patch2loc.predict.request import OutputFlags, ScanFlags
 
 NIFTI = (".nii.gz", ".nii")
 OWNER_FILE = "predict.json"  # in S_preprocessed/: which heatmap the folder belongs to
@@ -71,20 +71,18 @@ def skull_strip_of(scan: ScanInput, choice: str) -> str:
     return {"mask": "provided"}.get(choice, choice)
 
 
-def check_skull_strip(req: PredictRequest, scans: list, from_run: bool) -> None:
-    """--skull-strip against the scans: only raw scans are stripped, `mask` needs every mask, and
-    HD-BET must be there when a scan needs it."""
-    if not from_run and req.skull_strip in ("hdbet", "none"):
-        raise InputError(
-            f"--skull-strip {req.skull_strip}: only raw scans are skull-stripped; add --from-run (or --model)."
-        )
+def check_skull_strip(choice: str, scans: list, from_run: bool) -> None:
+    """--skull-strip (`choice`) against the scans: only raw scans are stripped, `mask` needs every
+    mask, and HD-BET must be there when a scan needs it."""
+    if not from_run and choice in ("hdbet", "none"):
+        raise InputError(f"--skull-strip {choice}: only raw scans are skull-stripped; add --from-run (or --model).")
     unmasked = [s for s in scans if s.mask is None]
-    if from_run and unmasked and req.skull_strip == "mask":
+    if from_run and unmasked and choice == "mask":
         raise InputError(
             f"{unmasked[0].image}: --skull-strip mask but no brain mask for this scan. Pass --mask "
             "(or a csv column mask), or use --skull-strip hdbet or none."
         )
-    needs_hdbet = [s for s in scans if skull_strip_of(s, req.skull_strip) == "hdbet"]
+    needs_hdbet = [s for s in scans if skull_strip_of(s, choice) == "hdbet"]
     if from_run and needs_hdbet:
         from patch2loc.predict.runchain import require_hdbet  # numpy: not at `patch2loc --help`
 
@@ -121,12 +119,13 @@ def _check_summary_owner(job) -> None:
         )
 
 
-def jobs(req: PredictRequest, scans, from_run: bool, lesions: bool) -> tuple[list[Job], bool]:
-    """One Job per scan, and whether --out is a folder (several scans: a batch)."""
-    out = Path(req.out)
+def jobs(outputs: OutputFlags, skull_strip: str, scans, from_run: bool, lesions: bool) -> tuple[list[Job], bool]:
+    """One Job per scan, and whether --out is a folder (several scans: a batch). `skull_strip`:
+    the --skull-strip choice, each scan's stripping with a chain."""
+    out = Path(outputs.out)
 
     def job(scan, heatmap, stem, png, html=None) -> Job:
-        strip = skull_strip_of(scan, req.skull_strip) if from_run else None
+        strip = skull_strip_of(scan, skull_strip) if from_run else None
         return Job(scan, heatmap, stem, png, from_run, lesions, html, strip)
 
     # A folder: several scans, or an existing folder / a name without a suffix that is not named
@@ -135,34 +134,35 @@ def jobs(req: PredictRequest, scans, from_run: bool, lesions: bool) -> tuple[lis
     if len(scans) == 1 and (nifti_name or (out.suffix and not out.is_dir())):
         suffix = next((s for s in NIFTI if out.name.lower().endswith(s)), "")
         stem = out.with_name(out.name[: len(out.name) - len(suffix)] if suffix else out.name)
-        png, html = (Path(p) if p else None for p in (req.png, req.html))
+        png, html = (Path(p) if p else None for p in (outputs.png, outputs.html))
         return [job(scans[0], out, stem, png, html)], False
     if out.name.lower().endswith(NIFTI):
         raise InputError(f"{out}: --image names {len(scans)} scans, so --out must be a folder (not a .nii.gz).")
-    if req.png:
-        raise InputError(f"{req.png}: --png names one file; with an --out folder every scan gets <id>.png there.")
-    if req.html:
-        raise InputError(f"{req.html}: --html is for a single scan (an --out .nii.gz), not an --out folder.")
+    if outputs.png:
+        raise InputError(f"{outputs.png}: --png names one file; with an --out folder every scan gets <id>.png there.")
+    if outputs.html:
+        raise InputError(f"{outputs.html}: --html is for a single scan (an --out .nii.gz), not an --out folder.")
     return [job(s, out / f"{s.id}.nii.gz", out / s.id, out / f"{s.id}.png") for s in scans], True
 
 
-def check_paths(jobs, scans, checkpoints, chain, req: PredictRequest) -> None:
-    """Every output against every input, before any compute."""
+def check_paths(jobs, scans, checkpoints, chain, flags: ScanFlags, out: str) -> None:
+    """Every output against every input, before any compute. `flags`: what the user named to read
+    (--image, the other contrasts' files); `out`: --out."""
     inputs: dict[str, Path | None] = {f"--checkpoint {i + 1}": c for i, c in enumerate(checkpoints)}
-    given = [Path(text) for text in req.image if Path(text).is_file()]  # files and csv lists (the path is said once)
+    given = [Path(text) for text in flags.image if Path(text).is_file()]  # files and csv lists (the path is said once)
     inputs.update({"--image" if len(given) == 1 else f"--image #{i + 1}": p for i, p in enumerate(given)})
     for s in scans:
         inputs.update({f"--image {s.id}": s.image, f"--mask of {s.id}": s.mask, f"--seg of {s.id}": s.seg})
     if chain is not None:
         inputs.update(chain.inputs())
     for flag in ("contrast", "contrast_mask"):  # a model of several contrasts: every contrast's files
-        inputs.update({f"--{flag.replace('_', '-')} {c}": Path(p) for c, p in getattr(req, flag)})
+        inputs.update({f"--{flag.replace('_', '-')} {c}": Path(p) for c, p in getattr(flags, flag)})
     whole = {f"--image {s.id} (a DICOM series folder)": s.image for s in scans if s.is_dicom}
     if chain is not None and Path(chain.run).is_dir():
         whole["--model" if "--model" in chain.given else "--from-run"] = Path(chain.run)
-    _not_a_scan_folder(Path(req.out), req.image)
-    if len(jobs) > 1 or jobs[0].heatmap != Path(req.out):  # a folder that receives outputs, never replaced
-        check_output(req.out, "--out", (), inputs, folder=True, replaced_whole=False)
+    _not_a_scan_folder(Path(out), flags.image)
+    if len(jobs) > 1 or jobs[0].heatmap != Path(out):  # a folder that receives outputs, never replaced
+        check_output(out, "--out", (), inputs, folder=True, replaced_whole=False)
     every: dict[str, Path] = {}
     for job in jobs:
         for name, path in job.outputs.items():

@@ -1,9 +1,13 @@
-"""What one `predict` call asks for: a frozen, typed request made once at the edge.
+"""What one `predict` call asks for: a frozen, typed request made once at the edge, and its parts.
 
 The command line (`cmd_predict`) and the BIDS App build one; nothing below `predict/command.py`
 reads argparse. What predict resolves while it runs (the bundle's modality, the run's median filter)
 gives a new request (`dataclasses.replace`), never a changed one, so every step sees what the one
 before decided. The defaults are the parser's (a test keeps them equal).
+
+The resolved request is then unpacked once (`command.unpack`) into the frozen parts below, and
+each step takes the part it uses: a function that scores needs no output path, and one that plans
+the outputs needs no model, so what a step may read is said by its signature.
 """
 
 from __future__ import annotations
@@ -65,3 +69,62 @@ class PredictRequest:
             contrast=request.contrast or (),
             contrast_mask=request.contrast_mask or (),
         )
+
+
+@dataclass(frozen=True)
+class ScanFlags:
+    """What is read: the scans (--image, --mask, --seg), a model of several contrasts' other scans
+    and masks, and how raw scans are skull-stripped."""
+
+    image: tuple[str, ...]
+    mask: str | None
+    seg: str | None
+    contrast: tuple[tuple[str, str], ...]
+    contrast_mask: tuple[tuple[str, str], ...]
+    skull_strip: str
+
+
+@dataclass(frozen=True)
+class OutputFlags:
+    """What is written: --out (a file or a folder), the overview and viewer of a single scan, and
+    whether a folder run redoes scans that are done."""
+
+    out: str
+    png: str | None
+    html: str | None
+    overwrite: bool
+
+
+@dataclass(frozen=True)
+class ModelFlags:
+    """Which models score (--checkpoint, or the run's or bundle's folds of --modality) and the
+    threshold of their lesion masks (None: the folds' own)."""
+
+    checkpoint: tuple[str, ...]
+    folds: tuple[int, ...] | None
+    modality: str | None
+    threshold: float | None
+
+
+@dataclass(frozen=True)
+class ScoringFlags:
+    """How each scan is scored: the method's options (stride, batch size, precision, centres) and
+    the post-processing of its map (the median filter, resolved: never None here)."""
+
+    stride: int
+    batch_size: int
+    amp: str
+    centres: str
+    median_size: int
+    no_postprocess: bool
+
+
+@dataclass(frozen=True)
+class CallFlags:
+    """How the call runs: its device, what it lets pass (--allow-mismatch, --force) and whether
+    it speaks (--quiet)."""
+
+    device: str
+    allow_mismatch: bool
+    force: bool
+    quiet: bool

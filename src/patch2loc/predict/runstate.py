@@ -22,8 +22,8 @@ from patch2loc.files.staging import TEMP_MARK
 from patch2loc.predict.models import method_flags
 from patch2loc.predict.plan import OWNER_FILE
 
-if TYPE_CHECKING:  # the request travels; importing it here costs nothing at run time
-    from patch2loc.predict.request import PredictRequest
+if TYPE_CHECKING:  # the request's parts (command.unpack); importing them here costs nothing at run time
+    from patch2loc.predict.request import ScanFlags, ScoringFlags
 
 _CHUNK = 1 << 20
 
@@ -58,24 +58,32 @@ def sha256_of(path: str | Path | None) -> str | None:
 
 
 def call_settings(
-    req: PredictRequest, checkpoints: list[Path], chain, threshold: float | None, source: str, method: str = "Patch2Loc"
+    scoring: ScoringFlags,
+    scans: ScanFlags,
+    modality: str | None,
+    checkpoints: list[Path],
+    chain,
+    threshold: float | None,
+    source: str,
+    method: str = "Patch2Loc",
 ) -> dict:
     """Everything of the call that changes a scan's outputs (device and batch size do not; nor do
-    Patch2Loc's scoring flags for a method that ignores them: predict.models)."""
+    Patch2Loc's scoring flags for a method that ignores them: predict.models). `scans`: for the other
+    contrasts' files of a model of several contrasts."""
     settings = {
         "checkpoints": [sha256_file(c) for c in checkpoints],
         "threshold": threshold,
         "threshold_source": source,
-        **method_flags(method, req),
-        "median_size": req.median_size,
-        "postprocess": not req.no_postprocess,
-        "modality": req.modality,
+        **method_flags(method, scoring),
+        "median_size": scoring.median_size,
+        "postprocess": not scoring.no_postprocess,
+        "modality": modality,
     }
     if chain is not None:
         settings["from_run"] = {name: sha256_of(path) for name, path in chain.recorded.items()}
-    if req.contrast or req.contrast_mask:  # a model of several contrasts: its other scans are inputs too
+    if scans.contrast or scans.contrast_mask:  # a model of several contrasts: its other scans are inputs too
         settings["contrasts"] = {
-            f"{c} {what}": sha256_of(p) for what in ("contrast", "contrast_mask") for c, p in getattr(req, what)
+            f"{c} {what}": sha256_of(p) for what in ("contrast", "contrast_mask") for c, p in getattr(scans, what)
         }
     return settings
 
