@@ -184,11 +184,12 @@ def test_train_method_dae_takes_its_own_settings_and_refuses_others(monkeypatch,
     assert not (tmp_path / "run").exists()
 
 
-def test_predict_reads_the_old_region_flag_as_centres_with_a_warning():
+def test_predict_takes_the_patch_centres_by_one_name(capsys):
     argv = ["predict", "--image", "a.nii.gz", "--out", "o.nii.gz"]
-    with pytest.warns(FutureWarning, match="--region is now --centres"):
-        assert cli.build_parser().parse_args(argv + ["--region", "mask"]).centres == "mask"
     assert cli.build_parser().parse_args(argv + ["--centres", "all"]).centres == "all"
+    with pytest.raises(SystemExit) as exit_:
+        cli.build_parser().parse_args(argv + ["--region", "mask"])
+    assert exit_.value.code == 2 and "--region" in capsys.readouterr().err
 
 
 def test_train_bad_list_exits_2(tmp_path, capsys):

@@ -31,7 +31,7 @@ EDGE = {
     "bids/request.py": {"from_args"},
 }
 # who takes predict's request: the command and the modules it hands the request to
-TAKES_PREDICT_REQUEST = {"predict/command.py", "predict/models.py", "predict/plan.py", "predict/runstate.py"}
+TAKES_PREDICT_REQUEST = {"predict/command.py"}  # the steps below take the parts they use
 
 
 class _Watch:

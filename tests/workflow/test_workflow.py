@@ -132,7 +132,9 @@ def test_a_block_under_an_unknown_name_stops_the_run_naming_it(workdir):
     cfg = load_configfiles([workdir / "config" / "demo.yaml"])
     (workdir / "config" / "odd.yaml").write_text(yaml.safe_dump({**cfg, "train": cfg["patch2loc"]}))
     res = snakemake(workdir, "-n", "--configfile", "config/odd.yaml")
-    assert res.returncode != 0 and "'train' was unexpected" in res.stderr + res.stdout, (res.stderr + res.stdout)[-3000:]
+    assert res.returncode != 0 and "'train' was unexpected" in res.stderr + res.stdout, (res.stderr + res.stdout)[
+        -3000:
+    ]
 
 
 def test_patch_size_below_two_is_rejected(workdir):

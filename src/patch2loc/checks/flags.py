@@ -1,5 +1,5 @@
 """What every command's parser shares: the flags' types (each bound from ranges.py, the bounds every
-other setting has), the one-line usage error, a renamed flag, and help phrases used by several
+other setting has), the one-line usage error, and help phrases used by several
 commands. Each command's flags live beside the command (its `add_parser(sub)`); cli/parser.py
 gathers them."""
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import warnings
 
 from patch2loc.errors import EXIT_INPUT_ERROR
 
@@ -70,17 +69,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-class Renamed(argparse.Action):
-    """A flag also accepted under its old name (its second option string), with a one-line warning."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        if option_string != self.option_strings[0]:
-            warnings.warn(
-                f"{option_string} is now {self.option_strings[0]}; the old name will go.", FutureWarning, stacklevel=2
-            )
-        setattr(namespace, self.dest, values)
 
 
 DEVICE_HELP = "auto (a CUDA GPU when usable, else cpu), cpu, cuda or cuda:N"

@@ -127,9 +127,8 @@ def check_preprocess(block, where) -> None:
 def check_heatmap(block, where) -> None:
     """The heatmap settings predict reads (a run's config holds more: those are not read)."""
     check_block(block, _HEATMAP, "heatmap", where)
-    for key in ("centres", "region"):  # region: the old name of centres, in runs and bundles made before
-        if key in block and block[key] not in CENTRES:
-            raise InputError(f"{where}: heatmap.{key} {str(block[key])[:40]!r} must be one of {list(CENTRES)}.")
+    if "centres" in block and block["centres"] not in CENTRES:
+        raise InputError(f"{where}: heatmap.centres {str(block['centres'])[:40]!r} must be one of {list(CENTRES)}.")
 
 
 def check_threshold(value, where, name: str = "threshold") -> float:

@@ -111,7 +111,7 @@ def load_members(
                 text += f" To apply this {other} checkpoint, pass --method {other}."
             raise InputError(text) from None
         check_checkpoint_fits(ckpt, name, modality, grid, allow_mismatch)
-        channels = (ckpt.get("config") or {}).get("channels", 1)
+        channels = ckpt["config"].get("channels", 1)
         if contrasts is not None and channels != len(contrasts):  # found only after the registration before
             raise InputError(
                 f"{name}: a model of {str(channels)[:20]} input channel(s), but its run or bundle stacks "

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from patch2loc.checks.flags import DEVICE_HELP, PATCH2LOC_ONLY, Renamed, contrast_file, finite_float, input_name, int_in
+from patch2loc.checks.flags import DEVICE_HELP, PATCH2LOC_ONLY, contrast_file, finite_float, input_name, int_in
 from patch2loc.checks.ranges import MAX_BATCH, MAX_MEDIAN, MAX_STRIDE
 from patch2loc.registry import DEFAULT_METHOD, METHODS, TRAINED
 from patch2loc.predict.command import cmd_predict
@@ -166,12 +166,9 @@ def _scoring(p) -> None:
     )
     p.add_argument(
         "--centres",
-        "--region",
         default="dilated",
         choices=("dilated", "mask", "all"),
-        action=Renamed,
-        help=f"patch centres to score (dilated: brain + median_size//2, same result as all; "
-        f"{PATCH2LOC_ONLY}; --region is its old name)",
+        help=f"patch centres to score (dilated: brain + median_size//2, same result as all; {PATCH2LOC_ONLY})",
     )
     p.add_argument("--no-postprocess", action="store_true", help="write the raw score (no median, no mask)")
     p.add_argument(
