@@ -12,8 +12,8 @@ imported on first use (`implementation`). The module a registry line names provi
                                                                                trained methods
     activation_bytes(grid, options, patch_size) -> bytes held while scoring    optional (predict's budget)
     RANGES  {key: rule}: the bounds (ranges.py) of the settings that build and score its network,
-            checked on its config block and on every checkpoint's config before a network is built;
-            config/schema.yaml holds the same                                 methods rebuilt from settings
+            checked on every checkpoint's config before a network is built; the workflow checks
+            its config block at start-up against its `bounds.py` (methods.blockbounds)   methods rebuilt from settings
 
 where `settings` is `scoring.ScanSettings` (device, median size, and `options`: the scoring
 options of config `heatmap:` or predict's flags, of which the method reads its own, e.g. through a
