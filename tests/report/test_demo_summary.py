@@ -4,65 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from patch2loc.evaluation.report import demo_summary
 from patch2loc.evaluation.figures.kde import kde_figure
-from patch2loc.evaluation.figures.loss_curves import loss_curves
-from patch2loc.evaluation.tables.aggregate import METRICS_COLUMNS
-
-
-def _run(tmp_path, ours_auprc: float, val_error: float, dae: bool = False, brats_auprc: float | None = None):
-    rows = []
-    for d in ("BraTS21", "MSLUB", "ATLAS_v2", "WMH"):
-        own = "T1" if d in ("ATLAS_v2", "WMH") else "T2"  # the set's own contrast, as the paper scores it
-        for s in range(2):
-            rows.append(
-                dict(method="Thresh", modality=own, fold="", dataset=d, subject=f"s{s}", auprc=0.1, best_dice=0.2)
-            )
-            for fold, shift in ((0, -0.01), (1, 0.01)):
-                auprc = brats_auprc if d == "BraTS21" and brats_auprc is not None else ours_auprc
-                rows.append(
-                    dict(
-                        method="Patch2Loc",
-                        modality=own,
-                        fold=fold,
-                        dataset=d,
-                        subject=f"s{s}",
-                        auprc=auprc + shift,
-                        best_dice=0.3 + shift,
-                    )
-                )
-                for method in demo_summary.COMPARED if dae else ():  # the DAE and the diffusion models
-                    rows.append(
-                        dict(
-                            method=method,
-                            modality=own,
-                            fold=fold,
-                            dataset=d,
-                            subject=f"s{s}",
-                            auprc=0.3,
-                            best_dice=0.4,
-                        )
-                    )
-    metrics = pd.DataFrame(rows).reindex(columns=METRICS_COLUMNS)
-    metrics["region"] = "brain"
-    (tmp_path / "tables").mkdir()
-    metrics.to_csv(tmp_path / "tables" / "per_volume_metrics.csv", index=False)
-    for fold in (0, 1):
-        d = tmp_path / "models" / "T2" / f"fold{fold}"
-        d.mkdir(parents=True)
-        pd.DataFrame(
-            {
-                "step": [100, 200],
-                "train_loss": [1, 1],
-                "val_loss": [1, 1],
-                "val_error": [20.0, val_error],
-                "centre_error": [30.0, 30.0],
-            }
-        ).to_csv(d / "loss.csv", index=False)
-    # a finished run's figures: one whose every panel has data (figures.check)
-    losses = {f"T2 fold{k}": tmp_path / "models" / "T2" / f"fold{k}" / "loss.csv" for k in (0, 1)}
-    loss_curves(losses, tmp_path / "figures" / "loss_curves_Patch2Loc.png")
-    return tmp_path
+from patch2loc.evaluation.report import demo_summary
+from tests.helpers.demo_run import finished_demo_run as _run
 
 
 def test_table_and_passing_checks(tmp_path, capsys):
@@ -183,86 +127,6 @@ def test_long_checks_pass_with_the_dae_and_compare_it(tmp_path, capsys):
 def test_missing_run_exits_2(tmp_path, capsys):
     assert demo_summary.main([str(tmp_path / "nothing")]) == 2
     assert "per_volume_metrics.csv" in capsys.readouterr().err
-
-
-def test_readme_block_is_replaced_and_nothing_else(tmp_path, capsys):
-    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
-    readme = tmp_path / "README.md"
-    readme.write_text(
-        "intro ±\n<!-- demo-table:start -->\nold numbers\n<!-- demo-table:end -->\noutro\n", encoding="utf-8"
-    )
-    for _ in range(2):  # a second run gives the same file
-        assert demo_summary.main([str(run), "--markdown-only", "--readme", str(readme)]) == 0
-    text = readme.read_text(encoding="utf-8")
-    assert text.startswith("intro ±\n<!-- demo-table:start -->\n| | BraTS21 |")
-    assert text.endswith("<!-- demo-table:end -->\noutro\n") and "old numbers" not in text
-    assert "| Patch2Loc | 30.00 ± 1.41 / 25.00 ± 1.41 |" in text
-
-
-def test_a_named_block_is_replaced_and_the_default_one_kept(tmp_path):
-    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
-    readme = tmp_path / "README.md"
-    original = (
-        "<!-- demo-table:start -->\nshort demo\n<!-- demo-table:end -->\n"
-        "<!-- demo-long-table:start -->\nold\n<!-- demo-long-table:end -->\n"
-    )
-    readme.write_text(original, encoding="utf-8")
-    assert demo_summary.main([str(run), "--markdown-only", "--readme", str(readme), "--block", "demo-long-table"]) == 0
-    text = readme.read_text(encoding="utf-8")
-    assert text.startswith("<!-- demo-table:start -->\nshort demo\n<!-- demo-table:end -->\n")
-    assert "<!-- demo-long-table:start -->\n| | BraTS21 |" in text and "\nold\n" not in text
-
-
-def test_readme_without_markers_is_refused_unchanged(tmp_path, capsys):
-    run = _run(tmp_path, ours_auprc=0.25, val_error=9.0)
-    readme = tmp_path / "README.md"
-    readme.write_text("no markers here\n", encoding="utf-8")
-    assert demo_summary.main([str(run), "--readme", str(readme)]) == 2
-    assert readme.read_text(encoding="utf-8") == "no markers here\n"
-    assert "demo-table:start" in capsys.readouterr().err
-
-
-def _make_demo(tmp_path, ours_auprc: float):
-    """`make demo` of the repository's Makefile, with stand-in snakemake (does nothing) and python
-    (the real interpreter) in a fake venv, on a finished run written by `_run`."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    work = tmp_path / "work"
-    (work / "results" / "demo").mkdir(parents=True)
-    _run(work / "results" / "demo", ours_auprc=ours_auprc, val_error=9.0)
-    (work / "pyproject.toml").write_text("", encoding="utf-8")
-    bin_dir = work / "fakevenv" / "bin"
-    bin_dir.mkdir(parents=True)
-    (bin_dir / "snakemake").write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
-    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n', encoding="utf-8")
-    for tool in ("snakemake", "python"):
-        (bin_dir / tool).chmod(0o755)
-    (bin_dir / ".installed").touch()
-    os.utime(work / "pyproject.toml", (0, 0))  # older than .installed: make installs nothing
-    makefile = Path(__file__).resolve().parents[2] / "Makefile"
-    return subprocess.run(
-        ["make", "-f", str(makefile), "demo", "VENV=fakevenv", "PYTHON=true"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONUTF8": "1"},
-        timeout=120,
-    )
-
-
-def test_make_demo_exits_non_zero_when_a_check_fails(tmp_path):
-    failed = _make_demo(tmp_path, ours_auprc=0.15)  # WMH and ATLAS_v2 at 1.5x Thresh: must be >= 2x
-    assert failed.returncode != 0, failed.stdout + failed.stderr
-    assert "FAIL  AUPRC WMH" in failed.stdout and "| Patch2Loc |" in failed.stdout  # the summary still prints
-
-
-def test_make_demo_exits_0_when_every_check_passes(tmp_path):
-    passed = _make_demo(tmp_path, ours_auprc=0.25)
-    assert passed.returncode == 0, passed.stdout + passed.stderr
-    assert "FAIL" not in passed.stdout and passed.stdout.count("PASS") == 7
 
 
 def _add_two_contrast_rows(run, methods=("Patch2Loc", "DAE")):
