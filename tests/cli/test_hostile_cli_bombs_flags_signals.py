@@ -95,7 +95,7 @@ CASES.refusal(
 CASES.refusal(
     "20:7",
     "train_foreign_last_pt",
-    r"last\.pt.*no 'config'",
+    "last.pt: not a usable",
     lambda k: train(k, out=inp(k, "run")),
     setup=_foreign_resume,
     out=NONE,

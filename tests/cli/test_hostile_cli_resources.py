@@ -157,7 +157,7 @@ def _(k):
     res = k.run(
         pre(
             k,
-            "--region",
+            "--centres",
             "mask",
             "--no-postprocess",
             image=k.dir / "in" / "big.nii.gz",
