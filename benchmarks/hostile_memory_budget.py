@@ -101,20 +101,14 @@ def tiny_run(base: Path, spacing: float, target: list[int]) -> Path:
 
 def checkpoint(path: Path, grid: list[int]) -> Path:
     import torch
+    from tests.helpers.checkpoints import NORMALISED, as_written
 
     from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
 
     patch = patch_size_for(grid[0])
     torch.manual_seed(0)
-    torch.save(
-        {
-            "model": Patch2LocNet(patch).eval().state_dict(),
-            "patch_size": patch,
-            "modality": "T1",
-            "config": {"volume_shape": grid, "intensity_range": {"p1": 0.0, "p99": 1.2}},
-        },
-        path,
-    )
+    weights = {"model": Patch2LocNet(patch).eval().state_dict(), "patch_size": patch}
+    torch.save(as_written({**weights, "config": {"intensity_range": NORMALISED}}, grid=grid), path)
     return path
 
 

@@ -69,10 +69,12 @@ def _zero_raw(k):
 
 
 def _foreign_resume(k):
+    """A last.pt of today's format whose fields no training wrote (no config): the field check must refuse it."""
     import torch
+    from tests.helpers.checkpoints import as_written
 
     inp(k, "run").mkdir()
-    torch.save({"model": {}, "patch_size": 2, "step": 3}, inp(k, "run") / "last.pt")
+    torch.save(as_written({"model": {}, "patch_size": 2, "step": 3}) | {"config": None}, inp(k, "run") / "last.pt")
 
 
 BOMBS = lambda k, name: k.fix["bombs"] / name  # noqa: E731
@@ -91,7 +93,12 @@ CASES.refusal(
     "20:7", "all_zero_raw_scan_from_run", "zero.nii.gz", lambda k: raw(k, image=inp(k, "zero.nii.gz")), setup=_zero_raw
 )
 CASES.refusal(
-    "20:7", "train_foreign_last_pt", "last.pt", lambda k: train(k, out=inp(k, "run")), setup=_foreign_resume, out=NONE
+    "20:7",
+    "train_foreign_last_pt",
+    "last.pt: not a usable",
+    lambda k: train(k, out=inp(k, "run")),
+    setup=_foreign_resume,
+    out=NONE,
 )
 CASES.refusal("20:7", "stride_1000", "--stride", lambda k: pre(k, "--stride", "1000"))
 CASES.refusal("20:7", "median_size_99", "--median-size", lambda k: pre(k, "--median-size", "99"))

@@ -131,18 +131,21 @@ def _(k):
     it bites depends on the build; wherever, the answer must be one line about memory, exit 2.
     The brain is 27 voxels and post-processing is off, so a run the limit did not stop is quick."""
     import torch
+    from tests.helpers.checkpoints import as_written
 
+    from patch2loc.checks.intensities import training_range
     from patch2loc.methods.patch2loc.model import Patch2LocNet
 
     shape = (256, 256, 160)
-    nifti(k.dir / "in" / "big.nii.gz", np.random.default_rng(0).normal(1, 0.3, shape).astype(np.float32))
+    image = np.random.default_rng(0).normal(1, 0.3, shape).astype(np.float32)
+    nifti(k.dir / "in" / "big.nii.gz", image)
     brain = np.zeros(shape, np.uint8)
     brain[100:103, 100:103, 80:83] = 1
     nifti(k.dir / "in" / "big_mask.nii.gz", brain)
-    torch.save(
-        {"model": Patch2LocNet(4).state_dict(), "patch_size": 4, "config": {"volume_shape": list(shape)}},
-        k.dir / "in" / "m.pt",
-    )
+    # a valid model trained on this scan's scale: memory is the one thing wrong
+    scale = training_range(image[None], brain[None] > 0)
+    weights = {"model": Patch2LocNet(4).state_dict(), "patch_size": 4, "config": {"intensity_range": scale}}
+    torch.save(as_written(weights, grid=shape), k.dir / "in" / "m.pt")
     env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
     probe = subprocess.run(
         [sys.executable, "-c", PROBE, str(k.dir / "in" / "m.pt")],

@@ -99,7 +99,7 @@ class Fixture:
         """A bundle of the run with two untrained tiny `method` folds for its grid (Patch2Loc: a
         width-4 patch net, as tests/predict/test_predict_tool; a diffusion model: test_predict_diffusion's)."""
         import torch
-        from tests.helpers.checkpoints import diffusion_checkpoint
+        from tests.helpers.checkpoints import as_written, diffusion_checkpoint
 
         from patch2loc import cli
         from patch2loc.run.checkpoint import save_checkpoint
@@ -116,7 +116,7 @@ class Fixture:
             path.parent.mkdir(parents=True, exist_ok=True)
             if method == DEFAULT_METHOD:  # the paper's (a tiny Patch2LocNet); the others are diffusion models
                 torch.manual_seed(k)
-                ckpt = {"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "modality": "T1", "config": {}}
+                ckpt = as_written({"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4}, method)
             else:
                 ckpt = torch.load(diffusion_checkpoint(path, method, seed=k), weights_only=True)
             ckpt["config"].update(volume_shape=[32, 32, 20], intensity_range=self.trained_range)  # the run's

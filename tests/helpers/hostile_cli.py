@@ -76,6 +76,7 @@ def build_fixture(root: Path) -> dict:
     if marker.exists():
         return _paths(json.loads(marker.read_text()))
     import torch
+    from tests.helpers.checkpoints import NORMALISED, as_written
     from tests.helpers.safety import finished_run, make_case
 
     from patch2loc.methods.patch2loc.model import Patch2LocNet
@@ -86,15 +87,8 @@ def build_fixture(root: Path) -> dict:
     fold = run / "models" / "T1" / "fold0"
     fold.mkdir(parents=True)
     torch.manual_seed(0)
-    torch.save(
-        {
-            "model": Patch2LocNet(4).eval().state_dict(),
-            "patch_size": 4,
-            "modality": "T1",
-            "config": {"volume_shape": [32, 32, 20], "modality": "T1"},
-        },
-        fold / "best.pt",
-    )
+    weights = {"model": Patch2LocNet(4).eval().state_dict(), "patch_size": 4, "config": {"intensity_range": NORMALISED}}
+    torch.save(as_written(weights, grid=(32, 32, 20)), fold / "best.pt")  # the run's grid and normalised scale
     scores = run / "scores" / "Patch2Loc" / "T1" / "fold0" / "IXI"
     scores.mkdir(parents=True)
     (scores / "threshold.json").write_text(json.dumps({"threshold": 4.0}))

@@ -50,19 +50,14 @@ def header_only_nifti(path: Path, shape: tuple[int, ...]) -> Path:
 
 def zip_bomb_checkpoint(path: Path, numel: int) -> Path:
     """A torch.save checkpoint holding `numel` zero floats, re-zipped with DEFLATE: about a
-    thousandth of its size on disk, all of it in memory when torch reads it."""
+    thousandth of its size on disk, all of it in memory when torch reads it. Its fields are what
+    training writes, so its size is the one thing to refuse it for."""
     import torch
+    from tests.helpers.checkpoints import as_written
 
     plain = path.with_suffix(".plain")
-    torch.save(
-        {
-            "model": {"conv1.weight": torch.empty(numel)},
-            "patch_size": 4,
-            "modality": "T1",
-            "config": {"volume_shape": [32, 32, 20]},
-        },
-        plain,
-    )  # empty(): fresh pages, zeros
+    weights = {"model": {"conv1.weight": torch.empty(numel)}, "patch_size": 4}  # empty(): fresh pages, zeros
+    torch.save(as_written(weights, grid=(32, 32, 20)), plain)
     with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as dst:
         for info in src.infolist():
             with src.open(info) as r, dst.open(info.filename, "w", force_zip64=True) as w:

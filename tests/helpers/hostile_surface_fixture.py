@@ -32,6 +32,7 @@ class SurfaceFixture(Fixture):
         untrained two-channel Patch2Loc folds with their thresholds, exported as t1t2.zip."""
         import torch
         import yaml
+        from tests.helpers.checkpoints import as_written
 
         from patch2loc import cli
         from patch2loc.methods.patch2loc.model import Patch2LocNet
@@ -53,10 +54,13 @@ class SurfaceFixture(Fixture):
             torch.manual_seed(k)
             path = Path(layout.checkpoint("T1T2", k))
             path.parent.mkdir(parents=True, exist_ok=True)
-            config = {"volume_shape": [32, 32, 20], "channels": 2, "modality": "T1T2"}
-            config |= {"intensity_range": self.trained_range, "intensity_ranges": [self.trained_range] * 2}
-            save_checkpoint(path, {"model": Patch2LocNet(4, channels=2).eval().state_dict(), "patch_size": 4,
-                                   "modality": "T1T2", "config": config})  # fmt: skip
+            config = {
+                "channels": 2,
+                "intensity_range": self.trained_range,
+                "intensity_ranges": [self.trained_range] * 2,
+            }
+            weights = {"model": Patch2LocNet(4, channels=2).eval().state_dict(), "patch_size": 4, "config": config}
+            save_checkpoint(path, as_written(weights, grid=(32, 32, 20), modality="T1T2"))
             threshold = Path(layout.threshold("Patch2Loc", "T1T2", f"fold{k}"))
             threshold.parent.mkdir(parents=True, exist_ok=True)
             threshold.write_text(json.dumps({"threshold": 0.1}))

@@ -88,7 +88,8 @@ def _folds(**config):
 
 
 def _one_channel(members):
-    """The folds replaced by one-channel networks whose config says T1T2 (their weights fit it)."""
+    """The folds replaced by one-channel networks whose config says T1T2, their fields as training
+    writes a one-channel model's (channels 1, one range): a usable checkpoint in the wrong bundle."""
     import torch
 
     from patch2loc.methods.patch2loc.model import Patch2LocNet
@@ -96,7 +97,7 @@ def _one_channel(members):
     for name in [n for n in members if n.startswith("folds/")]:
         ckpt = torch.load(io.BytesIO(members[name]), weights_only=True)
         ckpt["model"] = Patch2LocNet(4).eval().state_dict()
-        ckpt["config"].pop("channels")
+        ckpt["config"]["channels"] = 1
         ckpt["config"].pop("intensity_ranges")
         out = io.BytesIO()
         torch.save(ckpt, out)

@@ -92,7 +92,8 @@ def _override(key: str, value, overlay: str | None = "config/demo_long.yaml"):
 def _ae(**change):
     def build(fix, folder):
         import torch
-        from tests.helpers.safety import SHAPE, make_case, predict_argv
+        from tests.helpers.checkpoints import as_written
+        from tests.helpers.safety import make_case, predict_argv
 
         from patch2loc.methods.autoencoder.model import DenseAutoencoder
         from patch2loc.run.checkpoint import save_checkpoint
@@ -101,11 +102,9 @@ def _ae(**change):
         arch = {"size": 16, "width": 4, "bottleneck": 4, "latent": 8, "dropout": 0.1, "variational": False, **change}
         arch.pop("seed", None)
         trained = torch.load(case["ckpt"], weights_only=True)["config"]["intensity_range"]  # the case's own scale
-        config = {**arch, "seed": change.get("seed", 3141), "kl_weight": 0.0, "volume_shape": list(SHAPE),
-                  "modality": "T1", "intensity_range": trained}  # fmt: skip
+        config = {**arch, "seed": change.get("seed", 3141), "kl_weight": 0.0, "intensity_range": trained}
         path = folder / "in" / "ae.pt"
-        save_checkpoint(path, {"model": DenseAutoencoder(**arch).state_dict(), "method": "AE", "modality": "T1",
-                               "config": config})  # fmt: skip
+        save_checkpoint(path, as_written({"model": DenseAutoencoder(**arch).state_dict(), "config": config}, "AE"))
         return [*CLI, *predict_argv(case, folder / "out" / "h.nii.gz", "--method", "AE", ckpt=path)]
 
     return build
