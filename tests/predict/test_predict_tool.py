@@ -128,6 +128,17 @@ def test_csv_of_three_scans_one_corrupt(tmp_path, capsys):
     assert (out / "a.nii.gz").stat().st_mtime_ns != stamp
 
 
+def test_a_missing_checkpoint_is_named_as_such_and_nothing_is_written(tmp_path, capsys):
+    """Its checksum enters the call's fingerprint before any model loads: it is checked first."""
+    c = make_case(tmp_path / "in")
+    argv = predict_argv(c, tmp_path / "out" / "h.nii.gz", ckpt=tmp_path / "in" / "none.pt")
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none.pt: --checkpoint not found" in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_existing_folder_as_out_receives_the_outputs(tmp_path):
     c = make_case(tmp_path / "in")
     (tmp_path / "results").mkdir()

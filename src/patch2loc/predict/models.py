@@ -16,6 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from patch2loc.checks.claims import regular_file
 from patch2loc.errors import InputError
 from patch2loc.registry import DEFAULT_METHOD, TRAINED, implementation, require_trained
 from patch2loc.predict.preflight import check_checkpoint_fits
@@ -67,9 +68,10 @@ def fold_models(
         return [f.weights for f in folds], [f"{bundle.source}:{f.name}" for f in folds], [f.threshold for f in folds]
     if chosen.checkpoint:
         checkpoints = [Path(c) for c in chosen.checkpoint]
-        for c in checkpoints:  # a folder would fail later as an OS error, reported under --out
+        for c in checkpoints:  # read for the call's fingerprint before any model loads: checked here
             if c.is_dir():
                 raise InputError(f"{c}: --checkpoint is a folder; give the checkpoint file in it (e.g. {c}/best.pt).")
+            regular_file(c, "--checkpoint", "Check the path, or train a model first (patch2loc train).")
     elif chain is not None:
         checkpoints = fold_checkpoints(chain.run, chosen.modality, chosen.folds, method)
     else:
