@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-TREES = (REPO / "src" / "patch2loc", REPO / "benchmarks", REPO / "real_rehearsal")
+TREES = (REPO / "src" / "patch2loc", REPO / "benchmarks", REPO / "real_rehearsal", REPO / "tests")
 MIN_LINES = 6
 _THIN = re.compile(r"^[\s()\[\]{},:;]*$")  # lone punctuation
 
