@@ -1,6 +1,6 @@
 """Tiny checkpoints: `as_written` (the fields every checkpoint patch2loc writes carries, around a
 test's own), and those of the slice-reconstruction methods (shared by test_predict_dae.py,
-test_predict_diffusion.py, settings.py and tests/helpers/hostile_child_fixture.py)."""
+test_predict_diffusion.py, test_rebuild.py, settings.py and tests/helpers/hostile_child_fixture.py)."""
 
 from __future__ import annotations
 
