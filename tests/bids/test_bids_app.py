@@ -118,23 +118,7 @@ def test_a_rerun_skips_done_scans_and_participant_label_restricts_the_work(run, 
     raw, bundle, out, _ = run
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
     capsys.readouterr()
-    assert (
-        cli.main(
-            [
-                "bids",
-                str(raw),
-                str(out),
-                "participant",
-                "--model",
-                str(bundle),
-                "--mask-derivatives",
-                str(raw / "derivatives" / "masks"),
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
+    assert cli.main(participant_argv(raw, out, bundle, quiet=False)) == 0
     err = capsys.readouterr().err
     assert "0 scored, 3 skipped" in err and "0 scan(s) published, 3 unchanged" in err
     after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}

@@ -15,14 +15,13 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 from tests.helpers.bundle import make_run, model_argv, rewrite
-from tests.helpers.fake_chain import fake_prepare, from_run_argv
-from tests.helpers.safety import make_case, refused, snapshot
+from tests.helpers.fake_chain import faked_case, from_run_argv
+from tests.helpers.safety import refused, snapshot
 
 from patch2loc import cli
 from patch2loc.files.staging import TEMP_MARK
@@ -31,16 +30,9 @@ REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 
-def _no_compute(*args, **kwargs):
-    raise AssertionError("compute started before the check")
-
-
 @pytest.fixture()
 def c(tmp_path, monkeypatch):
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # what would be left there is seen
-    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", fake_prepare)
-    return make_case(tmp_path / "in")
+    return faked_case(tmp_path, monkeypatch)
 
 
 @pytest.fixture()

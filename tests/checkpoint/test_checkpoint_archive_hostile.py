@@ -5,14 +5,12 @@ child process, its peak memory measured); the limit (PATCH2LOC_MAX_CHECKPOINT_MB
 from __future__ import annotations
 
 import io
-import struct
 import zipfile
-import zlib
 
 import pytest
 import torch
 
-from tests.helpers.hostile import refused_in_child
+from tests.helpers.hostile import refused_in_child, zip_with_inflating_members
 from tests.helpers.safety import make_case, predict_argv, refused
 
 
@@ -27,40 +25,14 @@ def _assert_refused_in_child(argv, needle, watched, env=None):
 
 def _deflate_bomb_checkpoint(path, inflated_mb: int) -> None:
     """A torch.save archive whose data/0 member inflates to `inflated_mb` MB of zeros (a few MB on
-    disk). Written by hand: zipfile cannot store a member compressed beforehand."""
+    disk); its other members as torch wrote them."""
     buf = io.BytesIO()
     torch.save({"model": {"w": torch.zeros(4)}, "patch_size": 2}, buf)
     source = zipfile.ZipFile(buf)
-    chunk = bytes(16 << 20)
-    co = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = co.compress(chunk) + co.flush(zlib.Z_FULL_FLUSH)  # history-free: can be repeated
-    repeats = inflated_mb // 16
-    bomb = block * repeats + b"\x03\x00"  # + an empty final block
-    crc = 0
-    for _ in range(repeats):
-        crc = zlib.crc32(chunk, crc)
-    out, central = io.BytesIO(), io.BytesIO()
-    members = [(i.filename, source.read(i.filename)) for i in source.infolist()]
-    for name, data in members:
-        raw = name.endswith("data/0")
-        payload, method = (bomb, 8) if raw else (data, 0)
-        size, crc32 = (repeats * len(chunk), crc) if raw else (len(data), zlib.crc32(data))
-        offset = out.tell()
-        fields = struct.pack("<HHHHHIII", 20, 0, method, 0, 0, crc32, len(payload), size)
-        out.write(b"PK\x03\x04" + fields + struct.pack("<HH", len(name), 0) + name.encode() + payload)
-        central.write(
-            b"PK\x01\x02"
-            + struct.pack("<H", 20)
-            + fields
-            + struct.pack("<HHHHHII", len(name), 0, 0, 0, 0, 0, offset)
-            + name.encode()
-        )
-    start = out.tell()
-    out.write(central.getvalue())
-    out.write(
-        b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, len(members), len(members), len(central.getvalue()), start, 0)
-    )
-    path.write_bytes(out.getvalue())
+    names = [i.filename for i in source.infolist()]
+    bomb = next(name for name in names if name.endswith("data/0"))
+    members = {name: source.read(name) for name in names if name != bomb}
+    zip_with_inflating_members(path, members, {bomb: inflated_mb << 20})
 
 
 @pytest.mark.slow

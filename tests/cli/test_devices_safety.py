@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.helpers.safety import make_case, predict_argv, refused
+from tests.helpers.safety import make_case, predict_argv, refused, train_on
 
 
 @pytest.fixture()
@@ -17,48 +17,26 @@ def c(tmp_path):
 # ---------------------------------------------------------------- case 5: devices
 
 
-@pytest.mark.parametrize("command", ["predict", "train"])
-def test_unknown_device_name(c, tmp_path, capsys, command):
+def _argv(command: str, c, tmp_path, device: str) -> list[str]:
+    """predict of case `c`, or train on it, with --device `device`."""
     if command == "predict":
         argv = predict_argv(c, tmp_path / "out" / "h.nii.gz")
-        argv[argv.index("--device") + 1] = "gpu"
-    else:
-        (tmp_path / "in" / "l.csv").write_text(f"image,mask\n{c['image']},{c['mask']}\n")
-        argv = [
-            "train",
-            "--train-list",
-            str(tmp_path / "in" / "l.csv"),
-            "--val-list",
-            str(tmp_path / "in" / "l.csv"),
-            "--out",
-            str(tmp_path / "run"),
-            "--device",
-            "gpu",
-        ]
-    line = refused(argv, "'gpu': unknown device", tmp_path, capsys)
+        argv[argv.index("--device") + 1] = device
+        return argv
+    (tmp_path / "in" / "l.csv").write_text(f"image,mask\n{c['image']},{c['mask']}\n")
+    return train_on(tmp_path / "in" / "l.csv", tmp_path / "run", "--device", device)
+
+
+@pytest.mark.parametrize("command", ["predict", "train"])
+def test_unknown_device_name(c, tmp_path, capsys, command):
+    line = refused(_argv(command, c, tmp_path, "gpu"), "'gpu': unknown device", tmp_path, capsys)
     assert "auto, cpu, cuda or cuda:N" in line
 
 
 @pytest.mark.parametrize("command", ["predict", "train"])
 def test_cuda_without_a_gpu_says_what_is_missing(c, tmp_path, capsys, monkeypatch, command):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    if command == "predict":
-        argv = predict_argv(c, tmp_path / "out" / "h.nii.gz")
-        argv[argv.index("--device") + 1] = "cuda"
-    else:
-        (tmp_path / "in" / "l.csv").write_text(f"image,mask\n{c['image']},{c['mask']}\n")
-        argv = [
-            "train",
-            "--train-list",
-            str(tmp_path / "in" / "l.csv"),
-            "--val-list",
-            str(tmp_path / "in" / "l.csv"),
-            "--out",
-            str(tmp_path / "run"),
-            "--device",
-            "cuda",
-        ]
-    line = refused(argv, "--device cuda: no CUDA GPU available", tmp_path, capsys)
+    line = refused(_argv(command, c, tmp_path, "cuda"), "--device cuda: no CUDA GPU available", tmp_path, capsys)
     assert "checkpoint" not in line and "--device cpu" in line
 
 

@@ -18,7 +18,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 from tests.helpers.fake_chain import fake_run, from_run_argv
-from tests.helpers.safety import make_case, predict_argv, refused
+from tests.helpers.safety import make_case, predict_argv, refused, train_on
 
 from patch2loc.methods.train_command import read_pairs
 from patch2loc.files.staging import TEMP_MARK
@@ -137,18 +137,7 @@ def test_stride_and_median_size_must_fit_the_slice(c, tmp_path, capsys, monkeypa
 )
 def test_train_flag_out_of_range(c, tmp_path, capsys, flag, value):
     (tmp_path / "in" / "l.csv").write_text("image,mask\nimage.nii.gz,mask.nii.gz\n")
-    argv = [
-        "train",
-        "--train-list",
-        str(tmp_path / "in" / "l.csv"),
-        "--val-list",
-        str(tmp_path / "in" / "l.csv"),
-        "--out",
-        str(tmp_path / "run"),
-        "--quiet",
-        flag,
-        value,
-    ]
+    argv = train_on(tmp_path / "in" / "l.csv", tmp_path / "run", "--quiet", flag, value)
     refused(argv, f"argument {flag}: must be", tmp_path, capsys)
 
 

@@ -101,8 +101,9 @@ def make_bundle(base: Path, modality: str = "T2", contrasts: tuple[str, ...] = (
     return bundle
 
 
-def participant_argv(raw: Path, out: Path, bundle: Path, *extra: str) -> list[str]:
-    """`patch2loc bids RAW OUT participant` with the bundle and the demo set's brain masks, on the CPU."""
+def participant_argv(raw: Path, out: Path, bundle: Path, *extra: str, quiet: bool = True) -> list[str]:
+    """`patch2loc bids RAW OUT participant` with the bundle and the demo set's brain masks, on the CPU;
+    quiet=False: the progress and the closing counts shown."""
     return [
         "bids",
         str(raw),
@@ -114,6 +115,6 @@ def participant_argv(raw: Path, out: Path, bundle: Path, *extra: str) -> list[st
         str(raw / "derivatives" / "masks"),
         "--device",
         "cpu",
-        "--quiet",
+        *(["--quiet"] if quiet else []),
         *extra,
     ]

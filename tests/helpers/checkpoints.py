@@ -1,6 +1,6 @@
 """Tiny checkpoints: `as_written` (the fields every checkpoint patch2loc writes carries, around a
 test's own), and those of the slice-reconstruction methods (shared by test_predict_dae.py,
-test_predict_diffusion.py, settings.py and tests/helpers/hostile_child_fixture.py)."""
+test_predict_diffusion.py, test_rebuild.py, settings.py and tests/helpers/hostile_child_fixture.py)."""
 
 from __future__ import annotations
 
@@ -49,28 +49,27 @@ def dae_checkpoint(path: Path, seed: int, modality: str = "T1") -> Path:
     return path
 
 
+DIFFUSION = {  # a tiny diffusion model's settings on SHAPE; SETTINGS lays each method's own over them
+    "width": 8,
+    "mults": [1, 2],
+    "blocks": 1,
+    "dropout": 0.0,
+    "timesteps": 1000,
+    "encoder": None,
+    "patch_size": None,
+    "rescale": 1,
+    "test_steps": [500],
+    "noise_octaves": 6,
+    "noise_persistence": 0.8,
+    "noise_frequency_px": 8.0,
+    "seed": 3141,
+    "volume_shape": list(SHAPE),
+}
 SETTINGS = {"DDPM": {}, "pDDPM": {"patch_size": 8}, "cDDPM": {"encoder": "resnet18", "test_steps": [250, 500, 750]}}
 
 
 def diffusion_checkpoint(path: Path, method: str, seed: int, modality: str = "T1") -> Path:
-    config = {
-        "width": 8,
-        "mults": [1, 2],
-        "blocks": 1,
-        "dropout": 0.0,
-        "timesteps": 1000,
-        "encoder": None,
-        "patch_size": None,
-        "rescale": 1,
-        "test_steps": [500],
-        "noise_octaves": 6,
-        "noise_persistence": 0.8,
-        "noise_frequency_px": 8.0,
-        "seed": 3141,
-        "volume_shape": list(SHAPE),
-        "modality": modality,
-        **SETTINGS[method],
-    }
+    config = {**DIFFUSION, "modality": modality, **SETTINGS[method]}
     torch.manual_seed(seed)
     model = model_of(config)
     for p in model.unet.head.parameters():

@@ -10,12 +10,13 @@ registration itself is tested elsewhere (test_predict_tool, slow); here it would
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from tests.helpers.safety import SHAPE, placeholder_atlas, predict_argv
+from tests.helpers.safety import SHAPE, make_case, placeholder_atlas, predict_argv
 
 
 def fake_run(workdir: Path) -> Path:
@@ -52,3 +53,17 @@ def fake_prepare(self, image, mask, out_dir, subject, skull_strip=None):
 def from_run_argv(run: Path, c: dict, out: Path, *extra: str, image: Path | None = None) -> list[str]:
     """predict --from-run: the shared argv (safety.predict_argv) with the run folder."""
     return predict_argv(c, out, *extra, image=image, from_run=run)
+
+
+def no_compute(*args, **kwargs):
+    """Stands in for the compute (RunChain.prepare) where a check must refuse before it."""
+    raise AssertionError("compute started before the check")
+
+
+def faked_case(tmp_path: Path, monkeypatch) -> dict:
+    """make_case's case under tmp_path/in, preprocessed by fake_prepare; Python's temporary folder
+    moved to tmp_path/tmp, so that what a refusal would leave there is seen."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", fake_prepare)
+    return make_case(tmp_path / "in")

@@ -153,6 +153,12 @@ def placeholder_atlas(path: Path) -> Path:
     return path
 
 
+def train_on(listing: Path, out: Path, *flags: str) -> list[str]:
+    """`patch2loc train` with one csv as both the training and the validation list, into `out`,
+    with only `flags` besides (what a refusal test needs, no more)."""
+    return ["train", "--train-list", str(listing), "--val-list", str(listing), "--out", str(out), *flags]
+
+
 def train_argv(train_list, val_list, out, *extra, steps: int = 2) -> list[str]:
     """`patch2loc train` of a tiny Patch2Loc on the CPU: 8 patches a step, a validation every step."""
     return [

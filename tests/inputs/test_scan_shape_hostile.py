@@ -3,26 +3,18 @@ numbers; refused by its header, with --from-run or not (exit 2, one stderr line 
 
 from __future__ import annotations
 
-import tempfile
 
 import nibabel as nib
 import numpy as np
 import pytest
 
-from tests.helpers.fake_chain import fake_prepare, fake_run, from_run_argv
-from tests.helpers.safety import SHAPE, make_case, predict_argv, refused
-
-
-def _no_compute(*args, **kwargs):
-    raise AssertionError("compute started before the check")
+from tests.helpers.fake_chain import faked_case, no_compute, fake_run, from_run_argv
+from tests.helpers.safety import SHAPE, predict_argv, refused
 
 
 @pytest.fixture()
 def c(tmp_path, monkeypatch):
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # what would be left there is seen
-    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", fake_prepare)
-    return make_case(tmp_path / "in")
+    return faked_case(tmp_path, monkeypatch)
 
 
 RGB = np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")])
@@ -33,7 +25,7 @@ RGB = np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")])
 )
 @pytest.mark.parametrize("from_run", [True, False])
 def test_a_2d_or_rgb_scan_is_refused_by_its_header(c, tmp_path, capsys, monkeypatch, kind, needle, from_run):
-    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", no_compute)
     data = {"2D": np.ones(SHAPE[:2], np.float32), "RGB24": np.ones(SHAPE, RGB), "4D": np.ones((*SHAPE, 3), np.float32)}[
         kind
     ]

@@ -13,25 +13,10 @@ from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.score import anomaly_map as dae_map, load_model as load_dae
 from patch2loc.methods.diffusion.score import anomaly_map as diffusion_map, load_model as load_diffusion
 from patch2loc.methods.diffusion.train import model_of
-from tests.helpers.checkpoints import as_written
+from tests.helpers.checkpoints import DIFFUSION as TINY_DIFFUSION, as_written
 
 SHAPE = (16, 16, 4)
-DIFFUSION = {
-    "width": 8,
-    "mults": [1, 2],
-    "blocks": 1,
-    "dropout": 0.0,
-    "timesteps": 1000,
-    "encoder": None,
-    "patch_size": None,
-    "rescale": 1,
-    "test_steps": [500],
-    "noise_octaves": 2,
-    "noise_persistence": 0.8,
-    "noise_frequency_px": 8.0,
-    "seed": 1,
-    "volume_shape": list(SHAPE),
-}
+DIFFUSION = {**TINY_DIFFUSION, "noise_octaves": 2, "seed": 1}
 
 
 def _save(path, method, weights, config):

@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from tests.helpers.safety import make_case, predict_argv, refused
+from tests.helpers.safety import make_case, predict_argv, refused, train_on
 
 from patch2loc import cli
 from patch2loc.files.staging import TEMP_MARK, owner_alive, remove_stale_temps
@@ -114,22 +114,7 @@ def test_a_second_train_on_the_same_folder_is_refused(tmp_path, capsys):
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        argv = [
-            "train",
-            "--train-list",
-            str(tmp_path / "in" / "l.csv"),
-            "--val-list",
-            str(tmp_path / "in" / "l.csv"),
-            "--out",
-            str(run),
-            "--steps",
-            "1",
-            "--patches",
-            "4",
-            "--device",
-            "cpu",
-            "--quiet",
-        ]
+        argv = train_on(tmp_path / "in" / "l.csv", run, "--steps", "1", "--patches", "4", "--device", "cpu", "--quiet")
         refused(argv, "another patch2loc train is writing into this folder", tmp_path, capsys)
     finally:
         holder.kill()

@@ -7,23 +7,19 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
-from tests.helpers.fake_chain import fake_prepare
+from tests.helpers.fake_chain import faked_case
 from tests.helpers.hostile import nifti_header, write_nii_gz
-from tests.helpers.safety import SHAPE, make_case, predict_argv
+from tests.helpers.safety import SHAPE, predict_argv
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 
 @pytest.fixture()
 def c(tmp_path, monkeypatch):
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # what would be left there is seen
-    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", fake_prepare)
-    return make_case(tmp_path / "in")
+    return faked_case(tmp_path, monkeypatch)
 
 
 @pytest.mark.slow  # a child process

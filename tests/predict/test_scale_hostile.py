@@ -11,13 +11,12 @@ A checkpoint without the range (trained before) gets one warning line and goes o
 
 from __future__ import annotations
 
-import tempfile
 
 import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from tests.helpers.fake_chain import fake_prepare
+from tests.helpers.fake_chain import faked_case
 from tests.helpers.safety import make_case, predict_argv, refused
 
 from patch2loc import cli
@@ -26,10 +25,7 @@ from patch2loc.run.checkpoint import read_checkpoint
 
 @pytest.fixture()
 def c(tmp_path, monkeypatch):
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", fake_prepare)
-    return make_case(tmp_path / "in")
+    return faked_case(tmp_path, monkeypatch)
 
 
 def _scaled(c, path, factor: float = 1000.0, slope: bool = False):

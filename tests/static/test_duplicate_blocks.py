@@ -1,13 +1,16 @@
-"""No block of six or more lines stands twice in src/patch2loc, benchmarks/ and real_rehearsal/
-(within or across them): what is the same logic lives once, in a helper, so a fix lands everywhere
-it is needed.
+"""No block of six or more lines stands twice in src/patch2loc, benchmarks/, real_rehearsal/ and
+tests/ (within or across them): what is the same logic lives once, in a helper (tests: in
+tests/helpers/ or a conftest.py fixture), so a fix lands everywhere it is needed.
 
 A block is a run of MIN_LINES consecutive code lines, compared after folding white space; blank
 lines, comments, lines of lone brackets and commas, and import statements are passed over (they
 repeat without repeating logic). Only the same text counts: blocks alike but for their names
 (the registry's lines, the challenges' protocol tables) are data, not repeated logic. The
-`duplicates` tool (where installed) also lists those; `python tests/test_duplicate_blocks.py`
+`duplicates` tool (where installed) also lists those; `python tests/static/test_duplicate_blocks.py`
 prints this test's pairs.
+
+LEFT names the pairs of files whose repeats are known and not yet moved, each with its reason; the
+test fails once one of them no longer repeats anything, so the list only shrinks.
 """
 
 from __future__ import annotations
@@ -17,8 +20,14 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-TREES = (REPO / "src" / "patch2loc", REPO / "benchmarks", REPO / "real_rehearsal")
+TREES = (REPO / "src" / "patch2loc", REPO / "benchmarks", REPO / "real_rehearsal", REPO / "tests")
 MIN_LINES = 6
+# (first file, second file) as a row names them: repeats known and waiting, each with its reason
+_HOSTILE_CLI = "tests/helpers/hostile_cli.py"  # being reworked with the hostile tests, by its owner
+LEFT = {
+    (_HOSTILE_CLI, _HOSTILE_CLI): "pre() and raw() spell out the same predict argv tail",
+    (_HOSTILE_CLI, "tests/helpers/safety.py"): "hostile_cli.train() repeats safety.train_argv(): it should call it",
+}
 _THIN = re.compile(r"^[\s()\[\]{},:;]*$")  # lone punctuation
 
 
@@ -54,6 +63,18 @@ def repeated_blocks(sources: dict[str, str], size: int = MIN_LINES) -> list[str]
     return rows
 
 
+def files_of(row: str) -> tuple[str, str]:
+    """The two files a repeated_blocks row names."""
+    first, second = row.split(" ~ ")
+    return first.rsplit(":", 1)[0], second.rsplit(":", 1)[0]
+
+
+def unexplained(rows: list[str], left) -> tuple[list[str], list[tuple[str, str]]]:
+    """The rows between files `left` does not name, and the pairs in `left` that no row needs."""
+    named = [files_of(row) for row in rows]
+    return [row for row, pair in zip(rows, named) if pair not in left], [p for p in left if p not in named]
+
+
 def package_sources() -> dict[str, str]:
     return {
         p.relative_to(REPO).as_posix(): p.read_text(encoding="utf-8") for t in TREES for p in sorted(t.rglob("*.py"))
@@ -70,13 +91,19 @@ def test_the_finder_finds_a_repeated_block_and_passes_over_what_does_not_count()
     # comments, blank lines, brackets and imports do not make a block
     filler = "# note\n\n(\n)\nimport os\n" * MIN_LINES
     assert repeated_blocks({"a.py": filler, "b.py": filler}) == []
+    # a pair left for later excuses its rows only, and only while it still repeats
+    rows = repeated_blocks({"a.py": a, "b.py": b, "c.py": f"def h():\n{body}"})
+    assert unexplained(rows, {("a.py", "b.py")}) == ([f"a.py:4-{3 + MIN_LINES} ~ c.py:2-{1 + MIN_LINES}"], [])
+    assert unexplained(rows, {("a.py", "b.py"), ("a.py", "c.py"), ("b.py", "c.py")}) == ([], [("b.py", "c.py")])
 
 
 def test_no_block_of_six_lines_stands_twice_in_the_package():
     sources = package_sources()
     assert any(name.startswith("benchmarks/") for name in sources)  # the trees beside the package are read
-    rows = repeated_blocks(sources)
+    assert any(name.startswith("tests/") for name in sources)
+    rows, stale = unexplained(repeated_blocks(sources), LEFT)
     assert not rows, "move each into one helper:\n" + "\n".join(rows)
+    assert not stale, f"no longer repeated: take them out of LEFT: {stale}"
 
 
 if __name__ == "__main__":

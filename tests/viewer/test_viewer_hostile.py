@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 
 import nibabel as nib
 import numpy as np
@@ -14,16 +13,12 @@ import pytest
 
 from patch2loc import cli
 from tests.helpers.bundle import make_run, model_argv
-from tests.helpers.fake_chain import fake_prepare, fake_run, from_run_argv
-from tests.helpers.safety import make_case
+from tests.helpers.fake_chain import faked_case, fake_run, from_run_argv
 
 
 @pytest.fixture()
 def c(tmp_path, monkeypatch):
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", fake_prepare)
-    return make_case(tmp_path / "in")
+    return faked_case(tmp_path, monkeypatch)
 
 
 # ---------------------------------------------------------------- --html with --from-run or --model
