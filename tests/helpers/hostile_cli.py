@@ -23,6 +23,7 @@ import pytest
 
 from tests.helpers.hostile_files import header_only_nifti, nifti, nifti_bomb, zip_bomb_checkpoint
 from tests.helpers.hostile_kit import REPO, Kit, assert_clean, run_kit_case
+from tests.helpers.safety import train_argv
 
 TEMP_MARK = ".p2l-tmp-"
 REPO_ENV = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUTF8": "1"}
@@ -133,23 +134,21 @@ def _paths(d: dict) -> dict:
 # --------------------------------------------------------------------------- argv
 
 
+# predict's tail in every case: on the CPU, in fp32, one line per refusal
+ON_CPU = ("--device", "cpu", "--amp", "none", "--quiet")
+
+
 def pre(k, *extra, out=None, image=None, mask=None, ckpt=None) -> list:
     """predict on the preprocessed case."""
+    inputs = ["--checkpoint", ckpt or k.fix["case_ckpt"], "--image", image or k.fix["image"]]
     return [
         "predict",
-        "--checkpoint",
-        ckpt or k.fix["case_ckpt"],
-        "--image",
-        image or k.fix["image"],
+        *inputs,
         "--mask",
         mask or k.fix["mask"],
         "--out",
         out or k.dir / "out" / "h.nii.gz",
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
+        *ON_CPU,
         *extra,
     ]
 
@@ -157,48 +156,23 @@ def pre(k, *extra, out=None, image=None, mask=None, ckpt=None) -> list:
 def raw(k, *extra, out=None, image=None, mask="given", run=None) -> list:
     """predict --from-run on the raw scan (the run's fold models and threshold)."""
     masks = ["--mask", k.fix["raw_mask"] if mask == "given" else mask] if mask else []
+    source = ["--from-run", run or k.fix["run"], "--modality", "T1"]
     return [
         "predict",
         "--image",
         image or k.fix["raw"],
         *masks,
-        "--from-run",
-        run or k.fix["run"],
-        "--modality",
-        "T1",
+        *source,
         "--out",
         out or k.dir / "out" / "h.nii.gz",
-        "--device",
-        "cpu",
-        "--amp",
-        "none",
-        "--quiet",
+        *ON_CPU,
         *extra,
     ]
 
 
 def train(k, *extra, out=None, train_list=None, val_list=None) -> list:
-    return [
-        "train",
-        "--train-list",
-        train_list or k.fix["lists"] / "train.csv",
-        "--val-list",
-        val_list or k.fix["lists"] / "val.csv",
-        "--out",
-        out or k.dir / "out",
-        "--steps",
-        "2",
-        "--patches",
-        "8",
-        "--val-every",
-        "1",
-        "--device",
-        "cpu",
-        "--num-threads",
-        "1",
-        "--quiet",
-        *extra,
-    ]
+    lists = (train_list or k.fix["lists"] / "train.csv", val_list or k.fix["lists"] / "val.csv")
+    return train_argv(*lists, out or k.dir / "out", *extra)
 
 
 def pre_outputs(k, stem="h", lesions=False):

@@ -23,11 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 TREES = (REPO / "src" / "patch2loc", REPO / "benchmarks", REPO / "real_rehearsal", REPO / "tests")
 MIN_LINES = 6
 # (first file, second file) as a row names them: repeats known and waiting, each with its reason
-_HOSTILE_CLI = "tests/helpers/hostile_cli.py"  # being reworked with the hostile tests, by its owner
-LEFT = {
-    (_HOSTILE_CLI, _HOSTILE_CLI): "pre() and raw() spell out the same predict argv tail",
-    (_HOSTILE_CLI, "tests/helpers/safety.py"): "hostile_cli.train() repeats safety.train_argv(): it should call it",
-}
+LEFT: dict[tuple[str, str], str] = {}
 _THIN = re.compile(r"^[\s()\[\]{},:;]*$")  # lone punctuation
 
 
