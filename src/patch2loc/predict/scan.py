@@ -171,11 +171,11 @@ def _reference(image: Volume) -> Volume:
 
 def _score(scan: ScanInput, ctx: Context, case: Case, image: str | Path) -> tuple[ScoredScan, np.ndarray]:
     """The ensemble's heatmap on the models' grid, after the checks that the models fit the scan."""
-    for member in ctx.members:
-        check_checkpoint_fits(member.ckpt, str(member.checkpoint), None, case.image.data.shape[-3:], ctx.allow_mismatch)
-    # a method without a model (Thresh) records no training range to compare with; a stack's models
-    # record one per contrast (intensities.contrast_ranges), and each contrast is checked against its own
+    # a method without a model (Thresh) has no checkpoint to fit and no training range to compare with;
+    # a stack's models record one per contrast (intensities.contrast_ranges), each checked against its own
     trained = [(str(m.checkpoint), m.ckpt) for m in ctx.members if m.model is not None]
+    for path, ckpt in trained:
+        check_checkpoint_fits(ckpt, path, None, case.image.data.shape[-3:], ctx.allow_mismatch)
     volumes = case.image.data if case.image.data.ndim == 4 else case.image.data[None]
     others = [f"{path} ({name})" for name, (path, _) in ctx.contrasts.items()]
     for c, volume in enumerate(volumes):
