@@ -7,8 +7,7 @@ from importlib import metadata
 
 from patch2loc import __version__
 
-PACKAGES = (
-    "patch2loc",
+PACKAGES = (  # besides patch2loc itself, whose release is its own __version__
     "torch",
     "torchvision",
     "numpy",
@@ -25,11 +24,9 @@ PACKAGES = (
 
 
 def package_versions(packages=PACKAGES) -> dict[str, str]:
-    out = {"python": platform.python_version()}
+    # the code that ran: a rule's env imports it from src/, uninstalled, so not from its metadata
+    out = {"python": platform.python_version(), "patch2loc": __version__}
     for name in packages:
-        if name == "patch2loc":  # the code that ran: a rule's env imports it from src/, uninstalled
-            out[name] = __version__
-            continue
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
