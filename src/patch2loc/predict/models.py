@@ -16,7 +16,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from patch2loc.checks.claims import regular_file
 from patch2loc.errors import InputError
 from patch2loc.registry import DEFAULT_METHOD, TRAINED, implementation, require_trained
 from patch2loc.predict.preflight import check_checkpoint_fits
@@ -61,6 +60,7 @@ def fold_models(
 ) -> tuple[list[Path], list[str], list[float | None]]:
     """(checkpoint files, their names for messages and summaries, each one's run threshold).
     `image`: the first --image, named when no model is given."""
+    from patch2loc.checks.claims import regular_file  # numpy: not at `patch2loc --help`
     from patch2loc.predict.ensemble import bundle_folds, fold_checkpoints, fold_threshold  # numpy, scipy
 
     if bundle is not None:
