@@ -199,7 +199,7 @@ def test_inverse_mapping_round_trip(raw_run):
     transform and back with predict's inverse, is recovered inside the brain (tolerance 1e-3 mm)."""
     import SimpleITK as sitk
 
-    from patch2loc.predict.native import sitk_image, to_native
+    from patch2loc.scoring.native import sitk_image, to_native
 
     base, run, scan, out = raw_run
     prepared = base / "out" / "new_preprocessed"

@@ -7,34 +7,27 @@ fallback where the config is read. Never both: a second copy drifts, and then th
 `patch2loc train` or predict run different settings. config/config.yaml is not a default but the
 paper's run, which the other configs override (tests/static/test_configfiles.py).
 
-One declared exception: the method-block keys in FILLED keep a schema `default:` that copies their
-dataclass's, because the workflow must see them filled in while it builds the DAG (they are part of
-the training jobs' params, and a job whose params change runs again) and the dataclasses live in
-modules that import torch, which building the DAG does not. The test holds each copy to its
-dataclass and refuses any new one.
+The workflow does not fill a method block in: a training job's params hold what the config files
+set, and the dataclass gives the rest when the job builds its settings (the dataclasses import
+torch, which building the DAG does not). The download and archive budgets (`download`, `extract`)
+live in the code that reads them (data/download.py, data/unpack.py), which the rehearsals and the
+workflow's scripts call alike.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
+from patch2loc.data.download import DEADLINE_S, TIMEOUT_S, times_from_config
+from patch2loc.data.unpack import KEYS, budget_from_config
 from patch2loc.registry import REGISTRY, implementation
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
-LOOP = ("checkpoint_every",)  # every trained method's (methods.harness.LoopSettings)
-DIFFUSION = ("mults", "blocks", "dropout", "timesteps", "noise_octaves", "noise_persistence", "noise_wavelength_mm")
-FILLED = {
-    "patch2loc": ("lr_schedule", "warmup_steps", "patch_size", *LOOP),
-    "dae": ("weight_decay", "grad_clip", "depth", *LOOP),
-    **{block: (*DIFFUSION, *LOOP) for block in ("ddpm", "pddpm", "cddpm")},
-    **{block: ("beta1", "dropout", *LOOP) for block in ("ae", "vae")},
-}
 METHODS = [m for m in REGISTRY if m.config]
 
 
@@ -50,35 +43,31 @@ def _schema_defaults(block: str) -> dict:
     return {key: _resolve(node)["default"] for key, node in props.items() if "default" in _resolve(node)}
 
 
-def _field_defaults(cls) -> dict:
-    out = {}
-    for f in dataclasses.fields(cls):
-        if f.default is not dataclasses.MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            out[f.name] = f.default_factory()
-    return out
-
-
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
-def test_a_method_blocks_defaults_live_in_its_dataclass_and_the_schema_copies_only_the_filled_ones(method):
+def test_a_method_blocks_defaults_live_only_in_its_dataclass(method):
     schema = _schema_defaults(method.config)
-    extra = sorted(set(schema) - set(FILLED.get(method.config, ())))
-    assert not extra, (
-        f"config/schema.yaml gives `{method.config}.{extra[0]}` a default: its home is "
+    assert not schema, (
+        f"config/schema.yaml gives `{method.config}.{sorted(schema)[0]}` a default: its home is "
         f"{implementation(method.name).Settings.__name__}'s field default; remove the schema's"
     )
-    fields = _field_defaults(implementation(method.name).Settings)
-    for key, value in schema.items():
-        assert key in fields and fields[key] == value, (
-            f"{method.config}.{key}: the schema fills in {value!r}, the dataclass says {fields.get(key)!r}"
-        )
 
 
-def test_every_filled_key_is_still_filled():
-    """FILLED names only keys the schema fills (a removed copy must leave the list too)."""
-    for block, keys in FILLED.items():
-        assert set(keys) <= set(_schema_defaults(block)), block
+@pytest.mark.parametrize("block", ["download", "extract"])
+def test_the_budgets_defaults_live_only_in_the_code_that_reads_them(block):
+    schema = _schema_defaults(block)
+    assert not schema, f"config/schema.yaml gives `{block}.{sorted(schema)[0]}` a default: its home is data/"
+    keys = set(_resolve(SCHEMA["properties"][block])["properties"])
+    code = {"download": {"timeout_s": TIMEOUT_S, "deadline_s": DEADLINE_S}, "extract": KEYS}[block]
+    assert set(code) == keys, f"{block}: the schema names {sorted(keys)}, the code defaults {sorted(code)}"
+
+
+def test_an_empty_budget_block_reads_as_the_codes_defaults():
+    assert times_from_config({}) == {"timeout": TIMEOUT_S, "deadline": DEADLINE_S}
+    assert budget_from_config({}) == budget_from_config(KEYS)
+
+
+def test_the_schema_defaults_check_sees_a_default():
+    assert _schema_defaults("evaluate")["space"] == "native"
 
 
 # `config["a"].get("b", {}).get("c", <value>)` in the rules: a fallback on the config.

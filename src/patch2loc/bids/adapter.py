@@ -109,7 +109,7 @@ def native_brain(outputs: dict[str, Path], native_scan: Path) -> np.ndarray:
     """The brain predict scored, on the scan's own grid: the chain's atlas-space brain mask
     through the inverse of its registration (nearest neighbour), as predict maps it."""
     from patch2loc.files.io import load_volume
-    from patch2loc.predict.native import to_native
+    from patch2loc.scoring.native import to_native
 
     staged = outputs["preprocessed"]
     mask = load_volume(staged / "mask.nii.gz", kind="brain mask")

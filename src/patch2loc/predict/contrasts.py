@@ -94,7 +94,7 @@ def check_scan(contrast: str, scan: Path, mask: Path | None, chain, limits) -> N
     from patch2loc.files.outputs import check_utf8_path
     from patch2loc.predict.budget import check_budget
     from patch2loc.predict.inputs import ScanInput
-    from patch2loc.predict.native import check_same_geometry
+    from patch2loc.predict.geometry import check_same_geometry
     from patch2loc.predict.preflight import check_mask_grid, check_raw_scan
 
     scan_flag, mask_flag = f"--contrast {contrast}", f"--contrast-mask {contrast}"

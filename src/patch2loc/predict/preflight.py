@@ -138,7 +138,7 @@ def check_claims(scan, from_run: bool):
     --seg is checked once converted. Returns (image claims, mask claims), None where not NIfTI."""
     from patch2loc.checks.claims import check_orthogonal, nifti_claims  # numpy: not at `patch2loc --help`
     from patch2loc.predict.dicom import series_claims  # numpy: not at `patch2loc --help`
-    from patch2loc.predict.native import check_same_geometry  # numpy, scipy: not at `patch2loc --help`
+    from patch2loc.predict.geometry import check_same_geometry  # numpy, scipy: not at `patch2loc --help`
 
     image = mask = None
     if scan.is_dicom and from_run:

@@ -1,6 +1,5 @@
-"""predict's native-space checks. The resampling itself (atlas grid -> the scan's own grid through
-the inverse of `transform.tfm`) is the scoring core's, shared with the workflow's native-space
-scoring: `patch2loc.scoring.native`, whose names are importable from here too."""
+"""predict's check that nibabel and ITK read one geometry from a scan, before any compute (the
+resampling back onto the scan's grid is the scoring core's: `patch2loc.scoring.native`)."""
 
 from __future__ import annotations
 
@@ -9,15 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from patch2loc.errors import InputError
-from patch2loc.scoring.native import (  # noqa: F401 (predict's and the BIDS adapter's names)
-    LPS_FROM_RAS,
-    itk_affine,
-    native_map,
-    native_reference,
-    read_transform,
-    sitk_image,
-    to_native,
-)
+from patch2loc.scoring.native import itk_affine
 
 
 def check_same_geometry(native: str | Path, nib_affine: np.ndarray) -> None:
