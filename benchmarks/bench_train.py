@@ -36,7 +36,8 @@ import torch
 
 from patch2loc.methods.patch2loc.model import Patch2LocNet, TrimmedConv2d, patch_size_for
 from patch2loc.methods.patch2loc.sampling import PatchSampler
-from patch2loc.methods.patch2loc.train import TrainConfig, resolve_device, train_step
+from patch2loc.checks.devices import resolve_device
+from patch2loc.methods.patch2loc.train import TrainConfig, train_step
 
 
 def synthetic_volumes(n: int, shape: tuple[int, int, int], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

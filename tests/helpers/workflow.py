@@ -95,7 +95,7 @@ def jobs_listed(stdout: str) -> set[str]:
     return rules
 
 
-def _placeholder_manual_data(workdir: Path, n: int) -> Path:
+def placeholder_manual_data(workdir: Path, n: int) -> Path:
     """Empty files where BraTS21 and ATLAS v2 must be dropped in by hand."""
     sys.path.insert(0, str(REPO / "src"))
     from patch2loc.data.layouts import raw_paths
@@ -112,7 +112,7 @@ def _placeholder_manual_data(workdir: Path, n: int) -> Path:
     return raw
 
 
-def _dry_run_jobs(stdout: str) -> list[dict]:
+def dry_run_jobs(stdout: str) -> list[dict]:
     """Each job of a dry run's listing: {'rule', 'wildcards', 'resources'} (text after the key)."""
     jobs = []
     for line in stdout.splitlines():
@@ -124,7 +124,7 @@ def _dry_run_jobs(stdout: str) -> list[dict]:
     return jobs
 
 
-def _tiny_config(workdir: Path) -> Path:
+def tiny_config(workdir: Path) -> Path:
     """Seconds-scale sizes: 6 IXI-like subjects, 1 per lesion set, 1 fold, 20 training steps."""
     sys.path.insert(0, str(REPO / "src"))
     from patch2loc.synth import demo_subject_ids

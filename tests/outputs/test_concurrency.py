@@ -85,11 +85,11 @@ def test_owner_checks(tmp_path):
     mine = os.getpid()
     with open(f"/proc/{mine}/stat") as f:
         start = int(f.read().rsplit(")", 1)[1].split()[19])
-    from patch2loc.files.staging import _host_tag
+    from patch2loc.files.staging import host_tag
 
-    assert owner_alive(f".h.nii.gz{TEMP_MARK}{_host_tag()}-{mine}-{start}-abc.nii.gz")
-    assert not owner_alive(f".h.nii.gz{TEMP_MARK}{_host_tag()}-{mine}-{start + 1}-abc.nii.gz")  # pid reused
-    assert owner_alive(f".h.nii.gz{TEMP_MARK}0badc0de-{mine}-1-abc.nii.gz") or _host_tag() == "0badc0de"  # other host
+    assert owner_alive(f".h.nii.gz{TEMP_MARK}{host_tag()}-{mine}-{start}-abc.nii.gz")
+    assert not owner_alive(f".h.nii.gz{TEMP_MARK}{host_tag()}-{mine}-{start + 1}-abc.nii.gz")  # pid reused
+    assert owner_alive(f".h.nii.gz{TEMP_MARK}0badc0de-{mine}-1-abc.nii.gz") or host_tag() == "0badc0de"  # other host
     assert not owner_alive(f".h.nii.gz{TEMP_MARK}i8j_rw23.nii.gz")  # no owner: no live writer made it
 
 

@@ -17,10 +17,10 @@ from scipy import ndimage
 from patch2loc.data.layouts import RawScan
 from patch2loc.errors import InputError
 from patch2loc.preprocessing.corrections import n4_correct, register_affine
+from patch2loc.preprocessing.atlas import load_atlas
 from patch2loc.preprocessing.pipeline import (
     PreprocessConfig,
     crop_or_pad,
-    load_atlas,
     preprocess_scan,
     ras_affine,
     resample_to_spacing,

@@ -12,7 +12,7 @@ from patch2loc.evaluation.figures.loss_curves import loss_curves
 from patch2loc.evaluation.figures.style import not_drawn
 from patch2loc.evaluation.lesionwise.figures import dodged, recall_size_figure
 from patch2loc.evaluation.patches.classes import PatchClasses
-from tests.report.test_figures import _patches
+from tests.helpers.patches import patch_table
 
 
 def _problems(png):
@@ -20,9 +20,9 @@ def _problems(png):
 
 
 def test_kde_figure_with_both_classes_passes_and_an_empty_class_fails(tmp_path):
-    kde_figure(_patches(40, 30), "BraTS21", tmp_path / "good.png")
+    kde_figure(patch_table(40, 30), "BraTS21", tmp_path / "good.png")
     assert _problems(tmp_path / "good.png") == []
-    kde_figure(_patches(40, 0), "BraTS21", tmp_path / "empty.png")
+    kde_figure(patch_table(40, 0), "BraTS21", tmp_path / "empty.png")
     problems = _problems(tmp_path / "empty.png")
     # four panels, each without its abnormal patches
     assert len(problems) == 4 and all("'abnormal (>90% lesion)' has no data" in p for p in problems)
@@ -30,7 +30,7 @@ def test_kde_figure_with_both_classes_passes_and_an_empty_class_fails(tmp_path):
 
 def test_the_definition_decides_the_classes_and_names_them(tmp_path):
     # no patch is > 90 % lesion, but two are centred on a lesion: the centre definition has both classes
-    p = _patches(30, 0).assign(centre_lesion=False)
+    p = patch_table(30, 0).assign(centre_lesion=False)
     p.loc[[0, 1], "centre_lesion"] = True
     centre = PatchClasses(stride=2, abnormal="centre")
     kde_figure(p, "BraTS21", tmp_path / "centre.png", definition=centre)
@@ -46,7 +46,7 @@ def test_a_method_without_a_map_fails_the_method_panel(tmp_path):
     rows = [("s1", image, {"A": image, "B": image}, None), ("s2", image, {"A": image}, None)]
     method_panel(rows, ["A", "B"], {"A": (0.0, 1.0), "B": (0.0, 1.0)}, tmp_path / "m.png")
     assert _problems(tmp_path / "m.png") == ["panel 's2': 'B' has no data"]
-    samples = {"A": (_patches(20, 10), {"normal": 20, "abnormal": 10}), "B": (_patches(20, 0), {"normal": 20})}
+    samples = {"A": (patch_table(20, 10), {"normal": 20, "abnormal": 10}), "B": (patch_table(20, 0), {"normal": 20})}
     method_kde_figure(samples, "BraTS21", tmp_path / "k.png")
     assert _problems(tmp_path / "k.png") == ["panel 'B': 'abnormal (>90% lesion)' has no data"]
 
@@ -92,7 +92,7 @@ def test_a_figure_not_drawn_or_without_a_record_fails(tmp_path):
     Figure().savefig(tmp_path / "plain.png")
     assert "no record" in _problems(tmp_path / "plain.png")[0]
     (tmp_path / "figures").mkdir()
-    kde_figure(_patches(40, 30), "BraTS21", tmp_path / "figures" / "kde_BraTS21.png")
+    kde_figure(patch_table(40, 30), "BraTS21", tmp_path / "figures" / "kde_BraTS21.png")
     assert figure_check.main([str(tmp_path)]) == 0
     (tmp_path / "n.png").rename(tmp_path / "figures" / "ellipses_WMH.png")
     assert figure_check.main([str(tmp_path)]) == 1

@@ -9,6 +9,7 @@ from patch2loc.evaluation.figures.heatmaps import heatmap_panel, pick_slice
 from patch2loc.evaluation.figures.kde import kde_figure
 from patch2loc.evaluation.figures.loss_curves import loss_curves
 from patch2loc.errors import InputError
+from tests.helpers.patches import patch_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -18,42 +19,15 @@ def _is_png(path) -> bool:
     return len(data) > 1000 and data[:8] == PNG_MAGIC
 
 
-def _patches(n_normal, n_abnormal, seed=0, dataset="BraTS21"):
-    rng = np.random.default_rng(seed)
-    frac = np.r_[np.zeros(n_normal), np.ones(n_abnormal), [0.5]]
-    le = np.r_[rng.normal(0, 1, n_normal), rng.normal(4, 1, n_abnormal), [2.0]]
-    lv = np.r_[rng.normal(1, 0.5, n_normal), rng.normal(3, 0.7, n_abnormal), [2.0]]
-    n = len(frac)
-    return pd.DataFrame(
-        {
-            "dataset": dataset,
-            "fold": 0,
-            "lesion_fraction": frac,
-            "log_error": le,
-            "log_variance": lv,
-            "score": le + lv,
-            "target_x": 40.0,
-            "target_y": 60.0,
-            "mu_x": 40 + rng.normal(0, 1, n) * (1 + 5 * frac),
-            "mu_y": 60 + rng.normal(0, 1, n) * (1 + 5 * frac),
-            "s_x": lv,
-            "s_y": lv + 0.3,
-            "z": 50,
-            "x": 77,
-            "y": 115,
-        }
-    )
-
-
 @pytest.mark.parametrize("n_normal,n_abnormal", [(40, 30), (40, 2), (5, 0)])
 def test_kde_figure_writes_png_even_with_few_points(tmp_path, n_normal, n_abnormal):
     out = tmp_path / "kde.png"
-    kde_figure(_patches(n_normal, n_abnormal), "BraTS21", out)
+    kde_figure(patch_table(n_normal, n_abnormal), "BraTS21", out)
     assert _is_png(out)
 
 
 def test_kde_figure_identical_values_and_unknown_dataset(tmp_path):
-    p = _patches(6, 6)
+    p = patch_table(6, 6)
     p.loc[p["lesion_fraction"] == 1, ["log_error", "log_variance", "score"]] = 3.0  # singular KDE
     kde_figure(p, "BraTS21", tmp_path / "kde.png", max_points=4)
     assert _is_png(tmp_path / "kde.png")
@@ -91,12 +65,12 @@ def test_pick_slice():
 
 def test_ellipse_figure(tmp_path):
     out = tmp_path / "ellipses.png"
-    ellipse_figure(_patches(10, 8), out)
+    ellipse_figure(patch_table(10, 8), out)
     assert _is_png(out)
-    ellipse_figure(_patches(3, 0), tmp_path / "only_normal.png")
+    ellipse_figure(patch_table(3, 0), tmp_path / "only_normal.png")
     assert _is_png(tmp_path / "only_normal.png")
     with pytest.raises(InputError, match="mean= and logvar="):
-        ellipse_figure(_patches(3, 3).drop(columns=["mu_x"]), tmp_path / "x.png")
+        ellipse_figure(patch_table(3, 3).drop(columns=["mu_x"]), tmp_path / "x.png")
 
 
 def test_loss_curves(tmp_path):
@@ -165,7 +139,7 @@ def test_method_panel_side_by_side(tmp_path):
 def test_method_kde_figure(tmp_path):
     from patch2loc.evaluation.figures.kde import method_kde_figure
 
-    p = _patches(30, 20)
+    p = patch_table(30, 20)
     samples = {
         "Patch2Loc": (p, {"normal": 30, "abnormal": 20}),
         "DAE": (p.assign(score=p["lesion_fraction"] + 0.1), {"normal": 30, "abnormal": 20}),

@@ -78,7 +78,7 @@ def test_the_segmentation_recovers_the_shipped_mni152_maps():
 def test_exp_velocity_never_folds_where_the_plain_displacement_does():
     rng = np.random.default_rng(0)
     shape = (40, 44, 36)
-    v = variation._coarse_field(rng, shape, SPACING, 3, 12.0)  # ~1 voxel, control points 4 voxels apart
+    v = variation.coarse_field(rng, shape, SPACING, 3, 12.0)  # ~1 voxel, control points 4 voxels apart
     grid = np.indices(shape, dtype=np.float32)
     assert (variation.jacobian_det(grid + v) <= 0).any()  # used as a displacement, it folds
     assert (variation.jacobian_det(grid + variation.exp_velocity(v)) > 0).all()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
-from tests.helpers.workflow import _dry_run_jobs, _placeholder_manual_data, jobs_listed, snakemake
+from tests.helpers.workflow import dry_run_jobs, placeholder_manual_data, jobs_listed, snakemake
 
 EVERY = ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE")
 DIFFUSION_RULES = {"train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm"}
@@ -17,10 +17,10 @@ def _scored_methods(jobs: list[dict], rule_prefix: str) -> set[str]:
 
 
 def test_paper_dry_run_trains_and_scores_every_method(workdir):  # noqa: F811
-    _placeholder_manual_data(workdir, 3)
+    placeholder_manual_data(workdir, 3)
     res = snakemake(workdir, "-n", "--configfile", "config/config.yaml", "--config", "max_subjects=3")
     assert res.returncode == 0, res.stderr + res.stdout
-    jobs = _dry_run_jobs(res.stdout)
+    jobs = dry_run_jobs(res.stdout)
     assert DIFFUSION_RULES <= jobs_listed(res.stdout)
     assert _scored_methods(jobs, "score_healthy") == set(EVERY) == _scored_methods(jobs, "score_lesions")
     # cDDPM's training starts from its own pre-training of the same (modality, fold), in its own folder
@@ -35,7 +35,7 @@ def test_paper_dry_run_trains_and_scores_every_method(workdir):  # noqa: F811
 def test_long_demo_trains_and_scores_every_method_and_the_quick_demo_keeps_three(workdir):  # noqa: F811
     res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml", "config/demo_long.yaml")
     assert res.returncode == 0, res.stderr + res.stdout
-    jobs = _dry_run_jobs(res.stdout)
+    jobs = dry_run_jobs(res.stdout)
     assert DIFFUSION_RULES <= jobs_listed(res.stdout)
     assert _scored_methods(jobs, "score_lesions") == set(EVERY)
     quick = snakemake(workdir, "-n", "--configfile", "config/demo.yaml")
@@ -46,9 +46,9 @@ def test_long_demo_trains_and_scores_every_method_and_the_quick_demo_keeps_three
 @pytest.mark.slow
 @pytest.mark.long  # make test-long: about 17 minutes on 2 cores
 def test_tiny_run_trains_scores_and_bundles_the_diffusion_models(workdir):  # noqa: F811
-    from tests.helpers.workflow import _tiny_config
+    from tests.helpers.workflow import tiny_config
 
-    path = _tiny_config(workdir)
+    path = tiny_config(workdir)
     cfg = yaml.safe_load(path.read_text())
     cfg["methods"] = ["Patch2Loc", "Thresh", "DDPM", "pDDPM", "cDDPM"]  # the report needs Patch2Loc's loss curves
     tiny = dict(steps=4, batch_size=2, width=8, blocks=1, val_every=2, val_batches=1, threads=1)

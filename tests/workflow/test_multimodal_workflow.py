@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.workflow import placeholder_manual_data
+
 REPO = Path(__file__).resolve().parents[2]
 COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "profiles"]
 
@@ -54,21 +56,6 @@ def jobs(stdout: str) -> list[dict]:
 
 def wildcards(job: dict) -> dict:
     return dict(kv.split("=", 1) for kv in job.get("wildcards", "").split(", ") if "=" in kv)
-
-
-def placeholder_manual_data(workdir: Path, n: int) -> None:
-    """Empty files where BraTS21 (t2 and t1) and ATLAS v2 must be dropped in by hand."""
-    sys.path.insert(0, str(REPO / "src"))
-    from patch2loc.data.layouts import raw_paths
-
-    for dataset, contrasts in (("BraTS21", ("T2", "T1")), ("ATLAS_v2", ("T1",))):
-        with open(workdir / "splits" / f"{dataset}.csv") as fh:
-            subjects = [r["subject_id"] for r in csv.DictReader(fh)][:n]
-        for s, c in [(s, c) for s in subjects for c in contrasts]:
-            scan = raw_paths(dataset, workdir / "data" / "raw", s, c)
-            for p in (scan.image, scan.seg):
-                p.parent.mkdir(parents=True, exist_ok=True)
-                p.touch()
 
 
 def test_paper_dry_run_lists_t1t2_training_and_scoring_jobs(workdir):

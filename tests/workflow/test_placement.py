@@ -14,7 +14,7 @@ import types
 import pytest
 import yaml
 from tests.helpers.env_check import load_rules
-from tests.helpers.workflow import REPO, _placeholder_manual_data, copy_workflow, snakemake
+from tests.helpers.workflow import REPO, placeholder_manual_data, copy_workflow, snakemake
 
 PROFILE = REPO / "profiles" / "slurm"
 pytestmark = pytest.mark.slow  # a dry run of the paper DAG and Snakemake's parse of it
@@ -49,7 +49,7 @@ def _partition(job: dict, partitions) -> str | None:
 def paper(tmp_path_factory):
     """(the paper DAG's jobs, its rules as Snakemake parsed them)."""
     workdir = copy_workflow(tmp_path_factory.mktemp("placement"))
-    _placeholder_manual_data(workdir, 3)
+    placeholder_manual_data(workdir, 3)
     cfg = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
     cfg["datasets"]["IXI"]["skull_strip"] = "hdbet"  # HD-BET (gpu=1) and its weights' download in the DAG
     cfg["max_subjects"] = 3

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import yaml
 from patch2loc.run.configfiles import load as load_configfiles
-from tests.helpers.workflow import REAL_STAGES, STAGES, _dry_run_jobs, _placeholder_manual_data, jobs_listed, snakemake
+from tests.helpers.workflow import REAL_STAGES, STAGES, dry_run_jobs, placeholder_manual_data, jobs_listed, snakemake
 
 
 def test_dry_run_demo_lists_every_stage(workdir):
@@ -26,7 +26,7 @@ def test_long_demo_overlay_writes_only_under_its_own_run(workdir):
 
 
 def test_dry_run_paper_lists_every_stage(workdir):
-    _placeholder_manual_data(workdir, 3)
+    placeholder_manual_data(workdir, 3)
     res = snakemake(workdir, "-n", "--config", "max_subjects=3")
     assert res.returncode == 0, res.stderr + res.stdout
     missing = set(REAL_STAGES) - jobs_listed(res.stdout)
@@ -36,10 +36,10 @@ def test_dry_run_paper_lists_every_stage(workdir):
 
 
 def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdir):
-    _placeholder_manual_data(workdir, 3)
+    placeholder_manual_data(workdir, 3)
     res = snakemake(workdir, "-n", "--config", "max_subjects=3")
     assert res.returncode == 0, res.stderr + res.stdout
-    jobs = _dry_run_jobs(res.stdout)
+    jobs = dry_run_jobs(res.stdout)
     for rule in ("train_model", "train_dae", "train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm", "train_ae"):
         trainings = [j for j in jobs if j["rule"] == rule]
         inputs = ("T1", "T2", "T1T2") if rule in ("train_model", "train_dae") else ("T1", "T2")  # T1T2: channels

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.helpers.workflow import _tiny_config, copy_workflow, snakemake
+from tests.helpers.workflow import tiny_config, copy_workflow, snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.long]  # make test-long
 MODEL = "results/tiny/models/T1/fold0"
@@ -38,7 +38,7 @@ TRAININGS = {
 
 def _copy_workflow(dest: Path) -> Path:
     copy_workflow(dest)
-    _tiny_config(dest)
+    tiny_config(dest)
     # Three MSLUB volumes, so that shards of 2 split the set unevenly.
     from patch2loc.synth import demo_subject_ids
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers.workflow import _tiny_config, snakemake
+from tests.helpers.workflow import tiny_config, snakemake
 
 
 @pytest.mark.slow
 def test_tiny_end_to_end_run_reaches_the_report(workdir):
-    _tiny_config(workdir)
+    tiny_config(workdir)
     res = snakemake(workdir, "--configfile", "config/tiny.yaml", "--resources", "gpu=1", timeout=1200)
     assert res.returncode == 0, res.stderr[-5000:]
     out = workdir / "results" / "tiny"
@@ -168,7 +168,7 @@ def test_tiny_run_with_a_model_of_two_contrasts_reaches_the_report(workdir):
     both contrasts on the reference contrast's native grid, and reach Table 1 and the report."""
     import yaml
 
-    path = _tiny_config(workdir)
+    path = tiny_config(workdir)
     cfg = yaml.safe_load(path.read_text())
     cfg["inputs"] = {"T1": ["T1"], "T2": ["T2"], "T1T2": ["T1", "T2"]}
     for dataset in ("BraTS21", "MSLUB"):

@@ -8,7 +8,7 @@ from _common import refusals, setup
 setup(snakemake)
 
 from patch2loc.data.sri24 import find_template
-from patch2loc.preprocessing.pipeline import write_atlas_files
+from patch2loc.preprocessing.atlas import write_atlas_files
 
 with refusals(snakemake):  # an archive that is not the SRI24 package: one line, not a traceback
     template = find_template(snakemake.params.folder)

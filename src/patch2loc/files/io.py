@@ -20,7 +20,7 @@ from patch2loc.checks.labels import label_values
 from patch2loc.checks.claims import nifti_claims, quiet_nibabel
 from patch2loc.checks.intensities import clip_outliers, warn_full_mask, warn_int16_wrap
 from patch2loc.errors import InputError
-from patch2loc.files.staging import atomic_output  # noqa: F401  (re-exported: io.atomic_output)
+from patch2loc.files.staging import atomic_output
 
 
 @dataclass

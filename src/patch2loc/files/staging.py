@@ -48,7 +48,7 @@ def folder_mode() -> int:
     return 0o777 & ~_umask()
 
 
-def _host_tag() -> str:
+def host_tag() -> str:
     return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 
@@ -68,7 +68,7 @@ def _temp_prefix(path: Path) -> str:
 
 def _owned_prefix(path: Path) -> str:
     pid = os.getpid()
-    return f"{_temp_prefix(path)}{_host_tag()}-{pid}-{_start_time(pid)}-"
+    return f"{_temp_prefix(path)}{host_tag()}-{pid}-{_start_time(pid)}-"
 
 
 def owner_alive(name: str) -> bool:
@@ -80,7 +80,7 @@ def owner_alive(name: str) -> bool:
     if owner is None:
         return False
     host, pid, start = owner.group(1), int(owner.group(2)), int(owner.group(3))
-    if host != _host_tag():
+    if host != host_tag():
         return True
     try:
         os.kill(pid, 0)

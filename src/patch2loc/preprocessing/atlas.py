@@ -12,8 +12,8 @@ from functools import lru_cache
 import numpy as np
 import SimpleITK as sitk
 
+from patch2loc.preprocessing.grid import require_same_grid
 from patch2loc.preprocessing.imaging import (
-    _check_same_grid,
     image_claims,
     ras_affine,
     read_image,
@@ -40,7 +40,7 @@ def _load_atlas_cached(atlas_image: str, atlas_mask: str | None, spacing: tuple)
     image = read_image(atlas_image, "atlas image")
     if atlas_mask is not None and os.path.exists(atlas_mask):
         mask = read_image(atlas_mask, "atlas brain mask")
-        _check_same_grid(image, mask, atlas_image, atlas_mask, "atlas brain mask")
+        require_same_grid(image, mask, atlas_image, atlas_mask, "atlas brain mask")
     elif atlas_mask is not None:
         raise InputError(
             f"{atlas_mask}: atlas brain mask not found. Make it (e.g. T1_brain > 0) or "

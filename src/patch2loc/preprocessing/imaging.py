@@ -17,7 +17,6 @@ from patch2loc.checks.claims import Claims, check_orthogonal, is_nifti, nifti_cl
 from patch2loc.checks.intensities import clip_outliers, warn_full_mask, warn_int16_wrap
 from patch2loc.errors import InputError
 from patch2loc.checks.limits import check_image_size
-from patch2loc.preprocessing.grid import require_same_grid
 
 # ---------------------------------------------------------------------------------- reading
 
@@ -132,12 +131,6 @@ def read_image(path: str | os.PathLike, kind: str = "image") -> sitk.Image:
     img.SetOrigin(reader.GetOrigin()[:3])
     img.SetDirection(np.asarray(reader.GetDirection()).reshape(ndim, ndim)[:3, :3].ravel().tolist())
     return img
-
-
-def _check_same_grid(ref: sitk.Image, other: sitk.Image, ref_path, other_path, kind: str) -> None:
-    """A mask must lie on its image's voxel grid (same size and physical placement): the strict
-    check of preprocessing.grid (which also resamples masks a fraction of a voxel off)."""
-    require_same_grid(ref, other, ref_path, other_path, kind)
 
 
 # ----------------------------------------------------------------------------- geometry

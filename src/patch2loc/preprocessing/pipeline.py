@@ -28,14 +28,12 @@ import numpy as np
 import SimpleITK as sitk
 
 from patch2loc.checks.labels import label_values
-from patch2loc.preprocessing.atlas import Atlas, load_atlas, write_atlas_files  # noqa: F401 (re-exported)
+from patch2loc.preprocessing.atlas import Atlas, load_atlas
 from patch2loc.data.layouts import RawScan, binarize_seg
 from patch2loc.preprocessing.corrections import n4_correct, register_affine
 from patch2loc.preprocessing.grid import onto_image_grid
 from patch2loc.preprocessing.imaging import (
-    _check_same_grid,  # noqa: F401 (re-exported)
     crop_or_pad,
-    from_numpy,  # noqa: F401 (re-exported)
     ras_affine,
     read_image,
     resample_to_spacing,

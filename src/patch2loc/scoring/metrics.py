@@ -36,7 +36,7 @@ def _select(scores, labels, mask=None) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass
-class _Curve:
+class PRCurve:
     """Counts at each distinct threshold, highest first."""
 
     thresholds: np.ndarray  # distinct scores, descending
@@ -46,7 +46,7 @@ class _Curve:
     n_neg: int
 
 
-def _curve(scores, labels, mask=None) -> _Curve:
+def pr_curve(scores, labels, mask=None) -> PRCurve:
     s, y = _select(scores, labels, mask)
     order = np.argsort(-s, kind="stable")
     s, y = s[order], y[order]
@@ -54,16 +54,16 @@ def _curve(scores, labels, mask=None) -> _Curve:
     tp = np.cumsum(y, dtype=np.int64)[last_of_run]
     fp = (last_of_run + 1) - tp
     n_pos = int(y.sum())
-    return _Curve(thresholds=s[last_of_run], tp=tp, fp=fp, n_pos=n_pos, n_neg=int(y.size - n_pos))
+    return PRCurve(thresholds=s[last_of_run], tp=tp, fp=fp, n_pos=n_pos, n_neg=int(y.size - n_pos))
 
 
 def auprc(scores, labels, mask=None) -> float:
     """Average precision, equal to sklearn's `average_precision_score` (ties included):
     sum over distinct thresholds of (recall step) * precision. NaN without lesion voxels."""
-    return _auprc(_curve(scores, labels, mask))
+    return curve_auprc(pr_curve(scores, labels, mask))
 
 
-def _auprc(c: _Curve) -> float:
+def curve_auprc(c: PRCurve) -> float:
     if c.n_pos == 0:
         return float("nan")
     precision = c.tp / (c.tp + c.fp)
@@ -74,10 +74,10 @@ def _auprc(c: _Curve) -> float:
 def auroc(scores, labels, mask=None) -> float:
     """Area under the ROC curve (trapezoids between distinct thresholds, so ties count half),
     equal to sklearn's `roc_auc_score`. NaN unless both classes are present."""
-    return _auroc(_curve(scores, labels, mask))
+    return _auroc(pr_curve(scores, labels, mask))
 
 
-def _auroc(c: _Curve) -> float:
+def _auroc(c: PRCurve) -> float:
     if c.n_pos == 0 or c.n_neg == 0:
         return float("nan")
     tpr = np.r_[0, c.tp] / c.n_pos
@@ -91,10 +91,10 @@ def best_dice(scores, labels, mask=None) -> tuple[float, float]:
     Only distinct score values can change the prediction, so they are all tried. Ties in Dice
     go to the highest threshold. (NaN, NaN) without lesion voxels.
     """
-    return _best_dice(_curve(scores, labels, mask))
+    return curve_best_dice(pr_curve(scores, labels, mask))
 
 
-def _best_dice(c: _Curve) -> tuple[float, float]:
+def curve_best_dice(c: PRCurve) -> tuple[float, float]:
     if c.n_pos == 0:
         return float("nan"), float("nan")
     dice = 2.0 * c.tp / ((c.tp + c.fp) + c.n_pos)
@@ -157,9 +157,9 @@ def evaluate_volume(score, seg, brain_mask, region: str = "brain", threshold: fl
     if region not in ("brain", "volume"):
         raise ValueError(f"region must be 'brain' or 'volume', got {region!r}")
     mask = brain_mask if region == "brain" else None
-    c = _curve(score, seg, mask)  # one sort for AUPRC, AUROC and best Dice
-    out = {"auprc": _auprc(c), "auroc": _auroc(c)}
-    out["best_dice"], out["best_threshold"] = _best_dice(c)
+    c = pr_curve(score, seg, mask)  # one sort for AUPRC, AUROC and best Dice
+    out = {"auprc": curve_auprc(c), "auroc": _auroc(c)}
+    out["best_dice"], out["best_threshold"] = curve_best_dice(c)
     out["dice_at_threshold"] = float("nan") if threshold is None else dice_at(score, seg, threshold, mask)
     out["lesion_voxels"] = int(c.n_pos)
     return out

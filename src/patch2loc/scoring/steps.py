@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from patch2loc.scoring.metrics import _auprc, _best_dice, _Curve, _curve
+from patch2loc.scoring.metrics import curve_auprc, curve_best_dice, PRCurve, pr_curve
 
 
 def erode_slices(mask: np.ndarray, iterations: int) -> np.ndarray:
@@ -79,24 +79,24 @@ def clip_rescale(volume: np.ndarray, mask: np.ndarray, low: float = 1.0, high: f
     return ((np.clip(volume, lo, hi) - lo) / (hi - lo)).astype(np.float32)
 
 
-def _pooled_curve(scores: list, labels: list, masks: list | None) -> _Curve:
+def _pooled_curve(scores: list, labels: list, masks: list | None) -> PRCurve:
     """One curve over the voxels of every volume (each in its mask, or whole)."""
     masks = masks or [None] * len(scores)
     s = np.concatenate([np.ravel(v if m is None else np.asarray(v)[np.asarray(m) > 0]) for v, m in zip(scores, masks)])
     y = np.concatenate([np.ravel(v if m is None else np.asarray(v)[np.asarray(m) > 0]) for v, m in zip(labels, masks)])
-    return _curve(s, y)
+    return pr_curve(s, y)
 
 
 def auprc_pooled(scores: list, labels: list, masks: list | None = None) -> float:
     """Average precision over the voxels of all volumes together (one curve for the set):
     Evaluation.py L427-431 (Baur), src/evaluate.py L46 (Kascenas). NaN without lesion voxels."""
-    return _auprc(_pooled_curve(scores, labels, masks))
+    return curve_auprc(_pooled_curve(scores, labels, masks))
 
 
 def auprc_per_volume(scores: list, labels: list, masks: list | None = None) -> np.ndarray:
     """Average precision of each volume (the shared protocol; utils_eval.py L75, mean at L207)."""
     masks = masks or [None] * len(scores)
-    return np.array([_auprc(_curve(s, y, m)) for s, y, m in zip(scores, labels, masks)])
+    return np.array([curve_auprc(pr_curve(s, y, m)) for s, y, m in zip(scores, labels, masks)])
 
 
 def threshold_grid(n: int, top: float = 1.0) -> np.ndarray:
@@ -140,7 +140,7 @@ def tune_threshold(scores: list, labels: list, masks: list | None = None) -> flo
     """The threshold of the highest Dice over the pooled voxels of labelled validation volumes
     (exact search over every distinct score; utils_eval.py L255-263 searches with Zimmerer's
     bisection instead, Evaluation.py L560 with its recursive curve). NaN without lesion voxels."""
-    return _best_dice(_pooled_curve(scores, labels, masks))[1]
+    return curve_best_dice(_pooled_curve(scores, labels, masks))[1]
 
 
 def dice_at_tuned(
@@ -198,4 +198,4 @@ def auprc_from_histogram(hist: Histogram) -> float:
     order = np.argsort(values.astype(np.float64))[::-1]  # highest score first
     tp, fp = np.cumsum(lesion[order]), np.cumsum(other[order])
     seen = (tp + fp) > 0
-    return _auprc(_Curve(values[order][seen].astype(np.float64), tp[seen], fp[seen], int(tp[-1]), int(fp[-1])))
+    return curve_auprc(PRCurve(values[order][seen].astype(np.float64), tp[seen], fp[seen], int(tp[-1]), int(fp[-1])))

@@ -8,7 +8,7 @@ from scipy import ndimage
 CONTROL_SPACING_MM = 40.0  # control-point spacing of the deformation and the bias field
 
 
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma_vox: float) -> np.ndarray:
+def smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma_vox: float) -> np.ndarray:
     """Gaussian-filtered white noise rescaled to unit standard deviation."""
     field = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma_vox, mode="wrap")
     return field / max(float(field.std()), 1e-6)
@@ -21,7 +21,7 @@ def _upsampling_weights(n_fine: int, n_coarse: int) -> np.ndarray:
     return np.stack([ndimage.map_coordinates(e, coords, order=3, mode="nearest") for e in eye], axis=1)
 
 
-def _coarse_field(
+def coarse_field(
     rng: np.random.Generator,
     shape: tuple[int, int, int],
     spacing: float,
@@ -41,7 +41,7 @@ def _coarse_field(
     return out.astype(np.float32)
 
 
-def _random_rotation(rng: np.random.Generator, max_deg: float) -> np.ndarray:
+def random_rotation(rng: np.random.Generator, max_deg: float) -> np.ndarray:
     """Rotation matrix from three Euler angles, each uniform in +-max_deg."""
     ax, ay, az = np.deg2rad(rng.uniform(-max_deg, max_deg, 3))
     rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from patch2loc.synth.fields import _random_rotation, _smooth_noise
+from patch2loc.synth.fields import random_rotation, smooth_noise
 from patch2loc.synth.template import Template, load_template
 
 BRATS_LABELS = {"necrosis": 1, "oedema": 2, "enhancing": 4}
@@ -81,9 +81,9 @@ def _tumour(tpl: Template, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     radius = rng.uniform(10.0, 25.0)
     cerebrum = world[2] > -5.0
     centre = _pick(rng, (tpl.depth_mm > 0.7 * radius + 5.0) & (tpl.wm > 0.5) & cerebrum, world)
-    axes = _random_rotation(rng, 90.0) * rng.uniform(0.8, 1.25, 3)  # anisotropic, random orientation
+    axes = random_rotation(rng, 90.0) * rng.uniform(0.8, 1.25, 3)  # anisotropic, random orientation
     rel = np.einsum("ij,jxyz->ixyz", axes.T.astype(np.float32), world - centre[:, None, None, None])
-    wobble = _smooth_noise(rng, tpl.shape, sigma_vox=max(1.0, 0.35 * radius / tpl.spacing))
+    wobble = smooth_noise(rng, tpl.shape, sigma_vox=max(1.0, 0.35 * radius / tpl.spacing))
     d = np.sqrt((rel**2).sum(0)) / radius + 0.18 * wobble  # < 1: tumour core
     inside = tpl.brain & (tpl.csf < 0.7)
     oedema_reach = rng.uniform(0.5, 1.0)
@@ -92,7 +92,7 @@ def _tumour(tpl: Template, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     labels[inside & (d < 1.0)] = BRATS_LABELS["enhancing"]
     labels[inside & (d < rng.uniform(0.5, 0.7))] = BRATS_LABELS["necrosis"]
 
-    hetero = 0.12 * _smooth_noise(rng, tpl.shape, sigma_vox=1.0)
+    hetero = 0.12 * smooth_noise(rng, tpl.shape, sigma_vox=1.0)
     csf = np.zeros(tpl.shape, np.float32)
     gm = np.zeros(tpl.shape, np.float32)
     for label, (c, g) in {"necrosis": (0.6, 0.4), "enhancing": (0.0, 0.8), "oedema": (0.2, 0.8)}.items():
@@ -112,7 +112,7 @@ def _ms(tpl: Template, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     gm = np.zeros(tpl.shape, np.float32)
     for _ in range(int(rng.integers(6, 13))):
         centre = _pick(rng, periventricular if rng.random() < 0.75 else deep_wm, world)
-        rot = _random_rotation(rng, 90.0)
+        rot = random_rotation(rng, 90.0)
         semi = rng.uniform(2.0, 5.0, 3)  # semi-axes: 4-10 mm diameters
         semi = np.maximum(semi, 0.6 * tpl.spacing)  # stay visible on coarse grids
         rel = np.einsum("ij,jxyz->ixyz", rot.T.astype(np.float32), world - centre[:, None, None, None])
@@ -135,13 +135,13 @@ def _stroke(tpl: Template, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     dist = np.sqrt((rel**2).sum(0)) + 1e-6
     cos_angle = np.einsum("i,ixyz->xyz", direction, rel) / dist
     half_angle = np.deg2rad(rng.uniform(15.0, 32.0))
-    wobble = _smooth_noise(rng, tpl.shape, sigma_vox=max(1.0, 6.0 / tpl.spacing))
+    wobble = smooth_noise(rng, tpl.shape, sigma_vox=max(1.0, 6.0 / tpl.spacing))
     angle = np.arccos(np.clip(cos_angle, -1, 1)) * (1.0 + 0.2 * wobble)
     reach = rng.uniform(35.0, 90.0)  # short reach: subcortical only; long: up to the cortex
     sel = tpl.brain & (angle < half_angle) & (dist > rng.uniform(3.0, 15.0)) & (dist < reach)
     labels = sel.astype(np.uint8)
     # Mostly CSF (tissue loss) with a gliotic, GM-like share that varies in space.
-    c = np.clip(rng.uniform(0.7, 0.9) + 0.1 * _smooth_noise(rng, tpl.shape, 1.0), 0.5, 1.0)
+    c = np.clip(rng.uniform(0.7, 0.9) + 0.1 * smooth_noise(rng, tpl.shape, 1.0), 0.5, 1.0)
     csf = np.where(sel, c, 0.0)
     gm = np.where(sel, 1.0 - c, 0.0)
     return labels, np.stack(_mixture(csf, gm)).astype(np.float32)
@@ -156,10 +156,10 @@ def _wmh(tpl: Template, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
     vcentre = np.array([(world[i][tpl.ventricles]).mean() for i in range(3)], dtype=np.float32)
     # Caps: thicker in front of and behind the ventricles (frontal and occipital horns).
     cap = np.clip(np.abs(world[1] - vcentre[1]) / 30.0, 0.0, 1.0)
-    reach = rng.uniform(3.0, 9.0) * (0.5 + 0.9 * cap) * (1.0 + 0.35 * _smooth_noise(rng, tpl.shape, 2.0))
+    reach = rng.uniform(3.0, 9.0) * (0.5 + 0.9 * cap) * (1.0 + 0.35 * smooth_noise(rng, tpl.shape, 2.0))
     sel = tpl.brain & ~tpl.ventricles & (tpl.wm > 0.3) & (tpl.ventricle_dist_mm <= reach)
     labels = sel.astype(np.uint8)
-    c = np.clip(rng.uniform(0.2, 0.4) + 0.1 * _smooth_noise(rng, tpl.shape, 1.0), 0.05, 0.6)
+    c = np.clip(rng.uniform(0.2, 0.4) + 0.1 * smooth_noise(rng, tpl.shape, 1.0), 0.05, 0.6)
     csf = np.where(sel, c, 0.0)
     gm = np.where(sel, 1.0 - c, 0.0)
     # A lacune in deep white matter, away from the caps.

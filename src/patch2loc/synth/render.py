@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, RawScan, raw_paths
 from patch2loc.files.io import save_volume
-from patch2loc.synth.fields import _coarse_field, _random_rotation, _smooth_noise
+from patch2loc.synth.fields import coarse_field, random_rotation, smooth_noise
 from patch2loc.synth.lesions import LesionMap, draw_lesions
 from patch2loc.synth.subjects import subject_seed, write_ixi_demographics_csv
 from patch2loc.synth.template import Template
@@ -89,7 +89,7 @@ def _pose_matrix(tpl: Template, rng: np.random.Generator) -> np.ndarray:
     """World -> world 4x4 pose of the subject: rotation and scaling about the brain centre, shift."""
     world = tpl.world()
     centre = np.array([(world[i][tpl.brain]).mean() for i in range(3)])
-    linear = _random_rotation(rng, MAX_ROTATION_DEG) @ np.diag(rng.uniform(1 - MAX_SCALING, 1 + MAX_SCALING, 3))
+    linear = random_rotation(rng, MAX_ROTATION_DEG) @ np.diag(rng.uniform(1 - MAX_SCALING, 1 + MAX_SCALING, 3))
     shift = rng.uniform(-MAX_TRANSLATION_MM, MAX_TRANSLATION_MM, 3)
     pose = np.eye(4)
     pose[:3, :3] = linear
@@ -111,7 +111,7 @@ def _bias_and_noise(image: np.ndarray, scan: np.random.Generator, spacing: float
     """The scanner's part, on the native grid: a smooth multiplicative bias field, then Rician noise."""
     shape = image.shape
     image *= np.exp(
-        scan.uniform(0.3, 1.0) * BIAS_MAX * np.tanh(_coarse_field(scan, shape, spacing)[0])
+        scan.uniform(0.3, 1.0) * BIAS_MAX * np.tanh(coarse_field(scan, shape, spacing)[0])
     )  # in place: float32
     if noise:
         sigma = NOISE_STD * max(means["wm"], means["csf"])
@@ -162,7 +162,7 @@ def render_scan(
         scan = np.random.default_rng([seed, 4, zlib.crc32(modality.encode())])
     means = _contrast_means(scan, modality)
 
-    texture = 1.0 + TEXTURE_STD * _smooth_noise(anatomy, tpl.shape, sigma_vox=1.0)
+    texture = 1.0 + TEXTURE_STD * smooth_noise(anatomy, tpl.shape, sigma_vox=1.0)
     with_lesion = lesion and dataset in LESION_DATASETS
     lesions = draw_lesions(dataset, spacing, seed, lesion_model, tpl) if with_lesion else None
     image_t = _tissue_image(tpl, means, texture, skull, lesions)
@@ -180,7 +180,7 @@ def render_scan(
     coords += to_template[:3, 3].astype(np.float32)[:, None, None, None]
     del idx
     # Anatomical deformation, defined on the template grid (the same brain in T1 and T2).
-    displacement = _coarse_field(anatomy, tpl.shape, spacing, n_fields=3) * (DEFORMATION_STD_MM / spacing)
+    displacement = coarse_field(anatomy, tpl.shape, spacing, n_fields=3) * (DEFORMATION_STD_MM / spacing)
     coords += np.stack([ndimage.map_coordinates(u, coords, order=1, mode="nearest") for u in displacement])
 
     image = ndimage.map_coordinates(image_t, coords, order=1, mode="constant", cval=0.0)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from patch2loc.synth.fields import _coarse_field
+from patch2loc.synth.fields import coarse_field
 from patch2loc.synth.subjects import demo_age
 from patch2loc.synth.template import Template, load_template, template_from_maps
 
@@ -153,8 +153,8 @@ def vary(tpl: Template, seed: int, age: float, strength: float = 1.0, draws: np.
     years = max(age - ONSET_AGE, 0.0)
     log_targets = np.array([VENTRICLE_RATE * years + VENTRICLE_SD * z[1], SULCAL_RATE * years + SULCAL_SD * z[2]])
     vox = strength / tpl.spacing
-    velocity = _coarse_field(rng, tpl.shape, tpl.spacing, 3, LARGE_CONTROL_MM) * (LARGE_STD_MM * vox)
-    velocity += _coarse_field(rng, tpl.shape, tpl.spacing, 3, LOCAL_CONTROL_MM) * (LOCAL_STD_MM * vox)
+    velocity = coarse_field(rng, tpl.shape, tpl.spacing, 3, LARGE_CONTROL_MM) * (LARGE_STD_MM * vox)
+    velocity += coarse_field(rng, tpl.shape, tpl.spacing, 3, LOCAL_CONTROL_MM) * (LOCAL_STD_MM * vox)
     u_random = exp_velocity(velocity)
     widen = _widening(tpl, log_targets)
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from patch2loc.checks.devices import resolve_device  # noqa: F401  (re-exported for benchmarks)
 from patch2loc.checks.intensities import contrast_ranges
 from patch2loc.errors import InputError
 from patch2loc.methods.harness import (

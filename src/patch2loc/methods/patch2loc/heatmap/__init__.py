@@ -33,7 +33,6 @@ from patch2loc.methods.patch2loc.heatmap.engine import (
     cpu_supports_bf16,
     forward,
     resolve_amp,
-    resolve_device,
     score_terms,
 )
 from patch2loc.methods.patch2loc.heatmap.maps import (
@@ -57,7 +56,6 @@ __all__ = [
     "predict_at",
     "reference_score_volume",
     "resolve_amp",
-    "resolve_device",
     "score_terms",
     "score_volume",
 ]

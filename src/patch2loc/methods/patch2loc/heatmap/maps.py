@@ -12,15 +12,15 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from patch2loc.checks.devices import resolve_device
 from patch2loc.methods.patch2loc.model import Patch2LocNet
 from patch2loc.methods.patch2loc.heatmap.engine import (
     PatchSource,
-    _check_inputs,
+    check_volume_inputs,
     as_channels,
-    _prepare_model,
-    _run,
+    prepare_model,
+    run_patches,
     resolve_amp,
-    resolve_device,
     score_terms,
 )
 
@@ -91,18 +91,18 @@ def score_volume(
     t0 = time.perf_counter()
     volume = np.asarray(volume)
     brain_mask = np.asarray(brain_mask) > 0
-    _check_inputs(volume, brain_mask, model)
+    check_volume_inputs(volume, brain_mask, model)
     stride = int(stride)
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
     dev = resolve_device(device)
     amp_dtype = resolve_amp(amp, dev)
-    model = _prepare_model(model, dev, amp_dtype)
+    model = prepare_model(model, dev, amp_dtype)
     region_mask = evaluation_region(brain_mask, region, margin)
 
     source = PatchSource(volume, brain_mask, model.patch_size, dev)
     flat = torch.from_numpy(np.flatnonzero(_centres_to_run(region_mask, stride))).to(dev)
-    per_centre = _run(
+    per_centre = run_patches(
         model,
         source,
         flat,
@@ -199,7 +199,7 @@ def predict_at(
     """
     volume = np.asarray(volume)
     brain_mask = np.asarray(brain_mask) > 0
-    _check_inputs(volume, brain_mask, model)
+    check_volume_inputs(volume, brain_mask, model)
     centres = np.asarray(centres)
     if centres.ndim != 2 or centres.shape[1] != 3 or not np.issubdtype(centres.dtype, np.integer):
         raise ValueError(f"centres must be an integer array [N, 3] of (x, y, z), got {centres.dtype} {centres.shape}")
@@ -208,10 +208,10 @@ def predict_at(
         raise ValueError(f"centres must lie inside the volume of shape {grid}")
     dev = resolve_device(device)
     amp_dtype = resolve_amp(amp, dev)
-    model = _prepare_model(model, dev, amp_dtype)
+    model = prepare_model(model, dev, amp_dtype)
     source = PatchSource(volume, brain_mask, model.patch_size, dev)
     flat = torch.from_numpy(np.ravel_multi_index(tuple(centres.T.astype(np.int64)), grid)).to(dev)
-    out = _run(
+    out = run_patches(
         model, source, flat, batch_size=int(batch_size), amp_dtype=amp_dtype, want_predictions=True, progress=False
     )
     return {k: v.cpu().numpy().astype(np.float32) for k, v in out.items()}
@@ -233,7 +233,7 @@ def reference_score_volume(
     t0 = time.perf_counter()
     volume = np.asarray(volume, dtype=np.float32)
     brain_mask = np.asarray(brain_mask) > 0
-    _check_inputs(volume, brain_mask, model)
+    check_volume_inputs(volume, brain_mask, model)
     dev = torch.device(device)
     model = model.to(dev).eval()
     volume = as_channels(volume)
