@@ -1,9 +1,10 @@
 """A module's private names stay in it, and a name is imported from its home.
 
 A leading underscore says "only this module uses it": a second module that imports one depends on
-what its owner may change without notice, so a name another module needs is public. A re-export
-(`from home import name  # noqa: F401`) gives one name two homes, and readers and `farm-studio
-walk` follow the wrong one: importers name the home instead.
+what its owner may change without notice, so a name another module needs is public. An import kept
+only for other modules (`from home import name  # noqa: F401`) gives one name two homes, and
+readers and `farm-studio walk` follow the wrong one: importers name the home instead. A package's
+`__init__` and a method's registry module state their API in `__all__`, which is not this.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def test_no_module_imports_another_modules_private_name():
     assert not found, found
 
 
-def test_the_package_re_exports_nothing():
+def test_no_module_keeps_an_import_only_for_others():
     found = [
         f"{path.relative_to(REPO)}:{number}: {line.strip()}"
         for path in sorted((REPO / "src" / "patch2loc").rglob("*.py"))
