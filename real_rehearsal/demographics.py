@@ -1,5 +1,5 @@
 """The rehearsal's IXI.xls: IXI's demographics spreadsheet as IXI serves it, an Excel 97-2003 file
-whose first sheet has IXI's columns (patch2loc.evaluation.comparisons.demographics.COLUMNS), dates as dates.
+whose first sheet has IXI's columns (patch2loc.data.demographics.COLUMNS), dates as dates.
 
 Its rows are the fixture subjects' (patch2loc.synth.ixi_demographics), with what a reader must
 cope with in a real sheet: one subject listed twice with two different ages, one not listed at

@@ -12,8 +12,8 @@ import pytest
 
 from patch2loc.data.splits import build_splits
 from patch2loc.errors import InputError
-from patch2loc.evaluation.comparisons import demographics
-from patch2loc.evaluation.comparisons.demographics import read_ixi_demographics
+from patch2loc.data import demographics
+from patch2loc.data.demographics import read_ixi_demographics
 
 xlwt = pytest.importorskip("xlwt")
 HEADER = ("IXI_ID", "SEX_ID (1=m, 2=f)", "AGE")  # IXI's own header of the sex column

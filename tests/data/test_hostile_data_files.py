@@ -30,9 +30,7 @@ CLI = ["-m", "patch2loc.cli"]
 
 def _demographics(writer):
     def build(fix, folder):
-        return call(
-            "patch2loc.evaluation.comparisons.demographics:read_ixi_demographics", path=str(writer(folder / "in"))
-        )
+        return call("patch2loc.data.demographics:read_ixi_demographics", path=str(writer(folder / "in")))
 
     return build
 
@@ -71,7 +69,7 @@ def _checksum(expected: str | None = None, db: bytes | None = None):
 
 def sri24_zip(fix, folder):
     archive = huge_zip(folder / "in" / "sri24_spm8.zip", "sri24_spm8/templates/T1_brain.nii", 2 << 30)
-    return call("patch2loc.data.download:extract", archive=str(archive), dest=str(folder / "out" / "SRI24"))
+    return call("patch2loc.data.unpack:extract", archive=str(archive), dest=str(folder / "out" / "SRI24"))
 
 
 def trickle(fix, folder):

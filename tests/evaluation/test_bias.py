@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.comparisons.demographics import (
+from patch2loc.data.demographics import (
     COLUMNS,
     age_band,
     parse_subject,

@@ -46,7 +46,7 @@ def test_demo_ids_are_deterministic_unique_and_parse():
 
 
 def test_demo_ixi_sites_keep_each_brain_and_demographics_have_ixis_columns(tmp_path):
-    from patch2loc.evaluation.comparisons.demographics import COLUMNS, read_ixi_demographics
+    from patch2loc.data.demographics import COLUMNS, read_ixi_demographics
 
     # the seed of a demo IXI id is that of its name before sites were added: the brains stay the same
     assert synth.subject_seed(7, "IXI", "IXI912-Guys-1012") == zlib.crc32(b"7/IXI/IXI912-Demo-1012")

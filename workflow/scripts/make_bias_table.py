@@ -9,7 +9,7 @@ from _common import refusals, setup
 setup(snakemake)
 
 from patch2loc.evaluation.comparisons.bias import bias_table
-from patch2loc.evaluation.comparisons.demographics import read_ixi_demographics
+from patch2loc.data.demographics import read_ixi_demographics
 from patch2loc.evaluation.tables.aggregate import read_csvs
 from patch2loc.evaluation.tables.files import write_table
 from patch2loc.evaluation.tables.uncertainty import Bootstrap

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from patch2loc.evaluation.comparisons.demographics import COLUMNS as IXI_COLUMNS  # IXI.xls's columns, in its order
+from patch2loc.data.demographics import COLUMNS as IXI_COLUMNS  # IXI.xls's columns, in its order
 
 IXI_SITES = ("Guys", "HH", "IOP")  # the three IXI hospitals, in every IXI id
 # Demo id patterns per dataset (they parse through datasets.raw_paths) and their capacity.

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.errors import InputError
-from patch2loc.evaluation.comparisons.demographics import SITES, UNKNOWN, age_bands, subject_groups
+from patch2loc.data.demographics import SITES, UNKNOWN, age_bands, subject_groups
 from patch2loc.evaluation.tables.aggregate import method_order
 from patch2loc.evaluation.tables.uncertainty import Bootstrap, bootstrap_interval, fold_keys, format_interval
 from patch2loc.evaluation.dataset.volume_scores import (
