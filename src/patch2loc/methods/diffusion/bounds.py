@@ -50,7 +50,7 @@ NEEDED = ("width", "mults", "blocks", "timesteps", "test_steps", "rescale", "noi
 def check_settings(values: dict, where, name: str) -> None:
     """Each setting in its range (one line naming `name`.key), test steps inside the schedule."""
     check_block(values, RANGES, name, where)
-    steps, total = values.get("test_steps"), values.get("timesteps", 1000)
+    steps, total = values.get("test_steps"), values["timesteps"]  # both callers pass full settings
     if steps is not None and any(s >= total for s in steps):
         raise InputError(
             f"{where}: {name}.test_steps {str(steps)[:60]} must each lie below {name}.timesteps {total} "
