@@ -104,8 +104,7 @@ def test_the_budget_comes_from_the_config_and_fits_the_real_archives():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     budget = budget_from_config(config["extract"])
     assert budget == DEFAULT == budget_from_config(None)
-    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())["properties"]["extract"]["properties"]
-    assert budget == budget_from_config({k: v["default"] for k, v in schema.items()})
+    # the schema holds no copy of these defaults (tests/static/test_one_default.py)
     # config/datasets.yaml: IXI-T1.tar ~4.5 GB of 581 scans, IXI-T2.tar ~3.9 GB of 578.
     assert budget.total_bytes > 4.5 * 1024 * MB and budget.members > 581
     assert budget.member_bytes < 2048 * MB  # the probe's 2 GB member is refused
