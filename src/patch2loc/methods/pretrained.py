@@ -1,0 +1,107 @@
+"""The published ImageNet networks that FAE, RA and PHANES build on, read from one cache.
+
+The workflow's rule `download_weights` (rules/pretrained.smk, a local rule: login nodes have the
+internet) fetches each file once into `pretrained.home` and checks it against the sha256 below; a
+training reads it from there (`state_dict`), checked again. A trained model holds the frozen layers
+it uses (FAE's extractor, the LPIPS network of RA and PHANES), so its checkpoints and bundles need
+no cache. `weights: random` in a method's block builds the same networks without these files: a
+named variant (the registry's `variant`), never shown under the paper's name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from patch2loc.errors import InputError
+
+IMAGENET, RANDOM = "imagenet", "random"
+WEIGHTS = (IMAGENET, RANDOM)  # a method block's `weights`: the paper's networks, or the offline variant
+HOME = "data/pretrained"  # config pretrained.home: the cache the rule fills and trainings read
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    file: str  # its name in the cache (torchvision's own, so a torch hub cache can be copied in)
+    url: str
+    sha256: str
+    size: int  # bytes, as published
+
+
+TORCHVISION = "https://download.pytorch.org/models/"
+LPIPS_HEADS = "https://raw.githubusercontent.com/richzhang/PerceptualSimilarity/v0.1.4/lpips/weights/v0.1/"
+FILES = {
+    # torchvision's ResNet-18 (IMAGENET1K_V1): FAE's feature extractor.
+    "resnet18": WeightsFile(
+        "resnet18-f37072fd.pth",
+        TORCHVISION + "resnet18-f37072fd.pth",
+        "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec",
+        46830571,
+    ),
+    # torchvision's SqueezeNet 1.1: the trunk of LPIPS (net='squeeze'), RA's and PHANES' saliency.
+    "squeezenet1_1": WeightsFile(
+        "squeezenet1_1-b8a52dc0.pth",
+        TORCHVISION + "squeezenet1_1-b8a52dc0.pth",
+        "b8a52dc049b60e4b6ab68ad0df457362afab8b6304b2febdc1650a5dab4d7e7b",
+        4958839,
+    ),
+    # LPIPS v0.1's linear heads on SqueezeNet (the lpips 0.1.4 wheel ships the same file).
+    "lpips_squeeze": WeightsFile(
+        "lpips-v0.1-squeeze.pth",
+        LPIPS_HEADS + "squeeze.pth",
+        "4a5350f23600cb79923ce65bb07cbf57dca461329894153e05a1346bd531cf76",
+        10811,
+    ),
+    # torchvision's VGG-19: PHANES' inpainter's perceptual and style losses (training only).
+    "vgg19": WeightsFile(
+        "vgg19-dcbb9e9d.pth",
+        TORCHVISION + "vgg19-dcbb9e9d.pth",
+        "dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44",
+        574673361,
+    ),
+}
+
+
+def weights_path(key: str, home: str | Path = HOME) -> Path:
+    return Path(home) / FILES[key].file
+
+
+def check_weights_setting(value: str, block: str) -> str:
+    if value not in WEIGHTS:
+        raise InputError(
+            f"config {block}.weights: {value!r}; use {IMAGENET} (the paper's) or {RANDOM} (offline variant)."
+        )
+    return value
+
+
+def verify(path: Path, key: str) -> None:
+    """One line naming the file when it is not the published one (size first: no hashing of a wrong file)."""
+    spec, size = FILES[key], path.stat().st_size
+    if size != spec.size:
+        raise InputError(
+            f"{path}: {size} bytes, the published {spec.url} has {spec.size}; delete it and rerun download_weights."
+        )
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != spec.sha256:
+        raise InputError(
+            f"{path}: sha256 {digest.hexdigest()} is not the published {spec.sha256} of {spec.url}; "
+            "delete it and rerun download_weights."
+        )
+
+
+def state_dict(key: str, home: str | Path, block: str) -> dict:
+    """The published weights `key` from the cache `home`, checked; one line when missing or altered."""
+    import torch
+
+    path = weights_path(key, home)
+    if not path.is_file():
+        raise InputError(
+            f"{path}: missing; fetch it with `snakemake download_weights` on a machine with the internet, "
+            f"or set {block}.weights: {RANDOM} (a named offline variant)."
+        )
+    verify(path, key)
+    return torch.load(path, map_location="cpu", weights_only=True)
