@@ -52,10 +52,27 @@ def show(ref: str, name: str) -> str:
     return subprocess.run(["git", "show", f"{ref}:{name}"], cwd=REPO, capture_output=True, text=True, check=True).stdout
 
 
-def at(ref: str, files: list[str]) -> dict:
+def checkout_configs(ref: str, folder: Path) -> Path:
+    """REF's config/ folder written under `folder`, so that its files load as they did there (an
+    `extends:` names a file beside it)."""
+    listing = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", ref, "config/"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    for name in listing.stdout.split():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(show(ref, name), encoding="utf-8")
+    return folder
+
+
+def at(old_repo: Path, files: list[str]) -> dict:
+    """The config REF's run saw: its files merged as Snakemake merged them then, or, where they
+    extend another file, as patch2loc.run.configfiles loads them."""
+    texts = [yaml.safe_load((old_repo / name).read_text(encoding="utf-8")) for name in files]
+    if any("extends" in text for text in texts):
+        return load([old_repo / name for name in files])
     config: dict = {}
-    for name in files:
-        config = snakemake_merge(config, yaml.safe_load(show(ref, name)))
+    for text in texts:
+        config = snakemake_merge(config, text)
     return config
 
 
@@ -73,12 +90,11 @@ def as_run(config: dict) -> dict:
     per default"): what the training jobs build and the download and extract rules read."""
     import dataclasses
 
-    from patch2loc.data.download import DEADLINE_S, TIMEOUT_S
-    from patch2loc.data.unpack import KEYS
+    from patch2loc.data import download, unpack
     from patch2loc.registry import REGISTRY, implementation
 
     config = copy.deepcopy(config)
-    homes = {"download": {"timeout_s": TIMEOUT_S, "deadline_s": DEADLINE_S}, "extract": KEYS}
+    homes = {"download": download.KEYS, "extract": unpack.KEYS}
     for method in REGISTRY:
         if method.config and isinstance(config.get(method.config), dict):
             settings = implementation(method.name).Settings
@@ -108,10 +124,10 @@ def main(ref: str) -> int:
     runs = [(name, files, files) for name, files in COMBINATIONS.items()]
     runs += [(name, COMBINATIONS[of], COMBINATIONS[of][-1:]) for name, of in ALONE.items()]
     with tempfile.TemporaryDirectory() as tmp:
-        old_schema = Path(tmp) / "schema.yaml"
-        old_schema.write_text(show(ref, "config/schema.yaml"), encoding="utf-8")
+        old_repo = checkout_configs(ref, Path(tmp))
+        old_schema = old_repo / "config" / "schema.yaml"
         for name, before, files in runs:
-            old, new = at(ref, before), load([REPO / f for f in files])
+            old, new = at(old_repo, before), load([REPO / f for f in files])
             diff = differences(old, new) or differences(
                 as_run(validated(old, old_schema)), as_run(validated(new, REPO / "config" / "schema.yaml"))
             )

@@ -60,6 +60,7 @@ for _method in TRAINED_METHODS:
         input:
             unpack(train_inputs),
             **pretrained_input(_method.name),
+            weights=weights_inputs(_method.name),
         output:
             best=LAYOUT.model_file(_method.name, "best.pt"),
             last=LAYOUT.model_file(_method.name, "last.pt"),
@@ -81,6 +82,7 @@ for _method in TRAINED_METHODS:
             method=_method.name,
             module=_method.module,
             pretrained_setting=_method.pretrain.setting if _method.pretrain else None,
+            pretrained_home=PRETRAINED_HOME if _method.pretrained else None,
             settings=config[_method.config],
             require_cuda=REQUIRE_CUDA,
             state_dir=lambda wc, m=_method.name: LAYOUT.model_dir(m, wc.modality, wc.fold, root="resume/models"),

@@ -55,10 +55,12 @@ class Method:
     predicts_positions: bool = False
     multicontrast: bool = False  # takes C co-registered contrasts as channels (config `inputs` of several)
     pretrain: "Pretraining | None" = None  # a training of its own that its training starts from (cDDPM)
-    # The published networks (methods.pretrained.FILES) its paper setting builds on, and the name it
-    # is shown under when its block sets `weights: random` (it then runs without them).
+    # The published networks (methods.pretrained.FILES) its training builds on: the workflow's
+    # download_weights fetches them on the login node; the trained model holds what scoring needs.
     pretrained: tuple[str, ...] = ()
-    variant: str = ""
+    # The paper method it is the offline variant of: the same network and config block, built
+    # without the published networks, under a name of its own in every table, figure and bundle.
+    variant_of: str = ""
 
     @property
     def trains(self) -> bool:
@@ -178,15 +180,6 @@ def run_methods(config: dict) -> list[str]:
     """The methods a workflow config runs (the rules' RUN_METHODS, the rehearsal's checks): its
     `methods`, else every method whose settings block it has (or that needs none)."""
     return list(config.get("methods") or [m.name for m in REGISTRY if m.config in (None, *config)])
-
-
-def shown_name(name: str, block: dict | None) -> str:
-    """The name tables, figures, reports and bundles show for `name` run with its config `block`:
-    its offline variant's when the block sets `weights: random`, never the paper's name then."""
-    method = get(name)
-    if method.variant and (block or {}).get("weights") == "random":
-        return method.variant
-    return name
 
 
 def get(name: str) -> Method:

@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patch2loc.data.download import DEADLINE_S, TIMEOUT_S, times_from_config
-from patch2loc.data.unpack import KEYS, budget_from_config
+from patch2loc.data import download
+from patch2loc.data.unpack import budget_from_config
+from patch2loc.data import unpack
 from patch2loc.registry import REGISTRY, implementation
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,13 +58,13 @@ def test_the_budgets_defaults_live_only_in_the_code_that_reads_them(block):
     schema = _schema_defaults(block)
     assert not schema, f"config/schema.yaml gives `{block}.{sorted(schema)[0]}` a default: its home is data/"
     keys = set(_resolve(SCHEMA["properties"][block])["properties"])
-    code = {"download": {"timeout_s": TIMEOUT_S, "deadline_s": DEADLINE_S}, "extract": KEYS}[block]
+    code = {"download": download.KEYS, "extract": unpack.KEYS}[block]
     assert set(code) == keys, f"{block}: the schema names {sorted(keys)}, the code defaults {sorted(code)}"
 
 
 def test_an_empty_budget_block_reads_as_the_codes_defaults():
-    assert times_from_config({}) == {"timeout": TIMEOUT_S, "deadline": DEADLINE_S}
-    assert budget_from_config({}) == budget_from_config(KEYS)
+    assert download.times_from_config({}) == {"timeout": download.TIMEOUT_S, "deadline": download.DEADLINE_S}
+    assert budget_from_config({}) == budget_from_config(unpack.KEYS)
 
 
 def test_the_schema_defaults_check_sees_a_default():

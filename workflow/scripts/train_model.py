@@ -41,6 +41,8 @@ if "coverage" in inp.keys():  # a model input of several contrasts: who its list
 settings = dict(snakemake.params.settings)
 if "pretrained" in inp.keys():  # the pre-training's best.pt, under the key its registry line names
     settings[snakemake.params.pretrained_setting] = inp.pretrained
+if snakemake.params.pretrained_home:  # the published networks' cache (input `weights`, rules/pretrained.smk)
+    settings["pretrained_home"] = snakemake.params.pretrained_home
 summary = importlib.import_module(snakemake.params.module).train_from_files(
     list(zip(inp.train_images, inp.train_masks)),
     list(zip(inp.val_images, inp.val_masks)),

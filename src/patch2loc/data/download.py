@@ -36,8 +36,10 @@ from patch2loc.errors import InputError
 from patch2loc.files.staging import atomic_output
 
 CHUNK = 1 << 20
-TIMEOUT_S = 60.0  # config download.timeout_s: the most one read waits for the server
-DEADLINE_S = 7200.0  # config download.deadline_s: the most one file's transfer may take (IXI-T1: 4.5 GB)
+# The config's `download` block, its one home: timeout_s, the most one read waits for the server;
+# deadline_s, the most one file's transfer may take (IXI-T1: 4.5 GB).
+KEYS = {"timeout_s": 60.0, "deadline_s": 7200.0}
+TIMEOUT_S, DEADLINE_S = KEYS["timeout_s"], KEYS["deadline_s"]
 MAX_DB_BYTES = 64 << 20  # the checksum db: one short line per file (a few hundred files)
 
 
@@ -48,8 +50,8 @@ VERIFIABLE = tuple(sorted(a for a in hashlib.algorithms_guaranteed if not a.star
 
 def times_from_config(block: dict | None) -> dict[str, float]:
     """fetch's `timeout` and `deadline` from the config's `download` block (defaults where absent)."""
-    block = block or {}
-    return {"timeout": float(block.get("timeout_s", TIMEOUT_S)), "deadline": float(block.get("deadline_s", DEADLINE_S))}
+    block = {**KEYS, **(block or {})}
+    return {"timeout": float(block["timeout_s"]), "deadline": float(block["deadline_s"])}
 
 
 def sha256sum(path: str | os.PathLike, algorithm: str = "sha256") -> str:

@@ -1,11 +1,12 @@
-"""The published ImageNet networks that FAE, RA and PHANES build on, read from one cache.
+"""The published ImageNet networks that FAE, RA and PHANES build on, in one cache.
 
 The workflow's rule `download_weights` (rules/pretrained.smk, a local rule: login nodes have the
-internet) fetches each file once into `pretrained.home` and checks it against the sha256 below; a
-training reads it from there (`state_dict`), checked again. A trained model holds the frozen layers
-it uses (FAE's extractor, the LPIPS network of RA and PHANES), so its checkpoints and bundles need
-no cache. `weights: random` in a method's block builds the same networks without these files: a
-named variant (the registry's `variant`), never shown under the paper's name.
+internet) fetches each file once into `pretrained.home`, checked against the sha256 below
+(`fetch_weights`); a training reads it from there (`state_dict`), checked again. A trained model
+holds the frozen layers it scores with (FAE's extractor, the LPIPS network of RA and PHANES), so
+checkpoints and bundles need no cache. Each of the three has an offline variant (the registry's
+`variant_of`: FAE-random, RA-noLPIPS, PHANES-noPretrained) that builds the same networks with
+`weights: random`, without these files, under its own name.
 """
 
 from __future__ import annotations
@@ -105,3 +106,16 @@ def state_dict(key: str, home: str | Path, block: str) -> dict:
         )
     verify(path, key)
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def fetch_weights(keys: list[str], home: str | Path, times: dict) -> list[Path]:
+    """The files `keys` downloaded into `home` (those there only checked), each against its
+    published sha256: a wrong file is removed with one line; `times` as data.download.fetch's."""
+    from patch2loc.data.download import fetch
+
+    home = Path(home)
+    return [
+        fetch(FILES[key].url, weights_path(key, home), home / "checksums.tsv", expected=FILES[key].sha256,
+              pinned_by="src/patch2loc/methods/pretrained.py", **times)
+        for key in keys
+    ]  # fmt: skip

@@ -1,0 +1,88 @@
+"""The published networks' cache (methods/pretrained.py): what rule download_weights fetches and
+the trainings read. A file that is not the published one is refused with one line, never used."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import torch
+
+from patch2loc.errors import InputError
+from patch2loc.methods import pretrained
+from patch2loc.methods.pretrained import FILES, WeightsFile, fetch_weights, state_dict, weights_path
+
+TIMES = {"timeout": 5.0, "deadline": 30.0}
+
+
+def _published(tmp_path, monkeypatch, key="resnet18") -> dict:
+    """A small state dict served from a file:// URL and registered as `key`'s published file."""
+    weights = {"conv1.weight": torch.arange(12, dtype=torch.float32).reshape(3, 4)}
+    served = tmp_path / "server" / "net.pth"
+    served.parent.mkdir()
+    torch.save(weights, served)
+    data = served.read_bytes()
+    spec = WeightsFile("net.pth", served.as_uri(), hashlib.sha256(data).hexdigest(), len(data))
+    monkeypatch.setitem(FILES, key, spec)
+    return weights
+
+
+def test_a_published_file_is_fetched_checked_and_read(tmp_path, monkeypatch):
+    weights = _published(tmp_path, monkeypatch)
+    [path] = fetch_weights(["resnet18"], tmp_path / "cache", TIMES)
+    assert path == weights_path("resnet18", tmp_path / "cache")
+    got = state_dict("resnet18", tmp_path / "cache", "fae")
+    assert torch.equal(got["conv1.weight"], weights["conv1.weight"])
+
+
+def test_the_download_of_another_file_is_refused_in_one_line_and_removed(tmp_path, monkeypatch):
+    _published(tmp_path, monkeypatch)
+    spec = FILES["resnet18"]
+    monkeypatch.setitem(FILES, "resnet18", WeightsFile(spec.file, spec.url, "0" * 64, spec.size))
+    with pytest.raises(InputError) as err:
+        fetch_weights(["resnet18"], tmp_path / "cache", TIMES)
+    assert "\n" not in str(err.value) and "sha256" in str(err.value) and spec.url in str(err.value)
+    assert not weights_path("resnet18", tmp_path / "cache").exists()
+
+
+def test_a_cached_file_altered_later_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    _published(tmp_path, monkeypatch)
+    [path] = fetch_weights(["resnet18"], tmp_path / "cache", TIMES)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1  # same size, another file
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="is not the published") as err:
+        state_dict("resnet18", tmp_path / "cache", "fae")
+    assert "\n" not in str(err.value)
+
+
+def test_a_missing_file_names_the_rule_and_the_offline_variant(tmp_path):
+    with pytest.raises(InputError) as err:
+        state_dict("vgg19", tmp_path, "phanes")
+    said = str(err.value)
+    assert "download_weights" in said and "\n" not in said and said.startswith(str(tmp_path))
+
+
+def test_the_published_files_are_pinned_by_full_sha256_and_size():
+    for key, spec in FILES.items():
+        assert len(spec.sha256) == 64 and int(spec.sha256, 16) >= 0 and spec.size > 0, key
+        if spec.url.startswith(pretrained.TORCHVISION):  # torchvision names a file by its sha256's first 8 hex
+            assert spec.url == pretrained.TORCHVISION + spec.file, key
+            assert spec.file.split("-")[-1] == spec.sha256[:8] + ".pth", key
+
+
+def test_the_lpips_heads_are_the_wheels_file():
+    """The LPIPS heads URL's file is byte for byte the one the lpips 0.1.4 wheel ships."""
+    lpips = pytest.importorskip("lpips")
+    from pathlib import Path
+
+    shipped = Path(lpips.__file__).parent / "weights" / "v0.1" / "squeeze.pth"
+    data = shipped.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == FILES["lpips_squeeze"].sha256
+    assert len(data) == FILES["lpips_squeeze"].size
+
+
+def test_the_weights_setting_is_checked_in_one_line():
+    assert pretrained.check_weights_setting("random", "fae") == "random"
+    with pytest.raises(InputError, match="fae.weights"):
+        pretrained.check_weights_setting("imagenet1k", "fae")
