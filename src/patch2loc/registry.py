@@ -165,6 +165,19 @@ REGISTRY = (
         train_minutes=60,
         score_minutes=0.45,  # scoring not measured (the lease's time): the DAE's, a slice network + the median
     ),
+    # Bercea et al.'s reversed autoencoder (docs/ra.md): a Soft-IntroVAE, its residual weighted by LPIPS.
+    Method(
+        name="RA",
+        module="patch2loc.methods.ra.method",
+        config="ra",
+        train_rule="train_ra",
+        models="RA",
+        gpu=True,
+        train_minutes=600,  # estimated, not measured: 132,000 steps of 14 passes of a 30M-weight network
+        score_minutes=1.0,  # estimated, not measured: the network, CLAHE and LPIPS per slice, + the median
+        pretrained=("squeezenet1_1", "lpips_squeeze"),
+        variant="RA (no LPIPS)",
+    ),
 )
 METHODS = {m.name: m for m in REGISTRY}
 TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict applies and export bundles
