@@ -173,8 +173,10 @@ REGISTRY = (
         train_rule="train_ra",
         models="RA",
         gpu=True,
-        train_minutes=600,  # estimated, not measured: 132,000 steps of 14 passes of a 30M-weight network
-        score_minutes=1.0,  # estimated, not measured: the network, CLAHE and LPIPS per slice, + the median
+        # estimated, not measured: 132,000 steps of ~2.1 TFLOP (14 passes of 8 slices, forward and backward),
+        # ~280 PFLOP, about 2 hours at an assumed 40 TFLOP/s; ten times that
+        train_minutes=1200,
+        score_minutes=0.6,  # estimated, not measured: the DAE's plus CLAHE and two LPIPS maps per slice
         pretrained=("squeezenet1_1", "lpips_squeeze"),
         variant="RA (no LPIPS)",
     ),
