@@ -97,7 +97,10 @@ def test_tiny_training_and_scoring_of_the_offline_variant(tmp_path):
     module = implementation("RA")
     model, ckpt = module.load(str(best), "cpu")
     assert ckpt["method"] == "RA" and ckpt["config"]["weights"] == "random" and model.perceptual is None
-    assert not any(k.startswith("perceptual.") for k in ckpt["model"]) and "optimizer_decoder" in ckpt
+    assert not any(k.startswith("perceptual.") for k in ckpt["model"]) and set(ckpt["optimizer"]) == {
+        "encoder",
+        "decoder",
+    }
     image = np.asarray(nib.load(pairs[2][0]).dataobj, np.float32)
     mask = np.asarray(nib.load(pairs[2][1]).dataobj) > 0
     settings = type("S", (), {"device": "cpu"})()
@@ -139,9 +142,10 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypat
     assert resumed["step"] == straight["step"] == 4
     for key, value in straight["model"].items():
         torch.testing.assert_close(resumed["model"][key], value, rtol=0, atol=0)
-    for name in ("optimizer", "optimizer_decoder"):
-        for index, state in straight[name]["state"].items():
-            torch.testing.assert_close(resumed[name]["state"][index]["exp_avg"], state["exp_avg"], rtol=0, atol=0)
+    for name in ("encoder", "decoder"):
+        for index, state in straight["optimizer"][name]["state"].items():
+            got = resumed["optimizer"][name]["state"][index]
+            torch.testing.assert_close(got["exp_avg"], state["exp_avg"], rtol=0, atol=0)
 
 
 def test_settings_schema_and_bounds():

@@ -38,7 +38,7 @@ SLICES_PER_BATCH = 16
 # estimate, not measured: the 64-channel stem and the 128-channel block at half the side, with
 # their normalised and activated copies, and LPIPS' first layers); per pixel of the volume's own
 # slice, 16 (the slice, its mask, the map resized back).
-PER_WIDTH, PER_SLICE_PIXEL = 64, 16
+PER_WIDTH, PER_SLICE_PIXEL = 32, 16
 
 
 def batch_bytes(config: dict) -> int:

@@ -6,8 +6,8 @@ replacement, among the training volumes' slices that hold brain, resized to `siz
 the reference's two updates (ci-ber/RA@9b7a255 projects/23_ra_midl/RA_Trainer.py l. 78-158): the
 encoder's Adam step on L_E with the decoder frozen, then the decoder's Adam step on L_D with the
 encoder frozen (losses.py), one noise batch for both. Two Adam optimisers at lr 5e-5 with PyTorch's
-default betas (l. 24-25; ra.yaml l. 51-52): the harness saves the encoder's as `optimizer` and the
-decoder's as `optimizer_decoder` (`extra_state`), so a resumed run restores both.
+default betas (l. 24-25; ra.yaml l. 51-52), saved together as the harness's `optimizer`
+(`OptimizerSet`), so a resumed run restores both and export drops both.
 Validation: a fixed set of slices of the validation subjects; `val_loss` is the mean squared error
 between the slice and its reconstruction (a sampled code, as the reference's model selection,
 l. 248-296), `val_recon_error` the mean |x - reconstruction| in the brain. The loop, checkpoints,
@@ -30,6 +30,7 @@ from patch2loc.methods.autoencoder.train import brain_slices, fixed_batches
 from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings, train_seeded
 from patch2loc.methods.lpips import SqueezeLPIPS, published_lpips
 from patch2loc.methods.ra.augment import augment
+from patch2loc.methods.resume import NothingExtra
 from patch2loc.methods.ra.bounds import MAX_SIZE, RANGES
 from patch2loc.methods.ra.losses import decoder_objective, encoder_objective, scale_of, train_part
 from patch2loc.methods.ra.model import LEVELS, RAModel, SoftIntroVAE, channels_of, parameter_count
@@ -104,7 +105,27 @@ def unit_range(slices: torch.Tensor) -> torch.Tensor:
     return slices.clamp(0.0, 1.0)
 
 
-class RATask:
+class OptimizerSet:
+    """Named optimisers as the one `optimizer` the harness saves and restores: its state dict holds
+    each one's, so last.pt resumes them all and export drops them all (training state, not weights)."""
+
+    def __init__(self, **optimizers: torch.optim.Optimizer):
+        self.optimizers = optimizers
+
+    def __getitem__(self, name: str) -> torch.optim.Optimizer:
+        return self.optimizers[name]
+
+    def state_dict(self) -> dict:
+        return {name: opt.state_dict() for name, opt in self.optimizers.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if set(state) != set(self.optimizers):
+            raise KeyError(f"optimizers {sorted(state)}, not {sorted(self.optimizers)}")
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state[name])
+
+
+class RATask(NothingExtra):
     """The harness's view of RA's training (`methods.harness.TrainingTask`)."""
 
     method = "RA"
@@ -117,14 +138,10 @@ class RATask:
         self.val_set = fixed_batches(unit_range(val_slices), val_brain, cfg, device)
         self.generator = torch.Generator(device).manual_seed(cfg.seed)
         self.model = RAModel(build_vae(cfg.architecture()), perceptual).to(device)
-        self.optimizer = torch.optim.Adam(self.model.vae.encoder.parameters(), lr=cfg.lr)
-        self.optimizer_decoder = torch.optim.Adam(self.model.vae.decoder.parameters(), lr=cfg.lr)
-
-    def extra_state(self) -> dict:
-        return {"optimizer_decoder": self.optimizer_decoder.state_dict()}
-
-    def load_extra_state(self, ckpt: dict) -> None:
-        self.optimizer_decoder.load_state_dict(ckpt["optimizer_decoder"])
+        self.optimizer = OptimizerSet(
+            encoder=torch.optim.Adam(self.model.vae.encoder.parameters(), lr=cfg.lr),
+            decoder=torch.optim.Adam(self.model.vae.decoder.parameters(), lr=cfg.lr),
+        )
 
     def train_step(self, step: int) -> torch.Tensor:
         """The encoder's update, then the decoder's; returns the decoder step's reconstruction MSE."""
@@ -135,15 +152,15 @@ class RATask:
         train_part(vae, "encoder")
         with autocast_context(self.device, cfg.amp):
             loss_e, z = encoder_objective(vae, x, noise, gen, self.scale)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer["encoder"].zero_grad(set_to_none=True)
         loss_e.backward()
-        self.optimizer.step()
+        self.optimizer["encoder"].step()
         train_part(vae, "decoder")
         with autocast_context(self.device, cfg.amp):
             loss_d, rec = decoder_objective(vae, x, z, noise, gen, self.scale)
-        self.optimizer_decoder.zero_grad(set_to_none=True)
+        self.optimizer["decoder"].zero_grad(set_to_none=True)
         loss_d.backward()
-        self.optimizer_decoder.step()
+        self.optimizer["decoder"].step()
         return (rec.detach().float() - x).pow(2).mean()
 
     @torch.no_grad()
