@@ -167,6 +167,21 @@ REGISTRY = (
         train_minutes=60,
         score_minutes=0.45,  # scoring not measured (the lease's time): the DAE's, a slice network + the median
     ),
+    # Bercea et al.'s reversed autoencoder (docs/ra.md): a Soft-IntroVAE, its residual weighted by LPIPS.
+    Method(
+        name="RA",
+        module="patch2loc.methods.ra.method",
+        config="ra",
+        train_rule="train_ra",
+        models="RA",
+        gpu=True,
+        # estimated, not measured: 132,000 steps of ~2.1 TFLOP (14 passes of 8 slices, forward and backward),
+        # ~280 PFLOP, about 2 hours at an assumed 40 TFLOP/s; ten times that
+        train_minutes=1200,
+        score_minutes=0.6,  # estimated, not measured: the DAE's plus CLAHE and two LPIPS maps per slice
+        pretrained=("squeezenet1_1", "lpips_squeeze"),
+        variant="RA (no LPIPS)",
+    ),
 )
 METHODS = {m.name: m for m in REGISTRY}
 TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict applies and export bundles

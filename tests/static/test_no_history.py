@@ -50,6 +50,8 @@ UPSTREAM_PINS = {  # the commit of a cited repository whose code a module follow
     "8e5a9df": "AntanasKascenas/DenoisingAE",
     "3e413c0": "StefanDenn3r/Unsupervised_Anomaly_Detection_Brain_MRI",
     "c8995ed": "ci-ber/PHANES",
+    "9b7a255": "ci-ber/RA",
+    "3767a70": "richzhang/PerceptualSimilarity",
 }
 KNOWN = {  # (file, token): why it stays
     ("tests/outputs/test_concurrency.py", "0badc0de"): "a made-up host tag in a staging file's name",

@@ -17,7 +17,7 @@ from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.model import DenseAutoencoder
 from patch2loc.methods.autoencoder.train import ARCHITECTURE, RANGES, VAE_RANGES, check_architecture, to_grid
-from patch2loc.methods.rebuild import Bounds, check_grid, load_network
+from patch2loc.methods.rebuild import Bounds, load_network, prepare_scoring
 from patch2loc.methods.slices import residual_map
 
 SLICES_PER_BATCH = 32
@@ -71,10 +71,7 @@ def anomaly_map(
     model: DenseAutoencoder, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None
 ) -> np.ndarray:
     """|x - reconstruction| inside the brain mask, 0 outside; float32 [X, Y, Z]."""
-    check_grid(model, volume, "the model")
-    device = torch.device(device or next(model.parameters()).device)
-    model = model.to(device).eval()
-    generator = torch.Generator(device).manual_seed(getattr(model, "seed", 0))
+    model, device, generator = prepare_scoring(model, volume, device)
     grid = (model.size, model.size)
 
     def residual(full: torch.Tensor) -> torch.Tensor:

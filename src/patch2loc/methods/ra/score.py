@@ -1,0 +1,113 @@
+"""RA's anomaly map of a normalised volume (Bercea et al., MIDL 2023; docs/ra.md).
+
+Every axial slice that holds brain is masked, resized to the model's grid (bilinear, as the AE's),
+clipped to [0, 1] (train.unit_range) and reconstructed through a SAMPLED code, as the reference's
+evaluation calls the model with its default `deterministic=False` (ci-ber/RA@9b7a255
+projects/23_ra_midl/DownstreamEvaluator.py l. 363). The samples come from a generator seeded with
+the model's seed for each volume, so a volume's map is the same wherever it is scored on one kind
+of device. Then per slice, as `compute_residual` (l. 65-75) and l. 371-373:
+- x and the reconstruction clipped to [0, 1];
+- CLAHE: scikit-image's `equalize_adapthist` with its defaults on each (kernel 1/8 of the side,
+  clip limit 0.01, 256 bins; its input and output rescaled to [0, 1]);
+- S1 = saliency(x, rec), S2 = saliency(CLAHE x, CLAHE rec): the LPIPS map Gaussian-smoothed
+  (sigma 2; methods/lpips.py);
+- map = |CLAHE rec - CLAHE x| x S1 x S2.
+The offline variant (`weights: random`) has no LPIPS network: its map is the CLAHE residual alone.
+The map is resized back to the slice (bilinear) and set to 0 outside the brain mask; the shared
+post-processing (median filter, mask) and the metrics come after.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from skimage.exposure import equalize_adapthist
+
+from patch2loc.checks.ranges import check_block
+from patch2loc.errors import InputError
+from patch2loc.methods import pretrained
+from patch2loc.methods.autoencoder.train import to_grid
+from patch2loc.methods.lpips import SqueezeLPIPS, saliency
+from patch2loc.methods.ra.model import RAModel
+from patch2loc.methods.ra.train import ARCHITECTURE, RANGES, build_vae, check_architecture, unit_range
+from patch2loc.methods.rebuild import Bounds, load_network, prepare_scoring
+from patch2loc.methods.slices import residual_map
+
+SLICES_PER_BATCH = 16
+# Bytes per pixel of the model's grid, per unit of width, one slice holds in the forward pass (an
+# estimate, not measured: the 64-channel stem and the 128-channel block at half the side, with
+# their normalised and activated copies, and LPIPS' first layers); per pixel of the volume's own
+# slice, 16 (the slice, its mask, the map resized back).
+PER_WIDTH, PER_SLICE_PIXEL = 32, 16
+
+
+def batch_bytes(config: dict) -> int:
+    """What one batch of slices holds while the network of `config` (size, width, volume_shape) runs."""
+    grid = config.get("volume_shape") or (0, 0, 0)
+    side = int(config["size"])
+    return SLICES_PER_BATCH * (side * side * PER_WIDTH * int(config["width"]) + grid[0] * grid[1] * PER_SLICE_PIXEL)
+
+
+def _check(config: dict, where: str) -> None:
+    """A checkpoint's settings: present, in range, and a network this code builds; before anything is allocated."""
+    missing = [k for k in (*RANGES, *ARCHITECTURE, "weights") if k not in config]
+    if missing:
+        raise InputError(f"{where}: config has no {', '.join(missing)} (an RA checkpoint records them).")
+    check_block(config, RANGES, "config", where)
+    if config["weights"] not in pretrained.WEIGHTS:
+        raise InputError(
+            f"{where}: config.weights {str(config['weights'])[:20]!r} is not one of {list(pretrained.WEIGHTS)}."
+        )
+    try:
+        check_architecture({k: config[k] for k in ARCHITECTURE}, "config")
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}.") from None
+
+
+BOUNDS = Bounds(_check, "config size, width, zdim", batch_bytes, "config size, width, volume_shape")
+
+
+def _network(config: dict) -> RAModel:
+    perceptual = SqueezeLPIPS() if config["weights"] == pretrained.IMAGENET else None
+    model = RAModel(build_vae(config), perceptual)
+    model.seed = int(config["seed"])  # the code samples at scoring
+    return model
+
+
+def load_model(checkpoint: str, device: str | torch.device = "cpu"):
+    """Rebuild RA (and its LPIPS network, when it has one) from a checkpoint; (model in eval mode, checkpoint)."""
+    return load_network(checkpoint, "RA", _network, device, BOUNDS)
+
+
+def clahe(slices: np.ndarray) -> np.ndarray:
+    """float32 [B, H, W]: scikit-image's CLAHE with its defaults on each slice of [B, H, W] in [0, 1]."""
+    return np.stack([equalize_adapthist(s) for s in slices]).astype(np.float32)
+
+
+def ra_map(perceptual: SqueezeLPIPS | None, x: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
+    """[B, 1, S, S] on x's device: RA's map of slices x and their reconstructions rec ([B, 1, S, S]):
+    |CLAHE rec - CLAHE x| x saliency(x, rec) x saliency(CLAHE x, CLAHE rec); the residual alone
+    without a perceptual network."""
+    x, rec = x.float().clamp(0, 1), rec.float().clamp(0, 1)
+    eq_x, eq_rec = clahe(x[:, 0].cpu().numpy()), clahe(rec[:, 0].cpu().numpy())
+    out = np.abs(eq_rec - eq_x)
+    if perceptual is not None:
+        eq = [torch.from_numpy(a).unsqueeze(1).to(x.device) for a in (eq_x, eq_rec)]
+        out = out * saliency(perceptual, x, rec) * saliency(perceptual, *eq)
+    return torch.from_numpy(out.astype(np.float32)).unsqueeze(1).to(x.device)
+
+
+@torch.inference_mode()
+def anomaly_map(
+    model: RAModel, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None
+) -> np.ndarray:
+    """RA's map inside the brain mask, 0 outside; float32 [X, Y, Z]."""
+    model, device, generator = prepare_scoring(model, volume, device)
+    grid = (model.size, model.size)
+
+    def residual(full: torch.Tensor) -> torch.Tensor:
+        x = unit_range(to_grid(full, grid))
+        rec = model.vae(x, generator)[0]
+        return to_grid(ra_map(model.perceptual, x, rec), tuple(full.shape[-2:]))
+
+    return residual_map(volume, brain_mask, device, SLICES_PER_BATCH, residual)

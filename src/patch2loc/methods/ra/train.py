@@ -1,0 +1,199 @@
+"""Training of RA (Bercea et al., MIDL 2023): a Soft-IntroVAE on healthy axial slices (docs/ra.md).
+
+One step = `batch_size` axial slices (image x brain mask, clipped to [0, 1]) drawn uniformly, with
+replacement, among the training volumes' slices that hold brain, resized to `size` x `size`
+(bilinear, as the AE's), moved by the reference's random affine map and flip (augment.py), then
+the reference's two updates (ci-ber/RA@9b7a255 projects/23_ra_midl/RA_Trainer.py l. 78-158): the
+encoder's Adam step on L_E with the decoder frozen, then the decoder's Adam step on L_D with the
+encoder frozen (losses.py), one noise batch for both. Two Adam optimisers at lr 5e-5 with PyTorch's
+default betas (l. 24-25; ra.yaml l. 51-52), saved together as the harness's `optimizer`
+(`OptimizerSet`), so a resumed run restores both and export drops both.
+Validation: a fixed set of slices of the validation subjects; `val_loss` is the mean squared error
+between the slice and its reconstruction (a sampled code, as the reference's model selection,
+l. 248-296), `val_recon_error` the mean |x - reconstruction| in the brain. The loop, checkpoints,
+resume and best model by validation loss are the shared harness's (`methods.harness`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from patch2loc.checks.intensities import training_range
+from patch2loc.checks.ranges import check_block
+from patch2loc.errors import InputError
+from patch2loc.methods import pretrained
+from patch2loc.methods.autoencoder.train import brain_slices, fixed_batches
+from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings, train_seeded
+from patch2loc.methods.lpips import SqueezeLPIPS, published_lpips
+from patch2loc.methods.ra.augment import augment
+from patch2loc.methods.resume import NothingExtra
+from patch2loc.methods.ra.bounds import MAX_SIZE, RANGES
+from patch2loc.methods.ra.losses import decoder_objective, encoder_objective, scale_of, train_part
+from patch2loc.methods.ra.model import LEVELS, RAModel, SoftIntroVAE, channels_of, parameter_count
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
+from patch2loc.run.settings import config_from_dict
+
+COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
+ARCHITECTURE = ("size", "width", "zdim", "expand_transitions")
+RESUME_MUST_MATCH = (*ARCHITECTURE, "batch_size", "lr", "steps", "augment", "weights", *LOOP_MUST_MATCH)
+MAX_PARAMETERS = 500_000_000  # a network this large is a typo in a block or an edited checkpoint
+
+
+def build_vae(arch: dict) -> SoftIntroVAE:
+    """The Soft-IntroVAE a block or checkpoint `arch` (size, width, zdim, expand_transitions) describes."""
+    return SoftIntroVAE(1, arch["zdim"], channels_of(arch["width"]), arch["size"], bool(arch["expand_transitions"]))
+
+
+def check_architecture(arch: dict, where: str) -> None:
+    """One line (ValueError) unless `arch` is a network this code builds within bounds: size a multiple
+    of 2^5 up to MAX_SIZE, at most MAX_PARAMETERS weights (counted on the meta device)."""
+    ints = [arch[k] for k in ("size", "width", "zdim")]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in ints) or arch["size"] > MAX_SIZE:
+        raise ValueError(f"{where}: size, width and zdim must be whole numbers >= 1 (size <= {MAX_SIZE})")
+    if arch["size"] % 2**LEVELS:
+        raise ValueError(f"{where}: size {arch['size']} must be a multiple of {2**LEVELS} (five 2x2 poolings)")
+    if type(arch["expand_transitions"]) is not bool:
+        raise ValueError(f"{where}: expand_transitions must be true or false")
+    with torch.device("meta"):
+        count = parameter_count(build_vae(arch))
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"{where}: {count:,} weights, more than {MAX_PARAMETERS:,}; use a smaller width or size")
+
+
+@dataclass
+class RAConfig(LoopSettings):
+    """RA's settings; defaults are the reference's (docs/ra.md)."""
+
+    # 1,500 epochs of the reference's 711 training slices in batches of 8 (drop_last: 88 a epoch)
+    steps: int = 132_000
+    batch_size: int = 8  # ra.yaml l. 71
+    lr: float = 5e-5  # both Adam optimisers (ra.yaml l. 51-52)
+    size: int = 128  # the model's slice side (ra.yaml l. 33)
+    width: int = 64  # channels width x (1, 2, 4, 8, 8): 64, 128, 256, 512, 512 (ra.yaml l. 27-32)
+    zdim: int = 128  # ra.yaml l. 26
+    expand_transitions: bool = True  # the YAML's 1x1 convs on the 512 -> 512 transitions (model.py)
+    augment: bool = True  # random affine map and flip of each training slice (augment.py)
+    weights: str = pretrained.IMAGENET  # imagenet: LPIPS-weighted map (the paper); random: the residual alone
+    pretrained_home: str = pretrained.HOME
+
+    def __post_init__(self) -> None:
+        check_settings(self, "RA config", "ra.device")
+        check_block(asdict(self), RANGES, "ra", "RA config")  # checkpoints: the same
+        pretrained.check_weights_setting(self.weights, "ra")
+        if self.batch_size < 1 or self.lr <= 0 or type(self.augment) is not bool:
+            raise InputError("RA config: batch_size and lr must be positive, augment true or false.")
+        try:
+            check_architecture(self.architecture(), "RA config")
+        except ValueError as exc:
+            raise InputError(str(exc) + ".") from None
+
+    def architecture(self) -> dict:
+        return {k: getattr(self, k) for k in ARCHITECTURE}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RAConfig":
+        return config_from_dict(cls, d, "RA config")
+
+
+def unit_range(slices: torch.Tensor) -> torch.Tensor:
+    """Normalised intensities read as the reference's [0, 1] images: clipped to [0, 1] (the 98th
+    in-brain percentile is 1 after preprocessing; the decoder's sigmoid reaches no further)."""
+    return slices.clamp(0.0, 1.0)
+
+
+class OptimizerSet:
+    """Named optimisers as the one `optimizer` the harness saves and restores: its state dict holds
+    each one's, so last.pt resumes them all and export drops them all (training state, not weights)."""
+
+    def __init__(self, **optimizers: torch.optim.Optimizer):
+        self.optimizers = optimizers
+
+    def __getitem__(self, name: str) -> torch.optim.Optimizer:
+        return self.optimizers[name]
+
+    def state_dict(self) -> dict:
+        return {name: opt.state_dict() for name, opt in self.optimizers.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if set(state) != set(self.optimizers):
+            raise KeyError(f"optimizers {sorted(state)}, not {sorted(self.optimizers)}")
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state[name])
+
+
+class RATask(NothingExtra):
+    """The harness's view of RA's training (`methods.harness.TrainingTask`)."""
+
+    method = "RA"
+    columns = COLUMNS
+
+    def __init__(self, data: TrainingData, cfg: RAConfig, perceptual: SqueezeLPIPS | None, device: torch.device):
+        self.cfg, self.device, self.scale = cfg, device, scale_of(cfg.size)
+        self.slices = unit_range(brain_slices(data.train_images, data.train_masks, cfg.size, device, brain=False)[0])
+        val_slices, val_brain = brain_slices(data.val_images, data.val_masks, cfg.size, device)
+        self.val_set = fixed_batches(unit_range(val_slices), val_brain, cfg, device)
+        self.generator = torch.Generator(device).manual_seed(cfg.seed)
+        self.model = RAModel(build_vae(cfg.architecture()), perceptual).to(device)
+        self.optimizer = OptimizerSet(
+            encoder=torch.optim.Adam(self.model.vae.encoder.parameters(), lr=cfg.lr),
+            decoder=torch.optim.Adam(self.model.vae.decoder.parameters(), lr=cfg.lr),
+        )
+
+    def train_step(self, step: int) -> torch.Tensor:
+        """The encoder's update, then the decoder's; returns the decoder step's reconstruction MSE."""
+        cfg, vae, gen = self.cfg, self.model.vae, self.generator
+        idx = torch.randint(len(self.slices), (cfg.batch_size,), generator=gen, device=self.device)
+        x = augment(self.slices[idx], gen) if cfg.augment else self.slices[idx]
+        noise = torch.randn((cfg.batch_size, cfg.zdim), generator=gen, device=self.device)
+        train_part(vae, "encoder")
+        with autocast_context(self.device, cfg.amp):
+            loss_e, z = encoder_objective(vae, x, noise, gen, self.scale)
+        self.optimizer["encoder"].zero_grad(set_to_none=True)
+        loss_e.backward()
+        self.optimizer["encoder"].step()
+        train_part(vae, "decoder")
+        with autocast_context(self.device, cfg.amp):
+            loss_d, rec = decoder_objective(vae, x, z, noise, gen, self.scale)
+        self.optimizer["decoder"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.optimizer["decoder"].step()
+        return (rec.detach().float() - x).pow(2).mean()
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Mean squared error per batch (the reference's selection) and mean |x - rec| in the brain."""
+        self.model.eval()
+        gen = torch.Generator(self.device).manual_seed(self.cfg.seed + 2)  # the same code samples every time
+        sums = torch.zeros(3, dtype=torch.float64)
+        for x, inside in self.val_set:
+            with autocast_context(self.device, self.cfg.amp):
+                diff = self.model.vae(x, gen)[0].float() - x
+            batch = (diff.pow(2).mean(), (diff.abs() * inside).sum(), inside.sum())
+            sums += torch.stack(batch).double().cpu()
+        mse, error, brain = sums.tolist()
+        return {"val_loss": mse / len(self.val_set), "val_recon_error": error / max(brain, 1.0)}
+
+
+def train(data: TrainingData, cfg: RAConfig, out_dir: str | Path, progress: bool = True) -> dict:
+    """Train RA on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`. With `weights:
+    imagenet` the published LPIPS network is read first (one line when missing) and saved with it."""
+    check_same_grid(data.train_images, data.val_images)
+    perceptual = published_lpips(cfg.pretrained_home, "ra") if cfg.weights == pretrained.IMAGENET else None
+    config = {
+        **asdict(cfg),
+        "volume_shape": list(data.train_images.shape[1:]),
+        "spacing": list(data.spacing),
+        "intensity_range": training_range(data.train_images, data.train_masks),
+    }
+    task = partial(RATask, data, cfg, perceptual)
+    return train_seeded(task, data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress)
+
+
+def train_from_files(
+    train_pairs: Pairs, val_pairs: Pairs, cfg: RAConfig, out_dir: str | Path, progress: bool = True
+) -> dict:
+    return train(load_training_data(train_pairs, val_pairs), cfg, out_dir, progress)

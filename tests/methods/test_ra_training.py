@@ -1,0 +1,158 @@
+"""RA's training and scoring on the CPU (docs/ra.md): the published weights refused when missing and
+loaded when there, a two-step training of the offline variant and its map, a resumed run ending with
+the uninterrupted one's weights, the schema's keys and the settings' bounds."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from patch2loc.errors import InputError
+from patch2loc.methods import pretrained
+from patch2loc.methods.ra.score import ra_map
+from patch2loc.methods.ra.train import RAConfig, RATask
+from patch2loc.registry import implementation
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = dict(steps=2, batch_size=2, lr=1e-3, size=32, width=2, zdim=8, val_every=1, val_batches=1, weights="random")
+
+
+def _volumes(folder: Path, count: int = 3) -> list[tuple[Path, Path]]:
+    """NIfTI pairs of 32 x 32 x 6 brain-like volumes: an ellipsoid with a smooth gradient and noise."""
+    grid = np.stack(np.meshgrid(np.linspace(-1, 1, 32), np.linspace(-1, 1, 32), np.linspace(-1, 1, 6), indexing="ij"))
+    brain = (grid[0] ** 2 + grid[1] ** 2 + (grid[2] / 1.5) ** 2) < 0.8
+    affine, pairs = np.diag([3.0, 3.0, 3.0, 1.0]), []
+    for i in range(count):
+        noise = np.random.default_rng(i).standard_normal(brain.shape)
+        image = (brain * (0.5 + 0.3 * grid[0] * grid[1] + 0.05 * noise)).astype(np.float32)
+        paths = (folder / f"s{i}_image.nii.gz", folder / f"s{i}_mask.nii.gz")
+        folder.mkdir(parents=True, exist_ok=True)
+        nib.save(nib.Nifti1Image(image, affine), paths[0])
+        nib.save(nib.Nifti1Image(brain.astype(np.uint8), affine), paths[1])
+        pairs.append(paths)
+    return pairs
+
+
+def _train(pairs, out: Path, **settings) -> Path:
+    block = {**TINY, **settings, "threads": 1, "device": "cpu"}
+    implementation("RA").train_from_files(pairs[:2], pairs[2:], block, out, modality="T1", threads=1, progress=False)
+    return out / "best.pt"
+
+
+def _fake_published(home: Path, monkeypatch) -> dict:
+    """Random 'published' SqueezeNet and LPIPS heads files in `home`, with FILES pointing at them."""
+    from torchvision.models import squeezenet1_1
+
+    torch.manual_seed(7)
+    states = {
+        "squeezenet1_1": squeezenet1_1(weights=None).state_dict(),
+        "lpips_squeeze": {
+            f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) for k, c in enumerate((64, 128, 256, 384, 384, 512, 512))
+        },
+    }
+    home.mkdir(parents=True, exist_ok=True)
+    for key, state in states.items():
+        path = home / f"{key}.pth"
+        torch.save(state, path)
+        data = path.read_bytes()
+        spec = pretrained.WeightsFile(
+            path.name, "https://example.invalid/" + path.name, hashlib.sha256(data).hexdigest(), len(data)
+        )
+        monkeypatch.setitem(pretrained.FILES, key, spec)
+    return states
+
+
+def test_published_weights_missing_are_one_line_and_loaded_when_there(tmp_path, monkeypatch):
+    pairs = _volumes(tmp_path / "data")
+    with pytest.raises(InputError, match="missing; fetch it with `snakemake download_weights`") as info:
+        _train(pairs, tmp_path / "none", weights="imagenet", pretrained_home=str(tmp_path / "empty"))
+    assert "\n" not in str(info.value) and not (tmp_path / "none").exists()
+    states = _fake_published(tmp_path / "home", monkeypatch)
+    best = _train(pairs, tmp_path / "m", weights="imagenet", pretrained_home=str(tmp_path / "home"))
+    model, ckpt = implementation("RA").load(str(best), "cpu")
+    assert ckpt["config"]["weights"] == "imagenet" and model.perceptual is not None
+    for k, v in states["squeezenet1_1"].items():
+        if k.startswith("features."):
+            torch.testing.assert_close(ckpt["model"]["perceptual." + k], v, rtol=0, atol=0)
+    for k in range(7):
+        torch.testing.assert_close(model.perceptual.heads[k].weight, states["lpips_squeeze"][f"lin{k}.model.1.weight"])
+    image = np.asarray(nib.load(pairs[2][0]).dataobj, np.float32)
+    mask = np.asarray(nib.load(pairs[2][1]).dataobj) > 0
+    score = implementation("RA").score(model, image, mask, type("S", (), {"device": "cpu"})())["score"]
+    assert score.shape == image.shape and np.isfinite(score).all() and score[mask].max() > 0
+    with pytest.raises(InputError, match="ra.weights"):
+        RAConfig(weights="imagenet1k")
+
+
+def test_tiny_training_and_scoring_of_the_offline_variant(tmp_path):
+    pairs = _volumes(tmp_path / "data")
+    best = _train(pairs, tmp_path / "m")
+    module = implementation("RA")
+    model, ckpt = module.load(str(best), "cpu")
+    assert ckpt["method"] == "RA" and ckpt["config"]["weights"] == "random" and model.perceptual is None
+    assert not any(k.startswith("perceptual.") for k in ckpt["model"]) and set(ckpt["optimizer"]) == {
+        "encoder",
+        "decoder",
+    }
+    image = np.asarray(nib.load(pairs[2][0]).dataobj, np.float32)
+    mask = np.asarray(nib.load(pairs[2][1]).dataobj) > 0
+    settings = type("S", (), {"device": "cpu"})()
+    score = module.score(model, image, mask, settings)["score"]
+    assert score.shape == image.shape and score.dtype == np.float32
+    assert (score[~mask] == 0).all() and (score >= 0).all() and score[mask].mean() > 0
+    np.testing.assert_array_equal(module.score(model, image, mask, settings)["score"], score)  # seeded code samples
+    # the map of one volume: the seeded reconstruction of its slices (already the model's 32 x 32), the residual
+    clean = torch.from_numpy((image * mask).transpose(2, 0, 1).copy()).unsqueeze(1)
+    keep = mask.any(axis=(0, 1))
+    with torch.no_grad():
+        x = clean[keep].clamp(0, 1)
+        rec = model.vae(x, torch.Generator().manual_seed(ckpt["config"]["seed"]))[0]
+        expected = np.zeros_like(image)
+        expected[:, :, keep] = ra_map(None, x, rec)[:, 0].numpy().transpose(1, 2, 0)
+    np.testing.assert_allclose(score, expected * mask, atol=1e-6)
+    with pytest.raises(InputError, match="trained on"):
+        module.score(model, image[:, :, :4], mask[:, :, :4], settings)
+
+
+def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """Both optimisers' states, the generator and the weights come back from last.pt: stopped after the
+    step-2 checkpoint and run again, the run ends with the uninterrupted one's weights."""
+    pairs = _volumes(tmp_path / "data")
+    settings = dict(steps=4, val_every=2, checkpoint_every=2)
+    straight = torch.load(_train(pairs, tmp_path / "a", **settings).with_name("last.pt"), weights_only=True)
+    step = RATask.train_step
+
+    def stop_at_3(self, n):
+        if n == 3:
+            raise KeyboardInterrupt
+        return step(self, n)
+
+    monkeypatch.setattr(RATask, "train_step", stop_at_3)
+    with pytest.raises(KeyboardInterrupt):
+        _train(pairs, tmp_path / "b", **settings)
+    monkeypatch.setattr(RATask, "train_step", step)
+    resumed = torch.load(_train(pairs, tmp_path / "b", **settings).with_name("last.pt"), weights_only=True)
+    assert resumed["step"] == straight["step"] == 4
+    for key, value in straight["model"].items():
+        torch.testing.assert_close(resumed["model"][key], value, rtol=0, atol=0)
+    for name in ("encoder", "decoder"):
+        for index, state in straight["optimizer"][name]["state"].items():
+            got = resumed["optimizer"][name]["state"][index]
+            torch.testing.assert_close(got["exp_avg"], state["exp_avg"], rtol=0, atol=0)
+
+
+def test_settings_schema_and_bounds():
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    keys = set(schema["properties"]["ra"]["properties"]) - {"threads"}
+    assert {f.name for f in dataclasses.fields(RAConfig)} - {"device", "num_threads", "modality"} == keys
+    with pytest.raises(InputError, match="multiple of 32"):
+        RAConfig(size=48)
+    with pytest.raises(InputError, match="ra.size"):
+        RAConfig(size=16)
