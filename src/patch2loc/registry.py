@@ -180,7 +180,17 @@ REGISTRY = (
         train_minutes=1200,
         score_minutes=0.6,  # estimated, not measured: the DAE's plus CLAHE and two LPIPS maps per slice
         pretrained=("squeezenet1_1", "lpips_squeeze"),
-        variant="RA (no LPIPS)",
+    ),
+    Method(
+        name="RA-noLPIPS",
+        module="patch2loc.methods.ra.offline",
+        config="ra",
+        train_rule="train_ra_nolpips",
+        models="RA-noLPIPS",
+        gpu=True,
+        train_minutes=1200,  # RA's estimate (its network and training)
+        score_minutes=0.4,  # estimated, not measured: RA's without the two LPIPS maps
+        variant_of="RA",
     ),
 )
 METHODS = {m.name: m for m in REGISTRY}

@@ -86,3 +86,29 @@ def test_the_weights_setting_is_checked_in_one_line():
     assert pretrained.check_weights_setting("random", "fae") == "random"
     with pytest.raises(InputError, match="fae.weights"):
         pretrained.check_weights_setting("imagenet1k", "fae")
+
+
+def test_a_paper_method_and_its_offline_variant_each_refuse_the_others_weights():
+    pretrained.check_variant("imagenet", "RA", "RA")
+    pretrained.check_variant("random", "RA-noLPIPS", "RA")
+    with pytest.raises(InputError, match="RA trains with weights imagenet.*variant_of RA"):
+        pretrained.check_variant("random", "RA", "RA")
+    with pytest.raises(InputError, match="RA-noLPIPS trains with weights random.*list RA in `methods`"):
+        pretrained.check_variant("imagenet", "RA-noLPIPS", "RA")
+
+
+def test_every_variant_is_a_method_of_its_own_with_another_name_and_no_published_file():
+    """A variant is never shown under the paper's name: its registry name, model folder and
+    training rule differ from its paper method's, it shares the block, and it needs no download."""
+    from patch2loc.registry import METHODS, REGISTRY, implementation
+
+    variants = [m for m in REGISTRY if m.variant_of]
+    assert variants
+    for variant in variants:
+        paper = METHODS[variant.variant_of]
+        assert paper.pretrained and not variant.pretrained, variant.name
+        assert variant.name != paper.name and variant.models != paper.models and variant.train_rule != paper.train_rule
+        assert variant.config == paper.config
+        settings = implementation(variant.name).Settings
+        assert settings().method == variant.name and settings().weights == pretrained.RANDOM
+        assert implementation(paper.name).Settings().weights == pretrained.IMAGENET

@@ -20,7 +20,7 @@ from patch2loc.methods.ra.model import SoftIntroVAE, parameter_count
 from patch2loc.methods.ra.score import ra_map
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = dict(steps=2, batch_size=2, lr=1e-3, size=32, width=2, zdim=8, val_every=1, val_batches=1, weights="random")
+TINY = dict(steps=2, batch_size=2, lr=1e-3, size=32, width=2, zdim=8, val_every=1, val_batches=1)
 
 
 def _block(i: int, o: int, expand: bool) -> int:

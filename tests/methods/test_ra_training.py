@@ -5,7 +5,6 @@ the uninterrupted one's weights, the schema's keys and the settings' bounds."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 import nibabel as nib
@@ -15,13 +14,13 @@ import torch
 import yaml
 
 from patch2loc.errors import InputError
-from patch2loc.methods import pretrained
 from patch2loc.methods.ra.score import ra_map
 from patch2loc.methods.ra.train import RAConfig, RATask
 from patch2loc.registry import implementation
+from tests.helpers.published import fake_published
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = dict(steps=2, batch_size=2, lr=1e-3, size=32, width=2, zdim=8, val_every=1, val_batches=1, weights="random")
+TINY = dict(steps=2, batch_size=2, lr=1e-3, size=32, width=2, zdim=8, val_every=1, val_batches=1)
 
 
 def _volumes(folder: Path, count: int = 3) -> list[tuple[Path, Path]]:
@@ -40,42 +39,19 @@ def _volumes(folder: Path, count: int = 3) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def _train(pairs, out: Path, **settings) -> Path:
+def _train(pairs, out: Path, method: str = "RA-noLPIPS", **settings) -> Path:
     block = {**TINY, **settings, "threads": 1, "device": "cpu"}
-    implementation("RA").train_from_files(pairs[:2], pairs[2:], block, out, modality="T1", threads=1, progress=False)
+    implementation(method).train_from_files(pairs[:2], pairs[2:], block, out, modality="T1", threads=1, progress=False)
     return out / "best.pt"
-
-
-def _fake_published(home: Path, monkeypatch) -> dict:
-    """Random 'published' SqueezeNet and LPIPS heads files in `home`, with FILES pointing at them."""
-    from torchvision.models import squeezenet1_1
-
-    torch.manual_seed(7)
-    states = {
-        "squeezenet1_1": squeezenet1_1(weights=None).state_dict(),
-        "lpips_squeeze": {
-            f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) for k, c in enumerate((64, 128, 256, 384, 384, 512, 512))
-        },
-    }
-    home.mkdir(parents=True, exist_ok=True)
-    for key, state in states.items():
-        path = home / f"{key}.pth"
-        torch.save(state, path)
-        data = path.read_bytes()
-        spec = pretrained.WeightsFile(
-            path.name, "https://example.invalid/" + path.name, hashlib.sha256(data).hexdigest(), len(data)
-        )
-        monkeypatch.setitem(pretrained.FILES, key, spec)
-    return states
 
 
 def test_published_weights_missing_are_one_line_and_loaded_when_there(tmp_path, monkeypatch):
     pairs = _volumes(tmp_path / "data")
     with pytest.raises(InputError, match="missing; fetch it with `snakemake download_weights`") as info:
-        _train(pairs, tmp_path / "none", weights="imagenet", pretrained_home=str(tmp_path / "empty"))
+        _train(pairs, tmp_path / "none", "RA", pretrained_home=str(tmp_path / "empty"))
     assert "\n" not in str(info.value) and not (tmp_path / "none").exists()
-    states = _fake_published(tmp_path / "home", monkeypatch)
-    best = _train(pairs, tmp_path / "m", weights="imagenet", pretrained_home=str(tmp_path / "home"))
+    states = fake_published(["squeezenet1_1", "lpips_squeeze"], tmp_path / "home", monkeypatch)
+    best = _train(pairs, tmp_path / "m", "RA", pretrained_home=str(tmp_path / "home"))
     model, ckpt = implementation("RA").load(str(best), "cpu")
     assert ckpt["config"]["weights"] == "imagenet" and model.perceptual is not None
     for k, v in states["squeezenet1_1"].items():
@@ -87,16 +63,16 @@ def test_published_weights_missing_are_one_line_and_loaded_when_there(tmp_path, 
     mask = np.asarray(nib.load(pairs[2][1]).dataobj) > 0
     score = implementation("RA").score(model, image, mask, type("S", (), {"device": "cpu"})())["score"]
     assert score.shape == image.shape and np.isfinite(score).all() and score[mask].max() > 0
-    with pytest.raises(InputError, match="ra.weights"):
-        RAConfig(weights="imagenet1k")
+    with pytest.raises(InputError, match="RA trains with weights imagenet"):
+        RAConfig(weights="random")
 
 
 def test_tiny_training_and_scoring_of_the_offline_variant(tmp_path):
     pairs = _volumes(tmp_path / "data")
     best = _train(pairs, tmp_path / "m")
-    module = implementation("RA")
+    module = implementation("RA-noLPIPS")
     model, ckpt = module.load(str(best), "cpu")
-    assert ckpt["method"] == "RA" and ckpt["config"]["weights"] == "random" and model.perceptual is None
+    assert ckpt["method"] == "RA-noLPIPS" and ckpt["config"]["weights"] == "random" and model.perceptual is None
     assert not any(k.startswith("perceptual.") for k in ckpt["model"]) and set(ckpt["optimizer"]) == {
         "encoder",
         "decoder",
@@ -151,7 +127,9 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypat
 def test_settings_schema_and_bounds():
     schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
     keys = set(schema["properties"]["ra"]["properties"]) - {"threads"}
-    assert {f.name for f in dataclasses.fields(RAConfig)} - {"device", "num_threads", "modality"} == keys
+    # not in the block: the method (RA or RA-noLPIPS) sets `method` and `weights`, the workflow `pretrained_home`
+    code = {f.name for f in dataclasses.fields(RAConfig)} - {"device", "num_threads", "modality"}
+    assert code - {"method", "weights", "pretrained_home"} == keys
     with pytest.raises(InputError, match="multiple of 32"):
         RAConfig(size=48)
     with pytest.raises(InputError, match="ra.size"):

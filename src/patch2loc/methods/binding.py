@@ -1,10 +1,14 @@
 """Methods as the workflow calls them (see `patch2loc.registry`): `workflow_trainer` turns a config
 block into a method's settings for its trainer; `bind_family` binds the AE/VAE and the three
 diffusion models (one config dataclass per registry name) to their family's shared train and score
-modules, the same way (one place, so the families cannot drift apart)."""
+modules, the same way (one place, so the families cannot drift apart); `offline_variant` binds the
+variant of a method built on published networks that runs without them (FAE-random, ...)."""
 
 from __future__ import annotations
 
+import dataclasses
+
+from patch2loc.methods.pretrained import RANDOM
 from patch2loc.run.settings import config_from_dict
 
 
@@ -35,3 +39,17 @@ def workflow_trainer(config_cls, train_pairs):
         return train_pairs(train, val, cfg, out_dir, progress)
 
     return train_from_files
+
+
+def offline_variant(name: str, settings_cls, train_pairs, load_model) -> tuple:
+    """(Settings, load, train_from_files) of `name`, the offline variant of the method whose config
+    dataclass is `settings_cls` (the registry's `variant_of`): the same block and network, `weights`
+    random, and `name` in its checkpoints (`load_model(checkpoint, device, name)` checks it), so no
+    table, figure or bundle can show it under the paper's name."""
+    fields = [("method", str, dataclasses.field(default=name)), ("weights", str, dataclasses.field(default=RANDOM))]
+    settings = dataclasses.make_dataclass(name.replace("-", "") + "Config", fields, bases=(settings_cls,))
+
+    def load(checkpoint, device="cpu"):
+        return load_model(checkpoint, device, name)
+
+    return settings, load, workflow_trainer(settings, train_pairs)

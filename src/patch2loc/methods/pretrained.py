@@ -76,6 +76,19 @@ def check_weights_setting(value: str, block: str) -> str:
     return value
 
 
+def check_variant(weights: str, method: str, paper: str) -> None:
+    """`paper` (a registry name) trains only on the published networks, its offline variant only
+    without them, so a checkpoint's method always says which it is (the registry's `variant_of`)."""
+    want = IMAGENET if method == paper else RANDOM
+    if weights != want:
+        fix = (
+            f"its offline variant is a method of its own (registry: variant_of {paper})"
+            if method == paper
+            else f"for the published networks list {paper} in `methods`"
+        )
+        raise InputError(f"{method} trains with weights {want}, not {weights!r}; {fix}.")
+
+
 def verify(path: Path, key: str) -> None:
     """One line naming the file when it is not the published one (size first: no hashing of a wrong file)."""
     spec, size = FILES[key], path.stat().st_size

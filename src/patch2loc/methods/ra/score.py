@@ -74,9 +74,10 @@ def _network(config: dict) -> RAModel:
     return model
 
 
-def load_model(checkpoint: str, device: str | torch.device = "cpu"):
-    """Rebuild RA (and its LPIPS network, when it has one) from a checkpoint; (model in eval mode, checkpoint)."""
-    return load_network(checkpoint, "RA", _network, device, BOUNDS)
+def load_model(checkpoint: str, device: str | torch.device = "cpu", name: str = "RA"):
+    """Rebuild RA (and its LPIPS network, when it has one) from a checkpoint of method `name` (RA or
+    its offline variant); (model in eval mode, checkpoint)."""
+    return load_network(checkpoint, name, _network, device, BOUNDS)
 
 
 def clahe(slices: np.ndarray) -> np.ndarray:

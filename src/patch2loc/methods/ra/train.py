@@ -78,12 +78,13 @@ class RAConfig(LoopSettings):
     expand_transitions: bool = True  # the YAML's 1x1 convs on the 512 -> 512 transitions (model.py)
     augment: bool = True  # random affine map and flip of each training slice (augment.py)
     weights: str = pretrained.IMAGENET  # imagenet: LPIPS-weighted map (the paper); random: the residual alone
+    method: str = "RA"  # RA-noLPIPS: the offline variant (offline.py), weights random
     pretrained_home: str = pretrained.HOME
 
     def __post_init__(self) -> None:
         check_settings(self, "RA config", "ra.device")
         check_block(asdict(self), RANGES, "ra", "RA config")  # checkpoints: the same
-        pretrained.check_weights_setting(self.weights, "ra")
+        pretrained.check_variant(self.weights, self.method, "RA")
         if self.batch_size < 1 or self.lr <= 0 or type(self.augment) is not bool:
             raise InputError("RA config: batch_size and lr must be positive, augment true or false.")
         try:
@@ -128,11 +129,10 @@ class OptimizerSet:
 class RATask(NothingExtra):
     """The harness's view of RA's training (`methods.harness.TrainingTask`)."""
 
-    method = "RA"
     columns = COLUMNS
 
     def __init__(self, data: TrainingData, cfg: RAConfig, perceptual: SqueezeLPIPS | None, device: torch.device):
-        self.cfg, self.device, self.scale = cfg, device, scale_of(cfg.size)
+        self.cfg, self.device, self.scale, self.method = cfg, device, scale_of(cfg.size), cfg.method
         self.slices = unit_range(brain_slices(data.train_images, data.train_masks, cfg.size, device, brain=False)[0])
         val_slices, val_brain = brain_slices(data.val_images, data.val_masks, cfg.size, device)
         self.val_set = fixed_batches(unit_range(val_slices), val_brain, cfg, device)
