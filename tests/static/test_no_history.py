@@ -46,6 +46,7 @@ UPSTREAM_PINS = {  # the commit of a cited repository whose code a module follow
     "c5904a7": "FinnBehrendt/Conditioned-Diffusion-Models-UAD",
     "8e5a9df": "AntanasKascenas/DenoisingAE",
     "3e413c0": "StefanDenn3r/Unsupervised_Anomaly_Detection_Brain_MRI",
+    "16ee46d": "FeliMe/feature-autoencoder",
 }
 KNOWN = {  # (file, token): why it stays
     ("tests/outputs/test_concurrency.py", "0badc0de"): "a made-up host tag in a staging file's name",

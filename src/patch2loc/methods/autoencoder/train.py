@@ -131,6 +131,18 @@ def brain_slices(images: np.ndarray, masks: np.ndarray, size: int, device: torch
     return torch.cat(out), torch.cat(inside) if brain else None
 
 
+def validation_batches(data: TrainingData, cfg, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """`cfg.val_batches` fixed batches of `cfg.batch_size` (slices, brain) of the validation volumes on
+    the `cfg.size` grid, drawn once with a generator of their own (seed + 1: never the training stream's)."""
+    val_slices, val_brain = brain_slices(data.val_images, data.val_masks, cfg.size, device)
+    val_gen = torch.Generator(device).manual_seed(cfg.seed + 1)
+    batches = []
+    for _ in range(cfg.val_batches):
+        idx = torch.randint(len(val_slices), (cfg.batch_size,), generator=val_gen, device=device)
+        batches.append((val_slices[idx], val_brain[idx]))
+    return batches
+
+
 def autoencoder_loss(model, x: torch.Tensor, generator: torch.Generator, kl_weight: float, amp: str) -> torch.Tensor:
     """L1 summed over each slice, + kl_weight x KL(N(mu, sigma^2) || N(0, 1)) summed over the code
     (the VAE), averaged over the batch."""
@@ -152,12 +164,7 @@ class AutoencoderTask(NothingExtra):
         self.method, self.cfg, self.device = cfg.method, cfg, device
         self.kl_weight = float(getattr(cfg, "kl_weight", 0.0))
         self.slices, _ = brain_slices(data.train_images, data.train_masks, cfg.size, device, brain=False)
-        val_slices, val_brain = brain_slices(data.val_images, data.val_masks, cfg.size, device)
-        val_gen = torch.Generator(device).manual_seed(cfg.seed + 1)  # never touches the training stream
-        self.val_set = []
-        for _ in range(cfg.val_batches):
-            idx = torch.randint(len(val_slices), (cfg.batch_size,), generator=val_gen, device=device)
-            self.val_set.append((val_slices[idx], val_brain[idx]))
+        self.val_set = validation_batches(data, cfg, device)
         self.generator = torch.Generator(device).manual_seed(cfg.seed)
         self.model = DenseAutoencoder(**cfg.architecture()).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
