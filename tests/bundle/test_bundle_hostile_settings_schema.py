@@ -35,7 +35,7 @@ def _block(name: str) -> dict:
 
 
 def test_every_method_rebuilt_from_settings_has_its_bounds():
-    assert {m.name for m in REBUILT} == {"DAE", "DDPM", "pDDPM", "cDDPM", "AE", "VAE"}
+    assert {m.name for m in REBUILT} == {"DAE", "DDPM", "pDDPM", "cDDPM", "AE", "VAE", "FAE"}
 
 
 @pytest.mark.parametrize("method", REBUILT, ids=lambda m: m.name)

@@ -196,11 +196,13 @@ def test_the_published_file_is_the_extractor_and_travels_in_the_checkpoint(tmp_p
     torch.testing.assert_close(extractor.layer0[1].weight, state["bn1.weight"], rtol=0, atol=0)
 
 
-def test_a_file_that_is_no_resnet18_is_one_line(tmp_path, monkeypatch):
-    _publish(monkeypatch, tmp_path / "cache", {"weight": torch.zeros(3)})
-    pairs = _volumes(tmp_path / "data", (32, 32, 5), 3)
-    with pytest.raises(InputError, match="not torchvision's ResNet-18 weights"):
-        _train(pairs, tmp_path / "model", weights="imagenet", pretrained_home=str(tmp_path / "cache"))
+def test_a_file_that_is_no_resnet18_is_one_line_before_any_volume_is_read(tmp_path, monkeypatch):
+    missing = [(tmp_path / "no.nii.gz", tmp_path / "no_mask.nii.gz")] * 2
+    state = {k: v.clone() for k, v in resnet18().state_dict().items()}
+    for name, bad in (("fc.weight", state["fc.weight"][:, :8]), ("weight", torch.zeros(3))):  # a shape, a key
+        _publish(monkeypatch, tmp_path / name, {**state, name: bad})
+        with pytest.raises(InputError, match=rf"not torchvision's ResNet-18 weights .*: {name}\)"):
+            _train(missing, tmp_path / "model", weights="imagenet", pretrained_home=str(tmp_path / name))
 
 
 def test_settings_out_of_range_are_one_line():
@@ -213,3 +215,50 @@ def test_settings_out_of_range_are_one_line():
         FAEConfig(hidden_dims=[8] * 7)
     with pytest.raises(InputError, match="more than 200,000,000"):
         FAEConfig(hidden_dims=[1024] * 6, size=256)
+
+
+def test_an_edited_checkpoint_is_refused_before_its_network_is_built(tmp_path):
+    best = _train(_volumes(tmp_path / "data", (32, 32, 5), 3), tmp_path / "model")
+    ckpt = torch.load(best, weights_only=True)
+    ckpt["config"].update(hidden_dims=[1024] * 6, size=256)  # 362 million weights
+    torch.save(ckpt, tmp_path / "edited.pt")
+    with pytest.raises(InputError, match="not a usable FAE checkpoint.*more than 200,000,000"):
+        implementation("FAE").load(str(tmp_path / "edited.pt"), "cpu")
+
+
+def test_the_schema_and_the_settings_name_the_same_keys():
+    """Each key of the `fae:` schema is a setting and each setting a schema key (but those the workflow
+    sets: device, threads, modality)."""
+    import dataclasses
+
+    import yaml
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "schema.yaml").read_text())
+    keys = set(schema["properties"]["fae"]["properties"]) - {"threads"}
+    assert {f.name for f in dataclasses.fields(FAEConfig)} - {"device", "num_threads", "modality"} == keys
+
+
+def test_a_resumed_training_ends_with_the_same_weights_and_batch_norm_statistics(tmp_path, monkeypatch):
+    """Stopped after the step-2 checkpoint and run again: the trained weights, the extractor's running
+    statistics (updated in train mode) and the dropout stream are those of an uninterrupted run."""
+    from patch2loc.methods.fae.train import FAETask
+
+    pairs = _volumes(tmp_path / "data", (32, 32, 5), 3)
+    settings = dict(steps=4, val_every=2, checkpoint_every=2)
+    whole = torch.load(_train(pairs, tmp_path / "a", **settings).with_name("last.pt"), weights_only=True)
+    original = FAETask.train_step
+
+    def interrupted(self, n):
+        if n == 3:
+            raise KeyboardInterrupt
+        return original(self, n)
+
+    monkeypatch.setattr(FAETask, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _train(pairs, tmp_path / "b", **settings)
+    monkeypatch.setattr(FAETask, "train_step", original)
+    again = torch.load(_train(pairs, tmp_path / "b", **settings).with_name("last.pt"), weights_only=True)
+    assert again["step"] == whole["step"] == 4
+    assert "extractor.layer2.1.bn2.running_var" in whole["model"]
+    for key, value in whole["model"].items():
+        torch.testing.assert_close(again["model"][key], value, rtol=0, atol=0)

@@ -17,10 +17,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_registry_lines_point_at_working_modules():
-    assert [m.name for m in REGISTRY] == ["Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE"]
+    assert [m.name for m in REGISTRY] == ["Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE", "FAE"]
     assert len(METHODS) == len(REGISTRY)
     rules = [m.train_rule for m in REGISTRY if m.trains]
-    assert rules == ["train_model", "train_dae", "train_ddpm", "train_pddpm", "train_cddpm", "train_ae", "train_vae"]
+    assert rules == [
+        "train_model",
+        "train_dae",
+        "train_ddpm",
+        "train_pddpm",
+        "train_cddpm",
+        "train_ae",
+        "train_vae",
+        "train_fae",
+    ]
     assert len(set(rules)) == len(rules)
     assert [m.pretrain.rule for m in REGISTRY if m.pretrain] == ["pretrain_cddpm"]
     for method in REGISTRY:

@@ -23,11 +23,12 @@ from patch2loc.methods.rebuild import Bounds, check_grid, load_network
 from patch2loc.methods.slices import residual_map
 
 SLICES_PER_BATCH = 16
-# Bytes one slice holds while scored, per pixel of the model's grid: the extractor's stages (the
-# stem's 64 channels at half the side, 4 copies), the 256 features at a quarter of the side, their
-# reconstruction and the SSIM's eight maps of them (float32); per pixel of the volume's own slice,
-# 16 (the slice, its mask, the map resized back).
-PER_MODEL_PIXEL, PER_SLICE_PIXEL = 4 * (4 * 64 // 4 + 12 * 256 // 16), 16
+# Bytes one slice holds while scored, per pixel of the model's grid: the extractor's stages, the 256
+# features at a quarter of the side, their reconstruction and the SSIM's maps of them (float32);
+# measured about 1,300 (a 192 x 192 x 100 volume at size 128 on one CPU thread: peak memory up 368 MiB
+# for batches of 16 slices), counted as 1,536; per pixel of the volume's own slice, 16 (the slice, its
+# mask, the map resized back).
+PER_MODEL_PIXEL, PER_SLICE_PIXEL = 1536, 16
 
 
 def batch_bytes(config: dict) -> int:

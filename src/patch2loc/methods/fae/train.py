@@ -27,7 +27,7 @@ from patch2loc.errors import InputError
 from patch2loc.methods import pretrained
 from patch2loc.methods.autoencoder.train import brain_slices, validation_batches
 from patch2loc.methods.fae.bounds import MAX_SIZE, RANGES  # one table: bounds.py
-from patch2loc.methods.fae.model import FAE, HIDDEN_DIMS, anomaly_slices, fae_loss, trainable_count
+from patch2loc.methods.fae.model import FAE, HIDDEN_DIMS, anomaly_slices, fae_loss, resnet18, trainable_count
 from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings, train_seeded
 from patch2loc.methods.resume import NothingExtra
 from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
@@ -92,22 +92,22 @@ class FAEConfig(LoopSettings):
 
 
 def backbone_state(cfg: FAEConfig) -> dict | None:
-    """The published ResNet-18 weights (checked; one line when missing), or None for `weights: random`."""
+    """The published ResNet-18 weights (checked; one line when missing, altered or not a ResNet-18's
+    tensors), or None for `weights: random`. Called before any volume is read."""
     if cfg.weights == pretrained.RANDOM:
         return None
-    return pretrained.state_dict(BACKBONE, cfg.pretrained_home, "fae")
-
-
-def build_model(cfg: FAEConfig, backbone: dict | None, device: torch.device) -> FAE:
-    """The FAE of `cfg` on `device`, its extractor loaded with `backbone`; one line when that file
-    does not hold a ResNet-18's weights."""
-    try:
-        model = FAE(cfg.size, cfg.hidden_dims, cfg.dropout, backbone)
-    except RuntimeError as exc:
-        first = (str(exc).strip().splitlines() or ["?"])[0][:160]
+    state = pretrained.state_dict(BACKBONE, cfg.pretrained_home, "fae")
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in resnet18().state_dict().items()}
+    got = {k: tuple(getattr(v, "shape", ())) for k, v in state.items()} if isinstance(state, dict) else {}
+    if got != expected:
+        odd = sorted(set(got) ^ set(expected)) or [k for k in expected if got[k] != expected[k]]
         where = pretrained.weights_path(BACKBONE, cfg.pretrained_home)
-        raise InputError(f"{where}: not torchvision's ResNet-18 weights ({first}); rerun download_weights.") from None
-    return model.to(device)
+        raise InputError(
+            f"{where}: not torchvision's ResNet-18 weights (first differing tensor: {str(odd[0])[:60]}); "
+            "delete it and rerun download_weights."
+        )
+    return state
 
 
 def prime_batch_norm(model: FAE) -> None:
@@ -130,7 +130,7 @@ class FAETask(NothingExtra):
         self.slices, _ = brain_slices(data.train_images, data.train_masks, cfg.size, device, brain=False)
         self.val_set = validation_batches(data, cfg, device)  # the AE's: fixed slices, a generator of their own
         self.generator = torch.Generator(device).manual_seed(cfg.seed)
-        self.model = build_model(cfg, backbone, device)
+        self.model = FAE(cfg.size, cfg.hidden_dims, cfg.dropout, backbone).to(device)
         prime_batch_norm(self.model)
         trainable = [p for p in self.model.parameters() if p.requires_grad]  # Adam skips the frozen ones alike
         self.optimizer = torch.optim.Adam(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
