@@ -192,6 +192,29 @@ REGISTRY = (
         score_minutes=0.4,  # estimated, not measured: RA's without the two LPIPS maps
         variant_of="RA",
     ),
+    # Meissen et al.'s structural feature autoencoder (docs/fae.md): an AE on a frozen ResNet-18's features.
+    Method(
+        name="FAE",
+        module="patch2loc.methods.fae.method",
+        config="fae",
+        train_rule="train_fae",
+        models="FAE",
+        gpu=True,
+        train_minutes=60,  # estimated, not measured: 10,000 steps of 32 slices, most of it loading the volumes (the AE's)
+        score_minutes=0.45,  # estimated, not measured: a slice network + the median (the AE's)
+        pretrained=("resnet18",),
+    ),
+    Method(
+        name="FAE-random",
+        module="patch2loc.methods.fae.offline",
+        config="fae",
+        train_rule="train_fae_random",
+        models="FAE-random",
+        gpu=True,
+        train_minutes=60,  # FAE's estimate (its network and training)
+        score_minutes=0.45,  # FAE's estimate
+        variant_of="FAE",
+    ),
 )
 METHODS = {m.name: m for m in REGISTRY}
 TRAINED = tuple(m.name for m in REGISTRY if m.trains)  # the methods predict applies and export bundles

@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 RECORD, CONFIG = REPO / "docs" / "gpu" / "h200-2026-11-26.json", REPO / "config" / "config.yaml"
 TRAIN_MARGIN, SCORE_MARGIN = 10, 3
 # Scorings the lease's time did not reach; each borrows a measured method's limit (registry comment).
-SCORING_NOT_MEASURED = {"AE", "VAE", "cDDPM"}
+SCORING_NOT_MEASURED = {"AE", "VAE", "cDDPM", "FAE"}
+# Trainings the benchmark does not run yet (benchmarks/gpu/methods_part.py): their limits are estimates.
+TRAINING_NOT_MEASURED = {"FAE"}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,9 @@ def _fp32_minutes(training: dict) -> float:
 @pytest.mark.parametrize("name", TRAINED)
 def test_every_training_limit_covers_ten_times_the_measured_time(name, measured):
     method = METHODS[name]
+    if name in TRAINING_NOT_MEASURED:
+        assert name not in measured, f"{name} is measured now: take it out of TRAINING_NOT_MEASURED"
+        return
     assert method.train_minutes >= TRAIN_MARGIN * _fp32_minutes(measured[name]["training"])
     if method.pretrain:
         pre = measured[method.pretrain.name]["training"]

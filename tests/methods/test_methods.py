@@ -17,7 +17,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_registry_lines_point_at_working_modules():
-    assert [m.name for m in REGISTRY] == ["Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE", "RA"]
+    assert [m.name for m in REGISTRY] == [
+        *("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE"),
+        *("RA", "RA-noLPIPS", "FAE", "FAE-random"),
+    ]
     assert len(METHODS) == len(REGISTRY)
     rules = [m.train_rule for m in REGISTRY if m.trains]
     assert rules == [
@@ -29,6 +32,9 @@ def test_registry_lines_point_at_working_modules():
         "train_ae",
         "train_vae",
         "train_ra",
+        "train_ra_nolpips",
+        "train_fae",
+        "train_fae_random",
     ]
     assert len(set(rules)) == len(rules)
     assert [m.pretrain.rule for m in REGISTRY if m.pretrain] == ["pretrain_cddpm"]

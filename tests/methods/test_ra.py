@@ -114,6 +114,7 @@ def _lpips_pair():
     """The lpips package's network (random trunk, its published heads) and ours with the same weights."""
     import lpips
 
+    torch.manual_seed(0)  # the random trunk: the same network whatever ran before
     theirs = lpips.LPIPS(net="squeeze", pretrained=True, pnet_rand=True, spatial=True, verbose=False).eval()
     ours = SqueezeLPIPS().eval()
     trunk = {}

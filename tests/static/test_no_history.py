@@ -52,6 +52,7 @@ UPSTREAM_PINS = {  # the commit of a cited repository whose code a module follow
     "c8995ed": "ci-ber/PHANES",
     "9b7a255": "ci-ber/RA",
     "3767a70": "richzhang/PerceptualSimilarity",
+    "16ee46d": "FeliMe/feature-autoencoder",
 }
 KNOWN = {  # (file, token): why it stays
     ("tests/outputs/test_concurrency.py", "0badc0de"): "a made-up host tag in a staging file's name",

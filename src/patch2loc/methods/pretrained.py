@@ -113,9 +113,12 @@ def state_dict(key: str, home: str | Path, block: str) -> dict:
 
     path = weights_path(key, home)
     if not path.is_file():
+        from patch2loc.registry import REGISTRY
+
+        variants = [m.name for m in REGISTRY if m.config == block and m.variant_of] or ["its offline variant"]
         raise InputError(
             f"{path}: missing; fetch it with `snakemake download_weights` on a machine with the internet, "
-            f"or set {block}.weights: {RANDOM} (a named offline variant)."
+            f"or list {variants[0]} in `methods` (the offline variant, no published networks)."
         )
     verify(path, key)
     return torch.load(path, map_location="cpu", weights_only=True)

@@ -142,6 +142,12 @@ def fixed_batches(slices: torch.Tensor, brain: torch.Tensor, cfg, device: torch.
     return batches
 
 
+def validation_batches(data: TrainingData, cfg, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """`fixed_batches` of the validation volumes' slices on the `cfg.size` grid (the AE's and FAE's)."""
+    val_slices, val_brain = brain_slices(data.val_images, data.val_masks, cfg.size, device)
+    return fixed_batches(val_slices, val_brain, cfg, device)
+
+
 def autoencoder_loss(model, x: torch.Tensor, generator: torch.Generator, kl_weight: float, amp: str) -> torch.Tensor:
     """L1 summed over each slice, + kl_weight x KL(N(mu, sigma^2) || N(0, 1)) summed over the code
     (the VAE), averaged over the batch."""
@@ -163,8 +169,7 @@ class AutoencoderTask(NothingExtra):
         self.method, self.cfg, self.device = cfg.method, cfg, device
         self.kl_weight = float(getattr(cfg, "kl_weight", 0.0))
         self.slices, _ = brain_slices(data.train_images, data.train_masks, cfg.size, device, brain=False)
-        val_slices, val_brain = brain_slices(data.val_images, data.val_masks, cfg.size, device)
-        self.val_set = fixed_batches(val_slices, val_brain, cfg, device)
+        self.val_set = validation_batches(data, cfg, device)
         self.generator = torch.Generator(device).manual_seed(cfg.seed)
         self.model = DenseAutoencoder(**cfg.architecture()).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))

@@ -1,0 +1,82 @@
+"""FAE's anomaly map of a normalised volume: 1 - SSIM of a frozen ResNet-18's features and their
+reconstruction, averaged over the feature channels, in the brain.
+
+Every axial slice that holds brain is masked and resized to the model's `size` grid (as the AE's
+scoring), its map computed there (models.py l. 209-217: on the size/4 feature grid, upsampled to
+the input's side, bilinear with aligned corners), resized back to the slice (bilinear, as the AE's)
+and set to 0 outside the mask. The model is in eval mode: the extractor's batch norms use the
+running statistics training gathered on the MRI slices, as the reference's test does. The shared
+post-processing (median filter, mask) and the metrics come after.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from patch2loc.checks.ranges import check_block
+from patch2loc.errors import InputError
+from patch2loc.methods.autoencoder.train import to_grid
+from patch2loc.methods.fae.model import FAE, anomaly_slices
+from patch2loc.methods.fae.train import ARCHITECTURE, RANGES, check_architecture
+from patch2loc.methods.rebuild import Bounds, check_grid, load_network
+from patch2loc.methods.slices import residual_map
+
+SLICES_PER_BATCH = 16
+# Bytes one slice holds while scored, per pixel of the model's grid: the extractor's stages, the 256
+# features at a quarter of the side, their reconstruction and the SSIM's maps of them (float32);
+# measured about 1,300 (a 192 x 192 x 100 volume at size 128 on one CPU thread: peak memory up 368 MiB
+# for batches of 16 slices), counted as 1,536; per pixel of the volume's own slice, 16 (the slice, its
+# mask, the map resized back).
+PER_MODEL_PIXEL, PER_SLICE_PIXEL = 1536, 16
+
+
+def batch_bytes(config: dict) -> int:
+    """What one batch of slices holds while the network of `config` (size, volume_shape) runs."""
+    grid = config.get("volume_shape") or (0, 0, 0)
+    side = int(config["size"])
+    return SLICES_PER_BATCH * (side * side * PER_MODEL_PIXEL + grid[0] * grid[1] * PER_SLICE_PIXEL)
+
+
+def _check(config: dict, where: str) -> None:
+    """A checkpoint's settings: present, in range (bounds.RANGES), a network this code builds; before
+    anything is allocated."""
+    missing = [k for k in (*RANGES, *ARCHITECTURE) if k not in config]
+    if missing:
+        raise InputError(f"{where}: config has no {', '.join(missing)} (an FAE checkpoint records them).")
+    check_block(config, RANGES, "config", where)
+    try:
+        check_architecture({k: config[k] for k in ARCHITECTURE}, "config")
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}.") from None
+
+
+# Before the network is built: its settings, its weights and, on the CPU, a batch of slices at its own
+# size within the memory budget.
+BOUNDS = Bounds(_check, "config size, hidden_dims", batch_bytes, "config size, volume_shape")
+
+
+def _network(config: dict) -> FAE:
+    """The FAE of a checkpoint's settings; its extractor's weights come with the checkpoint's."""
+    return FAE(config["size"], config["hidden_dims"], float(config["dropout"]))
+
+
+def load_model(checkpoint: str, device: str | torch.device = "cpu", name: str = "FAE") -> tuple[FAE, dict]:
+    """Rebuild the FAE, its frozen extractor included, from a checkpoint of method `name` (FAE or its
+    offline variant); (model in eval mode, checkpoint dict)."""
+    return load_network(checkpoint, name, _network, device, BOUNDS)
+
+
+@torch.inference_mode()
+def anomaly_map(model: FAE, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None):
+    """1 - SSIM of features and reconstruction (channel mean) inside the brain mask, 0 outside; float32 [X, Y, Z]."""
+    check_grid(model, volume, "the FAE")
+    device = torch.device(device or next(model.parameters()).device)
+    model = model.to(device).eval()
+    grid = (model.size, model.size)
+
+    def residual(full: torch.Tensor) -> torch.Tensor:
+        small = to_grid(full, grid)  # the model's grid, and the map back to the slice's
+        return to_grid(anomaly_slices(model, small), tuple(full.shape[-2:]))
+
+    return residual_map(volume, brain_mask, device, SLICES_PER_BATCH, residual)
