@@ -30,7 +30,7 @@ if RUN_WEIGHTS:
             downloads=1,
             runtime=60,
         params:
-            keys=RUN_WEIGHTS,
+            files=RUN_WEIGHTS,
             home=PRETRAINED_HOME,
             download=config.get("download", {}),
         script:

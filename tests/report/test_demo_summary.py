@@ -119,8 +119,11 @@ def test_long_checks_pass_with_the_dae_and_compare_it(tmp_path, capsys):
         "| cDDPM",
         "| AE",
         "| VAE",
-    ]  # registry order
-    assert "PASS  AE rows" in out and "PASS  VAE rows" in out
+        "| RA-noLPIPS",
+        "| FAE-random",
+    ]  # registry order; the methods on published networks as their offline variants
+    assert "PASS  AE rows" in out and "PASS  VAE rows" in out and "PASS  FAE-random rows" in out
+    assert "FAE rows" not in out.replace("FAE-random rows", "")
     assert "INFO  VAE WMH: AUPRC 30.00 % = 3.00 x Thresh, 1.20 x Patch2Loc" in out
 
 
@@ -183,3 +186,20 @@ def test_a_figure_with_an_empty_panel_fails_the_checks(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "FAIL  figures: 1 of 2 figures have data in every panel they draw; kde_WMH.png:" in out
     assert "panel 'log-error': 'abnormal (>90% lesion)' has no data" in out
+
+
+def test_the_long_demo_runs_every_method_it_checks_and_downloads_nothing():
+    """config/demo_long.yaml runs Patch2Loc, Thresh and every method `COMPARED` holds (each method on
+    published networks as its offline variant), none that needs a published file."""
+    from pathlib import Path
+
+    from patch2loc.registry import BASELINE, DEFAULT_METHOD, METHODS, run_methods
+    from patch2loc.run.configfiles import load
+
+    repo = Path(__file__).resolve().parents[2]
+    long = run_methods(load([repo / "config" / "demo.yaml", repo / "config" / "demo_long.yaml"]))
+    assert set(long) == {DEFAULT_METHOD, BASELINE, *demo_summary.COMPARED}
+    assert not [m for m in long if METHODS[m].pretrained]
+    assert {METHODS[m].variant_of for m in long if METHODS[m].variant_of} == {
+        m.name for m in METHODS.values() if m.pretrained
+    }

@@ -20,6 +20,7 @@ from patch2loc import cli
 from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig, score_lesions
 from patch2loc.registry import REGISTRY, implementation
 from patch2loc.run.configfiles import load as load_configfiles
+from tests.helpers.published import fake_published
 from patch2loc.scoring import ScanSettings, lesion_mask, mean_threshold, postprocess, score_scan
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,9 +49,13 @@ def _volume(folder: Path, seed: int) -> tuple[Path, Path, Path]:
     return tuple(paths)
 
 
-def _trained(method, folder: Path) -> Path:
-    """best.pt of `method` trained for two steps with its demo block."""
+def _trained(method, folder: Path, monkeypatch) -> Path:
+    """best.pt of `method` trained for two steps with its demo block (a method on published networks:
+    on random stand-ins, tests/helpers/published.py)."""
     block = {**DEMO[method.config], "steps": 2, "val_every": 1, "val_batches": 1, "threads": 1}
+    if method.pretrained:
+        fake_published(method.pretrained, folder / "pretrained", monkeypatch)
+        block["pretrained_home"] = str(folder / "pretrained")
     if "warmup_steps" in block:  # the demo's warm-up (Patch2Loc: 50 steps) must end before the last step
         block["warmup_steps"] = 0
     for key, value in block.items():  # a pre-training's own block (cDDPM's `pretrain:`): two steps too
@@ -68,9 +73,9 @@ def _map(path: Path) -> bytes:
 
 
 @pytest.mark.parametrize("method", REGISTRY, ids=[m.name for m in REGISTRY])
-def test_workflow_and_predict_write_byte_equal_heatmaps(method, tmp_path):
+def test_workflow_and_predict_write_byte_equal_heatmaps(method, tmp_path, monkeypatch):
     image, mask, seg = _volume(tmp_path / "scan", seed=0)
-    checkpoint = _trained(method, tmp_path) if method.trains else None
+    checkpoint = _trained(method, tmp_path, monkeypatch) if method.trains else None
     heatmap = DEMO["heatmap"]
     median = str(heatmap["median_size"])
 

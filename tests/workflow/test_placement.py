@@ -80,7 +80,7 @@ def test_every_gpu_job_reaches_the_gpu_partition_and_no_other_does(paper):
 def test_every_job_that_needs_the_internet_runs_in_the_snakemake_process(paper):
     jobs, rules = paper
     internet = {j["rule"] for j in jobs if j["resources"].get("downloads")}
-    assert internet == {"download", "download_wmh", "download_hdbet_weights"}
+    assert internet == {"download", "download_wmh", "download_hdbet_weights", "download_weights"}
     assert all(rules[r]["local"] for r in internet), [r for r in internet if not rules[r]["local"]]
     assert not [j["rule"] for j in jobs if rules[j["rule"]]["local"] and j["resources"].get("gpu", 0) > 0]
 
@@ -94,3 +94,19 @@ def test_the_profile_leaves_placement_to_the_resources_and_pins_the_plugin():
     plugin = [r for r in extras["workflow"] if r.startswith("snakemake-executor-plugin-slurm")]
     assert plugin and "<" in plugin[0] and ">=" in plugin[0], plugin  # the partition choice needs >= 2.7
     assert not (PROFILE / "config.yaml").exists()  # Snakemake 9 reads config.v8+.yaml first
+
+
+def test_the_methods_on_published_networks_train_per_fold_after_their_one_download(paper):
+    """FAE, RA (PHANES): one training per (modality, fold) like every trained method, and the one
+    `download_weights` job (on the login node) fetches what they train on, before the first."""
+    from patch2loc.registry import METHODS, run_methods
+
+    jobs, _ = paper
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    on_published = [METHODS[m] for m in run_methods(cfg) if METHODS[m].pretrained]
+    assert on_published, "the paper config runs no method on published networks"
+    per_fold = sum(1 for j in jobs if j["rule"] == METHODS["AE"].train_rule)  # one per (contrast, fold)
+    assert per_fold >= 5
+    for method in on_published:
+        assert sum(1 for j in jobs if j["rule"] == method.train_rule) == per_fold, method.name
+    assert [j["rule"] for j in jobs].count("download_weights") == 1

@@ -13,5 +13,5 @@ from patch2loc.data.download import times_from_config
 from patch2loc.methods.pretrained import fetch_weights
 
 p = snakemake.params
-for path in fetch_weights(p.keys, p.home, times_from_config(p.download)):
+for path in fetch_weights(p.files, p.home, times_from_config(p.download)):
     print(f"{path}: the published file (sha256 checked)")

@@ -12,7 +12,8 @@ std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks:
 - `--checks long` (make demo-long): >= 2 x Thresh's on ATLAS_v2 and WMH, above Thresh's on BraTS21
   and MSLUB (MSLUB's lesions sit at the chance floor of the 3 mm demo grid: docs/demo-evidence.md
   section 9; BraTS21: docs/demo-anatomy.md section 5), and rows of the DAE, the three diffusion
-  models, the AE and the VAE (`COMPARED`: the registry's other trained methods) on all four;
+  models, the AE and the VAE, the offline variants of RA, PHANES and FAE (`COMPARED`: the registry's
+  other trained methods, none on published networks) on all four;
 - every figure of the run has data in every panel it draws (`figures.check`: no class with n = 0,
   no empty method, no all-NaN curve, no figure that could not be drawn);
 (3) as information, no check: the AUPRC of each of those against Thresh's and Patch2Loc's (the
@@ -48,8 +49,9 @@ from patch2loc.evaluation.tables.aggregate import (
 )
 
 # The competitors make demo-long runs beside Patch2Loc and Thresh: every other trained method of the
-# registry (config/demo_long.yaml lists them all), so a method added there is checked here too.
-COMPARED = tuple(m for m in TRAINED if m != DEFAULT_METHOD)
+# registry (config/demo_long.yaml lists them all), so a method added there is checked here too; a
+# method on published networks (FAE, RA, PHANES) as its offline variant: the demo downloads nothing.
+COMPARED = tuple(m for m in TRAINED if m != DEFAULT_METHOD and not METHODS[m].pretrained)
 LOCATION_RATIO = 0.35  # final val location error / mean-position error must be at most this
 # Patch2Loc AUPRC / Thresh AUPRC per lesion set: (minimum, strict); make demo vs make demo-long.
 # MSLUB's long bar was 2x until 2026-11-25, when three seeds measured 1.49-1.99x and the set proved
