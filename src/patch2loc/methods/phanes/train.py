@@ -16,7 +16,8 @@ harness's `optimizer` (RA's `OptimizerSet`), so a resumed run restores all four 
 The synthetic masks of a step come from a CPU generator seeded by a number drawn from the training
 stream, so a resumed run draws the same ones.
 Validation (l. 376-378): a fixed set of slices; `val_loss` = the mean of MSE(final, x) and MSE(coarse,
-x), restored with the mask threshold 0.153 and a sampled code (restore.py). The offline variant
+x), restored with the mask threshold 0.153, a sampled code and the coarse image set to 0 outside
+the brain as at scoring (restore.py). The offline variant
 (`weights: random`) has no LPIPS (saliency 1 in the training mask) and no VGG (L1 + the adversarial loss).
 """
 
