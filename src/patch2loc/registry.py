@@ -192,6 +192,32 @@ REGISTRY = (
         score_minutes=0.4,  # estimated, not measured: RA's without the two LPIPS maps
         variant_of="RA",
     ),
+    # Bercea et al.'s pseudo-healthy restoration (docs/phanes.md): RA's Soft-IntroVAE, masks, an AOT-GAN inpainter.
+    Method(
+        name="PHANES",
+        module="patch2loc.methods.phanes.method",
+        config="phanes",
+        train_rule="train_phanes",
+        models="PHANES",
+        gpu=True,
+        # estimated, not measured: RA's 132,000 steps (~280 PFLOP) plus the inpainter's (~0.5 TFLOP a
+        # step with the VGG losses, ~70 PFLOP) and the CPU's CLAHE and masks of 8 slices a step; ten times
+        # about 3 hours
+        train_minutes=1800,
+        score_minutes=0.8,  # estimated, not measured: RA's plus the inpainter and one LPIPS map per slice
+        pretrained=("squeezenet1_1", "lpips_squeeze", "vgg19"),
+    ),
+    Method(
+        name="PHANES-noPretrained",
+        module="patch2loc.methods.phanes.offline",
+        config="phanes",
+        train_rule="train_phanes_nopretrained",
+        models="PHANES-noPretrained",
+        gpu=True,
+        train_minutes=1800,  # PHANES' estimate (its networks and training)
+        score_minutes=0.6,  # estimated, not measured: PHANES' without the LPIPS maps
+        variant_of="PHANES",
+    ),
     # Meissen et al.'s structural feature autoencoder (docs/fae.md): an AE on a frozen ResNet-18's features.
     Method(
         name="FAE",

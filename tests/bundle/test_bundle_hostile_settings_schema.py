@@ -37,7 +37,7 @@ def _block(name: str) -> dict:
 def test_every_method_rebuilt_from_settings_has_its_bounds():
     assert {m.name for m in REBUILT} == {
         *("DAE", "DDPM", "pDDPM", "cDDPM", "AE", "VAE"),
-        *("RA", "RA-noLPIPS", "FAE", "FAE-random"),
+        *("RA", "RA-noLPIPS", "PHANES", "PHANES-noPretrained", "FAE", "FAE-random"),
     }
 
 

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_registry_lines_point_at_working_modules():
     assert [m.name for m in REGISTRY] == [
         *("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE"),
-        *("RA", "RA-noLPIPS", "FAE", "FAE-random"),
+        *("RA", "RA-noLPIPS", "PHANES", "PHANES-noPretrained", "FAE", "FAE-random"),
     ]
     assert len(METHODS) == len(REGISTRY)
     rules = [m.train_rule for m in REGISTRY if m.trains]
@@ -33,6 +33,8 @@ def test_registry_lines_point_at_working_modules():
         "train_vae",
         "train_ra",
         "train_ra_nolpips",
+        "train_phanes",
+        "train_phanes_nopretrained",
         "train_fae",
         "train_fae_random",
     ]

@@ -11,11 +11,17 @@ import torch
 
 
 def residual_map(
-    volume: np.ndarray, brain_mask: np.ndarray, device: torch.device, batch: int, residual: Callable
+    volume: np.ndarray,
+    brain_mask: np.ndarray,
+    device: torch.device,
+    batch: int,
+    residual: Callable,
+    with_mask: bool = False,
 ) -> np.ndarray:
     """float32 [X, Y, Z]: `residual(slices)` of the masked volume's axial slices that hold brain,
     `batch` at a time (slices [B, 1, X, Y] on `device` -> |x - reconstruction| of the same shape),
-    0 on the other slices and outside the mask."""
+    0 on the other slices and outside the mask. `with_mask`: `residual(slices, brain)`, brain the
+    slices' mask (float32 0/1, the same shape), for a method that needs it (PHANES)."""
     mask = np.asarray(brain_mask) > 0
     clean = np.asarray(volume, np.float32) * mask
     out = np.zeros_like(clean)
@@ -23,5 +29,10 @@ def residual_map(
     for start in range(0, len(slices), batch):
         z = slices[start : start + batch]
         full = torch.from_numpy(np.ascontiguousarray(clean[:, :, z].transpose(2, 0, 1))).unsqueeze(1).to(device)
-        out[:, :, z] = residual(full).squeeze(1).cpu().numpy().transpose(1, 2, 0)
+        if with_mask:
+            inside = torch.from_numpy(np.ascontiguousarray(mask[:, :, z].transpose(2, 0, 1))).unsqueeze(1)
+            result = residual(full, inside.to(device, torch.float32))
+        else:
+            result = residual(full)
+        out[:, :, z] = result.squeeze(1).cpu().numpy().transpose(1, 2, 0)
     return (out * mask).astype(np.float32)

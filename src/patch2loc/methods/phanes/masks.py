@@ -67,8 +67,11 @@ def synthetic_masks(batch: int, size: int, generator: torch.Generator, count: in
     return masks
 
 
-def normalised_residual(x: torch.Tensor, y: torch.Tensor, clahe: Callable[[np.ndarray], np.ndarray]) -> torch.Tensor:
-    """[B, 1, H, W]: |clahe(y) - clahe(x)| per image over its 95th percentile (+1e-8), clipped at 1.
+def normalised_residual(
+    x: torch.Tensor, y: torch.Tensor, clahe: Callable[[np.ndarray], np.ndarray], clip: bool = True
+) -> torch.Tensor:
+    """[B, 1, H, W]: |clahe(y) - clahe(x)| per image over its 95th percentile (+1e-8), clipped at 1
+    (unless `clip` is False: the offline variant's, see `anomaly_mask`).
     `clahe` takes and returns a [H, W] float array (the reference passes [1, H, W] to skimage's
     equalize_adapthist, which gives the same values as on [H, W])."""
     out = torch.empty_like(x, dtype=torch.float32)
@@ -76,7 +79,7 @@ def normalised_residual(x: torch.Tensor, y: torch.Tensor, clahe: Callable[[np.nd
         xs, ys = (np.asarray(clahe(t[b, 0].detach().cpu().numpy()), dtype=np.float32) for t in (x, y))
         res = torch.from_numpy(np.abs(ys - xs))
         q = torch.quantile(res, RESIDUAL_PERCENTILE)
-        out[b, 0] = (res / (q + EPS)).clamp(max=1)
+        out[b, 0] = (res / (q + EPS)).clamp(max=1) if clip else res / (q + EPS)
     return out
 
 
@@ -107,12 +110,16 @@ def anomaly_mask(
     saliency: torch.Tensor | Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     threshold: float | None,
     across_batch: bool = False,
+    clip: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(mask, map) for images x and their coarse reconstructions y ([B, 1, H, W] in [0, 1]): map = the
     normalised residual x saliency, `saliency` a [B, 1, H, W] tensor or saliency(y, x) giving one
-    (RA's LPIPS map, Gaussian-smoothed); mask = the smoothed binarised map."""
+    (RA's LPIPS map, Gaussian-smoothed); mask = the smoothed binarised map. `clip` False: the residual
+    is not clipped at 1. For the offline variant (saliency 1): clipped, its top 5 % all equal 1, so
+    the per-image 95th percentile is 1 and `> threshold` would mask nothing; unclipped, the mask is
+    the pixels above the residual's own 95th percentile. The clip changes nothing at thresholds < 1."""
     sal = saliency(y, x) if callable(saliency) else saliency
-    amap = normalised_residual(x, y, clahe).to(sal.device) * sal
+    amap = normalised_residual(x, y, clahe, clip).to(sal.device) * sal
     return smooth(binarise(amap, threshold), across_batch), amap
 
 

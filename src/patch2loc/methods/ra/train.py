@@ -126,6 +126,33 @@ class OptimizerSet:
             opt.load_state_dict(state[name])
 
 
+def training_batch(slices: torch.Tensor, cfg, generator: torch.Generator, device: torch.device):
+    """(x, noise): `cfg.batch_size` slices drawn with replacement (moved by the reference's affine map
+    and flip when `cfg.augment`) and the batch's prior noise [B, zdim], from `generator`."""
+    idx = torch.randint(len(slices), (cfg.batch_size,), generator=generator, device=device)
+    x = augment(slices[idx], generator) if cfg.augment else slices[idx]
+    return x, torch.randn((cfg.batch_size, cfg.zdim), generator=generator, device=device)
+
+
+def soft_intro_update(vae: SoftIntroVAE, optimizer: OptimizerSet, x, noise, generator, scale: float, amp: str):
+    """RA's two updates on the batch x (RA_Trainer.py l. 78-158): the `encoder` optimiser's step on L_E
+    with the decoder frozen, then the `decoder` optimiser's on L_D with the encoder frozen; returns
+    the decoder step's reconstruction (detached, before its update)."""
+    train_part(vae, "encoder")
+    with autocast_context(x.device, amp):
+        loss_e, z = encoder_objective(vae, x, noise, generator, scale)
+    optimizer["encoder"].zero_grad(set_to_none=True)
+    loss_e.backward()
+    optimizer["encoder"].step()
+    train_part(vae, "decoder")
+    with autocast_context(x.device, amp):
+        loss_d, rec = decoder_objective(vae, x, z, noise, generator, scale)
+    optimizer["decoder"].zero_grad(set_to_none=True)
+    loss_d.backward()
+    optimizer["decoder"].step()
+    return rec.detach()
+
+
 class RATask(NothingExtra):
     """The harness's view of RA's training (`methods.harness.TrainingTask`)."""
 
@@ -145,23 +172,9 @@ class RATask(NothingExtra):
 
     def train_step(self, step: int) -> torch.Tensor:
         """The encoder's update, then the decoder's; returns the decoder step's reconstruction MSE."""
-        cfg, vae, gen = self.cfg, self.model.vae, self.generator
-        idx = torch.randint(len(self.slices), (cfg.batch_size,), generator=gen, device=self.device)
-        x = augment(self.slices[idx], gen) if cfg.augment else self.slices[idx]
-        noise = torch.randn((cfg.batch_size, cfg.zdim), generator=gen, device=self.device)
-        train_part(vae, "encoder")
-        with autocast_context(self.device, cfg.amp):
-            loss_e, z = encoder_objective(vae, x, noise, gen, self.scale)
-        self.optimizer["encoder"].zero_grad(set_to_none=True)
-        loss_e.backward()
-        self.optimizer["encoder"].step()
-        train_part(vae, "decoder")
-        with autocast_context(self.device, cfg.amp):
-            loss_d, rec = decoder_objective(vae, x, z, noise, gen, self.scale)
-        self.optimizer["decoder"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.optimizer["decoder"].step()
-        return (rec.detach().float() - x).pow(2).mean()
+        x, noise = training_batch(self.slices, self.cfg, self.generator, self.device)
+        rec = soft_intro_update(self.model.vae, self.optimizer, x, noise, self.generator, self.scale, self.cfg.amp)
+        return (rec.float() - x).pow(2).mean()
 
     @torch.no_grad()
     def evaluate(self) -> dict:

@@ -1,0 +1,95 @@
+"""PHANES' anomaly map of a normalised volume (Bercea et al., MICCAI 2023; docs/phanes.md).
+
+Every axial slice that holds brain is masked, resized to the model's grid (bilinear, as RA's),
+clipped to [0, 1] (ra/train.unit_range) and restored (restore.py): the coarse reconstruction from a
+SAMPLED code, as the reference's evaluation calls the model with its default deterministic=False
+(ci-ber/PHANES@c8995ed projects/phanes/DownstreamEvaluator.py l. 317; model_zoo/phanes.py l. 268-278),
+from a generator seeded with the model's seed for each volume (the same map wherever it is scored on
+one kind of device), set to 0 outside the brain mask as the slice is; the anomaly mask at each slice's own 95th percentile (`get_anomaly` passes no
+threshold, phanes.py l. 299-300); the inpainting and composite. Map = |x - final| x saliency(final, x)
+(l. 303-308); the offline variant's is |x - final| alone. The map is resized back to the slice
+(bilinear) and set to 0 outside the brain mask (the reference has no brain mask: its map covers the
+whole slice); the shared post-processing (median filter, mask) and the metrics come after.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from patch2loc.checks.ranges import check_block
+from patch2loc.errors import InputError
+from patch2loc.methods import pretrained
+from patch2loc.methods.autoencoder.train import to_grid
+from patch2loc.methods.lpips import SqueezeLPIPS
+from patch2loc.methods.phanes.bounds import RANGES
+from patch2loc.methods.phanes.model import PHANESModel
+from patch2loc.methods.phanes.restore import phanes_map, restore
+from patch2loc.methods.phanes.train import check_phanes_architecture
+from patch2loc.methods.ra.train import ARCHITECTURE, build_vae, unit_range
+from patch2loc.methods.rebuild import Bounds, load_network, prepare_scoring
+from patch2loc.methods.slices import residual_map
+
+SLICES_PER_BATCH = 16
+# Bytes per pixel of the model's grid one slice holds in the forward pass (an estimate, not measured):
+# RA's per unit of width (ra/score.py), and the inpainter's: its 64-channel full-resolution layers and
+# the 128-channel upsampled map with their activated copies, float32; per pixel of the volume's own
+# slice, 16 (the slice, its mask, the map resized back).
+PER_WIDTH, PER_INPAINT_PIXEL, PER_SLICE_PIXEL = 32, 2048, 16
+
+
+def batch_bytes(config: dict) -> int:
+    """What one batch of slices holds while the networks of `config` (size, width, volume_shape) run."""
+    grid = config.get("volume_shape") or (0, 0, 0)
+    side = int(config["size"])
+    per_slice = side * side * (PER_WIDTH * int(config["width"]) + PER_INPAINT_PIXEL)
+    return SLICES_PER_BATCH * (per_slice + grid[0] * grid[1] * PER_SLICE_PIXEL)
+
+
+def check_config(config: dict, where: str) -> None:
+    """A checkpoint's settings: present, in range, and networks this code builds; before anything is allocated."""
+    missing = [k for k in (*RANGES, *ARCHITECTURE, "weights") if k not in config]
+    if missing:
+        raise InputError(f"{where}: config has no {', '.join(missing)} (a PHANES checkpoint records them).")
+    check_block(config, RANGES, "config", where)
+    if config["weights"] not in pretrained.WEIGHTS:
+        raise InputError(
+            f"{where}: config.weights {str(config['weights'])[:20]!r} is not one of {list(pretrained.WEIGHTS)}."
+        )
+    try:
+        check_phanes_architecture({k: config[k] for k in ARCHITECTURE}, "config")
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}.") from None
+
+
+BOUNDS = Bounds(check_config, "config size, width, zdim", batch_bytes, "config size, width, volume_shape")
+
+
+def _network(config: dict) -> PHANESModel:
+    perceptual = SqueezeLPIPS() if config["weights"] == pretrained.IMAGENET else None
+    model = PHANESModel(build_vae(config), perceptual)
+    model.seed = int(config["seed"])  # the code samples at scoring
+    return model
+
+
+def load_model(checkpoint: str, device: str | torch.device = "cpu", name: str = "PHANES"):
+    """Rebuild PHANES' networks (and its LPIPS network, when it has one) from a checkpoint of method
+    `name` (PHANES or its offline variant); (model in eval mode, checkpoint)."""
+    return load_network(checkpoint, name, _network, device, BOUNDS)
+
+
+@torch.inference_mode()
+def anomaly_map(
+    model: PHANESModel, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None
+) -> np.ndarray:
+    """PHANES' map inside the brain mask, 0 outside; float32 [X, Y, Z]."""
+    model, device, generator = prepare_scoring(model, volume, device)
+    grid = (model.size, model.size)
+
+    def residual(full: torch.Tensor, brain: torch.Tensor) -> torch.Tensor:
+        x = unit_range(to_grid(full, grid))
+        inside = (to_grid(brain, grid) >= 0.5).float()  # the brain on the model's grid, as training's
+        final = restore(model, x, generator, None, inside)[0]
+        return to_grid(phanes_map(model.perceptual, x, final), tuple(full.shape[-2:]))
+
+    return residual_map(volume, brain_mask, device, SLICES_PER_BATCH, residual, with_mask=True)

@@ -1,0 +1,209 @@
+"""Training of PHANES (Bercea et al., MICCAI 2023): RA's Soft-IntroVAE and the AOT-GAN inpainter,
+trained jointly from scratch (docs/phanes.md).
+
+One step (ci-ber/PHANES@c8995ed projects/phanes/PhanesTrainer.py l. 98-269) on `batch_size` slices
+drawn and augmented as RA's (ra/train.py `training_batch`):
+1. RA's two updates (`soft_intro_update`: the encoder's Adam step on L_E, the decoder's on L_D, RA's
+   constants; l. 116-217); the decoder step's reconstruction `rec` (before its update, l. 175) is the
+   coarse pseudo-healthy image;
+2. the inpainter's update: the anomaly mask of (x, rec) at the training threshold 0.1, its union with
+   10 synthetic ellipses per slice; pred = G(masked input, mask); composite; G's loss 1 L1 + 250 style
+   + 0.1 perceptual (VGG-19) of pred against x, D's smgan loss with the synthetic masks only; one
+   backward each, then G's and D's Adam steps (l. 229-269). The generator's adversarial term is
+   computed and never back-propagated, as the reference's.
+Four Adam optimisers at lr 5e-5, default betas (l. 25-28; phanes.yaml l. 61-62), saved together as the
+harness's `optimizer` (RA's `OptimizerSet`), so a resumed run restores all four and export drops them.
+The synthetic masks of a step come from a CPU generator seeded by a number drawn from the training
+stream, so a resumed run draws the same ones.
+Validation (l. 376-378): a fixed set of slices; `val_loss` = the mean of MSE(final, x) and MSE(coarse,
+x), restored with the mask threshold 0.153, a sampled code and the coarse image set to 0 outside
+the brain as at scoring (restore.py). The offline variant
+(`weights: random`) has no LPIPS (saliency 1 in the training mask) and no VGG (L1 + the adversarial loss).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from patch2loc.checks.intensities import training_range
+from patch2loc.checks.ranges import check_block
+from patch2loc.errors import InputError
+from patch2loc.methods import pretrained
+from patch2loc.methods.autoencoder.train import brain_slices, fixed_batches
+from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings, train_seeded
+from patch2loc.methods.lpips import published_lpips
+from patch2loc.methods.phanes import masks
+from patch2loc.methods.phanes.aotgan import check_size
+from patch2loc.methods.phanes.bounds import RANGES
+from patch2loc.methods.phanes.losses import reconstruction_losses, smgan_losses, vgg_for
+from patch2loc.methods.phanes.model import PHANESModel
+from patch2loc.methods.phanes.restore import mask_of, restore
+from patch2loc.methods.ra.losses import scale_of
+from patch2loc.methods.ra.train import (
+    ARCHITECTURE,
+    OptimizerSet,
+    build_vae,
+    check_architecture,
+    soft_intro_update,
+    training_batch,
+    unit_range,
+)
+from patch2loc.methods.resume import NothingExtra
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
+from patch2loc.run.settings import config_from_dict
+
+COLUMNS = ("step", "train_loss", "val_loss", "val_mse_final", "val_mse_coarse")
+RESUME_MUST_MATCH = (*ARCHITECTURE, "batch_size", "lr", "steps", "augment", "across_batch", "weights", *LOOP_MUST_MATCH)
+BLOCK = "phanes"
+
+
+def check_phanes_architecture(arch: dict, where: str) -> None:
+    """One line (ValueError) unless RA's network of `arch` is within bounds (train.check_architecture:
+    size a multiple of 32, weight count) and the inpainter takes its size (aotgan.check_size)."""
+    check_architecture(arch, where)
+    try:
+        check_size(arch["size"])
+    except InputError:
+        raise ValueError(f"{where}: size {arch['size']} is below 64 (the inpainter's dilation 8)") from None
+
+
+@dataclass
+class PHANESConfig(LoopSettings):
+    """PHANES' settings; defaults are the reference's (docs/phanes.md)."""
+
+    # 1,500 epochs of the reference's 711 training slices (ixi_normal_train.csv, as RA's) in batches of 8
+    steps: int = 132_000
+    batch_size: int = 8  # phanes.yaml l. 81
+    lr: float = 5e-5  # all four Adam optimisers (phanes.yaml l. 61-62)
+    size: int = 128  # the model's slice side (phanes.yaml l. 2, 35)
+    width: int = 64  # RA's channels width x (1, 2, 4, 8, 8): 64, 128, 256, 512, 512 (phanes.yaml l. 27-34)
+    zdim: int = 128  # phanes.yaml l. 26
+    expand_transitions: bool = True  # RA's YAML quirk: 1x1 convs on the 512 -> 512 transitions (ra/model.py)
+    augment: bool = True  # RA's random affine map and flip (the same IXI loader, ixi_loader.py l. 19-37)
+    across_batch: bool = False  # True: the reference's mask smoothing over the batch axis (masks.smooth)
+    weights: str = pretrained.IMAGENET  # imagenet: LPIPS and VGG-19 (the paper); random: neither
+    method: str = "PHANES"  # PHANES-noPretrained: the offline variant (offline.py), weights random
+    pretrained_home: str = pretrained.HOME
+
+    def __post_init__(self) -> None:
+        check_settings(self, "PHANES config", "phanes.device")
+        check_block(asdict(self), RANGES, BLOCK, "PHANES config")  # checkpoints: the same
+        pretrained.check_variant(self.weights, self.method, "PHANES")
+        flags = (self.augment, self.across_batch)
+        if self.batch_size < 1 or self.lr <= 0 or any(type(f) is not bool for f in flags):
+            raise InputError(
+                "PHANES config: batch_size and lr must be positive, augment and across_batch true or false."
+            )
+        try:
+            check_phanes_architecture(self.architecture(), "PHANES config")
+        except ValueError as exc:
+            raise InputError(str(exc) + ".") from None
+
+    def architecture(self) -> dict:
+        return {k: getattr(self, k) for k in ARCHITECTURE}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PHANESConfig":
+        return config_from_dict(cls, d, "PHANES config")
+
+
+def published_networks(cfg: PHANESConfig) -> tuple:
+    """(LPIPS network, VGG-19 features) read from the cache for `weights: imagenet`, checked (one line
+    when a file is missing or altered); (None, None) for the offline variant."""
+    if cfg.weights != pretrained.IMAGENET:
+        return None, None
+    return published_lpips(cfg.pretrained_home, BLOCK), vgg_for(cfg.weights, cfg.pretrained_home, BLOCK)
+
+
+class PHANESTask(NothingExtra):
+    """The harness's view of PHANES' training (`methods.harness.TrainingTask`)."""
+
+    columns = COLUMNS
+
+    def __init__(self, data: TrainingData, cfg: PHANESConfig, networks: tuple, device: torch.device):
+        perceptual, vgg = networks
+        self.cfg, self.device, self.scale, self.method = cfg, device, scale_of(cfg.size), cfg.method
+        self.slices = unit_range(brain_slices(data.train_images, data.train_masks, cfg.size, device, brain=False)[0])
+        val_slices, val_brain = brain_slices(data.val_images, data.val_masks, cfg.size, device)
+        self.val_set = fixed_batches(unit_range(val_slices), val_brain, cfg, device)
+        self.generator = torch.Generator(device).manual_seed(cfg.seed)
+        self.model = PHANESModel(build_vae(cfg.architecture()), perceptual).to(device)
+        self.vgg = None if vgg is None else vgg.to(device).eval()  # training only: never in the model
+        parts = {
+            "encoder": self.model.vae.encoder,
+            "decoder": self.model.vae.decoder,
+            "generator": self.model.generator,
+            "discriminator": self.model.discriminator,
+        }
+        self.optimizer = OptimizerSet(**{k: torch.optim.Adam(m.parameters(), lr=cfg.lr) for k, m in parts.items()})
+
+    def train_step(self, step: int) -> torch.Tensor:
+        """RA's updates, then the inpainter's; returns the decoder step's reconstruction MSE (the
+        reference's logged training loss)."""
+        x, noise = training_batch(self.slices, self.cfg, self.generator, self.device)
+        mask_seed = int(torch.randint(2**62, (1,), generator=self.generator, device=self.device))
+        rec = soft_intro_update(self.model.vae, self.optimizer, x, noise, self.generator, self.scale, self.cfg.amp)
+        rec = rec.float()
+        self.inpainter_update(x, rec, torch.Generator().manual_seed(mask_seed))
+        return (rec - x).pow(2).mean()
+
+    def inpainter_update(self, x: torch.Tensor, rec: torch.Tensor, mask_generator: torch.Generator) -> None:
+        """G's step on its reconstruction losses and D's on its smgan loss (PhanesTrainer.py l. 229-269)."""
+        cfg, net_g, net_d = self.cfg, self.model.generator, self.model.discriminator
+        synthetic = masks.synthetic_masks(len(x), cfg.size, mask_generator).to(self.device)
+        anomaly = mask_of(self.model.perceptual, x, rec, masks.TRAIN_THRESHOLD, cfg.across_batch)
+        mixed = masks.union(anomaly, synthetic)
+        with autocast_context(self.device, cfg.amp):
+            pred = net_g(masks.masked_input(x, mixed), mixed)
+            comp = masks.composite(x, pred, mixed)  # not clamped in training (PhanesTrainer.py l. 252)
+            terms = reconstruction_losses(pred.float(), x, self.vgg)
+            dis, _ = smgan_losses(net_d, comp, x, synthetic)  # the generator's term is never back-propagated
+        self.optimizer["generator"].zero_grad(set_to_none=True)
+        self.optimizer["discriminator"].zero_grad(set_to_none=True)
+        sum(terms.values()).backward()
+        dis.backward()
+        self.optimizer["generator"].step()
+        self.optimizer["discriminator"].step()
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """The reference's selection loss: per batch the mean of MSE(final, x) and MSE(coarse, x)."""
+        self.model.eval()
+        gen = torch.Generator(self.device).manual_seed(self.cfg.seed + 2)  # the same code samples every time
+        sums = torch.zeros(2, dtype=torch.float64)
+        for x, inside in self.val_set:
+            with autocast_context(self.device, self.cfg.amp):
+                final, coarse, _ = restore(
+                    self.model, x, gen, masks.VALIDATION_THRESHOLD, inside.float(), self.cfg.across_batch
+                )
+            sums += torch.stack([F.mse_loss(final.float(), x), F.mse_loss(coarse, x)]).double().cpu()
+        final_mse, coarse_mse = (sums / len(self.val_set)).tolist()
+        return {"val_loss": (final_mse + coarse_mse) / 2, "val_mse_final": final_mse, "val_mse_coarse": coarse_mse}
+
+
+def train(data: TrainingData, cfg: PHANESConfig, out_dir: str | Path, progress: bool = True, networks=None) -> dict:
+    """Train PHANES on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`. `networks`: the
+    published (LPIPS, VGG) already read (read here when not given); the LPIPS network is saved in the
+    model, the VGG is not."""
+    check_same_grid(data.train_images, data.val_images)
+    networks = published_networks(cfg) if networks is None else networks
+    config = {
+        **asdict(cfg),
+        "volume_shape": list(data.train_images.shape[1:]),
+        "spacing": list(data.spacing),
+        "intensity_range": training_range(data.train_images, data.train_masks),
+    }
+    task = partial(PHANESTask, data, cfg, networks)
+    return train_seeded(task, data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress)
+
+
+def train_from_files(
+    train_pairs: Pairs, val_pairs: Pairs, cfg: PHANESConfig, out_dir: str | Path, progress: bool = True
+) -> dict:
+    networks = published_networks(cfg)  # a missing or altered file is one line before the volumes are read
+    return train(load_training_data(train_pairs, val_pairs), cfg, out_dir, progress, networks)
