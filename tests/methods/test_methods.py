@@ -54,7 +54,10 @@ def test_registry_lines_point_at_working_modules():
 
 def test_paper_config_runs_every_method_with_its_block():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
-    assert config["methods"] == ["Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE"]
+    assert config["methods"] == [
+        *("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE"),
+        *("RA", "PHANES", "FAE"),
+    ]
     for method in REGISTRY:
         assert method.config is None or method.config in config, method.name
     assert config["dae"]["width"] == 64 and config["dae"]["noise_std"] == 0.2

@@ -120,6 +120,7 @@ def test_long_checks_pass_with_the_dae_and_compare_it(tmp_path, capsys):
         "| AE",
         "| VAE",
         "| RA-noLPIPS",
+        "| PHANES-noPretrained",
         "| FAE-random",
     ]  # registry order; the methods on published networks as their offline variants
     assert "PASS  AE rows" in out and "PASS  VAE rows" in out and "PASS  FAE-random rows" in out
