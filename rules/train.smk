@@ -43,6 +43,7 @@ for _method in [m for m in TRAINED_METHODS if m.pretrain]:
         params:
             method=_method.pretrain.name,
             module=_method.pretrain.module,
+            pretrained_home=None,  # a pre-training reads no published network
             settings=config[_method.config],
             require_cuda=REQUIRE_CUDA,
             state_dir=lambda wc, m=_method.name: LAYOUT.model_dir(
