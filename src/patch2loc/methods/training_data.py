@@ -6,11 +6,12 @@ method sees exactly the same normalised volumes; the subject ids go into the che
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from patch2loc.checks.intensities import training_range
 from patch2loc.errors import InputError
 from patch2loc.preprocessing.stack import load_any_case
 
@@ -78,3 +79,14 @@ def load_training_data(train_pairs: Pairs, val_pairs: Pairs) -> TrainingData:
     ids = subject_ids([p[0] for p in [*train_pairs, *val_pairs]])  # one naming rule for both lists
     subjects = {"train": ids[: len(train_pairs)], "val": ids[len(train_pairs) :]}
     return TrainingData(train_images, train_masks, val_images, val_masks, subjects, spacing)
+
+
+def run_config(settings, data: TrainingData) -> dict:
+    """What a training's checkpoints record as its config: its settings (a dataclass), the training
+    grid and voxel size, and the training intensities (predict checks a scan's scale against them)."""
+    return {
+        **asdict(settings),
+        "volume_shape": list(data.train_images.shape[1:]),
+        "spacing": list(data.spacing),
+        "intensity_range": training_range(data.train_images, data.train_masks),
+    }

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 
-from patch2loc.checks.intensities import training_range
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods import pretrained
@@ -30,7 +29,7 @@ from patch2loc.methods.fae.bounds import MAX_SIZE, RANGES  # one table: bounds.p
 from patch2loc.methods.fae.model import FAE, HIDDEN_DIMS, anomaly_slices, fae_loss, resnet18, trainable_count
 from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings, train_seeded
 from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data, run_config
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_brain_score")
 ARCHITECTURE = ("size", "hidden_dims", "dropout")
@@ -165,12 +164,7 @@ def train(
     if backbone is None:
         backbone = backbone_state(cfg)
     check_same_grid(data.train_images, data.val_images)
-    config = {
-        **asdict(cfg),
-        "volume_shape": list(data.train_images.shape[1:]),
-        "spacing": list(data.spacing),
-        "intensity_range": training_range(data.train_images, data.train_masks),
-    }
+    config = run_config(cfg, data)
     task = partial(FAETask, data, cfg, backbone)
     return train_seeded(task, data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress)
 

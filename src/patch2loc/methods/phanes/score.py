@@ -17,16 +17,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from patch2loc.checks.ranges import check_block
-from patch2loc.errors import InputError
 from patch2loc.methods import pretrained
 from patch2loc.methods.autoencoder.train import to_grid
 from patch2loc.methods.lpips import SqueezeLPIPS
-from patch2loc.methods.phanes.bounds import RANGES
 from patch2loc.methods.phanes.model import PHANESModel
 from patch2loc.methods.phanes.restore import phanes_map, restore
 from patch2loc.methods.phanes.train import check_phanes_architecture
-from patch2loc.methods.ra.train import ARCHITECTURE, build_vae, unit_range
+from patch2loc.methods.ra.score import config_check
+from patch2loc.methods.ra.train import build_vae, unit_range
 from patch2loc.methods.rebuild import Bounds, load_network, prepare_scoring
 from patch2loc.methods.slices import residual_map
 
@@ -46,23 +44,12 @@ def batch_bytes(config: dict) -> int:
     return SLICES_PER_BATCH * (per_slice + grid[0] * grid[1] * PER_SLICE_PIXEL)
 
 
-def check_config(config: dict, where: str) -> None:
-    """A checkpoint's settings: present, in range, and networks this code builds; before anything is allocated."""
-    missing = [k for k in (*RANGES, *ARCHITECTURE, "weights") if k not in config]
-    if missing:
-        raise InputError(f"{where}: config has no {', '.join(missing)} (a PHANES checkpoint records them).")
-    check_block(config, RANGES, "config", where)
-    if config["weights"] not in pretrained.WEIGHTS:
-        raise InputError(
-            f"{where}: config.weights {str(config['weights'])[:20]!r} is not one of {list(pretrained.WEIGHTS)}."
-        )
-    try:
-        check_phanes_architecture({k: config[k] for k in ARCHITECTURE}, "config")
-    except ValueError as exc:
-        raise InputError(f"{where}: {exc}.") from None
-
-
-BOUNDS = Bounds(check_config, "config size, width, zdim", batch_bytes, "config size, width, volume_shape")
+BOUNDS = Bounds(
+    config_check("a PHANES", check_phanes_architecture),
+    "config size, width, zdim",
+    batch_bytes,
+    "config size, width, volume_shape",
+)
 
 
 def _network(config: dict) -> PHANESModel:

@@ -30,7 +30,6 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from patch2loc.checks.intensities import training_range
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods import pretrained
@@ -54,7 +53,7 @@ from patch2loc.methods.ra.train import (
     unit_range,
 )
 from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data, run_config
 from patch2loc.run.settings import config_from_dict
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_mse_final", "val_mse_coarse")
@@ -192,12 +191,7 @@ def train(data: TrainingData, cfg: PHANESConfig, out_dir: str | Path, progress: 
     model, the VGG is not."""
     check_same_grid(data.train_images, data.val_images)
     networks = published_networks(cfg) if networks is None else networks
-    config = {
-        **asdict(cfg),
-        "volume_shape": list(data.train_images.shape[1:]),
-        "spacing": list(data.spacing),
-        "intensity_range": training_range(data.train_images, data.train_masks),
-    }
+    config = run_config(cfg, data)
     task = partial(PHANESTask, data, cfg, networks)
     return train_seeded(task, data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress)
 

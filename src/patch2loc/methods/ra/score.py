@@ -48,23 +48,34 @@ def batch_bytes(config: dict) -> int:
     return SLICES_PER_BATCH * (side * side * PER_WIDTH * int(config["width"]) + grid[0] * grid[1] * PER_SLICE_PIXEL)
 
 
-def _check(config: dict, where: str) -> None:
-    """A checkpoint's settings: present, in range, and a network this code builds; before anything is allocated."""
-    missing = [k for k in (*RANGES, *ARCHITECTURE, "weights") if k not in config]
-    if missing:
-        raise InputError(f"{where}: config has no {', '.join(missing)} (an RA checkpoint records them).")
-    check_block(config, RANGES, "config", where)
-    if config["weights"] not in pretrained.WEIGHTS:
-        raise InputError(
-            f"{where}: config.weights {str(config['weights'])[:20]!r} is not one of {list(pretrained.WEIGHTS)}."
-        )
-    try:
-        check_architecture({k: config[k] for k in ARCHITECTURE}, "config")
-    except ValueError as exc:
-        raise InputError(f"{where}: {exc}.") from None
+def config_check(label: str, architecture_check):
+    """`check(config, where)` of a checkpoint's settings (RA's, or PHANES' with its own
+    `architecture_check`): present, in range, and networks this code builds; before anything is
+    allocated. `label`: "an RA", "a PHANES"."""
+
+    def check(config: dict, where: str) -> None:
+        missing = [k for k in (*RANGES, *ARCHITECTURE, "weights") if k not in config]
+        if missing:
+            raise InputError(f"{where}: config has no {', '.join(missing)} ({label} checkpoint records them).")
+        check_block(config, RANGES, "config", where)
+        if config["weights"] not in pretrained.WEIGHTS:
+            raise InputError(
+                f"{where}: config.weights {str(config['weights'])[:20]!r} is not one of {list(pretrained.WEIGHTS)}."
+            )
+        try:
+            architecture_check({k: config[k] for k in ARCHITECTURE}, "config")
+        except ValueError as exc:
+            raise InputError(f"{where}: {exc}.") from None
+
+    return check
 
 
-BOUNDS = Bounds(_check, "config size, width, zdim", batch_bytes, "config size, width, volume_shape")
+BOUNDS = Bounds(
+    config_check("an RA", check_architecture),
+    "config size, width, zdim",
+    batch_bytes,
+    "config size, width, volume_shape",
+)
 
 
 def _network(config: dict) -> RAModel:

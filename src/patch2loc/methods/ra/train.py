@@ -22,7 +22,6 @@ from pathlib import Path
 
 import torch
 
-from patch2loc.checks.intensities import training_range
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods import pretrained
@@ -34,7 +33,7 @@ from patch2loc.methods.resume import NothingExtra
 from patch2loc.methods.ra.bounds import MAX_SIZE, RANGES
 from patch2loc.methods.ra.losses import decoder_objective, encoder_objective, scale_of, train_part
 from patch2loc.methods.ra.model import LEVELS, RAModel, SoftIntroVAE, channels_of, parameter_count
-from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
+from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data, run_config
 from patch2loc.run.settings import config_from_dict
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
@@ -196,12 +195,7 @@ def train(data: TrainingData, cfg: RAConfig, out_dir: str | Path, progress: bool
     imagenet` the published LPIPS network is read first (one line when missing) and saved with it."""
     check_same_grid(data.train_images, data.val_images)
     perceptual = published_lpips(cfg.pretrained_home, "ra") if cfg.weights == pretrained.IMAGENET else None
-    config = {
-        **asdict(cfg),
-        "volume_shape": list(data.train_images.shape[1:]),
-        "spacing": list(data.spacing),
-        "intensity_range": training_range(data.train_images, data.train_masks),
-    }
+    config = run_config(cfg, data)
     task = partial(RATask, data, cfg, perceptual)
     return train_seeded(task, data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress)
 
