@@ -57,8 +57,10 @@ demo-ablation: $(BIN)/.installed
 # CI runs this: every test but the rehearsal-like runs marked long (make test-long) and the hostile-input
 # batteries marked hostile (make test-hostile), with one end-to-end workflow run
 # (tests/workflow/test_workflow_tiny_run.py) and the real tumour scans through predict.
+# Test files spread over the cores (pytest-xdist; one file stays on one worker, so its module fixtures
+# are built once).
 test: $(BIN)/.installed
-	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not long and not hostile"
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not long and not hostile" -n auto --dist loadfile
 
 # The rehearsal-like end-to-end runs (the diffusion models' tiny run, the small real-layout
 # rehearsal, the workflow run twice for determinism): many minutes each, not in CI.
