@@ -18,7 +18,9 @@ from pathlib import Path
 from patch2loc.errors import InputError
 
 IMAGENET, RANDOM = "imagenet", "random"
-WEIGHTS = (IMAGENET, RANDOM)  # a method block's `weights`: the paper's networks, or the offline variant
+# A training's `weights` (set by the method, recorded in its checkpoints): the paper's networks, or none
+# (the offline variant's random initialisation).
+WEIGHTS = (IMAGENET, RANDOM)
 HOME = "data/pretrained"  # config pretrained.home: the cache the rule fills and trainings read
 
 
@@ -69,6 +71,7 @@ def weights_path(key: str, home: str | Path = HOME) -> Path:
 
 
 def check_weights_setting(value: str, block: str) -> str:
+    """`value` if it is one of WEIGHTS (PHANES' VGG choice takes it as an argument); one line otherwise."""
     if value not in WEIGHTS:
         raise InputError(
             f"config {block}.weights: {value!r}; use {IMAGENET} (the paper's) or {RANDOM} (offline variant)."
