@@ -47,6 +47,10 @@ except InputError as err:
     raise WorkflowError(str(err)) from None
 from patch2loc.evaluation.report.captions import table_caption  # noqa: E402  (one text per table)
 from patch2loc.run.layout import ALL_FOLDS, RunLayout  # noqa: E402  (every path under results/{run})
+from patch2loc.methods.pretrained import (
+    HOME as PRETRAINED_DEFAULT_HOME,
+    weights_path,
+)  # noqa: E402  (the published networks' cache)
 from patch2loc.registry import DEFAULT_METHOD, METHODS, run_methods  # noqa: E402  (the registry: one line per method)
 
 RUN = config["run_name"]
@@ -198,6 +202,18 @@ def internet_rules():
     """Rules that need the internet: those that declare the `downloads` resource (a cluster's compute
     nodes often have none, so the Snakefile makes them local rules)."""
     return [r.name for r in workflow.rules if r.resources.get("downloads")]
+
+
+# The published networks the run's methods train on (rules/pretrained.smk).
+PRETRAINED_HOME = config.get("pretrained", {}).get("home", PRETRAINED_DEFAULT_HOME)
+
+
+def weights_inputs(method):
+    """The cache files that `method`'s training reads (nothing for a method without any)."""
+    return [str(weights_path(key, PRETRAINED_HOME)) for key in METHODS[method].pretrained]
+
+
+RUN_WEIGHTS = sorted({key for m in TRAINED_METHODS for key in m.pretrained})
 
 
 # Scoring rules come in two: methods with a network ask for a GPU (score_healthy, score_lesions),

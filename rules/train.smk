@@ -83,7 +83,7 @@ for _method in TRAINED_METHODS:
             method=_method.name,
             module=_method.module,
             pretrained_setting=_method.pretrain.setting if _method.pretrain else None,
-            pretrained_home=PRETRAINED_HOME if _method.pretrained else None,
+            pretrained_home=lambda wc, input: str(Path(input.weights[0]).parent) if input.weights else None,
             settings=config[_method.config],
             require_cuda=REQUIRE_CUDA,
             state_dir=lambda wc, m=_method.name: LAYOUT.model_dir(m, wc.modality, wc.fold, root="resume/models"),

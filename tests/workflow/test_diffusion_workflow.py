@@ -9,6 +9,8 @@ import yaml
 from tests.helpers.workflow import dry_run_jobs, placeholder_manual_data, jobs_listed, snakemake
 
 EVERY = ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE")
+PAPER = (*EVERY, "RA", "PHANES", "FAE")  # the paper config: also the three on published networks
+OFFLINE = (*EVERY, "RA-noLPIPS", "PHANES-noPretrained", "FAE-random")  # ... and their variants: the long demo
 DIFFUSION_RULES = {"train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm"}
 
 
@@ -22,7 +24,7 @@ def test_paper_dry_run_trains_and_scores_every_method(workdir):  # noqa: F811
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = dry_run_jobs(res.stdout)
     assert DIFFUSION_RULES <= jobs_listed(res.stdout)
-    assert _scored_methods(jobs, "score_healthy") == set(EVERY) == _scored_methods(jobs, "score_lesions")
+    assert _scored_methods(jobs, "score_healthy") == set(PAPER) == _scored_methods(jobs, "score_lesions")
     # cDDPM's training starts from its own pre-training of the same (modality, fold), in its own folder
     cddpm = [j for j in jobs if j["rule"] == "train_cddpm" and j["wildcards"] == "modality=T2, fold=3"][0]
     assert "models/cDDPM_encoder/T2/fold3/best.pt" in cddpm["input"]
@@ -37,7 +39,7 @@ def test_long_demo_trains_and_scores_every_method_and_the_quick_demo_keeps_three
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = dry_run_jobs(res.stdout)
     assert DIFFUSION_RULES <= jobs_listed(res.stdout)
-    assert _scored_methods(jobs, "score_lesions") == set(EVERY)
+    assert _scored_methods(jobs, "score_lesions") == set(OFFLINE)
     quick = snakemake(workdir, "-n", "--configfile", "config/demo.yaml")
     assert quick.returncode == 0, quick.stderr
     assert not DIFFUSION_RULES & jobs_listed(quick.stdout)

@@ -40,7 +40,8 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
     res = snakemake(workdir, "-n", "--config", "max_subjects=3")
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = dry_run_jobs(res.stdout)
-    for rule in ("train_model", "train_dae", "train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm", "train_ae"):
+    single = ("train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm", "train_ae", "train_ra", "train_phanes")
+    for rule in ("train_model", "train_dae", *single, "train_fae"):
         trainings = [j for j in jobs if j["rule"] == rule]
         inputs = ("T1", "T2", "T1T2") if rule in ("train_model", "train_dae") else ("T1", "T2")  # T1T2: channels
         assert sorted(j["wildcards"] for j in trainings) == sorted(
@@ -51,7 +52,8 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
     assert "models/DAE/" in dae["output"] and "benchmarks/train_dae/DAE_" in dae["benchmark"]
     scoring = [j for j in jobs if j["rule"].startswith("score_lesions")]
     assert {j["wildcards"].split(",")[0] for j in scoring} == {
-        f"method={m}" for m in ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE")
+        f"method={m}"
+        for m in ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE", "RA", "PHANES", "FAE")
     }
     for job in scoring:  # Thresh in the CPU copy of the rule, without a GPU; the networks with one
         cpu = "method=Thresh" in job["wildcards"]
@@ -72,6 +74,9 @@ def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdi
         "train_cddpm",
         "train_ae",
         "train_vae",
+        "train_ra",
+        "train_phanes",
+        "train_fae",
         "score_healthy",
         "score_lesions",
     }

@@ -33,6 +33,7 @@ h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom:
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; }
 td { white-space: nowrap; }  /* a value ("59.50 ± 1.45", a path) stays on one line; headers wrap */
+td:first-child { white-space: normal; }  /* a row's name may wrap at its hyphen ("PHANES-noPretrained") */
 th { background: #f2f2f2; vertical-align: bottom; } tr:nth-child(even) td { background: #fafafa; }
 figure { margin: 1em 0 2em 0; } figcaption { font-size: 0.9em; color: #444; margin-top: 0.3em; }
 img { max-width: 100%; border: 1px solid #eee; }
