@@ -7,12 +7,14 @@ method sees exactly the same normalised volumes; the subject ids go into the che
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from patch2loc.checks.intensities import training_range
 from patch2loc.errors import InputError
+from patch2loc.methods.harness import train_seeded
 from patch2loc.preprocessing.stack import load_any_case
 
 Pairs = list[tuple[str | Path, str | Path]]
@@ -90,3 +92,11 @@ def run_config(settings, data: TrainingData) -> dict:
         "spacing": list(data.spacing),
         "intensity_range": training_range(data.train_images, data.train_masks),
     }
+
+
+def train_task(task_cls, data: TrainingData, cfg, out_dir, *task_args, must_match, progress: bool) -> dict:
+    """A training whose checkpoints record `run_config`: the two grids checked, then
+    `task_cls(data, cfg, *task_args, device)` in the shared seeded loop."""
+    check_same_grid(data.train_images, data.val_images)
+    task = partial(task_cls, data, cfg, *task_args)
+    return train_seeded(task, data, cfg, out_dir, run_config(cfg, data), must_match=must_match, progress=progress)

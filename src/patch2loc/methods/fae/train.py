@@ -16,7 +16,6 @@ the shared harness's (`methods.harness`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -27,9 +26,9 @@ from patch2loc.methods import pretrained
 from patch2loc.methods.autoencoder.train import brain_slices, validation_batches
 from patch2loc.methods.fae.bounds import MAX_SIZE, RANGES  # one table: bounds.py
 from patch2loc.methods.fae.model import FAE, HIDDEN_DIMS, anomaly_slices, fae_loss, resnet18, trainable_count
-from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings, train_seeded
+from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
 from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data, run_config
+from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data, train_task
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_brain_score")
 ARCHITECTURE = ("size", "hidden_dims", "dropout")
@@ -161,12 +160,8 @@ def train(
 ) -> dict:
     """Train the FAE on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`. `backbone`:
     the published weights already read (read here when the settings ask for them and none are given)."""
-    if backbone is None:
-        backbone = backbone_state(cfg)
-    check_same_grid(data.train_images, data.val_images)
-    config = run_config(cfg, data)
-    task = partial(FAETask, data, cfg, backbone)
-    return train_seeded(task, data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress)
+    backbone = backbone_state(cfg) if backbone is None else backbone
+    return train_task(FAETask, data, cfg, out_dir, backbone, must_match=RESUME_MUST_MATCH, progress=progress)
 
 
 def train_from_files(

@@ -17,14 +17,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from patch2loc.methods import pretrained
 from patch2loc.methods.autoencoder.train import to_grid
-from patch2loc.methods.lpips import SqueezeLPIPS
 from patch2loc.methods.phanes.model import PHANESModel
 from patch2loc.methods.phanes.restore import phanes_map, restore
 from patch2loc.methods.phanes.train import check_phanes_architecture
-from patch2loc.methods.ra.score import config_check
-from patch2loc.methods.ra.train import build_vae, unit_range
+from patch2loc.methods.ra.score import config_check, network_of
+from patch2loc.methods.ra.train import unit_range
 from patch2loc.methods.rebuild import Bounds, load_network, prepare_scoring
 from patch2loc.methods.slices import residual_map
 
@@ -52,11 +50,7 @@ BOUNDS = Bounds(
 )
 
 
-def _network(config: dict) -> PHANESModel:
-    perceptual = SqueezeLPIPS() if config["weights"] == pretrained.IMAGENET else None
-    model = PHANESModel(build_vae(config), perceptual)
-    model.seed = int(config["seed"])  # the code samples at scoring
-    return model
+_network = network_of(PHANESModel)
 
 
 def load_model(checkpoint: str, device: str | torch.device = "cpu", name: str = "PHANES"):

@@ -24,7 +24,6 @@ the brain as at scoring (restore.py). The offline variant
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -34,7 +33,7 @@ from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods import pretrained
 from patch2loc.methods.autoencoder.train import brain_slices, fixed_batches
-from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings, train_seeded
+from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
 from patch2loc.methods.lpips import published_lpips
 from patch2loc.methods.phanes import masks
 from patch2loc.methods.phanes.aotgan import check_size
@@ -53,7 +52,7 @@ from patch2loc.methods.ra.train import (
     unit_range,
 )
 from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data, run_config
+from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data, train_task
 from patch2loc.run.settings import config_from_dict
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_mse_final", "val_mse_coarse")
@@ -189,11 +188,8 @@ def train(data: TrainingData, cfg: PHANESConfig, out_dir: str | Path, progress: 
     """Train PHANES on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`. `networks`: the
     published (LPIPS, VGG) already read (read here when not given); the LPIPS network is saved in the
     model, the VGG is not."""
-    check_same_grid(data.train_images, data.val_images)
     networks = published_networks(cfg) if networks is None else networks
-    config = run_config(cfg, data)
-    task = partial(PHANESTask, data, cfg, networks)
-    return train_seeded(task, data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress)
+    return train_task(PHANESTask, data, cfg, out_dir, networks, must_match=RESUME_MUST_MATCH, progress=progress)
 
 
 def train_from_files(

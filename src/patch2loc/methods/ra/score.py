@@ -78,11 +78,20 @@ BOUNDS = Bounds(
 )
 
 
-def _network(config: dict) -> RAModel:
-    perceptual = SqueezeLPIPS() if config["weights"] == pretrained.IMAGENET else None
-    model = RAModel(build_vae(config), perceptual)
-    model.seed = int(config["seed"])  # the code samples at scoring
-    return model
+def network_of(model_cls):
+    """`network(config)` of RA's or PHANES' model class: the VAE of `config`, with the LPIPS network
+    when its weights are ImageNet's, and the seed the scoring samples with."""
+
+    def network(config: dict):
+        perceptual = SqueezeLPIPS() if config["weights"] == pretrained.IMAGENET else None
+        model = model_cls(build_vae(config), perceptual)
+        model.seed = int(config["seed"])
+        return model
+
+    return network
+
+
+_network = network_of(RAModel)
 
 
 def load_model(checkpoint: str, device: str | torch.device = "cpu", name: str = "RA"):

@@ -17,7 +17,6 @@ resume and best model by validation loss are the shared harness's (`methods.harn
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -26,14 +25,14 @@ from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods import pretrained
 from patch2loc.methods.autoencoder.train import brain_slices, fixed_batches
-from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings, train_seeded
+from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
 from patch2loc.methods.lpips import SqueezeLPIPS, published_lpips
 from patch2loc.methods.ra.augment import augment
 from patch2loc.methods.resume import NothingExtra
 from patch2loc.methods.ra.bounds import MAX_SIZE, RANGES
 from patch2loc.methods.ra.losses import decoder_objective, encoder_objective, scale_of, train_part
 from patch2loc.methods.ra.model import LEVELS, RAModel, SoftIntroVAE, channels_of, parameter_count
-from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data, run_config
+from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data, train_task
 from patch2loc.run.settings import config_from_dict
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
@@ -193,11 +192,8 @@ class RATask(NothingExtra):
 def train(data: TrainingData, cfg: RAConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Train RA on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`. With `weights:
     imagenet` the published LPIPS network is read first (one line when missing) and saved with it."""
-    check_same_grid(data.train_images, data.val_images)
     perceptual = published_lpips(cfg.pretrained_home, "ra") if cfg.weights == pretrained.IMAGENET else None
-    config = run_config(cfg, data)
-    task = partial(RATask, data, cfg, perceptual)
-    return train_seeded(task, data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress)
+    return train_task(RATask, data, cfg, out_dir, perceptual, must_match=RESUME_MUST_MATCH, progress=progress)
 
 
 def train_from_files(
