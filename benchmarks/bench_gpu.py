@@ -24,12 +24,12 @@ from pathlib import Path
 
 import torch
 
-from gpu import hours, methods_part, patch2loc_part, predict_part, report
+from gpu import hours, job_part, methods_part, patch2loc_part, predict_part, report
 from gpu.common import Sizes, guarded
 from patch2loc.checks.devices import resolve_device
 
-PARTS = ("patch2loc_training", "heatmap", "methods", "predict")
-COMPETITORS = ("DAE", "AE", "VAE", "DDPM", "pDDPM", "cDDPM", methods_part.PRETRAIN)
+PARTS = ("patch2loc_training", "heatmap", "methods", "job", "predict")
+COMPETITORS = (*methods_part.FAMILIES, methods_part.PRETRAIN)
 
 
 def environment(device: torch.device) -> dict:
@@ -78,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-s", type=float, default=420.0, help="measures not started by then are skipped")
     ap.add_argument("--merge", type=Path, nargs="+", help="records of runs of some parts each: one record and table")
     ap.add_argument("--map-steps", type=int, default=None, help="training steps of the model whose maps are compared")
+    ap.add_argument("--measures", nargs="+", default=["training", "scoring"], choices=["training", "scoring"])
+    ap.add_argument("--precisions", nargs="+", default=list(methods_part.PRECISIONS), choices=methods_part.PRECISIONS)
+    ap.add_argument("--train-variants", nargs="+", default=list(patch2loc_part.TRAIN_VARIANTS))
+    ap.add_argument("--repeats", type=int, default=1, help="Patch2Loc's training rates timed this many times each")
+    ap.add_argument("--job-methods", nargs="+", default=["Patch2Loc", "AE"], help="scoring jobs timed end to end")
+    ap.add_argument("--job-volumes", type=int, default=None, help="volumes per timed scoring job")
+    ap.add_argument("--graders", type=int, default=6, help="a timed scoring job's grading threads")
     args = ap.parse_args(argv)
 
     if args.merge:
@@ -99,14 +106,22 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(record, indent=1, default=float), encoding="utf-8")
 
     if "patch2loc_training" in args.parts:
-        guarded("patch2loc_training", lambda: patch2loc_part.training_rates(sizes, device), res, deadline)
+        train = lambda: patch2loc_part.training_rates(sizes, device, args.train_variants, args.repeats)  # noqa: E731
+        guarded("patch2loc_training", train, res, deadline)
         save()
     if "heatmap" in args.parts:
         steps = args.map_steps if args.map_steps is not None else (2 if sizes.tiny else 200)
         guarded("heatmap", lambda: patch2loc_part.heatmaps(sizes, device, steps), res, deadline)
         save()
     if "methods" in args.parts:
-        methods_part.competitors(sizes, device, args.methods, res.setdefault("methods", {}), deadline, save)
+        methods = res.setdefault("methods", {})
+        methods_part.competitors(sizes, device, args.methods, methods, deadline, save, args.measures, args.precisions)
+    if "job" in args.parts:
+        volumes = args.job_volumes or (2 if sizes.tiny else 6)
+        rows = res.setdefault("job", {})
+        job = lambda: job_part.scoring_jobs(sizes, device, args.job_methods, volumes, args.graders, rows, save)  # noqa: E731
+        guarded("job", job, res, deadline)
+        save()
     if "predict" in args.parts:
         guarded("predict", lambda: predict_part.predict_one(sizes, device), res, deadline)
     save()
@@ -115,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def merged(records: list[dict]) -> dict:
     """One record of several runs on one device (each of some parts, or some methods): later runs'
-    parts and methods are added to the first's; the devices must be the same."""
+    measures are laid over the earlier ones' (a part's keys; a method's measures), so a run that
+    re-measured some keeps the others; the devices must be the same."""
     devices = {(r["environment"].get("gpu"), r["environment"]["device"]) for r in records}
     if len(devices) > 1:
         raise SystemExit(f"bench_gpu --merge: the records come from different devices {sorted(devices, key=str)}")
@@ -123,9 +139,11 @@ def merged(records: list[dict]) -> dict:
     for record in records:
         for part, value in record["results"].items():
             if part == "methods":
-                out["results"].setdefault("methods", {}).update(value)
+                for method, measures in value.items():
+                    kept = {k: v for k, v in measures.items() if "skipped" not in v}
+                    out["results"].setdefault("methods", {}).setdefault(method, {}).update(kept)
             elif "skipped" not in value:
-                out["results"][part] = value
+                out["results"].setdefault(part, {}).update(value)
     return out
 
 

@@ -83,7 +83,8 @@ def _auprcs(run: str, config: dict, modality: str, method: str, model) -> dict:
     workflow does (on each scan's own grid when the run's evaluate.space is native, as the demo's
     checks are)."""
     from patch2loc.scoring.metrics import evaluate_volume
-    from patch2loc.evaluation.dataset.score_dataset import ScoringConfig, graded, score_case
+    from patch2loc.evaluation.dataset.grading import graded
+    from patch2loc.evaluation.dataset.score_dataset import ScoringConfig, score_case
     from patch2loc.preprocessing.stack import load_any_case
 
     cfg = ScoringConfig.from_workflow(

@@ -9,6 +9,11 @@
 # its checkpoints into a working folder that is *not* an output (resume/models/...); a retried
 # job (`retries:` in profiles/slurm, or a rerun) continues from its last.pt there. When training
 # ends, the files are moved into the declared outputs and the working folder is removed.
+# A training longer than one job (at most 24 h: methods/joblimit.py) stops after a checkpoint before
+# its job's limit and the rule's next attempt resumes it; `retries:` gives it the attempts it needs.
+from patch2loc.methods.joblimit import job_minutes, retries
+
+
 def pretrained_input(method):
     """{'pretrained': best.pt of the method's pre-training} (nothing for a method without one)."""
     if METHODS[method].pretrain is None:
@@ -33,12 +38,13 @@ for _method in [m for m in TRAINED_METHODS if m.pretrain]:
             LAYOUT.benchmark(_method.pretrain.rule, _method.name, "{modality}", "fold{fold}")
         wildcard_constraints:
             fold=r"\d+",
+        retries: retries(_method.pretrain.train_minutes)
         conda:
             torch_env("torch")
         threads: config[_method.config]["threads"]
         resources:
             gpu=1 if _method.gpu else 0,
-            runtime=_method.pretrain.train_minutes,
+            runtime=job_minutes(_method.pretrain.train_minutes),
             mem_mb=48000,
         params:
             method=_method.pretrain.name,
@@ -72,12 +78,13 @@ for _method in TRAINED_METHODS:
             LAYOUT.benchmark(_method.train_rule, _method.name, "{modality}", "fold{fold}")
         wildcard_constraints:
             fold=r"\d+",
+        retries: retries(_method.train_minutes)
         conda:
             torch_env("torch")
         threads: config[_method.config]["threads"]
         resources:
             gpu=1 if _method.gpu else 0,
-            runtime=_method.train_minutes,  # minutes, paper scale on one GPU
+            runtime=job_minutes(_method.train_minutes),  # minutes, paper scale on one GPU, at most 24 h a job
             mem_mb=48000,
         params:
             method=_method.name,

@@ -63,18 +63,31 @@ def paper_run(results: dict) -> dict:
             if network is not None:
                 row["network_gpu_h"] = scorings * network / 3600
         row["gpu_h"] = row["training_gpu_h"] + row.get("scoring_gpu_h", 0.0)
+        # what the networks need: the trainings (all network) and the scorings' network share
+        row["need_gpu_h"] = row["training_gpu_h"] + row.get("network_gpu_h", 0.0)
+        row["held_over_need"] = row["gpu_h"] / row["need_gpu_h"] if row["need_gpu_h"] else None
         rows[method] = row
     if rows:
-        rows["total"] = {"gpu_h": sum(r["gpu_h"] for r in rows.values())}
+        rows["total"] = {
+            "gpu_h": sum(r["gpu_h"] for r in rows.values()),
+            "need_gpu_h": sum(r["need_gpu_h"] for r in rows.values()),
+        }
     return rows
 
 
 def _patch2loc(results: dict) -> dict:
-    """Patch2Loc's rates and its scoring as the paper config runs it (heatmap.amp auto: bf16 on a GPU)."""
+    """Patch2Loc's rates and its scoring as the paper config runs it (heatmap.amp auto: bf16 on a GPU,
+    at the config's heatmap.batch_size where that batch was measured)."""
     training = dict(results.get("patch2loc_training") or {})
     training.setdefault("paper_steps", paper_config()["patch2loc"]["steps"])
     heat = results.get("heatmap") or {}
-    scored = heat.get("project_bf16") or {}
+    batch = paper_config()["heatmap"]["batch_size"]
+    at_batch = [
+        r
+        for k, r in heat.items()
+        if k.startswith("project_bf16") and isinstance(r, dict) and r.get("batch_size") == batch
+    ]
+    scored = at_batch[0] if at_batch else heat.get("project_bf16") or {}
     scoring = {}
     if "seconds" in scored:
         scoring = {

@@ -44,15 +44,18 @@ def task_of(data: TrainingData, sizes: Sizes, device: torch.device, variant: str
     return Patch2LocTask(data, cfg, patch_size_for(sizes.grid[0]), device)
 
 
-def training_rates(sizes: Sizes, device: torch.device) -> dict:
-    """Steps/s, the 15,000-step time and peak memory per precision, at the paper's batch."""
+def training_rates(sizes: Sizes, device: torch.device, variants=TRAIN_VARIANTS, repeats: int = 1) -> dict:
+    """Steps/s, the 15,000-step time and peak memory per precision, at the paper's batch; with
+    `repeats`, each variant timed that many times in turn (run-to-run spread: `name#k`)."""
     images, masks = brains(sizes.subjects + 2, sizes.grid)
     data = training_data(sizes, images, masks)
     steps = paper_config()["patch2loc"]["steps"]
     rows = {"subjects": sizes.subjects, "patches_per_step": sizes.patches, "paper_steps": steps}
     rows["host_rss_gib_with_data"] = host_rss_gib()
     make = partial(task_of, data, sizes, device)
-    rows.update(rates_per_variant("Patch2Loc", TRAIN_VARIANTS, make, steps, sizes, device))
+    for k in range(repeats):
+        got = rates_per_variant("Patch2Loc", variants, make, steps, sizes, device)
+        rows.update(got if k == 0 else {f"{v}#{k + 1}": row for v, row in got.items()})
     return rows
 
 
@@ -77,33 +80,38 @@ def heatmaps(sizes: Sizes, device: torch.device, train_steps: int) -> dict:
     volume, mask, seg = synthetic_case(sizes.grid, seed=99, lesion=True)
     batch = paper_config()["heatmap"]["batch_size"]
     rows, maps = {"volume": list(sizes.grid), "train_steps": train_steps}, {}
-    for amp in HEATMAP_PRECISIONS:
-        score_volume(model, volume[:, :, :2], mask[:, :, :2], batch_size=batch, device=device, amp=amp)  # warm-up
+    runs = [(amp, batch, f"project_{amp}") for amp in HEATMAP_PRECISIONS]
+    runs += [("bf16", b, f"project_bf16_batch{b}") for b in (4 * batch, 16 * batch)]  # larger batches
+    for amp, size, name in runs:
+        score_volume(model, volume[:, :, :2], mask[:, :, :2], batch_size=size, device=device, amp=amp)  # warm-up
         reset_peak(device)
-        res, sec = seconds(lambda: score_volume(model, volume, mask, batch_size=batch, device=device, amp=amp), device)
-        maps[amp] = res.score
-        rows[f"project_{amp}"] = {"seconds": sec, "patches": res.n_patches, "peak_gib": peak_gib(device)}
+        res, sec = seconds(lambda: score_volume(model, volume, mask, batch_size=size, device=device, amp=amp), device)
+        maps.setdefault(amp, res.score)
+        rows[name] = {"seconds": sec, "patches": res.n_patches, "peak_gib": peak_gib(device), "batch_size": size}
     slices = np.arange(sizes.grid[2]) if sizes.heatmap_slices is None else np.arange(sizes.heatmap_slices)
     reset_peak(device)
     forward = None if device.type == "cuda" else 512
     authors, sec = seconds(lambda: authors_scores(model, volume, mask, slices, device, forward), device)
     scale = sizes.grid[2] / len(slices)  # a CPU times a few slices: scaled to the volume
     rows["authors_fp16"] = {"seconds": sec * scale, "slices_timed": len(slices), "peak_gib": peak_gib(device)}
-    median = paper_config()["heatmap"]["median_size"]  # the core's filter, run on the CPU after the network
-    rows["postprocess_s"] = seconds(lambda: postprocess(maps["bf16"], mask, median), device)[1]
-    rows["agreement"] = agreement(maps, authors, slices, volume, mask, seg)
+    median = paper_config()["heatmap"]["median_size"]  # the core's filter: on the scoring's GPU, if any
+    on = device if device.type == "cuda" else None
+    post, rows["postprocess_s"] = seconds(lambda: postprocess(maps["bf16"], mask, median, on), device)
+    cpu_post, rows["postprocess_cpu_s"] = seconds(lambda: postprocess(maps["bf16"], mask, median), device)
+    rows["postprocess_max_abs_diff_from_scipy"] = float(np.abs(post - cpu_post).max())
+    rows["agreement"] = agreement(maps, authors, slices, volume, mask, seg, on)
     for name, row in rows.items():
         print(f"heatmap {name}: {row}", flush=True)
     return rows
 
 
-def agreement(maps: dict, authors: np.ndarray, slices, volume, mask, seg) -> dict:
+def agreement(maps: dict, authors: np.ndarray, slices, volume, mask, seg, on=None) -> dict:
     """Max |map - fp32 map| in the brain (raw and after the 7^3 median filter) and AUPRC per precision."""
     median = paper_config()["heatmap"]["median_size"]
-    ref, ref_post = maps["none"], postprocess(maps["none"], mask, median)
+    ref, ref_post = maps["none"], postprocess(maps["none"], mask, median, on)
     out = {}
     for amp, raw in maps.items():
-        post = postprocess(raw, mask, median)
+        post = postprocess(raw, mask, median, on)
         out[amp] = {
             "max_abs_diff_raw": float(np.abs(raw - ref)[mask].max()),
             "max_abs_diff_post": float(np.abs(post - ref_post)[mask].max()),
@@ -112,5 +120,5 @@ def agreement(maps: dict, authors: np.ndarray, slices, volume, mask, seg) -> dic
     sub = maps["none"][:, :, slices]
     out["authors_fp16"] = {"max_abs_diff_raw": float(np.abs(authors - sub)[mask[:, :, slices]].max())}
     if len(slices) == volume.shape[2]:  # the whole volume: its AUPRC is comparable
-        out["authors_fp16"]["auprc"] = evaluate_volume(postprocess(authors, mask, median), seg, mask)["auprc"]
+        out["authors_fp16"]["auprc"] = evaluate_volume(postprocess(authors, mask, median, on), seg, mask)["auprc"]
     return out

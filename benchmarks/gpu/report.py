@@ -32,6 +32,15 @@ def table(record: dict) -> str:
         row = rows.get("scoring") or {}
         if "seconds_per_volume" in row:
             lines.append(f"  {method:26s} {_f(row['seconds_per_volume']):>8s} {_f(row.get('peak_gib')):>7s}")
+    job = res.get("job") or {}
+    timed = {m: r for m, r in job.items() if isinstance(r, dict) and "pipelined_s_per_volume" in r}
+    if timed:
+        lines += ["", f"a scoring job, s/volume ({job.get('volumes')} volumes, {job.get('graders')} grading threads)"]
+        for method, row in timed.items():
+            lines.append(
+                f"  {method:15s} one by one {_f(row['sequential_s_per_volume']):>6s}, "
+                f"pipelined {_f(row['pipelined_s_per_volume']):>6s}"
+            )
     agree = (res.get("heatmap") or {}).get("agreement") or {}
     if agree:
         lines += ["", "precision agreement with fp32 (max |diff| raw, post-processed; AUPRC)"]
@@ -52,12 +61,14 @@ def table(record: dict) -> str:
         lines += ["", "paper run, GPU hours held (trainings x h each + scorings x s each; the scorings' network alone)"]
         for method, row in hours.items():
             if method == "total":
-                lines.append(f"  {'total':15s} {_f(row['gpu_h'], 1):>8s} GPU-h")
+                need = row.get("need_gpu_h")
+                lines.append(f"  {'total':15s} {_f(row['gpu_h'], 1):>8s} GPU-h held, the networks need {_f(need, 1)}")
                 continue
             lines.append(
                 f"  {method:15s} {row['trainings']:3d} x {_f(row['hours_per_training'])} h ({row['precision']})"
                 f" + {row.get('scorings', 0):6d} x {_f(row.get('seconds_per_volume'))} s = "
-                f"{_f(row['gpu_h'], 1)} GPU-h (network {_f(row.get('network_gpu_h'), 1)} h)"
+                f"{_f(row['gpu_h'], 1)} GPU-h; networks {_f(row.get('need_gpu_h'), 1)} h"
+                f" (x{_f(row.get('held_over_need'))})"
             )
     return "\n".join(lines)
 

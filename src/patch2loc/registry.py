@@ -175,10 +175,10 @@ REGISTRY = (
         train_rule="train_ra",
         models="RA",
         gpu=True,
-        # estimated, not measured: 132,000 steps of ~2.1 TFLOP (14 passes of 8 slices, forward and backward),
-        # ~280 PFLOP, about 2 hours at an assumed 40 TFLOP/s; ten times that
-        train_minutes=1200,
-        score_minutes=0.6,  # estimated, not measured: the DAE's plus CLAHE and two LPIPS maps per slice
+        # measured on an H200: 11.8 steps/s in fp32, 132,000 steps in 3.1 h; ten times that, run as
+        # successive jobs of at most a day (methods/joblimit.py)
+        train_minutes=1870,
+        score_minutes=0.6,  # 1.4 s a volume measured on an H200 (the core with its median); the metrics on the CPU
         pretrained=("squeezenet1_1", "lpips_squeeze"),
     ),
     Method(
@@ -188,8 +188,8 @@ REGISTRY = (
         train_rule="train_ra_nolpips",
         models="RA-noLPIPS",
         gpu=True,
-        train_minutes=1200,  # RA's estimate (its network and training)
-        score_minutes=0.4,  # estimated, not measured: RA's without the two LPIPS maps
+        train_minutes=1940,  # measured on an H200: 11.3 steps/s in fp32, 3.2 h; ten times that
+        score_minutes=0.4,  # 1.0 s a volume measured on an H200; the metrics on the CPU
         variant_of="RA",
     ),
     # Bercea et al.'s pseudo-healthy restoration (docs/phanes.md): RA's Soft-IntroVAE, masks, an AOT-GAN inpainter.
@@ -200,11 +200,10 @@ REGISTRY = (
         train_rule="train_phanes",
         models="PHANES",
         gpu=True,
-        # estimated, not measured: RA's 132,000 steps (~280 PFLOP) plus the inpainter's (~0.5 TFLOP a
-        # step with the VGG losses, ~70 PFLOP) and the CPU's CLAHE and masks of 8 slices a step; ten times
-        # about 3 hours
-        train_minutes=1800,
-        score_minutes=0.8,  # estimated, not measured: RA's plus the inpainter and one LPIPS map per slice
+        # measured on an H200: 3.5 steps/s in fp32, 132,000 steps in 10.6 h; ten times that, as
+        # successive jobs of at most a day (methods/joblimit.py)
+        train_minutes=6330,
+        score_minutes=0.8,  # 1.1 s a volume measured on an H200; the metrics on the CPU
         pretrained=("squeezenet1_1", "lpips_squeeze", "vgg19"),
     ),
     Method(
@@ -214,8 +213,8 @@ REGISTRY = (
         train_rule="train_phanes_nopretrained",
         models="PHANES-noPretrained",
         gpu=True,
-        train_minutes=1800,  # PHANES' estimate (its networks and training)
-        score_minutes=0.6,  # estimated, not measured: PHANES' without the LPIPS maps
+        train_minutes=6330,  # not measured: PHANES' (the same networks, without its VGG-19 loss)
+        score_minutes=0.6,  # 1.4 s a volume measured on an H200; the metrics on the CPU
         variant_of="PHANES",
     ),
     # Meissen et al.'s structural feature autoencoder (docs/fae.md): an AE on a frozen ResNet-18's features.
@@ -226,8 +225,8 @@ REGISTRY = (
         train_rule="train_fae",
         models="FAE",
         gpu=True,
-        train_minutes=60,  # estimated, not measured: 10,000 steps of 32 slices, most of it loading the volumes (the AE's)
-        score_minutes=0.45,  # estimated, not measured: a slice network + the median (the AE's)
+        train_minutes=60,  # measured on an H200: 95 steps/s, 10,000 steps in 2 min; at least an hour
+        score_minutes=0.45,  # 0.15 s a volume measured on an H200; the metrics on the CPU
         pretrained=("resnet18",),
     ),
     Method(
@@ -237,8 +236,8 @@ REGISTRY = (
         train_rule="train_fae_random",
         models="FAE-random",
         gpu=True,
-        train_minutes=60,  # FAE's estimate (its network and training)
-        score_minutes=0.45,  # FAE's estimate
+        train_minutes=60,  # measured on an H200: 85 steps/s, 2 min; at least an hour
+        score_minutes=0.45,  # 0.16 s a volume measured on an H200; the metrics on the CPU
         variant_of="FAE",
     ),
 )

@@ -9,7 +9,10 @@ import pytest
 
 from tests.helpers.benchmarks import run_bench_gpu
 
-TRAINED = {"Patch2Loc", "DAE", "AE", "VAE", "DDPM", "pDDPM", "cDDPM", "cDDPM-pretrain"}
+from patch2loc.registry import REGISTRY
+
+# every trained method of the registry (the paper methods on stand-ins of their published networks)
+TRAINED = {m.name for m in REGISTRY if m.trains} | {m.pretrain.name for m in REGISTRY if m.pretrain}
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +28,14 @@ def record(tmp_path_factory) -> dict:
 def test_every_part_ran_without_error(record):
     env, res = record["environment"], record["results"]
     assert env["device"] == "cpu" and env["torch"] and env["cpu"]
-    assert set(res) == {"patch2loc_training", "heatmap", "methods", "predict"}
+    assert set(res) == {"patch2loc_training", "heatmap", "methods", "job", "predict"}
     assert not any("error" in json.dumps(v) for v in res.values())
     for variant in ("none", "bf16", "fp16", "bf16-cl", "fp16-cl"):
         assert res["patch2loc_training"][variant]["steps_per_s"] > 0
     assert set(res["methods"]) == TRAINED - {"Patch2Loc"}
     for name, row in res["methods"].items():
-        assert {"none", "bf16", "fp16"} <= set(row["training"]), name
+        assert {"none", "bf16", "fp16"} <= set(row["training"]) or name.startswith("PHANES"), name
+        assert "none" in row["training"], name
         assert (name == "cDDPM-pretrain") == ("scoring" not in row), name
 
 
@@ -41,6 +45,14 @@ def test_precisions_are_compared_on_the_same_weights(record):
     assert agreement["none"]["max_abs_diff_raw"] == 0.0  # fp32 against itself
     for amp in ("bf16", "fp16"):
         assert 0.0 <= agreement[amp]["max_abs_diff_raw"] < 5.0 and 0.0 <= agreement[amp]["auprc"] <= 1.0
+
+
+@pytest.mark.slow
+def test_the_median_filter_on_the_scoring_device_equals_scipy_and_the_jobs_are_timed(record):
+    heat, job = record["results"]["heatmap"], record["results"]["job"]
+    assert heat["postprocess_max_abs_diff_from_scipy"] == 0.0
+    for method in ("Patch2Loc", "AE"):
+        assert job[method]["sequential_s_per_volume"] > 0 and job[method]["pipelined_s_per_volume"] > 0
 
 
 @pytest.mark.slow
@@ -58,3 +70,6 @@ def test_gpu_hours_cover_every_trained_method_and_the_paper_splits(record):
     assert hours["DDPM"]["trainings"] == hours["cDDPM-pretrain"]["trainings"] == 10
     assert hours["Patch2Loc"]["scorings"] > hours["DDPM"]["scorings"] > 5 * 1251  # BraTS21 alone, per fold
     assert hours["total"]["gpu_h"] == pytest.approx(sum(r["gpu_h"] for k, r in hours.items() if k != "total"))
+    for name, row in hours.items():  # what the GPU is held for against what the networks need
+        if name != "total":
+            assert row["gpu_h"] >= row["need_gpu_h"] > 0 and row["held_over_need"] >= 1.0, name

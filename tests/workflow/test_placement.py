@@ -110,3 +110,13 @@ def test_the_methods_on_published_networks_train_per_fold_after_their_one_downlo
     for method in on_published:
         assert sum(1 for j in jobs if j["rule"] == method.train_rule) == per_fold, method.name
     assert [j["rule"] for j in jobs].count("download_weights") == 1
+
+
+def test_no_job_asks_for_more_than_a_day(paper):
+    """A training longer than a day runs as successive jobs that resume (methods/joblimit.py)."""
+    from patch2loc.methods.joblimit import JOB_LIMIT_MINUTES
+
+    jobs, _ = paper
+    runtimes = {job["rule"]: job["resources"].get("runtime", 0) for job in jobs}
+    assert runtimes and max(runtimes.values()) <= JOB_LIMIT_MINUTES, runtimes
+    assert runtimes.get("train_ra") == JOB_LIMIT_MINUTES  # RA's training is longer than one job

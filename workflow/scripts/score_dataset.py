@@ -26,7 +26,7 @@ from patch2loc.run.layout import RunLayout
 
 wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
 trains = get(wc.method).trains
-device = str(resolve_device("auto")) if trains else None  # a GPU when usable, else the CPU; none without a model
+device = str(resolve_device("auto"))  # a GPU when usable (the network and the median filter), else the CPU
 cfg = ScoringConfig.from_workflow(
     snakemake.params.heatmap,
     snakemake.params.evaluate,

@@ -21,7 +21,11 @@ from _common import require_cuda, setup
 setup(snakemake, threads=snakemake.threads)
 require_cuda(snakemake)
 
+from patch2loc.methods.joblimit import DEADLINE_ENV, deadline_for
 from patch2loc.run.checkpoint import read_checkpoint
+
+if os.environ.get("SLURM_JOB_ID"):  # a job with a time limit: stop at a checkpoint before it, resumed next
+    os.environ[DEADLINE_ENV] = str(deadline_for(snakemake.resources.runtime))
 
 method = snakemake.params.method
 inp, out = snakemake.input, snakemake.output

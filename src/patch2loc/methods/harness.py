@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from patch2loc import __version__
+from patch2loc.methods.joblimit import Deadline
 from patch2loc.run.checkpoint import FORMAT, save_checkpoint
 from patch2loc.checks.devices import DEVICE_NAMES, resolve_device
 from patch2loc.methods.progress import progress as progress_bar
@@ -239,7 +240,7 @@ def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progres
     loss_sum, loss_n = torch.zeros((), device=device), 0
     every = max(1, min(100, steps // 20))  # lines in a log: about 20 per run, at most one per 100 steps
     bar = progress_bar(steps, initial=step, enabled=progress, desc=f"train {task.method}", every=every)
-    start = time.perf_counter()
+    start, deadline = time.perf_counter(), Deadline()
     while step < steps:
         loss = task.train_step(step)
         step += 1
@@ -256,9 +257,12 @@ def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progres
             if row["val_loss"] < best_val_loss:
                 best_val_loss = row["val_loss"]
                 _written(best_path, lambda: save_checkpoint(best_path, checkpoint()), last_path)
-            if step == steps or step % (checkpoint_every or val_every) == 0:
+            saved = step == steps or step % (checkpoint_every or val_every) == 0
+            if saved:
                 _written(last_path, lambda: save_checkpoint(last_path, checkpoint()), last_path)
             _written(csv_path, lambda: write_loss_csv(csv_path, rows, task.columns), last_path)
+            if saved and step < steps and not deadline.leaves_room():  # the next job resumes from last.pt
+                raise deadline.stop(step, steps, last_path)
         elif progress and step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.4g}")
     bar.close()

@@ -58,9 +58,19 @@ def score_scan(method: str, models: list, volume: np.ndarray, mask: np.ndarray, 
     counts = [run.pop("patches", None) for run in runs]
     raw = runs[0] if len(runs) == 1 else _mean_maps(runs)
     with np.errstate(invalid="ignore", over="ignore"):  # an overflow shows as a non-finite value, for the caller
-        final = postprocess(raw["score"], mask, settings.median_size) if settings.postprocess else raw["score"]
+        final = raw["score"]
+        if settings.postprocess:
+            final = postprocess(final, mask, settings.median_size, filter_device(settings.device))
     patches = None if None in counts else int(sum(counts))
     return ScoredScan(final, raw, patches, seconds)
+
+
+def filter_device(name):
+    """The device the median filter runs on: the scoring's GPU, if it scores on one; else None (SciPy)."""
+    from patch2loc.checks.devices import resolve_device
+
+    device = resolve_device(name)
+    return device if device.type == "cuda" else None
 
 
 def _mean_maps(runs: list[dict]) -> dict[str, np.ndarray]:

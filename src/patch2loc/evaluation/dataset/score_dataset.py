@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from patch2loc.evaluation.lesionwise.rule import LESION_COLUMNS, LesionRule
+from patch2loc.evaluation.dataset.grading import Collected, grade_volume
+from patch2loc.evaluation.dataset.pipeline import DEPTH, pipelined
 from patch2loc.evaluation.dataset.scan_grid import NativeFiles
 from patch2loc.evaluation.dataset.volume_scores import volume_columns
 from patch2loc.files.io import Volume, save_volume
@@ -52,6 +54,8 @@ class ScoringConfig:
     space: str = "atlas"
     wmh_other_pathology: bool = True  # preprocess.wmh_other_pathology: WMH label 2 counts as lesion
     protocol: str = "shared"  # evaluate.protocol: reference adds each method's own protocol's columns (ref_*)
+    prefetch: int = DEPTH  # volumes read ahead, and scored ones waiting for grading (pipeline.py)
+    graders: int = 1  # threads grading scored volumes beside the scoring
 
     @classmethod
     def from_workflow(
@@ -75,6 +79,8 @@ class ScoringConfig:
             wmh_other_pathology=(preprocess or {}).get("wmh_other_pathology", True),
             protocol=evaluate.get("protocol", "shared"),
             patch_stride=(evaluate.get("patches") or {}).get("stride"),
+            # the rule's threads: one reads, one drives the scoring, the rest grade
+            graders=max(1, int(heatmap.get("threads", 1)) - 2),
         )
 
     @property
@@ -109,6 +115,20 @@ def _keep(i: int, cfg: ScoringConfig) -> bool:
     return cfg.keep_heatmaps < 0 or i < cfg.keep_heatmaps
 
 
+def _pipeline(method: str, scans: list[Scan], cfg: ScoringConfig, model, grade) -> list:
+    """grade((i, scan), case, scored) of every scan in order, each read ahead and graded behind
+    the scoring (evaluation/dataset/pipeline.py)."""
+
+    def read(item):
+        scan = item[1]
+        return load_any_case(scan.image, scan.mask, scan.seg)
+
+    def score(item, case):
+        return score_case(method, case.image.data, case.mask, cfg, model)
+
+    return pipelined(list(enumerate(scans)), read, score, grade, depth=cfg.prefetch, graders=cfg.graders)
+
+
 def score_healthy(
     method: str, scans: list[Scan], cfg: ScoringConfig, meta: dict, heatmap_dir: str | Path, model=None
 ) -> tuple[float, pd.DataFrame]:
@@ -119,14 +139,15 @@ def score_healthy(
     it (the model's grid, every scan in the same voxels), which is also where predict applies it;
     taken on native grids it would weight each healthy scan by its own voxel size and count the
     interpolation of the map back."""
-    in_brain = []
-    for i, scan in enumerate(scans):
-        case = load_any_case(scan.image, scan.mask, scan.seg)
-        vol = score_case(method, case.image.data, case.mask, cfg, model)
-        in_brain.append(vol.score[case.mask].astype(np.float32))
+
+    def grade(item, case, vol: ScoredScan) -> np.ndarray:
+        i, scan = item
         if _keep(i, cfg):
             save_volume(vol.score, Path(heatmap_dir) / f"{scan.subject}.nii.gz", like=_grid(case))
         print(f"[{i + 1}/{len(scans)}] {scan.subject}", flush=True)
+        return vol.score[case.mask].astype(np.float32)
+
+    in_brain = _pipeline(method, scans, cfg, model, grade)
     threshold = unsupervised_threshold(in_brain, None, cfg.unsupervised_quantile)  # already in-brain
     rows = [
         {
@@ -142,104 +163,6 @@ def score_healthy(
         for s, v in zip(scans, in_brain)
     ]
     return threshold, pd.DataFrame(rows)
-
-
-def graded(scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, dataset: str):
-    """(score, truth, brain, spacing, labels) a volume's lesion metrics are computed on: its own
-    grid (space native: labels are the raw label values) or the atlas grid (labels None)."""
-    if cfg.space == "atlas":
-        spacing = np.linalg.norm(case.image.affine[:3, :3], axis=0)
-        return vol.score, case.seg, case.mask, spacing, None
-    if scan.native is None:
-        raise ValueError(f"{scan.subject}: evaluate.space native needs the scan's native files (Scan.native)")
-    from patch2loc.data.layouts import binarize_seg
-    from patch2loc.evaluation.dataset.scan_grid import load_native
-
-    nv = load_native(scan.native, vol.score, case.mask, case.image.affine)
-    truth = binarize_seg(dataset, nv.labels, wmh_other_pathology=cfg.wmh_other_pathology)
-    return nv.score, truth, nv.brain, nv.spacing, nv.labels
-
-
-def _challenge(challenge: str, pred: np.ndarray, labels: np.ndarray, spacing) -> dict:
-    """The lesion set's own challenge metrics (evaluation/challenges), on the native grid: the
-    prediction inside the scored region, every ground-truth voxel (the challenges count lesions
-    outside any brain mask as missed), the labels read as the challenge reads them (WMH's label 2
-    left out, BraTS' three tumour regions)."""
-    from patch2loc.evaluation import challenges
-
-    return challenges.label_metrics(challenge, pred, labels, tuple(float(s) for s in spacing))
-
-
-# Scored natively, a volume is also graded on the atlas grid (the authors' protocol) for the table
-# that puts the two side by side (tables/table1_spaces.*): a few tenths of a second per volume.
-ATLAS_COLUMNS = ("atlas_auprc", "atlas_best_dice", "atlas_dice_unsup", "atlas_lesion_voxels")
-
-
-def _atlas_too(vol: ScoredScan, case, cfg: ScoringConfig, threshold: float, evaluate_volume) -> dict:
-    if cfg.space == "atlas":
-        return {}
-    m = evaluate_volume(vol.score, case.seg, case.mask, region=cfg.region, threshold=threshold)
-    values = (m["auprc"], m["best_dice"], m["dice_at_threshold"], m["lesion_voxels"])
-    return dict(zip(ATLAS_COLUMNS, values))
-
-
-def _reference(method: str, vol: ScoredScan, case, cfg: ScoringConfig, pooled: list | None, entry: dict) -> dict:
-    """evaluate.protocol reference: the volume's metrics under its method's own protocol (on the
-    atlas grid, from the raw map; scoring/protocol.py), as ref_* columns, its histogram added to
-    `pooled` where that protocol pools AUPRC and to `entry` where it tunes Dice on validation volumes;
-    shared: none."""
-    if cfg.protocol != "reference":
-        return {}
-    from patch2loc.scoring.protocol import in_plane_spacing, reference_columns
-
-    spacing = in_plane_spacing(case.image.affine)  # an erosion in mm (Baur's) in voxels of this grid
-    return reference_columns(method, vol.raw["score"], case.seg, case.mask, pooled, entry, spacing)
-
-
-@dataclass
-class Collected:
-    """What score_lesions gathers for the merge: pooled-AUPRC histograms and, per volume, the code
-    histograms of its validation-tuned Dice (evaluation/dataset/tuned_dice.py)."""
-
-    pooled: list = field(default_factory=list)
-    tuning: list = field(default_factory=list)
-
-
-def _graded_row(method, scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, meta, threshold, challenge, out):
-    """The volume's metrics row and its lesion rows, graded in `cfg.space`; its tuning entry into `out`."""
-    from patch2loc.evaluation.lesionwise.volume import lesion_metrics
-    from patch2loc.scoring.metrics import evaluate_volume
-    from patch2loc.scoring.tuning import code_histogram
-
-    score, truth, brain, spacing, labels = graded(scan, vol, case, cfg, meta.get("dataset", ""))
-    m = evaluate_volume(score, truth, brain, region=cfg.region, threshold=threshold)
-    # Lesion-wise, at the same threshold and in the same region as dice_unsup.
-    region = brain if cfg.region == "brain" else np.ones(brain.shape, bool)
-    pred = (score >= threshold) & region
-    lesionwise, lesions = lesion_metrics(pred, truth & region, spacing, cfg.lesion_rule)
-    own = _challenge(challenge, pred, labels, spacing) if challenge and labels is not None else {}
-    entry = {"subject": scan.subject, "shared": code_histogram(score, truth, region), "ref": None}
-    row = {
-        **meta,
-        "subject": scan.subject,
-        "region": cfg.region,
-        "space": cfg.space,
-        "auprc": m["auprc"],
-        "auroc": m["auroc"],
-        "best_dice": m["best_dice"],
-        "best_threshold": m["best_threshold"],
-        "dice_unsup": m["dice_at_threshold"],
-        "unsup_threshold": threshold,
-        "lesion_voxels": m["lesion_voxels"],
-        **lesionwise,
-        **own,
-        **_atlas_too(vol, case, cfg, threshold, evaluate_volume),
-        **_reference(method, vol, case, cfg, out.pooled, entry),
-        # Table 4: one score per volume, in atlas space like the healthy volumes' it is ranked against
-        **volume_columns(vol.score[case.mask], threshold),
-    }
-    out.tuning.append(entry)
-    return row, [{**meta, "subject": scan.subject, **lesion} for lesion in lesions], m
 
 
 def score_lesions(
@@ -262,34 +185,37 @@ def score_lesions(
     from patch2loc.evaluation.patches.statistics import patch_statistics
     from patch2loc.methods.patch2loc.model import patch_size_for
 
-    collected = Collected() if collected is None else collected
-    metric_rows, lesion_rows, patch_tables = [], [], []
-    for i, scan in enumerate(scans):
-        case = load_any_case(scan.image, scan.mask, scan.seg)
-        vol = score_case(method, case.image.data, case.mask, cfg, model)
-        row, lesions, m = _graded_row(method, scan, vol, case, cfg, meta, threshold, challenge, collected)
-        metric_rows.append(row)
-        lesion_rows += lesions
+    def grade(item, case, vol: ScoredScan):
+        i, scan = item
+        own = Collected()  # this volume's histograms, joined below in the volumes' order
+        row, lesions, m = grade_volume(method, scan, vol, case, cfg, meta, threshold, challenge, own)
         patch_size = getattr(model, "patch_size", None) or cfg.patch_size or patch_size_for(case.mask.shape[0])
         nan = np.full(case.mask.shape, np.nan, np.float32)  # the maps a method does not have
-        patch_tables.append(
-            patch_statistics(  # the model's patches: atlas grid in either space
-                vol.raw.get("log_error", nan),
-                vol.raw.get("log_variance", nan),
-                vol.raw["score"],
-                case.seg,
-                case.mask,
-                patch_size,
-                mean=vol.raw.get("mean"),
-                logvar=vol.raw.get("logvar"),
-                meta={**meta, "subject": scan.subject},
-                stride=cfg.patch_stride,
-            )
+        patches = patch_statistics(  # the model's patches: atlas grid in either space
+            vol.raw.get("log_error", nan),
+            vol.raw.get("log_variance", nan),
+            vol.raw["score"],
+            case.seg,
+            case.mask,
+            patch_size,
+            mean=vol.raw.get("mean"),
+            logvar=vol.raw.get("logvar"),
+            meta={**meta, "subject": scan.subject},
+            stride=cfg.patch_stride,
         )
         if _keep(first_index + i, cfg):
             save_volume(vol.score, Path(heatmap_dir) / f"{scan.subject}.nii.gz", like=_grid(case))
         print(
             f"[{i + 1}/{len(scans)}] {scan.subject}: AUPRC {m['auprc']:.3f}, best Dice {m['best_dice']:.3f}", flush=True
         )
+        return row, lesions, patches, own
+
+    collected = Collected() if collected is None else collected
+    graded = _pipeline(method, scans, cfg, model, grade)
+    for *_, own in graded:
+        collected.pooled += own.pooled
+        collected.tuning += own.tuning
+    metric_rows = [row for row, *_ in graded]
+    lesion_rows = [lesion for _, lesions, *_ in graded for lesion in lesions]
     lesion_table = pd.DataFrame(lesion_rows, columns=[*meta, *LESION_COLUMNS])
-    return pd.DataFrame(metric_rows), lesion_table, pd.concat(patch_tables, ignore_index=True)
+    return pd.DataFrame(metric_rows), lesion_table, pd.concat([g[2] for g in graded], ignore_index=True)

@@ -2,7 +2,7 @@
 own grid (evaluate.space native: the map taken back through the inverse registration, the labels
 as delivered, the native brain mask) and on the atlas grid (the authors' protocol: the labels moved
 there by nearest neighbour, the atlas-space brain mask). A native run records both per volume
-(`dataset.score_dataset.ATLAS_COLUMNS`); this table shows each set's means with their intervals and the paired
+(`dataset.grading.ATLAS_COLUMNS`); this table shows each set's means with their intervals and the paired
 difference, so a reader sees how much of a number is the grid it was computed on.
 """
 

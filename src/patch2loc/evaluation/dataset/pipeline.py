@@ -1,0 +1,67 @@
+"""A scoring job's three stages side by side: reading the next volumes on a thread, scoring the
+current one (on the GPU, where there is one), grading the ones before it on other threads.
+
+A GPU scoring job used to hold its GPU while the CPU read a volume, resampled maps to the scan's
+own grid, computed the metrics and wrote files. Here the job's one thread that drives the device
+only scores; the CPU's stages run beside it, each bounded: at most `depth` volumes read ahead and
+at most `depth` scored volumes waiting for their grading, so a job holds at most 2 * depth + 1
+volumes in memory whatever the dataset's size. Results come back in the order of the inputs, so
+the outputs are the same as scoring one volume after another. A failure in any stage (a volume
+that cannot be read, say) stops the job with that error, after the work under way has finished
+and the work not started has been dropped: nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+DEPTH = 2  # volumes read ahead, and scored volumes waiting for their grading
+_END = object()
+
+
+def pipelined(
+    items: Iterable,
+    read: Callable,
+    score: Callable,
+    grade: Callable,
+    *,
+    depth: int = DEPTH,
+    graders: int = 1,
+) -> list:
+    """[grade(item, read(item), score(item, read(item))) for item in items], with `read` on a thread
+    ahead of `score` (the caller's thread) and `grade` on `graders` threads behind it."""
+    if depth < 1 or graders < 1:
+        raise ValueError(f"pipelined: depth and graders must be >= 1, got {depth} and {graders}")
+    items = list(items)
+    results: list = []
+    reading: deque[Future] = deque()
+    grading: deque[Future] = deque()
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="read") as reader,
+        ThreadPoolExecutor(graders, thread_name_prefix="grade") as graders_pool,
+    ):
+        try:
+            ahead = iter(items)
+            for item in ahead:  # the first reads
+                reading.append(reader.submit(read, item))
+                if len(reading) == depth:
+                    break
+            for item in items:
+                case = reading.popleft().result()
+                nxt = next(ahead, _END)
+                if nxt is not _END:
+                    reading.append(reader.submit(read, nxt))
+                scored = score(item, case)
+                while len(grading) >= depth:  # bounded: wait for the oldest grading first
+                    results.append(grading.popleft().result())
+                grading.append(graders_pool.submit(grade, item, case, scored))
+                del case, scored
+            while grading:
+                results.append(grading.popleft().result())
+        except BaseException:
+            for future in (*reading, *grading):  # work not started is dropped; the rest ends before the error
+                future.cancel()
+            raise
+    return results
