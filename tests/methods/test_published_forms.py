@@ -36,6 +36,17 @@ def test_the_recorded_key_set_is_the_networks_without_counters_and_the_stand_ins
     assert {k: tuple(v.shape) for k, v in state.items()} == shapes
 
 
+def test_the_lpips_heads_key_set_is_the_wheels_file():
+    """The lpips 0.1.4 wheel ships the published heads file itself (test_pretrained.py: same sha256)."""
+    lpips = pytest.importorskip("lpips")
+    from pathlib import Path
+
+    shipped = Path(lpips.__file__).parent / "weights" / "v0.1" / "squeeze.pth"
+    state = torch.load(shipped, map_location="cpu", weights_only=True)
+    assert {k: tuple(v.shape) for k, v in state.items()} == pretrained.published_shapes("lpips_squeeze")
+    pretrained.check_tensors(state, "lpips_squeeze", shipped)
+
+
 @pytest.mark.parametrize("key", TORCHVISION_KEYS)
 def test_torch_takes_the_published_key_set_in_a_strict_load(key):
     """The fact the check follows: a file without counters loads into torchvision's network."""
@@ -47,7 +58,7 @@ def test_torch_takes_the_published_key_set_in_a_strict_load(key):
 
 
 def test_resnet18_as_published_is_fae_s_extractor(tmp_path, monkeypatch):
-    """torchvision's resnet18-f37072fd.pth holds 102 tensors, no num_batches_tracked: FAE reads it."""
+    """torchvision's published ResNet-18 file holds 102 tensors, no num_batches_tracked: FAE reads it."""
     states = fake_published(["resnet18"], tmp_path, monkeypatch)
     assert len(states["resnet18"]) == 102
     state = backbone_state(FAEConfig(method="FAE", pretrained_home=str(tmp_path)))
@@ -123,4 +134,8 @@ def test_a_file_that_is_no_torch_file_is_refused_in_one_line(tmp_path, monkeypat
     with pytest.raises(InputError) as err:
         pretrained.state_dict("lpips_squeeze", tmp_path, "ra")
     said = str(err.value)
-    assert "\n" not in said and said.startswith(f"{path}: not readable as a torch file") and "rerun download_weights" in said
+    assert (
+        "\n" not in said
+        and said.startswith(f"{path}: not readable as a torch file")
+        and "rerun download_weights" in said
+    )
