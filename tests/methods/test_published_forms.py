@@ -19,7 +19,7 @@ from patch2loc.methods.lpips import published_lpips
 from patch2loc.methods.phanes.losses import vgg_for
 from tests.helpers.published import fake_published, publish, random_state
 
-TORCHVISION_KEYS = [k for k, spec in pretrained.FILES.items() if spec.network != pretrained.LPIPS_HEADS]
+TORCHVISION_KEYS = [k for k, spec in pretrained.FILES.items() if spec.network != pretrained.HEADS_NETWORK]
 
 
 def _hollow(shapes: dict) -> dict:

@@ -2,7 +2,9 @@
 
 The workflow's rule `download_weights` (rules/pretrained.smk, a local rule: login nodes have the
 internet) fetches each file once into `pretrained.home`, checked against the sha256 below
-(`fetch_weights`); a training reads it from there (`state_dict`), checked again. A trained model
+(`fetch_weights`); a training reads it from there (`state_dict`), checked again, its tensors too
+against the file's key set recorded below (names and shapes; a BatchNorm counter may be missing,
+as torch's strict load takes it: torchvision's older saves hold none). A trained model
 holds the frozen layers it scores with (FAE's extractor, the LPIPS network of RA and PHANES), so
 checkpoints and bundles need no cache. Each of the three has an offline variant (the registry's
 `variant_of`: FAE-random, RA-noLPIPS, PHANES-noPretrained) that builds the same networks with
@@ -31,13 +33,13 @@ class WeightsFile:
     sha256: str
     size: int  # bytes, as published
     # Its key set: the parameters and running statistics of `network` (a torchvision.models builder,
-    # or LPIPS_HEADS), `tensors` of them, without BatchNorm's num_batches_tracked (`published_shapes`).
+    # or HEADS_NETWORK), `tensors` of them, without BatchNorm's num_batches_tracked (`published_shapes`).
     network: str
     tensors: int
 
 
 COUNTER = "num_batches_tracked"  # BatchNorm's step count, saved since torch 0.4.1; load_state_dict fills it in
-LPIPS_HEADS = "lpips_heads"  # the network of the LPIPS heads file: one 1x1 convolution per SqueezeNet layer
+HEADS_NETWORK = "lpips_heads"  # the LPIPS heads file's network: one 1x1 convolution per SqueezeNet layer
 LPIPS_HEAD_CHANNELS = (64, 128, 256, 384, 384, 512, 512)  # SqueezeNet 1.1's seven LPIPS layers
 TORCHVISION = "https://download.pytorch.org/models/"
 LPIPS_HEADS = "https://raw.githubusercontent.com/richzhang/PerceptualSimilarity/v0.1.4/lpips/weights/v0.1/"
@@ -68,7 +70,7 @@ FILES = {
         LPIPS_HEADS + "squeeze.pth",
         "4a5350f23600cb79923ce65bb07cbf57dca461329894153e05a1346bd531cf76",
         10811,
-        LPIPS_HEADS,
+        HEADS_NETWORK,
         7,
     ),
     # torchvision's VGG-19: PHANES' inpainter's perceptual and style losses (training only).
@@ -131,7 +133,7 @@ def network_shapes(key: str) -> dict[str, tuple[int, ...]]:
     """{name: shape} of every tensor of the network behind the file `key`, counters included (built on
     the meta device: nothing allocated)."""
     network = FILES[key].network
-    if network == LPIPS_HEADS:
+    if network == HEADS_NETWORK:
         return {f"lin{k}.model.1.weight": (1, c, 1, 1) for k, c in enumerate(LPIPS_HEAD_CHANNELS)}
     import torch
     from torchvision import models
