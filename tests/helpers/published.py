@@ -21,7 +21,8 @@ def random_state(key: str) -> dict:
 
     if key == "lpips_squeeze":
         return {name: torch.rand(shape) for name, shape in pretrained.published_shapes(key).items()}
-    state = getattr(models, pretrained.FILES[key].network)(weights=None).state_dict()
+    # keep_vars: weights as Parameters and statistics as tensors, as torchvision's files pickle them
+    state = getattr(models, pretrained.FILES[key].network)(weights=None).state_dict(keep_vars=True)
     kept = pretrained.published_shapes(key)
     if key == "vgg19":
         state = {k: _broadcast(v) if k.startswith("classifier.") else v for k, v in state.items()}
@@ -30,7 +31,7 @@ def random_state(key: str) -> dict:
 
 def _broadcast(tensor: torch.Tensor) -> torch.Tensor:
     """`tensor`'s first number at its shape, stored once (torch.save writes the one-number storage)."""
-    return tensor.flatten()[:1].clone().expand(tensor.shape)
+    return tensor.detach().flatten()[:1].clone().expand(tensor.shape)
 
 
 def publish(key: str, state: dict, home: Path, monkeypatch, name: str | None = None) -> Path:
