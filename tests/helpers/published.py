@@ -1,9 +1,11 @@
-"""Stand-ins for the published networks (methods/pretrained.py FILES): random weights of the same
-shapes, saved into a cache folder and registered under their keys with matching sha256 and size, so
-a paper method trains and scores in tests without the internet (the variants need none)."""
+"""Stand-ins for the published networks (methods/pretrained.py FILES): random weights in each
+published file's key set (its network's tensors, no BatchNorm counters), saved into a cache folder
+and registered under their keys with matching sha256 and size, so a paper method trains and scores
+in tests without the internet (the variants need none)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -11,33 +13,49 @@ import torch
 
 from patch2loc.methods import pretrained
 
-LPIPS_CHANNELS = (64, 128, 256, 384, 384, 512, 512)  # SqueezeNet 1.1's seven LPIPS layers
-
 
 def random_state(key: str) -> dict:
-    """Random weights shaped as the published file `key` holds them (VGG-19: its features only,
-    what PHANES reads)."""
+    """Random weights named and shaped as the published file `key` holds them. VGG-19's classifier,
+    which nothing reads, is one number broadcast to each tensor's shape: the file stays small."""
     from torchvision import models
 
     if key == "lpips_squeeze":
-        return {f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) for k, c in enumerate(LPIPS_CHANNELS)}
+        return {name: torch.rand(shape) for name, shape in pretrained.published_shapes(key).items()}
+    # keep_vars: weights as Parameters and statistics as tensors, as torchvision's files pickle them
+    state = getattr(models, pretrained.FILES[key].network)(weights=None).state_dict(keep_vars=True)
+    kept = pretrained.published_shapes(key)
     if key == "vgg19":
-        return {"features." + k: v for k, v in models.vgg19(weights=None).features.state_dict().items()}
-    return getattr(models, key)(weights=None).state_dict()
+        state = {k: _broadcast(v) if k.startswith("classifier.") else v for k, v in state.items()}
+    return {k: v for k, v in state.items() if k in kept}
+
+
+def _broadcast(tensor: torch.Tensor) -> torch.Tensor:
+    """`tensor`'s first number at its shape, stored once (torch.save writes the one-number storage)."""
+    return tensor.detach().flatten()[:1].clone().expand(tensor.shape)
+
+
+def publish(key: str, state: dict, home: Path, monkeypatch, name: str | None = None) -> Path:
+    """`state` saved in `home` and registered as `key`'s published file (its key set kept)."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / (name or f"{key}.pth")
+    torch.save(state, path)
+    data = path.read_bytes()
+    spec = dataclasses.replace(
+        pretrained.FILES[key],
+        file=path.name,
+        url="https://example.invalid/" + path.name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
+    monkeypatch.setitem(pretrained.FILES, key, spec)
+    return path
 
 
 def fake_published(keys, home: Path, monkeypatch, seed: int = 7) -> dict[str, dict]:
     """{key: state} of random 'published' files written into `home`, pretrained.FILES pointing at them."""
     torch.manual_seed(seed)
-    home.mkdir(parents=True, exist_ok=True)
     states = {}
     for key in keys:
         states[key] = random_state(key)
-        path = home / f"{key}.pth"
-        torch.save(states[key], path)
-        data = path.read_bytes()
-        spec = pretrained.WeightsFile(
-            path.name, "https://example.invalid/" + path.name, hashlib.sha256(data).hexdigest(), len(data)
-        )
-        monkeypatch.setitem(pretrained.FILES, key, spec)
+        publish(key, states[key], home, monkeypatch)
     return states

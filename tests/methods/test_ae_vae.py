@@ -116,6 +116,7 @@ def test_tiny_training_and_scoring_on_the_cpu(name, tmp_path):
     module = implementation(name)
     model, ckpt = module.load(str(best), "cpu")
     assert ckpt["method"] == name and ckpt["config"]["variational"] == (name == "VAE")
+    assert ckpt["config"]["kl_weight"] == (1.0 if name == "VAE" else 0.0)  # recorded beside the settings
     assert ckpt["config"]["volume_shape"] == list(shape) and model.size == 16
     image = np.asarray(nib.load(pairs[2][0]).dataobj, np.float32)
     mask = np.asarray(nib.load(pairs[2][1]).dataobj) > 0

@@ -4,7 +4,6 @@ and scoring on the CPU."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import nibabel as nib
@@ -20,6 +19,7 @@ from patch2loc.methods import pretrained
 from patch2loc.methods.fae.model import FAE, ResNetStages, anomaly_slices, fae_loss, negative_ssim, resnet18
 from patch2loc.methods.fae.train import FAEConfig
 from patch2loc.registry import implementation
+from tests.helpers.published import publish, random_state
 
 TINY = dict(steps=2, batch_size=4, size=64, hidden_dims=[4, 6, 8, 10], val_every=1, val_batches=1)
 
@@ -170,17 +170,12 @@ def test_without_the_published_file_imagenet_is_one_line_before_any_volume_is_re
 
 def _publish(monkeypatch, folder: Path, state: dict) -> None:
     """`state` saved as the cache's resnet18 file, and FILES pointed at its size and sha256."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "fake-resnet18.pth"
-    torch.save(state, path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    fake = pretrained.WeightsFile(path.name, "https://example.invalid/fake-resnet18.pth", digest, path.stat().st_size)
-    monkeypatch.setitem(pretrained.FILES, "resnet18", fake)
+    publish("resnet18", state, folder, monkeypatch, "fake-resnet18.pth")
 
 
 def test_the_published_file_is_the_extractor_and_travels_in_the_checkpoint(tmp_path, monkeypatch):
     torch.manual_seed(123)
-    state = {k: v.clone() for k, v in resnet18().state_dict().items()}
+    state = random_state("resnet18")  # the published form: no num_batches_tracked
     _publish(monkeypatch, tmp_path / "cache", state)
     pairs = _volumes(tmp_path / "data", (32, 32, 5), 3)
     best = _train(pairs, tmp_path / "model", method="FAE", pretrained_home=str(tmp_path / "cache"))
@@ -199,7 +194,7 @@ def test_a_file_that_is_no_resnet18_is_one_line_before_any_volume_is_read(tmp_pa
     state = {k: v.clone() for k, v in resnet18().state_dict().items()}
     for name, bad in (("fc.weight", state["fc.weight"][:, :8]), ("weight", torch.zeros(3))):  # a shape, a key
         _publish(monkeypatch, tmp_path / name, {**state, name: bad})
-        with pytest.raises(InputError, match=rf"not torchvision's ResNet-18 weights .*: {name}\)"):
+        with pytest.raises(InputError, match=rf"fake-resnet18.pth: not the resnet18 weights .*: {name}\)"):
             _train(missing, tmp_path / "model", method="FAE", pretrained_home=str(tmp_path / name))
 
 

@@ -4,7 +4,7 @@ The masks are tested in test_phanes_masks.py."""
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 
 import numpy as np
 import pytest
@@ -16,6 +16,7 @@ from patch2loc.errors import InputError
 from patch2loc.methods import pretrained
 from patch2loc.methods.phanes import losses
 from patch2loc.methods.phanes.aotgan import AOTBlock, Discriminator, InpaintGenerator, check_size, gate_norm
+from tests.helpers.published import publish, random_state
 
 
 def _count(module) -> int:
@@ -216,20 +217,16 @@ def test_weights_setting_and_a_missing_file_are_refused_in_one_line(tmp_path):
 
 def test_a_published_file_is_loaded_into_the_extractor(tmp_path, monkeypatch):
     torch.manual_seed(4)
-    features = vgg19(weights=None).features[:36]
-    state = {f"features.{k}": v for k, v in features.state_dict().items()}
-    state["classifier.6.bias"] = torch.zeros(3)  # the published file's classifier: not read
-    path = tmp_path / "fake-vgg19.pth"
-    torch.save(state, path)
-    data = path.read_bytes()
-    spec = pretrained.WeightsFile(path.name, "https://example.invalid/fake-vgg19.pth", "0" * 64, len(data))
-    monkeypatch.setitem(pretrained.FILES, "vgg19", spec)
+    state = random_state("vgg19")  # the published key set: features and classifier (not read)
+    features = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    publish("vgg19", state, tmp_path, monkeypatch, "fake-vgg19.pth")
+    spec = pretrained.FILES["vgg19"]
+    monkeypatch.setitem(pretrained.FILES, "vgg19", dataclasses.replace(spec, sha256="0" * 64))
     with pytest.raises(InputError, match="sha256"):  # a file that is not the published one
         losses.vgg_for("imagenet", tmp_path, "phanes")
-    spec = pretrained.WeightsFile(spec.file, spec.url, hashlib.sha256(data).hexdigest(), len(data))
     monkeypatch.setitem(pretrained.FILES, "vgg19", spec)
     vgg = losses.vgg_for("imagenet", tmp_path, "phanes")
     loaded = vgg.features.state_dict()
-    assert loaded.keys() == features.state_dict().keys()
-    assert all(torch.equal(loaded[k], v) for k, v in features.state_dict().items())
+    assert loaded.keys() == {k for k in features if int(k.split(".")[0]) < 36}
+    assert all(torch.equal(v, features[k]) for k, v in loaded.items())
     assert not any(p.requires_grad for p in vgg.parameters())

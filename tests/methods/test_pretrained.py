@@ -3,6 +3,7 @@ the trainings read. A file that is not the published one is refused with one lin
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pytest
@@ -10,49 +11,55 @@ import torch
 
 from patch2loc.errors import InputError
 from patch2loc.methods import pretrained
-from patch2loc.methods.pretrained import FILES, WeightsFile, fetch_weights, state_dict, weights_path
+from patch2loc.methods.pretrained import FILES, fetch_weights, state_dict, weights_path
+from tests.helpers.published import random_state
 
 TIMES = {"timeout": 5.0, "deadline": 30.0}
 
 
-def _published(tmp_path, monkeypatch, key="resnet18") -> dict:
-    """A small state dict served from a file:// URL and registered as `key`'s published file."""
-    weights = {"conv1.weight": torch.arange(12, dtype=torch.float32).reshape(3, 4)}
+KEY = "lpips_squeeze"  # the smallest published file
+
+
+def _published(tmp_path, monkeypatch, key=KEY) -> dict:
+    """A stand-in in the published key set served from a file:// URL and registered as `key`'s file."""
+    weights = random_state(key)
     served = tmp_path / "server" / "net.pth"
     served.parent.mkdir()
     torch.save(weights, served)
     data = served.read_bytes()
-    spec = WeightsFile("net.pth", served.as_uri(), hashlib.sha256(data).hexdigest(), len(data))
+    spec = dataclasses.replace(
+        FILES[key], file="net.pth", url=served.as_uri(), sha256=hashlib.sha256(data).hexdigest(), size=len(data)
+    )
     monkeypatch.setitem(FILES, key, spec)
     return weights
 
 
 def test_a_published_file_is_fetched_checked_and_read(tmp_path, monkeypatch):
     weights = _published(tmp_path, monkeypatch)
-    [path] = fetch_weights(["resnet18"], tmp_path / "cache", TIMES)
-    assert path == weights_path("resnet18", tmp_path / "cache")
-    got = state_dict("resnet18", tmp_path / "cache", "fae")
-    assert torch.equal(got["conv1.weight"], weights["conv1.weight"])
+    [path] = fetch_weights([KEY], tmp_path / "cache", TIMES)
+    assert path == weights_path(KEY, tmp_path / "cache")
+    got = state_dict(KEY, tmp_path / "cache", "ra")
+    assert got.keys() == weights.keys() and all(torch.equal(got[k], v) for k, v in weights.items())
 
 
 def test_the_download_of_another_file_is_refused_in_one_line_and_removed(tmp_path, monkeypatch):
     _published(tmp_path, monkeypatch)
-    spec = FILES["resnet18"]
-    monkeypatch.setitem(FILES, "resnet18", WeightsFile(spec.file, spec.url, "0" * 64, spec.size))
+    spec = FILES[KEY]
+    monkeypatch.setitem(FILES, KEY, dataclasses.replace(spec, sha256="0" * 64))
     with pytest.raises(InputError) as err:
-        fetch_weights(["resnet18"], tmp_path / "cache", TIMES)
+        fetch_weights([KEY], tmp_path / "cache", TIMES)
     assert "\n" not in str(err.value) and "sha256" in str(err.value) and spec.url in str(err.value)
-    assert not weights_path("resnet18", tmp_path / "cache").exists()
+    assert not weights_path(KEY, tmp_path / "cache").exists()
 
 
 def test_a_cached_file_altered_later_is_refused_before_it_is_read(tmp_path, monkeypatch):
     _published(tmp_path, monkeypatch)
-    [path] = fetch_weights(["resnet18"], tmp_path / "cache", TIMES)
+    [path] = fetch_weights([KEY], tmp_path / "cache", TIMES)
     data = bytearray(path.read_bytes())
     data[-1] ^= 1  # same size, another file
     path.write_bytes(bytes(data))
     with pytest.raises(InputError, match="is not the published") as err:
-        state_dict("resnet18", tmp_path / "cache", "fae")
+        state_dict(KEY, tmp_path / "cache", "ra")
     assert "\n" not in str(err.value)
 
 

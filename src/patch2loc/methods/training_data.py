@@ -83,20 +83,25 @@ def load_training_data(train_pairs: Pairs, val_pairs: Pairs) -> TrainingData:
     return TrainingData(train_images, train_masks, val_images, val_masks, subjects, spacing)
 
 
-def run_config(settings, data: TrainingData) -> dict:
-    """What a training's checkpoints record as its config: its settings (a dataclass), the training
-    grid and voxel size, and the training intensities (predict checks a scan's scale against them)."""
+def run_config(settings, data: TrainingData, recorded: dict | None = None) -> dict:
+    """What a training's checkpoints record as its config: its settings (a dataclass), `recorded`
+    (what else its method records beside them), the training grid and voxel size, and the training
+    intensities (predict checks a scan's scale against them)."""
     return {
         **asdict(settings),
+        **(recorded or {}),
         "volume_shape": list(data.train_images.shape[1:]),
         "spacing": list(data.spacing),
         "intensity_range": training_range(data.train_images, data.train_masks),
     }
 
 
-def train_task(task_cls, data: TrainingData, cfg, out_dir, *task_args, must_match, progress: bool) -> dict:
+def train_task(
+    task_cls, data: TrainingData, cfg, out_dir, *task_args, must_match, progress: bool, recorded: dict | None = None
+) -> dict:
     """A training whose checkpoints record `run_config`: the two grids checked, then
     `task_cls(data, cfg, *task_args, device)` in the shared seeded loop."""
     check_same_grid(data.train_images, data.val_images)
     task = partial(task_cls, data, cfg, *task_args)
-    return train_seeded(task, data, cfg, out_dir, run_config(cfg, data), must_match=must_match, progress=progress)
+    config = run_config(cfg, data, recorded)
+    return train_seeded(task, data, cfg, out_dir, config, must_match=must_match, progress=progress)

@@ -14,7 +14,6 @@ checkpoints, resume and best model by validation loss are the shared harness's (
 
 from __future__ import annotations
 
-from functools import partial
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,7 +21,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from patch2loc.checks.intensities import training_range
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.bounds import MAX_SIZE, RANGES, VAE_RANGES  # one table: bounds.py
@@ -32,10 +30,9 @@ from patch2loc.methods.harness import (
     LoopSettings,
     autocast_context,
     check_settings,
-    train_seeded,
 )
 from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
+from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data, train_task
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 ARCHITECTURE = ("size", "width", "bottleneck", "latent", "dropout", "variational")
@@ -90,6 +87,7 @@ class AutoencoderConfig(LoopSettings):
     dropout: float = 0.1  # on the code while training (the reference notebook's dropout_rate)
     method: str = "AE"  # the registry name written into the checkpoints
     variational = False  # class attribute: the VAE's subclass sets it (not a setting of the block)
+    kl_weight = 0.0  # class attribute: the AE's loss has no KL term; the VAE's block sets it (a setting there)
 
     def __post_init__(self) -> None:
         check_settings(self, f"{self.method} config", f"{self.method.lower()}.device")
@@ -167,7 +165,7 @@ class AutoencoderTask(NothingExtra):
 
     def __init__(self, data: TrainingData, cfg: AutoencoderConfig, device: torch.device):
         self.method, self.cfg, self.device = cfg.method, cfg, device
-        self.kl_weight = float(getattr(cfg, "kl_weight", 0.0))
+        self.kl_weight = float(cfg.kl_weight)
         self.slices, _ = brain_slices(data.train_images, data.train_masks, cfg.size, device, brain=False)
         self.val_set = validation_batches(data, cfg, device)
         self.generator = torch.Generator(device).manual_seed(cfg.seed)
@@ -197,19 +195,11 @@ class AutoencoderTask(NothingExtra):
 
 
 def train(data: TrainingData, cfg: AutoencoderConfig, out_dir: str | Path, progress: bool = True) -> dict:
-    """Train the AE or VAE on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`."""
-    check_same_grid(data.train_images, data.val_images)
-    shape = data.train_images.shape[1:]
-    config = {
-        **asdict(cfg),
-        "variational": cfg.variational,
-        "kl_weight": float(getattr(cfg, "kl_weight", 0.0)),
-        "volume_shape": list(shape),
-        "spacing": list(data.spacing),
-        "intensity_range": training_range(data.train_images, data.train_masks),
-    }
-    return train_seeded(
-        partial(AutoencoderTask, data, cfg), data, cfg, out_dir, config, must_match=RESUME_MUST_MATCH, progress=progress
+    """Train the AE or VAE on stacked volumes; write last.pt, best.pt, loss.csv in `out_dir`. The
+    checkpoints record the network's kind and the KL weight beside the settings (the AE's: 0)."""
+    recorded = {"variational": cfg.variational, "kl_weight": float(cfg.kl_weight)}
+    return train_task(
+        AutoencoderTask, data, cfg, out_dir, must_match=RESUME_MUST_MATCH, progress=progress, recorded=recorded
     )
 
 

@@ -25,7 +25,7 @@ from patch2loc.errors import InputError
 from patch2loc.methods import pretrained
 from patch2loc.methods.autoencoder.train import brain_slices, validation_batches
 from patch2loc.methods.fae.bounds import MAX_SIZE, RANGES  # one table: bounds.py
-from patch2loc.methods.fae.model import FAE, HIDDEN_DIMS, anomaly_slices, fae_loss, resnet18, trainable_count
+from patch2loc.methods.fae.model import FAE, HIDDEN_DIMS, anomaly_slices, fae_loss, trainable_count
 from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
 from patch2loc.methods.resume import NothingExtra
 from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data, train_task
@@ -91,22 +91,11 @@ class FAEConfig(LoopSettings):
 
 
 def backbone_state(cfg: FAEConfig) -> dict | None:
-    """The published ResNet-18 weights (checked; one line when missing, altered or not a ResNet-18's
-    tensors), or None for `weights: random`. Called before any volume is read."""
+    """The published ResNet-18 weights (pretrained.state_dict: one line when missing, altered or not a
+    ResNet-18's tensors), or None for `weights: random`. Called before any volume is read."""
     if cfg.weights == pretrained.RANDOM:
         return None
-    state = pretrained.state_dict(BACKBONE, cfg.pretrained_home, "fae")
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in resnet18().state_dict().items()}
-    got = {k: tuple(getattr(v, "shape", ())) for k, v in state.items()} if isinstance(state, dict) else {}
-    if got != expected:
-        odd = sorted(set(got) ^ set(expected)) or [k for k in expected if got[k] != expected[k]]
-        where = pretrained.weights_path(BACKBONE, cfg.pretrained_home)
-        raise InputError(
-            f"{where}: not torchvision's ResNet-18 weights (first differing tensor: {str(odd[0])[:60]}); "
-            "delete it and rerun download_weights."
-        )
-    return state
+    return pretrained.state_dict(BACKBONE, cfg.pretrained_home, "fae")
 
 
 def prime_batch_norm(model: FAE) -> None:

@@ -1,7 +1,8 @@
 """PHANES-noPretrained, PHANES' offline variant (docs/phanes.md): the same networks, block `phanes:`
 and joint training, without the published SqueezeNet, LPIPS heads and VGG-19: saliency 1 (the
-residual alone) in the training mask and in the map, and the inpainter trained with L1 (+ the
-adversarial loss) only; shown under its own name everywhere (registry `variant_of`)."""
+residual alone) in the training mask and in the map, and the inpainter trained on L1 alone (the
+adversarial term never reaches the generator, as in the reference); shown under its own name
+everywhere (registry `variant_of`)."""
 
 from __future__ import annotations
 

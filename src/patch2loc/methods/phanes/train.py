@@ -4,8 +4,10 @@ trained jointly from scratch (docs/phanes.md).
 One step (ci-ber/PHANES@c8995ed projects/phanes/PhanesTrainer.py l. 98-269) on `batch_size` slices
 drawn and augmented as RA's (ra/train.py `training_batch`):
 1. RA's two updates (`soft_intro_update`: the encoder's Adam step on L_E, the decoder's on L_D, RA's
-   constants; l. 116-217); the decoder step's reconstruction `rec` (before its update, l. 175) is the
-   coarse pseudo-healthy image;
+   constants; l. 116-217), but for one point of L_E: the second pass's reconstructions come through
+   `Phanes.ae()`, which detaches them (model_zoo/phanes.py l. 314-330), so they carry no gradient
+   (ra/losses.py `detach_second`); the decoder step's reconstruction `rec` (before its update,
+   l. 175) is the coarse pseudo-healthy image;
 2. the inpainter's update: the anomaly mask of (x, rec) at the training threshold 0.1, its union with
    10 synthetic ellipses per slice; pred = G(masked input, mask); composite; G's loss 1 L1 + 250 style
    + 0.1 perceptual (VGG-19) of pred against x, D's smgan loss with the synthetic masks only; one
@@ -18,7 +20,8 @@ stream, so a resumed run draws the same ones.
 Validation (l. 376-378): a fixed set of slices; `val_loss` = the mean of MSE(final, x) and MSE(coarse,
 x), restored with the mask threshold 0.153, a sampled code and the coarse image set to 0 outside
 the brain as at scoring (restore.py). The offline variant
-(`weights: random`) has no LPIPS (saliency 1 in the training mask) and no VGG (L1 + the adversarial loss).
+(`weights: random`) has no LPIPS (saliency 1 in the training mask) and no VGG: its inpainter trains on
+L1 alone (the adversarial term reaches neither method's generator, and is not logged).
 """
 
 from __future__ import annotations
@@ -145,8 +148,9 @@ class PHANESTask(NothingExtra):
         reference's logged training loss)."""
         x, noise = training_batch(self.slices, self.cfg, self.generator, self.device)
         mask_seed = int(torch.randint(2**62, (1,), generator=self.generator, device=self.device))
-        rec = soft_intro_update(self.model.vae, self.optimizer, x, noise, self.generator, self.scale, self.cfg.amp)
-        rec = rec.float()
+        rec = soft_intro_update(
+            self.model.vae, self.optimizer, x, noise, self.generator, self.scale, self.cfg.amp, detach_second=True
+        ).float()
         self.inpainter_update(x, rec, torch.Generator().manual_seed(mask_seed))
         return (rec - x).pow(2).mean()
 

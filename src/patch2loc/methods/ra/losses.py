@@ -14,6 +14,10 @@ SSE is summed over each image's pixels, KL over the code; both averaged over the
 terms average the exponentials). s = 1 / size^2 (RA_Trainer.py l. 30: 1/128^2).
 The reference's quirk is kept: in the encoder step SSE(rec, rec_rec) keeps `rec` attached, so its
 gradient reaches the encoder through rec as well (l. 108).
+PHANES' encoder step differs in one point (`detach_second`): its second pass goes through
+`Phanes.ae()`, which returns the decoded image detached (ci-ber/PHANES@c8995ed model_zoo/phanes.py
+l. 314-330; projects/phanes/PhanesTrainer.py l. 138-141), so rec_rec and fake_rec carry no gradient
+and the exp terms reach the encoder only through KL(y) and through rec in SSE(rec, rec_rec).
 """
 
 from __future__ import annotations
@@ -93,8 +97,9 @@ def train_part(vae: SoftIntroVAE, part: str) -> None:
     vae.decoder.requires_grad_(part == "decoder")
 
 
-def encoder_objective(vae, x, noise, generator, scale: float, w: IntroWeights = WEIGHTS):
-    """(L_E, z): the encoder step's forward passes in the reference's order (RA_Trainer.py l. 87-121)."""
+def encoder_objective(vae, x, noise, generator, scale: float, w: IntroWeights = WEIGHTS, detach_second=False):
+    """(L_E, z): the encoder step's forward passes in the reference's order (RA_Trainer.py l. 87-121);
+    `detach_second`: the second pass's reconstructions without gradient, as PHANES' (module docstring)."""
     fake = vae.decode(noise)
     mu, logvar, real_embeddings = vae.encode(x)
     z = reparameterize(mu, logvar, generator)
@@ -102,6 +107,8 @@ def encoder_objective(vae, x, noise, generator, scale: float, w: IntroWeights = 
     _, _, rec_embeddings = vae.encode(rec.detach())
     rec_rec, rec_mu, rec_logvar, _, _ = vae(rec.detach(), generator)
     fake_rec, fake_mu, fake_logvar, _, _ = vae(fake.detach(), generator)
+    if detach_second:
+        rec_rec, fake_rec = rec_rec.detach(), fake_rec.detach()
     loss = encoder_loss(
         scale,
         w,

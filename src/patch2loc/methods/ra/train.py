@@ -132,13 +132,16 @@ def training_batch(slices: torch.Tensor, cfg, generator: torch.Generator, device
     return x, torch.randn((cfg.batch_size, cfg.zdim), generator=generator, device=device)
 
 
-def soft_intro_update(vae: SoftIntroVAE, optimizer: OptimizerSet, x, noise, generator, scale: float, amp: str):
+def soft_intro_update(
+    vae: SoftIntroVAE, optimizer: OptimizerSet, x, noise, generator, scale: float, amp: str, detach_second=False
+):
     """RA's two updates on the batch x (RA_Trainer.py l. 78-158): the `encoder` optimiser's step on L_E
     with the decoder frozen, then the `decoder` optimiser's on L_D with the encoder frozen; returns
-    the decoder step's reconstruction (detached, before its update)."""
+    the decoder step's reconstruction (detached, before its update). `detach_second`: PHANES' L_E
+    (losses.encoder_objective)."""
     train_part(vae, "encoder")
     with autocast_context(x.device, amp):
-        loss_e, z = encoder_objective(vae, x, noise, generator, scale)
+        loss_e, z = encoder_objective(vae, x, noise, generator, scale, detach_second=detach_second)
     optimizer["encoder"].zero_grad(set_to_none=True)
     loss_e.backward()
     optimizer["encoder"].step()
