@@ -27,6 +27,7 @@ import torch
 from gpu import hours, job_part, methods_part, patch2loc_part, predict_part, report
 from gpu.common import Sizes, guarded
 from patch2loc.checks.devices import resolve_device
+from patch2loc.registry import METHODS
 
 PARTS = ("patch2loc_training", "heatmap", "methods", "job", "predict")
 COMPETITORS = (*methods_part.FAMILIES, methods_part.PRETRAIN)
@@ -74,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", type=Path, required=True, help="the JSON record")
     ap.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
-    ap.add_argument("--methods", nargs="+", default=list(COMPETITORS), choices=COMPETITORS)
-    ap.add_argument("--budget-s", type=float, default=420.0, help="measures not started by then are skipped")
+    ap.add_argument("--methods", nargs="+", default=None, choices=COMPETITORS, help="default: all (tiny: no variants)")
+    ap.add_argument(
+        "--budget-s", type=float, default=None, help="measures not started by then are skipped (420; tiny 1800)"
+    )
     ap.add_argument("--merge", type=Path, nargs="+", help="records of runs of some parts each: one record and table")
     ap.add_argument("--map-steps", type=int, default=None, help="training steps of the model whose maps are compared")
     ap.add_argument("--measures", nargs="+", default=["training", "scoring"], choices=["training", "scoring"])
@@ -89,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.merge:
         return finish(merged([json.loads(p.read_text(encoding="utf-8")) for p in args.merge]), args.out)
-    deadline = time.monotonic() + args.budget_s
+    deadline = time.monotonic() + (args.budget_s or (1800.0 if args.tiny else 420.0))
+    if args.methods is None:  # a tiny run checks the code paths: an offline variant's are its paper method's
+        args.methods = [m for m in COMPETITORS if not (args.tiny and m in METHODS and METHODS[m].variant_of)]
     sizes = Sizes.small() if args.tiny else Sizes.paper()
     device = resolve_device(args.device)
     if device.type == "cuda":
