@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -152,20 +153,56 @@ def test_a_renamed_name_is_found(tmp_path):
     ], found
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("script", sorted(TINY))
-def test_tiny_mode_runs(script, tmp_path):
-    args, expected = TINY[script]
-    args = [a.replace("{work}", str(tmp_path / "work")) for a in args]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]), "OMP_NUM_THREADS": "1"}
+# One child runs every tiny mode in turn (each as `__main__`, with its own argv and output), so torch
+# and the other libraries are imported once rather than once per benchmark.
+RUNNER = """
+import contextlib, io, json, runpy, sys, traceback
+results = {}
+for script, args in json.loads(sys.argv[1]):
+    out = io.StringIO()
+    sys.argv = [script, *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            runpy.run_path(script, run_name="__main__")
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:
+        out.write(traceback.format_exc())
+        code = 1
+    results[script] = [code, out.getvalue()]
+print(json.dumps(results))
+"""
+
+
+def run_tiny_modes(scripts: dict[str, list[str]], work: Path, folder: Path = BENCHMARKS) -> dict[str, tuple[int, str]]:
+    """{script: (exit status, what it printed)} for each script of `folder` run with its arguments."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO), str(folder)])}
+    jobs = [[str(folder / name), args] for name, args in scripts.items()]
     proc = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), *args],
-        cwd=tmp_path,
-        env=env,
+        [sys.executable, "-c", RUNNER, json.dumps(jobs)],
+        cwd=work,
+        env={**env, "OMP_NUM_THREADS": "1"},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
-    assert expected in out, out[-3000:]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {Path(k).name: tuple(v) for k, v in json.loads(proc.stdout.splitlines()[-1]).items()}
+
+
+@pytest.mark.slow
+def test_every_tiny_mode_runs_and_prints_its_numbers(tmp_path):
+    scripts = {name: [a.replace("{work}", str(tmp_path / name)) for a in args] for name, (args, _) in TINY.items()}
+    results = run_tiny_modes(scripts, tmp_path)
+    failed = {name: out[-2000:] for name, (code, out) in results.items() if code != 0 or TINY[name][1] not in out}
+    assert not failed, "\n\n".join(f"{name}:\n{out}" for name, out in failed.items())
+    assert set(results) == set(TINY)
+
+
+def test_a_broken_benchmark_is_reported(tmp_path):
+    (tmp_path / "bench_ok.py").write_text("print('ratio 2.0')\n", encoding="utf-8")
+    (tmp_path / "bench_broken.py").write_text("from patch2loc.checks.devices import gone\n", encoding="utf-8")
+    results = run_tiny_modes({"bench_ok.py": [], "bench_broken.py": []}, tmp_path, folder=tmp_path)
+    assert results["bench_ok.py"] == (0, "ratio 2.0\n")
+    assert results["bench_broken.py"][0] == 1 and "ImportError" in results["bench_broken.py"][1]
