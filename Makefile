@@ -25,25 +25,25 @@ install: $(BIN)/.installed
 # each, so as many may run side by side as there are cores (the default profile's gpu=1 is for one
 # real GPU). Its checks: demo_summary (location fit, Patch2Loc vs Thresh; the DAE is reported).
 demo: $(BIN)/.installed
-	@echo "make demo: about 15 min on 2 fast cores, an hour or more on older or busy ones (README). Most of it is the two Patch2Loc trainings; each logs its step, rate and ETA: tail -f results/demo/logs/train/*.log"
+	@echo "make demo: about 15 min on 2 fast cores, an hour or more on older or busy ones (docs/demo.md). Most of it is the two Patch2Loc trainings; each logs its step, rate and ETA: tail -f results/demo/logs/train/*.log"
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --resources gpu=$(CORES)
 	$(BIN)/snakemake --cores 1 --configfile config/demo.yaml --report results/demo/snakemake_report.zip
-	$(BIN)/python -m patch2loc.evaluation.report.demo_summary results/demo  # the README's table, then the checks: exit 1 if one fails
+	$(BIN)/python -m patch2loc.evaluation.report.demo_summary results/demo  # the demo's table, then the checks: exit 1 if one fails
 
 # The demo that shows the methods working: 3,000 Patch2Loc steps per model instead of 900, 10 MSLUB
 # volumes instead of 4, the DAE, DDPM, pDDPM, cDDPM, AE and VAE beside Patch2Loc and Thresh (its time:
-# README, "Measured numbers");
-# its checks need Patch2Loc >= 2x Thresh on ATLAS_v2 and WMH, > 1x on BraTS21 (docs/demo-anatomy.md
-# section 5) and MSLUB (at the chance floor: docs/demo-evidence.md section 9) and rows of the other
+# docs/measurements.md);
+# its checks need Patch2Loc >= 2x Thresh on ATLAS_v2 and WMH, > 1x on BraTS21 (docs/demo.md (Anatomy)
+# section 5) and MSLUB (at the chance floor: docs/demo.md (Evidence) section 9) and rows of the other
 # methods (demo_summary --checks long).
 LONG = --configfile config/demo.yaml config/demo_long.yaml
 demo-long: $(BIN)/.installed
-	@echo "make demo-long: about an hour on 2 fast cores, two or more on older or busy ones (README). Each training logs its step, rate and ETA: tail -f results/demo_long/logs/train/*.log results/demo_long/logs/train/*/*.log"
+	@echo "make demo-long: about an hour on 2 fast cores, two or more on older or busy ones (docs/demo.md). Each training logs its step, rate and ETA: tail -f results/demo_long/logs/train/*.log results/demo_long/logs/train/*/*.log"
 	$(BIN)/snakemake --cores $(CORES) $(LONG) --resources gpu=$(CORES)
 	$(BIN)/snakemake --cores 1 $(LONG) --report results/demo_long/snakemake_report.zip
-	$(BIN)/python -m patch2loc.evaluation.report.demo_summary results/demo_long --checks long  # exit 1 if a check fails; the README's table: add --readme README.md --block demo-long-table
+	$(BIN)/python -m patch2loc.evaluation.report.demo_summary results/demo_long --checks long  # exit 1 if a check fails; docs/demo.md's table: add --readme docs/demo.md --block demo-long-table
 
-# The anatomy ablation (docs/demo-anatomy.md, section 4): four runs of the quick demo with
+# The anatomy ablation (docs/demo.md (Anatomy), section 4): four runs of the quick demo with
 # every method, one anatomy or three, with and without the calibrated variation; then the table.
 ABLATION_ARMS = one one_varied several several_varied
 demo-ablation: $(BIN)/.installed
@@ -58,9 +58,9 @@ demo-ablation: $(BIN)/.installed
 # batteries marked hostile (make test-hostile), with one end-to-end workflow run
 # (tests/workflow/test_workflow_tiny_run.py) and the real tumour scans through predict.
 # Test files spread over the cores (pytest-xdist; one file stays on one worker, so its module fixtures
-# are built once).
+# are built once); the 25 slowest setups and calls end the log (--durations).
 test: $(BIN)/.installed
-	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not long and not hostile" -n auto --dist loadfile
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not long and not hostile" -n auto --dist loadfile --durations=25
 
 # The rehearsal-like end-to-end runs (the diffusion models' tiny run, the small real-layout
 # rehearsal, the workflow run twice for determinism): many minutes each, not in CI.

@@ -10,6 +10,7 @@ process. Also counts the floating-point operations of one training step and one 
     python benchmarks/bench_dae.py                       # CPU, 1 thread: demo widths + paper shape
     python benchmarks/bench_dae.py --only demo           # the demo shapes only (about a minute)
     python benchmarks/bench_dae.py --device cuda --threads 8   # on a GPU machine: measured, not estimated
+    python benchmarks/bench_dae.py --tiny                # a 16-pixel shape, one step (CI)
 
 A shape is NAME=SIDE,SLICES,WIDTH,BATCH (slice side in pixels, axial slices, UNet top width,
 slices per step); --shapes replaces the defaults.
@@ -121,7 +122,10 @@ def main() -> None:
     ap.add_argument("--shapes", nargs="+", help="NAME=SIDE,SLICES,WIDTH,BATCH ... (replaces the defaults)")
     add_gpu_tflops(ap)
     ap.add_argument("--demo-steps", type=int, nargs="+", default=[300, 600, 1200], help="demo step counts to cost")
+    ap.add_argument("--tiny", action="store_true", help="a 16-pixel demo-like shape, one step: every path in seconds")
     args = ap.parse_args()
+    if args.tiny:
+        args.shapes, args.steps, args.warmup = ["demo-tiny=16,4,8,2"], 1, 0
     device = prepare_device(args.device, args.threads)
     shapes = args.shapes or [s for group, items in DEFAULT_SHAPES.items() if args.only in (None, group) for s in items]
     print(f"device {device}, {torch.get_num_threads()} CPU thread(s), torch {torch.__version__}")

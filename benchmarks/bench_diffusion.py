@@ -38,6 +38,7 @@ CONFIGS = {m.name: implementation(m.name).Settings for m in REGISTRY if m.module
 SHAPES = {
     "demo": dict(side=64, slices=40, rescale=1, patch=32, encoder="resnet18", decoder=128),
     "paper": dict(side=192, slices=100, rescale=2, patch=48, encoder="resnet50", decoder=512),
+    "tiny": dict(side=32, slices=4, rescale=1, patch=16, encoder="resnet18", decoder=128),  # --tiny only
 }
 PAPER_BATCH, PAPER_STEPS = (
     32,
@@ -170,11 +171,14 @@ def main() -> None:
     ap.add_argument("--demo", nargs="+", default=["16,8,2"], help="WIDTH,BATCH,BLOCKS at the demo shape")
     add_gpu_tflops(ap)
     ap.add_argument("--demo-steps", type=int, nargs="+", default=[300, 600], help="demo step counts to cost")
+    ap.add_argument("--tiny", action="store_true", help="a 32-pixel shape, one step per method: every path in seconds")
     args = ap.parse_args()
+    if args.tiny:
+        args.only, args.steps, args.warmup, args.demo = "tiny", 1, 0, ["16,2,1"]
     device = prepare_device(args.device, args.threads)
     print(f"device {device}, {torch.get_num_threads()} CPU thread(s), torch {torch.__version__}")
     rows = []
-    for shape in [s for s in SHAPES if args.only in (None, s)]:
+    for shape in [s for s in SHAPES if args.only == s or (args.only is None and s != "tiny")]:
         for method in args.methods:
             if shape == "paper":
                 rows.append(measure(method, shape, 128, args.paper_batch, 3, args, device))
@@ -183,7 +187,7 @@ def main() -> None:
                     width, batch, blocks = (int(v) for v in spec.split(","))
                     rows.append(measure(method, shape, width, batch, blocks, args, device))
     for row in rows:
-        if row["shape"] == "demo":
+        if row["shape"] in ("demo", "tiny"):
             costs = ", ".join(f"{n} steps {n * row['step_s'] / 60:5.1f} min" for n in args.demo_steps)
             print(f"{row['method']:8s} demo width {row['width']}: one model on this device: {costs}")
     paper = [r for r in rows if r["shape"] == "paper"]

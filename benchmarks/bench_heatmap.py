@@ -23,6 +23,7 @@ then computed on those K slices only.
 
     python benchmarks/bench_heatmap.py --slices 2             # CPU, extrapolated
     python benchmarks/bench_heatmap.py --device cuda           # full volume on a GPU
+    python benchmarks/bench_heatmap.py --tiny                  # a 32 x 32 x 12 volume, one slice (CI)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import time
 import numpy as np
 import torch
 
+from patch2loc.checks.devices import resolve_device
 from patch2loc.methods.patch2loc import heatmap as H
 from patch2loc.scoring.metrics import evaluate_volume
 from patch2loc.methods.patch2loc.model import Patch2LocNet, load_model, patch_size_for
@@ -119,7 +121,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--region", default="dilated", choices=H.REGIONS)
     ap.add_argument("--skip-authors", action="store_true")
     ap.add_argument("--threads", type=int, default=None)
-    return ap.parse_args(argv)
+    ap.add_argument("--tiny", action="store_true", help="a 32 x 32 x 12 volume, one slice: every path in seconds")
+    args = ap.parse_args(argv)
+    if args.tiny:
+        args.shape, args.slices = (32, 32, 12), args.slices or 1
+    return args
 
 
 def inputs(args, device):
@@ -211,7 +217,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = H.resolve_device(args.device)
+    device = resolve_device(args.device)
     cpu = device.type == "cpu"
     volume, mask, seg, model = inputs(args, device)
     X, Y, Z = volume.shape

@@ -122,15 +122,19 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="*", default=list(CANDIDATES))
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--tiny", action="store_true", help="32 x 32 x 16 cases, one call each: every path in seconds")
     args = ap.parse_args(argv)
+    if args.tiny:
+        args.repeats = 1
     try:  # monai needs torch; the scoring jobs have it loaded already, so its import is not counted
         import torch  # noqa: F401
     except ImportError:
         pass
 
+    demo, paper = ((32, 32, 16), (32, 32, 16)) if args.tiny else ((64, 64, 40), (192, 192, 100))
     cases = {
-        "demo 64x64x40, 3 mm": (synthetic_case((64, 64, 40)), (3.0, 3.0, 3.0)),
-        "paper 192x192x100, 1 mm": (synthetic_case((192, 192, 100)), (1.0, 1.0, 1.0)),
+        "demo 64x64x40, 3 mm": (synthetic_case(demo), (3.0, 3.0, 3.0)),
+        "paper 192x192x100, 1 mm": (synthetic_case(paper), (1.0, 1.0, 1.0)),
     }
     for (pred, gt), _ in cases.values():
         print(

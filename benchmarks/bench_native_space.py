@@ -35,6 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", default="/tmp/bench_native")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tiny", action="store_true", help="one lesion set, one repeat: every path in seconds")
     args = parser.parse_args()
     from patch2loc.evaluation.dataset.scan_grid import NativeFiles, load_native
     from patch2loc.files.io import load_case
@@ -44,9 +45,13 @@ def main() -> None:
     from patch2loc.run.configfiles import load
 
     demo = load([REPO / "config" / "demo.yaml"])  # with the paper keys it does not change
+    if args.tiny:  # the tests' small run: 4 mm scans on a 6 mm atlas grid, a short N4
+        demo["demo"]["spacing"] = 4.0
+        demo["preprocess"] |= {"spacing": [6.0] * 3, "target_shape": [32, 32, 20], "n4_iterations": [5]}
     work = Path(args.workdir)
     atlas = make_atlas(work / "atlas.nii.gz", work / "atlas_mask.nii.gz", spacing=demo["preprocess"]["spacing"][0])
-    for dataset, modality in (("BraTS21", "T2"), ("MSLUB", "T2"), ("ATLAS_v2", "T1"), ("WMH", "T2")):
+    sets = (("BraTS21", "T2"), ("MSLUB", "T2"), ("ATLAS_v2", "T1"), ("WMH", "T2"))
+    for dataset, modality in sets[:1] if args.tiny else sets:
         scan = synthesize_scan(
             dataset, modality, demo_subject_ids(dataset, 1)[0], work / "raw", 1, demo["demo"]["spacing"]
         )
@@ -57,7 +62,7 @@ def main() -> None:
         score = case.image.data * case.mask
         files = NativeFiles(str(scan.image), str(scan.seg), str(pre / "native_mask.nii.gz"), str(pre / "transform.tfm"))
         atlas_s, native_s = [], []
-        for _ in range(args.repeats):
+        for _ in range(1 if args.tiny else args.repeats):
             t0 = time.perf_counter()
             grade(score, case.seg, case.mask, np.linalg.norm(case.image.affine[:3, :3], axis=0))
             t1 = time.perf_counter()

@@ -193,7 +193,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="torch CPU threads (default: 1 on the CPU, where the test machine is shared)",
     )
-    return ap.parse_args(argv)
+    ap.add_argument("--tiny", action="store_true", help="two 32 x 32 x 8 subjects, one step: every path in seconds")
+    args = ap.parse_args(argv)
+    if args.tiny:
+        args.subjects, args.shape, args.patches, args.steps, args.warmup, args.rounds = 2, [32, 32, 8], 8, 1, 0, 1
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:

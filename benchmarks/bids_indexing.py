@@ -71,17 +71,22 @@ def main() -> None:
         runs = []
         for _ in range(args.repeats):
             start = time.perf_counter()
-            out = subprocess.run(
-                [sys.executable, "-c", code.format(root=str(root))], capture_output=True, text=True, check=True
-            ).stdout.split()
+            proc = subprocess.run([sys.executable, "-c", code.format(root=str(root))], capture_output=True, text=True)
+            if "ModuleNotFoundError" in proc.stderr:
+                break
+            proc.check_returncode()
+            out = proc.stdout.split()
             runs.append((int(out[0]), float(out[1]), time.perf_counter() - start))
+        if not runs:
+            print(f"{name}: not installed here ({proc.stderr.strip().splitlines()[-1]})")
+            continue
         results[name] = min(runs, key=lambda r: r[1])
         n, index_s, process_s = results[name]
         print(
             f"{name}: {n} T2w scans found; index + query {index_s:.2f} s (best of {args.repeats}); "
             f"with import and interpreter start {process_s:.2f} s"
         )
-    for name in list(results)[:2]:
+    for name in list(results)[:2] if "ancpbids" in results else ():
         print(f"ratio {name} / ancpbids (index + query): {results[name][1] / results['ancpbids'][1]:.2f}")
 
 

@@ -57,7 +57,7 @@ def _child(run: str, steps: int, out: str) -> None:
     if os.environ.get("PATCH2LOC_MKLDNN_OFF"):
         torch.backends.mkldnn.enabled = False
     sys.path.insert(0, str(Path(__file__).parent))
-    from demo_seeds import _scans, load_config
+    from seed_grading import load_config, run_scans
 
     from patch2loc.registry import implementation
 
@@ -68,7 +68,7 @@ def _child(run: str, steps: int, out: str) -> None:
         "val_every": steps,
         "threads": int(os.environ.get("OMP_NUM_THREADS", 1)),
     }
-    pairs = {s: [(i, m) for _, i, m, _ in _scans(run, config, "IXI", "T1", s, 0)] for s in ("train", "val")}
+    pairs = {s: [(i, m) for _, i, m, _ in run_scans(run, config, "IXI", "T1", s, 0)] for s in ("train", "val")}
     start = time.perf_counter()
     implementation("Patch2Loc").train_from_files(
         pairs["train"], pairs["val"], train, out, modality="T1", threads=train["threads"], progress=False

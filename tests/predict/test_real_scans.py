@@ -76,7 +76,8 @@ def predicted(tmp_path_factory):
     """Each real scan stripped by ROBEX and through predict --from-run; skipped without the registry."""
     base = tmp_path_factory.mktemp("real")
     scans = {}
-    # ROBEX takes about 100 s a scan on one core: the three run side by side (one process each).
+    # ROBEX takes about 100 s a scan on one core: the three run side by side (one process each), and
+    # only for a scan whose mask the test-data cache does not hold yet (real_scans.robex_mask).
     with ThreadPoolExecutor(max_workers=min(len(MEMBERS), os.cpu_count() or 1)) as pool:
         stripped = dict(zip(MEMBERS, pool.map(lambda scan: real_scan(scan, base / "in"), MEMBERS)))
     for scan, got in stripped.items():

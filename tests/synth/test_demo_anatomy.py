@@ -1,4 +1,4 @@
-"""The demo's anatomy sources and normal variation (docs/demo-anatomy.md).
+"""The demo's anatomy sources and normal variation (docs/demo.md (Anatomy)).
 
 - every anatomy source loads onto the MNI152 grid with tissue maps that sum to one inside the
   brain (the fetched ones skip, with pip's reason, where the registry cannot be reached);

@@ -29,7 +29,6 @@ MAX_PATCH = 128  # patch side in pixels: the paper's is 24 (192-pixel slices); 1
 MAX_GRID = 4096  # voxels along one axis of a checkpoint's recorded training grid
 MAX_STRIDE, MAX_MEDIAN, MAX_BATCH = 16, 15, 65536  # predict's --stride, --median-size, --batch-size
 MAX_FOLDS = 10  # folds in one bundle or ensemble (the paper: 5)
-FOLD_IDS = (0, 99)
 MAX_THRESHOLD = 1e6  # |threshold| on the score (log error + log variance: about -30 ... 20)
 CENTRES = ("dilated", "mask", "all")  # heatmap.centres: the patch centres scored
 

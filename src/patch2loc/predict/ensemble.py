@@ -17,7 +17,7 @@ import numpy as np
 from patch2loc.errors import InputError
 from patch2loc.run.chainfiles import read_threshold
 from patch2loc.run.layout import RunLayout
-from patch2loc.scoring import ScanSettings, ScoredScan, mean_threshold, score_scan
+from patch2loc.scoring import ScanSettings, ScoredScan, score_scan
 
 
 @dataclass
@@ -73,10 +73,6 @@ def bundle_folds(bundle, folds: list[int] | None) -> list:
             "Pass folds it holds (--folds), or none."
         )
     return [have[k] for k in folds]
-
-
-def ensemble_threshold(members: list[Member]) -> float | None:
-    return mean_threshold([m.threshold for m in members])
 
 
 def ensemble_score(

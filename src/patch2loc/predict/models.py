@@ -20,7 +20,7 @@ from patch2loc.errors import InputError
 from patch2loc.registry import DEFAULT_METHOD, TRAINED, implementation, require_trained
 from patch2loc.predict.preflight import check_checkpoint_fits
 
-if TYPE_CHECKING:  # the request's parts (command.unpack); importing them here costs nothing at run time
+if TYPE_CHECKING:  # the request's parts (command._run_request); importing them here costs nothing at run time
     from patch2loc.predict.request import ModelFlags, ScoringFlags
 
 SCORING_FLAGS = ("stride", "centres", "amp")  # call settings that change the map of a method that reads them

@@ -5,7 +5,7 @@ reads argparse. What predict resolves while it runs (the bundle's modality, the 
 gives a new request (`dataclasses.replace`), never a changed one, so every step sees what the one
 before decided. The defaults are the parser's (a test keeps them equal).
 
-The resolved request is then unpacked once (`command.unpack`) into the frozen parts below, and
+The resolved request is then unpacked once (`command._run_request`) into the frozen parts below, and
 each step takes the part it uses: a function that scores needs no output path, and one that plans
 the outputs needs no model, so what a step may read is said by its signature.
 """

@@ -22,7 +22,7 @@ from patch2loc.files.staging import TEMP_MARK
 from patch2loc.predict.models import method_flags
 from patch2loc.predict.plan import OWNER_FILE
 
-if TYPE_CHECKING:  # the request's parts (command.unpack); importing them here costs nothing at run time
+if TYPE_CHECKING:  # the request's parts (command._run_request); importing them here costs nothing at run time
     from patch2loc.predict.request import ScanFlags, ScoringFlags
 
 _CHUNK = 1 << 20

@@ -121,7 +121,7 @@ def run_robex(image: str | os.PathLike, out_mask: str | os.PathLike, *, seed: in
         nib.save(nib.Nifti1Image(np.asarray(source.dataobj, dtype=np.float32), source.affine), str(src))
         stripped, mask = Path(tmp) / "stripped.nii.gz", Path(tmp) / "mask.nii.gz"
         # ROBEX (ITK, OpenMP) on one thread, as the workflow's rules run it: otherwise its mask depends
-        # on the caller's thread count (docs/demo-anatomy.md section 5: mrhead's maps, 2026-11-26).
+        # on the caller's thread count (docs/demo.md (Anatomy) section 5: mrhead's maps, 2026-11-26).
         one = {v: "1" for v in ("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", "OMP_NUM_THREADS")}
         proc = subprocess.run(
             ["bash", str(script), str(src), str(stripped), str(mask), str(int(seed))],

@@ -43,17 +43,6 @@ from patch2loc.run.paths import FIGURES, PATHS, parse_path
 RESULTS = "results"  # the folder of the runs: results/{run_name}
 ALL_FOLDS = "all"  # the fold part of the score paths of a method that trains nothing (Thresh)
 MODEL_FILES = ("best.pt", "last.pt", "loss.csv")  # what training writes into a model's folder
-SCAN_FILES = (
-    "image.nii.gz",
-    "mask.nii.gz",
-    "seg.nii.gz",
-    "uncropped.nii.gz",
-    "uncropped_mask.nii.gz",
-    "native_mask.nii.gz",
-    "transform.tfm",
-    "qc.json",
-    "qc.png",
-)  # a preprocessed scan's folder (seg: lesion sets only; native_mask and transform: native-space scoring)
 # A scoring's files (scores/{method}/{modality}/{fold}/{dataset}/): lesion sets write the first five
 # (lesions.csv: one row per ground-truth lesion), healthy IXI metrics.csv, heatmaps and threshold.json.
 SCORE_FILES = ("metrics.csv", "lesions.csv", "patches.csv.gz", "pooled.npz", "tuning.npz", "heatmaps", "threshold.json")

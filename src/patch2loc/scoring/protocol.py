@@ -21,7 +21,6 @@ from patch2loc.scoring import steps
 from patch2loc.scoring.tuning import code_histogram
 from patch2loc.registry import implementation
 
-PROTOCOLS = ("shared", "reference")  # config evaluate.protocol
 DICE_MODES = ("oracle", "grid", "validation")
 NO_VALIDATION = "no validation split"  # why a validation-tuned Dice is NaN (splits/ has no labelled val set)
 

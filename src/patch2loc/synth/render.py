@@ -260,7 +260,7 @@ def synthesize_dataset(
 
     Each subject's seed comes from (seed, dataset, subject), so the modalities of one subject
     share anatomy and adding subjects leaves the existing ones unchanged. `anatomies`, `variation`:
-    config demo.anatomies and demo.variation (docs/demo-anatomy.md).
+    config demo.anatomies and demo.variation (docs/demo.md (Anatomy)).
     """
     if dataset not in MODALITIES:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MODALITIES)}")

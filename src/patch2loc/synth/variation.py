@@ -1,4 +1,4 @@
-"""Normal anatomical variation of the demo's healthy brains (docs/demo-anatomy.md).
+"""Normal anatomical variation of the demo's healthy brains (docs/demo.md (Anatomy)).
 
 A subject's anatomy is its source anatomy (`anatomies`) seen through one diffeomorphism, the
 composition of three maps (pulled back: the subject at x shows the source at T(x)):
@@ -75,7 +75,7 @@ def jacobian_det(coords: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Subject:
-    """A varied anatomy and what it was drawn from (for docs/demo-anatomy.md's table)."""
+    """A varied anatomy and what it was drawn from (for docs/demo.md (Anatomy)'s table)."""
 
     template: Template
     anatomy: str
@@ -199,7 +199,7 @@ def subject_template(
 
 def spread(n: int, spacing: float, anatomies: tuple[str, ...], seed: int = 7) -> list[dict]:
     """Per-subject measures of `n` calibrated demo subjects (the IXI demo ids' seeds and ages), for
-    docs/demo-anatomy.md: source, age, lateral-ventricle and brain volume (ml), Jacobian range."""
+    docs/demo.md (Anatomy): source, age, lateral-ventricle and brain volume (ml), Jacobian range."""
     from patch2loc.synth.subjects import demo_subject_ids, subject_seed
 
     rows = []

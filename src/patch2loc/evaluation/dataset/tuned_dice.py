@@ -22,7 +22,6 @@ from patch2loc.files.staging import atomic_output
 from patch2loc.scoring import tuning
 
 KINDS = ("shared", "ref")  # the graded map of the shared protocol; the reference protocol's map
-VAL_COLUMNS = ("dice_val", "val_threshold")
 CROSSFIT_MODE = "threshold tuned on the other tuning fold's labelled volumes (cross-fitted), no component filter"
 WHAT = "tuning-histogram"
 Entry = dict  # {"subject": str, "shared": CodeHistogram, "ref": CodeHistogram | None}

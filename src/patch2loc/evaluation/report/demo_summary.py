@@ -10,8 +10,8 @@ std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks:
 - `--checks demo` (make demo, the quick run): Patch2Loc's AUPRC (mean over folds) >= 2 x Thresh's
   on ATLAS_v2 and WMH, above Thresh's (> 1 x) on MSLUB, and on par with it (>= 0.75 x) on BraTS21;
 - `--checks long` (make demo-long): >= 2 x Thresh's on ATLAS_v2 and WMH, above Thresh's on BraTS21
-  and MSLUB (MSLUB's lesions sit at the chance floor of the 3 mm demo grid: docs/demo-evidence.md
-  section 9; BraTS21: docs/demo-anatomy.md section 5), and rows of the DAE, the three diffusion
+  and MSLUB (MSLUB's lesions sit at the chance floor of the 3 mm demo grid: docs/demo.md (Evidence)
+  section 9; BraTS21: docs/demo.md (Anatomy) section 5), and rows of the DAE, the three diffusion
   models, the AE and the VAE, the offline variants of RA, PHANES and FAE (`COMPARED`: the registry's
   other trained methods, none on published networks) on all four;
 - every figure of the run has data in every panel it draws (`figures.check`: no class with n = 0,
@@ -60,7 +60,7 @@ LOCATION_RATIO = 0.35  # final val location error / mean-position error must be 
 # BraTS21's bars were > 1x (demo) and >= 2x (long) until 2026-11-26, when the demo's healthy brains
 # became three anatomies with normal variation: that alone halved Patch2Loc's ratio to Thresh on the
 # synthetic tumours (1.97x -> 1.01x at the quick scale) and five quick seeds measured 0.88-1.14x.
-# The bars were restated before the long run's numbers and new seeds (docs/demo-anatomy.md section 5):
+# The bars were restated before the long run's numbers and new seeds (docs/demo.md (Anatomy) section 5):
 # quick: on par, nearer Thresh than chance (a chance-level map is 0.48x); long: above Thresh.
 AUPRC_CHECKS = {
     "demo": {"BraTS21": (0.75, False), "MSLUB": (1.0, True), "ATLAS_v2": (2.0, False), "WMH": (2.0, False)},

@@ -1,0 +1,40 @@
+"""The real scans' ROBEX masks (real_rehearsal.real_scans.robex_mask): ROBEX runs once per scan, and
+again for another scan; the cached mask is the file ROBEX wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from patch2loc.preprocessing import skullstrip
+from real_rehearsal.real_scans import robex_mask
+
+
+def _scan(path: Path, value: float) -> Path:
+    data = np.zeros((8, 8, 4), np.float32)
+    data[2:6, 2:6, 1:3] = value
+    nib.save(nib.Nifti1Image(data, np.eye(4)), path)
+    return path
+
+
+def test_robex_runs_once_per_scan(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATCH2LOC_TEST_DATA", str(tmp_path / "cache"))
+    calls = []
+
+    def fake_robex(image, out_mask, *, seed=0):
+        calls.append(Path(image).name)
+        img = nib.load(str(image))
+        nib.save(nib.Nifti1Image((np.asarray(img.dataobj) > 0).astype(np.uint8), img.affine), str(out_mask))
+        return Path(out_mask)
+
+    monkeypatch.setattr(skullstrip, "run_robex", fake_robex)
+    a, b = _scan(tmp_path / "a.nii.gz", 1.0), _scan(tmp_path / "b.nii.gz", 2.0)
+    first = robex_mask(a, tmp_path / "a_mask1.nii.gz")
+    again = robex_mask(a, tmp_path / "a_mask2.nii.gz")
+    assert calls == ["a.nii.gz"]
+    assert again.read_bytes() == first.read_bytes()
+    robex_mask(b, tmp_path / "b_mask.nii.gz")
+    assert calls == ["a.nii.gz", "b.nii.gz"]  # other voxels: another key
+    assert not list((tmp_path / "cache" / "robex").glob("*.part"))
