@@ -73,8 +73,10 @@ test-fast: $(BIN)/.installed
 
 # The fast tests (test-fast's) on the floors: every lower bound of pyproject.toml's requirements and
 # of its demo and workflow extras (written by `make pins` from envs/packages.yaml), each at the
-# oldest release it admits (uv's lowest-direct resolution; the test tools as pip resolves them
-# beside), in a venv of its own; env_rehearsal.floors checks each is installed at its floor first.
+# oldest release it admits (uv's lowest-direct resolution; the test tools resolved beside them), in a
+# venv of its own, from PyPI through uv (which reads no pip settings, so a site's local wheels, e.g. a
+# CPU build of torch without its torchvision, cannot stand in); env_rehearsal.floors checks each is
+# installed at its floor first. About 4 GB (torch's CUDA build, as `make install` installs it).
 OLDEST ?= .venv-oldest
 test-oldest:
 	@test -n "$(PYTHON)" || { echo "No Python 3.11, 3.12 or 3.13 found: pass PYTHON=/path/to/python3.x." >&2; exit 2; }
@@ -82,7 +84,7 @@ test-oldest:
 	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip uv
 	$(OLDEST)/bin/uv pip compile --quiet --no-header --resolution lowest-direct --python $(OLDEST)/bin/python \
 	  --extra demo --extra workflow pyproject.toml -o $(OLDEST)/floors.txt
-	$(OLDEST)/bin/python -m pip install --quiet -c $(OLDEST)/floors.txt -e ".[demo,workflow,test]"
+	$(OLDEST)/bin/uv pip install --quiet --python $(OLDEST)/bin/python -c $(OLDEST)/floors.txt -e ".[demo,workflow,test]"
 	$(OLDEST)/bin/python -m env_rehearsal.floors
 	PYTHONUTF8=1 $(OLDEST)/bin/python -m pytest -q -m "not slow and not hostile"
 

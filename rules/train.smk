@@ -37,7 +37,8 @@ for _method in [m for m in TRAINED_METHODS if m.pretrain]:
             torch_env("torch")
         threads: config[_method.config]["threads"]
         resources:
-            gpu=1 if _method.gpu else 0,
+            **train_gpu_resources(_method.name, pretraining=True),
+            gpu=gpus(_method.gpu),
             runtime=_method.pretrain.train_minutes,
             mem_mb=48000,
         params:
@@ -76,7 +77,8 @@ for _method in TRAINED_METHODS:
             torch_env("torch")
         threads: config[_method.config]["threads"]
         resources:
-            gpu=1 if _method.gpu else 0,
+            **train_gpu_resources(_method.name),
+            gpu=gpus(_method.gpu),
             runtime=_method.train_minutes,  # minutes, paper scale on one GPU
             mem_mb=48000,
         params:

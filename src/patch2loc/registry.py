@@ -48,6 +48,9 @@ class Method:
     # native-space work that was not measured), in minutes per volume.
     train_minutes: int = 0  # one training job
     score_minutes: float = 0.1  # per volume (scoring shards and the healthy threshold)
+    # Peak GPU memory of one training at paper scale, (fp32, bf16/fp16) in GiB, from the same benchmark
+    # (its training data on the card included): the card a training job asks for (rules/train.smk).
+    train_gpu_gib: tuple[float, float] = (0.0, 0.0)
     checkpoint_fields: tuple[str, ...] = ()  # what its checkpoints hold beyond the weights (checked on read)
     colour_range: tuple[float, float] | None = None  # a fixed colour scale of its scores (None: the scan's own)
     # It predicts where each patch comes from (a mean and log-variance per patch): the figures of
@@ -76,6 +79,7 @@ class Pretraining:
     rule: str  # its workflow rule
     models: str  # its folder under results/{run}/models/
     train_minutes: int  # time limit of one job at paper scale (cluster)
+    train_gpu_gib: tuple[float, float] = (0.0, 0.0)  # peak GPU memory (fp32, bf16/fp16), GiB, as Method's
     setting: str  # the key of the method's block that the workflow sets to the pre-training's best.pt
 
 
@@ -89,6 +93,7 @@ REGISTRY = (
         models="",
         gpu=True,
         train_minutes=120,
+        train_gpu_gib=(36.0, 17.3),
         score_minutes=0.7,
         checkpoint_fields=("patch_size",),
         colour_range=(0.0, 12.0),
@@ -103,6 +108,7 @@ REGISTRY = (
         models="DAE",
         gpu=True,
         train_minutes=360,
+        train_gpu_gib=(14.9, 10.5),
         score_minutes=0.45,
         multicontrast=True,
     ),
@@ -116,6 +122,7 @@ REGISTRY = (
         models="DDPM",
         gpu=True,
         train_minutes=420,
+        train_gpu_gib=(23.3, 18.6),
         score_minutes=0.4,
     ),
     Method(
@@ -126,6 +133,7 @@ REGISTRY = (
         models="pDDPM",
         gpu=True,
         train_minutes=420,
+        train_gpu_gib=(20.0, 18.6),
         score_minutes=0.55,
     ),
     Method(
@@ -136,6 +144,7 @@ REGISTRY = (
         models="cDDPM",
         gpu=True,
         train_minutes=390,
+        train_gpu_gib=(21.0, 19.4),
         score_minutes=0.55,  # not measured (the lease's time): pDDPM's, the larger measured diffusion model's
         pretrain=Pretraining(
             name="cDDPM-pretrain",
@@ -143,6 +152,7 @@ REGISTRY = (
             rule="pretrain_cddpm",
             models="cDDPM_encoder",
             train_minutes=210,
+            train_gpu_gib=(6.3, 2.3),
             setting="encoder_checkpoint",
         ),
     ),
@@ -155,6 +165,7 @@ REGISTRY = (
         models="AE",
         gpu=True,
         train_minutes=60,
+        train_gpu_gib=(4.9, 4.2),
         score_minutes=0.45,  # scoring not measured (the lease's time): the DAE's, a slice network + the median
     ),
     Method(
@@ -165,6 +176,7 @@ REGISTRY = (
         models="VAE",
         gpu=True,
         train_minutes=60,
+        train_gpu_gib=(4.9, 4.2),
         score_minutes=0.45,  # scoring not measured (the lease's time): the DAE's, a slice network + the median
     ),
     # Bercea et al.'s reversed autoencoder (docs/ra.md): a Soft-IntroVAE, its residual weighted by LPIPS.
@@ -178,6 +190,9 @@ REGISTRY = (
         # estimated, not measured: 132,000 steps of ~2.1 TFLOP (14 passes of 8 slices, forward and backward),
         # ~280 PFLOP, about 2 hours at an assumed 40 TFLOP/s; ten times that
         train_minutes=1200,
+        # estimated, not measured: 30 M weights and Adam, batches of 8 slices of 128 x 128, the training
+        # slices on the card (~2.3 GiB), two LPIPS passes; about twice the AE's measured peak
+        train_gpu_gib=(10.0, 8.0),
         score_minutes=0.6,  # estimated, not measured: the DAE's plus CLAHE and two LPIPS maps per slice
         pretrained=("squeezenet1_1", "lpips_squeeze"),
     ),
@@ -189,6 +204,7 @@ REGISTRY = (
         models="RA-noLPIPS",
         gpu=True,
         train_minutes=1200,  # RA's estimate (its network and training)
+        train_gpu_gib=(10.0, 8.0),  # RA's estimate (its network and training), not measured
         score_minutes=0.4,  # estimated, not measured: RA's without the two LPIPS maps
         variant_of="RA",
     ),
@@ -204,6 +220,9 @@ REGISTRY = (
         # step with the VGG losses, ~70 PFLOP) and the CPU's CLAHE and masks of 8 slices a step; ten times
         # about 3 hours
         train_minutes=1800,
+        # estimated, not measured: RA's plus the inpainter, its discriminator and VGG-19 losses (48 M
+        # trainable weights in all, four Adam optimisers)
+        train_gpu_gib=(14.0, 10.0),
         score_minutes=0.8,  # estimated, not measured: RA's plus the inpainter and one LPIPS map per slice
         pretrained=("squeezenet1_1", "lpips_squeeze", "vgg19"),
     ),
@@ -215,6 +234,7 @@ REGISTRY = (
         models="PHANES-noPretrained",
         gpu=True,
         train_minutes=1800,  # PHANES' estimate (its networks and training)
+        train_gpu_gib=(14.0, 10.0),  # PHANES' estimate, not measured
         score_minutes=0.6,  # estimated, not measured: PHANES' without the LPIPS maps
         variant_of="PHANES",
     ),
@@ -227,6 +247,9 @@ REGISTRY = (
         models="FAE",
         gpu=True,
         train_minutes=60,  # estimated, not measured: 10,000 steps of 32 slices, most of it loading the volumes (the AE's)
+        # estimated, not measured: a frozen ResNet-18 and a small AE on batches of 32 slices, the training
+        # slices on the card; about the AE's measured peak with a margin
+        train_gpu_gib=(8.0, 6.0),
         score_minutes=0.45,  # estimated, not measured: a slice network + the median (the AE's)
         pretrained=("resnet18",),
     ),
@@ -238,6 +261,7 @@ REGISTRY = (
         models="FAE-random",
         gpu=True,
         train_minutes=60,  # FAE's estimate (its network and training)
+        train_gpu_gib=(8.0, 6.0),  # FAE's estimate, not measured
         score_minutes=0.45,  # FAE's estimate
         variant_of="FAE",
     ),
