@@ -139,9 +139,17 @@ pins: $(BIN)/.installed
 pins-check: $(BIN)/.installed
 	$(BIN)/python -m env_rehearsal.pins --check
 
+# The container route's Dockerfile (docs/cluster.md, "Containers"): Snakemake's --containerize from
+# the env files, with the CUDA its PyTorch envs are solved for; `dockerfile-check` writes nothing.
+dockerfile: $(BIN)/.installed
+	$(BIN)/python -m env_rehearsal.container
+
+dockerfile-check: $(BIN)/.installed
+	$(BIN)/python -m env_rehearsal.container --check
+
 # Fixtures -> loopback server -> download, extract, ROBEX, registration, N4, Nyul, training,
 # Table 1, report (config/rehearsal.yaml); summary in results/rehearsal/rehearsal.json.
 rehearse-real: $(BIN)/.installed
 	PYTHONPATH=src nice -n 10 $(BIN)/python -m real_rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
 
-.PHONY: test-oldest bench-gpu test-gpu demo-ablation install demo demo-long test test-long test-fast test-hostile format-check lint lint-python rehearse-slurm rehearse-real rehearse-envs pins pins-check
+.PHONY: test-oldest dockerfile dockerfile-check bench-gpu test-gpu demo-ablation install demo demo-long test test-long test-fast test-hostile format-check lint lint-python rehearse-slurm rehearse-real rehearse-envs pins pins-check

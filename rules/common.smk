@@ -198,9 +198,9 @@ def gpus(wanted=True):
 
 # Cards of several sizes (config device.cards: {SLURM feature: GiB}): a training asks, through the SLURM
 # plugin's `constraint`, for the cards that hold its measured peak (registry train_gpu_gib, at its
-# config's precision) with a tenth to spare for the CUDA context and the allocator's fragmentation.
+# config's precision) with 1.5 GiB to spare for the CUDA context and the allocator's fragmentation.
 CARDS = config.get("device", {}).get("cards") or {}
-CARD_SPARE = 0.9
+CARD_SPARE_GIB = 1.5
 
 
 def train_gpu_resources(method, pretraining=False):
@@ -213,12 +213,12 @@ def train_gpu_resources(method, pretraining=False):
     need = math.ceil(fp32 if amp == "none" else mixed)
     if not CARDS:
         return {"gpu_mem_gib": need}
-    fits = sorted(f for f, gib in CARDS.items() if need <= CARD_SPARE * gib)
+    fits = sorted(f for f, gib in CARDS.items() if need + CARD_SPARE_GIB <= gib)
     if not fits:
         hint = f"set {m.config}.amp: bf16 ({math.ceil(mixed)} GiB) or " if amp == "none" else ""
         raise WorkflowError(
             f"config device.cards: no card holds a {method} training's {need} GiB at amp {amp} "
-            f"(a card of {need / CARD_SPARE:.0f} GiB or more): {hint}add a larger card (docs/cluster.md, 'Cards')."
+            f"(a card of {need + CARD_SPARE_GIB:g} GiB or more): {hint}add a larger card (docs/cluster.md, 'Cards')."
         )
     return {"gpu_mem_gib": need, "constraint": "|".join(fits)}
 

@@ -41,8 +41,9 @@ def _one_of(names):
 
 
 # `--conda-create-envs-only` builds the envs from the DAG before any data is there (the first command
-# on a cluster's login node); Snakemake tells the Snakefile nothing of it, so its command line says.
-ENVS_ONLY = "--conda-create-envs-only" in sys.argv
+# on a cluster's login node), as `--containerize` writes the Dockerfile from it; Snakemake tells the
+# Snakefile nothing of either, so its command line says.
+ENVS_ONLY = bool({"--conda-create-envs-only", "--containerize"} & set(sys.argv))
 
 
 @functools.cache

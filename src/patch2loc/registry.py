@@ -48,8 +48,8 @@ class Method:
     # native-space work that was not measured), in minutes per volume.
     train_minutes: int = 0  # one training job
     score_minutes: float = 0.1  # per volume (scoring shards and the healthy threshold)
-    # Peak GPU memory of one training at paper scale, (fp32, bf16/fp16) in GiB, from the same benchmark
-    # (its training data on the card included): the card a training job asks for (rules/train.smk).
+    # Peak GPU memory of one training at paper scale, (fp32, bf16/fp16) in GiB rounded up, from the same
+    # benchmark (its training data on the card included): the card a training job asks for (rules/train.smk).
     train_gpu_gib: tuple[float, float] = (0.0, 0.0)
     checkpoint_fields: tuple[str, ...] = ()  # what its checkpoints hold beyond the weights (checked on read)
     colour_range: tuple[float, float] | None = None  # a fixed colour scale of its scores (None: the scan's own)
@@ -93,7 +93,7 @@ REGISTRY = (
         models="",
         gpu=True,
         train_minutes=120,
-        train_gpu_gib=(36.0, 17.3),
+        train_gpu_gib=(36.1, 17.4),
         score_minutes=0.7,
         checkpoint_fields=("patch_size",),
         colour_range=(0.0, 12.0),
@@ -108,7 +108,7 @@ REGISTRY = (
         models="DAE",
         gpu=True,
         train_minutes=360,
-        train_gpu_gib=(14.9, 10.5),
+        train_gpu_gib=(15.0, 10.5),
         score_minutes=0.45,
         multicontrast=True,
     ),
@@ -122,7 +122,7 @@ REGISTRY = (
         models="DDPM",
         gpu=True,
         train_minutes=420,
-        train_gpu_gib=(23.3, 18.6),
+        train_gpu_gib=(23.4, 18.6),
         score_minutes=0.4,
     ),
     Method(
@@ -133,7 +133,7 @@ REGISTRY = (
         models="pDDPM",
         gpu=True,
         train_minutes=420,
-        train_gpu_gib=(20.0, 18.6),
+        train_gpu_gib=(20.1, 18.6),
         score_minutes=0.55,
     ),
     Method(
@@ -152,7 +152,7 @@ REGISTRY = (
             rule="pretrain_cddpm",
             models="cDDPM_encoder",
             train_minutes=210,
-            train_gpu_gib=(6.3, 2.3),
+            train_gpu_gib=(6.4, 2.4),
             setting="encoder_checkpoint",
         ),
     ),
@@ -165,7 +165,7 @@ REGISTRY = (
         models="AE",
         gpu=True,
         train_minutes=60,
-        train_gpu_gib=(4.9, 4.2),
+        train_gpu_gib=(5.0, 4.2),
         score_minutes=0.45,  # scoring not measured (the lease's time): the DAE's, a slice network + the median
     ),
     Method(
