@@ -2,11 +2,13 @@
 cluster's login node (docs/cluster.md, first day), runs on an empty data/raw, plainly and under
 profiles/slurm, while BraTS21 and ATLAS v2 (which need a registration with their owners) are still
 missing; a plain dry run still stops with the owners' instructions. No conda here: a stand-in
-answers Snakemake's questions and makes each env an empty folder, recording what was asked."""
+answers Snakemake's questions and makes each env an empty folder."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 
 import pytest
 import yaml
@@ -15,7 +17,6 @@ from tests.helpers.workflow import copy_workflow, snakemake
 pytestmark = pytest.mark.slow  # the paper DAG, built twice
 
 STAND_IN = """#!/bin/sh
-echo "$@" >> "{calls}"
 case "$1 $2" in
   "--version "*) echo "conda 24.11.3" ;;
   "info --json") echo '{{"conda_prefix": "{root}", "root_prefix": "{root}", "platform": "linux-64"}}' ;;
@@ -39,7 +40,7 @@ def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("conda")
     (root / "bin").mkdir()
     conda = root / "bin" / "conda"
-    conda.write_text(STAND_IN.format(calls=root / "calls.txt", root=root), encoding="utf-8")
+    conda.write_text(STAND_IN.format(root=root), encoding="utf-8")
     conda.chmod(0o755)
     return workdir, root
 
@@ -48,7 +49,7 @@ def site(tmp_path_factory):
 def test_the_envs_are_built_on_an_empty_data_folder(site, profile, monkeypatch):
     workdir, root = site
     monkeypatch.setenv("PATH", f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    (root / "calls.txt").unlink(missing_ok=True)
+    shutil.rmtree(workdir / ".snakemake", ignore_errors=True)  # envs made by the other case count as made
     args = [*profile, "--configfile", "config/first_day.yaml", "--sdm", "conda", "--conda-create-envs-only"]
     res = snakemake(workdir, *args)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -61,4 +62,4 @@ def test_a_dry_run_still_stops_with_the_owners_instructions(site):
     workdir, _ = site
     res = snakemake(workdir, "-n", "--configfile", "config/first_day.yaml")
     assert res.returncode != 0
-    assert "BraTS" in res.stderr + res.stdout
+    assert re.search(r"(BraTS21|ATLAS v2\.0) .*, so the workflow cannot download it", res.stderr + res.stdout)
