@@ -71,6 +71,23 @@ test-long: $(BIN)/.installed
 test-fast: $(BIN)/.installed
 	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not slow and not hostile"
 
+# The fast tests (test-fast's) on the floors: every lower bound of pyproject.toml's requirements and
+# of its demo and workflow extras (written by `make pins` from envs/packages.yaml), each at the
+# oldest release it admits (uv's lowest-direct resolution; the test tools resolved beside them), in a
+# venv of its own, from PyPI through uv (which reads no pip settings, so a site's local wheels, e.g. a
+# CPU build of torch without its torchvision, cannot stand in); env_rehearsal.floors checks each is
+# installed at its floor first. About 4 GB (torch's CUDA build, as `make install` installs it).
+OLDEST ?= .venv-oldest
+test-oldest:
+	@test -n "$(PYTHON)" || { echo "No Python 3.11, 3.12 or 3.13 found: pass PYTHON=/path/to/python3.x." >&2; exit 2; }
+	rm -rf $(OLDEST) && $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip uv
+	$(OLDEST)/bin/uv pip compile --quiet --no-header --resolution lowest-direct --python $(OLDEST)/bin/python \
+	  --extra demo --extra workflow pyproject.toml -o $(OLDEST)/floors.txt
+	$(OLDEST)/bin/uv pip install --quiet --python $(OLDEST)/bin/python -c $(OLDEST)/floors.txt -e ".[demo,workflow,test]"
+	$(OLDEST)/bin/python -m env_rehearsal.floors
+	PYTHONUTF8=1 $(OLDEST)/bin/python -m pytest -q -m "not slow and not hostile"
+
 # The hostile-input batteries (docs/input-safety.md): 185 crafted bad inputs, each through the real entry
 # point in a child process, judged on its one-line refusal (the file and the fix), exit status, memory and
 # what it left behind; 30-40 minutes on 2 cores, not in CI. Needs GNU time (apt-get install time).
@@ -122,9 +139,17 @@ pins: $(BIN)/.installed
 pins-check: $(BIN)/.installed
 	$(BIN)/python -m env_rehearsal.pins --check
 
+# The container route's Dockerfile (docs/cluster.md, "Containers"): Snakemake's --containerize from
+# the env files, with the CUDA its PyTorch envs are solved for; `dockerfile-check` writes nothing.
+dockerfile: $(BIN)/.installed
+	$(BIN)/python -m env_rehearsal.container
+
+dockerfile-check: $(BIN)/.installed
+	$(BIN)/python -m env_rehearsal.container --check
+
 # Fixtures -> loopback server -> download, extract, ROBEX, registration, N4, Nyul, training,
 # Table 1, report (config/rehearsal.yaml); summary in results/rehearsal/rehearsal.json.
 rehearse-real: $(BIN)/.installed
 	PYTHONPATH=src nice -n 10 $(BIN)/python -m real_rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
 
-.PHONY: bench-gpu test-gpu demo-ablation install demo demo-long test test-long test-fast test-hostile format-check lint lint-python rehearse-slurm rehearse-real rehearse-envs pins pins-check
+.PHONY: test-oldest dockerfile dockerfile-check bench-gpu test-gpu demo-ablation install demo demo-long test test-long test-fast test-hostile format-check lint lint-python rehearse-slurm rehearse-real rehearse-envs pins pins-check

@@ -18,6 +18,12 @@ if not workflow.config_settings.configfiles:
 report: "workflow/report/workflow.rst"
 
 
+# The container route (docs/cluster.md, "Containers"): with --sdm conda apptainer every job runs in
+# this image, whose conda envs the repository's Dockerfile built from envs/*.yaml (make dockerfile);
+# config `container` names it (default: patch2loc.sif beside the Snakefile). Unused without apptainer.
+containerized: config.get("container", "patch2loc.sif")
+
+
 include: "rules/common.smk"
 include: "rules/inputs.smk"
 include: "rules/raw.smk"

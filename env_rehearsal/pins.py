@@ -2,14 +2,17 @@
 interpreter, for pyproject.toml) hold, then write every env file's and pyproject.toml's bounds from
 them, and the CPU variants of the PyTorch envs (envs/cpu/).
 
-    python -m env_rehearsal.pins ENVS_PREFIX [--check]     (make pins; ENVS_PREFIX: the rehearsal's
-                                                          conda prefix, results/rehearsal-envs/envs)
+    python -m env_rehearsal.pins ENVS_PREFIX      (make pins; ENVS_PREFIX: the rehearsal's
+                                                conda prefix, results/rehearsal-envs/envs)
+    python -m env_rehearsal.pins --check          (make pins-check: writes nothing)
+    python -m env_rehearsal.pins --from-tested    (the files from envs/tested.yaml as recorded,
+                                                e.g. after a floor in envs/packages.yaml changed)
 
-Bounds of a package that ran at version A.B.C: >=A.B (not below its floor in envs/packages.yaml),
-<A+1 (<A.(B+1) for 0.x releases and for packages marked `upper: minor`). Kept as written: exact
-pins (==, conda's =A.B.C), python, an unversioned pip, and the `bounds` envs/packages.yaml sets by
-hand. --check writes nothing and exits 1 if a file would change (the static check runs it for the
-CPU variants).
+Bounds of a package that ran at version A.B.C: >=its floor in envs/packages.yaml (the oldest release
+the tests ran with, make test-oldest; >=A.B where it names none), <A+1 (<A.(B+1) for 0.x releases
+and for packages marked `upper: minor`). Kept as written: exact pins (==, conda's =A.B.C), python,
+an unversioned pip, and the `bounds` envs/packages.yaml sets by hand. --check exits 1 if a file
+would change (the static check runs it for the CPU variants).
 """
 
 from __future__ import annotations
@@ -42,10 +45,7 @@ def key(name: str) -> str:
 
 def bounds(version: str, entry: dict) -> str:
     major, minor = (int(x) for x in re.findall(r"\d+", version)[:2])
-    lower = f"{major}.{minor}"
-    floor = (entry.get("floor") or [None])[0]
-    if floor and [int(x) for x in floor.split(".")] > [major, minor]:
-        lower = floor
+    lower = (entry.get("floor") or [f"{major}.{minor}"])[0]
     upper = f"{major}.{minor + 1}" if major == 0 or entry.get("upper") == "minor" else f"{major + 1}"
     return f">={lower},<{upper}"
 
@@ -119,7 +119,7 @@ def planned(tested: dict) -> dict[Path, str]:
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
-    if check:
+    if check or "--from-tested" in argv:
         tested = yaml.safe_load(TESTED.read_text(encoding="utf-8"))
     else:
         tested = {"date": date.today().isoformat(), **record(Path(argv[0]))}

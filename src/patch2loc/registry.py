@@ -48,6 +48,9 @@ class Method:
     # native-space work that was not measured), in minutes per volume.
     train_minutes: int = 0  # one training job
     score_minutes: float = 0.1  # per volume (scoring shards and the healthy threshold)
+    # Peak GPU memory of one training at paper scale, (fp32, bf16/fp16) in GiB rounded up, from the same
+    # benchmark (its training data on the card included): the card a training job asks for (rules/train.smk).
+    train_gpu_gib: tuple[float, float] = (0.0, 0.0)
     checkpoint_fields: tuple[str, ...] = ()  # what its checkpoints hold beyond the weights (checked on read)
     colour_range: tuple[float, float] | None = None  # a fixed colour scale of its scores (None: the scan's own)
     # It predicts where each patch comes from (a mean and log-variance per patch): the figures of
@@ -76,6 +79,7 @@ class Pretraining:
     rule: str  # its workflow rule
     models: str  # its folder under results/{run}/models/
     train_minutes: int  # time limit of one job at paper scale (cluster)
+    train_gpu_gib: tuple[float, float] = (0.0, 0.0)  # peak GPU memory (fp32, bf16/fp16), GiB, as Method's
     setting: str  # the key of the method's block that the workflow sets to the pre-training's best.pt
 
 
@@ -89,6 +93,7 @@ REGISTRY = (
         models="",
         gpu=True,
         train_minutes=120,
+        train_gpu_gib=(36.1, 17.4),
         score_minutes=0.7,
         checkpoint_fields=("patch_size",),
         colour_range=(0.0, 12.0),
@@ -103,6 +108,7 @@ REGISTRY = (
         models="DAE",
         gpu=True,
         train_minutes=360,
+        train_gpu_gib=(15.0, 10.5),
         score_minutes=0.45,
         multicontrast=True,
     ),
@@ -116,6 +122,7 @@ REGISTRY = (
         models="DDPM",
         gpu=True,
         train_minutes=420,
+        train_gpu_gib=(23.4, 18.6),
         score_minutes=0.4,
     ),
     Method(
@@ -126,6 +133,7 @@ REGISTRY = (
         models="pDDPM",
         gpu=True,
         train_minutes=420,
+        train_gpu_gib=(20.1, 18.6),
         score_minutes=0.55,
     ),
     Method(
@@ -136,6 +144,7 @@ REGISTRY = (
         models="cDDPM",
         gpu=True,
         train_minutes=390,
+        train_gpu_gib=(21.0, 19.4),
         score_minutes=0.55,  # not measured (the lease's time): pDDPM's, the larger measured diffusion model's
         pretrain=Pretraining(
             name="cDDPM-pretrain",
@@ -143,6 +152,7 @@ REGISTRY = (
             rule="pretrain_cddpm",
             models="cDDPM_encoder",
             train_minutes=210,
+            train_gpu_gib=(6.4, 2.4),
             setting="encoder_checkpoint",
         ),
     ),
@@ -155,6 +165,7 @@ REGISTRY = (
         models="AE",
         gpu=True,
         train_minutes=60,
+        train_gpu_gib=(5.0, 4.2),
         score_minutes=0.45,  # scoring not measured (the lease's time): the DAE's, a slice network + the median
     ),
     Method(
@@ -165,6 +176,7 @@ REGISTRY = (
         models="VAE",
         gpu=True,
         train_minutes=60,
+        train_gpu_gib=(4.9, 4.2),
         score_minutes=0.45,  # scoring not measured (the lease's time): the DAE's, a slice network + the median
     ),
     # Bercea et al.'s reversed autoencoder (docs/ra.md): a Soft-IntroVAE, its residual weighted by LPIPS.
@@ -178,6 +190,7 @@ REGISTRY = (
         # measured on an H200: 11.8 steps/s in fp32, 132,000 steps in 3.1 h; ten times that, run as
         # successive jobs of at most a day (methods/joblimit.py)
         train_minutes=1870,
+        train_gpu_gib=(6.4, 4.2),  # measured on an H200 (fp32, bf16)
         score_minutes=0.6,  # 1.4 s a volume measured on an H200 (the core with its median); the metrics on the CPU
         pretrained=("squeezenet1_1", "lpips_squeeze"),
     ),
@@ -189,6 +202,7 @@ REGISTRY = (
         models="RA-noLPIPS",
         gpu=True,
         train_minutes=1940,  # measured on an H200: 11.3 steps/s in fp32, 3.2 h; ten times that
+        train_gpu_gib=(4.8, 4.2),  # measured on an H200 (fp32, bf16)
         score_minutes=0.4,  # 1.0 s a volume measured on an H200; the metrics on the CPU
         variant_of="RA",
     ),
@@ -203,6 +217,7 @@ REGISTRY = (
         # measured on an H200: 3.5 steps/s in fp32, 132,000 steps in 10.6 h; ten times that, as
         # successive jobs of at most a day (methods/joblimit.py)
         train_minutes=6330,
+        train_gpu_gib=(8.5, 8.5),  # measured on an H200 in fp32; bf16/fp16 not measured: fp32's
         score_minutes=0.8,  # 1.1 s a volume measured on an H200; the metrics on the CPU
         pretrained=("squeezenet1_1", "lpips_squeeze", "vgg19"),
     ),
@@ -214,6 +229,7 @@ REGISTRY = (
         models="PHANES-noPretrained",
         gpu=True,
         train_minutes=6330,  # not measured: PHANES' (the same networks, without its VGG-19 loss)
+        train_gpu_gib=(8.5, 8.5),  # not measured: PHANES'
         score_minutes=0.6,  # 1.4 s a volume measured on an H200; the metrics on the CPU
         variant_of="PHANES",
     ),
@@ -226,6 +242,7 @@ REGISTRY = (
         models="FAE",
         gpu=True,
         train_minutes=60,  # measured on an H200: 95 steps/s, 10,000 steps in 2 min; at least an hour
+        train_gpu_gib=(4.2, 4.2),  # measured on an H200 in fp32; bf16/fp16 not measured: fp32's
         score_minutes=0.45,  # 0.15 s a volume measured on an H200; the metrics on the CPU
         pretrained=("resnet18",),
     ),
@@ -237,6 +254,7 @@ REGISTRY = (
         models="FAE-random",
         gpu=True,
         train_minutes=60,  # measured on an H200: 85 steps/s, 2 min; at least an hour
+        train_gpu_gib=(4.2, 4.2),  # measured on an H200 in fp32; bf16/fp16 not measured: fp32's
         score_minutes=0.45,  # 0.16 s a volume measured on an H200; the metrics on the CPU
         variant_of="FAE",
     ),

@@ -22,6 +22,7 @@ from env_rehearsal.rules import load
 from env_rehearsal.spec import env_files, pip_spec, providers, read_env
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 from tests.helpers.env_imports import script_needs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -129,8 +130,11 @@ def _lower(spec: SpecifierSet) -> str | None:
     return max(found, key=lambda v: [int(x) for x in re.findall(r"\d+", v)]) if found else None
 
 
-def pin_problems(label: str, name: str, spec: str, tested: str | None, floor: list | None) -> list[str]:
-    """One package's bounds against what ran here and the code's floor."""
+def pin_problems(
+    label: str, name: str, spec: str, tested: str | None, floor: list | None, conda_forge: list | None = None
+) -> list[str]:
+    """One package's bounds against what ran here, the code's floor and (a conda line) the newest
+    release conda-forge had when read."""
     specifier = SpecifierSet(pip_spec(spec))
     out = []
     if not any(s.operator in ("<", "<=", "==", "~=", "===") for s in specifier):
@@ -142,6 +146,11 @@ def pin_problems(label: str, name: str, spec: str, tested: str | None, floor: li
     lower = _lower(specifier)
     if floor and (lower is None or SpecifierSet(f">={floor[0]}").contains(lower) is False):
         out.append(f"{label}: {name}{spec} allows releases below {floor[0]}, which the code needs: {floor[1]}")
+    if conda_forge and lower is not None and Version(lower) > Version(conda_forge[0]):
+        out.append(
+            f"{label}: {name}{spec} asks for more than {conda_forge[0]}, the newest conda-forge release seen "
+            f"({conda_forge[1]}): conda could not solve the env; lower the floor (envs/packages.yaml)"
+        )
     return out
 
 
@@ -173,7 +182,11 @@ def env_pin_problems(workdir: Path, packages: dict, tested: dict, requires: Spec
             elif dep.name == "python":
                 out += python_problems(label, dep.spec, ran.get("python"), requires)
             elif not (dep.name == "pip" and not dep.pip):
-                out += pin_problems(label, dep.name, dep.spec, ran.get(key(entry["pypi"])), entry.get("floor"))
+                # an env's own exact pin of an older release (envs/packages.yaml `own_pin`) is that tool's floor
+                own = path.stem in (entry.get("own_pin") or {}) and dep.spec.startswith("==")
+                floor = None if own else entry.get("floor")
+                cf = None if dep.pip else entry.get("conda_forge")
+                out += pin_problems(label, dep.name, dep.spec, ran.get(key(entry["pypi"])), floor, cf)
     return out
 
 

