@@ -44,18 +44,19 @@ def bundle_info(model: str | Path, atlas_copy: Path | None = None) -> dict:
         }
 
 
-def run_predict(scans, work: Path, model: str | Path, device: str, overwrite: bool, quiet: bool) -> int:
+def run_predict(scans, work: Path, req) -> int:
     """predict's folder mode on these scans, outputs in `work`; returns predict's exit status
     (the number of scans that failed; each was reported on one line). predict is called with a
     request, as the command line calls it (`predict.request`), not with an argv. A bundle of several
     contrasts: one call per subject's session (predict scores one subject of several contrasts at
-    a time), its other contrasts as the request's `contrast` (and `contrast_mask`)."""
+    a time), its other contrasts as the request's `contrast` (and `contrast_mask`). `req`: the App's
+    request (bids.request.BidsRequest), whose model, device and flags predict gets."""
     if any(scan.contrasts for scan in scans):
-        return sum(_run_pair(scan, work, model, device, overwrite, quiet) for scan in scans)
-    return _run_listed(scans, work, model, device, overwrite, quiet)
+        return sum(_run_pair(scan, work, req) for scan in scans)
+    return _run_listed(scans, work, req)
 
 
-def _run_pair(scan, work: Path, model, device: str, overwrite: bool, quiet: bool) -> int:
+def _run_pair(scan, work: Path, req) -> int:
     """One session's scans of every contrast through predict; a refusal is that scan's one line."""
     import sys
 
@@ -67,13 +68,13 @@ def _run_pair(scan, work: Path, model, device: str, overwrite: bool, quiet: bool
         "contrast_mask": tuple((c, str(s.mask.resolve())) for c, s in others if s.mask is not None),
     }
     try:
-        return _run_listed([scan], work, model, device, overwrite, quiet, extra)
+        return _run_listed([scan], work, req, extra)
     except InputError as exc:  # this session only: the others go on
         print(f"patch2loc bids: error: {exc}", file=sys.stderr)
         return 1
 
 
-def _run_listed(scans, work: Path, model, device: str, overwrite: bool, quiet: bool, extra=None) -> int:
+def _run_listed(scans, work: Path, req, extra=None) -> int:
     from patch2loc.predict.command import predict
     from patch2loc.predict.request import PredictRequest
 
@@ -87,10 +88,11 @@ def _run_listed(scans, work: Path, model, device: str, overwrite: bool, quiet: b
         request = PredictRequest(
             image=(str(listing),),
             out=str(work),
-            model=str(model),
-            device=device,
-            overwrite=overwrite,
-            quiet=quiet,
+            model=str(req.model),
+            device=req.device,
+            overwrite=req.overwrite,
+            quiet=req.quiet,
+            skip_tissue_order=req.skip_tissue_order,
             **(extra or {}),
         )
         return predict(request)

@@ -96,7 +96,10 @@ def train_seeded(make_task, data, cfg, out_dir, config: dict, *, must_match, pro
     """The ending every trainer shares: the device (cfg.device, cfg.num_threads), the seed (first,
     so the initial weights are a function of cfg.seed), the method's task (`make_task(device)`),
     then the shared loop on `data.subjects`."""
+    from patch2loc.methods.train_memory import check_before_training
+
     device = prepare_device(cfg.device, cfg.num_threads)
+    check_before_training(cfg, data, config, device)  # before the task copies slices or builds its network
     seed_everything(cfg.seed)
     task = make_task(device)
     return run_training(
@@ -208,6 +211,22 @@ def _written(path: Path, write, resume_from: Path) -> None:
         raise InputError(f"{line.rstrip('.')}; {kept}.") from None
 
 
+def _no_best(best_path: Path, rows: list, steps: int, resumed: bool, made: tuple[Path, ...]) -> None:
+    """A training that ended without its best.pt: one line saying why (no validation step, or every
+    validation loss not finite: diverged); a run that started here removes what it wrote."""
+    if not resumed:
+        for path in made:
+            path.unlink(missing_ok=True)
+    if not rows:
+        why = f"no validation step ran (steps={steps})"
+        fix = "raise steps"
+    else:
+        losses = ", ".join(f"{r['val_loss']:.3g}" for r in rows[-3:])
+        why = f"training diverged: no validation loss was finite (the last: {losses})"
+        fix = "lower lr (or use amp none)"
+    raise InputError(f"{best_path}: not written, {why}; {fix} and train again.")
+
+
 def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progress) -> dict:
     steps, val_every, checkpoint_every = cfg.steps, cfg.val_every, cfg.checkpoint_every
     best_path, last_path, csv_path = (out_dir / name for name in MODEL_FILES)
@@ -217,6 +236,7 @@ def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progres
     step, best_val_loss, rows = 0, math.inf, []
     if last_path.exists():
         step, best_val_loss, rows = restore(task, last_path, config, must_match, subjects)
+    step_at_start = step
 
     def checkpoint() -> dict:
         return {
@@ -262,6 +282,8 @@ def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progres
         elif progress and step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.4g}")
     bar.close()
+    if not best_path.exists():
+        _no_best(best_path, rows, steps, resumed=step_at_start > 0, made=(last_path, csv_path))
 
     best = min(rows, key=lambda r: r["val_loss"]) if rows else None
     return {
@@ -277,7 +299,11 @@ def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progres
 
 def check_settings(cfg, what: str, device_key: str) -> None:
     """The settings every trained method's config has (device, amp, steps, val_every,
-    val_batches, checkpoint_every), checked alike: one line naming the key."""
+    val_batches, checkpoint_every), checked alike: one line naming the key; first every field of the
+    block against its declared type (run.typed), whatever the block came from."""
+    from patch2loc.run.typed import check_instance
+
+    check_instance(cfg, what)
     if not DEVICE_NAMES.fullmatch(str(cfg.device)):
         raise InputError(f"device {cfg.device!r} ({device_key}): use auto, cpu, cuda or cuda:N.")
     if cfg.amp not in ("none", "bf16", "fp16"):
