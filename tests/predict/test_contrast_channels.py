@@ -16,7 +16,6 @@ import pytest
 from tests.helpers.safety import refused
 
 from patch2loc import cli
-from patch2loc.checks.contrasts import ChannelProblem, check_channels, rim_contrast
 from patch2loc.checks.intensities import ScanWarning
 
 pytest.importorskip("bids")
@@ -147,12 +146,16 @@ def _brain(shape=(24, 24, 16)):
 
 
 def test_the_rim_contrast_reads_t1_and_t2_order():
+    from patch2loc.checks.contrasts import rim_contrast
+
     brain, depth = _brain()
     t1 = np.where(brain, depth, 0).astype(np.float32)  # brighter inside (white matter), darker at the rim
     assert rim_contrast(t1, brain) < -0.05 < 0.05 < rim_contrast(-t1, brain)
 
 
 def test_channels_refuse_a_monotone_copy_and_a_wrong_order_in_memory():
+    from patch2loc.checks.contrasts import ChannelProblem, check_channels
+
     brain, depth = _brain()
     t1 = np.where(brain, depth, 0).astype(np.float32)
     t2 = np.where(brain, 1 - depth + 0.01 * np.random.default_rng(0).normal(size=depth.shape), 0).astype(np.float32)
@@ -161,3 +164,24 @@ def test_channels_refuse_a_monotone_copy_and_a_wrong_order_in_memory():
         check_channels([t1, 2 * t1 + 1], [brain, brain], ["T1", "T2"], ["a", "b"])
     with pytest.raises(ChannelProblem, match="a: its tissue order is not a T1's"):
         check_channels([t2, t1], [brain, brain], ["T1", "T2"], ["a", "b"])
+
+
+def test_the_workflows_stacking_checks_the_channels_it_is_named(tmp_path):
+    """workflow/scripts/stack_contrasts.py passes the input's contrasts (config `inputs`): swapped channels are
+    refused there too, and nothing is written; without names (a stack of unknown contrasts) nothing is checked."""
+    from patch2loc.checks.contrasts import ChannelProblem
+    from patch2loc.preprocessing.stack import stack_contrasts
+
+    brain, depth = _brain()
+    t1 = np.where(brain, depth, 0).astype(np.float32)
+    files = {}
+    for name, data in (("t1", t1), ("t2", np.where(brain, 1.2 - depth, 0).astype(np.float32)), ("m", brain)):
+        files[name] = tmp_path / f"{name}.nii.gz"
+        nib.save(nib.Nifti1Image(data.astype(np.float32 if name != "m" else np.uint8), np.eye(4)), files[name])
+    out = tmp_path / "stack.nii.gz", tmp_path / "stack_mask.nii.gz"
+    with pytest.raises(ChannelProblem, match="T1 .*t2.nii.gz: its tissue order is not a T1's"):
+        stack_contrasts([files["t2"], files["t1"]], [files["m"]] * 2, *out, contrasts=["T1", "T2"],
+                        labels=[f"T1 {files['t2']}", f"T2 {files['t1']}"])  # fmt: skip
+    assert not any(p.exists() for p in out)
+    stack_contrasts([files["t1"], files["t2"]], [files["m"]] * 2, *out, contrasts=["T1", "T2"])
+    assert nib.load(out[0]).shape == (*brain.shape, 2)

@@ -220,6 +220,9 @@ def _no_best(best_path: Path, rows: list, steps: int, resumed: bool, made: tuple
     if not rows:
         why = f"no validation step ran (steps={steps})"
         fix = "raise steps"
+    elif any(math.isfinite(r["val_loss"]) for r in rows):  # resumed at its last step, best.pt gone since
+        why = f"no step ran: the resume state {made[0].name} is already at step {steps} and best.pt is missing"
+        fix = f"restore best.pt, or delete {made[0].name}"
     else:
         losses = ", ".join(f"{r['val_loss']:.3g}" for r in rows[-3:])
         why = f"training diverged: no validation loss was finite (the last: {losses})"
