@@ -7,6 +7,10 @@ in a traceback from tempfile and the outputs failed only after the compute."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -38,11 +42,16 @@ def _nowhere_is_unwritable():
     ],
 )
 def test_a_cache_folder_where_nothing_can_be_created_is_one_line(env, call):
-    """Offline, as tests/synth/test_caches_hostile.py runs its children: nothing is fetched."""
-    from tests.synth.test_caches_hostile import CALL, _child, _one_line
+    """Offline (nothing is fetched), the checkout's code and real_rehearsal/ on the child's path."""
+    from tests.synth.test_caches_hostile import CALL, OFFLINE, REPO
 
-    proc = _child(CALL.format(call=call), {env: str(NOWHERE)}, timeout=120)
-    _one_line(proc, f"{NOWHERE}: the cache folder ({env}) is not writable (nothing can be created there")
+    path = os.pathsep.join([str(REPO / "src"), str(REPO)])
+    environ = {**os.environ, **OFFLINE, "PYTHONPATH": path, env: str(NOWHERE)}
+    code = textwrap.dedent(CALL.format(call=call))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"{NOWHERE}: the cache folder ({env}) is not writable (nothing can be created there" in lines[0]
 
 
 def test_a_cache_folder_without_room_is_one_line(tmp_path, monkeypatch):

@@ -88,7 +88,8 @@ def test_another_subjects_scan_by_its_bids_name_is_refused(case, tmp_path, capsy
     assert "--image sub-02" in line and "--contrast T2 sub-01" in line
 
 
-def test_a_slab_covering_a_few_slices_is_refused_after_registration(case, tmp_path, capsys):
+def test_a_slab_covering_a_few_slices_is_refused_before_registration(case, tmp_path, capsys, monkeypatch):
+    """An affine registration stretches a slab over the whole atlas: its brain is measured in mL before."""
     files, argv = case
     t2, mask = nib.load(files["t2"]), nib.load(files["t2_mask"])
     keep = np.zeros(t2.shape, bool)
@@ -98,10 +99,9 @@ def test_a_slab_covering_a_few_slices_is_refused_after_registration(case, tmp_pa
     slab_mask = tmp_path / "in" / "slab_mask.nii.gz"
     nib.save(nib.Nifti1Image(np.where(keep, np.asarray(t2.dataobj), 0).astype(np.float32), t2.affine), slab)
     nib.save(nib.Nifti1Image((keep & (np.asarray(mask.dataobj) > 0)).astype(np.uint8), t2.affine), slab_mask)
-    line = refused(
-        argv(t2=slab, t2_mask=slab_mask), "of the reference scan's brain (at least 60% needed)", tmp_path, capsys
-    )
-    assert "slab_T2w.nii.gz" in line
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_registration)
+    line = refused(argv(t2=slab, t2_mask=slab_mask), "--contrast-mask T2's brain mask holds", tmp_path, capsys)
+    assert line.startswith(f"patch2loc predict: error: {slab_mask}: ") and "at least 60% needed" in line
 
 
 def test_swapped_contrasts_are_refused_by_their_tissue_order(case, tmp_path, capsys):
@@ -164,6 +164,10 @@ def test_channels_refuse_a_monotone_copy_and_a_wrong_order_in_memory():
         check_channels([t1, 2 * t1 + 1], [brain, brain], ["T1", "T2"], ["a", "b"])
     with pytest.raises(ChannelProblem, match="a: its tissue order is not a T1's"):
         check_channels([t2, t1], [brain, brain], ["T1", "T2"], ["a", "b"])
+    half = brain.copy()
+    half[:, :, : brain.shape[2] // 2] = False  # registered, but covering half the reference's brain
+    with pytest.raises(ChannelProblem, match=r"b: after registration its brain mask covers 5\d\.\d% of the reference"):
+        check_channels([t1, t2], [brain, half], ["T1", "T2"], ["a", "b"])
 
 
 def test_the_workflows_stacking_checks_the_channels_it_is_named(tmp_path):

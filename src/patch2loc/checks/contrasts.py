@@ -2,7 +2,8 @@
 workflow's stacking (docs/multimodal.md, docs/input-safety.md).
 
 Before any registration (`check_distinct`): no file, nor the same bytes, in two channels, and files
-whose BIDS names spell two subjects never stacked. After each contrast's registration to the atlas
+whose BIDS names spell two subjects never stacked; with given brain masks (`check_brain_volumes`),
+each holds at least MIN_COVERAGE of the largest one's brain in mL (a slab does not). After each contrast's registration to the atlas
 (`check_channels`, on the stack's grid): each contrast's brain mask covers at least MIN_COVERAGE of
 the reference's; no channel is a monotone copy of another (the same scan normalised twice); and
 each channel has its contrast's tissue order. The tissue order is read without a segmentation: the
@@ -66,6 +67,33 @@ def check_distinct(named: dict[str, Path]) -> None:
         raise ChannelProblem(
             f"{next(iter(named.values()))}: the scans' BIDS names are of different subjects ({listed}); the "
             "contrasts of one stack must be one subject's. Pass that subject's scans."
+        )
+
+
+def brain_ml(mask: Path) -> float:
+    """The brain a mask holds, in mL (its voxels times their volume)."""
+    import nibabel as nib
+
+    from patch2loc.checks.claims import quiet_nibabel
+
+    with quiet_nibabel():
+        img = nib.load(str(mask))
+    voxels = np.count_nonzero(np.asarray(img.dataobj))
+    return float(voxels * abs(np.linalg.det(img.affine[:3, :3])) / 1000.0)
+
+
+def check_brain_volumes(named: dict[str, Path]) -> None:
+    """{flag: brain mask} of every channel, the reference first: one line when one holds less than
+    MIN_COVERAGE of another's brain (a slab, another region). Read before any registration, where an
+    affine registration would stretch a slab over the whole atlas."""
+    volumes = {flag: brain_ml(path) for flag, path in named.items()}
+    small = min(volumes, key=volumes.get)
+    large = max(volumes, key=volumes.get)
+    if volumes[small] < MIN_COVERAGE * volumes[large]:
+        raise ChannelProblem(
+            f"{named[small]}: {small}'s brain mask holds {volumes[small]:,.0f} mL, {large}'s "
+            f"{volumes[large]:,.0f} mL ({volumes[small] / volumes[large]:.0%}, at least {MIN_COVERAGE:.0%} needed): "
+            "a partial scan (a slab) or another region. Pass whole-brain scans of the same subject and session."
         )
 
 
@@ -149,9 +177,9 @@ def check_tissue_order(rim: float, contrast: str, label: str, refuse: bool = Tru
     """One line when a channel's order is not its contrast's: a refusal, or (refuse=False) a warning."""
     problem = tissue_order_problem(rim, contrast)
     if problem is not None and not refuse:
-        from patch2loc.checks.intensities import _warn
+        from patch2loc.checks.intensities import warn_once
 
-        _warn(f"{label}: {problem} ({SKIP_FLAG}: scored as given).")
+        warn_once(f"{label}: {problem} ({SKIP_FLAG}: scored as given).")
     elif problem is not None:
         raise ChannelProblem(
             f"{label}: {problem}: swapped contrasts or another sequence. Pass the {contrast} scan in this "

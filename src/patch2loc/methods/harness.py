@@ -37,7 +37,10 @@ import torch
 from patch2loc import __version__
 from patch2loc.run.checkpoint import FORMAT, save_checkpoint
 from patch2loc.checks.devices import DEVICE_NAMES, resolve_device
+from patch2loc.methods.outcome import no_best
 from patch2loc.methods.progress import progress as progress_bar
+from patch2loc.methods.train_memory import check_before_training
+from patch2loc.run.typed import check_instance
 from patch2loc.errors import InputError, resource_problem
 from patch2loc.run.layout import MODEL_FILES
 from patch2loc.methods.resume import restore, rng_state, write_loss_csv
@@ -96,8 +99,6 @@ def train_seeded(make_task, data, cfg, out_dir, config: dict, *, must_match, pro
     """The ending every trainer shares: the device (cfg.device, cfg.num_threads), the seed (first,
     so the initial weights are a function of cfg.seed), the method's task (`make_task(device)`),
     then the shared loop on `data.subjects`."""
-    from patch2loc.methods.train_memory import check_before_training
-
     device = prepare_device(cfg.device, cfg.num_threads)
     check_before_training(cfg, data, config, device)  # before the task copies slices or builds its network
     seed_everything(cfg.seed)
@@ -211,25 +212,6 @@ def _written(path: Path, write, resume_from: Path) -> None:
         raise InputError(f"{line.rstrip('.')}; {kept}.") from None
 
 
-def _no_best(best_path: Path, rows: list, steps: int, resumed: bool, made: tuple[Path, ...]) -> None:
-    """A training that ended without its best.pt: one line saying why (no validation step, or every
-    validation loss not finite: diverged); a run that started here removes what it wrote."""
-    if not resumed:
-        for path in made:
-            path.unlink(missing_ok=True)
-    if not rows:
-        why = f"no validation step ran (steps={steps})"
-        fix = "raise steps"
-    elif any(math.isfinite(r["val_loss"]) for r in rows):  # resumed at its last step, best.pt gone since
-        why = f"no step ran: the resume state {made[0].name} is already at step {steps} and best.pt is missing"
-        fix = f"restore best.pt, or delete {made[0].name}"
-    else:
-        losses = ", ".join(f"{r['val_loss']:.3g}" for r in rows[-3:])
-        why = f"training diverged: no validation loss was finite (the last: {losses})"
-        fix = "lower lr (or use amp none)"
-    raise InputError(f"{best_path}: not written, {why}; {fix} and train again.")
-
-
 def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progress) -> dict:
     steps, val_every, checkpoint_every = cfg.steps, cfg.val_every, cfg.checkpoint_every
     best_path, last_path, csv_path = (out_dir / name for name in MODEL_FILES)
@@ -286,7 +268,7 @@ def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progres
             bar.set_postfix(loss=f"{loss.item():.4g}")
     bar.close()
     if not best_path.exists():
-        _no_best(best_path, rows, steps, resumed=step_at_start > 0, made=(last_path, csv_path))
+        no_best(best_path, rows, steps, resumed=step_at_start > 0, made=(last_path, csv_path))
 
     best = min(rows, key=lambda r: r["val_loss"]) if rows else None
     return {
@@ -304,8 +286,6 @@ def check_settings(cfg, what: str, device_key: str) -> None:
     """The settings every trained method's config has (device, amp, steps, val_every,
     val_batches, checkpoint_every), checked alike: one line naming the key; first every field of the
     block against its declared type (run.typed), whatever the block came from."""
-    from patch2loc.run.typed import check_instance
-
     check_instance(cfg, what)
     if not DEVICE_NAMES.fullmatch(str(cfg.device)):
         raise InputError(f"device {cfg.device!r} ({device_key}): use auto, cpu, cuda or cuda:N.")

@@ -34,36 +34,35 @@ def _side(cfg, grid) -> int:
     return int(getattr(cfg, "size", None) or max(grid[0], grid[1]))
 
 
+def _module(method: str, name: str):
+    """The `name` module (score, bounds, model) beside `method`'s registry module, reached through the
+    registry as the block bounds are (methods/blockbounds.py): the harness stays below the methods."""
+    from patch2loc.registry import implementation
+
+    return importlib.import_module(implementation(method).__name__.rsplit(".", 1)[0] + f".{name}")
+
+
 def _per_sample(method: str, cfg, config: dict, grid, channels: int) -> int:
-    """Bytes one training sample's forward pass holds (its activations)."""
+    """Bytes one training sample's forward pass holds (its activations): the per-pixel figures of the
+    method's scoring budget (its score.py; Patch2Loc's and the DAE's: predict/budget.py's)."""
     side = _side(cfg, grid)
     if method == "Patch2Loc":
-        from patch2loc.methods.patch2loc.model import patch_size_for
-
-        patch = cfg.patch_size or patch_size_for(grid[0])
+        patch = cfg.patch_size or _module(method, "model").patch_size_for(grid[0])
         return patch * patch * PATCH_BYTES * channels
     if method == "DAE":
         return side * side * DAE_PIXEL * cfg.width // DAE_WIDTH * channels
-    if method in ("AE", "VAE"):
-        from patch2loc.methods.autoencoder.score import PER_FILTER
-
-        return side * side * PER_FILTER * cfg.width
-    if method.startswith("FAE"):
-        from patch2loc.methods.fae.score import PER_MODEL_PIXEL
-
-        return side * side * PER_MODEL_PIXEL
-    if method.startswith("PHANES"):
-        from patch2loc.methods.phanes.score import PER_INPAINT_PIXEL, PER_WIDTH
-
-        return side * side * (PER_WIDTH * cfg.width + PER_INPAINT_PIXEL)
-    if method.startswith("RA"):
-        from patch2loc.methods.ra.score import PER_WIDTH
-
-        return side * side * PER_WIDTH * cfg.width
     if method.endswith("DDPM"):
-        from patch2loc.methods.diffusion.bounds import FIXED, SLICES_PER_BATCH, scoring_bytes
-
-        return (scoring_bytes(config, grid) - FIXED) // min(SLICES_PER_BATCH, int(grid[2]))
+        bounds = _module(method, "bounds")
+        return (bounds.scoring_bytes(config, grid) - bounds.FIXED) // min(bounds.SLICES_PER_BATCH, int(grid[2]))
+    score = _module(method, "score")
+    if method in ("AE", "VAE"):
+        return side * side * score.PER_FILTER * cfg.width
+    if method.startswith("FAE"):
+        return side * side * score.PER_MODEL_PIXEL
+    if method.startswith("PHANES"):
+        return side * side * (score.PER_WIDTH * cfg.width + score.PER_INPAINT_PIXEL)
+    if method.startswith("RA"):
+        return side * side * score.PER_WIDTH * cfg.width
     return 0
 
 
@@ -72,12 +71,9 @@ def _network_bytes(method: str, config: dict) -> int:
     builder (its score module's, as predict rebuilds it); 0 when the method has none to build."""
     import torch
 
-    from patch2loc.registry import implementation
-
     if method == "Patch2Loc":
         return 0  # a few MB at the paper's sizes: its patches' activations are what grows
-    package = implementation(method).__name__.rsplit(".", 1)[0]
-    score = importlib.import_module(f"{package}.score")
+    score = _module(method, "score")
     build = getattr(score, "_network", None) or getattr(score, "_build", None)
     if build is None:
         return 0

@@ -81,9 +81,11 @@ def check_contrasts(flags, modality: str | None, chain, jobs, limits=None) -> di
         )
     for c in chain.contrasts[1:]:
         check_scan(c, scans[c], masks.get(c), chain, limits)
-    from patch2loc.checks.contrasts import check_distinct
+    from patch2loc.checks.contrasts import check_brain_volumes, check_distinct
 
     check_distinct({"--image": Path(jobs[0].scan.image), **{f"--contrast {c}": scans[c] for c in chain.contrasts[1:]}})
+    if strip == "provided":
+        check_brain_volumes({"--mask": Path(jobs[0].scan.mask), **{f"--contrast-mask {c}": masks[c] for c in masks}})
     return {c: (scans[c], masks.get(c)) for c in chain.contrasts[1:]}
 
 
