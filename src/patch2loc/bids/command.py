@@ -85,7 +85,9 @@ def _participant(req: BidsRequest, bids_dir: Path, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     try:  # one run at a time: two on one OUTPUT_DIR raced over its staging and its derivatives
         with folder_lock(out, "patch2loc bids run", "OUTPUT_DIR"):
-            failed = adapter.run_predict(scans, out / WORK, req)
+            failed = adapter.run_predict(
+                scans, out / WORK, req.model, req.device, req.overwrite, req.quiet, not req.skip_tissue_order
+            )
             published, unchanged, not_published = _publish_all(req, scans, out, info, masks_root)
             if published or unchanged:
                 write_dataset_files(out, info, links, req.model, desc)
