@@ -172,9 +172,9 @@ def run_case(case: Case, fix, work: Path, timeout: float) -> dict:
         problems.append(killed[0])
     elif proc.returncode != case.expect:
         problems.append(f"exit {proc.returncode}, expected {case.expect}")
-    if len(err) != (1 if case.expect == 2 else 0):
+    if len(err) != (0 if case.expect == 0 else 1):  # a BIDS run's exit counts its failed scans, one line each
         problems.append(f"{len(err)} stderr lines")
-    elif case.expect == 2 and case.needle and not re.search(case.needle, err[0].replace(str(folder), "<case>"), re.I):
+    elif case.expect != 0 and case.needle and not re.search(case.needle, err[0].replace(str(folder), "<case>"), re.I):
         problems.append(f"line lacks '{case.needle}'")  # the case folder's own name does not count
     if row["rss_mb"] >= RSS_LIMIT_MB and case.expect != 0:  # a control that runs whole: reported, not judged
         problems.append(f"RSS {row['rss_mb']} MB")

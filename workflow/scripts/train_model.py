@@ -42,6 +42,9 @@ if "coverage" in inp.keys():  # a model input of several contrasts: who its list
         for row in csv.DictReader(fh):
             if row["fold"] == str(snakemake.wildcards.fold):
                 print(f"{row['split']}: {row['subjects']} subjects; {row['left_out']} left out for lacking a contrast")
+mem_mb = getattr(getattr(snakemake, "resources", None), "mem_mb", None)
+if mem_mb:  # the training's memory estimate is held to the job's (methods/train_memory.py)
+    os.environ["PATCH2LOC_TRAIN_MEM_MB"] = str(mem_mb)
 settings = dict(snakemake.params.settings)
 if "pretrained" in inp.keys():  # the pre-training's best.pt, under the key its registry line names
     settings[snakemake.params.pretrained_setting] = inp.pretrained

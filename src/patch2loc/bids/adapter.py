@@ -44,18 +44,21 @@ def bundle_info(model: str | Path, atlas_copy: Path | None = None) -> dict:
         }
 
 
-def run_predict(scans, work: Path, model: str | Path, device: str, overwrite: bool, quiet: bool) -> int:
+def run_predict(scans, work: Path, model, device: str, overwrite: bool, quiet: bool, tissue_order: bool = True) -> int:
     """predict's folder mode on these scans, outputs in `work`; returns predict's exit status
     (the number of scans that failed; each was reported on one line). predict is called with a
     request, as the command line calls it (`predict.request`), not with an argv. A bundle of several
     contrasts: one call per subject's session (predict scores one subject of several contrasts at
-    a time), its other contrasts as the request's `contrast` (and `contrast_mask`)."""
+    a time), its other contrasts as the request's `contrast` (and `contrast_mask`). tissue_order=False:
+    predict's --skip-tissue-order."""
+    call = {"model": str(model), "device": device, "overwrite": overwrite, "quiet": quiet}
+    call["skip_tissue_order"] = not tissue_order
     if any(scan.contrasts for scan in scans):
-        return sum(_run_pair(scan, work, model, device, overwrite, quiet) for scan in scans)
-    return _run_listed(scans, work, model, device, overwrite, quiet)
+        return sum(_run_pair(scan, work, call) for scan in scans)
+    return _run_listed(scans, work, call)
 
 
-def _run_pair(scan, work: Path, model, device: str, overwrite: bool, quiet: bool) -> int:
+def _run_pair(scan, work: Path, call: dict) -> int:
     """One session's scans of every contrast through predict; a refusal is that scan's one line."""
     import sys
 
@@ -67,13 +70,13 @@ def _run_pair(scan, work: Path, model, device: str, overwrite: bool, quiet: bool
         "contrast_mask": tuple((c, str(s.mask.resolve())) for c, s in others if s.mask is not None),
     }
     try:
-        return _run_listed([scan], work, model, device, overwrite, quiet, extra)
+        return _run_listed([scan], work, call, extra)
     except InputError as exc:  # this session only: the others go on
         print(f"patch2loc bids: error: {exc}", file=sys.stderr)
         return 1
 
 
-def _run_listed(scans, work: Path, model, device: str, overwrite: bool, quiet: bool, extra=None) -> int:
+def _run_listed(scans, work: Path, call: dict, extra=None) -> int:
     from patch2loc.predict.command import predict
     from patch2loc.predict.request import PredictRequest
 
@@ -87,10 +90,7 @@ def _run_listed(scans, work: Path, model, device: str, overwrite: bool, quiet: b
         request = PredictRequest(
             image=(str(listing),),
             out=str(work),
-            model=str(model),
-            device=device,
-            overwrite=overwrite,
-            quiet=quiet,
+            **call,
             **(extra or {}),
         )
         return predict(request)

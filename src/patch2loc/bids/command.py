@@ -12,7 +12,6 @@ dataset only as derivatives/<name>); links and loops: guard.py; every file read:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -64,6 +63,12 @@ def add_parser(sub) -> None:
     )
     b.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (as predict)")
     b.add_argument("--overwrite", action="store_true", help="redo scans done before (default: skip them)")
+    b.add_argument(
+        "--skip-tissue-order",
+        action="store_true",
+        help="a bundle of several contrasts: warn, not refuse, when a scan's tissue order is not its "
+        "contrast's (as predict's flag), for an unusual sequence",
+    )
     b.add_argument("--quiet", action="store_true", help="no progress output")
     b.set_defaults(func=cmd_bids)
 
@@ -80,7 +85,9 @@ def _participant(req: BidsRequest, bids_dir: Path, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     try:  # one run at a time: two on one OUTPUT_DIR raced over its staging and its derivatives
         with folder_lock(out, "patch2loc bids run", "OUTPUT_DIR"):
-            failed = adapter.run_predict(scans, out / WORK, req.model, req.device, req.overwrite, req.quiet)
+            failed = adapter.run_predict(
+                scans, out / WORK, req.model, req.device, req.overwrite, req.quiet, not req.skip_tissue_order
+            )
             published, unchanged, not_published = _publish_all(req, scans, out, info, masks_root)
             if published or unchanged:
                 write_dataset_files(out, info, links, req.model, desc)
@@ -88,11 +95,16 @@ def _participant(req: BidsRequest, bids_dir: Path, out: Path) -> int:
         if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # refused before anything was written: leave nothing
         raise
+    if made and not (published or unchanged):  # nothing published: the folder this run made goes again
+        import shutil
+
+        shutil.rmtree(out, ignore_errors=True)
     failed += not_published
     if not req.quiet:
         print(
             f"patch2loc bids: {published} scan(s) published, {unchanged} unchanged (done before with the same "
-            f"inputs and settings), {failed} failed; derivatives in {out}",
+            f"inputs and settings), {failed} failed; "
+            + (f"derivatives in {out}" if out.exists() else f"nothing published, so {out} was not kept"),
             file=sys.stderr,
         )
     return min(failed, MAX_EXIT)
@@ -169,10 +181,7 @@ def _publish_all(req: BidsRequest, scans, out: Path, info: dict, masks_root) -> 
             if publish.published_fingerprint(out, scan) == state.get("fingerprint") and not req.overwrite:
                 unchanged += 1
                 continue
-            mask_uri = None
-            if scan.mask is not None:
-                mask_uri = publish.bids_uri(publish.MASKS, os.path.relpath(scan.mask, masks_root))
-            publish.publish_scan(out, scan, produced, info, mask_uri)
+            publish.publish_scan(out, scan, produced, info, masks_root)
         except Exception as exc:  # as in predict: one scan's failure must not stop the others
             failed += 1
             line = str(exc) if isinstance(exc, InputError) else resource_problem(exc, str(scan.path), writing=str(out))

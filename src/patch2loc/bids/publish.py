@@ -45,6 +45,8 @@ def predict_summary(path: Path) -> dict:
     for key in ("threshold", "median_size"):
         files.field(summary, key, "number", path)
     files.field(summary, "threshold_source", "string", path)
+    inputs = files.field(summary, "inputs", "object", path) or {}
+    files.field(inputs, "channels", "object", path)
     state = files.field(summary, "run_state", "object", path) or {}
     files.field(state, "fingerprint", "string", path, "run_state")
     return summary
@@ -67,9 +69,24 @@ def remove_published(out_dir: Path, scan) -> list[Path]:
     return [*gone, last]
 
 
-def sidecars(scan, summary: dict, info: dict, names: dict, mask_uri: str | None) -> dict[str, dict]:
+def scan_sources(scan, masks_root: Path | None) -> list[str]:
+    """Every file the map was made from, as BIDS URIs: the scan and its brain mask, then each other
+    contrast's scan and mask of a model of several contrasts."""
+    import os
+
+    sources = []
+    for one in [scan, *(getattr(scan, "contrasts", None) or {}).values()]:
+        sources.append(bids_uri(RAW, one.relpath))
+        if one.mask is not None and masks_root is not None:
+            sources.append(bids_uri(MASKS, os.path.relpath(one.mask, masks_root)))
+    return sources
+
+
+def sidecars(scan, summary: dict, info: dict, names: dict, masks_root: Path | None) -> dict[str, dict]:
     raw = bids_uri(RAW, scan.relpath)
-    sources = [raw] + ([mask_uri] if mask_uri else [])
+    sources = scan_sources(scan, masks_root)
+    mask_uri = sources[1] if scan.mask is not None and masks_root is not None else None
+    channels = ((summary.get("inputs") or {}).get("channels")) or None
     native, atlas = {"SpatialReference": raw}, {"SpatialReference": bids_uri(SELF, f"{ATLAS}/image.nii.gz")}
     thr = summary.get("threshold")
     model = {
@@ -85,6 +102,8 @@ def sidecars(scan, summary: dict, info: dict, names: dict, mask_uri: str | None)
             "RunName": info.get("run_name"),
         },
         "RunFingerprint": (summary.get("run_state") or {}).get("fingerprint"),
+        "Contrasts": list(info.get("contrasts") or [info["modality"]]),
+        **({"ContrastChecks": channels} if channels else {}),
     }
     heat = {
         "Description": f"{summary['method']} anomaly score (mean of the folds' raw scores, median filtered, "
@@ -115,7 +134,7 @@ def sidecars(scan, summary: dict, info: dict, names: dict, mask_uri: str | None)
     }
 
 
-def publish_scan(out_dir: Path, scan, produced: dict[str, Path], info: dict, mask_uri: str | None) -> dict:
+def publish_scan(out_dir: Path, scan, produced: dict[str, Path], info: dict, masks_root: Path | None) -> dict:
     """Write one scan's derivatives from predict's outputs `produced`; returns predict's summary."""
     from patch2loc.files.io import header_volume, load_volume, save_volume
     from patch2loc.files.staging import OutputSet
@@ -139,7 +158,7 @@ def publish_scan(out_dir: Path, scan, produced: dict[str, Path], info: dict, mas
         brain = adapter.native_brain(produced, scan.path)
         save_volume(brain.astype("uint8"), put("brain"), like=header_volume(produced["native"]))
         put("components").write_text(_tsv(produced["components"]), encoding="utf-8")
-        for key, meta in sidecars(scan, summary, info, names, mask_uri).items():
+        for key, meta in sidecars(scan, summary, info, names, masks_root).items():
             put(key).write_text(_json(meta), encoding="utf-8")
         image, score = load_volume(scan.path), load_volume(produced["native"], kind="heatmap")
         prediction_viewer(

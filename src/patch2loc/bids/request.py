@@ -24,6 +24,7 @@ class BidsRequest:
     seg_derivatives: str | None = None  # group level
     device: str = "auto"
     overwrite: bool = False
+    skip_tissue_order: bool = False  # as predict's: a channel of the wrong tissue order is a warning
     quiet: bool = False
 
     @classmethod

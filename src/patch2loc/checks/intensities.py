@@ -41,6 +41,11 @@ def _warn(text: str) -> None:
         warnings.warn(text, ScanWarning, stacklevel=4)
 
 
+def warn_once(text: str) -> None:
+    """A ScanWarning of `text`, once per process (what every check of a scan's values warns with)."""
+    _warn(text)
+
+
 OUTLIER_PERCENTILE = 99.9
 OUTLIER_FACTOR = 10.0
 INT16_WRAP = 30000  # a wrapped int16 scan reaches both ends of the range (-32768 ... 32767)

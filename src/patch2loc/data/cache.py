@@ -16,8 +16,10 @@ from pathlib import Path
 
 from patch2loc.data.download import sha256sum
 from patch2loc.errors import InputError
+from patch2loc.files.folders import folder_problem
 
 MAX_ARCHIVE_BYTES = 256 << 20  # the archives cached today are 34-39 MB
+CACHE_FREE_BYTES = 128 << 20  # an archive (34-39 MB), its extraction and the derived maps
 
 
 def cache_folder(env: str, default: Path) -> Path:
@@ -31,8 +33,9 @@ def cache_folder(env: str, default: Path) -> Path:
         raise InputError(f"{folder}: the cache folder ({env}) is a file, not a folder; move it away, {how}.") from None
     except OSError as exc:
         raise InputError(f"{folder}: the cache folder ({env}) cannot be made ({exc.strerror}); {how}.") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"{folder}: the cache folder ({env}) is not writable; {how}.")
+    problem = folder_problem(folder, CACHE_FREE_BYTES)
+    if problem is not None:
+        raise InputError(f"{folder}: the cache folder ({env}) is not writable ({problem}); {how}.")
     return folder
 
 

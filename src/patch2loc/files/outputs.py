@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from patch2loc.errors import InputError
+from patch2loc.files.folders import folder_problem
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -39,9 +40,11 @@ def check_writable_folder(folder: str | os.PathLike, flag: str, what: str) -> No
     existing = _nearest_existing(Path(folder))
     if not existing.is_dir():
         raise InputError(f"{what}: {existing} is a file, not a folder. Choose another {flag} path.")
-    if not os.access(existing, os.W_OK | os.X_OK):
+    problem = folder_problem(existing)
+    if problem is not None:
         raise InputError(
-            f"{what}: the folder {existing} is not writable. Choose another {flag} path or make the folder writable."
+            f"{what}: the folder {existing} is not writable ({problem}). Choose another {flag} path or make the "
+            "folder writable."
         )
 
 

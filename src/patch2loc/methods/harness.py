@@ -38,7 +38,10 @@ from patch2loc import __version__
 from patch2loc.methods.joblimit import Deadline
 from patch2loc.run.checkpoint import FORMAT, save_checkpoint
 from patch2loc.checks.devices import DEVICE_NAMES, resolve_device
+from patch2loc.methods.outcome import no_best
 from patch2loc.methods.progress import progress as progress_bar
+from patch2loc.methods.train_memory import check_before_training
+from patch2loc.run.typed import check_instance
 from patch2loc.errors import InputError, resource_problem
 from patch2loc.run.layout import MODEL_FILES
 from patch2loc.methods.resume import restore, rng_state, write_loss_csv
@@ -98,6 +101,7 @@ def train_seeded(make_task, data, cfg, out_dir, config: dict, *, must_match, pro
     so the initial weights are a function of cfg.seed), the method's task (`make_task(device)`),
     then the shared loop on `data.subjects`."""
     device = prepare_device(cfg.device, cfg.num_threads)
+    check_before_training(cfg, data, config, device)  # before the task copies slices or builds its network
     seed_everything(cfg.seed)
     task = make_task(device)
     return run_training(
@@ -218,6 +222,7 @@ def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progres
     step, best_val_loss, rows = 0, math.inf, []
     if last_path.exists():
         step, best_val_loss, rows = restore(task, last_path, config, must_match, subjects)
+    step_at_start = step
 
     def checkpoint() -> dict:
         return {
@@ -266,6 +271,8 @@ def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progres
         elif progress and step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.4g}")
     bar.close()
+    if not best_path.exists():
+        no_best(best_path, rows, steps, resumed=step_at_start > 0, made=(last_path, csv_path))
 
     best = min(rows, key=lambda r: r["val_loss"]) if rows else None
     return {
@@ -281,7 +288,9 @@ def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progres
 
 def check_settings(cfg, what: str, device_key: str) -> None:
     """The settings every trained method's config has (device, amp, steps, val_every,
-    val_batches, checkpoint_every), checked alike: one line naming the key."""
+    val_batches, checkpoint_every), checked alike: one line naming the key; first every field of the
+    block against its declared type (run.typed), whatever the block came from."""
+    check_instance(cfg, what)
     if not DEVICE_NAMES.fullmatch(str(cfg.device)):
         raise InputError(f"device {cfg.device!r} ({device_key}): use auto, cpu, cuda or cuda:N.")
     if cfg.amp not in ("none", "bf16", "fp16"):

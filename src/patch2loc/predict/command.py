@@ -136,7 +136,7 @@ def _run_request(req: PredictRequest, method: str, chain, bundle) -> int:
     outputs = OutputFlags(req.out, req.png, req.html, req.overwrite)
     chosen = ModelFlags(req.checkpoint, req.folds, req.modality, req.threshold)
     scoring = ScoringFlags(req.stride, req.batch_size, req.amp, req.centres, req.median_size, req.no_postprocess)
-    conduct = CallFlags(req.device, req.allow_mismatch, req.force, req.quiet)
+    conduct = CallFlags(req.device, req.allow_mismatch, req.force, req.quiet, req.skip_tissue_order)
     models = _Models(method, *fold_models(chosen, chain, bundle, method, scan_flags.image[0]))
     threshold = _threshold(chosen.threshold, models.thresholds)
     jobs, batch = _plan(scan_flags, outputs, chain, models.checkpoints, lesions=threshold[0] is not None)
@@ -265,6 +265,7 @@ def _context(call: _Call):
         method=models.method,
         force=conduct.force,
         contrasts=call.contrasts,
+        tissue_order=not conduct.skip_tissue_order,
     )
 
 

@@ -81,6 +81,11 @@ def check_contrasts(flags, modality: str | None, chain, jobs, limits=None) -> di
         )
     for c in chain.contrasts[1:]:
         check_scan(c, scans[c], masks.get(c), chain, limits)
+    from patch2loc.checks.contrasts import check_brain_volumes, check_distinct
+
+    check_distinct({"--image": Path(jobs[0].scan.image), **{f"--contrast {c}": scans[c] for c in chain.contrasts[1:]}})
+    if strip == "provided":
+        check_brain_volumes({"--mask": Path(jobs[0].scan.mask), **{f"--contrast-mask {c}": masks[c] for c in masks}})
     return {c: (scans[c], masks.get(c)) for c in chain.contrasts[1:]}
 
 
@@ -116,22 +121,32 @@ def check_scan(contrast: str, scan: Path, mask: Path | None, chain, limits) -> N
     check_raw_scan(scan, mask)
 
 
-def stack_scan(chain, contrasts: dict, staged: Path, name: str, strip: str, reference: tuple[Path, Path]):
+def stack_scan(
+    chain, contrasts: dict, staged: Path, name: str, strip: str, reference: tuple[Path, Path], scan, tissue_order=True
+):
     """The subject's stack in `staged` (stack.nii.gz, stack_mask.nii.gz): the reference contrast's
     normalised image and mask (already made in `staged`), and each other contrast put through its
-    own chain in staged/<contrast>/, stacked by the workflow's stack_contrasts."""
+    own chain in staged/<contrast>/, stacked by the workflow's stack_contrasts with its channel checks
+    (checks.contrasts; `scan`: the reference's raw scan, named in a refusal). Returns (the stack, its mask,
+    the checks' record)."""
+    from patch2loc.checks.contrasts import ChannelProblem
     from patch2loc.preprocessing.stack import stack_contrasts
 
     images, masks = [reference[0]], [reference[1]]
-    for c, (scan, mask) in contrasts.items():
+    for c, (raw, mask) in contrasts.items():
         folder = staged / c
         folder.mkdir()
-        image, brain = chain.for_contrast(c).prepare(scan, mask, folder, f"{name}_{c}", strip)
+        image, brain = chain.for_contrast(c).prepare(raw, mask, folder, f"{name}_{c}", strip)
         images.append(image)
         masks.append(brain)
     out_image, out_mask = staged / "stack.nii.gz", staged / "stack_mask.nii.gz"
+    labels = [f"--image {scan}", *(f"--contrast {c} {s}" for c, (s, _) in contrasts.items())]
     try:
-        stack_contrasts(images, masks, out_image, out_mask)
+        counts = stack_contrasts(
+            images, masks, out_image, out_mask, contrasts=chain.contrasts, labels=labels, tissue_order=tissue_order
+        )
+    except ChannelProblem:
+        raise
     except InputError as exc:  # its message names the staged files: say which flag's scan
         others = ", ".join(f"--contrast {c} {s}" for c, (s, _) in contrasts.items())
         raise InputError(
@@ -139,4 +154,4 @@ def stack_scan(chain, contrasts: dict, staged: Path, name: str, strip: str, refe
             f"scan ({str(exc).split(': ', 1)[-1].rstrip('.')}); nothing was written. Check that every "
             "scan is of the same subject and session."
         ) from None
-    return out_image, out_mask
+    return out_image, out_mask, counts["channels"]

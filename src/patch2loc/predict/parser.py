@@ -185,4 +185,10 @@ def _scoring(p) -> None:
         help="score a scan whose in-brain intensities lie outside the scale the model was trained on "
         "(refused by default: the heatmap would be meaningless), with a warning",
     )
+    p.add_argument(
+        "--skip-tissue-order",
+        action="store_true",
+        help="a model of several contrasts: warn, not refuse, when a channel's tissue order is not its "
+        "contrast's (CSF darker than white matter on T1, brighter on T2), for an unusual sequence",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")

@@ -57,6 +57,7 @@ class PredictRequest:
     no_postprocess: bool = False
     median_size: int | None = None  # None: the run's heatmap.median_size, else 7
     force: bool = False
+    skip_tissue_order: bool = False  # a channel of the wrong tissue order: a warning (checks.contrasts)
     quiet: bool = False
 
     @classmethod
@@ -121,10 +122,11 @@ class ScoringFlags:
 
 @dataclass(frozen=True)
 class CallFlags:
-    """How the call runs: its device, what it lets pass (--allow-mismatch, --force) and whether
-    it speaks (--quiet)."""
+    """How the call runs: its device, what it lets pass (--allow-mismatch, --force,
+    --skip-tissue-order) and whether it speaks (--quiet)."""
 
     device: str
     allow_mismatch: bool
     force: bool
     quiet: bool
+    skip_tissue_order: bool = False

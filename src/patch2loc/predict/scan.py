@@ -48,6 +48,7 @@ class Context:
     method: str = DEFAULT_METHOD  # the members' method (predict.models.resolve_method)
     force: bool = False  # --force: a scan outside the models' training intensities is warned about, not refused
     contrasts: dict = field(default_factory=dict)  # several contrasts: {contrast: (scan, mask)} after the reference
+    tissue_order: bool = True  # False (--skip-tissue-order): a channel's unexpected tissue order is a warning
 
 
 def _seg_metrics(seg_path: Path, score, brain, threshold) -> dict:
@@ -88,6 +89,7 @@ class _Prepared:
     image: str | Path
     brain: str | Path
     staged: Path | None = None
+    channels: dict | None = None  # a stack's channel checks (checks.contrasts.check_channels)
 
 
 @dataclass
@@ -117,7 +119,7 @@ def run_scan(job: Job, ctx: Context, state: dict | None = None) -> dict:
         view = _View(score, case.mask, grid.affine, "model grid", grid.data)
         if ctx.chain is not None:
             view = _native_outputs(job, ctx, outs, prepared, case, score)
-        record, rows = _summary(job, ctx, view, scored, state)
+        record, rows = _summary(job, ctx, view, scored, state, prepared.channels)
         outs.file(paths["summary"]).write_text(lesions.summary_json(record), encoding="utf-8")
         outs.file(paths["components"]).write_text(lesions.components_csv(rows), encoding="utf-8")
         if job.png is not None:
@@ -152,9 +154,12 @@ def _prepare(job: Job, ctx: Context, outs: OutputSet) -> _Prepared:
     image, brain_path = chain.prepare(
         native_path, scan.mask if job.strip == "provided" else None, staged, name, job.strip
     )
+    channels = None
     if ctx.contrasts:  # a model of several contrasts: each through its own chain, then stacked
-        image, brain_path = stack_scan(ctx.chain, ctx.contrasts, staged, name, job.strip, (image, brain_path))
-    return _Prepared(native_path, image, brain_path, staged)
+        image, brain_path, channels = stack_scan(
+            ctx.chain, ctx.contrasts, staged, name, job.strip, (image, brain_path), scan.image, ctx.tissue_order
+        )
+    return _Prepared(native_path, image, brain_path, staged, channels)
 
 
 def _load(prepared: _Prepared) -> Case:
@@ -201,8 +206,11 @@ def _native_outputs(job: Job, ctx: Context, outs: OutputSet, prepared: _Prepared
     return _View(native_score, brain, native.affine, "native", image)
 
 
-def _summary(job: Job, ctx: Context, view: _View, scored: ScoredScan, state: dict | None) -> tuple[dict, list[dict]]:
-    """The summary record (S_summary.json) and the lesion components (S_components.csv)."""
+def _summary(
+    job: Job, ctx: Context, view: _View, scored: ScoredScan, state: dict | None, channels: dict | None = None
+) -> tuple[dict, list[dict]]:
+    """The summary record (S_summary.json) and the lesion components (S_components.csv). `inputs`: every
+    scan and mask that made the map, each contrast's (the reference first) with the channel checks."""
     scan, thr = job.scan, ctx.threshold
     rows = [] if thr is None else lesions.components((view.score >= thr) & view.brain, view.score, view.affine)
     metrics = None if scan.seg is None else _seg_metrics(scan.seg, view.score, view.brain, thr)
@@ -210,6 +218,7 @@ def _summary(job: Job, ctx: Context, view: _View, scored: ScoredScan, state: dic
         "scan": scan.id,
         "image": str(scan.image),
         "mask": None if scan.mask is None else str(scan.mask),
+        "inputs": _inputs(scan, ctx, channels),
         "method": ctx.method,
         "checkpoints": ctx.checkpoints,
         "ensemble": "mean of the folds' raw scores, then median filter + mask",
@@ -227,6 +236,18 @@ def _summary(job: Job, ctx: Context, view: _View, scored: ScoredScan, state: dic
         "run_state": state,
     }
     return record, rows
+
+
+def _inputs(scan: ScanInput, ctx: Context, channels: dict | None) -> dict:
+    """{contrast: {image, mask}} of every scan the map was made from (a mask: None when skull-stripped)."""
+    reference = ctx.chain.contrasts[0] if ctx.chain is not None else None
+    mask = None if scan.mask is None else str(scan.mask)
+    named = {reference or "image": {"image": str(scan.image), "mask": mask}}
+    for c, (image, brain) in ctx.contrasts.items():
+        named[c] = {"image": str(image), "mask": None if brain is None else str(brain)}
+    if scan.seg is not None:
+        named["seg"] = str(scan.seg)
+    return {"scans": named, **({"channels": channels} if channels else {})}
 
 
 def _viewer(job: Job, ctx: Context, view: _View, outs: OutputSet) -> None:

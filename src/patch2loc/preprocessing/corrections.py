@@ -51,7 +51,7 @@ def register_affine(fixed: sitk.Image, moving: sitk.Image, cfg) -> tuple[sitk.Tr
         transform = reg.Execute(fixed, moving)
     except RuntimeError as exc:
         raise InputError(
-            f"affine registration to the atlas failed ({str(exc).strip()[-300:]}). "
+            f"affine registration to the atlas failed ({' '.join(str(exc).split())[-300:]}). "
             "Check the scan and its brain mask (qc)."
         ) from exc
     qc = {

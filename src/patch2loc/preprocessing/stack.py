@@ -23,9 +23,14 @@ from patch2loc.files.staging import atomic_output
 Paths = list[str | os.PathLike]
 
 
-def stack_contrasts(images: Paths, masks: Paths, out_image, out_mask, seg=None, out_seg=None) -> dict:
+def stack_contrasts(
+    images: Paths, masks: Paths, out_image, out_mask, seg=None, out_seg=None, contrasts=None, labels=None,
+    tissue_order: bool = True,
+) -> dict:  # fmt: skip
     """Write the stack of one subject's normalised contrasts (and its mask, and its seg copied);
-    every contrast must be on the first's grid. Returns {voxels of each mask, of the stack's}."""
+    every contrast must be on the first's grid. `contrasts` (their names, the reference first): the
+    channels are checked first (checks.contrasts.check_channels; `labels` name them in a refusal,
+    default the images' paths). Returns {voxels of each mask, of the stack's, and the channels' checks}."""
     cases = [load_case(i, m) for i, m in zip(images, masks, strict=True)]
     first = cases[0].image
     for path, case in zip(images[1:], cases[1:]):
@@ -39,6 +44,14 @@ def stack_contrasts(images: Paths, masks: Paths, out_image, out_mask, seg=None, 
         raise InputError(
             f"{masks[0]}: the contrasts' brain masks {list(map(str, masks))} share no voxel. Check their registration."
         )
+    checked = None
+    if contrasts is not None:
+        from patch2loc.checks.contrasts import check_channels
+
+        checked = check_channels(
+            [c.image.data for c in cases], [c.mask for c in cases], list(contrasts),
+            list(labels or map(str, images)), tissue_order,
+        )  # fmt: skip
     stack = np.stack([c.image.data for c in cases], axis=-1).astype(np.float32)
     outputs = [out_image, out_mask] + ([out_seg] if out_seg else [])
     try:  # all or nothing: a failed write leaves none of them
@@ -51,7 +64,8 @@ def stack_contrasts(images: Paths, masks: Paths, out_image, out_mask, seg=None, 
         for path in outputs:
             Path(path).unlink(missing_ok=True)
         raise
-    return {"mask_voxels": [int(c.mask.sum()) for c in cases], "stack_voxels": int(mask.sum())}
+    counts = {"mask_voxels": [int(c.mask.sum()) for c in cases], "stack_voxels": int(mask.sum())}
+    return counts if checked is None else {**counts, "channels": checked}
 
 
 def load_stack_volume(path: str | os.PathLike) -> Volume:

@@ -1,5 +1,7 @@
 """Config blocks -> dataclasses, the one way: unknown keys are an error that names them (a
-misspelt key is never dropped silently), lists become tuples where the dataclass wants tuples."""
+misspelt key is never dropped silently), every value is of its field's type (typed.py: a bool is
+not an int, a string not a number, NaN not a number), lists become tuples where the dataclass wants
+tuples."""
 
 from __future__ import annotations
 
@@ -14,4 +16,7 @@ def config_from_dict(cls, d: dict, what: str, tuples: tuple[str, ...] = ()):
     unknown = sorted(set(d) - known)
     if unknown:
         raise InputError(f"{what}: unknown key(s) {unknown}; known keys are {sorted(known)}.")
+    from patch2loc.run.typed import check_types
+
+    check_types(cls, d, what)
     return cls(**{k: tuple(v) if k in tuples and v is not None else v for k, v in d.items()})
