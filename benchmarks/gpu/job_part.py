@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from gpu.common import Sizes, paper_config, sync
-from gpu.methods_part import paper_data, trained
+from gpu.methods_part import FAMILIES, paper_data, trained
 from patch2loc.evaluation.dataset import score_dataset
 from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig, score_lesions
 
@@ -63,11 +63,12 @@ def scoring_jobs(
     evaluate = {**paper["evaluate"], "space": "atlas", "keep_heatmaps": 0}
     cfg = ScoringConfig.from_workflow(heatmap, evaluate, device=str(device))
     rows.update(volumes=volumes, graders=cfg.graders, space="atlas")
-    data = paper_data(sizes, 4) if any(m != "Patch2Loc" for m in methods) else None
+    data = paper_data(sizes, 4) if any(m in FAMILIES for m in methods) else None
     with tempfile.TemporaryDirectory() as tmp:
         scans = _volumes(Path(tmp), sizes, volumes)
         for method in methods:
-            model = _patch2loc_model(sizes, device) if method == "Patch2Loc" else trained(method, data, sizes, device)
+            # the competitors' models from their trainers; Patch2Loc's from its own part
+            model = trained(method, data, sizes, device) if method in FAMILIES else _patch2loc_model(sizes, device)
             _job(method, model, scans[:1], cfg, device, Path(tmp) / "warm")  # warm-up: kernels, imports
             piped = _job(method, model, scans, cfg, device, Path(tmp) / "piped")
             original = score_dataset.pipelined

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc.files.io import save_volume
 from patch2loc.errors import InputError
 from patch2loc.methods.patch2loc.model import load_model
+from patch2loc.methods.joblimit import DEADLINE_ENV, JobTimeLimit
 from patch2loc.methods.patch2loc.train import TrainConfig, train, train_from_files
 
 SHAPE = (32, 32, 8)
@@ -241,3 +243,24 @@ def test_cosine_schedule_trains_otherwise_and_resumes_bit_identically(reference_
         _run(tmp_path / "resumed", lr_schedule="cosine", warmup_steps=2, steps=8)
     _run(tmp_path / "resumed", lr_schedule="cosine", warmup_steps=2)
     _assert_same_weights(_weights(whole / "last.pt"), _weights(tmp_path / "resumed" / "last.pt"))
+
+
+def test_a_training_stops_at_a_checkpoint_before_its_deadline_and_the_next_job_resumes_it(tmp_path, monkeypatch):
+    reference = tmp_path / "ref"
+    _run(reference)  # steps 6, a checkpoint every 2
+    job = tmp_path / "job"
+    monkeypatch.setenv(DEADLINE_ENV, str(time.time()))  # the limit is here: stop at the first checkpoint
+    with pytest.raises(JobTimeLimit, match=r"stopped at step 2 of 6 .*resumes from this checkpoint"):
+        _run(job)
+    assert torch.load(job / "last.pt", weights_only=False)["step"] == 2
+    assert not (job / "best.pt").exists() or torch.load(job / "best.pt", weights_only=False)["step"] <= 2
+    monkeypatch.setenv(DEADLINE_ENV, str(time.time() + 3600))  # the next job: time enough
+    assert _run(job)["step"] == 6
+    for name in ("last.pt", "best.pt"):
+        _assert_same_weights(_weights(reference / name), _weights(job / name))
+    assert _csv(reference / "loss.csv") == _csv(job / "loss.csv")
+
+
+def test_without_a_deadline_a_training_runs_to_its_end(tmp_path, monkeypatch):
+    monkeypatch.delenv(DEADLINE_ENV, raising=False)
+    assert _run(tmp_path)["step"] == 6

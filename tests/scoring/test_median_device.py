@@ -11,7 +11,7 @@ import torch
 from scipy import ndimage
 
 from patch2loc.scoring import postprocess
-from patch2loc.scoring.median import _reflect_index, masked_median, on_device
+from patch2loc.scoring.median import reflect_index, masked_median, on_device
 
 CPU = torch.device("cpu")
 
@@ -77,7 +77,7 @@ def test_chunks_do_not_change_the_result(monkeypatch):
 def test_padding_is_scipys_reflect(n, before, after):
     axis = np.arange(n)
     expected = np.pad(axis, (before, after), mode="symmetric")  # pads longer than the axis reflect again
-    np.testing.assert_array_equal(_reflect_index(n, before, after, CPU).numpy(), expected)
+    np.testing.assert_array_equal(reflect_index(n, before, after, CPU).numpy(), expected)
 
 
 def test_postprocess_keeps_scipy_on_the_cpu_and_for_non_finite_maps():
@@ -95,3 +95,13 @@ def test_cuda_postprocess_equals_the_cpu_path():
     mask = rng.random(score.shape) < 0.5
     got = postprocess(score, mask, 7, torch.device("cuda"))
     np.testing.assert_array_equal(got, postprocess(score, mask, 7))
+
+
+def test_the_filter_runs_on_the_gpu_the_scoring_named_and_else_on_the_cpu():
+    from patch2loc.scoring.median import filter_device
+
+    assert filter_device("cpu") is None
+    auto = filter_device(None)
+    assert (auto is None) == (not torch.cuda.is_available())
+    if torch.cuda.is_available():
+        assert filter_device("cuda:0") == torch.device("cuda:0")

@@ -22,9 +22,7 @@ interrupted run leaves the last complete checkpoint and loss curve behind and ca
 from __future__ import annotations
 
 import math
-import platform
 import random
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -34,9 +32,9 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from patch2loc import __version__
 from patch2loc.methods.joblimit import Deadline
 from patch2loc.run.checkpoint import FORMAT, save_checkpoint
+from patch2loc.run.provenance import checkpoint_versions
 from patch2loc.checks.devices import DEVICE_NAMES, resolve_device
 from patch2loc.methods.outcome import no_best
 from patch2loc.methods.progress import progress as progress_bar
@@ -152,20 +150,6 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def versions() -> dict:
-    import torchvision
-
-    return {
-        "patch2loc": __version__,
-        "torch": str(torch.__version__),
-        "torchvision": str(torchvision.__version__),
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "cuda": torch.version.cuda,
-        "platform": sys.platform,
-    }
-
-
 def run_training(
     task: TrainingTask,
     out_dir: str | Path,
@@ -232,7 +216,7 @@ def _run(task, out_dir: Path, cfg, config, must_match, subjects, device, progres
             **task.extra_state(),
             "step": step,
             "config": config,
-            "versions": versions(),
+            "versions": checkpoint_versions(),
             "modality": cfg.modality,
             "subjects": subjects,
             "best_val_loss": best_val_loss,

@@ -44,3 +44,22 @@ def versions_text() -> str:
     except ImportError:
         pass
     return "\n".join(lines) + "\n"
+
+
+def checkpoint_versions() -> dict:
+    """What a checkpoint records of the code that trained it (methods/harness.py)."""
+    import sys
+
+    import numpy as np
+    import torch
+    import torchvision
+
+    return {
+        "patch2loc": __version__,
+        "torch": str(torch.__version__),
+        "torchvision": str(torchvision.__version__),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "cuda": torch.version.cuda,
+        "platform": sys.platform,
+    }

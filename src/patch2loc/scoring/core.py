@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from patch2loc.scoring.median import filter_device
 from patch2loc.scoring.postprocess import postprocess
 from patch2loc.registry import implementation
 
@@ -63,14 +64,6 @@ def score_scan(method: str, models: list, volume: np.ndarray, mask: np.ndarray, 
             final = postprocess(final, mask, settings.median_size, filter_device(settings.device))
     patches = None if None in counts else int(sum(counts))
     return ScoredScan(final, raw, patches, seconds)
-
-
-def filter_device(name):
-    """The device the median filter runs on: the scoring's GPU, if it scores on one; else None (SciPy)."""
-    from patch2loc.checks.devices import resolve_device
-
-    device = resolve_device(name)
-    return device if device.type == "cuda" else None
 
 
 def _mean_maps(runs: list[dict]) -> dict[str, np.ndarray]:

@@ -13,17 +13,19 @@ the mask's voxels only (a third of a cropped brain volume's) and writes 0 elsewh
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
-import torch
 from scipy import ndimage
 
 # Voxels whose windows are gathered at once: bounds the device memory at about this x window x 4 bytes.
 CHUNK_VOXELS = 1 << 20
 
 
-def on_device(device: torch.device | None, score: np.ndarray) -> bool:
+def on_device(device, score: np.ndarray) -> bool:
     """Whether the torch path filters `score`: a GPU to filter on, and finite values (SciPy's order
-    of NaNs is its own, so a map with a non-finite value keeps the CPU path and its exact result)."""
+    of NaNs is its own, so a map with a non-finite value keeps the CPU path and its exact result).
+    `device` is a torch.device or None."""
     return device is not None and device.type == "cuda" and bool(np.isfinite(score).all())
 
 
@@ -32,22 +34,42 @@ def scipy_median(score: np.ndarray, window: tuple[int, ...]) -> np.ndarray:
     return ndimage.median_filter(np.asarray(score, dtype=np.float32), size=window)
 
 
-def _reflect_index(n: int, before: int, after: int, device: torch.device) -> torch.Tensor:
-    """Indices of an axis of length n padded by `before` and `after` voxels in SciPy's `reflect`
-    mode (period 2n: 0..n-1, then n-1..0), also where a pad is longer than the axis."""
+def _torch():
+    """torch, loaded already: the device path is reached only with a torch.device in hand. So this
+    module, which every scoring and table job imports, asks nothing of an env without torch."""
+    return sys.modules["torch"]
+
+
+def filter_device(name):
+    """The device a scan's median filter runs on: the GPU its scoring named (`cuda`, `cuda:N`, or `auto`
+    or None where one is usable), else None (SciPy). Called after the method scored, which checked
+    the name; torch is not loaded where no method ran on a device."""
+    torch = sys.modules.get("torch")
+    name = "auto" if name is None else str(name)
+    if torch is None or name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return None
+    return torch.device("cuda" if name == "auto" else name)
+
+
+def reflect_index(n: int, before: int, after: int, device):
+    """Indices (a torch tensor on `device`) of an axis of length n padded by `before` and `after`
+    voxels in SciPy's `reflect` mode (period 2n: 0..n-1, then n-1..0), also where a pad is longer
+    than the axis."""
+    torch = _torch()
     j = torch.arange(-before, n + after, device=device) % (2 * n)
     return torch.where(j >= n, 2 * n - 1 - j, j)
 
 
-def masked_median(score: np.ndarray, mask: np.ndarray, window: tuple[int, ...], device: torch.device) -> np.ndarray:
+def masked_median(score: np.ndarray, mask: np.ndarray, window: tuple[int, ...], device) -> np.ndarray:
     """float32 map: SciPy's median filter of `score` with `window` at the voxels of `mask`, 0
-    elsewhere, computed with torch on `device`."""
+    elsewhere, computed with torch on `device` (a torch.device)."""
+    torch = _torch()
     score = np.asarray(score, dtype=np.float32)
     if len(window) != score.ndim:
         raise ValueError(f"median window {window} does not match a map of {score.ndim} axes")
     volume = torch.from_numpy(np.ascontiguousarray(score)).to(device)
     for axis, (n, side) in enumerate(zip(score.shape, window)):
-        volume = volume.index_select(axis, _reflect_index(n, side // 2, side - 1 - side // 2, device))
+        volume = volume.index_select(axis, reflect_index(n, side // 2, side - 1 - side // 2, device))
     padded = volume.contiguous()
     strides = torch.tensor(padded.stride(), device=device)
     # the window's voxels as offsets into the flat padded volume, and each masked voxel's window start

@@ -7,18 +7,13 @@ a `Collected` of its own, which the job joins in the volumes' order."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from patch2loc.evaluation.dataset.volume_scores import volume_columns
 from patch2loc.scoring import ScoredScan
 
-if TYPE_CHECKING:
-    from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig
 
-
-def graded(scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, dataset: str):
+def graded(scan, vol: ScoredScan, case, cfg, dataset: str):
     """(score, truth, brain, spacing, labels) a volume's lesion metrics are computed on: its own
     grid (space native: labels are the raw label values) or the atlas grid (labels None)."""
     if cfg.space == "atlas":
@@ -49,7 +44,7 @@ def _challenge(challenge: str, pred: np.ndarray, labels: np.ndarray, spacing) ->
 ATLAS_COLUMNS = ("atlas_auprc", "atlas_best_dice", "atlas_dice_unsup", "atlas_lesion_voxels")
 
 
-def _atlas_too(vol: ScoredScan, case, cfg: ScoringConfig, threshold: float, evaluate_volume) -> dict:
+def _atlas_too(vol: ScoredScan, case, cfg, threshold: float, evaluate_volume) -> dict:
     if cfg.space == "atlas":
         return {}
     m = evaluate_volume(vol.score, case.seg, case.mask, region=cfg.region, threshold=threshold)
@@ -57,7 +52,7 @@ def _atlas_too(vol: ScoredScan, case, cfg: ScoringConfig, threshold: float, eval
     return dict(zip(ATLAS_COLUMNS, values))
 
 
-def _reference(method: str, vol: ScoredScan, case, cfg: ScoringConfig, pooled: list | None, entry: dict) -> dict:
+def _reference(method: str, vol: ScoredScan, case, cfg, pooled: list | None, entry: dict) -> dict:
     """evaluate.protocol reference: the volume's metrics under its method's own protocol (on the
     atlas grid, from the raw map; scoring/protocol.py), as ref_* columns, its histogram added to
     `pooled` where that protocol pools AUPRC and to `entry` where it tunes Dice on validation volumes;
@@ -79,7 +74,7 @@ class Collected:
     tuning: list = field(default_factory=list)
 
 
-def grade_volume(method, scan: Scan, vol: ScoredScan, case, cfg: ScoringConfig, meta, threshold, challenge, out):
+def grade_volume(method, scan, vol: ScoredScan, case, cfg, meta, threshold, challenge, out):
     """The volume's metrics row and its lesion rows, graded in `cfg.space`; its tuning entry into `out`."""
     from patch2loc.evaluation.lesionwise.volume import lesion_metrics
     from patch2loc.scoring.metrics import evaluate_volume
