@@ -4,8 +4,9 @@ SciPy's `ndimage.median_filter` on one CPU thread takes longer than most methods
 GPU, so a scoring job on a GPU filters there. Both paths give the same float32 values on every
 voxel: the window is SciPy's (for a side s, s // 2 voxels before the centre and s - 1 - s // 2
 after it), the border is SciPy's default `reflect` mode (numpy's `symmetric`: the edge voxel is
-repeated, then the volume mirrored), and the median is one of the window's values (SciPy's rank n // 2 from
-the smallest, also for an even window), which both pick exactly. The torch path runs on any device, so the CPU tests check the code a GPU runs.
+repeated, then the volume mirrored), and the median is one of the window's values (SciPy's rank
+n // 2 from the smallest, also for an even window), which both pick exactly. The torch path runs on
+any device, so the CPU tests check the code a GPU runs.
 
 The core multiplies the filtered map by the brain mask, so the torch path computes the median at
 the mask's voxels only (a third of a cropped brain volume's) and writes 0 elsewhere.

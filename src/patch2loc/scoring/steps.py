@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from patch2loc.scoring.median import scipy_median
 from patch2loc.scoring.metrics import curve_auprc, curve_best_dice, PRCurve, pr_curve
 
 
@@ -44,7 +45,7 @@ def median(score: np.ndarray, size: int, dims: int = 3) -> np.ndarray:
     if size <= 1:
         return score
     window = (size,) * 3 if dims == 3 else (size, size) + (1,) * (score.ndim - 2)
-    return ndimage.median_filter(score, size=window)
+    return scipy_median(score, window)
 
 
 def remove_components(pred: np.ndarray, max_size: int, connectivity: int = 26) -> np.ndarray:
