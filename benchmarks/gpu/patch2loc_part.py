@@ -80,14 +80,18 @@ def heatmaps(sizes: Sizes, device: torch.device, train_steps: int) -> dict:
     volume, mask, seg = synthetic_case(sizes.grid, seed=99, lesion=True)
     batch = paper_config()["heatmap"]["batch_size"]
     rows, maps = {"volume": list(sizes.grid), "train_steps": train_steps}, {}
-    runs = [(amp, batch, f"project_{amp}") for amp in HEATMAP_PRECISIONS]
-    runs += [("bf16", b, f"project_bf16_batch{b}") for b in (4 * batch, 16 * batch)]  # larger batches
-    for amp, size, name in runs:
-        score_volume(model, volume[:, :, :2], mask[:, :, :2], batch_size=size, device=device, amp=amp)  # warm-up
+    runs = [(amp, batch, "auto", f"project_{amp}") for amp in HEATMAP_PRECISIONS]
+    # the engines side by side (heatmap/inference.py), then larger batches
+    runs += [("bf16", batch, engine, f"project_bf16_{engine}") for engine in ("plain", "folded-untrimmed")]
+    runs += [("bf16", b, "auto", f"project_bf16_batch{b}") for b in (batch // 4, 4 * batch)]
+    for amp, size, engine, name in runs:
+        run = partial(score_volume, model, batch_size=size, device=device, amp=amp, engine=engine)
+        run(volume[:, :, :2], mask[:, :, :2])  # warm-up
         reset_peak(device)
-        res, sec = seconds(lambda: score_volume(model, volume, mask, batch_size=size, device=device, amp=amp), device)
-        maps.setdefault(amp, res.score)
+        res, sec = seconds(lambda: run(volume, mask), device)
+        maps.setdefault(amp if engine == "auto" else f"{amp}_{engine}", res.score)
         rows[name] = {"seconds": sec, "patches": res.n_patches, "peak_gib": peak_gib(device), "batch_size": size}
+        rows[name]["engine"] = engine
     slices = np.arange(sizes.grid[2]) if sizes.heatmap_slices is None else np.arange(sizes.heatmap_slices)
     reset_peak(device)
     forward = None if device.type == "cuda" else 512
@@ -99,6 +103,8 @@ def heatmaps(sizes: Sizes, device: torch.device, train_steps: int) -> dict:
     post, rows["postprocess_s"] = seconds(lambda: postprocess(maps["bf16"], mask, median, on), device)
     cpu_post, rows["postprocess_cpu_s"] = seconds(lambda: postprocess(maps["bf16"], mask, median), device)
     rows["postprocess_max_abs_diff_from_scipy"] = float(np.abs(post - cpu_post).max())
+    if on is not None:
+        rows["median_variants"] = median_variants(maps["bf16"], mask, median, on, cpu_post)
     rows["agreement"] = agreement(maps, authors, slices, volume, mask, seg, on)
     for name, row in rows.items():
         print(f"heatmap {name}: {row}", flush=True)
@@ -122,3 +128,59 @@ def agreement(maps: dict, authors: np.ndarray, slices, volume, mask, seg, on=Non
     if len(slices) == volume.shape[2]:  # the whole volume: its AUPRC is comparable
         out["authors_fp16"]["auprc"] = evaluate_volume(postprocess(authors, mask, median, on), seg, mask)["auprc"]
     return out
+
+
+def median_variants(score: np.ndarray, mask: np.ndarray, size: int, device: torch.device, exact: np.ndarray) -> dict:
+    """The 7^3 median at the mask's voxels by each exact reduction torch offers, and CuPy's whole-volume
+    filter where CuPy is installed: seconds and the largest difference from SciPy's."""
+    from patch2loc.scoring.median import REDUCTIONS, masked_median
+
+    rows = {}
+    brain = exact * mask
+    for how in REDUCTIONS:
+        masked_median(score, mask, (size,) * 3, device, how)  # warm-up
+        got, sec = seconds(lambda: masked_median(score, mask, (size,) * 3, device, how), device)
+        rows[how] = {"seconds": sec, "max_abs_diff": float(np.abs(got - brain).max())}
+    try:
+        import cupy
+        from cupyx.scipy import ndimage as cnd
+
+        run = lambda: cupy.asnumpy(cnd.median_filter(cupy.asarray(score), size=size))  # noqa: E731
+        run()
+        got, sec = seconds(run, device)
+        rows["cupy_whole_volume"] = {"seconds": sec, "max_abs_diff": float(np.abs(got * mask - brain).max())}
+    except Exception as err:  # no CuPy here: the torch rows stand alone
+        rows["cupy_whole_volume"] = {"error": f"{type(err).__name__}: {err}"[:200]}
+    print(f"median variants: {rows}", flush=True)
+    return rows
+
+
+def compiled(sizes: Sizes, device: torch.device, train_steps: int) -> dict:
+    """The folded bf16 engine with its encoder compiled by torch.compile (inductor), beside the same
+    engine uncompiled in one process: the first run's seconds include the compilation."""
+    from patch2loc.methods.patch2loc.heatmap import maps
+
+    model = trained_model(sizes, device, train_steps)
+    volume, mask, _ = synthetic_case(sizes.grid, seed=99, lesion=True)
+    batch = paper_config()["heatmap"]["batch_size"]
+    run = partial(maps.score_volume, model, batch_size=batch, device=device, amp="bf16")
+    run(volume[:, :, :2], mask[:, :, :2])
+    plain, rows = None, {}
+    plain, rows["folded_s"] = seconds(lambda: run(volume, mask), device)
+    original, cache = maps.prepare, {}
+
+    def prepare_compiled(*args, **kwargs):  # one compiled network for the run's every call
+        if "net" not in cache:
+            cache["net"] = original(*args, **kwargs)
+            cache["net"].net.encoder = torch.compile(cache["net"].net.encoder)
+        return cache["net"]
+
+    maps.prepare = prepare_compiled
+    try:
+        _, rows["compiled_first_s"] = seconds(lambda: run(volume, mask), device)
+        got, rows["compiled_s"] = seconds(lambda: run(volume, mask), device)
+    finally:
+        maps.prepare = original
+    rows["max_abs_diff_from_folded"] = float(np.abs(got.score - plain.score)[mask].max())
+    print(f"heatmap compiled: {rows}", flush=True)
+    return rows

@@ -2,12 +2,15 @@
 # The GPU benchmark's record in one call of at most 8 minutes on a machine with one CUDA GPU
 # (docs/gpu.md): the CUDA median test, then the parts by priority, each in its own process under its
 # own time limit, each record written as it goes. Run from the repository root:
-#     bash benchmarks/gpu/record.sh OUT_DIR
+#     bash benchmarks/gpu/record.sh OUT_DIR [PART ...]
+# PARTS (default: all, in this order): scoring heatmap job training p2l-rates compile
 # With the package installed (make install) or, on a bare GPU machine, torch there and the package's
 # sources on PYTHONPATH (wheels of nibabel and monai in .whl/ are installed to /tmp/site).
 # Then: python benchmarks/bench_gpu.py --merge OLD.json OUT_DIR/part-*.json --out docs/gpu/NEW.json
 set -u
-out=${1:?usage: record.sh OUT_DIR}
+out=${1:?usage: record.sh OUT_DIR [PART ...]}
+shift
+parts=${*:-scoring heatmap job training p2l-rates compile}
 mkdir -p "$out"
 py=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
@@ -26,9 +29,15 @@ echo "== CUDA median test ($(date -u +%T))"
 timeout 30 $py -m pytest -q -p no:cacheprovider tests/scoring/test_median_device.py 2>&1 | tail -3
 ALL="DAE AE VAE DDPM pDDPM cDDPM RA RA-noLPIPS PHANES PHANES-noPretrained FAE FAE-random"
 NEW="RA RA-noLPIPS PHANES PHANES-noPretrained FAE FAE-random"
-bench scoring 150 --parts methods --measures scoring --methods $ALL
-bench heatmap 90 --parts heatmap
-bench training 100 --parts methods --measures training --methods $NEW --precisions none
-bench job 70 --parts job --job-methods Patch2Loc AE --job-volumes 4
-bench p2l-rates 40 --parts patch2loc_training --train-variants bf16-cl fp16-cl --repeats 2
+for part in $parts; do
+  case $part in
+    scoring) bench scoring 150 --parts methods --measures scoring --methods $ALL ;;
+    heatmap) bench heatmap 140 --parts heatmap ;;
+    job) bench job 150 --parts job --job-methods AE FAE Patch2Loc --job-volumes 12 --graders 14 ;;
+    training) bench training 100 --parts methods --measures training --methods ${TRAIN_METHODS:-$NEW} --precisions none ;;
+    p2l-rates) bench p2l-rates 40 --parts patch2loc_training --train-variants bf16-cl fp16-cl --repeats 2 ;;
+    compile) bench compile 90 --parts heatmap --compile ;;
+    *) echo "record.sh: unknown part $part" >&2 ;;
+  esac
+done
 echo "== done ($(date -u +%T))"

@@ -43,7 +43,7 @@ def test_results_come_back_in_the_inputs_order():
 
 
 @pytest.mark.parametrize("depth,graders", [(1, 1), (2, 1), (2, 3), (4, 2)])
-def test_at_most_two_depths_and_one_volumes_are_held(depth, graders):
+def test_at_most_the_stated_number_of_volumes_are_held(depth, graders):
     """A volume is held from the start of its read to the end of its grading; slow grading fills
     every queue the pipeline has."""
     lock, held, most = threading.Lock(), [0], [0]
@@ -61,8 +61,25 @@ def test_at_most_two_depths_and_one_volumes_are_held(depth, graders):
         return i
 
     assert pipelined(range(30), read, lambda i, c: c, grade, depth=depth, graders=graders) == list(range(30))
-    assert most[0] <= 2 * depth + 1
+    assert most[0] <= depth + 1 + max(depth, graders)
     assert most[0] >= depth + 1  # the bound is reached: the reads did run ahead
+
+
+def test_every_grader_is_busy_when_grading_is_the_slow_stage():
+    """Grading slower than scoring keeps all `graders` at work, not only `depth` of them."""
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def grade(i, case, scored):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return i
+
+    assert pipelined(range(24), lambda i: i, lambda i, c: c, grade, depth=2, graders=6) == list(range(24))
+    assert most[0] == 6
 
 
 def test_a_failed_read_stops_the_job_with_its_error_and_drops_the_rest():

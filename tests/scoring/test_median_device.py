@@ -105,3 +105,18 @@ def test_the_filter_runs_on_the_gpu_the_scoring_named_and_else_on_the_cpu():
     assert (auto is None) == (not torch.cuda.is_available())
     if torch.cuda.is_available():
         assert filter_device("cuda:0") == torch.device("cuda:0")
+
+
+@pytest.mark.parametrize("how", ["median", "sort"])
+@pytest.mark.parametrize("kind", ["noise", "constant_regions", "extremes", "ties"])
+def test_every_reduction_the_benchmark_compares_equals_scipy(how, kind):
+    score = crafted(kind, (11, 9, 8), seed=2)
+    mask = np.ones(score.shape, bool)
+    got = masked_median(score, mask, (7, 7, 7), CPU, how)
+    np.testing.assert_array_equal(got, scipy_then_mask(score, mask, (7,) * 3))
+
+
+def test_torchs_lower_median_is_refused_for_an_even_window():
+    score = crafted("noise", (8, 8, 8))
+    with pytest.raises(ValueError, match="odd windows only"):
+        masked_median(score, np.ones(score.shape, bool), (4, 4, 4), CPU, "median")

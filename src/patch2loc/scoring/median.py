@@ -21,6 +21,8 @@ from scipy import ndimage
 
 # Voxels whose windows are gathered at once: bounds the device memory at about this x window x 4 bytes.
 CHUNK_VOXELS = 1 << 20
+# Exact ways to take a window's rank-th value, compared by the GPU benchmark; the first is used.
+REDUCTIONS = ("kthvalue", "median", "sort")
 
 
 def on_device(device, score: np.ndarray) -> bool:
@@ -61,9 +63,23 @@ def reflect_index(n: int, before: int, after: int, device):
     return torch.where(j >= n, 2 * n - 1 - j, j)
 
 
-def masked_median(score: np.ndarray, mask: np.ndarray, window: tuple[int, ...], device) -> np.ndarray:
+def _ranked(windows, rank: int, how: str):
+    """The rank-th smallest value (1-based) of each row: `median` is torch's lower median, the
+    same value for an odd row length only."""
+    if how == "kthvalue":
+        return windows.kthvalue(rank, dim=1).values
+    if how == "median" and windows.shape[1] % 2 == 1:
+        return windows.median(dim=1).values
+    if how == "sort":
+        return windows.sort(dim=1).values[:, rank - 1]
+    raise ValueError(f"median reduction {how!r}: one of {REDUCTIONS} (median: odd windows only)")
+
+
+def masked_median(
+    score: np.ndarray, mask: np.ndarray, window: tuple[int, ...], device, how: str = REDUCTIONS[0]
+) -> np.ndarray:
     """float32 map: SciPy's median filter of `score` with `window` at the voxels of `mask`, 0
-    elsewhere, computed with torch on `device` (a torch.device)."""
+    elsewhere, computed with torch on `device` (a torch.device) by the reduction `how`."""
     torch = _torch()
     score = np.asarray(score, dtype=np.float32)
     if len(window) != score.ndim:
@@ -84,7 +100,7 @@ def masked_median(score: np.ndarray, mask: np.ndarray, window: tuple[int, ...], 
     values = torch.empty(where.numel(), dtype=torch.float32, device=device)
     for s in range(0, where.numel(), CHUNK_VOXELS):
         windows = flat[starts[s : s + CHUNK_VOXELS, None] + offsets[None, :]]
-        values[s : s + CHUNK_VOXELS] = windows.kthvalue(rank, dim=1).values
+        values[s : s + CHUNK_VOXELS] = _ranked(windows, rank, how)
     out = torch.zeros(score.size, dtype=torch.float32, device=device)
     out[where] = values
     return out.reshape(score.shape).cpu().numpy()

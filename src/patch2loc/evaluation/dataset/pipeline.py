@@ -4,8 +4,8 @@ current one (on the GPU, where there is one), grading the ones before it on othe
 A GPU scoring job used to hold its GPU while the CPU read a volume, resampled maps to the scan's
 own grid, computed the metrics and wrote files. Here the job's one thread that drives the device
 only scores; the CPU's stages run beside it, each bounded: at most `depth` volumes read ahead and
-at most `depth` scored volumes waiting for their grading, so a job holds at most 2 * depth + 1
-volumes in memory whatever the dataset's size. Results come back in the order of the inputs, so
+at most max(depth, graders) scored volumes being graded or waiting for it (every grader busy), so a
+job holds at most depth + 1 + max(depth, graders) volumes in memory whatever the dataset's size. Results come back in the order of the inputs, so
 the outputs are the same as scoring one volume after another. A failure in any stage (a volume
 that cannot be read, say) stops the job with that error, after the work under way has finished
 and the work not started has been dropped: nothing is left half-written.
@@ -54,7 +54,7 @@ def pipelined(
                 if nxt is not _END:
                     reading.append(reader.submit(read, nxt))
                 scored = score(item, case)
-                while len(grading) >= depth:  # bounded: wait for the oldest grading first
+                while len(grading) >= max(depth, graders):  # bounded: wait for the oldest grading first
                     results.append(grading.popleft().result())
                 grading.append(graders_pool.submit(grade, item, case, scored))
                 del case, scored

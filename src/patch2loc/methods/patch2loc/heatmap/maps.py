@@ -14,11 +14,11 @@ from scipy import ndimage
 
 from patch2loc.checks.devices import resolve_device
 from patch2loc.methods.patch2loc.model import Patch2LocNet
+from patch2loc.methods.patch2loc.heatmap.inference import prepare
 from patch2loc.methods.patch2loc.heatmap.engine import (
     PatchSource,
     check_volume_inputs,
     as_channels,
-    prepare_model,
     run_patches,
     resolve_amp,
     score_terms,
@@ -79,6 +79,7 @@ def score_volume(
     background: float = 0.0,
     return_predictions: bool = False,
     progress: bool = False,
+    engine: str = "auto",
 ) -> HeatmapResult:
     """Anomaly heatmap of one volume [X, Y, Z], or [C, X, Y, Z] for a model of C contrasts (see
     the package docstring and docs/architecture.md).
@@ -97,17 +98,16 @@ def score_volume(
         raise ValueError(f"stride must be >= 1, got {stride}")
     dev = resolve_device(device)
     amp_dtype = resolve_amp(amp, dev)
-    model = prepare_model(model, dev, amp_dtype)
+    prepared = prepare(model, dev, amp_dtype, engine)
     region_mask = evaluation_region(brain_mask, region, margin)
 
     source = PatchSource(volume, brain_mask, model.patch_size, dev)
     flat = torch.from_numpy(np.flatnonzero(_centres_to_run(region_mask, stride))).to(dev)
     per_centre = run_patches(
-        model,
+        prepared,
         source,
         flat,
         batch_size=int(batch_size),
-        amp_dtype=amp_dtype,
         want_predictions=return_predictions,
         progress=progress,
     )
@@ -199,6 +199,7 @@ def predict_at(
     batch_size: int = 8192,
     device: str | torch.device | None = None,
     amp: str = "auto",
+    engine: str = "auto",
 ) -> dict[str, np.ndarray]:
     """Model outputs and score terms at arbitrary centres `[N, 3]` of (x, y, z) voxel indices.
 
@@ -215,12 +216,10 @@ def predict_at(
         raise ValueError(f"centres must lie inside the volume of shape {grid}")
     dev = resolve_device(device)
     amp_dtype = resolve_amp(amp, dev)
-    model = prepare_model(model, dev, amp_dtype)
+    prepared = prepare(model, dev, amp_dtype, engine)
     source = PatchSource(volume, brain_mask, model.patch_size, dev)
     flat = torch.from_numpy(np.ravel_multi_index(tuple(centres.T.astype(np.int64)), grid)).to(dev)
-    out = run_patches(
-        model, source, flat, batch_size=int(batch_size), amp_dtype=amp_dtype, want_predictions=True, progress=False
-    )
+    out = run_patches(prepared, source, flat, batch_size=int(batch_size), want_predictions=True, progress=False)
     return {k: v.cpu().numpy().astype(np.float32) for k, v in out.items()}
 
 

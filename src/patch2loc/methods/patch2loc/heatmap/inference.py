@@ -1,0 +1,93 @@
+"""The network as the dense scoring runs it: every BatchNorm folded into the layer before it, the
+encoder's weights in the scoring's reduced precision.
+
+A scoring pass over 1.5 million patches is bound by memory traffic, not arithmetic: on 24 x 24
+patches a ResNet-18's feature maps are 12 x 12 at most, so each BatchNorm is a full read and write
+of the activations for a few operations per value. In eval mode a BatchNorm is an affine map with
+fixed statistics, so it folds exactly into the convolution or linear layer before it
+(torch.nn.utils.fusion); what remains is the same function up to float rounding. The encoder's
+weights are then cast once to bf16/fp16 (autocast would cast them at every batch) and kept
+channels_last; the heads stay fp32 for the reason given in the package docstring.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
+
+from patch2loc.methods.patch2loc.model import Patch2LocNet
+
+# "plain": the trained network under autocast (the fp32 path, and the reduced-precision path before
+# folding); "folded": BatchNorm folded, weights cast; "folded-untrimmed": the same with torch's own
+# convolution where the network skips the kernel taps that see only padding (a GPU comparison).
+ENGINES = ("auto", "plain", "folded", "folded-untrimmed")
+
+
+@dataclass
+class Prepared:
+    """What `forward` runs: the network on the device, the dtype its encoder's input is cast to,
+    and the autocast dtype around the encoder (None: no autocast)."""
+
+    net: Patch2LocNet
+    input_dtype: torch.dtype
+    autocast: torch.dtype | None
+    channels_last: bool
+
+
+def resolve_engine(engine: str, amp_dtype: torch.dtype | None) -> str:
+    """ "auto": folded in reduced precision (its rounding is already bf16's or fp16's), plain in
+    fp32 (the maps keep the trained network's float32 values to every digit)."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "auto":
+        return "plain" if amp_dtype is None else "folded"
+    return engine
+
+
+def _fold(module: nn.Module) -> None:
+    """Fold, below `module`, every BatchNorm into the Conv2d or Linear registered just before it
+    (torchvision's ResNet and the heads register each normalisation right after its layer)."""
+    children = list(module.named_children())
+    for (prev_name, prev), (name, child) in zip(children, children[1:]):
+        if isinstance(child, nn.BatchNorm2d) and isinstance(prev, nn.Conv2d):
+            setattr(module, prev_name, fuse_conv_bn_eval(prev, child))
+            setattr(module, name, nn.Identity())
+        elif isinstance(child, nn.BatchNorm1d) and isinstance(prev, nn.Linear):
+            setattr(module, prev_name, fuse_linear_bn_eval(prev, child))
+            setattr(module, name, nn.Identity())
+    for child in module.children():
+        _fold(child)
+
+
+def _untrim(module: nn.Module) -> None:
+    for child in module.modules():
+        if isinstance(child, nn.Conv2d) and type(child) is not nn.Conv2d:
+            child.__class__ = nn.Conv2d
+
+
+def folded(model: Patch2LocNet, dtype: torch.dtype, trimmed: bool = True) -> Patch2LocNet:
+    """A copy of `model` (on its device) with every BatchNorm folded and the encoder in `dtype`,
+    channels_last; `model` itself is left as it was."""
+    net = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        _fold(net)
+    if not trimmed:
+        _untrim(net.encoder)
+    net.encoder.to(dtype=dtype, memory_format=torch.channels_last)
+    return net
+
+
+def prepare(model: Patch2LocNet, device: torch.device, amp_dtype, engine: str = "auto") -> Prepared:
+    """The network ready to score on `device` in `amp_dtype` (None: fp32) with `engine`."""
+    engine = resolve_engine(engine, amp_dtype)
+    model = model.to(device).eval()
+    if engine == "plain":
+        if amp_dtype is not None:  # cuDNN and oneDNN prefer NHWC for bf16/fp16 convolutions
+            model.encoder.to(memory_format=torch.channels_last)
+        return Prepared(model, torch.float32, amp_dtype, channels_last=amp_dtype is not None)
+    dtype = amp_dtype or torch.float32
+    return Prepared(folded(model, dtype, trimmed=engine == "folded"), dtype, None, channels_last=True)
