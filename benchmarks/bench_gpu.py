@@ -88,7 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--job-methods", nargs="+", default=["Patch2Loc", "AE"], help="scoring jobs timed end to end")
     ap.add_argument("--job-volumes", type=int, default=None, help="volumes per timed scoring job")
     ap.add_argument("--graders", type=int, default=6, help="a timed scoring job's grading threads")
-    ap.add_argument("--compile", action="store_true", help="heatmap part: the engine compiled by torch.compile only")
     args = ap.parse_args(argv)
 
     if args.merge:
@@ -117,10 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         save()
     if "heatmap" in args.parts:
         steps = args.map_steps if args.map_steps is not None else (2 if sizes.tiny else 200)
-        if args.compile:
-            guarded("heatmap_compiled", lambda: patch2loc_part.compiled(sizes, device, steps), res, deadline)
-        else:
-            guarded("heatmap", lambda: patch2loc_part.heatmaps(sizes, device, steps), res, deadline)
+        guarded("heatmap", lambda: patch2loc_part.heatmaps(sizes, device, steps), res, deadline)
         save()
     if "methods" in args.parts:
         methods = res.setdefault("methods", {})

@@ -26,9 +26,10 @@ def _volumes(folder: Path, sizes: Sizes, n: int) -> list[Scan]:
     rng = np.random.default_rng(5)
     axes = [np.linspace(-1, 1, s, dtype=np.float32) for s in sizes.grid]
     x, y, z = np.meshgrid(*axes, indexing="ij", sparse=True)
-    brain = (x / 0.8) ** 2 + (y / 0.9) ** 2 + (z / 0.95) ** 2 <= 1
     scans = []
     for i in range(n):
+        grow = 1 + 0.01 * i  # brains of different sizes, as a dataset's are: a new patch count each
+        brain = (x / (0.8 * grow)) ** 2 + (y / 0.9) ** 2 + (z / 0.95) ** 2 <= 1
         seg = ((x - 0.3 + 0.05 * i) ** 2 + y**2 + z**2 < 0.03) & brain
         image = (rng.random(sizes.grid, dtype=np.float32) * brain + seg).astype(np.float32)
         files = {}

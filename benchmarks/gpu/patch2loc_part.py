@@ -80,18 +80,20 @@ def heatmaps(sizes: Sizes, device: torch.device, train_steps: int) -> dict:
     volume, mask, seg = synthetic_case(sizes.grid, seed=99, lesion=True)
     batch = paper_config()["heatmap"]["batch_size"]
     rows, maps = {"volume": list(sizes.grid), "train_steps": train_steps}, {}
-    runs = [(amp, batch, "auto", f"project_{amp}") for amp in HEATMAP_PRECISIONS]
-    # the engines side by side (heatmap/inference.py), then larger batches
-    runs += [("bf16", batch, engine, f"project_bf16_{engine}") for engine in ("plain", "folded-untrimmed")]
-    runs += [("bf16", b, "auto", f"project_bf16_batch{b}") for b in (batch // 4, 4 * batch)]
-    for amp, size, engine, name in runs:
-        run = partial(score_volume, model, batch_size=size, device=device, amp=amp, engine=engine)
-        run(volume[:, :, :2], mask[:, :, :2])  # warm-up
+    runs = [(amp, batch, "auto", False, f"project_{amp}") for amp in HEATMAP_PRECISIONS]
+    # the engines side by side (heatmap/inference.py), the compiled encoder, then other batches
+    runs += [("bf16", batch, engine, False, f"project_bf16_{engine}") for engine in ("plain", "folded-untrimmed")]
+    runs += [("bf16", batch, "auto", True, "project_bf16_compiled")]
+    runs += [("bf16", b, "auto", False, f"project_bf16_batch{b}") for b in (batch // 4, 4 * batch)]
+    for amp, size, engine, compiled, name in runs:
+        run = partial(score_volume, model, batch_size=size, device=device, amp=amp, engine=engine, compile=compiled)
+        _, first = seconds(lambda: run(volume[:, :, :2], mask[:, :, :2]), device)  # tuning (and compiling)
         reset_peak(device)
         res, sec = seconds(lambda: run(volume, mask), device)
-        maps.setdefault(amp if engine == "auto" else f"{amp}_{engine}", res.score)
+        res, sec = seconds(lambda: run(volume, mask), device)  # the steady state a job of many volumes runs at
+        maps.setdefault(amp if engine == "auto" and not compiled else name.removeprefix("project_"), res.score)
         rows[name] = {"seconds": sec, "patches": res.n_patches, "peak_gib": peak_gib(device), "batch_size": size}
-        rows[name]["engine"] = engine
+        rows[name].update(engine=engine, compiled=compiled, warm_up_s=first)
     slices = np.arange(sizes.grid[2]) if sizes.heatmap_slices is None else np.arange(sizes.heatmap_slices)
     reset_peak(device)
     forward = None if device.type == "cuda" else 512
@@ -152,35 +154,4 @@ def median_variants(score: np.ndarray, mask: np.ndarray, size: int, device: torc
     except Exception as err:  # no CuPy here: the torch rows stand alone
         rows["cupy_whole_volume"] = {"error": f"{type(err).__name__}: {err}"[:200]}
     print(f"median variants: {rows}", flush=True)
-    return rows
-
-
-def compiled(sizes: Sizes, device: torch.device, train_steps: int) -> dict:
-    """The folded bf16 engine with its encoder compiled by torch.compile (inductor), beside the same
-    engine uncompiled in one process: the first run's seconds include the compilation."""
-    from patch2loc.methods.patch2loc.heatmap import maps
-
-    model = trained_model(sizes, device, train_steps)
-    volume, mask, _ = synthetic_case(sizes.grid, seed=99, lesion=True)
-    batch = paper_config()["heatmap"]["batch_size"]
-    run = partial(maps.score_volume, model, batch_size=batch, device=device, amp="bf16")
-    run(volume[:, :, :2], mask[:, :, :2])
-    plain, rows = None, {}
-    plain, rows["folded_s"] = seconds(lambda: run(volume, mask), device)
-    original, cache = maps.prepare, {}
-
-    def prepare_compiled(*args, **kwargs):  # one compiled network for the run's every call
-        if "net" not in cache:
-            cache["net"] = original(*args, **kwargs)
-            cache["net"].net.encoder = torch.compile(cache["net"].net.encoder)
-        return cache["net"]
-
-    maps.prepare = prepare_compiled
-    try:
-        _, rows["compiled_first_s"] = seconds(lambda: run(volume, mask), device)
-        got, rows["compiled_s"] = seconds(lambda: run(volume, mask), device)
-    finally:
-        maps.prepare = original
-    rows["max_abs_diff_from_folded"] = float(np.abs(got.score - plain.score)[mask].max())
-    print(f"heatmap compiled: {rows}", flush=True)
     return rows

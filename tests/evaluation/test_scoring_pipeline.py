@@ -4,6 +4,7 @@ volume after another, a bounded number of volumes in memory, and a clean stop on
 from __future__ import annotations
 
 import random
+import os
 import threading
 import time
 from pathlib import Path
@@ -82,6 +83,33 @@ def test_every_grader_is_busy_when_grading_is_the_slow_stage():
     assert most[0] == 6
 
 
+def test_forked_graders_grade_in_order_in_other_processes_with_the_callers_closure():
+    offset = 1000  # a closure: what a forked grader inherits, not what pickle could send
+
+    def grade(i, case, scored):
+        return os.getpid(), scored + offset
+
+    got = pipelined(range(20), lambda i: i, lambda i, c: 2 * c, grade, depth=2, graders=3, processes=True)
+    assert [v for _, v in got] == [2 * i + offset for i in range(20)]
+    assert os.getpid() not in {pid for pid, _ in got}
+
+
+def test_a_forked_graders_failure_stops_the_job_with_its_error():
+    def grade(i, case, scored):
+        if i == 5:
+            raise ValueError("volume 5: labels do not match the scan")
+        return i
+
+    with pytest.raises(ValueError, match="volume 5: labels"):
+        pipelined(range(12), lambda i: i, lambda i, c: c, grade, depth=2, graders=2, processes=True)
+
+
+def test_only_a_gpu_jobs_graders_are_processes():
+    assert ScoringConfig(graders=4, device="cuda:0").grading_processes
+    assert not ScoringConfig(graders=4, device="cpu").grading_processes
+    assert not ScoringConfig(graders=1, device="cuda").grading_processes
+
+
 def test_a_failed_read_stops_the_job_with_its_error_and_drops_the_rest():
     graded, read_seen = [], []
 
@@ -153,10 +181,12 @@ def _config(**kw) -> ScoringConfig:
     return ScoringConfig(median_size=3, keep_heatmaps=-1, patch_size=4, **kw)
 
 
-def test_thresh_scoring_gives_the_same_outputs_as_one_volume_after_another(tmp_path, monkeypatch):
+@pytest.mark.parametrize("processes", [False, True], ids=["grading threads", "grading processes"])
+def test_thresh_scoring_gives_the_same_outputs_as_one_volume_after_another(tmp_path, monkeypatch, processes):
     scans = [_scan(tmp_path / "in", f"s{i}", i) for i in range(7)]
     meta = {"method": "Thresh", "modality": "T1", "fold": "", "dataset": "BraTS21"}
     piped_cfg = _config(prefetch=2, graders=3)
+    monkeypatch.setattr(ScoringConfig, "grading_processes", property(lambda cfg: processes))
     got = score_lesions("Thresh", scans, piped_cfg, meta, 0.6, tmp_path / "a", collected=(got_c := Collected()))
     got_t = score_healthy("Thresh", scans, piped_cfg, meta, tmp_path / "ha")
     monkeypatch.setattr(score_dataset, "pipelined", _sequential)

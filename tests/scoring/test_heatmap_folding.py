@@ -75,3 +75,19 @@ def test_an_unknown_engine_is_refused(model, case):
     with pytest.raises(ValueError, match="engine must be one of"):
         score_volume(model, *case, engine="fast", device="cpu")
     assert "auto" in ENGINES
+
+
+def test_a_last_batch_filled_up_to_the_fixed_shape_gives_the_same_map(model, case, monkeypatch):
+    from patch2loc.methods.patch2loc.heatmap import engine
+
+    volume, mask = case
+    want = score_volume(model, volume, mask, amp="none", batch_size=300, device="cpu")
+    shapes = []
+    original = engine.forward
+    monkeypatch.setattr(engine, "fixed_batch", lambda device, batch: batch)  # the GPU's rule, here
+    monkeypatch.setattr(
+        engine, "forward", lambda p, patches, pos: shapes.append(len(patches)) or original(p, patches, pos)
+    )
+    got = score_volume(model, volume, mask, amp="none", batch_size=300, device="cpu")
+    assert set(shapes) == {300} and want.n_patches % 300  # a short last batch was filled up
+    np.testing.assert_allclose(got.score, want.score, rtol=1e-6, atol=1e-5)

@@ -9,16 +9,37 @@ job holds at most depth + 1 + max(depth, graders) volumes in memory whatever the
 the outputs are the same as scoring one volume after another. A failure in any stage (a volume
 that cannot be read, say) stops the job with that error, after the work under way has finished
 and the work not started has been dropped: nothing is left half-written.
+
+Grading holds the GIL for much of its time (masks, label components, table rows), so threads
+alone keep a small network's GPU waiting. With `processes`, the graders are forked processes
+(the parent's modules and the grading function come with the fork; the volumes travel pickled, a
+few tens of milliseconds each). A forked grader must not touch the parent's GPU: grading is NumPy,
+SciPy and pandas only. The pool is made, and its processes forked, before the reader thread starts.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 DEPTH = 2  # volumes read ahead, and scored volumes waiting for their grading
 _END = object()
+_GRADE: list[Callable] = []  # the grading function a forked grader inherits (one pipeline at a time)
+
+
+def _forked_grade(*args):
+    return _GRADE[-1](*args)
+
+
+def _graders_pool(graders: int, processes: bool) -> tuple[Executor, Callable]:
+    """The grading pool and the callable to submit; with `processes`, every process forked now."""
+    if not processes:
+        return ThreadPoolExecutor(graders, thread_name_prefix="grade"), _GRADE[-1]
+    pool = ProcessPoolExecutor(graders, mp_context=multiprocessing.get_context("fork"))
+    pool.submit(int).result()  # a fork start forks every worker at the first submit
+    return pool, _forked_grade
 
 
 def pipelined(
@@ -29,19 +50,26 @@ def pipelined(
     *,
     depth: int = DEPTH,
     graders: int = 1,
+    processes: bool = False,
 ) -> list:
     """[grade(item, read(item), score(item, read(item))) for item in items], with `read` on a thread
-    ahead of `score` (the caller's thread) and `grade` on `graders` threads behind it."""
+    ahead of `score` (the caller's thread) and `grade` on `graders` threads (or forked processes)
+    behind it."""
     if depth < 1 or graders < 1:
         raise ValueError(f"pipelined: depth and graders must be >= 1, got {depth} and {graders}")
     items = list(items)
+    _GRADE.append(grade)
+    try:
+        return _run(items, read, score, *_graders_pool(graders, processes), depth, graders)
+    finally:
+        _GRADE.pop()
+
+
+def _run(items: list, read, score, graders_pool: Executor, grade, depth: int, graders: int) -> list:
     results: list = []
     reading: deque[Future] = deque()
     grading: deque[Future] = deque()
-    with (
-        ThreadPoolExecutor(1, thread_name_prefix="read") as reader,
-        ThreadPoolExecutor(graders, thread_name_prefix="grade") as graders_pool,
-    ):
+    with graders_pool, ThreadPoolExecutor(1, thread_name_prefix="read") as reader:
         try:
             ahead = iter(items)
             for item in ahead:  # the first reads

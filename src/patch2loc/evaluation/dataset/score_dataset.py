@@ -84,6 +84,12 @@ class ScoringConfig:
         )
 
     @property
+    def grading_processes(self) -> bool:
+        """Graders as forked processes where a GPU would wait on their GIL (pipeline.py); on a CPU
+        the scoring is the slow stage and threads suffice."""
+        return self.graders > 1 and str(self.device or "").startswith("cuda")
+
+    @property
     def scan(self) -> ScanSettings:
         """What the core needs to score one volume (with the maps of the patch statistics)."""
         return ScanSettings(median_size=self.median_size, device=self.device, options=self.options, patch_maps=True)
@@ -126,7 +132,10 @@ def _pipeline(method: str, scans: list[Scan], cfg: ScoringConfig, model, grade) 
     def score(item, case):
         return score_case(method, case.image.data, case.mask, cfg, model)
 
-    return pipelined(list(enumerate(scans)), read, score, grade, depth=cfg.prefetch, graders=cfg.graders)
+    items = list(enumerate(scans))
+    return pipelined(
+        items, read, score, grade, depth=cfg.prefetch, graders=cfg.graders, processes=cfg.grading_processes
+    )
 
 
 def score_healthy(

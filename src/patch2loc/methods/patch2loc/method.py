@@ -24,6 +24,7 @@ class ScoreOptions:
     batch_size: int = 8192  # patches per forward pass
     amp: str = "auto"  # the encoder's precision
     centres: str = "dilated"  # which centres are run: dilated (brain + median_size // 2) | mask | all
+    compile: bool = False  # on a GPU: the encoder compiled by torch.compile (needs Triton and a C compiler)
 
     @classmethod
     def of(cls, options) -> "ScoreOptions":
@@ -51,6 +52,7 @@ def score(model, image, mask, settings) -> dict:
         margin=settings.median_size // 2,
         return_predictions=settings.patch_maps,
         progress=settings.progress,
+        compile=opts.compile,
     )
     maps = {"score": res.score, "patches": res.n_patches}
     if settings.patch_maps:

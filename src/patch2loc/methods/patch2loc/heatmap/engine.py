@@ -127,6 +127,13 @@ def check_volume_inputs(volume: np.ndarray, brain_mask: np.ndarray, model: Patch
         raise TypeError(f"model must be a Patch2LocNet, got {type(model).__name__}")
 
 
+def fixed_batch(device: torch.device, batch_size: int) -> int:
+    """On a GPU every batch has the same shape: the last one is filled up with copies of its first
+    centre, so cuDNN's autotuner (and a compiled encoder) meet one shape per job, not one per scan.
+    0: batches as they come (the CPU, whose kernels need no tuning)."""
+    return batch_size if device.type == "cuda" else 0
+
+
 @torch.inference_mode()
 def run_patches(
     prepared: Prepared,
@@ -149,9 +156,13 @@ def run_patches(
 
     batches = math.ceil(n / batch_size)
     bar = progress_bar(batches, enabled=progress, desc="patches", unit="batch", every=max(1, batches // 10))
+    fixed = fixed_batch(dev, batch_size)
     for s in range(0, n, batch_size):
         bar.update(1)
         idx = flat[s : s + batch_size]
+        real = idx.numel()
+        if real < fixed:
+            idx = torch.cat((idx, idx[:1].expand(fixed - real)))
         x, rest = idx // (Y * Z), idx % (Y * Z)
         y, z = rest // Z, rest % Z
         patches = source.gather(x, y, z)
@@ -159,12 +170,13 @@ def run_patches(
             patches = patches.contiguous(memory_format=torch.channels_last)
         target, slice_pos = source.targets(x, y, z)
         mean, logvar = forward(prepared, patches, slice_pos)
+        mean, logvar, target = mean[:real], logvar[:real], target[:real]
         le, lv, sc = score_terms(mean, logvar, target)
-        out["log_error"][s : s + batch_size] = le
-        out["log_variance"][s : s + batch_size] = lv
-        out["score"][s : s + batch_size] = sc
+        out["log_error"][s : s + real] = le
+        out["log_variance"][s : s + real] = lv
+        out["score"][s : s + real] = sc
         if want_predictions:
-            out["mean"][s : s + batch_size] = mean.float()
-            out["logvar"][s : s + batch_size] = logvar.float()
+            out["mean"][s : s + real] = mean.float()
+            out["logvar"][s : s + real] = logvar.float()
     bar.close()
     return out

@@ -80,6 +80,7 @@ def score_volume(
     return_predictions: bool = False,
     progress: bool = False,
     engine: str = "auto",
+    compile: bool = False,
 ) -> HeatmapResult:
     """Anomaly heatmap of one volume [X, Y, Z], or [C, X, Y, Z] for a model of C contrasts (see
     the package docstring and docs/architecture.md).
@@ -98,7 +99,7 @@ def score_volume(
         raise ValueError(f"stride must be >= 1, got {stride}")
     dev = resolve_device(device)
     amp_dtype = resolve_amp(amp, dev)
-    prepared = prepare(model, dev, amp_dtype, engine)
+    prepared = prepare(model, dev, amp_dtype, engine, compile)
     region_mask = evaluation_region(brain_mask, region, margin)
 
     source = PatchSource(volume, brain_mask, model.patch_size, dev)
