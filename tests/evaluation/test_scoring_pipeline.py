@@ -220,3 +220,23 @@ def test_the_rules_threads_set_the_graders():
     assert ScoringConfig.from_workflow(heatmap, evaluate).graders == 6
     assert ScoringConfig.from_workflow({**heatmap, "threads": 1}, evaluate).graders == 1
     assert ScoringConfig().prefetch == pipeline_module.DEPTH
+
+
+def test_forked_graders_run_torch_after_the_parents_threads_did(tmp_path):
+    """A parent whose torch ran on several threads forks graders that call torch (HD95 does): they
+    must finish, not hang on the parent's OpenMP pool. In a child process with a time limit."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "fork_torch.py"
+    script.write_text(
+        "import torch\n"
+        "from patch2loc.evaluation.dataset.pipeline import pipelined\n"
+        "torch.set_num_threads(2)\n"
+        "a = torch.randn(1500, 1500); (a @ a).sum()\n"
+        "grade = lambda i, c, s: float((torch.ones(300, 300) @ torch.ones(300, 300)).sum())\n"
+        "print(pipelined(range(4), lambda i: i, lambda i, c: c, grade, graders=2, processes=True))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == str([300.0**3] * 4)

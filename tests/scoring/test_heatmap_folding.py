@@ -68,7 +68,8 @@ def test_fp32_scores_with_the_trained_network_itself(model, case):
     auto = score_volume(model, volume, mask, amp="none", device="cpu")
     plain = score_volume(model, volume, mask, amp="none", engine="plain", device="cpu")
     assert np.array_equal(auto.score, plain.score)
-    assert prepare(model, torch.device("cpu"), torch.bfloat16).input_dtype == torch.bfloat16
+    assert prepare(model, torch.device("cpu"), torch.bfloat16).net is model  # auto: the network as trained
+    assert prepare(model, torch.device("cpu"), torch.bfloat16, "folded").input_dtype == torch.bfloat16
 
 
 def test_an_unknown_engine_is_refused(model, case):

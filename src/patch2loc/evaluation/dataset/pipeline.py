@@ -20,6 +20,7 @@ SciPy and pandas only. The pool is made, and its processes forked, before the re
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -33,11 +34,19 @@ def _forked_grade(*args):
     return _GRADE[-1](*args)
 
 
+def _one_thread() -> None:
+    """A forked grader's torch runs on one thread: the parent's OpenMP pool does not survive a
+    fork, and a forked child that enters it hangs (HD95 goes through torch)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
 def _graders_pool(graders: int, processes: bool) -> tuple[Executor, Callable]:
     """The grading pool and the callable to submit; with `processes`, every process forked now."""
     if not processes:
         return ThreadPoolExecutor(graders, thread_name_prefix="grade"), _GRADE[-1]
-    pool = ProcessPoolExecutor(graders, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(graders, mp_context=multiprocessing.get_context("fork"), initializer=_one_thread)
     pool.submit(int).result()  # a fork start forks every worker at the first submit
     return pool, _forked_grade
 
