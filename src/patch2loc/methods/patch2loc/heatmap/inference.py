@@ -40,13 +40,14 @@ class Prepared:
     channels_last: bool
 
 
-def resolve_engine(engine: str, amp_dtype: torch.dtype | None) -> str:
-    """ "auto": folded in reduced precision (its rounding is already bf16's or fp16's), plain in
-    fp32 (the maps keep the trained network's float32 values to every digit)."""
+def resolve_engine(engine: str, amp_dtype: torch.dtype | None, compiled: bool = False) -> str:
+    """What "auto" means: the trained network as it is (on an H200, folding alone gained nothing
+    over autocast with cuDNN's tuned kernels, docs/gpu.md); under torch.compile in reduced precision
+    the folded one (the variant measured: the compiler fuses what folding leaves)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if engine == "auto":
-        return "plain" if amp_dtype is None else "folded"
+        return "folded" if compiled and amp_dtype is not None else "plain"
     return engine
 
 
