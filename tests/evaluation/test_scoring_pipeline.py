@@ -240,3 +240,16 @@ def test_forked_graders_run_torch_after_the_parents_threads_did(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.strip() == str([300.0**3] * 4)
+
+
+def test_a_grading_process_that_dies_leaves_the_grading_to_threads(capfd):
+    parent = os.getpid()
+
+    def grade(i, case, scored):
+        if i == 3 and os.getpid() != parent:
+            os._exit(9)  # a crash in a forked grader, not an error it raises
+        return scored
+
+    got = pipelined(range(10), lambda i: i, lambda i, c: 3 * c, grade, depth=2, graders=2, processes=True)
+    assert got == [3 * i for i in range(10)]
+    assert "grading goes on in threads" in capfd.readouterr().err

@@ -23,7 +23,8 @@ import multiprocessing
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 DEPTH = 2  # volumes read ahead, and scored volumes waiting for their grading
 _END = object()
@@ -42,13 +43,43 @@ def _one_thread() -> None:
         torch.set_num_threads(1)
 
 
-def _graders_pool(graders: int, processes: bool) -> tuple[Executor, Callable]:
-    """The grading pool and the callable to submit; with `processes`, every process forked now."""
-    if not processes:
-        return ThreadPoolExecutor(graders, thread_name_prefix="grade"), _GRADE[-1]
-    pool = ProcessPoolExecutor(graders, mp_context=multiprocessing.get_context("fork"), initializer=_one_thread)
-    pool.submit(int).result()  # a fork start forks every worker at the first submit
-    return pool, _forked_grade
+class _Graders:
+    """The grading pool: threads, or processes forked at once (before the reader thread starts). If
+    a forked grader dies (a crash, the memory killer), its volume and the rest are graded on
+    threads, with one line saying so."""
+
+    def __init__(self, graders: int, processes: bool, grade: Callable):
+        self.grade = grade
+        self.threads = ThreadPoolExecutor(graders, thread_name_prefix="grade")
+        self.processes = None
+        if processes:
+            context = multiprocessing.get_context("fork")
+            self.processes = ProcessPoolExecutor(graders, mp_context=context, initializer=_one_thread)
+            self.processes.submit(int).result()  # a fork start forks every worker at the first submit
+
+    def submit(self, *args) -> tuple[Future, tuple]:
+        if self.processes is not None:
+            return self.processes.submit(_forked_grade, *args), args
+        return self.threads.submit(self.grade, *args), args
+
+    def result(self, entry: tuple[Future, tuple]):
+        future, args = entry
+        try:
+            return future.result()
+        except BrokenProcessPool as err:
+            if self.processes is not None:
+                print(f"warning: a grading process ended abruptly ({err}); grading goes on in threads", file=sys.stderr)
+                self.processes.shutdown(wait=False, cancel_futures=True)
+                self.processes = None
+            return self.threads.submit(self.grade, *args).result()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.processes is not None:
+            self.processes.shutdown()
+        self.threads.shutdown()
 
 
 def pipelined(
@@ -69,16 +100,16 @@ def pipelined(
     items = list(items)
     _GRADE.append(grade)
     try:
-        return _run(items, read, score, *_graders_pool(graders, processes), depth, graders)
+        return _run(items, read, score, _Graders(graders, processes, grade), depth, graders)
     finally:
         _GRADE.pop()
 
 
-def _run(items: list, read, score, graders_pool: Executor, grade, depth: int, graders: int) -> list:
+def _run(items: list, read, score, pool: _Graders, depth: int, graders: int) -> list:
     results: list = []
     reading: deque[Future] = deque()
-    grading: deque[Future] = deque()
-    with graders_pool, ThreadPoolExecutor(1, thread_name_prefix="read") as reader:
+    grading: deque[tuple[Future, tuple]] = deque()
+    with pool, ThreadPoolExecutor(1, thread_name_prefix="read") as reader:
         try:
             ahead = iter(items)
             for item in ahead:  # the first reads
@@ -92,13 +123,14 @@ def _run(items: list, read, score, graders_pool: Executor, grade, depth: int, gr
                     reading.append(reader.submit(read, nxt))
                 scored = score(item, case)
                 while len(grading) >= max(depth, graders):  # bounded: wait for the oldest grading first
-                    results.append(grading.popleft().result())
-                grading.append(graders_pool.submit(grade, item, case, scored))
+                    results.append(pool.result(grading.popleft()))
+                grading.append(pool.submit(item, case, scored))
                 del case, scored
             while grading:
-                results.append(grading.popleft().result())
+                results.append(pool.result(grading.popleft()))
         except BaseException:
-            for future in (*reading, *grading):  # work not started is dropped; the rest ends before the error
+            # work not started is dropped; the rest ends before the error
+            for future in (*reading, *(f for f, _ in grading)):
                 future.cancel()
             raise
     return results
