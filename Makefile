@@ -34,7 +34,7 @@ demo: $(BIN)/.installed
 # volumes instead of 4, the DAE, DDPM, pDDPM, cDDPM, AE and VAE beside Patch2Loc and Thresh (its time:
 # docs/measurements.md);
 # its checks need Patch2Loc >= 2x Thresh on ATLAS_v2 and WMH, > 1x on BraTS21 (docs/demo.md (Anatomy)
-# section 5) and MSLUB (at the chance floor: docs/demo.md (Evidence) section 9) and rows of the other
+# section 5) and MSLUB (at the chance floor: docs/demo.md, "MSLUB sits at the chance floor") and rows of the other
 # methods (demo_summary --checks long).
 LONG = --configfile config/demo.yaml config/demo_long.yaml
 demo-long: $(BIN)/.installed
