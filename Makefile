@@ -34,7 +34,7 @@ demo: $(BIN)/.installed
 # volumes instead of 4, the DAE, DDPM, pDDPM, cDDPM, AE and VAE beside Patch2Loc and Thresh (its time:
 # docs/measurements.md);
 # its checks need Patch2Loc >= 2x Thresh on ATLAS_v2 and WMH, > 1x on BraTS21 (docs/demo.md (Anatomy)
-# section 5) and MSLUB (at the chance floor: docs/demo.md (Evidence) section 9) and rows of the other
+# section 5) and MSLUB (at the chance floor: docs/demo.md, "MSLUB sits at the chance floor") and rows of the other
 # methods (demo_summary --checks long).
 LONG = --configfile config/demo.yaml config/demo_long.yaml
 demo-long: $(BIN)/.installed
@@ -50,7 +50,7 @@ demo-ablation: $(BIN)/.installed
 	for arm in $(ABLATION_ARMS); do \
 	  $(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml config/ablation/anatomy_$$arm.yaml --resources gpu=$(CORES) || exit 1; \
 	done
-	$(BIN)/python benchmarks/anatomy_ablation.py $(foreach a,$(ABLATION_ARMS),results/abl_$(a))
+	$(BIN)/python studies/anatomy_ablation.py $(foreach a,$(ABLATION_ARMS),results/abl_$(a))
 
 # UTF-8 mode: once seen here, a library loaded during the suite left the test process in an ASCII
 # C locale and a later test's text read failed; the tests' own reads and writes name utf-8 as well.
@@ -75,7 +75,7 @@ test-fast: $(BIN)/.installed
 # of its demo and workflow extras (written by `make pins` from envs/packages.yaml), each at the
 # oldest release it admits (uv's lowest-direct resolution; the test tools resolved beside them), in a
 # venv of its own, from PyPI through uv (which reads no pip settings, so a site's local wheels, e.g. a
-# CPU build of torch without its torchvision, cannot stand in); env_rehearsal.floors checks each is
+# CPU build of torch without its torchvision, cannot stand in); rehearsals.envs.floors checks each is
 # installed at its floor first. About 4 GB (torch's CUDA build, as `make install` installs it).
 OLDEST ?= .venv-oldest
 test-oldest:
@@ -85,7 +85,7 @@ test-oldest:
 	$(OLDEST)/bin/uv pip compile --quiet --no-header --resolution lowest-direct --python $(OLDEST)/bin/python \
 	  --extra demo --extra workflow pyproject.toml -o $(OLDEST)/floors.txt
 	$(OLDEST)/bin/uv pip install --quiet --python $(OLDEST)/bin/python -c $(OLDEST)/floors.txt -e ".[demo,workflow,test]"
-	$(OLDEST)/bin/python -m env_rehearsal.floors
+	$(OLDEST)/bin/python -m rehearsals.envs.floors
 	PYTHONUTF8=1 $(OLDEST)/bin/python -m pytest -q -m "not slow and not hostile"
 
 # The hostile-input batteries (docs/input-safety.md): 185 crafted bad inputs, each through the real entry
@@ -105,7 +105,7 @@ bench-gpu: $(BIN)/.installed
 
 # The rules as snakefmt writes them and the Python code as ruff formats and lints it (settings in
 # pyproject.toml); `snakefmt Snakefile rules/` and `ruff format $(PY_CODE)` fix the formatting.
-PY_CODE = src tests workflow benchmarks slurm_rehearsal env_rehearsal real_rehearsal
+PY_CODE = src tests workflow benchmarks studies tools rehearsals
 format-check: $(BIN)/.installed
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/ruff format --check $(PY_CODE)
@@ -120,36 +120,36 @@ lint-python: $(BIN)/.installed
 
 # The demo DAG through profiles/slurm on a one-node SLURM cluster started on this machine (root;
 # installs slurm-wlm and munge with apt if missing), compared with a local run. Not in CI.
-# slurm_rehearsal/README.md says what it does and what it showed.
+# rehearsals/slurm/README.md says what it does and what it showed.
 rehearse-slurm: $(BIN)/.installed
-	slurm_rehearsal/run.sh
+	rehearsals/slurm/run.sh
 
 # Every job of the demo DAG (every method, at seconds scale) in an environment built from its rule's
 # env file alone, through Snakemake's --sdm conda with a stand-in conda (no conda here), then one
 # package taken out of each env must make its job fail; summary in results/rehearsal-envs/summary.txt
 # (docs/env-rehearsal.md: what it proves and what only a conda solve would). About 13 GB of envs.
 rehearse-envs: $(BIN)/.installed
-	nice -n 5 $(BIN)/python -m env_rehearsal.run --cores $(CORES)
+	nice -n 5 $(BIN)/python -m rehearsals.envs.run --cores $(CORES)
 
 # The env files' and pyproject.toml's bounds from the versions that ran (envs/tested.yaml): after
 # make rehearse-envs, from its envs and this .venv; writes envs/cpu/ too. `pins-check` writes nothing.
 pins: $(BIN)/.installed
-	$(BIN)/python -m env_rehearsal.pins results/rehearsal-envs/envs
+	$(BIN)/python -m rehearsals.envs.pins results/rehearsal-envs/envs
 
 pins-check: $(BIN)/.installed
-	$(BIN)/python -m env_rehearsal.pins --check
+	$(BIN)/python -m rehearsals.envs.pins --check
 
 # The container route's Dockerfile (docs/cluster.md, "Containers"): Snakemake's --containerize from
 # the env files, with the CUDA its PyTorch envs are solved for; `dockerfile-check` writes nothing.
 dockerfile: $(BIN)/.installed
-	$(BIN)/python -m env_rehearsal.container
+	$(BIN)/python -m rehearsals.envs.container
 
 dockerfile-check: $(BIN)/.installed
-	$(BIN)/python -m env_rehearsal.container --check
+	$(BIN)/python -m rehearsals.envs.container --check
 
 # Fixtures -> loopback server -> download, extract, ROBEX, registration, N4, Nyul, training,
 # Table 1, report (config/rehearsal.yaml); summary in results/rehearsal/rehearsal.json.
 rehearse-real: $(BIN)/.installed
-	PYTHONPATH=src nice -n 10 $(BIN)/python -m real_rehearsal.run --configfile config/rehearsal.yaml --cores $(CORES)
+	PYTHONPATH=src nice -n 10 $(BIN)/python -m rehearsals.real.run --configfile config/rehearsal.yaml --cores $(CORES)
 
 .PHONY: test-oldest dockerfile dockerfile-check bench-gpu test-gpu demo-ablation install demo demo-long test test-long test-fast test-hostile format-check lint lint-python rehearse-slurm rehearse-real rehearse-envs pins pins-check

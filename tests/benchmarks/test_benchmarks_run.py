@@ -1,4 +1,4 @@
-"""Every script under benchmarks/ still runs, so a rename in the package cannot break one silently.
+"""Every script under benchmarks/, studies/ and tools/ (and the predict rehearsal) still runs, so a rename in the package cannot break one silently.
 
 Two checks, both in CI:
 - every name a benchmark takes from the package (`from patch2loc.x import y`, and `H.attr` on a
@@ -24,7 +24,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BENCHMARKS = REPO / "benchmarks"
-SCRIPTS = sorted(p for p in BENCHMARKS.rglob("*.py") if p.name != "__init__.py")
+FOLDERS = (BENCHMARKS, REPO / "studies", REPO / "tools")
+PREDICT_REHEARSAL = REPO / "rehearsals" / "predict.py"
+SCRIPTS = sorted(p for f in FOLDERS for p in f.rglob("*.py") if p.name != "__init__.py") + [PREDICT_REHEARSAL]
 
 # script -> (arguments of its tiny mode, a line its output must hold); "{work}" is a fresh folder
 TINY = {
@@ -53,7 +55,7 @@ READ_ONLY = {
     "hostile_memory_budget.py": "trains a small run and refuses five budget cases (minutes)",
     "kernel_dispatch.py": "reads a finished demo run",
     "precision_effect.py": "reads a finished run",
-    "predict_rehearsal.py": "trains a small real-size run (minutes)",
+    "predict.py": "the predict rehearsal: trains a small real-size run (minutes)",
     "seed_grading.py": "a library of demo_seeds.py (tests/evaluation/test_seed_study_grading.py)",
     "tables_unchanged.py": "compares two finished runs (tests/report/test_tables_unchanged.py)",
     "train_sanity.py": "a study: 1,000 steps to show the location error falling, exit 1 when it does not",
@@ -124,11 +126,11 @@ def missing_names(path: Path) -> list[str]:
 
 def test_every_script_is_run_or_read():
     named = set(TINY) | set(READ_ONLY)
-    top = {p.name for p in SCRIPTS if p.parent == BENCHMARKS}
+    top = {p.name for p in SCRIPTS if p.parent in FOLDERS or p == PREDICT_REHEARSAL}
     assert top == named, f"run: {sorted(top - named)}; gone: {sorted(named - top)}"
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=[p.relative_to(BENCHMARKS).as_posix() for p in SCRIPTS])
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.relative_to(REPO).as_posix() for p in SCRIPTS])
 def test_every_name_a_benchmark_uses_exists(script):
     assert missing_names(script) == []
 

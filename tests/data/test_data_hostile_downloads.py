@@ -15,7 +15,7 @@ import yaml
 
 from patch2loc.data.download import fetch, read_checksums, times_from_config
 from patch2loc.errors import InputError
-from real_rehearsal.server import FileServer
+from rehearsals.real.server import FileServer
 
 PAYLOAD = bytes(range(256)) * 64  # 16 kB
 REPO = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from patch2loc.data import dataverse
 from patch2loc.data.dataverse import parse_listing, read_listing
 from patch2loc.data.wmh import fetch_subjects
 from patch2loc.errors import InputError
-from real_rehearsal.server import FileServer
+from rehearsals.real.server import FileServer
 
 GOOD = {
     "label": "wmh.nii.gz",

@@ -13,7 +13,7 @@ import pytest
 import patch2loc.data.download as download
 from patch2loc.data.download import fetch, read_checksums
 from patch2loc.errors import InputError
-from real_rehearsal.server import FileServer
+from rehearsals.real.server import FileServer
 
 PAYLOAD = bytes(range(256)) * 2000  # 512 kB: several chunks, cut in the middle when interrupted
 

@@ -12,8 +12,8 @@ from patch2loc.data.unpack import extract
 from patch2loc.data.sri24 import find_template
 from patch2loc.errors import InputError
 from patch2loc.preprocessing.atlas import write_atlas_files
-from real_rehearsal.fixtures import SRI24_LAYOUTS, build_sri24
-from real_rehearsal.scans import Plan
+from rehearsals.real.fixtures import SRI24_LAYOUTS, build_sri24
+from rehearsals.real.scans import Plan
 
 NAMES = ("T1.nii", "T1_brain.nii", "T2.nii", "T2_brain.nii", "PD_brain.nii")
 

@@ -14,7 +14,7 @@ from patch2loc.data.download import read_checksums, sha256sum
 from patch2loc.data.layouts import list_subjects, raw_paths
 from patch2loc.data.wmh import fetch_subjects, needed_files, site_name, subject_files
 from patch2loc.errors import InputError
-from real_rehearsal.server import FileServer
+from rehearsals.real.server import FileServer
 
 SUBJECT = ("wmh.nii.gz", "pre/T1.nii.gz", "pre/FLAIR.nii.gz", "orig/3DT1.nii.gz", "orig/FLAIR.nii.gz")
 FOLDERS = {

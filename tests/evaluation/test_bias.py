@@ -24,7 +24,7 @@ def test_the_reader_reads_a_file_in_ixis_real_layout(tmp_path):
     columns, dates as dates; the first subject unlisted, one listed twice with two ages, one row
     without an age, an id without a scan."""
     pytest.importorskip("xlwt")
-    from real_rehearsal.demographics import build_ixi_demographics
+    from rehearsals.real.demographics import build_ixi_demographics
     from patch2loc.synth import ixi_demographics
 
     path = build_ixi_demographics(tmp_path, SUBJECTS, seed=11)
@@ -45,7 +45,7 @@ def test_the_reader_reads_a_file_in_ixis_real_layout(tmp_path):
 
 def test_a_csv_export_reads_the_same(tmp_path):
     pytest.importorskip("xlwt")
-    from real_rehearsal.demographics import build_ixi_demographics
+    from rehearsals.real.demographics import build_ixi_demographics
 
     xls = build_ixi_demographics(tmp_path, SUBJECTS, seed=3)
     csv = tmp_path / "IXI.csv"

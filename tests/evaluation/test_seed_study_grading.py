@@ -1,4 +1,4 @@
-"""benchmarks/demo_seeds.py (its benchmarks/seed_grading.py) grades a lesion-set volume as the run it studies does: on the scan's own
+"""studies/demo_seeds.py (its studies/seed_grading.py) grades a lesion-set volume as the run it studies does: on the scan's own
 grid (raw scan and labels, native mask, registration) when evaluate.space is native, which is what
 the demo's checks read; on the atlas grid otherwise. Until 2026-11-26 it always graded in atlas
 space, so a seed's BraTS21 ratio (0.97x) disagreed with the demo's own check (1.01x)."""
@@ -10,7 +10,7 @@ from tests.helpers.benchmarks import benchmark_module
 from patch2loc.data.layouts import raw_paths
 from patch2loc.run.layout import RunLayout
 
-seeds = benchmark_module("seed_grading")  # the seed study's grading (benchmarks/demo_seeds.py)
+seeds = benchmark_module("seed_grading")  # the seed study's grading (studies/demo_seeds.py)
 
 
 def _config(space: str, inputs=None) -> dict:

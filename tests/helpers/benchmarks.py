@@ -1,4 +1,5 @@
-"""The scripts under benchmarks/ as modules for the tests (they are scripts, not a package)."""
+"""The scripts under benchmarks/, studies/ and tools/ as modules for the tests (they are scripts, not a
+package)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,20 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+REPO = Path(__file__).resolve().parents[2]
+BENCHMARKS = REPO / "benchmarks"
+SCRIPT_FOLDERS = (BENCHMARKS, REPO / "studies", REPO / "tools")
 
 
 def benchmark_module(name: str) -> ModuleType:
-    """benchmarks/{name}.py, loaded afresh; its folder on the path, as when it runs as a script (the
-    benchmarks import their neighbours by bare name)."""
+    """{benchmarks,studies,tools}/{name}.py, loaded afresh; its folder on the path, as when it runs as
+    a script (the scripts import their neighbours by bare name)."""
     import sys
 
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.append(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    path = next(folder / f"{name}.py" for folder in SCRIPT_FOLDERS if (folder / f"{name}.py").is_file())
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,6 +1,6 @@
 """Crafted files that would break the memory and disk budgets, built small on disk.
 
-Shared by tests/inputs/test_budgets_hostile.py and benchmarks/hostile_memory_budget.py (which measures
+Shared by tests/inputs/test_budgets_hostile.py and studies/hostile_memory_budget.py (which measures
 the peak memory of each refusal): `cases` builds all five in a folder and says, per case, the
 command and the text its one-line refusal must hold.
 """

@@ -1,7 +1,7 @@
 """The static env check: every rule's conda env holds what its script needs, and every pin says
 what ran here. `problems(workdir)` lists what is wrong in a copy of the workflow, one line each.
 
-Rules come from Snakemake's own parse of the paper and demo configs (env_rehearsal/rules.py),
+Rules come from Snakemake's own parse of the paper and demo configs (rehearsals/envs/rules.py),
 so rules made in loops count. A script needs the packages of its imports (tests/helpers/env_imports.py),
 of the pandas engines it names, of the programs it runs, and of the methods registry's modules
 where it loads one by name. Pins: each env's bounds must admit the version that ran here
@@ -18,8 +18,8 @@ import tomllib
 from pathlib import Path
 
 import yaml
-from env_rehearsal.rules import load
-from env_rehearsal.spec import env_files, pip_spec, providers, read_env
+from rehearsals.envs.rules import load
+from rehearsals.envs.spec import env_files, pip_spec, providers, read_env
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version

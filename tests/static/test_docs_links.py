@@ -52,7 +52,7 @@ ARCHITECTURE = REPO / "docs" / "architecture.md"
 
 
 def _module_path(name: str) -> Path | None:
-    """`cli/`, `files/io`, `methods/patch2loc/heatmap/` or `real_rehearsal/` as a file or folder, else None."""
+    """`cli/`, `files/io`, `methods/patch2loc/heatmap/` or `rehearsals/real/` as a file or folder, else None."""
     for base in (PACKAGE, REPO):
         path = base / name.rstrip("/")
         if name.endswith("/") and path.is_dir():

@@ -1,5 +1,5 @@
-"""No block of six or more lines stands twice in src/patch2loc, benchmarks/, real_rehearsal/ and
-tests/ (within or across them): what is the same logic lives once, in a helper (tests: in
+"""No block of six or more lines stands twice in src/patch2loc, benchmarks/, studies/, tools/,
+rehearsals/ and tests/ (within or across them): what is the same logic lives once, in a helper (tests: in
 tests/helpers/ or a conftest.py fixture), so a fix lands everywhere it is needed.
 
 A block is a run of MIN_LINES consecutive code lines, compared after folding white space; blank
@@ -20,7 +20,14 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-TREES = (REPO / "src" / "patch2loc", REPO / "benchmarks", REPO / "real_rehearsal", REPO / "tests")
+TREES = (
+    REPO / "src" / "patch2loc",
+    REPO / "benchmarks",
+    REPO / "studies",
+    REPO / "tools",
+    REPO / "rehearsals",
+    REPO / "tests",
+)
 MIN_LINES = 6
 # (first file, second file) as a row names them: repeats known and waiting, each with its reason
 LEFT: dict[tuple[str, str], str] = {}

@@ -25,9 +25,9 @@ TREES = (
     "benchmarks",
     "workflow",
     "rules",
-    "env_rehearsal",
-    "slurm_rehearsal",
-    "real_rehearsal",
+    "studies",
+    "tools",
+    "rehearsals",
     "config",
 )
 FILES = ("Snakefile", "Makefile", "README.md")

@@ -50,7 +50,7 @@ def test_the_check_finds_an_import_through_another_module():
 def test_every_import_is_from_the_home():
     python = [
         p
-        for d in ("src", "tests", "benchmarks", "workflow", "real_rehearsal")
+        for d in ("src", "tests", "benchmarks", "studies", "tools", "workflow", "rehearsals")
         for p in sorted((REPO / d).rglob("*.py"))
     ]
     rules = sorted((REPO / "rules").glob("*.smk")) + [REPO / "Snakefile"]

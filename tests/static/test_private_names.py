@@ -13,8 +13,8 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-TREES = ("src", "tests", "workflow", "benchmarks", "real_rehearsal", "env_rehearsal", "slurm_rehearsal")
-OURS = ("patch2loc", "tests", "benchmarks", "real_rehearsal", "env_rehearsal", "slurm_rehearsal")
+TREES = ("src", "tests", "workflow", "benchmarks", "studies", "tools", "rehearsals")
+OURS = ("patch2loc", "tests", "benchmarks", "studies", "tools", "rehearsals")
 
 
 def private_imports(source: str) -> list[tuple[int, str, str]]:

@@ -1,4 +1,4 @@
-"""benchmarks/anatomy_ablation.py: the arms' table is read from the runs' own
+"""studies/anatomy_ablation.py: the arms' table is read from the runs' own
 files, each arm's AUPRC is divided by the baseline arm's, and a folder that is not a run is refused."""
 
 from __future__ import annotations

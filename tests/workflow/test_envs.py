@@ -53,7 +53,7 @@ def test_the_env_files_are_what_make_pins_writes():
     """The bounds, the CPU variants (envs/cpu/) and pyproject.toml's pins are written by `make pins`
     from envs/tested.yaml: none was edited by hand since (`make pins-check` says the same)."""
     import yaml
-    from env_rehearsal.pins import TESTED, planned
+    from rehearsals.envs.pins import TESTED, planned
 
     stale = [
         str(p)

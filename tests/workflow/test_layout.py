@@ -82,7 +82,7 @@ def _demo_seeds():
 
 
 def test_a_seed_study_variant_is_read_from_its_text():
-    """benchmarks/demo_seeds.py --variants SEED:AMP:KERNEL: one table of a whole study."""
+    """studies/demo_seeds.py --variants SEED:AMP:KERNEL: one table of a whole study."""
     demo_seeds = _demo_seeds()
     assert demo_seeds._variant("3141:bf16:zen4") == (3141, "bf16", "zen4")
     for bad in ("3141:fp8:default", "1:none:arm", "1:none"):
@@ -91,7 +91,7 @@ def test_a_seed_study_variant_is_read_from_its_text():
 
 
 def test_a_seed_study_reuses_the_runs_own_model_only_for_the_configs_variant(tmp_path, monkeypatch):
-    """benchmarks/demo_seeds.py --reuse-run: the run's model files are copied into the folder of
+    """studies/demo_seeds.py --reuse-run: the run's model files are copied into the folder of
     the variant with the config's seed and amp and the default kernels, and into no other."""
     import json
     from pathlib import Path
@@ -125,7 +125,7 @@ def _study_row(seed: int, inputs: dict) -> dict:
 
 
 def test_a_seed_study_table_of_the_paper_inputs_keeps_its_columns_and_adds_a_stacks_after_them():
-    """benchmarks/demo_seeds.py --inputs: T1 and T2 alone give the table the docs show (their sets by
+    """studies/demo_seeds.py --inputs: T1 and T2 alone give the table the docs show (their sets by
     name); a T1T2 input adds its location ratio and "set [T1T2]" columns, held to the same set's bar."""
     demo_seeds = _demo_seeds()
     thresh = {"BraTS21": 0.2, "MSLUB": 0.1, "ATLAS_v2": 0.01, "WMH": 0.01}

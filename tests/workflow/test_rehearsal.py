@@ -18,8 +18,8 @@ from patch2loc.data.unpack import extract
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, list_subjects, raw_paths
 from patch2loc.data.wmh import fetch_subjects, needed_files, site_name
 from patch2loc.run.configfiles import load as load_configfiles
-from real_rehearsal.fixtures import ODD_IXI, Plan, build_all, ixi_ids, write_splits
-from real_rehearsal.server import FileServer
+from rehearsals.real.fixtures import ODD_IXI, Plan, build_all, ixi_ids, write_splits
+from rehearsals.real.server import FileServer
 
 REPO = Path(__file__).resolve().parents[2]
 COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "profiles"]
@@ -133,7 +133,7 @@ def test_each_dataset_layout_is_read_from_its_fixture(tmp_path):
 @pytest.mark.slow
 @pytest.mark.long  # make test-long; make rehearse-real is the full one
 def test_small_rehearsal_reaches_table1(tmp_path):
-    from real_rehearsal.run import rehearse
+    from rehearsals.real.run import rehearse
 
     for name in COPIED:
         src = REPO / name

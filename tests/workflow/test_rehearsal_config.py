@@ -13,7 +13,7 @@ from patch2loc.data.layouts import LESION_DATASETS
 from patch2loc.registry import METHODS
 from patch2loc.registry import run_methods
 from patch2loc.run.configfiles import load as load_configfiles
-from real_rehearsal.checks import same_atlas, table1_methods
+from rehearsals.real.checks import same_atlas, table1_methods
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,7 +80,7 @@ def test_same_atlas_compares_voxels_and_grid(tmp_path):
 
 def test_rehearsal_exits_non_zero_when_a_check_fails(monkeypatch, capsys):
     """Snakemake's exit 0 is not enough: a missing method or a differing atlas fails the rehearsal."""
-    import real_rehearsal.run as run
+    import rehearsals.real.run as run
 
     for checks, code in (
         ({"snakemake": True, "table1_every_paper_method": False, "sri24_both_layouts": True}, 1),
