@@ -22,7 +22,7 @@ largest stage plus the models, each stage a sum of arrays of the grids it works 
     models                  2 x the checkpoints' sizes on disk (the state dict and the network)
 
 The per-voxel factors are bytes and were measured (anonymous memory of the CLI, sampled every
-20 ms; benchmarks/hostile_memory_budget.py prints estimate and measurement side by side); the
+20 ms; studies/hostile_memory_budget.py prints estimate and measurement side by side); the
 estimate is meant to be at or above the measured peak, never far below it. The libraries
 themselves (torch, SimpleITK: about 0.8-1.1 GB of resident pages) are not part of the budget.
 """

@@ -10,8 +10,8 @@ std over folds), from `tables/per_volume_metrics.csv`; (2) the demo's checks:
 - `--checks demo` (make demo, the quick run): Patch2Loc's AUPRC (mean over folds) >= 2 x Thresh's
   on ATLAS_v2 and WMH, above Thresh's (> 1 x) on MSLUB, and on par with it (>= 0.75 x) on BraTS21;
 - `--checks long` (make demo-long): >= 2 x Thresh's on ATLAS_v2 and WMH, above Thresh's on BraTS21
-  and MSLUB (MSLUB's lesions sit at the chance floor of the 3 mm demo grid: docs/demo.md (Evidence)
-  section 9; BraTS21: docs/demo.md (Anatomy) section 5), and rows of the DAE, the three diffusion
+  and MSLUB (MSLUB's lesions sit at the chance floor of the 3 mm demo grid: docs/demo.md, "MSLUB
+  sits at the chance floor"; BraTS21: docs/demo.md (Anatomy) section 5), and rows of the DAE, the three diffusion
   models, the AE and the VAE, the offline variants of RA, PHANES and FAE (`COMPARED`: the registry's
   other trained methods, none on published networks) on all four;
 - every figure of the run has data in every panel it draws (`figures.check`: no class with n = 0,
