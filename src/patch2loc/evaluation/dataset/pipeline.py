@@ -1,20 +1,20 @@
 """A scoring job's three stages side by side: reading the next volumes on a thread, scoring the
 current one (on the GPU, where there is one), grading the ones before it on other threads.
 
-A GPU scoring job used to hold its GPU while the CPU read a volume, resampled maps to the scan's
-own grid, computed the metrics and wrote files. Here the job's one thread that drives the device
-only scores; the CPU's stages run beside it, each bounded: at most `depth` volumes read ahead and
-at most max(depth, graders) scored volumes being graded or waiting for it (every grader busy), so a
-job holds at most depth + 1 + max(depth, graders) volumes in memory whatever the dataset's size. Results come back in the order of the inputs, so
-the outputs are the same as scoring one volume after another. A failure in any stage (a volume
-that cannot be read, say) stops the job with that error, after the work under way has finished
-and the work not started has been dropped: nothing is left half-written.
+Reading a volume, resampling maps to the scan's own grid, the metrics and the writing are the CPU's;
+the job's one thread that drives the device only scores, so the GPU does not wait for them. Each
+stage is bounded: at most `depth` volumes read ahead and at most max(depth, graders) scored volumes
+being graded or waiting for it, so a job holds at most depth + 1 + max(depth, graders) volumes in
+memory whatever the dataset's size. Results come back in the order of the inputs, so the outputs
+are the same as scoring one volume after another. A failure in any stage (a volume that cannot be
+read, say) stops the job with that error, after the work under way has finished and the work not
+started has been dropped: nothing is left half-written.
 
-Grading holds the GIL for much of its time (masks, label components, table rows), so threads
-alone keep a small network's GPU waiting. With `processes`, the graders are forked processes
-(the parent's modules and the grading function come with the fork; the volumes travel pickled, a
-few tens of milliseconds each). A forked grader must not touch the parent's GPU: grading is NumPy,
-SciPy and pandas only. The pool is made, and its processes forked, before the reader thread starts.
+Grading holds the GIL for much of its time (label components, table rows), so threads alone keep a
+small network's GPU waiting. With `processes`, the graders are forked processes (the parent's
+modules and the grading function come with the fork; the volumes travel pickled, a few tens of
+milliseconds each), made before the reader thread starts. A forked grader never touches the GPU
+(grading is NumPy, SciPy, pandas and torch on the CPU) and runs torch on one thread.
 """
 
 from __future__ import annotations
