@@ -7,7 +7,9 @@ here imports a method or torch.
 options of config `heatmap:` or predict's flags, of which the method reads the fields of its
 `ScoreOptions`); `block` in `train_from_files` is the method's config block (a dict, turned into
 `Settings`), and training writes best.pt, last.pt and loss.csv into out_dir (resuming from its
-last.pt), e.g. through the shared harness `training.harness`.
+last.pt), e.g. through the shared harness `training.harness`. A method whose network is rebuilt from
+its settings also has `RANGES` (the bounds every checkpoint's config is held to before a network is
+built), and its registry line names its bounds module (`Method.bounds`).
 """
 
 from __future__ import annotations
