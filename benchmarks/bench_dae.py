@@ -28,8 +28,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from patch2loc.methods.dae.noise import noise_cells
 from patch2loc.methods.dae.score import anomaly_map
 from patch2loc.methods.dae.train import DAEConfig, DAETask
-from patch2loc.methods.harness import prepare_device, seed_everything
-from patch2loc.methods.training_data import TrainingData
+from patch2loc.training.harness import prepare_device, seed_everything
+from patch2loc.training.training_data import TrainingData
 
 DEFAULT_SHAPES = {
     "demo": ["demo-w8=64,40,8,16", "demo-w16=64,40,16,16", "demo-w32=64,40,32,16", "demo-w64=64,40,64,16"],

@@ -28,8 +28,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench_dae import PAPER_VOLUMES, add_gpu_tflops, sync, volumes
 from patch2loc.registry import REGISTRY, implementation
 from patch2loc.methods.diffusion import pretrain, score, train, variants
-from patch2loc.methods.harness import prepare_device, seed_everything
-from patch2loc.methods.training_data import TrainingData
+from patch2loc.training.harness import prepare_device, seed_everything
+from patch2loc.training.training_data import TrainingData
 
 # The diffusion methods of the registry and their config dataclasses (what differs between them is there:
 # a patch square when its default patch_size is set, a conditioning encoder when its default encoder is).

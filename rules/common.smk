@@ -25,7 +25,8 @@ from patch2loc.data.inputs import (  # noqa: E402  (config `inputs`: model input
     set_inputs,
 )
 from patch2loc.errors import InputError  # noqa: E402
-from patch2loc.methods.blockbounds import check_method_blocks  # noqa: E402
+from patch2loc.training.blockbounds import check_method_blocks  # noqa: E402
+from patch2loc.registry import REGISTRY  # noqa: E402
 from patch2loc.run.configfiles import load as load_configfiles  # noqa: E402
 
 # Snakemake merged the --configfile files key by key; a file may also extend another (config/demo.yaml
@@ -40,14 +41,25 @@ if workflow.config_settings.configfiles:
     config.update(_from_files)
     update_config(config, dict(workflow.config_settings.config))
 
+# A method block the schema does not describe (a method added as its package, registry line, config
+# block and docs page) is held to its Settings dataclass when its training reads it and to its
+# bounds below; the schema checks the rest of the config.
+with open(Path(workflow.basedir) / "config" / "schema.yaml", encoding="utf-8") as _fh:
+    _DESCRIBED = set(yaml.safe_load(_fh)["properties"])
+_UNDESCRIBED = {
+    m.config: config.pop(m.config)
+    for m in REGISTRY
+    if m.config and m.config not in _DESCRIBED and isinstance(config.get(m.config), dict)
+}
 validate(config, "../config/schema.yaml")
+config.update(_UNDESCRIBED)
 try:  # the method blocks' bounds, which the schema leaves to each method's own table
     check_method_blocks(config)
 except InputError as err:
     raise WorkflowError(str(err)) from None
 from patch2loc.evaluation.report.captions import table_caption  # noqa: E402  (one text per table)
 from patch2loc.run.layout import ALL_FOLDS, RunLayout  # noqa: E402  (every path under results/{run})
-from patch2loc.methods.pretrained import (
+from patch2loc.networks.pretrained import (
     HOME as PRETRAINED_DEFAULT_HOME,
     weights_path,
 )  # noqa: E402  (the published networks' cache)

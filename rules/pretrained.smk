@@ -1,6 +1,6 @@
 # The published ImageNet networks that the run's methods train on (the registry's `pretrained`:
 # FAE's ResNet-18, RA's and PHANES' LPIPS SqueezeNet, PHANES' VGG-19), fetched once into
-# pretrained.home and checked against their published sha256 (patch2loc.methods.pretrained). It
+# pretrained.home and checked against their published sha256 (patch2loc.networks.pretrained). It
 # declares `downloads`, so it runs on the login node (internet_rules); the training jobs read the
 # cache and put what scoring needs into their checkpoints. Their offline variants (FAE-random, ...)
 # need none of it. PRETRAINED_HOME, RUN_WEIGHTS, weights_inputs: rules/common.smk.

@@ -9,9 +9,9 @@
 # its checkpoints into a working folder that is *not* an output (resume/models/...); a retried
 # job (`retries:` in profiles/slurm, or a rerun) continues from its last.pt there. When training
 # ends, the files are moved into the declared outputs and the working folder is removed.
-# A training longer than one job (at most 24 h: methods/joblimit.py) stops after a checkpoint before
+# A training longer than one job (at most 24 h: training/joblimit.py) stops after a checkpoint before
 # its job's limit and the rule's next attempt resumes it; `retries:` gives it the attempts it needs.
-from patch2loc.methods.joblimit import job_minutes, retries
+from patch2loc.training.joblimit import job_minutes, retries
 
 
 def pretrained_input(method):

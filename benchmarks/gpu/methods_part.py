@@ -16,12 +16,12 @@ from patch2loc.methods.autoencoder import train as ae_train
 from patch2loc.methods.dae import train as dae_train
 from patch2loc.methods.dae.noise import noise_cells
 from patch2loc.methods.diffusion import pretrain, train as diffusion_train
-from patch2loc.methods import pretrained
+from patch2loc.networks import pretrained
 from patch2loc.methods.fae import train as fae_train
-from patch2loc.methods.lpips import published_lpips
+from patch2loc.networks.lpips import published_lpips
 from patch2loc.methods.phanes import train as phanes_train
 from patch2loc.methods.ra import train as ra_train
-from patch2loc.methods.training_data import TrainingData
+from patch2loc.training.training_data import TrainingData
 from patch2loc.run.settings import config_from_dict
 from patch2loc.scoring.core import ScanSettings, score_scan
 

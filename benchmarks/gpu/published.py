@@ -1,4 +1,4 @@
-"""Stand-ins for the published networks RA, PHANES and FAE build on (methods/pretrained.py FILES):
+"""Stand-ins for the published networks RA, PHANES and FAE build on (networks/pretrained.py FILES):
 random weights of the published shapes, written once into a temporary cache and registered there,
 as the tests do (tests/helpers/published.py). The speed of a network does not depend on its weights."""
 

@@ -2,27 +2,11 @@
 (the run layout, checkpoints, the scoring core, predict, tables) without importing an implementation.
 
 A method is "train per (modality, fold), or nothing; then score a normalised volume (and its
-brain mask) into a raw anomaly map"; its implementation lives in `patch2loc.methods` and is
-imported on first use (`implementation`). The module a registry line names provides
-
-    score(model, image, mask, settings) -> {"score": [X, Y, Z] raw map, ...}   every method
-    Settings                          its config block's dataclass                   trained methods
-    load(checkpoint, device) -> (model, checkpoint dict)                       trained methods
-    train_from_files(train_pairs, val_pairs, block, out_dir, *, modality, threads, progress)
-                                                                               trained methods
-    activation_bytes(grid, options, patch_size) -> bytes held while scoring    optional (predict's budget)
-    RANGES  {key: rule}: the bounds (ranges.py) of the settings that build and score its network,
-            checked on every checkpoint's config before a network is built; the workflow checks
-            its config block at start-up against its `bounds.py` (methods.blockbounds)   methods rebuilt from settings
-
-where `settings` is `scoring.ScanSettings` (device, median size, and `options`: the scoring
-options of config `heatmap:` or predict's flags, of which the method reads its own, e.g. through a
-`ScoreOptions` dataclass), `block` the method's config block (a dict, turned into `Settings`), and
-training writes best.pt, last.pt and loss.csv into out_dir (resuming from its last.pt), e.g.
-through the shared harness `methods.harness`. `score` may add maps for the patch statistics when
-`settings.patch_maps` (Patch2Loc's log_error, log_variance, mean, logvar) and "patches", the
-number of patches it ran. This module imports nothing heavy: the workflow reads it to build its
-DAG. Adding a method: docs/architecture.md, "Adding a method".
+brain mask) into a raw anomaly map"; its implementation is a package of `patch2loc.methods`, whose
+module named here is imported on first use (`implementation`) and provides what
+`patch2loc.interface` states (`MethodModule`; `TrainedModule` for a trained method). This module
+imports nothing heavy: the workflow reads it to build its DAG. Adding a method:
+docs/architecture.md, "Adding a method".
 """
 
 from __future__ import annotations
@@ -58,12 +42,15 @@ class Method:
     predicts_positions: bool = False
     multicontrast: bool = False  # takes C co-registered contrasts as channels (config `inputs` of several)
     pretrain: "Pretraining | None" = None  # a training of its own that its training starts from (cDDPM)
-    # The published networks (methods.pretrained.FILES) its training builds on: the workflow's
+    # The published networks (networks.pretrained.FILES) its training builds on: the workflow's
     # download_weights fetches them on the login node; the trained model holds what scoring needs.
     pretrained: tuple[str, ...] = ()
     # The paper method it is the offline variant of: the same network and config block, built
     # without the published networks, under a name of its own in every table, figure and bundle.
     variant_of: str = ""
+    # The module with RULES, the bounds of the settings that build its network (ranges.py's format, no
+    # torch): the workflow checks its config block against them at start-up (training.blockbounds).
+    bounds: str | None = None
 
     @property
     def trains(self) -> bool:
@@ -103,6 +90,7 @@ REGISTRY = (
     Method(
         name="DAE",
         module="patch2loc.methods.dae.method",
+        bounds="patch2loc.methods.dae.bounds",
         config="dae",
         train_rule="train_dae",
         models="DAE",
@@ -112,11 +100,12 @@ REGISTRY = (
         score_minutes=0.45,
         multicontrast=True,
     ),
-    Method(name="Thresh", module="patch2loc.methods.thresh", score_minutes=0.55),  # the median filter alone
+    Method(name="Thresh", module="patch2loc.methods.thresh.method", score_minutes=0.55),  # the median filter alone
     # Behrendt et al.'s diffusion models (docs/diffusion.md): one UNet, one noise, three ways to use them.
     Method(
         name="DDPM",
         module="patch2loc.methods.diffusion.ddpm",
+        bounds="patch2loc.methods.diffusion.bounds",
         config="ddpm",
         train_rule="train_ddpm",
         models="DDPM",
@@ -128,6 +117,7 @@ REGISTRY = (
     Method(
         name="pDDPM",
         module="patch2loc.methods.diffusion.pddpm",
+        bounds="patch2loc.methods.diffusion.bounds",
         config="pddpm",
         train_rule="train_pddpm",
         models="pDDPM",
@@ -139,6 +129,7 @@ REGISTRY = (
     Method(
         name="cDDPM",
         module="patch2loc.methods.diffusion.cddpm",
+        bounds="patch2loc.methods.diffusion.bounds",
         config="cddpm",
         train_rule="train_cddpm",
         models="cDDPM",
@@ -160,6 +151,7 @@ REGISTRY = (
     Method(
         name="AE",
         module="patch2loc.methods.autoencoder.ae",
+        bounds="patch2loc.methods.autoencoder.bounds",
         config="ae",
         train_rule="train_ae",
         models="AE",
@@ -171,6 +163,7 @@ REGISTRY = (
     Method(
         name="VAE",
         module="patch2loc.methods.autoencoder.vae",
+        bounds="patch2loc.methods.autoencoder.bounds",
         config="vae",
         train_rule="train_vae",
         models="VAE",
@@ -183,12 +176,13 @@ REGISTRY = (
     Method(
         name="RA",
         module="patch2loc.methods.ra.method",
+        bounds="patch2loc.methods.ra.bounds",
         config="ra",
         train_rule="train_ra",
         models="RA",
         gpu=True,
         # measured on an H200: 11.8 steps/s in fp32, 132,000 steps in 3.1 h; ten times that, run as
-        # successive jobs of at most a day (methods/joblimit.py)
+        # successive jobs of at most a day (training/joblimit.py)
         train_minutes=1870,
         train_gpu_gib=(6.4, 4.2),  # measured on an H200 (fp32, bf16)
         score_minutes=0.6,  # 1.4 s a volume measured on an H200 (the core with its median); the metrics on the CPU
@@ -197,6 +191,7 @@ REGISTRY = (
     Method(
         name="RA-noLPIPS",
         module="patch2loc.methods.ra.offline",
+        bounds="patch2loc.methods.ra.bounds",
         config="ra",
         train_rule="train_ra_nolpips",
         models="RA-noLPIPS",
@@ -210,12 +205,13 @@ REGISTRY = (
     Method(
         name="PHANES",
         module="patch2loc.methods.phanes.method",
+        bounds="patch2loc.methods.phanes.bounds",
         config="phanes",
         train_rule="train_phanes",
         models="PHANES",
         gpu=True,
         # measured on an H200: 3.5 steps/s in fp32, 132,000 steps in 10.6 h; ten times that, as
-        # successive jobs of at most a day (methods/joblimit.py)
+        # successive jobs of at most a day (training/joblimit.py)
         train_minutes=6330,
         train_gpu_gib=(8.5, 8.5),  # measured on an H200 in fp32; bf16/fp16 not measured: fp32's
         score_minutes=0.8,  # 1.1 s a volume measured on an H200; the metrics on the CPU
@@ -224,6 +220,7 @@ REGISTRY = (
     Method(
         name="PHANES-noPretrained",
         module="patch2loc.methods.phanes.offline",
+        bounds="patch2loc.methods.phanes.bounds",
         config="phanes",
         train_rule="train_phanes_nopretrained",
         models="PHANES-noPretrained",
@@ -237,6 +234,7 @@ REGISTRY = (
     Method(
         name="FAE",
         module="patch2loc.methods.fae.method",
+        bounds="patch2loc.methods.fae.bounds",
         config="fae",
         train_rule="train_fae",
         models="FAE",
@@ -249,6 +247,7 @@ REGISTRY = (
     Method(
         name="FAE-random",
         module="patch2loc.methods.fae.offline",
+        bounds="patch2loc.methods.fae.bounds",
         config="fae",
         train_rule="train_fae_random",
         models="FAE-random",

@@ -2,7 +2,7 @@
 tensors), `width` 4096 or `blocks` 5000 (the network) built 4-6 GB before anything was checked;
 now the ranges refuse them, and settings within their ranges are held to the memory budget
 (PATCH2LOC_MEMORY_BUDGET_MB): the network's weights, counted on torch's meta device, and on the CPU
-what scoring a batch of slices holds (methods/rebuild.py, methods/diffusion/bounds.py). Each
+what scoring a batch of slices holds (networks/rebuild.py, methods/diffusion/bounds.py). Each
 refusal runs in a child process whose peak memory is measured (helpers.hostile.refused_in_child):
 one line, exit 2, nothing written, the peak of a tiny good input's or less."""
 

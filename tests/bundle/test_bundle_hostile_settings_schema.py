@@ -1,6 +1,6 @@
 """A method's settings have one set of bounds. The rules a checkpoint's config is held to
 (the `RULES` of the method's `bounds` module, ranges.py's format) are also what the workflow holds
-the method's config block to at start-up (patch2loc.methods.blockbounds, right after the schema):
+the method's config block to at start-up (patch2loc.training.blockbounds, right after the schema):
 config/schema.yaml names those keys without bounds of its own, and the start-up verdict on the
 values at and beyond each bound is the rules' (`check_block`). The one difference the schema cannot
 say is checked by the rules alone: test steps below `timesteps` (tested in test_bundle_hostile_settings)."""
@@ -15,7 +15,7 @@ import yaml
 
 from patch2loc.checks.ranges import MAX_PATCH, OneOf, check_block
 from patch2loc.errors import InputError
-from patch2loc.methods.blockbounds import block_rules, check_method_blocks
+from patch2loc.training.blockbounds import block_rules, check_method_blocks
 from patch2loc.registry import REGISTRY, implementation
 from patch2loc.run.configfiles import load as load_configfiles
 

@@ -20,7 +20,7 @@ import pytest
 from tests.helpers.fake_chain import fake_run, from_run_argv
 from tests.helpers.safety import make_case, predict_argv, refused, train_on
 
-from patch2loc.methods.train_command import read_pairs
+from patch2loc.cli.train import read_pairs
 from patch2loc.files.staging import TEMP_MARK
 
 NOT_UTF8 = os.fsdecode(b"b\xff\xfe")  # a name made on a Latin-1 system

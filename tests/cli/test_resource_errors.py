@@ -17,7 +17,7 @@ from tests.helpers.fake_chain import fake_prepare, fake_run, from_run_argv
 from tests.helpers.safety import SHAPE, make_case, predict_argv, refused, train_argv
 from tests.helpers.checkpoints import as_written
 
-import patch2loc.methods.harness as harness_mod
+import patch2loc.training.harness as harness_mod
 import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc import cli
 from patch2loc.files.staging import TEMP_MARK

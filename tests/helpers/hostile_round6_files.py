@@ -14,7 +14,7 @@ SHAPE = (32, 32, 8)
 def train_block(method: str, block: dict, data: str, out: str) -> None:
     """A method trained on data/train.csv and data/val.csv with its settings `block`, as the workflow's
     training rule (workflow/scripts/train_model.py) calls it."""
-    from patch2loc.methods.train_command import read_pairs
+    from patch2loc.cli.train import read_pairs
     from patch2loc.registry import implementation
 
     pairs = [read_pairs(Path(data) / f"{split}.csv") for split in ("train", "val")]

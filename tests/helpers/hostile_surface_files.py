@@ -37,7 +37,7 @@ def validate_override(config: str, key: str, value, overlay: str | None = None) 
     from snakemake.utils import validate
 
     from patch2loc.errors import InputError
-    from patch2loc.methods.blockbounds import check_method_blocks
+    from patch2loc.training.blockbounds import check_method_blocks
     from patch2loc.run.configfiles import load
 
     cfg = load([config, overlay] if overlay else [config])

@@ -1,4 +1,4 @@
-"""Stand-ins for the published networks (methods/pretrained.py FILES): random weights in each
+"""Stand-ins for the published networks (networks/pretrained.py FILES): random weights in each
 published file's key set (its network's tensors, no BatchNorm counters), saved into a cache folder
 and registered under their keys with matching sha256 and size, so a paper method trains and scores
 in tests without the internet (the variants need none)."""
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from patch2loc.methods import pretrained
+from patch2loc.networks import pretrained
 
 
 def random_state(key: str) -> dict:

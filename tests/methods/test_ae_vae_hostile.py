@@ -88,7 +88,7 @@ def test_a_dae_noise_finer_than_a_pixel_is_refused_before_training(tmp_path):
     import numpy as np
 
     from patch2loc.methods.dae.train import DAEConfig, train
-    from patch2loc.methods.training_data import TrainingData
+    from patch2loc.training.training_data import TrainingData
 
     base = dict(steps=2, batch_size=2, lr=1e-3, width=4, val_every=1, val_batches=1, device="cpu", num_threads=1)
     with pytest.raises(InputError, match="noise_cell_mm 1e-06 must be a number from 0.2 to 1000"):

@@ -14,7 +14,7 @@ from patch2loc.methods.dae.model import DenoisingUNet, WSConv2d, group_count
 from patch2loc.methods.dae.noise import coarse_noise, node_spacing, noise_cells
 from patch2loc.methods.dae.score import anomaly_map, load_model
 from patch2loc.methods.dae.train import DAEConfig, train
-from patch2loc.methods.training_data import TrainingData
+from patch2loc.training.training_data import TrainingData
 from patch2loc.run.checkpoint import read_checkpoint
 from tests.helpers.checkpoints import as_written
 

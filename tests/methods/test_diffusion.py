@@ -182,7 +182,7 @@ def one_thread():
 
 def test_a_briefly_trained_ddpm_reconstructs_a_normal_slice_better_than_the_noised_input(one_thread):
     from patch2loc.methods.diffusion.train import DiffusionConfig, DiffusionTask
-    from patch2loc.methods.training_data import TrainingData
+    from patch2loc.training.training_data import TrainingData
 
     torch.manual_seed(0)
     vol = normal_slices(24).transpose(1, 2, 0)[None]  # [1, X, Y, Z]: 24 axial slices

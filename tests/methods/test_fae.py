@@ -15,7 +15,7 @@ from scipy import ndimage
 from torch.nn import functional as F
 
 from patch2loc.errors import InputError
-from patch2loc.methods import pretrained
+from patch2loc.networks import pretrained
 from patch2loc.methods.fae.model import FAE, ResNetStages, anomaly_slices, fae_loss, negative_ssim, resnet18
 from patch2loc.methods.fae.train import FAEConfig
 from patch2loc.registry import implementation

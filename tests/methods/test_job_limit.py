@@ -1,4 +1,4 @@
-"""Trainings longer than one job (methods/joblimit.py): when the next checkpoint fits before a job's
+"""Trainings longer than one job (training/joblimit.py): when the next checkpoint fits before a job's
 limit, and how many jobs and attempts a training gets (the stop and resume itself:
 tests/methods/test_train.py)."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 
 import pytest
-from patch2loc.methods import joblimit
-from patch2loc.methods.joblimit import DEADLINE_ENV
+from patch2loc.training import joblimit
+from patch2loc.training.joblimit import DEADLINE_ENV
 
 
 def test_the_interval_decides_whether_a_next_checkpoint_fits(monkeypatch):

@@ -14,7 +14,7 @@ from patch2loc.methods.dae.score import load_model as load_dae
 from patch2loc.methods.patch2loc import train as p2l_train
 from patch2loc.methods.patch2loc.heatmap import score_volume
 from patch2loc.methods.patch2loc.model import load_model as load_p2l
-from patch2loc.methods.training_data import TrainingData
+from patch2loc.training.training_data import TrainingData
 from patch2loc.run.checkpoint import read_checkpoint
 from tests.helpers.checkpoints import RANGE, as_written
 

@@ -17,7 +17,7 @@ from scipy.ndimage import gaussian_filter
 from skimage.exposure import equalize_adapthist
 
 from patch2loc.errors import InputError
-from patch2loc.methods.lpips import SqueezeLPIPS
+from patch2loc.networks.lpips import SqueezeLPIPS
 from patch2loc.methods.phanes import masks
 from patch2loc.methods.phanes.model import PHANESModel, trainable_count
 from patch2loc.methods.phanes.offline import Settings as VariantSettings

@@ -18,7 +18,7 @@ from patch2loc.methods.phanes.train import PHANESConfig, PHANESTask
 from patch2loc.methods.ra import losses
 from patch2loc.methods.ra.model import SoftIntroVAE
 from patch2loc.methods.ra.train import training_batch
-from patch2loc.methods.training_data import TrainingData
+from patch2loc.training.training_data import TrainingData
 
 SCALE = 1 / 32**2
 

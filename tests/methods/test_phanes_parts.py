@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from torchvision.models import vgg19
 
 from patch2loc.errors import InputError
-from patch2loc.methods import pretrained
+from patch2loc.networks import pretrained
 from patch2loc.methods.phanes import losses
 from patch2loc.methods.phanes.aotgan import AOTBlock, Discriminator, InpaintGenerator, check_size, gate_norm
 from tests.helpers.published import publish, random_state

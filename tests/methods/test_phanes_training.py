@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from patch2loc.errors import InputError
-from patch2loc.methods import pretrained
+from patch2loc.networks import pretrained
 from patch2loc.methods.phanes import train as phanes_train
 from patch2loc.methods.phanes.train import PHANESTask
 from patch2loc.registry import implementation

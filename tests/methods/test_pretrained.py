@@ -1,4 +1,4 @@
-"""The published networks' cache (methods/pretrained.py): what rule download_weights fetches and
+"""The published networks' cache (networks/pretrained.py): what rule download_weights fetches and
 the trainings read. A file that is not the published one is refused with one line, never used."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from patch2loc.errors import InputError
-from patch2loc.methods import pretrained
-from patch2loc.methods.pretrained import FILES, fetch_weights, state_dict, weights_path
+from patch2loc.networks import pretrained
+from patch2loc.networks.pretrained import FILES, fetch_weights, state_dict, weights_path
 from tests.helpers.published import random_state
 
 TIMES = {"timeout": 5.0, "deadline": 30.0}

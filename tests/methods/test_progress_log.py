@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from patch2loc.methods.patch2loc.train import TrainConfig, train
-from patch2loc.methods.progress import LineProgress
+from patch2loc.training.progress import LineProgress
 
 
 def test_line_progress_writes_lines_with_rate_and_eta():

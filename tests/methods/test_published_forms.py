@@ -1,4 +1,4 @@
-"""The published files' key sets (methods/pretrained.py FILES): each file as published (torchvision's
+"""The published files' key sets (networks/pretrained.py FILES): each file as published (torchvision's
 older saves hold no BatchNorm counter) loads into the network that reads it, as torch's own strict
 load takes it; a file of other tensors or not a torch file is refused in one line naming it."""
 
@@ -12,10 +12,10 @@ import torch
 from torchvision import models
 
 from patch2loc.errors import InputError
-from patch2loc.methods import pretrained
+from patch2loc.networks import pretrained
 from patch2loc.methods.fae.model import FAE
 from patch2loc.methods.fae.train import FAEConfig, backbone_state
-from patch2loc.methods.lpips import published_lpips
+from patch2loc.networks.lpips import published_lpips
 from patch2loc.methods.phanes.losses import vgg_for
 from tests.helpers.published import fake_published, publish, random_state
 

@@ -13,7 +13,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 from skimage.exposure import equalize_adapthist
 
-from patch2loc.methods.lpips import SqueezeLPIPS, saliency
+from patch2loc.networks.lpips import SqueezeLPIPS, saliency
 from patch2loc.methods.ra import losses
 from patch2loc.methods.ra.augment import sampling_matrices
 from patch2loc.methods.ra.model import SoftIntroVAE, parameter_count

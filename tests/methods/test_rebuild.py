@@ -1,4 +1,4 @@
-"""The slice-reconstruction methods (the DAE, the diffusion models) load through `methods.rebuild`:
+"""The slice-reconstruction methods (the DAE, the diffusion models) load through `networks.rebuild`:
 weights that do not fit their checkpoint's settings are one line naming the file, and a volume on
 another grid than the model's is refused before it is scored."""
 

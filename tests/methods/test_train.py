@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-import patch2loc.methods.harness as harness_mod
+import patch2loc.training.harness as harness_mod
 import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc.files.io import save_volume
 from patch2loc.errors import InputError
 from patch2loc.methods.patch2loc.model import load_model
-from patch2loc.methods.joblimit import DEADLINE_ENV, JobTimeLimit
+from patch2loc.training.joblimit import DEADLINE_ENV, JobTimeLimit
 from patch2loc.methods.patch2loc.train import TrainConfig, train, train_from_files
 
 SHAPE = (32, 32, 8)
@@ -211,7 +211,7 @@ def test_checkpoint_every_writes_last_less_often_and_still_resumes_identically(r
 
 def test_learning_rate_schedules():
     """constant: the paper's rate at every step; warm-up: linear up to lr; cosine: from lr to 0."""
-    from patch2loc.methods.harness import scheduled_lr
+    from patch2loc.training.harness import scheduled_lr
 
     assert [scheduled_lr(0.01, s, 10) for s in (0, 5, 9)] == [0.01, 0.01, 0.01]
     assert [scheduled_lr(0.01, s, 10, "constant", 4) for s in (0, 1, 3, 4)] == pytest.approx(

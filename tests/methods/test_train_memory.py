@@ -1,5 +1,5 @@
 """A training's memory (data, network with its gradients and Adam state, activations at the batch) estimated
-before its first step (methods/train_memory.py) and held to the machine's available memory and the job's
+before its first step (training/train_memory.py) and held to the machine's available memory and the job's
 mem_mb: a block within its bounds that cannot fit (an AE of size 1024 at batch 128, each method's largest
 sizes) is one line naming the estimate, the limit and the settings to lower, and nothing is built or
 written; a small block trains. Before, such a block started and grew until the machine ran out."""
@@ -34,7 +34,7 @@ BIG = {
 
 @pytest.fixture()
 def pairs(tmp_path):
-    from patch2loc.methods.train_command import read_pairs
+    from patch2loc.cli.train import read_pairs
 
     data = training_lists(tmp_path / "data")
     return read_pairs(data / "train.csv"), read_pairs(data / "val.csv")
@@ -62,7 +62,7 @@ def _line_names_the_block(method: str, line: str) -> None:
 @pytest.mark.parametrize("method", sorted(set(BIG) - set(PUBLISHED)))
 def test_a_block_that_cannot_fit_is_one_line_before_anything_is_built(method, pairs, tmp_path, monkeypatch):
     monkeypatch.setenv("PATCH2LOC_TRAIN_MEM_MB", "48000")  # the workflow's training jobs
-    monkeypatch.setattr("patch2loc.methods.harness.seed_everything", _never_built)
+    monkeypatch.setattr("patch2loc.training.harness.seed_everything", _never_built)
     out = tmp_path / "model"
     with pytest.raises(InputError) as info:
         implementation(method).train_from_files(
@@ -78,8 +78,8 @@ def test_a_block_of_a_method_on_published_networks_is_checked_alike(method, monk
 
     import torch
 
-    from patch2loc.methods.train_memory import check_before_training
-    from patch2loc.methods.training_data import TrainingData
+    from patch2loc.training.train_memory import check_before_training
+    from patch2loc.training.training_data import TrainingData
 
     monkeypatch.setenv("PATCH2LOC_TRAIN_MEM_MB", "48000")
     data = TrainingData(*(np.zeros((2, *SHAPE), t) for t in (np.float32, bool, np.float32, bool)), {}, (1.0,) * 3)
@@ -111,8 +111,8 @@ def test_the_estimate_grows_with_the_batch_and_the_size():
     from dataclasses import asdict
 
     from patch2loc.methods.autoencoder.variants import AEConfig
-    from patch2loc.methods.train_memory import estimate
-    from patch2loc.methods.training_data import TrainingData
+    from patch2loc.training.train_memory import estimate
+    from patch2loc.training.training_data import TrainingData
 
     grid = (32, 32, 8)
     data = TrainingData(*(np.zeros((2, *grid), t) for t in (np.float32, bool, np.float32, bool)), {}, (1.0,) * 3)

@@ -15,7 +15,7 @@ from tests.helpers.safety import train_argv as shared_train_argv
 
 import patch2loc.methods.patch2loc.train as train_mod
 from patch2loc import cli
-from patch2loc.methods.train_command import read_pairs
+from patch2loc.cli.train import read_pairs
 from patch2loc.files.io import save_volume
 from patch2loc.files.staging import TEMP_MARK
 

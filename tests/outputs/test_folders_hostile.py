@@ -82,7 +82,7 @@ def test_predict_out_where_nothing_can_be_created_fails_before_compute(tmp_path,
 
 def test_train_out_where_nothing_can_be_created_fails_before_reading(tmp_path, capsys, monkeypatch):
     data = training_lists(tmp_path / "data")
-    monkeypatch.setattr("patch2loc.methods.training_data.load_training_data", _no_compute)
+    monkeypatch.setattr("patch2loc.training.training_data.load_training_data", _no_compute)
     argv = shared_train_argv(data / "train.csv", data / "val.csv", NOWHERE / "run")
     refused(argv, "nothing can be created there", tmp_path, capsys)
 

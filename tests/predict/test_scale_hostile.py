@@ -101,7 +101,7 @@ def test_a_crafted_range_is_refused_with_the_checkpoint(c, tmp_path, capsys, val
 @pytest.mark.parametrize("method", ["Patch2Loc", "DAE", "DDPM"])
 def test_training_records_the_range(tmp_path, method):
     """The trained methods (the diffusion models through their shared training) record the in-brain 1st/99th percentiles of their training volumes."""
-    from patch2loc.methods.training_data import load_training_data
+    from patch2loc.training.training_data import load_training_data
 
     cases = [make_case(tmp_path / f"s{i}") for i in range(2)]
     pairs = [(c["image"], c["mask"]) for c in cases]

@@ -167,7 +167,7 @@ def test_folds_are_averaged_raw_then_post_processed_once():
 
 
 def test_the_mean_of_different_folds_is_the_mean_of_their_raw_maps(monkeypatch):
-    from patch2loc.methods import thresh
+    from patch2loc.methods.thresh import method as thresh
 
     image = np.arange(4 * 4 * 3, dtype=np.float32).reshape(4, 4, 3)
     mask = np.ones(image.shape, bool)

@@ -40,7 +40,7 @@ QUOTED_HEX = re.compile(r"`([0-9a-f]{7,40})`")  # in backticks even digits alone
 CHECKSUM_WORDS = re.compile(r"sha-?1|sha-?256|md5|crc32|checksum|hexdigest|fromhex|gitblob", re.IGNORECASE)
 CHECKSUM_TABLES = {  # every source's pinned md5/sha1/git blob ids; the published networks' sha256
     "config/datasets.yaml",
-    "src/patch2loc/methods/pretrained.py",
+    "src/patch2loc/networks/pretrained.py",
 }
 UPSTREAM_PINS = {  # the commit of a cited repository whose code a module follows line by line
     "2e628cb": "hjkuijf/wmhchallenge",

@@ -57,9 +57,9 @@ def test_every_number_has_an_upper_bound_and_every_list_a_length():
 
 
 def test_a_key_without_a_type_of_its_own_is_bounded_by_its_methods_rules():
-    """The schema leaves a method block's network settings to the method's RULES (patch2loc.methods.blockbounds)."""
+    """The schema leaves a method block's network settings to the method's RULES (patch2loc.training.blockbounds)."""
     from patch2loc.registry import REGISTRY
-    from patch2loc.methods.blockbounds import block_rules
+    from patch2loc.training.blockbounds import block_rules
 
     ruled = {(m.config, key) for m in REGISTRY if m.config for key in block_rules(m)}
     untyped = []
@@ -74,7 +74,7 @@ def _start_up(cfg: dict) -> None:
     """What rules/common.smk checks a config with: the schema, then the method blocks' own bounds."""
     from snakemake.utils import validate
 
-    from patch2loc.methods.blockbounds import check_method_blocks
+    from patch2loc.training.blockbounds import check_method_blocks
 
     validate(cfg, str(SCHEMA_PATH))
     check_method_blocks(cfg)

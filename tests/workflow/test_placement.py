@@ -185,8 +185,8 @@ def test_the_methods_on_published_networks_train_per_fold_after_their_one_downlo
 
 
 def test_no_job_asks_for_more_than_a_day(paper):
-    """A training longer than a day runs as successive jobs that resume (methods/joblimit.py)."""
-    from patch2loc.methods.joblimit import JOB_LIMIT_MINUTES
+    """A training longer than a day runs as successive jobs that resume (training/joblimit.py)."""
+    from patch2loc.training.joblimit import JOB_LIMIT_MINUTES
 
     jobs, _ = paper
     runtimes = {job["rule"]: job["resources"].get("runtime", 0) for job in jobs}

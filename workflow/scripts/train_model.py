@@ -21,7 +21,7 @@ from _common import require_cuda, setup
 setup(snakemake, threads=snakemake.threads)
 require_cuda(snakemake)
 
-from patch2loc.methods.joblimit import DEADLINE_ENV, deadline_for
+from patch2loc.training.joblimit import DEADLINE_ENV, deadline_for
 from patch2loc.run.checkpoint import read_checkpoint
 
 if os.environ.get("SLURM_JOB_ID"):  # a job with a time limit: stop at a checkpoint before it, resumed next
@@ -43,7 +43,7 @@ if "coverage" in inp.keys():  # a model input of several contrasts: who its list
             if row["fold"] == str(snakemake.wildcards.fold):
                 print(f"{row['split']}: {row['subjects']} subjects; {row['left_out']} left out for lacking a contrast")
 mem_mb = getattr(getattr(snakemake, "resources", None), "mem_mb", None)
-if mem_mb:  # the training's memory estimate is held to the job's (methods/train_memory.py)
+if mem_mb:  # the training's memory estimate is held to the job's (training/train_memory.py)
     os.environ["PATCH2LOC_TRAIN_MEM_MB"] = str(mem_mb)
 settings = dict(snakemake.params.settings)
 if "pretrained" in inp.keys():  # the pre-training's best.pt, under the key its registry line names

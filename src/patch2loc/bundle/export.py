@@ -85,7 +85,7 @@ def collect(run: Path, modality: str, method: str, folds: list[int] | None) -> t
     fold_list = []
     for k in wanted:
         ckpt = read_checkpoint(trained[k], method=method)
-        if hasattr(implementation(method), "RANGES"):  # rebuilt from its settings: held to them as predict holds it
+        if METHODS[method].bounds:  # rebuilt from its settings: held to them as predict holds it
             implementation(method).load(str(trained[k]), "meta")  # the meta device: nothing is allocated
         trained_on = checkpoint_modality(ckpt)
         if trained_on not in (None, modality):

@@ -12,7 +12,7 @@ A trained method's own settings (those recorded in its checkpoints' `config`: th
 its schedule, its scoring) are bounded the same way, by a table of rules in its own module (e.g.
 the diffusion models' `methods/diffusion/bounds.py`), checked with `check_block` when its config
 block is read and when a checkpoint is loaded, before any network is built; the workflow holds its
-blocks to the same table at start-up (patch2loc.methods.blockbounds), and config/schema.yaml states no
+blocks to the same table at start-up (patch2loc.training.blockbounds), and config/schema.yaml states no
 second copy of those bounds.
 """
 

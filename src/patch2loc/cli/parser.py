@@ -9,7 +9,7 @@ import argparse
 from patch2loc.bids.command import add_parser as add_bids_parser
 from patch2loc.bundle.export import add_parser as add_export_parser
 from patch2loc.checks.flags import OneLineParser
-from patch2loc.methods.train_command import add_parser as add_train_parser
+from patch2loc.cli.train import add_parser as add_train_parser
 from patch2loc.predict.parser import add_parser as add_predict_parser
 
 

@@ -1,3 +1,4 @@
-"""Anomaly-detection methods: one subpackage or module per method, named by its registry line
-(`patch2loc.registry`), plus what their trainings share (harness, resume, training data, slices).
-Adding a method: docs/architecture.md, "Adding a method"."""
+"""Anomaly-detection methods: one subpackage per method, named by its registry line
+(`patch2loc.registry`); what their trainings share is in `patch2loc.training`, the networks and
+loaders several of them use in `patch2loc.networks`. Adding a method: docs/architecture.md,
+"Adding a method"."""

@@ -80,8 +80,7 @@ def estimate(
     else:
         grid = tuple(int(s) for s in image.shape[:3])
 
-    activations = getattr(implementation(method), "activation_bytes", None)  # a method without one: none counted
-    batch = activations(grid, {"batch_size": batch_size, "stride": stride}, patch_size) if activations else 0
+    batch = implementation(method).activation_bytes(grid, {"batch_size": batch_size, "stride": stride}, patch_size)
     stages["scoring"] = max(LOOP * _voxels(grid) + batch, SCORE * _voxels(grid))
     return {name: size + model_bytes for name, size in stages.items()}
 

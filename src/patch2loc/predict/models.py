@@ -27,9 +27,8 @@ SCORING_FLAGS = ("stride", "centres", "amp")  # call settings that change the ma
 
 
 def scoring_options(method: str) -> tuple[str, ...]:
-    """The scoring options `method` reads (the fields of its module's ScoreOptions; none without one)."""
-    options = getattr(implementation(method), "ScoreOptions", None)
-    return tuple(f.name for f in fields(options)) if options is not None else ()
+    """The scoring options `method` reads (the fields of its module's ScoreOptions)."""
+    return tuple(f.name for f in fields(implementation(method).ScoreOptions))
 
 
 def method_flags(method: str, scoring: ScoringFlags) -> dict:

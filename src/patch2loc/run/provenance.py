@@ -47,7 +47,7 @@ def versions_text() -> str:
 
 
 def checkpoint_versions() -> dict:
-    """What a checkpoint records of the code that trained it (methods/harness.py)."""
+    """What a checkpoint records of the code that trained it (training/harness.py)."""
     import sys
 
     import numpy as np

@@ -3,7 +3,7 @@
 hand-edited file): a bool is not an int, a string is not a number, NaN and infinity are not
 numbers. One line names the key, the value and the type wanted. The schema checks the workflow's
 config at start-up; this holds every other way in, and is the one check every block passes
-(`settings.config_from_dict`, `methods.harness.check_settings`)."""
+(`settings.config_from_dict`, `training.harness.check_settings`)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 `RANGES` bounds the settings that build and score the network, in the workflow's `ae:` and `vae:`
 blocks and in every checkpoint's config (score.py); the VAE adds its KL weight. train.check_architecture
 adds the combinations (size = bottleneck x 2^k, dropout below 1, the weights). `RULES`: what the
-workflow holds both blocks to at start-up (patch2loc.methods.blockbounds; an `ae:` block with a
+workflow holds both blocks to at start-up (patch2loc.training.blockbounds; an `ae:` block with a
 kl_weight is refused by the schema); config/schema.yaml names these keys without bounds of its own.
 """
 

@@ -17,8 +17,8 @@ from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.model import DenseAutoencoder
 from patch2loc.methods.autoencoder.train import ARCHITECTURE, RANGES, VAE_RANGES, check_architecture, to_grid
-from patch2loc.methods.rebuild import Bounds, load_network, prepare_scoring
-from patch2loc.methods.slices import residual_map
+from patch2loc.networks.rebuild import Bounds, load_network, prepare_scoring
+from patch2loc.networks.slices import residual_map
 
 SLICES_PER_BATCH = 32
 # Bytes per pixel of the model's grid, per filter of the first convolution, one slice holds in the
@@ -55,7 +55,7 @@ def _check(config: dict, where: str) -> None:
 BOUNDS = Bounds(_check, "config size, width, bottleneck, latent", batch_bytes, "config size, width, volume_shape")
 
 
-def _network(config: dict) -> DenseAutoencoder:
+def build_network(config: dict) -> DenseAutoencoder:
     model = DenseAutoencoder(**{k: config[k] for k in ARCHITECTURE})
     model.seed = int(config["seed"])  # the VAE's code samples at scoring
     return model
@@ -63,7 +63,7 @@ def _network(config: dict) -> DenseAutoencoder:
 
 def load_model(checkpoint: str, device: str | torch.device = "cpu", method: str = "AE"):
     """Rebuild the AE or VAE from a checkpoint; returns (model in eval mode, checkpoint dict)."""
-    return load_network(checkpoint, method, _network, device, BOUNDS)
+    return load_network(checkpoint, method, build_network, device, BOUNDS)
 
 
 @torch.inference_mode()

@@ -9,7 +9,7 @@ summed over the code (trainers/VAE.py:36-42, weight 1). One Adam step at a const
 beta1 = 0.5 (trainers/DLMODEL.py:113-115, utils/default_config_setup.py:257). Validation: a fixed
 set of slices of the validation subjects, drawn once with a generator of its own; `val_recon_error`
 is the mean |x - reconstruction| in the brain, the anomaly score's level on normal tissue. The loop,
-checkpoints, resume and best model by validation loss are the shared harness's (`methods.harness`).
+checkpoints, resume and best model by validation loss are the shared harness's (`training.harness`).
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.bounds import MAX_SIZE, RANGES, VAE_RANGES  # one table: bounds.py
 from patch2loc.methods.autoencoder.model import DenseAutoencoder, layer_count
-from patch2loc.methods.harness import (
+from patch2loc.training.harness import (
     LOOP_MUST_MATCH,
     LoopSettings,
     autocast_context,
     check_settings,
 )
-from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data, train_task
+from patch2loc.training.resume import NothingExtra
+from patch2loc.training.training_data import Pairs, TrainingData, load_training_data, train_task
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 ARCHITECTURE = ("size", "width", "bottleneck", "latent", "dropout", "variational")
@@ -159,7 +159,7 @@ def autoencoder_loss(model, x: torch.Tensor, generator: torch.Generator, kl_weig
 
 
 class AutoencoderTask(NothingExtra):
-    """The harness's view of the AE's or VAE's training (`methods.harness.TrainingTask`)."""
+    """The harness's view of the AE's or VAE's training (`training.harness.TrainingTask`)."""
 
     columns = COLUMNS
 

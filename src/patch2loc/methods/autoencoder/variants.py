@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from patch2loc.methods.autoencoder import score as _score
 from patch2loc.methods.autoencoder import train as _train
-from patch2loc.methods.binding import bind_family
+from patch2loc.training.binding import bind_family
+from patch2loc.training.train_memory import Footprint, network_bytes, slice_side
 
 
 @dataclass
@@ -44,3 +45,11 @@ def bind(config_cls) -> tuple:
 
     rules = _train.VAE_RANGES if config_cls.variational else _train.RANGES
     return (*bind_family(config_cls, _score, _train), activation_bytes, rules)
+
+
+def training_footprint(cfg, config: dict, grid, channels: int) -> Footprint:
+    """What one training step of the AE or VAE holds beside the data (training/train_memory.py): its
+    scoring's per-pixel bytes."""
+    side = slice_side(cfg.size, grid)
+    sample = side * side * _score.PER_FILTER * cfg.width
+    return Footprint(sample, cfg.batch_size, network_bytes(_score.build_network, config), side)

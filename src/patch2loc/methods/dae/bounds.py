@@ -4,7 +4,7 @@
 checkpoint's config (score.load_model); `NOISE` training's coarse noise: a node distance of 1e-6 mm
 asked for a grid of 10^8 x 10^8 nodes per slice, and at most one node per pixel is drawn (train.py),
 so 0.2 mm, the chain's finest voxel. `RULES`: what the workflow holds its `dae:` block to at start-up
-(patch2loc.methods.blockbounds); config/schema.yaml names these keys without bounds of its own.
+(patch2loc.training.blockbounds); config/schema.yaml names these keys without bounds of its own.
 """
 
 from __future__ import annotations

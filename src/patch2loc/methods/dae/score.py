@@ -16,7 +16,7 @@ from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.train import RANGES
-from patch2loc.methods.rebuild import Bounds, check_grid, load_network
+from patch2loc.networks.rebuild import Bounds, check_grid, load_network
 
 SLICES_PER_BATCH = 16
 
@@ -35,10 +35,10 @@ BOUNDS = Bounds(_check, "config width, depth")
 
 def load_model(checkpoint: str, device: str | torch.device = "cpu") -> tuple[DenoisingUNet, dict]:
     """Rebuild the DAE from a checkpoint; returns (model in eval mode, checkpoint dict)."""
-    return load_network(checkpoint, "DAE", _build, device, BOUNDS)
+    return load_network(checkpoint, "DAE", build_network, device, BOUNDS)
 
 
-def _build(config: dict) -> DenoisingUNet:
+def build_network(config: dict) -> DenoisingUNet:
     return DenoisingUNet(width=config["width"], depth=config["depth"], channels=config["channels"])
 
 

@@ -6,7 +6,7 @@ reconstruction and the clean slice inside the mask (mean over all pixels, as the
 gradient norm clipped to `grad_clip`, one Adam step (amsgrad, weight decay) at a learning rate on
 a half-cosine from `lr` to 0 over the run. Validation: a fixed set of slices of the validation
 subjects with fixed noise, drawn once with a generator of its own. The loop, checkpoints, resume
-and best model by validation loss are the shared harness's (`methods.harness`).
+and best model by validation loss are the shared harness's (`training.harness`).
 
 Co-registered contrasts (docs/multimodal.md): volumes [S, C, X, Y, Z] with one brain mask per
 subject train a UNet with C channels in and out, each contrast corrupted by its own noise, as the
@@ -28,7 +28,7 @@ from patch2loc.errors import InputError
 from patch2loc.methods.dae.bounds import NOISE, RANGES  # the network's and the noise's bounds
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.noise import coarse_noise, noise_cells
-from patch2loc.methods.harness import (
+from patch2loc.training.harness import (
     LOOP_MUST_MATCH,
     LoopSettings,
     autocast_context,
@@ -37,8 +37,8 @@ from patch2loc.methods.harness import (
     set_lr,
     train_seeded,
 )
-from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
+from patch2loc.training.resume import NothingExtra
+from patch2loc.training.training_data import Pairs, TrainingData, check_same_grid, load_training_data
 from patch2loc.run.settings import config_from_dict
 from patch2loc.checks.ranges import check_block
 
@@ -117,7 +117,7 @@ def denoising_loss(reconstruction: torch.Tensor, clean: torch.Tensor, foreground
 
 
 class DAETask(NothingExtra):
-    """The harness's view of DAE training (`methods.harness.TrainingTask`)."""
+    """The harness's view of DAE training (`training.harness.TrainingTask`)."""
 
     method = "DAE"
     columns = COLUMNS

@@ -5,10 +5,10 @@ A checkpoint's `config` (a bundle's folds/fold<k>.pt, a run's best.pt) is untrus
 or 1-pixel pDDPM squares ran for hours, `test_steps: [0]` read the schedule's last step (index -1)
 and `rescale: 1000` averaged a slice to one pixel, both without a word. `RANGES` (ranges.py's rules)
 bounds every setting that builds or scores the network, the one table of them: the workflow holds its
-`ddpm:`, `pddpm:` and `cddpm:` blocks to `RULES` at start-up (patch2loc.methods.blockbounds), and
+`ddpm:`, `pddpm:` and `cddpm:` blocks to `RULES` at start-up (patch2loc.training.blockbounds), and
 config/schema.yaml names these keys without bounds of its own. `check_grid` adds
 what depends on the volume's grid; `scoring_bytes` is the memory one batch of slices takes on the
-CPU (methods/rebuild.py adds the weights and compares the sum with the memory budget).
+CPU (networks/rebuild.py adds the weights and compares the sum with the memory budget).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ RANGES = {
     "noise_persistence": (float, 0.01, 1.0, None),  # 0.8
     "seed": (int, 0, 2**63 - 1, None),  # what torch's generators take
 }
-RULES = RANGES  # the workflow's blocks (patch2loc.methods.blockbounds)
+RULES = RANGES  # the workflow's blocks (patch2loc.training.blockbounds)
 # Written into checkpoints by training (not a config key): the first octave's wavelength in pixels.
 RECORDED = {"noise_frequency_px": (float, 0.01, 65536.0, None)}
 NEEDED = ("width", "mults", "blocks", "timesteps", "test_steps", "rescale", "noise_octaves", "seed")

@@ -13,10 +13,12 @@ from patch2loc.methods.diffusion.bounds import RANGES
 from patch2loc.methods.diffusion.protocol import (
     BEHRENDT_CONDITIONED as REFERENCE_PROTOCOL,
 )  # its authors' evaluation (docs/protocols.md)
-from patch2loc.methods.diffusion.variants import CDDPMConfig, bind
+from patch2loc.methods.diffusion.variants import CDDPMConfig, activation_bytes, bind, training_footprint
+from patch2loc.interface import NoScoreOptions as ScoreOptions
 
 Settings, load, score, _train_from_files = bind(CDDPMConfig)
-__all__ = ["REFERENCE_PROTOCOL", "RANGES", "Settings", "load", "score", "train_from_files"]
+__all__ = ["REFERENCE_PROTOCOL", "RANGES", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
+__all__ += ["train_from_files", "training_footprint"]  # what its training needs
 ENCODER_FOLDER = "encoder"  # the pre-training's folder inside out_dir when no encoder_checkpoint is given
 
 

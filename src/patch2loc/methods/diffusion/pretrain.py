@@ -20,14 +20,14 @@ from patch2loc.errors import InputError
 from patch2loc.methods.diffusion.encoder import PRETRAINED as NAME
 from patch2loc.methods.diffusion.encoder import STRIDE, MaskedAutoencoder
 from patch2loc.methods.diffusion.train import SliceTask, brain_slices
-from patch2loc.methods.harness import (
+from patch2loc.training.harness import (
     LOOP_MUST_MATCH,
     LoopSettings,
     autocast_context,
     check_settings,
     train_seeded,
 )
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data
+from patch2loc.training.training_data import Pairs, TrainingData, load_training_data
 from patch2loc.run.settings import config_from_dict
 
 RESUME_MUST_MATCH = (

@@ -18,10 +18,10 @@ from patch2loc.methods.diffusion import bounds
 from patch2loc.methods.diffusion.bounds import SLICES_PER_BATCH
 from patch2loc.methods.diffusion.model import DiffusionModel, downsample, reconstruct, upsample
 from patch2loc.methods.diffusion.train import model_of
-from patch2loc.methods.rebuild import Bounds, check_grid, load_network
-from patch2loc.methods.slices import residual_map
+from patch2loc.networks.rebuild import Bounds, check_grid, load_network
+from patch2loc.networks.slices import residual_map
 
-# Checked before the network is built: every setting in range, then its memory (methods/rebuild.py).
+# Checked before the network is built: every setting in range, then its memory (networks/rebuild.py).
 BOUNDS = Bounds(
     bounds.check_checkpoint,
     "config width, mults, blocks, encoder, timesteps",
@@ -30,7 +30,7 @@ BOUNDS = Bounds(
 )
 
 
-def _network(config: dict) -> DiffusionModel:
+def build_network(config: dict) -> DiffusionModel:
     model = model_of(config)
     model.scoring = {
         k: config[k] for k in ("test_steps", "noise_octaves", "noise_persistence", "noise_frequency_px", "seed")
@@ -40,7 +40,7 @@ def _network(config: dict) -> DiffusionModel:
 
 def load_model(checkpoint: str, device: str | torch.device = "cpu", method: str = "DDPM"):
     """Rebuild a diffusion model from a checkpoint; returns (model in eval mode, checkpoint dict)."""
-    return load_network(checkpoint, method, _network, device, BOUNDS)
+    return load_network(checkpoint, method, build_network, device, BOUNDS)
 
 
 @torch.inference_mode()

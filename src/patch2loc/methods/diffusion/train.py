@@ -10,7 +10,7 @@ itself); cDDPM adds the condition vector of the clean slice, its encoder trained
 from the masked-autoencoder pre-training (`encoder_checkpoint`). Validation: a fixed set of slices,
 steps, noise and squares drawn once with a generator of its own; `val_recon_error` is the mean
 |x - reconstruction| in the brain at the test steps, the anomaly score's level on normal tissue.
-The loop, checkpoints, resume and best model are the shared harness's (`methods.harness`).
+The loop, checkpoints, resume and best model are the shared harness's (`training.harness`).
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from patch2loc.methods.diffusion.bounds import check_grid
 from patch2loc.methods.diffusion.bounds import check_settings as check_settings_in_range
 from patch2loc.methods.diffusion.model import ARCHITECTURE, DiffusionModel, box_masks, downsample, reconstruct
 from patch2loc.methods.diffusion.simplex import simplex_noise
-from patch2loc.methods.harness import (
+from patch2loc.training.harness import (
     LOOP_MUST_MATCH,
     LoopSettings,
     autocast_context,
     check_settings,
     train_seeded,
 )
-from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
+from patch2loc.training.resume import NothingExtra
+from patch2loc.training.training_data import Pairs, TrainingData, check_same_grid, load_training_data
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 RESUME_MUST_MATCH = (
@@ -134,7 +134,7 @@ class SliceTask(NothingExtra):
 
 
 class DiffusionTask(SliceTask):
-    """The harness's view of one diffusion model's training (`methods.harness.TrainingTask`)."""
+    """The harness's view of one diffusion model's training (`training.harness.TrainingTask`)."""
 
     columns = COLUMNS
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 from patch2loc.methods.diffusion import score as _score
 from patch2loc.methods.diffusion import train as _train
-from patch2loc.methods.binding import bind_family
+from patch2loc.training.binding import bind_family
+from patch2loc.methods.diffusion.bounds import FIXED, SLICES_PER_BATCH, scoring_bytes
+from patch2loc.training.train_memory import Footprint, network_bytes, slice_side
 
 
 @dataclass
@@ -42,3 +44,17 @@ class CDDPMConfig(_train.DiffusionConfig):
 def bind(config_cls) -> tuple:
     """(Settings, load, score, train_from_files) of the model `config_cls` configures (`bind_family`)."""
     return bind_family(config_cls, _score, _train)
+
+
+def training_footprint(cfg, config: dict, grid, channels: int) -> Footprint:
+    """What one training step of a diffusion model holds beside the data (training/train_memory.py):
+    one slice's share of its scoring batch's bytes."""
+    sample = (scoring_bytes(config, grid) - FIXED) // min(SLICES_PER_BATCH, int(grid[2]))
+    side = slice_side(None, grid)
+    return Footprint(sample, cfg.batch_size, network_bytes(_score.build_network, config), side)
+
+
+def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int | None) -> int:
+    """0 before the models are read: a diffusion model's scoring memory depends on its own settings,
+    held to the budget when its checkpoint is loaded (score.BOUNDS, bounds.scoring_bytes)."""
+    return 0

@@ -3,7 +3,7 @@
 `RANGES` bounds the settings that build and score the network, in the workflow's `fae:` block and
 in every checkpoint's config (score.py); train.check_architecture adds the combinations (`size` a
 multiple of 4 x 2^len(hidden_dims), dropout below 1, at most MAX_PARAMETERS weights). `RULES`: what
-the workflow holds the block to at start-up (patch2loc.methods.blockbounds); config/schema.yaml
+the workflow holds the block to at start-up (patch2loc.training.blockbounds); config/schema.yaml
 names these keys without bounds of its own.
 """
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from patch2loc.methods.binding import workflow_trainer
+from patch2loc.training.binding import map_scorer, workflow_trainer
 from patch2loc.methods.fae import train as fae_train
 from patch2loc.methods.fae.protocol import MEISSEN as REFERENCE_PROTOCOL  # its authors' evaluation (docs/protocols.md)
 from patch2loc.methods.fae.score import anomaly_map, batch_bytes, load_model as load
+from patch2loc.training.train_memory import Footprint, network_bytes, slice_side
+from patch2loc.methods.fae.score import PER_MODEL_PIXEL, build_network
+from patch2loc.interface import NoScoreOptions as ScoreOptions
 
 Settings = fae_train.FAEConfig  # its config block (`fae:`)
 RANGES = fae_train.RANGES  # the bounds of the settings that build its network
+score = map_scorer(anomaly_map)
 train_from_files = workflow_trainer(Settings, fae_train.train_from_files)
-__all__ = ["REFERENCE_PROTOCOL", "RANGES", "Settings", "activation_bytes", "load", "score", "train_from_files"]
-
-
-def score(model, image, mask, settings) -> dict:
-    """Raw anomaly map of a normalised volume (before the core's median filter and mask)."""
-    return {"score": anomaly_map(model, image, mask, settings.device)}
+__all__ = ["REFERENCE_PROTOCOL", "RANGES", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
+__all__ += ["train_from_files", "training_footprint"]  # what its training needs
 
 
 def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int | None) -> int:
@@ -24,3 +24,9 @@ def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int 
     larger. A checkpoint's own size is held to the budget when it is loaded (score.BOUNDS)."""
     side = max(grid[0], grid[1], Settings.size)
     return batch_bytes({"size": side, "volume_shape": grid})
+
+
+def training_footprint(cfg, config: dict, grid, channels: int) -> Footprint:
+    """What one training step holds beside the data (training/train_memory.py): its scoring's per-pixel bytes."""
+    side = slice_side(cfg.size, grid)
+    return Footprint(side * side * PER_MODEL_PIXEL, cfg.batch_size, network_bytes(build_network, config), side)

@@ -4,12 +4,28 @@ without the published file; shown under its own name everywhere (registry `varia
 
 from __future__ import annotations
 
-from patch2loc.methods.binding import offline_variant
-from patch2loc.methods.fae import train as fae_train
-from patch2loc.methods.fae.method import REFERENCE_PROTOCOL, RANGES, activation_bytes, score
-from patch2loc.methods.fae.score import load_model
+from dataclasses import dataclass
+from functools import partial
 
-Settings, load, train_from_files = offline_variant(
-    "FAE-random", fae_train.FAEConfig, fae_train.train_from_files, load_model
-)
-__all__ = ["REFERENCE_PROTOCOL", "RANGES", "Settings", "activation_bytes", "load", "score", "train_from_files"]
+from patch2loc.methods.fae import train as fae_train
+from patch2loc.methods.fae.method import REFERENCE_PROTOCOL, RANGES, ScoreOptions, activation_bytes, score
+from patch2loc.methods.fae.method import training_footprint
+from patch2loc.methods.fae.score import load_model
+from patch2loc.networks.pretrained import RANDOM
+from patch2loc.training.binding import workflow_trainer
+
+__all__ = ["REFERENCE_PROTOCOL", "RANGES", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
+__all__ += ["train_from_files", "training_footprint"]  # what its training needs
+
+
+@dataclass
+class FAErandomConfig(fae_train.FAEConfig):
+    """FAE's block `fae:` on a randomly initialised, frozen ResNet-18."""
+
+    method: str = "FAE-random"  # in its checkpoints: no table, figure or bundle shows it under the paper's name
+    weights: str = RANDOM
+
+
+Settings = FAErandomConfig
+load = partial(load_model, name=Settings.method)  # refuses a checkpoint of another name
+train_from_files = workflow_trainer(Settings, fae_train.train_from_files)

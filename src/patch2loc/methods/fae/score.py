@@ -19,8 +19,8 @@ from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.train import to_grid
 from patch2loc.methods.fae.model import FAE, anomaly_slices
 from patch2loc.methods.fae.train import ARCHITECTURE, RANGES, check_architecture
-from patch2loc.methods.rebuild import Bounds, check_grid, load_network
-from patch2loc.methods.slices import residual_map
+from patch2loc.networks.rebuild import Bounds, check_grid, load_network
+from patch2loc.networks.slices import residual_map
 
 SLICES_PER_BATCH = 16
 # Bytes one slice holds while scored, per pixel of the model's grid: the extractor's stages, the 256
@@ -56,7 +56,7 @@ def _check(config: dict, where: str) -> None:
 BOUNDS = Bounds(_check, "config size, hidden_dims", batch_bytes, "config size, volume_shape")
 
 
-def _network(config: dict) -> FAE:
+def build_network(config: dict) -> FAE:
     """The FAE of a checkpoint's settings; its extractor's weights come with the checkpoint's."""
     return FAE(config["size"], config["hidden_dims"], float(config["dropout"]))
 
@@ -64,7 +64,7 @@ def _network(config: dict) -> FAE:
 def load_model(checkpoint: str, device: str | torch.device = "cpu", name: str = "FAE") -> tuple[FAE, dict]:
     """Rebuild the FAE, its frozen extractor included, from a checkpoint of method `name` (FAE or its
     offline variant); (model in eval mode, checkpoint dict)."""
-    return load_network(checkpoint, name, _network, device, BOUNDS)
+    return load_network(checkpoint, name, build_network, device, BOUNDS)
 
 
 @torch.inference_mode()

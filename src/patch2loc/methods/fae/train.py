@@ -10,7 +10,7 @@ they normalise with the batch's statistics and their running statistics follow t
 which the scoring then uses (train_fae.py l. 91, 155). Validation: a fixed set of slices of the
 validation subjects, drawn once with a generator of its own; `val_brain_score` is the mean anomaly
 map (1 - SSIM) in the brain. The loop, checkpoints, resume and best model by validation loss are
-the shared harness's (`methods.harness`).
+the shared harness's (`training.harness`).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import torch
 
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
-from patch2loc.methods import pretrained
+from patch2loc.networks import pretrained
 from patch2loc.methods.autoencoder.train import brain_slices, validation_batches
 from patch2loc.methods.fae.bounds import MAX_SIZE, RANGES  # one table: bounds.py
 from patch2loc.methods.fae.model import FAE, HIDDEN_DIMS, anomaly_slices, fae_loss, trainable_count
-from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
-from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data, train_task
+from patch2loc.training.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
+from patch2loc.training.resume import NothingExtra
+from patch2loc.training.training_data import Pairs, TrainingData, load_training_data, train_task
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_brain_score")
 ARCHITECTURE = ("size", "hidden_dims", "dropout")
@@ -108,7 +108,7 @@ def prime_batch_norm(model: FAE) -> None:
 
 
 class FAETask(NothingExtra):
-    """The harness's view of FAE's training (`methods.harness.TrainingTask`)."""
+    """The harness's view of FAE's training (`training.harness.TrainingTask`)."""
 
     columns = COLUMNS
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from patch2loc.methods.binding import workflow_trainer
+from patch2loc.training.binding import workflow_trainer
 from patch2loc.methods.patch2loc import train as p2l_train
 from patch2loc.methods.patch2loc.model import load_model as load
 from patch2loc.scoring.protocol import SHARED as REFERENCE_PROTOCOL  # its authors' evaluation (docs/protocols.md)
+from patch2loc.training.train_memory import Footprint
 
 Settings = p2l_train.TrainConfig  # its config block (`patch2loc:`)
 train_from_files = workflow_trainer(Settings, p2l_train.train_from_files)
-__all__ = ["REFERENCE_PROTOCOL", "ScoreOptions", "Settings", "activation_bytes", "load", "score", "train_from_files"]
+__all__ = ["REFERENCE_PROTOCOL", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
+__all__ += ["train_from_files", "training_footprint"]  # what its training needs
 ACTIVATION = 128  # bytes per patch pixel: ResNet-18's first convolution and its batch norm (64 channels at P/2)
 
 
@@ -68,3 +70,12 @@ def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int 
     patch = patch_size or max(1, round(0.125 * max(grid[0], grid[1])))
     patches = min(opts.batch_size, math.ceil(math.prod(grid) / opts.stride**2))
     return patches * patch**2 * ACTIVATION
+
+
+def training_footprint(cfg, config: dict, grid, channels: int) -> Footprint:
+    """What one training step holds beside the data (training/train_memory.py): its patches'
+    activations (ResNet-18's first layers dominate); the volumes themselves go to the device."""
+    from patch2loc.methods.patch2loc.model import patch_size_for
+
+    patch = cfg.patch_size or patch_size_for(grid[0])
+    return Footprint(sample=patch * patch * ACTIVATION * channels, batch=cfg.patches_per_step)

@@ -1,4 +1,4 @@
-"""Patch2Loc training: Patch2LocNet on beta-NLL, in the shared harness (`methods.harness`).
+"""Patch2Loc training: Patch2LocNet on beta-NLL, in the shared harness (`training.harness`).
 
 One step = one slice per training subject, `patches_per_step` valid patches from those slices
 (`PatchSampler`), one Adam update. Every `val_every` steps (and at the end) the model is scored on
@@ -18,7 +18,7 @@ import torch
 
 from patch2loc.checks.intensities import contrast_ranges
 from patch2loc.errors import InputError
-from patch2loc.methods.harness import (
+from patch2loc.training.harness import (
     LOOP_MUST_MATCH,
     LR_SCHEDULES,
     LoopSettings,
@@ -31,7 +31,7 @@ from patch2loc.methods.harness import (
 from patch2loc.methods.patch2loc.loss import beta_nll
 from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
 from patch2loc.methods.patch2loc.sampling import PatchSampler, split_channels
-from patch2loc.methods.training_data import Pairs, TrainingData, check_same_grid, load_training_data
+from patch2loc.training.training_data import Pairs, TrainingData, check_same_grid, load_training_data
 from patch2loc.run.settings import config_from_dict
 
 CSV_COLUMNS = ("step", "train_loss", "val_loss", "val_error", "centre_error")
@@ -127,7 +127,7 @@ def evaluate(model: Patch2LocNet, batches: list[tuple[torch.Tensor, ...]], beta:
 
 
 class Patch2LocTask:
-    """The harness's view of Patch2Loc training (`methods.harness.TrainingTask`): one step = one
+    """The harness's view of Patch2Loc training (`training.harness.TrainingTask`): one step = one
     slice per training subject, `patches_per_step` valid patches from those slices, one Adam update;
     validation on a fixed patch set drawn once from the validation subjects with its own seed."""
 
@@ -188,7 +188,7 @@ def train(
 ) -> dict:
     """Train on stacked volumes [S, X, Y, Z], or [S, C, X, Y, Z] for C co-registered contrasts
     (+ bool brain masks [S, X, Y, Z]); write last.pt, best.pt, loss.csv
-    (`methods.harness.run_training`: resume, best by validation loss, checkpoints).
+    (`training.harness.run_training`: resume, best by validation loss, checkpoints).
 
     Returns a summary: final step, best step and validation loss, last row of the loss curve, paths.
     """

@@ -4,7 +4,7 @@
 and in every checkpoint's config (score.py); train.check_phanes_architecture adds the combinations
 (size a multiple of 32 for RA's five poolings and at least 64 for the inpainter's dilation 8, RA's
 weight count). `RULES`: what the workflow holds the block to at start-up
-(patch2loc.methods.blockbounds); config/schema.yaml names these keys without bounds of its own.
+(patch2loc.training.blockbounds); config/schema.yaml names these keys without bounds of its own.
 """
 
 from __future__ import annotations

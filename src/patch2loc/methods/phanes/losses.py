@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from patch2loc.methods import pretrained
+from patch2loc.networks import pretrained
 
 VGG_LAYERS = 36  # features[0:36] (common.py l. 29-36)
 # The features' index of each ReLU the losses read (common.py l. 20-32: relu{block}_{conv} groups).

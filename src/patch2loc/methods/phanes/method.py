@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from patch2loc.methods.binding import workflow_trainer
+from patch2loc.training.binding import map_scorer, workflow_trainer
 from patch2loc.methods.phanes import train as phanes_train
 from patch2loc.methods.phanes.protocol import (
     BERCEA as REFERENCE_PROTOCOL,
 )  # its authors' evaluation (docs/protocols.md)
 from patch2loc.methods.phanes.score import anomaly_map, batch_bytes
 from patch2loc.methods.phanes.score import load_model as load
+from patch2loc.training.train_memory import Footprint, network_bytes, slice_side
+from patch2loc.methods.phanes.score import PER_INPAINT_PIXEL, PER_WIDTH, build_network
+from patch2loc.interface import NoScoreOptions as ScoreOptions
 
 Settings = phanes_train.PHANESConfig  # its config block (`phanes:`)
 RANGES = phanes_train.RANGES  # the bounds of the settings that build its networks
+score = map_scorer(anomaly_map)
 train_from_files = workflow_trainer(Settings, phanes_train.train_from_files)
-__all__ = ["REFERENCE_PROTOCOL", "RANGES", "Settings", "activation_bytes", "load", "score", "train_from_files"]
-
-
-def score(model, image, mask, settings) -> dict:
-    """PHANES' raw map of a normalised volume: |x - restored| x saliency, before the shared median and mask."""
-    return {"score": anomaly_map(model, image, mask, settings.device)}
+__all__ = ["REFERENCE_PROTOCOL", "RANGES", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
+__all__ += ["train_from_files", "training_footprint"]  # what its training needs
 
 
 def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int | None) -> int:
@@ -26,3 +26,11 @@ def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int 
     budget, taken before the models are read: the paper's 128 x 128 grid and width 64); score.BOUNDS
     holds a checkpoint's own size and width to the budget when it is loaded."""
     return batch_bytes({"size": Settings.size, "width": Settings.width, "volume_shape": grid})
+
+
+def training_footprint(cfg, config: dict, grid, channels: int) -> Footprint:
+    """What one training step holds beside the data (training/train_memory.py): RA's network and the
+    inpainter, its scoring's per-pixel bytes."""
+    side = slice_side(cfg.size, grid)
+    sample = side * side * (PER_WIDTH * cfg.width + PER_INPAINT_PIXEL)
+    return Footprint(sample, cfg.batch_size, network_bytes(build_network, config), side)

@@ -6,12 +6,30 @@ everywhere (registry `variant_of`)."""
 
 from __future__ import annotations
 
-from patch2loc.methods.binding import offline_variant
-from patch2loc.methods.phanes import train as phanes_train
-from patch2loc.methods.phanes.method import REFERENCE_PROTOCOL, RANGES, activation_bytes, score
-from patch2loc.methods.phanes.score import load_model
+from dataclasses import dataclass
+from functools import partial
 
-Settings, load, train_from_files = offline_variant(
-    "PHANES-noPretrained", phanes_train.PHANESConfig, phanes_train.train_from_files, load_model
-)
-__all__ = ["REFERENCE_PROTOCOL", "RANGES", "Settings", "activation_bytes", "load", "score", "train_from_files"]
+from patch2loc.methods.phanes import train as phanes_train
+from patch2loc.methods.phanes.method import REFERENCE_PROTOCOL, RANGES, ScoreOptions, activation_bytes, score
+from patch2loc.methods.phanes.method import training_footprint
+from patch2loc.methods.phanes.score import load_model
+from patch2loc.networks.pretrained import RANDOM
+from patch2loc.training.binding import workflow_trainer
+
+__all__ = ["REFERENCE_PROTOCOL", "RANGES", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
+__all__ += ["train_from_files", "training_footprint"]  # what its training needs
+
+
+@dataclass
+class PHANESnoPretrainedConfig(phanes_train.PHANESConfig):
+    """PHANES' block `phanes:` built without the published SqueezeNet, LPIPS heads and VGG-19."""
+
+    method: str = (
+        "PHANES-noPretrained"  # in its checkpoints: no table, figure or bundle shows it under the paper's name
+    )
+    weights: str = RANDOM
+
+
+Settings = PHANESnoPretrainedConfig
+load = partial(load_model, name=Settings.method)  # refuses a checkpoint of another name
+train_from_files = workflow_trainer(Settings, phanes_train.train_from_files)

@@ -11,7 +11,7 @@ ci-ber/PHANES@c8995ed model_zoo/phanes.py `forward` (l. 250-297) and `get_anomal
 - the inpainter's output on the masked input, clamped to [0, 1]; final = x outside the mask, the
   inpainting inside (l. 288-296);
 - map = |x - final| x saliency(final, x) (l. 303-308), saliency = the LPIPS-squeeze spatial map of
-  (2a - 1, 2b - 1) smoothed by a Gaussian of sigma 2 (l. 192-198; methods/lpips.py).
+  (2a - 1, 2b - 1) smoothed by a Gaussian of sigma 2 (l. 192-198; networks/lpips.py).
 The offline variant has no LPIPS network: its saliency is 1 everywhere, in the mask and in the map,
 so its map is |x - final| alone, and its mask is the residual's (not clipped at 1: `mask_of`).
 """
@@ -23,7 +23,7 @@ from collections.abc import Callable
 import torch
 from skimage.exposure import equalize_adapthist
 
-from patch2loc.methods.lpips import SqueezeLPIPS, saliency
+from patch2loc.networks.lpips import SqueezeLPIPS, saliency
 from patch2loc.methods.phanes.masks import anomaly_mask, composite, masked_input
 
 

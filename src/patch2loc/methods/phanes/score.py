@@ -23,8 +23,8 @@ from patch2loc.methods.phanes.restore import phanes_map, restore
 from patch2loc.methods.phanes.train import check_phanes_architecture
 from patch2loc.methods.ra.score import config_check, network_of
 from patch2loc.methods.ra.train import unit_range
-from patch2loc.methods.rebuild import Bounds, load_network, prepare_scoring
-from patch2loc.methods.slices import residual_map
+from patch2loc.networks.rebuild import Bounds, load_network, prepare_scoring
+from patch2loc.networks.slices import residual_map
 
 SLICES_PER_BATCH = 16
 # Bytes per pixel of the model's grid one slice holds in the forward pass (an estimate, not measured):
@@ -50,13 +50,13 @@ BOUNDS = Bounds(
 )
 
 
-_network = network_of(PHANESModel)
+build_network = network_of(PHANESModel)
 
 
 def load_model(checkpoint: str, device: str | torch.device = "cpu", name: str = "PHANES"):
     """Rebuild PHANES' networks (and its LPIPS network, when it has one) from a checkpoint of method
     `name` (PHANES or its offline variant); (model in eval mode, checkpoint)."""
-    return load_network(checkpoint, name, _network, device, BOUNDS)
+    return load_network(checkpoint, name, build_network, device, BOUNDS)
 
 
 @torch.inference_mode()

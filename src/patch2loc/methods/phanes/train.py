@@ -34,10 +34,10 @@ from torch.nn import functional as F
 
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
-from patch2loc.methods import pretrained
+from patch2loc.networks import pretrained
 from patch2loc.methods.autoencoder.train import brain_slices, fixed_batches
-from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
-from patch2loc.methods.lpips import published_lpips
+from patch2loc.training.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
+from patch2loc.networks.lpips import published_lpips
 from patch2loc.methods.phanes import masks
 from patch2loc.methods.phanes.aotgan import check_size
 from patch2loc.methods.phanes.bounds import RANGES
@@ -54,8 +54,8 @@ from patch2loc.methods.ra.train import (
     training_batch,
     unit_range,
 )
-from patch2loc.methods.resume import NothingExtra
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data, train_task
+from patch2loc.training.resume import NothingExtra
+from patch2loc.training.training_data import Pairs, TrainingData, load_training_data, train_task
 from patch2loc.run.settings import config_from_dict
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_mse_final", "val_mse_coarse")
@@ -122,7 +122,7 @@ def published_networks(cfg: PHANESConfig) -> tuple:
 
 
 class PHANESTask(NothingExtra):
-    """The harness's view of PHANES' training (`methods.harness.TrainingTask`)."""
+    """The harness's view of PHANES' training (`training.harness.TrainingTask`)."""
 
     columns = COLUMNS
 

@@ -3,7 +3,7 @@
 `RANGES` bounds the settings that build and score the network, in the workflow's `ra:` block and in
 every checkpoint's config (score.py); train.check_architecture adds the combination (size a multiple
 of 32: five average pools) and the weight count. `RULES`: what the workflow holds the block to at
-start-up (patch2loc.methods.blockbounds); config/schema.yaml names these keys without bounds of its own.
+start-up (patch2loc.training.blockbounds); config/schema.yaml names these keys without bounds of its own.
 """
 
 from __future__ import annotations

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from patch2loc.methods.binding import workflow_trainer
+from patch2loc.training.binding import map_scorer, workflow_trainer
 from patch2loc.methods.ra import train as ra_train
 from patch2loc.methods.ra.protocol import BERCEA as REFERENCE_PROTOCOL  # its authors' evaluation (docs/protocols.md)
 from patch2loc.methods.ra.score import anomaly_map, batch_bytes
 from patch2loc.methods.ra.score import load_model as load
+from patch2loc.training.train_memory import Footprint, network_bytes, slice_side
+from patch2loc.methods.ra.score import PER_WIDTH, build_network
+from patch2loc.interface import NoScoreOptions as ScoreOptions
 
 Settings = ra_train.RAConfig  # its config block (`ra:`)
 RANGES = ra_train.RANGES  # the bounds of the settings that build its network
+score = map_scorer(anomaly_map)
 train_from_files = workflow_trainer(Settings, ra_train.train_from_files)
-__all__ = ["REFERENCE_PROTOCOL", "RANGES", "Settings", "activation_bytes", "load", "score", "train_from_files"]
-
-
-def score(model, image, mask, settings) -> dict:
-    """Raw anomaly map of a normalised volume (before the core's median filter and mask)."""
-    return {"score": anomaly_map(model, image, mask, settings.device)}
+__all__ = ["REFERENCE_PROTOCOL", "RANGES", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
+__all__ += ["train_from_files", "training_footprint"]  # what its training needs
 
 
 def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int | None) -> int:
@@ -25,3 +25,9 @@ def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int 
     size and width are held to the budget when it is loaded (score.BOUNDS)."""
     config = {"size": Settings.size, "width": Settings.width, "volume_shape": grid}
     return batch_bytes(config)
+
+
+def training_footprint(cfg, config: dict, grid, channels: int) -> Footprint:
+    """What one training step holds beside the data (training/train_memory.py): its scoring's per-pixel bytes."""
+    side = slice_side(cfg.size, grid)
+    return Footprint(side * side * PER_WIDTH * cfg.width, cfg.batch_size, network_bytes(build_network, config), side)

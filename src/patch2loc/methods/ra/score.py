@@ -10,7 +10,7 @@ of device. Then per slice, as `compute_residual` (l. 65-75) and l. 371-373:
 - CLAHE: scikit-image's `equalize_adapthist` with its defaults on each (kernel 1/8 of the side,
   clip limit 0.01, 256 bins; its input and output rescaled to [0, 1]);
 - S1 = saliency(x, rec), S2 = saliency(CLAHE x, CLAHE rec): the LPIPS map Gaussian-smoothed
-  (sigma 2; methods/lpips.py);
+  (sigma 2; networks/lpips.py);
 - map = |CLAHE rec - CLAHE x| x S1 x S2.
 The offline variant (`weights: random`) has no LPIPS network: its map is the CLAHE residual alone.
 The map is resized back to the slice (bilinear) and set to 0 outside the brain mask; the shared
@@ -25,13 +25,13 @@ from skimage.exposure import equalize_adapthist
 
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
-from patch2loc.methods import pretrained
+from patch2loc.networks import pretrained
 from patch2loc.methods.autoencoder.train import to_grid
-from patch2loc.methods.lpips import SqueezeLPIPS, saliency
+from patch2loc.networks.lpips import SqueezeLPIPS, saliency
 from patch2loc.methods.ra.model import RAModel
 from patch2loc.methods.ra.train import ARCHITECTURE, RANGES, build_vae, check_architecture, unit_range
-from patch2loc.methods.rebuild import Bounds, load_network, prepare_scoring
-from patch2loc.methods.slices import residual_map
+from patch2loc.networks.rebuild import Bounds, load_network, prepare_scoring
+from patch2loc.networks.slices import residual_map
 
 SLICES_PER_BATCH = 16
 # Bytes per pixel of the model's grid, per unit of width, one slice holds in the forward pass (an
@@ -91,13 +91,13 @@ def network_of(model_cls):
     return network
 
 
-_network = network_of(RAModel)
+build_network = network_of(RAModel)
 
 
 def load_model(checkpoint: str, device: str | torch.device = "cpu", name: str = "RA"):
     """Rebuild RA (and its LPIPS network, when it has one) from a checkpoint of method `name` (RA or
     its offline variant); (model in eval mode, checkpoint)."""
-    return load_network(checkpoint, name, _network, device, BOUNDS)
+    return load_network(checkpoint, name, build_network, device, BOUNDS)
 
 
 def clahe(slices: np.ndarray) -> np.ndarray:

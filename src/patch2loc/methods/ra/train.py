@@ -11,7 +11,7 @@ default betas (l. 24-25; ra.yaml l. 51-52), saved together as the harness's `opt
 Validation: a fixed set of slices of the validation subjects; `val_loss` is the mean squared error
 between the slice and its reconstruction (a sampled code, as the reference's model selection,
 l. 248-296), `val_recon_error` the mean |x - reconstruction| in the brain. The loop, checkpoints,
-resume and best model by validation loss are the shared harness's (`methods.harness`).
+resume and best model by validation loss are the shared harness's (`training.harness`).
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ import torch
 
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
-from patch2loc.methods import pretrained
+from patch2loc.networks import pretrained
 from patch2loc.methods.autoencoder.train import brain_slices, fixed_batches
-from patch2loc.methods.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
-from patch2loc.methods.lpips import SqueezeLPIPS, published_lpips
+from patch2loc.training.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
+from patch2loc.networks.lpips import SqueezeLPIPS, published_lpips
 from patch2loc.methods.ra.augment import augment
-from patch2loc.methods.resume import NothingExtra
+from patch2loc.training.resume import NothingExtra
 from patch2loc.methods.ra.bounds import MAX_SIZE, RANGES
 from patch2loc.methods.ra.losses import decoder_objective, encoder_objective, scale_of, train_part
 from patch2loc.methods.ra.model import LEVELS, RAModel, SoftIntroVAE, channels_of, parameter_count
-from patch2loc.methods.training_data import Pairs, TrainingData, load_training_data, train_task
+from patch2loc.training.training_data import Pairs, TrainingData, load_training_data, train_task
 from patch2loc.run.settings import config_from_dict
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
@@ -155,7 +155,7 @@ def soft_intro_update(
 
 
 class RATask(NothingExtra):
-    """The harness's view of RA's training (`methods.harness.TrainingTask`)."""
+    """The harness's view of RA's training (`training.harness.TrainingTask`)."""
 
     columns = COLUMNS
 

@@ -152,7 +152,7 @@ def run_patches(
     if want_predictions:
         out["mean"] = torch.empty(n, 2, device=dev)
         out["logvar"] = torch.empty(n, 2, device=dev)
-    from patch2loc.methods.progress import progress as progress_bar
+    from patch2loc.training.progress import progress as progress_bar
 
     batches = math.ceil(n / batch_size)
     bar = progress_bar(batches, enabled=progress, desc="patches", unit="batch", every=max(1, batches // 10))

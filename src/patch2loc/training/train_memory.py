@@ -12,13 +12,14 @@ line when it cannot fit: the estimate, the limit and the settings to lower.
 
 The limit is the smaller of the memory available (MemAvailable, plus the arrays already read) and
 the job's `mem_mb` (PATCH2LOC_TRAIN_MEM_MB: the workflow's training rules set it from their
-resources); on a GPU the device's part is also held to the GPU's free memory.
+resources); on a GPU the device's part is also held to the GPU's free memory. What differs between
+methods is each one's `training_footprint` (a `Footprint`), found through the registry.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
+from dataclasses import dataclass
 from itertools import chain
 
 from patch2loc.checks.limits import MB
@@ -26,57 +27,28 @@ from patch2loc.errors import InputError
 
 TRAIN = 3
 JOB_ENV = "PATCH2LOC_TRAIN_MEM_MB"
-PATCH_BYTES = 128  # per patch pixel, Patch2Loc's network (predict/budget.py)
-DAE_PIXEL, DAE_WIDTH = 1600, 64  # per slice pixel of a width-64 UNet (dae/method.py)
 
 
-def _side(cfg, grid) -> int:
-    return int(getattr(cfg, "size", None) or max(grid[0], grid[1]))
+@dataclass(frozen=True)
+class Footprint:
+    """What a method's training holds beside its data, from the method's `training_footprint(cfg,
+    config, grid, channels)`: every trained method's registry module has one."""
+
+    sample: int  # bytes one training sample's forward pass holds (its activations)
+    batch: int  # samples per step
+    network: int = 0  # its network's parameters and buffers (`network_bytes`)
+    side: int | None = None  # the task copies every slice, at this side, to the device (None: the volumes)
 
 
-def _module(method: str, name: str):
-    """The `name` module (score, bounds, model) beside `method`'s registry module, reached through the
-    registry as the block bounds are (methods/blockbounds.py): the harness stays below the methods."""
-    from patch2loc.registry import implementation
-
-    return importlib.import_module(implementation(method).__name__.rsplit(".", 1)[0] + f".{name}")
+def slice_side(size: int | None, grid) -> int:
+    """The side of the square slices a slice network trains on: its `size`, or the grid's larger side."""
+    return int(size or max(grid[0], grid[1]))
 
 
-def _per_sample(method: str, cfg, config: dict, grid, channels: int) -> int:
-    """Bytes one training sample's forward pass holds (its activations): the per-pixel figures of the
-    method's scoring budget (its score.py; Patch2Loc's and the DAE's: predict/budget.py's)."""
-    side = _side(cfg, grid)
-    if method == "Patch2Loc":
-        patch = cfg.patch_size or _module(method, "model").patch_size_for(grid[0])
-        return patch * patch * PATCH_BYTES * channels
-    if method == "DAE":
-        return side * side * DAE_PIXEL * cfg.width // DAE_WIDTH * channels
-    if method.endswith("DDPM"):
-        bounds = _module(method, "bounds")
-        return (bounds.scoring_bytes(config, grid) - bounds.FIXED) // min(bounds.SLICES_PER_BATCH, int(grid[2]))
-    score = _module(method, "score")
-    if method in ("AE", "VAE"):
-        return side * side * score.PER_FILTER * cfg.width
-    if method.startswith("FAE"):
-        return side * side * score.PER_MODEL_PIXEL
-    if method.startswith("PHANES"):
-        return side * side * (score.PER_WIDTH * cfg.width + score.PER_INPAINT_PIXEL)
-    if method.startswith("RA"):
-        return side * side * score.PER_WIDTH * cfg.width
-    return 0
-
-
-def _network_bytes(method: str, config: dict) -> int:
-    """The network of the checkpoint config `config`, built on the meta device by the method's own
-    builder (its score module's, as predict rebuilds it); 0 when the method has none to build."""
+def network_bytes(build, config: dict) -> int:
+    """The parameters and buffers of `build(config)`, built on torch's meta device (nothing allocated)."""
     import torch
 
-    if method == "Patch2Loc":
-        return 0  # a few MB at the paper's sizes: its patches' activations are what grows
-    score = _module(method, "score")
-    build = getattr(score, "_network", None) or getattr(score, "_build", None)
-    if build is None:
-        return 0
     with torch.device("meta"):
         net = build(config)
     return sum(t.numel() * t.element_size() for t in chain(net.parameters(), net.buffers()))
@@ -84,20 +56,21 @@ def _network_bytes(method: str, config: dict) -> int:
 
 def estimate(method: str, cfg, data, config: dict) -> dict[str, int]:
     """{data, device_data, network, activations, total} in bytes of training `method` with settings
-    `cfg` on `data` (methods.training_data.TrainingData); `config`: what its checkpoints record."""
+    `cfg` on `data` (training.training_data.TrainingData); `config`: what its checkpoints record."""
+    from patch2loc.registry import implementation
+
     images = data.train_images
     grid = images.shape[-3:]
     channels = images.shape[1] if images.ndim == 5 else 1
+    foot = implementation(method).training_footprint(cfg, config, grid, channels)
     held = sum(a.nbytes for a in (data.train_images, data.train_masks, data.val_images, data.val_masks))
     volumes = images.shape[0] + data.val_images.shape[0]
-    if method == "Patch2Loc":
+    if foot.side is None:
         device_data = held
-    else:
-        side = _side(cfg, grid)
-        device_data = volumes * grid[2] * side * side * (4 * channels + 4)  # each slice and its mask, float32
-    network = 4 * _network_bytes(method, config)
-    batch = getattr(cfg, "batch_size", None) or getattr(cfg, "patches_per_step", 1)
-    activations = TRAIN * batch * _per_sample(method, cfg, config, grid, channels)
+    else:  # each slice and its mask, float32
+        device_data = volumes * grid[2] * foot.side * foot.side * (4 * channels + 4)
+    network = 4 * foot.network
+    activations = TRAIN * foot.batch * foot.sample
     parts = {"data": held, "device_data": device_data, "network": network, "activations": activations}
     return {**parts, "total": sum(parts.values())}
 
@@ -158,7 +131,7 @@ def method_of(cfg) -> str | None:
     from patch2loc.registry import METHODS, implementation
 
     for name, entry in METHODS.items():
-        if entry.trains and getattr(implementation(name), "Settings", None) is type(cfg):
+        if entry.trains and implementation(name).Settings is type(cfg):
             return name
     return None
 

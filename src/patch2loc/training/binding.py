@@ -1,14 +1,11 @@
 """Methods as the workflow calls them (see `patch2loc.registry`): `workflow_trainer` turns a config
 block into a method's settings for its trainer; `bind_family` binds the AE/VAE and the three
 diffusion models (one config dataclass per registry name) to their family's shared train and score
-modules, the same way (one place, so the families cannot drift apart); `offline_variant` binds the
-variant of a method built on published networks that runs without them (FAE-random, ...)."""
+modules, the same way (one place, so the families cannot drift apart); `map_scorer` is the `score`
+of a method whose map is its `anomaly_map`."""
 
 from __future__ import annotations
 
-import dataclasses
-
-from patch2loc.methods.pretrained import RANDOM
 from patch2loc.run.settings import config_from_dict
 
 
@@ -21,11 +18,22 @@ def bind_family(config_cls, score_module, train_module) -> tuple:
     def load(checkpoint, device="cpu"):
         return score_module.load_model(checkpoint, device, name)
 
-    def score(model, image, mask, cfg) -> dict:
-        """Raw anomaly map of a normalised volume (before the shared median filter and mask)."""
-        return {"score": score_module.anomaly_map(model, image, mask, cfg.device)}
+    return (
+        config_cls,
+        load,
+        map_scorer(score_module.anomaly_map),
+        workflow_trainer(config_cls, train_module.train_from_files),
+    )
 
-    return config_cls, load, score, workflow_trainer(config_cls, train_module.train_from_files)
+
+def map_scorer(anomaly_map):
+    """A method's `score` around its `anomaly_map(model, image, mask, device)`: the raw map of a
+    normalised volume (before the core's median filter and mask), for a method with no other maps."""
+
+    def score(model, image, mask, settings) -> dict:
+        return {"score": anomaly_map(model, image, mask, settings.device)}
+
+    return score
 
 
 def workflow_trainer(config_cls, train_pairs):
@@ -39,17 +47,3 @@ def workflow_trainer(config_cls, train_pairs):
         return train_pairs(train, val, cfg, out_dir, progress)
 
     return train_from_files
-
-
-def offline_variant(name: str, settings_cls, train_pairs, load_model) -> tuple:
-    """(Settings, load, train_from_files) of `name`, the offline variant of the method whose config
-    dataclass is `settings_cls` (the registry's `variant_of`): the same block and network, `weights`
-    random, and `name` in its checkpoints (`load_model(checkpoint, device, name)` checks it), so no
-    table, figure or bundle can show it under the paper's name."""
-    fields = [("method", str, dataclasses.field(default=name)), ("weights", str, dataclasses.field(default=RANDOM))]
-    settings = dataclasses.make_dataclass(name.replace("-", "") + "Config", fields, bases=(settings_cls,))
-
-    def load(checkpoint, device="cpu"):
-        return load_model(checkpoint, device, name)
-
-    return settings, load, workflow_trainer(settings, train_pairs)

@@ -32,17 +32,17 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from patch2loc.methods.joblimit import Deadline
+from patch2loc.training.joblimit import Deadline
 from patch2loc.run.checkpoint import FORMAT, save_checkpoint
 from patch2loc.run.provenance import checkpoint_versions
 from patch2loc.checks.devices import DEVICE_NAMES, resolve_device
-from patch2loc.methods.outcome import no_best
-from patch2loc.methods.progress import progress as progress_bar
-from patch2loc.methods.train_memory import check_before_training
+from patch2loc.training.outcome import no_best
+from patch2loc.training.progress import progress as progress_bar
+from patch2loc.training.train_memory import check_before_training
 from patch2loc.run.typed import check_instance
 from patch2loc.errors import InputError, resource_problem
 from patch2loc.run.layout import MODEL_FILES
-from patch2loc.methods.resume import restore, rng_state, write_loss_csv
+from patch2loc.training.resume import restore, rng_state, write_loss_csv
 from patch2loc.files.staging import folder_lock, remove_stale_temps
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from patch2loc.checks.intensities import training_range
 from patch2loc.errors import InputError
-from patch2loc.methods.harness import train_seeded
+from patch2loc.training.harness import train_seeded
 from patch2loc.preprocessing.stack import load_any_case
 
 Pairs = list[tuple[str | Path, str | Path]]

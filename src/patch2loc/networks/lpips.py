@@ -3,7 +3,7 @@ residuals with (Zhang et al. 2018; the `lpips` package 0.1.4, richzhang/Perceptu
 
 The reference calls `lpips.LPIPS(net='squeeze', spatial=True)` with `normalize=True` on [0, 1]
 slices (ci-ber/RA@9b7a255 projects/23_ra_midl/DownstreamEvaluator.py l. 42, 80). Built here without
-the package, from torchvision's SqueezeNet 1.1 and the published weights (methods/pretrained.py):
+the package, from torchvision's SqueezeNet 1.1 and the published weights (networks/pretrained.py):
 - inputs in [-1, 1] (`normalize=True`: x -> 2x - 1) are shifted and scaled per colour channel
   (lpips/lpips.py l. 147-154); a one-channel slice broadcasts to the three channels there;
 - the trunk is torchvision's `squeezenet1_1().features`, cut into 7 slices after modules 1, 4, 7,
@@ -24,7 +24,7 @@ from scipy.ndimage import gaussian_filter
 from torch import nn
 from torch.nn import functional as F
 
-from patch2loc.methods import pretrained
+from patch2loc.networks import pretrained
 
 SHIFT = (-0.030, -0.088, -0.188)  # lpips/lpips.py l. 150
 SCALE = (0.458, 0.448, 0.450)  # l. 151
@@ -32,7 +32,7 @@ SLICE_ENDS = (2, 5, 8, 10, 11, 12, 13)  # features[0:2], [2:5], [5:8], [8:10], [
 CHANNELS = (64, 128, 256, 384, 384, 512, 512)
 EPS = 1e-10
 SALIENCY_SIGMA = 2.0
-TRUNK_KEY, HEADS_KEY = "squeezenet1_1", "lpips_squeeze"  # methods.pretrained.FILES
+TRUNK_KEY, HEADS_KEY = "squeezenet1_1", "lpips_squeeze"  # networks.pretrained.FILES
 
 
 class SqueezeLPIPS(nn.Module):

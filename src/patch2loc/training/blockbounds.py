@@ -1,8 +1,8 @@
 """The workflow's method blocks held to their methods' own bounds at start-up.
 
 A method whose network is rebuilt from its settings keeps their bounds in one table, `RULES` of the
-`bounds` module in its package (methods/dae/bounds.py, methods/diffusion/bounds.py,
-methods/autoencoder/bounds.py; ranges.py's format): its training checks its block against it and
+bounds module its registry line names (`bounds`: methods/dae/bounds.py, methods/diffusion/bounds.py,
+...; ranges.py's format): its training checks its block against it and
 its scoring every checkpoint's config. config/schema.yaml names those keys and says what they mean,
 not their bounds; rules/common.smk calls `check_method_blocks` right after the schema, so a value out
 of bounds still stops the run at start-up with one line naming the key. The bounds modules import
@@ -18,15 +18,8 @@ from patch2loc.registry import REGISTRY, Method
 
 
 def block_rules(method: Method) -> dict:
-    """The rules of `method`'s config block: RULES of the `bounds` module beside its module ({}: none)."""
-    name = method.module.rsplit(".", 1)[0] + ".bounds"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        if err.name != name:  # the bounds module exists but something it imports does not
-            raise
-        return {}
-    return getattr(module, "RULES", {})
+    """The rules of `method`'s config block: RULES of the bounds module its registry line names ({}: none)."""
+    return importlib.import_module(method.bounds).RULES if method.bounds else {}
 
 
 def check_method_blocks(config: dict, where: str = "config") -> None:

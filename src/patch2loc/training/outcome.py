@@ -1,4 +1,4 @@
-"""Why a training ended without its best.pt, in one line: the harness's ending (methods/harness.py)."""
+"""Why a training ended without its best.pt, in one line: the harness's ending (training/harness.py)."""
 
 from __future__ import annotations
 

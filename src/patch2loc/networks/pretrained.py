@@ -200,6 +200,6 @@ def fetch_weights(keys: list[str], home: str | Path, times: dict) -> list[Path]:
     home = Path(home)
     return [
         fetch(FILES[key].url, weights_path(key, home), home / "checksums.tsv", expected=FILES[key].sha256,
-              pinned_by="src/patch2loc/methods/pretrained.py", **times)
+              pinned_by="src/patch2loc/networks/pretrained.py", **times)
         for key in keys
     ]  # fmt: skip

@@ -1,0 +1,1 @@
+"""Thresh: the normalised intensity as the anomaly score (nothing trained)."""
