@@ -35,7 +35,7 @@ DEFAULT_SHAPES = {
     "demo": ["demo-w8=64,40,8,16", "demo-w16=64,40,16,16", "demo-w32=64,40,32,16", "demo-w64=64,40,64,16"],
     "paper": ["paper=192,100,64,16"],
 }
-PAPER_STEPS = 67200  # config/config.yaml dae.steps
+PAPER_STEPS = DAEConfig.steps  # the paper's (its default, docs/settings.md)
 PAPER_VOLUMES = 5 * (2 * 157 + 1251 + 30 + 655 + 60)  # per fold: IXI test (T1, T2) + the four lesion sets
 
 

@@ -10,6 +10,7 @@ measured wall-clock time of make demo; the added seconds are summed as if nothin
 an upper bound on 2 cores).
 
     python benchmarks/bench_lesion_stage.py results/demo --demo-seconds 819
+    python benchmarks/bench_lesion_stage.py --tiny WORKDIR   # a run of two 8 x 8 x 4 scans made in WORKDIR (CI)
 """
 
 from __future__ import annotations
@@ -54,11 +55,42 @@ def import_seconds(method: str, repeats: int = 3) -> float:
     )
 
 
+def tiny_run(folder: Path) -> Path:
+    """A finished run's files this benchmark reads, for one lesion set of two small scans."""
+    import nibabel as nib
+
+    run = folder / "results" / "tiny"
+    layout, rng = RunLayout(run), np.random.default_rng(0)
+    subjects = ["s1", "s2"]
+    for subject in subjects:
+        seg = np.zeros((8, 8, 4), np.uint8)
+        seg[2:4, 2:4, 1:3] = 1
+        files = {
+            layout.normalized("BraTS21", "T2", subject): rng.random((8, 8, 4)).astype(np.float32),
+            layout.preprocessed("BraTS21", "T2", subject, "mask.nii.gz"): np.pad(
+                np.ones((6, 6, 4), np.uint8), ((1, 1), (1, 1), (0, 0))
+            ),
+            layout.preprocessed("BraTS21", "T2", subject, "seg.nii.gz"): seg,
+            Path(layout.scores("heatmaps", "Patch2Loc", "T2", "fold0", "BraTS21"), f"{subject}.nii.gz"): seg * 2.0,
+        }
+        for path, data in files.items():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            nib.save(nib.Nifti1Image(data, np.eye(4)), str(path))
+    metrics = Path(layout.scores("metrics.csv", "Patch2Loc", "T2", "fold0", "BraTS21"))
+    pd.DataFrame({"subject": subjects, "unsup_threshold": [1.0, 1.0]}).to_csv(metrics, index=False)
+    return run
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("run", type=Path)
+    ap.add_argument("run", type=Path, nargs="?", help="a finished run's folder")
     ap.add_argument("--demo-seconds", type=float, default=None, help="a measured make demo wall-clock time")
+    ap.add_argument("--tiny", type=Path, metavar="WORKDIR", help="time a tiny run made in WORKDIR instead (CI)")
     args = ap.parse_args(argv)
+    if (args.run is None) == (args.tiny is None):
+        ap.error("give a run folder or --tiny WORKDIR")
+    if args.tiny:
+        args.run = tiny_run(args.tiny)
     layout, rule = RunLayout(args.run), LesionRule()
     monai = {}
     rows = []
@@ -86,7 +118,7 @@ def main(argv=None) -> None:
             seconds += time.perf_counter() - t0
         job = f"{method}_{modality}_{fold}_{dataset}"
         bench = Path(layout.benchmark("score_lesions", method, modality, fold, dataset, "0"))
-        monai.setdefault(method, import_seconds(method))
+        monai.setdefault(method, import_seconds(method, repeats=1 if args.tiny else 3))
         rows.append(
             {
                 "job": job,

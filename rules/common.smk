@@ -220,7 +220,7 @@ def train_gpu_resources(method, pretraining=False):
     m = METHODS[method]
     if not gpus(m.gpu):
         return {"gpu_mem_gib": 0}
-    amp = config[m.config].get("amp", "none")
+    amp = config[m.config]["amp"]  # the schema requires it
     fp32, mixed = (m.pretrain if pretraining else m).train_gpu_gib
     need = math.ceil(fp32 if amp == "none" else mixed)
     if not CARDS:

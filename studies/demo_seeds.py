@@ -86,6 +86,8 @@ def _reuse_run_model(run: str, config: dict, modality: str, folder: Path) -> Non
 def _launch(
     run: str, config: dict, seed: int, amp: str, kernel: str, modality: str, out: Path, reuse: bool = False
 ) -> dict:
+    from patch2loc.run.blocks import filled
+
     train = {**config["patch2loc"], "seed": seed, "amp": amp}
     if kernel == "threads2":
         train["threads"] = 2
@@ -95,7 +97,8 @@ def _launch(
     if result.exists() and json.loads(result.read_text(encoding="utf-8"))["settings"] == train:
         return json.loads(result.read_text(encoding="utf-8"))
     folder.mkdir(parents=True, exist_ok=True)
-    if reuse and (seed, amp, kernel) == (config["patch2loc"]["seed"], config["patch2loc"]["amp"], "default"):
+    run_block = filled(config)["patch2loc"]  # the run's seed and precision, its code defaults included
+    if reuse and (seed, amp, kernel) == (run_block["seed"], run_block["amp"], "default"):
         _reuse_run_model(run, config, modality, folder)
     (folder / "task.json").write_text(json.dumps(task_config), encoding="utf-8")
     env = {**os.environ, **KERNELS[kernel], "OMP_NUM_THREADS": str(train["threads"])}

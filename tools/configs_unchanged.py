@@ -9,7 +9,8 @@ merged them there, against the config of the working tree's files (patch2loc.run
 then both as the run uses them: each side's config/schema.yaml's defaults filled in, then the code's
 (a method block's dataclass field defaults, the download and archive budgets of data/), so that a
 default that moved between the schema and the code is no difference. Prints one line per config
-and exits 1 when one differs (naming the first keys that differ). A job's params are the keys the
+(with the number of values that one side's files set and the other leaves to the code's defaults)
+and exits 1 when one differs as run (naming the first keys that differ). A job's params are the keys the
 schema fills, so where a default moved out of the schema the jobs run once more (CHANGELOG.md).
 """
 
@@ -88,20 +89,11 @@ def validated(config: dict, schema: Path) -> dict:
 def as_run(config: dict) -> dict:
     """`config` with the code's defaults under the keys it leaves out (docs/configuration.md, "One home
     per default"): what the training jobs build and the download and extract rules read."""
-    import dataclasses
-
     from patch2loc.data import download, unpack
-    from patch2loc.registry import REGISTRY, implementation
+    from patch2loc.run.blocks import filled
 
-    config = copy.deepcopy(config)
-    homes = {"download": download.KEYS, "extract": unpack.KEYS}
-    for method in REGISTRY:
-        if method.config and isinstance(config.get(method.config), dict):
-            settings = implementation(method.name).Settings
-            homes[method.config] = {
-                f.name: f.default for f in dataclasses.fields(settings) if f.default is not dataclasses.MISSING
-            }
-    for block, defaults in homes.items():
+    config = filled(config)
+    for block, defaults in {"download": download.KEYS, "extract": unpack.KEYS}.items():
         if isinstance(config.get(block), dict):
             config[block] = {**defaults, **config[block]}
     return config
@@ -128,11 +120,16 @@ def main(ref: str) -> int:
         old_schema = old_repo / "config" / "schema.yaml"
         for name, before, files in runs:
             old, new = at(old_repo, before), load([REPO / f for f in files])
-            diff = differences(old, new) or differences(
+            moved = differences(old, new)  # values left to the code's defaults
+            diff = differences(
                 as_run(validated(old, old_schema)), as_run(validated(new, REPO / "config" / "schema.yaml"))
             )
             failed |= bool(diff)
-            said = "equal, loaded and as run" if not diff else "DIFFERS: " + "; ".join(diff[:5])
+            said = (
+                f"equal as run ({len(moved)} values left to the code)"
+                if not diff
+                else "DIFFERS: " + "; ".join(diff[:5])
+            )
             print(f"{name:30s} {said}  ({' + '.join(files)})")
     return 1 if failed else 0
 

@@ -43,7 +43,10 @@ class Sizes:
 
 
 def paper_config() -> dict:
-    return yaml.safe_load(PAPER_CONFIG.read_text(encoding="utf-8"))
+    """The paper config as its run sees it: each method block with its code defaults stated."""
+    from patch2loc.run.blocks import filled
+
+    return filled(yaml.safe_load(PAPER_CONFIG.read_text(encoding="utf-8")))
 
 
 @functools.lru_cache(maxsize=1)  # one set of paper-sized volumes (5 GB) serves every method

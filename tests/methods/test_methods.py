@@ -60,7 +60,9 @@ def test_paper_config_runs_every_method_with_its_block():
     ]
     for method in REGISTRY:
         assert method.config is None or method.config in config, method.name
-    assert config["dae"]["width"] == 64 and config["dae"]["noise_std"] == 0.2
+    from patch2loc.run.blocks import filled
+
+    assert filled(config)["dae"]["width"] == 64 and filled(config)["dae"]["noise_std"] == 0.2  # the code's
 
 
 def test_every_method_scores_through_the_shared_post_processing():

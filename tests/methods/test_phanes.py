@@ -151,7 +151,7 @@ def test_settings_schema_and_bounds():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["phanes"]
     assert not {"weights", "pretrained_home", "method"} & set(config)
     block = {k: v for k, v in config.items() if k != "threads"}
-    assert PHANESConfig(**block) == PHANESConfig()  # the config block is the reference's, as the defaults
+    assert PHANESConfig(**block) == PHANESConfig()  # the config block sets nothing the reference's defaults do not
     with pytest.raises(InputError, match="multiple of 32"):
         PHANESConfig(size=96 + 16)
     with pytest.raises(InputError, match="phanes.size"):  # 32: RA builds it, the inpainter cannot

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from patch2loc.bids.request import BidsRequest
+from patch2loc.predict.request import defaults
 from patch2loc.errors import InputError, resource_problem
 
 MAX_EXIT = 100  # as predict: the exit status counts failed scans, at most 100
@@ -61,7 +62,7 @@ def add_parser(sub) -> None:
         metavar="DIR",
         help="group level: a derivatives dataset with lesion masks (a desc containing 'lesion') for AUPRC and Dice",
     )
-    b.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (as predict)")
+    b.add_argument("--device", default=defaults(BidsRequest)["device"], help="auto, cpu, cuda or cuda:N (as predict)")
     b.add_argument("--overwrite", action="store_true", help="redo scans done before (default: skip them)")
     b.add_argument(
         "--skip-tissue-order",

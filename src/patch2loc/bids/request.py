@@ -1,14 +1,14 @@
 """What one `patch2loc bids` call asks for: a frozen request made once at the edge (`cmd_bids`), as
 predict's (predict/request.py). Nothing below `bids/command.py:cmd_bids` reads argparse; the
-participant level hands predict a `PredictRequest` of its own (adapter.py). The defaults are the
-parser's (a test keeps them equal)."""
+participant level hands predict a `PredictRequest` of its own (adapter.py). Its field defaults are
+the flags' defaults: the parser reads them."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
 
-from patch2loc.predict.request import from_namespace
+from patch2loc.predict.request import PredictRequest, from_namespace
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class BidsRequest:
     bids_filter_file: str | None = None
     mask_derivatives: str | None = None
     seg_derivatives: str | None = None  # group level
-    device: str = "auto"
+    device: str = PredictRequest.device  # as predict's --device
     overwrite: bool = False
     skip_tissue_order: bool = False  # as predict's: a channel of the wrong tissue order is a warning
     quiet: bool = False

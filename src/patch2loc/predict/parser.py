@@ -1,5 +1,5 @@
-"""`patch2loc predict`'s flags (the command: command.py). Their defaults are PredictRequest's
-(request.py; a test keeps them equal)."""
+"""`patch2loc predict`'s flags (the command: command.py). Their defaults are read from
+PredictRequest's fields (request.py), their one home."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from patch2loc.checks.flags import DEVICE_HELP, PATCH2LOC_ONLY, contrast_file, f
 from patch2loc.checks.ranges import MAX_BATCH, MAX_MEDIAN, MAX_STRIDE
 from patch2loc.registry import DEFAULT_METHOD, METHODS, TRAINED
 from patch2loc.predict.command import cmd_predict
+from patch2loc.predict.request import PredictRequest, defaults
+
+DEFAULTS = defaults(PredictRequest)
 
 
 def add_parser(sub) -> None:
@@ -112,7 +115,7 @@ def _outputs(p) -> None:
     """Skull stripping, the threshold and what is written."""
     p.add_argument(
         "--skull-strip",
-        default="auto",
+        default=DEFAULTS["skull_strip"],
         choices=("auto", "mask", "hdbet", "none"),
         help="with --from-run, as the workflow's skull_strip: mask = the given brain masks "
         "(provided), hdbet = HD-BET, none = already stripped (brain = voxels > 0); "
@@ -147,26 +150,26 @@ def _scoring(p) -> None:
     p.add_argument(
         "--stride",
         type=int_in(1, MAX_STRIDE),
-        default=1,
+        default=DEFAULTS["stride"],
         help=f"in-plane stride, 1 to {MAX_STRIDE} and below the slice size; >1 is upsampled bilinearly "
         f"({PATCH2LOC_ONLY})",
     )
     p.add_argument(
         "--batch-size",
         type=int_in(1, MAX_BATCH),
-        default=8192,
+        default=DEFAULTS["batch_size"],
         help=f"patches per forward pass, 1 to {MAX_BATCH} ({PATCH2LOC_ONLY})",
     )
-    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("--device", default=DEFAULTS["device"], help=DEVICE_HELP)
     p.add_argument(
         "--amp",
-        default="auto",
+        default=DEFAULTS["amp"],
         choices=("auto", "bf16", "fp16", "none"),
         help=f"encoder precision (auto: bf16/fp16 on GPU, bf16 on CPUs with native bf16; {PATCH2LOC_ONLY})",
     )
     p.add_argument(
         "--centres",
-        default="dilated",
+        default=DEFAULTS["centres"],
         choices=("dilated", "mask", "all"),
         help=f"patch centres to score (dilated: brain + median_size//2, same result as all; {PATCH2LOC_ONLY})",
     )
@@ -174,7 +177,7 @@ def _scoring(p) -> None:
     p.add_argument(
         "--median-size",
         type=int_in(1, MAX_MEDIAN, " (the cost grows with its cube)"),
-        default=None,
+        default=DEFAULTS["median_size"],
         help=f"3D median filter side, 1 to {MAX_MEDIAN} and at most the slice size (default: the "
         "run's heatmap.median_size with --from-run, since its threshold was taken after that "
         "filter; else 7)",

@@ -3,7 +3,7 @@
 The command line (`cmd_predict`) and the BIDS App build one; nothing below `predict/command.py`
 reads argparse. What predict resolves while it runs (the bundle's modality, the run's median filter)
 gives a new request (`dataclasses.replace`), never a changed one, so every step sees what the one
-before decided. The defaults are the parser's (a test keeps them equal).
+before decided. Its field defaults are the flags' defaults: the parser reads them (`defaults`).
 
 The resolved request is then unpacked once (`command._run_request`) into the frozen parts below, and
 each step takes the part it uses: a function that scores needs no output path, and one that plans
@@ -13,7 +13,7 @@ the outputs needs no model, so what a step may read is said by its signature.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from typing import TypeVar
 
 R = TypeVar("R")
@@ -27,6 +27,12 @@ def from_namespace(cls: type[R], args: argparse.Namespace) -> R:
         value = getattr(args, f.name)
         values[f.name] = tuple(value) if isinstance(value, list) else value
     return cls(**values)
+
+
+def defaults(cls) -> dict:
+    """{field: default} of a request's fields that have one: the parser's flag defaults, so that a
+    default has one home."""
+    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
 
 
 @dataclass(frozen=True)
