@@ -19,7 +19,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 from patch2loc.checks.ranges import OneOf  # noqa: E402
-from patch2loc.methods.blockbounds import block_rules  # noqa: E402
+from patch2loc.training.blockbounds import block_rules  # noqa: E402
 from patch2loc.registry import REGISTRY, implementation  # noqa: E402
 from patch2loc.run.blocks import block_methods, field_defaults, pretrain_key, pretrain_settings, schema_node  # noqa: E402
 
