@@ -28,6 +28,14 @@ def _restore_locale():
 
 
 @pytest.fixture(scope="session")
+def paper_dry_run(tmp_path_factory):
+    """The paper DAG's dry run, planned once a session for the files that read it (helpers/workflow.py)."""
+    from tests.helpers.workflow import paper_dry_run
+
+    return paper_dry_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
 def hostile_cli(tmp_path_factory):
     """The hostile CLI tests' shared inputs (a finished run, a preprocessed case, train lists, the
     bombs), built once a session (about a minute), and the judge their cases run through."""

@@ -79,6 +79,20 @@ def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.Compl
     )
 
 
+def paper_dry_run(tmp_path_factory) -> subprocess.CompletedProcess:
+    """The paper DAG's dry run (`snakemake -n --config max_subjects=3`: the paper's config, the default,
+    with placeholder files for the sets dropped in by hand), planned once a session for every test that
+    reads it (helpers/once.py)."""
+    from tests.helpers.once import once
+
+    def plan(folder: Path) -> subprocess.CompletedProcess:
+        workdir = copy_workflow(folder)
+        placeholder_manual_data(workdir, 3)
+        return snakemake(workdir, "-n", "--config", "max_subjects=3")
+
+    return once(tmp_path_factory, "paper_dry_run", plan)
+
+
 def jobs_listed(stdout: str) -> set[str]:
     """Rule names of the 'Job stats' table of a dry run."""
     rules, in_table = set(), False

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
-from tests.helpers.workflow import dry_run_jobs, placeholder_manual_data, jobs_listed, snakemake
+from tests.helpers.workflow import dry_run_jobs, jobs_listed, snakemake
 
 EVERY = ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE")
 PAPER = (*EVERY, "RA", "PHANES", "FAE")  # the paper config: also the three on published networks
@@ -18,9 +18,8 @@ def _scored_methods(jobs: list[dict], rule_prefix: str) -> set[str]:
     return {j["wildcards"].split(",")[0].removeprefix("method=") for j in jobs if j["rule"].startswith(rule_prefix)}
 
 
-def test_paper_dry_run_trains_and_scores_every_method(workdir):  # noqa: F811
-    placeholder_manual_data(workdir, 3)
-    res = snakemake(workdir, "-n", "--configfile", "config/config.yaml", "--config", "max_subjects=3")
+def test_paper_dry_run_trains_and_scores_every_method(paper_dry_run):
+    res = paper_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = dry_run_jobs(res.stdout)
     assert DIFFUSION_RULES <= jobs_listed(res.stdout)
