@@ -85,8 +85,8 @@ def test_paper_dry_run_lists_t1t2_training_and_scoring_jobs(paper_dry_run):
         assert "results/paper/landmarks/T1.npy" in job["input"] and "results/paper/landmarks/T2.npy" in job["input"]
 
 
-def test_demo_dry_run_has_no_input_of_several_contrasts(workdir):
-    res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml")
+def test_demo_dry_run_has_no_input_of_several_contrasts(demo_dry_run):
+    res = demo_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     assert "T1T2" not in res.stdout
     assert not {j["rule"] for j in jobs(res.stdout)} & {

@@ -10,16 +10,16 @@ from patch2loc.run.configfiles import load as load_configfiles
 from tests.helpers.workflow import REAL_STAGES, STAGES, dry_run_jobs, jobs_listed, snakemake
 
 
-def test_dry_run_demo_lists_every_stage(workdir):
-    res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml")
+def test_dry_run_demo_lists_every_stage(demo_dry_run):
+    res = demo_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     missing = set(STAGES) - jobs_listed(res.stdout)
     assert not missing, f"stages missing from the demo DAG: {missing}\n{res.stdout[-3000:]}"
 
 
-def test_long_demo_overlay_writes_only_under_its_own_run(workdir):
+def test_long_demo_overlay_writes_only_under_its_own_run(demo_long_dry_run):
     # config/demo_long.yaml is applied on top of demo.yaml; it must not touch the short demo's results
-    res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml", "config/demo_long.yaml")
+    res = demo_long_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     assert "results/demo_long/models/T2/fold0/best.pt" in res.stdout
     assert "results/demo/" not in res.stdout
