@@ -90,7 +90,8 @@ test-oldest:
 
 # The hostile-input batteries (docs/input-safety.md): 185 crafted bad inputs, each through the real entry
 # point in a child process, judged on its one-line refusal (the file and the fix), exit status, memory and
-# what it left behind; 30-40 minutes on 2 cores, not in CI. Needs GNU time (apt-get install time).
+# what it left behind; 30-40 minutes on 2 cores, not in CI. Needs GNU time (apt-get install time). They are
+# the files named tests/*/test_battery_*.py, the only ones marked hostile (tests/static/test_battery_rule.py).
 test-hostile: $(BIN)/.installed
 	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m hostile
 

@@ -27,6 +27,28 @@ def _restore_locale():
     locale.setlocale(locale.LC_CTYPE, saved)
 
 
+# Dry runs planned once a session for the files that read them (tests/helpers/workflow.py).
+@pytest.fixture(scope="session")
+def paper_dry_run(tmp_path_factory):
+    from tests.helpers.workflow import PAPER_DRY_RUN, shared_dry_run
+
+    return shared_dry_run(tmp_path_factory, *PAPER_DRY_RUN, manual_data=True)
+
+
+@pytest.fixture(scope="session")
+def demo_dry_run(tmp_path_factory):
+    from tests.helpers.workflow import DEMO_DRY_RUN, shared_dry_run
+
+    return shared_dry_run(tmp_path_factory, *DEMO_DRY_RUN)
+
+
+@pytest.fixture(scope="session")
+def demo_long_dry_run(tmp_path_factory):
+    from tests.helpers.workflow import DEMO_LONG_DRY_RUN, shared_dry_run
+
+    return shared_dry_run(tmp_path_factory, *DEMO_LONG_DRY_RUN)
+
+
 @pytest.fixture(scope="session")
 def hostile_cli(tmp_path_factory):
     """The hostile CLI tests' shared inputs (a finished run, a preprocessed case, train lists, the

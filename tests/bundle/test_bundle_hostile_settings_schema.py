@@ -8,6 +8,7 @@ say is checked by the rules alone: test steps below `timesteps` (tested in test_
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -62,14 +63,23 @@ def _candidates(rule) -> list:
     return values + [None]
 
 
-def _start_up_accepts(cfg: dict, block: str, key: str, value) -> bool:
+@pytest.fixture(scope="module")
+def schema_file(tmp_path_factory) -> str:
+    """config/schema.yaml written as JSON: the same schema for snakemake's `validate`, which reads JSON
+    before trying YAML, without its second of YAML parsing on each of the few hundred calls below."""
+    path = tmp_path_factory.mktemp("schema") / "schema.json"
+    path.write_text(json.dumps(SCHEMA), encoding="utf-8")
+    return str(path)
+
+
+def _start_up_accepts(cfg: dict, block: str, key: str, value, schema: str) -> bool:
     """What rules/common.smk says: the schema through snakemake's `validate`, then the blocks' rules."""
     from snakemake.utils import validate
 
     changed = copy.deepcopy(cfg)
     changed[block][key] = value
     try:
-        validate(changed, str(REPO / "config" / "schema.yaml"))
+        validate(changed, schema)
         check_method_blocks(changed)
     except Exception:  # snakemake's WorkflowError or InputError, naming the key
         return False
@@ -85,7 +95,7 @@ def _rules_accept(key: str, rule, value) -> bool:
 
 
 @pytest.mark.parametrize("method", REBUILT, ids=lambda m: m.name)
-def test_start_up_and_the_rules_agree_on_each_bound(method):
+def test_start_up_and_the_rules_agree_on_each_bound(method, schema_file):
     cfg = load_configfiles([REPO / "config" / "demo.yaml"])
     assert method.config in cfg
     differ = []
@@ -93,7 +103,10 @@ def test_start_up_and_the_rules_agree_on_each_bound(method):
         if key == "kl_weight" and method.name == "AE":
             continue  # the schema refuses an AE's kl_weight whatever its value (the AE has no KL term)
         for value in _candidates(rule):
-            start, rules = _start_up_accepts(cfg, method.config, key, value), _rules_accept(key, rule, value)
+            start, rules = (
+                _start_up_accepts(cfg, method.config, key, value, schema_file),
+                _rules_accept(key, rule, value),
+            )
             if start != rules:
                 differ.append(f"{key}={value!r}: start-up {start}, rules {rules}")
     assert not differ, differ

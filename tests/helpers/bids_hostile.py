@@ -22,7 +22,7 @@ from patch2loc import cli
 from patch2loc.bids.demo import write_demo_bids
 
 # A hang guard, not a speed target: refusals take a few seconds (their times are measured side by side
-# in tests/bids/test_hostile_bids_app.py, docs/input-safety.md); a loaded CI machine must not fail them.
+# in tests/bids/test_battery_bids_app.py, docs/input-safety.md); a loaded CI machine must not fail them.
 FAST_S = 60.0
 SMALL_MB = 300  # growth of the test process's peak memory a refusal may cause
 

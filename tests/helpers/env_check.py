@@ -55,6 +55,18 @@ def load_rules(workdir: Path, configs=CONFIGS) -> dict[str, dict]:
     return load(workdir, configs)
 
 
+def shared_parse(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
+    """(a copy of the workflow, its rules under CONFIGS), parsed once a session for the files that read
+    it (helpers/once.py); a test that breaks the copy breaks a copy of it."""
+    from tests.helpers.once import once
+
+    def parse(folder: Path) -> tuple[Path, dict[str, dict]]:
+        workdir = workflow_copy(folder)
+        return workdir, load_rules(workdir)
+
+    return once(tmp_path_factory, "env_parse", parse)
+
+
 def registry_modules() -> list[str]:
     from patch2loc.registry import METHODS
 

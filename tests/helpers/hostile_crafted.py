@@ -1,4 +1,4 @@
-"""Crafted files for the hostile tests of the data rules (tests/data/test_hostile_data_files.py): spreadsheets, a zip, a trickling server.
+"""Crafted files for the hostile tests of the data rules (tests/data/test_battery_data_files.py): spreadsheets, a zip, a trickling server.
 
 The .xls files are a real one written by xlwt (an OLE2 compound file, as IXI serves IXI.xls) with
 its structure edited: the compound-file layout (512-byte sectors, a FAT of 32-bit next-sector

@@ -1,4 +1,4 @@
-"""Entry points and crafted files of the hostile tests of round 6 (tests/cli/test_hostile_round6.py): what a
+"""Entry points and crafted files of the hostile tests of round 6 (tests/cli/test_battery_round6.py): what a
 child runs with `entry_call.py --call module:function JSON`. They import nothing but patch2loc, numpy and
 nibabel (entry_call.py's folder is on the child's path)."""
 

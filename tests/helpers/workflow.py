@@ -79,6 +79,30 @@ def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.Compl
     )
 
 
+def shared_dry_run(tmp_path_factory, *args: str, manual_data: bool = False) -> subprocess.CompletedProcess:
+    """`snakemake -n *args` in a copy of the workflow (with placeholder files for the sets dropped in by
+    hand if `manual_data`), planned once a session for every test that reads it (helpers/once.py): the
+    paper DAG takes a minute on 2 cores, the demo's half that."""
+    from tests.helpers.once import once
+
+    def plan(folder: Path) -> subprocess.CompletedProcess:
+        workdir = copy_workflow(folder)
+        if manual_data:
+            placeholder_manual_data(workdir, 3)
+        return snakemake(workdir, "-n", *args)
+
+    key = (
+        "dry_run-" + "-".join(a.replace("/", "_").replace("=", "_") for a in args) + ("-manual" if manual_data else "")
+    )
+    return once(tmp_path_factory, key, plan)
+
+
+# The dry runs several test files read: the paper's config (the default) on 3 subjects, the demo, the long demo.
+PAPER_DRY_RUN = ("--config", "max_subjects=3")
+DEMO_DRY_RUN = ("--configfile", "config/demo.yaml")
+DEMO_LONG_DRY_RUN = ("--configfile", "config/demo.yaml", "config/demo_long.yaml")
+
+
 def jobs_listed(stdout: str) -> set[str]:
     """Rule names of the 'Job stats' table of a dry run."""
     rules, in_table = set(), False

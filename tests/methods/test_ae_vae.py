@@ -15,7 +15,7 @@ import torch
 from tests.helpers.fake_chain import fake_prepare
 from tests.helpers.safety import make_case, predict_argv
 from tests.helpers.bundle import make_run
-from tests.helpers.workflow import dry_run_jobs, placeholder_manual_data, snakemake, workdir  # noqa: F401
+from tests.helpers.workflow import dry_run_jobs
 
 from patch2loc import cli
 from patch2loc.errors import InputError
@@ -186,9 +186,8 @@ def test_run_folds_and_bundle_give_the_same_map(name, tmp_path, monkeypatch):
     assert np.count_nonzero(np.asarray(nib.load(heat).dataobj)) > 0
 
 
-def test_paper_dry_run_trains_ae_and_vae_per_modality_and_fold(workdir):  # noqa: F811
-    placeholder_manual_data(workdir, 3)
-    res = snakemake(workdir, "-n", "--configfile", "config/config.yaml", "--config", "max_subjects=3")
+def test_paper_dry_run_trains_ae_and_vae_per_modality_and_fold(paper_dry_run):
+    res = paper_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = dry_run_jobs(res.stdout)
     for name, rule in (("AE", "train_ae"), ("VAE", "train_vae")):

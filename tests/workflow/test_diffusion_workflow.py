@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
-from tests.helpers.workflow import dry_run_jobs, placeholder_manual_data, jobs_listed, snakemake
+from tests.helpers.workflow import dry_run_jobs, jobs_listed, snakemake
 
 EVERY = ("Patch2Loc", "DAE", "Thresh", "DDPM", "pDDPM", "cDDPM", "AE", "VAE")
 PAPER = (*EVERY, "RA", "PHANES", "FAE")  # the paper config: also the three on published networks
@@ -18,9 +18,8 @@ def _scored_methods(jobs: list[dict], rule_prefix: str) -> set[str]:
     return {j["wildcards"].split(",")[0].removeprefix("method=") for j in jobs if j["rule"].startswith(rule_prefix)}
 
 
-def test_paper_dry_run_trains_and_scores_every_method(workdir):  # noqa: F811
-    placeholder_manual_data(workdir, 3)
-    res = snakemake(workdir, "-n", "--configfile", "config/config.yaml", "--config", "max_subjects=3")
+def test_paper_dry_run_trains_and_scores_every_method(paper_dry_run):
+    res = paper_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = dry_run_jobs(res.stdout)
     assert DIFFUSION_RULES <= jobs_listed(res.stdout)
@@ -34,13 +33,13 @@ def test_paper_dry_run_trains_and_scores_every_method(workdir):  # noqa: F811
     assert {"export_bundle_DDPM", "export_bundle_pDDPM", "export_bundle_cDDPM"} <= jobs_listed(res.stdout)
 
 
-def test_long_demo_trains_and_scores_every_method_and_the_quick_demo_keeps_three(workdir):  # noqa: F811
-    res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml", "config/demo_long.yaml")
+def test_long_demo_trains_and_scores_every_method_and_the_quick_demo_keeps_three(demo_long_dry_run, demo_dry_run):
+    res = demo_long_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = dry_run_jobs(res.stdout)
     assert DIFFUSION_RULES <= jobs_listed(res.stdout)
     assert _scored_methods(jobs, "score_lesions") == set(OFFLINE)
-    quick = snakemake(workdir, "-n", "--configfile", "config/demo.yaml")
+    quick = demo_dry_run
     assert quick.returncode == 0, quick.stderr
     assert not DIFFUSION_RULES & jobs_listed(quick.stdout)
 

@@ -7,14 +7,13 @@ test_envs_cases.py breaks a copy of the workflow in each way the check must catc
 from __future__ import annotations
 
 import pytest
-from tests.helpers.env_check import REPO, load_rules, problems, workflow_copy
+from tests.helpers.env_check import REPO, problems, shared_parse
 from tests.helpers.env_imports import script_needs
 
 
 @pytest.fixture(scope="module")
 def parsed(tmp_path_factory):
-    workdir = workflow_copy(tmp_path_factory.mktemp("envs"))
-    return workdir, load_rules(workdir)
+    return shared_parse(tmp_path_factory)
 
 
 def test_the_workflow_passes_the_env_check(parsed):

@@ -9,15 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.helpers.env_check import load_rules, problems, workflow_copy
+from tests.helpers.env_check import problems, shared_parse
 
 pytestmark = pytest.mark.slow  # Snakemake parses the workflow in a child, twice for the rule cases
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    workdir = workflow_copy(tmp_path_factory.mktemp("cases"))
-    return workdir, load_rules(workdir)
+    return shared_parse(tmp_path_factory)
 
 
 @pytest.fixture()

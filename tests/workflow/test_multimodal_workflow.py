@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers.workflow import placeholder_manual_data
 
 REPO = Path(__file__).resolve().parents[2]
 COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "profiles"]
@@ -58,9 +57,8 @@ def wildcards(job: dict) -> dict:
     return dict(kv.split("=", 1) for kv in job.get("wildcards", "").split(", ") if "=" in kv)
 
 
-def test_paper_dry_run_lists_t1t2_training_and_scoring_jobs(workdir):
-    placeholder_manual_data(workdir, 3)
-    res = snakemake(workdir, "-n", "--config", "max_subjects=3")
+def test_paper_dry_run_lists_t1t2_training_and_scoring_jobs(paper_dry_run):
+    res = paper_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     listed = jobs(res.stdout)
     multi = [j for j in listed if wildcards(j).get("modality") == "T1T2"]
@@ -87,8 +85,8 @@ def test_paper_dry_run_lists_t1t2_training_and_scoring_jobs(workdir):
         assert "results/paper/landmarks/T1.npy" in job["input"] and "results/paper/landmarks/T2.npy" in job["input"]
 
 
-def test_demo_dry_run_has_no_input_of_several_contrasts(workdir):
-    res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml")
+def test_demo_dry_run_has_no_input_of_several_contrasts(demo_dry_run):
+    res = demo_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     assert "T1T2" not in res.stdout
     assert not {j["rule"] for j in jobs(res.stdout)} & {

@@ -76,9 +76,10 @@ def paper(workdir):
 
 
 @pytest.fixture(scope="module")
-def demo(workdir):
-    """(the demo DAG's jobs, its rules)."""
-    return _dag(workdir, "demo")
+def demo(workdir, demo_dry_run):
+    """(the demo DAG's jobs, its rules); the dry run is the session's (conftest.py)."""
+    assert demo_dry_run.returncode == 0, demo_dry_run.stderr[-3000:]
+    return _jobs(demo_dry_run.stdout), load_rules(workdir, ["config/demo.yaml"])["config/demo.yaml"]
 
 
 @pytest.fixture(scope="module")

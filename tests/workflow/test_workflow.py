@@ -7,27 +7,26 @@ from __future__ import annotations
 import pytest
 import yaml
 from patch2loc.run.configfiles import load as load_configfiles
-from tests.helpers.workflow import REAL_STAGES, STAGES, dry_run_jobs, placeholder_manual_data, jobs_listed, snakemake
+from tests.helpers.workflow import REAL_STAGES, STAGES, dry_run_jobs, jobs_listed, snakemake
 
 
-def test_dry_run_demo_lists_every_stage(workdir):
-    res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml")
+def test_dry_run_demo_lists_every_stage(demo_dry_run):
+    res = demo_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     missing = set(STAGES) - jobs_listed(res.stdout)
     assert not missing, f"stages missing from the demo DAG: {missing}\n{res.stdout[-3000:]}"
 
 
-def test_long_demo_overlay_writes_only_under_its_own_run(workdir):
+def test_long_demo_overlay_writes_only_under_its_own_run(demo_long_dry_run):
     # config/demo_long.yaml is applied on top of demo.yaml; it must not touch the short demo's results
-    res = snakemake(workdir, "-n", "--configfile", "config/demo.yaml", "config/demo_long.yaml")
+    res = demo_long_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     assert "results/demo_long/models/T2/fold0/best.pt" in res.stdout
     assert "results/demo/" not in res.stdout
 
 
-def test_dry_run_paper_lists_every_stage(workdir):
-    placeholder_manual_data(workdir, 3)
-    res = snakemake(workdir, "-n", "--config", "max_subjects=3")
+def test_dry_run_paper_lists_every_stage(paper_dry_run):
+    res = paper_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     missing = set(REAL_STAGES) - jobs_listed(res.stdout)
     assert not missing, f"stages missing from the paper DAG: {missing}\n{res.stdout[-3000:]}"
@@ -35,9 +34,8 @@ def test_dry_run_paper_lists_every_stage(workdir):
         assert archive in res.stdout
 
 
-def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(workdir):
-    placeholder_manual_data(workdir, 3)
-    res = snakemake(workdir, "-n", "--config", "max_subjects=3")
+def test_dry_run_paper_trains_every_method_per_modality_and_fold_on_a_gpu(paper_dry_run):
+    res = paper_dry_run
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = dry_run_jobs(res.stdout)
     single = ("train_ddpm", "train_pddpm", "pretrain_cddpm", "train_cddpm", "train_ae", "train_ra", "train_phanes")

@@ -2,7 +2,7 @@
 second safety battery, HIGH 1-3, MEDIUM 8-9): outliers of 1e30, a folder run whose scan is replaced or
 truncated, a failed overwrite, incomplete DICOM series, a file name that is not UTF-8, a missing or
 misfit --seg and bad landmarks (refused before the compute starts). Concurrent runs, a full disk and
-out of memory: tests/cli/test_hostile_cli_resources.py. Slow: `make test-hostile`.
+out of memory: tests/cli/test_battery_cli_resources.py. Slow: `make test-hostile`.
 
 Where the issue leaves a choice (clip or refuse outliers; refuse or warn on an incomplete DICOM
 series) either answer is clean, provided the outputs are finite and right.

@@ -1,7 +1,7 @@
 """Hostile evaluation inputs (native-space labels, predict --seg) and the cross-fitted tuning's files
 (rule merge_score_shards), each case run in a child process through its real entry point
 (tests/helpers/hostile_child.py's judge); the caches, settings, bias table and atlas are in
-tests/synth/test_hostile_caches_and_settings.py. Each surface has its control (expect 0); `check`
+tests/synth/test_battery_caches_and_settings.py. Each surface has its control (expect 0); `check`
 holds a run that succeeds to the numbers it must give. Slow: `make test-hostile`."""
 
 from __future__ import annotations
