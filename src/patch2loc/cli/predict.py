@@ -1,12 +1,21 @@
-"""`patch2loc predict`'s flags (the command: command.py). Their defaults are PredictRequest's
-(request.py; a test keeps them equal)."""
+"""`patch2loc predict`: its flags and its edge, where they become one frozen request for
+predict's driver (predict/driver.py). The flags' defaults are PredictRequest's (predict/request.py;
+a test keeps them equal)."""
 
 from __future__ import annotations
+
+import argparse
 
 from patch2loc.checks.flags import DEVICE_HELP, PATCH2LOC_ONLY, contrast_file, finite_float, input_name, int_in
 from patch2loc.checks.ranges import MAX_BATCH, MAX_MEDIAN, MAX_STRIDE
 from patch2loc.registry import DEFAULT_METHOD, METHODS, TRAINED
-from patch2loc.predict.command import cmd_predict
+from patch2loc.predict.driver import predict
+from patch2loc.predict.request import PredictRequest
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """The command line's edge: its arguments become one frozen request, and only that travels."""
+    return predict(PredictRequest.from_args(args))
 
 
 def add_parser(sub) -> None:
