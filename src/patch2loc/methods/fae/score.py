@@ -14,12 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from patch2loc.checks.ranges import check_block
-from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.train import to_grid
 from patch2loc.methods.fae.model import FAE, anomaly_slices
 from patch2loc.methods.fae.train import ARCHITECTURE, RANGES, check_architecture
-from patch2loc.networks.rebuild import Bounds, check_grid, load_network
+from patch2loc.networks.rebuild import check_config, Bounds, check_grid, load_network
 from patch2loc.networks.slices import residual_map
 
 SLICES_PER_BATCH = 16
@@ -41,14 +39,7 @@ def batch_bytes(config: dict) -> int:
 def _check(config: dict, where: str) -> None:
     """A checkpoint's settings: present, in range (bounds.RANGES), a network this code builds; before
     anything is allocated."""
-    missing = [k for k in (*RANGES, *ARCHITECTURE) if k not in config]
-    if missing:
-        raise InputError(f"{where}: config has no {', '.join(missing)} (an FAE checkpoint records them).")
-    check_block(config, RANGES, "config", where)
-    try:
-        check_architecture({k: config[k] for k in ARCHITECTURE}, "config")
-    except ValueError as exc:
-        raise InputError(f"{where}: {exc}.") from None
+    check_config(config, where, "an FAE", RANGES, ARCHITECTURE, ARCHITECTURE, check_architecture)
 
 
 # Before the network is built: its settings, its weights and, on the CPU, a batch of slices at its own
