@@ -18,6 +18,7 @@ from patch2loc.networks import pretrained
 from patch2loc.methods.phanes import train as phanes_train
 from patch2loc.methods.phanes.train import PHANESTask
 from patch2loc.registry import implementation
+from tests.helpers.resume import assert_same_weights, interrupted_and_resumed
 from tests.helpers.published import fake_published
 
 TINY = dict(steps=2, batch_size=2, lr=1e-3, size=64, width=2, zdim=8, val_every=1, val_batches=1)
@@ -132,22 +133,11 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypat
     uninterrupted one's weights."""
     pairs = volumes(tmp_path / "data", depth=2)
     settings = dict(steps=4, val_every=2, checkpoint_every=2, batch_size=1)
-    straight = torch.load(train(pairs, tmp_path / "a", **settings).with_name("last.pt"), weights_only=True)
-    step = PHANESTask.train_step
-
-    def stop_at_3(self, n):
-        if n == 3:
-            raise KeyboardInterrupt
-        return step(self, n)
-
-    monkeypatch.setattr(PHANESTask, "train_step", stop_at_3)
-    with pytest.raises(KeyboardInterrupt):
-        train(pairs, tmp_path / "b", **settings)
-    monkeypatch.setattr(PHANESTask, "train_step", step)
-    resumed = torch.load(train(pairs, tmp_path / "b", **settings).with_name("last.pt"), weights_only=True)
-    assert resumed["step"] == straight["step"] == 4
-    for key, value in straight["model"].items():
-        torch.testing.assert_close(resumed["model"][key], value, rtol=0, atol=0)
+    straight, resumed = interrupted_and_resumed(
+        PHANESTask, lambda folder: train(pairs, tmp_path / folder, **settings), monkeypatch
+    )
+    assert straight["step"] == 4
+    assert_same_weights(resumed, straight)
     assert set(straight["optimizer"]) == OPTIMISERS
     for name in OPTIMISERS:
         for index, state in straight["optimizer"][name]["state"].items():

@@ -17,6 +17,7 @@ from patch2loc.errors import InputError
 from patch2loc.methods.ra.score import ra_map
 from patch2loc.methods.ra.train import RAConfig, RATask
 from patch2loc.registry import implementation
+from tests.helpers.resume import assert_same_weights, interrupted_and_resumed
 from tests.helpers.published import fake_published
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,22 +103,11 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypat
     step-2 checkpoint and run again, the run ends with the uninterrupted one's weights."""
     pairs = _volumes(tmp_path / "data")
     settings = dict(steps=4, val_every=2, checkpoint_every=2)
-    straight = torch.load(_train(pairs, tmp_path / "a", **settings).with_name("last.pt"), weights_only=True)
-    step = RATask.train_step
-
-    def stop_at_3(self, n):
-        if n == 3:
-            raise KeyboardInterrupt
-        return step(self, n)
-
-    monkeypatch.setattr(RATask, "train_step", stop_at_3)
-    with pytest.raises(KeyboardInterrupt):
-        _train(pairs, tmp_path / "b", **settings)
-    monkeypatch.setattr(RATask, "train_step", step)
-    resumed = torch.load(_train(pairs, tmp_path / "b", **settings).with_name("last.pt"), weights_only=True)
-    assert resumed["step"] == straight["step"] == 4
-    for key, value in straight["model"].items():
-        torch.testing.assert_close(resumed["model"][key], value, rtol=0, atol=0)
+    straight, resumed = interrupted_and_resumed(
+        RATask, lambda folder: _train(pairs, tmp_path / folder, **settings), monkeypatch
+    )
+    assert straight["step"] == 4
+    assert_same_weights(resumed, straight)
     for name in ("encoder", "decoder"):
         for index, state in straight["optimizer"][name]["state"].items():
             got = resumed["optimizer"][name]["state"][index]
