@@ -30,7 +30,7 @@ from patch2loc.networks.lpips import SqueezeLPIPS, saliency
 from patch2loc.methods.ra.model import RAModel
 from patch2loc.methods.ra.train import ARCHITECTURE, RANGES, build_vae, check_architecture, unit_range
 from patch2loc.networks.rebuild import check_config, Bounds, load_network, prepare_scoring
-from patch2loc.networks.slices import residual_map
+from patch2loc.networks.slices import residual_map, slice_batch_bytes
 
 SLICES_PER_BATCH = 16
 # Bytes per pixel of the model's grid, per unit of width, one slice holds in the forward pass (an
@@ -42,9 +42,7 @@ PER_WIDTH, PER_SLICE_PIXEL = 32, 16
 
 def batch_bytes(config: dict) -> int:
     """What one batch of slices holds while the network of `config` (size, width, volume_shape) runs."""
-    grid = config.get("volume_shape") or (0, 0, 0)
-    side = int(config["size"])
-    return SLICES_PER_BATCH * (side * side * PER_WIDTH * int(config["width"]) + grid[0] * grid[1] * PER_SLICE_PIXEL)
+    return slice_batch_bytes(config, SLICES_PER_BATCH, PER_WIDTH * int(config["width"]), PER_SLICE_PIXEL)
 
 
 def config_check(label: str, architecture_check):
