@@ -18,6 +18,7 @@ from patch2loc.networks import pretrained
 from patch2loc.methods.phanes import train as phanes_train
 from patch2loc.methods.phanes.train import PHANESTask
 from patch2loc.registry import implementation
+from tests.helpers.slice_volumes import ellipsoid_pairs as volumes
 from tests.helpers.resume import assert_same_weights, interrupted_and_resumed
 from tests.helpers.published import fake_published
 
@@ -25,23 +26,6 @@ TINY = dict(steps=2, batch_size=2, lr=1e-3, size=64, width=2, zdim=8, val_every=
 PUBLISHED = ["squeezenet1_1", "lpips_squeeze", "vgg19"]
 OPTIMISERS = {"encoder", "decoder", "generator", "discriminator"}
 SCAN = type("ScanSettings", (), {"device": "cpu"})()
-
-
-def volumes(folder: Path, count: int = 3, depth: int = 4) -> list[tuple[Path, Path]]:
-    """NIfTI pairs of 32 x 32 x `depth` brain-like volumes: an ellipsoid with a smooth gradient and noise."""
-    axes = (np.linspace(-1, 1, 32), np.linspace(-1, 1, 32), np.linspace(-1, 1, depth))
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"))
-    brain = (grid[0] ** 2 + grid[1] ** 2 + (grid[2] / 1.5) ** 2) < 0.8
-    affine, pairs = np.diag([3.0, 3.0, 3.0, 1.0]), []
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        noise = np.random.default_rng(i).standard_normal(brain.shape)
-        image = (brain * (0.5 + 0.3 * grid[0] * grid[1] + 0.05 * noise)).astype(np.float32)
-        paths = (folder / f"s{i}_image.nii.gz", folder / f"s{i}_mask.nii.gz")
-        nib.save(nib.Nifti1Image(image, affine), paths[0])
-        nib.save(nib.Nifti1Image(brain.astype(np.uint8), affine), paths[1])
-        pairs.append(paths)
-    return pairs
 
 
 def train(pairs, out: Path, method: str = "PHANES-noPretrained", **settings) -> Path:
