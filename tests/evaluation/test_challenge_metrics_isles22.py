@@ -1,21 +1,12 @@
 """ISLES'22 metrics (src/patch2loc/evaluation/challenges/isles22.py) on crafted cases, each value
 worked out by hand from ezequieldlrosa/isles22 utils/eval_utils.py (line numbers in the module)."""
 
-import numpy as np
 import pytest
 
 from patch2loc.evaluation.challenges import challenge_metrics
+from tests.helpers.challenge_cases import ANISO, empty, metrics_of
 
-SHAPE = (20, 20, 10)
-ANISO = (1.0, 1.0, 3.0)  # one voxel = 3 mm^3 = 0.003 mL
-
-
-def empty():
-    return np.zeros(SHAPE, bool)
-
-
-def isles(pred, truth, spacing=ANISO):
-    return challenge_metrics("isles22", pred, truth, spacing)
+isles = metrics_of("isles22")
 
 
 def test_lesion_f1_counts_lesions_not_components():

@@ -6,17 +6,9 @@ import pytest
 
 from patch2loc.errors import InputError
 from patch2loc.evaluation.challenges import CHALLENGES, challenge_metrics, columns
+from tests.helpers.challenge_cases import ANISO, SHAPE, empty, metrics_of
 
-SHAPE = (20, 20, 10)
-ANISO = (1.0, 1.0, 3.0)  # one voxel = 3 mm^3 = 0.003 mL
-
-
-def empty():
-    return np.zeros(SHAPE, bool)
-
-
-def mslub(pred, truth, spacing=ANISO):
-    return challenge_metrics("mslub", pred, truth, spacing)
+mslub = metrics_of("mslub")
 
 
 def test_lesion_rates_and_volumes():

@@ -5,22 +5,12 @@ Arrays are (x, y, z); z (axis 2) is the slice axis, the one the script's boundar
 
 import math
 
-import numpy as np
 import pytest
 
-from patch2loc.evaluation.challenges import challenge_metrics
 from patch2loc.evaluation.lesionwise.volume import hd95 as old_hd95
+from tests.helpers.challenge_cases import ANISO, empty, metrics_of
 
-SHAPE = (20, 20, 10)
-ANISO = (1.0, 1.0, 3.0)
-
-
-def empty():
-    return np.zeros(SHAPE, bool)
-
-
-def wmh(pred, truth, spacing=ANISO, ignore=None):
-    return challenge_metrics("wmh", pred, truth, spacing, ignore)
+wmh = metrics_of("wmh")
 
 
 def test_flat_lesion_hd95_erodes_in_plane_only():

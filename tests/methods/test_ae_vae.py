@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tests.helpers.resume import assert_same_weights, interrupted_and_resumed
 from tests.helpers.fake_chain import fake_prepare
 from tests.helpers.safety import make_case, predict_argv
 from tests.helpers.bundle import make_run
@@ -221,23 +222,8 @@ def test_an_interrupted_vae_training_resumes_to_the_same_weights(tmp_path, monke
     from patch2loc.methods.autoencoder.train import AutoencoderTask
 
     pairs = _volumes(tmp_path / "data", (16, 16, 4), 3)
-    straight = torch.load(
-        _train("VAE", pairs, tmp_path / "a", checkpoint_every=2).with_name("last.pt"), weights_only=True
+    straight, resumed = interrupted_and_resumed(
+        AutoencoderTask, lambda folder: _train("VAE", pairs, tmp_path / folder, checkpoint_every=2), monkeypatch
     )
-    step = AutoencoderTask.train_step
-
-    def stop_at_3(self, n):
-        if n == 3:
-            raise KeyboardInterrupt
-        return step(self, n)
-
-    monkeypatch.setattr(AutoencoderTask, "train_step", stop_at_3)
-    with pytest.raises(KeyboardInterrupt):
-        _train("VAE", pairs, tmp_path / "b", checkpoint_every=2)
-    monkeypatch.setattr(AutoencoderTask, "train_step", step)
-    resumed = torch.load(
-        _train("VAE", pairs, tmp_path / "b", checkpoint_every=2).with_name("last.pt"), weights_only=True
-    )
-    assert resumed["step"] == straight["step"] == 4
-    for key, value in straight["model"].items():
-        torch.testing.assert_close(resumed["model"][key], value, rtol=0, atol=0)
+    assert straight["step"] == 4
+    assert_same_weights(resumed, straight)

@@ -19,6 +19,7 @@ from patch2loc.networks import pretrained
 from patch2loc.methods.fae.model import FAE, ResNetStages, anomaly_slices, fae_loss, negative_ssim, resnet18
 from patch2loc.methods.fae.train import FAEConfig
 from patch2loc.registry import implementation
+from tests.helpers.resume import assert_same_weights, interrupted_and_resumed
 from tests.helpers.published import publish, random_state
 
 TINY = dict(steps=2, batch_size=4, size=64, hidden_dims=[4, 6, 8, 10], val_every=1, val_batches=1)
@@ -239,20 +240,9 @@ def test_a_resumed_training_ends_with_the_same_weights_and_batch_norm_statistics
 
     pairs = _volumes(tmp_path / "data", (32, 32, 5), 3)
     settings = dict(steps=4, val_every=2, checkpoint_every=2)
-    whole = torch.load(_train(pairs, tmp_path / "a", **settings).with_name("last.pt"), weights_only=True)
-    original = FAETask.train_step
-
-    def interrupted(self, n):
-        if n == 3:
-            raise KeyboardInterrupt
-        return original(self, n)
-
-    monkeypatch.setattr(FAETask, "train_step", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        _train(pairs, tmp_path / "b", **settings)
-    monkeypatch.setattr(FAETask, "train_step", original)
-    again = torch.load(_train(pairs, tmp_path / "b", **settings).with_name("last.pt"), weights_only=True)
-    assert again["step"] == whole["step"] == 4
+    whole, again = interrupted_and_resumed(
+        FAETask, lambda folder: _train(pairs, tmp_path / folder, **settings), monkeypatch
+    )
+    assert whole["step"] == 4
     assert "extractor.layer2.1.bn2.running_var" in whole["model"]
-    for key, value in whole["model"].items():
-        torch.testing.assert_close(again["model"][key], value, rtol=0, atol=0)
+    assert_same_weights(again, whole)

@@ -12,6 +12,7 @@ import pytest
 
 from patch2loc.interface import MethodModule, TrainedModule
 from patch2loc.registry import REGISTRY, implementation
+from patch2loc.scoring.protocol import Protocol, reference_of
 
 NAMES = [m.name for m in REGISTRY]
 
@@ -40,6 +41,8 @@ def test_each_registry_module_is_a_method_module(name):
     assert _parameters(module.score)[:4] == ["model", "image", "mask", "settings"]
     assert isinstance(module.activation_bytes((8, 8, 4), {}, None), int)
     assert dataclasses.is_dataclass(module.ScoreOptions)
+    assert module.REFERENCE_PROTOCOL is None or isinstance(module.REFERENCE_PROTOCOL, Protocol)
+    assert reference_of(name) is module.REFERENCE_PROTOCOL
     if entry.trains:
         assert dataclasses.is_dataclass(module.Settings)
         named = module.Settings.__dataclass_fields__.get("method")  # a family's or a variant's name in its checkpoints

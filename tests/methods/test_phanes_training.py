@@ -18,29 +18,14 @@ from patch2loc.networks import pretrained
 from patch2loc.methods.phanes import train as phanes_train
 from patch2loc.methods.phanes.train import PHANESTask
 from patch2loc.registry import implementation
+from tests.helpers.slice_volumes import ellipsoid_pairs as volumes
+from tests.helpers.resume import assert_same_weights, interrupted_and_resumed
 from tests.helpers.published import fake_published
 
 TINY = dict(steps=2, batch_size=2, lr=1e-3, size=64, width=2, zdim=8, val_every=1, val_batches=1)
 PUBLISHED = ["squeezenet1_1", "lpips_squeeze", "vgg19"]
 OPTIMISERS = {"encoder", "decoder", "generator", "discriminator"}
 SCAN = type("ScanSettings", (), {"device": "cpu"})()
-
-
-def volumes(folder: Path, count: int = 3, depth: int = 4) -> list[tuple[Path, Path]]:
-    """NIfTI pairs of 32 x 32 x `depth` brain-like volumes: an ellipsoid with a smooth gradient and noise."""
-    axes = (np.linspace(-1, 1, 32), np.linspace(-1, 1, 32), np.linspace(-1, 1, depth))
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"))
-    brain = (grid[0] ** 2 + grid[1] ** 2 + (grid[2] / 1.5) ** 2) < 0.8
-    affine, pairs = np.diag([3.0, 3.0, 3.0, 1.0]), []
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        noise = np.random.default_rng(i).standard_normal(brain.shape)
-        image = (brain * (0.5 + 0.3 * grid[0] * grid[1] + 0.05 * noise)).astype(np.float32)
-        paths = (folder / f"s{i}_image.nii.gz", folder / f"s{i}_mask.nii.gz")
-        nib.save(nib.Nifti1Image(image, affine), paths[0])
-        nib.save(nib.Nifti1Image(brain.astype(np.uint8), affine), paths[1])
-        pairs.append(paths)
-    return pairs
 
 
 def train(pairs, out: Path, method: str = "PHANES-noPretrained", **settings) -> Path:
@@ -132,22 +117,11 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypat
     uninterrupted one's weights."""
     pairs = volumes(tmp_path / "data", depth=2)
     settings = dict(steps=4, val_every=2, checkpoint_every=2, batch_size=1)
-    straight = torch.load(train(pairs, tmp_path / "a", **settings).with_name("last.pt"), weights_only=True)
-    step = PHANESTask.train_step
-
-    def stop_at_3(self, n):
-        if n == 3:
-            raise KeyboardInterrupt
-        return step(self, n)
-
-    monkeypatch.setattr(PHANESTask, "train_step", stop_at_3)
-    with pytest.raises(KeyboardInterrupt):
-        train(pairs, tmp_path / "b", **settings)
-    monkeypatch.setattr(PHANESTask, "train_step", step)
-    resumed = torch.load(train(pairs, tmp_path / "b", **settings).with_name("last.pt"), weights_only=True)
-    assert resumed["step"] == straight["step"] == 4
-    for key, value in straight["model"].items():
-        torch.testing.assert_close(resumed["model"][key], value, rtol=0, atol=0)
+    straight, resumed = interrupted_and_resumed(
+        PHANESTask, lambda folder: train(pairs, tmp_path / folder, **settings), monkeypatch
+    )
+    assert straight["step"] == 4
+    assert_same_weights(resumed, straight)
     assert set(straight["optimizer"]) == OPTIMISERS
     for name in OPTIMISERS:
         for index, state in straight["optimizer"][name]["state"].items():

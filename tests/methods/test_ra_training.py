@@ -17,26 +17,16 @@ from patch2loc.errors import InputError
 from patch2loc.methods.ra.score import ra_map
 from patch2loc.methods.ra.train import RAConfig, RATask
 from patch2loc.registry import implementation
+from tests.helpers.slice_volumes import ellipsoid_pairs
+from tests.helpers.resume import assert_same_weights, interrupted_and_resumed
 from tests.helpers.published import fake_published
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(steps=2, batch_size=2, lr=1e-3, size=32, width=2, zdim=8, val_every=1, val_batches=1)
 
 
-def _volumes(folder: Path, count: int = 3) -> list[tuple[Path, Path]]:
-    """NIfTI pairs of 32 x 32 x 6 brain-like volumes: an ellipsoid with a smooth gradient and noise."""
-    grid = np.stack(np.meshgrid(np.linspace(-1, 1, 32), np.linspace(-1, 1, 32), np.linspace(-1, 1, 6), indexing="ij"))
-    brain = (grid[0] ** 2 + grid[1] ** 2 + (grid[2] / 1.5) ** 2) < 0.8
-    affine, pairs = np.diag([3.0, 3.0, 3.0, 1.0]), []
-    for i in range(count):
-        noise = np.random.default_rng(i).standard_normal(brain.shape)
-        image = (brain * (0.5 + 0.3 * grid[0] * grid[1] + 0.05 * noise)).astype(np.float32)
-        paths = (folder / f"s{i}_image.nii.gz", folder / f"s{i}_mask.nii.gz")
-        folder.mkdir(parents=True, exist_ok=True)
-        nib.save(nib.Nifti1Image(image, affine), paths[0])
-        nib.save(nib.Nifti1Image(brain.astype(np.uint8), affine), paths[1])
-        pairs.append(paths)
-    return pairs
+def _volumes(folder: Path, count: int = 3, depth: int = 6) -> list[tuple[Path, Path]]:
+    return ellipsoid_pairs(folder, count, depth)
 
 
 def _train(pairs, out: Path, method: str = "RA-noLPIPS", **settings) -> Path:
@@ -102,22 +92,11 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypat
     step-2 checkpoint and run again, the run ends with the uninterrupted one's weights."""
     pairs = _volumes(tmp_path / "data")
     settings = dict(steps=4, val_every=2, checkpoint_every=2)
-    straight = torch.load(_train(pairs, tmp_path / "a", **settings).with_name("last.pt"), weights_only=True)
-    step = RATask.train_step
-
-    def stop_at_3(self, n):
-        if n == 3:
-            raise KeyboardInterrupt
-        return step(self, n)
-
-    monkeypatch.setattr(RATask, "train_step", stop_at_3)
-    with pytest.raises(KeyboardInterrupt):
-        _train(pairs, tmp_path / "b", **settings)
-    monkeypatch.setattr(RATask, "train_step", step)
-    resumed = torch.load(_train(pairs, tmp_path / "b", **settings).with_name("last.pt"), weights_only=True)
-    assert resumed["step"] == straight["step"] == 4
-    for key, value in straight["model"].items():
-        torch.testing.assert_close(resumed["model"][key], value, rtol=0, atol=0)
+    straight, resumed = interrupted_and_resumed(
+        RATask, lambda folder: _train(pairs, tmp_path / folder, **settings), monkeypatch
+    )
+    assert straight["step"] == 4
+    assert_same_weights(resumed, straight)
     for name in ("encoder", "decoder"):
         for index, state in straight["optimizer"][name]["state"].items():
             got = resumed["optimizer"][name]["state"][index]

@@ -1,5 +1,5 @@
 """predict's request: the parsed arguments become one frozen, typed request at the
-edge; nothing below `predict/command.py:cmd_predict` sees argparse, and nothing changes the request."""
+edge; nothing below `cli/predict.py:cmd_predict` sees argparse, and nothing changes the request."""
 
 from __future__ import annotations
 
@@ -62,8 +62,8 @@ def test_no_function_below_the_edge_receives_argparse_and_the_request_visits_few
     argv = predict_argv(c, tmp_path / "out" / "h.nii.gz", "--threshold", "3")
     namespace = _calls_with(argparse.Namespace, argv)
     # the edge: the command and the request's constructor; main() makes the Namespace itself
-    edge = {"predict/command.py": {"cmd_predict"}, "predict/request.py": {"from_args", "from_namespace"}}
+    edge = {"cli/predict.py": {"cmd_predict"}, "predict/request.py": {"from_args", "from_namespace"}}
     assert namespace == edge, namespace
     request = _calls_with(PredictRequest, predict_argv(c, tmp_path / "out2" / "h.nii.gz", "--threshold", "3"))
     assert len(request) < 10, request
-    assert set(request) <= {"predict/command.py"}, request  # below the command each step gets its part
+    assert set(request) <= {"predict/driver.py"}, request  # below the driver each step gets its part

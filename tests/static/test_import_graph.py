@@ -1,5 +1,5 @@
 """The package's modules import each other without a cycle (two modules that import each other,
-such as predict/scan.py and predict/command.py, can be neither read nor changed alone). Imports
+such as predict/scan.py and predict/driver.py, can be neither read nor changed alone). Imports
 inside functions count too: a lazy import hides a cycle from Python at start-up, not from a reader."""
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ def test_the_fallback_pattern_sees_a_fallback():
 # a second home. The keys the schema requires (amp, threads: the workflow sizes its jobs with them)
 # are the config's own.
 CONFIG_FILES = sorted((REPO / "config").rglob("*.yaml"))
-CLI_PARSERS = ("predict/parser.py", "bids/command.py", "bundle/export.py", "cli/train.py")
+CLI_PARSERS = ("cli/predict.py", "cli/bids.py", "cli/export.py", "cli/train.py")
 
 
 def _equal(a, b) -> bool:

@@ -77,7 +77,7 @@ def _run_pair(scan, work: Path, call: dict) -> int:
 
 
 def _run_listed(scans, work: Path, call: dict, extra=None) -> int:
-    from patch2loc.predict.command import predict
+    from patch2loc.predict.driver import predict
     from patch2loc.predict.request import PredictRequest
 
     with tempfile.TemporaryDirectory(prefix="patch2loc-bids-") as tmp:

@@ -1,5 +1,5 @@
 """What one `patch2loc bids` call asks for: a frozen request made once at the edge (`cmd_bids`), as
-predict's (predict/request.py). Nothing below `bids/command.py:cmd_bids` reads argparse; the
+predict's (predict/request.py). Nothing below `cli/bids.py:cmd_bids` reads argparse; the
 participant level hands predict a `PredictRequest` of its own (adapter.py). Its field defaults are
 the flags' defaults: the parser reads them."""
 

@@ -1,4 +1,4 @@
-"""`patch2loc export RUN --modality T2 [--method DAE] --out t2_model.zip`: a run's model as a bundle.
+"""A run's model as a bundle (the `patch2loc export` command: cli/export.py).
 
 Everything comes from the run through `patch2loc.run.layout`: its resolved config (preprocessing,
 normalisation and heatmap settings), the modality's landmarks, the atlas the run recorded, each
@@ -21,10 +21,9 @@ from pathlib import Path
 from patch2loc import __version__
 from patch2loc.bundle import members as M
 from patch2loc.bundle.reader import check_contents
-from patch2loc.checks.flags import int_in
 from patch2loc.errors import InputError
 from patch2loc.run.layout import RunLayout
-from patch2loc.registry import DEFAULT_METHOD, METHODS, TRAINED, implementation, require_trained
+from patch2loc.registry import DEFAULT_METHOD, METHODS, implementation, require_trained
 from patch2loc.files.outputs import check_output
 from patch2loc.files.staging import OutputSet
 from patch2loc.checks.ranges import NORMALIZE_KEYS, PREPROCESS_KEYS, check_fold_count
@@ -213,40 +212,3 @@ def export_bundle(
         else:
             _stage(outs.folder(out), settings, sources, out)
     return out
-
-
-def cmd_export(args) -> int:
-    out = export_bundle(args.run, args.modality, args.out, args.method, args.folds)
-    if not args.quiet:
-        print(f"{out}: {args.method} {args.modality} bundle of {args.run}", flush=True)
-    return 0
-
-
-def add_parser(sub) -> None:
-    """The `export` command's flags, beside its command."""
-    others = ", ".join(m for m in TRAINED if m != DEFAULT_METHOD)  # the registry's other trained methods
-    e = sub.add_parser(
-        "export",
-        help="a finished run's model as a self-contained bundle (.zip or folder)",
-        description="Write everything `patch2loc predict --model` needs (every fold's weights and "
-        "threshold, the Nyul landmarks, the atlas, the preprocessing, normalisation and "
-        "heatmap settings, a manifest with the sha256 of every member) to --out.",
-    )
-    e.add_argument("run", metavar="RUN_DIR", help="the run folder (results/<run_name>)")
-    e.add_argument(
-        "--modality",
-        required=True,
-        help="the model to export: T1, T2, or a model input of several contrasts of the run's config "
-        "`inputs` (e.g. T1T2: its bundle records the contrasts and carries each one's landmarks)",
-    )
-    e.add_argument("--out", required=True, help="the bundle: a .zip file, or else a new folder")
-    e.add_argument(
-        "--method",
-        default=DEFAULT_METHOD,
-        choices=list(METHODS),
-        help=f"the trained method whose models (and thresholds) are exported: {DEFAULT_METHOD} (default), "
-        f"{others}; a method without a model (Thresh) is refused",
-    )
-    e.add_argument("--folds", type=int_in(0, 99), nargs="+", help="only these folds (default: the run's folds)")
-    e.add_argument("--quiet", action="store_true", help="no message")
-    e.set_defaults(func=cmd_export)

@@ -1,16 +1,16 @@
 """The command line's parser: the root `patch2loc` and its commands `train`, `predict`, `export`
-and `bids`. Each command's flags live beside the command (its `add_parser(sub)`); the flags'
+and `bids`. Each command's module here holds its flags (its `add_parser(sub)`) and its call of the library; the flags'
 shared types and the one-line usage error are in checks/flags.py."""
 
 from __future__ import annotations
 
 import argparse
 
-from patch2loc.bids.command import add_parser as add_bids_parser
-from patch2loc.bundle.export import add_parser as add_export_parser
 from patch2loc.checks.flags import OneLineParser
+from patch2loc.cli.bids import add_parser as add_bids_parser
+from patch2loc.cli.export import add_parser as add_export_parser
+from patch2loc.cli.predict import add_parser as add_predict_parser
 from patch2loc.cli.train import add_parser as add_train_parser
-from patch2loc.predict.parser import add_parser as add_predict_parser
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from patch2loc.checks.limits import MB, MEMORY_ENV, limit_bytes
+from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.run.checkpoint import checkpoint_grid, read_checkpoint
 
@@ -35,6 +36,22 @@ class Bounds:
     sizes: str  # the config keys the network's size follows (named when it is over the budget)
     running: Callable[[dict], int] | None = None  # bytes while a batch of slices is scored on the CPU
     running_keys: str = ""
+
+
+def check_config(config: dict, where: str, label: str, rules: dict, needed=(), architecture=(), check=None) -> None:
+    """A checkpoint's settings, before anything is allocated: the keys of `rules` and `needed` present
+    (`label` names the checkpoint: "a DAE"), in range, and (`check` of the `architecture` keys, raising
+    ValueError) a network this code builds."""
+    missing = [k for k in (*rules, *needed) if k not in config]
+    if missing:
+        raise InputError(f"{where}: config has no {', '.join(missing)} ({label} checkpoint records them).")
+    check_block(config, rules, "config", where)
+    if check is None:
+        return
+    try:
+        check({k: config[k] for k in architecture}, "config")
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}.") from None
 
 
 def _weight_bytes(build: Callable[[dict], torch.nn.Module], config: dict) -> int:

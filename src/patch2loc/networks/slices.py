@@ -36,3 +36,12 @@ def residual_map(
             result = residual(full)
         out[:, :, z] = result.squeeze(1).cpu().numpy().transpose(1, 2, 0)
     return (out * mask).astype(np.float32)
+
+
+def slice_batch_bytes(config: dict, slices: int, per_model_pixel: int, per_slice_pixel: int) -> int:
+    """What `slices` slices hold at once while a network of `config` (size, volume_shape) scores them:
+    `per_model_pixel` bytes per pixel of the model's size x size grid, `per_slice_pixel` per pixel of
+    the volume's own slice (the slice, its mask, the map resized back)."""
+    grid = config.get("volume_shape") or (0, 0, 0)
+    side = int(config["size"])
+    return slices * (side * side * per_model_pixel + grid[0] * grid[1] * per_slice_pixel)

@@ -1,6 +1,6 @@
-"""`patch2loc predict`: apply a trained model to a scan (see command.py)."""
+"""`patch2loc predict`: apply a trained model to a scan (the driver: driver.py; the command: cli/predict.py)."""
 
-from patch2loc.predict.command import cmd_predict
+from patch2loc.predict.driver import predict
 from patch2loc.predict.overview import COLOUR_RANGE, overview_png
 
-__all__ = ["cmd_predict", "overview_png", "COLOUR_RANGE"]
+__all__ = ["predict", "overview_png", "COLOUR_RANGE"]

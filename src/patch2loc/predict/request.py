@@ -1,6 +1,6 @@
 """What one `predict` call asks for: a frozen, typed request made once at the edge, and its parts.
 
-The command line (`cmd_predict`) and the BIDS App build one; nothing below `predict/command.py`
+The command line (`cmd_predict`) and the BIDS App build one; nothing below `cli/predict.py`
 reads argparse. What predict resolves while it runs (the bundle's modality, the run's median filter)
 gives a new request (`dataclasses.replace`), never a changed one, so every step sees what the one
 before decided. Its field defaults are the flags' defaults: the parser reads them (`defaults`).

@@ -5,8 +5,8 @@ which brain mask (as it is, eroded per slice, eroded by an average pool), which 
 (3D or per slice, its side), which voxels count (in the mask or the whole volume), how AUPRC is
 taken (per volume or pooled over the set), how the Dice threshold is chosen (per volume, exact;
 best over a grid; tuned on labelled validation volumes) and the component filter after it.
-`SHARED` is the Patch2Loc authors' protocol, applied to every method; a method's module may carry
-`REFERENCE_PROTOCOL`, its own authors' one. This module applies whichever it is given, never
+`SHARED` is the Patch2Loc authors' protocol, applied to every method; a method's module carries
+`REFERENCE_PROTOCOL`, its own authors' one (None without one). This module applies whichever it is given, never
 asking which method it scores.
 """
 
@@ -57,6 +57,17 @@ class Protocol:
 
 # The Patch2Loc authors' protocol, today's behaviour (scoring.postprocess, scoring.metrics).
 SHARED = Protocol(source="Patch2Loc (Baker and Brockmeier 2026)")
+
+
+def reference(**fields) -> Protocol:
+    """A method's authors' protocol: as every reference harness here does, the map is masked before
+    any filter and the metrics count every voxel of the volume; `fields` state the rest."""
+    return Protocol(**{"mask_first": True, "region": "volume", **fields})
+
+
+def unfiltered(**fields) -> Protocol:
+    """An authors' protocol that uses the map as the model gives it: no erosion, no median filter."""
+    return reference(**{"median_size": 1, "median_dims": 2, **fields})
 
 
 def with_median(protocol: Protocol, size: int) -> Protocol:
@@ -140,7 +151,7 @@ def in_plane_spacing(affine: np.ndarray) -> float:
 
 def reference_of(method: str) -> Protocol | None:
     """The protocol a method's module declares as its authors' (REFERENCE_PROTOCOL), or None."""
-    return getattr(implementation(method), "REFERENCE_PROTOCOL", None)
+    return implementation(method).REFERENCE_PROTOCOL
 
 
 REFERENCE_COLUMNS = ("ref_auprc", "ref_dice", "ref_threshold", "ref_auprc_mode", "ref_dice_mode", "ref_source")

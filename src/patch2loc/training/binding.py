@@ -1,7 +1,7 @@
 """Methods as the workflow calls them (see `patch2loc.registry`): `workflow_trainer` turns a config
-block into a method's settings for its trainer; `bind_family` binds the AE/VAE and the three
-diffusion models (one config dataclass per registry name) to their family's shared train and score
-modules, the same way (one place, so the families cannot drift apart); `map_scorer` is the `score`
+block into a method's settings for its trainer; `bind_family` binds a config dataclass (one per
+registry name: the AE/VAE, the three diffusion models, FAE, RA, PHANES and their offline variants)
+to its package's train and score modules, the same way (one place, so they cannot drift apart); `map_scorer` is the `score`
 of a method whose map is its `anomaly_map`."""
 
 from __future__ import annotations

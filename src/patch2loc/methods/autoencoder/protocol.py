@@ -13,17 +13,15 @@
   Dice pooled (L461) and per patient (L468). Here: the exact best threshold per volume, then the filter.
 """
 
-from patch2loc.scoring.protocol import Protocol
+from patch2loc.scoring.protocol import reference
 
-BAUR = Protocol(
+BAUR = reference(
     source="Baur et al. 2021 (StefanDenn3r/Unsupervised_Anomaly_Detection_Brain_MRI)",
     erosion="slices",
     erosion_iterations=12,  # pixels of their 128 x 128 slice; in mm below, for the scored grid
     erosion_mm=12 * 240 / 128,  # 22.5 mm: their SRI24-aligned 240 mm slice zoomed to 128 pixels
-    mask_first=True,
     median_size=5,
     median_dims=3,
-    region="volume",
     auprc="pooled",
     dice="oracle",
     dice_pooled=True,

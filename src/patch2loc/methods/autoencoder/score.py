@@ -13,12 +13,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.model import DenseAutoencoder
 from patch2loc.methods.autoencoder.train import ARCHITECTURE, RANGES, VAE_RANGES, check_architecture, to_grid
-from patch2loc.networks.rebuild import Bounds, load_network, prepare_scoring
-from patch2loc.networks.slices import residual_map
+from patch2loc.networks.rebuild import check_config, Bounds, load_network, prepare_scoring
+from patch2loc.networks.slices import residual_map, slice_batch_bytes
 
 SLICES_PER_BATCH = 32
 # Bytes per pixel of the model's grid, per filter of the first convolution, one slice holds in the
@@ -29,9 +28,7 @@ PER_FILTER, PER_SLICE_PIXEL = 16, 16
 
 def batch_bytes(config: dict) -> int:
     """What one batch of slices holds while the network of `config` (size, width, volume_shape) runs."""
-    grid = config.get("volume_shape") or (0, 0, 0)
-    side = int(config["size"])
-    return SLICES_PER_BATCH * (side * side * PER_FILTER * int(config["width"]) + grid[0] * grid[1] * PER_SLICE_PIXEL)
+    return slice_batch_bytes(config, SLICES_PER_BATCH, PER_FILTER * int(config["width"]), PER_SLICE_PIXEL)
 
 
 def _check(config: dict, where: str) -> None:
@@ -40,14 +37,7 @@ def _check(config: dict, where: str) -> None:
     if type(config.get("variational")) is not bool:
         raise InputError(f"{where}: config.variational {str(config.get('variational'))[:20]} must be true or false.")
     rules = VAE_RANGES if config["variational"] else RANGES
-    missing = [k for k in (*rules, "dropout") if k not in config]
-    if missing:
-        raise InputError(f"{where}: config has no {', '.join(missing)} (an AE or VAE checkpoint records them).")
-    check_block(config, rules, "config", where)
-    try:
-        check_architecture({k: config[k] for k in ARCHITECTURE}, "config")
-    except ValueError as exc:
-        raise InputError(f"{where}: {exc}.") from None
+    check_config(config, where, "an AE or VAE", rules, ("dropout",), ARCHITECTURE, check_architecture)
 
 
 # Before the network is built: its settings, its weights and, on the CPU, a batch of slices at its own

@@ -11,15 +11,13 @@ docs/protocols.md).
   pooled Dice recomputed at that threshold (L85). Here per volume, over [0, the volume's maximum).
 """
 
-from patch2loc.scoring.protocol import Protocol
+from patch2loc.scoring.protocol import reference
 
-KASCENAS = Protocol(
+KASCENAS = reference(
     source="Kascenas et al. 2022 (AntanasKascenas/DenoisingAE)",
     erosion="avgpool",
-    mask_first=True,
     median_size=5,
     median_dims=2,
-    region="volume",
     auprc="pooled",
     dice="grid",
     dice_thresholds=1000,

@@ -12,20 +12,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.train import RANGES
-from patch2loc.networks.rebuild import Bounds, check_grid, load_network
+from patch2loc.networks.rebuild import check_config, Bounds, check_grid, load_network
 
 SLICES_PER_BATCH = 16
 
 
 def _check(config: dict, where: str) -> None:
-    missing = [k for k in RANGES if k not in config]
-    if missing:
-        raise InputError(f"{where}: config has no {', '.join(missing)} (a DAE checkpoint records them).")
-    check_block(config, RANGES, "config", where)  # config.channels: read_checkpoint bounds it
+    check_config(config, where, "a DAE", RANGES)  # config.channels: read_checkpoint bounds it
 
 
 # Before the network is built: its settings in range, then its weights within the memory budget.

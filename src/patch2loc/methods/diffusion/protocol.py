@@ -13,16 +13,14 @@ c5904a7; docs/protocols.md): the source of the published DDPM, pDDPM and cDDPM r
 
 from dataclasses import replace
 
-from patch2loc.scoring.protocol import Protocol
+from patch2loc.scoring.protocol import reference
 
-BEHRENDT = Protocol(
+BEHRENDT = reference(
     source="Behrendt et al. (FinnBehrendt/Conditioned-Diffusion-Models-UAD)",
     erosion="slices",
     erosion_iterations=3,
-    mask_first=True,
     median_size=5,
     median_dims=3,
-    region="volume",
     auprc="per_volume",
     dice="validation",
     component_max=7,

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from patch2loc.training.binding import map_scorer, workflow_trainer
-from patch2loc.methods.fae import train as fae_train
+from patch2loc.training.binding import bind_family
+from patch2loc.methods.fae import score as fae_score, train as fae_train
 from patch2loc.methods.fae.protocol import MEISSEN as REFERENCE_PROTOCOL  # its authors' evaluation (docs/protocols.md)
-from patch2loc.methods.fae.score import anomaly_map, batch_bytes, load_model as load
+from patch2loc.methods.fae.score import batch_bytes
 from patch2loc.training.train_memory import Footprint, network_bytes, slice_side
 from patch2loc.methods.fae.score import PER_MODEL_PIXEL, build_network
 from patch2loc.interface import NoScoreOptions as ScoreOptions
 
-Settings = fae_train.FAEConfig  # its config block (`fae:`)
+# its config block (`fae:`) as Settings; load and score through score.py
+Settings, load, score, train_from_files = bind_family(fae_train.FAEConfig, fae_score, fae_train)
 RANGES = fae_train.RANGES  # the bounds of the settings that build its network
-score = map_scorer(anomaly_map)
-train_from_files = workflow_trainer(Settings, fae_train.train_from_files)
 __all__ = ["REFERENCE_PROTOCOL", "RANGES", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
 __all__ += ["train_from_files", "training_footprint"]  # what its training needs
 

@@ -5,14 +5,12 @@ without the published file; shown under its own name everywhere (registry `varia
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
-from patch2loc.methods.fae import train as fae_train
-from patch2loc.methods.fae.method import REFERENCE_PROTOCOL, RANGES, ScoreOptions, activation_bytes, score
+from patch2loc.methods.fae import score as fae_score, train as fae_train
+from patch2loc.methods.fae.method import REFERENCE_PROTOCOL, RANGES, ScoreOptions, activation_bytes
 from patch2loc.methods.fae.method import training_footprint
-from patch2loc.methods.fae.score import load_model
 from patch2loc.networks.pretrained import RANDOM
-from patch2loc.training.binding import workflow_trainer
+from patch2loc.training.binding import bind_family
 
 __all__ = ["REFERENCE_PROTOCOL", "RANGES", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
 __all__ += ["train_from_files", "training_footprint"]  # what its training needs
@@ -26,6 +24,5 @@ class FAErandomConfig(fae_train.FAEConfig):
     weights: str = RANDOM
 
 
-Settings = FAErandomConfig
-load = partial(load_model, name=Settings.method)  # refuses a checkpoint of another name
-train_from_files = workflow_trainer(Settings, fae_train.train_from_files)
+# the name in its checkpoints is its own: `load` refuses the paper's
+Settings, load, score, train_from_files = bind_family(FAErandomConfig, fae_score, fae_train)

@@ -7,17 +7,11 @@ fae/train_fae.py l. 218-252, fae/utils/evaluation.py; docs/protocols.md).
   scoring core does not have; the exact best Dice per volume stands in (docs/fae.md says so)
 """
 
-from patch2loc.scoring.protocol import Protocol
+from patch2loc.scoring.protocol import unfiltered
 
-MEISSEN = Protocol(
+MEISSEN = unfiltered(
     source="Meissen et al. 2022 (FeliMe/feature-autoencoder)",
-    erosion="none",
-    mask_first=True,  # our raw map is already 0 outside the brain; nothing else is applied
-    median_size=1,
-    median_dims=2,
-    region="volume",
     auprc="pooled",
-    dice="oracle",
     dice_pooled=True,
     not_reproduced=(
         "Dice at 5 % pooled false-positive rate (train_fae.py l. 251-252); here the best Dice per volume",

@@ -14,13 +14,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from patch2loc.checks.ranges import check_block
-from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.train import to_grid
 from patch2loc.methods.fae.model import FAE, anomaly_slices
 from patch2loc.methods.fae.train import ARCHITECTURE, RANGES, check_architecture
-from patch2loc.networks.rebuild import Bounds, check_grid, load_network
-from patch2loc.networks.slices import residual_map
+from patch2loc.networks.rebuild import check_config, Bounds, check_grid, load_network
+from patch2loc.networks.slices import residual_map, slice_batch_bytes
 
 SLICES_PER_BATCH = 16
 # Bytes one slice holds while scored, per pixel of the model's grid: the extractor's stages, the 256
@@ -33,22 +31,13 @@ PER_MODEL_PIXEL, PER_SLICE_PIXEL = 1536, 16
 
 def batch_bytes(config: dict) -> int:
     """What one batch of slices holds while the network of `config` (size, volume_shape) runs."""
-    grid = config.get("volume_shape") or (0, 0, 0)
-    side = int(config["size"])
-    return SLICES_PER_BATCH * (side * side * PER_MODEL_PIXEL + grid[0] * grid[1] * PER_SLICE_PIXEL)
+    return slice_batch_bytes(config, SLICES_PER_BATCH, PER_MODEL_PIXEL, PER_SLICE_PIXEL)
 
 
 def _check(config: dict, where: str) -> None:
     """A checkpoint's settings: present, in range (bounds.RANGES), a network this code builds; before
     anything is allocated."""
-    missing = [k for k in (*RANGES, *ARCHITECTURE) if k not in config]
-    if missing:
-        raise InputError(f"{where}: config has no {', '.join(missing)} (an FAE checkpoint records them).")
-    check_block(config, RANGES, "config", where)
-    try:
-        check_architecture({k: config[k] for k in ARCHITECTURE}, "config")
-    except ValueError as exc:
-        raise InputError(f"{where}: {exc}.") from None
+    check_config(config, where, "an FAE", RANGES, ARCHITECTURE, ARCHITECTURE, check_architecture)
 
 
 # Before the network is built: its settings, its weights and, on the CPU, a batch of slices at its own

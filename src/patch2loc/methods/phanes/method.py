@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from patch2loc.training.binding import map_scorer, workflow_trainer
-from patch2loc.methods.phanes import train as phanes_train
+from patch2loc.training.binding import bind_family
+from patch2loc.methods.phanes import score as phanes_score, train as phanes_train
 from patch2loc.methods.phanes.protocol import (
     BERCEA as REFERENCE_PROTOCOL,
 )  # its authors' evaluation (docs/protocols.md)
-from patch2loc.methods.phanes.score import anomaly_map, batch_bytes
-from patch2loc.methods.phanes.score import load_model as load
+from patch2loc.methods.phanes.score import batch_bytes
 from patch2loc.training.train_memory import Footprint, network_bytes, slice_side
 from patch2loc.methods.phanes.score import PER_INPAINT_PIXEL, PER_WIDTH, build_network
 from patch2loc.interface import NoScoreOptions as ScoreOptions
 
-Settings = phanes_train.PHANESConfig  # its config block (`phanes:`)
+# its config block (`phanes:`) as Settings; load and score through score.py
+Settings, load, score, train_from_files = bind_family(phanes_train.PHANESConfig, phanes_score, phanes_train)
 RANGES = phanes_train.RANGES  # the bounds of the settings that build its networks
-score = map_scorer(anomaly_map)
-train_from_files = workflow_trainer(Settings, phanes_train.train_from_files)
 __all__ = ["REFERENCE_PROTOCOL", "RANGES", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
 __all__ += ["train_from_files", "training_footprint"]  # what its training needs
 

@@ -7,14 +7,12 @@ everywhere (registry `variant_of`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
-from patch2loc.methods.phanes import train as phanes_train
-from patch2loc.methods.phanes.method import REFERENCE_PROTOCOL, RANGES, ScoreOptions, activation_bytes, score
+from patch2loc.methods.phanes import score as phanes_score, train as phanes_train
+from patch2loc.methods.phanes.method import REFERENCE_PROTOCOL, RANGES, ScoreOptions, activation_bytes
 from patch2loc.methods.phanes.method import training_footprint
-from patch2loc.methods.phanes.score import load_model
 from patch2loc.networks.pretrained import RANDOM
-from patch2loc.training.binding import workflow_trainer
+from patch2loc.training.binding import bind_family
 
 __all__ = ["REFERENCE_PROTOCOL", "RANGES", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
 __all__ += ["train_from_files", "training_footprint"]  # what its training needs
@@ -30,6 +28,5 @@ class PHANESnoPretrainedConfig(phanes_train.PHANESConfig):
     weights: str = RANDOM
 
 
-Settings = PHANESnoPretrainedConfig
-load = partial(load_model, name=Settings.method)  # refuses a checkpoint of another name
-train_from_files = workflow_trainer(Settings, phanes_train.train_from_files)
+# the name in its checkpoints is its own: `load` refuses the paper's
+Settings, load, score, train_from_files = bind_family(PHANESnoPretrainedConfig, phanes_score, phanes_train)

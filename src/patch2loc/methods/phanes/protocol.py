@@ -13,17 +13,11 @@ projects/phanes/DownstreamEvaluator.py l. 270-407; docs/protocols.md, docs/phane
 - no Dice is computed: the exact best Dice per volume stands in.
 """
 
-from patch2loc.scoring.protocol import Protocol
+from patch2loc.scoring.protocol import unfiltered
 
-BERCEA = Protocol(
+BERCEA = unfiltered(
     source="Bercea et al. 2023 (ci-ber/PHANES)",
-    erosion="none",
-    mask_first=True,
-    median_size=1,
-    median_dims=2,
-    region="volume",
     auprc="pooled",
-    dice="oracle",
     not_reproduced=(
         "no brain mask (model_zoo/phanes.py l. 299-312); here the map is 0 outside the brain mask",
         "AUPRC pooled over the slices holding more than one lesion pixel only (DownstreamEvaluator.py l. 322)",

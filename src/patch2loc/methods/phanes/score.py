@@ -24,7 +24,7 @@ from patch2loc.methods.phanes.train import check_phanes_architecture
 from patch2loc.methods.ra.score import config_check, network_of
 from patch2loc.methods.ra.train import unit_range
 from patch2loc.networks.rebuild import Bounds, load_network, prepare_scoring
-from patch2loc.networks.slices import residual_map
+from patch2loc.networks.slices import residual_map, slice_batch_bytes
 
 SLICES_PER_BATCH = 16
 # Bytes per pixel of the model's grid one slice holds in the forward pass (an estimate, not measured):
@@ -36,10 +36,8 @@ PER_WIDTH, PER_INPAINT_PIXEL, PER_SLICE_PIXEL = 32, 2048, 16
 
 def batch_bytes(config: dict) -> int:
     """What one batch of slices holds while the networks of `config` (size, width, volume_shape) run."""
-    grid = config.get("volume_shape") or (0, 0, 0)
-    side = int(config["size"])
-    per_slice = side * side * (PER_WIDTH * int(config["width"]) + PER_INPAINT_PIXEL)
-    return SLICES_PER_BATCH * (per_slice + grid[0] * grid[1] * PER_SLICE_PIXEL)
+    per_model_pixel = PER_WIDTH * int(config["width"]) + PER_INPAINT_PIXEL
+    return slice_batch_bytes(config, SLICES_PER_BATCH, per_model_pixel, PER_SLICE_PIXEL)
 
 
 BOUNDS = Bounds(

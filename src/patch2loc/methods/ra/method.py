@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from patch2loc.training.binding import map_scorer, workflow_trainer
-from patch2loc.methods.ra import train as ra_train
+from patch2loc.training.binding import bind_family
+from patch2loc.methods.ra import score as ra_score, train as ra_train
 from patch2loc.methods.ra.protocol import BERCEA as REFERENCE_PROTOCOL  # its authors' evaluation (docs/protocols.md)
-from patch2loc.methods.ra.score import anomaly_map, batch_bytes
-from patch2loc.methods.ra.score import load_model as load
+from patch2loc.methods.ra.score import batch_bytes
 from patch2loc.training.train_memory import Footprint, network_bytes, slice_side
 from patch2loc.methods.ra.score import PER_WIDTH, build_network
 from patch2loc.interface import NoScoreOptions as ScoreOptions
 
-Settings = ra_train.RAConfig  # its config block (`ra:`)
+# its config block (`ra:`) as Settings; load and score through score.py
+Settings, load, score, train_from_files = bind_family(ra_train.RAConfig, ra_score, ra_train)
 RANGES = ra_train.RANGES  # the bounds of the settings that build its network
-score = map_scorer(anomaly_map)
-train_from_files = workflow_trainer(Settings, ra_train.train_from_files)
 __all__ = ["REFERENCE_PROTOCOL", "RANGES", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
 __all__ += ["train_from_files", "training_footprint"]  # what its training needs
 

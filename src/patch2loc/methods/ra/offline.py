@@ -5,14 +5,12 @@ under its own name everywhere (registry `variant_of`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
-from patch2loc.methods.ra import train as ra_train
-from patch2loc.methods.ra.method import REFERENCE_PROTOCOL, RANGES, ScoreOptions, activation_bytes, score
+from patch2loc.methods.ra import score as ra_score, train as ra_train
+from patch2loc.methods.ra.method import REFERENCE_PROTOCOL, RANGES, ScoreOptions, activation_bytes
 from patch2loc.methods.ra.method import training_footprint
-from patch2loc.methods.ra.score import load_model
 from patch2loc.networks.pretrained import RANDOM
-from patch2loc.training.binding import workflow_trainer
+from patch2loc.training.binding import bind_family
 
 __all__ = ["REFERENCE_PROTOCOL", "RANGES", "ScoreOptions", "Settings", "activation_bytes", "load", "score"]
 __all__ += ["train_from_files", "training_footprint"]  # what its training needs
@@ -26,6 +24,5 @@ class RAnoLPIPSConfig(ra_train.RAConfig):
     weights: str = RANDOM
 
 
-Settings = RAnoLPIPSConfig
-load = partial(load_model, name=Settings.method)  # refuses a checkpoint of another name
-train_from_files = workflow_trainer(Settings, ra_train.train_from_files)
+# the name in its checkpoints is its own: `load` refuses the paper's
+Settings, load, score, train_from_files = bind_family(RAnoLPIPSConfig, ra_score, ra_train)

@@ -13,17 +13,10 @@ projects/23_ra_midl/DownstreamEvaluator.py; docs/protocols.md, docs/ra.md).
   here, and the box counts are listed as not reproduced.
 """
 
-from patch2loc.scoring.protocol import Protocol
+from patch2loc.scoring.protocol import unfiltered
 
-BERCEA = Protocol(
+BERCEA = unfiltered(
     source="Bercea et al. 2023 (ci-ber/RA)",
-    erosion="none",
-    mask_first=True,
-    median_size=1,
-    median_dims=2,
-    region="volume",
-    auprc="per_volume",
-    dice="oracle",
     not_reproduced=(
         "no brain mask (DownstreamEvaluator.py l. 364-373); here the map is 0 outside the brain mask",
         "box-level detection at the fixed threshold 0.009 (TP if > 10 % of a box's pixels exceed it; FP as a score ratio)",

@@ -23,15 +23,14 @@ import numpy as np
 import torch
 from skimage.exposure import equalize_adapthist
 
-from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.networks import pretrained
 from patch2loc.methods.autoencoder.train import to_grid
 from patch2loc.networks.lpips import SqueezeLPIPS, saliency
 from patch2loc.methods.ra.model import RAModel
 from patch2loc.methods.ra.train import ARCHITECTURE, RANGES, build_vae, check_architecture, unit_range
-from patch2loc.networks.rebuild import Bounds, load_network, prepare_scoring
-from patch2loc.networks.slices import residual_map
+from patch2loc.networks.rebuild import check_config, Bounds, load_network, prepare_scoring
+from patch2loc.networks.slices import residual_map, slice_batch_bytes
 
 SLICES_PER_BATCH = 16
 # Bytes per pixel of the model's grid, per unit of width, one slice holds in the forward pass (an
@@ -43,9 +42,7 @@ PER_WIDTH, PER_SLICE_PIXEL = 32, 16
 
 def batch_bytes(config: dict) -> int:
     """What one batch of slices holds while the network of `config` (size, width, volume_shape) runs."""
-    grid = config.get("volume_shape") or (0, 0, 0)
-    side = int(config["size"])
-    return SLICES_PER_BATCH * (side * side * PER_WIDTH * int(config["width"]) + grid[0] * grid[1] * PER_SLICE_PIXEL)
+    return slice_batch_bytes(config, SLICES_PER_BATCH, PER_WIDTH * int(config["width"]), PER_SLICE_PIXEL)
 
 
 def config_check(label: str, architecture_check):
@@ -54,18 +51,11 @@ def config_check(label: str, architecture_check):
     allocated. `label`: "an RA", "a PHANES"."""
 
     def check(config: dict, where: str) -> None:
-        missing = [k for k in (*RANGES, *ARCHITECTURE, "weights") if k not in config]
-        if missing:
-            raise InputError(f"{where}: config has no {', '.join(missing)} ({label} checkpoint records them).")
-        check_block(config, RANGES, "config", where)
+        check_config(config, where, label, RANGES, (*ARCHITECTURE, "weights"), ARCHITECTURE, architecture_check)
         if config["weights"] not in pretrained.WEIGHTS:
             raise InputError(
                 f"{where}: config.weights {str(config['weights'])[:20]!r} is not one of {list(pretrained.WEIGHTS)}."
             )
-        try:
-            architecture_check({k: config[k] for k in ARCHITECTURE}, "config")
-        except ValueError as exc:
-            raise InputError(f"{where}: {exc}.") from None
 
     return check
 

@@ -1,4 +1,4 @@
-"""`patch2loc bids BIDS_DIR OUTPUT_DIR participant|group`: the BIDS App (docs/bids.md).
+"""The BIDS App (docs/bids.md): one `patch2loc bids` request (its command: cli/bids.py) at its level.
 
 participant: the scans that fit the bundle's modality (dataset.py) go through predict's folder
 mode (adapter.py) into OUTPUT_DIR/.predict, then each finished scan is published under its
@@ -11,67 +11,13 @@ dataset only as derivatives/<name>); links and loops: guard.py; every file read:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from patch2loc.bids.request import BidsRequest
-from patch2loc.predict.request import defaults
 from patch2loc.errors import InputError, resource_problem
 
 MAX_EXIT = 100  # as predict: the exit status counts failed scans, at most 100
-
-
-def add_parser(sub) -> None:
-    """The `bids` command's flags, beside its command."""
-    b = sub.add_parser(
-        "bids",
-        help="a BIDS App: every fitting scan of a BIDS dataset in, BIDS derivatives out",
-        description="BIDS App. participant: score every T1w or T2w scan that fits the bundle's "
-        "modality and write BIDS-Derivatives into OUTPUT_DIR (skipping scans done before "
-        "with the same inputs and settings). group: group_anomaly.tsv and report.html.",
-    )
-    b.add_argument("bids_dir", metavar="BIDS_DIR", help="the raw BIDS dataset (read only)")
-    b.add_argument(
-        "output_dir", metavar="OUTPUT_DIR", help="the derivatives dataset to write, e.g. BIDS_DIR/derivatives/patch2loc"
-    )
-    b.add_argument(
-        "analysis_level",
-        choices=("participant", "group"),
-        help="participant: score scans; group: the table and report over them",
-    )
-    b.add_argument("--model", metavar="BUNDLE", help="the model bundle (patch2loc export), participant level")
-    b.add_argument(
-        "--participant-label", nargs="+", metavar="LABEL", help="only these participants (with or without sub-)"
-    )
-    b.add_argument("--session-label", nargs="+", metavar="LABEL", help="only these sessions (with or without ses-)")
-    b.add_argument(
-        "--bids-filter-file",
-        metavar="FILE",
-        help='JSON, fMRIPrep\'s form: {"t2w": {"acquisition": "highres"}} narrows the scans of that kind',
-    )
-    b.add_argument(
-        "--mask-derivatives",
-        metavar="DIR",
-        help="a derivatives dataset with each scan's brain mask "
-        "(desc-brain_mask); without one a scan is skull-stripped "
-        "with HD-BET, as predict does",
-    )
-    b.add_argument(
-        "--seg-derivatives",
-        metavar="DIR",
-        help="group level: a derivatives dataset with lesion masks (a desc containing 'lesion') for AUPRC and Dice",
-    )
-    b.add_argument("--device", default=defaults(BidsRequest)["device"], help="auto, cpu, cuda or cuda:N (as predict)")
-    b.add_argument("--overwrite", action="store_true", help="redo scans done before (default: skip them)")
-    b.add_argument(
-        "--skip-tissue-order",
-        action="store_true",
-        help="a bundle of several contrasts: warn, not refuse, when a scan's tissue order is not its "
-        "contrast's (as predict's flag), for an unusual sequence",
-    )
-    b.add_argument("--quiet", action="store_true", help="no progress output")
-    b.set_defaults(func=cmd_bids)
 
 
 def _participant(req: BidsRequest, bids_dir: Path, out: Path) -> int:
@@ -218,11 +164,6 @@ def _group(req: BidsRequest, bids_dir: Path, out: Path) -> int:
     if not req.quiet:
         print(f"patch2loc bids: {table} and {report}", file=sys.stderr)
     return 0
-
-
-def cmd_bids(args: argparse.Namespace) -> int:
-    """The command line's edge: its arguments become one frozen request, and only that travels."""
-    return bids(BidsRequest.from_args(args))
 
 
 def bids(req: BidsRequest) -> int:

@@ -1,15 +1,23 @@
-"""`patch2loc predict`'s flags (the command: command.py). Their defaults are read from
-PredictRequest's fields (request.py), their one home."""
+"""`patch2loc predict`: its flags and its edge, where they become one frozen request for
+predict's driver (predict/driver.py). The flags' defaults are read from PredictRequest's fields
+(predict/request.py), their one home."""
 
 from __future__ import annotations
+
+import argparse
 
 from patch2loc.checks.flags import DEVICE_HELP, PATCH2LOC_ONLY, contrast_file, finite_float, input_name, int_in
 from patch2loc.checks.ranges import MAX_BATCH, MAX_MEDIAN, MAX_STRIDE
 from patch2loc.registry import DEFAULT_METHOD, METHODS, TRAINED
-from patch2loc.predict.command import cmd_predict
+from patch2loc.predict.driver import predict
 from patch2loc.predict.request import PredictRequest, defaults
 
 DEFAULTS = defaults(PredictRequest)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """The command line's edge: its arguments become one frozen request, and only that travels."""
+    return predict(PredictRequest.from_args(args))
 
 
 def add_parser(sub) -> None:

@@ -1,4 +1,4 @@
-"""`patch2loc predict`: scans -> anomaly heatmaps, lesion masks and summaries.
+"""predict's driver: one request (its command: cli/predict.py) -> anomaly heatmaps, lesion masks and summaries.
 
 Order matters for safety: every check that needs no compute runs first (device, the method, the
 run's files or the bundle, HD-BET, every output path against every input: plan.py), then what
@@ -13,7 +13,6 @@ were made from the same inputs with the same settings (runstate.py).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass, replace
 
@@ -100,11 +99,6 @@ class _Failures:
         if not current and remove_stale(job):  # outputs of other inputs/settings: never "done" again
             line = f"{line.rstrip('.')} (its earlier outputs, made from other inputs or settings, were removed)."
         tqdm.write(f"patch2loc predict: error: {line}", file=sys.stderr)  # on a line of its own, not the bar's
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    """The command line's edge: its arguments become one frozen request, and only that travels."""
-    return predict(PredictRequest.from_args(args))
 
 
 def predict(req: PredictRequest) -> int:
