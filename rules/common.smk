@@ -25,6 +25,7 @@ from patch2loc.data.inputs import (  # noqa: E402  (config `inputs`: model input
     set_inputs,
 )
 from patch2loc.errors import InputError  # noqa: E402
+from patch2loc.checks.cpu_site import cpu_heatmap, cpu_train_mem_mb  # noqa: E402
 from patch2loc.training.blockbounds import check_method_blocks  # noqa: E402
 from patch2loc.registry import REGISTRY  # noqa: E402
 from patch2loc.run.configfiles import load as load_configfiles  # noqa: E402
@@ -208,6 +209,13 @@ def gpus(wanted=True):
     return 1 if wanted and not CPU_ONLY else 0
 
 
+# What a CPU-only site lowers (patch2loc.checks.cpu_site): Patch2Loc's scoring batch, to what fits
+# half the scoring job's memory; a training's GPU peak moves into its job's memory.
+SCORING_MEM_MB, TRAIN_MEM_MB = 16000, 48000
+SCORING_PATCH = PATCH_GRID or round(0.125 * max(config["preprocess"]["target_shape"][:2]))
+HEATMAP = cpu_heatmap(config["heatmap"], SCORING_PATCH, SCORING_MEM_MB) if CPU_ONLY else config["heatmap"]
+
+
 # Cards of several sizes (config device.cards: {SLURM feature: GiB}): a training asks, through the SLURM
 # plugin's `constraint`, for the cards that hold its measured peak (registry train_gpu_gib, at its
 # config's precision) with 1.5 GiB to spare for the CUDA context and the allocator's fragmentation.
@@ -220,9 +228,9 @@ def train_gpu_resources(method, pretraining=False):
     m = METHODS[method]
     if not gpus(m.gpu):
         return {"gpu_mem_gib": 0}
+    need = train_device_gib(method, pretraining)
     amp = config[m.config]["amp"]  # the schema requires it
-    fp32, mixed = (m.pretrain if pretraining else m).train_gpu_gib
-    need = math.ceil(fp32 if amp == "none" else mixed)
+    mixed = (m.pretrain if pretraining else m).train_gpu_gib[1]
     if not CARDS:
         return {"gpu_mem_gib": need}
     fits = sorted(f for f, gib in CARDS.items() if need + CARD_SPARE_GIB <= gib)
@@ -233,6 +241,20 @@ def train_gpu_resources(method, pretraining=False):
             f"(a card of {need + CARD_SPARE_GIB:g} GiB or more): {hint}add a larger card (docs/cluster.md, 'Cards')."
         )
     return {"gpu_mem_gib": need, "constraint": "|".join(fits)}
+
+
+def train_device_gib(method, pretraining=False):
+    """The measured device peak of one training of `method` (registry train_gpu_gib) at its amp."""
+    m = METHODS[method]
+    fp32, mixed = (m.pretrain if pretraining else m).train_gpu_gib
+    return math.ceil(fp32 if config[m.config]["amp"] == "none" else mixed)
+
+
+def train_mem_mb(method, pretraining=False):
+    """A training job's host memory: on a CPU-only site its device peak lives there too."""
+    if CPU_ONLY and METHODS[method].gpu:
+        return cpu_train_mem_mb(TRAIN_MEM_MB, train_device_gib(method, pretraining))
+    return TRAIN_MEM_MB
 
 
 def torch_env(name):

@@ -23,7 +23,7 @@ CHALLENGES = {
 
 
 SCORING_PARAMS = dict(
-    heatmap=config["heatmap"],
+    heatmap=HEATMAP,
     evaluate=config["evaluate"],
     wmh_other_pathology=config["preprocess"].get("wmh_other_pathology", True),  # native labels as the atlas seg
     patch_size=PATCH_GRID,  # one patch-statistics grid for every method
@@ -53,7 +53,7 @@ rule score_healthy:
         runtime=lambda wc: max(
             30, math.ceil(2 * METHODS[wc.method].score_minutes * len(ixi_subjects("test", wc.modality)))
         ),
-        mem_mb=16000,
+        mem_mb=SCORING_MEM_MB,
     params:
         **SCORING_PARAMS,
     script:
@@ -71,7 +71,7 @@ use rule score_healthy as score_healthy_cpu with:
     resources:
         gpu=0,
         runtime=60,
-        mem_mb=16000,
+        mem_mb=SCORING_MEM_MB,
 
 
 rule score_lesions:
@@ -102,7 +102,7 @@ rule score_lesions:
         gpu=gpus(),
         # BraTS21 unsharded with Patch2Loc: 1,251 volumes, 12.5 h
         runtime=lambda wc: shard_runtime(wc.dataset, METHODS[wc.method].score_minutes),
-        mem_mb=16000,
+        mem_mb=SCORING_MEM_MB,
     params:
         **SCORING_PARAMS,
         first_index=lambda wc: int(wc.shard) * shard_size(wc.dataset),
@@ -124,7 +124,7 @@ use rule score_lesions as score_lesions_cpu with:
     resources:
         gpu=0,
         runtime=lambda wc: shard_runtime(wc.dataset, METHODS[wc.method].score_minutes),
-        mem_mb=16000,
+        mem_mb=SCORING_MEM_MB,
 
 
 rule merge_score_shards:

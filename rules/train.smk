@@ -46,7 +46,7 @@ for _method in [m for m in TRAINED_METHODS if m.pretrain]:
             **train_gpu_resources(_method.name, pretraining=True),
             gpu=gpus(_method.gpu),
             runtime=job_minutes(_method.pretrain.train_minutes),
-            mem_mb=48000,
+            mem_mb=train_mem_mb(_method.name, pretraining=True),
         params:
             method=_method.pretrain.name,
             module=_method.pretrain.module,
@@ -87,7 +87,7 @@ for _method in TRAINED_METHODS:
             **train_gpu_resources(_method.name),
             gpu=gpus(_method.gpu),
             runtime=job_minutes(_method.train_minutes),  # minutes, paper scale on one GPU, at most 24 h a job
-            mem_mb=48000,
+            mem_mb=train_mem_mb(_method.name),
         params:
             method=_method.name,
             module=_method.module,

@@ -53,10 +53,19 @@ def rules_of(workdir: Path, configfile: str) -> dict:
                 "conda": _relative(rule, rule.conda_env, workdir),
                 "script": _relative(rule, rule.script, workdir),
                 "resources": {k: v for k, v in rule.resources.items() if isinstance(v, PLAIN)},
-                "params": {k: v for k, v in params.items() if isinstance(v, PLAIN)},
+                "params": {k: v for k, v in params.items() if _plain(v)},
                 "local": rule.name in workflow._localrules,  # run in the Snakemake process under any executor
             }
         return out
+
+
+def _plain(value) -> bool:
+    """A value JSON carries as it is: a plain one, or a config block (a dict) of them."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return isinstance(value, PLAIN)
 
 
 def load(workdir: Path, configs) -> dict[str, dict]:

@@ -193,3 +193,24 @@ def test_no_job_asks_for_more_than_a_day(paper):
     runtimes = {job["rule"]: job["resources"].get("runtime", 0) for job in jobs}
     assert runtimes and max(runtimes.values()) <= JOB_LIMIT_MINUTES, runtimes
     assert runtimes.get("train_ra") == JOB_LIMIT_MINUTES  # RA's training is longer than one job
+
+
+def test_a_cpu_only_site_lowers_what_was_sized_for_a_gpu(cpu_site, paper):
+    """device.torch_build: cpu alone: Patch2Loc's scoring batch in fp32 fits half the scoring job's
+    host memory (the stated share; the patches' bytes as measured on the CPU, patch.checks.cpu_site),
+    and each training job's memory holds its GPU peak; the GPU site keeps the paper's batch."""
+    from patch2loc.checks.cpu_site import scoring_batch_bytes
+    from patch2loc.registry import METHODS
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    patch = round(0.125 * max(cfg["preprocess"]["target_shape"][:2]))  # Patch2Loc's, 24 at 192 x 192
+    jobs, rules = cpu_site
+    scoring = [n for n in ("score_healthy", "score_lesions") if n in {j["rule"] for j in jobs}]
+    assert scoring and paper[1]["score_lesions"]["params"]["heatmap"]["batch_size"] == cfg["heatmap"]["batch_size"]
+    for name in scoring:
+        batch = rules[name]["params"]["heatmap"]["batch_size"]
+        mem_mb = next(j["resources"]["mem_mb"] for j in jobs if j["rule"] == name)
+        assert scoring_batch_bytes(batch, patch) <= 0.5 * mem_mb * 1e6, (name, batch, mem_mb)
+    trainings = {j["rule"]: j["resources"]["mem_mb"] for j in jobs if j["rule"] == METHODS["Patch2Loc"].train_rule}
+    fp32_gib = METHODS["Patch2Loc"].train_gpu_gib[0]
+    assert trainings and all(mem * 1e6 >= fp32_gib * 2**30 for mem in trainings.values()), trainings

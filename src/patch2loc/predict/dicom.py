@@ -47,7 +47,38 @@ def _slice_header(path: str):
         reader.ReadImageInformation()
     except RuntimeError:
         raise InputError(f"{path}: not a readable DICOM slice (truncated or malformed). {FIX}") from None
+    _check_pixel_bytes(path, reader)
     return reader
+
+
+# The Pixel Data tag (7FE0,0010) in little and big endian files.
+PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")
+UNDEFINED = 0xFFFFFFFF  # the length of encapsulated (compressed) pixel data
+
+
+def _check_pixel_bytes(path: str, reader) -> None:
+    """A slice's file holds all the pixels its header declares: some GDCM releases list a slice cut
+    short and read it without an error, so the header alone does not show it."""
+    import SimpleITK as sitk
+
+    data = Path(path).read_bytes()
+    for order, tag in zip(("little", "big"), PIXEL_TAGS):
+        at = data.find(tag, 132)  # after the preamble; the first is the element, later ones are pixels
+        if at >= 0:
+            break
+    else:
+        return  # no pixel data element found: GDCM's own reading decides
+    start = at + (12 if data[at + 4 : at + 6] in (b"OB", b"OW") else 8)
+    declared = int.from_bytes(data[start - 4 : start], order)
+    if declared == UNDEFINED:
+        return  # compressed: no fixed length to compare
+    size = reader.GetSize()
+    item = sitk.Image([1, 1], reader.GetPixelID()).GetSizeOfPixelComponent()
+    if len(data) - start < min(declared, size[0] * size[1] * reader.GetNumberOfComponents() * item):
+        raise InputError(
+            f"{path}: this file in the DICOM folder is not a readable slice of its series (truncated: its "
+            f"pixel data is cut short). {FIX}"
+        )
 
 
 def check_series(folder: Path, files: list[str]):
