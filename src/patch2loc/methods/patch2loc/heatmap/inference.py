@@ -99,14 +99,14 @@ def prepare(
     key = (str(device), amp_dtype, engine, tuple(p._version for p in model.parameters()))
     cached = _COMPILED.get(model)
     if cached is None or cached[0] != key:
-        prepared = _prepare(model, device, amp_dtype, resolve_engine(engine, amp_dtype, compiled=True))
+        prepared = _prepare(model, device, amp_dtype, engine, compiled=True)
         prepared.net.encoder = torch.compile(prepared.net.encoder)
         _COMPILED[model] = cached = (key, prepared)
     return cached[1]
 
 
-def _prepare(model: Patch2LocNet, device: torch.device, amp_dtype, engine: str) -> Prepared:
-    engine = resolve_engine(engine, amp_dtype)
+def _prepare(model: Patch2LocNet, device: torch.device, amp_dtype, engine: str, compiled: bool = False) -> Prepared:
+    engine = resolve_engine(engine, amp_dtype, compiled)
     model = model.to(device).eval()
     if engine == "plain":
         if amp_dtype is not None:  # cuDNN and oneDNN prefer NHWC for bf16/fp16 convolutions
