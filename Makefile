@@ -86,7 +86,7 @@ test-oldest:
 	  --extra demo --extra workflow pyproject.toml -o $(OLDEST)/floors.txt
 	$(OLDEST)/bin/uv pip install --quiet --python $(OLDEST)/bin/python -c $(OLDEST)/floors.txt -e ".[demo,workflow,test]"
 	$(OLDEST)/bin/python -m rehearsals.envs.floors
-	PYTHONUTF8=1 $(OLDEST)/bin/python -m pytest -q -m "not slow and not hostile"
+	PYTHONUTF8=1 $(OLDEST)/bin/python -m pytest -q -m "not slow and not hostile" -n auto --dist loadfile
 
 # The hostile-input batteries (docs/input-safety.md): 185 crafted bad inputs, each through the real entry
 # point in a child process, judged on its one-line refusal (the file and the fix), exit status, memory and
