@@ -37,7 +37,7 @@ def paper_run(results: dict) -> dict:
     cfg = paper_config()
     inputs = model_inputs(cfg, [d for d in cfg["datasets"] if d in LESION_DATASETS])
     folds = len(cfg["folds"])
-    measured = {"Patch2Loc": _patch2loc(results), **(results.get("methods") or {})}
+    measured = {"Patch2Loc": patch2loc_measures(results), **(results.get("methods") or {})}
     rows = {}
     for method, got in measured.items():
         base = "cDDPM" if method == PRETRAIN else method
@@ -75,7 +75,7 @@ def paper_run(results: dict) -> dict:
     return rows
 
 
-def _patch2loc(results: dict) -> dict:
+def patch2loc_measures(results: dict) -> dict:
     """Patch2Loc's rates and its scoring as the paper config runs it (heatmap.amp auto: bf16 on a GPU,
     at the config's heatmap.batch_size where that batch was measured)."""
     training = dict(results.get("patch2loc_training") or {})
