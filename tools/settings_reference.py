@@ -11,6 +11,7 @@ cannot hold a value of its own (tests/static/test_settings_reference.py).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -77,31 +78,49 @@ def _bounds(key: str, node: dict, rules: dict) -> str:
     return ("whole number " if "integer" in kinds else "") + f"{lo} to {hi}" + (", or null" if "null" in kinds else "")
 
 
-def table(block: str, props: dict, defaults: dict, rules: dict) -> list[str]:
+def _text(node: dict) -> str:
+    """A schema description on one line, its docs/ pages as links (this page lives in docs/)."""
+    text = " ".join(str(node.get("description", "")).split()).replace("|", "/")
+    return re.sub(r"docs/([\w-]+\.md)", r"[\1](\1)", text)
+
+
+def table(block: str, props: dict, defaults: dict, rules: dict, required=()) -> list[str]:
     rows = ["| key | default | bounds | what |", "| --- | --- | --- | --- |"]
     for key, raw in props.items():
         node = _resolve(raw)
         if node.get("type") in ("object", ["object", "null"]) and "properties" in node:
             continue  # a sub-block: its own table
-        default = _shown(defaults[key]) if key in defaults else "set in the config"
-        what = " ".join(str(node.get("description", "")).split()).replace("|", "/")
-        rows.append(f"| `{key}` | {default} | {_bounds(key, node, rules)} | {what} |")
+        default = _shown(defaults[key]) if key in defaults else "set in the config" if key in required else "none"
+        rows.append(f"| `{key}` | {default} | {_bounds(key, node, rules)} | {_text(node)} |")
     return rows
 
 
 def page() -> str:
     lines = [HEAD]
+    first: dict[str, str] = {}  # a schema definition -> the first block written from it
+    tables: dict[str, list[str]] = {}
     for method in block_methods():
         settings = implementation(method.name).Settings
-        props = _resolve(SCHEMA["properties"][method.config])["properties"]
+        node = _resolve(SCHEMA["properties"][method.config])
+        props = node["properties"]
         used = ", ".join(m.name for m in REGISTRY if m.config == method.config)
         lines += [f"## `{method.config}:` ({used}; `{settings.__name__}`)", ""]
-        lines += table(method.config, props, field_defaults(settings), block_rules(method)) + [""]
+        rows = tables[method.config] = table(
+            method.config, props, field_defaults(settings), block_rules(method), node.get("required", ())
+        )
+        shared = first.setdefault(SCHEMA["properties"][method.config].get("$ref", method.config), method.config)
+        if shared == method.config:
+            lines += [_text(node), ""] if node.get("description") else []
+        else:  # a block of the same schema as an earlier one: only the rows that differ from it
+            rows = rows[:2] + [row for row in rows[2:] if row not in tables[shared]]
+            lines += [f"Every key not listed here: as `{shared}:`.", ""]
+        lines += (rows if len(rows) > 2 else []) + [""]
         if method.pretrain is not None:
             sub, pre = pretrain_key(method), pretrain_settings(method)
-            sub_props = _resolve(props[sub])["properties"]
+            sub_node = _resolve(props[sub])
             lines += [f"### `{method.config}.{sub}:` ({method.pretrain.name}; `{pre.__name__}`)", ""]
-            lines += table(sub, sub_props, field_defaults(pre), {}) + [""]
+            lines += [_text(sub_node), ""] if sub_node.get("description") else []
+            lines += table(sub, sub_node["properties"], field_defaults(pre), {}) + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 
