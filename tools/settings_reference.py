@@ -63,8 +63,9 @@ def _bounds(key: str, node: dict, rules: dict) -> str:
         return "one of " + ", ".join(_shown(v) for v in rule)
     if rule is not None:
         kind, low, high, length, *null = rule
-        text = f"{_plain(low)} to {_plain(high)}" + (" each" if length else "") + (", or null" if null else "")
-        return ("whole number " if kind is int else "") + text
+        count = "" if not length else f"{length[0]}" if length[0] == length[1] else f"{length[0]} to {length[1]}"
+        text = ("whole number " if kind is int else "") + f"{_plain(low)} to {_plain(high)}"
+        return (f"{count} values, each {text}" if length else text) + (", or null" if null else "")
     if "enum" in node:
         return "one of " + ", ".join(_shown(v) for v in node["enum"])
     low = node.get("minimum", node.get("exclusiveMinimum"))
