@@ -51,6 +51,10 @@ class Cases(list):
 
         self.append((item, name, run))
 
+    def resume_refusal(self, item: str, name: str, needle: str, setup) -> None:
+        """train into a run folder whose resume state `setup(k)` spoilt: refused, nothing written."""
+        self.refusal(item, name, needle, lambda k: train(k, out=inp(k, "run")), setup=setup, out=NONE)
+
     def params(self) -> list:
         return [pytest.param(fn, id=name) for _, name, fn in self]
 
