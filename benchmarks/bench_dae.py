@@ -45,6 +45,14 @@ def add_gpu_tflops(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--gpu-tflops", type=float, nargs="+", default=[50.0, 100.0, 200.0], help=help_)
 
 
+def add_timing_args(ap: argparse.ArgumentParser, steps: int, paper_steps: int) -> None:
+    """The device and step options both slice-model benchmarks open with, each with its step counts."""
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (the demo's jobs use 1)")
+    ap.add_argument("--steps", type=int, default=steps, help="timed training steps per shape")
+    ap.add_argument("--paper-steps", type=int, default=paper_steps, help="timed steps at the paper shape on a CPU")
+
+
 def volumes(n: int, side: int, slices: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     axes = [np.linspace(-1, 1, s, dtype=np.float32) for s in (side, side, slices)]
@@ -113,10 +121,7 @@ def measure(name: str, side: int, slices: int, width: int, batch: int, args, dev
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (the demo's jobs use 1)")
-    ap.add_argument("--steps", type=int, default=20, help="timed training steps per shape")
-    ap.add_argument("--paper-steps", type=int, default=2, help="timed steps at the paper shape on a CPU")
+    add_timing_args(ap, steps=20, paper_steps=2)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--only", choices=sorted(DEFAULT_SHAPES), help="one group of the default shapes")
     ap.add_argument("--shapes", nargs="+", help="NAME=SIDE,SLICES,WIDTH,BATCH ... (replaces the defaults)")

@@ -25,7 +25,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench_dae import PAPER_VOLUMES, add_gpu_tflops, sync, volumes
+from bench_dae import PAPER_VOLUMES, add_gpu_tflops, add_timing_args, sync, volumes
 from patch2loc.registry import REGISTRY, implementation
 from patch2loc.methods.diffusion import pretrain, score, train, variants
 from patch2loc.training.harness import prepare_device, seed_everything
@@ -159,10 +159,7 @@ def measure(method: str, shape: str, width: int, batch: int, blocks: int, args, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (the demo's jobs use 1)")
-    ap.add_argument("--steps", type=int, default=10, help="timed training steps per shape")
-    ap.add_argument("--paper-steps", type=int, default=1, help="timed steps at the paper shape on a CPU")
+    add_timing_args(ap, steps=10, paper_steps=1)
     ap.add_argument("--paper-batch", type=int, default=2, help="slices per step timed at the paper shape")
     ap.add_argument("--paper-slices", type=int, default=8, help="axial slices of the volume scored at the paper shape")
     ap.add_argument("--warmup", type=int, default=1)

@@ -17,6 +17,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture()
+def c(tmp_path):
+    """make_case's scan, brain mask and tiny checkpoint in tmp_path/in (the CLI's safety tests)."""
+    from tests.helpers.safety import make_case
+
+    return make_case(tmp_path / "in")
+
+
 @pytest.fixture(autouse=True)
 def _restore_locale():
     """GDCM's DICOM writer (used by the DICOM tests to make series) sets the process locale to "C",

@@ -88,20 +88,14 @@ def test_a_participant_or_session_label_that_does_not_exist_is_refused(case, tmp
 
 def test_a_scan_of_the_other_modality_is_refused(case, tmp_path, capsys):
     raw, bundle = case
-    (tmp_path / "t1.json").write_text(json.dumps({"t1w": {"session": "1"}}))
-    refused(
-        argv(raw, tmp_path / "out", bundle, "--bids-filter-file", str(tmp_path / "t1.json")),
-        "selects T1w scans, but the model bundle is T2",
-        tmp_path,
-        capsys,
-    )
-    (tmp_path / "suffix.json").write_text(json.dumps({"t2w": {"suffix": "T1w"}}))
-    refused(
-        argv(raw, tmp_path / "out", bundle, "--bids-filter-file", str(tmp_path / "suffix.json")),
-        "the T2 bundle scores anat/T2w only",
-        tmp_path,
-        capsys,
-    )
+    for name, selection, needle in (
+        ("t1.json", {"t1w": {"session": "1"}}, "selects T1w scans, but the model bundle is T2"),
+        ("suffix.json", {"t2w": {"suffix": "T1w"}}, "the T2 bundle scores anat/T2w only"),
+    ):
+        (tmp_path / name).write_text(json.dumps(selection))
+        refused(
+            argv(raw, tmp_path / "out", bundle, "--bids-filter-file", str(tmp_path / name)), needle, tmp_path, capsys
+        )
 
 
 def test_a_dataset_without_a_usable_scan_is_refused(case, tmp_path, capsys):

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from patch2loc.files.staging import folder_lock
-from tests.helpers.bids import SPACING, crop_prepare, make_bundle, participant_argv
+from tests.helpers.bids import crop_prepare, demo_t1t2, make_bundle, participant_argv
 from tests.helpers.safety import refused
 
 pytest.importorskip("bids", reason="pybids is not installed (pip install 'patch2loc[bids]')")
@@ -20,11 +20,8 @@ pytest.importorskip("bids", reason="pybids is not installed (pip install 'patch2
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
-    from patch2loc.bids.demo import write_demo_bids
-
     base = tmp_path_factory.mktemp("pairing")
-    raw = write_demo_bids(base / "raw", spacing=SPACING)
-    return raw, make_bundle(base / "model", "T1T2", ("T1", "T2")), make_bundle(base / "t2", "T2")
+    return *demo_t1t2(base), make_bundle(base / "t2", "T2")
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.helpers.bids import SPACING, crop_prepare, make_bundle, participant_argv
+from tests.helpers.bids import crop_prepare, demo_t1t2, make_bundle, participant_argv
 from tests.helpers.safety import snapshot
 
 from patch2loc import cli
-from patch2loc.bids.demo import write_demo_bids
 from patch2loc.bids.names import derivative_paths
 from patch2loc.errors import InputError
 
@@ -23,8 +22,7 @@ pytest.importorskip("bids", reason="pybids is not installed (pip install 'patch2
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     base = tmp_path_factory.mktemp("bids_provenance")
-    raw = write_demo_bids(base / "raw", spacing=SPACING)
-    return raw, make_bundle(base / "t1t2", "T1T2", ("T1", "T2")), make_bundle(base / "t1", "T1")
+    return *demo_t1t2(base), make_bundle(base / "t1", "T1")
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from tests.helpers.hostile_cli import (
-    NONE,
     Cases,
     case_image,
     inp,
@@ -92,14 +91,7 @@ CASES.refusal("20:5", "checkpoint_patch_size_1e9", "patch", lambda k: pre(k, ckp
 CASES.refusal(
     "20:7", "all_zero_raw_scan_from_run", "zero.nii.gz", lambda k: raw(k, image=inp(k, "zero.nii.gz")), setup=_zero_raw
 )
-CASES.refusal(
-    "20:7",
-    "train_foreign_last_pt",
-    "last.pt: not a usable",
-    lambda k: train(k, out=inp(k, "run")),
-    setup=_foreign_resume,
-    out=NONE,
-)
+CASES.resume_refusal("20:7", "train_foreign_last_pt", "last.pt: not a usable", _foreign_resume)
 CASES.refusal("20:7", "stride_1000", "--stride", lambda k: pre(k, "--stride", "1000"))
 CASES.refusal("20:7", "median_size_99", "--median-size", lambda k: pre(k, "--median-size", "99"))
 CASES.refusal(

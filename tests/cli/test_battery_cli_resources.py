@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -48,7 +48,9 @@ def _(k):
     k.succeeded(res, raw_outputs(k))
 
 
-def _tmpfs(k, size: str) -> Path | None:
+@contextmanager
+def _full_disk(k, size: str):
+    """A tmpfs of `size` at k.dir/disk (None, the case skipped, without root or mount), unmounted after."""
     disk = k.dir / "disk"
     disk.mkdir()
     if (
@@ -58,38 +60,34 @@ def _tmpfs(k, size: str) -> Path | None:
         ).returncode
     ):
         k.skip("needs root and mount -t tmpfs")
-        return None
-    return disk
+        yield None
+        return
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)])
 
 
 @CASES.case("20:7", "disk_full_predict")
 def _(k):
-    disk = _tmpfs(k, "12k")
-    if disk is None:
-        return
-    try:
-        k.refused(k.run(pre(k, "--png", disk / "h.png", out=disk / "h.nii.gz")), "no space", out=disk)
-    finally:
-        subprocess.run(["umount", str(disk)])
+    with _full_disk(k, "12k") as disk:
+        if disk is not None:
+            k.refused(k.run(pre(k, "--png", disk / "h.png", out=disk / "h.nii.gz")), "no space", out=disk)
 
 
 @CASES.case("20:7", "disk_full_predict_from_run")
 def _(k):
-    disk = _tmpfs(k, "150k")  # the chain's files fit, the outputs do not (measured: 268 KB in all)
-    if disk is None:
-        return
-    try:
-        k.refused(k.run(raw(k, out=disk / "h.nii.gz")), "no space", out=disk)
-    finally:
-        subprocess.run(["umount", str(disk)])
+    # the chain's files fit, the outputs do not (measured: 268 KB in all)
+    with _full_disk(k, "150k") as disk:
+        if disk is not None:
+            k.refused(k.run(raw(k, out=disk / "h.nii.gz")), "no space", out=disk)
 
 
 @CASES.case("20:7", "disk_full_train")
 def _(k):
-    disk = _tmpfs(k, "300k")
-    if disk is None:
-        return
-    try:
+    with _full_disk(k, "300k") as disk:
+        if disk is None:
+            return
         res = k.run(train(k, out=disk / "run"))
         k.refused(res, "space", out=disk / "none")
         csv, last = disk / "run" / "loss.csv", disk / "run" / "last.pt"
@@ -100,8 +98,6 @@ def _(k):
             rows = [int(r.split(",")[0]) for r in csv.read_text().splitlines()[1:]]
             if rows and max(rows) > step:
                 k.find("MEDIUM", f"loss.csv has step {max(rows)} but the last checkpoint is at step {step}")
-    finally:
-        subprocess.run(["umount", str(disk)])
 
 
 @CASES.case("20:7", "train_corrupt_loss_csv")

@@ -6,12 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.helpers.safety import make_case, predict_argv, refused, train_on
-
-
-@pytest.fixture()
-def c(tmp_path):
-    return make_case(tmp_path / "in")
+from tests.helpers.safety import predict_argv, refused, train_on
 
 
 # ---------------------------------------------------------------- case 5: devices

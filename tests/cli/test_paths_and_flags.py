@@ -17,8 +17,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from tests.helpers.fake_chain import fake_run, from_run_argv
-from tests.helpers.safety import make_case, predict_argv, refused, train_on
+from tests.helpers.fake_chain import no_compute, fake_run, from_run_argv
+from tests.helpers.safety import predict_argv, refused, train_on
 
 from patch2loc.cli.train import read_pairs
 from patch2loc.files.staging import TEMP_MARK
@@ -26,21 +26,12 @@ from patch2loc.files.staging import TEMP_MARK
 NOT_UTF8 = os.fsdecode(b"b\xff\xfe")  # a name made on a Latin-1 system
 
 
-@pytest.fixture()
-def c(tmp_path):
-    return make_case(tmp_path / "in")
-
-
-def _no_compute(*args, **kwargs):
-    raise AssertionError("compute started before the checks")
-
-
 # ---------------------------------------------------------------- case 8: non-UTF-8 paths
 
 
 def test_non_utf8_out_with_from_run_is_one_line(c, tmp_path, capsys, monkeypatch):
     run = fake_run(tmp_path / "wf")
-    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", no_compute)
     line = refused(from_run_argv(run, c, tmp_path / NOT_UTF8 / "h.nii.gz"), "is not valid UTF-8", tmp_path, capsys)
     assert "--out" in line and "\\xff\\xfe" in line
 
@@ -98,7 +89,7 @@ def test_a_folder_batch_with_a_non_utf8_scan_goes_on(c, tmp_path):
     ],
 )
 def test_predict_flag_out_of_range(c, tmp_path, capsys, monkeypatch, flag, value, needle):
-    monkeypatch.setattr("patch2loc.methods.patch2loc.heatmap.score_volume", _no_compute)
+    monkeypatch.setattr("patch2loc.methods.patch2loc.heatmap.score_volume", no_compute)
     line = refused(
         predict_argv(c, tmp_path / "out" / "h.nii.gz", f"{flag}={value}"), f"argument {flag}: ", tmp_path, capsys
     )  # flag=value: argparse takes a lone "-inf" for an option
@@ -106,7 +97,7 @@ def test_predict_flag_out_of_range(c, tmp_path, capsys, monkeypatch, flag, value
 
 
 def test_stride_and_median_size_must_fit_the_slice(c, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("patch2loc.methods.patch2loc.heatmap.score_volume", _no_compute)
+    monkeypatch.setattr("patch2loc.methods.patch2loc.heatmap.score_volume", no_compute)
     line = refused(predict_argv(c, tmp_path / "out" / "h.nii.gz", "--stride", "8"), "--stride 8", tmp_path, capsys)
     assert "16 x 16 slice grid" in line and "7 at most" in line
     small = np.random.default_rng(0).normal(1, 0.3, (8, 8, 4)).astype(np.float32)

@@ -13,8 +13,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from tests.helpers.fake_chain import fake_prepare, fake_run, from_run_argv
-from tests.helpers.safety import SHAPE, make_case, predict_argv, refused, train_argv
+from tests.helpers.fake_chain import no_compute, fake_prepare, fake_run, from_run_argv
+from tests.helpers.safety import SHAPE, predict_argv, refused, train_argv
 from tests.helpers.checkpoints import as_written
 
 import patch2loc.training.harness as harness_mod
@@ -23,21 +23,12 @@ from patch2loc import cli
 from patch2loc.files.staging import TEMP_MARK
 
 
-@pytest.fixture()
-def c(tmp_path):
-    return make_case(tmp_path / "in")
-
-
-def _no_compute(*args, **kwargs):
-    raise AssertionError("preprocessing started before the checks")
-
-
 # ---------------------------------------------------------------- predict
 
 
 def test_all_zero_raw_scan_is_one_line_before_registration(c, tmp_path, capsys, monkeypatch):
     run = fake_run(tmp_path / "wf")
-    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", _no_compute)
+    monkeypatch.setattr("patch2loc.predict.runchain.RunChain.prepare", no_compute)
     nib.save(nib.Nifti1Image(np.zeros(SHAPE, np.int16), c["affine"]), tmp_path / "in" / "zero.nii.gz")
     line = refused(
         from_run_argv(run, c, tmp_path / "o" / "h.nii.gz", image=tmp_path / "in" / "zero.nii.gz"),

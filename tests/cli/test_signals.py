@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from tests.helpers.safety import make_case, predict_argv, train_argv
+from tests.helpers.safety import predict_argv, train_argv
 
 from patch2loc import cli
 from patch2loc.files.staging import TEMP_MARK
@@ -52,11 +52,6 @@ def _run_and_terminate(argv, module, name, at=1, watch=None):
     finally:
         proc.kill()
     return proc.returncode, err.strip().splitlines(), staged
-
-
-@pytest.fixture()
-def c(tmp_path):
-    return make_case(tmp_path / "in")
 
 
 @pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast

@@ -154,30 +154,21 @@ def _meta(folder, inputs):
 
 # torch's compiled kernels (the lesion-wise components) cache into TMPDIR unless told otherwise
 LABELS = {"env": {"TORCHINDUCTOR_CACHE_DIR": "out/inductor"}}
+
+
+def _scored_labels(name: str, kind: str, **expected) -> Checked:
+    """A label image of `kind` the metrics take (exit 0), with the result `expected` (_result's keys)."""
+    return Checked(name, "labels", _labels(kind), expect=0, check=lambda d: _result(d, **expected), **LABELS)
+
+
 CASES = [
-    Checked(
-        "label_control", "labels", _labels("uint8"), expect=0, check=lambda d: _result(d, lesion_voxels=48), **LABELS
-    ),
-    Checked(
-        "label_uint32_40000",
-        "labels",
-        _labels("uint32_40000"),
-        expect=0,
-        check=lambda d: _result(d, lesion_voxels=48),
-        **LABELS,
-    ),
+    _scored_labels("label_control", "uint8", lesion_voxels=48),
+    _scored_labels("label_uint32_40000", "uint32_40000", lesion_voxels=48),
     Case("label_float_half", "labels", _labels("float_half"), needle="whole numbers"),
     Case("label_float_one_and_half", "labels", _labels("float_one_and_half"), needle="whole numbers"),
     Case("label_negative", "labels", _labels("negative"), needle="-3"),
     Case("label_random_bytes", "labels", _labels("bytes"), needle="seg.nii.gz"),
-    Checked(
-        "label_1e5_components",
-        "labels",
-        _labels("components"),
-        expect=0,
-        check=lambda d: _result(d, lesions=100_000),
-        **LABELS,
-    ),
+    _scored_labels("label_1e5_components", "components", lesions=100_000),
     Case("seg_control", "labels", _seg(1.0), expect=0),
     Case("seg_float_half", "labels", _seg(0.5), needle="whole numbers"),
     Case("seg_empty", "labels", _seg(1.0, ()), expect=0),

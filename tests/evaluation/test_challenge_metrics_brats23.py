@@ -27,12 +27,19 @@ def cube(mask, x, y=10, z=5, size=4):
     mask[x : x + size, y : y + size, z : z + size] = True
 
 
+def cubes(truth_x: tuple, pred_x: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(truth, pred) of 4-voxel cubes at these x (y 10, z 5)."""
+    truth, pred = empty(), empty()
+    for mask, xs in ((truth, truth_x), (pred, pred_x)):
+        for x in xs:
+            cube(mask, x)
+    return truth, pred
+
+
 def test_near_miss_is_matched_by_dilation_and_scored_by_surface_distance():
     # truth: 4x4x4 cube at x 10..13; pred: the same cube at x 16..19 (2 voxels of gap). The truth
     # dilated 3 times reaches x 16, so the pred component is the lesion's match (tp, not fp).
-    truth, pred = empty(), empty()
-    cube(truth, 10)
-    cube(pred, 16)
+    truth, pred = cubes((10,), (16,))
     values = brats(pred, truth, ANISO)
     # No overlap: lesion Dice 0. Surfaces lie on the voxel-corner grid: truth x 10..14, pred x 16..20.
     # Each truth surface point's nearest pred surface point is on the pred face x = 16 (same y, z):
@@ -61,10 +68,7 @@ def test_lesion_on_the_image_border_keeps_its_border_face():
 def test_lesions_within_the_dilation_merge_into_one():
     # truth: cubes at x 10..13 and 18..21 (gap x 14..17, 4 voxels). Each dilated 3 times (14..16 and
     # 15..17) they overlap: one lesion of 128 voxels. pred: the first cube.
-    truth, pred = empty(), empty()
-    cube(truth, 10)
-    cube(truth, 18)
-    cube(pred, 10)
+    truth, pred = cubes((10, 18), (10,))
     values = brats(pred, truth)
     # One lesion, matched: tp 1, fn 0, fp 0; its Dice 2 x 64 / (128 + 64) = 2/3 = the lesion-wise Dice.
     assert (values["brats_tp"], values["brats_fp"], values["brats_fn"]) == (1, 0, 0)
@@ -75,10 +79,7 @@ def test_lesions_beyond_the_dilation_stay_apart():
     # truth: cubes at x 2..5 and 13..16 (gap 6..12, 7 voxels; dilations reach 8 and 10: apart).
     # pred: the first cube. Lesion 1 matched: Dice 1, HD95 0; lesion 2 missed: Dice 0, HD95
     # infinite -> 374. Lesion-wise Dice (1 + 0) / 2 = 0.5, HD95 (0 + 374) / 2 = 187 mm.
-    truth, pred = empty(), empty()
-    cube(truth, 2)
-    cube(truth, 13)
-    cube(pred, 2)
+    truth, pred = cubes((2, 13), (2,))
     values = brats(pred, truth)
     assert (values["brats_tp"], values["brats_fp"], values["brats_fn"]) == (1, 0, 1)
     assert values["brats_lesion_dice"] == pytest.approx(0.5)

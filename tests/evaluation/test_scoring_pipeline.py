@@ -94,12 +94,19 @@ def test_forked_graders_grade_in_order_in_other_processes_with_the_callers_closu
     assert os.getpid() not in {pid for pid, _ in got}
 
 
-def test_a_forked_graders_failure_stops_the_job_with_its_error():
+def _failing_grader(index: int, error: Exception):
+    """A grade(i, case, scored) that returns i, and raises `error` at volume `index`."""
+
     def grade(i, case, scored):
-        if i == 5:
-            raise ValueError("volume 5: labels do not match the scan")
+        if i == index:
+            raise error
         return i
 
+    return grade
+
+
+def test_a_forked_graders_failure_stops_the_job_with_its_error():
+    grade = _failing_grader(5, ValueError("volume 5: labels do not match the scan"))
     with pytest.raises(ValueError, match="volume 5: labels"):
         pipelined(range(12), lambda i: i, lambda i, c: c, grade, depth=2, graders=2, processes=True)
 
@@ -132,13 +139,8 @@ def test_a_failed_read_stops_the_job_with_its_error_and_drops_the_rest():
 
 
 def test_a_failed_grading_stops_the_job():
-    def grade(i, case, scored):
-        if i == 2:
-            raise RuntimeError("grading 2 failed")
-        return i
-
     with pytest.raises(RuntimeError, match="grading 2 failed"):
-        pipelined(range(10), lambda i: i, lambda i, c: c, grade)
+        pipelined(range(10), lambda i: i, lambda i, c: c, _failing_grader(2, RuntimeError("grading 2 failed")))
 
 
 def test_bad_arguments_are_refused():

@@ -118,22 +118,13 @@ def test_the_scoring_jobs_write_what_table4_and_the_bias_table_read(tmp_path):
     """score_healthy and score_lesions (the workflow's scoring) with a method without a model: their
     rows carry the volume scores and the healthy sketch, and the two tables run on them."""
     from patch2loc.evaluation.comparisons.detection import table4
-    from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig, score_healthy, score_lesions
-    from patch2loc.files.io import save_volume
+    from patch2loc.evaluation.dataset.score_dataset import ScoringConfig, score_healthy, score_lesions
     from patch2loc.registry import REGISTRY
+    from tests.helpers.scored_scans import saved_scans
 
     method = next(m.name for m in REGISTRY if not m.trains)
-    rng = np.random.default_rng(2)
-    scans = []
-    for i in range(6):
-        image = rng.random((16, 16, 6)).astype(np.float32)
-        mask = np.zeros(image.shape, np.uint8)
-        mask[2:14, 2:14, 1:5] = 1
-        seg = np.zeros(image.shape, np.uint8)
-        seg[5:9, 5:9, 2:4] = 1
-        image[seg > 0] += 0.5 * (i >= 3)  # the lesion volumes: brighter lesions
-        arrays = ((image, "image.nii.gz"), (mask, "mask.nii.gz"), (seg, "seg.nii.gz"))
-        scans.append(Scan(f"IXI{200 + i}-HH-{i}", *[str(save_volume(a, tmp_path / f"s{i}" / n)) for a, n in arrays]))
+    names = [f"IXI{200 + i}-HH-{i}" for i in range(6)]
+    scans = saved_scans(tmp_path, names, seed=2, brighter_from=3)  # the lesion volumes: brighter lesions
     cfg = ScoringConfig(median_size=1, keep_heatmaps=0, patch_size=4)
     meta = {"method": method, "modality": "T2", "fold": "", "dataset": "IXI"}
     threshold, healthy = score_healthy(method, scans[:3], cfg, meta, tmp_path / "h", None)

@@ -101,6 +101,13 @@ def make_bundle(base: Path, modality: str = "T2", contrasts: tuple[str, ...] = (
     return bundle
 
 
+def demo_t1t2(base: Path) -> tuple[Path, Path]:
+    """(the demo's BIDS set in base/raw, a T1T2 bundle of T1 and T2 in base/t1t2)."""
+    from patch2loc.bids.demo import write_demo_bids
+
+    return write_demo_bids(base / "raw", spacing=SPACING), make_bundle(base / "t1t2", "T1T2", ("T1", "T2"))
+
+
 def participant_argv(raw: Path, out: Path, bundle: Path, *extra: str, quiet: bool = True) -> list[str]:
     """`patch2loc bids RAW OUT participant` with the bundle and the demo set's brain masks, on the CPU;
     quiet=False: the progress and the closing counts shown."""

@@ -51,6 +51,10 @@ class Cases(list):
 
         self.append((item, name, run))
 
+    def resume_refusal(self, item: str, name: str, needle: str, setup) -> None:
+        """train into a run folder whose resume state `setup(k)` spoilt: refused, nothing written."""
+        self.refusal(item, name, needle, lambda k: train(k, out=inp(k, "run")), setup=setup, out=NONE)
+
     def params(self) -> list:
         return [pytest.param(fn, id=name) for _, name, fn in self]
 
@@ -138,36 +142,22 @@ def _paths(d: dict) -> dict:
 ON_CPU = ("--device", "cpu", "--amp", "none", "--quiet")
 
 
+def _predict(k, inputs: list, out, extra: tuple) -> list:
+    """predict of `inputs` into `out` (default out/h.nii.gz), on the CPU, then `extra`."""
+    return ["predict", *inputs, "--out", out or k.dir / "out" / "h.nii.gz", *ON_CPU, *extra]
+
+
 def pre(k, *extra, out=None, image=None, mask=None, ckpt=None) -> list:
     """predict on the preprocessed case."""
     inputs = ["--checkpoint", ckpt or k.fix["case_ckpt"], "--image", image or k.fix["image"]]
-    return [
-        "predict",
-        *inputs,
-        "--mask",
-        mask or k.fix["mask"],
-        "--out",
-        out or k.dir / "out" / "h.nii.gz",
-        *ON_CPU,
-        *extra,
-    ]
+    return _predict(k, [*inputs, "--mask", mask or k.fix["mask"]], out, extra)
 
 
 def raw(k, *extra, out=None, image=None, mask="given", run=None) -> list:
     """predict --from-run on the raw scan (the run's fold models and threshold)."""
     masks = ["--mask", k.fix["raw_mask"] if mask == "given" else mask] if mask else []
     source = ["--from-run", run or k.fix["run"], "--modality", "T1"]
-    return [
-        "predict",
-        "--image",
-        image or k.fix["raw"],
-        *masks,
-        *source,
-        "--out",
-        out or k.dir / "out" / "h.nii.gz",
-        *ON_CPU,
-        *extra,
-    ]
+    return _predict(k, ["--image", image or k.fix["raw"], *masks, *source], out, extra)
 
 
 def train(k, *extra, out=None, train_list=None, val_list=None) -> list:

@@ -23,11 +23,6 @@ from patch2loc.checks.intensities import OUTLIER_FACTOR, clip_outliers
 from patch2loc.methods.patch2loc.model import Patch2LocNet
 
 
-@pytest.fixture()
-def c(tmp_path):
-    return make_case(tmp_path / "in")
-
-
 def _hot(data: np.ndarray, brain: np.ndarray, n: int = 10, value: float = 1e30) -> np.ndarray:
     hot = data.astype(np.float64 if value > 1e38 else np.float32).copy()
     inside = np.argwhere(brain)

@@ -27,17 +27,12 @@ from tests.helpers.hostile import (
     refused_in_child,
     write_nii_gz,
 )
-from tests.helpers.safety import SHAPE, make_case, predict_argv, refused
+from tests.helpers.safety import SHAPE, predict_argv, refused
 
 from patch2loc.checks.claims import nifti_claims
 from patch2loc.errors import InputError
 
 BOMB_SHAPE = (1200, 1200, 600)  # int32: 3.2 GB claimed
-
-
-@pytest.fixture()
-def c(tmp_path):
-    return make_case(tmp_path / "in")
 
 
 def _from_run_argv(run, image, mask, out, ckpt):

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from tests.helpers.loss_log import loss_log
 from tests.helpers.resume import assert_same_weights, interrupted_and_resumed
 from tests.helpers.fake_chain import fake_prepare
 from tests.helpers.safety import make_case, predict_argv
 from tests.helpers.bundle import make_run
+from tests.helpers.slice_volumes import smooth_pairs
 from tests.helpers.workflow import dry_run_jobs
 
 from patch2loc import cli
@@ -78,24 +79,6 @@ def test_padding_is_tensorflows_same():
     torch.testing.assert_close(deconv(y), grad)
 
 
-def _volumes(folder: Path, shape: tuple, count: int) -> list[tuple[Path, Path]]:
-    """Smooth brain-like volumes and their brain masks as NIfTI pairs."""
-    x, y, z = np.meshgrid(*(np.linspace(-1, 1, n) for n in shape), indexing="ij")
-    brain = (x**2 + y**2 + (z / 1.5) ** 2) < 0.8
-    pairs = []
-    for i in range(count):
-        rng = np.random.default_rng(i)
-        image = ((0.6 + 0.2 * np.cos(3 * x) * np.sin(2 * y) + 0.05 * rng.standard_normal(shape)) * brain).astype(
-            np.float32
-        )
-        d = folder / f"s{i}"
-        d.mkdir(parents=True)
-        nib.save(nib.Nifti1Image(image, np.diag([3.0, 3.0, 3.0, 1.0])), d / "image.nii.gz")
-        nib.save(nib.Nifti1Image(brain.astype(np.uint8), np.diag([3.0, 3.0, 3.0, 1.0])), d / "mask.nii.gz")
-        pairs.append((d / "image.nii.gz", d / "mask.nii.gz"))
-    return pairs
-
-
 def _train(name: str, pairs, out: Path, **settings) -> Path:
     block = {**TINY, **settings, "threads": 1, "device": "cpu"}
     implementation(name).train_from_files(pairs[:2], pairs[2:], block, out, modality="T1", threads=1, progress=False)
@@ -105,15 +88,9 @@ def _train(name: str, pairs, out: Path, **settings) -> Path:
 @pytest.mark.parametrize("name", ["AE", "VAE"])
 def test_tiny_training_and_scoring_on_the_cpu(name, tmp_path):
     shape = (24, 24, 6)  # resized to the model's 16 x 16 and back
-    pairs = _volumes(tmp_path / "data", shape, 3)
+    pairs = smooth_pairs(tmp_path / "data", shape, 3)
     best = _train(name, pairs, tmp_path / "model")
-    loss = pd.read_csv(tmp_path / "model" / "loss.csv")
-    assert loss["step"].tolist() == [2, 4] and list(loss.columns) == [
-        "step",
-        "train_loss",
-        "val_loss",
-        "val_recon_error",
-    ]
+    loss_log(tmp_path / "model", [2, 4], ["step", "train_loss", "val_loss", "val_recon_error"])
     module = implementation(name)
     model, ckpt = module.load(str(best), "cpu")
     assert ckpt["method"] == name and ckpt["config"]["variational"] == (name == "VAE")
@@ -131,7 +108,7 @@ def test_tiny_training_and_scoring_on_the_cpu(name, tmp_path):
 
 
 def test_the_residual_is_the_reconstruction_error_at_the_models_grid(tmp_path):
-    pairs = _volumes(tmp_path / "data", (16, 16, 4), 3)
+    pairs = smooth_pairs(tmp_path / "data", (16, 16, 4), 3)
     model, _ = implementation("AE").load(str(_train("AE", pairs, tmp_path / "m")), "cpu")
     image = np.asarray(nib.load(pairs[0][0]).dataobj, np.float32)
     mask = np.asarray(nib.load(pairs[0][1]).dataobj) > 0
@@ -152,7 +129,7 @@ def test_settings_out_of_range_are_one_line(tmp_path):
         config_from_dict(AEConfig, {"kl_weight": 1.0}, "ae")
     with pytest.raises(InputError, match="kl_weight"):
         VAEConfig(kl_weight=-1.0)
-    pairs = _volumes(tmp_path / "data", (16, 16, 4), 3)
+    pairs = smooth_pairs(tmp_path / "data", (16, 16, 4), 3)
     best = _train("VAE", pairs, tmp_path / "m")
     ckpt = torch.load(best, weights_only=True)
     ckpt["config"]["width"] = 10**6  # an edited checkpoint: refused before anything is allocated
@@ -221,7 +198,7 @@ def test_an_interrupted_vae_training_resumes_to_the_same_weights(tmp_path, monke
     stopped after the step-2 checkpoint and run again, it ends with the uninterrupted run's weights."""
     from patch2loc.methods.autoencoder.train import AutoencoderTask
 
-    pairs = _volumes(tmp_path / "data", (16, 16, 4), 3)
+    pairs = smooth_pairs(tmp_path / "data", (16, 16, 4), 3)
     straight, resumed = interrupted_and_resumed(
         AutoencoderTask, lambda folder: _train("VAE", pairs, tmp_path / folder, checkpoint_every=2), monkeypatch
     )

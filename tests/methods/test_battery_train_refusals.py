@@ -40,23 +40,14 @@ def _(k):
     k.succeeded(k.run(train(k), cwd=k.dir / "in"), [k.dir / "out" / "last.pt"], lines=20)
 
 
-CASES.refusal(
-    "9",
-    "train_truncated_last_pt",
-    "resume state",
-    lambda k: train(k, out=inp(k, "run")),
-    setup=_truncated_resume,
-    out=NONE,
-)
+CASES.resume_refusal("9", "train_truncated_last_pt", "resume state", _truncated_resume)
 
 
-CASES.refusal(
+CASES.resume_refusal(
     "9",
     "train_crafted_last_pt",
     "refused",
-    lambda k: train(k, out=inp(k, "run")),
-    setup=lambda k: witness_pickle(k, inp(k, "run") / "last.pt", model={}, patch_size=3),
-    out=NONE,
+    lambda k: witness_pickle(k, inp(k, "run") / "last.pt", model={}, patch_size=3),
 )
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from scipy import ndimage
@@ -19,8 +18,10 @@ from patch2loc.networks import pretrained
 from patch2loc.methods.fae.model import FAE, ResNetStages, anomaly_slices, fae_loss, negative_ssim, resnet18
 from patch2loc.methods.fae.train import FAEConfig
 from patch2loc.registry import implementation
+from tests.helpers.loss_log import loss_log
 from tests.helpers.resume import assert_same_weights, interrupted_and_resumed
 from tests.helpers.published import publish, random_state
+from tests.helpers.slice_volumes import smooth_pairs
 
 TINY = dict(steps=2, batch_size=4, size=64, hidden_dims=[4, 6, 8, 10], val_every=1, val_batches=1)
 
@@ -103,22 +104,6 @@ def test_the_anomaly_map_is_one_minus_the_channel_mean_ssim_upsampled():
     np.testing.assert_allclose(got[:, 0], expected, rtol=1e-4, atol=1e-5)
 
 
-def _volumes(folder: Path, shape: tuple, count: int) -> list[tuple[Path, Path]]:
-    x, y, z = np.meshgrid(*(np.linspace(-1, 1, n) for n in shape), indexing="ij")
-    brain = (x**2 + y**2 + (z / 1.5) ** 2) < 0.8
-    pairs = []
-    for i in range(count):
-        rng = np.random.default_rng(i)
-        image = (0.6 + 0.2 * np.cos(3 * x) * np.sin(2 * y) + 0.05 * rng.standard_normal(shape)) * brain
-        d = folder / f"s{i}"
-        d.mkdir(parents=True)
-        affine = np.diag([3.0, 3.0, 3.0, 1.0])
-        nib.save(nib.Nifti1Image(image.astype(np.float32), affine), d / "image.nii.gz")
-        nib.save(nib.Nifti1Image(brain.astype(np.uint8), affine), d / "mask.nii.gz")
-        pairs.append((d / "image.nii.gz", d / "mask.nii.gz"))
-    return pairs
-
-
 def _train(pairs, out: Path, method: str = "FAE-random", **settings) -> Path:
     block = {**TINY, **settings, "threads": 1, "device": "cpu"}
     implementation(method).train_from_files(pairs[:2], pairs[2:], block, out, modality="T1", threads=1, progress=False)
@@ -127,15 +112,9 @@ def _train(pairs, out: Path, method: str = "FAE-random", **settings) -> Path:
 
 def test_tiny_training_and_scoring_on_the_cpu(tmp_path):
     shape = (40, 40, 6)  # resized to the model's 64 x 64 and back
-    pairs = _volumes(tmp_path / "data", shape, 3)
+    pairs = smooth_pairs(tmp_path / "data", shape, 3)
     best = _train(pairs, tmp_path / "model")
-    loss = pd.read_csv(tmp_path / "model" / "loss.csv")
-    assert loss["step"].tolist() == [1, 2] and list(loss.columns) == [
-        "step",
-        "train_loss",
-        "val_loss",
-        "val_brain_score",
-    ]
+    loss = loss_log(tmp_path / "model", [1, 2], ["step", "train_loss", "val_loss", "val_brain_score"])
     assert (loss["train_loss"] > -1).all() and (loss["train_loss"] < 1).all()  # a mean of -SSIM
     module = implementation("FAE-random")
     model, ckpt = module.load(str(best), "cpu")
@@ -178,7 +157,7 @@ def test_the_published_file_is_the_extractor_and_travels_in_the_checkpoint(tmp_p
     torch.manual_seed(123)
     state = random_state("resnet18")  # the published form: no num_batches_tracked
     _publish(monkeypatch, tmp_path / "cache", state)
-    pairs = _volumes(tmp_path / "data", (32, 32, 5), 3)
+    pairs = smooth_pairs(tmp_path / "data", (32, 32, 5), 3)
     best = _train(pairs, tmp_path / "model", method="FAE", pretrained_home=str(tmp_path / "cache"))
     monkeypatch.setitem(pretrained.FILES, "resnet18", None)  # scoring needs no cache
     model, ckpt = implementation("FAE").load(str(best), "cpu")
@@ -212,7 +191,7 @@ def test_settings_out_of_range_are_one_line():
 
 
 def test_an_edited_checkpoint_is_refused_before_its_network_is_built(tmp_path):
-    best = _train(_volumes(tmp_path / "data", (32, 32, 5), 3), tmp_path / "model")
+    best = _train(smooth_pairs(tmp_path / "data", (32, 32, 5), 3), tmp_path / "model")
     ckpt = torch.load(best, weights_only=True)
     ckpt["config"].update(hidden_dims=[1024] * 6, size=256)  # 362 million weights
     torch.save(ckpt, tmp_path / "edited.pt")
@@ -238,7 +217,7 @@ def test_a_resumed_training_ends_with_the_same_weights_and_batch_norm_statistics
     statistics (updated in train mode) and the dropout stream are those of an uninterrupted run."""
     from patch2loc.methods.fae.train import FAETask
 
-    pairs = _volumes(tmp_path / "data", (32, 32, 5), 3)
+    pairs = smooth_pairs(tmp_path / "data", (32, 32, 5), 3)
     settings = dict(steps=4, val_every=2, checkpoint_every=2)
     whole, again = interrupted_and_resumed(
         FAETask, lambda folder: _train(pairs, tmp_path / folder, **settings), monkeypatch

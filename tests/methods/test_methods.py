@@ -84,23 +84,11 @@ def test_every_method_scores_through_the_shared_post_processing():
 
 
 def test_a_dataset_scored_with_any_method_keeps_heatmaps_and_thresholds(tmp_path):
-    from patch2loc.evaluation.dataset.score_dataset import Scan, score_healthy, score_lesions
-    from patch2loc.files.io import save_volume
+    from patch2loc.evaluation.dataset.score_dataset import score_healthy, score_lesions
     from patch2loc.methods.dae.model import DenoisingUNet
+    from tests.helpers.scored_scans import saved_scans
 
-    rng = np.random.default_rng(1)
-    scans = []
-    for i in range(3):
-        image = rng.random((16, 16, 6)).astype(np.float32)
-        mask = np.zeros(image.shape, np.uint8)
-        mask[2:14, 2:14, 1:5] = 1
-        seg = np.zeros(image.shape, np.uint8)
-        seg[5:9, 5:9, 2:4] = 1
-        paths = [
-            save_volume(a, tmp_path / f"s{i}" / n)
-            for a, n in ((image, "image.nii.gz"), (mask, "mask.nii.gz"), (seg, "seg.nii.gz"))
-        ]
-        scans.append(Scan(f"s{i}", *map(str, paths)))
+    scans = saved_scans(tmp_path, ["s0", "s1", "s2"], seed=1)
     cfg = ScoringConfig(median_size=3, keep_heatmaps=2, device="cpu", patch_size=4)
     for method, model in (("Thresh", None), ("DAE", DenoisingUNet(width=4).eval())):
         meta = {"method": method, "modality": "T2", "fold": "", "dataset": "IXI"}

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -18,6 +17,7 @@ from patch2loc.networks import pretrained
 from patch2loc.methods.phanes import train as phanes_train
 from patch2loc.methods.phanes.train import PHANESTask
 from patch2loc.registry import implementation
+from tests.helpers.loss_log import loss_log
 from tests.helpers.slice_volumes import ellipsoid_pairs as volumes
 from tests.helpers.resume import assert_same_weights, interrupted_and_resumed
 from tests.helpers.published import fake_published
@@ -56,8 +56,7 @@ def test_two_steps_of_the_offline_variant_train_and_score(tmp_path, loss_terms):
     pairs = volumes(tmp_path / "data")
     best = train(pairs, tmp_path / "m")
     assert [t for t, _ in loss_terms] == [["l1"], ["l1"]] and loss_terms[0][1] is None  # no VGG: L1 only
-    loss = pd.read_csv(tmp_path / "m" / "loss.csv")
-    assert loss["step"].tolist() == [1, 2] and list(loss.columns) == list(phanes_train.COLUMNS)
+    loss = loss_log(tmp_path / "m", [1, 2], list(phanes_train.COLUMNS))
     np.testing.assert_allclose(loss["val_loss"], (loss["val_mse_final"] + loss["val_mse_coarse"]) / 2)
     module = implementation("PHANES-noPretrained")
     model, ckpt = module.load(str(best), "cpu")

@@ -13,14 +13,9 @@ import os
 import stat
 
 import pytest
-from tests.helpers.safety import make_case, predict_argv, refused
+from tests.helpers.safety import predict_argv, refused
 
 from patch2loc import cli
-
-
-@pytest.fixture()
-def c(tmp_path):
-    return make_case(tmp_path / "in")
 
 
 # ---------------------------------------------------------------- case 1: outputs replacing inputs

@@ -81,24 +81,14 @@ CASES.refusal("9", "out_is_the_mask", "same file", lambda k: pre(k, out=k.fix["m
 CASES.refusal("9", "png_is_the_image", "image.nii.gz", lambda k: pre(k, "--png", k.fix["image"]))
 
 
-CASES.refusal(
-    "9",
-    "out_symlink_to_image",
-    "same file",
-    lambda k: pre(k, out=inp(k, "alias.nii.gz")),
-    setup=lambda k: os.symlink(k.fix["image"], inp(k, "alias.nii.gz")),
-    out=NONE,
-)
+def _out_linked_to_image(name: str, link, file: str) -> None:
+    """--out a link to the image (`link`: os.symlink, os.link): the same file, refused, the image kept."""
+    argv, setup = lambda k: pre(k, out=inp(k, file)), lambda k: link(k.fix["image"], inp(k, file))
+    CASES.refusal("9", name, "same file", argv, setup=setup, out=NONE)
 
 
-CASES.refusal(
-    "9",
-    "out_hardlink_to_image",
-    "same file",
-    lambda k: pre(k, out=inp(k, "hard.nii.gz")),
-    setup=lambda k: os.link(k.fix["image"], inp(k, "hard.nii.gz")),
-    out=NONE,
-)
+_out_linked_to_image("out_symlink_to_image", os.symlink, "alias.nii.gz")
+_out_linked_to_image("out_hardlink_to_image", os.link, "hard.nii.gz")
 
 
 CASES.refusal(

@@ -23,12 +23,9 @@ pytest.importorskip("bids")
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
-    from tests.helpers.bids import SPACING, make_bundle
+    from tests.helpers.bids import demo_t1t2
 
-    from patch2loc.bids.demo import write_demo_bids
-
-    base = tmp_path_factory.mktemp("channels")
-    return write_demo_bids(base / "raw", spacing=SPACING), make_bundle(base / "model", "T1T2", ("T1", "T2"))
+    return demo_t1t2(tmp_path_factory.mktemp("channels"))
 
 
 @pytest.fixture

@@ -22,13 +22,10 @@ pytest.importorskip("bids")
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
-    from tests.helpers.bids import SPACING, make_bundle
-
-    from patch2loc.bids.demo import write_demo_bids
+    from tests.helpers.bids import demo_t1t2, make_bundle
 
     base = tmp_path_factory.mktemp("contrasts")
-    raw = write_demo_bids(base / "raw", spacing=SPACING)
-    return raw, make_bundle(base / "model", "T1T2", ("T1", "T2")), make_bundle(base / "one", "T2")
+    return *demo_t1t2(base), make_bundle(base / "one", "T2")
 
 
 def _no_registration(*args, **kwargs):

@@ -8,12 +8,7 @@ import numpy as np
 import pytest
 
 from patch2loc import cli
-from tests.helpers.safety import SHAPE, make_case, predict_argv, refused
-
-
-@pytest.fixture()
-def c(tmp_path):
-    return make_case(tmp_path / "in")
+from tests.helpers.safety import SHAPE, predict_argv, refused
 
 
 # ---------------------------------------------------------------- case 6: accepted silently before

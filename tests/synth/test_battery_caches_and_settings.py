@@ -155,27 +155,19 @@ def _atlas(shape):
     return build
 
 
+def _unopened(name: str, fetch, archive, kind: str, env: dict) -> Case:
+    """A cached archive that is a special file (`kind`: a FIFO, /dev/zero): refused without being
+    opened, within a minute."""
+    return Case(name, "caches", _cache(fetch, _special(archive, kind)), needle="not opened", timeout=60, env=env)
+
+
 CASES = [
     Case("anatomy_control", "caches", _cache(A1MM, _maps(False)), expect=0, env=IN_ANATOMY),
     Case("anatomy_maps_nan", "caches", _cache(A1MM, _maps(True)), needle="NaN", env=IN_ANATOMY),
     Case("anatomy_cache_is_file", "caches", _cache(FETCH, _cache_file), needle="not a folder", env=IN_ANATOMY),
     Case("anatomy_archive_control", "caches", _cache(FETCH, _real(ICBM)), expect=0, env=IN_ANATOMY),
-    Case(
-        "anatomy_archive_fifo",
-        "caches",
-        _cache(FETCH, _special(ICBM, "fifo")),
-        needle="not opened",
-        timeout=60,
-        env=IN_ANATOMY,
-    ),
-    Case(
-        "anatomy_archive_dev_zero",
-        "caches",
-        _cache(FETCH, _special(ICBM, "zero")),
-        needle="not opened",
-        timeout=60,
-        env=IN_ANATOMY,
-    ),  # fmt: skip
+    _unopened("anatomy_archive_fifo", FETCH, ICBM, "fifo", IN_ANATOMY),
+    _unopened("anatomy_archive_dev_zero", FETCH, ICBM, "zero", IN_ANATOMY),
     Case(
         "anatomy_offline",
         "caches",
@@ -186,14 +178,7 @@ CASES = [
     ),  # fmt: skip
     Case("testdata_control", "caches", _cache(SDIST, _real(QTIM)), expect=0, env=IN_TEST_DATA),
     Case("testdata_cache_is_file", "caches", _cache(SDIST, _cache_file), needle="not a folder", env=IN_TEST_DATA),
-    Case(
-        "testdata_archive_fifo",
-        "caches",
-        _cache(SDIST, _special(QTIM, "fifo")),
-        needle="not opened",
-        timeout=60,
-        env=IN_TEST_DATA,
-    ),  # fmt: skip
+    _unopened("testdata_archive_fifo", SDIST, QTIM, "fifo", IN_TEST_DATA),
     Case("schema_control", "settings", _override("heatmap.median_size", 3), expect=0),
     Case("schema_median_10001", "settings", _override("heatmap.median_size", 10_001), needle="median_size"),
     Case("schema_resamples_1e9", "settings", _override("evaluate.bootstrap.resamples", 10**9), needle="resamples"),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,21 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-
-REPO = Path(__file__).resolve().parents[2]
-COPIED = ["Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "profiles"]
+from tests.helpers.workflow import copy_workflow
 
 
 @pytest.fixture()
 def workdir(tmp_path: Path) -> Path:
     """A copy of the workflow, so that runs never touch the checkout's results/."""
-    for name in COPIED:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, tmp_path / name)
-    return tmp_path
+    return copy_workflow(tmp_path)
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:

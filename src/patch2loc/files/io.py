@@ -115,6 +115,15 @@ class Case:
     seg: np.ndarray | None = None
 
 
+def brain_of(volume: Volume, mask: str | os.PathLike, fix: str) -> np.ndarray:
+    """The brain (voxels > 0) of brain mask `mask` read as `volume`; one line naming it, with `fix`,
+    when it is empty."""
+    brain = volume.data > 0
+    if not brain.any():
+        raise InputError(f"{mask}: the brain mask is empty. {fix}")
+    return brain
+
+
 def load_case(image: str | os.PathLike, mask: str | os.PathLike, seg: str | os.PathLike | None = None) -> Case:
     """Load image + brain mask (+ lesion mask), checking that they belong together."""
     img = load_volume(image, kind="image")
@@ -129,9 +138,7 @@ def load_case(image: str | os.PathLike, mask: str | os.PathLike, seg: str | os.P
             f"{mask}: brain mask orientation/affine differs from image {image}. "
             "Resample the mask onto the image grid (or use the mask from the same preprocessing)."
         )
-    brain = msk.data > 0
-    if not brain.any():
-        raise InputError(f"{mask}: the brain mask is empty. Re-run skull stripping for this subject.")
+    brain = brain_of(msk, mask, "Re-run skull stripping for this subject.")
     warn_full_mask(brain, mask)
     inside = img.data[brain]
     if inside.min() == inside.max():  # e.g. an all-zero image: nothing to score, metrics meaningless

@@ -131,12 +131,12 @@ def check_grid(model: torch.nn.Module, volume: np.ndarray, what: str) -> None:
 
 
 def prepare_scoring(
-    model: torch.nn.Module, volume: np.ndarray, device
+    model: torch.nn.Module, volume: np.ndarray, device, what: str = "the model"
 ) -> tuple[torch.nn.Module, torch.device, torch.Generator]:
     """(model in eval mode on the device, the device, a generator seeded with the model's `seed`) for
     scoring `volume` (checked against the model's training grid): the code samples of a volume's map
     (the VAE's, RA's) are then the same wherever it is scored on one kind of device."""
-    check_grid(model, volume, "the model")
+    check_grid(model, volume, what)
     device = torch.device(device or next(model.parameters()).device)
     generator = torch.Generator(device).manual_seed(getattr(model, "seed", 0))
     return model.to(device).eval(), device, generator

@@ -17,7 +17,7 @@ import numpy as np
 
 from patch2loc.checks.labels import label_values
 from patch2loc.errors import InputError
-from patch2loc.files.io import Case, Volume, load_case, load_volume, save_volume
+from patch2loc.files.io import Case, Volume, brain_of, load_case, load_volume, save_volume
 from patch2loc.files.staging import atomic_output
 
 Paths = list[str | os.PathLike]
@@ -110,10 +110,7 @@ def load_stacked_case(image: str | os.PathLike, mask: str | os.PathLike) -> Case
             f"{mask}: brain mask grid {brain.data.shape} differs from the stack {image} {volume.data.shape[1:]}. "
             "Use the mask written with this stack."
         )
-    inside = brain.data > 0
-    if not inside.any():
-        raise InputError(f"{mask}: the brain mask is empty. Re-run the stacking of this subject.")
-    return Case(image=volume, mask=inside)
+    return Case(image=volume, mask=brain_of(brain, mask, "Re-run the stacking of this subject."))
 
 
 def load_any_case(image: str | os.PathLike, mask: str | os.PathLike, seg: str | os.PathLike | None = None) -> Case:

@@ -48,6 +48,11 @@ MODEL_FILES = ("best.pt", "last.pt", "loss.csv")  # what training writes into a 
 SCORE_FILES = ("metrics.csv", "lesions.csv", "patches.csv.gz", "pooled.npz", "tuning.npz", "heatmaps", "threshold.json")
 
 
+def _under_run(*parts: str) -> property:
+    """A path of the run that takes no keys: `parts` under its folder."""
+    return property(lambda layout: layout.path(*parts), doc="/".join(parts))
+
+
 class RunLayout:
     def __init__(self, root: str | Path):
         self.root = str(root)
@@ -64,28 +69,15 @@ class RunLayout:
         return self.path(PATHS[which].format(**keys))
 
     # ------------------------------------------------------------ provenance and the chain
-    @property
-    def config(self) -> str:
-        return self.path("config.resolved.yaml")
-
-    @property
-    def versions(self) -> str:
-        return self.path("versions.txt")
-
-    @property
-    def atlas_image(self) -> str:
-        return self.path("atlas", "image.nii.gz")
-
-    @property
-    def atlas_mask(self) -> str:
-        return self.path("atlas", "mask.nii.gz")
+    config = _under_run("config.resolved.yaml")
+    versions = _under_run("versions.txt")
+    atlas_image = _under_run("atlas", "image.nii.gz")
+    atlas_mask = _under_run("atlas", "mask.nii.gz")
 
     def landmarks(self, modality: str = "{modality}") -> str:
         return self.path("landmarks", f"{modality}.npy")
 
-    @property
-    def logs(self) -> str:
-        return self.path("logs")
+    logs = _under_run("logs")
 
     def log(self, stage: str, *keys: str) -> str:
         """logs/{stage}/{key}_{key}....log (logs/{stage}.log without keys)."""
@@ -221,35 +213,16 @@ class RunLayout:
         """Every viewer page of the run (on disk now), sorted."""
         return sorted(Path(self.viewers).glob("*/*/*/*/*.html"))
 
-    @property
-    def viewer_library(self) -> str:
-        return self.path("viewers", "niivue.umd.js")
+    viewer_library = _under_run("viewers", "niivue.umd.js")
 
     def table(self, name: str) -> str:
         return self.path("tables", name)
 
-    @property
-    def figures(self) -> str:
-        return self.path("figures")
-
-    @property
-    def figures_manifest(self) -> str:
-        return self.path("figures", "figures.json")
-
-    @property
-    def viewers(self) -> str:
-        return self.path("viewers")
-
-    @property
-    def benchmarks(self) -> str:
-        return self.path("benchmarks")
-
-    @property
-    def tables(self) -> str:
-        return self.path("tables")
-
-    @property
-    def report(self) -> str:
-        return self.path("report.html")
+    figures = _under_run("figures")
+    figures_manifest = _under_run("figures", "figures.json")
+    viewers = _under_run("viewers")
+    benchmarks = _under_run("benchmarks")
+    tables = _under_run("tables")
+    report = _under_run("report.html")
 
     parse = staticmethod(parse_path)  # reading a path back: run/paths.py

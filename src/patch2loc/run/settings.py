@@ -20,3 +20,12 @@ def config_from_dict(cls, d: dict, what: str, tuples: tuple[str, ...] = ()):
 
     check_types(cls, d, what)
     return cls(**{k: tuple(v) if k in tuples and v is not None else v for k, v in d.items()})
+
+
+def check_network(check, architecture: dict, where: str) -> None:
+    """A block's network settings `architecture` through its network's `check(architecture, where)`,
+    whose ValueError (the network it would build is out of bounds) becomes the block's one line."""
+    try:
+        check(architecture, where)
+    except ValueError as exc:
+        raise InputError(str(exc) + ".") from None

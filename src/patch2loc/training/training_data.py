@@ -105,3 +105,15 @@ def train_task(
     task = partial(task_cls, data, cfg, *task_args)
     config = run_config(cfg, data, recorded)
     return train_seeded(task, data, cfg, out_dir, config, must_match=must_match, progress=progress)
+
+
+def published_first(train, read_published):
+    """`train_from_files(train_pairs, val_pairs, cfg, out_dir, progress)` of a method whose
+    `train(data, cfg, out_dir, progress, published)` builds on published networks: `read_published(cfg)`
+    reads them first, so a missing or altered file is one line before the volumes are read."""
+
+    def train_from_files(train_pairs: Pairs, val_pairs: Pairs, cfg, out_dir: str | Path, progress: bool = True) -> dict:
+        published = read_published(cfg)
+        return train(load_training_data(train_pairs, val_pairs), cfg, out_dir, progress, published)
+
+    return train_from_files

@@ -15,9 +15,9 @@ import torch
 
 from patch2loc.errors import InputError
 from patch2loc.methods.autoencoder.model import DenseAutoencoder
-from patch2loc.methods.autoencoder.train import ARCHITECTURE, RANGES, VAE_RANGES, check_architecture, to_grid
-from patch2loc.networks.rebuild import check_config, Bounds, load_network, prepare_scoring
-from patch2loc.networks.slices import residual_map, slice_batch_bytes
+from patch2loc.methods.autoencoder.train import ARCHITECTURE, RANGES, VAE_RANGES, check_architecture
+from patch2loc.networks.rebuild import check_config, Bounds, load_network
+from patch2loc.networks.slices import grid_map, slice_batch_bytes
 
 SLICES_PER_BATCH = 32
 # Bytes per pixel of the model's grid, per filter of the first convolution, one slice holds in the
@@ -56,16 +56,13 @@ def load_model(checkpoint: str, device: str | torch.device = "cpu", method: str 
     return load_network(checkpoint, method, build_network, device, BOUNDS)
 
 
-@torch.inference_mode()
+def _residual(model: DenseAutoencoder, x: torch.Tensor, generator: torch.Generator, brain: None) -> torch.Tensor:
+    """|x - reconstruction| on the model's grid (the VAE decodes a seeded sample of its code)."""
+    return (x - model(x, generator)[0].float()).abs()
+
+
 def anomaly_map(
     model: DenseAutoencoder, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None
 ) -> np.ndarray:
     """|x - reconstruction| inside the brain mask, 0 outside; float32 [X, Y, Z]."""
-    model, device, generator = prepare_scoring(model, volume, device)
-    grid = (model.size, model.size)
-
-    def residual(full: torch.Tensor) -> torch.Tensor:
-        small = to_grid(full, grid)  # the model's grid, and the residual back to the slice's
-        return to_grid((small - model(small, generator)[0].float()).abs(), tuple(full.shape[-2:]))
-
-    return residual_map(volume, brain_mask, device, SLICES_PER_BATCH, residual)
+    return grid_map(model, volume, brain_mask, device, SLICES_PER_BATCH, _residual)

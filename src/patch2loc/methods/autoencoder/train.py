@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
+from patch2loc.run.settings import check_network
 from patch2loc.methods.autoencoder.bounds import MAX_SIZE, RANGES, VAE_RANGES  # one table: bounds.py
 from patch2loc.methods.autoencoder.model import DenseAutoencoder, layer_count
+from patch2loc.networks.slices import to_grid
 from patch2loc.training.harness import (
     LOOP_MUST_MATCH,
     LoopSettings,
@@ -95,20 +96,10 @@ class AutoencoderConfig(LoopSettings):
         check_block(asdict(self), rules, self.method.lower(), f"{self.method} config")  # checkpoints: the same
         if self.batch_size < 1 or self.lr <= 0 or not 0 <= self.beta1 < 1:
             raise InputError(f"{self.method}: batch_size and lr must be positive, beta1 in [0, 1).")
-        try:
-            check_architecture(self.architecture(), f"{self.method} config")
-        except ValueError as exc:
-            raise InputError(str(exc) + ".") from None
+        check_network(check_architecture, self.architecture(), f"{self.method} config")
 
     def architecture(self) -> dict:
         return {**{k: getattr(self, k) for k in ARCHITECTURE if k != "variational"}, "variational": self.variational}
-
-
-def to_grid(slices: torch.Tensor, side: tuple[int, int]) -> torch.Tensor:
-    """[B, 1, h, w] slices resized to `side` (bilinear, as the reference's cv2.resize); unchanged when equal."""
-    if tuple(slices.shape[-2:]) == tuple(side):
-        return slices
-    return F.interpolate(slices, size=side, mode="bilinear", align_corners=False)
 
 
 def brain_slices(images: np.ndarray, masks: np.ndarray, size: int, device: torch.device, brain: bool = True):

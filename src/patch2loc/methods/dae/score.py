@@ -16,6 +16,7 @@ from patch2loc.errors import InputError
 from patch2loc.methods.dae.model import DenoisingUNet
 from patch2loc.methods.dae.train import RANGES
 from patch2loc.networks.rebuild import check_config, Bounds, check_grid, load_network
+from patch2loc.networks.slices import brain_slice_batches
 
 SLICES_PER_BATCH = 16
 
@@ -65,9 +66,7 @@ def reconstruct(
     brain_mask = np.asarray(brain_mask) > 0
     clean = np.asarray(volume, np.float32) * brain_mask
     out = np.zeros_like(clean)
-    slices = np.flatnonzero(brain_mask.any(axis=(0, 1)))
-    for start in range(0, len(slices), SLICES_PER_BATCH):
-        z = slices[start : start + SLICES_PER_BATCH]
+    for z in brain_slice_batches(brain_mask, SLICES_PER_BATCH):
         batch = torch.from_numpy(np.ascontiguousarray(clean[..., z].transpose(3, 0, 1, 2))).to(device)
         out[..., z] = model(batch).float().cpu().numpy().transpose(1, 2, 3, 0)
     return out

@@ -14,11 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from patch2loc.methods.autoencoder.train import to_grid
 from patch2loc.methods.fae.model import FAE, anomaly_slices
 from patch2loc.methods.fae.train import ARCHITECTURE, RANGES, check_architecture
-from patch2loc.networks.rebuild import check_config, Bounds, check_grid, load_network
-from patch2loc.networks.slices import residual_map, slice_batch_bytes
+from patch2loc.networks.rebuild import check_config, Bounds, load_network
+from patch2loc.networks.slices import grid_map, slice_batch_bytes
 
 SLICES_PER_BATCH = 16
 # Bytes one slice holds while scored, per pixel of the model's grid: the extractor's stages, the 256
@@ -56,16 +55,11 @@ def load_model(checkpoint: str, device: str | torch.device = "cpu", name: str = 
     return load_network(checkpoint, name, build_network, device, BOUNDS)
 
 
-@torch.inference_mode()
+def _ssim_map(model: FAE, x: torch.Tensor, generator: torch.Generator, brain: None) -> torch.Tensor:
+    """1 - SSIM on the model's grid (the FAE draws no sample)."""
+    return anomaly_slices(model, x)
+
+
 def anomaly_map(model: FAE, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None):
     """1 - SSIM of features and reconstruction (channel mean) inside the brain mask, 0 outside; float32 [X, Y, Z]."""
-    check_grid(model, volume, "the FAE")
-    device = torch.device(device or next(model.parameters()).device)
-    model = model.to(device).eval()
-    grid = (model.size, model.size)
-
-    def residual(full: torch.Tensor) -> torch.Tensor:
-        small = to_grid(full, grid)  # the model's grid, and the map back to the slice's
-        return to_grid(anomaly_slices(model, small), tuple(full.shape[-2:]))
-
-    return residual_map(volume, brain_mask, device, SLICES_PER_BATCH, residual)
+    return grid_map(model, volume, brain_mask, device, SLICES_PER_BATCH, _ssim_map, what="the FAE")

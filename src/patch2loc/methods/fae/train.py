@@ -22,13 +22,14 @@ import torch
 
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
+from patch2loc.run.settings import check_network
 from patch2loc.networks import pretrained
 from patch2loc.methods.autoencoder.train import brain_slices, validation_batches
 from patch2loc.methods.fae.bounds import MAX_SIZE, RANGES  # one table: bounds.py
 from patch2loc.methods.fae.model import FAE, HIDDEN_DIMS, anomaly_slices, fae_loss, trainable_count
 from patch2loc.training.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
 from patch2loc.training.resume import NothingExtra
-from patch2loc.training.training_data import Pairs, TrainingData, load_training_data, train_task
+from patch2loc.training.training_data import TrainingData, published_first, train_task
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_brain_score")
 ARCHITECTURE = ("size", "hidden_dims", "dropout")
@@ -81,10 +82,7 @@ class FAEConfig(LoopSettings):
         check_block(asdict(self), RANGES, "fae", "FAE config")  # checkpoints: the same
         if self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise InputError("FAE config: batch_size and lr must be positive, weight_decay >= 0.")
-        try:
-            check_architecture(self.architecture(), "FAE config")
-        except ValueError as exc:
-            raise InputError(str(exc) + ".") from None
+        check_network(check_architecture, self.architecture(), "FAE config")
 
     def architecture(self) -> dict:
         return {k: getattr(self, k) for k in ARCHITECTURE}
@@ -153,8 +151,4 @@ def train(
     return train_task(FAETask, data, cfg, out_dir, backbone, must_match=RESUME_MUST_MATCH, progress=progress)
 
 
-def train_from_files(
-    train_pairs: Pairs, val_pairs: Pairs, cfg: FAEConfig, out_dir: str | Path, progress: bool = True
-) -> dict:
-    backbone = backbone_state(cfg)  # a missing or altered file is one line before the volumes are read
-    return train(load_training_data(train_pairs, val_pairs), cfg, out_dir, progress, backbone)
+train_from_files = published_first(train, backbone_state)

@@ -17,14 +17,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from patch2loc.methods.autoencoder.train import to_grid
 from patch2loc.methods.phanes.model import PHANESModel
 from patch2loc.methods.phanes.restore import phanes_map, restore
 from patch2loc.methods.phanes.train import check_phanes_architecture
 from patch2loc.methods.ra.score import config_check, network_of
 from patch2loc.methods.ra.train import unit_range
-from patch2loc.networks.rebuild import Bounds, load_network, prepare_scoring
-from patch2loc.networks.slices import residual_map, slice_batch_bytes
+from patch2loc.networks.rebuild import Bounds, load_network
+from patch2loc.networks.slices import grid_map, slice_batch_bytes
 
 SLICES_PER_BATCH = 16
 # Bytes per pixel of the model's grid one slice holds in the forward pass (an estimate, not measured):
@@ -57,18 +56,16 @@ def load_model(checkpoint: str, device: str | torch.device = "cpu", name: str = 
     return load_network(checkpoint, name, build_network, device, BOUNDS)
 
 
-@torch.inference_mode()
+def _restored_map(model: PHANESModel, x: torch.Tensor, generator: torch.Generator, brain: torch.Tensor) -> torch.Tensor:
+    """PHANES' map of slices on the model's grid: read in [0, 1], restored inside the brain."""
+    x = unit_range(x)
+    inside = (brain >= 0.5).float()  # the brain on the model's grid, as training's
+    final = restore(model, x, generator, None, inside)[0]
+    return phanes_map(model.perceptual, x, final)
+
+
 def anomaly_map(
     model: PHANESModel, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None
 ) -> np.ndarray:
     """PHANES' map inside the brain mask, 0 outside; float32 [X, Y, Z]."""
-    model, device, generator = prepare_scoring(model, volume, device)
-    grid = (model.size, model.size)
-
-    def residual(full: torch.Tensor, brain: torch.Tensor) -> torch.Tensor:
-        x = unit_range(to_grid(full, grid))
-        inside = (to_grid(brain, grid) >= 0.5).float()  # the brain on the model's grid, as training's
-        final = restore(model, x, generator, None, inside)[0]
-        return to_grid(phanes_map(model.perceptual, x, final), tuple(full.shape[-2:]))
-
-    return residual_map(volume, brain_mask, device, SLICES_PER_BATCH, residual, with_mask=True)
+    return grid_map(model, volume, brain_mask, device, SLICES_PER_BATCH, _restored_map, with_mask=True)

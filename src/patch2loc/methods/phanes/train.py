@@ -35,7 +35,6 @@ from torch.nn import functional as F
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.networks import pretrained
-from patch2loc.methods.autoencoder.train import brain_slices, fixed_batches
 from patch2loc.training.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
 from patch2loc.networks.lpips import published_lpips
 from patch2loc.methods.phanes import masks
@@ -44,19 +43,17 @@ from patch2loc.methods.phanes.bounds import RANGES
 from patch2loc.methods.phanes.losses import reconstruction_losses, smgan_losses, vgg_for
 from patch2loc.methods.phanes.model import PHANESModel
 from patch2loc.methods.phanes.restore import mask_of, restore
-from patch2loc.methods.ra.losses import scale_of
 from patch2loc.methods.ra.train import (
     ARCHITECTURE,
+    IntroVAETask,
     OptimizerSet,
     build_vae,
     check_architecture,
     soft_intro_update,
     training_batch,
-    unit_range,
 )
-from patch2loc.training.resume import NothingExtra
-from patch2loc.training.training_data import Pairs, TrainingData, load_training_data, train_task
-from patch2loc.run.settings import config_from_dict
+from patch2loc.training.training_data import TrainingData, published_first, train_task
+from patch2loc.run.settings import check_network
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_mse_final", "val_mse_coarse")
 RESUME_MUST_MATCH = (*ARCHITECTURE, "batch_size", "lr", "steps", "augment", "across_batch", "weights", *LOOP_MUST_MATCH)
@@ -100,17 +97,10 @@ class PHANESConfig(LoopSettings):
             raise InputError(
                 "PHANES config: batch_size and lr must be positive, augment and across_batch true or false."
             )
-        try:
-            check_phanes_architecture(self.architecture(), "PHANES config")
-        except ValueError as exc:
-            raise InputError(str(exc) + ".") from None
+        check_network(check_phanes_architecture, self.architecture(), "PHANES config")
 
     def architecture(self) -> dict:
         return {k: getattr(self, k) for k in ARCHITECTURE}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PHANESConfig":
-        return config_from_dict(cls, d, "PHANES config")
 
 
 def published_networks(cfg: PHANESConfig) -> tuple:
@@ -121,18 +111,14 @@ def published_networks(cfg: PHANESConfig) -> tuple:
     return published_lpips(cfg.pretrained_home, BLOCK), vgg_for(cfg.weights, cfg.pretrained_home, BLOCK)
 
 
-class PHANESTask(NothingExtra):
+class PHANESTask(IntroVAETask):
     """The harness's view of PHANES' training (`training.harness.TrainingTask`)."""
 
     columns = COLUMNS
 
     def __init__(self, data: TrainingData, cfg: PHANESConfig, networks: tuple, device: torch.device):
         perceptual, vgg = networks
-        self.cfg, self.device, self.scale, self.method = cfg, device, scale_of(cfg.size), cfg.method
-        self.slices = unit_range(brain_slices(data.train_images, data.train_masks, cfg.size, device, brain=False)[0])
-        val_slices, val_brain = brain_slices(data.val_images, data.val_masks, cfg.size, device)
-        self.val_set = fixed_batches(unit_range(val_slices), val_brain, cfg, device)
-        self.generator = torch.Generator(device).manual_seed(cfg.seed)
+        super().__init__(data, cfg, device)
         self.model = PHANESModel(build_vae(cfg.architecture()), perceptual).to(device)
         self.vgg = None if vgg is None else vgg.to(device).eval()  # training only: never in the model
         parts = {
@@ -172,20 +158,17 @@ class PHANESTask(NothingExtra):
         self.optimizer["generator"].step()
         self.optimizer["discriminator"].step()
 
-    @torch.no_grad()
     def evaluate(self) -> dict:
         """The reference's selection loss: per batch the mean of MSE(final, x) and MSE(coarse, x)."""
-        self.model.eval()
-        gen = torch.Generator(self.device).manual_seed(self.cfg.seed + 2)  # the same code samples every time
-        sums = torch.zeros(2, dtype=torch.float64)
-        for x, inside in self.val_set:
-            with autocast_context(self.device, self.cfg.amp):
-                final, coarse, _ = restore(
-                    self.model, x, gen, masks.VALIDATION_THRESHOLD, inside.float(), self.cfg.across_batch
-                )
-            sums += torch.stack([F.mse_loss(final.float(), x), F.mse_loss(coarse, x)]).double().cpu()
-        final_mse, coarse_mse = (sums / len(self.val_set)).tolist()
+        final_mse, coarse_mse = (s / len(self.val_set) for s in self.validation_sums(self.validation_terms))
         return {"val_loss": (final_mse + coarse_mse) / 2, "val_mse_final": final_mse, "val_mse_coarse": coarse_mse}
+
+    def validation_terms(self, x: torch.Tensor, inside: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        with autocast_context(self.device, self.cfg.amp):
+            final, coarse, _ = restore(
+                self.model, x, gen, masks.VALIDATION_THRESHOLD, inside.float(), self.cfg.across_batch
+            )
+        return torch.stack([F.mse_loss(final.float(), x), F.mse_loss(coarse, x)])
 
 
 def train(data: TrainingData, cfg: PHANESConfig, out_dir: str | Path, progress: bool = True, networks=None) -> dict:
@@ -196,8 +179,4 @@ def train(data: TrainingData, cfg: PHANESConfig, out_dir: str | Path, progress: 
     return train_task(PHANESTask, data, cfg, out_dir, networks, must_match=RESUME_MUST_MATCH, progress=progress)
 
 
-def train_from_files(
-    train_pairs: Pairs, val_pairs: Pairs, cfg: PHANESConfig, out_dir: str | Path, progress: bool = True
-) -> dict:
-    networks = published_networks(cfg)  # a missing or altered file is one line before the volumes are read
-    return train(load_training_data(train_pairs, val_pairs), cfg, out_dir, progress, networks)
+train_from_files = published_first(train, published_networks)

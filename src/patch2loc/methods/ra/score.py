@@ -25,12 +25,11 @@ from skimage.exposure import equalize_adapthist
 
 from patch2loc.errors import InputError
 from patch2loc.networks import pretrained
-from patch2loc.methods.autoencoder.train import to_grid
 from patch2loc.networks.lpips import SqueezeLPIPS, saliency
 from patch2loc.methods.ra.model import RAModel
 from patch2loc.methods.ra.train import ARCHITECTURE, RANGES, build_vae, check_architecture, unit_range
-from patch2loc.networks.rebuild import check_config, Bounds, load_network, prepare_scoring
-from patch2loc.networks.slices import residual_map, slice_batch_bytes
+from patch2loc.networks.rebuild import check_config, Bounds, load_network
+from patch2loc.networks.slices import grid_map, slice_batch_bytes
 
 SLICES_PER_BATCH = 16
 # Bytes per pixel of the model's grid, per unit of width, one slice holds in the forward pass (an
@@ -108,17 +107,14 @@ def ra_map(perceptual: SqueezeLPIPS | None, x: torch.Tensor, rec: torch.Tensor) 
     return torch.from_numpy(out.astype(np.float32)).unsqueeze(1).to(x.device)
 
 
-@torch.inference_mode()
+def _ra_map_on_grid(model: RAModel, x: torch.Tensor, generator: torch.Generator, brain: None) -> torch.Tensor:
+    """RA's map of slices on the model's grid, read in [0, 1] as the reference's images."""
+    x = unit_range(x)
+    return ra_map(model.perceptual, x, model.vae(x, generator)[0])
+
+
 def anomaly_map(
     model: RAModel, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None
 ) -> np.ndarray:
     """RA's map inside the brain mask, 0 outside; float32 [X, Y, Z]."""
-    model, device, generator = prepare_scoring(model, volume, device)
-    grid = (model.size, model.size)
-
-    def residual(full: torch.Tensor) -> torch.Tensor:
-        x = unit_range(to_grid(full, grid))
-        rec = model.vae(x, generator)[0]
-        return to_grid(ra_map(model.perceptual, x, rec), tuple(full.shape[-2:]))
-
-    return residual_map(volume, brain_mask, device, SLICES_PER_BATCH, residual)
+    return grid_map(model, volume, brain_mask, device, SLICES_PER_BATCH, _ra_map_on_grid)

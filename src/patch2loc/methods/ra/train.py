@@ -33,7 +33,7 @@ from patch2loc.methods.ra.bounds import MAX_SIZE, RANGES
 from patch2loc.methods.ra.losses import decoder_objective, encoder_objective, scale_of, train_part
 from patch2loc.methods.ra.model import LEVELS, RAModel, SoftIntroVAE, channels_of, parameter_count
 from patch2loc.training.training_data import Pairs, TrainingData, load_training_data, train_task
-from patch2loc.run.settings import config_from_dict
+from patch2loc.run.settings import check_network
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 ARCHITECTURE = ("size", "width", "zdim", "expand_transitions")
@@ -85,17 +85,10 @@ class RAConfig(LoopSettings):
         pretrained.check_variant(self.weights, self.method, "RA")
         if self.batch_size < 1 or self.lr <= 0 or type(self.augment) is not bool:
             raise InputError("RA config: batch_size and lr must be positive, augment true or false.")
-        try:
-            check_architecture(self.architecture(), "RA config")
-        except ValueError as exc:
-            raise InputError(str(exc) + ".") from None
+        check_network(check_architecture, self.architecture(), "RA config")
 
     def architecture(self) -> dict:
         return {k: getattr(self, k) for k in ARCHITECTURE}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RAConfig":
-        return config_from_dict(cls, d, "RA config")
 
 
 def unit_range(slices: torch.Tensor) -> torch.Tensor:
@@ -154,17 +147,34 @@ def soft_intro_update(
     return rec.detach()
 
 
-class RATask(NothingExtra):
-    """The harness's view of RA's training (`training.harness.TrainingTask`)."""
+class IntroVAETask(NothingExtra):
+    """What the training tasks of the Soft-IntroVAE's methods (RA, PHANES) build first: the settings,
+    the training slices in [0, 1], the fixed validation batches and the training generator."""
 
-    columns = COLUMNS
-
-    def __init__(self, data: TrainingData, cfg: RAConfig, perceptual: SqueezeLPIPS | None, device: torch.device):
+    def __init__(self, data: TrainingData, cfg: RAConfig, device: torch.device):
         self.cfg, self.device, self.scale, self.method = cfg, device, scale_of(cfg.size), cfg.method
         self.slices = unit_range(brain_slices(data.train_images, data.train_masks, cfg.size, device, brain=False)[0])
         val_slices, val_brain = brain_slices(data.val_images, data.val_masks, cfg.size, device)
         self.val_set = fixed_batches(unit_range(val_slices), val_brain, cfg, device)
         self.generator = torch.Generator(device).manual_seed(cfg.seed)
+
+    @torch.no_grad()
+    def validation_sums(self, terms) -> list[float]:
+        """The sums over the fixed validation batches (x, inside) of `terms(x, inside, generator)` (a 1-D
+        tensor), in float64: the model in eval mode, the generator seeded with the settings' seed + 2, so
+        every validation draws the same code samples."""
+        self.model.eval()
+        generator = torch.Generator(self.device).manual_seed(self.cfg.seed + 2)
+        return sum(terms(x, inside, generator).double().cpu() for x, inside in self.val_set).tolist()
+
+
+class RATask(IntroVAETask):
+    """The harness's view of RA's training (`training.harness.TrainingTask`)."""
+
+    columns = COLUMNS
+
+    def __init__(self, data: TrainingData, cfg: RAConfig, perceptual: SqueezeLPIPS | None, device: torch.device):
+        super().__init__(data, cfg, device)
         self.model = RAModel(build_vae(cfg.architecture()), perceptual).to(device)
         self.optimizer = OptimizerSet(
             encoder=torch.optim.Adam(self.model.vae.encoder.parameters(), lr=cfg.lr),
@@ -177,19 +187,15 @@ class RATask(NothingExtra):
         rec = soft_intro_update(self.model.vae, self.optimizer, x, noise, self.generator, self.scale, self.cfg.amp)
         return (rec.float() - x).pow(2).mean()
 
-    @torch.no_grad()
     def evaluate(self) -> dict:
         """Mean squared error per batch (the reference's selection) and mean |x - rec| in the brain."""
-        self.model.eval()
-        gen = torch.Generator(self.device).manual_seed(self.cfg.seed + 2)  # the same code samples every time
-        sums = torch.zeros(3, dtype=torch.float64)
-        for x, inside in self.val_set:
-            with autocast_context(self.device, self.cfg.amp):
-                diff = self.model.vae(x, gen)[0].float() - x
-            batch = (diff.pow(2).mean(), (diff.abs() * inside).sum(), inside.sum())
-            sums += torch.stack(batch).double().cpu()
-        mse, error, brain = sums.tolist()
+        mse, error, brain = self.validation_sums(self.validation_terms)
         return {"val_loss": mse / len(self.val_set), "val_recon_error": error / max(brain, 1.0)}
+
+    def validation_terms(self, x: torch.Tensor, inside: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        with autocast_context(self.device, self.cfg.amp):
+            diff = self.model.vae(x, gen)[0].float() - x
+        return torch.stack((diff.pow(2).mean(), (diff.abs() * inside).sum(), inside.sum()))
 
 
 def train(data: TrainingData, cfg: RAConfig, out_dir: str | Path, progress: bool = True) -> dict:
