@@ -88,12 +88,12 @@ test-oldest:
 	$(OLDEST)/bin/python -m rehearsals.envs.floors
 	PYTHONUTF8=1 $(OLDEST)/bin/python -m pytest -q -m "not slow and not hostile" -n auto --dist loadfile
 
-# The hostile-input batteries (docs/input-safety.md): 185 crafted bad inputs, each through the real entry
-# point in a child process, judged on its one-line refusal (the file and the fix), exit status, memory and
-# what it left behind; 30-40 minutes on 2 cores, not in CI. Needs GNU time (apt-get install time). They are
+# The hostile-input batteries (docs/input-safety.md): 206 crafted inputs (controls among them), each through
+# the real entry point in a child process, judged on its one-line refusal (the file and the fix), exit
+# status, memory and what it left behind; a battery file per core, not in CI. Needs GNU time (apt-get install time). They are
 # the files named tests/*/test_battery_*.py, the only ones marked hostile (tests/static/test_battery_rule.py).
 test-hostile: $(BIN)/.installed
-	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m hostile
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m hostile -n auto --dist loadfile
 
 # On a machine with a CUDA GPU: the tests marked gpu (precision paths, device moves, the scoring memory
 # predict's budget assumes), then the GPU benchmark at the paper's sizes (docs/gpu.md, with its time on
