@@ -69,7 +69,7 @@ test-long: $(BIN)/.installed
 
 # The unit tests only (the end-to-end ones are marked slow).
 test-fast: $(BIN)/.installed
-	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not slow and not hostile"
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not slow and not long and not hostile"
 
 # The fast tests (test-fast's) on the floors: every lower bound of pyproject.toml's requirements and
 # of its demo and workflow extras (written by `make pins` from envs/packages.yaml), each at the
@@ -86,7 +86,7 @@ test-oldest:
 	  --extra demo --extra workflow pyproject.toml -o $(OLDEST)/floors.txt
 	$(OLDEST)/bin/uv pip install --quiet --python $(OLDEST)/bin/python -c $(OLDEST)/floors.txt -e ".[demo,workflow,test]"
 	$(OLDEST)/bin/python -m rehearsals.envs.floors
-	PYTHONUTF8=1 $(OLDEST)/bin/python -m pytest -q -m "not slow and not hostile" -n auto --dist loadfile
+	PYTHONUTF8=1 $(OLDEST)/bin/python -m pytest -q -m "not slow and not long and not hostile" -n auto --dist loadfile
 
 # The hostile-input batteries (docs/input-safety.md): 206 crafted inputs (controls among them), each through
 # the real entry point in a child process, judged on its one-line refusal (the file and the fix), exit
