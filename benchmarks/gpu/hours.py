@@ -55,11 +55,10 @@ def paper_run(results: dict) -> dict:
             "hours_per_training": per_training,
             "training_gpu_h": trainings * per_training,
         }
-        per_volume = (got.get("scoring") or {}).get("seconds_per_volume")
+        per_volume, network = held_seconds(got.get("scoring") or {})
         if method != PRETRAIN and per_volume is not None:
             scorings = folds * sum(volumes_per_fold(cfg, inputs, n) for n in names)
             row.update(scorings=scorings, seconds_per_volume=per_volume, scoring_gpu_h=scorings * per_volume / 3600)
-            network = got["scoring"].get("model_seconds")  # the GPU's share; the rest is the CPU's median filter
             if network is not None:
                 row["network_gpu_h"] = scorings * network / 3600
         row["gpu_h"] = row["training_gpu_h"] + row.get("scoring_gpu_h", 0.0)
@@ -73,6 +72,14 @@ def paper_run(results: dict) -> dict:
             "need_gpu_h": sum(r["need_gpu_h"] for r in rows.values()),
         }
     return rows
+
+
+def held_seconds(scoring: dict) -> tuple[float | None, float | None]:
+    """(seconds a scored volume holds the GPU, of which its network): as a job streams volumes (the
+    median filter beside the next volume's network) where that was measured, else one volume alone."""
+    if "streamed_s_per_volume" in scoring:
+        return scoring["streamed_s_per_volume"], scoring.get("streamed_model_seconds")
+    return scoring.get("seconds_per_volume"), scoring.get("model_seconds")
 
 
 def patch2loc_measures(results: dict) -> dict:

@@ -40,9 +40,9 @@ def _volumes(folder: Path, sizes: Sizes, n: int) -> list[Scan]:
     return scans
 
 
-def _sequential(items, read, score, grade, **_):
-    """One volume after another (no prefetch, no grading threads)."""
-    return [grade(item, case, score(item, case)) for item in items for case in [read(item)]]
+def _sequential(items, read, score, grade, finish, **_):
+    """One volume after another (no prefetch, no grading threads, the median after the network)."""
+    return [grade(item, case, finish(item, case, score(item, case))) for item in items for case in [read(item)]]
 
 
 def _job(method: str, model, scans: list[Scan], cfg: ScoringConfig, device: torch.device, out: Path) -> float:

@@ -23,7 +23,8 @@ from patch2loc.methods.phanes import train as phanes_train
 from patch2loc.methods.ra import train as ra_train
 from patch2loc.training.training_data import TrainingData
 from patch2loc.run.settings import config_from_dict
-from patch2loc.scoring.core import ScanSettings, score_scan
+from patch2loc.evaluation.dataset.pipeline import pipelined
+from patch2loc.scoring.core import ScanSettings, finish_scan, score_raw, score_scan
 
 PRECISIONS = ("none", "bf16", "fp16")  # every trained method's `amp`
 
@@ -133,18 +134,45 @@ def trained(name: str, data: TrainingData, sizes: Sizes, device: torch.device):
 
 def scoring(name: str, data: TrainingData, sizes: Sizes, device: torch.device, volume, mask) -> dict:
     """Seconds per volume (and peak memory) of the model a scoring job loads (`trained`), scored by
-    the core with the median filter (on the GPU where there is one), as a scoring job does."""
+    the core with the median filter (on the GPU where there is one), one volume alone and as a job
+    streams them (`streamed`)."""
     model = trained(name, data, sizes, device)
     run = ScanSettings(median_size=paper_config()["heatmap"]["median_size"], device=str(device))
     score_scan(name, [model], volume, mask, run)  # warm-up: cuDNN's choice of kernels
     reset_peak(device)
     scored, sec = seconds(lambda: score_scan(name, [model], volume, mask, run), device)
     row = {"seconds_per_volume": sec, "model_seconds": scored.seconds, "peak_gib": peak_gib(device)}
+    row.update(streamed(name, model, volume, mask, run, device))
     print(
-        f"{name:15s} scoring: {sec:6.2f} s/volume (the network {scored.seconds:.2f} s), peak {row['peak_gib']} GiB",
+        f"{name:15s} scoring: {sec:6.2f} s/volume (the network {scored.seconds:.2f} s), streamed "
+        f"{row['streamed_s_per_volume']:.2f} s/volume (network {row['streamed_model_seconds']:.2f}), peak {row['peak_gib']} GiB",
         flush=True,
     )
     return row
+
+
+def streamed(name: str, model, volume, mask, run: ScanSettings, device: torch.device, volumes: int = 6) -> dict:
+    """Seconds per volume held by a scoring job's device stage: `volumes` volumes through the job's
+    pipeline, each one's median filter on a stream of its own beside the next one's network (reading
+    and grading left out: a job's CPU threads and graders run them beside), and the networks' mean."""
+    nets = []
+
+    def score(i, case):
+        scored = score_raw(name, [model], volume, mask, run)
+        nets.append(scored.seconds)
+        return scored
+
+    _, sec = seconds(
+        lambda: pipelined(
+            range(volumes),
+            lambda i: None,
+            score,
+            lambda i, c, s: None,
+            finish=lambda i, c, s: finish_scan(s, mask, run),
+        ),
+        device,
+    )
+    return {"streamed_s_per_volume": sec / volumes, "streamed_model_seconds": sum(nets) / volumes}
 
 
 def paper_data(sizes: Sizes, subjects: int | None = None) -> TrainingData:

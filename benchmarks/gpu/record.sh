@@ -27,11 +27,11 @@ bench() { # NAME LIMIT_S ARGS...: one part, its log and record
 }
 echo "== CUDA median test ($(date -u +%T))"
 timeout 30 $py -m pytest -q -p no:cacheprovider tests/scoring/test_median_device.py 2>&1 | tail -3
-ALL="DAE AE VAE DDPM pDDPM cDDPM RA RA-noLPIPS PHANES PHANES-noPretrained FAE FAE-random"
+ALL="AE VAE FAE FAE-random DAE DDPM pDDPM cDDPM RA RA-noLPIPS PHANES PHANES-noPretrained"  # the small networks first: their median share is largest
 NEW="RA RA-noLPIPS PHANES PHANES-noPretrained FAE FAE-random"
 for part in $parts; do
   case $part in
-    scoring) bench scoring 150 --parts methods --measures scoring --methods $ALL ;;
+    scoring) bench scoring 200 --parts methods --measures scoring --methods $ALL ;;
     heatmap) bench heatmap 170 --parts heatmap ;;
     job) bench job 130 --parts job --job-methods AE FAE Patch2Loc --job-volumes 12 --graders 14 ;;
     training) bench training 100 --parts methods --measures training --methods ${TRAIN_METHODS:-$NEW} --precisions none ;;

@@ -31,7 +31,10 @@ def table(record: dict) -> str:
     for method, rows in (res.get("methods") or {}).items():
         row = rows.get("scoring") or {}
         if "seconds_per_volume" in row:
-            lines.append(f"  {method:26s} {_f(row['seconds_per_volume']):>8s} {_f(row.get('peak_gib')):>7s}")
+            lines.append(
+                f"  {method:26s} {_f(row['seconds_per_volume']):>8s} {_f(row.get('peak_gib')):>7s}"
+                f"  streamed {_f(row.get('streamed_s_per_volume'), 3)} (network {_f(row.get('streamed_model_seconds'), 3)})"
+            )
     job = res.get("job") or {}
     timed = {m: r for m, r in job.items() if isinstance(r, dict) and "pipelined_s_per_volume" in r}
     if timed:

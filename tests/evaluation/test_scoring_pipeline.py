@@ -43,8 +43,9 @@ def test_results_come_back_in_the_inputs_order():
     assert got == [(i, 10 * i, 10 * i + 1) for i in range(25)]
 
 
+@pytest.mark.parametrize("finishing", [False, True], ids=["no finish", "finish"])
 @pytest.mark.parametrize("depth,graders", [(1, 1), (2, 1), (2, 3), (4, 2)])
-def test_at_most_the_stated_number_of_volumes_are_held(depth, graders):
+def test_at_most_the_stated_number_of_volumes_are_held(depth, graders, finishing):
     """A volume is held from the start of its read to the end of its grading; slow grading fills
     every queue the pipeline has."""
     lock, held, most = threading.Lock(), [0], [0]
@@ -61,9 +62,47 @@ def test_at_most_the_stated_number_of_volumes_are_held(depth, graders):
             held[0] -= 1
         return i
 
-    assert pipelined(range(30), read, lambda i, c: c, grade, depth=depth, graders=graders) == list(range(30))
-    assert most[0] <= depth + 1 + max(depth, graders)
+    finish = (lambda i, c, s: s) if finishing else None
+    got = pipelined(range(30), read, lambda i, c: c, grade, depth=depth, graders=graders, finish=finish)
+    assert got == list(range(30))
+    assert most[0] <= depth + 1 + finishing + max(depth, graders)
     assert most[0] >= depth + 1  # the bound is reached: the reads did run ahead
+
+
+def test_a_volumes_finishing_runs_beside_the_next_ones_scoring_in_order():
+    """finish (the median filter) of volume i overlaps score (the network) of volume i + 1, and
+    grading sees the finished scores, in the inputs' order."""
+    spans: dict = {}
+
+    def timed(stage, seconds):
+        def run(i, *args):
+            start = time.perf_counter()
+            time.sleep(seconds)
+            spans[stage, i] = (start, time.perf_counter())
+            return (args[-1] if stage == "finish" else args[0]) * 10 + (stage == "finish")
+
+        return run
+
+    got = pipelined(range(8), lambda i: i, timed("score", 0.03), lambda i, c, s: s, finish=timed("finish", 0.03))
+    assert got == [10 * (10 * i) + 1 for i in range(8)]
+    overlaps = [
+        i
+        for i in range(7)
+        if spans["finish", i][0] < spans["score", i + 1][1] and spans["score", i + 1][0] < spans["finish", i][1]
+    ]
+    assert len(overlaps) >= 5, overlaps
+
+
+def test_a_failed_finishing_stops_the_job_with_its_error():
+    def finish(i, case, scored):
+        if i == 3:
+            raise FloatingPointError("volume 3: the median filter failed")
+        return scored
+
+    graded = []
+    with pytest.raises(FloatingPointError, match="volume 3"):
+        pipelined(range(10), lambda i: i, lambda i, c: c, lambda i, c, s: graded.append(i), finish=finish)
+    assert all(i < 3 for i in graded)
 
 
 def test_every_grader_is_busy_when_grading_is_the_slow_stage():
@@ -170,12 +209,13 @@ def _scan(folder: Path, subject: str, seed: int) -> Scan:
     return Scan(subject, str(files["image"]), str(files["mask"]), str(files["seg"]))
 
 
-def _sequential(items, read, score, grade, **_):
+def _sequential(items, read, score, grade, finish=None, **_):
     """One volume after another: the scoring job before it had a pipeline."""
     out = []
     for item in items:
         case = read(item)
-        out.append(grade(item, case, score(item, case)))
+        scored = score(item, case)
+        out.append(grade(item, case, finish(item, case, scored) if finish else scored))
     return out
 
 

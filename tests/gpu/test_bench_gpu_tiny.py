@@ -40,6 +40,10 @@ def test_every_part_ran_without_error(record):
         assert {"none", "bf16", "fp16"} <= set(row["training"]) or name == "PHANES", name
         assert "none" in row["training"], name
         assert (name == "cDDPM-pretrain") == ("scoring" not in row), name
+        if "scoring" in row:  # one volume alone, and volumes streamed as a job's device stage runs them
+            got = row["scoring"]
+            assert got["seconds_per_volume"] >= got["model_seconds"] > 0, name
+            assert got["streamed_s_per_volume"] >= got["streamed_model_seconds"] > 0, name
 
 
 @pytest.mark.slow

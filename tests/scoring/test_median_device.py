@@ -97,6 +97,40 @@ def test_cuda_postprocess_equals_the_cpu_path():
     np.testing.assert_array_equal(got, postprocess(score, mask, 7))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_filters_on_a_side_stream_beside_other_work_equal_the_cpu_path():
+    """A scoring job's finishing thread filters volume i on a stream of its own while the caller's
+    thread keeps the default stream busy (volume i + 1's network): every map equals SciPy's."""
+    from patch2loc.evaluation.dataset.pipeline import pipelined
+    from patch2loc.scoring.median import side_stream
+
+    rng = np.random.default_rng(6)
+    scores = [rng.standard_normal((48, 40, 30)).astype(np.float32) for _ in range(6)]
+    mask = rng.random(scores[0].shape) < 0.5
+    busy = torch.randn(2048, 2048, device="cuda")
+
+    def score(i, case):  # the default stream's work, as a network's
+        for _ in range(20):
+            busy.copy_(busy @ busy / 2048)
+        return scores[i]
+
+    def finish(i, case, score):
+        with side_stream(torch.device("cuda")):
+            return postprocess(score, mask, 7, torch.device("cuda"))
+
+    got = pipelined(range(6), lambda i: None, score, lambda i, c, s: s, finish=finish)
+    for i, map_ in enumerate(got):
+        np.testing.assert_array_equal(map_, postprocess(scores[i], mask, 7))
+
+
+def test_the_side_stream_is_a_null_context_off_a_gpu():
+    from patch2loc.scoring.median import side_stream
+
+    for device in (None, CPU):
+        with side_stream(device) as entered:
+            assert entered is None
+
+
 def test_the_filter_runs_on_the_gpu_the_scoring_named_and_else_on_the_cpu():
     from patch2loc.scoring.median import filter_device
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from patch2loc.scoring.median import filter_device
+from patch2loc.scoring.median import filter_device, side_stream
 from patch2loc.scoring.postprocess import postprocess
 from patch2loc.registry import implementation
 
@@ -48,6 +48,12 @@ class ScoredScan:
 def score_scan(method: str, models: list, volume: np.ndarray, mask: np.ndarray, settings: ScanSettings) -> ScoredScan:
     """The anomaly map of one normalised volume (and its brain mask) with `method`'s models
     (`[None]` for a method without a model), see the module doc."""
+    return finish_scan(score_raw(method, models, volume, mask, settings), mask, settings)
+
+
+def score_raw(method: str, models: list, volume: np.ndarray, mask: np.ndarray, settings: ScanSettings) -> ScoredScan:
+    """`score_scan` before its post-processing (score: the mean raw map): the models' part, which a
+    scoring job runs on its device while `finish_scan` filters the volume before."""
     if not models:
         raise ValueError(f"{method}: no model to score with")
     score = implementation(method).score
@@ -58,12 +64,19 @@ def score_scan(method: str, models: list, volume: np.ndarray, mask: np.ndarray, 
         seconds += time.perf_counter() - start
     counts = [run.pop("patches", None) for run in runs]
     raw = runs[0] if len(runs) == 1 else _mean_maps(runs)
-    with np.errstate(invalid="ignore", over="ignore"):  # an overflow shows as a non-finite value, for the caller
-        final = raw["score"]
-        if settings.postprocess:
-            final = postprocess(final, mask, settings.median_size, filter_device(settings.device))
     patches = None if None in counts else int(sum(counts))
-    return ScoredScan(final, raw, patches, seconds)
+    return ScoredScan(raw["score"], raw, patches, seconds)
+
+
+def finish_scan(scored: ScoredScan, mask: np.ndarray, settings: ScanSettings) -> ScoredScan:
+    """The post-processing of `score_raw`'s map (unless settings say not); on a GPU on a stream of
+    its own, so that it runs beside the next volume's network."""
+    if not settings.postprocess:
+        return scored
+    device = filter_device(settings.device)
+    with np.errstate(invalid="ignore", over="ignore"), side_stream(device):  # an overflow shows as a non-finite value
+        final = postprocess(scored.score, mask, settings.median_size, device)
+    return ScoredScan(final, scored.raw, scored.patches, scored.seconds)
 
 
 def _mean_maps(runs: list[dict]) -> dict[str, np.ndarray]:

@@ -14,6 +14,7 @@ the mask's voxels only (a third of a cropped brain volume's) and writes 0 elsewh
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import numpy as np
@@ -52,6 +53,15 @@ def filter_device(name):
     if torch is None or name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
         return None
     return torch.device("cuda" if name == "auto" else name)
+
+
+def side_stream(device):
+    """A context in which the filter's GPU work goes to a stream of its own (a scoring job's next
+    volume keeps the default one busy meanwhile); a null context off a GPU."""
+    torch = sys.modules.get("torch")
+    if device is None or torch is None or torch.device(device).type != "cuda":
+        return contextlib.nullcontext()
+    return torch.cuda.stream(torch.cuda.Stream(device))
 
 
 def reflect_index(n: int, before: int, after: int, device):

@@ -1,12 +1,14 @@
-"""A scoring job's three stages side by side: reading the next volumes on a thread, scoring the
-current one (on the GPU, where there is one), grading the ones before it on other threads.
+"""A scoring job's stages side by side: reading the next volumes on a thread, scoring the current
+one (on the GPU, where there is one), finishing the one before it on a thread of its own (the median
+filter, on a second GPU stream beside the next volume's network), grading the ones before that on
+other threads.
 
 Reading a volume, resampling maps to the scan's own grid, the metrics and the writing are the CPU's;
 the job's one thread that drives the device only scores, so the GPU does not wait for them. Each
-stage is bounded: at most `depth` volumes read ahead and at most max(depth, graders) scored volumes
-being graded or waiting for it, so a job holds at most depth + 1 + max(depth, graders) volumes in
-memory whatever the dataset's size. Results come back in the order of the inputs, so the outputs
-are the same as scoring one volume after another. A failure in any stage (a volume that cannot be
+stage is bounded: at most `depth` volumes read ahead, one being finished and at most max(depth,
+graders) scored volumes being graded or waiting for it, so a job holds at most depth + 2 +
+max(depth, graders) volumes in memory whatever the dataset's size. Results come back in the order
+of the inputs, so the outputs are the same as scoring one volume after another. A failure in any stage (a volume that cannot be
 read, say) stops the job with that error, after the work under way has finished and the work not
 started has been dropped: nothing is left half-written.
 
@@ -91,25 +93,42 @@ def pipelined(
     depth: int = DEPTH,
     graders: int = 1,
     processes: bool = False,
+    finish: Callable | None = None,
 ) -> list:
-    """[grade(item, read(item), score(item, read(item))) for item in items], with `read` on a thread
-    ahead of `score` (the caller's thread) and `grade` on `graders` threads (or forked processes)
-    behind it."""
+    """[grade(item, case, finish(item, case, score(item, case))) for item in items], case =
+    read(item), with `read` on a thread ahead of `score` (the caller's thread), `finish` (None: as
+    scored) on a thread behind it and `grade` on `graders` threads (or forked processes) behind that."""
     if depth < 1 or graders < 1:
         raise ValueError(f"pipelined: depth and graders must be >= 1, got {depth} and {graders}")
     items = list(items)
     _GRADE.append(grade)
     try:
-        return _run(items, read, score, _Graders(graders, processes, grade), depth, graders)
+        return _run(items, read, score, finish, _Graders(graders, processes, grade), depth, graders)
     finally:
         _GRADE.pop()
 
 
-def _run(items: list, read, score, pool: _Graders, depth: int, graders: int) -> list:
+def _run(items: list, read, score, finish, pool: _Graders, depth: int, graders: int) -> list:
     results: list = []
     reading: deque[Future] = deque()
+    finishing: deque[tuple] = deque()  # (item, case, future of the finished scores): one at a time
     grading: deque[tuple[Future, tuple]] = deque()
-    with pool, ThreadPoolExecutor(1, thread_name_prefix="read") as reader:
+
+    def to_grading(item, case, scored) -> None:
+        while len(grading) >= max(depth, graders):  # bounded: wait for the oldest grading first
+            results.append(pool.result(grading.popleft()))
+        grading.append(pool.submit(item, case, scored))
+
+    def finished() -> None:
+        item, case, future = finishing.popleft()
+        to_grading(item, case, future.result())
+
+    # the finishing thread starts after the pool forked its graders (a fork copies no thread)
+    with (
+        pool,
+        ThreadPoolExecutor(1, thread_name_prefix="read") as reader,
+        ThreadPoolExecutor(1, thread_name_prefix="finish") as finisher,
+    ):
         try:
             ahead = iter(items)
             for item in ahead:  # the first reads
@@ -122,15 +141,20 @@ def _run(items: list, read, score, pool: _Graders, depth: int, graders: int) -> 
                 if nxt is not _END:
                     reading.append(reader.submit(read, nxt))
                 scored = score(item, case)
-                while len(grading) >= max(depth, graders):  # bounded: wait for the oldest grading first
-                    results.append(pool.result(grading.popleft()))
-                grading.append(pool.submit(item, case, scored))
+                if finish is None:
+                    to_grading(item, case, scored)
+                else:  # this volume's finishing runs beside the next one's scoring
+                    if finishing:
+                        finished()
+                    finishing.append((item, case, finisher.submit(finish, item, case, scored)))
                 del case, scored
+            while finishing:
+                finished()
             while grading:
                 results.append(pool.result(grading.popleft()))
         except BaseException:
             # work not started is dropped; the rest ends before the error
-            for future in (*reading, *(f for f, _ in grading)):
+            for future in (*reading, *(f for *_, f in finishing), *(f for f, _ in grading)):
                 future.cancel()
             raise
     return results

@@ -30,6 +30,7 @@ from patch2loc.evaluation.dataset.volume_scores import volume_columns
 from patch2loc.files.io import Volume, save_volume
 from patch2loc.preprocessing.stack import load_any_case
 from patch2loc.scoring import ScanSettings, ScoredScan, score_scan, unsupervised_threshold
+from patch2loc.scoring.core import finish_scan, score_raw
 
 
 # The `heatmap:` keys the core reads itself (and the rule's threads); the others are the methods' own options.
@@ -129,12 +130,22 @@ def _pipeline(method: str, scans: list[Scan], cfg: ScoringConfig, model, grade) 
         scan = item[1]
         return load_any_case(scan.image, scan.mask, scan.seg)
 
-    def score(item, case):
-        return score_case(method, case.image.data, case.mask, cfg, model)
+    def score(item, case):  # the network, on the job's device
+        return score_raw(method, [model], case.image.data, case.mask, cfg.scan)
+
+    def finish(item, case, scored):  # the median filter, beside the next volume's network
+        return finish_scan(scored, case.mask, cfg.scan)
 
     items = list(enumerate(scans))
     return pipelined(
-        items, read, score, grade, depth=cfg.prefetch, graders=cfg.graders, processes=cfg.grading_processes
+        items,
+        read,
+        score,
+        grade,
+        depth=cfg.prefetch,
+        graders=cfg.graders,
+        processes=cfg.grading_processes,
+        finish=finish,
     )
 
 
