@@ -90,7 +90,8 @@ def heatmaps(sizes: Sizes, device: torch.device, train_steps: int) -> dict:
         _, first = seconds(lambda: run(volume[:, :, :2], mask[:, :, :2]), device)  # tuning (and compiling)
         reset_peak(device)
         res, sec = seconds(lambda: run(volume, mask), device)
-        res, sec = seconds(lambda: run(volume, mask), device)  # the steady state a job of many volumes runs at
+        if not sizes.tiny:  # the steady state a job of many volumes runs at (tiny: the path, not the speed)
+            res, sec = seconds(lambda: run(volume, mask), device)
         maps.setdefault(amp if engine == "auto" and not compiled else name.removeprefix("project_"), res.score)
         rows[name] = {"seconds": sec, "patches": res.n_patches, "peak_gib": peak_gib(device), "batch_size": size}
         rows[name].update(engine=engine, compiled=compiled, warm_up_s=first)

@@ -13,7 +13,6 @@ import math
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchvision.models import resnet18
 
 FEATURE_DIM = 512
 HEAD_WIDTHS = (512, 512, 128, 64, 32)  # input width, then the four hidden Linear+BN+ReLU outputs
@@ -116,6 +115,9 @@ def resnet18_encoder(channels: int = 1) -> nn.Module:
     Padding 3 on the first conv follows the authors' code (the paper only says kernel 3).
     Its convolutions are `TrimmedConv2d` (identical maths, no work on taps that see only padding).
     """
+    # imported here: a job that only reads patch sizes skips torchvision's import (seconds)
+    from torchvision.models import resnet18
+
     net = resnet18(weights=None)
     net.conv1 = nn.Conv2d(channels, 64, kernel_size=3, stride=2, padding=3, bias=False)
     net.fc = nn.Identity()
