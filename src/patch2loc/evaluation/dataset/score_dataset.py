@@ -136,17 +136,8 @@ def _pipeline(method: str, scans: list[Scan], cfg: ScoringConfig, model, grade) 
     def finish(item, case, scored):  # the median filter, beside the next volume's network
         return finish_scan(scored, case.mask, cfg.scan)
 
-    items = list(enumerate(scans))
-    return pipelined(
-        items,
-        read,
-        score,
-        grade,
-        depth=cfg.prefetch,
-        graders=cfg.graders,
-        processes=cfg.grading_processes,
-        finish=finish,
-    )
+    stages = {"depth": cfg.prefetch, "graders": cfg.graders, "processes": cfg.grading_processes, "finish": finish}
+    return pipelined(list(enumerate(scans)), read, score, grade, **stages)
 
 
 def score_healthy(
