@@ -8,9 +8,9 @@ the job's one thread that drives the device only scores, so the GPU does not wai
 stage is bounded: at most `depth` volumes read ahead, one being finished and at most max(depth,
 graders) scored volumes being graded or waiting for it, so a job holds at most depth + 2 +
 max(depth, graders) volumes in memory whatever the dataset's size. Results come back in the order
-of the inputs, so the outputs are the same as scoring one volume after another. A failure in any stage (a volume that cannot be
-read, say) stops the job with that error, after the work under way has finished and the work not
-started has been dropped: nothing is left half-written.
+of the inputs, so the outputs are the same as scoring one volume after another. A failure in any
+stage (a volume that cannot be read, say) stops the job with that error, after the work under way
+has finished and the work not started has been dropped: nothing is left half-written.
 
 Grading holds the GIL for much of its time (label components, table rows), so threads alone keep a
 small network's GPU waiting. With `processes`, the graders are forked processes (the parent's
