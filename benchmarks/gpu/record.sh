@@ -26,7 +26,7 @@ bench() { # NAME LIMIT_S ARGS...: one part, its log and record
   timeout "$limit" $py benchmarks/bench_gpu.py --out "$out/part-$name.json" --budget-s "$((limit - 20))" "$@" 2>&1 | tee "$out/$name.log" | tail -40
 }
 echo "== CUDA median test ($(date -u +%T))"
-timeout 30 $py -m pytest -q -p no:cacheprovider tests/scoring/test_median_device.py 2>&1 | tail -3
+timeout 30 $py -m pytest -q -p no:cacheprovider tests/scoring/test_median_device.py 2>&1 | tee "$out/median-test.log" | tail -3
 ALL="AE VAE FAE FAE-random DAE DDPM pDDPM cDDPM RA RA-noLPIPS PHANES PHANES-noPretrained"  # the small networks first: their median share is largest
 NEW="RA RA-noLPIPS PHANES PHANES-noPretrained FAE FAE-random"
 for part in $parts; do
