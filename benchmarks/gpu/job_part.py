@@ -17,6 +17,7 @@ import torch
 from gpu.common import Sizes, paper_config, sync
 from gpu.methods_part import FAMILIES, paper_data, trained
 from patch2loc.evaluation.dataset import score_dataset
+from patch2loc.evaluation.dataset.pipeline import sequential
 from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig, score_lesions
 
 
@@ -38,11 +39,6 @@ def _volumes(folder: Path, sizes: Sizes, n: int) -> list[Scan]:
             nib.save(nib.Nifti1Image(data, np.eye(4)), files[name])
         scans.append(Scan(f"v{i}", str(files["image"]), str(files["mask"]), str(files["seg"])))
     return scans
-
-
-def _sequential(items, read, score, grade, finish, **_):
-    """One volume after another (no prefetch, no grading threads, the median after the network)."""
-    return [grade(item, case, finish(item, case, score(item, case))) for item in items for case in [read(item)]]
 
 
 def _job(method: str, model, scans: list[Scan], cfg: ScoringConfig, device: torch.device, out: Path) -> float:
@@ -73,7 +69,7 @@ def scoring_jobs(
             _job(method, model, scans[:1], cfg, device, Path(tmp) / "warm")  # warm-up: kernels, imports
             piped = _job(method, model, scans, cfg, device, Path(tmp) / "piped")
             original = score_dataset.pipelined
-            score_dataset.pipelined = _sequential
+            score_dataset.pipelined = sequential  # no prefetch, no graders, the median after the network
             try:
                 one_by_one = _job(method, model, scans, cfg, device, Path(tmp) / "seq")
             finally:

@@ -16,7 +16,7 @@ import pytest
 
 from patch2loc.evaluation.dataset import pipeline as pipeline_module
 from patch2loc.evaluation.dataset import score_dataset
-from patch2loc.evaluation.dataset.pipeline import pipelined
+from patch2loc.evaluation.dataset.pipeline import pipelined, sequential
 from patch2loc.evaluation.dataset.score_dataset import Collected, Scan, ScoringConfig, score_healthy, score_lesions
 
 
@@ -209,16 +209,6 @@ def _scan(folder: Path, subject: str, seed: int) -> Scan:
     return Scan(subject, str(files["image"]), str(files["mask"]), str(files["seg"]))
 
 
-def _sequential(items, read, score, grade, finish=None, **_):
-    """One volume after another: the scoring job before it had a pipeline."""
-    out = []
-    for item in items:
-        case = read(item)
-        scored = score(item, case)
-        out.append(grade(item, case, finish(item, case, scored) if finish else scored))
-    return out
-
-
 def _config(**kw) -> ScoringConfig:
     return ScoringConfig(median_size=3, keep_heatmaps=-1, patch_size=4, **kw)
 
@@ -231,7 +221,7 @@ def test_thresh_scoring_gives_the_same_outputs_as_one_volume_after_another(tmp_p
     monkeypatch.setattr(ScoringConfig, "grading_processes", property(lambda cfg: processes))
     got = score_lesions("Thresh", scans, piped_cfg, meta, 0.6, tmp_path / "a", collected=(got_c := Collected()))
     got_t = score_healthy("Thresh", scans, piped_cfg, meta, tmp_path / "ha")
-    monkeypatch.setattr(score_dataset, "pipelined", _sequential)
+    monkeypatch.setattr(score_dataset, "pipelined", sequential)
     want = score_lesions("Thresh", scans, _config(), meta, 0.6, tmp_path / "b", collected=(want_c := Collected()))
     want_t = score_healthy("Thresh", scans, _config(), meta, tmp_path / "hb")
     for a, b in zip(got, want):

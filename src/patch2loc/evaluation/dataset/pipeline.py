@@ -108,6 +108,17 @@ def pipelined(
         _GRADE.pop()
 
 
+def sequential(items: Iterable, read: Callable, score: Callable, grade: Callable, *, finish=None, **_) -> list:
+    """What `pipelined` returns, one volume after another on the caller's thread (its stage options
+    are accepted and ignored): the reference its outputs are compared with."""
+    out = []
+    for item in items:
+        case = read(item)
+        scored = score(item, case)
+        out.append(grade(item, case, scored if finish is None else finish(item, case, scored)))
+    return out
+
+
 def _run(items: list, read, score, finish, pool: _Graders, depth: int, graders: int) -> list:
     results: list = []
     reading: deque[Future] = deque()
