@@ -3,7 +3,8 @@ write), timed per volume: one volume after another beside the prefetching pipeli
 grading threads. What the GPU is held for is the job's time; what it needs is the networks' share.
 
 Volumes on the paper's atlas grid with a lesion each, written as NIfTI; graded on that grid
-(`evaluate.space: atlas`: the benchmark has no raw scans to grade natively)."""
+(`evaluate.space: atlas`: the benchmark has no raw scans to grade natively), at the unsupervised
+threshold of the method's map on the first volume, as a run's masks are graded."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from gpu.common import Sizes, paper_config, sync
 from gpu.methods_part import FAMILIES, paper_data, trained
 from patch2loc.evaluation.dataset import score_dataset
 from patch2loc.evaluation.dataset.pipeline import sequential
-from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig, score_lesions
+from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig, score_healthy, score_lesions
 
 
 def _volumes(folder: Path, sizes: Sizes, n: int) -> list[Scan]:
@@ -41,11 +42,19 @@ def _volumes(folder: Path, sizes: Sizes, n: int) -> list[Scan]:
     return scans
 
 
-def _job(method: str, model, scans: list[Scan], cfg: ScoringConfig, device: torch.device, out: Path) -> float:
-    meta = {"method": method, "modality": "T1", "fold": "0", "dataset": "BraTS21"}
+META = {"modality": "T1", "fold": "0", "dataset": "BraTS21"}
+
+
+def _threshold(method: str, model, scans: list[Scan], cfg: ScoringConfig, out: Path) -> float:
+    """The unsupervised threshold the workflow's chain gives (score_healthy: a quantile of in-brain
+    scores), so the graded masks are as sparse as a run's; the first scoring also warms up."""
+    return score_healthy(method, scans, cfg, {"method": method, **META}, out, model)[0]
+
+
+def _job(method: str, model, scans: list[Scan], cfg: ScoringConfig, threshold: float, device, out: Path) -> float:
     sync(device)
     t0 = time.perf_counter()
-    score_lesions(method, scans, cfg, meta, 0.5, out, model)
+    score_lesions(method, scans, cfg, {"method": method, **META}, threshold, out, model)
     sync(device)
     return (time.perf_counter() - t0) / len(scans)
 
@@ -66,12 +75,12 @@ def scoring_jobs(
         for method in methods:
             # the competitors' models from their trainers; Patch2Loc's from its own part
             model = trained(method, data, sizes, device) if method in FAMILIES else _patch2loc_model(sizes, device)
-            _job(method, model, scans[:1], cfg, device, Path(tmp) / "warm")  # warm-up: kernels, imports
-            piped = _job(method, model, scans, cfg, device, Path(tmp) / "piped")
+            threshold = _threshold(method, model, scans[:1], cfg, Path(tmp) / "warm")
+            piped = _job(method, model, scans, cfg, threshold, device, Path(tmp) / "piped")
             original = score_dataset.pipelined
             score_dataset.pipelined = sequential  # no prefetch, no graders, the median after the network
             try:
-                one_by_one = _job(method, model, scans, cfg, device, Path(tmp) / "seq")
+                one_by_one = _job(method, model, scans, cfg, threshold, device, Path(tmp) / "seq")
             finally:
                 score_dataset.pipelined = original
             rows[method] = {"sequential_s_per_volume": one_by_one, "pipelined_s_per_volume": piped}

@@ -30,6 +30,7 @@ SCRIPTS = sorted(p for f in FOLDERS for p in f.rglob("*.py") if p.name != "__ini
 
 # script -> (arguments of its tiny mode, a line its output must hold); "{work}" is a fresh folder
 TINY = {
+    "bench_grading.py": (["--tiny"], "thread scaling (unsupervised)"),
     "bench_heatmap.py": (["--tiny"], "speed-up per volume (a)/(b)"),
     "bench_dae.py": (["--tiny"], "steps/s"),
     "bench_diffusion.py": (["--tiny"], "steps/s"),

@@ -12,76 +12,19 @@ of the inputs, so the outputs are the same as scoring one volume after another. 
 stage (a volume that cannot be read, say) stops the job with that error, after the work under way
 has finished and the work not started has been dropped: nothing is left half-written.
 
-Grading holds the GIL for much of its time (label components, table rows), so threads alone keep a
-small network's GPU waiting. With `processes`, the graders are forked processes (the parent's
-modules and the grading function come with the fork; the volumes travel pickled, a few tens of
-milliseconds each), made before the reader thread starts. A forked grader never touches the GPU
-(grading is NumPy, SciPy, pandas and torch on the CPU) and runs torch on one thread.
+The graders are threads: grading is NumPy, SciPy and pandas on arrays already in memory. Forked
+grading processes were measured slower on a GPU job (docs/gpu.md) and a fork of a process that
+runs CUDA and OpenMP threads can hang a child, so a job never forks.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import sys
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future, ThreadPoolExecutor
 
 DEPTH = 2  # volumes read ahead, and scored volumes waiting for their grading
 _END = object()
-_GRADE: list[Callable] = []  # the grading function a forked grader inherits (one pipeline at a time)
-
-
-def _forked_grade(*args):
-    return _GRADE[-1](*args)
-
-
-def _one_thread() -> None:
-    """A forked grader's torch runs on one thread: the parent's OpenMP pool does not survive a
-    fork, and a forked child that enters it hangs (HD95 goes through torch)."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(1)
-
-
-class _Graders:
-    """The grading pool: threads, or processes forked at once (before the reader thread starts). If
-    a forked grader dies (a crash, the memory killer), its volume and the rest are graded on
-    threads, with one line saying so."""
-
-    def __init__(self, graders: int, processes: bool, grade: Callable):
-        self.grade = grade
-        self.threads = ThreadPoolExecutor(graders, thread_name_prefix="grade")
-        self.processes = None
-        if processes:
-            context = multiprocessing.get_context("fork")
-            self.processes = ProcessPoolExecutor(graders, mp_context=context, initializer=_one_thread)
-            self.processes.submit(int).result()  # a fork start forks every worker at the first submit
-
-    def submit(self, *args) -> tuple[Future, tuple]:
-        if self.processes is not None:
-            return self.processes.submit(_forked_grade, *args), args
-        return self.threads.submit(self.grade, *args), args
-
-    def result(self, entry: tuple[Future, tuple]):
-        future, args = entry
-        try:
-            return future.result()
-        except BrokenProcessPool as err:
-            if self.processes is not None:
-                print(f"warning: a grading process ended abruptly ({err}); grading goes on in threads", file=sys.stderr)
-                self.processes.shutdown(wait=False, cancel_futures=True)
-                self.processes = None
-            return self.threads.submit(self.grade, *args).result()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.processes is not None:
-            self.processes.shutdown()
-        self.threads.shutdown()
 
 
 def pipelined(
@@ -92,20 +35,14 @@ def pipelined(
     *,
     depth: int = DEPTH,
     graders: int = 1,
-    processes: bool = False,
     finish: Callable | None = None,
 ) -> list:
     """[grade(item, case, finish(item, case, score(item, case))) for item in items], case =
     read(item), with `read` on a thread ahead of `score` (the caller's thread), `finish` (None: as
-    scored) on a thread behind it and `grade` on `graders` threads (or forked processes) behind that."""
+    scored) on a thread behind it and `grade` on `graders` threads behind that."""
     if depth < 1 or graders < 1:
         raise ValueError(f"pipelined: depth and graders must be >= 1, got {depth} and {graders}")
-    items = list(items)
-    _GRADE.append(grade)
-    try:
-        return _run(items, read, score, finish, _Graders(graders, processes, grade), depth, graders)
-    finally:
-        _GRADE.pop()
+    return _run(list(items), read, score, finish, grade, depth, graders)
 
 
 def sequential(items: Iterable, read: Callable, score: Callable, grade: Callable, *, finish=None, **_) -> list:
@@ -119,24 +56,23 @@ def sequential(items: Iterable, read: Callable, score: Callable, grade: Callable
     return out
 
 
-def _run(items: list, read, score, finish, pool: _Graders, depth: int, graders: int) -> list:
+def _run(items: list, read, score, finish, grade, depth: int, graders: int) -> list:
     results: list = []
     reading: deque[Future] = deque()
     finishing: deque[tuple] = deque()  # (item, case, future of the finished scores): one at a time
-    grading: deque[tuple[Future, tuple]] = deque()
+    grading: deque[Future] = deque()
 
     def to_grading(item, case, scored) -> None:
         while len(grading) >= max(depth, graders):  # bounded: wait for the oldest grading first
-            results.append(pool.result(grading.popleft()))
-        grading.append(pool.submit(item, case, scored))
+            results.append(grading.popleft().result())
+        grading.append(pool.submit(grade, item, case, scored))
 
     def finished() -> None:
         item, case, future = finishing.popleft()
         to_grading(item, case, future.result())
 
-    # the finishing thread starts after the pool forked its graders (a fork copies no thread)
     with (
-        pool,
+        ThreadPoolExecutor(graders, thread_name_prefix="grade") as pool,
         ThreadPoolExecutor(1, thread_name_prefix="read") as reader,
         ThreadPoolExecutor(1, thread_name_prefix="finish") as finisher,
     ):
@@ -162,10 +98,10 @@ def _run(items: list, read, score, finish, pool: _Graders, depth: int, graders: 
             while finishing:
                 finished()
             while grading:
-                results.append(pool.result(grading.popleft()))
+                results.append(grading.popleft().result())
         except BaseException:
             # work not started is dropped; the rest ends before the error
-            for future in (*reading, *(f for *_, f in finishing), *(f for f, _ in grading)):
+            for future in (*reading, *(f for *_, f in finishing), *grading):
                 future.cancel()
             raise
     return results

@@ -85,12 +85,6 @@ class ScoringConfig:
         )
 
     @property
-    def grading_processes(self) -> bool:
-        """Graders as forked processes where a GPU would wait on their GIL (pipeline.py); on a CPU
-        the scoring is the slow stage and threads suffice."""
-        return self.graders > 1 and str(self.device or "").startswith("cuda")
-
-    @property
     def scan(self) -> ScanSettings:
         """What the core needs to score one volume (with the maps of the patch statistics)."""
         return ScanSettings(median_size=self.median_size, device=self.device, options=self.options, patch_maps=True)
@@ -136,7 +130,7 @@ def _pipeline(method: str, scans: list[Scan], cfg: ScoringConfig, model, grade) 
     def finish(item, case, scored):  # the median filter, beside the next volume's network
         return finish_scan(scored, case.mask, cfg.scan)
 
-    stages = {"depth": cfg.prefetch, "graders": cfg.graders, "processes": cfg.grading_processes, "finish": finish}
+    stages = {"depth": cfg.prefetch, "graders": cfg.graders, "finish": finish}
     return pipelined(list(enumerate(scans)), read, score, grade, **stages)
 
 
