@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gpu.common import Sizes, paper_config
-from gpu.job_part import META, _volumes
+from gpu.job_part import META, lesion_volumes
 from patch2loc.evaluation.dataset.score_dataset import ScoringConfig, score_healthy, score_lesions
 
 TINY_GRID = (24, 24, 12)
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = replace(Sizes.paper(), grid=TINY_GRID, tiny=True) if args.tiny else Sizes.paper()
     grid, volumes = sizes.grid, 2 if args.tiny else args.volumes
     with tempfile.TemporaryDirectory() as tmp:
-        scans = _volumes(Path(tmp), sizes, volumes)
+        scans = lesion_volumes(Path(tmp), sizes, volumes)
         unsupervised = score_healthy("Thresh", scans[:1], _config(1), {"method": "Thresh", **META}, Path(tmp) / "h")[0]
         seconds_per_volume(scans[:1], 1, unsupervised, Path(tmp) / "warm")  # warm-up: MONAI's import, caches
         print(f"{volumes} volumes of {grid[0]} x {grid[1]} x {grid[2]}; unsupervised threshold {unsupervised:.4f}")

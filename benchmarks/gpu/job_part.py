@@ -22,7 +22,9 @@ from patch2loc.evaluation.dataset.pipeline import sequential
 from patch2loc.evaluation.dataset.score_dataset import Scan, ScoringConfig, score_healthy, score_lesions
 
 
-def _volumes(folder: Path, sizes: Sizes, n: int) -> list[Scan]:
+def lesion_volumes(folder: Path, sizes: Sizes, n: int) -> list[Scan]:
+    """`n` brain-shaped volumes of random intensities on `sizes.grid`, each with a brighter spherical
+    lesion, written as NIfTI into `folder`: a lesion set's scans."""
     import nibabel as nib
 
     rng = np.random.default_rng(5)
@@ -71,7 +73,7 @@ def scoring_jobs(
     rows.update(volumes=volumes, graders=cfg.graders, space="atlas")
     data = paper_data(sizes, 4) if any(m in FAMILIES for m in methods) else None
     with tempfile.TemporaryDirectory() as tmp:
-        scans = _volumes(Path(tmp), sizes, volumes)
+        scans = lesion_volumes(Path(tmp), sizes, volumes)
         for method in methods:
             # the competitors' models from their trainers; Patch2Loc's from its own part
             model = trained(method, data, sizes, device) if method in FAMILIES else _patch2loc_model(sizes, device)
