@@ -52,6 +52,17 @@ demo-ablation: $(BIN)/.installed
 	done
 	$(BIN)/python studies/anatomy_ablation.py $(foreach a,$(ABLATION_ARMS),results/abl_$(a))
 
+# The deviation ablation (docs/protocols.md, "What the deviations cost"): after make demo-long, one
+# run per reference convention switched on (config/ablation/deviation_*.yaml), then the table of
+# what each costs against the long demo (results/dev_table.md).
+DEVIATION_ARMS = full_range thresholds_low thresholds_high equalise midbrain
+demo-deviations: $(BIN)/.installed
+	test -f results/demo_long/tables/per_volume_metrics.csv || { echo "make demo-deviations: run make demo-long first (results/demo_long)"; exit 2; }
+	for arm in $(DEVIATION_ARMS); do \
+	  $(BIN)/snakemake --cores $(CORES) --configfile config/ablation/deviation_$$arm.yaml --resources gpu=$(CORES) protocols run_info || exit 1; \
+	done
+	$(BIN)/python studies/deviation_ablation.py results/demo_long $(foreach a,$(DEVIATION_ARMS),results/dev_$(a)) --out results/dev_table.md
+
 # UTF-8 mode: once seen here, a library loaded during the suite left the test process in an ASCII
 # C locale and a later test's text read failed; the tests' own reads and writes name utf-8 as well.
 # CI runs this: every test but the rehearsal-like runs marked long (make test-long) and the hostile-input
@@ -153,4 +164,4 @@ dockerfile-check: $(BIN)/.installed
 rehearse-real: $(BIN)/.installed
 	PYTHONPATH=src nice -n 10 $(BIN)/python -m rehearsals.real.run --configfile config/rehearsal.yaml --cores $(CORES)
 
-.PHONY: test-oldest dockerfile dockerfile-check bench-gpu test-gpu demo-ablation install demo demo-long test test-long test-fast test-hostile format-check lint lint-python rehearse-slurm rehearse-real rehearse-envs pins pins-check
+.PHONY: test-oldest dockerfile dockerfile-check bench-gpu test-gpu demo-ablation demo-deviations install demo demo-long test test-long test-fast test-hostile format-check lint lint-python rehearse-slurm rehearse-real rehearse-envs pins pins-check

@@ -52,6 +52,7 @@ READ_ONLY = {
     "challenge_official_cases.py": "a library of challenge_official.py",
     "challenge_official_runner.py": "needs the three challenges' official checkouts",
     "configs_unchanged.py": "compares with a git commit's configs",
+    "deviation_ablation.py": "a study over make demo-long and its arms (tests/methods/test_deviation_ablation_table.py)",
     "demo_seeds.py": "retrains a finished demo run's models (tests/evaluation/test_seed_study_grading.py)",
     "hostile_memory_budget.py": "trains a small run and refuses five budget cases (minutes)",
     "settings_reference.py": "run by its own test: tests/static/test_settings_reference.py (--check)",

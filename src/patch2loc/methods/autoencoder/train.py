@@ -25,6 +25,7 @@ from patch2loc.errors import InputError
 from patch2loc.run.settings import check_network
 from patch2loc.methods.autoencoder.bounds import MAX_SIZE, RANGES, VAE_RANGES  # one table: bounds.py
 from patch2loc.methods.autoencoder.model import DenseAutoencoder, layer_count
+from patch2loc.networks.inputs import ALL_SLICES, axial_band, per_volume
 from patch2loc.networks.slices import to_grid
 from patch2loc.training.harness import (
     LOOP_MUST_MATCH,
@@ -102,10 +103,13 @@ class AutoencoderConfig(LoopSettings):
         return {**{k: getattr(self, k) for k in ARCHITECTURE if k != "variational"}, "variational": self.variational}
 
 
-def brain_slices(images: np.ndarray, masks: np.ndarray, size: int, device: torch.device, brain: bool = True):
+def brain_slices(
+    images: np.ndarray, masks: np.ndarray, size: int, device: torch.device, brain: bool = True, band=ALL_SLICES
+):
     """(slices [N, 1, size, size] (image x mask), brain [N, 1, size, size] bool, or None without `brain`)
-    of the axial slices of [S, X, Y, Z] stacks that hold brain, on the model's grid and the device."""
-    keep = masks.any(axis=(1, 2))
+    of the axial slices of [S, X, Y, Z] stacks that hold brain (within `band` of each volume's brain,
+    networks.inputs.axial_band), on the model's grid and the device."""
+    keep = axial_band(masks, band)
     order = (0, 3, 1, 2)
     fg = torch.from_numpy(np.ascontiguousarray(masks.transpose(order)[keep])).unsqueeze(1)
     if not len(fg):
@@ -120,6 +124,17 @@ def brain_slices(images: np.ndarray, masks: np.ndarray, size: int, device: torch
     return torch.cat(out), torch.cat(inside) if brain else None
 
 
+def reference_slices(
+    data: TrainingData, size: int, device: torch.device, *, band=ALL_SLICES, intensity="clip", equalise=False
+):
+    """(training slices, validation slices, validation brain) as `brain_slices` gives them, after a
+    reference's per-volume conventions (networks.inputs.per_volume) and within its axial `band`."""
+    train = per_volume(data.train_images, data.train_masks, intensity=intensity, equalise=equalise)
+    val = per_volume(data.val_images, data.val_masks, intensity=intensity, equalise=equalise)
+    slices = brain_slices(train, data.train_masks, size, device, brain=False, band=band)[0]
+    return (slices, *brain_slices(val, data.val_masks, size, device, band=band))
+
+
 def fixed_batches(slices: torch.Tensor, brain: torch.Tensor, cfg, device: torch.device) -> list:
     """The validation set: `cfg.val_batches` batches of `cfg.batch_size` (slice, brain) pairs drawn once
     with a generator of its own (seed + 1: it never touches the training stream)."""
@@ -132,7 +147,7 @@ def fixed_batches(slices: torch.Tensor, brain: torch.Tensor, cfg, device: torch.
 
 
 def validation_batches(data: TrainingData, cfg, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """`fixed_batches` of the validation volumes' slices on the `cfg.size` grid (the AE's and FAE's)."""
+    """`fixed_batches` of the validation volumes' slices on the `cfg.size` grid (the AE's and VAE's)."""
     val_slices, val_brain = brain_slices(data.val_images, data.val_masks, cfg.size, device)
     return fixed_batches(val_slices, val_brain, cfg, device)
 

@@ -87,8 +87,16 @@ class FAE(nn.Module):
     """The frozen extractor and the feature autoencoder; forward(slices [B, 1, size, size]) ->
     (features, reconstruction), the features without gradients (models.py l. 193-196)."""
 
-    def __init__(self, size: int = 128, hidden_dims=HIDDEN_DIMS, dropout: float = 0.1, backbone: dict | None = None):
+    def __init__(
+        self,
+        size: int = 128,
+        hidden_dims=HIDDEN_DIMS,
+        dropout: float = 0.1,
+        backbone: dict | None = None,
+        equalise: bool = False,
+    ):
         super().__init__()
+        self.equalise = equalise  # volumes histogram-equalised as in training (networks/inputs.py)
         self.extractor = ResNetStages(resnet18(backbone), size)
         self.autoencoder = FeatureAutoencoder(FEATURE_CHANNELS, tuple(hidden_dims), dropout)
         self.size = size

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from patch2loc.networks.inputs import equalise_histogram
 from patch2loc.methods.fae.model import FAE, anomaly_slices
 from patch2loc.methods.fae.train import ARCHITECTURE, RANGES, check_architecture
 from patch2loc.networks.rebuild import check_config, Bounds, load_network
@@ -46,7 +47,9 @@ BOUNDS = Bounds(_check, "config size, hidden_dims", batch_bytes, "config size, v
 
 def build_network(config: dict) -> FAE:
     """The FAE of a checkpoint's settings; its extractor's weights come with the checkpoint's."""
-    return FAE(config["size"], config["hidden_dims"], float(config["dropout"]))
+    # equalise: absent from checkpoints written before the switch, none of which equalised
+    equalise = bool(config.get("equalise", False))
+    return FAE(config["size"], config["hidden_dims"], float(config["dropout"]), equalise=equalise)
 
 
 def load_model(checkpoint: str, device: str | torch.device = "cpu", name: str = "FAE") -> tuple[FAE, dict]:
@@ -61,5 +64,7 @@ def _ssim_map(model: FAE, x: torch.Tensor, generator: torch.Generator, brain: No
 
 
 def anomaly_map(model: FAE, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None):
-    """1 - SSIM of features and reconstruction (channel mean) inside the brain mask, 0 outside; float32 [X, Y, Z]."""
+    """1 - SSIM of features and reconstruction (channel mean) inside the brain mask, 0 outside; float32
+    [X, Y, Z]. A model trained with `equalise` scores the volume equalised as its training slices were."""
+    volume = equalise_histogram(volume) if model.equalise else volume
     return grid_map(model, volume, brain_mask, device, SLICES_PER_BATCH, _ssim_map, what="the FAE")

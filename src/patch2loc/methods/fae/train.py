@@ -24,7 +24,8 @@ from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.run.settings import check_network
 from patch2loc.networks import pretrained
-from patch2loc.methods.autoencoder.train import brain_slices, validation_batches
+from patch2loc.networks.inputs import ALL_SLICES, check_band
+from patch2loc.methods.autoencoder.train import fixed_batches, reference_slices
 from patch2loc.methods.fae.bounds import MAX_SIZE, RANGES  # one table: bounds.py
 from patch2loc.methods.fae.model import FAE, HIDDEN_DIMS, anomaly_slices, fae_loss, trainable_count
 from patch2loc.training.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
@@ -33,7 +34,8 @@ from patch2loc.training.training_data import TrainingData, published_first, trai
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_brain_score")
 ARCHITECTURE = ("size", "hidden_dims", "dropout")
-RESUME_MUST_MATCH = (*ARCHITECTURE, "batch_size", "lr", "weight_decay", "weights", "steps", *LOOP_MUST_MATCH)
+RESUME_MUST_MATCH = (*ARCHITECTURE, "batch_size", "lr", "weight_decay", "weights", "steps", "equalise", "axial_range")
+RESUME_MUST_MATCH += LOOP_MUST_MATCH
 MAX_PARAMETERS = 200_000_000  # a network this large is a typo in a block or an edited checkpoint
 BACKBONE = "resnet18"  # pretrained.FILES key: torchvision's IMAGENET1K_V1, what resnet18(pretrained=True) loads
 
@@ -75,6 +77,10 @@ class FAEConfig(LoopSettings):
     weights: str = pretrained.IMAGENET  # imagenet: torchvision's published ResNet-18; random: --random_extractor
     method: str = "FAE"  # FAE-random: the offline variant (offline.py), weights random
     pretrained_home: str = pretrained.HOME  # where the published file is read (config pretrained.home)
+    # The deviation ablation's switches (networks/inputs.py; docs/protocols.md): the reference's
+    # per-volume histogram equalisation (training and scoring); training on a middle band of the brain.
+    equalise: bool = False
+    axial_range: tuple[float, float] = ALL_SLICES
 
     def __post_init__(self) -> None:
         check_settings(self, "FAE config", "fae.device")
@@ -83,6 +89,9 @@ class FAEConfig(LoopSettings):
         if self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise InputError("FAE config: batch_size and lr must be positive, weight_decay >= 0.")
         check_network(check_architecture, self.architecture(), "FAE config")
+        if type(self.equalise) is not bool:
+            raise InputError("FAE config: equalise must be true or false.")
+        check_network(check_band, self.axial_range, "FAE config")
 
     def architecture(self) -> dict:
         return {k: getattr(self, k) for k in ARCHITECTURE}
@@ -112,10 +121,12 @@ class FAETask(NothingExtra):
 
     def __init__(self, data: TrainingData, cfg: FAEConfig, backbone: dict | None, device: torch.device):
         self.cfg, self.device, self.method = cfg, device, cfg.method  # the registry name in the checkpoints
-        self.slices, _ = brain_slices(data.train_images, data.train_masks, cfg.size, device, brain=False)
-        self.val_set = validation_batches(data, cfg, device)  # the AE's: fixed slices, a generator of their own
+        self.slices, val_slices, val_brain = reference_slices(
+            data, cfg.size, device, band=cfg.axial_range, equalise=cfg.equalise
+        )
+        self.val_set = fixed_batches(val_slices, val_brain, cfg, device)  # the AE's: a generator of their own
         self.generator = torch.Generator(device).manual_seed(cfg.seed)
-        self.model = FAE(cfg.size, cfg.hidden_dims, cfg.dropout, backbone).to(device)
+        self.model = FAE(cfg.size, cfg.hidden_dims, cfg.dropout, backbone, cfg.equalise).to(device)
         prime_batch_norm(self.model)
         trainable = [p for p in self.model.parameters() if p.requires_grad]  # Adam skips the frozen ones alike
         self.optimizer = torch.optim.Adam(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)

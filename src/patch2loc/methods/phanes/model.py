@@ -22,8 +22,9 @@ class PHANESModel(nn.Module):
     """What a PHANES checkpoint holds: `vae` (RA's Soft-IntroVAE), `generator` (the inpainter),
     `discriminator`, and `perceptual` (the frozen LPIPS network; None for the offline variant)."""
 
-    def __init__(self, vae: SoftIntroVAE, perceptual: nn.Module | None):
+    def __init__(self, vae: SoftIntroVAE, perceptual: nn.Module | None, intensity: str = "clip"):
         super().__init__()
+        self.intensity = intensity  # how the volumes were read in training (networks/inputs.py)
         self.vae = vae
         self.generator = InpaintGenerator()
         self.discriminator = Discriminator()

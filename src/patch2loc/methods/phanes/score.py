@@ -20,7 +20,7 @@ import torch
 from patch2loc.methods.phanes.model import PHANESModel
 from patch2loc.methods.phanes.restore import phanes_map, restore
 from patch2loc.methods.phanes.train import check_phanes_architecture
-from patch2loc.methods.ra.score import config_check, network_of
+from patch2loc.methods.ra.score import config_check, network_of, reference_intensities
 from patch2loc.methods.ra.train import unit_range
 from patch2loc.networks.rebuild import Bounds, load_network
 from patch2loc.networks.slices import grid_map, slice_batch_bytes
@@ -68,4 +68,5 @@ def anomaly_map(
     model: PHANESModel, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None
 ) -> np.ndarray:
     """PHANES' map inside the brain mask, 0 outside; float32 [X, Y, Z]."""
+    volume = reference_intensities(model, volume, brain_mask)
     return grid_map(model, volume, brain_mask, device, SLICES_PER_BATCH, _restored_map, with_mask=True)

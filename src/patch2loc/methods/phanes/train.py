@@ -35,6 +35,7 @@ from torch.nn import functional as F
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.networks import pretrained
+from patch2loc.networks.inputs import ALL_SLICES
 from patch2loc.training.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
 from patch2loc.networks.lpips import published_lpips
 from patch2loc.methods.phanes import masks
@@ -47,8 +48,10 @@ from patch2loc.methods.ra.train import (
     ARCHITECTURE,
     IntroVAETask,
     OptimizerSet,
+    INPUTS,
     build_vae,
     check_architecture,
+    check_inputs,
     soft_intro_update,
     training_batch,
 )
@@ -56,7 +59,9 @@ from patch2loc.training.training_data import TrainingData, published_first, trai
 from patch2loc.run.settings import check_network
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_mse_final", "val_mse_coarse")
-RESUME_MUST_MATCH = (*ARCHITECTURE, "batch_size", "lr", "steps", "augment", "across_batch", "weights", *LOOP_MUST_MATCH)
+THRESHOLDS = ("train_threshold", "val_threshold")
+RESUME_MUST_MATCH = (*ARCHITECTURE, "batch_size", "lr", "steps", "augment", "across_batch", "weights")
+RESUME_MUST_MATCH += (*INPUTS, *THRESHOLDS, *LOOP_MUST_MATCH)
 BLOCK = "phanes"
 
 
@@ -87,6 +92,13 @@ class PHANESConfig(LoopSettings):
     weights: str = pretrained.IMAGENET  # imagenet: LPIPS and VGG-19 (the paper); random: neither
     method: str = "PHANES"  # PHANES-noPretrained: the offline variant (offline.py), weights random
     pretrained_home: str = pretrained.HOME
+    # The deviation ablation's switches (docs/protocols.md): RA's (ra/train.py), and the mask thresholds
+    # of training and validation, which the reference tuned on its own data (scoring takes each image's
+    # 95th percentile, as the reference's)
+    intensity: str = "clip"
+    axial_range: tuple[float, float] = ALL_SLICES
+    train_threshold: float = masks.TRAIN_THRESHOLD
+    val_threshold: float = masks.VALIDATION_THRESHOLD
 
     def __post_init__(self) -> None:
         check_settings(self, "PHANES config", "phanes.device")
@@ -98,6 +110,9 @@ class PHANESConfig(LoopSettings):
                 "PHANES config: batch_size and lr must be positive, augment and across_batch true or false."
             )
         check_network(check_phanes_architecture, self.architecture(), "PHANES config")
+        check_inputs(self, "PHANES config")
+        if not all(0.0 < t < 1.0 for t in (self.train_threshold, self.val_threshold)):
+            raise InputError("PHANES config: train_threshold and val_threshold must lie between 0 and 1.")
 
     def architecture(self) -> dict:
         return {k: getattr(self, k) for k in ARCHITECTURE}
@@ -119,7 +134,7 @@ class PHANESTask(IntroVAETask):
     def __init__(self, data: TrainingData, cfg: PHANESConfig, networks: tuple, device: torch.device):
         perceptual, vgg = networks
         super().__init__(data, cfg, device)
-        self.model = PHANESModel(build_vae(cfg.architecture()), perceptual).to(device)
+        self.model = PHANESModel(build_vae(cfg.architecture()), perceptual, cfg.intensity).to(device)
         self.vgg = None if vgg is None else vgg.to(device).eval()  # training only: never in the model
         parts = {
             "encoder": self.model.vae.encoder,
@@ -144,7 +159,7 @@ class PHANESTask(IntroVAETask):
         """G's step on its reconstruction losses and D's on its smgan loss (PhanesTrainer.py l. 229-269)."""
         cfg, net_g, net_d = self.cfg, self.model.generator, self.model.discriminator
         synthetic = masks.synthetic_masks(len(x), cfg.size, mask_generator).to(self.device)
-        anomaly = mask_of(self.model.perceptual, x, rec, masks.TRAIN_THRESHOLD, cfg.across_batch)
+        anomaly = mask_of(self.model.perceptual, x, rec, cfg.train_threshold, cfg.across_batch)
         mixed = masks.union(anomaly, synthetic)
         with autocast_context(self.device, cfg.amp):
             pred = net_g(masks.masked_input(x, mixed), mixed)
@@ -166,7 +181,7 @@ class PHANESTask(IntroVAETask):
     def validation_terms(self, x: torch.Tensor, inside: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         with autocast_context(self.device, self.cfg.amp):
             final, coarse, _ = restore(
-                self.model, x, gen, masks.VALIDATION_THRESHOLD, inside.float(), self.cfg.across_batch
+                self.model, x, gen, self.cfg.val_threshold, inside.float(), self.cfg.across_batch
             )
         return torch.stack([F.mse_loss(final.float(), x), F.mse_loss(coarse, x)])
 

@@ -143,8 +143,9 @@ class RAModel(nn.Module):
     """What an RA checkpoint holds: the Soft-IntroVAE and, with `weights: imagenet`, the frozen LPIPS
     network its anomaly map is weighted with (None for the offline variant, which needs none)."""
 
-    def __init__(self, vae: SoftIntroVAE, perceptual: nn.Module | None):
+    def __init__(self, vae: SoftIntroVAE, perceptual: nn.Module | None, intensity: str = "clip"):
         super().__init__()
+        self.intensity = intensity  # how the volumes were read in training (networks/inputs.py)
         self.vae, self.perceptual = vae, perceptual
 
     @property

@@ -25,6 +25,7 @@ from skimage.exposure import equalize_adapthist
 
 from patch2loc.errors import InputError
 from patch2loc.networks import pretrained
+from patch2loc.networks.inputs import full_range
 from patch2loc.networks.lpips import SqueezeLPIPS, saliency
 from patch2loc.methods.ra.model import RAModel
 from patch2loc.methods.ra.train import ARCHITECTURE, RANGES, build_vae, check_architecture, unit_range
@@ -73,7 +74,8 @@ def network_of(model_cls):
 
     def network(config: dict):
         perceptual = SqueezeLPIPS() if config["weights"] == pretrained.IMAGENET else None
-        model = model_cls(build_vae(config), perceptual)
+        # intensity: absent from checkpoints written before the switch, which all clipped
+        model = model_cls(build_vae(config), perceptual, config.get("intensity", "clip"))
         model.seed = int(config["seed"])
         return model
 
@@ -117,4 +119,11 @@ def anomaly_map(
     model: RAModel, volume: np.ndarray, brain_mask: np.ndarray, device: str | torch.device | None = None
 ) -> np.ndarray:
     """RA's map inside the brain mask, 0 outside; float32 [X, Y, Z]."""
+    volume = reference_intensities(model, volume, brain_mask)
     return grid_map(model, volume, brain_mask, device, SLICES_PER_BATCH, _ra_map_on_grid)
+
+
+def reference_intensities(model, volume: np.ndarray, brain_mask: np.ndarray) -> np.ndarray:
+    """The volume as the model's training read it: whole range in [0, 1] for `intensity: full_range`
+    (networks.inputs), else as it is (the slices are clipped on the grid)."""
+    return full_range(volume, brain_mask) if model.intensity == "full_range" else volume

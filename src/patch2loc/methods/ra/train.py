@@ -24,7 +24,8 @@ import torch
 from patch2loc.checks.ranges import check_block
 from patch2loc.errors import InputError
 from patch2loc.networks import pretrained
-from patch2loc.methods.autoencoder.train import brain_slices, fixed_batches
+from patch2loc.networks.inputs import ALL_SLICES, INTENSITIES, check_band
+from patch2loc.methods.autoencoder.train import fixed_batches, reference_slices
 from patch2loc.training.harness import LOOP_MUST_MATCH, LoopSettings, autocast_context, check_settings
 from patch2loc.networks.lpips import SqueezeLPIPS, published_lpips
 from patch2loc.methods.ra.augment import augment
@@ -37,7 +38,8 @@ from patch2loc.run.settings import check_network
 
 COLUMNS = ("step", "train_loss", "val_loss", "val_recon_error")
 ARCHITECTURE = ("size", "width", "zdim", "expand_transitions")
-RESUME_MUST_MATCH = (*ARCHITECTURE, "batch_size", "lr", "steps", "augment", "weights", *LOOP_MUST_MATCH)
+INPUTS = ("intensity", "axial_range")  # what the training slices are (networks/inputs.py)
+RESUME_MUST_MATCH = (*ARCHITECTURE, "batch_size", "lr", "steps", "augment", "weights", *INPUTS, *LOOP_MUST_MATCH)
 MAX_PARAMETERS = 500_000_000  # a network this large is a typo in a block or an edited checkpoint
 
 
@@ -78,6 +80,10 @@ class RAConfig(LoopSettings):
     weights: str = pretrained.IMAGENET  # imagenet: LPIPS-weighted map (the paper); random: the residual alone
     method: str = "RA"  # RA-noLPIPS: the offline variant (offline.py), weights random
     pretrained_home: str = pretrained.HOME
+    # The deviation ablation's switches (networks/inputs.py; docs/protocols.md): the volume's whole
+    # range in [0, 1] (full_range) instead of clipping at 1; training on a middle band of the brain.
+    intensity: str = "clip"
+    axial_range: tuple[float, float] = ALL_SLICES
 
     def __post_init__(self) -> None:
         check_settings(self, "RA config", "ra.device")
@@ -86,9 +92,17 @@ class RAConfig(LoopSettings):
         if self.batch_size < 1 or self.lr <= 0 or type(self.augment) is not bool:
             raise InputError("RA config: batch_size and lr must be positive, augment true or false.")
         check_network(check_architecture, self.architecture(), "RA config")
+        check_inputs(self, "RA config")
 
     def architecture(self) -> dict:
         return {k: getattr(self, k) for k in ARCHITECTURE}
+
+
+def check_inputs(cfg, where: str) -> None:
+    """One line unless the ablation's switches of RA's or PHANES' settings are valid."""
+    if cfg.intensity not in INTENSITIES:
+        raise InputError(f"{where}: intensity {cfg.intensity!r} must be one of {list(INTENSITIES)}.")
+    check_network(check_band, cfg.axial_range, where)
 
 
 def unit_range(slices: torch.Tensor) -> torch.Tensor:
@@ -153,8 +167,10 @@ class IntroVAETask(NothingExtra):
 
     def __init__(self, data: TrainingData, cfg: RAConfig, device: torch.device):
         self.cfg, self.device, self.scale, self.method = cfg, device, scale_of(cfg.size), cfg.method
-        self.slices = unit_range(brain_slices(data.train_images, data.train_masks, cfg.size, device, brain=False)[0])
-        val_slices, val_brain = brain_slices(data.val_images, data.val_masks, cfg.size, device)
+        slices, val_slices, val_brain = reference_slices(
+            data, cfg.size, device, band=cfg.axial_range, intensity=cfg.intensity
+        )
+        self.slices = unit_range(slices)
         self.val_set = fixed_batches(unit_range(val_slices), val_brain, cfg, device)
         self.generator = torch.Generator(device).manual_seed(cfg.seed)
 
@@ -175,7 +191,7 @@ class RATask(IntroVAETask):
 
     def __init__(self, data: TrainingData, cfg: RAConfig, perceptual: SqueezeLPIPS | None, device: torch.device):
         super().__init__(data, cfg, device)
-        self.model = RAModel(build_vae(cfg.architecture()), perceptual).to(device)
+        self.model = RAModel(build_vae(cfg.architecture()), perceptual, cfg.intensity).to(device)
         self.optimizer = OptimizerSet(
             encoder=torch.optim.Adam(self.model.vae.encoder.parameters(), lr=cfg.lr),
             decoder=torch.optim.Adam(self.model.vae.decoder.parameters(), lr=cfg.lr),
