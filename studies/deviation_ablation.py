@@ -4,7 +4,7 @@ table, from `make demo-long`'s run and the finished arms of `make demo-deviation
     python studies/deviation_ablation.py results/demo_long results/dev_full_range ... [--out table.md]
 
 An arm is the long demo's run with one reference convention switched on (config/ablation/
-deviation_*.yaml; networks/inputs.py) for the methods it concerns, on the T2 input. Per arm, method
+deviation_*.yaml; networks/inputs.py) for the methods it concerns, on the T1 and T2 inputs. Per arm, method
 and lesion set: AUPRC (%) under the authors' protocol (ref_auprc of tables/per_volume_metrics.csv)
 and under the shared one (auprc), the long demo's value, the arm's, and the paired difference (arm
 minus long demo) with its 95 % bootstrap interval over test subjects (each subject's mean over
@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from patch2loc.evaluation.tables.files import to_markdown
-from patch2loc.evaluation.tables.uncertainty import Bootstrap, bootstrap_interval
+from patch2loc.evaluation.tables.uncertainty import Bootstrap, bootstrap_interval, subject_means
 
 KEYS = ["method", "modality", "dataset"]
 COLUMNS = {"ref_auprc": "authors' protocol", "auprc": "shared protocol"}
@@ -57,8 +57,8 @@ def switches(config: dict, base: dict) -> str:
 
 def subject_values(metrics: pd.DataFrame, column: str) -> pd.Series:
     """Per (method, modality, dataset, subject): the mean over folds of `column`, in percent."""
-    values = pd.to_numeric(metrics[column], errors="coerce") * 100
-    return metrics.assign(_v=values).groupby([*KEYS, "subject"])["_v"].mean()
+    numeric = metrics.assign(**{column: pd.to_numeric(metrics[column], errors="coerce")})
+    return subject_means(numeric, column, KEYS).set_index([*KEYS, "subject"])[column] * 100
 
 
 def cell(values, boot: Bootstrap, *key) -> str:
