@@ -11,6 +11,7 @@ every resource setting of both profiles is in force.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -44,9 +45,21 @@ def two_gpu_jobs(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _run(workdir: Path, *args: str) -> None:
+# Loaded by the Snakemake process of a run (PYTHONPATH): records each ILP solve (pulp, CBC) in a file.
+SOLVE_PROBE = """
+import os, pulp
+_solve = pulp.LpProblem.solve
+def solve(self, *args, **kwargs):
+    with open(os.environ["SOLVES_FILE"], "a") as f:
+        f.write("solve\\n")
+    return _solve(self, *args, **kwargs)
+pulp.LpProblem.solve = solve
+"""
+
+
+def _run(workdir: Path, *args: str, env: dict | None = None) -> None:
     res = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True, text=True, timeout=300, env=env
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
 
@@ -61,6 +74,20 @@ def _overlap(workdir: Path) -> float:
 def test_local_runs_hold_one_gpu_job_at_a_time(two_gpu_jobs):
     _run(two_gpu_jobs, "--cores", "2")  # profiles/default is applied automatically
     assert _overlap(two_gpu_jobs) <= 0
+
+
+@pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
+def test_local_runs_plan_without_forking_the_ilp_solver(two_gpu_jobs, tmp_path):
+    """profiles/default picks the greedy scheduler (bench_scheduler.py: the ILP one forks CBC each round
+    while a job waits for the GPU); the probe sees the ILP solves when the command line asks for them."""
+    probe, solves = tmp_path / "probe", tmp_path / "solves.txt"
+    probe.mkdir()
+    (probe / "sitecustomize.py").write_text(SOLVE_PROBE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(probe), "SOLVES_FILE": str(solves)}
+    _run(two_gpu_jobs, "--cores", "2", env=env)
+    assert not solves.exists()
+    _run(two_gpu_jobs, "--cores", "2", "--forceall", "--scheduler", "ilp", env=env)
+    assert solves.read_text().count("solve") >= 1
 
 
 @pytest.mark.slow  # end to end (subprocesses, Snakemake or the real chain): out of make test-fast
