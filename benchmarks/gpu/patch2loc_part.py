@@ -86,6 +86,11 @@ def heatmaps(sizes: Sizes, device: torch.device, train_steps: int) -> dict:
     runs += [("bf16", batch, "auto", True, "project_bf16_compiled")]
     runs += [("bf16", b, "auto", False, f"project_bf16_batch{b}") for b in (batch // 4, 4 * batch)]
     for amp, size, engine, compiled, name in runs:
+        patches = rows.get("project_bf16", {}).get("patches")
+        if size != batch and patches is not None and patches <= min(size, batch):
+            # every patch fits one batch at either size: the same single batch as project_bf16 (tiny sizes)
+            rows[name] = {"batch_size": size, "skipped": f"{patches} patches fit one batch, as in project_bf16"}
+            continue
         run = partial(score_volume, model, batch_size=size, device=device, amp=amp, engine=engine, compile=compiled)
         _, first = seconds(lambda: run(volume[:, :, :2], mask[:, :, :2]), device)  # tuning (and compiling)
         reset_peak(device)

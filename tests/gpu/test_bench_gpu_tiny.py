@@ -80,3 +80,13 @@ def test_gpu_hours_cover_every_trained_method_and_the_paper_splits(record):
     for name, row in hours.items():  # what the GPU is held for against what the networks need
         if name != "total":
             assert row["gpu_h"] >= row["need_gpu_h"] > 0 and row["held_over_need"] >= 1.0, name
+
+
+@pytest.mark.slow
+def test_a_batch_that_holds_every_patch_is_not_timed_again(record):
+    """The other batch sizes' rows: at tiny sizes every patch fits one batch at either size, the same
+    single batch as project_bf16's, so they are recorded as skipped, not timed."""
+    heat = record["results"]["heatmap"]
+    others = {k: r for k, r in heat.items() if k.startswith("project_bf16_batch")}
+    assert len(others) == 2 and heat["project_bf16"]["patches"] <= min(r["batch_size"] for r in others.values())
+    assert all("skipped" in r and "seconds" not in r for r in others.values()), others
