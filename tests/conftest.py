@@ -6,11 +6,7 @@ import pytest
 
 
 def pytest_collection_modifyitems(config, items):
-    """The files of the longest tests first, then those with any `slow` test, then the rest (each file's
-    tests in their order): with `-n`, a file of several minutes then starts at once, not after the
-    fast ones, and the fast files fill in at the end. Tests marked `gpu` need a CUDA device: skipped
-    with the reason where there is none."""
-    items.sort(key=file_rank(items).__getitem__)  # stable: the order inside a file and between equals stays
+    """Tests marked `gpu` need a CUDA device: skipped with the reason where there is none."""
     import torch
 
     if torch.cuda.is_available():
@@ -19,17 +15,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("gpu") is not None:
             item.add_marker(skip)
-
-
-def file_rank(items) -> dict:
-    """item -> (minus the most minutes a test of its file is marked with, whether its file has no slow test)."""
-    minutes, slow = {}, set()
-    for item in items:
-        mark = item.get_closest_marker("slow")
-        if mark is not None:
-            slow.add(item.path)
-            minutes[item.path] = max(minutes.get(item.path, 0), mark.kwargs.get("minutes", 0))
-    return {item: (-minutes.get(item.path, 0), item.path not in slow) for item in items}
 
 
 @pytest.fixture()

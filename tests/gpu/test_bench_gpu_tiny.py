@@ -27,7 +27,7 @@ def record(tmp_path_factory) -> dict:
     return json.loads(out.read_text(encoding="utf-8"))
 
 
-@pytest.mark.slow(minutes=3)  # the module's record: the benchmark's tiny mode
+@pytest.mark.slow
 def test_every_part_ran_without_error(record):
     env, res = record["environment"], record["results"]
     assert env["device"] == "cpu" and env["torch"] and env["cpu"]

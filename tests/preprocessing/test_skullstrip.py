@@ -18,7 +18,7 @@ ITK_HEAD = ITK_DATA / "KmeansTest_T1UCharRaw.nii.gz"
 ITK_MASK = ITK_DATA / "KmeansTest_T1RawSkullStrip.nii.gz"
 
 
-@pytest.mark.slow(minutes=2)
+@pytest.mark.slow
 @pytest.mark.skipif(
     not ITK_HEAD.exists(),
     reason="Debian package insighttoolkit5-examples not "

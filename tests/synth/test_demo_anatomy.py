@@ -44,7 +44,7 @@ def _fetched(name: str) -> anatomies.Anatomy:
         pytest.skip(str(exc))
 
 
-@pytest.mark.slow(minutes=5)  # mrhead: ROBEX, N4 and a 1 mm registration; icbm2009c: the last two
+@pytest.mark.slow  # mrhead: ROBEX, N4 and a 1 mm registration (minutes); icbm2009c: the last two
 @pytest.mark.parametrize("name", anatomies.ANATOMIES)
 def test_each_source_gives_tissue_maps_that_sum_to_one_on_the_mni_grid(name):
     ref = anatomies.anatomy_1mm("mni152")

@@ -17,7 +17,7 @@ import pytest
 from tests.helpers.workflow import tiny_config, snakemake
 
 
-@pytest.mark.slow(minutes=7)
+@pytest.mark.slow
 def test_tiny_end_to_end_run_reaches_the_report(workdir):
     tiny_config(workdir)
     res = snakemake(workdir, "--configfile", "config/tiny.yaml", "--resources", "gpu=1", timeout=1200)
