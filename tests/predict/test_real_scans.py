@@ -176,7 +176,7 @@ def test_robex_gives_the_shipped_mask(tmp_path):
     got = scan_pair("brain1", tmp_path)
     if isinstance(got, str):
         pytest.skip(f"real scans not available: {got}")
-    fresh = run_robex(got[0], tmp_path / "mask.nii.gz")
+    fresh = nib.load(run_robex(got[0], tmp_path / "mask.nii.gz"))
     shipped = nib.load(SHIPPED_MASKS / f"{robex_key(got[0])}.nii.gz")
-    assert np.array_equal(np.asarray(nib.load(fresh).dataobj), np.asarray(shipped.dataobj))
-    assert np.allclose(nib.load(fresh).affine, shipped.affine)
+    assert np.array_equal(np.asarray(fresh.dataobj), np.asarray(shipped.dataobj))
+    assert np.allclose(fresh.affine, shipped.affine)
