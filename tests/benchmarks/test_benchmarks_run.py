@@ -57,6 +57,7 @@ READ_ONLY = {
     "demo_seeds.py": "retrains a finished demo run's models (tests/evaluation/test_seed_study_grading.py)",
     "hostile_memory_budget.py": "trains a small run and refuses five budget cases (minutes)",
     "settings_reference.py": "run by its own test: tests/static/test_settings_reference.py (--check)",
+    "ship_anatomy_steps.py": "reruns ROBEX and two 1 mm registrations (minutes; tests/synth/test_anatomy_steps.py)",
     "kernel_dispatch.py": "reads a finished demo run",
     "precision_effect.py": "reads a finished run",
     "predict.py": "the predict rehearsal: trains a small real-size run (minutes)",

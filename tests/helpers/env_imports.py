@@ -13,6 +13,7 @@ module-level code.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,10 +87,16 @@ def _scan_call(call: ast.Call, parents: dict, where: str, names: list, needs: Ne
             needs.dynamic.add(f"{where}:{_enclosing_function(call, parents)}")
 
 
-def scan(path: Path, package: str | None, functions, label: str) -> tuple[list, Needs]:
+def scan(path: Path, package: str | None, functions, label: str) -> tuple[tuple, Needs]:
     """(modules imported unconditionally, as _import_names gives them; what else the code asks for) of one file (`label`:
     its name in dynamic-import sites). With `functions`: only the module level and these functions
-    (and those they call); else all."""
+    (and those they call); else all. Read once per version of the file (the scripts share most modules)."""
+    stat = path.stat()
+    return _scan(path, stat.st_mtime_ns, stat.st_size, package, functions, label)
+
+
+@functools.lru_cache(maxsize=None)
+def _scan(path: Path, _mtime: int, _size: int, package: str | None, functions, label: str) -> tuple[tuple, Needs]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
     defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
@@ -115,7 +122,7 @@ def scan(path: Path, package: str | None, functions, label: str) -> tuple[list, 
                 _scan_call(node, parents, label, names, needs)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip():
                 needs.words.add(node.value.split()[0])
-    return names, needs
+    return tuple(names), needs  # shared by every later caller: read, never changed
 
 
 def _module_file(src: Path, name: str) -> Path | None:
@@ -143,7 +150,7 @@ def script_needs(script: Path, src: Path, expand: dict[str, list[str]] | None = 
         for attr in ("engines", "words", "dynamic", "calls"):
             getattr(total, attr).update(getattr(needs, attr))
         if path == script:  # a method loaded by name: where the script itself does it
-            names += [(m, None) for key in (needs.calls | needs.dynamic) & set(expand) for m in expand[key]]
+            names += tuple((m, None) for key in (needs.calls | needs.dynamic) & set(expand) for m in expand[key])
         for name, imported in names:
             top = name.split(".")[0]
             if top == "patch2loc":

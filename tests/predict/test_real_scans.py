@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 
 from patch2loc import cli
-from rehearsals.real.real_scans import MEMBERS, SHIPPED_MASKS, real_scan, robex_key
+from patch2loc.preprocessing.skullstrip import robex_key
+from rehearsals.real.real_scans import MEMBERS, SHIPPED_MASKS, real_scan
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from patch2loc.preprocessing import skullstrip
 from rehearsals.real import real_scans
-from rehearsals.real.real_scans import robex_key, robex_mask
+from patch2loc.preprocessing.skullstrip import robex_key
+from rehearsals.real.real_scans import robex_mask
+from tests.helpers.robex import fake_robex
 
 
 def _scan(path: Path, value: float) -> Path:
@@ -22,15 +23,7 @@ def _scan(path: Path, value: float) -> Path:
 
 def test_robex_runs_once_per_scan(tmp_path, monkeypatch):
     monkeypatch.setenv("PATCH2LOC_TEST_DATA", str(tmp_path / "cache"))
-    calls = []
-
-    def fake_robex(image, out_mask, *, seed=0):
-        calls.append(Path(image).name)
-        img = nib.load(str(image))
-        nib.save(nib.Nifti1Image((np.asarray(img.dataobj) > 0).astype(np.uint8), img.affine), str(out_mask))
-        return Path(out_mask)
-
-    monkeypatch.setattr(skullstrip, "run_robex", fake_robex)
+    calls = fake_robex(monkeypatch)
     a, b = _scan(tmp_path / "a.nii.gz", 1.0), _scan(tmp_path / "b.nii.gz", 2.0)
     first = robex_mask(a, tmp_path / "a_mask1.nii.gz")
     again = robex_mask(a, tmp_path / "a_mask2.nii.gz")
@@ -46,14 +39,7 @@ def test_a_shipped_mask_of_the_same_key_is_used_and_another_key_runs_robex(tmp_p
     shipped = tmp_path / "shipped"
     shipped.mkdir()
     monkeypatch.setattr(real_scans, "SHIPPED_MASKS", shipped)
-    calls = []
-
-    def fake_robex(image, out_mask, *, seed=0):
-        calls.append(Path(image).name)
-        nib.save(nib.Nifti1Image(np.ones((8, 8, 4), np.uint8), np.eye(4)), str(out_mask))
-        return Path(out_mask)
-
-    monkeypatch.setattr(skullstrip, "run_robex", fake_robex)
+    calls = fake_robex(monkeypatch)
     a, b = _scan(tmp_path / "a.nii.gz", 1.0), _scan(tmp_path / "b.nii.gz", 2.0)
     (shipped / f"{robex_key(a)}.nii.gz").write_bytes(b"the shipped mask")
     assert robex_mask(a, tmp_path / "a_mask.nii.gz").read_bytes() == b"the shipped mask"

