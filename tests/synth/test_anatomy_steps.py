@@ -70,6 +70,8 @@ def test_a_filed_registration_is_the_registration_and_another_image_registers_ag
     assert np.array_equal(*same)  # the filed transform resamples to the same bytes
     again.register(fixed, _image(1))
     assert again.ran == ["registration"]
+    with pytest.raises(RuntimeError, match="is not in .*ship_anatomy_steps.py files it"):
+        Steps(read=filed, run=False).register(fixed, _image(3))
 
 
 def test_the_shipped_folder_holds_one_mask_and_one_registration_per_derived_source():

@@ -24,11 +24,13 @@ SHIPPED = Path(__file__).resolve().parent / "shipped_steps"
 
 @dataclass
 class Steps:
-    """Where filed results are read (None: never) and fresh ones written (None: nowhere), and which
-    files a derivation used or wrote (`files`, for the shipping command and its test)."""
+    """Where filed results are read (None: never) and fresh ones written (None: nowhere), whether a step
+    not filed may run (`run=False`: it is an error, the tests' check that the shipped results are
+    current), and which files a derivation used or wrote (`files`, for the shipping command and its test)."""
 
     read: Path | None = SHIPPED
     write: Path | None = None
+    run: bool = True
     files: list[Path] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
 
@@ -38,6 +40,11 @@ class Steps:
             self.files.append(path)
             return path
         return None
+
+    def _ran(self, step: str, name: str) -> None:
+        if not self.run:
+            raise RuntimeError(f"{step}: {name} is not in {self.read}; python tools/ship_anatomy_steps.py files it")
+        self.ran.append(step)
 
     def _filed(self, name: str, write) -> None:
         if self.write:
@@ -54,7 +61,7 @@ class Steps:
         if known:
             shutil.copyfile(known, out_mask)
             return out_mask
-        self.ran.append("robex")
+        self._ran("robex", name)
         run_robex(image, out_mask)
         self._filed(name, lambda path: shutil.copyfile(out_mask, path))
         return out_mask
@@ -71,7 +78,7 @@ class Steps:
         known = self._known(name)
         if known:
             return sitk.ReadTransform(str(known))  # ITK writes the parameters in full (17 digits)
-        self.ran.append("registration")
+        self._ran("registration", name)
         transform, _ = corrections.register_affine(fixed, moving, cfg)
         self._filed(name, lambda path: sitk.WriteTransform(transform, str(path)))
         return transform
