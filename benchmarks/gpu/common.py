@@ -3,6 +3,7 @@ synthetic brains, step timing and peak memory."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import gc
 import os
@@ -43,7 +44,13 @@ class Sizes:
 
 
 def paper_config() -> dict:
-    """The paper config as its run sees it: each method block with its code defaults stated."""
+    """The paper config as its run sees it: each method block with its code defaults stated (a copy
+    the caller may change)."""
+    return copy.deepcopy(_paper_config())
+
+
+@functools.lru_cache(maxsize=1)  # read once: the parts ask for it per method and measure (seconds of YAML each)
+def _paper_config() -> dict:
     from patch2loc.run.blocks import filled
 
     return filled(yaml.safe_load(PAPER_CONFIG.read_text(encoding="utf-8")))

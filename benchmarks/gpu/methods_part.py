@@ -142,7 +142,7 @@ def scoring(name: str, data: TrainingData, sizes: Sizes, device: torch.device, v
     reset_peak(device)
     scored, sec = seconds(lambda: score_scan(name, [model], volume, mask, run), device)
     row = {"seconds_per_volume": sec, "model_seconds": scored.seconds, "peak_gib": peak_gib(device)}
-    row.update(streamed(name, model, volume, mask, run, device))
+    row.update(streamed(name, model, volume, mask, run, device, 2 if sizes.tiny else 6))
     print(
         f"{name:15s} scoring: {sec:6.2f} s/volume (the network {scored.seconds:.2f} s), streamed "
         f"{row['streamed_s_per_volume']:.2f} s/volume (network {row['streamed_model_seconds']:.2f}), peak {row['peak_gib']} GiB",

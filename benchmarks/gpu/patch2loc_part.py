@@ -78,8 +78,10 @@ def heatmaps(sizes: Sizes, device: torch.device, train_steps: int) -> dict:
 
     model = trained_model(sizes, device, train_steps)
     volume, mask, seg = synthetic_case(sizes.grid, seed=99, lesion=True)
+    if sizes.tiny:  # the paths, not the speed: the four middle slices (the lesion's among them), half the CPU time
+        volume, mask, seg = (np.ascontiguousarray(a[:, :, 2:6]) for a in (volume, mask, seg))
     batch = paper_config()["heatmap"]["batch_size"]
-    rows, maps = {"volume": list(sizes.grid), "train_steps": train_steps}, {}
+    rows, maps = {"volume": list(volume.shape), "train_steps": train_steps}, {}
     runs = [(amp, batch, "auto", False, f"project_{amp}") for amp in HEATMAP_PRECISIONS]
     # the engines side by side (heatmap/inference.py), the compiled encoder, then other batches
     runs += [("bf16", batch, engine, False, f"project_bf16_{engine}") for engine in ("plain", "folded-untrimmed")]
@@ -100,11 +102,11 @@ def heatmaps(sizes: Sizes, device: torch.device, train_steps: int) -> dict:
         maps.setdefault(amp if engine == "auto" and not compiled else name.removeprefix("project_"), res.score)
         rows[name] = {"seconds": sec, "patches": res.n_patches, "peak_gib": peak_gib(device), "batch_size": size}
         rows[name].update(engine=engine, compiled=compiled, warm_up_s=first)
-    slices = np.arange(sizes.grid[2]) if sizes.heatmap_slices is None else np.arange(sizes.heatmap_slices)
+    slices = np.arange(volume.shape[2]) if sizes.heatmap_slices is None else np.arange(sizes.heatmap_slices)
     reset_peak(device)
     forward = None if device.type == "cuda" else 512
     authors, sec = seconds(lambda: authors_scores(model, volume, mask, slices, device, forward), device)
-    scale = sizes.grid[2] / len(slices)  # a CPU times a few slices: scaled to the volume
+    scale = volume.shape[2] / len(slices)  # a CPU times a few slices: scaled to the volume
     rows["authors_fp16"] = {"seconds": sec * scale, "slices_timed": len(slices), "peak_gib": peak_gib(device)}
     median = paper_config()["heatmap"]["median_size"]  # the core's filter: on the scoring's GPU, if any
     on = device if device.type == "cuda" else None
