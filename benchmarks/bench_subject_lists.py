@@ -2,7 +2,7 @@
 `splits_dir` (data/subjects.py). Times those calls with each list's content parsed once against
 parsed at every call, side by side in one run, on the shipped paper lists (splits/).
 
-    python benchmarks/bench_subject_lists.py            # 1,500 jobs' worth of calls (the paper DAG: ~1,600 jobs)
+    python benchmarks/bench_subject_lists.py            # 1,500 jobs' worth of calls
     python benchmarks/bench_subject_lists.py --tiny     # 20 (CI: the path, not the speed)
 """
 

@@ -30,7 +30,7 @@ def read_split(splits_dir: str | os.PathLike, dataset: str) -> list[dict]:
     return list(_rows(path.read_bytes()))
 
 
-@functools.lru_cache(maxsize=64)  # the workflow asks per job: the paper DAG's dry run spent 40 % of its time here
+@functools.lru_cache(maxsize=64)  # every job's input functions ask while Snakemake plans the DAG
 def _rows(content: bytes) -> tuple[dict, ...]:
     """The csv's rows, parsed once per content (callers only read them)."""
     return tuple(csv.DictReader(io.StringIO(content.decode("utf-8"), newline="")))
