@@ -30,17 +30,18 @@ class Sizes:
     warmup: int  # untimed steps before a rate is timed (cuDNN's autotuning, allocator)
     steps: int  # timed steps per rate
     heatmap_slices: int | None  # axial slices scored by the authors' scheme (None: all; a CPU times a few)
+    streamed: int  # volumes a method's scoring streams as a job's device stage runs them
     tiny: bool
 
     @classmethod
     def paper(cls) -> "Sizes":
         cfg = paper_config()
         grid = tuple(cfg["preprocess"]["target_shape"])
-        return cls(grid, 358, cfg["patch2loc"]["patches_per_step"], 3, 15, None, False)
+        return cls(grid, 358, cfg["patch2loc"]["patches_per_step"], 3, 15, None, 6, False)
 
     @classmethod
     def small(cls) -> "Sizes":
-        return cls((32, 32, 8), 3, 64, 1, 2, 2, True)
+        return cls((32, 32, 8), 3, 64, 1, 2, 2, 2, True)
 
 
 def paper_config() -> dict:

@@ -142,7 +142,7 @@ def scoring(name: str, data: TrainingData, sizes: Sizes, device: torch.device, v
     reset_peak(device)
     scored, sec = seconds(lambda: score_scan(name, [model], volume, mask, run), device)
     row = {"seconds_per_volume": sec, "model_seconds": scored.seconds, "peak_gib": peak_gib(device)}
-    row.update(streamed(name, model, volume, mask, run, device, 2 if sizes.tiny else 6))
+    row.update(streamed(name, model, volume, mask, run, device, sizes.streamed))
     print(
         f"{name:15s} scoring: {sec:6.2f} s/volume (the network {scored.seconds:.2f} s), streamed "
         f"{row['streamed_s_per_volume']:.2f} s/volume (network {row['streamed_model_seconds']:.2f}), peak {row['peak_gib']} GiB",
@@ -151,7 +151,7 @@ def scoring(name: str, data: TrainingData, sizes: Sizes, device: torch.device, v
     return row
 
 
-def streamed(name: str, model, volume, mask, run: ScanSettings, device: torch.device, volumes: int = 6) -> dict:
+def streamed(name: str, model, volume, mask, run: ScanSettings, device: torch.device, volumes: int) -> dict:
     """Seconds per volume held by a scoring job's device stage: `volumes` volumes through the job's
     pipeline, each one's median filter on a stream of its own beside the next one's network (reading
     and grading left out: a job's CPU threads and graders run them beside), and the networks' mean."""
