@@ -69,9 +69,11 @@ demo-deviations: $(BIN)/.installed
 # batteries marked hostile (make test-hostile), with one end-to-end workflow run
 # (tests/workflow/test_workflow_tiny_run.py) and the real tumour scans through predict.
 # Test files spread over the cores (pytest-xdist; one file stays on one worker, so its module fixtures
-# are built once); the 25 slowest setups and calls end the log (--durations).
+# are built once), in the order tests/conftest.py sets (the minutes-long files first: xdist's own
+# reordering by test count would start the one-test tiny run last); the 25 slowest setups and calls
+# end the log (--durations).
 test: $(BIN)/.installed
-	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not long and not hostile" -n auto --dist loadfile --durations=25
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m "not long and not hostile" -n auto --dist loadfile --no-loadscope-reorder --durations=25
 
 # The rehearsal-like end-to-end runs (the diffusion models' tiny run, the small real-layout
 # rehearsal, the workflow run twice for determinism): many minutes each, not in CI.
@@ -97,14 +99,14 @@ test-oldest:
 	  --extra demo --extra workflow pyproject.toml -o $(OLDEST)/floors.txt
 	$(OLDEST)/bin/uv pip install --quiet --python $(OLDEST)/bin/python -c $(OLDEST)/floors.txt -e ".[demo,workflow,test]"
 	$(OLDEST)/bin/python -m rehearsals.envs.floors
-	PYTHONUTF8=1 $(OLDEST)/bin/python -m pytest -q -m "not slow and not long and not hostile" -n auto --dist loadfile
+	PYTHONUTF8=1 $(OLDEST)/bin/python -m pytest -q -m "not slow and not long and not hostile" -n auto --dist loadfile --no-loadscope-reorder
 
 # The hostile-input batteries (docs/input-safety.md): 206 crafted inputs (controls among them), each through
 # the real entry point in a child process, judged on its one-line refusal (the file and the fix), exit
 # status, memory and what it left behind; a battery file per core, not in CI. Needs GNU time (apt-get install time). They are
 # the files named tests/*/test_battery_*.py, the only ones marked hostile (tests/static/test_battery_rule.py).
 test-hostile: $(BIN)/.installed
-	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m hostile -n auto --dist loadfile
+	PYTHONUTF8=1 $(BIN)/python -m pytest -q -m hostile -n auto --dist loadfile --no-loadscope-reorder
 
 # On a machine with a CUDA GPU: the tests marked gpu (precision paths, device moves, the scoring memory
 # predict's budget assumes), then the GPU benchmark at the paper's sizes (docs/gpu.md, with its time on

@@ -6,7 +6,19 @@ import pytest
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `gpu` need a CUDA device: skipped with the reason where there is none."""
+    """Files with a test marked `starts_first`, then files with a `slow` one, run before the rest:
+    `make test` hands out whole files (--dist loadfile --no-loadscope-reorder), so the minutes-long
+    tests start early and the run ends on short ones, both workers busy. Tests marked `gpu` need a
+    CUDA device: skipped with the reason where there is none."""
+
+    def file(item) -> str:
+        return item.nodeid.split("::")[0]
+
+    rank: dict[str, int] = {}
+    for item in items:
+        weight = 0 if item.get_closest_marker("starts_first") else 1 if item.get_closest_marker("slow") else 2
+        rank[file(item)] = min(weight, rank.get(file(item), 2))
+    items.sort(key=lambda item: rank[file(item)])  # stable: the collection order kept within a rank
     import torch
 
     if torch.cuda.is_available():

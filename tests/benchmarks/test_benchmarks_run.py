@@ -199,6 +199,7 @@ def run_tiny_modes(scripts: dict[str, list[str]], work: Path, folder: Path = BEN
     return {Path(k).name: tuple(v) for k, v in json.loads(proc.stdout.splitlines()[-1]).items()}
 
 
+@pytest.mark.starts_first
 @pytest.mark.slow
 def test_every_tiny_mode_runs_and_prints_its_numbers(tmp_path):
     scripts = {name: [a.replace("{work}", str(tmp_path / name)) for a in args] for name, (args, _) in TINY.items()}

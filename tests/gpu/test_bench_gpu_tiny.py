@@ -27,6 +27,7 @@ def record(tmp_path_factory) -> dict:
     return json.loads(out.read_text(encoding="utf-8"))
 
 
+@pytest.mark.starts_first
 @pytest.mark.slow
 def test_every_part_ran_without_error(record):
     env, res = record["environment"], record["results"]

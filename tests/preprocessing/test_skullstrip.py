@@ -18,6 +18,7 @@ ITK_HEAD = ITK_DATA / "KmeansTest_T1UCharRaw.nii.gz"
 ITK_MASK = ITK_DATA / "KmeansTest_T1RawSkullStrip.nii.gz"
 
 
+@pytest.mark.starts_first
 @pytest.mark.slow
 @pytest.mark.skipif(
     not ITK_HEAD.exists(),

@@ -63,6 +63,7 @@ def fresh_cache(tmp_path, monkeypatch):
     anatomies.anatomy_1mm.cache_clear()
 
 
+@pytest.mark.starts_first
 @pytest.mark.slow  # mrhead: N4 on 1 mm and the mixture (ROBEX and the registration are shipped)
 @pytest.mark.parametrize("name", anatomies.ANATOMIES)
 def test_each_source_gives_tissue_maps_that_sum_to_one_on_the_mni_grid(name, fresh_cache):

@@ -17,6 +17,7 @@ import pytest
 from tests.helpers.workflow import tiny_config, snakemake
 
 
+@pytest.mark.starts_first
 @pytest.mark.slow
 def test_tiny_end_to_end_run_reaches_the_report(workdir):
     tiny_config(workdir)
