@@ -41,7 +41,7 @@ class Sizes:
 
     @classmethod
     def small(cls) -> "Sizes":
-        return cls((32, 32, 8), 3, 64, 1, 2, 2, 2, True)
+        return cls((32, 32, 8), 3, 64, 0, 1, 2, 2, True)  # one step a rate, no warm-up: a check of the paths
 
 
 def paper_config() -> dict:
