@@ -13,9 +13,10 @@ Each candidate that imports in this Python is run on
     python benchmarks/bench_lesion_metrics.py            # every candidate installed here
     /other/venv/bin/python benchmarks/bench_lesion_metrics.py --only panoptica
 
-Candidates: monai (compute_hausdorff_distance), surface-distance (DeepMind's
-compute_robust_hausdorff), panoptica (its HD95 and its connected-component matching). Numbers go
-to docs/evaluation.md with the machine and the date.
+Candidates: patch2loc's own (MONAI's definition with scipy: evaluation/lesionwise/volume.py),
+monai (compute_hausdorff_distance), surface-distance (DeepMind's compute_robust_hausdorff),
+panoptica (its HD95 and its connected-component matching). Numbers go to docs/measurements.md with
+the machine and the date.
 """
 
 from __future__ import annotations
@@ -101,7 +102,14 @@ def panoptica_counts(pred, gt):
     return result.tp, result.fp, result.fn
 
 
+def patch2loc_hd95(pred, gt, spacing):
+    from patch2loc.evaluation.lesionwise.volume import hd95
+
+    return hd95(pred, gt, spacing)
+
+
 CANDIDATES = {
+    "patch2loc": ("patch2loc.evaluation.lesionwise.volume", patch2loc_hd95),
     "monai": ("monai.metrics", monai_hd95),
     "surface-distance": ("surface_distance", surface_distance_hd95),
     "panoptica": ("panoptica", panoptica_hd95),

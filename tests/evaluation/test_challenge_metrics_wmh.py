@@ -26,7 +26,7 @@ def test_flat_lesion_hd95_erodes_in_plane_only():
     # the corners (positions 28-31) -> sqrt 41. Pred (one voxel, its own boundary) -> nearest ring
     # voxel: (4, 0) -> 5. HD95 = max(sqrt 41, 5) = sqrt 41 = 6.403 mm.
     assert wmh(pred, truth)["wmh_hd95_mm"] == pytest.approx(math.sqrt(41))
-    # A 3D boundary (the old lesionwise module, MONAI) keeps all 81 voxels of a one-slice lesion:
+    # A 3D boundary (lesionwise's, MONAI's) keeps all 81 voxels of a one-slice lesion:
     # position 0.95 x 80 = 76 of sorted sqrt(dx^2 + dy^2 + 9) is sqrt(25 + 9) (the 8 voxels with
     # dx^2 + dy^2 = 25 fill positions 69-76) -> sqrt 34 = 5.831 mm: not the challenge's value.
     assert old_hd95(pred, truth, ANISO) == pytest.approx(math.sqrt(34))
