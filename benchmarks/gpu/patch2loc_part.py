@@ -94,7 +94,9 @@ def heatmaps(sizes: Sizes, device: torch.device, train_steps: int) -> dict:
             rows[name] = {"batch_size": size, "skipped": f"{patches} patches fit one batch, as in project_bf16"}
             continue
         run = partial(score_volume, model, batch_size=size, device=device, amp=amp, engine=engine, compile=compiled)
-        _, first = seconds(lambda: run(volume[:, :, :2], mask[:, :, :2]), device)  # tuning (and compiling)
+        first = None  # tiny: no warm-up (the path, not the speed); else the tuning (and compiling)
+        if not sizes.tiny:
+            _, first = seconds(lambda: run(volume[:, :, :2], mask[:, :, :2]), device)
         reset_peak(device)
         res, sec = seconds(lambda: run(volume, mask), device)
         if not sizes.tiny:  # the steady state a job of many volumes runs at (tiny: the path, not the speed)
