@@ -13,8 +13,8 @@ The rules (docs/evaluation.md has the details and the reasons):
   component is a false positive when it touches no lesion voxel; lesion-wise recall = found /
   lesions, precision = components touching a lesion / components, F1 their harmonic mean;
 - HD95: the larger of the two directed 95th percentiles of distances between boundary voxels, in
-  mm (MONAI's compute_hausdorff_distance, computed with scipy); AVD: |predicted volume - lesion volume| / lesion volume,
-  in percent (the challenge's AVD).
+  mm (MONAI's compute_hausdorff_distance, computed with scipy); AVD: |predicted volume - lesion
+  volume| / lesion volume, in percent (the challenge's AVD).
 
 Modules: `volume` (one volume's metrics and its lesions, at scoring time), `tables` (Table 3,
 recall by lesion size, AUPRC by lesion-load tertile), `figures` (recall against lesion size).
