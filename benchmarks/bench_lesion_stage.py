@@ -120,14 +120,15 @@ def main(argv=None) -> None:
             seconds += time.perf_counter() - t0
         job = f"{method}_{modality}_{fold}_{dataset}"
         bench = Path(layout.benchmark("score_lesions", method, modality, fold, dataset, "0"))
-        if dataset == "BraTS21":  # the only set whose challenge metrics import MONAI
+        imports_monai = dataset == "BraTS21"  # the only set whose challenge metrics import MONAI
+        if imports_monai:
             monai.setdefault(method, import_seconds(method, repeats=1 if args.tiny else 3))
         rows.append(
             {
                 "job": job,
                 "volumes": rec.Index + 1,
                 "lesionwise_s": round(seconds, 3),
-                "monai_import_s": round(monai[method], 2) if dataset == "BraTS21" else 0.0,
+                "monai_import_s": round(monai[method], 2) if imports_monai else 0.0,
                 "job_s": read_benchmark(bench) if bench.exists() else np.nan,
             }
         )
