@@ -39,7 +39,8 @@ import torch
 from patch2loc.checks.devices import resolve_device
 from patch2loc.methods.patch2loc import heatmap as H
 from patch2loc.scoring.metrics import evaluate_volume
-from patch2loc.methods.patch2loc.model import Patch2LocNet, load_model, patch_size_for
+from patch2loc.methods.patch2loc.model import Patch2LocNet, load_model
+from patch2loc.methods.patch2loc.patch_size import patch_size_for
 from patch2loc.scoring import postprocess
 
 from authors_heatmap import authors_scores, synthetic_case

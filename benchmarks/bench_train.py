@@ -34,7 +34,8 @@ import time
 import numpy as np
 import torch
 
-from patch2loc.methods.patch2loc.model import Patch2LocNet, TrimmedConv2d, patch_size_for
+from patch2loc.methods.patch2loc.model import Patch2LocNet, TrimmedConv2d
+from patch2loc.methods.patch2loc.patch_size import patch_size_for
 from patch2loc.methods.patch2loc.sampling import PatchSampler
 from patch2loc.checks.devices import resolve_device
 from patch2loc.methods.patch2loc.train import TrainConfig, train_step

@@ -103,7 +103,8 @@ def checkpoint(path: Path, grid: list[int]) -> Path:
     import torch
     from tests.helpers.checkpoints import NORMALISED, as_written
 
-    from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
+    from patch2loc.methods.patch2loc.model import Patch2LocNet
+    from patch2loc.methods.patch2loc.patch_size import patch_size_for
 
     patch = patch_size_for(grid[0])
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from gpu.common import Sizes, brains, host_rss_gib, paper_config, peak_gib, reset_peak, seconds, rates_per_variant
-from patch2loc.methods.patch2loc.model import patch_size_for
+from patch2loc.methods.patch2loc.patch_size import patch_size_for
 from patch2loc.methods.patch2loc.train import Patch2LocTask, TrainConfig
 from patch2loc.training.training_data import TrainingData
 from patch2loc.scoring.metrics import evaluate_volume

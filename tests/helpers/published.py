@@ -21,17 +21,26 @@ def random_state(key: str) -> dict:
 
     if key == "lpips_squeeze":
         return {name: torch.rand(shape) for name, shape in pretrained.published_shapes(key).items()}
-    # keep_vars: weights as Parameters and statistics as tensors, as torchvision's files pickle them
-    state = getattr(models, pretrained.FILES[key].network)(weights=None).state_dict(keep_vars=True)
     kept = pretrained.published_shapes(key)
     if key == "vgg19":
-        state = {k: _broadcast(v) if k.startswith("classifier.") else v for k, v in state.items()}
+        return _vgg19_state(models.vgg, kept)
+    # keep_vars: weights as Parameters and statistics as tensors, as torchvision's files pickle them
+    state = getattr(models, pretrained.FILES[key].network)(weights=None).state_dict(keep_vars=True)
     return {k: v for k, v in state.items() if k in kept}
 
 
-def _broadcast(tensor: torch.Tensor) -> torch.Tensor:
-    """`tensor`'s first number at its shape, stored once (torch.save writes the one-number storage)."""
-    return tensor.detach().flatten()[:1].clone().expand(tensor.shape)
+def _vgg19_state(vgg, shapes: dict) -> dict:
+    """VGG-19's features initialised as torchvision initialises them, and its classifier as one random
+    number per tensor, broadcast (torch.save writes the one-number storage): building the whole
+    network would initialise the classifier's 120M parameters (seconds) only to discard them."""
+    features = vgg.make_layers(vgg.cfgs["E"])
+    for layer in features:
+        if isinstance(layer, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+            torch.nn.init.zeros_(layer.bias)
+    state = {f"features.{k}": v for k, v in features.state_dict(keep_vars=True).items()}
+    state.update({k: torch.rand(1).expand(shape) for k, shape in shapes.items() if k.startswith("classifier.")})
+    return {k: state[k] for k in shapes}
 
 
 def publish(key: str, state: dict, home: Path, monkeypatch, name: str | None = None) -> Path:

@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for, sinusoidal_encoding
+from patch2loc.methods.patch2loc.model import Patch2LocNet, sinusoidal_encoding
+from patch2loc.methods.patch2loc.patch_size import patch_size_for
 
 
 def _conv(c_in: int, c_out: int, k: int) -> int:

@@ -15,7 +15,7 @@ if get(snakemake.wildcards.method).gpu:
     require_cuda(snakemake)
 
 from patch2loc.data.inputs import input_contrasts
-from patch2loc.checks.devices import resolve_device
+from patch2loc.checks.devices import auto_device_name
 from patch2loc.evaluation.dataset.scan_grid import NativeFiles
 from patch2loc.evaluation.dataset.score_dataset import Collected, Scan, ScoringConfig, score_healthy, score_lesions
 from patch2loc.evaluation.dataset.pooled import write_pooled
@@ -26,7 +26,7 @@ from patch2loc.run.layout import RunLayout
 
 wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
 trains = get(wc.method).trains
-device = str(resolve_device("auto"))  # a GPU when usable (the network and the median filter), else the CPU
+device = auto_device_name()  # a GPU when usable (the network and the median filter), else the CPU
 cfg = ScoringConfig.from_workflow(
     snakemake.params.heatmap,
     snakemake.params.evaluate,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 
 from patch2loc.errors import InputError
 
@@ -52,3 +53,18 @@ def resolve_device(name):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+# What a loaded NVIDIA driver shows on Linux (WSL's GPU: /dev/dxg); without either, CUDA finds no GPU.
+DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/dxg")
+
+
+def no_gpu_driver() -> bool:
+    """True on Linux where no NVIDIA driver is loaded: `auto` is then the CPU, torch need not be asked."""
+    return sys.platform == "linux" and not any(os.path.exists(p) for p in DRIVER_PATHS)
+
+
+def auto_device_name() -> str:
+    """`auto` resolved to a name ("cuda" or "cpu"); torch is imported only where a GPU may be usable:
+    a job that needs no network (Thresh's scoring) starts 3-4 s sooner on a CPU-only site."""
+    return "cpu" if no_gpu_driver() else str(resolve_device("auto"))

@@ -188,7 +188,7 @@ def score_lesions(
     `challenge` (config/datasets.yaml, native space only): the set's challenge metrics as columns;
     `collected`: gathers the histograms the merge of the shards needs (pooled AUPRC, tuned Dice)."""
     from patch2loc.evaluation.patches.statistics import patch_statistics
-    from patch2loc.methods.patch2loc.model import patch_size_for
+    from patch2loc.methods.patch2loc.patch_size import patch_size_for
 
     def grade(item, case, vol: ScoredScan):
         i, scan = item

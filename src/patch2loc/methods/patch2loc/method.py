@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from patch2loc.training.binding import workflow_trainer
 from patch2loc.methods.patch2loc import train as p2l_train
 from patch2loc.methods.patch2loc.model import load_model as load
+from patch2loc.methods.patch2loc.patch_size import patch_size_for
 from patch2loc.scoring.protocol import SHARED as REFERENCE_PROTOCOL  # its authors' evaluation (docs/protocols.md)
 from patch2loc.training.train_memory import Footprint
 
@@ -67,7 +68,7 @@ def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int 
     predict/budget.py): a batch of patches, at most the centres there are; without a checkpoint's
     patch size yet, the paper's 1/8 of the slice side."""
     opts = ScoreOptions.of(options)
-    patch = patch_size or max(1, round(0.125 * max(grid[0], grid[1])))
+    patch = patch_size or patch_size_for(max(grid[0], grid[1]))
     patches = min(opts.batch_size, math.ceil(math.prod(grid) / opts.stride**2))
     return patches * patch**2 * ACTIVATION
 
@@ -75,7 +76,5 @@ def activation_bytes(grid: tuple[int, int, int], options: dict, patch_size: int 
 def training_footprint(cfg, config: dict, grid, channels: int) -> Footprint:
     """What one training step holds beside the data (training/train_memory.py): its patches'
     activations (ResNet-18's first layers dominate); the volumes themselves go to the device."""
-    from patch2loc.methods.patch2loc.model import patch_size_for
-
     patch = cfg.patch_size or patch_size_for(grid[0])
     return Footprint(sample=patch * patch * ACTIVATION * channels, batch=cfg.patches_per_step)

@@ -16,18 +16,12 @@ from torch.nn import functional as F
 
 FEATURE_DIM = 512
 HEAD_WIDTHS = (512, 512, 128, 64, 32)  # input width, then the four hidden Linear+BN+ReLU outputs
-PATCH_FRACTION = 0.125  # patch side as a fraction of the slice side (24 of 192)
 # Output-bias initialisation (the paper leaves initialisation to PyTorch's defaults): the mean
 # head starts at the centre of the 0-100 % range and the log-variance head at the log-variance
 # of a uniform position on it (100^2 / 12). The architecture and the loss are unchanged; training
 # no longer spends its first hundreds of steps moving the outputs from 0 to the target range.
 INITIAL_MEAN = 50.0
 INITIAL_LOGVAR = math.log(100.0**2 / 12.0)
-
-
-def patch_size_for(slice_size: int, fraction: float = PATCH_FRACTION) -> int:
-    """Patch side in pixels for an axial slice of side `slice_size` (192 -> 24)."""
-    return max(1, int(round(fraction * slice_size)))
 
 
 def sinusoidal_encoding(position: torch.Tensor, dim: int = FEATURE_DIM) -> torch.Tensor:

@@ -29,7 +29,8 @@ from patch2loc.training.harness import (
     train_seeded,
 )
 from patch2loc.methods.patch2loc.loss import beta_nll
-from patch2loc.methods.patch2loc.model import Patch2LocNet, patch_size_for
+from patch2loc.methods.patch2loc.model import Patch2LocNet
+from patch2loc.methods.patch2loc.patch_size import patch_size_for
 from patch2loc.methods.patch2loc.sampling import PatchSampler, split_channels
 from patch2loc.training.training_data import Pairs, TrainingData, check_same_grid, load_training_data
 from patch2loc.run.settings import config_from_dict

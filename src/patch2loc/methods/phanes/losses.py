@@ -54,9 +54,11 @@ class VGGFeatures(nn.Module):
 
     def __init__(self):
         super().__init__()
-        from torchvision.models import vgg19
+        from torchvision.models.vgg import cfgs, make_layers
 
-        self.features = vgg19(weights=None).features[:VGG_LAYERS]
+        # VGG-19's features (torchvision's configuration "E") alone: vgg19() would also build and
+        # initialise its 120M-parameter classifier, which nothing reads (seconds, half a GB).
+        self.features = make_layers(cfgs["E"])[:VGG_LAYERS]
         self.features.requires_grad_(False)
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
