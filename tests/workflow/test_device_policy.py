@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "workflow" / "scripts"
+REPO = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO / "workflow" / "scripts"
 CALL = """
 import sys, types
 sys.path.insert(0, {scripts!r})
@@ -110,10 +111,8 @@ def test_no_driver_means_torch_finds_no_gpu_here():
 
 
 def test_thresh_is_scored_without_importing_torch(tmp_path):
-    config = Path(__file__).resolve().parents[2] / "config" / "demo.yaml"
-    code = THRESH_JOB.format(config=str(config), tmp=str(tmp_path))
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    code = THRESH_JOB.format(config=str(REPO / "config" / "demo.yaml"), tmp=str(tmp_path))
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.split()[-3:] == ["cpu", "1", "False"], res.stdout
