@@ -4,7 +4,7 @@ FROM condaforge/miniforge3:latest
 ARG CONDA_OVERRIDE_CUDA=12.9
 ENV CONDA_OVERRIDE_CUDA=${CONDA_OVERRIDE_CUDA}
 LABEL io.github.snakemake.containerized="true"
-LABEL io.github.snakemake.conda_env_hash="e43e6372e6b38874b4c4bb7416fef2fb07dacb966b0c56fc74e02c20092d011e"
+LABEL io.github.snakemake.conda_env_hash="51092408f955d39e4ed0536f7c15073b9edee34625e4ac1e7d9af47b49dbdcff"
 
 # Step 2: Retrieve conda environments
 
@@ -110,7 +110,7 @@ COPY envs/preprocess.yaml /conda-envs/2815dc3c58a3f066f4234d83d692ff70/environme
 
 # Conda environment:
 #   source: envs/torch.yaml
-#   prefix: /conda-envs/2d6cdee628726d7d6c0b34ca2a609382
+#   prefix: /conda-envs/2975dc81c0c5aae3d4b3d04d73feed90
 #   # Training, heatmaps and bundles: the GPU rules. The CUDA build of PyTorch wherever conda runs:
 #   # conda-forge's pytorch-gpu requires its CUDA build, which requires a GPU driver (the __cuda virtual
 #   # package) where the env is made. On a login node without one, say which CUDA the compute nodes'
@@ -132,16 +132,18 @@ COPY envs/preprocess.yaml /conda-envs/2815dc3c58a3f066f4234d83d692ff70/environme
 #     - matplotlib-base>=3.11,<4
 #     - pyyaml>=6.0.3,<7
 #     - tqdm>=4.70,<5
-#     - monai>=1.5.1,<2            # BraTS 2023 surface elements (scoring); Table 3's HD95 is scipy
 #     - scikit-image>=0.26,<0.27  # RA's and PHANES' contrast equalisation (CLAHE)
 #     - simpleitk>=2.5,<3        # native-space scoring (the inverse registration) and the WMH challenge's HD95 boundary
-RUN mkdir -p /conda-envs/2d6cdee628726d7d6c0b34ca2a609382
-COPY envs/torch.yaml /conda-envs/2d6cdee628726d7d6c0b34ca2a609382/environment.yaml
+#     - pip
+#     - pip:
+#         - surface-distance>=0.1,<0.2  # BraTS 2023's surface-element areas: DeepMind's package, on PyPI only
+RUN mkdir -p /conda-envs/2975dc81c0c5aae3d4b3d04d73feed90
+COPY envs/torch.yaml /conda-envs/2975dc81c0c5aae3d4b3d04d73feed90/environment.yaml
 
 # Step 3: Generate conda environments
 
 RUN conda env create --prefix /conda-envs/2b86a20345e1cb33b65523d92a54a7af --file /conda-envs/2b86a20345e1cb33b65523d92a54a7af/environment.yaml && \
     conda env create --prefix /conda-envs/60b682fbb78bc55384a556b2e83a9d90 --file /conda-envs/60b682fbb78bc55384a556b2e83a9d90/environment.yaml && \
     conda env create --prefix /conda-envs/2815dc3c58a3f066f4234d83d692ff70 --file /conda-envs/2815dc3c58a3f066f4234d83d692ff70/environment.yaml && \
-    conda env create --prefix /conda-envs/2d6cdee628726d7d6c0b34ca2a609382 --file /conda-envs/2d6cdee628726d7d6c0b34ca2a609382/environment.yaml && \
+    conda env create --prefix /conda-envs/2975dc81c0c5aae3d4b3d04d73feed90 --file /conda-envs/2975dc81c0c5aae3d4b3d04d73feed90/environment.yaml && \
     conda clean --all -y

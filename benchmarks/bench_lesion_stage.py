@@ -2,9 +2,9 @@
 
 Reads a finished run with every heatmap kept (the demo: evaluate.keep_heatmaps -1) and times, in
 this process, what the scoring jobs now do on top of scoring: `lesion_metrics` of each lesion-set
-volume at its unsupervised threshold, and, in a BraTS job only, the import of MONAI for the BraTS
-2023 surface elements (in a fresh Python that has imported what a scoring job of that method
-imports before, CPU seconds; median of 3; HD95 itself needs no MONAI). The new rules' own seconds come
+volume at its unsupervised threshold, and, in a BraTS job only, the import of surface-distance for
+the BraTS 2023 surface elements (in a fresh Python that has imported what a scoring job of that
+method imports before, CPU seconds; median of 3). The new rules' own seconds come
 from their benchmark files (table3, bias). Printed beside them: each scoring job's own seconds
 (its benchmark file, the same run), and the share of a whole `make demo` (--demo-seconds: a
 measured wall-clock time of make demo; the added seconds are summed as if nothing ran in parallel,
@@ -32,8 +32,8 @@ from patch2loc.evaluation.lesionwise.volume import lesion_metrics
 from patch2loc.files.io import load_case, load_volume
 from patch2loc.run.layout import RunLayout
 
-# What a scoring job has imported when it first calls lesion_metrics, then MONAI (a BraTS job's
-# challenge metrics): its CPU seconds.
+# What a scoring job has imported when it first calls lesion_metrics, then surface-distance (a BraTS
+# job's challenge metrics): its CPU seconds.
 IMPORT = """import resource, torch
 from patch2loc.registry import implementation
 from patch2loc.scoring import score_scan
@@ -43,7 +43,7 @@ from patch2loc.scoring import metrics
 implementation({method!r})
 cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 t = cpu()
-import monai.metrics
+import surface_distance.lookup_tables
 print(cpu() - t)"""
 
 
@@ -94,7 +94,7 @@ def main(argv=None) -> None:
     if args.tiny:
         args.run = tiny_run(args.tiny)
     layout, rule = RunLayout(args.run), LesionRule()
-    monai = {}
+    surfaces = {}
     rows = []
     for metrics_csv in sorted(args.run.glob("scores/*/*/*/*/metrics.csv")):
         keys = RunLayout.parse(metrics_csv, "scores")
@@ -120,25 +120,25 @@ def main(argv=None) -> None:
             seconds += time.perf_counter() - t0
         job = f"{method}_{modality}_{fold}_{dataset}"
         bench = Path(layout.benchmark("score_lesions", method, modality, fold, dataset, "0"))
-        imports_monai = dataset == "BraTS21"  # the only set whose challenge metrics import MONAI
-        if imports_monai:
-            monai.setdefault(method, import_seconds(method, repeats=1 if args.tiny else 3))
+        imports_surfaces = dataset == "BraTS21"  # the only set whose challenge metrics need surface elements
+        if imports_surfaces:
+            surfaces.setdefault(method, import_seconds(method, repeats=1 if args.tiny else 3))
         rows.append(
             {
                 "job": job,
                 "volumes": rec.Index + 1,
                 "lesionwise_s": round(seconds, 3),
-                "monai_import_s": round(monai[method], 2) if imports_monai else 0.0,
+                "surfaces_import_s": round(surfaces[method], 3) if imports_surfaces else 0.0,
                 "job_s": read_benchmark(bench) if bench.exists() else np.nan,
             }
         )
     table = pd.DataFrame(rows)
-    table["added_share"] = ((table["lesionwise_s"] + table["monai_import_s"]) / table["job_s"]).round(3)
+    table["added_share"] = ((table["lesionwise_s"] + table["surfaces_import_s"]) / table["job_s"]).round(3)
     print(table.to_string(index=False))
     rules = {
         name: read_benchmark(p) for name in ("table3", "bias") if (p := Path(layout.benchmark(name, name))).exists()
     }
-    added = table["lesionwise_s"].sum() + table["monai_import_s"].sum() + sum(rules.values())
+    added = table["lesionwise_s"].sum() + table["surfaces_import_s"].sum() + sum(rules.values())
     print(f"rules: {rules}; added in all: {added:.1f} s (scoring jobs' own: {table['job_s'].sum():.1f} s)")
     if args.demo_seconds:
         print(f"share of make demo ({args.demo_seconds:.0f} s): {100 * added / args.demo_seconds:.1f} %")

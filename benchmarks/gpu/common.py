@@ -123,6 +123,7 @@ def rates_per_variant(method: str, variants, make_task, steps: int, sizes: Sizes
         )
         del task
         gc.collect()
+        gc.freeze()  # what survived stays: the next collection walks only the next task's objects
     return rows
 
 

@@ -27,7 +27,7 @@ from rehearsals.envs.spec import REPO
 CASES = (
     ("preprocess", "nilearn", "make_demo_atlas", "No module named 'nilearn'"),
     ("analysis", "nilearn", "viewer_library", "niivue.umd.js not found (it comes with nilearn"),
-    ("torch", "monai", "score_lesions", "No module named 'monai'"),  # BraTS21's jobs: its surface elements
+    ("torch", "surface-distance", "score_lesions", "No module named 'surface_distance'"),  # BraTS21's surface elements
     ("hdbet", "hd-bet", None, "No module named 'HD_BET'"),
 )
 WORKFLOW = ("Snakefile", "rules", "workflow", "config", "envs", "splits", "src", "profiles")

@@ -55,6 +55,7 @@ REAL_STAGES = [s for s in STAGES if s not in ("make_demo_atlas", "synthesize_dem
 
 def copy_workflow(dest: Path) -> Path:
     """A copy of the workflow in `dest`, so runs never touch the checkout's results/."""
+    dest.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
         src = REPO / name
         if src.is_dir():

@@ -16,10 +16,11 @@ vendors (surface_distance/metrics.py, commit 43c9052; line numbers below are tha
   whose cumulative area share (np.cumsum / np.sum of the sorted areas) reaches percent / 100, the
   larger of the two; infinite when either surface is empty.
 
-MONAI ports the same normals table (`_get_neighbour_code_to_normals_table`; two of its 256 entries
-differ from DeepMind's in sign only, which no norm sees) but builds the areas and their cumulative
-sum in float32, which moves the 95 % point on tumour-sized surfaces: the table here is the source's
-float64 one, summed in the source's order.
+The areas come from DeepMind's own package (surface-distance on PyPI, the code BraTS vendors:
+`lookup_tables.create_table_neighbour_code_to_surface_area`, float64). Its distances are not used:
+they call scipy.ndimage.filters, deprecated and gone in SciPy 2, and sort Python tuples; the
+vectorised sort below gives the same order. MONAI ports the same normals but sums the areas in
+float32, which moves the 95 % point on tumour-sized surfaces.
 """
 
 from __future__ import annotations
@@ -29,39 +30,23 @@ from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
-
-# Bit of each corner of the 2x2x2 neighbourhood (surface_distance/metrics.py lines 122-125).
-_KERNEL = np.array([[[128, 64], [32, 16]], [[8, 4], [2, 1]]])
+from surface_distance.lookup_tables import (
+    ENCODE_NEIGHBOURHOOD_3D_KERNEL,  # the bit of each corner of the 2x2x2 neighbourhood
+    create_table_neighbour_code_to_surface_area,
+)
 
 
 @lru_cache(maxsize=32)
 def _area_table(spacing: tuple[float, float, float]) -> np.ndarray:
-    """Area in mm^2 of the surface element of every neighbourhood code: each normal (n0, n1, n2)
-    scaled to (n0 s1 s2, n1 s0 s2, n2 s0 s1), its norm, summed in table order as a Python float."""
-    from monai.metrics.utils import _get_neighbour_code_to_normals_table  # torch's import is seconds: here
-
-    normals = _get_neighbour_code_to_normals_table().numpy().astype(np.float64)  # multiples of 1/8: exact
-    table = np.zeros(256)
-    for code in range(256):
-        total = 0.0
-        for normal in normals[code]:
-            scaled = np.array(
-                [
-                    normal[0] * spacing[1] * spacing[2],
-                    normal[1] * spacing[0] * spacing[2],
-                    normal[2] * spacing[0] * spacing[1],
-                ]
-            )
-            total += np.linalg.norm(scaled)
-        table[code] = total
-    return table
+    """Area in mm^2 of the surface element of every neighbourhood code (float64, the source's sum)."""
+    return create_table_neighbour_code_to_surface_area(spacing)
 
 
 def _codes(mask: np.ndarray, box: tuple[slice, ...]) -> np.ndarray:
     """Neighbourhood codes on the corner grid of `mask` cut to `box`, padded by one voxel at the end."""
     crop = np.zeros(tuple(s.stop - s.start + 1 for s in box), np.uint8)
     crop[:-1, :-1, :-1] = mask[box]
-    return ndimage.correlate(crop, _KERNEL, mode="constant", cval=0)
+    return ndimage.correlate(crop, ENCODE_NEIGHBOURHOOD_3D_KERNEL, mode="constant", cval=0)
 
 
 def _box(a: np.ndarray, b: np.ndarray) -> tuple[slice, ...]:
