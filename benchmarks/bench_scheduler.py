@@ -3,13 +3,15 @@
 While a job waits for a resource, Snakemake plans again a second after each round, and every
 finished job starts one more such chain, so the rounds grow with the queue's length. The ILP
 scheduler writes the plan to disk and forks its solver (CBC) each round; the greedy one plans in
-Python. The workflow's profile picks greedy (profiles/default); this measures what that saves.
+Python. The workflow's profile picks greedy (profiles/default), and the workflow keeps one re-plan
+pending instead of a chain per finished job (patch2loc.run.replanning): the third row.
 
     python benchmarks/bench_scheduler.py              # 24 jobs of 2 s for a gpu=1 resource
     python benchmarks/bench_scheduler.py --tiny       # 6 jobs of 0.5 s (the test's mode)
 
-Prints one row per scheduler (wall s, CPU s of Snakemake and its children, planning rounds) and the
-ILP/greedy ratio of CPU seconds, both measured in this run.
+Prints one row per scheduler (wall s, CPU s of Snakemake and its children, planning rounds), the
+ILP/greedy ratio of CPU seconds and greedy's rounds as shipped over the workflow's, all measured in
+this run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
+# what rules/common.smk does in the workflow's Snakemake process
+ONE_REPLAN = f"""import sys
+sys.path.insert(0, {str(REPO / "src")!r})
+from patch2loc.run.replanning import coalesce_replanning
+assert coalesce_replanning()
+"""
 SNAKEFILE = """\
 rule all:
     input: expand("out/{{i}}.txt", i=range({jobs}))
@@ -39,11 +48,12 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(scheduler: str, jobs: int, seconds: float, work: Path) -> dict:
+def run(scheduler: str, jobs: int, seconds: float, work: Path, one_replan: bool = False) -> dict:
     """One Snakemake run of `jobs` jobs holding gpu=1 for `seconds` each, on 2 cores."""
-    folder = work / scheduler
+    folder = work / f"{scheduler}{'-one-replan' if one_replan else ''}"
     folder.mkdir()
-    (folder / "Snakefile").write_text(SNAKEFILE.format(jobs=jobs, seconds=seconds), encoding="utf-8")
+    text = (ONE_REPLAN if one_replan else "") + SNAKEFILE.format(jobs=jobs, seconds=seconds)
+    (folder / "Snakefile").write_text(text, encoding="utf-8")
     command = [sys.executable, "-m", "snakemake", "--cores", "2", "--resources", "gpu=1"]
     cpu, start = children_cpu(), time.perf_counter()
     done = subprocess.run(
@@ -64,11 +74,15 @@ def main(argv=None) -> None:
     jobs, seconds = (6, 0.5) if args.tiny else (args.jobs, args.seconds)
     with tempfile.TemporaryDirectory() as tmp:
         rows = {name: run(name, jobs, seconds, Path(tmp)) for name in ("ilp", "greedy")}
+        rows["greedy, one re-plan"] = run("greedy", jobs, seconds, Path(tmp), one_replan=True)
     print(f"{jobs} jobs of {seconds} s, each holding gpu=1, on 2 cores")
-    print(f"{'scheduler':10s} {'wall s':>8s} {'CPU s':>8s} {'rounds':>7s}")
+    print(f"{'scheduler':20s} {'wall s':>8s} {'CPU s':>8s} {'rounds':>7s}")
     for name, row in rows.items():
-        print(f"{name:10s} {row['wall_s']:8.1f} {row['cpu_s']:8.2f} {row['rounds']:7d}")
+        print(f"{name:20s} {row['wall_s']:8.1f} {row['cpu_s']:8.2f} {row['rounds']:7d}")
     print(f"ILP/greedy CPU seconds: {rows['ilp']['cpu_s'] / rows['greedy']['cpu_s']:.2f}")
+    print(
+        f"greedy's rounds as shipped / with one re-plan: {rows['greedy']['rounds'] / rows['greedy, one re-plan']['rounds']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ min_version("9.0")
 # The package's light modules (dataset layouts) are needed to build the DAG; the heavy ones run
 # inside the rules' scripts. Importing from src/ works with or without `pip install -e .`.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from patch2loc.run.replanning import coalesce_replanning  # noqa: E402
+
+coalesce_replanning()  # one pending re-plan, not one more per finished job (the module says why)
 from patch2loc.data import subjects as split_lists  # noqa: E402  (splits_dir's csvs, read in one place)
 from patch2loc.data.layouts import LESION_DATASETS, MODALITIES, check_raw, raw_paths  # noqa: E402
 from patch2loc.data.inputs import (  # noqa: E402  (config `inputs`: model inputs as sets of contrasts)

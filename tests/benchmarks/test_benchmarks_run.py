@@ -37,7 +37,7 @@ TINY = {
     "bench_lesion_metrics.py": (["--tiny"], "scipy.ndimage.label"),
     "bench_lesion_stage.py": (["--tiny", "{work}"], "added in all"),
     "bench_native_space.py": (["--tiny", "--workdir", "{work}"], "native grid"),
-    "bench_scheduler.py": (["--tiny"], "ILP/greedy CPU seconds"),
+    "bench_scheduler.py": (["--tiny"], "greedy's rounds as shipped / with one re-plan"),
     "bench_subject_lists.py": (["--tiny"], "speed-up (parsed each call / once)"),
     "bench_train.py": (["--tiny"], "steps/s"),
     "bids_indexing.py": (["--participants", "2", "--repeats", "1", "--work", "{work}"], "4 T2w scans found"),
