@@ -16,7 +16,10 @@ $(BIN)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "No Python 3.11, 3.12 or 3.13 found (python3.11, python3.12, python3.13, python3). Install one, e.g. 'apt-get install python3.11 python3.11-venv' or 'pyenv install 3.11', or pass PYTHON=/path/to/python3.x." >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[demo,workflow,test]"
+	$(BIN)/python -m pip install --quiet --no-compile -e ".[demo,workflow,test]"
+	@# pip byte-compiles on one core; compileall writes the same caches on every core (-j 0). Its status is
+	@# not read: a package's files for newer Pythons do not compile (pip skips them the same way).
+	-$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > $(VENV)/compileall.log 2>&1
 	touch $@
 
 install: $(BIN)/.installed

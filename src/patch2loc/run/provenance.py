@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import platform
 from importlib import metadata
+from pathlib import Path
 
 from patch2loc import __version__
 
@@ -52,14 +55,32 @@ def checkpoint_versions() -> dict:
 
     import numpy as np
     import torch
-    import torchvision
 
     return {
         "patch2loc": __version__,
         "torch": str(torch.__version__),
-        "torchvision": str(torchvision.__version__),
+        "torchvision": torchvision_version(),
         "numpy": np.__version__,
         "python": platform.python_version(),
         "cuda": torch.version.cuda,
         "platform": sys.platform,
     }
+
+
+def torchvision_version() -> str:
+    """`torchvision.__version__` (its build tag, e.g. +cu130, included) read from the version.py its build
+    writes, not imported: importing torchvision costs about 3 CPU s (its ops import torch._dynamo), which
+    a training that does not use it would pay for one string."""
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        return "not installed"
+    path = Path(next(iter(spec.submodule_search_locations))) / "version.py"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        tree = ast.Module(body=[], type_ignores=[])
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__version__"]:
+            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                return node.value.value
+    return metadata.version("torchvision")  # a build without that file: its release, without a tag
