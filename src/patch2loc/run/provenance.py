@@ -76,10 +76,10 @@ def torchvision_version() -> str:
         return "not installed"
     path = Path(next(iter(spec.submodule_search_locations))) / "version.py"
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        body = ast.parse(path.read_text(encoding="utf-8")).body
     except (OSError, SyntaxError, ValueError):
-        tree = ast.Module(body=[], type_ignores=[])
-    for node in tree.body:
+        body = []
+    for node in body:
         if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__version__"]:
             if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
                 return node.value.value
