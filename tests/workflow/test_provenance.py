@@ -18,7 +18,7 @@ def test_the_run_record_carries_the_release_version_without_an_install(monkeypat
     monkeypatch.setattr(provenance.metadata, "version", not_installed)
     versions = provenance.package_versions()
     assert versions["patch2loc"] == patch2loc.__version__ != "not installed"
-    assert versions["torch"] == "not installed"
+    assert versions["scipy"] == "not installed"
     assert f"patch2loc: {patch2loc.__version__}\n" in provenance.versions_text()
 
 
@@ -35,15 +35,28 @@ def test_a_checkpoint_records_torchvisions_own_version_without_importing_it():
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+def test_the_run_record_and_a_checkpoint_name_the_same_torch_and_torchvision_builds():
+    code = (
+        "from patch2loc.run.provenance import checkpoint_versions, versions_text\n"
+        "lines = dict(line.split(': ', 1) for line in versions_text().splitlines())\n"
+        "import torch, torchvision\n"
+        "saved = checkpoint_versions()\n"
+        "for name, module in (('torch', torch), ('torchvision', torchvision)):\n"
+        "    assert lines[name] == saved[name] == module.__version__, (name, lines[name], saved[name])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_a_torchvision_without_its_version_file_is_named_by_its_release(tmp_path, monkeypatch):
     package = tmp_path / "torchvision"
     package.mkdir()
     (package / "__init__.py").write_text("")
     monkeypatch.setattr(provenance.importlib.util, "find_spec", lambda name: _spec_at(package))
     monkeypatch.setattr(provenance.metadata, "version", lambda name: f"{name} 9.9")
-    assert provenance.torchvision_version() == "torchvision 9.9"
+    assert provenance.built_version("torchvision") == "torchvision 9.9"
     (package / "version.py").write_text("__version__ = '9.9.1+cpu'\ngit_version = 'x'\n")
-    assert provenance.torchvision_version() == "9.9.1+cpu"
+    assert provenance.built_version("torchvision") == "9.9.1+cpu"
 
 
 def _spec_at(package):

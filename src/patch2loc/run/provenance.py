@@ -24,17 +24,24 @@ PACKAGES = (  # besides patch2loc itself, whose release is its own __version__
     "nilearn",
     "snakemake",
 )
+# Their `__version__` names the build (+cu130, +cpu), which their metadata leaves out; read it the same way
+# for versions.txt and for a checkpoint, so the two records of one run agree.
+BUILT = ("torch", "torchvision")
 
 
 def package_versions(packages=PACKAGES) -> dict[str, str]:
     # the code that ran: a rule's env imports it from src/, uninstalled, so not from its metadata
     out = {"python": platform.python_version(), "patch2loc": __version__}
     for name in packages:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
+        out[name] = built_version(name) if name in BUILT else release(name)
     return out
+
+
+def release(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def versions_text() -> str:
@@ -59,7 +66,7 @@ def checkpoint_versions() -> dict:
     return {
         "patch2loc": __version__,
         "torch": str(torch.__version__),
-        "torchvision": torchvision_version(),
+        "torchvision": built_version("torchvision"),
         "numpy": np.__version__,
         "python": platform.python_version(),
         "cuda": torch.version.cuda,
@@ -67,11 +74,11 @@ def checkpoint_versions() -> dict:
     }
 
 
-def torchvision_version() -> str:
-    """`torchvision.__version__` (its build tag, e.g. +cu130, included) read from the version.py its build
+def built_version(package: str) -> str:
+    """`package.__version__` (its build tag, e.g. +cu130, included) read from the version.py its build
     writes, not imported: importing torchvision costs about 3 CPU s (its ops import torch._dynamo), which
     a training that does not use it would pay for one string."""
-    spec = importlib.util.find_spec("torchvision")
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return "not installed"
     path = Path(next(iter(spec.submodule_search_locations))) / "version.py"
@@ -83,4 +90,4 @@ def torchvision_version() -> str:
         if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__version__"]:
             if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
                 return node.value.value
-    return metadata.version("torchvision")  # a build without that file: its release, without a tag
+    return release(package)  # a build without that file: its release, without a tag
