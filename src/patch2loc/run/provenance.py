@@ -65,7 +65,7 @@ def checkpoint_versions() -> dict:
 
     return {
         "patch2loc": __version__,
-        "torch": str(torch.__version__),
+        "torch": built_version("torch"),
         "torchvision": built_version("torchvision"),
         "numpy": np.__version__,
         "python": platform.python_version(),
